@@ -1,0 +1,37 @@
+/*
+ * codegen.h - lowering laid-out tile IR to thread-level LLVM IR, and from there to PTX.
+ *
+ * One lowering, two back ends: every GPU-specific operation goes through the device-op interface
+ * (devops.h); CG_NVPTX implements it with NVVM intrinsics and inline PTX, CG_SIM with calls into the
+ * C simulator (sim/). Input: a verified function after the default pipeline (layouts assigned,
+ * shared memory planned). Errors are user-facing (unsupported op on a target, shared memory too
+ * large): a one-line message. An LLVM verifier failure is a compiler bug and aborts.
+ */
+#ifndef KILN_CODEGEN_H
+#define KILN_CODEGEN_H
+
+#include <stddef.h>
+
+#include "../ir/ir.h"
+#include "target.h"
+
+typedef enum { CG_NVPTX, CG_SIM } cg_backend;
+
+typedef struct {
+  char *kernel_name;  /* malloc'd */
+  int threads;        /* threads per block (warps * 32) */
+  int shared_bytes;   /* dynamic shared memory per block */
+  char *llvm_ir;      /* textual LLVM IR (malloc'd) */
+  char *ptx;          /* CG_NVPTX: PTX text (malloc'd); NULL for CG_SIM */
+  void *llvm_ctx;     /* CG_SIM: the LLVMContextRef owning llvm_mod (ownership passes to the caller) */
+  void *llvm_mod;     /* CG_SIM: the LLVMModuleRef to JIT */
+} cg_result;
+
+/* Lowers fn for target t. Returns 0, or -1 with a one-line message in err. */
+int cg_compile(ir_func *fn, const cg_target *t, cg_backend be, cg_result *out, char *err, size_t errn);
+void cg_result_free(cg_result *r);
+
+/* LLVM version string baked into cache keys ("22.1.8"). */
+const char *cg_llvm_version(void);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * kl_recipe.h - recipes: Lua 5.4 programs that declare a kernel's parameters, tuning space, grid
+ * rule, arguments, reference, and a body that builds tile IR through the `kiln` Lua module.
+ *
+ * A recipe file returns `kiln.recipe{...}` (docs/recipes.md). The C side loads it once and then,
+ * for any settings (problem sizes + tuning knobs, all given as name=value strings), asks for the
+ * kernel IR, the concrete argument list, and the launch grid. Every error that comes from the recipe
+ * names the recipe file and line ("recipes/softmax.lua:12: ...").
+ */
+#ifndef KILN_KL_RECIPE_H
+#define KILN_KL_RECIPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../codegen/target.h"
+#include "../../ir/ir.h"
+
+typedef struct kl_recipe kl_recipe;
+
+enum { KL_MAXSET = 64, KL_MAXARGS = 32 };
+
+typedef struct {
+  const char *name;  /* "M", "BLOCK_N", "dtype" */
+  char value[64];    /* "1024", "f16" */
+} kl_setting;
+
+typedef struct {
+  int n;
+  kl_setting v[KL_MAXSET];
+} kl_settings;
+
+typedef struct {
+  const char *name;
+  int is_tune;          /* 1: a tuning knob; 0: a problem parameter (size) */
+  char dflt[64];        /* default value as text */
+  int nvalues;          /* tuning knobs: the declared space */
+  const char *values[32];
+} kl_param;
+
+enum { KL_IN = 1, KL_OUT = 2, KL_INOUT = 3 };
+
+typedef struct {
+  const char *name;
+  int is_tensor;        /* 1: pointer to a tensor in global memory; 0: a scalar */
+  ir_elem elem;
+  int rank;             /* tensors */
+  int64_t dims[3];      /* tensors: concrete shape for the settings */
+  int role;             /* tensors: KL_IN / KL_OUT / KL_INOUT */
+  int64_t ival;         /* scalars of integer type */
+  double fval;          /* scalars of float type */
+} kl_arg;
+
+kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn);
+void kl_recipe_free(kl_recipe *r);
+const char *kl_recipe_name(kl_recipe *r);
+const char *kl_recipe_path(kl_recipe *r);
+const char *kl_recipe_reference(kl_recipe *r); /* name of the C reference (recipes/ref), or NULL */
+
+int kl_recipe_nparams(kl_recipe *r);
+const kl_param *kl_recipe_param(kl_recipe *r, int i);
+
+/* Fills s with every parameter's default. */
+void kl_recipe_defaults(kl_recipe *r, kl_settings *s);
+/* Applies "NAME=VALUE" to s; -1 with a message naming NAME if it is not a parameter of the recipe
+ * or the value is malformed. */
+int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn);
+const char *kl_settings_get(const kl_settings *s, const char *name);
+
+/* Runs the body: returns verified IR, or NULL with "file:line: message" in err. */
+ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const cg_target *t, char *err, size_t errn);
+/* Kernel arguments in order, with concrete shapes and scalar values. Returns the count or -1. */
+int kl_recipe_args(kl_recipe *r, const kl_settings *s, kl_arg *out, int max, char *err, size_t errn);
+/* Launch grid (programs per axis). */
+int kl_recipe_grid(kl_recipe *r, const kl_settings *s, int64_t grid[3], char *err, size_t errn);
+/* The variants `make demo` and the tests exercise: a list of settings overrides (e.g. shapes with
+ * ragged edges), declared by the recipe as `checks = { {M=..., N=...}, ... }`. Returns the count. */
+int kl_recipe_checks(kl_recipe *r, kl_settings *out, int max);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * main.c - the kiln command line: dispatches to one subcommand per file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: kiln <command> [options]\n"
+             "  compile RECIPE --target sm_XX [--set NAME=VALUE ...] [--emit ir|llvm|ptx|cubin] [-o FILE]\n"
+             "  opt FILE.ir [--pass NAME ...] [--print-after-all] [--split-input-file]\n"
+             "  run RECIPE [--set NAME=VALUE ...] [--sim] [--target sm_XX]\n"
+             "  version\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "compile")) return cmd_compile(argc - 1, argv + 1);
+  if (!strcmp(cmd, "opt")) return cmd_opt(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("kiln %s\n", KILN_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "kiln: unknown command '%s'\n", cmd);
+  usage(stderr);
+  return 2;
+}

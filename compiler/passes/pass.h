@@ -1,0 +1,43 @@
+/*
+ * pass.h - the pass manager: named passes over one ir_func, and the default pipeline.
+ *
+ * Each pass is one file named after it, exposing `int pass_NAME(ir_func *fn, pass_ctx *pc)`:
+ * 0 on success, -1 with a one-line message in pc->err (user error, e.g. shared memory overflow).
+ * The default pipeline is the straight list in pass_manager.c.
+ */
+#ifndef KILN_PASS_H
+#define KILN_PASS_H
+
+#include <stdio.h>
+
+#include "../../codegen/target.h"
+#include "../../ir/ir.h"
+
+typedef struct {
+  const cg_target *target; /* may be NULL for target-independent passes (defaults to sm_80) */
+  int verify_each;         /* run the verifier after every pass (debug builds default to 1) */
+  FILE *print_after_all;   /* if non-NULL, print the IR after each pass with a header line */
+  char err[1024];
+} pass_ctx;
+
+typedef int (*pass_fn)(ir_func *fn, pass_ctx *pc);
+
+typedef struct {
+  const char *name; /* the --pass spelling: "canonicalize", "cse", ... */
+  pass_fn run;
+  const char *help;
+} pass_info;
+
+const pass_info *pass_lookup(const char *name); /* NULL if unknown */
+void pass_list(FILE *out);                      /* names and help, one per line */
+int pass_run(ir_func *fn, pass_ctx *pc, const pass_info *p);
+int pass_run_default(ir_func *fn, pass_ctx *pc); /* canonicalize, fold, cse, dce, layout, shared plan */
+
+int pass_canonicalize(ir_func *fn, pass_ctx *pc);
+int pass_const_fold(ir_func *fn, pass_ctx *pc);
+int pass_cse(ir_func *fn, pass_ctx *pc);
+int pass_dce(ir_func *fn, pass_ctx *pc);
+int pass_layout_assign(ir_func *fn, pass_ctx *pc);
+int pass_shared_plan(ir_func *fn, pass_ctx *pc);
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * ir.h - kiln's tile IR: types, values, ops, regions, attributes and the C builder.
+ *
+ * Design (see docs/ir.md for every op):
+ *   - One kernel is an ir_func. Values, ops and regions live in flat arrays inside it and are named by
+ *     32-bit handles (index 0 means "none"). Everything is allocated from the function's arena and
+ *     freed at once with ir_func_destroy; passes never free.
+ *   - A value is a scalar, a tile (rank 1..3, static power-of-two shape, element type, optional
+ *     register layout), a global pointer, a view of a global tensor, or a shared-memory buffer.
+ *   - An op has operands (value handles), results (value handles), attributes (key/value list) and
+ *     0..2 regions. A region is a doubly linked list of ops plus block arguments (for: induction
+ *     variable then loop-carried values). Region 1 is the kernel body; its arguments are the kernel
+ *     parameters.
+ *   - Opcodes come from ops.def, nowhere else.
+ *
+ * Register layouts (filled in by the layout pass; printed inside the tile type):
+ *   blocked<[spt],[tpw],[wpc],[order]>: a thread holds spt[d] consecutive elements along dim d; a
+ *   warp is tpw[d] threads along d (prod tpw = 32); the block is wpc[d] warps along d (prod wpc =
+ *   warps). order lists dims fastest first (lane and warp ids are split across dims in that order).
+ *   The layout tile L[d] = spt*tpw*wpc. If shape[d] >= L[d] the pattern repeats shape[d]/L[d]
+ *   times; if shape[d] < L[d] coordinates wrap modulo shape[d] (several threads hold the same
+ *   element: replication). A reduce along d keeps its operand's layout with shape[d] = 1, so a
+ *   broadcast back to the parent shape is a register copy.
+ */
+#ifndef KILN_IR_H
+#define KILN_IR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- arena ---- */
+
+typedef struct ir_arena ir_arena;
+ir_arena *ir_arena_new(void);
+void ir_arena_free(ir_arena *a);
+void *ir_alloc(ir_arena *a, size_t n); /* zeroed, 16-byte aligned */
+char *ir_strdup(ir_arena *a, const char *s);
+
+/* ---- element and value types ---- */
+
+typedef enum {
+  IR_I1,
+  IR_I8,
+  IR_U8,
+  IR_I16,
+  IR_I32,
+  IR_U32,
+  IR_I64,
+  IR_F16,
+  IR_BF16,
+  IR_F32,
+  IR_F64,
+  IR_E4M3,
+  IR_E5M2,
+  IR_NELEM
+} ir_elem;
+
+typedef enum {
+  IR_TNONE,   /* no value */
+  IR_TSCALAR, /* elem */
+  IR_TTILE,   /* tile<SxSxelem[, layout]> */
+  IR_TPTR,    /* ptr<elem>: global memory */
+  IR_TVIEW,   /* view<Rxelem>: global tensor view with shape, strides, bounds */
+  IR_TSMEM    /* smem<Sxelem>: shared-memory buffer */
+} ir_tkind;
+
+typedef enum { IR_LNONE, IR_LBLOCKED } ir_lkind;
+
+typedef struct {
+  uint8_t kind; /* ir_lkind */
+  uint8_t spt[3], tpw[3], wpc[3], order[3];
+} ir_layout;
+
+enum { IR_MAXRANK = 3 };
+
+typedef struct {
+  uint8_t kind; /* ir_tkind */
+  uint8_t elem; /* ir_elem */
+  uint8_t rank; /* tiles and smem: 1..3; views: 1..3 */
+  uint32_t shape[IR_MAXRANK];
+  ir_layout layout; /* tiles only; kind IR_LNONE until the layout pass */
+} ir_type;
+
+const char *ir_elem_name(ir_elem e);     /* "f32" */
+int ir_elem_parse(const char *s, int n); /* -1 if unknown */
+int ir_elem_bits(ir_elem e);             /* 1, 8, 16, 32, 64 */
+int ir_elem_is_float(ir_elem e);         /* f16 bf16 f32 f64 e4m3 e5m2 */
+int ir_elem_is_signed(ir_elem e);        /* i8 i16 i32 i64 (i1 is not) */
+
+ir_type ir_t_none(void);
+ir_type ir_t_scalar(ir_elem e);
+ir_type ir_t_tile(ir_elem e, int rank, const uint32_t *shape);
+ir_type ir_t_ptr(ir_elem e);
+ir_type ir_t_view(ir_elem e, int rank);
+ir_type ir_t_smem(ir_elem e, int rank, const uint32_t *shape);
+int ir_type_eq(ir_type a, ir_type b);        /* layouts compared too */
+int ir_type_eq_nolayout(ir_type a, ir_type b);
+uint32_t ir_type_numel(ir_type t);           /* product of shape (1 for scalars) */
+int ir_type_str(ir_type t, char *buf, size_t n); /* printed form; returns length */
+
+/* ---- opcodes ---- */
+
+enum {
+  IR_F_PURE = 1,
+  IR_F_ELEMENTWISE = 2,
+  IR_F_TERM = 4,
+  IR_F_COMMUTATIVE = 8,
+};
+
+typedef enum {
+  IR_OP_NONE,
+#define OP(E, name, nopnd, nres, nregion, flags) IR_OP_##E,
+#include "ops.def"
+#undef OP
+  IR_NOPS
+} ir_opcode;
+
+typedef struct {
+  const char *name;
+  int nopnd, nres, nregion, flags;
+} ir_opinfo;
+
+extern const ir_opinfo ir_opinfo_table[IR_NOPS];
+int ir_opcode_parse(const char *s, int n); /* -1 if unknown */
+
+/* ---- attributes ---- */
+
+typedef enum { IR_AINT, IR_AFLOAT, IR_ASTR, IR_ALIST } ir_akind;
+
+typedef struct ir_attr {
+  const char *key;
+  uint8_t kind; /* ir_akind */
+  int64_t i;
+  double f;
+  const char *s;
+  int64_t *list;
+  int nlist;
+  struct ir_attr *next; /* in insertion order */
+} ir_attr;
+
+/* ---- values, ops, regions, functions ---- */
+
+typedef uint32_t ir_val;  /* handle into fn->vals; 0 = none */
+typedef uint32_t ir_opid; /* handle into fn->ops; 0 = none */
+typedef uint32_t ir_reg;  /* handle into fn->regions; 0 = none; 1 = kernel body */
+
+typedef struct {
+  ir_type type;
+  ir_opid def;      /* defining op, or 0 for a block argument */
+  ir_reg arg_of;    /* region whose block argument this is, or 0 */
+  uint32_t index;   /* result index in def, or argument index in arg_of */
+  const char *name; /* optional: kernel parameters keep their names */
+} ir_value;
+
+typedef struct {
+  uint16_t code; /* ir_opcode */
+  uint8_t dead;  /* unlinked from its region */
+  uint8_t nregion;
+  uint32_t nopnd, nres;
+  ir_val *opnd;
+  ir_val *res;
+  ir_reg region[2];
+  ir_reg parent; /* region that holds this op */
+  ir_opid prev, next;
+  ir_attr *attrs;
+  const char *file; /* source location (recipe or IR file), may be NULL */
+  int line;
+} ir_op;
+
+typedef struct {
+  ir_opid first, last;
+  ir_opid parent_op; /* 0 for the kernel body */
+  uint32_t nargs;
+  ir_val *args;
+} ir_region;
+
+typedef struct ir_func {
+  ir_arena *A;
+  const char *name;
+  ir_attr *attrs; /* kernel attributes: warps, shared_bytes, target, ... */
+  ir_value *vals;
+  uint32_t nvals, capvals;
+  ir_op *ops;
+  uint32_t nops, capops;
+  ir_region *regions;
+  uint32_t nregions, capregions;
+  ir_reg body; /* == 1 */
+} ir_func;
+
+ir_func *ir_func_new(const char *name);
+void ir_func_destroy(ir_func *fn);
+
+static inline ir_value *ir_v(ir_func *fn, ir_val v) { return &fn->vals[v]; }
+static inline ir_op *ir_o(ir_func *fn, ir_opid o) { return &fn->ops[o]; }
+static inline ir_region *ir_r(ir_func *fn, ir_reg r) { return &fn->regions[r]; }
+static inline ir_type ir_vtype(ir_func *fn, ir_val v) { return fn->vals[v].type; }
+
+/* Kernel parameters are the body region's block arguments. */
+ir_val ir_add_param(ir_func *fn, const char *name, ir_type t);
+
+/* ---- building ---- */
+
+/* Where new ops go: appended at the end of region `reg`, or before op `before` if non-zero. */
+typedef struct {
+  ir_func *fn;
+  ir_reg reg;
+  ir_opid before;
+  const char *file; /* stamped on each new op */
+  int line;
+} ir_builder;
+
+ir_builder ir_builder_at_end(ir_func *fn, ir_reg reg);
+ir_builder ir_builder_before(ir_func *fn, ir_opid op);
+
+/* Generic creation: nres result types, nregion empty regions. Returns the op. */
+ir_opid ir_build(ir_builder *b, ir_opcode code, const ir_val *opnds, uint32_t nopnd, const ir_type *restypes,
+                 uint32_t nres, int nregion);
+static inline ir_val ir_res(ir_func *fn, ir_opid op, int i) { return fn->ops[op].res[i]; }
+
+/* Adds a block argument to a region (for loop iv and carried values). */
+ir_val ir_region_add_arg(ir_func *fn, ir_reg reg, ir_type t);
+
+/* Convenience builders (each returns the single result, or the op for no-result ops). */
+ir_val ir_b_const_i(ir_builder *b, ir_type t, int64_t v);
+ir_val ir_b_const_f(ir_builder *b, ir_type t, double v);
+ir_val ir_b_unary(ir_builder *b, ir_opcode code, ir_val x, ir_type t);
+ir_val ir_b_binary(ir_builder *b, ir_opcode code, ir_val x, ir_val y); /* result type of x (i1 for cmp) */
+ir_val ir_b_cmp(ir_builder *b, const char *pred, ir_val x, ir_val y);
+ir_val ir_b_program_id(ir_builder *b, int axis);
+
+/* Attributes (set replaces an existing key). */
+void ir_attr_set_i(ir_arena *A, ir_attr **list, const char *key, int64_t v);
+void ir_attr_set_f(ir_arena *A, ir_attr **list, const char *key, double v);
+void ir_attr_set_s(ir_arena *A, ir_attr **list, const char *key, const char *v);
+void ir_attr_set_list(ir_arena *A, ir_attr **list, const char *key, const int64_t *v, int n);
+ir_attr *ir_attr_get(ir_attr *list, const char *key);
+int64_t ir_attr_i(ir_attr *list, const char *key, int64_t dflt);
+double ir_attr_f(ir_attr *list, const char *key, double dflt); /* ints read as floats too */
+const char *ir_attr_s(ir_attr *list, const char *key, const char *dflt);
+#define ir_op_set_i(fn, op, k, v) ir_attr_set_i((fn)->A, &ir_o(fn, op)->attrs, k, v)
+#define ir_op_set_f(fn, op, k, v) ir_attr_set_f((fn)->A, &ir_o(fn, op)->attrs, k, v)
+#define ir_op_set_s(fn, op, k, v) ir_attr_set_s((fn)->A, &ir_o(fn, op)->attrs, k, v)
+
+/* ---- editing ---- */
+
+void ir_op_unlink(ir_func *fn, ir_opid op);                       /* marks dead */
+void ir_replace_all_uses(ir_func *fn, ir_val from, ir_val to);     /* every operand in the function */
+uint32_t *ir_use_counts(ir_func *fn, ir_arena *A);                 /* per value, live ops only */
+
+/* Walk every live op in program order (pre-order: an op before the ops of its regions). */
+typedef void (*ir_walk_fn)(ir_func *fn, ir_opid op, void *ctx);
+void ir_walk(ir_func *fn, ir_reg reg, ir_walk_fn f, void *ctx);
+
+/* ---- text form (print.c, parse.c) and verifier (verify.c) ---- */
+
+/* Prints the function; returns a string allocated with malloc (caller frees). */
+char *ir_print(ir_func *fn);
+
+/* Parses one kernel from text. On error returns NULL and writes "file:line:col: message\n  line\n  ^"
+ * into err. `file` is used in messages only. `*end` (if non-NULL) receives the offset after the kernel,
+ * so that a caller can parse several kernels from one buffer. */
+ir_func *ir_parse(const char *text, const char *file, char *err, size_t errn, size_t *end);
+
+/* Checks types and structure. Returns 0 if valid; else -1 with a one-line message naming the op, the
+ * operand and what is wrong (prefixed by file:line when the op has a location). */
+int ir_verify(ir_func *fn, char *err, size_t errn);
+
+#endif

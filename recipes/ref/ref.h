@@ -1,0 +1,23 @@
+/*
+ * ref.h - plain C references for the recipes, looked up by name (a recipe's `reference` field).
+ *
+ * A reference gets the kernel's argument list with every tensor converted to double (inputs filled,
+ * outputs to be written) and the settings; it computes in double and writes every output element.
+ */
+#ifndef KILN_REF_H
+#define KILN_REF_H
+
+#include "../../compiler/lua/kl_recipe.h"
+
+typedef struct {
+  int nargs;
+  const kl_arg *args;      /* as kl_recipe_args returns them */
+  double **data;           /* data[i]: tensor i, row-major contiguous over args[i].dims; NULL for scalars */
+  const kl_settings *set;
+} ref_call;
+
+typedef int (*ref_fn)(const ref_call *c); /* 0 ok */
+
+ref_fn ref_lookup(const char *name);      /* NULL if unknown */
+
+#endif
