@@ -1,0 +1,81 @@
+/*
+ * devops.h - the device-op interface: everything GPU-specific that lowered code does.
+ *
+ * The lowering (codegen/lower_*.c) emits thread-level LLVM IR: plain arithmetic inline, and every
+ * thread/block id, barrier, shuffle, memory access to global or shared memory, and special math
+ * function through one of these hooks. Two implementations:
+ *   cg_devops_nvptx (devops_nvptx.c): NVVM intrinsics / inline PTX, address spaces 1 and 3;
+ *   cg_devops_sim   (devops_sim.c):   calls into the C simulator (sim/sim_abi.h), which checks
+ *                                     every access and makes barriers and shuffles rendezvous.
+ * Masked memory ops take an i1 predicate (NULL = always): a false lane does not touch memory and a
+ * masked load yields `other`.
+ */
+#ifndef KILN_DEVOPS_H
+#define KILN_DEVOPS_H
+
+#include <llvm-c/Core.h>
+
+#include "target.h"
+
+typedef struct cg_devops cg_devops;
+
+/* Per-kernel lowering state shared by the lowering and the device ops. */
+typedef struct cg_ctx {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMValueRef fn; /* the kernel function */
+  const cg_target *target;
+  const cg_devops *ops;
+  int threads;      /* threads per block */
+  int shared_bytes; /* dynamic shared memory per block (planned + scratch) */
+  void *backend;    /* the device-op implementation's private state */
+} cg_ctx;
+
+typedef enum { CG_GLOBAL, CG_SHARED } cg_space;
+
+typedef enum {
+  CG_TID_X,
+  CG_NTID_X,
+  CG_CTAID_X,
+  CG_CTAID_Y,
+  CG_CTAID_Z,
+  CG_NCTAID_X,
+  CG_NCTAID_Y,
+  CG_NCTAID_Z,
+  CG_LANEID,
+  CG_NSREG
+} cg_sreg;
+
+typedef enum { CG_SHFL_XOR, CG_SHFL_IDX, CG_SHFL_UP, CG_SHFL_DOWN } cg_shfl;
+
+typedef enum { CG_EXP2, CG_LOG2, CG_EXP, CG_LOG, CG_SQRT, CG_RSQRT, CG_NMATH } cg_math;
+
+struct cg_devops {
+  const char *name; /* "nvptx", "sim" */
+  /* Sets triple/data layout on c->mod and any module-level declarations. */
+  void (*module_init)(cg_ctx *c);
+  /* Pointer types for global and shared memory. */
+  LLVMTypeRef (*global_ptr_type)(cg_ctx *c);
+  LLVMTypeRef (*shared_ptr_type)(cg_ctx *c);
+  /* Creates the kernel function (entry block positioned) and stores it in c->fn. */
+  LLVMValueRef (*kernel_begin)(cg_ctx *c, const char *name, LLVMTypeRef *params, unsigned n);
+  /* Called after the body: launch bounds, shared size, metadata. */
+  void (*kernel_end)(cg_ctx *c);
+  LLVMValueRef (*sreg)(cg_ctx *c, cg_sreg r); /* i32 */
+  void (*barrier)(cg_ctx *c);                 /* bar.sync 0 for the whole block */
+  /* Warp shuffle of an i32 over all 32 lanes (full mask); `arg` is the lane mask/index/delta. */
+  LLVMValueRef (*shfl)(cg_ctx *c, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg);
+  /* Base of the block's dynamic shared memory (shared_ptr_type). */
+  LLVMValueRef (*shared_base)(cg_ctx *c);
+  LLVMValueRef (*load)(cg_ctx *c, cg_space sp, LLVMTypeRef ty, LLVMValueRef ptr, LLVMValueRef pred,
+                       LLVMValueRef other);
+  void (*store)(cg_ctx *c, cg_space sp, LLVMValueRef ptr, LLVMValueRef val, LLVMValueRef pred);
+  /* Special math on f32 or f64 (the value's type). */
+  LLVMValueRef (*math)(cg_ctx *c, cg_math m, LLVMValueRef x);
+};
+
+extern const cg_devops cg_devops_nvptx;
+extern const cg_devops cg_devops_sim;
+
+#endif
