@@ -30,6 +30,7 @@ typedef struct cg_ctx {
   int threads;      /* threads per block */
   int shared_bytes; /* dynamic shared memory per block (planned + scratch) */
   void *backend;    /* the device-op implementation's private state */
+  const char *site; /* the IR op being lowered, e.g. "load %5 (softmax.lua:12)": the simulator's reports name it */
 } cg_ctx;
 
 typedef enum { CG_GLOBAL, CG_SHARED } cg_space;

@@ -1,0 +1,41 @@
+/*
+ * sim.h - the SIMT simulator: runs a kernel lowered for the CG_SIM back end on the CPU.
+ *
+ * The module from cg_compile(..., CG_SIM, ...) is compiled for the host with LLVM's ORC JIT and its
+ * kernel entry is called through libffi, once per simulated thread, each thread a fiber with its own
+ * stack. Blocks are spread over host threads. Barriers and warp collectives are rendezvous points.
+ * The checks a GPU does not make (out-of-bounds global/shared access, shared-memory races between
+ * barriers, divergent barriers, reads of never-written shared memory) stop the launch with a one-line
+ * report naming kernel, block, thread(s), op and address.
+ */
+#ifndef KILN_SIM_H
+#define KILN_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../codegen/codegen.h"
+
+typedef struct {
+  int is_ptr;     /* 1: a global buffer */
+  ir_elem elem;   /* element type (pointee for buffers) */
+  void *ptr;      /* buffers: host memory the kernel reads/writes */
+  size_t bytes;   /* buffers: size, for bounds checks */
+  int64_t ival;   /* integer scalars */
+  double fval;    /* float scalars */
+} sim_arg;
+
+typedef struct {
+  int workers;        /* host threads (0 = number of cores) */
+  int check_races;    /* default on */
+  int check_uninit;   /* default on */
+  uint64_t thread_ops;/* out: simulated device ops executed (for speed reports) */
+  double seconds;     /* out: wall time of the launch */
+} sim_opts;
+
+/* Runs k (CG_SIM result; the module is consumed) over grid with args. 0 on success; -1 with the
+ * one-line report in err. */
+int sim_launch(cg_result *k, const sim_arg *args, int nargs, const int64_t grid[3], sim_opts *o, char *err,
+               size_t errn);
+
+#endif
