@@ -1,0 +1,6 @@
+/*
+ * shared_plan.c - placeholder entry point; the pass body follows in the next commit.
+ */
+#include "pass.h"
+
+int pass_shared_plan(ir_func *fn, pass_ctx *pc) { return 0; }
