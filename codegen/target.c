@@ -1,0 +1,75 @@
+/*
+ * target.c - the GPU target table: one row per sm_XX.
+ *
+ * A row says which NVPTX CPU LLVM compiles for, which PTX version to ask for when LLVM's default is
+ * too old for the instructions the row allows, which matrix/copy instructions codegen may use, and
+ * the per-block limits (shared memory with and without the opt-in, registers, threads). A new GPU is
+ * a new row here plus any new instructions in the lowering.
+ *
+ * PTX versions: LLVM 22 defaults to the lowest version that knows the CPU (6.3 for sm_75 ... 8.7 for
+ * sm_120a). sm_89's fp8 mma.sync needs PTX 8.4, so that row raises it; the others keep the default.
+ */
+#include "target.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define KIB 1024
+
+/* Feature sets, each generation adding to an older one. */
+#define F_SM75 (CG_F_MMA_F16_K8 | CG_F_MMA_S8 | CG_F_LDMATRIX)
+#define F_SM80 (F_SM75 | CG_F_MMA_F16_K16 | CG_F_MMA_B1_AND | CG_F_CP_ASYNC | CG_F_BF16)
+#define F_SM89 (F_SM80 | CG_F_MMA_FP8 | CG_F_FP8_CVT)
+#define F_SM90 (F_SM89 | CG_F_WGMMA | CG_F_TMA)
+#define F_SM100 ((F_SM90 & ~CG_F_WGMMA) | CG_F_TCGEN05)
+#define F_SM120 F_SM89
+
+const cg_target cg_targets[] = {
+    {"sm_75", 75, "sm_75", "", F_SM75, 64 * KIB, 48 * KIB, 255, 1024},
+    {"sm_80", 80, "sm_80", "", F_SM80, 163 * KIB, 48 * KIB, 255, 1024},
+    {"sm_86", 86, "sm_86", "", F_SM80, 99 * KIB, 48 * KIB, 255, 1024},
+    {"sm_89", 89, "sm_89", "+ptx84", F_SM89, 99 * KIB, 48 * KIB, 255, 1024},
+    {"sm_90a", 90, "sm_90a", "", F_SM90, 227 * KIB, 48 * KIB, 255, 1024},
+    {"sm_100a", 100, "sm_100a", "", F_SM100, 227 * KIB, 48 * KIB, 255, 1024},
+    {"sm_120a", 120, "sm_120a", "", F_SM120, 99 * KIB, 48 * KIB, 255, 1024},
+};
+const int cg_ntargets = sizeof cg_targets / sizeof cg_targets[0];
+
+const cg_target *cg_target_lookup(const char *name) {
+  if (!name) return NULL;
+  for (int i = 0; i < cg_ntargets; i++)
+    if (strcmp(cg_targets[i].name, name) == 0) return &cg_targets[i];
+  return NULL;
+}
+
+static const struct {
+  uint32_t bit;
+  const char *name;
+} feature_names[] = {
+    {CG_F_MMA_F16_K8, "mma.sync m16n8k8 f16"},
+    {CG_F_MMA_F16_K16, "mma.sync m16n8k16 f16/bf16"},
+    {CG_F_MMA_S8, "mma.sync s8/u8"},
+    {CG_F_MMA_B1_AND, "mma.sync b1 and.popc"},
+    {CG_F_MMA_FP8, "mma.sync e4m3/e5m2"},
+    {CG_F_LDMATRIX, "ldmatrix"},
+    {CG_F_CP_ASYNC, "cp.async"},
+    {CG_F_BF16, "bf16"},
+    {CG_F_WGMMA, "wgmma"},
+    {CG_F_TMA, "tma"},
+    {CG_F_TCGEN05, "tcgen05"},
+    {CG_F_FP8_CVT, "fp8 conversions"},
+};
+
+const char *cg_feature_name(uint32_t feature) {
+  for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++)
+    if (feature_names[i].bit == feature) return feature_names[i].name;
+  return "an unknown feature";
+}
+
+int cg_target_require(const cg_target *t, uint32_t feature, const char *op, char *err, int errn) {
+  if ((t->features & feature) == feature) return 0;
+  if (err && errn > 0)
+    snprintf(err, errn, "op '%s' needs %s, which target %s does not have", op, cg_feature_name(feature),
+             t->name);
+  return -1;
+}
