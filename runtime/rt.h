@@ -1,0 +1,102 @@
+/*
+ * rt.h - kiln's runtime: the CUDA driver loaded with dlopen, device memory, PTX modules, launches,
+ * event timing, and the on-disk kernel cache. No LLVM, Lua or CUDA header dependency.
+ *
+ * Kernel cache (cache.c), the part compiler/driver.c uses:
+ *
+ *   rt_cache_key rt_cache_key_make(const char *ir_text, const char *target, const char *options,
+ *                                  const char *llvm_version, const char *kiln_version);
+ *   char *rt_cache_get(rt_cache_key key);            malloc'd entry text, or NULL (miss, corrupt, short)
+ *   int   rt_cache_put(rt_cache_key key, const char *text);   0, or -1 (best effort)
+ *
+ *   The key is a 128-bit FNV-1a hash over the five strings, each preceded by its length, so that no
+ *   two different tuples hash the same byte stream. Entries live in $KILN_CACHE_DIR, else
+ *   $XDG_CACHE_HOME/kiln, else ~/.cache/kiln, one file per key, written to a temporary file and
+ *   rename()d into place so that concurrent writers never leave a torn entry. Each entry carries a
+ *   header with the key, the payload length and a checksum; an entry that fails any check is a miss.
+ *
+ * Driver (cuda.c, device.c): every call returns 0, or -1 with a one-line message naming the driver
+ * call and the driver's own message ("cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX: ...").
+ * The driver is loaded on first use from $KILN_CUDA_LIB, else libcuda.so.1.
+ */
+#ifndef KILN_RT_H
+#define KILN_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- kernel cache ---- */
+
+typedef struct {
+  uint64_t hi, lo;
+} rt_cache_key;
+
+rt_cache_key rt_cache_key_make(const char *ir_text, const char *target, const char *options,
+                               const char *llvm_version, const char *kiln_version);
+char *rt_cache_get(rt_cache_key key);
+int rt_cache_put(rt_cache_key key, const char *text);
+
+void rt_cache_key_hex(rt_cache_key key, char out[33]); /* 32 lowercase hex digits + NUL */
+/* The cache directory (not created). Returns 0, or -1 if no variable gives one (no HOME). */
+int rt_cache_dir(char *buf, size_t n);
+
+/* The hash behind the key: 128-bit FNV-1a, continued from h (start from rt_fnv128_init()). */
+rt_cache_key rt_fnv128_init(void);
+rt_cache_key rt_fnv128(rt_cache_key h, const void *data, size_t n);
+
+/* ---- the driver ---- */
+
+/* Loads the driver and calls cuInit once per process. 0, or -1 with "no CUDA driver (PATH: why)" or
+ * the failing call. Every function below calls it first. */
+int rt_driver_load(char *err, size_t errn);
+
+/* For tests: resolve driver entry points through f instead of dlopen/dlsym. f returns NULL for a
+ * symbol it does not have. Resets any driver loaded before; f = NULL goes back to libcuda. */
+typedef void *(*rt_resolve_fn)(const char *symbol, void *ctx);
+void rt_driver_override(rt_resolve_fn f, void *ctx);
+
+/* ---- devices ---- */
+
+typedef struct rt_device rt_device;
+
+/* Opens device `ordinal` and makes its primary context current on the calling thread. */
+int rt_device_open(int ordinal, rt_device **out, char *err, size_t errn);
+void rt_device_close(rt_device *d);
+const char *rt_device_name(const rt_device *d);
+int rt_device_sm(const rt_device *d);         /* major*10 + minor: 90 for sm_90 */
+int rt_device_smem_optin(const rt_device *d); /* shared bytes per block with the opt-in */
+int rt_device_count(const rt_device *d);      /* multiprocessors */
+
+/* The preferred target spelling for a device's sm: 90 -> "sm_90a", 100 -> "sm_100a",
+ * 120 -> "sm_120a", else "sm_XX". (The caller falls back to the nearest lower row it knows.) */
+void rt_sm_target_name(int sm, char *buf, size_t n);
+
+/* ---- device memory ---- */
+
+typedef uint64_t rt_dptr;
+
+int rt_mem_alloc(rt_device *d, size_t bytes, rt_dptr *out, char *err, size_t errn);
+void rt_mem_free(rt_device *d, rt_dptr p);
+int rt_mem_upload(rt_device *d, rt_dptr dst, const void *src, size_t bytes, char *err, size_t errn);
+int rt_mem_download(rt_device *d, void *dst, rt_dptr src, size_t bytes, char *err, size_t errn);
+int rt_mem_set8(rt_device *d, rt_dptr dst, unsigned char v, size_t bytes, char *err, size_t errn);
+
+/* ---- kernels ---- */
+
+typedef struct rt_kernel rt_kernel;
+
+/* JIT-loads PTX, finds kernel `name`, and opts in to shared_bytes of dynamic shared memory when that
+ * is above the 48 KiB default. A JIT failure's message carries the JIT error log. */
+int rt_kernel_load(rt_device *d, const char *ptx, const char *name, int shared_bytes, rt_kernel **out,
+                   char *err, size_t errn);
+void rt_kernel_free(rt_kernel *k);
+
+/* params[i] points at the value of kernel argument i (an rt_dptr for buffers), as cuLaunchKernel wants. */
+int rt_launch(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params, char *err,
+              size_t errn);
+/* Launches reps times between two events and waits; *ms receives the mean milliseconds per launch. */
+int rt_launch_timed(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params,
+                    int reps, double *ms, char *err, size_t errn);
+int rt_synchronize(rt_device *d, char *err, size_t errn);
+
+#endif
