@@ -4,13 +4,32 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../codegen/target.h"
 #include "cli.h"
+
+/* `kiln targets [-v]`: the target table, one row per line (names only unless -v). */
+static int cmd_targets(int argc, char **argv) {
+  int verbose = argc > 1 && !strcmp(argv[1], "-v");
+  for (int i = 0; i < cg_ntargets; i++) {
+    const cg_target *t = &cg_targets[i];
+    if (!verbose) {
+      printf("%s\n", t->name);
+      continue;
+    }
+    printf("%-8s smem %6d B  regs %3d ", t->name, t->smem_per_block, t->regs_per_thread);
+    for (uint32_t f = 1; f; f <<= 1)
+      if (t->features & f) printf(" %s", cg_feature_name(f));
+    printf("\n");
+  }
+  return 0;
+}
 
 static void usage(FILE *f) {
   fprintf(f, "usage: kiln <command> [options]\n"
              "  compile RECIPE --target sm_XX [--set NAME=VALUE ...] [--emit ir|llvm|ptx|cubin] [-o FILE]\n"
              "  opt FILE.ir [--pass NAME ...] [--print-after-all] [--split-input-file]\n"
              "  run RECIPE [--set NAME=VALUE ...] [--sim] [--target sm_XX]\n"
+             "  targets [-v]\n"
              "  version\n");
 }
 
@@ -23,6 +42,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "compile")) return cmd_compile(argc - 1, argv + 1);
   if (!strcmp(cmd, "opt")) return cmd_opt(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "targets")) return cmd_targets(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("kiln %s\n", KILN_VERSION);
     return 0;
