@@ -1,0 +1,175 @@
+/*
+ * cmd_compile.c - `kiln compile`: a recipe (or an IR file) to IR, LLVM IR, PTX or cubin for one target.
+ *
+ *   kiln compile RECIPE.lua|FILE.ir --target sm_XX [--set NAME=VALUE ...]
+ *                [--emit ir|ir-opt|llvm|ptx|cubin] [-o FILE] [--print-after-all] [--no-cache]
+ *
+ * --emit ir prints the kernel exactly as the recipe built it (kiln opt reads it back to the same
+ * text); ir-opt prints it after the default pipeline. Errors are one line naming the place.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "driver.h"
+
+typedef struct {
+  const char *input, *target, *emit, *out;
+  const char *sets[KL_MAXSET];
+  int nsets, print_after_all, no_cache;
+} compile_args;
+
+static int parse_args(int argc, char **argv, compile_args *a) {
+  memset(a, 0, sizeof *a);
+  a->emit = "ptx";
+  for (int i = 1; i < argc; i++) {
+    const char *s = argv[i];
+    int more = i + 1 < argc;
+    if (!strcmp(s, "--target") && more)
+      a->target = argv[++i];
+    else if (!strncmp(s, "--target=", 9))
+      a->target = s + 9;
+    else if (!strcmp(s, "--emit") && more)
+      a->emit = argv[++i];
+    else if (!strncmp(s, "--emit=", 7))
+      a->emit = s + 7;
+    else if (!strcmp(s, "-o") && more)
+      a->out = argv[++i];
+    else if (!strcmp(s, "--set") && more && a->nsets < KL_MAXSET)
+      a->sets[a->nsets++] = argv[++i];
+    else if (!strcmp(s, "--print-after-all"))
+      a->print_after_all = 1;
+    else if (!strcmp(s, "--no-cache"))
+      a->no_cache = 1;
+    else if (s[0] == '-' || a->input) {
+      fprintf(stderr, "kiln compile: unexpected argument '%s'\n", s);
+      return -1;
+    } else
+      a->input = s;
+  }
+  if (!a->input) {
+    fprintf(stderr, "kiln compile: no input (usage: kiln compile RECIPE --target sm_XX [--emit ...])\n");
+    return -1;
+  }
+  return 0;
+}
+
+static const cg_target *pick_target(const char *name) {
+  if (!name) name = "sm_80";
+  const cg_target *t = cg_target_lookup(name);
+  if (!t) {
+    fprintf(stderr, "kiln compile: unknown target '%s' (known:", name);
+    for (int i = 0; i < cg_ntargets; i++) fprintf(stderr, " %s", cg_targets[i].name);
+    fprintf(stderr, ")\n");
+  }
+  return t;
+}
+
+static int write_out(const char *path, const char *text) {
+  if (!path || !strcmp(path, "-")) return fputs(text, stdout) < 0 ? -1 : 0;
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+    fprintf(stderr, "kiln compile: cannot write %s\n", path);
+    return -1;
+  }
+  return 0;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, n = 0, k;
+  char *s = malloc(cap);
+  while (s && (k = fread(s + n, 1, cap - n - 1, f)) > 0) {
+    n += k;
+    if (cap - n < 2) s = realloc(s, cap *= 2);
+  }
+  fclose(f);
+  if (s) s[n] = 0;
+  return s;
+}
+
+/* Builds the kernel IR from the input (recipe or IR text). */
+static ir_func *load_ir(compile_args *a, kl_recipe **rp, kl_settings *s, const cg_target *t, char *err,
+                        size_t errn) {
+  if (ends_with(a->input, ".ir")) {
+    if (a->nsets) {
+      snprintf(err, errn, "--set applies to recipes, not to IR files (%s)", a->input);
+      return NULL;
+    }
+    char *text = read_file(a->input);
+    if (!text) {
+      snprintf(err, errn, "cannot read %s", a->input);
+      return NULL;
+    }
+    ir_func *fn = ir_parse(text, a->input, err, errn, NULL);
+    free(text);
+    return fn;
+  }
+  kl_recipe *r = kl_recipe_load(a->input, err, errn);
+  if (!r) return NULL;
+  *rp = r;
+  kl_recipe_defaults(r, s);
+  for (int i = 0; i < a->nsets; i++)
+    if (kl_settings_apply(r, s, a->sets[i], err, errn)) return NULL;
+  return kl_recipe_build(r, s, t, err, errn);
+}
+
+static int emit(compile_args *a, ir_func *fn, const cg_target *t, char *err, size_t errn) {
+  if (!strcmp(a->emit, "ir")) {
+    char *text = ir_print(fn);
+    int rc = write_out(a->out, text);
+    free(text);
+    return rc;
+  }
+  kiln_opts o = {.target = t, .backend = CG_NVPTX, .print_after_all = a->print_after_all ? stderr : NULL};
+  cg_result res;
+  o.no_cache = a->no_cache || !strcmp(a->emit, "ir-opt"); /* ir-opt needs the pipeline's IR */
+  if (kiln_compile_ir(fn, &o, &res, err, errn)) return -1;
+  int rc = 0;
+  if (!strcmp(a->emit, "ir-opt")) {
+    char *text = ir_print(fn);
+    rc = write_out(a->out, text);
+    free(text);
+  } else if (!strcmp(a->emit, "llvm")) {
+    rc = write_out(a->out, res.llvm_ir);
+  } else if (!strcmp(a->emit, "ptx")) {
+    rc = write_out(a->out, res.ptx);
+  } else {
+    const char *path = a->out ? a->out : "kernel.cubin";
+    char info[4096];
+    int st = kiln_ptxas(res.ptx, t->name, path, info, sizeof info, err, errn);
+    rc = st == 0 ? 0 : -1;
+  }
+  cg_result_free(&res);
+  return rc;
+}
+
+int cmd_compile(int argc, char **argv) {
+  compile_args a;
+  if (parse_args(argc, argv, &a)) return 2;
+  static const char *emits[] = {"ir", "ir-opt", "llvm", "ptx", "cubin"};
+  int known = 0;
+  for (size_t i = 0; i < sizeof emits / sizeof *emits; i++) known |= !strcmp(a.emit, emits[i]);
+  if (!known) {
+    fprintf(stderr, "kiln compile: unknown --emit '%s' (ir, ir-opt, llvm, ptx, cubin)\n", a.emit);
+    return 2;
+  }
+  const cg_target *t = pick_target(a.target);
+  if (!t) return 2;
+  char err[2048] = "";
+  kl_recipe *r = NULL;
+  kl_settings s = {0};
+  ir_func *fn = load_ir(&a, &r, &s, t, err, sizeof err);
+  int rc = fn ? emit(&a, fn, t, err, sizeof err) : -1;
+  if (rc && err[0]) fprintf(stderr, "%s\n", err);
+  ir_func_destroy(fn);
+  kl_recipe_free(r);
+  return rc ? 1 : 0;
+}

@@ -1,0 +1,216 @@
+/*
+ * driver.c - the compile path: recipe + settings -> tile IR -> default pipeline -> codegen -> PTX,
+ * and the ptxas bridge (validation, cubin, resource report).
+ *
+ * The PTX of a variant is cached on disk (runtime/cache.c) under a key made of the recipe's IR text,
+ * the target, the back end, the LLVM version and the kiln version; a second compile of the same
+ * variant is a cache hit and skips the pipeline and LLVM entirely.
+ */
+#include "driver.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../runtime/rt.h"
+#include "passes/pass.h"
+
+/* ---- the kernel cache: PTX plus the launch facts codegen found ---- */
+
+static rt_cache_key cache_key(const char *ir_text, kiln_opts *o) {
+  char opts[64];
+  snprintf(opts, sizeof opts, "backend=%d", (int)o->backend);
+  return rt_cache_key_make(ir_text, o->target->name, opts, cg_llvm_version(), KILN_VERSION);
+}
+
+/* Entry text: "kiln-kernel NAME THREADS SHARED\n" then the PTX. */
+static int cache_lookup(rt_cache_key key, cg_result *out) {
+  char *blob = rt_cache_get(key);
+  if (!blob) return 0;
+  char name[256];
+  int threads, shared, n = 0;
+  if (sscanf(blob, "kiln-kernel %255s %d %d\n%n", name, &threads, &shared, &n) != 3 || n == 0) {
+    free(blob);
+    return 0;
+  }
+  memset(out, 0, sizeof *out);
+  out->kernel_name = strdup(name);
+  out->threads = threads;
+  out->shared_bytes = shared;
+  out->ptx = strdup(blob + n);
+  free(blob);
+  return 1;
+}
+
+static void cache_store(rt_cache_key key, const cg_result *r) {
+  size_t n = strlen(r->ptx) + strlen(r->kernel_name) + 64;
+  char *blob = malloc(n);
+  if (!blob) return;
+  snprintf(blob, n, "kiln-kernel %s %d %d\n%s", r->kernel_name, r->threads, r->shared_bytes, r->ptx);
+  rt_cache_put(key, blob); /* best effort: a read-only cache dir only costs speed */
+  free(blob);
+}
+
+/* ---- the pipeline ---- */
+
+static int run_pipeline(ir_func *fn, kiln_opts *o, cg_result *out, char *err, size_t errn) {
+  pass_ctx pc = {.target = o->target, .verify_each = o->verify_each, .print_after_all = o->print_after_all};
+  if (ir_verify(fn, err, errn)) return -1;
+  if (pass_run_default(fn, &pc)) {
+    snprintf(err, errn, "%s", pc.err);
+    return -1;
+  }
+  return cg_compile(fn, o->target, o->backend, out, err, errn);
+}
+
+int kiln_compile_ir(ir_func *fn, kiln_opts *o, cg_result *out, char *err, size_t errn) {
+  o->cache_hit = 0;
+  int use_cache = !o->no_cache && o->backend == CG_NVPTX && !o->print_after_all;
+  if (!use_cache) return run_pipeline(fn, o, out, err, errn);
+  char *text = ir_print(fn);
+  rt_cache_key key = cache_key(text, o);
+  free(text);
+  if (cache_lookup(key, out)) {
+    o->cache_hit = 1;
+    return 0;
+  }
+  int rc = run_pipeline(fn, o, out, err, errn);
+  if (rc == 0) cache_store(key, out);
+  return rc;
+}
+
+int kiln_compile_recipe(kl_recipe *r, const kl_settings *s, kiln_opts *o, ir_func **ir_out, cg_result *out,
+                        char *err, size_t errn) {
+  ir_func *fn = kl_recipe_build(r, s, o->target, err, errn);
+  if (!fn) return -1;
+  if (ir_out) o->no_cache = 1; /* the caller wants the pipeline's IR */
+  int rc = kiln_compile_ir(fn, o, out, err, errn);
+  if (ir_out && rc == 0)
+    *ir_out = fn;
+  else
+    ir_func_destroy(fn);
+  return rc;
+}
+
+/* ---- ptxas ---- */
+
+const char *kiln_ptxas_path(void) {
+  static char found[4096];
+  if (found[0]) return found;
+  const char *env = getenv("KILN_PTXAS");
+  if (env) return access(env, X_OK) == 0 ? env : NULL;
+  const char *path = getenv("PATH");
+  if (path) {
+    char *dup = strdup(path), *save = NULL;
+    for (char *dir = strtok_r(dup, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+      snprintf(found, sizeof found, "%s/ptxas", dir);
+      if (access(found, X_OK) == 0) {
+        free(dup);
+        return found;
+      }
+    }
+    free(dup);
+  }
+  snprintf(found, sizeof found, "/usr/local/cuda/bin/ptxas");
+  if (access(found, X_OK) == 0) return found;
+  found[0] = 0;
+  return NULL;
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc(n + 1);
+  if (s && fread(s, 1, n, f) != (size_t)n) n = 0;
+  if (s) s[n] = 0;
+  fclose(f);
+  return s;
+}
+
+/* The first line of ptxas output that says "error", else its first line. */
+static void first_error(const char *log, char *err, size_t errn) {
+  const char *p = strstr(log, "error");
+  if (p)
+    while (p > log && p[-1] != '\n') p--;
+  else
+    p = log;
+  size_t n = strcspn(p, "\n");
+  snprintf(err, errn, "ptxas rejected the PTX: %.*s", (int)n, p);
+}
+
+static int run_ptxas(const char *ptxas, const char *arch, const char *in, const char *out, const char *log) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    FILE *l = freopen(log, "w", stderr);
+    (void)l;
+    dup2(2, 1);
+    char archopt[64];
+    snprintf(archopt, sizeof archopt, "-arch=%s", arch);
+    execl(ptxas, "ptxas", "-v", archopt, "-o", out, in, (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int kiln_ptxas(const char *ptx, const char *arch, const char *cubin_out, char *info, size_t infon, char *err,
+               size_t errn) {
+  const char *ptxas = kiln_ptxas_path();
+  if (!ptxas) {
+    snprintf(err, errn, "ptxas not found (PATH, /usr/local/cuda/bin)");
+    return 1;
+  }
+  char dir[] = "/tmp/kiln-ptxas-XXXXXX";
+  if (!mkdtemp(dir)) {
+    snprintf(err, errn, "cannot make a temporary directory: %s", strerror(errno));
+    return -1;
+  }
+  char in[64], out[64], log[64];
+  snprintf(in, sizeof in, "%s/k.ptx", dir);
+  snprintf(out, sizeof out, "%s/k.cubin", dir);
+  snprintf(log, sizeof log, "%s/log", dir);
+  FILE *f = fopen(in, "w");
+  int rc = -1;
+  if (f && fputs(ptx, f) >= 0 && fclose(f) == 0) {
+    int st = run_ptxas(ptxas, arch, in, out, log);
+    char *text = slurp(log);
+    if (st == 0) {
+      rc = 0;
+      if (info) snprintf(info, infon, "%s", text ? text : "");
+      if (cubin_out) {
+        FILE *cf = fopen(out, "rb"), *of = fopen(cubin_out, "wb");
+        char buf[65536];
+        size_t n;
+        while (cf && of && (n = fread(buf, 1, sizeof buf, cf)) > 0) fwrite(buf, 1, n, of);
+        if (!cf || !of || fclose(of) != 0) {
+          snprintf(err, errn, "cannot write %s: %s", cubin_out, strerror(errno));
+          rc = -1;
+          of = NULL;
+        }
+        if (cf) fclose(cf);
+        if (of) fclose(of);
+      }
+    } else {
+      first_error(text ? text : "(no output)", err, errn);
+    }
+    free(text);
+  } else {
+    if (f) fclose(f);
+    snprintf(err, errn, "cannot write %s: %s", in, strerror(errno));
+  }
+  unlink(in);
+  unlink(out);
+  unlink(log);
+  rmdir(dir);
+  return rc;
+}
