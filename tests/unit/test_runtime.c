@@ -1,0 +1,428 @@
+/*
+ * test_runtime.c - the runtime's driver layer without a GPU.
+ *
+ * 1. No driver: KILN_CUDA_LIB pointing at a missing file, and at a library that is not a CUDA
+ *    driver, must fail with "no CUDA driver (PATH: why)".
+ * 2. A fake driver installed with rt_driver_override: host memory stands in for device memory, and
+ *    each entry point can be told to fail, so that every error message (call name, error name,
+ *    driver string, JIT log) and every decision (_v2 symbols first, the shared-memory opt-in above
+ *    48 KiB, grid checks, event timing) is checked.
+ * 3. With a real driver present (KILN_TEST_GPU=1), a device opens and reports a name and an sm.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt.h"
+
+static int failures;
+
+#define CHECK(c)                                                                                             \
+  do {                                                                                                       \
+    if (!(c)) {                                                                                              \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
+      failures++;                                                                                            \
+    }                                                                                                        \
+  } while (0)
+
+#define CHECK_MSG(err, want)                                                                                 \
+  do {                                                                                                       \
+    if (!strstr(err, want)) {                                                                                \
+      fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, err, want);                \
+      failures++;                                                                                            \
+    }                                                                                                        \
+  } while (0)
+
+/* ---- 1. no driver ---- */
+
+static void test_no_driver(void) {
+  char err[512] = "";
+  setenv("KILN_CUDA_LIB", "/nonexistent/libcuda.so.1", 1);
+  rt_driver_override(NULL, NULL);
+  CHECK(rt_driver_load(err, sizeof err) == -1);
+  CHECK_MSG(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
+  CHECK_MSG(err, "No such file");
+  rt_device *d = (rt_device *)1;
+  err[0] = 0;
+  CHECK(rt_device_open(0, &d, err, sizeof err) == -1 && d == NULL);
+  CHECK_MSG(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
+  /* a library that loads but is no CUDA driver */
+  setenv("KILN_CUDA_LIB", "libm.so.6", 1);
+  rt_driver_override(NULL, NULL);
+  CHECK(rt_driver_load(err, sizeof err) == -1);
+  CHECK_MSG(err, "no CUDA driver (libm.so.6: has no cuInit)");
+  unsetenv("KILN_CUDA_LIB");
+}
+
+/* ---- 2. the fake driver ---- */
+
+typedef int CUresult;
+typedef unsigned long long CUdeviceptr;
+
+enum {
+  OK = 0,
+  E_INVALID_VALUE = 1,
+  E_OUT_OF_MEMORY = 2,
+  E_NO_DEVICE = 100,
+  E_INVALID_PTX = 218,
+  E_NOT_FOUND = 500,
+  E_LAUNCH_FAILED = 719
+};
+
+static struct {
+  int init_result;       /* what cuInit returns */
+  int alloc_fails;       /* cuMemAlloc returns out of memory */
+  int launch_result;     /* what cuLaunchKernel returns */
+  int no_v2_elapsed;     /* export only the plain cuEventElapsedTime */
+  const char *missing;   /* a symbol the fake does not export */
+  int asked_v2_alloc;    /* the runtime asked for cuMemAlloc_v2 */
+  int asked_plain_alloc; /* ... or for the plain cuMemAlloc */
+  int launches, dyn_smem_attr, last_threads, last_shared;
+  unsigned last_grid[3];
+  int modules_loaded, modules_unloaded, ctx_retained, ctx_released;
+} fake;
+
+static int module_token; /* a CUmodule / CUfunction handle is the address of this */
+
+static CUresult f_init(unsigned flags) { return fake.init_result; }
+static CUresult f_count(int *n) { return *n = 1, OK; }
+static CUresult f_get(int *dev, int ordinal) { return *dev = ordinal, OK; }
+static CUresult f_attr(int *v, int attr, int dev) {
+  switch (attr) {
+  case 75: *v = 9; return OK;      /* compute capability major */
+  case 76: *v = 0; return OK;      /* minor */
+  case 97: *v = 232448; return OK; /* shared memory opt-in */
+  case 16: *v = 132; return OK;    /* multiprocessors */
+  default: return E_INVALID_VALUE;
+  }
+}
+static CUresult f_name(char *name, int n, int dev) { return snprintf(name, (size_t)n, "Fake H100"), OK; }
+static CUresult f_retain(void **ctx, int dev) { return *ctx = &module_token, fake.ctx_retained++, OK; }
+static CUresult f_release(int dev) { return fake.ctx_released++, OK; }
+static CUresult f_set_current(void *ctx) { return OK; }
+static CUresult f_sync(void) { return OK; }
+
+/* Bad PTX (containing "syntax error") fails with a JIT log, as the real driver does. */
+static CUresult f_load(void **mod, const void *image, unsigned nopt, int *opts, void **vals) {
+  char *log = NULL;
+  size_t logn = 0;
+  for (unsigned i = 0; i < nopt; i++) {
+    if (opts[i] == 5) log = vals[i];
+    if (opts[i] == 6) logn = (size_t)vals[i];
+  }
+  if (strstr(image, "syntax error")) {
+    if (log && logn) snprintf(log, logn, "ptxas application ptx input, line 3; error   : syntax error");
+    return E_INVALID_PTX;
+  }
+  fake.modules_loaded++;
+  *mod = &module_token;
+  return OK;
+}
+static CUresult f_unload(void *mod) { return fake.modules_unloaded++, OK; }
+static CUresult f_getfn(void **fn, void *mod, const char *name) {
+  if (strcmp(name, "kernel_main")) return E_NOT_FOUND;
+  *fn = &module_token;
+  return OK;
+}
+static CUresult f_setattr(void *fn, int attr, int v) {
+  if (attr != 8) return E_INVALID_VALUE;
+  fake.dyn_smem_attr = v;
+  return v > 232448 ? E_INVALID_VALUE : OK;
+}
+
+/* "Runs" the kernel: parameter 0 is a device pointer to one int that gets +1 per launch. */
+static CUresult f_launch(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                         unsigned bz, unsigned shared, void *stream, void **params, void **extra) {
+  if (fake.launch_result) return fake.launch_result;
+  fake.launches++;
+  fake.last_grid[0] = gx, fake.last_grid[1] = gy, fake.last_grid[2] = gz;
+  fake.last_threads = (int)bx;
+  fake.last_shared = (int)shared;
+  CUdeviceptr p = *(CUdeviceptr *)params[0];
+  (*(int *)(uintptr_t)p)++;
+  return OK;
+}
+static CUresult f_alloc(CUdeviceptr *p, size_t n) {
+  if (fake.alloc_fails) return E_OUT_OF_MEMORY;
+  *p = (CUdeviceptr)(uintptr_t)malloc(n);
+  return OK;
+}
+static CUresult f_free(CUdeviceptr p) { return free((void *)(uintptr_t)p), OK; }
+static CUresult f_htod(CUdeviceptr d, const void *s, size_t n) {
+  return memcpy((void *)(uintptr_t)d, s, n), OK;
+}
+static CUresult f_dtoh(void *d, CUdeviceptr s, size_t n) { return memcpy(d, (void *)(uintptr_t)s, n), OK; }
+static CUresult f_memset(CUdeviceptr d, unsigned char v, size_t n) {
+  return memset((void *)(uintptr_t)d, v, n), OK;
+}
+
+static int event_token[2];
+static int launches_at_record[2];
+static CUresult f_ev_create(void **e, unsigned flags) {
+  static int next;
+  *e = &event_token[next++ % 2];
+  return OK;
+}
+static CUresult f_ev_record(void *e, void *stream) {
+  launches_at_record[(int *)e - event_token] = fake.launches;
+  return OK;
+}
+static CUresult f_ev_sync(void *e) { return OK; }
+/* 0.5 ms per launch between the two events */
+static CUresult f_ev_elapsed(float *ms, void *a, void *b) {
+  *ms =
+      0.5f * (float)(launches_at_record[(int *)b - event_token] - launches_at_record[(int *)a - event_token]);
+  return OK;
+}
+static CUresult f_ev_destroy(void *e) { return OK; }
+
+static CUresult f_err_name(CUresult r, const char **s) {
+  switch (r) {
+  case E_INVALID_VALUE: *s = "CUDA_ERROR_INVALID_VALUE"; return OK;
+  case E_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; return OK;
+  case E_NO_DEVICE: *s = "CUDA_ERROR_NO_DEVICE"; return OK;
+  case E_INVALID_PTX: *s = "CUDA_ERROR_INVALID_PTX"; return OK;
+  case E_NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; return OK;
+  case E_LAUNCH_FAILED: *s = "CUDA_ERROR_LAUNCH_FAILED"; return OK;
+  default: *s = NULL; return E_INVALID_VALUE;
+  }
+}
+static CUresult f_err_string(CUresult r, const char **s) {
+  switch (r) {
+  case E_INVALID_VALUE: *s = "invalid argument"; return OK;
+  case E_OUT_OF_MEMORY: *s = "out of memory"; return OK;
+  case E_NO_DEVICE: *s = "no CUDA-capable device is detected"; return OK;
+  case E_INVALID_PTX: *s = "a PTX JIT compilation failed"; return OK;
+  case E_NOT_FOUND: *s = "named symbol not found"; return OK;
+  case E_LAUNCH_FAILED: *s = "unspecified launch failure"; return OK;
+  default: *s = NULL; return E_INVALID_VALUE;
+  }
+}
+
+static const struct {
+  const char *name;
+  void *fn;
+} fake_syms[] = {
+    {"cuInit", (void *)f_init},
+    {"cuDeviceGetCount", (void *)f_count},
+    {"cuDeviceGet", (void *)f_get},
+    {"cuDeviceGetAttribute", (void *)f_attr},
+    {"cuDeviceGetName", (void *)f_name},
+    {"cuDevicePrimaryCtxRetain", (void *)f_retain},
+    {"cuDevicePrimaryCtxRelease_v2", (void *)f_release},
+    {"cuCtxSetCurrent", (void *)f_set_current},
+    {"cuCtxSynchronize", (void *)f_sync},
+    {"cuModuleLoadDataEx", (void *)f_load},
+    {"cuModuleUnload", (void *)f_unload},
+    {"cuModuleGetFunction", (void *)f_getfn},
+    {"cuFuncSetAttribute", (void *)f_setattr},
+    {"cuLaunchKernel", (void *)f_launch},
+    {"cuMemAlloc_v2", (void *)f_alloc},
+    {"cuMemAlloc", (void *)f_alloc},
+    {"cuMemFree_v2", (void *)f_free},
+    {"cuMemcpyHtoD_v2", (void *)f_htod},
+    {"cuMemcpyDtoH_v2", (void *)f_dtoh},
+    {"cuMemsetD8_v2", (void *)f_memset},
+    {"cuEventCreate", (void *)f_ev_create},
+    {"cuEventRecord", (void *)f_ev_record},
+    {"cuEventSynchronize", (void *)f_ev_sync},
+    {"cuEventElapsedTime_v2", (void *)f_ev_elapsed},
+    {"cuEventElapsedTime", (void *)f_ev_elapsed},
+    {"cuEventDestroy_v2", (void *)f_ev_destroy},
+    {"cuGetErrorName", (void *)f_err_name},
+    {"cuGetErrorString", (void *)f_err_string},
+};
+
+static void *fake_resolve(const char *sym, void *ctx) {
+  if (!strcmp(sym, "cuMemAlloc_v2")) fake.asked_v2_alloc++;
+  if (!strcmp(sym, "cuMemAlloc")) fake.asked_plain_alloc++;
+  if (fake.missing && !strcmp(sym, fake.missing)) return NULL;
+  if (fake.no_v2_elapsed && !strcmp(sym, "cuEventElapsedTime_v2")) return NULL;
+  for (size_t i = 0; i < sizeof fake_syms / sizeof fake_syms[0]; i++)
+    if (!strcmp(sym, fake_syms[i].name)) return fake_syms[i].fn;
+  return NULL;
+}
+
+static void fake_reset(void) {
+  memset(&fake, 0, sizeof fake);
+  rt_driver_override(fake_resolve, NULL);
+}
+
+static void test_load_errors(void) {
+  char err[512] = "";
+  fake_reset();
+  fake.init_result = E_NO_DEVICE;
+  CHECK(rt_driver_load(err, sizeof err) == -1);
+  CHECK(!strcmp(err, "cuInit failed: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected"));
+  fake_reset();
+  fake.missing = "cuLaunchKernel";
+  CHECK(rt_driver_load(err, sizeof err) == -1);
+  CHECK_MSG(err, "no CUDA driver (libcuda.so.1: has no cuLaunchKernel)");
+  fake_reset();
+  CHECK(rt_driver_load(err, sizeof err) == 0);
+  CHECK(fake.asked_v2_alloc == 1 && fake.asked_plain_alloc == 0); /* _v2 preferred */
+}
+
+static rt_device *open_fake(void) {
+  char err[512] = "";
+  rt_device *d = NULL;
+  CHECK(rt_device_open(0, &d, err, sizeof err) == 0);
+  if (!d) fprintf(stderr, "rt_device_open: %s\n", err);
+  return d;
+}
+
+static void test_device(void) {
+  char err[512] = "";
+  fake_reset();
+  rt_device *d = open_fake();
+  if (!d) return;
+  CHECK(!strcmp(rt_device_name(d), "Fake H100"));
+  CHECK(rt_device_sm(d) == 90 && rt_device_smem_optin(d) == 232448 && rt_device_count(d) == 132);
+  CHECK(fake.ctx_retained == 1);
+  rt_device_close(d);
+  CHECK(fake.ctx_released == 1);
+  rt_device *d2 = (rt_device *)1;
+  CHECK(rt_device_open(3, &d2, err, sizeof err) == -1 && d2 == NULL);
+  CHECK_MSG(err, "device 3 requested, the driver sees 1");
+  char name[16];
+  int sms[] = {75, 80, 86, 89, 90, 100, 120, 121};
+  const char *want[] = {"sm_75", "sm_80", "sm_86", "sm_89", "sm_90a", "sm_100a", "sm_120a", "sm_121"};
+  for (int i = 0; i < 8; i++) {
+    rt_sm_target_name(sms[i], name, sizeof name);
+    CHECK(!strcmp(name, want[i]));
+  }
+}
+
+static void test_memory(void) {
+  char err[512] = "";
+  fake_reset();
+  rt_device *d = open_fake();
+  if (!d) return;
+  int src[64], dst[64];
+  for (int i = 0; i < 64; i++) src[i] = rand(), dst[i] = -1;
+  rt_dptr p = 0;
+  CHECK(rt_mem_alloc(d, sizeof src, &p, err, sizeof err) == 0 && p != 0);
+  CHECK(rt_mem_upload(d, p, src, sizeof src, err, sizeof err) == 0);
+  CHECK(rt_mem_download(d, dst, p, sizeof dst, err, sizeof err) == 0);
+  CHECK(!memcmp(src, dst, sizeof src));
+  CHECK(rt_mem_set8(d, p, 0xff, sizeof src, err, sizeof err) == 0);
+  CHECK(rt_mem_download(d, dst, p, sizeof dst, err, sizeof err) == 0);
+  for (int i = 0; i < 64; i++) CHECK(dst[i] == -1);
+  rt_mem_free(d, p);
+  fake.alloc_fails = 1;
+  CHECK(rt_mem_alloc(d, 1 << 20, &p, err, sizeof err) == -1);
+  CHECK(!strcmp(err, "cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY: out of memory"));
+  rt_device_close(d);
+}
+
+static void test_kernels(void) {
+  char err[1024] = "";
+  fake_reset();
+  rt_device *d = open_fake();
+  if (!d) return;
+  rt_kernel *k = (rt_kernel *)1;
+  CHECK(rt_kernel_load(d, ".version 8.0\nsyntax error\n", "kernel_main", 0, &k, err, sizeof err) == -1);
+  CHECK(k == NULL);
+  CHECK(!strcmp(err, "cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX: a PTX JIT compilation failed\n"
+                     "ptxas application ptx input, line 3; error   : syntax error"));
+  CHECK(rt_kernel_load(d, ".version 8.0\n", "other_name", 0, &k, err, sizeof err) == -1);
+  CHECK(!strcmp(err, "cuModuleGetFunction failed: CUDA_ERROR_NOT_FOUND: named symbol not found"));
+  CHECK(fake.modules_loaded == 1 && fake.modules_unloaded == 1); /* no leaked module */
+  /* the opt-in happens only above 48 KiB, and a refused one is reported */
+  CHECK(rt_kernel_load(d, ".version 8.0\n", "kernel_main", 48 << 10, &k, err, sizeof err) == 0);
+  CHECK(fake.dyn_smem_attr == 0);
+  rt_kernel_free(k);
+  CHECK(rt_kernel_load(d, ".version 8.0\n", "kernel_main", 100000, &k, err, sizeof err) == 0);
+  CHECK(fake.dyn_smem_attr == 100000);
+  rt_kernel_free(k);
+  CHECK(rt_kernel_load(d, ".version 8.0\n", "kernel_main", 300000, &k, err, sizeof err) == -1);
+  CHECK(!strcmp(err, "cuFuncSetAttribute failed: CUDA_ERROR_INVALID_VALUE: invalid argument"));
+  CHECK(fake.modules_loaded == fake.modules_unloaded);
+  rt_device_close(d);
+}
+
+static void test_launch(void) {
+  char err[512] = "";
+  fake_reset();
+  rt_device *d = open_fake();
+  rt_kernel *k = NULL;
+  if (!d || rt_kernel_load(d, ".version 8.0\n", "kernel_main", 0, &k, err, sizeof err)) {
+    CHECK(!"fake kernel loads");
+    return;
+  }
+  rt_dptr counter;
+  int zero = 0, got = -1;
+  CHECK(rt_mem_alloc(d, sizeof zero, &counter, err, sizeof err) == 0);
+  CHECK(rt_mem_upload(d, counter, &zero, sizeof zero, err, sizeof err) == 0);
+  void *params[] = {&counter};
+  int64_t grid[3] = {40, 2, 1};
+  CHECK(rt_launch(k, grid, 128, 1024, params, err, sizeof err) == 0);
+  CHECK(fake.last_grid[0] == 40 && fake.last_grid[1] == 2 && fake.last_grid[2] == 1);
+  CHECK(fake.last_threads == 128 && fake.last_shared == 1024);
+  double ms = 0;
+  CHECK(rt_launch_timed(k, grid, 128, 0, params, 8, &ms, err, sizeof err) == 0);
+  CHECK(ms == 0.5); /* the fake's 0.5 ms per launch, averaged over the 8 between the events */
+  CHECK(rt_synchronize(d, err, sizeof err) == 0);
+  CHECK(rt_mem_download(d, &got, counter, sizeof got, err, sizeof err) == 0 && got == 9);
+  int64_t bad[3] = {0, 1, 1};
+  CHECK(rt_launch(k, bad, 128, 0, params, err, sizeof err) == -1);
+  CHECK_MSG(err, "grid (0, 1, 1) is out of range");
+  int64_t huge[3] = {1ll << 32, 1, 1};
+  CHECK(rt_launch(k, huge, 128, 0, params, err, sizeof err) == -1);
+  CHECK_MSG(err, "out of range");
+  CHECK(rt_launch(k, grid, 0, 0, params, err, sizeof err) == -1);
+  CHECK_MSG(err, "0 threads per block");
+  fake.launch_result = E_LAUNCH_FAILED;
+  CHECK(rt_launch(k, grid, 128, 0, params, err, sizeof err) == -1);
+  CHECK(!strcmp(err, "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure"));
+  CHECK(rt_launch_timed(k, grid, 128, 0, params, 4, &ms, err, sizeof err) == -1);
+  CHECK(!strcmp(err, "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure"));
+  fake.launch_result = 12345; /* a code the driver has no name for */
+  CHECK(rt_launch(k, grid, 128, 0, params, err, sizeof err) == -1);
+  CHECK(!strcmp(err, "cuLaunchKernel failed: CUresult 12345: unknown error"));
+  rt_mem_free(d, counter);
+  rt_kernel_free(k);
+  rt_device_close(d);
+  /* a driver without cuEventElapsedTime_v2 falls back to the plain symbol */
+  fake_reset();
+  fake.no_v2_elapsed = 1;
+  CHECK(rt_driver_load(err, sizeof err) == 0);
+}
+
+/* ---- 3. a real GPU, when the test is told there is one ---- */
+
+static void test_real_gpu(void) {
+  const char *want = getenv("KILN_TEST_GPU");
+  if (!want || strcmp(want, "1")) return;
+  char err[1024] = "";
+  rt_driver_override(NULL, NULL);
+  rt_device *d = NULL;
+  CHECK(rt_device_open(0, &d, err, sizeof err) == 0);
+  if (!d) {
+    fprintf(stderr, "real GPU: %s\n", err);
+    return;
+  }
+  CHECK(rt_device_sm(d) >= 50 && rt_device_name(d)[0]);
+  rt_kernel *k = NULL;
+  CHECK(rt_kernel_load(d, ".version 8.0\n.target sm_80\n.address_size 64\nbogus;\n", "x", 0, &k, err,
+                       sizeof err) == -1);
+  CHECK_MSG(err, "cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX");
+  printf("real GPU: %s, sm %d\n", rt_device_name(d), rt_device_sm(d));
+  rt_device_close(d);
+}
+
+int main(void) {
+  test_no_driver();
+  test_load_errors();
+  test_device();
+  test_memory();
+  test_kernels();
+  test_launch();
+  test_real_gpu();
+  if (failures)
+    fprintf(stderr, "test_runtime: %d failure(s)\n", failures);
+  else
+    printf("test_runtime: ok\n");
+  return failures != 0;
+}
