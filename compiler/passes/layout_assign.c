@@ -1,0 +1,221 @@
+/*
+ * layout_assign.c - the `layout` pass: gives every tile value a blocked register layout and inserts
+ * convert_layout where a value meets a user that needs another layout.
+ *
+ * The rule set is small and local (no global solver). The default layout of a tile depends only on
+ * its shape, its element size and the kernel's warps:
+ *   order = [last dim, ..., dim 0] (last dim fastest);
+ *   spt   = min(16 bytes / element bytes, shape) along the fastest dim, 1 elsewhere, so that a thread
+ *           touches 16 contiguous bytes (one vector access);
+ *   tpw   = the 32 lanes fill the fastest dim, then the next; lanes left over replicate along dim 0;
+ *   wpc   = warps fill the slowest dims first; warps left over replicate along dim 0.
+ *
+ * Steps, per op in program order (regions recursively):
+ *   1. Producers (const, iota, splat, load, load_shared, dot, ...) get the default layout.
+ *   2. reduce keeps its operand's layout (with shape[axis] = 1); broadcast keeps its operand's layout,
+ *      so that reduce followed by broadcast is a register copy.
+ *   3. Elementwise ops whose tile operands agree keep that layout; otherwise the result gets the
+ *      default layout and each operand that differs is converted.
+ *   4. dot converts its accumulator to the result layout; store converts its tile to the default one.
+ *   5. for: region arguments take their init's layout; the body's yield converts to them; the
+ *      results take them too. if: results take the then-yield's layouts; the else-yield converts.
+ *   6. convert_layout ops already present keep their stated layout (default if none) and vanish when
+ *      their operand already has it.
+ * Running the pass twice changes nothing the second time.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pass.h"
+
+typedef struct {
+  ir_func *fn;
+  int warps;
+} layout_ctx;
+
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* The default layout of tile type t for a kernel of `warps` warps (see the top of the file). */
+static ir_layout default_layout(ir_type t, int warps) {
+  ir_layout l = {.kind = IR_LBLOCKED};
+  int r = t.rank, f = r - 1;
+  if (r < 1 || r > IR_MAXRANK) return (ir_layout){0};
+  int ebytes = ir_elem_bits(t.elem) < 8 ? 1 : ir_elem_bits(t.elem) / 8;
+  for (int i = 0; i < r; i++) {
+    l.order[i] = (uint8_t)(r - 1 - i);
+    l.spt[i] = l.tpw[i] = l.wpc[i] = 1;
+  }
+  l.spt[f] = (uint8_t)min_u32(16 / ebytes, t.shape[f]);
+  uint32_t lanes = 32;
+  for (int i = 0; i < r; i++) {
+    int d = l.order[i];
+    uint32_t n = min_u32(lanes, t.shape[d] / l.spt[d]);
+    l.tpw[d] = (uint8_t)n;
+    lanes /= n;
+  }
+  l.tpw[0] = (uint8_t)(l.tpw[0] * lanes);
+  uint32_t w = (uint32_t)warps;
+  for (int d = 0; d < r; d++) {
+    uint32_t room = t.shape[d] / (l.spt[d] * l.tpw[d]);
+    uint32_t n = min_u32(w, room ? room : 1);
+    l.wpc[d] = (uint8_t)n;
+    w /= n;
+  }
+  l.wpc[0] = (uint8_t)(l.wpc[0] * w);
+  return l;
+}
+
+static int layout_eq(ir_layout a, ir_layout b, int rank) {
+  if (a.kind != b.kind) return 0;
+  for (int i = 0; i < rank; i++)
+    if (a.spt[i] != b.spt[i] || a.tpw[i] != b.tpw[i] || a.wpc[i] != b.wpc[i] || a.order[i] != b.order[i])
+      return 0;
+  return 1;
+}
+
+static int is_tile(ir_func *fn, ir_val v) { return v && ir_vtype(fn, v).kind == IR_TTILE; }
+
+static void set_layout(ir_func *fn, ir_val v, ir_layout l) {
+  if (is_tile(fn, v)) fn->vals[v].type.layout = l;
+}
+
+static void set_default(layout_ctx *lc, ir_val v) {
+  if (is_tile(lc->fn, v)) set_layout(lc->fn, v, default_layout(ir_vtype(lc->fn, v), lc->warps));
+}
+
+/* Makes operand k of op `user` have layout l, inserting a convert_layout before the op if needed. */
+static void convert_operand(ir_func *fn, ir_opid user, uint32_t k, ir_layout l) {
+  ir_val v = fn->ops[user].opnd[k];
+  if (!is_tile(fn, v)) return;
+  ir_type t = ir_vtype(fn, v);
+  if (layout_eq(t.layout, l, t.rank)) return;
+  t.layout = l;
+  ir_builder b = ir_builder_before(fn, user);
+  ir_opid c = ir_build(&b, IR_OP_CONVERT_LAYOUT, &v, 1, &t, 1, 0);
+  fn->ops[user].opnd[k] = ir_res(fn, c, 0);
+}
+
+/* Step 3: elementwise ops. */
+static void assign_elementwise(layout_ctx *lc, ir_opid op) {
+  ir_func *fn = lc->fn;
+  ir_val res = fn->ops[op].res[0];
+  if (!is_tile(fn, res)) return;
+  ir_val first = 0;
+  int agree = 1;
+  for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
+    ir_val v = fn->ops[op].opnd[k];
+    if (!is_tile(fn, v)) continue;
+    if (!first)
+      first = v;
+    else if (!layout_eq(ir_vtype(fn, v).layout, ir_vtype(fn, first).layout, ir_vtype(fn, v).rank))
+      agree = 0;
+  }
+  if (first && agree && ir_vtype(fn, first).layout.kind == IR_LBLOCKED) {
+    set_layout(fn, res, ir_vtype(fn, first).layout);
+    return;
+  }
+  ir_layout d = default_layout(ir_vtype(fn, res), lc->warps);
+  for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) convert_operand(fn, op, k, d);
+  set_layout(fn, res, d);
+}
+
+/* Step 6: an existing convert_layout keeps its layout, or vanishes when it changes nothing. */
+static void assign_convert(layout_ctx *lc, ir_opid op) {
+  ir_func *fn = lc->fn;
+  ir_val src = fn->ops[op].opnd[0], res = fn->ops[op].res[0];
+  if (ir_vtype(fn, res).layout.kind != IR_LBLOCKED) set_default(lc, res);
+  ir_type t = ir_vtype(fn, res);
+  if (layout_eq(ir_vtype(fn, src).layout, t.layout, t.rank)) {
+    ir_replace_all_uses(fn, res, src);
+    ir_op_unlink(fn, op);
+  }
+}
+
+static ir_opid region_yield(ir_func *fn, ir_reg r) {
+  ir_opid last = fn->regions[r].last;
+  return last && fn->ops[last].code == IR_OP_YIELD ? last : 0;
+}
+
+static void assign_region(layout_ctx *lc, ir_reg r);
+
+/* Step 5 for `for`: operands lo, hi, step, inits...; region args iv, carried... */
+static void assign_for(layout_ctx *lc, ir_opid op) {
+  ir_func *fn = lc->fn;
+  ir_reg body = fn->ops[op].region[0];
+  for (uint32_t i = 1; i < fn->regions[body].nargs; i++) {
+    ir_val init = fn->ops[op].opnd[2 + i];
+    if (is_tile(fn, init)) set_layout(fn, fn->regions[body].args[i], ir_vtype(fn, init).layout);
+  }
+  assign_region(lc, body);
+  ir_opid y = region_yield(fn, body);
+  for (uint32_t i = 1; i < fn->regions[body].nargs; i++) {
+    ir_val arg = fn->regions[body].args[i];
+    if (y && i - 1 < fn->ops[y].nopnd) convert_operand(fn, y, i - 1, ir_vtype(fn, arg).layout);
+    if (i - 1 < fn->ops[op].nres) set_layout(fn, fn->ops[op].res[i - 1], ir_vtype(fn, arg).layout);
+  }
+}
+
+/* Step 5 for `if`. */
+static void assign_if(layout_ctx *lc, ir_opid op) {
+  ir_func *fn = lc->fn;
+  assign_region(lc, fn->ops[op].region[0]);
+  assign_region(lc, fn->ops[op].region[1]);
+  ir_opid ythen = region_yield(fn, fn->ops[op].region[0]);
+  ir_opid yelse = region_yield(fn, fn->ops[op].region[1]);
+  for (uint32_t i = 0; i < fn->ops[op].nres; i++) {
+    ir_val res = fn->ops[op].res[i];
+    if (!is_tile(fn, res)) continue;
+    if (ythen && i < fn->ops[ythen].nopnd)
+      set_layout(fn, res, ir_vtype(fn, fn->ops[ythen].opnd[i]).layout);
+    else
+      set_default(lc, res);
+    if (yelse && i < fn->ops[yelse].nopnd) convert_operand(fn, yelse, i, ir_vtype(fn, res).layout);
+  }
+}
+
+static void assign_op(layout_ctx *lc, ir_opid op) {
+  ir_func *fn = lc->fn;
+  ir_op *o = &fn->ops[op];
+  switch (o->code) {
+  case IR_OP_FOR: assign_for(lc, op); return;
+  case IR_OP_IF: assign_if(lc, op); return;
+  case IR_OP_YIELD: return; /* handled by the parent */
+  case IR_OP_CONVERT_LAYOUT: assign_convert(lc, op); return;
+  case IR_OP_REDUCE:
+  case IR_OP_BROADCAST: set_layout(fn, o->res[0], ir_vtype(fn, o->opnd[0]).layout); return;
+  case IR_OP_DOT:
+    set_default(lc, o->res[0]);
+    convert_operand(fn, op, 2, ir_vtype(fn, fn->ops[op].res[0]).layout);
+    return;
+  case IR_OP_STORE:
+    if (o->nopnd && is_tile(fn, o->opnd[o->nopnd - 1]))
+      convert_operand(fn, op, o->nopnd - 1, default_layout(ir_vtype(fn, o->opnd[o->nopnd - 1]), lc->warps));
+    return;
+  default: break;
+  }
+  if (ir_opinfo_table[o->code].flags & IR_F_ELEMENTWISE) {
+    assign_elementwise(lc, op);
+    return;
+  }
+  for (uint32_t i = 0; i < o->nres; i++) set_default(lc, o->res[i]);
+}
+
+static void assign_region(layout_ctx *lc, ir_reg r) {
+  for (ir_opid op = lc->fn->regions[r].first; op;) {
+    ir_opid next = lc->fn->ops[op].next; /* assign_convert may unlink op */
+    assign_op(lc, op);
+    op = next;
+  }
+}
+
+int pass_layout_assign(ir_func *fn, pass_ctx *pc) {
+  int64_t warps = ir_attr_i(fn->attrs, "warps", 4);
+  if (warps < 1 || warps > 32 || (warps & (warps - 1))) {
+    snprintf(pc->err, sizeof pc->err, "kernel '%s': warps = %lld must be a power of two from 1 to 32",
+             fn->name, (long long)warps);
+    return -1;
+  }
+  layout_ctx lc = {fn, (int)warps};
+  assign_region(&lc, fn->body);
+  return 0;
+}
