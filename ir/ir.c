@@ -179,7 +179,7 @@ int ir_opcode_parse(const char *s, int n) {
 
 #define GROW(fn, arr, n, cap)                                                                                     \
   do {                                                                                                         \
-    if ((fn)->n == (fn)->cap) {                                                                                \
+    if ((fn)->n >= (fn)->cap) {                                                                                \
       (fn)->cap = (fn)->cap ? (fn)->cap * 2 : 64;                                                              \
       (fn)->arr = realloc((fn)->arr, (fn)->cap * sizeof *(fn)->arr);                                           \
       if (!(fn)->arr) abort();                                                                                 \
@@ -208,6 +208,9 @@ ir_func *ir_func_new(const char *name) {
   GROW(fn, vals, nvals, capvals);
   GROW(fn, ops, nops, capops);
   GROW(fn, regions, nregions, capregions);
+  memset(&fn->vals[0], 0, sizeof fn->vals[0]); /* the "none" entries */
+  memset(&fn->ops[0], 0, sizeof fn->ops[0]);
+  memset(&fn->regions[0], 0, sizeof fn->regions[0]);
   fn->body = new_region(fn, 0);
   return fn;
 }
