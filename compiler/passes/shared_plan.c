@@ -1,6 +1,210 @@
 /*
- * shared_plan.c - placeholder entry point; the pass body follows in the next commit.
+ * shared_plan.c - shared-memory planning: an offset for every alloc_shared, memory reused by liveness.
+ *
+ * A buffer takes numel * element bytes (e4m3, e5m2, i8 and i1 take one byte) at a 128-byte aligned
+ * offset. Its live range is the span of program-order positions from its alloc_shared to its last
+ * use; a use inside a `for` stretches the range over the whole loop (outermost enclosing one), since
+ * the next iteration reads again. A buffer that flows into a `for`, `if` or `yield` operand is live
+ * for the whole kernel: the plan does not follow aliases through block arguments.
+ *
+ * Two buffers may share bytes only if their ranges are disjoint AND a `barrier` lies between them in
+ * a region that encloses both the last use of the first and the first use of the second: otherwise
+ * some warps could still be reading the first buffer while others write the second. Buffers are
+ * placed in order of first use at the lowest aligned offset that overlaps no conflicting buffer
+ * placed before (first fit). The kernel's `shared_bytes` is the highest end offset.
  */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "pass.h"
 
-int pass_shared_plan(ir_func *fn, pass_ctx *pc) { return 0; }
+enum { ALIGN = 128 };
+
+typedef struct {
+  ir_opid op;
+  uint32_t size, offset;
+  uint32_t first, last; /* program-order positions */
+} buffer;
+
+typedef struct {
+  ir_func *fn;
+  uint32_t *pos, *end; /* per op: position, and last position inside its regions */
+  ir_opid *at;         /* per position: the op */
+  uint32_t npos;
+  buffer *bufs;
+  uint32_t nbufs;
+  int32_t *buf_of; /* per value: index of the buffer it names, or -1 */
+  ir_opid *barriers;
+  uint32_t nbarriers;
+} plan;
+
+static uint32_t align_up(uint32_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+
+static uint32_t elem_bytes(ir_elem e) {
+  int bits = ir_elem_bits(e);
+  return bits < 8 ? 1 : (uint32_t)bits / 8;
+}
+
+/* Numbers the ops of reg in program order (an op before the ops of its regions); collects buffers
+ * and barriers on the way. */
+static void number(plan *p, ir_reg reg) {
+  ir_func *fn = p->fn;
+  for (ir_opid op = ir_r(fn, reg)->first; op; op = ir_o(fn, op)->next) {
+    ir_op *o = ir_o(fn, op);
+    p->at[p->npos] = op;
+    p->pos[op] = p->npos++;
+    if (o->code == IR_OP_ALLOC_SHARED && o->nres == 1) {
+      ir_type t = ir_vtype(fn, o->res[0]);
+      p->buf_of[o->res[0]] = (int32_t)p->nbufs;
+      p->bufs[p->nbufs++] = (buffer){op, ir_type_numel(t) * elem_bytes(t.elem), 0, p->pos[op], p->pos[op]};
+    }
+    if (o->code == IR_OP_BARRIER) p->barriers[p->nbarriers++] = op;
+    for (int i = 0; i < o->nregion; i++) number(p, o->region[i]);
+    p->end[op] = p->npos - 1;
+  }
+}
+
+/* The span a use by op occupies: op itself, or its outermost enclosing `for` in full. */
+static void use_span(plan *p, ir_opid op, uint32_t *lo, uint32_t *hi) {
+  ir_func *fn = p->fn;
+  *lo = *hi = p->pos[op];
+  for (ir_reg r = ir_o(fn, op)->parent; r && ir_r(fn, r)->parent_op;
+       r = ir_o(fn, ir_r(fn, r)->parent_op)->parent) {
+    ir_opid up = ir_r(fn, r)->parent_op;
+    if (ir_o(fn, up)->code == IR_OP_FOR) *lo = p->pos[up], *hi = p->end[up];
+  }
+}
+
+static void extend(buffer *b, uint32_t lo, uint32_t hi) {
+  if (lo < b->first) b->first = lo;
+  if (hi > b->last) b->last = hi;
+}
+
+/* Stretches each buffer's range over its uses. */
+static void live_ranges(plan *p) {
+  for (uint32_t i = 0; i < p->npos; i++) {
+    ir_op *o = ir_o(p->fn, p->at[i]);
+    int escapes = o->code == IR_OP_FOR || o->code == IR_OP_IF || o->code == IR_OP_YIELD;
+    for (uint32_t k = 0; k < o->nopnd; k++) {
+      int32_t b = p->buf_of[o->opnd[k]];
+      if (b < 0) continue;
+      uint32_t lo, hi;
+      use_span(p, p->at[i], &lo, &hi);
+      if (escapes) lo = 0, hi = p->npos - 1;
+      extend(&p->bufs[b], lo, hi);
+    }
+  }
+}
+
+/* 1 if region outer is inner or encloses it. */
+static int encloses(ir_func *fn, ir_reg outer, ir_reg inner) {
+  for (ir_reg r = inner; r; r = ir_r(fn, r)->parent_op ? ir_o(fn, ir_r(fn, r)->parent_op)->parent : 0)
+    if (r == outer) return 1;
+  return 0;
+}
+
+/* 1 if a comes wholly before b with a barrier between them that every path from one to the other
+ * passes (its region encloses both ends). */
+static int separated(plan *p, const buffer *a, const buffer *b) {
+  if (a->last >= b->first) return 0;
+  ir_reg ra = ir_o(p->fn, p->at[a->last])->parent, rb = ir_o(p->fn, p->at[b->first])->parent;
+  for (uint32_t i = 0; i < p->nbarriers; i++) {
+    uint32_t q = p->pos[p->barriers[i]];
+    ir_reg r = ir_o(p->fn, p->barriers[i])->parent;
+    if (q > a->last && q < b->first && encloses(p->fn, r, ra) && encloses(p->fn, r, rb)) return 1;
+  }
+  return 0;
+}
+
+static int conflict(plan *p, const buffer *a, const buffer *b) {
+  return !separated(p, a, b) && !separated(p, b, a);
+}
+
+/* 1 if [off, off + b->size) overlaps a buffer placed before b (bufs[0..i)) that conflicts with it. */
+static int collides(plan *p, uint32_t i, uint32_t off) {
+  const buffer *b = &p->bufs[i];
+  for (uint32_t j = 0; j < i; j++) {
+    const buffer *q = &p->bufs[j];
+    if (off < q->offset + q->size && q->offset < off + b->size && conflict(p, q, b)) return 1;
+  }
+  return 0;
+}
+
+/* First fit: the lowest of 0 and the aligned ends of earlier buffers where bufs[i] collides with
+ * nothing. */
+static uint32_t place(plan *p, uint32_t i) {
+  uint32_t best = collides(p, i, 0) ? UINT32_MAX : 0;
+  for (uint32_t j = 0; j < i && best; j++) {
+    uint32_t off = align_up(p->bufs[j].offset + p->bufs[j].size);
+    if (off < best && !collides(p, i, off)) best = off;
+  }
+  return best;
+}
+
+static int by_first_use(const void *x, const void *y) {
+  const buffer *a = x, *b = y;
+  if (a->first != b->first) return a->first < b->first ? -1 : 1;
+  return a->op < b->op ? -1 : a->op > b->op;
+}
+
+/* The one-line error for buffer b, which ends past the target's limit. */
+static int overflow(plan *p, const buffer *b, uint32_t peak, const cg_target *t, pass_ctx *pc) {
+  ir_func *fn = p->fn;
+  ir_arena *A = ir_arena_new();
+  const char **names = ir_value_names(fn, A);
+  ir_op *o = ir_o(fn, b->op);
+  char type[128], where[256] = "";
+  ir_type_str(ir_vtype(fn, o->res[0]), type, sizeof type);
+  if (o->file) snprintf(where, sizeof where, "%s:%d: ", o->file, o->line);
+  snprintf(pc->err, sizeof pc->err,
+           "%sshared memory: buffer %s (%s, %u bytes at offset %u) does not fit: kernel @%s needs %u bytes, "
+           "target %s allows %d",
+           where, names[o->res[0]] ? names[o->res[0]] : "?", type, b->size, b->offset, fn->name, peak,
+           t->name, t->smem_per_block);
+  ir_arena_free(A);
+  return -1;
+}
+
+/*
+ * pass_shared_plan:
+ *   1. Number the ops in program order; collect alloc_shared buffers (size = numel * element bytes)
+ *      and barriers.
+ *   2. Live range of each buffer: from its allocation to its last use; a use inside a `for` covers
+ *      the whole outermost enclosing loop; a buffer passed through for/if/yield covers the kernel.
+ *   3. Sort the buffers by first use; give each the lowest 128-aligned offset that overlaps no
+ *      earlier buffer it conflicts with (ranges overlap, or no enclosing barrier between them).
+ *   4. Set each alloc_shared's `offset` and the kernel's `shared_bytes` (the peak end offset).
+ *   5. If the peak exceeds the target's smem_per_block (sm_80 when no target is given), fail naming
+ *      the first buffer that ends past the limit, the bytes needed and the limit.
+ */
+int pass_shared_plan(ir_func *fn, pass_ctx *pc) {
+  const cg_target *t = pc->target ? pc->target : cg_target_lookup("sm_80");
+  ir_arena *A = ir_arena_new();
+  plan p = {.fn = fn};
+  p.pos = ir_alloc(A, fn->nops * sizeof *p.pos);
+  p.end = ir_alloc(A, fn->nops * sizeof *p.end);
+  p.at = ir_alloc(A, fn->nops * sizeof *p.at);
+  p.bufs = ir_alloc(A, fn->nops * sizeof *p.bufs);
+  p.barriers = ir_alloc(A, fn->nops * sizeof *p.barriers);
+  p.buf_of = ir_alloc(A, fn->nvals * sizeof *p.buf_of);
+  for (uint32_t v = 0; v < fn->nvals; v++) p.buf_of[v] = -1;
+  number(&p, fn->body);
+  live_ranges(&p);
+  qsort(p.bufs, p.nbufs, sizeof *p.bufs, by_first_use);
+  uint32_t peak = 0;
+  for (uint32_t i = 0; i < p.nbufs; i++) {
+    buffer *b = &p.bufs[i];
+    b->offset = place(&p, i);
+    ir_op_set_i(fn, b->op, "offset", b->offset);
+    if (b->offset + b->size > peak) peak = b->offset + b->size;
+  }
+  ir_attr_set_i(fn->A, &fn->attrs, "shared_bytes", peak);
+  int rc = 0;
+  for (uint32_t i = 0; i < p.nbufs && peak > (uint32_t)t->smem_per_block; i++)
+    if (p.bufs[i].offset + p.bufs[i].size > (uint32_t)t->smem_per_block) {
+      rc = overflow(&p, &p.bufs[i], peak, t, pc);
+      break;
+    }
+  ir_arena_free(A);
+  return rc;
+}
