@@ -1,0 +1,312 @@
+/*
+ * devops_sim.c - the CG_SIM device ops: every GPU-specific operation becomes a call into the SIMT
+ * simulator (sim/sim_abi.h), so that the lowered kernel runs on the host, one fiber per thread.
+ *
+ * Design:
+ *   - The module gets the host's triple and data layout (the ORC JIT compiles it for this CPU).
+ *   - kernel_begin makes a plain external `void NAME(params)` host function. Its entry block starts
+ *     with `%ts = call ptr @__kiln_sim_thread()`; special registers and the shared-memory base are
+ *     invariant loads from that per-thread state, so they cost no call.
+ *   - A global or shared access is `call ptr @__kiln_sim_access(ptr, bytes, kind, site)`, which checks
+ *     and records it (bounds, alignment, races, uninitialised reads) and returns the address; the load
+ *     or store itself stays inline. A predicated access branches around both: masked-off lanes never
+ *     reach the checker, and a masked load yields `other`. The builder is left in the join block.
+ *   - Barriers and shuffles are calls: the simulator makes them rendezvous points between fibers.
+ *   - Special math calls the simulator's C implementation (no libm symbol needed in the JIT).
+ *   - `site` (cg_ctx.site, the IR op being lowered) becomes a private constant string per call.
+ */
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sim/sim_abi.h"
+#include "devops.h"
+
+_Static_assert((int)SIM_NSREG == (int)CG_NSREG, "sim_abi.h SIM_NSREG must equal CG_NSREG");
+_Static_assert((int)SIM_SHFL_XOR == (int)CG_SHFL_XOR && (int)SIM_SHFL_IDX == (int)CG_SHFL_IDX &&
+                   (int)SIM_SHFL_UP == (int)CG_SHFL_UP && (int)SIM_SHFL_DOWN == (int)CG_SHFL_DOWN,
+               "shuffle modes must match");
+
+/* ---- host triple and data layout, computed once per process ---- */
+
+static char *host_triple, *host_layout;
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+
+static void host_init(void) {
+  LLVMInitializeNativeTarget();
+  LLVMInitializeNativeAsmPrinter();
+  char *triple = LLVMGetDefaultTargetTriple(), *msg = NULL;
+  LLVMTargetRef t;
+  if (LLVMGetTargetFromTriple(triple, &t, &msg)) {
+    fprintf(stderr, "kiln: no LLVM target for the host triple %s: %s\n", triple, msg ? msg : "");
+    abort();
+  }
+  char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
+  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(t, triple, cpu, feat, LLVMCodeGenLevelDefault,
+                                                    LLVMRelocDefault, LLVMCodeModelJITDefault);
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+  char *dl = LLVMCopyStringRepOfTargetData(td);
+  host_triple = strdup(triple);
+  host_layout = strdup(dl);
+  LLVMDisposeMessage(dl);
+  LLVMDisposeTargetData(td);
+  LLVMDisposeTargetMachine(tm);
+  LLVMDisposeMessage(cpu);
+  LLVMDisposeMessage(feat);
+  LLVMDisposeMessage(triple);
+}
+
+static void sim_module_init(cg_ctx *c) {
+  pthread_once(&host_once, host_init);
+  LLVMSetTarget(c->mod, host_triple);
+  LLVMSetDataLayout(c->mod, host_layout);
+}
+
+/* ---- declarations of the simulator's entry points ---- */
+
+static LLVMTypeRef ptr_t(cg_ctx *c) { return LLVMPointerTypeInContext(c->ctx, 0); }
+static LLVMTypeRef i32_t(cg_ctx *c) { return LLVMInt32TypeInContext(c->ctx); }
+
+/* Returns the declaration of `name`, adding it (nounwind) on first use. */
+static LLVMValueRef sim_decl(cg_ctx *c, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n,
+                             LLVMTypeRef *fty_out) {
+  LLVMTypeRef fty = LLVMFunctionType(ret, params, n, 0);
+  *fty_out = fty;
+  LLVMValueRef f = LLVMGetNamedFunction(c->mod, name);
+  if (f) return f;
+  f = LLVMAddFunction(c->mod, name, fty);
+  unsigned k = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, k, 0));
+  return f;
+}
+
+static LLVMValueRef sim_call(cg_ctx *c, const char *name, LLVMTypeRef ret, LLVMTypeRef *ptys,
+                             LLVMValueRef *args, unsigned n) {
+  LLVMTypeRef fty;
+  LLVMValueRef f = sim_decl(c, name, ret, ptys, n, &fty);
+  return LLVMBuildCall2(c->b, fty, f, args, n, "");
+}
+
+/* The op site as a private constant string. */
+static LLVMValueRef sim_site(cg_ctx *c) {
+  const char *s = c->site ? c->site : "?";
+  size_t n = strlen(s);
+  LLVMValueRef init = LLVMConstStringInContext2(c->ctx, s, n, 0);
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "kiln.site");
+  LLVMSetInitializer(g, init);
+  LLVMSetLinkage(g, LLVMPrivateLinkage);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+  LLVMSetAlignment(g, 1);
+  return g;
+}
+
+/* ---- kernel and per-thread state ---- */
+
+static LLVMTypeRef sim_global_ptr_type(cg_ctx *c) { return ptr_t(c); }
+static LLVMTypeRef sim_shared_ptr_type(cg_ctx *c) { return ptr_t(c); }
+
+static LLVMValueRef sim_kernel_begin(cg_ctx *c, const char *name, LLVMTypeRef *params, unsigned n) {
+  LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, n, 0);
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
+  LLVMSetLinkage(fn, LLVMExternalLinkage);
+  unsigned k = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, k, 0));
+  LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
+  LLVMPositionBuilderAtEnd(c->b, entry);
+  c->fn = fn;
+  LLVMValueRef ts = sim_call(c, "__kiln_sim_thread", ptr_t(c), NULL, NULL, 0);
+  LLVMSetValueName2(ts, "sim.ts", 6);
+  return fn;
+}
+
+static void sim_kernel_end(cg_ctx *c) { (void)c; }
+
+/* The kernel's `%ts`: the __kiln_sim_thread call in the entry block (re-created there if gone). */
+static LLVMValueRef sim_thread_state(cg_ctx *c) {
+  LLVMValueRef f = LLVMGetNamedFunction(c->mod, "__kiln_sim_thread");
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
+  for (LLVMValueRef i = LLVMGetFirstInstruction(entry); i; i = LLVMGetNextInstruction(i))
+    if (f && LLVMIsACallInst(i) && LLVMGetCalledValue(i) == f) return i;
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first)
+    LLVMPositionBuilderBefore(b, first);
+  else
+    LLVMPositionBuilderAtEnd(b, entry);
+  LLVMBuilderRef saved = c->b;
+  c->b = b;
+  LLVMValueRef ts = sim_call(c, "__kiln_sim_thread", ptr_t(c), NULL, NULL, 0);
+  c->b = saved;
+  LLVMDisposeBuilder(b);
+  return ts;
+}
+
+/* An invariant load of `ty` at byte offset `off` of the thread state. */
+static LLVMValueRef sim_state_load(cg_ctx *c, LLVMTypeRef ty, unsigned off, const char *name) {
+  LLVMValueRef ts = sim_thread_state(c);
+  LLVMValueRef idx = LLVMConstInt(LLVMInt64TypeInContext(c->ctx), off, 0);
+  LLVMValueRef p = LLVMBuildGEP2(c->b, LLVMInt8TypeInContext(c->ctx), ts, &idx, 1, "");
+  LLVMValueRef v = LLVMBuildLoad2(c->b, ty, p, name);
+  LLVMSetAlignment(v, ty == ptr_t(c) ? 8 : 4);
+  unsigned md = LLVMGetMDKindIDInContext(c->ctx, "invariant.load", 14);
+  LLVMSetMetadata(v, md, LLVMMetadataAsValue(c->ctx, LLVMMDNodeInContext2(c->ctx, NULL, 0)));
+  return v;
+}
+
+static LLVMValueRef sim_sreg(cg_ctx *c, cg_sreg r) {
+  static const char *names[CG_NSREG] = {"tid.x",    "ntid.x",   "ctaid.x",  "ctaid.y", "ctaid.z",
+                                        "nctaid.x", "nctaid.y", "nctaid.z", "laneid"};
+  return sim_state_load(c, i32_t(c), SIM_TS_SREG_OFF + 4 * (unsigned)r, names[r]);
+}
+
+static LLVMValueRef sim_shared_base(cg_ctx *c) {
+  return sim_state_load(c, ptr_t(c), SIM_TS_SHARED_OFF, "smem");
+}
+
+/* ---- rendezvous ops ---- */
+
+static void sim_barrier(cg_ctx *c) {
+  LLVMTypeRef p = ptr_t(c);
+  LLVMValueRef site = sim_site(c);
+  sim_call(c, "__kiln_sim_barrier", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
+}
+
+/* Shuffles any 32-bit scalar (bitcast through i32). */
+static LLVMValueRef sim_shfl(cg_ctx *c, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg) {
+  LLVMTypeRef ty = LLVMTypeOf(v), i32 = i32_t(c);
+  if (ty != i32) v = LLVMBuildBitCast(c->b, v, i32, "");
+  if (LLVMTypeOf(arg) != i32) arg = LLVMBuildIntCast2(c->b, arg, i32, 0, "");
+  LLVMTypeRef ptys[4] = {i32, i32, i32, ptr_t(c)};
+  LLVMValueRef args[4] = {LLVMConstInt(i32, (unsigned)mode, 0), v, arg, sim_site(c)};
+  LLVMValueRef r = sim_call(c, "__kiln_sim_shfl", i32, ptys, args, 4);
+  return ty == i32 ? r : LLVMBuildBitCast(c->b, r, ty, "");
+}
+
+/* ---- memory ---- */
+
+/* The alignment the checker demands of a `bytes`-byte access: its largest power-of-two divisor, <= 16. */
+static unsigned sim_align(unsigned long long bytes) {
+  unsigned a = 1;
+  while (a < 16 && bytes % (a * 2) == 0) a *= 2;
+  return a;
+}
+
+/* Calls the checker for an access of type `ty` at `ptr`; returns the address to use. */
+static LLVMValueRef sim_checked_addr(cg_ctx *c, cg_space sp, int write, LLVMTypeRef ty, LLVMValueRef ptr,
+                                     unsigned *align) {
+  unsigned long long bytes = LLVMStoreSizeOfType(LLVMGetModuleDataLayout(c->mod), ty);
+  *align = sim_align(bytes);
+  LLVMTypeRef i32 = i32_t(c), p = ptr_t(c);
+  unsigned kind = (write ? SIM_ACC_WRITE : 0) | (sp == CG_SHARED ? SIM_ACC_SHARED : 0);
+  LLVMTypeRef ptys[4] = {p, i32, i32, p};
+  LLVMValueRef args[4] = {ptr, LLVMConstInt(i32, bytes, 0), LLVMConstInt(i32, kind, 0), sim_site(c)};
+  return sim_call(c, "__kiln_sim_access", p, ptys, args, 4);
+}
+
+static LLVMValueRef sim_load_now(cg_ctx *c, cg_space sp, LLVMTypeRef ty, LLVMValueRef ptr) {
+  unsigned align;
+  LLVMValueRef a = sim_checked_addr(c, sp, 0, ty, ptr, &align);
+  LLVMValueRef v = LLVMBuildLoad2(c->b, ty, a, "");
+  LLVMSetAlignment(v, align);
+  return v;
+}
+
+static void sim_store_now(cg_ctx *c, cg_space sp, LLVMValueRef ptr, LLVMValueRef val) {
+  unsigned align;
+  LLVMValueRef a = sim_checked_addr(c, sp, 1, LLVMTypeOf(val), ptr, &align);
+  LLVMValueRef s = LLVMBuildStore(c->b, val, a);
+  LLVMSetAlignment(s, align);
+}
+
+/* 1 if pred is absent or the constant true, 0 if the constant false, -1 if only known at run time. */
+static int pred_const(LLVMValueRef pred) {
+  if (!pred) return 1;
+  if (!LLVMIsAConstantInt(pred)) return -1;
+  return LLVMConstIntGetZExtValue(pred) != 0;
+}
+
+/* A new block placed right after the current one. */
+static LLVMBasicBlockRef block_after(cg_ctx *c, LLVMBasicBlockRef cur, const char *name) {
+  LLVMBasicBlockRef next = LLVMGetNextBasicBlock(cur);
+  if (next) return LLVMInsertBasicBlockInContext(c->ctx, next, name);
+  return LLVMAppendBasicBlockInContext(c->ctx, LLVMGetBasicBlockParent(cur), name);
+}
+
+static LLVMValueRef sim_load(cg_ctx *c, cg_space sp, LLVMTypeRef ty, LLVMValueRef ptr, LLVMValueRef pred,
+                             LLVMValueRef other) {
+  int k = pred_const(pred);
+  if (!other) other = LLVMConstNull(ty);
+  if (k == 1) return sim_load_now(c, sp, ty, ptr);
+  if (k == 0) return other;
+  LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+  LLVMBasicBlockRef on = block_after(c, from, "sim.ld");
+  LLVMBasicBlockRef join = block_after(c, on, "sim.ld.join");
+  LLVMBuildCondBr(c->b, pred, on, join);
+  LLVMPositionBuilderAtEnd(c->b, on);
+  LLVMValueRef v = sim_load_now(c, sp, ty, ptr);
+  LLVMBuildBr(c->b, join);
+  LLVMPositionBuilderAtEnd(c->b, join);
+  LLVMValueRef phi = LLVMBuildPhi(c->b, ty, "");
+  LLVMValueRef vals[2] = {v, other};
+  LLVMBasicBlockRef blocks[2] = {on, from};
+  LLVMAddIncoming(phi, vals, blocks, 2);
+  return phi;
+}
+
+static void sim_store(cg_ctx *c, cg_space sp, LLVMValueRef ptr, LLVMValueRef val, LLVMValueRef pred) {
+  int k = pred_const(pred);
+  if (k == 1) sim_store_now(c, sp, ptr, val);
+  if (k != -1) return;
+  LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+  LLVMBasicBlockRef on = block_after(c, from, "sim.st");
+  LLVMBasicBlockRef join = block_after(c, on, "sim.st.join");
+  LLVMBuildCondBr(c->b, pred, on, join);
+  LLVMPositionBuilderAtEnd(c->b, on);
+  sim_store_now(c, sp, ptr, val);
+  LLVMBuildBr(c->b, join);
+  LLVMPositionBuilderAtEnd(c->b, join);
+}
+
+/* ---- special math ---- */
+
+static LLVMValueRef sim_math_scalar(cg_ctx *c, cg_math m, LLVMValueRef x) {
+  LLVMTypeRef ty = LLVMTypeOf(x), i32 = i32_t(c);
+  int dbl = LLVMGetTypeKind(ty) == LLVMDoubleTypeKind;
+  LLVMTypeRef ptys[2] = {i32, ty};
+  LLVMValueRef args[2] = {LLVMConstInt(i32, (unsigned)m, 0), x};
+  return sim_call(c, dbl ? "__kiln_sim_math" : "__kiln_sim_mathf", ty, ptys, args, 2);
+}
+
+/* f32 or f64, scalar or vector (element by element). */
+static LLVMValueRef sim_math(cg_ctx *c, cg_math m, LLVMValueRef x) {
+  LLVMTypeRef ty = LLVMTypeOf(x);
+  if (LLVMGetTypeKind(ty) != LLVMVectorTypeKind) return sim_math_scalar(c, m, x);
+  LLVMValueRef r = LLVMGetUndef(ty);
+  LLVMTypeRef i32 = i32_t(c);
+  for (unsigned i = 0; i < LLVMGetVectorSize(ty); i++) {
+    LLVMValueRef idx = LLVMConstInt(i32, i, 0);
+    LLVMValueRef e = sim_math_scalar(c, m, LLVMBuildExtractElement(c->b, x, idx, ""));
+    r = LLVMBuildInsertElement(c->b, r, e, idx, "");
+  }
+  return r;
+}
+
+const cg_devops cg_devops_sim = {
+    .name = "sim",
+    .module_init = sim_module_init,
+    .global_ptr_type = sim_global_ptr_type,
+    .shared_ptr_type = sim_shared_ptr_type,
+    .kernel_begin = sim_kernel_begin,
+    .kernel_end = sim_kernel_end,
+    .sreg = sim_sreg,
+    .barrier = sim_barrier,
+    .shfl = sim_shfl,
+    .shared_base = sim_shared_base,
+    .load = sim_load,
+    .store = sim_store,
+    .math = sim_math,
+};
