@@ -1,0 +1,297 @@
+/*
+ * harness.c - random fill, poison, host conversions of the narrow float types, comparison against
+ * a double reference, and the device-to-target-row rule. Contracts in harness.h.
+ *
+ * The narrow floats share one encoder and one decoder over a small format description (exponent
+ * bits, mantissa bits, how the top exponent is used, what overflow does), so f16, bf16, e4m3 and
+ * e5m2 are four rows of a table rather than four hand-written converters.
+ */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../runtime/rt.h"
+
+/* ---- random numbers ---- */
+
+void harness_seed(harness_rng *r, uint64_t seed) { r->s = seed; }
+
+uint64_t harness_next(harness_rng *r) {
+  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+double harness_uniform(harness_rng *r) { return (double)(harness_next(r) >> 11) * 0x1p-52 - 1.0; }
+
+/* ---- narrow float formats ---- */
+
+typedef struct {
+  int ebits, mbits;
+  int ieee_top;      /* 1: top exponent is inf/NaN (IEEE); 0: only all-ones mantissa there is NaN (e4m3) */
+  int saturate;      /* overflow gives the largest finite value instead of infinity */
+  unsigned max_bits; /* magnitude bits of the largest finite value */
+  unsigned nan_bits; /* magnitude bits of the NaN we produce */
+} fmt;
+
+static const fmt F16 = {5, 10, 1, 0, 0x7bff, 0x7e00};
+static const fmt BF16 = {8, 7, 1, 0, 0x7f7f, 0x7fc0};
+static const fmt E4M3 = {4, 3, 0, 1, 0x7e, 0x7f};
+static const fmt E5M2 = {5, 2, 1, 1, 0x7b, 0x7f};
+
+/* Rounds |v| (finite, > 0) to the format: magnitude bits, possibly above max_bits (overflow). */
+static unsigned encode_mag(const fmt *f, double a) {
+  int bias = (1 << (f->ebits - 1)) - 1, emin = 1 - bias;
+  int e;
+  frexp(a, &e);
+  e -= 1; /* a = 1.x * 2^e */
+  if (e > bias + 1) return f->max_bits + 1;
+  if (e < emin) return (unsigned)nearbyint(ldexp(a, f->mbits - emin)); /* subnormal; may carry into normal */
+  double q = nearbyint(ldexp(a, f->mbits - e));                        /* in [2^m, 2^(m+1)] */
+  return (unsigned)((e + bias) << f->mbits) + (unsigned)q - (1u << f->mbits); /* a carry bumps the exponent */
+}
+
+static unsigned encode(const fmt *f, double v) {
+  unsigned sign = signbit(v) ? 1u << (f->ebits + f->mbits) : 0;
+  double a = fabs(v);
+  if (isnan(v)) return sign | f->nan_bits;
+  unsigned inf = ((1u << f->ebits) - 1) << f->mbits;
+  unsigned over = f->saturate ? f->max_bits : inf;
+  if (isinf(a)) return sign | over;
+  if (a == 0) return sign;
+  unsigned m = encode_mag(f, a);
+  return sign | (m > f->max_bits ? over : m);
+}
+
+static double decode(const fmt *f, unsigned b) {
+  int bias = (1 << (f->ebits - 1)) - 1;
+  unsigned mmask = (1u << f->mbits) - 1, emax = (1u << f->ebits) - 1;
+  unsigned m = b & mmask, e = (b >> f->mbits) & emax;
+  double s = (b >> (f->ebits + f->mbits)) & 1 ? -1.0 : 1.0;
+  if (f->ieee_top && e == emax) return m ? NAN : s * INFINITY;
+  if (!f->ieee_top && e == emax && m == mmask) return NAN;
+  if (e == 0) return s * ldexp((double)m, 1 - bias - f->mbits);
+  return s * ldexp((double)(m | (1u << f->mbits)), (int)e - bias - f->mbits);
+}
+
+uint16_t harness_f16_bits(double v) { return (uint16_t)encode(&F16, v); }
+double harness_f16_value(uint16_t b) { return decode(&F16, b); }
+uint16_t harness_bf16_bits(double v) { return (uint16_t)encode(&BF16, v); }
+double harness_bf16_value(uint16_t b) { return decode(&BF16, b); }
+uint8_t harness_e4m3_bits(double v) { return (uint8_t)encode(&E4M3, v); }
+double harness_e4m3_value(uint8_t b) { return decode(&E4M3, b); }
+uint8_t harness_e5m2_bits(double v) { return (uint8_t)encode(&E5M2, v); }
+double harness_e5m2_value(uint8_t b) { return decode(&E5M2, b); }
+
+/* ---- elements ---- */
+
+size_t harness_elem_size(ir_elem e) {
+  switch (e) {
+  case IR_I16:
+  case IR_F16:
+  case IR_BF16: return 2;
+  case IR_I32:
+  case IR_U32:
+  case IR_F32: return 4;
+  case IR_I64:
+  case IR_F64: return 8;
+  default: return 1;
+  }
+}
+
+double harness_get(const void *buf, ir_elem e, size_t i) {
+  const unsigned char *p = (const unsigned char *)buf + i * harness_elem_size(e);
+  union {
+    int8_t i8;
+    uint8_t u8;
+    int16_t i16;
+    uint16_t u16;
+    int32_t i32;
+    uint32_t u32;
+    int64_t i64;
+    float f32;
+    double f64;
+  } u;
+  memcpy(&u, p, harness_elem_size(e));
+  switch (e) {
+  case IR_I1: return u.u8 != 0;
+  case IR_I8: return u.i8;
+  case IR_U8: return u.u8;
+  case IR_I16: return u.i16;
+  case IR_I32: return u.i32;
+  case IR_U32: return u.u32;
+  case IR_I64: return (double)u.i64;
+  case IR_F16: return harness_f16_value(u.u16);
+  case IR_BF16: return harness_bf16_value(u.u16);
+  case IR_F32: return u.f32;
+  case IR_F64: return u.f64;
+  case IR_E4M3: return harness_e4m3_value(u.u8);
+  case IR_E5M2: return harness_e5m2_value(u.u8);
+  default: return NAN;
+  }
+}
+
+static int64_t clamp_int(double v, double lo, double hi) {
+  if (isnan(v)) return 0;
+  v = nearbyint(v);
+  return (int64_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+void harness_set(void *buf, ir_elem e, size_t i, double v) {
+  unsigned char *p = (unsigned char *)buf + i * harness_elem_size(e);
+  union {
+    int8_t i8;
+    uint8_t u8;
+    int16_t i16;
+    uint16_t u16;
+    int32_t i32;
+    uint32_t u32;
+    int64_t i64;
+    float f32;
+    double f64;
+  } u;
+  switch (e) {
+  case IR_I1: u.u8 = v != 0; break;
+  case IR_I8: u.i8 = (int8_t)clamp_int(v, -128, 127); break;
+  case IR_U8: u.u8 = (uint8_t)clamp_int(v, 0, 255); break;
+  case IR_I16: u.i16 = (int16_t)clamp_int(v, -32768, 32767); break;
+  case IR_I32: u.i32 = (int32_t)clamp_int(v, -2147483648.0, 2147483647.0); break;
+  case IR_U32: u.u32 = (uint32_t)clamp_int(v, 0, 4294967295.0); break;
+  case IR_I64: u.i64 = clamp_int(v, -0x1p63, 0x1p63 - 1024); break;
+  case IR_F16: u.u16 = harness_f16_bits(v); break;
+  case IR_BF16: u.u16 = harness_bf16_bits(v); break;
+  case IR_F32: u.f32 = (float)v; break;
+  case IR_F64: u.f64 = v; break;
+  case IR_E4M3: u.u8 = harness_e4m3_bits(v); break;
+  case IR_E5M2: u.u8 = harness_e5m2_bits(v); break;
+  default: return;
+  }
+  memcpy(p, &u, harness_elem_size(e));
+}
+
+double harness_round(ir_elem e, double v) {
+  unsigned char tmp[8];
+  harness_set(tmp, e, 0, v);
+  return harness_get(tmp, e, 0);
+}
+
+double harness_min_normal(ir_elem e) {
+  switch (e) {
+  case IR_F16: return 0x1p-14;
+  case IR_BF16:
+  case IR_F32: return 0x1p-126;
+  case IR_F64: return 0x1p-1022;
+  case IR_E4M3: return 0x1p-6;
+  case IR_E5M2: return 0x1p-14;
+  default: return 1;
+  }
+}
+
+/* ---- tensors ---- */
+
+static double random_int(harness_rng *r, int64_t lo, int64_t hi) {
+  return (double)(lo + (int64_t)(harness_next(r) % (uint64_t)(hi - lo + 1)));
+}
+
+void harness_fill(void *buf, ir_elem e, size_t n, harness_rng *r) {
+  for (size_t i = 0; i < n; i++) {
+    double v;
+    switch (e) {
+    case IR_I1: v = random_int(r, 0, 1); break;
+    case IR_I8: v = random_int(r, -8, 8); break;
+    case IR_U8: v = random_int(r, 0, 15); break;
+    case IR_I16:
+    case IR_I32:
+    case IR_I64: v = random_int(r, -64, 64); break;
+    case IR_U32: v = (double)(uint32_t)harness_next(r); break;
+    default: v = harness_uniform(r); break;
+    }
+    harness_set(buf, e, i, v);
+  }
+}
+
+void harness_poison(void *buf, ir_elem e, size_t n) { memset(buf, 0xff, n * harness_elem_size(e)); }
+
+void harness_to_double(const void *buf, ir_elem e, size_t n, double *out) {
+  for (size_t i = 0; i < n; i++) out[i] = harness_get(buf, e, i);
+}
+
+void harness_from_double(void *buf, ir_elem e, size_t n, const double *in) {
+  for (size_t i = 0; i < n; i++) harness_set(buf, e, i, in[i]);
+}
+
+/* ---- comparison ---- */
+
+static double ref_floor(ir_elem e, const double *ref, size_t n) {
+  double ss = 0;
+  size_t finite = 0;
+  for (size_t i = 0; i < n; i++)
+    if (isfinite(ref[i])) ss += ref[i] * ref[i], finite++;
+  double rms = finite ? sqrt(ss / (double)finite) : 0;
+  double mn = harness_min_normal(e);
+  return rms > mn ? rms : mn;
+}
+
+/* err_i; a NaN or infinity that the reference does not have is an infinite error. */
+static double elem_err(double got, double ref, double floor, double *abs_out) {
+  if (isnan(ref) && isnan(got)) return *abs_out = 0, 0;
+  if (got == ref) return *abs_out = 0, 0; /* equal infinities too */
+  if (isnan(got) || isnan(ref) || isinf(got) || isinf(ref)) return *abs_out = INFINITY, INFINITY;
+  double d = fabs(got - ref), a = fabs(ref);
+  *abs_out = d;
+  return d / (a > floor ? a : floor);
+}
+
+int harness_compare(const void *got, ir_elem e, const double *ref, size_t n, double tol, harness_cmp *c) {
+  memset(c, 0, sizeof *c);
+  c->n = n;
+  c->nan_at = c->first_over = c->worst = HARNESS_NONE;
+  c->floor = ref_floor(e, ref, n);
+  for (size_t i = 0; i < n; i++) {
+    double g = harness_get(got, e, i), abs_err;
+    double rel = elem_err(g, ref[i], c->floor, &abs_err);
+    if (isnan(g) && !isnan(ref[i]) && c->nan_at == HARNESS_NONE) c->nan_at = i;
+    if (abs_err > c->max_abs) c->max_abs = abs_err;
+    if (c->worst == HARNESS_NONE || rel > c->max_rel) {
+      c->max_rel = rel;
+      c->worst = i, c->worst_got = g, c->worst_ref = ref[i];
+    }
+    if (!(rel <= tol)) {
+      if (c->first_over == HARNESS_NONE) c->first_over = i;
+      c->over++;
+    }
+  }
+  return c->over || c->nan_at != HARNESS_NONE ? -1 : 0;
+}
+
+double harness_tolerance(ir_elem e) {
+  switch (e) {
+  case IR_F64: return 1e-12;
+  case IR_F32: return 1e-5;
+  case IR_F16: return 2e-3;    /* 4 units of roundoff (2^-11) */
+  case IR_BF16: return 1.6e-2; /* 4 units of roundoff (2^-8) */
+  case IR_E4M3: return 0.125;  /* 2 units of roundoff (2^-4) */
+  case IR_E5M2: return 0.25;   /* 2 units of roundoff (2^-3) */
+  default: return 0;           /* integers: exact */
+  }
+}
+
+/* ---- targets ---- */
+
+static int arch_specific(const cg_target *t) { return t->name[strlen(t->name) - 1] == 'a'; }
+
+const cg_target *harness_pick_target(int sm, char *err, size_t errn) {
+  char name[16];
+  rt_sm_target_name(sm, name, sizeof name);
+  const cg_target *best = cg_target_lookup(name);
+  if (best) return best;
+  for (int i = 0; i < cg_ntargets; i++) {
+    const cg_target *t = &cg_targets[i];
+    if (t->sm <= sm && !arch_specific(t) && (!best || t->sm > best->sm)) best = t;
+  }
+  if (!best) snprintf(err, errn, "no target row for a device of compute capability %d.%d", sm / 10, sm % 10);
+  return best;
+}

@@ -1,0 +1,96 @@
+/*
+ * harness.h - host-side helpers for checking kernels against references: element conversions,
+ * random fill, poison, comparison with a tolerance, and picking the target row for a device.
+ * Used by `kiln run`, the tests and the benchmarks; no LLVM, Lua or CUDA dependency.
+ *
+ * Element storage on the host is what kernels see in global memory: i1/i8/u8/e4m3/e5m2 one byte,
+ * i16/f16/bf16 two, i32/u32/f32 four, i64/f64 eight, little-endian.
+ *
+ * Conversions from double round to nearest, ties to even, in one step (never through f32). f16 and
+ * bf16 overflow to infinity as IEEE does; e4m3 (OCP FN: no infinity, max 448) and e5m2 (max 57344)
+ * saturate to their largest finite value, as PTX's cvt.rn.satfinite does. NaN stays NaN.
+ *
+ * Comparison (docs/runtime.md): for every element,
+ *     err_i = |got_i - ref_i| / max(|ref_i|, floor),  floor = max(min normal of the type, rms(ref))
+ * so large elements are judged relative to themselves and elements near zero (cancellation) relative
+ * to the output's typical magnitude. An output passes when every err_i <= tol; a NaN where the
+ * reference is a number fails and names its index (an element the kernel never wrote keeps its NaN
+ * poison).
+ */
+#ifndef KILN_HARNESS_H
+#define KILN_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../codegen/target.h"
+#include "../ir/ir.h"
+
+/* ---- random numbers (splitmix64: one 64-bit state, every seed valid) ---- */
+
+typedef struct {
+  uint64_t s;
+} harness_rng;
+
+void harness_seed(harness_rng *r, uint64_t seed);
+uint64_t harness_next(harness_rng *r);
+double harness_uniform(harness_rng *r); /* [-1, 1) */
+
+/* ---- elements ---- */
+
+size_t harness_elem_size(ir_elem e);
+double harness_get(const void *buf, ir_elem e, size_t i);
+void harness_set(void *buf, ir_elem e, size_t i, double v); /* rounds (floats) or rounds and clamps (ints) */
+double harness_round(ir_elem e, double v);                  /* v as the element type holds it */
+double harness_min_normal(ir_elem e);                       /* 1 for integer types */
+
+uint16_t harness_f16_bits(double v);
+double harness_f16_value(uint16_t b);
+uint16_t harness_bf16_bits(double v);
+double harness_bf16_value(uint16_t b);
+uint8_t harness_e4m3_bits(double v);
+double harness_e4m3_value(uint8_t b);
+uint8_t harness_e5m2_bits(double v);
+double harness_e5m2_value(uint8_t b);
+
+/* ---- tensors ---- */
+
+/* Fresh random values: floats uniform in [-1, 1) rounded to the type; i1 {0,1}; i8 [-8, 8]; u8 [0, 15];
+ * i16/i32/i64 [-64, 64]; u32 all 32 bits random (u32 tensors carry packed bit planes). */
+void harness_fill(void *buf, ir_elem e, size_t n, harness_rng *r);
+/* Every byte 0xFF: a NaN in every float type (f16, bf16, f32, f64, e4m3, e5m2); -1 or the maximum
+ * for integers. */
+void harness_poison(void *buf, ir_elem e, size_t n);
+void harness_to_double(const void *buf, ir_elem e, size_t n, double *out);
+void harness_from_double(void *buf, ir_elem e, size_t n, const double *in);
+
+/* ---- comparison ---- */
+
+typedef struct {
+  size_t n;
+  double floor;   /* max(min normal, rms(ref)) */
+  double max_abs; /* max |got - ref| */
+  double max_rel; /* max err_i */
+  size_t worst;   /* index of max_rel */
+  double worst_got, worst_ref;
+  size_t nan_at;     /* first NaN where the reference is a number; HARNESS_NONE if none */
+  size_t over;       /* elements with err_i > tol */
+  size_t first_over; /* HARNESS_NONE if none */
+} harness_cmp;
+
+#define HARNESS_NONE ((size_t)-1)
+
+/* Returns 0 if the output passes, -1 if not; fills c either way. */
+int harness_compare(const void *got, ir_elem e, const double *ref, size_t n, double tol, harness_cmp *c);
+
+/* The error budget of an element type (docs/runtime.md): 0 for integers (exact). */
+double harness_tolerance(ir_elem e);
+
+/* ---- targets ---- */
+
+/* The target row for a device of compute capability sm (major*10+minor): the arch-specific row for
+ * exactly that sm (sm_90a, sm_100a, sm_120a) or the row sm_XX, else the nearest lower row without
+ * an arch-specific suffix (its PTX JIT-compiles forward). NULL with a message if none fits. */
+const cg_target *harness_pick_target(int sm, char *err, size_t errn);
+
+#endif
