@@ -255,6 +255,9 @@ void ir_walk(ir_func *fn, ir_reg reg, ir_walk_fn f, void *ctx);
 
 /* Prints the function; returns a string allocated with malloc (caller frees). */
 char *ir_print(ir_func *fn);
+/* Each value's printed name ("%x" for a parameter, "%5"), indexed by handle; NULL for values the
+ * printer does not reach (results of unlinked ops). Allocated in A. */
+const char **ir_value_names(ir_func *fn, ir_arena *A);
 
 /* Parses one kernel from text. On error returns NULL and writes "file:line:col: message\n  line\n  ^"
  * into err. `file` is used in messages only. `*end` (if non-NULL) receives the offset after the kernel,
