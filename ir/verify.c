@@ -1,0 +1,614 @@
+/*
+ * verify.c - the tile IR verifier: structure, types, attributes and dominance (docs/ir.md).
+ *
+ * 1. Kernel: attributes (`warps`), parameter types.
+ * 2. Walk every region in program order, keeping the set of values visible at this point: the
+ *    arguments of the regions that enclose it and the results of the ops before it in those
+ *    regions. An op's own results are visible only after the op (not in its regions).
+ * 3. Per op: operand/result/region counts against ops.def, each operand visible, each result type
+ *    and block argument type well formed (rank 1..3, power-of-two dims, a valid layout), then the
+ *    op's regions, then the op's own type and attribute rules (one function per family below).
+ * 4. Regions of `for`/`if` end with a `yield` whose operands match the op; `yield` appears nowhere
+ *    else.
+ *
+ * The first problem stops the walk: the message is one line, "[file:line: ]op 'add' (result %5):
+ * operand 1 has type ... but ...", with values named as the printer names them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ir.h"
+
+typedef struct {
+  ir_func *fn;
+  ir_arena *A;
+  const char **names; /* printed names, for messages */
+  uint8_t *vis;       /* per value: visible (dominates the current point) */
+  int warps;
+  char tb[4][200]; /* rotating type-string buffers for one message */
+  int ti;
+  char *err;
+  size_t errn;
+  jmp_buf fail;
+} verifier;
+
+/* ---- messages ---- */
+
+static const char *ts(verifier *V, ir_type t) {
+  char *b = V->tb[V->ti++ & 3];
+  ir_type_str(t, b, sizeof V->tb[0]);
+  return b;
+}
+
+static const char *vname(verifier *V, ir_val v) {
+  return v && v < V->fn->nvals && V->names[v] ? V->names[v] : "%<unnamed>";
+}
+
+static _Noreturn void fail_kernel(verifier *V, const char *fmt, ...) {
+  char msg[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (V->err && V->errn) snprintf(V->err, V->errn, "kernel @%s: %s", V->fn->name, msg);
+  longjmp(V->fail, 1);
+}
+
+/* "[file:line: ]op 'NAME' (result %N): message" */
+static _Noreturn void fail(verifier *V, ir_opid op, const char *fmt, ...) {
+  ir_op *o = ir_o(V->fn, op);
+  char msg[600], where[300] = "", res[80] = "";
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (o->file) snprintf(where, sizeof where, "%s:%d: ", o->file, o->line);
+  if (o->nres) snprintf(res, sizeof res, " (result %s)", vname(V, o->res[0]));
+  const char *name = o->code < IR_NOPS ? ir_opinfo_table[o->code].name : "<bad opcode>";
+  if (V->err && V->errn) snprintf(V->err, V->errn, "%sop '%s'%s: %s", where, name, res, msg);
+  longjmp(V->fail, 1);
+}
+
+/* ---- small type predicates ---- */
+
+static int is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
+static ir_op *O(verifier *V, ir_opid op) { return ir_o(V->fn, op); }
+static ir_type otype(verifier *V, ir_opid op, uint32_t i) { return ir_vtype(V->fn, O(V, op)->opnd[i]); }
+static ir_type rtype(verifier *V, ir_opid op, uint32_t i) { return ir_vtype(V->fn, O(V, op)->res[i]); }
+static int is_value_type(ir_type t) { return t.kind == IR_TSCALAR || t.kind == IR_TTILE; }
+static int is_int_scalar(ir_type t) { return t.kind == IR_TSCALAR && !ir_elem_is_float(t.elem); }
+static const char *opname(verifier *V, ir_opid op) { return ir_opinfo_table[O(V, op)->code].name; }
+
+/* t with element type e (shape and layout kept). */
+static ir_type with_elem(ir_type t, ir_elem e) {
+  t.elem = e;
+  return t;
+}
+
+/* ---- well-formed types ---- */
+
+static void check_layout(verifier *V, ir_opid op, const char *what, ir_type t) {
+  const ir_layout *l = &t.layout;
+  int tpw = 1, wpc = 1, seen = 0;
+  for (int d = 0; d < t.rank; d++) {
+    if (!is_pow2(l->spt[d]) || !is_pow2(l->tpw[d]) || !is_pow2(l->wpc[d]))
+      fail(V, op, "%s has type %s: layout entries for dim %d must be powers of two", what, ts(V, t), d);
+    if (l->order[d] >= t.rank || (seen & (1 << l->order[d])))
+      fail(V, op, "%s has type %s: layout order must list each dim once", what, ts(V, t));
+    seen |= 1 << l->order[d];
+    tpw *= l->tpw[d];
+    wpc *= l->wpc[d];
+  }
+  if (tpw != 32)
+    fail(V, op, "%s has type %s: layout threads per warp multiply to %d, not 32", what, ts(V, t), tpw);
+  if (wpc != V->warps)
+    fail(V, op, "%s has type %s: layout warps multiply to %d, but the kernel has warps = %d", what, ts(V, t),
+         wpc, V->warps);
+}
+
+/* Checks a result, block argument or parameter type; `op` 0 means a kernel parameter. */
+static void check_type(verifier *V, ir_opid op, const char *what, ir_type t) {
+  char msg[400] = "";
+  if (t.kind == IR_TNONE || t.kind > IR_TSMEM || t.elem >= IR_NELEM)
+    snprintf(msg, sizeof msg, "has no valid type");
+  else if ((t.kind == IR_TTILE || t.kind == IR_TSMEM || t.kind == IR_TVIEW) &&
+           (t.rank < 1 || t.rank > IR_MAXRANK))
+    snprintf(msg, sizeof msg, "has type %s: rank must be 1..3", ts(V, t));
+  else if (t.kind == IR_TTILE || t.kind == IR_TSMEM)
+    for (int d = 0; d < t.rank && !msg[0]; d++)
+      if (!is_pow2(t.shape[d]))
+        snprintf(msg, sizeof msg, "has type %s: dim %d (%u) is not a power of two", ts(V, t), d, t.shape[d]);
+  if (!msg[0] && t.kind == IR_TTILE && t.layout.kind > IR_LBLOCKED)
+    snprintf(msg, sizeof msg, "has an unknown layout");
+  if (!msg[0] && op && t.kind == IR_TTILE && t.layout.kind == IR_LBLOCKED) check_layout(V, op, what, t);
+  if (!msg[0]) return;
+  if (op) fail(V, op, "%s %s", what, msg);
+  fail_kernel(V, "%s %s", what, msg);
+}
+
+/* ---- attributes ---- */
+
+static ir_attr *need_attr(verifier *V, ir_opid op, const char *key, int kind) {
+  ir_attr *a = ir_attr_get(O(V, op)->attrs, key);
+  if (!a) fail(V, op, "missing attribute '%s'", key);
+  if (kind >= 0 && a->kind != kind)
+    fail(V, op, "attribute '%s' must be %s", key,
+         kind == IR_AINT     ? "an integer"
+         : kind == IR_ASTR   ? "a string"
+         : kind == IR_AFLOAT ? "a float"
+                             : "a list");
+  return a;
+}
+
+static int64_t need_int_in(verifier *V, ir_opid op, const char *key, int64_t lo, int64_t hi) {
+  ir_attr *a = need_attr(V, op, key, IR_AINT);
+  if (a->i < lo || a->i > hi)
+    fail(V, op, "attribute '%s' = %lld is out of range %lld..%lld", key, (long long)a->i, (long long)lo,
+         (long long)hi);
+  return a->i;
+}
+
+/* An optional integer attribute must be at least lo. */
+static void opt_int(verifier *V, ir_opid op, const char *key, int64_t lo) {
+  if (ir_attr_get(O(V, op)->attrs, key)) need_int_in(V, op, key, lo, INT64_MAX);
+}
+
+/* A string attribute from a fixed set (words separated by spaces). */
+static const char *need_word(verifier *V, ir_opid op, const char *key, const char *words) {
+  const char *s = need_attr(V, op, key, IR_ASTR)->s;
+  size_t n = strlen(s);
+  for (const char *w = words; *w;) {
+    size_t k = strcspn(w, " ");
+    if (k == n && !strncmp(w, s, n)) return s;
+    w += k + (w[k] == ' ');
+  }
+  fail(V, op, "attribute '%s' = \"%s\" is not one of: %s", key, s, words);
+}
+
+/* pad: optional number */
+static void opt_number(verifier *V, ir_opid op, const char *key) {
+  ir_attr *a = ir_attr_get(O(V, op)->attrs, key);
+  if (a && a->kind != IR_AINT && a->kind != IR_AFLOAT) fail(V, op, "attribute '%s' must be a number", key);
+}
+
+/* ---- operand rules shared by several ops ---- */
+
+static void need_value_type(verifier *V, ir_opid op, uint32_t i) {
+  ir_type t = otype(V, op, i);
+  if (!is_value_type(t)) fail(V, op, "operand %u has type %s; expected a scalar or a tile", i, ts(V, t));
+}
+
+static void same_as_operand0(verifier *V, ir_opid op, uint32_t i) {
+  ir_type a = otype(V, op, 0), b = otype(V, op, i);
+  if (!ir_type_eq(a, b))
+    fail(V, op, "operand %u has type %s but operand 0 has type %s", i, ts(V, b), ts(V, a));
+}
+
+static void result_is(verifier *V, ir_opid op, uint32_t i, ir_type want) {
+  ir_type r = rtype(V, op, i);
+  if (!ir_type_eq(r, want)) fail(V, op, "result %u has type %s, expected %s", i, ts(V, r), ts(V, want));
+}
+
+static void need_scalar(verifier *V, ir_opid op, uint32_t i, ir_elem e) {
+  ir_type t = otype(V, op, i);
+  if (t.kind != IR_TSCALAR || t.elem != e)
+    fail(V, op, "operand %u has type %s; expected %s", i, ts(V, t), ir_elem_name(e));
+}
+
+/* The op's element class: integer-only and float-only elementwise ops. */
+static void check_elem_class(verifier *V, ir_opid op) {
+  int c = O(V, op)->code;
+  ir_type t = otype(V, op, 0);
+  int int_only = c == IR_OP_AND || c == IR_OP_OR || c == IR_OP_XOR || c == IR_OP_SHL || c == IR_OP_SHR ||
+                 c == IR_OP_NOT || c == IR_OP_POPC;
+  int float_only = c == IR_OP_EXP || c == IR_OP_EXP2 || c == IR_OP_LOG || c == IR_OP_LOG2 ||
+                   c == IR_OP_SQRT || c == IR_OP_RSQRT;
+  if (int_only && ir_elem_is_float(t.elem))
+    fail(V, op, "operand 0 has type %s; '%s' needs an integer element type", ts(V, t), opname(V, op));
+  if (float_only && !ir_elem_is_float(t.elem))
+    fail(V, op, "operand 0 has type %s; '%s' needs a float element type", ts(V, t), opname(V, op));
+}
+
+/* ---- per-op rules ---- */
+
+/* add sub ... fma neg ... popc: operands of one value type, result the same (cmp: i1). */
+static void check_elementwise(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  for (uint32_t i = 0; i < o->nopnd; i++) need_value_type(V, op, i);
+  if (o->code == IR_OP_SELECT) {
+    ir_type a = otype(V, op, 1), c = otype(V, op, 0);
+    if (!ir_type_eq(c, with_elem(a, IR_I1)))
+      fail(V, op, "operand 0 has type %s; the condition must be %s", ts(V, c), ts(V, with_elem(a, IR_I1)));
+    ir_type b = otype(V, op, 2);
+    if (!ir_type_eq(a, b)) fail(V, op, "operand 2 has type %s but operand 1 has type %s", ts(V, b), ts(V, a));
+    result_is(V, op, 0, a);
+    return;
+  }
+  for (uint32_t i = 1; i < o->nopnd; i++) same_as_operand0(V, op, i);
+  check_elem_class(V, op);
+  if (o->code == IR_OP_CMP) {
+    need_word(V, op, "pred", "eq ne lt le gt ge");
+    result_is(V, op, 0, with_elem(otype(V, op, 0), IR_I1));
+    return;
+  }
+  result_is(V, op, 0, otype(V, op, 0));
+}
+
+/* cast, bitcast: same shape and layout, another element type (bitcast: same width). */
+static void check_cast(verifier *V, ir_opid op) {
+  need_value_type(V, op, 0);
+  ir_type x = otype(V, op, 0), r = rtype(V, op, 0);
+  result_is(V, op, 0, with_elem(x, (ir_elem)r.elem));
+  if (O(V, op)->code == IR_OP_BITCAST && ir_elem_bits(x.elem) != ir_elem_bits(r.elem))
+    fail(V, op, "bitcast from %s (%d bits) to %s (%d bits) changes the width", ir_elem_name(x.elem),
+         ir_elem_bits(x.elem), ir_elem_name(r.elem), ir_elem_bits(r.elem));
+}
+
+/* program_id, num_programs: i32, axis 0..2 */
+static void check_grid(verifier *V, ir_opid op) {
+  need_int_in(V, op, "axis", 0, 2);
+  result_is(V, op, 0, ir_t_scalar(IR_I32));
+}
+
+static void check_const(verifier *V, ir_opid op) {
+  ir_type r = rtype(V, op, 0);
+  if (!is_value_type(r)) fail(V, op, "result 0 has type %s; expected a scalar or a tile", ts(V, r));
+  ir_attr *a = need_attr(V, op, "value", -1);
+  if (ir_elem_is_float(r.elem) ? a->kind != IR_AINT && a->kind != IR_AFLOAT : a->kind != IR_AINT)
+    fail(V, op, "attribute 'value' must be %s for type %s",
+         ir_elem_is_float(r.elem) ? "a number" : "an integer", ts(V, r));
+  if (r.elem == IR_I1 && a->i != 0 && a->i != 1) fail(V, op, "attribute 'value' must be 0 or 1 for i1");
+}
+
+static void check_iota(verifier *V, ir_opid op) {
+  ir_type r = rtype(V, op, 0);
+  if (r.kind != IR_TTILE || r.elem != IR_I32)
+    fail(V, op, "result 0 has type %s; expected a tile of i32", ts(V, r));
+  need_int_in(V, op, "axis", 0, r.rank - 1);
+}
+
+static void check_splat(verifier *V, ir_opid op) {
+  ir_type x = otype(V, op, 0), r = rtype(V, op, 0);
+  if (x.kind != IR_TSCALAR) fail(V, op, "operand 0 has type %s; expected a scalar", ts(V, x));
+  if (r.kind != IR_TTILE || r.elem != x.elem)
+    fail(V, op, "result 0 has type %s; expected a tile of %s", ts(V, r), ir_elem_name(x.elem));
+}
+
+static void check_broadcast(verifier *V, ir_opid op) {
+  ir_type x = otype(V, op, 0), r = rtype(V, op, 0);
+  if (x.kind != IR_TTILE) fail(V, op, "operand 0 has type %s; expected a tile", ts(V, x));
+  if (r.kind != IR_TTILE || r.elem != x.elem || r.rank != x.rank)
+    fail(V, op, "result 0 has type %s; expected a tile of rank %d and element %s", ts(V, r), x.rank,
+         ir_elem_name(x.elem));
+  for (int d = 0; d < x.rank; d++)
+    if (x.shape[d] != 1 && x.shape[d] != r.shape[d])
+      fail(V, op, "dim %d of operand 0 (%u) is neither 1 nor the result's (%u)", d, x.shape[d], r.shape[d]);
+}
+
+/* The view operand of load/store/copy; checks the operand count 1 + R + extra. */
+static ir_type check_view_access(verifier *V, ir_opid op, uint32_t extra) {
+  ir_op *o = O(V, op);
+  if (o->nopnd < 1) fail(V, op, "expected a view operand");
+  ir_type v = otype(V, op, 0);
+  if (v.kind != IR_TVIEW) fail(V, op, "operand 0 has type %s; expected a view", ts(V, v));
+  if (o->nopnd != 1 + v.rank + extra)
+    fail(V, op, "a view of rank %d needs %u operands (view, %d offsets%s), got %u", v.rank,
+         1 + v.rank + extra, v.rank, extra ? ", value" : "", o->nopnd);
+  for (uint32_t i = 1; i <= v.rank; i++) need_scalar(V, op, i, IR_I32);
+  return v;
+}
+
+static void check_view(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  ir_type r = rtype(V, op, 0);
+  if (r.kind != IR_TVIEW) fail(V, op, "result 0 has type %s; expected a view", ts(V, r));
+  if (o->nopnd != 1 + 2u * r.rank)
+    fail(V, op, "a view of rank %d needs %d operands (pointer, %d dims, %d strides), got %u", r.rank,
+         1 + 2 * r.rank, r.rank, r.rank, o->nopnd);
+  ir_type p = otype(V, op, 0);
+  if (p.kind != IR_TPTR || p.elem != r.elem)
+    fail(V, op, "operand 0 has type %s; expected ptr<%s>", ts(V, p), ir_elem_name(r.elem));
+  for (uint32_t i = 1; i < o->nopnd; i++) {
+    ir_type t = otype(V, op, i);
+    if (t.kind != IR_TSCALAR || (t.elem != IR_I32 && t.elem != IR_I64))
+      fail(V, op, "operand %u has type %s; dims and strides are i32 or i64 scalars", i, ts(V, t));
+  }
+}
+
+/* The tile/smem a load/store/copy moves: rank of the view, element of the view. */
+static void check_moved(verifier *V, ir_opid op, const char *what, ir_type t, int kind, ir_type v) {
+  if (t.kind != kind || t.rank != v.rank || t.elem != v.elem)
+    fail(V, op, "%s has type %s; expected a%s of rank %d and element %s (the view's)", what, ts(V, t),
+         kind == IR_TTILE ? " tile" : "n smem buffer", v.rank, ir_elem_name(v.elem));
+}
+
+static void check_load(verifier *V, ir_opid op) {
+  ir_type v = check_view_access(V, op, 0);
+  check_moved(V, op, "result 0", rtype(V, op, 0), IR_TTILE, v);
+  opt_number(V, op, "pad");
+}
+
+static void check_store(verifier *V, ir_opid op) {
+  ir_type v = check_view_access(V, op, 1);
+  uint32_t last = O(V, op)->nopnd - 1;
+  char what[32];
+  snprintf(what, sizeof what, "operand %u", last);
+  check_moved(V, op, what, otype(V, op, last), O(V, op)->code == IR_OP_COPY ? IR_TSMEM : IR_TTILE, v);
+  if (O(V, op)->code == IR_OP_COPY) opt_number(V, op, "pad");
+}
+
+static void check_alloc_shared(verifier *V, ir_opid op) {
+  ir_type r = rtype(V, op, 0);
+  if (r.kind != IR_TSMEM) fail(V, op, "result 0 has type %s; expected an smem buffer", ts(V, r));
+  opt_int(V, op, "swizzle", 0);
+  opt_int(V, op, "offset", 0);
+}
+
+/* load_shared: smem -> tile; store_shared: smem, tile. Same shape and element. */
+static void check_shared_access(verifier *V, ir_opid op) {
+  ir_type s = otype(V, op, 0);
+  if (s.kind != IR_TSMEM) fail(V, op, "operand 0 has type %s; expected an smem buffer", ts(V, s));
+  int is_load = O(V, op)->code == IR_OP_LOAD_SHARED;
+  ir_type t = is_load ? rtype(V, op, 0) : otype(V, op, 1);
+  ir_type want = s;
+  want.kind = IR_TTILE;
+  if (!ir_type_eq_nolayout(t, want))
+    fail(V, op, "%s has type %s; expected %s (the buffer's shape)", is_load ? "result 0" : "operand 1",
+         ts(V, t), ts(V, want));
+}
+
+static void check_reduce(verifier *V, ir_opid op) {
+  ir_type x = otype(V, op, 0);
+  if (x.kind != IR_TTILE) fail(V, op, "operand 0 has type %s; expected a tile", ts(V, x));
+  int axis = (int)need_int_in(V, op, "axis", 0, x.rank - 1);
+  need_word(V, op, "kind", "sum max min");
+  ir_type want = x;
+  want.shape[axis] = 1;
+  ir_type r = rtype(V, op, 0);
+  if (!ir_type_eq_nolayout(r, want)) fail(V, op, "result 0 has type %s, expected %s", ts(V, r), ts(V, want));
+}
+
+static void check_convert_layout(verifier *V, ir_opid op) {
+  ir_type x = otype(V, op, 0), r = rtype(V, op, 0);
+  if (x.kind != IR_TTILE) fail(V, op, "operand 0 has type %s; expected a tile", ts(V, x));
+  if (!ir_type_eq_nolayout(x, r))
+    fail(V, op, "result 0 has type %s; expected the operand's shape and element (%s)", ts(V, r), ts(V, x));
+}
+
+/* ---- dot ---- */
+
+static int dot_input_ok(ir_elem e, const char *prec) {
+  if (!strcmp(prec, "b1_and")) return e == IR_U32;
+  if (!strcmp(prec, "tf32")) return e == IR_F32;
+  return e == IR_F16 || e == IR_BF16 || e == IR_F32 || e == IR_E4M3 || e == IR_E5M2 || e == IR_I8 ||
+         e == IR_U8;
+}
+
+static void check_dot_elems(verifier *V, ir_opid op, ir_type a, ir_type b, ir_type c) {
+  const char *prec =
+      ir_attr_get(O(V, op)->attrs, "precision") ? need_word(V, op, "precision", "ieee tf32 b1_and") : "ieee";
+  if (a.elem != b.elem) fail(V, op, "operand 1 has type %s but operand 0 has type %s", ts(V, b), ts(V, a));
+  if (!dot_input_ok(a.elem, prec))
+    fail(V, op, "operand 0 has type %s; precision '%s' takes %s", ts(V, a), prec,
+         !strcmp(prec, "b1_and") ? "u32 (packed bits)"
+         : !strcmp(prec, "tf32") ? "f32"
+                                 : "f16, bf16, f32, e4m3, e5m2, i8 or u8");
+  int int_in = !ir_elem_is_float(a.elem);
+  if (int_in ? c.elem != IR_I32 : c.elem != IR_F32 && !(c.elem == IR_F16 && a.elem == IR_F16))
+    fail(V, op, "operand 2 has type %s; the accumulator for %s inputs must be %s", ts(V, c),
+         ir_elem_name(a.elem),
+         int_in             ? "i32"
+         : a.elem == IR_F16 ? "f32 or f16"
+                            : "f32");
+}
+
+/* dot: a [M,K] x b [K,N] + acc [M,N] -> type of acc */
+static void check_dot(verifier *V, ir_opid op) {
+  ir_type a = otype(V, op, 0), b = otype(V, op, 1), c = otype(V, op, 2);
+  for (uint32_t i = 0; i < 3; i++) {
+    ir_type t = otype(V, op, i);
+    if (t.kind != IR_TTILE || t.rank != 2)
+      fail(V, op, "operand %u has type %s; expected a rank-2 tile", i, ts(V, t));
+  }
+  if (a.shape[1] != b.shape[0])
+    fail(V, op, "operand 1 has type %s but operand 0 has type %s: K differs (%u vs %u)", ts(V, b), ts(V, a),
+         b.shape[0], a.shape[1]);
+  if (c.shape[0] != a.shape[0] || c.shape[1] != b.shape[1])
+    fail(V, op, "operand 2 has type %s; expected shape %ux%u ([M,K]x[K,N] -> [M,N])", ts(V, c), a.shape[0],
+         b.shape[1]);
+  check_dot_elems(V, op, a, b, c);
+  result_is(V, op, 0, c);
+}
+
+/* ---- control flow ---- */
+
+/* The yield ending region i of op, checked against the op's result types. */
+static void check_yield(verifier *V, ir_opid op, int i) {
+  ir_region *r = ir_r(V->fn, O(V, op)->region[i]);
+  if (!r->last || O(V, r->last)->code != IR_OP_YIELD) fail(V, op, "region %d does not end with 'yield'", i);
+  ir_op *y = O(V, r->last);
+  if (y->nopnd != O(V, op)->nres)
+    fail(V, r->last, "yields %u value%s but the enclosing '%s' has %u result%s", y->nopnd,
+         y->nopnd == 1 ? "" : "s", opname(V, op), O(V, op)->nres, O(V, op)->nres == 1 ? "" : "s");
+  for (uint32_t k = 0; k < y->nopnd; k++) {
+    ir_type t = otype(V, r->last, k), want = rtype(V, op, k);
+    if (!ir_type_eq(t, want))
+      fail(V, r->last, "operand %u has type %s but result %u of the enclosing '%s' has type %s", k, ts(V, t),
+           k, opname(V, op), ts(V, want));
+  }
+}
+
+/* for(lo, hi, step, inits...) -> one result per init; region args (iv, carried...) */
+static void check_for(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  if (o->nopnd < 3) fail(V, op, "expected at least 3 operands (lo, hi, step), got %u", o->nopnd);
+  ir_type lo = otype(V, op, 0);
+  if (!is_int_scalar(lo) || lo.elem == IR_I1)
+    fail(V, op, "operand 0 has type %s; loop bounds are integer scalars", ts(V, lo));
+  for (uint32_t i = 1; i < 3; i++) same_as_operand0(V, op, i);
+  uint32_t ninit = o->nopnd - 3;
+  if (o->nres != ninit)
+    fail(V, op, "has %u result%s but %u loop-carried init%s", o->nres, o->nres == 1 ? "" : "s", ninit,
+         ninit == 1 ? "" : "s");
+  ir_region *r = ir_r(V->fn, o->region[0]);
+  if (r->nargs != 1 + ninit)
+    fail(V, op, "the body has %u block argument%s; expected %u (induction variable, then one per init)",
+         r->nargs, r->nargs == 1 ? "" : "s", 1 + ninit);
+  if (!ir_type_eq(ir_vtype(V->fn, r->args[0]), lo))
+    fail(V, op, "block argument 0 has type %s; the induction variable has the bounds' type %s",
+         ts(V, ir_vtype(V->fn, r->args[0])), ts(V, lo));
+  for (uint32_t i = 0; i < ninit; i++) {
+    ir_type init = otype(V, op, 3 + i), arg = ir_vtype(V->fn, r->args[1 + i]);
+    if (!ir_type_eq(arg, init))
+      fail(V, op, "block argument %u has type %s but its init (operand %u) has type %s", 1 + i, ts(V, arg),
+           3 + i, ts(V, init));
+    result_is(V, op, i, init);
+  }
+  opt_int(V, op, "stages", 1);
+  check_yield(V, op, 0);
+}
+
+static void check_if(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  if (o->nopnd != 1) fail(V, op, "expected 1 operand (the condition), got %u", o->nopnd);
+  need_scalar(V, op, 0, IR_I1);
+  for (int i = 0; i < 2; i++) {
+    if (ir_r(V->fn, o->region[i])->nargs) fail(V, op, "region %d takes no block arguments", i);
+    check_yield(V, op, i);
+  }
+}
+
+static void check_yield_place(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  ir_opid parent = ir_r(V->fn, o->parent)->parent_op;
+  int pc = parent ? O(V, parent)->code : 0;
+  if (pc != IR_OP_FOR && pc != IR_OP_IF) fail(V, op, "outside a 'for' or 'if' region (it ends those only)");
+  if (o->next) fail(V, op, "not the last op of its region");
+}
+
+/* The op's own rules, by opcode. */
+static void check_rules(verifier *V, ir_opid op) {
+  switch (O(V, op)->code) {
+  case IR_OP_PROGRAM_ID:
+  case IR_OP_NUM_PROGRAMS: check_grid(V, op); break;
+  case IR_OP_CONST: check_const(V, op); break;
+  case IR_OP_IOTA: check_iota(V, op); break;
+  case IR_OP_SPLAT: check_splat(V, op); break;
+  case IR_OP_BROADCAST: check_broadcast(V, op); break;
+  case IR_OP_CAST:
+  case IR_OP_BITCAST: check_cast(V, op); break;
+  case IR_OP_VIEW: check_view(V, op); break;
+  case IR_OP_LOAD: check_load(V, op); break;
+  case IR_OP_STORE:
+  case IR_OP_COPY: check_store(V, op); break;
+  case IR_OP_ALLOC_SHARED: check_alloc_shared(V, op); break;
+  case IR_OP_LOAD_SHARED:
+  case IR_OP_STORE_SHARED: check_shared_access(V, op); break;
+  case IR_OP_BARRIER: break;
+  case IR_OP_REDUCE: check_reduce(V, op); break;
+  case IR_OP_DOT: check_dot(V, op); break;
+  case IR_OP_CONVERT_LAYOUT: check_convert_layout(V, op); break;
+  case IR_OP_FOR: check_for(V, op); break;
+  case IR_OP_IF: check_if(V, op); break;
+  case IR_OP_YIELD: check_yield_place(V, op); break;
+  default: check_elementwise(V, op); break;
+  }
+}
+
+/* ---- structure and dominance ---- */
+
+static void check_counts(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  const ir_opinfo *info = &ir_opinfo_table[o->code];
+  if (info->nopnd >= 0 && o->nopnd != (uint32_t)info->nopnd)
+    fail(V, op, "expected %d operand%s, got %u", info->nopnd, info->nopnd == 1 ? "" : "s", o->nopnd);
+  if (info->nres >= 0 && o->nres != (uint32_t)info->nres)
+    fail(V, op, "expected %d result%s, got %u", info->nres, info->nres == 1 ? "" : "s", o->nres);
+  if (o->nregion != info->nregion)
+    fail(V, op, "expected %d region%s, got %d", info->nregion, info->nregion == 1 ? "" : "s", o->nregion);
+}
+
+static void check_operands_visible(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  for (uint32_t i = 0; i < o->nopnd; i++) {
+    ir_val v = o->opnd[i];
+    if (!v || v >= V->fn->nvals) fail(V, op, "operand %u is missing", i);
+    if (V->vis[v]) continue;
+    ir_value *d = ir_v(V->fn, v);
+    if (d->def && O(V, d->def)->dead) fail(V, op, "operand %u is a result of a removed op", i);
+    fail(V, op,
+         "operand %u (%s) does not dominate this use: it must be defined earlier in this region or an "
+         "enclosing one",
+         i, vname(V, v));
+  }
+}
+
+static void verify_region(verifier *V, ir_reg reg);
+
+static void verify_op(verifier *V, ir_reg reg, ir_opid op) {
+  ir_op *o = O(V, op);
+  if (o->code == IR_OP_NONE || o->code >= IR_NOPS) fail(V, op, "invalid opcode %d", o->code);
+  if (o->dead || o->parent != reg) fail(V, op, "linked into a region it does not belong to");
+  check_counts(V, op);
+  check_operands_visible(V, op);
+  for (uint32_t i = 0; i < o->nres; i++) {
+    char what[32];
+    snprintf(what, sizeof what, "result %u", i);
+    check_type(V, op, what, rtype(V, op, i));
+  }
+  for (int i = 0; i < o->nregion; i++) {
+    ir_region *r = ir_r(V->fn, o->region[i]);
+    for (uint32_t k = 0; k < r->nargs; k++) {
+      char what[48];
+      snprintf(what, sizeof what, "region %d block argument %u", i, k);
+      check_type(V, op, what, ir_vtype(V->fn, r->args[k]));
+    }
+  }
+  for (int i = 0; i < o->nregion; i++) verify_region(V, o->region[i]);
+  check_rules(V, op);
+  for (uint32_t i = 0; i < o->nres; i++) V->vis[o->res[i]] = 1;
+}
+
+/* Verifies the ops of reg; the region's arguments and results are visible only inside it. */
+static void verify_region(verifier *V, ir_reg reg) {
+  ir_region *r = ir_r(V->fn, reg);
+  for (uint32_t i = 0; i < r->nargs; i++) V->vis[r->args[i]] = 1;
+  for (ir_opid op = r->first; op; op = O(V, op)->next) verify_op(V, reg, op);
+  for (uint32_t i = 0; i < r->nargs; i++) V->vis[r->args[i]] = 0;
+  for (ir_opid op = r->first; op; op = O(V, op)->next)
+    for (uint32_t i = 0; i < O(V, op)->nres; i++) V->vis[O(V, op)->res[i]] = 0;
+}
+
+static void verify_kernel(verifier *V) {
+  ir_attr *w = ir_attr_get(V->fn->attrs, "warps");
+  if (w && (w->kind != IR_AINT || w->i < 1 || w->i > 32))
+    fail_kernel(V, "attribute 'warps' must be an integer in 1..32");
+  V->warps = w ? (int)w->i : 4;
+  ir_region *body = ir_r(V->fn, V->fn->body);
+  for (uint32_t i = 0; i < body->nargs; i++) {
+    char what[160];
+    snprintf(what, sizeof what, "parameter %s", vname(V, body->args[i]));
+    ir_type t = ir_vtype(V->fn, body->args[i]);
+    if (t.kind != IR_TSCALAR && t.kind != IR_TPTR)
+      fail_kernel(V, "%s has type %s; parameters are scalars or pointers", what, ts(V, t));
+    check_type(V, 0, what, t);
+  }
+  verify_region(V, V->fn->body);
+}
+
+int ir_verify(ir_func *fn, char *err, size_t errn) {
+  verifier V = {.fn = fn, .err = err, .errn = errn};
+  V.A = ir_arena_new();
+  V.names = ir_value_names(fn, V.A);
+  V.vis = ir_alloc(V.A, fn->nvals);
+  if (err && errn) err[0] = 0;
+  int rc = 0;
+  if (setjmp(V.fail))
+    rc = -1;
+  else
+    verify_kernel(&V);
+  ir_arena_free(V.A);
+  return rc;
+}
