@@ -2,9 +2,10 @@
  * shared_plan.c - shared-memory planning: an offset for every alloc_shared, memory reused by liveness.
  *
  * A buffer takes numel * element bytes (e4m3, e5m2, i8 and i1 take one byte) at a 128-byte aligned
- * offset. Its live range is the span of program-order positions from its alloc_shared to its last
- * use; a use inside a `for` stretches the range over the whole loop (outermost enclosing one), since
- * the next iteration reads again. A buffer that flows into a `for`, `if` or `yield` operand is live
+ * offset. Its live range is the span of program-order positions from its first use to its last use
+ * (the alloc_shared itself touches no memory, so buffers allocated up front can still share); a use
+ * inside a `for` stretches the range over the whole loop (outermost enclosing one), since the next
+ * iteration uses the buffer again. A buffer that flows into a `for`, `if` or `yield` operand is live
  * for the whole kernel: the plan does not follow aliases through block arguments.
  *
  * Two buffers may share bytes only if their ranges are disjoint AND a `barrier` lies between them in
@@ -56,7 +57,7 @@ static void number(plan *p, ir_reg reg) {
     if (o->code == IR_OP_ALLOC_SHARED && o->nres == 1) {
       ir_type t = ir_vtype(fn, o->res[0]);
       p->buf_of[o->res[0]] = (int32_t)p->nbufs;
-      p->bufs[p->nbufs++] = (buffer){op, ir_type_numel(t) * elem_bytes(t.elem), 0, p->pos[op], p->pos[op]};
+      p->bufs[p->nbufs++] = (buffer){op, ir_type_numel(t) * elem_bytes(t.elem), 0, UINT32_MAX, 0};
     }
     if (o->code == IR_OP_BARRIER) p->barriers[p->nbarriers++] = op;
     for (int i = 0; i < o->nregion; i++) number(p, o->region[i]);
@@ -80,7 +81,7 @@ static void extend(buffer *b, uint32_t lo, uint32_t hi) {
   if (hi > b->last) b->last = hi;
 }
 
-/* Stretches each buffer's range over its uses. */
+/* Stretches each buffer's range over its uses; a buffer nobody uses lives at its allocation. */
 static void live_ranges(plan *p) {
   for (uint32_t i = 0; i < p->npos; i++) {
     ir_op *o = ir_o(p->fn, p->at[i]);
@@ -94,6 +95,8 @@ static void live_ranges(plan *p) {
       extend(&p->bufs[b], lo, hi);
     }
   }
+  for (uint32_t b = 0; b < p->nbufs; b++)
+    if (p->bufs[b].first == UINT32_MAX) p->bufs[b].first = p->bufs[b].last = p->pos[p->bufs[b].op];
 }
 
 /* 1 if region outer is inner or encloses it. */
@@ -169,7 +172,7 @@ static int overflow(plan *p, const buffer *b, uint32_t peak, const cg_target *t,
  * pass_shared_plan:
  *   1. Number the ops in program order; collect alloc_shared buffers (size = numel * element bytes)
  *      and barriers.
- *   2. Live range of each buffer: from its allocation to its last use; a use inside a `for` covers
+ *   2. Live range of each buffer: from its first use to its last use; a use inside a `for` covers
  *      the whole outermost enclosing loop; a buffer passed through for/if/yield covers the kernel.
  *   3. Sort the buffers by first use; give each the lowest 128-aligned offset that overlaps no
  *      earlier buffer it conflicts with (ranges overlap, or no enclosing barrier between them).
