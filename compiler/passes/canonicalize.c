@@ -43,9 +43,12 @@ static void erase(ir_func *fn, ir_opid op) {
   ir_op_unlink(fn, op);
 }
 
-/* Replaces every use of op's result i with vals[i], then removes op. */
+/* Replaces every use of op's result i with vals[i], then removes op. Refused (0) where a value's
+ * type differs from the result's, layouts included: the uses would no longer type-check. */
 static int replace_op(ir_func *fn, ir_opid op, const ir_val *vals) {
   ir_op *o = ir_o(fn, op);
+  for (uint32_t i = 0; i < o->nres; i++)
+    if (!ir_type_eq(ir_vtype(fn, o->res[i]), ir_vtype(fn, vals[i]))) return 0;
   for (uint32_t i = 0; i < o->nres; i++) ir_replace_all_uses(fn, o->res[i], vals[i]);
   erase(fn, op);
   return 1;

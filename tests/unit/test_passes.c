@@ -31,7 +31,7 @@ typedef struct {
 } kern;
 
 static kern kernel(const char *name) {
-  kern k = {ir_func_new(name)};
+  kern k = {.fn = ir_func_new(name)};
   k.b = ir_builder_at_end(k.fn, k.fn->body);
   ir_val p = ir_add_param(k.fn, "p", ir_t_ptr(IR_F32));
   ir_val n = ir_add_param(k.fn, "n", ir_t_scalar(IR_I32));
@@ -491,10 +491,47 @@ static void test_manager_errors(void) {
   ir_func_destroy(k.fn);
 }
 
+/* A pass that breaks the IR (an add of i32 and i64), and one that fails without a message. */
+static int break_ir(ir_func *fn, pass_ctx *pc) {
+  ir_builder b = ir_builder_at_end(fn, fn->body);
+  ir_b_binary(&b, IR_OP_ADD, ir_b_const_i(&b, i32(), 1), ir_b_const_i(&b, ir_t_scalar(IR_I64), 2));
+  return 0;
+}
+
+static int fail_quietly(ir_func *fn, pass_ctx *pc) { return -1; }
+
+static void test_manager_checks(void) {
+  kern k = kernel("checked");
+  pass_info broken = {"broken", break_ir, ""}, quiet = {"quiet", fail_quietly, ""};
+  pass_ctx pc = {.verify_each = 1};
+  CHECK(pass_run(k.fn, &pc, &quiet) == -1 && !strcmp(pc.err, "pass 'quiet' failed"));
+  CHECK(pass_run(k.fn, &pc, &broken) == -1 && strstr(pc.err, "IR invalid after pass 'broken': "));
+  pc.verify_each = 0;
+  CHECK(pass_run(k.fn, &pc, &broken) == 0);
+  ir_func_destroy(k.fn);
+}
+
+/* Identities never replace a value by one of another type: here the operand has a layout and the
+ * result has none. */
+static void test_canon_keeps_types(void) {
+  kern k = kernel("typed");
+  ir_type plain = tile(IR_I32, 64, 0), laid = plain;
+  laid.layout = (ir_layout){.kind = IR_LBLOCKED, .spt = {2}, .tpw = {32}, .wpc = {1}, .order = {0}};
+  ir_val x = ir_b_unary(&k.b, IR_OP_SPLAT, ir_add_param(k.fn, "s", i32()), laid);
+  ir_val zero = ci(&k, plain, 0);
+  ir_val ops[2] = {x, zero};
+  ir_val sum = ir_res(k.fn, ir_build(&k.b, IR_OP_ADD, ops, 2, &plain, 1, 0), 0);
+  sink(&k, &k.b, sum);
+  run(&k, pass_canonicalize);
+  CHECK(!dead(&k, sum));
+  ir_func_destroy(k.fn);
+}
+
 int main(void) {
   test_canon_identities();
   test_canon_select_cast_splat();
   test_canon_zero_trip_for();
+  test_canon_keeps_types();
   test_fold_ints();
   test_fold_floats();
   test_fold_cmp_select();
@@ -508,6 +545,7 @@ int main(void) {
   test_shared_plan_overflow();
   test_manager();
   test_manager_errors();
+  test_manager_checks();
   if (failures)
     fprintf(stderr, "test_passes: %d check(s) failed\n", failures);
   else
