@@ -143,7 +143,8 @@ static const cg_target *named_target(const char *name) {
   return t;
 }
 
-/* Opens the GPU unless --sim; falls back to the simulator with one line saying why. */
+/* Opens the GPU unless --sim; falls back to the simulator with one line saying why. The target is
+ * --target, else the device's row, else (simulator) sm_80. */
 static int open_env(const run_args *a, run_env *env) {
   char err[1024] = "";
   memset(env, 0, sizeof *env);
@@ -151,10 +152,15 @@ static int open_env(const run_args *a, run_env *env) {
   harness_seed(&env->rng, env->seed);
   if (!a->sim && rt_device_open(0, &env->gpu, err, sizeof err))
     fprintf(stderr, "kiln: no GPU (%s): running on the simulator\n", err);
-  if (a->target) return (env->target = named_target(a->target)) ? 0 : -1;
-  if (!env->gpu) return (env->target = cg_target_lookup("sm_80")) ? 0 : -1;
-  env->target = harness_pick_target(rt_device_sm(env->gpu), err, sizeof err);
-  if (!env->target) fprintf(stderr, "kiln run: %s (%s)\n", err, rt_device_name(env->gpu));
+  if (a->target)
+    env->target = named_target(a->target);
+  else if (!env->gpu)
+    env->target = cg_target_lookup("sm_80");
+  else if (!(env->target = harness_pick_target(rt_device_sm(env->gpu), err, sizeof err)))
+    fprintf(stderr, "kiln run: %s (%s)\n", err, rt_device_name(env->gpu));
+  if (env->gpu && env->target)
+    fprintf(stderr, "kiln: GPU 0: %s (sm %d), target %s\n", rt_device_name(env->gpu), rt_device_sm(env->gpu),
+            env->target->name);
   return env->target ? 0 : -1;
 }
 

@@ -1,0 +1,47 @@
+#!/bin/sh
+# bundle.sh - the device bundle builds (tools/make-bundle.sh, static link), fits in 60 MiB, its kiln
+# needs no LLVM, Lua or libffi shared library, and it runs a recipe on the simulator from inside the
+# bundle. Slow (a static LLVM link): KILN_SKIP_BUNDLE_TEST=1 skips it.
+set -u
+if [ "${KILN_SKIP_BUNDLE_TEST:-0}" = 1 ]; then
+  echo "bundle: skipped (KILN_SKIP_BUNDLE_TEST=1)"
+  exit 0
+fi
+: "${KILN_BUILD:?KILN_BUILD must name the build directory}"
+WORK="$KILN_BUILD/bundle-test"
+OUT="$WORK/kiln-bundle"
+mkdir -p "$WORK"
+fail=0
+
+if ! KILN_BUNDLE_BUILD="$WORK/build" JOBS=2 sh tools/make-bundle.sh "$OUT" > "$WORK/make.log" 2>&1; then
+  echo "FAIL: make-bundle.sh:"; tail -n 30 "$WORK/make.log"; exit 1
+fi
+
+# 1. size: 60 MiB at most
+kib=$(du -sk "$OUT" | cut -f1)
+echo "bundle: $kib KiB"
+[ "$kib" -le $((60 * 1024)) ] || { echo "FAIL: the bundle is $kib KiB, over 60 MiB"; fail=1; }
+
+# 2. contents
+for f in kiln check-gpu bench/compile_speed BUILD_INFO recipes/vector_add.lua; do
+  [ -e "$OUT/$f" ] || { echo "FAIL: the bundle lacks $f"; fail=1; }
+done
+[ -x "$OUT/check-gpu" ] || { echo "FAIL: check-gpu is not executable"; fail=1; }
+grep -q '^commit=' "$OUT/BUILD_INFO" || { echo "FAIL: BUILD_INFO has no commit"; fail=1; }
+
+# 3. no LLVM, Lua or libffi shared library (ldd lists what the loader would bring in)
+deps=$(ldd "$OUT/kiln" 2>&1)
+if echo "$deps" | grep -i -E "llvm|lua|ffi"; then echo "FAIL: kiln links the libraries above dynamically"; fail=1; fi
+if readelf -S "$OUT/kiln" | grep -q '\.symtab'; then echo "FAIL: kiln is not stripped"; fail=1; fi
+
+# 4. it works from the bundle: version, and a recipe on the simulator (no driver)
+"$OUT/kiln" version | grep -q "^kiln " || { echo "FAIL: kiln version"; fail=1; }
+out=$(cd "$OUT" && KILN_CUDA_LIB=/nonexistent KILN_CACHE_DIR="$WORK/cache" ./kiln run recipes/vector_add.lua 2>&1)
+echo "$out" | grep -q " sim: .* PASS" || { echo "FAIL: the bundled kiln does not run vector_add:"; echo "$out"; fail=1; }
+
+# 5. check-gpu refuses to run without a GPU and says why
+out=$(cd "$OUT" && KILN_CUDA_LIB=/nonexistent ./check-gpu "$WORK/results" 2>&1); st=$?
+[ $st != 0 ] && echo "$out" | grep -q "no GPU" || { echo "FAIL: check-gpu without a GPU: status $st"; echo "$out"; fail=1; }
+
+[ $fail = 0 ] && echo "bundle: ok"
+exit $fail
