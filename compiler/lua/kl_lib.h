@@ -1,0 +1,89 @@
+/*
+ * kl_lib.h - private to compiler/lua: the state behind the `kiln` Lua module while a recipe body
+ * runs, and the helpers its op families share.
+ *
+ * Files:  kl_value.c    value userdata, metatable, coercion of numbers/scalars/shapes, op creation
+ *         kl_math.c     elementwise arithmetic, comparisons, math, select (operators and k.* functions)
+ *         kl_tile.c     constants, iota, broadcast, casts, reductions, dot, shape queries
+ *         kl_memory.c   program ids, views, loads/stores, shared buffers, barriers
+ *         kl_control.c  k.range (for) and k.if_ (if)
+ *         kl_declare.c  kiln.recipe / kiln.tensor / kiln.scalar: the recipe declaration, checked
+ *         kl_module.c   luaopen_kiln: the library table (also the values' __index)
+ *         kl_recipe.c   the C API of kl_recipe.h: load, settings, build, args, grid, checks
+ *
+ * A value userdata holds (build serial, value handle): never a pointer. The build in progress
+ * hangs off the Lua state's extra space; values of an earlier build are refused by serial.
+ */
+#ifndef KILN_KL_LIB_H
+#define KILN_KL_LIB_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../../ir/ir.h"
+
+#define KL_VALUE_MT "kiln.value"
+#define KL_RECIPE_MT "kiln.recipe"
+#define KL_ARG_MT "kiln.arg"
+
+typedef struct {
+  ir_func *fn;
+  ir_builder b;    /* insertion point: moves into loop and branch bodies and back; b.file/b.line
+                      are restamped from the calling recipe frame before each op */
+  uint32_t serial; /* stamped on every value this build makes */
+} kl_build;
+
+typedef struct {
+  uint32_t serial;
+  ir_val v;
+} kl_value;
+
+/* ---- kl_value.c ---- */
+
+void kl_build_set(lua_State *L, kl_build *B); /* NULL when no body runs */
+kl_build *kl_build_get(lua_State *L);         /* raises an error when no body runs */
+void kl_value_open(lua_State *L, int lib);    /* creates the value metatable; lib is the __index */
+
+/* Creates an op at the insertion point, stamped with the calling recipe line. */
+ir_opid kl_op(lua_State *L, ir_opcode code, const ir_val *opnds, int nopnd, const ir_type *res, int nres,
+              int nregion);
+ir_val kl_op1(lua_State *L, ir_opcode code, const ir_val *opnds, int nopnd, ir_type res);
+
+void kl_push(lua_State *L, ir_val v);
+int kl_isvalue(lua_State *L, int idx);
+ir_val kl_check(lua_State *L, int idx);         /* a value of this build, visible at the insertion point */
+int kl_peek(lua_State *L, int idx, ir_type *t); /* 1 and its type if idx holds a value of this build */
+ir_type kl_vtype(lua_State *L, ir_val v);
+const char *kl_tstr(ir_type t, char *buf, size_t n);                 /* "tile<64x64xf32>" */
+const char *kl_describe(lua_State *L, int idx, char *buf, size_t n); /* value type or Lua type */
+
+ir_elem kl_check_elem(lua_State *L, int idx);
+int kl_check_shape(lua_State *L, int idx, uint32_t shape[IR_MAXRANK], const char *what); /* rank */
+int kl_check_axis(lua_State *L, int idx, int rank, const char *what);
+ir_val kl_const(lua_State *L, ir_type t, int idx);       /* number at idx as a constant of type t */
+ir_val kl_value_as(lua_State *L, int idx, ir_type like); /* value or number; exactly type `like` */
+ir_val kl_index(lua_State *L, int idx, ir_elem e, const char *what); /* integer scalar, number -> const */
+
+/* Brings operands idx[0..n) to one type: numbers become constants, scalars splat, size-1 dims
+ * broadcast. Operands with elem_free set keep their element type (select's condition). */
+ir_type kl_unify(lua_State *L, const int *idx, int n, unsigned elem_free, const char *op, ir_val *out);
+ir_val kl_to_shape(lua_State *L, ir_val v, ir_type t); /* splat or broadcast v to t's shape */
+
+/* ---- op families (each registers into the library table) ---- */
+
+extern const luaL_Reg kl_math_lib[];
+extern const luaL_Reg kl_tile_lib[];
+extern const luaL_Reg kl_memory_lib[];
+extern const luaL_Reg kl_control_lib[];
+extern const luaL_Reg kl_declare_lib[];
+void kl_math_metamethods(lua_State *L, int mt);
+int kl_has_mt(lua_State *L, int idx, const char *mt); /* kl_declare.c: tables tagged by metatable */
+
+int kl_reduce(lua_State *L, const char *kind); /* kl_tile.c: t:sum(axis) and friends */
+
+/* ---- kl_module.c ---- */
+
+int luaopen_kiln(lua_State *L);
+void kl_preload(lua_State *L); /* package.preload.kiln = luaopen_kiln */
+
+#endif

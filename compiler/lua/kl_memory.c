@@ -1,0 +1,245 @@
+/*
+ * kl_memory.c - where data lives and how it moves: k.program_id, k.num_programs, k.view, k.load,
+ * k.store, k.alloc_shared, k.copy, k.load_shared, k.store_shared, k.barrier.
+ *
+ * Offsets and sizes are counted in elements. A load or copy reads `pad` (default 0) outside the
+ * view's shape, and a store writes only inside it, so ragged edges need no explicit masks.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "kl_lib.h"
+
+static ir_type check_kind(lua_State *L, int idx, ir_val *v, int kind, const char *what) {
+  static const char *const kinds[] = {[IR_TPTR] = "a tensor pointer (k.args.NAME)",
+                                      [IR_TVIEW] = "a view (k.view)",
+                                      [IR_TSMEM] = "a shared buffer (k.alloc_shared)",
+                                      [IR_TTILE] = "a tile"};
+  char buf[64];
+  *v = kl_check(L, idx);
+  ir_type t = kl_vtype(L, *v);
+  if (t.kind != kind) luaL_error(L, "%s needs %s, got %s", what, kinds[kind], kl_tstr(t, buf, sizeof buf));
+  return t;
+}
+
+static int list_len(lua_State *L, int idx, const char *what, const char *item) {
+  if (!lua_istable(L, idx))
+    luaL_error(L, "%s: expected a list of %s, got %s", what, item, luaL_typename(L, idx));
+  return (int)luaL_len(L, idx);
+}
+
+/* Reads `rank` i32 offsets from the list at idx into out. */
+static void read_offsets(lua_State *L, int idx, int rank, ir_val *out, const char *what) {
+  char buf[64];
+  int n = list_len(L, idx, what, "offsets");
+  if (n != rank) luaL_error(L, "%s: %d offsets for a rank-%d view", what, n, rank);
+  for (int i = 0; i < n; i++) {
+    lua_geti(L, idx, i + 1);
+    out[i] = kl_index(L, -1, IR_I32, what);
+    ir_type t = kl_vtype(L, out[i]);
+    if (t.elem != IR_I32) luaL_error(L, "%s: offsets are i32, got %s", what, kl_tstr(t, buf, sizeof buf));
+    lua_pop(L, 1);
+  }
+}
+
+/* Checks that the options table at idx (or nil) has only the keys in `allowed`. */
+static void check_opts(lua_State *L, int idx, const char *const *allowed, const char *what) {
+  if (lua_isnoneornil(L, idx)) return;
+  if (!lua_istable(L, idx)) luaL_error(L, "%s: options are a table, got %s", what, luaL_typename(L, idx));
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+    int ok = 0;
+    for (int i = 0; allowed[i]; i++) ok |= !strcmp(k, allowed[i]);
+    if (!ok) luaL_error(L, "%s: unknown option '%s'", what, k);
+  }
+}
+
+/* Sets the op's pad attribute from opts.pad, typed like the element. */
+static void set_pad(lua_State *L, int idx, ir_opid op, ir_elem e, const char *what) {
+  if (lua_isnoneornil(L, idx)) return;
+  lua_getfield(L, idx, "pad");
+  ir_func *fn = kl_build_get(L)->fn;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: pad must be a number", what);
+    double d = lua_tonumber(L, -1);
+    if (ir_elem_is_float(e))
+      ir_op_set_f(fn, op, "pad", d);
+    else if (d != floor(d) || !(fabs(d) < 9.2e18))
+      luaL_error(L, "%s: pad %f is not a whole number", what, d);
+    else
+      ir_op_set_i(fn, op, "pad", (int64_t)d);
+  }
+  lua_pop(L, 1);
+}
+
+/* ---- program ids ---- */
+
+static int program_axis(lua_State *L, ir_opcode code) {
+  int axis = lua_isnoneornil(L, 1)
+                 ? 0
+                 : kl_check_axis(L, 1, 3, code == IR_OP_PROGRAM_ID ? "k.program_id" : "k.num_programs");
+  ir_type t = ir_t_scalar(IR_I32);
+  ir_opid op = kl_op(L, code, NULL, 0, &t, 1, 0);
+  ir_func *fn = kl_build_get(L)->fn;
+  ir_op_set_i(fn, op, "axis", axis);
+  kl_push(L, ir_res(fn, op, 0));
+  return 1;
+}
+
+static int f_program_id(lua_State *L) { return program_axis(L, IR_OP_PROGRAM_ID); }
+static int f_num_programs(lua_State *L) { return program_axis(L, IR_OP_NUM_PROGRAMS); }
+
+/* ---- views ---- */
+
+/* Row-major strides: stride[r-1] = 1, stride[i] = dims[i+1] * stride[i+1]. */
+static void row_major(lua_State *L, const ir_val *dims, int rank, ir_val *strides) {
+  ir_type t = kl_vtype(L, dims[rank - 1]);
+  lua_pushinteger(L, 1);
+  strides[rank - 1] = kl_const(L, t, -1);
+  lua_pop(L, 1);
+  for (int i = rank - 2; i >= 0; i--) {
+    ir_val ops[2] = {dims[i + 1], strides[i + 1]};
+    if (!ir_type_eq(kl_vtype(L, dims[i + 1]), t)) luaL_error(L, "k.view: dims mix i32 and i64");
+    strides[i] = i == rank - 2 ? dims[i + 1] : kl_op1(L, IR_OP_MUL, ops, 2, t);
+  }
+}
+
+/* k.view(ptr, {dims...}[, {strides...}]) */
+static int f_view(lua_State *L) {
+  ir_val opnd[1 + 2 * IR_MAXRANK];
+  ir_type p = check_kind(L, 1, &opnd[0], IR_TPTR, "k.view");
+  int rank = list_len(L, 2, "k.view", "dims");
+  if (rank < 1 || rank > IR_MAXRANK) luaL_error(L, "k.view: a view has 1 to 3 dims, got %d", rank);
+  for (int i = 0; i < rank; i++) {
+    lua_geti(L, 2, i + 1);
+    opnd[1 + i] = kl_index(L, -1, IR_I32, "k.view: a dim");
+    lua_pop(L, 1);
+  }
+  if (lua_isnoneornil(L, 3)) {
+    row_major(L, opnd + 1, rank, opnd + 1 + rank);
+  } else {
+    if (list_len(L, 3, "k.view", "strides") != rank)
+      luaL_error(L, "k.view: %d dims but a different number of strides", rank);
+    for (int i = 0; i < rank; i++) {
+      lua_geti(L, 3, i + 1);
+      opnd[1 + rank + i] = kl_index(L, -1, IR_I32, "k.view: a stride");
+      lua_pop(L, 1);
+    }
+  }
+  kl_push(L, kl_op1(L, IR_OP_VIEW, opnd, 1 + 2 * rank, ir_t_view((ir_elem)p.elem, rank)));
+  return 1;
+}
+
+/* k.load(view, {offsets...}, {shape...}[, {pad=v}]) */
+static int f_load(lua_State *L) {
+  static const char *const opts[] = {"pad", NULL};
+  ir_val opnd[1 + IR_MAXRANK];
+  uint32_t shape[IR_MAXRANK];
+  ir_type v = check_kind(L, 1, &opnd[0], IR_TVIEW, "k.load");
+  read_offsets(L, 2, v.rank, opnd + 1, "k.load");
+  int rank = kl_check_shape(L, 3, shape, "k.load");
+  if (rank != v.rank) luaL_error(L, "k.load: a rank-%d tile from a rank-%d view", rank, v.rank);
+  check_opts(L, 4, opts, "k.load");
+  ir_type t = ir_t_tile((ir_elem)v.elem, rank, shape);
+  ir_opid op = kl_op(L, IR_OP_LOAD, opnd, 1 + rank, &t, 1, 0);
+  set_pad(L, 4, op, (ir_elem)v.elem, "k.load");
+  kl_push(L, ir_res(kl_build_get(L)->fn, op, 0));
+  return 1;
+}
+
+/* k.store(view, {offsets...}, tile) */
+static int f_store(lua_State *L) {
+  char buf[64];
+  ir_val opnd[2 + IR_MAXRANK];
+  ir_type v = check_kind(L, 1, &opnd[0], IR_TVIEW, "k.store");
+  read_offsets(L, 2, v.rank, opnd + 1, "k.store");
+  ir_type t = check_kind(L, 3, &opnd[1 + v.rank], IR_TTILE, "k.store");
+  if (t.rank != v.rank) luaL_error(L, "k.store: %s into a rank-%d view", kl_tstr(t, buf, sizeof buf), v.rank);
+  if (t.elem != v.elem)
+    luaL_error(L, "k.store: %s into a %s view: convert with k.cast", kl_tstr(t, buf, sizeof buf),
+               ir_elem_name((ir_elem)v.elem));
+  kl_op(L, IR_OP_STORE, opnd, 2 + v.rank, NULL, 0, 0);
+  return 0;
+}
+
+/* ---- shared memory ---- */
+
+/* k.alloc_shared(E, {shape...}[, {swizzle=n}]) */
+static int f_alloc_shared(lua_State *L) {
+  static const char *const opts[] = {"swizzle", NULL};
+  uint32_t shape[IR_MAXRANK];
+  ir_elem e = kl_check_elem(L, 1);
+  int rank = kl_check_shape(L, 2, shape, "k.alloc_shared");
+  check_opts(L, 3, opts, "k.alloc_shared");
+  ir_type t = ir_t_smem(e, rank, shape);
+  ir_opid op = kl_op(L, IR_OP_ALLOC_SHARED, NULL, 0, &t, 1, 0);
+  ir_func *fn = kl_build_get(L)->fn;
+  if (!lua_isnoneornil(L, 3) && lua_getfield(L, 3, "swizzle") != LUA_TNIL) {
+    int ok;
+    lua_Integer s = lua_tointegerx(L, -1, &ok);
+    if (!ok || s < 0) luaL_error(L, "k.alloc_shared: swizzle must be a whole number >= 0");
+    ir_op_set_i(fn, op, "swizzle", s);
+  }
+  kl_push(L, ir_res(fn, op, 0));
+  return 1;
+}
+
+static void same_buffer_shape(lua_State *L, ir_type a, ir_type b, const char *what) {
+  char sa[64], sb[64];
+  int ok = a.rank == b.rank && a.elem == b.elem;
+  for (int d = 0; ok && d < a.rank; d++) ok = a.shape[d] == b.shape[d];
+  if (!ok)
+    luaL_error(L, "%s: %s does not match %s", what, kl_tstr(a, sa, sizeof sa), kl_tstr(b, sb, sizeof sb));
+}
+
+/* k.copy(view, {offsets...}, smem[, {pad=v}]) */
+static int f_copy(lua_State *L) {
+  static const char *const opts[] = {"pad", NULL};
+  char buf[64];
+  ir_val opnd[2 + IR_MAXRANK];
+  ir_type v = check_kind(L, 1, &opnd[0], IR_TVIEW, "k.copy");
+  read_offsets(L, 2, v.rank, opnd + 1, "k.copy");
+  ir_type s = check_kind(L, 3, &opnd[1 + v.rank], IR_TSMEM, "k.copy");
+  if (s.rank != v.rank || s.elem != v.elem)
+    luaL_error(L, "k.copy: %s from a rank-%d %s view", kl_tstr(s, buf, sizeof buf), v.rank,
+               ir_elem_name((ir_elem)v.elem));
+  check_opts(L, 4, opts, "k.copy");
+  ir_opid op = kl_op(L, IR_OP_COPY, opnd, 2 + v.rank, NULL, 0, 0);
+  set_pad(L, 4, op, (ir_elem)v.elem, "k.copy");
+  return 0;
+}
+
+/* k.load_shared(smem) */
+static int f_load_shared(lua_State *L) {
+  ir_val s;
+  ir_type t = check_kind(L, 1, &s, IR_TSMEM, "k.load_shared");
+  kl_push(L, kl_op1(L, IR_OP_LOAD_SHARED, &s, 1, ir_t_tile((ir_elem)t.elem, t.rank, t.shape)));
+  return 1;
+}
+
+/* k.store_shared(smem, tile) */
+static int f_store_shared(lua_State *L) {
+  ir_val opnd[2];
+  ir_type s = check_kind(L, 1, &opnd[0], IR_TSMEM, "k.store_shared");
+  ir_type t = check_kind(L, 2, &opnd[1], IR_TTILE, "k.store_shared");
+  same_buffer_shape(L, t, ir_t_tile((ir_elem)s.elem, s.rank, s.shape), "k.store_shared");
+  kl_op(L, IR_OP_STORE_SHARED, opnd, 2, NULL, 0, 0);
+  return 0;
+}
+
+static int f_barrier(lua_State *L) {
+  kl_op(L, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
+  return 0;
+}
+
+const luaL_Reg kl_memory_lib[] = {{"program_id", f_program_id},
+                                  {"num_programs", f_num_programs},
+                                  {"view", f_view},
+                                  {"load", f_load},
+                                  {"store", f_store},
+                                  {"alloc_shared", f_alloc_shared},
+                                  {"copy", f_copy},
+                                  {"load_shared", f_load_shared},
+                                  {"store_shared", f_store_shared},
+                                  {"barrier", f_barrier},
+                                  {NULL, NULL}};

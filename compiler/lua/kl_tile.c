@@ -1,0 +1,156 @@
+/*
+ * kl_tile.c - making and reshaping tiles: k.const, k.full, k.iota, k.broadcast, k.cast, k.bitcast,
+ * reductions (t:sum(axis), t:max(axis), t:min(axis): the reduced dim is kept with size 1), k.dot,
+ * and the queries k.shape, k.dtype, k.rank (plain Lua results, for recipe logic).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "kl_lib.h"
+
+static ir_type check_tile(lua_State *L, int idx, ir_val *v, const char *what) {
+  char buf[64];
+  *v = kl_check(L, idx);
+  ir_type t = kl_vtype(L, *v);
+  if (t.kind != IR_TTILE) luaL_error(L, "%s needs a tile, got %s", what, kl_tstr(t, buf, sizeof buf));
+  return t;
+}
+
+/* k.const(v, E): a scalar constant. */
+static int f_const(lua_State *L) {
+  ir_elem e = kl_check_elem(L, 2);
+  kl_push(L, kl_const(L, ir_t_scalar(e), 1));
+  return 1;
+}
+
+/* k.full(shape, v, E): a tile with every element v. */
+static int f_full(lua_State *L) {
+  uint32_t shape[IR_MAXRANK];
+  int rank = kl_check_shape(L, 1, shape, "k.full");
+  ir_elem e = kl_check_elem(L, 3);
+  kl_push(L, kl_const(L, ir_t_tile(e, rank, shape), 2));
+  return 1;
+}
+
+/* k.iota(shape, axis): i32 tile of each element's coordinate along axis. */
+static int f_iota(lua_State *L) {
+  uint32_t shape[IR_MAXRANK];
+  int rank = kl_check_shape(L, 1, shape, "k.iota");
+  if (lua_isnoneornil(L, 2) && rank > 1) luaL_error(L, "k.iota: a rank-%d shape needs an axis", rank);
+  int axis = lua_isnoneornil(L, 2) ? 0 : kl_check_axis(L, 2, rank, "k.iota");
+  ir_type t = ir_t_tile(IR_I32, rank, shape);
+  ir_opid op = kl_op(L, IR_OP_IOTA, NULL, 0, &t, 1, 0);
+  ir_func *fn = kl_build_get(L)->fn;
+  ir_op_set_i(fn, op, "axis", axis);
+  kl_push(L, ir_res(fn, op, 0));
+  return 1;
+}
+
+/* k.broadcast(x, shape): a scalar splatted, or a tile's size-1 dims expanded. */
+static int f_broadcast(lua_State *L) {
+  char buf[64];
+  uint32_t shape[IR_MAXRANK];
+  ir_val x = kl_check(L, 1);
+  int rank = kl_check_shape(L, 2, shape, "k.broadcast");
+  ir_type t = kl_vtype(L, x), want = ir_t_tile((ir_elem)t.elem, rank, shape);
+  if (t.kind == IR_TTILE) {
+    int ok = t.rank == rank;
+    for (int d = 0; ok && d < rank; d++) ok = t.shape[d] == shape[d] || t.shape[d] == 1;
+    if (!ok) luaL_error(L, "k.broadcast: %s cannot broadcast to that shape", kl_tstr(t, buf, sizeof buf));
+  } else if (t.kind != IR_TSCALAR) {
+    luaL_error(L, "k.broadcast needs a scalar or a tile, got %s", kl_tstr(t, buf, sizeof buf));
+  }
+  kl_push(L, kl_to_shape(L, x, want));
+  return 1;
+}
+
+static int convert(lua_State *L, ir_opcode code, const char *what) {
+  char buf[64];
+  ir_elem e = kl_check_elem(L, 2);
+  if (lua_type(L, 1) == LUA_TNUMBER) {
+    kl_push(L, kl_const(L, ir_t_scalar(e), 1));
+    return 1;
+  }
+  ir_val x = kl_check(L, 1);
+  ir_type t = kl_vtype(L, x);
+  if (t.kind != IR_TSCALAR && t.kind != IR_TTILE)
+    luaL_error(L, "%s works on scalars and tiles, not %s", what, kl_tstr(t, buf, sizeof buf));
+  if (code == IR_OP_BITCAST && ir_elem_bits(e) != ir_elem_bits((ir_elem)t.elem))
+    luaL_error(L, "k.bitcast: %s and %s differ in width", ir_elem_name((ir_elem)t.elem), ir_elem_name(e));
+  if (t.elem == e) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  t.elem = e;
+  kl_push(L, kl_op1(L, code, &x, 1, t));
+  return 1;
+}
+
+static int f_cast(lua_State *L) { return convert(L, IR_OP_CAST, "k.cast"); }
+static int f_bitcast(lua_State *L) { return convert(L, IR_OP_BITCAST, "k.bitcast"); }
+
+int kl_reduce(lua_State *L, const char *kind) {
+  char what[32];
+  ir_val x;
+  snprintf(what, sizeof what, "k.%s", kind);
+  ir_type t = check_tile(L, 1, &x, what);
+  if (lua_isnoneornil(L, 2) && t.rank > 1) luaL_error(L, "%s: a rank-%d tile needs an axis", what, t.rank);
+  int axis = lua_isnoneornil(L, 2) ? 0 : kl_check_axis(L, 2, t.rank, what);
+  t.shape[axis] = 1;
+  ir_opid op = kl_op(L, IR_OP_REDUCE, &x, 1, &t, 1, 0);
+  ir_func *fn = kl_build_get(L)->fn;
+  ir_op_set_i(fn, op, "axis", axis);
+  ir_op_set_s(fn, op, "kind", kind);
+  kl_push(L, ir_res(fn, op, 0));
+  return 1;
+}
+
+static int f_sum(lua_State *L) { return kl_reduce(L, "sum"); }
+
+/* k.dot(a, b, acc[, precision]): acc + a.b with a [M,K], b [K,N], acc [M,N]. */
+static int f_dot(lua_State *L) {
+  static const char *const precisions[] = {"ieee", "tf32", "b1_and", NULL};
+  char sa[64], sb[64], sc[64];
+  ir_val v[3];
+  ir_type a = check_tile(L, 1, &v[0], "k.dot (a)"), b = check_tile(L, 2, &v[1], "k.dot (b)");
+  ir_type c = check_tile(L, 3, &v[2], "k.dot (acc)");
+  kl_tstr(a, sa, sizeof sa), kl_tstr(b, sb, sizeof sb), kl_tstr(c, sc, sizeof sc);
+  if (a.rank != 2 || b.rank != 2 || c.rank != 2)
+    luaL_error(L, "k.dot needs rank-2 tiles, got %s, %s, %s", sa, sb, sc);
+  if (a.shape[1] != b.shape[0] || a.shape[0] != c.shape[0] || b.shape[1] != c.shape[1])
+    luaL_error(L, "k.dot: shapes %s . %s do not fit the accumulator %s ([M,K] . [K,N] -> [M,N])", sa, sb, sc);
+  if (a.elem != b.elem)
+    luaL_error(L, "k.dot: a is %s but b is %s", ir_elem_name((ir_elem)a.elem), ir_elem_name((ir_elem)b.elem));
+  const char *prec = lua_isnoneornil(L, 4) ? NULL : precisions[luaL_checkoption(L, 4, NULL, precisions)];
+  ir_opid op = kl_op(L, IR_OP_DOT, v, 3, &c, 1, 0);
+  ir_func *fn = kl_build_get(L)->fn;
+  if (prec) ir_op_set_s(fn, op, "precision", prec);
+  kl_push(L, ir_res(fn, op, 0));
+  return 1;
+}
+
+static int f_shape(lua_State *L) {
+  ir_type t = kl_vtype(L, kl_check(L, 1));
+  lua_createtable(L, t.rank, 0);
+  for (int i = 0; i < t.rank && (t.kind == IR_TTILE || t.kind == IR_TSMEM); i++) {
+    lua_pushinteger(L, t.shape[i]);
+    lua_seti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int f_dtype(lua_State *L) {
+  lua_pushstring(L, ir_elem_name((ir_elem)kl_vtype(L, kl_check(L, 1)).elem));
+  return 1;
+}
+
+static int f_rank(lua_State *L) {
+  ir_type t = kl_vtype(L, kl_check(L, 1));
+  lua_pushinteger(L, t.kind == IR_TSCALAR || t.kind == IR_TPTR ? 0 : t.rank);
+  return 1;
+}
+
+const luaL_Reg kl_tile_lib[] = {
+    {"const", f_const}, {"full", f_full},       {"iota", f_iota}, {"broadcast", f_broadcast},
+    {"cast", f_cast},   {"bitcast", f_bitcast}, {"sum", f_sum},   {"dot", f_dot},
+    {"shape", f_shape}, {"dtype", f_dtype},     {"rank", f_rank}, {NULL, NULL}};
