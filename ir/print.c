@@ -6,8 +6,9 @@
  * parameter without a usable name prints as %argI). The verifier uses the same names
  * (ir_value_names) so that its messages match what a user sees in printed IR.
  *
- * Floats print with the shortest %.Ng (N <= 17) that strtod reads back to the same double (%.17g
- * always does); a float that would print like an integer gets ".0" so that the parser keeps its kind. NaN
+ * Floats print with the fewest significant digits (at most 17, which always suffice) that strtod
+ * reads back to the same double: positionally for exponents -5..16, else as d.ddde+XX. A float that
+ * would print like an integer gets ".0" so that the parser keeps its kind. NaN
  * prints as "nan" (payload and sign are not kept).
  */
 #include <math.h>
@@ -138,8 +139,10 @@ static void put_float(strbuf *b, double f) {
   else if (isinf(f))
     snprintf(buf, sizeof buf, "%s", f < 0 ? "-inf" : "inf");
   else {
-    for (int prec = 1; prec <= 17; prec++) /* the shortest %g that reads back as f */
-      if (snprintf(buf, sizeof buf, "%.*g", prec, f) > 0 && strtod(buf, NULL) == f) break;
+    int prec = 1; /* the fewest significant digits that read back as f */
+    while (snprintf(buf, sizeof buf, "%.*e", prec - 1, f) > 0 && strtod(buf, NULL) != f && prec < 17) prec++;
+    int exp = atoi(strchr(buf, 'e') + 1);
+    if (exp >= -5 && exp < 17) snprintf(buf, sizeof buf, "%.*f", exp < prec - 1 ? prec - 1 - exp : 0, f);
     if (!strpbrk(buf, ".e")) strcat(buf, ".0");
   }
   sb_puts(b, buf);

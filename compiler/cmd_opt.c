@@ -1,0 +1,334 @@
+/*
+ * cmd_opt.c - `kiln opt`: IR text in, passes, IR text out. The test interface for the IR, the
+ * verifier and every pass (tests/lit).
+ *
+ *   kiln opt FILE.ir|- [--pass NAME]... [--print-after-all] [--split-input-file]
+ *                      [--verify-diagnostics] [--target sm_XX]
+ *
+ * 1. Read the input; with --split-input-file cut it into chunks at lines `// -----`.
+ * 2. For each chunk, parse every kernel in it, verify it, run the named passes in order (each pass
+ *    is verified after it runs), print the result to stdout. Chunks are separated by `// -----` in
+ *    the output; an error in one chunk is reported and the next chunk still runs.
+ * 3. With --verify-diagnostics, a comment `// expected-error {{text}}` states that the chunk must
+ *    fail with a message that contains text and names the comment's line (`expected-error@+N`,
+ *    `@-N`, `@N` name another line, `@*` any line). The exit status is 0 iff every chunk met its
+ *    expectations; a chunk without any must succeed.
+ *
+ * Chunks are parsed with their lines and columns as in the whole file, so every message names the
+ * place in the file the user wrote.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../codegen/target.h"
+#include "../ir/ir.h"
+#include "cli.h"
+#include "passes/pass.h"
+
+enum { MAXPASSES = 64, MAXEXPECT = 32 };
+
+typedef struct {
+  const char *file, *display; /* path ("-" for stdin), the name used in messages */
+  const pass_info *passes[MAXPASSES];
+  int npasses;
+  int print_after_all, split, diagnostics;
+  const cg_target *target;
+} opt_opts;
+
+typedef struct {
+  int line; /* 0: any line */
+  int src_line;
+  char text[256];
+} expectation;
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: kiln opt FILE.ir|- [--pass NAME]... [--print-after-all] [--split-input-file]\n"
+             "                [--verify-diagnostics] [--target sm_XX]\n"
+             "  --print-after-all prints the IR after each pass to stderr\n"
+             "passes:\n");
+  pass_list(f);
+}
+
+/* ---- input ---- */
+
+static char *read_all(FILE *f) {
+  size_t n = 0, cap = 1 << 16;
+  char *buf = malloc(cap);
+  if (!buf) abort();
+  for (size_t k; (k = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += k;
+    if (cap - n - 1 == 0 && !(buf = realloc(buf, cap *= 2))) abort();
+  }
+  buf[n] = 0;
+  return buf;
+}
+
+static char *read_input(const char *path) {
+  if (!strcmp(path, "-")) return read_all(stdin);
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *s = read_all(f);
+  fclose(f);
+  return s;
+}
+
+/* ---- options ---- */
+
+static int parse_pass(opt_opts *o, const char *name) {
+  const pass_info *p = pass_lookup(name);
+  if (!p) {
+    fprintf(stderr, "kiln opt: unknown pass '%s'; the passes are:\n", name);
+    pass_list(stderr);
+    return -1;
+  }
+  if (o->npasses == MAXPASSES) {
+    fprintf(stderr, "kiln opt: more than %d passes\n", MAXPASSES);
+    return -1;
+  }
+  o->passes[o->npasses++] = p;
+  return 0;
+}
+
+static int parse_target(opt_opts *o, const char *name) {
+  o->target = cg_target_lookup(name);
+  if (o->target) return 0;
+  fprintf(stderr, "kiln opt: unknown target '%s'; the targets are:", name);
+  for (int i = 0; i < cg_ntargets; i++) fprintf(stderr, " %s", cg_targets[i].name);
+  fprintf(stderr, "\n");
+  return -1;
+}
+
+/* An option that takes a value: "--opt VALUE" or "--opt=VALUE". Returns the value or NULL. */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt) {
+  size_t n = strlen(opt);
+  if (strncmp(argv[*i], opt, n)) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n] || *i + 1 >= argc) return NULL;
+  return argv[++*i];
+}
+
+/* Returns 0, or 2 after printing a usage error. */
+static int parse_args(opt_opts *o, int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      exit(0);
+    } else if (!strcmp(a, "--print-after-all"))
+      o->print_after_all = 1;
+    else if (!strcmp(a, "--split-input-file"))
+      o->split = 1;
+    else if (!strcmp(a, "--verify-diagnostics"))
+      o->diagnostics = 1;
+    else if ((v = opt_value(argc, argv, &i, "--pass"))) {
+      if (parse_pass(o, v)) return 2;
+    } else if ((v = opt_value(argc, argv, &i, "--target"))) {
+      if (parse_target(o, v)) return 2;
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "kiln opt: unknown option '%s' (or missing value)\n", a);
+      usage(stderr);
+      return 2;
+    } else if (o->file) {
+      fprintf(stderr, "kiln opt: more than one input file ('%s' and '%s')\n", o->file, a);
+      return 2;
+    } else
+      o->file = a;
+  }
+  if (!o->file) {
+    fprintf(stderr, "kiln opt: no input file (use - for stdin)\n");
+    usage(stderr);
+    return 2;
+  }
+  o->display = strcmp(o->file, "-") ? o->file : "<stdin>";
+  return 0;
+}
+
+/* ---- chunks ---- */
+
+static int is_separator(const char *line, size_t len) {
+  while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r')) len--;
+  return len == 8 && !memcmp(line, "// -----", 8);
+}
+
+/* The chunk [s, e) of text as its own string, preceded by newlines so that its line numbers are
+ * those of the whole file. */
+static char *chunk_text(const char *text, size_t s, size_t e, int first_line) {
+  char *c = malloc((size_t)first_line + (e - s) + 1);
+  if (!c) abort();
+  memset(c, '\n', (size_t)first_line - 1);
+  memcpy(c + first_line - 1, text + s, e - s);
+  c[first_line - 1 + (e - s)] = 0;
+  return c;
+}
+
+/* Only blanks and // comments from p on. */
+static int nothing_left(const char *p) {
+  for (;;) {
+    p += strspn(p, " \t\r\n");
+    if (p[0] != '/' || p[1] != '/') return !*p;
+    p += strcspn(p, "\n");
+  }
+}
+
+/* Blanks text[0, n) except newlines, so the next parse starts after it with lines and columns kept. */
+static void blank_prefix(char *text, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (text[i] != '\n') text[i] = ' ';
+}
+
+/* ---- running one chunk ---- */
+
+static int run_passes(ir_func *fn, const opt_opts *o, char *err, size_t errn) {
+  pass_ctx pc = {
+      .target = o->target, .verify_each = 1, .print_after_all = o->print_after_all ? stderr : NULL};
+  for (int i = 0; i < o->npasses; i++)
+    if (pass_run(fn, &pc, o->passes[i])) {
+      snprintf(err, errn, "%s", pc.err);
+      return -1;
+    }
+  return 0;
+}
+
+/* Parses, verifies, transforms and prints each kernel of the chunk. Returns 0, or -1 with the first
+ * error in err. Output for kernels before the error is printed. */
+static int run_chunk(char *text, const opt_opts *o, char *err, size_t errn) {
+  int count = 0;
+  while (!nothing_left(text)) {
+    size_t end = 0;
+    ir_func *fn = ir_parse(text, o->display, err, errn, &end);
+    if (!fn) return -1;
+    int rc = ir_verify(fn, err, errn) ? -1 : run_passes(fn, o, err, errn);
+    if (rc == 0) {
+      char *s = ir_print(fn);
+      printf("%s%s", count++ ? "\n" : "", s);
+      free(s);
+    }
+    ir_func_destroy(fn);
+    if (rc) return -1;
+    blank_prefix(text, end);
+  }
+  return 0;
+}
+
+/* ---- --verify-diagnostics ---- */
+
+/* Reads "expected-error[@(+N|-N|N|*)] {{text}}" at p (just after "expected-error") on line `line`.
+ * Without '@' the error must be reported on the comment's own line; '@*' accepts any line. */
+static int parse_expectation(const char *p, int line, expectation *x, const char *display) {
+  x->line = line;
+  x->src_line = line;
+  if (p[0] == '@' && p[1] == '*') {
+    x->line = 0;
+    p += 2;
+  } else if (*p == '@') {
+    char *endp;
+    long n = strtol(p + 1, &endp, 10);
+    if (endp == p + 1) {
+      fprintf(stderr, "%s:%d: expected a line (+N, -N, N or *) after 'expected-error@'\n", display, line);
+      return -1;
+    }
+    x->line = (p[1] == '+' || p[1] == '-') ? line + (int)n : (int)n;
+    p = endp;
+  }
+  p += strspn(p, " \t");
+  const char *close = strncmp(p, "{{", 2) ? NULL : strstr(p + 2, "}}");
+  const char *eol = strchr(p, '\n');
+  if (!close || (eol && close > eol)) {
+    fprintf(stderr, "%s:%d: expected '{{text}}' after 'expected-error'\n", display, line);
+    return -1;
+  }
+  snprintf(x->text, sizeof x->text, "%.*s", (int)(close - p - 2), p + 2);
+  return 0;
+}
+
+/* Collects the expectations in the chunk text (whole-file line numbers). Returns the count or -1. */
+static int collect_expectations(const char *text, expectation *xs, const char *display) {
+  int n = 0, line = 1;
+  for (const char *p = text; *p; p++) {
+    if (*p == '\n')
+      line++;
+    else if (!strncmp(p, "expected-error", 14)) {
+      if (n == MAXEXPECT) {
+        fprintf(stderr, "%s:%d: more than %d expected errors in one chunk\n", display, line, MAXEXPECT);
+        return -1;
+      }
+      if (parse_expectation(p + 14, line, &xs[n++], display)) return -1;
+      p += 13;
+    }
+  }
+  return n;
+}
+
+/* The line the message names ("DISPLAY:LINE:"), or 0. */
+static int message_line(const char *msg, const char *display) {
+  size_t n = strlen(display);
+  for (const char *p = strstr(msg, display); p; p = strstr(p + 1, display))
+    if (p[n] == ':' && p[n + 1] >= '0' && p[n + 1] <= '9') return atoi(p + n + 1);
+  return 0;
+}
+
+/* Compares the chunk's outcome with its expectations; reports each mismatch. Returns 0 if all met. */
+static int check_expectations(const expectation *xs, int n, int rc, const char *msg, const char *display) {
+  if (n == 0 && rc) {
+    fprintf(stderr, "%s\n%s: unexpected error (no expected-error in this chunk)\n", msg, display);
+    return -1;
+  }
+  int bad = 0, got = message_line(msg, display);
+  for (int i = 0; i < n; i++) {
+    const expectation *x = &xs[i];
+    if (rc == 0)
+      fprintf(stderr, "%s:%d: expected error \"%s\" was not produced\n", display, x->src_line, x->text);
+    else if (!strstr(msg, x->text))
+      fprintf(stderr, "%s:%d: expected error \"%s\", got:\n%s\n", display, x->src_line, x->text, msg);
+    else if (x->line && x->line != got)
+      fprintf(stderr, "%s:%d: expected error \"%s\" on line %d, but it names %s:\n%s\n", display, x->src_line,
+              x->text, x->line, got ? "another line" : "no line", msg);
+    else
+      continue;
+    bad = 1;
+  }
+  return bad ? -1 : 0;
+}
+
+/* ---- driver ---- */
+
+static int run_one(const char *text, size_t s, size_t e, int first_line, const opt_opts *o) {
+  char *chunk = chunk_text(text, s, e, first_line);
+  expectation xs[MAXEXPECT];
+  int nx = o->diagnostics ? collect_expectations(chunk, xs, o->display) : 0;
+  char err[2048] = "";
+  int rc = nx < 0 ? -1 : run_chunk(chunk, o, err, sizeof err);
+  free(chunk);
+  fflush(stdout);
+  if (nx < 0) return -1;
+  if (o->diagnostics) return check_expectations(xs, nx, rc, err, o->display);
+  if (rc) fprintf(stderr, "%s\n", err);
+  return rc;
+}
+
+int cmd_opt(int argc, char **argv) {
+  opt_opts o = {0};
+  if (parse_args(&o, argc, argv)) return 2;
+  char *text = read_input(o.file);
+  if (!text) {
+    fprintf(stderr, "kiln opt: cannot read '%s'\n", o.file);
+    return 1;
+  }
+  int failed = 0, line = 1, first_line = 1, nchunk = 0;
+  size_t start = 0;
+  for (size_t p = 0;; line++) {
+    size_t eol = p + strcspn(text + p, "\n");
+    int last = !text[eol];
+    if (last || (o.split && is_separator(text + p, eol - p))) {
+      if (nchunk++) printf("// -----\n");
+      failed |= run_one(text, start, last ? eol : p, first_line, &o) != 0;
+      if (last) break;
+      start = eol + 1;
+      first_line = line + 1;
+    }
+    p = eol + 1;
+  }
+  free(text);
+  return failed ? 1 : 0;
+}
