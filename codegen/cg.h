@@ -1,0 +1,137 @@
+/*
+ * cg.h - private to codegen: the lowering state and the entry points of each lower_*.c file.
+ *
+ * The lowering walks laid-out tile IR once, in program order. Each IR value becomes a cg_value: an
+ * array of LLVM values, one per element the current thread owns under the tile's layout (a scalar, a
+ * global or shared pointer is one value; a view is its pointer, its dims and its strides). Layouts
+ * are read through cg_lay, which says how many elements a thread holds along each dim and where they
+ * are. Everything GPU-specific goes through L->c.ops (devops.h); lower_*.c never names an NVVM
+ * intrinsic. User errors (an op the target lacks, too much shared memory) longjmp to cg_compile.
+ */
+#ifndef KILN_CG_H
+#define KILN_CG_H
+
+#include <setjmp.h>
+
+#include "codegen.h"
+#include "devops.h"
+
+typedef struct {
+  uint32_t n; /* number of LLVM values */
+  LLVMValueRef *v;
+} cg_value;
+
+/* A tile's elements as one thread sees them (see ir.h for blocked layouts). Element i of a thread's
+ * array has a multi-index e[d] in [0, per[d]); dims are nested in layout order, order[0] innermost.
+ * Its coordinate along d is cg_lay_const(e[d]) + the thread's offset along d. */
+typedef struct {
+  int rank;
+  uint32_t shape[IR_MAXRANK];
+  ir_layout l;
+  uint32_t run[IR_MAXRANK];  /* consecutive elements per repetition: min(spt, shape) */
+  uint32_t tile[IR_MAXRANK]; /* layout tile: spt * tpw * wpc */
+  uint32_t per[IR_MAXRANK];  /* elements per thread: run * max(1, shape / tile) */
+  uint32_t step[IR_MAXRANK]; /* index stride of e[d] in the thread's array */
+  uint32_t n;                /* elements per thread */
+} cg_lay;
+
+/* Per-thread values of one layout, hoisted into the prologue (see cg_lay_thread). */
+typedef struct {
+  ir_layout l;
+  int rank;
+  uint32_t shape[IR_MAXRANK];
+  LLVMValueRef off[IR_MAXRANK]; /* the thread's coordinate offset along each dim */
+  LLVMValueRef owner;           /* i1: this thread is the first holder of its elements; NULL = always */
+} cg_thread_lay;
+
+typedef struct cg_lower {
+  cg_ctx c; /* first member: the device ops see this part */
+  ir_func *fn;
+  ir_arena *A;
+  cg_value *vals;     /* per IR value */
+  const char **names; /* printed value names, for sites */
+  int warps;
+  LLVMBasicBlockRef prologue; /* per-thread values (ids, layout offsets) are computed here */
+  LLVMValueRef tid, lane, warp;
+  cg_thread_lay *tl; /* cache of per-layout thread values */
+  int ntl, captl;
+  int scratch_base;    /* byte offset of the scratch area, after the planned shared memory */
+  int scratch_max;     /* bytes of scratch the kernel needs at most */
+  const ir_val *yield; /* operands of the yield just lowered, and the block it ended */
+  uint32_t nyield;
+  LLVMBasicBlockRef yield_block;
+  jmp_buf fail;
+  char *err;
+  size_t errn;
+} cg_lower;
+
+/* ---- codegen.c ---- */
+_Noreturn void cg_fail(cg_lower *L, ir_opid op, const char *fmt, ...);
+void cg_require(cg_lower *L, ir_opid op, uint32_t feature);
+void cg_lower_region(cg_lower *L, ir_reg r);
+LLVMTypeRef cg_elem_type(cg_lower *L, ir_elem e); /* fp8 as i8 */
+LLVMValueRef cg_i32(cg_lower *L, int64_t v);
+LLVMValueRef cg_i64(cg_lower *L, int64_t v);
+cg_value *cg_get(cg_lower *L, ir_val v);
+LLVMValueRef *cg_def(cg_lower *L, ir_val v, uint32_t n); /* allocates v's n values */
+LLVMValueRef cg_call(cg_lower *L, const char *name, LLVMTypeRef ret, LLVMValueRef *args, unsigned n);
+void cg_enter_prologue(cg_lower *L, LLVMBasicBlockRef *saved);
+void cg_leave_prologue(cg_lower *L, LLVMBasicBlockRef saved);
+LLVMBasicBlockRef cg_block(cg_lower *L, const char *name);
+
+/* ---- lower_layout.c: layouts per thread, scratch, convert_layout, broadcast ---- */
+void cg_lay_init(cg_lay *y, ir_type t);
+uint32_t cg_lay_index(const cg_lay *y, const uint32_t *e);
+void cg_lay_multi(const cg_lay *y, uint32_t i, uint32_t *e);
+uint32_t cg_lay_const(const cg_lay *y, int d, uint32_t ed);
+const cg_thread_lay *cg_lay_thread(cg_lower *L, const cg_lay *y);
+/* In the current block: the thread's lane and warp index along dim d; the lane shift of dim d. */
+void cg_lay_pos(cg_lower *L, const cg_lay *y, int d, LLVMValueRef *lane, LLVMValueRef *warp);
+int cg_lay_lane_shift(const cg_lay *y, int d);
+/* i1: the thread is the first holder along d (NULL: always); warps beyond the layout's (NULL: none). */
+LLVMValueRef cg_lay_owner_dim(cg_lower *L, const cg_lay *y, int d);
+LLVMValueRef cg_lay_warps_owner(cg_lower *L, const cg_lay *y);
+LLVMValueRef cg_and_pred(cg_lower *L, LLVMValueRef a, LLVMValueRef b); /* NULL = true */
+/* coords[i * rank + d]: the i32 coordinate of element i along d. Allocated in L->A. */
+LLVMValueRef *cg_lay_coords(cg_lower *L, const cg_lay *y);
+LLVMValueRef cg_scratch(cg_lower *L, int bytes); /* shared pointer to the scratch area */
+void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base);
+void cg_tile_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, LLVMValueRef *out);
+int cg_elem_bytes(ir_elem e);
+void cg_lower_convert_layout(cg_lower *L, ir_opid op);
+void cg_lower_broadcast(cg_lower *L, ir_opid op);
+
+/* ---- lower_elementwise.c ---- */
+LLVMValueRef cg_const_elem(cg_lower *L, ir_elem e, ir_attr *value); /* NULL attr: zero */
+void cg_lower_const(cg_lower *L, ir_opid op);
+void cg_lower_splat(cg_lower *L, ir_opid op);
+void cg_lower_iota(cg_lower *L, ir_opid op);
+void cg_lower_elementwise(cg_lower *L, ir_opid op);
+LLVMValueRef cg_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMValueRef a, LLVMValueRef b);
+
+/* ---- lower_cast.c ---- */
+LLVMValueRef cg_convert(cg_lower *L, LLVMValueRef v, ir_elem from, ir_elem to);
+void cg_lower_cast(cg_lower *L, ir_opid op);
+void cg_lower_bitcast(cg_lower *L, ir_opid op);
+
+/* ---- lower_memory.c ---- */
+void cg_lower_view(cg_lower *L, ir_opid op);
+void cg_lower_load(cg_lower *L, ir_opid op);
+void cg_lower_store(cg_lower *L, ir_opid op);
+void cg_lower_alloc_shared(cg_lower *L, ir_opid op);
+void cg_lower_copy(cg_lower *L, ir_opid op);
+void cg_lower_load_shared(cg_lower *L, ir_opid op);
+void cg_lower_store_shared(cg_lower *L, ir_opid op);
+
+/* ---- lower_reduce.c, lower_dot.c ---- */
+void cg_lower_reduce(cg_lower *L, ir_opid op);
+void cg_lower_dot(cg_lower *L, ir_opid op);
+LLVMValueRef cg_shfl_any(cg_lower *L, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg);
+
+/* ---- lower_control.c ---- */
+void cg_lower_program_id(cg_lower *L, ir_opid op);
+void cg_lower_for(cg_lower *L, ir_opid op);
+void cg_lower_if(cg_lower *L, ir_opid op);
+void cg_lower_yield(cg_lower *L, ir_opid op);
+
+#endif

@@ -1,0 +1,410 @@
+/*
+ * codegen.c - cg_compile: from laid-out tile IR to an LLVM module, then PTX (or a module for the
+ * simulator).
+ *
+ * Steps:
+ *   1. Check the input: every tile has a layout, every shared buffer an offset; find where the scratch
+ *      area starts (after the planned shared memory, 16-byte aligned).
+ *   2. Create one LLVM context, module and builder; the device ops set up the module and create the
+ *      kernel (PTX-kernel calling convention on NVPTX). Kernel parameters: ptr<E> -> global pointer,
+ *      scalars -> their LLVM type.
+ *   3. Lower the body op by op (the switch in lower_op), each op family in its lower_*.c file. Values
+ *      every thread needs once (thread ids, per-layout offsets) go into a prologue block.
+ *   4. Check the shared memory total against the target, then verify the module: a failure is a
+ *      compiler bug (print the module, abort).
+ *   5. Optimise with default<O3>; NVPTX: emit PTX through the target machine; sim: hand the module and
+ *      its context to the caller.
+ * User errors longjmp back here from anywhere in the lowering (cg_fail); LLVM objects are then freed.
+ */
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg.h"
+
+#define NVPTX_TRIPLE "nvptx64-nvidia-cuda"
+
+/* ---- helpers shared by the lower_*.c files ---- */
+
+_Noreturn void cg_fail(cg_lower *L, ir_opid op, const char *fmt, ...) {
+  int n = 0;
+  if (op && L->fn->ops[op].file)
+    n = snprintf(L->err, L->errn, "%s:%d: ", L->fn->ops[op].file, L->fn->ops[op].line);
+  if (n < 0 || (size_t)n >= L->errn) n = 0;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(L->err + n, L->errn - n, fmt, ap);
+  va_end(ap);
+  longjmp(L->fail, 1);
+}
+
+void cg_require(cg_lower *L, ir_opid op, uint32_t feature) {
+  char msg[256];
+  if (cg_target_require(L->c.target, feature, ir_opinfo_table[L->fn->ops[op].code].name, msg, sizeof msg))
+    cg_fail(L, op, "%s", msg);
+}
+
+LLVMTypeRef cg_elem_type(cg_lower *L, ir_elem e) {
+  LLVMContextRef C = L->c.ctx;
+  switch (e) {
+  case IR_I1: return LLVMInt1TypeInContext(C);
+  case IR_I8:
+  case IR_U8:
+  case IR_E4M3:
+  case IR_E5M2: return LLVMInt8TypeInContext(C);
+  case IR_I16: return LLVMInt16TypeInContext(C);
+  case IR_I32:
+  case IR_U32: return LLVMInt32TypeInContext(C);
+  case IR_I64: return LLVMInt64TypeInContext(C);
+  case IR_F16: return LLVMHalfTypeInContext(C);
+  case IR_BF16: return LLVMBFloatTypeInContext(C);
+  case IR_F32: return LLVMFloatTypeInContext(C);
+  case IR_F64: return LLVMDoubleTypeInContext(C);
+  default: abort();
+  }
+}
+
+LLVMValueRef cg_i32(cg_lower *L, int64_t v) {
+  return LLVMConstInt(LLVMInt32TypeInContext(L->c.ctx), (unsigned long long)v, 1);
+}
+LLVMValueRef cg_i64(cg_lower *L, int64_t v) {
+  return LLVMConstInt(LLVMInt64TypeInContext(L->c.ctx), (unsigned long long)v, 1);
+}
+
+cg_value *cg_get(cg_lower *L, ir_val v) {
+  if (!L->vals[v].v) {
+    fprintf(stderr, "kiln: codegen: value %u used before it was lowered (%s)\n", v,
+            L->c.site ? L->c.site : "");
+    abort();
+  }
+  return &L->vals[v];
+}
+
+LLVMValueRef *cg_def(cg_lower *L, ir_val v, uint32_t n) {
+  L->vals[v].n = n;
+  L->vals[v].v = ir_alloc(L->A, (n ? n : 1) * sizeof(LLVMValueRef));
+  return L->vals[v].v;
+}
+
+LLVMValueRef cg_call(cg_lower *L, const char *name, LLVMTypeRef ret, LLVMValueRef *args, unsigned n) {
+  LLVMTypeRef ps[8];
+  for (unsigned i = 0; i < n && i < 8; i++) ps[i] = LLVMTypeOf(args[i]);
+  LLVMTypeRef ft = LLVMFunctionType(ret, ps, n, 0);
+  LLVMValueRef f = LLVMGetNamedFunction(L->c.mod, name);
+  if (!f) f = LLVMAddFunction(L->c.mod, name, ft);
+  return LLVMBuildCall2(L->c.b, ft, f, args, n, "");
+}
+
+void cg_enter_prologue(cg_lower *L, LLVMBasicBlockRef *saved) {
+  *saved = LLVMGetInsertBlock(L->c.b);
+  LLVMPositionBuilderAtEnd(L->c.b, L->prologue);
+}
+
+void cg_leave_prologue(cg_lower *L, LLVMBasicBlockRef saved) { LLVMPositionBuilderAtEnd(L->c.b, saved); }
+
+LLVMBasicBlockRef cg_block(cg_lower *L, const char *name) {
+  return LLVMAppendBasicBlockInContext(L->c.ctx, L->c.fn, name);
+}
+
+/* ---- the op switch ---- */
+
+/* "load %12 (softmax.lua:14)": what the simulator names in its reports. */
+static const char *site_of(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  char buf[256];
+  int n = snprintf(buf, sizeof buf, "%s", ir_opinfo_table[o->code].name);
+  if (o->nres) n += snprintf(buf + n, sizeof buf - n, " %%%u", o->res[0]);
+  if (o->file) snprintf(buf + n, sizeof buf - n, " (%s:%d)", o->file, o->line);
+  return ir_strdup(L->A, buf);
+}
+
+static void lower_op(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  L->c.site = site_of(L, op);
+  switch ((ir_opcode)o->code) {
+  case IR_OP_PROGRAM_ID:
+  case IR_OP_NUM_PROGRAMS: cg_lower_program_id(L, op); return;
+  case IR_OP_CONST: cg_lower_const(L, op); return;
+  case IR_OP_IOTA: cg_lower_iota(L, op); return;
+  case IR_OP_SPLAT: cg_lower_splat(L, op); return;
+  case IR_OP_BROADCAST: cg_lower_broadcast(L, op); return;
+  case IR_OP_CAST: cg_lower_cast(L, op); return;
+  case IR_OP_BITCAST: cg_lower_bitcast(L, op); return;
+  case IR_OP_VIEW: cg_lower_view(L, op); return;
+  case IR_OP_LOAD: cg_lower_load(L, op); return;
+  case IR_OP_STORE: cg_lower_store(L, op); return;
+  case IR_OP_ALLOC_SHARED: cg_lower_alloc_shared(L, op); return;
+  case IR_OP_COPY: cg_lower_copy(L, op); return;
+  case IR_OP_LOAD_SHARED: cg_lower_load_shared(L, op); return;
+  case IR_OP_STORE_SHARED: cg_lower_store_shared(L, op); return;
+  case IR_OP_BARRIER: L->c.ops->barrier(&L->c); return;
+  case IR_OP_REDUCE: cg_lower_reduce(L, op); return;
+  case IR_OP_DOT: cg_lower_dot(L, op); return;
+  case IR_OP_CONVERT_LAYOUT: cg_lower_convert_layout(L, op); return;
+  case IR_OP_FOR: cg_lower_for(L, op); return;
+  case IR_OP_IF: cg_lower_if(L, op); return;
+  case IR_OP_YIELD: cg_lower_yield(L, op); return;
+  default: break;
+  }
+  if (ir_opinfo_table[o->code].flags & IR_F_ELEMENTWISE) {
+    cg_lower_elementwise(L, op);
+    return;
+  }
+  cg_fail(L, op, "codegen: op '%s' has no lowering", ir_opinfo_table[o->code].name);
+}
+
+void cg_lower_region(cg_lower *L, ir_reg r) {
+  for (ir_opid op = L->fn->regions[r].first; op; op = L->fn->ops[op].next) lower_op(L, op);
+}
+
+/* ---- step 1: input checks and the shared-memory plan ---- */
+
+static int smem_bytes(ir_type t) { return (int)ir_type_numel(t) * cg_elem_bytes(t.elem); }
+
+/* Every tile has a layout; every shared buffer an offset. Returns the end of planned shared memory. */
+static int check_input(cg_lower *L) {
+  ir_func *fn = L->fn;
+  int end = (int)ir_attr_i(fn->attrs, "shared_bytes", 0);
+  for (ir_opid op = 1; op < fn->nops; op++) {
+    ir_op *o = &fn->ops[op];
+    if (o->dead) continue;
+    for (uint32_t i = 0; i < o->nres; i++) {
+      ir_type t = ir_vtype(fn, o->res[i]);
+      if (t.kind == IR_TTILE && t.layout.kind != IR_LBLOCKED)
+        cg_fail(L, op, "op '%s' gives a tile without a layout: run the layout pass before codegen",
+                ir_opinfo_table[o->code].name);
+    }
+    if (o->code != IR_OP_ALLOC_SHARED) continue;
+    ir_attr *a = ir_attr_get(o->attrs, "offset");
+    if (!a || a->kind != IR_AINT || a->i < 0)
+      cg_fail(L, op, "op 'alloc_shared' has no offset: run the shared-plan pass before codegen");
+    int e = (int)a->i + smem_bytes(ir_vtype(fn, o->res[0]));
+    if (e > end) end = e;
+  }
+  return end;
+}
+
+/* ---- step 2: module and kernel ---- */
+
+static LLVMTypeRef param_type(cg_lower *L, ir_val v) {
+  ir_type t = ir_vtype(L->fn, v);
+  if (t.kind == IR_TPTR) return L->c.ops->global_ptr_type(&L->c);
+  if (t.kind == IR_TSCALAR) return cg_elem_type(L, t.elem);
+  char ts[128];
+  ir_type_str(t, ts, sizeof ts);
+  cg_fail(L, 0, "kernel '%s': parameter %s has type %s; kernel parameters are pointers or scalars",
+          L->fn->name, L->fn->vals[v].name ? L->fn->vals[v].name : "?", ts);
+}
+
+static void begin_kernel(cg_lower *L) {
+  ir_region *body = &L->fn->regions[L->fn->body];
+  LLVMTypeRef *ps = ir_alloc(L->A, (body->nargs + 1) * sizeof *ps);
+  for (uint32_t i = 0; i < body->nargs; i++) ps[i] = param_type(L, body->args[i]);
+  L->c.ops->kernel_begin(&L->c, L->fn->name, ps, body->nargs);
+  for (uint32_t i = 0; i < body->nargs; i++) {
+    cg_def(L, body->args[i], 1)[0] = LLVMGetParam(L->c.fn, i);
+    if (L->fn->vals[body->args[i]].name)
+      LLVMSetValueName2(LLVMGetParam(L->c.fn, i), L->fn->vals[body->args[i]].name,
+                        strlen(L->fn->vals[body->args[i]].name));
+  }
+  L->prologue = LLVMGetInsertBlock(L->c.b);
+  L->tid = L->c.ops->sreg(&L->c, CG_TID_X);
+  L->lane = LLVMBuildAnd(L->c.b, L->tid, cg_i32(L, 31), "lane");
+  L->warp = LLVMBuildLShr(L->c.b, L->tid, cg_i32(L, 5), "warp");
+  LLVMPositionBuilderAtEnd(L->c.b, cg_block(L, "body"));
+}
+
+static void end_kernel(cg_lower *L) {
+  LLVMBasicBlockRef last = LLVMGetInsertBlock(L->c.b);
+  LLVMBuildRetVoid(L->c.b);
+  LLVMPositionBuilderAtEnd(L->c.b, L->prologue);
+  LLVMBuildBr(L->c.b, LLVMGetNextBasicBlock(L->prologue));
+  LLVMPositionBuilderAtEnd(L->c.b, last);
+  L->c.ops->kernel_end(&L->c);
+}
+
+/* ---- steps 4 and 5 ---- */
+
+static void verify_module(cg_lower *L) {
+  char *msg = NULL;
+  if (!LLVMVerifyModule(L->c.mod, LLVMReturnStatusAction, &msg)) {
+    LLVMDisposeMessage(msg);
+    return;
+  }
+  char *text = LLVMPrintModuleToString(L->c.mod);
+  fprintf(stderr, "%s\nkiln: codegen produced invalid LLVM IR for kernel '%s' (a compiler bug):\n%s\n", text,
+          L->fn->name, msg);
+  LLVMDisposeMessage(text);
+  LLVMDisposeMessage(msg);
+  abort();
+}
+
+static pthread_once_t nvptx_once = PTHREAD_ONCE_INIT;
+
+static void nvptx_init(void) {
+  LLVMInitializeNVPTXTargetInfo();
+  LLVMInitializeNVPTXTarget();
+  LLVMInitializeNVPTXTargetMC();
+  LLVMInitializeNVPTXAsmPrinter();
+}
+
+static LLVMTargetMachineRef nvptx_machine(cg_lower *L) {
+  pthread_once(&nvptx_once, nvptx_init);
+  LLVMTargetRef target;
+  char *msg = NULL;
+  if (LLVMGetTargetFromTriple(NVPTX_TRIPLE, &target, &msg)) {
+    snprintf(L->err, L->errn, "LLVM has no NVPTX target: %s", msg ? msg : "?");
+    LLVMDisposeMessage(msg);
+    return NULL;
+  }
+  return LLVMCreateTargetMachine(target, NVPTX_TRIPLE, L->c.target->llvm_cpu, L->c.target->ptx_feat,
+                                 LLVMCodeGenLevelAggressive, LLVMRelocDefault, LLVMCodeModelDefault);
+}
+
+static int optimise(cg_lower *L, LLVMTargetMachineRef tm) {
+  LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+  LLVMErrorRef e = LLVMRunPasses(L->c.mod, "default<O3>", tm, po);
+  LLVMDisposePassBuilderOptions(po);
+  if (!e) return 0;
+  char *msg = LLVMGetErrorMessage(e);
+  snprintf(L->err, L->errn, "LLVM optimisation failed: %s", msg);
+  LLVMDisposeErrorMessage(msg);
+  return -1;
+}
+
+static char *dup_message(char *m) {
+  char *s = strdup(m ? m : "");
+  if (!s) abort();
+  LLVMDisposeMessage(m);
+  return s;
+}
+
+/* Optimises and emits PTX into out->ptx. */
+static int emit_ptx(cg_lower *L, cg_result *out) {
+  LLVMTargetMachineRef tm = nvptx_machine(L);
+  if (!tm) return -1;
+  LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+  LLVMSetModuleDataLayout(L->c.mod, dl);
+  LLVMDisposeTargetData(dl);
+  int rc = optimise(L, tm);
+  if (rc == 0) {
+    out->llvm_ir = dup_message(LLVMPrintModuleToString(L->c.mod));
+    char *msg = NULL;
+    LLVMMemoryBufferRef buf = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, L->c.mod, LLVMAssemblyFile, &msg, &buf)) {
+      snprintf(L->err, L->errn, "kernel '%s': PTX emission for %s failed: %s", L->fn->name, L->c.target->name,
+               msg ? msg : "?");
+      LLVMDisposeMessage(msg);
+      rc = -1;
+    } else {
+      size_t n = LLVMGetBufferSize(buf);
+      out->ptx = malloc(n + 1);
+      if (!out->ptx) abort();
+      memcpy(out->ptx, LLVMGetBufferStart(buf), n);
+      out->ptx[n] = 0;
+      LLVMDisposeMemoryBuffer(buf);
+    }
+  }
+  LLVMDisposeTargetMachine(tm);
+  return rc;
+}
+
+/* ---- the entry point ---- */
+
+static void check_shared_total(cg_lower *L, int planned) {
+  L->c.shared_bytes = L->scratch_max ? L->scratch_base + L->scratch_max : planned;
+  if (L->c.shared_bytes > L->c.target->smem_per_block)
+    cg_fail(
+        L, 0,
+        "kernel '%s' needs %d bytes of shared memory per block (%d planned, %d scratch); target %s allows %d",
+        L->fn->name, L->c.shared_bytes, planned, L->scratch_max, L->c.target->name,
+        L->c.target->smem_per_block);
+}
+
+static void dispose_llvm(cg_lower *L) {
+  if (L->c.b) LLVMDisposeBuilder(L->c.b);
+  if (L->c.mod) LLVMDisposeModule(L->c.mod);
+  if (L->c.ctx) LLVMContextDispose(L->c.ctx);
+  L->c.b = NULL;
+  L->c.mod = NULL;
+  L->c.ctx = NULL;
+}
+
+/* Steps 1-4 (everything up to a verified module); longjmps on user errors. */
+static void lower_kernel(cg_lower *L) {
+  int planned = check_input(L);
+  L->scratch_base = (planned + 15) & ~15;
+  L->c.ctx = LLVMContextCreate();
+  L->c.mod = LLVMModuleCreateWithNameInContext(L->fn->name, L->c.ctx);
+  L->c.b = LLVMCreateBuilderInContext(L->c.ctx);
+  L->c.ops->module_init(&L->c);
+  begin_kernel(L);
+  cg_lower_region(L, L->fn->body);
+  check_shared_total(L, planned);
+  end_kernel(L);
+  verify_module(L);
+}
+
+int cg_compile(ir_func *fn, const cg_target *t, cg_backend be, cg_result *out, char *err, size_t errn) {
+  memset(out, 0, sizeof *out);
+  cg_lower *L = calloc(1, sizeof *L);
+  if (!L) abort();
+  L->fn = fn;
+  L->A = ir_arena_new();
+  L->vals = ir_alloc(L->A, (fn->nvals + 1) * sizeof *L->vals);
+  L->err = err;
+  L->errn = errn;
+  L->warps = (int)ir_attr_i(fn->attrs, "warps", 4);
+  L->c.target = t;
+  L->c.ops = be == CG_SIM ? &cg_devops_sim : &cg_devops_nvptx;
+  L->c.threads = L->warps * 32;
+  int rc = 0;
+  if (setjmp(L->fail)) {
+    rc = -1;
+    goto done;
+  }
+  lower_kernel(L);
+  out->kernel_name = strdup(fn->name);
+  out->threads = L->c.threads;
+  out->shared_bytes = L->c.shared_bytes;
+  if (be == CG_NVPTX) {
+    rc = emit_ptx(L, out);
+  } else if ((rc = optimise(L, NULL)) == 0) {
+    out->llvm_ir = dup_message(LLVMPrintModuleToString(L->c.mod));
+    LLVMDisposeBuilder(L->c.b);
+    out->llvm_ctx = L->c.ctx;
+    out->llvm_mod = L->c.mod;
+    L->c.b = NULL;
+    L->c.mod = NULL;
+    L->c.ctx = NULL;
+  }
+done:
+  if (rc) cg_result_free(out);
+  dispose_llvm(L);
+  ir_arena_free(L->A);
+  free(L);
+  return rc;
+}
+
+void cg_result_free(cg_result *r) {
+  free(r->kernel_name);
+  free(r->llvm_ir);
+  free(r->ptx);
+  if (r->llvm_mod) LLVMDisposeModule(r->llvm_mod);
+  if (r->llvm_ctx) LLVMContextDispose(r->llvm_ctx);
+  memset(r, 0, sizeof *r);
+}
+
+const char *cg_llvm_version(void) {
+  static char v[32];
+  unsigned maj, min, patch;
+  LLVMGetVersion(&maj, &min, &patch);
+  snprintf(v, sizeof v, "%u.%u.%u", maj, min, patch);
+  return v;
+}

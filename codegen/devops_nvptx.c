@@ -1,0 +1,177 @@
+/*
+ * devops_nvptx.c - the device ops for NVIDIA GPUs: NVVM intrinsics, LLVM's NVPTX address spaces.
+ *
+ *   - global memory is address space 1 (kernel pointer parameters point there), shared memory
+ *     address space 3: one external `[0 x i8]` array, `kiln_smem`, the block's dynamic shared memory
+ *     (its size is given at launch: cg_result.shared_bytes);
+ *   - the kernel has the PTX-kernel calling convention (71) and "nvvm.maxntid" (launch bounds);
+ *   - special registers, the CTA barrier and warp shuffles are llvm.nvvm.* intrinsics;
+ *   - masked loads and stores are a branch around the access (ptxas turns short ones into predicated
+ *     instructions); a masked load joins with `other`;
+ *   - math: ex2.approx / lg2.approx / rsqrt.approx in f32 (exp and log scaled through them), IEEE
+ *     sqrt. f64 has no exp2/log2 instruction: those are computed in f32 (docs/codegen.md).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cg.h"
+
+#define SMEM_NAME "kiln_smem"
+
+/* LLVM 22's NVPTX64 data layout; codegen.c replaces it with the target machine's before emission. */
+#define NVPTX_DATA_LAYOUT "e-p6:32:32-i64:64-i128:128-i256:256-v16:16-v32:32-n16:32:64"
+
+static LLVMValueRef intrinsic(cg_ctx *c, const char *name, LLVMTypeRef ret, LLVMValueRef *args, unsigned n) {
+  LLVMTypeRef ps[4];
+  for (unsigned i = 0; i < n; i++) ps[i] = LLVMTypeOf(args[i]);
+  LLVMTypeRef ft = LLVMFunctionType(ret, ps, n, 0);
+  LLVMValueRef f = LLVMGetNamedFunction(c->mod, name);
+  if (!f) f = LLVMAddFunction(c->mod, name, ft);
+  return LLVMBuildCall2(c->b, ft, f, args, n, "");
+}
+
+static LLVMValueRef i32c(cg_ctx *c, int v) {
+  return LLVMConstInt(LLVMInt32TypeInContext(c->ctx), (unsigned)v, 1);
+}
+
+static void nvptx_module_init(cg_ctx *c) {
+  LLVMSetTarget(c->mod, "nvptx64-nvidia-cuda");
+  LLVMSetDataLayout(c->mod, NVPTX_DATA_LAYOUT);
+  LLVMTypeRef arr = LLVMArrayType2(LLVMInt8TypeInContext(c->ctx), 0);
+  LLVMValueRef g = LLVMAddGlobalInAddressSpace(c->mod, arr, SMEM_NAME, 3);
+  LLVMSetLinkage(g, LLVMExternalLinkage);
+  LLVMSetAlignment(g, 16);
+}
+
+static LLVMTypeRef nvptx_global_ptr(cg_ctx *c) { return LLVMPointerTypeInContext(c->ctx, 1); }
+static LLVMTypeRef nvptx_shared_ptr(cg_ctx *c) { return LLVMPointerTypeInContext(c->ctx, 3); }
+
+static LLVMValueRef nvptx_kernel_begin(cg_ctx *c, const char *name, LLVMTypeRef *params, unsigned n) {
+  LLVMTypeRef ft = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, n, 0);
+  c->fn = LLVMAddFunction(c->mod, name, ft);
+  LLVMSetFunctionCallConv(c->fn, 71); /* PTX kernel */
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry"));
+  return c->fn;
+}
+
+static void nvptx_kernel_end(cg_ctx *c) {
+  char v[16];
+  int n = snprintf(v, sizeof v, "%d", c->threads);
+  static const char key[] = "nvvm.maxntid";
+  LLVMAttributeRef a = LLVMCreateStringAttribute(c->ctx, key, sizeof key - 1, v, (unsigned)n);
+  LLVMAddAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, a);
+}
+
+static LLVMValueRef nvptx_sreg(cg_ctx *c, cg_sreg r) {
+  static const char *names[CG_NSREG] = {
+      [CG_TID_X] = "tid.x",       [CG_NTID_X] = "ntid.x",     [CG_CTAID_X] = "ctaid.x",
+      [CG_CTAID_Y] = "ctaid.y",   [CG_CTAID_Z] = "ctaid.z",   [CG_NCTAID_X] = "nctaid.x",
+      [CG_NCTAID_Y] = "nctaid.y", [CG_NCTAID_Z] = "nctaid.z", [CG_LANEID] = "laneid",
+  };
+  char name[64];
+  snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.%s", names[r]);
+  return intrinsic(c, name, LLVMInt32TypeInContext(c->ctx), NULL, 0);
+}
+
+static void nvptx_barrier(cg_ctx *c) {
+  LLVMValueRef id = i32c(c, 0);
+  intrinsic(c, "llvm.nvvm.barrier.cta.sync.aligned.all", LLVMVoidTypeInContext(c->ctx), &id, 1);
+}
+
+static LLVMValueRef nvptx_shfl(cg_ctx *c, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg) {
+  static const char *names[] = {[CG_SHFL_XOR] = "llvm.nvvm.shfl.sync.bfly.i32",
+                                [CG_SHFL_IDX] = "llvm.nvvm.shfl.sync.idx.i32",
+                                [CG_SHFL_UP] = "llvm.nvvm.shfl.sync.up.i32",
+                                [CG_SHFL_DOWN] = "llvm.nvvm.shfl.sync.down.i32"};
+  LLVMValueRef args[4] = {i32c(c, -1), v, arg, i32c(c, mode == CG_SHFL_UP ? 0 : 0x1f)};
+  return intrinsic(c, names[mode], LLVMInt32TypeInContext(c->ctx), args, 4);
+}
+
+static LLVMValueRef nvptx_shared_base(cg_ctx *c) { return LLVMGetNamedGlobal(c->mod, SMEM_NAME); }
+
+/* 1: pred is absent or the constant true; -1: the constant false; 0: known at run time only. */
+static int pred_kind(LLVMValueRef pred) {
+  if (!pred) return 1;
+  if (!LLVMIsAConstantInt(pred)) return 0;
+  return LLVMConstIntGetZExtValue(pred) ? 1 : -1;
+}
+
+static LLVMValueRef nvptx_load(cg_ctx *c, cg_space sp, LLVMTypeRef ty, LLVMValueRef ptr, LLVMValueRef pred,
+                               LLVMValueRef other) {
+  int k = pred_kind(pred);
+  if (k == 1) return LLVMBuildLoad2(c->b, ty, ptr, "");
+  if (k == -1) return other;
+  LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+  LLVMBasicBlockRef ld = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ld");
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ld.join");
+  LLVMBuildCondBr(c->b, pred, ld, join);
+  LLVMPositionBuilderAtEnd(c->b, ld);
+  LLVMValueRef v = LLVMBuildLoad2(c->b, ty, ptr, "");
+  LLVMBuildBr(c->b, join);
+  LLVMPositionBuilderAtEnd(c->b, join);
+  LLVMValueRef phi = LLVMBuildPhi(c->b, ty, "");
+  LLVMValueRef vals[2] = {other, v};
+  LLVMBasicBlockRef blocks[2] = {from, ld};
+  LLVMAddIncoming(phi, vals, blocks, 2);
+  (void)sp;
+  return phi;
+}
+
+static void nvptx_store(cg_ctx *c, cg_space sp, LLVMValueRef ptr, LLVMValueRef val, LLVMValueRef pred) {
+  int k = pred_kind(pred);
+  (void)sp;
+  if (k == -1) return;
+  if (k == 1) {
+    LLVMBuildStore(c->b, val, ptr);
+    return;
+  }
+  LLVMBasicBlockRef st = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "st");
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "st.join");
+  LLVMBuildCondBr(c->b, pred, st, join);
+  LLVMPositionBuilderAtEnd(c->b, st);
+  LLVMBuildStore(c->b, val, ptr);
+  LLVMBuildBr(c->b, join);
+  LLVMPositionBuilderAtEnd(c->b, join);
+}
+
+static LLVMValueRef math_f32(cg_ctx *c, cg_math m, LLVMValueRef x) {
+  LLVMTypeRef f32 = LLVMFloatTypeInContext(c->ctx);
+  switch (m) {
+  case CG_EXP2: return intrinsic(c, "llvm.nvvm.ex2.approx.f32", f32, &x, 1);
+  case CG_LOG2: return intrinsic(c, "llvm.nvvm.lg2.approx.f", f32, &x, 1);
+  case CG_EXP:
+    x = LLVMBuildFMul(c->b, x, LLVMConstReal(f32, 1.4426950408889634), "");
+    return intrinsic(c, "llvm.nvvm.ex2.approx.f32", f32, &x, 1);
+  case CG_LOG:
+    return LLVMBuildFMul(c->b, intrinsic(c, "llvm.nvvm.lg2.approx.f", f32, &x, 1),
+                         LLVMConstReal(f32, 0.6931471805599453), "");
+  case CG_SQRT: return intrinsic(c, "llvm.sqrt.f32", f32, &x, 1);
+  case CG_RSQRT: return intrinsic(c, "llvm.nvvm.rsqrt.approx.f", f32, &x, 1);
+  default: return NULL;
+  }
+}
+
+static LLVMValueRef nvptx_math(cg_ctx *c, cg_math m, LLVMValueRef x) {
+  LLVMTypeRef ty = LLVMTypeOf(x);
+  if (LLVMGetTypeKind(ty) != LLVMDoubleTypeKind) return math_f32(c, m, x);
+  if (m == CG_SQRT) return intrinsic(c, "llvm.sqrt.f64", ty, &x, 1);
+  if (m == CG_RSQRT) return intrinsic(c, "llvm.nvvm.rsqrt.approx.d", ty, &x, 1);
+  LLVMValueRef r = math_f32(c, m, LLVMBuildFPTrunc(c->b, x, LLVMFloatTypeInContext(c->ctx), ""));
+  return LLVMBuildFPExt(c->b, r, ty, "");
+}
+
+const cg_devops cg_devops_nvptx = {
+    .name = "nvptx",
+    .module_init = nvptx_module_init,
+    .global_ptr_type = nvptx_global_ptr,
+    .shared_ptr_type = nvptx_shared_ptr,
+    .kernel_begin = nvptx_kernel_begin,
+    .kernel_end = nvptx_kernel_end,
+    .sreg = nvptx_sreg,
+    .barrier = nvptx_barrier,
+    .shfl = nvptx_shfl,
+    .shared_base = nvptx_shared_base,
+    .load = nvptx_load,
+    .store = nvptx_store,
+    .math = nvptx_math,
+};

@@ -1,0 +1,118 @@
+/*
+ * lower_control.c - program ids, `for`, `if` and `yield`.
+ *
+ * for: a loop header with one phi for the induction variable and one per element of every carried
+ * value; the body's yield feeds the phis from the block it ends; the results are the header's phis
+ * (read on exit, where iv >= hi). if: two blocks and a join with one phi per element of each result.
+ * Scalars (and so loop bounds and if conditions) are the same in every thread of a block, so a
+ * barrier inside a loop or an if is reached by all threads or none.
+ */
+#include "cg.h"
+
+void cg_lower_program_id(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  int axis = (int)ir_attr_i(o->attrs, "axis", 0);
+  if (axis < 0 || axis > 2)
+    cg_fail(L, op, "op '%s': axis %d is not 0, 1 or 2", ir_opinfo_table[o->code].name, axis);
+  cg_sreg r = o->code == IR_OP_PROGRAM_ID ? CG_CTAID_X + axis : CG_NCTAID_X + axis;
+  LLVMValueRef v = L->c.ops->sreg(&L->c, r);
+  cg_def(L, o->res[0], 1)[0] = cg_convert(L, v, IR_I32, ir_vtype(L->fn, o->res[0]).elem);
+}
+
+void cg_lower_yield(cg_lower *L, ir_opid op) {
+  L->yield = L->fn->ops[op].opnd;
+  L->nyield = L->fn->ops[op].nopnd;
+  L->yield_block = LLVMGetInsertBlock(L->c.b);
+}
+
+/* Lowers region r; afterwards L->yield/nyield/yield_block describe how it ended. */
+static void lower_arm(cg_lower *L, ir_reg r) {
+  L->yield = NULL;
+  L->nyield = 0;
+  cg_lower_region(L, r);
+  if (!L->yield) L->yield_block = LLVMGetInsertBlock(L->c.b);
+}
+
+/* One phi per element of value v, in the current block. */
+static LLVMValueRef *phis_like(cg_lower *L, ir_val def, cg_value *like) {
+  LLVMValueRef *p = cg_def(L, def, like->n);
+  for (uint32_t i = 0; i < like->n; i++) p[i] = LLVMBuildPhi(L->c.b, LLVMTypeOf(like->v[i]), "");
+  return p;
+}
+
+static void add_incoming(cg_value *phis, cg_value *vals, LLVMBasicBlockRef from) {
+  for (uint32_t i = 0; i < phis->n; i++) LLVMAddIncoming(phis->v[i], &vals->v[i], &from, 1);
+}
+
+void cg_lower_for(cg_lower *L, ir_opid op) {
+  ir_func *fn = L->fn;
+  ir_op *o = &fn->ops[op];
+  ir_region *body = &fn->regions[o->region[0]];
+  LLVMBuilderRef B = L->c.b;
+  LLVMValueRef lo = cg_get(L, o->opnd[0])->v[0], hi = cg_get(L, o->opnd[1])->v[0];
+  LLVMValueRef step = cg_get(L, o->opnd[2])->v[0];
+  uint32_t ncar = body->nargs - 1;
+  if (o->nopnd != 3 + ncar || o->nres != ncar)
+    cg_fail(L, op, "op 'for': %u inits and %u results for %u carried values", o->nopnd - 3, o->nres, ncar);
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(B), head = cg_block(L, "for.head");
+  LLVMBasicBlockRef bodyb = cg_block(L, "for.body"), exit = cg_block(L, "for.exit");
+  LLVMBuildBr(B, head);
+  LLVMPositionBuilderAtEnd(B, head);
+  LLVMValueRef iv = LLVMBuildPhi(B, LLVMTypeOf(lo), "iv");
+  LLVMAddIncoming(iv, &lo, &pre, 1);
+  cg_def(L, body->args[0], 1)[0] = iv;
+  for (uint32_t k = 0; k < ncar; k++) {
+    cg_value *init = cg_get(L, o->opnd[3 + k]);
+    phis_like(L, body->args[1 + k], init);
+    add_incoming(cg_get(L, body->args[1 + k]), init, pre);
+  }
+  int uns = !ir_elem_is_signed(ir_vtype(fn, o->opnd[0]).elem);
+  LLVMBuildCondBr(B, LLVMBuildICmp(B, uns ? LLVMIntULT : LLVMIntSLT, iv, hi, ""), bodyb, exit);
+  LLVMPositionBuilderAtEnd(B, bodyb);
+  lower_arm(L, o->region[0]);
+  if (L->nyield != ncar)
+    cg_fail(L, op, "op 'for': the body yields %u values for %u carried", L->nyield, ncar);
+  LLVMBasicBlockRef latch = L->yield_block;
+  for (uint32_t k = 0; k < ncar; k++)
+    add_incoming(cg_get(L, body->args[1 + k]), cg_get(L, L->yield[k]), latch);
+  LLVMValueRef next = LLVMBuildAdd(B, iv, step, "iv.next");
+  LLVMAddIncoming(iv, &next, &latch, 1);
+  LLVMBuildBr(B, head);
+  LLVMPositionBuilderAtEnd(B, exit);
+  for (uint32_t k = 0; k < ncar; k++) {
+    cg_value *p = cg_get(L, body->args[1 + k]);
+    LLVMValueRef *r = cg_def(L, o->res[k], p->n);
+    for (uint32_t i = 0; i < p->n; i++) r[i] = p->v[i];
+  }
+}
+
+void cg_lower_if(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  LLVMBuilderRef B = L->c.b;
+  LLVMBasicBlockRef thenb = cg_block(L, "if.then"), elseb = cg_block(L, "if.else"),
+                    join = cg_block(L, "if.end");
+  LLVMBuildCondBr(B, cg_get(L, o->opnd[0])->v[0], thenb, elseb);
+  LLVMBasicBlockRef from[2];
+  const ir_val *ys[2];
+  LLVMBasicBlockRef arms[2] = {thenb, elseb};
+  for (int a = 0; a < 2; a++) {
+    LLVMPositionBuilderAtEnd(B, arms[a]);
+    if (o->nregion > a)
+      lower_arm(L, o->region[a]);
+    else
+      L->yield = NULL, L->nyield = 0, L->yield_block = arms[a];
+    if (L->nyield < o->nres)
+      cg_fail(L, op, "op 'if': the %s region yields %u values for %u results", a ? "else" : "then", L->nyield,
+              o->nres);
+    from[a] = L->yield_block;
+    ys[a] = L->yield;
+    LLVMBuildBr(B, join);
+  }
+  LLVMPositionBuilderAtEnd(B, join);
+  for (uint32_t k = 0; k < o->nres; k++) {
+    cg_value *tv = cg_get(L, ys[0][k]), *ev = cg_get(L, ys[1][k]);
+    phis_like(L, o->res[k], tv);
+    add_incoming(cg_get(L, o->res[k]), tv, from[0]);
+    add_incoming(cg_get(L, o->res[k]), ev, from[1]);
+  }
+}

@@ -1,0 +1,270 @@
+/*
+ * lower_layout.c - blocked layouts seen from one thread, the shared scratch area, convert_layout
+ * and broadcast.
+ *
+ * A thread's id splits into lane and warp; each splits across dims in layout order (lane bits for
+ * order[0] lowest). Along dim d the thread's position is t_d = warp_d * tpw[d] + lane_d and its first
+ * coordinate t_d * spt[d]. Where the layout tile is larger than the shape, coordinates wrap modulo
+ * the shape (replication); the first holder of each element is the thread with t_d * spt[d] <
+ * shape[d] in every dim, and only that thread writes the element to memory, so that replicated
+ * values never race.
+ *
+ * Scratch: shared memory after the planned buffers, reused by every op that needs it (reductions
+ * across warps, layout conversions, dot operands). Each use is write, barrier, read, barrier, so
+ * uses never overlap; the kernel's scratch size is the largest use.
+ */
+#include <string.h>
+
+#include "cg.h"
+
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static int log2_u32(uint32_t x) { return 31 - __builtin_clz(x); }
+
+void cg_lay_init(cg_lay *y, ir_type t) {
+  memset(y, 0, sizeof *y);
+  y->rank = t.rank;
+  y->l = t.layout;
+  uint32_t acc = 1;
+  for (int d = 0; d < t.rank; d++) {
+    y->shape[d] = t.shape[d];
+    y->run[d] = min_u32(t.layout.spt[d], t.shape[d]);
+    y->tile[d] = (uint32_t)t.layout.spt[d] * t.layout.tpw[d] * t.layout.wpc[d];
+    y->per[d] = y->run[d] * (t.shape[d] > y->tile[d] ? t.shape[d] / y->tile[d] : 1);
+  }
+  for (int j = 0; j < t.rank; j++) {
+    int d = t.layout.order[j];
+    y->step[d] = acc;
+    acc *= y->per[d];
+  }
+  y->n = acc;
+}
+
+uint32_t cg_lay_index(const cg_lay *y, const uint32_t *e) {
+  uint32_t i = 0;
+  for (int d = 0; d < y->rank; d++) i += e[d] * y->step[d];
+  return i;
+}
+
+void cg_lay_multi(const cg_lay *y, uint32_t i, uint32_t *e) {
+  for (int d = 0; d < y->rank; d++) e[d] = (i / y->step[d]) % y->per[d];
+}
+
+uint32_t cg_lay_const(const cg_lay *y, int d, uint32_t ed) {
+  return (ed / y->run[d]) * y->tile[d] + ed % y->run[d];
+}
+
+int cg_elem_bytes(ir_elem e) { return ir_elem_bits(e) < 8 ? 1 : ir_elem_bits(e) / 8; }
+
+/* ---- per-thread values of a layout ---- */
+
+static cg_thread_lay *find_thread_lay(cg_lower *L, const cg_lay *y) {
+  for (int i = 0; i < L->ntl; i++) {
+    cg_thread_lay *t = &L->tl[i];
+    if (t->rank == y->rank && !memcmp(&t->l, &y->l, sizeof t->l) &&
+        !memcmp(t->shape, y->shape, sizeof t->shape))
+      return t;
+  }
+  if (L->ntl == L->captl) {
+    int cap = L->captl ? 2 * L->captl : 16;
+    cg_thread_lay *n = ir_alloc(L->A, cap * sizeof *n);
+    if (L->ntl) memcpy(n, L->tl, L->ntl * sizeof *n);
+    L->tl = n;
+    L->captl = cap;
+  }
+  cg_thread_lay *t = &L->tl[L->ntl++];
+  memset(t, 0, sizeof *t);
+  t->l = y->l;
+  t->rank = y->rank;
+  memcpy(t->shape, y->shape, sizeof t->shape);
+  return t;
+}
+
+int cg_lay_lane_shift(const cg_lay *y, int d) {
+  int s = 0;
+  for (int j = 0; j < y->rank && y->l.order[j] != d; j++) s += log2_u32(y->l.tpw[y->l.order[j]]);
+  return s;
+}
+
+static int warp_shift(const cg_lay *y, int d) {
+  int s = 0;
+  for (int j = 0; j < y->rank && y->l.order[j] != d; j++) s += log2_u32(y->l.wpc[y->l.order[j]]);
+  return s;
+}
+
+void cg_lay_pos(cg_lower *L, const cg_lay *y, int d, LLVMValueRef *lane, LLVMValueRef *warp) {
+  LLVMBuilderRef b = L->c.b;
+  *lane = LLVMBuildAnd(b, LLVMBuildLShr(b, L->lane, cg_i32(L, cg_lay_lane_shift(y, d)), ""),
+                       cg_i32(L, y->l.tpw[d] - 1), "");
+  *warp = LLVMBuildAnd(b, LLVMBuildLShr(b, L->warp, cg_i32(L, warp_shift(y, d)), ""),
+                       cg_i32(L, y->l.wpc[d] - 1), "");
+}
+
+LLVMValueRef cg_lay_owner_dim(cg_lower *L, const cg_lay *y, int d) {
+  if (y->tile[d] <= y->shape[d]) return NULL;
+  LLVMValueRef lane, warp;
+  cg_lay_pos(L, y, d, &lane, &warp);
+  LLVMBuilderRef b = L->c.b;
+  LLVMValueRef pos = LLVMBuildAdd(b, LLVMBuildMul(b, warp, cg_i32(L, y->l.tpw[d]), ""), lane, "");
+  LLVMValueRef first = LLVMBuildMul(b, pos, cg_i32(L, y->l.spt[d]), "");
+  return LLVMBuildICmp(b, LLVMIntULT, first, cg_i32(L, y->shape[d]), "");
+}
+
+LLVMValueRef cg_lay_warps_owner(cg_lower *L, const cg_lay *y) {
+  uint32_t nwarps = 1;
+  for (int d = 0; d < y->rank; d++) nwarps *= y->l.wpc[d];
+  if (nwarps >= (uint32_t)L->warps) return NULL;
+  return LLVMBuildICmp(L->c.b, LLVMIntULT, L->warp, cg_i32(L, nwarps), "");
+}
+
+LLVMValueRef cg_and_pred(cg_lower *L, LLVMValueRef a, LLVMValueRef b) {
+  if (!a) return b;
+  if (!b) return a;
+  return LLVMBuildAnd(L->c.b, a, b, "");
+}
+
+/* Fills t->off and t->owner (in the prologue). */
+static void compute_thread_lay(cg_lower *L, const cg_lay *y, cg_thread_lay *t) {
+  LLVMBuilderRef b = L->c.b;
+  for (int d = 0; d < y->rank; d++) {
+    LLVMValueRef lane, warp;
+    cg_lay_pos(L, y, d, &lane, &warp);
+    LLVMValueRef pos = LLVMBuildAdd(b, LLVMBuildMul(b, warp, cg_i32(L, y->l.tpw[d]), ""), lane, "");
+    LLVMValueRef first = LLVMBuildMul(b, pos, cg_i32(L, y->l.spt[d]), "");
+    t->off[d] = y->tile[d] > y->shape[d] ? LLVMBuildAnd(b, first, cg_i32(L, y->shape[d] - 1), "") : first;
+    t->owner = cg_and_pred(L, t->owner, cg_lay_owner_dim(L, y, d));
+  }
+  t->owner = cg_and_pred(L, t->owner, cg_lay_warps_owner(L, y));
+}
+
+const cg_thread_lay *cg_lay_thread(cg_lower *L, const cg_lay *y) {
+  cg_thread_lay *t = find_thread_lay(L, y);
+  if (t->off[0]) return t;
+  LLVMBasicBlockRef saved;
+  cg_enter_prologue(L, &saved);
+  compute_thread_lay(L, y, t);
+  cg_leave_prologue(L, saved);
+  return t;
+}
+
+LLVMValueRef *cg_lay_coords(cg_lower *L, const cg_lay *y) {
+  const cg_thread_lay *t = cg_lay_thread(L, y);
+  LLVMValueRef *c = ir_alloc(L->A, (size_t)y->n * y->rank * sizeof *c);
+  uint32_t e[IR_MAXRANK];
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, e);
+    for (int d = 0; d < y->rank; d++)
+      c[i * y->rank + d] = LLVMBuildAdd(L->c.b, t->off[d], cg_i32(L, cg_lay_const(y, d, e[d])), "");
+  }
+  return c;
+}
+
+/* ---- scratch and tiles in shared memory ---- */
+
+LLVMValueRef cg_scratch(cg_lower *L, int bytes) {
+  if (bytes > L->scratch_max) L->scratch_max = bytes;
+  LLVMValueRef base = L->c.ops->shared_base(&L->c);
+  LLVMValueRef off = cg_i32(L, L->scratch_base);
+  return LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &off, 1, "scratch");
+}
+
+static LLVMTypeRef storage_type(cg_lower *L, ir_elem e) {
+  return e == IR_I1 ? LLVMInt8TypeInContext(L->c.ctx) : cg_elem_type(L, e);
+}
+
+/* Row-major index of element i in a buffer of shape mem (dims of size 1 broadcast). */
+static LLVMValueRef row_major(cg_lower *L, const cg_lay *y, const LLVMValueRef *coords, uint32_t i,
+                              const uint32_t *mem) {
+  LLVMValueRef idx = NULL;
+  uint32_t stride = 1;
+  for (int d = y->rank - 1; d >= 0; d--) {
+    if (mem[d] > 1) {
+      LLVMValueRef term = LLVMBuildMul(L->c.b, coords[i * y->rank + d], cg_i32(L, stride), "");
+      idx = idx ? LLVMBuildAdd(L->c.b, idx, term, "") : term;
+    }
+    stride *= mem[d];
+  }
+  return idx ? idx : cg_i32(L, 0);
+}
+
+void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base) {
+  LLVMValueRef *coords = cg_lay_coords(L, y);
+  LLVMValueRef owner = cg_lay_thread(L, y)->owner;
+  LLVMTypeRef ty = storage_type(L, e);
+  for (uint32_t i = 0; i < y->n; i++) {
+    LLVMValueRef idx = row_major(L, y, coords, i, y->shape);
+    LLVMValueRef p = LLVMBuildGEP2(L->c.b, ty, base, &idx, 1, "");
+    LLVMValueRef x = e == IR_I1 ? LLVMBuildZExt(L->c.b, v[i], ty, "") : v[i];
+    L->c.ops->store(&L->c, CG_SHARED, p, x, owner);
+  }
+}
+
+/* Loads y's elements from a row-major buffer of shape mem (y->shape, or a shape with dims of size 1
+ * that broadcast). */
+static void tile_from_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, const uint32_t *mem,
+                             LLVMValueRef *out) {
+  LLVMValueRef *coords = cg_lay_coords(L, y);
+  LLVMTypeRef ty = storage_type(L, e);
+  for (uint32_t i = 0; i < y->n; i++) {
+    LLVMValueRef idx = row_major(L, y, coords, i, mem);
+    LLVMValueRef p = LLVMBuildGEP2(L->c.b, ty, base, &idx, 1, "");
+    LLVMValueRef x = L->c.ops->load(&L->c, CG_SHARED, ty, p, NULL, NULL);
+    out[i] = e == IR_I1 ? LLVMBuildTrunc(L->c.b, x, cg_elem_type(L, e), "") : x;
+  }
+}
+
+void cg_tile_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, LLVMValueRef *out) {
+  tile_from_buffer(L, y, e, base, y->shape, out);
+}
+
+/* ---- ops ---- */
+
+static int same_layout(const cg_lay *a, const cg_lay *b) {
+  return a->rank == b->rank && !memcmp(&a->l, &b->l, sizeof a->l);
+}
+
+/* Source tile (layout ys) to the scratch area, then read back with layout yd from a buffer of shape
+ * mem; out gets yd.n values. */
+static void through_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *src, const cg_lay *yd,
+                            LLVMValueRef *out) {
+  LLVMValueRef s = cg_scratch(L, (int)ir_type_numel(ir_t_tile(e, ys->rank, ys->shape)) * cg_elem_bytes(e));
+  cg_tile_to_shared(L, ys, e, src, s);
+  L->c.ops->barrier(&L->c);
+  tile_from_buffer(L, yd, e, s, ys->shape, out);
+  L->c.ops->barrier(&L->c);
+}
+
+void cg_lower_convert_layout(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  ir_type ts = ir_vtype(L->fn, o->opnd[0]), td = ir_vtype(L->fn, o->res[0]);
+  cg_lay ys, yd;
+  cg_lay_init(&ys, ts);
+  cg_lay_init(&yd, td);
+  cg_value *src = cg_get(L, o->opnd[0]);
+  LLVMValueRef *out = cg_def(L, o->res[0], yd.n);
+  if (same_layout(&ys, &yd))
+    memcpy(out, src->v, yd.n * sizeof *out);
+  else
+    through_scratch(L, &ys, ts.elem, src->v, &yd, out);
+}
+
+/* Same layout (the layout pass's rule): a register copy. Otherwise through scratch. */
+void cg_lower_broadcast(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  ir_type ts = ir_vtype(L->fn, o->opnd[0]), td = ir_vtype(L->fn, o->res[0]);
+  cg_lay ys, yd;
+  cg_lay_init(&ys, ts);
+  cg_lay_init(&yd, td);
+  cg_value *src = cg_get(L, o->opnd[0]);
+  LLVMValueRef *out = cg_def(L, o->res[0], yd.n);
+  if (!same_layout(&ys, &yd)) {
+    through_scratch(L, &ys, ts.elem, src->v, &yd, out);
+    return;
+  }
+  uint32_t e[IR_MAXRANK];
+  for (uint32_t i = 0; i < yd.n; i++) {
+    cg_lay_multi(&yd, i, e);
+    for (int d = 0; d < yd.rank; d++)
+      if (ts.shape[d] == 1) e[d] = 0;
+    out[i] = src->v[cg_lay_index(&ys, e)];
+  }
+}
