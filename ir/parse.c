@@ -56,6 +56,7 @@ typedef struct {
   uint32_t nsyms, capsyms; /* open addressing; capsyms is a power of two */
   size_t line_pos;         /* line_of's cache: line_no is the line of offset line_pos */
   int line_no;
+  char desc[80]; /* tok_desc's text */
   char *err;
   size_t errn;
   jmp_buf fail;
@@ -204,11 +205,11 @@ static int is_word(parser *P, const char *w) {
   return P->tok.kind == T_IDENT && tok_len(P) == (int)strlen(w) && !strncmp(tok_text(P), w, strlen(w));
 }
 
+/* The current token for messages: "'text'" or "end of input". */
 static const char *tok_desc(parser *P) {
-  static char buf[80];
   if (P->tok.kind == T_EOF) return "end of input";
-  snprintf(buf, sizeof buf, "'%.*s'", tok_len(P) > 60 ? 60 : tok_len(P), tok_text(P));
-  return buf;
+  snprintf(P->desc, sizeof P->desc, "'%.*s'", tok_len(P) > 60 ? 60 : tok_len(P), tok_text(P));
+  return P->desc;
 }
 
 static void expect(parser *P, char c, const char *where) {
