@@ -6,7 +6,7 @@
  * stack. Blocks are spread over host threads. Barriers and warp collectives are rendezvous points.
  * The checks a GPU does not make (out-of-bounds global/shared access, shared-memory races between
  * barriers, divergent barriers, reads of never-written shared memory) stop the launch with a one-line
- * report naming kernel, block, thread(s), op and address.
+ * report naming kernel, block, thread(s), op and address. docs/simulator.md describes all of it.
  */
 #ifndef KILN_SIM_H
 #define KILN_SIM_H
@@ -17,25 +17,37 @@
 #include "../codegen/codegen.h"
 
 typedef struct {
-  int is_ptr;     /* 1: a global buffer */
-  ir_elem elem;   /* element type (pointee for buffers) */
-  void *ptr;      /* buffers: host memory the kernel reads/writes */
-  size_t bytes;   /* buffers: size, for bounds checks */
-  int64_t ival;   /* integer scalars */
-  double fval;    /* float scalars */
+  int is_ptr;   /* 1: a global buffer */
+  ir_elem elem; /* element type (pointee for buffers) */
+  void *ptr;    /* buffers: host memory the kernel reads/writes */
+  size_t bytes; /* buffers: size, for bounds checks */
+  int64_t ival; /* integer scalars */
+  double fval;  /* float scalars */
 } sim_arg;
 
 typedef struct {
-  int workers;        /* host threads (0 = number of cores) */
-  int check_races;    /* default on */
-  int check_uninit;   /* default on */
-  uint64_t thread_ops;/* out: simulated device ops executed (for speed reports) */
-  double seconds;     /* out: wall time of the launch */
+  int workers;         /* host threads (0 = number of cores) */
+  int check_races;     /* 0 (default) or 1: on; -1: off */
+  int check_uninit;    /* 0 (default) or 1: on; -1: off */
+  uint64_t thread_ops; /* out: simulated device ops executed (for speed reports) */
+  double seconds;      /* out: wall time of the launch */
+  size_t stack_bytes;  /* fiber stack per thread (0 = $KILN_SIM_STACK_KB KiB, else 64 KiB) */
+  uint64_t threads;    /* out: simulated threads run to completion */
 } sim_opts;
 
 /* Runs k (CG_SIM result; the module is consumed) over grid with args. 0 on success; -1 with the
- * one-line report in err. */
+ * one-line report in err. o may be NULL (defaults). */
 int sim_launch(cg_result *k, const sim_arg *args, int nargs, const int64_t grid[3], sim_opts *o, char *err,
                size_t errn);
+
+/* Load once, launch many: sim_load JIT-compiles k's module (consumed even on error: k->llvm_ctx and
+ * k->llvm_mod are set to NULL); sim_run launches it any number of times. NULL / -1 with a one-line
+ * message in err. */
+typedef struct sim_kernel sim_kernel;
+sim_kernel *sim_load(cg_result *k, char *err, size_t errn);
+int sim_run(sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3], sim_opts *o, char *err,
+            size_t errn);
+void sim_kernel_free(sim_kernel *k);
+const char *sim_kernel_name(const sim_kernel *k);
 
 #endif

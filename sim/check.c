@@ -1,0 +1,213 @@
+/*
+ * check.c - what the simulator checks on every global and shared access.
+ *
+ * 1. Bounds: a global access must lie inside one buffer passed to the launch; a shared access inside
+ *    the launch's dynamic shared memory.
+ * 2. Alignment: an access of B bytes needs the largest power of two dividing B (at most 16), as on
+ *    the GPU.
+ * 3. Shared memory, per byte (sim_shadow): the last writer (epoch, thread, site) and up to two
+ *    readers of the current epoch. The epoch is a per-worker counter bumped at every block start and
+ *    every completed barrier, so "in this epoch" means "since the last barrier" and "written in this
+ *    block" means "written at an epoch >= the block's first". Then:
+ *    - a read of a byte never written in this block is an uninitialised read;
+ *    - a read of a byte another thread wrote in this epoch, or a write of a byte another thread read
+ *      or wrote in this epoch, is a race. The same thread may do as it likes.
+ * A failed check writes the report and abandons the fiber: the access never happens.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_int.h"
+
+void sim_check_block_start(sim_worker *w) {
+  if (w->shadow && w->epoch > UINT32_MAX - (1u << 24)) { /* far from wrapping: start over */
+    memset(w->shadow, 0, sizeof(sim_shadow) * w->shared_bytes);
+    w->epoch = 0;
+  }
+  w->block_epoch = ++w->epoch;
+  memset(w->shared, 0xff, w->shared_bytes); /* poison: NaN for floats, -1 for ints */
+}
+
+static const char *verb(int write) { return write ? "writes" : "reads"; }
+
+static unsigned need_align(uint32_t bytes) {
+  unsigned a = 1;
+  while (a < 16 && bytes % (a * 2) == 0) a *= 2;
+  return a;
+}
+
+/* ---- global memory ---- */
+
+/* "0 bytes past the end of 'z' (arg 2, 512 bytes at 0x...)" for the buffer nearest to [a, a+bytes). */
+static void describe_nearest(const sim_exec *x, uintptr_t a, uint32_t bytes, char *buf, size_t n) {
+  const sim_buf *best = NULL;
+  uintptr_t bestd = UINTPTR_MAX;
+  for (int i = 0; i < x->nbufs; i++) {
+    const sim_buf *b = &x->bufs[i];
+    uintptr_t d = a >= b->hi ? a - b->hi : a < b->lo ? b->lo - a : 0;
+    if (d < bestd) bestd = d, best = b;
+  }
+  if (!best) {
+    snprintf(buf, n, "the launch passed no buffer");
+    return;
+  }
+  char who[96];
+  if (best->name)
+    snprintf(who, sizeof who, "'%s' (arg %d, %zu bytes at %p)", best->name, best->arg,
+             (size_t)(best->hi - best->lo), (void *)best->lo);
+  else
+    snprintf(who, sizeof who, "arg %d (%zu bytes at %p)", best->arg, (size_t)(best->hi - best->lo),
+             (void *)best->lo);
+  if (a >= best->hi)
+    snprintf(buf, n, "%zu bytes past the end of %s", (size_t)(a - best->hi), who);
+  else if (a < best->lo && a + bytes <= best->lo)
+    snprintf(buf, n, "%zu bytes before the start of %s", (size_t)(best->lo - a), who);
+  else
+    snprintf(buf, n, "straddles the %s of %s", a < best->lo ? "start" : "end", who);
+}
+
+static void check_global(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t bytes, int write,
+                         const char *site) {
+  const sim_exec *x = w->x;
+  const sim_buf *b = t->buf_hint < x->nbufs ? &x->bufs[t->buf_hint] : NULL;
+  if (!b || a < b->lo || a > b->hi || bytes > b->hi - a) {
+    int i = 0;
+    for (; i < x->nbufs; i++) {
+      b = &x->bufs[i];
+      if (a >= b->lo && a <= b->hi && bytes <= b->hi - a) break;
+    }
+    if (i == x->nbufs) {
+      char where[200];
+      describe_nearest(x, a, bytes, where, sizeof where);
+      sim_report(w, write ? "out-of-bounds global write" : "out-of-bounds global read",
+                 "thread %d %s global[%p..%p) at '%s', %s", t->tid, verb(write), (void *)a,
+                 (void *)(a + bytes), site, where);
+      sim_abandon(w);
+    }
+    t->buf_hint = i;
+  }
+  unsigned al = need_align(bytes);
+  if (a & (al - 1)) {
+    sim_report(w, write ? "misaligned global write" : "misaligned global read",
+               "thread %d %s global[%p..%p) at '%s', a %u-byte access needs %u-byte alignment", t->tid,
+               verb(write), (void *)a, (void *)(a + bytes), site, bytes, al);
+    sim_abandon(w);
+  }
+}
+
+/* ---- shared memory ---- */
+
+/* Prints a shared range as offsets; negative offsets (a pointer below the base) print with '-'. */
+static void fmt_range(char *buf, size_t n, intptr_t off, uint32_t bytes) {
+  if (off < 0)
+    snprintf(
+        buf, n, "shared[-0x%llx..%s0x%llx)", (unsigned long long)-off, off + (intptr_t)bytes < 0 ? "-" : "",
+        (unsigned long long)(off + (intptr_t)bytes < 0 ? -(off + (intptr_t)bytes) : off + (intptr_t)bytes));
+  else
+    snprintf(buf, n, "shared[0x%llx..0x%llx)", (unsigned long long)off, (unsigned long long)off + bytes);
+}
+
+/* The other thread an access by `tid` conflicts with at byte s, or -1. */
+static int conflict(const sim_worker *w, const sim_shadow *s, int tid, int write, const char **site,
+                    int *was_write) {
+  if (s->w_epoch == w->epoch && s->w_tid != tid) {
+    *site = s->w_site;
+    *was_write = 1;
+    return s->w_tid;
+  }
+  if (!write || s->r_epoch != w->epoch) return -1;
+  *was_write = 0;
+  for (int k = 0; k < 2; k++)
+    if (s->r_tid[k] != SIM_NO_TID && s->r_tid[k] != tid) {
+      *site = s->r_site[k];
+      return s->r_tid[k];
+    }
+  return -1;
+}
+
+static void check_races(sim_worker *w, sim_thread *t, size_t off, uint32_t bytes, int write,
+                        const char *site) {
+  const sim_shadow *sh = w->shadow + off;
+  for (uint32_t i = 0; i < bytes; i++) {
+    const char *osite, *s2;
+    int owrite, w2, other = conflict(w, &sh[i], t->tid, write, &osite, &owrite);
+    if (other < 0) continue;
+    uint32_t j = i + 1;
+    while (j < bytes && conflict(w, &sh[j], t->tid, write, &s2, &w2) == other && s2 == osite && w2 == owrite)
+      j++;
+    char r[64];
+    fmt_range(r, sizeof r, (intptr_t)(off + i), j - i);
+    sim_report(w, "race", "thread %d %s %s at '%s', thread %d %s it at '%s' with no barrier between", other,
+               verb(owrite), r, osite, t->tid, write ? "wrote" : "read", site);
+    sim_abandon(w);
+  }
+}
+
+static void check_uninit(sim_worker *w, sim_thread *t, size_t off, uint32_t bytes, const char *site) {
+  const sim_shadow *sh = w->shadow + off;
+  for (uint32_t i = 0; i < bytes; i++) {
+    if (sh[i].w_epoch >= w->block_epoch) continue;
+    uint32_t j = i + 1;
+    while (j < bytes && sh[j].w_epoch < w->block_epoch) j++;
+    char r[64];
+    fmt_range(r, sizeof r, (intptr_t)(off + i), j - i);
+    sim_report(w, "uninitialised shared read", "thread %d reads %s at '%s', never written in this block",
+               t->tid, r, site);
+    sim_abandon(w);
+  }
+}
+
+static void record(sim_worker *w, int tid, size_t off, uint32_t bytes, int write, const char *site) {
+  sim_shadow *sh = w->shadow + off;
+  for (uint32_t i = 0; i < bytes; i++) {
+    sim_shadow *s = &sh[i];
+    if (write) {
+      s->w_epoch = w->epoch;
+      s->w_tid = (uint16_t)tid;
+      s->w_site = site;
+    } else if (s->r_epoch != w->epoch) {
+      s->r_epoch = w->epoch;
+      s->r_tid[0] = (uint16_t)tid;
+      s->r_site[0] = site;
+      s->r_tid[1] = SIM_NO_TID;
+    } else if (s->r_tid[0] != tid && s->r_tid[1] == SIM_NO_TID) {
+      s->r_tid[1] = (uint16_t)tid;
+      s->r_site[1] = site;
+    }
+  }
+}
+
+static void check_shared(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t bytes, int write,
+                         const char *site) {
+  intptr_t off = (intptr_t)(a - (uintptr_t)w->shared);
+  if (off < 0 || (size_t)off > w->shared_bytes || bytes > w->shared_bytes - (size_t)off) {
+    char r[64];
+    fmt_range(r, sizeof r, off, bytes);
+    sim_report(w, write ? "out-of-bounds shared write" : "out-of-bounds shared read",
+               "thread %d %s %s at '%s', outside the launch's %zu bytes of shared memory", t->tid,
+               verb(write), r, site, w->shared_bytes);
+    sim_abandon(w);
+  }
+  unsigned al = need_align(bytes);
+  if (off & (al - 1)) {
+    char r[64];
+    fmt_range(r, sizeof r, off, bytes);
+    sim_report(w, write ? "misaligned shared write" : "misaligned shared read",
+               "thread %d %s %s at '%s', a %u-byte access needs %u-byte alignment", t->tid, verb(write), r,
+               site, bytes, al);
+    sim_abandon(w);
+  }
+  if (!w->shadow) return;
+  if (!write && w->x->check_uninit) check_uninit(w, t, (size_t)off, bytes, site);
+  if (w->x->check_races) check_races(w, t, (size_t)off, bytes, write, site);
+  record(w, t->tid, (size_t)off, bytes, write, site);
+}
+
+void sim_check_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, const char *site) {
+  sim_thread *t = &w->th[w->cur];
+  if (kind & SIM_ACC_SHARED)
+    check_shared(w, t, a, bytes, kind & SIM_ACC_WRITE, site);
+  else
+    check_global(w, t, a, bytes, kind & SIM_ACC_WRITE, site);
+}

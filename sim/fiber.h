@@ -1,0 +1,43 @@
+/*
+ * fiber.h - the simulator's fibers: one small stack and a saved context per simulated thread.
+ *
+ * x86-64 uses a hand-written switch (six callee-saved registers and the stack pointer, no system
+ * call); other hosts fall back to ucontext. docs/simulator.md gives the measured cost of both.
+ * A fiber's function must never return: it ends by switching to another fiber for good.
+ */
+#ifndef KILN_SIM_FIBER_H
+#define KILN_SIM_FIBER_H
+
+#include <stddef.h>
+
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
+
+/* A run of equally sized stacks in one mapping, each with a guard page below it. */
+typedef struct {
+  char *base;
+  size_t each; /* bytes per stack, guard page included */
+  size_t count;
+} sim_stacks;
+
+typedef struct {
+#if defined(__x86_64__)
+  void *sp; /* saved stack pointer; the registers are on that stack */
+#else
+  ucontext_t uc;
+#endif
+} sim_fiber;
+
+/* Maps `count` stacks of `bytes` usable bytes each (rounded up to pages). 0, or -1 if mmap fails. */
+int sim_stacks_map(sim_stacks *s, size_t count, size_t bytes);
+void sim_stacks_unmap(sim_stacks *s);
+
+/* Prepares f to run fn(arg) on stack i of s the first time it is switched to. */
+void sim_fiber_init(sim_fiber *f, sim_stacks *s, size_t i, void (*fn)(void *), void *arg);
+
+/* Saves the current context in `from` and resumes `to`. Returns when something switches back to
+ * `from`. The scheduler's own context is a sim_fiber that was never initialised. */
+void sim_fiber_switch(sim_fiber *from, sim_fiber *to);
+
+#endif

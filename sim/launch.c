@@ -1,0 +1,283 @@
+/*
+ * launch.c - one launch: arguments checked against the kernel's parameters and marshalled for
+ * libffi, blocks handed out to worker host threads, the first failure kept.
+ *
+ * 1. Check the grid and every argument against the JIT'd kernel's parameter list; build the ffi_cif
+ *    and argument values once (every simulated thread calls the kernel with the same arguments).
+ * 2. Set up one worker per host thread: its thread records, fiber stacks (guard page each), shared
+ *    memory and shadow. Worker 0 runs on the calling thread.
+ * 3. Workers claim blocks in increasing linear order (x fastest). A failed block records its report
+ *    if it is the lowest failing block so far; blocks after the lowest failure are not started. So
+ *    the report is the same whatever the number of workers: the first failing block's.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../codegen/devops.h"
+#include "sim_int.h"
+
+static int ncores(void) {
+  cpu_set_t s;
+  if (!sched_getaffinity(0, sizeof s, &s)) return CPU_COUNT(&s);
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+/* ---- step 1: arguments ---- */
+
+static void param_desc(const sim_param *p, int i, char *buf, size_t n) {
+  if (p->name)
+    snprintf(buf, n, "argument %d ('%s': %s)", i, p->name, p->type);
+  else
+    snprintf(buf, n, "argument %d (%s)", i, p->type);
+}
+
+static ffi_type *int_ffi(int bits, int is_signed) {
+  if (bits <= 8) return is_signed ? &ffi_type_sint8 : &ffi_type_uint8;
+  if (bits <= 16) return is_signed ? &ffi_type_sint16 : &ffi_type_uint16;
+  if (bits <= 32) return is_signed ? &ffi_type_sint32 : &ffi_type_uint32;
+  return is_signed ? &ffi_type_sint64 : &ffi_type_uint64;
+}
+
+static void set_int(sim_argval *v, int bits, int64_t x) {
+  if (bits == 1) x &= 1;
+  if (bits <= 8)
+    v->i8 = (int8_t)x;
+  else if (bits <= 16)
+    v->i16 = (int16_t)x;
+  else if (bits <= 32)
+    v->i32 = (int32_t)x;
+  else
+    v->i64 = x;
+}
+
+/* Checks argument i against parameter i and marshals it. */
+static int marshal(sim_exec *x, int i, const sim_arg *a, char *err, size_t errn) {
+  const sim_kernel *k = x->k;
+  const sim_param *p = &k->params[i];
+  char d[128];
+  param_desc(p, i, d, sizeof d);
+  sim_argval *v = &x->vals[i];
+  x->argv[i] = v;
+  if (p->kind == SIM_P_PTR) {
+    if (!a->is_ptr)
+      return snprintf(err, errn, "sim: %s of kernel %s is a buffer, the launch passes a scalar", d, k->name),
+             -1;
+    if (!a->ptr && a->bytes)
+      return snprintf(err, errn, "sim: %s of kernel %s: a buffer of %zu bytes at NULL", d, k->name, a->bytes),
+             -1;
+    x->ftypes[i] = &ffi_type_pointer;
+    v->p = a->ptr;
+    x->bufs[x->nbufs++] = (sim_buf){(uintptr_t)a->ptr, (uintptr_t)a->ptr + a->bytes, i, p->name};
+    return 0;
+  }
+  if (a->is_ptr)
+    return snprintf(err, errn, "sim: %s of kernel %s is a scalar, the launch passes a buffer", d, k->name),
+           -1;
+  if ((unsigned)a->elem >= IR_NELEM)
+    return snprintf(err, errn, "sim: %s of kernel %s: bad element type", d, k->name), -1;
+  const char *en = ir_elem_name(a->elem);
+  int isf = ir_elem_is_float(a->elem), bits = ir_elem_bits(a->elem);
+  switch (p->kind) {
+  case SIM_P_INT:
+    if (isf || bits != p->bits)
+      return snprintf(err, errn, "sim: %s of kernel %s, the launch passes %s", d, k->name, en), -1;
+    x->ftypes[i] = int_ffi(p->bits, ir_elem_is_signed(a->elem));
+    set_int(v, p->bits, a->ival);
+    return 0;
+  case SIM_P_F32:
+  case SIM_P_F64:
+    if (a->elem != (p->kind == SIM_P_F32 ? IR_F32 : IR_F64))
+      return snprintf(err, errn, "sim: %s of kernel %s, the launch passes %s", d, k->name, en), -1;
+    x->ftypes[i] = p->kind == SIM_P_F32 ? &ffi_type_float : &ffi_type_double;
+    if (p->kind == SIM_P_F32)
+      v->f = (float)a->fval;
+    else
+      v->d = a->fval;
+    return 0;
+  default:
+    return snprintf(err, errn,
+                    "sim: %s of kernel %s has a type the simulator cannot pass (use a buffer, i1..i64, f32 "
+                    "or f64)",
+                    d, k->name),
+           -1;
+  }
+}
+
+static int check_grid(const sim_kernel *k, const int64_t g[3], char *err, size_t errn) {
+  if (g[0] >= 1 && g[0] <= INT32_MAX && g[1] >= 1 && g[1] <= 65535 && g[2] >= 1 && g[2] <= 65535) return 0;
+  snprintf(err, errn,
+           "sim: grid (%lld,%lld,%lld) of kernel %s is invalid (x in 1..2^31-1, y and z in 1..65535)",
+           (long long)g[0], (long long)g[1], (long long)g[2], k->name);
+  return -1;
+}
+
+static int exec_init(sim_exec *x, const sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3],
+                     const sim_opts *o, char *err, size_t errn) {
+  memset(x, 0, sizeof *x);
+  x->k = k;
+  if (check_grid(k, grid, err, errn)) return -1;
+  memcpy(x->grid, grid, sizeof x->grid);
+  x->nblocks = grid[0] * grid[1] * grid[2];
+  if (nargs != k->nparams) {
+    snprintf(err, errn, "sim: kernel %s takes %d arguments, the launch passes %d", k->name, k->nparams,
+             nargs);
+    return -1;
+  }
+  size_t n = (size_t)nargs + 1;
+  x->ftypes = calloc(n, sizeof *x->ftypes);
+  x->vals = calloc(n, sizeof *x->vals);
+  x->argv = calloc(n, sizeof *x->argv);
+  x->bufs = calloc(n, sizeof *x->bufs);
+  for (int i = 0; i < nargs; i++)
+    if (marshal(x, i, &args[i], err, errn)) return -1;
+  if (ffi_prep_cif(&x->cif, FFI_DEFAULT_ABI, (unsigned)nargs, &ffi_type_void, x->ftypes) != FFI_OK) {
+    snprintf(err, errn, "sim: libffi cannot describe the call of kernel %s", k->name);
+    return -1;
+  }
+  x->check_races = !o || o->check_races >= 0;
+  x->check_uninit = !o || o->check_uninit >= 0;
+  const char *env = getenv("KILN_SIM_STACK_KB");
+  x->stack_bytes = o && o->stack_bytes    ? o->stack_bytes
+                   : env && atol(env) > 0 ? (size_t)atol(env) * 1024
+                                          : 64 * 1024;
+  atomic_init(&x->next_block, 0);
+  atomic_init(&x->fail_block, INT64_MAX);
+  pthread_mutex_init(&x->mu, NULL);
+  return 0;
+}
+
+static void exec_free(sim_exec *x) {
+  free(x->ftypes);
+  free(x->vals);
+  free(x->argv);
+  free(x->bufs);
+  if (x->k) pthread_mutex_destroy(&x->mu);
+}
+
+/* ---- step 2: workers ---- */
+
+static int worker_init(sim_worker *w, sim_exec *x, char *err, size_t errn) {
+  const sim_kernel *k = x->k;
+  int n = k->threads;
+  memset(w, 0, sizeof *w);
+  w->x = x;
+  w->nthreads = n;
+  w->nwarps = (n + 31) / 32;
+  w->th = calloc((size_t)n, sizeof *w->th);
+  w->warp_arrived = calloc((size_t)w->nwarps, sizeof *w->warp_arrived);
+  w->shared_bytes = (size_t)k->shared_bytes;
+  w->shared = aligned_alloc(128, (w->shared_bytes + 127) / 128 * 128 + 128);
+  if ((x->check_races || x->check_uninit) && w->shared_bytes)
+    w->shadow = calloc(w->shared_bytes, sizeof *w->shadow);
+  if (!w->th || !w->warp_arrived || !w->shared ||
+      (!w->shadow && w->shared_bytes && (x->check_races || x->check_uninit)) ||
+      sim_stacks_map(&w->stacks, (size_t)n, x->stack_bytes)) {
+    snprintf(err, errn, "sim: out of memory for %d threads of kernel %s (%zu-byte stacks)", n, k->name,
+             x->stack_bytes);
+    return -1;
+  }
+  for (int i = 0; i < n; i++) {
+    sim_thread *t = &w->th[i];
+    t->w = w;
+    t->tid = i;
+    t->ts.sreg[CG_TID_X] = i;
+    t->ts.sreg[CG_NTID_X] = n;
+    t->ts.sreg[CG_LANEID] = i & 31;
+    for (int d = 0; d < 3; d++) t->ts.sreg[CG_NCTAID_X + d] = (int32_t)x->grid[d];
+  }
+  return 0;
+}
+
+static void worker_free(sim_worker *w) {
+  sim_stacks_unmap(&w->stacks);
+  free(w->th);
+  free(w->warp_arrived);
+  free(w->shared);
+  free(w->shadow);
+}
+
+/* ---- step 3: running blocks ---- */
+
+static void *worker_main(void *arg) {
+  sim_worker *w = arg;
+  sim_exec *x = w->x;
+  sim_worker *saved = sim_cur;
+  sim_cur = w;
+  for (;;) {
+    long long b = atomic_fetch_add(&x->next_block, 1);
+    if (b >= x->nblocks || b > atomic_load(&x->fail_block)) break;
+    if (sim_block_run(w, b) == 0) continue;
+    pthread_mutex_lock(&x->mu);
+    if (b < atomic_load(&x->fail_block)) {
+      atomic_store(&x->fail_block, b);
+      memcpy(x->report, w->report, sizeof x->report);
+    }
+    pthread_mutex_unlock(&x->mu);
+    break;
+  }
+  sim_cur = saved;
+  return NULL;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Runs the grid on nw workers (already set up); returns 0 or -1 with the report in err. */
+static int run_workers(sim_exec *x, sim_worker *ws, int nw, char *err, size_t errn) {
+  pthread_t *tids = calloc((size_t)nw, sizeof *tids);
+  int started = 1;
+  for (int i = 1; i < nw; i++, started++)
+    if (pthread_create(&tids[i], NULL, worker_main, &ws[i])) break;
+  worker_main(&ws[0]);
+  for (int i = 1; i < started; i++) pthread_join(tids[i], NULL);
+  free(tids);
+  if (atomic_load(&x->fail_block) == INT64_MAX) return 0;
+  snprintf(err, errn, "%s", x->report);
+  return -1;
+}
+
+int sim_run(sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3], sim_opts *o, char *err,
+            size_t errn) {
+  sim_exec x;
+  if (exec_init(&x, k, args, nargs, grid, o, err, errn)) {
+    exec_free(&x);
+    return -1;
+  }
+  int nw = o && o->workers > 0 ? o->workers : ncores();
+  if (nw > x.nblocks) nw = (int)x.nblocks;
+  sim_worker *ws = calloc((size_t)nw, sizeof *ws);
+  int rc = 0, ready = 0;
+  for (; ready < nw && rc == 0; ready++) rc = worker_init(&ws[ready], &x, err, errn);
+  double t0 = now();
+  if (rc == 0) rc = run_workers(&x, ws, nw, err, errn);
+  uint64_t ops = 0;
+  for (int i = 0; i < ready; i++) {
+    ops += ws[i].ops;
+    worker_free(&ws[i]);
+  }
+  if (o) {
+    o->seconds = now() - t0;
+    o->thread_ops = ops;
+    o->threads = rc ? 0 : (uint64_t)x.nblocks * (uint64_t)k->threads;
+  }
+  free(ws);
+  exec_free(&x);
+  return rc;
+}
+
+int sim_launch(cg_result *k, const sim_arg *args, int nargs, const int64_t grid[3], sim_opts *o, char *err,
+               size_t errn) {
+  sim_kernel *sk = sim_load(k, err, errn);
+  if (!sk) return -1;
+  int rc = sim_run(sk, args, nargs, grid, o, err, errn);
+  sim_kernel_free(sk);
+  return rc;
+}

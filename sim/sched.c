@@ -1,0 +1,244 @@
+/*
+ * sched.c - running one block: its threads as fibers, barriers and warp shuffles as rendezvous.
+ *
+ * 1. Every thread of the block gets a fresh fiber on its own stack; the scheduler switches to
+ *    thread 0 and waits.
+ * 2. A thread runs until it arrives at a barrier or a shuffle, or exits; then it switches straight to
+ *    the next runnable thread in tid order (wrapping), or back to the scheduler if there is none.
+ * 3. The last thread of the block to reach a barrier (of the warp, for a shuffle) checks that all
+ *    wait at the same op and releases them (a barrier also starts a new race epoch; a shuffle computes
+ *    every lane's result); then the released threads resume in tid order from the first, so that the
+ *    order of execution, and so every report, is the same as if threads ran one after another.
+ * 4. Back in the scheduler: all exited is success; a failed check left a report; anything else is a
+ *    deadlock, reported as the divergent barrier or shuffle that caused it.
+ * A failed check never returns to the kernel: its fiber and the rest of the block are abandoned.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../codegen/devops.h"
+#include "sim_int.h"
+
+void sim_report(sim_worker *w, const char *what, const char *fmt, ...) {
+  int n = snprintf(w->report, sizeof w->report, "sim: %s in kernel %s, block (%lld,%lld,%lld): ", what,
+                   w->x->k->name, (long long)w->block[0], (long long)w->block[1], (long long)w->block[2]);
+  va_list ap;
+  va_start(ap, fmt);
+  if (n > 0 && (size_t)n < sizeof w->report) vsnprintf(w->report + n, sizeof w->report - n, fmt, ap);
+  va_end(ap);
+  w->failed = 1;
+}
+
+_Noreturn void sim_abandon(sim_worker *w) {
+  int cur = w->cur;
+  w->cur = -1;
+  sim_fiber_switch(&w->th[cur].fib, &w->sched);
+  abort(); /* an abandoned fiber is never resumed */
+}
+
+/* Switches from the running thread to the next runnable one, or to the scheduler. */
+static void sim_yield(sim_worker *w) {
+  int n = w->nthreads, cur = w->cur, i = cur;
+  sim_thread *th = w->th;
+  do {
+    if (++i == n) i = 0;
+    if (th[i].state == SIM_RUN) {
+      if (i == cur) return;
+      w->cur = i;
+      sim_fiber_switch(&th[cur].fib, &th[i].fib);
+      return;
+    }
+  } while (i != cur);
+  w->cur = -1;
+  sim_fiber_switch(&th[cur].fib, &w->sched);
+}
+
+/* After a release: the released threads go on in tid order from `first`, the running one in its turn. */
+static void resume_from(sim_worker *w, int first) {
+  int cur = w->cur;
+  if (cur == first) return;
+  w->cur = first;
+  sim_fiber_switch(&w->th[cur].fib, &w->th[first].fib);
+}
+
+static int same_site(const char *a, const char *b) { return a == b || !strcmp(a, b); }
+
+/* ---- barrier ---- */
+
+/* Tids in [lo, hi) whose state is st (and, if site is non-NULL, that wait at site). */
+static int collect(sim_worker *w, int lo, int hi, sim_state st, const char *site, int *out) {
+  int n = 0;
+  for (int i = lo; i < hi; i++)
+    if (w->th[i].state == st && (!site || same_site(w->th[i].site, site))) out[n++] = i;
+  return n;
+}
+
+/* Two groups of waiting threads that disagree: "A wait at 'X', B at 'Y'". */
+static void report_split(sim_worker *w, const char *what, int lo, int hi, sim_state st) {
+  int *ids = malloc(sizeof(int) * (size_t)w->nthreads * 2), *other = ids + w->nthreads;
+  const char *s0 = w->th[lo].site, *s1 = NULL;
+  int n0 = collect(w, lo, hi, st, s0, ids), n1 = 0;
+  for (int i = lo; i < hi && !s1; i++)
+    if (!same_site(w->th[i].site, s0)) s1 = w->th[i].site;
+  n1 = collect(w, lo, hi, st, s1, other);
+  char a[160], b[160];
+  sim_fmt_threads(a, sizeof a, ids, n0);
+  sim_fmt_threads(b, sizeof b, other, n1);
+  sim_report(w, what, "%s wait at '%s', %s at '%s'", a, s0, b, s1);
+  free(ids);
+}
+
+static void barrier_release(sim_worker *w) {
+  sim_thread *th = w->th;
+  for (int i = 1; i < w->nthreads; i++)
+    if (!same_site(th[i].site, th[0].site)) {
+      report_split(w, "divergent barrier", 0, w->nthreads, SIM_AT_BARRIER);
+      sim_abandon(w);
+    }
+  for (int i = 0; i < w->nthreads; i++) th[i].state = SIM_RUN;
+  w->bar_arrived = 0;
+  w->epoch++;
+  resume_from(w, 0);
+}
+
+void sim_barrier_arrive(sim_worker *w, const char *site) {
+  sim_thread *t = &w->th[w->cur];
+  t->state = SIM_AT_BARRIER;
+  t->site = site;
+  if (++w->bar_arrived < w->nthreads)
+    sim_yield(w);
+  else
+    barrier_release(w);
+}
+
+/* ---- shuffle ---- */
+
+/* The source lane of `lane` per PTX shfl.sync with c = 0x1f (up: c = 0); out of range reads itself. */
+static int shfl_src(int mode, int lane, int arg, int lanes) {
+  int b = arg & 31, j;
+  switch (mode) {
+  case SIM_SHFL_XOR: j = lane ^ b; break;
+  case SIM_SHFL_IDX: j = b; break;
+  case SIM_SHFL_UP: j = lane - b; break;
+  case SIM_SHFL_DOWN: j = lane + b; break;
+  default: abort();
+  }
+  return j >= 0 && j < lanes ? j : lane;
+}
+
+static void shfl_exchange(sim_worker *w, int warp, int lanes) {
+  sim_thread *l = &w->th[warp * 32];
+  for (int i = 1; i < lanes; i++)
+    if (!same_site(l[i].site, l[0].site)) {
+      report_split(w, "divergent shuffle", warp * 32, warp * 32 + lanes, SIM_AT_SHFL);
+      sim_abandon(w);
+    }
+  for (int i = 0; i < lanes; i++)
+    l[i].shfl_out = l[shfl_src(l[i].shfl_mode, i, l[i].shfl_arg, lanes)].shfl_val;
+  for (int i = 0; i < lanes; i++) l[i].state = SIM_RUN;
+  w->warp_arrived[warp] = 0;
+  resume_from(w, warp * 32);
+}
+
+int32_t sim_shfl_arrive(sim_worker *w, int32_t mode, int32_t v, int32_t arg, const char *site) {
+  sim_thread *t = &w->th[w->cur];
+  int warp = t->tid >> 5, lanes = w->nthreads - warp * 32;
+  if (lanes > 32) lanes = 32;
+  t->state = SIM_AT_SHFL;
+  t->site = site;
+  t->shfl_mode = mode;
+  t->shfl_val = v;
+  t->shfl_arg = arg;
+  if (++w->warp_arrived[warp] < lanes)
+    sim_yield(w);
+  else
+    shfl_exchange(w, warp, lanes);
+  return t->shfl_out;
+}
+
+/* ---- deadlock: nobody can run, not all exited ---- */
+
+/* The lanes of a warp wait at a shuffle that some lane never reaches. */
+static void report_shfl_deadlock(sim_worker *w, int first, int *a, int *b) {
+  int lo = first & ~31, hi = lo + 32 < w->nthreads ? lo + 32 : w->nthreads;
+  const char *site = w->th[first].site;
+  int na = collect(w, lo, hi, SIM_AT_SHFL, site, a), odd = lo;
+  while (odd < hi && w->th[odd].state == SIM_AT_SHFL && same_site(w->th[odd].site, site)) odd++;
+  if (odd == hi) abort(); /* a full warp at one shuffle would have been released */
+  sim_thread *o = &w->th[odd];
+  const char *osite = o->state == SIM_EXITED ? NULL : o->site;
+  int nb = collect(w, lo, hi, o->state, osite, b);
+  char sa[160], sb[160];
+  sim_fmt_threads(sa, sizeof sa, a, na);
+  sim_fmt_threads(sb, sizeof sb, b, nb);
+  if (o->state == SIM_EXITED)
+    sim_report(w, "divergent shuffle", "%s wait at '%s', %s exited without reaching it", sa, site, sb);
+  else
+    sim_report(w, "divergent shuffle", "%s wait at '%s', %s at %s'%s'", sa, site, sb,
+               o->state == SIM_AT_BARRIER ? "barrier " : "", osite);
+}
+
+static void report_deadlock(sim_worker *w) {
+  int *a = malloc(sizeof(int) * (size_t)w->nthreads * 2), *b = a + w->nthreads;
+  int i = 0;
+  while (i < w->nthreads && w->th[i].state != SIM_AT_SHFL) i++;
+  if (i < w->nthreads) {
+    report_shfl_deadlock(w, i, a, b);
+  } else {
+    i = 0;
+    while (i < w->nthreads && w->th[i].state != SIM_AT_BARRIER) i++;
+    if (i == w->nthreads) abort(); /* neither shuffle nor barrier waiters: not a deadlock */
+    const char *site = w->th[i].site;
+    int na = collect(w, 0, w->nthreads, SIM_AT_BARRIER, NULL, a);
+    int nb = collect(w, 0, w->nthreads, SIM_EXITED, NULL, b);
+    char sa[160], sb[160];
+    sim_fmt_threads(sa, sizeof sa, a, na);
+    sim_fmt_threads(sb, sizeof sb, b, nb);
+    sim_report(w, "divergent barrier", "%s wait at '%s', %s exited without reaching it", sa, site, sb);
+  }
+  free(a);
+}
+
+/* ---- one block ---- */
+
+static void thread_main(void *arg) {
+  sim_thread *t = arg;
+  sim_worker *w = t->w;
+  const sim_exec *x = w->x;
+  ffi_arg ret;
+  ffi_call((ffi_cif *)&x->cif, x->k->entry, &ret, x->argv);
+  t->state = SIM_EXITED;
+  w->nexited++;
+  sim_yield(w);
+  abort(); /* an exited thread is never resumed */
+}
+
+static void block_coords(sim_worker *w, int64_t linear) {
+  const int64_t *g = w->x->grid;
+  w->block[0] = linear % g[0];
+  w->block[1] = linear / g[0] % g[1];
+  w->block[2] = linear / (g[0] * g[1]);
+}
+
+int sim_block_run(sim_worker *w, int64_t linear) {
+  block_coords(w, linear);
+  sim_check_block_start(w);
+  w->bar_arrived = w->nexited = 0;
+  w->failed = 0;
+  memset(w->warp_arrived, 0, sizeof(int) * (size_t)w->nwarps);
+  for (int i = 0; i < w->nthreads; i++) {
+    sim_thread *t = &w->th[i];
+    t->state = SIM_RUN;
+    t->ts.shared = w->shared;
+    for (int d = 0; d < 3; d++) t->ts.sreg[CG_CTAID_X + d] = (int32_t)w->block[d];
+    sim_fiber_init(&t->fib, &w->stacks, (size_t)i, thread_main, t);
+  }
+  w->cur = 0;
+  sim_fiber_switch(&w->sched, &w->th[0].fib);
+  if (w->failed) return -1;
+  if (w->nexited == w->nthreads) return 0;
+  report_deadlock(w);
+  return -1;
+}

@@ -1,0 +1,150 @@
+/*
+ * sim_int.h - the simulator's internal state, shared by the files of sim/ (not a public API).
+ *
+ * One launch is a sim_exec. It runs on `workers` host threads; each owns a sim_worker that runs one
+ * block at a time: one sim_thread (a fiber with its own stack) per thread of the block, the block's
+ * shared memory and, when checks are on, a shadow byte record per shared byte. The host thread finds
+ * its worker through the thread-local sim_cur; the running fiber is w->th[w->cur].
+ */
+#ifndef KILN_SIM_INT_H
+#define KILN_SIM_INT_H
+
+#include <ffi.h>
+#include <llvm-c/LLJIT.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "fiber.h"
+#include "sim.h"
+#include "sim_abi.h"
+
+/* How a kernel parameter is passed. */
+typedef enum { SIM_P_PTR, SIM_P_INT, SIM_P_F32, SIM_P_F64, SIM_P_OTHER } sim_pkind;
+
+typedef struct {
+  sim_pkind kind;
+  int bits;   /* SIM_P_INT: 1..64 */
+  char *name; /* the LLVM parameter's name, or NULL */
+  char *type; /* printed LLVM type, for messages */
+} sim_param;
+
+struct sim_kernel {
+  char *name;
+  int threads, shared_bytes;
+  LLVMOrcLLJITRef jit;
+  void (*entry)(void);
+  int nparams;
+  sim_param *params;
+  char jit_err[512]; /* the first error the JIT session reported */
+};
+
+/* A global buffer passed to the launch: accesses must fall inside one. */
+typedef struct {
+  uintptr_t lo, hi;
+  int arg;
+  const char *name; /* parameter name or NULL */
+} sim_buf;
+
+typedef union {
+  void *p;
+  int8_t i8;
+  int16_t i16;
+  int32_t i32;
+  int64_t i64;
+  float f;
+  double d;
+} sim_argval;
+
+typedef struct sim_exec {
+  const sim_kernel *k;
+  int64_t grid[3], nblocks;
+  ffi_cif cif;
+  ffi_type **ftypes;
+  sim_argval *vals;
+  void **argv;
+  sim_buf *bufs;
+  int nbufs;
+  int check_races, check_uninit;
+  size_t stack_bytes;
+  atomic_llong next_block;
+  atomic_llong fail_block; /* lowest failing block index, or INT64_MAX */
+  pthread_mutex_t mu;
+  char report[1024]; /* the report of fail_block */
+} sim_exec;
+
+typedef enum { SIM_RUN, SIM_AT_BARRIER, SIM_AT_SHFL, SIM_EXITED } sim_state;
+
+typedef struct sim_thread {
+  sim_tstate ts; /* first: __kiln_sim_thread returns its address */
+  struct sim_worker *w;
+  int tid;
+  sim_state state;
+  const char *site; /* the barrier or shuffle it waits at */
+  int32_t shfl_mode, shfl_val, shfl_arg, shfl_out;
+  int buf_hint; /* index of the buffer its last global access hit */
+  sim_fiber fib;
+} sim_thread;
+
+enum { SIM_NO_TID = 0xffff };
+
+/* What happened last to one byte of shared memory. Epochs count barriers (see check.c). */
+typedef struct {
+  uint32_t w_epoch, r_epoch;
+  uint16_t w_tid, r_tid[2];
+  const char *w_site, *r_site[2];
+} sim_shadow;
+
+typedef struct sim_worker {
+  sim_exec *x;
+  int nthreads, nwarps;
+  sim_thread *th;
+  sim_stacks stacks;
+  sim_fiber sched; /* the worker's own context */
+  int cur;         /* running thread, -1 in the scheduler */
+  int64_t block[3];
+  unsigned char *shared;
+  size_t shared_bytes;
+  sim_shadow *shadow; /* NULL when neither race nor uninitialised checks are on */
+  uint32_t epoch, block_epoch;
+  int bar_arrived, nexited;
+  int *warp_arrived;
+  uint64_t ops;
+  int failed;
+  char report[1024];
+} sim_worker;
+
+extern __thread sim_worker *sim_cur;
+
+/* sched.c: runs one block to completion; 0, or -1 with w->report set. */
+int sim_block_run(sim_worker *w, int64_t linear);
+void sim_barrier_arrive(sim_worker *w, const char *site);
+int32_t sim_shfl_arrive(sim_worker *w, int32_t mode, int32_t v, int32_t arg, const char *site);
+/* Writes "sim: WHAT in kernel K, block (x,y,z): DETAIL" into w->report and marks the block failed. */
+void sim_report(sim_worker *w, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* From a fiber: abandons it and returns to the worker's scheduler. */
+_Noreturn void sim_abandon(sim_worker *w);
+
+/* check.c */
+void sim_check_block_start(sim_worker *w);
+void sim_check_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, const char *site);
+
+/* report.c: "thread 5", "threads 0..15", "threads 0..15,32..47", ... from an ascending list. */
+void sim_fmt_threads(char *buf, size_t n, const int *tids, int count);
+
+/* libcalls.c: every symbol the JIT'd code may call, defined as absolute addresses. */
+typedef struct {
+  const char *name;
+  void *addr;
+} sim_symbol;
+extern const sim_symbol sim_symbols[];
+extern const int sim_nsymbols;
+/* The half/bfloat conversions LLVM calls on x86-64 (half and bfloat travel in a float's low 16 bits). */
+float sim_f32_to_f16(float x);
+float sim_f64_to_f16(double x);
+float sim_f16_to_f32(float h);
+double sim_f16_to_f64(float h);
+float sim_f32_to_bf16(float x);
+float sim_f64_to_bf16(double x);
+
+#endif
