@@ -145,6 +145,20 @@ static void first_error(const char *log, char *err, size_t errn) {
   snprintf(err, errn, "ptxas rejected the PTX: %.*s", (int)n, p);
 }
 
+static int copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb");
+  if (!in) return -1;
+  FILE *out = fopen(to, "wb");
+  char buf[65536];
+  size_t n;
+  int rc = out ? 0 : -1;
+  while (out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) rc = -1;
+  fclose(in);
+  if (out && fclose(out) != 0) rc = -1;
+  return rc;
+}
+
 static int run_ptxas(const char *ptxas, const char *arch, const char *in, const char *out, const char *log) {
   pid_t pid = fork();
   if (pid < 0) return -1;
@@ -187,18 +201,9 @@ int kiln_ptxas(const char *ptx, const char *arch, const char *cubin_out, char *i
     if (st == 0) {
       rc = 0;
       if (info) snprintf(info, infon, "%s", text ? text : "");
-      if (cubin_out) {
-        FILE *cf = fopen(out, "rb"), *of = fopen(cubin_out, "wb");
-        char buf[65536];
-        size_t n;
-        while (cf && of && (n = fread(buf, 1, sizeof buf, cf)) > 0) fwrite(buf, 1, n, of);
-        if (!cf || !of || fclose(of) != 0) {
-          snprintf(err, errn, "cannot write %s: %s", cubin_out, strerror(errno));
-          rc = -1;
-          of = NULL;
-        }
-        if (cf) fclose(cf);
-        if (of) fclose(of);
+      if (cubin_out && copy_file(out, cubin_out)) {
+        snprintf(err, errn, "cannot write %s: %s", cubin_out, strerror(errno));
+        rc = -1;
       }
     } else {
       first_error(text ? text : "(no output)", err, errn);
