@@ -281,13 +281,13 @@ static void copy_args(lua_State *L, int t, int R) {
     int a = lua_gettop(L);
     check_arg(L, R, a);
     lua_getfield(L, a, "name");
-    if (lua_rawget(L, args + 1) != LUA_TNIL)
-      arg_error(L, a, "argument '%s' is declared twice%s", lua_tostring(L, -2), "");
+    const char *name = lua_tostring(L, -1);
+    if (lua_getfield(L, args + 1, name) != LUA_TNIL)
+      arg_error(L, a, "argument '%s' is declared twice%s", name, "");
     lua_pop(L, 1);
-    lua_getfield(L, a, "name");
     lua_pushboolean(L, 1);
-    lua_rawset(L, args + 1);
-    lua_pop(L, 1);
+    lua_setfield(L, args + 1, name);
+    lua_pop(L, 2);
   }
   lua_pop(L, 1);
   lua_setfield(L, R, "args");

@@ -23,7 +23,6 @@
 #include "kl_lib.h"
 
 #define RECIPE_KEY "kiln.loaded_recipe"
-#define P_MT "kiln.params"
 #define K_MT "kiln.k"
 
 enum { MAXCHECKS = 64 };
@@ -40,6 +39,7 @@ struct kl_recipe {
   const char *argnames[KL_MAXARGS];
   int nchecks;
   const char **checks[MAXCHECKS]; /* each a NULL-terminated list of "NAME=VALUE" */
+  char plist[512];                /* "M, N, BLOCK, dtype, warps": for messages */
 };
 
 /* ---- the protected boundary ---- */
@@ -322,27 +322,30 @@ static void read_checks(lua_State *L, kl_recipe *r, int R) {
   lua_pop(L, 1);
 }
 
+/* p.NAME: the setting, or an error naming the unknown NAME and listing the parameters. */
 static int p_index(lua_State *L) {
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   return luaL_error(L, "unknown parameter '%s' (parameters: %s)", luaL_tolstring(L, 2, NULL),
-                    lua_tostring(L, lua_upvalueindex(1)));
+                    lua_tostring(L, lua_upvalueindex(2)));
 }
 
 static int p_newindex(lua_State *L) { return luaL_error(L, "p is read-only: parameters come from settings"); }
 
-/* Metatables of p (strict: unknown names are errors) and of the body's k (__index = kiln). */
-static void make_metatables(lua_State *L, kl_recipe *r) {
-  char list[512];
-  param_list(r, list, sizeof list);
-  luaL_newmetatable(L, P_MT);
-  lua_pushstring(L, list);
-  lua_pushcclosure(L, p_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, p_newindex);
-  lua_setfield(L, -2, "__newindex");
+/* pairs(p) walks the settings. */
+static int p_pairs(lua_State *L) {
+  lua_getglobal(L, "next");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushnil(L);
+  return 3;
+}
+
+/* The body's k: a fresh table per build whose __index is the kiln library. */
+static void make_k_metatable(lua_State *L) {
   luaL_newmetatable(L, K_MT);
   luaL_requiref(L, "kiln", luaopen_kiln, 0);
   lua_setfield(L, -2, "__index");
-  lua_pop(L, 2);
+  lua_pop(L, 1);
 }
 
 static int load_main(lua_State *L) {
@@ -361,7 +364,8 @@ static int load_main(lua_State *L) {
   lua_settop(L, R);
   read_params(L, r, R);
   read_args(L, r, R);
-  make_metatables(L, r);
+  param_list(r, r->plist, sizeof r->plist);
+  make_k_metatable(L);
   read_checks(L, r, R);
   return 0;
 }
@@ -436,16 +440,27 @@ typedef struct {
   int64_t *grid;
 } job;
 
-/* Pushes the recipe table and p (settings as numbers where they parse as one). */
+/* Pushes the recipe table and p: an empty proxy whose __index reads the settings (numbers where
+ * they parse as one) and refuses unknown names, and whose __newindex refuses writes. */
 static void push_recipe_p(lua_State *L, job *j) {
   lua_getfield(L, LUA_REGISTRYINDEX, RECIPE_KEY);
+  lua_newtable(L);
+  lua_createtable(L, 0, 2);
   lua_createtable(L, 0, j->r->nparams);
   for (int i = 0; i < j->r->nparams; i++) {
     const char *v = setting(j->r, j->s, j->r->params[i].name);
     if (!lua_stringtonumber(L, v)) lua_pushstring(L, v);
     lua_setfield(L, -2, j->r->params[i].name);
   }
-  luaL_setmetatable(L, P_MT);
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, p_pairs, 1);
+  lua_setfield(L, -3, "__pairs");
+  lua_pushstring(L, j->r->plist);
+  lua_pushcclosure(L, p_index, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, p_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_setmetatable(L, -2);
 }
 
 /* Raises "WHERE message" for the argument table at a. */

@@ -20,4 +20,13 @@ typedef int (*ref_fn)(const ref_call *c); /* 0 ok */
 
 ref_fn ref_lookup(const char *name);      /* NULL if unknown */
 
+/* Index of the argument `name` if it is a tensor of that rank (is_tensor = 1) or a scalar
+ * (is_tensor = 0, rank ignored); else -1. */
+int ref_find(const ref_call *c, const char *name, int is_tensor, int rank);
+
+/* The references (one file each). */
+int ref_vector_add(const ref_call *c);
+int ref_softmax(const ref_call *c);
+int ref_matmul(const ref_call *c);
+
 #endif

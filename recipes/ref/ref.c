@@ -1,0 +1,32 @@
+/*
+ * ref.c - the reference table: a recipe's `reference` name to its plain C function, and the
+ * lookup of a kernel argument by name that every reference uses.
+ */
+#include "ref.h"
+
+#include <string.h>
+
+static const struct {
+  const char *name;
+  ref_fn fn;
+} refs[] = {
+    {"vector_add", ref_vector_add},
+    {"softmax", ref_softmax},
+    {"matmul", ref_matmul},
+};
+
+ref_fn ref_lookup(const char *name) {
+  for (size_t i = 0; i < sizeof refs / sizeof *refs; i++)
+    if (!strcmp(refs[i].name, name)) return refs[i].fn;
+  return NULL;
+}
+
+int ref_find(const ref_call *c, const char *name, int is_tensor, int rank) {
+  for (int i = 0; i < c->nargs; i++) {
+    const kl_arg *a = &c->args[i];
+    if (strcmp(a->name, name)) continue;
+    if (a->is_tensor != is_tensor || (is_tensor && a->rank != rank) || (is_tensor && !c->data[i])) return -1;
+    return i;
+  }
+  return -1;
+}

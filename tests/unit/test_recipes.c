@@ -1,0 +1,806 @@
+/*
+ * test_recipes.c - the recipes and the `kiln` Lua module.
+ *
+ *   1. Every recipe in recipes/ builds verified IR for its defaults and for each `checks` entry on
+ *      every target row, with every op stamped with the recipe file and a line; its argument list
+ *      and grid agree with the settings.
+ *   2. Recipe-specific facts (grids, element types from the dtype knob, the line of an op).
+ *   3. The C references on small hand-computed cases.
+ *   4. Settings: unknown names, malformed settings, values of the wrong kind.
+ *   5. The recipes in tests/recipes_bad/: each gives the one-line error its first line expects
+ *      ("-- expect: LINE: TEXT", "-" for no line).
+ *   6. Each op family and each error path of the module, through small recipes written to a temp
+ *      file: a body snippet either builds (and the printed IR holds given text) or fails with an
+ *      exact "FILE:LINE: message".
+ * Run from the source root (ctest does).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codegen/target.h"
+#include "compiler/lua/kl_recipe.h"
+#include "recipes/ref/ref.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                                     \
+  do {                                                                                                       \
+    if (!(cond)) {                                                                                           \
+      failures++;                                                                                            \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
+      fprintf(stderr, __VA_ARGS__);                                                                          \
+      fputc('\n', stderr);                                                                                   \
+    }                                                                                                        \
+  } while (0)
+
+static const char *const recipes[] = {"recipes/vector_add.lua", "recipes/softmax.lua", "recipes/matmul.lua"};
+
+/* ---- helpers ---- */
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  size_t got = fread(s, 1, (size_t)n, f);
+  s[got] = 0;
+  fclose(f);
+  return s;
+}
+
+/* Writes text to a fresh file under dir; returns its malloc'd path. */
+static char *write_temp(const char *dir, const char *text) {
+  char *path = malloc(strlen(dir) + 32);
+  sprintf(path, "%s/kiln_recipe_XXXXXX.lua", dir);
+  int fd = mkstemps(path, 4);
+  if (fd < 0) abort();
+  FILE *f = fdopen(fd, "w");
+  fputs(text, f);
+  fclose(f);
+  return path;
+}
+
+/* 1-based line of the first line of path containing needle, or 0. */
+static int line_of(const char *path, const char *needle) {
+  char *text = read_text(path);
+  int line = 1, found = 0;
+  for (char *p = text; p && *p && !found; line++) {
+    char *nl = strchr(p, '\n');
+    if (nl) *nl = 0;
+    found = strstr(p, needle) != NULL;
+    p = nl ? nl + 1 : p + strlen(p);
+  }
+  free(text);
+  return found ? line - 1 : 0;
+}
+
+typedef struct {
+  const char *path;
+  int bad;
+} stamp_ctx;
+
+static void check_stamp(ir_func *fn, ir_opid op, void *ctx) {
+  stamp_ctx *c = ctx;
+  ir_op *o = ir_o(fn, op);
+  if (!o->file || strcmp(o->file, c->path) || o->line <= 0) c->bad++;
+}
+
+static int count_of(const char *text, const char *needle) {
+  int n = 0;
+  for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) n++;
+  return n;
+}
+
+/* ---- 1. every recipe, every check, every target ---- */
+
+static void check_variant(kl_recipe *r, const kl_settings *s, const cg_target *t, const char *label) {
+  char err[2048];
+  ir_func *fn = kl_recipe_build(r, s, t, err, sizeof err);
+  CHECK(fn, "%s %s %s: %s", kl_recipe_path(r), label, t->name, err);
+  if (!fn) return;
+  stamp_ctx c = {kl_recipe_path(r), 0};
+  ir_walk(fn, fn->body, check_stamp, &c);
+  CHECK(c.bad == 0, "%s %s: %d ops without the recipe's file:line", kl_recipe_path(r), label, c.bad);
+  CHECK(ir_attr_i(fn->attrs, "warps", 0) == atoi(kl_settings_get(s, "warps")), "%s: warps attribute",
+        kl_recipe_path(r));
+  ir_func_destroy(fn);
+}
+
+static void check_args_grid(kl_recipe *r, const kl_settings *s, const char *label) {
+  char err[2048];
+  kl_arg args[KL_MAXARGS];
+  int64_t grid[3];
+  int n = kl_recipe_args(r, s, args, KL_MAXARGS, err, sizeof err);
+  CHECK(n > 0, "%s %s: args: %s", kl_recipe_path(r), label, err);
+  for (int i = 0; i < n; i++) {
+    if (!args[i].is_tensor) continue;
+    for (int d = 0; d < args[i].rank; d++)
+      CHECK(args[i].dims[d] >= 1, "%s %s: tensor %s dim %d", kl_recipe_path(r), label, args[i].name, d);
+  }
+  CHECK(kl_recipe_grid(r, s, grid, err, sizeof err) == 0, "%s %s: grid: %s", kl_recipe_path(r), label, err);
+  CHECK(grid[0] >= 1 && grid[1] >= 1 && grid[2] >= 1, "%s %s: grid", kl_recipe_path(r), label);
+}
+
+static void test_all_recipes(void) {
+  char err[2048];
+  for (size_t i = 0; i < sizeof recipes / sizeof *recipes; i++) {
+    kl_recipe *r = kl_recipe_load(recipes[i], err, sizeof err);
+    CHECK(r, "load %s: %s", recipes[i], err);
+    if (!r) continue;
+    static kl_settings sets[65];
+    kl_recipe_defaults(r, &sets[0]);
+    int n = 1 + kl_recipe_checks(r, sets + 1, 64);
+    CHECK(n >= 4, "%s: expected several checks, got %d", recipes[i], n - 1);
+    CHECK(kl_recipe_reference(r) && ref_lookup(kl_recipe_reference(r)), "%s: reference", recipes[i]);
+    for (int v = 0; v < n; v++) {
+      char label[32];
+      snprintf(label, sizeof label, v ? "checks[%d]" : "defaults", v);
+      for (int t = 0; t < cg_ntargets; t++) check_variant(r, &sets[v], &cg_targets[t], label);
+      check_args_grid(r, &sets[v], label);
+    }
+    kl_recipe_free(r);
+  }
+}
+
+/* ---- 2. recipe-specific facts ---- */
+
+static kl_recipe *load_with(const char *path, kl_settings *s, const char *const *sets) {
+  char err[2048];
+  kl_recipe *r = kl_recipe_load(path, err, sizeof err);
+  CHECK(r, "load %s: %s", path, err);
+  if (!r) return NULL;
+  kl_recipe_defaults(r, s);
+  for (; *sets; sets++) CHECK(kl_settings_apply(r, s, *sets, err, sizeof err) == 0, "%s: %s", *sets, err);
+  return r;
+}
+
+static void test_vector_add(void) {
+  char err[2048];
+  kl_settings s;
+  kl_arg a[KL_MAXARGS];
+  int64_t g[3];
+  kl_recipe *r = load_with("recipes/vector_add.lua", &s, (const char *[]){"n=1025", "BLOCK=512", NULL});
+  if (!r) return;
+  CHECK(kl_recipe_grid(r, &s, g, err, sizeof err) == 0 && g[0] == 3 && g[1] == 1 && g[2] == 1, "grid %lld",
+        (long long)g[0]);
+  CHECK(kl_recipe_args(r, &s, a, KL_MAXARGS, err, sizeof err) == 4, "args: %s", err);
+  CHECK(a[0].is_tensor && a[0].rank == 1 && a[0].dims[0] == 1025 && a[0].role == KL_IN, "x");
+  CHECK(a[2].role == KL_OUT && !strcmp(a[2].name, "z"), "z");
+  CHECK(!a[3].is_tensor && a[3].elem == IR_I32 && a[3].ival == 1025, "n");
+  CHECK(kl_recipe_args(r, &s, a, 2, err, sizeof err) == -1 && strstr(err, "room"), "args overflow: %s", err);
+  kl_recipe_free(r);
+}
+
+static void test_softmax(void) {
+  char err[2048];
+  kl_settings s;
+  int64_t g[3];
+  kl_recipe *r = load_with("recipes/softmax.lua", &s, (const char *[]){"M=37", "N=781", "dtype=f16", NULL});
+  if (!r) return;
+  ir_func *fn = kl_recipe_build(r, &s, &cg_targets[0], err, sizeof err);
+  CHECK(fn, "softmax f16: %s", err);
+  if (fn) {
+    char *text = ir_print(fn);
+    CHECK(strstr(text, "%x: ptr<f16>") && strstr(text, "%y: ptr<f16>"), "f16 tensors:\n%s", text);
+    CHECK(count_of(text, "for(") == 2, "two walks over the row");
+    CHECK(strstr(text, "kind = \"max\"") && strstr(text, "kind = \"sum\"") && strstr(text, "exp2("),
+          "softmax ops");
+    CHECK(strstr(text, "pad = -inf"), "masked edges read -inf");
+    free(text);
+    ir_func_destroy(fn);
+  }
+  CHECK(kl_recipe_grid(r, &s, g, err, sizeof err) == 0 && g[0] == 37, "softmax grid");
+  kl_recipe_free(r);
+}
+
+typedef struct {
+  int line;
+} find_ctx;
+
+static void find_dot(ir_func *fn, ir_opid op, void *ctx) {
+  if (ir_o(fn, op)->code == IR_OP_DOT) ((find_ctx *)ctx)->line = ir_o(fn, op)->line;
+}
+
+static void test_matmul(void) {
+  char err[2048];
+  kl_settings s;
+  int64_t g[3];
+  kl_recipe *r = load_with("recipes/matmul.lua", &s, (const char *[]){"M=100", "N=70", "dtype=bf16", NULL});
+  if (!r) return;
+  CHECK(kl_recipe_grid(r, &s, g, err, sizeof err) == 0 && g[0] == 2 && g[1] == 2 && g[2] == 1, "matmul grid");
+  ir_func *fn = kl_recipe_build(r, &s, &cg_targets[0], err, sizeof err);
+  CHECK(fn, "matmul bf16: %s", err);
+  if (fn) {
+    find_ctx c = {0};
+    ir_walk(fn, fn->body, find_dot, &c);
+    CHECK(c.line && c.line == line_of("recipes/matmul.lua", "k.dot("), "dot stamped with line %d", c.line);
+    char *text = ir_print(fn);
+    CHECK(strstr(text, "%a: ptr<bf16>") && strstr(text, "tile<64x64xf32>") && strstr(text, "cast("), "%s",
+          text);
+    free(text);
+    ir_func_destroy(fn);
+  }
+  kl_recipe_free(r);
+}
+
+/* ---- 3. references ---- */
+
+static void test_references(void) {
+  double x[3] = {1, 2, 3}, y[3] = {10, 20, 30}, z[3] = {0};
+  kl_arg va[4] = {{.name = "x", .is_tensor = 1, .rank = 1, .dims = {3}},
+                  {.name = "y", .is_tensor = 1, .rank = 1, .dims = {3}},
+                  {.name = "z", .is_tensor = 1, .rank = 1, .dims = {3}},
+                  {.name = "n", .elem = IR_I32, .ival = 3}};
+  double *vd[4] = {x, y, z, NULL};
+  ref_call vc = {4, va, vd, NULL};
+  CHECK(ref_lookup("vector_add")(&vc) == 0 && z[0] == 11 && z[1] == 22 && z[2] == 33, "vector_add ref");
+  va[1].dims[0] = 2;
+  CHECK(ref_lookup("vector_add")(&vc) == -1, "vector_add ref refuses mismatched lengths");
+
+  double sx[4] = {0, 0.6931471805599453, 5, 5}, sy[4];
+  kl_arg sa[2] = {{.name = "x", .is_tensor = 1, .rank = 2, .dims = {2, 2}},
+                  {.name = "y", .is_tensor = 1, .rank = 2, .dims = {2, 2}}};
+  double *sd[2] = {sx, sy};
+  ref_call sc = {2, sa, sd, NULL};
+  CHECK(ref_lookup("softmax")(&sc) == 0, "softmax ref");
+  CHECK(sy[0] > 0.33333 && sy[0] < 0.33334 && sy[1] > 0.66666 && sy[1] < 0.66667 && sy[2] == 0.5 &&
+            sy[3] == 0.5,
+        "softmax values %g %g %g %g", sy[0], sy[1], sy[2], sy[3]);
+
+  double A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {7, 8, 9, 10, 11, 12}, C[4];
+  kl_arg ma[3] = {{.name = "a", .is_tensor = 1, .rank = 2, .dims = {2, 3}},
+                  {.name = "b", .is_tensor = 1, .rank = 2, .dims = {3, 2}},
+                  {.name = "c", .is_tensor = 1, .rank = 2, .dims = {2, 2}}};
+  double *md[3] = {A, B, C};
+  ref_call mc = {3, ma, md, NULL};
+  CHECK(ref_lookup("matmul")(&mc) == 0 && C[0] == 58 && C[1] == 64 && C[2] == 139 && C[3] == 154,
+        "matmul ref");
+  ma[1].is_tensor = 0;
+  CHECK(ref_lookup("matmul")(&mc) == -1, "matmul ref refuses a missing tensor");
+  CHECK(ref_lookup("no_such_reference") == NULL, "unknown reference");
+}
+
+/* ---- 4. settings ---- */
+
+static void expect_set_error(kl_recipe *r, const char *set, const char *want) {
+  char err[2048] = "";
+  kl_settings s;
+  kl_recipe_defaults(r, &s);
+  int rc = kl_settings_apply(r, &s, set, err, sizeof err);
+  CHECK(rc == -1 && !strcmp(err, want), "--set %s:\n  got  '%s'\n  want '%s'", set, err, want);
+}
+
+static void test_settings(void) {
+  char err[2048];
+  kl_recipe *r = kl_recipe_load("recipes/softmax.lua", err, sizeof err);
+  CHECK(r, "%s", err);
+  if (!r) return;
+  const char *P = "(parameters: M, N, BLOCK, dtype, warps)";
+  char want[512];
+  snprintf(want, sizeof want, "recipes/softmax.lua: unknown parameter 'Q' %s", P);
+  expect_set_error(r, "Q=3", want);
+  snprintf(want, sizeof want, "recipes/softmax.lua: setting 'M' is not NAME=VALUE %s", P);
+  expect_set_error(r, "M", want);
+  snprintf(want, sizeof want, "recipes/softmax.lua: setting '=4' is not NAME=VALUE %s", P);
+  expect_set_error(r, "=4", want);
+  expect_set_error(r, "M=", "recipes/softmax.lua: parameter 'M' needs a value");
+  expect_set_error(r, "M=1.5", "recipes/softmax.lua: parameter 'M' is a whole number, got '1.5'");
+  expect_set_error(r, "dtype=f8", "recipes/softmax.lua: parameter 'dtype' is one of f32, f16; got 'f8'");
+  expect_set_error(r, "M=1234567890123456789012345678901234567890123456789012345678901234567890",
+                   "recipes/softmax.lua: the value of 'M' is too long");
+  kl_settings s;
+  kl_recipe_defaults(r, &s);
+  CHECK(kl_settings_apply(r, &s, "BLOCK=4096", err, sizeof err) == 0, "numeric knobs may leave the space");
+  CHECK(!strcmp(kl_settings_get(&s, "BLOCK"), "4096") && !kl_settings_get(&s, "nope"), "settings_get");
+  CHECK(kl_recipe_nparams(r) == 5 && kl_recipe_param(r, 3)->is_tune && kl_recipe_param(r, 3)->nvalues == 2 &&
+            !strcmp(kl_recipe_param(r, 3)->values[1], "f16") && !kl_recipe_param(r, 0)->is_tune &&
+            !kl_recipe_param(r, 5),
+        "parameter table");
+  kl_recipe_free(r);
+}
+
+/* ---- 5. tests/recipes_bad ---- */
+
+static const char *const bad[] = {"syntax",   "runtime",        "type_mismatch", "unknown_param",
+                                  "bad_op",   "shape_mismatch", "escape",        "verify_dot",
+                                  "bad_decl", "no_recipe",      "raise"};
+
+/* The error of loading and building path with its defaults (twice: stale values show on the second). */
+static int load_and_build(const char *path, int builds, char *err, size_t errn) {
+  kl_recipe *r = kl_recipe_load(path, err, errn);
+  if (!r) return -1;
+  kl_settings s;
+  kl_recipe_defaults(r, &s);
+  int rc = 0;
+  for (int i = 0; i < builds && rc == 0; i++) {
+    ir_func *fn = kl_recipe_build(r, &s, &cg_targets[1], err, errn);
+    rc = fn ? 0 : -1;
+    ir_func_destroy(fn);
+  }
+  kl_recipe_free(r);
+  return rc;
+}
+
+static void expect_bad(const char *name, int builds) {
+  char path[256], want[1024], err[2048] = "";
+  snprintf(path, sizeof path, "tests/recipes_bad/%s.lua", name);
+  char *text = read_text(path);
+  CHECK(text && !strncmp(text, "-- expect: ", 11), "%s: no '-- expect:' first line", path);
+  if (!text) return;
+  char *line = text + 11, *colon = strchr(line, ':'), *nl = strchr(line, '\n');
+  *nl = 0;
+  if (line[0] == '-')
+    snprintf(want, sizeof want, "%s:%s", path, colon + 1);
+  else
+    snprintf(want, sizeof want, "%s:%.*s:%s", path, (int)(colon - line), line, colon + 1);
+  CHECK(load_and_build(path, builds, err, sizeof err) == -1, "%s: no error", path);
+  CHECK(!strcmp(err, want), "%s:\n  got  '%s'\n  want '%s'", path, err, want);
+  free(text);
+}
+
+static void test_bad_recipes(void) {
+  char err[2048];
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) expect_bad(bad[i], 1);
+  CHECK(load_and_build("tests/recipes_bad/stale.lua", 1, err, sizeof err) == 0, "stale: first build: %s",
+        err);
+  expect_bad("stale", 2);
+  CHECK(load_and_build("tests/recipes_bad/missing.lua", 1, err, sizeof err) == -1 &&
+            !strcmp(err, "cannot open tests/recipes_bad/missing.lua: No such file or directory"),
+        "missing file: %s", err);
+}
+
+/* ---- 6. op families and error paths, through small recipes ---- */
+
+/* The body template: `t` is a tile<64xf32>, x/u rank-1 f32/u32 views, y/h rank-2 views (y's
+ * type from the dtype knob, f32 by default; h is f16). The snippet goes on line SNIP. */
+static const char *body_template =
+    "local kiln = require 'kiln'\n"
+    "return kiln.recipe {\n"
+    "  name = 't', params = { n = 64, M = 8, N = 8 },\n"
+    "  tune = { BLOCK = { 64, 128 }, dtype = { 'f32', 'f16' } },\n"
+    "  args = { kiln.tensor('x', 'f32', { 'n' }, 'inout'), kiln.tensor('y', 'dtype', { 'M', 'N' }, "
+    "'inout'),\n"
+    "           kiln.tensor('u', 'u32', { 'n' }, 'inout'), kiln.tensor('h', 'f16', { 'M', 'N' }, 'inout'),\n"
+    "           kiln.scalar('n', 'i32'), kiln.scalar('M', 'i32'), kiln.scalar('N', 'i32') },\n"
+    "  grid = function(p) return 1 end,\n"
+    "  body = function(k, p)\n"
+    "    local x, u = k.view(k.args.x, { k.args.n }), k.view(k.args.u, { k.args.n })\n"
+    "    local y, h = k.view(k.args.y, { k.args.M, k.args.N }), k.view(k.args.h, { k.args.M, k.args.N })\n"
+    "    local t = k.load(x, { 0 }, { 64 })\n"
+    "%s\n"
+    "  end,\n"
+    "}\n";
+enum { SNIP = 13 };
+
+/* Builds a recipe from a template and a snippet; returns the printed IR or NULL with err. */
+static char *build_text(const char *dir, const char *tmpl, const char *snippet, char **path_out, char *err,
+                        size_t errn) {
+  char *text = malloc(strlen(tmpl) + strlen(snippet) + 1);
+  sprintf(text, tmpl, snippet);
+  char *path = write_temp(dir, text);
+  free(text);
+  *path_out = path;
+  char *ir = NULL;
+  kl_recipe *r = kl_recipe_load(path, err, errn);
+  if (!r) return NULL;
+  kl_settings s;
+  kl_recipe_defaults(r, &s);
+  ir_func *fn = kl_recipe_build(r, &s, cg_target_lookup("sm_80"), err, errn);
+  if (fn) ir = ir_print(fn);
+  ir_func_destroy(fn);
+  kl_recipe_free(r);
+  return ir;
+}
+
+/* The snippet builds, and the IR holds each '|'-separated piece of `want`. */
+static void body_ok(const char *snippet, const char *want) {
+  char err[2048], *path, piece[256];
+  char *ir = build_text("/tmp", body_template, snippet, &path, err, sizeof err);
+  CHECK(ir, "snippet '%s': %s", snippet, err);
+  for (const char *p = want; ir && *p;) {
+    size_t n = strcspn(p, "|");
+    snprintf(piece, sizeof piece, "%.*s", (int)n, p);
+    CHECK(strstr(ir, piece), "snippet '%s': IR lacks '%s':\n%s", snippet, piece, ir);
+    p += n + (p[n] == '|');
+  }
+  free(ir);
+  unlink(path);
+  free(path);
+}
+
+/* The snippet fails with "PATH:LINE: want", LINE = line + the snippet's first line. */
+static void fails_at(const char *tmpl, int line, const char *snippet, const char *want) {
+  char err[2048] = "", *path, full[2048];
+  char *ir = build_text("/tmp", tmpl, snippet, &path, err, sizeof err);
+  snprintf(full, sizeof full, "%s:%d: %s", path, line, want);
+  CHECK(!ir && !strcmp(err, full), "snippet '%s':\n  got  '%s'\n  want '%s'", snippet, ir ? "(built)" : err,
+        full);
+  free(ir);
+  unlink(path);
+  free(path);
+}
+
+static void body_fails(const char *snippet, const char *want) {
+  fails_at(body_template, SNIP, snippet, want);
+}
+
+static void test_ops_build(void) {
+  body_ok("k.store(x, { 0 }, k.where(t:lt(0), 0, t))", "cmp(|pred = \"lt\"|select(");
+  body_ok("local z = k.iota({ 8, 4 }, 1) + k.iota({ 8, 1 }, 0)",
+          "iota() {axis = 1} : tile<8x4xi32>|broadcast(");
+  body_ok("local w = k.load(u, { 0 }, { 64 })\n"
+          "k.store(u, { 0 }, ((w & 3) | (w << 2)) ~ (w >> 1) + ~w + k.popc(w) % 7)",
+          "and(|or(|xor(|shl(|shr(|not(|popc(|rem(");
+  body_ok("k.store(x, { 0 }, k.maximum(t, 0) - k.minimum(t, 1) / -t)", "max(|min(|neg(|div(");
+  body_ok("local a, b = k.max(t, 0), t:min()\nlocal c = k.max(t, t)",
+          "kind = \"max\"} : tile<1xf32>|kind = \"min\"|= max(");
+  body_ok("k.store(x, { 0 }, k.fma(t, t, k.rsqrt(k.sqrt(k.abs(t))) + k.log(k.exp(t)) + k.log2(t)))",
+          "fma(|rsqrt(|sqrt(|abs(|log(|exp(|log2(");
+  body_ok(
+      "local s = k.alloc_shared('f32', { 64 }, { swizzle = 2 })\n"
+      "k.copy(x, { 0 }, s, { pad = 1 })\nk.barrier()\nk.store_shared(s, k.load_shared(s) * 2)",
+      "alloc_shared() {swizzle = 2} : smem<64xf32>|copy(|{pad = 1.0}|barrier()|load_shared(|store_shared(");
+  body_ok("local r = k.if_(k.args.n:lt(100), function() return t, 0 end, function() return 0, t end)\n"
+          "k.store(x, { 0 }, r)",
+          "= if(|} else {|yield(");
+  body_ok("k.if_(k.program_id(1):eq(k.num_programs(1)), function() k.store(x, { 0 }, t) end)",
+          "num_programs() {axis = 1}|if(");
+  body_ok("local s = k.range(0, k.args.n, 16, { t }, function(i, s) return s + 1 end, { stages = 3 })",
+          "{stages = 3}");
+  body_ok("local s = k.args.n * 2 + 1\nk.store(x, { s }, t * k.cast(k.args.n, 'f32'))",
+          "mul(%n, |splat(|cast(%n) : f32");
+  body_ok(
+      "assert(k.dtype(t) == 'f32' and k.shape(t)[1] == 64 and k.rank(t) == 1 and k.rank(k.args.n) == 0)\n"
+      "assert(tostring(t) == 'kiln value: tile<64xf32>' and k.target.name == 'sm_80' and k.target.sm == 80)\n"
+      "assert(k.cast(t, 'f32') == t and #k.shape(x) == 0 and p.dtype == 'f32' and p.n == 64)\n"
+      "local names = {}\nfor name, v in pairs(p) do names[#names + 1] = name .. '=' .. v end\n"
+      "table.sort(names)\nassert(table.concat(names, ' ') == 'BLOCK=64 M=8 N=8 dtype=f32 n=64')",
+      "load(");
+  body_ok("local a = k.load(h, { 0, 0 }, { 16, 16 })\n"
+          "k.store(h, { 0, 0 }, k.cast(k.dot(a, a, k.full({ 16, 16 }, 0, 'f32'), 'ieee'), 'f16'))",
+          "precision = \"ieee\"");
+  body_ok("local v = k.view(k.args.x, { 4, 16 }, { 16, 1 })\nk.store(v, { 0, 0 }, k.load(v, { 0, 0 }, { 4, "
+          "16 }))",
+          "view(%x, ");
+  body_ok("local v = k.view(k.args.x, { 2, 2, 16 })\nlocal q = k.bitcast(k.const(true, 'i1'), 'i1')",
+          "view<3xf32>|= mul(");
+  body_ok("local w = k.load(u, { 0 }, { 64 }, { pad = 7 }) + 4294967295\nlocal c = k.cast(3, 'f16')",
+          "{pad = 7}|value = 4294967295");
+  body_ok("local b = k.broadcast(k.const(2, 'f32'), { 4, 4 }) + k.broadcast(k.full({ 1, 4 }, 1, 'f32'), { 4, "
+          "4 })",
+          "splat(|broadcast(");
+  body_ok("k.store(x, { 0 }, k.add(t, 1) - k.sub(t, 1) * k.mul(t, 2) / k.div(t, 3) + k.neg(k.rem(t, 4)))",
+          "add(|sub(|mul(|div(|rem(|neg(");
+  body_ok("local w = k.load(u, { 0 }, { 64 })\nlocal q = k.band(w, 1) + k.bor(w, 2) + k.bxor(w, 3) + "
+          "k.shl(w, 4) + k.shr(w, 5) + k.bnot(w)",
+          "and(|or(|xor(|shl(|shr(|not(");
+  body_ok("local c = t:le(1) & t:gt(0) | t:ge(2) ~ t:eq(3) ~ t:ne(4)", "pred = \"le\"|pred = \"ne\"");
+}
+
+static void test_value_errors(void) {
+  body_fails("local z = t + k.load(y, { 0, 0 }, { 1, 64 })",
+             "'add': tiles [64] and [1x64] differ in rank (make both the same rank, e.g. k.iota({64,1}, 0))");
+  body_fails("local w = k.load(u, { 0 }, { 64 }) + 0.5", "0.5 is not a whole number: it cannot be a u32");
+  body_fails("local w = k.load(u, { 0 }, { 64 }) + (-1)", "-1 does not fit in u32");
+  body_fails("local z = k.const(300, 'i8')", "300 does not fit in i8");
+  body_fails("local z = t < t", "'<' and '<=' cannot build kiln comparisons (Lua makes them booleans): use "
+                                "a:lt(b), a:le(b), a:gt(b), a:ge(b), a:eq(b), a:ne(b)");
+  body_fails("local z = t // 2", "'//' is not a kiln op: '/' on integer values already truncates");
+  body_fails("local z = t ^ 2", "'^' is not a kiln op: use k.exp2/k.log2");
+  body_fails("local z = t .. 'a'", "'..' does not apply to kiln values (use tostring(v) to print one)");
+  body_fails("local z = t & 1", "'and' needs an integer value, got f32");
+  body_fails("local z = k.exp2(k.load(u, { 0 }, { 64 }))", "'exp2' needs a float value, got u32");
+  body_fails("local z = -(t:lt(0))", "'neg' does not apply to i1 (use & | ~ on conditions, or k.cast)");
+  body_fails("local z = k.exp2(3)", "expected a kiln value, got number");
+  body_fails("local z = t + 'a'", "expected a kiln value, got string");
+  body_fails("local z = k.add(x, x)", "'add' works on scalars and tiles, not view<1xf32>");
+  body_fails("local z = k.abs(x)", "'abs' works on scalars and tiles, not view<1xf32>");
+  body_fails("local z = k.where(t, t, t)",
+             "k.where: the condition must be i1 (a comparison), got tile<64xf32>");
+  body_fails("local z = k.where(1, t, t)", "k.where: the condition must be an i1 value, got number");
+  body_fails("local z = k.where(t:lt(0), 1.0, 2.0)",
+             "'where' needs at least one kiln value to take its type from (use k.const(v, \"f32\"))");
+  body_fails("p.n = 3", "p is read-only: parameters come from settings");
+  fails_at(body_template, SNIP + 1, "local z = k.full({ 2 }, 0, 'f32')\nlocal w = z + k.cast(t, 'f16')",
+           "'add' mixes f32 and f16: convert one with k.cast");
+}
+
+static void test_tile_errors(void) {
+  body_fails("local z = k.full({ 3 }, 0, 'f32')", "k.full: tile size 3 is not a power of two (1 to 2^20)");
+  body_fails("local z = k.full({}, 0, 'f32')", "k.full: a shape has 1 to 3 sizes, got 0");
+  body_fails("local z = k.full({ 1, 2, 4, 8 }, 0, 'f32')", "k.full: a shape has 1 to 3 sizes, got 4");
+  body_fails("local z = k.full({ 2.5 }, 0, 'f32')", "k.full: sizes must be whole numbers, got number");
+  body_fails("local z = k.full('a', 0, 'f32')", "k.full: a shape is a list of 1 to 3 sizes, got string");
+  body_fails("local z = k.full({ 2, 2 }, 0, 'f8')",
+             "'f8' is not an element type (i1 i8 u8 i16 i32 u32 i64 f16 bf16 f32 f64 e4m3 e5m2)");
+  body_fails("local z = k.iota({ 4, 4 })", "k.iota: a rank-2 shape needs an axis");
+  body_fails("local z = k.iota({ 4 }, 1)", "k.iota: axis must be 0 to 0 (axes count from 0), got 1");
+  body_fails("local z = t:sum(1)", "k.sum: axis must be 0 to 0 (axes count from 0), got 1");
+  body_fails("local z = k.load(y, { 0, 0 }, { 8, 8 }):sum()", "k.sum: a rank-2 tile needs an axis");
+  body_fails("local z = k.sum(k.const(1, 'f32'), 0)", "k.sum needs a tile, got f32");
+  body_fails("local z = k.broadcast(t, { 32 })", "k.broadcast: tile<64xf32> cannot broadcast to that shape");
+  body_fails("local z = k.broadcast(x, { 32 })", "k.broadcast needs a scalar or a tile, got view<1xf32>");
+  body_fails("local z = k.bitcast(t, 'f16')", "k.bitcast: f32 and f16 differ in width");
+  body_fails("local z = k.cast(x, 'f16')", "k.cast works on scalars and tiles, not view<1xf32>");
+  body_fails("local z = k.dot(k.full({ 16, 8 }, 0, 'f32'), k.full({ 16, 16 }, 0, 'f32'), k.full({ 16, 16 }, "
+             "0, 'f32'))",
+             "k.dot: shapes tile<16x8xf32> . tile<16x16xf32> do not fit the accumulator tile<16x16xf32> "
+             "([M,K] . [K,N] -> [M,N])");
+  body_fails("local z = k.dot(t, t, t)",
+             "k.dot needs rank-2 tiles, got tile<64xf32>, tile<64xf32>, tile<64xf32>");
+  fails_at(body_template, SNIP + 1,
+           "local a = k.full({ 16, 16 }, 0, 'f32')\nlocal z = k.dot(a, k.cast(a, 'f16'), a)",
+           "k.dot: a is f32 but b is f16");
+  fails_at(body_template, SNIP + 1,
+           "local a = k.full({ 16, 16 }, 0, 'f32')\nlocal z = k.dot(a, a, a, 'fast')",
+           "bad argument #4 to 'dot' (invalid option 'fast')");
+  body_fails("local z = k.dot(x, t, t)", "k.dot (a) needs a tile, got view<1xf32>");
+}
+
+static void test_memory_errors(void) {
+  body_fails("local v = k.view(t, { 4 })", "k.view needs a tensor pointer (k.args.NAME), got tile<64xf32>");
+  body_fails("local v = k.view(k.args.x, {})", "k.view: a view has 1 to 3 dims, got 0");
+  body_fails("local v = k.view(k.args.x, 4)", "k.view: expected a list of dims, got number");
+  body_fails("local v = k.view(k.args.x, { k.args.n }, { 1, 2 })",
+             "k.view: 1 dims but a different number of strides");
+  body_fails("local v = k.view(k.args.x, { t })",
+             "k.view: a dim must be an i32 or i64 scalar, got tile<64xf32>");
+  body_fails("local v = k.view(k.args.x, { k.args.n, k.const(4, 'i64'), k.args.n })",
+             "k.view: dims mix i32 and i64");
+  body_fails("local z = k.load(x, { 0 }, { 64 }, { mask = 1 })", "k.load: unknown option 'mask'");
+  body_fails("local z = k.load(x, { 0 }, { 64 }, 5)", "k.load: options are a table, got number");
+  body_fails("local z = k.load(x, { 0 }, { 64 }, { pad = 'x' })", "k.load: pad must be a number");
+  body_fails("local z = k.load(u, { 0 }, { 64 }, { pad = 0.5 })", "k.load: pad 0.5 is not a whole number");
+  body_fails("local z = k.load(x, { 0 }, { 8, 8 })", "k.load: a rank-2 tile from a rank-1 view");
+  body_fails("local z = k.load(x, 0, { 64 })", "k.load: expected a list of offsets, got number");
+  body_fails("local z = k.load(y, { 0 }, { 8, 8 })", "k.load: 1 offsets for a rank-2 view");
+  body_fails("local z = k.load(x, { k.const(0, 'i64') }, { 64 })", "k.load: offsets are i32, got i64");
+  body_fails("local z = k.load(t, { 0 }, { 64 })", "k.load needs a view (k.view), got tile<64xf32>");
+  body_fails("k.store(x, { 0 }, k.load(y, { 0, 0 }, { 1, 64 }))",
+             "k.store: tile<1x64xf32> into a rank-1 view");
+  body_fails("k.store(x, { 0 }, k.cast(t, 'f16'))",
+             "k.store: tile<64xf16> into a f32 view: convert with k.cast");
+  body_fails("k.store(x, { 0 }, 1.0)", "expected a kiln value, got number");
+  body_fails("k.store(x, { 0 }, k.args.n)", "k.store needs a tile, got i32");
+  body_fails("local s = k.alloc_shared('f32', { 64 }, { swizzle = -1 })",
+             "k.alloc_shared: swizzle must be a whole number >= 0");
+  body_fails("local s = k.alloc_shared('f32', { 64 }, { banks = 1 })",
+             "k.alloc_shared: unknown option 'banks'");
+  body_fails("k.copy(x, { 0 }, k.alloc_shared('f16', { 64 }))",
+             "k.copy: smem<64xf16> from a rank-1 f32 view");
+  body_fails("k.copy(x, { 0 }, k.alloc_shared('f32', { 64 }), { pad = 'no' })",
+             "k.copy: pad must be a number");
+  body_fails("k.copy(x, { 0 }, t)", "k.copy needs a shared buffer (k.alloc_shared), got tile<64xf32>");
+  body_fails("k.store_shared(k.alloc_shared('f32', { 32 }), t)",
+             "k.store_shared: tile<64xf32> does not match tile<32xf32>");
+  body_fails("local z = k.load_shared(t)",
+             "k.load_shared needs a shared buffer (k.alloc_shared), got tile<64xf32>");
+  body_fails("local z = k.program_id(3)", "k.program_id: axis must be 0 to 2 (axes count from 0), got 3");
+}
+
+static void test_control_errors(void) {
+  body_fails("k.range(0, 4, 1, { 1.0 }, function(i, a) return a end)",
+             "k.range: initial value 1 is number: give it a type (k.const(v, \"f32\"), k.full(...))");
+  body_fails("k.range(0, 4, 1, 7, function(i) end)", "k.range: initial values are a list, got number");
+  body_fails("k.range(0, 4, 1, { x }, function(i, a) return a end)",
+             "k.range: carried values are scalars or tiles, not view<1xf32>");
+  body_fails("k.range(0, 4, 1, { t }, function(i, a) end)",
+             "k.range: the body returns 0 values but the loop carries 1");
+  body_fails("k.range(0, 4, 1, { t }, function(i, a) return k.cast(a, 'f16') end)",
+             "k.range: result 1 is tile<64xf16> but should be tile<64xf32>");
+  body_fails("k.range(0, t, 1, {}, function(i) end)",
+             "k.range: bounds are i32 or i64 scalars, got tile<64xf32>");
+  body_fails("k.range(0, 4, 1, {}, function(i) end, { stages = 0 })",
+             "k.range: stages must be a whole number >= 1");
+  body_fails("k.range(0, 4, 1, {}, function(i) end, { depth = 2 })", "k.range: unknown option 'depth'");
+  body_fails("k.range(k.const(0, 'i64'), k.args.n, 1, {}, function(i) end)",
+             "k.range: bounds mix i32 and i64");
+  body_fails("k.range(0, 4, 1, {}, 5)", "bad argument #5 to 'range' (function expected, got number)");
+  body_fails(
+      "k.if_(t:lt(0), function() end)",
+      "k.if_: the condition must be an i1 scalar (compare scalars with :lt, :eq, ...), got tile<64xi1>");
+  body_fails("k.if_(k.args.n:lt(4), function() return t end, function() end)",
+             "k.if_: the then branch returns 1 values, the else branch 0");
+  body_fails("k.if_(k.args.n:lt(4), function() return t end, function() return k.cast(t, 'f16') end)",
+             "k.if_: result 1 is tile<64xf32> in the then branch but tile<64xf16> in the else branch");
+  body_fails("k.if_(k.args.n:lt(4), function() return 1 end, function() return 2 end)",
+             "k.if_: result 1 is not a kiln value in either branch: give it a type with k.const");
+  body_fails("k.if_(k.args.n:lt(4), function() return t end, function() return 'a' end)",
+             "expected a kiln value, got string");
+  fails_at(body_template, SNIP + 2,
+           "local v\nk.if_(k.args.n:lt(4), function() v = t + 1 end)\nk.store(x, { 0 }, v)",
+           "a value made inside the k.if_ body at line 14 is used outside it (return it from the body)");
+  /* errors inside a body name the body's line, not the k.range line */
+  fails_at(body_template, SNIP + 1,
+           "k.range(0, 4, 1, {}, function(i)\n  local z = t + k.cast(t, 'f16')\nend)",
+           "'add' mixes f32 and f16: convert one with k.cast");
+  body_fails("error({})", "the recipe raised a table as its error");
+}
+
+/* The declaration template: the snippet's fields (line DECL) override the defaults before them. */
+static const char *decl_template =
+    "local kiln = require 'kiln'\n"
+    "return kiln.recipe {\n"
+    "  name = 'd', grid = function(p) return 1 end, body = function(k, p) end, args = {},\n"
+    "  %s\n"
+    "}\n";
+enum { DECL = 4, CALL = 2 };
+
+static void test_declaration_errors(void) {
+  fails_at(decl_template, CALL, "bdy = 1,", "kiln.recipe: unknown field 'bdy'");
+  fails_at(decl_template, CALL, "name = 'a b',", "recipe name 'a b' is not a name (letters, digits, _)");
+  fails_at(decl_template, CALL, "body = nil,", "kiln.recipe: the field 'body' is required");
+  fails_at(decl_template, CALL, "grid = 5,", "kiln.recipe: 'grid' must be a function, got number");
+  fails_at(decl_template, CALL, "reference = 5,", "kiln.recipe: 'reference' must be a string, got number");
+  fails_at(decl_template, CALL, "args = 5,", "kiln.recipe: args must be a list of kiln.tensor/kiln.scalar");
+  fails_at(decl_template, CALL, "args = { 3 },", "kiln.recipe: args[1] is not a kiln.tensor or kiln.scalar");
+  fails_at(decl_template, CALL, "params = { ['1x'] = 3 },",
+           "parameter '1x' is not a name (letters, digits, _)");
+  fails_at(decl_template, CALL, "params = { n = {} },",
+           "kiln.recipe: parameter 'n' must default to a number or a string");
+  fails_at(decl_template, CALL, "tune = { B = {} },", "kiln.recipe: knob 'B' needs 1 to 32 values");
+  fails_at(decl_template, CALL, "tune = { B = { 1, 'a' } },",
+           "kiln.recipe: knob 'B': values are all numbers or all strings");
+  fails_at(decl_template, CALL, "tune = { B = { default = 3, values = { 1, 2 } } },",
+           "kiln.recipe: knob 'B': the default 3 is not one of its values");
+  fails_at(decl_template, CALL, "tune = { B = { values = { 1 }, dflt = 1 } },", "B: unknown field 'dflt'");
+  fails_at(decl_template, CALL, "tune = { B = { values = 4 } },",
+           "kiln.recipe: knob 'B': values must be a list");
+  fails_at(decl_template, CALL, "params = { B = 1 }, tune = { B = { 1 } },",
+           "kiln.recipe: 'B' is both a parameter and a knob");
+  fails_at(decl_template, CALL, "checks = { 5 },", "kiln.recipe: checks[1] must be a table {NAME = value}");
+  fails_at(decl_template, CALL, "checks = { { zz = 1 } },",
+           "kiln.recipe: checks[1]: 'zz' is not a parameter of the recipe");
+  fails_at(decl_template, CALL, "params = { n = 4 }, checks = { { n = 1.5 } },",
+           "checks[1]: parameter 'n' is a whole number, got '1.5'");
+  fails_at(decl_template, CALL, "params = { n = 4 }, checks = { { n = true } },",
+           "checks[1]: 'n' must be a number or a string");
+  fails_at(decl_template, DECL, "args = { kiln.tensor('x', 'f8', { 4 }, 'in') },",
+           "'f8' is neither an element type nor a parameter");
+  fails_at(decl_template, DECL, "params = { s = 'big' }, args = { kiln.tensor('x', 's', { 4 }, 'in') },",
+           "parameter 's' gives the element type, but its values are not all element types");
+  fails_at(decl_template, DECL, "args = { kiln.scalar('q', 'i32') },",
+           "scalar 'q' has no value: name a parameter 'q' or pass kiln.scalar(name, type, value)");
+  fails_at(decl_template, DECL, "args = { kiln.scalar('q', 'i32', 'zz') },",
+           "value 'zz' is not a parameter of the recipe");
+  fails_at(decl_template, DECL, "args = { kiln.tensor('x', 'f32', { 'K' }, 'in') },",
+           "dim 'K' is not a parameter of the recipe");
+  fails_at(decl_template, DECL, "args = { kiln.scalar('q', 'i32', 1), kiln.scalar('q', 'i32', 2) },",
+           "argument 'q' is declared twice");
+  fails_at(decl_template, DECL, "args = { kiln.tensor('x', 'f32', {}, 'in') },",
+           "kiln.tensor: a tensor has 1 to 3 dims, got 0");
+  fails_at(decl_template, DECL, "args = { kiln.tensor('x', 'f32', { -1 }, 'in') },",
+           "kiln.tensor: dim 1 must be a parameter name, a whole number or a function(p)");
+  fails_at(decl_template, DECL, "args = { kiln.tensor('x', 'f32', { 4 }, 'sideways') },",
+           "bad argument #4 to 'tensor' (invalid option 'sideways')");
+  fails_at(decl_template, DECL, "args = { kiln.tensor('2x', 'f32', { 4 }, 'in') },",
+           "argument name '2x' is not a name (letters, digits, _)");
+  fails_at(decl_template, DECL, "args = { kiln.scalar('q', 'i32', {}) },",
+           "kiln.scalar: the value must be a number, a parameter name or a function(p)");
+  fails_at(decl_template, DECL, "x = kiln.program_id(0),",
+           "kiln ops build a kernel: call them inside the recipe's body function");
+  fails_at(decl_template, DECL, "x = kiln.cdiv(-1, 2),", "kiln.cdiv(-1, 2): needs a >= 0 and b > 0");
+  fails_at(decl_template, CALL, "tune = { warps = { 3 } },",
+           "warps = 3: must be a power of two from 1 to 32");
+}
+
+/* Errors of kl_recipe_args / kl_recipe_grid / element knobs, which run after loading. */
+static void expect_run_error(const char *snippet, const char *set, int which, int line, const char *want) {
+  char text[2048], err[2048] = "", full[2048];
+  snprintf(text, sizeof text, decl_template, snippet);
+  char *path = write_temp("/tmp", text);
+  kl_recipe *r = kl_recipe_load(path, err, sizeof err);
+  CHECK(r, "%s: %s", snippet, err);
+  if (r) {
+    kl_settings s;
+    kl_arg a[KL_MAXARGS];
+    int64_t g[3];
+    kl_recipe_defaults(r, &s);
+    if (set) CHECK(kl_settings_apply(r, &s, set, err, sizeof err) == 0, "%s", err);
+    int rc = which == 0   ? kl_recipe_args(r, &s, a, KL_MAXARGS, err, sizeof err)
+             : which == 1 ? kl_recipe_grid(r, &s, g, err, sizeof err)
+                          : (kl_recipe_build(r, &s, NULL, err, sizeof err) ? 0 : -1);
+    snprintf(full, sizeof full, "%s:%d: %s", path, line, want);
+    CHECK(rc == -1 && !strcmp(err, full), "%s:\n  got  '%s'\n  want '%s'", snippet, err, full);
+    kl_recipe_free(r);
+  }
+  unlink(path);
+  free(path);
+}
+
+static void test_run_errors(void) {
+  expect_run_error("args = { kiln.tensor('x', 'f32', { function(p) return -1 end }, 'in') },", NULL, 0, DECL,
+                   "tensor 'x': dim 0 is -1, not a whole number >= 0");
+  expect_run_error("args = { kiln.scalar('q', 'i32', function(p) return 'a' end) },", NULL, 0, DECL,
+                   "scalar 'q' is a, not a whole number");
+  expect_run_error("args = { kiln.scalar('q', 'i32', 1.5) },", NULL, 0, DECL,
+                   "scalar 'q' is 1.5, not a whole number");
+  expect_run_error("params = { n = 0 }, grid = function(p) return p.n end,", NULL, 1, DECL,
+                   "grid(p) gives 0 programs on axis 0: need a whole number >= 1");
+  expect_run_error("grid = function(p) return 1, 'a' end,", NULL, 1, DECL,
+                   "grid(p) gives a programs on axis 1: need a whole number >= 1");
+  expect_run_error("params = { s = 'f32' }, args = { kiln.tensor('x', 's', { 4 }, 'in') },", "s=big", 2, DECL,
+                   "element type parameter 's' is 'big', not an element type");
+  expect_run_error("grid = function(p) return p.Q end,", NULL, 1, DECL,
+                   "unknown parameter 'Q' (parameters: )");
+
+  /* A good run of the same machinery: dims from numbers, names and functions; float scalars. */
+  char text[2048], err[2048];
+  snprintf(text, sizeof text, decl_template,
+           "params = { n = 6, eps = 0.5 }, grid = function(p) return 2, 3 end,\n"
+           "args = { kiln.tensor('x', 'f32', { 2, 'n', function(p) return p.n * 2 end }, 'inout'),\n"
+           "         kiln.scalar('eps', 'f32'), kiln.scalar('half', 'f64', function(p) return p.n / 4 end),\n"
+           "         kiln.scalar('m', 'i64', 'n') },");
+  char *path = write_temp("/tmp", text);
+  kl_recipe *r = kl_recipe_load(path, err, sizeof err);
+  CHECK(r, "%s", err);
+  if (r) {
+    kl_settings s;
+    kl_arg a[KL_MAXARGS];
+    int64_t g[3];
+    kl_recipe_defaults(r, &s);
+    CHECK(kl_recipe_args(r, &s, a, KL_MAXARGS, err, sizeof err) == 4, "%s", err);
+    CHECK(a[0].rank == 3 && a[0].dims[0] == 2 && a[0].dims[1] == 6 && a[0].dims[2] == 12 &&
+              a[0].role == KL_INOUT,
+          "dims");
+    CHECK(a[1].elem == IR_F32 && a[1].fval == 0.5 && a[2].fval == 1.5 && a[3].ival == 6, "scalars");
+    CHECK(kl_recipe_grid(r, &s, g, err, sizeof err) == 0 && g[0] == 2 && g[1] == 3 && g[2] == 1, "grid");
+    CHECK(kl_settings_apply(r, &s, "eps=abc", err, sizeof err) == -1 &&
+              strstr(err, "parameter 'eps' is a number"),
+          "%s", err);
+    ir_func *fn = kl_recipe_build(r, &s, NULL, err, sizeof err);
+    CHECK(fn && ir_attr_i(fn->attrs, "warps", 0) == 4, "default warps: %s", err);
+    ir_func_destroy(fn);
+    kl_recipe_free(r);
+  }
+  unlink(path);
+  free(path);
+}
+
+/* A long path: Lua shortens it in its own positions; the message gives it whole. */
+static void test_long_path(void) {
+  char dir[] = "/tmp/kiln_recipe_test_with_a_directory_name_long_enough_to_be_shortened_XXXXXX";
+  if (!mkdtemp(dir)) abort();
+  char err[2048], *path, full[2048];
+  char *ir = build_text(dir, body_template, "local z = t + k.cast(t, 'f16')", &path, err, sizeof err);
+  snprintf(full, sizeof full, "%s:%d: 'add' mixes f32 and f16: convert one with k.cast", path, SNIP);
+  CHECK(!ir && !strcmp(err, full), "long path:\n  got  '%s'\n  want '%s'", err, full);
+  unlink(path);
+  free(path);
+  ir = build_text(dir, "local kiln = require 'kiln'\nreturn kiln.recipe { name = %s }\n", "'x',,", &path, err,
+                  sizeof err);
+  snprintf(full, sizeof full, "%s:2: unexpected symbol near ','", path);
+  CHECK(!ir && !strcmp(err, full), "long path syntax:\n  got  '%s'\n  want '%s'", err, full);
+  unlink(path);
+  free(path);
+  rmdir(dir);
+}
+
+int main(void) {
+  test_all_recipes();
+  test_vector_add();
+  test_softmax();
+  test_matmul();
+  test_references();
+  test_settings();
+  test_bad_recipes();
+  test_ops_build();
+  test_value_errors();
+  test_tile_errors();
+  test_memory_errors();
+  test_control_errors();
+  test_declaration_errors();
+  test_run_errors();
+  test_long_path();
+  if (failures)
+    fprintf(stderr, "%d failures\n", failures);
+  else
+    printf("test_recipes: ok\n");
+  return failures ? 1 : 0;
+}
