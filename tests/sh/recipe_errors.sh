@@ -1,0 +1,37 @@
+#!/bin/sh
+# Broken recipes (tests/recipes_bad/*.lua) make `kiln compile --emit ir` exit non-zero with ONE line
+# on stderr: "FILE:LINE: message", as each file's first line ("-- expect: LINE: message") says.
+# Unknown or malformed --set names are refused the same way, naming the name and the parameters.
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { # check NAME WANT -- command...
+  name=$1 want=$2; shift 3
+  "$@" > "$tmp/out" 2> "$tmp/err"; rc=$?
+  got=$(cat "$tmp/err"); lines=$(wc -l < "$tmp/err")
+  if [ $rc -eq 0 ]; then echo "FAIL $name: exit 0"; fail=1
+  elif [ "$lines" -ne 1 ]; then echo "FAIL $name: $lines lines on stderr: $got"; fail=1
+  elif [ "$got" != "$want" ]; then printf 'FAIL %s:\n  got  %s\n  want %s\n' "$name" "$got" "$want"; fail=1
+  else echo "ok   $name: $got"; fi
+}
+n=0
+for f in tests/recipes_bad/*.lua; do
+  case $f in */stale.lua) continue ;; esac # fails on a second build only: tests/unit/test_recipes.c
+  exp=$(head -n 1 "$f"); exp=${exp#-- expect: }
+  line=${exp%%: *}; msg=${exp#*: }
+  if [ "$line" = "-" ]; then want="$f: $msg"; else want="$f:$line: $msg"; fi
+  check "$(basename "$f" .lua)" "$want" -- "$KILN" compile "$f" --target sm_80 --emit ir
+  n=$((n + 1))
+done
+[ $n -ge 10 ] || { echo "FAIL only $n broken recipes found (run from the source root)"; fail=1; }
+check unknown-set "recipes/softmax.lua: unknown parameter 'Q' (parameters: M, N, BLOCK, dtype, warps)" -- \
+  "$KILN" compile recipes/softmax.lua --target sm_80 --emit ir --set Q=1
+check set-without-value "recipes/softmax.lua: setting 'M' is not NAME=VALUE (parameters: M, N, BLOCK, dtype, warps)" -- \
+  "$KILN" compile recipes/softmax.lua --target sm_80 --emit ir --set M
+check bad-knob-value "recipes/matmul.lua: parameter 'dtype' is one of f32, f16, bf16; got 'f64'" -- \
+  "$KILN" compile recipes/matmul.lua --target sm_80 --emit ir --set dtype=f64
+check bad-size "recipes/vector_add.lua: parameter 'n' is a whole number, got 'many'" -- \
+  "$KILN" compile recipes/vector_add.lua --target sm_80 --emit ir --set n=many
+check bad-warps "recipes/vector_add.lua:8: warps = 3: must be a power of two from 1 to 32" -- \
+  "$KILN" compile recipes/vector_add.lua --target sm_80 --emit ir --set warps=3
+exit $fail
