@@ -145,7 +145,7 @@ static void test_recipe(const char *path) {
   kl_recipe_free(r);
 }
 
-/* Every recipes/*.lua; the three first recipes must be among them. */
+/* Every recipe file under recipes/; the first three must be among them. */
 static void test_all_recipes(void) {
   glob_t g;
   int found = 0;
