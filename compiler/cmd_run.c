@@ -32,9 +32,6 @@
 #include "driver.h"
 #include "harness.h"
 
-/* The simulator's entry point (sim/) joins the build once it lands; until then --sim says so. */
-#define KILN_HAVE_SIM_LAUNCH 0
-
 typedef struct {
   const char *recipe, *target;
   const char *sets[KL_MAXSET];
@@ -107,6 +104,13 @@ static int parse_option(run_args *a, const char *opt, const char *val) {
   return 0;
 }
 
+static int known_option(const char *opt) {
+  static const char *const opts[] = {"--set", "--target", "--reps", "--seed", "--tol"};
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+    if (!strcmp(opt, opts[i])) return 1;
+  return 0;
+}
+
 static int parse_args(int argc, char **argv, run_args *a) {
   memset(a, 0, sizeof *a);
   a->reps = 20;
@@ -121,6 +125,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
       char opt[32];
       if (eq && !strncmp(s, "--set=", 6)) eq = s + 5; /* --set=NAME=VALUE */
       snprintf(opt, sizeof opt, "%.*s", eq ? (int)(eq - s) : (int)strlen(s), s);
+      if (!known_option(opt)) return usage_error("unknown option", s);
       if (!eq && i + 1 >= argc) return usage_error("missing value after", s);
       if (parse_option(a, opt, eq ? eq + 1 : argv[++i])) return -1;
     } else if (s[0] == '-' || a->recipe)
@@ -309,7 +314,6 @@ out:
 
 /* ---- running on the simulator ---- */
 
-#if KILN_HAVE_SIM_LAUNCH
 static int run_sim(run_env *env, run_case *c) {
   sim_arg sa[KL_MAXARGS];
   for (int i = 0; i < c->nargs; i++) {
@@ -322,12 +326,6 @@ static int run_sim(run_env *env, run_case *c) {
   c->ms = so.seconds * 1e3;
   return 0;
 }
-#else
-static int run_sim(run_env *env, run_case *c) {
-  snprintf(c->err, sizeof c->err, "the simulator is not built into this kiln yet (no sim_launch)");
-  return -1;
-}
-#endif
 
 /* ---- the reference and the comparison ---- */
 
@@ -407,6 +405,16 @@ static void report_failure(const run_case *c, int i, const harness_cmp *m, doubl
   }
 }
 
+/* "12.3 us", "4.56 ms", "1.23 s" */
+static void format_time(double ms, char *buf, size_t n) {
+  if (ms < 1)
+    snprintf(buf, n, "%.1f us", ms * 1e3);
+  else if (ms < 1e3)
+    snprintf(buf, n, "%.2f ms", ms);
+  else
+    snprintf(buf, n, "%.2f s", ms / 1e3);
+}
+
 /* Compares every output; prints the result line. 0 pass, 1 fail. */
 static int check_outputs(const run_args *a, run_env *env, run_case *c) {
   double worst_ratio = -1, worst_rel = 0, worst_tol = 0;
@@ -422,15 +430,13 @@ static int check_outputs(const run_args *a, run_env *env, run_case *c) {
     if (ratio > worst_ratio) worst_ratio = ratio, worst_rel = m[i].max_rel, worst_tol = tol[i];
   }
   char timing[64];
-  if (env->gpu)
-    snprintf(timing, sizeof timing, "%.1f us", c->ms * 1e3);
-  else
-    snprintf(timing, sizeof timing, "%.2f s", c->ms / 1e3);
+  format_time(c->ms, timing, sizeof timing);
   printf("%s %s %s: max rel err %.2g (tol %.2g) %s, %s\n", c->label, env->target->name,
          env->gpu ? "gpu" : "sim", worst_rel, worst_tol, failed ? "FAIL" : "PASS", timing);
   for (int i = 0; failed && i < c->nargs; i++)
     if (c->args[i].is_tensor && (c->args[i].role & KL_OUT) && (m[i].over || m[i].nan_at != HARNESS_NONE))
       report_failure(c, i, &m[i], tol[i], env->seed);
+  fflush(stdout);
   return failed;
 }
 
@@ -455,9 +461,10 @@ static int run_variant(kl_recipe *r, const run_args *a, run_env *env, const kl_s
     return 1;
   }
   make_label(r, c);
-  if (prepare(r, env, c) || (env->gpu ? run_gpu(env, c, a->reps) : run_sim(env, c)) || run_reference(r, c))
+  if (prepare(r, env, c) || (env->gpu ? run_gpu(env, c, a->reps) : run_sim(env, c)) || run_reference(r, c)) {
     printf("%s %s %s: ERROR: %s\n", c->label, env->target->name, env->gpu ? "gpu" : "sim", c->err);
-  else
+    fflush(stdout);
+  } else
     rc = check_outputs(a, env, c);
   free_case(c, env->gpu);
   free(c);
