@@ -46,16 +46,31 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static void add_set(variant *v, const char *name, const char *value) {
+/* Adds NAME=VALUE to the variant; the description shows it only if it differs from the default. */
+static void add_set(variant *v, const char *name, const char *value, const char *dflt) {
   if (v->nsets == KL_MAXSET) return;
   snprintf(v->bufs[v->nsets], sizeof v->bufs[0], "%s=%s", name, value);
   v->sets[v->nsets] = v->bufs[v->nsets];
-  size_t n = strlen(v->desc);
-  snprintf(v->desc + n, sizeof v->desc - n, "%s%s", n ? " " : "", v->bufs[v->nsets]);
   v->nsets++;
+  if (dflt && !strcmp(dflt, value)) return;
+  size_t n = strlen(v->desc);
+  snprintf(v->desc + n, sizeof v->desc - n, "%s%s=%s", n ? " " : "", name, value);
 }
 
-/* defaults; up to two checks entries; the second value of each tuning knob. */
+static const char *default_of(kl_recipe *r, const char *name) {
+  for (int i = 0; i < kl_recipe_nparams(r); i++)
+    if (!strcmp(kl_recipe_param(r, i)->name, name)) return kl_recipe_param(r, i)->dflt;
+  return NULL;
+}
+
+/* The first value of a tuning knob other than its default, or NULL. */
+static const char *other_value(const kl_param *p) {
+  for (int i = 0; p->is_tune && i < p->nvalues; i++)
+    if (strcmp(p->values[i], p->dflt)) return p->values[i];
+  return NULL;
+}
+
+/* defaults; up to two checks entries; one other value of each tuning knob. */
 static int pick_variants(kl_recipe *r, variant *out) {
   int n = 0;
   memset(out, 0, MAX_VARIANTS * sizeof *out);
@@ -63,10 +78,12 @@ static int pick_variants(kl_recipe *r, variant *out) {
   kl_settings checks[2];
   int nc = kl_recipe_checks(r, checks, 2);
   for (int i = 0; i < nc && n < MAX_VARIANTS; i++, n++)
-    for (int j = 0; j < checks[i].n; j++) add_set(&out[n], checks[i].v[j].name, checks[i].v[j].value);
+    for (int j = 0; j < checks[i].n; j++)
+      add_set(&out[n], checks[i].v[j].name, checks[i].v[j].value, default_of(r, checks[i].v[j].name));
   for (int i = 0; i < kl_recipe_nparams(r) && n < MAX_VARIANTS; i++) {
     const kl_param *p = kl_recipe_param(r, i);
-    if (p->is_tune && p->nvalues > 1) add_set(&out[n++], p->name, p->values[1]);
+    const char *v = other_value(p);
+    if (v) add_set(&out[n++], p->name, v, NULL);
   }
   return n;
 }
