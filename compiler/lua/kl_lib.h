@@ -9,7 +9,9 @@
  *         kl_control.c  k.range (for) and k.if_ (if)
  *         kl_declare.c  kiln.recipe / kiln.tensor / kiln.scalar: the recipe declaration, checked
  *         kl_module.c   luaopen_kiln: the library table (also the values' __index)
- *         kl_recipe.c   the C API of kl_recipe.h: load, settings, build, args, grid, checks
+ *         kl_recipe.c   the C API of kl_recipe.h: load a recipe, the protected boundary, checks
+ *         kl_settings.c parameters and settings (NAME=VALUE text)
+ *         kl_run.c      running the recipe's functions: build (body), args, grid; the p table
  *
  * A value userdata holds (build serial, value handle): never a pointer. The build in progress
  * hangs off the Lua state's extra space; values of an earlier build are refused by serial.
@@ -25,6 +27,8 @@
 #define KL_VALUE_MT "kiln.value"
 #define KL_RECIPE_MT "kiln.recipe"
 #define KL_ARG_MT "kiln.arg"
+#define KL_RECIPE_KEY "kiln.loaded_recipe" /* registry: the recipe table of this state */
+#define KL_K_MT "kiln.k"                   /* metatable of the body's k */
 
 typedef struct {
   ir_func *fn;
@@ -37,6 +41,36 @@ typedef struct {
   uint32_t serial;
   ir_val v;
 } kl_value;
+
+/* ---- kl_recipe.c, kl_settings.c, kl_run.c ---- */
+
+#include "kl_recipe.h"
+
+enum { KL_MAXCHECKS = 64 };
+
+struct kl_recipe {
+  lua_State *L;
+  ir_arena *A;
+  const char *path, *short_src, *name, *reference;
+  int line;        /* of the kiln.recipe{...} call */
+  uint32_t serial; /* builds so far: stamps values so that stale ones are refused */
+  int nparams;
+  kl_param params[KL_MAXSET];
+  int nargs;
+  const char *argnames[KL_MAXARGS];
+  int nchecks;
+  const char **checks[KL_MAXCHECKS]; /* each a NULL-terminated list of "NAME=VALUE" */
+  char plist[512];                   /* "M, N, BLOCK, dtype, warps": for messages */
+};
+
+/* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. */
+int kl_protect(kl_recipe *r, lua_CFunction f, void *ud, char *err, size_t errn);
+/* Raises "FILE:LINE: msg" for a recipe-level problem found by C code. */
+int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg);
+/* The parameter list for messages, and one parameter's setting (its default if s lacks it;
+ * NULL if the recipe has no such parameter). */
+void kl_param_list(kl_recipe *r, char *buf, size_t n);
+const char *kl_setting_value(kl_recipe *r, const kl_settings *s, const char *name);
 
 /* ---- kl_value.c ---- */
 

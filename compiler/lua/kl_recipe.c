@@ -1,18 +1,14 @@
 /*
- * kl_recipe.c - the C side of recipes (kl_recipe.h): load a recipe file into its own Lua state, read
- * its parameters, apply settings, and run its body, grid and argument rules.
+ * kl_recipe.c - the C side of recipes (kl_recipe.h): load a recipe file into its own Lua state and
+ * read its declaration; the protected boundary every call into Lua goes through.
  *
- * Every call into Lua goes through one protected boundary (protect): a C function run by lua_pcall
- * with a message handler that makes any error one line "file:line: message". Lua writes positions
- * with a shortened file name; the handler puts back the path the recipe was loaded from, and gives
- * a position to errors raised without one.
+ * kl_protect runs a C function under lua_pcall with a message handler that makes any error one
+ * line "file:line: message". Lua writes positions with a shortened file name; the handler puts back
+ * the path the recipe was loaded from, and gives a position to errors raised without one.
  *
  * Parameters are listed problem parameters first, then tuning knobs, each group sorted by name
- * (Lua tables keep no declaration order). Settings are text; the body sees p.NAME as a number when
- * the text parses as one.
+ * (Lua tables keep no declaration order).
  */
-#include "kl_recipe.h"
-
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,26 +17,6 @@
 #include <lualib.h>
 
 #include "kl_lib.h"
-
-#define RECIPE_KEY "kiln.loaded_recipe"
-#define K_MT "kiln.k"
-
-enum { MAXCHECKS = 64 };
-
-struct kl_recipe {
-  lua_State *L;
-  ir_arena *A;
-  const char *path, *short_src, *name, *reference;
-  int line;        /* of the kiln.recipe{...} call */
-  uint32_t serial; /* builds so far: stamps values so that stale ones are refused */
-  int nparams;
-  kl_param params[KL_MAXSET];
-  int nargs;
-  const char *argnames[KL_MAXARGS];
-  int nchecks;
-  const char **checks[MAXCHECKS]; /* each a NULL-terminated list of "NAME=VALUE" */
-  char plist[512];                /* "M, N, BLOCK, dtype, warps": for messages */
-};
 
 /* ---- the protected boundary ---- */
 
@@ -83,7 +59,7 @@ static int message_handler(lua_State *L) {
 }
 
 /* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. */
-static int protect(kl_recipe *r, lua_CFunction f, void *ud, char *err, size_t errn) {
+int kl_protect(kl_recipe *r, lua_CFunction f, void *ud, char *err, size_t errn) {
   lua_State *L = r->L;
   int top = lua_gettop(L);
   lua_pushstring(L, r->path);
@@ -98,106 +74,8 @@ static int protect(kl_recipe *r, lua_CFunction f, void *ud, char *err, size_t er
 }
 
 /* Raises "FILE:LINE: message" for a recipe-level problem found by C code. */
-static int recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg) {
+int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg) {
   return luaL_error(L, "%s:%d: %s", r->path, line, msg);
-}
-
-/* ---- parameters and settings ---- */
-
-static const kl_param *find_param(kl_recipe *r, const char *name, size_t n) {
-  for (int i = 0; i < r->nparams; i++)
-    if (strlen(r->params[i].name) == n && !memcmp(r->params[i].name, name, n)) return &r->params[i];
-  return NULL;
-}
-
-static void param_list(kl_recipe *r, char *buf, size_t n) {
-  size_t len = 0;
-  buf[0] = 0;
-  for (int i = 0; i < r->nparams && len < n; i++)
-    len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", r->params[i].name);
-}
-
-static int is_whole(const char *s) {
-  char *end;
-  if (!*s) return 0;
-  (void)strtoll(s, &end, 10);
-  return *end == 0;
-}
-
-static int is_number(const char *s) {
-  char *end;
-  if (!*s) return 0;
-  (void)strtod(s, &end);
-  return *end == 0;
-}
-
-/* A value must have its parameter's kind: whole numbers for whole defaults, numbers for numbers,
- * one of the declared values for a knob of strings. */
-static int check_value(const kl_param *p, const char *v, char *err, size_t errn) {
-  if (!*v) return snprintf(err, errn, "parameter '%s' needs a value", p->name), -1;
-  if (strlen(v) >= sizeof p->dflt) return snprintf(err, errn, "the value of '%s' is too long", p->name), -1;
-  if (is_whole(p->dflt) && !is_whole(v))
-    return snprintf(err, errn, "parameter '%s' is a whole number, got '%s'", p->name, v), -1;
-  if (is_number(p->dflt) && !is_number(v))
-    return snprintf(err, errn, "parameter '%s' is a number, got '%s'", p->name, v), -1;
-  if (is_number(p->dflt) || !p->nvalues) return 0;
-  for (int i = 0; i < p->nvalues; i++)
-    if (!strcmp(p->values[i], v)) return 0;
-  int len = snprintf(err, errn, "parameter '%s' is one of", p->name);
-  for (int i = 0; i < p->nvalues && len < (int)errn; i++)
-    len += snprintf(err + len, errn - (size_t)len, "%s %s", i ? "," : "", p->values[i]);
-  if (len < (int)errn) snprintf(err + len, errn - (size_t)len, "; got '%s'", v);
-  return -1;
-}
-
-void kl_recipe_defaults(kl_recipe *r, kl_settings *s) {
-  s->n = r->nparams;
-  for (int i = 0; i < r->nparams; i++) {
-    s->v[i].name = r->params[i].name;
-    snprintf(s->v[i].value, sizeof s->v[i].value, "%s", r->params[i].dflt);
-  }
-}
-
-int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn) {
-  char list[512];
-  const char *eq = strchr(name_eq_value, '=');
-  param_list(r, list, sizeof list);
-  if (!eq || eq == name_eq_value) {
-    snprintf(err, errn, "%s: setting '%s' is not NAME=VALUE (parameters: %s)", r->path, name_eq_value, list);
-    return -1;
-  }
-  const kl_param *p = find_param(r, name_eq_value, (size_t)(eq - name_eq_value));
-  if (!p) {
-    snprintf(err, errn, "%s: unknown parameter '%.*s' (parameters: %s)", r->path, (int)(eq - name_eq_value),
-             name_eq_value, list);
-    return -1;
-  }
-  char why[512];
-  if (check_value(p, eq + 1, why, sizeof why)) {
-    snprintf(err, errn, "%s: %s", r->path, why);
-    return -1;
-  }
-  int i = 0;
-  while (i < s->n && strcmp(s->v[i].name, p->name)) i++;
-  if (i == s->n && s->n == KL_MAXSET) return snprintf(err, errn, "too many settings"), -1;
-  if (i == s->n) s->n++;
-  s->v[i].name = p->name;
-  snprintf(s->v[i].value, sizeof s->v[i].value, "%s", eq + 1);
-  return 0;
-}
-
-const char *kl_settings_get(const kl_settings *s, const char *name) {
-  for (int i = 0; i < s->n; i++)
-    if (!strcmp(s->v[i].name, name)) return s->v[i].value;
-  return NULL;
-}
-
-/* The setting of a recipe parameter: from s, else its default; NULL if not a parameter. */
-static const char *setting(kl_recipe *r, const kl_settings *s, const char *name) {
-  const kl_param *p = find_param(r, name, strlen(name));
-  if (!p) return NULL;
-  const char *v = kl_settings_get(s, name);
-  return v ? v : p->dflt;
 }
 
 /* ---- reading the declaration (at load) ---- */
@@ -231,7 +109,7 @@ static int sorted_keys(lua_State *L, int idx, const char **keys, int max) {
 }
 
 static kl_param *new_param(lua_State *L, kl_recipe *r, const char *name, int is_tune) {
-  if (r->nparams == KL_MAXSET) recipe_error(L, r, r->line, "too many parameters");
+  if (r->nparams == KL_MAXSET) kl_recipe_error(L, r, r->line, "too many parameters");
   kl_param *p = &r->params[r->nparams++];
   p->name = ir_strdup(r->A, name);
   p->is_tune = is_tune;
@@ -276,7 +154,7 @@ static void read_params(lua_State *L, kl_recipe *r, int R) {
 static void read_args(lua_State *L, kl_recipe *r, int R) {
   lua_getfield(L, R, "args");
   r->nargs = (int)luaL_len(L, -1);
-  if (r->nargs > KL_MAXARGS) recipe_error(L, r, r->line, "too many kernel arguments");
+  if (r->nargs > KL_MAXARGS) kl_recipe_error(L, r, r->line, "too many kernel arguments");
   for (int i = 0; i < r->nargs; i++) {
     lua_geti(L, -1, i + 1);
     lua_getfield(L, -1, "name");
@@ -298,13 +176,13 @@ static void read_check(lua_State *L, kl_recipe *r, int entry, int index) {
     lua_getfield(L, entry, keys[i]);
     if (lua_type(L, -1) != LUA_TNUMBER && lua_type(L, -1) != LUA_TSTRING)
       snprintf(msg, sizeof msg, "checks[%d]: '%s' must be a number or a string", index, keys[i]),
-          recipe_error(L, r, r->line, msg);
+          kl_recipe_error(L, r, r->line, msg);
     value_text(L, r, -1, text, keys[i]);
     lua_pop(L, 1);
     snprintf(nv, sizeof nv, "%s=%s", keys[i], text);
     if (kl_settings_apply(r, &s, nv, err, sizeof err))
       snprintf(msg, sizeof msg, "checks[%d]: %s", index, err + strlen(r->path) + 2),
-          recipe_error(L, r, r->line, msg);
+          kl_recipe_error(L, r, r->line, msg);
     list[i] = ir_strdup(r->A, nv);
   }
   r->checks[r->nchecks++] = list;
@@ -313,7 +191,7 @@ static void read_check(lua_State *L, kl_recipe *r, int entry, int index) {
 static void read_checks(lua_State *L, kl_recipe *r, int R) {
   lua_getfield(L, R, "checks");
   int n = (int)luaL_len(L, -1);
-  if (n > MAXCHECKS) recipe_error(L, r, r->line, "too many checks");
+  if (n > KL_MAXCHECKS) kl_recipe_error(L, r, r->line, "too many checks");
   for (int i = 0; i < n; i++) {
     lua_geti(L, -1, i + 1);
     read_check(L, r, lua_gettop(L), i + 1);
@@ -322,27 +200,9 @@ static void read_checks(lua_State *L, kl_recipe *r, int R) {
   lua_pop(L, 1);
 }
 
-/* p.NAME: the setting, or an error naming the unknown NAME and listing the parameters. */
-static int p_index(lua_State *L) {
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  return luaL_error(L, "unknown parameter '%s' (parameters: %s)", luaL_tolstring(L, 2, NULL),
-                    lua_tostring(L, lua_upvalueindex(2)));
-}
-
-static int p_newindex(lua_State *L) { return luaL_error(L, "p is read-only: parameters come from settings"); }
-
-/* pairs(p) walks the settings. */
-static int p_pairs(lua_State *L) {
-  lua_getglobal(L, "next");
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushnil(L);
-  return 3;
-}
-
 /* The body's k: a fresh table per build whose __index is the kiln library. */
 static void make_k_metatable(lua_State *L) {
-  luaL_newmetatable(L, K_MT);
+  luaL_newmetatable(L, KL_K_MT);
   luaL_requiref(L, "kiln", luaopen_kiln, 0);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
@@ -355,7 +215,7 @@ static int load_main(lua_State *L) {
   if (!kl_has_mt(L, -1, KL_RECIPE_MT)) luaL_error(L, "%s: the file must return kiln.recipe{...}", r->path);
   int R = lua_gettop(L);
   lua_pushvalue(L, R);
-  lua_setfield(L, LUA_REGISTRYINDEX, RECIPE_KEY);
+  lua_setfield(L, LUA_REGISTRYINDEX, KL_RECIPE_KEY);
   lua_getfield(L, R, "line");
   r->line = (int)lua_tointeger(L, -1);
   lua_getfield(L, R, "name");
@@ -364,7 +224,7 @@ static int load_main(lua_State *L) {
   lua_settop(L, R);
   read_params(L, r, R);
   read_args(L, r, R);
-  param_list(r, r->plist, sizeof r->plist);
+  kl_param_list(r, r->plist, sizeof r->plist);
   make_k_metatable(L);
   read_checks(L, r, R);
   return 0;
@@ -396,7 +256,7 @@ kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn) {
   luaL_openlibs(L);
   kl_preload(L);
   r->short_src = chunk_short_src(L, r);
-  if (protect(r, load_main, r, err, errn)) {
+  if (kl_protect(r, load_main, r, err, errn)) {
     kl_recipe_free(r);
     return NULL;
   }
@@ -426,251 +286,4 @@ int kl_recipe_checks(kl_recipe *r, kl_settings *out, int max) {
     for (const char **nv = r->checks[i]; *nv; nv++) kl_settings_apply(r, &out[i], *nv, err, sizeof err);
   }
   return n;
-}
-
-/* ---- running the recipe's functions ---- */
-
-typedef struct {
-  kl_recipe *r;
-  const kl_settings *s;
-  const cg_target *t;
-  kl_build B;
-  kl_arg *out;
-  int max, n;
-  int64_t *grid;
-} job;
-
-/* Pushes the recipe table and p: an empty proxy whose __index reads the settings (numbers where
- * they parse as one) and refuses unknown names, and whose __newindex refuses writes. */
-static void push_recipe_p(lua_State *L, job *j) {
-  lua_getfield(L, LUA_REGISTRYINDEX, RECIPE_KEY);
-  lua_newtable(L);
-  lua_createtable(L, 0, 2);
-  lua_createtable(L, 0, j->r->nparams);
-  for (int i = 0; i < j->r->nparams; i++) {
-    const char *v = setting(j->r, j->s, j->r->params[i].name);
-    if (!lua_stringtonumber(L, v)) lua_pushstring(L, v);
-    lua_setfield(L, -2, j->r->params[i].name);
-  }
-  lua_pushvalue(L, -1);
-  lua_pushcclosure(L, p_pairs, 1);
-  lua_setfield(L, -3, "__pairs");
-  lua_pushstring(L, j->r->plist);
-  lua_pushcclosure(L, p_index, 2);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, p_newindex);
-  lua_setfield(L, -2, "__newindex");
-  lua_setmetatable(L, -2);
-}
-
-/* Raises "WHERE message" for the argument table at a. */
-static int arg_fail(lua_State *L, int a, const char *msg) {
-  lua_getfield(L, a, "where");
-  lua_pushstring(L, msg);
-  lua_concat(L, 2);
-  return lua_error(L);
-}
-
-/* Element type of argument a: its declared type, or the setting of the parameter it names. */
-static ir_elem arg_elem(lua_State *L, int a, int p) {
-  char msg[256];
-  lua_getfield(L, a, "elem");
-  const char *e = lua_tostring(L, -1);
-  int k = ir_elem_parse(e, (int)strlen(e));
-  if (k < 0) {
-    lua_getfield(L, p, e);
-    const char *v = lua_tostring(L, -1);
-    k = v ? ir_elem_parse(v, (int)strlen(v)) : -1;
-    snprintf(msg, sizeof msg, "element type parameter '%s' is '%s', not an element type", e, v ? v : "?");
-    if (k < 0) arg_fail(L, a, msg);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  return (ir_elem)k;
-}
-
-static int is_tensor(lua_State *L, int a) {
-  lua_getfield(L, a, "kind");
-  int t = !strcmp(lua_tostring(L, -1), "tensor");
-  lua_pop(L, 1);
-  return t;
-}
-
-/* Adds the kernel parameters and fills k.args. Stack: recipe at 2, p at 3, k at 4. */
-static void add_params(lua_State *L, job *j) {
-  lua_newtable(L);
-  lua_getfield(L, 2, "args");
-  for (int i = 0; i < j->r->nargs; i++) {
-    lua_geti(L, -1, i + 1);
-    int a = lua_gettop(L);
-    ir_elem e = arg_elem(L, a, 3);
-    ir_type t = is_tensor(L, a) ? ir_t_ptr(e) : ir_t_scalar(e);
-    kl_push(L, ir_add_param(j->B.fn, j->r->argnames[i], t));
-    lua_setfield(L, a - 2, j->r->argnames[i]);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  lua_setfield(L, 4, "args");
-}
-
-static void set_warps(lua_State *L, job *j) {
-  char msg[256];
-  const char *w = setting(j->r, j->s, "warps");
-  long v = 4;
-  if (w) {
-    char *end;
-    v = strtol(w, &end, 10);
-    snprintf(msg, sizeof msg, "warps = %s: must be a power of two from 1 to 32", w);
-    if (*end || v < 1 || v > 32 || (v & (v - 1))) recipe_error(L, j->r, j->r->line, msg);
-  }
-  ir_attr_set_i(j->B.fn->A, &j->B.fn->attrs, "warps", v);
-}
-
-static int build_main(lua_State *L) {
-  job *j = lua_touserdata(L, 1);
-  push_recipe_p(L, j);
-  set_warps(L, j);
-  kl_build_set(L, &j->B);
-  lua_newtable(L);
-  luaL_setmetatable(L, K_MT);
-  add_params(L, j);
-  if (j->t) {
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, j->t->name);
-    lua_setfield(L, -2, "name");
-    lua_pushinteger(L, j->t->sm);
-    lua_setfield(L, -2, "sm");
-    lua_setfield(L, 4, "target");
-  }
-  lua_getfield(L, 2, "body");
-  lua_pushvalue(L, 4);
-  lua_pushvalue(L, 3);
-  lua_call(L, 2, 0);
-  return 0;
-}
-
-ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const cg_target *t, char *err, size_t errn) {
-  job j = {.r = r, .s = s, .t = t};
-  j.B.fn = ir_func_new(r->name);
-  j.B.b = ir_builder_at_end(j.B.fn, j.B.fn->body);
-  j.B.serial = ++r->serial;
-  int rc = protect(r, build_main, &j, err, errn);
-  kl_build_set(r->L, NULL);
-  if (rc == 0 && ir_verify(j.B.fn, err, errn) == 0) return j.B.fn;
-  ir_func_destroy(j.B.fn);
-  return NULL;
-}
-
-/* A whole number >= 0 from the value at idx (a number, a parameter name, or a function of p). */
-static int64_t eval_size(lua_State *L, int idx, int p, int a, const char *what) {
-  char msg[256];
-  int t = lua_type(L, idx);
-  if (t == LUA_TSTRING)
-    lua_getfield(L, p, lua_tostring(L, idx));
-  else if (t == LUA_TFUNCTION)
-    lua_pushvalue(L, idx), lua_pushvalue(L, p), lua_call(L, 1, 1);
-  else
-    lua_pushvalue(L, idx);
-  int ok;
-  lua_Integer v = lua_tointegerx(L, -1, &ok);
-  snprintf(msg, sizeof msg, "%s is %s, not a whole number >= 0", what, luaL_tolstring(L, -1, NULL));
-  if (!ok || v < 0) arg_fail(L, a, msg);
-  lua_pop(L, 2);
-  return v;
-}
-
-static void eval_tensor(lua_State *L, int a, int p, kl_arg *out) {
-  char what[96];
-  out->is_tensor = 1;
-  lua_getfield(L, a, "role");
-  const char *role = lua_tostring(L, -1);
-  out->role = !strcmp(role, "in") ? KL_IN : !strcmp(role, "out") ? KL_OUT : KL_INOUT;
-  lua_getfield(L, a, "dims");
-  out->rank = (int)luaL_len(L, -1);
-  for (int d = 0; d < out->rank; d++) {
-    lua_geti(L, -1, d + 1);
-    snprintf(what, sizeof what, "tensor '%s': dim %d", out->name, d);
-    out->dims[d] = eval_size(L, lua_gettop(L), p, a, what);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 2);
-}
-
-static void eval_scalar(lua_State *L, int a, int p, kl_arg *out) {
-  char msg[256];
-  int t = lua_getfield(L, a, "value");
-  if (t == LUA_TNIL)
-    lua_getfield(L, p, out->name);
-  else if (t == LUA_TSTRING)
-    lua_getfield(L, p, lua_tostring(L, -1));
-  else if (t == LUA_TFUNCTION)
-    lua_pushvalue(L, -1), lua_pushvalue(L, p), lua_call(L, 1, 1);
-  else
-    lua_pushvalue(L, -1);
-  int isnum;
-  lua_Number x = lua_tonumberx(L, -1, &isnum);
-  int ok;
-  lua_Integer i = lua_tointegerx(L, -1, &ok);
-  snprintf(msg, sizeof msg, "scalar '%s' is %s, not a %s", out->name, luaL_tolstring(L, -1, NULL),
-           ir_elem_is_float(out->elem) ? "number" : "whole number");
-  if (!isnum || (!ir_elem_is_float(out->elem) && !ok)) arg_fail(L, a, msg);
-  out->fval = x;
-  out->ival = ok ? i : (int64_t)x;
-  lua_pop(L, 3);
-}
-
-static int args_main(lua_State *L) {
-  job *j = lua_touserdata(L, 1);
-  push_recipe_p(L, j);
-  lua_getfield(L, 2, "args");
-  if (j->r->nargs > j->max)
-    recipe_error(L, j->r, j->r->line, "more kernel arguments than the caller has room for");
-  for (int i = 0; i < j->r->nargs; i++) {
-    kl_arg *out = &j->out[i];
-    memset(out, 0, sizeof *out);
-    lua_geti(L, 4, i + 1);
-    int a = lua_gettop(L);
-    out->name = j->r->argnames[i];
-    out->elem = arg_elem(L, a, 3);
-    if (is_tensor(L, a))
-      eval_tensor(L, a, 3, out);
-    else
-      eval_scalar(L, a, 3, out);
-    lua_settop(L, 4);
-  }
-  j->n = j->r->nargs;
-  return 0;
-}
-
-int kl_recipe_args(kl_recipe *r, const kl_settings *s, kl_arg *out, int max, char *err, size_t errn) {
-  job j = {.r = r, .s = s, .out = out, .max = max};
-  return protect(r, args_main, &j, err, errn) ? -1 : j.n;
-}
-
-static int grid_main(lua_State *L) {
-  char msg[256];
-  lua_Debug ar;
-  job *j = lua_touserdata(L, 1);
-  push_recipe_p(L, j);
-  lua_getfield(L, 2, "grid");
-  lua_pushvalue(L, -1);
-  lua_getinfo(L, ">S", &ar);
-  lua_pushvalue(L, 3);
-  lua_call(L, 1, 3);
-  for (int i = 0; i < 3; i++) {
-    int ok;
-    lua_Integer v = lua_tointegerx(L, 4 + i, &ok);
-    if (i > 0 && lua_isnil(L, 4 + i)) v = 1, ok = 1;
-    snprintf(msg, sizeof msg, "grid(p) gives %s programs on axis %d: need a whole number >= 1",
-             luaL_tolstring(L, 4 + i, NULL), i);
-    if (!ok || v < 1) recipe_error(L, j->r, ar.linedefined, msg);
-    lua_pop(L, 1);
-    j->grid[i] = v;
-  }
-  return 0;
-}
-
-int kl_recipe_grid(kl_recipe *r, const kl_settings *s, int64_t grid[3], char *err, size_t errn) {
-  job j = {.r = r, .s = s, .grid = grid};
-  return protect(r, grid_main, &j, err, errn);
 }

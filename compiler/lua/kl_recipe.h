@@ -6,6 +6,9 @@
  * for any settings (problem sizes + tuning knobs, all given as name=value strings), asks for the
  * kernel IR, the concrete argument list, and the launch grid. Every error that comes from the recipe
  * names the recipe file and line ("recipes/softmax.lua:12: ...").
+ *
+ * A kl_recipe owns one Lua state: use it from one thread at a time (load one per thread to build
+ * variants in parallel).
  */
 #ifndef KILN_KL_RECIPE_H
 #define KILN_KL_RECIPE_H

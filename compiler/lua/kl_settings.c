@@ -1,0 +1,108 @@
+/*
+ * kl_settings.c - parameters and settings: NAME=VALUE text checked against the recipe's
+ * declaration (kl_recipe.h). A value must suit its parameter: a whole number where the default is
+ * one, a number where the default is a number, one of the declared values for a knob of strings (a
+ * numeric knob may be set outside its declared space). Errors name the recipe file, the setting and
+ * the recipe's parameters.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kl_lib.h"
+
+static const kl_param *find_param(kl_recipe *r, const char *name, size_t n) {
+  for (int i = 0; i < r->nparams; i++)
+    if (strlen(r->params[i].name) == n && !memcmp(r->params[i].name, name, n)) return &r->params[i];
+  return NULL;
+}
+
+void kl_param_list(kl_recipe *r, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (int i = 0; i < r->nparams && len < n; i++)
+    len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", r->params[i].name);
+}
+
+static int is_whole(const char *s) {
+  char *end;
+  if (!*s) return 0;
+  (void)strtoll(s, &end, 10);
+  return *end == 0;
+}
+
+static int is_number(const char *s) {
+  char *end;
+  if (!*s) return 0;
+  (void)strtod(s, &end);
+  return *end == 0;
+}
+
+/* A value must have its parameter's kind: whole numbers for whole defaults, numbers for numbers,
+ * one of the declared values for a knob of strings. */
+static int check_value(const kl_param *p, const char *v, char *err, size_t errn) {
+  if (!*v) return snprintf(err, errn, "parameter '%s' needs a value", p->name), -1;
+  if (strlen(v) >= sizeof p->dflt) return snprintf(err, errn, "the value of '%s' is too long", p->name), -1;
+  if (is_whole(p->dflt) && !is_whole(v))
+    return snprintf(err, errn, "parameter '%s' is a whole number, got '%s'", p->name, v), -1;
+  if (is_number(p->dflt) && !is_number(v))
+    return snprintf(err, errn, "parameter '%s' is a number, got '%s'", p->name, v), -1;
+  if (is_number(p->dflt) || !p->nvalues) return 0;
+  for (int i = 0; i < p->nvalues; i++)
+    if (!strcmp(p->values[i], v)) return 0;
+  int len = snprintf(err, errn, "parameter '%s' is one of", p->name);
+  for (int i = 0; i < p->nvalues && len < (int)errn; i++)
+    len += snprintf(err + len, errn - (size_t)len, "%s %s", i ? "," : "", p->values[i]);
+  if (len < (int)errn) snprintf(err + len, errn - (size_t)len, "; got '%s'", v);
+  return -1;
+}
+
+void kl_recipe_defaults(kl_recipe *r, kl_settings *s) {
+  s->n = r->nparams;
+  for (int i = 0; i < r->nparams; i++) {
+    s->v[i].name = r->params[i].name;
+    snprintf(s->v[i].value, sizeof s->v[i].value, "%s", r->params[i].dflt);
+  }
+}
+
+int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn) {
+  char list[512];
+  const char *eq = strchr(name_eq_value, '=');
+  kl_param_list(r, list, sizeof list);
+  if (!eq || eq == name_eq_value) {
+    snprintf(err, errn, "%s: setting '%s' is not NAME=VALUE (parameters: %s)", r->path, name_eq_value, list);
+    return -1;
+  }
+  const kl_param *p = find_param(r, name_eq_value, (size_t)(eq - name_eq_value));
+  if (!p) {
+    snprintf(err, errn, "%s: unknown parameter '%.*s' (parameters: %s)", r->path, (int)(eq - name_eq_value),
+             name_eq_value, list);
+    return -1;
+  }
+  char why[512];
+  if (check_value(p, eq + 1, why, sizeof why)) {
+    snprintf(err, errn, "%s: %s", r->path, why);
+    return -1;
+  }
+  int i = 0;
+  while (i < s->n && strcmp(s->v[i].name, p->name)) i++;
+  if (i == s->n && s->n == KL_MAXSET) return snprintf(err, errn, "too many settings"), -1;
+  if (i == s->n) s->n++;
+  s->v[i].name = p->name;
+  snprintf(s->v[i].value, sizeof s->v[i].value, "%s", eq + 1);
+  return 0;
+}
+
+const char *kl_settings_get(const kl_settings *s, const char *name) {
+  for (int i = 0; i < s->n; i++)
+    if (!strcmp(s->v[i].name, name)) return s->v[i].value;
+  return NULL;
+}
+
+/* The setting of a recipe parameter: from s, else its default; NULL if not a parameter. */
+const char *kl_setting_value(kl_recipe *r, const kl_settings *s, const char *name) {
+  const kl_param *p = find_param(r, name, strlen(name));
+  if (!p) return NULL;
+  const char *v = kl_settings_get(s, name);
+  return v ? v : p->dflt;
+}
