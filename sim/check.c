@@ -9,9 +9,13 @@
  *    readers of the current epoch. The epoch is a per-worker counter bumped at every block start and
  *    every completed barrier, so "in this epoch" means "since the last barrier" and "written in this
  *    block" means "written at an epoch >= the block's first". Then:
- *    - a read of a byte never written in this block is an uninitialised read;
  *    - a read of a byte another thread wrote in this epoch, or a write of a byte another thread read
  *      or wrote in this epoch, is a race. The same thread may do as it likes.
+ *    - a read of a byte never written in this block is an uninitialised read. Threads run one after
+ *      another, so the writer of a missing-barrier race may simply not have run yet: the first such
+ *      read is kept pending, becomes a race if another thread writes those bytes before the next
+ *      barrier, and is reported as uninitialised at the barrier (or the block's end) otherwise. Any
+ *      other failure meanwhile is reported as that earlier uninitialised read.
  * A failed check writes the report and abandons the fiber: the access never happens.
  */
 #include <stdio.h>
@@ -26,6 +30,7 @@ void sim_check_block_start(sim_worker *w) {
     w->epoch = 0;
   }
   w->block_epoch = ++w->epoch;
+  w->uninit.tid = -1;
   memset(w->shared, 0xff, w->shared_bytes); /* poison: NaN for floats, -1 for ints */
 }
 
@@ -144,18 +149,29 @@ static void check_races(sim_worker *w, sim_thread *t, size_t off, uint32_t bytes
   }
 }
 
+/* Keeps the first read of never-written bytes in this epoch pending (see the top of the file). */
 static void check_uninit(sim_worker *w, sim_thread *t, size_t off, uint32_t bytes, const char *site) {
   const sim_shadow *sh = w->shadow + off;
-  for (uint32_t i = 0; i < bytes; i++) {
+  for (uint32_t i = 0; i < bytes && w->uninit.tid < 0; i++) {
     if (sh[i].w_epoch >= w->block_epoch) continue;
     uint32_t j = i + 1;
     while (j < bytes && sh[j].w_epoch < w->block_epoch) j++;
-    char r[64];
-    fmt_range(r, sizeof r, (intptr_t)(off + i), j - i);
-    sim_report(w, "uninitialised shared read", "thread %d reads %s at '%s', never written in this block",
-               t->tid, r, site);
-    sim_abandon(w);
+    w->uninit.tid = t->tid;
+    w->uninit.off = off + i;
+    w->uninit.len = j - i;
+    w->uninit.site = site;
   }
+}
+
+int sim_check_epoch_end(sim_worker *w) {
+  if (w->uninit.tid < 0) return 0;
+  char r[64];
+  fmt_range(r, sizeof r, (intptr_t)w->uninit.off, w->uninit.len);
+  int tid = w->uninit.tid;
+  w->uninit.tid = -1;
+  sim_report(w, "uninitialised shared read", "thread %d reads %s at '%s', never written in this block", tid,
+             r, w->uninit.site);
+  return 1;
 }
 
 static void record(sim_worker *w, int tid, size_t off, uint32_t bytes, int write, const char *site) {

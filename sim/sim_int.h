@@ -108,6 +108,12 @@ typedef struct sim_worker {
   sim_shadow *shadow; /* NULL when neither race nor uninitialised checks are on */
   uint32_t epoch, block_epoch;
   int bar_arrived, nexited;
+  struct { /* the first read of never-written shared bytes in this epoch (tid -1: none), see check.c */
+    int tid;
+    size_t off;
+    uint32_t len;
+    const char *site;
+  } uninit;
   int *warp_arrived;
   uint64_t ops;
   int failed;
@@ -127,6 +133,8 @@ _Noreturn void sim_abandon(sim_worker *w);
 
 /* check.c */
 void sim_check_block_start(sim_worker *w);
+/* At the end of an epoch (barrier, block end): reports a pending uninitialised read; 1 if it did. */
+int sim_check_epoch_end(sim_worker *w);
 void sim_check_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, const char *site);
 
 /* report.c: "thread 5", "threads 0..15", "threads 0..15,32..47", ... from an ascending list. */

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "codegen/devops.h"
 #include "sim/sim.h"
@@ -151,7 +153,14 @@ static void if_then(kb *k, LLVMValueRef cond, void (*body)(kb *, void *), void *
 
 /* ---- inputs ---- */
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rng, seed;
+
+/* Fresh inputs every run; KILN_TEST_SEED=N repeats one (the seed is printed on failure). */
+static void seed_rng(void) {
+  const char *e = getenv("KILN_TEST_SEED");
+  seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+  rng = seed | 1;
+}
 static uint32_t rnd(void) {
   rng ^= rng << 13;
   rng ^= rng >> 7;
@@ -739,6 +748,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
+  seed_rng();
   test_shuffles();
   test_exchange(1);
   test_exchange(0);
@@ -752,6 +762,8 @@ int main(void) {
   test_bounds_and_alignment();
   test_divergent_shuffle();
   test_errors();
-  if (failures) fprintf(stderr, "test_sim: %d check(s) failed\n", failures);
+  if (failures)
+    fprintf(stderr, "test_sim: %d check(s) failed (KILN_TEST_SEED=%llu)\n", failures,
+            (unsigned long long)seed);
   return failures != 0;
 }
