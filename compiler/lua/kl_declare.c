@@ -116,7 +116,7 @@ static int f_cdiv(lua_State *L) {
 static void copy_params(lua_State *L, int t, int R) {
   lua_newtable(L);
   if (lua_getfield(L, t, "params") != LUA_TNIL) {
-    luaL_checktype(L, -1, LUA_TTABLE);
+    if (!lua_istable(L, -1)) luaL_error(L, "kiln.recipe: params must be a table {NAME = default}");
     for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
       check_ident(L, lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL, "parameter");
       if (lua_type(L, -1) != LUA_TNUMBER && lua_type(L, -1) != LUA_TSTRING)
@@ -135,7 +135,8 @@ static void copy_params(lua_State *L, int t, int R) {
 static void norm_knob(lua_State *L, const char *name) {
   int spec = lua_gettop(L);
   static const char *const keys[] = {"default", "values", NULL};
-  luaL_checktype(L, spec, LUA_TTABLE);
+  if (!lua_istable(L, spec))
+    luaL_error(L, "kiln.recipe: knob '%s' must be a list of values or {default = v, values = {...}}", name);
   int listed = lua_getfield(L, spec, "values") != LUA_TNIL;
   if (!listed)
     lua_pushvalue(L, spec); /* a plain list of values */
@@ -175,7 +176,7 @@ static void copy_tune(lua_State *L, int t, int R) {
   lua_newtable(L);
   lua_getfield(L, R, "params");
   if (lua_getfield(L, t, "tune") != LUA_TNIL) {
-    luaL_checktype(L, -1, LUA_TTABLE);
+    if (!lua_istable(L, -1)) luaL_error(L, "kiln.recipe: tune must be a table {NAME = knob}");
     for (lua_pushnil(L); lua_next(L, -2);) {
       const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
       check_ident(L, name, "knob");
@@ -299,7 +300,7 @@ static void copy_checks(lua_State *L, int t, int R) {
     lua_pop(L, 1);
     lua_newtable(L);
   }
-  luaL_checktype(L, -1, LUA_TTABLE);
+  if (!lua_istable(L, -1)) luaL_error(L, "kiln.recipe: checks must be a list of tables {NAME = value}");
   for (int i = 1; i <= (int)luaL_len(L, -1); i++) {
     if (lua_geti(L, -1, i) != LUA_TTABLE)
       luaL_error(L, "kiln.recipe: checks[%d] must be a table {NAME = value}", i);

@@ -99,7 +99,8 @@ ir_val kl_value_as(lua_State *L, int idx, ir_type like); /* value or number; exa
 ir_val kl_index(lua_State *L, int idx, ir_elem e, const char *what); /* integer scalar, number -> const */
 
 /* Brings operands idx[0..n) to one type: numbers become constants, scalars splat, size-1 dims
- * broadcast. Operands with elem_free set keep their element type (select's condition). */
+ * broadcast. Operands with elem_free set keep their element type (select's condition) and must be
+ * kiln values (the caller checks). */
 ir_type kl_unify(lua_State *L, const int *idx, int n, unsigned elem_free, const char *op, ir_val *out);
 ir_val kl_to_shape(lua_State *L, ir_val v, ir_type t); /* splat or broadcast v to t's shape */
 

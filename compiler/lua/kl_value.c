@@ -311,8 +311,7 @@ ir_type kl_unify(lua_State *L, const int *idx, int n, unsigned elem_free, const 
   ir_type t = u.tile ? ir_t_tile(u.elem, u.rank, u.shape) : ir_t_scalar(u.elem);
   for (int i = 0; i < n; i++) {
     if (lua_type(L, idx[i]) == LUA_TNUMBER || lua_isboolean(L, idx[i])) {
-      if ((elem_free >> i) & 1) luaL_error(L, "'%s': operand %d must be a kiln value", op, i + 1);
-      out[i] = kl_const(L, t, idx[i]);
+      out[i] = kl_const(L, t, idx[i]); /* never an elem_free operand: callers check those are values */
     } else {
       out[i] = kl_to_shape(L, kl_check(L, idx[i]), t);
     }

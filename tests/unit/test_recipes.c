@@ -500,6 +500,7 @@ static void test_value_errors(void) {
   body_fails("local w = k.load(u, { 0 }, { 64 }) + 0.5", "0.5 is not a whole number: it cannot be a u32");
   body_fails("local w = k.load(u, { 0 }, { 64 }) + (-1)", "-1 does not fit in u32");
   body_fails("local z = k.const(300, 'i8')", "300 does not fit in i8");
+  body_fails("local z = k.const('a', 'f32')", "expected a number for a f32 constant, got string");
   body_fails("local z = t < t", "'<' and '<=' cannot build kiln comparisons (Lua makes them booleans): use "
                                 "a:lt(b), a:le(b), a:gt(b), a:ge(b), a:eq(b), a:ne(b)");
   body_fails("local z = t // 2", "'//' is not a kiln op: '/' on integer values already truncates");
@@ -610,6 +611,12 @@ static void test_control_errors(void) {
   body_fails("k.range(0, 4, 1, {}, function(i) end, { stages = 0 })",
              "k.range: stages must be a whole number >= 1");
   body_fails("k.range(0, 4, 1, {}, function(i) end, { depth = 2 })", "k.range: unknown option 'depth'");
+  body_fails("k.range(0, 4, 1, {}, function(i) end, 2)",
+             "bad argument #6 to 'range' (table expected, got number)");
+  fails_at(
+      body_template, SNIP + 2,
+      "local c = {}\nfor i = 1, 33 do c[i] = t end\nk.range(0, 4, 1, c, function(i, ...) return ... end)",
+      "k.range: at most 32 carried values");
   body_fails("k.range(k.const(0, 'i64'), k.args.n, 1, {}, function(i) end)",
              "k.range: bounds mix i32 and i64");
   body_fails("k.range(0, 4, 1, {}, 5)", "bad argument #5 to 'range' (function expected, got number)");
@@ -632,6 +639,13 @@ static void test_control_errors(void) {
            "k.range(0, 4, 1, {}, function(i)\n  local z = t + k.cast(t, 'f16')\nend)",
            "'add' mixes f32 and f16: convert one with k.cast");
   body_fails("error({})", "the recipe raised a table as its error");
+  fails_at(
+      body_template, SNIP + 2,
+      "local c = {}\nfor i = 1, 33 do c[i] = t end\n"
+      "k.if_(k.args.n:lt(4), function() return table.unpack(c) end, function() return table.unpack(c) end)",
+      "k.if_: at most 32 results");
+  body_fails("k.if_(k.args.n:lt(4), function() end, 3)",
+             "bad argument #3 to 'if_' (function expected, got number)");
 }
 
 /* The declaration template: the snippet's fields (line DECL) override the defaults before them. */
