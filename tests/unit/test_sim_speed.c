@@ -1,0 +1,137 @@
+/*
+ * test_sim_speed.c - how fast the simulator runs real lowered kernels (the figures in
+ * docs/simulator.md come from `build/test_sim_speed`).
+ *
+ * Each kernel of tests/sim/ goes through the default pipeline and cg_compile(CG_SIM), is JIT-loaded
+ * once and launched on one worker and on every core, with checks on and off. Every launch's output
+ * is checked against C, so that a fast wrong simulator fails here too. Printed per launch: simulated
+ * threads, device ops (checked accesses, barriers, shuffles, math calls), seconds, threads/s, ops/s.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codegen/codegen.h"
+#include "compiler/passes/pass.h"
+#include "sim/sim.h"
+
+static int failures;
+
+#define CHECK(c)                                                                                             \
+  do {                                                                                                       \
+    if (!(c)) {                                                                                              \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
+      failures++;                                                                                            \
+    }                                                                                                        \
+  } while (0)
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* tests/sim/NAME.ir, compiled and JIT-loaded; prints the compile and JIT times. */
+static sim_kernel *load(const char *name) {
+  char path[256], err[1024];
+  snprintf(path, sizeof path, "tests/sim/%s.ir", name);
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  static char text[1 << 16];
+  text[fread(text, 1, sizeof text - 1, f)] = 0;
+  fclose(f);
+  double t0 = now();
+  ir_func *fn = ir_parse(text, path, err, sizeof err, NULL);
+  pass_ctx pc = {.target = cg_target_lookup("sm_80")};
+  cg_result r;
+  if (!fn || pass_run_default(fn, &pc) || cg_compile(fn, pc.target, CG_SIM, &r, err, sizeof err)) {
+    fprintf(stderr, "%s: cannot compile: %s %s\n", path, err, pc.err);
+    if (fn) ir_func_destroy(fn);
+    return NULL;
+  }
+  ir_func_destroy(fn);
+  double t1 = now();
+  sim_kernel *k = sim_load(&r, err, sizeof err);
+  cg_result_free(&r);
+  if (!k) fprintf(stderr, "%s\n", err);
+  printf("%-14s compile %.1f ms, JIT %.1f ms\n", name, (t1 - t0) * 1e3, (now() - t1) * 1e3);
+  return k;
+}
+
+/* Launches k on `workers` (0 = all cores); prints the figures; 0 on success. */
+static int timed(sim_kernel *k, const sim_arg *a, int n, int64_t blocks, int workers, int checks) {
+  sim_opts o = {.workers = workers, .check_races = checks ? 0 : -1, .check_uninit = checks ? 0 : -1};
+  int64_t grid[3] = {blocks, 1, 1};
+  char err[512];
+  if (sim_run(k, a, n, grid, &o, err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  printf("  %-10s workers=%-3s checks=%-3s %9llu threads %10llu ops %7.3f s %8.2f Mthreads/s %8.2f Mops/s\n",
+         sim_kernel_name(k), workers ? "1" : "all", checks ? "on" : "off", (unsigned long long)o.threads,
+         (unsigned long long)o.thread_ops, o.seconds, o.threads / o.seconds / 1e6,
+         o.thread_ops / o.seconds / 1e6);
+  return 0;
+}
+
+static float *rand_f32(size_t n) {
+  float *p = malloc(n * sizeof *p);
+  for (size_t i = 0; i < n; i++) p[i] = (float)(rand() % 20001) / 10000.0f - 1.0f;
+  return p;
+}
+
+static sim_arg fbuf(float *p, size_t n) {
+  return (sim_arg){.is_ptr = 1, .elem = IR_F32, .ptr = p, .bytes = n * 4};
+}
+static sim_arg i32arg(int64_t v) { return (sim_arg){.elem = IR_I32, .ival = v}; }
+
+/* Runs the four configurations of one kernel, checking the output after each. */
+static void sweep(sim_kernel *k, const sim_arg *a, int n, int64_t blocks, float *out, size_t nout,
+                  int (*ok)(const float *, size_t)) {
+  for (int w = 1; w >= 0; w--)
+    for (int checks = 1; checks >= 0; checks--) {
+      memset(out, 0xff, nout * sizeof *out);
+      CHECK(timed(k, a, n, blocks, w, checks) == 0);
+      CHECK(ok(out, nout));
+    }
+}
+
+static float *gx, *gy;
+
+static int vector_add_ok(const float *z, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (z[i] != gx[i] + gy[i]) return 0;
+  return 1;
+}
+
+static int exchange_ok(const float *y, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (y[i] != __builtin_fmaf(gx[i], 2.0f, 1.0f)) return 0;
+  return 1;
+}
+
+int main(void) {
+  srand((unsigned)time(NULL));
+  const int n = 1 << 20;
+  gx = rand_f32(n);
+  gy = rand_f32(n);
+  float *z = malloc(n * sizeof *z);
+  sim_kernel *k = load("vector_add");
+  CHECK(k != NULL);
+  if (k) {
+    sim_arg a[4] = {fbuf(gx, n), fbuf(gy, n), fbuf(z, n), i32arg(n)};
+    sweep(k, a, 4, n / 256, z, n, vector_add_ok);
+    sim_kernel_free(k);
+  }
+  k = load("smem_exchange");
+  CHECK(k != NULL);
+  if (k) {
+    sim_arg a[3] = {fbuf(gx, n), fbuf(z, n), i32arg(n)};
+    sweep(k, a, 3, n / 512, z, n, exchange_ok);
+    sim_kernel_free(k);
+  }
+  free(gx), free(gy), free(z);
+  if (failures) fprintf(stderr, "test_sim_speed: %d check(s) failed\n", failures);
+  return failures != 0;
+}
