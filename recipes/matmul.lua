@@ -4,7 +4,8 @@
 -- a BLOCK_M x BLOCK_K tile of A and a BLOCK_K x BLOCK_N tile of B and accumulating their product
 -- into an f32 accumulator with k.dot, then rounds the accumulator to dtype and stores it. Tiles
 -- that hang over the edges of A and B read zeros (which add nothing to the product), and the store
--- writes only the part of the tile inside C, so any M, N, K work.
+-- writes only the part of the tile inside C, so any M, N, K work. k.dot is lowered to FMA for now,
+-- so the default tiles are small. bf16 needs sm_80 or newer: on sm_75 codegen refuses the k.dot line.
 local kiln = require "kiln"
 
 return kiln.recipe {
