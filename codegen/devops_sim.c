@@ -4,7 +4,8 @@
  *
  * Design:
  *   - The module gets the host's triple and data layout (the ORC JIT compiles it for this CPU).
- *   - kernel_begin makes a plain external `void NAME(params)` host function. Its entry block starts
+ *   - kernel_begin makes a plain external `void NAME(params)` host function (stack probes on, so that
+ *     a fiber stack overflow faults on its guard page: sim/guard.c). Its entry block starts
  *     with `%ts = call ptr @__kiln_sim_thread()`; special registers and the shared-memory base are
  *     invariant loads from that per-thread state, so they cost no call.
  *   - A global or shared access is `call ptr @__kiln_sim_access(ptr, bytes, kind, site)`, which checks
@@ -115,6 +116,9 @@ static LLVMValueRef sim_kernel_begin(cg_ctx *c, const char *name, LLVMTypeRef *p
   LLVMSetLinkage(fn, LLVMExternalLinkage);
   unsigned k = LLVMGetEnumAttributeKindForName("nounwind", 8);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, k, 0));
+  /* probe big frames page by page, so that an overflow hits the fiber stack's guard page */
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                          LLVMCreateStringAttribute(c->ctx, "probe-stack", 11, "inline-asm", 10));
   LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
   LLVMPositionBuilderAtEnd(c->b, entry);
   c->fn = fn;

@@ -208,6 +208,7 @@ static void *worker_main(void *arg) {
   sim_exec *x = w->x;
   sim_worker *saved = sim_cur;
   sim_cur = w;
+  sim_guard_thread_begin(w);
   for (;;) {
     long long b = atomic_fetch_add(&x->next_block, 1);
     if (b >= x->nblocks || b > atomic_load(&x->fail_block)) break;
@@ -220,6 +221,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&x->mu);
     break;
   }
+  sim_guard_thread_end(w);
   sim_cur = saved;
   return NULL;
 }
@@ -257,7 +259,11 @@ int sim_run(sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3]
   int rc = 0, ready = 0;
   for (; ready < nw && rc == 0; ready++) rc = worker_init(&ws[ready], &x, err, errn);
   double t0 = now();
-  if (rc == 0) rc = run_workers(&x, ws, nw, err, errn);
+  if (rc == 0) {
+    sim_guard_acquire();
+    rc = run_workers(&x, ws, nw, err, errn);
+    sim_guard_release();
+  }
   uint64_t ops = 0;
   for (int i = 0; i < ready; i++) {
     ops += ws[i].ops;

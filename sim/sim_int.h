@@ -12,6 +12,7 @@
 #include <ffi.h>
 #include <llvm-c/LLJIT.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -118,6 +119,8 @@ typedef struct sim_worker {
   uint64_t ops;
   int failed;
   char report[1024];
+  void *altstack; /* guard.c: this host thread's signal stack while it runs blocks */
+  stack_t old_altstack;
 } sim_worker;
 
 extern __thread sim_worker *sim_cur;
@@ -136,6 +139,13 @@ void sim_check_block_start(sim_worker *w);
 /* At the end of an epoch (barrier, block end): reports a pending uninitialised read; 1 if it did. */
 int sim_check_epoch_end(sim_worker *w);
 void sim_check_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, const char *site);
+
+/* guard.c: stack overflows reported like failed checks. acquire/release bracket a launch (the
+ * SIGSEGV handler); thread_begin/end bracket each worker thread (its alternate signal stack). */
+void sim_guard_acquire(void);
+void sim_guard_release(void);
+void sim_guard_thread_begin(sim_worker *w);
+void sim_guard_thread_end(sim_worker *w);
 
 /* report.c: "thread 5", "threads 0..15", "threads 0..15,32..47", ... from an ascending list. */
 void sim_fmt_threads(char *buf, size_t n, const int *tids, int count);

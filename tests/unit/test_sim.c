@@ -11,9 +11,11 @@
  */
 #include <llvm-c/Analysis.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -651,6 +653,44 @@ static void test_divergent_shuffle(void) {
             "(half.ll:3)', thread 5 at barrier 'barrier (half.ll:5)'");
 }
 
+/* A 256 KiB stack frame overflows the default 64 KiB fiber stack; a bigger stack runs it. */
+static cg_result k_big_frame(void) {
+  kb k;
+  kb_begin(&k, "big_frame", "", NULL, 32, 0);
+  LLVMTypeRef arr = LLVMArrayType2(LLVMInt8TypeInContext(k.c.ctx), 256 * 1024);
+  LLVMValueRef a = LLVMBuildAlloca(k.c.b, arr, "big");
+  LLVMValueRef st = LLVMBuildStore(k.c.b, LLVMConstInt(LLVMInt8TypeInContext(k.c.ctx), 1, 0), a);
+  LLVMSetVolatile(st, 1);
+  return kb_end(&k);
+}
+
+static void test_stack_overflow(void) {
+  char err[512] = "";
+  cg_result r = k_big_frame();
+  CHECK(run(&r, NULL, 0, 3, NULL, err) == -1);
+  CHECK_STR(
+      err, "sim: stack overflow in kernel big_frame, block (0,0,0): thread 0 overflowed its 65536-byte fiber "
+           "stack (KILN_SIM_STACK_KB sets the size)");
+  r = k_big_frame();
+  sim_opts o = {.stack_bytes = 1 << 20};
+  CHECK(run(&r, NULL, 0, 3, &o, err) == 0);
+  test_exchange(0); /* and the process goes on simulating */
+  /* a fault that is not a stack overflow still ends the process as a fault (child process) */
+  pid_t pid = fork();
+  if (pid == 0) {
+    kb k;
+    kb_begin(&k, "wild", "", NULL, 32, 0);
+    LLVMValueRef st = LLVMBuildStore(k.c.b, I(&k, 1), LLVMConstNull(k.ptr)); /* bypasses the checker */
+    LLVMSetVolatile(st, 1);
+    r = kb_end(&k);
+    run(&r, NULL, 0, 1, NULL, err);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+}
+
 /* ---- error paths of sim_load and sim_run ---- */
 
 static void test_errors(void) {
@@ -761,6 +801,7 @@ int main(void) {
   test_uninit();
   test_bounds_and_alignment();
   test_divergent_shuffle();
+  test_stack_overflow();
   test_errors();
   if (failures)
     fprintf(stderr, "test_sim: %d check(s) failed (KILN_TEST_SEED=%llu)\n", failures,
