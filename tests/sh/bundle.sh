@@ -23,7 +23,7 @@ echo "bundle: $kib KiB"
 [ "$kib" -le $((60 * 1024)) ] || { echo "FAIL: the bundle is $kib KiB, over 60 MiB"; fail=1; }
 
 # 2. contents
-for f in kiln check-gpu bench/compile_speed BUILD_INFO recipes/vector_add.lua; do
+for f in kiln check-gpu BUILD_INFO recipes/vector_add.lua; do
   [ -e "$OUT/$f" ] || { echo "FAIL: the bundle lacks $f"; fail=1; }
 done
 [ -x "$OUT/check-gpu" ] || { echo "FAIL: check-gpu is not executable"; fail=1; }
@@ -32,6 +32,7 @@ grep -q '^commit=' "$OUT/BUILD_INFO" || { echo "FAIL: BUILD_INFO has no commit";
 # 3. no LLVM, Lua or libffi shared library (ldd lists what the loader would bring in)
 deps=$(ldd "$OUT/kiln" 2>&1)
 if echo "$deps" | grep -i -E "llvm|lua|ffi"; then echo "FAIL: kiln links the libraries above dynamically"; fail=1; fi
+if echo "$deps" | grep -q "not found"; then echo "FAIL: ldd: $deps"; fail=1; fi
 if readelf -S "$OUT/kiln" | grep -q '\.symtab'; then echo "FAIL: kiln is not stripped"; fail=1; fi
 
 # 4. it works from the bundle: version, and a recipe on the simulator (no driver)
