@@ -1,16 +1,17 @@
 /*
- * sched.c - running one block: its threads as fibers, barriers and warp shuffles as rendezvous.
+ * sched.c - running one block: its threads as fibers, barriers and warp ops (shuffle, mma, ldmatrix)
+ * as rendezvous.
  *
  * 1. Every thread of the block gets a fresh fiber on its own stack; the scheduler switches to
  *    thread 0 and waits.
- * 2. A thread runs until it arrives at a barrier or a shuffle, or exits; then it switches straight to
+ * 2. A thread runs until it arrives at a barrier or a warp op, or exits; then it switches straight to
  *    the next runnable thread in tid order (wrapping), or back to the scheduler if there is none.
- * 3. The last thread of the block to reach a barrier (of the warp, for a shuffle) checks that all
- *    wait at the same op and releases them (a barrier also starts a new race epoch; a shuffle computes
+ * 3. The last thread of the block to reach a barrier (of the warp, for a warp op) checks that all
+ *    wait at the same op and releases them (a barrier also starts a new race epoch; a warp op computes
  *    every lane's result); then the released threads resume in tid order from the first, so that the
  *    order of execution, and so every report, is the same as if threads ran one after another.
  * 4. Back in the scheduler: all exited is success; a failed check left a report; anything else is a
- *    deadlock, reported as the divergent barrier or shuffle that caused it.
+ *    deadlock, reported as the divergent barrier or warp op that caused it.
  * A failed check never returns to the kernel: its fiber and the rest of the block are abandoned.
  */
 #include <stdarg.h>
@@ -116,7 +117,32 @@ void sim_barrier_arrive(sim_worker *w, const char *site) {
     barrier_release(w);
 }
 
-/* ---- shuffle ---- */
+/* ---- warp collectives: shuffles here, mma and ldmatrix in warp_ops.c ---- */
+
+void sim_warp_arrive(sim_worker *w, const char *what, const char *site, sim_warp_fn done) {
+  sim_thread *t = &w->th[w->cur];
+  int warp = t->tid >> 5, lanes = w->nthreads - warp * 32;
+  if (lanes > 32) lanes = 32;
+  t->state = SIM_AT_WARP;
+  t->site = site;
+  t->what = what;
+  if (++w->warp_arrived[warp] < lanes) {
+    sim_yield(w);
+    return;
+  }
+  sim_thread *l = &w->th[warp * 32];
+  for (int i = 1; i < lanes; i++)
+    if (!same_site(l[i].site, l[0].site)) {
+      char d[64];
+      snprintf(d, sizeof d, "divergent %s", l[0].what);
+      report_split(w, d, warp * 32, warp * 32 + lanes, SIM_AT_WARP);
+      sim_abandon(w);
+    }
+  done(w, l, lanes);
+  for (int i = 0; i < lanes; i++) l[i].state = SIM_RUN;
+  w->warp_arrived[warp] = 0;
+  resume_from(w, warp * 32);
+}
 
 /* The source lane of `lane` per PTX shfl.sync with c = 0x1f (up: c = 0); out of range reads itself. */
 static int shfl_src(int mode, int lane, int arg, int lanes) {
@@ -131,68 +157,53 @@ static int shfl_src(int mode, int lane, int arg, int lanes) {
   return j >= 0 && j < lanes ? j : lane;
 }
 
-static void shfl_exchange(sim_worker *w, int warp, int lanes) {
-  sim_thread *l = &w->th[warp * 32];
-  for (int i = 1; i < lanes; i++)
-    if (!same_site(l[i].site, l[0].site)) {
-      report_split(w, "divergent shuffle", warp * 32, warp * 32 + lanes, SIM_AT_SHFL);
-      sim_abandon(w);
-    }
+static void shfl_exchange(sim_worker *w, sim_thread *l, int lanes) {
   for (int i = 0; i < lanes; i++)
-    l[i].shfl_out = l[shfl_src(l[i].shfl_mode, i, l[i].shfl_arg, lanes)].shfl_val;
-  for (int i = 0; i < lanes; i++) l[i].state = SIM_RUN;
-  w->warp_arrived[warp] = 0;
-  resume_from(w, warp * 32);
+    l[i].op.shfl.out = l[shfl_src(l[i].op.shfl.mode, i, l[i].op.shfl.arg, lanes)].op.shfl.val;
 }
 
 int32_t sim_shfl_arrive(sim_worker *w, int32_t mode, int32_t v, int32_t arg, const char *site) {
   sim_thread *t = &w->th[w->cur];
-  int warp = t->tid >> 5, lanes = w->nthreads - warp * 32;
-  if (lanes > 32) lanes = 32;
-  t->state = SIM_AT_SHFL;
-  t->site = site;
-  t->shfl_mode = mode;
-  t->shfl_val = v;
-  t->shfl_arg = arg;
-  if (++w->warp_arrived[warp] < lanes)
-    sim_yield(w);
-  else
-    shfl_exchange(w, warp, lanes);
-  return t->shfl_out;
+  t->op.shfl.mode = mode;
+  t->op.shfl.val = v;
+  t->op.shfl.arg = arg;
+  sim_warp_arrive(w, "shuffle", site, shfl_exchange);
+  return t->op.shfl.out;
 }
 
 /* ---- deadlock: nobody can run, not all exited ---- */
 
-/* The lanes of a warp wait at a shuffle that some lane never reaches. */
-static void report_shfl_deadlock(sim_worker *w, int first, int *a, int *b) {
+/* The lanes of a warp wait at a warp op that some lane never reaches. */
+static void report_warp_deadlock(sim_worker *w, int first, int *a, int *b) {
   int lo = first & ~31, hi = lo + 32 < w->nthreads ? lo + 32 : w->nthreads;
   const char *site = w->th[first].site;
-  int na = collect(w, lo, hi, SIM_AT_SHFL, site, a), odd = lo;
-  while (odd < hi && w->th[odd].state == SIM_AT_SHFL && same_site(w->th[odd].site, site)) odd++;
-  if (odd == hi) abort(); /* a full warp at one shuffle would have been released */
+  int na = collect(w, lo, hi, SIM_AT_WARP, site, a), odd = lo;
+  while (odd < hi && w->th[odd].state == SIM_AT_WARP && same_site(w->th[odd].site, site)) odd++;
+  if (odd == hi) abort(); /* a full warp at one op would have been released */
   sim_thread *o = &w->th[odd];
   const char *osite = o->state == SIM_EXITED ? NULL : o->site;
   int nb = collect(w, lo, hi, o->state, osite, b);
-  char sa[160], sb[160];
+  char sa[160], sb[160], what[64];
   sim_fmt_threads(sa, sizeof sa, a, na);
   sim_fmt_threads(sb, sizeof sb, b, nb);
+  snprintf(what, sizeof what, "divergent %s", w->th[first].what);
   if (o->state == SIM_EXITED)
-    sim_report(w, "divergent shuffle", "%s wait at '%s', %s exited without reaching it", sa, site, sb);
+    sim_report(w, what, "%s wait at '%s', %s exited without reaching it", sa, site, sb);
   else
-    sim_report(w, "divergent shuffle", "%s wait at '%s', %s at %s'%s'", sa, site, sb,
+    sim_report(w, what, "%s wait at '%s', %s at %s'%s'", sa, site, sb,
                o->state == SIM_AT_BARRIER ? "barrier " : "", osite);
 }
 
 static void report_deadlock(sim_worker *w) {
   int *a = malloc(sizeof(int) * (size_t)w->nthreads * 2), *b = a + w->nthreads;
   int i = 0;
-  while (i < w->nthreads && w->th[i].state != SIM_AT_SHFL) i++;
+  while (i < w->nthreads && w->th[i].state != SIM_AT_WARP) i++;
   if (i < w->nthreads) {
-    report_shfl_deadlock(w, i, a, b);
+    report_warp_deadlock(w, i, a, b);
   } else {
     i = 0;
     while (i < w->nthreads && w->th[i].state != SIM_AT_BARRIER) i++;
-    if (i == w->nthreads) abort(); /* neither shuffle nor barrier waiters: not a deadlock */
+    if (i == w->nthreads) abort(); /* neither warp-op nor barrier waiters: not a deadlock */
     const char *site = w->th[i].site;
     int na = collect(w, 0, w->nthreads, SIM_AT_BARRIER, NULL, a);
     int nb = collect(w, 0, w->nthreads, SIM_EXITED, NULL, b);

@@ -74,15 +74,29 @@ typedef struct sim_exec {
   char report[1024]; /* the report of fail_block */
 } sim_exec;
 
-typedef enum { SIM_RUN, SIM_AT_BARRIER, SIM_AT_SHFL, SIM_EXITED } sim_state;
+typedef enum { SIM_RUN, SIM_AT_BARRIER, SIM_AT_WARP, SIM_EXITED } sim_state;
 
 typedef struct sim_thread {
   sim_tstate ts; /* first: __kiln_sim_thread returns its address */
   struct sim_worker *w;
   int tid;
   sim_state state;
-  const char *site; /* the barrier or shuffle it waits at */
-  int32_t shfl_mode, shfl_val, shfl_arg, shfl_out;
+  const char *site; /* the barrier or warp op it waits at */
+  const char *what; /* the kind of warp op: "shuffle", "mma", "ldmatrix" */
+  union {           /* a warp op's operands and results, read and written by the op's last lane */
+    struct {
+      int32_t mode, val, arg, out;
+    } shfl;
+    struct {
+      int32_t kind;
+      const uint32_t *a, *b, *c;
+      uint32_t *d;
+    } mma;
+    struct {
+      const void *row;
+      uint32_t *out;
+    } ldm;
+  } op;
   int buf_hint; /* index of the buffer its last global access hit */
   sim_fiber fib;
 } sim_thread;
@@ -129,6 +143,11 @@ extern __thread sim_worker *sim_cur;
 int sim_block_run(sim_worker *w, int64_t linear);
 void sim_barrier_arrive(sim_worker *w, const char *site);
 int32_t sim_shfl_arrive(sim_worker *w, int32_t mode, int32_t v, int32_t arg, const char *site);
+/* A warp collective: the running thread waits at `site` until every lane of its warp is there; the
+ * last to arrive checks they all are at the same op, calls done(w, lanes, n) on the warp's n lanes
+ * (their op operands filled in), and releases them. */
+typedef void (*sim_warp_fn)(sim_worker *w, struct sim_thread *lanes, int n);
+void sim_warp_arrive(sim_worker *w, const char *what, const char *site, sim_warp_fn done);
 /* Writes "sim: WHAT in kernel K, block (x,y,z): DETAIL" into w->report and marks the block failed. */
 void sim_report(sim_worker *w, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* From a fiber: abandons it and returns to the worker's scheduler. */
