@@ -119,7 +119,7 @@ static const char *site_of(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   char buf[256];
   int n = snprintf(buf, sizeof buf, "%s", ir_opinfo_table[o->code].name);
-  if (o->nres) n += snprintf(buf + n, sizeof buf - n, " %%%u", o->res[0]);
+  if (o->nres && L->names[o->res[0]]) n += snprintf(buf + n, sizeof buf - n, " %s", L->names[o->res[0]]);
   if (o->file) snprintf(buf + n, sizeof buf - n, " (%s:%d)", o->file, o->line);
   return ir_strdup(L->A, buf);
 }
@@ -358,6 +358,7 @@ int cg_compile(ir_func *fn, const cg_target *t, cg_backend be, cg_result *out, c
   L->fn = fn;
   L->A = ir_arena_new();
   L->vals = ir_alloc(L->A, (fn->nvals + 1) * sizeof *L->vals);
+  L->names = ir_value_names(fn, L->A);
   L->err = err;
   L->errn = errn;
   L->warps = (int)ir_attr_i(fn->attrs, "warps", 4);

@@ -96,42 +96,70 @@ static int pred_kind(LLVMValueRef pred) {
   return LLVMConstIntGetZExtValue(pred) ? 1 : -1;
 }
 
+/* The PTX register class that carries a value of type ty: its width in bits (8-bit values travel in
+ * 16-bit registers) and the inline-asm constraint letter. */
+static int reg_bits(LLVMTypeRef ty, char *letter) {
+  unsigned bits = LLVMGetTypeKind(ty) == LLVMIntegerTypeKind  ? LLVMGetIntTypeWidth(ty)
+                  : LLVMGetTypeKind(ty) == LLVMDoubleTypeKind ? 64
+                  : LLVMGetTypeKind(ty) == LLVMFloatTypeKind  ? 32
+                                                              : 16;
+  int reg = bits <= 16 ? 16 : (int)bits;
+  *letter = reg == 16 ? 'h' : reg == 32 ? 'r' : 'l';
+  return (int)bits;
+}
+
+/* v (of type ty) as the integer register type, and back. */
+static LLVMValueRef to_reg(cg_ctx *c, LLVMValueRef v, int bits) {
+  LLVMValueRef x = LLVMBuildBitCast(c->b, v, LLVMIntTypeInContext(c->ctx, (unsigned)bits), "");
+  return bits < 16 ? LLVMBuildZExt(c->b, x, LLVMInt16TypeInContext(c->ctx), "") : x;
+}
+
+static LLVMValueRef from_reg(cg_ctx *c, LLVMValueRef r, LLVMTypeRef ty, int bits) {
+  if (bits < 16) r = LLVMBuildTrunc(c->b, r, LLVMIntTypeInContext(c->ctx, (unsigned)bits), "");
+  return LLVMBuildBitCast(c->b, r, ty, "");
+}
+
+static LLVMValueRef asm_call(cg_ctx *c, LLVMTypeRef ret, const char *text, const char *cons,
+                             LLVMValueRef *args, unsigned n, int side_effects) {
+  LLVMTypeRef ps[4];
+  for (unsigned i = 0; i < n; i++) ps[i] = LLVMTypeOf(args[i]);
+  LLVMTypeRef ft = LLVMFunctionType(ret, ps, n, 0);
+  LLVMValueRef a = LLVMGetInlineAsm(ft, (char *)text, strlen(text), (char *)cons, strlen(cons), side_effects,
+                                    0, LLVMInlineAsmDialectATT, 0);
+  return LLVMBuildCall2(c->b, ft, a, args, n, "");
+}
+
+/* A masked access is one predicated PTX instruction (no branch), so that a tile's worth of them
+ * stays one basic block. */
 static LLVMValueRef nvptx_load(cg_ctx *c, cg_space sp, LLVMTypeRef ty, LLVMValueRef ptr, LLVMValueRef pred,
                                LLVMValueRef other) {
   int k = pred_kind(pred);
   if (k == 1) return LLVMBuildLoad2(c->b, ty, ptr, "");
   if (k == -1) return other;
-  LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
-  LLVMBasicBlockRef ld = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ld");
-  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ld.join");
-  LLVMBuildCondBr(c->b, pred, ld, join);
-  LLVMPositionBuilderAtEnd(c->b, ld);
-  LLVMValueRef v = LLVMBuildLoad2(c->b, ty, ptr, "");
-  LLVMBuildBr(c->b, join);
-  LLVMPositionBuilderAtEnd(c->b, join);
-  LLVMValueRef phi = LLVMBuildPhi(c->b, ty, "");
-  LLVMValueRef vals[2] = {other, v};
-  LLVMBasicBlockRef blocks[2] = {from, ld};
-  LLVMAddIncoming(phi, vals, blocks, 2);
-  (void)sp;
-  return phi;
+  char letter, text[256], cons[32];
+  int bits = reg_bits(ty, &letter);
+  int reg = bits < 16 ? 16 : bits;
+  snprintf(text, sizeof text, "mov.b%d $0, $3;\n@$2 ld.%s.b%d $0, [$1];", reg,
+           sp == CG_SHARED ? "shared" : "global", bits);
+  snprintf(cons, sizeof cons, "=%c,l,b,%c", letter, letter);
+  LLVMTypeRef rt = LLVMIntTypeInContext(c->ctx, (unsigned)reg);
+  LLVMValueRef args[3] = {ptr, pred, to_reg(c, other, bits)};
+  return from_reg(c, asm_call(c, rt, text, cons, args, 3, 0), ty, bits);
 }
 
 static void nvptx_store(cg_ctx *c, cg_space sp, LLVMValueRef ptr, LLVMValueRef val, LLVMValueRef pred) {
   int k = pred_kind(pred);
-  (void)sp;
   if (k == -1) return;
   if (k == 1) {
     LLVMBuildStore(c->b, val, ptr);
     return;
   }
-  LLVMBasicBlockRef st = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "st");
-  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "st.join");
-  LLVMBuildCondBr(c->b, pred, st, join);
-  LLVMPositionBuilderAtEnd(c->b, st);
-  LLVMBuildStore(c->b, val, ptr);
-  LLVMBuildBr(c->b, join);
-  LLVMPositionBuilderAtEnd(c->b, join);
+  char letter, text[256], cons[32];
+  int bits = reg_bits(LLVMTypeOf(val), &letter);
+  snprintf(text, sizeof text, "@$2 st.%s.b%d [$0], $1;", sp == CG_SHARED ? "shared" : "global", bits);
+  snprintf(cons, sizeof cons, "l,%c,b,~{memory}", letter);
+  LLVMValueRef args[3] = {ptr, to_reg(c, val, bits), pred};
+  asm_call(c, LLVMVoidTypeInContext(c->ctx), text, cons, args, 3, 1);
 }
 
 static LLVMValueRef math_f32(cg_ctx *c, cg_math m, LLVMValueRef x) {

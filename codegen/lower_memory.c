@@ -25,48 +25,80 @@ void cg_lower_view(cg_lower *L, ir_opid op) {
     out[k] = cg_convert(L, cg_get(L, o->opnd[k])->v[0], ir_vtype(L->fn, o->opnd[k]).elem, IR_I64);
 }
 
-/* Per dim and per distinct coordinate: the in-bounds test and the address term. */
+/* Addressing of a tile laid out as y at the view's offsets. The last dim f is the "column": each
+ * combination of the other dims gets one row pointer (base + the thread's first column), and an
+ * element is its row pointer plus a constant column step times stride_f, which folds to an
+ * immediate offset when the stride is the constant 1. Masks are per dim and per distinct
+ * coordinate, and-ed per element. */
 typedef struct {
-  LLVMValueRef *mask[IR_MAXRANK];
-  LLVMValueRef *term[IR_MAXRANK];
-} dim_terms;
+  const cg_lay *y;
+  LLVMValueRef *mask[IR_MAXRANK]; /* [d][e]: 0 <= coordinate < dim */
+  LLVMValueRef *term[IR_MAXRANK]; /* [d][e], d < f: (offset + coordinate) * stride */
+  LLVMValueRef *col;              /* [e]: column step times stride_f */
+  LLVMValueRef *rows;             /* row pointers, indexed by the element's index with e[f] = 0 */
+  ir_elem elem;
+} tile_addr;
 
-/* For a tile laid out as y at the offsets opnd[1..rank] of view operand opnd[0]. */
-static void view_terms(cg_lower *L, ir_opid op, const cg_lay *y, dim_terms *dt) {
+static LLVMValueRef *new_values(cg_lower *L, uint32_t n) {
+  return ir_alloc(L->A, (n ? n : 1) * sizeof(LLVMValueRef));
+}
+
+/* Masks and terms of dim d; *first gets (offset + the thread's first coordinate) as i64. */
+static void dim_terms(cg_lower *L, ir_opid op, tile_addr *ta, int d, LLVMValueRef *first) {
   ir_op *o = &L->fn->ops[op];
-  cg_value *vw = cg_get(L, o->opnd[0]);
-  const cg_thread_lay *t = cg_lay_thread(L, y);
+  const cg_lay *y = ta->y;
   LLVMBuilderRef B = L->c.b;
-  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
-  for (int d = 0; d < y->rank; d++) {
-    LLVMValueRef off =
-        cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);
-    LLVMValueRef dim = vw->v[1 + d], stride = vw->v[1 + y->rank + d];
-    LLVMValueRef base = LLVMBuildAdd(B, off, LLVMBuildZExt(B, t->off[d], i64, ""), "");
-    dt->mask[d] = ir_alloc(L->A, y->per[d] * sizeof(LLVMValueRef));
-    dt->term[d] = ir_alloc(L->A, y->per[d] * sizeof(LLVMValueRef));
-    for (uint32_t e = 0; e < y->per[d]; e++) {
-      LLVMValueRef idx = LLVMBuildAdd(B, base, cg_i64(L, cg_lay_const(y, d, e)), "");
-      LLVMValueRef lo = LLVMBuildICmp(B, LLVMIntSGE, idx, cg_i64(L, 0), "");
-      LLVMValueRef hi = LLVMBuildICmp(B, LLVMIntSLT, idx, dim, "");
-      dt->mask[d][e] = LLVMBuildAnd(B, lo, hi, "");
-      dt->term[d][e] = LLVMBuildMul(B, idx, stride, "");
-    }
+  cg_value *vw = cg_get(L, o->opnd[0]);
+  LLVMValueRef off =
+      cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);
+  LLVMValueRef dim = vw->v[1 + d], stride = vw->v[1 + y->rank + d];
+  *first = LLVMBuildAdd(
+      B, off, LLVMBuildZExt(B, cg_lay_thread(L, y)->off[d], LLVMInt64TypeInContext(L->c.ctx), ""), "");
+  ta->mask[d] = new_values(L, y->per[d]);
+  ta->term[d] = new_values(L, y->per[d]);
+  for (uint32_t e = 0; e < y->per[d]; e++) {
+    LLVMValueRef idx = LLVMBuildAdd(B, *first, cg_i64(L, cg_lay_const(y, d, e)), "");
+    LLVMValueRef lo = LLVMBuildICmp(B, LLVMIntSGE, idx, cg_i64(L, 0), "");
+    ta->mask[d][e] = LLVMBuildAnd(B, lo, LLVMBuildICmp(B, LLVMIntSLT, idx, dim, ""), "");
+    ta->term[d][e] = LLVMBuildMul(B, idx, stride, "");
+  }
+}
+
+static void tile_addr_init(cg_lower *L, ir_opid op, const cg_lay *y, ir_elem el, tile_addr *ta) {
+  ir_op *o = &L->fn->ops[op];
+  LLVMBuilderRef B = L->c.b;
+  cg_value *vw = cg_get(L, o->opnd[0]);
+  int f = y->rank - 1;
+  ta->y = y;
+  ta->elem = el;
+  LLVMValueRef first[IR_MAXRANK];
+  for (int d = 0; d <= f; d++) dim_terms(L, op, ta, d, &first[d]);
+  LLVMValueRef stride = vw->v[1 + y->rank + f];
+  ta->col = new_values(L, y->per[f]);
+  for (uint32_t e = 0; e < y->per[f]; e++)
+    ta->col[e] = LLVMBuildMul(B, cg_i64(L, cg_lay_const(y, f, e)), stride, "");
+  LLVMValueRef colbase = LLVMBuildMul(B, first[f], stride, "");
+  ta->rows = new_values(L, y->n);
+  uint32_t e[IR_MAXRANK];
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, e);
+    if (e[f]) continue;
+    LLVMValueRef idx = colbase;
+    for (int d = 0; d < f; d++) idx = LLVMBuildAdd(B, idx, ta->term[d][e[d]], "");
+    ta->rows[i] = LLVMBuildGEP2(B, cg_elem_type(L, el), vw->v[0], &idx, 1, "");
   }
 }
 
 /* Address and in-bounds predicate of element i. */
-static LLVMValueRef element_addr(cg_lower *L, const cg_lay *y, const dim_terms *dt, LLVMValueRef base,
-                                 ir_elem el, uint32_t i, LLVMValueRef *mask) {
+static LLVMValueRef tile_addr_at(cg_lower *L, const tile_addr *ta, uint32_t i, LLVMValueRef *mask) {
+  const cg_lay *y = ta->y;
+  int f = y->rank - 1;
   uint32_t e[IR_MAXRANK];
   cg_lay_multi(y, i, e);
-  LLVMValueRef idx = dt->term[0][e[0]];
-  *mask = dt->mask[0][e[0]];
-  for (int d = 1; d < y->rank; d++) {
-    idx = LLVMBuildAdd(L->c.b, idx, dt->term[d][e[d]], "");
-    *mask = LLVMBuildAnd(L->c.b, *mask, dt->mask[d][e[d]], "");
-  }
-  return LLVMBuildGEP2(L->c.b, cg_elem_type(L, el), base, &idx, 1, "");
+  *mask = ta->mask[f][e[f]];
+  for (int d = 0; d < f; d++) *mask = LLVMBuildAnd(L->c.b, *mask, ta->mask[d][e[d]], "");
+  LLVMValueRef row = ta->rows[i - e[f] * y->step[f]];
+  return LLVMBuildGEP2(L->c.b, cg_elem_type(L, ta->elem), row, &ta->col[e[f]], 1, "");
 }
 
 void cg_lower_load(cg_lower *L, ir_opid op) {
@@ -74,13 +106,12 @@ void cg_lower_load(cg_lower *L, ir_opid op) {
   ir_type t = ir_vtype(L->fn, o->res[0]);
   cg_lay y;
   cg_lay_init(&y, t);
-  dim_terms dt;
-  view_terms(L, op, &y, &dt);
-  LLVMValueRef base = cg_get(L, o->opnd[0])->v[0];
+  tile_addr ta;
+  tile_addr_init(L, op, &y, t.elem, &ta);
   LLVMValueRef pad = cg_const_elem(L, t.elem, ir_attr_get(o->attrs, "pad"));
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
   for (uint32_t i = 0; i < y.n; i++) {
-    LLVMValueRef mask, p = element_addr(L, &y, &dt, base, t.elem, i, &mask);
+    LLVMValueRef mask, p = tile_addr_at(L, &ta, i, &mask);
     out[i] = L->c.ops->load(&L->c, CG_GLOBAL, cg_elem_type(L, t.elem), p, mask, pad);
   }
 }
@@ -91,13 +122,12 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
   ir_type t = ir_vtype(L->fn, tile);
   cg_lay y;
   cg_lay_init(&y, t);
-  dim_terms dt;
-  view_terms(L, op, &y, &dt);
-  LLVMValueRef base = cg_get(L, o->opnd[0])->v[0];
+  tile_addr ta;
+  tile_addr_init(L, op, &y, t.elem, &ta);
   LLVMValueRef owner = cg_lay_thread(L, &y)->owner;
   cg_value *v = cg_get(L, tile);
   for (uint32_t i = 0; i < y.n; i++) {
-    LLVMValueRef mask, p = element_addr(L, &y, &dt, base, t.elem, i, &mask);
+    LLVMValueRef mask, p = tile_addr_at(L, &ta, i, &mask);
     if (owner) mask = LLVMBuildAnd(L->c.b, mask, owner, "");
     L->c.ops->store(&L->c, CG_GLOBAL, p, v->v[i], mask);
   }

@@ -12,10 +12,13 @@
  *
  * Steps, per op in program order (regions recursively):
  *   1. Producers (const, iota, splat, load, load_shared, dot, ...) get the default layout.
- *   2. reduce keeps its operand's layout (with shape[axis] = 1); broadcast keeps its operand's layout,
- *      so that reduce followed by broadcast is a register copy.
+ *   2. reduce keeps its operand's layout (with shape[axis] = 1). broadcast gets the default layout
+ *      of its result and converts its source to it; since a reduce of a default-laid-out tile keeps
+ *      that layout, reduce followed by broadcast back is a register copy.
  *   3. Elementwise ops whose tile operands agree keep that layout; otherwise the result gets the
- *      default layout and each operand that differs is converted.
+ *      default layout and each operand that differs is converted. Cheap operands (const, splat,
+ *      iota) take no part in the vote: they are recreated in the chosen layout instead of converted
+ *      (in place when this is their only use), and so are cheap values anywhere below.
  *   4. dot converts its accumulator to the result layout; store converts its tile to the default one.
  *   5. for: region arguments take their init's layout; the body's yield converts to them; the
  *      results take them too. if: results take the then-yield's layouts; the else-yield converts.
@@ -31,6 +34,8 @@
 typedef struct {
   ir_func *fn;
   int warps;
+  uint32_t *uses; /* per value present when the pass started: live uses */
+  uint32_t nuses;
 } layout_ctx;
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -83,40 +88,80 @@ static void set_default(layout_ctx *lc, ir_val v) {
   if (is_tile(lc->fn, v)) set_layout(lc->fn, v, default_layout(ir_vtype(lc->fn, v), lc->warps));
 }
 
-/* Makes operand k of op `user` have layout l, inserting a convert_layout before the op if needed. */
-static void convert_operand(ir_func *fn, ir_opid user, uint32_t k, ir_layout l) {
+/* const, splat and iota cost nothing to recreate in another layout. */
+static int is_cheap(ir_func *fn, ir_val v) {
+  ir_opid d = fn->vals[v].def;
+  if (!d) return 0;
+  int c = fn->ops[d].code;
+  return c == IR_OP_CONST || c == IR_OP_SPLAT || c == IR_OP_IOTA;
+}
+
+static void copy_attrs(ir_func *fn, ir_opid to, ir_attr *a) {
+  for (; a; a = a->next) {
+    ir_attr **list = &fn->ops[to].attrs;
+    switch (a->kind) {
+    case IR_AINT: ir_attr_set_i(fn->A, list, a->key, a->i); break;
+    case IR_AFLOAT: ir_attr_set_f(fn->A, list, a->key, a->f); break;
+    case IR_ASTR: ir_attr_set_s(fn->A, list, a->key, a->s); break;
+    default: ir_attr_set_list(fn->A, list, a->key, a->list, a->nlist); break;
+    }
+  }
+}
+
+/* A cheap value in layout l: the value itself when this is its only use, else a copy of its op
+ * placed before `user`. */
+static ir_val rematerialize(layout_ctx *lc, ir_opid user, ir_val v, ir_layout l) {
+  ir_func *fn = lc->fn;
+  if (v < lc->nuses && lc->uses[v] == 1) {
+    fn->vals[v].type.layout = l;
+    return v;
+  }
+  ir_opid d = fn->vals[v].def;
+  ir_type t = ir_vtype(fn, v);
+  t.layout = l;
+  ir_builder b = ir_builder_before(fn, user);
+  ir_opid c = ir_build(&b, (ir_opcode)fn->ops[d].code, fn->ops[d].opnd, fn->ops[d].nopnd, &t, 1, 0);
+  copy_attrs(fn, c, fn->ops[d].attrs);
+  if (v < lc->nuses) lc->uses[v]--;
+  return ir_res(fn, c, 0);
+}
+
+/* Makes operand k of op `user` have layout l: a cheap value is recreated in l, anything else goes
+ * through a convert_layout inserted before the op. */
+static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout l) {
+  ir_func *fn = lc->fn;
   ir_val v = fn->ops[user].opnd[k];
   if (!is_tile(fn, v)) return;
   ir_type t = ir_vtype(fn, v);
   if (layout_eq(t.layout, l, t.rank)) return;
+  if (is_cheap(fn, v)) {
+    fn->ops[user].opnd[k] = rematerialize(lc, user, v, l);
+    return;
+  }
   t.layout = l;
   ir_builder b = ir_builder_before(fn, user);
   ir_opid c = ir_build(&b, IR_OP_CONVERT_LAYOUT, &v, 1, &t, 1, 0);
   fn->ops[user].opnd[k] = ir_res(fn, c, 0);
 }
 
-/* Step 3: elementwise ops. */
+/* Step 3: elementwise ops. Cheap operands (const, splat, iota) do not take part in the vote. */
 static void assign_elementwise(layout_ctx *lc, ir_opid op) {
   ir_func *fn = lc->fn;
   ir_val res = fn->ops[op].res[0];
   if (!is_tile(fn, res)) return;
-  ir_val first = 0;
+  ir_val anchor = 0;
   int agree = 1;
   for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
     ir_val v = fn->ops[op].opnd[k];
-    if (!is_tile(fn, v)) continue;
-    if (!first)
-      first = v;
-    else if (!layout_eq(ir_vtype(fn, v).layout, ir_vtype(fn, first).layout, ir_vtype(fn, v).rank))
+    if (!is_tile(fn, v) || is_cheap(fn, v) || ir_vtype(fn, v).layout.kind != IR_LBLOCKED) continue;
+    if (!anchor)
+      anchor = v;
+    else if (!layout_eq(ir_vtype(fn, v).layout, ir_vtype(fn, anchor).layout, ir_vtype(fn, v).rank))
       agree = 0;
   }
-  if (first && agree && ir_vtype(fn, first).layout.kind == IR_LBLOCKED) {
-    set_layout(fn, res, ir_vtype(fn, first).layout);
-    return;
-  }
-  ir_layout d = default_layout(ir_vtype(fn, res), lc->warps);
-  for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) convert_operand(fn, op, k, d);
-  set_layout(fn, res, d);
+  ir_layout l = anchor && agree ? ir_vtype(fn, anchor).layout : default_layout(ir_vtype(fn, res), lc->warps);
+  for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) convert_operand(lc, op, k, l);
+  set_layout(fn, res, l);
 }
 
 /* Step 6: an existing convert_layout keeps its layout, or vanishes when it changes nothing. */
@@ -150,7 +195,7 @@ static void assign_for(layout_ctx *lc, ir_opid op) {
   ir_opid y = region_yield(fn, body);
   for (uint32_t i = 1; i < fn->regions[body].nargs; i++) {
     ir_val arg = fn->regions[body].args[i];
-    if (y && i - 1 < fn->ops[y].nopnd) convert_operand(fn, y, i - 1, ir_vtype(fn, arg).layout);
+    if (y && i - 1 < fn->ops[y].nopnd) convert_operand(lc, y, i - 1, ir_vtype(fn, arg).layout);
     if (i - 1 < fn->ops[op].nres) set_layout(fn, fn->ops[op].res[i - 1], ir_vtype(fn, arg).layout);
   }
 }
@@ -169,7 +214,7 @@ static void assign_if(layout_ctx *lc, ir_opid op) {
       set_layout(fn, res, ir_vtype(fn, fn->ops[ythen].opnd[i]).layout);
     else
       set_default(lc, res);
-    if (yelse && i < fn->ops[yelse].nopnd) convert_operand(fn, yelse, i, ir_vtype(fn, res).layout);
+    if (yelse && i < fn->ops[yelse].nopnd) convert_operand(lc, yelse, i, ir_vtype(fn, res).layout);
   }
 }
 
@@ -181,15 +226,18 @@ static void assign_op(layout_ctx *lc, ir_opid op) {
   case IR_OP_IF: assign_if(lc, op); return;
   case IR_OP_YIELD: return; /* handled by the parent */
   case IR_OP_CONVERT_LAYOUT: assign_convert(lc, op); return;
-  case IR_OP_REDUCE:
-  case IR_OP_BROADCAST: set_layout(fn, o->res[0], ir_vtype(fn, o->opnd[0]).layout); return;
+  case IR_OP_REDUCE: set_layout(fn, o->res[0], ir_vtype(fn, o->opnd[0]).layout); return;
+  case IR_OP_BROADCAST:
+    set_default(lc, o->res[0]);
+    convert_operand(lc, op, 0, ir_vtype(fn, fn->ops[op].res[0]).layout);
+    return;
   case IR_OP_DOT:
     set_default(lc, o->res[0]);
-    convert_operand(fn, op, 2, ir_vtype(fn, fn->ops[op].res[0]).layout);
+    convert_operand(lc, op, 2, ir_vtype(fn, fn->ops[op].res[0]).layout);
     return;
   case IR_OP_STORE:
     if (o->nopnd && is_tile(fn, o->opnd[o->nopnd - 1]))
-      convert_operand(fn, op, o->nopnd - 1, default_layout(ir_vtype(fn, o->opnd[o->nopnd - 1]), lc->warps));
+      convert_operand(lc, op, o->nopnd - 1, default_layout(ir_vtype(fn, o->opnd[o->nopnd - 1]), lc->warps));
     return;
   default: break;
   }
@@ -215,7 +263,9 @@ int pass_layout_assign(ir_func *fn, pass_ctx *pc) {
              fn->name, (long long)warps);
     return -1;
   }
-  layout_ctx lc = {fn, (int)warps};
+  ir_arena *A = ir_arena_new();
+  layout_ctx lc = {fn, (int)warps, ir_use_counts(fn, A), fn->nvals};
   assign_region(&lc, fn->body);
+  ir_arena_free(A);
   return 0;
 }

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
@@ -224,12 +226,414 @@ static void test_layout_warps_error(void) {
   ir_func_destroy(fn);
 }
 
+/* ---- 2. codegen ---- */
+
+/* Kernels as IR text. `$T` in a template is replaced by an element type. */
+
+static const char *k_ew_f32 = "kernel @ew_f32(%x: ptr<f32>, %y: ptr<f32>, %n: i32) {warps = 4} {\n"
+                              "  %pid = program_id() {axis = 0} : i32\n"
+                              "  %np = num_programs() {axis = 2} : i32\n"
+                              "  %c1 = const() {value = 1} : i32\n"
+                              "  %c256 = const() {value = 256} : i32\n"
+                              "  %off = mul(%pid, %c256) : i32\n"
+                              "  %vx = view(%x, %n, %c1) : view<1xf32>\n"
+                              "  %vy = view(%y, %n, %c1) : view<1xf32>\n"
+                              "  %a = load(%vx, %off) {pad = 1.0} : tile<256xf32>\n"
+                              "  %b = load(%vy, %np) : tile<256xf32>\n"
+                              "  %0 = add(%a, %b) : tile<256xf32>\n"
+                              "  %1 = sub(%0, %b) : tile<256xf32>\n"
+                              "  %2 = mul(%1, %a) : tile<256xf32>\n"
+                              "  %3 = div(%2, %b) : tile<256xf32>\n"
+                              "  %4 = rem(%3, %b) : tile<256xf32>\n"
+                              "  %5 = min(%4, %a) : tile<256xf32>\n"
+                              "  %6 = max(%5, %b) : tile<256xf32>\n"
+                              "  %7 = fma(%6, %a, %b) : tile<256xf32>\n"
+                              "  %8 = neg(%7) : tile<256xf32>\n"
+                              "  %9 = abs(%8) : tile<256xf32>\n"
+                              "  %10 = exp(%9) : tile<256xf32>\n"
+                              "  %11 = exp2(%10) : tile<256xf32>\n"
+                              "  %12 = log(%11) : tile<256xf32>\n"
+                              "  %13 = log2(%12) : tile<256xf32>\n"
+                              "  %14 = sqrt(%13) : tile<256xf32>\n"
+                              "  %15 = rsqrt(%14) : tile<256xf32>\n"
+                              "  %16 = cmp(%15, %a) {pred = \"lt\"} : tile<256xi1>\n"
+                              "  %17 = cmp(%15, %b) {pred = \"ne\"} : tile<256xi1>\n"
+                              "  %18 = and(%16, %17) : tile<256xi1>\n"
+                              "  %19 = xor(%18, %16) : tile<256xi1>\n"
+                              "  %20 = not(%19) : tile<256xi1>\n"
+                              "  %21 = select(%20, %15, %a) : tile<256xf32>\n"
+                              "  %io = iota() {axis = 0} : tile<256xi32>\n"
+                              "  %iof = cast(%io) : tile<256xf32>\n"
+                              "  %s = const() {value = 0.5} : f32\n"
+                              "  %sp = splat(%s) : tile<256xf32>\n"
+                              "  %22 = add(%21, %iof) : tile<256xf32>\n"
+                              "  %23 = mul(%22, %sp) : tile<256xf32>\n"
+                              "  store(%vy, %off, %23)\n"
+                              "}\n";
+
+/* Float arithmetic and math in another float type. */
+static const char *k_ew_float = "kernel @ew_$T(%x: ptr<$T>, %n: i32) {warps = 2} {\n"
+                                "  %c0 = const() {value = 0} : i32\n"
+                                "  %c1 = const() {value = 1} : i32\n"
+                                "  %v = view(%x, %n, %n, %n, %c1) : view<2x$T>\n"
+                                "  %a = load(%v, %c0, %c0) {pad = -1.5} : tile<8x32x$T>\n"
+                                "  %b = load(%v, %c1, %c1) : tile<8x32x$T>\n"
+                                "  %0 = add(%a, %b) : tile<8x32x$T>\n"
+                                "  %1 = sub(%0, %b) : tile<8x32x$T>\n"
+                                "  %2 = mul(%1, %a) : tile<8x32x$T>\n"
+                                "  %3 = div(%2, %b) : tile<8x32x$T>\n"
+                                "  %4 = min(%3, %a) : tile<8x32x$T>\n"
+                                "  %5 = max(%4, %b) : tile<8x32x$T>\n"
+                                "  %6 = fma(%5, %a, %b) : tile<8x32x$T>\n"
+                                "  %7 = neg(%6) : tile<8x32x$T>\n"
+                                "  %8 = abs(%7) : tile<8x32x$T>\n"
+                                "  %9 = exp(%8) : tile<8x32x$T>\n"
+                                "  %10 = exp2(%9) : tile<8x32x$T>\n"
+                                "  %11 = log(%10) : tile<8x32x$T>\n"
+                                "  %12 = log2(%11) : tile<8x32x$T>\n"
+                                "  %13 = sqrt(%12) : tile<8x32x$T>\n"
+                                "  %14 = rsqrt(%13) : tile<8x32x$T>\n"
+                                "  %15 = cmp(%14, %a) {pred = \"ge\"} : tile<8x32xi1>\n"
+                                "  %16 = select(%15, %14, %b) : tile<8x32x$T>\n"
+                                "  %17 = const() {value = 2.0} : tile<8x32x$T>\n"
+                                "  %18 = rem(%16, %17) : tile<8x32x$T>\n"
+                                "  store(%v, %c0, %c0, %18)\n"
+                                "}\n";
+
+/* Integer arithmetic and bit ops. */
+static const char *k_ew_int = "kernel @ew_$T(%x: ptr<$T>, %n: i32, %s: $T) {warps = 4} {\n"
+                              "  %c0 = const() {value = 0} : i32\n"
+                              "  %c1 = const() {value = 1} : i32\n"
+                              "  %v = view(%x, %n, %n, %c1, %n) : view<2x$T>\n"
+                              "  %a = load(%v, %c0, %c1) {pad = 3} : tile<32x8x$T>\n"
+                              "  %b = splat(%s) : tile<32x8x$T>\n"
+                              "  %0 = add(%a, %b) : tile<32x8x$T>\n"
+                              "  %1 = sub(%0, %b) : tile<32x8x$T>\n"
+                              "  %2 = mul(%1, %a) : tile<32x8x$T>\n"
+                              "  %3 = div(%2, %b) : tile<32x8x$T>\n"
+                              "  %4 = rem(%3, %b) : tile<32x8x$T>\n"
+                              "  %5 = min(%4, %a) : tile<32x8x$T>\n"
+                              "  %6 = max(%5, %b) : tile<32x8x$T>\n"
+                              "  %7 = and(%6, %a) : tile<32x8x$T>\n"
+                              "  %8 = or(%7, %b) : tile<32x8x$T>\n"
+                              "  %9 = xor(%8, %a) : tile<32x8x$T>\n"
+                              "  %10 = shl(%9, %b) : tile<32x8x$T>\n"
+                              "  %11 = shr(%10, %b) : tile<32x8x$T>\n"
+                              "  %12 = not(%11) : tile<32x8x$T>\n"
+                              "  %13 = popc(%12) : tile<32x8x$T>\n"
+                              "  %14 = neg(%13) : tile<32x8x$T>\n"
+                              "  %15 = abs(%14) : tile<32x8x$T>\n"
+                              "  %16 = fma(%15, %a, %b) : tile<32x8x$T>\n"
+                              "  %17 = cmp(%16, %a) {pred = \"le\"} : tile<32x8xi1>\n"
+                              "  %18 = select(%17, %16, %a) : tile<32x8x$T>\n"
+                              "  %19 = iota() {axis = 1} : tile<32x8xi32>\n"
+                              "  %20 = cast(%19) : tile<32x8x$T>\n"
+                              "  %21 = add(%18, %20) : tile<32x8x$T>\n"
+                              "  store(%v, %c1, %c0, %21)\n"
+                              "}\n";
+
+/* Every cast from and back to f32, integer widenings and narrowings, bitcasts. */
+static const char *k_casts = "kernel @casts(%x: ptr<f32>, %n: i32) {warps = 4} {\n"
+                             "  %c0 = const() {value = 0} : i32\n"
+                             "  %c1 = const() {value = 1} : i32\n"
+                             "  %v = view(%x, %n, %c1) : view<1xf32>\n"
+                             "  %a = load(%v, %c0) : tile<128xf32>\n"
+                             "  %h = cast(%a) : tile<128xf16>\n"
+                             "  %bf = cast(%h) : tile<128xbf16>\n"
+                             "  %q = cast(%bf) : tile<128xe4m3>\n"
+                             "  %r = cast(%q) : tile<128xe5m2>\n"
+                             "  %d = cast(%r) : tile<128xf64>\n"
+                             "  %i8 = cast(%d) : tile<128xi8>\n"
+                             "  %u8 = cast(%i8) : tile<128xu8>\n"
+                             "  %i16 = cast(%u8) : tile<128xi16>\n"
+                             "  %i64 = cast(%i16) : tile<128xi64>\n"
+                             "  %u32 = cast(%i64) : tile<128xu32>\n"
+                             "  %i1 = cast(%u32) : tile<128xi1>\n"
+                             "  %f1 = cast(%i1) : tile<128xf16>\n"
+                             "  %q1 = cast(%u32) : tile<128xe4m3>\n"
+                             "  %i2 = cast(%q1) : tile<128xi32>\n"
+                             "  %r2 = cast(%a) : tile<128xe5m2>\n"
+                             "  %h2 = cast(%r2) : tile<128xf16>\n"
+                             "  %b2 = cast(%a) : tile<128xbf16>\n"
+                             "  %u2 = cast(%b2) : tile<128xu32>\n"
+                             "  %bc = bitcast(%a) : tile<128xu32>\n"
+                             "  %bh = bitcast(%h2) : tile<128xi16>\n"
+                             "  %bq = bitcast(%q1) : tile<128xu8>\n"
+                             "  %s0 = cast(%f1) : tile<128xf32>\n"
+                             "  %s1 = cast(%i2) : tile<128xf32>\n"
+                             "  %s2 = cast(%bh) : tile<128xf32>\n"
+                             "  %s3 = cast(%bq) : tile<128xf32>\n"
+                             "  %s4 = add(%u2, %bc) : tile<128xu32>\n"
+                             "  %s5 = cast(%s4) : tile<128xf32>\n"
+                             "  %t0 = add(%s0, %s1) : tile<128xf32>\n"
+                             "  %t1 = add(%t0, %s2) : tile<128xf32>\n"
+                             "  %t2 = add(%t1, %s3) : tile<128xf32>\n"
+                             "  %t3 = add(%t2, %s5) : tile<128xf32>\n"
+                             "  store(%v, %c0, %t3)\n"
+                             "}\n";
+
+/* Reductions: both axes, under replication (a tile smaller than the layout), across warps, and
+ * other element types; broadcasts back. */
+static const char *k_reduce =
+    "kernel @reduce(%x: ptr<f32>, %h: ptr<f16>, %w: ptr<i32>, %n: i32) {warps = 8} {\n"
+    "  %c0 = const() {value = 0} : i32\n"
+    "  %c1 = const() {value = 1} : i32\n"
+    "  %v = view(%x, %n, %n, %n, %c1) : view<2xf32>\n"
+    "  %a = load(%v, %c0, %c0) : tile<64x64xf32>\n"
+    "  %r0 = reduce(%a) {axis = 0, kind = \"sum\"} : tile<1x64xf32>\n"
+    "  %r1 = reduce(%a) {axis = 1, kind = \"max\"} : tile<64x1xf32>\n"
+    "  %b0 = broadcast(%r0) : tile<64x64xf32>\n"
+    "  %b1 = broadcast(%r1) : tile<64x64xf32>\n"
+    "  %d = sub(%a, %b1) : tile<64x64xf32>\n"
+    "  %e = add(%d, %b0) : tile<64x64xf32>\n"
+    "  store(%v, %c0, %c0, %e)\n"
+    "  %s = load(%v, %c1, %c0) : tile<4x8xf32>\n"
+    "  %sr = reduce(%s) {axis = 1, kind = \"min\"} : tile<4x1xf32>\n"
+    "  store(%v, %c1, %c1, %sr)\n"
+    "  %vh = view(%h, %n, %n, %n, %c1) : view<2xf16>\n"
+    "  %t = load(%vh, %c0, %c0) : tile<16x128xf16>\n"
+    "  %tr = reduce(%t) {axis = 0, kind = \"max\"} : tile<1x128xf16>\n"
+    "  store(%vh, %c0, %c0, %tr)\n"
+    "  %vw = view(%w, %n, %c1) : view<1xi32>\n"
+    "  %i = load(%vw, %c0) : tile<1024xi32>\n"
+    "  %ir = reduce(%i) {axis = 0, kind = \"sum\"} : tile<1xi32>\n"
+    "  store(%vw, %c0, %ir)\n"
+    "  %cm = cmp(%i, %i) {pred = \"eq\"} : tile<1024xi1>\n"
+    "  %cr = reduce(%cm) {axis = 0, kind = \"max\"} : tile<1xi1>\n"
+    "  %ci = cast(%cr) : tile<1xi32>\n"
+    "  store(%vw, %c1, %ci)\n"
+    "}\n";
+
+/* dot with inputs $T and accumulator $C, precision $P. */
+static const char *k_dot = "kernel @dot_$T(%a: ptr<$T>, %b: ptr<$T>, %c: ptr<$C>, %n: i32) {warps = 4} {\n"
+                           "  %c0 = const() {value = 0} : i32\n"
+                           "  %c1 = const() {value = 1} : i32\n"
+                           "  %va = view(%a, %n, %n, %n, %c1) : view<2x$T>\n"
+                           "  %vb = view(%b, %n, %n, %n, %c1) : view<2x$T>\n"
+                           "  %vc = view(%c, %n, %n, %n, %c1) : view<2x$C>\n"
+                           "  %x = load(%va, %c0, %c0) : tile<32x16x$T>\n"
+                           "  %y = load(%vb, %c0, %c0) : tile<16x16x$T>\n"
+                           "  %z = load(%vc, %c0, %c0) : tile<32x16x$C>\n"
+                           "  %r = dot(%x, %y, %z) {precision = \"$P\"} : tile<32x16x$C>\n"
+                           "  store(%vc, %c0, %c0, %r)\n"
+                           "}\n";
+
+/* A loop carrying a tile and a scalar, an if with a tile result, shared buffers, an explicit
+ * conversion. */
+static const char *k_control =
+    "kernel @control(%x: ptr<f32>, %n: i32) {warps = 4} {\n"
+    "  %c0 = const() {value = 0} : i32\n"
+    "  %c1 = const() {value = 1} : i32\n"
+    "  %c32 = const() {value = 32} : i32\n"
+    "  %v = view(%x, %n, %n, %n, %c1) : view<2xf32>\n"
+    "  %init = const() {value = 0.0} : tile<32x32xf32>\n"
+    "  %z = const() {value = 0.0} : f32\n"
+    "  %sm = alloc_shared() : smem<32x32xf32>\n"
+    "  %acc, %cnt = for(%c0, %n, %c32, %init, %z) : tile<32x32xf32>, f32 {\n"
+    "  ^(%k: i32, %a: tile<32x32xf32>, %s: f32):\n"
+    "    copy(%v, %k, %c0, %sm) {pad = 0.0}\n"
+    "    barrier()\n"
+    "    %t = load_shared(%sm) : tile<32x32xf32>\n"
+    "    barrier()\n"
+    "    %a2 = add(%a, %t) : tile<32x32xf32>\n"
+    "    %big = cmp(%k, %c32) {pred = \"gt\"} : i1\n"
+    "    %sel = if(%big) : tile<32x32xf32> {\n"
+    "      %m = mul(%a2, %a2) : tile<32x32xf32>\n"
+    "      yield(%m)\n"
+    "    } else {\n"
+    "      yield(%a2)\n"
+    "    }\n"
+    "    %one = const() {value = 1.0} : f32\n"
+    "    %s2 = add(%s, %one) : f32\n"
+    "    yield(%sel, %s2)\n"
+    "  }\n"
+    "  %sp = splat(%cnt) : tile<32x32xf32>\n"
+    "  %o = add(%acc, %sp) : tile<32x32xf32>\n"
+    "  %cv = convert_layout(%o) : tile<32x32xf32, blocked<[1,1],[32,1],[1,4],[0,1]>>\n"
+    "  store_shared(%sm, %cv)\n"
+    "  barrier()\n"
+    "  %back = load_shared(%sm) : tile<32x32xf32>\n"
+    "  store(%v, %c0, %c0, %back)\n"
+    "}\n";
+
+/* Replaces each $T, $C, $P in tmpl. */
+static char *subst(const char *tmpl, const char *t, const char *c, const char *p) {
+  size_t n = strlen(tmpl) * 2 + 64;
+  char *out = malloc(n), *o = out;
+  for (const char *s = tmpl; *s; s++) {
+    const char *r = NULL;
+    if (s[0] == '$' && s[1] == 'T') r = t;
+    if (s[0] == '$' && s[1] == 'C') r = c;
+    if (s[0] == '$' && s[1] == 'P') r = p;
+    if (r) {
+      o += sprintf(o, "%s", r);
+      s++;
+    } else {
+      *o++ = *s;
+    }
+  }
+  *o = 0;
+  return out;
+}
+
+/* Parses text (no verifier: the codegen error tests feed IR the verifier would refuse). */
+static ir_func *parse(const char *text) {
+  char err[1024];
+  ir_func *fn = ir_parse(text, "test.ir", err, sizeof err, NULL);
+  if (!fn) fprintf(stderr, "parse error: %s\n", err);
+  CHECK(fn != NULL);
+  return fn;
+}
+
+/* Parse, verify, default pipeline, codegen. Returns cg_compile's status; err gets any message. */
+static int compile_text(const char *text, const cg_target *t, cg_backend be, cg_result *res, char *err,
+                        size_t errn) {
+  ir_func *fn = parse(text);
+  if (!fn) return -1;
+  if (ir_verify(fn, err, errn)) {
+    fprintf(stderr, "verify error: %s\n", err);
+    CHECK(0);
+    ir_func_destroy(fn);
+    return -1;
+  }
+  pass_ctx pc = {.target = t, .verify_each = 1};
+  if (pass_run_default(fn, &pc)) {
+    fprintf(stderr, "pipeline error: %s\n", pc.err);
+    CHECK(0);
+    ir_func_destroy(fn);
+    return -1;
+  }
+  int rc = cg_compile(fn, t, be, res, err, errn);
+  ir_func_destroy(fn);
+  return rc;
+}
+
+static const char *ptxas_path(void) {
+  static const char *p;
+  static int looked;
+  if (looked) return p;
+  looked = 1;
+  const char *path = getenv("PATH");
+  static char buf[4096];
+  while (path && *path) {
+    const char *e = strchr(path, ':');
+    size_t n = e ? (size_t)(e - path) : strlen(path);
+    snprintf(buf, sizeof buf, "%.*s/ptxas", (int)n, path);
+    if (n && access(buf, X_OK) == 0) return p = buf;
+    path = e ? e + 1 : NULL;
+  }
+  return p = access("/usr/local/cuda/bin/ptxas", X_OK) == 0 ? "/usr/local/cuda/bin/ptxas" : NULL;
+}
+
+/* 0 if ptxas accepts the PTX for arch; prints ptxas's output otherwise. */
+static int run_ptxas(const char *ptx, const char *arch) {
+  char in[] = "/tmp/kiln_test_cg_XXXXXX";
+  int fd = mkstemp(in);
+  if (fd < 0) return -1;
+  size_t n = strlen(ptx);
+  int ok = write(fd, ptx, n) == (ssize_t)n;
+  close(fd);
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "'%s' -arch=%s '%s' -o /dev/null 2>&1", ptxas_path(), arch, in);
+  FILE *f = ok ? popen(cmd, "r") : NULL;
+  char out[4096] = "";
+  size_t got = f ? fread(out, 1, sizeof out - 1, f) : 0;
+  out[got] = 0;
+  int rc = f ? pclose(f) : -1;
+  unlink(in);
+  if (rc != 0) fprintf(stderr, "ptxas -arch=%s failed:\n%s\n", arch, out);
+  return rc == 0 ? 0 : -1;
+}
+
+/* Compiles for every target row (or the oldest and the newest: target-independent code); kernels needing
+ * feature `need` must fail on rows without it, with the one-line message. Every PTX goes through ptxas when
+ * it is installed; the sim module verifies. */
+static void check_targets(const char *name, const char *text, uint32_t need, int every) {
+  for (int i = 0; i < cg_ntargets; i++) {
+    if (!every && i != 0 && i != cg_ntargets - 1) continue;
+    const cg_target *t = &cg_targets[i];
+    cg_result res;
+    char err[1024] = "";
+    int rc = compile_text(text, t, CG_NVPTX, &res, err, sizeof err);
+    int expect_ok = (t->features & need) == need;
+    if (expect_ok != (rc == 0)) {
+      fprintf(stderr, "%s on %s: rc %d, expected %s: %s\n", name, t->name, rc,
+              expect_ok ? "success" : "an error", err);
+      failures++;
+    }
+    if (rc == 0) {
+      CHECK(res.ptx && strstr(res.ptx, ".entry"));
+      CHECK(res.threads >= 32 && res.kernel_name && res.llvm_ir);
+      if (ptxas_path() && run_ptxas(res.ptx, t->name)) {
+        fprintf(stderr, "  (kernel %s)\n", name);
+        failures++;
+      }
+      cg_result_free(&res);
+    } else if (!expect_ok) {
+      char want[256];
+      snprintf(want, sizeof want, "needs %s, which target %s does not have", cg_feature_name(need), t->name);
+      CHECK(strstr(err, want) != NULL && strstr(err, "op 'dot'") != NULL && !strchr(err, '\n'));
+    }
+  }
+  cg_result res;
+  char err[1024];
+  if (compile_text(text, &cg_targets[cg_ntargets - 1], CG_SIM, &res, err, sizeof err) == 0) {
+    CHECK(res.llvm_mod != NULL && res.llvm_ctx != NULL && res.ptx == NULL);
+    cg_result_free(&res);
+  } else if ((cg_targets[cg_ntargets - 1].features & need) == need) {
+    fprintf(stderr, "%s for the simulator: %s\n", name, err);
+    failures++;
+  }
+}
+
+static void test_codegen_targets(void) {
+  if (!ptxas_path()) printf("test_codegen: ptxas not found (PATH, /usr/local/cuda/bin): PTX not assembled\n");
+  check_targets("ew_f32", k_ew_f32, 0, 1);
+  static const char *floats[] = {"f16", "bf16", "f64", "e4m3", "e5m2"};
+  for (size_t i = 0; i < sizeof floats / sizeof *floats; i++) {
+    char *k = subst(k_ew_float, floats[i], "", "");
+    check_targets(floats[i], k, 0, 1);
+    free(k);
+  }
+  static const char *ints[] = {"i8", "u8", "i16", "i32", "u32", "i64"};
+  for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+    char *k = subst(k_ew_int, ints[i], "", "");
+    check_targets(ints[i], k, 0, 0);
+    free(k);
+  }
+  check_targets("casts", k_casts, 0, 1);
+  check_targets("reduce", k_reduce, 0, 1);
+  check_targets("control", k_control, 0, 1);
+  static const struct {
+    const char *a, *c, *prec;
+    uint32_t need;
+  } dots[] = {
+      {"f16", "f32", "ieee", 0},
+      {"f16", "f16", "ieee", 0},
+      {"bf16", "f32", "ieee", CG_F_BF16},
+      {"e4m3", "f32", "ieee", CG_F_FP8_CVT},
+      {"e5m2", "f32", "ieee", CG_F_FP8_CVT},
+      {"f32", "f32", "tf32", 0},
+      {"i8", "i32", "ieee", 0},
+      {"u8", "i32", "ieee", 0},
+      {"u32", "i32", "b1_and", CG_F_MMA_B1_AND},
+  };
+  for (size_t i = 0; i < sizeof dots / sizeof *dots; i++) {
+    char *k = subst(k_dot, dots[i].a, dots[i].c, dots[i].prec);
+    char name[64];
+    snprintf(name, sizeof name, "dot %s/%s/%s", dots[i].a, dots[i].c, dots[i].prec);
+    check_targets(name, k, dots[i].need, 1);
+    free(k);
+  }
+}
+
 int main(void) {
   test_layout_defaults();
   test_layout_reduce_broadcast();
   test_layout_conversions();
   test_layout_loop();
   test_layout_warps_error();
+  test_codegen_targets();
   if (failures) {
     fprintf(stderr, "test_codegen: %d failure(s)\n", failures);
     return 1;
