@@ -8,52 +8,19 @@
  *    driver string, JIT log) and every decision (_v2 symbols first, the shared-memory opt-in above
  *    48 KiB, grid checks, event timing) is checked.
  * 3. With a real driver present (KILN_TEST_GPU=1), a device opens and reports a name and an sm.
+ * 4. The kiln binary ($KILN) against the same fake built as a shared library (KILN_FAKE_CUDA, the
+ *    CMake target kiln_fake_cuda): the GPU path of `kiln run` end to end, from the device line and
+ *    the target pick to the poison left in every output (the fake's kernels do nothing), a JIT
+ *    failure and a launch failure.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+
 #include "runtime/rt.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-#define CHECK_MSG(err, want)                                                                                 \
-  do {                                                                                                       \
-    if (!strstr(err, want)) {                                                                                \
-      fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, err, want);                \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-/* ---- 1. no driver ---- */
-
-static void test_no_driver(void) {
-  char err[512] = "";
-  setenv("KILN_CUDA_LIB", "/nonexistent/libcuda.so.1", 1);
-  rt_driver_override(NULL, NULL);
-  CHECK(rt_driver_load(err, sizeof err) == -1);
-  CHECK_MSG(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
-  CHECK_MSG(err, "No such file");
-  rt_device *d = (rt_device *)1;
-  err[0] = 0;
-  CHECK(rt_device_open(0, &d, err, sizeof err) == -1 && d == NULL);
-  CHECK_MSG(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
-  /* a library that loads but is no CUDA driver */
-  setenv("KILN_CUDA_LIB", "libm.so.6", 1);
-  rt_driver_override(NULL, NULL);
-  CHECK(rt_driver_load(err, sizeof err) == -1);
-  CHECK_MSG(err, "no CUDA driver (libm.so.6: has no cuInit)");
-  unsetenv("KILN_CUDA_LIB");
-}
 
 /* ---- 2. the fake driver ---- */
 
@@ -81,6 +48,9 @@ static struct {
   int launches, dyn_smem_attr, last_threads, last_shared;
   unsigned last_grid[3];
   int modules_loaded, modules_unloaded, ctx_retained, ctx_released;
+  int touch_param0;      /* launches add 1 to the int that parameter 0 points at */
+  const char *ptx_needs; /* a module load fails unless the PTX contains this */
+  int any_kernel_name;   /* every kernel name is found (else only kernel_main) */
 } fake;
 
 static int module_token; /* a CUmodule / CUfunction handle is the address of this */
@@ -111,7 +81,7 @@ static CUresult f_load(void **mod, const void *image, unsigned nopt, int *opts, 
     if (opts[i] == 5) log = vals[i];
     if (opts[i] == 6) logn = (size_t)vals[i];
   }
-  if (strstr(image, "syntax error")) {
+  if (strstr(image, "syntax error") || (fake.ptx_needs && !strstr(image, fake.ptx_needs))) {
     if (log && logn) snprintf(log, logn, "ptxas application ptx input, line 3; error   : syntax error");
     return E_INVALID_PTX;
   }
@@ -121,7 +91,7 @@ static CUresult f_load(void **mod, const void *image, unsigned nopt, int *opts, 
 }
 static CUresult f_unload(void *mod) { return fake.modules_unloaded++, OK; }
 static CUresult f_getfn(void **fn, void *mod, const char *name) {
-  if (strcmp(name, "kernel_main")) return E_NOT_FOUND;
+  if (!fake.any_kernel_name && strcmp(name, "kernel_main")) return E_NOT_FOUND;
   *fn = &module_token;
   return OK;
 }
@@ -139,8 +109,7 @@ static CUresult f_launch(void *fn, unsigned gx, unsigned gy, unsigned gz, unsign
   fake.last_grid[0] = gx, fake.last_grid[1] = gy, fake.last_grid[2] = gz;
   fake.last_threads = (int)bx;
   fake.last_shared = (int)shared;
-  CUdeviceptr p = *(CUdeviceptr *)params[0];
-  (*(int *)(uintptr_t)p)++;
+  if (fake.touch_param0) (*(int *)(uintptr_t) * (CUdeviceptr *)params[0])++;
   return OK;
 }
 static CUresult f_alloc(CUdeviceptr *p, size_t n) {
@@ -200,6 +169,91 @@ static CUresult f_err_string(CUresult r, const char **s) {
   }
 }
 
+#ifdef KILN_FAKE_DRIVER_SO
+/* ---- the fake driver as a shared library (CMake target kiln_fake_cuda) ----
+ * The same fake under the driver's own symbol names, for running the kiln binary against it with
+ * KILN_CUDA_LIB. Kernels do nothing, so every output keeps its poison. FAKE_CUDA_PTX_NEEDS makes a
+ * module load fail unless the PTX contains that text; FAKE_CUDA_LAUNCH_RESULT is what launches return. */
+#define EXPORT __attribute__((visibility("default")))
+EXPORT CUresult cuInit(unsigned f) {
+  const char *lr = getenv("FAKE_CUDA_LAUNCH_RESULT");
+  fake.launch_result = lr ? atoi(lr) : 0;
+  fake.ptx_needs = getenv("FAKE_CUDA_PTX_NEEDS");
+  fake.any_kernel_name = 1;
+  return f_init(f);
+}
+EXPORT CUresult cuDeviceGetCount(int *n) { return f_count(n); }
+EXPORT CUresult cuDeviceGet(int *d, int o) { return f_get(d, o); }
+EXPORT CUresult cuDeviceGetAttribute(int *v, int a, int d) { return f_attr(v, a, d); }
+EXPORT CUresult cuDeviceGetName(char *s, int n, int d) { return f_name(s, n, d); }
+EXPORT CUresult cuDevicePrimaryCtxRetain(void **c, int d) { return f_retain(c, d); }
+EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int d) { return f_release(d); }
+EXPORT CUresult cuCtxSetCurrent(void *c) { return f_set_current(c); }
+EXPORT CUresult cuCtxSynchronize(void) { return f_sync(); }
+EXPORT CUresult cuModuleLoadDataEx(void **m, const void *im, unsigned n, int *o, void **v) {
+  return f_load(m, im, n, o, v);
+}
+EXPORT CUresult cuModuleUnload(void *m) { return f_unload(m); }
+EXPORT CUresult cuModuleGetFunction(void **f, void *m, const char *name) { return f_getfn(f, m, name); }
+EXPORT CUresult cuFuncSetAttribute(void *f, int a, int v) { return f_setattr(f, a, v); }
+EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                               unsigned bz, unsigned sh, void *st, void **p, void **ex) {
+  return f_launch(f, gx, gy, gz, bx, by, bz, sh, st, p, ex);
+}
+EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) { return f_alloc(p, n); }
+EXPORT CUresult cuMemFree_v2(CUdeviceptr p) { return f_free(p); }
+EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) { return f_htod(d, s, n); }
+EXPORT CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n) { return f_dtoh(d, s, n); }
+EXPORT CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) { return f_memset(d, v, n); }
+EXPORT CUresult cuEventCreate(void **e, unsigned f) { return f_ev_create(e, f); }
+EXPORT CUresult cuEventRecord(void *e, void *s) { return f_ev_record(e, s); }
+EXPORT CUresult cuEventSynchronize(void *e) { return f_ev_sync(e); }
+EXPORT CUresult cuEventElapsedTime(float *ms, void *a, void *b) { return f_ev_elapsed(ms, a, b); }
+EXPORT CUresult cuEventDestroy_v2(void *e) { return f_ev_destroy(e); }
+EXPORT CUresult cuGetErrorName(CUresult r, const char **s) { return f_err_name(r, s); }
+EXPORT CUresult cuGetErrorString(CUresult r, const char **s) { return f_err_string(r, s); }
+
+#else
+
+static int failures;
+
+#define CHECK(c)                                                                                             \
+  do {                                                                                                       \
+    if (!(c)) {                                                                                              \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
+      failures++;                                                                                            \
+    }                                                                                                        \
+  } while (0)
+
+#define CHECK_MSG(err, want)                                                                                 \
+  do {                                                                                                       \
+    if (!strstr(err, want)) {                                                                                \
+      fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, err, want);                \
+      failures++;                                                                                            \
+    }                                                                                                        \
+  } while (0)
+
+/* ---- 1. no driver ---- */
+
+static void test_no_driver(void) {
+  char err[512] = "";
+  setenv("KILN_CUDA_LIB", "/nonexistent/libcuda.so.1", 1);
+  rt_driver_override(NULL, NULL);
+  CHECK(rt_driver_load(err, sizeof err) == -1);
+  CHECK_MSG(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
+  CHECK_MSG(err, "No such file");
+  rt_device *d = (rt_device *)1;
+  err[0] = 0;
+  CHECK(rt_device_open(0, &d, err, sizeof err) == -1 && d == NULL);
+  CHECK_MSG(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
+  /* a library that loads but is no CUDA driver */
+  setenv("KILN_CUDA_LIB", "libm.so.6", 1);
+  rt_driver_override(NULL, NULL);
+  CHECK(rt_driver_load(err, sizeof err) == -1);
+  CHECK_MSG(err, "no CUDA driver (libm.so.6: has no cuInit)");
+  unsetenv("KILN_CUDA_LIB");
+}
+
 static const struct {
   const char *name;
   void *fn;
@@ -246,6 +300,7 @@ static void *fake_resolve(const char *sym, void *ctx) {
 
 static void fake_reset(void) {
   memset(&fake, 0, sizeof fake);
+  fake.touch_param0 = 1;
   rt_driver_override(fake_resolve, NULL);
 }
 
@@ -412,6 +467,53 @@ static void test_real_gpu(void) {
   rt_device_close(d);
 }
 
+/* ---- 4. the kiln binary on the fake driver ---- */
+
+#ifdef KILN_FAKE_CUDA
+static int run_kiln(const char *kiln, const char *env, const char *args, char *out, size_t n) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "%s KILN_CUDA_LIB='%s' '%s' run %s 2>&1", env, KILN_FAKE_CUDA, kiln, args);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  size_t got = fread(out, 1, n - 1, p);
+  out[got] = 0;
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+#endif
+
+static void test_kiln_on_fake(void) {
+#ifdef KILN_FAKE_CUDA
+  const char *kiln = getenv("KILN");
+  static char out[16384];
+  if (!kiln) {
+    printf("test_runtime: KILN not set: the kiln binary is not run on the fake driver\n");
+    return;
+  }
+  const char *va = "recipes/vector_add.lua --seed 5 --reps 4";
+  int st = run_kiln(kiln, "FAKE_CUDA_PTX_NEEDS='.target sm_90a'", va, out, sizeof out);
+  CHECK(st == 1);
+  CHECK_MSG(out, "kiln: GPU 0: Fake H100 (sm 90), target sm_90a\n");
+  CHECK_MSG(out, "vector_add [n=98432] sm_90a gpu: max rel err inf (tol 1e-05) FAIL, 500.0 us\n");
+  CHECK_MSG(out, "  z: z[0] (element 0) is NaN (poison never overwritten?) (seed 5)\n");
+  /* PTX for another target than the device wants: the JIT error and its log */
+  char args[256];
+  snprintf(args, sizeof args, "%s --target sm_80", va);
+  st = run_kiln(kiln, "FAKE_CUDA_PTX_NEEDS='.target sm_90a'", args, out, sizeof out);
+  CHECK(st == 1);
+  CHECK_MSG(out,
+            "vector_add [n=98432] sm_80 gpu: ERROR: cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX: a "
+            "PTX JIT compilation failed\nptxas application ptx input, line 3; error   : syntax error\n");
+  st = run_kiln(kiln, "FAKE_CUDA_LAUNCH_RESULT=719", va, out, sizeof out);
+  CHECK(st == 1);
+  CHECK_MSG(out, "gpu: ERROR: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure\n");
+  /* --sim leaves the driver alone */
+  st = run_kiln(kiln, "", "recipes/vector_add.lua --sim", out, sizeof out);
+  CHECK(st == 0 && !strstr(out, "GPU 0"));
+  CHECK_MSG(out, " sm_80 sim: ");
+#endif
+}
+
 int main(void) {
   test_no_driver();
   test_load_errors();
@@ -420,9 +522,12 @@ int main(void) {
   test_kernels();
   test_launch();
   test_real_gpu();
+  test_kiln_on_fake();
   if (failures)
     fprintf(stderr, "test_runtime: %d failure(s)\n", failures);
   else
     printf("test_runtime: ok\n");
   return failures != 0;
 }
+
+#endif
