@@ -44,5 +44,19 @@ echo "$out" | grep -q " sim: .* PASS" || { echo "FAIL: the bundled kiln does not
 out=$(cd "$OUT" && KILN_CUDA_LIB=/nonexistent ./check-gpu "$WORK/results" 2>&1); st=$?
 [ $st != 0 ] && echo "$out" | grep -q "no GPU" || { echo "FAIL: check-gpu without a GPU: status $st"; echo "$out"; fail=1; }
 
+# 6. check-gpu on a fake driver whose kernels do nothing: every check fails, and results.md says so
+#    with the device, the commit and one row per check
+fake="$KILN_BUILD/libkiln_fake_cuda.so"
+if [ ! -f "$fake" ]; then echo "FAIL: $fake is not built"; fail=1; else
+  rm -rf "$WORK/results"
+  out=$(cd "$OUT" && KILN_CUDA_LIB="$fake" KILN_BENCH_REPS=3 ./check-gpu "$WORK/results" 2>&1); st=$?
+  md="$WORK/results/results.md"
+  [ $st != 0 ] || { echo "FAIL: check-gpu passed kernels that never ran"; fail=1; }
+  for want in "| device | Fake H100" "| commit | $(sed -n 's/^commit=//p' "$OUT/BUILD_INFO") |" \
+              "| vector_add \[n=1025\] | sm_90a | inf | 1e-05 | FAIL | 500.0 us |" "Result: FAILURES"; do
+    grep -q -- "$want" "$md" 2>/dev/null || { echo "FAIL: results.md lacks: $want"; fail=1; }
+  done
+fi
+
 [ $fail = 0 ] && echo "bundle: ok"
 exit $fail
