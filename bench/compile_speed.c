@@ -171,12 +171,31 @@ static void pin_one_core(void) {
     }
 }
 
+typedef struct {
+  double sum_log; /* of the ratios, for the geometric mean */
+  int rows, met;
+} bench_totals;
+
+/* Every variant of one recipe file; -1 if it does not load or a variant does not compile. */
+static int bench_recipe(const bench_args *a, const char *file, const cg_target *t, bench_totals *tot) {
+  char path[4096], err[2048] = "";
+  snprintf(path, sizeof path, "%s/%s", a->dir, file);
+  kl_recipe *r = kl_recipe_load(path, err, sizeof err);
+  if (!r) return fprintf(stderr, "compile_speed: %s\n", err), -1;
+  variant v[MAX_VARIANTS];
+  int nv = pick_variants(r, v), failed = 0;
+  for (int j = 0; j < nv; j++)
+    failed |= bench_variant(a, path, kl_recipe_name(r), &v[j], t, &tot->sum_log, &tot->rows, &tot->met) != 0;
+  kl_recipe_free(r);
+  return failed ? -1 : 0;
+}
+
 int main(int argc, char **argv) {
   bench_args a;
   if (parse(argc, argv, &a)) return 2;
   const cg_target *t = cg_target_lookup(a.target);
   char *names[MAX_RECIPES];
-  int n = list_recipes(a.dir, names);
+  int n = list_recipes(a.dir, names), failed = 0;
   if (!t || n < 0)
     return fprintf(stderr, "compile_speed: %s\n", t ? "cannot read the recipe directory" : "unknown target"),
            2;
@@ -184,26 +203,11 @@ int main(int argc, char **argv) {
   printf("| recipe | variant | target | ms (median of %d) | ms (min) | ratio to %.0f ms | met |\n", a.reps,
          TARGET_MS);
   printf("|---|---|---|---|---|---|---|\n");
-  int failed = 0, rows = 0, met = 0;
-  double sum_log = 0;
-  for (int i = 0; i < n; i++) {
-    char path[4096], err[2048] = "";
-    snprintf(path, sizeof path, "%s/%s", a.dir, names[i]);
-    kl_recipe *r = kl_recipe_load(path, err, sizeof err);
-    if (!r) {
-      fprintf(stderr, "compile_speed: %s\n", err);
-      failed = 1;
-      continue;
-    }
-    variant v[MAX_VARIANTS];
-    int nv = pick_variants(r, v);
-    for (int j = 0; j < nv; j++)
-      failed |= bench_variant(&a, path, kl_recipe_name(r), &v[j], t, &sum_log, &rows, &met) != 0;
-    kl_recipe_free(r);
-  }
-  if (rows)
-    printf("\n%d of %d variants under %.0f ms; geometric mean ratio %.2f\n", met, rows, TARGET_MS,
-           exp(sum_log / rows));
+  bench_totals tot = {0};
+  for (int i = 0; i < n; i++) failed |= bench_recipe(&a, names[i], t, &tot) != 0;
+  if (tot.rows)
+    printf("\n%d of %d variants under %.0f ms; geometric mean ratio %.2f\n", tot.met, tot.rows, TARGET_MS,
+           exp(tot.sum_log / tot.rows));
   for (int i = 0; i < n; i++) free(names[i]);
   return failed;
 }
