@@ -5,7 +5,9 @@
  *    the launch's dynamic shared memory.
  * 2. Alignment: an access of B bytes needs the largest power of two dividing B (at most 16), as on
  *    the GPU.
- * 3. Shared memory, per byte (sim_shadow): the last writer (epoch, thread, site) and up to two
+ * 3. A plain shared access to bytes that a cp.async has not delivered yet (its group not waited for)
+ *    is a hazard (warp_ops.c keeps the copies).
+ * 4. Shared memory, per byte (sim_shadow): the last writer (epoch, thread, site) and up to two
  *    readers of the current epoch. The epoch is a per-worker counter bumped at every block start and
  *    every completed barrier, so "in this epoch" means "since the last barrier" and "written in this
  *    block" means "written at an epoch >= the block's first". Then:
@@ -31,6 +33,8 @@ void sim_check_block_start(sim_worker *w) {
   }
   w->block_epoch = ++w->epoch;
   w->uninit.tid = -1;
+  if (w->cps.inflight) memset(w->cps.inflight, 0, w->shared_bytes * sizeof *w->cps.inflight);
+  w->cps.ninflight = 0;
   memset(w->shared, 0xff, w->shared_bytes); /* poison: NaN for floats, -1 for ints */
 }
 
@@ -194,7 +198,19 @@ static void record(sim_worker *w, int tid, size_t off, uint32_t bytes, int write
   }
 }
 
-static void check_shared(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t bytes, int write,
+/* Plain shared accesses must not touch bytes a cp.async has not yet delivered. */
+static void check_inflight(sim_worker *w, sim_thread *t, uintptr_t a, intptr_t off, uint32_t bytes, int write,
+                           const char *site) {
+  if (!sim_cp_async_inflight(&w->cps, (const void *)a, bytes)) return;
+  char r[64];
+  fmt_range(r, sizeof r, off, bytes);
+  sim_report(w, "cp.async hazard",
+             "thread %d %s %s at '%s' while a cp.async into it is in flight (not waited for)", t->tid,
+             verb(write), r, site);
+  sim_abandon(w);
+}
+
+static void check_shared(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t bytes, int write, int async,
                          const char *site) {
   intptr_t off = (intptr_t)(a - (uintptr_t)w->shared);
   if (off < 0 || (size_t)off > w->shared_bytes || bytes > w->shared_bytes - (size_t)off) {
@@ -214,6 +230,7 @@ static void check_shared(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t byt
                site, bytes, al);
     sim_abandon(w);
   }
+  if (w->cps.ninflight && !async) check_inflight(w, t, a, off, bytes, write, site);
   if (!w->shadow) return;
   if (!write && w->x->check_uninit) check_uninit(w, t, (size_t)off, bytes, site);
   if (w->x->check_races) check_races(w, t, (size_t)off, bytes, write, site);
@@ -223,7 +240,7 @@ static void check_shared(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t byt
 void sim_check_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, const char *site) {
   sim_thread *t = &w->th[w->cur];
   if (kind & SIM_ACC_SHARED)
-    check_shared(w, t, a, bytes, kind & SIM_ACC_WRITE, site);
+    check_shared(w, t, a, bytes, kind & SIM_ACC_WRITE, kind & SIM_ACC_ASYNC, site);
   else
     check_global(w, t, a, bytes, kind & SIM_ACC_WRITE, site);
 }

@@ -181,6 +181,7 @@ static int worker_init(sim_worker *w, sim_exec *x, char *err, size_t errn) {
              x->stack_bytes);
     return -1;
   }
+  sim_cp_shadow_init(&w->cps, w->shared, w->shared_bytes);
   for (int i = 0; i < n; i++) {
     sim_thread *t = &w->th[i];
     t->w = w;
@@ -195,6 +196,8 @@ static int worker_init(sim_worker *w, sim_exec *x, char *err, size_t errn) {
 
 static void worker_free(sim_worker *w) {
   sim_stacks_unmap(&w->stacks);
+  for (int i = 0; w->th && i < w->nthreads; i++) sim_cp_queue_free(&w->th[i].cpq);
+  sim_cp_shadow_free(&w->cps);
   free(w->th);
   free(w->warp_arrived);
   free(w->shared);

@@ -223,6 +223,7 @@ static void thread_main(void *arg) {
   const sim_exec *x = w->x;
   ffi_arg ret;
   ffi_call((ffi_cif *)&x->cif, x->k->entry, &ret, x->argv);
+  sim_cp_async_wait(&t->cpq, &w->cps, -1); /* copies still in flight land when their thread exits */
   t->state = SIM_EXITED;
   w->nexited++;
   sim_yield(w);
@@ -246,6 +247,8 @@ int sim_block_run(sim_worker *w, int64_t linear) {
     sim_thread *t = &w->th[i];
     t->state = SIM_RUN;
     t->ts.shared = w->shared;
+    t->cpq.n = 0;
+    t->cpq.committed = 0;
     for (int d = 0; d < 3; d++) t->ts.sreg[CG_CTAID_X + d] = (int32_t)w->block[d];
     sim_fiber_init(&t->fib, &w->stacks, (size_t)i, thread_main, t);
   }

@@ -19,6 +19,7 @@
 #include "fiber.h"
 #include "sim.h"
 #include "sim_abi.h"
+#include "sim_mma.h"
 
 /* How a kernel parameter is passed. */
 typedef enum { SIM_P_PTR, SIM_P_INT, SIM_P_F32, SIM_P_F64, SIM_P_OTHER } sim_pkind;
@@ -74,6 +75,9 @@ typedef struct sim_exec {
   char report[1024]; /* the report of fail_block */
 } sim_exec;
 
+/* An access kind bit beyond the ABI's: a cp.async destination, which may overlap copies in flight. */
+enum { SIM_ACC_ASYNC = 4 };
+
 typedef enum { SIM_RUN, SIM_AT_BARRIER, SIM_AT_WARP, SIM_EXITED } sim_state;
 
 typedef struct sim_thread {
@@ -93,11 +97,13 @@ typedef struct sim_thread {
       uint32_t *d;
     } mma;
     struct {
+      int32_t num, trans;
       const void *row;
       uint32_t *out;
     } ldm;
   } op;
-  int buf_hint; /* index of the buffer its last global access hit */
+  int buf_hint;     /* index of the buffer its last global access hit */
+  sim_cp_queue cpq; /* its cp.async copies not yet waited for */
   sim_fiber fib;
 } sim_thread;
 
@@ -121,6 +127,7 @@ typedef struct sim_worker {
   unsigned char *shared;
   size_t shared_bytes;
   sim_shadow *shadow; /* NULL when neither race nor uninitialised checks are on */
+  sim_cp_shadow cps;  /* shared bytes with a cp.async in flight */
   uint32_t epoch, block_epoch;
   int bar_arrived, nexited;
   struct { /* the first read of never-written shared bytes in this epoch (tid -1: none), see check.c */
