@@ -308,27 +308,23 @@ int main(void) {
   if (!ptxas) printf("skip: ptxas not found (PATH, /usr/local/cuda/bin): PTX is checked, not assembled\n");
   test_checks();
 
-  static const char *mma_targets[] = {"sm_75", "sm_80", "sm_89", "sm_90a"};
-  int built = 0;
-  for (int k = 0; k < CG_MMA_NKINDS; k++)
-    for (size_t i = 0; i < sizeof mma_targets / sizeof *mma_targets; i++) {
-      const cg_target *t = T(mma_targets[i]);
-      if (cg_mma_check(t, (cg_mma_kind)k, NULL, 0)) continue;
-      mma_kernel((cg_mma_kind)k, t);
-      built++;
-    }
-  CHECK(built == 4 + 5 * 3 + 2 * 2); /* k8 on 4 rows; k16, s8, u8, b1 on 3; fp8 on 2 */
-  static const char *ld_targets[] = {"sm_75", "sm_80", "sm_90a"};
-  for (size_t i = 0; i < 3; i++)
-    for (int num = 1; num <= 4; num *= 2)
-      for (int trans = 0; trans < 2; trans++) ldmatrix_kernel(num, trans, T(ld_targets[i]));
-  cp_async_kernel(T("sm_80"), 0);
-  cp_async_kernel(T("sm_90a"), 1);
+  int built = 0, nld = 0, ncp = 0; /* every row that has the op, so a new row is covered when added */
+  for (int i = 0; i < cg_ntargets; i++) {
+    const cg_target *t = &cg_targets[i];
+    for (int k = 0; k < CG_MMA_NKINDS; k++)
+      if (!cg_mma_check(t, (cg_mma_kind)k, NULL, 0)) mma_kernel((cg_mma_kind)k, t), built++;
+    if (!cg_tc_check(t, CG_TC_LDMATRIX, NULL, 0))
+      for (int num = 1; num <= 4; num *= 2)
+        for (int trans = 0; trans < 2; trans++) ldmatrix_kernel(num, trans, t), nld++;
+    if (!cg_tc_check(t, CG_TC_CP_ASYNC, NULL, 0)) cp_async_kernel(t, i % 2), ncp += 2;
+  }
+  /* the rows sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a: k8 on 7; k16, bf16, s8, u8, b1 on 6; fp8 on 4 */
+  CHECK(built == 7 + 5 * 6 + 2 * 4);
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
   }
-  printf("ok: %d mma kernels, 18 ldmatrix kernels, 4 cp.async kernels%s\n", built,
+  printf("ok: %d mma kernels, %d ldmatrix kernels, %d cp.async kernels%s\n", built, nld, ncp,
          ptxas ? ", all accepted by ptxas" : "");
   return 0;
 }
