@@ -4,7 +4,8 @@
  *
  * Each kernel of tests/sim/ goes through the default pipeline and cg_compile(CG_SIM), is JIT-loaded
  * once and launched on one worker and on every core, with checks on and off. Every launch's output
- * is checked against C, so that a fast wrong simulator fails here too. Printed per launch: simulated
+ * is checked against C, so that a fast wrong simulator fails here too. An empty kernel gives the fixed
+ * cost of a simulated thread. Printed per launch: simulated
  * threads, device ops (checked accesses, barriers, shuffles, math calls), seconds, threads/s, ops/s.
  */
 #include <stdio.h>
@@ -59,8 +60,9 @@ static sim_kernel *load(const char *name) {
   return k;
 }
 
-/* Launches k on `workers` (0 = all cores); prints the figures; 0 on success. */
-static int timed(sim_kernel *k, const sim_arg *a, int n, int64_t blocks, int workers, int checks) {
+/* Launches k (per_block threads) on `workers` (0 = all cores); prints the figures; 0 on success. */
+static int timed(sim_kernel *k, const sim_arg *a, int n, int64_t blocks, int per_block, int workers,
+                 int checks) {
   sim_opts o = {.workers = workers, .check_races = checks ? 0 : -1, .check_uninit = checks ? 0 : -1};
   int64_t grid[3] = {blocks, 1, 1};
   char err[512];
@@ -68,6 +70,7 @@ static int timed(sim_kernel *k, const sim_arg *a, int n, int64_t blocks, int wor
     fprintf(stderr, "%s\n", err);
     return -1;
   }
+  CHECK(o.threads == (uint64_t)blocks * (uint64_t)per_block);
   printf("  %-10s workers=%-3s checks=%-3s %9llu threads %10llu ops %7.3f s %8.2f Mthreads/s %8.2f Mops/s\n",
          sim_kernel_name(k), workers ? "1" : "all", checks ? "on" : "off", (unsigned long long)o.threads,
          (unsigned long long)o.thread_ops, o.seconds, o.threads / o.seconds / 1e6,
@@ -87,12 +90,12 @@ static sim_arg fbuf(float *p, size_t n) {
 static sim_arg i32arg(int64_t v) { return (sim_arg){.elem = IR_I32, .ival = v}; }
 
 /* Runs the four configurations of one kernel, checking the output after each. */
-static void sweep(sim_kernel *k, const sim_arg *a, int n, int64_t blocks, float *out, size_t nout,
-                  int (*ok)(const float *, size_t)) {
+static void sweep(sim_kernel *k, const sim_arg *a, int n, int64_t blocks, int per_block, float *out,
+                  size_t nout, int (*ok)(const float *, size_t)) {
   for (int w = 1; w >= 0; w--)
     for (int checks = 1; checks >= 0; checks--) {
       memset(out, 0xff, nout * sizeof *out);
-      CHECK(timed(k, a, n, blocks, w, checks) == 0);
+      CHECK(timed(k, a, n, blocks, per_block, w, checks) == 0);
       CHECK(ok(out, nout));
     }
 }
@@ -121,14 +124,20 @@ int main(void) {
   CHECK(k != NULL);
   if (k) {
     sim_arg a[4] = {fbuf(gx, n), fbuf(gy, n), fbuf(z, n), i32arg(n)};
-    sweep(k, a, 4, n / 256, z, n, vector_add_ok);
+    sweep(k, a, 4, n / 256, 128, z, n, vector_add_ok);
+    sim_kernel_free(k);
+  }
+  k = load("empty");
+  CHECK(k != NULL);
+  if (k) {
+    for (int w = 1; w >= 0; w--) CHECK(timed(k, NULL, 0, 4096, 256, w, 1) == 0);
     sim_kernel_free(k);
   }
   k = load("smem_exchange");
   CHECK(k != NULL);
   if (k) {
     sim_arg a[3] = {fbuf(gx, n), fbuf(z, n), i32arg(n)};
-    sweep(k, a, 3, n / 512, z, n, exchange_ok);
+    sweep(k, a, 3, n / 512, 64, z, n, exchange_ok);
     sim_kernel_free(k);
   }
   free(gx), free(gy), free(z);
