@@ -13,8 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <math.h>
+#include <stdint.h>
+
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
+#include "sim/sim.h"
 
 static int failures;
 
@@ -627,6 +631,432 @@ static void test_codegen_targets(void) {
   }
 }
 
+/* ---- 3. numerics on the simulator ---- */
+
+/* Compiles text for the simulator and runs it over grid. 0 on success; the report goes to stderr. */
+static int run_sim(const char *text, const sim_arg *args, int nargs, int64_t gx) {
+  cg_result res;
+  char err[1024];
+  if (compile_text(text, cg_target_lookup("sm_90a"), CG_SIM, &res, err, sizeof err)) {
+    fprintf(stderr, "sim compile: %s\n", err);
+    return -1;
+  }
+  int64_t grid[3] = {gx, 1, 1};
+  sim_opts o = {.workers = 1};
+  int rc = sim_launch(&res, args, nargs, grid, &o, err, sizeof err);
+  if (rc) fprintf(stderr, "sim: %s\n", err);
+  cg_result_free(&res);
+  return rc;
+}
+
+static sim_arg buf(ir_elem e, void *p, size_t bytes) {
+  return (sim_arg){.is_ptr = 1, .elem = e, .ptr = p, .bytes = bytes};
+}
+static sim_arg i32arg(int64_t v) { return (sim_arg){.elem = IR_I32, .ival = v}; }
+
+/* fp8 by the definition: sign, exponent, mantissa (independent of codegen's bit tricks). */
+typedef struct {
+  int mbits, bias, has_inf;
+} fp8fmt;
+static const fp8fmt E4M3 = {3, 7, 0}, E5M2 = {2, 15, 1};
+
+static double fp8_value(fp8fmt f, int code) {
+  int sign = code & 0x80, em = code & 0x7f, e = em >> f.mbits, m = em & ((1 << f.mbits) - 1);
+  int emax = 0x7f >> f.mbits;
+  double v;
+  if (!f.has_inf && em == 0x7f)
+    v = NAN;
+  else if (f.has_inf && e == emax)
+    v = m ? NAN : INFINITY;
+  else if (e == 0)
+    v = ldexp(m, 1 - f.bias - f.mbits);
+  else
+    v = ldexp(1.0 + m / (double)(1 << f.mbits), e - f.bias);
+  return sign ? -v : v;
+}
+
+/* Round to nearest even, saturating to the largest finite value; NaN stays NaN (-1). Magnitude codes
+ * 0..max are in increasing order of value. */
+static int fp8_nearest(fp8fmt f, float x) {
+  if (isnan(x)) return -1;
+  int sign = signbit(x) ? 0x80 : 0, max = f.has_inf ? 0x7b : 0x7e, lo = 0;
+  double ax = fabs((double)x);
+  while (lo < max && fp8_value(f, lo + 1) <= ax) lo++;
+  if (lo == max) return max | sign;
+  double dlo = ax - fp8_value(f, lo), dhi = fp8_value(f, lo + 1) - ax;
+  int c = dlo < dhi ? lo : dhi < dlo ? lo + 1 : (lo & 1 ? lo + 1 : lo);
+  return c | sign;
+}
+
+static const char *k_fp8_encode =
+    "kernel @fp8_encode(%x: ptr<f32>, %q: ptr<e4m3>, %r: ptr<e5m2>, %n: i32) {warps = 4} {\n"
+    "  %pid = program_id() {axis = 0} : i32\n"
+    "  %c512 = const() {value = 512} : i32\n"
+    "  %off = mul(%pid, %c512) : i32\n"
+    "  %c1 = const() {value = 1} : i32\n"
+    "  %vx = view(%x, %n, %c1) : view<1xf32>\n"
+    "  %vq = view(%q, %n, %c1) : view<1xe4m3>\n"
+    "  %vr = view(%r, %n, %c1) : view<1xe5m2>\n"
+    "  %a = load(%vx, %off) : tile<512xf32>\n"
+    "  %a8 = cast(%a) : tile<512xe4m3>\n"
+    "  store(%vq, %off, %a8)\n"
+    "  %b8 = cast(%a) : tile<512xe5m2>\n"
+    "  store(%vr, %off, %b8)\n"
+    "}\n";
+
+static const char *k_fp8_decode =
+    "kernel @fp8_decode(%q: ptr<e4m3>, %r: ptr<e5m2>, %dq: ptr<f32>, %dr: ptr<f32>) {\n"
+    "  %c0 = const() {value = 0} : i32\n"
+    "  %c1 = const() {value = 1} : i32\n"
+    "  %c256 = const() {value = 256} : i32\n"
+    "  %vq = view(%q, %c256, %c1) : view<1xe4m3>\n"
+    "  %vr = view(%r, %c256, %c1) : view<1xe5m2>\n"
+    "  %vdq = view(%dq, %c256, %c1) : view<1xf32>\n"
+    "  %vdr = view(%dr, %c256, %c1) : view<1xf32>\n"
+    "  %cq = load(%vq, %c0) : tile<256xe4m3>\n"
+    "  %cr = load(%vr, %c0) : tile<256xe5m2>\n"
+    "  %fq = cast(%cq) : tile<256xf32>\n"
+    "  %fr = cast(%cr) : tile<256xf32>\n"
+    "  store(%vdq, %c0, %fq)\n"
+    "  store(%vdr, %c0, %fr)\n"
+    "}\n";
+
+static int same_float(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
+
+/* Every code decoded; every value of both formats, each midpoint between neighbours and the floats
+ * either side of it, and special values encoded. */
+static void test_sim_fp8(void) {
+  static uint8_t codes[256];
+  static float dq[256], dr[256];
+  for (int c = 0; c < 256; c++) codes[c] = (uint8_t)c;
+  sim_arg dec[4] = {buf(IR_E4M3, codes, 256), buf(IR_E5M2, codes, 256), buf(IR_F32, dq, sizeof dq),
+                    buf(IR_F32, dr, sizeof dr)};
+  CHECK(run_sim(k_fp8_decode, dec, 4, 1) == 0);
+  for (int c = 0; c < 256; c++)
+    if (!same_float(dq[c], fp8_value(E4M3, c)) || !same_float(dr[c], fp8_value(E5M2, c))) {
+      fprintf(stderr, "fp8 decode of 0x%02x: e4m3 %g (want %g), e5m2 %g (want %g)\n", c, dq[c],
+              fp8_value(E4M3, c), dr[c], fp8_value(E5M2, c));
+      failures++;
+      break;
+    }
+
+  enum { N = 4096 };
+  static float x[N];
+  static uint8_t q[N], r[N];
+  int n = 0;
+  for (int k = 0; k < 2; k++)
+    for (int c = 0; c < 256; c++) {
+      fp8fmt f = k ? E5M2 : E4M3;
+      double v = fp8_value(f, c), w = fp8_value(f, (c & 0x80) | ((c + 1) & 0x7f));
+      if (isnan(v)) continue;
+      x[n++] = (float)v;
+      if (isnan(w) || isinf(w) || isinf(v)) continue;
+      float mid = (float)((v + w) / 2);
+      x[n++] = mid;
+      x[n++] = nextafterf(mid, INFINITY);
+      x[n++] = nextafterf(mid, -INFINITY);
+    }
+  float extra[] = {NAN,    -NAN,     INFINITY, -INFINITY, 1e30f,  -1e30f,  448.0f, 464.0f, 465.0f,
+                   480.0f, 57344.0f, 61440.0f, 65536.0f,  1e-30f, -1e-30f, 0.0f,   -0.0f,  1e-45f};
+  for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) x[n++] = extra[i];
+  CHECK(n <= N);
+  sim_arg enc[4] = {buf(IR_F32, x, sizeof x), buf(IR_E4M3, q, sizeof q), buf(IR_E5M2, r, sizeof r),
+                    i32arg(n)};
+  CHECK(run_sim(k_fp8_encode, enc, 4, (n + 511) / 512) == 0);
+  int bad = 0;
+  for (int i = 0; i < n && bad < 5; i++) {
+    int wq = fp8_nearest(E4M3, x[i]), wr = fp8_nearest(E5M2, x[i]);
+    int okq = wq < 0 ? isnan(fp8_value(E4M3, q[i])) : q[i] == wq;
+    int okr = wr < 0 ? isnan(fp8_value(E5M2, r[i])) : r[i] == wr;
+    if (!okq || !okr) {
+      fprintf(stderr, "fp8 encode of %.9g: e4m3 0x%02x (want 0x%02x), e5m2 0x%02x (want 0x%02x)\n", x[i],
+              q[i], wq & 0xff, r[i], wr & 0xff);
+      bad++;
+    }
+  }
+  failures += bad;
+}
+
+/* Reductions on both axes, across and within warps, under replication, for 1..16 warps. */
+static const char *k_sim_reduce =
+    "kernel @reduce(%x: ptr<f32>, %rmax: ptr<f32>, %csum: ptr<f32>, %smin: ptr<f32>, %w: ptr<i32>,"
+    " %o: ptr<i32>) {warps = $T} {\n"
+    "  %c0 = const() {value = 0} : i32\n"
+    "  %c1 = const() {value = 1} : i32\n"
+    "  %c64 = const() {value = 64} : i32\n"
+    "  %v = view(%x, %c64, %c64, %c64, %c1) : view<2xf32>\n"
+    "  %a = load(%v, %c0, %c0) : tile<64x64xf32>\n"
+    "  %r1 = reduce(%a) {axis = 1, kind = \"max\"} : tile<64x1xf32>\n"
+    "  %vr = view(%rmax, %c64, %c1, %c1, %c1) : view<2xf32>\n"
+    "  store(%vr, %c0, %c0, %r1)\n"
+    "  %r0 = reduce(%a) {axis = 0, kind = \"sum\"} : tile<1x64xf32>\n"
+    "  %vc = view(%csum, %c1, %c64, %c64, %c1) : view<2xf32>\n"
+    "  store(%vc, %c0, %c0, %r0)\n"
+    "  %s = load(%v, %c0, %c0) : tile<4x8xf32>\n"
+    "  %sr = reduce(%s) {axis = 1, kind = \"min\"} : tile<4x1xf32>\n"
+    "  %c4 = const() {value = 4} : i32\n"
+    "  %vs = view(%smin, %c4, %c1, %c1, %c1) : view<2xf32>\n"
+    "  store(%vs, %c0, %c0, %sr)\n"
+    "  %c1024 = const() {value = 1024} : i32\n"
+    "  %vw = view(%w, %c1024, %c1) : view<1xi32>\n"
+    "  %i = load(%vw, %c0) : tile<1024xi32>\n"
+    "  %is = reduce(%i) {axis = 0, kind = \"sum\"} : tile<1xi32>\n"
+    "  %c2 = const() {value = 2} : i32\n"
+    "  %vo = view(%o, %c2, %c1) : view<1xi32>\n"
+    "  store(%vo, %c0, %is)\n"
+    "  %big = const() {value = 1000} : tile<1024xi32>\n"
+    "  %gt = cmp(%i, %big) {pred = \"gt\"} : tile<1024xi1>\n"
+    "  %any = reduce(%gt) {axis = 0, kind = \"max\"} : tile<1xi1>\n"
+    "  %anyi = cast(%any) : tile<1xi32>\n"
+    "  store(%vo, %c1, %anyi)\n"
+    "}\n";
+
+static void test_sim_reduce(void) {
+  static float x[64 * 64], rmax[64], csum[64], smin[4];
+  static int32_t w[1024], o[2];
+  for (int i = 0; i < 64 * 64; i++) x[i] = (float)((i * 37) % 101 - 50);
+  int64_t wsum = 0;
+  for (int i = 0; i < 1024; i++) wsum += w[i] = (i * 7919) % 1000 - 300;
+  static const char *warps[] = {"1", "2", "4", "8", "16"};
+  for (size_t k = 0; k < sizeof warps / sizeof *warps; k++) {
+    char *text = subst(k_sim_reduce, warps[k], "", "");
+    memset(rmax, 0, sizeof rmax);
+    memset(csum, 0, sizeof csum);
+    sim_arg args[6] = {buf(IR_F32, x, sizeof x),       buf(IR_F32, rmax, sizeof rmax),
+                       buf(IR_F32, csum, sizeof csum), buf(IR_F32, smin, sizeof smin),
+                       buf(IR_I32, w, sizeof w),       buf(IR_I32, o, sizeof o)};
+    CHECK(run_sim(text, args, 6, 1) == 0);
+    free(text);
+    int bad = 0;
+    for (int r = 0; r < 64; r++) {
+      float m = -INFINITY, s = 0;
+      for (int c = 0; c < 64; c++) m = fmaxf(m, x[r * 64 + c]), s += x[c * 64 + r];
+      bad += rmax[r] != m || csum[r] != s;
+    }
+    for (int r = 0; r < 4; r++) {
+      float m = INFINITY;
+      for (int c = 0; c < 8; c++) m = fminf(m, x[r * 64 + c]);
+      bad += smin[r] != m;
+    }
+    bad += o[0] != (int32_t)wsum || o[1] != 0;
+    if (bad) fprintf(stderr, "reduce with %s warps: %d wrong results\n", warps[k], bad);
+    failures += bad != 0;
+  }
+}
+
+/* Explicit layout conversions (column-major order, replication, other warp splits) move every
+ * element exactly; loads at negative offsets read the pad. */
+static const char *k_sim_convert =
+    "kernel @convert(%x: ptr<f16>, %y: ptr<f16>, %z: ptr<f16>) {warps = 4} {\n"
+    "  %c0 = const() {value = 0} : i32\n"
+    "  %c1 = const() {value = 1} : i32\n"
+    "  %c32 = const() {value = 32} : i32\n"
+    "  %c64 = const() {value = 64} : i32\n"
+    "  %vx = view(%x, %c32, %c64, %c64, %c1) : view<2xf16>\n"
+    "  %vy = view(%y, %c32, %c64, %c64, %c1) : view<2xf16>\n"
+    "  %vz = view(%z, %c32, %c64, %c64, %c1) : view<2xf16>\n"
+    "  %a = load(%vx, %c0, %c0) : tile<32x64xf16>\n"
+    "  %b = convert_layout(%a) : tile<32x64xf16, blocked<[2,1],[8,4],[1,4],[0,1]>>\n"
+    "  %c = convert_layout(%b) : tile<32x64xf16, blocked<[1,1],[32,1],[4,1],[1,0]>>\n"
+    "  %d = convert_layout(%c) : tile<32x64xf16, blocked<[64,1],[1,32],[1,4],[0,1]>>\n"
+    "  store(%vy, %c0, %c0, %d)\n"
+    "  %m1 = const() {value = -1} : i32\n"
+    "  %m2 = const() {value = -2} : i32\n"
+    "  %e = load(%vx, %m1, %m2) {pad = 7.0} : tile<32x64xf16>\n"
+    "  store(%vz, %c0, %c0, %e)\n"
+    "}\n";
+
+static void test_sim_convert(void) {
+  static uint16_t x[32 * 64], y[32 * 64], z[32 * 64];
+  for (int i = 0; i < 32 * 64; i++) x[i] = (uint16_t)(0x3c00 + i % 1000); /* f16 values in [1, 2) */
+  sim_arg args[3] = {buf(IR_F16, x, sizeof x), buf(IR_F16, y, sizeof y), buf(IR_F16, z, sizeof z)};
+  CHECK(run_sim(k_sim_convert, args, 3, 1) == 0);
+  CHECK(!memcmp(x, y, sizeof x));
+  int bad = 0;
+  for (int r = 0; r < 32; r++)
+    for (int c = 0; c < 64; c++) {
+      uint16_t want = r >= 1 && c >= 2 ? x[(r - 1) * 64 + c - 2] : 0x4700; /* 7.0 */
+      bad += z[r * 64 + c] != want;
+    }
+  CHECK(bad == 0);
+}
+
+/* Integer division never traps: x / 0 = x, x % 0 = 0, INT_MIN / -1 = INT_MIN (wraps). */
+static const char *k_sim_div = "kernel @div(%a: ptr<$T>, %b: ptr<$T>, %q: ptr<$T>, %r: ptr<$T>) {\n"
+                               "  %c0 = const() {value = 0} : i32\n"
+                               "  %c1 = const() {value = 1} : i32\n"
+                               "  %c8 = const() {value = 8} : i32\n"
+                               "  %va = view(%a, %c8, %c1) : view<1x$T>\n"
+                               "  %vb = view(%b, %c8, %c1) : view<1x$T>\n"
+                               "  %vq = view(%q, %c8, %c1) : view<1x$T>\n"
+                               "  %vr = view(%r, %c8, %c1) : view<1x$T>\n"
+                               "  %x = load(%va, %c0) : tile<8x$T>\n"
+                               "  %y = load(%vb, %c0) : tile<8x$T>\n"
+                               "  %d = div(%x, %y) : tile<8x$T>\n"
+                               "  %m = rem(%x, %y) : tile<8x$T>\n"
+                               "  store(%vq, %c0, %d)\n"
+                               "  store(%vr, %c0, %m)\n"
+                               "}\n";
+
+static void test_sim_div(void) {
+  int32_t a[8] = {7, -7, 7, -7, INT32_MIN, 5, 9, -9}, b[8] = {2, 2, -2, 0, -1, -1, 0, 4}, q[8], r[8];
+  int32_t wq[8] = {3, -3, -3, -7, INT32_MIN, -5, 9, -2}, wr[8] = {1, -1, 1, 0, 0, 0, 0, -1};
+  sim_arg args[4] = {buf(IR_I32, a, sizeof a), buf(IR_I32, b, sizeof b), buf(IR_I32, q, sizeof q),
+                     buf(IR_I32, r, sizeof r)};
+  char *text = subst(k_sim_div, "i32", "", "");
+  CHECK(run_sim(text, args, 4, 1) == 0);
+  free(text);
+  CHECK(!memcmp(q, wq, sizeof q) && !memcmp(r, wr, sizeof r));
+  uint32_t ua[8] = {7, 0xfffffff9u, 100, 5, 0x80000000u, 1, 2, 3}, ub[8] = {2, 2, 0, 0xffffffffu, 3, 1, 5, 0};
+  uint32_t uq[8], ur[8];
+  sim_arg uargs[4] = {buf(IR_U32, ua, sizeof ua), buf(IR_U32, ub, sizeof ub), buf(IR_U32, uq, sizeof uq),
+                      buf(IR_U32, ur, sizeof ur)};
+  text = subst(k_sim_div, "u32", "", "");
+  CHECK(run_sim(text, uargs, 4, 1) == 0);
+  free(text);
+  for (int i = 0; i < 8; i++) {
+    uint32_t d = ub[i] ? ub[i] : 1;
+    CHECK(uq[i] == ua[i] / d && ur[i] == ua[i] % d);
+  }
+}
+
+/* dot against a C reference, inputs small integers so that every product and sum is exact. */
+static const char *k_sim_dot = "kernel @dot(%a: ptr<$T>, %b: ptr<$T>, %c: ptr<$C>) {warps = 4} {\n"
+                               "  %c0 = const() {value = 0} : i32\n"
+                               "  %c1 = const() {value = 1} : i32\n"
+                               "  %c16 = const() {value = 16} : i32\n"
+                               "  %c32 = const() {value = 32} : i32\n"
+                               "  %va = view(%a, %c32, %c16, %c16, %c1) : view<2x$T>\n"
+                               "  %vb = view(%b, %c16, %c32, %c32, %c1) : view<2x$T>\n"
+                               "  %vc = view(%c, %c32, %c32, %c32, %c1) : view<2x$C>\n"
+                               "  %x = load(%va, %c0, %c0) : tile<32x16x$T>\n"
+                               "  %y = load(%vb, %c0, %c0) : tile<16x32x$T>\n"
+                               "  %z = load(%vc, %c0, %c0) : tile<32x32x$C>\n"
+                               "  %r = dot(%x, %y, %z) {precision = \"$P\"} : tile<32x32x$C>\n"
+                               "  store(%vc, %c0, %c0, %r)\n"
+                               "}\n";
+
+static uint16_t f16_of(int v) { /* small integers only */
+  if (!v) return 0;
+  int s = v < 0, a = abs(v), e = 0;
+  while ((a >> e) > 1) e++;
+  return (uint16_t)((s << 15) | ((e + 15) << 10) | (((a << 10) >> e) & 0x3ff));
+}
+
+static void test_sim_dot(void) {
+  static uint16_t ah[32 * 16], bh[16 * 32];
+  static int8_t ai[32 * 16], bi[16 * 32];
+  static uint8_t aq[32 * 16], bq[16 * 32];
+  static uint32_t ab[32 * 16], bb[16 * 32];
+  static float cf[32 * 32], want[32 * 32];
+  static int32_t ci[32 * 32], wanti[32 * 32];
+  int av[32 * 16], bv[16 * 32];
+  for (int i = 0; i < 32 * 16; i++) {
+    av[i] = (i * 7) % 9 - 4;
+    bv[i] = (i * 5) % 7 - 3;
+    ah[i] = f16_of(av[i]), bh[i] = f16_of(bv[i]);
+    ai[i] = (int8_t)av[i], bi[i] = (int8_t)bv[i];
+    aq[i] = (uint8_t)fp8_nearest(E4M3, (float)av[i]), bq[i] = (uint8_t)fp8_nearest(E4M3, (float)bv[i]);
+    ab[i] = (uint32_t)i * 2654435761u, bb[i] = (uint32_t)i * 40503u + 12345u;
+  }
+  for (int m = 0; m < 32; m++)
+    for (int n = 0; n < 32; n++) {
+      int s = 0;
+      for (int k = 0; k < 16; k++) s += av[m * 16 + k] * bv[k * 32 + n];
+      want[m * 32 + n] = (float)(s + m - n);
+      wanti[m * 32 + n] = s + m - n;
+    }
+  struct {
+    const char *t, *c, *p;
+    void *a, *b;
+    size_t bytes;
+  } cases[] = {{"f16", "f32", "ieee", ah, bh, 2},
+               {"i8", "i32", "ieee", ai, bi, 1},
+               {"e4m3", "f32", "ieee", aq, bq, 1}};
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    int fl = cases[k].c[0] == 'f';
+    for (int i = 0; i < 32 * 32; i++) cf[i] = (float)(i / 32 - i % 32), ci[i] = i / 32 - i % 32;
+    char *text = subst(k_sim_dot, cases[k].t, cases[k].c, cases[k].p);
+    ir_elem te = (ir_elem)ir_elem_parse(cases[k].t, (int)strlen(cases[k].t));
+    sim_arg args[3] = {buf(te, cases[k].a, 32 * 16 * cases[k].bytes),
+                       buf(te, cases[k].b, 16 * 32 * cases[k].bytes),
+                       fl ? buf(IR_F32, cf, sizeof cf) : buf(IR_I32, ci, sizeof ci)};
+    CHECK(run_sim(text, args, 3, 1) == 0);
+    free(text);
+    int bad = fl ? memcmp(cf, want, sizeof cf) : memcmp(ci, wanti, sizeof ci);
+    if (bad) fprintf(stderr, "dot %s x %s + %s: wrong results\n", cases[k].t, cases[k].t, cases[k].c);
+    failures += bad != 0;
+  }
+  /* b1_and: popc(a & b) over packed words */
+  for (int m = 0; m < 32; m++)
+    for (int n = 0; n < 32; n++) {
+      int p = 0;
+      for (int k = 0; k < 16; k++) p += __builtin_popcount(ab[m * 16 + k] & bb[k * 32 + n]);
+      wanti[m * 32 + n] = p + m - n;
+      ci[m * 32 + n] = m - n;
+    }
+  char *text = subst(k_sim_dot, "u32", "i32", "b1_and");
+  sim_arg args[3] = {buf(IR_U32, ab, sizeof ab), buf(IR_U32, bb, sizeof bb), buf(IR_I32, ci, sizeof ci)};
+  CHECK(run_sim(text, args, 3, 1) == 0);
+  free(text);
+  CHECK(!memcmp(ci, wanti, sizeof ci));
+}
+
+/* A loop over row blocks of a ragged matrix through shared memory (copy with pad, load_shared), a
+ * carried tile and scalar, and an if choosing a tile. */
+static const char *k_sim_loop = "kernel @loop(%x: ptr<f32>, %y: ptr<f32>, %rows: i32) {warps = 4} {\n"
+                                "  %c0 = const() {value = 0} : i32\n"
+                                "  %c1 = const() {value = 1} : i32\n"
+                                "  %c32 = const() {value = 32} : i32\n"
+                                "  %vx = view(%x, %rows, %c32, %c32, %c1) : view<2xf32>\n"
+                                "  %vy = view(%y, %c32, %c32, %c32, %c1) : view<2xf32>\n"
+                                "  %init = const() {value = 0.0} : tile<32x32xf32>\n"
+                                "  %z = const() {value = 0.0} : f32\n"
+                                "  %sm = alloc_shared() : smem<32x32xf32>\n"
+                                "  %acc, %cnt = for(%c0, %rows, %c32, %init, %z) : tile<32x32xf32>, f32 {\n"
+                                "  ^(%k: i32, %a: tile<32x32xf32>, %s: f32):\n"
+                                "    copy(%vx, %k, %c0, %sm) {pad = 0.5}\n"
+                                "    barrier()\n"
+                                "    %t = load_shared(%sm) : tile<32x32xf32>\n"
+                                "    barrier()\n"
+                                "    %a2 = add(%a, %t) : tile<32x32xf32>\n"
+                                "    %one = const() {value = 1.0} : f32\n"
+                                "    %s2 = add(%s, %one) : f32\n"
+                                "    yield(%a2, %s2)\n"
+                                "  }\n"
+                                "  %c50 = const() {value = 50} : i32\n"
+                                "  %big = cmp(%rows, %c50) {pred = \"gt\"} : i1\n"
+                                "  %sel = if(%big) : tile<32x32xf32> {\n"
+                                "    %sp = splat(%cnt) : tile<32x32xf32>\n"
+                                "    %m = mul(%acc, %sp) : tile<32x32xf32>\n"
+                                "    yield(%m)\n"
+                                "  } else {\n"
+                                "    yield(%acc)\n"
+                                "  }\n"
+                                "  store(%vy, %c0, %c0, %sel)\n"
+                                "}\n";
+
+static void test_sim_loop(void) {
+  static float x[100 * 32], y[32 * 32];
+  for (int i = 0; i < 100 * 32; i++) x[i] = (float)(i % 13);
+  int rows_cases[] = {100, 40};
+  for (int c = 0; c < 2; c++) {
+    int rows = rows_cases[c], iters = (rows + 31) / 32;
+    sim_arg args[3] = {buf(IR_F32, x, sizeof x), buf(IR_F32, y, sizeof y), i32arg(rows)};
+    CHECK(run_sim(k_sim_loop, args, 3, 1) == 0);
+    int bad = 0;
+    for (int i = 0; i < 32; i++)
+      for (int j = 0; j < 32; j++) {
+        float s = 0;
+        for (int k = 0; k < iters; k++) s += k * 32 + i < rows ? x[(k * 32 + i) * 32 + j] : 0.5f;
+        if (rows > 50) s *= (float)iters;
+        bad += y[i * 32 + j] != s;
+      }
+    if (bad) fprintf(stderr, "loop with %d rows: %d wrong results\n", rows, bad);
+    failures += bad != 0;
+  }
+}
+
 int main(void) {
   test_layout_defaults();
   test_layout_reduce_broadcast();
@@ -634,6 +1064,12 @@ int main(void) {
   test_layout_loop();
   test_layout_warps_error();
   test_codegen_targets();
+  test_sim_fp8();
+  test_sim_reduce();
+  test_sim_convert();
+  test_sim_div();
+  test_sim_dot();
+  test_sim_loop();
   if (failures) {
     fprintf(stderr, "test_codegen: %d failure(s)\n", failures);
     return 1;
