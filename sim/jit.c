@@ -55,6 +55,10 @@ static void param_info(LLVMValueRef fn, unsigned i, sim_param *p) {
     p->kind = LLVMGetIntTypeWidth(ty) <= 64 ? SIM_P_INT : SIM_P_OTHER;
     p->bits = (int)LLVMGetIntTypeWidth(ty);
     break;
+#if defined(__x86_64__) /* passed in an SSE register's low 16 bits: launch.c uses a float carrier */
+  case LLVMHalfTypeKind: p->kind = SIM_P_F16; break;
+  case LLVMBFloatTypeKind: p->kind = SIM_P_BF16; break;
+#endif
   case LLVMFloatTypeKind: p->kind = SIM_P_F32; break;
   case LLVMDoubleTypeKind: p->kind = SIM_P_F64; break;
   default: p->kind = SIM_P_OTHER; break;

@@ -55,6 +55,36 @@ static void set_int(sim_argval *v, int bits, int64_t x) {
     v->i64 = x;
 }
 
+/* A scalar for parameter p, or -1 if a's type does not fit it. Integers travel at the parameter's
+ * width; f16/bf16 as a float whose low 16 bits are the value's bits (x86-64 passes both in the low
+ * bits of an SSE register); e4m3/e5m2 (i8 parameters) as their bits, converted from fval. */
+static int marshal_scalar(const sim_param *p, const sim_arg *a, sim_argval *v, ffi_type **ft) {
+  switch (a->elem) {
+  case IR_F32:
+    if (p->kind != SIM_P_F32) return -1;
+    v->f = (float)a->fval, *ft = &ffi_type_float;
+    return 0;
+  case IR_F64:
+    if (p->kind != SIM_P_F64) return -1;
+    v->d = a->fval, *ft = &ffi_type_double;
+    return 0;
+  case IR_F16:
+  case IR_BF16:
+    if (p->kind != (a->elem == IR_F16 ? SIM_P_F16 : SIM_P_BF16)) return -1;
+    v->u32 = sim_small_float_bits(a->fval, a->elem), *ft = &ffi_type_float;
+    return 0;
+  case IR_E4M3:
+  case IR_E5M2:
+    if (p->kind != SIM_P_INT || p->bits != 8) return -1;
+    v->i8 = (int8_t)sim_small_float_bits(a->fval, a->elem), *ft = &ffi_type_uint8;
+    return 0;
+  default:
+    if (p->kind != SIM_P_INT || p->bits != ir_elem_bits(a->elem)) return -1;
+    set_int(v, p->bits, a->ival), *ft = int_ffi(p->bits, ir_elem_is_signed(a->elem));
+    return 0;
+  }
+}
+
 /* Checks argument i against parameter i and marshals it. */
 static int marshal(sim_exec *x, int i, const sim_arg *a, char *err, size_t errn) {
   const sim_kernel *k = x->k;
@@ -80,32 +110,18 @@ static int marshal(sim_exec *x, int i, const sim_arg *a, char *err, size_t errn)
            -1;
   if ((unsigned)a->elem >= IR_NELEM)
     return snprintf(err, errn, "sim: %s of kernel %s: bad element type", d, k->name), -1;
-  const char *en = ir_elem_name(a->elem);
-  int isf = ir_elem_is_float(a->elem), bits = ir_elem_bits(a->elem);
-  switch (p->kind) {
-  case SIM_P_INT:
-    if (isf || bits != p->bits)
-      return snprintf(err, errn, "sim: %s of kernel %s, the launch passes %s", d, k->name, en), -1;
-    x->ftypes[i] = int_ffi(p->bits, ir_elem_is_signed(a->elem));
-    set_int(v, p->bits, a->ival);
-    return 0;
-  case SIM_P_F32:
-  case SIM_P_F64:
-    if (a->elem != (p->kind == SIM_P_F32 ? IR_F32 : IR_F64))
-      return snprintf(err, errn, "sim: %s of kernel %s, the launch passes %s", d, k->name, en), -1;
-    x->ftypes[i] = p->kind == SIM_P_F32 ? &ffi_type_float : &ffi_type_double;
-    if (p->kind == SIM_P_F32)
-      v->f = (float)a->fval;
-    else
-      v->d = a->fval;
-    return 0;
-  default:
-    return snprintf(err, errn,
-                    "sim: %s of kernel %s has a type the simulator cannot pass (use a buffer, i1..i64, f32 "
-                    "or f64)",
-                    d, k->name),
+  if (p->kind == SIM_P_OTHER)
+    return snprintf(
+               err, errn,
+               "sim: %s of kernel %s has a type the simulator cannot pass (use a buffer, an integer or a "
+               "float)",
+               d, k->name),
            -1;
-  }
+  if (marshal_scalar(p, a, v, &x->ftypes[i]))
+    return snprintf(err, errn, "sim: %s of kernel %s, the launch passes %s", d, k->name,
+                    ir_elem_name(a->elem)),
+           -1;
+  return 0;
 }
 
 static int check_grid(const sim_kernel *k, const int64_t g[3], char *err, size_t errn) {

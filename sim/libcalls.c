@@ -35,6 +35,35 @@ static uint32_t narrow(double x, int ebits, int mbits) {
   return sign | (uint32_t)(e + bias) << mbits | ((uint32_t)m - (1u << mbits));
 }
 
+/* e4m3 (OCP "fn": bias 7, no infinities, S.1111.111 is NaN, largest 448) rounded to nearest even and
+ * saturated to +-448 as PTX's cvt.rn.satfinite does. */
+static uint32_t narrow_e4m3(double x) {
+  if (isnan(x)) return 0x7f;
+  uint32_t sign = signbit(x) ? 0x80 : 0;
+  double a = fabs(x);
+  if (a == 0) return sign;
+  int e;
+  frexp(a, &e);
+  e -= 1;
+  if (e < -6) e = -6;
+  double r = ldexp(nearbyint(ldexp(a, 3 - e)), e - 3); /* a rounded to 3 mantissa bits */
+  if (r > 448) return sign | 0x7e;
+  if (r < 0x1p-6) return sign | (uint32_t)ldexp(r, 9); /* subnormal: units of 2^-9 */
+  frexp(r, &e);
+  e -= 1;
+  return sign | (uint32_t)(e + 7) << 3 | ((uint32_t)ldexp(r, 3 - e) - 8);
+}
+
+uint32_t sim_small_float_bits(double x, ir_elem e) {
+  switch (e) {
+  case IR_F16: return narrow(x, 5, 10);
+  case IR_BF16: return narrow(x, 8, 7);
+  case IR_E5M2: return narrow(x, 5, 2);
+  case IR_E4M3: return narrow_e4m3(x);
+  default: return 0;
+  }
+}
+
 /* The value of small-float bits h (exact in double). */
 static double widen(uint32_t h, int ebits, int mbits) {
   int bias = (1 << (ebits - 1)) - 1;

@@ -22,7 +22,7 @@
 #include "sim_mma.h"
 
 /* How a kernel parameter is passed. */
-typedef enum { SIM_P_PTR, SIM_P_INT, SIM_P_F32, SIM_P_F64, SIM_P_OTHER } sim_pkind;
+typedef enum { SIM_P_PTR, SIM_P_INT, SIM_P_F16, SIM_P_BF16, SIM_P_F32, SIM_P_F64, SIM_P_OTHER } sim_pkind;
 
 typedef struct {
   sim_pkind kind;
@@ -53,6 +53,7 @@ typedef union {
   int8_t i8;
   int16_t i16;
   int32_t i32;
+  uint32_t u32;
   int64_t i64;
   float f;
   double d;
@@ -190,5 +191,7 @@ float sim_f16_to_f32(float h);
 double sim_f16_to_f64(float h);
 float sim_f32_to_bf16(float x);
 float sim_f64_to_bf16(double x);
+/* x rounded to nearest even in f16, bf16, e5m2 or e4m3 (saturating, as PTX's satfinite); its bits. */
+uint32_t sim_small_float_bits(double x, ir_elem e);
 
 #endif

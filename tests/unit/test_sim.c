@@ -48,7 +48,7 @@ typedef struct {
   char name[64];
 } kb;
 
-/* Params: 'p' = buffer, 'i' = i32, 'f' = f32, 'd' = f64, 'h' = f16. */
+/* Params: 'p' = buffer, 'i' = i32, 'f' = f32, 'd' = f64, 'h' = half, 'b' = bfloat, 'c' = i8, 'q' = i128. */
 static void kb_begin(kb *k, const char *name, const char *sig, const char *const *pnames, int threads,
                      int shared) {
   memset(k, 0, sizeof *k);
@@ -70,6 +70,9 @@ static void kb_begin(kb *k, const char *name, const char *sig, const char *const
                 : sig[i] == 'i' ? k->i32
                 : sig[i] == 'f' ? LLVMFloatTypeInContext(c->ctx)
                 : sig[i] == 'h' ? LLVMHalfTypeInContext(c->ctx)
+                : sig[i] == 'b' ? LLVMBFloatTypeInContext(c->ctx)
+                : sig[i] == 'c' ? LLVMInt8TypeInContext(c->ctx)
+                : sig[i] == 'q' ? LLVMIntTypeInContext(c->ctx, 128)
                                 : LLVMDoubleTypeInContext(c->ctx);
   c->ops->kernel_begin(c, name, params, n);
   for (unsigned i = 0; pnames && i < n; i++)
@@ -772,19 +775,82 @@ static void test_errors(void) {
   CHECK(sim_run(sk, good, 5, grid, NULL, err, sizeof err) == 0);
   sim_kernel_free(sk);
 
-  /* a parameter type libffi cannot carry here */
-  kb_begin(&k, "halfarg", "h", NULL, 32, 0);
+  /* a parameter type the simulator cannot carry */
+  kb_begin(&k, "widearg", "q", NULL, 32, 0);
   r = kb_end(&k);
   sk = sim_load(&r, err, sizeof err);
   result_free(&r);
   CHECK(sk != NULL);
   if (!sk) return;
-  sim_arg ha = {.elem = IR_F16, .fval = 1.0};
-  CHECK(sim_run(sk, &ha, 1, grid, NULL, err, sizeof err) == -1);
+  sim_arg wa = {.elem = IR_I64, .ival = 1};
+  CHECK(sim_run(sk, &wa, 1, grid, NULL, err, sizeof err) == -1);
   CHECK_STR(err,
-            "sim: argument 0 (half) of kernel halfarg has a type the simulator cannot pass (use a buffer, "
-            "i1..i64, f32 or f64)");
+            "sim: argument 0 (i128) of kernel widearg has a type the simulator cannot pass (use a buffer, an "
+            "integer or a float)");
   sim_kernel_free(sk);
+}
+
+/* f16, bf16 (x86-64), e4m3 and e5m2 scalars reach the kernel as their bits, rounded to nearest even. */
+static void test_small_float_args(void) {
+#if defined(__x86_64__)
+  kb k;
+  kb_begin(&k, "smallargs", "hbccp", NULL, 32, 0);
+  LLVMValueRef bits[4] = {LLVMBuildBitCast(k.c.b, P(&k, 0), LLVMInt16TypeInContext(k.c.ctx), ""),
+                          LLVMBuildBitCast(k.c.b, P(&k, 1), LLVMInt16TypeInContext(k.c.ctx), ""), P(&k, 2),
+                          P(&k, 3)};
+  for (int i = 0; i < 4; i++)
+    store(&k, CG_GLOBAL, at(&k, P(&k, 4), I(&k, i)), LLVMBuildZExt(k.c.b, bits[i], k.i32, ""), NULL,
+          "store bits");
+  cg_result r = kb_end(&k);
+  char err[512] = "";
+  sim_kernel *sk = sim_load(&r, err, sizeof err);
+  result_free(&r);
+  CHECK(sk != NULL);
+  if (!sk) return;
+  static const struct {
+    double h, b, e4, e5;
+    uint32_t want[4];
+  } cases[] = {
+      {1.5, -2.0, 0.5, 3.0, {0x3e00, 0xc000, 0x30, 0x42}},
+      {65504.0,
+       1.00390625,
+       1000.0,
+       -0.0,
+       {0x7bff, 0x3f80, 0x7e, 0x80}}, /* bf16 tie to even; e4m3 saturates */
+      {65520.0,
+       3.0e38,
+       0.001953125,
+       60000.0,
+       {0x7c00, 0x7f62, 0x01, 0x7b}}, /* f16 overflow; e4m3 subnormal */
+      {NAN, -INFINITY, NAN, 1e-6, {0x7e00, 0xff80, 0x7f, 0x00}},
+  };
+  int64_t grid[3] = {1, 1, 1};
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    uint32_t out[4];
+    memset(out, 0xff, sizeof out);
+    sim_arg a[5] = {{.elem = IR_F16, .fval = cases[c].h},
+                    {.elem = IR_BF16, .fval = cases[c].b},
+                    {.elem = IR_E4M3, .fval = cases[c].e4},
+                    {.elem = IR_E5M2, .fval = cases[c].e5},
+                    buf(out, sizeof out)};
+    CHECK(sim_run(sk, a, 5, grid, NULL, err, sizeof err) == 0);
+    for (int i = 0; i < 4; i++)
+      if (out[i] != cases[c].want[i]) {
+        fprintf(stderr, "case %zu arg %d: bits 0x%x, want 0x%x\n", c, i, out[i], cases[c].want[i]);
+        failures++;
+      }
+  }
+  sim_arg wrong[5] = {
+      {.elem = IR_F32, .fval = 1}, {.elem = IR_BF16}, {.elem = IR_E4M3}, {.elem = IR_E5M2}, buf(NULL, 0)};
+  CHECK(sim_run(sk, wrong, 5, grid, NULL, err, sizeof err) == -1);
+  CHECK_STR(err, "sim: argument 0 (half) of kernel smallargs, the launch passes f32");
+  wrong[0].elem = IR_F16;
+  wrong[2].elem = IR_I8;
+  wrong[2].ival = 300;
+  CHECK(sim_run(sk, wrong, 5, grid, NULL, err, sizeof err) == -1); /* i8 300 is fine; buffer 4 is empty */
+  CHECK(strstr(err, "out-of-bounds global write") != NULL);
+  sim_kernel_free(sk);
+#endif
 }
 
 int main(void) {
@@ -803,6 +869,7 @@ int main(void) {
   test_divergent_shuffle();
   test_stack_overflow();
   test_errors();
+  test_small_float_args();
   if (failures)
     fprintf(stderr, "test_sim: %d check(s) failed (KILN_TEST_SEED=%llu)\n", failures,
             (unsigned long long)seed);
