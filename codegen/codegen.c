@@ -156,7 +156,9 @@ static void lower_op(cg_lower *L, ir_opid op) {
     cg_lower_elementwise(L, op);
     return;
   }
-  cg_fail(L, op, "codegen: op '%s' has no lowering", ir_opinfo_table[o->code].name);
+  fprintf(stderr, "kiln: codegen has no lowering for op '%s' (a compiler bug)\n",
+          ir_opinfo_table[o->code].name);
+  abort();
 }
 
 void cg_lower_region(cg_lower *L, ir_reg r) {

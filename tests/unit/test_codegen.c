@@ -631,6 +631,103 @@ static void test_codegen_targets(void) {
   }
 }
 
+/* User errors: IR given with its layouts (no passes), compiled for a target; the message is one
+ * line, names the op (and its place) and contains `want`. */
+#define L32 "tile<32xf32, blocked<[1],[32],[1],[0]>>"
+#define LI32 "tile<32xi32, blocked<[1],[32],[1],[0]>>"
+#define L8x8(e) "tile<8x8x" e ", blocked<[1,1],[4,8],[1,1],[1,0]>>"
+
+static const struct {
+  const char *body, *target, *want;
+} cg_errors[] = {
+    {"  %a = const() {value = 0.0} : tile<32xf32>\n", "sm_80",
+     "test.ir:2: op 'const' gives a tile without a layout: run the layout pass before codegen"},
+    {"  %s = alloc_shared() : smem<32xf32>\n", "sm_80", "test.ir:2: op 'alloc_shared' has no offset"},
+    {"  %s = alloc_shared() {offset = 0} : smem<256x256xf32>\n", "sm_80",
+     "kernel 'e' needs 262144 bytes of shared memory per block (262144 planned, 0 scratch); target sm_80 "
+     "allows "
+     "166912"},
+    {"  %a = iota() {axis = 1} : " LI32 "\n", "sm_80",
+     "test.ir:2: op 'iota': axis 1 is outside the tile's rank 1"},
+    {"  %a = const() {value = 1.0} : " L32
+     "\n  %b = cmp(%a, %a) {pred = \"lq\"} : tile<32xi1, blocked<[1],[32],[1],[0]>>\n",
+     "sm_80", "test.ir:3: op 'cmp': unknown pred 'lq'"},
+    {"  %a = const() {value = 1.0} : " L32 "\n  %b = not(%a) : " L32 "\n", "sm_80",
+     "test.ir:3: op 'not' does not apply to element type f32"},
+    {"  %a = const() {value = 1} : " LI32 "\n  %b = exp2(%a) : " LI32 "\n", "sm_80",
+     "test.ir:3: op 'exp2' does not apply to element type i32"},
+    {"  %a = const() {value = 1.0} : " L32 "\n  %b = bitcast(%a) : tile<32xf16, blocked<[1],[32],[1],[0]>>\n",
+     "sm_80", "test.ir:3: op 'bitcast': f32 and f16 differ in width"},
+    {"  %c = const() {value = 1} : i32\n  %v = view(%p, %c) : view<1xf32>\n", "sm_80",
+     "test.ir:3: op 'view' of rank 1 takes a pointer, 1 dims and 1 strides"},
+    {"  %c = const() {value = 1} : i32\n  %v = view(%p, %c, %c) : view<1xf32>\n"
+     "  %s = alloc_shared() {offset = 0} : smem<32xf32>\n  copy(%v, %s)\n",
+     "sm_80", "test.ir:5: op 'copy' to a rank-1 buffer takes a view, 1 offsets and the buffer"},
+    {"  %a = program_id() {axis = 3} : i32\n", "sm_80",
+     "test.ir:2: op 'program_id': axis 3 is not 0, 1 or 2"},
+    {"  %c = const() {value = 1} : i32\n  for(%c, %c, %c, %c) {\n  ^(%i: i32):\n    yield()\n  }\n", "sm_80",
+     "test.ir:3: op 'for': 1 inits and 0 results for 0 carried values"},
+    {"  %c = const() {value = 1} : i32\n  %r = for(%c, %c, %c, %c) : i32 {\n  ^(%i: i32, %x: i32):\n    "
+     "yield()\n  }\n",
+     "sm_80", "test.ir:3: op 'for': the body yields 0 values for 1 carried"},
+    {"  %c = const() {value = 1} : i32\n  %t = cmp(%c, %c) {pred = \"eq\"} : i1\n"
+     "  %r = if(%t) : i32 {\n    yield(%c)\n  } else {\n    yield()\n  }\n",
+     "sm_80", "test.ir:4: op 'if': the else region yields 0 values for 1 results"},
+    {"  %a = const() {value = 1.0} : " L32 "\n  %b = reduce(%a) {axis = 1, kind = \"sum\"} : " L32 "\n",
+     "sm_80", "test.ir:3: op 'reduce': axis 1 is outside the tile's rank 1"},
+    {"  %a = const() {value = 1.0} : " L32 "\n  %b = reduce(%a) {axis = 0, kind = \"prod\"} : tile<1xf32, "
+     "blocked<[1],[32],[1],[0]>>\n",
+     "sm_80", "test.ir:3: op 'reduce': unknown kind 'prod' (sum max min)"},
+    {"  %a = const() {value = 1.0} : " L8x8("f16") "\n  %c = const() {value = 0.0} : tile<16x8xf32, "
+                                                   "blocked<[1,1],[4,8],[1,1],[1,0]>>\n  %d = dot(%a, %a, "
+                                                   "%c) : tile<16x8xf32, blocked<[1,1],[4,8],[1,1],[1,0]>>\n",
+     "sm_80", "test.ir:4: op 'dot': operand shapes do not form [M,K] x [K,N] -> [M,N]"},
+    {"  %a = const() {value = 1.0} : " L8x8("f16") "\n  %c = const() {value = 0} : " L8x8(
+         "i32") "\n  %d = dot(%a, %a, %c) {precision = \"b1_and\"} : " L8x8("i32") "\n",
+     "sm_80",
+     "test.ir:4: op 'dot' with precision b1_and takes u32 x u32 (packed bits) and an i32 accumulator"},
+    {"  %a = const() {value = 1.0} : " L8x8("f16") "\n  %c = const() {value = 0.0} : " L8x8(
+         "f32") "\n  %d = dot(%a, %a, %c) {precision = \"fp64\"} : " L8x8("f32") "\n",
+     "sm_80", "test.ir:4: op 'dot': unknown precision 'fp64' (ieee tf32 b1_and)"},
+    {"  %a = const() {value = 1.0} : " L8x8(
+         "f16") "\n  %c = const() {value = 0.0} : tile<8x8xf32, "
+                "blocked<[1,1],[32,1],[1,1],[1,0]>>\n  %d = dot(%a, %a, %c) : " L8x8("f32") "\n",
+     "sm_80", "test.ir:4: op 'dot': the accumulator's layout differs from the result's"},
+    {"  %a = const() {value = 1.0} : " L8x8("bf16") "\n  %c = const() {value = 0.0} : " L8x8(
+         "f32") "\n  %d = dot(%a, %a, %c) : " L8x8("f32") "\n",
+     "sm_75", "test.ir:4: op 'dot' needs bf16, which target sm_75 does not have"},
+    {"  %a = const() {value = 1} : " L8x8("u32") "\n  %c = const() {value = 0} : " L8x8(
+         "i32") "\n  %d = dot(%a, %a, %c) {precision = \"b1_and\"} : " L8x8("i32") "\n",
+     "sm_75", "test.ir:4: op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have"},
+};
+
+static void test_codegen_errors(void) {
+  for (size_t i = 0; i < sizeof cg_errors / sizeof *cg_errors; i++) {
+    char text[4096];
+    snprintf(text, sizeof text, "kernel @e(%%p: ptr<f32>) {warps = 1} {\n%s}\n", cg_errors[i].body);
+    ir_func *fn = parse(text);
+    if (!fn) continue;
+    cg_result res;
+    char err[1024] = "";
+    int rc = cg_compile(fn, cg_target_lookup(cg_errors[i].target), CG_NVPTX, &res, err, sizeof err);
+    if (rc != -1 || !strstr(err, cg_errors[i].want) || strchr(err, '\n')) {
+      fprintf(stderr, "error case %zu: rc %d, message '%s'\n  want '%s'\n", i, rc, err, cg_errors[i].want);
+      failures++;
+    }
+    if (rc == 0) cg_result_free(&res);
+    ir_func_destroy(fn);
+  }
+  /* a tile parameter */
+  ir_func *fn = parse("kernel @e(%t: tile<32xf32, blocked<[1],[32],[1],[0]>>) {warps = 1} {\n}\n");
+  cg_result res;
+  char err[1024] = "";
+  CHECK(fn && cg_compile(fn, cg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == -1);
+  CHECK(strstr(err,
+               "kernel 'e': parameter t has type tile<32xf32, blocked<[1],[32],[1],[0]>>; kernel parameters "
+               "are pointers or scalars") != NULL);
+  ir_func_destroy(fn);
+}
+
 /* ---- 3. numerics on the simulator ---- */
 
 /* Compiles text for the simulator and runs it over grid. 0 on success; the report goes to stderr. */
@@ -1064,6 +1161,7 @@ int main(void) {
   test_layout_loop();
   test_layout_warps_error();
   test_codegen_targets();
+  test_codegen_errors();
   test_sim_fp8();
   test_sim_reduce();
   test_sim_convert();
