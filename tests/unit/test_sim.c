@@ -11,6 +11,7 @@
  */
 #include <llvm-c/Analysis.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
 #include "codegen/devops.h"
 #include "sim/sim.h"
 
-static int failures;
+static _Atomic int failures; /* test_concurrent_launches checks from two threads */
 
 #define CHECK(c)                                                                                             \
   do {                                                                                                       \
@@ -158,7 +159,8 @@ static void if_then(kb *k, LLVMValueRef cond, void (*body)(kb *, void *), void *
 
 /* ---- inputs ---- */
 
-static uint64_t rng, seed;
+static _Thread_local uint64_t rng;
+static uint64_t seed;
 
 /* Fresh inputs every run; KILN_TEST_SEED=N repeats one (the seed is printed on failure). */
 static void seed_rng(void) {
@@ -853,6 +855,20 @@ static void test_small_float_args(void) {
 #endif
 }
 
+/* Two host threads launching at once (as a tuner would): each gets its own correct result. */
+static void *exchange_thread(void *arg) {
+  rng = (seed ^ (uintptr_t)arg * 0x9e3779b97f4a7c15ull) | 1;
+  test_exchange(2);
+  return NULL;
+}
+
+static void test_concurrent_launches(void) {
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++)
+    CHECK(pthread_create(&t[i], NULL, exchange_thread, (void *)(uintptr_t)(i + 1)) == 0);
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+}
+
 int main(void) {
   seed_rng();
   test_shuffles();
@@ -870,6 +886,7 @@ int main(void) {
   test_stack_overflow();
   test_errors();
   test_small_float_args();
+  test_concurrent_launches();
   if (failures)
     fprintf(stderr, "test_sim: %d check(s) failed (KILN_TEST_SEED=%llu)\n", failures,
             (unsigned long long)seed);
