@@ -139,6 +139,10 @@ static int exec_init(sim_exec *x, const sim_kernel *k, const sim_arg *args, int 
   if (check_grid(k, grid, err, errn)) return -1;
   memcpy(x->grid, grid, sizeof x->grid);
   x->nblocks = grid[0] * grid[1] * grid[2];
+  if (nargs < 0 || (nargs > 0 && !args)) {
+    snprintf(err, errn, "sim: the launch of kernel %s passes no argument list", k->name);
+    return -1;
+  }
   if (nargs != k->nparams) {
     snprintf(err, errn, "sim: kernel %s takes %d arguments, the launch passes %d", k->name, k->nparams,
              nargs);

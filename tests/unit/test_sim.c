@@ -748,6 +748,8 @@ static void test_errors(void) {
   int64_t grid[3] = {1, 1, 1};
   CHECK(sim_run(sk, good, 4, grid, NULL, err, sizeof err) == -1);
   CHECK_STR(err, "sim: kernel axpy takes 5 arguments, the launch passes 4");
+  CHECK(sim_run(sk, NULL, 5, grid, NULL, err, sizeof err) == -1);
+  CHECK_STR(err, "sim: the launch of kernel axpy passes no argument list");
   sim_arg a[5];
   memcpy(a, good, sizeof a);
   a[0] = i32arg(3);
