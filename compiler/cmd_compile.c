@@ -2,10 +2,13 @@
  * cmd_compile.c - `kiln compile`: a recipe (or an IR file) to IR, LLVM IR, PTX or cubin for one target.
  *
  *   kiln compile RECIPE.lua|FILE.ir --target sm_XX [--set NAME=VALUE ...]
- *                [--emit ir|ir-opt|llvm|ptx|cubin] [-o FILE] [--print-after-all] [--no-cache]
+ *                [--emit ir|ir-opt|llvm|ptx|cubin] [-o FILE] [--print-after-all] [--verify-each]
+ *                [--no-cache] [-v]
  *
  * --emit ir prints the kernel exactly as the recipe built it (kiln opt reads it back to the same
  * text); ir-opt prints it after the default pipeline. Errors are one line naming the place.
+ * The verifier runs after every pass in debug builds (NDEBUG unset) or with --verify-each; -v reports
+ * whether the PTX came from the kernel cache.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +20,15 @@
 typedef struct {
   const char *input, *target, *emit, *out;
   const char *sets[KL_MAXSET];
-  int nsets, print_after_all, no_cache;
+  int nsets, print_after_all, no_cache, verify_each, verbose;
 } compile_args;
 
 static int parse_args(int argc, char **argv, compile_args *a) {
   memset(a, 0, sizeof *a);
   a->emit = "ptx";
+#ifndef NDEBUG
+  a->verify_each = 1;
+#endif
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
     int more = i + 1 < argc;
@@ -42,6 +48,10 @@ static int parse_args(int argc, char **argv, compile_args *a) {
       a->print_after_all = 1;
     else if (!strcmp(s, "--no-cache"))
       a->no_cache = 1;
+    else if (!strcmp(s, "--verify-each"))
+      a->verify_each = 1;
+    else if (!strcmp(s, "-v"))
+      a->verbose = 1;
     else if (s[0] == '-' || a->input) {
       fprintf(stderr, "kiln compile: unexpected argument '%s'\n", s);
       return -1;
@@ -128,10 +138,18 @@ static int emit(compile_args *a, ir_func *fn, const cg_target *t, char *err, siz
     free(text);
     return rc;
   }
-  kiln_opts o = {.target = t, .backend = CG_NVPTX, .print_after_all = a->print_after_all ? stderr : NULL};
+  kiln_opts o = {.target = t,
+                 .backend = CG_NVPTX,
+                 .verify_each = a->verify_each,
+                 .print_after_all = a->print_after_all ? stderr : NULL};
   cg_result res;
   o.no_cache = a->no_cache || !strcmp(a->emit, "ir-opt"); /* ir-opt needs the pipeline's IR */
   if (kiln_compile_ir(fn, &o, &res, err, errn)) return -1;
+  if (a->verbose)
+    fprintf(stderr, "kiln: %s: kernel cache %s\n", a->input,
+            o.no_cache    ? "bypassed"
+            : o.cache_hit ? "hit"
+                          : "miss");
   int rc = 0;
   if (!strcmp(a->emit, "ir-opt")) {
     char *text = ir_print(fn);

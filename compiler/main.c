@@ -25,12 +25,16 @@ static int cmd_targets(int argc, char **argv) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: kiln <command> [options]\n"
-             "  compile RECIPE --target sm_XX [--set NAME=VALUE ...] [--emit ir|llvm|ptx|cubin] [-o FILE]\n"
-             "  opt FILE.ir [--pass NAME ...] [--print-after-all] [--split-input-file]\n"
-             "  run RECIPE [--set NAME=VALUE ...] [--sim] [--target sm_XX]\n"
-             "  targets [-v]\n"
-             "  version\n");
+  fprintf(f,
+          "usage: kiln <command> [options]\n"
+          "  compile RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--emit ir|ir-opt|llvm|ptx|cubin]\n"
+          "          [-o FILE] [--print-after-all] [--verify-each] [--no-cache] [-v]\n"
+          "  opt FILE.ir [--pass NAME ...] [--print-after-all] [--split-input-file] [--verify-diagnostics]\n"
+          "          [--target sm_XX]\n"
+          "  run RECIPE [--set NAME=VALUE ...] [--sim] [--target sm_XX] [--check-all] [--reps N] [--seed S]\n"
+          "          [--tol X]\n"
+          "  targets [-v]\n"
+          "  version\n");
 }
 
 int main(int argc, char **argv) {

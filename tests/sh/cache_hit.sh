@@ -1,0 +1,18 @@
+#!/bin/sh
+# A second compile of the same variant is a kernel-cache hit with identical PTX; a different variant
+# (another --set, another target) is a miss; a corrupt entry is a miss, never trusted.
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+export KILN_CACHE_DIR="$tmp/cache"
+fail=0
+run() { "$KILN" compile recipes/softmax.lua --emit ptx -v "$@" 2>&1 >"$tmp/ptx.$#" | sed -n 's/.*kernel cache //p'; }
+check() { [ "$2" = "$3" ] && echo "ok   $1: $2" || { echo "FAIL $1: expected $3, got '$2'"; fail=1; }; }
+check first    "$(run --target sm_80)" miss
+cp "$tmp/ptx.2" "$tmp/first.ptx"
+check second   "$(run --target sm_80)" hit
+cmp -s "$tmp/ptx.2" "$tmp/first.ptx" || { echo "FAIL: cached PTX differs"; fail=1; }
+check other-set "$(run --target sm_80 --set BLOCK=256)" miss
+check other-target "$(run --target sm_90a)" miss
+for f in "$tmp"/cache/*; do [ -f "$f" ] && printf 'garbage' > "$f"; done
+check corrupt  "$(run --target sm_80)" miss
+exit $fail
