@@ -21,7 +21,9 @@
  *      (in place when this is their only use), and so are cheap values anywhere below.
  *   4. dot converts its accumulator to the result layout; store converts its tile to the default one.
  *   5. for: region arguments take their init's layout; the body's yield converts to them; the
- *      results take them too. if: results take the then-yield's layouts; the else-yield converts.
+ *      results take them too. A cheap init leaves its argument's layout open until the first use
+ *      in the body needs one; the init is then recreated in it. if: results take the then-yield's
+ *      layouts; the else-yield converts.
  *   6. convert_layout ops already present keep their stated layout (default if none) and vanish when
  *      their operand already has it.
  * Running the pass twice changes nothing the second time.
@@ -88,6 +90,12 @@ static void set_default(layout_ctx *lc, ir_val v) {
   if (is_tile(lc->fn, v)) set_layout(lc->fn, v, default_layout(ir_vtype(lc->fn, v), lc->warps));
 }
 
+/* A loop argument whose layout is still open (step 5) gets the default one when something needs
+ * to read it. */
+static void ensure(layout_ctx *lc, ir_val v) {
+  if (is_tile(lc->fn, v) && ir_vtype(lc->fn, v).layout.kind != IR_LBLOCKED) set_default(lc, v);
+}
+
 /* const, splat and iota cost nothing to recreate in another layout. */
 static int is_cheap(ir_func *fn, ir_val v) {
   ir_opid d = fn->vals[v].def;
@@ -134,6 +142,10 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
   if (!is_tile(fn, v)) return;
   ir_type t = ir_vtype(fn, v);
   if (layout_eq(t.layout, l, t.rank)) return;
+  if (t.layout.kind != IR_LBLOCKED) { /* an open loop argument: its first user decides */
+    set_layout(fn, v, l);
+    return;
+  }
   if (is_cheap(fn, v)) {
     fn->ops[user].opnd[k] = rematerialize(lc, user, v, l);
     return;
@@ -170,6 +182,7 @@ static void assign_convert(layout_ctx *lc, ir_opid op) {
   ir_val src = fn->ops[op].opnd[0], res = fn->ops[op].res[0];
   if (ir_vtype(fn, res).layout.kind != IR_LBLOCKED) set_default(lc, res);
   ir_type t = ir_vtype(fn, res);
+  if (ir_vtype(fn, src).layout.kind != IR_LBLOCKED) set_layout(fn, src, t.layout);
   if (layout_eq(ir_vtype(fn, src).layout, t.layout, t.rank)) {
     ir_replace_all_uses(fn, res, src);
     ir_op_unlink(fn, op);
@@ -183,18 +196,29 @@ static ir_opid region_yield(ir_func *fn, ir_reg r) {
 
 static void assign_region(layout_ctx *lc, ir_reg r);
 
-/* Step 5 for `for`: operands lo, hi, step, inits...; region args iv, carried... */
+/* Step 5 for `for`: operands lo, hi, step, inits...; region args iv, carried... A carried value
+ * whose init is cheap leaves its layout open: the first use in the body decides it (so that, say, a
+ * running maximum carried next to a row reduction takes the reduction's layout) and the init is
+ * recreated in it. */
 static void assign_for(layout_ctx *lc, ir_opid op) {
   ir_func *fn = lc->fn;
   ir_reg body = fn->ops[op].region[0];
   for (uint32_t i = 1; i < fn->regions[body].nargs; i++) {
-    ir_val init = fn->ops[op].opnd[2 + i];
-    if (is_tile(fn, init)) set_layout(fn, fn->regions[body].args[i], ir_vtype(fn, init).layout);
+    ir_val init = fn->ops[op].opnd[2 + i], arg = fn->regions[body].args[i];
+    if (!is_tile(fn, init)) continue;
+    if (is_cheap(fn, init)) {
+      fn->vals[arg].type.layout = (ir_layout){0};
+      continue;
+    }
+    ensure(lc, init);
+    set_layout(fn, arg, ir_vtype(fn, init).layout);
   }
   assign_region(lc, body);
   ir_opid y = region_yield(fn, body);
   for (uint32_t i = 1; i < fn->regions[body].nargs; i++) {
     ir_val arg = fn->regions[body].args[i];
+    ensure(lc, arg);
+    convert_operand(lc, op, 2 + i, ir_vtype(fn, arg).layout);
     if (y && i - 1 < fn->ops[y].nopnd) convert_operand(lc, y, i - 1, ir_vtype(fn, arg).layout);
     if (i - 1 < fn->ops[op].nres) set_layout(fn, fn->ops[op].res[i - 1], ir_vtype(fn, arg).layout);
   }
@@ -210,10 +234,12 @@ static void assign_if(layout_ctx *lc, ir_opid op) {
   for (uint32_t i = 0; i < fn->ops[op].nres; i++) {
     ir_val res = fn->ops[op].res[i];
     if (!is_tile(fn, res)) continue;
-    if (ythen && i < fn->ops[ythen].nopnd)
+    if (ythen && i < fn->ops[ythen].nopnd) {
+      ensure(lc, fn->ops[ythen].opnd[i]);
       set_layout(fn, res, ir_vtype(fn, fn->ops[ythen].opnd[i]).layout);
-    else
+    } else {
       set_default(lc, res);
+    }
     if (yelse && i < fn->ops[yelse].nopnd) convert_operand(lc, yelse, i, ir_vtype(fn, res).layout);
   }
 }
@@ -226,7 +252,10 @@ static void assign_op(layout_ctx *lc, ir_opid op) {
   case IR_OP_IF: assign_if(lc, op); return;
   case IR_OP_YIELD: return; /* handled by the parent */
   case IR_OP_CONVERT_LAYOUT: assign_convert(lc, op); return;
-  case IR_OP_REDUCE: set_layout(fn, o->res[0], ir_vtype(fn, o->opnd[0]).layout); return;
+  case IR_OP_REDUCE:
+    ensure(lc, o->opnd[0]);
+    set_layout(fn, o->res[0], ir_vtype(fn, o->opnd[0]).layout);
+    return;
   case IR_OP_BROADCAST:
     set_default(lc, o->res[0]);
     convert_operand(lc, op, 0, ir_vtype(fn, fn->ops[op].res[0]).layout);
