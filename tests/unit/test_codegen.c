@@ -1155,6 +1155,56 @@ static void test_sim_loop(void) {
   }
 }
 
+/* Rank 3: a strided view (a transposed read), a reduction along the middle dim, and a 3-D copy into
+ * shared memory read back with a layout, for 1 and 32 warps. */
+static const char *k_sim_rank3 = "kernel @rank3(%x: ptr<i32>, %r: ptr<i32>, %y: ptr<i32>) {warps = $T} {\n"
+                                 "  %c0 = const() {value = 0} : i32\n"
+                                 "  %c1 = const() {value = 1} : i32\n"
+                                 "  %c4 = const() {value = 4} : i32\n"
+                                 "  %c6 = const() {value = 6} : i32\n"
+                                 "  %c8 = const() {value = 8} : i32\n"
+                                 "  %c48 = const() {value = 48} : i32\n"
+                                 "  %vx = view(%x, %c4, %c8, %c6, %c48, %c1, %c8) : view<3xi32>\n"
+                                 "  %a = load(%vx, %c0, %c0, %c0) {pad = 1000} : tile<4x8x8xi32>\n"
+                                 "  %s = reduce(%a) {axis = 1, kind = \"sum\"} : tile<4x1x8xi32>\n"
+                                 "  %vr = view(%r, %c4, %c1, %c8, %c8, %c8, %c1) : view<3xi32>\n"
+                                 "  store(%vr, %c0, %c0, %c0, %s)\n"
+                                 "  %sm = alloc_shared() : smem<4x8x8xi32>\n"
+                                 "  copy(%vx, %c0, %c0, %c0, %sm) {pad = 7}\n"
+                                 "  barrier()\n"
+                                 "  %t = load_shared(%sm) : tile<4x8x8xi32>\n"
+                                 "  %c64 = const() {value = 64} : i32\n"
+                                 "  %vy = view(%y, %c4, %c8, %c8, %c64, %c8, %c1) : view<3xi32>\n"
+                                 "  store(%vy, %c0, %c0, %c0, %t)\n"
+                                 "}\n";
+
+static void test_sim_rank3(void) {
+  /* x is [4][6][8] in memory read as a [4][8][6]-shaped view with strides (48, 1, 8): element
+   * (i, j, k) of the view is x[i][k][j]; j < 8, k < 6 are in bounds. */
+  static int32_t x[4 * 6 * 8], r[4 * 8], y[4 * 8 * 8];
+  for (int i = 0; i < 4 * 6 * 8; i++) x[i] = i * 3 - 100;
+  static const char *warps[] = {"1", "32"};
+  for (int w = 0; w < 2; w++) {
+    char *text = subst(k_sim_rank3, warps[w], "", "");
+    sim_arg args[3] = {buf(IR_I32, x, sizeof x), buf(IR_I32, r, sizeof r), buf(IR_I32, y, sizeof y)};
+    CHECK(run_sim(text, args, 3, 1) == 0);
+    free(text);
+    int bad = 0;
+    for (int i = 0; i < 4; i++)
+      for (int k = 0; k < 8; k++) {
+        int32_t s = 0;
+        for (int j = 0; j < 8; j++) {
+          int32_t v = k < 6 ? x[i * 48 + k * 8 + j] : 1000, c = k < 6 ? v : 7;
+          s += v;
+          bad += y[i * 64 + j * 8 + k] != c;
+        }
+        bad += r[i * 8 + k] != s;
+      }
+    if (bad) fprintf(stderr, "rank 3 with %s warps: %d wrong results\n", warps[w], bad);
+    failures += bad != 0;
+  }
+}
+
 int main(void) {
   test_layout_defaults();
   test_layout_reduce_broadcast();
@@ -1169,6 +1219,7 @@ int main(void) {
   test_sim_div();
   test_sim_dot();
   test_sim_loop();
+  test_sim_rank3();
   if (failures) {
     fprintf(stderr, "test_codegen: %d failure(s)\n", failures);
     return 1;
