@@ -121,7 +121,7 @@ static LLVMValueRef from_reg(cg_ctx *c, LLVMValueRef r, LLVMTypeRef ty, int bits
 
 static LLVMValueRef asm_call(cg_ctx *c, LLVMTypeRef ret, const char *text, const char *cons,
                              LLVMValueRef *args, unsigned n, int side_effects) {
-  LLVMTypeRef ps[4];
+  LLVMTypeRef ps[12];
   for (unsigned i = 0; i < n; i++) ps[i] = LLVMTypeOf(args[i]);
   LLVMTypeRef ft = LLVMFunctionType(ret, ps, n, 0);
   LLVMValueRef a = LLVMGetInlineAsm(ft, (char *)text, strlen(text), (char *)cons, strlen(cons), side_effects,
@@ -160,6 +160,89 @@ static void nvptx_store(cg_ctx *c, cg_space sp, LLVMValueRef ptr, LLVMValueRef v
   snprintf(cons, sizeof cons, "l,%c,b,~{memory}", letter);
   LLVMValueRef args[3] = {ptr, to_reg(c, val, bits), pred};
   asm_call(c, LLVMVoidTypeInContext(c->ctx), text, cons, args, 3, 1);
+}
+
+/* ---- groups of consecutive elements ---- */
+
+/* i1: every pred[i] is on and ptr is aligned to n * bytes (then one wide access serves them all). */
+static LLVMValueRef whole_group(cg_ctx *c, unsigned n, int bytes, LLVMValueRef ptr, LLVMValueRef *pred) {
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(c->ctx);
+  LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ptr, i64, "");
+  LLVMValueRef low = LLVMBuildAnd(c->b, addr, LLVMConstInt(i64, n * (unsigned)bytes - 1, 0), "");
+  LLVMValueRef all = LLVMBuildICmp(c->b, LLVMIntEQ, low, LLVMConstInt(i64, 0, 0), "");
+  for (unsigned i = 0; i < n; i++) all = LLVMBuildAnd(c->b, all, pred[i], "");
+  return all;
+}
+
+/* Appends "{$a, $a+1, ...}" (n operands from a) to text. */
+static int put_regs(char *text, size_t size, int len, unsigned n, int a) {
+  len += snprintf(text + len, size - len, "{");
+  for (unsigned i = 0; i < n; i++) len += snprintf(text + len, size - len, "%s$%u", i ? ", " : "", a + i);
+  return len + snprintf(text + len, size - len, "}");
+}
+
+/* One asm statement: the wide access under `whole`, else each element under its own predicate (so
+ * that exactly one of the two paths touches memory, with no branch). */
+static void nvptx_load_vec(cg_ctx *c, cg_space sp, LLVMTypeRef ty, unsigned n, LLVMValueRef ptr,
+                           LLVMValueRef *pred, LLVMValueRef other, LLVMValueRef *out) {
+  char letter, text[1024], cons[128];
+  int bits = reg_bits(ty, &letter), bytes = bits / 8, len = 0, cl = 0;
+  const char *space = sp == CG_SHARED ? "shared" : "global";
+  LLVMValueRef whole = whole_group(c, n, bytes, ptr, pred);
+  /* operands: $0..$n-1 outputs, $n ptr, $n+1 whole, $n+2.. per-element predicates, then other */
+  unsigned po = n, pw = n + 1, pp = n + 2, pother = 2 * n + 2;
+  for (unsigned i = 0; i < n; i++)
+    len += snprintf(text + len, sizeof text - len, "mov.b%d $%u, $%u;\n", bits, i, pother);
+  len += snprintf(text + len, sizeof text - len, "@$%u ld.%s.v%u.b%d ", pw, space, n, bits);
+  len = put_regs(text, sizeof text, len, n, 0);
+  len += snprintf(text + len, sizeof text - len, ", [$%u];\n", po);
+  for (unsigned i = 0; i < n; i++)
+    len += snprintf(text + len, sizeof text - len, "@$%u ld.%s.b%d $%u, [$%u+%u];\n", pp + i, space, bits, i,
+                    po, i * (unsigned)bytes);
+  for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, "=%c,", letter);
+  cl += snprintf(cons + cl, sizeof cons - cl, "l,b");
+  for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, ",b");
+  snprintf(cons + cl, sizeof cons - cl, ",%c", letter);
+  LLVMValueRef args[12];
+  unsigned na = 0;
+  args[na++] = ptr;
+  args[na++] = whole;
+  LLVMValueRef notwhole = LLVMBuildNot(c->b, whole, "");
+  for (unsigned i = 0; i < n; i++) args[na++] = LLVMBuildAnd(c->b, pred[i], notwhole, "");
+  args[na++] = to_reg(c, other, bits);
+  LLVMTypeRef reg = LLVMIntTypeInContext(c->ctx, (unsigned)(bits < 16 ? 16 : bits));
+  LLVMTypeRef fields[4] = {reg, reg, reg, reg};
+  LLVMValueRef r = asm_call(c, LLVMStructTypeInContext(c->ctx, fields, n, 0), text, cons, args, na, 0);
+  for (unsigned i = 0; i < n; i++) out[i] = from_reg(c, LLVMBuildExtractValue(c->b, r, i, ""), ty, bits);
+}
+
+static void nvptx_store_vec(cg_ctx *c, cg_space sp, unsigned n, LLVMValueRef ptr, LLVMValueRef *vals,
+                            LLVMValueRef *pred) {
+  char letter, text[1024], cons[128];
+  int bits = reg_bits(LLVMTypeOf(vals[0]), &letter), bytes = bits / 8, len = 0, cl = 0;
+  const char *space = sp == CG_SHARED ? "shared" : "global";
+  LLVMValueRef whole = whole_group(c, n, bytes, ptr, pred);
+  /* operands: $0 ptr, $1..$n values, $n+1 whole, $n+2.. per-element predicates */
+  unsigned pw = n + 1, pp = n + 2;
+  len += snprintf(text + len, sizeof text - len, "@$%u st.%s.v%u.b%d [$0], ", pw, space, n, bits);
+  len = put_regs(text, sizeof text, len, n, 1);
+  len += snprintf(text + len, sizeof text - len, ";\n");
+  for (unsigned i = 0; i < n; i++)
+    len += snprintf(text + len, sizeof text - len, "@$%u st.%s.b%d [$0+%u], $%u;\n", pp + i, space, bits,
+                    i * (unsigned)bytes, 1 + i);
+  cl += snprintf(cons + cl, sizeof cons - cl, "l");
+  for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, ",%c", letter);
+  cl += snprintf(cons + cl, sizeof cons - cl, ",b");
+  for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, ",b");
+  snprintf(cons + cl, sizeof cons - cl, ",~{memory}");
+  LLVMValueRef args[12];
+  unsigned na = 0;
+  args[na++] = ptr;
+  for (unsigned i = 0; i < n; i++) args[na++] = to_reg(c, vals[i], bits);
+  args[na++] = whole;
+  LLVMValueRef notwhole = LLVMBuildNot(c->b, whole, "");
+  for (unsigned i = 0; i < n; i++) args[na++] = LLVMBuildAnd(c->b, pred[i], notwhole, "");
+  asm_call(c, LLVMVoidTypeInContext(c->ctx), text, cons, args, na, 1);
 }
 
 static LLVMValueRef math_f32(cg_ctx *c, cg_math m, LLVMValueRef x) {
@@ -202,4 +285,6 @@ const cg_devops cg_devops_nvptx = {
     .load = nvptx_load,
     .store = nvptx_store,
     .math = nvptx_math,
+    .load_vec = nvptx_load_vec,
+    .store_vec = nvptx_store_vec,
 };

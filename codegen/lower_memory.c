@@ -101,6 +101,18 @@ static LLVMValueRef tile_addr_at(cg_lower *L, const tile_addr *ta, uint32_t i, L
   return LLVMBuildGEP2(L->c.b, cg_elem_type(L, ta->elem), row, &ta->col[e[f]], 1, "");
 }
 
+/* Elements per vector access along the last dim (1: none): the device ops have the hooks, the view's
+ * last stride is the constant 1, the element is 16, 32 or 64 bits, and the thread holds runs of at
+ * least 2 consecutive elements. At most 16 bytes and 4 elements. */
+static uint32_t vec_width(cg_lower *L, const cg_lay *y, ir_elem e, ir_val view) {
+  int bits = ir_elem_bits(e);
+  LLVMValueRef stride = cg_get(L, view)->v[2 * y->rank];
+  if (!L->c.ops->load_vec || !L->c.ops->store_vec || (bits != 16 && bits != 32 && bits != 64)) return 1;
+  if (!LLVMIsAConstantInt(stride) || LLVMConstIntGetSExtValue(stride) != 1) return 1;
+  uint32_t n = y->run[y->rank - 1], max = 128 / (uint32_t)bits < 4 ? 128 / (uint32_t)bits : 4;
+  return n < 2 ? 1 : n > max ? max : n;
+}
+
 void cg_lower_load(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   ir_type t = ir_vtype(L->fn, o->res[0]);
@@ -110,9 +122,19 @@ void cg_lower_load(cg_lower *L, ir_opid op) {
   tile_addr_init(L, op, &y, t.elem, &ta);
   LLVMValueRef pad = cg_const_elem(L, t.elem, ir_attr_get(o->attrs, "pad"));
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
+  LLVMTypeRef ty = cg_elem_type(L, t.elem);
+  uint32_t nv = vec_width(L, &y, t.elem, o->opnd[0]), f = (uint32_t)y.rank - 1, e[IR_MAXRANK];
   for (uint32_t i = 0; i < y.n; i++) {
-    LLVMValueRef mask, p = tile_addr_at(L, &ta, i, &mask);
-    out[i] = L->c.ops->load(&L->c, CG_GLOBAL, cg_elem_type(L, t.elem), p, mask, pad);
+    cg_lay_multi(&y, i, e);
+    if (e[f] % nv) continue; /* inside a group */
+    LLVMValueRef mask[4], p = tile_addr_at(L, &ta, i, &mask[0]), v[4];
+    if (nv == 1) {
+      out[i] = L->c.ops->load(&L->c, CG_GLOBAL, ty, p, mask[0], pad);
+      continue;
+    }
+    for (uint32_t k = 1; k < nv; k++) tile_addr_at(L, &ta, i + k * y.step[f], &mask[k]);
+    L->c.ops->load_vec(&L->c, CG_GLOBAL, ty, nv, p, mask, pad, v);
+    for (uint32_t k = 0; k < nv; k++) out[i + k * y.step[f]] = v[k];
   }
 }
 
@@ -126,10 +148,20 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
   tile_addr_init(L, op, &y, t.elem, &ta);
   LLVMValueRef owner = cg_lay_thread(L, &y)->owner;
   cg_value *v = cg_get(L, tile);
+  uint32_t nv = vec_width(L, &y, t.elem, o->opnd[0]), f = (uint32_t)y.rank - 1, e[IR_MAXRANK];
   for (uint32_t i = 0; i < y.n; i++) {
-    LLVMValueRef mask, p = tile_addr_at(L, &ta, i, &mask);
-    if (owner) mask = LLVMBuildAnd(L->c.b, mask, owner, "");
-    L->c.ops->store(&L->c, CG_GLOBAL, p, v->v[i], mask);
+    cg_lay_multi(&y, i, e);
+    if (e[f] % nv) continue;
+    LLVMValueRef mask[4], vals[4], p = tile_addr_at(L, &ta, i, &mask[0]);
+    for (uint32_t k = 1; k < nv; k++) tile_addr_at(L, &ta, i + k * y.step[f], &mask[k]);
+    for (uint32_t k = 0; k < nv; k++) {
+      mask[k] = cg_and_pred(L, mask[k], owner);
+      vals[k] = v->v[i + k * y.step[f]];
+    }
+    if (nv == 1)
+      L->c.ops->store(&L->c, CG_GLOBAL, p, vals[0], mask[0]);
+    else
+      L->c.ops->store_vec(&L->c, CG_GLOBAL, nv, p, vals, mask);
   }
 }
 
