@@ -25,7 +25,9 @@
  *      in the body needs one; the init is then recreated in it. if: results take the then-yield's
  *      layouts; the else-yield converts.
  *   6. convert_layout ops already present keep their stated layout (default if none) and vanish when
- *      their operand already has it.
+ *      their operand already has it. A user that needs yet another layout converts from the source.
+ *      A broadcast is recreated in the layout its user needs, converting its (smaller) source.
+ *   7. Conversions, broadcasts and cheap ops left without uses are removed.
  * Running the pass twice changes nothing the second time.
  */
 #include <stdio.h>
@@ -116,26 +118,43 @@ static void copy_attrs(ir_func *fn, ir_opid to, ir_attr *a) {
   }
 }
 
-/* A cheap value in layout l: the value itself when this is its only use, else a copy of its op
- * placed before `user`. */
-static ir_val rematerialize(layout_ctx *lc, ir_opid user, ir_val v, ir_layout l) {
-  ir_func *fn = lc->fn;
-  if (v < lc->nuses && lc->uses[v] == 1) {
-    fn->vals[v].type.layout = l;
-    return v;
-  }
-  ir_opid d = fn->vals[v].def;
-  ir_type t = ir_vtype(fn, v);
-  t.layout = l;
-  ir_builder b = ir_builder_before(fn, user);
-  ir_opid c = ir_build(&b, (ir_opcode)fn->ops[d].code, fn->ops[d].opnd, fn->ops[d].nopnd, &t, 1, 0);
-  copy_attrs(fn, c, fn->ops[d].attrs);
-  if (v < lc->nuses) lc->uses[v]--;
-  return ir_res(fn, c, 0);
+static void add_use(layout_ctx *lc, ir_val v) {
+  if (v < lc->nuses) lc->uses[v]++;
 }
 
-/* Makes operand k of op `user` have layout l: a cheap value is recreated in l, anything else goes
- * through a convert_layout inserted before the op. */
+static void drop_use(layout_ctx *lc, ir_val v) {
+  if (v < lc->nuses && lc->uses[v]) lc->uses[v]--;
+}
+
+static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout l);
+
+/* v (a cheap value or a broadcast) recreated in layout l for `user`: v itself when this is its only
+ * use, else a copy of its op placed before `user`. A broadcast's source is then converted to l in
+ * turn: converting the smaller tile, or nothing at all when the source already has l. */
+static ir_val rematerialize(layout_ctx *lc, ir_opid user, ir_val v, ir_layout l) {
+  ir_func *fn = lc->fn;
+  ir_opid d = fn->vals[v].def;
+  ir_val r = v;
+  if (v < lc->nuses && lc->uses[v] == 1) {
+    fn->vals[v].type.layout = l;
+  } else {
+    ir_type t = ir_vtype(fn, v);
+    t.layout = l;
+    ir_builder b = ir_builder_before(fn, user);
+    ir_opid c = ir_build(&b, (ir_opcode)fn->ops[d].code, fn->ops[d].opnd, fn->ops[d].nopnd, &t, 1, 0);
+    copy_attrs(fn, c, fn->ops[d].attrs);
+    for (uint32_t i = 0; i < fn->ops[c].nopnd; i++) add_use(lc, fn->ops[c].opnd[i]);
+    drop_use(lc, v);
+    d = c;
+    r = ir_res(fn, c, 0);
+  }
+  if (fn->ops[d].code == IR_OP_BROADCAST) convert_operand(lc, d, 0, l);
+  return r;
+}
+
+/* Makes operand k of op `user` have layout l: a cheap value or a broadcast is recreated in l; a
+ * conversion is looked through (converting its source instead); anything else goes through a
+ * convert_layout inserted before the op. */
 static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout l) {
   ir_func *fn = lc->fn;
   ir_val v = fn->ops[user].opnd[k];
@@ -146,7 +165,16 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
     set_layout(fn, v, l);
     return;
   }
-  if (is_cheap(fn, v)) {
+  ir_opid d = fn->vals[v].def;
+  if (d && fn->ops[d].code == IR_OP_CONVERT_LAYOUT) {
+    ir_val src = fn->ops[d].opnd[0];
+    drop_use(lc, v);
+    add_use(lc, src);
+    fn->ops[user].opnd[k] = src;
+    convert_operand(lc, user, k, l);
+    return;
+  }
+  if (is_cheap(fn, v) || (d && fn->ops[d].code == IR_OP_BROADCAST)) {
     fn->ops[user].opnd[k] = rematerialize(lc, user, v, l);
     return;
   }
@@ -285,6 +313,35 @@ static void assign_region(layout_ctx *lc, ir_reg r) {
   }
 }
 
+/* Step 7: ops of the kinds this pass creates or abandons (conversions, broadcasts, const, splat,
+ * iota) that are left without uses go, and then whatever only they used. */
+static int sweepable(ir_func *fn, ir_opid op) {
+  int c = fn->ops[op].code;
+  return !fn->ops[op].dead && fn->ops[op].nres == 1 &&
+         (c == IR_OP_CONVERT_LAYOUT || c == IR_OP_BROADCAST || c == IR_OP_CONST || c == IR_OP_SPLAT ||
+          c == IR_OP_IOTA);
+}
+
+static void sweep(ir_func *fn) {
+  ir_arena *A = ir_arena_new();
+  uint32_t *uses = ir_use_counts(fn, A);
+  ir_opid *work = ir_alloc(A, fn->nops * sizeof *work);
+  uint32_t n = 0;
+  for (ir_opid op = 1; op < fn->nops; op++)
+    if (sweepable(fn, op) && !uses[fn->ops[op].res[0]]) work[n++] = op;
+  while (n) {
+    ir_opid op = work[--n];
+    if (!sweepable(fn, op)) continue;
+    ir_op_unlink(fn, op);
+    for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
+      ir_val v = fn->ops[op].opnd[k];
+      ir_opid d = fn->vals[v].def;
+      if (--uses[v] == 0 && d && sweepable(fn, d)) work[n++] = d;
+    }
+  }
+  ir_arena_free(A);
+}
+
 int pass_layout_assign(ir_func *fn, pass_ctx *pc) {
   int64_t warps = ir_attr_i(fn->attrs, "warps", 4);
   if (warps < 1 || warps > 32 || (warps & (warps - 1))) {
@@ -296,5 +353,6 @@ int pass_layout_assign(ir_func *fn, pass_ctx *pc) {
   layout_ctx lc = {fn, (int)warps, ir_use_counts(fn, A), fn->nvals};
   assign_region(&lc, fn->body);
   ir_arena_free(A);
+  sweep(fn);
   return 0;
 }
