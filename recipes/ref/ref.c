@@ -13,6 +13,9 @@ static const struct {
     {"vector_add", ref_vector_add},
     {"softmax", ref_softmax},
     {"matmul", ref_matmul},
+    {"attention", ref_attention},
+    {"attention_decode", ref_attention_decode},
+    {"attention_decode_combine", ref_attention_decode_combine},
 };
 
 ref_fn ref_lookup(const char *name) {

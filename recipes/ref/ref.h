@@ -28,5 +28,8 @@ int ref_find(const ref_call *c, const char *name, int is_tensor, int rank);
 int ref_vector_add(const ref_call *c);
 int ref_softmax(const ref_call *c);
 int ref_matmul(const ref_call *c);
+int ref_attention(const ref_call *c);
+int ref_attention_decode(const ref_call *c);
+int ref_attention_decode_combine(const ref_call *c);
 
 #endif
