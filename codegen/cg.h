@@ -95,6 +95,9 @@ LLVMValueRef cg_and_pred(cg_lower *L, LLVMValueRef a, LLVMValueRef b); /* NULL =
 /* coords[i * rank + d]: the i32 coordinate of element i along d. Allocated in L->A. */
 LLVMValueRef *cg_lay_coords(cg_lower *L, const cg_lay *y);
 LLVMValueRef cg_scratch(cg_lower *L, int bytes); /* shared pointer to the scratch area */
+/* Row-major index in a buffer of shape mem of element i: cg_buffer_base (per thread) + cg_buffer_const. */
+LLVMValueRef cg_buffer_base(cg_lower *L, const cg_lay *y, const uint32_t *mem);
+uint32_t cg_buffer_const(const cg_lay *y, uint32_t i, const uint32_t *mem);
 void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base);
 void cg_tile_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, LLVMValueRef *out);
 int cg_elem_bytes(ir_elem e);

@@ -130,7 +130,8 @@ static LLVMValueRef asm_call(cg_ctx *c, LLVMTypeRef ret, const char *text, const
 }
 
 /* A masked access is one predicated PTX instruction (no branch), so that a tile's worth of them
- * stays one basic block. */
+ * stays one basic block. Loads clobber "memory" too: LLVM then keeps them in order with stores and
+ * barriers (an asm statement without it counts as reading no memory at all). */
 static LLVMValueRef nvptx_load(cg_ctx *c, cg_space sp, LLVMTypeRef ty, LLVMValueRef ptr, LLVMValueRef pred,
                                LLVMValueRef other) {
   int k = pred_kind(pred);
@@ -141,7 +142,7 @@ static LLVMValueRef nvptx_load(cg_ctx *c, cg_space sp, LLVMTypeRef ty, LLVMValue
   int reg = bits < 16 ? 16 : bits;
   snprintf(text, sizeof text, "mov.b%d $0, $3;\n@$2 ld.%s.b%d $0, [$1];", reg,
            sp == CG_SHARED ? "shared" : "global", bits);
-  snprintf(cons, sizeof cons, "=%c,l,b,%c", letter, letter);
+  snprintf(cons, sizeof cons, "=%c,l,b,%c,~{memory}", letter, letter);
   LLVMTypeRef rt = LLVMIntTypeInContext(c->ctx, (unsigned)reg);
   LLVMValueRef args[3] = {ptr, pred, to_reg(c, other, bits)};
   return from_reg(c, asm_call(c, rt, text, cons, args, 3, 0), ty, bits);
@@ -202,7 +203,7 @@ static void nvptx_load_vec(cg_ctx *c, cg_space sp, LLVMTypeRef ty, unsigned n, L
   for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, "=%c,", letter);
   cl += snprintf(cons + cl, sizeof cons - cl, "l,b");
   for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, ",b");
-  snprintf(cons + cl, sizeof cons - cl, ",%c", letter);
+  snprintf(cons + cl, sizeof cons - cl, ",%c,~{memory}", letter);
   LLVMValueRef args[12];
   unsigned na = 0;
   args[na++] = ptr;

@@ -1,11 +1,11 @@
 /*
  * lower_control.c - program ids, `for`, `if` and `yield`.
  *
- * for: a loop header with one phi for the induction variable and one per element of every carried
- * value; the body's yield feeds the phis from the block it ends; the results are the header's phis
- * (read on exit, where iv >= hi). if: two blocks and a join with one phi per element of each result.
- * Scalars (and so loop bounds and if conditions) are the same in every thread of a block, so a
- * barrier inside a loop or an if is reached by all threads or none.
+ * for: a guard (lo < hi), then the body as a bottom-tested loop with one phi for the induction
+ * variable and one per element of every carried value; the body's yield feeds the phis from the block
+ * it ends; the results join the inits (no iteration) and the last yield. if: two blocks and a join with one
+ * phi per element of each result. Scalars (and so loop bounds and if conditions) are the same in every thread
+ * of a block, so a barrier inside a loop or an if is reached by all threads or none.
  */
 #include "cg.h"
 
@@ -44,6 +44,8 @@ static void add_incoming(cg_value *phis, cg_value *vals, LLVMBasicBlockRef from)
   for (uint32_t i = 0; i < phis->n; i++) LLVMAddIncoming(phis->v[i], &vals->v[i], &from, 1);
 }
 
+/* The loop is emitted rotated (a guard, then a bottom-tested body), the shape LLVM's loop passes
+ * want, so that the optimisation pipeline need not rotate it. */
 void cg_lower_for(cg_lower *L, ir_opid op) {
   ir_func *fn = L->fn;
   ir_op *o = &fn->ops[op];
@@ -54,10 +56,11 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
   uint32_t ncar = body->nargs - 1;
   if (o->nopnd != 3 + ncar || o->nres != ncar)
     cg_fail(L, op, "op 'for': %u inits and %u results for %u carried values", o->nopnd - 3, o->nres, ncar);
-  LLVMBasicBlockRef pre = LLVMGetInsertBlock(B), head = cg_block(L, "for.head");
-  LLVMBasicBlockRef bodyb = cg_block(L, "for.body"), exit = cg_block(L, "for.exit");
-  LLVMBuildBr(B, head);
-  LLVMPositionBuilderAtEnd(B, head);
+  LLVMIntPredicate lt = ir_elem_is_signed(ir_vtype(fn, o->opnd[0]).elem) ? LLVMIntSLT : LLVMIntULT;
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(B), bodyb = cg_block(L, "for.body"),
+                    exit = cg_block(L, "for.exit");
+  LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, lo, hi, ""), bodyb, exit);
+  LLVMPositionBuilderAtEnd(B, bodyb);
   LLVMValueRef iv = LLVMBuildPhi(B, LLVMTypeOf(lo), "iv");
   LLVMAddIncoming(iv, &lo, &pre, 1);
   cg_def(L, body->args[0], 1)[0] = iv;
@@ -66,23 +69,22 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
     phis_like(L, body->args[1 + k], init);
     add_incoming(cg_get(L, body->args[1 + k]), init, pre);
   }
-  int uns = !ir_elem_is_signed(ir_vtype(fn, o->opnd[0]).elem);
-  LLVMBuildCondBr(B, LLVMBuildICmp(B, uns ? LLVMIntULT : LLVMIntSLT, iv, hi, ""), bodyb, exit);
-  LLVMPositionBuilderAtEnd(B, bodyb);
   lower_arm(L, o->region[0]);
   if (L->nyield != ncar)
     cg_fail(L, op, "op 'for': the body yields %u values for %u carried", L->nyield, ncar);
   LLVMBasicBlockRef latch = L->yield_block;
-  for (uint32_t k = 0; k < ncar; k++)
-    add_incoming(cg_get(L, body->args[1 + k]), cg_get(L, L->yield[k]), latch);
+  const ir_val *ys = L->yield;
+  for (uint32_t k = 0; k < ncar; k++) add_incoming(cg_get(L, body->args[1 + k]), cg_get(L, ys[k]), latch);
   LLVMValueRef next = LLVMBuildAdd(B, iv, step, "iv.next");
   LLVMAddIncoming(iv, &next, &latch, 1);
-  LLVMBuildBr(B, head);
+  LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, next, hi, ""), bodyb, exit);
+  /* results: the inits when the loop did not run, else the last yield */
   LLVMPositionBuilderAtEnd(B, exit);
   for (uint32_t k = 0; k < ncar; k++) {
-    cg_value *p = cg_get(L, body->args[1 + k]);
-    LLVMValueRef *r = cg_def(L, o->res[k], p->n);
-    for (uint32_t i = 0; i < p->n; i++) r[i] = p->v[i];
+    cg_value *init = cg_get(L, o->opnd[3 + k]), *last = cg_get(L, ys[k]);
+    phis_like(L, o->res[k], init);
+    add_incoming(cg_get(L, o->res[k]), init, pre);
+    add_incoming(cg_get(L, o->res[k]), last, latch);
   }
 }
 

@@ -83,16 +83,17 @@ static void k_loop(cg_lower *L, const dot_shape *s, const cg_lay *yr, LLVMValueR
     LLVMAddIncoming(phi[i], &acc[i], &pre, 1);
   }
   LLVMValueRef *av = ir_alloc(L->A, yr->per[0] * sizeof *av), *bv = ir_alloc(L->A, yr->per[1] * sizeof *bv);
-  for (uint32_t e = 0; e < yr->per[0]; e++) {
-    LLVMValueRef m = LLVMBuildAdd(B, t->off[0], cg_i32(L, cg_lay_const(yr, 0, e)), "");
-    LLVMValueRef idx = LLVMBuildAdd(B, LLVMBuildMul(B, m, cg_i32(L, s->k), ""), k, "");
-    av[e] = cg_convert(L, shared_at(L, s->ea, sa, idx), s->ea, s->b1 ? IR_U32 : s->ct);
-  }
-  for (uint32_t e = 0; e < yr->per[1]; e++) {
-    LLVMValueRef n = LLVMBuildAdd(B, t->off[1], cg_i32(L, cg_lay_const(yr, 1, e)), "");
-    LLVMValueRef idx = LLVMBuildAdd(B, LLVMBuildMul(B, k, cg_i32(L, s->n), ""), n, "");
-    bv[e] = cg_convert(L, shared_at(L, s->eb, sb, idx), s->eb, s->b1 ? IR_U32 : s->ct);
-  }
+  /* a[m][k] = pa[const_m * K] with pa = &a[off_m][k]; b[k][n] = pb[const_n] with pb = &b[k][off_n] */
+  LLVMValueRef ia = LLVMBuildAdd(B, LLVMBuildMul(B, t->off[0], cg_i32(L, s->k), ""), k, "");
+  LLVMValueRef ib = LLVMBuildAdd(B, LLVMBuildMul(B, k, cg_i32(L, s->n), ""), t->off[1], "");
+  LLVMValueRef pa = LLVMBuildGEP2(B, cg_elem_type(L, s->ea), sa, &ia, 1, "");
+  LLVMValueRef pb = LLVMBuildGEP2(B, cg_elem_type(L, s->eb), sb, &ib, 1, "");
+  for (uint32_t e = 0; e < yr->per[0]; e++)
+    av[e] = cg_convert(L, shared_at(L, s->ea, pa, cg_i32(L, cg_lay_const(yr, 0, e) * s->k)), s->ea,
+                       s->b1 ? IR_U32 : s->ct);
+  for (uint32_t e = 0; e < yr->per[1]; e++)
+    bv[e] = cg_convert(L, shared_at(L, s->eb, pb, cg_i32(L, cg_lay_const(yr, 1, e))), s->eb,
+                       s->b1 ? IR_U32 : s->ct);
   uint32_t e[IR_MAXRANK];
   for (uint32_t i = 0; i < yr->n; i++) {
     cg_lay_multi(yr, i, e);

@@ -171,30 +171,46 @@ static LLVMTypeRef storage_type(cg_lower *L, ir_elem e) {
   return e == IR_I1 ? LLVMInt8TypeInContext(L->c.ctx) : cg_elem_type(L, e);
 }
 
-/* Row-major index of element i in a buffer of shape mem (dims of size 1 broadcast). */
-static LLVMValueRef row_major(cg_lower *L, const cg_lay *y, const LLVMValueRef *coords, uint32_t i,
-                              const uint32_t *mem) {
-  LLVMValueRef idx = NULL;
+/* Row-major index of a thread's elements in a buffer of shape mem (dims of size 1 broadcast): the
+ * thread's part, computed once, plus a constant per element, so that every access is one base
+ * register plus an immediate offset. */
+LLVMValueRef cg_buffer_base(cg_lower *L, const cg_lay *y, const uint32_t *mem) {
+  const cg_thread_lay *t = cg_lay_thread(L, y);
+  LLVMValueRef idx = cg_i32(L, 0);
   uint32_t stride = 1;
   for (int d = y->rank - 1; d >= 0; d--) {
-    if (mem[d] > 1) {
-      LLVMValueRef term = LLVMBuildMul(L->c.b, coords[i * y->rank + d], cg_i32(L, stride), "");
-      idx = idx ? LLVMBuildAdd(L->c.b, idx, term, "") : term;
-    }
+    if (mem[d] > 1)
+      idx = LLVMBuildAdd(L->c.b, idx, LLVMBuildMul(L->c.b, t->off[d], cg_i32(L, stride), ""), "");
     stride *= mem[d];
   }
-  return idx ? idx : cg_i32(L, 0);
+  return idx;
+}
+
+uint32_t cg_buffer_const(const cg_lay *y, uint32_t i, const uint32_t *mem) {
+  uint32_t e[IR_MAXRANK], idx = 0, stride = 1;
+  cg_lay_multi(y, i, e);
+  for (int d = y->rank - 1; d >= 0; d--) {
+    if (mem[d] > 1) idx += cg_lay_const(y, d, e[d]) * stride;
+    stride *= mem[d];
+  }
+  return idx;
+}
+
+/* Pointer to element i of a row-major buffer at base, given the thread's base pointer tp. */
+static LLVMValueRef buffer_elem(cg_lower *L, LLVMTypeRef ty, LLVMValueRef tp, const cg_lay *y, uint32_t i,
+                                const uint32_t *mem) {
+  LLVMValueRef c = cg_i32(L, cg_buffer_const(y, i, mem));
+  return LLVMBuildGEP2(L->c.b, ty, tp, &c, 1, "");
 }
 
 void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base) {
-  LLVMValueRef *coords = cg_lay_coords(L, y);
   LLVMValueRef owner = cg_lay_thread(L, y)->owner;
   LLVMTypeRef ty = storage_type(L, e);
+  LLVMValueRef tb = cg_buffer_base(L, y, y->shape);
+  LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
   for (uint32_t i = 0; i < y->n; i++) {
-    LLVMValueRef idx = row_major(L, y, coords, i, y->shape);
-    LLVMValueRef p = LLVMBuildGEP2(L->c.b, ty, base, &idx, 1, "");
     LLVMValueRef x = e == IR_I1 ? LLVMBuildZExt(L->c.b, v[i], ty, "") : v[i];
-    L->c.ops->store(&L->c, CG_SHARED, p, x, owner);
+    L->c.ops->store(&L->c, CG_SHARED, buffer_elem(L, ty, tp, y, i, y->shape), x, owner);
   }
 }
 
@@ -202,12 +218,11 @@ void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v,
  * that broadcast). */
 static void tile_from_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, const uint32_t *mem,
                              LLVMValueRef *out) {
-  LLVMValueRef *coords = cg_lay_coords(L, y);
   LLVMTypeRef ty = storage_type(L, e);
+  LLVMValueRef tb = cg_buffer_base(L, y, mem);
+  LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
   for (uint32_t i = 0; i < y->n; i++) {
-    LLVMValueRef idx = row_major(L, y, coords, i, mem);
-    LLVMValueRef p = LLVMBuildGEP2(L->c.b, ty, base, &idx, 1, "");
-    LLVMValueRef x = L->c.ops->load(&L->c, CG_SHARED, ty, p, NULL, NULL);
+    LLVMValueRef x = L->c.ops->load(&L->c, CG_SHARED, ty, buffer_elem(L, ty, tp, y, i, mem), NULL, NULL);
     out[i] = e == IR_I1 ? LLVMBuildTrunc(L->c.b, x, cg_elem_type(L, e), "") : x;
   }
 }

@@ -95,25 +95,19 @@ static void across_warps(cg_lower *L, const reduce_kind *k, const cg_lay *ys, co
   for (int d = 0; d < ys->rank; d++)
     if (d != axis) writer = cg_and_pred(L, writer, cg_lay_owner_dim(L, ys, d));
   writer = cg_and_pred(L, writer, cg_lay_warps_owner(L, ys));
-  LLVMValueRef *coords = cg_lay_coords(L, yr);
-  LLVMValueRef *slot = ir_alloc(L->A, yr->n * sizeof *slot);
+  /* slot (w, j) = w * numel + the row-major index of result element j */
+  LLVMValueRef tb = cg_buffer_base(L, yr, yr->shape);
+  LLVMValueRef mine = LLVMBuildAdd(B, tb, LLVMBuildMul(B, warp, cg_i32(L, numel), ""), "");
+  LLVMValueRef tp = LLVMBuildGEP2(B, ty, base, &mine, 1, ""), rp = LLVMBuildGEP2(B, ty, base, &tb, 1, "");
   for (uint32_t j = 0; j < yr->n; j++) {
-    LLVMValueRef idx = cg_i32(L, 0);
-    uint32_t stride = 1;
-    for (int d = yr->rank - 1; d >= 0; d--) {
-      idx = LLVMBuildAdd(B, idx, LLVMBuildMul(B, coords[j * yr->rank + d], cg_i32(L, stride), ""), "");
-      stride *= yr->shape[d];
-    }
-    slot[j] = idx;
-    LLVMValueRef at = LLVMBuildAdd(B, idx, LLVMBuildMul(B, warp, cg_i32(L, numel), ""), "");
-    L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, ty, base, &at, 1, ""), acc[j], writer);
+    LLVMValueRef c = cg_i32(L, cg_buffer_const(yr, j, yr->shape));
+    L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, ty, tp, &c, 1, ""), acc[j], writer);
   }
   L->c.ops->barrier(&L->c);
   for (uint32_t j = 0; j < yr->n; j++)
     for (uint32_t w = 0; w < nparts; w++) {
-      LLVMValueRef at = LLVMBuildAdd(B, slot[j], cg_i32(L, w * numel), "");
-      LLVMValueRef x =
-          L->c.ops->load(&L->c, CG_SHARED, ty, LLVMBuildGEP2(B, ty, base, &at, 1, ""), NULL, NULL);
+      LLVMValueRef at = cg_i32(L, w * numel + cg_buffer_const(yr, j, yr->shape));
+      LLVMValueRef x = L->c.ops->load(&L->c, CG_SHARED, ty, LLVMBuildGEP2(B, ty, rp, &at, 1, ""), NULL, NULL);
       acc[j] = w ? combine(L, k, acc[j], x) : x;
     }
   L->c.ops->barrier(&L->c);

@@ -1137,8 +1137,8 @@ static const char *k_sim_loop = "kernel @loop(%x: ptr<f32>, %y: ptr<f32>, %rows:
 static void test_sim_loop(void) {
   static float x[100 * 32], y[32 * 32];
   for (int i = 0; i < 100 * 32; i++) x[i] = (float)(i % 13);
-  int rows_cases[] = {100, 40};
-  for (int c = 0; c < 2; c++) {
+  int rows_cases[] = {100, 40, 0}; /* 0: the loop does not run, the results are the inits */
+  for (int c = 0; c < 3; c++) {
     int rows = rows_cases[c], iters = (rows + 31) / 32;
     sim_arg args[3] = {buf(IR_F32, x, sizeof x), buf(IR_F32, y, sizeof y), i32arg(rows)};
     CHECK(run_sim(k_sim_loop, args, 3, 1) == 0);
