@@ -169,19 +169,52 @@ void cg_lower_region(cg_lower *L, ir_reg r) {
 
 static int smem_bytes(ir_type t) { return (int)ir_type_numel(t) * cg_elem_bytes(t.elem); }
 
-/* Every tile has a layout; every shared buffer an offset. Returns the end of planned shared memory. */
+static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
+
+/* The layout describes whole warps and the kernel's warps: each entry a power of two, lanes
+ * multiplying to 32, warps to the kernel's, order a permutation. */
+static int layout_ok(const cg_lower *L, ir_type t) {
+  uint32_t tpw = 1, wpc = 1, seen = 0;
+  for (int d = 0; d < t.rank; d++) {
+    const ir_layout *l = &t.layout;
+    if (!pow2(l->spt[d]) || !pow2(l->tpw[d]) || !pow2(l->wpc[d]) || l->order[d] >= t.rank ||
+        (seen & (1u << l->order[d])))
+      return 0;
+    seen |= 1u << l->order[d];
+    tpw *= l->tpw[d];
+    wpc *= l->wpc[d];
+  }
+  return tpw == 32 && wpc == (uint32_t)L->warps;
+}
+
+/* A tile value (result of op, or a block argument of a region of op) must have a valid layout. */
+static void check_tile(cg_lower *L, ir_opid op, ir_val v) {
+  ir_type t = ir_vtype(L->fn, v);
+  const char *name = ir_opinfo_table[L->fn->ops[op].code].name;
+  if (t.kind != IR_TTILE) return;
+  if (t.layout.kind != IR_LBLOCKED)
+    cg_fail(L, op, "op '%s' gives a tile without a layout: run the layout pass before codegen", name);
+  if (!layout_ok(L, t)) {
+    char ts[160];
+    ir_type_str(t, ts, sizeof ts);
+    cg_fail(L, op, "op '%s' gives %s, whose layout does not cover 32 lanes and %d warps", name, ts, L->warps);
+  }
+}
+
+/* Every tile has a valid layout; every shared buffer an offset. Returns the end of planned shared
+ * memory. */
 static int check_input(cg_lower *L) {
   ir_func *fn = L->fn;
+  if (L->warps < 1 || L->warps > 32 || !pow2((uint32_t)L->warps))
+    cg_fail(L, 0, "kernel '%s': warps = %d must be a power of two from 1 to 32", fn->name, L->warps);
   int end = (int)ir_attr_i(fn->attrs, "shared_bytes", 0);
   for (ir_opid op = 1; op < fn->nops; op++) {
     ir_op *o = &fn->ops[op];
     if (o->dead) continue;
-    for (uint32_t i = 0; i < o->nres; i++) {
-      ir_type t = ir_vtype(fn, o->res[i]);
-      if (t.kind == IR_TTILE && t.layout.kind != IR_LBLOCKED)
-        cg_fail(L, op, "op '%s' gives a tile without a layout: run the layout pass before codegen",
-                ir_opinfo_table[o->code].name);
-    }
+    for (uint32_t i = 0; i < o->nres; i++) check_tile(L, op, o->res[i]);
+    for (int r = 0; r < o->nregion; r++)
+      for (uint32_t i = 0; i < fn->regions[o->region[r]].nargs; i++)
+        check_tile(L, op, fn->regions[o->region[r]].args[i]);
     if (o->code != IR_OP_ALLOC_SHARED) continue;
     ir_attr *a = ir_attr_get(o->attrs, "offset");
     if (!a || a->kind != IR_AINT || a->i < 0)

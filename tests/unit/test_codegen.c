@@ -644,6 +644,13 @@ static const struct {
     {"  %a = const() {value = 0.0} : tile<32xf32>\n", "sm_80",
      "test.ir:2: op 'const' gives a tile without a layout: run the layout pass before codegen"},
     {"  %s = alloc_shared() : smem<32xf32>\n", "sm_80", "test.ir:2: op 'alloc_shared' has no offset"},
+    {"  %a = const() {value = 0.0} : tile<32xf32, blocked<[1],[16],[1],[0]>>\n", "sm_80",
+     "test.ir:2: op 'const' gives tile<32xf32, blocked<[1],[16],[1],[0]>>, whose layout does not cover 32 "
+     "lanes "
+     "and 1 warps"},
+    {"  %c = const() {value = 1} : i32\n  %r = for(%c, %c, %c, %c) : i32 {\n  ^(%i: i32, %x: tile<32xf32>):\n"
+     "    yield(%x)\n  }\n",
+     "sm_80", "test.ir:3: op 'for' gives a tile without a layout"},
     {"  %s = alloc_shared() {offset = 0} : smem<256x256xf32>\n", "sm_80",
      "kernel 'e' needs 262144 bytes of shared memory per block (262144 planned, 0 scratch); target sm_80 "
      "allows "
@@ -726,6 +733,11 @@ static void test_codegen_errors(void) {
   CHECK(strstr(err,
                "kernel 'e': parameter t has type tile<32xf32, blocked<[1],[32],[1],[0]>>; kernel parameters "
                "are pointers or scalars") != NULL);
+  ir_func_destroy(fn);
+  /* warps out of range */
+  fn = parse("kernel @w() {warps = 3} {\n}\n");
+  CHECK(fn && cg_compile(fn, cg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == -1);
+  CHECK(strstr(err, "kernel 'w': warps = 3 must be a power of two from 1 to 32") != NULL);
   ir_func_destroy(fn);
 }
 
