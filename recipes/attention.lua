@@ -140,6 +140,9 @@ return kiln.recipe {
     local BM, BN, D = p.BLOCK_M, p.BLOCK_N, p.D
     local DT = pow2_at_least(D)
     local opts = { stages = p.stages }
+    -- P V runs on P rounded to the input type (f16, bf16); for e4m3 inputs P stays f16 and V is
+    -- widened to f16 (exactly): P in e4m3 (3 mantissa bits) would alone spend the error budget.
+    local pv_type = p.dtype == "e4m3" and "f16" or p.dtype
 
     -- Which rows, which heads, where their slices start.
     local m0 = k.program_id(0) * BM
@@ -172,8 +175,8 @@ return kiln.recipe {
       local m_new = k.maximum(m, s:max(1))
       local alpha = k.exp2(m - m_new)
       local pr = k.exp2(s - m_new)
-      local vt = k.load(vv, { n0, v_base }, { BN, DT })
-      return m_new, l * alpha + pr:sum(1), k.dot(k.cast(pr, p.dtype), vt, acc * alpha)
+      local vt = k.cast(k.load(vv, { n0, v_base }, { BN, DT }), pv_type)
+      return m_new, l * alpha + pr:sum(1), k.dot(k.cast(pr, pv_type), vt, acc * alpha)
     end
 
     -- Key tiles [0, full) are seen whole by every row of the block; [full, hi) need the mask.
