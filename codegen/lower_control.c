@@ -99,10 +99,7 @@ void cg_lower_if(cg_lower *L, ir_opid op) {
   LLVMBasicBlockRef arms[2] = {thenb, elseb};
   for (int a = 0; a < 2; a++) {
     LLVMPositionBuilderAtEnd(B, arms[a]);
-    if (o->nregion > a)
-      lower_arm(L, o->region[a]);
-    else
-      L->yield = NULL, L->nyield = 0, L->yield_block = arms[a];
+    lower_arm(L, o->region[a]);
     if (L->nyield < o->nres)
       cg_fail(L, op, "op 'if': the %s region yields %u values for %u results", a ? "else" : "then", L->nyield,
               o->nres);
