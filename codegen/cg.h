@@ -70,6 +70,10 @@ _Noreturn void cg_fail(cg_lower *L, ir_opid op, const char *fmt, ...);
 void cg_require(cg_lower *L, ir_opid op, uint32_t feature);
 void cg_lower_region(cg_lower *L, ir_reg r);
 LLVMTypeRef cg_elem_type(cg_lower *L, ir_elem e); /* fp8 as i8 */
+/* In memory i1 is a byte: the memory type, and values to and from it. */
+LLVMTypeRef cg_mem_type(cg_lower *L, ir_elem e);
+LLVMValueRef cg_to_mem(cg_lower *L, LLVMValueRef v, ir_elem e);
+LLVMValueRef cg_from_mem(cg_lower *L, LLVMValueRef v, ir_elem e);
 LLVMValueRef cg_i32(cg_lower *L, int64_t v);
 LLVMValueRef cg_i64(cg_lower *L, int64_t v);
 cg_value *cg_get(cg_lower *L, ir_val v);

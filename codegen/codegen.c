@@ -70,6 +70,18 @@ LLVMTypeRef cg_elem_type(cg_lower *L, ir_elem e) {
   }
 }
 
+LLVMTypeRef cg_mem_type(cg_lower *L, ir_elem e) {
+  return e == IR_I1 ? LLVMInt8TypeInContext(L->c.ctx) : cg_elem_type(L, e);
+}
+
+LLVMValueRef cg_to_mem(cg_lower *L, LLVMValueRef v, ir_elem e) {
+  return e == IR_I1 ? LLVMBuildZExt(L->c.b, v, LLVMInt8TypeInContext(L->c.ctx), "") : v;
+}
+
+LLVMValueRef cg_from_mem(cg_lower *L, LLVMValueRef v, ir_elem e) {
+  return e == IR_I1 ? LLVMBuildICmp(L->c.b, LLVMIntNE, v, LLVMConstInt(LLVMTypeOf(v), 0, 0), "") : v;
+}
+
 LLVMValueRef cg_i32(cg_lower *L, int64_t v) {
   return LLVMConstInt(LLVMInt32TypeInContext(L->c.ctx), (unsigned long long)v, 1);
 }

@@ -167,10 +167,6 @@ LLVMValueRef cg_scratch(cg_lower *L, int bytes) {
   return LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &off, 1, "scratch");
 }
 
-static LLVMTypeRef storage_type(cg_lower *L, ir_elem e) {
-  return e == IR_I1 ? LLVMInt8TypeInContext(L->c.ctx) : cg_elem_type(L, e);
-}
-
 /* Row-major index of a thread's elements in a buffer of shape mem (dims of size 1 broadcast): the
  * thread's part, computed once, plus a constant per element, so that every access is one base
  * register plus an immediate offset. */
@@ -205,12 +201,11 @@ static LLVMValueRef buffer_elem(cg_lower *L, LLVMTypeRef ty, LLVMValueRef tp, co
 
 void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base) {
   LLVMValueRef owner = cg_lay_thread(L, y)->owner;
-  LLVMTypeRef ty = storage_type(L, e);
+  LLVMTypeRef ty = cg_mem_type(L, e);
   LLVMValueRef tb = cg_buffer_base(L, y, y->shape);
   LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
   for (uint32_t i = 0; i < y->n; i++) {
-    LLVMValueRef x = e == IR_I1 ? LLVMBuildZExt(L->c.b, v[i], ty, "") : v[i];
-    L->c.ops->store(&L->c, CG_SHARED, buffer_elem(L, ty, tp, y, i, y->shape), x, owner);
+    L->c.ops->store(&L->c, CG_SHARED, buffer_elem(L, ty, tp, y, i, y->shape), cg_to_mem(L, v[i], e), owner);
   }
 }
 
@@ -218,12 +213,12 @@ void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v,
  * that broadcast). */
 static void tile_from_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, const uint32_t *mem,
                              LLVMValueRef *out) {
-  LLVMTypeRef ty = storage_type(L, e);
+  LLVMTypeRef ty = cg_mem_type(L, e);
   LLVMValueRef tb = cg_buffer_base(L, y, mem);
   LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
   for (uint32_t i = 0; i < y->n; i++) {
     LLVMValueRef x = L->c.ops->load(&L->c, CG_SHARED, ty, buffer_elem(L, ty, tp, y, i, mem), NULL, NULL);
-    out[i] = e == IR_I1 ? LLVMBuildTrunc(L->c.b, x, cg_elem_type(L, e), "") : x;
+    out[i] = cg_from_mem(L, x, e);
   }
 }
 

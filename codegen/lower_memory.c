@@ -8,7 +8,7 @@
  *
  * Shared buffers sit at shared_base + the planned `offset`, row-major. A copy spreads the buffer
  * over the block's threads, 16 bytes per thread per step (a rank-1 blocked layout over the
- * flattened buffer), so that global reads coalesce.
+ * flattened buffer), so that global reads coalesce. In memory an i1 element is a byte (0 or 1).
  */
 #include "cg.h"
 
@@ -85,7 +85,7 @@ static void tile_addr_init(cg_lower *L, ir_opid op, const cg_lay *y, ir_elem el,
     if (e[f]) continue;
     LLVMValueRef idx = colbase;
     for (int d = 0; d < f; d++) idx = LLVMBuildAdd(B, idx, ta->term[d][e[d]], "");
-    ta->rows[i] = LLVMBuildGEP2(B, cg_elem_type(L, el), vw->v[0], &idx, 1, "");
+    ta->rows[i] = LLVMBuildGEP2(B, cg_mem_type(L, el), vw->v[0], &idx, 1, "");
   }
 }
 
@@ -98,7 +98,7 @@ static LLVMValueRef tile_addr_at(cg_lower *L, const tile_addr *ta, uint32_t i, L
   *mask = ta->mask[f][e[f]];
   for (int d = 0; d < f; d++) *mask = LLVMBuildAnd(L->c.b, *mask, ta->mask[d][e[d]], "");
   LLVMValueRef row = ta->rows[i - e[f] * y->step[f]];
-  return LLVMBuildGEP2(L->c.b, cg_elem_type(L, ta->elem), row, &ta->col[e[f]], 1, "");
+  return LLVMBuildGEP2(L->c.b, cg_mem_type(L, ta->elem), row, &ta->col[e[f]], 1, "");
 }
 
 /* Elements per vector access along the last dim (1: none): the device ops have the hooks, the view's
@@ -120,16 +120,16 @@ void cg_lower_load(cg_lower *L, ir_opid op) {
   cg_lay_init(&y, t);
   tile_addr ta;
   tile_addr_init(L, op, &y, t.elem, &ta);
-  LLVMValueRef pad = cg_const_elem(L, t.elem, ir_attr_get(o->attrs, "pad"));
+  LLVMValueRef pad = cg_to_mem(L, cg_const_elem(L, t.elem, ir_attr_get(o->attrs, "pad")), t.elem);
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
-  LLVMTypeRef ty = cg_elem_type(L, t.elem);
+  LLVMTypeRef ty = cg_mem_type(L, t.elem);
   uint32_t nv = vec_width(L, &y, t.elem, o->opnd[0]), f = (uint32_t)y.rank - 1, e[IR_MAXRANK];
   for (uint32_t i = 0; i < y.n; i++) {
     cg_lay_multi(&y, i, e);
     if (e[f] % nv) continue; /* inside a group */
     LLVMValueRef mask[4], p = tile_addr_at(L, &ta, i, &mask[0]), v[4];
     if (nv == 1) {
-      out[i] = L->c.ops->load(&L->c, CG_GLOBAL, ty, p, mask[0], pad);
+      out[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_GLOBAL, ty, p, mask[0], pad), t.elem);
       continue;
     }
     for (uint32_t k = 1; k < nv; k++) tile_addr_at(L, &ta, i + k * y.step[f], &mask[k]);
@@ -156,7 +156,7 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
     for (uint32_t k = 1; k < nv; k++) tile_addr_at(L, &ta, i + k * y.step[f], &mask[k]);
     for (uint32_t k = 0; k < nv; k++) {
       mask[k] = cg_and_pred(L, mask[k], owner);
-      vals[k] = v->v[i + k * y.step[f]];
+      vals[k] = cg_to_mem(L, v->v[i + k * y.step[f]], t.elem);
     }
     if (nv == 1)
       L->c.ops->store(&L->c, CG_GLOBAL, p, vals[0], mask[0]);
@@ -209,11 +209,11 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
   cg_lay y;
   flat_layout(L, sm, &y);
   LLVMBuilderRef B = L->c.b;
-  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx), ety = cg_elem_type(L, sm.elem);
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx), ety = cg_mem_type(L, sm.elem);
   cg_value *vw = cg_get(L, o->opnd[0]);
   LLVMValueRef *flat = cg_lay_coords(L, &y);
   LLVMValueRef owner = cg_lay_thread(L, &y)->owner;
-  LLVMValueRef pad = cg_const_elem(L, sm.elem, ir_attr_get(o->attrs, "pad"));
+  LLVMValueRef pad = cg_to_mem(L, cg_const_elem(L, sm.elem, ir_attr_get(o->attrs, "pad")), sm.elem);
   LLVMValueRef sbase = cg_get(L, smv)->v[0];
   LLVMValueRef offs[IR_MAXRANK];
   for (int d = 0; d < sm.rank; d++)

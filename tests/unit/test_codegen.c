@@ -1217,6 +1217,40 @@ static void test_sim_rank3(void) {
   }
 }
 
+/* i1 tiles in global memory are bytes: a comparison stored, read back at an offset with pad 1. */
+static const char *k_sim_i1 = "kernel @bits(%x: ptr<f32>, %m: ptr<i1>, %o: ptr<i32>, %n: i32) {warps = 2} {\n"
+                              "  %c0 = const() {value = 0} : i32\n"
+                              "  %c1 = const() {value = 1} : i32\n"
+                              "  %c3 = const() {value = 3} : i32\n"
+                              "  %vx = view(%x, %n, %c1) : view<1xf32>\n"
+                              "  %vm = view(%m, %n, %c1) : view<1xi1>\n"
+                              "  %vo = view(%o, %n, %c1) : view<1xi32>\n"
+                              "  %a = load(%vx, %c0) : tile<128xf32>\n"
+                              "  %z = const() {value = 0.0} : tile<128xf32>\n"
+                              "  %p = cmp(%a, %z) {pred = \"gt\"} : tile<128xi1>\n"
+                              "  store(%vm, %c0, %p)\n"
+                              "  barrier()\n"
+                              "  %q = load(%vm, %c3) {pad = 1} : tile<128xi1>\n"
+                              "  %qi = cast(%q) : tile<128xi32>\n"
+                              "  store(%vo, %c0, %qi)\n"
+                              "}\n";
+
+static void test_sim_i1(void) {
+  float x[100];
+  uint8_t m[100];
+  int32_t o[100];
+  for (int i = 0; i < 100; i++) x[i] = (float)((i * 7) % 5 - 2);
+  sim_arg args[4] = {buf(IR_F32, x, sizeof x), buf(IR_I1, m, sizeof m), buf(IR_I32, o, sizeof o),
+                     i32arg(100)};
+  CHECK(run_sim(k_sim_i1, args, 4, 1) == 0);
+  int bad = 0;
+  for (int i = 0; i < 100; i++) {
+    bad += m[i] != (x[i] > 0);
+    bad += o[i] != (i + 3 < 100 ? x[i + 3] > 0 : 1);
+  }
+  CHECK(bad == 0);
+}
+
 int main(void) {
   test_layout_defaults();
   test_layout_reduce_broadcast();
@@ -1232,6 +1266,7 @@ int main(void) {
   test_sim_dot();
   test_sim_loop();
   test_sim_rank3();
+  test_sim_i1();
   if (failures) {
     fprintf(stderr, "test_codegen: %d failure(s)\n", failures);
     return 1;
