@@ -1,0 +1,100 @@
+#!/bin/sh
+# The attention recipes on every target row:
+#   1. ptxas accepts (kiln compile --emit cubin) the default variant of every head dim and every
+#      dtype the target holds (bf16 needs sm_80+, e4m3 sm_89+), plus a causal, LSE-writing variant;
+#      without ptxas, the PTX is still emitted.
+#   2. What a target cannot hold is refused with one line naming the reason: bf16 on sm_75, e4m3
+#      below sm_89, D=256 with 128x128 tiles on sm_75's 64 KiB of shared memory.
+#   3. ptxas -v reports no spills for the default variants on sm_80 and sm_90a. With dot lowered to
+#      FMAs, D=256 at the default tiles (BLOCK_M=64, 4 warps) spills: that is printed as a note and
+#      D=256 is checked at warps=8 instead (docs/attention.md).
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0; n=0
+PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/local/cuda/bin/ptxas; } || true)
+[ -n "$PTXAS" ] || echo "note: ptxas not installed: PTX only, no spill report"
+
+compile() { # compile RECIPE TARGET SETTINGS...
+  r=$1 t=$2; shift 2
+  sets=""; for s in "$@"; do sets="$sets --set $s"; done
+  n=$((n + 1))
+  if [ -n "$PTXAS" ]; then
+    # shellcheck disable=SC2086
+    "$KILN" compile "$r" --target "$t" $sets --emit cubin -o "$tmp/k.cubin" > "$tmp/out" 2>&1 && return
+  else
+    # shellcheck disable=SC2086
+    "$KILN" compile "$r" --target "$t" $sets --emit ptx -o "$tmp/k.ptx" > "$tmp/out" 2>&1 && return
+  fi
+  echo "FAIL $r $t $*: $(head -n 3 "$tmp/out")"; fail=1
+}
+
+refuse() { # refuse PATTERN RECIPE TARGET SETTINGS...
+  pat=$1 r=$2 t=$3; shift 3
+  sets=""; for s in "$@"; do sets="$sets --set $s"; done
+  # shellcheck disable=SC2086
+  if "$KILN" compile "$r" --target "$t" $sets --emit ptx -o "$tmp/k.ptx" > "$tmp/out" 2>&1; then
+    echo "FAIL $r $t $*: compiled, should be refused"; fail=1; return
+  fi
+  if [ "$(wc -l < "$tmp/out")" -ne 1 ] || ! grep -q -- "$pat" "$tmp/out"; then
+    echo "FAIL $r $t $*: want one line matching '$pat', got: $(cat "$tmp/out")"; fail=1; return
+  fi
+  echo "ok   refused $t $*: $(cat "$tmp/out")"
+}
+
+# Spill bytes (stores + loads) of a variant as ptxas -v reports them; empty on failure.
+spills() { # spills RECIPE TARGET SETTINGS...
+  r=$1 t=$2; shift 2
+  sets=""; for s in "$@"; do sets="$sets --set $s"; done
+  # shellcheck disable=SC2086
+  "$KILN" compile "$r" --target "$t" $sets --emit ptx -o "$tmp/s.ptx" > "$tmp/out" 2>&1 || return
+  "$PTXAS" -v -arch="$t" "$tmp/s.ptx" -o "$tmp/s.o" > "$tmp/v" 2>&1 || return
+  sed -n 's/.* \([0-9]*\) bytes spill stores, \([0-9]*\) bytes spill loads.*/\1 \2/p' "$tmp/v" |
+    awk '{ s += $1 + $2 } END { if (NR) print s }'
+}
+
+no_spills() { # no_spills RECIPE TARGET SETTINGS...
+  b=$(spills "$@")
+  if [ "$b" != 0 ]; then echo "FAIL spills $*: ${b:-ptxas failed} bytes: $(head -n 3 "$tmp/out" "$tmp/v")"; fail=1; fi
+}
+
+# 1. every target, every D, every dtype it holds
+for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
+  dtypes=f16
+  case $t in sm_75) ;; sm_80|sm_86) dtypes="f16 bf16" ;; *) dtypes="f16 bf16 e4m3" ;; esac
+  for dt in $dtypes; do
+    for D in 64 128 256; do
+      compile recipes/attention.lua "$t" "D=$D" "dtype=$dt"
+      compile recipes/attention_decode.lua "$t" "D=$D" "dtype=$dt"
+      compile recipes/attention_decode_combine.lua "$t" "D=$D" "dtype=$dt"
+    done
+  done
+  compile recipes/attention.lua "$t" D=128 causal=1 lse=1
+done
+echo "$n attention compiles checked"
+
+# 2. refusals, one line each
+refuse "attention.lua:[0-9]*: op 'dot' needs bf16, which target sm_75 does not have" \
+  recipes/attention.lua sm_75 dtype=bf16
+refuse "attention_decode.lua:[0-9]*: op 'dot' needs bf16, which target sm_75 does not have" \
+  recipes/attention_decode.lua sm_75 dtype=bf16
+refuse "attention.lua:[0-9]*: op 'dot' needs fp8 conversions, which target sm_86 does not have" \
+  recipes/attention.lua sm_86 dtype=e4m3
+refuse "kernel 'attention' needs 131072 bytes of shared memory per block.*target sm_75 allows 65536" \
+  recipes/attention.lua sm_75 D=256 BLOCK_M=128 BLOCK_N=128
+
+# 3. no spills at the defaults on sm_80 and sm_90a
+if [ -n "$PTXAS" ]; then
+  for t in sm_80 sm_90a; do
+    for dt in f16 bf16; do
+      for D in 64 128; do no_spills recipes/attention.lua "$t" "D=$D" "dtype=$dt"; done
+      no_spills recipes/attention.lua "$t" D=256 "dtype=$dt" warps=8
+      echo "note: attention $t D=256 $dt at the default tiles spills $(spills recipes/attention.lua "$t" D=256 "dtype=$dt") bytes (FMA dot)"
+      for D in 64 128 256; do
+        no_spills recipes/attention_decode.lua "$t" "D=$D" "dtype=$dt"
+        no_spills recipes/attention_decode_combine.lua "$t" "D=$D" "dtype=$dt"
+      done
+    done
+    no_spills recipes/attention.lua "$t" D=128 causal=1 lse=1
+  done
+fi
+exit $fail
