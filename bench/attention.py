@@ -1,0 +1,416 @@
+#!/usr/bin/env python3
+"""attention.py - kiln's attention recipe against PyTorch's scaled_dot_product_attention (the
+FlashAttention and cuDNN backends), in the same process, on the same tensors, on one GPU.
+
+    python3 bench/attention.py [--kiln build/kiln] [--out bench/results] [--dtype f16|bf16]
+                               [--seqlens 512,1024,...] [--hdims 64,128] [--set NAME=VALUE]...
+    python3 bench/attention.py --plan      # what would run: kiln variants, grids, arguments (no GPU)
+
+Problems follow FlashAttention-2's benchmark: 16k tokens per batch (batch = 16384 / seqlen) and a
+model width of 2048 (heads = 2048 / head_dim), Sq = Sk = seqlen from 512 to 16k, head dim 64 and
+128, causal and not, [B, H, S, D] tensors. Work is 4 * Sq * Sk * D flops per (batch, head), halved
+when causal; TFLOP/s = work / mean time.
+
+kiln's kernel is compiled by the kiln binary (`kiln compile --emit ptx`), once per variant (sizes
+are runtime arguments); the launch facts
+(threads, dynamic shared memory) come from the entry kiln writes to its kernel cache, here a fresh
+directory per variant. The PTX is loaded with the CUDA driver (ctypes) into PyTorch's context and
+launched on PyTorch's stream with the tensors' own strides, so that both sides see the same
+memory; both are timed with CUDA events after warm-up. kiln's output is checked (first batch entry,
+first four heads) against SDPA's math backend in f32 (rms-relative error, as `kiln run` measures it)
+before it is timed; a backend that PyTorch cannot run here is reported as skipped.
+
+Results: a markdown table on stdout and in OUT/attention-<date>.md (device, date, kiln version,
+commit), ratios kiln / backend (> 1: kiln is faster).
+"""
+import argparse
+import ctypes
+import datetime
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+# Error budget of the output check (docs/attention.md): f16 and bf16 as kiln run's defaults.
+TOLERANCE = {"f16": 2e-3, "bf16": 1.6e-2}
+
+
+def fail(msg):
+    sys.exit("bench/attention.py: " + msg)
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kiln", default=os.environ.get("KILN"), help="the kiln binary (default: $KILN, build/kiln, ./kiln)")
+    ap.add_argument("--recipe", default=os.path.join(ROOT, "recipes", "attention.lua"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--dtype", default="f16", choices=["f16", "bf16"])
+    ap.add_argument("--seqlens", default="512,1024,2048,4096,8192,16384")
+    ap.add_argument("--hdims", default="64,128")
+    ap.add_argument("--causal", default="0,1")
+    ap.add_argument("--tokens", type=int, default=16384, help="batch * seqlen")
+    ap.add_argument("--width", type=int, default=2048, help="heads * head_dim")
+    ap.add_argument("--set", action="append", default=[], help="kiln knob, e.g. BLOCK_M=128 (repeatable)")
+    ap.add_argument("--target", help="kiln target row (default: from the device)")
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--plan", action="store_true", help="print the kiln variants and launches; no GPU needed")
+    return ap.parse_args()
+
+
+def find_kiln(given):
+    for path in [given, os.path.join(ROOT, "build", "kiln"), os.path.join(ROOT, "kiln")]:
+        if path and os.access(path, os.X_OK):
+            return path
+    fail("no kiln binary (build it, or pass --kiln)")
+
+
+def ints(text):
+    return [int(x) for x in text.split(",") if x]
+
+
+def problems(a):
+    """(B, H, S, D, causal) in the benchmark's order."""
+    out = []
+    for d in ints(a.hdims):
+        for causal in ints(a.causal):
+            for s in ints(a.seqlens):
+                out.append((max(1, a.tokens // s), max(1, a.width // d), s, d, causal))
+    return out
+
+
+def flops(b, h, s, d, causal):
+    f = 4.0 * s * s * d * b * h
+    return f / 2 if causal else f
+
+
+# ---- kiln: compile, launch facts, arguments ----
+
+class Variant:
+    """One compiled kiln variant: PTX, kernel name, threads, dynamic shared bytes, parameter list."""
+
+    def __init__(self, kiln, recipe, target, settings):
+        self.settings = settings
+        sets = []
+        for kv in settings:
+            sets += ["--set", kv]
+        ir = run([kiln, "compile", recipe, "--target", target, "--emit", "ir"] + sets)
+        header = ir.splitlines()[0]
+        self.params = re.findall(r"%(\w+): (ptr<\w+>|\w+)", header[: header.index(")")])
+        self.warps = int(re.search(r"warps = (\d+)", header).group(1)) if "warps =" in header else 4
+        cache = tempfile.mkdtemp(prefix="kiln-bench-")
+        try:
+            ptx_path = os.path.join(cache, "kernel.ptx")
+            run([kiln, "compile", recipe, "--target", target, "--emit", "ptx", "-o", ptx_path] + sets,
+                env=dict(os.environ, KILN_CACHE_DIR=cache))
+            with open(ptx_path, "rb") as f:
+                self.ptx = f.read()
+            self.name, self.threads, self.shared = launch_facts(cache)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+
+
+def run(cmd, env=None):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    if p.returncode != 0:
+        fail("%s: %s" % (" ".join(cmd), p.stderr.strip() or p.stdout.strip()))
+    return p.stdout
+
+
+def launch_facts(cache_dir):
+    """Kernel name, threads and dynamic shared bytes from kiln's cache entry (docs/runtime.md:
+    a header line "kiln-cache 1 ...", then "kiln-kernel NAME THREADS SHARED" and the PTX)."""
+    for entry in sorted(os.listdir(cache_dir)):
+        if not entry.endswith(".ptx") or entry == "kernel.ptx":
+            continue
+        with open(os.path.join(cache_dir, entry), "rb") as f:
+            head = f.read(4096).decode("latin-1").split("\n")
+        m = re.match(r"kiln-kernel (\S+) (\d+) (\d+)$", head[1] if len(head) > 1 else "")
+        if head[0].startswith("kiln-cache ") and m:
+            return m.group(1), int(m.group(2)), int(m.group(3))
+    fail("no kernel entry in kiln's cache at %s (has the cache format changed?)" % cache_dir)
+
+
+def kiln_settings(a, d, causal):
+    """The variant's knobs (problem sizes are runtime arguments: one variant serves every size)."""
+    return ["D=%d" % d, "causal=%d" % causal, "dtype=%s" % a.dtype] + a.set
+
+
+_variants = {}
+
+
+def variant(kiln, recipe, target, settings):
+    key = (recipe, target, tuple(settings))
+    if key not in _variants:
+        _variants[key] = Variant(kiln, recipe, target, settings)
+    return _variants[key]
+
+
+def setting(settings, name, default=None):
+    for kv in settings:
+        k, _, v = kv.partition("=")
+        if k == name:
+            return v
+    return default
+
+
+def kiln_grid(v, b, h, s):
+    bm = int(setting(v.settings, "BLOCK_M", "64"))
+    return ((s + bm - 1) // bm, b * h, 1)
+
+
+def kiln_scalars(b, h, s, d, strides, scale):
+    """The recipe's scalar arguments by name; strides: {tensor: (sb, sh, ss)} in elements."""
+    vals = {"B": b, "H": h, "Hkv": h, "Sq": s, "Sk": s, "scale": scale}
+    for t, st in strides.items():
+        for suffix, x in zip(("_sb", "_sh", "_ss"), st):
+            vals[t + suffix] = x
+    return vals
+
+
+def plan(a, kiln, target):
+    print("kiln %s, recipe %s, target %s" % (kiln, a.recipe, target))
+    for (b, h, s, d, causal) in problems(a):
+        v = variant(kiln, a.recipe, target, kiln_settings(a, d, causal))
+        st = (h * s * d, s * d, d)
+        scalars = kiln_scalars(b, h, s, d, {"q": st, "k": st, "v": st, "o": st}, 1 / math.sqrt(d))
+        missing = [n for n, t in v.params if not t.startswith("ptr") and n not in scalars]
+        if missing:
+            fail("the recipe's kernel takes %s, which the benchmark does not know" % ", ".join(missing))
+        print("B=%-3d H=%-3d S=%-6d D=%-4d causal=%d: %s, grid %s x %d threads, %d bytes shared, %.3g GFLOP"
+              % (b, h, s, d, causal, v.name, kiln_grid(v, b, h, s), v.threads, v.shared,
+                 flops(b, h, s, d, causal) / 1e9))
+
+
+# ---- the CUDA driver, for kiln's kernel inside PyTorch's context ----
+
+class Driver:
+    MAX_DYNAMIC_SHARED = 8  # CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+
+    def __init__(self):
+        self.cu = ctypes.CDLL("libcuda.so.1")
+        self.check(self.cu.cuInit(0), "cuInit")
+
+    def check(self, rc, what):
+        if rc != 0:
+            s = ctypes.c_char_p()
+            self.cu.cuGetErrorString(rc, ctypes.byref(s))
+            fail("%s failed: %s (%d)" % (what, s.value.decode() if s.value else "?", rc))
+
+    def load(self, v):
+        mod, fn = ctypes.c_void_p(), ctypes.c_void_p()
+        self.check(self.cu.cuModuleLoadData(ctypes.byref(mod), ctypes.c_char_p(v.ptx + b"\0")), "cuModuleLoadData")
+        self.check(self.cu.cuModuleGetFunction(ctypes.byref(fn), mod, v.name.encode()), "cuModuleGetFunction")
+        if v.shared > 48 * 1024:
+            self.check(self.cu.cuFuncSetAttribute(fn, self.MAX_DYNAMIC_SHARED, ctypes.c_int(v.shared)),
+                       "cuFuncSetAttribute")
+        return mod, fn
+
+    def unload(self, mod):
+        self.check(self.cu.cuModuleUnload(mod), "cuModuleUnload")
+
+    def launch(self, fn, grid, threads, shared, stream, args):
+        self.check(self.cu.cuLaunchKernel(fn, ctypes.c_uint(grid[0]), ctypes.c_uint(grid[1]), ctypes.c_uint(grid[2]),
+                                          ctypes.c_uint(threads), ctypes.c_uint(1), ctypes.c_uint(1),
+                                          ctypes.c_uint(shared), ctypes.c_void_p(stream), args, None),
+                   "cuLaunchKernel")
+
+
+def pack_args(v, tensors, scalars):
+    """kernelParams for cuLaunchKernel: one pointer per parameter, in the kernel's order."""
+    ctype = {"i32": ctypes.c_int32, "i64": ctypes.c_int64, "f32": ctypes.c_float}
+    vals = []
+    for name, ty in v.params:
+        if ty.startswith("ptr"):
+            vals.append(ctypes.c_uint64(tensors[name].data_ptr()))
+        elif ty in ctype:
+            vals.append(ctype[ty](scalars[name]))
+        else:
+            fail("parameter %s has type %s, which the benchmark cannot pass" % (name, ty))
+    arr = (ctypes.c_void_p * len(vals))(*[ctypes.cast(ctypes.pointer(x), ctypes.c_void_p) for x in vals])
+    return arr, vals  # keep vals alive as long as arr
+
+
+# ---- timing and checking on the GPU ----
+
+def time_ms(torch, fn, warmup, reps):
+    for _ in range(warmup):
+        fn()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        fn()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / reps
+
+
+def rms_rel_err(got, ref):
+    """max |got - ref| / max(|ref|, rms(ref)), as kiln run measures an output."""
+    got, ref = got.double(), ref.double()
+    floor = max(ref.pow(2).mean().sqrt().item(), 1e-30)
+    return ((got - ref).abs() / ref.abs().clamp(min=floor)).max().item()
+
+
+def math_backend(torch):
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        return sdpa_kernel(SDPBackend.MATH)
+    except ImportError:
+        import contextlib
+        return contextlib.nullcontext()
+
+
+def sdpa_backends(torch):
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:
+        return []
+    out = []
+    for label, name in (("flash", "FLASH_ATTENTION"), ("cudnn", "CUDNN_ATTENTION")):
+        if hasattr(SDPBackend, name):
+            out.append((label, getattr(SDPBackend, name), sdpa_kernel))
+    return out
+
+
+def bench_one(torch, drv, a, kiln, target, prob):
+    import torch.nn.functional as F
+    b, h, s, d, causal = prob
+    dt = {"f16": torch.float16, "bf16": torch.bfloat16}[a.dtype]
+    q, k, v = (torch.empty(b, h, s, d, device="cuda", dtype=dt).uniform_(-1, 1) for _ in range(3))
+    o = torch.full_like(q, float("nan"))
+    lse = torch.empty(b, h, s, device="cuda", dtype=torch.float32)
+    var = variant(kiln, a.recipe, target, kiln_settings(a, d, causal))
+    if setting(var.settings, "lse") != "1":
+        lse = torch.empty(1, device="cuda", dtype=torch.float32)
+    strides = {n: t.stride()[:3] for n, t in (("q", q), ("k", k), ("v", v), ("o", o))}
+    scalars = kiln_scalars(b, h, s, d, strides, 1 / math.sqrt(d))
+    args, keep = pack_args(var, {"q": q, "k": k, "v": v, "o": o, "lse": lse}, scalars)
+    mod, fn = drv.load(var)
+    stream = torch.cuda.current_stream().cuda_stream
+    grid = kiln_grid(var, b, h, s)
+
+    def kiln_launch():
+        drv.launch(fn, grid, var.threads, var.shared, stream, args)
+
+    row = {"B": b, "H": h, "S": s, "D": d, "causal": causal, "work": flops(b, h, s, d, causal)}
+    kiln_launch()
+    torch.cuda.synchronize()
+    with torch.no_grad(), math_backend(torch):  # first batch entry, first heads, f32
+        n = min(h, 4)
+        ref = F.scaled_dot_product_attention(q[:1, :n].float(), k[:1, :n].float(), v[:1, :n].float(),
+                                             is_causal=bool(causal))
+    row["err"] = rms_rel_err(o[:1, :n], ref)
+    row["ok"] = row["err"] <= TOLERANCE[a.dtype]
+    del ref
+    row["kiln"] = time_ms(torch, kiln_launch, a.warmup, a.reps)
+    drv.unload(mod)
+    del keep
+    for label, backend, sdpa_kernel in sdpa_backends(torch):
+        try:
+            with sdpa_kernel(backend):
+                def call():
+                    return F.scaled_dot_product_attention(q, k, v, is_causal=bool(causal))
+                call()
+                row[label] = time_ms(torch, call, a.warmup, a.reps)
+        except RuntimeError as e:
+            row[label] = None
+            row[label + "_why"] = str(e).splitlines()[0][:80]
+    return row
+
+
+def tflops(work, ms):
+    return work / (ms * 1e-3) / 1e12 if ms else None
+
+
+def table(rows, backends):
+    head = ["B", "H", "S", "D", "causal", "kiln TFLOP/s", "check"]
+    for bk in backends:
+        head += [bk + " TFLOP/s", "kiln/" + bk]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        k = tflops(r["work"], r["kiln"])
+        cells = [str(r[x]) for x in ("B", "H", "S", "D", "causal")]
+        cells += ["%.1f" % k, ("ok " if r["ok"] else "FAIL ") + "%.1e" % r["err"]]
+        for bk in backends:
+            t = r.get(bk)
+            if t is None:
+                cells += ["skipped", ""]
+            else:
+                cells += ["%.1f" % tflops(r["work"], t), "%.2f" % (t / r["kiln"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def target_of(cap):
+    """kiln's target row for compute capability (major, minor): its own row, else the nearest lower
+    row without the arch-specific suffix (as kiln run picks it)."""
+    sm = cap[0] * 10 + cap[1]
+    exact = {75: "sm_75", 80: "sm_80", 86: "sm_86", 89: "sm_89", 90: "sm_90a", 100: "sm_100a", 120: "sm_120a"}
+    if sm in exact:
+        return exact[sm]
+    lower = [x for x in (75, 80, 86, 89) if x <= sm]
+    if not lower:
+        fail("compute capability %d.%d is older than kiln's oldest target (sm_75)" % cap)
+    return "sm_%d" % lower[-1]
+
+
+def main():
+    a = parse_args()
+    kiln = find_kiln(a.kiln)
+    if a.plan:
+        plan(a, kiln, a.target or "sm_90a")
+        return 0
+    try:
+        import torch
+    except ImportError:
+        fail("needs PyTorch (pip install torch); --plan runs without it")
+    if not torch.cuda.is_available():
+        fail("no CUDA device visible to PyTorch")
+    torch.cuda.init()
+    torch.empty(1, device="cuda")  # PyTorch's primary context is now current
+    drv = Driver()
+    target = a.target or target_of(torch.cuda.get_device_capability())
+    device = torch.cuda.get_device_name()
+    backends = [label for label, _, _ in sdpa_backends(torch)]
+    rows = []
+    for prob in problems(a):
+        rows.append(bench_one(torch, drv, a, kiln, target, prob))
+        r = rows[-1]
+        print("B=%d H=%d S=%d D=%d causal=%d: kiln %.3f ms (err %.1e), %s" % (
+            r["B"], r["H"], r["S"], r["D"], r["causal"], r["kiln"], r["err"],
+            ", ".join("%s %s" % (bk, "%.3f ms" % r[bk] if r.get(bk) else "skipped: " + r.get(bk + "_why", ""))
+                      for bk in backends)), file=sys.stderr)
+    version = run([kiln, "version"]).strip()
+    try:
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    date = datetime.datetime.now(datetime.timezone.utc)
+    knobs = " ".join(a.set) or "defaults"
+    text = ("# attention: kiln vs PyTorch SDPA\n\n"
+            "- device: %s (target %s)\n- date: %s\n- %s, commit %s, torch %s\n- dtype %s, kiln knobs: %s; "
+            "%d warm-up + %d timed launches each\n\n%s\n" % (
+                device, target, date.strftime("%Y-%m-%d %H:%M UTC"), version, commit, torch.__version__,
+                a.dtype, knobs, a.warmup, a.reps, table(rows, backends)))
+    for bk in backends:
+        why = sorted({r[bk + "_why"] for r in rows if r.get(bk + "_why")})
+        if why:
+            text += "\n%s skipped: %s\n" % (bk, "; ".join(why))
+    print(text)
+    os.makedirs(a.out, exist_ok=True)
+    path = os.path.join(a.out, "attention-%s.md" % date.strftime("%Y%m%d-%H%M%S"))
+    with open(path, "w") as f:
+        f.write(text)
+    print("written to " + path, file=sys.stderr)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
