@@ -75,10 +75,10 @@ struct cg_devops {
   void (*store)(cg_ctx *c, cg_space sp, LLVMValueRef ptr, LLVMValueRef val, LLVMValueRef pred);
   /* Special math on f32 or f64 (the value's type). */
   LLVMValueRef (*math)(cg_ctx *c, cg_math m, LLVMValueRef x);
-  /* Optional (NULL: the lowering makes n single accesses instead). n consecutive elements of type ty
-   * (16, 32 or 64 bits; n = 2, 4, or 8 for 16 bits: at most 16 bytes) starting at ptr; element i is
-   * accessed iff pred[i]; a masked-off element of a load yields `other`. An implementation may use
-   * one wide access when all are on and ptr is aligned to the whole group. */
+  /* Optional (NULL: the lowering makes n single accesses instead). n (2 or 4) consecutive elements of
+   * type ty (16, 32 or 64 bits) starting at ptr; element i is accessed iff pred[i]; a masked-off
+   * element of a load yields `other`. An implementation may use one wide access when all are on and
+   * ptr is aligned to the whole group. */
   void (*load_vec)(cg_ctx *c, cg_space sp, LLVMTypeRef ty, unsigned n, LLVMValueRef ptr, LLVMValueRef *pred,
                    LLVMValueRef other, LLVMValueRef *out);
   void (*store_vec)(cg_ctx *c, cg_space sp, unsigned n, LLVMValueRef ptr, LLVMValueRef *vals,

@@ -121,7 +121,7 @@ static LLVMValueRef from_reg(cg_ctx *c, LLVMValueRef r, LLVMTypeRef ty, int bits
 
 static LLVMValueRef asm_call(cg_ctx *c, LLVMTypeRef ret, const char *text, const char *cons,
                              LLVMValueRef *args, unsigned n, int side_effects) {
-  LLVMTypeRef ps[24];
+  LLVMTypeRef ps[12];
   for (unsigned i = 0; i < n; i++) ps[i] = LLVMTypeOf(args[i]);
   LLVMTypeRef ft = LLVMFunctionType(ret, ps, n, 0);
   LLVMValueRef a = LLVMGetInlineAsm(ft, (char *)text, strlen(text), (char *)cons, strlen(cons), side_effects,
@@ -182,61 +182,29 @@ static int put_regs(char *text, size_t size, int len, unsigned n, int a) {
   return len + snprintf(text + len, size - len, "}");
 }
 
-/* The wide access of a group of n elements of `bits` bits: 16-bit elements travel packed two to a
- * 32-bit word (8 halves = one 16-byte access); returns the number of wide registers and sets wbits. */
-static unsigned wide_regs(unsigned n, int bits, int *wbits) {
-  *wbits = bits == 16 ? 32 : bits;
-  return n * (unsigned)bits / (unsigned)*wbits;
-}
-
-/* "ld.global.v4.b32 " or "ld.global.b32 " for one register. */
-static int put_wide_op(char *text, size_t size, int len, const char *op, const char *space, unsigned nw,
-                       int wbits) {
-  if (nw == 1) return len + snprintf(text + len, size - len, "%s.%s.b%d ", op, space, wbits);
-  return len + snprintf(text + len, size - len, "%s.%s.v%u.b%d ", op, space, nw, wbits);
-}
-
 /* One asm statement: the wide access under `whole`, else each element under its own predicate (so
- * that exactly one of the two paths touches memory, with no branch). Packed 16-bit groups go
- * through scratch registers %kv<4> inside the statement. */
+ * that exactly one of the two paths touches memory, with no branch). */
 static void nvptx_load_vec(cg_ctx *c, cg_space sp, LLVMTypeRef ty, unsigned n, LLVMValueRef ptr,
                            LLVMValueRef *pred, LLVMValueRef other, LLVMValueRef *out) {
-  char letter, text[2048], cons[256];
-  int bits = reg_bits(ty, &letter), bytes = bits / 8, wbits, len = 0, cl = 0;
-  unsigned nw = wide_regs(n, bits, &wbits);
-  int packed = wbits != bits;
+  char letter, text[1024], cons[128];
+  int bits = reg_bits(ty, &letter), bytes = bits / 8, len = 0, cl = 0;
   const char *space = sp == CG_SHARED ? "shared" : "global";
   LLVMValueRef whole = whole_group(c, n, bytes, ptr, pred);
   /* operands: $0..$n-1 outputs, $n ptr, $n+1 whole, $n+2.. per-element predicates, then other */
   unsigned po = n, pw = n + 1, pp = n + 2, pother = 2 * n + 2;
-  len += snprintf(text + len, sizeof text - len, "{\n.reg .b32 %%kv<4>;\n");
   for (unsigned i = 0; i < n; i++)
     len += snprintf(text + len, sizeof text - len, "mov.b%d $%u, $%u;\n", bits, i, pother);
-  len += snprintf(text + len, sizeof text - len, "@$%u ", pw);
-  len = put_wide_op(text, sizeof text, len, "ld", space, nw, wbits);
-  if (packed) {
-    len += snprintf(text + len, sizeof text - len, nw > 1 ? "{" : "");
-    for (unsigned k = 0; k < nw; k++)
-      len += snprintf(text + len, sizeof text - len, "%s%%kv%u", k ? ", " : "", k);
-    len += snprintf(text + len, sizeof text - len, nw > 1 ? "}" : "");
-  } else if (nw > 1) {
-    len = put_regs(text, sizeof text, len, n, 0);
-  } else {
-    len += snprintf(text + len, sizeof text - len, "$0");
-  }
+  len += snprintf(text + len, sizeof text - len, "@$%u ld.%s.v%u.b%d ", pw, space, n, bits);
+  len = put_regs(text, sizeof text, len, n, 0);
   len += snprintf(text + len, sizeof text - len, ", [$%u];\n", po);
-  for (unsigned k = 0; packed && k < nw; k++)
-    len += snprintf(text + len, sizeof text - len, "@$%u mov.b32 {$%u, $%u}, %%kv%u;\n", pw, 2 * k, 2 * k + 1,
-                    k);
   for (unsigned i = 0; i < n; i++)
     len += snprintf(text + len, sizeof text - len, "@$%u ld.%s.b%d $%u, [$%u+%u];\n", pp + i, space, bits, i,
                     po, i * (unsigned)bytes);
-  snprintf(text + len, sizeof text - len, "}");
   for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, "=%c,", letter);
   cl += snprintf(cons + cl, sizeof cons - cl, "l,b");
   for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, ",b");
   snprintf(cons + cl, sizeof cons - cl, ",%c,~{memory}", letter);
-  LLVMValueRef args[24];
+  LLVMValueRef args[12];
   unsigned na = 0;
   args[na++] = ptr;
   args[na++] = whole;
@@ -244,48 +212,31 @@ static void nvptx_load_vec(cg_ctx *c, cg_space sp, LLVMTypeRef ty, unsigned n, L
   for (unsigned i = 0; i < n; i++) args[na++] = LLVMBuildAnd(c->b, pred[i], notwhole, "");
   args[na++] = to_reg(c, other, bits);
   LLVMTypeRef reg = LLVMIntTypeInContext(c->ctx, (unsigned)(bits < 16 ? 16 : bits));
-  LLVMTypeRef fields[8] = {reg, reg, reg, reg, reg, reg, reg, reg};
+  LLVMTypeRef fields[4] = {reg, reg, reg, reg};
   LLVMValueRef r = asm_call(c, LLVMStructTypeInContext(c->ctx, fields, n, 0), text, cons, args, na, 0);
   for (unsigned i = 0; i < n; i++) out[i] = from_reg(c, LLVMBuildExtractValue(c->b, r, i, ""), ty, bits);
 }
 
 static void nvptx_store_vec(cg_ctx *c, cg_space sp, unsigned n, LLVMValueRef ptr, LLVMValueRef *vals,
                             LLVMValueRef *pred) {
-  char letter, text[2048], cons[256];
-  int bits = reg_bits(LLVMTypeOf(vals[0]), &letter), bytes = bits / 8, wbits, len = 0, cl = 0;
-  unsigned nw = wide_regs(n, bits, &wbits);
-  int packed = wbits != bits;
+  char letter, text[1024], cons[128];
+  int bits = reg_bits(LLVMTypeOf(vals[0]), &letter), bytes = bits / 8, len = 0, cl = 0;
   const char *space = sp == CG_SHARED ? "shared" : "global";
   LLVMValueRef whole = whole_group(c, n, bytes, ptr, pred);
   /* operands: $0 ptr, $1..$n values, $n+1 whole, $n+2.. per-element predicates */
   unsigned pw = n + 1, pp = n + 2;
-  len += snprintf(text + len, sizeof text - len, "{\n.reg .b32 %%kv<4>;\n");
-  for (unsigned k = 0; packed && k < nw; k++)
-    len += snprintf(text + len, sizeof text - len, "mov.b32 %%kv%u, {$%u, $%u};\n", k, 1 + 2 * k, 2 + 2 * k);
-  len += snprintf(text + len, sizeof text - len, "@$%u ", pw);
-  len = put_wide_op(text, sizeof text, len, "st", space, nw, wbits);
-  len += snprintf(text + len, sizeof text - len, "[$0], ");
-  if (packed) {
-    len += snprintf(text + len, sizeof text - len, nw > 1 ? "{" : "");
-    for (unsigned k = 0; k < nw; k++)
-      len += snprintf(text + len, sizeof text - len, "%s%%kv%u", k ? ", " : "", k);
-    len += snprintf(text + len, sizeof text - len, nw > 1 ? "}" : "");
-  } else if (nw > 1) {
-    len = put_regs(text, sizeof text, len, n, 1);
-  } else {
-    len += snprintf(text + len, sizeof text - len, "$1");
-  }
+  len += snprintf(text + len, sizeof text - len, "@$%u st.%s.v%u.b%d [$0], ", pw, space, n, bits);
+  len = put_regs(text, sizeof text, len, n, 1);
   len += snprintf(text + len, sizeof text - len, ";\n");
   for (unsigned i = 0; i < n; i++)
     len += snprintf(text + len, sizeof text - len, "@$%u st.%s.b%d [$0+%u], $%u;\n", pp + i, space, bits,
                     i * (unsigned)bytes, 1 + i);
-  snprintf(text + len, sizeof text - len, "}");
   cl += snprintf(cons + cl, sizeof cons - cl, "l");
   for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, ",%c", letter);
   cl += snprintf(cons + cl, sizeof cons - cl, ",b");
   for (unsigned i = 0; i < n; i++) cl += snprintf(cons + cl, sizeof cons - cl, ",b");
   snprintf(cons + cl, sizeof cons - cl, ",~{memory}");
-  LLVMValueRef args[24];
+  LLVMValueRef args[12];
   unsigned na = 0;
   args[na++] = ptr;
   for (unsigned i = 0; i < n; i++) args[na++] = to_reg(c, vals[i], bits);

@@ -103,13 +103,13 @@ static LLVMValueRef tile_addr_at(cg_lower *L, const tile_addr *ta, uint32_t i, L
 
 /* Elements per vector access along the last dim (1: none): the device ops have the hooks, the view's
  * last stride is the constant 1, the element is 16, 32 or 64 bits, and the thread holds runs of at
- * least 2 consecutive elements. At most 16 bytes. */
+ * least 2 consecutive elements. At most 16 bytes and 4 elements. */
 static uint32_t vec_width(cg_lower *L, const cg_lay *y, ir_elem e, ir_val view) {
   int bits = ir_elem_bits(e);
   LLVMValueRef stride = cg_get(L, view)->v[2 * y->rank];
   if (!L->c.ops->load_vec || !L->c.ops->store_vec || (bits != 16 && bits != 32 && bits != 64)) return 1;
   if (!LLVMIsAConstantInt(stride) || LLVMConstIntGetSExtValue(stride) != 1) return 1;
-  uint32_t n = y->run[y->rank - 1], max = 128 / (uint32_t)bits;
+  uint32_t n = y->run[y->rank - 1], max = 128 / (uint32_t)bits < 4 ? 128 / (uint32_t)bits : 4;
   return n < 2 ? 1 : n > max ? max : n;
 }
 
@@ -127,7 +127,7 @@ void cg_lower_load(cg_lower *L, ir_opid op) {
   for (uint32_t i = 0; i < y.n; i++) {
     cg_lay_multi(&y, i, e);
     if (e[f] % nv) continue; /* inside a group */
-    LLVMValueRef mask[8], p = tile_addr_at(L, &ta, i, &mask[0]), v[8];
+    LLVMValueRef mask[4], p = tile_addr_at(L, &ta, i, &mask[0]), v[4];
     if (nv == 1) {
       out[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_GLOBAL, ty, p, mask[0], pad), t.elem);
       continue;
@@ -152,7 +152,7 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
   for (uint32_t i = 0; i < y.n; i++) {
     cg_lay_multi(&y, i, e);
     if (e[f] % nv) continue;
-    LLVMValueRef mask[8], vals[8], p = tile_addr_at(L, &ta, i, &mask[0]);
+    LLVMValueRef mask[4], vals[4], p = tile_addr_at(L, &ta, i, &mask[0]);
     for (uint32_t k = 1; k < nv; k++) tile_addr_at(L, &ta, i + k * y.step[f], &mask[k]);
     for (uint32_t k = 0; k < nv; k++) {
       mask[k] = cg_and_pred(L, mask[k], owner);
