@@ -15,6 +15,7 @@
 
 #include <llvm-c/Core.h>
 
+#include "devops_mma.h"
 #include "target.h"
 
 typedef struct cg_devops cg_devops;
@@ -83,6 +84,13 @@ struct cg_devops {
                    LLVMValueRef other, LLVMValueRef *out);
   void (*store_vec)(cg_ctx *c, cg_space sp, unsigned n, LLVMValueRef ptr, LLVMValueRef *vals,
                     LLVMValueRef *pred);
+  /* Tensor-core ops (devops_mma.h: contracts, fragment layouts in docs/tensor-cores.md). The caller
+   * checks the target first (cg_mma_check, cg_tc_check). */
+  cg_mma_fn mma;
+  cg_ldmatrix_fn ldmatrix;
+  cg_cp_async_fn cp_async;
+  cg_cp_async_commit_fn cp_async_commit;
+  cg_cp_async_wait_fn cp_async_wait;
 };
 
 extern const cg_devops cg_devops_nvptx;

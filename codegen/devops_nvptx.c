@@ -288,4 +288,9 @@ const cg_devops cg_devops_nvptx = {
     .math = nvptx_math,
     .load_vec = nvptx_load_vec,
     .store_vec = nvptx_store_vec,
+    .mma = cg_nvptx_mma,
+    .ldmatrix = cg_nvptx_ldmatrix,
+    .cp_async = cg_nvptx_cp_async,
+    .cp_async_commit = cg_nvptx_cp_async_commit,
+    .cp_async_wait = cg_nvptx_cp_async_wait,
 };

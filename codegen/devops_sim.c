@@ -313,4 +313,9 @@ const cg_devops cg_devops_sim = {
     .load = sim_load,
     .store = sim_store,
     .math = sim_math,
+    .mma = cg_sim_mma,
+    .ldmatrix = cg_sim_ldmatrix,
+    .cp_async = cg_sim_cp_async,
+    .cp_async_commit = cg_sim_cp_async_commit,
+    .cp_async_wait = cg_sim_cp_async_wait,
 };
