@@ -81,7 +81,7 @@ return kiln.recipe {
   tune = {
     BLOCK_M = { default = 64, values = { 16, 32, 64, 128 } },
     BLOCK_N = { default = 32, values = { 16, 32, 64, 128 } },
-    warps = { default = 4, values = { 1, 2, 4, 8 } },
+    warps = { default = 8, values = { 2, 4, 8, 16 } },
     stages = { default = 1, values = { 1, 2, 3 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3" } },
     D = { default = 64, values = { 64, 128, 256 } },
@@ -131,8 +131,9 @@ return kiln.recipe {
     { B = 1, H = 2, Hkv = 1, Sq = 20, Sk = 40, D = 128, dtype = "bf16", layout = "bshd" },
     { B = 1, H = 1, Hkv = 1, Sq = 17, Sk = 23, D = 256, dtype = "bf16", BLOCK_M = 16, BLOCK_N = 16,
       causal = 1 },
-    -- a head dim that is not a power of two, a given scale, more warps than rows need
-    { B = 1, H = 2, Hkv = 2, Sq = 21, Sk = 30, D = 40, scale = 0.3, lse = 1, warps = 8 },
+    -- a head dim that is not a power of two, a given scale, fewer warps (more elements per thread)
+    { B = 1, H = 2, Hkv = 2, Sq = 21, Sk = 30, D = 40, scale = 0.3, lse = 1, warps = 2 },
+    { B = 1, H = 2, Hkv = 1, Sq = 45, Sk = 37, causal = 1, warps = 4 },
   },
 
   body = function(k, p)

@@ -67,7 +67,7 @@ return kiln.recipe {
   tune = {
     SPLITS = { default = 4, values = { 1, 2, 4, 8, 16, 32 } },
     BLOCK_M = { default = 16, values = { 4, 8, 16, 32 } },
-    BLOCK_N = { default = 64, values = { 16, 32, 64, 128 } },
+    BLOCK_N = { default = 32, values = { 16, 32, 64, 128 } },
     warps = { default = 4, values = { 1, 2, 4, 8 } },
     stages = { default = 1, values = { 1, 2, 3 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3" } },
@@ -96,8 +96,8 @@ return kiln.recipe {
   reference = "attention_decode",
   checks = {
     -- one query, GQA 8:2, a split past Sk (empty), a ragged last tile
-    { B = 2, H = 8, Hkv = 2, Sq = 1, Sk = 300 },
-    { B = 1, H = 4, Hkv = 4, Sq = 1, Sk = 150, SPLITS = 2, BLOCK_N = 32 },
+    { B = 2, H = 8, Hkv = 2, Sq = 1, Sk = 300, BLOCK_N = 64 },
+    { B = 1, H = 4, Hkv = 4, Sq = 1, Sk = 150, SPLITS = 2, BLOCK_N = 64 },
     { B = 1, H = 4, Hkv = 1, Sq = 1, Sk = 1, SPLITS = 2 },
     -- more query heads per group than rows per program; several queries, causal
     { B = 1, H = 8, Hkv = 1, Sq = 3, Sk = 200, BLOCK_M = 4, BLOCK_N = 32, causal = 1, layout = "bshd" },
@@ -108,7 +108,7 @@ return kiln.recipe {
     { B = 1, H = 4, Hkv = 2, Sq = 2, Sk = 100, D = 128, SPLITS = 2, BLOCK_N = 32, causal = 1 },
     { B = 1, H = 2, Hkv = 1, Sq = 1, Sk = 70, D = 256, BLOCK_M = 4, BLOCK_N = 16, SPLITS = 2 },
     { B = 1, H = 8, Hkv = 2, Sq = 1, Sk = 300, dtype = "bf16" },
-    { B = 1, H = 4, Hkv = 2, Sq = 2, Sk = 100, D = 128, dtype = "bf16", BLOCK_N = 32, causal = 1 },
+    { B = 1, H = 4, Hkv = 2, Sq = 2, Sk = 100, D = 128, dtype = "bf16", BLOCK_N = 64, causal = 1 },
   },
 
   body = function(k, p)
