@@ -127,6 +127,7 @@ return kiln.recipe {
     -- each D and dtype
     { B = 1, H = 2, Hkv = 1, Sq = 20, Sk = 40, D = 128, causal = 1, lse = 1 },
     { B = 1, H = 1, Hkv = 1, Sq = 17, Sk = 23, D = 256, BLOCK_M = 16, BLOCK_N = 16, lse = 1 },
+    { B = 1, H = 1, Hkv = 1, Sq = 70, Sk = 40, D = 256, causal = 1 },
     { B = 1, H = 4, Hkv = 2, Sq = 37, Sk = 45, dtype = "bf16", causal = 1, lse = 1 },
     { B = 1, H = 2, Hkv = 1, Sq = 20, Sk = 40, D = 128, dtype = "bf16", layout = "bshd" },
     { B = 1, H = 1, Hkv = 1, Sq = 17, Sk = 23, D = 256, dtype = "bf16", BLOCK_M = 16, BLOCK_N = 16,
