@@ -5,7 +5,7 @@
 # memory layouts, padded rows, LSE), then e4m3 inputs on sm_89 (fp8 needs sm_89+). kiln run gives
 # fresh random inputs and poisoned outputs and exits non-zero on any element over the budget.
 # For e4m3 the budget is tighter than kiln run's e4m3 default (0.125, two units): P V runs in f16,
-# so the error is the e4m3 rounding of O (half a unit, 2^-4) plus f16-sized terms: 0.07; the
+# so the error is the e4m3 rounding of O (one unit, 2^-4) plus f16-sized terms: 0.07; the
 # decode partials are f32, so only the f16 terms remain: 2e-3 (docs/attention.md).
 set -u
 fail=0
