@@ -3,7 +3,7 @@
  * element of every output against the recipe's C reference.
  *
  *   kiln run RECIPE [--set NAME=VALUE]... [--sim] [--target sm_XX] [--check-all] [--reps N]
- *                   [--seed S] [--tol X]
+ *                   [--seed S] [--tol X] [--no-check]
  *
  * Without a usable GPU (no driver, no device) it says so on one line and runs on the simulator.
  * Each variant (the settings, or with --check-all each of the recipe's `checks` entries on top of
@@ -35,7 +35,7 @@
 typedef struct {
   const char *recipe, *target;
   const char *sets[KL_MAXSET];
-  int nsets, sim, check_all, reps, have_seed;
+  int nsets, sim, check_all, reps, have_seed, no_check;
   uint64_t seed;
   double tol; /* 0: the budget of the element types */
 } run_args;
@@ -71,7 +71,7 @@ typedef struct {
 static int usage_error(const char *msg, const char *arg) {
   fprintf(stderr, "kiln run: %s%s%s\n", msg, arg ? " " : "", arg ? arg : "");
   fprintf(stderr, "usage: kiln run RECIPE [--set NAME=VALUE]... [--sim] [--target sm_XX] [--check-all] "
-                  "[--reps N] [--seed S] [--tol X]\n");
+                  "[--reps N] [--seed S] [--tol X] [--no-check]\n");
   return -1;
 }
 
@@ -120,6 +120,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
       a->sim = 1;
     else if (!strcmp(s, "--check-all"))
       a->check_all = 1;
+    else if (!strcmp(s, "--no-check"))
+      a->no_check = 1;
     else if (s[0] == '-' && s[1] == '-') {
       const char *eq = strchr(s, '=');
       char opt[32];
@@ -440,6 +442,17 @@ static int check_outputs(const run_args *a, run_env *env, run_case *c) {
   return failed;
 }
 
+/* --no-check (benchmarks): the time and the launch facts, no reference. */
+static int print_timing(run_env *env, run_case *c) {
+  char timing[64];
+  format_time(c->ms, timing, sizeof timing);
+  printf("%s %s %s: %s per launch (grid %lld,%lld,%lld, %d threads, %d B shared; not checked)\n", c->label,
+         env->target->name, env->gpu ? "gpu" : "sim", timing, (long long)c->grid[0], (long long)c->grid[1],
+         (long long)c->grid[2], c->k.threads, c->k.shared_bytes);
+  fflush(stdout);
+  return 0;
+}
+
 /* ---- the steps for one variant ---- */
 
 static int prepare(kl_recipe *r, run_env *env, run_case *c) {
@@ -461,11 +474,12 @@ static int run_variant(kl_recipe *r, const run_args *a, run_env *env, const kl_s
     return 1;
   }
   make_label(r, c);
-  if (prepare(r, env, c) || (env->gpu ? run_gpu(env, c, a->reps) : run_sim(env, c)) || run_reference(r, c)) {
+  if (prepare(r, env, c) || (env->gpu ? run_gpu(env, c, a->reps) : run_sim(env, c)) ||
+      (!a->no_check && run_reference(r, c))) {
     printf("%s %s %s: ERROR: %s\n", c->label, env->target->name, env->gpu ? "gpu" : "sim", c->err);
     fflush(stdout);
   } else
-    rc = check_outputs(a, env, c);
+    rc = a->no_check ? print_timing(env, c) : check_outputs(a, env, c);
   free_case(c, env->gpu);
   free(c);
   return rc;

@@ -32,7 +32,7 @@ static void usage(FILE *f) {
           "  opt FILE.ir [--pass NAME ...] [--print-after-all] [--split-input-file] [--verify-diagnostics]\n"
           "          [--target sm_XX]\n"
           "  run RECIPE [--set NAME=VALUE ...] [--sim] [--target sm_XX] [--check-all] [--reps N] [--seed S]\n"
-          "          [--tol X]\n"
+          "          [--tol X] [--no-check]\n"
           "  targets [-v]\n"
           "  version\n");
 }
