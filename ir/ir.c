@@ -131,6 +131,30 @@ static int put_list(char *buf, size_t n, int len, const uint8_t *v, int rank) {
   return len + snprintf(buf + len, len < (int)n ? n - len : 0, "]");
 }
 
+ir_layout ir_layout_mma(ir_lkind kind, int wm, int wn, int kw) {
+  ir_layout l = {.kind = (uint8_t)kind, .wpc = {(uint8_t)wm, (uint8_t)wn}};
+  if (kind == IR_LMMA_B) {
+    l.spt[0] = (uint8_t)kw, l.spt[1] = 1;
+    l.tpw[0] = 4, l.tpw[1] = 8;
+    l.order[0] = 0, l.order[1] = 1;
+  } else {
+    l.spt[0] = 1, l.spt[1] = (uint8_t)(kind == IR_LMMA ? 2 : kw);
+    l.tpw[0] = 8, l.tpw[1] = 4;
+    l.order[0] = 1, l.order[1] = 0;
+  }
+  return l;
+}
+
+/* ", mma<[2,2]>", ", mma_a<[2,2],2>" */
+static int put_mma_layout(char *buf, size_t n, int len, ir_layout l) {
+  static const char *const names[] = {[IR_LMMA] = "mma", [IR_LMMA_A] = "mma_a", [IR_LMMA_B] = "mma_b"};
+  len += snprintf(buf + len, len < (int)n ? n - len : 0, ", %s<", names[l.kind]);
+  len = put_list(buf, n, len, l.wpc, 2);
+  if (l.kind != IR_LMMA)
+    len += snprintf(buf + len, len < (int)n ? n - len : 0, ",%u", l.kind == IR_LMMA_A ? l.spt[1] : l.spt[0]);
+  return len + snprintf(buf + len, len < (int)n ? n - len : 0, ">");
+}
+
 int ir_type_str(ir_type t, char *buf, size_t n) {
   const char *e = ir_elem_name(t.elem);
   int len = 0;
@@ -154,6 +178,8 @@ int ir_type_str(ir_type t, char *buf, size_t n) {
       len += snprintf(buf + len, len < (int)n ? n - len : 0, ",");
       len = put_list(buf, n, len, t.layout.order, t.rank);
       len += snprintf(buf + len, len < (int)n ? n - len : 0, ">");
+    } else if (t.kind == IR_TTILE && t.layout.kind >= IR_LMMA && t.layout.kind <= IR_LMMA_B && t.rank == 2) {
+      len = put_mma_layout(buf, n, len, t.layout);
     }
     return len + snprintf(buf + len, len < (int)n ? n - len : 0, ">");
   }

@@ -21,6 +21,20 @@
  *   times; if shape[d] < L[d] coordinates wrap modulo shape[d] (several threads hold the same
  *   element: replication). A reduce along d keeps its operand's layout with shape[d] = 1, so a
  *   broadcast back to the parent shape is a register copy.
+ *
+ *   The fragments of the warp-level matrix instruction (mma.sync m16n8kK, docs/tensor-cores.md), for
+ *   rank-2 tiles. The warps form a wm x wn grid (warp = warp_m * wn + warp_n); with lane = 4g + t:
+ *   mma<[wm,wn]>: dot's accumulator [M,N]. Rows 8*warp_m + g + 8*wm*i, columns 8*warp_n + 2t +
+ *     {0,1} + 8*wn*j: exactly blocked<[1,2],[8,4],[wm,wn],[1,0]>. Row groups i = 2q, 2q+1 make the
+ *     16 rows of one instruction, column pairs j one 8-column tile.
+ *   mma_a<[wm,wn],kw>: the A operand [M,K]. Rows as mma's; along K, kw elements (one 32-bit
+ *     register: 2 of 16 bits, 4 of 8 bits, 1 u32 word of bits) at 4*kw*j + kw*t. As
+ *     blocked<[1,kw],[8,4],[wm,1],[1,0]>, the wn warps of a warp row holding copies.
+ *   mma_b<[wm,wn],kw>: the B operand [K,N]. Columns 8*warp_n + g + 8*wn*j; along K as mma_a's.
+ *     As blocked<[kw,1],[4,8],[1,wn],[0,1]>, the wm warps of a warp column holding copies.
+ *   ir_layout stores the blocked fields above (spt, tpw, order) with wpc = [wm, wn]. wm*wn may be
+ *   less than the kernel's warps (the others hold copies). Whole fragments need M >= 16*wm, N >=
+ *   8*wn, K >= 4*kw; on a smaller shape (a reduce's result) coordinates wrap as in a blocked layout.
  */
 #ifndef KILN_IR_H
 #define KILN_IR_H
@@ -64,7 +78,7 @@ typedef enum {
   IR_TSMEM    /* smem<Sxelem>: shared-memory buffer */
 } ir_tkind;
 
-typedef enum { IR_LNONE, IR_LBLOCKED } ir_lkind;
+typedef enum { IR_LNONE, IR_LBLOCKED, IR_LMMA, IR_LMMA_A, IR_LMMA_B } ir_lkind;
 
 typedef struct {
   uint8_t kind; /* ir_lkind */
@@ -93,6 +107,9 @@ ir_type ir_t_tile(ir_elem e, int rank, const uint32_t *shape);
 ir_type ir_t_ptr(ir_elem e);
 ir_type ir_t_view(ir_elem e, int rank);
 ir_type ir_t_smem(ir_elem e, int rank, const uint32_t *shape);
+/* The layout of kind IR_LMMA, IR_LMMA_A or IR_LMMA_B for a wm x wn warp grid (kw: operand elements
+ * per 32-bit register; ignored for IR_LMMA). */
+ir_layout ir_layout_mma(ir_lkind kind, int wm, int wn, int kw);
 int ir_type_eq(ir_type a, ir_type b);        /* layouts compared too */
 int ir_type_eq_nolayout(ir_type a, ir_type b);
 uint32_t ir_type_numel(ir_type t);           /* product of shape (1 for scalars) */

@@ -315,9 +315,37 @@ static void parse_layout_list(parser *P, uint8_t *out, int rank, const char *wha
   next(P);
 }
 
-/* layout := 'blocked' '<' int-list ',' int-list ',' int-list ',' int-list '>' */
+/* mma-layout := ('mma' '<' int-list '>') | (('mma_a' | 'mma_b') '<' int-list ',' INT '>'), rank 2:
+ * the warp grid [wm, wn] and, for the operands, the elements per 32-bit register. */
+static void parse_mma_layout(parser *P, ir_type *t, ir_lkind kind) {
+  size_t at = P->tok.start;
+  next(P);
+  if (t->rank != 2) error_at(P, at, "mma layouts are for rank-2 tiles");
+  expect(P, '<', "after the layout name");
+  uint8_t w[2];
+  parse_layout_list(P, w, 2, "warps");
+  int kw = 2;
+  if (kind != IR_LMMA) {
+    expect(P, ',', "after the warps list");
+    if (P->tok.kind != T_INT) error_tok(P, "expected the elements per register (1, 2 or 4)");
+    long v = strtol(tok_text(P), NULL, 10);
+    if (v != 1 && v != 2 && v != 4) error_tok(P, "elements per register must be 1, 2 or 4, not %ld", v);
+    kw = (int)v;
+    next(P);
+  }
+  expect(P, '>', "to close the layout");
+  t->layout = ir_layout_mma(kind, w[0], w[1], kw);
+}
+
+/* layout := 'blocked' '<' int-list ',' int-list ',' int-list ',' int-list '>' | mma-layout */
 static void parse_layout(parser *P, ir_type *t) {
-  if (!is_word(P, "blocked")) error_tok(P, "expected a layout ('blocked<...>'), found %s", tok_desc(P));
+  if (is_word(P, "mma") || is_word(P, "mma_a") || is_word(P, "mma_b")) {
+    parse_mma_layout(P, t, is_word(P, "mma") ? IR_LMMA : is_word(P, "mma_a") ? IR_LMMA_A : IR_LMMA_B);
+    return;
+  }
+  if (!is_word(P, "blocked"))
+    error_tok(P, "expected a layout ('blocked<...>', 'mma<...>', 'mma_a<...>', 'mma_b<...>'), found %s",
+              tok_desc(P));
   next(P);
   expect(P, '<', "after 'blocked'");
   t->layout.kind = IR_LBLOCKED;

@@ -108,6 +108,21 @@ static void check_layout(verifier *V, ir_opid op, const char *what, ir_type t) {
          wpc, V->warps);
 }
 
+/* mma, mma_a, mma_b (ir.h): rank 2, a power-of-two warp grid within the kernel's warps, 1, 2 or 4
+ * elements per register and the stored fields those imply. Like a blocked layout, one may sit on a
+ * smaller shape (a reduce's result): coordinates wrap. */
+static void check_mma_layout(verifier *V, ir_opid op, const char *what, ir_type t) {
+  const ir_layout *l = &t.layout;
+  int wm = l->wpc[0], wn = l->wpc[1], kw = l->kind == IR_LMMA_B ? l->spt[0] : l->spt[1];
+  if (t.rank != 2) fail(V, op, "%s has type %s: mma layouts are for rank-2 tiles", what, ts(V, t));
+  if (!is_pow2((uint64_t)wm) || !is_pow2((uint64_t)wn) || wm * wn > V->warps)
+    fail(V, op, "%s has type %s: the mma warp grid must be powers of two multiplying to at most warps = %d",
+         what, ts(V, t), V->warps);
+  ir_layout want = ir_layout_mma((ir_lkind)l->kind, wm, wn, kw);
+  if ((kw != 1 && kw != 2 && kw != 4) || memcmp(&want, l, sizeof want))
+    fail(V, op, "%s has type %s: malformed mma layout", what, ts(V, t));
+}
+
 /* Checks a result, block argument or parameter type; `op` 0 means a kernel parameter. */
 static void check_type(verifier *V, ir_opid op, const char *what, ir_type t) {
   char msg[400] = "";
@@ -120,9 +135,10 @@ static void check_type(verifier *V, ir_opid op, const char *what, ir_type t) {
     for (int d = 0; d < t.rank && !msg[0]; d++)
       if (!is_pow2(t.shape[d]))
         snprintf(msg, sizeof msg, "has type %s: dim %d (%u) is not a power of two", ts(V, t), d, t.shape[d]);
-  if (!msg[0] && t.kind == IR_TTILE && t.layout.kind > IR_LBLOCKED)
+  if (!msg[0] && t.kind == IR_TTILE && t.layout.kind > IR_LMMA_B)
     snprintf(msg, sizeof msg, "has an unknown layout");
   if (!msg[0] && op && t.kind == IR_TTILE && t.layout.kind == IR_LBLOCKED) check_layout(V, op, what, t);
+  if (!msg[0] && op && t.kind == IR_TTILE && t.layout.kind >= IR_LMMA) check_mma_layout(V, op, what, t);
   if (!msg[0]) return;
   if (op) fail(V, op, "%s %s", what, msg);
   fail_kernel(V, "%s %s", what, msg);
