@@ -129,6 +129,17 @@ void cg_lower_alloc_shared(cg_lower *L, ir_opid op);
 void cg_lower_copy(cg_lower *L, ir_opid op);
 void cg_lower_load_shared(cg_lower *L, ir_opid op);
 void cg_lower_store_shared(cg_lower *L, ir_opid op);
+void cg_lower_async_wait(cg_lower *L, ir_opid op);
+
+/* ---- smem_swizzle.c: where an element of a shared buffer lives ---- */
+/* The swizzle N of shared buffer `buf` (its alloc_shared's `swizzle` attribute, found through
+ * loop-carried buffers; 0 = none). */
+int cg_smem_swizzle_of(cg_lower *L, ir_val buf);
+/* Byte offset, from the buffer's start, of the element of `buf` at coordinates idx[0..rank) (i32
+ * values, one per dim): row-major, rows = the last dim; with swizzle N the 16-byte chunk c of row r
+ * is at chunk c ^ ((r / max(1, 128 / row_bytes)) % N). Use it for every access to a shared buffer;
+ * a 16-byte-aligned run of 16 bytes along a row stays contiguous. */
+LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx);
 
 /* ---- lower_reduce.c, lower_dot.c ---- */
 void cg_lower_reduce(cg_lower *L, ir_opid op);

@@ -156,6 +156,7 @@ static void lower_op(cg_lower *L, ir_opid op) {
   case IR_OP_LOAD_SHARED: cg_lower_load_shared(L, op); return;
   case IR_OP_STORE_SHARED: cg_lower_store_shared(L, op); return;
   case IR_OP_BARRIER: L->c.ops->barrier(&L->c); return;
+  case IR_OP_ASYNC_WAIT: cg_lower_async_wait(L, op); return;
   case IR_OP_REDUCE: cg_lower_reduce(L, op); return;
   case IR_OP_DOT: cg_lower_dot(L, op); return;
   case IR_OP_CONVERT_LAYOUT: cg_lower_convert_layout(L, op); return;

@@ -6,9 +6,10 @@
  * 0 <= o_d + c_d < dim_d; a load yields `pad` outside, a store skips it. The index, mask and address
  * term are computed once per distinct coordinate along each dim and combined per element.
  *
- * Shared buffers sit at shared_base + the planned `offset`, row-major. A copy spreads the buffer
- * over the block's threads, 16 bytes per thread per step (a rank-1 blocked layout over the
- * flattened buffer), so that global reads coalesce. In memory an i1 element is a byte (0 or 1).
+ * Shared buffers sit at shared_base + the planned `offset`, row-major, with the XOR swizzle of
+ * smem_swizzle.c when they have one. A copy spreads the buffer over the block's threads in chunks,
+ * cp.async where the target has it (see the copy section), so that global reads coalesce. In
+ * memory an i1 element is a byte (0 or 1).
  */
 #include "cg.h"
 
@@ -174,12 +175,32 @@ void cg_lower_alloc_shared(cg_lower *L, ir_opid op) {
   cg_def(L, o->res[0], 1)[0] = LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &off, 1, "smem");
 }
 
+/* A tile to or from a swizzled buffer: each element's address through cg_smem_swizzle. */
+static void swizzled_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef *vals, int store) {
+  ir_elem e = ir_vtype(L->fn, buf).elem;
+  LLVMTypeRef ty = cg_mem_type(L, e);
+  LLVMValueRef *coords = cg_lay_coords(L, y), base = cg_get(L, buf)->v[0];
+  LLVMValueRef owner = store ? cg_lay_thread(L, y)->owner : NULL;
+  for (uint32_t i = 0; i < y->n; i++) {
+    LLVMValueRef off = cg_smem_swizzle(L, buf, &coords[i * (uint32_t)y->rank]);
+    LLVMValueRef ptr = LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &off, 1, "");
+    if (store)
+      L->c.ops->store(&L->c, CG_SHARED, ptr, cg_to_mem(L, vals[i], e), owner);
+    else
+      vals[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, ty, ptr, NULL, NULL), e);
+  }
+}
+
 void cg_lower_load_shared(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   ir_type t = ir_vtype(L->fn, o->res[0]);
   cg_lay y;
   cg_lay_init(&y, t);
-  cg_tile_from_shared(L, &y, t.elem, cg_get(L, o->opnd[0])->v[0], cg_def(L, o->res[0], y.n));
+  LLVMValueRef *out = cg_def(L, o->res[0], y.n);
+  if (cg_smem_swizzle_of(L, o->opnd[0]))
+    swizzled_tile(L, &y, o->opnd[0], out, 0);
+  else
+    cg_tile_from_shared(L, &y, t.elem, cg_get(L, o->opnd[0])->v[0], out);
 }
 
 void cg_lower_store_shared(cg_lower *L, ir_opid op) {
@@ -187,54 +208,212 @@ void cg_lower_store_shared(cg_lower *L, ir_opid op) {
   ir_type t = ir_vtype(L->fn, o->opnd[1]);
   cg_lay y;
   cg_lay_init(&y, t);
-  cg_tile_to_shared(L, &y, t.elem, cg_get(L, o->opnd[1])->v, cg_get(L, o->opnd[0])->v[0]);
+  if (cg_smem_swizzle_of(L, o->opnd[0]))
+    swizzled_tile(L, &y, o->opnd[0], cg_get(L, o->opnd[1])->v, 1);
+  else
+    cg_tile_to_shared(L, &y, t.elem, cg_get(L, o->opnd[1])->v, cg_get(L, o->opnd[0])->v[0]);
 }
 
-/* The flattened buffer as a rank-1 tile: 16 bytes per thread per step, lanes then warps. */
-static void flat_layout(cg_lower *L, ir_type sm, cg_lay *y) {
-  uint32_t n = ir_type_numel(sm);
-  uint32_t v = 16 / (uint32_t)cg_elem_bytes(sm.elem);
-  ir_type t = ir_t_tile(sm.elem, 1, &n);
-  t.layout = (ir_layout){
-      .kind = IR_LBLOCKED, .spt = {(uint8_t)(v < n ? v : n)}, .tpw = {32}, .wpc = {(uint8_t)L->warps}};
-  cg_lay_init(y, t);
+/* ---- global -> shared copies ----
+ *
+ * A copy moves the buffer as chunks: cb bytes of consecutive elements along one row of the buffer.
+ * Chunk q goes to thread q mod T (T threads), so consecutive threads read consecutive global bytes;
+ * a buffer with fewer chunks than threads is copied by the first threads only. On targets with
+ * cp.async each chunk of 16, 8 or 4 bytes is one cp.async whose src_bytes counts the chunk's
+ * elements inside the view (the rest, and masked-off chunks, are zero-filled). The widest chunk
+ * whose alignment the view guarantees is picked at run time (base, row strides and column offset
+ * are the same in every thread); a view whose rows are not even 4-byte aligned, a non-zero pad, or
+ * a last stride that is not the constant 1 take the plain path: one element per chunk, a masked
+ * global load and a shared store. On cp.async targets every copy then commits one group (the
+ * pipeline pass counts groups per copy); a copy without `async = 1` also waits for it, so that it
+ * is complete in the issuing thread like a plain copy. */
+
+typedef struct {
+  ir_val buf;
+  ir_type sm;
+  int eb;                        /* element bytes */
+  cg_value *view;                /* pointer, dims, strides (i64) */
+  LLVMValueRef off[IR_MAXRANK]; /* the copy's offsets, i64 */
+  LLVMValueRef pred;             /* the copy's predicate, or NULL */
+  LLVMValueRef pad;              /* what a masked element reads (plain path) */
+  LLVMValueRef sbase;
+  int col_major; /* plain path over a view whose dim 0 is contiguous: chunks run down the columns */
+} copy_plan;
+
+/* Coordinates in the buffer (i32) of chunk q of cb-byte chunks. */
+static void chunk_coords(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q, LLVMValueRef *idx) {
+  LLVMBuilderRef B = L->c.b;
+  int f = p->sm.rank - 1;
+  uint32_t cpr = p->sm.shape[f] * (uint32_t)p->eb / (uint32_t)cb; /* chunks per row */
+  LLVMValueRef cc, r;
+  if (p->col_major) {
+    idx[0] = LLVMBuildAnd(B, q, cg_i32(L, p->sm.shape[0] - 1), "");
+    cc = LLVMBuildLShr(B, q, cg_i32(L, log2_u32(p->sm.shape[0])), "");
+  } else {
+    cc = LLVMBuildAnd(B, q, cg_i32(L, cpr - 1), "");
+    r = LLVMBuildLShr(B, q, cg_i32(L, log2_u32(cpr)), "");
+    for (int d = f - 1; d >= 0; d--) {
+      idx[d] = LLVMBuildAnd(B, r, cg_i32(L, p->sm.shape[d] - 1), "");
+      r = LLVMBuildLShr(B, r, cg_i32(L, log2_u32(p->sm.shape[d])), "");
+    }
+  }
+  idx[f] = LLVMBuildMul(B, cc, cg_i32(L, cb / p->eb), "");
 }
+
+/* Global address of the chunk at idx (ce elements) and how many of its elements lie inside the view
+ * (i64, 0..ce): 0 when a row coordinate is outside, the predicate is off or the chunk starts before
+ * column 0 (aligned chunks never straddle 0). */
+static LLVMValueRef chunk_global(cg_lower *L, const copy_plan *p, const LLVMValueRef *idx, int ce,
+                                 LLVMValueRef *valid) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
+  int R = p->sm.rank, f = R - 1;
+  LLVMValueRef addr = cg_i64(L, 0), ok = p->pred, g = NULL;
+  for (int d = 0; d <= f; d++) {
+    g = LLVMBuildAdd(B, p->off[d], LLVMBuildZExt(B, idx[d], i64, ""), "");
+    ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""));
+    if (d < f) ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSLT, g, p->view->v[1 + d], ""));
+    addr = LLVMBuildAdd(B, addr, LLVMBuildMul(B, g, p->view->v[1 + R + d], ""), "");
+  }
+  LLVMValueRef left = LLVMBuildSub(B, p->view->v[1 + f], g, "");
+  LLVMValueRef lo = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, left, cg_i64(L, 0), ""), cg_i64(L, 0), left, "");
+  LLVMValueRef n = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, lo, cg_i64(L, ce), ""), lo, cg_i64(L, ce), "");
+  *valid = LLVMBuildSelect(B, ok, n, cg_i64(L, 0), "");
+  return LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), p->view->v[0], &addr, 1, "");
+}
+
+static LLVMValueRef chunk_shared(cg_lower *L, const copy_plan *p, const LLVMValueRef *idx) {
+  LLVMValueRef off = cg_smem_swizzle(L, p->buf, idx);
+  return LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), p->sbase, &off, 1, "");
+}
+
+/* Chunk q as one cp.async of cb bytes. */
+static void chunk_async(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMValueRef idx[IR_MAXRANK], valid;
+  chunk_coords(L, p, cb, q, idx);
+  LLVMValueRef gp = chunk_global(L, p, idx, cb / p->eb, &valid);
+  LLVMValueRef bytes = LLVMBuildTrunc(B, LLVMBuildMul(B, valid, cg_i64(L, p->eb), ""),
+                                      LLVMInt32TypeInContext(L->c.ctx), "");
+  gp = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntNE, bytes, cg_i32(L, 0), ""), gp, p->view->v[0], "");
+  L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx), gp, cb, bytes);
+}
+
+/* Chunk q as one element: a masked global load (pad outside) and a shared store. */
+static void chunk_plain(cg_lower *L, const copy_plan *p, LLVMValueRef q, LLVMValueRef owner) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMValueRef idx[IR_MAXRANK], valid;
+  LLVMTypeRef ety = cg_mem_type(L, p->sm.elem);
+  chunk_coords(L, p, p->eb, q, idx);
+  LLVMValueRef gp = chunk_global(L, p, idx, 1, &valid);
+  LLVMValueRef in = cg_and_pred(L, LLVMBuildICmp(B, LLVMIntNE, valid, cg_i64(L, 0), ""), owner);
+  LLVMValueRef x = L->c.ops->load(&L->c, CG_GLOBAL, ety, gp, in, p->pad);
+  L->c.ops->store(&L->c, CG_SHARED, chunk_shared(L, p, idx), x, owner);
+}
+
+/* Every chunk of cb bytes this thread copies (cb = 0: the plain path). */
+static void copy_chunks(cg_lower *L, const copy_plan *p, int cb) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t n = ir_type_numel(p->sm) * (uint32_t)p->eb / (uint32_t)(cb ? cb : p->eb);
+  uint32_t T = (uint32_t)L->c.threads;
+  LLVMValueRef owner = n < T ? LLVMBuildICmp(B, LLVMIntULT, L->tid, cg_i32(L, n), "") : NULL;
+  LLVMBasicBlockRef join = NULL;
+  if (owner && cb) { /* cp.async has no predicate: branch around it */
+    LLVMBasicBlockRef go = cg_block(L, "copy.chunks");
+    join = cg_block(L, "copy.done");
+    LLVMBuildCondBr(B, owner, go, join);
+    LLVMPositionBuilderAtEnd(B, go);
+  }
+  for (uint32_t j = 0; j * T < n; j++) {
+    LLVMValueRef q = LLVMBuildAdd(B, L->tid, cg_i32(L, j * T), "");
+    if (cb)
+      chunk_async(L, p, cb, q);
+    else
+      chunk_plain(L, p, q, owner);
+  }
+  if (join) {
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, join);
+  }
+}
+
+/* i1: every chunk of cb bytes is cb-aligned in global memory (base, row strides, column offset). */
+static LLVMValueRef aligned_to(cg_lower *L, const copy_plan *p, int cb) {
+  LLVMBuilderRef B = L->c.b;
+  int R = p->sm.rank;
+  LLVMValueRef bits = LLVMBuildPtrToInt(B, p->view->v[0], LLVMInt64TypeInContext(L->c.ctx), "");
+  for (int d = 0; d < R - 1; d++)
+    bits = LLVMBuildOr(B, bits, LLVMBuildMul(B, p->view->v[1 + R + d], cg_i64(L, p->eb), ""), "");
+  bits = LLVMBuildOr(B, bits, LLVMBuildMul(B, p->off[R - 1], cg_i64(L, p->eb), ""), "");
+  LLVMValueRef low = LLVMBuildAnd(B, bits, cg_i64(L, cb - 1), "");
+  return LLVMBuildICmp(B, LLVMIntEQ, low, cg_i64(L, 0), "");
+}
+
+/* cp.async: the widest chunk the alignment allows, chosen at run time, else the plain path. */
+static void copy_async(cg_lower *L, const copy_plan *p) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t row_bytes = p->sm.shape[p->sm.rank - 1] * (uint32_t)p->eb;
+  int widths[3], nw = 0;
+  for (int cb = 16; cb >= 4; cb /= 2)
+    if (cb >= p->eb && (uint32_t)cb <= row_bytes) widths[nw++] = cb;
+  int plain = nw == 0 || widths[nw - 1] > p->eb; /* the narrowest chunk is one element: always aligned */
+  LLVMBasicBlockRef join = cg_block(L, "copy.end");
+  for (int w = 0; w < nw; w++) {
+    if (w == nw - 1 && !plain) {
+      copy_chunks(L, p, widths[w]);
+      break;
+    }
+    LLVMBasicBlockRef yes = cg_block(L, "copy.async"), no = cg_block(L, "copy.narrower");
+    LLVMBuildCondBr(B, aligned_to(L, p, widths[w]), yes, no);
+    LLVMPositionBuilderAtEnd(B, yes);
+    copy_chunks(L, p, widths[w]);
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, no);
+  }
+  if (plain) copy_chunks(L, p, 0);
+  LLVMBuildBr(B, join);
+  LLVMPositionBuilderAtEnd(B, join);
+}
+
+/* The pad attribute is absent or zero (+0): what cp.async's zero fill gives. */
+static int pad_is_zero(ir_attr *pad) {
+  return !pad || (pad->kind == IR_AINT && pad->i == 0) ||
+         (pad->kind == IR_AFLOAT && pad->f == 0 && !__builtin_signbit(pad->f));
+}
+
+static int const_one(LLVMValueRef v) { return LLVMIsAConstantInt(v) && LLVMConstIntGetSExtValue(v) == 1; }
 
 void cg_lower_copy(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
-  ir_val smv = o->opnd[o->nopnd - 1];
-  ir_type sm = ir_vtype(L->fn, smv);
-  if (o->nopnd != (uint32_t)(2 + sm.rank))
-    cg_fail(L, op, "op 'copy' to a rank-%d buffer takes a view, %d offsets and the buffer", sm.rank, sm.rank);
-  cg_lay y;
-  flat_layout(L, sm, &y);
-  LLVMBuilderRef B = L->c.b;
-  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx), ety = cg_mem_type(L, sm.elem);
-  cg_value *vw = cg_get(L, o->opnd[0]);
-  LLVMValueRef *flat = cg_lay_coords(L, &y);
-  LLVMValueRef owner = cg_lay_thread(L, &y)->owner;
-  LLVMValueRef pad = cg_to_mem(L, cg_const_elem(L, sm.elem, ir_attr_get(o->attrs, "pad")), sm.elem);
-  LLVMValueRef sbase = cg_get(L, smv)->v[0];
-  LLVMValueRef offs[IR_MAXRANK];
-  for (int d = 0; d < sm.rank; d++)
-    offs[d] = cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);
-  for (uint32_t i = 0; i < y.n; i++) {
-    LLVMValueRef idx = cg_i64(L, 0), mask = NULL;
-    int shift = 0;
-    for (int d = sm.rank - 1; d >= 0; d--) {
-      LLVMValueRef c =
-          LLVMBuildAnd(B, LLVMBuildLShr(B, flat[i], cg_i32(L, shift), ""), cg_i32(L, sm.shape[d] - 1), "");
-      shift += log2_u32(sm.shape[d]);
-      LLVMValueRef g = LLVMBuildAdd(B, offs[d], LLVMBuildZExt(B, c, i64, ""), "");
-      LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""),
-                                     LLVMBuildICmp(B, LLVMIntSLT, g, vw->v[1 + d], ""), "");
-      mask = mask ? LLVMBuildAnd(B, mask, in, "") : in;
-      idx = LLVMBuildAdd(B, idx, LLVMBuildMul(B, g, vw->v[1 + sm.rank + d], ""), "");
-    }
-    LLVMValueRef gp = LLVMBuildGEP2(B, ety, vw->v[0], &idx, 1, "");
-    LLVMValueRef x =
-        L->c.ops->load(&L->c, CG_GLOBAL, ety, gp, owner ? LLVMBuildAnd(B, mask, owner, "") : mask, pad);
-    LLVMValueRef sp = LLVMBuildGEP2(B, ety, sbase, &flat[i], 1, "");
-    L->c.ops->store(&L->c, CG_SHARED, sp, x, owner);
-  }
+  ir_type last = ir_vtype(L->fn, o->opnd[o->nopnd - 1]);
+  int has_pred = last.kind == IR_TSCALAR && last.elem == IR_I1;
+  copy_plan p = {.buf = o->opnd[o->nopnd - 1 - has_pred]};
+  p.sm = ir_vtype(L->fn, p.buf);
+  int R = p.sm.rank;
+  if (o->nopnd != (uint32_t)(2 + R + has_pred))
+    cg_fail(L, op, "op 'copy' to a rank-%d buffer takes a view, %d offsets and the buffer", R, R);
+  p.eb = cg_elem_bytes(p.sm.elem);
+  p.view = cg_get(L, o->opnd[0]);
+  for (int d = 0; d < R; d++)
+    p.off[d] = cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);
+  p.pred = has_pred ? cg_get(L, o->opnd[o->nopnd - 1])->v[0] : NULL;
+  ir_attr *pad = ir_attr_get(o->attrs, "pad");
+  p.pad = cg_to_mem(L, cg_const_elem(L, p.sm.elem, pad), p.sm.elem);
+  p.sbase = cg_get(L, p.buf)->v[0];
+  int cp = (L->c.target->features & CG_F_CP_ASYNC) && L->c.ops->cp_async;
+  int contiguous = const_one(p.view->v[2 * R]);
+  p.col_major = R == 2 && !contiguous && const_one(p.view->v[1 + R]);
+  if (cp && contiguous && pad_is_zero(pad))
+    copy_async(L, &p);
+  else
+    copy_chunks(L, &p, 0);
+  if (!cp) return;
+  L->c.ops->cp_async_commit(&L->c);
+  if (!ir_attr_i(o->attrs, "async", 0)) L->c.ops->cp_async_wait(&L->c, 0);
+}
+
+/* async_wait {pending = N}: this thread's copies are complete except the N most recent groups. */
+void cg_lower_async_wait(cg_lower *L, ir_opid op) {
+  int n = (int)ir_attr_i(L->fn->ops[op].attrs, "pending", 0);
+  if ((L->c.target->features & CG_F_CP_ASYNC) && L->c.ops->cp_async_wait) L->c.ops->cp_async_wait(&L->c, n);
 }

@@ -351,14 +351,31 @@ static void check_store(verifier *V, ir_opid op) {
   uint32_t last = O(V, op)->nopnd - 1;
   char what[32];
   snprintf(what, sizeof what, "operand %u", last);
-  check_moved(V, op, what, otype(V, op, last), O(V, op)->code == IR_OP_COPY ? IR_TSMEM : IR_TTILE, v);
-  if (O(V, op)->code == IR_OP_COPY) opt_number(V, op, "pad");
+  check_moved(V, op, what, otype(V, op, last), IR_TTILE, v);
+}
+
+/* copy: view, R offsets, smem[, predicate (i1 scalar: false copies nothing but pad)] */
+static void check_copy(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  ir_type last = o->nopnd >= 2 ? otype(V, op, o->nopnd - 1) : ir_t_none();
+  uint32_t pred = last.kind == IR_TSCALAR && last.elem == IR_I1;
+  ir_type v = check_view_access(V, op, 1 + pred);
+  char what[32];
+  snprintf(what, sizeof what, "operand %u", 1 + v.rank);
+  check_moved(V, op, what, otype(V, op, 1 + v.rank), IR_TSMEM, v);
+  opt_number(V, op, "pad");
+  if (ir_attr_get(o->attrs, "async")) need_int_in(V, op, "async", 0, 1);
 }
 
 static void check_alloc_shared(verifier *V, ir_opid op) {
   ir_type r = rtype(V, op, 0);
   if (r.kind != IR_TSMEM) fail(V, op, "result 0 has type %s; expected an smem buffer", ts(V, r));
   opt_int(V, op, "swizzle", 0);
+  int64_t sw = ir_attr_i(O(V, op)->attrs, "swizzle", 0);
+  uint32_t row = r.shape[r.rank - 1] * (uint32_t)(ir_elem_bits(r.elem) < 8 ? 1 : ir_elem_bits(r.elem) / 8);
+  if (sw > 1 && ((sw & (sw - 1)) || row % 16 || (uint64_t)sw > row / 16))
+    fail(V, op, "swizzle = %lld needs a power of two at most the 16-byte chunks of a row (%s has %u)",
+         (long long)sw, ts(V, r), row % 16 ? 0 : row / 16);
   opt_int(V, op, "offset", 0);
 }
 
@@ -517,12 +534,13 @@ static void check_rules(verifier *V, ir_opid op) {
   case IR_OP_BITCAST: check_cast(V, op); break;
   case IR_OP_VIEW: check_view(V, op); break;
   case IR_OP_LOAD: check_load(V, op); break;
-  case IR_OP_STORE:
-  case IR_OP_COPY: check_store(V, op); break;
+  case IR_OP_STORE: check_store(V, op); break;
+  case IR_OP_COPY: check_copy(V, op); break;
   case IR_OP_ALLOC_SHARED: check_alloc_shared(V, op); break;
   case IR_OP_LOAD_SHARED:
   case IR_OP_STORE_SHARED: check_shared_access(V, op); break;
   case IR_OP_BARRIER: break;
+  case IR_OP_ASYNC_WAIT: opt_int(V, op, "pending", 0); break;
   case IR_OP_REDUCE: check_reduce(V, op); break;
   case IR_OP_DOT: check_dot(V, op); break;
   case IR_OP_CONVERT_LAYOUT: check_convert_layout(V, op); break;

@@ -13,7 +13,8 @@
 #include "pass.h"
 
 static int writes(int code) {
-  return code == IR_OP_STORE || code == IR_OP_COPY || code == IR_OP_STORE_SHARED || code == IR_OP_BARRIER;
+  return code == IR_OP_STORE || code == IR_OP_COPY || code == IR_OP_STORE_SHARED || code == IR_OP_BARRIER ||
+         code == IR_OP_ASYNC_WAIT;
 }
 
 /* 1 if op or an op nested in its regions has a side effect. */

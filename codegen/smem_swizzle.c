@@ -1,0 +1,67 @@
+/*
+ * smem_swizzle.c - where an element of a shared buffer lives: row-major order, then an XOR swizzle
+ * of 16-byte chunks within each row.
+ *
+ * A buffer's rows are its last dim; the leading dims, flattened row-major, number them. With
+ * `alloc_shared {swizzle = N}` (N a power of two, 2 <= N <= chunks per row), the 16-byte chunk c of
+ * row r is stored at chunk c ^ ((r / G) % N) of the same row, where G = max(1, 128 / row bytes) is
+ * the number of rows that share one 128-byte line of the 32 four-byte banks. Bytes inside a chunk
+ * keep their place, so 16-byte accesses (cp.async, ldmatrix rows, vector loads) stay contiguous.
+ *
+ * Why this XOR: an ldmatrix reads the same logical chunk of 8 consecutive rows, and 8 consecutive
+ * threads of a copy write the 8 chunks of one 128-byte line. Unswizzled, the 8 rows' chunks share a
+ * bank group whenever a row is a multiple of 128 bytes (an 8-way conflict). With N = min(8, chunks
+ * per row) the 8 rows land on 8 distinct 16-byte bank groups, while the chunks of any one line are
+ * only permuted among themselves, so neither side conflicts (docs/gemm.md works the cases).
+ *
+ * Every access to a buffer goes through cg_smem_swizzle: copy, load_shared, store_shared, and the
+ * tensor-core operand loads. The verifier checks that N fits the rows (ir/verify.c).
+ */
+#include <assert.h>
+
+#include "cg.h"
+
+static int log2_u32(uint32_t x) { return 31 - __builtin_clz(x); }
+
+/* The alloc_shared behind buf: through loop-carried values (block arguments of a `for` body take
+ * their init's buffer; a `for` result its init) to the op that made it; 0 if none. */
+static ir_opid alloc_of(ir_func *fn, ir_val buf) {
+  for (int hops = 0; hops < 64 && buf; hops++) {
+    ir_value *v = ir_v(fn, buf);
+    if (v->def) {
+      ir_op *o = ir_o(fn, v->def);
+      if (o->code == IR_OP_ALLOC_SHARED) return v->def;
+      if (o->code != IR_OP_FOR) return 0;
+      buf = o->opnd[3 + v->index];
+      continue;
+    }
+    ir_opid parent = v->arg_of ? ir_r(fn, v->arg_of)->parent_op : 0;
+    if (!parent || ir_o(fn, parent)->code != IR_OP_FOR || v->index == 0) return 0;
+    buf = ir_o(fn, parent)->opnd[3 + v->index - 1];
+  }
+  return 0;
+}
+
+int cg_smem_swizzle_of(cg_lower *L, ir_val buf) {
+  ir_opid op = alloc_of(L->fn, buf);
+  int n = op ? (int)ir_attr_i(ir_o(L->fn, op)->attrs, "swizzle", 0) : 0;
+  return n > 1 ? n : 0;
+}
+
+LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx) {
+  LLVMBuilderRef B = L->c.b;
+  ir_type t = ir_vtype(L->fn, buf);
+  int f = t.rank - 1, eb = cg_elem_bytes(t.elem), n = cg_smem_swizzle_of(L, buf);
+  uint32_t row_bytes = t.shape[f] * (uint32_t)eb;
+  LLVMValueRef row = cg_i32(L, 0);
+  for (int d = 0; d < f; d++)
+    row = LLVMBuildAdd(B, LLVMBuildMul(B, row, cg_i32(L, t.shape[d]), ""), idx[d], "");
+  LLVMValueRef col = LLVMBuildMul(B, idx[f], cg_i32(L, eb), "");
+  LLVMValueRef start = LLVMBuildMul(B, row, cg_i32(L, row_bytes), "");
+  if (!n) return LLVMBuildAdd(B, start, col, "");
+  assert(row_bytes % 16 == 0 && (uint32_t)n <= row_bytes / 16 && !(n & (n - 1)));
+  int group = row_bytes >= 128 ? 0 : log2_u32(128 / row_bytes);
+  LLVMValueRef key = LLVMBuildAnd(B, LLVMBuildLShr(B, row, cg_i32(L, group), ""), cg_i32(L, n - 1), "");
+  LLVMValueRef moved = LLVMBuildXor(B, col, LLVMBuildShl(B, key, cg_i32(L, 4), ""), "");
+  return LLVMBuildAdd(B, start, moved, "");
+}
