@@ -19,6 +19,7 @@ static const pass_info passes[] = {
     {"cse", pass_cse, "merge equal pure ops (scoped by regions)"},
     {"dce", pass_dce, "remove pure ops and side-effect-free loops whose results are unused"},
     {"layout", pass_layout_assign, "assign register layouts to tiles, insert conversions"},
+    {"pipeline", pass_pipeline, "software-pipeline the copies of loops with stages >= 2; batch other copies"},
     {"shared-plan", pass_shared_plan, "give shared buffers offsets, reusing memory by liveness"},
 };
 
@@ -73,6 +74,7 @@ int pass_run_default(ir_func *fn, pass_ctx *pc) {
   if (run_named(fn, pc, "cse")) return -1;
   if (run_named(fn, pc, "dce")) return -1;
   if (run_named(fn, pc, "layout")) return -1;
+  if (run_named(fn, pc, "pipeline")) return -1;
   if (run_named(fn, pc, "shared-plan")) return -1;
   return 0;
 }

@@ -1,0 +1,394 @@
+/*
+ * pipeline.c - software pipelining of global -> shared copies, and batching of the other copies.
+ *
+ * A loop `for {stages = S}` (S >= 2) whose body starts by copying tiles into shared buffers, then
+ * passes a barrier, then reads them:
+ *
+ *   for i { copy(A, f(i), buf); ...; barrier; ... load_shared(buf) ...; [barrier] }
+ *
+ * becomes a pipeline that keeps S-1 copies in flight while it computes on the oldest:
+ *
+ *   buf_0 .. buf_{S-1}                                   (S buffers: buf and S-1 clones)
+ *   copy(A, f(lo + s*step), buf_s, lo + s*step < hi) {async = 1}   for s = 0 .. S-2
+ *   for i, (cur_0 .. cur_{S-1}) = (buf_0 .. buf_{S-1}) {
+ *     async_wait {pending = (S-2) * copies}; barrier     (iteration i's copies are complete)
+ *     ... load_shared(cur_0) ...                         (the body, reading the oldest stage)
+ *     copy(A, f(i + (S-1)*step), cur_{S-1}, i + (S-1)*step < hi) {async = 1}
+ *     yield ..., cur_1 .. cur_{S-1}, cur_0               (rotate the stages)
+ *   }
+ *   async_wait {pending = 0}; barrier
+ *
+ * Every copy commits one group of asynchronous copies (codegen), so waiting until at most
+ * (S-2) * copies groups are pending completes exactly iteration i's copies. A copy past the end is
+ * issued with a false predicate (it reads nothing and fills the stage with its pad) so that the
+ * group count stays the same in every iteration. The copy for i + S-1 goes into the stage read in
+ * iteration i-1, which every thread has left at the barrier at the top of iteration i: a barrier
+ * that ended the body only to protect the buffers from the next iteration's copies is dropped.
+ * The loop's copies must be recomputable from the induction variable and loop-invariant values by
+ * pure ops, and their buffers used only by this loop and only after its first barrier; copies that
+ * do not qualify stay where they are. A loop without such copies is left alone (`stages` is a hint).
+ *
+ * Copies outside pipelined loops complete in the issuing thread (codegen waits for them) unless
+ * they are batched: a run of copies followed by a barrier, with only computation between, is
+ * marked async and one `async_wait {pending = 0}` goes before the barrier, so the copies overlap.
+ */
+#include <string.h>
+
+#include "pass.h"
+
+typedef struct {
+  ir_func *fn;
+  ir_arena *A;
+  ir_opid loop;
+  ir_reg body;
+  ir_val iv;
+  int stages;
+  ir_opid barrier;  /* the body's first top-level barrier */
+  ir_opid copy[16]; /* the copies being pipelined */
+  int ncopy;
+  uint8_t *need; /* per op (below nops): in the slice that recomputes the copies' operands */
+  uint32_t nops;
+  ir_val *map;   /* per original value: its clone in the stage being built */
+  uint32_t nvals;
+} loop_ctx;
+
+/* 1 if region r is `outer` or nested in it. */
+static int within(ir_func *fn, ir_reg r, ir_reg outer) {
+  while (r) {
+    if (r == outer) return 1;
+    ir_opid p = ir_r(fn, r)->parent_op;
+    r = p ? ir_o(fn, p)->parent : 0;
+  }
+  return 0;
+}
+
+static ir_reg region_of_value(ir_func *fn, ir_val v) {
+  ir_value *x = ir_v(fn, v);
+  return x->def ? ir_o(fn, x->def)->parent : x->arg_of;
+}
+
+/* The top-level op of the body that holds op (op itself, or the op whose regions enclose it). */
+static ir_opid top_of(ir_func *fn, ir_opid op, ir_reg body) {
+  while (op && ir_o(fn, op)->parent != body) op = ir_r(fn, ir_o(fn, op)->parent)->parent_op;
+  return op;
+}
+
+/* Position of a top-level op in the body. */
+static int index_in(ir_func *fn, ir_reg body, ir_opid op) {
+  int i = 0;
+  for (ir_opid x = ir_r(fn, body)->first; x; x = ir_o(fn, x)->next, i++)
+    if (x == op) return i;
+  return -1;
+}
+
+/* ---- which copies qualify ---- */
+
+/* 1 if v can be recomputed outside the body's order: defined outside the loop, the induction
+ * variable, or a pure top-level op of the body whose operands can. Marks the ops in lc->need. */
+static int recomputable(loop_ctx *lc, ir_val v) {
+  ir_func *fn = lc->fn;
+  if (v == lc->iv || !within(fn, region_of_value(fn, v), lc->body)) return 1;
+  ir_opid d = ir_v(fn, v)->def;
+  if (!d || ir_o(fn, d)->parent != lc->body || ir_o(fn, d)->nregion ||
+      !(ir_opinfo_table[ir_o(fn, d)->code].flags & IR_F_PURE))
+    return 0;
+  for (uint32_t k = 0; k < ir_o(fn, d)->nopnd; k++)
+    if (!recomputable(lc, ir_o(fn, d)->opnd[k])) return 0;
+  lc->need[d] = 1;
+  return 1;
+}
+
+/* 1 if the buffer of copy c is an alloc_shared outside the loop that only this copy writes and
+ * whose other uses are region-free ops of the body after its first barrier. */
+static int buffer_ok(loop_ctx *lc, ir_opid c, ir_val buf) {
+  ir_func *fn = lc->fn;
+  ir_opid def = ir_v(fn, buf)->def;
+  if (!def || ir_o(fn, def)->code != IR_OP_ALLOC_SHARED || within(fn, ir_o(fn, def)->parent, lc->body))
+    return 0;
+  int first_read = index_in(fn, lc->body, lc->barrier);
+  for (ir_opid op = 1; op < fn->nops; op++) {
+    ir_op *o = ir_o(fn, op);
+    if (o->dead || op == c) continue;
+    for (uint32_t k = 0; k < o->nopnd; k++) {
+      if (o->opnd[k] != buf) continue;
+      if (!within(fn, o->parent, lc->body) || o->nregion || o->code == IR_OP_COPY ||
+          o->code == IR_OP_STORE_SHARED || o->code == IR_OP_YIELD)
+        return 0;
+      if (index_in(fn, lc->body, top_of(fn, op, lc->body)) <= first_read) return 0;
+    }
+  }
+  return 1;
+}
+
+/* Collects the body's qualifying copies (before its first barrier); 0 if there are none. */
+static int find_copies(loop_ctx *lc) {
+  ir_func *fn = lc->fn;
+  for (ir_opid op = ir_r(fn, lc->body)->first; op; op = ir_o(fn, op)->next)
+    if (ir_o(fn, op)->code == IR_OP_BARRIER) {
+      lc->barrier = op;
+      break;
+    }
+  if (!lc->barrier) return 0;
+  uint8_t *saved = ir_alloc(lc->A, lc->nops);
+  for (ir_opid op = ir_r(fn, lc->body)->first; op != lc->barrier; op = ir_o(fn, op)->next) {
+    ir_op *o = ir_o(fn, op);
+    ir_val buf = o->nopnd ? o->opnd[o->nopnd - 1] : 0;
+    if (o->code != IR_OP_COPY || ir_vtype(fn, buf).kind != IR_TSMEM || ir_attr_i(o->attrs, "async", 0) ||
+        lc->ncopy == (int)(sizeof lc->copy / sizeof lc->copy[0]))
+      continue;
+    memcpy(saved, lc->need, lc->nops);
+    int ok = buffer_ok(lc, op, buf);
+    for (uint32_t k = 0; ok && k + 1 < o->nopnd; k++) ok = recomputable(lc, o->opnd[k]);
+    if (ok)
+      lc->copy[lc->ncopy++] = op;
+    else
+      memcpy(lc->need, saved, lc->nops); /* forget the slice of a copy that stays */
+  }
+  return lc->ncopy > 0;
+}
+
+/* ---- building ---- */
+
+static void copy_attrs(ir_func *fn, ir_opid from, ir_opid to, const char *skip) {
+  for (ir_attr *a = ir_o(fn, from)->attrs; a; a = a->next) {
+    if (skip && !strcmp(a->key, skip)) continue;
+    if (a->kind == IR_AINT) ir_attr_set_i(fn->A, &ir_o(fn, to)->attrs, a->key, a->i);
+    else if (a->kind == IR_AFLOAT) ir_attr_set_f(fn->A, &ir_o(fn, to)->attrs, a->key, a->f);
+    else if (a->kind == IR_ASTR) ir_attr_set_s(fn->A, &ir_o(fn, to)->attrs, a->key, a->s);
+    else ir_attr_set_list(fn->A, &ir_o(fn, to)->attrs, a->key, a->list, a->nlist);
+  }
+}
+
+static ir_val mapped(loop_ctx *lc, ir_val v) { return v < lc->nvals && lc->map[v] ? lc->map[v] : v; }
+
+/* Clones op at b with its operands mapped; maps its results. */
+static ir_opid clone(loop_ctx *lc, ir_builder *b, ir_opid op, const ir_val *extra, uint32_t nextra) {
+  ir_func *fn = lc->fn;
+  ir_op *o = ir_o(fn, op);
+  uint32_t n = o->nopnd, nres = o->nres;
+  ir_val *opnd = ir_alloc(lc->A, (n + nextra + 1) * sizeof *opnd);
+  ir_type *rt = ir_alloc(lc->A, (nres + 1) * sizeof *rt);
+  for (uint32_t k = 0; k < n; k++) opnd[k] = mapped(lc, o->opnd[k]);
+  for (uint32_t k = 0; k < nextra; k++) opnd[n + k] = extra[k];
+  for (uint32_t k = 0; k < nres; k++) rt[k] = ir_vtype(fn, o->res[k]);
+  b->file = o->file, b->line = o->line;
+  ir_opid c = ir_build(b, (ir_opcode)ir_o(fn, op)->code, opnd, n + nextra, rt, nres, 0);
+  copy_attrs(fn, op, c, NULL);
+  for (uint32_t k = 0; k < nres; k++) lc->map[ir_o(fn, op)->res[k]] = ir_o(fn, c)->res[k];
+  return c;
+}
+
+/* lo + k * step (k >= 0) in the bounds' type. */
+static ir_val iter_value(ir_builder *b, ir_val base, ir_val step, int k) {
+  if (!k) return base;
+  if (k == 1) return ir_b_binary(b, IR_OP_ADD, base, step);
+  ir_val c = ir_b_const_i(b, ir_vtype(b->fn, step), k);
+  return ir_b_binary(b, IR_OP_ADD, base, ir_b_binary(b, IR_OP_MUL, step, c));
+}
+
+/* At b: the copies of the iteration whose induction variable is `at`, into dst[j], predicated on
+ * at < hi, async. Recomputes the slice with iv = at. */
+static void issue(loop_ctx *lc, ir_builder *b, ir_val at, const ir_val *dst) {
+  ir_func *fn = lc->fn;
+  ir_op *f = ir_o(fn, lc->loop);
+  ir_val hi = f->opnd[1];
+  memset(lc->map, 0, lc->nvals * sizeof *lc->map);
+  lc->map[lc->iv] = at;
+  ir_val pred = ir_b_cmp(b, "lt", at, hi);
+  uint32_t n = 0;
+  ir_opid *slice = ir_alloc(lc->A, (lc->nops + 1) * sizeof *slice);
+  for (ir_opid op = ir_r(fn, lc->body)->first; op; op = ir_o(fn, op)->next)
+    if (op < lc->nops && lc->need[op]) slice[n++] = op;
+  for (uint32_t i = 0; i < n; i++) clone(lc, b, slice[i], NULL, 0);
+  for (int j = 0; j < lc->ncopy; j++) {
+    lc->map[ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1]] = dst[j];
+    ir_val extra = pred;
+    ir_opid c = clone(lc, b, lc->copy[j], &extra, 1);
+    ir_op_set_i(fn, c, "async", 1);
+  }
+}
+
+static void wait_and_barrier(ir_builder *b, int pending, int barrier) {
+  ir_opid w = ir_build(b, IR_OP_ASYNC_WAIT, NULL, 0, NULL, 0, 0);
+  ir_op_set_i(b->fn, w, "pending", pending);
+  if (barrier) ir_build(b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
+}
+
+/* The loop again with S buffers per copy appended to its carried values; the body moves over. */
+static ir_opid grow_loop(loop_ctx *lc, const ir_val *bufs) {
+  ir_func *fn = lc->fn;
+  int S = lc->stages, extra = S * lc->ncopy;
+  uint32_t n = ir_o(fn, lc->loop)->nopnd, nres = ir_o(fn, lc->loop)->nres;
+  ir_val *opnd = ir_alloc(lc->A, (n + extra) * sizeof *opnd);
+  ir_type *rt = ir_alloc(lc->A, (nres + extra + 1) * sizeof *rt);
+  memcpy(opnd, ir_o(fn, lc->loop)->opnd, n * sizeof *opnd);
+  memcpy(opnd + n, bufs, extra * sizeof *opnd);
+  for (uint32_t k = 0; k < nres; k++) rt[k] = ir_vtype(fn, ir_o(fn, lc->loop)->res[k]);
+  for (int k = 0; k < extra; k++) rt[nres + k] = ir_vtype(fn, bufs[k]);
+  ir_builder b = ir_builder_before(fn, lc->loop);
+  ir_opid g = ir_build(&b, IR_OP_FOR, opnd, n + extra, rt, nres + extra, 1);
+  copy_attrs(fn, lc->loop, g, NULL);
+  ir_reg empty = ir_o(fn, g)->region[0];
+  ir_o(fn, g)->region[0] = lc->body;
+  ir_o(fn, lc->loop)->region[0] = empty;
+  ir_r(fn, lc->body)->parent_op = g;
+  ir_r(fn, empty)->parent_op = lc->loop;
+  for (uint32_t k = 0; k < nres; k++) ir_replace_all_uses(fn, ir_o(fn, lc->loop)->res[k], ir_o(fn, g)->res[k]);
+  ir_op_unlink(fn, lc->loop);
+  for (int k = 0; k < extra; k++) ir_region_add_arg(fn, lc->body, rt[nres + k]);
+  lc->loop = g;
+  return g;
+}
+
+/* Drops the body's last barrier when it only kept the next iteration's copies off the buffers:
+ * it is the last op before the yield and the body writes shared memory only through the
+ * pipelined copies. */
+static int writes_shared(ir_func *fn, ir_reg r) {
+  for (ir_opid op = ir_r(fn, r)->first; op; op = ir_o(fn, op)->next) {
+    ir_op *o = ir_o(fn, op);
+    if (o->code == IR_OP_STORE_SHARED || (o->code == IR_OP_COPY && !ir_attr_i(o->attrs, "async", 0))) return 1;
+    for (int i = 0; i < o->nregion; i++)
+      if (writes_shared(fn, o->region[i])) return 1;
+  }
+  return 0;
+}
+
+static void drop_trailing_barrier(loop_ctx *lc) {
+  ir_func *fn = lc->fn;
+  ir_opid y = ir_r(fn, lc->body)->last, prev = y ? ir_o(fn, y)->prev : 0;
+  if (prev && prev != lc->barrier && ir_o(fn, prev)->code == IR_OP_BARRIER && !writes_shared(fn, lc->body))
+    ir_op_unlink(fn, prev);
+}
+
+/* Rewrites the loop (the steps in the file comment). */
+static void pipeline_loop(loop_ctx *lc) {
+  ir_func *fn = lc->fn;
+  int S = lc->stages, m = lc->ncopy;
+  ir_val *bufs = ir_alloc(lc->A, (size_t)S * m * sizeof *bufs); /* bufs[j * S + s] */
+  ir_builder b = ir_builder_before(fn, lc->loop);
+  for (int j = 0; j < m; j++) {
+    ir_val buf = ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1];
+    bufs[j * S] = buf;
+    for (int s = 1; s < S; s++) {
+      ir_type t = ir_vtype(fn, buf);
+      ir_opid a = ir_build(&b, IR_OP_ALLOC_SHARED, NULL, 0, &t, 1, 0);
+      copy_attrs(fn, ir_v(fn, buf)->def, a, "offset");
+      bufs[j * S + s] = ir_res(fn, a, 0);
+    }
+  }
+  /* prologue: stages 0 .. S-2 */
+  ir_val lo = ir_o(fn, lc->loop)->opnd[0], step = ir_o(fn, lc->loop)->opnd[2];
+  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
+  for (int s = 0; s + 1 < S; s++) {
+    for (int j = 0; j < m; j++) dst[j] = bufs[j * S + s];
+    issue(lc, &b, iter_value(&b, lo, step, s), dst);
+  }
+  ir_opid g = grow_loop(lc, bufs);
+  ir_region *body = ir_r(fn, lc->body);
+  uint32_t first = body->nargs - (uint32_t)(S * m); /* cur_s of copy j: args[first + j * S + s] */
+  /* the body reads the oldest stage; the loop's first barrier waits for it */
+  for (int j = 0; j < m; j++) {
+    ir_val buf = bufs[j * S], cur = ir_r(fn, lc->body)->args[first + j * S];
+    for (ir_opid op = 1; op < fn->nops; op++) {
+      ir_op *o = ir_o(fn, op);
+      if (o->dead || op == lc->copy[j] || !within(fn, o->parent, lc->body)) continue;
+      for (uint32_t k = 0; k < o->nopnd; k++)
+        if (o->opnd[k] == buf) o->opnd[k] = cur;
+    }
+  }
+  ir_builder top = ir_builder_before(fn, lc->barrier);
+  wait_and_barrier(&top, (S - 2) * m, 0);
+  /* the copies for iteration i + S-1 into the freed stage, then the rotation */
+  for (int j = 0; j < m; j++) ir_op_unlink(fn, lc->copy[j]); /* issue() still clones them */
+  drop_trailing_barrier(lc);
+  ir_opid y = ir_r(fn, lc->body)->last;
+  ir_builder end = ir_builder_before(fn, y);
+  for (int j = 0; j < m; j++) dst[j] = ir_r(fn, lc->body)->args[first + j * S + S - 1];
+  issue(lc, &end, iter_value(&end, lc->iv, step, S - 1), dst);
+  ir_op *yo = ir_o(fn, y);
+  ir_val *ys = ir_alloc(fn->A, (yo->nopnd + (uint32_t)(S * m) + 1) * sizeof *ys);
+  memcpy(ys, yo->opnd, yo->nopnd * sizeof *ys);
+  for (int j = 0; j < m; j++)
+    for (int s = 0; s < S; s++) ys[yo->nopnd + j * S + s] = ir_r(fn, lc->body)->args[first + j * S + (s + 1) % S];
+  yo->opnd = ys;
+  yo->nopnd += (uint32_t)(S * m);
+  /* after the loop: nothing in flight, every thread out of the buffers */
+  ir_opid after = ir_o(fn, g)->next;
+  ir_builder tail = after ? ir_builder_before(fn, after) : ir_builder_at_end(fn, ir_o(fn, g)->parent);
+  tail.file = ir_o(fn, g)->file, tail.line = ir_o(fn, g)->line;
+  wait_and_barrier(&tail, 0, 1);
+}
+
+/* ---- batching the other copies ---- */
+
+/* In region r: a run of synchronous copies that reaches a barrier through computation only becomes
+ * async, with one async_wait {pending = 0} before the barrier. */
+static void batch_region(ir_func *fn, ir_reg r) {
+  ir_opid run[64];
+  int n = 0;
+  for (ir_opid op = ir_r(fn, r)->first; op; op = ir_o(fn, op)->next) {
+    ir_op *o = ir_o(fn, op);
+    for (int i = 0; i < o->nregion; i++) batch_region(fn, o->region[i]);
+    o = ir_o(fn, op);
+    int code = o->code;
+    if (code == IR_OP_COPY && !ir_attr_i(o->attrs, "async", 0) && n < 64) {
+      run[n++] = op;
+    } else if (code == IR_OP_BARRIER && n) {
+      for (int i = 0; i < n; i++) ir_op_set_i(fn, run[i], "async", 1);
+      ir_builder b = ir_builder_before(fn, op);
+      wait_and_barrier(&b, 0, 0);
+      n = 0;
+    } else if (o->nregion || code == IR_OP_LOAD_SHARED || code == IR_OP_STORE_SHARED || code == IR_OP_COPY ||
+               code == IR_OP_ASYNC_WAIT || code == IR_OP_BARRIER || code == IR_OP_YIELD) {
+      n = 0;
+    } else {
+      for (uint32_t k = 0; k < o->nopnd; k++)
+        if (ir_vtype(fn, o->opnd[k]).kind == IR_TSMEM) n = 0; /* reads a buffer: keep the copies whole */
+    }
+  }
+}
+
+/* ---- the pass ---- */
+
+static void collect_loops(ir_func *fn, ir_reg r, ir_opid *out, uint32_t *n) {
+  for (ir_opid op = ir_r(fn, r)->first; op; op = ir_o(fn, op)->next) {
+    ir_op *o = ir_o(fn, op);
+    if (o->code == IR_OP_FOR && ir_attr_i(o->attrs, "stages", 1) >= 2) out[(*n)++] = op;
+    for (int i = 0; i < o->nregion; i++) collect_loops(fn, o->region[i], out, n);
+  }
+}
+
+/*
+ * pass_pipeline:
+ *   1. Collect the loops with stages >= 2 (outer loops first).
+ *   2. For each: find the copies before the body's first barrier whose operands are recomputable
+ *      from the induction variable and invariants and whose buffers only the body reads, after that
+ *      barrier; none: leave the loop alone.
+ *   3. Give each buffer S-1 clones, issue the copies of iterations 0 .. S-2 before the loop
+ *      (predicated on the iteration existing), rebuild the loop carrying the S buffers.
+ *   4. In the body: read stage 0; async_wait {pending = (S-2) * copies} before the first barrier;
+ *      issue the copies of iteration i + S-1 into the last stage at the end; rotate the stages in
+ *      the yield; drop a trailing barrier the pipeline made unnecessary.
+ *   5. After the loop: async_wait {pending = 0} and a barrier.
+ *   6. Batch the remaining synchronous copies that reach a barrier (every region).
+ */
+int pass_pipeline(ir_func *fn, pass_ctx *pc) {
+  (void)pc;
+  ir_arena *A = ir_arena_new();
+  uint32_t nloops = 0;
+  ir_opid *loops = ir_alloc(A, fn->nops * sizeof *loops);
+  collect_loops(fn, fn->body, loops, &nloops);
+  for (uint32_t i = 0; i < nloops; i++) {
+    ir_op *o = ir_o(fn, loops[i]);
+    loop_ctx lc = {.fn = fn, .A = A, .loop = loops[i], .body = o->region[0], .stages = (int)ir_attr_i(o->attrs, "stages", 1)};
+    lc.iv = ir_r(fn, lc.body)->args[0];
+    lc.nops = fn->nops;
+    lc.need = ir_alloc(A, fn->nops);
+    lc.nvals = fn->nvals;
+    lc.map = ir_alloc(A, lc.nvals * sizeof *lc.map);
+    if (find_copies(&lc)) pipeline_loop(&lc);
+  }
+  batch_region(fn, fn->body);
+  ir_arena_free(A);
+  return 0;
+}
