@@ -33,6 +33,11 @@ typedef struct {
   uint32_t per[IR_MAXRANK];  /* elements per thread: run * max(1, shape / tile) */
   uint32_t step[IR_MAXRANK]; /* index stride of e[d] in the thread's array */
   uint32_t n;                /* elements per thread */
+  /* How the warp id splits: dim d's warp index is (warp >> wshift[d]) % wpc[d]. Blocked layouts:
+   * l.wpc, split in layout order. mma layouts (ir.h): the wm x wn grid, warp = warp_m * wn + warp_n;
+   * an operand takes only its own dim's share (mma_a: wpc = [wm, 1], mma_b: [1, wn]). */
+  uint8_t wpc[IR_MAXRANK], wshift[IR_MAXRANK];
+  uint8_t wlow; /* low warp-id bits that only make copies (mma_a: log2 wn) */
 } cg_lay;
 
 /* Per-thread values of one layout, hoisted into the prologue (see cg_lay_thread). */
@@ -85,6 +90,8 @@ LLVMBasicBlockRef cg_block(cg_lower *L, const char *name);
 
 /* ---- lower_layout.c: layouts per thread, scratch, convert_layout, broadcast ---- */
 void cg_lay_init(cg_lay *y, ir_type t);
+/* Same thread -> element map for tiles of one shape (kinds aside: mma<[wm,1]> is mma_a<[wm,1],2>). */
+int cg_lay_same(const cg_lay *a, const cg_lay *b);
 uint32_t cg_lay_index(const cg_lay *y, const uint32_t *e);
 void cg_lay_multi(const cg_lay *y, uint32_t i, uint32_t *e);
 uint32_t cg_lay_const(const cg_lay *y, int d, uint32_t ed);
@@ -145,6 +152,14 @@ LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx);
 void cg_lower_reduce(cg_lower *L, ir_opid op);
 void cg_lower_dot(cg_lower *L, ir_opid op);
 LLVMValueRef cg_shfl_any(cg_lower *L, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg);
+
+/* ---- lower_mma.c: dot on mma.sync, operands in mma layouts from shared memory ---- */
+int cg_lower_dot_mma(cg_lower *L, ir_opid op); /* 0: the target has no instruction for this dot */
+/* A tile to an mma_a/mma_b layout holding whole fragments, through scratch and ldmatrix; 0 if yd is
+ * not such a layout. */
+int cg_mma_convert_operand(cg_lower *L, const cg_lay *ys, ir_elem e, const LLVMValueRef *src,
+                           const cg_lay *yd, LLVMValueRef *out);
+int cg_mma_load_shared(cg_lower *L, ir_opid op); /* load_shared into such a layout; 0 if not one */
 
 /* ---- lower_control.c ---- */
 void cg_lower_program_id(cg_lower *L, ir_opid op);

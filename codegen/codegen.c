@@ -188,6 +188,13 @@ static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
  * multiplying to 32, warps to the kernel's, order a permutation. */
 static int layout_ok(const cg_lower *L, ir_type t) {
   uint32_t tpw = 1, wpc = 1, seen = 0;
+  if (t.layout.kind >= IR_LMMA) { /* mma layouts (ir.h): a warp grid within the kernel's warps */
+    ir_layout want = ir_layout_mma((ir_lkind)t.layout.kind, t.layout.wpc[0], t.layout.wpc[1],
+                                   t.layout.kind == IR_LMMA_B ? t.layout.spt[0] : t.layout.spt[1]);
+    return t.rank == 2 && pow2(t.layout.wpc[0]) && pow2(t.layout.wpc[1]) &&
+           (uint32_t)t.layout.wpc[0] * t.layout.wpc[1] <= (uint32_t)L->warps &&
+           !memcmp(&want, &t.layout, sizeof want);
+  }
   for (int d = 0; d < t.rank; d++) {
     const ir_layout *l = &t.layout;
     if (!pow2(l->spt[d]) || !pow2(l->tpw[d]) || !pow2(l->wpc[d]) || l->order[d] >= t.rank ||
@@ -205,7 +212,7 @@ static void check_tile(cg_lower *L, ir_opid op, ir_val v) {
   ir_type t = ir_vtype(L->fn, v);
   const char *name = ir_opinfo_table[L->fn->ops[op].code].name;
   if (t.kind != IR_TTILE) return;
-  if (t.layout.kind != IR_LBLOCKED)
+  if (t.layout.kind == IR_LNONE || t.layout.kind > IR_LMMA_B)
     cg_fail(L, op, "op '%s' gives a tile without a layout: run the layout pass before codegen", name);
   if (!layout_ok(L, t)) {
     char ts[160];

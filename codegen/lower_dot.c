@@ -1,5 +1,6 @@
 /*
- * lower_dot.c - dot: acc + a . b, lowered to FMAs (tensor cores come as a separate lowering).
+ * lower_dot.c - dot: acc + a . b on FMAs, where the target has no matrix instruction for it
+ * (lower_mma.c has the tensor-core lowering: f32, tf32 and f64 inputs, i8 on sm_75 come here).
  *
  * Steps:
  *   1. Check the (input type, precision) pair against the target: bf16 inputs need bf16, fp8 inputs
@@ -110,6 +111,7 @@ static void k_loop(cg_lower *L, const dot_shape *s, const cg_lay *yr, LLVMValueR
 void cg_lower_dot(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   dot_shape s = check_dot(L, op);
+  if (cg_lower_dot_mma(L, op)) return; /* the target's matrix instruction (lower_mma.c) */
   cg_lay ya, yb, yr;
   cg_lay_init(&ya, ir_vtype(L->fn, o->opnd[0]));
   cg_lay_init(&yb, ir_vtype(L->fn, o->opnd[1]));

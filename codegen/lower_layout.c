@@ -20,15 +20,35 @@
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 static int log2_u32(uint32_t x) { return 31 - __builtin_clz(x); }
 
+/* y->wpc, wshift, wlow (cg.h). */
+static void init_warps(cg_lay *y) {
+  const ir_layout *l = &y->l;
+  int s = 0;
+  for (int j = 0; j < y->rank; j++) {
+    int d = l->order[j];
+    y->wpc[d] = l->wpc[d];
+    y->wshift[d] = (uint8_t)s;
+    s += log2_u32(l->wpc[d]);
+  }
+  if (l->kind == IR_LMMA_A) { /* warp_m in the bits above warp_n's */
+    y->wpc[1] = 1;
+    y->wshift[0] = y->wlow = (uint8_t)log2_u32(l->wpc[1]);
+  } else if (l->kind == IR_LMMA_B) {
+    y->wpc[0] = 1;
+    y->wshift[1] = 0;
+  }
+}
+
 void cg_lay_init(cg_lay *y, ir_type t) {
   memset(y, 0, sizeof *y);
   y->rank = t.rank;
   y->l = t.layout;
+  init_warps(y);
   uint32_t acc = 1;
   for (int d = 0; d < t.rank; d++) {
     y->shape[d] = t.shape[d];
     y->run[d] = min_u32(t.layout.spt[d], t.shape[d]);
-    y->tile[d] = (uint32_t)t.layout.spt[d] * t.layout.tpw[d] * t.layout.wpc[d];
+    y->tile[d] = (uint32_t)t.layout.spt[d] * t.layout.tpw[d] * y->wpc[d];
     y->per[d] = y->run[d] * (t.shape[d] > y->tile[d] ? t.shape[d] / y->tile[d] : 1);
   }
   for (int j = 0; j < t.rank; j++) {
@@ -37,6 +57,15 @@ void cg_lay_init(cg_lay *y, ir_type t) {
     acc *= y->per[d];
   }
   y->n = acc;
+}
+
+int cg_lay_same(const cg_lay *a, const cg_lay *b) {
+  if (a->rank != b->rank || a->wlow != b->wlow) return 0;
+  for (int d = 0; d < a->rank; d++)
+    if (a->l.spt[d] != b->l.spt[d] || a->l.tpw[d] != b->l.tpw[d] ||
+        a->l.order[d] != b->l.order[d] || a->wpc[d] != b->wpc[d] || a->wshift[d] != b->wshift[d])
+      return 0;
+  return 1;
 }
 
 uint32_t cg_lay_index(const cg_lay *y, const uint32_t *e) {
@@ -85,18 +114,12 @@ int cg_lay_lane_shift(const cg_lay *y, int d) {
   return s;
 }
 
-static int warp_shift(const cg_lay *y, int d) {
-  int s = 0;
-  for (int j = 0; j < y->rank && y->l.order[j] != d; j++) s += log2_u32(y->l.wpc[y->l.order[j]]);
-  return s;
-}
-
 void cg_lay_pos(cg_lower *L, const cg_lay *y, int d, LLVMValueRef *lane, LLVMValueRef *warp) {
   LLVMBuilderRef b = L->c.b;
   *lane = LLVMBuildAnd(b, LLVMBuildLShr(b, L->lane, cg_i32(L, cg_lay_lane_shift(y, d)), ""),
                        cg_i32(L, y->l.tpw[d] - 1), "");
-  *warp = LLVMBuildAnd(b, LLVMBuildLShr(b, L->warp, cg_i32(L, warp_shift(y, d)), ""),
-                       cg_i32(L, y->l.wpc[d] - 1), "");
+  *warp =
+      LLVMBuildAnd(b, LLVMBuildLShr(b, L->warp, cg_i32(L, y->wshift[d]), ""), cg_i32(L, y->wpc[d] - 1), "");
 }
 
 LLVMValueRef cg_lay_owner_dim(cg_lower *L, const cg_lay *y, int d) {
@@ -109,11 +132,18 @@ LLVMValueRef cg_lay_owner_dim(cg_lower *L, const cg_lay *y, int d) {
   return LLVMBuildICmp(b, LLVMIntULT, first, cg_i32(L, y->shape[d]), "");
 }
 
+/* The warps whose ids have zeros in the copy-making bits: the low wlow bits and those above the
+ * layout's warps. */
 LLVMValueRef cg_lay_warps_owner(cg_lower *L, const cg_lay *y) {
   uint32_t nwarps = 1;
-  for (int d = 0; d < y->rank; d++) nwarps *= y->l.wpc[d];
-  if (nwarps >= (uint32_t)L->warps) return NULL;
-  return LLVMBuildICmp(L->c.b, LLVMIntULT, L->warp, cg_i32(L, nwarps), "");
+  for (int d = 0; d < y->rank; d++) nwarps *= y->wpc[d];
+  nwarps <<= y->wlow;
+  LLVMValueRef own = NULL;
+  if (y->wlow)
+    own = LLVMBuildICmp(L->c.b, LLVMIntEQ, LLVMBuildAnd(L->c.b, L->warp, cg_i32(L, (1 << y->wlow) - 1), ""),
+                        cg_i32(L, 0), "");
+  if (nwarps >= (uint32_t)L->warps) return own;
+  return cg_and_pred(L, own, LLVMBuildICmp(L->c.b, LLVMIntULT, L->warp, cg_i32(L, nwarps), ""));
 }
 
 LLVMValueRef cg_and_pred(cg_lower *L, LLVMValueRef a, LLVMValueRef b) {
@@ -228,9 +258,7 @@ void cg_tile_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef b
 
 /* ---- ops ---- */
 
-static int same_layout(const cg_lay *a, const cg_lay *b) {
-  return a->rank == b->rank && !memcmp(&a->l, &b->l, sizeof a->l);
-}
+static int same_layout(const cg_lay *a, const cg_lay *b) { return cg_lay_same(a, b); }
 
 /* Source tile (layout ys) to the scratch area, then read back with layout yd from a buffer of shape
  * mem; out gets yd.n values. */
@@ -253,7 +281,7 @@ void cg_lower_convert_layout(cg_lower *L, ir_opid op) {
   LLVMValueRef *out = cg_def(L, o->res[0], yd.n);
   if (same_layout(&ys, &yd))
     memcpy(out, src->v, yd.n * sizeof *out);
-  else
+  else if (!cg_mma_convert_operand(L, &ys, ts.elem, src->v, &yd, out)) /* ldmatrix for mma operands */
     through_scratch(L, &ys, ts.elem, src->v, &yd, out);
 }
 

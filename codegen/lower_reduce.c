@@ -142,7 +142,7 @@ void cg_lower_reduce(cg_lower *L, ir_opid op) {
   within_warp(L, &k, &ys, axis, acc, yr.n);
   uint32_t lanes_span = (uint32_t)ys.l.spt[axis] * ys.l.tpw[axis];
   uint32_t nparts = ts.shape[axis] > lanes_span ? ts.shape[axis] / lanes_span : 1;
-  if (nparts > ys.l.wpc[axis]) nparts = ys.l.wpc[axis];
+  if (nparts > ys.wpc[axis]) nparts = ys.wpc[axis];
   if (nparts > 1) across_warps(L, &k, &ys, &yr, axis, nparts, acc);
   LLVMValueRef *out = cg_def(L, o->res[0], yr.n);
   for (uint32_t j = 0; j < yr.n; j++)

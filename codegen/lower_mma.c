@@ -1,0 +1,447 @@
+/*
+ * lower_mma.c - dot on the target's warp-level matrix instruction (mma.sync), its operands read from
+ * shared memory with ldmatrix.
+ *
+ * The layouts are ir.h's mma (accumulator), mma_a and mma_b (operands): blocked layouts in which
+ * a thread's elements are exactly its mma.sync fragment registers (docs/tensor-cores.md). For
+ * lane 4g + t, row group i of the accumulator is 8 rows (g + 8i in the warp's rows); groups 2q and
+ * 2q + 1 are the 16 rows of instruction tile q. Column pairs 2p, 2p + 1 are the 8 columns of tile p.
+ * Along K an operand thread holds kw elements (one 32-bit register) of each K tile of 4*kw; an
+ * instruction takes ktiles (2, or 1 for m16n8k8) consecutive K tiles.
+ *
+ * Steps of cg_lower_dot_mma:
+ *   1. Pick the instruction (mma_layout.c; none: return 0 and the dot stays on FMAs).
+ *   2. Fast path: a in mma_a, b in mma_b, the accumulator and the result in mma, one warp grid (the
+ *      layout pass's choice). The registers are packed from the elements, the instruction tiles run
+ *      for each K step, (q, p) tile and the accumulator stays in registers.
+ *   3. Otherwise (any layouts, tiles smaller than one fragment): a, b and the accumulator are
+ *      staged in scratch, zero-padded to M >= 16, N >= 8, K >= 4*kw, read back in mma layouts of a
+ *      grid that fits (ldmatrix), run as in 2, and the result goes back through scratch.
+ * A K that is not a multiple of the instruction's K (f16 K = 8 on m16n8k16) leaves the missing K
+ * tiles as zero registers.
+ *
+ * Operand fragments from shared memory (operand_from_shared), for a buffer read by load_shared, a
+ * convert_layout, or the staging of step 3. The stored matrix is row-major with its rows along the
+ * operand's M or N (A [M,K]; B staged as [N,K]) or along K (B [K,N]):
+ *   16-bit elements: ldmatrix, four 8x8 matrices at a time (.trans when the rows are K);
+ *   8-bit elements with rows along M or N, and u32 words (b1): one 32-bit load per register;
+ *   8-bit elements with rows along K: one load per element.
+ * Buffers are addressed through cg_smem_swizzle (16-byte chunks stay whole, so ldmatrix rows do);
+ * scratch rows get 16 bytes of padding where that keeps 8 consecutive rows off one bank group.
+ */
+#include <string.h>
+
+#include "cg.h"
+#include "mma_layout.h"
+
+typedef struct {
+  cg_mma_pick p;
+  cg_mma_kind kind;
+  const cg_mma_info *mi;
+  ir_elem ea, er, ct; /* operand, result and accumulator (f32 or i32) types */
+  uint32_t m, n, k;
+} mma_dot;
+
+static cg_mma_kind kind_of(const cg_mma_pick *p) {
+  switch (p->in) {
+  case IR_F16: return p->k == 8 ? CG_MMA_F16_K8 : CG_MMA_F16_K16;
+  case IR_BF16: return CG_MMA_BF16_K16;
+  case IR_I8: return CG_MMA_S8_K32;
+  case IR_U8: return CG_MMA_U8_K32;
+  case IR_E4M3: return CG_MMA_E4M3_K32;
+  case IR_E5M2: return CG_MMA_E5M2_K32;
+  default: return CG_MMA_B1_AND_K256;
+  }
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+
+static int is_operand(const cg_lay *y) { return y->l.kind == IR_LMMA_A || y->l.kind == IR_LMMA_B; }
+static int kdim(const cg_lay *y) { return y->l.kind == IR_LMMA_A ? 1 : 0; } /* the operand's K dim */
+static int kw_of(const cg_lay *y) { return y->l.spt[kdim(y)]; }
+
+/* 1 if a tile of y's shape holds whole fragments of its mma operand layout. */
+static int whole_operand(const cg_lay *y) {
+  int kd = kdim(y), md = 1 - kd;
+  return y->rank == 2 && y->shape[md] >= (kd ? 16u : 8u) * y->wpc[md] && y->shape[kd] >= 4u * kw_of(y);
+}
+
+/* ---- registers ---- */
+
+/* kw elements of type e as one i32 register (element 0 in the low bits). */
+static LLVMValueRef pack(cg_lower *L, ir_elem e, const LLVMValueRef *v, int kw) {
+  if (kw == 1) return v[0];
+  LLVMTypeRef vt = LLVMVectorType(cg_elem_type(L, e), (unsigned)kw);
+  LLVMValueRef x = LLVMGetUndef(vt);
+  for (int j = 0; j < kw; j++) x = LLVMBuildInsertElement(L->c.b, x, v[j], cg_i32(L, j), "");
+  return LLVMBuildBitCast(L->c.b, x, LLVMInt32TypeInContext(L->c.ctx), "");
+}
+
+static void unpack(cg_lower *L, ir_elem e, LLVMValueRef r, int kw, LLVMValueRef *out) {
+  if (kw == 1) {
+    out[0] = r;
+    return;
+  }
+  LLVMValueRef x = LLVMBuildBitCast(L->c.b, r, LLVMVectorType(cg_elem_type(L, e), (unsigned)kw), "");
+  for (int j = 0; j < kw; j++) out[j] = LLVMBuildExtractElement(L->c.b, x, cg_i32(L, j), "");
+}
+
+/* Index in y's element array of (e0, e1). */
+static uint32_t at2(const cg_lay *y, uint32_t e0, uint32_t e1) { return e0 * y->step[0] + e1 * y->step[1]; }
+
+/* Step 2: acc (f32 or i32 elements in layout yc) += a . b, a and b in the operand layouts of yc's
+ * grid. Registers of K tiles beyond the operands' are zero. */
+static void mma_core(cg_lower *L, const mma_dot *d, const cg_lay *ya, LLVMValueRef *a, const cg_lay *yb,
+                     LLVMValueRef *b, const cg_lay *yc, LLVMValueRef *acc) {
+  int kw = d->p.kw, ktiles = d->p.ktiles, na = d->mi->na, nb = d->mi->nb;
+  uint32_t nq = yc->per[0] / 2, np = yc->per[1] / 2, nkt = ya->per[1] / (uint32_t)kw;
+  uint32_t steps = (nkt + (uint32_t)ktiles - 1) / (uint32_t)ktiles;
+  LLVMValueRef *ar = ir_alloc(L->A, nq * na * sizeof *ar), *br = ir_alloc(L->A, np * nb * sizeof *br);
+  LLVMValueRef v[4], c4[4], d4[4];
+  for (uint32_t s = 0; s < steps; s++) {
+    for (uint32_t q = 0; q < nq; q++)
+      for (int r = 0; r < na; r++) {
+        uint32_t kt = s * (uint32_t)ktiles + (uint32_t)(r >> 1);
+        for (int j = 0; j < kw && kt < nkt; j++) v[j] = a[at2(ya, 2 * q + (r & 1), kt * kw + j)];
+        ar[q * na + r] = kt < nkt ? pack(L, d->ea, v, kw) : cg_i32(L, 0);
+      }
+    for (uint32_t p = 0; p < np; p++)
+      for (int r = 0; r < nb; r++) {
+        uint32_t kt = s * (uint32_t)ktiles + (uint32_t)r;
+        for (int j = 0; j < kw && kt < nkt; j++) v[j] = b[at2(yb, kt * kw + j, p)];
+        br[p * nb + r] = kt < nkt ? pack(L, d->ea, v, kw) : cg_i32(L, 0);
+      }
+    for (uint32_t q = 0; q < nq; q++)
+      for (uint32_t p = 0; p < np; p++) {
+        for (int i = 0; i < 4; i++) c4[i] = acc[at2(yc, 2 * q + (i >> 1), 2 * p + (i & 1))];
+        L->c.ops->mma(&L->c, d->kind, &ar[q * na], &br[p * nb], c4, d4);
+        for (int i = 0; i < 4; i++) acc[at2(yc, 2 * q + (i >> 1), 2 * p + (i & 1))] = d4[i];
+      }
+  }
+}
+
+/* ---- operand fragments from shared memory ---- */
+
+typedef struct {
+  LLVMValueRef base; /* shared pointer to element [0][0] */
+  ir_val buf;        /* a buffer (addressed through cg_smem_swizzle), or 0: scratch with `stride` */
+  uint32_t stride;   /* scratch: elements per row */
+  int rows_k;        /* the rows run along K (B as [K,N]); else along the operand's M or N */
+} smem_src;
+
+/* Pointer to element (row, col) of the stored matrix. */
+static LLVMValueRef smem_at(cg_lower *L, const smem_src *s, ir_elem e, LLVMValueRef row, LLVMValueRef col) {
+  LLVMBuilderRef B = L->c.b;
+  if (s->buf) {
+    LLVMValueRef idx[2] = {row, col};
+    LLVMValueRef off = cg_smem_swizzle(L, s->buf, idx);
+    return LLVMBuildGEP2(B, LLVMInt8TypeInContext(L->c.ctx), s->base, &off, 1, "");
+  }
+  LLVMValueRef i = LLVMBuildAdd(B, LLVMBuildMul(B, row, cg_i32(L, s->stride), ""), col, "");
+  return LLVMBuildGEP2(B, cg_mem_type(L, e), s->base, &i, 1, "");
+}
+
+/* Element (major coordinate, k coordinate) of the operand. */
+static LLVMValueRef operand_at(cg_lower *L, const smem_src *s, ir_elem e, LLVMValueRef mj, LLVMValueRef k) {
+  return s->rows_k ? smem_at(L, s, e, k, mj) : smem_at(L, s, e, mj, k);
+}
+
+/* 16-bit operands: ldmatrix of up to four 8x8 matrices per instruction. Matrix j of an instruction
+ * is major group g0 + (j & gb) and K tile kt0 + ((j >> gb) & kb): gb, kb say whether the
+ * instruction spans two groups and two K tiles. Lane 8j + i gives row i of matrix j. */
+static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, LLVMValueRef *out) {
+  LLVMBuilderRef B = L->c.b;
+  int kd = kdim(y), md = 1 - kd;
+  uint32_t ng = y->per[md], nkt = y->per[kd] / 2;
+  int gb = ng >= 2, kb = nkt >= 2, num = 1 << (gb + kb);
+  LLVMValueRef lane_m, warp_m;
+  cg_lay_pos(L, y, md, &lane_m, &warp_m);
+  LLVMValueRef i = LLVMBuildAnd(B, L->lane, cg_i32(L, 7), "");
+  LLVMValueRef j = LLVMBuildAnd(B, LLVMBuildLShr(B, L->lane, cg_i32(L, 3), ""), cg_i32(L, num - 1), "");
+  LLVMValueRef gsel = LLVMBuildAnd(B, j, cg_i32(L, gb), "");
+  LLVMValueRef ksel = LLVMBuildAnd(B, LLVMBuildLShr(B, j, cg_i32(L, gb), ""), cg_i32(L, kb), "");
+  /* the lane's row: major 8 * warp + 8 * wpc * group (+ i), K 8 * tile (+ i when rows are K) */
+  LLVMValueRef mj = LLVMBuildAdd(B, LLVMBuildMul(B, warp_m, cg_i32(L, 8), ""),
+                                 LLVMBuildMul(B, gsel, cg_i32(L, 8 * y->wpc[md]), ""), "");
+  LLVMValueRef kk = LLVMBuildMul(B, ksel, cg_i32(L, 8), "");
+  if (s->rows_k)
+    kk = LLVMBuildAdd(B, kk, i, "");
+  else
+    mj = LLVMBuildAdd(B, mj, i, "");
+  LLVMValueRef regs[4], two[2];
+  uint32_t e2[2];
+  /* unswizzled: one lane pointer plus a constant per instruction */
+  uint32_t stride = s->buf ? ir_vtype(L->fn, s->buf).shape[1] : s->stride;
+  LLVMValueRef lp = s->buf && cg_smem_swizzle_of(L, s->buf) ? NULL : operand_at(L, s, e, mj, kk);
+  for (uint32_t g0 = 0; g0 < ng; g0 += 1u << gb)
+    for (uint32_t kt0 = 0; kt0 < nkt; kt0 += 1u << kb) {
+      uint32_t gm = g0 * 8 * y->wpc[md], gk = kt0 * 8;
+      LLVMValueRef p;
+      if (lp) {
+        LLVMValueRef c = cg_i32(L, s->rows_k ? gk * stride + gm : gm * stride + gk);
+        p = LLVMBuildGEP2(B, cg_mem_type(L, e), lp, &c, 1, "");
+      } else {
+        p = operand_at(L, s, e, LLVMBuildAdd(B, mj, cg_i32(L, gm), ""),
+                       LLVMBuildAdd(B, kk, cg_i32(L, gk), ""));
+      }
+      L->c.ops->ldmatrix(&L->c, num, s->rows_k, p, regs);
+      for (int r = 0; r < num; r++) {
+        unpack(L, e, regs[r], 2, two);
+        e2[md] = g0 + (uint32_t)(r & gb);
+        for (int h = 0; h < 2; h++) {
+          e2[kd] = (kt0 + (uint32_t)((r >> gb) & kb)) * 2 + (uint32_t)h;
+          out[cg_lay_index(y, e2)] = two[h];
+        }
+      }
+    }
+}
+
+/* 8-bit operands with rows along M or N, and u32 words: one 32-bit load per register. */
+static void operand_words(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, LLVMValueRef *out) {
+  int kd = kdim(y), md = 1 - kd, kw = kw_of(y);
+  const cg_thread_lay *t = cg_lay_thread(L, y);
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(L->c.ctx);
+  LLVMValueRef v[4];
+  uint32_t e2[2];
+  for (uint32_t g = 0; g < y->per[md]; g++)
+    for (uint32_t kt = 0; kt < y->per[kd] / (uint32_t)kw; kt++) {
+      LLVMValueRef m = LLVMBuildAdd(L->c.b, t->off[md], cg_i32(L, cg_lay_const(y, md, g)), "");
+      LLVMValueRef k = LLVMBuildAdd(L->c.b, t->off[kd], cg_i32(L, cg_lay_const(y, kd, kt * kw)), "");
+      LLVMValueRef r = L->c.ops->load(&L->c, CG_SHARED, i32, operand_at(L, s, e, m, k), NULL, NULL);
+      unpack(L, e, r, kw, v);
+      e2[md] = g;
+      for (int h = 0; h < kw; h++) {
+        e2[kd] = kt * (uint32_t)kw + (uint32_t)h;
+        out[cg_lay_index(y, e2)] = v[h];
+      }
+    }
+}
+
+/* Any layout, one load per element. */
+static void operand_elements(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, LLVMValueRef *out) {
+  LLVMValueRef *c = cg_lay_coords(L, y);
+  int kd = is_operand(y) ? kdim(y) : 1, md = 1 - kd;
+  for (uint32_t i = 0; i < y->n; i++) {
+    LLVMValueRef p = operand_at(L, s, e, c[2 * i + md], c[2 * i + kd]);
+    out[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, cg_mem_type(L, e), p, NULL, NULL), e);
+  }
+}
+
+/* y's elements (an operand layout holding whole fragments) from the stored matrix. */
+static void operand_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s,
+                                LLVMValueRef *out) {
+  int bits = ir_elem_bits(e);
+  if (bits == 16 && !cg_tc_check(L->c.target, CG_TC_LDMATRIX, NULL, 0))
+    operand_ldmatrix(L, y, e, s, out);
+  else if (bits == 32 || (bits == 8 && !s->rows_k))
+    operand_words(L, y, e, s, out);
+  else
+    operand_elements(L, y, e, s, out);
+}
+
+/* ---- scratch ---- */
+
+/* Row stride (elements) for `cols` elements of `eb` bytes: rows of a multiple of 32 bytes get 16
+ * more, so that 8 consecutive rows start in 8 distinct 16-byte bank groups. */
+static uint32_t padded_stride(uint32_t cols, int eb) {
+  uint32_t bytes = cols * (uint32_t)eb;
+  return bytes % 32 == 0 ? cols + 16u / (uint32_t)eb : cols;
+}
+
+/* Tile v (layout y) into scratch at base, as rows of `stride` elements (trans: element (r, c) at
+ * (c, r)). Only first holders store. */
+static void stage_tile(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValueRef *v, LLVMValueRef base,
+                       uint32_t stride, int trans) {
+  LLVMBuilderRef B = L->c.b;
+  const cg_thread_lay *t = cg_lay_thread(L, y);
+  LLVMTypeRef ty = cg_mem_type(L, e);
+  int r = trans ? 1 : 0, c = 1 - r;
+  LLVMValueRef tb = LLVMBuildAdd(B, LLVMBuildMul(B, t->off[r], cg_i32(L, stride), ""), t->off[c], "");
+  LLVMValueRef tp = LLVMBuildGEP2(B, ty, base, &tb, 1, "");
+  uint32_t ex[2];
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, ex);
+    LLVMValueRef ci = cg_i32(L, cg_lay_const(y, r, ex[r]) * stride + cg_lay_const(y, c, ex[c]));
+    L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, ty, tp, &ci, 1, ""), cg_to_mem(L, v[i], e), t->owner);
+  }
+}
+
+/* Zeros in rows [r0, r1) x columns [c0, c1) of a scratch matrix, spread over the block. */
+static void zero_rect(cg_lower *L, ir_elem e, LLVMValueRef base, uint32_t stride, uint32_t r0, uint32_t r1,
+                      uint32_t c0, uint32_t c1) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t w = c1 - c0, n = (r1 - r0) * w, T = (uint32_t)L->c.threads;
+  LLVMTypeRef ty = cg_mem_type(L, e);
+  for (uint32_t j = 0; j * T < n; j++) {
+    LLVMValueRef pos = LLVMBuildAdd(B, L->tid, cg_i32(L, j * T), "");
+    LLVMValueRef in = (j + 1) * T > n ? LLVMBuildICmp(B, LLVMIntULT, pos, cg_i32(L, n), "") : NULL;
+    LLVMValueRef r = LLVMBuildAdd(B, LLVMBuildUDiv(B, pos, cg_i32(L, w), ""), cg_i32(L, r0), "");
+    LLVMValueRef c = LLVMBuildAdd(B, LLVMBuildURem(B, pos, cg_i32(L, w), ""), cg_i32(L, c0), "");
+    LLVMValueRef i = LLVMBuildAdd(B, LLVMBuildMul(B, r, cg_i32(L, stride), ""), c, "");
+    L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, ty, base, &i, 1, ""), LLVMConstNull(ty), in);
+  }
+}
+
+/* A rows x cols tile staged as a padded rows_p x cols_p matrix: the tile, then zeros around it. */
+static void stage_padded(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValueRef *v, LLVMValueRef base,
+                         uint32_t stride, int trans, uint32_t rows_p, uint32_t cols_p) {
+  uint32_t rows = y->shape[trans ? 1 : 0], cols = y->shape[trans ? 0 : 1];
+  stage_tile(L, y, e, v, base, stride, trans);
+  if (cols < cols_p) zero_rect(L, e, base, stride, 0, rows, cols, cols_p);
+  if (rows < rows_p) zero_rect(L, e, base, stride, rows, rows_p, 0, cols_p);
+}
+
+/* Bytes of a scratch matrix, rounded up to 16. */
+static int region_bytes(uint32_t rows, uint32_t stride, ir_elem e) {
+  return ((int)(rows * stride) * cg_elem_bytes(e) + 15) & ~15;
+}
+
+static LLVMValueRef byte_offset(cg_lower *L, LLVMValueRef base, int off) {
+  LLVMValueRef o = cg_i32(L, off);
+  return LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &o, 1, "");
+}
+
+/* ---- layouts of one warp grid ---- */
+
+static void grid_lay(cg_lay *y, ir_lkind kind, ir_elem e, uint32_t rows, uint32_t cols, int wm, int wn,
+                     int kw) {
+  ir_type t = ir_t_tile(e, 2, (uint32_t[]){rows, cols});
+  t.layout = ir_layout_mma(kind, wm, wn, kw);
+  cg_lay_init(y, t);
+}
+
+static int same_grid(const cg_lay *a, const cg_lay *b) {
+  return a->l.wpc[0] == b->l.wpc[0] && a->l.wpc[1] == b->l.wpc[1];
+}
+
+/* ---- the dot ---- */
+
+static int pick(cg_lower *L, ir_opid op, mma_dot *d) {
+  ir_op *o = &L->fn->ops[op];
+  ir_type ta = ir_vtype(L->fn, o->opnd[0]), tb = ir_vtype(L->fn, o->opnd[1]), tr = ir_vtype(L->fn, o->res[0]);
+  memset(d, 0, sizeof *d);
+  if (!cg_mma_pick_for(L->c.target, ta.elem, tb.elem, tr.elem, ir_attr_s(o->attrs, "precision", "ieee"),
+                       &d->p))
+    return 0;
+  d->kind = kind_of(&d->p);
+  d->mi = cg_mma_info_of(d->kind);
+  char msg[256];
+  if (cg_mma_check(L->c.target, d->kind, msg, sizeof msg)) cg_fail(L, op, "op 'dot': %s", msg);
+  d->ea = ta.elem, d->er = tr.elem, d->ct = d->p.acc_int ? IR_I32 : IR_F32;
+  d->m = ta.shape[0], d->k = ta.shape[1], d->n = tb.shape[1];
+  return 1;
+}
+
+/* Step 2 applies: operands and accumulator in the mma layouts of one grid, whole fragments. */
+static int fast_path(const mma_dot *d, const cg_lay *ya, const cg_lay *yb, const cg_lay *yacc,
+                     const cg_lay *yr) {
+  return yr->l.kind == IR_LMMA && cg_lay_same(yacc, yr) && ya->l.kind == IR_LMMA_A &&
+         yb->l.kind == IR_LMMA_B && same_grid(ya, yr) && same_grid(yb, yr) && kw_of(ya) == d->p.kw &&
+         kw_of(yb) == d->p.kw && cg_mma_fits(&d->p, d->m, d->n, d->k, yr->l.wpc[0], yr->l.wpc[1]);
+}
+
+/* Loads a rows x cols f32/i32 tile in layout y from a scratch matrix of `stride` elements per row. */
+static void load_rect(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, uint32_t stride,
+                      LLVMValueRef *out) {
+  const cg_thread_lay *t = cg_lay_thread(L, y);
+  LLVMTypeRef ty = cg_mem_type(L, e);
+  LLVMValueRef tb =
+      LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, t->off[0], cg_i32(L, stride), ""), t->off[1], "");
+  LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
+  uint32_t ex[2];
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, ex);
+    LLVMValueRef ci = cg_i32(L, cg_lay_const(y, 0, ex[0]) * stride + cg_lay_const(y, 1, ex[1]));
+    out[i] = L->c.ops->load(&L->c, CG_SHARED, ty, LLVMBuildGEP2(L->c.b, ty, tp, &ci, 1, ""), NULL, NULL);
+  }
+}
+
+/* Step 3: through scratch, padded, in the mma layouts of a grid that fits. acc (layout yr, type
+ * ct) is updated in place. */
+static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LLVMValueRef *a,
+                       const cg_lay *yb, const LLVMValueRef *b, const cg_lay *yr, LLVMValueRef *acc) {
+  int kw = d->p.kw, wm = 1, wn = 1, word8 = ir_elem_bits(d->ea) == 8;
+  uint32_t mp = max_u32(d->m, 16), np = max_u32(d->n, 8), kp = max_u32(d->k, 4u * (uint32_t)kw);
+  cg_mma_warp_grid(mp, np, L->warps, &wm, &wn);
+  cg_lay va, vb, vc;
+  grid_lay(&va, IR_LMMA_A, d->ea, mp, kp, wm, wn, kw);
+  grid_lay(&vb, IR_LMMA_B, d->ea, kp, np, wm, wn, kw);
+  grid_lay(&vc, IR_LMMA, d->ct, mp, np, wm, wn, 2);
+  /* A as [mp][kp]; B as [np][kp] for 8-bit (32-bit loads), else [kp][np]; C as [mp][np] */
+  smem_src sa = {.stride = padded_stride(kp, cg_elem_bytes(d->ea))};
+  smem_src sb = {.stride = word8 ? padded_stride(kp, 1) : padded_stride(np, cg_elem_bytes(d->ea)),
+                 .rows_k = !word8};
+  int ab = region_bytes(mp, sa.stride, d->ea), bb = region_bytes(word8 ? np : kp, sb.stride, d->ea);
+  LLVMValueRef base = cg_scratch(L, ab + bb + region_bytes(mp, np, d->ct));
+  sa.base = base, sb.base = byte_offset(L, base, ab);
+  LLVMValueRef cbase = byte_offset(L, base, ab + bb);
+  stage_padded(L, ya, d->ea, a, sa.base, sa.stride, 0, mp, kp);
+  stage_padded(L, yb, d->ea, b, sb.base, sb.stride, word8, word8 ? np : kp, word8 ? kp : np);
+  stage_padded(L, yr, d->ct, acc, cbase, np, 0, mp, np);
+  L->c.ops->barrier(&L->c);
+  LLVMValueRef *fa = ir_alloc(L->A, va.n * sizeof *fa), *fb = ir_alloc(L->A, vb.n * sizeof *fb);
+  LLVMValueRef *fc = ir_alloc(L->A, vc.n * sizeof *fc);
+  operand_from_shared(L, &va, d->ea, &sa, fa);
+  operand_from_shared(L, &vb, d->ea, &sb, fb);
+  load_rect(L, &vc, d->ct, cbase, np, fc);
+  mma_core(L, d, &va, fa, &vb, fb, &vc, fc);
+  L->c.ops->barrier(&L->c); /* warps beyond the grid read C too */
+  stage_tile(L, &vc, d->ct, fc, cbase, np, 0);
+  L->c.ops->barrier(&L->c);
+  load_rect(L, yr, d->ct, cbase, np, acc);
+  L->c.ops->barrier(&L->c);
+}
+
+int cg_lower_dot_mma(cg_lower *L, ir_opid op) {
+  mma_dot d;
+  if (!pick(L, op, &d)) return 0;
+  ir_op *o = &L->fn->ops[op];
+  cg_lay ya, yb, yacc, yr;
+  cg_lay_init(&ya, ir_vtype(L->fn, o->opnd[0]));
+  cg_lay_init(&yb, ir_vtype(L->fn, o->opnd[1]));
+  cg_lay_init(&yacc, ir_vtype(L->fn, o->opnd[2]));
+  cg_lay_init(&yr, ir_vtype(L->fn, o->res[0]));
+  cg_value *va = cg_get(L, o->opnd[0]), *vb = cg_get(L, o->opnd[1]), *vacc = cg_get(L, o->opnd[2]);
+  LLVMValueRef *acc = ir_alloc(L->A, yr.n * sizeof *acc);
+  if (fast_path(&d, &ya, &yb, &yacc, &yr)) {
+    for (uint32_t i = 0; i < yr.n; i++) acc[i] = cg_convert(L, vacc->v[i], d.er, d.ct);
+    mma_core(L, &d, &ya, va->v, &yb, vb->v, &yr, acc);
+  } else {
+    LLVMValueRef *in = ir_alloc(L->A, yacc.n * sizeof *in);
+    for (uint32_t i = 0; i < yacc.n; i++) in[i] = cg_convert(L, vacc->v[i], d.er, d.ct);
+    if (!cg_lay_same(&yacc, &yr) || yacc.n != yr.n)
+      cg_fail(L, op, "op 'dot': the accumulator's layout differs from the result's");
+    memcpy(acc, in, yr.n * sizeof *acc);
+    dot_staged(L, &d, &ya, va->v, &yb, vb->v, &yr, acc);
+  }
+  LLVMValueRef *out = cg_def(L, o->res[0], yr.n);
+  for (uint32_t i = 0; i < yr.n; i++) out[i] = cg_convert(L, acc[i], d.ct, d.er);
+  return 1;
+}
+
+/* ---- operands in mma layouts from other layouts and from buffers ---- */
+
+int cg_mma_convert_operand(cg_lower *L, const cg_lay *ys, ir_elem e, const LLVMValueRef *src,
+                           const cg_lay *yd, LLVMValueRef *out) {
+  if (!is_operand(yd) || !whole_operand(yd) || ys->rank != 2) return 0;
+  int kd = kdim(yd), word8 = ir_elem_bits(e) == 8 && kd == 0; /* 8-bit B staged as [N][K] */
+  uint32_t rows = yd->shape[word8 ? 1 : 0], cols = yd->shape[word8 ? 0 : 1];
+  smem_src s = {.stride = padded_stride(cols, cg_elem_bytes(e)), .rows_k = kd == 0 && !word8};
+  s.base = cg_scratch(L, region_bytes(rows, s.stride, e));
+  stage_tile(L, ys, e, src, s.base, s.stride, word8);
+  L->c.ops->barrier(&L->c);
+  operand_from_shared(L, yd, e, &s, out);
+  L->c.ops->barrier(&L->c);
+  return 1;
+}
+
+int cg_mma_load_shared(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  ir_type t = ir_vtype(L->fn, o->res[0]);
+  cg_lay y;
+  cg_lay_init(&y, t);
+  if (!is_operand(&y) || !whole_operand(&y)) return 0;
+  smem_src s = {.base = cg_get(L, o->opnd[0])->v[0], .buf = o->opnd[0], .rows_k = kdim(&y) == 0};
+  operand_from_shared(L, &y, t.elem, &s, cg_def(L, o->res[0], y.n));
+  return 1;
+}

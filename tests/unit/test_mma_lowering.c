@@ -1,0 +1,370 @@
+/*
+ * test_mma_lowering.c - dot on tensor cores (codegen/lower_mma.c) against C references.
+ *
+ * 1. The layout pass: dot results, loop-carried accumulators and operands take the mma layouts
+ *    where the target has an instruction, with a warp grid that fits; blocked layouts elsewhere.
+ * 2. Numerics on the simulator: a K loop of masked loads and dots (C = C_in + A B over shapes that
+ *    are not multiples of the tile) for every element type (f16, bf16, e4m3, e5m2, i8, u8, b1
+ *    AND-popc), on the oldest row that has the instruction, for several tile shapes and warp
+ *    counts: the fast path (operands and accumulator in mma layouts), tiles smaller than one
+ *    fragment (zero-padded staging) and K below the instruction's K. Operands also come through
+ *    shared buffers (copy, load_shared: ldmatrix straight from the buffer), swizzled or not. Inputs
+ *    are fresh random values each run (KILN_SEED= replays one); outputs are poisoned first and every
+ *    element is checked: integers exactly, floats against a double reference within 2^-18 of
+ *    sum |a b| + |c|.
+ * 3. NVPTX: every row that has the instruction emits mma.sync (and ldmatrix for 16-bit operands) and
+ *    ptxas accepts the PTX; rows without it keep the FMA lowering (or refuse bf16 and fp8 as before).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codegen/codegen.h"
+#include "compiler/passes/pass.h"
+#include "sim/sim.h"
+
+static int failures;
+static uint64_t rng_state, seed0;
+static long checked, runs; /* elements compared, kernels run */
+
+#define CHECK(c)                                                                                             \
+  do {                                                                                                       \
+    if (!(c)) {                                                                                              \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
+      failures++;                                                                                            \
+    }                                                                                                        \
+  } while (0)
+
+static uint32_t rnd(void) {
+  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 11);
+}
+
+/* ---- element encodings ---- */
+
+static double dec_f16(uint32_t c) {
+  int e = (c >> 10) & 31, m = c & 1023;
+  double v = e ? ldexp(1024 + m, e - 25) : ldexp(m, -24);
+  return c & 0x8000 ? -v : v;
+}
+static double dec_bf16(uint32_t c) {
+  uint32_t bits = c << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+static double dec_e4m3(uint32_t c) {
+  int e = (c >> 3) & 15, m = c & 7;
+  double v = e ? ldexp(8 + m, e - 10) : ldexp(m, -9);
+  return c & 0x80 ? -v : v;
+}
+static double dec_e5m2(uint32_t c) {
+  int e = (c >> 2) & 31, m = c & 3;
+  double v = e ? ldexp(4 + m, e - 17) : ldexp(m, -16);
+  return c & 0x80 ? -v : v;
+}
+
+typedef struct {
+  const char *t, *c, *p; /* operand type, accumulator type, precision */
+  const char *target;    /* the oldest row with the instruction */
+  int bytes;             /* operand element bytes */
+  int is_float, b1, small;
+} etype;
+
+static const etype F16 = {"f16", "f32", "ieee", "sm_80", 2, 1, 0, 0};
+static const etype F16_SM75 = {"f16", "f32", "ieee", "sm_75", 2, 1, 0, 0};
+static const etype F16_ACC16 = {"f16", "f16", "ieee", "sm_80", 2, 1, 0, 1};
+static const etype BF16 = {"bf16", "f32", "ieee", "sm_80", 2, 1, 0, 0};
+static const etype E4M3 = {"e4m3", "f32", "ieee", "sm_89", 1, 1, 0, 0};
+static const etype E5M2 = {"e5m2", "f32", "ieee", "sm_89", 1, 1, 0, 0};
+static const etype S8 = {"i8", "i32", "ieee", "sm_80", 1, 0, 0, 0};
+static const etype U8 = {"u8", "i32", "ieee", "sm_80", 1, 0, 0, 0};
+static const etype B1 = {"u32", "i32", "b1_and", "sm_80", 4, 0, 1, 0};
+
+/* A random operand element: its code and its value. Floats near 1 in magnitude (f16, bf16) or
+ * anywhere in the finite range (fp8); small integers when the result must stay exact in f16. */
+static uint32_t random_code(const etype *et, double *v) {
+  uint32_t c;
+  if (et->small) {
+    static const uint32_t f16_small[9] = {0xc400, 0xc200, 0xc000, 0xbc00, 0, 0x3c00, 0x4000, 0x4200, 0x4400};
+    c = f16_small[rnd() % 9];
+    *v = dec_f16(c);
+  } else if (!strcmp(et->t, "f16")) {
+    c = (rnd() & 0x83ff) | ((13 + rnd() % 5) << 10);
+    *v = dec_f16(c);
+  } else if (!strcmp(et->t, "bf16")) {
+    c = (rnd() & 0x807f) | ((125 + rnd() % 5) << 7);
+    *v = dec_bf16(c);
+  } else if (!strcmp(et->t, "e4m3")) {
+    do c = rnd() & 0xff;
+    while ((c & 0x7f) == 0x7f);
+    *v = dec_e4m3(c);
+  } else if (!strcmp(et->t, "e5m2")) {
+    do c = rnd() & 0xff;
+    while (((c >> 2) & 31) == 31);
+    *v = dec_e5m2(c);
+  } else if (!strcmp(et->t, "i8")) {
+    c = rnd() & 0xff;
+    *v = (int8_t)c;
+  } else if (!strcmp(et->t, "u8")) {
+    c = rnd() & 0xff;
+    *v = c;
+  } else {
+    c = rnd();
+    *v = 0;
+  }
+  return c;
+}
+
+static void put_code(const etype *et, void *buf, size_t i, uint32_t c) {
+  if (et->bytes == 1) ((uint8_t *)buf)[i] = (uint8_t)c;
+  if (et->bytes == 2) ((uint16_t *)buf)[i] = (uint16_t)c;
+  if (et->bytes == 4) ((uint32_t *)buf)[i] = c;
+}
+
+/* ---- kernels ---- */
+
+/* C = C_in + A B with a K loop of BK, each program one BM x BN tile. $S selects where the operands
+ * come from: registers (masked loads) or shared buffers (copy, load_shared). */
+static const char *k_mm_head =
+    "kernel @mm(%a: ptr<$T>, %b: ptr<$T>, %ci: ptr<$C>, %c: ptr<$C>, %M: i32, %N: i32, %K: i32) "
+    "{warps = $W} {\n"
+    "  %c0 = const() {value = 0} : i32\n"
+    "  %c1 = const() {value = 1} : i32\n"
+    "  %bm = const() {value = $BM} : i32\n"
+    "  %bn = const() {value = $BN} : i32\n"
+    "  %bk = const() {value = $BK} : i32\n"
+    "  %pm = program_id() {axis = 0} : i32\n"
+    "  %pn = program_id() {axis = 1} : i32\n"
+    "  %row = mul(%pm, %bm) : i32\n"
+    "  %col = mul(%pn, %bn) : i32\n"
+    "  %va = view(%a, %M, %K, %K, %c1) : view<2x$T>\n"
+    "  %vb = view(%b, %K, %N, %N, %c1) : view<2x$T>\n"
+    "  %vi = view(%ci, %M, %N, %N, %c1) : view<2x$C>\n"
+    "  %vc = view(%c, %M, %N, %N, %c1) : view<2x$C>\n"
+    "  %init = load(%vi, %row, %col) : tile<$BMx$BNx$C>\n";
+
+static const char *k_mm_regs = "  %acc = for(%c0, %K, %bk, %init) : tile<$BMx$BNx$C> {\n"
+                               "  ^(%kk: i32, %s: tile<$BMx$BNx$C>):\n"
+                               "    %x = load(%va, %row, %kk) : tile<$BMx$BKx$T>\n"
+                               "    %y = load(%vb, %kk, %col) : tile<$BKx$BNx$T>\n"
+                               "    %r = dot(%x, %y, %s) {precision = \"$P\"} : tile<$BMx$BNx$C>\n"
+                               "    yield(%r)\n"
+                               "  }\n"
+                               "  store(%vc, %row, %col, %acc)\n"
+                               "}\n";
+
+static const char *k_mm_smem = "  %sa = alloc_shared() $SW : smem<$BMx$BKx$T>\n"
+                               "  %sb = alloc_shared() $SW : smem<$BKx$BNx$T>\n"
+                               "  %acc = for(%c0, %K, %bk, %init) : tile<$BMx$BNx$C> {\n"
+                               "  ^(%kk: i32, %s: tile<$BMx$BNx$C>):\n"
+                               "    copy(%va, %row, %kk, %sa)\n"
+                               "    copy(%vb, %kk, %col, %sb)\n"
+                               "    barrier()\n"
+                               "    %x = load_shared(%sa) : tile<$BMx$BKx$T>\n"
+                               "    %y = load_shared(%sb) : tile<$BKx$BNx$T>\n"
+                               "    %r = dot(%x, %y, %s) {precision = \"$P\"} : tile<$BMx$BNx$C>\n"
+                               "    barrier()\n"
+                               "    yield(%r)\n"
+                               "  }\n"
+                               "  store(%vc, %row, %col, %acc)\n"
+                               "}\n";
+
+typedef struct {
+  int bm, bn, bk, warps;
+  int smem;    /* operands through shared buffers */
+  int swizzle; /* ... with this swizzle */
+} config;
+
+/* The kernel text for one element type and configuration (malloc'd). */
+static char *mm_text(const etype *et, const config *cf) {
+  char num[6][16], sw[32] = "";
+  snprintf(num[0], 16, "%d", cf->bm), snprintf(num[1], 16, "%d", cf->bn), snprintf(num[2], 16, "%d", cf->bk);
+  snprintf(num[3], 16, "%d", cf->warps);
+  if (cf->swizzle) snprintf(sw, sizeof sw, "{swizzle = %d}", cf->swizzle);
+  const char *keys[] = {"$BM", "$BN", "$BK", "$W", "$T", "$C", "$P", "$SW"};
+  const char *vals[] = {num[0], num[1], num[2], num[3], et->t, et->c, et->p, sw};
+  char *tmpl = malloc(strlen(k_mm_head) + strlen(k_mm_smem) + 1);
+  strcpy(tmpl, k_mm_head);
+  strcat(tmpl, cf->smem ? k_mm_smem : k_mm_regs);
+  char *out = malloc(strlen(tmpl) * 2 + 256), *o = out;
+  for (const char *s = tmpl; *s;) {
+    int hit = 0;
+    for (size_t k = 0; k < sizeof keys / sizeof *keys && !hit; k++)
+      if (!strncmp(s, keys[k], strlen(keys[k]))) {
+        o += sprintf(o, "%s", vals[k]);
+        s += strlen(keys[k]);
+        hit = 1;
+      }
+    if (!hit) *o++ = *s++;
+  }
+  *o = 0;
+  free(tmpl);
+  return out;
+}
+
+/* Parse, verify, default pipeline (with the verifier after each pass), codegen. */
+static int compile(const char *text, const cg_target *t, cg_backend be, cg_result *res, char *err,
+                   size_t errn) {
+  ir_func *fn = ir_parse(text, "mm.ir", err, errn, NULL);
+  if (!fn) return -1;
+  pass_ctx pc = {.target = t, .verify_each = 1};
+  int rc = ir_verify(fn, err, errn);
+  if (!rc && pass_run_default(fn, &pc)) {
+    snprintf(err, errn, "%s", pc.err);
+    rc = -1;
+  }
+  if (!rc) rc = cg_compile(fn, t, be, res, err, errn);
+  ir_func_destroy(fn);
+  return rc;
+}
+
+/* ---- 2. numerics on the simulator ---- */
+
+/* One run: fresh inputs, poisoned output, every element checked. */
+static void check_mm(const etype *et, const config *cf, const char *target, int M, int N, int K) {
+  char *text = mm_text(et, cf);
+  char err[2048] = "", what[160];
+  snprintf(what, sizeof what, "%s x %s -> %s on %s, %dx%dx%d tiles, %d warps%s%s, M=%d N=%d K=%d", et->t,
+           et->t, et->c, target, cf->bm, cf->bn, cf->bk, cf->warps, cf->smem ? ", shared" : "",
+           cf->swizzle ? ", swizzled" : "", M, N, K);
+  size_t cb = !strcmp(et->c, "f16") ? 2 : 4;
+  void *a = calloc((size_t)M * K, (size_t)et->bytes), *b = calloc((size_t)K * N, (size_t)et->bytes);
+  void *ci = calloc((size_t)M * N, cb), *c = malloc((size_t)M * N * cb);
+  double *av = calloc((size_t)M * K, sizeof *av), *bv = calloc((size_t)K * N, sizeof *bv);
+  uint32_t *ac = calloc((size_t)M * K, 4), *bc = calloc((size_t)K * N, 4);
+  for (int i = 0; i < M * K; i++) put_code(et, a, i, ac[i] = random_code(et, &av[i]));
+  for (int i = 0; i < K * N; i++) put_code(et, b, i, bc[i] = random_code(et, &bv[i]));
+  for (int i = 0; i < M * N; i++) {
+    if (cb == 2)
+      ((uint16_t *)ci)[i] = (uint16_t)(0x3c00 | ((rnd() % 4) << 8)) ^ (rnd() & 0x8000); /* +-1, 1.25, ... */
+    else if (et->is_float)
+      ((float *)ci)[i] = (float)((int)(rnd() % 201) - 100) / 8;
+    else
+      ((int32_t *)ci)[i] = (int32_t)(rnd() % 2001) - 1000;
+  }
+  memset(c, 0xff, (size_t)M * N * cb); /* NaN / -1 */
+  cg_result res;
+  const cg_target *t = cg_target_lookup(target);
+  if (compile(text, t, CG_SIM, &res, err, sizeof err)) {
+    fprintf(stderr, "%s: compile: %s\n", what, err);
+    failures++;
+  } else {
+    ir_elem te = (ir_elem)ir_elem_parse(et->t, (int)strlen(et->t));
+    ir_elem tc = (ir_elem)ir_elem_parse(et->c, (int)strlen(et->c));
+    sim_arg args[7] = {
+        {.is_ptr = 1, .elem = te, .ptr = a, .bytes = (size_t)M * K * et->bytes},
+        {.is_ptr = 1, .elem = te, .ptr = b, .bytes = (size_t)K * N * et->bytes},
+        {.is_ptr = 1, .elem = tc, .ptr = ci, .bytes = (size_t)M * N * cb},
+        {.is_ptr = 1, .elem = tc, .ptr = c, .bytes = (size_t)M * N * cb},
+        {.elem = IR_I32, .ival = M},
+        {.elem = IR_I32, .ival = N},
+        {.elem = IR_I32, .ival = K},
+    };
+    int64_t grid[3] = {(M + cf->bm - 1) / cf->bm, (N + cf->bn - 1) / cf->bn, 1};
+    sim_opts o = {.workers = 1};
+    if (sim_launch(&res, args, 7, grid, &o, err, sizeof err)) {
+      fprintf(stderr, "%s: sim: %s\n", what, err);
+      failures++;
+    } else {
+      int bad = 0;
+      for (int m = 0; m < M && bad < 5; m++)
+        for (int n = 0; n < N && bad < 5; n++) {
+          double want = 0, mag = 0, got;
+          for (int k = 0; k < K; k++) {
+            double p =
+                et->b1 ? __builtin_popcount(ac[m * K + k] & bc[k * N + n]) : av[m * K + k] * bv[k * N + n];
+            want += p, mag += fabs(p);
+          }
+          double cin = cb == 2        ? dec_f16(((uint16_t *)ci)[m * N + n])
+                       : et->is_float ? ((float *)ci)[m * N + n]
+                                      : ((int32_t *)ci)[m * N + n];
+          want += cin, mag += fabs(cin);
+          got = cb == 2        ? dec_f16(((uint16_t *)c)[m * N + n])
+                : et->is_float ? ((float *)c)[m * N + n]
+                               : ((int32_t *)c)[m * N + n];
+          int ok = et->is_float && !et->small ? fabs(got - want) <= ldexp(mag, -18) : got == want;
+          if (!ok) {
+            fprintf(stderr, "%s: c[%d][%d] = %.9g, want %.9g\n", what, m, n, got, want);
+            bad++;
+          }
+        }
+      failures += bad;
+      checked += (long)M * N, runs++;
+    }
+  }
+  free(text), free(a), free(b), free(ci), free(c), free(av), free(bv), free(ac), free(bc);
+}
+
+static void test_sim_types(void) {
+  /* the fast path (2 x 2 warps), masked edges in M, N and K */
+  static const config base = {64, 64, 32, 4, 0, 0};
+  const etype *types[] = {&F16, &F16_SM75, &BF16, &E4M3, &E5M2, &S8, &U8};
+  for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+    check_mm(types[i], &base, types[i]->target, 100, 70, 75);
+  config b1 = {32, 32, 8, 4, 0, 0}; /* K counts 32-bit words: 8 words = 256 bits, one instruction */
+  check_mm(&B1, &b1, "sm_80", 50, 40, 21);
+  config small = {32, 32, 16, 4, 0, 0};
+  check_mm(&F16_ACC16, &small, "sm_80", 40, 33, 40);
+}
+
+static void test_sim_shapes(void) {
+  static const struct {
+    const etype *et;
+    config cf;
+    int M, N, K;
+  } cases[] = {
+      {&F16, {16, 8, 16, 1, 0, 0}, 33, 17, 40},    /* one fragment per warp */
+      {&F16, {128, 64, 32, 8, 0, 0}, 130, 64, 64}, /* 8 warps */
+      {&F16, {64, 32, 16, 2, 0, 0}, 64, 40, 48},   /* 2 warps */
+      {&F16, {16, 16, 16, 4, 0, 0}, 20, 20, 20},   /* 1 x 2 warps hold the tile, the other two copy it */
+      {&F16, {8, 8, 8, 4, 0, 0}, 13, 9, 11},       /* smaller than a fragment: zero-padded staging */
+      {&F16, {32, 64, 8, 4, 0, 0}, 32, 64, 24},    /* K = 8 under m16n8k16: zero K tiles */
+      {&BF16, {32, 16, 64, 4, 0, 0}, 40, 30, 130},
+      {&S8, {32, 32, 16, 4, 0, 0}, 33, 31, 50}, /* K = 16 under m16n8k32 */
+      {&S8, {4, 16, 32, 2, 0, 0}, 7, 16, 32},   /* M = 4: padded */
+      {&E4M3, {16, 32, 64, 2, 0, 0}, 16, 64, 64},
+      {&B1, {16, 16, 4, 2, 0, 0}, 16, 16, 9}, /* 4 words: half an instruction */
+      {&B1, {16, 8, 2, 1, 0, 0}, 16, 8, 6},   /* 2 words: padded */
+      {&U8, {64, 64, 64, 8, 0, 0}, 64, 64, 64},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    check_mm(cases[i].et, &cases[i].cf, cases[i].et->target, cases[i].M, cases[i].N, cases[i].K);
+}
+
+static void test_sim_shared(void) {
+  static const struct {
+    const etype *et;
+    config cf;
+    int M, N, K;
+  } cases[] = {
+      {&F16, {64, 64, 32, 4, 1, 0}, 100, 70, 75},  {&F16, {64, 64, 32, 4, 1, 4}, 64, 128, 64},
+      {&BF16, {32, 64, 64, 4, 1, 8}, 60, 64, 100}, {&F16_SM75, {32, 32, 16, 4, 1, 2}, 32, 32, 48},
+      {&S8, {32, 32, 64, 4, 1, 2}, 40, 32, 64},    {&E5M2, {64, 32, 32, 4, 1, 0}, 64, 32, 96},
+      {&B1, {32, 32, 8, 4, 1, 2}, 32, 32, 16},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    check_mm(cases[i].et, &cases[i].cf, cases[i].et->target, cases[i].M, cases[i].N, cases[i].K);
+}
+
+int main(void) {
+  const char *seed = getenv("KILN_SEED");
+  rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
+  if (!rng_state) rng_state = 1;
+  seed0 = rng_state;
+  printf("test_mma_lowering: KILN_SEED=%llu\n", (unsigned long long)seed0);
+  test_sim_types();
+  test_sim_shapes();
+  test_sim_shared();
+  if (failures) {
+    fprintf(stderr, "test_mma_lowering: %d failure(s) (KILN_SEED=%llu replays)\n", failures,
+            (unsigned long long)seed0);
+    return 1;
+  }
+  printf("test_mma_lowering: ok (%ld kernels, %ld elements checked)\n", runs, checked);
+  return 0;
+}
