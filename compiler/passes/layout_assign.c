@@ -2,8 +2,9 @@
  * layout_assign.c - the `layout` pass: gives every tile value a blocked register layout and inserts
  * convert_layout where a value meets a user that needs another layout.
  *
- * The rule set is small and local (no global solver). The default layout of a tile depends only on
- * its shape, its element size and the kernel's warps:
+ * The rule set is small and local (no global solver). dot results (and the operands) take the
+ * fragments of the target's matrix instruction (step 4). The default layout of a tile depends only
+ * on its shape, its element size and the kernel's warps:
  *   order = [last dim, ..., dim 0] (last dim fastest);
  *   spt   = min(16 bytes / element bytes, shape) along the fastest dim, 1 elsewhere, so that a thread
  *           touches 16 contiguous bytes (one vector access);
@@ -13,17 +14,24 @@
  * Steps, per op in program order (regions recursively):
  *   1. Producers (const, iota, splat, load, load_shared, dot, ...) get the default layout.
  *   2. reduce keeps its operand's layout (with shape[axis] = 1). broadcast gets the default layout
- *      of its result and converts its source to it; since a reduce of a default-laid-out tile keeps
- *      that layout, reduce followed by broadcast back is a register copy.
+ *      of its result (its source's, when that is an mma layout) and converts its source to it;
+ *      since a reduce keeps its operand's layout, reduce followed by broadcast back is a register
+ *      copy.
  *   3. Elementwise ops whose tile operands agree keep that layout; otherwise the result gets the
  *      default layout and each operand that differs is converted. Cheap operands (const, splat,
  *      iota) take no part in the vote: they are recreated in the chosen layout instead of converted
  *      (in place when this is their only use), and so are cheap values anywhere below.
- *   4. dot converts its accumulator to the result layout; store converts its tile to the default one.
+ *   4. dot: where the target has a matrix instruction for it and the tile holds whole fragments of
+ *      a warp grid (codegen/mma_layout.h), the result takes the mma layout and the operands mma_a
+ *      and mma_b (a load_shared used only there is read in that layout: ldmatrix from its buffer);
+ *      otherwise the default layout. The accumulator converts to the result's layout. store
+ *      converts its tile to the default layout.
  *   5. for: region arguments take their init's layout; the body's yield converts to them; the
- *      results take them too. A cheap init leaves its argument's layout open until the first use
- *      in the body needs one; the init is then recreated in it. if: results take the then-yield's
- *      layouts; the else-yield converts.
+ *      results take them too. A carried value that the body's dot yields takes that dot's mma
+ *      layout (the accumulator stays in registers across iterations; its init converts once). A
+ *      cheap init leaves its argument's layout open until the first use in the body needs one;
+ *      the init is then recreated in it. if: results take the then-yield's layouts; the
+ *      else-yield converts.
  *   6. convert_layout ops already present keep their stated layout (default if none) and vanish when
  *      their operand already has it. A user that needs yet another layout converts from the source.
  *      A broadcast is recreated in the layout its user needs, converting its (smaller) source.
@@ -33,10 +41,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../codegen/mma_layout.h"
 #include "pass.h"
 
 typedef struct {
   ir_func *fn;
+  const cg_target *target; /* NULL: sm_80 */
   int warps;
   uint32_t *uses; /* per value present when the pass started: live uses */
   uint32_t nuses;
@@ -95,7 +105,7 @@ static void set_default(layout_ctx *lc, ir_val v) {
 /* A loop argument whose layout is still open (step 5) gets the default one when something needs
  * to read it. */
 static void ensure(layout_ctx *lc, ir_val v) {
-  if (is_tile(lc->fn, v) && ir_vtype(lc->fn, v).layout.kind != IR_LBLOCKED) set_default(lc, v);
+  if (is_tile(lc->fn, v) && ir_vtype(lc->fn, v).layout.kind == IR_LNONE) set_default(lc, v);
 }
 
 /* const, splat and iota cost nothing to recreate in another layout. */
@@ -161,7 +171,7 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
   if (!is_tile(fn, v)) return;
   ir_type t = ir_vtype(fn, v);
   if (layout_eq(t.layout, l, t.rank)) return;
-  if (t.layout.kind != IR_LBLOCKED) { /* an open loop argument: its first user decides */
+  if (t.layout.kind == IR_LNONE) { /* an open loop argument: its first user decides */
     set_layout(fn, v, l);
     return;
   }
@@ -176,6 +186,11 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
   }
   if (is_cheap(fn, v) || (d && fn->ops[d].code == IR_OP_BROADCAST)) {
     fn->ops[user].opnd[k] = rematerialize(lc, user, v, l);
+    return;
+  }
+  if (d && fn->ops[d].code == IR_OP_LOAD_SHARED && (l.kind == IR_LMMA_A || l.kind == IR_LMMA_B) &&
+      v < lc->nuses && lc->uses[v] == 1) { /* read straight into the fragments (ldmatrix) */
+    set_layout(fn, v, l);
     return;
   }
   t.layout = l;
@@ -193,7 +208,7 @@ static void assign_elementwise(layout_ctx *lc, ir_opid op) {
   int agree = 1;
   for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
     ir_val v = fn->ops[op].opnd[k];
-    if (!is_tile(fn, v) || is_cheap(fn, v) || ir_vtype(fn, v).layout.kind != IR_LBLOCKED) continue;
+    if (!is_tile(fn, v) || is_cheap(fn, v) || ir_vtype(fn, v).layout.kind == IR_LNONE) continue;
     if (!anchor)
       anchor = v;
     else if (!layout_eq(ir_vtype(fn, v).layout, ir_vtype(fn, anchor).layout, ir_vtype(fn, v).rank))
@@ -208,13 +223,55 @@ static void assign_elementwise(layout_ctx *lc, ir_opid op) {
 static void assign_convert(layout_ctx *lc, ir_opid op) {
   ir_func *fn = lc->fn;
   ir_val src = fn->ops[op].opnd[0], res = fn->ops[op].res[0];
-  if (ir_vtype(fn, res).layout.kind != IR_LBLOCKED) set_default(lc, res);
+  if (ir_vtype(fn, res).layout.kind == IR_LNONE) set_default(lc, res);
   ir_type t = ir_vtype(fn, res);
-  if (ir_vtype(fn, src).layout.kind != IR_LBLOCKED) set_layout(fn, src, t.layout);
+  if (ir_vtype(fn, src).layout.kind == IR_LNONE) set_layout(fn, src, t.layout);
   if (layout_eq(ir_vtype(fn, src).layout, t.layout, t.rank)) {
     ir_replace_all_uses(fn, res, src);
     ir_op_unlink(fn, op);
   }
+}
+
+/* The mma layout (kind IR_LMMA, IR_LMMA_A or IR_LMMA_B) of dot op's result or operands where the
+ * target has a matrix instruction for it and the tile holds whole fragments of a warp grid
+ * (mma_layout.h); kind IR_LNONE otherwise. */
+static ir_layout dot_layout(layout_ctx *lc, ir_opid op, ir_lkind kind) {
+  ir_func *fn = lc->fn;
+  ir_type ta = ir_vtype(fn, fn->ops[op].opnd[0]), tb = ir_vtype(fn, fn->ops[op].opnd[1]);
+  ir_type tr = ir_vtype(fn, fn->ops[op].res[0]);
+  cg_mma_pick p;
+  int wm, wn;
+  if (ta.rank != 2 || tb.rank != 2 || tr.rank != 2 ||
+      !cg_mma_pick_for(lc->target, ta.elem, tb.elem, tr.elem, ir_attr_s(fn->ops[op].attrs, "precision", NULL),
+                       &p) ||
+      !cg_mma_warp_grid(tr.shape[0], tr.shape[1], lc->warps, &wm, &wn) ||
+      !cg_mma_fits(&p, tr.shape[0], tr.shape[1], ta.shape[1], wm, wn))
+    return (ir_layout){0};
+  return ir_layout_mma(kind, wm, wn, p.kw);
+}
+
+/* Step 4: dot. */
+static void assign_dot(layout_ctx *lc, ir_opid op) {
+  ir_func *fn = lc->fn;
+  ir_layout l = dot_layout(lc, op, IR_LMMA);
+  if (l.kind == IR_LNONE) {
+    set_default(lc, fn->ops[op].res[0]);
+  } else {
+    set_layout(fn, fn->ops[op].res[0], l);
+    convert_operand(lc, op, 0, dot_layout(lc, op, IR_LMMA_A));
+    convert_operand(lc, op, 1, dot_layout(lc, op, IR_LMMA_B));
+  }
+  convert_operand(lc, op, 2, ir_vtype(fn, fn->ops[op].res[0]).layout);
+}
+
+/* The mma layout of the dot that yields carried value i of body r directly, if any. */
+static ir_layout carried_dot_layout(layout_ctx *lc, ir_reg r, uint32_t i) {
+  ir_func *fn = lc->fn;
+  ir_opid y = fn->regions[r].last;
+  if (!y || fn->ops[y].code != IR_OP_YIELD || i >= fn->ops[y].nopnd) return (ir_layout){0};
+  ir_opid d = fn->vals[fn->ops[y].opnd[i]].def;
+  if (!d || fn->ops[d].code != IR_OP_DOT || fn->ops[d].parent != r) return (ir_layout){0};
+  return dot_layout(lc, d, IR_LMMA);
 }
 
 static ir_opid region_yield(ir_func *fn, ir_reg r) {
@@ -234,6 +291,11 @@ static void assign_for(layout_ctx *lc, ir_opid op) {
   for (uint32_t i = 1; i < fn->regions[body].nargs; i++) {
     ir_val init = fn->ops[op].opnd[2 + i], arg = fn->regions[body].args[i];
     if (!is_tile(fn, init)) continue;
+    ir_layout acc = carried_dot_layout(lc, body, i - 1);
+    if (acc.kind != IR_LNONE) { /* an accumulator stays in the dot's registers across iterations */
+      set_layout(fn, arg, acc);
+      continue;
+    }
     if (is_cheap(fn, init)) {
       fn->vals[arg].type.layout = (ir_layout){0};
       continue;
@@ -285,13 +347,13 @@ static void assign_op(layout_ctx *lc, ir_opid op) {
     set_layout(fn, o->res[0], ir_vtype(fn, o->opnd[0]).layout);
     return;
   case IR_OP_BROADCAST:
-    set_default(lc, o->res[0]);
+    if (ir_vtype(fn, o->opnd[0]).layout.kind >= IR_LMMA) /* a row statistic of a dot's result */
+      set_layout(fn, o->res[0], ir_vtype(fn, o->opnd[0]).layout);
+    else
+      set_default(lc, o->res[0]);
     convert_operand(lc, op, 0, ir_vtype(fn, fn->ops[op].res[0]).layout);
     return;
-  case IR_OP_DOT:
-    set_default(lc, o->res[0]);
-    convert_operand(lc, op, 2, ir_vtype(fn, fn->ops[op].res[0]).layout);
-    return;
+  case IR_OP_DOT: assign_dot(lc, op); return;
   case IR_OP_STORE:
     if (o->nopnd && is_tile(fn, o->opnd[o->nopnd - 1]))
       convert_operand(lc, op, o->nopnd - 1, default_layout(ir_vtype(fn, o->opnd[o->nopnd - 1]), lc->warps));
@@ -350,7 +412,7 @@ int pass_layout_assign(ir_func *fn, pass_ctx *pc) {
     return -1;
   }
   ir_arena *A = ir_arena_new();
-  layout_ctx lc = {fn, (int)warps, ir_use_counts(fn, A), fn->nvals};
+  layout_ctx lc = {fn, pc->target, (int)warps, ir_use_counts(fn, A), fn->nvals};
   assign_region(&lc, fn->body);
   ir_arena_free(A);
   sweep(fn);

@@ -351,6 +351,107 @@ static void test_sim_shared(void) {
     check_mm(cases[i].et, &cases[i].cf, cases[i].et->target, cases[i].M, cases[i].N, cases[i].K);
 }
 
+/* A row maximum of a dot's result, subtracted, rounded to f16 and multiplied by a third matrix (the
+ * shape of attention's two products): the reduce and broadcast on the mma layout, the cast, and the
+ * second dot's A operand from the first's accumulator (a register copy or a conversion). Small
+ * integer inputs keep every value exact. */
+static const char *k_chain =
+    "kernel @chain(%a: ptr<f16>, %b: ptr<f16>, %v: ptr<f16>, %o: ptr<f32>, %r: ptr<f32>) {warps = $W} {\n"
+    "  %c0 = const() {value = 0} : i32\n"
+    "  %c1 = const() {value = 1} : i32\n"
+    "  %m = const() {value = $BM} : i32\n"
+    "  %n = const() {value = $BN} : i32\n"
+    "  %k = const() {value = $BK} : i32\n"
+    "  %d = const() {value = $D} : i32\n"
+    "  %va = view(%a, %m, %k, %k, %c1) : view<2xf16>\n"
+    "  %vb = view(%b, %k, %n, %n, %c1) : view<2xf16>\n"
+    "  %vv = view(%v, %n, %d, %d, %c1) : view<2xf16>\n"
+    "  %vo = view(%o, %m, %d, %d, %c1) : view<2xf32>\n"
+    "  %vr = view(%r, %m, %c1, %c1, %c1) : view<2xf32>\n"
+    "  %x = load(%va, %c0, %c0) : tile<$BMx$BKxf16>\n"
+    "  %y = load(%vb, %c0, %c0) : tile<$BKx$BNxf16>\n"
+    "  %z = const() {value = 0.0} : tile<$BMx$BNxf32>\n"
+    "  %s = dot(%x, %y, %z) : tile<$BMx$BNxf32>\n"
+    "  %mx = reduce(%s) {axis = 1, kind = \"max\"} : tile<$BMx1xf32>\n"
+    "  %mb = broadcast(%mx) : tile<$BMx$BNxf32>\n"
+    "  %sd = sub(%s, %mb) : tile<$BMx$BNxf32>\n"
+    "  %p = cast(%sd) : tile<$BMx$BNxf16>\n"
+    "  %w = load(%vv, %c0, %c0) : tile<$BNx$Dxf16>\n"
+    "  %z2 = const() {value = 0.0} : tile<$BMx$Dxf32>\n"
+    "  %out = dot(%p, %w, %z2) : tile<$BMx$Dxf32>\n"
+    "  store(%vo, %c0, %c0, %out)\n"
+    "  store(%vr, %c0, %c0, %mx)\n"
+    "}\n";
+
+static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *target) {
+  char num[5][16], err[2048] = "";
+  snprintf(num[0], 16, "%d", bm), snprintf(num[1], 16, "%d", bn), snprintf(num[2], 16, "%d", bk);
+  snprintf(num[3], 16, "%d", dd), snprintf(num[4], 16, "%d", warps);
+  const char *keys[] = {"$BM", "$BN", "$BK", "$D", "$W"};
+  char *text = malloc(strlen(k_chain) * 2), *o = text;
+  for (const char *s = k_chain; *s;) {
+    int hit = 0;
+    for (int k = 0; k < 5 && !hit; k++)
+      if (!strncmp(s, keys[k], strlen(keys[k]))) o += sprintf(o, "%s", num[k]), s += strlen(keys[k]), hit = 1;
+    if (!hit) *o++ = *s++;
+  }
+  *o = 0;
+  uint16_t *a = malloc(bm * bk * 2), *b = malloc(bk * bn * 2), *v = malloc(bn * dd * 2);
+  int *ai = malloc(bm * bk * sizeof(int)), *bi = malloc(bk * bn * sizeof(int)), *vi = malloc(bn * dd * sizeof(int));
+  float *out = malloc(bm * dd * 4), *rmax = malloc(bm * 4);
+  static const uint16_t f16_int[9] = {0xc400, 0xc200, 0xc000, 0xbc00, 0, 0x3c00, 0x4000, 0x4200, 0x4400};
+  for (int i = 0; i < bm * bk; i++) ai[i] = (int)(rnd() % 9), a[i] = f16_int[ai[i]], ai[i] -= 4;
+  for (int i = 0; i < bk * bn; i++) bi[i] = (int)(rnd() % 9), b[i] = f16_int[bi[i]], bi[i] -= 4;
+  for (int i = 0; i < bn * dd; i++) vi[i] = (int)(rnd() % 9), v[i] = f16_int[vi[i]], vi[i] -= 4;
+  memset(out, 0xff, bm * dd * 4), memset(rmax, 0xff, bm * 4);
+  cg_result res;
+  if (compile(text, cg_target_lookup(target), CG_SIM, &res, err, sizeof err)) {
+    fprintf(stderr, "chain %dx%dx%d D=%d warps=%d: %s\n", bm, bn, bk, dd, warps, err);
+    failures++;
+  } else {
+    sim_arg args[5] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = bm * bk * 2},
+                       {.is_ptr = 1, .elem = IR_F16, .ptr = b, .bytes = bk * bn * 2},
+                       {.is_ptr = 1, .elem = IR_F16, .ptr = v, .bytes = bn * dd * 2},
+                       {.is_ptr = 1, .elem = IR_F32, .ptr = out, .bytes = bm * dd * 4},
+                       {.is_ptr = 1, .elem = IR_F32, .ptr = rmax, .bytes = bm * 4}};
+    int64_t grid[3] = {1, 1, 1};
+    sim_opts so = {.workers = 1};
+    if (sim_launch(&res, args, 5, grid, &so, err, sizeof err)) {
+      fprintf(stderr, "chain %dx%dx%d D=%d warps=%d: sim: %s\n", bm, bn, bk, dd, warps, err);
+      failures++;
+    } else {
+      int bad = 0, *srow = malloc(bn * sizeof(int));
+      for (int m = 0; m < bm; m++) {
+        int mx = -(1 << 30);
+        for (int n = 0; n < bn; n++) {
+          srow[n] = 0;
+          for (int k = 0; k < bk; k++) srow[n] += ai[m * bk + k] * bi[k * bn + n];
+          if (srow[n] > mx) mx = srow[n];
+        }
+        bad += rmax[m] != (float)mx;
+        for (int c = 0; c < dd; c++) {
+          long want = 0;
+          for (int n = 0; n < bn; n++) want += (long)(srow[n] - mx) * vi[n * dd + c];
+          if (out[m * dd + c] != (float)want && bad++ < 5)
+            fprintf(stderr, "chain %dx%dx%d D=%d warps=%d: o[%d][%d] = %g, want %ld\n", bm, bn, bk, dd, warps, m,
+                    c, out[m * dd + c], want);
+        }
+      }
+      free(srow);
+      failures += bad;
+      checked += (long)bm * (dd + 1), runs++;
+    }
+  }
+  free(text), free(a), free(b), free(v), free(ai), free(bi), free(vi), free(out), free(rmax);
+}
+
+static void test_sim_chain(void) {
+  check_chain(64, 64, 32, 32, 4, "sm_80");  /* first dot 2 x 2 warps, second 4 x 1: P converts */
+  check_chain(64, 16, 32, 16, 4, "sm_80");  /* both 4 x 1: P stays in registers */
+  check_chain(128, 64, 16, 64, 8, "sm_80"); /* 8 warps: row maxima across 2 warps */
+  check_chain(32, 32, 16, 32, 4, "sm_75");  /* m16n8k8 */
+}
+
 int main(void) {
   const char *seed = getenv("KILN_SEED");
   rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
@@ -360,6 +461,7 @@ int main(void) {
   test_sim_types();
   test_sim_shapes();
   test_sim_shared();
+  test_sim_chain();
   if (failures) {
     fprintf(stderr, "test_mma_lowering: %d failure(s) (KILN_SEED=%llu replays)\n", failures,
             (unsigned long long)seed0);
