@@ -1,19 +1,21 @@
 /*
- * test_mma_lowering.c - dot on tensor cores (codegen/lower_mma.c) against C references.
+ * test_mma_lowering.c - dot on tensor cores (codegen/lower_mma.c) against C references. The layout
+ * pass's choices are checked as text in tests/lit/codegen/layout-mma.ir.
  *
- * 1. The layout pass: dot results, loop-carried accumulators and operands take the mma layouts
- *    where the target has an instruction, with a warp grid that fits; blocked layouts elsewhere.
- * 2. Numerics on the simulator: a K loop of masked loads and dots (C = C_in + A B over shapes that
+ * 1. Numerics on the simulator: a K loop of masked loads and dots (C = C_in + A B over shapes that
  *    are not multiples of the tile) for every element type (f16, bf16, e4m3, e5m2, i8, u8, b1
  *    AND-popc), on the oldest row that has the instruction, for several tile shapes and warp
  *    counts: the fast path (operands and accumulator in mma layouts), tiles smaller than one
  *    fragment (zero-padded staging) and K below the instruction's K. Operands also come through
- *    shared buffers (copy, load_shared: ldmatrix straight from the buffer), swizzled or not. Inputs
- *    are fresh random values each run (KILN_SEED= replays one); outputs are poisoned first and every
- *    element is checked: integers exactly, floats against a double reference within 2^-18 of
- *    sum |a b| + |c|.
- * 3. NVPTX: every row that has the instruction emits mma.sync (and ldmatrix for 16-bit operands) and
- *    ptxas accepts the PTX; rows without it keep the FMA lowering (or refuse bf16 and fp8 as before).
+ *    shared buffers (copy, load_shared: ldmatrix straight from the buffer), swizzled or not. Two
+ *    chained dots with a row maximum between them (reduce, broadcast, cast on the mma layout).
+ *    Inputs are fresh random values each run (KILN_SEED= replays one); outputs are poisoned first
+ *    and every element is checked: integers exactly, floats against a double reference within
+ *    2^-18 of sum |a b| + |c|.
+ * 2. NVPTX: every row that has the instruction emits it (and ldmatrix for 16-bit operands) and
+ *    ptxas accepts the PTX, with operands in registers (and in swizzled shared buffers on the
+ *    oldest such row and on sm_90a); rows without it keep the FMA lowering (i8 on sm_75) or refuse
+ *    the type in one line as before (bf16 on sm_75, fp8 below sm_89, b1 on sm_75).
  */
 #include <math.h>
 #include <stdint.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "codegen/codegen.h"
+#include "codegen/mma_layout.h"
 #include "compiler/passes/pass.h"
 #include "sim/sim.h"
 
@@ -223,7 +226,7 @@ static int compile(const char *text, const cg_target *t, cg_backend be, cg_resul
   return rc;
 }
 
-/* ---- 2. numerics on the simulator ---- */
+/* ---- 1. numerics on the simulator ---- */
 
 /* One run: fresh inputs, poisoned output, every element checked. */
 static void check_mm(const etype *et, const config *cf, const char *target, int M, int N, int K) {
@@ -397,7 +400,8 @@ static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *t
   }
   *o = 0;
   uint16_t *a = malloc(bm * bk * 2), *b = malloc(bk * bn * 2), *v = malloc(bn * dd * 2);
-  int *ai = malloc(bm * bk * sizeof(int)), *bi = malloc(bk * bn * sizeof(int)), *vi = malloc(bn * dd * sizeof(int));
+  int *ai = malloc(bm * bk * sizeof(int)), *bi = malloc(bk * bn * sizeof(int)),
+      *vi = malloc(bn * dd * sizeof(int));
   float *out = malloc(bm * dd * 4), *rmax = malloc(bm * 4);
   static const uint16_t f16_int[9] = {0xc400, 0xc200, 0xc000, 0xbc00, 0, 0x3c00, 0x4000, 0x4200, 0x4400};
   for (int i = 0; i < bm * bk; i++) ai[i] = (int)(rnd() % 9), a[i] = f16_int[ai[i]], ai[i] -= 4;
@@ -433,8 +437,8 @@ static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *t
           long want = 0;
           for (int n = 0; n < bn; n++) want += (long)(srow[n] - mx) * vi[n * dd + c];
           if (out[m * dd + c] != (float)want && bad++ < 5)
-            fprintf(stderr, "chain %dx%dx%d D=%d warps=%d: o[%d][%d] = %g, want %ld\n", bm, bn, bk, dd, warps, m,
-                    c, out[m * dd + c], want);
+            fprintf(stderr, "chain %dx%dx%d D=%d warps=%d: o[%d][%d] = %g, want %ld\n", bm, bn, bk, dd, warps,
+                    m, c, out[m * dd + c], want);
         }
       }
       free(srow);
@@ -452,6 +456,104 @@ static void test_sim_chain(void) {
   check_chain(32, 32, 16, 32, 4, "sm_75");  /* m16n8k8 */
 }
 
+/* ---- 2. NVPTX on every target row ---- */
+
+static const char *ptxas_path(void) {
+  static char buf[4096];
+  const char *path = getenv("PATH");
+  while (path && *path) {
+    const char *e = strchr(path, ':');
+    size_t n = e ? (size_t)(e - path) : strlen(path);
+    snprintf(buf, sizeof buf, "%.*s/ptxas", (int)n, path);
+    if (n && access(buf, X_OK) == 0) return buf;
+    path = e ? e + 1 : NULL;
+  }
+  return access("/usr/local/cuda/bin/ptxas", X_OK) == 0 ? "/usr/local/cuda/bin/ptxas" : NULL;
+}
+
+/* 0 if ptxas accepts ptx for arch; its output goes to stderr otherwise. */
+static int ptxas_ok(const char *ptxas, const char *ptx, const char *arch) {
+  char in[] = "/tmp/kiln_test_mma_XXXXXX", cmd[8192], out[4096] = "";
+  int fd = mkstemp(in);
+  if (fd < 0) return -1;
+  size_t n = strlen(ptx);
+  int ok = write(fd, ptx, n) == (ssize_t)n;
+  close(fd);
+  snprintf(cmd, sizeof cmd, "'%s' -arch=%s '%s' -o /dev/null 2>&1", ptxas, arch, in);
+  FILE *f = ok ? popen(cmd, "r") : NULL;
+  size_t got = f ? fread(out, 1, sizeof out - 1, f) : 0;
+  out[got] = 0;
+  int rc = f ? pclose(f) : -1;
+  unlink(in);
+  if (rc) fprintf(stderr, "ptxas -arch=%s failed:\n%s\n", arch, out);
+  return rc ? -1 : 0;
+}
+
+/* The PTX spelling of the instruction a type maps to on target t, or NULL if none. */
+static const char *mma_spelling(const etype *et, const cg_target *t, char *buf, size_t n) {
+  cg_mma_pick p;
+  ir_elem te = (ir_elem)ir_elem_parse(et->t, (int)strlen(et->t));
+  ir_elem tc = (ir_elem)ir_elem_parse(et->c, (int)strlen(et->c));
+  if (!cg_mma_pick_for(t, te, te, tc, et->p, &p)) return NULL;
+  const char *in = et->b1 ? "b1" : !strcmp(et->t, "i8") ? "s8" : et->t;
+  snprintf(buf, n, "mma.sync.aligned.m16n8k%d.row.col.%s.%s.%s.%s", et->b1 ? 256 : p.k,
+           p.acc_int ? "s32" : "f32", in, in, p.acc_int ? "s32" : "f32");
+  return buf;
+}
+
+static void test_nvptx_rows(void) {
+  const char *ptxas = ptxas_path();
+  if (!ptxas) printf("test_mma_lowering: ptxas not found: PTX not assembled\n");
+  const etype *types[] = {&F16, &BF16, &E4M3, &E5M2, &S8, &U8, &B1};
+  config regs = {64, 64, 32, 4, 0, 0}, smem = {64, 64, 32, 4, 1, 4}, b1 = {64, 64, 8, 4, 1, 2};
+  for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+    for (int r = 0; r < cg_ntargets; r++) {
+      const cg_target *t = &cg_targets[r];
+      for (int v = 0; v < 2; v++) {
+        if (v && strcmp(t->name, types[i]->target) && strcmp(t->name, "sm_90a")) continue; /* time */
+        config cf = v ? (types[i]->b1 ? b1 : smem) : regs;
+        if (types[i]->b1 && !v) cf.bk = 8;
+        if (types[i]->bytes == 1) cf.bk = 64; /* rows of 64 bytes: 4 chunks to swizzle */
+        char *text = mm_text(types[i], &cf), err[2048] = "", want[128];
+        const char *spell = mma_spelling(types[i], t, want, sizeof want);
+        cg_result res;
+        int rc = compile(text, t, CG_NVPTX, &res, err, sizeof err);
+        free(text);
+        int fp8 = !strcmp(types[i]->t, "e4m3") || !strcmp(types[i]->t, "e5m2");
+        int refused = (!strcmp(types[i]->t, "bf16") && !(t->features & CG_F_BF16)) ||
+                      (fp8 && !(t->features & CG_F_FP8_CVT)) ||
+                      (types[i]->b1 && !(t->features & CG_F_MMA_B1_AND));
+        if (refused) { /* as before tensor cores: one line naming the op and the target */
+          if (rc == 0 || !strstr(err, "op 'dot' needs") || !strstr(err, t->name) || strchr(err, '\n')) {
+            fprintf(stderr, "%s on %s: want a one-line refusal, got rc %d: %s\n", types[i]->t, t->name, rc,
+                    err);
+            failures++;
+          }
+          if (rc == 0) cg_result_free(&res);
+          continue;
+        }
+        if (rc) {
+          fprintf(stderr, "%s on %s (%s): %s\n", types[i]->t, t->name, v ? "shared" : "registers", err);
+          failures++;
+          continue;
+        }
+        /* the instruction where the row has it (ldmatrix for 16-bit operands), FMAs elsewhere */
+        if (spell ? !strstr(res.ptx, spell) : strstr(res.ptx, "mma.sync") != NULL) {
+          fprintf(stderr, "%s on %s: PTX should %s\n", types[i]->t, t->name,
+                  spell ? spell : "have no mma.sync");
+          failures++;
+        }
+        if (spell && types[i]->bytes == 2) CHECK(strstr(res.ptx, "ldmatrix.sync.aligned.m8n8.x4") != NULL);
+        if (ptxas && ptxas_ok(ptxas, res.ptx, t->name)) {
+          fprintf(stderr, "  (%s x %s on %s, %s)\n", types[i]->t, types[i]->t, t->name,
+                  v ? "shared" : "registers");
+          failures++;
+        }
+        cg_result_free(&res);
+      }
+    }
+}
+
 int main(void) {
   const char *seed = getenv("KILN_SEED");
   rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
@@ -462,6 +564,7 @@ int main(void) {
   test_sim_shapes();
   test_sim_shared();
   test_sim_chain();
+  test_nvptx_rows();
   if (failures) {
     fprintf(stderr, "test_mma_lowering: %d failure(s) (KILN_SEED=%llu replays)\n", failures,
             (unsigned long long)seed0);
