@@ -11,6 +11,8 @@
  * cp.async where the target has it (see the copy section), so that global reads coalesce. In
  * memory an i1 element is a byte (0 or 1).
  */
+#include <llvm-c/DebugInfo.h>
+
 #include "cg.h"
 
 static int log2_u32(uint32_t x) { return 31 - __builtin_clz(x); }
@@ -175,15 +177,22 @@ void cg_lower_alloc_shared(cg_lower *L, ir_opid op) {
   cg_def(L, o->res[0], 1)[0] = LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &off, 1, "smem");
 }
 
-/* A tile to or from a swizzled buffer: each element's address through cg_smem_swizzle. */
+/* A tile to or from a swizzled buffer: cg_smem_swizzle gives the address of each 16-byte piece of
+ * the thread's runs along the last dim (a run starts at a multiple of its length, so a piece never
+ * crosses a chunk); the piece's other elements follow at constant byte steps. */
 static void swizzled_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef *vals, int store) {
   ir_elem e = ir_vtype(L->fn, buf).elem;
-  LLVMTypeRef ty = cg_mem_type(L, e);
+  LLVMTypeRef ty = cg_mem_type(L, e), i8 = LLVMInt8TypeInContext(L->c.ctx);
   LLVMValueRef *coords = cg_lay_coords(L, y), base = cg_get(L, buf)->v[0];
   LLVMValueRef owner = store ? cg_lay_thread(L, y)->owner : NULL;
+  LLVMValueRef *ptrs = ir_alloc(L->A, y->n * sizeof *ptrs);
+  uint32_t f = (uint32_t)y->rank - 1, piece = 16 / (uint32_t)cg_elem_bytes(e), ix[IR_MAXRANK];
   for (uint32_t i = 0; i < y->n; i++) {
-    LLVMValueRef off = cg_smem_swizzle(L, buf, &coords[i * (uint32_t)y->rank]);
-    LLVMValueRef ptr = LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &off, 1, "");
+    cg_lay_multi(y, i, ix);
+    uint32_t in = (ix[f] % y->run[f]) % piece;
+    LLVMValueRef off = in ? cg_i32(L, (int64_t)in * cg_elem_bytes(e))
+                          : cg_smem_swizzle(L, buf, &coords[i * (uint32_t)y->rank]);
+    LLVMValueRef ptr = ptrs[i] = LLVMBuildGEP2(L->c.b, i8, in ? ptrs[i - in * y->step[f]] : base, &off, 1, "");
     if (store)
       L->c.ops->store(&L->c, CG_SHARED, ptr, cg_to_mem(L, vals[i], e), owner);
     else
@@ -217,17 +226,27 @@ void cg_lower_store_shared(cg_lower *L, ir_opid op) {
 
 /* ---- global -> shared copies ----
  *
- * A copy moves the buffer as chunks: cb bytes of consecutive elements along one row of the buffer.
+ * A copy moves the buffer as chunks: runs of consecutive elements along one row of the buffer.
  * Chunk q goes to thread q mod T (T threads), so consecutive threads read consecutive global bytes;
  * a buffer with fewer chunks than threads is copied by the first threads only. On targets with
- * cp.async each chunk of 16, 8 or 4 bytes is one cp.async whose src_bytes counts the chunk's
- * elements inside the view (the rest, and masked-off chunks, are zero-filled). The widest chunk
- * whose alignment the view guarantees is picked at run time (base, row strides and column offset
- * are the same in every thread); a view whose rows are not even 4-byte aligned, a non-zero pad, or
- * a last stride that is not the constant 1 take the plain path: one element per chunk, a masked
- * global load and a shared store. On cp.async targets every copy then commits one group (the
- * pipeline pass counts groups per copy); a copy without `async = 1` also waits for it, so that it
- * is complete in the issuing thread like a plain copy. */
+ * cp.async a chunk of 16 bytes (or the whole row, when rows are 4 or 8 bytes) is one cp.async
+ * whose src_bytes counts the chunk's elements inside the view (the rest, and masked-off chunks, are
+ * zero-filled), when a run-time test finds the view aligned to the chunk (base, row strides and
+ * column offset are the same in every thread). Otherwise 4- and 8-byte elements go one cp.async
+ * each, and narrower ones take the plain path, as does a non-zero pad, a last stride that is not
+ * the constant 1, or a target without cp.async: masked global loads and shared stores, up to 16
+ * bytes per chunk (one element per chunk down the columns of a view whose dim 0 is contiguous, so
+ * that reads still coalesce).
+ *
+ * Only the aligned cp.async path is unrolled. The fallback runs as a loop over the thread's chunks,
+ * not unrolled: unrolled, the addresses of every chunk of every path are invariant in the enclosing
+ * K loop and stay live across it. With the aligned path alone the default GEMM (64x64x32, 4 warps)
+ * took 72 registers; with unrolled 8-byte, 4-byte and plain fallbacks 254; with each of them as a
+ * loop 128 and a spill; with the one fallback loop 96.
+ *
+ * On cp.async targets every copy then commits one group (the pipeline pass counts groups per copy);
+ * a copy without `async = 1` also waits for it, so that it is complete in the issuing thread like a
+ * plain copy. */
 
 typedef struct {
   ir_val buf;
@@ -241,7 +260,7 @@ typedef struct {
   int col_major; /* plain path over a view whose dim 0 is contiguous: chunks run down the columns */
 } copy_plan;
 
-/* Coordinates in the buffer (i32) of chunk q of cb-byte chunks. */
+/* Coordinates in the buffer (i32) of the first element of chunk q of cb-byte chunks. */
 static void chunk_coords(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q, LLVMValueRef *idx) {
   LLVMBuilderRef B = L->c.b;
   int f = p->sm.rank - 1;
@@ -261,25 +280,23 @@ static void chunk_coords(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q
   idx[f] = LLVMBuildMul(B, cc, cg_i32(L, cb / p->eb), "");
 }
 
-/* Global address of the chunk at idx (ce elements) and how many of its elements lie inside the view
- * (i64, 0..ce): 0 when a row coordinate is outside, the predicate is off or the chunk starts before
- * column 0 (aligned chunks never straddle 0). */
-static LLVMValueRef chunk_global(cg_lower *L, const copy_plan *p, const LLVMValueRef *idx, int ce,
-                                 LLVMValueRef *valid) {
+/* Global address of the chunk at idx; *ok: its row is inside the view and the predicate holds;
+ * *col: its first column in the view (i64). */
+static LLVMValueRef chunk_global(cg_lower *L, const copy_plan *p, const LLVMValueRef *idx, LLVMValueRef *ok,
+                                 LLVMValueRef *col) {
   LLVMBuilderRef B = L->c.b;
   LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
   int R = p->sm.rank, f = R - 1;
-  LLVMValueRef addr = cg_i64(L, 0), ok = p->pred, g = NULL;
+  LLVMValueRef addr = cg_i64(L, 0), g = NULL;
+  *ok = p->pred;
   for (int d = 0; d <= f; d++) {
     g = LLVMBuildAdd(B, p->off[d], LLVMBuildZExt(B, idx[d], i64, ""), "");
-    ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""));
-    if (d < f) ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSLT, g, p->view->v[1 + d], ""));
+    if (d < f)
+      *ok = cg_and_pred(L, *ok, LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""),
+                                               LLVMBuildICmp(B, LLVMIntSLT, g, p->view->v[1 + d], ""), ""));
     addr = LLVMBuildAdd(B, addr, LLVMBuildMul(B, g, p->view->v[1 + R + d], ""), "");
   }
-  LLVMValueRef left = LLVMBuildSub(B, p->view->v[1 + f], g, "");
-  LLVMValueRef lo = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, left, cg_i64(L, 0), ""), cg_i64(L, 0), left, "");
-  LLVMValueRef n = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, lo, cg_i64(L, ce), ""), lo, cg_i64(L, ce), "");
-  *valid = LLVMBuildSelect(B, ok, n, cg_i64(L, 0), "");
+  *col = g;
   return LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), p->view->v[0], &addr, 1, "");
 }
 
@@ -288,54 +305,111 @@ static LLVMValueRef chunk_shared(cg_lower *L, const copy_plan *p, const LLVMValu
   return LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), p->sbase, &off, 1, "");
 }
 
-/* Chunk q as one cp.async of cb bytes. */
+static LLVMValueRef min_max_i64(cg_lower *L, LLVMValueRef x, int64_t lo, int64_t hi) {
+  LLVMBuilderRef B = L->c.b;
+  x = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, x, cg_i64(L, lo), ""), cg_i64(L, lo), x, "");
+  return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, x, cg_i64(L, hi), ""), cg_i64(L, hi), x, "");
+}
+
+/* Chunk q as one cp.async of cb bytes (aligned: a chunk starting before column 0 lies wholly
+ * before it). */
 static void chunk_async(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q) {
   LLVMBuilderRef B = L->c.b;
-  LLVMValueRef idx[IR_MAXRANK], valid;
+  LLVMValueRef idx[IR_MAXRANK], ok, col;
   chunk_coords(L, p, cb, q, idx);
-  LLVMValueRef gp = chunk_global(L, p, idx, cb / p->eb, &valid);
-  LLVMValueRef bytes = LLVMBuildTrunc(B, LLVMBuildMul(B, valid, cg_i64(L, p->eb), ""),
-                                      LLVMInt32TypeInContext(L->c.ctx), "");
+  LLVMValueRef gp = chunk_global(L, p, idx, &ok, &col);
+  LLVMValueRef left = min_max_i64(L, LLVMBuildSub(B, p->view->v[p->sm.rank], col, ""), 0, cb / p->eb);
+  ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, col, cg_i64(L, 0), ""));
+  LLVMValueRef n = LLVMBuildSelect(B, ok, left, cg_i64(L, 0), "");
+  LLVMValueRef bytes = LLVMBuildTrunc(B, LLVMBuildMul(B, n, cg_i64(L, p->eb), ""), LLVMInt32TypeInContext(L->c.ctx), "");
   gp = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntNE, bytes, cg_i32(L, 0), ""), gp, p->view->v[0], "");
   L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx), gp, cb, bytes);
 }
 
-/* Chunk q as one element: a masked global load (pad outside) and a shared store. */
-static void chunk_plain(cg_lower *L, const copy_plan *p, LLVMValueRef q, LLVMValueRef owner) {
+/* Chunk q of cb bytes on the plain path: each element a masked global load (pad outside the view)
+ * and a shared store, at constant steps from the chunk's first element. */
+static void chunk_plain(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q) {
   LLVMBuilderRef B = L->c.b;
-  LLVMValueRef idx[IR_MAXRANK], valid;
-  LLVMTypeRef ety = cg_mem_type(L, p->sm.elem);
-  chunk_coords(L, p, p->eb, q, idx);
-  LLVMValueRef gp = chunk_global(L, p, idx, 1, &valid);
-  LLVMValueRef in = cg_and_pred(L, LLVMBuildICmp(B, LLVMIntNE, valid, cg_i64(L, 0), ""), owner);
-  LLVMValueRef x = L->c.ops->load(&L->c, CG_GLOBAL, ety, gp, in, p->pad);
-  L->c.ops->store(&L->c, CG_SHARED, chunk_shared(L, p, idx), x, owner);
+  LLVMValueRef idx[IR_MAXRANK], ok, col;
+  LLVMTypeRef ety = cg_mem_type(L, p->sm.elem), i8 = LLVMInt8TypeInContext(L->c.ctx);
+  chunk_coords(L, p, cb, q, idx);
+  LLVMValueRef gp = chunk_global(L, p, idx, &ok, &col), sp = chunk_shared(L, p, idx);
+  LLVMValueRef stride = p->view->v[2 * p->sm.rank], dim = p->view->v[p->sm.rank];
+  for (int e = 0; e < cb / p->eb; e++) {
+    LLVMValueRef g = LLVMBuildAdd(B, col, cg_i64(L, e), "");
+    LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""),
+                                   LLVMBuildICmp(B, LLVMIntSLT, g, dim, ""), "");
+    LLVMValueRef step = LLVMBuildMul(B, cg_i64(L, e), stride, ""), soff = cg_i32(L, e * p->eb);
+    LLVMValueRef x = L->c.ops->load(&L->c, CG_GLOBAL, ety, LLVMBuildGEP2(B, ety, gp, &step, 1, ""),
+                                    cg_and_pred(L, in, ok), p->pad);
+    L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, i8, sp, &soff, 1, ""), x, NULL);
+  }
 }
 
-/* Every chunk of cb bytes this thread copies (cb = 0: the plain path). */
-static void copy_chunks(cg_lower *L, const copy_plan *p, int cb) {
-  LLVMBuilderRef B = L->c.b;
-  uint32_t n = ir_type_numel(p->sm) * (uint32_t)p->eb / (uint32_t)(cb ? cb : p->eb);
-  uint32_t T = (uint32_t)L->c.threads;
-  LLVMValueRef owner = n < T ? LLVMBuildICmp(B, LLVMIntULT, L->tid, cg_i32(L, n), "") : NULL;
+static void chunk(cg_lower *L, const copy_plan *p, int cb, int async, LLVMValueRef q) {
+  if (async)
+    chunk_async(L, p, cb, q);
+  else
+    chunk_plain(L, p, cb, q);
+}
+
+/* Bytes per chunk of the plain path: a run of up to 16 bytes along a row, or one element down the
+ * columns. */
+static int plain_bytes(const copy_plan *p) {
+  uint32_t row = p->sm.shape[p->sm.rank - 1] * (uint32_t)p->eb;
+  return p->col_major ? p->eb : row < 16 ? (int)row : 16;
+}
+
+/* Branches to a fresh block when cond holds (the rest of the code goes to *join). */
+static void begin_if(cg_lower *L, LLVMValueRef cond, LLVMBasicBlockRef *join) {
+  LLVMBasicBlockRef go = cg_block(L, "copy.go");
+  *join = cg_block(L, "copy.join");
+  LLVMBuildCondBr(L->c.b, cond, go, *join);
+  LLVMPositionBuilderAtEnd(L->c.b, go);
+}
+
+static void end_if(cg_lower *L, LLVMBasicBlockRef join) {
+  LLVMBuildBr(L->c.b, join);
+  LLVMPositionBuilderAtEnd(L->c.b, join);
+}
+
+/* The thread's chunks of cb bytes, unrolled (chunk q = tid + j T). */
+static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async) {
+  uint32_t n = ir_type_numel(p->sm) * (uint32_t)p->eb / (uint32_t)cb, T = (uint32_t)L->c.threads;
   LLVMBasicBlockRef join = NULL;
-  if (owner && cb) { /* cp.async has no predicate: branch around it */
-    LLVMBasicBlockRef go = cg_block(L, "copy.chunks");
-    join = cg_block(L, "copy.done");
-    LLVMBuildCondBr(B, owner, go, join);
-    LLVMPositionBuilderAtEnd(B, go);
-  }
-  for (uint32_t j = 0; j * T < n; j++) {
-    LLVMValueRef q = LLVMBuildAdd(B, L->tid, cg_i32(L, j * T), "");
-    if (cb)
-      chunk_async(L, p, cb, q);
-    else
-      chunk_plain(L, p, q, owner);
-  }
-  if (join) {
-    LLVMBuildBr(B, join);
-    LLVMPositionBuilderAtEnd(B, join);
-  }
+  if (n < T) begin_if(L, LLVMBuildICmp(L->c.b, LLVMIntULT, L->tid, cg_i32(L, n), ""), &join);
+  for (uint32_t j = 0; j * T < n; j++) chunk(L, p, cb, async, LLVMBuildAdd(L->c.b, L->tid, cg_i32(L, j * T), ""));
+  if (join) end_if(L, join);
+}
+
+/* llvm.loop.unroll.disable on the loop whose latch branch is br. */
+static void no_unroll(cg_lower *L, LLVMValueRef br) {
+  LLVMContextRef C = L->c.ctx;
+  LLVMMetadataRef dis = LLVMMDStringInContext2(C, "llvm.loop.unroll.disable", 24);
+  LLVMMetadataRef tmp = LLVMTemporaryMDNode(C, NULL, 0), ops[2] = {tmp, LLVMMDNodeInContext2(C, &dis, 1)};
+  LLVMMetadataRef loop = LLVMMDNodeInContext2(C, ops, 2);
+  LLVMMetadataReplaceAllUsesWith(tmp, loop);
+  LLVMSetMetadata(br, LLVMGetMDKindIDInContext(C, "llvm.loop", 9), LLVMMetadataAsValue(C, loop));
+}
+
+/* The thread's chunks of cb bytes as a loop over j (chunk q = tid + j T, skipped when q >= n). */
+static void chunks_looped(cg_lower *L, const copy_plan *p, int cb, int async) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t n = ir_type_numel(p->sm) * (uint32_t)p->eb / (uint32_t)cb, T = (uint32_t)L->c.threads;
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(B), head = cg_block(L, "copy.loop"), exit = cg_block(L, "copy.loop.end");
+  LLVMBuildBr(B, head);
+  LLVMPositionBuilderAtEnd(B, head);
+  LLVMValueRef j = LLVMBuildPhi(B, LLVMInt32TypeInContext(L->c.ctx), "j"), zero = cg_i32(L, 0);
+  LLVMAddIncoming(j, &zero, &pre, 1);
+  LLVMValueRef q = LLVMBuildAdd(B, L->tid, LLVMBuildMul(B, j, cg_i32(L, T), ""), "");
+  LLVMBasicBlockRef join;
+  begin_if(L, LLVMBuildICmp(B, LLVMIntULT, q, cg_i32(L, n), ""), &join);
+  chunk(L, p, cb, async, q);
+  end_if(L, join);
+  LLVMValueRef next = LLVMBuildAdd(B, j, cg_i32(L, 1), "");
+  LLVMAddIncoming(j, &next, &join, 1);
+  no_unroll(L, LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, next, cg_i32(L, (n + T - 1) / T), ""), head, exit));
+  LLVMPositionBuilderAtEnd(B, exit);
 }
 
 /* i1: every chunk of cb bytes is cb-aligned in global memory (base, row strides, column offset). */
@@ -350,30 +424,29 @@ static LLVMValueRef aligned_to(cg_lower *L, const copy_plan *p, int cb) {
   return LLVMBuildICmp(B, LLVMIntEQ, low, cg_i64(L, 0), "");
 }
 
-/* cp.async: the widest chunk the alignment allows, chosen at run time, else the plain path. */
+/* cp.async: chunks of the buffer's row or 16 bytes, whichever is less, unrolled, when the view is
+ * aligned to them (a run-time test); otherwise a loop of one-element cp.async chunks for 4- and
+ * 8-byte elements, else the plain path. */
 static void copy_async(cg_lower *L, const copy_plan *p) {
-  LLVMBuilderRef B = L->c.b;
   uint32_t row_bytes = p->sm.shape[p->sm.rank - 1] * (uint32_t)p->eb;
-  int widths[3], nw = 0;
-  for (int cb = 16; cb >= 4; cb /= 2)
-    if (cb >= p->eb && (uint32_t)cb <= row_bytes) widths[nw++] = cb;
-  int plain = nw == 0 || widths[nw - 1] > p->eb; /* the narrowest chunk is one element: always aligned */
-  LLVMBasicBlockRef join = cg_block(L, "copy.end");
-  for (int w = 0; w < nw; w++) {
-    if (w == nw - 1 && !plain) {
-      copy_chunks(L, p, widths[w]);
-      break;
-    }
-    LLVMBasicBlockRef yes = cg_block(L, "copy.async"), no = cg_block(L, "copy.narrower");
-    LLVMBuildCondBr(B, aligned_to(L, p, widths[w]), yes, no);
-    LLVMPositionBuilderAtEnd(B, yes);
-    copy_chunks(L, p, widths[w]);
-    LLVMBuildBr(B, join);
-    LLVMPositionBuilderAtEnd(B, no);
+  int cb = row_bytes < 16 ? (int)row_bytes : 16;
+  if (cb < 4 || cb < p->eb) {
+    chunks_looped(L, p, plain_bytes(p), 0);
+    return;
   }
-  if (plain) copy_chunks(L, p, 0);
-  LLVMBuildBr(B, join);
-  LLVMPositionBuilderAtEnd(B, join);
+  LLVMBasicBlockRef join, yes = cg_block(L, "copy.async"), no = cg_block(L, "copy.narrow");
+  join = cg_block(L, "copy.end");
+  LLVMBuildCondBr(L->c.b, aligned_to(L, p, cb), yes, no);
+  LLVMPositionBuilderAtEnd(L->c.b, yes);
+  chunks_unrolled(L, p, cb, 1);
+  LLVMBuildBr(L->c.b, join);
+  LLVMPositionBuilderAtEnd(L->c.b, no);
+  if (p->eb >= 4)
+    chunks_looped(L, p, p->eb, 1);
+  else
+    chunks_looped(L, p, plain_bytes(p), 0);
+  LLVMBuildBr(L->c.b, join);
+  LLVMPositionBuilderAtEnd(L->c.b, join);
 }
 
 /* The pad attribute is absent or zero (+0): what cp.async's zero fill gives. */
@@ -407,7 +480,7 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
   if (cp && contiguous && pad_is_zero(pad))
     copy_async(L, &p);
   else
-    copy_chunks(L, &p, 0);
+    chunks_looped(L, &p, plain_bytes(&p), 0);
   if (!cp) return;
   L->c.ops->cp_async_commit(&L->c);
   if (!ir_attr_i(o->attrs, "async", 0)) L->c.ops->cp_async_wait(&L->c, 0);

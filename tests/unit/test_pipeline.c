@@ -5,9 +5,10 @@
  *      offset puts element (r, c) where the documented formula says; the formula gives 16-byte
  *      copies (8 consecutive chunks) and ldmatrix row reads (8 consecutive rows) distinct banks.
  *   2. Round trips through swizzled and plain buffers are exact: every element type size, ranks 1-3,
- *      tiles hanging over the view, rows not 16-, 8- or 4-byte aligned (the narrower cp.async and
- *      the plain paths), a column-major view, a non-zero pad, a false predicate; on sm_80 (cp.async)
- *      and sm_75 (plain loads and stores), with the race and uninitialised-read checks on.
+ *      tiles hanging over the view, rows not 16-byte aligned (one cp.async per 4- or 8-byte
+ *      element, else the plain path), rows of 8 bytes, a column-major view, a non-zero pad, a false
+ *      predicate; on sm_80 (cp.async) and sm_75 (plain loads and stores), with the race and
+ *      uninitialised-read checks on.
  *   3. Pipelined matmul loops (stages 1..4) with ragged K (trip counts 0, 1, fewer than the stages,
  *      many), against a C product; a loop whose copies cannot be pipelined is left alone and still
  *      right; the pass's structure (buffers per stage, the wait) through the C API.
@@ -249,6 +250,8 @@ static void test_round_trips(const char *target) {
       {IR_F16, 16, 32, 0, 20, 37 + c, 37 + c, 3, 5, 0, -1, 0, 4},
       {IR_I8, 8, 64, 4, 9, 71, 71, 0, 1, 0, -1, 0, 2},
       {IR_F32, 16, 16, 4, 17, 19, 19, 1, 3, 0, -1, 0, 4},
+      {IR_F64, 8, 16, 4, 9, 19, 19, 0, 1, 0, -1, 0, 4},
+      {IR_F16, 32, 4, 0, 40, 6, 8, 3, 0, 0, -1, 0, 4},
       /* negative offsets, a false and a true predicate, a pad, a column-major view */
       {IR_F16, 16, 32, 4, 16, 32, 32, -3, -8, 0, -1, 0, 4},
       {IR_F16, 16, 32, 4, 16, 32, 32, 0, 0, 0, 0, 0, 4},
