@@ -28,7 +28,7 @@ check unknown-set "recipes/softmax.lua: unknown parameter 'Q' (parameters: M, N,
   "$KILN" compile recipes/softmax.lua --target sm_80 --emit ir --set Q=1
 check set-without-value "recipes/softmax.lua: setting 'M' is not NAME=VALUE (parameters: M, N, BLOCK, dtype, warps)" -- \
   "$KILN" compile recipes/softmax.lua --target sm_80 --emit ir --set M
-check bad-knob-value "recipes/matmul.lua: parameter 'dtype' is one of f32, f16, bf16; got 'f64'" -- \
+check bad-knob-value "recipes/matmul.lua: parameter 'dtype' is one of f16, bf16, e4m3, e5m2, i8, f32; got 'f64'" -- \
   "$KILN" compile recipes/matmul.lua --target sm_80 --emit ir --set dtype=f64
 check bad-size "recipes/vector_add.lua: parameter 'n' is a whole number, got 'many'" -- \
   "$KILN" compile recipes/vector_add.lua --target sm_80 --emit ir --set n=many
