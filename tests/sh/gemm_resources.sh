@@ -1,0 +1,100 @@
+#!/bin/sh
+# The GEMM recipe through ptxas:
+#   1. ptxas -v on the default configuration of each dtype, on sm_80 and sm_90a: no spills; the
+#      register and spill report of each is printed (and of the tiles bench/gemm.py runs, as notes);
+#   2. every variant in recipes/matmul.lua's `checks` list (read from the recipe, one entry per line)
+#      compiles and ptxas accepts it on every target row that has its types (bf16 needs sm_80+, fp8
+#      sm_89+), plus fp8 variants of the defaults on the fp8 rows;
+#   3. bf16 on sm_75 and e4m3 on sm_86 are refused with one line naming the op and the target.
+# Without ptxas the PTX is still emitted for every variant (and the spill report is skipped).
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+R=recipes/matmul.lua
+PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/local/cuda/bin/ptxas; } || true)
+[ -n "$PTXAS" ] || echo "note: ptxas not installed: PTX only, no resource report"
+
+sets_of() { for s in "$@"; do printf ' --set %s' "$s"; done; }
+
+# ptxas -v of one variant: "REGS SPILL_BYTES", empty on failure (the message in $tmp/out).
+resources() { # resources TARGET SETTINGS...
+  t=$1; shift
+  # shellcheck disable=SC2046
+  "$KILN" compile $R --target "$t" $(sets_of "$@") --emit ptx --no-cache -o "$tmp/r.ptx" > "$tmp/out" 2>&1 || return
+  "$PTXAS" -v -arch="$t" "$tmp/r.ptx" -o "$tmp/r.o" > "$tmp/out" 2>&1 || return
+  regs=$(sed -n 's/.*Used \([0-9]*\) registers.*/\1/p' "$tmp/out" | head -n 1)
+  spill=$(sed -n 's/.* \([0-9]*\) bytes spill stores, \([0-9]*\) bytes spill loads.*/\1 \2/p' "$tmp/out" |
+    awk '{ s += $1 + $2 } END { print s + 0 }')
+  echo "$regs $spill"
+}
+
+report() { # report KIND TARGET SETTINGS...  (KIND: check = no spills allowed, note = print only)
+  kind=$1 t=$2; shift 2
+  r=$(resources "$t" "$@")
+  if [ -z "$r" ]; then echo "FAIL ptxas -v $t $*: $(head -n 3 "$tmp/out")"; fail=1; return; fi
+  set -- "$@"; regs=${r% *} spill=${r#* }
+  echo "$kind $t $*: $regs registers, $spill bytes spilled"
+  if [ "$kind" = check ] && [ "$spill" != 0 ]; then echo "FAIL spills $t $*"; fail=1; fi
+}
+
+has() { # has TARGET DTYPE: the row holds the type
+  case $2 in
+  bf16) [ "$1" != sm_75 ] ;;
+  e4m3|e5m2) case $1 in sm_75|sm_80|sm_86) false ;; *) true ;; esac ;;
+  *) true ;;
+  esac
+}
+
+compile() { # compile TARGET SETTINGS...
+  t=$1; shift
+  emit=ptx; [ -n "$PTXAS" ] && emit=cubin
+  # shellcheck disable=SC2046
+  "$KILN" compile $R --target "$t" $(sets_of "$@") --emit $emit --no-cache -o "$tmp/k.$emit" > "$tmp/out" 2>&1 && return
+  echo "FAIL $t $*: $(head -n 3 "$tmp/out")"; fail=1
+}
+
+# 1. resources of the defaults (and of the bench's tiles, as notes)
+if [ -n "$PTXAS" ]; then
+  for t in sm_80 sm_90a; do
+    report check "$t" dtype=f16 out=f16
+    report check "$t" dtype=bf16 out=bf16
+    report check "$t" dtype=i8 out=i32
+    [ $t = sm_90a ] && report check "$t" dtype=e4m3 out=f16
+    report check "$t" dtype=f16 out=f16 bias=1 act=gelu alpha=0.5
+    report note "$t" dtype=f16 out=f16 BLOCK_M=128 BLOCK_N=128 BLOCK_K=32 warps=8 stages=3
+    report note "$t" dtype=f16 out=f16 BLOCK_M=128 BLOCK_N=256 BLOCK_K=32 warps=8 stages=3
+  done
+fi
+
+# 2. every check on every row that has its types
+checks=$(sed -n '/^  checks = {/,/^  },/p' $R | sed -n 's/^ *{ *\(.*[^ ]\) *},.*$/\1/p' | sed 's/ //g; s/"//g; s/,/ /g')
+nchecks=$(echo "$checks" | grep -c .)
+[ "$nchecks" -ge 10 ] || { echo "FAIL read only $nchecks checks from $R"; fail=1; }
+for t in $("$KILN" targets); do
+  echo "$checks" | while read -r c; do
+    dt=$(echo "$c" | sed -n 's/.*dtype=\([a-z0-9]*\).*/\1/p')
+    # shellcheck disable=SC2086
+    has "$t" "${dt:-f16}" && compile "$t" $c
+    echo "$fail" > "$tmp/fail"
+  done
+  [ "$(cat "$tmp/fail" 2>/dev/null)" = 1 ] && fail=1
+  for dt in e4m3 e5m2; do has "$t" $dt && compile "$t" dtype=$dt out=f16; done
+done
+echo "$nchecks checks compiled for every target that has their types"
+
+# 3. refusals, one line each
+refuse() { # refuse PATTERN TARGET SETTINGS...
+  pat=$1 t=$2; shift 2
+  # shellcheck disable=SC2046
+  if "$KILN" compile $R --target "$t" $(sets_of "$@") --emit ptx -o "$tmp/k.ptx" > "$tmp/out" 2>&1; then
+    echo "FAIL $t $*: compiled, should be refused"; fail=1; return
+  fi
+  if [ "$(wc -l < "$tmp/out")" -ne 1 ] || ! grep -q -- "$pat" "$tmp/out"; then
+    echo "FAIL $t $*: want one line matching '$pat', got: $(cat "$tmp/out")"; fail=1; return
+  fi
+  echo "ok   refused $t $*: $(cat "$tmp/out")"
+}
+refuse "matmul.lua:[0-9]*: op 'dot' needs bf16, which target sm_75 does not have" sm_75 dtype=bf16 out=bf16
+refuse "matmul.lua:[0-9]*: op 'dot' needs .*, which target sm_86 does not have" sm_86 dtype=e4m3
+refuse "matmul.lua:[0-9]*: out = i32 needs integer inputs" sm_80 out=i32
+exit $fail
