@@ -60,10 +60,12 @@ static int is_operand(const cg_lay *y) { return y->l.kind == IR_LMMA_A || y->l.k
 static int kdim(const cg_lay *y) { return y->l.kind == IR_LMMA_A ? 1 : 0; } /* the operand's K dim */
 static int kw_of(const cg_lay *y) { return y->l.spt[kdim(y)]; }
 
-/* 1 if a tile of y's shape holds whole fragments of its mma operand layout. */
-static int whole_operand(const cg_lay *y) {
+/* 1 if a tile of y's shape and element type e holds whole fragments of its mma operand layout:
+ * 32-bit registers of kw elements. */
+static int whole_operand(const cg_lay *y, ir_elem e) {
   int kd = kdim(y), md = 1 - kd;
-  return y->rank == 2 && y->shape[md] >= (kd ? 16u : 8u) * y->wpc[md] && y->shape[kd] >= 4u * kw_of(y);
+  return y->rank == 2 && ir_elem_bits(e) * kw_of(y) == 32 && y->shape[md] >= (kd ? 16u : 8u) * y->wpc[md] &&
+         y->shape[kd] >= 4u * kw_of(y);
 }
 
 /* ---- registers ---- */
@@ -423,7 +425,7 @@ int cg_lower_dot_mma(cg_lower *L, ir_opid op) {
 
 int cg_mma_convert_operand(cg_lower *L, const cg_lay *ys, ir_elem e, const LLVMValueRef *src,
                            const cg_lay *yd, LLVMValueRef *out) {
-  if (!is_operand(yd) || !whole_operand(yd) || ys->rank != 2) return 0;
+  if (!is_operand(yd) || !whole_operand(yd, e) || ys->rank != 2) return 0;
   int kd = kdim(yd), word8 = ir_elem_bits(e) == 8 && kd == 0; /* 8-bit B staged as [N][K] */
   uint32_t rows = yd->shape[word8 ? 1 : 0], cols = yd->shape[word8 ? 0 : 1];
   smem_src s = {.stride = padded_stride(cols, cg_elem_bytes(e)), .rows_k = kd == 0 && !word8};
@@ -440,7 +442,7 @@ int cg_mma_load_shared(cg_lower *L, ir_opid op) {
   ir_type t = ir_vtype(L->fn, o->res[0]);
   cg_lay y;
   cg_lay_init(&y, t);
-  if (!is_operand(&y) || !whole_operand(&y)) return 0;
+  if (!is_operand(&y) || !whole_operand(&y, t.elem)) return 0;
   smem_src s = {.base = cg_get(L, o->opnd[0])->v[0], .buf = o->opnd[0], .rows_k = kdim(&y) == 0};
   operand_from_shared(L, &y, t.elem, &s, cg_def(L, o->res[0], y.n));
   return 1;
