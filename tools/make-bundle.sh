@@ -1,8 +1,9 @@
 #!/bin/sh
 # make-bundle.sh OUTDIR - the device bundle: a static, stripped kiln (LLVM, Lua, libffi, SQLite,
-# zlib and zstd linked in; only libc and libm shared), the recipes and check-gpu, in one directory to
-# copy to a GPU machine that has nothing but the CUDA driver. (The compile-speed benchmark is a CPU
-# benchmark and stays out: a second static LLVM would double the bundle.)
+# zlib and zstd linked in; only libc and libm shared), the recipes, check-gpu and the GPU benchmarks
+# (bench/*.py), in one directory to copy to a GPU machine that has nothing but the CUDA driver. (The
+# compile-speed benchmark is a CPU benchmark and stays out: a second static LLVM would double the
+# bundle.)
 #
 #   sh tools/make-bundle.sh dist/kiln-bundle
 #
@@ -31,6 +32,8 @@ strip "$OUT/kiln"
 cp -R "$SRC/recipes" "$OUT/recipes"
 rm -rf "$OUT/recipes/ref" # the C references are compiled into kiln
 cp "$SRC/tools/check-gpu" "$OUT/check-gpu"
+mkdir -p "$OUT/bench"
+cp "$SRC"/bench/*.py "$OUT/bench/" # GPU benchmarks (kiln against cuBLAS, SDPA), run by check-gpu
 chmod +x "$OUT/check-gpu" "$OUT/kiln"
 
 commit=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
