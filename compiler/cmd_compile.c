@@ -2,13 +2,14 @@
  * cmd_compile.c - `kiln compile`: a recipe (or an IR file) to IR, LLVM IR, PTX or cubin for one target.
  *
  *   kiln compile RECIPE.lua|FILE.ir --target sm_XX [--set NAME=VALUE ...]
- *                [--emit ir|ir-opt|llvm|ptx|cubin] [-o FILE] [--print-after-all] [--verify-each]
+ *                [--emit ir|ir-opt|llvm|ptx|cubin|launch] [-o FILE] [--print-after-all] [--verify-each]
  *                [--no-cache] [-v]
  *
  * --emit ir prints the kernel exactly as the recipe built it (kiln opt reads it back to the same
  * text); ir-opt prints it after the default pipeline. Errors are one line naming the place.
- * The verifier runs after every pass in debug builds (NDEBUG unset) or with --verify-each; -v reports
- * whether the PTX came from the kernel cache.
+ * launch prints, as JSON, the kernel's name, threads, dynamic shared bytes, grid and arguments (what a
+ * host program needs next to the PTX). The verifier runs after every pass in debug builds (NDEBUG unset) or
+ * with --verify-each; -v reports whether the PTX came from the kernel cache.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,7 +132,49 @@ static ir_func *load_ir(compile_args *a, kl_recipe **rp, kl_settings *s, const c
   return kl_recipe_build(r, s, t, err, errn);
 }
 
-static int emit(compile_args *a, ir_func *fn, const cg_target *t, char *err, size_t errn) {
+/* --emit launch: what a host program needs to launch the kernel (JSON). The grid and the argument
+ * shapes come from the recipe for the settings; for an IR file they are absent. */
+static char *launch_json(kl_recipe *r, const kl_settings *s, const cg_result *res, const cg_target *t,
+                         char *err, size_t errn) {
+  char *buf = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream(&buf, &n);
+  if (!f) return NULL;
+  fprintf(f, "{\n  \"kernel\": \"%s\",\n  \"target\": \"%s\",\n  \"threads\": %d,\n  \"shared_bytes\": %d",
+          res->kernel_name, t->name, res->threads, res->shared_bytes);
+  int rc = 0;
+  if (r) {
+    int64_t g[3];
+    kl_arg args[KL_MAXARGS];
+    int na = kl_recipe_args(r, s, args, KL_MAXARGS, err, errn);
+    rc = na < 0 || kl_recipe_grid(r, s, g, err, errn) ? -1 : 0;
+    if (!rc) {
+      fprintf(f, ",\n  \"grid\": [%lld, %lld, %lld],\n  \"args\": [", (long long)g[0], (long long)g[1],
+              (long long)g[2]);
+      for (int i = 0; i < na; i++) {
+        const kl_arg *x = &args[i];
+        fprintf(f, "%s\n    {\"name\": \"%s\", \"kind\": \"%s\", \"type\": \"%s\"", i ? "," : "", x->name,
+                x->is_tensor ? "tensor" : "scalar", ir_elem_name(x->elem));
+        if (x->is_tensor) {
+          fprintf(f, ", \"shape\": [");
+          for (int d = 0; d < x->rank; d++) fprintf(f, "%s%lld", d ? ", " : "", (long long)x->dims[d]);
+          fprintf(f, "], \"role\": \"%s\"}", x->role == KL_IN ? "in" : x->role == KL_OUT ? "out" : "inout");
+        } else if (ir_elem_is_float(x->elem))
+          fprintf(f, ", \"value\": %.17g}", x->fval);
+        else
+          fprintf(f, ", \"value\": %lld}", (long long)x->ival);
+      }
+      fprintf(f, "\n  ]");
+    }
+  }
+  fprintf(f, "\n}\n");
+  fclose(f);
+  if (rc) free(buf);
+  return rc ? NULL : buf;
+}
+
+static int emit(compile_args *a, kl_recipe *r, const kl_settings *s, ir_func *fn, const cg_target *t,
+                char *err, size_t errn) {
   if (!strcmp(a->emit, "ir")) {
     char *text = ir_print(fn);
     int rc = write_out(a->out, text);
@@ -143,7 +186,8 @@ static int emit(compile_args *a, ir_func *fn, const cg_target *t, char *err, siz
                  .verify_each = a->verify_each,
                  .print_after_all = a->print_after_all ? stderr : NULL};
   cg_result res;
-  o.no_cache = a->no_cache || !strcmp(a->emit, "ir-opt"); /* ir-opt needs the pipeline's IR */
+  /* ir-opt needs the pipeline's IR and llvm the LLVM module: the cache keeps only PTX */
+  o.no_cache = a->no_cache || !strcmp(a->emit, "ir-opt") || !strcmp(a->emit, "llvm");
   if (kiln_compile_ir(fn, &o, &res, err, errn)) return -1;
   if (a->verbose)
     fprintf(stderr, "kiln: %s: kernel cache %s\n", a->input,
@@ -159,6 +203,10 @@ static int emit(compile_args *a, ir_func *fn, const cg_target *t, char *err, siz
     rc = write_out(a->out, res.llvm_ir);
   } else if (!strcmp(a->emit, "ptx")) {
     rc = write_out(a->out, res.ptx);
+  } else if (!strcmp(a->emit, "launch")) {
+    char *json = launch_json(r, s, &res, t, err, errn);
+    rc = json ? write_out(a->out, json) : -1;
+    free(json);
   } else {
     const char *path = a->out ? a->out : "kernel.cubin";
     char info[4096];
@@ -172,11 +220,11 @@ static int emit(compile_args *a, ir_func *fn, const cg_target *t, char *err, siz
 int cmd_compile(int argc, char **argv) {
   compile_args a;
   if (parse_args(argc, argv, &a)) return 2;
-  static const char *emits[] = {"ir", "ir-opt", "llvm", "ptx", "cubin"};
+  static const char *emits[] = {"ir", "ir-opt", "llvm", "ptx", "cubin", "launch"};
   int known = 0;
   for (size_t i = 0; i < sizeof emits / sizeof *emits; i++) known |= !strcmp(a.emit, emits[i]);
   if (!known) {
-    fprintf(stderr, "kiln compile: unknown --emit '%s' (ir, ir-opt, llvm, ptx, cubin)\n", a.emit);
+    fprintf(stderr, "kiln compile: unknown --emit '%s' (ir, ir-opt, llvm, ptx, cubin, launch)\n", a.emit);
     return 2;
   }
   const cg_target *t = pick_target(a.target);
@@ -185,7 +233,7 @@ int cmd_compile(int argc, char **argv) {
   kl_recipe *r = NULL;
   kl_settings s = {0};
   ir_func *fn = load_ir(&a, &r, &s, t, err, sizeof err);
-  int rc = fn ? emit(&a, fn, t, err, sizeof err) : -1;
+  int rc = fn ? emit(&a, r, &s, fn, t, err, sizeof err) : -1;
   if (rc && err[0]) fprintf(stderr, "%s\n", err);
   ir_func_destroy(fn);
   kl_recipe_free(r);

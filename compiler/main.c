@@ -27,7 +27,8 @@ static int cmd_targets(int argc, char **argv) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: kiln <command> [options]\n"
-          "  compile RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--emit ir|ir-opt|llvm|ptx|cubin]\n"
+          "  compile RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--emit "
+          "ir|ir-opt|llvm|ptx|cubin|launch]\n"
           "          [-o FILE] [--print-after-all] [--verify-each] [--no-cache] [-v]\n"
           "  opt FILE.ir [--pass NAME ...] [--print-after-all] [--split-input-file] [--verify-diagnostics]\n"
           "          [--target sm_XX]\n"
