@@ -13,8 +13,7 @@ when causal; TFLOP/s = work / mean time.
 
 kiln's kernel is compiled by the kiln binary (`kiln compile --emit ptx`), once per variant (sizes
 are runtime arguments); the launch facts
-(threads, dynamic shared memory) come from the entry kiln writes to its kernel cache, here a fresh
-directory per variant. The PTX is loaded with the CUDA driver (ctypes) into PyTorch's context and
+(kernel name, threads, dynamic shared memory) come from `kiln compile --emit launch`. The PTX is loaded with the CUDA driver (ctypes) into PyTorch's context and
 launched on PyTorch's stream with the tensors' own strides, so that both sides see the same
 memory; both are timed with CUDA events after warm-up. kiln's output is checked (first batch entry,
 first four heads) against SDPA's math backend in f32 (rms-relative error, as `kiln run` measures it)
@@ -26,13 +25,12 @@ commit), ratios kiln / backend (> 1: kiln is faster).
 import argparse
 import ctypes
 import datetime
+import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -103,16 +101,10 @@ class Variant:
         header = ir.splitlines()[0]
         self.params = re.findall(r"%(\w+): (ptr<\w+>|\w+)", header[: header.index(")")])
         self.warps = int(re.search(r"warps = (\d+)", header).group(1)) if "warps =" in header else 4
-        cache = tempfile.mkdtemp(prefix="kiln-bench-")
-        try:
-            ptx_path = os.path.join(cache, "kernel.ptx")
-            run([kiln, "compile", recipe, "--target", target, "--emit", "ptx", "-o", ptx_path] + sets,
-                env=dict(os.environ, KILN_CACHE_DIR=cache))
-            with open(ptx_path, "rb") as f:
-                self.ptx = f.read()
-            self.name, self.threads, self.shared = launch_facts(cache)
-        finally:
-            shutil.rmtree(cache, ignore_errors=True)
+        base = [kiln, "compile", recipe, "--target", target] + sets
+        self.ptx = run(base + ["--emit", "ptx"]).encode()
+        facts = json.loads(run(base + ["--emit", "launch"]))
+        self.name, self.threads, self.shared = facts["kernel"], facts["threads"], facts["shared_bytes"]
 
 
 def run(cmd, env=None):
@@ -120,20 +112,6 @@ def run(cmd, env=None):
     if p.returncode != 0:
         fail("%s: %s" % (" ".join(cmd), p.stderr.strip() or p.stdout.strip()))
     return p.stdout
-
-
-def launch_facts(cache_dir):
-    """Kernel name, threads and dynamic shared bytes from kiln's cache entry (docs/runtime.md:
-    a header line "kiln-cache 1 ...", then "kiln-kernel NAME THREADS SHARED" and the PTX)."""
-    for entry in sorted(os.listdir(cache_dir)):
-        if not entry.endswith(".ptx") or entry == "kernel.ptx":
-            continue
-        with open(os.path.join(cache_dir, entry), "rb") as f:
-            head = f.read(4096).decode("latin-1").split("\n")
-        m = re.match(r"kiln-kernel (\S+) (\d+) (\d+)$", head[1] if len(head) > 1 else "")
-        if head[0].startswith("kiln-cache ") and m:
-            return m.group(1), int(m.group(2)), int(m.group(3))
-    fail("no kernel entry in kiln's cache at %s (has the cache format changed?)" % cache_dir)
 
 
 def kiln_settings(a, d, causal):
