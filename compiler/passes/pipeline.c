@@ -10,6 +10,7 @@
  *
  *   buf_0 .. buf_{S-1}                                   (S buffers: buf and S-1 clones)
  *   copy(A, f(lo + s*step), buf_s, lo + s*step < hi) {async = 1}   for s = 0 .. S-2
+ *                                     (S >= 3: a loop over s, rotating the buffers like the main one)
  *   for i, (cur_0 .. cur_{S-1}) = (buf_0 .. buf_{S-1}) {
  *     async_wait {pending = (S-2) * copies}; barrier     (iteration i's copies are complete)
  *     ... load_shared(cur_0) ...                         (the body, reading the oldest stage)
@@ -260,14 +261,47 @@ static void drop_trailing_barrier(loop_ctx *lc) {
     ir_op_unlink(fn, prev);
 }
 
+/* Issues iterations 0 .. S-2 at b into stages 0 .. S-2. With three stages or more that is a loop
+ * of its own, rotating the stages like the main loop (one instance of the copies' code rather than
+ * S-1); bufs then becomes its results rotated back, the main loop's initial stages. */
+static void prologue(loop_ctx *lc, ir_builder *b, ir_val *bufs) {
+  ir_func *fn = lc->fn;
+  int S = lc->stages, m = lc->ncopy, n = S * m;
+  ir_val lo = ir_o(fn, lc->loop)->opnd[0], step = ir_o(fn, lc->loop)->opnd[2];
+  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst), *ys = ir_alloc(lc->A, (size_t)n * sizeof *ys);
+  for (int j = 0; j < m; j++) dst[j] = bufs[j * S];
+  if (S == 2) {
+    issue(lc, b, lo, dst);
+    return;
+  }
+  ir_type it = ir_vtype(fn, lo), *rt = ir_alloc(lc->A, (size_t)n * sizeof *rt);
+  ir_val *opnd = ir_alloc(lc->A, (size_t)(n + 3) * sizeof *opnd);
+  opnd[0] = ir_b_const_i(b, it, 0), opnd[1] = ir_b_const_i(b, it, S - 1), opnd[2] = ir_b_const_i(b, it, 1);
+  for (int k = 0; k < n; k++) opnd[3 + k] = bufs[k], rt[k] = ir_vtype(fn, bufs[k]);
+  ir_opid p = ir_build(b, IR_OP_FOR, opnd, (uint32_t)n + 3, rt, (uint32_t)n, 1);
+  ir_reg r = ir_o(fn, p)->region[0];
+  ir_val s = ir_region_add_arg(fn, r, it);
+  for (int k = 0; k < n; k++) ir_region_add_arg(fn, r, rt[k]);
+  ir_builder in = ir_builder_at_end(fn, r);
+  in.file = b->file, in.line = b->line;
+  for (int j = 0; j < m; j++) dst[j] = ir_r(fn, r)->args[1 + j * S];
+  issue(lc, &in, ir_b_binary(&in, IR_OP_ADD, lo, ir_b_binary(&in, IR_OP_MUL, s, step)), dst);
+  for (int j = 0; j < m; j++)
+    for (int q = 0; q < S; q++) ys[j * S + q] = ir_r(fn, r)->args[1 + j * S + (q + 1) % S];
+  ir_build(&in, IR_OP_YIELD, ys, (uint32_t)n, NULL, 0, 0);
+  for (int j = 0; j < m; j++) /* after S-1 rotations result q holds stage q-1 */
+    for (int q = 0; q < S; q++) bufs[j * S + q] = ir_res(fn, p, j * S + (q + 1) % S);
+}
+
 /* Rewrites the loop (the steps in the file comment). */
 static void pipeline_loop(loop_ctx *lc) {
   ir_func *fn = lc->fn;
   int S = lc->stages, m = lc->ncopy;
   ir_val *bufs = ir_alloc(lc->A, (size_t)S * m * sizeof *bufs); /* bufs[j * S + s] */
+  ir_val *orig = ir_alloc(lc->A, (size_t)m * sizeof *orig);
   ir_builder b = ir_builder_before(fn, lc->loop);
   for (int j = 0; j < m; j++) {
-    ir_val buf = ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1];
+    ir_val buf = orig[j] = ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1];
     bufs[j * S] = buf;
     for (int s = 1; s < S; s++) {
       ir_type t = ir_vtype(fn, buf);
@@ -276,19 +310,15 @@ static void pipeline_loop(loop_ctx *lc) {
       bufs[j * S + s] = ir_res(fn, a, 0);
     }
   }
-  /* prologue: stages 0 .. S-2 */
-  ir_val lo = ir_o(fn, lc->loop)->opnd[0], step = ir_o(fn, lc->loop)->opnd[2];
+  prologue(lc, &b, bufs);
+  ir_val step = ir_o(fn, lc->loop)->opnd[2];
   ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
-  for (int s = 0; s + 1 < S; s++) {
-    for (int j = 0; j < m; j++) dst[j] = bufs[j * S + s];
-    issue(lc, &b, iter_value(&b, lo, step, s), dst);
-  }
   ir_opid g = grow_loop(lc, bufs);
   ir_region *body = ir_r(fn, lc->body);
   uint32_t first = body->nargs - (uint32_t)(S * m); /* cur_s of copy j: args[first + j * S + s] */
   /* the body reads the oldest stage; the loop's first barrier waits for it */
   for (int j = 0; j < m; j++) {
-    ir_val buf = bufs[j * S], cur = ir_r(fn, lc->body)->args[first + j * S];
+    ir_val buf = orig[j], cur = ir_r(fn, lc->body)->args[first + j * S];
     for (ir_opid op = 1; op < fn->nops; op++) {
       ir_op *o = ir_o(fn, op);
       if (o->dead || op == lc->copy[j] || !within(fn, o->parent, lc->body)) continue;
@@ -365,7 +395,8 @@ static void collect_loops(ir_func *fn, ir_reg r, ir_opid *out, uint32_t *n) {
  *      from the induction variable and invariants and whose buffers only the body reads, after that
  *      barrier; none: leave the loop alone.
  *   3. Give each buffer S-1 clones, issue the copies of iterations 0 .. S-2 before the loop
- *      (predicated on the iteration existing), rebuild the loop carrying the S buffers.
+ *      (predicated on the iteration existing; a loop of its own for S >= 3), rebuild the loop
+ *      carrying the S buffers.
  *   4. In the body: read stage 0; async_wait {pending = (S-2) * copies} before the first barrier;
  *      issue the copies of iteration i + S-1 into the last stage at the end; rotate the stages in
  *      the yield; drop a trailing barrier the pipeline made unnecessary.
