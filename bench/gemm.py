@@ -18,8 +18,8 @@ baseline that PyTorch cannot run for a shape (cuBLAS's int8 GEMM wants M > 16) i
 skipped.
 
 kiln's kernel is compiled by the kiln binary (`kiln compile --emit ptx`), once per variant (sizes
-are run-time arguments); the launch facts (threads, dynamic shared memory) come from the entry kiln
-writes to a fresh kernel cache. The PTX is loaded with the CUDA driver (ctypes) into PyTorch's
+are run-time arguments), and `kiln compile --emit launch` gives its launch facts (kernel name,
+threads, dynamic shared memory). The PTX is loaded with the CUDA driver (ctypes) into PyTorch's
 context and launched on PyTorch's stream on the same tensors. kiln's output is checked first (the
 first 256 rows, against the product in f64 or f32 of the same inputs: exact for i8, else the
 rms-relative error of `kiln run`), then both sides are timed with CUDA events after warm-up.
@@ -33,17 +33,16 @@ ratios kiln / cuBLAS time (> 1: kiln is faster).
 """
 import argparse
 import datetime
+import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from attention import Driver, find_kiln, launch_facts, pack_args, run, target_of, time_ms  # noqa: E402
+from attention import Driver, find_kiln, pack_args, run, target_of, time_ms  # noqa: E402
 
 SQUARES = [4096, 8192]
 LLM_M = [1, 16, 128, 2048]
@@ -84,8 +83,8 @@ class KilnError(Exception):
     """kiln refused a variant (its one-line message)."""
 
 
-def kiln_out(cmd, env=None):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+def kiln_out(cmd):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
         raise KilnError((p.stderr.strip() or p.stdout.strip()).splitlines()[-1])
     return p.stdout
@@ -145,16 +144,10 @@ class Variant:
         ir = kiln_out([kiln, "compile", recipe, "--target", target, "--emit", "ir"] + sets)
         header = ir.splitlines()[0]
         self.params = re.findall(r"%(\w+): (ptr<\w+>|\w+)", header[: header.index(")")])
-        cache = tempfile.mkdtemp(prefix="kiln-bench-")
-        try:
-            ptx_path = os.path.join(cache, "kernel.ptx")
-            kiln_out([kiln, "compile", recipe, "--target", target, "--emit", "ptx", "-o", ptx_path] + sets,
-                     env=dict(os.environ, KILN_CACHE_DIR=cache))
-            with open(ptx_path, "rb") as f:
-                self.ptx = f.read()
-            self.name, self.threads, self.shared = launch_facts(cache)
-        finally:
-            shutil.rmtree(cache, ignore_errors=True)
+        base = [kiln, "compile", recipe, "--target", target] + sets
+        self.ptx = kiln_out(base + ["--emit", "ptx"]).encode()
+        facts = json.loads(kiln_out(base + ["--emit", "launch"]))
+        self.name, self.threads, self.shared = facts["kernel"], facts["threads"], facts["shared_bytes"]
 
     def knob(self, name):
         for kv in self.settings:

@@ -5,7 +5,9 @@
 #   2. every variant in recipes/matmul.lua's `checks` list (read from the recipe, one entry per line)
 #      compiles and ptxas accepts it on every target row that has its types (bf16 needs sm_80+, fp8
 #      sm_89+), plus fp8 variants of the defaults on the fp8 rows;
-#   3. bf16 on sm_75 and e4m3 on sm_86 are refused with one line naming the op and the target.
+#   3. bf16 on sm_75 and e4m3 on sm_86 are refused with one line naming the op and the target;
+#   4. bench/gemm.py --plan builds every variant the GPU benchmark would run, on each target row
+#      (when python3 is installed).
 # Without ptxas the PTX is still emitted for every variant (and the spill report is skipped).
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -97,4 +99,15 @@ refuse() { # refuse PATTERN TARGET SETTINGS...
 refuse "matmul.lua:[0-9]*: op 'dot' needs bf16, which target sm_75 does not have" sm_75 dtype=bf16 out=bf16
 refuse "matmul.lua:[0-9]*: op 'dot' needs .*, which target sm_86 does not have" sm_86 dtype=e4m3
 refuse "matmul.lua:[0-9]*: out = i32 needs integer inputs" sm_80 out=i32
+
+# 4. the benchmark's plan
+if command -v python3 > /dev/null; then
+  for t in sm_75 sm_80 sm_86 sm_89 sm_90a; do
+    if ! python3 bench/gemm.py --plan --kiln "$KILN" --target $t > "$tmp/plan" 2>&1 || grep -q "refuses" "$tmp/plan"; then
+      echo "FAIL bench/gemm.py --plan --target $t:"; grep -v "^[a-z0-9]* *M=.*: matmul" "$tmp/plan" | head -n 5; fail=1
+    else
+      echo "ok   bench/gemm.py --plan --target $t: $(grep -c ": matmul" "$tmp/plan") launches"
+    fi
+  done
+fi
 exit $fail
