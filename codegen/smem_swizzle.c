@@ -15,7 +15,9 @@
  * only permuted among themselves, so neither side conflicts (docs/gemm.md works the cases).
  *
  * Every access to a buffer goes through cg_smem_swizzle: copy, load_shared, store_shared, and the
- * tensor-core operand loads. The verifier checks that N fits the rows (ir/verify.c).
+ * tensor-core operand loads. The verifier checks that N fits the rows (ir/verify.c). A buffer that
+ * flows through `for` or `if` takes the swizzle of the buffer it starts as (or of the then-arm's):
+ * every buffer that can flow into one value must have the same swizzle.
  */
 #include <assert.h>
 
@@ -24,15 +26,22 @@
 static int log2_u32(uint32_t x) { return 31 - __builtin_clz(x); }
 
 /* The alloc_shared behind buf: through loop-carried values (block arguments of a `for` body take
- * their init's buffer; a `for` result its init) to the op that made it; 0 if none. */
+ * their init's buffer; a `for` result its init) and `if` results (the then-arm's yield) to the op
+ * that made it; 0 if none. */
 static ir_opid alloc_of(ir_func *fn, ir_val buf) {
   for (int hops = 0; hops < 64 && buf; hops++) {
     ir_value *v = ir_v(fn, buf);
     if (v->def) {
       ir_op *o = ir_o(fn, v->def);
       if (o->code == IR_OP_ALLOC_SHARED) return v->def;
-      if (o->code != IR_OP_FOR) return 0;
-      buf = o->opnd[3 + v->index];
+      if (o->code == IR_OP_FOR) {
+        buf = o->opnd[3 + v->index];
+      } else if (o->code == IR_OP_IF) {
+        ir_opid y = ir_r(fn, o->region[0])->last;
+        buf = y && v->index < ir_o(fn, y)->nopnd ? ir_o(fn, y)->opnd[v->index] : 0;
+      } else {
+        return 0;
+      }
       continue;
     }
     ir_opid parent = v->arg_of ? ir_r(fn, v->arg_of)->parent_op : 0;

@@ -8,7 +8,7 @@
  *      tiles hanging over the view, rows not 16-byte aligned (one cp.async per 4- or 8-byte
  *      element, else the plain path), rows of 8 bytes, a column-major view, a non-zero pad, a false
  *      predicate; on sm_80 (cp.async) and sm_75 (plain loads and stores), with the race and
- *      uninitialised-read checks on.
+ *      uninitialised-read checks on; a swizzled buffer chosen by an `if`.
  *   3. Pipelined matmul loops (stages 1..4) with ragged K (trip counts 0, 1, fewer than the stages,
  *      many), against a C product; a loop whose copies cannot be pipelined is left alone and still
  *      right; the pass's structure (buffers per stage, the wait) through the C API.
@@ -306,6 +306,32 @@ static void test_other_ranks(const char *target) {
   free(x), free(y), free(u), free(v);
 }
 
+/* A swizzled buffer chosen by an `if`, written through the `if`'s result and read directly: both
+ * accesses must find the same swizzle. */
+static void test_if_buffer(const char *target) {
+  const char *text =
+      "kernel @pick(%x: ptr<f16>, %y: ptr<f16>, %on: i1) {warps = 4} {\n"
+      "  %one = const() {value = 1} : i32\n  %zero = const() {value = 0} : i32\n"
+      "  %r = const() {value = 16} : i32\n  %c = const() {value = 64} : i32\n"
+      "  %vx = view(%x, %r, %c, %c, %one) : view<2xf16>\n  %vy = view(%y, %r, %c, %c, %one) : view<2xf16>\n"
+      "  %s1 = alloc_shared() {swizzle = 8} : smem<16x64xf16>\n"
+      "  %s2 = alloc_shared() {swizzle = 8} : smem<16x64xf16>\n"
+      "  %b = if(%on) : smem<16x64xf16> {\n    yield(%s1)\n  } else {\n    yield(%s2)\n  }\n"
+      "  copy(%vx, %zero, %zero, %b)\n  barrier()\n"
+      "  %t = load_shared(%s1) : tile<16x64xf16>\n  store(%vy, %zero, %zero, %t)\n}\n";
+  cg_result k;
+  if (build(text, target, 0, &k, NULL)) {
+    failures++;
+    return;
+  }
+  uint16_t *x = random_bytes(16 * 64 * 2), *y = poisoned(16 * 64 * 2);
+  sim_arg a[3] = {buf(x, IR_F16, 16 * 64 * 2), buf(y, IR_F16, 16 * 64 * 2), (sim_arg){.elem = IR_I1, .ival = 1}};
+  CHECK(launch(&k, a, 3, 1, 1) == 0, "if buffer %s", target);
+  CHECK(!memcmp(x, y, 16 * 64 * 2), "a buffer through an if keeps its swizzle (%s, seed %llu)", target,
+        (unsigned long long)seed);
+  free(x), free(y);
+}
+
 /* ---- 3. pipelined loops ---- */
 
 /* C[M,N] = A[M,K] B[K,N] in f32, 32x32 tiles, BK = 16, A and B staged through swizzled buffers with
@@ -407,6 +433,7 @@ int main(void) {
   test_round_trips("sm_75");
   test_other_ranks("sm_80");
   test_other_ranks("sm_75");
+  test_if_buffer("sm_80");
   test_pipelined("sm_80");
   test_pipelined("sm_75");
   if (failures) fprintf(stderr, "test_pipeline: %d failure(s) (seed %llu)\n", failures, (unsigned long long)seed);
