@@ -293,55 +293,76 @@ static void prologue(loop_ctx *lc, ir_builder *b, ir_val *bufs) {
     for (int q = 0; q < S; q++) bufs[j * S + q] = ir_res(fn, p, j * S + (q + 1) % S);
 }
 
-/* Rewrites the loop (the steps in the file comment). */
-static void pipeline_loop(loop_ctx *lc) {
+/* S buffers per copy: bufs[j * S + s], the copy's own buffer (orig[j]) and S-1 clones before the
+ * loop. */
+static void make_stages(loop_ctx *lc, ir_builder *b, ir_val *bufs, ir_val *orig) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, m = lc->ncopy;
-  ir_val *bufs = ir_alloc(lc->A, (size_t)S * m * sizeof *bufs); /* bufs[j * S + s] */
-  ir_val *orig = ir_alloc(lc->A, (size_t)m * sizeof *orig);
-  ir_builder b = ir_builder_before(fn, lc->loop);
-  for (int j = 0; j < m; j++) {
-    ir_val buf = orig[j] = ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1];
-    bufs[j * S] = buf;
+  int S = lc->stages;
+  for (int j = 0; j < lc->ncopy; j++) {
+    ir_val buf = orig[j] = bufs[j * S] = ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1];
+    ir_type t = ir_vtype(fn, buf);
     for (int s = 1; s < S; s++) {
-      ir_type t = ir_vtype(fn, buf);
-      ir_opid a = ir_build(&b, IR_OP_ALLOC_SHARED, NULL, 0, &t, 1, 0);
+      ir_opid a = ir_build(b, IR_OP_ALLOC_SHARED, NULL, 0, &t, 1, 0);
       copy_attrs(fn, ir_v(fn, buf)->def, a, "offset");
       bufs[j * S + s] = ir_res(fn, a, 0);
     }
   }
-  prologue(lc, &b, bufs);
-  ir_val step = ir_o(fn, lc->loop)->opnd[2];
-  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
-  ir_opid g = grow_loop(lc, bufs);
-  ir_region *body = ir_r(fn, lc->body);
-  uint32_t first = body->nargs - (uint32_t)(S * m); /* cur_s of copy j: args[first + j * S + s] */
-  /* the body reads the oldest stage; the loop's first barrier waits for it */
-  for (int j = 0; j < m; j++) {
-    ir_val buf = orig[j], cur = ir_r(fn, lc->body)->args[first + j * S];
+}
+
+/* Stage s of copy j inside the rebuilt loop's body. */
+static ir_val stage_arg(loop_ctx *lc, int j, int s) {
+  ir_region *body = ir_r(lc->fn, lc->body);
+  return body->args[body->nargs - (uint32_t)(lc->stages * lc->ncopy) + (uint32_t)(j * lc->stages + s)];
+}
+
+/* The body reads stage 0 wherever it read the copy's buffer. */
+static void read_oldest(loop_ctx *lc, const ir_val *orig) {
+  ir_func *fn = lc->fn;
+  for (int j = 0; j < lc->ncopy; j++) {
+    ir_val cur = stage_arg(lc, j, 0);
     for (ir_opid op = 1; op < fn->nops; op++) {
       ir_op *o = ir_o(fn, op);
       if (o->dead || op == lc->copy[j] || !within(fn, o->parent, lc->body)) continue;
       for (uint32_t k = 0; k < o->nopnd; k++)
-        if (o->opnd[k] == buf) o->opnd[k] = cur;
+        if (o->opnd[k] == orig[j]) o->opnd[k] = cur;
     }
   }
-  ir_builder top = ir_builder_before(fn, lc->barrier);
-  wait_and_barrier(&top, (S - 2) * m, 0);
-  /* the copies for iteration i + S-1 into the freed stage, then the rotation */
-  for (int j = 0; j < m; j++) ir_op_unlink(fn, lc->copy[j]); /* issue() still clones them */
-  drop_trailing_barrier(lc);
+}
+
+/* At the end of the body: the copies of iteration i + S-1 into stage S-1 (the one iteration i-1
+ * read), then the stages rotate in the yield. */
+static void issue_next(loop_ctx *lc) {
+  ir_func *fn = lc->fn;
+  int S = lc->stages, m = lc->ncopy;
   ir_opid y = ir_r(fn, lc->body)->last;
   ir_builder end = ir_builder_before(fn, y);
-  for (int j = 0; j < m; j++) dst[j] = ir_r(fn, lc->body)->args[first + j * S + S - 1];
-  issue(lc, &end, iter_value(&end, lc->iv, step, S - 1), dst);
+  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
+  for (int j = 0; j < m; j++) dst[j] = stage_arg(lc, j, S - 1);
+  issue(lc, &end, iter_value(&end, lc->iv, ir_o(fn, lc->loop)->opnd[2], S - 1), dst);
   ir_op *yo = ir_o(fn, y);
   ir_val *ys = ir_alloc(fn->A, (yo->nopnd + (uint32_t)(S * m) + 1) * sizeof *ys);
   memcpy(ys, yo->opnd, yo->nopnd * sizeof *ys);
   for (int j = 0; j < m; j++)
-    for (int s = 0; s < S; s++) ys[yo->nopnd + j * S + s] = ir_r(fn, lc->body)->args[first + j * S + (s + 1) % S];
+    for (int s = 0; s < S; s++) ys[yo->nopnd + (uint32_t)(j * S + s)] = stage_arg(lc, j, (s + 1) % S);
   yo->opnd = ys;
   yo->nopnd += (uint32_t)(S * m);
+}
+
+/* Rewrites the loop (the steps in the file comment). */
+static void pipeline_loop(loop_ctx *lc) {
+  ir_func *fn = lc->fn;
+  int S = lc->stages, m = lc->ncopy;
+  ir_val *bufs = ir_alloc(lc->A, (size_t)S * m * sizeof *bufs), *orig = ir_alloc(lc->A, (size_t)m * sizeof *orig);
+  ir_builder b = ir_builder_before(fn, lc->loop);
+  make_stages(lc, &b, bufs, orig);
+  prologue(lc, &b, bufs);
+  ir_opid g = grow_loop(lc, bufs);
+  read_oldest(lc, orig);
+  ir_builder top = ir_builder_before(fn, lc->barrier); /* the first barrier waits for this step */
+  wait_and_barrier(&top, (S - 2) * m, 0);
+  for (int j = 0; j < m; j++) ir_op_unlink(fn, lc->copy[j]); /* issue() still clones them */
+  drop_trailing_barrier(lc);
+  issue_next(lc);
   /* after the loop: nothing in flight, every thread out of the buffers */
   ir_opid after = ir_o(fn, g)->next;
   ir_builder tail = after ? ir_builder_before(fn, after) : ir_builder_at_end(fn, ir_o(fn, g)->parent);
