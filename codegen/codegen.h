@@ -18,13 +18,13 @@
 typedef enum { CG_NVPTX, CG_SIM } cg_backend;
 
 typedef struct {
-  char *kernel_name;  /* malloc'd */
-  int threads;        /* threads per block (warps * 32) */
-  int shared_bytes;   /* dynamic shared memory per block */
-  char *llvm_ir;      /* textual LLVM IR (malloc'd) */
-  char *ptx;          /* CG_NVPTX: PTX text (malloc'd); NULL for CG_SIM */
-  void *llvm_ctx;     /* CG_SIM: the LLVMContextRef owning llvm_mod (ownership passes to the caller) */
-  void *llvm_mod;     /* CG_SIM: the LLVMModuleRef to JIT */
+  char *kernel_name; /* malloc'd */
+  int threads;       /* threads per block (warps * 32) */
+  int shared_bytes;  /* dynamic shared memory per block */
+  char *llvm_ir;     /* textual LLVM IR (malloc'd) */
+  char *ptx;         /* CG_NVPTX: PTX text (malloc'd); NULL for CG_SIM */
+  void *llvm_ctx;    /* CG_SIM: the LLVMContextRef owning llvm_mod (ownership passes to the caller) */
+  void *llvm_mod;    /* CG_SIM: the LLVMModuleRef to JIT */
 } cg_result;
 
 /* Lowers fn for target t. Returns 0, or -1 with a one-line message in err. */

@@ -10,18 +10,18 @@
 /* Features a target row may have. Codegen asks for a feature; a missing one is a clear error that
  * names the op and the target (cg_target_require). */
 enum {
-  CG_F_MMA_F16_K8 = 1u << 0,   /* mma.sync m16n8k8 f16 (sm_75) */
-  CG_F_MMA_F16_K16 = 1u << 1,  /* mma.sync m16n8k16 f16/bf16, f32 acc (sm_80+) */
-  CG_F_MMA_S8 = 1u << 2,       /* mma.sync m16n8k32 s8/u8, s32 acc (sm_80+; m8n8k16 on sm_75) */
-  CG_F_MMA_B1_AND = 1u << 3,   /* mma.sync m16n8k256 b1 and.popc (sm_80+) */
-  CG_F_MMA_FP8 = 1u << 4,      /* mma.sync m16n8k32 e4m3/e5m2, f32 acc (sm_89+) */
-  CG_F_LDMATRIX = 1u << 5,     /* ldmatrix (sm_75+) */
-  CG_F_CP_ASYNC = 1u << 6,     /* cp.async (sm_80+) */
-  CG_F_BF16 = 1u << 7,         /* bf16 arithmetic and conversions (sm_80+) */
-  CG_F_WGMMA = 1u << 8,        /* wgmma.mma_async (sm_90a) */
-  CG_F_TMA = 1u << 9,          /* cp.async.bulk.tensor (sm_90+) */
-  CG_F_TCGEN05 = 1u << 10,     /* tcgen05 (sm_100a) */
-  CG_F_FP8_CVT = 1u << 11,     /* cvt to/from e4m3/e5m2 (sm_89+) */
+  CG_F_MMA_F16_K8 = 1u << 0,  /* mma.sync m16n8k8 f16 (sm_75) */
+  CG_F_MMA_F16_K16 = 1u << 1, /* mma.sync m16n8k16 f16/bf16, f32 acc (sm_80+) */
+  CG_F_MMA_S8 = 1u << 2,      /* mma.sync m16n8k32 s8/u8, s32 acc (sm_80+; m8n8k16 on sm_75) */
+  CG_F_MMA_B1_AND = 1u << 3,  /* mma.sync m16n8k256 b1 and.popc (sm_80+) */
+  CG_F_MMA_FP8 = 1u << 4,     /* mma.sync m16n8k32 e4m3/e5m2, f32 acc (sm_89+) */
+  CG_F_LDMATRIX = 1u << 5,    /* ldmatrix (sm_75+) */
+  CG_F_CP_ASYNC = 1u << 6,    /* cp.async (sm_80+) */
+  CG_F_BF16 = 1u << 7,        /* bf16 arithmetic and conversions (sm_80+) */
+  CG_F_WGMMA = 1u << 8,       /* wgmma.mma_async (sm_90a) */
+  CG_F_TMA = 1u << 9,         /* cp.async.bulk.tensor (sm_90+) */
+  CG_F_TCGEN05 = 1u << 10,    /* tcgen05 (sm_100a) */
+  CG_F_FP8_CVT = 1u << 11,    /* cvt to/from e4m3/e5m2 (sm_89+) */
 };
 
 typedef struct {

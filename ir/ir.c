@@ -66,10 +66,10 @@ static const struct {
   const char *name;
   int bits, is_float, is_signed;
 } elems[IR_NELEM] = {
-    [IR_I1] = {"i1", 1, 0, 0},      [IR_I8] = {"i8", 8, 0, 1},      [IR_U8] = {"u8", 8, 0, 0},
-    [IR_I16] = {"i16", 16, 0, 1},   [IR_I32] = {"i32", 32, 0, 1},   [IR_U32] = {"u32", 32, 0, 0},
-    [IR_I64] = {"i64", 64, 0, 1},   [IR_F16] = {"f16", 16, 1, 1},   [IR_BF16] = {"bf16", 16, 1, 1},
-    [IR_F32] = {"f32", 32, 1, 1},   [IR_F64] = {"f64", 64, 1, 1},   [IR_E4M3] = {"e4m3", 8, 1, 1},
+    [IR_I1] = {"i1", 1, 0, 0},     [IR_I8] = {"i8", 8, 0, 1},    [IR_U8] = {"u8", 8, 0, 0},
+    [IR_I16] = {"i16", 16, 0, 1},  [IR_I32] = {"i32", 32, 0, 1}, [IR_U32] = {"u32", 32, 0, 0},
+    [IR_I64] = {"i64", 64, 0, 1},  [IR_F16] = {"f16", 16, 1, 1}, [IR_BF16] = {"bf16", 16, 1, 1},
+    [IR_F32] = {"f32", 32, 1, 1},  [IR_F64] = {"f64", 64, 1, 1}, [IR_E4M3] = {"e4m3", 8, 1, 1},
     [IR_E5M2] = {"e5m2", 8, 1, 1},
 };
 
@@ -166,7 +166,8 @@ int ir_type_str(ir_type t, char *buf, size_t n) {
   case IR_TTILE:
   case IR_TSMEM:
     len = snprintf(buf, n, "%s<", t.kind == IR_TTILE ? "tile" : "smem");
-    for (int i = 0; i < t.rank; i++) len += snprintf(buf + len, len < (int)n ? n - len : 0, "%ux", t.shape[i]);
+    for (int i = 0; i < t.rank; i++)
+      len += snprintf(buf + len, len < (int)n ? n - len : 0, "%ux", t.shape[i]);
     len += snprintf(buf + len, len < (int)n ? n - len : 0, "%s", e);
     if (t.kind == IR_TTILE && t.layout.kind == IR_LBLOCKED) {
       len += snprintf(buf + len, len < (int)n ? n - len : 0, ", blocked<");
@@ -203,14 +204,14 @@ int ir_opcode_parse(const char *s, int n) {
 
 /* ---- functions ---- */
 
-#define GROW(fn, arr, n, cap)                                                                                     \
-  do {                                                                                                         \
-    if ((fn)->n >= (fn)->cap) {                                                                                \
-      (fn)->cap = (fn)->cap ? (fn)->cap * 2 : 64;                                                              \
-      (fn)->arr = realloc((fn)->arr, (fn)->cap * sizeof *(fn)->arr);                                           \
-      if (!(fn)->arr) abort();                                                                                 \
-    }                                                                                                          \
-    memset(&(fn)->arr[(fn)->n], 0, sizeof *(fn)->arr);                                                         \
+#define GROW(fn, arr, n, cap)                                                                                \
+  do {                                                                                                       \
+    if ((fn)->n >= (fn)->cap) {                                                                              \
+      (fn)->cap = (fn)->cap ? (fn)->cap * 2 : 64;                                                            \
+      (fn)->arr = realloc((fn)->arr, (fn)->cap * sizeof *(fn)->arr);                                         \
+      if (!(fn)->arr) abort();                                                                               \
+    }                                                                                                        \
+    memset(&(fn)->arr[(fn)->n], 0, sizeof *(fn)->arr);                                                       \
   } while (0)
 
 static ir_val new_val(ir_func *fn, ir_type t) {
@@ -274,8 +275,8 @@ ir_val ir_add_param(ir_func *fn, const char *name, ir_type t) {
 ir_builder ir_builder_at_end(ir_func *fn, ir_reg reg) { return (ir_builder){.fn = fn, .reg = reg}; }
 
 ir_builder ir_builder_before(ir_func *fn, ir_opid op) {
-  return (ir_builder){.fn = fn, .reg = fn->ops[op].parent, .before = op, .file = fn->ops[op].file,
-                      .line = fn->ops[op].line};
+  return (ir_builder){
+      .fn = fn, .reg = fn->ops[op].parent, .before = op, .file = fn->ops[op].file, .line = fn->ops[op].line};
 }
 
 static void link_op(ir_func *fn, ir_reg reg, ir_opid op, ir_opid before) {
@@ -285,16 +286,20 @@ static void link_op(ir_func *fn, ir_reg reg, ir_opid op, ir_opid before) {
   if (!before) {
     o->prev = r->last;
     o->next = 0;
-    if (r->last) fn->ops[r->last].next = op;
-    else r->first = op;
+    if (r->last)
+      fn->ops[r->last].next = op;
+    else
+      r->first = op;
     r->last = op;
     return;
   }
   ir_op *b = ir_o(fn, before);
   o->prev = b->prev;
   o->next = before;
-  if (b->prev) fn->ops[b->prev].next = op;
-  else r->first = op;
+  if (b->prev)
+    fn->ops[b->prev].next = op;
+  else
+    r->first = op;
   b->prev = op;
 }
 
@@ -329,15 +334,19 @@ ir_opid ir_build(ir_builder *b, ir_opcode code, const ir_val *opnds, uint32_t no
 
 ir_val ir_b_const_i(ir_builder *b, ir_type t, int64_t v) {
   ir_opid op = ir_build(b, IR_OP_CONST, NULL, 0, &t, 1, 0);
-  if (ir_elem_is_float(t.elem)) ir_op_set_f(b->fn, op, "value", (double)v);
-  else ir_op_set_i(b->fn, op, "value", v);
+  if (ir_elem_is_float(t.elem))
+    ir_op_set_f(b->fn, op, "value", (double)v);
+  else
+    ir_op_set_i(b->fn, op, "value", v);
   return ir_res(b->fn, op, 0);
 }
 
 ir_val ir_b_const_f(ir_builder *b, ir_type t, double v) {
   ir_opid op = ir_build(b, IR_OP_CONST, NULL, 0, &t, 1, 0);
-  if (ir_elem_is_float(t.elem)) ir_op_set_f(b->fn, op, "value", v);
-  else ir_op_set_i(b->fn, op, "value", (int64_t)v);
+  if (ir_elem_is_float(t.elem))
+    ir_op_set_f(b->fn, op, "value", v);
+  else
+    ir_op_set_i(b->fn, op, "value", (int64_t)v);
   return ir_res(b->fn, op, 0);
 }
 
@@ -430,10 +439,14 @@ void ir_op_unlink(ir_func *fn, ir_opid op) {
   ir_op *o = ir_o(fn, op);
   if (o->dead) return;
   ir_region *r = ir_r(fn, o->parent);
-  if (o->prev) fn->ops[o->prev].next = o->next;
-  else r->first = o->next;
-  if (o->next) fn->ops[o->next].prev = o->prev;
-  else r->last = o->prev;
+  if (o->prev)
+    fn->ops[o->prev].next = o->next;
+  else
+    r->first = o->next;
+  if (o->next)
+    fn->ops[o->next].prev = o->prev;
+  else
+    r->last = o->prev;
   o->dead = 1;
   o->prev = o->next = 0;
 }

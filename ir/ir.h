@@ -110,9 +110,9 @@ ir_type ir_t_smem(ir_elem e, int rank, const uint32_t *shape);
 /* The layout of kind IR_LMMA, IR_LMMA_A or IR_LMMA_B for a wm x wn warp grid (kw: operand elements
  * per 32-bit register; ignored for IR_LMMA). */
 ir_layout ir_layout_mma(ir_lkind kind, int wm, int wn, int kw);
-int ir_type_eq(ir_type a, ir_type b);        /* layouts compared too */
+int ir_type_eq(ir_type a, ir_type b); /* layouts compared too */
 int ir_type_eq_nolayout(ir_type a, ir_type b);
-uint32_t ir_type_numel(ir_type t);           /* product of shape (1 for scalars) */
+uint32_t ir_type_numel(ir_type t);               /* product of shape (1 for scalars) */
 int ir_type_str(ir_type t, char *buf, size_t n); /* printed form; returns length */
 
 /* ---- opcodes ---- */
@@ -260,9 +260,9 @@ const char *ir_attr_s(ir_attr *list, const char *key, const char *dflt);
 
 /* ---- editing ---- */
 
-void ir_op_unlink(ir_func *fn, ir_opid op);                       /* marks dead */
-void ir_replace_all_uses(ir_func *fn, ir_val from, ir_val to);     /* every operand in the function */
-uint32_t *ir_use_counts(ir_func *fn, ir_arena *A);                 /* per value, live ops only */
+void ir_op_unlink(ir_func *fn, ir_opid op);                    /* marks dead */
+void ir_replace_all_uses(ir_func *fn, ir_val from, ir_val to); /* every operand in the function */
+uint32_t *ir_use_counts(ir_func *fn, ir_arena *A);             /* per value, live ops only */
 
 /* Walk every live op in program order (pre-order: an op before the ops of its regions). */
 typedef void (*ir_walk_fn)(ir_func *fn, ir_opid op, void *ctx);

@@ -24,8 +24,8 @@ typedef struct kl_recipe kl_recipe;
 enum { KL_MAXSET = 64, KL_MAXARGS = 32 };
 
 typedef struct {
-  const char *name;  /* "M", "BLOCK_N", "dtype" */
-  char value[64];    /* "1024", "f16" */
+  const char *name; /* "M", "BLOCK_N", "dtype" */
+  char value[64];   /* "1024", "f16" */
 } kl_setting;
 
 typedef struct {
@@ -35,9 +35,9 @@ typedef struct {
 
 typedef struct {
   const char *name;
-  int is_tune;          /* 1: a tuning knob; 0: a problem parameter (size) */
-  char dflt[64];        /* default value as text */
-  int nvalues;          /* tuning knobs: the declared space */
+  int is_tune;   /* 1: a tuning knob; 0: a problem parameter (size) */
+  char dflt[64]; /* default value as text */
+  int nvalues;   /* tuning knobs: the declared space */
   const char *values[32];
 } kl_param;
 
@@ -45,13 +45,13 @@ enum { KL_IN = 1, KL_OUT = 2, KL_INOUT = 3 };
 
 typedef struct {
   const char *name;
-  int is_tensor;        /* 1: pointer to a tensor in global memory; 0: a scalar */
+  int is_tensor; /* 1: pointer to a tensor in global memory; 0: a scalar */
   ir_elem elem;
-  int rank;             /* tensors */
-  int64_t dims[3];      /* tensors: concrete shape for the settings */
-  int role;             /* tensors: KL_IN / KL_OUT / KL_INOUT */
-  int64_t ival;         /* scalars of integer type */
-  double fval;          /* scalars of float type */
+  int rank;        /* tensors */
+  int64_t dims[3]; /* tensors: concrete shape for the settings */
+  int role;        /* tensors: KL_IN / KL_OUT / KL_INOUT */
+  int64_t ival;    /* scalars of integer type */
+  double fval;     /* scalars of float type */
 } kl_arg;
 
 kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn);

@@ -31,7 +31,8 @@ typedef struct {
 const pass_info *pass_lookup(const char *name); /* NULL if unknown */
 void pass_list(FILE *out);                      /* names and help, one per line */
 int pass_run(ir_func *fn, pass_ctx *pc, const pass_info *p);
-int pass_run_default(ir_func *fn, pass_ctx *pc); /* canonicalize, fold, cse, dce, layout, pipeline, shared plan */
+int pass_run_default(ir_func *fn,
+                     pass_ctx *pc); /* canonicalize, fold, cse, dce, layout, pipeline, shared plan */
 
 int pass_canonicalize(ir_func *fn, pass_ctx *pc);
 int pass_const_fold(ir_func *fn, pass_ctx *pc);

@@ -11,14 +11,14 @@
 
 typedef struct {
   int nargs;
-  const kl_arg *args;      /* as kl_recipe_args returns them */
-  double **data;           /* data[i]: tensor i, row-major contiguous over args[i].dims; NULL for scalars */
+  const kl_arg *args; /* as kl_recipe_args returns them */
+  double **data;      /* data[i]: tensor i, row-major contiguous over args[i].dims; NULL for scalars */
   const kl_settings *set;
 } ref_call;
 
 typedef int (*ref_fn)(const ref_call *c); /* 0 ok */
 
-ref_fn ref_lookup(const char *name);      /* NULL if unknown */
+ref_fn ref_lookup(const char *name); /* NULL if unknown */
 
 /* Index of the argument `name` if it is a tensor of that rank (is_tensor = 1) or a scalar
  * (is_tensor = 0, rank ignored); else -1. */

@@ -82,7 +82,8 @@ static int problem_of(const ref_call *c, attn_problem *a) {
   if (a->B < 1 || a->H < 1 || a->Hkv < 1 || a->H % a->Hkv || a->Sq < 1 || a->Sk < 1 || a->D < 1 ||
       isnan(a->scale))
     return -1;
-  if (tensor_of(c, "q", a->B, a->H, a->Sq, a->D, &a->q) || tensor_of(c, "k", a->B, a->Hkv, a->Sk, a->D, &a->k) ||
+  if (tensor_of(c, "q", a->B, a->H, a->Sq, a->D, &a->q) ||
+      tensor_of(c, "k", a->B, a->Hkv, a->Sk, a->D, &a->k) ||
       tensor_of(c, "v", a->B, a->Hkv, a->Sk, a->D, &a->v))
     return -1;
   return 0;
@@ -142,7 +143,8 @@ int ref_attention_decode(const ref_call *c) {
   int oi = ref_find(c, "o_part", 1, 3), li = ref_find(c, "lse_part", 1, 3);
   int64_t chunk = scalar_i(c, "chunk"), splits = setting_i(c, "SPLITS");
   if (problem_of(c, &a) || oi < 0 || li < 0 || chunk < 1 || splits < 1) return -1;
-  if (numel(&c->args[oi]) != a.B * a.H * splits * a.Sq * a.D || numel(&c->args[li]) != a.B * a.H * splits * a.Sq)
+  if (numel(&c->args[oi]) != a.B * a.H * splits * a.Sq * a.D ||
+      numel(&c->args[li]) != a.B * a.H * splits * a.Sq)
     return -1;
   double *s = malloc((size_t)a.Sk * sizeof *s);
   if (!s) return -1;
@@ -151,8 +153,8 @@ int ref_attention_decode(const ref_call *c) {
       for (int64_t p = 0; p < splits; p++)
         for (int64_t i = 0; i < a.Sq; i++) {
           int64_t row = ((b * a.H + h) * splits + p) * a.Sq + i, j0 = p * chunk, j1 = j0 + chunk;
-          c->data[li][row] = attn_row(&a, b, h, i, j0 < a.Sk ? j0 : a.Sk, j1 < a.Sk ? j1 : a.Sk,
-                                      c->data[oi] + row * a.D, s);
+          c->data[li][row] =
+              attn_row(&a, b, h, i, j0 < a.Sk ? j0 : a.Sk, j1 < a.Sk ? j1 : a.Sk, c->data[oi] + row * a.D, s);
         }
   free(s);
   return 0;
