@@ -192,7 +192,8 @@ static void swizzled_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef
     uint32_t in = (ix[f] % y->run[f]) % piece;
     LLVMValueRef off = in ? cg_i32(L, (int64_t)in * cg_elem_bytes(e))
                           : cg_smem_swizzle(L, buf, &coords[i * (uint32_t)y->rank]);
-    LLVMValueRef ptr = ptrs[i] = LLVMBuildGEP2(L->c.b, i8, in ? ptrs[i - in * y->step[f]] : base, &off, 1, "");
+    LLVMValueRef ptr = ptrs[i] =
+        LLVMBuildGEP2(L->c.b, i8, in ? ptrs[i - in * y->step[f]] : base, &off, 1, "");
     if (store)
       L->c.ops->store(&L->c, CG_SHARED, ptr, cg_to_mem(L, vals[i], e), owner);
     else
@@ -251,11 +252,11 @@ void cg_lower_store_shared(cg_lower *L, ir_opid op) {
 typedef struct {
   ir_val buf;
   ir_type sm;
-  int eb;                        /* element bytes */
-  cg_value *view;                /* pointer, dims, strides (i64) */
+  int eb;                       /* element bytes */
+  cg_value *view;               /* pointer, dims, strides (i64) */
   LLVMValueRef off[IR_MAXRANK]; /* the copy's offsets, i64 */
-  LLVMValueRef pred;             /* the copy's predicate, or NULL */
-  LLVMValueRef pad;              /* what a masked element reads (plain path) */
+  LLVMValueRef pred;            /* the copy's predicate, or NULL */
+  LLVMValueRef pad;             /* what a masked element reads (plain path) */
   LLVMValueRef sbase;
   int col_major; /* plain path over a view whose dim 0 is contiguous: chunks run down the columns */
 } copy_plan;
@@ -292,8 +293,9 @@ static LLVMValueRef chunk_global(cg_lower *L, const copy_plan *p, const LLVMValu
   for (int d = 0; d <= f; d++) {
     g = LLVMBuildAdd(B, p->off[d], LLVMBuildZExt(B, idx[d], i64, ""), "");
     if (d < f)
-      *ok = cg_and_pred(L, *ok, LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""),
-                                               LLVMBuildICmp(B, LLVMIntSLT, g, p->view->v[1 + d], ""), ""));
+      *ok = cg_and_pred(L, *ok,
+                        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""),
+                                     LLVMBuildICmp(B, LLVMIntSLT, g, p->view->v[1 + d], ""), ""));
     addr = LLVMBuildAdd(B, addr, LLVMBuildMul(B, g, p->view->v[1 + R + d], ""), "");
   }
   *col = g;
@@ -321,7 +323,8 @@ static void chunk_async(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q)
   LLVMValueRef left = min_max_i64(L, LLVMBuildSub(B, p->view->v[p->sm.rank], col, ""), 0, cb / p->eb);
   ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, col, cg_i64(L, 0), ""));
   LLVMValueRef n = LLVMBuildSelect(B, ok, left, cg_i64(L, 0), "");
-  LLVMValueRef bytes = LLVMBuildTrunc(B, LLVMBuildMul(B, n, cg_i64(L, p->eb), ""), LLVMInt32TypeInContext(L->c.ctx), "");
+  LLVMValueRef bytes =
+      LLVMBuildTrunc(B, LLVMBuildMul(B, n, cg_i64(L, p->eb), ""), LLVMInt32TypeInContext(L->c.ctx), "");
   gp = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntNE, bytes, cg_i32(L, 0), ""), gp, p->view->v[0], "");
   L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx), gp, cb, bytes);
 }
@@ -378,7 +381,8 @@ static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async) 
   uint32_t n = ir_type_numel(p->sm) * (uint32_t)p->eb / (uint32_t)cb, T = (uint32_t)L->c.threads;
   LLVMBasicBlockRef join = NULL;
   if (n < T) begin_if(L, LLVMBuildICmp(L->c.b, LLVMIntULT, L->tid, cg_i32(L, n), ""), &join);
-  for (uint32_t j = 0; j * T < n; j++) chunk(L, p, cb, async, LLVMBuildAdd(L->c.b, L->tid, cg_i32(L, j * T), ""));
+  for (uint32_t j = 0; j * T < n; j++)
+    chunk(L, p, cb, async, LLVMBuildAdd(L->c.b, L->tid, cg_i32(L, j * T), ""));
   if (join) end_if(L, join);
 }
 
@@ -396,7 +400,8 @@ static void no_unroll(cg_lower *L, LLVMValueRef br) {
 static void chunks_looped(cg_lower *L, const copy_plan *p, int cb, int async) {
   LLVMBuilderRef B = L->c.b;
   uint32_t n = ir_type_numel(p->sm) * (uint32_t)p->eb / (uint32_t)cb, T = (uint32_t)L->c.threads;
-  LLVMBasicBlockRef pre = LLVMGetInsertBlock(B), head = cg_block(L, "copy.loop"), exit = cg_block(L, "copy.loop.end");
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(B), head = cg_block(L, "copy.loop"),
+                    exit = cg_block(L, "copy.loop.end");
   LLVMBuildBr(B, head);
   LLVMPositionBuilderAtEnd(B, head);
   LLVMValueRef j = LLVMBuildPhi(B, LLVMInt32TypeInContext(L->c.ctx), "j"), zero = cg_i32(L, 0);
@@ -408,7 +413,8 @@ static void chunks_looped(cg_lower *L, const copy_plan *p, int cb, int async) {
   end_if(L, join);
   LLVMValueRef next = LLVMBuildAdd(B, j, cg_i32(L, 1), "");
   LLVMAddIncoming(j, &next, &join, 1);
-  no_unroll(L, LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, next, cg_i32(L, (n + T - 1) / T), ""), head, exit));
+  no_unroll(
+      L, LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, next, cg_i32(L, (n + T - 1) / T), ""), head, exit));
   LLVMPositionBuilderAtEnd(B, exit);
 }
 

@@ -49,7 +49,7 @@ typedef struct {
   int ncopy;
   uint8_t *need; /* per op (below nops): in the slice that recomputes the copies' operands */
   uint32_t nops;
-  ir_val *map;   /* per original value: its clone in the stage being built */
+  ir_val *map; /* per original value: its clone in the stage being built */
   uint32_t nvals;
 } loop_ctx;
 
@@ -153,10 +153,14 @@ static int find_copies(loop_ctx *lc) {
 static void copy_attrs(ir_func *fn, ir_opid from, ir_opid to, const char *skip) {
   for (ir_attr *a = ir_o(fn, from)->attrs; a; a = a->next) {
     if (skip && !strcmp(a->key, skip)) continue;
-    if (a->kind == IR_AINT) ir_attr_set_i(fn->A, &ir_o(fn, to)->attrs, a->key, a->i);
-    else if (a->kind == IR_AFLOAT) ir_attr_set_f(fn->A, &ir_o(fn, to)->attrs, a->key, a->f);
-    else if (a->kind == IR_ASTR) ir_attr_set_s(fn->A, &ir_o(fn, to)->attrs, a->key, a->s);
-    else ir_attr_set_list(fn->A, &ir_o(fn, to)->attrs, a->key, a->list, a->nlist);
+    if (a->kind == IR_AINT)
+      ir_attr_set_i(fn->A, &ir_o(fn, to)->attrs, a->key, a->i);
+    else if (a->kind == IR_AFLOAT)
+      ir_attr_set_f(fn->A, &ir_o(fn, to)->attrs, a->key, a->f);
+    else if (a->kind == IR_ASTR)
+      ir_attr_set_s(fn->A, &ir_o(fn, to)->attrs, a->key, a->s);
+    else
+      ir_attr_set_list(fn->A, &ir_o(fn, to)->attrs, a->key, a->list, a->nlist);
   }
 }
 
@@ -234,7 +238,8 @@ static ir_opid grow_loop(loop_ctx *lc, const ir_val *bufs) {
   ir_o(fn, lc->loop)->region[0] = empty;
   ir_r(fn, lc->body)->parent_op = g;
   ir_r(fn, empty)->parent_op = lc->loop;
-  for (uint32_t k = 0; k < nres; k++) ir_replace_all_uses(fn, ir_o(fn, lc->loop)->res[k], ir_o(fn, g)->res[k]);
+  for (uint32_t k = 0; k < nres; k++)
+    ir_replace_all_uses(fn, ir_o(fn, lc->loop)->res[k], ir_o(fn, g)->res[k]);
   ir_op_unlink(fn, lc->loop);
   for (int k = 0; k < extra; k++) ir_region_add_arg(fn, lc->body, rt[nres + k]);
   lc->loop = g;
@@ -247,7 +252,8 @@ static ir_opid grow_loop(loop_ctx *lc, const ir_val *bufs) {
 static int writes_shared(ir_func *fn, ir_reg r) {
   for (ir_opid op = ir_r(fn, r)->first; op; op = ir_o(fn, op)->next) {
     ir_op *o = ir_o(fn, op);
-    if (o->code == IR_OP_STORE_SHARED || (o->code == IR_OP_COPY && !ir_attr_i(o->attrs, "async", 0))) return 1;
+    if (o->code == IR_OP_STORE_SHARED || (o->code == IR_OP_COPY && !ir_attr_i(o->attrs, "async", 0)))
+      return 1;
     for (int i = 0; i < o->nregion; i++)
       if (writes_shared(fn, o->region[i])) return 1;
   }
@@ -352,7 +358,8 @@ static void issue_next(loop_ctx *lc) {
 static void pipeline_loop(loop_ctx *lc) {
   ir_func *fn = lc->fn;
   int S = lc->stages, m = lc->ncopy;
-  ir_val *bufs = ir_alloc(lc->A, (size_t)S * m * sizeof *bufs), *orig = ir_alloc(lc->A, (size_t)m * sizeof *orig);
+  ir_val *bufs = ir_alloc(lc->A, (size_t)S * m * sizeof *bufs),
+         *orig = ir_alloc(lc->A, (size_t)m * sizeof *orig);
   ir_builder b = ir_builder_before(fn, lc->loop);
   make_stages(lc, &b, bufs, orig);
   prologue(lc, &b, bufs);
@@ -432,7 +439,11 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
   collect_loops(fn, fn->body, loops, &nloops);
   for (uint32_t i = 0; i < nloops; i++) {
     ir_op *o = ir_o(fn, loops[i]);
-    loop_ctx lc = {.fn = fn, .A = A, .loop = loops[i], .body = o->region[0], .stages = (int)ir_attr_i(o->attrs, "stages", 1)};
+    loop_ctx lc = {.fn = fn,
+                   .A = A,
+                   .loop = loops[i],
+                   .body = o->region[0],
+                   .stages = (int)ir_attr_i(o->attrs, "stages", 1)};
     lc.iv = ir_r(fn, lc.body)->args[0];
     lc.nops = fn->nops;
     lc.need = ir_alloc(A, fn->nops);

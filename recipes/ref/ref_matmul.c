@@ -34,7 +34,8 @@ int ref_matmul(const ref_call *c) {
   if (a < 0 || b < 0 || o < 0) return -1;
   int ta = setting_is(c, "trans_a", "1"), tb = setting_is(c, "trans_b", "1");
   int64_t m = c->args[o].dims[0], n = c->args[o].dims[1], k = c->args[a].dims[ta ? 0 : 1];
-  if (c->args[a].dims[ta ? 1 : 0] != m || c->args[b].dims[tb ? 1 : 0] != k || c->args[b].dims[tb ? 0 : 1] != n)
+  if (c->args[a].dims[ta ? 1 : 0] != m || c->args[b].dims[tb ? 1 : 0] != k ||
+      c->args[b].dims[tb ? 0 : 1] != n)
     return -1;
   int bi = setting_is(c, "bias", "1") ? ref_find(c, "bias", 1, 1) : -1, al = ref_find(c, "alpha", 0, 0);
   if (setting_is(c, "bias", "1") && (bi < 0 || c->args[bi].dims[0] != n)) return -1;

@@ -76,7 +76,8 @@ static int build(const char *text, const char *target, int own_plan, cg_result *
   pass_ctx pc = {.target = cg_target_lookup(target), .verify_each = 1};
   int rc = own_plan ? pass_run(fn, &pc, pass_lookup("layout")) : pass_run_default(fn, &pc);
   if (rc) fprintf(stderr, "passes: %s\n%s\n", pc.err, text);
-  if (!rc && (rc = cg_compile(fn, pc.target, CG_SIM, out, err, sizeof err))) fprintf(stderr, "codegen: %s\n", err);
+  if (!rc && (rc = cg_compile(fn, pc.target, CG_SIM, out, err, sizeof err)))
+    fprintf(stderr, "codegen: %s\n", err);
   if (keep && !rc)
     *keep = fn;
   else
@@ -166,9 +167,10 @@ static void placement(const char *target, ir_elem e, uint32_t rows, uint32_t col
   int bad = 0;
   for (uint32_t r = 0; r < rows; r++)
     for (uint32_t c = 0; c < cols; c++)
-      bad += memcmp(y + swizzled(r, c, cols, eb, n), x + ((size_t)r * cols + c) * (size_t)eb, (size_t)eb) != 0;
-  CHECK(!bad, "placement %s %ux%ux%s swizzle %d: %d elements elsewhere (seed %llu)", target, rows, cols, en, n,
-        bad, (unsigned long long)seed);
+      bad +=
+          memcmp(y + swizzled(r, c, cols, eb, n), x + ((size_t)r * cols + c) * (size_t)eb, (size_t)eb) != 0;
+  CHECK(!bad, "placement %s %ux%ux%s swizzle %d: %d elements elsewhere (seed %llu)", target, rows, cols, en,
+        n, bad, (unsigned long long)seed);
   free(x), free(y);
 }
 
@@ -178,11 +180,11 @@ typedef struct {
   ir_elem e;
   uint32_t rows, cols; /* the buffer */
   int swizzle;
-  int R, C, ld;   /* the view: R x C, row stride ld (column-major: column stride ld) */
-  int r0, c0;     /* the copy's offsets */
-  int colmajor;   /* the view's dim 0 is contiguous */
-  int pred;       /* -1: no predicate operand; else its value */
-  double pad;     /* 0: zero fill */
+  int R, C, ld; /* the view: R x C, row stride ld (column-major: column stride ld) */
+  int r0, c0;   /* the copy's offsets */
+  int colmajor; /* the view's dim 0 is contiguous */
+  int pred;     /* -1: no predicate operand; else its value */
+  double pad;   /* 0: zero fill */
   int warps;
 } trip;
 
@@ -211,8 +213,14 @@ static void round_trip(const char *target, const trip *t) {
   }
   size_t xn = (size_t)t->ld * (size_t)(t->colmajor ? t->C : t->R), yn = (size_t)t->rows * t->cols;
   unsigned char *x = random_bytes(xn * (size_t)eb), *y = poisoned(yn * (size_t)eb);
-  sim_arg a[8] = {buf(x, t->e, xn * (size_t)eb), buf(y, t->e, yn * (size_t)eb), i32arg(t->R), i32arg(t->C),
-                  i32arg(t->ld), i32arg(t->r0), i32arg(t->c0), (sim_arg){.elem = IR_I1, .ival = t->pred > 0}};
+  sim_arg a[8] = {buf(x, t->e, xn * (size_t)eb),
+                  buf(y, t->e, yn * (size_t)eb),
+                  i32arg(t->R),
+                  i32arg(t->C),
+                  i32arg(t->ld),
+                  i32arg(t->r0),
+                  i32arg(t->c0),
+                  (sim_arg){.elem = IR_I1, .ival = t->pred > 0}};
   CHECK(launch(&k, a, 8, 1, 1) == 0, "round trip %s %ux%ux%s", target, t->rows, t->cols, en);
   unsigned char pad[8] = {0};
   if (t->e == IR_F32) {
@@ -228,9 +236,11 @@ static void round_trip(const char *target, const trip *t) {
       const unsigned char *want = in ? x + g * (size_t)eb : pad;
       bad += memcmp(y + ((size_t)i * t->cols + j) * (size_t)eb, want, (size_t)eb) != 0;
     }
-  CHECK(!bad, "round trip %s %ux%ux%s swizzle %d view %dx%d ld %d at (%d,%d)%s pred %d pad %g: %d wrong (seed %llu)",
-        target, t->rows, t->cols, en, t->swizzle, t->R, t->C, t->ld, t->r0, t->c0, t->colmajor ? " col-major" : "",
-        t->pred, t->pad, bad, (unsigned long long)seed);
+  CHECK(
+      !bad,
+      "round trip %s %ux%ux%s swizzle %d view %dx%d ld %d at (%d,%d)%s pred %d pad %g: %d wrong (seed %llu)",
+      target, t->rows, t->cols, en, t->swizzle, t->R, t->C, t->ld, t->r0, t->c0,
+      t->colmajor ? " col-major" : "", t->pred, t->pad, bad, (unsigned long long)seed);
   free(x), free(y);
 }
 
@@ -269,7 +279,8 @@ static void test_other_ranks(const char *target) {
   int n = 1 + (int)(rnd() % 300), m = 1 + (int)(rnd() % 9);
   char text[4096];
   snprintf(text, sizeof text,
-           "kernel @ranks(%%x: ptr<f32>, %%y: ptr<f32>, %%u: ptr<f16>, %%v: ptr<f16>, %%n: i32, %%m: i32) {warps = 4} {\n"
+           "kernel @ranks(%%x: ptr<f32>, %%y: ptr<f32>, %%u: ptr<f16>, %%v: ptr<f16>, %%n: i32, %%m: i32) "
+           "{warps = 4} {\n"
            "  %%one = const() {value = 1} : i32\n  %%zero = const() {value = 0} : i32\n"
            "  %%c256 = const() {value = 256} : i32\n  %%c2 = const() {value = 2} : i32\n"
            "  %%c8 = const() {value = 8} : i32\n  %%c32 = const() {value = 32} : i32\n"
@@ -294,15 +305,20 @@ static void test_other_ranks(const char *target) {
   float *x = random_bytes((size_t)n * 4), *y = poisoned(256 * 4);
   for (int i = 0; i < n; i++) x[i] = (float)(rnd() % 1000);
   uint16_t *u = random_bytes((size_t)2 * m * 32 * 2), *v = poisoned(2 * 8 * 32 * 2);
-  sim_arg a[6] = {buf(x, IR_F32, (size_t)n * 4), buf(y, IR_F32, 256 * 4), buf(u, IR_F16, (size_t)2 * m * 32 * 2),
-                  buf(v, IR_F16, 2 * 8 * 32 * 2), i32arg(n), i32arg(m)};
+  sim_arg a[6] = {buf(x, IR_F32, (size_t)n * 4),
+                  buf(y, IR_F32, 256 * 4),
+                  buf(u, IR_F16, (size_t)2 * m * 32 * 2),
+                  buf(v, IR_F16, 2 * 8 * 32 * 2),
+                  i32arg(n),
+                  i32arg(m)};
   CHECK(launch(&k, a, 6, 1, 1) == 0, "ranks %s", target);
   int bad = 0;
   for (int i = 0; i < 256; i++) bad += y[i] != (i < n ? x[i] : 0.0f);
   for (int b = 0; b < 2; b++)
     for (int i = 0; i < 8; i++)
       for (int j = 0; j < 32; j++) bad += v[(b * 8 + i) * 32 + j] != (i < m ? u[(b * m + i) * 32 + j] : 0);
-  CHECK(!bad, "ranks 1 and 3 %s: %d wrong (n %d, m %d, seed %llu)", target, bad, n, m, (unsigned long long)seed);
+  CHECK(!bad, "ranks 1 and 3 %s: %d wrong (n %d, m %d, seed %llu)", target, bad, n, m,
+        (unsigned long long)seed);
   free(x), free(y), free(u), free(v);
 }
 
@@ -325,7 +341,8 @@ static void test_if_buffer(const char *target) {
     return;
   }
   uint16_t *x = random_bytes(16 * 64 * 2), *y = poisoned(16 * 64 * 2);
-  sim_arg a[3] = {buf(x, IR_F16, 16 * 64 * 2), buf(y, IR_F16, 16 * 64 * 2), (sim_arg){.elem = IR_I1, .ival = 1}};
+  sim_arg a[3] = {buf(x, IR_F16, 16 * 64 * 2), buf(y, IR_F16, 16 * 64 * 2),
+                  (sim_arg){.elem = IR_I1, .ival = 1}};
   CHECK(launch(&k, a, 3, 1, 1) == 0, "if buffer %s", target);
   CHECK(!memcmp(x, y, 16 * 64 * 2), "a buffer through an if keeps its swizzle (%s, seed %llu)", target,
         (unsigned long long)seed);
@@ -337,26 +354,27 @@ static void test_if_buffer(const char *target) {
 /* C[M,N] = A[M,K] B[K,N] in f32, 32x32 tiles, BK = 16, A and B staged through swizzled buffers with
  * `stages`; with `carried`, B's column offset comes from a loop-carried value (not pipelinable). */
 static void mm_text(char *text, size_t n, int stages, int carried) {
-  snprintf(text, n,
-           "kernel @mm(%%a: ptr<f32>, %%b: ptr<f32>, %%c: ptr<f32>, %%M: i32, %%N: i32, %%K: i32) {warps = 4} {\n"
-           "  %%one = const() {value = 1} : i32\n  %%zero = const() {value = 0} : i32\n"
-           "  %%c16 = const() {value = 16} : i32\n  %%c32 = const() {value = 32} : i32\n"
-           "  %%va = view(%%a, %%M, %%K, %%K, %%one) : view<2xf32>\n"
-           "  %%vb = view(%%b, %%K, %%N, %%N, %%one) : view<2xf32>\n"
-           "  %%vc = view(%%c, %%M, %%N, %%N, %%one) : view<2xf32>\n"
-           "  %%p0 = program_id() {axis = 0} : i32\n  %%p1 = program_id() {axis = 1} : i32\n"
-           "  %%row = mul(%%p0, %%c32) : i32\n  %%col = mul(%%p1, %%c32) : i32\n"
-           "  %%sa = alloc_shared() {swizzle = 4} : smem<32x16xf32>\n"
-           "  %%sb = alloc_shared() {swizzle = 8} : smem<16x32xf32>\n"
-           "  %%acc0 = const() {value = 0.0} : tile<32x32xf32>\n"
-           "  %%acc, %%cf = for(%%zero, %%K, %%c16, %%acc0, %%col) {stages = %d} : tile<32x32xf32>, i32 {\n"
-           "    ^(%%k: i32, %%x: tile<32x32xf32>, %%cc: i32):\n"
-           "    %%kx = add(%%k, %%c16) : i32\n    %%ka = sub(%%kx, %%c16) : i32\n"
-           "    copy(%%va, %%row, %%ka, %%sa)\n    copy(%%vb, %%k, %s, %%sb)\n    barrier()\n"
-           "    %%ta = load_shared(%%sa) : tile<32x16xf32>\n    %%tb = load_shared(%%sb) : tile<16x32xf32>\n"
-           "    %%d = dot(%%ta, %%tb, %%x) : tile<32x32xf32>\n    barrier()\n    yield(%%d, %%cc)\n  }\n"
-           "  store(%%vc, %%row, %%col, %%acc)\n}\n",
-           stages, carried ? "%cc" : "%col");
+  snprintf(
+      text, n,
+      "kernel @mm(%%a: ptr<f32>, %%b: ptr<f32>, %%c: ptr<f32>, %%M: i32, %%N: i32, %%K: i32) {warps = 4} {\n"
+      "  %%one = const() {value = 1} : i32\n  %%zero = const() {value = 0} : i32\n"
+      "  %%c16 = const() {value = 16} : i32\n  %%c32 = const() {value = 32} : i32\n"
+      "  %%va = view(%%a, %%M, %%K, %%K, %%one) : view<2xf32>\n"
+      "  %%vb = view(%%b, %%K, %%N, %%N, %%one) : view<2xf32>\n"
+      "  %%vc = view(%%c, %%M, %%N, %%N, %%one) : view<2xf32>\n"
+      "  %%p0 = program_id() {axis = 0} : i32\n  %%p1 = program_id() {axis = 1} : i32\n"
+      "  %%row = mul(%%p0, %%c32) : i32\n  %%col = mul(%%p1, %%c32) : i32\n"
+      "  %%sa = alloc_shared() {swizzle = 4} : smem<32x16xf32>\n"
+      "  %%sb = alloc_shared() {swizzle = 8} : smem<16x32xf32>\n"
+      "  %%acc0 = const() {value = 0.0} : tile<32x32xf32>\n"
+      "  %%acc, %%cf = for(%%zero, %%K, %%c16, %%acc0, %%col) {stages = %d} : tile<32x32xf32>, i32 {\n"
+      "    ^(%%k: i32, %%x: tile<32x32xf32>, %%cc: i32):\n"
+      "    %%kx = add(%%k, %%c16) : i32\n    %%ka = sub(%%kx, %%c16) : i32\n"
+      "    copy(%%va, %%row, %%ka, %%sa)\n    copy(%%vb, %%k, %s, %%sb)\n    barrier()\n"
+      "    %%ta = load_shared(%%sa) : tile<32x16xf32>\n    %%tb = load_shared(%%sb) : tile<16x32xf32>\n"
+      "    %%d = dot(%%ta, %%tb, %%x) : tile<32x32xf32>\n    barrier()\n    yield(%%d, %%cc)\n  }\n"
+      "  store(%%vc, %%row, %%col, %%acc)\n}\n",
+      stages, carried ? "%cc" : "%col");
 }
 
 typedef struct {
@@ -386,26 +404,31 @@ static void pipelined_mm(const char *target, int stages, int carried, int M, int
   ir_walk(fn, fn->body, count_op, &c);
   int piped = stages >= 2 ? 2 - carried : 0; /* copies pipelined: B's is not when carried */
   int want_bufs = piped * stages + (2 - piped);
-  CHECK(c.ops[IR_OP_ALLOC_SHARED] == want_bufs, "%d buffers for stages %d%s", c.ops[IR_OP_ALLOC_SHARED], stages,
-        carried ? " (carried)" : "");
+  CHECK(c.ops[IR_OP_ALLOC_SHARED] == want_bufs, "%d buffers for stages %d%s", c.ops[IR_OP_ALLOC_SHARED],
+        stages, carried ? " (carried)" : "");
   CHECK(!piped || c.max_pending == piped * (stages - 2), "pending %d for stages %d", c.max_pending, stages);
   ir_func_destroy(fn);
   float *a = random_bytes((size_t)M * K * 4 + 4), *b = random_bytes((size_t)K * N * 4 + 4);
   float *cm = poisoned((size_t)M * N * 4);
   for (int i = 0; i < M * K; i++) a[i] = (float)((int)(rnd() % 2001) - 1000) / 1000.0f;
   for (int i = 0; i < K * N; i++) b[i] = (float)((int)(rnd() % 2001) - 1000) / 1000.0f;
-  sim_arg args[6] = {buf(a, IR_F32, (size_t)M * K * 4), buf(b, IR_F32, (size_t)K * N * 4),
-                     buf(cm, IR_F32, (size_t)M * N * 4), i32arg(M), i32arg(N), i32arg(K)};
+  sim_arg args[6] = {buf(a, IR_F32, (size_t)M * K * 4),
+                     buf(b, IR_F32, (size_t)K * N * 4),
+                     buf(cm, IR_F32, (size_t)M * N * 4),
+                     i32arg(M),
+                     i32arg(N),
+                     i32arg(K)};
   CHECK(launch(&k, args, 6, (M + 31) / 32, (N + 31) / 32) == 0, "mm %s stages %d", target, stages);
   int bad = 0;
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) {
       double s = 0, mag = 0;
-      for (int p = 0; p < K; p++) s += (double)a[i * K + p] * b[p * N + j], mag += fabs((double)a[i * K + p] * b[p * N + j]);
+      for (int p = 0; p < K; p++)
+        s += (double)a[i * K + p] * b[p * N + j], mag += fabs((double)a[i * K + p] * b[p * N + j]);
       bad += !(fabs(cm[i * N + j] - s) <= 1e-6 * mag + 1e-30);
     }
-  CHECK(!bad, "mm %s stages %d%s M %d N %d K %d: %d wrong (seed %llu)", target, stages, carried ? " carried" : "", M,
-        N, K, bad, (unsigned long long)seed);
+  CHECK(!bad, "mm %s stages %d%s M %d N %d K %d: %d wrong (seed %llu)", target, stages,
+        carried ? " carried" : "", M, N, K, bad, (unsigned long long)seed);
   free(a), free(b), free(cm);
 }
 
@@ -414,10 +437,10 @@ static void test_pipelined(const char *target) {
     int K = 1 + (int)(rnd() % 90); /* 1 .. 6 trips of 16 */
     pipelined_mm(target, s, 0, 33 + (int)(rnd() % 40), 1 + (int)(rnd() % 70), K);
   }
-  pipelined_mm(target, 3, 0, 20, 20, 0);    /* no trip */
-  pipelined_mm(target, 4, 0, 40, 33, 16);   /* one trip, fewer than the stages */
-  pipelined_mm(target, 2, 0, 31, 64, 17);   /* two trips, the second ragged */
-  pipelined_mm(target, 3, 1, 35, 40, 50);   /* not pipelinable: left alone */
+  pipelined_mm(target, 3, 0, 20, 20, 0);  /* no trip */
+  pipelined_mm(target, 4, 0, 40, 33, 16); /* one trip, fewer than the stages */
+  pipelined_mm(target, 2, 0, 31, 64, 17); /* two trips, the second ragged */
+  pipelined_mm(target, 3, 1, 35, 40, 50); /* not pipelinable: left alone */
 }
 
 int main(void) {
@@ -436,6 +459,7 @@ int main(void) {
   test_if_buffer("sm_80");
   test_pipelined("sm_80");
   test_pipelined("sm_75");
-  if (failures) fprintf(stderr, "test_pipeline: %d failure(s) (seed %llu)\n", failures, (unsigned long long)seed);
+  if (failures)
+    fprintf(stderr, "test_pipeline: %d failure(s) (seed %llu)\n", failures, (unsigned long long)seed);
   return failures ? 1 : 0;
 }
