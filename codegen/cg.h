@@ -157,7 +157,7 @@ LLVMValueRef cg_shfl_any(cg_lower *L, cg_shfl mode, LLVMValueRef v, LLVMValueRef
 int cg_lower_dot_mma(cg_lower *L, ir_opid op); /* 0: the target has no instruction for this dot */
 /* A tile to an mma_a/mma_b layout holding whole fragments, through scratch and ldmatrix; 0 if yd is
  * not such a layout. */
-int cg_mma_convert_operand(cg_lower *L, const cg_lay *ys, ir_elem e, const LLVMValueRef *src,
+int cg_mma_convert_operand(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e, const LLVMValueRef *src,
                            const cg_lay *yd, LLVMValueRef *out);
 int cg_mma_load_shared(cg_lower *L, ir_opid op); /* load_shared into such a layout; 0 if not one */
 

@@ -281,7 +281,7 @@ void cg_lower_convert_layout(cg_lower *L, ir_opid op) {
   LLVMValueRef *out = cg_def(L, o->res[0], yd.n);
   if (same_layout(&ys, &yd))
     memcpy(out, src->v, yd.n * sizeof *out);
-  else if (!cg_mma_convert_operand(L, &ys, ts.elem, src->v, &yd, out)) /* ldmatrix for mma operands */
+  else if (!cg_mma_convert_operand(L, op, &ys, ts.elem, src->v, &yd, out)) /* ldmatrix for mma operands */
     through_scratch(L, &ys, ts.elem, src->v, &yd, out);
 }
 

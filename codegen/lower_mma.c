@@ -29,6 +29,7 @@
  * Buffers are addressed through cg_smem_swizzle (16-byte chunks stay whole, so ldmatrix rows do);
  * scratch rows get 16 bytes of padding where that keeps 8 consecutive rows off one bank group.
  */
+#include <llvm-c/DebugInfo.h>
 #include <string.h>
 
 #include "cg.h"
@@ -91,45 +92,20 @@ static void unpack(cg_lower *L, ir_elem e, LLVMValueRef r, int kw, LLVMValueRef 
 /* Index in y's element array of (e0, e1). */
 static uint32_t at2(const cg_lay *y, uint32_t e0, uint32_t e1) { return e0 * y->step[0] + e1 * y->step[1]; }
 
-/* Step 2: acc (f32 or i32 elements in layout yc) += a . b, a and b in the operand layouts of yc's
- * grid. Registers of K tiles beyond the operands' are zero. */
-static void mma_core(cg_lower *L, const mma_dot *d, const cg_lay *ya, LLVMValueRef *a, const cg_lay *yb,
-                     LLVMValueRef *b, const cg_lay *yc, LLVMValueRef *acc) {
-  int kw = d->p.kw, ktiles = d->p.ktiles, na = d->mi->na, nb = d->mi->nb;
-  uint32_t nq = yc->per[0] / 2, np = yc->per[1] / 2, nkt = ya->per[1] / (uint32_t)kw;
-  uint32_t steps = (nkt + (uint32_t)ktiles - 1) / (uint32_t)ktiles;
-  LLVMValueRef *ar = ir_alloc(L->A, nq * na * sizeof *ar), *br = ir_alloc(L->A, np * nb * sizeof *br);
-  LLVMValueRef v[4], c4[4], d4[4];
-  for (uint32_t s = 0; s < steps; s++) {
-    for (uint32_t q = 0; q < nq; q++)
-      for (int r = 0; r < na; r++) {
-        uint32_t kt = s * (uint32_t)ktiles + (uint32_t)(r >> 1);
-        for (int j = 0; j < kw && kt < nkt; j++) v[j] = a[at2(ya, 2 * q + (r & 1), kt * kw + j)];
-        ar[q * na + r] = kt < nkt ? pack(L, d->ea, v, kw) : cg_i32(L, 0);
-      }
-    for (uint32_t p = 0; p < np; p++)
-      for (int r = 0; r < nb; r++) {
-        uint32_t kt = s * (uint32_t)ktiles + (uint32_t)r;
-        for (int j = 0; j < kw && kt < nkt; j++) v[j] = b[at2(yb, kt * kw + j, p)];
-        br[p * nb + r] = kt < nkt ? pack(L, d->ea, v, kw) : cg_i32(L, 0);
-      }
-    for (uint32_t q = 0; q < nq; q++)
-      for (uint32_t p = 0; p < np; p++) {
-        for (int i = 0; i < 4; i++) c4[i] = acc[at2(yc, 2 * q + (i >> 1), 2 * p + (i & 1))];
-        L->c.ops->mma(&L->c, d->kind, &ar[q * na], &br[p * nb], c4, d4);
-        for (int i = 0; i < 4; i++) acc[at2(yc, 2 * q + (i >> 1), 2 * p + (i & 1))] = d4[i];
-      }
-  }
-}
-
 /* ---- operand fragments from shared memory ---- */
 
 typedef struct {
-  LLVMValueRef base; /* shared pointer to element [0][0] */
-  ir_val buf;        /* a buffer (addressed through cg_smem_swizzle), or 0: scratch with `stride` */
-  uint32_t stride;   /* scratch: elements per row */
-  int rows_k;        /* the rows run along K (B as [K,N]); else along the operand's M or N */
+  LLVMValueRef base;  /* shared pointer to element [0][0] */
+  ir_val buf;         /* a buffer (addressed through cg_smem_swizzle), or 0: scratch with `stride` */
+  uint32_t stride;    /* scratch: elements per row */
+  int rows_k;         /* the rows run along K (B as [K,N]); else along the operand's M or N */
+  LLVMValueRef kbase; /* i32 K tiles to add to every K tile read (a rolled K loop), or NULL */
 } smem_src;
+
+/* The K coordinate of K tile 0 (elements): kbase * 4 * kw. */
+static LLVMValueRef kbase_elems(cg_lower *L, const smem_src *s, int kw) {
+  return s->kbase ? LLVMBuildMul(L->c.b, s->kbase, cg_i32(L, 4 * kw), "") : cg_i32(L, 0);
+}
 
 /* Pointer to element (row, col) of the stored matrix. */
 static LLVMValueRef smem_at(cg_lower *L, const smem_src *s, ir_elem e, LLVMValueRef row, LLVMValueRef col) {
@@ -151,11 +127,12 @@ static LLVMValueRef operand_at(cg_lower *L, const smem_src *s, ir_elem e, LLVMVa
 /* 16-bit operands: ldmatrix of up to four 8x8 matrices per instruction. Matrix j of an instruction
  * is major group g0 + (j & gb) and K tile kt0 + ((j >> gb) & kb): gb, kb say whether the
  * instruction spans two groups and two K tiles. Lane 8j + i gives row i of matrix j. */
-static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, LLVMValueRef *out) {
+static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, uint32_t k0,
+                             uint32_t k1, LLVMValueRef *out) {
   LLVMBuilderRef B = L->c.b;
   int kd = kdim(y), md = 1 - kd;
-  uint32_t ng = y->per[md], nkt = y->per[kd] / 2;
-  int gb = ng >= 2, kb = nkt >= 2, num = 1 << (gb + kb);
+  uint32_t ng = y->per[md];
+  int gb = ng >= 2, kb = k1 - k0 >= 2, num = 1 << (gb + kb);
   LLVMValueRef lane_m, warp_m;
   cg_lay_pos(L, y, md, &lane_m, &warp_m);
   LLVMValueRef i = LLVMBuildAnd(B, L->lane, cg_i32(L, 7), "");
@@ -165,7 +142,7 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
   /* the lane's row: major 8 * warp + 8 * wpc * group (+ i), K 8 * tile (+ i when rows are K) */
   LLVMValueRef mj = LLVMBuildAdd(B, LLVMBuildMul(B, warp_m, cg_i32(L, 8), ""),
                                  LLVMBuildMul(B, gsel, cg_i32(L, 8 * y->wpc[md]), ""), "");
-  LLVMValueRef kk = LLVMBuildMul(B, ksel, cg_i32(L, 8), "");
+  LLVMValueRef kk = LLVMBuildAdd(B, LLVMBuildMul(B, ksel, cg_i32(L, 8), ""), kbase_elems(L, s, 2), "");
   if (s->rows_k)
     kk = LLVMBuildAdd(B, kk, i, "");
   else
@@ -176,7 +153,7 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
   uint32_t stride = s->buf ? ir_vtype(L->fn, s->buf).shape[1] : s->stride;
   LLVMValueRef lp = s->buf && cg_smem_swizzle_of(L, s->buf) ? NULL : operand_at(L, s, e, mj, kk);
   for (uint32_t g0 = 0; g0 < ng; g0 += 1u << gb)
-    for (uint32_t kt0 = 0; kt0 < nkt; kt0 += 1u << kb) {
+    for (uint32_t kt0 = k0; kt0 < k1; kt0 += 1u << kb) {
       uint32_t gm = g0 * 8 * y->wpc[md], gk = kt0 * 8;
       LLVMValueRef p;
       if (lp) {
@@ -199,16 +176,18 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
 }
 
 /* 8-bit operands with rows along M or N, and u32 words: one 32-bit load per register. */
-static void operand_words(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, LLVMValueRef *out) {
+static void operand_words(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, uint32_t k0,
+                          uint32_t k1, LLVMValueRef *out) {
   int kd = kdim(y), md = 1 - kd, kw = kw_of(y);
   const cg_thread_lay *t = cg_lay_thread(L, y);
   LLVMTypeRef i32 = LLVMInt32TypeInContext(L->c.ctx);
   LLVMValueRef v[4];
   uint32_t e2[2];
   for (uint32_t g = 0; g < y->per[md]; g++)
-    for (uint32_t kt = 0; kt < y->per[kd] / (uint32_t)kw; kt++) {
+    for (uint32_t kt = k0; kt < k1; kt++) {
       LLVMValueRef m = LLVMBuildAdd(L->c.b, t->off[md], cg_i32(L, cg_lay_const(y, md, g)), "");
       LLVMValueRef k = LLVMBuildAdd(L->c.b, t->off[kd], cg_i32(L, cg_lay_const(y, kd, kt * kw)), "");
+      k = LLVMBuildAdd(L->c.b, k, kbase_elems(L, s, kw), "");
       LLVMValueRef r = L->c.ops->load(&L->c, CG_SHARED, i32, operand_at(L, s, e, m, k), NULL, NULL);
       unpack(L, e, r, kw, v);
       e2[md] = g;
@@ -219,26 +198,136 @@ static void operand_words(cg_lower *L, const cg_lay *y, ir_elem e, const smem_sr
     }
 }
 
-/* Any layout, one load per element. */
-static void operand_elements(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, LLVMValueRef *out) {
-  LLVMValueRef *c = cg_lay_coords(L, y);
-  int kd = is_operand(y) ? kdim(y) : 1, md = 1 - kd;
+/* One load per element. */
+static void operand_elements(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, uint32_t k0,
+                             uint32_t k1, LLVMValueRef *out) {
+  const cg_thread_lay *t = cg_lay_thread(L, y);
+  int kd = kdim(y), md = 1 - kd, kw = kw_of(y);
+  uint32_t ex[2];
   for (uint32_t i = 0; i < y->n; i++) {
-    LLVMValueRef p = operand_at(L, s, e, c[2 * i + md], c[2 * i + kd]);
+    cg_lay_multi(y, i, ex);
+    if (ex[kd] / (uint32_t)kw < k0 || ex[kd] / (uint32_t)kw >= k1) continue;
+    LLVMValueRef c[2];
+    for (int d = 0; d < 2; d++)
+      c[d] = LLVMBuildAdd(L->c.b, t->off[d], cg_i32(L, cg_lay_const(y, d, ex[d])), "");
+    c[kd] = LLVMBuildAdd(L->c.b, c[kd], kbase_elems(L, s, kw), "");
+    LLVMValueRef p = operand_at(L, s, e, c[md], c[kd]);
     out[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, cg_mem_type(L, e), p, NULL, NULL), e);
   }
 }
 
-/* y's elements (an operand layout holding whole fragments) from the stored matrix. */
-static void operand_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s,
-                                LLVMValueRef *out) {
+/* The elements of K tiles [k0, k1) of y (an operand layout holding whole fragments) from the stored
+ * matrix, into out (indexed as y's elements). */
+static void operand_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, uint32_t k0,
+                                uint32_t k1, LLVMValueRef *out) {
   int bits = ir_elem_bits(e);
   if (bits == 16 && !cg_tc_check(L->c.target, CG_TC_LDMATRIX, NULL, 0))
-    operand_ldmatrix(L, y, e, s, out);
+    operand_ldmatrix(L, y, e, s, k0, k1, out);
   else if (bits == 32 || (bits == 8 && !s->rows_k))
-    operand_words(L, y, e, s, out);
+    operand_words(L, y, e, s, k0, k1, out);
   else
-    operand_elements(L, y, e, s, out);
+    operand_elements(L, y, e, s, k0, k1, out);
+}
+
+static uint32_t ktiles_of(const cg_lay *y) { return y->per[kdim(y)] / (uint32_t)kw_of(y); }
+
+/* A dot operand: its elements in registers, or a stored matrix read one K step at a time (v then
+ * holds the current step's elements). */
+typedef struct {
+  const cg_lay *y;
+  LLVMValueRef *v;
+  const smem_src *s;
+} operand;
+
+/* Instruction steps over K tiles [k0, k1) (registers of tiles at or beyond nkt are zero): acc +=
+ * a . b for every (q, p) instruction tile. */
+static void run_steps(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LLVMValueRef *a,
+                      const cg_lay *yb, const LLVMValueRef *b, const cg_lay *yc, LLVMValueRef *acc,
+                      uint32_t k0, uint32_t k1, uint32_t nkt) {
+  int kw = d->p.kw, na = d->mi->na, nb = d->mi->nb;
+  uint32_t nq = yc->per[0] / 2, np = yc->per[1] / 2, kt;
+  LLVMValueRef *ar = ir_alloc(L->A, nq * na * sizeof *ar), *br = ir_alloc(L->A, np * nb * sizeof *br);
+  LLVMValueRef v[4], c4[4], d4[4];
+  for (uint32_t s = k0; s < k1; s += (uint32_t)d->p.ktiles) {
+    for (uint32_t q = 0; q < nq; q++)
+      for (int r = 0; r < na; r++) {
+        kt = s + (uint32_t)(r >> 1);
+        for (int j = 0; j < kw && kt < nkt; j++) v[j] = a[at2(ya, 2 * q + (r & 1), kt * kw + j)];
+        ar[q * na + r] = kt < nkt ? pack(L, d->ea, v, kw) : cg_i32(L, 0);
+      }
+    for (uint32_t p = 0; p < np; p++)
+      for (int r = 0; r < nb; r++) {
+        kt = s + (uint32_t)r;
+        for (int j = 0; j < kw && kt < nkt; j++) v[j] = b[at2(yb, kt * kw + j, p)];
+        br[p * nb + r] = kt < nkt ? pack(L, d->ea, v, kw) : cg_i32(L, 0);
+      }
+    for (uint32_t q = 0; q < nq; q++)
+      for (uint32_t p = 0; p < np; p++) {
+        for (int i = 0; i < 4; i++) c4[i] = acc[at2(yc, 2 * q + (i >> 1), 2 * p + (i & 1))];
+        L->c.ops->mma(&L->c, d->kind, &ar[q * na], &br[p * nb], c4, d4);
+        for (int i = 0; i < 4; i++) acc[at2(yc, 2 * q + (i >> 1), 2 * p + (i & 1))] = d4[i];
+      }
+  }
+}
+
+/* llvm.loop.unroll.disable on the loop whose latch branch is br. */
+static void keep_rolled(cg_lower *L, LLVMValueRef br) {
+  LLVMContextRef C = L->c.ctx;
+  LLVMMetadataRef dis = LLVMMDStringInContext2(C, "llvm.loop.unroll.disable", 24);
+  LLVMMetadataRef tmp = LLVMTemporaryMDNode(C, NULL, 0), ops[2] = {tmp, LLVMMDNodeInContext2(C, &dis, 1)};
+  LLVMMetadataRef loop = LLVMMDNodeInContext2(C, ops, 2);
+  LLVMMetadataReplaceAllUsesWith(tmp, loop);
+  LLVMSetMetadata(br, LLVMGetMDKindIDInContext(C, "llvm.loop", 9), LLVMMetadataAsValue(C, loop));
+}
+
+/* Both operands from shared memory and a long K: a loop over pairs of K tiles (one ldmatrix.x4
+ * spans a pair), not unrolled, with the accumulator in phis. Unrolled, the loads of every step are
+ * independent of the instructions and get scheduled ahead of them, holding every step's fragments
+ * at once (attention's head dimension of 256 spilled). */
+static void mma_rolled(cg_lower *L, const mma_dot *d, const operand *oa, const operand *ob, const cg_lay *yc,
+                       LLVMValueRef *acc) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t nkt = ktiles_of(oa->y);
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(B), body = cg_block(L, "mma.k"), exit = cg_block(L, "mma.k.end");
+  LLVMBuildBr(B, body);
+  LLVMPositionBuilderAtEnd(B, body);
+  LLVMValueRef it = LLVMBuildPhi(B, LLVMInt32TypeInContext(L->c.ctx), "kpair"), zero = cg_i32(L, 0);
+  LLVMAddIncoming(it, &zero, &pre, 1);
+  LLVMValueRef *phi = ir_alloc(L->A, yc->n * sizeof *phi);
+  for (uint32_t i = 0; i < yc->n; i++) {
+    phi[i] = LLVMBuildPhi(B, LLVMTypeOf(acc[i]), "");
+    LLVMAddIncoming(phi[i], &acc[i], &pre, 1);
+    acc[i] = phi[i];
+  }
+  smem_src sa = *oa->s, sb = *ob->s;
+  sa.kbase = sb.kbase = LLVMBuildShl(B, it, cg_i32(L, 1), "");
+  operand_from_shared(L, oa->y, d->ea, &sa, 0, 2, oa->v);
+  operand_from_shared(L, ob->y, d->ea, &sb, 0, 2, ob->v);
+  run_steps(L, d, oa->y, oa->v, ob->y, ob->v, yc, acc, 0, 2, 2);
+  LLVMValueRef next = LLVMBuildAdd(B, it, cg_i32(L, 1), "");
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(B);
+  LLVMAddIncoming(it, &next, &latch, 1);
+  for (uint32_t i = 0; i < yc->n; i++) LLVMAddIncoming(phi[i], &acc[i], &latch, 1);
+  keep_rolled(L, LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, next, cg_i32(L, nkt / 2), ""), body, exit));
+  LLVMPositionBuilderAtEnd(B, exit);
+}
+
+/* Step 2: acc (f32 or i32 elements in layout yc) += a . b, a and b in the operand layouts of yc's
+ * grid. An operand read from shared memory is loaded two K tiles at a time, just before their
+ * instructions; with both read so and K at least 8 tiles, as a loop (mma_rolled). */
+static void mma_core(cg_lower *L, const mma_dot *d, const operand *oa, const operand *ob, const cg_lay *yc,
+                     LLVMValueRef *acc) {
+  uint32_t nkt = ktiles_of(oa->y);
+  if (oa->s && ob->s && nkt >= 8) {
+    mma_rolled(L, d, oa, ob, yc, acc);
+    return;
+  }
+  for (uint32_t k0 = 0; k0 < nkt; k0 += 2) {
+    uint32_t k1 = k0 + 2 < nkt ? k0 + 2 : nkt;
+    if (oa->s) operand_from_shared(L, oa->y, d->ea, oa->s, k0, k1, oa->v);
+    if (ob->s) operand_from_shared(L, ob->y, d->ea, ob->s, k0, k1, ob->v);
+    run_steps(L, d, oa->y, oa->v, ob->y, ob->v, yc, acc, k0, k0 + 2, nkt);
+  }
 }
 
 /* ---- scratch ---- */
@@ -316,7 +405,7 @@ static int same_grid(const cg_lay *a, const cg_lay *b) {
   return a->l.wpc[0] == b->l.wpc[0] && a->l.wpc[1] == b->l.wpc[1];
 }
 
-/* ---- the dot ---- */
+/* ---- instruction and layouts ---- */
 
 static int pick(cg_lower *L, ir_opid op, mma_dot *d) {
   ir_op *o = &L->fn->ops[op];
@@ -381,17 +470,130 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
   stage_padded(L, yb, d->ea, b, sb.base, sb.stride, word8, word8 ? np : kp, word8 ? kp : np);
   stage_padded(L, yr, d->ct, acc, cbase, np, 0, mp, np);
   L->c.ops->barrier(&L->c);
-  LLVMValueRef *fa = ir_alloc(L->A, va.n * sizeof *fa), *fb = ir_alloc(L->A, vb.n * sizeof *fb);
   LLVMValueRef *fc = ir_alloc(L->A, vc.n * sizeof *fc);
-  operand_from_shared(L, &va, d->ea, &sa, fa);
-  operand_from_shared(L, &vb, d->ea, &sb, fb);
+  operand oa = {&va, ir_alloc(L->A, va.n * sizeof(LLVMValueRef)), &sa};
+  operand ob = {&vb, ir_alloc(L->A, vb.n * sizeof(LLVMValueRef)), &sb};
   load_rect(L, &vc, d->ct, cbase, np, fc);
-  mma_core(L, d, &va, fa, &vb, fb, &vc, fc);
+  mma_core(L, d, &oa, &ob, &vc, fc);
   L->c.ops->barrier(&L->c); /* warps beyond the grid read C too */
   stage_tile(L, &vc, d->ct, fc, cbase, np, 0);
   L->c.ops->barrier(&L->c);
   load_rect(L, yr, d->ct, cbase, np, acc);
   L->c.ops->barrier(&L->c);
+}
+
+/* ---- operands the dot reads from shared memory itself ----
+ *
+ * A load_shared or a convert_layout into an operand layout whose only user is a fast-path dot is
+ * not lowered where it stands: the dot reads the buffer (or stages the converted tile in scratch)
+ * and loads each K step's fragments just before its instructions, so that a long K (attention's
+ * head dimension) never holds all its fragments in registers at once. A load_shared is deferred
+ * only when nothing between it and the dot can write shared memory. */
+
+/* The op of fn that uses v, if v has exactly one use. */
+static ir_opid only_user(ir_func *fn, ir_val v) {
+  ir_opid user = 0;
+  for (ir_opid op = 1; op < fn->nops; op++) {
+    if (fn->ops[op].dead) continue;
+    for (uint32_t k = 0; k < fn->ops[op].nopnd; k++)
+      if (fn->ops[op].opnd[k] == v) {
+        if (user) return 0;
+        user = op;
+      }
+  }
+  return user;
+}
+
+static int writes_shared(int code) {
+  return code == IR_OP_STORE_SHARED || code == IR_OP_COPY || code == IR_OP_BARRIER ||
+         code == IR_OP_ASYNC_WAIT || code == IR_OP_FOR || code == IR_OP_IF;
+}
+
+static int fast_dot(cg_lower *L, ir_opid op, mma_dot *d);
+
+/* The dot that reads v (operand 0 or 1) itself, or 0. */
+static ir_opid reading_dot(cg_lower *L, ir_val v) {
+  ir_func *fn = L->fn;
+  ir_opid def = fn->vals[v].def, dot = def ? only_user(fn, v) : 0;
+  mma_dot d;
+  if (!dot || fn->ops[dot].code != IR_OP_DOT || fn->ops[dot].parent != fn->ops[def].parent ||
+      fn->ops[dot].opnd[2] == v || !fast_dot(L, dot, &d))
+    return 0;
+  int code = fn->ops[def].code;
+  if (code == IR_OP_LOAD_SHARED)
+    for (ir_opid o = fn->ops[def].next; o && o != dot; o = fn->ops[o].next)
+      if (writes_shared(fn->ops[o].code)) return 0;
+  return code == IR_OP_LOAD_SHARED || code == IR_OP_CONVERT_LAYOUT ? dot : 0;
+}
+
+/* Operand k of dot op: in registers, or read from shared memory (a deferred load_shared or
+ * convert_layout; a converted tile is staged at base + *used in scratch). */
+static void dot_operand(cg_lower *L, ir_opid op, int k, const cg_lay *y, smem_src *s, LLVMValueRef base,
+                        int *used, operand *o) {
+  ir_func *fn = L->fn;
+  ir_val v = fn->ops[op].opnd[k];
+  ir_opid def = fn->vals[v].def;
+  ir_elem e = ir_vtype(fn, v).elem;
+  *o = (operand){y, cg_get(L, v)->v, NULL};
+  if (reading_dot(L, v) != op) return;
+  o->v = ir_alloc(L->A, y->n * sizeof *o->v);
+  o->s = s;
+  if (fn->ops[def].code == IR_OP_LOAD_SHARED) {
+    *s = (smem_src){
+        .base = cg_get(L, fn->ops[def].opnd[0])->v[0], .buf = fn->ops[def].opnd[0], .rows_k = k == 1};
+    return;
+  }
+  ir_val src = fn->ops[def].opnd[0];
+  cg_lay ys;
+  cg_lay_init(&ys, ir_vtype(fn, src));
+  int word8 = ir_elem_bits(e) == 8 && k == 1; /* 8-bit B staged as [N][K] */
+  uint32_t rows = y->shape[word8 ? 1 : 0], cols = y->shape[word8 ? 0 : 1];
+  *s = (smem_src){.stride = padded_stride(cols, cg_elem_bytes(e)), .rows_k = k == 1 && !word8};
+  s->base = byte_offset(L, base, *used);
+  stage_tile(L, &ys, e, cg_get(L, src)->v, s->base, s->stride, word8);
+  *used += region_bytes(rows, s->stride, e);
+}
+
+/* Scratch bytes the converted operands of dot op need. */
+static int staged_bytes(cg_lower *L, ir_opid op) {
+  int n = 0;
+  for (int k = 0; k < 2; k++) {
+    ir_val v = L->fn->ops[op].opnd[k];
+    ir_opid def = L->fn->vals[v].def;
+    if (reading_dot(L, v) != op || L->fn->ops[def].code != IR_OP_CONVERT_LAYOUT) continue;
+    ir_type t = ir_vtype(L->fn, v);
+    int word8 = ir_elem_bits(t.elem) == 8 && k == 1;
+    uint32_t rows = t.shape[word8 ? 1 : 0], cols = t.shape[word8 ? 0 : 1];
+    n += region_bytes(rows, padded_stride(cols, cg_elem_bytes(t.elem)), t.elem);
+  }
+  return n;
+}
+
+/* ---- the dot ---- */
+
+static int fast_dot(cg_lower *L, ir_opid op, mma_dot *d) {
+  if (!pick(L, op, d)) return 0;
+  ir_op *o = &L->fn->ops[op];
+  cg_lay ya, yb, yacc, yr;
+  cg_lay_init(&ya, ir_vtype(L->fn, o->opnd[0]));
+  cg_lay_init(&yb, ir_vtype(L->fn, o->opnd[1]));
+  cg_lay_init(&yacc, ir_vtype(L->fn, o->opnd[2]));
+  cg_lay_init(&yr, ir_vtype(L->fn, o->res[0]));
+  return fast_path(d, &ya, &yb, &yacc, &yr) && whole_operand(&ya, d->ea) && whole_operand(&yb, d->ea);
+}
+
+/* Step 2 with the operands of dot op: registers, buffers or staged conversions. */
+static void dot_fast(cg_lower *L, ir_opid op, const mma_dot *d, const cg_lay *ya, const cg_lay *yb,
+                     const cg_lay *yr, LLVMValueRef *acc) {
+  int bytes = staged_bytes(L, op), used = 0;
+  LLVMValueRef base = bytes ? cg_scratch(L, bytes) : NULL;
+  smem_src sa, sb;
+  operand oa, ob;
+  dot_operand(L, op, 0, ya, &sa, base, &used, &oa);
+  dot_operand(L, op, 1, yb, &sb, base, &used, &ob);
+  if (bytes) L->c.ops->barrier(&L->c);
+  mma_core(L, d, &oa, &ob, yr, acc);
+  if (bytes) L->c.ops->barrier(&L->c);
 }
 
 int cg_lower_dot_mma(cg_lower *L, ir_opid op) {
@@ -403,19 +605,15 @@ int cg_lower_dot_mma(cg_lower *L, ir_opid op) {
   cg_lay_init(&yb, ir_vtype(L->fn, o->opnd[1]));
   cg_lay_init(&yacc, ir_vtype(L->fn, o->opnd[2]));
   cg_lay_init(&yr, ir_vtype(L->fn, o->res[0]));
-  cg_value *va = cg_get(L, o->opnd[0]), *vb = cg_get(L, o->opnd[1]), *vacc = cg_get(L, o->opnd[2]);
+  cg_value *vacc = cg_get(L, o->opnd[2]);
+  if (!cg_lay_same(&yacc, &yr) || vacc->n != yr.n)
+    cg_fail(L, op, "op 'dot': the accumulator's layout differs from the result's");
   LLVMValueRef *acc = ir_alloc(L->A, yr.n * sizeof *acc);
-  if (fast_path(&d, &ya, &yb, &yacc, &yr)) {
-    for (uint32_t i = 0; i < yr.n; i++) acc[i] = cg_convert(L, vacc->v[i], d.er, d.ct);
-    mma_core(L, &d, &ya, va->v, &yb, vb->v, &yr, acc);
-  } else {
-    LLVMValueRef *in = ir_alloc(L->A, yacc.n * sizeof *in);
-    for (uint32_t i = 0; i < yacc.n; i++) in[i] = cg_convert(L, vacc->v[i], d.er, d.ct);
-    if (!cg_lay_same(&yacc, &yr) || yacc.n != yr.n)
-      cg_fail(L, op, "op 'dot': the accumulator's layout differs from the result's");
-    memcpy(acc, in, yr.n * sizeof *acc);
-    dot_staged(L, &d, &ya, va->v, &yb, vb->v, &yr, acc);
-  }
+  for (uint32_t i = 0; i < yr.n; i++) acc[i] = cg_convert(L, vacc->v[i], d.er, d.ct);
+  if (fast_dot(L, op, &d))
+    dot_fast(L, op, &d, &ya, &yb, &yr, acc);
+  else
+    dot_staged(L, &d, &ya, cg_get(L, o->opnd[0])->v, &yb, cg_get(L, o->opnd[1])->v, &yr, acc);
   LLVMValueRef *out = cg_def(L, o->res[0], yr.n);
   for (uint32_t i = 0; i < yr.n; i++) out[i] = cg_convert(L, acc[i], d.ct, d.er);
   return 1;
@@ -423,16 +621,24 @@ int cg_lower_dot_mma(cg_lower *L, ir_opid op) {
 
 /* ---- operands in mma layouts from other layouts and from buffers ---- */
 
-int cg_mma_convert_operand(cg_lower *L, const cg_lay *ys, ir_elem e, const LLVMValueRef *src,
+/* v is read by its dot: placeholders (never read) in out instead of values. */
+static int deferred(cg_lower *L, ir_val v, const cg_lay *y, ir_elem e, LLVMValueRef *out) {
+  if (!reading_dot(L, v)) return 0;
+  for (uint32_t i = 0; i < y->n; i++) out[i] = LLVMGetUndef(cg_elem_type(L, e));
+  return 1;
+}
+
+int cg_mma_convert_operand(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e, const LLVMValueRef *src,
                            const cg_lay *yd, LLVMValueRef *out) {
   if (!is_operand(yd) || !whole_operand(yd, e) || ys->rank != 2) return 0;
+  if (deferred(L, L->fn->ops[op].res[0], yd, e, out)) return 1;
   int kd = kdim(yd), word8 = ir_elem_bits(e) == 8 && kd == 0; /* 8-bit B staged as [N][K] */
   uint32_t rows = yd->shape[word8 ? 1 : 0], cols = yd->shape[word8 ? 0 : 1];
   smem_src s = {.stride = padded_stride(cols, cg_elem_bytes(e)), .rows_k = kd == 0 && !word8};
   s.base = cg_scratch(L, region_bytes(rows, s.stride, e));
   stage_tile(L, ys, e, src, s.base, s.stride, word8);
   L->c.ops->barrier(&L->c);
-  operand_from_shared(L, yd, e, &s, out);
+  operand_from_shared(L, yd, e, &s, 0, ktiles_of(yd), out);
   L->c.ops->barrier(&L->c);
   return 1;
 }
@@ -443,7 +649,9 @@ int cg_mma_load_shared(cg_lower *L, ir_opid op) {
   cg_lay y;
   cg_lay_init(&y, t);
   if (!is_operand(&y) || !whole_operand(&y, t.elem)) return 0;
+  LLVMValueRef *out = cg_def(L, o->res[0], y.n);
+  if (deferred(L, o->res[0], &y, t.elem, out)) return 1;
   smem_src s = {.base = cg_get(L, o->opnd[0])->v[0], .buf = o->opnd[0], .rows_k = kdim(&y) == 0};
-  operand_from_shared(L, &y, t.elem, &s, cg_def(L, o->res[0], y.n));
+  operand_from_shared(L, &y, t.elem, &s, 0, ktiles_of(&y), out);
   return 1;
 }

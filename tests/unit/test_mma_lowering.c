@@ -7,7 +7,8 @@
  *    AND-popc), on the oldest row that has the instruction, for several tile shapes and warp
  *    counts: the fast path (operands and accumulator in mma layouts), tiles smaller than one
  *    fragment (zero-padded staging) and K below the instruction's K. Operands also come through
- *    shared buffers (copy, load_shared: ldmatrix straight from the buffer), swizzled or not. Two
+ *    shared buffers (copy, load_shared: ldmatrix straight from the buffer), swizzled or not, and
+ *    K tiles long enough for the dot's K loop to stay rolled. Two
  *    chained dots with a row maximum between them (reduce, broadcast, cast on the mma layout).
  *    Inputs are fresh random values each run (KILN_SEED= replays one); outputs are poisoned first
  *    and every element is checked: integers exactly, floats against a double reference within
@@ -345,10 +346,19 @@ static void test_sim_shared(void) {
     config cf;
     int M, N, K;
   } cases[] = {
-      {&F16, {64, 64, 32, 4, 1, 0}, 100, 70, 75},  {&F16, {64, 64, 32, 4, 1, 4}, 64, 128, 64},
-      {&BF16, {32, 64, 64, 4, 1, 8}, 60, 64, 100}, {&F16_SM75, {32, 32, 16, 4, 1, 2}, 32, 32, 48},
-      {&S8, {32, 32, 64, 4, 1, 2}, 40, 32, 64},    {&E5M2, {64, 32, 32, 4, 1, 0}, 64, 32, 96},
+      {&F16, {64, 64, 32, 4, 1, 0}, 100, 70, 75},
+      {&F16, {64, 64, 32, 4, 1, 4}, 64, 128, 64},
+      {&BF16, {32, 64, 64, 4, 1, 8}, 60, 64, 100},
+      {&F16_SM75, {32, 32, 16, 4, 1, 2}, 32, 32, 48},
+      {&S8, {32, 32, 64, 4, 1, 2}, 40, 32, 64},
+      {&E5M2, {64, 32, 32, 4, 1, 0}, 64, 32, 96},
       {&B1, {32, 32, 8, 4, 1, 2}, 32, 32, 16},
+      /* K of 8 tiles or more: the rolled K loop (two K tiles per iteration) */
+      {&F16, {32, 32, 128, 4, 1, 4}, 40, 32, 300},
+      {&F16_SM75, {32, 32, 64, 4, 1, 4}, 32, 48, 100},
+      {&E5M2, {32, 32, 128, 4, 1, 2}, 32, 32, 200},
+      {&S8, {32, 64, 128, 4, 0, 0}, 32, 64, 160},
+      {&B1, {16, 32, 32, 2, 1, 8}, 16, 40, 70},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     check_mm(cases[i].et, &cases[i].cf, cases[i].et->target, cases[i].M, cases[i].N, cases[i].K);
