@@ -199,22 +199,38 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
   fn->ops[user].opnd[k] = ir_res(fn, c, 0);
 }
 
-/* Step 3: elementwise ops. Cheap operands (const, splat, iota) do not take part in the vote. */
+static int is_broadcast(ir_func *fn, ir_val v) {
+  ir_opid d = fn->vals[v].def;
+  return d && fn->ops[d].code == IR_OP_BROADCAST;
+}
+
+/* Step 3: elementwise ops. Cheap operands (const, splat, iota) do not take part in the vote, nor do
+ * broadcasts when another operand votes (they are recreated in the winner's layout, converting
+ * their smaller source). */
 static void assign_elementwise(layout_ctx *lc, ir_opid op) {
   ir_func *fn = lc->fn;
   ir_val res = fn->ops[op].res[0];
   if (!is_tile(fn, res)) return;
-  ir_val anchor = 0;
-  int agree = 1;
+  ir_val anchor = 0, mma = 0;
+  int agree = 1, others = 0;
+  for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
+    ir_val v = fn->ops[op].opnd[k];
+    others += is_tile(fn, v) && !is_cheap(fn, v) && !is_broadcast(fn, v) && ir_vtype(fn, v).layout.kind != IR_LNONE;
+  }
   for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
     ir_val v = fn->ops[op].opnd[k];
     if (!is_tile(fn, v) || is_cheap(fn, v) || ir_vtype(fn, v).layout.kind == IR_LNONE) continue;
+    if (others && is_broadcast(fn, v)) continue;
     if (!anchor)
       anchor = v;
     else if (!layout_eq(ir_vtype(fn, v).layout, ir_vtype(fn, anchor).layout, ir_vtype(fn, v).rank))
       agree = 0;
+    if (!mma && ir_vtype(fn, v).layout.kind >= IR_LMMA) mma = v;
   }
-  ir_layout l = anchor && agree ? ir_vtype(fn, anchor).layout : default_layout(ir_vtype(fn, res), lc->warps);
+  /* operands that disagree: one that comes from a dot keeps its mma layout, else the default */
+  ir_layout l = anchor && agree ? ir_vtype(fn, anchor).layout
+                : mma         ? ir_vtype(fn, mma).layout
+                              : default_layout(ir_vtype(fn, res), lc->warps);
   for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) convert_operand(lc, op, k, l);
   set_layout(fn, res, l);
 }
@@ -296,7 +312,8 @@ static void assign_for(layout_ctx *lc, ir_opid op) {
       set_layout(fn, arg, acc);
       continue;
     }
-    if (is_cheap(fn, init)) {
+    ir_opid d = fn->vals[init].def;
+    if (is_cheap(fn, init) || (d && fn->ops[d].code == IR_OP_REDUCE)) { /* a row statistic: convert once */
       fn->vals[arg].type.layout = (ir_layout){0};
       continue;
     }
