@@ -4,15 +4,15 @@
  *
  * 1. Numerics on the simulator: a K loop of masked loads and dots (C = C_in + A B over shapes that
  *    are not multiples of the tile) for every element type (f16, bf16, e4m3, e5m2, i8, u8, b1
- *    AND-popc), on the oldest row that has the instruction, for several tile shapes and warp
- *    counts: the fast path (operands and accumulator in mma layouts), tiles smaller than one
- *    fragment (zero-padded staging) and K below the instruction's K. Operands also come through
- *    shared buffers (copy, load_shared: ldmatrix straight from the buffer), swizzled or not, and
- *    K tiles long enough for the dot's K loop to stay rolled. Two
- *    chained dots with a row maximum between them (reduce, broadcast, cast on the mma layout).
- *    Inputs are fresh random values each run (KILN_SEED= replays one); outputs are poisoned first
- *    and every element is checked: integers exactly, floats against a double reference within
- *    2^-18 of sum |a b| + |c|.
+ *    AND-popc; and f32, tf32, i8 on sm_75, which stay on FMAs), on the oldest row that has the
+ *    instruction, for several tile shapes and warp counts: the fast path (operands and
+ *    accumulator in mma layouts), tiles smaller than one fragment (zero-padded staging) and K
+ *    below the instruction's K. Operands also come through shared buffers (copy, load_shared:
+ *    ldmatrix straight from the buffer), swizzled or not, and K tiles long enough for the dot's K
+ *    loop to stay rolled. Two chained dots with a row maximum between them (reduce, broadcast,
+ *    cast on the mma layout). Inputs are fresh random values each run (KILN_SEED= replays one);
+ *    outputs are poisoned first and every element is checked: integers exactly, floats against a
+ *    double reference within 2^-18 of sum |a b| + |c|.
  * 2. NVPTX: every row that has the instruction emits it (and ldmatrix for 16-bit operands) and
  *    ptxas accepts the PTX, with operands in registers (and in swizzled shared buffers on the
  *    oldest such row and on sm_90a); rows without it keep the FMA lowering (i8 on sm_75) or refuse
@@ -88,6 +88,10 @@ static const etype E5M2 = {"e5m2", "f32", "ieee", "sm_89", 1, 1, 0, 0};
 static const etype S8 = {"i8", "i32", "ieee", "sm_80", 1, 0, 0, 0};
 static const etype U8 = {"u8", "i32", "ieee", "sm_80", 1, 0, 0, 0};
 static const etype B1 = {"u32", "i32", "b1_and", "sm_80", 4, 0, 1, 0};
+/* no instruction: the FMA lowering */
+static const etype F32 = {"f32", "f32", "ieee", "sm_80", 4, 1, 0, 0};
+static const etype TF32 = {"f32", "f32", "tf32", "sm_90a", 4, 1, 0, 0};
+static const etype S8_SM75 = {"i8", "i32", "ieee", "sm_75", 1, 0, 0, 0};
 
 /* A random operand element: its code and its value. Floats near 1 in magnitude (f16, bf16) or
  * anywhere in the finite range (fp8); small integers when the result must stay exact in f16. */
@@ -117,6 +121,10 @@ static uint32_t random_code(const etype *et, double *v) {
   } else if (!strcmp(et->t, "u8")) {
     c = rnd() & 0xff;
     *v = c;
+  } else if (!strcmp(et->t, "f32")) {
+    float f = (float)((int)(rnd() % 2001) - 1000) / 256;
+    memcpy(&c, &f, 4);
+    *v = f;
   } else {
     c = rnd();
     *v = 0;
@@ -314,6 +322,10 @@ static void test_sim_types(void) {
   check_mm(&B1, &b1, "sm_80", 50, 40, 21);
   config small = {32, 32, 16, 4, 0, 0};
   check_mm(&F16_ACC16, &small, "sm_80", 40, 33, 40);
+  /* types without an instruction stay on FMAs */
+  check_mm(&F32, &small, F32.target, 40, 33, 40);
+  check_mm(&TF32, &small, TF32.target, 33, 40, 17);
+  check_mm(&S8_SM75, &small, S8_SM75.target, 40, 33, 40);
 }
 
 static void test_sim_shapes(void) {
