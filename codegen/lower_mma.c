@@ -13,7 +13,10 @@
  *   1. Pick the instruction (mma_layout.c; none: return 0 and the dot stays on FMAs).
  *   2. Fast path: a in mma_a, b in mma_b, the accumulator and the result in mma, one warp grid (the
  *      layout pass's choice). The registers are packed from the elements, the instruction tiles run
- *      for each K step, (q, p) tile and the accumulator stays in registers.
+ *      for each K step, (q, p) tile and the accumulator stays in registers. An operand from a
+ *      load_shared or a convert_layout used only here is read by the dot itself, one pair of K
+ *      tiles at a time just before its instructions; with both so and a long K the K loop stays
+ *      rolled (see "operands the dot reads itself" below).
  *   3. Otherwise (any layouts, tiles smaller than one fragment): a, b and the accumulator are
  *      staged in scratch, zero-padded to M >= 16, N >= 8, K >= 4*kw, read back in mma layouts of a
  *      grid that fits (ldmatrix), run as in 2, and the result goes back through scratch.
