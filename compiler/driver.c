@@ -3,8 +3,8 @@
  * and the ptxas bridge (validation, cubin, resource report).
  *
  * The PTX of a variant is cached on disk (runtime/cache.c) under a key made of the recipe's IR text,
- * the target, the back end, the LLVM version and the kiln version; a second compile of the same
- * variant is a cache hit and skips the pipeline and LLVM entirely.
+ * the target, the back end, the LLVM version, the kiln version and the compiler build (its executable's
+ * size and time); a second compile of the same variant is a cache hit and skips the pipeline and LLVM.
  */
 #include "driver.h"
 
@@ -21,9 +21,23 @@
 
 /* ---- the kernel cache: PTX plus the launch facts codegen found ---- */
 
+/* The running compiler's identity: size and modification time of its executable. A rebuilt kiln of
+ * the same version number must not serve PTX its previous build generated. One stat per process. */
+static const char *build_identity(void) {
+  static char id[64];
+  if (id[0]) return id;
+  struct stat st;
+  if (stat("/proc/self/exe", &st) == 0)
+    snprintf(id, sizeof id, "%lld:%lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+             st.st_mtim.tv_nsec);
+  else
+    snprintf(id, sizeof id, "unknown");
+  return id;
+}
+
 static rt_cache_key cache_key(const char *ir_text, kiln_opts *o) {
-  char opts[64];
-  snprintf(opts, sizeof opts, "backend=%d", (int)o->backend);
+  char opts[128];
+  snprintf(opts, sizeof opts, "backend=%d build=%s", (int)o->backend, build_identity());
   return rt_cache_key_make(ir_text, o->target->name, opts, cg_llvm_version(), KILN_VERSION);
 }
 

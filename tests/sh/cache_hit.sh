@@ -1,6 +1,7 @@
 #!/bin/sh
 # A second compile of the same variant is a kernel-cache hit with identical PTX; a different variant
-# (another --set, another target) is a miss; a corrupt entry is a miss, never trusted.
+# (another --set, another target) is a miss; a corrupt entry is a miss, never trusted; a rebuilt
+# compiler (another executable time) misses rather than serve the old build's PTX.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export KILN_CACHE_DIR="$tmp/cache"
@@ -15,4 +16,11 @@ check other-set "$(run --target sm_80 --set BLOCK=256)" miss
 check other-target "$(run --target sm_90a)" miss
 for f in "$tmp"/cache/*; do [ -f "$f" ] && printf 'garbage' > "$f"; done
 check corrupt  "$(run --target sm_80)" miss
+# a rebuilt compiler: the same program with a new modification time
+cp "$KILN" "$tmp/kiln-copy"
+KILN="$tmp/kiln-copy"
+check copy-first "$(run --target sm_75)" miss
+check copy-again "$(run --target sm_75)" hit
+touch -d '+1 minute' "$tmp/kiln-copy"
+check rebuilt "$(run --target sm_75)" miss
 exit $fail
