@@ -28,19 +28,25 @@ void cg_lower_view(cg_lower *L, ir_opid op) {
     out[k] = cg_convert(L, cg_get(L, o->opnd[k])->v[0], ir_vtype(L->fn, o->opnd[k]).elem, IR_I64);
 }
 
-/* Addressing of a tile laid out as y at the view's offsets. The last dim f is the "column": each
- * combination of the other dims gets one row pointer (base + the thread's first column), and an
- * element is its row pointer plus a constant column step times stride_f, which folds to an
- * immediate offset when the stride is the constant 1. Masks are per dim and per distinct
- * coordinate, and-ed per element. */
+/* Addressing of a tile laid out as y at the view's offsets. The layout's fastest dim f (the last dim
+ * for default layouts; the unit-stride dim of a transposed view) is the "column": each combination
+ * of the other dims gets one row pointer (base + the thread's first column), and an element is its
+ * row pointer plus a constant column step times stride_f, which folds to an immediate offset when
+ * the stride is the constant 1. Masks are per dim and per distinct coordinate, and-ed per element. */
 typedef struct {
   const cg_lay *y;
   LLVMValueRef *mask[IR_MAXRANK]; /* [d][e]: 0 <= coordinate < dim */
-  LLVMValueRef *term[IR_MAXRANK]; /* [d][e], d < f: (offset + coordinate) * stride */
+  LLVMValueRef *term[IR_MAXRANK]; /* [d][e], d != f: (offset + coordinate) * stride */
   LLVMValueRef *col;              /* [e]: column step times stride_f */
   LLVMValueRef *rows;             /* row pointers, indexed by the element's index with e[f] = 0 */
   ir_elem elem;
+  int f; /* the column dim: the layout's fastest */
 } tile_addr;
+
+/* The dim whose elements a thread holds in runs: the layout's fastest (blocked layouts), else the last. */
+static int column_dim(const cg_lay *y) {
+  return y->l.kind == IR_LBLOCKED && y->l.order[0] < y->rank ? y->l.order[0] : y->rank - 1;
+}
 
 static LLVMValueRef *new_values(cg_lower *L, uint32_t n) {
   return ir_alloc(L->A, (n ? n : 1) * sizeof(LLVMValueRef));
@@ -71,11 +77,12 @@ static void tile_addr_init(cg_lower *L, ir_opid op, const cg_lay *y, ir_elem el,
   ir_op *o = &L->fn->ops[op];
   LLVMBuilderRef B = L->c.b;
   cg_value *vw = cg_get(L, o->opnd[0]);
-  int f = y->rank - 1;
+  int f = column_dim(y);
   ta->y = y;
   ta->elem = el;
+  ta->f = f;
   LLVMValueRef first[IR_MAXRANK];
-  for (int d = 0; d <= f; d++) dim_terms(L, op, ta, d, &first[d]);
+  for (int d = 0; d < y->rank; d++) dim_terms(L, op, ta, d, &first[d]);
   LLVMValueRef stride = vw->v[1 + y->rank + f];
   ta->col = new_values(L, y->per[f]);
   for (uint32_t e = 0; e < y->per[f]; e++)
@@ -87,7 +94,8 @@ static void tile_addr_init(cg_lower *L, ir_opid op, const cg_lay *y, ir_elem el,
     cg_lay_multi(y, i, e);
     if (e[f]) continue;
     LLVMValueRef idx = colbase;
-    for (int d = 0; d < f; d++) idx = LLVMBuildAdd(B, idx, ta->term[d][e[d]], "");
+    for (int d = 0; d < y->rank; d++)
+      if (d != f) idx = LLVMBuildAdd(B, idx, ta->term[d][e[d]], "");
     ta->rows[i] = LLVMBuildGEP2(B, cg_mem_type(L, el), vw->v[0], &idx, 1, "");
   }
 }
@@ -95,24 +103,25 @@ static void tile_addr_init(cg_lower *L, ir_opid op, const cg_lay *y, ir_elem el,
 /* Address and in-bounds predicate of element i. */
 static LLVMValueRef tile_addr_at(cg_lower *L, const tile_addr *ta, uint32_t i, LLVMValueRef *mask) {
   const cg_lay *y = ta->y;
-  int f = y->rank - 1;
+  int f = ta->f;
   uint32_t e[IR_MAXRANK];
   cg_lay_multi(y, i, e);
   *mask = ta->mask[f][e[f]];
-  for (int d = 0; d < f; d++) *mask = LLVMBuildAnd(L->c.b, *mask, ta->mask[d][e[d]], "");
+  for (int d = 0; d < y->rank; d++)
+    if (d != f) *mask = LLVMBuildAnd(L->c.b, *mask, ta->mask[d][e[d]], "");
   LLVMValueRef row = ta->rows[i - e[f] * y->step[f]];
   return LLVMBuildGEP2(L->c.b, cg_mem_type(L, ta->elem), row, &ta->col[e[f]], 1, "");
 }
 
-/* Elements per vector access along the last dim (1: none): the device ops have the hooks, the view's
- * last stride is the constant 1, the element is 16, 32 or 64 bits, and the thread holds runs of at
- * least 2 consecutive elements. At most 16 bytes and 4 elements. */
-static uint32_t vec_width(cg_lower *L, const cg_lay *y, ir_elem e, ir_val view) {
+/* Elements per vector access along the column dim f (1: none): the device ops have the hooks, the
+ * view's stride along f is the constant 1, the element is 16, 32 or 64 bits, and the thread holds
+ * runs of at least 2 consecutive elements. At most 16 bytes and 4 elements. */
+static uint32_t vec_width(cg_lower *L, const cg_lay *y, ir_elem e, ir_val view, int f) {
   int bits = ir_elem_bits(e);
-  LLVMValueRef stride = cg_get(L, view)->v[2 * y->rank];
+  LLVMValueRef stride = cg_get(L, view)->v[1 + y->rank + f];
   if (!L->c.ops->load_vec || !L->c.ops->store_vec || (bits != 16 && bits != 32 && bits != 64)) return 1;
   if (!LLVMIsAConstantInt(stride) || LLVMConstIntGetSExtValue(stride) != 1) return 1;
-  uint32_t n = y->run[y->rank - 1], max = 128 / (uint32_t)bits < 4 ? 128 / (uint32_t)bits : 4;
+  uint32_t n = y->run[f], max = 128 / (uint32_t)bits < 4 ? 128 / (uint32_t)bits : 4;
   return n < 2 ? 1 : n > max ? max : n;
 }
 
@@ -126,7 +135,7 @@ void cg_lower_load(cg_lower *L, ir_opid op) {
   LLVMValueRef pad = cg_to_mem(L, cg_const_elem(L, t.elem, ir_attr_get(o->attrs, "pad")), t.elem);
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
   LLVMTypeRef ty = cg_mem_type(L, t.elem);
-  uint32_t nv = vec_width(L, &y, t.elem, o->opnd[0]), f = (uint32_t)y.rank - 1, e[IR_MAXRANK];
+  uint32_t f = (uint32_t)ta.f, nv = vec_width(L, &y, t.elem, o->opnd[0], ta.f), e[IR_MAXRANK];
   for (uint32_t i = 0; i < y.n; i++) {
     cg_lay_multi(&y, i, e);
     if (e[f] % nv) continue; /* inside a group */
@@ -151,7 +160,7 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
   tile_addr_init(L, op, &y, t.elem, &ta);
   LLVMValueRef owner = cg_lay_thread(L, &y)->owner;
   cg_value *v = cg_get(L, tile);
-  uint32_t nv = vec_width(L, &y, t.elem, o->opnd[0]), f = (uint32_t)y.rank - 1, e[IR_MAXRANK];
+  uint32_t f = (uint32_t)ta.f, nv = vec_width(L, &y, t.elem, o->opnd[0], ta.f), e[IR_MAXRANK];
   for (uint32_t i = 0; i < y.n; i++) {
     cg_lay_multi(&y, i, e);
     if (e[f] % nv) continue;

@@ -12,7 +12,9 @@
  *   wpc   = warps fill the slowest dims first; warps left over replicate along dim 0.
  *
  * Steps, per op in program order (regions recursively):
- *   1. Producers (const, iota, splat, load, load_shared, dot, ...) get the default layout.
+ *   1. Producers (const, iota, splat, load, load_shared, dot, ...) get the default layout; a load from
+ *      (and a store to) a global view whose constant unit stride is on another dim has that dim
+ *      fastest instead, so that the accesses are 16-byte vectors and coalesced across the warp.
  *   2. reduce keeps its operand's layout (with shape[axis] = 1). broadcast gets the default layout
  *      of its result (its source's, when that is an mma layout) and converts its source to it;
  *      since a reduce keeps its operand's layout, reduce followed by broadcast back is a register
@@ -54,17 +56,20 @@ typedef struct {
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-/* The default layout of tile type t for a kernel of `warps` warps (see the top of the file). */
-static ir_layout default_layout(ir_type t, int warps) {
+/* The layout of tile type t for a kernel of `warps` warps with dim `fast` fastest (see the top of
+ * the file). The last dim fastest is the default layout; another fast dim is the unit-stride dim of
+ * a transposed global view, so that each thread's 16 bytes and a warp's lanes run along memory. */
+static ir_layout layout_with_fast(ir_type t, int warps, int fast) {
   ir_layout l = {.kind = IR_LBLOCKED};
-  int r = t.rank, f = r - 1;
+  int r = t.rank;
   if (r < 1 || r > IR_MAXRANK) return (ir_layout){0};
   int ebytes = ir_elem_bits(t.elem) < 8 ? 1 : ir_elem_bits(t.elem) / 8;
-  for (int i = 0; i < r; i++) {
-    l.order[i] = (uint8_t)(r - 1 - i);
+  l.order[0] = (uint8_t)fast;
+  for (int i = 0, k = 1; i < r; i++) {
+    if (r - 1 - i != fast) l.order[k++] = (uint8_t)(r - 1 - i);
     l.spt[i] = l.tpw[i] = l.wpc[i] = 1;
   }
-  l.spt[f] = (uint8_t)min_u32(16 / ebytes, t.shape[f]);
+  l.spt[fast] = (uint8_t)min_u32((fast == r - 1 ? 16 : 8) / ebytes, t.shape[fast]);
   uint32_t lanes = 32;
   for (int i = 0; i < r; i++) {
     int d = l.order[i];
@@ -82,6 +87,26 @@ static ir_layout default_layout(ir_type t, int warps) {
   }
   l.wpc[0] = (uint8_t)(l.wpc[0] * w);
   return l;
+}
+
+static ir_layout default_layout(ir_type t, int warps) { return layout_with_fast(t, warps, t.rank - 1); }
+
+/* The dim of a global view whose stride is the constant 1 (the last such dim), or -1. */
+static int unit_stride_dim(ir_func *fn, ir_val view) {
+  ir_opid d = fn->vals[view].def;
+  if (!d || fn->ops[d].code != IR_OP_VIEW) return -1;
+  int r = ir_vtype(fn, view).rank;
+  for (int k = r - 1; k >= 0; k--) {
+    ir_opid c = fn->vals[fn->ops[d].opnd[1 + r + k]].def;
+    if (c && fn->ops[c].code == IR_OP_CONST && ir_attr_i(fn->ops[c].attrs, "value", 0) == 1) return k;
+  }
+  return -1;
+}
+
+/* The layout for a tile loaded from or stored to global view `view`: its unit-stride dim fastest. */
+static ir_layout global_layout(layout_ctx *lc, ir_type t, ir_val view) {
+  int fast = unit_stride_dim(lc->fn, view);
+  return layout_with_fast(t, lc->warps, fast < 0 ? t.rank - 1 : fast);
 }
 
 static int layout_eq(ir_layout a, ir_layout b, int rank) {
@@ -215,7 +240,8 @@ static void assign_elementwise(layout_ctx *lc, ir_opid op) {
   int agree = 1, others = 0;
   for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
     ir_val v = fn->ops[op].opnd[k];
-    others += is_tile(fn, v) && !is_cheap(fn, v) && !is_broadcast(fn, v) && ir_vtype(fn, v).layout.kind != IR_LNONE;
+    others +=
+        is_tile(fn, v) && !is_cheap(fn, v) && !is_broadcast(fn, v) && ir_vtype(fn, v).layout.kind != IR_LNONE;
   }
   for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
     ir_val v = fn->ops[op].opnd[k];
@@ -229,8 +255,8 @@ static void assign_elementwise(layout_ctx *lc, ir_opid op) {
   }
   /* operands that disagree: one that comes from a dot keeps its mma layout, else the default */
   ir_layout l = anchor && agree ? ir_vtype(fn, anchor).layout
-                : mma         ? ir_vtype(fn, mma).layout
-                              : default_layout(ir_vtype(fn, res), lc->warps);
+                : mma           ? ir_vtype(fn, mma).layout
+                                : default_layout(ir_vtype(fn, res), lc->warps);
   for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) convert_operand(lc, op, k, l);
   set_layout(fn, res, l);
 }
@@ -371,9 +397,11 @@ static void assign_op(layout_ctx *lc, ir_opid op) {
     convert_operand(lc, op, 0, ir_vtype(fn, fn->ops[op].res[0]).layout);
     return;
   case IR_OP_DOT: assign_dot(lc, op); return;
+  case IR_OP_LOAD: set_layout(fn, o->res[0], global_layout(lc, ir_vtype(fn, o->res[0]), o->opnd[0])); return;
   case IR_OP_STORE:
     if (o->nopnd && is_tile(fn, o->opnd[o->nopnd - 1]))
-      convert_operand(lc, op, o->nopnd - 1, default_layout(ir_vtype(fn, o->opnd[o->nopnd - 1]), lc->warps));
+      convert_operand(lc, op, o->nopnd - 1,
+                      global_layout(lc, ir_vtype(fn, o->opnd[o->nopnd - 1]), o->opnd[0]));
     return;
   default: break;
   }
