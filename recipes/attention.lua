@@ -34,39 +34,8 @@ local LOG2E = 1.4426950408889634
 local LN2 = 0.6931471805599453
 local LOWEST = -3.0e38 -- finite start for the row maximum: exp2(LOWEST - LOWEST) = 1, not NaN
 
-local function pow2_at_least(n)
-  local t = 1
-  while t < n do t = t * 2 end
-  return t
-end
-
--- Element strides {batch, head, seq} of a tensor with `heads` heads and `seq` rows per head, in the
--- recipe's layout, each row padded by `pad` elements.
-local function strides(p, heads, seq, pad)
-  if p.layout == "bhsd" then
-    local row = p.D + pad
-    return { heads * seq * row, seq * row, row }
-  end
-  local row = heads * p.D + pad
-  return { seq * row, p.D, row }
-end
-
--- The tensor's dims as kiln run allocates it (row-major, rank 3): [B*heads, seq, D + pad] for bhsd,
--- [B, seq, heads*D + pad] for bshd.
-local function dims(heads, seq, pad)
-  return {
-    function(p) return p.layout == "bhsd" and p.B * p[heads] or p.B end,
-    seq,
-    function(p) return (p.layout == "bhsd" and p.D or p[heads] * p.D) + pad * p.spad end,
-  }
-end
-
-local function stride_args(t, heads, seq, pad)
-  local function arg(suffix, which)
-    return kiln.scalar(t .. suffix, "i32", function(p) return strides(p, p[heads], p[seq], pad * p.spad)[which] end)
-  end
-  return arg("_sb", 1), arg("_sh", 2), arg("_ss", 3)
-end
+local layout = require "attention_layout"
+local pow2_at_least, dims, stride_args = layout.pow2_at_least, layout.dims, layout.stride_args
 
 -- Rows of Q, K and V are padded by 1, 2 and 3 times spad elements (O by none): distinct strides,
 -- so that a kernel using one tensor's stride for another's fails its check.

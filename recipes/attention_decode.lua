@@ -22,37 +22,8 @@ local LOG2E = 1.4426950408889634
 local LN2 = 0.6931471805599453
 local LOWEST = -3.0e38
 
-local function pow2_at_least(n)
-  local t = 1
-  while t < n do t = t * 2 end
-  return t
-end
-
--- As in recipes/attention.lua: element strides {batch, head, seq} and allocated dims for the
--- layouts bhsd and bshd, rows of Q, K, V padded by 1, 2, 3 times spad.
-local function strides(p, heads, seq, pad)
-  if p.layout == "bhsd" then
-    local row = p.D + pad
-    return { heads * seq * row, seq * row, row }
-  end
-  local row = heads * p.D + pad
-  return { seq * row, p.D, row }
-end
-
-local function dims(heads, seq, pad)
-  return {
-    function(p) return p.layout == "bhsd" and p.B * p[heads] or p.B end,
-    seq,
-    function(p) return (p.layout == "bhsd" and p.D or p[heads] * p.D) + pad * p.spad end,
-  }
-end
-
-local function stride_args(t, heads, seq, pad)
-  local function arg(suffix, which)
-    return kiln.scalar(t .. suffix, "i32", function(p) return strides(p, p[heads], p[seq], pad * p.spad)[which] end)
-  end
-  return arg("_sb", 1), arg("_sh", 2), arg("_ss", 3)
-end
+local layout = require "attention_layout"
+local pow2_at_least, dims, stride_args = layout.pow2_at_least, layout.dims, layout.stride_args
 
 local q_sb, q_sh, q_ss = stride_args("q", "H", "Sq", 1)
 local k_sb, k_sh, k_ss = stride_args("k", "Hkv", "Sk", 2)

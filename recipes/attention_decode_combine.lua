@@ -13,11 +13,7 @@ local LOG2E = 1.4426950408889634
 local LN2 = 0.6931471805599453
 local LOWEST = -3.0e38
 
-local function pow2_at_least(n)
-  local t = 1
-  while t < n do t = t * 2 end
-  return t
-end
+local pow2_at_least = require("attention_layout").pow2_at_least
 
 -- O's element strides {batch, head, seq} and allocated dims, as in recipes/attention.lua.
 local function strides(p)

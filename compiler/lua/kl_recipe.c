@@ -230,6 +230,36 @@ static int load_main(lua_State *L) {
   return 0;
 }
 
+/* `require` in a recipe finds `kiln` and the modules in lib/ beside the recipe file, nothing else: no
+ * system Lua modules and no C modules (recipes never see C pointers). */
+static void set_module_path(lua_State *L, const char *recipe_path) {
+  const char *slash = strrchr(recipe_path, '/');
+  lua_getglobal(L, "package");
+  if (slash)
+    lua_pushlstring(L, recipe_path, (size_t)(slash - recipe_path));
+  else
+    lua_pushliteral(L, ".");
+  lua_pushliteral(L, "/lib/?.lua");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "path");
+  lua_pushliteral(L, "");
+  lua_setfield(L, -2, "cpath");
+  lua_pop(L, 1);
+  /* only the preload and Lua-file searchers, and a one-line error at the recipe's line */
+  static const char guard[] =
+      "local req, searchers = require, package.searchers\n"
+      "package.searchers = { searchers[1], searchers[2] }\n"
+      "require = function(name)\n"
+      "  if type(name) == 'string' and package.loaded[name] == nil and package.preload[name] == nil\n"
+      "     and not package.searchpath(name, package.path) then\n"
+      "    error(\"module '\" .. name .. \"' not found (recipes find only kiln and the modules in lib/ "
+      "beside them)\", 2)\n"
+      "  end\n"
+      "  return req(name)\n"
+      "end\n";
+  if (luaL_dostring(L, guard) != LUA_OK) lua_pop(L, 1); /* cannot fail on valid code; leave require as is */
+}
+
 /* The short form Lua gives this path in positions ("...tail" when long). */
 static const char *chunk_short_src(lua_State *L, kl_recipe *r) {
   lua_Debug ar;
@@ -255,6 +285,7 @@ kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn) {
   kl_build_set(L, NULL);
   luaL_openlibs(L);
   kl_preload(L);
+  set_module_path(L, path);
   r->short_src = chunk_short_src(L, r);
   if (kl_protect(r, load_main, r, err, errn)) {
     kl_recipe_free(r);

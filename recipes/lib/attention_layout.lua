@@ -1,0 +1,45 @@
+-- attention_layout.lua - what the attention recipes share: Q, K, V, O as rank-3 allocations in the
+-- layouts bhsd ([B*heads, seq, D + pad]) and bshd ([B, seq, heads*D + pad]), their element strides
+-- {batch, head, seq} as scalar arguments, and the power-of-two tile width of a head dim.
+-- Recipes load it with `local layout = require "attention_layout"` (recipes/lib/ is on the path).
+local kiln = require "kiln"
+
+local M = {}
+
+-- The smallest power of two >= n (tile dims are powers of two; a head dim like 40 is masked).
+function M.pow2_at_least(n)
+  local t = 1
+  while t < n do t = t * 2 end
+  return t
+end
+
+-- Element strides {batch, head, seq} of a tensor with `heads` heads and `seq` rows per head, in the
+-- recipe's layout, each row padded by `pad` elements.
+function M.strides(p, heads, seq, pad)
+  if p.layout == "bhsd" then
+    local row = p.D + pad
+    return { heads * seq * row, seq * row, row }
+  end
+  local row = heads * p.D + pad
+  return { seq * row, p.D, row }
+end
+
+-- The tensor's dims as kiln run allocates it (row-major, rank 3), for parameter names `heads` and
+-- `seq`, rows padded by pad * spad elements.
+function M.dims(heads, seq, pad)
+  return {
+    function(p) return p.layout == "bhsd" and p.B * p[heads] or p.B end,
+    seq,
+    function(p) return (p.layout == "bhsd" and p.D or p[heads] * p.D) + pad * p.spad end,
+  }
+end
+
+-- The three stride arguments T_sb, T_sh, T_ss of tensor T.
+function M.stride_args(t, heads, seq, pad)
+  local function arg(suffix, which)
+    return kiln.scalar(t .. suffix, "i32", function(p) return M.strides(p, p[heads], p[seq], pad * p.spad)[which] end)
+  end
+  return arg("_sb", 1), arg("_sh", 2), arg("_ss", 3)
+end
+
+return M
