@@ -62,8 +62,8 @@ void cg_lay_init(cg_lay *y, ir_type t) {
 int cg_lay_same(const cg_lay *a, const cg_lay *b) {
   if (a->rank != b->rank || a->wlow != b->wlow) return 0;
   for (int d = 0; d < a->rank; d++)
-    if (a->l.spt[d] != b->l.spt[d] || a->l.tpw[d] != b->l.tpw[d] ||
-        a->l.order[d] != b->l.order[d] || a->wpc[d] != b->wpc[d] || a->wshift[d] != b->wshift[d])
+    if (a->l.spt[d] != b->l.spt[d] || a->l.tpw[d] != b->l.tpw[d] || a->l.order[d] != b->l.order[d] ||
+        a->wpc[d] != b->wpc[d] || a->wshift[d] != b->wshift[d])
       return 0;
   return 1;
 }
