@@ -102,19 +102,22 @@ size_t harness_elem_size(ir_elem e) {
   }
 }
 
+/* One element of any kiln type, as memory holds it. */
+typedef union {
+  int8_t i8;
+  uint8_t u8;
+  int16_t i16;
+  uint16_t u16;
+  int32_t i32;
+  uint32_t u32;
+  int64_t i64;
+  float f32;
+  double f64;
+} harness_word;
+
 double harness_get(const void *buf, ir_elem e, size_t i) {
   const unsigned char *p = (const unsigned char *)buf + i * harness_elem_size(e);
-  union {
-    int8_t i8;
-    uint8_t u8;
-    int16_t i16;
-    uint16_t u16;
-    int32_t i32;
-    uint32_t u32;
-    int64_t i64;
-    float f32;
-    double f64;
-  } u;
+  harness_word u;
   memcpy(&u, p, harness_elem_size(e));
   switch (e) {
   case IR_I1: return u.u8 != 0;
@@ -142,17 +145,7 @@ static int64_t clamp_int(double v, double lo, double hi) {
 
 void harness_set(void *buf, ir_elem e, size_t i, double v) {
   unsigned char *p = (unsigned char *)buf + i * harness_elem_size(e);
-  union {
-    int8_t i8;
-    uint8_t u8;
-    int16_t i16;
-    uint16_t u16;
-    int32_t i32;
-    uint32_t u32;
-    int64_t i64;
-    float f32;
-    double f64;
-  } u;
+  harness_word u;
   switch (e) {
   case IR_I1: u.u8 = v != 0; break;
   case IR_I8: u.i8 = (int8_t)clamp_int(v, -128, 127); break;
