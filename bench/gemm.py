@@ -33,7 +33,6 @@ ratios kiln / cuBLAS time (> 1: kiln is faster).
 """
 import argparse
 import datetime
-import json
 import os
 import re
 import subprocess
@@ -42,7 +41,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from attention import Driver, find_kiln, pack_args, run, target_of, time_ms  # noqa: E402
+from kiln_bench import (Driver, KilnError, fail, find_kiln, pack_args, rms_rel_err, run,  # noqa: E402
+                        target_of, tflops, time_ms, variant)
 
 SQUARES = [4096, 8192]
 LLM_M = [1, 16, 128, 2048]
@@ -60,8 +60,6 @@ TOLERANCE = {"f16": 2e-3, "bf16": 1.6e-2, "i8": 0.0, "e4m3": 4e-3}
 CHECK_ROWS = 256
 
 
-def fail(msg):
-    sys.exit("bench/gemm.py: " + msg)
 
 
 def parse_args():
@@ -79,15 +77,14 @@ def parse_args():
     return ap.parse_args()
 
 
-class KilnError(Exception):
-    """kiln refused a variant (its one-line message)."""
 
 
-def kiln_out(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        raise KilnError((p.stderr.strip() or p.stdout.strip()).splitlines()[-1])
-    return p.stdout
+
+
+def tile_grid(v, m, n):
+    """Programs of variant v for an M x N output: one per BLOCK_M x BLOCK_N tile."""
+    bm, bn = int(v.knob("BLOCK_M")), int(v.knob("BLOCK_N"))
+    return ((m + bm - 1) // bm, (n + bn - 1) // bn, 1)
 
 
 def sm_of(target):
@@ -133,42 +130,10 @@ def kiln_settings(a, dt, m):
     return ["%s=%s" % (k, v) for k, v in sorted(knobs.items())]
 
 
-class Variant:
-    """One compiled kiln variant: PTX, kernel name, threads, dynamic shared bytes, parameter list."""
-
-    def __init__(self, kiln, recipe, target, settings):
-        self.settings = settings
-        sets = []
-        for kv in settings:
-            sets += ["--set", kv]
-        ir = kiln_out([kiln, "compile", recipe, "--target", target, "--emit", "ir"] + sets)
-        header = ir.splitlines()[0]
-        self.params = re.findall(r"%(\w+): (ptr<\w+>|\w+)", header[: header.index(")")])
-        base = [kiln, "compile", recipe, "--target", target] + sets
-        self.ptx = kiln_out(base + ["--emit", "ptx"]).encode()
-        facts = json.loads(kiln_out(base + ["--emit", "launch"]))
-        self.name, self.threads, self.shared = facts["kernel"], facts["threads"], facts["shared_bytes"]
-
-    def knob(self, name):
-        for kv in self.settings:
-            k, _, v = kv.partition("=")
-            if k == name:
-                return v
-        return None
-
-    def grid(self, m, n):
-        bm, bn = int(self.knob("BLOCK_M")), int(self.knob("BLOCK_N"))
-        return ((m + bm - 1) // bm, (n + bn - 1) // bn, 1)
 
 
-_variants = {}
 
 
-def variant(kiln, recipe, target, settings):
-    key = (recipe, target, tuple(settings))
-    if key not in _variants:
-        _variants[key] = Variant(kiln, recipe, target, settings)
-    return _variants[key]
 
 
 def fitting_variant(a, kiln, target, dt, m):
@@ -203,7 +168,7 @@ def plan(a, kiln, target):
             fail("the recipe's kernel takes %s, which the benchmark does not know" % ", ".join(missing))
         print("%-4s M=%-5d N=%-5d K=%-5d: %s %s, grid %s x %d threads, %d bytes shared, %.3g GFLOP; vs %s"
               % (dt, m, n, k, v.name, " ".join(x for x in v.settings if not x.startswith(("dtype", "out"))),
-                 v.grid(m, n), v.threads, v.shared, 2.0 * m * n * k / 1e9, baseline_name(dt)))
+                 tile_grid(v, m, n), v.threads, v.shared, 2.0 * m * n * k / 1e9, baseline_name(dt)))
 
 
 # ---- tensors, the baseline and the check ----
@@ -239,11 +204,6 @@ def reference(torch, dt, a, b):
     return r.float() @ b.float()
 
 
-def rms_rel_err(got, ref):
-    """max |got - ref| / max(|ref|, rms(ref)), as kiln run measures an output."""
-    got, ref = got.double(), ref.double()
-    floor = max(ref.pow(2).mean().sqrt().item(), 1e-30)
-    return ((got - ref).abs() / ref.abs().clamp(min=floor)).max().item()
 
 
 def out_dtype(torch, dt):
@@ -266,7 +226,7 @@ def bench_one(torch, drv, a, kiln, target, prob):
     args, keep = pack_args(var, {"a": A, "b": B, "c": C, "bias": bias}, {"M": m, "N": n, "K": k, "alpha": 1.0})
     mod, fn = drv.load(var)
     stream = torch.cuda.current_stream().cuda_stream
-    grid = var.grid(m, n)
+    grid = tile_grid(var, m, n)
 
     def kiln_launch():
         drv.launch(fn, grid, var.threads, var.shared, stream, args)
@@ -291,8 +251,6 @@ def bench_one(torch, drv, a, kiln, target, prob):
     return row
 
 
-def tflops(work, ms):
-    return work / (ms * 1e-3) / 1e12 if ms else None
 
 
 def table(rows):
