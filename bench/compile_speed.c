@@ -89,7 +89,7 @@ static int pick_variants(kl_recipe *r, variant *out) {
 }
 
 /* One cold compile of a variant, recipe load included. Returns ms, or -1 with err. */
-static double compile_once(const char *path, const variant *v, const cg_target *t, char *err, size_t errn) {
+static double compile_once(const char *path, const variant *v, const tg_target *t, char *err, size_t errn) {
   double t0 = now_ms();
   kl_recipe *r = kl_recipe_load(path, err, errn);
   if (!r) return -1;
@@ -109,7 +109,7 @@ static double compile_once(const char *path, const variant *v, const cg_target *
 }
 
 static int bench_variant(const bench_args *a, const char *path, const char *name, const variant *v,
-                         const cg_target *t, double *sum_log, int *nrows, int *nmet) {
+                         const tg_target *t, double *sum_log, int *nrows, int *nmet) {
   double ms[32];
   char err[2048] = "";
   int reps = a->reps < 32 ? a->reps : 32;
@@ -177,7 +177,7 @@ typedef struct {
 } bench_totals;
 
 /* Every variant of one recipe file; -1 if it does not load or a variant does not compile. */
-static int bench_recipe(const bench_args *a, const char *file, const cg_target *t, bench_totals *tot) {
+static int bench_recipe(const bench_args *a, const char *file, const tg_target *t, bench_totals *tot) {
   char path[4096], err[2048] = "";
   snprintf(path, sizeof path, "%s/%s", a->dir, file);
   kl_recipe *r = kl_recipe_load(path, err, sizeof err);
@@ -193,7 +193,7 @@ static int bench_recipe(const bench_args *a, const char *file, const cg_target *
 int main(int argc, char **argv) {
   bench_args a;
   if (parse(argc, argv, &a)) return 2;
-  const cg_target *t = cg_target_lookup(a.target);
+  const tg_target *t = tg_target_lookup(a.target);
   char *names[MAX_RECIPES];
   int n = list_recipes(a.dir, names), failed = 0;
   if (!t || n < 0)

@@ -46,7 +46,7 @@ _Noreturn void cg_fail(cg_lower *L, ir_opid op, const char *fmt, ...) {
 
 void cg_require(cg_lower *L, ir_opid op, uint32_t feature) {
   char msg[256];
-  if (cg_target_require(L->c.target, feature, ir_opinfo_table[L->fn->ops[op].code].name, msg, sizeof msg))
+  if (tg_target_require(L->c.target, feature, ir_opinfo_table[L->fn->ops[op].code].name, msg, sizeof msg))
     cg_fail(L, op, "%s", msg);
 }
 
@@ -406,7 +406,7 @@ static void lower_kernel(cg_lower *L) {
   verify_module(L);
 }
 
-int cg_compile(ir_func *fn, const cg_target *t, cg_backend be, cg_result *out, char *err, size_t errn) {
+int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, cg_result *out, char *err, size_t errn) {
   memset(out, 0, sizeof *out);
   cg_lower *L = calloc(1, sizeof *L);
   if (!L) abort();

@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "../ir/ir.h"
-#include "target.h"
+#include "../target/target.h"
 
 typedef enum { CG_NVPTX, CG_SIM } cg_backend;
 
@@ -28,7 +28,7 @@ typedef struct {
 } cg_result;
 
 /* Lowers fn for target t. Returns 0, or -1 with a one-line message in err. */
-int cg_compile(ir_func *fn, const cg_target *t, cg_backend be, cg_result *out, char *err, size_t errn);
+int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, cg_result *out, char *err, size_t errn);
 void cg_result_free(cg_result *r);
 
 /* LLVM version string baked into cache keys ("22.1.8"). */

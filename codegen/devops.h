@@ -5,7 +5,7 @@
  * thread/block id, barrier, shuffle, memory access to global or shared memory, and special math
  * function through one of these hooks. Two implementations:
  *   cg_devops_nvptx (devops_nvptx.c): NVVM intrinsics / inline PTX, address spaces 1 and 3;
- *   cg_devops_sim   (devops_sim.c):   calls into the C simulator (sim/sim_abi.h), which checks
+ *   cg_devops_sim   (devops_sim.c):   calls into the C simulator (codegen/sim_abi.h), which checks
  *                                     every access and makes barriers and shuffles rendezvous.
  * Masked memory ops take an i1 predicate (NULL = always): a false lane does not touch memory and a
  * masked load yields `other`.
@@ -16,7 +16,7 @@
 #include <llvm-c/Core.h>
 
 #include "devops_mma.h"
-#include "target.h"
+#include "../target/target.h"
 
 typedef struct cg_devops cg_devops;
 
@@ -26,7 +26,7 @@ typedef struct cg_ctx {
   LLVMModuleRef mod;
   LLVMBuilderRef b;
   LLVMValueRef fn; /* the kernel function */
-  const cg_target *target;
+  const tg_target *target;
   const cg_devops *ops;
   int threads;      /* threads per block */
   int shared_bytes; /* dynamic shared memory per block (planned + scratch) */

@@ -21,7 +21,7 @@
 #include <llvm-c/Core.h>
 #include <stdio.h>
 
-#include "target.h"
+#include "../target/target.h"
 
 typedef struct cg_ctx cg_ctx; /* devops.h */
 
@@ -56,39 +56,39 @@ typedef struct {
   int in_bits;      /* bits per input element: 16, 8 or 1 */
   cg_mma_in in;     /* input encoding */
   int acc_int;      /* 1: s32 accumulator, 0: f32 */
-  uint32_t feature; /* CG_F_* the target must have */
+  uint32_t feature; /* TG_F_* the target must have */
   int min_sm;       /* and the oldest sm with this exact shape */
   const char *nvvm; /* the NVVM intrinsic */
 } cg_mma_info;
 
 static inline const cg_mma_info *cg_mma_info_of(cg_mma_kind k) {
   static const cg_mma_info info[CG_MMA_NKINDS] = {
-      [CG_MMA_F16_K8] = {"mma.m16n8k8.f16", 16, 8, 8, 2, 1, 4, 16, CG_MMA_IN_F16, 0, CG_F_MMA_F16_K8, 75,
+      [CG_MMA_F16_K8] = {"mma.m16n8k8.f16", 16, 8, 8, 2, 1, 4, 16, CG_MMA_IN_F16, 0, TG_F_MMA_F16_K8, 75,
                          "llvm.nvvm.mma.m16n8k8.row.col.f32.f32"},
-      [CG_MMA_F16_K16] = {"mma.m16n8k16.f16", 16, 8, 16, 4, 2, 4, 16, CG_MMA_IN_F16, 0, CG_F_MMA_F16_K16, 80,
+      [CG_MMA_F16_K16] = {"mma.m16n8k16.f16", 16, 8, 16, 4, 2, 4, 16, CG_MMA_IN_F16, 0, TG_F_MMA_F16_K16, 80,
                           "llvm.nvvm.mma.m16n8k16.row.col.f32.f32"},
-      [CG_MMA_BF16_K16] = {"mma.m16n8k16.bf16", 16, 8, 16, 4, 2, 4, 16, CG_MMA_IN_BF16, 0, CG_F_MMA_F16_K16,
+      [CG_MMA_BF16_K16] = {"mma.m16n8k16.bf16", 16, 8, 16, 4, 2, 4, 16, CG_MMA_IN_BF16, 0, TG_F_MMA_F16_K16,
                            80, "llvm.nvvm.mma.m16n8k16.row.col.bf16"},
-      [CG_MMA_S8_K32] = {"mma.m16n8k32.s8", 16, 8, 32, 4, 2, 4, 8, CG_MMA_IN_S8, 1, CG_F_MMA_S8, 80,
+      [CG_MMA_S8_K32] = {"mma.m16n8k32.s8", 16, 8, 32, 4, 2, 4, 8, CG_MMA_IN_S8, 1, TG_F_MMA_S8, 80,
                          "llvm.nvvm.mma.m16n8k32.row.col.s8"},
-      [CG_MMA_U8_K32] = {"mma.m16n8k32.u8", 16, 8, 32, 4, 2, 4, 8, CG_MMA_IN_U8, 1, CG_F_MMA_S8, 80,
+      [CG_MMA_U8_K32] = {"mma.m16n8k32.u8", 16, 8, 32, 4, 2, 4, 8, CG_MMA_IN_U8, 1, TG_F_MMA_S8, 80,
                          "llvm.nvvm.mma.m16n8k32.row.col.u8"},
-      [CG_MMA_E4M3_K32] = {"mma.m16n8k32.e4m3", 16, 8, 32, 4, 2, 4, 8, CG_MMA_IN_E4M3, 0, CG_F_MMA_FP8, 89,
+      [CG_MMA_E4M3_K32] = {"mma.m16n8k32.e4m3", 16, 8, 32, 4, 2, 4, 8, CG_MMA_IN_E4M3, 0, TG_F_MMA_FP8, 89,
                            "llvm.nvvm.mma.m16n8k32.row.col.f32.e4m3.e4m3.f32"},
-      [CG_MMA_E5M2_K32] = {"mma.m16n8k32.e5m2", 16, 8, 32, 4, 2, 4, 8, CG_MMA_IN_E5M2, 0, CG_F_MMA_FP8, 89,
+      [CG_MMA_E5M2_K32] = {"mma.m16n8k32.e5m2", 16, 8, 32, 4, 2, 4, 8, CG_MMA_IN_E5M2, 0, TG_F_MMA_FP8, 89,
                            "llvm.nvvm.mma.m16n8k32.row.col.f32.e5m2.e5m2.f32"},
       [CG_MMA_B1_AND_K256] = {"mma.m16n8k256.b1.and.popc", 16, 8, 256, 4, 2, 4, 1, CG_MMA_IN_B1, 1,
-                              CG_F_MMA_B1_AND, 80, "llvm.nvvm.mma.and.popc.m16n8k256.row.col.b1"},
+                              TG_F_MMA_B1_AND, 80, "llvm.nvvm.mma.and.popc.m16n8k256.row.col.b1"},
   };
   return (unsigned)k < CG_MMA_NKINDS ? &info[k] : NULL;
 }
 
 /* 0 if target t can run mma kind k; else -1 and "op 'mma.m16n8k32.e4m3' needs ..., which target sm_80
- * does not have". The sm check matters where a feature bit covers an older shape too (CG_F_MMA_S8 on
+ * does not have". The sm check matters where a feature bit covers an older shape too (TG_F_MMA_S8 on
  * sm_75 is m8n8k16 only). */
-static inline int cg_mma_check(const cg_target *t, cg_mma_kind k, char *err, int errn) {
+static inline int cg_mma_check(const tg_target *t, cg_mma_kind k, char *err, int errn) {
   const cg_mma_info *mi = cg_mma_info_of(k);
-  if (cg_target_require(t, mi->feature, mi->name, err, errn)) return -1;
+  if (tg_target_require(t, mi->feature, mi->name, err, errn)) return -1;
   if (t->sm >= mi->min_sm) return 0;
   if (err && errn > 0)
     snprintf(err, errn, "op '%s' needs sm_%d or newer, which target %s is not", mi->name, mi->min_sm,
@@ -99,9 +99,9 @@ static inline int cg_mma_check(const cg_target *t, cg_mma_kind k, char *err, int
 /* The non-mma tensor-core ops, for cg_tc_check. */
 typedef enum { CG_TC_LDMATRIX, CG_TC_CP_ASYNC } cg_tc_op;
 
-static inline int cg_tc_check(const cg_target *t, cg_tc_op op, char *err, int errn) {
-  return op == CG_TC_LDMATRIX ? cg_target_require(t, CG_F_LDMATRIX, "ldmatrix", err, errn)
-                              : cg_target_require(t, CG_F_CP_ASYNC, "cp.async", err, errn);
+static inline int cg_tc_check(const tg_target *t, cg_tc_op op, char *err, int errn) {
+  return op == CG_TC_LDMATRIX ? tg_target_require(t, TG_F_LDMATRIX, "ldmatrix", err, errn)
+                              : tg_target_require(t, TG_F_CP_ASYNC, "cp.async", err, errn);
 }
 
 /*

@@ -1,6 +1,6 @@
 /*
  * devops_sim.c - the CG_SIM device ops: every GPU-specific operation becomes a call into the SIMT
- * simulator (sim/sim_abi.h), so that the lowered kernel runs on the host, one fiber per thread.
+ * simulator (codegen/sim_abi.h), so that the lowered kernel runs on the host, one fiber per thread.
  *
  * Design:
  *   - The module gets the host's triple and data layout (the ORC JIT compiles it for this CPU).
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sim/sim_abi.h"
+#include "sim_abi.h"
 #include "devops.h"
 
 _Static_assert((int)SIM_NSREG == (int)CG_NSREG, "sim_abi.h SIM_NSREG must equal CG_NSREG");

@@ -34,15 +34,15 @@ static dot_shape check_dot(cg_lower *L, ir_opid op) {
   dot_shape s = {ta.elem, tb.elem, tr.elem, IR_F32, 0, ta.shape[0], tb.shape[1], ta.shape[1]};
   const char *prec = ir_attr_s(o->attrs, "precision", "ieee");
   if (!strcmp(prec, "b1_and")) {
-    cg_require(L, op, CG_F_MMA_B1_AND);
+    cg_require(L, op, TG_F_MMA_B1_AND);
     if (s.ea != IR_U32 || s.eb != IR_U32 || s.er != IR_I32)
       cg_fail(L, op, "op 'dot' with precision b1_and takes u32 x u32 (packed bits) and an i32 accumulator");
     s.b1 = 1;
   } else if (strcmp(prec, "ieee") && strcmp(prec, "tf32")) {
     cg_fail(L, op, "op 'dot': unknown precision '%s' (ieee tf32 b1_and)", prec);
   }
-  if (s.ea == IR_BF16 || s.eb == IR_BF16) cg_require(L, op, CG_F_BF16);
-  if (is_fp8(s.ea) || is_fp8(s.eb)) cg_require(L, op, CG_F_FP8_CVT);
+  if (s.ea == IR_BF16 || s.eb == IR_BF16) cg_require(L, op, TG_F_BF16);
+  if (is_fp8(s.ea) || is_fp8(s.eb)) cg_require(L, op, TG_F_FP8_CVT);
   if (!ir_elem_is_float(s.er))
     s.ct = s.er == IR_I64 ? IR_I64 : IR_I32;
   else if (s.er == IR_F64)

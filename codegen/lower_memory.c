@@ -489,7 +489,7 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
   ir_attr *pad = ir_attr_get(o->attrs, "pad");
   p.pad = cg_to_mem(L, cg_const_elem(L, p.sm.elem, pad), p.sm.elem);
   p.sbase = cg_get(L, p.buf)->v[0];
-  int cp = (L->c.target->features & CG_F_CP_ASYNC) && L->c.ops->cp_async;
+  int cp = (L->c.target->features & TG_F_CP_ASYNC) && L->c.ops->cp_async;
   int contiguous = const_one(p.view->v[2 * R]);
   p.col_major = R == 2 && !contiguous && const_one(p.view->v[1 + R]);
   if (cp && contiguous && pad_is_zero(pad))
@@ -504,5 +504,5 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
 /* async_wait {pending = N}: this thread's copies are complete except the N most recent groups. */
 void cg_lower_async_wait(cg_lower *L, ir_opid op) {
   int n = (int)ir_attr_i(L->fn->ops[op].attrs, "pending", 0);
-  if ((L->c.target->features & CG_F_CP_ASYNC) && L->c.ops->cp_async_wait) L->c.ops->cp_async_wait(&L->c, n);
+  if ((L->c.target->features & TG_F_CP_ASYNC) && L->c.ops->cp_async_wait) L->c.ops->cp_async_wait(&L->c, n);
 }

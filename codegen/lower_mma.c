@@ -36,17 +36,17 @@
 #include <string.h>
 
 #include "cg.h"
-#include "mma_layout.h"
+#include "../target/mma_layout.h"
 
 typedef struct {
-  cg_mma_pick p;
+  tg_mma_pick p;
   cg_mma_kind kind;
   const cg_mma_info *mi;
   ir_elem ea, er, ct; /* operand, result and accumulator (f32 or i32) types */
   uint32_t m, n, k;
 } mma_dot;
 
-static cg_mma_kind kind_of(const cg_mma_pick *p) {
+static cg_mma_kind kind_of(const tg_mma_pick *p) {
   switch (p->in) {
   case IR_F16: return p->k == 8 ? CG_MMA_F16_K8 : CG_MMA_F16_K16;
   case IR_BF16: return CG_MMA_BF16_K16;
@@ -414,7 +414,7 @@ static int pick(cg_lower *L, ir_opid op, mma_dot *d) {
   ir_op *o = &L->fn->ops[op];
   ir_type ta = ir_vtype(L->fn, o->opnd[0]), tb = ir_vtype(L->fn, o->opnd[1]), tr = ir_vtype(L->fn, o->res[0]);
   memset(d, 0, sizeof *d);
-  if (!cg_mma_pick_for(L->c.target, ta.elem, tb.elem, tr.elem, ir_attr_s(o->attrs, "precision", "ieee"),
+  if (!tg_mma_pick_for(L->c.target, ta.elem, tb.elem, tr.elem, ir_attr_s(o->attrs, "precision", "ieee"),
                        &d->p))
     return 0;
   d->kind = kind_of(&d->p);
@@ -431,7 +431,7 @@ static int fast_path(const mma_dot *d, const cg_lay *ya, const cg_lay *yb, const
                      const cg_lay *yr) {
   return yr->l.kind == IR_LMMA && cg_lay_same(yacc, yr) && ya->l.kind == IR_LMMA_A &&
          yb->l.kind == IR_LMMA_B && same_grid(ya, yr) && same_grid(yb, yr) && kw_of(ya) == d->p.kw &&
-         kw_of(yb) == d->p.kw && cg_mma_fits(&d->p, d->m, d->n, d->k, yr->l.wpc[0], yr->l.wpc[1]);
+         kw_of(yb) == d->p.kw && tg_mma_fits(&d->p, d->m, d->n, d->k, yr->l.wpc[0], yr->l.wpc[1]);
 }
 
 /* Loads a rows x cols f32/i32 tile in layout y from a scratch matrix of `stride` elements per row. */
@@ -456,7 +456,7 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
                        const cg_lay *yb, const LLVMValueRef *b, const cg_lay *yr, LLVMValueRef *acc) {
   int kw = d->p.kw, wm = 1, wn = 1, word8 = ir_elem_bits(d->ea) == 8;
   uint32_t mp = max_u32(d->m, 16), np = max_u32(d->n, 8), kp = max_u32(d->k, 4u * (uint32_t)kw);
-  cg_mma_warp_grid(mp, np, L->warps, &wm, &wn);
+  tg_mma_warp_grid(mp, np, L->warps, &wm, &wn);
   cg_lay va, vb, vc;
   grid_lay(&va, IR_LMMA_A, d->ea, mp, kp, wm, wn, kw);
   grid_lay(&vb, IR_LMMA_B, d->ea, kp, np, wm, wn, kw);

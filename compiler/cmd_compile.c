@@ -66,12 +66,12 @@ static int parse_args(int argc, char **argv, compile_args *a) {
   return 0;
 }
 
-static const cg_target *pick_target(const char *name) {
+static const tg_target *pick_target(const char *name) {
   if (!name) name = "sm_80";
-  const cg_target *t = cg_target_lookup(name);
+  const tg_target *t = tg_target_lookup(name);
   if (!t) {
     fprintf(stderr, "kiln compile: unknown target '%s' (known:", name);
-    for (int i = 0; i < cg_ntargets; i++) fprintf(stderr, " %s", cg_targets[i].name);
+    for (int i = 0; i < tg_ntargets; i++) fprintf(stderr, " %s", tg_targets[i].name);
     fprintf(stderr, ")\n");
   }
   return t;
@@ -107,7 +107,7 @@ static char *read_file(const char *path) {
 }
 
 /* Builds the kernel IR from the input (recipe or IR text). */
-static ir_func *load_ir(compile_args *a, kl_recipe **rp, kl_settings *s, const cg_target *t, char *err,
+static ir_func *load_ir(compile_args *a, kl_recipe **rp, kl_settings *s, const tg_target *t, char *err,
                         size_t errn) {
   if (ends_with(a->input, ".ir")) {
     if (a->nsets) {
@@ -134,7 +134,7 @@ static ir_func *load_ir(compile_args *a, kl_recipe **rp, kl_settings *s, const c
 
 /* --emit launch: what a host program needs to launch the kernel (JSON). The grid and the argument
  * shapes come from the recipe for the settings; for an IR file they are absent. */
-static char *launch_json(kl_recipe *r, const kl_settings *s, const cg_result *res, const cg_target *t,
+static char *launch_json(kl_recipe *r, const kl_settings *s, const cg_result *res, const tg_target *t,
                          char *err, size_t errn) {
   char *buf = NULL;
   size_t n = 0;
@@ -173,7 +173,7 @@ static char *launch_json(kl_recipe *r, const kl_settings *s, const cg_result *re
   return rc ? NULL : buf;
 }
 
-static int emit(compile_args *a, kl_recipe *r, const kl_settings *s, ir_func *fn, const cg_target *t,
+static int emit(compile_args *a, kl_recipe *r, const kl_settings *s, ir_func *fn, const tg_target *t,
                 char *err, size_t errn) {
   if (!strcmp(a->emit, "ir")) {
     char *text = ir_print(fn);
@@ -227,7 +227,7 @@ int cmd_compile(int argc, char **argv) {
     fprintf(stderr, "kiln compile: unknown --emit '%s' (ir, ir-opt, llvm, ptx, cubin, launch)\n", a.emit);
     return 2;
   }
-  const cg_target *t = pick_target(a.target);
+  const tg_target *t = pick_target(a.target);
   if (!t) return 2;
   char err[2048] = "";
   kl_recipe *r = NULL;

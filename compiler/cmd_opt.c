@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../codegen/target.h"
+#include "../target/target.h"
 #include "../ir/ir.h"
 #include "cli.h"
 #include "passes/pass.h"
@@ -33,7 +33,7 @@ typedef struct {
   const pass_info *passes[MAXPASSES];
   int npasses;
   int print_after_all, split, diagnostics;
-  const cg_target *target;
+  const tg_target *target;
 } opt_opts;
 
 typedef struct {
@@ -91,10 +91,10 @@ static int parse_pass(opt_opts *o, const char *name) {
 }
 
 static int parse_target(opt_opts *o, const char *name) {
-  o->target = cg_target_lookup(name);
+  o->target = tg_target_lookup(name);
   if (o->target) return 0;
   fprintf(stderr, "kiln opt: unknown target '%s'; the targets are:", name);
-  for (int i = 0; i < cg_ntargets; i++) fprintf(stderr, " %s", cg_targets[i].name);
+  for (int i = 0; i < tg_ntargets; i++) fprintf(stderr, " %s", tg_targets[i].name);
   fprintf(stderr, "\n");
   return -1;
 }

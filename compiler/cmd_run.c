@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../recipes/ref/ref.h"
+#include "ref/ref.h"
 #include "../runtime/rt.h"
 #include "../sim/sim.h"
 #include "cli.h"
@@ -42,7 +42,7 @@ typedef struct {
 
 typedef struct {
   rt_device *gpu; /* NULL: the simulator */
-  const cg_target *target;
+  const tg_target *target;
   harness_rng rng;
   uint64_t seed;
 } run_env;
@@ -140,11 +140,11 @@ static int parse_args(int argc, char **argv, run_args *a) {
 
 /* ---- where kernels run ---- */
 
-static const cg_target *named_target(const char *name) {
-  const cg_target *t = cg_target_lookup(name);
+static const tg_target *named_target(const char *name) {
+  const tg_target *t = tg_target_lookup(name);
   if (!t) {
     fprintf(stderr, "kiln run: unknown target '%s' (known:", name);
-    for (int i = 0; i < cg_ntargets; i++) fprintf(stderr, " %s", cg_targets[i].name);
+    for (int i = 0; i < tg_ntargets; i++) fprintf(stderr, " %s", tg_targets[i].name);
     fprintf(stderr, ")\n");
   }
   return t;
@@ -162,7 +162,7 @@ static int open_env(const run_args *a, run_env *env) {
   if (a->target)
     env->target = named_target(a->target);
   else if (!env->gpu)
-    env->target = cg_target_lookup("sm_80");
+    env->target = tg_target_lookup("sm_80");
   else if (!(env->target = harness_pick_target(rt_device_sm(env->gpu), err, sizeof err)))
     fprintf(stderr, "kiln run: %s (%s)\n", err, rt_device_name(env->gpu));
   if (env->gpu && env->target)
@@ -336,7 +336,7 @@ static int run_reference(kl_recipe *r, run_case *c) {
   ref_fn fn = name ? ref_lookup(name) : NULL;
   if (!fn) {
     snprintf(c->err, sizeof c->err,
-             name ? "unknown reference '%s' (recipes/ref)" : "%s declares no reference",
+             name ? "unknown reference '%s' (compiler/ref)" : "%s declares no reference",
              name ? name : kl_recipe_path(r));
     return -1;
   }

@@ -11,7 +11,7 @@
 #include "lua/kl_recipe.h"
 
 typedef struct {
-  const cg_target *target;
+  const tg_target *target;
   cg_backend backend;
   int verify_each;       /* verify after every pass */
   FILE *print_after_all; /* --print-after-all */

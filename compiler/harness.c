@@ -274,15 +274,15 @@ double harness_tolerance(ir_elem e) {
 
 /* ---- targets ---- */
 
-static int arch_specific(const cg_target *t) { return t->name[strlen(t->name) - 1] == 'a'; }
+static int arch_specific(const tg_target *t) { return t->name[strlen(t->name) - 1] == 'a'; }
 
-const cg_target *harness_pick_target(int sm, char *err, size_t errn) {
+const tg_target *harness_pick_target(int sm, char *err, size_t errn) {
   char name[16];
   rt_sm_target_name(sm, name, sizeof name);
-  const cg_target *best = cg_target_lookup(name);
+  const tg_target *best = tg_target_lookup(name);
   if (best) return best;
-  for (int i = 0; i < cg_ntargets; i++) {
-    const cg_target *t = &cg_targets[i];
+  for (int i = 0; i < tg_ntargets; i++) {
+    const tg_target *t = &tg_targets[i];
     if (t->sm <= sm && !arch_specific(t) && (!best || t->sm > best->sm)) best = t;
   }
   if (!best) snprintf(err, errn, "no target row for a device of compute capability %d.%d", sm / 10, sm % 10);

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../codegen/target.h"
+#include "../target/target.h"
 #include "../ir/ir.h"
 
 /* ---- random numbers (splitmix64: one 64-bit state, every seed valid) ---- */
@@ -91,6 +91,6 @@ double harness_tolerance(ir_elem e);
 /* The target row for a device of compute capability sm (major*10+minor): the arch-specific row for
  * exactly that sm (sm_90a, sm_100a, sm_120a) or the row sm_XX, else the nearest lower row without
  * an arch-specific suffix (its PTX JIT-compiles forward). NULL with a message if none fits. */
-const cg_target *harness_pick_target(int sm, char *err, size_t errn);
+const tg_target *harness_pick_target(int sm, char *err, size_t errn);
 
 #endif

@@ -4,21 +4,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../codegen/target.h"
+#include "../target/target.h"
 #include "cli.h"
 
 /* `kiln targets [-v]`: the target table, one row per line (names only unless -v). */
 static int cmd_targets(int argc, char **argv) {
   int verbose = argc > 1 && !strcmp(argv[1], "-v");
-  for (int i = 0; i < cg_ntargets; i++) {
-    const cg_target *t = &cg_targets[i];
+  for (int i = 0; i < tg_ntargets; i++) {
+    const tg_target *t = &tg_targets[i];
     if (!verbose) {
       printf("%s\n", t->name);
       continue;
     }
     printf("%-8s smem %6d B  regs %3d ", t->name, t->smem_per_block, t->regs_per_thread);
     for (uint32_t f = 1; f; f <<= 1)
-      if (t->features & f) printf(" %s", cg_feature_name(f));
+      if (t->features & f) printf(" %s", tg_feature_name(f));
     printf("\n");
   }
   return 0;

@@ -1,5 +1,5 @@
 /*
- * abi.c - the entry points lowered code calls (sim/sim_abi.h). Each finds the running thread through
+ * abi.c - the entry points lowered code calls (codegen/sim_abi.h). Each finds the running thread through
  * the host thread's current worker, counts one device op and hands over to the checker or the
  * scheduler.
  */

@@ -18,7 +18,7 @@
 
 #include "fiber.h"
 #include "sim.h"
-#include "sim_abi.h"
+#include "../codegen/sim_abi.h"
 #include "sim_mma.h"
 
 /* How a kernel parameter is passed. */

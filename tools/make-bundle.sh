@@ -30,7 +30,7 @@ mkdir -p "$OUT"
 cp "$BUILD/kiln" "$OUT/kiln"
 strip "$OUT/kiln"
 cp -R "$SRC/recipes" "$OUT/recipes"
-rm -rf "$OUT/recipes/ref" # the C references are compiled into kiln
+
 cp "$SRC/tools/check-gpu" "$OUT/check-gpu"
 mkdir -p "$OUT/bench"
 cp "$SRC"/bench/*.py "$OUT/bench/" # GPU benchmarks (kiln against cuBLAS, SDPA), run by check-gpu

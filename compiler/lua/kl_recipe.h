@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../codegen/target.h"
+#include "../../target/target.h"
 #include "../../ir/ir.h"
 
 typedef struct kl_recipe kl_recipe;
@@ -58,7 +58,7 @@ kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn);
 void kl_recipe_free(kl_recipe *r);
 const char *kl_recipe_name(kl_recipe *r);
 const char *kl_recipe_path(kl_recipe *r);
-const char *kl_recipe_reference(kl_recipe *r); /* name of the C reference (recipes/ref), or NULL */
+const char *kl_recipe_reference(kl_recipe *r); /* name of the C reference (compiler/ref), or NULL */
 
 int kl_recipe_nparams(kl_recipe *r);
 const kl_param *kl_recipe_param(kl_recipe *r, int i);
@@ -71,7 +71,7 @@ int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, c
 const char *kl_settings_get(const kl_settings *s, const char *name);
 
 /* Runs the body: returns verified IR, or NULL with "file:line: message" in err. */
-ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const cg_target *t, char *err, size_t errn);
+ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const tg_target *t, char *err, size_t errn);
 /* Kernel arguments in order, with concrete shapes and scalar values. Returns the count or -1. */
 int kl_recipe_args(kl_recipe *r, const kl_settings *s, kl_arg *out, int max, char *err, size_t errn);
 /* Launch grid (programs per axis). */

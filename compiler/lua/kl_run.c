@@ -33,7 +33,7 @@ static int p_pairs(lua_State *L) {
 typedef struct {
   kl_recipe *r;
   const kl_settings *s;
-  const cg_target *t;
+  const tg_target *t;
   kl_build B;
   kl_arg *out;
   int max, n;
@@ -149,7 +149,7 @@ static int build_main(lua_State *L) {
   return 0;
 }
 
-ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const cg_target *t, char *err, size_t errn) {
+ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const tg_target *t, char *err, size_t errn) {
   job j = {.r = r, .s = s, .t = t};
   j.B.fn = ir_func_new(r->name);
   j.B.b = ir_builder_at_end(j.B.fn, j.B.fn->body);

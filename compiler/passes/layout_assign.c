@@ -24,7 +24,7 @@
  *      iota) take no part in the vote: they are recreated in the chosen layout instead of converted
  *      (in place when this is their only use), and so are cheap values anywhere below.
  *   4. dot: where the target has a matrix instruction for it and the tile holds whole fragments of
- *      a warp grid (codegen/mma_layout.h), the result takes the mma layout and the operands mma_a
+ *      a warp grid (target/mma_layout.h), the result takes the mma layout and the operands mma_a
  *      and mma_b (a load_shared used only there is read in that layout: ldmatrix from its buffer);
  *      otherwise the default layout. The accumulator converts to the result's layout. store
  *      converts its tile to the default layout.
@@ -43,12 +43,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../codegen/mma_layout.h"
+#include "../../target/mma_layout.h"
 #include "pass.h"
 
 typedef struct {
   ir_func *fn;
-  const cg_target *target; /* NULL: sm_80 */
+  const tg_target *target; /* NULL: sm_80 */
   int warps;
   uint32_t *uses; /* per value present when the pass started: live uses */
   uint32_t nuses;
@@ -281,13 +281,13 @@ static ir_layout dot_layout(layout_ctx *lc, ir_opid op, ir_lkind kind) {
   ir_func *fn = lc->fn;
   ir_type ta = ir_vtype(fn, fn->ops[op].opnd[0]), tb = ir_vtype(fn, fn->ops[op].opnd[1]);
   ir_type tr = ir_vtype(fn, fn->ops[op].res[0]);
-  cg_mma_pick p;
+  tg_mma_pick p;
   int wm, wn;
   if (ta.rank != 2 || tb.rank != 2 || tr.rank != 2 ||
-      !cg_mma_pick_for(lc->target, ta.elem, tb.elem, tr.elem, ir_attr_s(fn->ops[op].attrs, "precision", NULL),
+      !tg_mma_pick_for(lc->target, ta.elem, tb.elem, tr.elem, ir_attr_s(fn->ops[op].attrs, "precision", NULL),
                        &p) ||
-      !cg_mma_warp_grid(tr.shape[0], tr.shape[1], lc->warps, &wm, &wn) ||
-      !cg_mma_fits(&p, tr.shape[0], tr.shape[1], ta.shape[1], wm, wn))
+      !tg_mma_warp_grid(tr.shape[0], tr.shape[1], lc->warps, &wm, &wn) ||
+      !tg_mma_fits(&p, tr.shape[0], tr.shape[1], ta.shape[1], wm, wn))
     return (ir_layout){0};
   return ir_layout_mma(kind, wm, wn, p.kw);
 }

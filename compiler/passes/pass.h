@@ -10,11 +10,11 @@
 
 #include <stdio.h>
 
-#include "../../codegen/target.h"
+#include "../../target/target.h"
 #include "../../ir/ir.h"
 
 typedef struct {
-  const cg_target *target; /* may be NULL for target-independent passes (defaults to sm_80) */
+  const tg_target *target; /* may be NULL for target-independent passes (defaults to sm_80) */
   int verify_each;         /* run the verifier after every pass (debug builds default to 1) */
   FILE *print_after_all;   /* if non-NULL, print the IR after each pass with a header line */
   char err[1024];

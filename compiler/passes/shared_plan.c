@@ -151,7 +151,7 @@ static int by_first_use(const void *x, const void *y) {
 }
 
 /* The one-line error for buffer b, which ends past the target's limit. */
-static int overflow(plan *p, const buffer *b, uint32_t peak, const cg_target *t, pass_ctx *pc) {
+static int overflow(plan *p, const buffer *b, uint32_t peak, const tg_target *t, pass_ctx *pc) {
   ir_func *fn = p->fn;
   ir_arena *A = ir_arena_new();
   const char **names = ir_value_names(fn, A);
@@ -181,7 +181,7 @@ static int overflow(plan *p, const buffer *b, uint32_t peak, const cg_target *t,
  *      the first buffer that ends past the limit, the bytes needed and the limit.
  */
 int pass_shared_plan(ir_func *fn, pass_ctx *pc) {
-  const cg_target *t = pc->target ? pc->target : cg_target_lookup("sm_80");
+  const tg_target *t = pc->target ? pc->target : tg_target_lookup("sm_80");
   ir_arena *A = ir_arena_new();
   plan p = {.fn = fn};
   p.pos = ir_alloc(A, fn->nops * sizeof *p.pos);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Attention numerics on the simulator against the double references (recipes/ref/ref_attention.c):
+# Attention numerics on the simulator against the double references (compiler/ref/ref_attention.c):
 # every `checks` entry of the forward recipe and of both flash-decoding recipes (ragged Sq and Sk,
 # Sq = 1, Sk = 1, Sq > Sk with fully masked rows, GQA, causal and not, each D, f16 and bf16, both
 # memory layouts, padded rows, LSE), then e4m3 inputs on sm_89 (fp8 needs sm_89+). kiln run gives

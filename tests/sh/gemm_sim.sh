@@ -1,5 +1,5 @@
 #!/bin/sh
-# GEMM numerics on the simulator against the double reference (recipes/ref/ref_matmul.c):
+# GEMM numerics on the simulator against the double reference (compiler/ref/ref_matmul.c):
 #   1. every `checks` entry of recipes/matmul.lua on sm_80 (cp.async copies, the pipeline at stages
 #      1..5, ragged M, N and K, f16, bf16, f32, i8 with i32 and f16 outputs, transposed A and B,
 #      bias, relu, gelu, alpha);

@@ -490,7 +490,7 @@ static ir_func *parse(const char *text) {
 }
 
 /* Parse, verify, default pipeline, codegen. Returns cg_compile's status; err gets any message. */
-static int compile_text(const char *text, const cg_target *t, cg_backend be, cg_result *res, char *err,
+static int compile_text(const char *text, const tg_target *t, cg_backend be, cg_result *res, char *err,
                         size_t errn) {
   ir_func *fn = parse(text);
   if (!fn) return -1;
@@ -553,9 +553,9 @@ static int run_ptxas(const char *ptx, const char *arch) {
  * feature `need` must fail on rows without it, with the one-line message. Every PTX goes through ptxas when
  * it is installed; the sim module verifies. */
 static void check_targets(const char *name, const char *text, uint32_t need, int every) {
-  for (int i = 0; i < cg_ntargets; i++) {
-    if (!every && i != 0 && i != cg_ntargets - 1) continue;
-    const cg_target *t = &cg_targets[i];
+  for (int i = 0; i < tg_ntargets; i++) {
+    if (!every && i != 0 && i != tg_ntargets - 1) continue;
+    const tg_target *t = &tg_targets[i];
     cg_result res;
     char err[1024] = "";
     int rc = compile_text(text, t, CG_NVPTX, &res, err, sizeof err);
@@ -575,16 +575,16 @@ static void check_targets(const char *name, const char *text, uint32_t need, int
       cg_result_free(&res);
     } else if (!expect_ok) {
       char want[256];
-      snprintf(want, sizeof want, "needs %s, which target %s does not have", cg_feature_name(need), t->name);
+      snprintf(want, sizeof want, "needs %s, which target %s does not have", tg_feature_name(need), t->name);
       CHECK(strstr(err, want) != NULL && strstr(err, "op 'dot'") != NULL && !strchr(err, '\n'));
     }
   }
   cg_result res;
   char err[1024];
-  if (compile_text(text, &cg_targets[cg_ntargets - 1], CG_SIM, &res, err, sizeof err) == 0) {
+  if (compile_text(text, &tg_targets[tg_ntargets - 1], CG_SIM, &res, err, sizeof err) == 0) {
     CHECK(res.llvm_mod != NULL && res.llvm_ctx != NULL && res.ptx == NULL);
     cg_result_free(&res);
-  } else if ((cg_targets[cg_ntargets - 1].features & need) == need) {
+  } else if ((tg_targets[tg_ntargets - 1].features & need) == need) {
     fprintf(stderr, "%s for the simulator: %s\n", name, err);
     failures++;
   }
@@ -615,13 +615,13 @@ static void test_codegen_targets(void) {
   } dots[] = {
       {"f16", "f32", "ieee", 0},
       {"f16", "f16", "ieee", 0},
-      {"bf16", "f32", "ieee", CG_F_BF16},
-      {"e4m3", "f32", "ieee", CG_F_FP8_CVT},
-      {"e5m2", "f32", "ieee", CG_F_FP8_CVT},
+      {"bf16", "f32", "ieee", TG_F_BF16},
+      {"e4m3", "f32", "ieee", TG_F_FP8_CVT},
+      {"e5m2", "f32", "ieee", TG_F_FP8_CVT},
       {"f32", "f32", "tf32", 0},
       {"i8", "i32", "ieee", 0},
       {"u8", "i32", "ieee", 0},
-      {"u32", "i32", "b1_and", CG_F_MMA_B1_AND},
+      {"u32", "i32", "b1_and", TG_F_MMA_B1_AND},
   };
   for (size_t i = 0; i < sizeof dots / sizeof *dots; i++) {
     char *k = subst(k_dot, dots[i].a, dots[i].c, dots[i].prec);
@@ -717,7 +717,7 @@ static void test_codegen_errors(void) {
     if (!fn) continue;
     cg_result res;
     char err[1024] = "";
-    int rc = cg_compile(fn, cg_target_lookup(cg_errors[i].target), CG_NVPTX, &res, err, sizeof err);
+    int rc = cg_compile(fn, tg_target_lookup(cg_errors[i].target), CG_NVPTX, &res, err, sizeof err);
     if (rc != -1 || !strstr(err, cg_errors[i].want) || strchr(err, '\n')) {
       fprintf(stderr, "error case %zu: rc %d, message '%s'\n  want '%s'\n", i, rc, err, cg_errors[i].want);
       failures++;
@@ -729,14 +729,14 @@ static void test_codegen_errors(void) {
   ir_func *fn = parse("kernel @e(%t: tile<32xf32, blocked<[1],[32],[1],[0]>>) {warps = 1} {\n}\n");
   cg_result res;
   char err[1024] = "";
-  CHECK(fn && cg_compile(fn, cg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == -1);
+  CHECK(fn && cg_compile(fn, tg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == -1);
   CHECK(strstr(err,
                "kernel 'e': parameter t has type tile<32xf32, blocked<[1],[32],[1],[0]>>; kernel parameters "
                "are pointers or scalars") != NULL);
   ir_func_destroy(fn);
   /* warps out of range */
   fn = parse("kernel @w() {warps = 3} {\n}\n");
-  CHECK(fn && cg_compile(fn, cg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == -1);
+  CHECK(fn && cg_compile(fn, tg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == -1);
   CHECK(strstr(err, "kernel 'w': warps = 3 must be a power of two from 1 to 32") != NULL);
   ir_func_destroy(fn);
 }
@@ -747,7 +747,7 @@ static void test_codegen_errors(void) {
 static int run_sim(const char *text, const sim_arg *args, int nargs, int64_t gx) {
   cg_result res;
   char err[1024];
-  if (compile_text(text, cg_target_lookup("sm_90a"), CG_SIM, &res, err, sizeof err)) {
+  if (compile_text(text, tg_target_lookup("sm_90a"), CG_SIM, &res, err, sizeof err)) {
     fprintf(stderr, "sim compile: %s\n", err);
     return -1;
   }

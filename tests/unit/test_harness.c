@@ -244,7 +244,7 @@ static void test_pick_target(void) {
                {90, "sm_90a"}, {100, "sm_100a"}, {103, "sm_89"}, {120, "sm_120a"}, {121, "sm_89"}};
   char err[256] = "";
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    const cg_target *t = harness_pick_target(cases[i].sm, err, sizeof err);
+    const tg_target *t = harness_pick_target(cases[i].sm, err, sizeof err);
     CHECK(t && !strcmp(t->name, cases[i].want));
     if (t && strcmp(t->name, cases[i].want))
       fprintf(stderr, "sm %d: %s, want %s\n", cases[i].sm, t->name, cases[i].want);

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "codegen/codegen.h"
-#include "codegen/mma_layout.h"
+#include "target/mma_layout.h"
 #include "compiler/passes/pass.h"
 #include "sim/sim.h"
 
@@ -220,7 +220,7 @@ static char *mm_text(const etype *et, const config *cf) {
 }
 
 /* Parse, verify, default pipeline (with the verifier after each pass), codegen. */
-static int compile(const char *text, const cg_target *t, cg_backend be, cg_result *res, char *err,
+static int compile(const char *text, const tg_target *t, cg_backend be, cg_result *res, char *err,
                    size_t errn) {
   ir_func *fn = ir_parse(text, "mm.ir", err, errn, NULL);
   if (!fn) return -1;
@@ -261,7 +261,7 @@ static void check_mm(const etype *et, const config *cf, const char *target, int 
   }
   memset(c, 0xff, (size_t)M * N * cb); /* NaN / -1 */
   cg_result res;
-  const cg_target *t = cg_target_lookup(target);
+  const tg_target *t = tg_target_lookup(target);
   if (compile(text, t, CG_SIM, &res, err, sizeof err)) {
     fprintf(stderr, "%s: compile: %s\n", what, err);
     failures++;
@@ -431,7 +431,7 @@ static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *t
   for (int i = 0; i < bn * dd; i++) vi[i] = (int)(rnd() % 9), v[i] = f16_int[vi[i]], vi[i] -= 4;
   memset(out, 0xff, bm * dd * 4), memset(rmax, 0xff, bm * 4);
   cg_result res;
-  if (compile(text, cg_target_lookup(target), CG_SIM, &res, err, sizeof err)) {
+  if (compile(text, tg_target_lookup(target), CG_SIM, &res, err, sizeof err)) {
     fprintf(stderr, "chain %dx%dx%d D=%d warps=%d: %s\n", bm, bn, bk, dd, warps, err);
     failures++;
   } else {
@@ -512,11 +512,11 @@ static int ptxas_ok(const char *ptxas, const char *ptx, const char *arch) {
 }
 
 /* The PTX spelling of the instruction a type maps to on target t, or NULL if none. */
-static const char *mma_spelling(const etype *et, const cg_target *t, char *buf, size_t n) {
-  cg_mma_pick p;
+static const char *mma_spelling(const etype *et, const tg_target *t, char *buf, size_t n) {
+  tg_mma_pick p;
   ir_elem te = (ir_elem)ir_elem_parse(et->t, (int)strlen(et->t));
   ir_elem tc = (ir_elem)ir_elem_parse(et->c, (int)strlen(et->c));
-  if (!cg_mma_pick_for(t, te, te, tc, et->p, &p)) return NULL;
+  if (!tg_mma_pick_for(t, te, te, tc, et->p, &p)) return NULL;
   const char *in = et->b1 ? "b1" : !strcmp(et->t, "i8") ? "s8" : et->t;
   snprintf(buf, n, "mma.sync.aligned.m16n8k%d.row.col.%s.%s.%s.%s", et->b1 ? 256 : p.k,
            p.acc_int ? "s32" : "f32", in, in, p.acc_int ? "s32" : "f32");
@@ -529,8 +529,8 @@ static void test_nvptx_rows(void) {
   const etype *types[] = {&F16, &BF16, &E4M3, &E5M2, &S8, &U8, &B1};
   config regs = {64, 64, 32, 4, 0, 0}, smem = {64, 64, 32, 4, 1, 4}, b1 = {64, 64, 8, 4, 1, 2};
   for (size_t i = 0; i < sizeof types / sizeof *types; i++)
-    for (int r = 0; r < cg_ntargets; r++) {
-      const cg_target *t = &cg_targets[r];
+    for (int r = 0; r < tg_ntargets; r++) {
+      const tg_target *t = &tg_targets[r];
       for (int v = 0; v < 2; v++) {
         if (v && strcmp(t->name, types[i]->target) && strcmp(t->name, "sm_90a")) continue; /* time */
         config cf = v ? (types[i]->b1 ? b1 : smem) : regs;
@@ -542,9 +542,9 @@ static void test_nvptx_rows(void) {
         int rc = compile(text, t, CG_NVPTX, &res, err, sizeof err);
         free(text);
         int fp8 = !strcmp(types[i]->t, "e4m3") || !strcmp(types[i]->t, "e5m2");
-        int refused = (!strcmp(types[i]->t, "bf16") && !(t->features & CG_F_BF16)) ||
-                      (fp8 && !(t->features & CG_F_FP8_CVT)) ||
-                      (types[i]->b1 && !(t->features & CG_F_MMA_B1_AND));
+        int refused = (!strcmp(types[i]->t, "bf16") && !(t->features & TG_F_BF16)) ||
+                      (fp8 && !(t->features & TG_F_FP8_CVT)) ||
+                      (types[i]->b1 && !(t->features & TG_F_MMA_B1_AND));
         if (refused) { /* as before tensor cores: one line naming the op and the target */
           if (rc == 0 || !strstr(err, "op 'dot' needs") || !strstr(err, t->name) || strchr(err, '\n')) {
             fprintf(stderr, "%s on %s: want a one-line refusal, got rc %d: %s\n", types[i]->t, t->name, rc,

@@ -93,7 +93,7 @@ static LLVMValueRef sreg_tid(kern *k) {
 }
 
 /* kernel void @k(ptr addrspace(1) out, ptr addrspace(1) in), 4 KiB of static shared memory. */
-static void kern_begin(kern *k, const cg_target *t) {
+static void kern_begin(kern *k, const tg_target *t) {
   memset(k, 0, sizeof *k);
   k->c.ctx = LLVMContextCreate();
   k->c.mod = LLVMModuleCreateWithNameInContext("mma", k->c.ctx);
@@ -132,7 +132,7 @@ static void store_out(kern *k, LLVMValueRef v, int i) {
 }
 
 /* Emits PTX for t, checks `want` is in it, runs ptxas. Returns 0 if all passed. */
-static int emit_and_check(LLVMModuleRef mod, const cg_target *t, const char *what, const char *want) {
+static int emit_and_check(LLVMModuleRef mod, const tg_target *t, const char *what, const char *want) {
   char *msg = NULL;
   LLVMTargetRef tr;
   if (LLVMGetTargetFromTriple("nvptx64-nvidia-cuda", &tr, &msg)) return fprintf(stderr, "%s\n", msg), -1;
@@ -210,7 +210,7 @@ static const char *mma_ptx[CG_MMA_NKINDS] = {
     [CG_MMA_B1_AND_K256] = "mma.sync.aligned.m16n8k256.row.col.s32.b1.b1.s32.and.popc",
 };
 
-static void mma_kernel(cg_mma_kind kind, const cg_target *t) {
+static void mma_kernel(cg_mma_kind kind, const tg_target *t) {
   const cg_mma_info *mi = cg_mma_info_of(kind);
   kern k;
   kern_begin(&k, t);
@@ -227,7 +227,7 @@ static void mma_kernel(cg_mma_kind kind, const cg_target *t) {
   kern_end(&k, mi->name, mma_ptx[kind]);
 }
 
-static void ldmatrix_kernel(int num, int trans, const cg_target *t) {
+static void ldmatrix_kernel(int num, int trans, const tg_target *t) {
   kern k;
   kern_begin(&k, t);
   LLVMTypeRef i8 = LLVMInt8TypeInContext(k.c.ctx);
@@ -244,7 +244,7 @@ static void ldmatrix_kernel(int num, int trans, const cg_target *t) {
 }
 
 /* Copies 4, 8 and 16 bytes (the 16 with a zero-fill size from memory), commits, waits, reads back. */
-static void cp_async_kernel(const cg_target *t, int generic_dst) {
+static void cp_async_kernel(const tg_target *t, int generic_dst) {
   kern k;
   kern_begin(&k, t);
   LLVMTypeRef i8 = LLVMInt8TypeInContext(k.c.ctx);
@@ -273,8 +273,8 @@ static void cp_async_kernel(const cg_target *t, int generic_dst) {
 
 /* ---- target checks ---- */
 
-static const cg_target *T(const char *name) {
-  const cg_target *t = cg_target_lookup(name);
+static const tg_target *T(const char *name) {
+  const tg_target *t = tg_target_lookup(name);
   if (!t) {
     fprintf(stderr, "no target row %s\n", name);
     exit(1);
@@ -309,8 +309,8 @@ int main(void) {
   test_checks();
 
   int built = 0, nld = 0, ncp = 0; /* every row that has the op, so a new row is covered when added */
-  for (int i = 0; i < cg_ntargets; i++) {
-    const cg_target *t = &cg_targets[i];
+  for (int i = 0; i < tg_ntargets; i++) {
+    const tg_target *t = &tg_targets[i];
     for (int k = 0; k < CG_MMA_NKINDS; k++)
       if (!cg_mma_check(t, (cg_mma_kind)k, NULL, 0)) mma_kernel((cg_mma_kind)k, t), built++;
     if (!cg_tc_check(t, CG_TC_LDMATRIX, NULL, 0))

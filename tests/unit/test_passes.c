@@ -452,7 +452,7 @@ static void test_shared_plan_overflow(void) {
   CHECK(strstr(pc.err, "smem<64x64xf16>") && strstr(pc.err, "172032 bytes") && strstr(pc.err, "sm_80") &&
         strstr(pc.err, "166912"));
   CHECK(!strchr(pc.err, '\n'));
-  pc.target = cg_target_lookup("sm_90a");
+  pc.target = tg_target_lookup("sm_90a");
   CHECK(pass_shared_plan(k.fn, &pc) == 0);
   ir_func_destroy(k.fn);
 }

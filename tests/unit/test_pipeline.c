@@ -73,7 +73,7 @@ static int build(const char *text, const char *target, int own_plan, cg_result *
     fprintf(stderr, "%s\n%s\n", err, text);
     return -1;
   }
-  pass_ctx pc = {.target = cg_target_lookup(target), .verify_each = 1};
+  pass_ctx pc = {.target = tg_target_lookup(target), .verify_each = 1};
   int rc = own_plan ? pass_run(fn, &pc, pass_lookup("layout")) : pass_run_default(fn, &pc);
   if (rc) fprintf(stderr, "passes: %s\n%s\n", pc.err, text);
   if (!rc && (rc = cg_compile(fn, pc.target, CG_SIM, out, err, sizeof err)))

@@ -22,9 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "codegen/target.h"
+#include "target/target.h"
 #include "compiler/lua/kl_recipe.h"
-#include "recipes/ref/ref.h"
+#include "compiler/ref/ref.h"
 
 static int failures;
 
@@ -98,7 +98,7 @@ static int count_of(const char *text, const char *needle) {
 
 /* ---- 1. every recipe, every check, every target ---- */
 
-static void check_variant(kl_recipe *r, const kl_settings *s, const cg_target *t, const char *label) {
+static void check_variant(kl_recipe *r, const kl_settings *s, const tg_target *t, const char *label) {
   char err[2048];
   ir_func *fn = kl_recipe_build(r, s, t, err, sizeof err);
   CHECK(fn, "%s %s %s: %s", kl_recipe_path(r), label, t->name, err);
@@ -139,7 +139,7 @@ static void test_recipe(const char *path) {
   for (int v = 0; v < n; v++) {
     char label[32];
     snprintf(label, sizeof label, v ? "checks[%d]" : "defaults", v);
-    for (int t = 0; t < cg_ntargets; t++) check_variant(r, &sets[v], &cg_targets[t], label);
+    for (int t = 0; t < tg_ntargets; t++) check_variant(r, &sets[v], &tg_targets[t], label);
     check_args_grid(r, &sets[v], label);
   }
   kl_recipe_free(r);
@@ -194,7 +194,7 @@ static void test_softmax(void) {
   int64_t g[3];
   kl_recipe *r = load_with("recipes/softmax.lua", &s, (const char *[]){"M=37", "N=781", "dtype=f16", NULL});
   if (!r) return;
-  ir_func *fn = kl_recipe_build(r, &s, &cg_targets[0], err, sizeof err);
+  ir_func *fn = kl_recipe_build(r, &s, &tg_targets[0], err, sizeof err);
   CHECK(fn, "softmax f16: %s", err);
   if (fn) {
     char *text = ir_print(fn);
@@ -225,7 +225,7 @@ static void test_matmul(void) {
   kl_recipe *r = load_with("recipes/matmul.lua", &s, (const char *[]){"M=100", "N=70", "dtype=bf16", NULL});
   if (!r) return;
   CHECK(kl_recipe_grid(r, &s, g, err, sizeof err) == 0 && g[0] == 2 && g[1] == 2 && g[2] == 1, "matmul grid");
-  ir_func *fn = kl_recipe_build(r, &s, &cg_targets[0], err, sizeof err);
+  ir_func *fn = kl_recipe_build(r, &s, &tg_targets[0], err, sizeof err);
   CHECK(fn, "matmul bf16: %s", err);
   if (fn) {
     find_ctx c = {0};
@@ -330,7 +330,7 @@ static int load_and_build(const char *path, int builds, char *err, size_t errn) 
   kl_recipe_defaults(r, &s);
   int rc = 0;
   for (int i = 0; i < builds && rc == 0; i++) {
-    ir_func *fn = kl_recipe_build(r, &s, &cg_targets[1], err, errn);
+    ir_func *fn = kl_recipe_build(r, &s, &tg_targets[1], err, errn);
     rc = fn ? 0 : -1;
     ir_func_destroy(fn);
   }
@@ -402,7 +402,7 @@ static char *build_text(const char *dir, const char *tmpl, const char *snippet, 
   if (!r) return NULL;
   kl_settings s;
   kl_recipe_defaults(r, &s);
-  ir_func *fn = kl_recipe_build(r, &s, cg_target_lookup("sm_80"), err, errn);
+  ir_func *fn = kl_recipe_build(r, &s, tg_target_lookup("sm_80"), err, errn);
   if (fn) ir = ir_print(fn);
   ir_func_destroy(fn);
   kl_recipe_free(r);

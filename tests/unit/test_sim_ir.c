@@ -85,7 +85,7 @@ static int build(const char *name, cg_result *out) {
     fprintf(stderr, "%s\n", err);
     return -1;
   }
-  pass_ctx pc = {.target = cg_target_lookup("sm_80"), .verify_each = 1};
+  pass_ctx pc = {.target = tg_target_lookup("sm_80"), .verify_each = 1};
   int rc = pass_run_default(fn, &pc);
   if (rc)
     fprintf(stderr, "%s: %s\n", path, pc.err);

@@ -28,7 +28,7 @@
 
 #include "codegen/devops.h"
 #include "codegen/devops_mma.h"
-#include "sim/sim_abi.h"
+#include "codegen/sim_abi.h"
 #include "sim/sim_mma.h"
 
 static int failures;
@@ -592,7 +592,7 @@ static void test_lowering(cg_mma_kind kind) {
   k.c.ctx = LLVMContextCreate();
   k.c.mod = LLVMModuleCreateWithNameInContext("sim_mma", k.c.ctx);
   k.c.b = LLVMCreateBuilderInContext(k.c.ctx);
-  k.c.target = cg_target_lookup("sm_90a");
+  k.c.target = tg_target_lookup("sm_90a");
   k.c.ops = &cg_devops_sim;
   k.c.threads = 32;
   k.c.site = site;

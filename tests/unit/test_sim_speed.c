@@ -44,7 +44,7 @@ static sim_kernel *load(const char *name) {
   fclose(f);
   double t0 = now();
   ir_func *fn = ir_parse(text, path, err, sizeof err, NULL);
-  pass_ctx pc = {.target = cg_target_lookup("sm_80")};
+  pass_ctx pc = {.target = tg_target_lookup("sm_80")};
   cg_result r;
   if (!fn || pass_run_default(fn, &pc) || cg_compile(fn, pc.target, CG_SIM, &r, err, sizeof err)) {
     fprintf(stderr, "%s: cannot compile: %s %s\n", path, err, pc.err);

@@ -1,5 +1,6 @@
 /*
- * sim_abi.h - the calls that code lowered for CG_SIM makes into the simulator.
+ * sim_abi.h - the calls that code lowered for CG_SIM makes into the simulator: the contract, owned by
+ * codegen (which emits the calls) and implemented by sim/ (which defines them).
  *
  * codegen/devops_sim.c emits calls to these functions; sim/jit.c defines them in the JIT as absolute
  * symbols (no -rdynamic, so a static kiln works). They run on the fiber of the simulated thread that

@@ -7,7 +7,7 @@
 #ifndef KILN_REF_H
 #define KILN_REF_H
 
-#include "../../compiler/lua/kl_recipe.h"
+#include "../lua/kl_recipe.h"
 
 typedef struct {
   int nargs;

@@ -19,14 +19,14 @@
 #define KIB 1024
 
 /* Feature sets, each generation adding to an older one. */
-#define F_SM75 (CG_F_MMA_F16_K8 | CG_F_MMA_S8 | CG_F_LDMATRIX)
-#define F_SM80 (F_SM75 | CG_F_MMA_F16_K16 | CG_F_MMA_B1_AND | CG_F_CP_ASYNC | CG_F_BF16)
-#define F_SM89 (F_SM80 | CG_F_MMA_FP8 | CG_F_FP8_CVT)
-#define F_SM90 (F_SM89 | CG_F_WGMMA | CG_F_TMA)
-#define F_SM100 ((F_SM90 & ~CG_F_WGMMA) | CG_F_TCGEN05)
+#define F_SM75 (TG_F_MMA_F16_K8 | TG_F_MMA_S8 | TG_F_LDMATRIX)
+#define F_SM80 (F_SM75 | TG_F_MMA_F16_K16 | TG_F_MMA_B1_AND | TG_F_CP_ASYNC | TG_F_BF16)
+#define F_SM89 (F_SM80 | TG_F_MMA_FP8 | TG_F_FP8_CVT)
+#define F_SM90 (F_SM89 | TG_F_WGMMA | TG_F_TMA)
+#define F_SM100 ((F_SM90 & ~TG_F_WGMMA) | TG_F_TCGEN05)
 #define F_SM120 F_SM89
 
-const cg_target cg_targets[] = {
+const tg_target tg_targets[] = {
     {"sm_75", 75, "sm_75", "+ptx65", F_SM75, 64 * KIB, 48 * KIB, 255, 1024},
     {"sm_80", 80, "sm_80", "+ptx71", F_SM80, 163 * KIB, 48 * KIB, 255, 1024},
     {"sm_86", 86, "sm_86", "", F_SM80, 99 * KIB, 48 * KIB, 255, 1024},
@@ -35,12 +35,12 @@ const cg_target cg_targets[] = {
     {"sm_100a", 100, "sm_100a", "", F_SM100, 227 * KIB, 48 * KIB, 255, 1024},
     {"sm_120a", 120, "sm_120a", "", F_SM120, 99 * KIB, 48 * KIB, 255, 1024},
 };
-const int cg_ntargets = sizeof cg_targets / sizeof cg_targets[0];
+const int tg_ntargets = sizeof tg_targets / sizeof tg_targets[0];
 
-const cg_target *cg_target_lookup(const char *name) {
+const tg_target *tg_target_lookup(const char *name) {
   if (!name) return NULL;
-  for (int i = 0; i < cg_ntargets; i++)
-    if (strcmp(cg_targets[i].name, name) == 0) return &cg_targets[i];
+  for (int i = 0; i < tg_ntargets; i++)
+    if (strcmp(tg_targets[i].name, name) == 0) return &tg_targets[i];
   return NULL;
 }
 
@@ -48,30 +48,30 @@ static const struct {
   uint32_t bit;
   const char *name;
 } feature_names[] = {
-    {CG_F_MMA_F16_K8, "mma.sync m16n8k8 f16"},
-    {CG_F_MMA_F16_K16, "mma.sync m16n8k16 f16/bf16"},
-    {CG_F_MMA_S8, "mma.sync s8/u8"},
-    {CG_F_MMA_B1_AND, "mma.sync b1 and.popc"},
-    {CG_F_MMA_FP8, "mma.sync e4m3/e5m2"},
-    {CG_F_LDMATRIX, "ldmatrix"},
-    {CG_F_CP_ASYNC, "cp.async"},
-    {CG_F_BF16, "bf16"},
-    {CG_F_WGMMA, "wgmma"},
-    {CG_F_TMA, "tma"},
-    {CG_F_TCGEN05, "tcgen05"},
-    {CG_F_FP8_CVT, "fp8 conversions"},
+    {TG_F_MMA_F16_K8, "mma.sync m16n8k8 f16"},
+    {TG_F_MMA_F16_K16, "mma.sync m16n8k16 f16/bf16"},
+    {TG_F_MMA_S8, "mma.sync s8/u8"},
+    {TG_F_MMA_B1_AND, "mma.sync b1 and.popc"},
+    {TG_F_MMA_FP8, "mma.sync e4m3/e5m2"},
+    {TG_F_LDMATRIX, "ldmatrix"},
+    {TG_F_CP_ASYNC, "cp.async"},
+    {TG_F_BF16, "bf16"},
+    {TG_F_WGMMA, "wgmma"},
+    {TG_F_TMA, "tma"},
+    {TG_F_TCGEN05, "tcgen05"},
+    {TG_F_FP8_CVT, "fp8 conversions"},
 };
 
-const char *cg_feature_name(uint32_t feature) {
+const char *tg_feature_name(uint32_t feature) {
   for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++)
     if (feature_names[i].bit == feature) return feature_names[i].name;
   return "an unknown feature";
 }
 
-int cg_target_require(const cg_target *t, uint32_t feature, const char *op, char *err, int errn) {
+int tg_target_require(const tg_target *t, uint32_t feature, const char *op, char *err, int errn) {
   if ((t->features & feature) == feature) return 0;
   if (err && errn > 0)
-    snprintf(err, errn, "op '%s' needs %s, which target %s does not have", op, cg_feature_name(feature),
+    snprintf(err, errn, "op '%s' needs %s, which target %s does not have", op, tg_feature_name(feature),
              t->name);
   return -1;
 }

@@ -20,20 +20,20 @@ typedef struct {
   int kw;      /* operand elements per 32-bit register: 2, 4 or 1 */
   int ktiles;  /* K tiles of 4*kw elements per instruction: 1 (m16n8k8) or 2 */
   int acc_int; /* s32 accumulator (else f32) */
-} cg_mma_pick;
+} tg_mma_pick;
 
 /* 1 and *p if target t (NULL: sm_80) has an mma.sync for dot(a: ea, b: eb) -> er at `precision`
  * ("ieee", "tf32", "b1_and"; NULL = "ieee"); else 0 (the dot stays on FMAs). */
-int cg_mma_pick_for(const cg_target *t, ir_elem ea, ir_elem eb, ir_elem er, const char *precision,
-                    cg_mma_pick *p);
+int tg_mma_pick_for(const tg_target *t, ir_elem ea, ir_elem eb, ir_elem er, const char *precision,
+                    tg_mma_pick *p);
 
 /* The warp grid wm x wn (wm * wn <= warps) for an M x N dot result, or 0 if no grid holds whole
  * fragments (M < 16 or N < 8). Uses as many warps as fit, then the grid that reads the least
  * operand data from shared memory (wn * M + wm * N), then more warps along M. */
-int cg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn);
+int tg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn);
 
 /* 1 if a dot of these shapes can keep its operands and accumulator in mma layouts (whole
  * fragments): M >= 16 * wm, N >= 8 * wn, K >= 4 * kw. */
-int cg_mma_fits(const cg_mma_pick *p, uint32_t m, uint32_t n, uint32_t k, int wm, int wn);
+int tg_mma_fits(const tg_mma_pick *p, uint32_t m, uint32_t n, uint32_t k, int wm, int wn);
 
 #endif

@@ -13,38 +13,38 @@
 
 #include "mma_layout.h"
 
-static int has(const cg_target *t, uint32_t f, int sm) { return (t->features & f) && t->sm >= sm; }
+static int has(const tg_target *t, uint32_t f, int sm) { return (t->features & f) && t->sm >= sm; }
 
-int cg_mma_pick_for(const cg_target *t, ir_elem ea, ir_elem eb, ir_elem er, const char *precision,
-                    cg_mma_pick *p) {
-  if (!t) t = cg_target_lookup("sm_80");
+int tg_mma_pick_for(const tg_target *t, ir_elem ea, ir_elem eb, ir_elem er, const char *precision,
+                    tg_mma_pick *p) {
+  if (!t) t = tg_target_lookup("sm_80");
   if (!precision) precision = "ieee";
   memset(p, 0, sizeof *p);
   p->in = ea;
   if (ea != eb) return 0;
   if (!strcmp(precision, "b1_and")) {
     p->k = 8, p->kw = 1, p->ktiles = 2, p->acc_int = 1;
-    return ea == IR_U32 && er == IR_I32 && has(t, CG_F_MMA_B1_AND, 80);
+    return ea == IR_U32 && er == IR_I32 && has(t, TG_F_MMA_B1_AND, 80);
   }
   if (strcmp(precision, "ieee")) return 0;
   switch (ea) {
   case IR_F16:
     if (er != IR_F32 && er != IR_F16) return 0;
     p->kw = 2;
-    if (has(t, CG_F_MMA_F16_K16, 80)) return p->k = 16, p->ktiles = 2, 1;
-    return has(t, CG_F_MMA_F16_K8, 75) ? (p->k = 8, p->ktiles = 1, 1) : 0;
-  case IR_BF16: p->kw = 2, p->k = 16, p->ktiles = 2; return er == IR_F32 && has(t, CG_F_MMA_F16_K16, 80);
+    if (has(t, TG_F_MMA_F16_K16, 80)) return p->k = 16, p->ktiles = 2, 1;
+    return has(t, TG_F_MMA_F16_K8, 75) ? (p->k = 8, p->ktiles = 1, 1) : 0;
+  case IR_BF16: p->kw = 2, p->k = 16, p->ktiles = 2; return er == IR_F32 && has(t, TG_F_MMA_F16_K16, 80);
   case IR_I8:
   case IR_U8:
     p->kw = 4, p->k = 32, p->ktiles = 2, p->acc_int = 1;
-    return er == IR_I32 && has(t, CG_F_MMA_S8, 80);
+    return er == IR_I32 && has(t, TG_F_MMA_S8, 80);
   case IR_E4M3:
-  case IR_E5M2: p->kw = 4, p->k = 32, p->ktiles = 2; return er == IR_F32 && has(t, CG_F_MMA_FP8, 89);
+  case IR_E5M2: p->kw = 4, p->k = 32, p->ktiles = 2; return er == IR_F32 && has(t, TG_F_MMA_FP8, 89);
   default: return 0;
   }
 }
 
-int cg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn) {
+int tg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn) {
   int best = 0;
   uint64_t best_cost = 0;
   for (int a = 1; a <= warps && 16u * a <= m; a *= 2)
@@ -58,6 +58,6 @@ int cg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn) {
   return best > 0;
 }
 
-int cg_mma_fits(const cg_mma_pick *p, uint32_t m, uint32_t n, uint32_t k, int wm, int wn) {
+int tg_mma_fits(const tg_mma_pick *p, uint32_t m, uint32_t n, uint32_t k, int wm, int wn) {
   return m >= 16u * wm && n >= 8u * wn && k >= 4u * p->kw;
 }
