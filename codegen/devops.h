@@ -15,8 +15,8 @@
 
 #include <llvm-c/Core.h>
 
-#include "devops_mma.h"
 #include "../target/target.h"
+#include "devops_mma.h"
 
 typedef struct cg_devops cg_devops;
 

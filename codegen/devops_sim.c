@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim_abi.h"
 #include "devops.h"
+#include "sim_abi.h"
 
 _Static_assert((int)SIM_NSREG == (int)CG_NSREG, "sim_abi.h SIM_NSREG must equal CG_NSREG");
 _Static_assert((int)SIM_SHFL_XOR == (int)CG_SHFL_XOR && (int)SIM_SHFL_IDX == (int)CG_SHFL_IDX &&

@@ -35,8 +35,8 @@
 #include <llvm-c/DebugInfo.h>
 #include <string.h>
 
-#include "cg.h"
 #include "../target/mma_layout.h"
+#include "cg.h"
 
 typedef struct {
   tg_mma_pick p;

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../target/target.h"
 #include "../ir/ir.h"
+#include "../target/target.h"
 #include "cli.h"
 #include "passes/pass.h"
 

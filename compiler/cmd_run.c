@@ -25,12 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ref/ref.h"
 #include "../runtime/rt.h"
 #include "../sim/sim.h"
 #include "cli.h"
 #include "driver.h"
 #include "harness.h"
+#include "ref/ref.h"
 
 typedef struct {
   const char *recipe, *target;

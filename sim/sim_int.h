@@ -16,9 +16,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "../codegen/sim_abi.h"
 #include "fiber.h"
 #include "sim.h"
-#include "../codegen/sim_abi.h"
 #include "sim_mma.h"
 
 /* How a kernel parameter is passed. */

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../target/target.h"
 #include "../../ir/ir.h"
+#include "../../target/target.h"
 
 typedef struct kl_recipe kl_recipe;
 

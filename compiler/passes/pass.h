@@ -10,8 +10,8 @@
 
 #include <stdio.h>
 
-#include "../../target/target.h"
 #include "../../ir/ir.h"
+#include "../../target/target.h"
 
 typedef struct {
   const tg_target *target; /* may be NULL for target-independent passes (defaults to sm_80) */

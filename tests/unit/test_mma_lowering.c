@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include "codegen/codegen.h"
-#include "target/mma_layout.h"
 #include "compiler/passes/pass.h"
 #include "sim/sim.h"
+#include "target/mma_layout.h"
 
 static int failures;
 static uint64_t rng_state, seed0;

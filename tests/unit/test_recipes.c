@@ -22,9 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "target/target.h"
 #include "compiler/lua/kl_recipe.h"
 #include "compiler/ref/ref.h"
+#include "target/target.h"
 
 static int failures;
 
