@@ -25,49 +25,21 @@
 #include "compiler/lua/kl_recipe.h"
 #include "compiler/ref/ref.h"
 #include "target/target.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                     \
-  do {                                                                                                       \
-    if (!(cond)) {                                                                                           \
-      failures++;                                                                                            \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-      fprintf(stderr, __VA_ARGS__);                                                                          \
-      fputc('\n', stderr);                                                                                   \
-    }                                                                                                        \
-  } while (0)
+#include "test.h"
 
 /* ---- helpers ---- */
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
-}
+/* This run's scratch folder (under $TMPDIR) for the recipes the tests write. */
+static char *scratch;
 
-/* Writes text to a fresh file under dir; returns its malloc'd path. */
+/* Writes text to a fresh .lua file under dir; returns its malloc'd path. */
 static char *write_temp(const char *dir, const char *text) {
-  char *path = malloc(strlen(dir) + 32);
-  sprintf(path, "%s/kiln_recipe_XXXXXX.lua", dir);
-  int fd = mkstemps(path, 4);
-  if (fd < 0) abort();
-  FILE *f = fdopen(fd, "w");
-  fputs(text, f);
-  fclose(f);
-  return path;
+  return test_scratch_file(dir, "kiln_recipe", ".lua", text);
 }
 
 /* 1-based line of the first line of path containing needle, or 0. */
 static int line_of(const char *path, const char *needle) {
-  char *text = read_text(path);
+  char *text = test_read_file(path, NULL);
   int line = 1, found = 0;
   for (char *p = text; p && *p && !found; line++) {
     char *nl = strchr(p, '\n');
@@ -341,7 +313,7 @@ static int load_and_build(const char *path, int builds, char *err, size_t errn) 
 static void expect_bad(const char *name, int builds) {
   char path[256], want[1024], err[2048] = "";
   snprintf(path, sizeof path, "tests/recipes_bad/%s.lua", name);
-  char *text = read_text(path);
+  char *text = test_read_file(path, NULL);
   CHECK(text && !strncmp(text, "-- expect: ", 11), "%s: no '-- expect:' first line", path);
   if (!text) return;
   char *line = text + 11, *colon = strchr(line, ':'), *nl = strchr(line, '\n');
@@ -412,7 +384,7 @@ static char *build_text(const char *dir, const char *tmpl, const char *snippet, 
 /* The snippet builds, and the IR holds each '|'-separated piece of `want`. */
 static void body_ok(const char *snippet, const char *want) {
   char err[2048], *path, piece[256];
-  char *ir = build_text("/tmp", body_template, snippet, &path, err, sizeof err);
+  char *ir = build_text(scratch, body_template, snippet, &path, err, sizeof err);
   CHECK(ir, "snippet '%s': %s", snippet, err);
   for (const char *p = want; ir && *p;) {
     size_t n = strcspn(p, "|");
@@ -428,7 +400,7 @@ static void body_ok(const char *snippet, const char *want) {
 /* The snippet fails with "PATH:LINE: want", LINE = line + the snippet's first line. */
 static void fails_at(const char *tmpl, int line, const char *snippet, const char *want) {
   char err[2048] = "", *path, full[2048];
-  char *ir = build_text("/tmp", tmpl, snippet, &path, err, sizeof err);
+  char *ir = build_text(scratch, tmpl, snippet, &path, err, sizeof err);
   snprintf(full, sizeof full, "%s:%d: %s", path, line, want);
   CHECK(!ir && !strcmp(err, full), "snippet '%s':\n  got  '%s'\n  want '%s'", snippet, ir ? "(built)" : err,
         full);
@@ -719,7 +691,7 @@ static void test_declaration_errors(void) {
 static void expect_run_error(const char *snippet, const char *set, int which, int line, const char *want) {
   char text[2048], err[2048] = "", full[2048];
   snprintf(text, sizeof text, decl_template, snippet);
-  char *path = write_temp("/tmp", text);
+  char *path = write_temp(scratch, text);
   kl_recipe *r = kl_recipe_load(path, err, sizeof err);
   CHECK(r, "%s: %s", snippet, err);
   if (r) {
@@ -762,7 +734,7 @@ static void test_run_errors(void) {
            "args = { kiln.tensor('x', 'f32', { 2, 'n', function(p) return p.n * 2 end }, 'inout'),\n"
            "         kiln.scalar('eps', 'f32'), kiln.scalar('half', 'f64', function(p) return p.n / 4 end),\n"
            "         kiln.scalar('m', 'i64', 'n') },");
-  char *path = write_temp("/tmp", text);
+  char *path = write_temp(scratch, text);
   kl_recipe *r = kl_recipe_load(path, err, sizeof err);
   CHECK(r, "%s", err);
   if (r) {
@@ -790,8 +762,9 @@ static void test_run_errors(void) {
 
 /* A long path: Lua shortens it in its own positions; the message gives it whole. */
 static void test_long_path(void) {
-  char dir[] = "/tmp/kiln_recipe_test_with_a_directory_name_long_enough_to_be_shortened_XXXXXX";
-  if (!mkdtemp(dir)) abort();
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/kiln_recipe_test_with_a_directory_name_long_enough_to_be_shortened", scratch);
+  if (mkdir(dir, 0755)) abort();
   char err[2048], *path, full[2048];
   char *ir = build_text(dir, body_template, "local z = t + k.cast(t, 'f16')", &path, err, sizeof err);
   snprintf(full, sizeof full, "%s:%d: 'add' mixes f32 and f16: convert one with k.cast", path, SNIP);
@@ -808,6 +781,7 @@ static void test_long_path(void) {
 }
 
 int main(void) {
+  scratch = test_scratch_dir("kiln-test-recipes");
   test_all_recipes();
   test_vector_add();
   test_softmax();
@@ -823,9 +797,7 @@ int main(void) {
   test_declaration_errors();
   test_run_errors();
   test_long_path();
-  if (failures)
-    fprintf(stderr, "%d failures\n", failures);
-  else
-    printf("test_recipes: ok\n");
-  return failures ? 1 : 0;
+  test_rmtree(scratch);
+  free(scratch);
+  return test_done("test_recipes");
 }
