@@ -1,6 +1,6 @@
 /*
  * test_mma_lowering.c - dot on tensor cores (codegen/lower_mma.c) against C references. The layout
- * pass's choices are checked as text in tests/lit/codegen/layout-mma.ir.
+ * pass's choices are checked as text in tests/lit/passes/layout_assign_mma.ir.
  *
  * 1. Numerics on the simulator: a K loop of masked loads and dots (C = C_in + A B over shapes that
  *    are not multiples of the tile) for every element type (f16, bf16, e4m3, e5m2, i8, u8, b1
