@@ -8,12 +8,13 @@ if [ "${KILN_SKIP_BUNDLE_TEST:-0}" = 1 ]; then
   exit 0
 fi
 : "${KILN_BUILD:?KILN_BUILD must name the build directory}"
-WORK="$KILN_BUILD/bundle-test"
+# The static build stays between runs (it is slow); the bundle, its results and cache are this run's.
+BUNDLE_BUILD="$KILN_BUILD/bundle-test/build"
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 OUT="$WORK/kiln-bundle"
-mkdir -p "$WORK"
 fail=0
 
-if ! KILN_BUNDLE_BUILD="$WORK/build" JOBS=2 sh tools/make-bundle.sh "$OUT" > "$WORK/make.log" 2>&1; then
+if ! KILN_BUNDLE_BUILD="$BUNDLE_BUILD" JOBS=2 sh tools/make-bundle.sh "$OUT" > "$WORK/make.log" 2>&1; then
   echo "FAIL: make-bundle.sh:"; tail -n 30 "$WORK/make.log"; exit 1
 fi
 
@@ -41,14 +42,13 @@ out=$(cd "$OUT" && KILN_CUDA_LIB=/nonexistent KILN_CACHE_DIR="$WORK/cache" ./kil
 echo "$out" | grep -q " sim: .* PASS" || { echo "FAIL: the bundled kiln does not run vector_add:"; echo "$out"; fail=1; }
 
 # 5. check-gpu refuses to run without a GPU and says why
-out=$(cd "$OUT" && KILN_CUDA_LIB=/nonexistent ./check-gpu "$WORK/results" 2>&1); st=$?
+out=$(cd "$OUT" && KILN_CUDA_LIB=/nonexistent ./check-gpu "$WORK/results-no-gpu" 2>&1); st=$?
 [ $st != 0 ] && echo "$out" | grep -q "no GPU" || { echo "FAIL: check-gpu without a GPU: status $st"; echo "$out"; fail=1; }
 
 # 6. check-gpu on a fake driver whose kernels do nothing: every check fails, and results.md says so
 #    with the device, the commit and one row per check
 fake="$KILN_BUILD/libkiln_fake_cuda.so"
 if [ ! -f "$fake" ]; then echo "FAIL: $fake is not built"; fail=1; else
-  rm -rf "$WORK/results"
   out=$(cd "$OUT" && KILN_CUDA_LIB="$fake" KILN_BENCH_REPS=3 ./check-gpu "$WORK/results" 2>&1); st=$?
   md="$WORK/results/results.md"
   [ $st != 0 ] || { echo "FAIL: check-gpu passed kernels that never ran"; fail=1; }

@@ -12,18 +12,9 @@
 #include <unistd.h>
 
 #include "runtime/rt.h"
+#include "test.h"
 
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-static char root[256];
+static char *root; /* this run's scratch folder */
 
 static void hex_of(const char *s, char out[33]) {
   rt_cache_key_hex(rt_fnv128(rt_fnv128_init(), s, strlen(s)), out);
@@ -99,20 +90,7 @@ static void test_put_get(void) {
 }
 
 static void write_raw(const char *path, const char *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  CHECK(f != NULL);
-  if (!f) return;
-  fwrite(data, 1, n, f);
-  fclose(f);
-}
-
-static char *read_raw(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *buf = calloc(1, 1 << 16);
-  *n = fread(buf, 1, (1 << 16) - 1, f);
-  fclose(f);
-  return buf;
+  CHECK(test_write_file(path, data, n) == 0);
 }
 
 /* Every damaged form of a good entry is a miss; the good one is a hit again afterwards. */
@@ -123,7 +101,7 @@ static void test_corrupt(void) {
   char path[512];
   entry_file(k, path, sizeof path);
   size_t n;
-  char *good = read_raw(path, &n);
+  char *good = test_read_file(path, &n);
   CHECK(good && n > 30);
   if (!good) return;
   char *bad = malloc(n + 8);
@@ -151,7 +129,7 @@ static void test_corrupt(void) {
   char path2[512];
   entry_file(k2, path2, sizeof path2);
   size_t n2;
-  char *other = read_raw(path2, &n2);
+  char *other = test_read_file(path2, &n2);
   write_raw(path, other, n2);
   CHECK(rt_cache_get(k) == NULL);
   write_raw(path, good, n);
@@ -246,20 +224,14 @@ static void test_concurrent(void) {
 }
 
 int main(void) {
-  snprintf(root, sizeof root, "/tmp/kiln-test-cache-XXXXXX");
-  if (!mkdtemp(root)) return perror("mkdtemp"), 1;
+  root = test_scratch_dir("kiln-test-cache");
   test_hash_vectors();
   test_key_inputs();
   test_put_get();
   test_corrupt();
   test_concurrent();
   test_dirs();
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-  if (system(cmd)) fprintf(stderr, "could not remove %s\n", root);
-  if (failures)
-    fprintf(stderr, "test_cache: %d failure(s)\n", failures);
-  else
-    printf("test_cache: ok\n");
-  return failures != 0;
+  if (test_rmtree(root)) fprintf(stderr, "could not remove %s\n", root);
+  free(root);
+  return test_done("test_cache");
 }

@@ -19,16 +19,7 @@
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
 #include "sim/sim.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
+#include "test.h"
 
 /* ---- building helpers ---- */
 
@@ -232,233 +223,30 @@ static void test_layout_warps_error(void) {
 
 /* ---- 2. codegen ---- */
 
-/* Kernels as IR text. `$T` in a template is replaced by an element type. */
+/* Kernels as IR text, read from tests/unit/ir/codegen/NAME.ir. `$T` in a template is replaced by an
+ * element type. */
 
-static const char *k_ew_f32 = "kernel @ew_f32(%x: ptr<f32>, %y: ptr<f32>, %n: i32) {warps = 4} {\n"
-                              "  %pid = program_id() {axis = 0} : i32\n"
-                              "  %np = num_programs() {axis = 2} : i32\n"
-                              "  %c1 = const() {value = 1} : i32\n"
-                              "  %c256 = const() {value = 256} : i32\n"
-                              "  %off = mul(%pid, %c256) : i32\n"
-                              "  %vx = view(%x, %n, %c1) : view<1xf32>\n"
-                              "  %vy = view(%y, %n, %c1) : view<1xf32>\n"
-                              "  %a = load(%vx, %off) {pad = 1.0} : tile<256xf32>\n"
-                              "  %b = load(%vy, %np) : tile<256xf32>\n"
-                              "  %0 = add(%a, %b) : tile<256xf32>\n"
-                              "  %1 = sub(%0, %b) : tile<256xf32>\n"
-                              "  %2 = mul(%1, %a) : tile<256xf32>\n"
-                              "  %3 = div(%2, %b) : tile<256xf32>\n"
-                              "  %4 = rem(%3, %b) : tile<256xf32>\n"
-                              "  %5 = min(%4, %a) : tile<256xf32>\n"
-                              "  %6 = max(%5, %b) : tile<256xf32>\n"
-                              "  %7 = fma(%6, %a, %b) : tile<256xf32>\n"
-                              "  %8 = neg(%7) : tile<256xf32>\n"
-                              "  %9 = abs(%8) : tile<256xf32>\n"
-                              "  %10 = exp(%9) : tile<256xf32>\n"
-                              "  %11 = exp2(%10) : tile<256xf32>\n"
-                              "  %12 = log(%11) : tile<256xf32>\n"
-                              "  %13 = log2(%12) : tile<256xf32>\n"
-                              "  %14 = sqrt(%13) : tile<256xf32>\n"
-                              "  %15 = rsqrt(%14) : tile<256xf32>\n"
-                              "  %16 = cmp(%15, %a) {pred = \"lt\"} : tile<256xi1>\n"
-                              "  %17 = cmp(%15, %b) {pred = \"ne\"} : tile<256xi1>\n"
-                              "  %18 = and(%16, %17) : tile<256xi1>\n"
-                              "  %19 = xor(%18, %16) : tile<256xi1>\n"
-                              "  %20 = not(%19) : tile<256xi1>\n"
-                              "  %21 = select(%20, %15, %a) : tile<256xf32>\n"
-                              "  %io = iota() {axis = 0} : tile<256xi32>\n"
-                              "  %iof = cast(%io) : tile<256xf32>\n"
-                              "  %s = const() {value = 0.5} : f32\n"
-                              "  %sp = splat(%s) : tile<256xf32>\n"
-                              "  %22 = add(%21, %iof) : tile<256xf32>\n"
-                              "  %23 = mul(%22, %sp) : tile<256xf32>\n"
-                              "  store(%vy, %off, %23)\n"
-                              "}\n";
+static char *k_ew_f32; /* tests/unit/ir/codegen/ew_f32.ir */
 
 /* Float arithmetic and math in another float type. */
-static const char *k_ew_float = "kernel @ew_$T(%x: ptr<$T>, %n: i32) {warps = 2} {\n"
-                                "  %c0 = const() {value = 0} : i32\n"
-                                "  %c1 = const() {value = 1} : i32\n"
-                                "  %v = view(%x, %n, %n, %n, %c1) : view<2x$T>\n"
-                                "  %a = load(%v, %c0, %c0) {pad = -1.5} : tile<8x32x$T>\n"
-                                "  %b = load(%v, %c1, %c1) : tile<8x32x$T>\n"
-                                "  %0 = add(%a, %b) : tile<8x32x$T>\n"
-                                "  %1 = sub(%0, %b) : tile<8x32x$T>\n"
-                                "  %2 = mul(%1, %a) : tile<8x32x$T>\n"
-                                "  %3 = div(%2, %b) : tile<8x32x$T>\n"
-                                "  %4 = min(%3, %a) : tile<8x32x$T>\n"
-                                "  %5 = max(%4, %b) : tile<8x32x$T>\n"
-                                "  %6 = fma(%5, %a, %b) : tile<8x32x$T>\n"
-                                "  %7 = neg(%6) : tile<8x32x$T>\n"
-                                "  %8 = abs(%7) : tile<8x32x$T>\n"
-                                "  %9 = exp(%8) : tile<8x32x$T>\n"
-                                "  %10 = exp2(%9) : tile<8x32x$T>\n"
-                                "  %11 = log(%10) : tile<8x32x$T>\n"
-                                "  %12 = log2(%11) : tile<8x32x$T>\n"
-                                "  %13 = sqrt(%12) : tile<8x32x$T>\n"
-                                "  %14 = rsqrt(%13) : tile<8x32x$T>\n"
-                                "  %15 = cmp(%14, %a) {pred = \"ge\"} : tile<8x32xi1>\n"
-                                "  %16 = select(%15, %14, %b) : tile<8x32x$T>\n"
-                                "  %17 = const() {value = 2.0} : tile<8x32x$T>\n"
-                                "  %18 = rem(%16, %17) : tile<8x32x$T>\n"
-                                "  store(%v, %c0, %c0, %18)\n"
-                                "}\n";
+static char *k_ew_float; /* tests/unit/ir/codegen/ew_float.ir */
 
 /* Integer arithmetic and bit ops. */
-static const char *k_ew_int = "kernel @ew_$T(%x: ptr<$T>, %n: i32, %s: $T) {warps = 4} {\n"
-                              "  %c0 = const() {value = 0} : i32\n"
-                              "  %c1 = const() {value = 1} : i32\n"
-                              "  %v = view(%x, %n, %n, %c1, %n) : view<2x$T>\n"
-                              "  %a = load(%v, %c0, %c1) {pad = 3} : tile<32x8x$T>\n"
-                              "  %b = splat(%s) : tile<32x8x$T>\n"
-                              "  %0 = add(%a, %b) : tile<32x8x$T>\n"
-                              "  %1 = sub(%0, %b) : tile<32x8x$T>\n"
-                              "  %2 = mul(%1, %a) : tile<32x8x$T>\n"
-                              "  %3 = div(%2, %b) : tile<32x8x$T>\n"
-                              "  %4 = rem(%3, %b) : tile<32x8x$T>\n"
-                              "  %5 = min(%4, %a) : tile<32x8x$T>\n"
-                              "  %6 = max(%5, %b) : tile<32x8x$T>\n"
-                              "  %7 = and(%6, %a) : tile<32x8x$T>\n"
-                              "  %8 = or(%7, %b) : tile<32x8x$T>\n"
-                              "  %9 = xor(%8, %a) : tile<32x8x$T>\n"
-                              "  %10 = shl(%9, %b) : tile<32x8x$T>\n"
-                              "  %11 = shr(%10, %b) : tile<32x8x$T>\n"
-                              "  %12 = not(%11) : tile<32x8x$T>\n"
-                              "  %13 = popc(%12) : tile<32x8x$T>\n"
-                              "  %14 = neg(%13) : tile<32x8x$T>\n"
-                              "  %15 = abs(%14) : tile<32x8x$T>\n"
-                              "  %16 = fma(%15, %a, %b) : tile<32x8x$T>\n"
-                              "  %17 = cmp(%16, %a) {pred = \"le\"} : tile<32x8xi1>\n"
-                              "  %18 = select(%17, %16, %a) : tile<32x8x$T>\n"
-                              "  %19 = iota() {axis = 1} : tile<32x8xi32>\n"
-                              "  %20 = cast(%19) : tile<32x8x$T>\n"
-                              "  %21 = add(%18, %20) : tile<32x8x$T>\n"
-                              "  store(%v, %c1, %c0, %21)\n"
-                              "}\n";
+static char *k_ew_int; /* tests/unit/ir/codegen/ew_int.ir */
 
 /* Every cast from and back to f32, integer widenings and narrowings, bitcasts. */
-static const char *k_casts = "kernel @casts(%x: ptr<f32>, %n: i32) {warps = 4} {\n"
-                             "  %c0 = const() {value = 0} : i32\n"
-                             "  %c1 = const() {value = 1} : i32\n"
-                             "  %v = view(%x, %n, %c1) : view<1xf32>\n"
-                             "  %a = load(%v, %c0) : tile<128xf32>\n"
-                             "  %h = cast(%a) : tile<128xf16>\n"
-                             "  %bf = cast(%h) : tile<128xbf16>\n"
-                             "  %q = cast(%bf) : tile<128xe4m3>\n"
-                             "  %r = cast(%q) : tile<128xe5m2>\n"
-                             "  %d = cast(%r) : tile<128xf64>\n"
-                             "  %i8 = cast(%d) : tile<128xi8>\n"
-                             "  %u8 = cast(%i8) : tile<128xu8>\n"
-                             "  %i16 = cast(%u8) : tile<128xi16>\n"
-                             "  %i64 = cast(%i16) : tile<128xi64>\n"
-                             "  %u32 = cast(%i64) : tile<128xu32>\n"
-                             "  %i1 = cast(%u32) : tile<128xi1>\n"
-                             "  %f1 = cast(%i1) : tile<128xf16>\n"
-                             "  %q1 = cast(%u32) : tile<128xe4m3>\n"
-                             "  %i2 = cast(%q1) : tile<128xi32>\n"
-                             "  %r2 = cast(%a) : tile<128xe5m2>\n"
-                             "  %h2 = cast(%r2) : tile<128xf16>\n"
-                             "  %b2 = cast(%a) : tile<128xbf16>\n"
-                             "  %u2 = cast(%b2) : tile<128xu32>\n"
-                             "  %bc = bitcast(%a) : tile<128xu32>\n"
-                             "  %bh = bitcast(%h2) : tile<128xi16>\n"
-                             "  %bq = bitcast(%q1) : tile<128xu8>\n"
-                             "  %s0 = cast(%f1) : tile<128xf32>\n"
-                             "  %s1 = cast(%i2) : tile<128xf32>\n"
-                             "  %s2 = cast(%bh) : tile<128xf32>\n"
-                             "  %s3 = cast(%bq) : tile<128xf32>\n"
-                             "  %s4 = add(%u2, %bc) : tile<128xu32>\n"
-                             "  %s5 = cast(%s4) : tile<128xf32>\n"
-                             "  %t0 = add(%s0, %s1) : tile<128xf32>\n"
-                             "  %t1 = add(%t0, %s2) : tile<128xf32>\n"
-                             "  %t2 = add(%t1, %s3) : tile<128xf32>\n"
-                             "  %t3 = add(%t2, %s5) : tile<128xf32>\n"
-                             "  store(%v, %c0, %t3)\n"
-                             "}\n";
+static char *k_casts; /* tests/unit/ir/codegen/casts.ir */
 
 /* Reductions: both axes, under replication (a tile smaller than the layout), across warps, and
  * other element types; broadcasts back. */
-static const char *k_reduce =
-    "kernel @reduce(%x: ptr<f32>, %h: ptr<f16>, %w: ptr<i32>, %n: i32) {warps = 8} {\n"
-    "  %c0 = const() {value = 0} : i32\n"
-    "  %c1 = const() {value = 1} : i32\n"
-    "  %v = view(%x, %n, %n, %n, %c1) : view<2xf32>\n"
-    "  %a = load(%v, %c0, %c0) : tile<64x64xf32>\n"
-    "  %r0 = reduce(%a) {axis = 0, kind = \"sum\"} : tile<1x64xf32>\n"
-    "  %r1 = reduce(%a) {axis = 1, kind = \"max\"} : tile<64x1xf32>\n"
-    "  %b0 = broadcast(%r0) : tile<64x64xf32>\n"
-    "  %b1 = broadcast(%r1) : tile<64x64xf32>\n"
-    "  %d = sub(%a, %b1) : tile<64x64xf32>\n"
-    "  %e = add(%d, %b0) : tile<64x64xf32>\n"
-    "  store(%v, %c0, %c0, %e)\n"
-    "  %s = load(%v, %c1, %c0) : tile<4x8xf32>\n"
-    "  %sr = reduce(%s) {axis = 1, kind = \"min\"} : tile<4x1xf32>\n"
-    "  store(%v, %c1, %c1, %sr)\n"
-    "  %vh = view(%h, %n, %n, %n, %c1) : view<2xf16>\n"
-    "  %t = load(%vh, %c0, %c0) : tile<16x128xf16>\n"
-    "  %tr = reduce(%t) {axis = 0, kind = \"max\"} : tile<1x128xf16>\n"
-    "  store(%vh, %c0, %c0, %tr)\n"
-    "  %vw = view(%w, %n, %c1) : view<1xi32>\n"
-    "  %i = load(%vw, %c0) : tile<1024xi32>\n"
-    "  %ir = reduce(%i) {axis = 0, kind = \"sum\"} : tile<1xi32>\n"
-    "  store(%vw, %c0, %ir)\n"
-    "  %cm = cmp(%i, %i) {pred = \"eq\"} : tile<1024xi1>\n"
-    "  %cr = reduce(%cm) {axis = 0, kind = \"max\"} : tile<1xi1>\n"
-    "  %ci = cast(%cr) : tile<1xi32>\n"
-    "  store(%vw, %c1, %ci)\n"
-    "}\n";
+static char *k_reduce; /* tests/unit/ir/codegen/reduce.ir */
 
 /* dot with inputs $T and accumulator $C, precision $P. */
-static const char *k_dot = "kernel @dot_$T(%a: ptr<$T>, %b: ptr<$T>, %c: ptr<$C>, %n: i32) {warps = 4} {\n"
-                           "  %c0 = const() {value = 0} : i32\n"
-                           "  %c1 = const() {value = 1} : i32\n"
-                           "  %va = view(%a, %n, %n, %n, %c1) : view<2x$T>\n"
-                           "  %vb = view(%b, %n, %n, %n, %c1) : view<2x$T>\n"
-                           "  %vc = view(%c, %n, %n, %n, %c1) : view<2x$C>\n"
-                           "  %x = load(%va, %c0, %c0) : tile<32x16x$T>\n"
-                           "  %y = load(%vb, %c0, %c0) : tile<16x16x$T>\n"
-                           "  %z = load(%vc, %c0, %c0) : tile<32x16x$C>\n"
-                           "  %r = dot(%x, %y, %z) {precision = \"$P\"} : tile<32x16x$C>\n"
-                           "  store(%vc, %c0, %c0, %r)\n"
-                           "}\n";
+static char *k_dot; /* tests/unit/ir/codegen/dot.ir */
 
 /* A loop carrying a tile and a scalar, an if with a tile result, shared buffers, an explicit
  * conversion. */
-static const char *k_control =
-    "kernel @control(%x: ptr<f32>, %n: i32) {warps = 4} {\n"
-    "  %c0 = const() {value = 0} : i32\n"
-    "  %c1 = const() {value = 1} : i32\n"
-    "  %c32 = const() {value = 32} : i32\n"
-    "  %v = view(%x, %n, %n, %n, %c1) : view<2xf32>\n"
-    "  %init = const() {value = 0.0} : tile<32x32xf32>\n"
-    "  %z = const() {value = 0.0} : f32\n"
-    "  %sm = alloc_shared() : smem<32x32xf32>\n"
-    "  %acc, %cnt = for(%c0, %n, %c32, %init, %z) : tile<32x32xf32>, f32 {\n"
-    "  ^(%k: i32, %a: tile<32x32xf32>, %s: f32):\n"
-    "    copy(%v, %k, %c0, %sm) {pad = 0.0}\n"
-    "    barrier()\n"
-    "    %t = load_shared(%sm) : tile<32x32xf32>\n"
-    "    barrier()\n"
-    "    %a2 = add(%a, %t) : tile<32x32xf32>\n"
-    "    %big = cmp(%k, %c32) {pred = \"gt\"} : i1\n"
-    "    %sel = if(%big) : tile<32x32xf32> {\n"
-    "      %m = mul(%a2, %a2) : tile<32x32xf32>\n"
-    "      yield(%m)\n"
-    "    } else {\n"
-    "      yield(%a2)\n"
-    "    }\n"
-    "    %one = const() {value = 1.0} : f32\n"
-    "    %s2 = add(%s, %one) : f32\n"
-    "    yield(%sel, %s2)\n"
-    "  }\n"
-    "  %sp = splat(%cnt) : tile<32x32xf32>\n"
-    "  %o = add(%acc, %sp) : tile<32x32xf32>\n"
-    "  %cv = convert_layout(%o) : tile<32x32xf32, blocked<[1,1],[32,1],[1,4],[0,1]>>\n"
-    "  store_shared(%sm, %cv)\n"
-    "  barrier()\n"
-    "  %back = load_shared(%sm) : tile<32x32xf32>\n"
-    "  store(%v, %c0, %c0, %back)\n"
-    "}\n";
+static char *k_control; /* tests/unit/ir/codegen/control.ir */
 
 /* Replaces each $T, $C, $P in tmpl. */
 static char *subst(const char *tmpl, const char *t, const char *c, const char *p) {
@@ -489,64 +277,14 @@ static ir_func *parse(const char *text) {
   return fn;
 }
 
-/* Parse, verify, default pipeline, codegen. Returns cg_compile's status; err gets any message. */
+/* test_compile_ir, where any failure before codegen is a failed check: codegen's own refusals are
+ * what the callers test. 0 or -1; err gets the message. */
 static int compile_text(const char *text, const tg_target *t, cg_backend be, cg_result *res, char *err,
                         size_t errn) {
-  ir_func *fn = parse(text);
-  if (!fn) return -1;
-  if (ir_verify(fn, err, errn)) {
-    fprintf(stderr, "verify error: %s\n", err);
-    CHECK(0);
-    ir_func_destroy(fn);
-    return -1;
-  }
-  pass_ctx pc = {.target = t, .verify_each = 1};
-  if (pass_run_default(fn, &pc)) {
-    fprintf(stderr, "pipeline error: %s\n", pc.err);
-    CHECK(0);
-    ir_func_destroy(fn);
-    return -1;
-  }
-  int rc = cg_compile(fn, t, be, res, err, errn);
-  ir_func_destroy(fn);
-  return rc;
-}
-
-static const char *ptxas_path(void) {
-  static const char *p;
-  static int looked;
-  if (looked) return p;
-  looked = 1;
-  const char *path = getenv("PATH");
-  static char buf[4096];
-  while (path && *path) {
-    const char *e = strchr(path, ':');
-    size_t n = e ? (size_t)(e - path) : strlen(path);
-    snprintf(buf, sizeof buf, "%.*s/ptxas", (int)n, path);
-    if (n && access(buf, X_OK) == 0) return p = buf;
-    path = e ? e + 1 : NULL;
-  }
-  return p = access("/usr/local/cuda/bin/ptxas", X_OK) == 0 ? "/usr/local/cuda/bin/ptxas" : NULL;
-}
-
-/* 0 if ptxas accepts the PTX for arch; prints ptxas's output otherwise. */
-static int run_ptxas(const char *ptx, const char *arch) {
-  char in[] = "/tmp/kiln_test_cg_XXXXXX";
-  int fd = mkstemp(in);
-  if (fd < 0) return -1;
-  size_t n = strlen(ptx);
-  int ok = write(fd, ptx, n) == (ssize_t)n;
-  close(fd);
-  char cmd[8192];
-  snprintf(cmd, sizeof cmd, "'%s' -arch=%s '%s' -o /dev/null 2>&1", ptxas_path(), arch, in);
-  FILE *f = ok ? popen(cmd, "r") : NULL;
-  char out[4096] = "";
-  size_t got = f ? fread(out, 1, sizeof out - 1, f) : 0;
-  out[got] = 0;
-  int rc = f ? pclose(f) : -1;
-  unlink(in);
-  if (rc != 0) fprintf(stderr, "ptxas -arch=%s failed:\n%s\n", arch, out);
-  return rc == 0 ? 0 : -1;
+  int rc = test_compile_ir(text, "test.ir", t, be, res, err, errn);
+  if (rc == TEST_BEFORE_CODEGEN) fprintf(stderr, "before codegen: %s\n", err);
+  CHECK(rc != TEST_BEFORE_CODEGEN);
+  return rc ? -1 : 0;
 }
 
 /* Compiles for every target row (or the oldest and the newest: target-independent code); kernels needing
@@ -563,14 +301,14 @@ static void check_targets(const char *name, const char *text, uint32_t need, int
     if (expect_ok != (rc == 0)) {
       fprintf(stderr, "%s on %s: rc %d, expected %s: %s\n", name, t->name, rc,
               expect_ok ? "success" : "an error", err);
-      failures++;
+      test_failures++;
     }
     if (rc == 0) {
       CHECK(res.ptx && strstr(res.ptx, ".entry"));
       CHECK(res.threads >= 32 && res.kernel_name && res.llvm_ir);
-      if (ptxas_path() && run_ptxas(res.ptx, t->name)) {
+      if (test_ptxas() && test_ptxas_accepts(res.ptx, t->name)) {
         fprintf(stderr, "  (kernel %s)\n", name);
-        failures++;
+        test_failures++;
       }
       cg_result_free(&res);
     } else if (!expect_ok) {
@@ -586,12 +324,12 @@ static void check_targets(const char *name, const char *text, uint32_t need, int
     cg_result_free(&res);
   } else if ((tg_targets[tg_ntargets - 1].features & need) == need) {
     fprintf(stderr, "%s for the simulator: %s\n", name, err);
-    failures++;
+    test_failures++;
   }
 }
 
 static void test_codegen_targets(void) {
-  if (!ptxas_path()) printf("test_codegen: ptxas not found (PATH, /usr/local/cuda/bin): PTX not assembled\n");
+  if (!test_ptxas()) printf("test_codegen: ptxas not found (PATH, /usr/local/cuda/bin): PTX not assembled\n");
   check_targets("ew_f32", k_ew_f32, 0, 1);
   /* f16 and bf16 arithmetic depends on the target; f64 and fp8 (software) do not */
   static const char *floats[] = {"f16", "bf16", "f64", "e4m3", "e5m2"};
@@ -720,7 +458,7 @@ static void test_codegen_errors(void) {
     int rc = cg_compile(fn, tg_target_lookup(cg_errors[i].target), CG_NVPTX, &res, err, sizeof err);
     if (rc != -1 || !strstr(err, cg_errors[i].want) || strchr(err, '\n')) {
       fprintf(stderr, "error case %zu: rc %d, message '%s'\n  want '%s'\n", i, rc, err, cg_errors[i].want);
-      failures++;
+      test_failures++;
     }
     if (rc == 0) cg_result_free(&res);
     ir_func_destroy(fn);
@@ -798,38 +536,9 @@ static int fp8_nearest(fp8fmt f, float x) {
   return c | sign;
 }
 
-static const char *k_fp8_encode =
-    "kernel @fp8_encode(%x: ptr<f32>, %q: ptr<e4m3>, %r: ptr<e5m2>, %n: i32) {warps = 4} {\n"
-    "  %pid = program_id() {axis = 0} : i32\n"
-    "  %c512 = const() {value = 512} : i32\n"
-    "  %off = mul(%pid, %c512) : i32\n"
-    "  %c1 = const() {value = 1} : i32\n"
-    "  %vx = view(%x, %n, %c1) : view<1xf32>\n"
-    "  %vq = view(%q, %n, %c1) : view<1xe4m3>\n"
-    "  %vr = view(%r, %n, %c1) : view<1xe5m2>\n"
-    "  %a = load(%vx, %off) : tile<512xf32>\n"
-    "  %a8 = cast(%a) : tile<512xe4m3>\n"
-    "  store(%vq, %off, %a8)\n"
-    "  %b8 = cast(%a) : tile<512xe5m2>\n"
-    "  store(%vr, %off, %b8)\n"
-    "}\n";
+static char *k_fp8_encode; /* tests/unit/ir/codegen/fp8_encode.ir */
 
-static const char *k_fp8_decode =
-    "kernel @fp8_decode(%q: ptr<e4m3>, %r: ptr<e5m2>, %dq: ptr<f32>, %dr: ptr<f32>) {\n"
-    "  %c0 = const() {value = 0} : i32\n"
-    "  %c1 = const() {value = 1} : i32\n"
-    "  %c256 = const() {value = 256} : i32\n"
-    "  %vq = view(%q, %c256, %c1) : view<1xe4m3>\n"
-    "  %vr = view(%r, %c256, %c1) : view<1xe5m2>\n"
-    "  %vdq = view(%dq, %c256, %c1) : view<1xf32>\n"
-    "  %vdr = view(%dr, %c256, %c1) : view<1xf32>\n"
-    "  %cq = load(%vq, %c0) : tile<256xe4m3>\n"
-    "  %cr = load(%vr, %c0) : tile<256xe5m2>\n"
-    "  %fq = cast(%cq) : tile<256xf32>\n"
-    "  %fr = cast(%cr) : tile<256xf32>\n"
-    "  store(%vdq, %c0, %fq)\n"
-    "  store(%vdr, %c0, %fr)\n"
-    "}\n";
+static char *k_fp8_decode; /* tests/unit/ir/codegen/fp8_decode.ir */
 
 static int same_float(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
 
@@ -846,7 +555,7 @@ static void test_sim_fp8(void) {
     if (!same_float(dq[c], fp8_value(E4M3, c)) || !same_float(dr[c], fp8_value(E5M2, c))) {
       fprintf(stderr, "fp8 decode of 0x%02x: e4m3 %g (want %g), e5m2 %g (want %g)\n", c, dq[c],
               fp8_value(E4M3, c), dr[c], fp8_value(E5M2, c));
-      failures++;
+      test_failures++;
       break;
     }
 
@@ -884,42 +593,11 @@ static void test_sim_fp8(void) {
       bad++;
     }
   }
-  failures += bad;
+  test_failures += bad;
 }
 
 /* Reductions on both axes, across and within warps, under replication, for 1..16 warps. */
-static const char *k_sim_reduce =
-    "kernel @reduce(%x: ptr<f32>, %rmax: ptr<f32>, %csum: ptr<f32>, %smin: ptr<f32>, %w: ptr<i32>,"
-    " %o: ptr<i32>) {warps = $T} {\n"
-    "  %c0 = const() {value = 0} : i32\n"
-    "  %c1 = const() {value = 1} : i32\n"
-    "  %c64 = const() {value = 64} : i32\n"
-    "  %v = view(%x, %c64, %c64, %c64, %c1) : view<2xf32>\n"
-    "  %a = load(%v, %c0, %c0) : tile<64x64xf32>\n"
-    "  %r1 = reduce(%a) {axis = 1, kind = \"max\"} : tile<64x1xf32>\n"
-    "  %vr = view(%rmax, %c64, %c1, %c1, %c1) : view<2xf32>\n"
-    "  store(%vr, %c0, %c0, %r1)\n"
-    "  %r0 = reduce(%a) {axis = 0, kind = \"sum\"} : tile<1x64xf32>\n"
-    "  %vc = view(%csum, %c1, %c64, %c64, %c1) : view<2xf32>\n"
-    "  store(%vc, %c0, %c0, %r0)\n"
-    "  %s = load(%v, %c0, %c0) : tile<4x8xf32>\n"
-    "  %sr = reduce(%s) {axis = 1, kind = \"min\"} : tile<4x1xf32>\n"
-    "  %c4 = const() {value = 4} : i32\n"
-    "  %vs = view(%smin, %c4, %c1, %c1, %c1) : view<2xf32>\n"
-    "  store(%vs, %c0, %c0, %sr)\n"
-    "  %c1024 = const() {value = 1024} : i32\n"
-    "  %vw = view(%w, %c1024, %c1) : view<1xi32>\n"
-    "  %i = load(%vw, %c0) : tile<1024xi32>\n"
-    "  %is = reduce(%i) {axis = 0, kind = \"sum\"} : tile<1xi32>\n"
-    "  %c2 = const() {value = 2} : i32\n"
-    "  %vo = view(%o, %c2, %c1) : view<1xi32>\n"
-    "  store(%vo, %c0, %is)\n"
-    "  %big = const() {value = 1000} : tile<1024xi32>\n"
-    "  %gt = cmp(%i, %big) {pred = \"gt\"} : tile<1024xi1>\n"
-    "  %any = reduce(%gt) {axis = 0, kind = \"max\"} : tile<1xi1>\n"
-    "  %anyi = cast(%any) : tile<1xi32>\n"
-    "  store(%vo, %c1, %anyi)\n"
-    "}\n";
+static char *k_sim_reduce; /* tests/unit/ir/codegen/sim_reduce.ir */
 
 static void test_sim_reduce(void) {
   static float x[64 * 64], rmax[64], csum[64], smin[4];
@@ -950,31 +628,13 @@ static void test_sim_reduce(void) {
     }
     bad += o[0] != (int32_t)wsum || o[1] != 0;
     if (bad) fprintf(stderr, "reduce with %s warps: %d wrong results\n", warps[k], bad);
-    failures += bad != 0;
+    test_failures += bad != 0;
   }
 }
 
 /* Explicit layout conversions (column-major order, replication, other warp splits) move every
  * element exactly; loads at negative offsets read the pad. */
-static const char *k_sim_convert =
-    "kernel @convert(%x: ptr<f16>, %y: ptr<f16>, %z: ptr<f16>) {warps = 4} {\n"
-    "  %c0 = const() {value = 0} : i32\n"
-    "  %c1 = const() {value = 1} : i32\n"
-    "  %c32 = const() {value = 32} : i32\n"
-    "  %c64 = const() {value = 64} : i32\n"
-    "  %vx = view(%x, %c32, %c64, %c64, %c1) : view<2xf16>\n"
-    "  %vy = view(%y, %c32, %c64, %c64, %c1) : view<2xf16>\n"
-    "  %vz = view(%z, %c32, %c64, %c64, %c1) : view<2xf16>\n"
-    "  %a = load(%vx, %c0, %c0) : tile<32x64xf16>\n"
-    "  %b = convert_layout(%a) : tile<32x64xf16, blocked<[2,1],[8,4],[1,4],[0,1]>>\n"
-    "  %c = convert_layout(%b) : tile<32x64xf16, blocked<[1,1],[32,1],[4,1],[1,0]>>\n"
-    "  %d = convert_layout(%c) : tile<32x64xf16, blocked<[64,1],[1,32],[1,4],[0,1]>>\n"
-    "  store(%vy, %c0, %c0, %d)\n"
-    "  %m1 = const() {value = -1} : i32\n"
-    "  %m2 = const() {value = -2} : i32\n"
-    "  %e = load(%vx, %m1, %m2) {pad = 7.0} : tile<32x64xf16>\n"
-    "  store(%vz, %c0, %c0, %e)\n"
-    "}\n";
+static char *k_sim_convert; /* tests/unit/ir/codegen/sim_convert.ir */
 
 static void test_sim_convert(void) {
   static uint16_t x[32 * 64], y[32 * 64], z[32 * 64];
@@ -992,21 +652,7 @@ static void test_sim_convert(void) {
 }
 
 /* Integer division never traps: x / 0 = x, x % 0 = 0, INT_MIN / -1 = INT_MIN (wraps). */
-static const char *k_sim_div = "kernel @div(%a: ptr<$T>, %b: ptr<$T>, %q: ptr<$T>, %r: ptr<$T>) {\n"
-                               "  %c0 = const() {value = 0} : i32\n"
-                               "  %c1 = const() {value = 1} : i32\n"
-                               "  %c8 = const() {value = 8} : i32\n"
-                               "  %va = view(%a, %c8, %c1) : view<1x$T>\n"
-                               "  %vb = view(%b, %c8, %c1) : view<1x$T>\n"
-                               "  %vq = view(%q, %c8, %c1) : view<1x$T>\n"
-                               "  %vr = view(%r, %c8, %c1) : view<1x$T>\n"
-                               "  %x = load(%va, %c0) : tile<8x$T>\n"
-                               "  %y = load(%vb, %c0) : tile<8x$T>\n"
-                               "  %d = div(%x, %y) : tile<8x$T>\n"
-                               "  %m = rem(%x, %y) : tile<8x$T>\n"
-                               "  store(%vq, %c0, %d)\n"
-                               "  store(%vr, %c0, %m)\n"
-                               "}\n";
+static char *k_sim_div; /* tests/unit/ir/codegen/sim_div.ir */
 
 static void test_sim_div(void) {
   int32_t a[8] = {7, -7, 7, -7, INT32_MIN, 5, 9, -9}, b[8] = {2, 2, -2, 0, -1, -1, 0, 4}, q[8], r[8];
@@ -1031,20 +677,7 @@ static void test_sim_div(void) {
 }
 
 /* dot against a C reference, inputs small integers so that every product and sum is exact. */
-static const char *k_sim_dot = "kernel @dot(%a: ptr<$T>, %b: ptr<$T>, %c: ptr<$C>) {warps = 4} {\n"
-                               "  %c0 = const() {value = 0} : i32\n"
-                               "  %c1 = const() {value = 1} : i32\n"
-                               "  %c16 = const() {value = 16} : i32\n"
-                               "  %c32 = const() {value = 32} : i32\n"
-                               "  %va = view(%a, %c32, %c16, %c16, %c1) : view<2x$T>\n"
-                               "  %vb = view(%b, %c16, %c32, %c32, %c1) : view<2x$T>\n"
-                               "  %vc = view(%c, %c32, %c32, %c32, %c1) : view<2x$C>\n"
-                               "  %x = load(%va, %c0, %c0) : tile<32x16x$T>\n"
-                               "  %y = load(%vb, %c0, %c0) : tile<16x32x$T>\n"
-                               "  %z = load(%vc, %c0, %c0) : tile<32x32x$C>\n"
-                               "  %r = dot(%x, %y, %z) {precision = \"$P\"} : tile<32x32x$C>\n"
-                               "  store(%vc, %c0, %c0, %r)\n"
-                               "}\n";
+static char *k_sim_dot; /* tests/unit/ir/codegen/sim_dot.ir */
 
 static uint16_t f16_of(int v) { /* small integers only */
   if (!v) return 0;
@@ -1095,7 +728,7 @@ static void test_sim_dot(void) {
     free(text);
     int bad = fl ? memcmp(cf, want, sizeof cf) : memcmp(ci, wanti, sizeof ci);
     if (bad) fprintf(stderr, "dot %s x %s + %s: wrong results\n", cases[k].t, cases[k].t, cases[k].c);
-    failures += bad != 0;
+    test_failures += bad != 0;
   }
   /* b1_and: popc(a & b) over packed words */
   for (int m = 0; m < 32; m++)
@@ -1114,37 +747,7 @@ static void test_sim_dot(void) {
 
 /* A loop over row blocks of a ragged matrix through shared memory (copy with pad, load_shared), a
  * carried tile and scalar, and an if choosing a tile. */
-static const char *k_sim_loop = "kernel @loop(%x: ptr<f32>, %y: ptr<f32>, %rows: i32) {warps = 4} {\n"
-                                "  %c0 = const() {value = 0} : i32\n"
-                                "  %c1 = const() {value = 1} : i32\n"
-                                "  %c32 = const() {value = 32} : i32\n"
-                                "  %vx = view(%x, %rows, %c32, %c32, %c1) : view<2xf32>\n"
-                                "  %vy = view(%y, %c32, %c32, %c32, %c1) : view<2xf32>\n"
-                                "  %init = const() {value = 0.0} : tile<32x32xf32>\n"
-                                "  %z = const() {value = 0.0} : f32\n"
-                                "  %sm = alloc_shared() : smem<32x32xf32>\n"
-                                "  %acc, %cnt = for(%c0, %rows, %c32, %init, %z) : tile<32x32xf32>, f32 {\n"
-                                "  ^(%k: i32, %a: tile<32x32xf32>, %s: f32):\n"
-                                "    copy(%vx, %k, %c0, %sm) {pad = 0.5}\n"
-                                "    barrier()\n"
-                                "    %t = load_shared(%sm) : tile<32x32xf32>\n"
-                                "    barrier()\n"
-                                "    %a2 = add(%a, %t) : tile<32x32xf32>\n"
-                                "    %one = const() {value = 1.0} : f32\n"
-                                "    %s2 = add(%s, %one) : f32\n"
-                                "    yield(%a2, %s2)\n"
-                                "  }\n"
-                                "  %c50 = const() {value = 50} : i32\n"
-                                "  %big = cmp(%rows, %c50) {pred = \"gt\"} : i1\n"
-                                "  %sel = if(%big) : tile<32x32xf32> {\n"
-                                "    %sp = splat(%cnt) : tile<32x32xf32>\n"
-                                "    %m = mul(%acc, %sp) : tile<32x32xf32>\n"
-                                "    yield(%m)\n"
-                                "  } else {\n"
-                                "    yield(%acc)\n"
-                                "  }\n"
-                                "  store(%vy, %c0, %c0, %sel)\n"
-                                "}\n";
+static char *k_sim_loop; /* tests/unit/ir/codegen/sim_loop.ir */
 
 static void test_sim_loop(void) {
   static float x[100 * 32], y[32 * 32];
@@ -1163,32 +766,13 @@ static void test_sim_loop(void) {
         bad += y[i * 32 + j] != s;
       }
     if (bad) fprintf(stderr, "loop with %d rows: %d wrong results\n", rows, bad);
-    failures += bad != 0;
+    test_failures += bad != 0;
   }
 }
 
 /* Rank 3: a strided view (a transposed read), a reduction along the middle dim, and a 3-D copy into
  * shared memory read back with a layout, for 1 and 32 warps. */
-static const char *k_sim_rank3 = "kernel @rank3(%x: ptr<i32>, %r: ptr<i32>, %y: ptr<i32>) {warps = $T} {\n"
-                                 "  %c0 = const() {value = 0} : i32\n"
-                                 "  %c1 = const() {value = 1} : i32\n"
-                                 "  %c4 = const() {value = 4} : i32\n"
-                                 "  %c6 = const() {value = 6} : i32\n"
-                                 "  %c8 = const() {value = 8} : i32\n"
-                                 "  %c48 = const() {value = 48} : i32\n"
-                                 "  %vx = view(%x, %c4, %c8, %c6, %c48, %c1, %c8) : view<3xi32>\n"
-                                 "  %a = load(%vx, %c0, %c0, %c0) {pad = 1000} : tile<4x8x8xi32>\n"
-                                 "  %s = reduce(%a) {axis = 1, kind = \"sum\"} : tile<4x1x8xi32>\n"
-                                 "  %vr = view(%r, %c4, %c1, %c8, %c8, %c8, %c1) : view<3xi32>\n"
-                                 "  store(%vr, %c0, %c0, %c0, %s)\n"
-                                 "  %sm = alloc_shared() : smem<4x8x8xi32>\n"
-                                 "  copy(%vx, %c0, %c0, %c0, %sm) {pad = 7}\n"
-                                 "  barrier()\n"
-                                 "  %t = load_shared(%sm) : tile<4x8x8xi32>\n"
-                                 "  %c64 = const() {value = 64} : i32\n"
-                                 "  %vy = view(%y, %c4, %c8, %c8, %c64, %c8, %c1) : view<3xi32>\n"
-                                 "  store(%vy, %c0, %c0, %c0, %t)\n"
-                                 "}\n";
+static char *k_sim_rank3; /* tests/unit/ir/codegen/sim_rank3.ir */
 
 static void test_sim_rank3(void) {
   /* x is [4][6][8] in memory read as a [4][8][6]-shaped view with strides (48, 1, 8): element
@@ -1213,26 +797,18 @@ static void test_sim_rank3(void) {
         bad += r[i * 8 + k] != s;
       }
     if (bad) fprintf(stderr, "rank 3 with %s warps: %d wrong results\n", warps[w], bad);
-    failures += bad != 0;
+    test_failures += bad != 0;
   }
 }
 
 /* A store into a transposed view (unit stride on dim 0): the layout pass gives the stored tile that
  * dim fastest; ragged edges masked. y (c x r, row-major) = x^T for x r x c, for 1 and 32 warps. */
-static const char *k_sim_transpose =
-    "kernel @transpose(%x: ptr<f32>, %y: ptr<f32>, %r: i32, %c: i32) {warps = $T} {\n"
-    "  %c0 = const() {value = 0} : i32\n"
-    "  %c1 = const() {value = 1} : i32\n"
-    "  %vx = view(%x, %r, %c, %c, %c1) : view<2xf32>\n"
-    "  %a = load(%vx, %c0, %c0) : tile<32x64xf32>\n"
-    "  %vy = view(%y, %r, %c, %c1, %r) : view<2xf32>\n"
-    "  store(%vy, %c0, %c0, %a)\n"
-    "}\n";
+static char *k_sim_transpose; /* tests/unit/ir/codegen/sim_transpose.ir */
 
 static void test_sim_transpose(void) {
   enum { R = 30, C = 50 };
   static float x[R * C], y[R * C];
-  for (int i = 0; i < R * C; i++) x[i] = (float)(rand() % 2001 - 1000) / 8.0f;
+  for (int i = 0; i < R * C; i++) x[i] = (float)((int)(test_rand() % 2001) - 1000) / 8.0f;
   static const char *warps[] = {"1", "32"};
   for (int w = 0; w < 2; w++) {
     for (int i = 0; i < R * C; i++) y[i] = NAN;
@@ -1247,27 +823,12 @@ static void test_sim_transpose(void) {
     for (int i = 0; i < R; i++)
       for (int j = 0; j < C; j++) bad += !(y[j * R + i] == x[i * C + j]);
     if (bad) fprintf(stderr, "transposed store with %s warps: %d wrong results\n", warps[w], bad);
-    failures += bad != 0;
+    test_failures += bad != 0;
   }
 }
 
 /* i1 tiles in global memory are bytes: a comparison stored, read back at an offset with pad 1. */
-static const char *k_sim_i1 = "kernel @bits(%x: ptr<f32>, %m: ptr<i1>, %o: ptr<i32>, %n: i32) {warps = 2} {\n"
-                              "  %c0 = const() {value = 0} : i32\n"
-                              "  %c1 = const() {value = 1} : i32\n"
-                              "  %c3 = const() {value = 3} : i32\n"
-                              "  %vx = view(%x, %n, %c1) : view<1xf32>\n"
-                              "  %vm = view(%m, %n, %c1) : view<1xi1>\n"
-                              "  %vo = view(%o, %n, %c1) : view<1xi32>\n"
-                              "  %a = load(%vx, %c0) : tile<128xf32>\n"
-                              "  %z = const() {value = 0.0} : tile<128xf32>\n"
-                              "  %p = cmp(%a, %z) {pred = \"gt\"} : tile<128xi1>\n"
-                              "  store(%vm, %c0, %p)\n"
-                              "  barrier()\n"
-                              "  %q = load(%vm, %c3) {pad = 1} : tile<128xi1>\n"
-                              "  %qi = cast(%q) : tile<128xi32>\n"
-                              "  store(%vo, %c0, %qi)\n"
-                              "}\n";
+static char *k_sim_i1; /* tests/unit/ir/codegen/sim_i1.ir */
 
 static void test_sim_i1(void) {
   float x[100];
@@ -1285,7 +846,33 @@ static void test_sim_i1(void) {
   CHECK(bad == 0);
 }
 
+/* Reads every kernel above from its file; -1 if one is missing. */
+static int read_kernels(void) {
+  static const struct {
+    char **text;
+    const char *name;
+  } files[] = {
+      {&k_ew_f32, "ew_f32"},           {&k_ew_float, "ew_float"},
+      {&k_ew_int, "ew_int"},           {&k_casts, "casts"},
+      {&k_reduce, "reduce"},           {&k_dot, "dot"},
+      {&k_control, "control"},         {&k_fp8_encode, "fp8_encode"},
+      {&k_fp8_decode, "fp8_decode"},   {&k_sim_reduce, "sim_reduce"},
+      {&k_sim_convert, "sim_convert"}, {&k_sim_div, "sim_div"},
+      {&k_sim_dot, "sim_dot"},         {&k_sim_loop, "sim_loop"},
+      {&k_sim_rank3, "sim_rank3"},     {&k_sim_transpose, "sim_transpose"},
+      {&k_sim_i1, "sim_i1"},
+  };
+  int rc = 0;
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/unit/ir/codegen/%s.ir", files[i].name);
+    if (!(*files[i].text = test_ir_file(path))) rc = -1;
+  }
+  return rc;
+}
+
 int main(void) {
+  if (read_kernels()) return test_done("test_codegen");
   test_layout_defaults();
   test_layout_reduce_broadcast();
   test_layout_conversions();
@@ -1302,10 +889,5 @@ int main(void) {
   test_sim_rank3();
   test_sim_transpose();
   test_sim_i1();
-  if (failures) {
-    fprintf(stderr, "test_codegen: %d failure(s)\n", failures);
-    return 1;
-  }
-  printf("test_codegen: ok\n");
-  return 0;
+  return test_done("test_codegen");
 }

@@ -10,16 +10,7 @@
 #include <time.h>
 
 #include "compiler/harness.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
+#include "test.h"
 
 /* ---- conversions ---- */
 
@@ -255,8 +246,7 @@ static void test_pick_target(void) {
 
 int main(void) {
   harness_rng r;
-  uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
-  harness_seed(&r, seed);
+  harness_seed(&r, test_seed());
   test_known_values();
   for (int i = 0; i < 4; i++) test_round_trip(&formats[i]);
   for (int i = 0; i < 4; i++) test_random_rounding(&formats[i], &r);
@@ -265,9 +255,5 @@ int main(void) {
   test_poison();
   test_compare(&r);
   test_pick_target();
-  if (failures)
-    fprintf(stderr, "test_harness: %d failure(s) (seed %llu)\n", failures, (unsigned long long)seed);
-  else
-    printf("test_harness: ok\n");
-  return failures != 0;
+  return test_done("test_harness");
 }

@@ -14,24 +14,7 @@
 #include <time.h>
 
 #include "ir/ir.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                          \
-  do {                                                                                                       \
-    if (!(cond)) {                                                                                           \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                               \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-#define CHECK_CONTAINS(s, sub) check_contains(__LINE__, (s), (sub))
-
-static void check_contains(int line, const char *s, const char *sub) {
-  if (s && strstr(s, sub)) return;
-  fprintf(stderr, "%s:%d: expected \"%s\" in:\n%s\n", __FILE__, line, sub, s ? s : "(null)");
-  failures++;
-}
+#include "test.h"
 
 /* print(fn) == print(parse(print(fn))); returns the first print (caller frees). */
 static char *check_round_trip(ir_func *fn) {
@@ -39,13 +22,13 @@ static char *check_round_trip(ir_func *fn) {
   ir_func *g = ir_parse(a, "roundtrip", err, sizeof err, NULL);
   if (!g) {
     fprintf(stderr, "parse of printed IR failed: %s\n%s", err, a);
-    failures++;
+    test_failures++;
     return a;
   }
   char *b = ir_print(g);
   if (strcmp(a, b)) {
     fprintf(stderr, "round trip differs:\n%s---\n%s", a, b);
-    failures++;
+    test_failures++;
   }
   free(b);
   ir_func_destroy(g);
@@ -131,7 +114,7 @@ static void test_built_kernel(void) {
   char *s = check_round_trip(fn);
   if (strcmp(s, built_text)) {
     fprintf(stderr, "printed:\n%s\nexpected:\n%s", s, built_text);
-    failures++;
+    test_failures++;
   }
   free(s);
   ir_func_destroy(fn);
@@ -212,21 +195,13 @@ static void test_unlink_and_replace(void) {
 
 /* ---- floats survive print + parse bit for bit ---- */
 
-static uint64_t rng_state;
-static uint64_t rng(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
-
 static void test_float_round_trip(void) {
   ir_func *fn = ir_func_new("floats");
   ir_builder b = ir_builder_at_end(fn, fn->body);
   enum { N = 2000 };
   static double vals[N];
   for (int i = 0; i < N; i++) {
-    uint64_t bits = rng();
+    uint64_t bits = test_rand64();
     if (i % 4 == 1) bits &= 0x80000000ffffffffull | (0x3ffull << 52); /* near 1.0 */
     double d;
     memcpy(&d, &bits, sizeof d);
@@ -342,13 +317,9 @@ static void test_builder_errors(void) {
 /* ---- every op appears in the round-trip lit test ---- */
 
 static void test_roundtrip_file_covers_ops(void) {
-  FILE *f = fopen("tests/lit/ir/roundtrip.ir", "rb");
-  CHECK(f != NULL);
-  if (!f) return;
-  static char buf[1 << 17];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
+  char *buf = test_read_file("tests/lit/ir/roundtrip.ir", NULL);
+  CHECK(buf != NULL);
+  if (!buf) return;
   int seen[IR_NOPS] = {0};
   char err[1024];
   for (size_t off = 0, end; strstr(buf + off, "kernel @"); off += end) {
@@ -356,21 +327,22 @@ static void test_roundtrip_file_covers_ops(void) {
     CHECK(fn != NULL);
     if (!fn) {
       fprintf(stderr, "%s\n", err);
+      free(buf);
       return;
     }
     CHECK(verify_ok(fn));
     for (ir_opid op = 1; op < fn->nops; op++) seen[ir_o(fn, op)->code] = 1;
     ir_func_destroy(fn);
   }
+  free(buf);
   for (int c = 1; c < IR_NOPS; c++)
     if (!seen[c]) {
       fprintf(stderr, "op '%s' does not appear in tests/lit/ir/roundtrip.ir\n", ir_opinfo_table[c].name);
-      failures++;
+      test_failures++;
     }
 }
 
 int main(void) {
-  rng_state = (uint64_t)time(NULL) * 2654435761u | 1;
   test_built_kernel();
   test_locations();
   test_attributes();
@@ -380,9 +352,5 @@ int main(void) {
   test_parse_api();
   test_builder_errors();
   test_roundtrip_file_covers_ops();
-  if (failures)
-    fprintf(stderr, "test_ir: %d failure(s)\n", failures);
-  else
-    printf("test_ir: ok\n");
-  return failures != 0;
+  return test_done("test_ir");
 }

@@ -1,6 +1,6 @@
 /*
  * test_mma_lowering.c - dot on tensor cores (codegen/lower_mma.c) against C references. The layout
- * pass's choices are checked as text in tests/lit/codegen/layout-mma.ir.
+ * pass's choices are checked as text in tests/lit/passes/layout_assign_mma.ir.
  *
  * 1. Numerics on the simulator: a K loop of masked loads and dots (C = C_in + A B over shapes that
  *    are not multiples of the tile) for every element type (f16, bf16, e4m3, e5m2, i8, u8, b1
@@ -10,7 +10,7 @@
  *    below the instruction's K. Operands also come through shared buffers (copy, load_shared:
  *    ldmatrix straight from the buffer), swizzled or not, and K tiles long enough for the dot's K
  *    loop to stay rolled. Two chained dots with a row maximum between them (reduce, broadcast,
- *    cast on the mma layout). Inputs are fresh random values each run (KILN_SEED= replays one);
+ *    cast on the mma layout). Inputs are fresh random values each run (KILN_TEST_SEED= replays one);
  *    outputs are poisoned first and every element is checked: integers exactly, floats against a
  *    double reference within 2^-18 of sum |a b| + |c|.
  * 2. NVPTX: every row that has the instruction emits it (and ldmatrix for 16-bit operands) and
@@ -30,23 +30,9 @@
 #include "compiler/passes/pass.h"
 #include "sim/sim.h"
 #include "target/mma_layout.h"
+#include "test.h"
 
-static int failures;
-static uint64_t rng_state, seed0;
 static long checked, runs; /* elements compared, kernels run */
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-static uint32_t rnd(void) {
-  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 11);
-}
 
 /* ---- element encodings ---- */
 
@@ -99,34 +85,34 @@ static uint32_t random_code(const etype *et, double *v) {
   uint32_t c;
   if (et->small) {
     static const uint32_t f16_small[9] = {0xc400, 0xc200, 0xc000, 0xbc00, 0, 0x3c00, 0x4000, 0x4200, 0x4400};
-    c = f16_small[rnd() % 9];
+    c = f16_small[test_rand() % 9];
     *v = dec_f16(c);
   } else if (!strcmp(et->t, "f16")) {
-    c = (rnd() & 0x83ff) | ((13 + rnd() % 5) << 10);
+    c = (test_rand() & 0x83ff) | ((13 + test_rand() % 5) << 10);
     *v = dec_f16(c);
   } else if (!strcmp(et->t, "bf16")) {
-    c = (rnd() & 0x807f) | ((125 + rnd() % 5) << 7);
+    c = (test_rand() & 0x807f) | ((125 + test_rand() % 5) << 7);
     *v = dec_bf16(c);
   } else if (!strcmp(et->t, "e4m3")) {
-    do c = rnd() & 0xff;
+    do c = test_rand() & 0xff;
     while ((c & 0x7f) == 0x7f);
     *v = dec_e4m3(c);
   } else if (!strcmp(et->t, "e5m2")) {
-    do c = rnd() & 0xff;
+    do c = test_rand() & 0xff;
     while (((c >> 2) & 31) == 31);
     *v = dec_e5m2(c);
   } else if (!strcmp(et->t, "i8")) {
-    c = rnd() & 0xff;
+    c = test_rand() & 0xff;
     *v = (int8_t)c;
   } else if (!strcmp(et->t, "u8")) {
-    c = rnd() & 0xff;
+    c = test_rand() & 0xff;
     *v = c;
   } else if (!strcmp(et->t, "f32")) {
-    float f = (float)((int)(rnd() % 2001) - 1000) / 256;
+    float f = (float)((int)(test_rand() % 2001) - 1000) / 256;
     memcpy(&c, &f, 4);
     *v = f;
   } else {
-    c = rnd();
+    c = test_rand();
     *v = 0;
   }
   return c;
@@ -219,22 +205,6 @@ static char *mm_text(const etype *et, const config *cf) {
   return out;
 }
 
-/* Parse, verify, default pipeline (with the verifier after each pass), codegen. */
-static int compile(const char *text, const tg_target *t, cg_backend be, cg_result *res, char *err,
-                   size_t errn) {
-  ir_func *fn = ir_parse(text, "mm.ir", err, errn, NULL);
-  if (!fn) return -1;
-  pass_ctx pc = {.target = t, .verify_each = 1};
-  int rc = ir_verify(fn, err, errn);
-  if (!rc && pass_run_default(fn, &pc)) {
-    snprintf(err, errn, "%s", pc.err);
-    rc = -1;
-  }
-  if (!rc) rc = cg_compile(fn, t, be, res, err, errn);
-  ir_func_destroy(fn);
-  return rc;
-}
-
 /* ---- 1. numerics on the simulator ---- */
 
 /* One run: fresh inputs, poisoned output, every element checked. */
@@ -253,18 +223,19 @@ static void check_mm(const etype *et, const config *cf, const char *target, int 
   for (int i = 0; i < K * N; i++) put_code(et, b, i, bc[i] = random_code(et, &bv[i]));
   for (int i = 0; i < M * N; i++) {
     if (cb == 2)
-      ((uint16_t *)ci)[i] = (uint16_t)(0x3c00 | ((rnd() % 4) << 8)) ^ (rnd() & 0x8000); /* +-1, 1.25, ... */
+      ((uint16_t *)ci)[i] =
+          (uint16_t)(0x3c00 | ((test_rand() % 4) << 8)) ^ (test_rand() & 0x8000); /* +-1, 1.25, ... */
     else if (et->is_float)
-      ((float *)ci)[i] = (float)((int)(rnd() % 201) - 100) / 8;
+      ((float *)ci)[i] = (float)((int)(test_rand() % 201) - 100) / 8;
     else
-      ((int32_t *)ci)[i] = (int32_t)(rnd() % 2001) - 1000;
+      ((int32_t *)ci)[i] = (int32_t)(test_rand() % 2001) - 1000;
   }
   memset(c, 0xff, (size_t)M * N * cb); /* NaN / -1 */
   cg_result res;
   const tg_target *t = tg_target_lookup(target);
-  if (compile(text, t, CG_SIM, &res, err, sizeof err)) {
+  if (test_compile_ir(text, "mm.ir", t, CG_SIM, &res, err, sizeof err)) {
     fprintf(stderr, "%s: compile: %s\n", what, err);
-    failures++;
+    test_failures++;
   } else {
     ir_elem te = (ir_elem)ir_elem_parse(et->t, (int)strlen(et->t));
     ir_elem tc = (ir_elem)ir_elem_parse(et->c, (int)strlen(et->c));
@@ -281,7 +252,7 @@ static void check_mm(const etype *et, const config *cf, const char *target, int 
     sim_opts o = {.workers = 1};
     if (sim_launch(&res, args, 7, grid, &o, err, sizeof err)) {
       fprintf(stderr, "%s: sim: %s\n", what, err);
-      failures++;
+      test_failures++;
     } else {
       int bad = 0;
       for (int m = 0; m < M && bad < 5; m++)
@@ -305,7 +276,7 @@ static void check_mm(const etype *et, const config *cf, const char *target, int 
             bad++;
           }
         }
-      failures += bad;
+      test_failures += bad;
       checked += (long)M * N, runs++;
     }
   }
@@ -426,14 +397,14 @@ static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *t
       *vi = malloc(bn * dd * sizeof(int));
   float *out = malloc(bm * dd * 4), *rmax = malloc(bm * 4);
   static const uint16_t f16_int[9] = {0xc400, 0xc200, 0xc000, 0xbc00, 0, 0x3c00, 0x4000, 0x4200, 0x4400};
-  for (int i = 0; i < bm * bk; i++) ai[i] = (int)(rnd() % 9), a[i] = f16_int[ai[i]], ai[i] -= 4;
-  for (int i = 0; i < bk * bn; i++) bi[i] = (int)(rnd() % 9), b[i] = f16_int[bi[i]], bi[i] -= 4;
-  for (int i = 0; i < bn * dd; i++) vi[i] = (int)(rnd() % 9), v[i] = f16_int[vi[i]], vi[i] -= 4;
+  for (int i = 0; i < bm * bk; i++) ai[i] = (int)(test_rand() % 9), a[i] = f16_int[ai[i]], ai[i] -= 4;
+  for (int i = 0; i < bk * bn; i++) bi[i] = (int)(test_rand() % 9), b[i] = f16_int[bi[i]], bi[i] -= 4;
+  for (int i = 0; i < bn * dd; i++) vi[i] = (int)(test_rand() % 9), v[i] = f16_int[vi[i]], vi[i] -= 4;
   memset(out, 0xff, bm * dd * 4), memset(rmax, 0xff, bm * 4);
   cg_result res;
-  if (compile(text, tg_target_lookup(target), CG_SIM, &res, err, sizeof err)) {
+  if (test_compile_ir(text, "mm.ir", tg_target_lookup(target), CG_SIM, &res, err, sizeof err)) {
     fprintf(stderr, "chain %dx%dx%d D=%d warps=%d: %s\n", bm, bn, bk, dd, warps, err);
-    failures++;
+    test_failures++;
   } else {
     sim_arg args[5] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = bm * bk * 2},
                        {.is_ptr = 1, .elem = IR_F16, .ptr = b, .bytes = bk * bn * 2},
@@ -444,7 +415,7 @@ static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *t
     sim_opts so = {.workers = 1};
     if (sim_launch(&res, args, 5, grid, &so, err, sizeof err)) {
       fprintf(stderr, "chain %dx%dx%d D=%d warps=%d: sim: %s\n", bm, bn, bk, dd, warps, err);
-      failures++;
+      test_failures++;
     } else {
       int bad = 0, *srow = malloc(bn * sizeof(int));
       for (int m = 0; m < bm; m++) {
@@ -464,7 +435,7 @@ static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *t
         }
       }
       free(srow);
-      failures += bad;
+      test_failures += bad;
       checked += (long)bm * (dd + 1), runs++;
     }
   }
@@ -480,37 +451,6 @@ static void test_sim_chain(void) {
 
 /* ---- 2. NVPTX on every target row ---- */
 
-static const char *ptxas_path(void) {
-  static char buf[4096];
-  const char *path = getenv("PATH");
-  while (path && *path) {
-    const char *e = strchr(path, ':');
-    size_t n = e ? (size_t)(e - path) : strlen(path);
-    snprintf(buf, sizeof buf, "%.*s/ptxas", (int)n, path);
-    if (n && access(buf, X_OK) == 0) return buf;
-    path = e ? e + 1 : NULL;
-  }
-  return access("/usr/local/cuda/bin/ptxas", X_OK) == 0 ? "/usr/local/cuda/bin/ptxas" : NULL;
-}
-
-/* 0 if ptxas accepts ptx for arch; its output goes to stderr otherwise. */
-static int ptxas_ok(const char *ptxas, const char *ptx, const char *arch) {
-  char in[] = "/tmp/kiln_test_mma_XXXXXX", cmd[8192], out[4096] = "";
-  int fd = mkstemp(in);
-  if (fd < 0) return -1;
-  size_t n = strlen(ptx);
-  int ok = write(fd, ptx, n) == (ssize_t)n;
-  close(fd);
-  snprintf(cmd, sizeof cmd, "'%s' -arch=%s '%s' -o /dev/null 2>&1", ptxas, arch, in);
-  FILE *f = ok ? popen(cmd, "r") : NULL;
-  size_t got = f ? fread(out, 1, sizeof out - 1, f) : 0;
-  out[got] = 0;
-  int rc = f ? pclose(f) : -1;
-  unlink(in);
-  if (rc) fprintf(stderr, "ptxas -arch=%s failed:\n%s\n", arch, out);
-  return rc ? -1 : 0;
-}
-
 /* The PTX spelling of the instruction a type maps to on target t, or NULL if none. */
 static const char *mma_spelling(const etype *et, const tg_target *t, char *buf, size_t n) {
   tg_mma_pick p;
@@ -524,7 +464,7 @@ static const char *mma_spelling(const etype *et, const tg_target *t, char *buf, 
 }
 
 static void test_nvptx_rows(void) {
-  const char *ptxas = ptxas_path();
+  const char *ptxas = test_ptxas();
   if (!ptxas) printf("test_mma_lowering: ptxas not found: PTX not assembled\n");
   const etype *types[] = {&F16, &BF16, &E4M3, &E5M2, &S8, &U8, &B1};
   config regs = {64, 64, 32, 4, 0, 0}, smem = {64, 64, 32, 4, 1, 4}, b1 = {64, 64, 8, 4, 1, 2};
@@ -539,7 +479,7 @@ static void test_nvptx_rows(void) {
         char *text = mm_text(types[i], &cf), err[2048] = "", want[128];
         const char *spell = mma_spelling(types[i], t, want, sizeof want);
         cg_result res;
-        int rc = compile(text, t, CG_NVPTX, &res, err, sizeof err);
+        int rc = test_compile_ir(text, "mm.ir", t, CG_NVPTX, &res, err, sizeof err);
         free(text);
         int fp8 = !strcmp(types[i]->t, "e4m3") || !strcmp(types[i]->t, "e5m2");
         int refused = (!strcmp(types[i]->t, "bf16") && !(t->features & TG_F_BF16)) ||
@@ -549,27 +489,27 @@ static void test_nvptx_rows(void) {
           if (rc == 0 || !strstr(err, "op 'dot' needs") || !strstr(err, t->name) || strchr(err, '\n')) {
             fprintf(stderr, "%s on %s: want a one-line refusal, got rc %d: %s\n", types[i]->t, t->name, rc,
                     err);
-            failures++;
+            test_failures++;
           }
           if (rc == 0) cg_result_free(&res);
           continue;
         }
         if (rc) {
           fprintf(stderr, "%s on %s (%s): %s\n", types[i]->t, t->name, v ? "shared" : "registers", err);
-          failures++;
+          test_failures++;
           continue;
         }
         /* the instruction where the row has it (ldmatrix for 16-bit operands), FMAs elsewhere */
         if (spell ? !strstr(res.ptx, spell) : strstr(res.ptx, "mma.sync") != NULL) {
           fprintf(stderr, "%s on %s: PTX should %s\n", types[i]->t, t->name,
                   spell ? spell : "have no mma.sync");
-          failures++;
+          test_failures++;
         }
         if (spell && types[i]->bytes == 2) CHECK(strstr(res.ptx, "ldmatrix.sync.aligned.m8n8.x4") != NULL);
-        if (ptxas && ptxas_ok(ptxas, res.ptx, t->name)) {
+        if (ptxas && test_ptxas_accepts(res.ptx, t->name)) {
           fprintf(stderr, "  (%s x %s on %s, %s)\n", types[i]->t, types[i]->t, t->name,
                   v ? "shared" : "registers");
-          failures++;
+          test_failures++;
         }
         cg_result_free(&res);
       }
@@ -577,21 +517,11 @@ static void test_nvptx_rows(void) {
 }
 
 int main(void) {
-  const char *seed = getenv("KILN_SEED");
-  rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
-  if (!rng_state) rng_state = 1;
-  seed0 = rng_state;
-  printf("test_mma_lowering: KILN_SEED=%llu\n", (unsigned long long)seed0);
   test_sim_types();
   test_sim_shapes();
   test_sim_shared();
   test_sim_chain();
   test_nvptx_rows();
-  if (failures) {
-    fprintf(stderr, "test_mma_lowering: %d failure(s) (KILN_SEED=%llu replays)\n", failures,
-            (unsigned long long)seed0);
-    return 1;
-  }
-  printf("test_mma_lowering: ok (%ld kernels, %ld elements checked)\n", runs, checked);
-  return 0;
+  printf("test_mma_lowering: %ld kernels, %ld elements checked\n", runs, checked);
+  return test_done("test_mma_lowering");
 }

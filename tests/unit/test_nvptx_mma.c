@@ -17,65 +17,9 @@
 
 #include "codegen/devops.h"
 #include "codegen/devops_mma.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
+#include "test.h"
 
 static const char *ptxas; /* NULL: not installed */
-
-static const char *find_ptxas(void) {
-  static char path[512];
-  const char *env = getenv("PATH");
-  while (env && *env) {
-    const char *end = strchr(env, ':');
-    size_t n = end ? (size_t)(end - env) : strlen(env);
-    snprintf(path, sizeof path, "%.*s/ptxas", (int)n, env);
-    if (n && access(path, X_OK) == 0) return path;
-    env = end ? end + 1 : NULL;
-  }
-  snprintf(path, sizeof path, "/usr/local/cuda/bin/ptxas");
-  return access(path, X_OK) == 0 ? path : NULL;
-}
-
-/* ptxas -arch=arch on ptx: 0 accepted, -1 rejected (its output printed). */
-static int run_ptxas(const char *ptx, const char *arch) {
-  char dir[] = "/tmp/kiln-test-mma-XXXXXX", in[300], log[300], out[300], opt[64];
-  if (!mkdtemp(dir)) return -1;
-  snprintf(in, sizeof in, "%s/k.ptx", dir);
-  snprintf(out, sizeof out, "%s/k.cubin", dir);
-  snprintf(log, sizeof log, "%s/log", dir);
-  snprintf(opt, sizeof opt, "-arch=%s", arch);
-  FILE *f = fopen(in, "w");
-  if (!f) return -1;
-  fputs(ptx, f);
-  fclose(f);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr)) _exit(127);
-    execl(ptxas, "ptxas", opt, "-o", out, in, (char *)NULL);
-    _exit(127);
-  }
-  int st = 0;
-  waitpid(pid, &st, 0);
-  int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  if (!ok) {
-    char line[512];
-    fprintf(stderr, "ptxas %s rejected:\n", arch);
-    if ((f = fopen(log, "r"))) {
-      while (fgets(line, sizeof line, f)) fputs(line, stderr);
-      fclose(f);
-    }
-  }
-  unlink(in), unlink(out), unlink(log), rmdir(dir);
-  return ok ? 0 : -1;
-}
 
 /* ---- a kernel around one op ---- */
 
@@ -156,7 +100,7 @@ static int emit_and_check(LLVMModuleRef mod, const tg_target *t, const char *wha
       fprintf(stderr, "%s on %s: '%s' not in the PTX:\n%s\n", what, t->name, want, ptx);
       rc = -1;
     }
-    if (ptxas && run_ptxas(ptx, t->name)) {
+    if (ptxas && test_ptxas_accepts(ptx, t->name)) {
       fprintf(stderr, "%s on %s: ptxas rejected it\n", what, t->name);
       rc = -1;
     }
@@ -176,7 +120,7 @@ static void kern_end(kern *k, const char *what, const char *want) {
   char *msg = NULL;
   if (LLVMVerifyModule(k->c.mod, LLVMReturnStatusAction, &msg)) {
     fprintf(stderr, "%s: module does not verify: %s\n", what, msg);
-    failures++;
+    test_failures++;
   }
   LLVMDisposeMessage(msg);
   fflush(NULL);
@@ -190,7 +134,7 @@ static void kern_end(kern *k, const char *what, const char *want) {
               "%s on %s: LLVM aborted emitting PTX (does the target row ask for a PTX version that "
               "has this instruction?)\n",
               what, k->c.target->name);
-    failures++;
+    test_failures++;
   }
   LLVMDisposeBuilder(k->c.b);
   LLVMDisposeModule(k->c.mod);
@@ -304,7 +248,7 @@ int main(void) {
   LLVMInitializeNVPTXTarget();
   LLVMInitializeNVPTXTargetMC();
   LLVMInitializeNVPTXAsmPrinter();
-  ptxas = find_ptxas();
+  ptxas = test_ptxas();
   if (!ptxas) printf("skip: ptxas not found (PATH, /usr/local/cuda/bin): PTX is checked, not assembled\n");
   test_checks();
 
@@ -320,11 +264,7 @@ int main(void) {
   }
   /* the rows sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a: k8 on 7; k16, bf16, s8, u8, b1 on 6; fp8 on 4 */
   CHECK(built == 7 + 5 * 6 + 2 * 4);
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf("ok: %d mma kernels, %d ldmatrix kernels, %d cp.async kernels%s\n", built, nld, ncp,
+  printf("test_nvptx_mma: %d mma kernels, %d ldmatrix kernels, %d cp.async kernels%s\n", built, nld, ncp,
          ptxas ? ", all accepted by ptxas" : "");
-  return 0;
+  return test_done("test_nvptx_mma");
 }

@@ -11,16 +11,7 @@
 #include <string.h>
 
 #include "compiler/passes/pass.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
+#include "test.h"
 
 /* ---- building helpers ---- */
 
@@ -546,9 +537,5 @@ int main(void) {
   test_manager();
   test_manager_errors();
   test_manager_checks();
-  if (failures)
-    fprintf(stderr, "test_passes: %d check(s) failed\n", failures);
-  else
-    printf("test_passes: ok\n");
-  return failures != 0;
+  return test_done("test_passes");
 }

@@ -24,37 +24,11 @@
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
 #include "sim/sim.h"
-
-static int failures;
-
-#define CHECK(c, ...)                                                                                        \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #c);                                  \
-      fprintf(stderr, __VA_ARGS__);                                                                          \
-      fputc('\n', stderr);                                                                                   \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-static uint64_t rng, seed;
-
-static void seed_rng(void) {
-  const char *e = getenv("KILN_TEST_SEED");
-  seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-  rng = seed | 1;
-}
-
-static uint32_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)rng;
-}
+#include "test.h"
 
 static void *random_bytes(size_t n) {
   unsigned char *p = malloc(n + 16);
-  for (size_t i = 0; i < n; i++) p[i] = (unsigned char)rnd();
+  for (size_t i = 0; i < n; i++) p[i] = (unsigned char)test_rand();
   return p;
 }
 
@@ -158,7 +132,7 @@ static void placement(const char *target, ir_elem e, uint32_t rows, uint32_t col
            en, en, bytes, rows, cols, en, en, n, rows, cols, en, rows, cols, en, rows, cols, en);
   cg_result k;
   if (build(text, target, 1, &k, NULL)) {
-    failures++;
+    test_failures++;
     return;
   }
   unsigned char *x = random_bytes(bytes), *y = poisoned(bytes);
@@ -170,7 +144,7 @@ static void placement(const char *target, ir_elem e, uint32_t rows, uint32_t col
       bad +=
           memcmp(y + swizzled(r, c, cols, eb, n), x + ((size_t)r * cols + c) * (size_t)eb, (size_t)eb) != 0;
   CHECK(!bad, "placement %s %ux%ux%s swizzle %d: %d elements elsewhere (seed %llu)", target, rows, cols, en,
-        n, bad, (unsigned long long)seed);
+        n, bad, (unsigned long long)test_seed());
   free(x), free(y);
 }
 
@@ -208,7 +182,7 @@ static void round_trip(const char *target, const trip *t) {
            t->rows, t->cols, en, predop, padattr, t->rows, t->cols, en);
   cg_result k;
   if (build(text, target, 0, &k, NULL)) {
-    failures++;
+    test_failures++;
     return;
   }
   size_t xn = (size_t)t->ld * (size_t)(t->colmajor ? t->C : t->R), yn = (size_t)t->rows * t->cols;
@@ -240,12 +214,12 @@ static void round_trip(const char *target, const trip *t) {
       !bad,
       "round trip %s %ux%ux%s swizzle %d view %dx%d ld %d at (%d,%d)%s pred %d pad %g: %d wrong (seed %llu)",
       target, t->rows, t->cols, en, t->swizzle, t->R, t->C, t->ld, t->r0, t->c0,
-      t->colmajor ? " col-major" : "", t->pred, t->pad, bad, (unsigned long long)seed);
+      t->colmajor ? " col-major" : "", t->pred, t->pad, bad, (unsigned long long)test_seed());
   free(x), free(y);
 }
 
 static void test_round_trips(const char *target) {
-  int r = (int)(rnd() % 5), c = (int)(rnd() % 7);
+  int r = (int)(test_rand() % 5), c = (int)(test_rand() % 7);
   const trip trips[] = {
       /* aligned rows: 16-byte chunks; the tile hangs over the bottom and right edges */
       {IR_F16, 32, 64, 8, 40 + r, 100, 128, 16, 64, 0, -1, 0, 4},
@@ -276,7 +250,7 @@ static void test_round_trips(const char *target) {
 
 /* Ranks 1 and 3, and store_shared into a swizzled buffer. */
 static void test_other_ranks(const char *target) {
-  int n = 1 + (int)(rnd() % 300), m = 1 + (int)(rnd() % 9);
+  int n = 1 + (int)(test_rand() % 300), m = 1 + (int)(test_rand() % 9);
   char text[4096];
   snprintf(text, sizeof text,
            "kernel @ranks(%%x: ptr<f32>, %%y: ptr<f32>, %%u: ptr<f16>, %%v: ptr<f16>, %%n: i32, %%m: i32) "
@@ -299,11 +273,11 @@ static void test_other_ranks(const char *target) {
            "  store(%%vv, %%zero, %%zero, %%zero, %%t4)\n}\n");
   cg_result k;
   if (build(text, target, 0, &k, NULL)) {
-    failures++;
+    test_failures++;
     return;
   }
   float *x = random_bytes((size_t)n * 4), *y = poisoned(256 * 4);
-  for (int i = 0; i < n; i++) x[i] = (float)(rnd() % 1000);
+  for (int i = 0; i < n; i++) x[i] = (float)(test_rand() % 1000);
   uint16_t *u = random_bytes((size_t)2 * m * 32 * 2), *v = poisoned(2 * 8 * 32 * 2);
   sim_arg a[6] = {buf(x, IR_F32, (size_t)n * 4),
                   buf(y, IR_F32, 256 * 4),
@@ -318,7 +292,7 @@ static void test_other_ranks(const char *target) {
     for (int i = 0; i < 8; i++)
       for (int j = 0; j < 32; j++) bad += v[(b * 8 + i) * 32 + j] != (i < m ? u[(b * m + i) * 32 + j] : 0);
   CHECK(!bad, "ranks 1 and 3 %s: %d wrong (n %d, m %d, seed %llu)", target, bad, n, m,
-        (unsigned long long)seed);
+        (unsigned long long)test_seed());
   free(x), free(y), free(u), free(v);
 }
 
@@ -337,7 +311,7 @@ static void test_if_buffer(const char *target) {
       "  %t = load_shared(%s1) : tile<16x64xf16>\n  store(%vy, %zero, %zero, %t)\n}\n";
   cg_result k;
   if (build(text, target, 0, &k, NULL)) {
-    failures++;
+    test_failures++;
     return;
   }
   uint16_t *x = random_bytes(16 * 64 * 2), *y = poisoned(16 * 64 * 2);
@@ -345,7 +319,7 @@ static void test_if_buffer(const char *target) {
                   (sim_arg){.elem = IR_I1, .ival = 1}};
   CHECK(launch(&k, a, 3, 1, 1) == 0, "if buffer %s", target);
   CHECK(!memcmp(x, y, 16 * 64 * 2), "a buffer through an if keeps its swizzle (%s, seed %llu)", target,
-        (unsigned long long)seed);
+        (unsigned long long)test_seed());
   free(x), free(y);
 }
 
@@ -397,7 +371,7 @@ static void pipelined_mm(const char *target, int stages, int carried, int M, int
   cg_result k;
   ir_func *fn = NULL;
   if (build(text, target, 0, &k, &fn)) {
-    failures++;
+    test_failures++;
     return;
   }
   op_census c = {.max_pending = -1};
@@ -410,8 +384,8 @@ static void pipelined_mm(const char *target, int stages, int carried, int M, int
   ir_func_destroy(fn);
   float *a = random_bytes((size_t)M * K * 4 + 4), *b = random_bytes((size_t)K * N * 4 + 4);
   float *cm = poisoned((size_t)M * N * 4);
-  for (int i = 0; i < M * K; i++) a[i] = (float)((int)(rnd() % 2001) - 1000) / 1000.0f;
-  for (int i = 0; i < K * N; i++) b[i] = (float)((int)(rnd() % 2001) - 1000) / 1000.0f;
+  for (int i = 0; i < M * K; i++) a[i] = (float)((int)(test_rand() % 2001) - 1000) / 1000.0f;
+  for (int i = 0; i < K * N; i++) b[i] = (float)((int)(test_rand() % 2001) - 1000) / 1000.0f;
   sim_arg args[6] = {buf(a, IR_F32, (size_t)M * K * 4),
                      buf(b, IR_F32, (size_t)K * N * 4),
                      buf(cm, IR_F32, (size_t)M * N * 4),
@@ -428,14 +402,14 @@ static void pipelined_mm(const char *target, int stages, int carried, int M, int
       bad += !(fabs(cm[i * N + j] - s) <= 1e-6 * mag + 1e-30);
     }
   CHECK(!bad, "mm %s stages %d%s M %d N %d K %d: %d wrong (seed %llu)", target, stages,
-        carried ? " carried" : "", M, N, K, bad, (unsigned long long)seed);
+        carried ? " carried" : "", M, N, K, bad, (unsigned long long)test_seed());
   free(a), free(b), free(cm);
 }
 
 static void test_pipelined(const char *target) {
   for (int s = 1; s <= 4; s++) {
-    int K = 1 + (int)(rnd() % 90); /* 1 .. 6 trips of 16 */
-    pipelined_mm(target, s, 0, 33 + (int)(rnd() % 40), 1 + (int)(rnd() % 70), K);
+    int K = 1 + (int)(test_rand() % 90); /* 1 .. 6 trips of 16 */
+    pipelined_mm(target, s, 0, 33 + (int)(test_rand() % 40), 1 + (int)(test_rand() % 70), K);
   }
   pipelined_mm(target, 3, 0, 20, 20, 0);  /* no trip */
   pipelined_mm(target, 4, 0, 40, 33, 16); /* one trip, fewer than the stages */
@@ -444,7 +418,6 @@ static void test_pipelined(const char *target) {
 }
 
 int main(void) {
-  seed_rng();
   test_banks();
   placement("sm_80", IR_F16, 16, 64, 8);
   placement("sm_80", IR_F16, 32, 32, 4);
@@ -459,7 +432,5 @@ int main(void) {
   test_if_buffer("sm_80");
   test_pipelined("sm_80");
   test_pipelined("sm_75");
-  if (failures)
-    fprintf(stderr, "test_pipeline: %d failure(s) (seed %llu)\n", failures, (unsigned long long)seed);
-  return failures ? 1 : 0;
+  return test_done("test_pipeline");
 }

@@ -9,9 +9,9 @@
  *   4. Settings: unknown names, malformed settings, values of the wrong kind.
  *   5. The recipes in tests/recipes_bad/: each gives the one-line error its first line expects
  *      ("-- expect: LINE: TEXT", "-" for no line).
- *   6. Each op family and each error path of the module, through small recipes written to a temp
- *      file: a body snippet either builds (and the printed IR holds given text) or fails with an
- *      exact "FILE:LINE: message".
+ *   6. Each error path of the module, through small recipes written to a scratch file: a body
+ *      snippet fails with an exact "FILE:LINE: message". (What each op family builds is checked as
+ *      text by the lit tests in tests/lit/lua/.)
  * Run from the source root (ctest does).
  */
 #include <glob.h>
@@ -25,49 +25,21 @@
 #include "compiler/lua/kl_recipe.h"
 #include "compiler/ref/ref.h"
 #include "target/target.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                     \
-  do {                                                                                                       \
-    if (!(cond)) {                                                                                           \
-      failures++;                                                                                            \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-      fprintf(stderr, __VA_ARGS__);                                                                          \
-      fputc('\n', stderr);                                                                                   \
-    }                                                                                                        \
-  } while (0)
+#include "test.h"
 
 /* ---- helpers ---- */
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
-}
+/* This run's scratch folder (under $TMPDIR) for the recipes the tests write. */
+static char *scratch;
 
-/* Writes text to a fresh file under dir; returns its malloc'd path. */
+/* Writes text to a fresh .lua file under dir; returns its malloc'd path. */
 static char *write_temp(const char *dir, const char *text) {
-  char *path = malloc(strlen(dir) + 32);
-  sprintf(path, "%s/kiln_recipe_XXXXXX.lua", dir);
-  int fd = mkstemps(path, 4);
-  if (fd < 0) abort();
-  FILE *f = fdopen(fd, "w");
-  fputs(text, f);
-  fclose(f);
-  return path;
+  return test_scratch_file(dir, "kiln_recipe", ".lua", text);
 }
 
 /* 1-based line of the first line of path containing needle, or 0. */
 static int line_of(const char *path, const char *needle) {
-  char *text = read_text(path);
+  char *text = test_read_file(path, NULL);
   int line = 1, found = 0;
   for (char *p = text; p && *p && !found; line++) {
     char *nl = strchr(p, '\n');
@@ -341,7 +313,7 @@ static int load_and_build(const char *path, int builds, char *err, size_t errn) 
 static void expect_bad(const char *name, int builds) {
   char path[256], want[1024], err[2048] = "";
   snprintf(path, sizeof path, "tests/recipes_bad/%s.lua", name);
-  char *text = read_text(path);
+  char *text = test_read_file(path, NULL);
   CHECK(text && !strncmp(text, "-- expect: ", 11), "%s: no '-- expect:' first line", path);
   if (!text) return;
   char *line = text + 11, *colon = strchr(line, ':'), *nl = strchr(line, '\n');
@@ -366,7 +338,7 @@ static void test_bad_recipes(void) {
         "missing file: %s", err);
 }
 
-/* ---- 6. op families and error paths, through small recipes ---- */
+/* ---- 6. error paths of the op families, through small recipes ---- */
 
 /* The body template: `t` is a tile<64xf32>, x/u rank-1 f32/u32 views, y/h rank-2 views (y's
  * type from the dtype knob, f32 by default; h is f16). The snippet goes on line SNIP. */
@@ -409,26 +381,10 @@ static char *build_text(const char *dir, const char *tmpl, const char *snippet, 
   return ir;
 }
 
-/* The snippet builds, and the IR holds each '|'-separated piece of `want`. */
-static void body_ok(const char *snippet, const char *want) {
-  char err[2048], *path, piece[256];
-  char *ir = build_text("/tmp", body_template, snippet, &path, err, sizeof err);
-  CHECK(ir, "snippet '%s': %s", snippet, err);
-  for (const char *p = want; ir && *p;) {
-    size_t n = strcspn(p, "|");
-    snprintf(piece, sizeof piece, "%.*s", (int)n, p);
-    CHECK(strstr(ir, piece), "snippet '%s': IR lacks '%s':\n%s", snippet, piece, ir);
-    p += n + (p[n] == '|');
-  }
-  free(ir);
-  unlink(path);
-  free(path);
-}
-
 /* The snippet fails with "PATH:LINE: want", LINE = line + the snippet's first line. */
 static void fails_at(const char *tmpl, int line, const char *snippet, const char *want) {
   char err[2048] = "", *path, full[2048];
-  char *ir = build_text("/tmp", tmpl, snippet, &path, err, sizeof err);
+  char *ir = build_text(scratch, tmpl, snippet, &path, err, sizeof err);
   snprintf(full, sizeof full, "%s:%d: %s", path, line, want);
   CHECK(!ir && !strcmp(err, full), "snippet '%s':\n  got  '%s'\n  want '%s'", snippet, ir ? "(built)" : err,
         full);
@@ -439,59 +395,6 @@ static void fails_at(const char *tmpl, int line, const char *snippet, const char
 
 static void body_fails(const char *snippet, const char *want) {
   fails_at(body_template, SNIP, snippet, want);
-}
-
-static void test_ops_build(void) {
-  body_ok("k.store(x, { 0 }, k.where(t:lt(0), 0, t))", "cmp(|pred = \"lt\"|select(");
-  body_ok("local z = k.iota({ 8, 4 }, 1) + k.iota({ 8, 1 }, 0)",
-          "iota() {axis = 1} : tile<8x4xi32>|broadcast(");
-  body_ok("local w = k.load(u, { 0 }, { 64 })\n"
-          "k.store(u, { 0 }, ((w & 3) | (w << 2)) ~ (w >> 1) + ~w + k.popc(w) % 7)",
-          "and(|or(|xor(|shl(|shr(|not(|popc(|rem(");
-  body_ok("k.store(x, { 0 }, k.maximum(t, 0) - k.minimum(t, 1) / -t)", "max(|min(|neg(|div(");
-  body_ok("local a, b = k.max(t, 0), t:min()\nlocal c = k.max(t, t)",
-          "kind = \"max\"} : tile<1xf32>|kind = \"min\"|= max(");
-  body_ok("k.store(x, { 0 }, k.fma(t, t, k.rsqrt(k.sqrt(k.abs(t))) + k.log(k.exp(t)) + k.log2(t)))",
-          "fma(|rsqrt(|sqrt(|abs(|log(|exp(|log2(");
-  body_ok(
-      "local s = k.alloc_shared('f32', { 64 }, { swizzle = 2 })\n"
-      "k.copy(x, { 0 }, s, { pad = 1 })\nk.barrier()\nk.store_shared(s, k.load_shared(s) * 2)",
-      "alloc_shared() {swizzle = 2} : smem<64xf32>|copy(|{pad = 1.0}|barrier()|load_shared(|store_shared(");
-  body_ok("local r = k.if_(k.args.n:lt(100), function() return t, 0 end, function() return 0, t end)\n"
-          "k.store(x, { 0 }, r)",
-          "= if(|} else {|yield(");
-  body_ok("k.if_(k.program_id(1):eq(k.num_programs(1)), function() k.store(x, { 0 }, t) end)",
-          "num_programs() {axis = 1}|if(");
-  body_ok("local s = k.range(0, k.args.n, 16, { t }, function(i, s) return s + 1 end, { stages = 3 })",
-          "{stages = 3}");
-  body_ok("local s = k.args.n * 2 + 1\nk.store(x, { s }, t * k.cast(k.args.n, 'f32'))",
-          "mul(%n, |splat(|cast(%n) : f32");
-  body_ok(
-      "assert(k.dtype(t) == 'f32' and k.shape(t)[1] == 64 and k.rank(t) == 1 and k.rank(k.args.n) == 0)\n"
-      "assert(tostring(t) == 'kiln value: tile<64xf32>' and k.target.name == 'sm_80' and k.target.sm == 80)\n"
-      "assert(k.cast(t, 'f32') == t and #k.shape(x) == 0 and p.dtype == 'f32' and p.n == 64)\n"
-      "local names = {}\nfor name, v in pairs(p) do names[#names + 1] = name .. '=' .. v end\n"
-      "table.sort(names)\nassert(table.concat(names, ' ') == 'BLOCK=64 M=8 N=8 dtype=f32 n=64')",
-      "load(");
-  body_ok("local a = k.load(h, { 0, 0 }, { 16, 16 })\n"
-          "k.store(h, { 0, 0 }, k.cast(k.dot(a, a, k.full({ 16, 16 }, 0, 'f32'), 'ieee'), 'f16'))",
-          "precision = \"ieee\"");
-  body_ok("local v = k.view(k.args.x, { 4, 16 }, { 16, 1 })\nk.store(v, { 0, 0 }, k.load(v, { 0, 0 }, { 4, "
-          "16 }))",
-          "view(%x, ");
-  body_ok("local v = k.view(k.args.x, { 2, 2, 16 })\nlocal q = k.bitcast(k.const(true, 'i1'), 'i1')",
-          "view<3xf32>|= mul(");
-  body_ok("local w = k.load(u, { 0 }, { 64 }, { pad = 7 }) + 4294967295\nlocal c = k.cast(3, 'f16')",
-          "{pad = 7}|value = 4294967295");
-  body_ok("local b = k.broadcast(k.const(2, 'f32'), { 4, 4 }) + k.broadcast(k.full({ 1, 4 }, 1, 'f32'), { 4, "
-          "4 })",
-          "splat(|broadcast(");
-  body_ok("k.store(x, { 0 }, k.add(t, 1) - k.sub(t, 1) * k.mul(t, 2) / k.div(t, 3) + k.neg(k.rem(t, 4)))",
-          "add(|sub(|mul(|div(|rem(|neg(");
-  body_ok("local w = k.load(u, { 0 }, { 64 })\nlocal q = k.band(w, 1) + k.bor(w, 2) + k.bxor(w, 3) + "
-          "k.shl(w, 4) + k.shr(w, 5) + k.bnot(w)",
-          "and(|or(|xor(|shl(|shr(|not(");
-  body_ok("local c = t:le(1) & t:gt(0) | t:ge(2) ~ t:eq(3) ~ t:ne(4)", "pred = \"le\"|pred = \"ne\"");
 }
 
 static void test_value_errors(void) {
@@ -719,7 +622,7 @@ static void test_declaration_errors(void) {
 static void expect_run_error(const char *snippet, const char *set, int which, int line, const char *want) {
   char text[2048], err[2048] = "", full[2048];
   snprintf(text, sizeof text, decl_template, snippet);
-  char *path = write_temp("/tmp", text);
+  char *path = write_temp(scratch, text);
   kl_recipe *r = kl_recipe_load(path, err, sizeof err);
   CHECK(r, "%s: %s", snippet, err);
   if (r) {
@@ -762,7 +665,7 @@ static void test_run_errors(void) {
            "args = { kiln.tensor('x', 'f32', { 2, 'n', function(p) return p.n * 2 end }, 'inout'),\n"
            "         kiln.scalar('eps', 'f32'), kiln.scalar('half', 'f64', function(p) return p.n / 4 end),\n"
            "         kiln.scalar('m', 'i64', 'n') },");
-  char *path = write_temp("/tmp", text);
+  char *path = write_temp(scratch, text);
   kl_recipe *r = kl_recipe_load(path, err, sizeof err);
   CHECK(r, "%s", err);
   if (r) {
@@ -790,8 +693,9 @@ static void test_run_errors(void) {
 
 /* A long path: Lua shortens it in its own positions; the message gives it whole. */
 static void test_long_path(void) {
-  char dir[] = "/tmp/kiln_recipe_test_with_a_directory_name_long_enough_to_be_shortened_XXXXXX";
-  if (!mkdtemp(dir)) abort();
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/kiln_recipe_test_with_a_directory_name_long_enough_to_be_shortened", scratch);
+  if (mkdir(dir, 0755)) abort();
   char err[2048], *path, full[2048];
   char *ir = build_text(dir, body_template, "local z = t + k.cast(t, 'f16')", &path, err, sizeof err);
   snprintf(full, sizeof full, "%s:%d: 'add' mixes f32 and f16: convert one with k.cast", path, SNIP);
@@ -808,6 +712,7 @@ static void test_long_path(void) {
 }
 
 int main(void) {
+  scratch = test_scratch_dir("kiln-test-recipes");
   test_all_recipes();
   test_vector_add();
   test_softmax();
@@ -815,7 +720,6 @@ int main(void) {
   test_references();
   test_settings();
   test_bad_recipes();
-  test_ops_build();
   test_value_errors();
   test_tile_errors();
   test_memory_errors();
@@ -823,9 +727,7 @@ int main(void) {
   test_declaration_errors();
   test_run_errors();
   test_long_path();
-  if (failures)
-    fprintf(stderr, "%d failures\n", failures);
-  else
-    printf("test_recipes: ok\n");
-  return failures ? 1 : 0;
+  test_rmtree(scratch);
+  free(scratch);
+  return test_done("test_recipes");
 }

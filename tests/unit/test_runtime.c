@@ -215,23 +215,7 @@ EXPORT CUresult cuGetErrorString(CUresult r, const char **s) { return f_err_stri
 
 #else
 
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-#define CHECK_MSG(err, want)                                                                                 \
-  do {                                                                                                       \
-    if (!strstr(err, want)) {                                                                                \
-      fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, err, want);                \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
+#include "test.h"
 
 /* ---- 1. no driver ---- */
 
@@ -240,17 +224,17 @@ static void test_no_driver(void) {
   setenv("KILN_CUDA_LIB", "/nonexistent/libcuda.so.1", 1);
   rt_driver_override(NULL, NULL);
   CHECK(rt_driver_load(err, sizeof err) == -1);
-  CHECK_MSG(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
-  CHECK_MSG(err, "No such file");
+  CHECK_CONTAINS(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
+  CHECK_CONTAINS(err, "No such file");
   rt_device *d = (rt_device *)1;
   err[0] = 0;
   CHECK(rt_device_open(0, &d, err, sizeof err) == -1 && d == NULL);
-  CHECK_MSG(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
+  CHECK_CONTAINS(err, "no CUDA driver (/nonexistent/libcuda.so.1: ");
   /* a library that loads but is no CUDA driver */
   setenv("KILN_CUDA_LIB", "libm.so.6", 1);
   rt_driver_override(NULL, NULL);
   CHECK(rt_driver_load(err, sizeof err) == -1);
-  CHECK_MSG(err, "no CUDA driver (libm.so.6: has no cuInit)");
+  CHECK_CONTAINS(err, "no CUDA driver (libm.so.6: has no cuInit)");
   unsetenv("KILN_CUDA_LIB");
 }
 
@@ -313,7 +297,7 @@ static void test_load_errors(void) {
   fake_reset();
   fake.missing = "cuLaunchKernel";
   CHECK(rt_driver_load(err, sizeof err) == -1);
-  CHECK_MSG(err, "no CUDA driver (libcuda.so.1: has no cuLaunchKernel)");
+  CHECK_CONTAINS(err, "no CUDA driver (libcuda.so.1: has no cuLaunchKernel)");
   fake_reset();
   CHECK(rt_driver_load(err, sizeof err) == 0);
   CHECK(fake.asked_v2_alloc == 1 && fake.asked_plain_alloc == 0); /* _v2 preferred */
@@ -339,7 +323,7 @@ static void test_device(void) {
   CHECK(fake.ctx_released == 1);
   rt_device *d2 = (rt_device *)1;
   CHECK(rt_device_open(3, &d2, err, sizeof err) == -1 && d2 == NULL);
-  CHECK_MSG(err, "device 3 requested, the driver sees 1");
+  CHECK_CONTAINS(err, "device 3 requested, the driver sees 1");
   char name[16];
   int sms[] = {75, 80, 86, 89, 90, 100, 120, 121};
   const char *want[] = {"sm_75", "sm_80", "sm_86", "sm_89", "sm_90a", "sm_100a", "sm_120a", "sm_121"};
@@ -355,7 +339,7 @@ static void test_memory(void) {
   rt_device *d = open_fake();
   if (!d) return;
   int src[64], dst[64];
-  for (int i = 0; i < 64; i++) src[i] = rand(), dst[i] = -1;
+  for (int i = 0; i < 64; i++) src[i] = (int)(test_rand() >> 1), dst[i] = -1;
   rt_dptr p = 0;
   CHECK(rt_mem_alloc(d, sizeof src, &p, err, sizeof err) == 0 && p != 0);
   CHECK(rt_mem_upload(d, p, src, sizeof src, err, sizeof err) == 0);
@@ -422,12 +406,12 @@ static void test_launch(void) {
   CHECK(rt_mem_download(d, &got, counter, sizeof got, err, sizeof err) == 0 && got == 9);
   int64_t bad[3] = {0, 1, 1};
   CHECK(rt_launch(k, bad, 128, 0, params, err, sizeof err) == -1);
-  CHECK_MSG(err, "grid (0, 1, 1) is out of range");
+  CHECK_CONTAINS(err, "grid (0, 1, 1) is out of range");
   int64_t huge[3] = {1ll << 32, 1, 1};
   CHECK(rt_launch(k, huge, 128, 0, params, err, sizeof err) == -1);
-  CHECK_MSG(err, "out of range");
+  CHECK_CONTAINS(err, "out of range");
   CHECK(rt_launch(k, grid, 0, 0, params, err, sizeof err) == -1);
-  CHECK_MSG(err, "0 threads per block");
+  CHECK_CONTAINS(err, "0 threads per block");
   fake.launch_result = E_LAUNCH_FAILED;
   CHECK(rt_launch(k, grid, 128, 0, params, err, sizeof err) == -1);
   CHECK(!strcmp(err, "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure"));
@@ -462,7 +446,7 @@ static void test_real_gpu(void) {
   rt_kernel *k = NULL;
   CHECK(rt_kernel_load(d, ".version 8.0\n.target sm_80\n.address_size 64\nbogus;\n", "x", 0, &k, err,
                        sizeof err) == -1);
-  CHECK_MSG(err, "cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX");
+  CHECK_CONTAINS(err, "cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX");
   printf("real GPU: %s, sm %d\n", rt_device_name(d), rt_device_sm(d));
   rt_device_close(d);
 }
@@ -493,24 +477,25 @@ static void test_kiln_on_fake(void) {
   const char *va = "recipes/vector_add.lua --seed 5 --reps 4";
   int st = run_kiln(kiln, "FAKE_CUDA_PTX_NEEDS='.target sm_90a'", va, out, sizeof out);
   CHECK(st == 1);
-  CHECK_MSG(out, "kiln: GPU 0: Fake H100 (sm 90), target sm_90a\n");
-  CHECK_MSG(out, "vector_add [n=98432] sm_90a gpu: max rel err inf (tol 1e-05) FAIL, 500.0 us\n");
-  CHECK_MSG(out, "  z: z[0] (element 0) is NaN (poison never overwritten?) (seed 5)\n");
+  CHECK_CONTAINS(out, "kiln: GPU 0: Fake H100 (sm 90), target sm_90a\n");
+  CHECK_CONTAINS(out, "vector_add [n=98432] sm_90a gpu: max rel err inf (tol 1e-05) FAIL, 500.0 us\n");
+  CHECK_CONTAINS(out, "  z: z[0] (element 0) is NaN (poison never overwritten?) (seed 5)\n");
   /* PTX for another target than the device wants: the JIT error and its log */
   char args[256];
   snprintf(args, sizeof args, "%s --target sm_80", va);
   st = run_kiln(kiln, "FAKE_CUDA_PTX_NEEDS='.target sm_90a'", args, out, sizeof out);
   CHECK(st == 1);
-  CHECK_MSG(out,
-            "vector_add [n=98432] sm_80 gpu: ERROR: cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX: a "
-            "PTX JIT compilation failed\nptxas application ptx input, line 3; error   : syntax error\n");
+  CHECK_CONTAINS(
+      out, "vector_add [n=98432] sm_80 gpu: ERROR: cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX: a "
+           "PTX JIT compilation failed\nptxas application ptx input, line 3; error   : syntax error\n");
   st = run_kiln(kiln, "FAKE_CUDA_LAUNCH_RESULT=719", va, out, sizeof out);
   CHECK(st == 1);
-  CHECK_MSG(out, "gpu: ERROR: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure\n");
+  CHECK_CONTAINS(out,
+                 "gpu: ERROR: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure\n");
   /* --sim leaves the driver alone */
   st = run_kiln(kiln, "", "recipes/vector_add.lua --sim", out, sizeof out);
   CHECK(st == 0 && !strstr(out, "GPU 0"));
-  CHECK_MSG(out, " sm_80 sim: ");
+  CHECK_CONTAINS(out, " sm_80 sim: ");
 #endif
 }
 
@@ -523,11 +508,7 @@ int main(void) {
   test_launch();
   test_real_gpu();
   test_kiln_on_fake();
-  if (failures)
-    fprintf(stderr, "test_runtime: %d failure(s)\n", failures);
-  else
-    printf("test_runtime: ok\n");
-  return failures != 0;
+  return test_done("test_runtime");
 }
 
 #endif

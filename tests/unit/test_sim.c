@@ -22,107 +22,17 @@
 
 #include "codegen/devops.h"
 #include "sim/sim.h"
+#include "test.h"
 
-static _Atomic int failures; /* test_concurrent_launches checks from two threads */
+/* ---- kernel building: kb in test.h, and a few more helpers ---- */
 
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-#define CHECK_STR(got, want)                                                                                 \
-  do {                                                                                                       \
-    if (strcmp((got), (want))) {                                                                             \
-      fprintf(stderr, "%s:%d: got\n  %s\nwant\n  %s\n", __FILE__, __LINE__, (got), (want));                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-/* ---- a tiny kernel builder over the device ops ---- */
-
-typedef struct {
-  cg_ctx c;
-  LLVMTypeRef i32, ptr;
-  char name[64];
-} kb;
-
-/* Params: 'p' = buffer, 'i' = i32, 'f' = f32, 'd' = f64, 'h' = half, 'b' = bfloat, 'c' = i8, 'q' = i128. */
-static void kb_begin(kb *k, const char *name, const char *sig, const char *const *pnames, int threads,
-                     int shared) {
-  memset(k, 0, sizeof *k);
-  snprintf(k->name, sizeof k->name, "%s", name);
-  cg_ctx *c = &k->c;
-  c->ctx = LLVMContextCreate();
-  c->mod = LLVMModuleCreateWithNameInContext(name, c->ctx);
-  c->b = LLVMCreateBuilderInContext(c->ctx);
-  c->ops = &cg_devops_sim;
-  c->threads = threads;
-  c->shared_bytes = shared;
-  c->ops->module_init(c);
-  k->i32 = LLVMInt32TypeInContext(c->ctx);
-  k->ptr = c->ops->global_ptr_type(c);
-  LLVMTypeRef params[16];
-  unsigned n = (unsigned)strlen(sig);
-  for (unsigned i = 0; i < n; i++)
-    params[i] = sig[i] == 'p'   ? k->ptr
-                : sig[i] == 'i' ? k->i32
-                : sig[i] == 'f' ? LLVMFloatTypeInContext(c->ctx)
-                : sig[i] == 'h' ? LLVMHalfTypeInContext(c->ctx)
-                : sig[i] == 'b' ? LLVMBFloatTypeInContext(c->ctx)
-                : sig[i] == 'c' ? LLVMInt8TypeInContext(c->ctx)
-                : sig[i] == 'q' ? LLVMIntTypeInContext(c->ctx, 128)
-                                : LLVMDoubleTypeInContext(c->ctx);
-  c->ops->kernel_begin(c, name, params, n);
-  for (unsigned i = 0; pnames && i < n; i++)
-    LLVMSetValueName2(LLVMGetParam(c->fn, i), pnames[i], strlen(pnames[i]));
-}
-
-static cg_result kb_end(kb *k) {
-  cg_ctx *c = &k->c;
-  c->ops->kernel_end(c);
-  LLVMBuildRetVoid(c->b);
-  char *msg = NULL;
-  if (LLVMVerifyModule(c->mod, LLVMReturnStatusAction, &msg)) {
-    fprintf(stderr, "test kernel %s does not verify: %s\n", k->name, msg);
-    abort();
-  }
-  LLVMDisposeMessage(msg);
-  LLVMDisposeBuilder(c->b);
-  cg_result r = {0};
-  r.kernel_name = strdup(k->name);
-  r.threads = c->threads;
-  r.shared_bytes = c->shared_bytes;
-  r.llvm_ctx = c->ctx;
-  r.llvm_mod = c->mod;
-  return r;
-}
-
-static void result_free(cg_result *r) {
-  free(r->kernel_name);
-  if (r->llvm_mod) LLVMDisposeModule(r->llvm_mod);
-  if (r->llvm_ctx) LLVMContextDispose(r->llvm_ctx);
-  memset(r, 0, sizeof *r);
-}
-
-static LLVMValueRef P(kb *k, unsigned i) { return LLVMGetParam(k->c.fn, i); }
-static LLVMValueRef I(kb *k, int v) { return LLVMConstInt(k->i32, (unsigned long long)(long long)v, 1); }
-static LLVMValueRef sreg(kb *k, cg_sreg r) { return k->c.ops->sreg(&k->c, r); }
-static LLVMValueRef add(kb *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(k->c.b, a, b, ""); }
 static LLVMValueRef cmp(kb *k, LLVMIntPredicate p, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildICmp(k->c.b, p, a, b, "");
 }
 
-/* &base[idx] for 4-byte elements. */
-static LLVMValueRef at(kb *k, LLVMValueRef base, LLVMValueRef idx) {
-  return LLVMBuildGEP2(k->c.b, k->i32, base, &idx, 1, "");
-}
-
 static LLVMValueRef gid(kb *k) {
-  LLVMValueRef b = LLVMBuildMul(k->c.b, sreg(k, CG_CTAID_X), sreg(k, CG_NTID_X), "");
-  return add(k, b, sreg(k, CG_TID_X));
+  LLVMValueRef b = LLVMBuildMul(k->c.b, kb_sreg(k, CG_CTAID_X), kb_sreg(k, CG_NTID_X), "");
+  return kb_add(k, b, kb_sreg(k, CG_TID_X));
 }
 
 static LLVMValueRef load(kb *k, cg_space sp, LLVMTypeRef ty, LLVMValueRef p, LLVMValueRef pred,
@@ -159,25 +69,9 @@ static void if_then(kb *k, LLVMValueRef cond, void (*body)(kb *, void *), void *
 
 /* ---- inputs ---- */
 
-static _Thread_local uint64_t rng;
-static uint64_t seed;
-
-/* Fresh inputs every run; KILN_TEST_SEED=N repeats one (the seed is printed on failure). */
-static void seed_rng(void) {
-  const char *e = getenv("KILN_TEST_SEED");
-  seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-  rng = seed | 1;
-}
-static uint32_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)rng;
-}
-
 static int32_t *rand_ints(size_t n, int range) {
   int32_t *p = malloc(n * sizeof *p + 1);
-  for (size_t i = 0; i < n; i++) p[i] = (int32_t)(rnd() % (unsigned)range) - range / 2;
+  for (size_t i = 0; i < n; i++) p[i] = (int32_t)(test_rand() % (unsigned)range) - range / 2;
   return p;
 }
 
@@ -195,7 +89,7 @@ static sim_arg i32arg(int64_t v) { return (sim_arg){.elem = IR_I32, .ival = v}; 
 static int run(cg_result *r, const sim_arg *a, int n, int64_t gx, sim_opts *o, char *err) {
   int64_t grid[3] = {gx, 1, 1};
   int rc = sim_launch(r, a, n, grid, o, err, 512);
-  result_free(r);
+  cg_result_free(r);
   return rc;
 }
 
@@ -206,23 +100,23 @@ static cg_result k_shuffles(void) {
   kb k;
   const char *names[] = {"x", "sum", "up", "down", "idx", "n"};
   kb_begin(&k, "shuffles", "pppppi", names, 128, 0);
-  LLVMValueRef g = gid(&k), in = cmp(&k, LLVMIntSLT, g, P(&k, 5));
-  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, at(&k, P(&k, 0), g), in, "load x (shuffles.ll:1)");
+  LLVMValueRef g = gid(&k), in = cmp(&k, LLVMIntSLT, g, kb_param(&k, 5));
+  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, kb_at(&k, kb_param(&k, 0), g), in, "load x (shuffles.ll:1)");
   LLVMValueRef s = x;
   for (int off = 16; off >= 1; off /= 2)
-    s = add(&k, s, shfl(&k, CG_SHFL_XOR, s, I(&k, off), "shfl.bfly (shuffles.ll:2)"));
-  LLVMValueRef lane = sreg(&k, CG_LANEID);
-  LLVMValueRef w = LLVMBuildLShr(k.c.b, g, I(&k, 5), "");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 1), w), s, cmp(&k, LLVMIntEQ, lane, I(&k, 0)),
+    s = kb_add(&k, s, shfl(&k, CG_SHFL_XOR, s, kb_int(&k, off), "shfl.bfly (shuffles.ll:2)"));
+  LLVMValueRef lane = kb_sreg(&k, CG_LANEID);
+  LLVMValueRef w = LLVMBuildLShr(k.c.b, g, kb_int(&k, 5), "");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 1), w), s, cmp(&k, LLVMIntEQ, lane, kb_int(&k, 0)),
         "store sum (shuffles.ll:3)");
-  LLVMValueRef up = shfl(&k, CG_SHFL_UP, x, I(&k, 3), "shfl.up (shuffles.ll:4)");
-  LLVMValueRef dn = shfl(&k, CG_SHFL_DOWN, x, I(&k, 5), "shfl.down (shuffles.ll:5)");
-  LLVMValueRef src =
-      LLVMBuildAnd(k.c.b, add(&k, LLVMBuildMul(k.c.b, lane, I(&k, 7), ""), I(&k, 3)), I(&k, 31), "");
+  LLVMValueRef up = shfl(&k, CG_SHFL_UP, x, kb_int(&k, 3), "shfl.up (shuffles.ll:4)");
+  LLVMValueRef dn = shfl(&k, CG_SHFL_DOWN, x, kb_int(&k, 5), "shfl.down (shuffles.ll:5)");
+  LLVMValueRef src = LLVMBuildAnd(
+      k.c.b, kb_add(&k, LLVMBuildMul(k.c.b, lane, kb_int(&k, 7), ""), kb_int(&k, 3)), kb_int(&k, 31), "");
   LLVMValueRef ix = shfl(&k, CG_SHFL_IDX, x, src, "shfl.idx (shuffles.ll:6)");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 2), g), up, in, "store up");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 3), g), dn, in, "store down");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 4), g), ix, in, "store idx");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 2), g), up, in, "store up");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 3), g), dn, in, "store down");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 4), g), ix, in, "store idx");
   return kb_end(&k);
 }
 
@@ -266,19 +160,19 @@ static cg_result k_exchange(int threads) {
   kb k;
   const char *names[] = {"x", "y", "z"};
   kb_begin(&k, "exchange", "ppp", names, threads, threads * 4);
-  LLVMValueRef g = gid(&k), t = sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
-  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, at(&k, P(&k, 0), g), NULL, "load x");
-  store(&k, CG_SHARED, at(&k, sm, t), x, NULL, "store_shared (exchange.ll:1)");
+  LLVMValueRef g = gid(&k), t = kb_sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
+  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, kb_at(&k, kb_param(&k, 0), g), NULL, "load x");
+  store(&k, CG_SHARED, kb_at(&k, sm, t), x, NULL, "store_shared (exchange.ll:1)");
   barrier(&k, "barrier (exchange.ll:2)");
-  LLVMValueRef rev = LLVMBuildSub(k.c.b, I(&k, threads - 1), t, "");
-  LLVMValueRef v = load(&k, CG_SHARED, k.i32, at(&k, sm, rev), NULL, "load_shared (exchange.ll:3)");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 1), g), v, NULL, "store y");
+  LLVMValueRef rev = LLVMBuildSub(k.c.b, kb_int(&k, threads - 1), t, "");
+  LLVMValueRef v = load(&k, CG_SHARED, k.i32, kb_at(&k, sm, rev), NULL, "load_shared (exchange.ll:3)");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 1), g), v, NULL, "store y");
   barrier(&k, "barrier (exchange.ll:4)");
-  store(&k, CG_SHARED, at(&k, sm, t), v, NULL, "store_shared (exchange.ll:5)");
+  store(&k, CG_SHARED, kb_at(&k, sm, t), v, NULL, "store_shared (exchange.ll:5)");
   barrier(&k, "barrier (exchange.ll:6)");
-  LLVMValueRef nx = LLVMBuildURem(k.c.b, add(&k, t, I(&k, 1)), I(&k, threads), "");
-  LLVMValueRef w = load(&k, CG_SHARED, k.i32, at(&k, sm, nx), NULL, "load_shared (exchange.ll:7)");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 2), g), w, NULL, "store z");
+  LLVMValueRef nx = LLVMBuildURem(k.c.b, kb_add(&k, t, kb_int(&k, 1)), kb_int(&k, threads), "");
+  LLVMValueRef w = load(&k, CG_SHARED, k.i32, kb_at(&k, sm, nx), NULL, "load_shared (exchange.ll:7)");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 2), g), w, NULL, "store z");
   return kb_end(&k);
 }
 
@@ -308,15 +202,17 @@ static cg_result k_math(void) {
   kb_begin(&k, "math", "pppp", NULL, 64, 0);
   LLVMTypeRef f32 = LLVMFloatTypeInContext(k.c.ctx), f64 = LLVMDoubleTypeInContext(k.c.ctx);
   LLVMValueRef g = gid(&k);
-  LLVMValueRef xf = load(&k, CG_GLOBAL, f32, at(&k, P(&k, 0), g), NULL, "load xf");
-  LLVMValueRef gd = LLVMBuildMul(k.c.b, g, I(&k, 2), ""); /* f64 index as two i32 steps */
-  LLVMValueRef xd = load(&k, CG_GLOBAL, f64, at(&k, P(&k, 1), gd), NULL, "load xd");
+  LLVMValueRef xf = load(&k, CG_GLOBAL, f32, kb_at(&k, kb_param(&k, 0), g), NULL, "load xf");
+  LLVMValueRef gd = LLVMBuildMul(k.c.b, g, kb_int(&k, 2), ""); /* f64 index as two i32 steps */
+  LLVMValueRef xd = load(&k, CG_GLOBAL, f64, kb_at(&k, kb_param(&k, 1), gd), NULL, "load xd");
   for (int m = 0; m < CG_NMATH; m++) {
-    LLVMValueRef of = at(&k, P(&k, 2), add(&k, LLVMBuildMul(k.c.b, g, I(&k, CG_NMATH), ""), I(&k, m)));
+    LLVMValueRef of = kb_at(&k, kb_param(&k, 2),
+                            kb_add(&k, LLVMBuildMul(k.c.b, g, kb_int(&k, CG_NMATH), ""), kb_int(&k, m)));
     store(&k, CG_GLOBAL, of, k.c.ops->math(&k.c, (cg_math)m, xf), NULL, "store f");
     LLVMValueRef od =
-        at(&k, P(&k, 3),
-           LLVMBuildMul(k.c.b, add(&k, LLVMBuildMul(k.c.b, g, I(&k, CG_NMATH), ""), I(&k, m)), I(&k, 2), ""));
+        kb_at(&k, kb_param(&k, 3),
+              LLVMBuildMul(k.c.b, kb_add(&k, LLVMBuildMul(k.c.b, g, kb_int(&k, CG_NMATH), ""), kb_int(&k, m)),
+                           kb_int(&k, 2), ""));
     store(&k, CG_GLOBAL, od, k.c.ops->math(&k.c, (cg_math)m, xd), NULL, "store d");
   }
   return kb_end(&k);
@@ -327,7 +223,7 @@ static void test_math(void) {
   float *xf = malloc(n * sizeof *xf), *of = malloc(n * CG_NMATH * sizeof *of);
   double *xd = malloc(n * sizeof *xd), *od = malloc(n * CG_NMATH * sizeof *od);
   for (int i = 0; i < n; i++)
-    xf[i] = 0.01f + (float)(rnd() % 100000) / 1000.0f, xd[i] = 0.5 + (rnd() % 100000) / 997.0;
+    xf[i] = 0.01f + (float)(test_rand() % 100000) / 1000.0f, xd[i] = 0.5 + (test_rand() % 100000) / 997.0;
   memset(of, 0xff, n * CG_NMATH * sizeof *of);
   memset(od, 0xff, n * CG_NMATH * sizeof *od);
   cg_result r = k_math();
@@ -361,12 +257,13 @@ static cg_result k_axpy(void) {
   kb k;
   kb_begin(&k, "axpy", "ppifd", NULL, 32, 0);
   LLVMValueRef g = gid(&k);
-  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, at(&k, P(&k, 0), g), NULL, "load x");
-  LLVMValueRef v = LLVMBuildMul(k.c.b, x, P(&k, 2), "");
-  LLVMValueRef f2 = LLVMBuildFMul(k.c.b, P(&k, 3), LLVMConstReal(LLVMFloatTypeInContext(k.c.ctx), 2.0), "");
-  v = add(&k, v, LLVMBuildFPToSI(k.c.b, f2, k.i32, ""));
-  v = add(&k, v, LLVMBuildFPToSI(k.c.b, P(&k, 4), k.i32, ""));
-  store(&k, CG_GLOBAL, at(&k, P(&k, 1), g), v, NULL, "store y");
+  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, kb_at(&k, kb_param(&k, 0), g), NULL, "load x");
+  LLVMValueRef v = LLVMBuildMul(k.c.b, x, kb_param(&k, 2), "");
+  LLVMValueRef f2 =
+      LLVMBuildFMul(k.c.b, kb_param(&k, 3), LLVMConstReal(LLVMFloatTypeInContext(k.c.ctx), 2.0), "");
+  v = kb_add(&k, v, LLVMBuildFPToSI(k.c.b, f2, k.i32, ""));
+  v = kb_add(&k, v, LLVMBuildFPToSI(k.c.b, kb_param(&k, 4), k.i32, ""));
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 1), g), v, NULL, "store y");
   return kb_end(&k);
 }
 
@@ -375,13 +272,13 @@ static void test_load_once(void) {
   char err[512] = "";
   sim_kernel *sk = sim_load(&r, err, sizeof err);
   CHECK(sk && r.llvm_mod == NULL && r.llvm_ctx == NULL);
-  result_free(&r);
+  cg_result_free(&r);
   if (!sk) return;
   CHECK(!strcmp(sim_kernel_name(sk), "axpy"));
   for (int rep = 0; rep < 3; rep++) {
     const int n = 32 * (rep + 2);
     int32_t *x = rand_ints((size_t)n, 1000), *y = poisoned((size_t)n);
-    int av = (int)(rnd() % 50) - 25;
+    int av = (int)(test_rand() % 50) - 25;
     sim_arg a[5] = {buf(x, n * 4u),
                     buf(y, n * 4u),
                     i32arg(av),
@@ -410,14 +307,14 @@ static cg_result k_shift(int with_barrier) {
   kb k;
   const char *names[] = {"x", "y"};
   kb_begin(&k, "shift", "pp", names, 64, 64 * 4);
-  LLVMValueRef g = gid(&k), t = sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
-  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, at(&k, P(&k, 0), g), NULL, "load x");
-  store(&k, CG_SHARED, at(&k, sm, t), x, NULL, "store_shared %3 (shift.lua:1)");
+  LLVMValueRef g = gid(&k), t = kb_sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
+  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, kb_at(&k, kb_param(&k, 0), g), NULL, "load x");
+  store(&k, CG_SHARED, kb_at(&k, sm, t), x, NULL, "store_shared %3 (shift.lua:1)");
   if (with_barrier) shift_body(&k, NULL);
-  LLVMValueRef prev = LLVMBuildSub(k.c.b, t, I(&k, 1), "");
-  LLVMValueRef v = load(&k, CG_SHARED, k.i32, at(&k, sm, prev), cmp(&k, LLVMIntSGT, t, I(&k, 0)),
+  LLVMValueRef prev = LLVMBuildSub(k.c.b, t, kb_int(&k, 1), "");
+  LLVMValueRef v = load(&k, CG_SHARED, k.i32, kb_at(&k, sm, prev), cmp(&k, LLVMIntSGT, t, kb_int(&k, 0)),
                         "load_shared %5 (shift.lua:3)");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 1), g), v, NULL, "store y");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 1), g), v, NULL, "store y");
   return kb_end(&k);
 }
 
@@ -452,12 +349,12 @@ static void test_race_war(void) {
   const int threads = 256;
   kb k;
   kb_begin(&k, "reverse", "pp", NULL, threads, threads * 4);
-  LLVMValueRef g = gid(&k), t = sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
-  LLVMValueRef xv = load(&k, CG_GLOBAL, k.i32, at(&k, P(&k, 0), g), NULL, "load x");
-  store(&k, CG_SHARED, at(&k, sm, t), xv, NULL, "store_shared (reverse.ll:1)");
-  LLVMValueRef rev = LLVMBuildSub(k.c.b, I(&k, threads - 1), t, "");
-  LLVMValueRef v = load(&k, CG_SHARED, k.i32, at(&k, sm, rev), NULL, "load_shared (reverse.ll:3)");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 1), g), v, NULL, "store y");
+  LLVMValueRef g = gid(&k), t = kb_sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
+  LLVMValueRef xv = load(&k, CG_GLOBAL, k.i32, kb_at(&k, kb_param(&k, 0), g), NULL, "load x");
+  store(&k, CG_SHARED, kb_at(&k, sm, t), xv, NULL, "store_shared (reverse.ll:1)");
+  LLVMValueRef rev = LLVMBuildSub(k.c.b, kb_int(&k, threads - 1), t, "");
+  LLVMValueRef v = load(&k, CG_SHARED, k.i32, kb_at(&k, sm, rev), NULL, "load_shared (reverse.ll:3)");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 1), g), v, NULL, "store y");
   cg_result r = kb_end(&k);
   int32_t *x = rand_ints(threads, 100), *y = poisoned(threads);
   sim_arg a[2] = {buf(x, threads * 4u), buf(y, threads * 4u)};
@@ -473,10 +370,10 @@ static void test_race_war(void) {
   /* write after read: thread 0 read slot 255 before thread 255 wrote it (uninit check off) */
   kb_begin(&k, "war", "p", NULL, 64, 64 * 4);
   sm = k.c.ops->shared_base(&k.c);
-  t = sreg(&k, CG_TID_X);
-  load(&k, CG_SHARED, k.i32, at(&k, sm, I(&k, 63)), cmp(&k, LLVMIntEQ, t, I(&k, 0)),
+  t = kb_sreg(&k, CG_TID_X);
+  load(&k, CG_SHARED, k.i32, kb_at(&k, sm, kb_int(&k, 63)), cmp(&k, LLVMIntEQ, t, kb_int(&k, 0)),
        "load_shared (war.ll:1)");
-  store(&k, CG_SHARED, at(&k, sm, t), t, NULL, "store_shared (war.ll:2)");
+  store(&k, CG_SHARED, kb_at(&k, sm, t), t, NULL, "store_shared (war.ll:2)");
   r = kb_end(&k);
   CHECK(run(&r, a, 1, 1, &o, err) == -1);
   CHECK_STR(err, "sim: race in kernel war, block (0,0,0): thread 0 reads shared[0xfc..0x100) at 'load_shared "
@@ -490,9 +387,10 @@ static void test_oob_global(void) {
   const char *names[] = {"x", "y", "n"};
   kb_begin(&k, "oob", "ppi", names, 128, 0);
   LLVMValueRef g = gid(&k);
-  LLVMValueRef xv =
-      load(&k, CG_GLOBAL, k.i32, at(&k, P(&k, 0), g), cmp(&k, LLVMIntSLT, g, P(&k, 2)), "load x");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 1), g), xv, cmp(&k, LLVMIntSLE, g, P(&k, 2)), "store %7 (oob.lua:9)");
+  LLVMValueRef xv = load(&k, CG_GLOBAL, k.i32, kb_at(&k, kb_param(&k, 0), g),
+                         cmp(&k, LLVMIntSLT, g, kb_param(&k, 2)), "load x");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 1), g), xv, cmp(&k, LLVMIntSLE, g, kb_param(&k, 2)),
+        "store %7 (oob.lua:9)");
   cg_result r = kb_end(&k);
   const int n = 3 * 128 - 5;
   int32_t *x = rand_ints((size_t)n, 100), *y = poisoned((size_t)n);
@@ -514,7 +412,8 @@ static void half_barrier(kb *k, void *arg) { barrier(k, (const char *)arg); }
 static void test_divergent_barrier(void) {
   kb k;
   kb_begin(&k, "divbar", "", NULL, 64, 0);
-  if_then(&k, cmp(&k, LLVMIntSLT, sreg(&k, CG_TID_X), I(&k, 16)), half_barrier, "barrier (divbar.lua:4)");
+  if_then(&k, cmp(&k, LLVMIntSLT, kb_sreg(&k, CG_TID_X), kb_int(&k, 16)), half_barrier,
+          "barrier (divbar.lua:4)");
   cg_result r = kb_end(&k);
   char err[512] = "";
   CHECK(run(&r, NULL, 0, 2, NULL, err) == -1);
@@ -522,7 +421,8 @@ static void test_divergent_barrier(void) {
                  "(divbar.lua:4)', threads 16..63 exited without reaching it");
   /* two different barriers */
   kb_begin(&k, "twobar", "", NULL, 64, 0);
-  LLVMValueRef c = cmp(&k, LLVMIntEQ, LLVMBuildAnd(k.c.b, sreg(&k, CG_TID_X), I(&k, 1), ""), I(&k, 0));
+  LLVMValueRef c =
+      cmp(&k, LLVMIntEQ, LLVMBuildAnd(k.c.b, kb_sreg(&k, CG_TID_X), kb_int(&k, 1), ""), kb_int(&k, 0));
   LLVMBasicBlockRef a = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "a");
   LLVMBasicBlockRef b = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "b");
   LLVMBasicBlockRef j = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "j");
@@ -545,12 +445,12 @@ static void test_divergent_barrier(void) {
 static cg_result k_uninit(void) {
   kb k;
   kb_begin(&k, "uninit", "p", NULL, 64, 2 * 64 * 4);
-  LLVMValueRef t = sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
-  store(&k, CG_SHARED, at(&k, sm, t), t, NULL, "store_shared %2 (uninit.lua:2)");
+  LLVMValueRef t = kb_sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
+  store(&k, CG_SHARED, kb_at(&k, sm, t), t, NULL, "store_shared %2 (uninit.lua:2)");
   barrier(&k, "barrier");
-  LLVMValueRef v =
-      load(&k, CG_SHARED, k.i32, at(&k, sm, add(&k, t, I(&k, 32))), NULL, "load_shared %4 (uninit.lua:4)");
-  store(&k, CG_GLOBAL, at(&k, P(&k, 0), t), v, NULL, "store");
+  LLVMValueRef v = load(&k, CG_SHARED, k.i32, kb_at(&k, sm, kb_add(&k, t, kb_int(&k, 32))), NULL,
+                        "load_shared %4 (uninit.lua:4)");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 0), t), v, NULL, "store");
   return kb_end(&k);
 }
 
@@ -579,8 +479,8 @@ static void test_bounds_and_alignment(void) {
   char err[512] = "";
   kb k;
   kb_begin(&k, "smem_oob", "", NULL, 64, 64 * 4);
-  LLVMValueRef t = sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
-  store(&k, CG_SHARED, at(&k, sm, add(&k, t, I(&k, 1))), t, NULL, "store_shared (smem.ll:1)");
+  LLVMValueRef t = kb_sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
+  store(&k, CG_SHARED, kb_at(&k, sm, kb_add(&k, t, kb_int(&k, 1))), t, NULL, "store_shared (smem.ll:1)");
   cg_result r = kb_end(&k);
   CHECK(run(&r, NULL, 0, 1, NULL, err) == -1);
   CHECK_STR(
@@ -588,8 +488,8 @@ static void test_bounds_and_alignment(void) {
       "sim: out-of-bounds shared write in kernel smem_oob, block (0,0,0): thread 63 writes "
       "shared[0x100..0x104) at 'store_shared (smem.ll:1)', outside the launch's 256 bytes of shared memory");
   kb_begin(&k, "smem_neg", "", NULL, 32, 64);
-  t = sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
-  load(&k, CG_SHARED, k.i32, at(&k, sm, I(&k, -2)), NULL, "load_shared (neg.ll:1)");
+  t = kb_sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
+  load(&k, CG_SHARED, k.i32, kb_at(&k, sm, kb_int(&k, -2)), NULL, "load_shared (neg.ll:1)");
   r = kb_end(&k);
   CHECK(run(&r, NULL, 0, 1, NULL, err) == -1);
   CHECK_STR(err,
@@ -598,7 +498,7 @@ static void test_bounds_and_alignment(void) {
   /* misaligned global load: 4 bytes at x + 2 */
   kb_begin(&k, "misaligned", "p", NULL, 32, 0);
   LLVMValueRef two = LLVMConstInt(LLVMInt64TypeInContext(k.c.ctx), 2, 0);
-  LLVMValueRef p = LLVMBuildGEP2(k.c.b, LLVMInt8TypeInContext(k.c.ctx), P(&k, 0), &two, 1, "");
+  LLVMValueRef p = LLVMBuildGEP2(k.c.b, LLVMInt8TypeInContext(k.c.ctx), kb_param(&k, 0), &two, 1, "");
   load(&k, CG_GLOBAL, k.i32, p, NULL, "load (mis.ll:1)");
   r = kb_end(&k);
   int32_t x[4];
@@ -613,12 +513,13 @@ static void test_bounds_and_alignment(void) {
   CHECK_STR(err, want);
   /* masked-off lanes with wild addresses are never checked; a constant-false mask emits nothing */
   kb_begin(&k, "masked", "p", NULL, 64, 16);
-  t = sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
-  LLVMValueRef wild = at(&k, P(&k, 0), LLVMBuildMul(k.c.b, t, I(&k, 1 << 20), ""));
-  LLVMValueRef never = cmp(&k, LLVMIntSLT, t, I(&k, 0));
+  t = kb_sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
+  LLVMValueRef wild = kb_at(&k, kb_param(&k, 0), LLVMBuildMul(k.c.b, t, kb_int(&k, 1 << 20), ""));
+  LLVMValueRef never = cmp(&k, LLVMIntSLT, t, kb_int(&k, 0));
   load(&k, CG_GLOBAL, k.i32, wild, never, "load wild");
   store(&k, CG_GLOBAL, wild, t, never, "store wild");
-  store(&k, CG_SHARED, at(&k, sm, t), t, LLVMConstInt(LLVMInt1TypeInContext(k.c.ctx), 0, 0), "store_shared");
+  store(&k, CG_SHARED, kb_at(&k, sm, t), t, LLVMConstInt(LLVMInt1TypeInContext(k.c.ctx), 0, 0),
+        "store_shared");
   r = kb_end(&k);
   CHECK(run(&r, a, 1, 4, NULL, err) == 0);
 }
@@ -626,20 +527,20 @@ static void test_bounds_and_alignment(void) {
 /* Lanes 0..15 shuffle, 16..31 exit; lanes at a shuffle while another waits at a barrier. */
 static void lo_shuffle(kb *k, void *arg) {
   (void)arg;
-  shfl(k, CG_SHFL_XOR, sreg(k, CG_TID_X), I(k, 1), "shfl.bfly (half.ll:3)");
+  shfl(k, CG_SHFL_XOR, kb_sreg(k, CG_TID_X), kb_int(k, 1), "shfl.bfly (half.ll:3)");
 }
 
 static void test_divergent_shuffle(void) {
   kb k;
   kb_begin(&k, "halfshfl", "", NULL, 64, 0);
-  if_then(&k, cmp(&k, LLVMIntSLT, sreg(&k, CG_LANEID), I(&k, 16)), lo_shuffle, NULL);
+  if_then(&k, cmp(&k, LLVMIntSLT, kb_sreg(&k, CG_LANEID), kb_int(&k, 16)), lo_shuffle, NULL);
   cg_result r = kb_end(&k);
   char err[512] = "";
   CHECK(run(&r, NULL, 0, 1, NULL, err) == -1);
   CHECK_STR(err, "sim: divergent shuffle in kernel halfshfl, block (0,0,0): threads 0..15 wait at 'shfl.bfly "
                  "(half.ll:3)', threads 16..31 exited without reaching it");
   kb_begin(&k, "shflbar", "", NULL, 64, 0);
-  LLVMValueRef lo = cmp(&k, LLVMIntNE, sreg(&k, CG_TID_X), I(&k, 5));
+  LLVMValueRef lo = cmp(&k, LLVMIntNE, kb_sreg(&k, CG_TID_X), kb_int(&k, 5));
   LLVMBasicBlockRef a = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "a");
   LLVMBasicBlockRef b = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "b");
   LLVMBasicBlockRef j = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "j");
@@ -685,7 +586,7 @@ static void test_stack_overflow(void) {
   if (pid == 0) {
     kb k;
     kb_begin(&k, "wild", "", NULL, 32, 0);
-    LLVMValueRef st = LLVMBuildStore(k.c.b, I(&k, 1), LLVMConstNull(k.ptr)); /* bypasses the checker */
+    LLVMValueRef st = LLVMBuildStore(k.c.b, kb_int(&k, 1), LLVMConstNull(k.ptr)); /* bypasses the checker */
     LLVMSetVolatile(st, 1);
     r = kb_end(&k);
     run(&r, NULL, 0, 1, NULL, err);
@@ -704,7 +605,7 @@ static void test_errors(void) {
   r.kernel_name = strdup("nomod");
   CHECK(sim_load(&r, err, sizeof err) == NULL);
   CHECK_STR(err, "sim: kernel nomod has no LLVM module (compile it for the sim back end)");
-  result_free(&r);
+  cg_result_free(&r);
 
   r = k_axpy();
   free(r.kernel_name);
@@ -712,19 +613,19 @@ static void test_errors(void) {
   CHECK(sim_load(&r, err, sizeof err) == NULL);
   CHECK_STR(err, "sim: kernel other is not defined in its module");
   CHECK(r.llvm_mod == NULL && r.llvm_ctx == NULL);
-  result_free(&r);
+  cg_result_free(&r);
 
   r = k_axpy();
   r.threads = 0;
   CHECK(sim_load(&r, err, sizeof err) == NULL);
   CHECK_STR(err, "sim: kernel axpy has 0 threads per block (1..1024 allowed)");
-  result_free(&r);
+  cg_result_free(&r);
 
   r = k_axpy();
   r.shared_bytes = 1 << 21;
   CHECK(sim_load(&r, err, sizeof err) == NULL);
   CHECK_STR(err, "sim: kernel axpy asks for 2097152 bytes of shared memory (0..1048576 allowed)");
-  result_free(&r);
+  cg_result_free(&r);
 
   /* a call to a function nobody defines fails in the JIT */
   kb k;
@@ -736,11 +637,11 @@ static void test_errors(void) {
   CHECK(!strncmp(err, "sim: JIT compilation failed for kernel unresolved: ", 51) &&
         strstr(err, "kiln_no_such_function"));
   CHECK(!strchr(err, '\n'));
-  result_free(&r);
+  cg_result_free(&r);
 
   r = k_axpy();
   sim_kernel *sk = sim_load(&r, err, sizeof err);
-  result_free(&r);
+  cg_result_free(&r);
   CHECK(sk != NULL);
   if (!sk) return;
   int32_t x[32], y[32];
@@ -783,7 +684,7 @@ static void test_errors(void) {
   kb_begin(&k, "widearg", "q", NULL, 32, 0);
   r = kb_end(&k);
   sk = sim_load(&r, err, sizeof err);
-  result_free(&r);
+  cg_result_free(&r);
   CHECK(sk != NULL);
   if (!sk) return;
   sim_arg wa = {.elem = IR_I64, .ival = 1};
@@ -799,16 +700,16 @@ static void test_small_float_args(void) {
 #if defined(__x86_64__)
   kb k;
   kb_begin(&k, "smallargs", "hbccp", NULL, 32, 0);
-  LLVMValueRef bits[4] = {LLVMBuildBitCast(k.c.b, P(&k, 0), LLVMInt16TypeInContext(k.c.ctx), ""),
-                          LLVMBuildBitCast(k.c.b, P(&k, 1), LLVMInt16TypeInContext(k.c.ctx), ""), P(&k, 2),
-                          P(&k, 3)};
+  LLVMValueRef bits[4] = {LLVMBuildBitCast(k.c.b, kb_param(&k, 0), LLVMInt16TypeInContext(k.c.ctx), ""),
+                          LLVMBuildBitCast(k.c.b, kb_param(&k, 1), LLVMInt16TypeInContext(k.c.ctx), ""),
+                          kb_param(&k, 2), kb_param(&k, 3)};
   for (int i = 0; i < 4; i++)
-    store(&k, CG_GLOBAL, at(&k, P(&k, 4), I(&k, i)), LLVMBuildZExt(k.c.b, bits[i], k.i32, ""), NULL,
-          "store bits");
+    store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 4), kb_int(&k, i)), LLVMBuildZExt(k.c.b, bits[i], k.i32, ""),
+          NULL, "store bits");
   cg_result r = kb_end(&k);
   char err[512] = "";
   sim_kernel *sk = sim_load(&r, err, sizeof err);
-  result_free(&r);
+  cg_result_free(&r);
   CHECK(sk != NULL);
   if (!sk) return;
   static const struct {
@@ -841,7 +742,7 @@ static void test_small_float_args(void) {
     for (int i = 0; i < 4; i++)
       if (out[i] != cases[c].want[i]) {
         fprintf(stderr, "case %zu arg %d: bits 0x%x, want 0x%x\n", c, i, out[i], cases[c].want[i]);
-        failures++;
+        test_failures++;
       }
   }
   sim_arg wrong[5] = {
@@ -859,7 +760,7 @@ static void test_small_float_args(void) {
 
 /* Two host threads launching at once (as a tuner would): each gets its own correct result. */
 static void *exchange_thread(void *arg) {
-  rng = (seed ^ (uintptr_t)arg * 0x9e3779b97f4a7c15ull) | 1;
+  test_rand_seed(test_seed() ^ (uintptr_t)arg * 0x9e3779b97f4a7c15ull);
   test_exchange(2);
   return NULL;
 }
@@ -872,7 +773,6 @@ static void test_concurrent_launches(void) {
 }
 
 int main(void) {
-  seed_rng();
   test_shuffles();
   test_exchange(1);
   test_exchange(0);
@@ -889,8 +789,5 @@ int main(void) {
   test_errors();
   test_small_float_args();
   test_concurrent_launches();
-  if (failures)
-    fprintf(stderr, "test_sim: %d check(s) failed (KILN_TEST_SEED=%llu)\n", failures,
-            (unsigned long long)seed);
-  return failures != 0;
+  return test_done("test_sim");
 }

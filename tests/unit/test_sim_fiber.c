@@ -21,16 +21,7 @@
 
 #include "sim/fiber.h"
 #include "sim/sim_int.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
+#include "test.h"
 
 /* ---- 1. interleaving ---- */
 
@@ -96,12 +87,6 @@ static void test_guard_page(void) {
 
 /* ---- 3. switch cost ---- */
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 enum { SWITCHES = 2000000 };
 static long pings;
 
@@ -126,9 +111,9 @@ static void test_switch_cost(void) {
   CHECK(sim_stacks_map(&st, 1, 16 * 1024) == 0);
   sim_fiber_init(&fibers[0], &st, 0, ping, NULL);
   pings = 0;
-  double t0 = now();
+  double t0 = test_now();
   for (int i = 0; i < SWITCHES / 2; i++) sim_fiber_switch(&sched, &fibers[0]);
-  double fib_ns = (now() - t0) / SWITCHES * 1e9;
+  double fib_ns = (test_now() - t0) / SWITCHES * 1e9;
   CHECK(pings == SWITCHES / 2);
   sim_stacks_unmap(&st);
 
@@ -138,9 +123,9 @@ static void test_switch_cost(void) {
   uc_fib.uc_stack.ss_size = sizeof stack;
   makecontext(&uc_fib, uc_ping, 0);
   pings = 0;
-  t0 = now();
+  t0 = test_now();
   for (int i = 0; i < SWITCHES / 10; i++) swapcontext(&uc_main, &uc_fib);
-  double uc_ns = (now() - t0) / (SWITCHES / 5) * 1e9;
+  double uc_ns = (test_now() - t0) / (SWITCHES / 5) * 1e9;
   CHECK(pings == SWITCHES / 10);
   printf("fiber switch: %.1f ns (sim_fiber_switch), %.1f ns (swapcontext)\n", fib_ns, uc_ns);
 }
@@ -175,8 +160,8 @@ static uint32_t bf16_ref(float x) {
 }
 
 static float random_float(void) {
-  uint32_t b = (uint32_t)rand() << 16 ^ (uint32_t)rand();
-  uint32_t e = 96 + (uint32_t)rand() % 64; /* 2^-31 .. 2^32: every half range and beyond */
+  uint32_t b = test_rand() << 16 ^ test_rand();
+  uint32_t e = 96 + test_rand() % 64; /* 2^-31 .. 2^32: every half range and beyond */
   return with_bits((b & 0x807fffff) | e << 23);
 }
 
@@ -190,7 +175,7 @@ static void test_conversions(void) {
     bad += lo16(sim_f32_to_f16(x)) != half_bits((_Float16)x);
     bad += lo16(sim_f64_to_f16((double)x * 1.0000001)) != half_bits((_Float16)((double)x * 1.0000001));
     bad += lo16(sim_f32_to_bf16(x)) != bf16_ref(x);
-    uint32_t h = (uint32_t)rand() & 0xffff;
+    uint32_t h = test_rand() & 0xffff;
     _Float16 hf;
     memcpy(&hf, &h, 2);
     float back = sim_f16_to_f32(with_bits(h));
@@ -208,11 +193,9 @@ static void test_conversions(void) {}
 #endif
 
 int main(void) {
-  srand((unsigned)time(NULL));
   test_interleave();
   test_guard_page();
   test_switch_cost();
   test_conversions();
-  if (failures) fprintf(stderr, "test_sim_fiber: %d check(s) failed\n", failures);
-  return failures != 0;
+  return test_done("test_sim_fiber");
 }

@@ -22,29 +22,7 @@
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
 #include "sim/sim.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
-}
+#include "test.h"
 
 /* tests/sim/NAME.ll (LLVM IR as devops_sim.c emits it, 64 threads per block) -> a kernel. */
 static int build_ll(const char *name, cg_result *out) {
@@ -72,46 +50,22 @@ static int build_ll(const char *name, cg_result *out) {
 static int build(const char *name, cg_result *out) {
   char path[256], err[1024];
   snprintf(path, sizeof path, "tests/sim/%s.ir", name);
-  char *text = slurp(path);
+  char *text = test_read_file(path, NULL);
   if (!text) {
     fprintf(stderr, "cannot read %s\n", path);
     return -1;
   }
   char file[64];
   snprintf(file, sizeof file, "%s.ir", name);
-  ir_func *fn = ir_parse(text, file, err, sizeof err, NULL);
+  int rc = test_compile_ir(text, file, tg_target_lookup("sm_80"), CG_SIM, out, err, sizeof err);
   free(text);
-  if (!fn) {
-    fprintf(stderr, "%s\n", err);
-    return -1;
-  }
-  pass_ctx pc = {.target = tg_target_lookup("sm_80"), .verify_each = 1};
-  int rc = pass_run_default(fn, &pc);
-  if (rc)
-    fprintf(stderr, "%s: %s\n", path, pc.err);
-  else if ((rc = cg_compile(fn, pc.target, CG_SIM, out, err, sizeof err)))
-    fprintf(stderr, "%s: %s\n", path, err);
-  ir_func_destroy(fn);
+  if (rc) fprintf(stderr, "%s: %s\n", path, err);
   return rc;
 }
 
 /* ---- inputs ---- */
 
-static uint64_t rng, seed;
-
-/* Fresh inputs every run; KILN_TEST_SEED=N repeats one (the seed is printed on failure). */
-static void seed_rng(void) {
-  const char *e = getenv("KILN_TEST_SEED");
-  seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-  rng = seed | 1;
-}
-static uint32_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)rng;
-}
-static float rndf(void) { return (float)(rnd() % 2000001) / 1e6f - 1.0f; }
+static float rndf(void) { return (float)(test_rand() % 2000001) / 1e6f - 1.0f; }
 
 static float *rand_f32(size_t n) {
   float *p = malloc(n * sizeof *p + 1);
@@ -151,7 +105,7 @@ static int close_to(double got, double want, double tol) {
 /* ---- 1. working kernels ---- */
 
 static void test_vector_add(void) {
-  int n = 1 + (int)(rnd() % 3000);
+  int n = 1 + (int)(test_rand() % 3000);
   float *x = rand_f32((size_t)n), *y = rand_f32((size_t)n), *z = poisoned((size_t)n * 4);
   sim_arg a[4] = {fbuf(x, n), fbuf(y, n), fbuf(z, n), i32arg(n)};
   char err[512] = "";
@@ -164,7 +118,7 @@ static void test_vector_add(void) {
 }
 
 static void test_rowstats(void) {
-  int m = 1 + (int)(rnd() % 70), n = 1 + (int)(rnd() % 64);
+  int m = 1 + (int)(test_rand() % 70), n = 1 + (int)(test_rand() % 64);
   float *x = rand_f32((size_t)m * n), *mx = poisoned((size_t)m * 4), *sum = poisoned((size_t)m * 4);
   sim_arg a[5] = {fbuf(x, (size_t)m * n), fbuf(mx, m), fbuf(sum, m), i32arg(m), i32arg(n)};
   char err[512] = "";
@@ -182,7 +136,7 @@ static void test_rowstats(void) {
 }
 
 static void test_smem_exchange(void) {
-  int n = 1 + (int)(rnd() % 2500);
+  int n = 1 + (int)(test_rand() % 2500);
   float *x = rand_f32((size_t)n), *y = poisoned((size_t)n * 4);
   sim_arg a[3] = {fbuf(x, n), fbuf(y, n), i32arg(n)};
   char err[512] = "";
@@ -195,7 +149,7 @@ static void test_smem_exchange(void) {
 }
 
 static void test_smem_rowsum(void) {
-  int m = 1 + (int)(rnd() % 100);
+  int m = 1 + (int)(test_rand() % 100);
   float *x = rand_f32((size_t)m * 16), *y = poisoned((size_t)m * 4);
   sim_arg a[3] = {fbuf(x, (size_t)m * 16), fbuf(y, m), i32arg(m)};
   char err[512] = "";
@@ -229,9 +183,9 @@ static void test_matmul(void) {
 }
 
 static void test_loop_sum(void) {
-  int n = 1 + (int)(rnd() % 2000);
+  int n = 1 + (int)(test_rand() % 2000);
   int32_t *x = malloc((size_t)n * 4), *out = poisoned(64 * 4);
-  for (int i = 0; i < n; i++) x[i] = (int32_t)(rnd() % 20001) - 10000;
+  for (int i = 0; i < n; i++) x[i] = (int32_t)(test_rand() % 20001) - 10000;
   sim_arg a[3] = {ibuf(x, n), ibuf(out, 64), i32arg(n)};
   char err[512] = "";
   CHECK(launch("loop_sum", a, 3, 1, err, sizeof err) == 0);
@@ -260,10 +214,10 @@ static const char *expectation(const char *name) {
   static char line[1024];
   char path[256];
   snprintf(path, sizeof path, "tests/sim/%s.ir", name);
-  char *text = slurp(path);
+  char *text = test_read_file(path, NULL);
   if (!text) {
     snprintf(path, sizeof path, "tests/sim/%s.ll", name);
-    text = slurp(path);
+    text = test_read_file(path, NULL);
   }
   char *e = text ? strstr(text, "EXPECT: ") : NULL;
   line[0] = 0;
@@ -287,13 +241,12 @@ static void test_planted(const char *name, int xmul, int per) {
   CHECK(launch(name, a, 3, (n + per - 1) / per, err, sizeof err) == -1);
   if (!match(want, err)) {
     fprintf(stderr, "tests/sim/%s.ir: got\n  %s\nwant\n  %s\n", name, err, want);
-    failures++;
+    test_failures++;
   }
   free(x), free(y);
 }
 
 int main(void) {
-  seed_rng();
   for (int rep = 0; rep < 3; rep++) {
     test_vector_add();
     test_rowstats();
@@ -306,8 +259,5 @@ int main(void) {
   test_planted("oob", 1, 256);
   test_planted("uninit", 1, 256);
   test_planted("divergent_barrier", 1, 64);
-  if (failures)
-    fprintf(stderr, "test_sim_ir: %d check(s) failed (KILN_TEST_SEED=%llu)\n", failures,
-            (unsigned long long)seed);
-  return failures != 0;
+  return test_done("test_sim_ir");
 }

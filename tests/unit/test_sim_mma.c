@@ -30,23 +30,7 @@
 #include "codegen/devops_mma.h"
 #include "codegen/sim_abi.h"
 #include "sim/sim_mma.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-/* xorshift64*, seeded from the clock (printed, so a failure can be replayed with KILN_SEED). */
-static uint64_t rng;
-static uint32_t rnd(void) {
-  rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
-  return (uint32_t)((rng * 0x2545F4914F6CDD1DULL) >> 32);
-}
+#include "test.h"
 
 static const uint32_t POISON = 0xDEADBEEFu;
 
@@ -231,16 +215,16 @@ static int check_result(const mma_case *m, const char *what) {
 /* A random finite element of encoding `in`; `nice` draws from small exact values instead. */
 static uint32_t rand_elem(cg_mma_in in, int nice) {
   for (;;) {
-    uint32_t x = rnd();
+    uint32_t x = test_rand();
     switch (in) {
     case CG_MMA_IN_F16:
       x &= 0xffff;
-      if (nice) x = (x & 0x83ff) | (uint32_t)(13 + rnd() % 5) << 10; /* |x| in [2^-2, 2^3) */
+      if (nice) x = (x & 0x83ff) | (uint32_t)(13 + test_rand() % 5) << 10; /* |x| in [2^-2, 2^3) */
       if (((x >> 10) & 31) != 31) return x;
       break;
     case CG_MMA_IN_BF16:
       x &= 0xffff;
-      x = (x & 0x807f) | (uint32_t)(127 - 30 + rnd() % (nice ? 8 : 60)) << 7;
+      x = (x & 0x807f) | (uint32_t)(127 - 30 + test_rand() % (nice ? 8 : 60)) << 7;
       return x;
     case CG_MMA_IN_S8:
     case CG_MMA_IN_U8: return x & 0xff;
@@ -267,7 +251,8 @@ static void fill_case(mma_case *m, cg_mma_kind kind, int nice) {
     for (int j = 0; j < 8; j++) m->B[k][j] = rand_elem(mi->in, nice);
   for (int i = 0; i < 16; i++)
     for (int j = 0; j < 8; j++)
-      m->C[i][j] = mi->acc_int ? rnd() : bits_of((float)((int32_t)rnd() / 2147483648.0 * (nice ? 4 : 1000)));
+      m->C[i][j] = mi->acc_int ? test_rand()
+                               : bits_of((float)((int32_t)test_rand() / 2147483648.0 * (nice ? 4 : 1000)));
   pack_fragments(m);
   for (int l = 0; l < 32; l++)
     for (int r = 0; r < 4; r++) m->d[l][r] = POISON;
@@ -280,14 +265,14 @@ static void test_mma_kind(cg_mma_kind kind, int trials) {
     fill_case(&m, kind, n % 2);
     sim_mma_warp(kind, (const uint32_t(*)[4])m.a, (const uint32_t(*)[2])m.b, (const uint32_t(*)[4])m.c, m.d);
     if (check_result(&m, name)) {
-      failures++;
+      test_failures++;
       return;
     }
     memcpy(m.d, m.c, sizeof m.d); /* in place: d aliases c */
     sim_mma_warp(kind, (const uint32_t(*)[4])m.a, (const uint32_t(*)[2])m.b, (const uint32_t(*)[4])m.d, m.d);
     if (check_result(&m, name)) {
       fprintf(stderr, "%s: in-place result differs\n", name);
-      failures++;
+      test_failures++;
       return;
     }
   }
@@ -329,13 +314,13 @@ static void test_ldmatrix(void) {
   for (int trial = 0; trial < 20; trial++)
     for (int num = 1; num <= 4; num *= 2)
       for (int trans = 0; trans < 2; trans++) {
-        for (int i = 0; i < 4096; i++) smem[i] = (uint16_t)rnd();
+        for (int i = 0; i < 4096; i++) smem[i] = (uint16_t)test_rand();
         const void *rows[32];
         int row_at[32];
         for (int l = 0; l < 32; l++) { /* each row somewhere 16-byte aligned, distinct */
-          row_at[l] = 8 * (int)(rnd() % 512);
+          row_at[l] = 8 * (int)(test_rand() % 512);
           for (int p = 0; p < l; p++)
-            if (row_at[p] == row_at[l]) row_at[l] = 8 * (int)(rnd() % 512), p = -1;
+            if (row_at[p] == row_at[l]) row_at[l] = 8 * (int)(test_rand() % 512), p = -1;
           rows[l] = l < 8 * num ? (const void *)&smem[row_at[l]] : NULL; /* lanes past 8*num give none */
         }
         uint32_t out[32][4], *outp[32];
@@ -359,7 +344,7 @@ static void test_ldmatrix(void) {
           }
         if (bad) {
           fprintf(stderr, "ldmatrix x%d trans=%d: %d registers wrong\n", num, trans, bad);
-          failures++;
+          test_failures++;
           return;
         }
       }
@@ -373,7 +358,7 @@ static void test_cp_async(void) {
   sim_cp_shadow sh;
   sim_cp_queue q = {0};
   sim_cp_shadow_init(&sh, shared, sizeof shared);
-  for (int i = 0; i < 256; i++) global[i] = (unsigned char)rnd();
+  for (int i = 0; i < 256; i++) global[i] = (unsigned char)test_rand();
   memset(shared, 0xAA, sizeof shared);
   CHECK(!sim_cp_async_inflight(&sh, shared, sizeof shared));
 
@@ -542,7 +527,7 @@ static LLVMOrcJITTargetAddress jit_sym(LLVMOrcLLJITRef jit, const char *name) {
     char *m = LLVMGetErrorMessage(e);
     fprintf(stderr, "lookup %s: %s\n", name, m);
     LLVMDisposeErrorMessage(m);
-    failures++;
+    test_failures++;
     return 0;
   }
   return addr;
@@ -602,7 +587,7 @@ static void test_lowering(cg_mma_kind kind) {
   char *msg = NULL;
   if (LLVMVerifyModule(k.c.mod, LLVMReturnStatusAction, &msg)) {
     fprintf(stderr, "sim lowering does not verify: %s\n", msg);
-    failures++;
+    test_failures++;
     return;
   }
   LLVMDisposeMessage(msg);
@@ -613,7 +598,7 @@ static void test_lowering(cg_mma_kind kind) {
 
   /* mma: registers in, results back, f32 accumulators bit-exact through the bitcasts */
   kernel_fn f = (kernel_fn)(uintptr_t)jit_sym(jit, "k_mma");
-  for (int i = 0; i < 32 * 16; i++) in[i] = rnd(), out[i] = POISON;
+  for (int i = 0; i < 32 * 16; i++) in[i] = test_rand(), out[i] = POISON;
   memset(&rec, 0, sizeof rec);
   run_lanes(f, in, out, 0);
   CHECK(rec.kind == (int32_t)kind && rec.site && strcmp(rec.site, site) == 0);
@@ -628,7 +613,8 @@ static void test_lowering(cg_mma_kind kind) {
   run_lanes(f, in, out, 1);
   for (int l = 0; l < 32; l++)
     for (int i = 0; i < 16; i++) bad += out[16 * l + i] != (i < mi->nc ? rec.d[l][i] : POISON);
-  if (bad) fprintf(stderr, "%s through the CG_SIM lowering: %d registers wrong\n", mi->name, bad), failures++;
+  if (bad)
+    fprintf(stderr, "%s through the CG_SIM lowering: %d registers wrong\n", mi->name, bad), test_failures++;
 
   /* ldmatrix: each lane's row address, num and trans arrive; four results come back in order */
   f = (kernel_fn)(uintptr_t)jit_sym(jit, "k_ldmatrix");
@@ -637,13 +623,14 @@ static void test_lowering(cg_mma_kind kind) {
   CHECK(rec.num == 4 && rec.trans == 1);
   for (int l = 0; l < 32; l++) {
     CHECK(rec.row[l] == (const void *)&in[16 * l]);
-    for (int i = 0; i < 4; i++) rec.d[l][i] = rnd();
+    for (int i = 0; i < 4; i++) rec.d[l][i] = test_rand();
   }
   run_lanes(f, in, out, 1);
   bad = 0;
   for (int l = 0; l < 32; l++)
     for (int i = 0; i < 16; i++) bad += out[16 * l + i] != (i < 4 ? rec.d[l][i] : POISON);
-  if (bad) fprintf(stderr, "ldmatrix through the CG_SIM lowering: %d registers wrong\n", bad), failures++;
+  if (bad)
+    fprintf(stderr, "ldmatrix through the CG_SIM lowering: %d registers wrong\n", bad), test_failures++;
 
   /* cp.async: addresses, sizes and zero-fill sizes in program order, commits and waits */
   f = (kernel_fn)(uintptr_t)jit_sym(jit, "k_cp_async");
@@ -659,7 +646,7 @@ static void test_lowering(cg_mma_kind kind) {
              b + 16, l % 17, o + b + 32, b + 32, o + b + 48, b + 48);
     if (strcmp(cp_log[l], want)) {
       fprintf(stderr, "cp.async lane %d:\n  got  %s\n  want %s\n", l, cp_log[l], want);
-      failures++;
+      test_failures++;
       break;
     }
   }
@@ -669,10 +656,6 @@ static void test_lowering(cg_mma_kind kind) {
 }
 
 int main(void) {
-  const char *seed = getenv("KILN_SEED");
-  rng = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL;
-  if (!rng) rng = 1;
-  printf("seed 0x%llx\n", (unsigned long long)rng);
   test_decoders();
   for (int k = 0; k < CG_MMA_NKINDS; k++) test_mma_kind((cg_mma_kind)k, 40);
   test_mma_special();
@@ -681,10 +664,5 @@ int main(void) {
   test_lowering(CG_MMA_BF16_K16); /* f32 accumulators */
   test_lowering(CG_MMA_S8_K32);   /* i32 accumulators */
   test_lowering(CG_MMA_F16_K8);   /* 2 + 1 registers */
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf("ok\n");
-  return 0;
+  return test_done("test_sim_mma");
 }

@@ -16,47 +16,27 @@
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
 #include "sim/sim.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "test.h"
 
 /* tests/sim/NAME.ir, compiled and JIT-loaded; prints the compile and JIT times. */
 static sim_kernel *load(const char *name) {
   char path[256], err[1024];
   snprintf(path, sizeof path, "tests/sim/%s.ir", name);
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  static char text[1 << 16];
-  text[fread(text, 1, sizeof text - 1, f)] = 0;
-  fclose(f);
-  double t0 = now();
-  ir_func *fn = ir_parse(text, path, err, sizeof err, NULL);
-  pass_ctx pc = {.target = tg_target_lookup("sm_80")};
+  char *text = test_read_file(path, NULL);
+  if (!text) return NULL;
+  double t0 = test_now();
   cg_result r;
-  if (!fn || pass_run_default(fn, &pc) || cg_compile(fn, pc.target, CG_SIM, &r, err, sizeof err)) {
-    fprintf(stderr, "%s: cannot compile: %s %s\n", path, err, pc.err);
-    if (fn) ir_func_destroy(fn);
+  int rc = test_compile_ir(text, path, tg_target_lookup("sm_80"), CG_SIM, &r, err, sizeof err);
+  free(text);
+  if (rc) {
+    fprintf(stderr, "%s: cannot compile: %s\n", path, err);
     return NULL;
   }
-  ir_func_destroy(fn);
-  double t1 = now();
+  double t1 = test_now();
   sim_kernel *k = sim_load(&r, err, sizeof err);
   cg_result_free(&r);
   if (!k) fprintf(stderr, "%s\n", err);
-  printf("%-14s compile %.1f ms, JIT %.1f ms\n", name, (t1 - t0) * 1e3, (now() - t1) * 1e3);
+  printf("%-14s compile %.1f ms, JIT %.1f ms\n", name, (t1 - t0) * 1e3, (test_now() - t1) * 1e3);
   return k;
 }
 
@@ -80,7 +60,7 @@ static int timed(sim_kernel *k, const sim_arg *a, int n, int64_t blocks, int per
 
 static float *rand_f32(size_t n) {
   float *p = malloc(n * sizeof *p);
-  for (size_t i = 0; i < n; i++) p[i] = (float)(rand() % 20001) / 10000.0f - 1.0f;
+  for (size_t i = 0; i < n; i++) p[i] = (float)(test_rand() % 20001) / 10000.0f - 1.0f;
   return p;
 }
 
@@ -115,7 +95,6 @@ static int exchange_ok(const float *y, size_t n) {
 }
 
 int main(void) {
-  srand((unsigned)time(NULL));
   const int n = 1 << 20;
   gx = rand_f32(n);
   gy = rand_f32(n);
@@ -141,6 +120,5 @@ int main(void) {
     sim_kernel_free(k);
   }
   free(gx), free(gy), free(z);
-  if (failures) fprintf(stderr, "test_sim_speed: %d check(s) failed\n", failures);
-  return failures != 0;
+  return test_done("test_sim_speed");
 }

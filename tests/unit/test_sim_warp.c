@@ -18,72 +18,14 @@
 #include "codegen/devops_mma.h"
 #include "sim/sim.h"
 #include "sim/sim_mma.h"
+#include "test.h"
 
-static int failures;
+/* ---- kernel building: kb in test.h, and a few more helpers ---- */
 
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-#define CHECK_STR(got, want)                                                                                 \
-  do {                                                                                                       \
-    if (strcmp((got), (want))) {                                                                             \
-      fprintf(stderr, "%s:%d: got\n  %s\nwant\n  %s\n", __FILE__, __LINE__, (got), (want));                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
-
-/* ---- kernel building (as in test_sim.c) ---- */
-
-typedef struct {
-  cg_ctx c;
-  LLVMTypeRef i32, ptr;
-} kb;
-
-static void kb_begin(kb *k, const char *name, int nbufs, int threads, int shared) {
-  memset(k, 0, sizeof *k);
-  cg_ctx *c = &k->c;
-  c->ctx = LLVMContextCreate();
-  c->mod = LLVMModuleCreateWithNameInContext(name, c->ctx);
-  c->b = LLVMCreateBuilderInContext(c->ctx);
-  c->ops = &cg_devops_sim;
-  c->threads = threads;
-  c->shared_bytes = shared;
-  c->ops->module_init(c);
-  k->i32 = LLVMInt32TypeInContext(c->ctx);
-  k->ptr = c->ops->global_ptr_type(c);
-  LLVMTypeRef params[8];
-  for (int i = 0; i < nbufs; i++) params[i] = k->ptr;
-  c->ops->kernel_begin(c, name, params, (unsigned)nbufs);
-}
-
-static cg_result kb_end(kb *k, const char *name) {
-  LLVMBuildRetVoid(k->c.b);
-  LLVMDisposeBuilder(k->c.b);
-  cg_result r = {0};
-  r.kernel_name = strdup(name);
-  r.threads = k->c.threads;
-  r.shared_bytes = k->c.shared_bytes;
-  r.llvm_ctx = k->c.ctx;
-  r.llvm_mod = k->c.mod;
-  return r;
-}
-
-static LLVMValueRef P(kb *k, unsigned i) { return LLVMGetParam(k->c.fn, i); }
-static LLVMValueRef I(kb *k, int v) { return LLVMConstInt(k->i32, (unsigned long long)(long long)v, 1); }
-static LLVMValueRef sreg(kb *k, cg_sreg r) { return k->c.ops->sreg(&k->c, r); }
-static LLVMValueRef add(kb *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(k->c.b, a, b, ""); }
-static LLVMValueRef mul(kb *k, LLVMValueRef a, int b) { return LLVMBuildMul(k->c.b, a, I(k, b), ""); }
-static LLVMValueRef at(kb *k, LLVMValueRef base, LLVMValueRef idx) {
-  return LLVMBuildGEP2(k->c.b, k->i32, base, &idx, 1, "");
-}
+static LLVMValueRef mul(kb *k, LLVMValueRef a, int b) { return LLVMBuildMul(k->c.b, a, kb_int(k, b), ""); }
 /* The block-wide thread index: ctaid.x * ntid.x + tid.x. */
 static LLVMValueRef gid(kb *k) {
-  return add(k, mul(k, sreg(k, CG_CTAID_X), k->c.threads), sreg(k, CG_TID_X));
+  return kb_add(k, mul(k, kb_sreg(k, CG_CTAID_X), k->c.threads), kb_sreg(k, CG_TID_X));
 }
 static LLVMValueRef gload(kb *k, LLVMValueRef p, const char *site) {
   k->c.site = site;
@@ -92,13 +34,6 @@ static LLVMValueRef gload(kb *k, LLVMValueRef p, const char *site) {
 static void gstore(kb *k, LLVMValueRef p, LLVMValueRef v, const char *site) {
   k->c.site = site;
   k->c.ops->store(&k->c, CG_GLOBAL, p, v, NULL);
-}
-
-static uint32_t rnd(void) {
-  static uint64_t s;
-  if (!s) s = (uint64_t)time(NULL) * 2654435761u | 1;
-  s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-  return (uint32_t)s;
 }
 
 static sim_arg buf(void *p, size_t bytes) {
@@ -118,28 +53,28 @@ static int run(cg_result *r, const sim_arg *a, int n, int64_t blocks, char *err)
 static cg_result k_mma(cg_mma_kind kind, int threads) {
   const cg_mma_info *mi = cg_mma_info_of(kind);
   kb k;
-  kb_begin(&k, "mma", 4, threads, 0);
+  kb_begin(&k, "mma", "pppp", NULL, threads, 0);
   LLVMValueRef g = gid(&k), a[4], b[2], c[4], d[4];
   LLVMTypeRef acc = mi->acc_int ? k.i32 : LLVMFloatTypeInContext(k.c.ctx);
   for (int i = 0; i < mi->na; i++)
-    a[i] = gload(&k, at(&k, P(&k, 0), add(&k, mul(&k, g, 4), I(&k, i))), "load a");
+    a[i] = gload(&k, kb_at(&k, kb_param(&k, 0), kb_add(&k, mul(&k, g, 4), kb_int(&k, i))), "load a");
   for (int i = 0; i < mi->nb; i++)
-    b[i] = gload(&k, at(&k, P(&k, 1), add(&k, mul(&k, g, 2), I(&k, i))), "load b");
+    b[i] = gload(&k, kb_at(&k, kb_param(&k, 1), kb_add(&k, mul(&k, g, 2), kb_int(&k, i))), "load b");
   for (int i = 0; i < 4; i++) {
-    c[i] = gload(&k, at(&k, P(&k, 2), add(&k, mul(&k, g, 4), I(&k, i))), "load c");
+    c[i] = gload(&k, kb_at(&k, kb_param(&k, 2), kb_add(&k, mul(&k, g, 4), kb_int(&k, i))), "load c");
     if (!mi->acc_int) c[i] = LLVMBuildBitCast(k.c.b, c[i], acc, "");
   }
   k.c.site = "mma (mma.ll:4)";
   cg_sim_mma(&k.c, kind, a, b, c, d);
   for (int i = 0; i < 4; i++) {
     LLVMValueRef v = mi->acc_int ? d[i] : LLVMBuildBitCast(k.c.b, d[i], k.i32, "");
-    gstore(&k, at(&k, P(&k, 3), add(&k, mul(&k, g, 4), I(&k, i))), v, "store d");
+    gstore(&k, kb_at(&k, kb_param(&k, 3), kb_add(&k, mul(&k, g, 4), kb_int(&k, i))), v, "store d");
   }
-  return kb_end(&k, "mma");
+  return kb_end(&k);
 }
 
 static uint32_t rand_f32_bits(void) {
-  float f = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+  float f = (float)(test_rand() % 2001) / 1000.0f - 1.0f;
   uint32_t u;
   memcpy(&u, &f, 4);
   return u;
@@ -153,9 +88,9 @@ static void test_mma(cg_mma_kind kind) {
   uint32_t(*want)[4] = calloc((size_t)n, sizeof *want);
   for (int t = 0; t < n; t++) {
     /* f16/bf16 inputs kept finite: random mantissa, small exponents */
-    for (int i = 0; i < 4; i++) a[t][i] = mi->in_bits == 16 ? rnd() & 0xbbffbbff : rnd();
-    for (int i = 0; i < 2; i++) b[t][i] = mi->in_bits == 16 ? rnd() & 0xbbffbbff : rnd();
-    for (int i = 0; i < 4; i++) c[t][i] = mi->acc_int ? rnd() % 1000 : rand_f32_bits();
+    for (int i = 0; i < 4; i++) a[t][i] = mi->in_bits == 16 ? test_rand() & 0xbbffbbff : test_rand();
+    for (int i = 0; i < 2; i++) b[t][i] = mi->in_bits == 16 ? test_rand() & 0xbbffbbff : test_rand();
+    for (int i = 0; i < 4; i++) c[t][i] = mi->acc_int ? test_rand() % 1000 : rand_f32_bits();
   }
   memset(d, 0xff, (size_t)n * sizeof *d);
   for (int wp = 0; wp < n / 32; wp++)
@@ -181,17 +116,18 @@ static void test_mma_reports(void) {
             "mma needs all 32 lanes");
   /* lanes 0..15 at the mma, 16..31 return first */
   kb k;
-  kb_begin(&k, "divmma", 0, 32, 0);
+  kb_begin(&k, "divmma", "", NULL, 32, 0);
   LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "yes");
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "done");
-  LLVMBuildCondBr(k.c.b, LLVMBuildICmp(k.c.b, LLVMIntULT, sreg(&k, CG_LANEID), I(&k, 16), ""), yes, done);
+  LLVMBuildCondBr(k.c.b, LLVMBuildICmp(k.c.b, LLVMIntULT, kb_sreg(&k, CG_LANEID), kb_int(&k, 16), ""), yes,
+                  done);
   LLVMPositionBuilderAtEnd(k.c.b, yes);
-  LLVMValueRef regs[4] = {I(&k, 0), I(&k, 0), I(&k, 0), I(&k, 0)}, d[4];
+  LLVMValueRef regs[4] = {kb_int(&k, 0), kb_int(&k, 0), kb_int(&k, 0), kb_int(&k, 0)}, d[4];
   k.c.site = "mma (div.ll:2)";
   cg_sim_mma(&k.c, CG_MMA_S8_K32, regs, regs, regs, d);
   LLVMBuildBr(k.c.b, done);
   LLVMPositionBuilderAtEnd(k.c.b, done);
-  r = kb_end(&k, "divmma");
+  r = kb_end(&k);
   CHECK(run(&r, NULL, 0, 1, err) == -1);
   CHECK_STR(err,
             "sim: divergent mma in kernel divmma, block (0,0,0): threads 0..15 wait at 'mma (div.ll:2)', "
@@ -205,32 +141,33 @@ static void test_mma_reports(void) {
  * with lane l's row at shared + warp * 512 + rowsel(l) * 16; out[4g..4g+4). */
 static cg_result k_ldmatrix(int trans, int threads, int row_stride) {
   kb k;
-  kb_begin(&k, "ldmatrix", 2, threads, threads * 32);
-  LLVMValueRef t = sreg(&k, CG_TID_X), g = gid(&k), sm = k.c.ops->shared_base(&k.c);
+  kb_begin(&k, "ldmatrix", "pp", NULL, threads, threads * 32);
+  LLVMValueRef t = kb_sreg(&k, CG_TID_X), g = gid(&k), sm = k.c.ops->shared_base(&k.c);
   for (int i = 0; i < 8; i++) {
-    LLVMValueRef v = gload(&k, at(&k, P(&k, 0), add(&k, mul(&k, g, 8), I(&k, i))), "load src");
+    LLVMValueRef v =
+        gload(&k, kb_at(&k, kb_param(&k, 0), kb_add(&k, mul(&k, g, 8), kb_int(&k, i))), "load src");
     k.c.site = "store_shared";
-    k.c.ops->store(&k.c, CG_SHARED, at(&k, sm, add(&k, mul(&k, t, 8), I(&k, i))), v, NULL);
+    k.c.ops->store(&k.c, CG_SHARED, kb_at(&k, sm, kb_add(&k, mul(&k, t, 8), kb_int(&k, i))), v, NULL);
   }
   k.c.site = "barrier";
   k.c.ops->barrier(&k.c);
-  LLVMValueRef warp = LLVMBuildLShr(k.c.b, t, I(&k, 5), "");
-  LLVMValueRef lane = sreg(&k, CG_LANEID);
+  LLVMValueRef warp = LLVMBuildLShr(k.c.b, t, kb_int(&k, 5), "");
+  LLVMValueRef lane = kb_sreg(&k, CG_LANEID);
   /* rows in a scrambled order: lane l gives row (l * 7) & 31 of its warp's 32 rows */
-  LLVMValueRef row = LLVMBuildAnd(k.c.b, mul(&k, lane, 7), I(&k, 31), "");
-  LLVMValueRef word = add(&k, mul(&k, warp, 256), mul(&k, row, row_stride));
+  LLVMValueRef row = LLVMBuildAnd(k.c.b, mul(&k, lane, 7), kb_int(&k, 31), "");
+  LLVMValueRef word = kb_add(&k, mul(&k, warp, 256), mul(&k, row, row_stride));
   LLVMValueRef out[4];
   k.c.site = "ldmatrix (ldm.ll:5)";
-  cg_sim_ldmatrix(&k.c, 4, trans, at(&k, sm, word), out);
+  cg_sim_ldmatrix(&k.c, 4, trans, kb_at(&k, sm, word), out);
   for (int i = 0; i < 4; i++)
-    gstore(&k, at(&k, P(&k, 1), add(&k, mul(&k, g, 4), I(&k, i))), out[i], "store out");
-  return kb_end(&k, "ldmatrix");
+    gstore(&k, kb_at(&k, kb_param(&k, 1), kb_add(&k, mul(&k, g, 4), kb_int(&k, i))), out[i], "store out");
+  return kb_end(&k);
 }
 
 static void test_ldmatrix(int trans) {
   const int threads = 64, blocks = 2, n = threads * blocks;
   uint32_t *src = malloc((size_t)n * 32), *out = malloc((size_t)n * 16), *want = malloc((size_t)n * 16);
-  for (int i = 0; i < n * 8; i++) src[i] = rnd();
+  for (int i = 0; i < n * 8; i++) src[i] = test_rand();
   memset(out, 0xff, (size_t)n * 16);
   for (int b = 0; b < blocks; b++)
     for (int w = 0; w < threads / 32; w++) {
@@ -271,34 +208,35 @@ static void test_ldmatrix(int trans) {
 static cg_result k_cp_async(int early_read, int src_bytes) {
   const int threads = 64;
   kb k;
-  kb_begin(&k, "cp_async", 2, threads, threads * 16);
-  LLVMValueRef t = sreg(&k, CG_TID_X), g = gid(&k), sm = k.c.ops->shared_base(&k.c);
+  kb_begin(&k, "cp_async", "pp", NULL, threads, threads * 16);
+  LLVMValueRef t = kb_sreg(&k, CG_TID_X), g = gid(&k), sm = k.c.ops->shared_base(&k.c);
   k.c.site = "cp.async (cp.ll:2)";
-  cg_sim_cp_async(&k.c, at(&k, sm, mul(&k, t, 4)), at(&k, P(&k, 0), mul(&k, g, 4)), 16, I(&k, src_bytes));
+  cg_sim_cp_async(&k.c, kb_at(&k, sm, mul(&k, t, 4)), kb_at(&k, kb_param(&k, 0), mul(&k, g, 4)), 16,
+                  kb_int(&k, src_bytes));
   k.c.site = "commit";
   cg_sim_cp_async_commit(&k.c);
   if (early_read) {
     k.c.site = "load_shared (cp.ll:4)";
-    k.c.ops->load(&k.c, CG_SHARED, k.i32, at(&k, sm, mul(&k, t, 4)), NULL, NULL);
+    k.c.ops->load(&k.c, CG_SHARED, k.i32, kb_at(&k, sm, mul(&k, t, 4)), NULL, NULL);
   }
   k.c.site = "wait";
   cg_sim_cp_async_wait(&k.c, 0);
   k.c.site = "barrier";
   k.c.ops->barrier(&k.c);
-  LLVMValueRef next = LLVMBuildURem(k.c.b, add(&k, t, I(&k, 1)), I(&k, threads), "");
+  LLVMValueRef next = LLVMBuildURem(k.c.b, kb_add(&k, t, kb_int(&k, 1)), kb_int(&k, threads), "");
   for (int i = 0; i < 4; i++) {
     k.c.site = "load_shared";
-    LLVMValueRef v =
-        k.c.ops->load(&k.c, CG_SHARED, k.i32, at(&k, sm, add(&k, mul(&k, next, 4), I(&k, i))), NULL, NULL);
-    gstore(&k, at(&k, P(&k, 1), add(&k, mul(&k, g, 4), I(&k, i))), v, "store dst");
+    LLVMValueRef v = k.c.ops->load(&k.c, CG_SHARED, k.i32,
+                                   kb_at(&k, sm, kb_add(&k, mul(&k, next, 4), kb_int(&k, i))), NULL, NULL);
+    gstore(&k, kb_at(&k, kb_param(&k, 1), kb_add(&k, mul(&k, g, 4), kb_int(&k, i))), v, "store dst");
   }
-  return kb_end(&k, "cp_async");
+  return kb_end(&k);
 }
 
 static void test_cp_async(void) {
   const int threads = 64, blocks = 3, n = threads * blocks;
   uint32_t *src = malloc((size_t)n * 16), *dst = malloc((size_t)n * 16);
-  for (int i = 0; i < n * 4; i++) src[i] = rnd();
+  for (int i = 0; i < n * 4; i++) src[i] = test_rand();
   for (int sb = 16; sb >= 0; sb -= 12) { /* 16: whole copies; 4: one word, zero fill */
     memset(dst, 0xff, (size_t)n * 16);
     cg_result r = k_cp_async(0, sb);
@@ -339,6 +277,5 @@ int main(void) {
   test_ldmatrix(0);
   test_ldmatrix(1);
   test_cp_async();
-  if (failures) fprintf(stderr, "test_sim_warp: %d check(s) failed\n", failures);
-  return failures != 0;
+  return test_done("test_sim_warp");
 }
