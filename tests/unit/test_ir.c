@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ir/file.h"
 #include "ir/ir.h"
 
 static int failures;
@@ -342,15 +343,11 @@ static void test_builder_errors(void) {
 /* ---- every op appears in the round-trip lit test ---- */
 
 static void test_roundtrip_file_covers_ops(void) {
-  FILE *f = fopen("tests/lit/ir/roundtrip.ir", "rb");
-  CHECK(f != NULL);
-  if (!f) return;
-  static char buf[1 << 17];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  int seen[IR_NOPS] = {0};
   char err[1024];
+  char *buf = ir_read_file("tests/lit/ir/roundtrip.ir", NULL, err, sizeof err);
+  CHECK(buf != NULL);
+  if (!buf) return;
+  int seen[IR_NOPS] = {0};
   for (size_t off = 0, end; strstr(buf + off, "kernel @"); off += end) {
     ir_func *fn = ir_parse(buf + off, "roundtrip.ir", err, sizeof err, &end);
     CHECK(fn != NULL);
@@ -367,6 +364,7 @@ static void test_roundtrip_file_covers_ops(void) {
       fprintf(stderr, "op '%s' does not appear in tests/lit/ir/roundtrip.ir\n", ir_opinfo_table[c].name);
       failures++;
     }
+  free(buf);
 }
 
 int main(void) {

@@ -24,6 +24,7 @@
 
 #include "compiler/lua/kl_recipe.h"
 #include "compiler/ref/ref.h"
+#include "ir/file.h"
 #include "target/target.h"
 
 static int failures;
@@ -41,15 +42,9 @@ static int failures;
 /* ---- helpers ---- */
 
 static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
+  char err[512];
+  char *s = ir_read_file(path, NULL, err, sizeof err);
+  if (!s) fprintf(stderr, "%s\n", err);
   return s;
 }
 

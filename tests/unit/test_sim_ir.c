@@ -21,6 +21,7 @@
 
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
+#include "ir/file.h"
 #include "sim/sim.h"
 
 static int failures;
@@ -32,19 +33,6 @@ static int failures;
       failures++;                                                                                            \
     }                                                                                                        \
   } while (0)
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
-}
 
 /* tests/sim/NAME.ll (LLVM IR as devops_sim.c emits it, 64 threads per block) -> a kernel. */
 static int build_ll(const char *name, cg_result *out) {
@@ -72,9 +60,9 @@ static int build_ll(const char *name, cg_result *out) {
 static int build(const char *name, cg_result *out) {
   char path[256], err[1024];
   snprintf(path, sizeof path, "tests/sim/%s.ir", name);
-  char *text = slurp(path);
+  char *text = ir_read_file(path, NULL, err, sizeof err);
   if (!text) {
-    fprintf(stderr, "cannot read %s\n", path);
+    fprintf(stderr, "%s\n", err);
     return -1;
   }
   char file[64];
@@ -258,12 +246,12 @@ static int match(const char *p, const char *s) {
 /* The text after "EXPECT: " in tests/sim/NAME.ir or .ll (static buffer). */
 static const char *expectation(const char *name) {
   static char line[1024];
-  char path[256];
+  char path[256], err[512];
   snprintf(path, sizeof path, "tests/sim/%s.ir", name);
-  char *text = slurp(path);
+  char *text = ir_read_file(path, NULL, err, sizeof err);
   if (!text) {
     snprintf(path, sizeof path, "tests/sim/%s.ll", name);
-    text = slurp(path);
+    text = ir_read_file(path, NULL, err, sizeof err);
   }
   char *e = text ? strstr(text, "EXPECT: ") : NULL;
   line[0] = 0;

@@ -15,6 +15,7 @@
 
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
+#include "ir/file.h"
 #include "sim/sim.h"
 
 static int failures;
@@ -37,13 +38,11 @@ static double now(void) {
 static sim_kernel *load(const char *name) {
   char path[256], err[1024];
   snprintf(path, sizeof path, "tests/sim/%s.ir", name);
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  static char text[1 << 16];
-  text[fread(text, 1, sizeof text - 1, f)] = 0;
-  fclose(f);
+  char *text = ir_read_file(path, NULL, err, sizeof err);
+  if (!text) return fprintf(stderr, "%s\n", err), NULL;
   double t0 = now();
   ir_func *fn = ir_parse(text, path, err, sizeof err, NULL);
+  free(text);
   pass_ctx pc = {.target = tg_target_lookup("sm_80")};
   cg_result r;
   if (!fn || pass_run_default(fn, &pc) || cg_compile(fn, pc.target, CG_SIM, &r, err, sizeof err)) {
