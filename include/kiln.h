@@ -66,7 +66,7 @@ typedef struct {
   const char *name;    /* "sm_80" */
   int smem_per_block;  /* bytes of shared memory one program may use */
   int regs_per_thread; /* register budget */
-  char features[256];  /* the target's features, space-separated ("mma.bf16 cp.async ...") */
+  char features[512];  /* the feature names, one space apart, as `kiln targets -v` prints them */
 } kiln_target_info;
 
 /* The number of target rows; rows are 0 .. count-1. */

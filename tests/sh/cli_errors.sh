@@ -42,6 +42,11 @@ expect compile-missing-value "kiln compile: missing value after --emit" -- \
 expect compile-two-inputs "kiln compile: unexpected argument recipes/softmax.lua" -- \
   "$KILN" compile recipes/vector_add.lua recipes/softmax.lua
 expect compile-no-input "kiln compile: no input" -- "$KILN" compile --target sm_80
+expect flag-with-value "kiln run: unknown option --sim=1" -- "$KILN" run recipes/vector_add.lua --sim=1
+sets=$(i=0; while [ $i -le 64 ]; do printf ' --set n=%d' $((i + 1)); i=$((i + 1)); done)
+expect too-many-sets "kiln compile: too many --set (at most 64): n=65" -- "$KILN" compile recipes/vector_add.lua $sets
+expect cannot-write "kiln compile: cannot write /nonexistent/k.ptx" -- \
+  "$KILN" compile recipes/vector_add.lua --target sm_80 -o /nonexistent/k.ptx
 
 # --set trims spaces around the name and the value: all four spellings build the same kernel.
 want=$("$KILN" compile recipes/vector_add.lua --emit ir --set BLOCK=128) || { echo "FAIL set: BLOCK=128"; fail=1; }

@@ -114,6 +114,45 @@ static void test_errors(void) {
   kiln_session_free(s);
 }
 
+/* Missing arguments are usage errors, never crashes; a cubin needs ptxas and a temporary file. */
+static void test_bad_calls(void) {
+  kiln_session *s = kiln_session_new();
+  kiln_recipe *r = NULL;
+  kiln_output out;
+  char *text = NULL;
+  CHECK(kiln_recipe_load(NULL, "recipes/vector_add.lua", &r) == KILN_ERR_USAGE && r == NULL);
+  CHECK(kiln_recipe_load(s, NULL, &r) == KILN_ERR_USAGE && strstr(kiln_error(s), "no path"));
+  CHECK(kiln_read_file(s, NULL, &text) == KILN_ERR_USAGE && text == NULL);
+  CHECK(kiln_compile(NULL, NULL, &out) == KILN_ERR_USAGE && kiln_run(NULL, NULL) == KILN_ERR_USAGE);
+  CHECK(kiln_recipe_set(NULL, "BLOCK=128") == KILN_ERR_USAGE);
+  CHECK(kiln_opt(s, NULL, "x.ir", NULL, &text) == KILN_ERR_USAGE && text == NULL);
+  CHECK(!strcmp(kiln_error(NULL), "no session"));
+  CHECK(kiln_recipe_load(s, "recipes/vector_add.lua", &r) == KILN_OK);
+  CHECK(kiln_compile(r, NULL, &out) == KILN_ERR_USAGE && strstr(kiln_error(s), "no options"));
+  CHECK(kiln_run(r, NULL) == KILN_ERR_USAGE && strstr(kiln_error(s), "no options"));
+  char set[32];
+  kiln_status st = KILN_OK;
+  for (int i = 0; i < 65 && st == KILN_OK; i++)
+    st = kiln_recipe_set(r, (snprintf(set, sizeof set, "n=%d", i + 1), set));
+  CHECK(st == KILN_ERR_USAGE && strstr(kiln_error(s), "more than 64 settings"));
+  kiln_compile_opts co = {.emit = KILN_EMIT_CUBIN, .no_cache = 1};
+  setenv("KILN_PTXAS", "/nonexistent/ptxas", 1);
+  CHECK(kiln_compile(r, &co, &out) == KILN_ERR_NO_TOOL && strstr(kiln_error(s), "ptxas not found"));
+  unsetenv("KILN_PTXAS");
+  const char *tmp = getenv("TMPDIR");
+  char *saved = tmp ? strdup(tmp) : NULL;
+  setenv("TMPDIR", "/nonexistent", 1);
+  CHECK(kiln_compile(r, &co, &out) == KILN_ERR_SYSTEM &&
+        strstr(kiln_error(s), "cannot make a temporary file /nonexistent/"));
+  if (saved)
+    setenv("TMPDIR", saved, 1);
+  else
+    unsetenv("TMPDIR");
+  free(saved);
+  kiln_recipe_free(r);
+  kiln_session_free(s);
+}
+
 /* ---- kiln_opt and the tables ---- */
 
 static void test_opt(void) {
@@ -127,6 +166,10 @@ static void test_opt(void) {
   kiln_free(out);
   o.passes = bad;
   CHECK(kiln_opt(s, text, "neg.ir", &o, &out) == KILN_ERR_USAGE && strstr(kiln_error(s), "'no-such-pass'"));
+  kiln_free(out);
+  o = (kiln_opt_opts){.target = "sm_70"};
+  CHECK(kiln_opt(s, text, "neg.ir", &o, &out) == KILN_ERR_USAGE &&
+        strstr(kiln_error(s), "unknown target 'sm_70'"));
   kiln_free(out);
   kiln_free(text);
   o = (kiln_opt_opts){0};
@@ -146,6 +189,7 @@ static void test_opt(void) {
 int main(void) {
   test_compile_and_run();
   test_errors();
+  test_bad_calls();
   test_opt();
   if (failures)
     fprintf(stderr, "test_api: %d check(s) failed\n", failures);

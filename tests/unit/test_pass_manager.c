@@ -103,6 +103,27 @@ static void test_broken_pass_aborts(void) {
   ir_func_destroy(fn);
 }
 
+/* The dump cannot be written: the abort still names the pass and says so. */
+static void test_dump_fails(void) {
+  ir_func *fn = load("tests/sim/empty.ir");
+  CHECK(fn != NULL);
+  if (!fn) return;
+  pass_info broken = {"breaker", break_ir, ""};
+  char out[4096];
+  int st = run_in_child(fn, &broken, "/nonexistent", out, sizeof out);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+  CHECK(strstr(out, "IR invalid after pass 'breaker'") &&
+        strstr(out, "could not write the IR after 'breaker' to /nonexistent/kiln-ir-after-breaker-"));
+  ir_func_destroy(fn);
+}
+
+/* Assertions and the verifier after every pass are on in every build type (CMake's KILN_ASSERTS). */
+static void test_asserts_on(void) {
+#ifdef NDEBUG
+  CHECK(!"built with NDEBUG: assertions are off");
+#endif
+}
+
 static void test_other_outcomes(void) {
   ir_func *fn = load("tests/sim/empty.ir");
   CHECK(fn != NULL);
@@ -119,7 +140,9 @@ static void test_other_outcomes(void) {
 
 int main(void) {
   test_broken_pass_aborts();
+  test_dump_fails();
   test_other_outcomes();
+  test_asserts_on();
   if (failures)
     fprintf(stderr, "test_pass_manager: %d check(s) failed\n", failures);
   else
