@@ -134,7 +134,6 @@ static kiln_status lower(kiln_recipe *r, const kiln_compile_opts *o, const tg_ta
   }
   default: st = cubin(s, res.ptx, t, out); break;
   }
-  if (st == KILN_ERR_SYSTEM && !s->err[0]) api_fail(s, st, "out of memory");
   cg_result_free(&res);
   return st;
 }

@@ -1,6 +1,7 @@
 /*
- * driver.h - the compile path shared by the CLI commands: recipe + settings -> tile IR -> default
- * pass pipeline -> codegen (PTX or sim module), with the on-disk kernel cache for PTX.
+ * driver.h - the compile path behind kiln_compile and kiln_run (include/kiln.h) and the compile-speed
+ * benchmark: recipe + settings -> tile IR -> default pass pipeline -> codegen (PTX or sim module),
+ * with the on-disk kernel cache for PTX; and the ptxas bridge.
  */
 #ifndef KILN_DRIVER_H
 #define KILN_DRIVER_H
