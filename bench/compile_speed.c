@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "compiler/driver.h"
+#include "compiler/api/driver.h"
 
 enum { MAX_VARIANTS = 5, MAX_RECIPES = 64 };
 static const double TARGET_MS = 50.0;
@@ -97,10 +97,10 @@ static double compile_once(const char *path, const variant *v, const tg_target *
   kl_recipe_defaults(r, &s);
   int rc = 0;
   for (int i = 0; i < v->nsets && !rc; i++) rc = kl_settings_apply(r, &s, v->sets[i], err, errn);
-  kiln_opts o = {.target = t, .backend = CG_NVPTX, .no_cache = 1};
+  driver_opts o = {.target = t, .backend = CG_NVPTX, .no_cache = 1};
   cg_result res;
   memset(&res, 0, sizeof res);
-  if (!rc) rc = kiln_compile_recipe(r, &s, &o, NULL, &res, err, errn);
+  if (!rc) rc = driver_compile_recipe(r, &s, &o, NULL, &res, err, errn);
   double ms = now_ms() - t0;
   if (!rc && !res.ptx) snprintf(err, errn, "no PTX produced"), rc = -1;
   cg_result_free(&res);

@@ -7,8 +7,8 @@
  *
  * 1. Read the input; with --split-input-file cut it into chunks at lines `// -----`.
  * 2. For each chunk, parse every kernel in it, verify it, run the named passes in order (each pass
- *    is verified after it runs), print the result to stdout. Chunks are separated by `// -----` in
- *    the output; an error in one chunk is reported and the next chunk still runs.
+ *    is verified after it runs), print the result to stdout (kiln_opt in include/kiln.h). Chunks are
+ * separated by `// -----` in the output; an error in one chunk is reported and the next chunk still runs.
  * 3. With --verify-diagnostics, a comment `// expected-error {{text}}` states that the chunk must
  *    fail with a message that contains text and names the comment's line (`expected-error@+N`,
  *    `@-N`, `@N` name another line, `@*` any line). The exit status is 0 iff every chunk met its
@@ -21,19 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ir/ir.h"
-#include "../target/target.h"
 #include "cli.h"
-#include "passes/pass.h"
 
 enum { MAXPASSES = 64, MAXEXPECT = 32 };
 
 typedef struct {
   const char *file, *display; /* path ("-" for stdin), the name used in messages */
-  const pass_info *passes[MAXPASSES];
+  const char *passes[MAXPASSES];
   int npasses;
-  int print_after_all, split, diagnostics;
-  const tg_target *target;
+  int print_after_all, split, diagnostics, help;
+  const char *target;
 } opt_opts;
 
 typedef struct {
@@ -42,104 +39,51 @@ typedef struct {
   char text[256];
 } expectation;
 
+static void list_passes(FILE *f) {
+  for (int i = 0; kiln_pass_name(i); i++) fprintf(f, "  %-14s %s\n", kiln_pass_name(i), kiln_pass_help(i));
+}
+
 static void usage(FILE *f) {
   fprintf(f, "usage: kiln opt FILE.ir|- [--pass NAME]... [--print-after-all] [--split-input-file]\n"
              "                [--verify-diagnostics] [--target sm_XX]\n"
              "  --print-after-all prints the IR after each pass to stderr\n"
              "passes:\n");
-  pass_list(f);
-}
-
-/* ---- input ---- */
-
-static char *read_all(FILE *f) {
-  size_t n = 0, cap = 1 << 16;
-  char *buf = malloc(cap);
-  if (!buf) abort();
-  for (size_t k; (k = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
-    n += k;
-    if (cap - n - 1 == 0 && !(buf = realloc(buf, cap *= 2))) abort();
-  }
-  buf[n] = 0;
-  return buf;
-}
-
-static char *read_input(const char *path) {
-  if (!strcmp(path, "-")) return read_all(stdin);
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *s = read_all(f);
-  fclose(f);
-  return s;
+  list_passes(f);
 }
 
 /* ---- options ---- */
 
-static int parse_pass(opt_opts *o, const char *name) {
-  const pass_info *p = pass_lookup(name);
-  if (!p) {
-    fprintf(stderr, "kiln opt: unknown pass '%s'; the passes are:\n", name);
-    pass_list(stderr);
+static int check_passes(const opt_opts *o) {
+  for (int i = 0; i < o->npasses; i++) {
+    int known = 0;
+    for (int k = 0; kiln_pass_name(k); k++) known |= !strcmp(kiln_pass_name(k), o->passes[i]);
+    if (known) continue;
+    fprintf(stderr, "kiln opt: unknown pass '%s'; the passes are:\n", o->passes[i]);
+    list_passes(stderr);
     return -1;
   }
-  if (o->npasses == MAXPASSES) {
-    fprintf(stderr, "kiln opt: more than %d passes\n", MAXPASSES);
-    return -1;
-  }
-  o->passes[o->npasses++] = p;
   return 0;
-}
-
-static int parse_target(opt_opts *o, const char *name) {
-  o->target = tg_target_lookup(name);
-  if (o->target) return 0;
-  fprintf(stderr, "kiln opt: unknown target '%s'; the targets are:", name);
-  for (int i = 0; i < tg_ntargets; i++) fprintf(stderr, " %s", tg_targets[i].name);
-  fprintf(stderr, "\n");
-  return -1;
-}
-
-/* An option that takes a value: "--opt VALUE" or "--opt=VALUE". Returns the value or NULL. */
-static const char *opt_value(int argc, char **argv, int *i, const char *opt) {
-  size_t n = strlen(opt);
-  if (strncmp(argv[*i], opt, n)) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] || *i + 1 >= argc) return NULL;
-  return argv[++*i];
 }
 
 /* Returns 0, or 2 after printing a usage error. */
 static int parse_args(opt_opts *o, int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      exit(0);
-    } else if (!strcmp(a, "--print-after-all"))
-      o->print_after_all = 1;
-    else if (!strcmp(a, "--split-input-file"))
-      o->split = 1;
-    else if (!strcmp(a, "--verify-diagnostics"))
-      o->diagnostics = 1;
-    else if ((v = opt_value(argc, argv, &i, "--pass"))) {
-      if (parse_pass(o, v)) return 2;
-    } else if ((v = opt_value(argc, argv, &i, "--target"))) {
-      if (parse_target(o, v)) return 2;
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "kiln opt: unknown option '%s' (or missing value)\n", a);
-      usage(stderr);
-      return 2;
-    } else if (o->file) {
-      fprintf(stderr, "kiln opt: more than one input file ('%s' and '%s')\n", o->file, a);
-      return 2;
-    } else
-      o->file = a;
-  }
-  if (!o->file) {
-    fprintf(stderr, "kiln opt: no input file (use - for stdin)\n");
-    usage(stderr);
-    return 2;
-  }
+  const cli_option opts[] = {
+      {"--pass", CLI_LIST, .value = o->passes, .count = &o->npasses, .max = MAXPASSES},
+      {"--target", CLI_VALUE, .value = &o->target},
+      {"--print-after-all", CLI_FLAG, .flag = &o->print_after_all},
+      {"--split-input-file", CLI_FLAG, .flag = &o->split},
+      {"--verify-diagnostics", CLI_FLAG, .flag = &o->diagnostics},
+  };
+  cli_spec spec = {.command = "opt",
+                   .opts = opts,
+                   .nopts = sizeof opts / sizeof *opts,
+                   .input = &o->file,
+                   .no_input = "no input file (use - for stdin)",
+                   .help = &o->help,
+                   .usage = usage};
+  if (cli_parse(&spec, argc, argv)) return 2;
+  if (o->help) return 0;
+  if (check_passes(o)) return 2;
   o->display = strcmp(o->file, "-") ? o->file : "<stdin>";
   return 0;
 }
@@ -162,53 +106,21 @@ static char *chunk_text(const char *text, size_t s, size_t e, int first_line) {
   return c;
 }
 
-/* Only blanks and // comments from p on. */
-static int nothing_left(const char *p) {
-  for (;;) {
-    p += strspn(p, " \t\r\n");
-    if (p[0] != '/' || p[1] != '/') return !*p;
-    p += strcspn(p, "\n");
-  }
-}
-
-/* Blanks text[0, n) except newlines, so the next parse starts after it with lines and columns kept. */
-static void blank_prefix(char *text, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (text[i] != '\n') text[i] = ' ';
-}
-
 /* ---- running one chunk ---- */
 
-static int run_passes(ir_func *fn, const opt_opts *o, char *err, size_t errn) {
-  pass_ctx pc = {
-      .target = o->target, .verify_each = 1, .print_after_all = o->print_after_all ? stderr : NULL};
-  for (int i = 0; i < o->npasses; i++)
-    if (pass_run(fn, &pc, o->passes[i])) {
-      snprintf(err, errn, "%s", pc.err);
-      return -1;
-    }
-  return 0;
-}
-
-/* Parses, verifies, transforms and prints each kernel of the chunk. Returns 0, or -1 with the first
+/* Runs the passes over every kernel of the chunk and prints them. Returns 0, or -1 with the first
  * error in err. Output for kernels before the error is printed. */
-static int run_chunk(char *text, const opt_opts *o, char *err, size_t errn) {
-  int count = 0;
-  while (!nothing_left(text)) {
-    size_t end = 0;
-    ir_func *fn = ir_parse(text, o->display, err, errn, &end);
-    if (!fn) return -1;
-    int rc = ir_verify(fn, err, errn) ? -1 : run_passes(fn, o, err, errn);
-    if (rc == 0) {
-      char *s = ir_print(fn);
-      printf("%s%s", count++ ? "\n" : "", s);
-      free(s);
-    }
-    ir_func_destroy(fn);
-    if (rc) return -1;
-    blank_prefix(text, end);
-  }
-  return 0;
+static int run_chunk(kiln_session *s, const char *text, const opt_opts *o, char *err, size_t errn) {
+  kiln_opt_opts ko = {.target = o->target,
+                      .passes = o->passes,
+                      .npasses = o->npasses,
+                      .print_after_all = o->print_after_all ? stderr : NULL};
+  char *out = NULL;
+  kiln_status st = kiln_opt(s, text, o->display, &ko, &out);
+  if (out) fputs(out, stdout);
+  kiln_free(out);
+  if (st != KILN_OK) snprintf(err, errn, "%s", kiln_error(s));
+  return st == KILN_OK ? 0 : -1;
 }
 
 /* ---- --verify-diagnostics ---- */
@@ -293,12 +205,13 @@ static int check_expectations(const expectation *xs, int n, int rc, const char *
 
 /* ---- driver ---- */
 
-static int run_one(const char *text, size_t s, size_t e, int first_line, const opt_opts *o) {
+static int run_one(kiln_session *ks, const char *text, size_t s, size_t e, int first_line,
+                   const opt_opts *o) {
   char *chunk = chunk_text(text, s, e, first_line);
   expectation xs[MAXEXPECT];
   int nx = o->diagnostics ? collect_expectations(chunk, xs, o->display) : 0;
   char err[2048] = "";
-  int rc = nx < 0 ? -1 : run_chunk(chunk, o, err, sizeof err);
+  int rc = nx < 0 ? -1 : run_chunk(ks, chunk, o, err, sizeof err);
   free(chunk);
   fflush(stdout);
   if (nx < 0) return -1;
@@ -310,10 +223,19 @@ static int run_one(const char *text, size_t s, size_t e, int first_line, const o
 int cmd_opt(int argc, char **argv) {
   opt_opts o = {0};
   if (parse_args(&o, argc, argv)) return 2;
-  char *text = read_input(o.file);
-  if (!text) {
-    fprintf(stderr, "kiln opt: cannot read '%s'\n", o.file);
-    return 1;
+  if (o.help) {
+    usage(stdout);
+    return 0;
+  }
+  kiln_session *ks = kiln_session_new();
+  if (!ks) return fprintf(stderr, "kiln opt: out of memory\n"), 1;
+  char *text = NULL;
+  kiln_status st = o.target ? kiln_target_check(ks, o.target) : KILN_OK;
+  if (st == KILN_OK) st = kiln_read_file(ks, o.file, &text);
+  if (st != KILN_OK) {
+    int rc = cli_fail("opt", ks, st);
+    kiln_session_free(ks);
+    return rc;
   }
   int failed = 0, line = 1, first_line = 1, nchunk = 0;
   size_t start = 0;
@@ -322,13 +244,14 @@ int cmd_opt(int argc, char **argv) {
     int last = !text[eol];
     if (last || (o.split && is_separator(text + p, eol - p))) {
       if (nchunk++) printf("// -----\n");
-      failed |= run_one(text, start, last ? eol : p, first_line, &o) != 0;
+      failed |= run_one(ks, text, start, last ? eol : p, first_line, &o) != 0;
       if (last) break;
       start = eol + 1;
       first_line = line + 1;
     }
     p = eol + 1;
   }
-  free(text);
+  kiln_free(text);
+  kiln_session_free(ks);
   return failed ? 1 : 0;
 }

@@ -1,25 +1,21 @@
 /*
- * main.c - the kiln command line: dispatches to one subcommand per file.
+ * main.c - the kiln command line: dispatches to one subcommand per file. Like every file of the
+ * command line it uses the public API (include/kiln.h) only.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "../target/target.h"
 #include "cli.h"
 
 /* `kiln targets [-v]`: the target table, one row per line (names only unless -v). */
 static int cmd_targets(int argc, char **argv) {
   int verbose = argc > 1 && !strcmp(argv[1], "-v");
-  for (int i = 0; i < tg_ntargets; i++) {
-    const tg_target *t = &tg_targets[i];
-    if (!verbose) {
-      printf("%s\n", t->name);
-      continue;
-    }
-    printf("%-8s smem %6d B  regs %3d ", t->name, t->smem_per_block, t->regs_per_thread);
-    for (uint32_t f = 1; f; f <<= 1)
-      if (t->features & f) printf(" %s", tg_feature_name(f));
-    printf("\n");
+  kiln_target_info t;
+  for (int i = 0; kiln_target_get(i, &t) == KILN_OK; i++) {
+    if (!verbose)
+      printf("%s\n", t.name);
+    else
+      printf("%-8s smem %6d B  regs %3d  %s\n", t.name, t.smem_per_block, t.regs_per_thread, t.features);
   }
   return 0;
 }
@@ -49,7 +45,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "targets")) return cmd_targets(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-    printf("kiln %s\n", KILN_VERSION);
+    printf("kiln %s\n", kiln_version());
     return 0;
   }
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

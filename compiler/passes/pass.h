@@ -3,7 +3,9 @@
  *
  * Each pass is one file named after it, exposing `int pass_NAME(ir_func *fn, pass_ctx *pc)`:
  * 0 on success, -1 with a one-line message in pc->err (user error, e.g. shared memory overflow).
- * The default pipeline is the straight list in pass_manager.c.
+ * The default pipeline is the straight list in pass_manager.c. pass_run verifies after the pass
+ * when pc->verify_each is set and aborts, naming the pass and the file it dumped the IR to, if the
+ * pass broke the IR: the caller verifies the input first, so only a compiler bug gets there.
  */
 #ifndef KILN_PASS_H
 #define KILN_PASS_H
@@ -29,6 +31,7 @@ typedef struct {
 } pass_info;
 
 const pass_info *pass_lookup(const char *name); /* NULL if unknown */
+const pass_info *pass_at(int i);                /* the i-th pass of the table; NULL past the end */
 void pass_list(FILE *out);                      /* names and help, one per line */
 int pass_run(ir_func *fn, pass_ctx *pc, const pass_info *p);
 int pass_run_default(ir_func *fn,

@@ -3,13 +3,16 @@
  *
  * A pass is `int pass_NAME(ir_func *, pass_ctx *)`. pass_run wraps one pass with the two debugging
  * aids every pass gets for free: the verifier after the pass (pc->verify_each) and the IR printed
- * after the pass (pc->print_after_all). A verifier failure after a pass is reported as the pass's
- * failure, naming the pass, because a pass must never turn valid IR into invalid IR.
+ * after the pass (pc->print_after_all). A pass must never turn valid IR into invalid IR, so a
+ * verifier failure after a pass is a compiler bug, not a user error: pass_run writes the IR to
+ * $TMPDIR/kiln-ir-after-PASS-PID.ir, prints the pass, the verifier's message and that path on
+ * stderr, and aborts. (Verifying the pipeline's *input* is the caller's job and a user error.)
  *
  * The default pipeline is the straight list in pass_run_default, read top to bottom.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pass.h"
 
@@ -31,6 +34,8 @@ const pass_info *pass_lookup(const char *name) {
   return NULL;
 }
 
+const pass_info *pass_at(int i) { return i >= 0 && i < NPASSES ? &passes[i] : NULL; }
+
 void pass_list(FILE *out) {
   for (int i = 0; i < NPASSES; i++) fprintf(out, "  %-14s %s\n", passes[i].name, passes[i].help);
 }
@@ -43,8 +48,27 @@ static void print_after(ir_func *fn, FILE *out, const char *name) {
   free(text);
 }
 
-/* Runs one pass; on failure pc->err holds the pass's message (or the verifier's, prefixed with the
- * pass name) and -1 is returned. */
+/* A pass broke the IR: dump it, say so, abort. */
+static _Noreturn void broken_by(ir_func *fn, const char *name, const char *verr) {
+  const char *dir = getenv("TMPDIR");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/kiln-ir-after-%s-%ld.ir", dir && dir[0] ? dir : "/tmp", name,
+           (long)getpid());
+  char *text = ir_print(fn);
+  FILE *f = fopen(path, "w");
+  int dumped = f && text && fputs(text, f) >= 0;
+  if (f && fclose(f) != 0) dumped = 0;
+  free(text);
+  fprintf(stderr, "kiln: internal error: IR invalid after pass '%s': %s\n", name, verr);
+  if (dumped)
+    fprintf(stderr, "kiln: the IR after '%s' is in %s\n", name, path);
+  else
+    fprintf(stderr, "kiln: could not write the IR after '%s' to %s\n", name, path);
+  abort();
+}
+
+/* Runs one pass; on failure pc->err holds the pass's message and -1 is returned. IR that no longer
+ * verifies after the pass (pc->verify_each) aborts (broken_by). */
 int pass_run(ir_func *fn, pass_ctx *pc, const pass_info *p) {
   pc->err[0] = 0;
   if (p->run(fn, pc) != 0) {
@@ -53,10 +77,7 @@ int pass_run(ir_func *fn, pass_ctx *pc, const pass_info *p) {
   }
   if (pc->verify_each) {
     char verr[900];
-    if (ir_verify(fn, verr, sizeof verr) != 0) {
-      snprintf(pc->err, sizeof pc->err, "IR invalid after pass '%s': %s", p->name, verr);
-      return -1;
-    }
+    if (ir_verify(fn, verr, sizeof verr) != 0) broken_by(fn, p->name, verr);
   }
   if (pc->print_after_all) print_after(fn, pc->print_after_all, p->name);
   return 0;

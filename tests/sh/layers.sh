@@ -17,14 +17,15 @@ allowed() {
   runtime) echo "" ;;
   include) echo "" ;;
   compiler/ref) echo "ir target compiler/lua" ;;
-  compiler) echo "ir target compiler/passes compiler/lua codegen sim runtime compiler/ref include" ;;
+  compiler/api) echo "ir target compiler/passes compiler/lua codegen sim runtime compiler/ref include" ;;
+  compiler) echo "include" ;;
   *) echo "?" ;;
   esac
 }
 
 # The layer of a path relative to the source root: the longest listed folder that holds it.
 layer_of() {
-  for l in compiler/passes compiler/lua compiler/ref ir target codegen sim \
+  for l in compiler/passes compiler/lua compiler/ref compiler/api ir target codegen sim \
     runtime include; do
     case "$1" in "$l"/*) echo "$l"; return ;; esac
   done

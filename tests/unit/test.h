@@ -34,6 +34,7 @@
 #include "codegen/codegen.h"
 #include "codegen/devops.h"
 #include "compiler/passes/pass.h"
+#include "ir/file.h"
 #include "ir/ir.h"
 #include "target/target.h"
 
@@ -136,19 +137,8 @@ static inline double test_now(void) {
 
 /* The whole file, NUL-terminated (len, if given, gets its size); NULL if it cannot be read. */
 static inline char *test_read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, n = 0;
-  char *s = malloc(cap);
-  for (size_t got; s && (got = fread(s + n, 1, cap - n - 1, f)) > 0;) {
-    n += got;
-    if (n + 1 == cap) s = realloc(s, cap *= 2);
-  }
-  fclose(f);
-  if (!s) return NULL;
-  s[n] = 0;
-  if (len) *len = n;
-  return s;
+  char err[512];
+  return ir_read_file(path, len, err, sizeof err);
 }
 
 /* Writes n bytes to path; 0 or -1. */

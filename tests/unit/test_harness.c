@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "compiler/harness.h"
+#include "compiler/api/harness.h"
 #include "test.h"
 
 /* ---- conversions ---- */

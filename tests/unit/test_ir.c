@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ir/file.h"
 #include "ir/ir.h"
 #include "test.h"
 

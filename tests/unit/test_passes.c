@@ -482,7 +482,8 @@ static void test_manager_errors(void) {
   ir_func_destroy(k.fn);
 }
 
-/* A pass that breaks the IR (an add of i32 and i64), and one that fails without a message. */
+/* A pass that breaks the IR (an add of i32 and i64; without verify_each nothing notices: with it
+ * pass_run aborts, tested in test_pass_manager.c), and one that fails without a message. */
 static int break_ir(ir_func *fn, pass_ctx *pc) {
   ir_builder b = ir_builder_at_end(fn, fn->body);
   ir_b_binary(&b, IR_OP_ADD, ir_b_const_i(&b, i32(), 1), ir_b_const_i(&b, ir_t_scalar(IR_I64), 2));
@@ -496,7 +497,6 @@ static void test_manager_checks(void) {
   pass_info broken = {"broken", break_ir, ""}, quiet = {"quiet", fail_quietly, ""};
   pass_ctx pc = {.verify_each = 1};
   CHECK(pass_run(k.fn, &pc, &quiet) == -1 && !strcmp(pc.err, "pass 'quiet' failed"));
-  CHECK(pass_run(k.fn, &pc, &broken) == -1 && strstr(pc.err, "IR invalid after pass 'broken': "));
   pc.verify_each = 0;
   CHECK(pass_run(k.fn, &pc, &broken) == 0);
   ir_func_destroy(k.fn);

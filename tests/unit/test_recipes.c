@@ -24,6 +24,7 @@
 
 #include "compiler/lua/kl_recipe.h"
 #include "compiler/ref/ref.h"
+#include "ir/file.h"
 #include "target/target.h"
 #include "test.h"
 

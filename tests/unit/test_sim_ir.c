@@ -21,6 +21,7 @@
 
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
+#include "ir/file.h"
 #include "sim/sim.h"
 #include "test.h"
 
@@ -52,7 +53,7 @@ static int build(const char *name, cg_result *out) {
   snprintf(path, sizeof path, "tests/sim/%s.ir", name);
   char *text = test_read_file(path, NULL);
   if (!text) {
-    fprintf(stderr, "cannot read %s\n", path);
+    fprintf(stderr, "%s\n", err);
     return -1;
   }
   char file[64];

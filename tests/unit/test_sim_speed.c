@@ -15,6 +15,7 @@
 
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
+#include "ir/file.h"
 #include "sim/sim.h"
 #include "test.h"
 

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../runtime/rt.h"
+#include "../../runtime/rt.h"
 
 /* ---- random numbers ---- */
 

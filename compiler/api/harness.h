@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../ir/ir.h"
-#include "../target/target.h"
+#include "../../ir/ir.h"
+#include "../../target/target.h"
 
 /* ---- random numbers (splitmix64: one 64-bit state, every seed valid) ---- */
 

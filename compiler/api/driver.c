@@ -16,8 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../runtime/rt.h"
-#include "passes/pass.h"
+#include "../../ir/file.h"
+#include "../../runtime/rt.h"
+#include "../passes/pass.h"
 
 /* ---- the kernel cache: PTX plus the launch facts codegen found ---- */
 
@@ -35,7 +36,7 @@ static const char *build_identity(void) {
   return id;
 }
 
-static rt_cache_key cache_key(const char *ir_text, kiln_opts *o) {
+static rt_cache_key cache_key(const char *ir_text, driver_opts *o) {
   char opts[128];
   snprintf(opts, sizeof opts, "backend=%d build=%s", (int)o->backend, build_identity());
   return rt_cache_key_make(ir_text, o->target->name, opts, cg_llvm_version(), KILN_VERSION);
@@ -71,7 +72,7 @@ static void cache_store(rt_cache_key key, const cg_result *r) {
 
 /* ---- the pipeline ---- */
 
-static int run_pipeline(ir_func *fn, kiln_opts *o, cg_result *out, char *err, size_t errn) {
+static int run_pipeline(ir_func *fn, driver_opts *o, cg_result *out, char *err, size_t errn) {
   pass_ctx pc = {.target = o->target, .verify_each = o->verify_each, .print_after_all = o->print_after_all};
   if (ir_verify(fn, err, errn)) return -1;
   if (pass_run_default(fn, &pc)) {
@@ -81,7 +82,7 @@ static int run_pipeline(ir_func *fn, kiln_opts *o, cg_result *out, char *err, si
   return cg_compile(fn, o->target, o->backend, out, err, errn);
 }
 
-int kiln_compile_ir(ir_func *fn, kiln_opts *o, cg_result *out, char *err, size_t errn) {
+int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, size_t errn) {
   o->cache_hit = 0;
   int use_cache = !o->no_cache && o->backend == CG_NVPTX && !o->print_after_all;
   if (!use_cache) return run_pipeline(fn, o, out, err, errn);
@@ -97,12 +98,12 @@ int kiln_compile_ir(ir_func *fn, kiln_opts *o, cg_result *out, char *err, size_t
   return rc;
 }
 
-int kiln_compile_recipe(kl_recipe *r, const kl_settings *s, kiln_opts *o, ir_func **ir_out, cg_result *out,
-                        char *err, size_t errn) {
+int driver_compile_recipe(kl_recipe *r, const kl_settings *s, driver_opts *o, ir_func **ir_out,
+                          cg_result *out, char *err, size_t errn) {
   ir_func *fn = kl_recipe_build(r, s, o->target, err, errn);
   if (!fn) return -1;
   if (ir_out) o->no_cache = 1; /* the caller wants the pipeline's IR */
-  int rc = kiln_compile_ir(fn, o, out, err, errn);
+  int rc = driver_compile_ir(fn, o, out, err, errn);
   if (ir_out && rc == 0)
     *ir_out = fn;
   else
@@ -112,7 +113,7 @@ int kiln_compile_recipe(kl_recipe *r, const kl_settings *s, kiln_opts *o, ir_fun
 
 /* ---- ptxas ---- */
 
-const char *kiln_ptxas_path(void) {
+const char *driver_ptxas_path(void) {
   static char found[4096];
   if (found[0]) return found;
   const char *env = getenv("KILN_PTXAS");
@@ -133,19 +134,6 @@ const char *kiln_ptxas_path(void) {
   if (access(found, X_OK) == 0) return found;
   found[0] = 0;
   return NULL;
-}
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc(n + 1);
-  if (s && fread(s, 1, n, f) != (size_t)n) n = 0;
-  if (s) s[n] = 0;
-  fclose(f);
-  return s;
 }
 
 /* The first line of ptxas output that says "error", else its first line. */
@@ -191,9 +179,9 @@ static int run_ptxas(const char *ptxas, const char *arch, const char *in, const 
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-int kiln_ptxas(const char *ptx, const char *arch, const char *cubin_out, char *info, size_t infon, char *err,
-               size_t errn) {
-  const char *ptxas = kiln_ptxas_path();
+int driver_ptxas(const char *ptx, const char *arch, const char *cubin_out, char *info, size_t infon,
+                 char *err, size_t errn) {
+  const char *ptxas = driver_ptxas_path();
   if (!ptxas) {
     snprintf(err, errn, "ptxas not found (PATH, /usr/local/cuda/bin)");
     return 1;
@@ -211,7 +199,8 @@ int kiln_ptxas(const char *ptx, const char *arch, const char *cubin_out, char *i
   int rc = -1;
   if (f && fputs(ptx, f) >= 0 && fclose(f) == 0) {
     int st = run_ptxas(ptxas, arch, in, out, log);
-    char *text = slurp(log);
+    char rerr[256];
+    char *text = ir_read_file(log, NULL, rerr, sizeof rerr);
     if (st == 0) {
       rc = 0;
       if (info) snprintf(info, infon, "%s", text ? text : "");
@@ -220,7 +209,7 @@ int kiln_ptxas(const char *ptx, const char *arch, const char *cubin_out, char *i
         rc = -1;
       }
     } else {
-      first_error(text ? text : "(no output)", err, errn);
+      first_error(text ? text : rerr, err, errn);
     }
     free(text);
   } else {

@@ -1,14 +1,15 @@
 /*
- * driver.h - the compile path shared by the CLI commands: recipe + settings -> tile IR -> default
- * pass pipeline -> codegen (PTX or sim module), with the on-disk kernel cache for PTX.
+ * driver.h - the compile path behind kiln_compile and kiln_run (include/kiln.h) and the compile-speed
+ * benchmark: recipe + settings -> tile IR -> default pass pipeline -> codegen (PTX or sim module),
+ * with the on-disk kernel cache for PTX; and the ptxas bridge.
  */
 #ifndef KILN_DRIVER_H
 #define KILN_DRIVER_H
 
 #include <stdio.h>
 
-#include "../codegen/codegen.h"
-#include "lua/kl_recipe.h"
+#include "../../codegen/codegen.h"
+#include "../lua/kl_recipe.h"
 
 typedef struct {
   const tg_target *target;
@@ -17,20 +18,20 @@ typedef struct {
   FILE *print_after_all; /* --print-after-all */
   int no_cache;          /* bypass the kernel cache */
   int cache_hit;         /* out: 1 if the PTX came from the cache */
-} kiln_opts;
+} driver_opts;
 
 /* Builds the recipe's kernel for the settings. On success returns 0 and fills out; *ir_out (if
  * non-NULL) receives the IR after the pipeline (caller destroys). On error -1 and a one-line message. */
-int kiln_compile_recipe(kl_recipe *r, const kl_settings *s, kiln_opts *o, ir_func **ir_out, cg_result *out,
-                        char *err, size_t errn);
+int driver_compile_recipe(kl_recipe *r, const kl_settings *s, driver_opts *o, ir_func **ir_out,
+                          cg_result *out, char *err, size_t errn);
 /* Same, from IR already built (kiln opt / tests). fn is modified by the passes. */
-int kiln_compile_ir(ir_func *fn, kiln_opts *o, cg_result *out, char *err, size_t errn);
+int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, size_t errn);
 
 /* Runs ptxas (PATH, then /usr/local/cuda/bin) on PTX. Returns 0 if accepted, 1 if ptxas is not
  * installed, -1 if rejected (message in err, ptxas's first error line). If cubin_out is non-NULL the
  * cubin is written there. If info is non-NULL it receives the resource report (-v) text. */
-int kiln_ptxas(const char *ptx, const char *arch, const char *cubin_out, char *info, size_t infon, char *err,
-               size_t errn);
-const char *kiln_ptxas_path(void); /* NULL if not found */
+int driver_ptxas(const char *ptx, const char *arch, const char *cubin_out, char *info, size_t infon,
+                 char *err, size_t errn);
+const char *driver_ptxas_path(void); /* NULL if not found */
 
 #endif

@@ -1,0 +1,34 @@
+/*
+ * api.h - what the files of the public API (include/kiln.h) share inside compiler/api: the session
+ * and recipe handles and the helpers that turn an internal -1 and message into a status.
+ */
+#ifndef KILN_API_H
+#define KILN_API_H
+
+#include "../../include/kiln.h"
+#include "../../target/target.h"
+#include "../lua/kl_recipe.h"
+
+struct kiln_session {
+  char err[4096]; /* the last failed call's message; "" after a success */
+};
+
+struct kiln_recipe {
+  kiln_session *s;
+  char *path;
+  kl_recipe *lua;  /* a recipe; NULL for an IR file */
+  char *ir_text;   /* an IR file's text; NULL for a recipe */
+  kl_settings set; /* the defaults with every kiln_recipe_set applied */
+  int nsets;       /* the NAME=VALUE strings applied, trimmed, in order (kiln_run re-applies them) */
+  char *sets[KL_MAXSET];
+};
+
+/* Starts a call: clears the session's message. */
+void api_begin(kiln_session *s);
+/* Ends a call with status st and a printf-style message (st != KILN_OK). Returns st. */
+kiln_status api_fail(kiln_session *s, kiln_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The target row for name (NULL: sm_80), or NULL after api_fail(KILN_ERR_USAGE, "unknown target ..."). */
+const tg_target *api_target(kiln_session *s, const char *name);
+
+#endif

@@ -1,0 +1,445 @@
+/*
+ * run.c - kiln_run (include/kiln.h), the engine of `kiln run`: compile a recipe, run it on the GPU
+ * (or the simulator), and check every element of every output against the recipe's C reference.
+ *
+ * Without a usable GPU (no driver, no device) it says so on one line and runs on the simulator.
+ * Each variant (the settings, or with check_all each of the recipe's `checks` entries on top of
+ * them) goes through these steps:
+ *   1. settings: the recipe's defaults, then kiln_recipe_set's, then the check entry's overrides;
+ *   2. the argument list and the grid from the recipe;
+ *   3. host tensors: inputs (and in-out tensors) get fresh random values, outputs NaN poison;
+ *   4. compile: PTX for the GPU (kernel cache on), or a CG_SIM module for the simulator;
+ *   5. run: upload, launch, download, then time `reps` launches with events; or sim_launch;
+ *   6. the C reference on double copies of the inputs;
+ *   7. compare every output element (harness.h) and print one line:
+ *      "softmax [M=1000 N=781] sm_90a gpu: max rel err 3.1e-07 (tol 1e-05) PASS, 12.3 us".
+ * KILN_OK if every variant passed, KILN_ERR_CHECK if one failed or could not run.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../runtime/rt.h"
+#include "../../sim/sim.h"
+#include "../ref/ref.h"
+#include "api.h"
+#include "driver.h"
+#include "harness.h"
+
+typedef struct {
+  const char *recipe, *target;
+  const char *sets[KL_MAXSET];
+  int nsets, sim, check_all, reps, have_seed, no_check;
+  uint64_t seed;
+  double tol; /* 0: the budget of the element types */
+} run_args;
+
+typedef struct {
+  rt_device *gpu; /* NULL: the simulator */
+  const tg_target *target;
+  harness_rng rng;
+  uint64_t seed;
+} run_env;
+
+typedef struct {
+  size_t n, bytes; /* tensors: elements and host bytes */
+  void *host;      /* tensors: typed data as the kernel sees it */
+  double *ref;     /* tensors: the reference's copy */
+  rt_dptr dev;
+} run_tensor;
+
+typedef struct {
+  kl_settings set;
+  int nargs;
+  kl_arg args[KL_MAXARGS];
+  run_tensor t[KL_MAXARGS];
+  int64_t grid[3];
+  cg_result k;
+  double ms; /* GPU: mean per launch; simulator: the launch's wall time */
+  char label[512];
+  char err[4096];
+} run_case;
+
+/* ---- where kernels run ---- */
+
+/* Opens the GPU unless --sim; falls back to the simulator with one line saying why. The target is
+ * --target, else the device's row, else (simulator) sm_80. */
+static int open_env(const run_args *a, run_env *env) {
+  char err[1024] = "";
+  memset(env, 0, sizeof *env);
+  env->seed = a->have_seed ? a->seed : (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
+  harness_seed(&env->rng, env->seed);
+  if (!a->sim && rt_device_open(0, &env->gpu, err, sizeof err))
+    fprintf(stderr, "kiln: no GPU (%s): running on the simulator\n", err);
+  if (a->target)
+    env->target = tg_target_lookup(a->target); /* kiln_run checked the name */
+  else if (!env->gpu)
+    env->target = tg_target_lookup("sm_80");
+  else if (!(env->target = harness_pick_target(rt_device_sm(env->gpu), err, sizeof err)))
+    fprintf(stderr, "kiln run: %s (%s)\n", err, rt_device_name(env->gpu));
+  if (env->gpu && env->target)
+    fprintf(stderr, "kiln: GPU 0: %s (sm %d), target %s\n", rt_device_name(env->gpu), rt_device_sm(env->gpu),
+            env->target->name);
+  return env->target ? 0 : -1;
+}
+
+/* ---- one variant: settings, arguments, host tensors ---- */
+
+static int settings_for(kl_recipe *r, const run_args *a, const kl_settings *check, kl_settings *s, char *err,
+                        size_t errn) {
+  char buf[128];
+  kl_recipe_defaults(r, s);
+  for (int i = 0; i < a->nsets; i++)
+    if (kl_settings_apply(r, s, a->sets[i], err, errn)) return -1;
+  for (int i = 0; check && i < check->n; i++) {
+    snprintf(buf, sizeof buf, "%s=%s", check->v[i].name, check->v[i].value);
+    if (kl_settings_apply(r, s, buf, err, errn)) return -1;
+  }
+  return 0;
+}
+
+/* "softmax [M=1000 N=781]": problem sizes, and tuning knobs that differ from their defaults. */
+static void make_label(kl_recipe *r, run_case *c) {
+  size_t n = (size_t)snprintf(c->label, sizeof c->label, "%s [", kl_recipe_name(r));
+  const char *sep = "";
+  for (int i = 0; i < kl_recipe_nparams(r) && n < sizeof c->label; i++) {
+    const kl_param *p = kl_recipe_param(r, i);
+    const char *v = kl_settings_get(&c->set, p->name);
+    if (!v || (p->is_tune && !strcmp(v, p->dflt))) continue;
+    n += (size_t)snprintf(c->label + n, sizeof c->label - n, "%s%s=%s", sep, p->name, v);
+    sep = " ";
+  }
+  if (n < sizeof c->label) snprintf(c->label + n, sizeof c->label - n, "]");
+}
+
+static size_t numel(const kl_arg *a) {
+  size_t n = 1;
+  for (int d = 0; d < a->rank; d++) n *= (size_t)a->dims[d];
+  return n;
+}
+
+static int alloc_tensors(run_case *c, harness_rng *rng) {
+  for (int i = 0; i < c->nargs; i++) {
+    const kl_arg *a = &c->args[i];
+    run_tensor *t = &c->t[i];
+    if (!a->is_tensor) continue;
+    t->n = numel(a);
+    t->bytes = t->n * harness_elem_size(a->elem);
+    t->host = malloc(t->bytes ? t->bytes : 1);
+    t->ref = malloc((t->n ? t->n : 1) * sizeof(double));
+    if (!t->host || !t->ref) {
+      snprintf(c->err, sizeof c->err, "out of memory for %s (%zu elements)", a->name, t->n);
+      return -1;
+    }
+    if (a->role & KL_IN)
+      harness_fill(t->host, a->elem, t->n, rng);
+    else
+      harness_poison(t->host, a->elem, t->n);
+  }
+  return 0;
+}
+
+static void free_case(run_case *c, rt_device *gpu) {
+  for (int i = 0; i < c->nargs; i++) {
+    free(c->t[i].host);
+    free(c->t[i].ref);
+    if (gpu) rt_mem_free(gpu, c->t[i].dev);
+  }
+  cg_result_free(&c->k);
+}
+
+/* ---- running on the GPU ---- */
+
+typedef union {
+  int8_t i8;
+  uint8_t u8;
+  int16_t i16;
+  int32_t i32;
+  uint32_t u32;
+  int64_t i64;
+  float f32;
+  double f64;
+  rt_dptr ptr;
+} param_value;
+
+/* A scalar argument in the C type the kernel's parameter has. */
+static param_value scalar_param(const kl_arg *a) {
+  param_value v = {0};
+  switch (a->elem) {
+  case IR_I1:
+  case IR_I8: v.i8 = (int8_t)a->ival; break;
+  case IR_U8: v.u8 = (uint8_t)a->ival; break;
+  case IR_I16: v.i16 = (int16_t)a->ival; break;
+  case IR_I32: v.i32 = (int32_t)a->ival; break;
+  case IR_U32: v.u32 = (uint32_t)a->ival; break;
+  case IR_I64: v.i64 = a->ival; break;
+  case IR_F32: v.f32 = (float)a->fval; break;
+  case IR_F64: v.f64 = a->fval; break;
+  default: v.i64 = a->ival; break;
+  }
+  return v;
+}
+
+static int upload_all(rt_device *gpu, run_case *c, param_value *pv, void **params) {
+  for (int i = 0; i < c->nargs; i++) {
+    run_tensor *t = &c->t[i];
+    params[i] = &pv[i];
+    if (!c->args[i].is_tensor) {
+      pv[i] = scalar_param(&c->args[i]);
+      continue;
+    }
+    if (rt_mem_alloc(gpu, t->bytes, &t->dev, c->err, sizeof c->err) ||
+        rt_mem_upload(gpu, t->dev, t->host, t->bytes, c->err, sizeof c->err))
+      return -1;
+    pv[i].ptr = t->dev;
+  }
+  return 0;
+}
+
+static int download_outputs(rt_device *gpu, run_case *c) {
+  for (int i = 0; i < c->nargs; i++)
+    if (c->args[i].is_tensor && (c->args[i].role & KL_OUT) &&
+        rt_mem_download(gpu, c->t[i].host, c->t[i].dev, c->t[i].bytes, c->err, sizeof c->err))
+      return -1;
+  return 0;
+}
+
+/* Upload, one checked launch, download; then reps timed launches (outputs are already home). */
+static int run_gpu(run_env *env, run_case *c, int reps) {
+  param_value pv[KL_MAXARGS];
+  void *params[KL_MAXARGS];
+  rt_kernel *k = NULL;
+  int rc = -1;
+  if (rt_kernel_load(env->gpu, c->k.ptx, c->k.kernel_name, c->k.shared_bytes, &k, c->err, sizeof c->err))
+    return -1;
+  if (upload_all(env->gpu, c, pv, params) ||
+      rt_launch(k, c->grid, c->k.threads, c->k.shared_bytes, params, c->err, sizeof c->err) ||
+      rt_synchronize(env->gpu, c->err, sizeof c->err) || download_outputs(env->gpu, c))
+    goto out;
+  c->ms = 0;
+  if (reps > 0 && rt_launch_timed(k, c->grid, c->k.threads, c->k.shared_bytes, params, reps, &c->ms, c->err,
+                                  sizeof c->err))
+    goto out;
+  rc = 0;
+out:
+  rt_kernel_free(k);
+  return rc;
+}
+
+/* ---- running on the simulator ---- */
+
+static int run_sim(run_env *env, run_case *c) {
+  sim_arg sa[KL_MAXARGS];
+  for (int i = 0; i < c->nargs; i++) {
+    const kl_arg *a = &c->args[i];
+    sa[i] = (sim_arg){.is_ptr = a->is_tensor, .elem = a->elem, .ival = a->ival, .fval = a->fval};
+    if (a->is_tensor) sa[i].ptr = c->t[i].host, sa[i].bytes = c->t[i].bytes;
+  }
+  sim_opts so = {.workers = 0, .check_races = 1, .check_uninit = 1};
+  if (sim_launch(&c->k, sa, c->nargs, c->grid, &so, c->err, sizeof c->err)) return -1;
+  c->ms = so.seconds * 1e3;
+  return 0;
+}
+
+/* ---- the reference and the comparison ---- */
+
+static int run_reference(kl_recipe *r, run_case *c) {
+  const char *name = kl_recipe_reference(r);
+  ref_fn fn = name ? ref_lookup(name) : NULL;
+  if (!fn) {
+    snprintf(c->err, sizeof c->err,
+             name ? "unknown reference '%s' (compiler/ref)" : "%s declares no reference",
+             name ? name : kl_recipe_path(r));
+    return -1;
+  }
+  double *data[KL_MAXARGS] = {0};
+  for (int i = 0; i < c->nargs; i++) {
+    if (!c->args[i].is_tensor) continue;
+    data[i] = c->t[i].ref;
+    if (c->args[i].role & KL_IN)
+      harness_to_double(c->t[i].host, c->args[i].elem, c->t[i].n, data[i]);
+    else
+      for (size_t j = 0; j < c->t[i].n; j++) data[i][j] = NAN; /* the reference must write each one */
+  }
+  ref_call call = {.nargs = c->nargs, .args = c->args, .data = data, .set = &c->set};
+  if (fn(&call)) {
+    snprintf(c->err, sizeof c->err, "reference '%s' failed", name);
+    return -1;
+  }
+  return 0;
+}
+
+/* The error budget for output i: --tol, else the loosest budget among the kernel's float tensors
+ * (a kernel may compute at the precision of its narrowest operand); integer outputs are exact. */
+static double output_tol(const run_args *a, const run_case *c, int out) {
+  if (!ir_elem_is_float(c->args[out].elem)) return 0;
+  if (a->tol > 0) return a->tol;
+  double tol = harness_tolerance(c->args[out].elem);
+  for (int i = 0; i < c->nargs; i++)
+    if (c->args[i].is_tensor && ir_elem_is_float(c->args[i].elem) && harness_tolerance(c->args[i].elem) > tol)
+      tol = harness_tolerance(c->args[i].elem);
+  return tol;
+}
+
+/* "C[3,17] (element 2360)" */
+static void name_element(const kl_arg *a, size_t i, char *buf, size_t n) {
+  size_t idx[3] = {0}, rest = i;
+  for (int d = a->rank - 1; d >= 0; d--) idx[d] = rest % (size_t)a->dims[d], rest /= (size_t)a->dims[d];
+  int k = snprintf(buf, n, "%s[", a->name);
+  for (int d = 0; d < a->rank && k > 0 && (size_t)k < n; d++)
+    k += snprintf(buf + k, n - (size_t)k, d ? ",%zu" : "%zu", idx[d]);
+  if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "] (element %zu)", i);
+}
+
+static int reference_gaps(const run_case *c, int i) {
+  for (size_t j = 0; j < c->t[i].n; j++)
+    if (isnan(c->t[i].ref[j])) {
+      char where[128];
+      name_element(&c->args[i], j, where, sizeof where);
+      printf("  %s: the reference left %s unset (NaN)\n", c->label, where);
+      return -1;
+    }
+  return 0;
+}
+
+/* Why output i failed, on the lines under the result line. */
+static void report_failure(const run_case *c, int i, const harness_cmp *m, double tol, uint64_t seed) {
+  char where[128];
+  const kl_arg *a = &c->args[i];
+  if (m->nan_at != HARNESS_NONE) {
+    name_element(a, m->nan_at, where, sizeof where);
+    printf("  %s: %s is NaN (poison never overwritten?) (seed %llu)\n", a->name, where,
+           (unsigned long long)seed);
+  }
+  if (m->first_over != HARNESS_NONE) {
+    name_element(a, m->first_over, where, sizeof where);
+    double g = harness_get(c->t[i].host, a->elem, m->first_over), want = c->t[i].ref[m->first_over];
+    printf("  %s: %zu of %zu elements over tol %.3g; first %s = %.9g, reference %.9g (seed %llu)\n", a->name,
+           m->over, m->n, tol, where, g, want, (unsigned long long)seed);
+  }
+}
+
+/* "12.3 us", "4.56 ms", "1.23 s" */
+static void format_time(double ms, char *buf, size_t n) {
+  if (ms < 1)
+    snprintf(buf, n, "%.1f us", ms * 1e3);
+  else if (ms < 1e3)
+    snprintf(buf, n, "%.2f ms", ms);
+  else
+    snprintf(buf, n, "%.2f s", ms / 1e3);
+}
+
+/* Compares every output; prints the result line. 0 pass, 1 fail. */
+static int check_outputs(const run_args *a, run_env *env, run_case *c) {
+  double worst_ratio = -1, worst_rel = 0, worst_tol = 0;
+  int failed = 0;
+  harness_cmp m[KL_MAXARGS];
+  double tol[KL_MAXARGS];
+  for (int i = 0; i < c->nargs; i++) {
+    if (!c->args[i].is_tensor || !(c->args[i].role & KL_OUT)) continue;
+    if (reference_gaps(c, i)) return 1;
+    tol[i] = output_tol(a, c, i);
+    failed |= harness_compare(c->t[i].host, c->args[i].elem, c->t[i].ref, c->t[i].n, tol[i], &m[i]) != 0;
+    double ratio = tol[i] > 0 ? m[i].max_rel / tol[i] : m[i].max_rel > 0 ? INFINITY : 0;
+    if (ratio > worst_ratio) worst_ratio = ratio, worst_rel = m[i].max_rel, worst_tol = tol[i];
+  }
+  char timing[64];
+  format_time(c->ms, timing, sizeof timing);
+  printf("%s %s %s: max rel err %.2g (tol %.2g) %s, %s\n", c->label, env->target->name,
+         env->gpu ? "gpu" : "sim", worst_rel, worst_tol, failed ? "FAIL" : "PASS", timing);
+  for (int i = 0; failed && i < c->nargs; i++)
+    if (c->args[i].is_tensor && (c->args[i].role & KL_OUT) && (m[i].over || m[i].nan_at != HARNESS_NONE))
+      report_failure(c, i, &m[i], tol[i], env->seed);
+  fflush(stdout);
+  return failed;
+}
+
+/* --no-check (benchmarks): the time and the launch facts, no reference. */
+static int print_timing(run_env *env, run_case *c) {
+  char timing[64];
+  format_time(c->ms, timing, sizeof timing);
+  printf("%s %s %s: %s per launch (grid %lld,%lld,%lld, %d threads, %d B shared; not checked)\n", c->label,
+         env->target->name, env->gpu ? "gpu" : "sim", timing, (long long)c->grid[0], (long long)c->grid[1],
+         (long long)c->grid[2], c->k.threads, c->k.shared_bytes);
+  fflush(stdout);
+  return 0;
+}
+
+/* ---- the steps for one variant ---- */
+
+static int prepare(kl_recipe *r, run_env *env, run_case *c) {
+  c->nargs = kl_recipe_args(r, &c->set, c->args, KL_MAXARGS, c->err, sizeof c->err);
+  if (c->nargs < 0 || kl_recipe_grid(r, &c->set, c->grid, c->err, sizeof c->err)) return -1;
+  if (alloc_tensors(c, &env->rng)) return -1;
+  driver_opts o = {.target = env->target, .backend = env->gpu ? CG_NVPTX : CG_SIM};
+  return driver_compile_recipe(r, &c->set, &o, NULL, &c->k, c->err, sizeof c->err);
+}
+
+/* 0 pass, 1 fail (wrong answer or an error on the way, printed). */
+static int run_variant(kl_recipe *r, const run_args *a, run_env *env, const kl_settings *check) {
+  run_case *c = calloc(1, sizeof *c);
+  if (!c) return fprintf(stderr, "kiln run: out of memory\n"), 1;
+  int rc = 1;
+  if (settings_for(r, a, check, &c->set, c->err, sizeof c->err)) {
+    fprintf(stderr, "kiln run: %s\n", c->err);
+    free(c);
+    return 1;
+  }
+  make_label(r, c);
+  if (prepare(r, env, c) || (env->gpu ? run_gpu(env, c, a->reps) : run_sim(env, c)) ||
+      (!a->no_check && run_reference(r, c))) {
+    printf("%s %s %s: ERROR: %s\n", c->label, env->target->name, env->gpu ? "gpu" : "sim", c->err);
+    fflush(stdout);
+  } else
+    rc = a->no_check ? print_timing(env, c) : check_outputs(a, env, c);
+  free_case(c, env->gpu);
+  free(c);
+  return rc;
+}
+
+static int run_checks(kl_recipe *r, const run_args *a, run_env *env) {
+  enum { MAXCHECKS = 64 };
+  kl_settings *checks = calloc(MAXCHECKS, sizeof *checks);
+  if (!checks) return 1;
+  int n = kl_recipe_checks(r, checks, MAXCHECKS), failed = 0;
+  if (n <= 0) failed |= run_variant(r, a, env, NULL); /* no checks declared: the settings themselves */
+  for (int i = 0; i < n; i++) failed |= run_variant(r, a, env, &checks[i]);
+  free(checks);
+  return failed;
+}
+
+/* The run_args of the handle and the options (the target is checked here: usage, not a run). */
+static kiln_status make_args(kiln_recipe *r, const kiln_run_opts *o, run_args *a) {
+  memset(a, 0, sizeof *a);
+  if (!r->lua)
+    return api_fail(r->s, KILN_ERR_USAGE, "%s: kiln run needs a recipe (an IR file has no reference)",
+                    r->path);
+  if (o->target && !api_target(r->s, o->target)) return KILN_ERR_USAGE;
+  a->recipe = r->path;
+  a->target = o->target;
+  for (int i = 0; i < r->nsets; i++) a->sets[a->nsets++] = r->sets[i];
+  a->sim = o->sim, a->check_all = o->check_all, a->reps = o->reps, a->no_check = o->no_check;
+  a->have_seed = o->have_seed, a->seed = o->seed, a->tol = o->tol;
+  return KILN_OK;
+}
+
+kiln_status kiln_run(kiln_recipe *r, const kiln_run_opts *o) {
+  if (!r) return KILN_ERR_USAGE;
+  api_begin(r->s);
+  if (!o) return api_fail(r->s, KILN_ERR_USAGE, "kiln_run: no options");
+  run_args a;
+  run_env env;
+  kiln_status st = make_args(r, o, &a);
+  if (st != KILN_OK) return st;
+  if (open_env(&a, &env)) {
+    rt_device_close(env.gpu);
+    return api_fail(r->s, KILN_ERR_CHECK, "no target row for the GPU");
+  }
+  int failed = a.check_all ? run_checks(r->lua, &a, &env) : run_variant(r->lua, &a, &env, NULL);
+  rt_device_close(env.gpu);
+  if (failed) return api_fail(r->s, KILN_ERR_CHECK, "%s: a variant failed (see its line)", r->path);
+  return KILN_OK;
+}

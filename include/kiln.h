@@ -1,0 +1,178 @@
+/*
+ * kiln.h - the public C API of kiln: load a recipe (or an IR file), apply settings, compile it for a
+ * target to IR, LLVM IR, PTX, cubin or launch facts, run it on the GPU or the simulator against its
+ * C reference, and run passes over IR text. The `kiln` command line is a client of this header and of
+ * nothing deeper; docs/api.md has an example program.
+ *
+ * Contracts that hold for every call:
+ *   - Every call that can fail returns a kiln_status. On failure the message is in
+ *     kiln_error(session): one line that names the place (a recipe's "file:line:", an IR file's
+ *     "file:line: op 'add'", the target, the setting, the file and strerror's reason). A successful
+ *     call leaves kiln_error() empty.
+ *   - Each call is one protected boundary: Lua errors are caught inside it (lua_pcall), nothing
+ *     longjmps or exits through the caller's frames. Internal bugs (IR a pass broke) abort with a
+ *     message; they are not statuses.
+ *   - A session and the recipes loaded into it belong to one thread at a time; use one session per
+ *     thread to compile in parallel.
+ *   - Strings the API returns through char ** (and kiln_output.data) are malloc'd: free them with
+ *     kiln_free / kiln_output_free. Strings returned as const char * belong to kiln.
+ */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  KILN_OK = 0,
+  KILN_ERR_USAGE,   /* a bad argument: unknown target or pass, malformed NAME=VALUE, NULL handle */
+  KILN_ERR_INPUT,   /* the recipe or IR cannot be read, loaded, built or verified */
+  KILN_ERR_COMPILE, /* valid input that cannot be compiled for the target (does not fit, unsupported
+                       op on the target, ptxas rejects the PTX) */
+  KILN_ERR_NO_TOOL, /* an external tool the request needs is not installed (ptxas for cubin) */
+  KILN_ERR_CHECK,   /* kiln_run: a variant gave a wrong answer or could not run (lines printed) */
+  KILN_ERR_SYSTEM,  /* out of memory, a temporary file that cannot be made */
+} kiln_status;
+
+typedef struct kiln_session kiln_session; /* the error message of the last call; owns nothing else */
+typedef struct kiln_recipe kiln_recipe;   /* a loaded recipe (or IR file) and its settings */
+
+/* ---- sessions, errors, version ---- */
+
+/* A new session, or NULL if out of memory. */
+kiln_session *kiln_session_new(void);
+void kiln_session_free(kiln_session *s);
+/* The message of the last failed call on s (or on a recipe of s); "" after a successful one. */
+const char *kiln_error(const kiln_session *s);
+/* "KILN_OK", "KILN_ERR_USAGE", ... */
+const char *kiln_status_name(kiln_status st);
+/* "0.1.0" */
+const char *kiln_version(void);
+/* Frees a string the API returned through char **. */
+void kiln_free(void *p);
+
+/* The whole of a file ("-": standard input) in *out (NUL-terminated). KILN_ERR_INPUT with
+ * "cannot read PATH: REASON" (strerror's text: missing file, directory, permission). */
+kiln_status kiln_read_file(kiln_session *s, const char *path, char **out);
+
+/* ---- targets and passes (the tables, for listings and validation) ---- */
+
+typedef struct {
+  const char *name;    /* "sm_80" */
+  int smem_per_block;  /* bytes of shared memory one program may use */
+  int regs_per_thread; /* register budget */
+  char features[512];  /* the feature names, one space apart, as `kiln targets -v` prints them */
+} kiln_target_info;
+
+/* The number of target rows; rows are 0 .. count-1. */
+int kiln_target_count(void);
+/* Fills *out for row i; KILN_ERR_USAGE (no session: no message) if i is out of range. */
+kiln_status kiln_target_get(int i, kiln_target_info *out);
+/* KILN_OK if name is a target row; else KILN_ERR_USAGE with "unknown target 'NAME' (known: ...)". */
+kiln_status kiln_target_check(kiln_session *s, const char *name);
+
+/* The passes kiln_opt can run: name (its --pass spelling) and one line of help; NULL past the end. */
+const char *kiln_pass_name(int i);
+const char *kiln_pass_help(int i);
+
+/* ---- recipes ---- */
+
+/* Loads path: a recipe (*.lua, run in the recipe sandbox) or tile IR text (*.ir). KILN_ERR_INPUT if
+ * it cannot be read or loaded ("recipes/x.lua:12: ..." for a recipe error). *out is NULL on failure. */
+kiln_status kiln_recipe_load(kiln_session *s, const char *path, kiln_recipe **out);
+void kiln_recipe_free(kiln_recipe *r);
+/* Applies "NAME=VALUE" on top of the recipe's defaults and earlier settings (later wins). Spaces
+ * around NAME and VALUE are ignored ("BLOCK_M= 64" is "BLOCK_M=64"). KILN_ERR_INPUT, with the
+ * recipe's path and NAME, if NAME is not a parameter of the recipe or VALUE is not one it accepts;
+ * KILN_ERR_USAGE if r holds an IR file or has KL_MAXSET settings already. */
+kiln_status kiln_recipe_set(kiln_recipe *r, const char *name_eq_value);
+
+/* ---- compiling ---- */
+
+typedef enum {
+  KILN_EMIT_IR,     /* the tile IR as the recipe built it (kiln_opt reads it back to the same text) */
+  KILN_EMIT_IR_OPT, /* the tile IR after the default pass pipeline */
+  KILN_EMIT_LLVM,   /* the LLVM IR module */
+  KILN_EMIT_PTX,    /* PTX text (served from the on-disk kernel cache when it can be) */
+  KILN_EMIT_CUBIN,  /* a cubin from ptxas (binary data) */
+  KILN_EMIT_LAUNCH, /* JSON: kernel name, target, threads, shared bytes, grid and arguments */
+  KILN_EMIT_COUNT
+} kiln_emit;
+
+/* "ir", "ir-opt", "llvm", "ptx", "cubin", "launch"; NULL for a value out of range. */
+const char *kiln_emit_name(kiln_emit e);
+
+typedef struct {
+  const char *target;    /* "sm_80", ...; NULL: sm_80 */
+  kiln_emit emit;        /* what to produce */
+  int verify_each;       /* verify the IR after every pass (always on in builds with assertions) */
+  FILE *print_after_all; /* non-NULL: the IR after each pass is printed there with a header line */
+  int no_cache;          /* bypass the kernel cache */
+} kiln_compile_opts;
+
+typedef enum { KILN_CACHE_BYPASSED, KILN_CACHE_MISS, KILN_CACHE_HIT } kiln_cache_use;
+
+typedef struct {
+  char *data;               /* the artifact; text kinds are NUL-terminated (size excludes the NUL) */
+  size_t size;              /* bytes */
+  char kernel[128];         /* the kernel's name (every kind but KILN_EMIT_IR) */
+  int threads;              /* threads per program (every kind but KILN_EMIT_IR) */
+  int shared_bytes;         /* dynamic shared memory per program */
+  kiln_cache_use cache_use; /* where the PTX came from */
+} kiln_output;
+
+/* Builds r's kernel for its settings and compiles it as o says. On success *out holds the artifact
+ * (free it with kiln_output_free); on failure *out is empty and the status says which kind of
+ * error: KILN_ERR_USAGE (unknown target, an emit kind out of range), KILN_ERR_INPUT (the recipe's
+ * body or the IR fails), KILN_ERR_COMPILE, KILN_ERR_NO_TOOL (cubin without ptxas). r may be compiled
+ * again, for other targets or after more kiln_recipe_set calls. */
+kiln_status kiln_compile(kiln_recipe *r, const kiln_compile_opts *o, kiln_output *out);
+void kiln_output_free(kiln_output *out);
+
+/* ---- running against the reference ---- */
+
+typedef struct {
+  const char *target; /* NULL: the GPU's row, or sm_80 on the simulator */
+  int sim;            /* 1: the simulator even where a GPU is present */
+  int check_all;      /* run every entry of the recipe's `checks` list on top of the settings */
+  int reps;           /* GPU: timed launches after the checked one (0: no timing) */
+  int have_seed;      /* 0: a seed from the time and the process id */
+  uint64_t seed;      /* the random inputs' seed (printed with any failure) */
+  double tol;         /* > 0: the error budget for every output; 0: each element type's own */
+  int no_check;       /* time only, no reference */
+} kiln_run_opts;
+
+/* Compiles r's kernel, runs it on the GPU (the simulator if o->sim or if no GPU can be opened, said on
+ * one line on stderr) with fresh random inputs, and compares every output element with the recipe's
+ * C reference. Prints one result line per variant on stdout ("NAME [SETTINGS] TARGET gpu|sim: max
+ * rel err E (tol T) PASS|FAIL, TIME", failures with the first bad element and the seed). KILN_OK if
+ * every variant passed, KILN_ERR_CHECK if one failed or could not run; KILN_ERR_USAGE for an unknown
+ * target or an IR file (it has no reference); KILN_ERR_INPUT for a bad check entry. */
+kiln_status kiln_run(kiln_recipe *r, const kiln_run_opts *o);
+
+/* ---- passes over IR text ---- */
+
+typedef struct {
+  const char *target;        /* NULL: sm_80 for the passes that need a target */
+  const char *const *passes; /* pass names (kiln_pass_name), run in this order */
+  int npasses;               /* entries in passes */
+  FILE *print_after_all;     /* non-NULL: the IR after each pass goes there */
+} kiln_opt_opts;
+
+/* Parses every kernel in text (messages name `file` and the line), verifies it, runs o's passes
+ * over it (the verifier after each) and appends its printed form to *out (kernels separated by a
+ * blank line). *out is set, possibly to "", even on failure: it holds the kernels done before the
+ * error. KILN_ERR_USAGE for an unknown pass or target, KILN_ERR_INPUT for IR that does not parse or
+ * verify, KILN_ERR_COMPILE for a pass that refuses its input. */
+kiln_status kiln_opt(kiln_session *s, const char *text, const char *file, const kiln_opt_opts *o, char **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
