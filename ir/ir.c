@@ -77,6 +77,8 @@ const char *ir_elem_name(ir_elem e) { return e < IR_NELEM ? elems[e].name : "?";
 int ir_elem_bits(ir_elem e) { return elems[e].bits; }
 int ir_elem_is_float(ir_elem e) { return elems[e].is_float; }
 int ir_elem_is_signed(ir_elem e) { return elems[e].is_signed && !elems[e].is_float; }
+int ir_elem_is_fp8(ir_elem e) { return e == IR_E4M3 || e == IR_E5M2; }
+int ir_elem_bytes(ir_elem e) { return elems[e].bits < 8 ? 1 : elems[e].bits / 8; }
 
 int ir_elem_parse(const char *s, int n) {
   for (int e = 0; e < IR_NELEM; e++)

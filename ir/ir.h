@@ -100,6 +100,8 @@ int ir_elem_parse(const char *s, int n); /* -1 if unknown */
 int ir_elem_bits(ir_elem e);             /* 1, 8, 16, 32, 64 */
 int ir_elem_is_float(ir_elem e);         /* f16 bf16 f32 f64 e4m3 e5m2 */
 int ir_elem_is_signed(ir_elem e);        /* i8 i16 i32 i64 (i1 is not) */
+int ir_elem_is_fp8(ir_elem e);           /* e4m3 e5m2 */
+int ir_elem_bytes(ir_elem e);            /* in memory: 1 (i1 and 8-bit types), 2, 4, 8 */
 
 ir_type ir_t_none(void);
 ir_type ir_t_scalar(ir_elem e);

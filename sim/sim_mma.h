@@ -40,12 +40,6 @@ void sim_mma_warp(cg_mma_kind k, const uint32_t a[32][4], const uint32_t b[32][2
  * the caller), for j < num; out[l][j] receives lane l's register j. */
 void sim_ldmatrix_lanes(int num, int trans, const void *const rows[32], uint32_t *const out[32]);
 
-/* Element decoders (exact in double). */
-double sim_f16_to_double(uint16_t h);
-double sim_bf16_to_double(uint16_t h);
-double sim_e4m3_to_double(uint8_t x);
-double sim_e5m2_to_double(uint8_t x);
-
 /* ---- 2. cp.async bookkeeping ---- */
 
 typedef struct {
