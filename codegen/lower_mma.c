@@ -32,7 +32,6 @@
  * Buffers are addressed through cg_smem_swizzle (16-byte chunks stay whole, so ldmatrix rows do);
  * scratch rows get 16 bytes of padding where that keeps 8 consecutive rows off one bank group.
  */
-#include <llvm-c/DebugInfo.h>
 #include <string.h>
 
 #include "../target/mma_layout.h"
@@ -273,16 +272,6 @@ static void run_steps(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LLV
   }
 }
 
-/* llvm.loop.unroll.disable on the loop whose latch branch is br. */
-static void keep_rolled(cg_lower *L, LLVMValueRef br) {
-  LLVMContextRef C = L->c.ctx;
-  LLVMMetadataRef dis = LLVMMDStringInContext2(C, "llvm.loop.unroll.disable", 24);
-  LLVMMetadataRef tmp = LLVMTemporaryMDNode(C, NULL, 0), ops[2] = {tmp, LLVMMDNodeInContext2(C, &dis, 1)};
-  LLVMMetadataRef loop = LLVMMDNodeInContext2(C, ops, 2);
-  LLVMMetadataReplaceAllUsesWith(tmp, loop);
-  LLVMSetMetadata(br, LLVMGetMDKindIDInContext(C, "llvm.loop", 9), LLVMMetadataAsValue(C, loop));
-}
-
 /* Both operands from shared memory and a long K: a loop over pairs of K tiles (one ldmatrix.x4
  * spans a pair), not unrolled, with the accumulator in phis. Unrolled, the loads of every step are
  * independent of the instructions and get scheduled ahead of them, holding every step's fragments
@@ -311,7 +300,8 @@ static void mma_rolled(cg_lower *L, const mma_dot *d, const operand *oa, const o
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(B);
   LLVMAddIncoming(it, &next, &latch, 1);
   for (uint32_t i = 0; i < yc->n; i++) LLVMAddIncoming(phi[i], &acc[i], &latch, 1);
-  keep_rolled(L, LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, next, cg_i32(L, nkt / 2), ""), body, exit));
+  cg_keep_loop_rolled(
+      L, LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, next, cg_i32(L, nkt / 2), ""), body, exit));
   LLVMPositionBuilderAtEnd(B, exit);
 }
 
@@ -387,7 +377,7 @@ static void stage_padded(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValu
 
 /* Bytes of a scratch matrix, rounded up to 16. */
 static int region_bytes(uint32_t rows, uint32_t stride, ir_elem e) {
-  return ((int)(rows * stride) * cg_elem_bytes(e) + 15) & ~15;
+  return ((int)(rows * stride) * ir_elem_bytes(e) + 15) & ~15;
 }
 
 static LLVMValueRef byte_offset(cg_lower *L, LLVMValueRef base, int off) {
@@ -462,8 +452,8 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
   grid_lay(&vb, IR_LMMA_B, d->ea, kp, np, wm, wn, kw);
   grid_lay(&vc, IR_LMMA, d->ct, mp, np, wm, wn, 2);
   /* A as [mp][kp]; B as [np][kp] for 8-bit (32-bit loads), else [kp][np]; C as [mp][np] */
-  smem_src sa = {.stride = padded_stride(kp, cg_elem_bytes(d->ea))};
-  smem_src sb = {.stride = word8 ? padded_stride(kp, 1) : padded_stride(np, cg_elem_bytes(d->ea)),
+  smem_src sa = {.stride = padded_stride(kp, ir_elem_bytes(d->ea))};
+  smem_src sb = {.stride = word8 ? padded_stride(kp, 1) : padded_stride(np, ir_elem_bytes(d->ea)),
                  .rows_k = !word8};
   int ab = region_bytes(mp, sa.stride, d->ea), bb = region_bytes(word8 ? np : kp, sb.stride, d->ea);
   LLVMValueRef base = cg_scratch(L, ab + bb + region_bytes(mp, np, d->ct));
@@ -551,7 +541,7 @@ static void dot_operand(cg_lower *L, ir_opid op, int k, const cg_lay *y, smem_sr
   cg_lay_init(&ys, ir_vtype(fn, src));
   int word8 = ir_elem_bits(e) == 8 && k == 1; /* 8-bit B staged as [N][K] */
   uint32_t rows = y->shape[word8 ? 1 : 0], cols = y->shape[word8 ? 0 : 1];
-  *s = (smem_src){.stride = padded_stride(cols, cg_elem_bytes(e)), .rows_k = k == 1 && !word8};
+  *s = (smem_src){.stride = padded_stride(cols, ir_elem_bytes(e)), .rows_k = k == 1 && !word8};
   s->base = byte_offset(L, base, *used);
   stage_tile(L, &ys, e, cg_get(L, src)->v, s->base, s->stride, word8);
   *used += region_bytes(rows, s->stride, e);
@@ -567,7 +557,7 @@ static int staged_bytes(cg_lower *L, ir_opid op) {
     ir_type t = ir_vtype(L->fn, v);
     int word8 = ir_elem_bits(t.elem) == 8 && k == 1;
     uint32_t rows = t.shape[word8 ? 1 : 0], cols = t.shape[word8 ? 0 : 1];
-    n += region_bytes(rows, padded_stride(cols, cg_elem_bytes(t.elem)), t.elem);
+    n += region_bytes(rows, padded_stride(cols, ir_elem_bytes(t.elem)), t.elem);
   }
   return n;
 }
@@ -637,7 +627,7 @@ int cg_mma_convert_operand(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e,
   if (deferred(L, L->fn->ops[op].res[0], yd, e, out)) return 1;
   int kd = kdim(yd), word8 = ir_elem_bits(e) == 8 && kd == 0; /* 8-bit B staged as [N][K] */
   uint32_t rows = yd->shape[word8 ? 1 : 0], cols = yd->shape[word8 ? 0 : 1];
-  smem_src s = {.stride = padded_stride(cols, cg_elem_bytes(e)), .rows_k = kd == 0 && !word8};
+  smem_src s = {.stride = padded_stride(cols, ir_elem_bytes(e)), .rows_k = kd == 0 && !word8};
   s.base = cg_scratch(L, region_bytes(rows, s.stride, e));
   stage_tile(L, ys, e, src, s.base, s.stride, word8);
   L->c.ops->barrier(&L->c);

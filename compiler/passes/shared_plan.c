@@ -41,11 +41,6 @@ typedef struct {
 
 static uint32_t align_up(uint32_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
 
-static uint32_t elem_bytes(ir_elem e) {
-  int bits = ir_elem_bits(e);
-  return bits < 8 ? 1 : (uint32_t)bits / 8;
-}
-
 /* Numbers the ops of reg in program order (an op before the ops of its regions); collects buffers
  * and barriers on the way. */
 static void number(plan *p, ir_reg reg) {
@@ -57,7 +52,8 @@ static void number(plan *p, ir_reg reg) {
     if (o->code == IR_OP_ALLOC_SHARED && o->nres == 1) {
       ir_type t = ir_vtype(fn, o->res[0]);
       p->buf_of[o->res[0]] = (int32_t)p->nbufs;
-      p->bufs[p->nbufs++] = (buffer){op, ir_type_numel(t) * elem_bytes(t.elem), 0, UINT32_MAX, 0};
+      p->bufs[p->nbufs++] =
+          (buffer){op, ir_type_numel(t) * (uint32_t)ir_elem_bytes(t.elem), 0, UINT32_MAX, 0};
     }
     if (o->code == IR_OP_BARRIER) p->barriers[p->nbarriers++] = op;
     for (int i = 0; i < o->nregion; i++) number(p, o->region[i]);
