@@ -11,7 +11,7 @@
  *
  * Steps of cg_lower_dot_mma:
  *   1. Pick the instruction (mma_layout.c; none: return 0 and the dot stays on FMAs).
- *   2. Fast path: a in mma_a, b in mma_b, the accumulator and the result in mma, one warp grid (the
+ *   2. Direct path: a in mma_a, b in mma_b, the accumulator and the result in mma, one warp grid (the
  *      layout pass's choice). The registers are packed from the elements, the instruction tiles run
  *      for each K step, (q, p) tile and the accumulator stays in registers. An operand from a
  *      load_shared or a convert_layout used only here is read by the dot itself, one pair of K
@@ -416,9 +416,9 @@ static int pick(cg_lower *L, ir_opid op, mma_dot *d) {
   return 1;
 }
 
-/* Step 2 applies: operands and accumulator in the mma layouts of one grid, whole fragments. */
-static int fast_path(const mma_dot *d, const cg_lay *ya, const cg_lay *yb, const cg_lay *yacc,
-                     const cg_lay *yr) {
+/* Operands and accumulator in the mma layouts of one grid (step 2's layout condition). */
+static int in_mma_layouts(const mma_dot *d, const cg_lay *ya, const cg_lay *yb, const cg_lay *yacc,
+                          const cg_lay *yr) {
   return yr->l.kind == IR_LMMA && cg_lay_same(yacc, yr) && ya->l.kind == IR_LMMA_A &&
          yb->l.kind == IR_LMMA_B && same_grid(ya, yr) && same_grid(yb, yr) && kw_of(ya) == d->p.kw &&
          kw_of(yb) == d->p.kw && tg_mma_fits(&d->p, d->m, d->n, d->k, yr->l.wpc[0], yr->l.wpc[1]);
@@ -477,7 +477,7 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
 
 /* ---- operands the dot reads from shared memory itself ----
  *
- * A load_shared or a convert_layout into an operand layout whose only user is a fast-path dot is
+ * A load_shared or a convert_layout into an operand layout whose only user is a direct-path dot is
  * not lowered where it stands: the dot reads the buffer (or stages the converted tile in scratch)
  * and loads each K step's fragments just before its instructions, so that a long K (attention's
  * head dimension) never holds all its fragments in registers at once. A load_shared is deferred
@@ -502,7 +502,7 @@ static int writes_shared(int code) {
          code == IR_OP_ASYNC_WAIT || code == IR_OP_FOR || code == IR_OP_IF;
 }
 
-static int fast_dot(cg_lower *L, ir_opid op, mma_dot *d);
+static int takes_direct_path(cg_lower *L, ir_opid op, mma_dot *d);
 
 /* The dot that reads v (operand 0 or 1) itself, or 0. */
 static ir_opid reading_dot(cg_lower *L, ir_val v) {
@@ -510,7 +510,7 @@ static ir_opid reading_dot(cg_lower *L, ir_val v) {
   ir_opid def = fn->vals[v].def, dot = def ? only_user(fn, v) : 0;
   mma_dot d;
   if (!dot || fn->ops[dot].code != IR_OP_DOT || fn->ops[dot].parent != fn->ops[def].parent ||
-      fn->ops[dot].opnd[2] == v || !fast_dot(L, dot, &d))
+      fn->ops[dot].opnd[2] == v || !takes_direct_path(L, dot, &d))
     return 0;
   int code = fn->ops[def].code;
   if (code == IR_OP_LOAD_SHARED)
@@ -564,7 +564,9 @@ static int staged_bytes(cg_lower *L, ir_opid op) {
 
 /* ---- the dot ---- */
 
-static int fast_dot(cg_lower *L, ir_opid op, mma_dot *d) {
+/* 1 if dot op has an instruction (picked into *d) and takes step 2, the direct path: operands and
+ * accumulator already in the mma layouts of one grid, in whole fragments (no step 3 staging). */
+static int takes_direct_path(cg_lower *L, ir_opid op, mma_dot *d) {
   if (!pick(L, op, d)) return 0;
   ir_op *o = &L->fn->ops[op];
   cg_lay ya, yb, yacc, yr;
@@ -572,12 +574,12 @@ static int fast_dot(cg_lower *L, ir_opid op, mma_dot *d) {
   cg_lay_init(&yb, ir_vtype(L->fn, o->opnd[1]));
   cg_lay_init(&yacc, ir_vtype(L->fn, o->opnd[2]));
   cg_lay_init(&yr, ir_vtype(L->fn, o->res[0]));
-  return fast_path(d, &ya, &yb, &yacc, &yr) && whole_operand(&ya, d->ea) && whole_operand(&yb, d->ea);
+  return in_mma_layouts(d, &ya, &yb, &yacc, &yr) && whole_operand(&ya, d->ea) && whole_operand(&yb, d->ea);
 }
 
 /* Step 2 with the operands of dot op: registers, buffers or staged conversions. */
-static void dot_fast(cg_lower *L, ir_opid op, const mma_dot *d, const cg_lay *ya, const cg_lay *yb,
-                     const cg_lay *yr, LLVMValueRef *acc) {
+static void dot_direct(cg_lower *L, ir_opid op, const mma_dot *d, const cg_lay *ya, const cg_lay *yb,
+                       const cg_lay *yr, LLVMValueRef *acc) {
   int bytes = staged_bytes(L, op), used = 0;
   LLVMValueRef base = bytes ? cg_scratch(L, bytes) : NULL;
   smem_src sa, sb;
@@ -603,8 +605,8 @@ int cg_lower_dot_mma(cg_lower *L, ir_opid op) {
     cg_fail(L, op, "op 'dot': the accumulator's layout differs from the result's");
   LLVMValueRef *acc = ir_alloc(L->A, yr.n * sizeof *acc);
   for (uint32_t i = 0; i < yr.n; i++) acc[i] = cg_convert(L, vacc->v[i], d.er, d.ct);
-  if (fast_dot(L, op, &d))
-    dot_fast(L, op, &d, &ya, &yb, &yr, acc);
+  if (takes_direct_path(L, op, &d))
+    dot_direct(L, op, &d, &ya, &yb, &yr, acc);
   else
     dot_staged(L, &d, &ya, cg_get(L, o->opnd[0])->v, &yb, cg_get(L, o->opnd[1])->v, &yr, acc);
   LLVMValueRef *out = cg_def(L, o->res[0], yr.n);
