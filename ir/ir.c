@@ -266,6 +266,17 @@ ir_val ir_region_add_arg(ir_func *fn, ir_reg reg, ir_type t) {
   return v;
 }
 
+ir_reg ir_val_region(ir_func *fn, ir_val v) {
+  ir_value *x = ir_v(fn, v);
+  return x->def ? ir_o(fn, x->def)->parent : x->arg_of;
+}
+
+int ir_region_encloses(ir_func *fn, ir_reg outer, ir_reg inner) {
+  for (ir_reg r = inner; r; r = ir_r(fn, r)->parent_op ? ir_o(fn, ir_r(fn, r)->parent_op)->parent : 0)
+    if (r == outer) return 1;
+  return 0;
+}
+
 ir_val ir_add_param(ir_func *fn, const char *name, ir_type t) {
   ir_val v = ir_region_add_arg(fn, fn->body, t);
   if (name) fn->vals[v].name = ir_strdup(fn->A, name);

@@ -213,6 +213,10 @@ static inline ir_value *ir_v(ir_func *fn, ir_val v) { return &fn->vals[v]; }
 static inline ir_op *ir_o(ir_func *fn, ir_opid o) { return &fn->ops[o]; }
 static inline ir_region *ir_r(ir_func *fn, ir_reg r) { return &fn->regions[r]; }
 static inline ir_type ir_vtype(ir_func *fn, ir_val v) { return fn->vals[v].type; }
+/* The region that holds v's definition, or whose block argument v is. */
+ir_reg ir_val_region(ir_func *fn, ir_val v);
+/* 1 if region outer is inner or encloses it. */
+int ir_region_encloses(ir_func *fn, ir_reg outer, ir_reg inner);
 
 /* Kernel parameters are the body region's block arguments. */
 ir_val ir_add_param(ir_func *fn, const char *name, ir_type t);

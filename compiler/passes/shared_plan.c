@@ -95,13 +95,6 @@ static void live_ranges(plan *p) {
     if (p->bufs[b].first == UINT32_MAX) p->bufs[b].first = p->bufs[b].last = p->pos[p->bufs[b].op];
 }
 
-/* 1 if region outer is inner or encloses it. */
-static int encloses(ir_func *fn, ir_reg outer, ir_reg inner) {
-  for (ir_reg r = inner; r; r = ir_r(fn, r)->parent_op ? ir_o(fn, ir_r(fn, r)->parent_op)->parent : 0)
-    if (r == outer) return 1;
-  return 0;
-}
-
 /* 1 if a comes wholly before b with a barrier between them that every path from one to the other
  * passes (its region encloses both ends). */
 static int separated(plan *p, const buffer *a, const buffer *b) {
@@ -110,7 +103,8 @@ static int separated(plan *p, const buffer *a, const buffer *b) {
   for (uint32_t i = 0; i < p->nbarriers; i++) {
     uint32_t q = p->pos[p->barriers[i]];
     ir_reg r = ir_o(p->fn, p->barriers[i])->parent;
-    if (q > a->last && q < b->first && encloses(p->fn, r, ra) && encloses(p->fn, r, rb)) return 1;
+    if (q > a->last && q < b->first && ir_region_encloses(p->fn, r, ra) && ir_region_encloses(p->fn, r, rb))
+      return 1;
   }
   return 0;
 }
