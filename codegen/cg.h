@@ -89,6 +89,7 @@ void cg_leave_prologue(cg_lower *L, LLVMBasicBlockRef saved);
 LLVMBasicBlockRef cg_block(cg_lower *L, const char *name);
 
 /* ---- lower_layout.c: layouts per thread, scratch, convert_layout, broadcast ---- */
+int cg_log2(uint32_t x); /* x a power of two */
 void cg_lay_init(cg_lay *y, ir_type t);
 /* Same thread -> element map for tiles of one shape (kinds aside: mma<[wm,1]> is mma_a<[wm,1],2>). */
 int cg_lay_same(const cg_lay *a, const cg_lay *b);
@@ -111,7 +112,6 @@ LLVMValueRef cg_buffer_base(cg_lower *L, const cg_lay *y, const uint32_t *mem);
 uint32_t cg_buffer_const(const cg_lay *y, uint32_t i, const uint32_t *mem);
 void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base);
 void cg_tile_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, LLVMValueRef *out);
-int cg_elem_bytes(ir_elem e);
 void cg_lower_convert_layout(cg_lower *L, ir_opid op);
 void cg_lower_broadcast(cg_lower *L, ir_opid op);
 
@@ -166,5 +166,6 @@ void cg_lower_program_id(cg_lower *L, ir_opid op);
 void cg_lower_for(cg_lower *L, ir_opid op);
 void cg_lower_if(cg_lower *L, ir_opid op);
 void cg_lower_yield(cg_lower *L, ir_opid op);
+void cg_keep_loop_rolled(cg_lower *L, LLVMValueRef latch_br); /* llvm.loop.unroll.disable */
 
 #endif

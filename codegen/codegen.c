@@ -180,7 +180,7 @@ void cg_lower_region(cg_lower *L, ir_reg r) {
 
 /* ---- step 1: input checks and the shared-memory plan ---- */
 
-static int smem_bytes(ir_type t) { return (int)ir_type_numel(t) * cg_elem_bytes(t.elem); }
+static int smem_bytes(ir_type t) { return (int)ir_type_numel(t) * ir_elem_bytes(t.elem); }
 
 static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
 

@@ -142,4 +142,12 @@ void cg_sim_cp_async(cg_ctx *c, LLVMValueRef sdst, LLVMValueRef gsrc, int bytes,
 void cg_sim_cp_async_commit(cg_ctx *c);
 void cg_sim_cp_async_wait(cg_ctx *c, int n);
 
+/* Shared by the simulator's device ops (devops_sim.c): a new builder at the top of the kernel's entry
+ * block (the caller disposes it); the op site (cg_ctx.site) as a private constant string; a call of
+ * `name`, declared nounwind on first use. */
+LLVMBuilderRef cg_sim_entry_builder(cg_ctx *c);
+LLVMValueRef cg_sim_site(cg_ctx *c);
+LLVMValueRef cg_sim_call(cg_ctx *c, const char *name, LLVMTypeRef ret, LLVMTypeRef *ptys, LLVMValueRef *args,
+                         unsigned n);
+
 #endif

@@ -84,15 +84,15 @@ static LLVMValueRef sim_decl(cg_ctx *c, const char *name, LLVMTypeRef ret, LLVMT
   return f;
 }
 
-static LLVMValueRef sim_call(cg_ctx *c, const char *name, LLVMTypeRef ret, LLVMTypeRef *ptys,
-                             LLVMValueRef *args, unsigned n) {
+LLVMValueRef cg_sim_call(cg_ctx *c, const char *name, LLVMTypeRef ret, LLVMTypeRef *ptys, LLVMValueRef *args,
+                         unsigned n) {
   LLVMTypeRef fty;
   LLVMValueRef f = sim_decl(c, name, ret, ptys, n, &fty);
   return LLVMBuildCall2(c->b, fty, f, args, n, "");
 }
 
 /* The op site as a private constant string. */
-static LLVMValueRef sim_site(cg_ctx *c) {
+LLVMValueRef cg_sim_site(cg_ctx *c) {
   const char *s = c->site ? c->site : "?";
   size_t n = strlen(s);
   LLVMValueRef init = LLVMConstStringInContext2(c->ctx, s, n, 0);
@@ -122,12 +122,24 @@ static LLVMValueRef sim_kernel_begin(cg_ctx *c, const char *name, LLVMTypeRef *p
   LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
   LLVMPositionBuilderAtEnd(c->b, entry);
   c->fn = fn;
-  LLVMValueRef ts = sim_call(c, "__kiln_sim_thread", ptr_t(c), NULL, NULL, 0);
+  LLVMValueRef ts = cg_sim_call(c, "__kiln_sim_thread", ptr_t(c), NULL, NULL, 0);
   LLVMSetValueName2(ts, "sim.ts", 6);
   return fn;
 }
 
 static void sim_kernel_end(cg_ctx *c) { (void)c; }
+
+/* A builder before the entry block's first instruction (devops_mma.h). */
+LLVMBuilderRef cg_sim_entry_builder(cg_ctx *c) {
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first)
+    LLVMPositionBuilderBefore(b, first);
+  else
+    LLVMPositionBuilderAtEnd(b, entry);
+  return b;
+}
 
 /* The kernel's `%ts`: the __kiln_sim_thread call in the entry block (re-created there if gone). */
 static LLVMValueRef sim_thread_state(cg_ctx *c) {
@@ -135,15 +147,10 @@ static LLVMValueRef sim_thread_state(cg_ctx *c) {
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
   for (LLVMValueRef i = LLVMGetFirstInstruction(entry); i; i = LLVMGetNextInstruction(i))
     if (f && LLVMIsACallInst(i) && LLVMGetCalledValue(i) == f) return i;
-  LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
-  LLVMValueRef first = LLVMGetFirstInstruction(entry);
-  if (first)
-    LLVMPositionBuilderBefore(b, first);
-  else
-    LLVMPositionBuilderAtEnd(b, entry);
+  LLVMBuilderRef b = cg_sim_entry_builder(c);
   LLVMBuilderRef saved = c->b;
   c->b = b;
-  LLVMValueRef ts = sim_call(c, "__kiln_sim_thread", ptr_t(c), NULL, NULL, 0);
+  LLVMValueRef ts = cg_sim_call(c, "__kiln_sim_thread", ptr_t(c), NULL, NULL, 0);
   c->b = saved;
   LLVMDisposeBuilder(b);
   return ts;
@@ -175,8 +182,8 @@ static LLVMValueRef sim_shared_base(cg_ctx *c) {
 
 static void sim_barrier(cg_ctx *c) {
   LLVMTypeRef p = ptr_t(c);
-  LLVMValueRef site = sim_site(c);
-  sim_call(c, "__kiln_sim_barrier", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
+  LLVMValueRef site = cg_sim_site(c);
+  cg_sim_call(c, "__kiln_sim_barrier", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
 }
 
 /* Shuffles any 32-bit scalar (bitcast through i32). */
@@ -185,8 +192,8 @@ static LLVMValueRef sim_shfl(cg_ctx *c, cg_shfl mode, LLVMValueRef v, LLVMValueR
   if (ty != i32) v = LLVMBuildBitCast(c->b, v, i32, "");
   if (LLVMTypeOf(arg) != i32) arg = LLVMBuildIntCast2(c->b, arg, i32, 0, "");
   LLVMTypeRef ptys[4] = {i32, i32, i32, ptr_t(c)};
-  LLVMValueRef args[4] = {LLVMConstInt(i32, (unsigned)mode, 0), v, arg, sim_site(c)};
-  LLVMValueRef r = sim_call(c, "__kiln_sim_shfl", i32, ptys, args, 4);
+  LLVMValueRef args[4] = {LLVMConstInt(i32, (unsigned)mode, 0), v, arg, cg_sim_site(c)};
+  LLVMValueRef r = cg_sim_call(c, "__kiln_sim_shfl", i32, ptys, args, 4);
   return ty == i32 ? r : LLVMBuildBitCast(c->b, r, ty, "");
 }
 
@@ -207,8 +214,8 @@ static LLVMValueRef sim_checked_addr(cg_ctx *c, cg_space sp, int write, LLVMType
   LLVMTypeRef i32 = i32_t(c), p = ptr_t(c);
   unsigned kind = (write ? SIM_ACC_WRITE : 0) | (sp == CG_SHARED ? SIM_ACC_SHARED : 0);
   LLVMTypeRef ptys[4] = {p, i32, i32, p};
-  LLVMValueRef args[4] = {ptr, LLVMConstInt(i32, bytes, 0), LLVMConstInt(i32, kind, 0), sim_site(c)};
-  return sim_call(c, "__kiln_sim_access", p, ptys, args, 4);
+  LLVMValueRef args[4] = {ptr, LLVMConstInt(i32, bytes, 0), LLVMConstInt(i32, kind, 0), cg_sim_site(c)};
+  return cg_sim_call(c, "__kiln_sim_access", p, ptys, args, 4);
 }
 
 static LLVMValueRef sim_load_now(cg_ctx *c, cg_space sp, LLVMTypeRef ty, LLVMValueRef ptr) {
@@ -282,7 +289,7 @@ static LLVMValueRef sim_math_scalar(cg_ctx *c, cg_math m, LLVMValueRef x) {
   int dbl = LLVMGetTypeKind(ty) == LLVMDoubleTypeKind;
   LLVMTypeRef ptys[2] = {i32, ty};
   LLVMValueRef args[2] = {LLVMConstInt(i32, (unsigned)m, 0), x};
-  return sim_call(c, dbl ? "__kiln_sim_math" : "__kiln_sim_mathf", ty, ptys, args, 2);
+  return cg_sim_call(c, dbl ? "__kiln_sim_math" : "__kiln_sim_mathf", ty, ptys, args, 2);
 }
 
 /* f32 or f64, scalar or vector (element by element). */

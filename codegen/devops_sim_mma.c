@@ -12,7 +12,6 @@
  *   void __kiln_sim_cp_async_wait(i32 n, ptr site)
  */
 #include <assert.h>
-#include <string.h>
 
 #include "devops.h"
 #include "devops_mma.h"
@@ -25,37 +24,12 @@ static void abi_call(cg_ctx *c, const char *name, LLVMValueRef *args, unsigned n
   LLVMTypeRef ptys[8];
   assert(n <= 8);
   for (unsigned i = 0; i < n; i++) ptys[i] = LLVMTypeOf(args[i]);
-  LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), ptys, n, 0);
-  LLVMValueRef f = LLVMGetNamedFunction(c->mod, name);
-  if (!f) {
-    f = LLVMAddFunction(c->mod, name, fty);
-    unsigned k = LLVMGetEnumAttributeKindForName("nounwind", 8);
-    LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, k, 0));
-  }
-  LLVMBuildCall2(c->b, fty, f, args, n, "");
-}
-
-/* The op site as a private constant string. */
-static LLVMValueRef site(cg_ctx *c) {
-  const char *s = c->site ? c->site : "?";
-  LLVMValueRef init = LLVMConstStringInContext2(c->ctx, s, strlen(s), 0);
-  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "kiln.site");
-  LLVMSetInitializer(g, init);
-  LLVMSetLinkage(g, LLVMPrivateLinkage);
-  LLVMSetGlobalConstant(g, 1);
-  LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
-  return g;
+  cg_sim_call(c, name, LLVMVoidTypeInContext(c->ctx), ptys, args, n);
 }
 
 /* An [n x i32] alloca at the top of the entry block. */
 static LLVMValueRef regs_alloca(cg_ctx *c, int n, const char *name) {
-  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
-  LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
-  LLVMValueRef first = LLVMGetFirstInstruction(entry);
-  if (first)
-    LLVMPositionBuilderBefore(b, first);
-  else
-    LLVMPositionBuilderAtEnd(b, entry);
+  LLVMBuilderRef b = cg_sim_entry_builder(c);
   LLVMValueRef a = LLVMBuildAlloca(b, LLVMArrayType2(i32_ty(c), (uint64_t)n), name);
   LLVMSetAlignment(a, 16);
   LLVMDisposeBuilder(b);
@@ -95,7 +69,7 @@ void cg_sim_mma(cg_ctx *c, cg_mma_kind k, const LLVMValueRef *a, const LLVMValue
                           spill_regs(c, b, mi->nb, "mma.b"),
                           spill_regs(c, acc, mi->nc, "mma.c"),
                           regs_alloca(c, mi->nc, "mma.d"),
-                          site(c)};
+                          cg_sim_site(c)};
   abi_call(c, "__kiln_sim_mma", args, 6);
   fill_regs(c, args[4], mi->nc, acc_ty, d);
 }
@@ -103,7 +77,7 @@ void cg_sim_mma(cg_ctx *c, cg_mma_kind k, const LLVMValueRef *a, const LLVMValue
 void cg_sim_ldmatrix(cg_ctx *c, int num, int trans, LLVMValueRef saddr, LLVMValueRef *out) {
   assert(num == 1 || num == 2 || num == 4);
   LLVMValueRef args[5] = {i32_const(c, num), i32_const(c, trans ? 1 : 0), saddr, regs_alloca(c, num, "ldm"),
-                          site(c)};
+                          cg_sim_site(c)};
   abi_call(c, "__kiln_sim_ldmatrix", args, 5);
   fill_regs(c, args[3], num, i32_ty(c), out);
 }
@@ -112,17 +86,17 @@ void cg_sim_cp_async(cg_ctx *c, LLVMValueRef sdst, LLVMValueRef gsrc, int bytes,
   assert(bytes == 4 || bytes == 8 || bytes == 16);
   LLVMValueRef n = src_bytes ? src_bytes : i32_const(c, bytes);
   if (LLVMTypeOf(n) != i32_ty(c)) n = LLVMBuildIntCast2(c->b, n, i32_ty(c), 0, "");
-  LLVMValueRef args[5] = {sdst, gsrc, i32_const(c, bytes), n, site(c)};
+  LLVMValueRef args[5] = {sdst, gsrc, i32_const(c, bytes), n, cg_sim_site(c)};
   abi_call(c, "__kiln_sim_cp_async", args, 5);
 }
 
 void cg_sim_cp_async_commit(cg_ctx *c) {
-  LLVMValueRef s = site(c);
+  LLVMValueRef s = cg_sim_site(c);
   abi_call(c, "__kiln_sim_cp_async_commit", &s, 1);
 }
 
 void cg_sim_cp_async_wait(cg_ctx *c, int n) {
   assert(n >= 0);
-  LLVMValueRef args[2] = {i32_const(c, n), site(c)};
+  LLVMValueRef args[2] = {i32_const(c, n), cg_sim_site(c)};
   abi_call(c, "__kiln_sim_cp_async_wait", args, 2);
 }

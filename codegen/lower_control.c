@@ -1,5 +1,6 @@
 /*
- * lower_control.c - program ids, `for`, `if` and `yield`.
+ * lower_control.c - program ids, `for`, `if` and `yield`; the hint that keeps a loop the lowering
+ * builds (copies, the mma K loop) rolled.
  *
  * for: a guard (lo < hi), then the body as a bottom-tested loop with one phi for the induction
  * variable and one per element of every carried value; the body's yield feeds the phis from the block
@@ -7,6 +8,8 @@
  * phi per element of each result. Scalars (and so loop bounds and if conditions) are the same in every thread
  * of a block, so a barrier inside a loop or an if is reached by all threads or none.
  */
+#include <llvm-c/DebugInfo.h>
+
 #include "cg.h"
 
 void cg_lower_program_id(cg_lower *L, ir_opid op) {
@@ -114,4 +117,14 @@ void cg_lower_if(cg_lower *L, ir_opid op) {
     add_incoming(cg_get(L, o->res[k]), tv, from[0]);
     add_incoming(cg_get(L, o->res[k]), ev, from[1]);
   }
+}
+
+/* llvm.loop.unroll.disable on the loop whose latch branch is br. */
+void cg_keep_loop_rolled(cg_lower *L, LLVMValueRef br) {
+  LLVMContextRef C = L->c.ctx;
+  LLVMMetadataRef dis = LLVMMDStringInContext2(C, "llvm.loop.unroll.disable", 24);
+  LLVMMetadataRef tmp = LLVMTemporaryMDNode(C, NULL, 0), ops[2] = {tmp, LLVMMDNodeInContext2(C, &dis, 1)};
+  LLVMMetadataRef loop = LLVMMDNodeInContext2(C, ops, 2);
+  LLVMMetadataReplaceAllUsesWith(tmp, loop);
+  LLVMSetMetadata(br, LLVMGetMDKindIDInContext(C, "llvm.loop", 9), LLVMMetadataAsValue(C, loop));
 }

@@ -22,8 +22,6 @@ typedef struct {
   uint32_t m, n, k;
 } dot_shape;
 
-static int is_fp8(ir_elem e) { return e == IR_E4M3 || e == IR_E5M2; }
-
 /* Step 1. */
 static dot_shape check_dot(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
@@ -42,7 +40,7 @@ static dot_shape check_dot(cg_lower *L, ir_opid op) {
     cg_fail(L, op, "op 'dot': unknown precision '%s' (ieee tf32 b1_and)", prec);
   }
   if (s.ea == IR_BF16 || s.eb == IR_BF16) cg_require(L, op, TG_F_BF16);
-  if (is_fp8(s.ea) || is_fp8(s.eb)) cg_require(L, op, TG_F_FP8_CVT);
+  if (ir_elem_is_fp8(s.ea) || ir_elem_is_fp8(s.eb)) cg_require(L, op, TG_F_FP8_CVT);
   if (!ir_elem_is_float(s.er))
     s.ct = s.er == IR_I64 ? IR_I64 : IR_I32;
   else if (s.er == IR_F64)
@@ -119,9 +117,9 @@ void cg_lower_dot(cg_lower *L, ir_opid op) {
   cg_value *acc_in = cg_get(L, o->opnd[2]);
   if (acc_in->n != yr.n) cg_fail(L, op, "op 'dot': the accumulator's layout differs from the result's");
   /* step 2 */
-  int abytes = (int)(s.m * s.k) * cg_elem_bytes(s.ea);
+  int abytes = (int)(s.m * s.k) * ir_elem_bytes(s.ea);
   int boff = (abytes + 15) & ~15;
-  LLVMValueRef sa = cg_scratch(L, boff + (int)(s.k * s.n) * cg_elem_bytes(s.eb));
+  LLVMValueRef sa = cg_scratch(L, boff + (int)(s.k * s.n) * ir_elem_bytes(s.eb));
   LLVMValueRef off = cg_i32(L, boff);
   LLVMValueRef sb = LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), sa, &off, 1, "");
   cg_tile_to_shared(L, &ya, s.ea, cg_get(L, o->opnd[0])->v, sa);

@@ -13,8 +13,6 @@
 
 #include "cg.h"
 
-static int is_fp8(ir_elem e) { return e == IR_E4M3 || e == IR_E5M2; }
-
 static const char *float_suffix(ir_elem e) {
   switch (e) {
   case IR_F16: return "f16";
@@ -39,7 +37,7 @@ static LLVMValueRef call_overloaded(cg_lower *L, const char *base, ir_elem e, LL
 LLVMValueRef cg_const_elem(cg_lower *L, ir_elem e, ir_attr *a) {
   double f = !a ? 0 : a->kind == IR_AFLOAT ? a->f : (double)a->i;
   int64_t i = !a ? 0 : a->kind == IR_AINT ? a->i : (int64_t)a->f;
-  if (is_fp8(e)) return cg_convert(L, LLVMConstReal(LLVMFloatTypeInContext(L->c.ctx), f), IR_F32, e);
+  if (ir_elem_is_fp8(e)) return cg_convert(L, LLVMConstReal(LLVMFloatTypeInContext(L->c.ctx), f), IR_F32, e);
   if (ir_elem_is_float(e)) return LLVMConstReal(cg_elem_type(L, e), f);
   if (e == IR_I1) i = i != 0;
   return LLVMConstInt(cg_elem_type(L, e), (unsigned long long)i, ir_elem_is_signed(e));
@@ -143,7 +141,7 @@ static LLVMValueRef int_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMValue
 
 /* One binary op on scalars of element type e (fp8 through f32). NULL if the op does not apply. */
 LLVMValueRef cg_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMValueRef a, LLVMValueRef b) {
-  if (is_fp8(e)) {
+  if (ir_elem_is_fp8(e)) {
     LLVMValueRef r = float_binary(L, code, IR_F32, cg_convert(L, a, e, IR_F32), cg_convert(L, b, e, IR_F32));
     return r ? cg_convert(L, r, IR_F32, e) : NULL;
   }
@@ -159,7 +157,7 @@ static LLVMValueRef compare(cg_lower *L, ir_opid op, ir_elem e, LLVMValueRef a, 
   const char *p = ir_attr_s(L->fn->ops[op].attrs, "pred", "");
   for (int k = 0; k < 6; k++) {
     if (strcmp(p, preds[k])) continue;
-    if (is_fp8(e)) {
+    if (ir_elem_is_fp8(e)) {
       a = cg_convert(L, a, e, IR_F32);
       b = cg_convert(L, b, e, IR_F32);
     }
@@ -180,10 +178,10 @@ static LLVMValueRef unary(cg_lower *L, ir_opid op, ir_elem e, LLVMValueRef x) {
   int fl = ir_elem_is_float(e);
   switch ((ir_opcode)L->fn->ops[op].code) {
   case IR_OP_NEG:
-    if (is_fp8(e)) return cg_convert(L, LLVMBuildFNeg(B, cg_convert(L, x, e, IR_F32), ""), IR_F32, e);
+    if (ir_elem_is_fp8(e)) return cg_convert(L, LLVMBuildFNeg(B, cg_convert(L, x, e, IR_F32), ""), IR_F32, e);
     return fl ? LLVMBuildFNeg(B, x, "") : LLVMBuildNeg(B, x, "");
   case IR_OP_ABS:
-    if (is_fp8(e)) return LLVMBuildAnd(B, x, LLVMConstInt(LLVMTypeOf(x), 0x7f, 0), "");
+    if (ir_elem_is_fp8(e)) return LLVMBuildAnd(B, x, LLVMConstInt(LLVMTypeOf(x), 0x7f, 0), "");
     if (fl) return call_overloaded(L, "fabs", e, &x, 1);
     if (!ir_elem_is_signed(e)) return x;
     return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, x, LLVMConstInt(LLVMTypeOf(x), 0, 0), ""),
@@ -206,7 +204,7 @@ static LLVMValueRef unary(cg_lower *L, ir_opid op, ir_elem e, LLVMValueRef x) {
 }
 
 static LLVMValueRef fma3(cg_lower *L, ir_elem e, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
-  if (is_fp8(e)) {
+  if (ir_elem_is_fp8(e)) {
     LLVMValueRef args[3] = {cg_convert(L, a, e, IR_F32), cg_convert(L, b, e, IR_F32),
                             cg_convert(L, c, e, IR_F32)};
     return cg_convert(L, call_overloaded(L, "fma", IR_F32, args, 3), IR_F32, e);

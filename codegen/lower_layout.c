@@ -18,7 +18,7 @@
 #include "cg.h"
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
-static int log2_u32(uint32_t x) { return 31 - __builtin_clz(x); }
+int cg_log2(uint32_t x) { return 31 - __builtin_clz(x); }
 
 /* y->wpc, wshift, wlow (cg.h). */
 static void init_warps(cg_lay *y) {
@@ -28,11 +28,11 @@ static void init_warps(cg_lay *y) {
     int d = l->order[j];
     y->wpc[d] = l->wpc[d];
     y->wshift[d] = (uint8_t)s;
-    s += log2_u32(l->wpc[d]);
+    s += cg_log2(l->wpc[d]);
   }
   if (l->kind == IR_LMMA_A) { /* warp_m in the bits above warp_n's */
     y->wpc[1] = 1;
-    y->wshift[0] = y->wlow = (uint8_t)log2_u32(l->wpc[1]);
+    y->wshift[0] = y->wlow = (uint8_t)cg_log2(l->wpc[1]);
   } else if (l->kind == IR_LMMA_B) {
     y->wpc[0] = 1;
     y->wshift[1] = 0;
@@ -82,8 +82,6 @@ uint32_t cg_lay_const(const cg_lay *y, int d, uint32_t ed) {
   return (ed / y->run[d]) * y->tile[d] + ed % y->run[d];
 }
 
-int cg_elem_bytes(ir_elem e) { return ir_elem_bits(e) < 8 ? 1 : ir_elem_bits(e) / 8; }
-
 /* ---- per-thread values of a layout ---- */
 
 static cg_thread_lay *find_thread_lay(cg_lower *L, const cg_lay *y) {
@@ -110,7 +108,7 @@ static cg_thread_lay *find_thread_lay(cg_lower *L, const cg_lay *y) {
 
 int cg_lay_lane_shift(const cg_lay *y, int d) {
   int s = 0;
-  for (int j = 0; j < y->rank && y->l.order[j] != d; j++) s += log2_u32(y->l.tpw[y->l.order[j]]);
+  for (int j = 0; j < y->rank && y->l.order[j] != d; j++) s += cg_log2(y->l.tpw[y->l.order[j]]);
   return s;
 }
 
@@ -264,7 +262,7 @@ static int same_layout(const cg_lay *a, const cg_lay *b) { return cg_lay_same(a,
  * mem; out gets yd.n values. */
 static void through_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *src, const cg_lay *yd,
                             LLVMValueRef *out) {
-  LLVMValueRef s = cg_scratch(L, (int)ir_type_numel(ir_t_tile(e, ys->rank, ys->shape)) * cg_elem_bytes(e));
+  LLVMValueRef s = cg_scratch(L, (int)ir_type_numel(ir_t_tile(e, ys->rank, ys->shape)) * ir_elem_bytes(e));
   cg_tile_to_shared(L, ys, e, src, s);
   L->c.ops->barrier(&L->c);
   tile_from_buffer(L, yd, e, s, ys->shape, out);

@@ -11,11 +11,7 @@
  * cp.async where the target has it (see the copy section), so that global reads coalesce. In
  * memory an i1 element is a byte (0 or 1).
  */
-#include <llvm-c/DebugInfo.h>
-
 #include "cg.h"
-
-static int log2_u32(uint32_t x) { return 31 - __builtin_clz(x); }
 
 void cg_lower_view(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
@@ -195,11 +191,11 @@ static void swizzled_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef
   LLVMValueRef *coords = cg_lay_coords(L, y), base = cg_get(L, buf)->v[0];
   LLVMValueRef owner = store ? cg_lay_thread(L, y)->owner : NULL;
   LLVMValueRef *ptrs = ir_alloc(L->A, y->n * sizeof *ptrs);
-  uint32_t f = (uint32_t)y->rank - 1, piece = 16 / (uint32_t)cg_elem_bytes(e), ix[IR_MAXRANK];
+  uint32_t f = (uint32_t)y->rank - 1, piece = 16 / (uint32_t)ir_elem_bytes(e), ix[IR_MAXRANK];
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ix);
     uint32_t in = (ix[f] % y->run[f]) % piece;
-    LLVMValueRef off = in ? cg_i32(L, (int64_t)in * cg_elem_bytes(e))
+    LLVMValueRef off = in ? cg_i32(L, (int64_t)in * ir_elem_bytes(e))
                           : cg_smem_swizzle(L, buf, &coords[i * (uint32_t)y->rank]);
     LLVMValueRef ptr = ptrs[i] =
         LLVMBuildGEP2(L->c.b, i8, in ? ptrs[i - in * y->step[f]] : base, &off, 1, "");
@@ -278,13 +274,13 @@ static void chunk_coords(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q
   LLVMValueRef cc, r;
   if (p->col_major) {
     idx[0] = LLVMBuildAnd(B, q, cg_i32(L, p->sm.shape[0] - 1), "");
-    cc = LLVMBuildLShr(B, q, cg_i32(L, log2_u32(p->sm.shape[0])), "");
+    cc = LLVMBuildLShr(B, q, cg_i32(L, cg_log2(p->sm.shape[0])), "");
   } else {
     cc = LLVMBuildAnd(B, q, cg_i32(L, cpr - 1), "");
-    r = LLVMBuildLShr(B, q, cg_i32(L, log2_u32(cpr)), "");
+    r = LLVMBuildLShr(B, q, cg_i32(L, cg_log2(cpr)), "");
     for (int d = f - 1; d >= 0; d--) {
       idx[d] = LLVMBuildAnd(B, r, cg_i32(L, p->sm.shape[d] - 1), "");
-      r = LLVMBuildLShr(B, r, cg_i32(L, log2_u32(p->sm.shape[d])), "");
+      r = LLVMBuildLShr(B, r, cg_i32(L, cg_log2(p->sm.shape[d])), "");
     }
   }
   idx[f] = LLVMBuildMul(B, cc, cg_i32(L, cb / p->eb), "");
@@ -395,16 +391,6 @@ static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async) 
   if (join) end_if(L, join);
 }
 
-/* llvm.loop.unroll.disable on the loop whose latch branch is br. */
-static void no_unroll(cg_lower *L, LLVMValueRef br) {
-  LLVMContextRef C = L->c.ctx;
-  LLVMMetadataRef dis = LLVMMDStringInContext2(C, "llvm.loop.unroll.disable", 24);
-  LLVMMetadataRef tmp = LLVMTemporaryMDNode(C, NULL, 0), ops[2] = {tmp, LLVMMDNodeInContext2(C, &dis, 1)};
-  LLVMMetadataRef loop = LLVMMDNodeInContext2(C, ops, 2);
-  LLVMMetadataReplaceAllUsesWith(tmp, loop);
-  LLVMSetMetadata(br, LLVMGetMDKindIDInContext(C, "llvm.loop", 9), LLVMMetadataAsValue(C, loop));
-}
-
 /* The thread's chunks of cb bytes as a loop over j (chunk q = tid + j T, skipped when q >= n). */
 static void chunks_looped(cg_lower *L, const copy_plan *p, int cb, int async) {
   LLVMBuilderRef B = L->c.b;
@@ -422,7 +408,7 @@ static void chunks_looped(cg_lower *L, const copy_plan *p, int cb, int async) {
   end_if(L, join);
   LLVMValueRef next = LLVMBuildAdd(B, j, cg_i32(L, 1), "");
   LLVMAddIncoming(j, &next, &join, 1);
-  no_unroll(
+  cg_keep_loop_rolled(
       L, LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, next, cg_i32(L, (n + T - 1) / T), ""), head, exit));
   LLVMPositionBuilderAtEnd(B, exit);
 }
@@ -481,7 +467,7 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
   int R = p.sm.rank;
   if (o->nopnd != (uint32_t)(2 + R + has_pred))
     cg_fail(L, op, "op 'copy' to a rank-%d buffer takes a view, %d offsets and the buffer", R, R);
-  p.eb = cg_elem_bytes(p.sm.elem);
+  p.eb = ir_elem_bytes(p.sm.elem);
   p.view = cg_get(L, o->opnd[0]);
   for (int d = 0; d < R; d++)
     p.off[d] = cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);

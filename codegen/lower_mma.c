@@ -11,7 +11,7 @@
  *
  * Steps of cg_lower_dot_mma:
  *   1. Pick the instruction (mma_layout.c; none: return 0 and the dot stays on FMAs).
- *   2. Fast path: a in mma_a, b in mma_b, the accumulator and the result in mma, one warp grid (the
+ *   2. Direct path: a in mma_a, b in mma_b, the accumulator and the result in mma, one warp grid (the
  *      layout pass's choice). The registers are packed from the elements, the instruction tiles run
  *      for each K step, (q, p) tile and the accumulator stays in registers. An operand from a
  *      load_shared or a convert_layout used only here is read by the dot itself, one pair of K
@@ -32,7 +32,6 @@
  * Buffers are addressed through cg_smem_swizzle (16-byte chunks stay whole, so ldmatrix rows do);
  * scratch rows get 16 bytes of padding where that keeps 8 consecutive rows off one bank group.
  */
-#include <llvm-c/DebugInfo.h>
 #include <string.h>
 
 #include "../target/mma_layout.h"
@@ -273,16 +272,6 @@ static void run_steps(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LLV
   }
 }
 
-/* llvm.loop.unroll.disable on the loop whose latch branch is br. */
-static void keep_rolled(cg_lower *L, LLVMValueRef br) {
-  LLVMContextRef C = L->c.ctx;
-  LLVMMetadataRef dis = LLVMMDStringInContext2(C, "llvm.loop.unroll.disable", 24);
-  LLVMMetadataRef tmp = LLVMTemporaryMDNode(C, NULL, 0), ops[2] = {tmp, LLVMMDNodeInContext2(C, &dis, 1)};
-  LLVMMetadataRef loop = LLVMMDNodeInContext2(C, ops, 2);
-  LLVMMetadataReplaceAllUsesWith(tmp, loop);
-  LLVMSetMetadata(br, LLVMGetMDKindIDInContext(C, "llvm.loop", 9), LLVMMetadataAsValue(C, loop));
-}
-
 /* Both operands from shared memory and a long K: a loop over pairs of K tiles (one ldmatrix.x4
  * spans a pair), not unrolled, with the accumulator in phis. Unrolled, the loads of every step are
  * independent of the instructions and get scheduled ahead of them, holding every step's fragments
@@ -311,7 +300,8 @@ static void mma_rolled(cg_lower *L, const mma_dot *d, const operand *oa, const o
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(B);
   LLVMAddIncoming(it, &next, &latch, 1);
   for (uint32_t i = 0; i < yc->n; i++) LLVMAddIncoming(phi[i], &acc[i], &latch, 1);
-  keep_rolled(L, LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, next, cg_i32(L, nkt / 2), ""), body, exit));
+  cg_keep_loop_rolled(
+      L, LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, next, cg_i32(L, nkt / 2), ""), body, exit));
   LLVMPositionBuilderAtEnd(B, exit);
 }
 
@@ -387,7 +377,7 @@ static void stage_padded(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValu
 
 /* Bytes of a scratch matrix, rounded up to 16. */
 static int region_bytes(uint32_t rows, uint32_t stride, ir_elem e) {
-  return ((int)(rows * stride) * cg_elem_bytes(e) + 15) & ~15;
+  return ((int)(rows * stride) * ir_elem_bytes(e) + 15) & ~15;
 }
 
 static LLVMValueRef byte_offset(cg_lower *L, LLVMValueRef base, int off) {
@@ -426,9 +416,9 @@ static int pick(cg_lower *L, ir_opid op, mma_dot *d) {
   return 1;
 }
 
-/* Step 2 applies: operands and accumulator in the mma layouts of one grid, whole fragments. */
-static int fast_path(const mma_dot *d, const cg_lay *ya, const cg_lay *yb, const cg_lay *yacc,
-                     const cg_lay *yr) {
+/* Operands and accumulator in the mma layouts of one grid (step 2's layout condition). */
+static int in_mma_layouts(const mma_dot *d, const cg_lay *ya, const cg_lay *yb, const cg_lay *yacc,
+                          const cg_lay *yr) {
   return yr->l.kind == IR_LMMA && cg_lay_same(yacc, yr) && ya->l.kind == IR_LMMA_A &&
          yb->l.kind == IR_LMMA_B && same_grid(ya, yr) && same_grid(yb, yr) && kw_of(ya) == d->p.kw &&
          kw_of(yb) == d->p.kw && tg_mma_fits(&d->p, d->m, d->n, d->k, yr->l.wpc[0], yr->l.wpc[1]);
@@ -462,8 +452,8 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
   grid_lay(&vb, IR_LMMA_B, d->ea, kp, np, wm, wn, kw);
   grid_lay(&vc, IR_LMMA, d->ct, mp, np, wm, wn, 2);
   /* A as [mp][kp]; B as [np][kp] for 8-bit (32-bit loads), else [kp][np]; C as [mp][np] */
-  smem_src sa = {.stride = padded_stride(kp, cg_elem_bytes(d->ea))};
-  smem_src sb = {.stride = word8 ? padded_stride(kp, 1) : padded_stride(np, cg_elem_bytes(d->ea)),
+  smem_src sa = {.stride = padded_stride(kp, ir_elem_bytes(d->ea))};
+  smem_src sb = {.stride = word8 ? padded_stride(kp, 1) : padded_stride(np, ir_elem_bytes(d->ea)),
                  .rows_k = !word8};
   int ab = region_bytes(mp, sa.stride, d->ea), bb = region_bytes(word8 ? np : kp, sb.stride, d->ea);
   LLVMValueRef base = cg_scratch(L, ab + bb + region_bytes(mp, np, d->ct));
@@ -487,7 +477,7 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
 
 /* ---- operands the dot reads from shared memory itself ----
  *
- * A load_shared or a convert_layout into an operand layout whose only user is a fast-path dot is
+ * A load_shared or a convert_layout into an operand layout whose only user is a direct-path dot is
  * not lowered where it stands: the dot reads the buffer (or stages the converted tile in scratch)
  * and loads each K step's fragments just before its instructions, so that a long K (attention's
  * head dimension) never holds all its fragments in registers at once. A load_shared is deferred
@@ -512,7 +502,7 @@ static int writes_shared(int code) {
          code == IR_OP_ASYNC_WAIT || code == IR_OP_FOR || code == IR_OP_IF;
 }
 
-static int fast_dot(cg_lower *L, ir_opid op, mma_dot *d);
+static int takes_direct_path(cg_lower *L, ir_opid op, mma_dot *d);
 
 /* The dot that reads v (operand 0 or 1) itself, or 0. */
 static ir_opid reading_dot(cg_lower *L, ir_val v) {
@@ -520,7 +510,7 @@ static ir_opid reading_dot(cg_lower *L, ir_val v) {
   ir_opid def = fn->vals[v].def, dot = def ? only_user(fn, v) : 0;
   mma_dot d;
   if (!dot || fn->ops[dot].code != IR_OP_DOT || fn->ops[dot].parent != fn->ops[def].parent ||
-      fn->ops[dot].opnd[2] == v || !fast_dot(L, dot, &d))
+      fn->ops[dot].opnd[2] == v || !takes_direct_path(L, dot, &d))
     return 0;
   int code = fn->ops[def].code;
   if (code == IR_OP_LOAD_SHARED)
@@ -551,7 +541,7 @@ static void dot_operand(cg_lower *L, ir_opid op, int k, const cg_lay *y, smem_sr
   cg_lay_init(&ys, ir_vtype(fn, src));
   int word8 = ir_elem_bits(e) == 8 && k == 1; /* 8-bit B staged as [N][K] */
   uint32_t rows = y->shape[word8 ? 1 : 0], cols = y->shape[word8 ? 0 : 1];
-  *s = (smem_src){.stride = padded_stride(cols, cg_elem_bytes(e)), .rows_k = k == 1 && !word8};
+  *s = (smem_src){.stride = padded_stride(cols, ir_elem_bytes(e)), .rows_k = k == 1 && !word8};
   s->base = byte_offset(L, base, *used);
   stage_tile(L, &ys, e, cg_get(L, src)->v, s->base, s->stride, word8);
   *used += region_bytes(rows, s->stride, e);
@@ -567,14 +557,16 @@ static int staged_bytes(cg_lower *L, ir_opid op) {
     ir_type t = ir_vtype(L->fn, v);
     int word8 = ir_elem_bits(t.elem) == 8 && k == 1;
     uint32_t rows = t.shape[word8 ? 1 : 0], cols = t.shape[word8 ? 0 : 1];
-    n += region_bytes(rows, padded_stride(cols, cg_elem_bytes(t.elem)), t.elem);
+    n += region_bytes(rows, padded_stride(cols, ir_elem_bytes(t.elem)), t.elem);
   }
   return n;
 }
 
 /* ---- the dot ---- */
 
-static int fast_dot(cg_lower *L, ir_opid op, mma_dot *d) {
+/* 1 if dot op has an instruction (picked into *d) and takes step 2, the direct path: operands and
+ * accumulator already in the mma layouts of one grid, in whole fragments (no step 3 staging). */
+static int takes_direct_path(cg_lower *L, ir_opid op, mma_dot *d) {
   if (!pick(L, op, d)) return 0;
   ir_op *o = &L->fn->ops[op];
   cg_lay ya, yb, yacc, yr;
@@ -582,12 +574,12 @@ static int fast_dot(cg_lower *L, ir_opid op, mma_dot *d) {
   cg_lay_init(&yb, ir_vtype(L->fn, o->opnd[1]));
   cg_lay_init(&yacc, ir_vtype(L->fn, o->opnd[2]));
   cg_lay_init(&yr, ir_vtype(L->fn, o->res[0]));
-  return fast_path(d, &ya, &yb, &yacc, &yr) && whole_operand(&ya, d->ea) && whole_operand(&yb, d->ea);
+  return in_mma_layouts(d, &ya, &yb, &yacc, &yr) && whole_operand(&ya, d->ea) && whole_operand(&yb, d->ea);
 }
 
 /* Step 2 with the operands of dot op: registers, buffers or staged conversions. */
-static void dot_fast(cg_lower *L, ir_opid op, const mma_dot *d, const cg_lay *ya, const cg_lay *yb,
-                     const cg_lay *yr, LLVMValueRef *acc) {
+static void dot_direct(cg_lower *L, ir_opid op, const mma_dot *d, const cg_lay *ya, const cg_lay *yb,
+                       const cg_lay *yr, LLVMValueRef *acc) {
   int bytes = staged_bytes(L, op), used = 0;
   LLVMValueRef base = bytes ? cg_scratch(L, bytes) : NULL;
   smem_src sa, sb;
@@ -613,8 +605,8 @@ int cg_lower_dot_mma(cg_lower *L, ir_opid op) {
     cg_fail(L, op, "op 'dot': the accumulator's layout differs from the result's");
   LLVMValueRef *acc = ir_alloc(L->A, yr.n * sizeof *acc);
   for (uint32_t i = 0; i < yr.n; i++) acc[i] = cg_convert(L, vacc->v[i], d.er, d.ct);
-  if (fast_dot(L, op, &d))
-    dot_fast(L, op, &d, &ya, &yb, &yr, acc);
+  if (takes_direct_path(L, op, &d))
+    dot_direct(L, op, &d, &ya, &yb, &yr, acc);
   else
     dot_staged(L, &d, &ya, cg_get(L, o->opnd[0])->v, &yb, cg_get(L, o->opnd[1])->v, &yr, acc);
   LLVMValueRef *out = cg_def(L, o->res[0], yr.n);
@@ -637,7 +629,7 @@ int cg_mma_convert_operand(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e,
   if (deferred(L, L->fn->ops[op].res[0], yd, e, out)) return 1;
   int kd = kdim(yd), word8 = ir_elem_bits(e) == 8 && kd == 0; /* 8-bit B staged as [N][K] */
   uint32_t rows = yd->shape[word8 ? 1 : 0], cols = yd->shape[word8 ? 0 : 1];
-  smem_src s = {.stride = padded_stride(cols, cg_elem_bytes(e)), .rows_k = kd == 0 && !word8};
+  smem_src s = {.stride = padded_stride(cols, ir_elem_bytes(e)), .rows_k = kd == 0 && !word8};
   s.base = cg_scratch(L, region_bytes(rows, s.stride, e));
   stage_tile(L, ys, e, src, s.base, s.stride, word8);
   L->c.ops->barrier(&L->c);

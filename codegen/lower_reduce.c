@@ -17,8 +17,6 @@
 
 #include "cg.h"
 
-static int log2_u32(uint32_t x) { return 31 - __builtin_clz(x); }
-
 /* Shuffle of any scalar up to 64 bits, through i32 pieces. */
 LLVMValueRef cg_shfl_any(cg_lower *L, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg) {
   LLVMBuilderRef B = L->c.b;
@@ -72,7 +70,7 @@ static void within_thread(cg_lower *L, const reduce_kind *k, const cg_lay *ys, c
 static void within_warp(cg_lower *L, const reduce_kind *k, const cg_lay *ys, int axis, LLVMValueRef *acc,
                         uint32_t n) {
   int shift = cg_lay_lane_shift(ys, axis);
-  for (int bit = 0; bit < log2_u32(ys->l.tpw[axis]); bit++) {
+  for (int bit = 0; bit < cg_log2(ys->l.tpw[axis]); bit++) {
     if (((uint32_t)ys->l.spt[axis] << bit) >= ys->shape[axis]) break;
     LLVMValueRef mask = cg_i32(L, 1 << (shift + bit));
     for (uint32_t j = 0; j < n; j++)
@@ -87,7 +85,7 @@ static void across_warps(cg_lower *L, const reduce_kind *k, const cg_lay *ys, co
   uint32_t numel = 1;
   for (int d = 0; d < yr->rank; d++) numel *= yr->shape[d];
   LLVMTypeRef ty = cg_elem_type(L, k->acc);
-  LLVMValueRef base = cg_scratch(L, (int)(nparts * numel) * cg_elem_bytes(k->acc));
+  LLVMValueRef base = cg_scratch(L, (int)(nparts * numel) * ir_elem_bytes(k->acc));
   LLVMValueRef lane, warp;
   cg_lay_pos(L, ys, axis, &lane, &warp);
   LLVMValueRef writer = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntEQ, lane, cg_i32(L, 0), ""),
@@ -122,7 +120,7 @@ static reduce_kind kind_of(cg_lower *L, ir_opid op, ir_elem e) {
     k.combine = IR_OP_MIN;
   else if (strcmp(s, "sum"))
     cg_fail(L, op, "op 'reduce': unknown kind '%s' (sum max min)", s);
-  if (e == IR_F16 || e == IR_BF16 || e == IR_E4M3 || e == IR_E5M2) k.acc = IR_F32;
+  if (e == IR_F16 || e == IR_BF16 || ir_elem_is_fp8(e)) k.acc = IR_F32;
   if (e == IR_I1) k.acc = IR_U32; /* sum: the low bit; max/min: or/and */
   return k;
 }

@@ -23,8 +23,6 @@
 
 #include "cg.h"
 
-static int log2_u32(uint32_t x) { return 31 - __builtin_clz(x); }
-
 /* The alloc_shared behind buf: through loop-carried values (block arguments of a `for` body take
  * their init's buffer; a `for` result its init) and `if` results (the then-arm's yield) to the op
  * that made it; 0 if none. */
@@ -60,7 +58,7 @@ int cg_smem_swizzle_of(cg_lower *L, ir_val buf) {
 LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx) {
   LLVMBuilderRef B = L->c.b;
   ir_type t = ir_vtype(L->fn, buf);
-  int f = t.rank - 1, eb = cg_elem_bytes(t.elem), n = cg_smem_swizzle_of(L, buf);
+  int f = t.rank - 1, eb = ir_elem_bytes(t.elem), n = cg_smem_swizzle_of(L, buf);
   uint32_t row_bytes = t.shape[f] * (uint32_t)eb;
   LLVMValueRef row = cg_i32(L, 0);
   for (int d = 0; d < f; d++)
@@ -69,7 +67,7 @@ LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx) {
   LLVMValueRef start = LLVMBuildMul(B, row, cg_i32(L, row_bytes), "");
   if (!n) return LLVMBuildAdd(B, start, col, "");
   assert(row_bytes % 16 == 0 && (uint32_t)n <= row_bytes / 16 && !(n & (n - 1)));
-  int group = row_bytes >= 128 ? 0 : log2_u32(128 / row_bytes);
+  int group = row_bytes >= 128 ? 0 : cg_log2(128 / row_bytes);
   LLVMValueRef key = LLVMBuildAnd(B, LLVMBuildLShr(B, row, cg_i32(L, group), ""), cg_i32(L, n - 1), "");
   LLVMValueRef moved = LLVMBuildXor(B, col, LLVMBuildShl(B, key, cg_i32(L, 4), ""), "");
   return LLVMBuildAdd(B, start, moved, "");

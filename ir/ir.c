@@ -77,6 +77,8 @@ const char *ir_elem_name(ir_elem e) { return e < IR_NELEM ? elems[e].name : "?";
 int ir_elem_bits(ir_elem e) { return elems[e].bits; }
 int ir_elem_is_float(ir_elem e) { return elems[e].is_float; }
 int ir_elem_is_signed(ir_elem e) { return elems[e].is_signed && !elems[e].is_float; }
+int ir_elem_is_fp8(ir_elem e) { return e == IR_E4M3 || e == IR_E5M2; }
+int ir_elem_bytes(ir_elem e) { return elems[e].bits < 8 ? 1 : elems[e].bits / 8; }
 
 int ir_elem_parse(const char *s, int n) {
   for (int e = 0; e < IR_NELEM; e++)
@@ -262,6 +264,17 @@ ir_val ir_region_add_arg(ir_func *fn, ir_reg reg, ir_type t) {
   r->args = args;
   r->nargs++;
   return v;
+}
+
+ir_reg ir_val_region(ir_func *fn, ir_val v) {
+  ir_value *x = ir_v(fn, v);
+  return x->def ? ir_o(fn, x->def)->parent : x->arg_of;
+}
+
+int ir_region_encloses(ir_func *fn, ir_reg outer, ir_reg inner) {
+  for (ir_reg r = inner; r; r = ir_r(fn, r)->parent_op ? ir_o(fn, ir_r(fn, r)->parent_op)->parent : 0)
+    if (r == outer) return 1;
+  return 0;
 }
 
 ir_val ir_add_param(ir_func *fn, const char *name, ir_type t) {

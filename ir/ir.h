@@ -100,6 +100,8 @@ int ir_elem_parse(const char *s, int n); /* -1 if unknown */
 int ir_elem_bits(ir_elem e);             /* 1, 8, 16, 32, 64 */
 int ir_elem_is_float(ir_elem e);         /* f16 bf16 f32 f64 e4m3 e5m2 */
 int ir_elem_is_signed(ir_elem e);        /* i8 i16 i32 i64 (i1 is not) */
+int ir_elem_is_fp8(ir_elem e);           /* e4m3 e5m2 */
+int ir_elem_bytes(ir_elem e);            /* in memory: 1 (i1 and 8-bit types), 2, 4, 8 */
 
 ir_type ir_t_none(void);
 ir_type ir_t_scalar(ir_elem e);
@@ -211,6 +213,10 @@ static inline ir_value *ir_v(ir_func *fn, ir_val v) { return &fn->vals[v]; }
 static inline ir_op *ir_o(ir_func *fn, ir_opid o) { return &fn->ops[o]; }
 static inline ir_region *ir_r(ir_func *fn, ir_reg r) { return &fn->regions[r]; }
 static inline ir_type ir_vtype(ir_func *fn, ir_val v) { return fn->vals[v].type; }
+/* The region that holds v's definition, or whose block argument v is. */
+ir_reg ir_val_region(ir_func *fn, ir_val v);
+/* 1 if region outer is inner or encloses it. */
+int ir_region_encloses(ir_func *fn, ir_reg outer, ir_reg inner);
 
 /* Kernel parameters are the body region's block arguments. */
 ir_val ir_add_param(ir_func *fn, const char *name, ir_type t);

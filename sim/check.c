@@ -6,7 +6,7 @@
  * 2. Alignment: an access of B bytes needs the largest power of two dividing B (at most 16), as on
  *    the GPU.
  * 3. A plain shared access to bytes that a cp.async has not delivered yet (its group not waited for)
- *    is a hazard (warp_ops.c keeps the copies).
+ *    is a hazard (tensor_ops.c keeps the copies).
  * 4. Shared memory, per byte (sim_shadow): the last writer (epoch, thread, site) and up to two
  *    readers of the current epoch. The epoch is a per-worker counter bumped at every block start and
  *    every completed barrier, so "in this epoch" means "since the last barrier" and "written in this

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../codegen/devops.h"
+#include "../ir/elem_float.h"
 #include "sim_int.h"
 
 static int ncores(void) {
@@ -71,12 +72,12 @@ static int marshal_scalar(const sim_param *p, const sim_arg *a, sim_argval *v, f
   case IR_F16:
   case IR_BF16:
     if (p->kind != (a->elem == IR_F16 ? SIM_P_F16 : SIM_P_BF16)) return -1;
-    v->u32 = sim_small_float_bits(a->fval, a->elem), *ft = &ffi_type_float;
+    v->u32 = ir_float_encode(a->elem, a->fval, 0), *ft = &ffi_type_float;
     return 0;
   case IR_E4M3:
   case IR_E5M2:
     if (p->kind != SIM_P_INT || p->bits != 8) return -1;
-    v->i8 = (int8_t)sim_small_float_bits(a->fval, a->elem), *ft = &ffi_type_uint8;
+    v->i8 = (int8_t)ir_float_encode(a->elem, a->fval, 0), *ft = &ffi_type_uint8;
     return 0;
   default:
     if (p->kind != SIM_P_INT || p->bits != ir_elem_bits(a->elem)) return -1;

@@ -117,7 +117,7 @@ void sim_barrier_arrive(sim_worker *w, const char *site) {
     barrier_release(w);
 }
 
-/* ---- warp collectives: shuffles here, mma and ldmatrix in warp_ops.c ---- */
+/* ---- warp collectives: shuffles here, mma and ldmatrix in tensor_ops.c ---- */
 
 void sim_warp_arrive(sim_worker *w, const char *what, const char *site, sim_warp_fn done) {
   sim_thread *t = &w->th[w->cur];

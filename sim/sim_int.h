@@ -191,7 +191,5 @@ float sim_f16_to_f32(float h);
 double sim_f16_to_f64(float h);
 float sim_f32_to_bf16(float x);
 float sim_f64_to_bf16(double x);
-/* x rounded to nearest even in f16, bf16, e5m2 or e4m3 (saturating, as PTX's satfinite); its bits. */
-uint32_t sim_small_float_bits(double x, ir_elem e);
 
 #endif

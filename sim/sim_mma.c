@@ -24,44 +24,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- element decoders ---- */
+#include "../ir/elem_float.h"
 
-double sim_f16_to_double(uint16_t h) {
-  int e = (h >> 10) & 31, m = h & 1023;
-  double v = e == 31 ? (m ? NAN : INFINITY) : e ? ldexp(1024 + m, e - 25) : ldexp(m, -24);
-  return h >> 15 ? -v : v;
-}
-
-double sim_bf16_to_double(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-/* OCP FP8 E4M3 (the "FN" variant): bias 7, no infinities, S.1111.111 is NaN, largest finite 448. */
-double sim_e4m3_to_double(uint8_t x) {
-  int e = (x >> 3) & 15, m = x & 7;
-  double v = e == 15 && m == 7 ? NAN : e ? ldexp(8 + m, e - 10) : ldexp(m, -9);
-  return x >> 7 ? -v : v;
-}
-
-/* OCP FP8 E5M2: bias 15, IEEE-style infinities and NaNs. */
-double sim_e5m2_to_double(uint8_t x) {
-  int e = (x >> 2) & 31, m = x & 3;
-  double v = e == 31 ? (m ? NAN : INFINITY) : e ? ldexp(4 + m, e - 17) : ldexp(m, -16);
-  return x >> 7 ? -v : v;
-}
+/* ---- element decoders (ir/elem_float.c) ---- */
 
 /* Element e of register word w, for input encoding `in`. */
 static double decode(cg_mma_in in, uint32_t w, int e) {
   switch (in) {
-  case CG_MMA_IN_F16: return sim_f16_to_double((uint16_t)(w >> (16 * e)));
-  case CG_MMA_IN_BF16: return sim_bf16_to_double((uint16_t)(w >> (16 * e)));
+  case CG_MMA_IN_F16: return ir_f16_to_double((uint16_t)(w >> (16 * e)));
+  case CG_MMA_IN_BF16: return ir_bf16_to_double((uint16_t)(w >> (16 * e)));
   case CG_MMA_IN_S8: return (int8_t)(w >> (8 * e));
   case CG_MMA_IN_U8: return (uint8_t)(w >> (8 * e));
-  case CG_MMA_IN_E4M3: return sim_e4m3_to_double((uint8_t)(w >> (8 * e)));
-  case CG_MMA_IN_E5M2: return sim_e5m2_to_double((uint8_t)(w >> (8 * e)));
+  case CG_MMA_IN_E4M3: return ir_e4m3_to_double((uint8_t)(w >> (8 * e)));
+  case CG_MMA_IN_E5M2: return ir_e5m2_to_double((uint8_t)(w >> (8 * e)));
   case CG_MMA_IN_B1: break;
   }
   abort(); /* b1 never decodes per element */

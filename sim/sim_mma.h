@@ -12,7 +12,7 @@
  *   3. The ABI the lowered code calls (codegen/devops_sim_mma.c emits these; see sim_abi.h for the
  *      conventions): __kiln_sim_mma, __kiln_sim_ldmatrix, __kiln_sim_cp_async,
  *      __kiln_sim_cp_async_commit, __kiln_sim_cp_async_wait. They run on the calling thread's fiber;
- *      sim/warp_ops.c defines them on top of layers 1 and 2.
+ *      sim/tensor_ops.c defines them on top of layers 1 and 2.
  */
 #ifndef KILN_SIM_MMA_H
 #define KILN_SIM_MMA_H
@@ -39,12 +39,6 @@ void sim_mma_warp(cg_mma_kind k, const uint32_t a[32][4], const uint32_t b[32][2
 /* ldmatrix.m8n8.x{num}[.trans].b16: rows[8j + r] is row r of matrix j (16 bytes, already checked by
  * the caller), for j < num; out[l][j] receives lane l's register j. */
 void sim_ldmatrix_lanes(int num, int trans, const void *const rows[32], uint32_t *const out[32]);
-
-/* Element decoders (exact in double). */
-double sim_f16_to_double(uint16_t h);
-double sim_bf16_to_double(uint16_t h);
-double sim_e4m3_to_double(uint8_t x);
-double sim_e5m2_to_double(uint8_t x);
 
 /* ---- 2. cp.async bookkeeping ---- */
 
@@ -87,7 +81,7 @@ int sim_cp_async_wait(sim_cp_queue *q, sim_cp_shadow *s, int n);
 /* 1 if any of [addr, addr + n) has a copy in flight (a read of it is a bug), else 0. */
 int sim_cp_async_inflight(const sim_cp_shadow *s, const void *addr, size_t n);
 
-/* ---- 3. the ABI: defined in sim/warp_ops.c, beside the scheduler that owns the rendezvous ---- */
+/* ---- 3. the ABI: defined in sim/tensor_ops.c, beside the scheduler that owns the rendezvous ---- */
 
 void __kiln_sim_mma(int32_t kind, const uint32_t *a, const uint32_t *b, const uint32_t *c, uint32_t *d,
                     const char *site);

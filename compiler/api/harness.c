@@ -2,9 +2,7 @@
  * harness.c - random fill, poison, host conversions of the narrow float types, comparison against
  * a double reference, and the device-to-target-row rule. Contracts in harness.h.
  *
- * The narrow floats share one encoder and one decoder over a small format description (exponent
- * bits, mantissa bits, how the top exponent is used, what overflow does), so f16, bf16, e4m3 and
- * e5m2 are four rows of a table rather than four hand-written converters.
+ * The narrow float conversions are ir/elem_float.c's, shared with the simulator and constant folding.
  */
 #include "harness.h"
 
@@ -12,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../ir/elem_float.h"
 #include "../../runtime/rt.h"
 
 /* ---- random numbers ---- */
@@ -27,80 +26,9 @@ uint64_t harness_next(harness_rng *r) {
 
 double harness_uniform(harness_rng *r) { return (double)(harness_next(r) >> 11) * 0x1p-52 - 1.0; }
 
-/* ---- narrow float formats ---- */
-
-typedef struct {
-  int ebits, mbits;
-  int ieee_top;      /* 1: top exponent is inf/NaN (IEEE); 0: only all-ones mantissa there is NaN (e4m3) */
-  int saturate;      /* overflow gives the largest finite value instead of infinity */
-  unsigned max_bits; /* magnitude bits of the largest finite value */
-  unsigned nan_bits; /* magnitude bits of the NaN we produce */
-} fmt;
-
-static const fmt F16 = {5, 10, 1, 0, 0x7bff, 0x7e00};
-static const fmt BF16 = {8, 7, 1, 0, 0x7f7f, 0x7fc0};
-static const fmt E4M3 = {4, 3, 0, 1, 0x7e, 0x7f};
-static const fmt E5M2 = {5, 2, 1, 1, 0x7b, 0x7f};
-
-/* Rounds |v| (finite, > 0) to the format: magnitude bits, possibly above max_bits (overflow). */
-static unsigned encode_mag(const fmt *f, double a) {
-  int bias = (1 << (f->ebits - 1)) - 1, emin = 1 - bias;
-  int e;
-  frexp(a, &e);
-  e -= 1; /* a = 1.x * 2^e */
-  if (e > bias + 1) return f->max_bits + 1;
-  if (e < emin) return (unsigned)nearbyint(ldexp(a, f->mbits - emin)); /* subnormal; may carry into normal */
-  double q = nearbyint(ldexp(a, f->mbits - e));                        /* in [2^m, 2^(m+1)] */
-  return (unsigned)((e + bias) << f->mbits) + (unsigned)q - (1u << f->mbits); /* a carry bumps the exponent */
-}
-
-static unsigned encode(const fmt *f, double v) {
-  unsigned sign = signbit(v) ? 1u << (f->ebits + f->mbits) : 0;
-  double a = fabs(v);
-  if (isnan(v)) return sign | f->nan_bits;
-  unsigned inf = ((1u << f->ebits) - 1) << f->mbits;
-  unsigned over = f->saturate ? f->max_bits : inf;
-  if (isinf(a)) return sign | over;
-  if (a == 0) return sign;
-  unsigned m = encode_mag(f, a);
-  return sign | (m > f->max_bits ? over : m);
-}
-
-static double decode(const fmt *f, unsigned b) {
-  int bias = (1 << (f->ebits - 1)) - 1;
-  unsigned mmask = (1u << f->mbits) - 1, emax = (1u << f->ebits) - 1;
-  unsigned m = b & mmask, e = (b >> f->mbits) & emax;
-  double s = (b >> (f->ebits + f->mbits)) & 1 ? -1.0 : 1.0;
-  if (f->ieee_top && e == emax) return m ? NAN : s * INFINITY;
-  if (!f->ieee_top && e == emax && m == mmask) return NAN;
-  if (e == 0) return s * ldexp((double)m, 1 - bias - f->mbits);
-  return s * ldexp((double)(m | (1u << f->mbits)), (int)e - bias - f->mbits);
-}
-
-uint16_t harness_f16_bits(double v) { return (uint16_t)encode(&F16, v); }
-double harness_f16_value(uint16_t b) { return decode(&F16, b); }
-uint16_t harness_bf16_bits(double v) { return (uint16_t)encode(&BF16, v); }
-double harness_bf16_value(uint16_t b) { return decode(&BF16, b); }
-uint8_t harness_e4m3_bits(double v) { return (uint8_t)encode(&E4M3, v); }
-double harness_e4m3_value(uint8_t b) { return decode(&E4M3, b); }
-uint8_t harness_e5m2_bits(double v) { return (uint8_t)encode(&E5M2, v); }
-double harness_e5m2_value(uint8_t b) { return decode(&E5M2, b); }
-
 /* ---- elements ---- */
 
-size_t harness_elem_size(ir_elem e) {
-  switch (e) {
-  case IR_I16:
-  case IR_F16:
-  case IR_BF16: return 2;
-  case IR_I32:
-  case IR_U32:
-  case IR_F32: return 4;
-  case IR_I64:
-  case IR_F64: return 8;
-  default: return 1;
-  }
-}
+size_t harness_elem_size(ir_elem e) { return (size_t)ir_elem_bytes(e); }
 
 /* One element of any kiln type, as memory holds it. */
 typedef union {
@@ -127,12 +55,12 @@ double harness_get(const void *buf, ir_elem e, size_t i) {
   case IR_I32: return u.i32;
   case IR_U32: return u.u32;
   case IR_I64: return (double)u.i64;
-  case IR_F16: return harness_f16_value(u.u16);
-  case IR_BF16: return harness_bf16_value(u.u16);
+  case IR_F16: return ir_f16_to_double(u.u16);
+  case IR_BF16: return ir_bf16_to_double(u.u16);
   case IR_F32: return u.f32;
   case IR_F64: return u.f64;
-  case IR_E4M3: return harness_e4m3_value(u.u8);
-  case IR_E5M2: return harness_e5m2_value(u.u8);
+  case IR_E4M3: return ir_e4m3_to_double(u.u8);
+  case IR_E5M2: return ir_e5m2_to_double(u.u8);
   default: return NAN;
   }
 }
@@ -154,12 +82,12 @@ void harness_set(void *buf, ir_elem e, size_t i, double v) {
   case IR_I32: u.i32 = (int32_t)clamp_int(v, -2147483648.0, 2147483647.0); break;
   case IR_U32: u.u32 = (uint32_t)clamp_int(v, 0, 4294967295.0); break;
   case IR_I64: u.i64 = clamp_int(v, -0x1p63, 0x1p63 - 1024); break;
-  case IR_F16: u.u16 = harness_f16_bits(v); break;
-  case IR_BF16: u.u16 = harness_bf16_bits(v); break;
+  case IR_F16: u.u16 = ir_f16_from_double(v); break;
+  case IR_BF16: u.u16 = ir_bf16_from_double(v); break;
   case IR_F32: u.f32 = (float)v; break;
   case IR_F64: u.f64 = v; break;
-  case IR_E4M3: u.u8 = harness_e4m3_bits(v); break;
-  case IR_E5M2: u.u8 = harness_e5m2_bits(v); break;
+  case IR_E4M3: u.u8 = ir_e4m3_from_double(v); break;
+  case IR_E5M2: u.u8 = ir_e5m2_from_double(v); break;
   default: return;
   }
   memcpy(p, &u, harness_elem_size(e));

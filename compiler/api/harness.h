@@ -8,7 +8,8 @@
  *
  * Conversions from double round to nearest, ties to even, in one step (never through f32). f16 and
  * bf16 overflow to infinity as IEEE does; e4m3 (OCP FN: no infinity, max 448) and e5m2 (max 57344)
- * saturate to their largest finite value, as PTX's cvt.rn.satfinite does. NaN stays NaN.
+ * saturate to their largest finite value, as PTX's cvt.rn.satfinite does. NaN stays NaN. (The
+ * conversions themselves are ir/elem_float.h's.)
  *
  * Comparison (docs/runtime.md): for every element,
  *     err_i = |got_i - ref_i| / max(|ref_i|, floor),  floor = max(min normal of the type, rms(ref))
@@ -43,15 +44,6 @@ double harness_get(const void *buf, ir_elem e, size_t i);
 void harness_set(void *buf, ir_elem e, size_t i, double v); /* rounds (floats) or rounds and clamps (ints) */
 double harness_round(ir_elem e, double v);                  /* v as the element type holds it */
 double harness_min_normal(ir_elem e);                       /* 1 for integer types */
-
-uint16_t harness_f16_bits(double v);
-double harness_f16_value(uint16_t b);
-uint16_t harness_bf16_bits(double v);
-double harness_bf16_value(uint16_t b);
-uint8_t harness_e4m3_bits(double v);
-double harness_e4m3_value(uint8_t b);
-uint8_t harness_e5m2_bits(double v);
-double harness_e5m2_value(uint8_t b);
 
 /* ---- tensors ---- */
 

@@ -83,22 +83,6 @@ const char *kl_describe(lua_State *L, int idx, char *buf, size_t n) {
   return buf;
 }
 
-/* The region holding v's definition. */
-static ir_reg home_region(ir_func *fn, ir_val v) {
-  ir_value *x = ir_v(fn, v);
-  return x->def ? ir_o(fn, x->def)->parent : x->arg_of;
-}
-
-/* Is region `def` the region `use` or one enclosing it? */
-static int encloses(ir_func *fn, ir_reg def, ir_reg use) {
-  while (use) {
-    if (use == def) return 1;
-    ir_opid parent = ir_r(fn, use)->parent_op;
-    use = parent ? ir_o(fn, parent)->parent : 0;
-  }
-  return 0;
-}
-
 ir_val kl_check(lua_State *L, int idx) {
   char buf[64];
   kl_value *u = luaL_testudata(L, idx, KL_VALUE_MT);
@@ -106,8 +90,8 @@ ir_val kl_check(lua_State *L, int idx) {
   kl_build *B = kl_build_get(L);
   if (u->serial != B->serial)
     luaL_error(L, "this value belongs to an earlier kernel build (kept in a global or upvalue?)");
-  ir_reg home = home_region(B->fn, u->v);
-  if (!encloses(B->fn, home, B->b.reg)) {
+  ir_reg home = ir_val_region(B->fn, u->v);
+  if (!ir_region_encloses(B->fn, home, B->b.reg)) {
     ir_opid owner = ir_r(B->fn, home)->parent_op;
     luaL_error(L, "a value made inside the k.%s body at line %d is used outside it (return it from the body)",
                ir_o(B->fn, owner)->code == IR_OP_FOR ? "range" : "if_", ir_o(B->fn, owner)->line);

@@ -21,9 +21,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "../../ir/elem_float.h"
 #include "pass.h"
-
-static int fits_half(ir_elem e, double x);
 
 typedef struct {
   int64_t i; /* integers: the value, extended from its width */
@@ -60,27 +59,10 @@ static int read_const(ir_func *fn, ir_val v, cval *c) {
     return 1;
   }
   c->f = e == IR_F32 ? (double)(float)f : f;
-  return e == IR_F32 || e == IR_F64 || ((e == IR_F16 || e == IR_BF16) && fits_half(e, f));
+  return e == IR_F32 || e == IR_F64 || ((e == IR_F16 || e == IR_BF16) && ir_float_exact(e, f));
 }
 
 /* ---- floats ---- */
-
-/* 1 if finite x is exactly representable with p significant bits, minimum normal exponent emin
- * (x = m * 2^e, 1 <= m < 2) and largest finite value max. */
-static int representable(double x, int p, int emin, double max) {
-  if (x == 0) return 1;
-  if (!isfinite(x) || fabs(x) > max) return 0;
-  int e;
-  frexp(x, &e); /* x = m * 2^e with 0.5 <= |m| < 1: the unit exponent is e - 1 */
-  int q = (e - 1 < emin ? emin : e - 1) - (p - 1);
-  double scaled = ldexp(x, -q);
-  return scaled == trunc(scaled);
-}
-
-static int fits_half(ir_elem e, double x) {
-  if (e == IR_F16) return representable(x, 11, -14, 65504.0);
-  return representable(x, 8, -126, ldexp(255.0, 120)); /* bf16: max (2 - 2^-7) * 2^127 */
-}
 
 /* 1 if s = a + b was computed exactly (the error term of two-sum is zero). */
 static int sum_exact(double a, double b, double s) {
@@ -136,7 +118,7 @@ static int round_to(ir_elem e, int code, double a, double b, double c, double *r
     *r = code == IR_OP_FMA ? (double)fmaf((float)a, (float)b, (float)c) : (double)(float)*r;
     return 1;
   case IR_F16:
-  case IR_BF16: return exact && fits_half(e, *r);
+  case IR_BF16: return exact && ir_float_exact(e, *r);
   default: return 0;
   }
 }
@@ -244,17 +226,17 @@ static int int_to_float(ir_elem to, int64_t i, cval *out) {
   int exact = d < 0x1p63 && (int64_t)d == i;
   if (!exact && to != IR_F64) return 0;
   out->f = to == IR_F32 ? (double)(float)d : d;
-  return to == IR_F64 || to == IR_F32 || ((to == IR_F16 || to == IR_BF16) && fits_half(to, d));
+  return to == IR_F64 || to == IR_F32 || ((to == IR_F16 || to == IR_BF16) && ir_float_exact(to, d));
 }
 
 static int fold_cast(ir_elem from, ir_elem to, const cval *x, cval *out) {
   int ff = ir_elem_is_float(from), tf = ir_elem_is_float(to);
-  if (to == IR_I1 || to == IR_E4M3 || to == IR_E5M2) return 0;
+  if (to == IR_I1 || ir_elem_is_fp8(to)) return 0;
   if (!ff && !tf) return out->i = wrap(to, (uint64_t)x->i), 1;
   if (!ff) return int_to_float(to, x->i, out);
   if (!tf) return float_to_int(to, x->f, out);
   out->f = to == IR_F32 ? (double)(float)x->f : x->f;
-  return to == IR_F64 || to == IR_F32 || fits_half(to, x->f);
+  return to == IR_F64 || to == IR_F32 || ir_float_exact(to, x->f);
 }
 
 /* Bitcast between 32-bit or 64-bit integers and floats. */

@@ -63,7 +63,7 @@ static ir_layout layout_with_fast(ir_type t, int warps, int fast) {
   ir_layout l = {.kind = IR_LBLOCKED};
   int r = t.rank;
   if (r < 1 || r > IR_MAXRANK) return (ir_layout){0};
-  int ebytes = ir_elem_bits(t.elem) < 8 ? 1 : ir_elem_bits(t.elem) / 8;
+  int ebytes = ir_elem_bytes(t.elem);
   l.order[0] = (uint8_t)fast;
   for (int i = 0, k = 1; i < r; i++) {
     if (r - 1 - i != fast) l.order[k++] = (uint8_t)(r - 1 - i);

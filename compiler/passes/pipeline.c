@@ -53,21 +53,6 @@ typedef struct {
   uint32_t nvals;
 } loop_ctx;
 
-/* 1 if region r is `outer` or nested in it. */
-static int within(ir_func *fn, ir_reg r, ir_reg outer) {
-  while (r) {
-    if (r == outer) return 1;
-    ir_opid p = ir_r(fn, r)->parent_op;
-    r = p ? ir_o(fn, p)->parent : 0;
-  }
-  return 0;
-}
-
-static ir_reg region_of_value(ir_func *fn, ir_val v) {
-  ir_value *x = ir_v(fn, v);
-  return x->def ? ir_o(fn, x->def)->parent : x->arg_of;
-}
-
 /* The top-level op of the body that holds op (op itself, or the op whose regions enclose it). */
 static ir_opid top_of(ir_func *fn, ir_opid op, ir_reg body) {
   while (op && ir_o(fn, op)->parent != body) op = ir_r(fn, ir_o(fn, op)->parent)->parent_op;
@@ -88,7 +73,7 @@ static int index_in(ir_func *fn, ir_reg body, ir_opid op) {
  * variable, or a pure top-level op of the body whose operands can. Marks the ops in lc->need. */
 static int recomputable(loop_ctx *lc, ir_val v) {
   ir_func *fn = lc->fn;
-  if (v == lc->iv || !within(fn, region_of_value(fn, v), lc->body)) return 1;
+  if (v == lc->iv || !ir_region_encloses(fn, lc->body, ir_val_region(fn, v))) return 1;
   ir_opid d = ir_v(fn, v)->def;
   if (!d || ir_o(fn, d)->parent != lc->body || ir_o(fn, d)->nregion ||
       !(ir_opinfo_table[ir_o(fn, d)->code].flags & IR_F_PURE))
@@ -104,7 +89,8 @@ static int recomputable(loop_ctx *lc, ir_val v) {
 static int buffer_ok(loop_ctx *lc, ir_opid c, ir_val buf) {
   ir_func *fn = lc->fn;
   ir_opid def = ir_v(fn, buf)->def;
-  if (!def || ir_o(fn, def)->code != IR_OP_ALLOC_SHARED || within(fn, ir_o(fn, def)->parent, lc->body))
+  if (!def || ir_o(fn, def)->code != IR_OP_ALLOC_SHARED ||
+      ir_region_encloses(fn, lc->body, ir_o(fn, def)->parent))
     return 0;
   int first_read = index_in(fn, lc->body, lc->barrier);
   for (ir_opid op = 1; op < fn->nops; op++) {
@@ -112,7 +98,7 @@ static int buffer_ok(loop_ctx *lc, ir_opid c, ir_val buf) {
     if (o->dead || op == c) continue;
     for (uint32_t k = 0; k < o->nopnd; k++) {
       if (o->opnd[k] != buf) continue;
-      if (!within(fn, o->parent, lc->body) || o->nregion || o->code == IR_OP_COPY ||
+      if (!ir_region_encloses(fn, lc->body, o->parent) || o->nregion || o->code == IR_OP_COPY ||
           o->code == IR_OP_STORE_SHARED || o->code == IR_OP_YIELD)
         return 0;
       if (index_in(fn, lc->body, top_of(fn, op, lc->body)) <= first_read) return 0;
@@ -328,7 +314,7 @@ static void read_oldest(loop_ctx *lc, const ir_val *orig) {
     ir_val cur = stage_arg(lc, j, 0);
     for (ir_opid op = 1; op < fn->nops; op++) {
       ir_op *o = ir_o(fn, op);
-      if (o->dead || op == lc->copy[j] || !within(fn, o->parent, lc->body)) continue;
+      if (o->dead || op == lc->copy[j] || !ir_region_encloses(fn, lc->body, o->parent)) continue;
       for (uint32_t k = 0; k < o->nopnd; k++)
         if (o->opnd[k] == orig[j]) o->opnd[k] = cur;
     }

@@ -41,11 +41,6 @@ typedef struct {
 
 static uint32_t align_up(uint32_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
 
-static uint32_t elem_bytes(ir_elem e) {
-  int bits = ir_elem_bits(e);
-  return bits < 8 ? 1 : (uint32_t)bits / 8;
-}
-
 /* Numbers the ops of reg in program order (an op before the ops of its regions); collects buffers
  * and barriers on the way. */
 static void number(plan *p, ir_reg reg) {
@@ -57,7 +52,8 @@ static void number(plan *p, ir_reg reg) {
     if (o->code == IR_OP_ALLOC_SHARED && o->nres == 1) {
       ir_type t = ir_vtype(fn, o->res[0]);
       p->buf_of[o->res[0]] = (int32_t)p->nbufs;
-      p->bufs[p->nbufs++] = (buffer){op, ir_type_numel(t) * elem_bytes(t.elem), 0, UINT32_MAX, 0};
+      p->bufs[p->nbufs++] =
+          (buffer){op, ir_type_numel(t) * (uint32_t)ir_elem_bytes(t.elem), 0, UINT32_MAX, 0};
     }
     if (o->code == IR_OP_BARRIER) p->barriers[p->nbarriers++] = op;
     for (int i = 0; i < o->nregion; i++) number(p, o->region[i]);
@@ -99,13 +95,6 @@ static void live_ranges(plan *p) {
     if (p->bufs[b].first == UINT32_MAX) p->bufs[b].first = p->bufs[b].last = p->pos[p->bufs[b].op];
 }
 
-/* 1 if region outer is inner or encloses it. */
-static int encloses(ir_func *fn, ir_reg outer, ir_reg inner) {
-  for (ir_reg r = inner; r; r = ir_r(fn, r)->parent_op ? ir_o(fn, ir_r(fn, r)->parent_op)->parent : 0)
-    if (r == outer) return 1;
-  return 0;
-}
-
 /* 1 if a comes wholly before b with a barrier between them that every path from one to the other
  * passes (its region encloses both ends). */
 static int separated(plan *p, const buffer *a, const buffer *b) {
@@ -114,7 +103,8 @@ static int separated(plan *p, const buffer *a, const buffer *b) {
   for (uint32_t i = 0; i < p->nbarriers; i++) {
     uint32_t q = p->pos[p->barriers[i]];
     ir_reg r = ir_o(p->fn, p->barriers[i])->parent;
-    if (q > a->last && q < b->first && encloses(p->fn, r, ra) && encloses(p->fn, r, rb)) return 1;
+    if (q > a->last && q < b->first && ir_region_encloses(p->fn, r, ra) && ir_region_encloses(p->fn, r, rb))
+      return 1;
   }
   return 0;
 }

@@ -5,7 +5,7 @@
  * 1. Numerics on the simulator: a K loop of masked loads and dots (C = C_in + A B over shapes that
  *    are not multiples of the tile) for every element type (f16, bf16, e4m3, e5m2, i8, u8, b1
  *    AND-popc; and f32, tf32, i8 on sm_75, which stay on FMAs), on the oldest row that has the
- *    instruction, for several tile shapes and warp counts: the fast path (operands and
+ *    instruction, for several tile shapes and warp counts: the direct path (operands and
  *    accumulator in mma layouts), tiles smaller than one fragment (zero-padded staging) and K
  *    below the instruction's K. Operands also come through shared buffers (copy, load_shared:
  *    ldmatrix straight from the buffer), swizzled or not, and K tiles long enough for the dot's K
@@ -284,7 +284,7 @@ static void check_mm(const etype *et, const config *cf, const char *target, int 
 }
 
 static void test_sim_types(void) {
-  /* the fast path (2 x 2 warps), masked edges in M, N and K */
+  /* the direct path (2 x 2 warps), masked edges in M, N and K */
   static const config base = {64, 64, 32, 4, 0, 0};
   const etype *types[] = {&F16, &F16_SM75, &BF16, &E4M3, &E5M2, &S8, &U8};
   for (size_t i = 0; i < sizeof types / sizeof *types; i++)

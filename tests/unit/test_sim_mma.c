@@ -29,6 +29,7 @@
 #include "codegen/devops.h"
 #include "codegen/devops_mma.h"
 #include "codegen/sim_abi.h"
+#include "ir/elem_float.h"
 #include "sim/sim_mma.h"
 #include "test.h"
 
@@ -64,24 +65,23 @@ static double ref_e5m2(uint32_t x) {
 }
 
 static void test_decoders(void) {
-  CHECK(sim_f16_to_double(0x3C00) == 1.0 && sim_f16_to_double(0x7BFF) == 65504.0);
-  CHECK(sim_f16_to_double(0x0001) == exp2(-24) && sim_f16_to_double(0xC000) == -2.0);
-  CHECK(isinf(sim_f16_to_double(0x7C00)) && isnan(sim_f16_to_double(0x7E00)));
-  CHECK(sim_bf16_to_double(0x3F80) == 1.0 && sim_bf16_to_double(0xC040) == -3.0);
-  CHECK(sim_e4m3_to_double(0x7E) == 448.0 && sim_e4m3_to_double(0x08) == exp2(-6));
-  CHECK(sim_e4m3_to_double(0x01) == exp2(-9) && isnan(sim_e4m3_to_double(0xFF)));
-  CHECK(sim_e4m3_to_double(0x78) == 256.0 && sim_e4m3_to_double(0xB8) == -1.0);
-  CHECK(sim_e5m2_to_double(0x7B) == 57344.0 && sim_e5m2_to_double(0x01) == exp2(-16));
-  CHECK(isinf(sim_e5m2_to_double(0x7C)) && isnan(sim_e5m2_to_double(0x7D)) &&
-        sim_e5m2_to_double(0x3C) == 1.0);
+  CHECK(ir_f16_to_double(0x3C00) == 1.0 && ir_f16_to_double(0x7BFF) == 65504.0);
+  CHECK(ir_f16_to_double(0x0001) == exp2(-24) && ir_f16_to_double(0xC000) == -2.0);
+  CHECK(isinf(ir_f16_to_double(0x7C00)) && isnan(ir_f16_to_double(0x7E00)));
+  CHECK(ir_bf16_to_double(0x3F80) == 1.0 && ir_bf16_to_double(0xC040) == -3.0);
+  CHECK(ir_e4m3_to_double(0x7E) == 448.0 && ir_e4m3_to_double(0x08) == exp2(-6));
+  CHECK(ir_e4m3_to_double(0x01) == exp2(-9) && isnan(ir_e4m3_to_double(0xFF)));
+  CHECK(ir_e4m3_to_double(0x78) == 256.0 && ir_e4m3_to_double(0xB8) == -1.0);
+  CHECK(ir_e5m2_to_double(0x7B) == 57344.0 && ir_e5m2_to_double(0x01) == exp2(-16));
+  CHECK(isinf(ir_e5m2_to_double(0x7C)) && isnan(ir_e5m2_to_double(0x7D)) && ir_e5m2_to_double(0x3C) == 1.0);
   for (uint32_t x = 0; x < 256; x++) {
-    double a = sim_e4m3_to_double((uint8_t)x), b = ref_e4m3(x), c = sim_e5m2_to_double((uint8_t)x),
+    double a = ir_e4m3_to_double((uint8_t)x), b = ref_e4m3(x), c = ir_e5m2_to_double((uint8_t)x),
            d = ref_e5m2(x);
     CHECK((isnan(a) && isnan(b)) || a == b);
     CHECK((isnan(c) && isnan(d)) || c == d);
   }
   for (uint32_t h = 0; h < 65536; h++) {
-    double a = sim_f16_to_double((uint16_t)h), b = ref_f16(h);
+    double a = ir_f16_to_double((uint16_t)h), b = ref_f16(h);
     if (!((isnan(a) && isnan(b)) || a == b)) {
       CHECK(!"f16 decoder");
       break;

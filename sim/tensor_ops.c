@@ -1,5 +1,5 @@
 /*
- * warp_ops.c - the tensor-core entry points of sim_mma.h: mma.sync and ldmatrix are warp
+ * tensor_ops.c - the tensor-core entry points of sim_mma.h: mma.sync and ldmatrix are warp
  * rendezvous (sim_warp_arrive) that compute with sim_mma.c's fragment semantics; cp.async goes into
  * the issuing thread's queue and the block's in-flight record, which every shared access consults.
  *
