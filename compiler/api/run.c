@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../ir/elem_float.h"
 #include "../../runtime/rt.h"
 #include "../../sim/sim.h"
 #include "../ref/ref.h"
@@ -178,6 +179,10 @@ static param_value scalar_param(const kl_arg *a) {
   case IR_I64: v.i64 = a->ival; break;
   case IR_F32: v.f32 = (float)a->fval; break;
   case IR_F64: v.f64 = a->fval; break;
+  case IR_F16:
+  case IR_BF16: v.i16 = (int16_t)ir_float_encode(a->elem, a->fval, 0); break; /* as the simulator does */
+  case IR_E4M3:
+  case IR_E5M2: v.u8 = (uint8_t)ir_float_encode(a->elem, a->fval, 0); break;
   default: v.i64 = a->ival; break;
   }
   return v;
