@@ -261,6 +261,27 @@ static inline int test_compile_ir(const char *text, const char *file, const tg_t
   return rc;
 }
 
+/* tmpl with every keys[i] replaced by vals[i] (the first key that matches at a place wins), malloc'd:
+ * how a test instantiates an .ir template for an element type or a tile shape. */
+static inline char *test_subst(const char *tmpl, const char *const *keys, const char *const *vals, int n) {
+  size_t cap = strlen(tmpl) + 1;
+  for (int k = 0; k < n; k++)
+    cap += strlen(vals[k]) * (strlen(tmpl) / (strlen(keys[k]) ? strlen(keys[k]) : 1));
+  char *out = malloc(cap), *o = out;
+  for (const char *s = tmpl; *s;) {
+    int k = 0;
+    while (k < n && strncmp(s, keys[k], strlen(keys[k]))) k++;
+    if (k == n) {
+      *o++ = *s++;
+      continue;
+    }
+    o = stpcpy(o, vals[k]);
+    s += strlen(keys[k]);
+  }
+  *o = 0;
+  return out;
+}
+
 /* An .ir file under the source root (tests run from there) -> text; NULL (and a failed check) if it
  * cannot be read. */
 static inline char *test_ir_file(const char *path) {

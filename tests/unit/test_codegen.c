@@ -250,22 +250,8 @@ static char *k_control; /* tests/unit/ir/codegen/control.ir */
 
 /* Replaces each $T, $C, $P in tmpl. */
 static char *subst(const char *tmpl, const char *t, const char *c, const char *p) {
-  size_t n = strlen(tmpl) * 2 + 64;
-  char *out = malloc(n), *o = out;
-  for (const char *s = tmpl; *s; s++) {
-    const char *r = NULL;
-    if (s[0] == '$' && s[1] == 'T') r = t;
-    if (s[0] == '$' && s[1] == 'C') r = c;
-    if (s[0] == '$' && s[1] == 'P') r = p;
-    if (r) {
-      o += sprintf(o, "%s", r);
-      s++;
-    } else {
-      *o++ = *s;
-    }
-  }
-  *o = 0;
-  return out;
+  const char *keys[] = {"$T", "$C", "$P"}, *vals[] = {t, c, p};
+  return test_subst(tmpl, keys, vals, 3);
 }
 
 /* Parses text (no verifier: the codegen error tests feed IR the verifier would refuse). */

@@ -126,51 +126,10 @@ static void put_code(const etype *et, void *buf, size_t i, uint32_t c) {
 
 /* ---- kernels ---- */
 
-/* C = C_in + A B with a K loop of BK, each program one BM x BN tile. $S selects where the operands
- * come from: registers (masked loads) or shared buffers (copy, load_shared). */
-static const char *k_mm_head =
-    "kernel @mm(%a: ptr<$T>, %b: ptr<$T>, %ci: ptr<$C>, %c: ptr<$C>, %M: i32, %N: i32, %K: i32) "
-    "{warps = $W} {\n"
-    "  %c0 = const() {value = 0} : i32\n"
-    "  %c1 = const() {value = 1} : i32\n"
-    "  %bm = const() {value = $BM} : i32\n"
-    "  %bn = const() {value = $BN} : i32\n"
-    "  %bk = const() {value = $BK} : i32\n"
-    "  %pm = program_id() {axis = 0} : i32\n"
-    "  %pn = program_id() {axis = 1} : i32\n"
-    "  %row = mul(%pm, %bm) : i32\n"
-    "  %col = mul(%pn, %bn) : i32\n"
-    "  %va = view(%a, %M, %K, %K, %c1) : view<2x$T>\n"
-    "  %vb = view(%b, %K, %N, %N, %c1) : view<2x$T>\n"
-    "  %vi = view(%ci, %M, %N, %N, %c1) : view<2x$C>\n"
-    "  %vc = view(%c, %M, %N, %N, %c1) : view<2x$C>\n"
-    "  %init = load(%vi, %row, %col) : tile<$BMx$BNx$C>\n";
-
-static const char *k_mm_regs = "  %acc = for(%c0, %K, %bk, %init) : tile<$BMx$BNx$C> {\n"
-                               "  ^(%kk: i32, %s: tile<$BMx$BNx$C>):\n"
-                               "    %x = load(%va, %row, %kk) : tile<$BMx$BKx$T>\n"
-                               "    %y = load(%vb, %kk, %col) : tile<$BKx$BNx$T>\n"
-                               "    %r = dot(%x, %y, %s) {precision = \"$P\"} : tile<$BMx$BNx$C>\n"
-                               "    yield(%r)\n"
-                               "  }\n"
-                               "  store(%vc, %row, %col, %acc)\n"
-                               "}\n";
-
-static const char *k_mm_smem = "  %sa = alloc_shared() $SW : smem<$BMx$BKx$T>\n"
-                               "  %sb = alloc_shared() $SW : smem<$BKx$BNx$T>\n"
-                               "  %acc = for(%c0, %K, %bk, %init) : tile<$BMx$BNx$C> {\n"
-                               "  ^(%kk: i32, %s: tile<$BMx$BNx$C>):\n"
-                               "    copy(%va, %row, %kk, %sa)\n"
-                               "    copy(%vb, %kk, %col, %sb)\n"
-                               "    barrier()\n"
-                               "    %x = load_shared(%sa) : tile<$BMx$BKx$T>\n"
-                               "    %y = load_shared(%sb) : tile<$BKx$BNx$T>\n"
-                               "    %r = dot(%x, %y, %s) {precision = \"$P\"} : tile<$BMx$BNx$C>\n"
-                               "    barrier()\n"
-                               "    yield(%r)\n"
-                               "  }\n"
-                               "  store(%vc, %row, %col, %acc)\n"
-                               "}\n";
+/* C = C_in + A B with a K loop of BK, each program one BM x BN tile, the operands in registers
+ * (masked loads) or through shared buffers (copy, load_shared). */
+static char *k_mm_regs; /* tests/unit/ir/mma_lowering/mm_regs.ir */
+static char *k_mm_smem; /* tests/unit/ir/mma_lowering/mm_smem.ir */
 
 typedef struct {
   int bm, bn, bk, warps;
@@ -186,23 +145,7 @@ static char *mm_text(const etype *et, const config *cf) {
   if (cf->swizzle) snprintf(sw, sizeof sw, "{swizzle = %d}", cf->swizzle);
   const char *keys[] = {"$BM", "$BN", "$BK", "$W", "$T", "$C", "$P", "$SW"};
   const char *vals[] = {num[0], num[1], num[2], num[3], et->t, et->c, et->p, sw};
-  char *tmpl = malloc(strlen(k_mm_head) + strlen(k_mm_smem) + 1);
-  strcpy(tmpl, k_mm_head);
-  strcat(tmpl, cf->smem ? k_mm_smem : k_mm_regs);
-  char *out = malloc(strlen(tmpl) * 2 + 256), *o = out;
-  for (const char *s = tmpl; *s;) {
-    int hit = 0;
-    for (size_t k = 0; k < sizeof keys / sizeof *keys && !hit; k++)
-      if (!strncmp(s, keys[k], strlen(keys[k]))) {
-        o += sprintf(o, "%s", vals[k]);
-        s += strlen(keys[k]);
-        hit = 1;
-      }
-    if (!hit) *o++ = *s++;
-  }
-  *o = 0;
-  free(tmpl);
-  return out;
+  return test_subst(cf->smem ? k_mm_smem : k_mm_regs, keys, vals, 8);
 }
 
 /* ---- 1. numerics on the simulator ---- */
@@ -351,47 +294,14 @@ static void test_sim_shared(void) {
  * shape of attention's two products): the reduce and broadcast on the mma layout, the cast, and the
  * second dot's A operand from the first's accumulator (a register copy or a conversion). Small
  * integer inputs keep every value exact. */
-static const char *k_chain =
-    "kernel @chain(%a: ptr<f16>, %b: ptr<f16>, %v: ptr<f16>, %o: ptr<f32>, %r: ptr<f32>) {warps = $W} {\n"
-    "  %c0 = const() {value = 0} : i32\n"
-    "  %c1 = const() {value = 1} : i32\n"
-    "  %m = const() {value = $BM} : i32\n"
-    "  %n = const() {value = $BN} : i32\n"
-    "  %k = const() {value = $BK} : i32\n"
-    "  %d = const() {value = $D} : i32\n"
-    "  %va = view(%a, %m, %k, %k, %c1) : view<2xf16>\n"
-    "  %vb = view(%b, %k, %n, %n, %c1) : view<2xf16>\n"
-    "  %vv = view(%v, %n, %d, %d, %c1) : view<2xf16>\n"
-    "  %vo = view(%o, %m, %d, %d, %c1) : view<2xf32>\n"
-    "  %vr = view(%r, %m, %c1, %c1, %c1) : view<2xf32>\n"
-    "  %x = load(%va, %c0, %c0) : tile<$BMx$BKxf16>\n"
-    "  %y = load(%vb, %c0, %c0) : tile<$BKx$BNxf16>\n"
-    "  %z = const() {value = 0.0} : tile<$BMx$BNxf32>\n"
-    "  %s = dot(%x, %y, %z) : tile<$BMx$BNxf32>\n"
-    "  %mx = reduce(%s) {axis = 1, kind = \"max\"} : tile<$BMx1xf32>\n"
-    "  %mb = broadcast(%mx) : tile<$BMx$BNxf32>\n"
-    "  %sd = sub(%s, %mb) : tile<$BMx$BNxf32>\n"
-    "  %p = cast(%sd) : tile<$BMx$BNxf16>\n"
-    "  %w = load(%vv, %c0, %c0) : tile<$BNx$Dxf16>\n"
-    "  %z2 = const() {value = 0.0} : tile<$BMx$Dxf32>\n"
-    "  %out = dot(%p, %w, %z2) : tile<$BMx$Dxf32>\n"
-    "  store(%vo, %c0, %c0, %out)\n"
-    "  store(%vr, %c0, %c0, %mx)\n"
-    "}\n";
+static char *k_chain; /* tests/unit/ir/mma_lowering/chain.ir */
 
 static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *target) {
   char num[5][16], err[2048] = "";
   snprintf(num[0], 16, "%d", bm), snprintf(num[1], 16, "%d", bn), snprintf(num[2], 16, "%d", bk);
   snprintf(num[3], 16, "%d", dd), snprintf(num[4], 16, "%d", warps);
-  const char *keys[] = {"$BM", "$BN", "$BK", "$D", "$W"};
-  char *text = malloc(strlen(k_chain) * 2), *o = text;
-  for (const char *s = k_chain; *s;) {
-    int hit = 0;
-    for (int k = 0; k < 5 && !hit; k++)
-      if (!strncmp(s, keys[k], strlen(keys[k]))) o += sprintf(o, "%s", num[k]), s += strlen(keys[k]), hit = 1;
-    if (!hit) *o++ = *s++;
-  }
-  *o = 0;
+  const char *keys[] = {"$BM", "$BN", "$BK", "$D", "$W"}, *vals[] = {num[0], num[1], num[2], num[3], num[4]};
+  char *text = test_subst(k_chain, keys, vals, 5);
   uint16_t *a = malloc(bm * bk * 2), *b = malloc(bk * bn * 2), *v = malloc(bn * dd * 2);
   int *ai = malloc(bm * bk * sizeof(int)), *bi = malloc(bk * bn * sizeof(int)),
       *vi = malloc(bn * dd * sizeof(int));
@@ -517,6 +427,10 @@ static void test_nvptx_rows(void) {
 }
 
 int main(void) {
+  k_mm_regs = test_ir_file("tests/unit/ir/mma_lowering/mm_regs.ir");
+  k_mm_smem = test_ir_file("tests/unit/ir/mma_lowering/mm_smem.ir");
+  k_chain = test_ir_file("tests/unit/ir/mma_lowering/chain.ir");
+  if (!k_mm_regs || !k_mm_smem || !k_chain) return test_done("test_mma_lowering");
   test_sim_types();
   test_sim_shapes();
   test_sim_shared();
