@@ -15,16 +15,7 @@
 
 #include "compiler/passes/pass.h"
 #include "ir/file.h"
-
-static int failures;
-
-#define CHECK(c)                                                                                             \
-  do {                                                                                                       \
-    if (!(c)) {                                                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                  \
-      failures++;                                                                                            \
-    }                                                                                                        \
-  } while (0)
+#include "test.h"
 
 /* Adds an i32 + i64: the verifier rejects it. */
 static int break_ir(ir_func *fn, pass_ctx *pc) {
@@ -75,8 +66,7 @@ static int run_in_child(ir_func *fn, const pass_info *p, const char *dir, char *
 }
 
 static void test_broken_pass_aborts(void) {
-  char dir[] = "/tmp/kiln-test-pm-XXXXXX";
-  CHECK(mkdtemp(dir) != NULL);
+  char *dir = test_scratch_dir("pass-manager");
   ir_func *fn = load("tests/sim/empty.ir");
   CHECK(fn != NULL);
   if (!fn) return;
@@ -99,7 +89,8 @@ static void test_broken_pass_aborts(void) {
     free(dump);
     unlink(path);
   }
-  rmdir(dir);
+  test_rmtree(dir);
+  free(dir);
   ir_func_destroy(fn);
 }
 
@@ -143,9 +134,5 @@ int main(void) {
   test_dump_fails();
   test_other_outcomes();
   test_asserts_on();
-  if (failures)
-    fprintf(stderr, "test_pass_manager: %d check(s) failed\n", failures);
-  else
-    printf("test_pass_manager: ok\n");
-  return failures != 0;
+  return test_done("test_pass_manager");
 }
