@@ -284,8 +284,13 @@ static int scan_shape(parser *P, uint32_t *dims, ir_elem *el) {
   while (is_digit(peekc(P, p))) {
     size_t s = p;
     unsigned long long d = 0;
-    while (is_digit(peekc(P, p))) d = d * 10 + (unsigned)(P->src[p++] - '0');
-    if (d > 0x7fffffffu) error_at(P, s, "dimension %.*s is too large", (int)(p - s), P->src + s);
+    while (is_digit(peekc(P, p))) {
+      d = d * 10 + (unsigned)(P->src[p++] - '0');
+      if (d > 0x7fffffffu) { /* checked per digit: a long run of digits must not wrap back into range */
+        while (is_digit(peekc(P, p))) p++;
+        error_at(P, s, "dimension %.*s is too large", (int)(p - s), P->src + s);
+      }
+    }
     if (n == IR_MAXRANK) error_at(P, s, "more than %d dimensions", IR_MAXRANK);
     dims[n++] = (uint32_t)d;
     if (peekc(P, p) != 'x') error_at(P, p, "expected 'x' after a dimension");
