@@ -77,11 +77,11 @@ int ir_tile_size_check(ir_type t, int warps, char *msg, size_t n) {
   if (t.kind != IR_TTILE) return 0;
   uint64_t limit = (uint64_t)IR_MAX_ELEMS_PER_THREAD * 32u * (uint64_t)(warps > 0 ? warps : 1);
   uint64_t numel = ir_type_numel(t);
-  if (numel > limit)
-    return fail(msg, n,
-                "%llu elements, more than a program of %d warps holds in a tile (%llu: %d per thread)",
-                (unsigned long long)numel, warps, (unsigned long long)limit, IR_MAX_ELEMS_PER_THREAD);
-  return 0;
+  if (numel <= limit) return 0;
+  char count[32] = "2^64 or more"; /* ir_type_numel saturates */
+  if (numel != UINT64_MAX) snprintf(count, sizeof count, "%llu", (unsigned long long)numel);
+  return fail(msg, n, "%s elements, more than a program of %d warps holds in a tile (%llu: %d per thread)",
+              count, warps, (unsigned long long)limit, IR_MAX_ELEMS_PER_THREAD);
 }
 
 int ir_int_fits(ir_elem e, int64_t v, char *msg, size_t n) {
