@@ -134,6 +134,10 @@ int ir_dot_check(ir_type a, ir_type b, ir_type c, const char *precision, char *m
 int ir_tile_size_check(ir_type t, int warps, char *msg, size_t n);
 int ir_warps_check(int64_t warps, char *msg, size_t n);
 int ir_int_fits(ir_elem e, int64_t v, char *msg, size_t n); /* v in the range of integer type e */
+/* The fixed range of integer attribute `key` of op `code`; 0 when it has none. ir_attr_int_check: "attribute
+ * 'stages' = 9 is out of range 1..8". */
+int ir_attr_int_range(int code, const char *key, int64_t *lo, int64_t *hi);
+int ir_attr_int_check(int code, const char *key, int64_t v, char *msg, size_t n);
 
 /* ---- opcodes ---- */
 

@@ -1,8 +1,9 @@
 /*
  * type_rules.c - the type rules that both the recipe front end (compiler/lua) and the verifier
  * apply, written once: dot's operand types, and the limits on a program's sizes (tile elements per
- * thread, warps, pipeline stages). Each check returns 0, or -1 with a message that names the
- * operand and what is wrong; the caller adds its own place (the recipe line, or the op).
+ * thread, warps, pipeline stages), and the ranges of integer attributes (the parser's and the
+ * verifier's). Each check returns 0, or -1 with a message that names the operand and what is
+ * wrong; the caller adds its own place (the recipe line, the op, or the text's line and column).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,5 +92,37 @@ int ir_int_fits(ir_elem e, int64_t v, char *msg, size_t n) {
   int64_t hi = sgn ? ((int64_t)1 << (bits - 1)) - 1 : ((int64_t)1 << bits) - 1;
   if (v >= lo && v <= hi) return 0;
   return fail(msg, n, "%lld is outside %s's range %lld..%lld", (long long)v, ir_elem_name(e), (long long)lo,
+              (long long)hi);
+}
+
+/* Integer attributes with a fixed range; ranges that depend on a type (iota's and reduce's axis,
+ * const's value, alloc_shared's swizzle beyond its bound here) are the verifier's rules. */
+static const struct {
+  int code;
+  const char *key;
+  int64_t lo, hi;
+} int_attrs[] = {
+    {IR_OP_PROGRAM_ID, "axis", 0, 2},
+    {IR_OP_NUM_PROGRAMS, "axis", 0, 2},
+    {IR_OP_FOR, "stages", 1, IR_MAX_STAGES},
+    {IR_OP_ASYNC_WAIT, "pending", 0, IR_MAX_STAGES},
+    {IR_OP_ALLOC_SHARED, "swizzle", 0, INT32_MAX},
+    {IR_OP_ALLOC_SHARED, "offset", 0, INT32_MAX},
+    {IR_OP_COPY, "async", 0, 1},
+};
+
+int ir_attr_int_range(int code, const char *key, int64_t *lo, int64_t *hi) {
+  for (size_t i = 0; i < sizeof int_attrs / sizeof *int_attrs; i++)
+    if (int_attrs[i].code == code && !strcmp(int_attrs[i].key, key)) {
+      *lo = int_attrs[i].lo, *hi = int_attrs[i].hi;
+      return 1;
+    }
+  return 0;
+}
+
+int ir_attr_int_check(int code, const char *key, int64_t v, char *msg, size_t n) {
+  int64_t lo, hi;
+  if (!ir_attr_int_range(code, key, &lo, &hi) || (v >= lo && v <= hi)) return 0;
+  return fail(msg, n, "attribute '%s' = %lld is out of range %lld..%lld", key, (long long)v, (long long)lo,
               (long long)hi);
 }

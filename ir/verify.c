@@ -19,6 +19,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir.h"
@@ -176,8 +177,10 @@ static int64_t need_int_in(verifier *V, ir_opid op, const char *key, int64_t lo,
   return a->i;
 }
 
-/* An optional integer attribute must be in lo..hi. */
-static void opt_int(verifier *V, ir_opid op, const char *key, int64_t lo, int64_t hi) {
+/* An optional integer attribute must be in its range (ir_attr_int_range, the parser's too). */
+static void opt_int(verifier *V, ir_opid op, const char *key) {
+  int64_t lo, hi;
+  if (!ir_attr_int_range(O(V, op)->code, key, &lo, &hi)) abort(); /* every caller's key has one */
   if (ir_attr_get(O(V, op)->attrs, key)) need_int_in(V, op, key, lo, hi);
 }
 
@@ -271,7 +274,8 @@ static void check_cast(verifier *V, ir_opid op) {
 
 /* program_id, num_programs: i32, axis 0..2 */
 static void check_grid(verifier *V, ir_opid op) {
-  need_int_in(V, op, "axis", 0, 2);
+  if (!ir_attr_get(O(V, op)->attrs, "axis")) need_attr(V, op, "axis", IR_AINT);
+  opt_int(V, op, "axis");
   result_is(V, op, 0, ir_t_scalar(IR_I32));
 }
 
@@ -371,19 +375,19 @@ static void check_copy(verifier *V, ir_opid op) {
   snprintf(what, sizeof what, "operand %u", 1 + v.rank);
   check_moved(V, op, what, otype(V, op, 1 + v.rank), IR_TSMEM, v);
   opt_number(V, op, "pad");
-  if (ir_attr_get(o->attrs, "async")) need_int_in(V, op, "async", 0, 1);
+  opt_int(V, op, "async");
 }
 
 static void check_alloc_shared(verifier *V, ir_opid op) {
   ir_type r = rtype(V, op, 0);
   if (r.kind != IR_TSMEM) fail(V, op, "result 0 has type %s; expected an smem buffer", ts(V, r));
-  opt_int(V, op, "swizzle", 0, INT32_MAX);
+  opt_int(V, op, "swizzle");
   int64_t sw = ir_attr_i(O(V, op)->attrs, "swizzle", 0);
   uint32_t row = r.shape[r.rank - 1] * (uint32_t)(ir_elem_bits(r.elem) < 8 ? 1 : ir_elem_bits(r.elem) / 8);
   if (sw > 1 && ((sw & (sw - 1)) || row % 16 || (uint64_t)sw > row / 16))
     fail(V, op, "swizzle = %lld needs a power of two at most the 16-byte chunks of a row (%s has %u)",
          (long long)sw, ts(V, r), row % 16 ? 0 : row / 16);
-  opt_int(V, op, "offset", 0, INT32_MAX);
+  opt_int(V, op, "offset");
 }
 
 /* load_shared: smem -> tile; store_shared: smem, tile. Same shape and element. */
@@ -483,7 +487,7 @@ static void check_for(verifier *V, ir_opid op) {
            3 + i, ts(V, init));
     result_is(V, op, i, init);
   }
-  opt_int(V, op, "stages", 1, IR_MAX_STAGES);
+  opt_int(V, op, "stages");
   check_yield(V, op, 0);
 }
 
@@ -507,7 +511,7 @@ static void check_yield_place(verifier *V, ir_opid op) {
 
 static void check_nothing(verifier *V, ir_opid op) { (void)V, (void)op; }
 
-static void check_async_wait(verifier *V, ir_opid op) { opt_int(V, op, "pending", 0, IR_MAX_STAGES); }
+static void check_async_wait(verifier *V, ir_opid op) { opt_int(V, op, "pending"); }
 
 /* The op's own rules, by opcode: ops.def's verify column. */
 static void (*const check_rules[IR_NOPS])(verifier *, ir_opid) = {
