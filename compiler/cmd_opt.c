@@ -10,9 +10,9 @@
  *    is verified after it runs), print the result to stdout. Chunks are separated by `// -----` in
  *    the output; an error in one chunk is reported and the next chunk still runs.
  * 3. With --verify-diagnostics, a comment `// expected-error {{text}}` states that the chunk must
- *    fail with a message whose first line contains text and names the comment's line (`expected-error@+N`,
- *    `@-N`, `@N` name another line, `@*` any line). The exit status is 0 iff every chunk met its
- *    expectations; a chunk without any must succeed.
+ *    fail with a message whose first line contains text and names the comment's line
+ *    (`expected-error@+N`, `@-N`, `@N` name another line, `@*` any line). The exit status is 0 iff
+ *    every chunk met its expectations; a chunk without any must succeed.
  *
  * Chunks are parsed with their lines and columns as in the whole file, so every message names the
  * place in the file the user wrote.
