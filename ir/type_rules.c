@@ -95,15 +95,14 @@ int ir_int_fits(ir_elem e, int64_t v, char *msg, size_t n) {
               (long long)hi);
 }
 
-/* Integer attributes with a fixed range; ranges that depend on a type (iota's and reduce's axis,
- * const's value, alloc_shared's swizzle beyond its bound here) are the verifier's rules. */
+/* Integer attributes with a fixed range that later stages read into narrower integers; the other
+ * ranges (the axis of program_id, iota and reduce, const's value, alloc_shared's swizzle beyond
+ * its bound here) are the verifier's rules alone. */
 static const struct {
   int code;
   const char *key;
   int64_t lo, hi;
 } int_attrs[] = {
-    {IR_OP_PROGRAM_ID, "axis", 0, 2},
-    {IR_OP_NUM_PROGRAMS, "axis", 0, 2},
     {IR_OP_FOR, "stages", 1, IR_MAX_STAGES},
     {IR_OP_ASYNC_WAIT, "pending", 0, IR_MAX_STAGES},
     {IR_OP_ALLOC_SHARED, "swizzle", 0, INT32_MAX},

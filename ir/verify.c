@@ -274,8 +274,7 @@ static void check_cast(verifier *V, ir_opid op) {
 
 /* program_id, num_programs: i32, axis 0..2 */
 static void check_grid(verifier *V, ir_opid op) {
-  if (!ir_attr_get(O(V, op)->attrs, "axis")) need_attr(V, op, "axis", IR_AINT);
-  opt_int(V, op, "axis");
+  need_int_in(V, op, "axis", 0, 2);
   result_is(V, op, 0, ir_t_scalar(IR_I32));
 }
 

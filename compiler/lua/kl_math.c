@@ -10,6 +10,8 @@
  * i1 values; < and <= on kiln values raise an error that says so. '%' is the IR's rem (truncating,
  * as in C), not Lua's floored modulo; '//' and '^' are refused.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kl_lib.h"
@@ -105,6 +107,12 @@ void kl_math_metamethods(lua_State *L, int mt) {
   int lib = lua_gettop(L);
   for (size_t i = 0; i < sizeof generic / sizeof *generic; i++) {
     if (!generic[i].f) continue;
+    int n = ir_opinfo_table[generic[i].code].nopnd;
+    if (generic[i].f == l_nary ? n < 1 || n > 3 : n != 1) { /* nary() holds at most 3 operands */
+      fprintf(stderr, "kiln: ops.def: op '%s' has %d operands, which its Lua binding kind cannot take\n",
+              ir_opinfo_table[generic[i].code].name, n);
+      abort();
+    }
     lua_pushinteger(L, generic[i].code);
     lua_pushcclosure(L, generic[i].f, 1);
     if (generic[i].meta) {
