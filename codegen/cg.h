@@ -137,6 +137,7 @@ void cg_lower_copy(cg_lower *L, ir_opid op);
 void cg_lower_load_shared(cg_lower *L, ir_opid op);
 void cg_lower_store_shared(cg_lower *L, ir_opid op);
 void cg_lower_async_wait(cg_lower *L, ir_opid op);
+void cg_lower_barrier(cg_lower *L, ir_opid op);
 
 /* ---- smem_swizzle.c: where an element of a shared buffer lives ---- */
 /* The swizzle N of shared buffer `buf` (its alloc_shared's `swizzle` attribute, found through

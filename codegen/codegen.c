@@ -8,8 +8,9 @@
  *   2. Create one LLVM context, module and builder; the device ops set up the module and create the
  *      kernel (PTX-kernel calling convention on NVPTX). Kernel parameters: ptr<E> -> global pointer,
  *      scalars -> their LLVM type.
- *   3. Lower the body op by op (the switch in lower_op), each op family in its lower_*.c file. Values
- *      every thread needs once (thread ids, per-layout offsets) go into a prologue block.
+ *   3. Lower the body op by op (the table lowerings[], expanded from ops.def's lower column), each op
+ *      family in its lower_*.c file. Values every thread needs once (thread ids, per-layout offsets)
+ *      go into a prologue block.
  *   4. Check the shared memory total against the target, then verify the module: a failure is a
  *      compiler bug (print the module, abort).
  *   5. Optimise with default<O3>; NVPTX: emit PTX through the target machine; sim: hand the module and
@@ -136,42 +137,18 @@ static const char *site_of(cg_lower *L, ir_opid op) {
   return ir_strdup(L->A, buf);
 }
 
+/* Each op's lowering: ops.def's lower column. */
+static void (*const lowerings[IR_NOPS])(cg_lower *, ir_opid) = {
+#define OP(E, name, nopnd, nres, nregion, flags, elems, verify, lower, lua, lua_name, lua_meta)              \
+  [IR_OP_##E] = cg_lower_##lower,
+#include "../ir/ops.def"
+#undef OP
+};
+
 static void lower_op(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   L->c.site = site_of(L, op);
-  switch ((ir_opcode)o->code) {
-  case IR_OP_PROGRAM_ID:
-  case IR_OP_NUM_PROGRAMS: cg_lower_program_id(L, op); return;
-  case IR_OP_CONST: cg_lower_const(L, op); return;
-  case IR_OP_IOTA: cg_lower_iota(L, op); return;
-  case IR_OP_SPLAT: cg_lower_splat(L, op); return;
-  case IR_OP_BROADCAST: cg_lower_broadcast(L, op); return;
-  case IR_OP_CAST: cg_lower_cast(L, op); return;
-  case IR_OP_BITCAST: cg_lower_bitcast(L, op); return;
-  case IR_OP_VIEW: cg_lower_view(L, op); return;
-  case IR_OP_LOAD: cg_lower_load(L, op); return;
-  case IR_OP_STORE: cg_lower_store(L, op); return;
-  case IR_OP_ALLOC_SHARED: cg_lower_alloc_shared(L, op); return;
-  case IR_OP_COPY: cg_lower_copy(L, op); return;
-  case IR_OP_LOAD_SHARED: cg_lower_load_shared(L, op); return;
-  case IR_OP_STORE_SHARED: cg_lower_store_shared(L, op); return;
-  case IR_OP_BARRIER: L->c.ops->barrier(&L->c); return;
-  case IR_OP_ASYNC_WAIT: cg_lower_async_wait(L, op); return;
-  case IR_OP_REDUCE: cg_lower_reduce(L, op); return;
-  case IR_OP_DOT: cg_lower_dot(L, op); return;
-  case IR_OP_CONVERT_LAYOUT: cg_lower_convert_layout(L, op); return;
-  case IR_OP_FOR: cg_lower_for(L, op); return;
-  case IR_OP_IF: cg_lower_if(L, op); return;
-  case IR_OP_YIELD: cg_lower_yield(L, op); return;
-  default: break;
-  }
-  if (ir_opinfo_table[o->code].flags & IR_F_ELEMENTWISE) {
-    cg_lower_elementwise(L, op);
-    return;
-  }
-  fprintf(stderr, "kiln: codegen has no lowering for op '%s' (a compiler bug)\n",
-          ir_opinfo_table[o->code].name);
-  abort();
+  lowerings[o->code](L, op);
 }
 
 void cg_lower_region(cg_lower *L, ir_reg r) {

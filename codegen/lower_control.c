@@ -2,7 +2,8 @@
  * lower_control.c - program ids, `for`, `if` and `yield`; the hint that keeps a loop the lowering
  * builds (copies, the mma K loop) rolled.
  *
- * for: a guard (lo < hi), then the body as a bottom-tested loop with one phi for the induction
+ * for: a guard (lo < hi and 0 < step: a step that is not positive at run time runs no iteration, the
+ * verifier refuses a constant one), then the body as a bottom-tested loop with one phi for the induction
  * variable and one per element of every carried value; the body's yield feeds the phis from the block
  * it ends; the results join the inits (no iteration) and the last yield. if: two blocks and a join with one
  * phi per element of each result. Scalars (and so loop bounds and if conditions) are the same in every thread
@@ -62,7 +63,10 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
   LLVMIntPredicate lt = ir_elem_is_signed(ir_vtype(fn, o->opnd[0]).elem) ? LLVMIntSLT : LLVMIntULT;
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(B), bodyb = cg_block(L, "for.body"),
                     exit = cg_block(L, "for.exit");
-  LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, lo, hi, ""), bodyb, exit);
+  LLVMValueRef zero = LLVMConstInt(LLVMTypeOf(step), 0, 0); /* a step <= 0 runs no iteration */
+  LLVMValueRef enter =
+      LLVMBuildAnd(B, LLVMBuildICmp(B, lt, lo, hi, ""), LLVMBuildICmp(B, lt, zero, step, ""), "");
+  LLVMBuildCondBr(B, enter, bodyb, exit);
   LLVMPositionBuilderAtEnd(B, bodyb);
   LLVMValueRef iv = LLVMBuildPhi(B, LLVMTypeOf(lo), "iv");
   LLVMAddIncoming(iv, &lo, &pre, 1);

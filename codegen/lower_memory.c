@@ -1,5 +1,5 @@
 /*
- * lower_memory.c - views, global loads and stores, shared buffers, and global -> shared copies.
+ * lower_memory.c - views, global loads and stores, shared buffers, global -> shared copies, barriers.
  *
  * A view lowers to its base pointer, its dims and its strides (i64). Element (c_0, ..., c_R-1) of a
  * tile at offsets (o_d) is at base + sum((o_d + c_d) * stride_d) and inside the view when every
@@ -491,4 +491,9 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
 void cg_lower_async_wait(cg_lower *L, ir_opid op) {
   int n = (int)ir_attr_i(L->fn->ops[op].attrs, "pending", 0);
   if ((L->c.target->features & TG_F_CP_ASYNC) && L->c.ops->cp_async_wait) L->c.ops->cp_async_wait(&L->c, n);
+}
+
+void cg_lower_barrier(cg_lower *L, ir_opid op) {
+  (void)op;
+  L->c.ops->barrier(&L->c);
 }

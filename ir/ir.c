@@ -80,6 +80,15 @@ int ir_elem_is_signed(ir_elem e) { return elems[e].is_signed && !elems[e].is_flo
 int ir_elem_is_fp8(ir_elem e) { return e == IR_E4M3 || e == IR_E5M2; }
 int ir_elem_bytes(ir_elem e) { return elems[e].bits < 8 ? 1 : elems[e].bits / 8; }
 
+int ir_elem_in_class(ir_eclass c, ir_elem e) {
+  switch (c) {
+  case IR_EC_NUM: return e != IR_I1;
+  case IR_EC_INT: return !ir_elem_is_float(e);
+  case IR_EC_FLOAT: return ir_elem_is_float(e);
+  default: return 1;
+  }
+}
+
 int ir_elem_parse(const char *s, int n) {
   for (int e = 0; e < IR_NELEM; e++)
     if ((int)strlen(elems[e].name) == n && memcmp(elems[e].name, s, n) == 0) return e;
@@ -119,10 +128,13 @@ int ir_type_eq(ir_type a, ir_type b) {
   return memcmp(&a.layout, &b.layout, sizeof a.layout) == 0;
 }
 
-uint32_t ir_type_numel(ir_type t) {
+uint64_t ir_type_numel(ir_type t) {
   if (t.kind != IR_TTILE && t.kind != IR_TSMEM) return 1;
-  uint32_t n = 1;
-  for (int i = 0; i < t.rank; i++) n *= t.shape[i];
+  uint64_t n = 1;
+  for (int i = 0; i < t.rank; i++) {
+    if (t.shape[i] && n > UINT64_MAX / t.shape[i]) return UINT64_MAX; /* saturates: never wraps */
+    n *= t.shape[i];
+  }
   return n;
 }
 
@@ -192,8 +204,9 @@ int ir_type_str(ir_type t, char *buf, size_t n) {
 /* ---- op table ---- */
 
 const ir_opinfo ir_opinfo_table[IR_NOPS] = {
-    [IR_OP_NONE] = {"<none>", 0, 0, 0, 0},
-#define OP(E, name, nopnd, nres, nregion, flags) [IR_OP_##E] = {name, nopnd, nres, nregion, flags},
+    [IR_OP_NONE] = {"<none>", 0, 0, 0, 0, IR_EC_ANY},
+#define OP(E, name, nopnd, nres, nregion, flags, elems, verify, lower, lua, lua_name, lua_meta)              \
+  [IR_OP_##E] = {name, nopnd, nres, nregion, flags, IR_EC_##elems},
 #include "ops.def"
 #undef OP
 };

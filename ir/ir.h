@@ -114,8 +114,32 @@ ir_type ir_t_smem(ir_elem e, int rank, const uint32_t *shape);
 ir_layout ir_layout_mma(ir_lkind kind, int wm, int wn, int kw);
 int ir_type_eq(ir_type a, ir_type b); /* layouts compared too */
 int ir_type_eq_nolayout(ir_type a, ir_type b);
-uint32_t ir_type_numel(ir_type t);               /* product of shape (1 for scalars) */
+uint64_t ir_type_numel(ir_type t);               /* product of shape (1 for scalars) */
 int ir_type_str(ir_type t, char *buf, size_t n); /* printed form; returns length */
+
+/* ---- type rules shared by the recipe front end and the verifier (type_rules.c) ---- */
+
+/* Limits of one program (docs/ir.md, "Limits"). A tile holds at most IR_MAX_ELEMS_PER_THREAD
+ * elements per thread (numel <= that x 32 x warps): four times the 255 registers a thread has on
+ * every target row; codegen gives each thread its elements as separate values, so a larger tile
+ * would spill and make codegen grow without bound. Warps: a power of two up to 32 (1024 threads,
+ * every row's max_threads). Stages: a loop's pipeline depth (each stage a copy of its buffers). */
+enum { IR_MAX_ELEMS_PER_THREAD = 1024, IR_MAX_WARPS = 32, IR_MAX_STAGES = 8 };
+/* A shared buffer is at most 1 GiB: far above every target row's shared memory per block (whose
+ * limit is checked where the target is known: shared-memory planning, codegen), and small enough
+ * that their byte arithmetic never wraps. */
+enum { IR_MAX_SMEM_BYTES = 1 << 30 };
+
+/* Each returns 0, or -1 with a message in msg naming the operand or value and what is wrong. */
+int ir_dot_check(ir_type a, ir_type b, ir_type c, const char *precision, char *msg,
+                 size_t n); /* NULL: ieee */
+int ir_tile_size_check(ir_type t, int warps, char *msg, size_t n);
+int ir_warps_check(int64_t warps, char *msg, size_t n);
+int ir_int_fits(ir_elem e, int64_t v, char *msg, size_t n); /* v in the range of integer type e */
+/* The fixed range of integer attribute `key` of op `code`; 0 when it has none. ir_attr_int_check: "attribute
+ * 'stages' = 9 is out of range 1..8". */
+int ir_attr_int_range(int code, const char *key, int64_t *lo, int64_t *hi);
+int ir_attr_int_check(int code, const char *key, int64_t v, char *msg, size_t n);
 
 /* ---- opcodes ---- */
 
@@ -126,9 +150,13 @@ enum {
   IR_F_COMMUTATIVE = 8,
 };
 
+/* The element types an op's operand 0 may have (ops.def's elems column). */
+typedef enum { IR_EC_ANY, IR_EC_NUM, IR_EC_INT, IR_EC_FLOAT } ir_eclass;
+int ir_elem_in_class(ir_eclass c, ir_elem e); /* NUM: every type but i1 */
+
 typedef enum {
   IR_OP_NONE,
-#define OP(E, name, nopnd, nres, nregion, flags) IR_OP_##E,
+#define OP(E, name, nopnd, nres, nregion, flags, elems, verify, lower, lua, lua_name, lua_meta) IR_OP_##E,
 #include "ops.def"
 #undef OP
   IR_NOPS
@@ -137,6 +165,7 @@ typedef enum {
 typedef struct {
   const char *name;
   int nopnd, nres, nregion, flags;
+  int elems; /* ir_eclass */
 } ir_opinfo;
 
 extern const ir_opinfo ir_opinfo_table[IR_NOPS];

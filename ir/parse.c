@@ -284,8 +284,13 @@ static int scan_shape(parser *P, uint32_t *dims, ir_elem *el) {
   while (is_digit(peekc(P, p))) {
     size_t s = p;
     unsigned long long d = 0;
-    while (is_digit(peekc(P, p))) d = d * 10 + (unsigned)(P->src[p++] - '0');
-    if (d > 0x7fffffffu) error_at(P, s, "dimension %.*s is too large", (int)(p - s), P->src + s);
+    while (is_digit(peekc(P, p))) {
+      d = d * 10 + (unsigned)(P->src[p++] - '0');
+      if (d > 0x7fffffffu) { /* checked per digit: a long run of digits must not wrap back into range */
+        while (is_digit(peekc(P, p))) p++;
+        error_at(P, s, "dimension %.*s is too large", (int)(p - s), P->src + s);
+      }
+    }
     if (n == IR_MAXRANK) error_at(P, s, "more than %d dimensions", IR_MAXRANK);
     dims[n++] = (uint32_t)d;
     if (peekc(P, p) != 'x') error_at(P, p, "expected 'x' after a dimension");
@@ -304,6 +309,7 @@ static int scan_shape(parser *P, uint32_t *dims, ir_elem *el) {
 static void parse_layout_list(parser *P, uint8_t *out, int rank, const char *what) {
   expect(P, '[', "to open a layout list");
   for (int i = 0; i < rank; i++) {
+    if (i && is_punct(P, ']')) error_tok(P, "expected %d entries in the layout's %s list", rank, what);
     if (i) expect(P, ',', "between layout entries");
     if (P->tok.kind != T_INT) error_tok(P, "expected an integer in the layout's %s list", what);
     long v = strtol(tok_text(P), NULL, 10);
@@ -461,10 +467,20 @@ static void parse_list_attr(parser *P, ir_attr **list, const char *key) {
   ir_attr_set_list(P->fn->A, list, key, buf, n);
 }
 
+/* An integer attribute of op `code` outside its fixed range (ir_attr_int_range) is refused here,
+ * before anything can truncate it. */
+static void parse_int_attr(parser *P, ir_attr **list, const char *key, int code) {
+  char msg[200];
+  size_t at = P->tok.start;
+  int64_t v = int_value(P);
+  if (ir_attr_int_check(code, key, v, msg, sizeof msg)) error_at(P, at, "%s", msg);
+  ir_attr_set_i(P->fn->A, list, key, v);
+}
+
 /* attr-value := INT | FLOAT | STRING | list */
-static void parse_attr_value(parser *P, ir_attr **list, const char *key) {
+static void parse_attr_value(parser *P, ir_attr **list, const char *key, int code) {
   switch (P->tok.kind) {
-  case T_INT: ir_attr_set_i(P->fn->A, list, key, int_value(P)); return;
+  case T_INT: parse_int_attr(P, list, key, code); return;
   case T_FLOAT: ir_attr_set_f(P->fn->A, list, key, float_value(P)); return;
   case T_STRING:
     ir_attr_set_s(P->fn->A, list, key, decode_string(P, P->tok));
@@ -478,7 +494,7 @@ static void parse_attr_value(parser *P, ir_attr **list, const char *key) {
 }
 
 /* attr-dict := '{' IDENT '=' attr-value (',' IDENT '=' attr-value)* '}' */
-static void parse_attrs(parser *P, ir_attr **list) {
+static void parse_attrs(parser *P, ir_attr **list, int code) {
   expect(P, '{', "to open the attributes");
   do {
     if (P->tok.kind != T_IDENT) error_tok(P, "expected an attribute name, found %s", tok_desc(P));
@@ -487,12 +503,14 @@ static void parse_attrs(parser *P, ir_attr **list) {
     if (ir_attr_get(*list, key)) error_tok(P, "duplicate attribute '%s'", key);
     next(P);
     expect(P, '=', "after the attribute name");
-    parse_attr_value(P, list, key);
+    parse_attr_value(P, list, key, code);
   } while (accept(P, ','));
   expect(P, '}', "to close the attributes");
 }
 
-/* An attribute dictionary, not a region, follows: '{' IDENT '='. */
+/* An attribute dictionary, not a region, follows: '{' IDENT, then anything but '(' (a region's
+ * first op without results reads '{' OPNAME '('), so that '{value 1}' is reported as an attribute
+ * missing its '='. */
 static int attrs_follow(parser *P) {
   if (!is_punct(P, '{')) return 0;
   size_t pos = P->pos;
@@ -501,7 +519,7 @@ static int attrs_follow(parser *P) {
   int r = P->tok.kind == T_IDENT;
   if (r) {
     next(P);
-    r = is_punct(P, '=');
+    r = !is_punct(P, '(');
   }
   P->pos = pos;
   P->tok = tok;
@@ -593,7 +611,7 @@ static void parse_op(parser *P, ir_reg reg, int line) {
   }
   next(P);
   ir_attr *attrs = NULL;
-  if (attrs_follow(P)) parse_attrs(P, &attrs);
+  if (attrs_follow(P)) parse_attrs(P, &attrs, code);
   ir_type *types = NULL;
   uint32_t ntypes = 0, capt = 0;
   if (accept(P, ':')) do
@@ -684,7 +702,7 @@ static void parse_kernel(parser *P) {
     parse_param(P);
   }
   next(P);
-  if (attrs_follow(P)) parse_attrs(P, &P->fn->attrs);
+  if (attrs_follow(P)) parse_attrs(P, &P->fn->attrs, IR_OP_NONE);
   expect(P, '{', "to open the kernel body");
   parse_region(P, P->fn->body, 0);
 }

@@ -6,8 +6,10 @@
  *    arguments of the regions that enclose it and the results of the ops before it in those
  *    regions. An op's own results are visible only after the op (not in its regions).
  * 3. Per op: operand/result/region counts against ops.def, each operand visible, each result type
- *    and block argument type well formed (rank 1..3, power-of-two dims, a valid layout), then the
- *    op's regions, then the op's own type and attribute rules (one function per family below).
+ *    and block argument type well formed (rank 1..3, power-of-two dims, the size limits of ir.h, a
+ *    valid layout), then the op's regions, then the op's own type and attribute rules: ops.def's
+ *    verify column names the check_ function (one per family below; the dispatch table check_rules
+ *    is expanded from ops.def).
  * 4. Regions of `for`/`if` end with a `yield` whose operands match the op; `yield` appears nowhere
  *    else.
  *
@@ -17,6 +19,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir.h"
@@ -137,6 +140,14 @@ static void check_type(verifier *V, ir_opid op, const char *what, ir_type t) {
         snprintf(msg, sizeof msg, "has type %s: dim %d (%u) is not a power of two", ts(V, t), d, t.shape[d]);
   if (!msg[0] && t.kind == IR_TTILE && t.layout.kind > IR_LMMA_B)
     snprintf(msg, sizeof msg, "has an unknown layout");
+  char big[200];
+  if (!msg[0] && ir_tile_size_check(t, V->warps, big, sizeof big))
+    snprintf(msg, sizeof msg, "has type %s: %s", ts(V, t), big);
+  if (!msg[0] && t.kind == IR_TSMEM &&
+      ir_type_numel(t) * (uint64_t)ir_elem_bits(t.elem) > IR_MAX_SMEM_BYTES * 8ull)
+    snprintf(msg, sizeof msg, "has type %s: %llu bytes, more than a shared buffer may have (%d)", ts(V, t),
+             (unsigned long long)((ir_type_numel(t) * (uint64_t)ir_elem_bits(t.elem) + 7) / 8),
+             IR_MAX_SMEM_BYTES);
   if (!msg[0] && op && t.kind == IR_TTILE && t.layout.kind == IR_LBLOCKED) check_layout(V, op, what, t);
   if (!msg[0] && op && t.kind == IR_TTILE && t.layout.kind >= IR_LMMA) check_mma_layout(V, op, what, t);
   if (!msg[0]) return;
@@ -166,9 +177,11 @@ static int64_t need_int_in(verifier *V, ir_opid op, const char *key, int64_t lo,
   return a->i;
 }
 
-/* An optional integer attribute must be at least lo. */
-static void opt_int(verifier *V, ir_opid op, const char *key, int64_t lo) {
-  if (ir_attr_get(O(V, op)->attrs, key)) need_int_in(V, op, key, lo, INT64_MAX);
+/* An optional integer attribute must be in its range (ir_attr_int_range, the parser's too). */
+static void opt_int(verifier *V, ir_opid op, const char *key) {
+  int64_t lo, hi;
+  if (!ir_attr_int_range(O(V, op)->code, key, &lo, &hi)) abort(); /* every caller's key has one */
+  if (ir_attr_get(O(V, op)->attrs, key)) need_int_in(V, op, key, lo, hi);
 }
 
 /* A string attribute from a fixed set (words separated by spaces). */
@@ -215,16 +228,13 @@ static void need_scalar(verifier *V, ir_opid op, uint32_t i, ir_elem e) {
 
 /* The op's element class: integer-only and float-only elementwise ops. */
 static void check_elem_class(verifier *V, ir_opid op) {
-  int c = O(V, op)->code;
+  ir_eclass c = (ir_eclass)ir_opinfo_table[O(V, op)->code].elems;
   ir_type t = otype(V, op, 0);
-  int int_only = c == IR_OP_AND || c == IR_OP_OR || c == IR_OP_XOR || c == IR_OP_SHL || c == IR_OP_SHR ||
-                 c == IR_OP_NOT || c == IR_OP_POPC;
-  int float_only = c == IR_OP_EXP || c == IR_OP_EXP2 || c == IR_OP_LOG || c == IR_OP_LOG2 ||
-                   c == IR_OP_SQRT || c == IR_OP_RSQRT;
-  if (int_only && ir_elem_is_float(t.elem))
-    fail(V, op, "operand 0 has type %s; '%s' needs an integer element type", ts(V, t), opname(V, op));
-  if (float_only && !ir_elem_is_float(t.elem))
-    fail(V, op, "operand 0 has type %s; '%s' needs a float element type", ts(V, t), opname(V, op));
+  if (ir_elem_in_class(c, (ir_elem)t.elem)) return;
+  fail(V, op, "operand 0 has type %s; '%s' needs %s element type", ts(V, t), opname(V, op),
+       c == IR_EC_INT     ? "an integer"
+       : c == IR_EC_FLOAT ? "a float"
+                          : "a numeric (not i1)");
 }
 
 /* ---- per-op rules ---- */
@@ -364,19 +374,19 @@ static void check_copy(verifier *V, ir_opid op) {
   snprintf(what, sizeof what, "operand %u", 1 + v.rank);
   check_moved(V, op, what, otype(V, op, 1 + v.rank), IR_TSMEM, v);
   opt_number(V, op, "pad");
-  if (ir_attr_get(o->attrs, "async")) need_int_in(V, op, "async", 0, 1);
+  opt_int(V, op, "async");
 }
 
 static void check_alloc_shared(verifier *V, ir_opid op) {
   ir_type r = rtype(V, op, 0);
   if (r.kind != IR_TSMEM) fail(V, op, "result 0 has type %s; expected an smem buffer", ts(V, r));
-  opt_int(V, op, "swizzle", 0);
+  opt_int(V, op, "swizzle");
   int64_t sw = ir_attr_i(O(V, op)->attrs, "swizzle", 0);
   uint32_t row = r.shape[r.rank - 1] * (uint32_t)(ir_elem_bits(r.elem) < 8 ? 1 : ir_elem_bits(r.elem) / 8);
   if (sw > 1 && ((sw & (sw - 1)) || row % 16 || (uint64_t)sw > row / 16))
     fail(V, op, "swizzle = %lld needs a power of two at most the 16-byte chunks of a row (%s has %u)",
          (long long)sw, ts(V, r), row % 16 ? 0 : row / 16);
-  opt_int(V, op, "offset", 0);
+  opt_int(V, op, "offset");
 }
 
 /* load_shared: smem -> tile; store_shared: smem, tile. Same shape and element. */
@@ -412,46 +422,14 @@ static void check_convert_layout(verifier *V, ir_opid op) {
 
 /* ---- dot ---- */
 
-static int dot_input_ok(ir_elem e, const char *prec) {
-  if (!strcmp(prec, "b1_and")) return e == IR_U32;
-  if (!strcmp(prec, "tf32")) return e == IR_F32;
-  return e == IR_F16 || e == IR_BF16 || e == IR_F32 || e == IR_E4M3 || e == IR_E5M2 || e == IR_I8 ||
-         e == IR_U8;
-}
-
-static void check_dot_elems(verifier *V, ir_opid op, ir_type a, ir_type b, ir_type c) {
-  const char *prec =
-      ir_attr_get(O(V, op)->attrs, "precision") ? need_word(V, op, "precision", "ieee tf32 b1_and") : "ieee";
-  if (a.elem != b.elem) fail(V, op, "operand 1 has type %s but operand 0 has type %s", ts(V, b), ts(V, a));
-  if (!dot_input_ok(a.elem, prec))
-    fail(V, op, "operand 0 has type %s; precision '%s' takes %s", ts(V, a), prec,
-         !strcmp(prec, "b1_and") ? "u32 (packed bits)"
-         : !strcmp(prec, "tf32") ? "f32"
-                                 : "f16, bf16, f32, e4m3, e5m2, i8 or u8");
-  int int_in = !ir_elem_is_float(a.elem);
-  if (int_in ? c.elem != IR_I32 : c.elem != IR_F32 && !(c.elem == IR_F16 && a.elem == IR_F16))
-    fail(V, op, "operand 2 has type %s; the accumulator for %s inputs must be %s", ts(V, c),
-         ir_elem_name(a.elem),
-         int_in             ? "i32"
-         : a.elem == IR_F16 ? "f32 or f16"
-                            : "f32");
-}
-
-/* dot: a [M,K] x b [K,N] + acc [M,N] -> type of acc */
+/* dot: a [M,K] x b [K,N] + acc [M,N] -> type of acc (the rule: ir_dot_check, shared with the front
+ * end) */
 static void check_dot(verifier *V, ir_opid op) {
-  ir_type a = otype(V, op, 0), b = otype(V, op, 1), c = otype(V, op, 2);
-  for (uint32_t i = 0; i < 3; i++) {
-    ir_type t = otype(V, op, i);
-    if (t.kind != IR_TTILE || t.rank != 2)
-      fail(V, op, "operand %u has type %s; expected a rank-2 tile", i, ts(V, t));
-  }
-  if (a.shape[1] != b.shape[0])
-    fail(V, op, "operand 1 has type %s but operand 0 has type %s: K differs (%u vs %u)", ts(V, b), ts(V, a),
-         b.shape[0], a.shape[1]);
-  if (c.shape[0] != a.shape[0] || c.shape[1] != b.shape[1])
-    fail(V, op, "operand 2 has type %s; expected shape %ux%u ([M,K]x[K,N] -> [M,N])", ts(V, c), a.shape[0],
-         b.shape[1]);
-  check_dot_elems(V, op, a, b, c);
+  char msg[400];
+  const char *prec =
+      ir_attr_get(O(V, op)->attrs, "precision") ? need_attr(V, op, "precision", IR_ASTR)->s : NULL;
+  ir_type c = otype(V, op, 2);
+  if (ir_dot_check(otype(V, op, 0), otype(V, op, 1), c, prec, msg, sizeof msg)) fail(V, op, "%s", msg);
   result_is(V, op, 0, c);
 }
 
@@ -473,6 +451,14 @@ static void check_yield(verifier *V, ir_opid op, int i) {
   }
 }
 
+/* The loop counts up: a constant step must be >= 1 (a dynamic one <= 0 runs no iteration). */
+static void check_step(verifier *V, ir_opid op) {
+  ir_opid d = ir_v(V->fn, O(V, op)->opnd[2])->def;
+  ir_attr *a = d && O(V, d)->code == IR_OP_CONST ? ir_attr_get(O(V, d)->attrs, "value") : NULL;
+  if (a && a->kind == IR_AINT && a->i < 1)
+    fail(V, op, "operand 2 (the step) is %lld; a loop counts up by a step of at least 1", (long long)a->i);
+}
+
 /* for(lo, hi, step, inits...) -> one result per init; region args (iv, carried...) */
 static void check_for(verifier *V, ir_opid op) {
   ir_op *o = O(V, op);
@@ -481,6 +467,7 @@ static void check_for(verifier *V, ir_opid op) {
   if (!is_int_scalar(lo) || lo.elem == IR_I1)
     fail(V, op, "operand 0 has type %s; loop bounds are integer scalars", ts(V, lo));
   for (uint32_t i = 1; i < 3; i++) same_as_operand0(V, op, i);
+  check_step(V, op);
   uint32_t ninit = o->nopnd - 3;
   if (o->nres != ninit)
     fail(V, op, "has %u result%s but %u loop-carried init%s", o->nres, o->nres == 1 ? "" : "s", ninit,
@@ -499,7 +486,7 @@ static void check_for(verifier *V, ir_opid op) {
            3 + i, ts(V, init));
     result_is(V, op, i, init);
   }
-  opt_int(V, op, "stages", 1);
+  opt_int(V, op, "stages");
   check_yield(V, op, 0);
 }
 
@@ -521,35 +508,17 @@ static void check_yield_place(verifier *V, ir_opid op) {
   if (o->next) fail(V, op, "not the last op of its region");
 }
 
-/* The op's own rules, by opcode. */
-static void check_rules(verifier *V, ir_opid op) {
-  switch (O(V, op)->code) {
-  case IR_OP_PROGRAM_ID:
-  case IR_OP_NUM_PROGRAMS: check_grid(V, op); break;
-  case IR_OP_CONST: check_const(V, op); break;
-  case IR_OP_IOTA: check_iota(V, op); break;
-  case IR_OP_SPLAT: check_splat(V, op); break;
-  case IR_OP_BROADCAST: check_broadcast(V, op); break;
-  case IR_OP_CAST:
-  case IR_OP_BITCAST: check_cast(V, op); break;
-  case IR_OP_VIEW: check_view(V, op); break;
-  case IR_OP_LOAD: check_load(V, op); break;
-  case IR_OP_STORE: check_store(V, op); break;
-  case IR_OP_COPY: check_copy(V, op); break;
-  case IR_OP_ALLOC_SHARED: check_alloc_shared(V, op); break;
-  case IR_OP_LOAD_SHARED:
-  case IR_OP_STORE_SHARED: check_shared_access(V, op); break;
-  case IR_OP_BARRIER: break;
-  case IR_OP_ASYNC_WAIT: opt_int(V, op, "pending", 0); break;
-  case IR_OP_REDUCE: check_reduce(V, op); break;
-  case IR_OP_DOT: check_dot(V, op); break;
-  case IR_OP_CONVERT_LAYOUT: check_convert_layout(V, op); break;
-  case IR_OP_FOR: check_for(V, op); break;
-  case IR_OP_IF: check_if(V, op); break;
-  case IR_OP_YIELD: check_yield_place(V, op); break;
-  default: check_elementwise(V, op); break;
-  }
-}
+static void check_nothing(verifier *V, ir_opid op) { (void)V, (void)op; }
+
+static void check_async_wait(verifier *V, ir_opid op) { opt_int(V, op, "pending"); }
+
+/* The op's own rules, by opcode: ops.def's verify column. */
+static void (*const check_rules[IR_NOPS])(verifier *, ir_opid) = {
+#define OP(E, name, nopnd, nres, nregion, flags, elems, verify, lower, lua, lua_name, lua_meta)              \
+  [IR_OP_##E] = check_##verify,
+#include "ops.def"
+#undef OP
+};
 
 /* ---- structure and dominance ---- */
 
@@ -601,7 +570,7 @@ static void verify_op(verifier *V, ir_reg reg, ir_opid op) {
     }
   }
   for (int i = 0; i < o->nregion; i++) verify_region(V, o->region[i]);
-  check_rules(V, op);
+  check_rules[o->code](V, op);
   for (uint32_t i = 0; i < o->nres; i++) V->vis[o->res[i]] = 1;
 }
 
@@ -617,8 +586,8 @@ static void verify_region(verifier *V, ir_reg reg) {
 
 static void verify_kernel(verifier *V) {
   ir_attr *w = ir_attr_get(V->fn->attrs, "warps");
-  if (w && (w->kind != IR_AINT || w->i < 1 || w->i > 32))
-    fail_kernel(V, "attribute 'warps' must be an integer in 1..32");
+  if (w && (w->kind != IR_AINT || ir_warps_check(w->i, NULL, 0)))
+    fail_kernel(V, "attribute 'warps' must be an integer in 1..%d and a power of two", IR_MAX_WARPS);
   V->warps = w ? (int)w->i : 4;
   ir_region *body = ir_r(V->fn, V->fn->body);
   for (uint32_t i = 0; i < body->nargs; i++) {

@@ -4,6 +4,8 @@
  * A body is a Lua function run once, at build time, with the builder inside the op's region: it
  * receives the region's block arguments as values and returns the values the region yields.
  *   k.range(lo, hi, step, {inits...}, function(i, c1, c2, ...) return c1', c2', ... end[, {stages=n}])
+ * The loop counts up from lo while i < hi: a number step must be >= 1 (a value step that is not
+ * positive at run time runs no iteration); stages is 1..IR_MAX_STAGES.
  *   k.if_(cond, function() return a, b end, function() return a', b' end)
  * The results of the op are returned to the recipe. An `if`'s result types are known only once
  * both branches ran, so the op is first built without results and then rebuilt with them, the two
@@ -85,7 +87,9 @@ static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   lua_getfield(L, idx, "stages");
   int ok;
   lua_Integer s = lua_tointegerx(L, -1, &ok);
-  if (!ok || s < 1) luaL_error(L, "k.range: stages must be a whole number >= 1");
+  if (!ok || s < 1 || s > IR_MAX_STAGES)
+    luaL_error(L, "k.range: stages must be a whole number from 1 to %d, got %s", IR_MAX_STAGES,
+               luaL_tolstring(L, -1, NULL));
   ir_op_set_i(fn, op, "stages", s);
   lua_pop(L, 1);
 }
@@ -96,6 +100,9 @@ static int f_range(lua_State *L) {
   ir_type types[MAXCARRY + 1];
   kl_build *B = kl_build_get(L);
   ir_elem e = bound_type(L);
+  if (lua_type(L, 3) == LUA_TNUMBER && !(lua_tonumber(L, 3) >= 1))
+    luaL_error(L, "k.range: the step must be at least 1 (loops count up), got %s",
+               luaL_tolstring(L, 3, NULL));
   for (int i = 0; i < 3; i++) opnd[i] = kl_index(L, i + 1, e, "k.range: a bound");
   for (int i = 0; i < 3; i++)
     if (kl_vtype(L, opnd[i]).elem != e) luaL_error(L, "k.range: bounds mix i32 and i64");

@@ -111,6 +111,7 @@ extern const luaL_Reg kl_tile_lib[];
 extern const luaL_Reg kl_memory_lib[];
 extern const luaL_Reg kl_control_lib[];
 extern const luaL_Reg kl_declare_lib[];
+/* The operators on the value metatable at mt, and ops.def's generic bindings into its __index. */
 void kl_math_metamethods(lua_State *L, int mt);
 int kl_has_mt(lua_State *L, int idx, const char *mt); /* kl_declare.c: tables tagged by metatable */
 

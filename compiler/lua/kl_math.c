@@ -2,45 +2,73 @@
  * kl_math.c - elementwise ops: the operators on kiln values (+ - * / % unary-, & | ~ << >>), the
  * comparisons (t:lt(u) ...), math functions (k.exp2 ...), k.where and k.fma.
  *
+ * The plain elementwise ops are generic: ops.def's lua column names their k.* function and
+ * metamethod, and one closure per op (the opcode its upvalue) builds them (generic[] below). The
+ * rest are written here: comparisons, k.where, k.max/k.min (reduction or elementwise).
+ *
  * Lua turns the results of == < <= into booleans, so comparisons are methods (t:lt(u)) that build
  * i1 values; < and <= on kiln values raise an error that says so. '%' is the IR's rem (truncating,
  * as in C), not Lua's floored modulo; '//' and '^' are refused.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kl_lib.h"
 
-enum { NUMERIC, INTEGER, FLOAT, ANY };
-
-static void check_class(lua_State *L, ir_type t, int cls, const char *op) {
-  int f = ir_elem_is_float((ir_elem)t.elem);
-  if (cls == FLOAT && !f)
-    luaL_error(L, "'%s' needs a float value, got %s", op, ir_elem_name((ir_elem)t.elem));
-  if (cls == INTEGER && f)
-    luaL_error(L, "'%s' needs an integer value, got %s", op, ir_elem_name((ir_elem)t.elem));
-  if (cls == NUMERIC && t.elem == IR_I1)
-    luaL_error(L, "'%s' does not apply to i1 (use & | ~ on conditions, or k.cast)", op);
+/* The element class of ops.def (ir_elem_in_class), in the front end's words. */
+static void check_class(lua_State *L, ir_type t, ir_opcode code) {
+  ir_eclass c = (ir_eclass)ir_opinfo_table[code].elems;
+  const char *op = ir_opinfo_table[code].name;
+  if (ir_elem_in_class(c, (ir_elem)t.elem)) return;
+  if (c == IR_EC_FLOAT) luaL_error(L, "'%s' needs a float value, got %s", op, ir_elem_name((ir_elem)t.elem));
+  if (c == IR_EC_INT) luaL_error(L, "'%s' needs an integer value, got %s", op, ir_elem_name((ir_elem)t.elem));
+  luaL_error(L, "'%s' does not apply to i1 (use & | ~ on conditions, or k.cast)", op);
 }
 
-static int binary(lua_State *L, ir_opcode code, int cls, const char *op) {
-  int idx[2] = {1, 2};
-  ir_val v[2];
-  ir_type t = kl_unify(L, idx, 2, 0, op, v);
-  check_class(L, t, cls, op);
-  kl_push(L, kl_op1(L, code, v, 2, t));
+/* NARY: the operands brought to one type (numbers become constants, scalars splat, size-1 dims
+ * broadcast), then the op's element class. */
+static int nary(lua_State *L, ir_opcode code) {
+  int n = ir_opinfo_table[code].nopnd, idx[3] = {1, 2, 3};
+  ir_val v[3];
+  ir_type t = kl_unify(L, idx, n, 0, ir_opinfo_table[code].name, v);
+  check_class(L, t, code);
+  kl_push(L, kl_op1(L, code, v, n, t));
   return 1;
 }
 
-static int unary(lua_State *L, ir_opcode code, int cls, const char *op) {
+static int unary(lua_State *L, ir_opcode code) {
   char buf[64];
   ir_val x = kl_check(L, 1);
   ir_type t = kl_vtype(L, x);
   if (t.kind != IR_TSCALAR && t.kind != IR_TTILE)
-    luaL_error(L, "'%s' works on scalars and tiles, not %s", op, kl_tstr(t, buf, sizeof buf));
-  check_class(L, t, cls, op);
+    luaL_error(L, "'%s' works on scalars and tiles, not %s", ir_opinfo_table[code].name,
+               kl_tstr(t, buf, sizeof buf));
+  check_class(L, t, code);
   kl_push(L, kl_op1(L, code, &x, 1, t));
   return 1;
 }
+
+/* The generic bindings of ops.def's lua column; the opcode is the closure's upvalue. */
+static int l_nary(lua_State *L) { return nary(L, (ir_opcode)lua_tointeger(L, lua_upvalueindex(1))); }
+static int l_unary(lua_State *L) { return unary(L, (ir_opcode)lua_tointeger(L, lua_upvalueindex(1))); }
+
+static const struct {
+  ir_opcode code;
+  lua_CFunction f;
+  const char *name, *meta;
+} generic[] = {
+#define KL_NONE NULL
+#define KL_NARY l_nary
+#define KL_UNARY l_unary
+#define OP(E, name, nopnd, nres, nregion, flags, elems, verify, lower, lua, lua_name, lua_meta)              \
+  {IR_OP_##E, KL_##lua, lua_name, lua_meta},
+#include "../../ir/ops.def"
+#undef OP
+#undef KL_NONE
+#undef KL_NARY
+#undef KL_UNARY
+};
 
 static int compare(lua_State *L, const char *pred) {
   int idx[2] = {1, 2};
@@ -55,19 +83,6 @@ static int compare(lua_State *L, const char *pred) {
 
 /* ---- operators ---- */
 
-static int m_add(lua_State *L) { return binary(L, IR_OP_ADD, NUMERIC, "add"); }
-static int m_sub(lua_State *L) { return binary(L, IR_OP_SUB, NUMERIC, "sub"); }
-static int m_mul(lua_State *L) { return binary(L, IR_OP_MUL, NUMERIC, "mul"); }
-static int m_div(lua_State *L) { return binary(L, IR_OP_DIV, NUMERIC, "div"); }
-static int m_rem(lua_State *L) { return binary(L, IR_OP_REM, NUMERIC, "rem"); }
-static int m_and(lua_State *L) { return binary(L, IR_OP_AND, INTEGER, "and"); }
-static int m_or(lua_State *L) { return binary(L, IR_OP_OR, INTEGER, "or"); }
-static int m_xor(lua_State *L) { return binary(L, IR_OP_XOR, INTEGER, "xor"); }
-static int m_shl(lua_State *L) { return binary(L, IR_OP_SHL, INTEGER, "shl"); }
-static int m_shr(lua_State *L) { return binary(L, IR_OP_SHR, INTEGER, "shr"); }
-static int m_neg(lua_State *L) { return unary(L, IR_OP_NEG, NUMERIC, "neg"); }
-static int m_not(lua_State *L) { return unary(L, IR_OP_NOT, INTEGER, "not"); }
-
 static int m_refuse_cmp(lua_State *L) {
   return luaL_error(L, "'<' and '<=' cannot build kiln comparisons (Lua makes them booleans): "
                        "use a:lt(b), a:le(b), a:gt(b), a:ge(b), a:eq(b), a:ne(b)");
@@ -80,28 +95,33 @@ static int m_refuse_concat(lua_State *L) {
   return luaL_error(L, "'..' does not apply to kiln values (use tostring(v) to print one)");
 }
 
+/* The operators on the value metatable at mt, and the generic ops into the library (its __index). */
 void kl_math_metamethods(lua_State *L, int mt) {
-  static const luaL_Reg ops[] = {{"__add", m_add},
-                                 {"__sub", m_sub},
-                                 {"__mul", m_mul},
-                                 {"__div", m_div},
-                                 {"__mod", m_rem},
-                                 {"__unm", m_neg},
-                                 {"__band", m_and},
-                                 {"__bor", m_or},
-                                 {"__bxor", m_xor},
-                                 {"__shl", m_shl},
-                                 {"__shr", m_shr},
-                                 {"__bnot", m_not},
-                                 {"__lt", m_refuse_cmp},
-                                 {"__le", m_refuse_cmp},
-                                 {"__idiv", m_refuse_idiv},
-                                 {"__pow", m_refuse_pow},
-                                 {"__concat", m_refuse_concat},
-                                 {NULL, NULL}};
+  static const luaL_Reg refused[] = {{"__lt", m_refuse_cmp},        {"__le", m_refuse_cmp},
+                                     {"__idiv", m_refuse_idiv},     {"__pow", m_refuse_pow},
+                                     {"__concat", m_refuse_concat}, {NULL, NULL}};
+  mt = lua_absindex(L, mt);
   lua_pushvalue(L, mt);
-  luaL_setfuncs(L, ops, 0);
-  lua_pop(L, 1);
+  luaL_setfuncs(L, refused, 0);
+  lua_getfield(L, mt, "__index");
+  int lib = lua_gettop(L);
+  for (size_t i = 0; i < sizeof generic / sizeof *generic; i++) {
+    if (!generic[i].f) continue;
+    int n = ir_opinfo_table[generic[i].code].nopnd;
+    if (generic[i].f == l_nary ? n < 1 || n > 3 : n != 1) { /* nary() holds at most 3 operands */
+      fprintf(stderr, "kiln: ops.def: op '%s' has %d operands, which its Lua binding kind cannot take\n",
+              ir_opinfo_table[generic[i].code].name, n);
+      abort();
+    }
+    lua_pushinteger(L, generic[i].code);
+    lua_pushcclosure(L, generic[i].f, 1);
+    if (generic[i].meta) {
+      lua_pushvalue(L, -1);
+      lua_setfield(L, mt, generic[i].meta);
+    }
+    lua_setfield(L, lib, generic[i].name);
+  }
+  lua_pop(L, 2);
 }
 
 /* ---- library functions ---- */
@@ -112,24 +132,14 @@ static int f_gt(lua_State *L) { return compare(L, "gt"); }
 static int f_ge(lua_State *L) { return compare(L, "ge"); }
 static int f_eq(lua_State *L) { return compare(L, "eq"); }
 static int f_ne(lua_State *L) { return compare(L, "ne"); }
-static int f_exp(lua_State *L) { return unary(L, IR_OP_EXP, FLOAT, "exp"); }
-static int f_exp2(lua_State *L) { return unary(L, IR_OP_EXP2, FLOAT, "exp2"); }
-static int f_log(lua_State *L) { return unary(L, IR_OP_LOG, FLOAT, "log"); }
-static int f_log2(lua_State *L) { return unary(L, IR_OP_LOG2, FLOAT, "log2"); }
-static int f_sqrt(lua_State *L) { return unary(L, IR_OP_SQRT, FLOAT, "sqrt"); }
-static int f_rsqrt(lua_State *L) { return unary(L, IR_OP_RSQRT, FLOAT, "rsqrt"); }
-static int f_abs(lua_State *L) { return unary(L, IR_OP_ABS, NUMERIC, "abs"); }
-static int f_popc(lua_State *L) { return unary(L, IR_OP_POPC, INTEGER, "popc"); }
-static int f_maximum(lua_State *L) { return binary(L, IR_OP_MAX, NUMERIC, "max"); }
-static int f_minimum(lua_State *L) { return binary(L, IR_OP_MIN, NUMERIC, "min"); }
 
 /* k.max(t, axis) / t:max(axis) reduces a tile; k.max(a, b) with b a kiln value is elementwise. */
 static int reduces(lua_State *L) {
   if (!kl_isvalue(L, 1) || kl_vtype(L, kl_check(L, 1)).kind != IR_TTILE) return 0;
   return lua_isnoneornil(L, 2) || lua_type(L, 2) == LUA_TNUMBER;
 }
-static int f_max(lua_State *L) { return reduces(L) ? kl_reduce(L, "max") : f_maximum(L); }
-static int f_min(lua_State *L) { return reduces(L) ? kl_reduce(L, "min") : f_minimum(L); }
+static int f_max(lua_State *L) { return reduces(L) ? kl_reduce(L, "max") : nary(L, IR_OP_MAX); }
+static int f_min(lua_State *L) { return reduces(L) ? kl_reduce(L, "min") : nary(L, IR_OP_MIN); }
 
 static int f_where(lua_State *L) {
   char buf[64];
@@ -145,23 +155,8 @@ static int f_where(lua_State *L) {
   return 1;
 }
 
-static int f_fma(lua_State *L) {
-  int idx[3] = {1, 2, 3};
-  ir_val v[3];
-  ir_type t = kl_unify(L, idx, 3, 0, "fma", v);
-  check_class(L, t, NUMERIC, "fma");
-  kl_push(L, kl_op1(L, IR_OP_FMA, v, 3, t));
-  return 1;
-}
-
-const luaL_Reg kl_math_lib[] = {{"lt", f_lt},     {"le", f_le},           {"gt", f_gt},
-                                {"ge", f_ge},     {"eq", f_eq},           {"ne", f_ne},
-                                {"exp", f_exp},   {"exp2", f_exp2},       {"log", f_log},
-                                {"log2", f_log2}, {"sqrt", f_sqrt},       {"rsqrt", f_rsqrt},
-                                {"abs", f_abs},   {"popc", f_popc},       {"neg", m_neg},
-                                {"bnot", m_not},  {"maximum", f_maximum}, {"minimum", f_minimum},
-                                {"max", f_max},   {"min", f_min},         {"where", f_where},
-                                {"fma", f_fma},   {"add", m_add},         {"sub", m_sub},
-                                {"mul", m_mul},   {"div", m_div},         {"rem", m_rem},
-                                {"band", m_and},  {"bor", m_or},          {"bxor", m_xor},
-                                {"shl", m_shl},   {"shr", m_shr},         {NULL, NULL}};
+/* Hand-written: comparisons (the pred attribute), k.where (an i1 condition of its own type), and
+ * k.max/k.min (a reduction or the elementwise op); the rest comes from ops.def (generic[]). */
+const luaL_Reg kl_math_lib[] = {{"lt", f_lt},       {"le", f_le}, {"gt", f_gt},   {"ge", f_ge},
+                                {"eq", f_eq},       {"ne", f_ne}, {"max", f_max}, {"min", f_min},
+                                {"where", f_where}, {NULL, NULL}};

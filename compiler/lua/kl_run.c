@@ -120,8 +120,8 @@ static void set_warps(lua_State *L, job *j) {
   if (w) {
     char *end;
     v = strtol(w, &end, 10);
-    snprintf(msg, sizeof msg, "warps = %s: must be a power of two from 1 to 32", w);
-    if (*end || v < 1 || v > 32 || (v & (v - 1))) kl_recipe_error(L, j->r, j->r->line, msg);
+    snprintf(msg, sizeof msg, "warps = %s: must be a power of two from 1 to %d", w, IR_MAX_WARPS);
+    if (*end || !*w || ir_warps_check(v, NULL, 0)) kl_recipe_error(L, j->r, j->r->line, msg);
   }
   ir_attr_set_i(j->B.fn->A, &j->B.fn->attrs, "warps", v);
 }
@@ -214,6 +214,11 @@ static void eval_scalar(lua_State *L, int a, int p, kl_arg *out) {
   snprintf(msg, sizeof msg, "scalar '%s' is %s, not a %s", out->name, luaL_tolstring(L, -1, NULL),
            ir_elem_is_float(out->elem) ? "number" : "whole number");
   if (!isnum || (!ir_elem_is_float(out->elem) && !ok)) arg_fail(L, a, msg);
+  char range[160];
+  if (ir_int_fits(out->elem, i, range, sizeof range)) {
+    snprintf(msg, sizeof msg, "scalar '%s' = %s", out->name, range);
+    arg_fail(L, a, msg);
+  }
   out->fval = x;
   out->ival = ok ? i : (int64_t)x;
   lua_pop(L, 3);
@@ -261,9 +266,10 @@ static int grid_main(lua_State *L) {
     int ok;
     lua_Integer v = lua_tointegerx(L, 4 + i, &ok);
     if (i > 0 && lua_isnil(L, 4 + i)) v = 1, ok = 1;
-    snprintf(msg, sizeof msg, "grid(p) gives %s programs on axis %d: need a whole number >= 1",
-             luaL_tolstring(L, 4 + i, NULL), i);
-    if (!ok || v < 1) kl_recipe_error(L, j->r, ar.linedefined, msg);
+    lua_Integer max = i == 0 ? INT32_MAX : 65535; /* CUDA's grid limits */
+    snprintf(msg, sizeof msg, "grid(p) gives %s programs on axis %d: need a whole number from 1 to %lld",
+             luaL_tolstring(L, 4 + i, NULL), i, (long long)max);
+    if (!ok || v < 1 || v > max) kl_recipe_error(L, j->r, ar.linedefined, msg);
     lua_pop(L, 1);
     j->grid[i] = v;
   }

@@ -107,22 +107,18 @@ int kl_reduce(lua_State *L, const char *kind) {
 
 static int f_sum(lua_State *L) { return kl_reduce(L, "sum"); }
 
-/* k.dot(a, b, acc[, precision]): acc + a.b with a [M,K], b [K,N], acc [M,N]. */
+/* k.dot(a, b, acc[, precision]): acc + a.b with a [M,K], b [K,N], acc [M,N]; the types follow
+ * ir_dot_check, the verifier's rule. */
 static int f_dot(lua_State *L) {
   static const char *const precisions[] = {"ieee", "tf32", "b1_and", NULL};
-  char sa[64], sb[64], sc[64];
+  char msg[400];
   ir_val v[3];
-  ir_type a = check_tile(L, 1, &v[0], "k.dot (a)"), b = check_tile(L, 2, &v[1], "k.dot (b)");
-  ir_type c = check_tile(L, 3, &v[2], "k.dot (acc)");
-  kl_tstr(a, sa, sizeof sa), kl_tstr(b, sb, sizeof sb), kl_tstr(c, sc, sizeof sc);
-  if (a.rank != 2 || b.rank != 2 || c.rank != 2)
-    luaL_error(L, "k.dot needs rank-2 tiles, got %s, %s, %s", sa, sb, sc);
-  if (a.shape[1] != b.shape[0] || a.shape[0] != c.shape[0] || b.shape[1] != c.shape[1])
-    luaL_error(L, "k.dot: shapes %s . %s do not fit the accumulator %s ([M,K] . [K,N] -> [M,N])", sa, sb, sc);
-  if (a.elem != b.elem)
-    luaL_error(L, "k.dot: a is %s but b is %s", ir_elem_name((ir_elem)a.elem), ir_elem_name((ir_elem)b.elem));
+  ir_type t[3];
+  for (int i = 0; i < 3; i++)
+    t[i] = check_tile(L, i + 1, &v[i], i == 0 ? "k.dot (a)" : i == 1 ? "k.dot (b)" : "k.dot (acc)");
   const char *prec = lua_isnoneornil(L, 4) ? NULL : precisions[luaL_checkoption(L, 4, NULL, precisions)];
-  ir_opid op = kl_op(L, IR_OP_DOT, v, 3, &c, 1, 0);
+  if (ir_dot_check(t[0], t[1], t[2], prec, msg, sizeof msg)) luaL_error(L, "k.dot: %s", msg);
+  ir_opid op = kl_op(L, IR_OP_DOT, v, 3, &t[2], 1, 0);
   ir_func *fn = kl_build_get(L)->fn;
   if (prec) ir_op_set_s(fn, op, "precision", prec);
   kl_push(L, ir_res(fn, op, 0));

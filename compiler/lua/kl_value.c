@@ -48,6 +48,10 @@ static void stamp(lua_State *L, kl_build *B) {
 ir_opid kl_op(lua_State *L, ir_opcode code, const ir_val *opnds, int nopnd, const ir_type *res, int nres,
               int nregion) {
   kl_build *B = kl_build_get(L);
+  char msg[200], ts[64];
+  for (int i = 0; i < nres; i++) /* the verifier's limit, reported at the recipe line */
+    if (ir_tile_size_check(res[i], (int)ir_attr_i(B->fn->attrs, "warps", 4), msg, sizeof msg))
+      luaL_error(L, "'%s' makes %s: %s", ir_opinfo_table[code].name, kl_tstr(res[i], ts, sizeof ts), msg);
   stamp(L, B);
   return ir_build(&B->b, code, opnds, (uint32_t)nopnd, res, (uint32_t)nres, nregion);
 }

@@ -1,6 +1,6 @@
--- expect: 14: op 'dot' (result %6): operand 2 has type tile<16x16xf16>; the accumulator for f32 inputs must be f32
--- An error the verifier finds after the body ran: an f16 accumulator for f32 inputs. It names the
--- recipe line of the op.
+-- expect: 14: k.dot: operand 2 has type tile<16x16xf16>; the accumulator for f32 inputs must be f32
+-- dot's type rule (ir_dot_check, the verifier's) applied at the call: an f16 accumulator for f32
+-- inputs, reported at the recipe line of the k.dot.
 local kiln = require "kiln"
 
 return kiln.recipe {

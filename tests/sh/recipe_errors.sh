@@ -34,4 +34,19 @@ check bad-size "recipes/vector_add.lua: parameter 'n' is a whole number, got 'ma
   "$KILN" compile recipes/vector_add.lua --target sm_80 --emit ir --set n=many
 check bad-warps "recipes/vector_add.lua:8: warps = 3: must be a power of two from 1 to 32" -- \
   "$KILN" compile recipes/vector_add.lua --target sm_80 --emit ir --set warps=3
+# Values checked when a kernel is launched (`kiln run`): scalar arguments against their type's range,
+# grid sizes against CUDA's limits; each named with the recipe line that declares it.
+check_run() { # check_run NAME WANT -- command...: non-zero exit, WANT in the output
+  name=$1 want=$2; shift 3
+  "$@" > "$tmp/out" 2>&1; rc=$?
+  if [ $rc -eq 0 ]; then echo "FAIL $name: exit 0"; fail=1
+  elif ! grep -qF -- "$want" "$tmp/out"; then printf 'FAIL %s:\n  got  %s\n  want %s\n' "$name" "$(cat "$tmp/out")" "$want"; fail=1
+  else echo "ok   $name: $want"; fi
+}
+check_run scalar-i32-range "recipes/vector_add.lua:19: scalar 'n' = 3000000000 is outside i32's range -2147483648..2147483647" -- \
+  "$KILN" run recipes/vector_add.lua --sim --set n=3000000000
+check_run grid-axis1-range "recipes/matmul.lua:76: grid(p) gives 65536 programs on axis 1: need a whole number from 1 to 65535" -- \
+  "$KILN" run recipes/matmul.lua --sim --set M=16 --set K=16 --set N=4194304 --set BLOCK_N=64
+check stages-range "recipes/attention.lua:165: k.range: stages must be a whole number from 1 to 8, got 2147483648" -- \
+  "$KILN" compile recipes/attention.lua --target sm_80 --emit ir --set stages=2147483648
 exit $fail

@@ -306,6 +306,13 @@ static void test_builder_errors(void) {
   CHECK(!strcmp(err, "kernel @bad: parameter %t has type view<4xf32>; parameters are scalars or pointers"));
   ir_func_destroy(fn);
 
+  fn = ir_func_new("bad"); /* IR text cannot say this: the parser refuses it first */
+  b = ir_builder_at_end(fn, fn->body);
+  ir_op_set_i(fn, ir_build(&b, IR_OP_ASYNC_WAIT, NULL, 0, NULL, 0, 0), "pending", 9);
+  CHECK(ir_verify(fn, err, sizeof err) != 0);
+  CHECK(!strcmp(err, "op 'async_wait': attribute 'pending' = 9 is out of range 0..8"));
+  ir_func_destroy(fn);
+
   fn = ir_func_new("bad");
   b = ir_builder_at_end(fn, fn->body);
   ir_opid op = ir_build(&b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);

@@ -446,13 +446,18 @@ static void test_tile_errors(void) {
   body_fails("local z = k.cast(x, 'f16')", "k.cast works on scalars and tiles, not view<1xf32>");
   body_fails("local z = k.dot(k.full({ 16, 8 }, 0, 'f32'), k.full({ 16, 16 }, 0, 'f32'), k.full({ 16, 16 }, "
              "0, 'f32'))",
-             "k.dot: shapes tile<16x8xf32> . tile<16x16xf32> do not fit the accumulator tile<16x16xf32> "
-             "([M,K] . [K,N] -> [M,N])");
-  body_fails("local z = k.dot(t, t, t)",
-             "k.dot needs rank-2 tiles, got tile<64xf32>, tile<64xf32>, tile<64xf32>");
+             "k.dot: operand 1 has type tile<16x16xf32> but operand 0 has type tile<16x8xf32>: K differs (16 "
+             "vs 8)");
+  body_fails("local z = k.dot(t, t, t)", "k.dot: operand 0 has type tile<64xf32>; expected a rank-2 tile");
+  body_fails("local z = k.dot(k.full({ 16, 16 }, 0, 'f32'), k.full({ 16, 16 }, 0, 'f32'), k.full({ 16, 16 }, "
+             "0, 'f16'))",
+             "k.dot: operand 2 has type tile<16x16xf16>; the accumulator for f32 inputs must be f32");
+  body_fails("local z = k.dot(k.full({ 16, 16 }, 0, 'f16'), k.full({ 16, 16 }, 0, 'f16'), k.full({ 16, 16 }, "
+             "0, 'f32'), 'tf32')",
+             "k.dot: operand 0 has type tile<16x16xf16>; precision 'tf32' takes f32");
   fails_at(body_template, SNIP + 1,
            "local a = k.full({ 16, 16 }, 0, 'f32')\nlocal z = k.dot(a, k.cast(a, 'f16'), a)",
-           "k.dot: a is f32 but b is f16");
+           "k.dot: operand 1 has type tile<16x16xf16> but operand 0 has type tile<16x16xf32>");
   fails_at(body_template, SNIP + 1,
            "local a = k.full({ 16, 16 }, 0, 'f32')\nlocal z = k.dot(a, a, a, 'fast')",
            "bad argument #4 to 'dot' (invalid option 'fast')");
@@ -513,7 +518,21 @@ static void test_control_errors(void) {
   body_fails("k.range(0, t, 1, {}, function(i) end)",
              "k.range: bounds are i32 or i64 scalars, got tile<64xf32>");
   body_fails("k.range(0, 4, 1, {}, function(i) end, { stages = 0 })",
-             "k.range: stages must be a whole number >= 1");
+             "k.range: stages must be a whole number from 1 to 8, got 0");
+  body_fails("k.range(0, 4, 1, {}, function(i) end, { stages = 2147483648 })",
+             "k.range: stages must be a whole number from 1 to 8, got 2147483648");
+  body_fails("k.range(0, 4, 0, {}, function(i) end)",
+             "k.range: the step must be at least 1 (loops count up), got 0");
+  body_fails("k.range(0, 4, -2, {}, function(i) end)",
+             "k.range: the step must be at least 1 (loops count up), got -2");
+  body_fails(
+      "local z = k.full({ 65536, 65536, 65536 }, 0, 'f32')",
+      "'const' makes tile<65536x65536x65536xf32>: 281474976710656 elements, more than a program of 4 warps "
+      "holds in a tile (131072: 1024 per thread)");
+  body_fails(
+      "local z = k.iota({ 1, 1024 }, 1) + k.iota({ 1024, 1 }, 0)",
+      "'broadcast' makes tile<1024x1024xi32>: 1048576 elements, more than a program of 4 warps holds in a "
+      "tile (131072: 1024 per thread)");
   body_fails("k.range(0, 4, 1, {}, function(i) end, { depth = 2 })", "k.range: unknown option 'depth'");
   body_fails("k.range(0, 4, 1, {}, function(i) end, 2)",
              "bad argument #6 to 'range' (table expected, got number)");
@@ -651,9 +670,19 @@ static void test_run_errors(void) {
   expect_run_error("args = { kiln.scalar('q', 'i32', 1.5) },", NULL, 0, DECL,
                    "scalar 'q' is 1.5, not a whole number");
   expect_run_error("params = { n = 0 }, grid = function(p) return p.n end,", NULL, 1, DECL,
-                   "grid(p) gives 0 programs on axis 0: need a whole number >= 1");
+                   "grid(p) gives 0 programs on axis 0: need a whole number from 1 to 2147483647");
   expect_run_error("grid = function(p) return 1, 'a' end,", NULL, 1, DECL,
-                   "grid(p) gives a programs on axis 1: need a whole number >= 1");
+                   "grid(p) gives a programs on axis 1: need a whole number from 1 to 65535");
+  expect_run_error("grid = function(p) return 2147483648 end,", NULL, 1, DECL,
+                   "grid(p) gives 2147483648 programs on axis 0: need a whole number from 1 to 2147483647");
+  expect_run_error("grid = function(p) return 2147483647, 1, 65536 end,", NULL, 1, DECL,
+                   "grid(p) gives 65536 programs on axis 2: need a whole number from 1 to 65535");
+  expect_run_error("params = { n = 1 }, args = { kiln.scalar('n', 'i32') },", "n=3000000000", 0, DECL,
+                   "scalar 'n' = 3000000000 is outside i32's range -2147483648..2147483647");
+  expect_run_error("args = { kiln.scalar('q', 'i8', 300) },", NULL, 0, DECL,
+                   "scalar 'q' = 300 is outside i8's range -128..127");
+  expect_run_error("args = { kiln.scalar('q', 'u32', -1) },", NULL, 0, DECL,
+                   "scalar 'q' = -1 is outside u32's range 0..4294967295");
   expect_run_error("params = { s = 'f32' }, args = { kiln.tensor('x', 's', { 4 }, 'in') },", "s=big", 2, DECL,
                    "element type parameter 's' is 'big', not an element type");
   expect_run_error("grid = function(p) return p.Q end,", NULL, 1, DECL,

@@ -201,6 +201,30 @@ static void test_loop_sum(void) {
   free(x), free(out);
 }
 
+/* A dynamic step: 64 sums like loop_sum; 0 and -64 run no iteration (they used to spin forever). */
+static void test_loop_step(void) {
+  int n = 1 + (int)(rnd() % 2000);
+  int32_t *x = malloc((size_t)n * 4), *out = malloc(64 * 4);
+  for (int i = 0; i < n; i++) x[i] = (int32_t)(rnd() % 20001) - 10000;
+  const int steps[] = {64, 0, -64};
+  for (int k = 0; k < 3; k++) {
+    for (int j = 0; j < 64; j++) out[j] = 12345;
+    sim_arg a[4] = {ibuf(x, n), ibuf(out, 64), i32arg(n), i32arg(steps[k])};
+    char err[512] = "";
+    CHECK(launch("loop_step", a, 4, 1, err, sizeof err) == 0);
+    if (err[0]) fprintf(stderr, "%s\n", err);
+    int bad = 0;
+    for (int j = 0; j < 64; j++) {
+      int32_t s = 0;
+      for (int i = j; steps[k] > 0 && i < n; i += steps[k]) s += x[i];
+      bad += out[j] != s;
+    }
+    if (bad) fprintf(stderr, "loop_step: step %d: %d wrong sums\n", steps[k], bad);
+    CHECK(bad == 0);
+  }
+  free(x), free(out);
+}
+
 /* ---- 2. planted bugs ---- */
 
 /* `*` matches any run of characters; everything else is literal. */
@@ -255,6 +279,7 @@ int main(void) {
     test_smem_rowsum();
     test_loop_sum();
   }
+  test_loop_step();
   test_matmul();
   test_planted("race", 16, 16);
   test_planted("oob", 1, 256);
