@@ -203,9 +203,9 @@ static void test_loop_sum(void) {
 
 /* A dynamic step: 64 sums like loop_sum; 0 and -64 run no iteration (they used to spin forever). */
 static void test_loop_step(void) {
-  int n = 1 + (int)(rnd() % 2000);
+  int n = 1 + (int)(test_rand() % 2000);
   int32_t *x = malloc((size_t)n * 4), *out = malloc(64 * 4);
-  for (int i = 0; i < n; i++) x[i] = (int32_t)(rnd() % 20001) - 10000;
+  for (int i = 0; i < n; i++) x[i] = (int32_t)(test_rand() % 20001) - 10000;
   const int steps[] = {64, 0, -64};
   for (int k = 0; k < 3; k++) {
     for (int j = 0; j < 64; j++) out[j] = 12345;
