@@ -22,6 +22,7 @@ typedef struct {
   const char *input, *target, *emit, *out;
   const char *sets[KL_MAXSET];
   int nsets, print_after_all, no_cache, verify_each, verbose;
+  kl_options recipe_opts; /* --unsafe-recipe, --recipe-time, --recipe-mem */
 } compile_args;
 
 static int parse_args(int argc, char **argv, compile_args *a) {
@@ -33,7 +34,15 @@ static int parse_args(int argc, char **argv, compile_args *a) {
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
     int more = i + 1 < argc;
-    if (!strcmp(s, "--target") && more)
+    char why[256];
+    int used = kl_options_arg(&a->recipe_opts, argc - i, argv + i, why, sizeof why);
+    if (used < 0) {
+      fprintf(stderr, "kiln compile: %s\n", why);
+      return -1;
+    }
+    if (used > 0)
+      i += used - 1;
+    else if (!strcmp(s, "--target") && more)
       a->target = argv[++i];
     else if (!strncmp(s, "--target=", 9))
       a->target = s + 9;
@@ -123,7 +132,7 @@ static ir_func *load_ir(compile_args *a, kl_recipe **rp, kl_settings *s, const t
     free(text);
     return fn;
   }
-  kl_recipe *r = kl_recipe_load(a->input, err, errn);
+  kl_recipe *r = kl_recipe_load_opts(a->input, &a->recipe_opts, err, errn);
   if (!r) return NULL;
   *rp = r;
   kl_recipe_defaults(r, s);

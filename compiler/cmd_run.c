@@ -37,7 +37,8 @@ typedef struct {
   const char *sets[KL_MAXSET];
   int nsets, sim, check_all, reps, have_seed, no_check;
   uint64_t seed;
-  double tol; /* 0: the budget of the element types */
+  double tol;             /* 0: the budget of the element types */
+  kl_options recipe_opts; /* --unsafe-recipe, --recipe-time, --recipe-mem */
 } run_args;
 
 typedef struct {
@@ -116,7 +117,12 @@ static int parse_args(int argc, char **argv, run_args *a) {
   a->reps = 20;
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
-    if (!strcmp(s, "--sim"))
+    char why[256];
+    int used = kl_options_arg(&a->recipe_opts, argc - i, argv + i, why, sizeof why);
+    if (used < 0) return usage_error(why, NULL);
+    if (used > 0)
+      i += used - 1;
+    else if (!strcmp(s, "--sim"))
       a->sim = 1;
     else if (!strcmp(s, "--check-all"))
       a->check_all = 1;
@@ -501,7 +507,7 @@ int cmd_run(int argc, char **argv) {
   run_env env;
   if (parse_args(argc, argv, &a)) return 2;
   char err[2048] = "";
-  kl_recipe *r = kl_recipe_load(a.recipe, err, sizeof err);
+  kl_recipe *r = kl_recipe_load_opts(a.recipe, &a.recipe_opts, err, sizeof err);
   if (!r) {
     fprintf(stderr, "%s\n", err);
     return 1;
