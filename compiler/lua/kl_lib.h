@@ -96,7 +96,6 @@ void kl_limits_begin(kl_recipe *r); /* an evaluation starts: fresh deadline, mem
 void kl_limits_end(kl_recipe *r);
 void kl_limits_memory_error(kl_recipe *r, char *err, size_t errn); /* the message of LUA_ERRMEM */
 void kl_limit_ops(lua_State *L, uint32_t nops); /* raises when the kernel IR passes the memory cap */
-void kl_limits_close(kl_recipe *r);             /* lua_close, finalizers under a fresh deadline */
 
 /* ---- kl_value.c ---- */
 

@@ -310,7 +310,7 @@ kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn) {
 
 void kl_recipe_free(kl_recipe *r) {
   if (!r) return;
-  kl_limits_close(r);
+  lua_close(r->L);
   ir_arena_free(r->A);
   free(r);
 }

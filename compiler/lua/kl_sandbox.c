@@ -163,14 +163,6 @@ void kl_limit_ops(lua_State *L, uint32_t nops) {
   luaL_error(L, "%s", msg);
 }
 
-/* Runs finalizers at close under a fresh deadline, so that a __gc that never ends cannot hang kiln. */
-void kl_limits_close(kl_recipe *r) {
-  r->deadline = now() + time_limit(r);
-  r->timed_out = 0;
-  lua_sethook(r->L, limit_hook, LUA_MASKCOUNT, HOOK_EVERY);
-  lua_close(r->L);
-}
-
 static int panic(lua_State *L) {
   fprintf(stderr, "kiln: internal error: unprotected error in a recipe state: %s\n", lua_tostring(L, -1));
   return 0; /* then Lua aborts */
@@ -193,9 +185,10 @@ static int is_binary(const char *path) {
   if (!f) return 0;
   int c = getc(f);
   if (c == 0xEF && getc(f) == 0xBB && getc(f) == 0xBF) c = getc(f);
-  if (c == '#')
+  if (c == '#') {
     while (c != EOF && c != '\n') c = getc(f);
-  if (c == '\n') c = getc(f);
+    c = getc(f);
+  }
   fclose(f);
   return c == LUA_SIGNATURE[0];
 }

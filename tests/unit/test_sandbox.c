@@ -10,8 +10,8 @@
  *   4. Binary chunks: a recipe file or a lib/ module compiled with lua_dump (also mutated) is refused;
  *      the unsafe mode loads it.
  *   5. Kiln objects cannot be changed or forged: declarations are kiln's copies, metatables locked.
- *   6. Limits: a finalizer that never ends cannot hang kl_recipe_free; a build after a timed-out
- *      one gets a fresh budget.
+ *   6. Limits: a recipe cannot set a finalizer (Lua runs them out of the hooks' reach); a build
+ *      after a timed-out one gets a fresh budget.
  *   7. Settings: flags, closed parameters, spaces around names and values.
  * Run from the source root (ctest does); scratch files go in a folder of its own.
  */
