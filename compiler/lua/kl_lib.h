@@ -76,7 +76,8 @@ struct kl_recipe {
   int pos_line;
 };
 
-/* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. */
+/* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. Every
+ * call into the recipe's Lua goes through here: the time and memory limits hold only inside. */
 int kl_protect(kl_recipe *r, lua_CFunction f, void *ud, char *err, size_t errn);
 /* Raises "FILE:LINE: msg" for a recipe-level problem found by C code. */
 int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg);

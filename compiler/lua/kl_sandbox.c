@@ -90,6 +90,7 @@ static void limit_hook(lua_State *L, lua_Debug *ar) {
   char msg[64];
   (void)ar;
   kl_recipe *r = kl_state_recipe(L);
+  if (r->depth == 0) return; /* the limits hold inside kl_protect only */
   if (r->watching) {
     note_position(r, L);
     if (++r->ticks % HOOK_EVERY && !r->timed_out) return; /* the clock as often as when not watching */
