@@ -45,6 +45,11 @@ typedef struct {
  * text, and the usage, on stderr: the caller exits with 2. */
 int cli_parse(const cli_spec *spec, int argc, char **argv);
 
+/* Takes the recipe options (--unsafe-recipe, --recipe-time, --recipe-mem: kiln_recipe_opts_arg) out of
+ * argv into o, leaving the rest in argv (argc updated). -1 after printing "kiln CMD: MESSAGE" and
+ * the usage for a bad value: the caller exits with 2. */
+int cli_recipe_opts(const cli_spec *spec, int *argc, char **argv, kiln_recipe_opts *o);
+
 /* Reports a failed API call on stderr: input and compile errors as they are (they begin with their
  * file), the others as "kiln CMD: MESSAGE". Returns the exit status for st (2 for KILN_ERR_USAGE,
  * else 1). */

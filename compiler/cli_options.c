@@ -64,6 +64,25 @@ int cli_parse(const cli_spec *spec, int argc, char **argv) {
   return 0;
 }
 
+int cli_recipe_opts(const cli_spec *spec, int *argc, char **argv, kiln_recipe_opts *o) {
+  kiln_session *s = kiln_session_new();
+  int n = 1, rc = 0;
+  for (int i = 1; i < *argc;) {
+    int used = s ? kiln_recipe_opts_arg(s, o, *argc - i, argv + i) : 0;
+    if (used < 0) {
+      fprintf(stderr, "kiln %s: %s\n", spec->command, kiln_error(s));
+      spec->usage(stderr);
+      rc = -1;
+      break;
+    }
+    if (used == 0) argv[n++] = argv[i++];
+    i += used;
+  }
+  if (rc == 0) *argc = n;
+  kiln_session_free(s);
+  return rc;
+}
+
 int cli_fail(const char *command, kiln_session *s, kiln_status st) {
   if (st == KILN_ERR_INPUT || st == KILN_ERR_COMPILE)
     fprintf(stderr, "%s\n", kiln_error(s)); /* these name their file (and line) first */

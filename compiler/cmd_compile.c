@@ -22,12 +22,14 @@ typedef struct {
   const char *input, *target, *emit, *out;
   const char *sets[MAXSETS];
   int nsets, print_after_all, no_cache, verify_each, verbose;
+  kiln_recipe_opts ropts; /* --unsafe-recipe, --recipe-time, --recipe-mem */
 } compile_args;
 
 static void usage(FILE *f) {
   fprintf(f, "usage: kiln compile RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--emit "
              "ir|ir-opt|llvm|ptx|cubin|launch]\n"
-             "                    [-o FILE] [--print-after-all] [--verify-each] [--no-cache] [-v]\n");
+             "                    [-o FILE] [--print-after-all] [--verify-each] [--no-cache] [-v]\n"
+             "                    [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
 }
 
 static int parse_args(int argc, char **argv, compile_args *a) {
@@ -49,6 +51,7 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                    .input = &a->input,
                    .no_input = "no input",
                    .usage = usage};
+  if (cli_recipe_opts(&spec, &argc, argv, &a->ropts)) return -1;
   return cli_parse(&spec, argc, argv);
 }
 
@@ -76,7 +79,7 @@ static int write_out(const char *path, const kiln_output *o, kiln_emit emit) {
 
 static int compile(kiln_session *s, const compile_args *a, const kiln_compile_opts *co) {
   kiln_recipe *r = NULL;
-  kiln_status st = kiln_recipe_load(s, a->input, &r);
+  kiln_status st = kiln_recipe_load_opts(s, a->input, &a->ropts, &r);
   for (int i = 0; st == KILN_OK && i < a->nsets; i++) st = kiln_recipe_set(r, a->sets[i]);
   kiln_output out;
   if (st == KILN_OK) st = kiln_compile(r, co, &out);

@@ -19,11 +19,13 @@ typedef struct {
   const char *recipe, *target, *reps, *seed, *tol;
   const char *sets[MAXSETS];
   int nsets, sim, check_all, no_check;
+  kiln_recipe_opts ropts; /* --unsafe-recipe, --recipe-time, --recipe-mem */
 } run_args;
 
 static void usage(FILE *f) {
   fprintf(f, "usage: kiln run RECIPE [--set NAME=VALUE]... [--sim] [--target sm_XX] [--check-all] "
-             "[--reps N] [--seed S] [--tol X] [--no-check]\n");
+             "[--reps N] [--seed S] [--tol X] [--no-check]\n"
+             "                [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
 }
 
 static int parse_args(int argc, char **argv, run_args *a) {
@@ -44,6 +46,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
                    .input = &a->recipe,
                    .no_input = "no recipe given",
                    .usage = usage};
+  if (cli_recipe_opts(&spec, &argc, argv, &a->ropts)) return -1;
   return cli_parse(&spec, argc, argv);
 }
 
@@ -84,7 +87,7 @@ static int parse_values(const run_args *a, kiln_run_opts *o) {
 static int run(kiln_session *s, const run_args *a, const kiln_run_opts *o) {
   kiln_recipe *r = NULL;
   kiln_status st = o->target ? kiln_target_check(s, o->target) : KILN_OK;
-  if (st == KILN_OK) st = kiln_recipe_load(s, a->recipe, &r);
+  if (st == KILN_OK) st = kiln_recipe_load_opts(s, a->recipe, &a->ropts, &r);
   for (int i = 0; st == KILN_OK && i < a->nsets; i++) st = kiln_recipe_set(r, a->sets[i]);
   if (st == KILN_OK) st = kiln_run(r, o);
   kiln_recipe_free(r);

@@ -30,6 +30,8 @@ static void usage(FILE *f) {
           "          [--target sm_XX]\n"
           "  run RECIPE [--set NAME=VALUE ...] [--sim] [--target sm_XX] [--check-all] [--reps N] [--seed S]\n"
           "          [--tol X] [--no-check]\n"
+          "  (compile and run also take [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]: "
+          "docs/recipes.md)\n"
           "  targets [-v]\n"
           "  version\n");
 }

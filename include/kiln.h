@@ -85,6 +85,22 @@ const char *kiln_pass_help(int i);
 /* Loads path: a recipe (*.lua, run in the recipe sandbox) or tile IR text (*.ir). KILN_ERR_INPUT if
  * it cannot be read or loaded ("recipes/x.lua:12: ..." for a recipe error). *out is NULL on failure. */
 kiln_status kiln_recipe_load(kiln_session *s, const char *path, kiln_recipe **out);
+
+/* How a recipe is evaluated (docs/recipes.md, "What a recipe can reach"). All zero: the defaults,
+ * the sandbox on, 10 s of wall time per evaluation and 1024 MiB of memory. */
+typedef struct {
+  int unsafe;        /* 1: the whole Lua standard library and binary chunks: trusted recipes only */
+  double time_limit; /* seconds per evaluation (file, body, grid, each function the recipe gives) */
+  double mem_limit;  /* MiB of Lua heap and kernel IR */
+} kiln_recipe_opts;
+
+/* kiln_recipe_load with options (NULL: the defaults). KILN_ERR_USAGE for a negative limit. */
+kiln_status kiln_recipe_load_opts(kiln_session *s, const char *path, const kiln_recipe_opts *o,
+                                  kiln_recipe **out);
+/* Reads one command-line option of kiln_recipe_opts at argv[0] (its value at argv[1] or after '='):
+ * --unsafe-recipe, --recipe-time S, --recipe-mem MIB. Returns the number of words used, 0 if argv[0]
+ * is none of them, -1 with "OPTION needs a positive number, got 'TEXT'" in the session's message. */
+int kiln_recipe_opts_arg(kiln_session *s, kiln_recipe_opts *o, int argc, char **argv);
 void kiln_recipe_free(kiln_recipe *r);
 /* Applies "NAME=VALUE" on top of the recipe's defaults and earlier settings (later wins). Spaces
  * around NAME and VALUE are ignored ("BLOCK_M= 64" is "BLOCK_M=64"). KILN_ERR_INPUT, with the

@@ -46,7 +46,7 @@ local o_sb, o_sh, o_ss = stride_args("o", "H", "Sq", 0)
 
 return kiln.recipe {
   name = "attention",
-  params = { B = 1, H = 2, Hkv = 1, Sq = 80, Sk = 72, layout = "bhsd", spad = 0, scale = "auto" },
+  params = { B = 1, H = 2, Hkv = 1, Sq = 80, Sk = 72, layout = { "bhsd", "bshd" }, spad = 0, scale = "auto" },
   tune = {
     BLOCK_M = { default = 64, values = { 16, 32, 64, 128 } },
     BLOCK_N = { default = 32, values = { 16, 32, 64, 128 } },
@@ -54,19 +54,19 @@ return kiln.recipe {
     stages = { default = 1, values = { 1, 2, 3 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3" } },
     D = { default = 64, values = { 64, 128, 256 } },
-    causal = { default = 0, values = { 0, 1 } },
-    lse = { default = 0, values = { 0, 1 } },
+    causal = { false, true },
+    lse = { false, true },
   },
   args = {
     kiln.tensor("q", "dtype", dims("H", "Sq", 1), "in"),
     kiln.tensor("k", "dtype", dims("Hkv", "Sk", 2), "in"),
     kiln.tensor("v", "dtype", dims("Hkv", "Sk", 3), "in"),
     kiln.tensor("o", "dtype", dims("H", "Sq", 0), "out"),
-    -- Written only with lse=1; with lse=0 it is one untouched element.
+    -- Written only with lse=1 (a flag); with lse=0 it is one untouched element.
     kiln.tensor("lse", "f32", {
-      function(p) return p.lse == 1 and p.B or 1 end,
-      function(p) return p.lse == 1 and p.H or 1 end,
-      function(p) return p.lse == 1 and p.Sq or 1 end,
+      function(p) return p.lse and p.B or 1 end,
+      function(p) return p.lse and p.H or 1 end,
+      function(p) return p.lse and p.Sq or 1 end,
     }, "inout"),
     kiln.scalar("B", "i32"), kiln.scalar("H", "i32"), kiln.scalar("Hkv", "i32"),
     kiln.scalar("Sq", "i32"), kiln.scalar("Sk", "i32"),
@@ -141,7 +141,7 @@ return kiln.recipe {
       if masked then
         local cols = k.iota({ 1, BN }, 1) + n0
         s = k.where(cols:lt(a.Sk), s, -math.huge)
-        if p.causal == 1 then s = k.where(cols:le(rows + diag), s, -math.huge) end
+        if p.causal then s = k.where(cols:le(rows + diag), s, -math.huge) end
       end
       local m_new = k.maximum(m, s:max(1))
       local alpha = k.exp2(m - m_new)
@@ -153,7 +153,7 @@ return kiln.recipe {
     -- Key tiles [0, full) are seen whole by every row of the block; [full, hi) need the mask.
     local whole = (a.Sk / BN) * BN
     local full, hi = whole, a.Sk
-    if p.causal == 1 then
+    if p.causal then
       full = k.minimum(whole, (k.maximum(m0 + diag + 1, 0) / BN) * BN)
       hi = k.minimum(a.Sk, m0 + BM + diag)
     end
@@ -173,7 +173,7 @@ return kiln.recipe {
     local seen = l:gt(0)
     local inv_l = k.where(seen, 1.0 / k.where(seen, l, 1.0), 0.0)
     k.store(ov, { m0, o_base }, k.cast(acc * inv_l, p.dtype))
-    if p.lse == 1 then
+    if p.lse then
       local lse_base = bh * a.Sq -- LSE is [B, H, Sq], contiguous
       local lv = k.view(a.lse, { a.Sq, lse_base + 1 }, { 1, 1 })
       k.store(lv, { m0, lse_base }, k.where(seen, (m + k.log2(l)) * LN2, -math.huge))

@@ -34,7 +34,7 @@ local function chunk(p) return kiln.cdiv(kiln.cdiv(p.Sk, p.SPLITS), p.BLOCK_N) *
 
 return kiln.recipe {
   name = "attention_decode",
-  params = { B = 1, H = 8, Hkv = 2, Sq = 1, Sk = 300, layout = "bhsd", spad = 0, scale = "auto" },
+  params = { B = 1, H = 8, Hkv = 2, Sq = 1, Sk = 300, layout = { "bhsd", "bshd" }, spad = 0, scale = "auto" },
   tune = {
     SPLITS = { default = 4, values = { 1, 2, 4, 8, 16, 32 } },
     BLOCK_M = { default = 16, values = { 4, 8, 16, 32 } },
@@ -43,7 +43,7 @@ return kiln.recipe {
     stages = { default = 1, values = { 1, 2, 3 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3" } },
     D = { default = 64, values = { 64, 128, 256 } },
-    causal = { default = 0, values = { 0, 1 } },
+    causal = { false, true },
   },
   args = {
     kiln.tensor("q", "dtype", dims("H", "Sq", 1), "in"),
@@ -110,7 +110,7 @@ return kiln.recipe {
     -- This program's keys: [lo, kend); every row has the same bound.
     local lo = split * a.chunk
     local kend = k.minimum(a.Sk, lo + a.chunk)
-    if p.causal == 1 then kend = k.minimum(kend, i + a.Sk - a.Sq + 1) end
+    if p.causal then kend = k.minimum(kend, i + a.Sk - a.Sq + 1) end
     local full = lo + (k.maximum(kend - lo, 0) / BN) * BN
 
     local function step(n0, m, l, acc, masked)

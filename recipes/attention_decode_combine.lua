@@ -27,7 +27,7 @@ end
 
 return kiln.recipe {
   name = "attention_decode_combine",
-  params = { B = 1, H = 8, Sq = 1, SPLITS = 4, layout = "bhsd" },
+  params = { B = 1, H = 8, Sq = 1, SPLITS = 4, layout = { "bhsd", "bshd" } },
   tune = {
     BLOCK_S = { default = 8, values = { 2, 4, 8, 16, 32 } },
     warps = { default = 1, values = { 1, 2, 4 } },

@@ -45,24 +45,24 @@ return kiln.recipe {
     stages = { default = 3, values = { 1, 2, 3, 4, 5 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3", "e5m2", "i8", "f32" } },
     out = { default = "f16", values = { "f16", "bf16", "f32", "i32" } },
-    trans_a = { default = 0, values = { 0, 1 } },
-    trans_b = { default = 0, values = { 0, 1 } },
-    bias = { default = 0, values = { 0, 1 } },
+    trans_a = { false, true },
+    trans_b = { false, true },
+    bias = { false, true },
     act = { default = "none", values = { "none", "relu", "gelu" } },
   },
   args = {
     -- trans_a = 1: A is stored K x M (column-major A); trans_b = 1: B is stored N x K.
     kiln.tensor("a", "dtype", {
-      function(p) return p.trans_a == 1 and p.K or p.M end,
-      function(p) return p.trans_a == 1 and p.M or p.K end,
+      function(p) return p.trans_a and p.K or p.M end,
+      function(p) return p.trans_a and p.M or p.K end,
     }, "in"),
     kiln.tensor("b", "dtype", {
-      function(p) return p.trans_b == 1 and p.N or p.K end,
-      function(p) return p.trans_b == 1 and p.K or p.N end,
+      function(p) return p.trans_b and p.N or p.K end,
+      function(p) return p.trans_b and p.K or p.N end,
     }, "in"),
     kiln.tensor("c", "out", { "M", "N" }, "out"),
     -- Read only with bias = 1; otherwise one element nobody touches.
-    kiln.tensor("bias", "out", { function(p) return p.bias == 1 and p.N or 1 end }, "in"),
+    kiln.tensor("bias", "out", { function(p) return p.bias and p.N or 1 end }, "in"),
     kiln.scalar("M", "i32"),
     kiln.scalar("N", "i32"),
     kiln.scalar("K", "i32"),
@@ -104,8 +104,8 @@ return kiln.recipe {
     if p.out == "i32" and (p.alpha ~= "none" or p.act == "gelu") then
       error("alpha and gelu apply to float outputs; out = i32 takes act none or relu and no alpha", 0)
     end
-    local a = p.trans_a == 1 and k.view(k.args.a, { M, K }, { 1, M }) or k.view(k.args.a, { M, K })
-    local b = p.trans_b == 1 and k.view(k.args.b, { K, N }, { 1, K }) or k.view(k.args.b, { K, N })
+    local a = p.trans_a and k.view(k.args.a, { M, K }, { 1, M }) or k.view(k.args.a, { M, K })
+    local b = p.trans_b and k.view(k.args.b, { K, N }, { 1, K }) or k.view(k.args.b, { K, N })
     local c = k.view(k.args.c, { M, N })
     local row = k.program_id(0) * BM
     local col = k.program_id(1) * BN
@@ -126,7 +126,7 @@ return kiln.recipe {
     local v = acc
     if p.out ~= "i32" then v = k.cast(acc, "f32") end
     if p.alpha ~= "none" then v = v * k.args.alpha end
-    if p.bias == 1 then
+    if p.bias then
       local bias = k.load(k.view(k.args.bias, { 1, N }), { 0, col }, { 1, BN })
       v = v + k.cast(bias, k.dtype(v))
     end

@@ -105,10 +105,30 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 kiln_status kiln_recipe_load(kiln_session *s, const char *path, kiln_recipe **out) {
+  return kiln_recipe_load_opts(s, path, NULL, out);
+}
+
+int kiln_recipe_opts_arg(kiln_session *s, kiln_recipe_opts *o, int argc, char **argv) {
+  kl_options k = {o->unsafe, o->time_limit, o->mem_limit};
+  api_begin(s);
+  int used = kl_options_arg(&k, argc, argv, s->err, sizeof s->err);
+  o->unsafe = k.unsafe, o->time_limit = k.time_limit, o->mem_limit = k.mem_limit;
+  return used;
+}
+
+kiln_status kiln_recipe_load_opts(kiln_session *s, const char *path, const kiln_recipe_opts *o,
+                                  kiln_recipe **out) {
   *out = NULL;
   if (!s) return KILN_ERR_USAGE;
   api_begin(s);
   if (!path) return api_fail(s, KILN_ERR_USAGE, "kiln_recipe_load: no path");
+  kl_options k = {0};
+  if (o) {
+    if (o->time_limit < 0 || o->mem_limit < 0)
+      return api_fail(s, KILN_ERR_USAGE, "kiln_recipe_load: negative limit (time %g s, memory %g MiB)",
+                      o->time_limit, o->mem_limit);
+    k = (kl_options){o->unsafe, o->time_limit, o->mem_limit};
+  }
   kiln_recipe *r = calloc(1, sizeof *r);
   if (!r || !(r->path = strdup(path))) {
     free(r);
@@ -117,7 +137,7 @@ kiln_status kiln_recipe_load(kiln_session *s, const char *path, kiln_recipe **ou
   r->s = s;
   if (ends_with(path, ".ir"))
     r->ir_text = ir_read_file(path, NULL, s->err, sizeof s->err);
-  else if ((r->lua = kl_recipe_load(path, s->err, sizeof s->err)))
+  else if ((r->lua = kl_recipe_load_opts(path, &k, s->err, sizeof s->err)))
     kl_recipe_defaults(r->lua, &r->set);
   if (!r->ir_text && !r->lua) {
     kiln_recipe_free(r);

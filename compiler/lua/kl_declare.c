@@ -3,13 +3,17 @@
  *
  * kiln.recipe checks the declaration when the recipe file runs, so that a misspelt field, a dim
  * naming no parameter or a default outside its tuning space is reported at the recipe's line before
- * any kernel is built. It returns a fresh, normalised table (metatable "kiln.recipe"):
+ * any kernel is built. It builds a fresh, normalised table:
  *   name, reference, body, grid, line           as declared (line: of the kiln.recipe call)
- *   params = {NAME = number|string}              problem parameters and their defaults
+ *   params = {NAME = number|string|boolean       problem parameters and their defaults (a boolean:
+ *             | {default = v, values = {...}}}     a flag), or their allowed values
  *   tune   = {NAME = {default = v, values = {...}}} tuning knobs (a plain list means default = first)
  *   args   = {argument tables from kiln.tensor / kiln.scalar, in kernel parameter order}
  *   checks = {{NAME = value, ...}, ...}          settings the tests run besides the defaults
- * Argument tables carry `where` ("file:line: ") so that later errors about them name their line.
+ * and returns it inside a userdata (metatable "kiln.recipe", the table its user value); arguments
+ * are userdata "kiln.arg" the same way. Every table inside is kiln's own copy, so the recipe cannot
+ * change what was checked. Argument tables carry `where` ("file:line: ") so that later errors
+ * about them name their line.
  */
 #include <string.h>
 
@@ -42,12 +46,23 @@ static int arg_error(lua_State *L, int idx, const char *fmt, const char *a, cons
   return lua_error(L);
 }
 
-int kl_has_mt(lua_State *L, int idx, const char *mt) {
-  if (!lua_getmetatable(L, idx)) return 0;
-  luaL_getmetatable(L, mt);
-  int eq = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return eq;
+/* Replaces the table on the stack top by a userdata of metatable mt holding it as its user value. */
+static void wrap(lua_State *L, const char *mt) {
+  lua_newuserdatauv(L, 0, 1);
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  luaL_setmetatable(L, mt);
+}
+
+/* A fresh copy of the list at idx (its entries as they are). */
+static void copy_list(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  int n = (int)luaL_len(L, idx);
+  lua_createtable(L, n, 0);
+  for (int i = 1; i <= n; i++) {
+    lua_geti(L, idx, i);
+    lua_seti(L, -2, i);
+  }
 }
 
 /* ---- kiln.tensor, kiln.scalar, kiln.cdiv ---- */
@@ -64,7 +79,6 @@ static void new_arg(lua_State *L, const char *kind) {
   lua_setfield(L, -2, "elem");
   luaL_where(L, 1);
   lua_setfield(L, -2, "where");
-  luaL_setmetatable(L, KL_ARG_MT);
 }
 
 /* kiln.tensor(name, elem_or_knob, {dims...}, "in"|"out"|"inout") */
@@ -86,6 +100,7 @@ static int f_tensor(lua_State *L) {
   lua_setfield(L, -2, "dims");
   lua_pushstring(L, roles[role]);
   lua_setfield(L, -2, "role");
+  wrap(L, KL_ARG_MT);
   return 1;
 }
 
@@ -99,6 +114,7 @@ static int f_scalar(lua_State *L) {
   new_arg(L, "scalar");
   lua_pushvalue(L, 3);
   lua_setfield(L, -2, "value");
+  wrap(L, KL_ARG_MT);
   return 1;
 }
 
@@ -112,16 +128,25 @@ static int f_cdiv(lua_State *L) {
 
 /* ---- kiln.recipe ---- */
 
-/* R.params from t.params: NAME = number|string. */
+static void norm_knob(lua_State *L, const char *name, const char *what);
+
+/* R.params from t.params: NAME = number|string|boolean, or a list of the allowed values (normalised
+ * like a knob). */
 static void copy_params(lua_State *L, int t, int R) {
   lua_newtable(L);
   if (lua_getfield(L, t, "params") != LUA_TNIL) {
     if (!lua_istable(L, -1)) luaL_error(L, "kiln.recipe: params must be a table {NAME = default}");
     for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
-      check_ident(L, lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL, "parameter");
-      if (lua_type(L, -1) != LUA_TNUMBER && lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "kiln.recipe: parameter '%s' must default to a number or a string",
-                   lua_tostring(L, -2));
+      const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      check_ident(L, name, "parameter");
+      int ty = lua_type(L, -1);
+      if (ty == LUA_TTABLE)
+        norm_knob(L, name, "parameter");
+      else if (ty != LUA_TNUMBER && ty != LUA_TSTRING && ty != LUA_TBOOLEAN)
+        luaL_error(
+            L,
+            "kiln.recipe: parameter '%s' must default to a number, a string or a boolean, or list its values",
+            name);
       lua_pushvalue(L, -2);
       lua_pushvalue(L, -2);
       lua_settable(L, -6);
@@ -131,25 +156,29 @@ static void copy_params(lua_State *L, int t, int R) {
   lua_setfield(L, R, "params");
 }
 
-/* Normalises the knob spec on the stack top into {default=, values=} (replacing it). */
-static void norm_knob(lua_State *L, const char *name) {
+/* Normalises the knob spec on the stack top into {default=, values=} (replacing it); `what` is
+ * "knob" or "parameter" (a parameter declared with its allowed values). */
+static void norm_knob(lua_State *L, const char *name, const char *what) {
   int spec = lua_gettop(L);
   static const char *const keys[] = {"default", "values", NULL};
   if (!lua_istable(L, spec))
-    luaL_error(L, "kiln.recipe: knob '%s' must be a list of values or {default = v, values = {...}}", name);
+    luaL_error(L, "kiln.recipe: %s '%s' must be a list of values or {default = v, values = {...}}", what,
+               name);
   int listed = lua_getfield(L, spec, "values") != LUA_TNIL;
   if (!listed)
     lua_pushvalue(L, spec); /* a plain list of values */
   else
     check_keys(L, spec, keys, name);
+  if (!lua_istable(L, -1)) luaL_error(L, "kiln.recipe: %s '%s': values must be a list", what, name);
+  copy_list(L, -1);
+  lua_replace(L, -2);
   int vals = lua_gettop(L);
-  if (!lua_istable(L, vals)) luaL_error(L, "kiln.recipe: knob '%s': values must be a list", name);
   int n = (int)luaL_len(L, vals);
-  if (n < 1 || n > 32) luaL_error(L, "kiln.recipe: knob '%s' needs 1 to 32 values", name);
+  if (n < 1 || n > 32) luaL_error(L, "kiln.recipe: %s '%s' needs 1 to 32 values", what, name);
   for (int i = 1; i <= n; i++) {
     int ty = lua_geti(L, vals, i), ty1 = lua_geti(L, vals, 1);
-    if ((ty != LUA_TNUMBER && ty != LUA_TSTRING) || ty != ty1)
-      luaL_error(L, "kiln.recipe: knob '%s': values are all numbers or all strings", name);
+    if ((ty != LUA_TNUMBER && ty != LUA_TSTRING && ty != LUA_TBOOLEAN) || ty != ty1)
+      luaL_error(L, "kiln.recipe: %s '%s': values are all numbers, all strings or all booleans", what, name);
     lua_pop(L, 2);
   }
   if (lua_getfield(L, spec, "default") == LUA_TNIL) {
@@ -160,7 +189,7 @@ static void norm_knob(lua_State *L, const char *name) {
   for (int i = 1; i <= n && !found; i++, lua_pop(L, 1))
     lua_geti(L, vals, i), found = lua_compare(L, -1, -2, LUA_OPEQ);
   if (!found)
-    luaL_error(L, "kiln.recipe: knob '%s': the default %s is not one of its values", name,
+    luaL_error(L, "kiln.recipe: %s '%s': the default %s is not one of its values", what, name,
                luaL_tolstring(L, -1, NULL));
   lua_createtable(L, 0, 2);
   lua_insert(L, -2);
@@ -183,7 +212,7 @@ static void copy_tune(lua_State *L, int t, int R) {
       if (lua_getfield(L, -4, name) != LUA_TNIL)
         luaL_error(L, "kiln.recipe: '%s' is both a parameter and a knob", name);
       lua_pop(L, 1);
-      norm_knob(L, name);
+      norm_knob(L, name, "knob");
       lua_pushvalue(L, -2);
       lua_insert(L, -2);
       lua_settable(L, -6);
@@ -197,6 +226,7 @@ static void copy_tune(lua_State *L, int t, int R) {
 static int lookup_param(lua_State *L, int R, const char *name) {
   lua_getfield(L, R, "params");
   if (lua_getfield(L, -1, name) != LUA_TNIL) {
+    if (lua_istable(L, -1)) lua_getfield(L, -1, "values"), lua_remove(L, -2);
     lua_remove(L, -2);
     return 1;
   }
@@ -269,29 +299,34 @@ static void check_arg(lua_State *L, int R, int a) {
   lua_settop(L, a);
 }
 
-/* R.args: the argument tables, names unique. */
+/* R.args: the argument tables (from their kiln.arg userdata), names unique. */
 static void copy_args(lua_State *L, int t, int R) {
   if (lua_getfield(L, t, "args") != LUA_TTABLE)
     luaL_error(L, "kiln.recipe: args must be a list of kiln.tensor/kiln.scalar");
   int args = lua_gettop(L), n = (int)luaL_len(L, args);
-  lua_newtable(L); /* names seen */
+  lua_createtable(L, n, 0); /* R.args */
+  lua_newtable(L);          /* names seen */
   for (int i = 1; i <= n; i++) {
     lua_geti(L, args, i);
-    if (!kl_has_mt(L, -1, KL_ARG_MT))
+    if (!luaL_testudata(L, -1, KL_ARG_MT))
       luaL_error(L, "kiln.recipe: args[%d] is not a kiln.tensor or kiln.scalar", i);
+    lua_getiuservalue(L, -1, 1);
+    lua_replace(L, -2);
     int a = lua_gettop(L);
     check_arg(L, R, a);
     lua_getfield(L, a, "name");
     const char *name = lua_tostring(L, -1);
-    if (lua_getfield(L, args + 1, name) != LUA_TNIL)
+    if (lua_getfield(L, args + 2, name) != LUA_TNIL)
       arg_error(L, a, "argument '%s' is declared twice%s", name, "");
     lua_pop(L, 1);
     lua_pushboolean(L, 1);
-    lua_setfield(L, args + 1, name);
-    lua_pop(L, 2);
+    lua_setfield(L, args + 2, name);
+    lua_pop(L, 1);
+    lua_seti(L, args + 1, i);
   }
   lua_pop(L, 1);
   lua_setfield(L, R, "args");
+  lua_pop(L, 1);
 }
 
 /* R.checks: a list of {NAME = value}; names must be parameters (values are checked by the C side). */
@@ -301,18 +336,26 @@ static void copy_checks(lua_State *L, int t, int R) {
     lua_newtable(L);
   }
   if (!lua_istable(L, -1)) luaL_error(L, "kiln.recipe: checks must be a list of tables {NAME = value}");
-  for (int i = 1; i <= (int)luaL_len(L, -1); i++) {
-    if (lua_geti(L, -1, i) != LUA_TTABLE)
+  int checks = lua_gettop(L), n = (int)luaL_len(L, checks);
+  lua_createtable(L, n, 0);
+  for (int i = 1; i <= n; i++) {
+    if (lua_geti(L, checks, i) != LUA_TTABLE)
       luaL_error(L, "kiln.recipe: checks[%d] must be a table {NAME = value}", i);
-    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+    lua_newtable(L);
+    for (lua_pushnil(L); lua_next(L, -3); lua_pop(L, 1)) {
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
       if (!lookup_param(L, R, k))
         luaL_error(L, "kiln.recipe: checks[%d]: '%s' is not a parameter of the recipe", i, k);
       lua_pop(L, 1);
+      lua_pushvalue(L, -2);
+      lua_pushvalue(L, -2);
+      lua_settable(L, -5);
     }
+    lua_seti(L, checks + 1, i);
     lua_pop(L, 1);
   }
   lua_setfield(L, R, "checks");
+  lua_pop(L, 1);
 }
 
 static void copy_field(lua_State *L, int t, int R, const char *key, int type, int required) {
@@ -345,7 +388,7 @@ static int f_recipe(lua_State *L) {
   copy_checks(L, 1, 2);
   lua_pushinteger(L, lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) ? ar.currentline : 0);
   lua_setfield(L, 2, "line");
-  luaL_setmetatable(L, KL_RECIPE_MT);
+  wrap(L, KL_RECIPE_MT);
   return 1;
 }
 

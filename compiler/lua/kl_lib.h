@@ -10,6 +10,7 @@
  *         kl_declare.c  kiln.recipe / kiln.tensor / kiln.scalar: the recipe declaration, checked
  *         kl_module.c   luaopen_kiln: the library table (also the values' __index)
  *         kl_recipe.c   the C API of kl_recipe.h: load a recipe, the protected boundary, checks
+ *         kl_sandbox.c  the recipe's Lua state: its libraries, text-only loading, time and memory limits
  *         kl_settings.c parameters and settings (NAME=VALUE text)
  *         kl_run.c      running the recipe's functions: build (body), args, grid; the p table
  *
@@ -25,8 +26,8 @@
 #include "../../ir/ir.h"
 
 #define KL_VALUE_MT "kiln.value"
-#define KL_RECIPE_MT "kiln.recipe"
-#define KL_ARG_MT "kiln.arg"
+#define KL_RECIPE_MT "kiln.recipe"         /* userdata holding the checked declaration as its user value */
+#define KL_ARG_MT "kiln.arg"               /* userdata holding an argument table as its user value */
 #define KL_RECIPE_KEY "kiln.loaded_recipe" /* registry: the recipe table of this state */
 #define KL_K_MT "kiln.k"                   /* metatable of the body's k */
 
@@ -61,9 +62,22 @@ struct kl_recipe {
   int nchecks;
   const char **checks[KL_MAXCHECKS]; /* each a NULL-terminated list of "NAME=VALUE" */
   char plist[512];                   /* "M, N, BLOCK, dtype, warps": for messages */
+  kl_options opt;
+  /* limits (kl_sandbox.c) */
+  size_t mem_used, mem_cap, mem_watch; /* bytes of the state; past mem_watch every instruction notes
+                                          its position for a memory error */
+  int mem_hit;                         /* an allocation was refused in this evaluation */
+  int depth;                           /* kl_protect nesting: the limits hold while > 0 */
+  int watching;                        /* the hook runs at every instruction */
+  int timed_out;                       /* past the deadline: every instruction fails */
+  unsigned ticks;                      /* hook calls while watching */
+  double deadline;                     /* of this evaluation, in CLOCK_MONOTONIC seconds */
+  char pos_file[512];                  /* the noted position */
+  int pos_line;
 };
 
-/* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. */
+/* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. Every
+ * call into the recipe's Lua goes through here: the time and memory limits hold only inside. */
 int kl_protect(kl_recipe *r, lua_CFunction f, void *ud, char *err, size_t errn);
 /* Raises "FILE:LINE: msg" for a recipe-level problem found by C code. */
 int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg);
@@ -71,6 +85,18 @@ int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg);
  * NULL if the recipe has no such parameter). */
 void kl_param_list(kl_recipe *r, char *buf, size_t n);
 const char *kl_setting_value(kl_recipe *r, const kl_settings *s, const char *name);
+
+/* ---- kl_sandbox.c ---- */
+
+lua_State *kl_sandbox_state(kl_recipe *r);           /* a new state under r's limits (r->opt set) */
+void kl_sandbox_open(kl_recipe *r, const char *dir); /* the libraries; dir: the recipe's folder */
+kl_recipe *kl_state_recipe(lua_State *L);            /* the recipe a state belongs to, or NULL */
+/* Loads a file as a chunk; text_only refuses precompiled ones ("FILE: binary ... not accepted"). */
+int kl_load_file(lua_State *L, const char *path, int text_only);
+void kl_limits_begin(kl_recipe *r); /* an evaluation starts: fresh deadline, memory cap on */
+void kl_limits_end(kl_recipe *r);
+void kl_limits_memory_error(kl_recipe *r, char *err, size_t errn); /* the message of LUA_ERRMEM */
+void kl_limit_ops(lua_State *L, uint32_t nops); /* raises when the kernel IR passes the memory cap */
 
 /* ---- kl_value.c ---- */
 
@@ -113,13 +139,13 @@ extern const luaL_Reg kl_control_lib[];
 extern const luaL_Reg kl_declare_lib[];
 /* The operators on the value metatable at mt, and ops.def's generic bindings into its __index. */
 void kl_math_metamethods(lua_State *L, int mt);
-int kl_has_mt(lua_State *L, int idx, const char *mt); /* kl_declare.c: tables tagged by metatable */
 
 int kl_reduce(lua_State *L, const char *kind); /* kl_tile.c: t:sum(axis) and friends */
 
 /* ---- kl_module.c ---- */
 
 int luaopen_kiln(lua_State *L);
-void kl_preload(lua_State *L); /* package.preload.kiln = luaopen_kiln */
+void kl_preload(lua_State *L);                /* package.preload.kiln = luaopen_kiln */
+void kl_lock_metatable(lua_State *L, int mt); /* getmetatable gives false, setmetatable refuses */
 
 #endif

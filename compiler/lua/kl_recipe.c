@@ -43,7 +43,8 @@ static void frame_position(lua_State *L, char *buf, size_t n) {
 
 static int message_handler(lua_State *L) {
   char out[2048], pos[512];
-  const char *path = lua_tostring(L, lua_upvalueindex(1)), *shrt = lua_tostring(L, lua_upvalueindex(2));
+  kl_recipe *r = kl_state_recipe(L);
+  const char *path = r->path, *shrt = r->short_src;
   const char *msg = lua_tostring(L, 1);
   if (!msg) msg = lua_pushfstring(L, "the recipe raised a %s as its error", luaL_typename(L, 1));
   int n = (int)strcspn(msg, "\n");
@@ -58,17 +59,21 @@ static int message_handler(lua_State *L) {
   return 1;
 }
 
-/* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. */
+/* Runs f(ud) in protected mode, under the recipe's time and memory limits; on error copies the
+ * one-line message to err and returns -1. Nothing is allocated before the protected call. */
 int kl_protect(kl_recipe *r, lua_CFunction f, void *ud, char *err, size_t errn) {
   lua_State *L = r->L;
   int top = lua_gettop(L);
-  lua_pushstring(L, r->path);
-  lua_pushstring(L, r->short_src);
-  lua_pushcclosure(L, message_handler, 2);
+  lua_pushcfunction(L, message_handler);
   lua_pushcfunction(L, f);
   lua_pushlightuserdata(L, ud);
+  kl_limits_begin(r);
   int st = lua_pcall(L, 1, 0, top + 1);
-  if (st != LUA_OK) snprintf(err, errn, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error in recipe");
+  kl_limits_end(r);
+  if (st == LUA_ERRMEM)
+    kl_limits_memory_error(r, err, errn);
+  else if (st != LUA_OK)
+    snprintf(err, errn, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error in recipe");
   lua_settop(L, top);
   return st == LUA_OK ? 0 : -1;
 }
@@ -80,9 +85,11 @@ int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg) {
 
 /* ---- reading the declaration (at load) ---- */
 
-/* Text of the number or string at idx into buf (64 bytes). */
+/* Text of the number, string or boolean (as 1 or 0) at idx into buf (64 bytes). */
 static void value_text(lua_State *L, kl_recipe *r, int idx, char *buf, const char *name) {
-  if (lua_isinteger(L, idx))
+  if (lua_isboolean(L, idx))
+    snprintf(buf, 64, "%d", lua_toboolean(L, idx));
+  else if (lua_isinteger(L, idx))
     snprintf(buf, 64, "%lld", (long long)lua_tointeger(L, idx));
   else if (lua_type(L, idx) == LUA_TNUMBER)
     snprintf(buf, 64, "%.14g", lua_tonumber(L, idx));
@@ -116,8 +123,12 @@ static kl_param *new_param(lua_State *L, kl_recipe *r, const char *name, int is_
   return p;
 }
 
+/* A knob, or a parameter declared with its values: {default = v, values = {...}} (kl_declare.c).
+ * Strings and booleans (flags) are closed sets; a knob of numbers is a search space. */
 static void read_knob(lua_State *L, kl_recipe *r, kl_param *p, int knob) {
   lua_getfield(L, knob, "default");
+  p->flag = lua_isboolean(L, -1);
+  p->closed = lua_type(L, -1) != LUA_TNUMBER || !p->is_tune;
   value_text(L, r, -1, p->dflt, p->name);
   lua_getfield(L, knob, "values");
   p->nvalues = (int)luaL_len(L, -1);
@@ -137,8 +148,17 @@ static void read_params(lua_State *L, kl_recipe *r, int R) {
   int n = sorted_keys(L, lua_gettop(L), keys, KL_MAXSET);
   for (int i = 0; i < n; i++) {
     kl_param *p = new_param(L, r, keys[i], 0);
-    lua_getfield(L, -1, keys[i]);
-    value_text(L, r, -1, p->dflt, p->name);
+    if (lua_getfield(L, -1, keys[i]) == LUA_TTABLE) {
+      read_knob(L, r, p, lua_gettop(L));
+    } else if (lua_isboolean(L, -1)) { /* a flag */
+      value_text(L, r, -1, p->dflt, p->name);
+      p->flag = p->closed = 1;
+      p->nvalues = 2;
+      p->values[0] = "0";
+      p->values[1] = "1";
+    } else {
+      value_text(L, r, -1, p->dflt, p->name);
+    }
     lua_pop(L, 1);
   }
   lua_getfield(L, R, "tune");
@@ -164,6 +184,12 @@ static void read_args(lua_State *L, kl_recipe *r, int R) {
   lua_pop(L, 1);
 }
 
+static int is_flag(kl_recipe *r, const char *name) {
+  for (int i = 0; i < r->nparams; i++)
+    if (!strcmp(r->params[i].name, name)) return r->params[i].flag;
+  return 0;
+}
+
 /* Each checks entry becomes "NAME=VALUE" overrides, validated like --set. */
 static void read_check(lua_State *L, kl_recipe *r, int entry, int index) {
   const char *keys[KL_MAXSET];
@@ -174,8 +200,10 @@ static void read_check(lua_State *L, kl_recipe *r, int entry, int index) {
   const char **list = ir_alloc(r->A, (size_t)(n + 1) * sizeof *list);
   for (int i = 0; i < n; i++) {
     lua_getfield(L, entry, keys[i]);
-    if (lua_type(L, -1) != LUA_TNUMBER && lua_type(L, -1) != LUA_TSTRING)
-      snprintf(msg, sizeof msg, "checks[%d]: '%s' must be a number or a string", index, keys[i]),
+    int ty = lua_type(L, -1), flag = is_flag(r, keys[i]);
+    if (ty != LUA_TNUMBER && ty != LUA_TSTRING && !(flag && ty == LUA_TBOOLEAN))
+      snprintf(msg, sizeof msg, "checks[%d]: '%s' must be a number%s", index, keys[i],
+               flag ? ", a string or a boolean" : " or a string"),
           kl_recipe_error(L, r, r->line, msg);
     value_text(L, r, -1, text, keys[i]);
     lua_pop(L, 1);
@@ -205,14 +233,17 @@ static void make_k_metatable(lua_State *L) {
   luaL_newmetatable(L, KL_K_MT);
   luaL_requiref(L, "kiln", luaopen_kiln, 0);
   lua_setfield(L, -2, "__index");
+  kl_lock_metatable(L, -1);
   lua_pop(L, 1);
 }
 
 static int load_main(lua_State *L) {
   kl_recipe *r = lua_touserdata(L, 1);
-  if (luaL_loadfile(L, r->path) != LUA_OK) return lua_error(L);
+  if (kl_load_file(L, r->path, !r->opt.unsafe) != LUA_OK) return lua_error(L);
   lua_call(L, 0, 1);
-  if (!kl_has_mt(L, -1, KL_RECIPE_MT)) luaL_error(L, "%s: the file must return kiln.recipe{...}", r->path);
+  if (!luaL_testudata(L, -1, KL_RECIPE_MT))
+    luaL_error(L, "%s: the file must return kiln.recipe{...}", r->path);
+  lua_getiuservalue(L, -1, 1); /* the declaration as kiln.recipe checked it, out of the recipe's reach */
   int R = lua_gettop(L);
   lua_pushvalue(L, R);
   lua_setfield(L, LUA_REGISTRYINDEX, KL_RECIPE_KEY);
@@ -230,36 +261,6 @@ static int load_main(lua_State *L) {
   return 0;
 }
 
-/* `require` in a recipe finds `kiln` and the modules in lib/ beside the recipe file, nothing else: no
- * system Lua modules and no C modules (recipes never see C pointers). */
-static void set_module_path(lua_State *L, const char *recipe_path) {
-  const char *slash = strrchr(recipe_path, '/');
-  lua_getglobal(L, "package");
-  if (slash)
-    lua_pushlstring(L, recipe_path, (size_t)(slash - recipe_path));
-  else
-    lua_pushliteral(L, ".");
-  lua_pushliteral(L, "/lib/?.lua");
-  lua_concat(L, 2);
-  lua_setfield(L, -2, "path");
-  lua_pushliteral(L, "");
-  lua_setfield(L, -2, "cpath");
-  lua_pop(L, 1);
-  /* only the preload and Lua-file searchers, and a one-line error at the recipe's line */
-  static const char guard[] =
-      "local req, searchers = require, package.searchers\n"
-      "package.searchers = { searchers[1], searchers[2] }\n"
-      "require = function(name)\n"
-      "  if type(name) == 'string' and package.loaded[name] == nil and package.preload[name] == nil\n"
-      "     and not package.searchpath(name, package.path) then\n"
-      "    error(\"module '\" .. name .. \"' not found (recipes find only kiln and the modules in lib/ "
-      "beside them)\", 2)\n"
-      "  end\n"
-      "  return req(name)\n"
-      "end\n";
-  if (luaL_dostring(L, guard) != LUA_OK) lua_pop(L, 1); /* cannot fail on valid code; leave require as is */
-}
-
 /* The short form Lua gives this path in positions ("...tail" when long). */
 static const char *chunk_short_src(lua_State *L, kl_recipe *r) {
   lua_Debug ar;
@@ -271,9 +272,19 @@ static const char *chunk_short_src(lua_State *L, kl_recipe *r) {
   return ir_strdup(r->A, ar.short_src);
 }
 
-kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn) {
+/* The recipe's folder ("." for a bare file name), for `require`. */
+static const char *recipe_dir(kl_recipe *r) {
+  const char *slash = strrchr(r->path, '/');
+  if (!slash) return ".";
+  char *dir = ir_alloc(r->A, (size_t)(slash - r->path) + 1);
+  memcpy(dir, r->path, (size_t)(slash - r->path));
+  return dir;
+}
+
+kl_recipe *kl_recipe_load_opts(const char *path, const kl_options *o, char *err, size_t errn) {
   kl_recipe *r = calloc(1, sizeof *r);
-  lua_State *L = r ? luaL_newstate() : NULL;
+  if (r && o) r->opt = *o;
+  lua_State *L = r ? kl_sandbox_state(r) : NULL;
   if (!L) {
     free(r);
     snprintf(err, errn, "%s: out of memory", path);
@@ -283,15 +294,18 @@ kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn) {
   r->A = ir_arena_new();
   r->path = ir_strdup(r->A, path);
   kl_build_set(L, NULL);
-  luaL_openlibs(L);
+  kl_sandbox_open(r, recipe_dir(r));
   kl_preload(L);
-  set_module_path(L, path);
   r->short_src = chunk_short_src(L, r);
   if (kl_protect(r, load_main, r, err, errn)) {
     kl_recipe_free(r);
     return NULL;
   }
   return r;
+}
+
+kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn) {
+  return kl_recipe_load_opts(path, NULL, err, errn);
 }
 
 void kl_recipe_free(kl_recipe *r) {

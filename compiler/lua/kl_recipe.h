@@ -9,6 +9,10 @@
  *
  * A kl_recipe owns one Lua state: use it from one thread at a time (load one per thread to build
  * variants in parallel).
+ *
+ * Recipes are code from someone else: the state is a sandbox (the base library without file access
+ * or binary chunks, string, table, math, utf8, os.clock/os.time, `require` limited to the recipe's
+ * lib/), text chunks only, with a wall-time budget per evaluation and a memory cap (kl_options).
  */
 #ifndef KILN_KL_RECIPE_H
 #define KILN_KL_RECIPE_H
@@ -36,10 +40,26 @@ typedef struct {
 typedef struct {
   const char *name;
   int is_tune;   /* 1: a tuning knob; 0: a problem parameter (size) */
-  char dflt[64]; /* default value as text */
-  int nvalues;   /* tuning knobs: the declared space */
+  char dflt[64]; /* default value as text (a flag's is "0" or "1") */
+  int nvalues;   /* the declared values: a knob's space, or a parameter's allowed values */
   const char *values[32];
+  int closed; /* 1: a setting must be one of the values (strings, flags, listed parameters) */
+  int flag;   /* 1: a boolean: set as 0, 1, true or false, held as "0"/"1", a Lua boolean in p */
 } kl_param;
+
+/* How recipes run (docs/recipes.md, "What a recipe can reach"). All zero: the defaults. */
+typedef struct {
+  int unsafe;        /* 1: the whole Lua standard library and binary chunks: trusted recipes only */
+  double time_limit; /* seconds of wall time per evaluation (file, body, grid, ...); 0: 10 */
+  double mem_limit;  /* MiB of Lua heap (and kernel IR being built); 0: 1024 */
+} kl_options;
+
+enum { KL_TIME_LIMIT = 10, KL_MEM_LIMIT = 1024 };
+
+/* Reads one command-line option of kl_options from argv[0] (and its value argv[1]): --unsafe-recipe,
+ * --recipe-time S, --recipe-mem MIB (also as --opt=value). Returns the number of arguments used, 0
+ * when argv[0] is not one of them, -1 with a message in err for a bad or missing value. */
+int kl_options_arg(kl_options *o, int argc, char **argv, char *err, size_t errn);
 
 enum { KL_IN = 1, KL_OUT = 2, KL_INOUT = 3 };
 
@@ -54,7 +74,8 @@ typedef struct {
   double fval;     /* scalars of float type */
 } kl_arg;
 
-kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn);
+kl_recipe *kl_recipe_load(const char *path, char *err, size_t errn); /* default kl_options */
+kl_recipe *kl_recipe_load_opts(const char *path, const kl_options *o, char *err, size_t errn);
 void kl_recipe_free(kl_recipe *r);
 const char *kl_recipe_name(kl_recipe *r);
 const char *kl_recipe_path(kl_recipe *r);

@@ -49,7 +49,10 @@ static void push_recipe_p(lua_State *L, job *j) {
   lua_createtable(L, 0, j->r->nparams);
   for (int i = 0; i < j->r->nparams; i++) {
     const char *v = kl_setting_value(j->r, j->s, j->r->params[i].name);
-    if (!lua_stringtonumber(L, v)) lua_pushstring(L, v);
+    if (j->r->params[i].flag)
+      lua_pushboolean(L, strcmp(v, "0") != 0);
+    else if (!lua_stringtonumber(L, v))
+      lua_pushstring(L, v);
     lua_setfield(L, -2, j->r->params[i].name);
   }
   lua_pushvalue(L, -1);
@@ -60,6 +63,7 @@ static void push_recipe_p(lua_State *L, job *j) {
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, p_newindex);
   lua_setfield(L, -2, "__newindex");
+  kl_lock_metatable(L, -1);
   lua_setmetatable(L, -2);
 }
 

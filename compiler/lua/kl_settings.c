@@ -1,10 +1,13 @@
 /*
  * kl_settings.c - parameters and settings: NAME=VALUE text checked against the recipe's
  * declaration (kl_recipe.h). A value must suit its parameter: a whole number where the default is
- * one, a number where the default is a number, one of the declared values for a knob of strings (a
- * numeric knob may be set outside its declared space). Errors name the recipe file, the setting and
- * the recipe's parameters.
+ * one, a number where the default is a number, 0/1/true/false for a flag (held as 0 or 1), and one
+ * of the declared values for a closed parameter (a knob of strings or flags, a parameter declared
+ * with its values); a knob of numbers may be set outside its declared space. Spaces around the
+ * name and the value do not count. Errors name the recipe file, the setting and the recipe's
+ * parameters.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,23 +41,43 @@ static int is_number(const char *s) {
   return *end == 0;
 }
 
+/* "true"/"false" of a flag become "1"/"0" (v has room for them). */
+static int flag_value(const kl_param *p, char *v, char *err, size_t errn) {
+  if (!strcmp(v, "true")) strcpy(v, "1");
+  if (!strcmp(v, "false")) strcpy(v, "0");
+  if (!strcmp(v, "0") || !strcmp(v, "1")) return 0;
+  return snprintf(err, errn, "parameter '%s' is a flag (0, 1, true or false); got '%s'", p->name, v), -1;
+}
+
+static int same_value(const kl_param *p, const char *a, const char *b) {
+  return is_number(p->dflt) ? strtod(a, NULL) == strtod(b, NULL) : !strcmp(a, b);
+}
+
 /* A value must have its parameter's kind: whole numbers for whole defaults, numbers for numbers,
- * one of the declared values for a knob of strings. */
-static int check_value(const kl_param *p, const char *v, char *err, size_t errn) {
+ * 0/1/true/false for flags, one of the declared values for a closed parameter. */
+static int check_value(const kl_param *p, char *v, char *err, size_t errn) {
   if (!*v) return snprintf(err, errn, "parameter '%s' needs a value", p->name), -1;
   if (strlen(v) >= sizeof p->dflt) return snprintf(err, errn, "the value of '%s' is too long", p->name), -1;
+  if (p->flag && flag_value(p, v, err, errn)) return -1;
   if (is_whole(p->dflt) && !is_whole(v))
     return snprintf(err, errn, "parameter '%s' is a whole number, got '%s'", p->name, v), -1;
   if (is_number(p->dflt) && !is_number(v))
     return snprintf(err, errn, "parameter '%s' is a number, got '%s'", p->name, v), -1;
-  if (is_number(p->dflt) || !p->nvalues) return 0;
+  if (!p->closed) return 0;
   for (int i = 0; i < p->nvalues; i++)
-    if (!strcmp(p->values[i], v)) return 0;
+    if (same_value(p, p->values[i], v)) return 0;
   int len = snprintf(err, errn, "parameter '%s' is one of", p->name);
   for (int i = 0; i < p->nvalues && len < (int)errn; i++)
     len += snprintf(err + len, errn - (size_t)len, "%s %s", i ? "," : "", p->values[i]);
   if (len < (int)errn) snprintf(err + len, errn - (size_t)len, "; got '%s'", v);
   return -1;
+}
+
+/* The span [s, s + n) without the spaces around it. */
+static const char *trim(const char *s, size_t *n) {
+  while (*n && isspace((unsigned char)*s)) s++, (*n)--;
+  while (*n && isspace((unsigned char)s[*n - 1])) (*n)--;
+  return s;
 }
 
 void kl_recipe_defaults(kl_recipe *r, kl_settings *s) {
@@ -66,21 +89,24 @@ void kl_recipe_defaults(kl_recipe *r, kl_settings *s) {
 }
 
 int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn) {
-  char list[512];
+  char list[512], why[512], value[64];
   const char *eq = strchr(name_eq_value, '=');
+  size_t nlen = eq ? (size_t)(eq - name_eq_value) : 0, vlen = eq ? strlen(eq + 1) : 0;
+  const char *name = trim(name_eq_value, &nlen), *v = eq ? trim(eq + 1, &vlen) : NULL;
   kl_param_list(r, list, sizeof list);
-  if (!eq || eq == name_eq_value) {
+  if (!eq || !nlen) {
     snprintf(err, errn, "%s: setting '%s' is not NAME=VALUE (parameters: %s)", r->path, name_eq_value, list);
     return -1;
   }
-  const kl_param *p = find_param(r, name_eq_value, (size_t)(eq - name_eq_value));
+  const kl_param *p = find_param(r, name, nlen);
   if (!p) {
-    snprintf(err, errn, "%s: unknown parameter '%.*s' (parameters: %s)", r->path, (int)(eq - name_eq_value),
-             name_eq_value, list);
+    snprintf(err, errn, "%s: unknown parameter '%.*s' (parameters: %s)", r->path, (int)nlen, name, list);
     return -1;
   }
-  char why[512];
-  if (check_value(p, eq + 1, why, sizeof why)) {
+  if (vlen >= sizeof value)
+    return snprintf(err, errn, "%s: the value of '%s' is too long", r->path, p->name), -1;
+  snprintf(value, sizeof value, "%.*s", (int)vlen, v);
+  if (check_value(p, value, why, sizeof why)) {
     snprintf(err, errn, "%s: %s", r->path, why);
     return -1;
   }
@@ -89,7 +115,7 @@ int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, c
   if (i == s->n && s->n == KL_MAXSET) return snprintf(err, errn, "too many settings"), -1;
   if (i == s->n) s->n++;
   s->v[i].name = p->name;
-  snprintf(s->v[i].value, sizeof s->v[i].value, "%s", eq + 1);
+  snprintf(s->v[i].value, sizeof s->v[i].value, "%s", value);
   return 0;
 }
 

@@ -48,6 +48,7 @@ static void stamp(lua_State *L, kl_build *B) {
 ir_opid kl_op(lua_State *L, ir_opcode code, const ir_val *opnds, int nopnd, const ir_type *res, int nres,
               int nregion) {
   kl_build *B = kl_build_get(L);
+  kl_limit_ops(L, B->fn->nops);
   char msg[200], ts[64];
   for (int i = 0; i < nres; i++) /* the verifier's limit, reported at the recipe line */
     if (ir_tile_size_check(res[i], (int)ir_attr_i(B->fn->attrs, "warps", 4), msg, sizeof msg))
@@ -70,7 +71,19 @@ void kl_push(lua_State *L, ir_val v) {
   luaL_setmetatable(L, KL_VALUE_MT);
 }
 
-int kl_isvalue(lua_State *L, int idx) { return luaL_testudata(L, idx, KL_VALUE_MT) != NULL; }
+/* The value userdata at idx, or NULL: its metatable is kiln's (locked, so a recipe cannot dress
+ * another object in it) and its size is a value's. */
+static kl_value *value_ud(lua_State *L, int idx) {
+  kl_value *u = luaL_testudata(L, idx, KL_VALUE_MT);
+  return u && lua_rawlen(L, idx) == sizeof *u ? u : NULL;
+}
+
+/* Is u a value of the build B (made by it, its handle in range)? */
+static int of_build(const kl_value *u, const kl_build *B) {
+  return u && B && u->serial == B->serial && u->v > 0 && u->v < B->fn->nvals;
+}
+
+int kl_isvalue(lua_State *L, int idx) { return value_ud(L, idx) != NULL; }
 
 ir_type kl_vtype(lua_State *L, ir_val v) { return ir_vtype(kl_build_get(L)->fn, v); }
 
@@ -80,19 +93,19 @@ const char *kl_tstr(ir_type t, char *buf, size_t n) {
 }
 
 const char *kl_describe(lua_State *L, int idx, char *buf, size_t n) {
-  kl_value *u = luaL_testudata(L, idx, KL_VALUE_MT);
+  kl_value *u = value_ud(L, idx);
   kl_build *B = build_peek(L);
-  if (u && B && u->serial == B->serial) return kl_tstr(ir_vtype(B->fn, u->v), buf, n);
+  if (of_build(u, B)) return kl_tstr(ir_vtype(B->fn, u->v), buf, n);
   snprintf(buf, n, "%s", u ? "a value of an earlier build" : luaL_typename(L, idx));
   return buf;
 }
 
 ir_val kl_check(lua_State *L, int idx) {
   char buf[64];
-  kl_value *u = luaL_testudata(L, idx, KL_VALUE_MT);
+  kl_value *u = value_ud(L, idx);
   if (!u) luaL_error(L, "expected a kiln value, got %s", kl_describe(L, idx, buf, sizeof buf));
   kl_build *B = kl_build_get(L);
-  if (u->serial != B->serial)
+  if (!of_build(u, B))
     luaL_error(L, "this value belongs to an earlier kernel build (kept in a global or upvalue?)");
   ir_reg home = ir_val_region(B->fn, u->v);
   if (!ir_region_encloses(B->fn, home, B->b.reg)) {
@@ -104,9 +117,9 @@ ir_val kl_check(lua_State *L, int idx) {
 }
 
 int kl_peek(lua_State *L, int idx, ir_type *t) {
-  kl_value *u = luaL_testudata(L, idx, KL_VALUE_MT);
+  kl_value *u = value_ud(L, idx);
   kl_build *B = build_peek(L);
-  if (!u || !B || u->serial != B->serial) return 0;
+  if (!of_build(u, B)) return 0;
   *t = ir_vtype(B->fn, u->v);
   return 1;
 }
@@ -125,6 +138,7 @@ void kl_value_open(lua_State *L, int lib) {
   lua_pushcfunction(L, value_tostring);
   lua_setfield(L, -2, "__tostring");
   kl_math_metamethods(L, lua_gettop(L));
+  kl_lock_metatable(L, -1);
   lua_pop(L, 1);
 }
 

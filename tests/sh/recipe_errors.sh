@@ -1,6 +1,7 @@
 #!/bin/sh
 # Broken recipes (tests/recipes_bad/*.lua) make `kiln compile --emit ir` exit non-zero with ONE line
-# on stderr: "FILE:LINE: message", as each file's first line ("-- expect: LINE: message") says.
+# on stderr: "FILE:LINE: message", as each file's first line ("-- expect: LINE: message") says; a
+# second line "-- flags: ..." gives more options (a short time limit, a small memory cap).
 # Unknown or malformed --set names are refused the same way, naming the name and the parameters.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -20,7 +21,9 @@ for f in tests/recipes_bad/*.lua; do
   exp=$(head -n 1 "$f"); exp=${exp#-- expect: }
   line=${exp%%: *}; msg=${exp#*: }
   if [ "$line" = "-" ]; then want="$f: $msg"; else want="$f:$line: $msg"; fi
-  check "$(basename "$f" .lua)" "$want" -- "$KILN" compile "$f" --target sm_80 --emit ir
+  flags=$(sed -n '2s/^-- flags: //p' "$f")
+  # shellcheck disable=SC2086 # flags are words
+  check "$(basename "$f" .lua)" "$want" -- "$KILN" compile "$f" --target sm_80 --emit ir $flags
   n=$((n + 1))
 done
 [ $n -ge 10 ] || { echo "FAIL only $n broken recipes found (run from the source root)"; fail=1; }

@@ -186,8 +186,30 @@ static void test_opt(void) {
   kiln_session_free(s);
 }
 
+/* Recipe options: limits reach the evaluation; bad values are refused. */
+static void test_recipe_opts(void) {
+  kiln_session *s = kiln_session_new();
+  kiln_recipe *r = NULL;
+  kiln_recipe_opts o = {0};
+  char *words[] = {"--recipe-time", "0.2", "--recipe-mem=soon"};
+  CHECK(kiln_recipe_opts_arg(s, &o, 3, words) == 2 && o.time_limit == 0.2);
+  CHECK(kiln_recipe_opts_arg(s, &o, 1, words + 2) == -1 &&
+        !strcmp(kiln_error(s), "--recipe-mem needs a positive number, got 'soon'"));
+  CHECK(kiln_recipe_opts_arg(s, &o, 1, (char *[]){"--sim"}) == 0);
+  kiln_compile_opts co = {.target = "sm_80", .emit = KILN_EMIT_IR};
+  kiln_output out;
+  CHECK(kiln_recipe_load_opts(s, "tests/recipes_bad/sandbox_time_body.lua", &o, &r) == KILN_OK);
+  CHECK(r && kiln_compile(r, &co, &out) == KILN_ERR_INPUT &&
+        strstr(kiln_error(s), "sandbox_time_body.lua:12: recipe evaluation exceeded 0.2 s"));
+  kiln_recipe_free(r);
+  kiln_recipe_opts neg = {.mem_limit = -1};
+  CHECK(kiln_recipe_load_opts(s, "recipes/vector_add.lua", &neg, &r) == KILN_ERR_USAGE && !r);
+  kiln_session_free(s);
+}
+
 int main(void) {
   test_compile_and_run();
+  test_recipe_opts();
   test_errors();
   test_bad_calls();
   test_opt();

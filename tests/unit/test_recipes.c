@@ -590,11 +590,10 @@ static void test_declaration_errors(void) {
   fails_at(decl_template, CALL, "args = { 3 },", "kiln.recipe: args[1] is not a kiln.tensor or kiln.scalar");
   fails_at(decl_template, CALL, "params = { ['1x'] = 3 },",
            "parameter '1x' is not a name (letters, digits, _)");
-  fails_at(decl_template, CALL, "params = { n = {} },",
-           "kiln.recipe: parameter 'n' must default to a number or a string");
+  fails_at(decl_template, CALL, "params = { n = {} },", "kiln.recipe: parameter 'n' needs 1 to 32 values");
   fails_at(decl_template, CALL, "tune = { B = {} },", "kiln.recipe: knob 'B' needs 1 to 32 values");
   fails_at(decl_template, CALL, "tune = { B = { 1, 'a' } },",
-           "kiln.recipe: knob 'B': values are all numbers or all strings");
+           "kiln.recipe: knob 'B': values are all numbers, all strings or all booleans");
   fails_at(decl_template, CALL, "tune = { B = { default = 3, values = { 1, 2 } } },",
            "kiln.recipe: knob 'B': the default 3 is not one of its values");
   fails_at(decl_template, CALL, "tune = { B = { values = { 1 }, dflt = 1 } },", "B: unknown field 'dflt'");
