@@ -14,6 +14,8 @@
  *     reach the checker, and a masked load yields `other`. The builder is left in the join block.
  *   - Barriers and shuffles are calls: the simulator makes them rendezvous points between fibers.
  *   - Special math calls the simulator's C implementation (no libm symbol needed in the JIT).
+ *   - Every loop back-edge calls __kiln_sim_loop(site of the loop op): the simulator's watchdog counts
+ *     iterations there, so even a loop without device ops cannot spin unseen.
  *   - `site` (cg_ctx.site, the IR op being lowered) becomes a private constant string per call.
  */
 #include <llvm-c/Target.h>
@@ -179,6 +181,12 @@ static void sim_barrier(cg_ctx *c) {
   sim_call(c, "__kiln_sim_barrier", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
 }
 
+static void sim_loop_back(cg_ctx *c) {
+  LLVMTypeRef p = ptr_t(c);
+  LLVMValueRef site = sim_site(c);
+  sim_call(c, "__kiln_sim_loop", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
+}
+
 /* Shuffles any 32-bit scalar (bitcast through i32). */
 static LLVMValueRef sim_shfl(cg_ctx *c, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg) {
   LLVMTypeRef ty = LLVMTypeOf(v), i32 = i32_t(c);
@@ -313,6 +321,7 @@ const cg_devops cg_devops_sim = {
     .load = sim_load,
     .store = sim_store,
     .math = sim_math,
+    .loop_back = sim_loop_back,
     .mma = cg_sim_mma,
     .ldmatrix = cg_sim_ldmatrix,
     .cp_async = cg_sim_cp_async,

@@ -22,11 +22,17 @@
 #include "../codegen/devops.h"
 #include "sim_int.h"
 
+int sim_report_head(const sim_exec *x, int64_t linear, const char *what, char *buf, size_t n) {
+  const int64_t *g = x->grid;
+  return snprintf(buf, n, "sim: %s in kernel %s, block (%lld,%lld,%lld): ", what, x->k->name,
+                  (long long)(linear % g[0]), (long long)(linear / g[0] % g[1]),
+                  (long long)(linear / (g[0] * g[1])));
+}
+
 void sim_report(sim_worker *w, const char *what, const char *fmt, ...) {
   /* an earlier uninitialised read comes first; a race may be that very read meeting its writer */
   if (strcmp(what, "race") && sim_check_epoch_end(w)) return;
-  int n = snprintf(w->report, sizeof w->report, "sim: %s in kernel %s, block (%lld,%lld,%lld): ", what,
-                   w->x->k->name, (long long)w->block[0], (long long)w->block[1], (long long)w->block[2]);
+  int n = sim_report_head(w->x, w->linear, what, w->report, sizeof w->report);
   va_list ap;
   va_start(ap, fmt);
   if (n > 0 && (size_t)n < sizeof w->report) vsnprintf(w->report + n, sizeof w->report - n, fmt, ap);
@@ -239,6 +245,7 @@ static void block_coords(sim_worker *w, int64_t linear) {
 
 int sim_block_run(sim_worker *w, int64_t linear) {
   block_coords(w, linear);
+  w->linear = linear;
   sim_check_block_start(w);
   w->bar_arrived = w->nexited = 0;
   w->failed = 0;
@@ -249,6 +256,7 @@ int sim_block_run(sim_worker *w, int64_t linear) {
     t->ts.shared = w->shared;
     t->cpq.n = 0;
     t->cpq.committed = 0;
+    t->steps = 0;
     for (int d = 0; d < 3; d++) t->ts.sreg[CG_CTAID_X + d] = (int32_t)w->block[d];
     sim_fiber_init(&t->fib, &w->stacks, (size_t)i, thread_main, t);
   }
