@@ -43,8 +43,15 @@ void sim_report(sim_worker *w, const char *what, const char *fmt, ...) {
 _Noreturn void sim_abandon(sim_worker *w) {
   int cur = w->cur;
   w->cur = -1;
-  sim_fiber_switch(&w->th[cur].fib, &w->sched);
-  abort(); /* an abandoned fiber is never resumed */
+  sim_fiber_exit(&w->th[cur].fib, &w->sched);
+}
+
+/* Switches from the running thread to `to`; for good if it has exited. */
+static void switch_to(sim_thread *from, sim_fiber *to) {
+  if (from->state == SIM_EXITED)
+    sim_fiber_exit(&from->fib, to);
+  else
+    sim_fiber_switch(&from->fib, to);
 }
 
 /* Switches from the running thread to the next runnable one, or to the scheduler. */
@@ -56,12 +63,12 @@ static void sim_yield(sim_worker *w) {
     if (th[i].state == SIM_RUN) {
       if (i == cur) return;
       w->cur = i;
-      sim_fiber_switch(&th[cur].fib, &th[i].fib);
+      switch_to(&th[cur], &th[i].fib);
       return;
     }
   } while (i != cur);
   w->cur = -1;
-  sim_fiber_switch(&th[cur].fib, &w->sched);
+  switch_to(&th[cur], &w->sched);
 }
 
 /* After a release: the released threads go on in tid order from `first`, the running one in its turn. */
@@ -232,8 +239,8 @@ static void thread_main(void *arg) {
   sim_cp_async_wait(&t->cpq, &w->cps, -1); /* copies still in flight land when their thread exits */
   t->state = SIM_EXITED;
   w->nexited++;
-  sim_yield(w);
-  abort(); /* an exited thread is never resumed */
+  sim_yield(w); /* never returns: an exited thread is never resumed */
+  abort();
 }
 
 static void block_coords(sim_worker *w, int64_t linear) {
