@@ -202,10 +202,15 @@ static void check_global_race(sim_worker *w, sim_thread *t, int bi, uintptr_t a,
   const sim_buf *b = &x->bufs[bi];
   _Atomic uint64_t *rec = gshadow(x, bi);
   if (!rec) {
+    char who[64];
+    if (b->name)
+      snprintf(who, sizeof who, "'%s' (arg %d", b->name, b->arg);
+    else
+      snprintf(who, sizeof who, "arg %d (", b->arg);
     sim_report(w, "out of memory",
-               "thread %d at '%s': no memory for the global-race shadow of arg %d (%zu bytes); "
+               "thread %d at '%s': no memory for the global-race shadow of %s, %zu bytes); "
                "KILN_SIM_GLOBAL_RACES=0 turns the check off",
-               t->tid, site, b->arg, (size_t)(b->hi - b->lo));
+               t->tid, site, who, (size_t)(b->hi - b->lo));
     sim_abandon(w);
   }
   rec += a - b->lo;
@@ -219,6 +224,10 @@ static void check_global_race(sim_worker *w, sim_thread *t, int bi, uintptr_t a,
         fmt_global_race(x, b, a + i, same_run(rec, i, bytes, cur), me, cur, line, sizeof line);
         sim_report(w, "global race", "%s", line);
         sim_abandon(w);
+      }
+      if (!x->concurrent) { /* blocks run in order: nothing else writes records meanwhile */
+        atomic_store_explicit(&rec[i], me, memory_order_relaxed);
+        break;
       }
       if (!atomic_compare_exchange_weak_explicit(&rec[i], &cur, me, memory_order_relaxed,
                                                  memory_order_relaxed))

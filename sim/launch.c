@@ -367,6 +367,7 @@ int sim_run(sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3]
   }
   int nw = o && o->workers > 0 ? o->workers : ncores();
   if (nw > x.nblocks) nw = (int)x.nblocks;
+  x.concurrent = nw > 1;
   sim_worker *ws = calloc((size_t)nw, sizeof *ws);
   int rc = 0, ready = 0;
   for (; ready < nw && rc == 0; ready++) rc = worker_init(&ws[ready], &x, err, errn);

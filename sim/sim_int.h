@@ -81,6 +81,7 @@ typedef struct sim_exec {
   sim_buf *bufs;
   int nbufs;
   int check_races, check_uninit, check_global;
+  int concurrent; /* more than one worker: global-shadow records change by compare-and-swap */
   size_t stack_bytes;
   uint64_t max_ops; /* per thread: device ops with a site and loop iterations (UINT64_MAX: none) */
   double timeout;   /* seconds of wall time for the launch (0: none) */

@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -372,6 +375,60 @@ static void test_timeout(void) {
   }
 }
 
+/* cancel.ir on two workers: block 0 fails at once, block 1 never ends. The launch must end long before
+ * block 1's watchdog (KILN_SIM_MAX_OPS = 2e9 steps, seconds at least): the second worker gives up a
+ * block that comes after a failed one. */
+static void test_cancel(void) {
+  const int n = 1000;
+  float *x = rand_f32(n), *y = poisoned(n * 4);
+  sim_arg a[3] = {fbuf(x, n), fbuf(y, n), i32arg(n)};
+  sim_opts o = {.workers = 2, .max_ops = 2000000000};
+  char err[512] = "";
+  CHECK(launch_with("cancel", a, 3, 16, &o, err, sizeof err) == -1);
+  const char *want = expectation("cancel");
+  if (!match(want, err)) {
+    fprintf(stderr, "tests/sim/cancel.ir: got\n  %s\nwant\n  %s\n", err, want);
+    failures++;
+  }
+  if (o.seconds > 1.0) {
+    fprintf(stderr, "cancel.ir: the launch took %.2f s: block 1 was not given up\n", o.seconds);
+    failures++;
+  }
+  free(x), free(y);
+}
+
+/* With too little address space for the global-race shadow of a written buffer, the launch reports
+ * it (in a child process: it lowers its own limit). */
+static void test_shadow_oom(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    const size_t n = (size_t)64 << 20, bytes = n * 4;
+    float *p[3];
+    for (int i = 0; i < 3; i++)
+      p[i] = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long vm_kb = 0;
+    while (f && fgets(line, sizeof line, f))
+      if (sscanf(line, "VmSize: %lu kB", &vm_kb) == 1) break;
+    if (f) fclose(f);
+    struct rlimit rl = {.rlim_cur = (vm_kb + 512 * 1024) * 1024, .rlim_max = RLIM_INFINITY};
+    setrlimit(RLIMIT_AS, &rl); /* the 2 GiB shadow of z cannot fit */
+    sim_arg a[4] = {fbuf(p[0], n), fbuf(p[1], n), fbuf(p[2], n), i32arg((int64_t)n)};
+    char err[512] = "";
+    int rc = launch("vector_add", a, 4, (int64_t)(n / 256), err, sizeof err);
+    const char *want = "sim: out of memory in kernel vector_add, block (0,0,0): thread 0 at 'store "
+                       "(vector_add.ir:13)': no memory for the global-race shadow of 'z' (arg 2, 268435456 "
+                       "bytes); KILN_SIM_GLOBAL_RACES=0 turns the check off";
+    if (rc != -1 || strcmp(err, want))
+      fprintf(stderr, "shadow oom: got %d\n  %s\nwant\n  %s\n", rc, err, want);
+    _exit(rc == -1 && !strcmp(err, want) ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void) {
   seed_rng();
   for (int rep = 0; rep < 3; rep++) {
@@ -396,6 +453,8 @@ int main(void) {
     for (int rep = 0; rep < 4; rep++) test_planted_on("global_race_late", 1, 64, workers);
   }
   test_env();
+  test_cancel();
+  test_shadow_oom();
   alarm(0);
   if (failures)
     fprintf(stderr, "test_sim_ir: %d check(s) failed (KILN_TEST_SEED=%llu)\n", failures,
