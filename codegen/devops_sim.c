@@ -16,7 +16,8 @@
  *   - Special math calls the simulator's C implementation (no libm symbol needed in the JIT).
  *   - Every loop back-edge calls __kiln_sim_loop(site of the loop op): the simulator's watchdog counts
  *     iterations there, so even a loop without device ops cannot spin unseen.
- *   - `site` (cg_ctx.site, the IR op being lowered) becomes a private constant string per call.
+ *   - `site` (cg_ctx.site, the IR op being lowered) becomes a private constant string, one per distinct
+ *     site.
  */
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
@@ -93,17 +94,26 @@ static LLVMValueRef sim_call(cg_ctx *c, const char *name, LLVMTypeRef ret, LLVMT
   return LLVMBuildCall2(c->b, fty, f, args, n, "");
 }
 
-/* The op site as a private constant string. */
+/* The op site as a private constant string, one global per distinct string (named after it), so that
+ * every call lowered from one op passes the same pointer: the simulator keys per-site records on it. */
 static LLVMValueRef sim_site(cg_ctx *c) {
   const char *s = c->site ? c->site : "?";
   size_t n = strlen(s);
+  char *name = malloc(n + 16);
+  snprintf(name, n + 16, "kiln.site:%s", s);
+  LLVMValueRef g = LLVMGetNamedGlobal(c->mod, name);
+  if (g) {
+    free(name);
+    return g;
+  }
   LLVMValueRef init = LLVMConstStringInContext2(c->ctx, s, n, 0);
-  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "kiln.site");
+  g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
   LLVMSetInitializer(g, init);
   LLVMSetLinkage(g, LLVMPrivateLinkage);
   LLVMSetGlobalConstant(g, 1);
   LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
   LLVMSetAlignment(g, 1);
+  free(name);
   return g;
 }
 

@@ -18,7 +18,7 @@
  *      read is kept pending, becomes a race if another thread writes those bytes before the next
  *      barrier, and is reported as uninitialised at the barrier (or the block's end) otherwise. Any
  *      other failure meanwhile is reported as that earlier uninitialised read.
- * 5. Global memory, per byte of every buffer written (sim_gshadow, shared by all workers): the lowest
+ * 5. Global memory, per byte of every buffer written (sim_buf.rec, shared by all workers): the lowest
  *    block that wrote it, with its thread and site, in one 64-bit record changed by compare-and-swap.
  *    A write by block B to a byte block A != B wrote is a race: nothing orders two blocks. Reads are
  *    not tracked; a block may rewrite its own bytes. The race belongs to the later block of the two,
@@ -119,7 +119,7 @@ static void check_global(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t byt
 /* The slot of `site` in x->gsites (added on first use; SIM_GSITES - 1 when the table is full). */
 static uint32_t site_slot(sim_exec *x, sim_thread *t, const char *site) {
   if (t->gsite == site && site) return t->gsite_slot;
-  uint32_t n = SIM_GSITES - 1, h = (uint32_t)(((uintptr_t)site * 0x9E3779B97F4A7C15ull) >> 40) % n, slot = n;
+  uint32_t n = SIM_GSITES - 1, h = (uint32_t)(((uintptr_t)site * 0x9E3779B97F4A7C15ull) >> 32) % n, slot = n;
   for (uint32_t k = 0; k < n; k++, h = (h + 1) % n) {
     const char *cur = atomic_load_explicit(&x->gsites[h], memory_order_acquire);
     if (!cur && (atomic_compare_exchange_strong(&x->gsites[h], &cur, site) || cur == site)) {
@@ -148,11 +148,11 @@ static int rec_tid(uint64_t rec) {
 
 /* Buffer bi's shadow records from its first byte, mapped on first use; NULL if out of memory. */
 static _Atomic uint64_t *gshadow(sim_exec *x, int bi) {
-  const sim_gshadow *g = &x->gsh[bi];
-  sim_gshadow *r = &x->gsh[g->root];
+  const sim_buf *b = &x->bufs[bi];
+  sim_buf *r = &x->bufs[b->root];
   _Atomic uint64_t *rec = atomic_load_explicit(&r->rec, memory_order_acquire);
   if (!rec) {
-    size_t n = (x->bufs[g->root].hi - x->bufs[g->root].lo) * sizeof *rec;
+    size_t n = (r->hi - r->lo) * sizeof *rec;
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return NULL;
     if (atomic_compare_exchange_strong(&r->rec, &rec, (_Atomic uint64_t *)p))
@@ -160,7 +160,7 @@ static _Atomic uint64_t *gshadow(sim_exec *x, int bi) {
     else
       munmap(p, n); /* another worker was first: rec is its mapping */
   }
-  return rec + g->off;
+  return rec + b->off;
 }
 
 /* "bytes 8..12 of 'y' (arg 1)" */

@@ -15,7 +15,8 @@
  * sanitizer frees its fake frames), __sanitizer_finish_switch_fiber after it, which also tells the
  * bounds of the stack just left: that is how the scheduler's context (the host thread's own stack)
  * learns its bounds. A new fiber starts in fiber_boot, which finishes the switch first. A stack is
- * unpoisoned whenever a fiber is set up on it: an abandoned fiber leaves its frames' redzones behind.
+ * unpoisoned whenever a fiber is set up on it, and the stacks when they are unmapped: an abandoned
+ * fiber leaves its frames' redzones behind, and the sanitizer keeps the shadow of unmapped memory.
  */
 #include "fiber.h"
 
@@ -80,6 +81,11 @@ int sim_stacks_map(sim_stacks *s, size_t count, size_t bytes) {
 }
 
 void sim_stacks_unmap(sim_stacks *s) {
+#if defined(SIM_ASAN)
+  /* the sanitizer keeps the shadow of unmapped memory: clear the redzones abandoned frames left, or
+   * the next mapping at these addresses (a shadow, a buffer) would inherit them */
+  if (s->base) __asan_unpoison_memory_region(s->base, s->each * s->count);
+#endif
   if (s->base) munmap(s->base, s->each * s->count);
   s->base = NULL;
   s->count = 0;

@@ -178,29 +178,24 @@ static int settings(sim_exec *x, const sim_opts *o, char *err, size_t errn) {
   x->check_races = !o || o->check_races >= 0;
   x->check_uninit = !o || o->check_uninit >= 0;
   x->check_global = o && o->check_global ? o->check_global > 0 : global != 0;
-  /* records hold block + 1 in 42 bits: a grid that large could never finish anyway */
+  /* records hold block + 1 in 44 bits: a grid that large could never finish anyway */
   if (x->nblocks >= (1ll << (64 - SIM_GREC_BLOCK_SHIFT)) - 1) x->check_global = 0;
   return 0;
 }
 
 /* The global-race shadows: a buffer inside another (the same memory passed twice) shares its shadow. */
-static int global_shadows(sim_exec *x) {
-  if (!x->check_global) return 0;
-  x->gsh = calloc((size_t)x->nbufs + 1, sizeof *x->gsh);
-  x->gsites = calloc(SIM_GSITES, sizeof *x->gsites);
-  if (!x->gsh || !x->gsites) return -1;
+static void global_shadows(sim_exec *x) {
   for (int i = 0; i < x->nbufs; i++) {
-    const sim_buf *b = &x->bufs[i];
+    sim_buf *b = &x->bufs[i];
     int best = i;
     for (int j = 0; j < x->nbufs; j++) {
       const sim_buf *c = &x->bufs[j], *r = &x->bufs[best];
       size_t cn = c->hi - c->lo, rn = r->hi - r->lo;
       if (c->lo <= b->lo && b->hi <= c->hi && (cn > rn || (cn == rn && j < best))) best = j;
     }
-    x->gsh[i].root = best;
-    x->gsh[i].off = b->lo - x->bufs[best].lo;
+    b->root = best;
+    b->off = b->lo - x->bufs[best].lo;
   }
-  return 0;
 }
 
 static int check_grid(const sim_kernel *k, const int64_t g[3], char *err, size_t errn) {
@@ -215,6 +210,7 @@ static int exec_init(sim_exec *x, const sim_kernel *k, const sim_arg *args, int 
                      const sim_opts *o, char *err, size_t errn) {
   memset(x, 0, sizeof *x);
   x->k = k;
+  pthread_mutex_init(&x->mu, NULL);
   if (check_grid(k, grid, err, errn)) return -1;
   memcpy(x->grid, grid, sizeof x->grid);
   x->nblocks = grid[0] * grid[1] * grid[2];
@@ -239,23 +235,17 @@ static int exec_init(sim_exec *x, const sim_kernel *k, const sim_arg *args, int 
     return -1;
   }
   if (settings(x, o, err, errn)) return -1;
-  if (global_shadows(x)) {
-    snprintf(err, errn, "sim: out of memory for the global-race shadow of kernel %s", k->name);
-    return -1;
-  }
+  global_shadows(x);
   atomic_init(&x->next_block, 0);
   atomic_init(&x->fail_block, INT64_MAX);
-  pthread_mutex_init(&x->mu, NULL);
   return 0;
 }
 
 static void exec_free(sim_exec *x) {
-  for (int i = 0; x->gsh && i < x->nbufs; i++) {
-    uint64_t *rec = (uint64_t *)atomic_load(&x->gsh[i].rec);
+  for (int i = 0; x->bufs && i < x->nbufs; i++) {
+    uint64_t *rec = (uint64_t *)atomic_load(&x->bufs[i].rec);
     if (rec) munmap(rec, (x->bufs[i].hi - x->bufs[i].lo) * sizeof *rec);
   }
-  free(x->gsh);
-  free((void *)x->gsites);
   free(x->ftypes);
   free(x->vals);
   free(x->argv);

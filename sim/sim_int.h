@@ -46,6 +46,12 @@ typedef struct {
   uintptr_t lo, hi;
   int arg;
   const char *name; /* parameter name or NULL */
+  /* The global-race shadow (check.c): per byte, the lowest block that wrote it (a record), mapped on
+   * the first write. A buffer inside another (the same memory passed twice) uses the shadow of the
+   * largest buffer containing it, `root`, from byte `off` of it. */
+  int root;
+  size_t off;
+  _Atomic(_Atomic uint64_t *) rec;
 } sim_buf;
 
 typedef union {
@@ -59,17 +65,8 @@ typedef union {
   double d;
 } sim_argval;
 
-/* The global-race shadow of one buffer (check.c): per byte, the lowest block that wrote it, packed
- * with the writing thread and the site (sim_grec_*), 0 if none; mapped on the buffer's first write.
- * A buffer that lies inside another shares that one's shadow (`root`, at byte offset `off`). */
-typedef struct {
-  _Atomic(_Atomic uint64_t *) rec;
-  int root;
-  size_t off;
-} sim_gshadow;
-
-/* A global-shadow record: (block + 1) << 22 | tid << 12 | site slot. */
-enum { SIM_GREC_TID_SHIFT = 12, SIM_GREC_BLOCK_SHIFT = 22, SIM_GSITES = 4096 };
+/* A global-shadow record (check.c): (block + 1) << 20 | tid << 10 | site slot; 0: never written. */
+enum { SIM_GREC_TID_SHIFT = 10, SIM_GREC_BLOCK_SHIFT = 20, SIM_GSITES = 1 << SIM_GREC_TID_SHIFT };
 
 typedef struct sim_exec {
   const sim_kernel *k;
@@ -86,8 +83,7 @@ typedef struct sim_exec {
   uint64_t max_ops; /* per thread: device ops with a site and loop iterations (UINT64_MAX: none) */
   double timeout;   /* seconds of wall time for the launch (0: none) */
   double deadline;  /* monotonic time at which the launch times out (0: none) */
-  sim_gshadow *gsh; /* per buffer, when check_global is on */
-  _Atomic(const char *) *gsites; /* the sites global-shadow records point to (SIM_GSITES slots) */
+  _Atomic(const char *) gsites[SIM_GSITES]; /* the sites of global-shadow records, by slot */
   atomic_llong next_block;
   atomic_llong fail_block; /* lowest failing block index, or INT64_MAX */
   pthread_mutex_t mu;

@@ -375,6 +375,37 @@ static void test_timeout(void) {
   }
 }
 
+/* alias.ir with y passed as the same memory as x: the race between the two names is found. */
+static void test_alias(void) {
+  const int n = 1000;
+  float *x = rand_f32(n + 64);
+  sim_arg a[3] = {fbuf(x, n + 64), fbuf(x, n + 64), i32arg(n)};
+  char err[512] = "";
+  CHECK(launch("alias", a, 3, (n + 63) / 64, err, sizeof err) == -1);
+  const char *want = expectation("alias");
+  if (!match(want, err)) {
+    fprintf(stderr, "tests/sim/alias.ir: got\n  %s\nwant\n  %s\n", err, want);
+    failures++;
+  }
+  free(x);
+}
+
+/* The global race check off (option or environment) lets global_race.ir run; the option wins. */
+static void test_global_off(void) {
+  const int n = 1000;
+  float *x = rand_f32(n), *y = poisoned(n * 4);
+  sim_arg a[3] = {fbuf(x, n), fbuf(y, n), i32arg(n)};
+  char err[512] = "";
+  sim_opts off = {.check_global = -1}, on = {.check_global = 1};
+  CHECK(launch_with("global_race", a, 3, 16, &off, err, sizeof err) == 0);
+  setenv("KILN_SIM_GLOBAL_RACES", "0", 1);
+  CHECK(launch_with("global_race", a, 3, 16, NULL, err, sizeof err) == 0);
+  CHECK(launch_with("global_race", a, 3, 16, &on, err, sizeof err) == -1);
+  CHECK(match(expectation("global_race"), err));
+  unsetenv("KILN_SIM_GLOBAL_RACES");
+  free(x), free(y);
+}
+
 /* cancel.ir on two workers: block 0 fails at once, block 1 never ends. The launch must end long before
  * block 1's watchdog (KILN_SIM_MAX_OPS = 2e9 steps, seconds at least): the second worker gives up a
  * block that comes after a failed one. */
@@ -455,6 +486,8 @@ int main(void) {
   test_env();
   test_cancel();
   test_shadow_oom();
+  test_alias();
+  test_global_off();
   alarm(0);
   if (failures)
     fprintf(stderr, "test_sim_ir: %d check(s) failed (KILN_TEST_SEED=%llu)\n", failures,
