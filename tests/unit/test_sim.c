@@ -21,7 +21,15 @@
 #include <unistd.h>
 
 #include "codegen/devops.h"
+#include "sim/fiber.h"
 #include "sim/sim.h"
+
+#if defined(SIM_ASAN)
+/* The guard-page tests expect a child process to die of SIGSEGV: under AddressSanitizer, leave SIGSEGV
+ * to the simulator's handler and the default action (as ASAN_OPTIONS=handle_segv=0 would). */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "handle_segv=0"; }
+#endif
 
 static _Atomic int failures; /* test_concurrent_launches checks from two threads */
 
