@@ -84,6 +84,10 @@ struct cg_devops {
                    LLVMValueRef other, LLVMValueRef *out);
   void (*store_vec)(cg_ctx *c, cg_space sp, unsigned n, LLVMValueRef ptr, LLVMValueRef *vals,
                     LLVMValueRef *pred);
+  /* Optional (NULL: nothing). Called in a loop's latch just before its back-edge, with c->site the loop
+   * op; adds no block. The simulator counts loop iterations there, so that its watchdog can stop a
+   * thread that never ends even when the loop makes no device op. */
+  void (*loop_back)(cg_ctx *c);
   /* Tensor-core ops (devops_mma.h: contracts, fragment layouts in docs/tensor-cores.md). The caller
    * checks the target first (cg_mma_check, cg_tc_check). */
   cg_mma_fn mma;

@@ -14,7 +14,10 @@
  *     reach the checker, and a masked load yields `other`. The builder is left in the join block.
  *   - Barriers and shuffles are calls: the simulator makes them rendezvous points between fibers.
  *   - Special math calls the simulator's C implementation (no libm symbol needed in the JIT).
- *   - `site` (cg_ctx.site, the IR op being lowered) becomes a private constant string per call.
+ *   - Every loop back-edge calls __kiln_sim_loop(site of the loop op): the simulator's watchdog counts
+ *     iterations there, so even a loop without device ops cannot spin unseen.
+ *   - `site` (cg_ctx.site, the IR op being lowered) becomes a private constant string, one per distinct
+ *     site.
  */
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
@@ -91,17 +94,26 @@ LLVMValueRef cg_sim_call(cg_ctx *c, const char *name, LLVMTypeRef ret, LLVMTypeR
   return LLVMBuildCall2(c->b, fty, f, args, n, "");
 }
 
-/* The op site as a private constant string. */
+/* The op site as a private constant string, one global per distinct string (named after it), so that
+ * every call lowered from one op passes the same pointer: the simulator keys per-site records on it. */
 LLVMValueRef cg_sim_site(cg_ctx *c) {
   const char *s = c->site ? c->site : "?";
   size_t n = strlen(s);
+  char *name = malloc(n + 16);
+  snprintf(name, n + 16, "kiln.site:%s", s);
+  LLVMValueRef g = LLVMGetNamedGlobal(c->mod, name);
+  if (g) {
+    free(name);
+    return g;
+  }
   LLVMValueRef init = LLVMConstStringInContext2(c->ctx, s, n, 0);
-  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "kiln.site");
+  g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
   LLVMSetInitializer(g, init);
   LLVMSetLinkage(g, LLVMPrivateLinkage);
   LLVMSetGlobalConstant(g, 1);
   LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
   LLVMSetAlignment(g, 1);
+  free(name);
   return g;
 }
 
@@ -184,6 +196,12 @@ static void sim_barrier(cg_ctx *c) {
   LLVMTypeRef p = ptr_t(c);
   LLVMValueRef site = cg_sim_site(c);
   cg_sim_call(c, "__kiln_sim_barrier", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
+}
+
+static void sim_loop_back(cg_ctx *c) {
+  LLVMTypeRef p = ptr_t(c);
+  LLVMValueRef site = cg_sim_site(c);
+  cg_sim_call(c, "__kiln_sim_loop", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
 }
 
 /* Shuffles any 32-bit scalar (bitcast through i32). */
@@ -320,6 +338,7 @@ const cg_devops cg_devops_sim = {
     .load = sim_load,
     .store = sim_store,
     .math = sim_math,
+    .loop_back = sim_loop_back,
     .mma = cg_sim_mma,
     .ldmatrix = cg_sim_ldmatrix,
     .cp_async = cg_sim_cp_async,

@@ -55,6 +55,7 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
   ir_op *o = &fn->ops[op];
   ir_region *body = &fn->regions[o->region[0]];
   LLVMBuilderRef B = L->c.b;
+  const char *site = L->c.site;
   LLVMValueRef lo = cg_get(L, o->opnd[0])->v[0], hi = cg_get(L, o->opnd[1])->v[0];
   LLVMValueRef step = cg_get(L, o->opnd[2])->v[0];
   uint32_t ncar = body->nargs - 1;
@@ -82,6 +83,10 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
   LLVMBasicBlockRef latch = L->yield_block;
   const ir_val *ys = L->yield;
   for (uint32_t k = 0; k < ncar; k++) add_incoming(cg_get(L, body->args[1 + k]), cg_get(L, ys[k]), latch);
+  if (L->c.ops->loop_back) {
+    L->c.site = site;
+    L->c.ops->loop_back(&L->c);
+  }
   LLVMValueRef next = LLVMBuildAdd(B, iv, step, "iv.next");
   LLVMAddIncoming(iv, &next, &latch, 1);
   LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, next, hi, ""), bodyb, exit);

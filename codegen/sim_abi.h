@@ -14,6 +14,7 @@
  *   barrier: call void @__kiln_sim_barrier(ptr site)
  *   shuffle: %r = call i32 @__kiln_sim_shfl(i32 mode, i32 v, i32 arg, ptr site)
  *   math:    call float @__kiln_sim_mathf(i32 cg_math, float), call double @__kiln_sim_math(i32, double)
+ *   loop:    call void @__kiln_sim_loop(ptr site)                on every back-edge (the watchdog's count)
  *
  * `site` is a NUL-terminated constant string naming the IR op (cg_ctx.site); reports quote it.
  * A failed check never returns: the fiber is abandoned and the launch stops with a report.
@@ -46,5 +47,6 @@ void __kiln_sim_barrier(const char *site);
 int32_t __kiln_sim_shfl(int32_t mode, int32_t v, int32_t arg, const char *site);
 float __kiln_sim_mathf(int32_t m, float x);
 double __kiln_sim_math(int32_t m, double x);
+void __kiln_sim_loop(const char *site);
 
 #endif

@@ -18,11 +18,20 @@
  *      read is kept pending, becomes a race if another thread writes those bytes before the next
  *      barrier, and is reported as uninitialised at the barrier (or the block's end) otherwise. Any
  *      other failure meanwhile is reported as that earlier uninitialised read.
+ * 5. Global memory, per byte of every buffer written (sim_buf.rec, shared by all workers): the lowest
+ *    block that wrote it, with its thread and site, in one 64-bit record changed by compare-and-swap.
+ *    A write by block B to a byte block A != B wrote is a race: nothing orders two blocks. Reads are
+ *    not tracked; a block may rewrite its own bytes. The race belongs to the later block of the two,
+ *    as if blocks ran one after another in linear order: if B > A, B's report ends its block; if the
+ *    later block wrote first (another worker ran it earlier), the record is lowered to B and the report
+ *    is filed for the later block (launch.c keeps the lowest failing block's). So the failing block is
+ *    the same whatever the number of workers: the lowest block that writes bytes a lower block wrote.
  * A failed check writes the report and abandons the fiber: the access never happens.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "sim_int.h"
 
@@ -102,6 +111,137 @@ static void check_global(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t byt
                "thread %d %s global[%p..%p) at '%s', a %u-byte access needs %u-byte alignment", t->tid,
                verb(write), (void *)a, (void *)(a + bytes), site, bytes, al);
     sim_abandon(w);
+  }
+}
+
+/* ---- global write-write races between blocks ---- */
+
+/* The slot of `site` in x->gsites (added on first use; SIM_GSITES - 1 when the table is full). */
+static uint32_t site_slot(sim_exec *x, sim_thread *t, const char *site) {
+  if (t->gsite == site && site) return t->gsite_slot;
+  uint32_t n = SIM_GSITES - 1, h = (uint32_t)(((uintptr_t)site * 0x9E3779B97F4A7C15ull) >> 32) % n, slot = n;
+  for (uint32_t k = 0; k < n; k++, h = (h + 1) % n) {
+    const char *cur = atomic_load_explicit(&x->gsites[h], memory_order_acquire);
+    if (!cur && (atomic_compare_exchange_strong(&x->gsites[h], &cur, site) || cur == site)) {
+      slot = h;
+      break;
+    }
+    if (cur == site) {
+      slot = h;
+      break;
+    }
+  }
+  t->gsite = site;
+  t->gsite_slot = slot;
+  return slot;
+}
+
+static const char *slot_site(sim_exec *x, uint64_t rec) {
+  uint32_t slot = (uint32_t)(rec & ((1u << SIM_GREC_TID_SHIFT) - 1));
+  const char *s = slot < SIM_GSITES - 1 ? atomic_load(&x->gsites[slot]) : NULL;
+  return s ? s : "?";
+}
+
+static int rec_tid(uint64_t rec) {
+  return (int)((rec >> SIM_GREC_TID_SHIFT) & ((1u << (SIM_GREC_BLOCK_SHIFT - SIM_GREC_TID_SHIFT)) - 1));
+}
+
+/* Buffer bi's shadow records from its first byte, mapped on first use; NULL if out of memory. */
+static _Atomic uint64_t *gshadow(sim_exec *x, int bi) {
+  const sim_buf *b = &x->bufs[bi];
+  sim_buf *r = &x->bufs[b->root];
+  _Atomic uint64_t *rec = atomic_load_explicit(&r->rec, memory_order_acquire);
+  if (!rec) {
+    size_t n = (r->hi - r->lo) * sizeof *rec;
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    if (atomic_compare_exchange_strong(&r->rec, &rec, (_Atomic uint64_t *)p))
+      rec = p;
+    else
+      munmap(p, n); /* another worker was first: rec is its mapping */
+  }
+  return rec + b->off;
+}
+
+/* "bytes 8..12 of 'y' (arg 1)" */
+static void buf_bytes(const sim_buf *b, uintptr_t a, uint32_t n, char *buf, size_t bn) {
+  char who[64];
+  if (b->name)
+    snprintf(who, sizeof who, "'%s' (arg %d)", b->name, b->arg);
+  else
+    snprintf(who, sizeof who, "arg %d", b->arg);
+  snprintf(buf, bn, "bytes %zu..%zu of %s", (size_t)(a - b->lo), (size_t)(a - b->lo) + n, who);
+}
+
+/* Block `later` (rec's) writes [a, a+n), which `earlier` (its thread and site) wrote: the race line. */
+static void fmt_global_race(sim_exec *x, const sim_buf *b, uintptr_t a, uint32_t n, uint64_t later,
+                            uint64_t earlier, char *buf, size_t bn) {
+  char where[128], blk[64];
+  buf_bytes(b, a, n, where, sizeof where);
+  int64_t eb = (int64_t)(earlier >> SIM_GREC_BLOCK_SHIFT) - 1;
+  const int64_t *g = x->grid;
+  snprintf(blk, sizeof blk, "(%lld,%lld,%lld)", (long long)(eb % g[0]), (long long)(eb / g[0] % g[1]),
+           (long long)(eb / (g[0] * g[1])));
+  snprintf(buf, bn,
+           "thread %d writes global[%p..%p) at '%s', %s, which thread %d of block %s wrote at '%s'; nothing "
+           "orders two blocks",
+           rec_tid(later), (void *)a, (void *)(a + n), slot_site(x, later), where, rec_tid(earlier), blk,
+           slot_site(x, earlier));
+}
+
+/* How many records from i on (below n) equal r. */
+static uint32_t same_run(_Atomic uint64_t *rec, uint32_t i, uint32_t n, uint64_t r) {
+  uint32_t j = i;
+  while (j < n && atomic_load_explicit(&rec[j], memory_order_relaxed) == r) j++;
+  return j - i;
+}
+
+static void check_global_race(sim_worker *w, sim_thread *t, int bi, uintptr_t a, uint32_t bytes,
+                              const char *site) {
+  sim_exec *x = w->x;
+  const sim_buf *b = &x->bufs[bi];
+  _Atomic uint64_t *rec = gshadow(x, bi);
+  if (!rec) {
+    char who[64];
+    if (b->name)
+      snprintf(who, sizeof who, "'%s' (arg %d", b->name, b->arg);
+    else
+      snprintf(who, sizeof who, "arg %d (", b->arg);
+    sim_report(w, "out of memory",
+               "thread %d at '%s': no memory for the global-race shadow of %s, %zu bytes); "
+               "KILN_SIM_GLOBAL_RACES=0 turns the check off",
+               t->tid, site, who, (size_t)(b->hi - b->lo));
+    sim_abandon(w);
+  }
+  rec += a - b->lo;
+  uint64_t mine = (uint64_t)(w->linear + 1);
+  uint64_t me = mine << SIM_GREC_BLOCK_SHIFT | (uint64_t)t->tid << SIM_GREC_TID_SHIFT | site_slot(x, t, site);
+  for (uint32_t i = 0; i < bytes; i++) {
+    uint64_t cur = atomic_load_explicit(&rec[i], memory_order_relaxed);
+    while ((cur >> SIM_GREC_BLOCK_SHIFT) != mine) {
+      if (cur && (cur >> SIM_GREC_BLOCK_SHIFT) < mine) { /* this block is the later writer */
+        char line[640];
+        fmt_global_race(x, b, a + i, same_run(rec, i, bytes, cur), me, cur, line, sizeof line);
+        sim_report(w, "global race", "%s", line);
+        sim_abandon(w);
+      }
+      if (!x->concurrent) { /* blocks run in order: nothing else writes records meanwhile */
+        atomic_store_explicit(&rec[i], me, memory_order_relaxed);
+        break;
+      }
+      if (!atomic_compare_exchange_weak_explicit(&rec[i], &cur, me, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        continue;
+      if (cur) { /* the later block wrote first: the race is its failure */
+        char line[1024];
+        int64_t later = (int64_t)(cur >> SIM_GREC_BLOCK_SHIFT) - 1;
+        int n = sim_report_head(x, later, "global race", line, sizeof line);
+        fmt_global_race(x, b, a + i, same_run(rec, i + 1, bytes, cur) + 1, cur, me, line + n,
+                        sizeof line - (size_t)n);
+        sim_exec_fail(x, later, line);
+      }
+      break;
+    }
   }
 }
 
@@ -241,6 +381,8 @@ void sim_check_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind,
   sim_thread *t = &w->th[w->cur];
   if (kind & SIM_ACC_SHARED)
     check_shared(w, t, a, bytes, kind & SIM_ACC_WRITE, kind & SIM_ACC_ASYNC, site);
-  else
+  else {
     check_global(w, t, a, bytes, kind & SIM_ACC_WRITE, site);
+    if ((kind & SIM_ACC_WRITE) && w->x->check_global) check_global_race(w, t, t->buf_hint, a, bytes, site);
+  }
 }

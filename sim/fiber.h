@@ -14,6 +14,15 @@
 #include <ucontext.h>
 #endif
 
+/* AddressSanitizer builds tell it about every switch (its fiber annotations), see fiber.c. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SIM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIM_ASAN 1
+#endif
+#endif
+
 /* A run of equally sized stacks in one mapping, each with a guard page below it. */
 typedef struct {
   char *base;
@@ -21,11 +30,18 @@ typedef struct {
   size_t count;
 } sim_stacks;
 
-typedef struct {
+typedef struct sim_fiber {
 #if defined(__x86_64__)
   void *sp; /* saved stack pointer; the registers are on that stack */
 #else
   ucontext_t uc;
+#endif
+#if defined(SIM_ASAN)
+  const void *stack_lo; /* its stack, for the sanitizer (the scheduler's is learnt at its first switch) */
+  size_t stack_size;
+  void *fake_stack; /* the sanitizer's fake stack while switched out */
+  void (*fn)(void *);
+  void *arg;
 #endif
 } sim_fiber;
 
@@ -39,5 +55,7 @@ void sim_fiber_init(sim_fiber *f, sim_stacks *s, size_t i, void (*fn)(void *), v
 /* Saves the current context in `from` and resumes `to`. Returns when something switches back to
  * `from`. The scheduler's own context is a sim_fiber that was never initialised. */
 void sim_fiber_switch(sim_fiber *from, sim_fiber *to);
+/* The same for a fiber that is done for good (exited or abandoned): `from` is never resumed. */
+_Noreturn void sim_fiber_exit(sim_fiber *from, sim_fiber *to);
 
 #endif

@@ -2,7 +2,8 @@
  * launch.c - one launch: arguments checked against the kernel's parameters and marshalled for
  * libffi, blocks handed out to worker host threads, the first failure kept.
  *
- * 1. Check the grid and every argument against the JIT'd kernel's parameter list; build the ffi_cif
+ * 1. Read the KILN_SIM_* environment variables (strictly: a bad value is an error) and the options;
+ *    check the grid and every argument against the JIT'd kernel's parameter list; build the ffi_cif
  *    and argument values once (every simulated thread calls the kernel with the same arguments).
  * 2. Set up one worker per host thread: its thread records, fiber stacks (guard page each), shared
  *    memory and shadow. Worker 0 runs on the calling thread.
@@ -10,10 +11,12 @@
  *    if it is the lowest failing block so far; blocks after the lowest failure are not started. So
  *    the report is the same whatever the number of workers: the first failing block's.
  */
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,6 +128,77 @@ static int marshal(sim_exec *x, int i, const sim_arg *a, char *err, size_t errn)
   return 0;
 }
 
+/* ---- step 1: settings ---- */
+
+/* $name, if set, parsed strictly: the whole value a decimal integer in [lo, hi], else an error naming
+ * the variable, the value and the range (`what` says what it sets). 0 and *out untouched if unset. */
+static int env_int(const char *name, long long lo, long long hi, const char *what, long long *out, char *err,
+                   size_t errn) {
+  const char *v = getenv(name);
+  if (!v) return 0;
+  const char *p = v + (*v == '-' || *v == '+');
+  int ok = *p >= '0' && *p <= '9';
+  long long x = 0;
+  for (; ok && *p; p++) {
+    if (*p < '0' || *p > '9' || x > (LLONG_MAX - (*p - '0')) / 10) {
+      ok = 0;
+      break;
+    }
+    x = x * 10 + (*p - '0');
+  }
+  if (*v == '-') x = -x;
+  if (ok && x >= lo && x <= hi) {
+    *out = x;
+    return 0;
+  }
+  snprintf(err, errn, "sim: %s='%s' is invalid: it must be an integer from %lld to %lld (%s)", name, v, lo,
+           hi, what);
+  return -1;
+}
+
+enum { SIM_MAX_STACK_KB = 1 << 20, SIM_MAX_TIMEOUT = 100000000 };
+#define SIM_DEFAULT_MAX_OPS 4000000000ull
+#define SIM_DEFAULT_TIMEOUT 600.0
+
+/* Stack size, watchdog limits and check switches from o, else the environment, else the defaults. */
+static int settings(sim_exec *x, const sim_opts *o, char *err, size_t errn) {
+  long long stack_kb = 64, max_ops = (long long)SIM_DEFAULT_MAX_OPS, timeout = (long long)SIM_DEFAULT_TIMEOUT,
+            global = 1;
+  if (env_int("KILN_SIM_STACK_KB", 4, SIM_MAX_STACK_KB, "KiB of fiber stack per simulated thread", &stack_kb,
+              err, errn) ||
+      env_int("KILN_SIM_MAX_OPS", 0, LLONG_MAX, "steps per simulated thread; 0: no limit", &max_ops, err,
+              errn) ||
+      env_int("KILN_SIM_TIMEOUT", 0, SIM_MAX_TIMEOUT, "seconds per launch; 0: no limit", &timeout, err,
+              errn) ||
+      env_int("KILN_SIM_GLOBAL_RACES", 0, 1, "0: no cross-block global race check", &global, err, errn))
+    return -1;
+  x->stack_bytes = o && o->stack_bytes ? o->stack_bytes : (size_t)stack_kb * 1024;
+  x->max_ops = o && o->max_ops ? o->max_ops : max_ops ? (uint64_t)max_ops : UINT64_MAX;
+  x->timeout = o && o->timeout ? o->timeout : (double)timeout;
+  if (x->timeout < 0) x->timeout = 0;
+  x->check_races = !o || o->check_races >= 0;
+  x->check_uninit = !o || o->check_uninit >= 0;
+  x->check_global = o && o->check_global ? o->check_global > 0 : global != 0;
+  /* records hold block + 1 in 44 bits: a grid that large could never finish anyway */
+  if (x->nblocks >= (1ll << (64 - SIM_GREC_BLOCK_SHIFT)) - 1) x->check_global = 0;
+  return 0;
+}
+
+/* The global-race shadows: a buffer inside another (the same memory passed twice) shares its shadow. */
+static void global_shadows(sim_exec *x) {
+  for (int i = 0; i < x->nbufs; i++) {
+    sim_buf *b = &x->bufs[i];
+    int best = i;
+    for (int j = 0; j < x->nbufs; j++) {
+      const sim_buf *c = &x->bufs[j], *r = &x->bufs[best];
+      size_t cn = c->hi - c->lo, rn = r->hi - r->lo;
+      if (c->lo <= b->lo && b->hi <= c->hi && (cn > rn || (cn == rn && j < best))) best = j;
+    }
+    b->root = best;
+    b->off = b->lo - x->bufs[best].lo;
+  }
+}
+
 static int check_grid(const sim_kernel *k, const int64_t g[3], char *err, size_t errn) {
   if (g[0] >= 1 && g[0] <= INT32_MAX && g[1] >= 1 && g[1] <= 65535 && g[2] >= 1 && g[2] <= 65535) return 0;
   snprintf(err, errn,
@@ -137,6 +211,7 @@ static int exec_init(sim_exec *x, const sim_kernel *k, const sim_arg *args, int 
                      const sim_opts *o, char *err, size_t errn) {
   memset(x, 0, sizeof *x);
   x->k = k;
+  pthread_mutex_init(&x->mu, NULL);
   if (check_grid(k, grid, err, errn)) return -1;
   memcpy(x->grid, grid, sizeof x->grid);
   x->nblocks = grid[0] * grid[1] * grid[2];
@@ -160,19 +235,18 @@ static int exec_init(sim_exec *x, const sim_kernel *k, const sim_arg *args, int 
     snprintf(err, errn, "sim: libffi cannot describe the call of kernel %s", k->name);
     return -1;
   }
-  x->check_races = !o || o->check_races >= 0;
-  x->check_uninit = !o || o->check_uninit >= 0;
-  const char *env = getenv("KILN_SIM_STACK_KB");
-  x->stack_bytes = o && o->stack_bytes    ? o->stack_bytes
-                   : env && atol(env) > 0 ? (size_t)atol(env) * 1024
-                                          : 64 * 1024;
+  if (settings(x, o, err, errn)) return -1;
+  global_shadows(x);
   atomic_init(&x->next_block, 0);
   atomic_init(&x->fail_block, INT64_MAX);
-  pthread_mutex_init(&x->mu, NULL);
   return 0;
 }
 
 static void exec_free(sim_exec *x) {
+  for (int i = 0; x->bufs && i < x->nbufs; i++) {
+    uint64_t *rec = (uint64_t *)atomic_load(&x->bufs[i].rec);
+    if (rec) munmap(rec, (x->bufs[i].hi - x->bufs[i].lo) * sizeof *rec);
+  }
   free(x->ftypes);
   free(x->vals);
   free(x->argv);
@@ -189,6 +263,7 @@ static int worker_init(sim_worker *w, sim_exec *x, char *err, size_t errn) {
   w->x = x;
   w->nthreads = n;
   w->nwarps = (n + 31) / 32;
+  w->tick = SIM_WATCH_TICK;
   w->th = calloc((size_t)n, sizeof *w->th);
   w->warp_arrived = calloc((size_t)w->nwarps, sizeof *w->warp_arrived);
   w->shared_bytes = (size_t)k->shared_bytes;
@@ -237,12 +312,7 @@ static void *worker_main(void *arg) {
     long long b = atomic_fetch_add(&x->next_block, 1);
     if (b >= x->nblocks || b > atomic_load(&x->fail_block)) break;
     if (sim_block_run(w, b) == 0) continue;
-    pthread_mutex_lock(&x->mu);
-    if (b < atomic_load(&x->fail_block)) {
-      atomic_store(&x->fail_block, b);
-      memcpy(x->report, w->report, sizeof x->report);
-    }
-    pthread_mutex_unlock(&x->mu);
+    sim_exec_fail(x, b, w->report);
     break;
   }
   sim_guard_thread_end(w);
@@ -250,7 +320,16 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-static double now(void) {
+void sim_exec_fail(sim_exec *x, int64_t linear, const char *report) {
+  pthread_mutex_lock(&x->mu);
+  if (linear < atomic_load(&x->fail_block)) {
+    atomic_store(&x->fail_block, linear);
+    snprintf(x->report, sizeof x->report, "%s", report);
+  }
+  pthread_mutex_unlock(&x->mu);
+}
+
+double sim_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -279,10 +358,12 @@ int sim_run(sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3]
   }
   int nw = o && o->workers > 0 ? o->workers : ncores();
   if (nw > x.nblocks) nw = (int)x.nblocks;
+  x.concurrent = nw > 1;
   sim_worker *ws = calloc((size_t)nw, sizeof *ws);
   int rc = 0, ready = 0;
   for (; ready < nw && rc == 0; ready++) rc = worker_init(&ws[ready], &x, err, errn);
-  double t0 = now();
+  double t0 = sim_now();
+  x.deadline = x.timeout > 0 ? t0 + x.timeout : 0;
   if (rc == 0) {
     sim_guard_acquire();
     rc = run_workers(&x, ws, nw, err, errn);
@@ -294,7 +375,7 @@ int sim_run(sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3]
     worker_free(&ws[i]);
   }
   if (o) {
-    o->seconds = now() - t0;
+    o->seconds = sim_now() - t0;
     o->thread_ops = ops;
     o->threads = rc ? 0 : (uint64_t)x.nblocks * (uint64_t)k->threads;
   }

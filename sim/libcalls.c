@@ -44,6 +44,7 @@ const sim_symbol sim_symbols[] = {
     SYM(__kiln_sim_shfl),
     SYM(__kiln_sim_mathf),
     SYM(__kiln_sim_math),
+    SYM(__kiln_sim_loop),
     SYM(__kiln_sim_mma),
     SYM(__kiln_sim_ldmatrix),
     SYM(__kiln_sim_cp_async),

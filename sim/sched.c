@@ -22,11 +22,17 @@
 #include "../codegen/devops.h"
 #include "sim_int.h"
 
+int sim_report_head(const sim_exec *x, int64_t linear, const char *what, char *buf, size_t n) {
+  const int64_t *g = x->grid;
+  return snprintf(buf, n, "sim: %s in kernel %s, block (%lld,%lld,%lld): ", what, x->k->name,
+                  (long long)(linear % g[0]), (long long)(linear / g[0] % g[1]),
+                  (long long)(linear / (g[0] * g[1])));
+}
+
 void sim_report(sim_worker *w, const char *what, const char *fmt, ...) {
   /* an earlier uninitialised read comes first; a race may be that very read meeting its writer */
   if (strcmp(what, "race") && sim_check_epoch_end(w)) return;
-  int n = snprintf(w->report, sizeof w->report, "sim: %s in kernel %s, block (%lld,%lld,%lld): ", what,
-                   w->x->k->name, (long long)w->block[0], (long long)w->block[1], (long long)w->block[2]);
+  int n = sim_report_head(w->x, w->linear, what, w->report, sizeof w->report);
   va_list ap;
   va_start(ap, fmt);
   if (n > 0 && (size_t)n < sizeof w->report) vsnprintf(w->report + n, sizeof w->report - n, fmt, ap);
@@ -37,8 +43,15 @@ void sim_report(sim_worker *w, const char *what, const char *fmt, ...) {
 _Noreturn void sim_abandon(sim_worker *w) {
   int cur = w->cur;
   w->cur = -1;
-  sim_fiber_switch(&w->th[cur].fib, &w->sched);
-  abort(); /* an abandoned fiber is never resumed */
+  sim_fiber_exit(&w->th[cur].fib, &w->sched);
+}
+
+/* Switches from the running thread to `to`; for good if it has exited. */
+static void switch_to(sim_thread *from, sim_fiber *to) {
+  if (from->state == SIM_EXITED)
+    sim_fiber_exit(&from->fib, to);
+  else
+    sim_fiber_switch(&from->fib, to);
 }
 
 /* Switches from the running thread to the next runnable one, or to the scheduler. */
@@ -50,12 +63,12 @@ static void sim_yield(sim_worker *w) {
     if (th[i].state == SIM_RUN) {
       if (i == cur) return;
       w->cur = i;
-      sim_fiber_switch(&th[cur].fib, &th[i].fib);
+      switch_to(&th[cur], &th[i].fib);
       return;
     }
   } while (i != cur);
   w->cur = -1;
-  sim_fiber_switch(&th[cur].fib, &w->sched);
+  switch_to(&th[cur], &w->sched);
 }
 
 /* After a release: the released threads go on in tid order from `first`, the running one in its turn. */
@@ -226,8 +239,8 @@ static void thread_main(void *arg) {
   sim_cp_async_wait(&t->cpq, &w->cps, -1); /* copies still in flight land when their thread exits */
   t->state = SIM_EXITED;
   w->nexited++;
-  sim_yield(w);
-  abort(); /* an exited thread is never resumed */
+  sim_yield(w); /* never returns: an exited thread is never resumed */
+  abort();
 }
 
 static void block_coords(sim_worker *w, int64_t linear) {
@@ -239,6 +252,7 @@ static void block_coords(sim_worker *w, int64_t linear) {
 
 int sim_block_run(sim_worker *w, int64_t linear) {
   block_coords(w, linear);
+  w->linear = linear;
   sim_check_block_start(w);
   w->bar_arrived = w->nexited = 0;
   w->failed = 0;
@@ -249,6 +263,7 @@ int sim_block_run(sim_worker *w, int64_t linear) {
     t->ts.shared = w->shared;
     t->cpq.n = 0;
     t->cpq.committed = 0;
+    t->steps = 0;
     for (int d = 0; d < 3; d++) t->ts.sreg[CG_CTAID_X + d] = (int32_t)w->block[d];
     sim_fiber_init(&t->fib, &w->stacks, (size_t)i, thread_main, t);
   }

@@ -5,8 +5,10 @@
  * kernel entry is called through libffi, once per simulated thread, each thread a fiber with its own
  * stack. Blocks are spread over host threads. Barriers and warp collectives are rendezvous points.
  * The checks a GPU does not make (out-of-bounds global/shared access, shared-memory races between
- * barriers, divergent barriers, reads of never-written shared memory) stop the launch with a one-line
- * report naming kernel, block, thread(s), op and address. docs/simulator.md describes all of it.
+ * barriers, two blocks writing the same global bytes, divergent barriers, reads of never-written shared
+ * memory, a thread that never ends) stop the launch with a one-line report naming kernel, block,
+ * thread(s), op and address. The KILN_SIM_* environment variables are parsed strictly: a bad value is
+ * an error of the launch. docs/simulator.md describes all of it.
  */
 #ifndef KILN_SIM_H
 #define KILN_SIM_H
@@ -33,6 +35,9 @@ typedef struct {
   double seconds;      /* out: wall time of the launch */
   size_t stack_bytes;  /* fiber stack per thread (0 = $KILN_SIM_STACK_KB KiB, else 64 KiB) */
   uint64_t threads;    /* out: simulated threads run to completion */
+  uint64_t max_ops;    /* watchdog: steps per thread (0 = $KILN_SIM_MAX_OPS, else 4e9; UINT64_MAX: none) */
+  double timeout;      /* watchdog: seconds per launch (0 = $KILN_SIM_TIMEOUT, else 600; < 0: none) */
+  int check_global;    /* cross-block global write races: 0 ($KILN_SIM_GLOBAL_RACES, else on), 1 on, -1 off */
 } sim_opts;
 
 /* Runs k (CG_SIM result; the module is consumed) over grid with args. 0 on success; -1 with the

@@ -46,6 +46,12 @@ typedef struct {
   uintptr_t lo, hi;
   int arg;
   const char *name; /* parameter name or NULL */
+  /* The global-race shadow (check.c): per byte, the lowest block that wrote it (a record), mapped on
+   * the first write. A buffer inside another (the same memory passed twice) uses the shadow of the
+   * largest buffer containing it, `root`, from byte `off` of it. */
+  int root;
+  size_t off;
+  _Atomic(_Atomic uint64_t *) rec;
 } sim_buf;
 
 typedef union {
@@ -59,6 +65,9 @@ typedef union {
   double d;
 } sim_argval;
 
+/* A global-shadow record (check.c): (block + 1) << 20 | tid << 10 | site slot; 0: never written. */
+enum { SIM_GREC_TID_SHIFT = 10, SIM_GREC_BLOCK_SHIFT = 20, SIM_GSITES = 1 << SIM_GREC_TID_SHIFT };
+
 typedef struct sim_exec {
   const sim_kernel *k;
   int64_t grid[3], nblocks;
@@ -68,8 +77,13 @@ typedef struct sim_exec {
   void **argv;
   sim_buf *bufs;
   int nbufs;
-  int check_races, check_uninit;
+  int check_races, check_uninit, check_global;
+  int concurrent; /* more than one worker: global-shadow records change by compare-and-swap */
   size_t stack_bytes;
+  uint64_t max_ops; /* per thread: device ops with a site and loop iterations (UINT64_MAX: none) */
+  double timeout;   /* seconds of wall time for the launch (0: none) */
+  double deadline;  /* monotonic time at which the launch times out (0: none) */
+  _Atomic(const char *) gsites[SIM_GSITES]; /* the sites of global-shadow records, by slot */
   atomic_llong next_block;
   atomic_llong fail_block; /* lowest failing block index, or INT64_MAX */
   pthread_mutex_t mu;
@@ -103,7 +117,10 @@ typedef struct sim_thread {
       uint32_t *out;
     } ldm;
   } op;
-  int buf_hint;     /* index of the buffer its last global access hit */
+  int buf_hint;      /* index of the buffer its last global access hit */
+  uint64_t steps;    /* device ops with a site and loop iterations, for the watchdog */
+  const char *gsite; /* its last global store's site and that site's slot in x->gsites */
+  uint32_t gsite_slot;
   sim_cp_queue cpq; /* its cp.async copies not yet waited for */
   sim_fiber fib;
 } sim_thread;
@@ -139,6 +156,8 @@ typedef struct sim_worker {
   } uninit;
   int *warp_arrived;
   uint64_t ops;
+  uint32_t tick;  /* steps until the watchdog next looks at the clock (see sim_step) */
+  int64_t linear; /* the running block's linear index */
   int failed;
   char report[1024];
   void *altstack; /* guard.c: this host thread's signal stack while it runs blocks */
@@ -160,6 +179,23 @@ void sim_warp_arrive(sim_worker *w, const char *what, const char *site, sim_warp
 void sim_report(sim_worker *w, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* From a fiber: abandons it and returns to the worker's scheduler. */
 _Noreturn void sim_abandon(sim_worker *w);
+
+/* The watchdog (abi.c): every device op with a site and every loop iteration is a step of the running
+ * thread. Too many steps in one thread (x->max_ops), or the launch past its deadline, stops the launch
+ * with a report naming `site`; a block after an already failed one is abandoned quietly. */
+enum { SIM_WATCH_TICK = 1 << 16 };
+void sim_watch(sim_worker *w, const char *site);
+static inline void sim_step(sim_worker *w, const char *site) {
+  uint64_t n = ++w->th[w->cur].steps;
+  if (--w->tick == 0 || n > w->x->max_ops) sim_watch(w, site);
+}
+
+/* launch.c: monotonic seconds. */
+double sim_now(void);
+/* launch.c: block `linear` failed with `report`; kept if it is the lowest failing block so far. */
+void sim_exec_fail(sim_exec *x, int64_t linear, const char *report);
+/* "sim: WHAT in kernel K, block (x,y,z): " for block `linear` into buf; its length. */
+int sim_report_head(const sim_exec *x, int64_t linear, const char *what, char *buf, size_t n);
 
 /* check.c */
 void sim_check_block_start(sim_worker *w);

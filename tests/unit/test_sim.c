@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "codegen/devops.h"
+#include "sim/fiber.h"
 #include "sim/sim.h"
 #include "test.h"
 

@@ -132,7 +132,9 @@ static void test_switch_cost(void) {
 
 /* ---- 4. half and bfloat conversions ---- */
 
-#if defined(__x86_64__)
+/* Against the compiler's own _Float16 (which older clang lacks on x86-64: then only the build with
+ * the project's default compiler runs it). */
+#if defined(__x86_64__) && defined(__FLT16_MAX__)
 static uint32_t lo16(float f) {
   uint32_t b;
   memcpy(&b, &f, 4);
@@ -189,7 +191,9 @@ static void test_conversions(void) {
   CHECK(lo16(sim_f64_to_bf16(1.0 + 0x1p-8 + 0x1p-30)) == 0x3f81);
 }
 #else
-static void test_conversions(void) {}
+static void test_conversions(void) {
+  puts("test_sim_fiber: no _Float16 in this compiler: conversions not checked");
+}
 #endif
 
 int main(void) {

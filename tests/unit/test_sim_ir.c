@@ -5,14 +5,20 @@
  * 1. Working kernels against C computations, with fresh random inputs and poisoned outputs, every
  *    element checked: masked vector add, row max/sum (reductions), shared memory with barriers,
  *    a reduction handed through shared memory, dot, a loop-carried tile.
- * 2. Planted bugs (race.ir, oob.ir, uninit.ir, and divergent_barrier.ll, which the tile IR cannot
- *    express): each file states the report it must produce on an `EXPECT:` line, where `*` stands
- *    for any text (addresses differ from run to run).
+ * 2. Planted bugs (race.ir, oob.ir, uninit.ir, global_race.ir, spin.ir, and divergent_barrier.ll,
+ *    which the tile IR cannot express): each file states the report it must produce on an `EXPECT:`
+ *    line, where `*` stands for any text (addresses differ from run to run). The global races give
+ *    the same report on one worker and on several; spin.ir, an endless loop, runs under a small
+ *    KILN_SIM_MAX_OPS and an alarm, so that a watchdog that fails ends the test instead of hanging it.
+ * 3. Bad KILN_SIM_* values are errors that name the variable, the value and the range.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,15 +94,20 @@ static sim_arg ibuf(int32_t *p, size_t n) {
 }
 static sim_arg i32arg(int64_t v) { return (sim_arg){.elem = IR_I32, .ival = v}; }
 
-static int launch(const char *name, const sim_arg *a, int n, int64_t gx, char *err, size_t errn) {
+static int launch_with(const char *name, const sim_arg *a, int n, int64_t gx, sim_opts *o, char *err,
+                       size_t errn) {
   cg_result r;
   char path[256];
   snprintf(path, sizeof path, "tests/sim/%s.ll", name);
   if (access(path, R_OK) == 0 ? build_ll(name, &r) : build(name, &r)) return -2;
   int64_t grid[3] = {gx, 1, 1};
-  int rc = sim_launch(&r, a, n, grid, NULL, err, errn);
+  int rc = sim_launch(&r, a, n, grid, o, err, errn);
   cg_result_free(&r);
   return rc;
+}
+
+static int launch(const char *name, const sim_arg *a, int n, int64_t gx, char *err, size_t errn) {
+  return launch_with(name, a, n, gx, NULL, err, errn);
 }
 
 static int close_to(double got, double want, double tol) {
@@ -256,19 +267,176 @@ static const char *expectation(const char *name) {
 }
 
 /* Each planted kernel takes (x: n * xmul elements, y: n elements, n), `per` elements of y per program. */
-static void test_planted(const char *name, int xmul, int per) {
+static void test_planted_on(const char *name, int xmul, int per, int workers) {
   const int n = 1000;
+  sim_opts o = {.workers = workers};
   float *x = rand_f32((size_t)n * xmul), *y = poisoned(n * 4);
   sim_arg a[3] = {fbuf(x, (size_t)n * xmul), fbuf(y, n), i32arg(n)};
   char err[512] = "";
   const char *want = expectation(name);
   CHECK(want[0] != 0);
-  CHECK(launch(name, a, 3, (n + per - 1) / per, err, sizeof err) == -1);
+  CHECK(launch_with(name, a, 3, (n + per - 1) / per, &o, err, sizeof err) == -1);
   if (!match(want, err)) {
-    fprintf(stderr, "tests/sim/%s.ir: got\n  %s\nwant\n  %s\n", name, err, want);
+    fprintf(stderr, "tests/sim/%s.ir (%d workers): got\n  %s\nwant\n  %s\n", name, workers, err, want);
     test_failures++;
   }
   free(x), free(y);
+}
+
+static void test_planted(const char *name, int xmul, int per) { test_planted_on(name, xmul, per, 0); }
+
+/* ---- 3. the environment ---- */
+
+/* vector_add under NAME=VALUE must fail with exactly `want` (NULL: must succeed). */
+static void expect_env(const char *name, const char *value, const char *want) {
+  float x[300], y[300], z[300];
+  for (int i = 0; i < 300; i++) x[i] = y[i] = (float)i;
+  sim_arg a[4] = {fbuf(x, 300), fbuf(y, 300), fbuf(z, 300), i32arg(300)};
+  char err[512] = "";
+  setenv(name, value, 1);
+  int rc = launch("vector_add", a, 4, 2, err, sizeof err);
+  unsetenv(name);
+  if (want ? rc != -1 || strcmp(err, want) : rc != 0) {
+    fprintf(stderr, "%s='%s': got %d\n  %s\nwant\n  %s\n", name, value, rc, err, want ? want : "success");
+    test_failures++;
+  }
+}
+
+static void test_env(void) {
+  static const char *bad[] = {"0", "-5", "abc", "", " 64", "64 ", "64k", "1048577", "99999999999999999999"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char want[256];
+    snprintf(want, sizeof want,
+             "sim: KILN_SIM_STACK_KB='%s' is invalid: it must be an integer from 4 to 1048576 (KiB of fiber "
+             "stack per simulated thread)",
+             bad[i]);
+    expect_env("KILN_SIM_STACK_KB", bad[i], want);
+  }
+  expect_env("KILN_SIM_STACK_KB", "128", NULL);
+  expect_env("KILN_SIM_MAX_OPS", "-1",
+             "sim: KILN_SIM_MAX_OPS='-1' is invalid: it must be an integer from 0 to 9223372036854775807 "
+             "(steps per simulated thread; 0: no limit)");
+  expect_env("KILN_SIM_MAX_OPS", "1e9",
+             "sim: KILN_SIM_MAX_OPS='1e9' is invalid: it must be an integer from 0 to 9223372036854775807 "
+             "(steps per simulated thread; 0: no limit)");
+  expect_env("KILN_SIM_MAX_OPS", "0", NULL);
+  expect_env(
+      "KILN_SIM_MAX_OPS", "1",
+      "sim: watchdog in kernel vector_add, block (0,0,0): thread 0 is still running after 1 steps (loop "
+      "iterations and device ops), at 'load %7 (vector_add.ir:10)'; KILN_SIM_MAX_OPS sets the limit");
+  expect_env("KILN_SIM_TIMEOUT", "ten",
+             "sim: KILN_SIM_TIMEOUT='ten' is invalid: it must be an integer from 0 to 100000000 (seconds per "
+             "launch; 0: no limit)");
+  expect_env(
+      "KILN_SIM_TIMEOUT", "100000001",
+      "sim: KILN_SIM_TIMEOUT='100000001' is invalid: it must be an integer from 0 to 100000000 (seconds "
+      "per launch; 0: no limit)");
+  expect_env("KILN_SIM_TIMEOUT", "0", NULL);
+  expect_env(
+      "KILN_SIM_GLOBAL_RACES", "2",
+      "sim: KILN_SIM_GLOBAL_RACES='2' is invalid: it must be an integer from 0 to 1 (0: no cross-block "
+      "global race check)");
+  expect_env("KILN_SIM_GLOBAL_RACES", "0", NULL);
+}
+
+/* An endless loop under a wall-time limit: the timeout report names the loop. */
+static void test_timeout(void) {
+  float x[64] = {0}, y[64];
+  sim_arg a[3] = {fbuf(x, 64), fbuf(y, 64), i32arg(64)};
+  sim_opts o = {.workers = 1, .timeout = 0.5, .max_ops = UINT64_MAX};
+  char err[512] = "";
+  CHECK(launch_with("spin", a, 3, 1, &o, err, sizeof err) == -1);
+  const char *want = "sim: timeout in kernel spin, block (0,0,0): the launch ran past its 0.5-second limit "
+                     "(KILN_SIM_TIMEOUT sets it); thread 0 was at 'for %9 (spin.ir:13)'";
+  if (strcmp(err, want)) {
+    fprintf(stderr, "timeout: got\n  %s\nwant\n  %s\n", err, want);
+    test_failures++;
+  }
+}
+
+/* alias.ir with y passed as the same memory as x: the race between the two names is found. */
+static void test_alias(void) {
+  const int n = 1000;
+  float *x = rand_f32(n + 64);
+  sim_arg a[3] = {fbuf(x, n + 64), fbuf(x, n + 64), i32arg(n)};
+  char err[512] = "";
+  CHECK(launch("alias", a, 3, (n + 63) / 64, err, sizeof err) == -1);
+  const char *want = expectation("alias");
+  if (!match(want, err)) {
+    fprintf(stderr, "tests/sim/alias.ir: got\n  %s\nwant\n  %s\n", err, want);
+    test_failures++;
+  }
+  free(x);
+}
+
+/* The global race check off (option or environment) lets global_race.ir run; the option wins. */
+static void test_global_off(void) {
+  const int n = 1000;
+  float *x = rand_f32(n), *y = poisoned(n * 4);
+  sim_arg a[3] = {fbuf(x, n), fbuf(y, n), i32arg(n)};
+  char err[512] = "";
+  sim_opts off = {.check_global = -1}, on = {.check_global = 1};
+  CHECK(launch_with("global_race", a, 3, 16, &off, err, sizeof err) == 0);
+  setenv("KILN_SIM_GLOBAL_RACES", "0", 1);
+  CHECK(launch_with("global_race", a, 3, 16, NULL, err, sizeof err) == 0);
+  CHECK(launch_with("global_race", a, 3, 16, &on, err, sizeof err) == -1);
+  CHECK(match(expectation("global_race"), err));
+  unsetenv("KILN_SIM_GLOBAL_RACES");
+  free(x), free(y);
+}
+
+/* cancel.ir on two workers: block 0 fails at once, block 1 never ends. The launch must end long before
+ * block 1's watchdog (KILN_SIM_MAX_OPS = 2e9 steps, seconds at least): the second worker gives up a
+ * block that comes after a failed one. */
+static void test_cancel(void) {
+  const int n = 1000;
+  float *x = rand_f32(n), *y = poisoned(n * 4);
+  sim_arg a[3] = {fbuf(x, n), fbuf(y, n), i32arg(n)};
+  sim_opts o = {.workers = 2, .max_ops = 2000000000};
+  char err[512] = "";
+  CHECK(launch_with("cancel", a, 3, 16, &o, err, sizeof err) == -1);
+  const char *want = expectation("cancel");
+  if (!match(want, err)) {
+    fprintf(stderr, "tests/sim/cancel.ir: got\n  %s\nwant\n  %s\n", err, want);
+    test_failures++;
+  }
+  if (o.seconds > 1.0) {
+    fprintf(stderr, "cancel.ir: the launch took %.2f s: block 1 was not given up\n", o.seconds);
+    test_failures++;
+  }
+  free(x), free(y);
+}
+
+/* With too little address space for the global-race shadow of a written buffer, the launch reports
+ * it (in a child process: it lowers its own limit). */
+static void test_shadow_oom(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    const size_t n = (size_t)64 << 20, bytes = n * 4;
+    float *p[3];
+    for (int i = 0; i < 3; i++)
+      p[i] = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long vm_kb = 0;
+    while (f && fgets(line, sizeof line, f))
+      if (sscanf(line, "VmSize: %lu kB", &vm_kb) == 1) break;
+    if (f) fclose(f);
+    struct rlimit rl = {.rlim_cur = (vm_kb + 512 * 1024) * 1024, .rlim_max = RLIM_INFINITY};
+    setrlimit(RLIMIT_AS, &rl); /* the 2 GiB shadow of z cannot fit */
+    sim_arg a[4] = {fbuf(p[0], n), fbuf(p[1], n), fbuf(p[2], n), i32arg((int64_t)n)};
+    char err[512] = "";
+    int rc = launch("vector_add", a, 4, (int64_t)(n / 256), err, sizeof err);
+    const char *want = "sim: out of memory in kernel vector_add, block (0,0,0): thread 0 at 'store "
+                       "(vector_add.ir:13)': no memory for the global-race shadow of 'z' (arg 2, 268435456 "
+                       "bytes); KILN_SIM_GLOBAL_RACES=0 turns the check off";
+    if (rc != -1 || strcmp(err, want))
+      fprintf(stderr, "shadow oom: got %d\n  %s\nwant\n  %s\n", rc, err, want);
+    _exit(rc == -1 && !strcmp(err, want) ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 int main(void) {
@@ -285,5 +453,20 @@ int main(void) {
   test_planted("oob", 1, 256);
   test_planted("uninit", 1, 256);
   test_planted("divergent_barrier", 1, 64);
+  alarm(300); /* a watchdog that fails must not hang the test */
+  setenv("KILN_SIM_MAX_OPS", "100000", 1);
+  test_planted("spin", 1, 64);
+  unsetenv("KILN_SIM_MAX_OPS");
+  test_timeout();
+  for (int workers = 1; workers <= 2; workers++) {
+    test_planted_on("global_race", 1, 64, workers);
+    for (int rep = 0; rep < 4; rep++) test_planted_on("global_race_late", 1, 64, workers);
+  }
+  test_env();
+  test_cancel();
+  test_shadow_oom();
+  test_alias();
+  test_global_off();
+  alarm(0);
   return test_done("test_sim_ir");
 }
