@@ -308,6 +308,7 @@ static void check_mm(const etype *et, const config *cf, const char *target, int 
       failures += bad;
       checked += (long)M * N, runs++;
     }
+    cg_result_free(&res);
   }
   free(text), free(a), free(b), free(ci), free(c), free(av), free(bv), free(ac), free(bc);
 }
@@ -467,6 +468,7 @@ static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *t
       failures += bad;
       checked += (long)bm * (dd + 1), runs++;
     }
+    cg_result_free(&res);
   }
   free(text), free(a), free(b), free(v), free(ai), free(bi), free(vi), free(out), free(rmax);
 }
