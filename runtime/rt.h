@@ -15,8 +15,9 @@
  *   rename()d into place so that concurrent writers never leave a torn entry. Each entry carries a
  *   header with the key, the payload length and a checksum; an entry that fails any check is a miss.
  *   Only regular files are read (a FIFO or symlink under an entry's name is a miss); entries get mode
- *   0666 less the umask. Each put removes temporary files older than an hour and, while the entries
- *   exceed $KILN_CACHE_MAX_MB (default 512) MiB, the least recently used ones (a hit counts as a use).
+ *   0666 less the umask. A put (at most one every 10 s per folder) removes temporary files older than
+ *   an hour and, while the entries exceed $KILN_CACHE_MAX_MB (default 512) MiB, the least recently
+ *   used ones (a hit counts as a use).
  *
  * Driver (cuda.c, device.c): every call returns 0, or -1 with a one-line message naming the driver
  * call and the driver's own message ("cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX: ...").

@@ -245,6 +245,7 @@ static void test_concurrent(void) {
   int files = 0, temps = 0;
   for (struct dirent *e; d && (e = readdir(d));) {
     if (e->d_name[0] == '.' && (e->d_name[1] == 0 || e->d_name[1] == '.')) continue;
+    if (!strcmp(e->d_name, ".trim-stamp")) continue;
     files++;
     temps += e->d_name[0] == '.';
   }
@@ -309,6 +310,14 @@ static int exists(const char *path) {
   return lstat(path, &st) == 0;
 }
 
+/* The next put scans the folder: its stamp (the last scan's time) is gone. */
+static void force_scan(void) {
+  char dir[400], stamp[500];
+  CHECK(rt_cache_dir(dir, sizeof dir) == 0);
+  snprintf(stamp, sizeof stamp, "%s/.trim-stamp", dir);
+  unlink(stamp);
+}
+
 /* A write removes temporary files older than an hour, keeps fresh ones (a writer still at work)
  * and leaves files that are not the cache's own alone. */
 static void test_stale_temps(void) {
@@ -325,6 +334,7 @@ static void test_stale_temps(void) {
   make_file_aged(fresh, 60);
   make_file_aged(other, 2 * 3600);
   rt_cache_key k2 = rt_cache_key_make("temps2", "sm_80", "", "22", "0.1");
+  force_scan();
   CHECK(rt_cache_put(k2, "y") == 0);
   CHECK(!exists(stale));
   CHECK(exists(fresh));
@@ -395,17 +405,60 @@ static void test_eviction(void) {
   CHECK(hit != NULL);
   free(hit);
   CHECK(present(k[0]) && present(k[1]) && present(k[2]));
+  force_scan();
   CHECK(rt_cache_put(k[3], big) == 0); /* 1200 KiB: one entry must go, the least recently used */
   CHECK(present(k[0]));
   CHECK(!present(k[1]));
   CHECK(present(k[2]) && present(k[3]));
   big[PART] = 'p';
   big[(3 << 19) - 1] = 0; /* 1.5 MiB alone */
+  force_scan();
   CHECK(rt_cache_put(k[4], big) == 0);
   CHECK(!present(k[0]) && !present(k[2]) && !present(k[3]));
   hit = rt_cache_get(k[4]);
   CHECK(hit && strlen(hit) == (3u << 19) - 1);
   free(hit);
+  free(big);
+  unsetenv("KILN_CACHE_MAX_MB");
+}
+
+static void age_stamp(time_t age_s) {
+  char dir[400], stamp[500];
+  struct timespec t[2];
+  CHECK(rt_cache_dir(dir, sizeof dir) == 0);
+  snprintf(stamp, sizeof stamp, "%s/.trim-stamp", dir);
+  clock_gettime(CLOCK_REALTIME, &t[0]);
+  t[0].tv_sec -= age_s;
+  t[1] = t[0];
+  CHECK(utimensat(AT_FDCWD, stamp, t, 0) == 0);
+}
+
+/* The folder is scanned at most every 10 seconds: puts right after a scan leave it over the cap;
+ * a put once the stamp is older (or in the future: a clock set back) scans and evicts. */
+static void test_scan_interval(void) {
+  use_dir("interval");
+  setenv("KILN_CACHE_MAX_MB", "1", 1);
+  char *big = malloc((300 << 10) + 1);
+  memset(big, 'q', 300 << 10);
+  big[300 << 10] = 0;
+  rt_cache_key k[6];
+  for (int i = 0; i < 6; i++) {
+    char ir[16];
+    snprintf(ir, sizeof ir, "interval%d", i);
+    k[i] = rt_cache_key_make(ir, "sm_80", "", "22", "0.1");
+  }
+  for (int i = 0; i < 4; i++) CHECK(rt_cache_put(k[i], big) == 0); /* the first put scans */
+  for (int i = 0; i < 4; i++) set_age(k[i], 400 - 100 * i);
+  CHECK(present(k[0]) && present(k[1]) && present(k[2]) && present(k[3])); /* 1200 KiB */
+  age_stamp(11);
+  CHECK(rt_cache_put(k[4], big) == 0); /* 1500 KiB: the two oldest go */
+  CHECK(!present(k[0]) && !present(k[1]));
+  CHECK(present(k[2]) && present(k[3]) && present(k[4]));
+  set_age(k[4], 50);
+  age_stamp(-3600);
+  CHECK(rt_cache_put(k[5], big) == 0); /* a stamp in the future: scan */
+  CHECK(!present(k[2]));
+  CHECK(present(k[3]) && present(k[4]) && present(k[5]));
   free(big);
   unsetenv("KILN_CACHE_MAX_MB");
 }
@@ -441,7 +494,7 @@ static void test_max_mb(void) {
 static int count_temps(const char *dir) {
   DIR *d = opendir(dir);
   int temps = 0;
-  for (struct dirent *e; d && (e = readdir(d));) temps += e->d_name[0] == '.' && strlen(e->d_name) > 2;
+  for (struct dirent *e; d && (e = readdir(d));) temps += e->d_name[0] == '.' && strlen(e->d_name) == 40;
   if (d) closedir(d);
   return temps;
 }
@@ -478,6 +531,7 @@ int main(void) {
   test_stale_temps();
   test_mode();
   test_eviction();
+  test_scan_interval();
   test_max_mb();
   test_put_errors();
   test_dirs();
