@@ -21,7 +21,7 @@
  * share a cache folder read each other's entries.
  *
  * Size. After a write the folder is scanned, at most once every 10 seconds (a scan stats every
- * entry: about 20 ms for 5000 entries; the stamp file .trim-stamp records the last one): temporary
+ * entry: tens of milliseconds for thousands; the stamp file .trim-stamp records the last one): temporary
  * files older than an hour (left by a killed writer) are removed, and while the entries together
  * exceed $KILN_CACHE_MAX_MB (default 512) MiB the least recently used are removed, oldest first.
  * Between scans the folder can run over the cap by what was written in those seconds. A hit sets the entry's
