@@ -6,7 +6,7 @@ CMAKE_FLAGS ?= -DKILN_WERROR=ON
 DEB_PACKAGES = build-essential cmake python3 llvm-22-dev llvm-22-tools liblua5.4-dev libffi-dev \
                libsqlite3-dev libzstd-dev zlib1g-dev
 
-.PHONY: all deps configure build test demo bundle bench format clean
+.PHONY: all deps configure build test demo bundle bench format clean san-deps asan-build test-asan fuzz
 
 all: build
 
@@ -32,6 +32,31 @@ bundle: deps
 
 bench: build
 	$(BUILD)/compile_speed
+
+# ---- the sanitizer build (docs/testing.md): ASan + UBSan tests, libFuzzer targets ----
+# clang 22 (Debian's clang-22, the same LLVM as kiln's): clang 14 has no _Float16 on x86-64.
+ASAN_BUILD ?= build-asan
+SAN_CC ?= clang-22
+SAN_CXX ?= clang++-22
+SAN_PACKAGES = clang-22 libclang-rt-22-dev
+FUZZ_SECONDS ?= 600
+
+san-deps:
+	@sh tools/deps.sh $(DEB_PACKAGES) $(SAN_PACKAGES)
+
+$(ASAN_BUILD)/CMakeCache.txt: | san-deps
+	cmake -S . -B $(ASAN_BUILD) -DKILN_SANITIZE=ON -DKILN_WERROR=ON \
+	  -DCMAKE_C_COMPILER=$(SAN_CC) -DCMAKE_CXX_COMPILER=$(SAN_CXX)
+
+asan-build: san-deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+# The bundle test is left to `make test`: it builds its own static, uninstrumented kiln.
+test-asan: asan-build
+	cd $(ASAN_BUILD) && KILN_SKIP_BUNDLE_TEST=1 ctest --output-on-failure -j$(JOBS) --timeout 1800
+
+fuzz: asan-build
+	sh tests/fuzz/run.sh $(ASAN_BUILD) $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -36,9 +36,10 @@ static LLVMValueRef call_overloaded(cg_lower *L, const char *base, ir_elem e, LL
 
 LLVMValueRef cg_const_elem(cg_lower *L, ir_elem e, ir_attr *a) {
   double f = !a ? 0 : a->kind == IR_AFLOAT ? a->f : (double)a->i;
-  int64_t i = !a ? 0 : a->kind == IR_AINT ? a->i : (int64_t)a->f;
   if (ir_elem_is_fp8(e)) return cg_convert(L, LLVMConstReal(LLVMFloatTypeInContext(L->c.ctx), f), IR_F32, e);
   if (ir_elem_is_float(e)) return LLVMConstReal(cg_elem_type(L, e), f);
+  /* only now: a float out of int64's range (-3e38, a float's -inf stand-in) is UB to convert */
+  int64_t i = !a ? 0 : a->kind == IR_AINT ? a->i : (int64_t)a->f;
   if (e == IR_I1) i = i != 0;
   return LLVMConstInt(cg_elem_type(L, e), (unsigned long long)i, ir_elem_is_signed(e));
 }

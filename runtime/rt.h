@@ -14,6 +14,10 @@
  *   $XDG_CACHE_HOME/kiln, else ~/.cache/kiln, one file per key, written to a temporary file and
  *   rename()d into place so that concurrent writers never leave a torn entry. Each entry carries a
  *   header with the key, the payload length and a checksum; an entry that fails any check is a miss.
+ *   Only regular files are read (a FIFO or symlink under an entry's name is a miss); entries get mode
+ *   0666 less the umask. A put (at most one every 10 s per folder) removes temporary files older than
+ *   an hour and, while the entries exceed $KILN_CACHE_MAX_MB (default 512) MiB, the least recently
+ *   used ones (a hit counts as a use).
  *
  * Driver (cuda.c, device.c): every call returns 0, or -1 with a one-line message naming the driver
  * call and the driver's own message ("cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX: ...").
@@ -39,6 +43,10 @@ int rt_cache_put(rt_cache_key key, const char *text);
 void rt_cache_key_hex(rt_cache_key key, char out[33]); /* 32 lowercase hex digits + NUL */
 /* The cache directory (not created). Returns 0, or -1 if no variable gives one (no HOME). */
 int rt_cache_dir(char *buf, size_t n);
+/* The size cap in bytes from $KILN_CACHE_MAX_MB (whole MiB, 1 to 1048576; unset or empty: 512).
+ * Returns 0, or -1 with a message naming the variable and its value. rt_cache_put writes nothing
+ * while the value is invalid. */
+int rt_cache_max_bytes(uint64_t *out, char *err, size_t errn);
 
 /* The hash behind the key: 128-bit FNV-1a, continued from h (start from rt_fnv128_init()). */
 rt_cache_key rt_fnv128_init(void);

@@ -86,6 +86,8 @@ int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, si
   o->cache_hit = 0;
   int use_cache = !o->no_cache && o->backend == CG_NVPTX && !o->print_after_all;
   if (!use_cache) return run_pipeline(fn, o, out, err, errn);
+  uint64_t cache_cap; /* a bad $KILN_CACHE_MAX_MB is the user's error to hear about, not a silent miss */
+  if (rt_cache_max_bytes(&cache_cap, err, errn)) return -1;
   char *text = ir_print(fn);
   rt_cache_key key = cache_key(text, o);
   free(text);

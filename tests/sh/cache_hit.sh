@@ -1,7 +1,8 @@
 #!/bin/sh
 # A second compile of the same variant is a kernel-cache hit with identical PTX; a different variant
 # (another --set, another target) is a miss; a corrupt entry is a miss, never trusted; a rebuilt
-# compiler (another executable time) misses rather than serve the old build's PTX.
+# compiler (another executable time) misses rather than serve the old build's PTX. A bad
+# KILN_CACHE_MAX_MB fails the compile with a message naming the variable.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export KILN_CACHE_DIR="$tmp/cache"
@@ -23,4 +24,10 @@ check copy-first "$(run --target sm_75)" miss
 check copy-again "$(run --target sm_75)" hit
 touch -d '+1 minute' "$tmp/kiln-copy"
 check rebuilt "$(run --target sm_75)" miss
+out=$(KILN_CACHE_MAX_MB=lots "$KILN" compile recipes/softmax.lua --emit ptx --target sm_80 2>&1 >/dev/null)
+rc=$?
+case "$rc:$out" in
+  1:*"KILN_CACHE_MAX_MB='lots'"*) echo "ok   bad KILN_CACHE_MAX_MB: $out" ;;
+  *) echo "FAIL bad KILN_CACHE_MAX_MB: exit $rc, '$out'"; fail=1 ;;
+esac
 exit $fail

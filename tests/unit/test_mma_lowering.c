@@ -222,6 +222,7 @@ static void check_mm(const etype *et, const config *cf, const char *target, int 
       test_failures += bad;
       checked += (long)M * N, runs++;
     }
+    cg_result_free(&res);
   }
   free(text), free(a), free(b), free(ci), free(c), free(av), free(bv), free(ac), free(bc);
 }
@@ -348,6 +349,7 @@ static void check_chain(int bm, int bn, int bk, int dd, int warps, const char *t
       test_failures += bad;
       checked += (long)bm * (dd + 1), runs++;
     }
+    cg_result_free(&res);
   }
   free(text), free(a), free(b), free(v), free(ai), free(bi), free(vi), free(out), free(rmax);
 }

@@ -1,0 +1,182 @@
+-- attention: O = softmax(scale * Q K^T) V, fused, never materialising the score matrix
+-- (FlashAttention-2's forward pass). Q and O are [B, H, Sq, D]; K and V are [B, Hkv, Sk, D] with
+-- Hkv dividing H (grouped-query attention: query head h reads kv head h / (H / Hkv)). Optionally
+-- the row log-sum-exp LSE [B, H, Sq] (natural log) is written too (knob lse).
+--
+-- One program per BLOCK_M query rows of one (batch, head): grid (cdiv(Sq, BLOCK_M), B * H). The
+-- program keeps its Q tile in registers and walks the keys in tiles of BLOCK_N, carrying the
+-- running row maximum m, the running row sum l and the output accumulator acc [BLOCK_M, D] through
+-- the loop (the online softmax). Scores are taken in the exp2 domain: s = (Q K^T) * scale * log2(e),
+-- p = exp2(s - m); when m grows, l and acc are rescaled by exp2(m_old - m_new). P is rounded to the
+-- input type before P V, as FlashAttention does; both products accumulate in f32.
+--
+-- Causal attention is aligned to the bottom right (query i sees keys j <= i + Sk - Sq). Key tiles
+-- entirely above the diagonal are never visited (the loop ends at a bound computed from the program
+-- id); the walk is split in two loops: tiles every row sees whole run without masks, then the
+-- diagonal tiles and the ragged end of Sk run with a mask (iota, compare, where -inf). A row that
+-- sees no key at all (Sq > Sk, causal) keeps l = 0 and gets O = 0 and LSE = -inf: m starts at a
+-- finite lowest value so that exp2(s - m) is exp2(-inf) = 0, never exp2(-inf + inf).
+--
+-- Memory: every tensor is addressed through element strides passed as scalar arguments (batch,
+-- head and sequence strides; the head dim must be contiguous, as in FlashAttention). Views have no
+-- base offset, so the offset of one (batch, head) slice travels as the column offset of a
+-- [rows, base + D] view with column stride 1: the rows stay bounded by the sequence length and the
+-- columns by D. K^T is a [D, BLOCK_N] tile read through a view with the strides swapped. Problem
+-- parameters `layout` (bhsd or bshd) and `spad` (extra elements at the end of each row of Q, K, V)
+-- set the strides kiln run allocates and passes; a caller may pass any strides.
+--
+-- D is static (a knob): 64, 128, 256, or any other size, padded in registers to the next power
+-- of two (the padding columns read 0 and are never stored). Defaults are sized for the simulator;
+-- benchmarks pass their sizes with --set.
+local kiln = require "kiln"
+
+local LOG2E = 1.4426950408889634
+local LN2 = 0.6931471805599453
+local LOWEST = -3.0e38 -- finite start for the row maximum: exp2(LOWEST - LOWEST) = 1, not NaN
+
+local layout = require "attention_layout"
+local pow2_at_least, dims, stride_args = layout.pow2_at_least, layout.dims, layout.stride_args
+
+-- Rows of Q, K and V are padded by 1, 2 and 3 times spad elements (O by none): distinct strides,
+-- so that a kernel using one tensor's stride for another's fails its check.
+local q_sb, q_sh, q_ss = stride_args("q", "H", "Sq", 1)
+local k_sb, k_sh, k_ss = stride_args("k", "Hkv", "Sk", 2)
+local v_sb, v_sh, v_ss = stride_args("v", "Hkv", "Sk", 3)
+local o_sb, o_sh, o_ss = stride_args("o", "H", "Sq", 0)
+
+return kiln.recipe {
+  name = "attention",
+  params = { B = 1, H = 2, Hkv = 1, Sq = 80, Sk = 72, layout = "bhsd", spad = 0, scale = "auto" },
+  tune = {
+    BLOCK_M = { default = 64, values = { 16, 32, 64, 128 } },
+    BLOCK_N = { default = 32, values = { 16, 32, 64, 128 } },
+    warps = { default = 8, values = { 2, 4, 8, 16 } },
+    stages = { default = 1, values = { 1, 2, 3 } },
+    dtype = { default = "f16", values = { "f16", "bf16", "e4m3" } },
+    D = { default = 64, values = { 64, 128, 256 } },
+    causal = { default = 0, values = { 0, 1 } },
+    lse = { default = 0, values = { 0, 1 } },
+  },
+  args = {
+    kiln.tensor("q", "dtype", dims("H", "Sq", 1), "in"),
+    kiln.tensor("k", "dtype", dims("Hkv", "Sk", 2), "in"),
+    kiln.tensor("v", "dtype", dims("Hkv", "Sk", 3), "in"),
+    kiln.tensor("o", "dtype", dims("H", "Sq", 0), "out"),
+    -- Written only with lse=1; with lse=0 it is one untouched element.
+    kiln.tensor("lse", "f32", {
+      function(p) return p.lse == 1 and p.B or 1 end,
+      function(p) return p.lse == 1 and p.H or 1 end,
+      function(p) return p.lse == 1 and p.Sq or 1 end,
+    }, "inout"),
+    kiln.scalar("B", "i32"), kiln.scalar("H", "i32"), kiln.scalar("Hkv", "i32"),
+    kiln.scalar("Sq", "i32"), kiln.scalar("Sk", "i32"),
+    kiln.scalar("scale", "f32", function(p)
+      if p.scale == "auto" then return 1 / math.sqrt(p.D) end
+      if type(p.scale) ~= "number" then error("scale is a number or 'auto', got '" .. p.scale .. "'", 0) end
+      return p.scale
+    end),
+    q_sb, q_sh, q_ss, k_sb, k_sh, k_ss, v_sb, v_sh, v_ss, o_sb, o_sh, o_ss,
+  },
+  grid = function(p) return kiln.cdiv(p.Sq, p.BLOCK_M), p.B * p.H end,
+  reference = "attention",
+  checks = {
+    -- ragged Sq and Sk, GQA 4:2, both layouts, padded rows
+    { B = 2, H = 4, Hkv = 2, Sq = 37, Sk = 45 },
+    { B = 1, H = 4, Hkv = 2, Sq = 37, Sk = 45, causal = 1, lse = 1, layout = "bshd" },
+    { B = 2, H = 2, Hkv = 2, Sq = 50, Sk = 29, causal = 1, lse = 1, spad = 8 },
+    { B = 2, H = 4, Hkv = 2, Sq = 20, Sk = 37, layout = "bshd", spad = 8 },
+    -- Sq = 1, Sk = 1, Sq > Sk with fully masked rows, Sq < Sk
+    { B = 1, H = 4, Hkv = 1, Sq = 1, Sk = 70, causal = 1, lse = 1 },
+    { B = 1, H = 4, Hkv = 1, Sq = 1, Sk = 70, causal = 0 },
+    { B = 1, H = 2, Hkv = 1, Sq = 19, Sk = 1, causal = 0, lse = 1 },
+    { B = 1, H = 2, Hkv = 1, Sq = 19, Sk = 1, causal = 1, lse = 1 },
+    { B = 1, H = 1, Hkv = 1, Sq = 100, Sk = 33, causal = 1, lse = 1, BLOCK_M = 32, BLOCK_N = 16 },
+    { B = 1, H = 1, Hkv = 1, Sq = 33, Sk = 100, causal = 1, lse = 1, BLOCK_M = 16, BLOCK_N = 16 },
+    { B = 1, H = 1, Hkv = 1, Sq = 40, Sk = 41, causal = 1, BLOCK_M = 16, BLOCK_N = 16 },
+    -- each D and dtype
+    { B = 1, H = 2, Hkv = 1, Sq = 20, Sk = 40, D = 128, causal = 1, lse = 1 },
+    { B = 1, H = 1, Hkv = 1, Sq = 17, Sk = 23, D = 256, BLOCK_M = 16, BLOCK_N = 16, lse = 1 },
+    { B = 1, H = 1, Hkv = 1, Sq = 70, Sk = 40, D = 256, causal = 1 },
+    { B = 1, H = 4, Hkv = 2, Sq = 37, Sk = 45, dtype = "bf16", causal = 1, lse = 1 },
+    { B = 1, H = 2, Hkv = 1, Sq = 20, Sk = 40, D = 128, dtype = "bf16", layout = "bshd" },
+    { B = 1, H = 1, Hkv = 1, Sq = 17, Sk = 23, D = 256, dtype = "bf16", BLOCK_M = 16, BLOCK_N = 16,
+      causal = 1 },
+    -- a head dim that is not a power of two, a given scale, fewer warps (more elements per thread)
+    { B = 1, H = 2, Hkv = 2, Sq = 21, Sk = 30, D = 40, scale = 0.3, lse = 1, warps = 2 },
+    { B = 1, H = 2, Hkv = 1, Sq = 45, Sk = 37, causal = 1, warps = 4 },
+  },
+
+  body = function(k, p)
+    local a = k.args
+    local BM, BN, D = p.BLOCK_M, p.BLOCK_N, p.D
+    local DT = pow2_at_least(D)
+    local opts = { stages = p.stages }
+    -- P V runs on P rounded to the input type (f16, bf16); for e4m3 inputs P stays f16 and V is
+    -- widened to f16 (exactly): P in e4m3 (3 mantissa bits) would alone spend the error budget.
+    local pv_type = p.dtype == "e4m3" and "f16" or p.dtype
+
+    -- Which rows, which heads, where their slices start.
+    local m0 = k.program_id(0) * BM
+    local bh = k.program_id(1)
+    local b, h = bh / a.H, bh % a.H
+    local hk = h / (a.H / a.Hkv)
+    local q_base = b * a.q_sb + h * a.q_sh
+    local k_base = b * a.k_sb + hk * a.k_sh
+    local v_base = b * a.v_sb + hk * a.v_sh
+    local o_base = b * a.o_sb + h * a.o_sh
+    local qv = k.view(a.q, { a.Sq, q_base + D }, { a.q_ss, 1 })
+    local ktv = k.view(a.k, { k_base + D, a.Sk }, { 1, a.k_ss }) -- K^T: [D, Sk]
+    local vv = k.view(a.v, { a.Sk, v_base + D }, { a.v_ss, 1 })
+    local ov = k.view(a.o, { a.Sq, o_base + D }, { a.o_ss, 1 })
+
+    local q = k.load(qv, { m0, q_base }, { BM, DT })
+    local qk_scale = a.scale * LOG2E
+    local diag = a.Sk - a.Sq -- query i sees keys j <= i + diag
+    local rows = k.iota({ BM, 1 }, 0) + m0
+
+    -- One key tile: scores in the exp2 domain, masked when asked, then the online softmax update.
+    local function step(n0, m, l, acc, masked)
+      local kt = k.load(ktv, { k_base, n0 }, { DT, BN })
+      local s = k.dot(q, kt, k.full({ BM, BN }, 0, "f32")) * qk_scale
+      if masked then
+        local cols = k.iota({ 1, BN }, 1) + n0
+        s = k.where(cols:lt(a.Sk), s, -math.huge)
+        if p.causal == 1 then s = k.where(cols:le(rows + diag), s, -math.huge) end
+      end
+      local m_new = k.maximum(m, s:max(1))
+      local alpha = k.exp2(m - m_new)
+      local pr = k.exp2(s - m_new)
+      local vt = k.cast(k.load(vv, { n0, v_base }, { BN, DT }), pv_type)
+      return m_new, l * alpha + pr:sum(1), k.dot(k.cast(pr, pv_type), vt, acc * alpha)
+    end
+
+    -- Key tiles [0, full) are seen whole by every row of the block; [full, hi) need the mask.
+    local whole = (a.Sk / BN) * BN
+    local full, hi = whole, a.Sk
+    if p.causal == 1 then
+      full = k.minimum(whole, (k.maximum(m0 + diag + 1, 0) / BN) * BN)
+      hi = k.minimum(a.Sk, m0 + BM + diag)
+    end
+    -- The row state starts as reductions of [BM, BN] tiles, so that it has the layout the scores'
+    -- reductions give it in the loop.
+    local m = k.full({ BM, BN }, LOWEST, "f32"):max(1)
+    local l = k.full({ BM, BN }, 0, "f32"):sum(1)
+    local acc = k.full({ BM, DT }, 0, "f32")
+    m, l, acc = k.range(0, full, BN, { m, l, acc }, function(n0, m, l, acc)
+      return step(n0, m, l, acc, false)
+    end, opts)
+    m, l, acc = k.range(full, hi, BN, { m, l, acc }, function(n0, m, l, acc)
+      return step(n0, m, l, acc, true)
+    end, opts)
+
+    -- Normalise; a row that saw no key has l = 0 and acc = 0: it gets 0, not 0/0.
+    local seen = l:gt(0)
+    local inv_l = k.where(seen, 1.0 / k.where(seen, l, 1.0), 0.0)
+    k.store(ov, { m0, o_base }, k.cast(acc * inv_l, p.dtype))
+    if p.lse == 1 then
+      local lse_base = bh * a.Sq -- LSE is [B, H, Sq], contiguous
+      local lv = k.view(a.lse, { a.Sq, lse_base + 1 }, { 1, 1 })
+      k.store(lv, { m0, lse_base }, k.where(seen, (m + k.log2(l)) * LN2, -math.huge))
+    end
+  end,
+}

@@ -1,0 +1,140 @@
+-- matmul: C[M, N] = act(alpha * A[M, K] B[K, N] + bias[N]), the GEMM recipe and its tuning space.
+--
+-- Each program computes one BLOCK_M x BLOCK_N tile of C. It walks K in steps of BLOCK_K: the
+-- BLOCK_M x BLOCK_K tile of A and the BLOCK_K x BLOCK_N tile of B are copied into swizzled shared
+-- buffers (cp.async where the target has it), a barrier makes them visible, and k.dot accumulates
+-- their product in f32 (i32 for i8 inputs). With stages = S >= 2 the pipeline pass keeps the copies
+-- of S-1 further steps in flight while one step computes (docs/gemm.md). Tiles that hang over the
+-- edges of A and B read zeros, which add nothing, and the store writes only the part of the tile
+-- inside C, so any M, N, K work.
+--
+-- The space: tile shape, warps, stages; dtype f16, bf16 (sm_80+), e4m3 and e5m2 (sm_89+), f32, or
+-- i8 with i32 accumulation; A and B row-major or column-major (trans_a, trans_b: the same tensor
+-- read through a view with swapped strides); an epilogue of alpha (float outputs), a bias vector,
+-- relu or tanh-GELU, and the output type `out`. A type the target lacks is refused by codegen at
+-- the k.dot line.
+local kiln = require "kiln"
+
+local LOG2E = 1.4426950408889634
+local GELU_C = 0.7978845608028654 -- sqrt(2 / pi)
+
+local ELEM_BYTES = { f16 = 2, bf16 = 2, f32 = 4, e4m3 = 1, e5m2 = 1, i8 = 1 }
+
+-- The XOR swizzle of a buffer with `cols` elements per row: one 16-byte chunk per bank group of a
+-- 128-byte line, so that 16-byte copies and 8-row ldmatrix reads are free of bank conflicts.
+local function swizzle(cols, dtype)
+  local chunks = cols * ELEM_BYTES[dtype] // 16
+  return chunks >= 2 and math.min(8, chunks) or 0
+end
+
+-- gelu(x) = x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): no cancellation
+-- near 0, and exp2 going to infinity for very negative x gives -0.
+local function gelu(k, x)
+  local u = (x + x * x * x * 0.044715) * GELU_C
+  return x / (k.exp2(u * (-2 * LOG2E)) + 1)
+end
+
+return kiln.recipe {
+  name = "matmul",
+  params = { M = 256, N = 256, K = 256, alpha = "none" },
+  tune = {
+    BLOCK_M = { default = 64, values = { 16, 32, 64, 128, 256 } },
+    BLOCK_N = { default = 64, values = { 16, 32, 64, 128, 256 } },
+    BLOCK_K = { default = 32, values = { 8, 16, 32, 64, 128 } },
+    warps = { default = 4, values = { 1, 2, 4, 8 } },
+    stages = { default = 3, values = { 1, 2, 3, 4, 5 } },
+    dtype = { default = "f16", values = { "f16", "bf16", "e4m3", "e5m2", "i8", "f32" } },
+    out = { default = "f16", values = { "f16", "bf16", "f32", "i32" } },
+    trans_a = { default = 0, values = { 0, 1 } },
+    trans_b = { default = 0, values = { 0, 1 } },
+    bias = { default = 0, values = { 0, 1 } },
+    act = { default = "none", values = { "none", "relu", "gelu" } },
+  },
+  args = {
+    -- trans_a = 1: A is stored K x M (column-major A); trans_b = 1: B is stored N x K.
+    kiln.tensor("a", "dtype", {
+      function(p) return p.trans_a == 1 and p.K or p.M end,
+      function(p) return p.trans_a == 1 and p.M or p.K end,
+    }, "in"),
+    kiln.tensor("b", "dtype", {
+      function(p) return p.trans_b == 1 and p.N or p.K end,
+      function(p) return p.trans_b == 1 and p.K or p.N end,
+    }, "in"),
+    kiln.tensor("c", "out", { "M", "N" }, "out"),
+    -- Read only with bias = 1; otherwise one element nobody touches.
+    kiln.tensor("bias", "out", { function(p) return p.bias == 1 and p.N or 1 end }, "in"),
+    kiln.scalar("M", "i32"),
+    kiln.scalar("N", "i32"),
+    kiln.scalar("K", "i32"),
+    -- alpha = "none" or a number (a whole-number default would make --set alpha=0.5 an error)
+    kiln.scalar("alpha", "f32", function(p)
+      if p.alpha == "none" then return 1 end
+      if type(p.alpha) ~= "number" then error("alpha is a number or 'none', got '" .. p.alpha .. "'", 0) end
+      return p.alpha
+    end),
+  },
+  grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N) end,
+  reference = "matmul",
+  -- Small ragged shapes over the space (one per line: tests/sh/gemm_resources.sh reads them).
+  checks = {
+    { M = 1, N = 1, K = 1 },
+    { M = 64, N = 64, K = 32 },
+    { M = 100, N = 70, K = 33, stages = 1 },
+    { M = 77, N = 45, K = 100, stages = 2 },
+    { M = 50, N = 90, K = 130, stages = 4 },
+    { M = 33, N = 20, K = 7 },
+    { M = 30, N = 30, K = 50, BLOCK_M = 16, BLOCK_N = 16, BLOCK_K = 16, warps = 1, stages = 5 },
+    { M = 130, N = 40, K = 70, BLOCK_M = 128, BLOCK_N = 32, warps = 8, bias = 1, act = "relu" },
+    { M = 65, N = 33, K = 40, dtype = "bf16", out = "bf16", BLOCK_M = 32, BLOCK_N = 32, BLOCK_K = 16 },
+    { M = 45, N = 38, K = 70, trans_a = 1 },
+    { M = 45, N = 38, K = 70, trans_b = 1, stages = 2 },
+    { M = 40, N = 50, K = 66, trans_a = 1, trans_b = 1, dtype = "bf16", out = "bf16" },
+    { M = 70, N = 66, K = 90, bias = 1, act = "gelu", alpha = 0.75, out = "f32" },
+    { M = 17, N = 130, K = 65, dtype = "f32", out = "f32", BLOCK_K = 16 },
+    { M = 40, N = 72, K = 99, dtype = "i8", out = "i32" },
+    { M = 40, N = 72, K = 128, dtype = "i8", out = "i32", bias = 1, act = "relu", BLOCK_K = 64 },
+    { M = 33, N = 64, K = 96, dtype = "i8", out = "f16", alpha = 0.5, act = "gelu", trans_b = 1 },
+  },
+
+  body = function(k, p)
+    local M, N, K = k.args.M, k.args.N, k.args.K
+    local BM, BN, BK = p.BLOCK_M, p.BLOCK_N, p.BLOCK_K
+    local int = p.dtype == "i8"
+    if p.out == "i32" and not int then error("out = i32 needs integer inputs (dtype = i8)", 0) end
+    if p.out == "i32" and (p.alpha ~= "none" or p.act == "gelu") then
+      error("alpha and gelu apply to float outputs; out = i32 takes act none or relu and no alpha", 0)
+    end
+    local a = p.trans_a == 1 and k.view(k.args.a, { M, K }, { 1, M }) or k.view(k.args.a, { M, K })
+    local b = p.trans_b == 1 and k.view(k.args.b, { K, N }, { 1, K }) or k.view(k.args.b, { K, N })
+    local c = k.view(k.args.c, { M, N })
+    local row = k.program_id(0) * BM
+    local col = k.program_id(1) * BN
+
+    local sa = k.alloc_shared(p.dtype, { BM, BK }, { swizzle = swizzle(BK, p.dtype) })
+    local sb = k.alloc_shared(p.dtype, { BK, BN }, { swizzle = swizzle(BN, p.dtype) })
+    local acc0 = k.full({ BM, BN }, 0, int and "i32" or "f32")
+    local acc = k.range(0, K, BK, { acc0 }, function(kk, acc)
+      k.copy(a, { row, kk }, sa)
+      k.copy(b, { kk, col }, sb)
+      k.barrier()
+      local r = k.dot(k.load_shared(sa), k.load_shared(sb), acc)
+      k.barrier()
+      return r
+    end, { stages = p.stages })
+
+    -- the epilogue, in i32 for integer outputs and in f32 otherwise
+    local v = acc
+    if p.out ~= "i32" then v = k.cast(acc, "f32") end
+    if p.alpha ~= "none" then v = v * k.args.alpha end
+    if p.bias == 1 then
+      local bias = k.load(k.view(k.args.bias, { 1, N }), { 0, col }, { 1, BN })
+      v = v + k.cast(bias, k.dtype(v))
+    end
+    if p.act == "relu" then
+      v = k.maximum(v, 0)
+    elseif p.act == "gelu" then
+      v = gelu(k, v)
+    end
+    k.store(c, { row, col }, k.cast(v, p.out))
+  end,
+}

@@ -1,0 +1,39 @@
+#!/bin/sh
+# run.sh BUILD SECONDS - runs each libFuzzer target of the sanitizer build for SECONDS, both at once.
+#
+# The seed corpora (tests/fuzz/corpus/<target>/) are copied into BUILD/fuzz/<target>/corpus, which
+# keeps what each run learns for the next one; the repository's seeds are never written. A crash,
+# sanitizer report, leak, hang (a single input over -timeout seconds) or memory blow-up
+# (-rss_limit_mb) fails the run: the reproducer is saved as BUILD/fuzz/<target>/crash-* (or
+# timeout-*, oom-*, leak-*) and the end of the target's log is printed. Reproduce with
+#     BUILD/fuzz_<target> BUILD/fuzz/<target>/crash-...
+set -u
+build=${1:?usage: run.sh BUILD SECONDS}
+seconds=${2:?usage: run.sh BUILD SECONDS}
+src=$(cd "$(dirname "$0")" && pwd)
+# target, largest input (bytes): IR seeds are one kernel each; the largest recipe is about 10 KiB
+targets="ir:4096 recipe:12288"
+pids=""
+for t in $targets; do
+  name=${t%%:*} max_len=${t#*:}
+  work="$build/fuzz/$name"
+  mkdir -p "$work/corpus"
+  cp "$src/corpus/$name"/* "$work/corpus/"
+  "$build/fuzz_$name" "$work/corpus" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
+    -rss_limit_mb=2048 -close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$work/" \
+    >"$work/log" 2>&1 &
+  pids="$pids $!:$name"
+done
+fail=0
+for p in $pids; do
+  pid=${p%%:*} name=${p#*:}
+  if wait "$pid"; then
+    echo "fuzz_$name: ok, $(grep -o 'stat::number_of_executed_units: [0-9]*' "$build/fuzz/$name/log" | sed 's/.*: //') inputs in ${seconds}s"
+  else
+    echo "fuzz_$name: FAILED; the end of $build/fuzz/$name/log:"
+    tail -n 60 "$build/fuzz/$name/log"
+    ls "$build/fuzz/$name/" | grep -E '^(crash|timeout|oom|leak|slow-unit)-' | sed "s|^|  reproducer: $build/fuzz/$name/|"
+    fail=1
+  fi
+done
+exit $fail
