@@ -296,16 +296,17 @@ static double abs_err(double got, double ref) {
 
 int harness_compare_lowp(const void *got, ir_elem e, const double *ref, const double *lowp, size_t n,
                          double factor, harness_lowp *m) {
-  double big = 0;
+  double ss = 0;
+  size_t finite = 0;
   memset(m, 0, sizeof *m);
   m->worst = HARNESS_NONE;
   for (size_t i = 0; i < n; i++) {
     double d = abs_err(harness_get(got, e, i), ref[i]), dl = abs_err(lowp[i], ref[i]);
     if (d > m->err || (isnan(d) && !isnan(m->err))) m->err = d, m->worst = i;
     if (dl > m->lowp_err) m->lowp_err = dl;
-    if (isfinite(ref[i]) && fabs(ref[i]) > big) big = fabs(ref[i]);
+    if (isfinite(ref[i])) ss += ref[i] * ref[i], finite++;
   }
-  m->slack = 2 * harness_unit_roundoff(e) * big;
+  m->slack = 2 * harness_unit_roundoff(e) * (finite ? sqrt(ss / (double)finite) : 0);
   m->limit = factor * m->lowp_err + m->slack;
   m->ratio = m->err == 0 ? 0 : m->lowp_err > 0 ? m->err / m->lowp_err : INFINITY;
   return m->err <= m->limit ? 0 : -1;

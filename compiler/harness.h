@@ -92,9 +92,10 @@ double harness_unit_roundoff(ir_elem e);
 /* ---- the vs_lowp criterion (FlashAttention's): the kernel against a plain low-precision computation ----
  *
  * lowp is the reference computed in the input type (include/kiln_ref.h). The output passes when
- *     max|got - ref| <= factor * max|lowp - ref| + slack,   slack = 2 u max|ref|
- * (u the output type's unit roundoff: the slack keeps an output that both compute exactly, up to
- * the final rounding, from failing on one unit). NaN and infinity count as in harness_compare. */
+ *     max|got - ref| <= factor * max|lowp - ref| + slack,   slack = 2 u rms(ref)
+ * (u the output type's unit roundoff: the slack keeps an output that the low-precision reference
+ * computes exactly, such as a sum of one term, from failing the kernel on its last bits). NaN and
+ * infinity count as in harness_compare. */
 typedef struct {
   double err;      /* max |got - ref| */
   double lowp_err; /* max |lowp - ref| */

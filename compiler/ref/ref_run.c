@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ref.h"
@@ -80,12 +81,14 @@ static void make_abi_call(const ref_job *job, abi_call *a) {
 }
 
 static int call_c(kiln_ref_fn fn, const ref_job *job, const char *what, char *err, size_t errn) {
-  static abi_call a; /* large; kiln run checks one variant at a time */
-  make_abi_call(job, &a);
-  int rc = fn(&a.call);
-  if (rc == KILN_REF_OK || rc == KILN_REF_EXACT_ONLY) return rc;
-  snprintf(err, errn, "%s failed%s%s", what, a.msg[0] ? ": " : "", a.msg);
-  return REF_FAILED;
+  abi_call *a = malloc(sizeof *a); /* large: kept off the stack */
+  if (!a) return snprintf(err, errn, "%s: out of memory", what), REF_FAILED;
+  make_abi_call(job, a);
+  int rc = fn(&a->call);
+  if (rc != KILN_REF_OK && rc != KILN_REF_EXACT_ONLY)
+    snprintf(err, errn, "%s failed%s%s", what, a->msg[0] ? ": " : "", a->msg), rc = REF_FAILED;
+  free(a);
+  return rc;
 }
 
 static int call_shared_object(kl_recipe *r, const ref_job *job, const char *what, char *err, size_t errn) {

@@ -68,7 +68,7 @@ static void test_compare_lowp(void) {
         "NaN and -inf where the reference has them");
 
   /* exact everywhere: ratio 0; the low-precision reference exact but the kernel one unit off: the
-   * slack (2 units at the largest magnitude) decides */
+   * slack (2 units at the output's rms) decides */
   double one[2] = {1, 0.5}, same[2] = {1, 0.5};
   float g[2] = {1, 0.5};
   CHECK(harness_compare_lowp(g, IR_F32, one, same, 2, 2, &m) == 0 && m.ratio == 0, "exact: ratio %g",
