@@ -45,6 +45,9 @@ fails c-missing-symbol "ERROR: $R/missing_symbol.lua: C reference 'no_such_symbo
   $R/missing_symbol.lua --sim
 fails c-refuses "ERROR: $R/c_refuses.lua: C reference 'scale_ref' in $R/../../examples/scale_c/scale_ref.so failed: no tensor argument 'y'$" -- \
   $R/c_refuses.lua --sim
+fails lua-raises-in-low-precision "ERROR: $R/lua_raise_lowp.lua:4: no f32 version (in the Lua reference ($R/lua_raise_lowp.lua:3))$" -- \
+  $R/lua_raise_lowp.lua --sim
+fails builtin-refuses "ERROR: $R/builtin_refuses.lua: reference 'softmax' failed$" -- $R/builtin_refuses.lua --sim
 fails unknown-builtin "ERROR: $R/unknown_builtin.lua: unknown reference 'no_such_reference' (the built-in references are in compiler/ref)$" -- \
   $R/unknown_builtin.lua --sim
 fails no-reference "ERROR: $R/no_reference.lua: the recipe declares no reference$" -- $R/no_reference.lua --sim

@@ -8,9 +8,13 @@
  *   3. a recipe's reference as declared: the three forms, the `check` field, and the declaration
  *      errors of both;
  *   4. a Lua reference through ref_run: tensors as lists with their shape, scalars, settings,
- *      in-out tensors, the two precisions, and an element left unwritten.
+ *      in-out tensors, the two precisions, and an element left unwritten;
+ *   5. a C reference in a shared object called through include/kiln_ref.h alone
+ *      (examples/scale_c/scale_ref.so, which the build makes): its values, its refusal of another
+ *      ABI version.
  * Random inputs come from KILN_TEST_SEED when it is set, else from the time; the seed is printed.
  */
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +321,54 @@ static void test_lua_reference(void) {
         err);
 }
 
+/* The Lua entry refuses a recipe whose reference is not a Lua function. */
+static void test_not_lua(void) {
+  char path[256], err[2048] = "";
+  kl_recipe *r = load_snippet("/tmp", "reference = 'softmax',", path, sizeof path, err, sizeof err);
+  CHECK(r, "%s", err);
+  if (r) {
+    kl_settings s;
+    kl_recipe_defaults(r, &s);
+    CHECK(kl_recipe_call_reference(r, &s, NULL, NULL, 0, "f64", harness_round_named, err, sizeof err) == -1 &&
+              strstr(err, ": the reference is not a Lua function"),
+          "%s", err);
+  }
+  kl_recipe_free(r);
+  unlink(path);
+}
+
+/* ---- 5. a C reference through the public ABI ---- */
+
+static void test_shared_object(void) {
+  void *h = dlopen("examples/scale_c/scale_ref.so", RTLD_NOW | RTLD_LOCAL);
+  CHECK(h, "%s (built by the target example_scale_ref)", dlerror());
+  if (!h) return;
+  kiln_ref_fn fn;
+  void *sym = dlsym(h, "scale_ref");
+  memcpy(&fn, &sym, sizeof fn);
+  double x[6] = {1, -2, 3, 0.1, 5, 6}, y[6];
+  kiln_ref_arg args[3] = {
+      {.name = "x", .is_tensor = 1, .elem = "f32", .rank = 2, .dims = {2, 3}, .role = KILN_REF_IN},
+      {.name = "y", .is_tensor = 1, .elem = "bf16", .rank = 2, .dims = {2, 3}, .role = KILN_REF_OUT},
+      {.name = "s", .elem = "f32", .fval = 0.5}};
+  double *data[3] = {x, y, NULL};
+  char msg[256] = "";
+  kiln_ref_call c = {.abi_version = KILN_REF_ABI_VERSION,
+                     .nargs = 3,
+                     .args = args,
+                     .data = data,
+                     .precision = "f64",
+                     .round = harness_round_named,
+                     .err = msg,
+                     .errn = sizeof msg};
+  CHECK(sym && fn(&c) == KILN_REF_OK && y[1] == -1 && y[3] == 0.05, "exact: %g %g", y[1], y[3]);
+  c.precision = "bf16";
+  CHECK(fn(&c) == KILN_REF_OK && y[3] == harness_round(IR_BF16, 0.05), "bf16: %.17g", y[3]);
+  c.abi_version = KILN_REF_ABI_VERSION + 1;
+  CHECK(fn(&c) == KILN_REF_FAILED && strstr(msg, "built for reference ABI 1, called with 2"), "%s", msg);
+  dlclose(h);
+}
+
 int main(void) {
   const char *env = getenv("KILN_TEST_SEED");
   uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
@@ -327,6 +379,8 @@ int main(void) {
   test_attention_lowp();
   test_declaration();
   test_lua_reference();
+  test_not_lua();
+  test_shared_object();
   if (failures) printf("%d failures (seed %llu)\n", failures, (unsigned long long)seed);
   return failures ? 1 : 0;
 }
