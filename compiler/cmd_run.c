@@ -452,44 +452,37 @@ static void report_lowp_failure(const run_case *c, int i, const harness_lowp *m,
       m->lowp_err, m->ratio, factor, m->slack, (unsigned long long)seed);
 }
 
-/* Compares every output by the recipe's criterion; prints the result line:
+/* Compares every output by the recipe's criterion (harness_judge); prints the result line:
  *   "NAME [SETTINGS] TARGET sim: max rel err E (tol T)[, vs lowp R[ (limit F)]] PASS, TIME"
- * (vs lowp when the reference did its low-precision run; the limit when that run is the criterion).
- * 0 pass, 1 fail. */
+ * (vs lowp when the reference did its low-precision run; the limit when that run is the criterion)
+ * with the figures of the output closest to failing. 0 pass, 1 fail. */
 static int check_outputs(const run_args *a, kl_recipe *r, run_env *env, run_case *c) {
-  double worst_ratio = -1, worst_rel = 0, worst_tol = 0, worst_lowp = -1, lowp_ratio = 0;
-  double factor = kl_recipe_check_rule(r)->factor;
-  int failed = 0, vs_lowp = criterion_of(a, r) == KL_CRIT_VS_LOWP;
-  harness_cmp m[KL_MAXARGS];
-  harness_lowp lm[KL_MAXARGS];
+  harness_rule rule = {.vs_lowp = criterion_of(a, r) == KL_CRIT_VS_LOWP,
+                       .factor = kl_recipe_check_rule(r)->factor};
+  harness_verdict v[KL_MAXARGS];
+  int bad[KL_MAXARGS] = {0}, failed = 0, worst = -1;
   double tol[KL_MAXARGS];
-  int bad[KL_MAXARGS] = {0}, by_lowp[KL_MAXARGS] = {0};
   for (int i = 0; i < c->nargs; i++) {
     const kl_arg *o = &c->args[i];
     if (!o->is_tensor || !(o->role & KL_OUT)) continue;
-    tol[i] = output_tol(a, r, c, i);
-    bad[i] = harness_compare(c->t[i].host, o->elem, c->t[i].ref, c->t[i].n, tol[i], &m[i]) != 0;
-    double ratio = tol[i] > 0 ? m[i].max_rel / tol[i] : m[i].max_rel > 0 ? INFINITY : 0;
-    if (ratio > worst_ratio) worst_ratio = ratio, worst_rel = m[i].max_rel, worst_tol = tol[i];
-    if (!c->have_lowp || !ir_elem_is_float(o->elem)) continue;
-    int lowp_bad =
-        harness_compare_lowp(c->t[i].host, o->elem, c->t[i].ref, c->t[i].lowp, c->t[i].n, factor, &lm[i]);
-    double over = lm[i].limit > 0 ? lm[i].err / lm[i].limit : lm[i].err > 0 ? INFINITY : 0;
-    if (over > worst_lowp) worst_lowp = over, lowp_ratio = lm[i].ratio;
-    if (vs_lowp) bad[i] = lowp_bad, by_lowp[i] = 1;
+    rule.tol = tol[i] = output_tol(a, r, c, i);
+    rule.lowp = c->have_lowp ? c->t[i].lowp : NULL;
+    failed |= bad[i] = harness_judge(c->t[i].host, o->elem, c->t[i].ref, c->t[i].n, &rule, &v[i]) != 0;
+    if (worst < 0 || v[i].over > v[worst].over) worst = i;
   }
-  for (int i = 0; i < c->nargs; i++) failed |= bad[i];
   char timing[64], lowp[96] = "";
   format_time(c->ms, timing, sizeof timing);
-  if (worst_lowp >= 0)
-    snprintf(lowp, sizeof lowp, vs_lowp ? ", vs lowp %.2g (limit %g)" : ", vs lowp %.2g", lowp_ratio, factor);
+  if (worst >= 0 && v[worst].have_lowp)
+    snprintf(lowp, sizeof lowp, rule.vs_lowp ? ", vs lowp %.2g (limit %g)" : ", vs lowp %.2g",
+             v[worst].lowp.ratio, rule.factor);
   printf("%s %s %s: max rel err %.2g (tol %.2g)%s %s, %s\n", c->label, env->target->name,
-         env->gpu ? "gpu" : "sim", worst_rel, worst_tol, lowp, failed ? "FAIL" : "PASS", timing);
+         env->gpu ? "gpu" : "sim", worst >= 0 ? v[worst].rel.max_rel : 0, worst >= 0 ? tol[worst] : 0, lowp,
+         failed ? "FAIL" : "PASS", timing);
   for (int i = 0; i < c->nargs; i++)
-    if (bad[i] && by_lowp[i])
-      report_lowp_failure(c, i, &lm[i], factor, env->seed);
+    if (bad[i] && v[i].by_lowp)
+      report_lowp_failure(c, i, &v[i].lowp, rule.factor, env->seed);
     else if (bad[i])
-      report_failure(c, i, &m[i], tol[i], env->seed);
+      report_failure(c, i, &v[i].rel, tol[i], env->seed);
   fflush(stdout);
   return failed;
 }

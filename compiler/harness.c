@@ -312,6 +312,22 @@ int harness_compare_lowp(const void *got, ir_elem e, const double *ref, const do
   return m->err <= m->limit ? 0 : -1;
 }
 
+static double over_limit(double x, double limit) { return limit > 0 ? x / limit : x > 0 ? INFINITY : 0; }
+
+int harness_judge(const void *got, ir_elem e, const double *ref, size_t n, const harness_rule *rule,
+                  harness_verdict *v) {
+  memset(v, 0, sizeof *v);
+  int bad = harness_compare(got, e, ref, n, rule->tol, &v->rel);
+  v->over = over_limit(v->rel.max_rel, rule->tol);
+  v->have_lowp = rule->lowp && ir_elem_is_float(e);
+  if (!v->have_lowp) return bad;
+  int lowp_bad = harness_compare_lowp(got, e, ref, rule->lowp, n, rule->factor, &v->lowp);
+  if (!rule->vs_lowp) return bad;
+  v->by_lowp = 1;
+  v->over = over_limit(v->lowp.err, v->lowp.limit);
+  return lowp_bad;
+}
+
 ir_elem harness_lowp_precision(const ir_elem *elems, int n) {
   ir_elem p = IR_F64;
   for (int i = 0; i < n; i++)

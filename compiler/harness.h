@@ -109,6 +109,29 @@ typedef struct {
 int harness_compare_lowp(const void *got, ir_elem e, const double *ref, const double *lowp, size_t n,
                          double factor, harness_lowp *m);
 
+/* ---- judging one output by a recipe's criterion (kiln run, the tuner) ---- */
+
+typedef struct {
+  int vs_lowp;        /* 1: the vs_lowp criterion decides; 0: the relative measure against tol */
+  double tol;         /* the relative measure's budget (0 for integers: exact) */
+  double factor;      /* vs_lowp's factor */
+  const double *lowp; /* the low-precision reference, or NULL when it did not run */
+} harness_rule;
+
+typedef struct {
+  harness_cmp rel;   /* always */
+  harness_lowp lowp; /* when have_lowp */
+  int have_lowp;     /* rule->lowp given and the output is a float type */
+  int by_lowp;       /* vs_lowp decided (a float output under that criterion) */
+  double over;       /* the deciding measure over its limit: rel.max_rel / tol or lowp.err / lowp.limit */
+} harness_verdict;
+
+/* Judges one output: the relative measure always, the comparison with the low-precision reference
+ * when there is one; vs_lowp decides float outputs when the rule says so (it needs rule->lowp),
+ * the relative measure everything else. Returns 0 pass, -1 fail. */
+int harness_judge(const void *got, ir_elem e, const double *ref, size_t n, const harness_rule *rule,
+                  harness_verdict *v);
+
 /* The type a low-precision reference computes in: the narrowest float type among elems (by unit
  * roundoff); IR_F64 when there is none narrower. */
 ir_elem harness_lowp_precision(const ir_elem *elems, int n);

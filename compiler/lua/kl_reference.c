@@ -142,7 +142,8 @@ static void read_outputs(lua_State *L, const ref_job *j, int t) {
   for (int i = 0; i < j->nargs; i++) {
     const kl_arg *a = &j->args[i];
     if (!a->is_tensor || !(a->role & KL_OUT)) continue;
-    lua_getfield(L, t, a->name);
+    if (lua_getfield(L, t, a->name) != LUA_TTABLE)
+      luaL_error(L, "%s: the reference replaced t.%s by a %s", j->r->path, a->name, luaL_typename(L, -1));
     int64_t n = numel(a);
     for (int64_t e = 0; e < n; e++) {
       int isnum;

@@ -83,6 +83,34 @@ static void test_compare_lowp(void) {
   CHECK(harness_compare_lowp(g, IR_F32, one, same, 2, 2, &m) == -1, "beyond the slack");
 }
 
+/* harness_judge: which measure decides, for float and integer outputs. The low-precision reference
+ * here is off by 0.01 at element 1 (a noisy plain computation); the kernel by 2.4e-3 at element 3. */
+static void test_judge(void) {
+  double ref[4] = {0.5, -0.25, 0.3, 1}, lowp[4] = {0.5, -0.24, 0.3, 1};
+  float got[4] = {0.5f, -0.25f, 0.3f, 1.0f + 0.0024f};
+  int32_t ints[4] = {1, 2, 3, 4};
+  double iref[4] = {1, 2, 3, 5};
+  harness_verdict v;
+  harness_rule rel = {.tol = 2e-3, .factor = 2, .lowp = lowp}, vs = rel;
+  vs.vs_lowp = 1;
+  CHECK(harness_judge(got, IR_F32, ref, 4, &rel, &v) == -1 && v.have_lowp && !v.by_lowp && v.over > 1,
+        "relative decides: over %g", v.over);
+  CHECK(harness_judge(got, IR_F32, ref, 4, &vs, &v) == 0 && v.by_lowp && v.over < 0.2 && v.rel.max_rel > 2e-3,
+        "vs_lowp decides: over %g", v.over);
+  CHECK(fabs(v.lowp.ratio - 0.24) < 1e-3 && v.lowp.worst == 3, "ratio %g worst %zu", v.lowp.ratio,
+        v.lowp.worst);
+  got[0] = 0.53f; /* 3x the low-precision reference's error */
+  CHECK(harness_judge(got, IR_F32, ref, 4, &vs, &v) == -1 && v.lowp.worst == 0 && v.over > 1,
+        "vs_lowp fails: worst %zu over %g", v.lowp.worst, v.over);
+  vs.lowp = NULL;
+  got[0] = 0.5f;
+  CHECK(harness_judge(got, IR_F32, ref, 4, &vs, &v) == -1 && !v.have_lowp && !v.by_lowp,
+        "no low-precision run: the relative measure");
+  harness_rule exact = {.vs_lowp = 1, .tol = 0, .factor = 2, .lowp = iref};
+  CHECK(harness_judge(ints, IR_I32, iref, 4, &exact, &v) == -1 && !v.by_lowp && v.rel.first_over == 3,
+        "integers are exact, whatever the criterion");
+}
+
 static void test_precision_rule(void) {
   ir_elem a[] = {IR_F32, IR_F16, IR_I32, IR_F32}, b[] = {IR_I8, IR_I32}, c[] = {IR_BF16, IR_F16, IR_E4M3};
   CHECK(harness_lowp_precision(a, 4) == IR_F16, "f16 among f32");
@@ -315,6 +343,10 @@ static void test_lua_reference(void) {
   /* an element left unwritten */
   rc = run_lua("function(t, p, r) for i = 1, 5 do t.z[i] = 0 end end", IR_F64, z, y, err, sizeof err);
   CHECK(rc == REF_FAILED && strstr(err, ") left z[2,1] (element 5) unset (NaN)"), "%s", err);
+  /* an output replaced by something that is not a list */
+  rc = run_lua("function(t, p, r) t.z = 5 end", IR_F64, z, y, err, sizeof err);
+  CHECK(rc == REF_FAILED && strstr(err, ": the reference replaced t.z by a number (in the Lua reference ("),
+        "%s", err);
   /* an error names the reference's line */
   rc = run_lua("function(t, p, r)\n  error('boom')\nend", IR_F64, z, y, err, sizeof err);
   CHECK(rc == REF_FAILED && strstr(err, ":9: boom (in the Lua reference (") && strstr(err, ":8))"), "%s",
@@ -375,6 +407,7 @@ int main(void) {
   printf("test_refcheck: seed %llu (KILN_TEST_SEED)\n", (unsigned long long)seed);
   harness_seed(&rng, seed);
   test_compare_lowp();
+  test_judge();
   test_precision_rule();
   test_attention_lowp();
   test_declaration();
