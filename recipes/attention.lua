@@ -79,6 +79,7 @@ return kiln.recipe {
   },
   grid = function(p) return kiln.cdiv(p.Sq, p.BLOCK_M), p.B * p.H end,
   reference = "attention",
+  check = { criterion = "vs_lowp", factor = 2 }, -- FlashAttention's criterion (docs/attention.md)
   checks = {
     -- ragged Sq and Sk, GQA 4:2, both layouts, padded rows
     { B = 2, H = 4, Hkv = 2, Sq = 37, Sk = 45 },

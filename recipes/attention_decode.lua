@@ -65,6 +65,7 @@ return kiln.recipe {
     return p.SPLITS, p.Sq * kiln.cdiv(p.H // p.Hkv, p.BLOCK_M), p.B * p.Hkv
   end,
   reference = "attention_decode",
+  check = { criterion = "vs_lowp", factor = 2 }, -- FlashAttention's criterion (docs/attention.md)
   checks = {
     -- one query, GQA 8:2, a split past Sk (empty), a ragged last tile
     { B = 2, H = 8, Hkv = 2, Sq = 1, Sk = 300, BLOCK_N = 64 },

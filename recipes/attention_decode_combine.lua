@@ -48,6 +48,7 @@ return kiln.recipe {
   },
   grid = function(p) return p.Sq, p.B * p.H end,
   reference = "attention_decode_combine",
+  check = { criterion = "vs_lowp", factor = 2 }, -- FlashAttention's criterion (docs/attention.md)
   checks = {
     { B = 2, H = 8, Sq = 1, SPLITS = 4 },
     { B = 1, H = 4, Sq = 3, SPLITS = 13, BLOCK_S = 4, layout = "bshd" },

@@ -34,7 +34,7 @@ for r in recipes/*.lua; do
   "$KILN" run "$r" --check-all > "$tmp/run" 2> "$tmp/err" || status=1
   [ -n "${said_where:-}" ] || { grep -m1 "no GPU" "$tmp/err" >&2 && said_where=1; }
   # "NAME [SETTINGS] TARGET WHERE: max rel err E (tol T) RESULT, TIME" -> one table row
-  sed -n 's/^\([^ ]*\) \[\(.*\)\] \([^ ]*\) \([a-z]*\): max rel err \([^ ]*\) (tol \([^)]*\)) \([A-Z]*\).*/\1|\3|\4|\5|\6|\7|\2/p' "$tmp/run" |
+  sed -n 's/^\([^ ]*\) \[\(.*\)\] \([^ ]*\) \([a-z]*\): max rel err \([^ ]*\) (tol \([^)]*\))[^A-Z]* \([A-Z]*\).*/\1|\3|\4|\5|\6|\7|\2/p' "$tmp/run" |
     awk -F'|' '{ printf "%-17s %-8s %-5s %-12s %-9s %-6s %s\n", $1, $2, $3, $4, $5, $6, $7 }'
   grep -v "max rel err" "$tmp/run" | sed 's/^/    /'
   grep -v "no GPU" "$tmp/err" | sed 's/^/    /'

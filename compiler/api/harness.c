@@ -200,6 +200,75 @@ double harness_tolerance(ir_elem e) {
   }
 }
 
+double harness_unit_roundoff(ir_elem e) {
+  switch (e) {
+  case IR_F16: return 0x1p-11;
+  case IR_BF16: return 0x1p-8;
+  case IR_F32: return 0x1p-24;
+  case IR_F64: return 0x1p-53;
+  case IR_E4M3: return 0x1p-4;
+  case IR_E5M2: return 0x1p-3;
+  default: return 0;
+  }
+}
+
+/* ---- the vs_lowp criterion ---- */
+
+/* |got - ref| with harness_compare's rules: matching NaNs and equal infinities are 0, any other
+ * NaN or infinity is infinite. */
+static double abs_err(double got, double ref) {
+  double a;
+  elem_err(got, ref, 1, &a);
+  return a;
+}
+
+int harness_compare_lowp(const void *got, ir_elem e, const double *ref, const double *lowp, size_t n,
+                         double factor, harness_lowp *m) {
+  double ss = 0;
+  size_t finite = 0;
+  memset(m, 0, sizeof *m);
+  m->worst = HARNESS_NONE;
+  for (size_t i = 0; i < n; i++) {
+    double d = abs_err(harness_get(got, e, i), ref[i]), dl = abs_err(lowp[i], ref[i]);
+    if (d > m->err || (isnan(d) && !isnan(m->err))) m->err = d, m->worst = i;
+    if (dl > m->lowp_err) m->lowp_err = dl;
+    if (isfinite(ref[i])) ss += ref[i] * ref[i], finite++;
+  }
+  m->slack = 2 * harness_unit_roundoff(e) * (finite ? sqrt(ss / (double)finite) : 0);
+  m->limit = factor * m->lowp_err + m->slack;
+  m->ratio = m->err == 0 ? 0 : m->lowp_err > 0 ? m->err / m->lowp_err : INFINITY;
+  return m->err <= m->limit ? 0 : -1;
+}
+
+static double over_limit(double x, double limit) { return limit > 0 ? x / limit : x > 0 ? INFINITY : 0; }
+
+int harness_judge(const void *got, ir_elem e, const double *ref, size_t n, const harness_rule *rule,
+                  harness_verdict *v) {
+  memset(v, 0, sizeof *v);
+  int bad = harness_compare(got, e, ref, n, rule->tol, &v->rel);
+  v->over = over_limit(v->rel.max_rel, rule->tol);
+  v->have_lowp = rule->lowp && ir_elem_is_float(e);
+  if (!v->have_lowp) return bad;
+  int lowp_bad = harness_compare_lowp(got, e, ref, rule->lowp, n, rule->factor, &v->lowp);
+  if (!rule->vs_lowp) return bad;
+  v->by_lowp = 1;
+  v->over = over_limit(v->lowp.err, v->lowp.limit);
+  return lowp_bad;
+}
+
+ir_elem harness_lowp_precision(const ir_elem *elems, int n) {
+  ir_elem p = IR_F64;
+  for (int i = 0; i < n; i++)
+    if (ir_elem_is_float(elems[i]) && harness_unit_roundoff(elems[i]) > harness_unit_roundoff(p))
+      p = elems[i];
+  return p;
+}
+
+double harness_round_named(const char *elem, double v) {
+  int e = elem ? ir_elem_parse(elem, (int)strlen(elem)) : -1;
+  return e < 0 ? NAN : harness_round((ir_elem)e, v);
+}
+
 /* ---- targets ---- */
 
 static int arch_specific(const tg_target *t) { return t->name[strlen(t->name) - 1] == 'a'; }

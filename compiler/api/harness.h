@@ -77,6 +77,59 @@ int harness_compare(const void *got, ir_elem e, const double *ref, size_t n, dou
 
 /* The error budget of an element type (docs/runtime.md): 0 for integers (exact). */
 double harness_tolerance(ir_elem e);
+/* Unit roundoff of a float type: 2^-11 for f16, 2^-8 bf16, 2^-24 f32, 2^-53 f64, 2^-4 e4m3, 2^-3
+ * e5m2; 0 for integers. */
+double harness_unit_roundoff(ir_elem e);
+
+/* ---- the vs_lowp criterion (FlashAttention's): the kernel against a plain low-precision computation ----
+ *
+ * lowp is the reference computed in the input type (include/kiln_ref.h). The output passes when
+ *     max|got - ref| <= factor * max|lowp - ref| + slack,   slack = 2 u rms(ref)
+ * (u the output type's unit roundoff: the slack keeps an output that the low-precision reference
+ * computes exactly, such as a sum of one term, from failing the kernel on its last bits). NaN and
+ * infinity count as in harness_compare. */
+typedef struct {
+  double err;      /* max |got - ref| */
+  double lowp_err; /* max |lowp - ref| */
+  double slack;
+  double ratio; /* err / lowp_err (0 when both are 0, infinity when only lowp_err is) */
+  double limit; /* factor * lowp_err + slack */
+  size_t worst; /* index of err, HARNESS_NONE when err is 0 */
+} harness_lowp;
+
+/* Returns 0 if the output passes, -1 if not; fills m either way. */
+int harness_compare_lowp(const void *got, ir_elem e, const double *ref, const double *lowp, size_t n,
+                         double factor, harness_lowp *m);
+
+/* ---- judging one output by a recipe's criterion (kiln run, the tuner) ---- */
+
+typedef struct {
+  int vs_lowp;        /* 1: the vs_lowp criterion decides; 0: the relative measure against tol */
+  double tol;         /* the relative measure's budget (0 for integers: exact) */
+  double factor;      /* vs_lowp's factor */
+  const double *lowp; /* the low-precision reference, or NULL when it did not run */
+} harness_rule;
+
+typedef struct {
+  harness_cmp rel;   /* always */
+  harness_lowp lowp; /* when have_lowp */
+  int have_lowp;     /* rule->lowp given and the output is a float type */
+  int by_lowp;       /* vs_lowp decided (a float output under that criterion) */
+  double over;       /* the deciding measure over its limit: rel.max_rel / tol or lowp.err / lowp.limit */
+} harness_verdict;
+
+/* Judges one output: the relative measure always, the comparison with the low-precision reference
+ * when there is one; vs_lowp decides float outputs when the rule says so (it needs rule->lowp),
+ * the relative measure everything else. Returns 0 pass, -1 fail. */
+int harness_judge(const void *got, ir_elem e, const double *ref, size_t n, const harness_rule *rule,
+                  harness_verdict *v);
+
+/* The type a low-precision reference computes in: the narrowest float type among elems (by unit
+ * roundoff); IR_F64 when there is none narrower. */
+ir_elem harness_lowp_precision(const ir_elem *elems, int n);
+/* harness_round by type name ("f16"): the rounding a reference's low-precision run gets. NaN for an
+ * unknown name. */
+double harness_round_named(const char *elem, double v);
 
 /* ---- targets ---- */
 

@@ -10,9 +10,10 @@
  *   3. host tensors: inputs (and in-out tensors) get fresh random values, outputs NaN poison;
  *   4. compile: PTX for the GPU (kernel cache on), or a CG_SIM module for the simulator;
  *   5. run: upload, launch, download, then time `reps` launches with events; or sim_launch;
- *   6. the C reference on double copies of the inputs;
- *   7. compare every output element (harness.h) and print one line:
- *      "softmax [M=1000 N=781] sm_90a gpu: max rel err 3.1e-07 (tol 1e-05) PASS, 12.3 us".
+ *   6. the recipe's reference (ref_run.c: built in, Lua or a shared object) on double copies of the
+ *      inputs, exact and, when it can, in low precision;
+ *   7. compare every output element (harness.h) by the recipe's criterion and print one line:
+ *      "softmax [M=1000 N=781] sm_90a gpu: max rel err 3.1e-07 (tol 1e-05), vs lowp 0.5 PASS, 12.3 us".
  * KILN_OK if every variant passed, KILN_ERR_CHECK if one failed or could not run.
  */
 #include <math.h>
@@ -49,6 +50,7 @@ typedef struct {
   size_t n, bytes; /* tensors: elements and host bytes */
   void *host;      /* tensors: typed data as the kernel sees it */
   double *ref;     /* tensors: the reference's copy */
+  double *lowp;    /* tensors: the low-precision reference's copy */
   rt_dptr dev;
 } run_tensor;
 
@@ -59,7 +61,8 @@ typedef struct {
   run_tensor t[KL_MAXARGS];
   int64_t grid[3];
   cg_result k;
-  double ms; /* GPU: mean per launch; simulator: the launch's wall time */
+  int have_lowp; /* the reference did its low-precision run */
+  double ms;     /* GPU: mean per launch; simulator: the launch's wall time */
   char label[512];
   char err[4096];
 } run_case;
@@ -131,7 +134,8 @@ static int alloc_tensors(run_case *c, harness_rng *rng) {
     t->bytes = t->n * harness_elem_size(a->elem);
     t->host = malloc(t->bytes ? t->bytes : 1);
     t->ref = malloc((t->n ? t->n : 1) * sizeof(double));
-    if (!t->host || !t->ref) {
+    t->lowp = malloc((t->n ? t->n : 1) * sizeof(double));
+    if (!t->host || !t->ref || !t->lowp) {
       snprintf(c->err, sizeof c->err, "out of memory for %s (%zu elements)", a->name, t->n);
       return -1;
     }
@@ -147,6 +151,7 @@ static void free_case(run_case *c, rt_device *gpu) {
   for (int i = 0; i < c->nargs; i++) {
     free(c->t[i].host);
     free(c->t[i].ref);
+    free(c->t[i].lowp);
     if (gpu) rt_mem_free(gpu, c->t[i].dev);
   }
   cg_result_free(&c->k);
@@ -251,37 +256,65 @@ static int run_sim(run_env *env, run_case *c) {
 
 /* ---- the reference and the comparison ---- */
 
-static int run_reference(kl_recipe *r, run_case *c) {
-  const char *name = kl_recipe_reference(r);
-  ref_fn fn = name ? ref_lookup(name) : NULL;
-  if (!fn) {
-    snprintf(c->err, sizeof c->err,
-             name ? "unknown reference '%s' (compiler/ref)" : "%s declares no reference",
-             name ? name : kl_recipe_path(r));
-    return -1;
-  }
-  double *data[KL_MAXARGS] = {0};
-  for (int i = 0; i < c->nargs; i++) {
-    if (!c->args[i].is_tensor) continue;
-    data[i] = c->t[i].ref;
-    if (c->args[i].role & KL_IN)
+/* The recipe's check.criterion; --tol asks for the relative measure with that budget. */
+static kl_criterion criterion_of(const run_args *a, kl_recipe *r) {
+  return a->tol > 0 ? KL_CRIT_RELATIVE : kl_recipe_check_rule(r)->criterion;
+}
+
+/* One run of the reference (ref_run.c) on double copies of the inputs as the kernel saw them. */
+static int reference_pass(kl_recipe *r, run_case *c, ir_elem precision, double **data) {
+  for (int i = 0; i < c->nargs; i++)
+    if (c->args[i].is_tensor && (c->args[i].role & KL_IN))
       harness_to_double(c->t[i].host, c->args[i].elem, c->t[i].n, data[i]);
+  ref_job job = {.nargs = c->nargs,
+                 .args = c->args,
+                 .data = data,
+                 .set = &c->set,
+                 .precision = precision,
+                 .round = harness_round_named};
+  return ref_run(r, &job, c->err, sizeof c->err);
+}
+
+/* The exact reference, then the low-precision one (in the narrowest float type of the kernel's
+ * tensors) when the reference does precision; the vs_lowp criterion needs it. */
+static int run_reference(kl_recipe *r, const run_args *a, run_case *c) {
+  double *exact[KL_MAXARGS] = {0}, *lowp[KL_MAXARGS] = {0};
+  ir_elem elems[KL_MAXARGS];
+  int ne = 0;
+  for (int i = 0; i < c->nargs; i++)
+    if (c->args[i].is_tensor) exact[i] = c->t[i].ref, lowp[i] = c->t[i].lowp, elems[ne++] = c->args[i].elem;
+  if (reference_pass(r, c, IR_F64, exact)) return -1;
+  ir_elem precision = harness_lowp_precision(elems, ne);
+  int rc = precision == IR_F64 ? REF_EXACT_ONLY : reference_pass(r, c, precision, lowp);
+  if (rc == REF_FAILED) return -1;
+  c->have_lowp = rc == REF_OK;
+  if (!c->have_lowp && criterion_of(a, r) == KL_CRIT_VS_LOWP) {
+    char what[512];
+    ref_describe(r, what, sizeof what);
+    if (precision == IR_F64)
+      snprintf(
+          c->err, sizeof c->err,
+          "%s: check.criterion 'vs_lowp' needs a low-precision reference, but the kernel has no float tensor "
+          "narrower than f64 for it to compute in",
+          kl_recipe_path(r));
     else
-      for (size_t j = 0; j < c->t[i].n; j++) data[i][j] = NAN; /* the reference must write each one */
-  }
-  ref_call call = {.nargs = c->nargs, .args = c->args, .data = data, .set = &c->set};
-  if (fn(&call)) {
-    snprintf(c->err, sizeof c->err, "reference '%s' failed", name);
+      snprintf(
+          c->err, sizeof c->err,
+          "%s: check.criterion 'vs_lowp' needs a low-precision reference, and the %s computes only exactly "
+          "(KILN_REF_EXACT_ONLY)",
+          kl_recipe_path(r), what);
     return -1;
   }
   return 0;
 }
 
-/* The error budget for output i: --tol, else the loosest budget among the kernel's float tensors
- * (a kernel may compute at the precision of its narrowest operand); integer outputs are exact. */
-static double output_tol(const run_args *a, const run_case *c, int out) {
+/* The error budget for output i: --tol, else the recipe's check.tol, else the loosest budget among
+ * the kernel's float tensors (a kernel may compute at the precision of its narrowest operand);
+ * integer outputs are exact. */
+static double output_tol(const run_args *a, kl_recipe *r, const run_case *c, int out) {
   if (!ir_elem_is_float(c->args[out].elem)) return 0;
   if (a->tol > 0) return a->tol;
+  if (kl_recipe_check_rule(r)->tol > 0) return kl_recipe_check_rule(r)->tol;
   double tol = harness_tolerance(c->args[out].elem);
   for (int i = 0; i < c->nargs; i++)
     if (c->args[i].is_tensor && ir_elem_is_float(c->args[i].elem) && harness_tolerance(c->args[i].elem) > tol)
@@ -297,17 +330,6 @@ static void name_element(const kl_arg *a, size_t i, char *buf, size_t n) {
   for (int d = 0; d < a->rank && k > 0 && (size_t)k < n; d++)
     k += snprintf(buf + k, n - (size_t)k, d ? ",%zu" : "%zu", idx[d]);
   if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "] (element %zu)", i);
-}
-
-static int reference_gaps(const run_case *c, int i) {
-  for (size_t j = 0; j < c->t[i].n; j++)
-    if (isnan(c->t[i].ref[j])) {
-      char where[128];
-      name_element(&c->args[i], j, where, sizeof where);
-      printf("  %s: the reference left %s unset (NaN)\n", c->label, where);
-      return -1;
-    }
-  return 0;
 }
 
 /* Why output i failed, on the lines under the result line. */
@@ -337,27 +359,50 @@ static void format_time(double ms, char *buf, size_t n) {
     snprintf(buf, n, "%.2f s", ms / 1e3);
 }
 
-/* Compares every output; prints the result line. 0 pass, 1 fail. */
-static int check_outputs(const run_args *a, run_env *env, run_case *c) {
-  double worst_ratio = -1, worst_rel = 0, worst_tol = 0;
-  int failed = 0;
-  harness_cmp m[KL_MAXARGS];
+/* Why output i failed the vs_lowp criterion. */
+static void report_lowp_failure(const run_case *c, int i, const harness_lowp *m, double factor,
+                                uint64_t seed) {
+  char where[128];
+  const kl_arg *a = &c->args[i];
+  name_element(a, m->worst, where, sizeof where);
+  printf(
+      "  %s: max abs err %.3g at %s = %.9g, reference %.9g; the low-precision reference's %.3g: %.3gx, over "
+      "%gx + %.3g (seed %llu)\n",
+      a->name, m->err, where, harness_get(c->t[i].host, a->elem, m->worst), c->t[i].ref[m->worst],
+      m->lowp_err, m->ratio, factor, m->slack, (unsigned long long)seed);
+}
+
+/* Compares every output by the recipe's criterion (harness_judge); prints the result line:
+ *   "NAME [SETTINGS] TARGET sim: max rel err E (tol T)[, vs lowp R[ (limit F)]] PASS, TIME"
+ * (vs lowp when the reference did its low-precision run; the limit when that run is the criterion)
+ * with the figures of the output closest to failing. 0 pass, 1 fail. */
+static int check_outputs(const run_args *a, kl_recipe *r, run_env *env, run_case *c) {
+  harness_rule rule = {.vs_lowp = criterion_of(a, r) == KL_CRIT_VS_LOWP,
+                       .factor = kl_recipe_check_rule(r)->factor};
+  harness_verdict v[KL_MAXARGS];
+  int bad[KL_MAXARGS] = {0}, failed = 0, worst = -1;
   double tol[KL_MAXARGS];
   for (int i = 0; i < c->nargs; i++) {
-    if (!c->args[i].is_tensor || !(c->args[i].role & KL_OUT)) continue;
-    if (reference_gaps(c, i)) return 1;
-    tol[i] = output_tol(a, c, i);
-    failed |= harness_compare(c->t[i].host, c->args[i].elem, c->t[i].ref, c->t[i].n, tol[i], &m[i]) != 0;
-    double ratio = tol[i] > 0 ? m[i].max_rel / tol[i] : m[i].max_rel > 0 ? INFINITY : 0;
-    if (ratio > worst_ratio) worst_ratio = ratio, worst_rel = m[i].max_rel, worst_tol = tol[i];
+    const kl_arg *o = &c->args[i];
+    if (!o->is_tensor || !(o->role & KL_OUT)) continue;
+    rule.tol = tol[i] = output_tol(a, r, c, i);
+    rule.lowp = c->have_lowp ? c->t[i].lowp : NULL;
+    failed |= bad[i] = harness_judge(c->t[i].host, o->elem, c->t[i].ref, c->t[i].n, &rule, &v[i]) != 0;
+    if (worst < 0 || v[i].over > v[worst].over) worst = i;
   }
-  char timing[64];
+  char timing[64], lowp[96] = "";
   format_time(c->ms, timing, sizeof timing);
-  printf("%s %s %s: max rel err %.2g (tol %.2g) %s, %s\n", c->label, env->target->name,
-         env->gpu ? "gpu" : "sim", worst_rel, worst_tol, failed ? "FAIL" : "PASS", timing);
-  for (int i = 0; failed && i < c->nargs; i++)
-    if (c->args[i].is_tensor && (c->args[i].role & KL_OUT) && (m[i].over || m[i].nan_at != HARNESS_NONE))
-      report_failure(c, i, &m[i], tol[i], env->seed);
+  if (worst >= 0 && v[worst].have_lowp)
+    snprintf(lowp, sizeof lowp, rule.vs_lowp ? ", vs lowp %.2g (limit %g)" : ", vs lowp %.2g",
+             v[worst].lowp.ratio, rule.factor);
+  printf("%s %s %s: max rel err %.2g (tol %.2g)%s %s, %s\n", c->label, env->target->name,
+         env->gpu ? "gpu" : "sim", worst >= 0 ? v[worst].rel.max_rel : 0, worst >= 0 ? tol[worst] : 0, lowp,
+         failed ? "FAIL" : "PASS", timing);
+  for (int i = 0; i < c->nargs; i++)
+    if (bad[i] && v[i].by_lowp)
+      report_lowp_failure(c, i, &v[i].lowp, rule.factor, env->seed);
+    else if (bad[i])
+      report_failure(c, i, &v[i].rel, tol[i], env->seed);
   fflush(stdout);
   return failed;
 }
@@ -395,11 +440,11 @@ static int run_variant(kl_recipe *r, const run_args *a, run_env *env, const kl_s
   }
   make_label(r, c);
   if (prepare(r, env, c) || (env->gpu ? run_gpu(env, c, a->reps) : run_sim(env, c)) ||
-      (!a->no_check && run_reference(r, c))) {
+      (!a->no_check && run_reference(r, a, c))) {
     printf("%s %s %s: ERROR: %s\n", c->label, env->target->name, env->gpu ? "gpu" : "sim", c->err);
     fflush(stdout);
   } else
-    rc = a->no_check ? print_timing(env, c) : check_outputs(a, env, c);
+    rc = a->no_check ? print_timing(env, c) : check_outputs(a, r, env, c);
   free_case(c, env->gpu);
   free(c);
   return rc;

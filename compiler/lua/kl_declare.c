@@ -5,6 +5,7 @@
  * naming no parameter or a default outside its tuning space is reported at the recipe's line before
  * any kernel is built. It builds a fresh, normalised table:
  *   name, reference, body, grid, line           as declared (line: of the kiln.recipe call)
+ *   check  = {criterion =, factor =, tol =}        how kiln run judges the outputs (optional)
  *   params = {NAME = number|string|boolean       problem parameters and their defaults (a boolean:
  *             | {default = v, values = {...}}}     a flag), or their allowed values
  *   tune   = {NAME = {default = v, values = {...}}} tuning knobs (a plain list means default = first)
@@ -15,6 +16,7 @@
  * change what was checked. Argument tables carry `where` ("file:line: ") so that later errors
  * about them name their line.
  */
+#include <math.h>
 #include <string.h>
 
 #include "kl_lib.h"
@@ -366,10 +368,54 @@ static void copy_field(lua_State *L, int t, int R, const char *key, int type, in
   lua_setfield(L, R, key);
 }
 
-/* kiln.recipe{name=, params=, tune=, args=, grid=, reference=, checks=, body=} */
+/* R.reference: a built-in name, a Lua function, or {c = "FILE.so", symbol = "NAME"} (a C reference
+ * in a shared object, FILE relative to the recipe's folder). */
+static void copy_reference(lua_State *L, int t, int R) {
+  static const char *const keys[] = {"c", "symbol", NULL};
+  int ty = lua_getfield(L, t, "reference");
+  if (ty == LUA_TTABLE) {
+    check_keys(L, lua_gettop(L), keys, "kiln.recipe: reference");
+    if (lua_getfield(L, -1, "c") != LUA_TSTRING || lua_getfield(L, -2, "symbol") != LUA_TSTRING)
+      luaL_error(L, "kiln.recipe: reference = {c = \"FILE.so\", symbol = \"NAME\"} needs both as strings");
+    check_ident(L, lua_tostring(L, -1), "reference symbol");
+    lua_pop(L, 2);
+  } else if (ty != LUA_TNIL && ty != LUA_TSTRING && ty != LUA_TFUNCTION)
+    luaL_error(
+        L,
+        "kiln.recipe: reference must be a name, a function or {c = \"FILE.so\", symbol = \"NAME\"}, got %s",
+        luaL_typename(L, -1));
+  lua_setfield(L, R, "reference");
+}
+
+/* R.check: {criterion = "relative" | "vs_lowp", factor = F, tol = T}, how kiln run judges outputs. */
+static void copy_check_rule(lua_State *L, int t, int R) {
+  static const char *const keys[] = {"criterion", "factor", "tol", NULL};
+  if (lua_getfield(L, t, "check") == LUA_TNIL) return (void)lua_pop(L, 1);
+  if (!lua_istable(L, -1))
+    luaL_error(L, "kiln.recipe: check must be a table {criterion = ..., factor = ..., tol = ...}");
+  int c = lua_gettop(L);
+  check_keys(L, c, keys, "kiln.recipe: check");
+  if (lua_getfield(L, c, "criterion") != LUA_TNIL &&
+      (!lua_isstring(L, -1) ||
+       (strcmp(lua_tostring(L, -1), "relative") && strcmp(lua_tostring(L, -1), "vs_lowp"))))
+    luaL_error(L, "kiln.recipe: check.criterion must be \"relative\" or \"vs_lowp\", got %s",
+               luaL_tolstring(L, -1, NULL));
+  for (int i = 1; i <= 2; i++) {
+    const char *k = keys[i];
+    int isnum, ty = lua_getfield(L, c, k);
+    double v = lua_tonumberx(L, -1, &isnum);
+    if (ty != LUA_TNIL && (ty != LUA_TNUMBER || !isnum || !(v > 0) || v == HUGE_VAL))
+      luaL_error(L, "kiln.recipe: check.%s must be a positive number, got %s", k,
+                 luaL_tolstring(L, -1, NULL));
+  }
+  lua_settop(L, c);
+  lua_setfield(L, R, "check");
+}
+
+/* kiln.recipe{name=, params=, tune=, args=, grid=, reference=, check=, checks=, body=} */
 static int f_recipe(lua_State *L) {
-  static const char *const keys[] = {"name",      "params", "tune", "args", "grid",
-                                     "reference", "checks", "body", NULL};
+  static const char *const keys[] = {"name",      "params", "tune",   "args", "grid",
+                                     "reference", "check",  "checks", "body", NULL};
   lua_Debug ar;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
@@ -381,7 +427,8 @@ static int f_recipe(lua_State *L) {
   lua_pop(L, 1);
   copy_field(L, 1, 2, "body", LUA_TFUNCTION, 1);
   copy_field(L, 1, 2, "grid", LUA_TFUNCTION, 1);
-  copy_field(L, 1, 2, "reference", LUA_TSTRING, 0);
+  copy_reference(L, 1, 2);
+  copy_check_rule(L, 1, 2);
   copy_params(L, 1, 2);
   copy_tune(L, 1, 2);
   copy_args(L, 1, 2);

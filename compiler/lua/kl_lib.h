@@ -13,6 +13,7 @@
  *         kl_sandbox.c  the recipe's Lua state: its libraries, text-only loading, time and memory limits
  *         kl_settings.c parameters and settings (NAME=VALUE text)
  *         kl_run.c      running the recipe's functions: build (body), args, grid; the p table
+ *         kl_reference.c the declared reference and check rule; calling a Lua reference
  *
  * A value userdata holds (build serial, value handle): never a pointer. The build in progress
  * hangs off the Lua state's extra space; values of an earlier build are refused by serial.
@@ -74,11 +75,15 @@ struct kl_recipe {
   double deadline;                     /* of this evaluation, in CLOCK_MONOTONIC seconds */
   char pos_file[512];                  /* the noted position */
   int pos_line;
+  kl_reference ref;                  /* the declared reference (kl_reference.c calls a Lua one) */
+  kl_check_rule rule;                /* the declared `check` */
 };
 
 /* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. Every
  * call into the recipe's Lua goes through here: the time and memory limits hold only inside. */
 int kl_protect(kl_recipe *r, lua_CFunction f, void *ud, char *err, size_t errn);
+/* Reads R.reference and R.check into r (kl_reference.c). */
+void kl_read_reference(lua_State *L, kl_recipe *r, int R);
 /* Raises "FILE:LINE: msg" for a recipe-level problem found by C code. */
 int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg);
 /* The parameter list for messages, and one parameter's setting (its default if s lacks it;

@@ -251,8 +251,8 @@ static int load_main(lua_State *L) {
   r->line = (int)lua_tointeger(L, -1);
   lua_getfield(L, R, "name");
   r->name = ir_strdup(r->A, lua_tostring(L, -1));
-  if (lua_getfield(L, R, "reference") == LUA_TSTRING) r->reference = ir_strdup(r->A, lua_tostring(L, -1));
   lua_settop(L, R);
+  kl_read_reference(L, r, R);
   read_params(L, r, R);
   read_args(L, r, R);
   kl_param_list(r, r->plist, sizeof r->plist);
@@ -318,6 +318,8 @@ void kl_recipe_free(kl_recipe *r) {
 const char *kl_recipe_name(kl_recipe *r) { return r->name; }
 const char *kl_recipe_path(kl_recipe *r) { return r->path; }
 const char *kl_recipe_reference(kl_recipe *r) { return r->reference; }
+const kl_reference *kl_recipe_reference_decl(kl_recipe *r) { return &r->ref; }
+const kl_check_rule *kl_recipe_check_rule(kl_recipe *r) { return &r->rule; }
 int kl_recipe_nparams(kl_recipe *r) { return r->nparams; }
 const kl_param *kl_recipe_param(kl_recipe *r, int i) {
   return i >= 0 && i < r->nparams ? &r->params[i] : NULL;

@@ -79,7 +79,37 @@ kl_recipe *kl_recipe_load_opts(const char *path, const kl_options *o, char *err,
 void kl_recipe_free(kl_recipe *r);
 const char *kl_recipe_name(kl_recipe *r);
 const char *kl_recipe_path(kl_recipe *r);
-const char *kl_recipe_reference(kl_recipe *r); /* name of the C reference (compiler/ref), or NULL */
+const char *kl_recipe_reference(kl_recipe *r); /* name of the built-in C reference (compiler/ref), or NULL */
+
+/* The reference a recipe declares (docs/recipes.md): a built-in name, a Lua function, or a C
+ * function in a shared object beside the recipe. */
+typedef enum { KL_REF_NONE, KL_REF_BUILTIN, KL_REF_LUA, KL_REF_C } kl_ref_kind;
+typedef struct {
+  kl_ref_kind kind;
+  const char *name;   /* built-in: its name; C: the shared object as declared ("myref.so") */
+  const char *path;   /* C: the shared object's path, relative to the recipe's folder */
+  const char *symbol; /* C: the function */
+  int line;           /* Lua: the function's first line; else the kiln.recipe call's */
+} kl_reference;
+const kl_reference *kl_recipe_reference_decl(kl_recipe *r);
+
+/* How kiln run judges float outputs (the recipe's `check` field): the relative measure against a
+ * tolerance, or the kernel's max abs error against factor x that of the low-precision reference. */
+typedef enum { KL_CRIT_RELATIVE, KL_CRIT_VS_LOWP } kl_criterion;
+typedef struct {
+  kl_criterion criterion;
+  double factor; /* vs_lowp: 2 unless declared */
+  double tol;    /* relative: 0 = the element types' budget */
+} kl_check_rule;
+const kl_check_rule *kl_recipe_check_rule(kl_recipe *r);
+
+/* Calls the recipe's Lua reference (kind KL_REF_LUA) as reference(t, p, r): t.NAME is a flat,
+ * 1-based, row-major list of numbers for a tensor (with t.NAME.shape) or a number for a scalar; p the
+ * settings; r = {precision = "f64" | "f16" ..., round = function(x)}. Outputs are read back from t;
+ * an element left nil or not a number reads as NaN. -1 with "FILE:LINE: message" on a Lua error. */
+int kl_recipe_call_reference(kl_recipe *r, const kl_settings *s, const kl_arg *args, double **data, int nargs,
+                             const char *precision, double (*round)(const char *, double), char *err,
+                             size_t errn);
 
 int kl_recipe_nparams(kl_recipe *r);
 const kl_param *kl_recipe_param(kl_recipe *r, int i);

@@ -1,6 +1,6 @@
 /*
- * ref.c - the reference table: a recipe's `reference` name to its plain C function, and the
- * lookup of a kernel argument by name that every reference uses.
+ * ref.c - the reference table: a recipe's `reference` name to its plain C function, and what every
+ * reference uses: an argument by name, a setting, the call's precision.
  */
 #include "ref.h"
 
@@ -26,10 +26,20 @@ ref_fn ref_lookup(const char *name) {
 
 int ref_find(const ref_call *c, const char *name, int is_tensor, int rank) {
   for (int i = 0; i < c->nargs; i++) {
-    const kl_arg *a = &c->args[i];
+    const kiln_ref_arg *a = &c->args[i];
     if (strcmp(a->name, name)) continue;
     if (a->is_tensor != is_tensor || (is_tensor && a->rank != rank) || (is_tensor && !c->data[i])) return -1;
     return i;
   }
   return -1;
 }
+
+const char *ref_setting(const ref_call *c, const char *name) {
+  for (int i = 0; i < c->nsettings; i++)
+    if (!strcmp(c->settings[i].name, name)) return c->settings[i].value;
+  return NULL;
+}
+
+int ref_is_lowp(const ref_call *c) { return c->precision && strcmp(c->precision, "f64") != 0; }
+
+double ref_round(const ref_call *c, double x) { return ref_is_lowp(c) ? c->round(c->precision, x) : x; }

@@ -9,6 +9,9 @@
  * h / (H / Hkv). Causal attention is aligned to the bottom right: query i sees keys
  * j <= i + Sk - Sq. A row that sees no key gets O = 0 and LSE = -inf. LSE is the natural log of
  * the row's sum of exp(scale * q.k).
+ *
+ * With a low precision (include/kiln_ref.h) each computes as a plain implementation in that type
+ * would, FlashAttention's reference with upcast off: what it stores in the type is rounded to it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -41,11 +44,11 @@ static double scalar_f(const ref_call *c, const char *name) {
 }
 
 static int64_t setting_i(const ref_call *c, const char *name) {
-  const char *v = c->set ? kl_settings_get(c->set, name) : NULL;
+  const char *v = ref_setting(c, name);
   return v ? strtoll(v, NULL, 10) : -1;
 }
 
-static int64_t numel(const kl_arg *a) {
+static int64_t numel(const kiln_ref_arg *a) {
   int64_t n = 1;
   for (int d = 0; d < a->rank; d++) n *= a->dims[d];
   return n;
@@ -90,29 +93,32 @@ static int problem_of(const ref_call *c, attn_problem *a) {
 }
 
 /* Query row (b, h, i) against the keys j in [j0, j1) that it may see: o[0..D) gets the normalised
- * output (0 when it sees none); returns the log-sum-exp (-inf when it sees none). s: Sk scratch. */
-static double attn_row(const attn_problem *a, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t j1,
-                       double *o, double *s) {
+ * output (0 when it sees none); returns the log-sum-exp (-inf when it sees none). s: Sk scratch.
+ * Low precision (ref_round), as a plain implementation in the input type computes it: q * scale and
+ * the scores rounded, the probabilities rounded after normalising (the sum unrounded, as a softmax
+ * in the type computes it), the output rounded; the log-sum-exp from the rounded scores. */
+static double attn_row(const ref_call *c, const attn_problem *a, int64_t b, int64_t h, int64_t i, int64_t j0,
+                       int64_t j1, double *o, double *s) {
   int64_t hk = h / (a->H / a->Hkv), last = a->causal ? i + a->Sk - a->Sq : a->Sk - 1;
   if (j1 > last + 1) j1 = last + 1;
   const double *q = at(&a->q, b, h, i);
-  double mx = -INFINITY, sum = 0;
+  double mx = -INFINITY, sum = 0, scale = ref_is_lowp(c) ? 1 : a->scale;
   for (int64_t j = j0; j < j1; j++) {
     const double *kr = at(&a->k, b, hk, j);
     double dot = 0;
-    for (int64_t d = 0; d < a->D; d++) dot += q[d] * kr[d];
-    s[j] = a->scale * dot;
+    for (int64_t d = 0; d < a->D; d++) dot += (ref_is_lowp(c) ? ref_round(c, q[d] * a->scale) : q[d]) * kr[d];
+    s[j] = ref_round(c, scale * dot);
     mx = s[j] > mx ? s[j] : mx;
   }
   for (int64_t d = 0; d < a->D; d++) o[d] = 0;
   if (j1 <= j0) return -INFINITY;
+  for (int64_t j = j0; j < j1; j++) sum += exp(s[j] - mx);
   for (int64_t j = j0; j < j1; j++) {
-    double p = exp(s[j] - mx);
+    double p = ref_round(c, exp(s[j] - mx) / sum);
     const double *vr = at(&a->v, b, hk, j);
-    sum += p;
     for (int64_t d = 0; d < a->D; d++) o[d] += p * vr[d];
   }
-  for (int64_t d = 0; d < a->D; d++) o[d] /= sum;
+  for (int64_t d = 0; d < a->D; d++) o[d] = ref_round(c, o[d]);
   return mx + log(sum);
 }
 
@@ -128,7 +134,7 @@ int ref_attention(const ref_call *c) {
   for (int64_t b = 0; b < a.B; b++)
     for (int64_t h = 0; h < a.H; h++)
       for (int64_t i = 0; i < a.Sq; i++) {
-        double lse = attn_row(&a, b, h, i, 0, a.Sk, at(&o, b, h, i), s);
+        double lse = attn_row(c, &a, b, h, i, 0, a.Sk, at(&o, b, h, i), s);
         if (want_lse) c->data[li][(b * a.H + h) * a.Sq + i] = lse;
       }
   free(s);
@@ -153,8 +159,8 @@ int ref_attention_decode(const ref_call *c) {
       for (int64_t p = 0; p < splits; p++)
         for (int64_t i = 0; i < a.Sq; i++) {
           int64_t row = ((b * a.H + h) * splits + p) * a.Sq + i, j0 = p * chunk, j1 = j0 + chunk;
-          c->data[li][row] =
-              attn_row(&a, b, h, i, j0 < a.Sk ? j0 : a.Sk, j1 < a.Sk ? j1 : a.Sk, c->data[oi] + row * a.D, s);
+          c->data[li][row] = attn_row(c, &a, b, h, i, j0 < a.Sk ? j0 : a.Sk, j1 < a.Sk ? j1 : a.Sk,
+                                      c->data[oi] + row * a.D, s);
         }
   free(s);
   return 0;
@@ -181,12 +187,12 @@ int ref_attention_decode_combine(const ref_call *c) {
         for (int64_t p = 0; p < splits; p++) mx = lp[p * Sq] > mx ? lp[p * Sq] : mx;
         for (int64_t d = 0; d < D; d++) out[d] = 0;
         for (int64_t p = 0; p < splits && mx > -INFINITY; p++) {
-          double w = exp(lp[p * Sq] - mx);
+          double w = ref_round(c, exp(lp[p * Sq] - mx));
           const double *op = c->data[oi] + (((b * H + h) * splits + p) * Sq + i) * D;
           sum += w;
           for (int64_t d = 0; d < D; d++) out[d] += w * op[d];
         }
-        for (int64_t d = 0; d < D && sum > 0; d++) out[d] /= sum;
+        for (int64_t d = 0; d < D && sum > 0; d++) out[d] = ref_round(c, ref_round(c, out[d]) / sum);
         c->data[lo][(b * H + h) * Sq + i] = sum > 0 ? mx + log(sum) : -INFINITY;
       }
   return 0;

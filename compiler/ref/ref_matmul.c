@@ -15,17 +15,20 @@
 #include "ref.h"
 
 static int setting_is(const ref_call *c, const char *name, const char *value) {
-  const char *v = c->set ? kl_settings_get(c->set, name) : NULL;
+  const char *v = ref_setting(c, name);
   return v && !strcmp(v, value);
 }
 
 static double gelu(double x) { return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
 
+/* Low precision: the product and each epilogue step rounded, as a plain implementation in the input
+ * type stores them (the sum itself is wide: tensor cores accumulate in f32). */
 static double epilogue(const ref_call *c, double v, double alpha, const double *bias, int64_t j) {
-  if (!setting_is(c, "out", "i32")) v *= alpha;
-  if (bias) v += bias[j];
+  v = ref_round(c, v);
+  if (!setting_is(c, "out", "i32")) v = ref_round(c, v * alpha);
+  if (bias) v = ref_round(c, v + bias[j]);
   if (setting_is(c, "act", "relu")) v = v > 0 ? v : 0;
-  if (setting_is(c, "act", "gelu")) v = gelu(v);
+  if (setting_is(c, "act", "gelu")) v = ref_round(c, gelu(v));
   return v;
 }
 

@@ -1,16 +1,18 @@
 /*
  * ref_softmax.c - reference for recipes/softmax.lua: each row of y[M, N] is the softmax of the row
- * of x, computed in double with the row maximum subtracted first.
+ * of x, computed in double with the row maximum subtracted first (or, in the low-precision run,
+ * with each stored intermediate rounded to the precision).
  */
 #include <math.h>
 
 #include "ref.h"
 
-static void softmax_row(const double *x, double *y, int64_t n) {
+/* Low precision: x - max and exp rounded, the sum kept wide (a softmax in f16 sums in f32). */
+static void softmax_row(const ref_call *c, const double *x, double *y, int64_t n) {
   double mx = -INFINITY, sum = 0;
   for (int64_t j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
-  for (int64_t j = 0; j < n; j++) sum += y[j] = exp(x[j] - mx);
-  for (int64_t j = 0; j < n; j++) y[j] /= sum;
+  for (int64_t j = 0; j < n; j++) sum += y[j] = ref_round(c, exp(ref_round(c, x[j] - mx)));
+  for (int64_t j = 0; j < n; j++) y[j] = ref_round(c, y[j] / sum);
 }
 
 int ref_softmax(const ref_call *c) {
@@ -18,6 +20,6 @@ int ref_softmax(const ref_call *c) {
   if (x < 0 || y < 0) return -1;
   int64_t m = c->args[x].dims[0], n = c->args[x].dims[1];
   if (c->args[y].dims[0] != m || c->args[y].dims[1] != n) return -1;
-  for (int64_t i = 0; i < m; i++) softmax_row(c->data[x] + i * n, c->data[y] + i * n, n);
+  for (int64_t i = 0; i < m; i++) softmax_row(c, c->data[x] + i * n, c->data[y] + i * n, n);
   return 0;
 }

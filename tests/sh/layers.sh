@@ -16,7 +16,7 @@ allowed() {
   sim) echo "ir target compiler/passes codegen" ;;
   runtime) echo "" ;;
   include) echo "" ;;
-  compiler/ref) echo "ir target compiler/lua" ;;
+  compiler/ref) echo "ir target compiler/lua include" ;;
   compiler/api) echo "ir target compiler/passes compiler/lua codegen sim runtime compiler/ref include" ;;
   compiler) echo "include" ;;
   *) echo "?" ;;

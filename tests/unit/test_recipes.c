@@ -217,32 +217,32 @@ static void test_matmul(void) {
 
 static void test_references(void) {
   double x[3] = {1, 2, 3}, y[3] = {10, 20, 30}, z[3] = {0};
-  kl_arg va[4] = {{.name = "x", .is_tensor = 1, .rank = 1, .dims = {3}},
-                  {.name = "y", .is_tensor = 1, .rank = 1, .dims = {3}},
-                  {.name = "z", .is_tensor = 1, .rank = 1, .dims = {3}},
-                  {.name = "n", .elem = IR_I32, .ival = 3}};
+  kiln_ref_arg va[4] = {{.name = "x", .is_tensor = 1, .rank = 1, .dims = {3}},
+                        {.name = "y", .is_tensor = 1, .rank = 1, .dims = {3}},
+                        {.name = "z", .is_tensor = 1, .rank = 1, .dims = {3}},
+                        {.name = "n", .elem = "i32", .ival = 3}};
   double *vd[4] = {x, y, z, NULL};
-  ref_call vc = {4, va, vd, NULL};
+  ref_call vc = {.nargs = 4, .args = va, .data = vd, .precision = "f64"};
   CHECK(ref_lookup("vector_add")(&vc) == 0 && z[0] == 11 && z[1] == 22 && z[2] == 33, "vector_add ref");
   va[1].dims[0] = 2;
   CHECK(ref_lookup("vector_add")(&vc) == -1, "vector_add ref refuses mismatched lengths");
 
   double sx[4] = {0, 0.6931471805599453, 5, 5}, sy[4];
-  kl_arg sa[2] = {{.name = "x", .is_tensor = 1, .rank = 2, .dims = {2, 2}},
-                  {.name = "y", .is_tensor = 1, .rank = 2, .dims = {2, 2}}};
+  kiln_ref_arg sa[2] = {{.name = "x", .is_tensor = 1, .rank = 2, .dims = {2, 2}},
+                        {.name = "y", .is_tensor = 1, .rank = 2, .dims = {2, 2}}};
   double *sd[2] = {sx, sy};
-  ref_call sc = {2, sa, sd, NULL};
+  ref_call sc = {.nargs = 2, .args = sa, .data = sd, .precision = "f64"};
   CHECK(ref_lookup("softmax")(&sc) == 0, "softmax ref");
   CHECK(sy[0] > 0.33333 && sy[0] < 0.33334 && sy[1] > 0.66666 && sy[1] < 0.66667 && sy[2] == 0.5 &&
             sy[3] == 0.5,
         "softmax values %g %g %g %g", sy[0], sy[1], sy[2], sy[3]);
 
   double A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {7, 8, 9, 10, 11, 12}, C[4];
-  kl_arg ma[3] = {{.name = "a", .is_tensor = 1, .rank = 2, .dims = {2, 3}},
-                  {.name = "b", .is_tensor = 1, .rank = 2, .dims = {3, 2}},
-                  {.name = "c", .is_tensor = 1, .rank = 2, .dims = {2, 2}}};
+  kiln_ref_arg ma[3] = {{.name = "a", .is_tensor = 1, .rank = 2, .dims = {2, 3}},
+                        {.name = "b", .is_tensor = 1, .rank = 2, .dims = {3, 2}},
+                        {.name = "c", .is_tensor = 1, .rank = 2, .dims = {2, 2}}};
   double *md[3] = {A, B, C};
-  ref_call mc = {3, ma, md, NULL};
+  ref_call mc = {.nargs = 3, .args = ma, .data = md, .precision = "f64"};
   CHECK(ref_lookup("matmul")(&mc) == 0 && C[0] == 58 && C[1] == 64 && C[2] == 139 && C[3] == 154,
         "matmul ref");
   ma[1].is_tensor = 0;
@@ -585,7 +585,9 @@ static void test_declaration_errors(void) {
   fails_at(decl_template, CALL, "name = 'a b',", "recipe name 'a b' is not a name (letters, digits, _)");
   fails_at(decl_template, CALL, "body = nil,", "kiln.recipe: the field 'body' is required");
   fails_at(decl_template, CALL, "grid = 5,", "kiln.recipe: 'grid' must be a function, got number");
-  fails_at(decl_template, CALL, "reference = 5,", "kiln.recipe: 'reference' must be a string, got number");
+  fails_at(decl_template, CALL, "reference = 5,",
+           "kiln.recipe: reference must be a name, a function or {c = \"FILE.so\", symbol = \"NAME\"}, got "
+           "number");
   fails_at(decl_template, CALL, "args = 5,", "kiln.recipe: args must be a list of kiln.tensor/kiln.scalar");
   fails_at(decl_template, CALL, "args = { 3 },", "kiln.recipe: args[1] is not a kiln.tensor or kiln.scalar");
   fails_at(decl_template, CALL, "params = { ['1x'] = 3 },",
