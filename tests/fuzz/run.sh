@@ -1,8 +1,10 @@
 #!/bin/sh
 # run.sh BUILD SECONDS - runs each libFuzzer target of the sanitizer build for SECONDS, both at once.
 #
-# The seed corpora (tests/fuzz/corpus/<target>/) are copied into BUILD/fuzz/<target>/corpus, which
-# keeps what each run learns for the next one; the repository's seeds are never written. A crash,
+# The seed corpora are copied into BUILD/fuzz/<target>/corpus, which keeps what each run learns for
+# the next one; the repository's files are never written. IR seeds: tests/fuzz/corpus/ir/ (one
+# kernel each, split from the lit tests). Recipe seeds: the recipes themselves, the bad recipes and
+# the front end's lit recipes (recipes/, tests/recipes_bad/, tests/lit/lua/), as they are today. A crash,
 # sanitizer report, leak, hang (a single input over -timeout seconds) or memory blow-up
 # (-rss_limit_mb) fails the run: the reproducer is saved as BUILD/fuzz/<target>/crash-* (or
 # timeout-*, oom-*, leak-*) and the end of the target's log is printed. Reproduce with
@@ -18,7 +20,14 @@ for t in $targets; do
   name=${t%%:*} max_len=${t#*:}
   work="$build/fuzz/$name"
   mkdir -p "$work/corpus"
-  cp "$src/corpus/$name"/* "$work/corpus/"
+  if [ "$name" = recipe ]; then
+    # a seed's name says where it came from (lit/x.lua), so that two files called x.lua both go in
+    for d in recipes tests/recipes_bad tests/lit/lua; do
+      for f in "$src/../../$d"/*.lua; do cp "$f" "$work/corpus/$(basename "$d")-$(basename "$f")"; done
+    done
+  else
+    cp "$src/corpus/$name"/* "$work/corpus/"
+  fi
   "$build/fuzz_$name" "$work/corpus" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
     -rss_limit_mb=2048 -close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$work/" \
     >"$work/log" 2>&1 &
