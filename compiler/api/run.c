@@ -322,27 +322,17 @@ static double output_tol(const run_args *a, kl_recipe *r, const run_case *c, int
   return tol;
 }
 
-/* "C[3,17] (element 2360)" */
-static void name_element(const kl_arg *a, size_t i, char *buf, size_t n) {
-  size_t idx[3] = {0}, rest = i;
-  for (int d = a->rank - 1; d >= 0; d--) idx[d] = rest % (size_t)a->dims[d], rest /= (size_t)a->dims[d];
-  int k = snprintf(buf, n, "%s[", a->name);
-  for (int d = 0; d < a->rank && k > 0 && (size_t)k < n; d++)
-    k += snprintf(buf + k, n - (size_t)k, d ? ",%zu" : "%zu", idx[d]);
-  if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "] (element %zu)", i);
-}
-
 /* Why output i failed, on the lines under the result line. */
 static void report_failure(const run_case *c, int i, const harness_cmp *m, double tol, uint64_t seed) {
   char where[128];
   const kl_arg *a = &c->args[i];
   if (m->nan_at != HARNESS_NONE) {
-    name_element(a, m->nan_at, where, sizeof where);
+    ref_name_element(a, m->nan_at, where, sizeof where);
     printf("  %s: %s is NaN (poison never overwritten?) (seed %llu)\n", a->name, where,
            (unsigned long long)seed);
   }
   if (m->first_over != HARNESS_NONE) {
-    name_element(a, m->first_over, where, sizeof where);
+    ref_name_element(a, m->first_over, where, sizeof where);
     double g = harness_get(c->t[i].host, a->elem, m->first_over), want = c->t[i].ref[m->first_over];
     printf("  %s: %zu of %zu elements over tol %.3g; first %s = %.9g, reference %.9g (seed %llu)\n", a->name,
            m->over, m->n, tol, where, g, want, (unsigned long long)seed);
@@ -364,7 +354,7 @@ static void report_lowp_failure(const run_case *c, int i, const harness_lowp *m,
                                 uint64_t seed) {
   char where[128];
   const kl_arg *a = &c->args[i];
-  name_element(a, m->worst, where, sizeof where);
+  ref_name_element(a, m->worst, where, sizeof where);
   printf(
       "  %s: max abs err %.3g at %s = %.9g, reference %.9g; the low-precision reference's %.3g: %.3gx, over "
       "%gx + %.3g (seed %llu)\n",

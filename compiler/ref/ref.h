@@ -23,6 +23,9 @@ ref_fn ref_lookup(const char *name); /* NULL if unknown */
 /* Index of the argument `name` if it is a tensor of that rank (is_tensor = 1) or a scalar
  * (is_tensor = 0, rank ignored); else -1. */
 int ref_find(const ref_call *c, const char *name, int is_tensor, int rank);
+
+/* Element i of tensor argument a, named for a message: "y[3,17] (element 2360)". */
+void ref_name_element(const kl_arg *a, size_t i, char *buf, size_t n);
 /* The setting `name` as text, or NULL. */
 const char *ref_setting(const ref_call *c, const char *name);
 /* x as the call's precision holds it: x itself when exact ("f64"). */

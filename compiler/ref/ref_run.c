@@ -34,8 +34,7 @@ void ref_describe(kl_recipe *r, char *buf, size_t n) {
   }
 }
 
-/* "y[3,17] (element 2360)" */
-static void name_element(const kl_arg *a, size_t i, char *buf, size_t n) {
+void ref_name_element(const kl_arg *a, size_t i, char *buf, size_t n) {
   size_t idx[3] = {0}, rest = i;
   for (int d = a->rank - 1; d >= 0; d--) idx[d] = rest % (size_t)a->dims[d], rest /= (size_t)a->dims[d];
   int k = snprintf(buf, n, "%s[", a->name);
@@ -141,7 +140,7 @@ static int find_gap(const ref_job *job, const char *what, char *err, size_t errn
     if (!a->is_tensor || !(a->role & KL_OUT)) continue;
     for (size_t j = 0, n = numel(a); j < n; j++)
       if (isnan(job->data[i][j])) {
-        name_element(a, j, where, sizeof where);
+        ref_name_element(a, j, where, sizeof where);
         snprintf(err, errn, "%s left %s unset (NaN)", what, where);
         return REF_FAILED;
       }

@@ -141,6 +141,25 @@ static inline char *test_read_file(const char *path, size_t *len) {
   return ir_read_file(path, len, err, sizeof err);
 }
 
+/* A bad input whose first line is "-- expect: LINE: MESSAGE" (or "-- expect: -: MESSAGE" for an
+ * error without a line): the whole message kiln must give, "PATH:LINE: MESSAGE" (or "PATH: MESSAGE"),
+ * into want. The first line's newline is overwritten; returns the text after it, or NULL (and a failed
+ * check) when the first line is not an expectation. */
+static inline char *test_expected_error(const char *path, char *text, char *want, size_t n) {
+  if (!text || strncmp(text, "-- expect: ", 11) || !strchr(text, '\n') || !strchr(text + 11, ':')) {
+    fprintf(stderr, "%s: no '-- expect: LINE: MESSAGE' first line\n", path);
+    test_failures++;
+    return NULL;
+  }
+  char *line = text + 11, *colon = strchr(line, ':'), *nl = strchr(line, '\n');
+  *nl = 0;
+  if (line[0] == '-')
+    snprintf(want, n, "%s:%s", path, colon + 1);
+  else
+    snprintf(want, n, "%s:%.*s:%s", path, (int)(colon - line), line, colon + 1);
+  return nl + 1;
+}
+
 /* Writes n bytes to path; 0 or -1. */
 static inline int test_write_file(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");

@@ -315,14 +315,7 @@ static void expect_bad(const char *name, int builds) {
   char path[256], want[1024], err[2048] = "";
   snprintf(path, sizeof path, "tests/recipes_bad/%s.lua", name);
   char *text = test_read_file(path, NULL);
-  CHECK(text && !strncmp(text, "-- expect: ", 11), "%s: no '-- expect:' first line", path);
-  if (!text) return;
-  char *line = text + 11, *colon = strchr(line, ':'), *nl = strchr(line, '\n');
-  *nl = 0;
-  if (line[0] == '-')
-    snprintf(want, sizeof want, "%s:%s", path, colon + 1);
-  else
-    snprintf(want, sizeof want, "%s:%.*s:%s", path, (int)(colon - line), line, colon + 1);
+  if (!test_expected_error(path, text, want, sizeof want)) return free(text);
   CHECK(load_and_build(path, builds, err, sizeof err) == -1, "%s: no error", path);
   CHECK(!strcmp(err, want), "%s:\n  got  '%s'\n  want '%s'", path, err, want);
   free(text);

@@ -27,34 +27,11 @@
 
 #include "compiler/lua/kl_recipe.h"
 #include "target/target.h"
+#include "test.h"
 
-static int failures;
-static char scratch[64];
-
-#define CHECK(cond, ...)                                                                                     \
-  do {                                                                                                       \
-    if (!(cond)) {                                                                                           \
-      failures++;                                                                                            \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-      fprintf(stderr, __VA_ARGS__);                                                                          \
-      fputc('\n', stderr);                                                                                   \
-    }                                                                                                        \
-  } while (0)
+static char *scratch;
 
 /* ---- helpers ---- */
-
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
-}
 
 static void write_file(const char *path, const char *data, size_t n) {
   FILE *f = fopen(path, "wb");
@@ -109,15 +86,9 @@ static const char *const sandboxed[] = {"os_execute", "os_exit",     "io_open", 
 static void expect_sandboxed(const char *name) {
   char path[256], want[1024], err[2048] = "";
   snprintf(path, sizeof path, "tests/recipes_bad/sandbox_%s.lua", name);
-  char *text = read_text(path);
-  CHECK(text && !strncmp(text, "-- expect: ", 11), "%s: no '-- expect:' first line", path);
-  if (!text) return;
-  char *line = text + 11, *colon = strchr(line, ':'), *nl = strchr(line, '\n');
-  *nl = 0;
-  if (line[0] == '-')
-    snprintf(want, sizeof want, "%s:%s", path, colon + 1);
-  else
-    snprintf(want, sizeof want, "%s:%.*s:%s", path, (int)(colon - line), line, colon + 1);
+  char *text = test_read_file(path, NULL), *rest = test_expected_error(path, text, want, sizeof want);
+  if (!rest) return free(text);
+  char *nl = rest - 1;
   kl_options o = {0};
   if (!strncmp(nl + 1, "-- flags: ", 10)) {
     char *end = strchr(nl + 1, '\n');
@@ -455,8 +426,7 @@ static void test_settings(void) {
 }
 
 int main(void) {
-  snprintf(scratch, sizeof scratch, "/tmp/kiln_sandbox_XXXXXX");
-  if (!mkdtemp(scratch)) return 1;
+  scratch = test_scratch_dir("kiln-sandbox");
   test_sandboxed_recipes();
   test_options();
   test_reach();
@@ -465,12 +435,7 @@ int main(void) {
   test_objects();
   test_limits();
   test_settings();
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
-  if (system(cmd) != 0) failures++;
-  if (failures)
-    fprintf(stderr, "%d failures\n", failures);
-  else
-    printf("ok\n");
-  return failures != 0;
+  CHECK(test_rmtree(scratch) == 0, "cannot remove %s", scratch);
+  free(scratch);
+  return test_done("test_sandbox");
 }
