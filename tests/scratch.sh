@@ -11,4 +11,10 @@ rm -rf "$dir/tmp"
 mkdir -p "$dir/tmp" "$dir/cache"
 TMPDIR="$dir/tmp" KILN_CACHE_DIR="$dir/cache"
 export TMPDIR KILN_CACHE_DIR
+# A test that dies at once, for every test alike, is most often a missing compiler (a build still
+# linking it, or another build folder's path): say so instead of failing in silence.
+if [ -n "${KILN:-}" ] && [ ! -x "$KILN" ]; then
+  echo "scratch.sh: the compiler \$KILN=$KILN is not an executable file (is the build complete?)" >&2
+  exit 1
+fi
 exec "$@"

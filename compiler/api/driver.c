@@ -188,12 +188,14 @@ int driver_ptxas(const char *ptx, const char *arch, const char *cubin_out, char 
     snprintf(err, errn, "ptxas not found (PATH, /usr/local/cuda/bin)");
     return 1;
   }
-  char dir[] = "/tmp/kiln-ptxas-XXXXXX";
+  const char *tmp = getenv("TMPDIR");
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/kiln-ptxas-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
   if (!mkdtemp(dir)) {
-    snprintf(err, errn, "cannot make a temporary directory: %s", strerror(errno));
+    snprintf(err, errn, "cannot make a temporary directory %s: %s", dir, strerror(errno));
     return -1;
   }
-  char in[64], out[64], log[64];
+  char in[4200], out[4200], log[4200];
   snprintf(in, sizeof in, "%s/k.ptx", dir);
   snprintf(out, sizeof out, "%s/k.cubin", dir);
   snprintf(log, sizeof log, "%s/log", dir);

@@ -6,10 +6,12 @@
  * p is an empty proxy: its __index reads the settings (numbers where the text parses as one) and
  * refuses unknown names, its __newindex refuses writes, and pairs(p) lists the settings.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../ir/elem_float.h"
 #include "kl_lib.h"
 
 /* p.NAME: the setting, or an error naming the unknown NAME and listing the parameters. */
@@ -200,6 +202,17 @@ static void eval_tensor(lua_State *L, int a, int p, kl_arg *out) {
   lua_pop(L, 2);
 }
 
+/* 1 if the finite x rounds to a finite value of float type e (infinities and NaN are the caller's). */
+static int float_fits(ir_elem e, double x) {
+  switch (e) {
+  case IR_F64: return 1;
+  case IR_F32: return isfinite((float)x);
+  case IR_E4M3: return fabs(x) <= 448; /* these two saturate: past the largest value is an error */
+  case IR_E5M2: return fabs(x) <= 57344;
+  default: return isfinite(ir_float_decode(e, ir_float_encode(e, x, 0)));
+  }
+}
+
 static void eval_scalar(lua_State *L, int a, int p, kl_arg *out) {
   char msg[256];
   int t = lua_getfield(L, a, "value");
@@ -221,6 +234,11 @@ static void eval_scalar(lua_State *L, int a, int p, kl_arg *out) {
   char range[160];
   if (ir_int_fits(out->elem, i, range, sizeof range)) {
     snprintf(msg, sizeof msg, "scalar '%s' = %s", out->name, range);
+    arg_fail(L, a, msg);
+  }
+  if (ir_elem_is_float(out->elem) && isfinite(x) && !float_fits(out->elem, x)) {
+    snprintf(msg, sizeof msg, "scalar '%s' = %.6g is outside %s's finite range", out->name, x,
+             ir_elem_name(out->elem));
     arg_fail(L, a, msg);
   }
   out->fval = x;

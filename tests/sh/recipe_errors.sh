@@ -48,6 +48,24 @@ check_run() { # check_run NAME WANT -- command...: non-zero exit, WANT in the ou
 }
 check_run scalar-i32-range "recipes/vector_add.lua:19: scalar 'n' = 3000000000 is outside i32's range -2147483648..2147483647" -- \
   "$KILN" run recipes/vector_add.lua --sim --set n=3000000000
+check_run scalar-f32-range "recipes/matmul.lua:70: scalar 'alpha' = 1e+39 is outside f32's finite range" -- \
+  "$KILN" run recipes/matmul.lua --sim --set alpha=1e39
+cat > "$tmp/h16.lua" <<'LUA'
+local kiln = require "kiln"
+return kiln.recipe {
+  name = "h16", params = { n = 64, s = 0.5 },
+  args = { kiln.tensor("x", "f16", { "n" }, "inout"), kiln.scalar("s", "f16", function(p) return p.s end),
+           kiln.scalar("n", "i32") },
+  grid = function(p) return 1 end,
+  reference = "vector_add",
+  body = function(k, p)
+    local x = k.view(k.args.x, { k.args.n })
+    k.store(x, { 0 }, k.load(x, { 0 }, { 64 }) * k.args.s)
+  end,
+}
+LUA
+check_run scalar-f16-range "$tmp/h16.lua:4: scalar 's' = 1e+06 is outside f16's finite range" -- \
+  "$KILN" run "$tmp/h16.lua" --sim --set s=1e6
 check_run grid-axis1-range "recipes/matmul.lua:76: grid(p) gives 65536 programs on axis 1: need a whole number from 1 to 65535" -- \
   "$KILN" run recipes/matmul.lua --sim --set M=16 --set K=16 --set N=4194304 --set BLOCK_N=64
 check stages-range "recipes/attention.lua:166: k.range: stages must be a whole number from 1 to 8, got 2147483648" -- \
