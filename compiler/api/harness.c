@@ -224,20 +224,26 @@ static double abs_err(double got, double ref) {
 
 int harness_compare_lowp(const void *got, ir_elem e, const double *ref, const double *lowp, size_t n,
                          double factor, harness_lowp *m) {
-  double ss = 0;
+  double ss = 0, u = harness_unit_roundoff(e), excess = -INFINITY;
   size_t finite = 0;
   memset(m, 0, sizeof *m);
   m->worst = HARNESS_NONE;
   for (size_t i = 0; i < n; i++) {
-    double d = abs_err(harness_get(got, e, i), ref[i]), dl = abs_err(lowp[i], ref[i]);
-    if (d > m->err || (isnan(d) && !isnan(m->err))) m->err = d, m->worst = i;
+    double dl = abs_err(lowp[i], ref[i]);
     if (dl > m->lowp_err) m->lowp_err = dl;
     if (isfinite(ref[i])) ss += ref[i] * ref[i], finite++;
   }
-  m->slack = 2 * harness_unit_roundoff(e) * (finite ? sqrt(ss / (double)finite) : 0);
+  double base = 2 * u * (finite ? sqrt(ss / (double)finite) : 0), worst_slack = base;
+  for (size_t i = 0; i < n; i++) {
+    double d = abs_err(harness_get(got, e, i), ref[i]);
+    double slack = base + (isfinite(ref[i]) ? u * fabs(ref[i]) : 0); /* + the element's own rounding */
+    if (d > m->err || (isnan(d) && !isnan(m->err))) m->err = d, m->worst = i;
+    if (d - slack > excess || (isnan(d) && !isnan(excess))) excess = d - slack, worst_slack = slack;
+  }
+  m->slack = worst_slack;
   m->limit = factor * m->lowp_err + m->slack;
   m->ratio = m->err == 0 ? 0 : m->lowp_err > 0 ? m->err / m->lowp_err : INFINITY;
-  return m->err <= m->limit ? 0 : -1;
+  return isnan(excess) || excess > factor * m->lowp_err ? -1 : 0;
 }
 
 static double over_limit(double x, double limit) { return limit > 0 ? x / limit : x > 0 ? INFINITY : 0; }

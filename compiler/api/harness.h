@@ -84,17 +84,18 @@ double harness_unit_roundoff(ir_elem e);
 /* ---- the vs_lowp criterion (FlashAttention's): the kernel against a plain low-precision computation ----
  *
  * lowp is the reference computed in the input type (include/kiln_ref.h). The output passes when
- *     max|got - ref| <= factor * max|lowp - ref| + slack,   slack = 2 u rms(ref)
- * (u the output type's unit roundoff: the slack keeps an output that the low-precision reference
- * computes exactly, such as a sum of one term, from failing the kernel on its last bits). NaN and
- * infinity count as in harness_compare. */
+ *     |got_i - ref_i| <= factor * max|lowp - ref| + slack_i,   slack_i = 2 u rms(ref) + u |ref_i|
+ * for every element (u the output type's unit roundoff: the slack keeps an output that the
+ * low-precision reference computes exactly, such as a sum of one term, from failing the kernel on
+ * its last bits; u |ref_i| is the element's own rounding to the output type). NaN and infinity
+ * count as in harness_compare. */
 typedef struct {
   double err;      /* max |got - ref| */
   double lowp_err; /* max |lowp - ref| */
-  double slack;
-  double ratio; /* err / lowp_err (0 when both are 0, infinity when only lowp_err is) */
-  double limit; /* factor * lowp_err + slack */
-  size_t worst; /* index of err, HARNESS_NONE when err is 0 */
+  double slack;    /* slack_i of the element closest to failing */
+  double ratio;    /* err / lowp_err (0 when both are 0, infinity when only lowp_err is) */
+  double limit;    /* factor * lowp_err + slack */
+  size_t worst;    /* index of err, HARNESS_NONE when err is 0 */
 } harness_lowp;
 
 /* Returns 0 if the output passes, -1 if not; fills m either way. */
