@@ -75,8 +75,8 @@ struct kl_recipe {
   double deadline;                     /* of this evaluation, in CLOCK_MONOTONIC seconds */
   char pos_file[512];                  /* the noted position */
   int pos_line;
-  kl_reference ref;                  /* the declared reference (kl_reference.c calls a Lua one) */
-  kl_check_rule rule;                /* the declared `check` */
+  kl_reference ref;   /* the declared reference (kl_reference.c calls a Lua one) */
+  kl_check_rule rule; /* the declared `check` */
 };
 
 /* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. Every
