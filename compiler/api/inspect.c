@@ -30,11 +30,12 @@ static void occupancy(const tg_target *t, int regs, int threads, int smem, kiln_
   o->by_smem = smem > t->smem_per_block ? 0 : smem ? t->smem_per_sm / block_smem : t->max_blocks_per_sm;
   o->by_threads = t->max_threads_per_sm / (warps * 32);
   o->by_slots = t->max_blocks_per_sm;
-  /* ties name the first of registers, shared memory, threads, slots */
-  o->blocks = o->by_regs, o->limit = "registers";
-  if (o->by_smem < o->blocks) o->blocks = o->by_smem, o->limit = "shared memory";
-  if (o->by_threads < o->blocks) o->blocks = o->by_threads, o->limit = "threads";
-  if (o->by_slots < o->blocks) o->blocks = o->by_slots, o->limit = "block slots";
+  /* Which binds: on a tie, registers before shared memory before threads before block slots; a block
+   * that uses no registers or no shared memory is not limited by them. */
+  o->blocks = o->by_slots, o->limit = "block slots";
+  if (o->by_threads <= o->blocks) o->blocks = o->by_threads, o->limit = "threads";
+  if (smem && o->by_smem <= o->blocks) o->blocks = o->by_smem, o->limit = "shared memory";
+  if (regs && o->by_regs <= o->blocks) o->blocks = o->by_regs, o->limit = "registers";
   o->warps = o->blocks * warps;
   o->max_warps = t->max_threads_per_sm / 32;
 }
@@ -301,10 +302,14 @@ const char *kiln_sass_tool(void) {
 }
 
 static const char *no_tool_message(void) {
-  return getenv("KILN_NVDISASM") ? "no SASS disassembler: $KILN_NVDISASM is not an executable"
-                                 : "no SASS disassembler (looked for nvdisasm and cuobjdump on PATH and in "
-                                   "/usr/local/cuda/bin, nvdisasm in $VIRTUAL_ENV and ./.venv site-packages; "
-                                   "set KILN_NVDISASM)";
+  static char msg[512];
+  const char *env = getenv("KILN_NVDISASM");
+  if (env) {
+    snprintf(msg, sizeof msg, "no SASS disassembler: KILN_NVDISASM=%.400s is not an executable", env);
+    return msg;
+  }
+  return "no SASS disassembler (looked for nvdisasm and cuobjdump on PATH and in /usr/local/cuda/bin, "
+         "nvdisasm in $VIRTUAL_ENV and ./.venv site-packages; set KILN_NVDISASM)";
 }
 
 /* Runs tool on the cubin at path; its standard output into *out. 0, or -1 with the message in s. */
@@ -352,8 +357,14 @@ static int make_tmpdir(kiln_session *s, char *dir, size_t n) {
 }
 
 static const char *ptxas_missing(void) {
-  return getenv("KILN_PTXAS") ? "ptxas not found (looked in $KILN_PTXAS, which is not an executable)"
-                              : "ptxas not found (looked on PATH and in /usr/local/cuda/bin; set KILN_PTXAS)";
+  static char msg[512];
+  const char *env = getenv("KILN_PTXAS");
+  if (env) {
+    snprintf(msg, sizeof msg, "ptxas not found (looked in KILN_PTXAS=%.400s, which is not an executable)",
+             env);
+    return msg;
+  }
+  return "ptxas not found (looked on PATH and in /usr/local/cuda/bin; set KILN_PTXAS)";
 }
 
 /* ptxas -v on ptx, the cubin kept in dir/k.cubin (when keep). 0, or a status with the message in s. */
