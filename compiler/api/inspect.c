@@ -312,6 +312,19 @@ static const char *no_tool_message(void) {
          "nvdisasm in $VIRTUAL_ENV and ./.venv site-packages; set KILN_NVDISASM)";
 }
 
+/* 1 if text holds an instruction line. */
+static int has_instruction(const char *text) {
+  sass_insn in;
+  for (const char *line = text; *line;) {
+    size_t len = strcspn(line, "\n");
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+    if (parse_insn(buf, 0, &in)) return 1;
+    line += len + (line[len] == '\n');
+  }
+  return 0;
+}
+
 /* Runs tool on the cubin at path; its standard output into *out. 0, or -1 with the message in s. */
 static int disassemble(kiln_session *s, const char *tool, const char *cubin, const char *dir, char **out) {
   char txt[4200], log[4200];
@@ -340,9 +353,15 @@ static int disassemble(kiln_session *s, const char *tool, const char *cubin, con
   *out = ok ? ir_read_file(txt, NULL, s->err, sizeof s->err) : NULL;
   if (!ok) {
     char *l = ir_read_file(log, NULL, rerr, sizeof rerr);
-    api_fail(s, KILN_ERR_COMPILE, "%s failed (exit %d): %.*s", tool, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-             l ? (int)strcspn(l, "\n") : 0, l ? l : "");
+    int n = l ? (int)strcspn(l, "\n") : 0;
+    api_fail(s, KILN_ERR_COMPILE, "%s failed (exit %d)%s%.*s", tool, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+             n ? ": " : "", n, l ? l : "");
     free(l);
+  }
+  if (*out && !has_instruction(*out)) {
+    api_fail(s, KILN_ERR_COMPILE, "%s printed no SASS instructions for the cubin", tool);
+    free(*out);
+    *out = NULL;
   }
   unlink(txt), unlink(log);
   return *out ? 0 : -1;

@@ -75,6 +75,11 @@ else
   echo "FAIL inspect without a disassembler:"; cat "$tmp/ins"; fail=1
 fi
 
+# a disassembler that fails, or prints no instructions: one line naming it, exit 1
+one_line 1 "^/bin/false failed (exit 1)$" env KILN_NVDISASM=/bin/false "$KILN" compile $R --target sm_90a --emit sass
+one_line 1 "^/bin/false failed (exit 1)$" env KILN_NVDISASM=/bin/false "$KILN" inspect $R --target sm_90a
+one_line 1 "^/bin/true printed no SASS instructions for the cubin" env KILN_NVDISASM=/bin/true "$KILN" inspect $R --target sm_90a
+
 # 5. with a disassembler
 if "$KILN" compile $R --target sm_90a --emit sass -o "$tmp/k.sass" > "$tmp/out" 2>&1; then
   grep -q "HMMA" "$tmp/k.sass" || { echo "FAIL --emit sass: no HMMA"; fail=1; }
