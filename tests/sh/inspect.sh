@@ -6,6 +6,9 @@
 #      itself reports them, and the occupancy line consistent with the limits printed;
 #   4. without a disassembler (KILN_NVDISASM names a missing file): --emit sass fails in one line,
 #      inspect prints the ptxas part and "sass: unavailable";
+#      a disassembler that fails or prints nothing: one line naming it; a stand-in nvdisasm in a
+#      $VIRTUAL_ENV's site-packages that prints tests/inspect/matmul_sm90a.sass: found, and the
+#      fixture's loop reported (this runs without a real disassembler);
 #   5. with one (nvdisasm or cuobjdump: kiln_sass_tool): --emit sass holds HMMA, inspect prints the
 #      MMA loop and the non-MMA instructions per MMA.
 # Parts 3 and 5 are skipped, said, when ptxas or the disassembler is not installed.
@@ -79,6 +82,28 @@ fi
 one_line 1 "^/bin/false failed (exit 1)$" env KILN_NVDISASM=/bin/false "$KILN" compile $R --target sm_90a --emit sass
 one_line 1 "^/bin/false failed (exit 1)$" env KILN_NVDISASM=/bin/false "$KILN" inspect $R --target sm_90a
 one_line 1 "^/bin/true printed no SASS instructions for the cubin" env KILN_NVDISASM=/bin/true "$KILN" inspect $R --target sm_90a
+
+# the venv lookup, with a stand-in nvdisasm that prints the committed fixture (nvdisasm's output for
+# this variant): kiln finds it under $VIRTUAL_ENV's site-packages and reports the fixture's loop
+if [ -x /usr/local/cuda/bin/nvdisasm ] || [ -x /usr/local/cuda/bin/cuobjdump ]; then
+  echo "skip: the venv lookup (a disassembler in /usr/local/cuda/bin comes first)"
+else
+  bin="$tmp/venv/lib/python3.11/site-packages/nvidia/cu13/bin"
+  mkdir -p "$bin"
+  printf '#!/bin/sh\ncat "%s/tests/inspect/matmul_sm90a.sass"\n' "$PWD" > "$bin/nvdisasm"
+  chmod +x "$bin/nvdisasm"
+  venv() { env -u KILN_NVDISASM PATH=/usr/bin:/bin VIRTUAL_ENV="$tmp/venv" "$@"; }
+  if venv "$KILN" inspect $R --target sm_90a > "$tmp/ins" 2>&1 &&
+    grep -q "^sass ($bin/nvdisasm): 1039 instructions, 16 MMA$" "$tmp/ins" &&
+    grep -q "^  MMA loop /\*18b0\*/\.\./\*2d40\*/: 330 instructions per iteration: mma 16 " "$tmp/ins" &&
+    grep -q "^  non-MMA instructions per MMA: 19.62$" "$tmp/ins"; then
+    echo "ok   venv nvdisasm: $(grep "per MMA" "$tmp/ins")"
+  else
+    echo "FAIL venv nvdisasm:"; cat "$tmp/ins"; fail=1
+  fi
+  venv "$KILN" compile $R --target sm_90a --emit sass -o "$tmp/v.sass" && cmp -s "$tmp/v.sass" tests/inspect/matmul_sm90a.sass ||
+    { echo "FAIL --emit sass through the venv nvdisasm"; fail=1; }
+fi
 
 # 5. with a disassembler
 if "$KILN" compile $R --target sm_90a --emit sass -o "$tmp/k.sass" > "$tmp/out" 2>&1; then
