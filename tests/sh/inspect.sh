@@ -39,6 +39,11 @@ one_line 1 "cannot open recipes/none.lua" "$KILN" inspect recipes/none.lua --tar
 # 2. no ptxas
 one_line 1 "ptxas not found (looked in KILN_PTXAS=$tmp/none" env KILN_PTXAS="$tmp/none" "$KILN" inspect $R --target sm_90a
 
+if [ ! -x /usr/local/cuda/bin/ptxas ] && ! PATH=/usr/bin:/bin command -v ptxas > /dev/null; then
+  one_line 1 "ptxas not found (looked on PATH and in /usr/local/cuda/bin; set KILN_PTXAS)" \
+    env -u KILN_PTXAS PATH=/usr/bin:/bin "$KILN" inspect $R --target sm_90a
+fi
+
 PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/local/cuda/bin/ptxas; } || true)
 if [ -z "$PTXAS" ]; then
   echo "skip: ptxas not installed: the ptxas and SASS parts of kiln inspect are not tested"
