@@ -54,7 +54,7 @@ static void print_result(const kiln_inspect_result *r) {
 
 int cmd_inspect(int argc, char **argv) {
   const char *input = NULL, *target = NULL, *sets[MAXSETS];
-  int nsets = 0, no_sass = 0, no_cache = 0;
+  int nsets = 0, no_sass = 0, no_cache = 0, help = 0;
   kiln_recipe_opts ropts = {0};
   const cli_option opts[] = {
       {"--target", CLI_VALUE, .value = &target},
@@ -67,8 +67,10 @@ int cmd_inspect(int argc, char **argv) {
                    .nopts = sizeof opts / sizeof *opts,
                    .input = &input,
                    .no_input = "no input",
+                   .help = &help,
                    .usage = usage};
   if (cli_recipe_opts(&spec, &argc, argv, &ropts) || cli_parse(&spec, argc, argv)) return 2;
+  if (help) return usage(stdout), 0;
   kiln_session *s = kiln_session_new();
   if (!s) return fprintf(stderr, "kiln inspect: out of memory\n"), 1;
   kiln_recipe *r = NULL;

@@ -32,6 +32,7 @@ one_line() { # one_line WANT_RC PATTERN COMMAND...: COMMAND exits WANT_RC with o
 { [ $rc = 2 ] && head -n 1 "$tmp/out" | grep -q "^kiln inspect: no input"; } || { echo "FAIL no input: exit $rc"; cat "$tmp/out"; fail=1; }
 "$KILN" inspect $R --bogus > "$tmp/out" 2>&1; rc=$?
 { [ $rc = 2 ] && head -n 1 "$tmp/out" | grep -q "unknown option --bogus"; } || { echo "FAIL --bogus: exit $rc"; fail=1; }
+"$KILN" inspect --help > "$tmp/out" 2>&1 && head -n 1 "$tmp/out" | grep -q "^usage: kiln inspect" || { echo "FAIL --help"; fail=1; }
 one_line 2 "unknown target 'sm_99'" "$KILN" inspect $R --target sm_99
 one_line 1 "BLOCK_Q" "$KILN" inspect $R --target sm_80 --set BLOCK_Q=3
 one_line 1 "cannot open recipes/none.lua" "$KILN" inspect recipes/none.lua --target sm_80
