@@ -3,9 +3,13 @@
  * (registers, spills, shared memory), the occupancy that follows from the target row's per-SM limits,
  * and the SASS of the innermost loop that holds matrix instructions (nvdisasm or cuobjdump).
  *
- * Occupancy follows the CUDA occupancy calculator's rules: registers are allocated per warp, rounded
- * up to 256; a block's shared memory is its static plus dynamic bytes plus the per-block reserve of
- * the row (1 KB on sm_80 and later), against the SM's largest carveout.
+ * Occupancy follows the rules of CUDA's occupancy calculator (cuda_occupancy.h, CUDA 13.0:
+ * cudaOccMaxBlocksPerSMRegsLimit and cudaOccMaxBlocksPerSMSmemLimit): registers are allocated per
+ * warp in units of 256, and each of an SM's 4 sub-partitions holds whole warps' registers from a
+ * quarter of the register file (on these rows a block may use the whole file, so the calculator's
+ * per-block check never binds on its own); a block's shared memory is its static plus dynamic bytes
+ * plus the driver's per-block reserve (1 KB from sm_80), rounded up to 128 bytes (256 on sm_75),
+ * against the SM's largest carveout; a block over the per-block limit fits 0 times.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,10 +28,13 @@
 
 static void occupancy(const tg_target *t, int regs, int threads, int smem, kiln_occupancy *o) {
   int warps = (threads + 31) / 32;
+  /* registers: per warp, rounded up to 256; each of the 4 sub-partitions holds a quarter of the file */
   int regs_per_warp = (regs * 32 + 255) / 256 * 256;
-  o->by_regs = regs_per_warp ? t->regs_per_sm / (regs_per_warp * warps) : t->max_blocks_per_sm;
-  int block_smem = smem + t->smem_reserved;
-  o->by_smem = smem > t->smem_per_block ? 0 : smem ? t->smem_per_sm / block_smem : t->max_blocks_per_sm;
+  o->by_regs = regs_per_warp ? (t->regs_per_sm / 4 / regs_per_warp * 4) / warps : t->max_blocks_per_sm;
+  /* shared memory: static + dynamic + the reserve, rounded up to 128 bytes (256 before sm_80) */
+  int unit = t->sm >= 80 ? 128 : 256;
+  int block_smem = (smem + t->smem_reserved + unit - 1) / unit * unit;
+  o->by_smem = smem > t->smem_per_block ? 0 : block_smem ? t->smem_per_sm / block_smem : t->max_blocks_per_sm;
   o->by_threads = t->max_threads_per_sm / (warps * 32);
   o->by_slots = t->max_blocks_per_sm;
   /* Which binds: on a tie, registers before shared memory before threads before block slots; a block

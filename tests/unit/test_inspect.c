@@ -31,21 +31,31 @@ static void test_occupancy(void) {
   /* 96 regs = 3072 per warp, 4 warps = 12288 per block: 65536/12288 = 5; 32768+1024 B: 233472/33792 = 6;
    * 2048/128 = 16 threads; 32 slots. */
   occ_case("sm_90a", 96, 128, 32768, 5, 6, 16, 32, 5, "registers", 20, 64);
-  /* no registers, no shared memory: 2048/1024 = 2 by threads */
-  occ_case("sm_80", 0, 1024, 0, 32, 32, 2, 32, 2, "threads", 64, 64);
-  /* 33 regs: 1056 rounds up to 1280 per warp, 8 warps = 10240: 6; threads 1536/256 = 6: the tie
-   * names registers */
-  occ_case("sm_86", 33, 256, 0, 6, 16, 6, 16, 6, "registers", 48, 48);
-  /* sm_75: 32 regs x 64 threads = 2048: 32 blocks; threads 1024/64 = 16 ties the 16 slots: threads */
+  /* no registers, no shared memory but the 1 KB reserve (167936/1024 = 164): 2048/1024 = 2 by threads */
+  occ_case("sm_80", 0, 1024, 0, 32, 164, 2, 32, 2, "threads", 64, 64);
+  /* 33 regs: 1056 rounds up to 1280 per warp: 16384/1280 = 12 warps per sub-partition, 48 per SM,
+   * 8 per block: 6; threads 1536/256 = 6: the tie names registers */
+  occ_case("sm_86", 33, 256, 0, 6, 100, 6, 16, 6, "registers", 48, 48);
+  /* sm_75: 32 regs: 16 warps per sub-partition, 64 per SM: 32 blocks of 2 warps; no reserve on sm_75:
+   * shared memory does not limit (the slots are shown); threads 1024/64 = 16 ties the 16 slots */
   occ_case("sm_75", 32, 64, 0, 32, 16, 16, 16, 16, "threads", 32, 32);
   /* shared memory binds: 48 KB + 1 KB reserved on sm_89: 102400/50176 = 2 */
   occ_case("sm_89", 32, 128, 48 * 1024, 16, 2, 12, 24, 2, "shared memory", 8, 48);
   /* over the per-block limit (99 KB on sm_86): no block fits */
   occ_case("sm_86", 32, 128, 100 * 1024, 16, 0, 12, 16, 0, "shared memory", 0, 48);
-  /* 255 regs x 1024 threads: 8192 per warp x 32 warps = 262144 > 65536: none */
-  occ_case("sm_120a", 255, 1024, 0, 0, 32, 1, 32, 0, "registers", 0, 48);
-  /* many small blocks: slots bind (sm_100a: 32 slots, 2048/32 = 64 by threads) */
-  occ_case("sm_100a", 16, 32, 0, 128, 32, 64, 32, 32, "block slots", 32, 64);
+  /* 255 regs: 8192 per warp: 2 warps per sub-partition, 8 per SM < 32 per block: none */
+  occ_case("sm_120a", 255, 1024, 0, 0, 100, 1, 24, 0, "registers", 0, 48);
+  /* many small blocks: slots bind (sm_100a: 32 slots, 2048/32 = 64 by threads, 16384/512 = 32 warps
+   * per sub-partition: 128 by registers) */
+  occ_case("sm_100a", 16, 32, 0, 128, 228, 64, 32, 32, "block slots", 32, 64);
+
+  /* the sub-partitions: 120 regs = 3840 per warp, 16384/3840 = 4 warps each, 16 per SM (not
+   * 65536/3840 = 17) */
+  occ_case("sm_80", 120, 32, 0, 16, 164, 64, 32, 16, "registers", 16, 64);
+  /* shared memory rounded up: 1000 + 1024 = 2024 -> 2048 on sm_90a (233472/2048 = 114), 1024 on sm_75
+   * (65536/1024 = 64, where 1000 bytes alone would give 65) */
+  occ_case("sm_90a", 32, 128, 1000, 16, 114, 16, 32, 16, "registers", 64, 64);
+  occ_case("sm_75", 32, 32, 1000, 64, 64, 32, 16, 16, "block slots", 16, 32);
 
   kiln_session *s = kiln_session_new();
   kiln_occupancy o;
