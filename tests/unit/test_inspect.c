@@ -2,6 +2,8 @@
  * test_inspect.c - kiln inspect's parts (include/kiln.h):
  *   1. the occupancy arithmetic against hand-computed cases, one per binding limit and tie rule, and
  *      its argument errors;
+ *      and against CUDA's own occupancy calculator: tests/inspect/occupancy_calc.txt, 4823 cases
+ *      (tests/inspect/occupancy_calc.cpp, CUDA 13.0's cuda_occupancy.h);
  *   2. the SASS loop finder on tests/inspect/matmul_sm90a.sass (nvdisasm 13.5 -c of the cubin of
  *      recipes/matmul.lua's defaults for sm_90a; the counts were checked with a separate script) and
  *      on hand-written cuobjdump-style text: nested loops, hex targets, NOPs, two functions;
@@ -71,6 +73,30 @@ static void test_occupancy(void) {
   CHECK_CONTAINS(kiln_error(s), "shared bytes -4 is negative");
   CHECK(kiln_occupancy_get(NULL, "sm_80", 32, 128, 0, &o) == KILN_ERR_USAGE);
   CHECK(kiln_occupancy_get(s, NULL, 32, 128, 0, &o) == KILN_OK && !kiln_error(s)[0]); /* sm_80 */
+  kiln_session_free(s);
+}
+
+/* Every case of tests/inspect/occupancy_calc.txt: CUDA 13.0's occupancy calculator's blocks per SM. */
+static void test_occupancy_calculator(void) {
+  kiln_session *s = kiln_session_new();
+  char *text = NULL;
+  CHECK(kiln_read_file(s, "tests/inspect/occupancy_calc.txt", &text) == KILN_OK, "%s", kiln_error(s));
+  int n = 0, bad = 0, off = 0, rg, th, sm, want;
+  char t[16];
+  while (text && sscanf(text + off, "%15s %d %d %d %d\n%n", t, &rg, &th, &sm, &want, &n) == 5) {
+    off += n;
+    kiln_occupancy o;
+    CHECK(kiln_occupancy_get(s, t, rg, th, sm, &o) == KILN_OK, "%s", kiln_error(s));
+    if (o.blocks != want && bad++ < 10)
+      CHECK(o.blocks == want, "%s regs %d threads %d smem %d: %d blocks (%s), the calculator %d", t, rg, th,
+            sm, o.blocks, o.limit, want);
+    n = 0;
+  }
+  CHECK(text && !text[off], "occupancy_calc.txt: unread text at byte %d", off);
+  int cases = 0;
+  for (int i = 0; text && text[i]; i++) cases += text[i] == '\n';
+  CHECK(cases > 4000, "only %d cases", cases);
+  kiln_free(text);
   kiln_session_free(s);
 }
 
@@ -215,6 +241,7 @@ static void test_inspect_ptxas(void) {
 
 int main(void) {
   test_occupancy();
+  test_occupancy_calculator();
   test_sass_fixture();
   test_sass_handwritten();
   test_inspect_ptxas();
