@@ -1,7 +1,7 @@
 /*
- * cli.h - the kiln command line: one subcommand per file (cmd_compile.c, cmd_opt.c, cmd_run.c, cmd_inspect.c), all
- * clients of the public API (include/kiln.h) and of nothing deeper, and the one option parser they
- * share (cli_options.c).
+ * cli.h - the kiln command line: one subcommand per file (cmd_compile.c, cmd_opt.c, cmd_run.c,
+ * cmd_inspect.c), all clients of the public API (include/kiln.h) and of nothing deeper, and the one option
+ * parser they share (cli_options.c).
  */
 #ifndef KILN_CLI_H
 #define KILN_CLI_H

@@ -195,8 +195,8 @@ kiln_status kiln_opt(kiln_session *s, const char *text, const char *file, const 
  * bytes plus the driver's per-block reserve, against the largest carveout), threads and block slots. */
 typedef struct {
   int by_regs, by_smem, by_threads, by_slots;
-  int blocks;        /* the smallest of the four */
-  const char *limit; /* which binds: "registers", "shared memory", "threads" or "block slots" */
+  int blocks;           /* the smallest of the four */
+  const char *limit;    /* which binds: "registers", "shared memory", "threads" or "block slots" */
   int warps, max_warps; /* resident warps per SM at that, and the SM's maximum */
 } kiln_occupancy;
 
@@ -208,28 +208,28 @@ kiln_status kiln_occupancy_get(kiln_session *s, const char *target, int regs, in
 
 /* Instruction classes of the SASS loop summary. */
 enum {
-  KILN_SASS_MMA,           /* HMMA, IMMA, HGMMA, ... (every opcode with "MMA" in it) */
-  KILN_SASS_SHARED_LOAD,   /* LDS, LDSM */
-  KILN_SASS_SHARED_STORE,  /* STS */
-  KILN_SASS_GLOBAL,        /* LDG, STG, LDGSTS, TMA and bulk copies, atomics, generic LD/ST */
-  KILN_SASS_SYNC,          /* BAR, DEPBAR, LDGDEPBAR, MEMBAR, SYNCS, WARPSYNC, ... */
-  KILN_SASS_BRANCH,        /* BRA, EXIT, BSSY, BSYNC, ... */
-  KILN_SASS_INT,           /* integer and address arithmetic, uniform (U...) ones included */
-  KILN_SASS_FLOAT,         /* F..., H... (not MMA), MUFU, conversions */
-  KILN_SASS_OTHER,         /* moves, special registers, constants, predicates */
+  KILN_SASS_MMA,          /* HMMA, IMMA, HGMMA, ... (every opcode with "MMA" in it) */
+  KILN_SASS_SHARED_LOAD,  /* LDS, LDSM */
+  KILN_SASS_SHARED_STORE, /* STS */
+  KILN_SASS_GLOBAL,       /* LDG, STG, LDGSTS, TMA and bulk copies, atomics, generic LD/ST */
+  KILN_SASS_SYNC,         /* BAR, DEPBAR, LDGDEPBAR, MEMBAR, SYNCS, WARPSYNC, ... */
+  KILN_SASS_BRANCH,       /* BRA, EXIT, BSSY, BSYNC, ... */
+  KILN_SASS_INT,          /* integer and address arithmetic, uniform (U...) ones included */
+  KILN_SASS_FLOAT,        /* F..., H... (not MMA), MUFU, conversions */
+  KILN_SASS_OTHER,        /* moves, special registers, constants, predicates */
   KILN_SASS_NCLASS
 };
 /* "mma", "shared-load", "shared-store", "global", "sync", "branch", "int", "float", "other". */
 const char *kiln_sass_class_name(int c);
 
 typedef struct {
-  int found;                   /* 1: a loop holding matrix instructions was found */
-  unsigned start, end;         /* addresses of its first instruction and of its backward branch */
-  int instructions;            /* instructions from start to end inclusive, NOPs not counted */
+  int found;           /* 1: a loop holding matrix instructions was found */
+  unsigned start, end; /* addresses of its first instruction and of its backward branch */
+  int instructions;    /* instructions from start to end inclusive, NOPs not counted */
   int by_class[KILN_SASS_NCLASS];
-  double non_mma_per_mma;      /* (instructions - mma) / mma */
-  int kernel_instructions;     /* in the whole text, NOPs not counted */
-  int kernel_mma;              /* matrix instructions in the whole text */
+  double non_mma_per_mma;  /* (instructions - mma) / mma */
+  int kernel_instructions; /* in the whole text, NOPs not counted */
+  int kernel_mma;          /* matrix instructions in the whole text */
 } kiln_sass_loop;
 
 /* Reads SASS text (nvdisasm's, with .L_x_N labels, or cuobjdump -sass's, with hex targets) and finds
@@ -252,11 +252,11 @@ typedef struct {
 typedef struct {
   char kernel[128];
   char target[16];
-  int threads;             /* per block */
-  int registers;           /* per thread (ptxas -v) */
-  int stack_bytes;         /* stack frame */
+  int threads;     /* per block */
+  int registers;   /* per thread (ptxas -v) */
+  int stack_bytes; /* stack frame */
   int spill_store_bytes, spill_load_bytes;
-  int static_shared_bytes; /* ptxas's "bytes smem" */
+  int static_shared_bytes;  /* ptxas's "bytes smem" */
   int dynamic_shared_bytes; /* the launch's dynamic shared memory */
   int barriers;
   int regs_per_sm, smem_per_sm, max_threads_per_sm, max_blocks_per_sm, smem_reserved; /* the row */
