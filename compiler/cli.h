@@ -1,7 +1,7 @@
 /*
- * cli.h - the kiln command line: one subcommand per file (cmd_compile.c, cmd_opt.c, cmd_run.c), all
- * clients of the public API (include/kiln.h) and of nothing deeper, and the one option parser they
- * share (cli_options.c).
+ * cli.h - the kiln command line: one subcommand per file (cmd_compile.c, cmd_opt.c, cmd_run.c,
+ * cmd_inspect.c), all clients of the public API (include/kiln.h) and of nothing deeper, and the one option
+ * parser they share (cli_options.c).
  */
 #ifndef KILN_CLI_H
 #define KILN_CLI_H
@@ -13,6 +13,7 @@
 int cmd_compile(int argc, char **argv);
 int cmd_opt(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 /* ---- options: each command describes its options in a table, cli_parse fills them in ---- */
 

@@ -2,14 +2,15 @@
  * cmd_compile.c - `kiln compile`: a recipe (or an IR file) to IR, LLVM IR, PTX or cubin for one target.
  *
  *   kiln compile RECIPE.lua|FILE.ir --target sm_XX [--set NAME=VALUE ...]
- *                [--emit ir|ir-opt|llvm|ptx|cubin|launch] [-o FILE] [--print-after-all] [--verify-each]
+ *                [--emit ir|ir-opt|llvm|ptx|cubin|launch|sass] [-o FILE] [--print-after-all] [--verify-each]
  *                [--no-cache] [-v]
  *
  * --emit ir prints the kernel exactly as the recipe built it (kiln opt reads it back to the same
  * text); ir-opt prints it after the default pipeline. Errors are one line naming the place.
  * launch prints, as JSON, the kernel's name, threads, dynamic shared bytes, grid and arguments (what a
  * host program needs next to the PTX). The verifier runs after every pass in builds with assertions
- * (the default) or with --verify-each; -v reports whether the PTX came from the kernel cache.
+ * (the default) or with --verify-each; sass is the cubin through nvdisasm or cuobjdump (kiln_sass_tool); -v
+ * reports whether the PTX came from the kernel cache.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,7 +28,7 @@ typedef struct {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: kiln compile RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--emit "
-             "ir|ir-opt|llvm|ptx|cubin|launch]\n"
+             "ir|ir-opt|llvm|ptx|cubin|launch|sass]\n"
              "                    [-o FILE] [--print-after-all] [--verify-each] [--no-cache] [-v]\n"
              "                    [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
 }

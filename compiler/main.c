@@ -24,13 +24,14 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: kiln <command> [options]\n"
           "  compile RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--emit "
-          "ir|ir-opt|llvm|ptx|cubin|launch]\n"
+          "ir|ir-opt|llvm|ptx|cubin|launch|sass]\n"
           "          [-o FILE] [--print-after-all] [--verify-each] [--no-cache] [-v]\n"
           "  opt FILE.ir [--pass NAME ...] [--print-after-all] [--split-input-file] [--verify-diagnostics]\n"
           "          [--target sm_XX]\n"
           "  run RECIPE [--set NAME=VALUE ...] [--sim] [--target sm_XX] [--check-all] [--reps N] [--seed S]\n"
           "          [--tol X] [--no-check]\n"
-          "  (compile and run also take [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]: "
+          "  inspect RECIPE --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
+          "  (compile, run and inspect also take [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]: "
           "docs/recipes.md)\n"
           "  targets [-v]\n"
           "  version\n");
@@ -45,6 +46,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "compile")) return cmd_compile(argc - 1, argv + 1);
   if (!strcmp(cmd, "opt")) return cmd_opt(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
   if (!strcmp(cmd, "targets")) return cmd_targets(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("kiln %s\n", kiln_version());

@@ -117,10 +117,11 @@ typedef enum {
   KILN_EMIT_PTX,    /* PTX text (served from the on-disk kernel cache when it can be) */
   KILN_EMIT_CUBIN,  /* a cubin from ptxas (binary data) */
   KILN_EMIT_LAUNCH, /* JSON: kernel name, target, threads, shared bytes, grid and arguments */
+  KILN_EMIT_SASS,   /* the cubin disassembled (nvdisasm or cuobjdump: kiln_sass_tool) */
   KILN_EMIT_COUNT
 } kiln_emit;
 
-/* "ir", "ir-opt", "llvm", "ptx", "cubin", "launch"; NULL for a value out of range. */
+/* "ir", "ir-opt", "llvm", "ptx", "cubin", "launch", "sass"; NULL for a value out of range. */
 const char *kiln_emit_name(kiln_emit e);
 
 typedef struct {
@@ -186,6 +187,91 @@ typedef struct {
  * error. KILN_ERR_USAGE for an unknown pass or target, KILN_ERR_INPUT for IR that does not parse or
  * verify, KILN_ERR_COMPILE for a pass that refuses its input. */
 kiln_status kiln_opt(kiln_session *s, const char *text, const char *file, const kiln_opt_opts *o, char **out);
+
+/* ---- inspecting a compiled kernel: resources, occupancy, the SASS of its MMA loop ---- */
+
+/* Blocks one SM can hold, by each limit of the target row (the CUDA programming guide's per-compute-
+ * capability table): registers (allocated per warp in units of 256), shared memory (the block's
+ * bytes plus the driver's per-block reserve, against the largest carveout), threads and block slots. */
+typedef struct {
+  int by_regs, by_smem, by_threads, by_slots;
+  int blocks;           /* the smallest of the four */
+  const char *limit;    /* which binds: "registers", "shared memory", "threads" or "block slots" */
+  int warps, max_warps; /* resident warps per SM at that, and the SM's maximum */
+} kiln_occupancy;
+
+/* Occupancy of a block of `threads` threads using `regs` registers per thread and `smem_bytes` of
+ * shared memory (static + dynamic) on target (NULL: sm_80). KILN_ERR_USAGE for an unknown target,
+ * threads outside 1 .. the row's maximum, regs outside 0 .. the row's budget, negative smem_bytes. */
+kiln_status kiln_occupancy_get(kiln_session *s, const char *target, int regs, int threads, int smem_bytes,
+                               kiln_occupancy *out);
+
+/* Instruction classes of the SASS loop summary. */
+enum {
+  KILN_SASS_MMA,          /* HMMA, IMMA, HGMMA, ... (every opcode with "MMA" in it) */
+  KILN_SASS_SHARED_LOAD,  /* LDS, LDSM */
+  KILN_SASS_SHARED_STORE, /* STS */
+  KILN_SASS_GLOBAL,       /* LDG, STG, LDGSTS, TMA and bulk copies, atomics, generic LD/ST */
+  KILN_SASS_SYNC,         /* BAR, DEPBAR, LDGDEPBAR, MEMBAR, SYNCS, WARPSYNC, ... */
+  KILN_SASS_BRANCH,       /* BRA, EXIT, BSSY, BSYNC, ... */
+  KILN_SASS_INT,          /* integer and address arithmetic, uniform (U...) ones included */
+  KILN_SASS_FLOAT,        /* F..., H... (not MMA), MUFU, conversions */
+  KILN_SASS_OTHER,        /* moves, special registers, constants, predicates */
+  KILN_SASS_NCLASS
+};
+/* "mma", "shared-load", "shared-store", "global", "sync", "branch", "int", "float", "other". */
+const char *kiln_sass_class_name(int c);
+
+typedef struct {
+  int found;           /* 1: a loop holding matrix instructions was found */
+  unsigned start, end; /* addresses of its first instruction and of its backward branch */
+  int instructions;    /* instructions from start to end inclusive, NOPs not counted */
+  int by_class[KILN_SASS_NCLASS];
+  double non_mma_per_mma;  /* (instructions - mma) / mma */
+  int kernel_instructions; /* in the whole text, NOPs not counted */
+  int kernel_mma;          /* matrix instructions in the whole text */
+} kiln_sass_loop;
+
+/* Reads SASS text (nvdisasm's, with .L_x_N labels, or cuobjdump -sass's, with hex targets) and finds
+ * the innermost loop holding matrix instructions: a backward BRA and the instructions from its target
+ * to it; the shortest such region that contains an MMA. Counts are static (each instruction of the
+ * region once). out->found = 0 if there is none. KILN_ERR_INPUT if text holds no instruction. */
+kiln_status kiln_sass_loop_find(kiln_session *s, const char *text, kiln_sass_loop *out);
+
+/* The disassembler kiln uses: $KILN_NVDISASM if set (it must be executable), else nvdisasm on PATH or
+ * in /usr/local/cuda/bin, else cuobjdump there, else nvdisasm in a Python venv's site-packages
+ * ($VIRTUAL_ENV, then ./.venv: the nvidia-cuda-nvdisasm pip package). NULL if none. */
+const char *kiln_sass_tool(void);
+
+typedef struct {
+  const char *target; /* NULL: sm_80 */
+  int no_cache;       /* bypass the kernel cache */
+  int no_sass;        /* 1: skip the disassembly */
+} kiln_inspect_opts;
+
+typedef struct {
+  char kernel[128];
+  char target[16];
+  int threads;     /* per block */
+  int registers;   /* per thread (ptxas -v) */
+  int stack_bytes; /* stack frame */
+  int spill_store_bytes, spill_load_bytes;
+  int static_shared_bytes;  /* ptxas's "bytes smem" */
+  int dynamic_shared_bytes; /* the launch's dynamic shared memory */
+  int barriers;
+  int regs_per_sm, smem_per_sm, max_threads_per_sm, max_blocks_per_sm, smem_reserved; /* the row */
+  kiln_occupancy occ;
+  char ptxas_report[4096]; /* ptxas -v's text */
+  int have_sass;           /* 1: sass_tool disassembled the cubin and loop holds the result */
+  char sass_tool[512];     /* the disassembler used, or why SASS is unavailable */
+  kiln_sass_loop loop;
+} kiln_inspect_result;
+
+/* Compiles r for o->target, runs ptxas -v on the PTX (its report parsed into out), computes the
+ * occupancy, and unless o->no_sass disassembles the cubin and summarises its MMA loop. No
+ * disassembler is not an error (have_sass = 0, the reason in sass_tool). KILN_ERR_NO_TOOL without
+ * ptxas ("ptxas not found (looked in ...)"); the others as kiln_compile. */
+kiln_status kiln_inspect(kiln_recipe *r, const kiln_inspect_opts *o, kiln_inspect_result *out);
 
 #ifdef __cplusplus
 }

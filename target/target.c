@@ -26,14 +26,23 @@
 #define F_SM100 ((F_SM90 & ~TG_F_WGMMA) | TG_F_TCGEN05)
 #define F_SM120 F_SM89
 
+/* Per-SM limits (regs_per_sm, smem_per_sm, max_threads_per_sm, max_blocks_per_sm, reserved shared
+ * bytes per block) for 7.5/8.0/8.6/8.9/9.0/10.0/12.0: the CUDA C++ Programming Guide, "Compute
+ * Capabilities", table "Technical Specifications per Compute Capability": 64 K registers per SM
+ * everywhere; resident threads per SM 1024/2048/1536/1536/2048/2048/1536; and, as CUDA 13.0's
+ * occupancy calculator (cuda_occupancy.h) encodes the same table: resident blocks per SM
+ * 16/32/16/24/32/32/24 (cudaOccMaxBlocksPerMultiprocessor), the largest shared-memory carveout
+ * 64/164/100/100/228/228/100 KB (cudaOccSMemPreferenceVoltaPlus), 1 KB reserved per block from 8.0
+ * (reservedSharedMemPerBlock; the guide's "Shared Memory" section of 8.x). */
 const tg_target tg_targets[] = {
-    {"sm_75", 75, "sm_75", "+ptx65", F_SM75, 64 * KIB, 48 * KIB, 255, 1024},
-    {"sm_80", 80, "sm_80", "+ptx71", F_SM80, 163 * KIB, 48 * KIB, 255, 1024},
-    {"sm_86", 86, "sm_86", "", F_SM80, 99 * KIB, 48 * KIB, 255, 1024},
-    {"sm_89", 89, "sm_89", "+ptx84", F_SM89, 99 * KIB, 48 * KIB, 255, 1024},
-    {"sm_90a", 90, "sm_90a", "+ptx84", F_SM90, 227 * KIB, 48 * KIB, 255, 1024},
-    {"sm_100a", 100, "sm_100a", "", F_SM100, 227 * KIB, 48 * KIB, 255, 1024},
-    {"sm_120a", 120, "sm_120a", "", F_SM120, 99 * KIB, 48 * KIB, 255, 1024},
+    {"sm_75", 75, "sm_75", "+ptx65", F_SM75, 64 * KIB, 48 * KIB, 255, 1024, 65536, 64 * KIB, 1024, 16, 0},
+    {"sm_80", 80, "sm_80", "+ptx71", F_SM80, 163 * KIB, 48 * KIB, 255, 1024, 65536, 164 * KIB, 2048, 32, KIB},
+    {"sm_86", 86, "sm_86", "", F_SM80, 99 * KIB, 48 * KIB, 255, 1024, 65536, 100 * KIB, 1536, 16, KIB},
+    {"sm_89", 89, "sm_89", "+ptx84", F_SM89, 99 * KIB, 48 * KIB, 255, 1024, 65536, 100 * KIB, 1536, 24, KIB},
+    {"sm_90a", 90, "sm_90a", "+ptx84", F_SM90, 227 * KIB, 48 * KIB, 255, 1024, 65536, 228 * KIB, 2048, 32,
+     KIB},
+    {"sm_100a", 100, "sm_100a", "", F_SM100, 227 * KIB, 48 * KIB, 255, 1024, 65536, 228 * KIB, 2048, 32, KIB},
+    {"sm_120a", 120, "sm_120a", "", F_SM120, 99 * KIB, 48 * KIB, 255, 1024, 65536, 100 * KIB, 1536, 24, KIB},
 };
 const int tg_ntargets = sizeof tg_targets / sizeof tg_targets[0];
 

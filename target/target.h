@@ -34,6 +34,12 @@ typedef struct {
   int smem_default;     /* bytes without the opt-in */
   int regs_per_thread;  /* max registers per thread */
   int max_threads;      /* threads per block */
+  /* Per-SM residency limits (occupancy, compiler/api/inspect.c) */
+  int regs_per_sm;        /* 32-bit registers in one SM's register file */
+  int smem_per_sm;        /* bytes of shared memory per SM (the largest carveout) */
+  int max_threads_per_sm; /* resident threads */
+  int max_blocks_per_sm;  /* resident blocks */
+  int smem_reserved;      /* bytes of shared memory the driver reserves per block */
 } tg_target;
 
 extern const tg_target tg_targets[];

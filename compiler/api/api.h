@@ -31,4 +31,8 @@ kiln_status api_fail(kiln_session *s, kiln_status st, const char *fmt, ...)
 /* The target row for name (NULL: sm_80), or NULL after api_fail(KILN_ERR_USAGE, "unknown target ..."). */
 const tg_target *api_target(kiln_session *s, const char *name);
 
+/* The SASS of ptx for t: ptxas to a cubin, then kiln_sass_tool's disassembler (inspect.c). KILN_OK with
+ * *out malloc'd, or KILN_ERR_NO_TOOL (no ptxas or no disassembler) / KILN_ERR_COMPILE with a message. */
+kiln_status api_sass(kiln_session *s, const char *ptx, const tg_target *t, char **out);
+
 #endif

@@ -18,7 +18,8 @@
 #include "api.h"
 #include "driver.h"
 
-static const char *const emit_names[KILN_EMIT_COUNT] = {"ir", "ir-opt", "llvm", "ptx", "cubin", "launch"};
+static const char *const emit_names[KILN_EMIT_COUNT] = {"ir",    "ir-opt", "llvm", "ptx",
+                                                        "cubin", "launch", "sass"};
 
 const char *kiln_emit_name(kiln_emit e) { return (unsigned)e < KILN_EMIT_COUNT ? emit_names[e] : NULL; }
 
@@ -130,6 +131,12 @@ static kiln_status lower(kiln_recipe *r, const kiln_compile_opts *o, const tg_ta
   case KILN_EMIT_LAUNCH: {
     char *json = launch_json(r, &res, t);
     st = json ? take_text(out, json) : KILN_ERR_INPUT;
+    break;
+  }
+  case KILN_EMIT_SASS: {
+    char *text = NULL;
+    st = api_sass(s, res.ptx, t, &text);
+    if (st == KILN_OK) st = take_text(out, text);
     break;
   }
   default: st = cubin(s, res.ptx, t, out); break;

@@ -17,8 +17,8 @@ expect ir-type-mismatch "tests/errors/type_mismatch.ir:5: op 'add'" -- \
   "$KILN" compile tests/errors/type_mismatch.ir --target sm_80 --emit ptx
 expect unknown-target "unknown target 'sm_70'" -- \
   "$KILN" compile recipes/vector_add.lua --target sm_70 --emit ptx
-expect unknown-emit "unknown --emit 'sass'" -- \
-  "$KILN" compile recipes/vector_add.lua --target sm_80 --emit sass
+expect unknown-emit "unknown --emit 'asm'" -- \
+  "$KILN" compile recipes/vector_add.lua --target sm_80 --emit asm
 expect missing-recipe "nonexistent.lua" -- \
   "$KILN" compile tests/errors/nonexistent.lua --target sm_80
 expect unsupported-feature "which target sm_80 does not have" -- \

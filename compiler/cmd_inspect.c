@@ -1,0 +1,87 @@
+/*
+ * cmd_inspect.c - `kiln inspect`: what a compiled kernel costs on one target without running it.
+ *
+ *   kiln inspect RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]
+ *
+ * Prints ptxas -v's registers, stack and spills, the shared memory (static and the launch's dynamic
+ * bytes), the occupancy per SM by each limit and which binds, and, when a disassembler is found
+ * (kiln_sass_tool), the innermost SASS loop holding matrix instructions: its instructions by class
+ * and the non-MMA instructions per MMA. Without ptxas: one line naming where it looked, exit 1.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum { MAXSETS = 64 };
+
+static void usage(FILE *f) {
+  fprintf(
+      f, "usage: kiln inspect RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
+         "                    [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
+}
+
+static void print_result(const kiln_inspect_result *r) {
+  printf("kernel %s on %s: %d threads per block\n", r->kernel, r->target, r->threads);
+  printf("registers: %d per thread\n", r->registers);
+  printf("stack: %d bytes frame, %d bytes spill stores, %d bytes spill loads\n", r->stack_bytes,
+         r->spill_store_bytes, r->spill_load_bytes);
+  printf("shared memory: %d bytes static + %d bytes dynamic = %d bytes per block (+%d reserved)\n",
+         r->static_shared_bytes, r->dynamic_shared_bytes, r->static_shared_bytes + r->dynamic_shared_bytes,
+         r->smem_reserved);
+  const kiln_occupancy *o = &r->occ;
+  printf("occupancy (per SM: %d registers, %d bytes shared, %d threads, %d blocks):\n", r->regs_per_sm,
+         r->smem_per_sm, r->max_threads_per_sm, r->max_blocks_per_sm);
+  printf("  blocks by registers %d, by shared memory %d, by threads %d, by block slots %d\n", o->by_regs,
+         o->by_smem, o->by_threads, o->by_slots);
+  printf("  %d blocks per SM, limited by %s: %d of %d warps (%.0f%%)\n", o->blocks, o->limit, o->warps,
+         o->max_warps, o->max_warps ? 100.0 * o->warps / o->max_warps : 0.0);
+  if (!r->have_sass) {
+    printf("sass: unavailable: %s\n", r->sass_tool);
+    return;
+  }
+  const kiln_sass_loop *l = &r->loop;
+  printf("sass (%s): %d instructions, %d MMA\n", r->sass_tool, l->kernel_instructions, l->kernel_mma);
+  if (!l->found) {
+    printf("  no loop holds matrix instructions\n");
+    return;
+  }
+  printf("  MMA loop /*%04x*/../*%04x*/: %d instructions per iteration:", l->start, l->end, l->instructions);
+  for (int c = 0; c < KILN_SASS_NCLASS; c++)
+    if (l->by_class[c]) printf(" %s %d", kiln_sass_class_name(c), l->by_class[c]);
+  printf("\n  non-MMA instructions per MMA: %.2f\n", l->non_mma_per_mma);
+}
+
+int cmd_inspect(int argc, char **argv) {
+  const char *input = NULL, *target = NULL, *sets[MAXSETS];
+  int nsets = 0, no_sass = 0, no_cache = 0, help = 0;
+  kiln_recipe_opts ropts = {0};
+  const cli_option opts[] = {
+      {"--target", CLI_VALUE, .value = &target},
+      {"--set", CLI_LIST, .value = sets, .count = &nsets, .max = MAXSETS},
+      {"--no-sass", CLI_FLAG, .flag = &no_sass},
+      {"--no-cache", CLI_FLAG, .flag = &no_cache},
+  };
+  cli_spec spec = {.command = "inspect",
+                   .opts = opts,
+                   .nopts = sizeof opts / sizeof *opts,
+                   .input = &input,
+                   .no_input = "no input",
+                   .help = &help,
+                   .usage = usage};
+  if (cli_recipe_opts(&spec, &argc, argv, &ropts) || cli_parse(&spec, argc, argv)) return 2;
+  if (help) return usage(stdout), 0;
+  kiln_session *s = kiln_session_new();
+  if (!s) return fprintf(stderr, "kiln inspect: out of memory\n"), 1;
+  kiln_recipe *r = NULL;
+  kiln_status st = target ? kiln_target_check(s, target) : KILN_OK;
+  if (st == KILN_OK) st = kiln_recipe_load_opts(s, input, &ropts, &r);
+  for (int i = 0; st == KILN_OK && i < nsets; i++) st = kiln_recipe_set(r, sets[i]);
+  kiln_inspect_opts io = {.target = target, .no_cache = no_cache, .no_sass = no_sass};
+  kiln_inspect_result res;
+  if (st == KILN_OK) st = kiln_inspect(r, &io, &res);
+  int rc = st == KILN_OK ? (print_result(&res), 0) : cli_fail("inspect", s, st);
+  kiln_recipe_free(r);
+  kiln_session_free(s);
+  return rc;
+}
