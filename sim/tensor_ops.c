@@ -98,7 +98,10 @@ void __kiln_sim_cp_async(void *dst, const void *src, int32_t bytes, int32_t src_
     sim_report(w, "bad cp.async", "thread %d at '%s': %s", t->tid, site, err);
     sim_abandon(w);
   }
-  if (w->prof && bytes > 0) sim_prof_site(w, site)->cp_async_bytes += (uint64_t)bytes;
+  if (w->prof && bytes > 0) {
+    sim_prof_site(w, site)->cp_async_bytes += (uint64_t)bytes;
+    if (src_bytes > 0) sim_prof_access(w, (uintptr_t)src, (uint32_t)src_bytes, 0, site); /* its global read */
+  }
 }
 
 void __kiln_sim_cp_async_commit(const char *site) {
