@@ -170,8 +170,10 @@ static void finish(sim_worker *w, pending *e) {
   if (e->kind & SIM_ACC_SHARED) {
     uintptr_t off[32];
     for (int l = 0; l < 32; l++) off[l] = e->addr[l] - (uintptr_t)w->shared;
+    uint64_t wf = sim_prof_smem_wavefronts(off, e->bytes, e->mask);
     c->smem_requests++;
-    c->smem_wavefronts += sim_prof_smem_wavefronts(off, e->bytes, e->mask);
+    c->smem_wavefronts += wf;
+    if (e->kind & SIM_ACC_WRITE) c->smem_store_requests++, c->smem_store_wavefronts += wf;
     return;
   }
   uint64_t sec[32 * 2 + 2];
@@ -264,6 +266,8 @@ static int cmp_op(const void *a, const void *b) {
 static void add(sim_counters *d, const sim_counters *s) {
   d->smem_requests += s->smem_requests;
   d->smem_wavefronts += s->smem_wavefronts;
+  d->smem_store_requests += s->smem_store_requests;
+  d->smem_store_wavefronts += s->smem_store_wavefronts;
   d->gmem_requests += s->gmem_requests;
   d->gmem_sectors += s->gmem_sectors;
   d->gmem_bytes += s->gmem_bytes;

@@ -30,8 +30,9 @@ typedef struct {
 /* Profile counters (docs/profiling.md): a model of what the hardware would count, per launch. */
 typedef struct {
   uint64_t smem_requests, smem_wavefronts; /* warp-level shared requests (ldmatrix included), wavefronts */
-  uint64_t gmem_requests, gmem_sectors;    /* warp-level global requests, distinct 32-byte sectors */
-  uint64_t gmem_bytes, gmem_unique_bytes;  /* bytes the lanes asked for; distinct bytes (launch total only) */
+  uint64_t smem_store_requests, smem_store_wavefronts; /* the stores among them */
+  uint64_t gmem_requests, gmem_sectors;   /* warp-level global requests, distinct 32-byte sectors */
+  uint64_t gmem_bytes, gmem_unique_bytes; /* bytes the lanes asked for; distinct bytes (launch total only) */
   uint64_t barriers, mma, ldmatrix, cp_async_bytes, shuffles; /* barriers per block; warp-level ops */
 } sim_counters;
 

@@ -82,12 +82,14 @@ static void json_string(FILE *f, const char *s) {
 
 static void json_counters(FILE *f, const sim_counters *c, int with_unique) {
   fprintf(f,
-          "\"smem_requests\": %llu, \"smem_wavefronts\": %llu, \"smem_conflicts\": %llu, \"gmem_requests\": "
-          "%llu, "
+          "\"smem_requests\": %llu, \"smem_wavefronts\": %llu, \"smem_conflicts\": %llu, "
+          "\"smem_store_requests\": %llu, \"smem_store_wavefronts\": %llu, \"gmem_requests\": %llu, "
           "\"gmem_sectors\": %llu, \"gmem_bytes\": %llu, ",
           (unsigned long long)c->smem_requests, (unsigned long long)c->smem_wavefronts,
-          (unsigned long long)(c->smem_wavefronts - c->smem_requests), (unsigned long long)c->gmem_requests,
-          (unsigned long long)c->gmem_sectors, (unsigned long long)c->gmem_bytes);
+          (unsigned long long)(c->smem_wavefronts - c->smem_requests),
+          (unsigned long long)c->smem_store_requests, (unsigned long long)c->smem_store_wavefronts,
+          (unsigned long long)c->gmem_requests, (unsigned long long)c->gmem_sectors,
+          (unsigned long long)c->gmem_bytes);
   if (with_unique) fprintf(f, "\"gmem_unique_bytes\": %llu, ", (unsigned long long)c->gmem_unique_bytes);
   fprintf(
       f,

@@ -77,7 +77,8 @@ static void test_smem(const char *name, uint64_t wf) {
   CHECK(st->smem_requests == 32 && st->smem_wavefronts == 32 * wf,
         "%s: store_shared %llu requests, %llu wavefronts", name, (unsigned long long)st->smem_requests,
         (unsigned long long)st->smem_wavefronts);
-  CHECK(ld->smem_requests == 32 && ld->smem_wavefronts == 128);
+  CHECK(st->smem_store_requests == 32 && st->smem_store_wavefronts == 32 * wf);
+  CHECK(ld->smem_requests == 32 && ld->smem_wavefronts == 128 && ld->smem_store_requests == 0);
   CHECK(g->gmem_requests == 32 && g->gmem_sectors == 512 && g->gmem_bytes == 4096 && g->smem_requests == 0);
   CHECK(op(&p, "barrier")->barriers == 1);
   CHECK(p.total.barriers == 3); /* and the convert_layout's two */
@@ -136,6 +137,7 @@ static void test_ldm(const char *name, uint64_t a_wf) {
   const sim_counters *d = op(&p, "dot ");
   CHECK(d->ldmatrix == 4 && d->smem_requests == 4 && d->mma == 2, "%s: dot ldmatrix %llu mma %llu", name,
         (unsigned long long)d->ldmatrix, (unsigned long long)d->mma);
+  CHECK(d->smem_store_requests == 0 && d->smem_store_wavefronts == 0);
   CHECK(d->smem_wavefronts == 2 * a_wf + 4, "%s: dot %llu wavefronts", name,
         (unsigned long long)d->smem_wavefronts);
   CHECK(p.total.cp_async_bytes == 1536 && p.total.ldmatrix == 4 && p.total.mma == 2);
