@@ -38,6 +38,7 @@ struct sim_prof_w {
   sim_counters *c;
   int nsites, cap;
   uint32_t *inst; /* nthreads x cap: each thread's count of each site since its last rendezvous */
+  uint32_t *made; /* nwarps x cap: the instances of each site its warp has a request for (same span) */
   int *pos;       /* per thread: where its warp's pending search starts */
   warp_pending *wp;
   int nthreads, nwarps;
@@ -52,9 +53,10 @@ sim_prof_w *sim_prof_new(int nthreads) {
   p->sites = calloc((size_t)p->cap, sizeof *p->sites);
   p->c = calloc((size_t)p->cap, sizeof *p->c);
   p->inst = calloc((size_t)p->cap * (size_t)nthreads, sizeof *p->inst);
+  p->made = calloc((size_t)p->cap * (size_t)p->nwarps, sizeof *p->made);
   p->pos = calloc((size_t)nthreads, sizeof *p->pos);
   p->wp = calloc((size_t)p->nwarps, sizeof *p->wp);
-  if (!p->sites || !p->c || !p->inst || !p->pos || !p->wp) {
+  if (!p->sites || !p->c || !p->inst || !p->made || !p->pos || !p->wp) {
     sim_prof_free(p);
     return NULL;
   }
@@ -68,6 +70,7 @@ void sim_prof_free(sim_prof_w *p) {
   free(p->sites);
   free(p->c);
   free(p->inst);
+  free(p->made);
   free(p->pos);
   free(p);
 }
@@ -88,13 +91,18 @@ static int slot_of(sim_prof_w *p, const char *site) {
       const char **s = realloc(p->sites, sizeof *s * (size_t)cap);
       sim_counters *c = s ? realloc(p->c, sizeof *c * (size_t)cap) : NULL;
       uint32_t *inst = c ? calloc((size_t)cap * (size_t)p->nthreads, sizeof *inst) : NULL;
+      uint32_t *made = inst ? calloc((size_t)cap * (size_t)p->nwarps, sizeof *made) : NULL;
       if (s) p->sites = s;
       if (c) p->c = c;
-      if (!inst) oom();
+      if (!made) oom();
       for (int t = 0; t < p->nthreads; t++)
         memcpy(inst + (size_t)t * cap, p->inst + (size_t)t * p->cap, sizeof *inst * (size_t)p->cap);
+      for (int wp = 0; wp < p->nwarps; wp++)
+        memcpy(made + (size_t)wp * cap, p->made + (size_t)wp * p->cap, sizeof *made * (size_t)p->cap);
       free(p->inst);
+      free(p->made);
       p->inst = inst;
+      p->made = made;
       memset(p->c + p->cap, 0, sizeof *p->c * (size_t)(cap - p->cap));
       p->cap = cap;
     }
@@ -200,11 +208,20 @@ void sim_prof_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, 
   uint32_t inst = p->inst[(size_t)tid * p->cap + slot]++;
   warp_pending *wp = &p->wp[warp];
   pending *e = NULL;
-  for (int k = 0; k < wp->n && !e; k++) {
-    int i = (p->pos[tid] + k) % wp->n;
-    if (wp->e[i].slot == (uint32_t)slot && wp->e[i].inst == inst && !wp->e[i].done) e = &wp->e[i];
-  }
-  if (!e) {
+  uint32_t *made = &p->made[(size_t)warp * p->cap + slot];
+  if (inst < *made) /* another lane made it: search from where this thread's last request was */
+    for (int k = 0; k < wp->n && !e; k++) {
+      int i = (p->pos[tid] + k) % wp->n;
+      if (wp->e[i].slot == (uint32_t)slot && wp->e[i].inst == inst && !wp->e[i].done) e = &wp->e[i];
+    }
+  if (!e) { /* the first lane here (a request is finished only when every lane has joined it) */
+    if (inst + 1 > *made) *made = inst + 1;
+    if (wp->n == wp->cap) { /* drop the finished requests first */
+      int m = 0;
+      for (int i = 0; i < wp->n; i++)
+        if (!wp->e[i].done) wp->e[m++] = wp->e[i];
+      wp->n = m;
+    }
     if (wp->n == wp->cap) {
       int cap = wp->cap ? wp->cap * 2 : 16;
       pending *ne = realloc(wp->e, sizeof *ne * (size_t)cap);
@@ -232,6 +249,7 @@ static void flush_warp(sim_worker *w, int warp) {
   for (int i = 0; i < wp->n; i++)
     if (!wp->e[i].done) finish(w, &wp->e[i]);
   wp->n = 0;
+  memset(p->made + (size_t)warp * p->cap, 0, sizeof *p->made * (size_t)p->nsites);
   for (int t = warp * 32; t < warp * 32 + warp_lanes(w, warp); t++) {
     memset(p->inst + (size_t)t * p->cap, 0, sizeof *p->inst * (size_t)p->nsites);
     p->pos[t] = 0;
