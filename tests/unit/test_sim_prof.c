@@ -240,7 +240,27 @@ static void test_model(void) {
   CHECK(wf(~0u, 16, off_128l) == 32); /* 8 lanes per phase on banks 0..3: 8 words each, 4 phases */
 }
 
+/* The unique-byte bitmap of a buffer too large to map: the launch fails with one line. */
+static void test_oom(void) {
+  float *x = aligned_alloc(128, 32 * 4), *y = aligned_alloc(128, 32 * 4);
+  sim_arg a[3] = {{.is_ptr = 1, .elem = IR_F32, .ptr = x, .bytes = (size_t)1 << 50},
+                  {.is_ptr = 1, .elem = IR_F32, .ptr = y, .bytes = 32 * 4},
+                  {.elem = IR_I32, .ival = 1}};
+  sim_profile p = {0};
+  cg_result r;
+  CHECK(build("prof_gmem", &r) == 0);
+  int64_t grid[3] = {1, 1, 1};
+  sim_opts o = {.workers = 1, .profile = &p};
+  char err[256] = "";
+  CHECK(sim_launch(&r, a, 3, grid, &o, err, sizeof err) == -1);
+  CHECK_STR(err, "sim: out of memory for the profile of kernel prof_gmem");
+  CHECK(p.nops == 0 && p.ops == NULL);
+  cg_result_free(&r);
+  free(x), free(y);
+}
+
 int main(void) {
+  test_oom();
   test_model();
   test_loop();
   test_workers();
