@@ -259,7 +259,38 @@ static void test_oom(void) {
   free(x), free(y);
 }
 
+/* prof_stage.ir: A comes from registers (spt [1,8], tpw [8,4]: lane l holds row l/4 (+8), columns
+ * 8(l%4)..+7), so the dot stages it into scratch at its own site, "dot %N stage A": rows of 32 f16
+ * padded to 40 (80 bytes), one 2-byte store per element: 16 requests. Request j: lane l at byte
+ * 80(l/4) + 16(l%4) + 2j, word 20(l/4) + 4(l%4) + j/2; 20r mod 32 for r = 0..7 is 0, 20, 8, 28, 16, 4,
+ * 24, 12, so the 32 words fall on 8 banks, 4 each: 4 wavefronts, 64 in all. The ldmatrix.x4 of A then
+ * reads 8 rows 80 bytes apart: banks 20r + 4c, 8 distinct groups, 1 per matrix: 2 x 4; B as in
+ * test_ldm, 2 x 2. */
+static void test_stage(void) {
+  uint16_t *a = aligned_alloc(128, 16 * 32 * 2), *b = aligned_alloc(128, 32 * 8 * 2);
+  float *c = aligned_alloc(128, 16 * 8 * 4);
+  memset(a, 0, 16 * 32 * 2), memset(b, 0, 32 * 8 * 2);
+  sim_arg args[3] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = 16 * 32 * 2},
+                     {.is_ptr = 1, .elem = IR_F16, .ptr = b, .bytes = 32 * 8 * 2},
+                     {.is_ptr = 1, .elem = IR_F32, .ptr = c, .bytes = 16 * 8 * 4}};
+  sim_profile p = {0};
+  CHECK(run("prof_stage", args, 3, 1, 1, &p) == 0);
+  dump("prof_stage", &p);
+  const sim_counters *sa = NULL, *d = NULL;
+  for (int i = 0; i < p.nops; i++) {
+    if (strstr(p.ops[i].site, " stage A (prof_stage.ir:20)")) sa = &p.ops[i].c;
+    if (strstr(p.ops[i].site, "dot ") && strstr(p.ops[i].site, " (prof_stage.ir:20)") &&
+        !strstr(p.ops[i].site, " stage "))
+      d = &p.ops[i].c;
+  }
+  CHECK(sa && sa->smem_store_requests == 16 && sa->smem_requests == 16 && sa->smem_wavefronts == 64);
+  CHECK(d && d->ldmatrix == 4 && d->smem_requests == 4 && d->smem_wavefronts == 12 && d->mma == 2);
+  sim_profile_free(&p);
+  free(a), free(b), free(c);
+}
+
 int main(void) {
+  test_stage();
   test_oom();
   test_model();
   test_loop();
