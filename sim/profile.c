@@ -7,9 +7,12 @@
  * a pending request keyed by (warp, site, instance), the instance being the thread's count of that
  * site since its warp last met at a rendezvous. A request is finished when every lane of the warp has
  * reported, or at the next barrier, warp op of that warp, or the block's end (masked lanes never
- * report). Finishing it computes shared wavefronts (32 banks of 4-byte words; 8-byte accesses per
- * half-warp, 16-byte per quarter-warp) or global sectors (distinct 32-byte segments) and marks the
- * global bytes in a per-buffer bitmap for the launch's unique bytes.
+ * report). Per (warp, site), `made` counts the instances that have a request, so the first lane of an
+ * instance appends without searching; later lanes search from where their previous request was
+ * (lanes run the same code, so that is nearly always the next entry). Finished requests are dropped
+ * when a warp's table fills. Finishing it computes shared wavefronts (32 banks of 4-byte words; 8-byte
+ * accesses per half-warp, 16-byte per quarter-warp) or global sectors (distinct 32-byte segments) and marks
+ * the global bytes in a per-buffer bitmap for the launch's unique bytes.
  */
 #include <stdlib.h>
 #include <string.h>
