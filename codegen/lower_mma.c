@@ -440,6 +440,18 @@ static void load_rect(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base
   }
 }
 
+/* The site of one part of the op being lowered: "dot %5 (k.lua:9)" -> "dot %5 stage B (k.lua:9)", so
+ * that the simulator's reports and profile (docs/profiling.md) tell the operands' staging apart. */
+static const char *part_site(cg_lower *L, const char *site, const char *part) {
+  if (!site) return NULL;
+  const char *paren = strrchr(site, '(');
+  size_t head = paren && paren > site ? (size_t)(paren - site - 1) : strlen(site);
+  size_t n = strlen(site) + strlen(part) + 2;
+  char *s = ir_alloc(L->A, n);
+  snprintf(s, n, "%.*s %s%s", (int)head, site, part, site + head);
+  return s;
+}
+
 /* Step 3: through scratch, padded, in the mma layouts of a grid that fits. acc (layout yr, type
  * ct) is updated in place. */
 static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LLVMValueRef *a,
@@ -459,9 +471,14 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
   LLVMValueRef base = cg_scratch(L, ab + bb + region_bytes(mp, np, d->ct));
   sa.base = base, sb.base = byte_offset(L, base, ab);
   LLVMValueRef cbase = byte_offset(L, base, ab + bb);
+  const char *site = L->c.site;
+  L->c.site = part_site(L, site, "stage A");
   stage_padded(L, ya, d->ea, a, sa.base, sa.stride, 0, mp, kp);
+  L->c.site = part_site(L, site, "stage B");
   stage_padded(L, yb, d->ea, b, sb.base, sb.stride, word8, word8 ? np : kp, word8 ? kp : np);
+  L->c.site = part_site(L, site, "stage C");
   stage_padded(L, yr, d->ct, acc, cbase, np, 0, mp, np);
+  L->c.site = site;
   L->c.ops->barrier(&L->c);
   LLVMValueRef *fc = ir_alloc(L->A, vc.n * sizeof *fc);
   operand oa = {&va, ir_alloc(L->A, va.n * sizeof(LLVMValueRef)), &sa};
@@ -543,7 +560,10 @@ static void dot_operand(cg_lower *L, ir_opid op, int k, const cg_lay *y, smem_sr
   uint32_t rows = y->shape[word8 ? 1 : 0], cols = y->shape[word8 ? 0 : 1];
   *s = (smem_src){.stride = padded_stride(cols, ir_elem_bytes(e)), .rows_k = k == 1 && !word8};
   s->base = byte_offset(L, base, *used);
+  const char *site = L->c.site;
+  L->c.site = part_site(L, site, k == 0 ? "stage A" : "stage B");
   stage_tile(L, &ys, e, cg_get(L, src)->v, s->base, s->stride, word8);
+  L->c.site = site;
   *used += region_bytes(rows, s->stride, e);
 }
 

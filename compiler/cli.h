@@ -21,13 +21,14 @@ typedef enum {
   CLI_FLAG,  /* --name: *flag = 1 */
   CLI_VALUE, /* --name VALUE or --name=VALUE: *value = VALUE (the last one given wins) */
   CLI_LIST,  /* --name VALUE, repeatable: appended to list[*count], at most max */
+  CLI_OPT,   /* --name: *value = ""; --name=VALUE: *value = VALUE (never takes the next argument) */
 } cli_kind;
 
 typedef struct {
   const char *name; /* "--target", "-o" */
   cli_kind kind;
   int *flag;          /* CLI_FLAG */
-  const char **value; /* CLI_VALUE: where the value goes; CLI_LIST: the array */
+  const char **value; /* CLI_VALUE, CLI_OPT: where the value goes; CLI_LIST: the array */
   int *count, max;    /* CLI_LIST */
 } cli_option;
 

@@ -31,6 +31,10 @@ static int take_option(const cli_spec *spec, int argc, char **argv, int *i) {
     *o->flag = 1;
     return 0;
   }
+  if (o->kind == CLI_OPT) {
+    *o->value = value ? value : "";
+    return 0;
+  }
   if (!value) {
     if (*i + 1 >= argc) return usage_error(spec, "missing value after", arg);
     value = argv[++*i];

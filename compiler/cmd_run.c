@@ -3,7 +3,7 @@
  * element of every output against the recipe's C reference (kiln_run in include/kiln.h).
  *
  *   kiln run RECIPE [--set NAME=VALUE]... [--sim] [--target sm_XX] [--check-all] [--reps N]
- *                   [--seed S] [--tol X] [--no-check]
+ *                   [--seed S] [--tol X] [--no-check] [--profile[=json]]
  *
  * Exit status: 0 if every variant passed, 1 if one failed or could not run, 2 for bad usage.
  */
@@ -16,7 +16,7 @@
 enum { MAXSETS = 64 };
 
 typedef struct {
-  const char *recipe, *target, *reps, *seed, *tol;
+  const char *recipe, *target, *reps, *seed, *tol, *profile;
   const char *sets[MAXSETS];
   int nsets, sim, check_all, no_check;
   kiln_recipe_opts ropts; /* --unsafe-recipe, --recipe-time, --recipe-mem */
@@ -25,6 +25,7 @@ typedef struct {
 static void usage(FILE *f) {
   fprintf(f, "usage: kiln run RECIPE [--set NAME=VALUE]... [--sim] [--target sm_XX] [--check-all] "
              "[--reps N] [--seed S] [--tol X] [--no-check]\n"
+             "                [--profile[=json]]\n"
              "                [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
 }
 
@@ -39,6 +40,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
       {"--sim", CLI_FLAG, .flag = &a->sim},
       {"--check-all", CLI_FLAG, .flag = &a->check_all},
       {"--no-check", CLI_FLAG, .flag = &a->no_check},
+      {"--profile", CLI_OPT, .value = &a->profile},
   };
   cli_spec spec = {.command = "run",
                    .opts = opts,
@@ -76,6 +78,11 @@ static int parse_values(const run_args *a, kiln_run_opts *o) {
     o->seed = strtoull(a->seed, &end, 0);
     if (!*a->seed || *end) return bad_value("--seed wants an integer", a->seed);
     o->have_seed = 1;
+  }
+  if (a->profile) {
+    if (strcmp(a->profile, "") && strcmp(a->profile, "json") && strcmp(a->profile, "table"))
+      return bad_value("--profile wants no value, 'table' or 'json'", a->profile);
+    o->profile = strcmp(a->profile, "json") ? 1 : 2;
   }
   if (a->tol) {
     if (parse_number(a->tol, &v) || !(v > 0)) return bad_value("--tol wants a positive number", a->tol);

@@ -29,7 +29,7 @@ static void usage(FILE *f) {
           "  opt FILE.ir [--pass NAME ...] [--print-after-all] [--split-input-file] [--verify-diagnostics]\n"
           "          [--target sm_XX]\n"
           "  run RECIPE [--set NAME=VALUE ...] [--sim] [--target sm_XX] [--check-all] [--reps N] [--seed S]\n"
-          "          [--tol X] [--no-check]\n"
+          "          [--tol X] [--no-check] [--profile[=json]]\n"
           "  inspect RECIPE --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
           "  (compile, run and inspect also take [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]: "
           "docs/recipes.md)\n"

@@ -162,6 +162,8 @@ typedef struct {
   uint64_t seed;      /* the random inputs' seed (printed with any failure) */
   double tol;         /* > 0: the error budget for every output; 0: each element type's own */
   int no_check;       /* time only, no reference */
+  int profile;        /* simulator counters after each result line: 0 off, 1 table, 2 JSON on stdout (the
+                         result lines then go to stderr); needs sim (docs/profiling.md) */
 } kiln_run_opts;
 
 /* Compiles r's kernel, runs it on the GPU (the simulator if o->sim or if no GPU can be opened, said on

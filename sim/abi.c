@@ -62,6 +62,7 @@ void *__kiln_sim_access(void *addr, uint32_t bytes, uint32_t kind, const char *s
   w->ops++;
   sim_step(w, site);
   sim_check_access(w, (uintptr_t)addr, bytes, kind, site);
+  if (w->prof) sim_prof_access(w, (uintptr_t)addr, bytes, kind, site);
   return addr;
 }
 

@@ -179,6 +179,7 @@ static int settings(sim_exec *x, const sim_opts *o, char *err, size_t errn) {
   x->check_races = !o || o->check_races >= 0;
   x->check_uninit = !o || o->check_uninit >= 0;
   x->check_global = o && o->check_global ? o->check_global > 0 : global != 0;
+  x->profile = o && o->profile;
   /* records hold block + 1 in 44 bits: a grid that large could never finish anyway */
   if (x->nblocks >= (1ll << (64 - SIM_GREC_BLOCK_SHIFT)) - 1) x->check_global = 0;
   return 0;
@@ -237,6 +238,15 @@ static int exec_init(sim_exec *x, const sim_kernel *k, const sim_arg *args, int 
   }
   if (settings(x, o, err, errn)) return -1;
   global_shadows(x);
+  for (int i = 0; x->profile && i < x->nbufs; i++) {
+    sim_buf *b = &x->bufs[i];
+    if (b->root != i) continue;
+    b->ubits = calloc((b->hi - b->lo + 7) / 8 + 1, 1);
+    if (!b->ubits) {
+      snprintf(err, errn, "sim: out of memory for the profile of kernel %s", k->name);
+      return -1;
+    }
+  }
   atomic_init(&x->next_block, 0);
   atomic_init(&x->fail_block, INT64_MAX);
   return 0;
@@ -247,6 +257,7 @@ static void exec_free(sim_exec *x) {
     uint64_t *rec = (uint64_t *)atomic_load(&x->bufs[i].rec);
     if (rec) munmap(rec, (x->bufs[i].hi - x->bufs[i].lo) * sizeof *rec);
   }
+  for (int i = 0; x->bufs && i < x->nbufs; i++) free((void *)x->bufs[i].ubits);
   free(x->ftypes);
   free(x->vals);
   free(x->argv);
@@ -270,6 +281,10 @@ static int worker_init(sim_worker *w, sim_exec *x, char *err, size_t errn) {
   w->shared = aligned_alloc(128, (w->shared_bytes + 127) / 128 * 128 + 128);
   if ((x->check_races || x->check_uninit) && w->shared_bytes)
     w->shadow = calloc(w->shared_bytes, sizeof *w->shadow);
+  if (x->profile && !(w->prof = sim_prof_new(n))) {
+    snprintf(err, errn, "sim: out of memory for the profile of kernel %s", k->name);
+    return -1;
+  }
   if (!w->th || !w->warp_arrived || !w->shared ||
       (!w->shadow && w->shared_bytes && (x->check_races || x->check_uninit)) ||
       sim_stacks_map(&w->stacks, (size_t)n, x->stack_bytes)) {
@@ -298,6 +313,7 @@ static void worker_free(sim_worker *w) {
   free(w->warp_arrived);
   free(w->shared);
   free(w->shadow);
+  sim_prof_free(w->prof);
 }
 
 /* ---- step 3: running blocks ---- */
@@ -368,6 +384,10 @@ int sim_run(sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3]
     sim_guard_acquire();
     rc = run_workers(&x, ws, nw, err, errn);
     sim_guard_release();
+  }
+  if (rc == 0 && x.profile && sim_prof_collect(&x, ws, nw, o->profile)) {
+    snprintf(err, errn, "sim: out of memory for the profile of kernel %s", k->name);
+    rc = -1;
   }
   uint64_t ops = 0;
   for (int i = 0; i < ready; i++) {

@@ -114,6 +114,10 @@ static void barrier_release(sim_worker *w) {
       report_split(w, "divergent barrier", 0, w->nthreads, SIM_AT_BARRIER);
       sim_abandon(w);
     }
+  if (w->prof) {
+    sim_prof_flush(w, -1);
+    sim_prof_site(w, th[0].site)->barriers++;
+  }
   for (int i = 0; i < w->nthreads; i++) th[i].state = SIM_RUN;
   w->bar_arrived = 0;
   w->epoch++;
@@ -151,6 +155,7 @@ void sim_warp_arrive(sim_worker *w, const char *what, const char *site, sim_warp
       report_split(w, d, warp * 32, warp * 32 + lanes, SIM_AT_WARP);
       sim_abandon(w);
     }
+  if (w->prof) sim_prof_flush(w, warp);
   done(w, l, lanes);
   for (int i = 0; i < lanes; i++) l[i].state = SIM_RUN;
   w->warp_arrived[warp] = 0;
@@ -173,6 +178,7 @@ static int shfl_src(int mode, int lane, int arg, int lanes) {
 static void shfl_exchange(sim_worker *w, sim_thread *l, int lanes) {
   for (int i = 0; i < lanes; i++)
     l[i].op.shfl.out = l[shfl_src(l[i].op.shfl.mode, i, l[i].op.shfl.arg, lanes)].op.shfl.val;
+  if (w->prof) sim_prof_site(w, l[0].site)->shuffles++;
 }
 
 int32_t sim_shfl_arrive(sim_worker *w, int32_t mode, int32_t v, int32_t arg, const char *site) {
@@ -270,7 +276,10 @@ int sim_block_run(sim_worker *w, int64_t linear) {
   w->cur = 0;
   sim_fiber_switch(&w->sched, &w->th[0].fib);
   if (w->failed) return -1;
-  if (w->nexited == w->nthreads) return sim_check_epoch_end(w) ? -1 : 0;
+  if (w->nexited == w->nthreads) {
+    if (w->prof) sim_prof_flush(w, -1);
+    return sim_check_epoch_end(w) ? -1 : 0;
+  }
   report_deadlock(w);
   return -1;
 }

@@ -27,6 +27,29 @@ typedef struct {
   double fval;  /* float scalars */
 } sim_arg;
 
+/* Profile counters (docs/profiling.md): a model of what the hardware would count, per launch. */
+typedef struct {
+  uint64_t smem_requests, smem_wavefronts; /* warp-level shared requests (ldmatrix included), wavefronts */
+  uint64_t smem_store_requests, smem_store_wavefronts; /* the stores among them */
+  uint64_t gmem_requests, gmem_sectors;   /* warp-level global requests, distinct 32-byte sectors */
+  uint64_t gmem_bytes, gmem_unique_bytes; /* bytes the lanes asked for; distinct bytes (launch total only) */
+  uint64_t barriers, mma, ldmatrix, cp_async_bytes, shuffles; /* barriers per block; warp-level ops */
+} sim_counters;
+
+typedef struct {
+  char *site; /* the IR op's site string, "op %3 (file:line)" */
+  sim_counters c;
+} sim_prof_op;
+
+typedef struct {
+  sim_counters total;
+  sim_prof_op *ops; /* sorted by site string */
+  int nops;
+} sim_profile;
+
+/* Frees p's ops and zeroes it. */
+void sim_profile_free(sim_profile *p);
+
 typedef struct {
   int workers;         /* host threads (0 = number of cores) */
   int check_races;     /* 0 (default) or 1: on; -1: off */
@@ -38,6 +61,7 @@ typedef struct {
   uint64_t max_ops;    /* watchdog: steps per thread (0 = $KILN_SIM_MAX_OPS, else 4e9; UINT64_MAX: none) */
   double timeout;      /* watchdog: seconds per launch (0 = $KILN_SIM_TIMEOUT, else 600; < 0: none) */
   int check_global;    /* cross-block global write races: 0 ($KILN_SIM_GLOBAL_RACES, else on), 1 on, -1 off */
+  sim_profile *profile; /* non-NULL: out: the launch's counters (previous contents freed); NULL: none */
 } sim_opts;
 
 /* Runs k (CG_SIM result; the module is consumed) over grid with args. 0 on success; -1 with the

@@ -52,6 +52,7 @@ typedef struct {
   int root;
   size_t off;
   _Atomic(_Atomic uint64_t *) rec;
+  _Atomic uint8_t *ubits; /* profile.c: one bit per byte read or written (root buffers, profiling only) */
 } sim_buf;
 
 typedef union {
@@ -78,6 +79,7 @@ typedef struct sim_exec {
   sim_buf *bufs;
   int nbufs;
   int check_races, check_uninit, check_global;
+  int profile;    /* 1: the profile counters (profile.c) are gathered */
   int concurrent; /* more than one worker: global-shadow records change by compare-and-swap */
   size_t stack_bytes;
   uint64_t max_ops; /* per thread: device ops with a site and loop iterations (UINT64_MAX: none) */
@@ -162,6 +164,7 @@ typedef struct sim_worker {
   char report[1024];
   void *altstack; /* guard.c: this host thread's signal stack while it runs blocks */
   stack_t old_altstack;
+  struct sim_prof_w *prof; /* profile.c: NULL unless the launch profiles */
 } sim_worker;
 
 extern __thread sim_worker *sim_cur;
@@ -202,6 +205,39 @@ void sim_check_block_start(sim_worker *w);
 /* At the end of an epoch (barrier, block end): reports a pending uninitialised read; 1 if it did. */
 int sim_check_epoch_end(sim_worker *w);
 void sim_check_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, const char *site);
+
+/* profile.c: the counters (docs/profiling.md). Every hook is called only when w->prof is set. */
+typedef struct sim_prof_w sim_prof_w;
+sim_prof_w *sim_prof_new(int nthreads);
+void sim_prof_free(sim_prof_w *p);
+/* A checked access of the running thread (one lane of a warp-level request). */
+void sim_prof_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, const char *site);
+/* Finishes the pending requests of `warp` (-1: every warp): at a rendezvous and the block's end. */
+void sim_prof_flush(sim_worker *w, int warp);
+/* The counters of `site` in this worker (barrier, mma, shuffle and cp.async counts go there). */
+sim_counters *sim_prof_site(sim_worker *w, const char *site);
+void sim_prof_ldmatrix(sim_worker *w, int num, const void *const *rows, const char *site);
+/* Wavefronts of one warp-level shared request: lane offsets, sizes, the lanes that took part. */
+uint64_t sim_prof_smem_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask);
+/* Merges the workers' counters into out (freed first); -1 when out of memory. */
+int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out);
+
+/* profile.c: the counters (docs/profiling.md). Every hook is called only when w->prof is
+                     set. */
+typedef struct sim_prof_w sim_prof_w;
+sim_prof_w *sim_prof_new(int nthreads);
+void sim_prof_free(sim_prof_w *p);
+/* A checked access of the running thread (one lane of a warp-level request). */
+void sim_prof_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, const char *site);
+/* Finishes the pending requests of `warp` (-1: every warp): at a rendezvous and the block's end. */
+void sim_prof_flush(sim_worker *w, int warp);
+/* The counters of `site` in this worker (barrier, mma, shuffle and cp.async counts go there). */
+sim_counters *sim_prof_site(sim_worker *w, const char *site);
+void sim_prof_ldmatrix(sim_worker *w, int num, const void *const *rows, const char *site);
+/* Wavefronts of one warp-level shared request: lane offsets, sizes, the lanes that took part. */
+uint64_t sim_prof_smem_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask);
+/* Merges the workers' counters into out (freed first); -1 when out of memory. */
+int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out);
 
 /* guard.c: stack overflows reported like failed checks. acquire/release bracket a launch (the
  * SIGSEGV handler); thread_begin/end bracket each worker thread (its alternate signal stack). */

@@ -43,6 +43,7 @@ static void mma_done(sim_worker *w, sim_thread *l, int n) {
   for (int i = 0; i < 32; i++)
     lanes[i] = (sim_mma_lane){l[i].op.mma.a, l[i].op.mma.b, l[i].op.mma.c, l[i].op.mma.d};
   sim_mma_lanes((cg_mma_kind)l[0].op.mma.kind, lanes);
+  if (w->prof) sim_prof_site(w, l[0].site)->mma++;
 }
 
 void __kiln_sim_mma(int32_t kind, const uint32_t *a, const uint32_t *b, const uint32_t *c, uint32_t *d,
@@ -67,6 +68,7 @@ static void ldmatrix_done(sim_worker *w, sim_thread *l, int n) {
   uint32_t *out[32];
   for (int i = 0; i < 32; i++) rows[i] = l[i].op.ldm.row, out[i] = l[i].op.ldm.out;
   sim_ldmatrix_lanes(l[0].op.ldm.num, l[0].op.ldm.trans, rows, out);
+  if (w->prof) sim_prof_ldmatrix(w, l[0].op.ldm.num, rows, l[0].site);
 }
 
 void __kiln_sim_ldmatrix(int32_t num, int32_t trans, const void *row, uint32_t *out, const char *site) {
@@ -95,6 +97,10 @@ void __kiln_sim_cp_async(void *dst, const void *src, int32_t bytes, int32_t src_
   if (sim_cp_async_issue(&t->cpq, &w->cps, dst, src, bytes, src_bytes, err, sizeof err)) {
     sim_report(w, "bad cp.async", "thread %d at '%s': %s", t->tid, site, err);
     sim_abandon(w);
+  }
+  if (w->prof && bytes > 0) {
+    sim_prof_site(w, site)->cp_async_bytes += (uint64_t)bytes;
+    if (src_bytes > 0) sim_prof_access(w, (uintptr_t)src, (uint32_t)src_bytes, 0, site); /* its global read */
   }
 }
 

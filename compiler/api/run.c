@@ -30,11 +30,13 @@
 #include "api.h"
 #include "driver.h"
 #include "harness.h"
+#include "profile_print.h"
 
 typedef struct {
   const char *recipe, *target;
   const char *sets[KL_MAXSET];
   int nsets, sim, check_all, reps, have_seed, no_check;
+  int profile; /* 0 off, 1 table, 2 JSON (the result lines then go to stderr) */
   uint64_t seed;
   double tol; /* 0: the budget of the element types */
 } run_args;
@@ -44,6 +46,7 @@ typedef struct {
   const tg_target *target;
   harness_rng rng;
   uint64_t seed;
+  int profile; /* the simulator gathers its counters (run_args.profile) */
 } run_env;
 
 typedef struct {
@@ -65,6 +68,8 @@ typedef struct {
   double ms;     /* GPU: mean per launch; simulator: the launch's wall time */
   char label[512];
   char err[4096];
+  FILE *out;           /* where the result lines go: stdout, stderr under --profile=json */
+  sim_profile profile; /* --profile: the simulator's counters */
 } run_case;
 
 /* ---- where kernels run ---- */
@@ -248,7 +253,8 @@ static int run_sim(run_env *env, run_case *c) {
     sa[i] = (sim_arg){.is_ptr = a->is_tensor, .elem = a->elem, .ival = a->ival, .fval = a->fval};
     if (a->is_tensor) sa[i].ptr = c->t[i].host, sa[i].bytes = c->t[i].bytes;
   }
-  sim_opts so = {.workers = 0, .check_races = 1, .check_uninit = 1};
+  sim_opts so = {
+      .workers = 0, .check_races = 1, .check_uninit = 1, .profile = env->profile ? &c->profile : NULL};
   if (sim_launch(&c->k, sa, c->nargs, c->grid, &so, c->err, sizeof c->err)) return -1;
   c->ms = so.seconds * 1e3;
   return 0;
@@ -328,14 +334,14 @@ static void report_failure(const run_case *c, int i, const harness_cmp *m, doubl
   const kl_arg *a = &c->args[i];
   if (m->nan_at != HARNESS_NONE) {
     ref_name_element(a, m->nan_at, where, sizeof where);
-    printf("  %s: %s is NaN (poison never overwritten?) (seed %llu)\n", a->name, where,
-           (unsigned long long)seed);
+    fprintf(c->out, "  %s: %s is NaN (poison never overwritten?) (seed %llu)\n", a->name, where,
+            (unsigned long long)seed);
   }
   if (m->first_over != HARNESS_NONE) {
     ref_name_element(a, m->first_over, where, sizeof where);
     double g = harness_get(c->t[i].host, a->elem, m->first_over), want = c->t[i].ref[m->first_over];
-    printf("  %s: %zu of %zu elements over tol %.3g; first %s = %.9g, reference %.9g (seed %llu)\n", a->name,
-           m->over, m->n, tol, where, g, want, (unsigned long long)seed);
+    fprintf(c->out, "  %s: %zu of %zu elements over tol %.3g; first %s = %.9g, reference %.9g (seed %llu)\n",
+            a->name, m->over, m->n, tol, where, g, want, (unsigned long long)seed);
   }
 }
 
@@ -355,7 +361,8 @@ static void report_lowp_failure(const run_case *c, int i, const harness_lowp *m,
   char where[128];
   const kl_arg *a = &c->args[i];
   ref_name_element(a, m->worst, where, sizeof where);
-  printf(
+  fprintf(
+      c->out,
       "  %s: max abs err %.3g at %s = %.9g, reference %.9g; the low-precision reference's %.3g: %.3gx, over "
       "%gx + %.3g (seed %llu)\n",
       a->name, m->err, where, harness_get(c->t[i].host, a->elem, m->worst), c->t[i].ref[m->worst],
@@ -385,15 +392,15 @@ static int check_outputs(const run_args *a, kl_recipe *r, run_env *env, run_case
   if (worst >= 0 && v[worst].have_lowp)
     snprintf(lowp, sizeof lowp, rule.vs_lowp ? ", vs lowp %.2g (limit %g)" : ", vs lowp %.2g",
              v[worst].lowp.ratio, rule.factor);
-  printf("%s %s %s: max rel err %.2g (tol %.2g)%s %s, %s\n", c->label, env->target->name,
-         env->gpu ? "gpu" : "sim", worst >= 0 ? v[worst].rel.max_rel : 0, worst >= 0 ? tol[worst] : 0, lowp,
-         failed ? "FAIL" : "PASS", timing);
+  fprintf(c->out, "%s %s %s: max rel err %.2g (tol %.2g)%s %s, %s\n", c->label, env->target->name,
+          env->gpu ? "gpu" : "sim", worst >= 0 ? v[worst].rel.max_rel : 0, worst >= 0 ? tol[worst] : 0, lowp,
+          failed ? "FAIL" : "PASS", timing);
   for (int i = 0; i < c->nargs; i++)
     if (bad[i] && v[i].by_lowp)
       report_lowp_failure(c, i, &v[i].lowp, rule.factor, env->seed);
     else if (bad[i])
       report_failure(c, i, &v[i].rel, tol[i], env->seed);
-  fflush(stdout);
+  fflush(c->out);
   return failed;
 }
 
@@ -401,10 +408,10 @@ static int check_outputs(const run_args *a, kl_recipe *r, run_env *env, run_case
 static int print_timing(run_env *env, run_case *c) {
   char timing[64];
   format_time(c->ms, timing, sizeof timing);
-  printf("%s %s %s: %s per launch (grid %lld,%lld,%lld, %d threads, %d B shared; not checked)\n", c->label,
-         env->target->name, env->gpu ? "gpu" : "sim", timing, (long long)c->grid[0], (long long)c->grid[1],
-         (long long)c->grid[2], c->k.threads, c->k.shared_bytes);
-  fflush(stdout);
+  fprintf(c->out, "%s %s %s: %s per launch (grid %lld,%lld,%lld, %d threads, %d B shared; not checked)\n",
+          c->label, env->target->name, env->gpu ? "gpu" : "sim", timing, (long long)c->grid[0],
+          (long long)c->grid[1], (long long)c->grid[2], c->k.threads, c->k.shared_bytes);
+  fflush(c->out);
   return 0;
 }
 
@@ -429,12 +436,18 @@ static int run_variant(kl_recipe *r, const run_args *a, run_env *env, const kl_s
     return 1;
   }
   make_label(r, c);
+  c->out = a->profile == 2 ? stderr : stdout;
   if (prepare(r, env, c) || (env->gpu ? run_gpu(env, c, a->reps) : run_sim(env, c)) ||
       (!a->no_check && run_reference(r, a, c))) {
-    printf("%s %s %s: ERROR: %s\n", c->label, env->target->name, env->gpu ? "gpu" : "sim", c->err);
-    fflush(stdout);
-  } else
+    fprintf(c->out, "%s %s %s: ERROR: %s\n", c->label, env->target->name, env->gpu ? "gpu" : "sim", c->err);
+    fflush(c->out);
+  } else {
     rc = a->no_check ? print_timing(env, c) : check_outputs(a, r, env, c);
+    if (a->profile == 1) profile_print_table(stdout, c->label, &c->profile);
+    if (a->profile == 2) profile_print_json(stdout, c->label, &c->profile);
+    fflush(stdout);
+  }
+  sim_profile_free(&c->profile);
   free_case(c, env->gpu);
   free(c);
   return rc;
@@ -463,6 +476,13 @@ static kiln_status make_args(kiln_recipe *r, const kiln_run_opts *o, run_args *a
   for (int i = 0; i < r->nsets; i++) a->sets[a->nsets++] = r->sets[i];
   a->sim = o->sim, a->check_all = o->check_all, a->reps = o->reps, a->no_check = o->no_check;
   a->have_seed = o->have_seed, a->seed = o->seed, a->tol = o->tol;
+  if (o->profile < 0 || o->profile > 2)
+    return api_fail(r->s, KILN_ERR_USAGE, "kiln_run: profile is 0 (off), 1 (table) or 2 (JSON), not %d",
+                    o->profile);
+  if (o->profile && !o->sim)
+    return api_fail(r->s, KILN_ERR_USAGE, "%s: the profile counts what the simulator runs: it needs --sim",
+                    r->path);
+  a->profile = o->profile;
   return KILN_OK;
 }
 
@@ -478,6 +498,7 @@ kiln_status kiln_run(kiln_recipe *r, const kiln_run_opts *o) {
     rt_device_close(env.gpu);
     return api_fail(r->s, KILN_ERR_CHECK, "no target row for the GPU");
   }
+  env.profile = a.profile;
   int failed = a.check_all ? run_checks(r->lua, &a, &env) : run_variant(r->lua, &a, &env, NULL);
   rt_device_close(env.gpu);
   if (failed) return api_fail(r->s, KILN_ERR_CHECK, "%s: a variant failed (see its line)", r->path);

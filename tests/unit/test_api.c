@@ -94,6 +94,16 @@ static void test_errors(void) {
   CHECK(kiln_compile(r, &co, &out) == KILN_ERR_USAGE && strstr(kiln_error(s), "emit kind 99"));
   kiln_run_opts ro = {.sim = 1, .target = "sm_1"};
   CHECK(kiln_run(r, &ro) == KILN_ERR_USAGE && strstr(kiln_error(s), "unknown target 'sm_1'"));
+  /* the profile: 0, 1 or 2, and only on the simulator */
+  ro = (kiln_run_opts){.sim = 1, .profile = 3};
+  CHECK(kiln_run(r, &ro) == KILN_ERR_USAGE &&
+        strstr(kiln_error(s), "profile is 0 (off), 1 (table) or 2 (JSON), not 3"));
+  ro = (kiln_run_opts){.sim = 1, .profile = -1};
+  CHECK(kiln_run(r, &ro) == KILN_ERR_USAGE && strstr(kiln_error(s), "not -1"));
+  ro = (kiln_run_opts){.profile = 1};
+  CHECK(kiln_run(r, &ro) == KILN_ERR_USAGE &&
+        strstr(kiln_error(s), "the profile counts what the simulator runs"));
+  ro = (kiln_run_opts){.sim = 1, .target = "sm_1"};
   kiln_recipe_free(r);
 
   /* an IR file: no settings, no reference; a verifier error names the op */
