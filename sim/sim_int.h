@@ -222,23 +222,6 @@ uint64_t sim_prof_smem_wavefronts(const uintptr_t *off, const uint16_t *bytes, u
 /* Merges the workers' counters into out (freed first); -1 when out of memory. */
 int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out);
 
-/* profile.c: the counters (docs/profiling.md). Every hook is called only when w->prof is
-                     set. */
-typedef struct sim_prof_w sim_prof_w;
-sim_prof_w *sim_prof_new(int nthreads);
-void sim_prof_free(sim_prof_w *p);
-/* A checked access of the running thread (one lane of a warp-level request). */
-void sim_prof_access(sim_worker *w, uintptr_t a, uint32_t bytes, uint32_t kind, const char *site);
-/* Finishes the pending requests of `warp` (-1: every warp): at a rendezvous and the block's end. */
-void sim_prof_flush(sim_worker *w, int warp);
-/* The counters of `site` in this worker (barrier, mma, shuffle and cp.async counts go there). */
-sim_counters *sim_prof_site(sim_worker *w, const char *site);
-void sim_prof_ldmatrix(sim_worker *w, int num, const void *const *rows, const char *site);
-/* Wavefronts of one warp-level shared request: lane offsets, sizes, the lanes that took part. */
-uint64_t sim_prof_smem_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask);
-/* Merges the workers' counters into out (freed first); -1 when out of memory. */
-int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out);
-
 /* guard.c: stack overflows reported like failed checks. acquire/release bracket a launch (the
  * SIGSEGV handler); thread_begin/end bracket each worker thread (its alternate signal stack). */
 void sim_guard_acquire(void);

@@ -280,6 +280,22 @@ static inline int test_compile_ir(const char *text, const char *file, const tg_t
   return rc;
 }
 
+/* tests/sim/NAME.ir -> a CG_SIM kernel for sm_80; 0, or -1 after saying why on stderr. */
+static inline int test_sim_ir_kernel(const char *name, cg_result *out) {
+  char path[256], file[64], err[1024] = "";
+  snprintf(path, sizeof path, "tests/sim/%s.ir", name);
+  snprintf(file, sizeof file, "%s.ir", name);
+  char *text = test_read_file(path, NULL);
+  if (!text) {
+    fprintf(stderr, "%s: cannot read it\n", path);
+    return -1;
+  }
+  int rc = test_compile_ir(text, file, tg_target_lookup("sm_80"), CG_SIM, out, err, sizeof err);
+  free(text);
+  if (rc) fprintf(stderr, "%s: %s\n", path, err);
+  return rc;
+}
+
 /* tmpl with every keys[i] replaced by vals[i] (the first key that matches at a place wins), malloc'd:
  * how a test instantiates an .ir template for an element type or a tile shape. */
 static inline char *test_subst(const char *tmpl, const char *const *keys, const char *const *vals, int n) {

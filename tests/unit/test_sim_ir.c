@@ -53,22 +53,7 @@ static int build_ll(const char *name, cg_result *out) {
   return 0;
 }
 
-/* tests/sim/NAME.ir -> a CG_SIM kernel; 0, or -1 after reporting why. */
-static int build(const char *name, cg_result *out) {
-  char path[256], err[1024];
-  snprintf(path, sizeof path, "tests/sim/%s.ir", name);
-  char *text = test_read_file(path, NULL);
-  if (!text) {
-    fprintf(stderr, "%s\n", err);
-    return -1;
-  }
-  char file[64];
-  snprintf(file, sizeof file, "%s.ir", name);
-  int rc = test_compile_ir(text, file, tg_target_lookup("sm_80"), CG_SIM, out, err, sizeof err);
-  free(text);
-  if (rc) fprintf(stderr, "%s: %s\n", path, err);
-  return rc;
-}
+static int build(const char *name, cg_result *out) { return test_sim_ir_kernel(name, out); }
 
 /* ---- inputs ---- */
 

@@ -13,19 +13,7 @@
 #include "sim/sim_int.h"
 #include "test.h"
 
-/* tests/sim/NAME.ir -> a CG_SIM kernel. */
-static int build(const char *name, cg_result *out) {
-  char path[256], err[1024] = "";
-  snprintf(path, sizeof path, "tests/sim/%s.ir", name);
-  char *text = test_read_file(path, NULL);
-  if (!text) return -1;
-  char file[64];
-  snprintf(file, sizeof file, "%s.ir", name);
-  int rc = test_compile_ir(text, file, tg_target_lookup("sm_80"), CG_SIM, out, err, sizeof err);
-  free(text);
-  if (rc) fprintf(stderr, "%s: %s\n", path, err);
-  return rc;
-}
+static int build(const char *name, cg_result *out) { return test_sim_ir_kernel(name, out); }
 
 /* Runs NAME over gx blocks with a, profiled into p; 0 or -1. */
 static int run(const char *name, const sim_arg *a, int n, int64_t gx, int workers, sim_profile *p) {
