@@ -15,6 +15,9 @@
 
 static int build(const char *name, cg_result *out) { return test_sim_ir_kernel(name, out); }
 
+/* n bytes aligned to 128 (aligned_alloc wants a size that is a multiple of the alignment). */
+static void *buf128(size_t n) { return aligned_alloc(128, (n + 127) / 128 * 128); }
+
 /* Runs NAME over gx blocks with a, profiled into p; 0 or -1. */
 static int run(const char *name, const sim_arg *a, int n, int64_t gx, int workers, sim_profile *p) {
   cg_result r;
@@ -56,7 +59,7 @@ static void dump(const char *name, const sim_profile *p) {
  * wavefronts. The global store of that tile: 32 requests of 4 rows x 8 lanes 16 bytes apart, each row
  * 128 bytes = 4 sectors: 16 sectors, 128 bytes, per request. One barrier. */
 static void test_smem(const char *name, uint64_t wf) {
-  float *y = aligned_alloc(128, 1024 * sizeof *y);
+  float *y = buf128(1024 * sizeof *y);
   sim_arg a[1] = {{.is_ptr = 1, .elem = IR_F32, .ptr = y, .bytes = 1024 * 4}};
   sim_profile p = {0};
   CHECK(run(name, a, 1, 1, 1, &p) == 0);
@@ -80,7 +83,7 @@ static void test_smem(const char *name, uint64_t wf) {
 
 static void test_gmem(int stride) {
   size_t n = 32 * (size_t)stride;
-  float *x = aligned_alloc(128, n * 4), *y = aligned_alloc(128, n * 4);
+  float *x = buf128(n * 4), *y = buf128(n * 4);
   for (size_t i = 0; i < n; i++) x[i] = (float)i, y[i] = -1;
   sim_arg a[3] = {{.is_ptr = 1, .elem = IR_F32, .ptr = x, .bytes = n * 4},
                   {.is_ptr = 1, .elem = IR_F32, .ptr = y, .bytes = n * 4},
@@ -113,8 +116,8 @@ static void test_gmem(int stride) {
  * So the dot has 4 ldmatrix requests and 2 a_wf + 2 x 2 wavefronts. The copies go by cp.async, 16
  * bytes a lane: A 1024 bytes (2 requests of 512 bytes, 16 sectors each), B 512 (1 request, 16). */
 static void test_ldm(const char *name, uint64_t a_wf) {
-  uint16_t *a = aligned_alloc(128, 16 * 32 * 2), *b = aligned_alloc(128, 32 * 8 * 2);
-  float *c = aligned_alloc(128, 16 * 8 * 4);
+  uint16_t *a = buf128(16 * 32 * 2), *b = buf128(32 * 8 * 2);
+  float *c = buf128(16 * 8 * 4);
   memset(a, 0, 16 * 32 * 2), memset(b, 0, 32 * 8 * 2);
   sim_arg args[3] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = 16 * 32 * 2},
                      {.is_ptr = 1, .elem = IR_F16, .ptr = b, .bytes = 32 * 8 * 2},
@@ -151,7 +154,7 @@ static void test_ldm(const char *name, uint64_t a_wf) {
  * The store: first holders only, 4 requests of 16 lanes x 4 bytes, 8 sectors each. */
 static void test_loop(void) {
   int n = 640;
-  int32_t *x = aligned_alloc(128, (size_t)n * 4), *out = aligned_alloc(128, 64 * 4);
+  int32_t *x = buf128((size_t)n * 4), *out = buf128(64 * 4);
   for (int i = 0; i < n; i++) x[i] = i;
   sim_arg a[3] = {{.is_ptr = 1, .elem = IR_I32, .ptr = x, .bytes = (size_t)n * 4},
                   {.is_ptr = 1, .elem = IR_I32, .ptr = out, .bytes = 64 * 4},
@@ -175,7 +178,7 @@ static void test_loop(void) {
  * two barriers per block; unique bytes: x read (by cp.async or loads) and y written, 4 n bytes each. */
 static void test_workers(void) {
   int n = 5000, blocks = (n + 511) / 512;
-  float *x = aligned_alloc(128, (size_t)n * 4), *y = aligned_alloc(128, (size_t)n * 4);
+  float *x = buf128((size_t)n * 4), *y = buf128((size_t)n * 4);
   for (int i = 0; i < n; i++) x[i] = (float)i;
   sim_arg a[3] = {{.is_ptr = 1, .elem = IR_F32, .ptr = x, .bytes = (size_t)n * 4},
                   {.is_ptr = 1, .elem = IR_F32, .ptr = y, .bytes = (size_t)n * 4},
@@ -230,7 +233,7 @@ static void test_model(void) {
 
 /* The unique-byte bitmap of a buffer too large to map: the launch fails with one line. */
 static void test_oom(void) {
-  float *x = aligned_alloc(128, 32 * 4), *y = aligned_alloc(128, 32 * 4);
+  float *x = buf128(32 * 4), *y = buf128(32 * 4);
   sim_arg a[3] = {{.is_ptr = 1, .elem = IR_F32, .ptr = x, .bytes = (size_t)1 << 50},
                   {.is_ptr = 1, .elem = IR_F32, .ptr = y, .bytes = 32 * 4},
                   {.elem = IR_I32, .ival = 1}};
@@ -255,8 +258,8 @@ static void test_oom(void) {
  * reads 8 rows 80 bytes apart: banks 20r + 4c, 8 distinct groups, 1 per matrix: 2 x 4; B as in
  * test_ldm, 2 x 2. */
 static void test_stage(void) {
-  uint16_t *a = aligned_alloc(128, 16 * 32 * 2), *b = aligned_alloc(128, 32 * 8 * 2);
-  float *c = aligned_alloc(128, 16 * 8 * 4);
+  uint16_t *a = buf128(16 * 32 * 2), *b = buf128(32 * 8 * 2);
+  float *c = buf128(16 * 8 * 4);
   memset(a, 0, 16 * 32 * 2), memset(b, 0, 32 * 8 * 2);
   sim_arg args[3] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = 16 * 32 * 2},
                      {.is_ptr = 1, .elem = IR_F16, .ptr = b, .bytes = 32 * 8 * 2},
