@@ -107,6 +107,19 @@ static void test_gmem(int stride) {
   free(x), free(y);
 }
 
+/* NAME.ir on a 16x32 f16 A, a 32x8 f16 B (both zero) and a 16x8 f32 C, one block, profiled into p. */
+static int run_dot(const char *name, sim_profile *p) {
+  uint16_t *a = buf128(16 * 32 * 2), *b = buf128(32 * 8 * 2);
+  float *c = buf128(16 * 8 * 4);
+  memset(a, 0, 16 * 32 * 2), memset(b, 0, 32 * 8 * 2);
+  sim_arg args[3] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = 16 * 32 * 2},
+                     {.is_ptr = 1, .elem = IR_F16, .ptr = b, .bytes = 32 * 8 * 2},
+                     {.is_ptr = 1, .elem = IR_F32, .ptr = c, .bytes = 16 * 8 * 4}};
+  int rc = run(name, args, 3, 1, 1, p);
+  free(a), free(b), free(c);
+  return rc;
+}
+
 /* A 16x32 by 32x8 f16 dot in one warp (tests/sim/prof_ldm_*.ir), mma m16n8k16: two k-steps, each an
  * ldmatrix.x4 of A (four 8x8 matrices; a matrix is 8 consecutive rows' same 16-byte chunk) and an
  * ldmatrix.x2.trans of B (16-byte rows packed: one wavefront per matrix), all at the dot's site.
@@ -116,14 +129,8 @@ static void test_gmem(int stride) {
  * So the dot has 4 ldmatrix requests and 2 a_wf + 2 x 2 wavefronts. The copies go by cp.async, 16
  * bytes a lane: A 1024 bytes (2 requests of 512 bytes, 16 sectors each), B 512 (1 request, 16). */
 static void test_ldm(const char *name, uint64_t a_wf) {
-  uint16_t *a = buf128(16 * 32 * 2), *b = buf128(32 * 8 * 2);
-  float *c = buf128(16 * 8 * 4);
-  memset(a, 0, 16 * 32 * 2), memset(b, 0, 32 * 8 * 2);
-  sim_arg args[3] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = 16 * 32 * 2},
-                     {.is_ptr = 1, .elem = IR_F16, .ptr = b, .bytes = 32 * 8 * 2},
-                     {.is_ptr = 1, .elem = IR_F32, .ptr = c, .bytes = 16 * 8 * 4}};
   sim_profile p = {0};
-  CHECK(run(name, args, 3, 1, 1, &p) == 0);
+  CHECK(run_dot(name, &p) == 0);
   dump(name, &p);
   const sim_counters *d = op(&p, "dot ");
   CHECK(d->ldmatrix == 4 && d->smem_requests == 4 && d->mma == 2, "%s: dot ldmatrix %llu mma %llu", name,
@@ -143,7 +150,6 @@ static void test_ldm(const char *name, uint64_t a_wf) {
         cb->cp_async_bytes == 512);
   CHECK(p.total.gmem_unique_bytes == 1024 + 512 + 512);
   sim_profile_free(&p);
-  free(a), free(b), free(c);
 }
 
 /* loop_sum.ir: one warp, a 64-element i32 tile (lane l holds elements 4(l%16)..+3; lanes 16..31 hold
@@ -258,14 +264,8 @@ static void test_oom(void) {
  * reads 8 rows 80 bytes apart: banks 20r + 4c, 8 distinct groups, 1 per matrix: 2 x 4; B as in
  * test_ldm, 2 x 2. */
 static void test_stage(void) {
-  uint16_t *a = buf128(16 * 32 * 2), *b = buf128(32 * 8 * 2);
-  float *c = buf128(16 * 8 * 4);
-  memset(a, 0, 16 * 32 * 2), memset(b, 0, 32 * 8 * 2);
-  sim_arg args[3] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = 16 * 32 * 2},
-                     {.is_ptr = 1, .elem = IR_F16, .ptr = b, .bytes = 32 * 8 * 2},
-                     {.is_ptr = 1, .elem = IR_F32, .ptr = c, .bytes = 16 * 8 * 4}};
   sim_profile p = {0};
-  CHECK(run("prof_stage", args, 3, 1, 1, &p) == 0);
+  CHECK(run_dot("prof_stage", &p) == 0);
   dump("prof_stage", &p);
   const sim_counters *sa = NULL, *d = NULL;
   for (int i = 0; i < p.nops; i++) {
@@ -277,7 +277,6 @@ static void test_stage(void) {
   CHECK(sa && sa->smem_store_requests == 16 && sa->smem_requests == 16 && sa->smem_wavefronts == 64);
   CHECK(d && d->ldmatrix == 4 && d->smem_requests == 4 && d->smem_wavefronts == 12 && d->mma == 2);
   sim_profile_free(&p);
-  free(a), free(b), free(c);
 }
 
 int main(void) {
