@@ -33,6 +33,10 @@ static void usage(FILE *f) {
           "  inspect RECIPE --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
           "  (compile, run and inspect also take [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]: "
           "docs/recipes.md)\n"
+          "  tune RECIPE [--set NAME=VALUE ...] [--space KNOB=v1,v2,...] [--db FILE] [--jobs N] [--budget "
+          "N|TIME]\n"
+          "          [--shard I/N] [--accuracy TOL] [--slurm N] ... (kiln tune --help; merge, report: "
+          "docs/tuning.md)\n"
           "  targets [-v]\n"
           "  version\n");
 }
@@ -47,6 +51,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "opt")) return cmd_opt(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
+  if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
   if (!strcmp(cmd, "targets")) return cmd_targets(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("kiln %s\n", kiln_version());

@@ -275,6 +275,77 @@ typedef struct {
  * ptxas ("ptxas not found (looked in ...)"); the others as kiln_compile. */
 kiln_status kiln_inspect(kiln_recipe *r, const kiln_inspect_opts *o, kiln_inspect_result *out);
 
+/* ---- tuning: sweeps over a recipe's knobs, kept in SQLite (docs/tuning.md) ---- */
+
+typedef struct kiln_tune_db kiln_tune_db;
+
+/* Opens (create = 1: creates if missing) a tuning database: SQLite in WAL mode with a busy timeout,
+ * so several processes may write one file. KILN_ERR_INPUT with "PATH: WHY" for a file that is not
+ * SQLite, is corrupt, or belongs to something else or a newer schema. */
+kiln_status kiln_tune_db_open(kiln_session *s, const char *path, int create, kiln_tune_db **out);
+void kiln_tune_db_close(kiln_tune_db *db);
+
+enum { KILN_TUNE_PROGRESS_NONE, KILN_TUNE_PROGRESS_LINES, KILN_TUNE_PROGRESS_TERMINAL };
+
+typedef struct {
+  const char *target;            /* NULL: the GPU's row, else sm_80 */
+  int sim;                       /* 1: no GPU even if one is present: rank by the model */
+  int jobs;                      /* worker processes; 0: the number of cores */
+  long budget_variants;          /* > 0: measure at most this many variants (this run) */
+  double budget_seconds;         /* > 0: start no variant after this many seconds */
+  const char *strategy;          /* "exhaustive" (NULL) or "random" */
+  uint64_t seed;                 /* random strategy's order and the check's inputs */
+  double accuracy;               /* > 0: variants with a larger error are marked (kept) */
+  int shard, nshards;            /* this process takes variant i when i % nshards == shard */
+  const char *const *space;      /* "KNOB=v1,v2,...": replaces a knob's declared values */
+  int nspace;                    /* entries in space */
+  const char *const *check_sets; /* "NAME=VALUE": the problem the check runs at (default: each
+                                    size parameter at most 64) */
+  int ncheck_sets;               /* entries in check_sets */
+  int no_check;                  /* 1: no check against the reference */
+  int reps, warmup, flush_l2;    /* GPU timing: repetitions (0: 50), warm-up launches (0: 5) */
+  double variant_timeout;        /* seconds per variant before status timeout; 0: 300 */
+  int progress;                  /* KILN_TUNE_PROGRESS_*: on stderr */
+} kiln_tune_opts;
+
+typedef struct {
+  long space;    /* variants in the space */
+  long in_shard; /* of them, this shard's */
+  long done;     /* found in the database already (resumed) */
+  long measured; /* measured by this run */
+  long ok, refused, spilled, wrong, timeout;
+} kiln_tune_summary;
+
+/* Sweeps r's tuning space for the problem r's settings give (knobs set with kiln_recipe_set are
+ * pinned): enumerate, skip the constraints' refusals, compile in o->jobs processes, prune by the
+ * target's limits and ptxas's report, check against the reference, time on the GPU or rank by the
+ * model. Every variant's row is written to db as soon as it is measured; variants db holds already
+ * are not measured again. KILN_ERR_USAGE for a bad option or space, KILN_ERR_INPUT for a recipe
+ * error, KILN_ERR_SYSTEM if the database cannot be written. */
+kiln_status kiln_tune_run(kiln_recipe *r, kiln_tune_db *db, const kiln_tune_opts *o, kiln_tune_summary *out);
+
+typedef struct {
+  int json;        /* 1: JSON instead of the table */
+  int top;         /* runners-up shown per problem (0: 4) */
+  double accuracy; /* > 0: the error budget the front and the winners respect */
+} kiln_tune_report_opts;
+
+/* Writes the result table of every problem in db (the winner and the runners-up with their settings,
+ * the accuracy-speed Pareto front) to out. */
+kiln_status kiln_tune_report(kiln_tune_db *db, const kiln_tune_report_opts *o, FILE *out);
+/* Draws error against time of every measured variant as SVG, the Pareto front joined by a line. */
+kiln_status kiln_tune_plot(kiln_tune_db *db, const kiln_tune_report_opts *o, FILE *out);
+
+/* Merges the databases in[0..n-1] into out (created if missing): a key present in several keeps the
+ * later measurement. Merging again changes nothing. */
+kiln_status kiln_tune_merge(kiln_session *s, const char *const *in, int n, const char *out);
+
+/* Applies to r the knobs of the best measured variant in the database at path for r's recipe and
+ * problem (the nearest measured problem when that one is missing; knobs already set on r are kept).
+ * *what (malloc'd) says which variant and problem. KILN_ERR_INPUT if the database holds nothing for
+ * the recipe. */
+kiln_status kiln_tune_apply(kiln_recipe *r, const char *path, char **what);
+
 #ifdef __cplusplus
 }
 #endif

@@ -412,10 +412,25 @@ static void copy_check_rule(lua_State *L, int t, int R) {
   lua_setfield(L, R, "check");
 }
 
-/* kiln.recipe{name=, params=, tune=, args=, grid=, reference=, check=, checks=, body=} */
+/* R.constraints: a list of functions f(p) -> ok[, why] that the tuner asks about each variant. */
+static void copy_constraints(lua_State *L, int t, int R) {
+  int ty = lua_getfield(L, t, "constraints");
+  if (ty == LUA_TNIL) return (void)lua_pop(L, 1);
+  if (ty != LUA_TTABLE) luaL_error(L, "kiln.recipe: constraints must be a list of functions f(p) -> ok, why");
+  lua_Integer n = luaL_len(L, -1);
+  for (lua_Integer i = 1; i <= n; i++)
+    if (lua_geti(L, -1, i) != LUA_TFUNCTION)
+      luaL_error(L, "kiln.recipe: constraints[%d] must be a function f(p) -> ok, why, got %s", (int)i,
+                 luaL_typename(L, -1));
+    else
+      lua_pop(L, 1);
+  lua_setfield(L, R, "constraints");
+}
+
+/* kiln.recipe{name=, params=, tune=, constraints=, args=, grid=, reference=, check=, checks=, body=} */
 static int f_recipe(lua_State *L) {
-  static const char *const keys[] = {"name",      "params", "tune",   "args", "grid",
-                                     "reference", "check",  "checks", "body", NULL};
+  static const char *const keys[] = {"name",      "params", "tune",   "constraints", "args", "grid",
+                                     "reference", "check",  "checks", "body",        NULL};
   lua_Debug ar;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
@@ -431,6 +446,7 @@ static int f_recipe(lua_State *L) {
   copy_check_rule(L, 1, 2);
   copy_params(L, 1, 2);
   copy_tune(L, 1, 2);
+  copy_constraints(L, 1, 2);
   copy_args(L, 1, 2);
   copy_checks(L, 1, 2);
   lua_pushinteger(L, lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) ? ar.currentline : 0);

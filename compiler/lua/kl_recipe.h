@@ -127,6 +127,10 @@ ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const tg_target *t,
 int kl_recipe_args(kl_recipe *r, const kl_settings *s, kl_arg *out, int max, char *err, size_t errn);
 /* Launch grid (programs per axis). */
 int kl_recipe_grid(kl_recipe *r, const kl_settings *s, int64_t grid[3], char *err, size_t errn);
+/* The recipe's `constraints` on the settings (the tuner's pruning): 0 if every constraint function
+ * accepts s, 1 with the refusing one's reason in why ("FILE:LINE: constraints[i] refuses it" when it
+ * gives none), -1 with "FILE:LINE: message" in err when one raises an error. */
+int kl_recipe_constraints(kl_recipe *r, const kl_settings *s, char *why, size_t whyn, char *err, size_t errn);
 /* The variants `make demo` and the tests exercise: a list of settings overrides (e.g. shapes with
  * ragged edges), declared by the recipe as `checks = { {M=..., N=...}, ... }`. Returns the count. */
 int kl_recipe_checks(kl_recipe *r, kl_settings *out, int max);

@@ -40,6 +40,8 @@ typedef struct {
   kl_arg *out;
   int max, n;
   int64_t *grid;
+  char *why; /* constraints: the refusal */
+  size_t whyn;
 } job;
 
 /* Pushes the recipe table and p: an empty proxy whose __index reads the settings (numbers where
@@ -301,4 +303,37 @@ static int grid_main(lua_State *L) {
 int kl_recipe_grid(kl_recipe *r, const kl_settings *s, int64_t grid[3], char *err, size_t errn) {
   job j = {.r = r, .s = s, .grid = grid};
   return kl_protect(r, grid_main, &j, err, errn);
+}
+
+/* Calls each of R.constraints with p until one refuses; j->n = 1 and j->why set when one does. */
+static int constraints_main(lua_State *L) {
+  lua_Debug ar;
+  job *j = lua_touserdata(L, 1);
+  push_recipe_p(L, j);
+  if (lua_getfield(L, 2, "constraints") != LUA_TTABLE) return 0;
+  lua_Integer n = luaL_len(L, 4);
+  for (lua_Integer i = 1; i <= n && !j->n; i++) {
+    lua_geti(L, 4, i);
+    lua_pushvalue(L, -1);
+    lua_getinfo(L, ">S", &ar);
+    lua_pushvalue(L, 3);
+    lua_call(L, 1, 2);
+    if (!lua_toboolean(L, -2)) {
+      j->n = 1;
+      if (lua_type(L, -1) == LUA_TSTRING)
+        snprintf(j->why, j->whyn, "%s", lua_tostring(L, -1));
+      else
+        snprintf(j->why, j->whyn, "%s:%d: constraints[%d] refuses it", kl_recipe_path(j->r), ar.linedefined,
+                 (int)i);
+    }
+    lua_settop(L, 4);
+  }
+  return 0;
+}
+
+int kl_recipe_constraints(kl_recipe *r, const kl_settings *s, char *why, size_t whyn, char *err,
+                          size_t errn) {
+  job j = {.r = r, .s = s, .why = why, .whyn = whyn};
+  if (whyn) why[0] = 0;
+  return kl_protect(r, constraints_main, &j, err, errn) ? -1 : j.n;
 }

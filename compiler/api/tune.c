@@ -1,0 +1,498 @@
+/*
+ * tune.c - kiln_tune_run (include/kiln.h): a sweep over a recipe's tuning space for one problem.
+ *
+ *   1. the space: every knob the settings do not pin, with its declared values or --space's;
+ *      variant i is the mixed-radix number i over the knobs (the first knob varies slowest);
+ *   2. the shard: variant i belongs to shard i mod N; the strategy orders the shard's variants
+ *      (exhaustive: by i; random: a seeded shuffle);
+ *   3. for each variant in order, until the budget: skip it if the database holds its row
+ *      (resume), ask the recipe's constraints (a refusal is written as it is), else hand it to a
+ *      worker process (at most jobs at once; each writes its own row: tune_measure.c);
+ *   4. a worker past its time is killed and its row written as timeout; with a GPU, a worker's
+ *      survivor is checked and timed by this process, one at a time (tune_gpu.c);
+ *   5. progress on stderr after each variant: compiled, checked, timed, the best so far, the ETA.
+ * A sweep killed at any point loses only the variants its workers were measuring.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "tune.h"
+
+enum { MAXVALUES = 32, MAXJOBS = 256 };
+#define MAXSPACE (1L << 22)
+
+typedef struct {
+  const kl_param *p;
+  int n;
+  char v[MAXVALUES][64];
+} knob;
+
+typedef struct {
+  pid_t pid;
+  long index;
+  double start;
+} slot;
+
+typedef struct {
+  kiln_recipe *r;
+  kiln_tune_db *db;
+  const kiln_tune_opts *o;
+  kiln_tune_summary *sum;
+  tune_env env;
+  tune_gpu *gpu;
+  knob knobs[KL_MAXSET];
+  int nknobs, jobs;
+  long total;
+  tune_row key; /* the row's key but the variant */
+  slot slots[MAXJOBS];
+  double t0, best;
+  char best_variant[1024];
+  long started;
+} sweep;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int pinned(const kiln_recipe *r, const char *name) {
+  size_t n = strlen(name);
+  for (int i = 0; i < r->nsets; i++)
+    if (!strncmp(r->sets[i], name, n) && r->sets[i][n] == '=') return 1;
+  return 0;
+}
+
+/* --space NAME=v1,v2,...: the knob's values, each one the recipe accepts. */
+static kiln_status space_values(sweep *w, knob *k, const char *list) {
+  char buf[1024], err[512];
+  kl_settings scratch = w->r->set;
+  snprintf(buf, sizeof buf, "%s", list);
+  k->n = 0;
+  for (char *save = NULL, *v = strtok_r(buf, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+    char set[160];
+    if (k->n == MAXVALUES)
+      return api_fail(w->r->s, KILN_ERR_USAGE, "--space %s: more than %d values", k->p->name, MAXVALUES);
+    snprintf(set, sizeof set, "%s=%s", k->p->name, v);
+    if (kl_settings_apply(w->r->lua, &scratch, set, err, sizeof err))
+      return api_fail(w->r->s, KILN_ERR_USAGE, "--space: %s", err);
+    snprintf(k->v[k->n++], 64, "%s", kl_settings_get(&scratch, k->p->name));
+  }
+  if (!k->n) return api_fail(w->r->s, KILN_ERR_USAGE, "--space %s: no values", k->p->name);
+  return KILN_OK;
+}
+
+/* Step 1: the knobs and their values; --space entries must name knobs the settings leave free. */
+static kiln_status make_space(sweep *w) {
+  kl_recipe *lr = w->r->lua;
+  for (int i = 0; i < w->o->nspace; i++) {
+    const char *eq = strchr(w->o->space[i], '=');
+    int j, n = eq ? (int)(eq - w->o->space[i]) : 0;
+    for (j = 0; j < kl_recipe_nparams(lr); j++) {
+      const kl_param *p = kl_recipe_param(lr, j);
+      if (p->is_tune && (int)strlen(p->name) == n && !strncmp(p->name, w->o->space[i], (size_t)n)) break;
+    }
+    if (!eq || j == kl_recipe_nparams(lr))
+      return api_fail(w->r->s, KILN_ERR_USAGE, "%s: --space %s: not KNOB=v1,v2,... with a knob of the recipe",
+                      w->r->path, w->o->space[i]);
+    if (pinned(w->r, kl_recipe_param(lr, j)->name))
+      return api_fail(w->r->s, KILN_ERR_USAGE, "--space %s: the knob is pinned by --set", w->o->space[i]);
+  }
+  w->total = 1;
+  for (int j = 0; j < kl_recipe_nparams(lr); j++) {
+    const kl_param *p = kl_recipe_param(lr, j);
+    if (!p->is_tune) continue;
+    knob *k = &w->knobs[w->nknobs++];
+    k->p = p;
+    if (pinned(w->r, p->name)) { /* one value: the setting's, so that it is part of the key */
+      k->n = 1;
+      snprintf(k->v[0], 64, "%s", kl_settings_get(&w->r->set, p->name));
+      continue;
+    }
+    k->n = p->nvalues;
+    for (int v = 0; v < p->nvalues; v++) snprintf(k->v[v], 64, "%s", p->values[v]);
+    if (p->flag)
+      for (int v = 0; v < p->nvalues; v++)
+        snprintf(k->v[v], 64, "%d", strcmp(p->values[v], "false") != 0 && strcmp(p->values[v], "0") != 0);
+    for (int i = 0; i < w->o->nspace; i++)
+      if (!strncmp(w->o->space[i], p->name, strlen(p->name)) && w->o->space[i][strlen(p->name)] == '=') {
+        kiln_status st = space_values(w, k, w->o->space[i] + strlen(p->name) + 1);
+        if (st != KILN_OK) return st;
+      }
+    if (k->n < 1) k->n = 1, snprintf(k->v[0], 64, "%s", p->dflt);
+    w->total *= k->n;
+    if (w->total > MAXSPACE)
+      return api_fail(
+          w->r->s, KILN_ERR_USAGE,
+          "%s: the space has more than %ld variants: narrow it with --space or pin knobs with --set",
+          w->r->path, MAXSPACE);
+  }
+  return KILN_OK;
+}
+
+/* Variant i as "NAME=VALUE" strings in knobs[] (pointing into bufs) and as one line in text. */
+static int variant_of(const sweep *w, long i, char bufs[][128], char **knobs, char *text, size_t textn) {
+  size_t n = 0;
+  long rest = i;
+  for (int k = w->nknobs - 1; k >= 0; k--) {
+    snprintf(bufs[k], 128, "%s=%s", w->knobs[k].p->name, w->knobs[k].v[rest % w->knobs[k].n]);
+    knobs[k] = bufs[k];
+    rest /= w->knobs[k].n;
+  }
+  text[0] = 0;
+  for (int k = 0; k < w->nknobs && n < textn; k++)
+    n += (size_t)snprintf(text + n, textn - n, "%s%s", k ? " " : "", bufs[k]);
+  return w->nknobs;
+}
+
+/* The problem: every parameter that is not a knob, as NAME=VALUE, in the recipe's order. */
+static void problem_text(const kiln_recipe *r, char *text, size_t textn) {
+  size_t n = 0;
+  text[0] = 0;
+  for (int j = 0; j < kl_recipe_nparams(r->lua) && n < textn; j++) {
+    const kl_param *p = kl_recipe_param(r->lua, j);
+    if (p->is_tune) continue;
+    n += (size_t)snprintf(text + n, textn - n, "%s%s=%s", n ? " " : "", p->name,
+                          kl_settings_get(&r->set, p->name));
+  }
+}
+
+/* Step 2: the shard's variant numbers in the strategy's order. */
+static long *shard_order(const sweep *w, long *count) {
+  long n = 0;
+  long *idx = malloc((size_t)(w->total / w->o->nshards + 1) * sizeof *idx);
+  if (!idx) return NULL;
+  for (long i = w->o->shard; i < w->total; i += w->o->nshards) idx[n++] = i;
+  if (w->o->strategy && !strcmp(w->o->strategy, "random")) {
+    harness_rng rng;
+    harness_seed(&rng, w->o->seed);
+    for (long i = n - 1; i > 0; i--) {
+      long j = (long)(harness_next(&rng) % (uint64_t)(i + 1)), t = idx[i];
+      idx[i] = idx[j], idx[j] = t;
+    }
+  }
+  *count = n;
+  return idx;
+}
+
+/* ---- progress ---- */
+
+static void progress(sweep *w, long left) {
+  if (w->o->progress == KILN_TUNE_PROGRESS_NONE) return;
+  kiln_tune_summary *s = w->sum;
+  double el = now() - w->t0, per = s->measured ? el / (double)s->measured : 0;
+  char best[1200] = "none yet";
+  if (w->best >= 0)
+    snprintf(best, sizeof best, "%.3g s (%s) %s", w->best, w->env.gpu ? "gpu" : "model", w->best_variant);
+  if (w->o->progress == KILN_TUNE_PROGRESS_TERMINAL)
+    fprintf(stderr,
+            "\r\033[Kkiln tune: %ld/%ld measured (%ld ok, %ld refused, %ld spilled, %ld wrong), best %.60s, "
+            "ETA %.0f s",
+            s->measured, s->in_shard - s->done, s->ok, s->refused, s->spilled, s->wrong, best,
+            per * (double)left);
+  else
+    fprintf(stderr,
+            "kiln tune: %ld/%ld measured (%ld ok, %ld refused, %ld spilled, %ld wrong, %ld timeout), best "
+            "%s, ETA %.0f s\n",
+            s->measured, s->in_shard - s->done, s->ok, s->refused, s->spilled, s->wrong, s->timeout, best,
+            per * (double)left);
+  fflush(stderr);
+}
+
+/* Counts a written row (read back from the database) in the summary and the best so far. */
+static void count_row(sweep *w, const char *variant) {
+  sqlite3_stmt *st = NULL;
+  const char *sql = "SELECT status, time_s FROM results WHERE recipe_hash = ? AND variant = ? AND problem = ?"
+                    " AND device = ? AND driver = ? AND kiln_version = ?";
+  tune_row k = w->key;
+  snprintf(k.variant, sizeof k.variant, "%s", variant);
+  w->sum->measured++;
+  if (sqlite3_prepare_v2(w->db->db, sql, -1, &st, NULL) != SQLITE_OK) return;
+  sqlite3_bind_text(st, 1, k.recipe_hash, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, k.variant, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, k.problem, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, k.device, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 5, k.driver, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 6, k.version, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const char *status = (const char *)sqlite3_column_text(st, 0);
+    double t = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 1);
+    if (!strcmp(status, "ok")) w->sum->ok++;
+    if (!strcmp(status, "refused")) w->sum->refused++;
+    if (!strcmp(status, "spilled")) w->sum->spilled++;
+    if (!strcmp(status, "wrong")) w->sum->wrong++;
+    if (!strcmp(status, "timeout")) w->sum->timeout++;
+    if (!strcmp(status, "ok") && t >= 0 && (w->best < 0 || t < w->best))
+      w->best = t, snprintf(w->best_variant, sizeof w->best_variant, "%s", variant);
+  }
+  sqlite3_finalize(st);
+}
+
+/* ---- workers ---- */
+
+static void write_row(sweep *w, long index, const char *status, const char *why) {
+  char bufs[KL_MAXSET][128], *knobs[KL_MAXSET], err[512];
+  tune_row row;
+  tune_row_init(&row, &w->key);
+  variant_of(w, index, bufs, knobs, row.variant, sizeof row.variant);
+  row.status = status;
+  snprintf(row.reason, sizeof row.reason, "%s", why);
+  if (tune_db_put(w->db->db, &row, err, sizeof err)) fprintf(stderr, "kiln tune: %s\n", err);
+  count_row(w, row.variant);
+}
+
+/* In the child: measure, write, exit. Never returns. */
+static void worker(sweep *w, long index) {
+  char bufs[KL_MAXSET][128], *knobs[KL_MAXSET], err[512];
+  tune_row row;
+  tune_row_init(&row, &w->key);
+  int n = variant_of(w, index, bufs, knobs, row.variant, sizeof row.variant);
+  int rc = tune_measure(w->r, &w->env, knobs, n, &row);
+  if (rc == TUNE_WORKER_GPU) _exit(rc);
+  if (tune_db_put_path(w->env.db_path, &row, err, sizeof err)) {
+    fprintf(stderr, "kiln tune: %s\n", err);
+    _exit(TUNE_WORKER_FAILED);
+  }
+  _exit(TUNE_WORKER_WROTE);
+}
+
+/* With a GPU: the survivor of worker `index`, checked and timed here. */
+static void gpu_measure(sweep *w, long index) {
+  char bufs[KL_MAXSET][128], *knobs[KL_MAXSET], err[1024];
+  tune_row row;
+  kl_settings s = w->r->set;
+  tune_row_init(&row, &w->key);
+  int n = variant_of(w, index, bufs, knobs, row.variant, sizeof row.variant);
+  for (int i = 0; i < n; i++)
+    if (kl_settings_apply(w->r->lua, &s, knobs[i], err, sizeof err)) {
+      write_row(w, index, "refused", err);
+      return;
+    }
+  tune_gpu_measure(w->gpu, w->r->lua, &s, w->env.t, w->o,
+                   tune_hash(row.variant, strlen(row.variant), w->o->seed + 1), &row);
+  if (tune_db_put(w->db->db, &row, err, sizeof err)) fprintf(stderr, "kiln tune: %s\n", err);
+  count_row(w, row.variant);
+}
+
+static void finished(sweep *w, slot *sl, int status, long left) {
+  char why[128], bufs[KL_MAXSET][128], *knobs[KL_MAXSET], variant[1024];
+  variant_of(w, sl->index, bufs, knobs, variant, sizeof variant);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == TUNE_WORKER_WROTE)
+    count_row(w, variant);
+  else if (WIFEXITED(status) && WEXITSTATUS(status) == TUNE_WORKER_GPU)
+    gpu_measure(w, sl->index);
+  else {
+    if (WIFSIGNALED(status))
+      snprintf(why, sizeof why, "the worker died of signal %d", WTERMSIG(status));
+    else
+      snprintf(why, sizeof why, "the worker failed (exit status %d)", WEXITSTATUS(status));
+    write_row(w, sl->index, "refused", why);
+  }
+  sl->pid = 0;
+  progress(w, left);
+}
+
+/* Reaps finished workers and kills those past their time; block = 1 waits for at least one. */
+static void reap(sweep *w, int block, long left) {
+  double limit = w->o->variant_timeout > 0 ? w->o->variant_timeout : 300;
+  for (;;) {
+    int any = 0, busy = 0;
+    for (int i = 0; i < w->jobs; i++) {
+      slot *sl = &w->slots[i];
+      int status;
+      if (!sl->pid) continue;
+      busy++;
+      pid_t p = waitpid(sl->pid, &status, WNOHANG);
+      if (p == sl->pid) {
+        finished(w, sl, status, left), any = 1;
+      } else if (now() - sl->start > limit) {
+        kill(sl->pid, SIGKILL);
+        waitpid(sl->pid, &status, 0);
+        char why[128];
+        snprintf(why, sizeof why, "still measuring after %g s", limit);
+        sl->pid = 0;
+        write_row(w, sl->index, "timeout", why);
+        progress(w, left);
+        any = 1;
+      }
+    }
+    if (any || !block || !busy) return;
+    usleep(20000);
+  }
+}
+
+static slot *free_slot(sweep *w, long left) {
+  for (;;) {
+    for (int i = 0; i < w->jobs; i++)
+      if (!w->slots[i].pid) return &w->slots[i];
+    reap(w, 1, left);
+  }
+}
+
+static int budget_left(const sweep *w) {
+  if (w->o->budget_variants > 0 && w->started >= w->o->budget_variants) return 0;
+  return !(w->o->budget_seconds > 0 && now() - w->t0 >= w->o->budget_seconds);
+}
+
+/* Step 3 for variant index: resumed, refused by a constraint, or started in a worker. */
+static kiln_status one_variant(sweep *w, long index, long left) {
+  char bufs[KL_MAXSET][128], *knobs[KL_MAXSET], err[1024], why[1024];
+  tune_row row = w->key;
+  kl_settings s = w->r->set;
+  int n = variant_of(w, index, bufs, knobs, row.variant, sizeof row.variant);
+  int has = tune_db_has(w->db->db, &row, err, sizeof err);
+  if (has < 0) return api_fail(w->r->s, KILN_ERR_SYSTEM, "%s: %s", w->db->path, err);
+  if (has) return w->sum->done++, KILN_OK;
+  for (int i = 0; i < n; i++)
+    if (kl_settings_apply(w->r->lua, &s, knobs[i], err, sizeof err))
+      return api_fail(w->r->s, KILN_ERR_INPUT, "%s", err);
+  int c = kl_recipe_constraints(w->r->lua, &s, why, sizeof why, err, sizeof err);
+  if (c < 0) return api_fail(w->r->s, KILN_ERR_INPUT, "%s", err);
+  w->started++;
+  if (c > 0) return write_row(w, index, "refused", why), progress(w, left), KILN_OK;
+  slot *sl = free_slot(w, left);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) return api_fail(w->r->s, KILN_ERR_SYSTEM, "cannot start a worker: %s", strerror(errno));
+  if (pid == 0) worker(w, index);
+  sl->pid = pid, sl->index = index, sl->start = now();
+  return KILN_OK;
+}
+
+/* ---- the key: recipe hash, problem, device, driver, kiln version ---- */
+
+/* The driver's version from /proc (the NVIDIA kernel module), else "cuda". */
+static void driver_version(char *out, size_t n) {
+  char line[512], ver[40];
+  FILE *f = fopen("/proc/driver/nvidia/version", "r");
+  snprintf(out, n, "cuda");
+  if (!f) return;
+  if (fgets(line, sizeof line, f)) {
+    char *m = strstr(line, "Module");
+    if (m && sscanf(m + 6, " %39s", ver) == 1) snprintf(out, n, "cuda %s", ver);
+  }
+  fclose(f);
+}
+
+static kiln_status make_key(sweep *w, const char *gpu_name) {
+  char *text = NULL;
+  tune_row *k = &w->key;
+  kiln_status st = kiln_read_file(w->r->s, w->r->path, &text);
+  if (st != KILN_OK) return st;
+  snprintf(k->recipe_hash, sizeof k->recipe_hash, "%016llx",
+           (unsigned long long)tune_hash(text, strlen(text), 0));
+  kiln_free(text);
+  snprintf(k->recipe, sizeof k->recipe, "%s", kl_recipe_name(w->r->lua));
+  problem_text(w->r, k->problem, sizeof k->problem);
+  snprintf(k->version, sizeof k->version, "%s", kiln_version());
+  if (gpu_name) {
+    snprintf(k->device, sizeof k->device, "%.100s %s", gpu_name, w->env.t->name);
+    driver_version(k->driver, sizeof k->driver);
+  } else {
+    snprintf(k->device, sizeof k->device, "model %s", w->env.t->name);
+    snprintf(k->driver, sizeof k->driver, "none");
+  }
+  return KILN_OK;
+}
+
+/* ---- the options ---- */
+
+static kiln_status check_opts(kiln_recipe *r, const kiln_tune_opts *o) {
+  if (!r->lua)
+    return api_fail(r->s, KILN_ERR_USAGE, "%s: kiln tune needs a recipe (an IR file has no knobs)", r->path);
+  if (o->nshards < 0 || (o->nshards > 0 && (o->shard < 0 || o->shard >= o->nshards)))
+    return api_fail(r->s, KILN_ERR_USAGE, "--shard %d/%d: I must be 0 .. N-1 and N at least 1", o->shard,
+                    o->nshards);
+  if (o->jobs < 0 || o->jobs > MAXJOBS)
+    return api_fail(r->s, KILN_ERR_USAGE, "--jobs %d: 1 .. %d", o->jobs, MAXJOBS);
+  if (o->strategy && strcmp(o->strategy, "exhaustive") && strcmp(o->strategy, "random"))
+    return api_fail(r->s, KILN_ERR_USAGE, "--strategy %s: exhaustive or random", o->strategy);
+  if (o->budget_variants < 0 || o->budget_seconds < 0 || o->accuracy < 0 || o->variant_timeout < 0 ||
+      o->reps < 0 || o->warmup < 0)
+    return api_fail(r->s, KILN_ERR_USAGE, "kiln_tune_run: a negative budget, accuracy, timeout or count");
+  if (o->target && !api_target(r->s, o->target)) return KILN_ERR_USAGE;
+  for (int i = 0; i < o->ncheck_sets; i++) {
+    char err[512];
+    kl_settings s = r->set;
+    if (i >= KL_MAXSET || kl_settings_apply(r->lua, &s, o->check_sets[i], err, sizeof err))
+      return api_fail(r->s, KILN_ERR_USAGE, "--check-set: %s", i >= KL_MAXSET ? "too many" : err);
+  }
+  return KILN_OK;
+}
+
+/* The GPU unless --sim; without one, the target row (sm_80 by default) and the model. */
+static kiln_status open_device(sweep *w, char *gpu_name, size_t n) {
+  char err[1024];
+  const kiln_tune_opts *o = w->o;
+  w->env.target = o->target ? o->target : "sm_80";
+  if (!o->sim && tune_gpu_open(&w->gpu, o->target, &w->env.t, gpu_name, n, err, sizeof err) == 0) {
+    w->env.gpu = 1;
+    w->env.target = w->env.t->name;
+    return KILN_OK;
+  }
+  if (!o->sim) fprintf(stderr, "kiln tune: no GPU (%s): ranking by the model\n", err);
+  w->env.t = tg_target_lookup(w->env.target);
+  gpu_name[0] = 0;
+  return w->env.t ? KILN_OK : api_fail(w->r->s, KILN_ERR_USAGE, "unknown target '%s'", w->env.target);
+}
+
+static kiln_status sweep_all(sweep *w) {
+  long n = 0, *order = shard_order(w, &n);
+  kiln_status st = KILN_OK;
+  if (!order) return api_fail(w->r->s, KILN_ERR_SYSTEM, "out of memory");
+  w->sum->in_shard = n;
+  for (long i = 0; i < n && st == KILN_OK && budget_left(w); i++) {
+    st = one_variant(w, order[i], n - i - 1);
+    reap(w, 0, n - i - 1);
+  }
+  for (int busy = 1; busy;) {
+    reap(w, 1, 0);
+    busy = 0;
+    for (int i = 0; i < w->jobs; i++) busy |= w->slots[i].pid != 0;
+  }
+  if (w->o->progress == KILN_TUNE_PROGRESS_TERMINAL) fprintf(stderr, "\n");
+  free(order);
+  return st;
+}
+
+kiln_status kiln_tune_run(kiln_recipe *r, kiln_tune_db *db, const kiln_tune_opts *o, kiln_tune_summary *out) {
+  if (!r) return KILN_ERR_USAGE;
+  api_begin(r->s);
+  if (!o || !db || !out)
+    return api_fail(r->s, KILN_ERR_USAGE, "kiln_tune_run: no options, database or summary");
+  sweep *w = calloc(1, sizeof *w);
+  if (!w) return api_fail(r->s, KILN_ERR_SYSTEM, "out of memory");
+  kiln_tune_opts opts = *o;
+  if (!opts.nshards) opts.nshards = 1, opts.shard = 0;
+  if (!opts.jobs) opts.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (opts.jobs < 1) opts.jobs = 1;
+  memset(out, 0, sizeof *out);
+  char gpu_name[256];
+  *w = (sweep){.r = r,
+               .db = db,
+               .o = &opts,
+               .sum = out,
+               .jobs = opts.jobs < MAXJOBS ? opts.jobs : MAXJOBS,
+               .best = -1,
+               .t0 = now()};
+  w->env.o = &opts;
+  w->env.db_path = db->path;
+  for (int i = 0; i < opts.ncheck_sets && i < KL_MAXSET; i++)
+    w->env.check_sets[w->env.ncheck_sets++] = opts.check_sets[i];
+  kiln_status st = check_opts(r, &opts);
+  if (st == KILN_OK) st = make_space(w);
+  if (st == KILN_OK) st = open_device(w, gpu_name, sizeof gpu_name);
+  if (st == KILN_OK) st = make_key(w, gpu_name[0] ? gpu_name : NULL);
+  out->space = w->total;
+  if (st == KILN_OK) st = sweep_all(w);
+  tune_gpu_close(w->gpu);
+  free(w);
+  return st;
+}

@@ -1,0 +1,308 @@
+/*
+ * tune_check.c - the tuner's quiet check: one variant run on the simulator (or the GPU) against the recipe's
+ * reference, returning the largest relative error instead of printing result lines (kiln run's
+ * check is in run.c). A miscompiled variant must never win a sweep, so every surviving variant
+ * goes through here before it is ranked.
+ *
+ *   1. the argument list and the grid for the settings;
+ *   2. inputs get seeded random values, outputs NaN poison;
+ *   3. the kernel compiled for the simulator and launched;
+ *   4. the reference, exact and (when the criterion needs it) in low precision;
+ *   5. every output judged by the recipe's criterion (harness_judge); the error recorded is the
+ *      largest relative error against the exact reference.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../ir/elem_float.h"
+#include "../../runtime/rt.h"
+#include "../../sim/sim.h"
+#include "../ref/ref.h"
+#include "driver.h"
+#include "harness.h"
+#include "tune.h"
+
+typedef struct {
+  kl_arg args[KL_MAXARGS];
+  int nargs;
+  int64_t grid[3];
+  void *host[KL_MAXARGS];
+  double *ref[KL_MAXARGS], *lowp[KL_MAXARGS];
+  size_t n[KL_MAXARGS];
+  cg_result k;
+  rt_dptr dev[KL_MAXARGS];
+} check_case;
+
+static void free_case(check_case *c) {
+  for (int i = 0; i < c->nargs; i++) free(c->host[i]), free(c->ref[i]), free(c->lowp[i]);
+  cg_result_free(&c->k);
+}
+
+static int alloc_tensors(check_case *c, harness_rng *rng, char *err, size_t errn) {
+  for (int i = 0; i < c->nargs; i++) {
+    const kl_arg *a = &c->args[i];
+    if (!a->is_tensor) continue;
+    size_t n = 1;
+    for (int d = 0; d < a->rank; d++) n *= (size_t)a->dims[d];
+    c->n[i] = n;
+    c->host[i] = malloc(n ? n * harness_elem_size(a->elem) : 1);
+    c->ref[i] = malloc((n ? n : 1) * sizeof(double));
+    c->lowp[i] = malloc((n ? n : 1) * sizeof(double));
+    if (!c->host[i] || !c->ref[i] || !c->lowp[i])
+      return snprintf(err, errn, "out of memory for %s (%zu elements)", a->name, n), -1;
+    if (a->role & KL_IN)
+      harness_fill(c->host[i], a->elem, n, rng);
+    else
+      harness_poison(c->host[i], a->elem, n);
+  }
+  return 0;
+}
+
+static int launch(check_case *c, char *err, size_t errn) {
+  sim_arg sa[KL_MAXARGS];
+  for (int i = 0; i < c->nargs; i++) {
+    const kl_arg *a = &c->args[i];
+    sa[i] = (sim_arg){.is_ptr = a->is_tensor, .elem = a->elem, .ival = a->ival, .fval = a->fval};
+    if (a->is_tensor) sa[i].ptr = c->host[i], sa[i].bytes = c->n[i] * harness_elem_size(a->elem);
+  }
+  sim_opts so = {.workers = 1, .check_races = 1, .check_uninit = 1};
+  return sim_launch(&c->k, sa, c->nargs, c->grid, &so, err, errn);
+}
+
+static int reference(kl_recipe *r, const kl_settings *s, check_case *c, ir_elem precision, double **data,
+                     char *err, size_t errn) {
+  for (int i = 0; i < c->nargs; i++)
+    if (c->args[i].is_tensor && (c->args[i].role & KL_IN))
+      harness_to_double(c->host[i], c->args[i].elem, c->n[i], data[i]);
+  ref_job job = {.nargs = c->nargs,
+                 .args = c->args,
+                 .data = data,
+                 .set = s,
+                 .precision = precision,
+                 .round = harness_round_named};
+  return ref_run(r, &job, err, errn);
+}
+
+/* The exact reference always; the low-precision one when the criterion is vs_lowp. 1: lowp ran. */
+static int run_reference(kl_recipe *r, const kl_settings *s, check_case *c, char *err, size_t errn) {
+  ir_elem elems[KL_MAXARGS];
+  int ne = 0;
+  for (int i = 0; i < c->nargs; i++)
+    if (c->args[i].is_tensor) elems[ne++] = c->args[i].elem;
+  if (reference(r, s, c, IR_F64, c->ref, err, errn)) return -1;
+  ir_elem precision = harness_lowp_precision(elems, ne);
+  if (kl_recipe_check_rule(r)->criterion != KL_CRIT_VS_LOWP || precision == IR_F64) return 0;
+  int rc = reference(r, s, c, precision, c->lowp, err, errn);
+  if (rc == REF_FAILED) return -1;
+  return rc == REF_OK;
+}
+
+/* The budget of output i as kiln run has it: check.tol, else the loosest float type's. */
+static double output_tol(kl_recipe *r, const check_case *c, int out) {
+  if (!ir_elem_is_float(c->args[out].elem)) return 0;
+  if (kl_recipe_check_rule(r)->tol > 0) return kl_recipe_check_rule(r)->tol;
+  double tol = harness_tolerance(c->args[out].elem);
+  for (int i = 0; i < c->nargs; i++)
+    if (c->args[i].is_tensor && ir_elem_is_float(c->args[i].elem) && harness_tolerance(c->args[i].elem) > tol)
+      tol = harness_tolerance(c->args[i].elem);
+  return tol;
+}
+
+static int judge(kl_recipe *r, check_case *c, int have_lowp, double *max_err, char *err, size_t errn) {
+  int failed = 0;
+  *max_err = 0;
+  for (int i = 0; i < c->nargs; i++) {
+    const kl_arg *a = &c->args[i];
+    if (!a->is_tensor || !(a->role & KL_OUT)) continue;
+    harness_rule rule = {.vs_lowp = kl_recipe_check_rule(r)->criterion == KL_CRIT_VS_LOWP,
+                         .tol = output_tol(r, c, i),
+                         .factor = kl_recipe_check_rule(r)->factor,
+                         .lowp = have_lowp ? c->lowp[i] : NULL};
+    harness_verdict v;
+    int bad = harness_judge(c->host[i], a->elem, c->ref[i], c->n[i], &rule, &v) != 0;
+    if (v.rel.max_rel > *max_err || v.rel.max_rel != v.rel.max_rel) *max_err = v.rel.max_rel;
+    if (bad && !failed)
+      snprintf(err, errn, "%s: max rel err %.3g over its budget (%.3gx the limit)", a->name, v.rel.max_rel,
+               v.over);
+    failed |= bad;
+  }
+  return failed;
+}
+
+int tune_check_sim(kl_recipe *r, const kl_settings *s, const tg_target *t, uint64_t seed, double *max_err,
+                   char *err, size_t errn) {
+  check_case *c = calloc(1, sizeof *c);
+  if (!c) return snprintf(err, errn, "out of memory"), -1;
+  harness_rng rng;
+  harness_seed(&rng, seed);
+  driver_opts o = {.target = t, .backend = CG_SIM};
+  int rc = -1, lowp;
+  c->nargs = kl_recipe_args(r, s, c->args, KL_MAXARGS, err, errn);
+  if (c->nargs >= 0 && !kl_recipe_grid(r, s, c->grid, err, errn) && !alloc_tensors(c, &rng, err, errn) &&
+      !driver_compile_recipe(r, s, &o, NULL, &c->k, err, errn) && !launch(c, err, errn) &&
+      (lowp = run_reference(r, s, c, err, errn)) >= 0)
+    rc = judge(r, c, lowp, max_err, err, errn);
+  if (c->nargs < 0) c->nargs = 0;
+  free_case(c);
+  free(c);
+  return rc;
+}
+
+/* ---- on the GPU: the same check, then the timing ---- */
+
+struct tune_gpu {
+  rt_device *d;
+  rt_dptr flush; /* a buffer larger than any L2, written between timed launches (flush_l2) */
+};
+
+enum { FLUSH_BYTES = 256 << 20, DEFAULT_REPS = 50, DEFAULT_WARMUP = 5 };
+
+int tune_gpu_open(tune_gpu **out, const char *forced_target, const tg_target **t, char *name, size_t namen,
+                  char *err, size_t errn) {
+  tune_gpu *g = calloc(1, sizeof *g);
+  *out = NULL;
+  if (!g) return snprintf(err, errn, "out of memory"), -1;
+  if (rt_device_open(0, &g->d, err, errn)) return free(g), -1;
+  *t = forced_target ? tg_target_lookup(forced_target) : harness_pick_target(rt_device_sm(g->d), err, errn);
+  if (!*t) return tune_gpu_close(g), -1;
+  snprintf(name, namen, "%s", rt_device_name(g->d));
+  *out = g;
+  return 0;
+}
+
+void tune_gpu_close(tune_gpu *g) {
+  if (!g) return;
+  if (g->flush) rt_mem_free(g->d, g->flush);
+  rt_device_close(g->d);
+  free(g);
+}
+
+typedef union {
+  int8_t i8;
+  uint8_t u8;
+  int16_t i16;
+  int32_t i32;
+  uint32_t u32;
+  int64_t i64;
+  float f32;
+  double f64;
+  rt_dptr ptr;
+} gpu_param;
+
+/* A scalar argument in the C type of the kernel's parameter (as kiln run passes it). */
+static gpu_param scalar_param(const kl_arg *a) {
+  gpu_param v = {0};
+  switch (a->elem) {
+  case IR_I1:
+  case IR_I8: v.i8 = (int8_t)a->ival; break;
+  case IR_U8: v.u8 = (uint8_t)a->ival; break;
+  case IR_I16: v.i16 = (int16_t)a->ival; break;
+  case IR_I32: v.i32 = (int32_t)a->ival; break;
+  case IR_U32: v.u32 = (uint32_t)a->ival; break;
+  case IR_F32: v.f32 = (float)a->fval; break;
+  case IR_F64: v.f64 = a->fval; break;
+  case IR_F16:
+  case IR_BF16: v.i16 = (int16_t)ir_float_encode(a->elem, a->fval, 0); break;
+  case IR_E4M3:
+  case IR_E5M2: v.u8 = (uint8_t)ir_float_encode(a->elem, a->fval, 0); break;
+  default: v.i64 = a->ival; break;
+  }
+  return v;
+}
+
+static int gpu_upload(tune_gpu *g, check_case *c, gpu_param *pv, void **params, char *err, size_t errn) {
+  for (int i = 0; i < c->nargs; i++) {
+    params[i] = &pv[i];
+    if (!c->args[i].is_tensor) {
+      pv[i] = scalar_param(&c->args[i]);
+      continue;
+    }
+    size_t bytes = c->n[i] * harness_elem_size(c->args[i].elem);
+    if (rt_mem_alloc(g->d, bytes ? bytes : 1, &c->dev[i], err, errn) ||
+        rt_mem_upload(g->d, c->dev[i], c->host[i], bytes, err, errn))
+      return -1;
+    pv[i].ptr = c->dev[i];
+  }
+  return 0;
+}
+
+static int gpu_download(tune_gpu *g, check_case *c, char *err, size_t errn) {
+  for (int i = 0; i < c->nargs; i++)
+    if (c->args[i].is_tensor && (c->args[i].role & KL_OUT) &&
+        rt_mem_download(g->d, c->host[i], c->dev[i], c->n[i] * harness_elem_size(c->args[i].elem), err, errn))
+      return -1;
+  return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Warm-up launches, then reps launches timed one by one with events (the L2 flushed before each
+ * when asked): the median, and the spread from the 10th to the 90th percentile. */
+static int gpu_time(tune_gpu *g, rt_kernel *k, check_case *c, void **params, const kiln_tune_opts *o,
+                    tune_row *row, char *err, size_t errn) {
+  int reps = o->reps > 0 ? o->reps : DEFAULT_REPS, warm = o->warmup > 0 ? o->warmup : DEFAULT_WARMUP;
+  double *ms = calloc((size_t)reps, sizeof *ms);
+  if (!ms) return snprintf(err, errn, "out of memory"), -1;
+  int rc = -1;
+  if (o->flush_l2 && !g->flush && rt_mem_alloc(g->d, FLUSH_BYTES, &g->flush, err, errn)) goto out;
+  for (int i = 0; i < warm; i++)
+    if (rt_launch(k, c->grid, c->k.threads, c->k.shared_bytes, params, err, errn)) goto out;
+  for (int i = 0; i < reps; i++)
+    if ((o->flush_l2 && rt_mem_set8(g->d, g->flush, (unsigned char)i, FLUSH_BYTES, err, errn)) ||
+        rt_launch_timed(k, c->grid, c->k.threads, c->k.shared_bytes, params, 1, &ms[i], err, errn))
+      goto out;
+  qsort(ms, (size_t)reps, sizeof *ms, cmp_double);
+  row->time_s = ms[reps / 2] * 1e-3;
+  row->spread_s = (ms[reps * 9 / 10 < reps ? reps * 9 / 10 : reps - 1] - ms[reps / 10]) * 1e-3;
+  row->time_source = "gpu";
+  rc = 0;
+out:
+  free(ms);
+  return rc;
+}
+
+static void gpu_free(tune_gpu *g, check_case *c) {
+  for (int i = 0; i < c->nargs; i++)
+    if (c->dev[i]) rt_mem_free(g->d, c->dev[i]);
+  free_case(c);
+  free(c);
+}
+
+int tune_gpu_measure(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t,
+                     const kiln_tune_opts *o, uint64_t seed, tune_row *row) {
+  char err[1024] = "";
+  gpu_param pv[KL_MAXARGS];
+  void *params[KL_MAXARGS];
+  rt_kernel *k = NULL;
+  harness_rng rng;
+  check_case *c = calloc(1, sizeof *c);
+  if (!c) return row->status = "refused", snprintf(row->reason, sizeof row->reason, "out of memory"), -1;
+  harness_seed(&rng, seed);
+  driver_opts dopts = {.target = t, .backend = CG_NVPTX};
+  int lowp = 0, rc = -1;
+  c->nargs = kl_recipe_args(r, s, c->args, KL_MAXARGS, err, sizeof err);
+  if (c->nargs < 0 || kl_recipe_grid(r, s, c->grid, err, sizeof err) ||
+      alloc_tensors(c, &rng, err, sizeof err) ||
+      driver_compile_recipe(r, s, &dopts, NULL, &c->k, err, sizeof err) ||
+      rt_kernel_load(g->d, c->k.ptx, c->k.kernel_name, c->k.shared_bytes, &k, err, sizeof err) ||
+      gpu_upload(g, c, pv, params, err, sizeof err) ||
+      rt_launch(k, c->grid, c->k.threads, c->k.shared_bytes, params, err, sizeof err) ||
+      rt_synchronize(g->d, err, sizeof err) || gpu_download(g, c, err, sizeof err) ||
+      (!o->no_check && (lowp = run_reference(r, s, c, err, sizeof err)) < 0))
+    row->status = "refused";
+  else if (!o->no_check && judge(r, c, lowp, &row->error, err, sizeof err))
+    row->status = "wrong";
+  else if (gpu_time(g, k, c, params, o, row, err, sizeof err))
+    row->status = "refused";
+  else
+    row->status = "ok", err[0] = 0, rc = 0;
+  if (o->accuracy > 0 && row->error >= 0) row->within_accuracy = row->error <= o->accuracy;
+  snprintf(row->reason, sizeof row->reason, "%s", err);
+  if (c->nargs < 0) c->nargs = 0;
+  rt_kernel_free(k);
+  gpu_free(g, c);
+  return rc;
+}

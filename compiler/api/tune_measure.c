@@ -1,0 +1,115 @@
+/*
+ * tune_measure.c - one variant, measured in a worker process (tune.c forks one per variant, so
+ * each has its own LLVM context and Lua state):
+ *   1. the knobs set on the worker's copy of the recipe;
+ *   2. kiln_inspect: compiled to PTX through the kernel cache, ptxas -v's registers, spills and
+ *      shared memory, the occupancy; a variant that does not compile or fit is refused, one that
+ *      spills is marked spilled and goes no further (it cannot be fast);
+ *   3. with a GPU the parent takes over (TUNE_WORKER_GPU); else the check on the simulator at the
+ *      check's problem (small shapes) and the model's time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tune.h"
+
+static int refuse(tune_row *row, const char *status, const char *why) {
+  row->status = status;
+  snprintf(row->reason, sizeof row->reason, "%s", why);
+  return TUNE_WORKER_WROTE;
+}
+
+/* Compiles through kiln_inspect (ptxas's report); without ptxas, PTX alone (resources unknown). */
+static int compile_variant(kiln_recipe *r, const tune_env *e, kiln_inspect_result *res, tune_row *row,
+                           int *have_res) {
+  kiln_inspect_opts io = {.target = e->target, .no_sass = 1};
+  kiln_status st = kiln_inspect(r, &io, res);
+  *have_res = st == KILN_OK;
+  if (st == KILN_ERR_NO_TOOL) {
+    kiln_compile_opts co = {.target = e->target, .emit = KILN_EMIT_PTX};
+    kiln_output out = {0};
+    st = kiln_compile(r, &co, &out);
+    if (st == KILN_OK) row->smem_bytes = out.shared_bytes;
+    kiln_output_free(&out);
+  }
+  if (st != KILN_OK) return refuse(row, "refused", kiln_error(r->s)), -1;
+  if (!*have_res) return 0;
+  row->registers = res->registers;
+  row->spill_bytes = res->spill_store_bytes + res->spill_load_bytes;
+  row->smem_bytes = res->static_shared_bytes + res->dynamic_shared_bytes;
+  row->occupancy_warps = res->occ.warps;
+  return 0;
+}
+
+/* The target's limits and ptxas's report: -1 (row filled) when the variant goes no further. */
+static int prune(const tune_env *e, const kiln_inspect_result *res, int have_res, tune_row *row) {
+  char why[256];
+  if (row->smem_bytes > e->t->smem_per_block) {
+    snprintf(why, sizeof why, "%d B of shared memory, over the target's %d B per block", row->smem_bytes,
+             e->t->smem_per_block);
+    return refuse(row, "refused", why), -1;
+  }
+  if (!have_res) return 0;
+  if (res->occ.blocks < 1) {
+    snprintf(why, sizeof why, "no block fits on a multiprocessor (%s)", res->occ.limit);
+    return refuse(row, "refused", why), -1;
+  }
+  if (row->spill_bytes > 0) {
+    snprintf(why, sizeof why, "ptxas spills %d B stores, %d B loads at %d registers", res->spill_store_bytes,
+             res->spill_load_bytes, res->registers);
+    return refuse(row, "spilled", why), -1;
+  }
+  return 0;
+}
+
+/* The check's settings: the sweep's, then every size parameter above 64 brought to 64 (unless
+ * --check-set names it), then --check-set. */
+static int check_settings(kiln_recipe *r, const tune_env *e, kl_settings *s, char *err, size_t errn) {
+  char buf[128];
+  *s = r->set;
+  for (int i = 0; i < kl_recipe_nparams(r->lua); i++) {
+    const kl_param *p = kl_recipe_param(r->lua, i);
+    const char *v = kl_settings_get(s, p->name);
+    char *end;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (p->is_tune || !v || *end || x <= 64) continue;
+    snprintf(buf, sizeof buf, "%s=64", p->name);
+    if (kl_settings_apply(r->lua, s, buf, err, errn)) return -1;
+  }
+  for (int i = 0; i < e->ncheck_sets; i++)
+    if (kl_settings_apply(r->lua, s, e->check_sets[i], err, errn)) return -1;
+  return 0;
+}
+
+static int check_and_rank(kiln_recipe *r, const tune_env *e, const kiln_inspect_result *res, int have_res,
+                          tune_row *row) {
+  char err[1024];
+  kl_settings s;
+  if (!e->o->no_check) {
+    uint64_t seed = tune_hash(row->variant, strlen(row->variant), e->o->seed + 1);
+    if (check_settings(r, e, &s, err, sizeof err)) return refuse(row, "refused", err);
+    int rc = tune_check_sim(r->lua, &s, e->t, seed, &row->error, err, sizeof err);
+    if (rc < 0) return refuse(row, "refused", err);
+    if (rc > 0) return refuse(row, "wrong", err);
+    if (e->o->accuracy > 0) row->within_accuracy = row->error <= e->o->accuracy;
+  }
+  kiln_compile_opts co = {.target = e->target, .emit = KILN_EMIT_PTX};
+  kiln_output out = {0};
+  if (kiln_compile(r, &co, &out) != KILN_OK) return refuse(row, "refused", kiln_error(r->s));
+  int rc = tune_model_time(r, e->target, have_res ? res : NULL, out.data, &row->time_s, err, sizeof err);
+  kiln_output_free(&out);
+  if (rc) return refuse(row, "refused", err);
+  row->time_source = "model";
+  return TUNE_WORKER_WROTE;
+}
+
+int tune_measure(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_row *row) {
+  static kiln_inspect_result res; /* large: off the stack */
+  int have_res = 0;
+  for (int i = 0; i < n; i++)
+    if (kiln_recipe_set(r, knobs[i]) != KILN_OK) return refuse(row, "refused", kiln_error(r->s));
+  if (compile_variant(r, e, &res, row, &have_res) || prune(e, &res, have_res, row)) return TUNE_WORKER_WROTE;
+  if (e->gpu) return TUNE_WORKER_GPU;
+  return check_and_rank(r, e, &res, have_res, row);
+}
