@@ -2,13 +2,17 @@
  * cmd_inspect.c - `kiln inspect`: what a compiled kernel costs on one target without running it.
  *
  *   kiln inspect RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]
+ *                [--model [--samples N]]
  *
  * Prints ptxas -v's registers, stack and spills, the shared memory (static and the launch's dynamic
  * bytes), the occupancy per SM by each limit and which binds, and, when a disassembler is found
  * (kiln_sass_tool), the innermost SASS loop holding matrix instructions: its instructions by class
  * and the non-MMA instructions per MMA. Without ptxas: one line naming where it looked, exit 1.
+ * --model adds the roofline model's estimate for the recipe's launch (kiln_model_estimate: N sampled
+ * programs on the simulator, scaled to the grid), labelled as a model with its assumptions.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -17,8 +21,9 @@ enum { MAXSETS = 64 };
 
 static void usage(FILE *f) {
   fprintf(
-      f, "usage: kiln inspect RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
-         "                    [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
+      f,
+      "usage: kiln inspect RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
+      "                    [--model [--samples N]] [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
 }
 
 static void print_result(const kiln_inspect_result *r) {
@@ -52,15 +57,45 @@ static void print_result(const kiln_inspect_result *r) {
   printf("\n  non-MMA instructions per MMA: %.2f\n", l->non_mma_per_mma);
 }
 
+static void print_model(const kiln_model_work *w, const kiln_model_result *m) {
+  printf("model (%s):\n", m->assumptions);
+  printf(
+      "  work: %.0f blocks, %.4g tensor ops (16-bit %.4g, 8-bit %.4g, 1-bit %.4g), %.4g shared wavefronts, "
+      "%.4g DRAM bytes, %.4g warp instructions\n",
+      w->blocks, w->mma_ops16 + w->mma_ops8 + w->mma_ops1, w->mma_ops16, w->mma_ops8, w->mma_ops1,
+      w->smem_wavefronts, w->dram_bytes, w->warp_instructions);
+  printf(
+      "  waves %.2f (efficiency %.2f); tensor %.2f us, shared memory %.2f us, DRAM %.2f us, issue %.2f us\n",
+      m->waves, m->wave_eff, m->tensor_s * 1e6, m->smem_s * 1e6, m->dram_s * 1e6, m->issue_s * 1e6);
+  printf("  estimate: %.2f us, %s-bound", m->time_s * 1e6, m->bound);
+  if (m->tensor_tflops > 0) printf(", %.1f tensor TFLOP/s", m->tensor_tflops);
+  printf(" (model)\n");
+}
+
+/* --samples: 1 .. 4096. */
+static int parse_samples(const char *text, int *out) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || v < 1 || v > 4096) {
+    fprintf(stderr, "kiln inspect: --samples needs a whole number from 1 to 4096, got '%s'\n", text);
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
+}
+
 int cmd_inspect(int argc, char **argv) {
   const char *input = NULL, *target = NULL, *sets[MAXSETS];
-  int nsets = 0, no_sass = 0, no_cache = 0, help = 0;
+  const char *samples_text = NULL;
+  int nsets = 0, no_sass = 0, no_cache = 0, help = 0, model = 0, samples = 0;
   kiln_recipe_opts ropts = {0};
   const cli_option opts[] = {
       {"--target", CLI_VALUE, .value = &target},
       {"--set", CLI_LIST, .value = sets, .count = &nsets, .max = MAXSETS},
       {"--no-sass", CLI_FLAG, .flag = &no_sass},
       {"--no-cache", CLI_FLAG, .flag = &no_cache},
+      {"--model", CLI_FLAG, .flag = &model},
+      {"--samples", CLI_VALUE, .value = &samples_text},
   };
   cli_spec spec = {.command = "inspect",
                    .opts = opts,
@@ -71,6 +106,10 @@ int cmd_inspect(int argc, char **argv) {
                    .usage = usage};
   if (cli_recipe_opts(&spec, &argc, argv, &ropts) || cli_parse(&spec, argc, argv)) return 2;
   if (help) return usage(stdout), 0;
+  if (samples_text && (parse_samples(samples_text, &samples) || !model)) {
+    if (!model) fprintf(stderr, "kiln inspect: --samples goes with --model\n");
+    return 2;
+  }
   kiln_session *s = kiln_session_new();
   if (!s) return fprintf(stderr, "kiln inspect: out of memory\n"), 1;
   kiln_recipe *r = NULL;
@@ -80,7 +119,13 @@ int cmd_inspect(int argc, char **argv) {
   kiln_inspect_opts io = {.target = target, .no_cache = no_cache, .no_sass = no_sass};
   kiln_inspect_result res;
   if (st == KILN_OK) st = kiln_inspect(r, &io, &res);
-  int rc = st == KILN_OK ? (print_result(&res), 0) : cli_fail("inspect", s, st);
+  if (st == KILN_OK) print_result(&res);
+  kiln_model_work work;
+  kiln_model_result mres;
+  kiln_model_opts mo = {.target = target, .samples = samples, .no_cache = no_cache};
+  if (st == KILN_OK && model && (st = kiln_model_estimate(r, &mo, &work, &mres)) == KILN_OK)
+    print_model(&work, &mres);
+  int rc = st == KILN_OK ? 0 : cli_fail("inspect", s, st);
   kiln_recipe_free(r);
   kiln_session_free(s);
   return rc;

@@ -275,6 +275,52 @@ typedef struct {
  * ptxas ("ptxas not found (looked in ...)"); the others as kiln_compile. */
 kiln_status kiln_inspect(kiln_recipe *r, const kiln_inspect_opts *o, kiln_inspect_result *out);
 
+/* ---- the roofline model: a time estimate without a GPU (docs/profiling.md, "The model") ---- */
+
+/* What a launch does over its whole grid, the model's input. */
+typedef struct {
+  double blocks;                        /* programs in the grid */
+  double mma_ops16, mma_ops8, mma_ops1; /* tensor operations (2 per multiply-add) by input width */
+  double smem_wavefronts;               /* shared-memory wavefronts */
+  double dram_bytes;                    /* DRAM traffic */
+  double warp_instructions;             /* warp instructions issued; 0: unknown (no issue term) */
+  int blocks_per_sm;                    /* resident blocks per SM (occupancy); 0: unknown, taken as 1 */
+} kiln_model_work;
+
+typedef struct {
+  char part[64]; /* the reference part of the target row, "A100 SXM4 80GB" */
+  int sms;       /* its SMs */
+  double clock_ghz, dram_gbs;
+  double tensor_s, smem_s, dram_s, issue_s; /* each bound alone (0 where it has no work or is unknown) */
+  double waves;                             /* blocks / (SMs x blocks per SM) */
+  double wave_eff;                          /* waves / ceil(waves): the last wave's idle SMs */
+  double time_s;                            /* the largest of the four */
+  const char *bound;                        /* which: "tensor", "shared memory", "DRAM", "issue" */
+  double tensor_tflops;                     /* tensor operations / time_s, in 1e12/s */
+  char assumptions[1024]; /* the part, where its rates come from and what the model leaves out */
+} kiln_model_result;
+
+/* The model of work on target (NULL: sm_80): tensor, shared-memory and issue time over all SMs divided
+ * by wave_eff, DRAM time over the bandwidth, time = the largest. KILN_ERR_USAGE for an
+ * unknown target, a negative or non-finite count, or blocks < 1. */
+kiln_status kiln_model_compute(kiln_session *s, const char *target, const kiln_model_work *w,
+                               kiln_model_result *out);
+
+typedef struct {
+  const char *target; /* NULL: sm_80 */
+  int samples;        /* programs to simulate, spread over the grid (0: 3) */
+  int no_cache;       /* bypass the kernel cache for the PTX ptxas reads */
+} kiln_model_opts;
+
+/* Estimates the launch of r's kernel at its settings: simulates `samples` programs (first, last and
+ * evenly between) with fresh random inputs and scales their counters to the grid; DRAM traffic is every
+ * tensor argument once (read, written, or both); occupancy and warp instructions from ptxas and the SASS
+ * MMA loop where the tools are found (the mma count x (1 + non-MMA per MMA)), else left out and said so
+ * in the assumptions. work (may be NULL) receives the model's input. KILN_ERR_USAGE for an IR file or
+ * samples < 0; the others as kiln_run's simulator path. */
+kiln_status kiln_model_estimate(kiln_recipe *r, const kiln_model_opts *o, kiln_model_work *work,
+                                kiln_model_result *out);
+
 /* ---- tuning: sweeps over a recipe's knobs, kept in SQLite (docs/tuning.md) ---- */
 
 typedef struct kiln_tune_db kiln_tune_db;

@@ -208,6 +208,25 @@ static int check_grid(const sim_kernel *k, const int64_t g[3], char *err, size_t
   return -1;
 }
 
+/* sim_opts.sample: strictly increasing block ids inside the grid. */
+static int check_sample(const sim_kernel *k, sim_exec *x, const sim_opts *o, char *err, size_t errn) {
+  if (o->nsample < 1) {
+    snprintf(err, errn, "sim: the launch of kernel %s samples %lld blocks (at least 1)", k->name,
+             (long long)o->nsample);
+    return -1;
+  }
+  for (int64_t i = 0; i < o->nsample; i++)
+    if (o->sample[i] < 0 || o->sample[i] >= x->nblocks || (i > 0 && o->sample[i] <= o->sample[i - 1])) {
+      snprintf(err, errn,
+               "sim: sampled block %lld of kernel %s is out of order or outside the grid of %lld blocks",
+               (long long)o->sample[i], k->name, (long long)x->nblocks);
+      return -1;
+    }
+  x->sample = o->sample;
+  x->nrun = o->nsample;
+  return 0;
+}
+
 static int exec_init(sim_exec *x, const sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3],
                      const sim_opts *o, char *err, size_t errn) {
   memset(x, 0, sizeof *x);
@@ -216,6 +235,8 @@ static int exec_init(sim_exec *x, const sim_kernel *k, const sim_arg *args, int 
   if (check_grid(k, grid, err, errn)) return -1;
   memcpy(x->grid, grid, sizeof x->grid);
   x->nblocks = grid[0] * grid[1] * grid[2];
+  x->nrun = x->nblocks;
+  if (o && o->sample && check_sample(k, x, o, err, errn)) return -1;
   if (nargs < 0 || (nargs > 0 && !args)) {
     snprintf(err, errn, "sim: the launch of kernel %s passes no argument list", k->name);
     return -1;
@@ -325,8 +346,10 @@ static void *worker_main(void *arg) {
   sim_cur = w;
   sim_guard_thread_begin(w);
   for (;;) {
-    long long b = atomic_fetch_add(&x->next_block, 1);
-    if (b >= x->nblocks || b > atomic_load(&x->fail_block)) break;
+    long long i = atomic_fetch_add(&x->next_block, 1);
+    if (i >= x->nrun) break;
+    long long b = x->sample ? x->sample[i] : i;
+    if (b > atomic_load(&x->fail_block)) break;
     if (sim_block_run(w, b) == 0) continue;
     sim_exec_fail(x, b, w->report);
     break;
@@ -373,7 +396,7 @@ int sim_run(sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3]
     return -1;
   }
   int nw = o && o->workers > 0 ? o->workers : ncores();
-  if (nw > x.nblocks) nw = (int)x.nblocks;
+  if (nw > x.nrun) nw = (int)x.nrun;
   x.concurrent = nw > 1;
   sim_worker *ws = calloc((size_t)nw, sizeof *ws);
   int rc = 0, ready = 0;
@@ -397,7 +420,7 @@ int sim_run(sim_kernel *k, const sim_arg *args, int nargs, const int64_t grid[3]
   if (o) {
     o->seconds = sim_now() - t0;
     o->thread_ops = ops;
-    o->threads = rc ? 0 : (uint64_t)x.nblocks * (uint64_t)k->threads;
+    o->threads = rc ? 0 : (uint64_t)x.nrun * (uint64_t)k->threads;
   }
   free(ws);
   exec_free(&x);

@@ -298,6 +298,9 @@ static void add(sim_counters *d, const sim_counters *s) {
   d->ldmatrix += s->ldmatrix;
   d->cp_async_bytes += s->cp_async_bytes;
   d->shuffles += s->shuffles;
+  d->mma_ops16 += s->mma_ops16;
+  d->mma_ops8 += s->mma_ops8;
+  d->mma_ops1 += s->mma_ops1;
 }
 
 int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out) {

@@ -34,6 +34,7 @@ typedef struct {
   uint64_t gmem_requests, gmem_sectors;   /* warp-level global requests, distinct 32-byte sectors */
   uint64_t gmem_bytes, gmem_unique_bytes; /* bytes the lanes asked for; distinct bytes (launch total only) */
   uint64_t barriers, mma, ldmatrix, cp_async_bytes, shuffles; /* barriers per block; warp-level ops */
+  uint64_t mma_ops16, mma_ops8, mma_ops1; /* 2*m*n*k of the mma with 16-bit, 8-bit and 1-bit inputs */
 } sim_counters;
 
 typedef struct {
@@ -61,7 +62,9 @@ typedef struct {
   uint64_t max_ops;    /* watchdog: steps per thread (0 = $KILN_SIM_MAX_OPS, else 4e9; UINT64_MAX: none) */
   double timeout;      /* watchdog: seconds per launch (0 = $KILN_SIM_TIMEOUT, else 600; < 0: none) */
   int check_global;    /* cross-block global write races: 0 ($KILN_SIM_GLOBAL_RACES, else on), 1 on, -1 off */
-  sim_profile *profile; /* non-NULL: out: the launch's counters (previous contents freed); NULL: none */
+  sim_profile *profile;  /* non-NULL: out: the launch's counters (previous contents freed); NULL: none */
+  const int64_t *sample; /* non-NULL: run only these blocks (linear ids x + gx*(y + gy*z), strictly */
+  int64_t nsample;       /* increasing, in the grid); the kernel still sees the whole grid's size */
 } sim_opts;
 
 /* Runs k (CG_SIM result; the module is consumed) over grid with args. 0 on success; -1 with the

@@ -72,6 +72,8 @@ enum { SIM_GREC_TID_SHIFT = 10, SIM_GREC_BLOCK_SHIFT = 20, SIM_GSITES = 1 << SIM
 typedef struct sim_exec {
   const sim_kernel *k;
   int64_t grid[3], nblocks;
+  const int64_t *sample; /* sim_opts.sample: the blocks to run (NULL: all of them) */
+  int64_t nrun;          /* blocks to run: nsample or nblocks */
   ffi_cif cif;
   ffi_type **ftypes;
   sim_argval *vals;

@@ -43,7 +43,15 @@ static void mma_done(sim_worker *w, sim_thread *l, int n) {
   for (int i = 0; i < 32; i++)
     lanes[i] = (sim_mma_lane){l[i].op.mma.a, l[i].op.mma.b, l[i].op.mma.c, l[i].op.mma.d};
   sim_mma_lanes((cg_mma_kind)l[0].op.mma.kind, lanes);
-  if (w->prof) sim_prof_site(w, l[0].site)->mma++;
+  if (w->prof) {
+    sim_counters *c = sim_prof_site(w, l[0].site);
+    const cg_mma_info *mi = cg_mma_info_of((cg_mma_kind)l[0].op.mma.kind);
+    uint64_t ops = 2ull * (uint64_t)(mi->m * mi->n * mi->k);
+    c->mma++;
+    if (mi->in_bits == 16) c->mma_ops16 += ops;
+    if (mi->in_bits == 8) c->mma_ops8 += ops;
+    if (mi->in_bits == 1) c->mma_ops1 += ops;
+  }
 }
 
 void __kiln_sim_mma(int32_t kind, const uint32_t *a, const uint32_t *b, const uint32_t *c, uint32_t *d,

@@ -91,11 +91,12 @@ static void json_counters(FILE *f, const sim_counters *c, int with_unique) {
           (unsigned long long)c->gmem_requests, (unsigned long long)c->gmem_sectors,
           (unsigned long long)c->gmem_bytes);
   if (with_unique) fprintf(f, "\"gmem_unique_bytes\": %llu, ", (unsigned long long)c->gmem_unique_bytes);
-  fprintf(
-      f,
-      "\"barriers\": %llu, \"mma\": %llu, \"ldmatrix\": %llu, \"cp_async_bytes\": %llu, \"shuffles\": %llu",
-      (unsigned long long)c->barriers, (unsigned long long)c->mma, (unsigned long long)c->ldmatrix,
-      (unsigned long long)c->cp_async_bytes, (unsigned long long)c->shuffles);
+  fprintf(f,
+          "\"barriers\": %llu, \"mma\": %llu, \"mma_ops16\": %llu, \"mma_ops8\": %llu, \"mma_ops1\": %llu, "
+          "\"ldmatrix\": %llu, \"cp_async_bytes\": %llu, \"shuffles\": %llu",
+          (unsigned long long)c->barriers, (unsigned long long)c->mma, (unsigned long long)c->mma_ops16,
+          (unsigned long long)c->mma_ops8, (unsigned long long)c->mma_ops1, (unsigned long long)c->ldmatrix,
+          (unsigned long long)c->cp_async_bytes, (unsigned long long)c->shuffles);
 }
 
 void profile_print_json(FILE *f, const char *label, const sim_profile *p) {

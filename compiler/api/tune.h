@@ -52,9 +52,8 @@ int tune_db_put_path(const char *path, const tune_row *row, char *err, size_t er
 int tune_check_sim(kl_recipe *r, const kl_settings *s, const tg_target *t, uint64_t seed, double *max_err,
                    char *err, size_t errn);
 
-/* The model's time for r's settings on target (tune_model.c); the figure is labelled "model". */
-int tune_model_time(kiln_recipe *r, const char *target, const kiln_inspect_result *res, const char *ptx,
-                    double *time_s, char *err, size_t errn);
+/* The model's time for r's settings on target (tune_model.c: kiln_model_estimate); labelled "model". */
+int tune_model_time(kiln_recipe *r, const char *target, double *time_s, char *err, size_t errn);
 
 /* What a worker needs to measure one variant (tune_measure.c). */
 typedef struct {

@@ -82,8 +82,7 @@ static int check_settings(kiln_recipe *r, const tune_env *e, kl_settings *s, cha
   return 0;
 }
 
-static int check_and_rank(kiln_recipe *r, const tune_env *e, const kiln_inspect_result *res, int have_res,
-                          tune_row *row) {
+static int check_and_rank(kiln_recipe *r, const tune_env *e, tune_row *row) {
   char err[1024];
   kl_settings s;
   if (!e->o->no_check) {
@@ -94,12 +93,7 @@ static int check_and_rank(kiln_recipe *r, const tune_env *e, const kiln_inspect_
     if (rc > 0) return refuse(row, "wrong", err);
     if (e->o->accuracy > 0) row->within_accuracy = row->error <= e->o->accuracy;
   }
-  kiln_compile_opts co = {.target = e->target, .emit = KILN_EMIT_PTX};
-  kiln_output out = {0};
-  if (kiln_compile(r, &co, &out) != KILN_OK) return refuse(row, "refused", kiln_error(r->s));
-  int rc = tune_model_time(r, e->target, have_res ? res : NULL, out.data, &row->time_s, err, sizeof err);
-  kiln_output_free(&out);
-  if (rc) return refuse(row, "refused", err);
+  if (tune_model_time(r, e->target, &row->time_s, err, sizeof err)) return refuse(row, "refused", err);
   row->time_source = "model";
   return TUNE_WORKER_WROTE;
 }
@@ -111,5 +105,5 @@ int tune_measure(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_ro
     if (kiln_recipe_set(r, knobs[i]) != KILN_OK) return refuse(row, "refused", kiln_error(r->s));
   if (compile_variant(r, e, &res, row, &have_res) || prune(e, &res, have_res, row)) return TUNE_WORKER_WROTE;
   if (e->gpu) return TUNE_WORKER_GPU;
-  return check_and_rank(r, e, &res, have_res, row);
+  return check_and_rank(r, e, row);
 }

@@ -36,6 +36,10 @@ one_line() { # one_line WANT_RC PATTERN COMMAND...: COMMAND exits WANT_RC with o
 one_line 2 "unknown target 'sm_99'" "$KILN" inspect $R --target sm_99
 one_line 1 "BLOCK_Q" "$KILN" inspect $R --target sm_80 --set BLOCK_Q=3
 one_line 1 "cannot open recipes/none.lua" "$KILN" inspect recipes/none.lua --target sm_80
+one_line 2 "kiln inspect: --samples goes with --model" "$KILN" inspect $R --target sm_80 --samples 3
+for bad in 0 4097 x 2.5 ''; do
+  one_line 2 "kiln inspect: --samples needs a whole number from 1 to 4096, got '$bad'" "$KILN" inspect $R --target sm_80 --model --samples "$bad"
+done
 
 # 2. no ptxas
 one_line 1 "ptxas not found (looked in KILN_PTXAS=$tmp/none" env KILN_PTXAS="$tmp/none" "$KILN" inspect $R --target sm_90a
@@ -73,6 +77,14 @@ done
 "$KILN" inspect $R --target sm_90a --no-sass > "$tmp/ins"
 grep -q "^occupancy (per SM: 65536 registers, 233472 bytes shared, 2048 threads, 32 blocks):$" "$tmp/ins" ||
   { echo "FAIL sm_90a limits:"; cat "$tmp/ins"; fail=1; }
+
+# 3b. the model: matmul's defaults, 16 programs of 2 x 64 x 64 x 256 operations, 3 sampled
+"$KILN" inspect $R --target sm_80 --no-sass --model --samples 3 > "$tmp/model" 2>&1 || { echo "FAIL --model:"; cat "$tmp/model"; fail=1; }
+for want in "^model (a model, not a measurement: A100 SXM4 80GB (108 SMs at 1.41 GHz, 2039 GB/s" \
+    "^  work: 16 blocks, 3.355e+07 tensor ops (16-bit 3.355e+07, 8-bit 0, 1-bit 0)" \
+    "^  estimate: [0-9.]* us, [a-zA-Z ]*-bound, [0-9.]* tensor TFLOP/s (model)$"; do
+  grep -q -- "$want" "$tmp/model" || { echo "FAIL --model: no line matching '$want':"; cat "$tmp/model"; fail=1; }
+done
 
 # 4. no disassembler
 one_line 1 "kiln compile: no SASS disassembler: KILN_NVDISASM=$tmp/none is not an executable" \

@@ -207,6 +207,43 @@ static void test_workers(void) {
   free(x), free(y);
 }
 
+/* sim_opts.sample: only the listed blocks run (their outputs written, the others' left alone), the
+ * counters are theirs (two barriers each), and a bad list is refused with one line. */
+static void test_sample(void) {
+  int n = 5000, blocks = (n + 511) / 512;
+  float *x = buf128((size_t)n * 4), *y = buf128((size_t)n * 4);
+  for (int i = 0; i < n; i++) x[i] = (float)i, y[i] = -1;
+  sim_arg a[3] = {{.is_ptr = 1, .elem = IR_F32, .ptr = x, .bytes = (size_t)n * 4},
+                  {.is_ptr = 1, .elem = IR_F32, .ptr = y, .bytes = (size_t)n * 4},
+                  {.elem = IR_I32, .ival = n}};
+  int64_t grid[3] = {blocks, 1, 1}, ids[2] = {0, blocks - 1};
+  sim_profile p = {0};
+  cg_result r;
+  CHECK(build("smem_exchange", &r) == 0);
+  uint64_t threads = (uint64_t)r.threads;
+  sim_opts o = {.workers = 2, .profile = &p, .sample = ids, .nsample = 2};
+  char err[512] = "";
+  CHECK(sim_launch(&r, a, 3, grid, &o, err, sizeof err) == 0, "%s", err);
+  CHECK(p.total.barriers == 4 && o.threads == 2 * threads, "%llu barriers, %llu threads",
+        (unsigned long long)p.total.barriers, (unsigned long long)o.threads);
+  int written = 0;
+  for (int i = 0; i < n; i++) written += y[i] != -1;
+  CHECK(written == 512 + (n - (blocks - 1) * 512), "%d written", written);
+  const int64_t bad[][2] = {{1, 1}, {3, 2}, {0, blocks}, {-1, 0}};
+  for (int i = 0; i < 4; i++) {
+    CHECK(build("smem_exchange", &r) == 0);
+    o.sample = bad[i], o.nsample = 2;
+    CHECK(sim_launch(&r, a, 3, grid, &o, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "is out of order or outside the grid of 10 blocks");
+  }
+  CHECK(build("smem_exchange", &r) == 0);
+  o.sample = ids, o.nsample = 0;
+  CHECK(sim_launch(&r, a, 3, grid, &o, err, sizeof err) == -1);
+  CHECK_CONTAINS(err, "samples 0 blocks (at least 1)");
+  sim_profile_free(&p);
+  free(x), free(y);
+}
+
 /* The wavefront model on hand-made requests: lane l at byte off(l) with `bytes` bytes. */
 static uint64_t wf(uint32_t mask, uint16_t bytes, uintptr_t (*off)(int)) {
   uintptr_t o[32];
@@ -276,6 +313,9 @@ static void test_stage(void) {
   }
   CHECK(sa && sa->smem_store_requests == 16 && sa->smem_requests == 16 && sa->smem_wavefronts == 64);
   CHECK(d && d->ldmatrix == 4 && d->smem_requests == 4 && d->smem_wavefronts == 12 && d->mma == 2);
+  /* two m16n8k16 f16 mma: 2 x 2 x 16 x 8 x 16 operations, all of them 16-bit */
+  CHECK(d && d->mma_ops16 == 8192 && d->mma_ops8 == 0 && d->mma_ops1 == 0);
+  CHECK(p.total.mma_ops16 == 8192);
   sim_profile_free(&p);
 }
 
@@ -285,6 +325,7 @@ int main(void) {
   test_model();
   test_loop();
   test_workers();
+  test_sample();
   test_gmem(1);
   test_gmem(32);
   test_ldm("prof_ldm_plain", 16);
