@@ -3,7 +3,7 @@
  * element of every output against the recipe's C reference (kiln_run in include/kiln.h).
  *
  *   kiln run RECIPE [--set NAME=VALUE]... [--sim] [--target sm_XX] [--check-all] [--reps N]
- *                   [--seed S] [--tol X] [--no-check] [--profile[=json]]
+ *                   [--seed S] [--tol X] [--no-check] [--profile[=json]] [--tuned DB]
  *
  * Exit status: 0 if every variant passed, 1 if one failed or could not run, 2 for bad usage.
  */
@@ -16,7 +16,7 @@
 enum { MAXSETS = 64 };
 
 typedef struct {
-  const char *recipe, *target, *reps, *seed, *tol, *profile;
+  const char *recipe, *target, *reps, *seed, *tol, *profile, *tuned;
   const char *sets[MAXSETS];
   int nsets, sim, check_all, no_check;
   kiln_recipe_opts ropts; /* --unsafe-recipe, --recipe-time, --recipe-mem */
@@ -25,7 +25,7 @@ typedef struct {
 static void usage(FILE *f) {
   fprintf(f, "usage: kiln run RECIPE [--set NAME=VALUE]... [--sim] [--target sm_XX] [--check-all] "
              "[--reps N] [--seed S] [--tol X] [--no-check]\n"
-             "                [--profile[=json]]\n"
+             "                [--profile[=json]] [--tuned DB]\n"
              "                [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
 }
 
@@ -41,6 +41,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
       {"--check-all", CLI_FLAG, .flag = &a->check_all},
       {"--no-check", CLI_FLAG, .flag = &a->no_check},
       {"--profile", CLI_OPT, .value = &a->profile},
+      {"--tuned", CLI_VALUE, .value = &a->tuned},
   };
   cli_spec spec = {.command = "run",
                    .opts = opts,
@@ -96,6 +97,12 @@ static int run(kiln_session *s, const run_args *a, const kiln_run_opts *o) {
   kiln_status st = o->target ? kiln_target_check(s, o->target) : KILN_OK;
   if (st == KILN_OK) st = kiln_recipe_load_opts(s, a->recipe, &a->ropts, &r);
   for (int i = 0; st == KILN_OK && i < a->nsets; i++) st = kiln_recipe_set(r, a->sets[i]);
+  if (st == KILN_OK && a->tuned) {
+    char *what = NULL;
+    st = kiln_tune_apply(r, a->tuned, &what);
+    if (st == KILN_OK) fprintf(stderr, "kiln run: tuned: %s\n", what ? what : "");
+    kiln_free(what);
+  }
   if (st == KILN_OK) st = kiln_run(r, o);
   kiln_recipe_free(r);
   if (st == KILN_ERR_CHECK) return 1; /* each variant printed its line */

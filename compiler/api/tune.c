@@ -63,7 +63,7 @@ static double now(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int pinned(const kiln_recipe *r, const char *name) {
+int tune_pinned(const kiln_recipe *r, const char *name) {
   size_t n = strlen(name);
   for (int i = 0; i < r->nsets; i++)
     if (!strncmp(r->sets[i], name, n) && r->sets[i][n] == '=') return 1;
@@ -102,7 +102,7 @@ static kiln_status make_space(sweep *w) {
     if (!eq || j == kl_recipe_nparams(lr))
       return api_fail(w->r->s, KILN_ERR_USAGE, "%s: --space %s: not KNOB=v1,v2,... with a knob of the recipe",
                       w->r->path, w->o->space[i]);
-    if (pinned(w->r, kl_recipe_param(lr, j)->name))
+    if (tune_pinned(w->r, kl_recipe_param(lr, j)->name))
       return api_fail(w->r->s, KILN_ERR_USAGE, "--space %s: the knob is pinned by --set", w->o->space[i]);
   }
   w->total = 1;
@@ -111,7 +111,7 @@ static kiln_status make_space(sweep *w) {
     if (!p->is_tune) continue;
     knob *k = &w->knobs[w->nknobs++];
     k->p = p;
-    if (pinned(w->r, p->name)) { /* one value: the setting's, so that it is part of the key */
+    if (tune_pinned(w->r, p->name)) { /* one value: the setting's, so that it is part of the key */
       k->n = 1;
       snprintf(k->v[0], 64, "%s", kl_settings_get(&w->r->set, p->name));
       continue;
@@ -152,8 +152,7 @@ static int variant_of(const sweep *w, long i, char bufs[][128], char **knobs, ch
   return w->nknobs;
 }
 
-/* The problem: every parameter that is not a knob, as NAME=VALUE, in the recipe's order. */
-static void problem_text(const kiln_recipe *r, char *text, size_t textn) {
+void tune_problem_text(const kiln_recipe *r, char *text, size_t textn) {
   size_t n = 0;
   text[0] = 0;
   for (int j = 0; j < kl_recipe_nparams(r->lua) && n < textn; j++) {
@@ -390,7 +389,7 @@ static kiln_status make_key(sweep *w, const char *gpu_name) {
            (unsigned long long)tune_hash(text, strlen(text), 0));
   kiln_free(text);
   snprintf(k->recipe, sizeof k->recipe, "%s", kl_recipe_name(w->r->lua));
-  problem_text(w->r, k->problem, sizeof k->problem);
+  tune_problem_text(w->r, k->problem, sizeof k->problem);
   snprintf(k->version, sizeof k->version, "%s", kiln_version());
   if (gpu_name) {
     snprintf(k->device, sizeof k->device, "%.100s %s", gpu_name, w->env.t->name);

@@ -83,6 +83,12 @@ void tune_gpu_close(tune_gpu *g);
 int tune_gpu_measure(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t,
                      const kiln_tune_opts *o, uint64_t seed, tune_row *row);
 
+/* The problem of r's settings: every parameter that is not a knob, NAME=VALUE in the recipe's
+ * order, one space apart ("K=512 M=512 N=512 alpha=none"). */
+void tune_problem_text(const kiln_recipe *r, char *text, size_t textn);
+/* 1 if a kiln_recipe_set on r named the parameter. */
+int tune_pinned(const kiln_recipe *r, const char *name);
+
 /* 64-bit FNV-1a (recipe hashes, check seeds). */
 uint64_t tune_hash(const void *data, size_t n, uint64_t h);
 

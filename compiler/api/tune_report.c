@@ -34,7 +34,7 @@ static int load_rows(kiln_tune_db *db, rep_rows *rows) {
   sqlite3_stmt *st = NULL;
   const char *sql = "SELECT recipe, problem, device, variant, status, time_source, time_s, spread_s, error,"
                     " within_accuracy FROM results ORDER BY recipe, problem, device, status != 'ok',"
-                    " time_s IS NULL, time_s, variant";
+                    " time_s IS NULL, time_s, error IS NULL, error, variant";
   if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK)
     return api_fail(db->s, KILN_ERR_INPUT, "%s: cannot read results: %s", db->path, sqlite3_errmsg(db->db)),
            -1;
