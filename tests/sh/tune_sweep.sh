@@ -1,0 +1,125 @@
+#!/bin/sh
+# kiln tune from the command line (docs/tuning.md), on tests/tune/vadd_tune.lua without a GPU:
+#   - a sweep writes one row per variant; the report's JSON parses; the SVG parses as XML and holds
+#     one circle per measured (ok, timed) variant;
+#   - resume: a sweep killed with kill -9 at random points and started again ends with every
+#     variant once, keeps every row finished before the kill unchanged, and measures only the rest;
+#   - shard + merge: three shards merged equal the unsharded sweep, row for row; merging again
+#     changes nothing;
+#   - errors: a foreign or corrupt database named with why, bad --shard/--budget/--space, --tuned
+#     with nothing measured for the recipe; --slurm N --dry-run writes the array and merge scripts.
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+R=tests/tune/vadd_tune.lua
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fail=1; }
+seed=${KILN_TEST_SEED:-$(date +%s)}
+echo "seed $seed (KILN_TEST_SEED repeats it)"
+sweep() { "$KILN" tune $R --set n=2000 --sim --seed 7 --jobs 2 "$@"; }
+# rows DB: every row's measured fields but measured_at, sorted (python's sqlite3: no sqlite3 CLI needed)
+rows() {
+  python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+for r in sorted(c.execute("select recipe_hash,variant,problem,device,status,reason,time_s,error,registers from results")):
+    print("|".join(map(str, r)))' "$1"
+}
+stamps() {
+  python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+for r in sorted(c.execute("select variant,measured_at,time_s from results")): print("|".join(map(str, r)))' "$1"
+}
+
+# ---- a sweep, the report, the plot ----
+sweep --db "$tmp/a.db" --json --plot "$tmp/a.svg" >"$tmp/a.json" 2>"$tmp/a.err" || bad "sweep: $(cat "$tmp/a.err")"
+n=$(rows "$tmp/a.db" | wc -l)
+[ "$n" = 15 ] && ok "sweep: 15 rows" || bad "sweep: $n rows, want 15"
+python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+p = d["problems"][0]
+assert p["recipe"] == "vadd_tune" and p["problem"] == "n=2000" and p["variants"] == 15, p
+assert all(e["source"] == "model" and e["time_s"] > 0 for e in p["ranking"]), p["ranking"]' "$tmp/a.json" &&
+  ok "report JSON" || bad "report JSON: $(cat "$tmp/a.json")"
+grep -q "kiln tune: 15/15 measured" "$tmp/a.err" && ok "progress lines" || bad "progress: $(cat "$tmp/a.err")"
+python3 -c 'import sqlite3,sys,xml.etree.ElementTree as ET
+t = ET.parse(sys.argv[1])
+circles = [e for e in t.iter("{http://www.w3.org/2000/svg}circle") if e.get("class") == "variant"]
+c = sqlite3.connect(sys.argv[2])
+n = c.execute("select count(*) from results where status = \"ok\" and time_s > 0").fetchone()[0]
+assert len(circles) == n == 11, (len(circles), n)' "$tmp/a.svg" "$tmp/a.db" && ok "SVG: one circle per measured variant" ||
+  bad "SVG"
+
+# ---- resume after kill -9 at random points ----
+for round in 1 2 3; do
+  db="$tmp/k$round.db"
+  delay=$(python3 -c "import random; random.seed($seed + $round); print(round(random.uniform(0.05, 0.8), 2))")
+  setsid "$KILN" tune $R --set n=2000 --sim --seed 7 --jobs 1 --db "$db" >/dev/null 2>&1 &
+  pid=$!
+  sleep "$delay"
+  kill -9 "-$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  before=0
+  [ -f "$db" ] && stamps "$db" >"$tmp/before" && before=$(wc -l <"$tmp/before")
+  [ -f "$db" ] || : >"$tmp/before"
+  sweep --db "$db" >/dev/null 2>"$tmp/resume.err"
+  measured=$(sed -n 's/.*, \([0-9]*\) measured (.*/\1/p' "$tmp/resume.err")
+  stamps "$db" >"$tmp/after"
+  lost=$(comm -23 "$tmp/before" "$tmp/after" | wc -l)
+  total=$(wc -l <"$tmp/after")
+  if [ "$total" = 15 ] && [ "$lost" = 0 ] && [ "$measured" = $((15 - before)) ]; then
+    ok "kill -9 after ${delay}s: $before rows kept, $measured measured on resume"
+  else
+    bad "kill -9 after ${delay}s: $before before, $total after, $lost changed, $measured measured"
+  fi
+done
+
+# ---- shard + merge equals unsharded ----
+for i in 0 1 2; do sweep --shard $i/3 --db "$tmp/s$i.db" >/dev/null 2>&1 || bad "shard $i/3"; done
+"$KILN" tune merge "$tmp/s0.db" "$tmp/s1.db" "$tmp/s2.db" -o "$tmp/all.db" || bad "merge"
+rows "$tmp/a.db" >"$tmp/unsharded"
+rows "$tmp/all.db" >"$tmp/merged"
+cmp -s "$tmp/unsharded" "$tmp/merged" && ok "3 shards merged = unsharded" ||
+  bad "merged differs: $(diff "$tmp/unsharded" "$tmp/merged" | head -5)"
+stamps "$tmp/all.db" >"$tmp/m1"
+"$KILN" tune merge "$tmp/s0.db" "$tmp/s1.db" "$tmp/s2.db" -o "$tmp/all.db" && stamps "$tmp/all.db" >"$tmp/m2"
+cmp -s "$tmp/m1" "$tmp/m2" && ok "merge again: unchanged" || bad "merge again changed the result"
+s0=$(rows "$tmp/s0.db" | wc -l) s1=$(rows "$tmp/s1.db" | wc -l) s2=$(rows "$tmp/s2.db" | wc -l)
+[ "$s0:$s1:$s2" = 5:5:5 ] && ok "shards 5:5:5" || bad "shards $s0:$s1:$s2"
+
+# ---- kiln run --tuned ----
+out=$("$KILN" run $R --set n=2100 --sim --tuned "$tmp/a.db" 2>&1)
+case "$out" in
+  *"tuned: "*"nearest measured problem [n=2000]"*PASS*) ok "run --tuned (nearest problem)" ;;
+  *) bad "run --tuned: $out" ;;
+esac
+
+# ---- errors ----
+expect() { # NAME WANT-RC WANT-TEXT COMMAND...
+  name=$1 want_rc=$2 want=$3; shift 3
+  out=$("$@" 2>&1); rc=$?
+  case "$rc:$out" in
+    "$want_rc:"*"$want"*) ok "$name" ;;
+    *) bad "$name: exit $rc: $out" ;;
+  esac
+}
+printf 'not a database at all, just some text that goes on for a while....' >"$tmp/junk.db"
+expect "junk database" 1 "$tmp/junk.db: cannot read it: file is not a database" sweep --db "$tmp/junk.db"
+python3 -c 'import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute("create table t(x)")' "$tmp/other.db"
+expect "foreign database" 1 "$tmp/other.db: not a kiln tuning database (it has no meta table)" sweep --db "$tmp/other.db"
+expect "report foreign" 1 "$tmp/other.db: not a kiln tuning database" "$KILN" tune report "$tmp/other.db"
+expect "merge junk" 1 "$tmp/junk.db: cannot read it" "$KILN" tune merge "$tmp/a.db" "$tmp/junk.db" -o "$tmp/m.db"
+expect "merge no -o" 2 "needs inputs and -o OUT" "$KILN" tune merge "$tmp/a.db"
+expect "bad shard" 2 "--shard wants I/N with 0 <= I < N, not '3/3'" sweep --shard 3/3 --db "$tmp/x.db"
+expect "bad budget" 2 "--budget wants a count of variants or a time" sweep --budget 5x --db "$tmp/x.db"
+expect "bad space" 2 "--space: tests/tune/vadd_tune.lua: parameter 'warps' is a whole number, got 'seven'" sweep --space warps=1,seven --db "$tmp/x.db"
+expect "tuned, nothing" 1 "$tmp/a.db: no measured variant of softmax" "$KILN" run recipes/softmax.lua --sim --tuned "$tmp/a.db"
+expect "partition alone" 2 "go with --slurm N" sweep --partition p --db "$tmp/x.db"
+
+# ---- Slurm scripts ----
+out=$(cd "$tmp" && "$KILN" tune "$OLDPWD/$R" --set n=2000 --sim --slurm 4 --partition debug --db sw.db --dry-run 2>&1)
+case "$out" in
+  *"#SBATCH --array=0-3"*"#SBATCH --partition=debug"*"--shard \"\$SLURM_ARRAY_TASK_ID/4\""*"tune merge"*"shard-3.db"*"sw.db"*)
+    ok "--slurm --dry-run" ;;
+  *) bad "--slurm --dry-run: $out" ;;
+esac
+exit $fail
