@@ -115,6 +115,21 @@ expect "bad space" 2 "--space: tests/tune/vadd_tune.lua: parameter 'warps' is a 
 expect "tuned, nothing" 1 "$tmp/a.db: no measured variant of softmax" "$KILN" run recipes/softmax.lua --sim --tuned "$tmp/a.db"
 expect "partition alone" 2 "go with --slurm N" sweep --partition p --db "$tmp/x.db"
 
+# ---- the GPU path, through the fake CUDA driver (tests/unit/test_runtime.c): it runs no kernel ----
+fake="${KILN_BUILD:-build}/libkiln_fake_cuda.so"
+if [ -f "$fake" ]; then
+  KILN_CUDA_LIB="$fake" "$KILN" tune $R --set n=2000 --jobs 2 --reps 5 --flush-l2 --db "$tmp/g.db" >/dev/null 2>&1
+  KILN_CUDA_LIB="$fake" "$KILN" tune $R --set n=1000 --jobs 2 --reps 5 --no-check --db "$tmp/g.db" >/dev/null 2>&1
+  got=$(python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+q = lambda w: c.execute("select count(*) from results where device = \"Fake H100 sm_90a\" and " + w).fetchone()[0]
+print(q("problem = \"n=2000\" and status = \"wrong\" and reason like \"z: %\""),
+      q("problem = \"n=1000\" and status = \"ok\" and time_source = \"gpu\" and time_s > 0 and spread_s >= 0"))' "$tmp/g.db")
+  [ "$got" = "11 11" ] && ok "fake GPU: unwritten outputs are wrong; timed rows labelled gpu" || bad "fake GPU: $got"
+else
+  bad "no fake driver at $fake"
+fi
+
 # ---- Slurm scripts ----
 out=$(cd "$tmp" && "$KILN" tune "$OLDPWD/$R" --set n=2000 --sim --slurm 4 --partition debug --db sw.db --dry-run 2>&1)
 case "$out" in
