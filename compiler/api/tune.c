@@ -186,6 +186,12 @@ static long *shard_order(const sweep *w, long *count) {
 static void progress(sweep *w, long left) {
   if (w->o->progress == KILN_TUNE_PROGRESS_NONE) return;
   kiln_tune_summary *s = w->sum;
+  long todo = s->in_shard - s->done;
+  if (w->o->budget_variants > 0) {
+    if (left > w->o->budget_variants - w->started) left = w->o->budget_variants - w->started;
+    if (todo > w->o->budget_variants) todo = w->o->budget_variants;
+  }
+  if (left < 0) left = 0;
   double el = now() - w->t0, per = s->measured ? el / (double)s->measured : 0;
   char best[1200] = "none yet";
   if (w->best >= 0)
@@ -194,14 +200,12 @@ static void progress(sweep *w, long left) {
     fprintf(stderr,
             "\r\033[Kkiln tune: %ld/%ld measured (%ld ok, %ld refused, %ld spilled, %ld wrong), best %.60s, "
             "ETA %.0f s",
-            s->measured, s->in_shard - s->done, s->ok, s->refused, s->spilled, s->wrong, best,
-            per * (double)left);
+            s->measured, todo, s->ok, s->refused, s->spilled, s->wrong, best, per * (double)left);
   else
     fprintf(stderr,
             "kiln tune: %ld/%ld measured (%ld ok, %ld refused, %ld spilled, %ld wrong, %ld timeout), best "
             "%s, ETA %.0f s\n",
-            s->measured, s->in_shard - s->done, s->ok, s->refused, s->spilled, s->wrong, s->timeout, best,
-            per * (double)left);
+            s->measured, todo, s->ok, s->refused, s->spilled, s->wrong, s->timeout, best, per * (double)left);
   fflush(stderr);
 }
 
