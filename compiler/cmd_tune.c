@@ -28,7 +28,7 @@ typedef struct {
   const char *recipe, *db, *jobs, *budget, *strategy, *seed, *accuracy, *shard, *target, *reps, *warmup,
       *timeout, *plot, *top, *slurm, *partition, *slurm_dir;
   const char *sets[MAXSETS], *space[MAXSETS], *check_sets[MAXSETS];
-  int nsets, nspace, ncheck_sets, sim, no_check, flush_l2, json, dry_run;
+  int nsets, nspace, ncheck_sets, sim, no_check, flush_l2, json, dry_run, help;
   kiln_recipe_opts ropts;
 } tune_args;
 
@@ -82,6 +82,7 @@ static int parse_args(int argc, char **argv, tune_args *a) {
                    .nopts = sizeof opts / sizeof *opts,
                    .input = &a->recipe,
                    .no_input = "no recipe given",
+                   .help = &a->help,
                    .usage = usage};
   if (cli_recipe_opts(&spec, &argc, argv, &a->ropts)) return -1;
   return cli_parse(&spec, argc, argv);
@@ -326,6 +327,7 @@ static int cmd_report(int argc, char **argv) {
   long top = 0;
   if (parse_args(argc, argv, &a) || parse_values(&a, &o) || (a.top && parse_count("--top", a.top, 1, &top)))
     return 2;
+  if (a.help) return usage(stdout), 0;
   kiln_session *s = kiln_session_new();
   if (!s) return 1;
   int rc = report(s, a.recipe, a.json, a.plot, o.accuracy, (int)top);
@@ -369,6 +371,7 @@ int cmd_tune(int argc, char **argv) {
   memcpy(copy, argv, (size_t)(argc + 1) * sizeof *copy);
   if (parse_args(argc, argv, &a) || parse_values(&a, &o) || (a.top && parse_count("--top", a.top, 1, &top)))
     return free(copy), 2;
+  if (a.help) return free(copy), usage(stdout), 0;
   if (a.slurm) {
     int rc = slurm(&a, argc, copy);
     return free(copy), rc;
