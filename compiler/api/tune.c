@@ -270,7 +270,7 @@ static void worker(sweep *w, long index) {
 static void gpu_measure(sweep *w, long index) {
   char bufs[KL_MAXSET][128], *knobs[KL_MAXSET], err[1024];
   tune_row row;
-  kl_settings s = w->r->set;
+  kl_settings s = w->r->set, check;
   tune_row_init(&row, &w->key);
   int n = variant_of(w, index, bufs, knobs, row.variant, sizeof row.variant);
   for (int i = 0; i < n; i++)
@@ -278,7 +278,11 @@ static void gpu_measure(sweep *w, long index) {
       write_row(w, index, "refused", err);
       return;
     }
-  tune_gpu_measure(w->gpu, w->r->lua, &s, w->env.t, w->o,
+  if (tune_check_settings(w->r->lua, &s, &w->env, &check, err, sizeof err)) {
+    write_row(w, index, "refused", err);
+    return;
+  }
+  tune_gpu_measure(w->gpu, w->r->lua, &s, &check, w->env.t, w->o,
                    tune_hash(row.variant, strlen(row.variant), w->o->seed + 1), &row);
   if (tune_db_put(w->db->db, &row, err, sizeof err)) fprintf(stderr, "kiln tune: %s\n", err);
   count_row(w, row.variant);

@@ -75,13 +75,18 @@ enum { TUNE_WORKER_WROTE = 0, TUNE_WORKER_GPU = 3, TUNE_WORKER_FAILED = 4 };
 int tune_measure(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_row *row);
 
 /* The GPU side (tune_gpu.c), in the parent process: checks the variant against the reference on
- * the GPU and times it with events (warm-up, repetitions, median and spread, optional L2 flush). */
+ * the GPU at the check's settings (small shapes), then times it at the problem's with events (warm-up,
+ * repetitions, median and spread, optional L2 flush). */
 typedef struct tune_gpu tune_gpu;
 int tune_gpu_open(tune_gpu **out, const char *forced_target, const tg_target **t, char *name, size_t namen,
                   char *err, size_t errn);
 void tune_gpu_close(tune_gpu *g);
-int tune_gpu_measure(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t,
-                     const kiln_tune_opts *o, uint64_t seed, tune_row *row);
+int tune_gpu_measure(tune_gpu *g, kl_recipe *r, const kl_settings *s, const kl_settings *check,
+                     const tg_target *t, const kiln_tune_opts *o, uint64_t seed, tune_row *row);
+/* The settings the check runs at: base, then every size parameter above 64 brought to 64, then the
+ * env's --check-set entries (tune_measure.c). */
+int tune_check_settings(kl_recipe *r, const kl_settings *base, const tune_env *e, kl_settings *out, char *err,
+                        size_t errn);
 
 /* The problem of r's settings: every parameter that is not a knob, NAME=VALUE in the recipe's
  * order, one space apart ("K=512 M=512 N=512 alpha=none"). */

@@ -271,38 +271,70 @@ static void gpu_free(tune_gpu *g, check_case *c) {
   free(c);
 }
 
-int tune_gpu_measure(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t,
-                     const kiln_tune_opts *o, uint64_t seed, tune_row *row) {
-  char err[1024] = "";
+/* Compiles s's kernel, fills its inputs (seeded) and poisons its outputs, uploads, launches once and
+ * downloads the outputs; *k and params stay for the timing. */
+static int gpu_prepare(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t, uint64_t seed,
+                       check_case *c, rt_kernel **k, gpu_param *pv, void **params, char *err, size_t errn) {
+  harness_rng rng;
+  harness_seed(&rng, seed);
+  driver_opts dopts = {.target = t, .backend = CG_NVPTX};
+  c->nargs = kl_recipe_args(r, s, c->args, KL_MAXARGS, err, errn);
+  if (c->nargs < 0) return c->nargs = 0, -1;
+  return kl_recipe_grid(r, s, c->grid, err, errn) || alloc_tensors(c, &rng, err, errn) ||
+                 driver_compile_recipe(r, s, &dopts, NULL, &c->k, err, errn) ||
+                 rt_kernel_load(g->d, c->k.ptx, c->k.kernel_name, c->k.shared_bytes, k, err, errn) ||
+                 gpu_upload(g, c, pv, params, err, errn) ||
+                 rt_launch(*k, c->grid, c->k.threads, c->k.shared_bytes, params, err, errn) ||
+                 rt_synchronize(g->d, err, errn) || gpu_download(g, c, err, errn)
+             ? -1
+             : 0;
+}
+
+/* The check at the check's settings: 0 pass, 1 wrong, -1 could not run (err says why). */
+static int gpu_check(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t, uint64_t seed,
+                     double *max_err, char *err, size_t errn) {
   gpu_param pv[KL_MAXARGS];
   void *params[KL_MAXARGS];
   rt_kernel *k = NULL;
-  harness_rng rng;
+  int lowp, rc = -1;
   check_case *c = calloc(1, sizeof *c);
-  if (!c) return row->status = "refused", snprintf(row->reason, sizeof row->reason, "out of memory"), -1;
-  harness_seed(&rng, seed);
-  driver_opts dopts = {.target = t, .backend = CG_NVPTX};
-  int lowp = 0, rc = -1;
-  c->nargs = kl_recipe_args(r, s, c->args, KL_MAXARGS, err, sizeof err);
-  if (c->nargs < 0 || kl_recipe_grid(r, s, c->grid, err, sizeof err) ||
-      alloc_tensors(c, &rng, err, sizeof err) ||
-      driver_compile_recipe(r, s, &dopts, NULL, &c->k, err, sizeof err) ||
-      rt_kernel_load(g->d, c->k.ptx, c->k.kernel_name, c->k.shared_bytes, &k, err, sizeof err) ||
-      gpu_upload(g, c, pv, params, err, sizeof err) ||
-      rt_launch(k, c->grid, c->k.threads, c->k.shared_bytes, params, err, sizeof err) ||
-      rt_synchronize(g->d, err, sizeof err) || gpu_download(g, c, err, sizeof err) ||
-      (!o->no_check && (lowp = run_reference(r, s, c, err, sizeof err)) < 0))
-    row->status = "refused";
-  else if (!o->no_check && judge(r, c, lowp, &row->error, err, sizeof err))
-    row->status = "wrong";
-  else if (gpu_time(g, k, c, params, o, row, err, sizeof err))
-    row->status = "refused";
-  else
-    row->status = "ok", err[0] = 0, rc = 0;
-  if (o->accuracy > 0 && row->error >= 0) row->within_accuracy = row->error <= o->accuracy;
-  snprintf(row->reason, sizeof row->reason, "%s", err);
-  if (c->nargs < 0) c->nargs = 0;
+  if (!c) return snprintf(err, errn, "out of memory"), -1;
+  if (!gpu_prepare(g, r, s, t, seed, c, &k, pv, params, err, errn) &&
+      (lowp = run_reference(r, s, c, err, errn)) >= 0)
+    rc = judge(r, c, lowp, max_err, err, errn);
   rt_kernel_free(k);
   gpu_free(g, c);
   return rc;
+}
+
+/* The timing at the problem's settings. */
+static int gpu_measure_time(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t,
+                            const kiln_tune_opts *o, uint64_t seed, tune_row *row, char *err, size_t errn) {
+  gpu_param pv[KL_MAXARGS];
+  void *params[KL_MAXARGS];
+  rt_kernel *k = NULL;
+  check_case *c = calloc(1, sizeof *c);
+  if (!c) return snprintf(err, errn, "out of memory"), -1;
+  int rc = gpu_prepare(g, r, s, t, seed, c, &k, pv, params, err, errn) ||
+                   gpu_time(g, k, c, params, o, row, err, errn)
+               ? -1
+               : 0;
+  rt_kernel_free(k);
+  gpu_free(g, c);
+  return rc;
+}
+
+int tune_gpu_measure(tune_gpu *g, kl_recipe *r, const kl_settings *s, const kl_settings *check,
+                     const tg_target *t, const kiln_tune_opts *o, uint64_t seed, tune_row *row) {
+  char err[1024] = "";
+  int rc = o->no_check ? 0 : gpu_check(g, r, check, t, seed, &row->error, err, sizeof err);
+  if (rc > 0)
+    row->status = "wrong";
+  else if (rc < 0 || gpu_measure_time(g, r, s, t, o, seed, row, err, sizeof err))
+    row->status = "refused", rc = -1;
+  else
+    row->status = "ok", err[0] = 0;
+  if (o->accuracy > 0 && row->error >= 0) row->within_accuracy = row->error <= o->accuracy;
+  snprintf(row->reason, sizeof row->reason, "%s", err);
+  return rc ? -1 : 0;
 }

@@ -65,20 +65,21 @@ static int prune(const tune_env *e, const kiln_inspect_result *res, int have_res
 
 /* The check's settings: the sweep's, then every size parameter above 64 brought to 64 (unless
  * --check-set names it), then --check-set. */
-static int check_settings(kiln_recipe *r, const tune_env *e, kl_settings *s, char *err, size_t errn) {
+int tune_check_settings(kl_recipe *r, const kl_settings *base, const tune_env *e, kl_settings *s, char *err,
+                        size_t errn) {
   char buf[128];
-  *s = r->set;
-  for (int i = 0; i < kl_recipe_nparams(r->lua); i++) {
-    const kl_param *p = kl_recipe_param(r->lua, i);
+  *s = *base;
+  for (int i = 0; i < kl_recipe_nparams(r); i++) {
+    const kl_param *p = kl_recipe_param(r, i);
     const char *v = kl_settings_get(s, p->name);
     char *end;
     long long x = v ? strtoll(v, &end, 10) : 0;
     if (p->is_tune || !v || *end || x <= 64) continue;
     snprintf(buf, sizeof buf, "%s=64", p->name);
-    if (kl_settings_apply(r->lua, s, buf, err, errn)) return -1;
+    if (kl_settings_apply(r, s, buf, err, errn)) return -1;
   }
   for (int i = 0; i < e->ncheck_sets; i++)
-    if (kl_settings_apply(r->lua, s, e->check_sets[i], err, errn)) return -1;
+    if (kl_settings_apply(r, s, e->check_sets[i], err, errn)) return -1;
   return 0;
 }
 
@@ -87,7 +88,7 @@ static int check_and_rank(kiln_recipe *r, const tune_env *e, tune_row *row) {
   kl_settings s;
   if (!e->o->no_check) {
     uint64_t seed = tune_hash(row->variant, strlen(row->variant), e->o->seed + 1);
-    if (check_settings(r, e, &s, err, sizeof err)) return refuse(row, "refused", err);
+    if (tune_check_settings(r->lua, &r->set, e, &s, err, sizeof err)) return refuse(row, "refused", err);
     int rc = tune_check_sim(r->lua, &s, e->t, seed, &row->error, err, sizeof err);
     if (rc < 0) return refuse(row, "refused", err);
     if (rc > 0) return refuse(row, "wrong", err);
