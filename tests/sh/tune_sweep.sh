@@ -56,16 +56,22 @@ c = sqlite3.connect(sys.argv[1])
 print(c.execute("select count(*) from results where variant = \"BLOCK=65536 warps=1\" and status = \"refused\" and reason like \"recipes/vector_add.lua:%more than a program of 1 warps holds in a tile%\"").fetchone()[0])' "$tmp/p.db")
 [ "$got" = 1 ] && ok "refused by the compiler, its message kept" || bad "compiler refusal: $got"
 if command -v ptxas >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/ptxas ]; then
-  "$KILN" tune recipes/matmul.lua --set M=64 --set N=64 --set K=64 --set dtype=f16 --set out=f16 --set trans_a=0 \
-    --set trans_b=0 --set bias=0 --set act=none --set BLOCK_K=32 --set stages=2 --set warps=1 --space BLOCK_M=256 \
-    --space BLOCK_N=32 --sim --db "$tmp/p.db" >/dev/null 2>&1
+  "$KILN" tune recipes/vector_add.lua --set n=1000 --sim --space BLOCK=16384 --space warps=1 --db "$tmp/p.db" \
+    >/dev/null 2>&1
   got=$(python3 -c 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])
-print(c.execute("select count(*) from results where recipe = \"matmul\" and status = \"spilled\" and reason like \"ptxas spills %\" and spill_bytes > 0 and registers > 0").fetchone()[0])' "$tmp/p.db")
+print(c.execute("select count(*) from results where variant = \"BLOCK=16384 warps=1\" and status = \"spilled\" and reason like \"ptxas spills %\" and spill_bytes > 0 and registers > 0").fetchone()[0])' "$tmp/p.db")
   [ "$got" = 1 ] && ok "spilled: ptxas's report kept" || bad "spilled: $got"
 else
   echo "ok   (no ptxas: the spill check is not run)"
 fi
+"$KILN" tune recipes/matmul.lua --set M=64 --set N=64 --set K=64 --set dtype=f16 --set out=f16 --set trans_a=0 \
+  --set trans_b=0 --set bias=0 --set act=none --set BLOCK_K=32 --set stages=2 --set warps=1 --space BLOCK_M=256 \
+  --space BLOCK_N=32 --sim --db "$tmp/p.db" >/dev/null 2>&1
+got=$(python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+print(c.execute("select count(*) from results where recipe = \"matmul\" and status = \"refused\" and reason = \"accumulator over 128 elements per thread: ptxas spills\"").fetchone()[0])' "$tmp/p.db")
+[ "$got" = 1 ] && ok "matmul's constraint refuses a 256x32 tile on one warp" || bad "matmul constraint: $got"
 
 # ---- resume after kill -9 at random points ----
 for round in 1 2 3; do
