@@ -8,9 +8,13 @@
  *   2. inputs get seeded random values, outputs NaN poison;
  *   3. the kernel compiled for the simulator and launched;
  *   4. the reference, exact and (when the criterion needs it) in low precision;
- *   5. every output judged by the recipe's criterion (harness_judge); the error recorded is the
- *      largest relative error against the exact reference.
+ *   5. every output judged by the recipe's criterion (harness_judge) against the reference on the
+ *      inputs as the kernel saw them;
+ *   6. the error recorded: the largest relative error against the exact reference on the float
+ *      inputs before they were rounded to the kernel's types, so that a narrower type shows what it
+ *      costs (precision is a dimension of the sweep).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,13 +32,14 @@ typedef struct {
   int64_t grid[3];
   void *host[KL_MAXARGS];
   double *ref[KL_MAXARGS], *lowp[KL_MAXARGS];
+  double *orig[KL_MAXARGS]; /* float inputs: the values before rounding to the element type */
   size_t n[KL_MAXARGS];
   cg_result k;
   rt_dptr dev[KL_MAXARGS];
 } check_case;
 
 static void free_case(check_case *c) {
-  for (int i = 0; i < c->nargs; i++) free(c->host[i]), free(c->ref[i]), free(c->lowp[i]);
+  for (int i = 0; i < c->nargs; i++) free(c->host[i]), free(c->ref[i]), free(c->lowp[i]), free(c->orig[i]);
   cg_result_free(&c->k);
 }
 
@@ -50,10 +55,16 @@ static int alloc_tensors(check_case *c, harness_rng *rng, char *err, size_t errn
     c->lowp[i] = malloc((n ? n : 1) * sizeof(double));
     if (!c->host[i] || !c->ref[i] || !c->lowp[i])
       return snprintf(err, errn, "out of memory for %s (%zu elements)", a->name, n), -1;
-    if (a->role & KL_IN)
+    if ((a->role & KL_IN) && ir_elem_is_float(a->elem)) { /* uniform in [-1, 1), kept unrounded */
+      if (!(c->orig[i] = malloc((n ? n : 1) * sizeof(double))))
+        return snprintf(err, errn, "out of memory for %s (%zu elements)", a->name, n), -1;
+      for (size_t j = 0; j < n; j++) c->orig[i][j] = harness_uniform(rng);
+      harness_from_double(c->host[i], a->elem, n, c->orig[i]);
+    } else if (a->role & KL_IN) {
       harness_fill(c->host[i], a->elem, n, rng);
-    else
+    } else {
       harness_poison(c->host[i], a->elem, n);
+    }
   }
   return 0;
 }
@@ -129,6 +140,38 @@ static int judge(kl_recipe *r, check_case *c, int have_lowp, double *max_err, ch
   return failed;
 }
 
+/* The error a variant's element types cost: the exact reference on the float inputs as drawn, before
+ * they were rounded to the kernel's types, against the kernel's outputs; the largest relative error
+ * (harness_compare's measure) over the outputs. The judged error when no input is a float. */
+static int precision_error(kl_recipe *r, const kl_settings *s, check_case *c, double *max_err, char *err,
+                           size_t errn) {
+  int any = 0;
+  for (int i = 0; i < c->nargs; i++) any |= c->orig[i] != NULL;
+  if (!any) return 0;
+  for (int i = 0; i < c->nargs; i++) /* the inputs into ref[] (free again after the judgement) */
+    if (c->args[i].is_tensor && (c->args[i].role & KL_IN)) {
+      if (c->orig[i])
+        memcpy(c->ref[i], c->orig[i], c->n[i] * sizeof(double));
+      else
+        harness_to_double(c->host[i], c->args[i].elem, c->n[i], c->ref[i]);
+    }
+  ref_job job = {.nargs = c->nargs,
+                 .args = c->args,
+                 .data = c->ref,
+                 .set = s,
+                 .precision = IR_F64,
+                 .round = harness_round_named};
+  if (ref_run(r, &job, err, errn)) return -1;
+  *max_err = 0;
+  for (int i = 0; i < c->nargs; i++) {
+    harness_cmp m;
+    if (!c->args[i].is_tensor || !(c->args[i].role & KL_OUT)) continue;
+    harness_compare(c->host[i], c->args[i].elem, c->ref[i], c->n[i], INFINITY, &m);
+    if (m.max_rel > *max_err || m.max_rel != m.max_rel) *max_err = m.max_rel;
+  }
+  return 0;
+}
+
 int tune_check_sim(kl_recipe *r, const kl_settings *s, const tg_target *t, uint64_t seed, double *max_err,
                    char *err, size_t errn) {
   check_case *c = calloc(1, sizeof *c);
@@ -142,6 +185,7 @@ int tune_check_sim(kl_recipe *r, const kl_settings *s, const tg_target *t, uint6
       !driver_compile_recipe(r, s, &o, NULL, &c->k, err, errn) && !launch(c, err, errn) &&
       (lowp = run_reference(r, s, c, err, errn)) >= 0)
     rc = judge(r, c, lowp, max_err, err, errn);
+  if (rc == 0 && precision_error(r, s, c, max_err, err, errn)) rc = -1;
   if (c->nargs < 0) c->nargs = 0;
   free_case(c);
   free(c);
@@ -302,6 +346,7 @@ static int gpu_check(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_t
   if (!gpu_prepare(g, r, s, t, seed, c, &k, pv, params, err, errn) &&
       (lowp = run_reference(r, s, c, err, errn)) >= 0)
     rc = judge(r, c, lowp, max_err, err, errn);
+  if (rc == 0 && precision_error(r, s, c, max_err, err, errn)) rc = -1;
   rt_kernel_free(k);
   gpu_free(g, c);
   return rc;

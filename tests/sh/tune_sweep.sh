@@ -73,6 +73,17 @@ c = sqlite3.connect(sys.argv[1])
 print(c.execute("select count(*) from results where recipe = \"matmul\" and status = \"refused\" and reason = \"accumulator over 128 elements per thread: ptxas spills\"").fetchone()[0])' "$tmp/p.db")
 [ "$got" = 1 ] && ok "matmul's constraint refuses a 256x32 tile on one warp" || bad "matmul constraint: $got"
 
+# ---- precision as a dimension: the error against the unrounded inputs orders the types ----
+"$KILN" tune recipes/matmul.lua --set M=64 --set N=64 --set K=64 --set out=f32 --set trans_a=0 --set trans_b=0 \
+  --set bias=0 --set act=none --set BLOCK_M=32 --set BLOCK_N=32 --set BLOCK_K=32 --set stages=2 --set warps=4 \
+  --space dtype=f32,f16,bf16,e4m3 --target sm_89 --sim --accuracy 0.01 --db "$tmp/acc.db" >/dev/null 2>&1
+python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+e = {v.split("dtype=")[1].split()[0]: (err, w) for v, err, w in c.execute("select variant, error, within_accuracy from results where status = \"ok\"")}
+assert e["f32"][0] < e["f16"][0] < e["bf16"][0] < e["e4m3"][0], e
+assert e["e4m3"][1] == 0 and e["f16"][1] == 1 and e["e4m3"][0] > 0.01, e' "$tmp/acc.db" &&
+  ok "precision: error f32 < f16 < bf16 < e4m3, e4m3 marked over --accuracy" || bad "precision errors"
+
 # ---- resume after kill -9 at random points ----
 for round in 1 2 3; do
   db="$tmp/k$round.db"
