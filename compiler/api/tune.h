@@ -28,8 +28,8 @@ typedef struct {
   char reason[1024];       /* why not ok; "" when ok */
   double time_s, spread_s; /* < 0: none */
   const char *time_source; /* "gpu", "model" or NULL */
-  double error;            /* max relative error against the exact reference; < 0: not checked */
-  int within_accuracy;     /* 1, 0, or -1 (no --accuracy) */
+  double error; /* max relative error against the exact reference on unrounded inputs; < 0: not checked */
+  int within_accuracy;                                     /* 1, 0, or -1 (no --accuracy) */
   int registers, spill_bytes, smem_bytes, occupancy_warps; /* -1: unknown */
   double measured_at;                                      /* Unix seconds */
 } tune_row;
