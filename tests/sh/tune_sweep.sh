@@ -84,6 +84,18 @@ assert e["f32"][0] < e["f16"][0] < e["bf16"][0] < e["e4m3"][0], e
 assert e["e4m3"][1] == 0 and e["f16"][1] == 1 and e["e4m3"][0] > 0.01, e' "$tmp/acc.db" &&
   ok "precision: error f32 < f16 < bf16 < e4m3, e4m3 marked over --accuracy" || bad "precision errors"
 
+# ---- a worker past --timeout is killed and its row written as timeout ----
+sweep --timeout 0.001 --db "$tmp/t.db" >/dev/null 2>&1
+got=$(python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+print(c.execute("select count(*) from results where status = \"timeout\" and reason = \"still measuring after 0.001 s\"").fetchone()[0],
+      c.execute("select count(*) from results").fetchone()[0])' "$tmp/t.db")
+case "$got" in
+  "0 "*|*" "[!1]*) bad "timeout: $got (timeout rows, rows)" ;;
+  *" 15") ok "timeout: $got (timeout rows, rows)" ;;
+  *) bad "timeout: $got" ;;
+esac
+
 # ---- resume after kill -9 at random points ----
 for round in 1 2 3; do
   db="$tmp/k$round.db"
