@@ -80,7 +80,7 @@ static void json_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-static void json_counters(FILE *f, const sim_counters *c, int with_unique) {
+static void json_counters(FILE *f, const sim_counters *c) {
   fprintf(f,
           "\"smem_requests\": %llu, \"smem_wavefronts\": %llu, \"smem_conflicts\": %llu, "
           "\"smem_store_requests\": %llu, \"smem_store_wavefronts\": %llu, \"gmem_requests\": %llu, "
@@ -90,7 +90,7 @@ static void json_counters(FILE *f, const sim_counters *c, int with_unique) {
           (unsigned long long)c->smem_store_requests, (unsigned long long)c->smem_store_wavefronts,
           (unsigned long long)c->gmem_requests, (unsigned long long)c->gmem_sectors,
           (unsigned long long)c->gmem_bytes);
-  if (with_unique) fprintf(f, "\"gmem_unique_bytes\": %llu, ", (unsigned long long)c->gmem_unique_bytes);
+  fprintf(f, "\"gmem_unique_bytes\": %llu, ", (unsigned long long)c->gmem_unique_bytes);
   fprintf(f,
           "\"barriers\": %llu, \"mma\": %llu, \"mma_ops16\": %llu, \"mma_ops8\": %llu, \"mma_ops1\": %llu, "
           "\"ldmatrix\": %llu, \"cp_async_bytes\": %llu, \"shuffles\": %llu",
@@ -103,7 +103,7 @@ void profile_print_json(FILE *f, const char *label, const sim_profile *p) {
   fputs("{\"variant\": ", f);
   json_string(f, label);
   fputs(", ", f);
-  json_counters(f, &p->total, 1);
+  json_counters(f, &p->total);
   fputs(", \"ops\": [", f);
   for (int i = 0; i < p->nops; i++) {
     char op[256], line[256];
@@ -113,7 +113,7 @@ void profile_print_json(FILE *f, const char *label, const sim_profile *p) {
     fputs(", \"line\": ", f);
     json_string(f, line);
     fputs(", ", f);
-    json_counters(f, &p->ops[i].c, 0);
+    json_counters(f, &p->ops[i].c);
     fputc('}', f);
   }
   fputs("]}\n", f);

@@ -172,6 +172,9 @@ static void test_loop(void) {
   CHECK(ld->gmem_requests == 40 && ld->gmem_sectors == 320 && ld->gmem_bytes == 5120);
   CHECK(st->gmem_requests == 4 && st->gmem_sectors == 32 && st->gmem_bytes == 256);
   CHECK(p.total.gmem_unique_bytes == 2560 + 256);
+  /* per op, first touches: the load's 2560 bytes of x, the store's 256 of out */
+  CHECK(ld->gmem_unique_bytes == 2560 && st->gmem_unique_bytes == 256, "%llu %llu",
+        (unsigned long long)ld->gmem_unique_bytes, (unsigned long long)st->gmem_unique_bytes);
   int bad = 0;
   for (int j = 0; j < 64; j++) bad += out[j] != 10 * j + 64 * 45;
   CHECK(bad == 0);
@@ -194,6 +197,9 @@ static void test_workers(void) {
   CHECK(run("smem_exchange", a, 3, blocks, 2, &p2) == 0);
   CHECK(p1.total.barriers == 2 * (uint64_t)blocks);
   CHECK(p1.total.gmem_unique_bytes == 8 * (uint64_t)n);
+  uint64_t first = 0;
+  for (int i = 0; i < p1.nops; i++) first += p1.ops[i].c.gmem_unique_bytes;
+  CHECK(first == 8 * (uint64_t)n, "first touches sum to %llu", (unsigned long long)first);
   CHECK(!memcmp(&p1.total, &p2.total, sizeof p1.total));
   CHECK(p1.nops == p2.nops);
   for (int i = 0; i < p1.nops && i < p2.nops; i++)
