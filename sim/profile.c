@@ -306,6 +306,7 @@ static void add(sim_counters *d, const sim_counters *s) {
   d->mma_ops16 += s->mma_ops16;
   d->mma_ops8 += s->mma_ops8;
   d->mma_ops1 += s->mma_ops1;
+  d->iterations += s->iterations;
 }
 
 int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out) {
@@ -333,6 +334,7 @@ int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out) {
     add(&out->total, &out->ops[i].c);
     if (!(out->ops[i].site = strdup(out->ops[i].site))) rc = -1;
   }
+  out->blocks = (uint64_t)x->nrun;
   out->total.gmem_unique_bytes = 0; /* from the bitmaps: the ops' first touches sum to the same */
   for (int i = 0; i < x->nbufs; i++) {
     const sim_buf *b = &x->bufs[i];

@@ -36,6 +36,7 @@ typedef struct {
       gmem_unique_bytes; /* bytes the lanes asked for; distinct bytes (per op: first touches) */
   uint64_t barriers, mma, ldmatrix, cp_async_bytes, shuffles; /* barriers per block; warp-level ops */
   uint64_t mma_ops16, mma_ops8, mma_ops1; /* 2*m*n*k of the mma with 16-bit, 8-bit and 1-bit inputs */
+  uint64_t iterations; /* a loop op's iterations run by each block's first thread, summed over blocks */
 } sim_counters;
 
 typedef struct {
@@ -47,6 +48,7 @@ typedef struct {
   sim_counters total;
   sim_prof_op *ops; /* sorted by site string */
   int nops;
+  uint64_t blocks; /* blocks run (the grid, or the sample) */
 } sim_profile;
 
 /* Frees p's ops and zeroes it. */
