@@ -6,7 +6,7 @@ CMAKE_FLAGS ?= -DKILN_WERROR=ON
 DEB_PACKAGES = build-essential cmake python3 llvm-22-dev llvm-22-tools liblua5.4-dev libffi-dev \
                libsqlite3-dev libzstd-dev zlib1g-dev
 
-.PHONY: all deps configure build test demo bundle bench format clean san-deps asan-build test-asan fuzz
+.PHONY: all deps configure build test demo bundle bench vs-triton format clean san-deps asan-build test-asan fuzz
 
 all: build
 
@@ -32,6 +32,21 @@ bundle: deps
 
 bench: build
 	$(BUILD)/compile_speed
+
+# kiln and Triton compiled side by side (bench/vs_triton.py): its own virtual environment, never needed by
+# `make test`. The table goes to bench/results/vs_triton-DATE.md.
+BENCH_VENV ?= bench/.venv
+BENCH_PIP = triton==3.9.0 nvidia-cuda-nvdisasm==13.5.37
+
+$(BENCH_VENV)/.installed:
+	@sh tools/deps.sh python3-venv
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q $(BENCH_PIP)
+	touch $@
+
+vs-triton: build $(BENCH_VENV)/.installed
+	mkdir -p bench/results
+	$(BENCH_VENV)/bin/python bench/vs_triton.py --kiln $(BUILD)/kiln --out bench/results/vs_triton-$$(date -u +%Y-%m-%d).md
 
 # ---- the sanitizer build (docs/testing.md): ASan + UBSan tests, libFuzzer targets ----
 # clang 22 (Debian's clang-22, the same LLVM as kiln's): clang 14 has no _Float16 on x86-64.

@@ -8,6 +8,8 @@
  * bytes), the occupancy per SM by each limit and which binds, and, when a disassembler is found
  * (kiln_sass_tool), the innermost SASS loop holding matrix instructions: its instructions by class
  * and the non-MMA instructions per MMA. Without ptxas: one line naming where it looked, exit 1.
+ * Given a cubin (FILE.cubin, from kiln or any other compiler) or SASS text (FILE.sass), it prints the
+ * SASS part alone: the same loop summary, for comparing kernels compiled elsewhere.
  * --model adds the roofline model's estimate for the recipe's launch (kiln_model_estimate: N sampled
  * programs on the simulator, scaled to the grid), labelled as a model with its assumptions.
  */
@@ -24,6 +26,42 @@ static void usage(FILE *f) {
       f,
       "usage: kiln inspect RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
       "                    [--model [--samples N]] [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
+}
+
+static void print_sass(const char *tool, const kiln_sass_loop *l) {
+  printf("sass (%s): %d instructions, %d MMA\n", tool, l->kernel_instructions, l->kernel_mma);
+  if (!l->found) {
+    printf("  no loop holds matrix instructions\n");
+    return;
+  }
+  printf("  MMA loop /*%04x*/../*%04x*/: %d instructions per iteration:", l->start, l->end, l->instructions);
+  for (int c = 0; c < KILN_SASS_NCLASS; c++)
+    if (l->by_class[c]) printf(" %s %d", kiln_sass_class_name(c), l->by_class[c]);
+  printf("\n  non-MMA instructions per MMA: %.2f\n", l->non_mma_per_mma);
+}
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* kiln inspect FILE.cubin|FILE.sass: the loop summary of SASS compiled elsewhere. */
+static int inspect_sass(const char *input) {
+  kiln_session *s = kiln_session_new();
+  if (!s) return fprintf(stderr, "kiln inspect: out of memory\n"), 1;
+  char *text = NULL;
+  int cubin = ends_with(input, ".cubin");
+  kiln_status st = cubin ? kiln_sass_disassemble(s, input, &text) : kiln_read_file(s, input, &text);
+  kiln_sass_loop loop;
+  int rc = st == KILN_OK ? 0 : cli_fail("inspect", s, st);
+  if (st == KILN_OK && (st = kiln_sass_loop_find(s, text, &loop)) != KILN_OK) {
+    fprintf(stderr, "%s: %s\n", input, kiln_error(s)); /* the file, then what is wrong with its text */
+    rc = 1;
+  }
+  if (st == KILN_OK) print_sass(cubin ? kiln_sass_tool() : input, &loop);
+  kiln_free(text);
+  kiln_session_free(s);
+  return rc;
 }
 
 static void print_result(const kiln_inspect_result *r) {
@@ -45,16 +83,7 @@ static void print_result(const kiln_inspect_result *r) {
     printf("sass: unavailable: %s\n", r->sass_tool);
     return;
   }
-  const kiln_sass_loop *l = &r->loop;
-  printf("sass (%s): %d instructions, %d MMA\n", r->sass_tool, l->kernel_instructions, l->kernel_mma);
-  if (!l->found) {
-    printf("  no loop holds matrix instructions\n");
-    return;
-  }
-  printf("  MMA loop /*%04x*/../*%04x*/: %d instructions per iteration:", l->start, l->end, l->instructions);
-  for (int c = 0; c < KILN_SASS_NCLASS; c++)
-    if (l->by_class[c]) printf(" %s %d", kiln_sass_class_name(c), l->by_class[c]);
-  printf("\n  non-MMA instructions per MMA: %.2f\n", l->non_mma_per_mma);
+  print_sass(r->sass_tool, &r->loop);
 }
 
 static void print_model(const kiln_model_work *w, const kiln_model_result *m) {
@@ -109,6 +138,16 @@ int cmd_inspect(int argc, char **argv) {
   if (samples_text && (parse_samples(samples_text, &samples) || !model)) {
     if (!model) fprintf(stderr, "kiln inspect: --samples goes with --model\n");
     return 2;
+  }
+  if (ends_with(input, ".cubin") || ends_with(input, ".sass")) {
+    if (target || nsets || model || no_cache || no_sass) {
+      fprintf(stderr,
+              "kiln inspect: %s is compiled already: --target, --set, --model, --no-sass and --no-cache "
+              "do not apply\n",
+              input);
+      return 2;
+    }
+    return inspect_sass(input);
   }
   kiln_session *s = kiln_session_new();
   if (!s) return fprintf(stderr, "kiln inspect: out of memory\n"), 1;

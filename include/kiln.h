@@ -245,6 +245,11 @@ kiln_status kiln_sass_loop_find(kiln_session *s, const char *text, kiln_sass_loo
  * ($VIRTUAL_ENV, then ./.venv: the nvidia-cuda-nvdisasm pip package). NULL if none. */
 const char *kiln_sass_tool(void);
 
+/* The SASS of the cubin at path (any compiler's), by kiln_sass_tool's disassembler, into *out (free with
+ * kiln_free). KILN_ERR_NO_TOOL without a disassembler; KILN_ERR_INPUT, naming the path, for a file that
+ * cannot be read or that the disassembler refuses or finds no instruction in. */
+kiln_status kiln_sass_disassemble(kiln_session *s, const char *cubin, char **out);
+
 typedef struct {
   const char *target; /* NULL: sm_80 */
   int no_cache;       /* bypass the kernel cache */

@@ -80,7 +80,11 @@ int32_t __kiln_sim_shfl(int32_t mode, int32_t v, int32_t arg, const char *site) 
   return sim_shfl_arrive(w, mode, v, arg, site);
 }
 
-void __kiln_sim_loop(const char *site) { sim_step(current(), site); }
+void __kiln_sim_loop(const char *site) {
+  sim_worker *w = current();
+  sim_step(w, site);
+  if (w->prof && w->cur == 0) sim_prof_site(w, site)->iterations++; /* the block's first thread */
+}
 
 static _Noreturn void bad_math(int32_t m) {
   fprintf(stderr, "kiln: simulator math op %d does not exist\n", m);

@@ -160,18 +160,23 @@ uint64_t sim_prof_smem_wavefronts(const uintptr_t *off, const uint16_t *bytes, u
   return wf;
 }
 
-/* Marks global bytes [a, a+n) in the unique-byte bitmap of the buffer holding them. */
-static void mark_unique(sim_exec *x, uintptr_t a, uint32_t n) {
+/* Marks global bytes [a, a+n) in the unique-byte bitmap of the buffer holding them; returns how many
+ * of them no access had touched before (the op's first-touch unique bytes). */
+static uint32_t mark_unique(sim_exec *x, uintptr_t a, uint32_t n) {
+  uint32_t fresh = 0;
   for (int i = 0; i < x->nbufs; i++) {
     const sim_buf *b = &x->bufs[i];
     if (a < b->lo || a + n > b->hi) continue;
     const sim_buf *r = &x->bufs[b->root];
     _Atomic uint8_t *bits = r->ubits;
     size_t o = b->off + (a - b->lo);
-    for (size_t k = o; k < o + n; k++)
-      atomic_fetch_or_explicit(&bits[k >> 3], (uint8_t)(1u << (k & 7)), memory_order_relaxed);
-    return;
+    for (size_t k = o; k < o + n; k++) {
+      uint8_t bit = (uint8_t)(1u << (k & 7));
+      fresh += !(atomic_fetch_or_explicit(&bits[k >> 3], bit, memory_order_relaxed) & bit);
+    }
+    return fresh;
   }
+  return fresh;
 }
 
 static void finish(sim_worker *w, pending *e) {
@@ -194,7 +199,7 @@ static void finish(sim_worker *w, pending *e) {
       for (uintptr_t s = e->addr[l] / 32; s <= (e->addr[l] + e->bytes[l] - 1) / 32 && n < 66; s++)
         sec[n++] = s;
       c->gmem_bytes += e->bytes[l];
-      mark_unique(w->x, e->addr[l], e->bytes[l]);
+      c->gmem_unique_bytes += mark_unique(w->x, e->addr[l], e->bytes[l]);
     }
   c->gmem_requests++;
   c->gmem_sectors += (uint64_t)uniq(sec, n);
@@ -301,6 +306,7 @@ static void add(sim_counters *d, const sim_counters *s) {
   d->mma_ops16 += s->mma_ops16;
   d->mma_ops8 += s->mma_ops8;
   d->mma_ops1 += s->mma_ops1;
+  d->iterations += s->iterations;
 }
 
 int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out) {
@@ -328,6 +334,8 @@ int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out) {
     add(&out->total, &out->ops[i].c);
     if (!(out->ops[i].site = strdup(out->ops[i].site))) rc = -1;
   }
+  out->blocks = (uint64_t)x->nrun;
+  out->total.gmem_unique_bytes = 0; /* from the bitmaps: the ops' first touches sum to the same */
   for (int i = 0; i < x->nbufs; i++) {
     const sim_buf *b = &x->bufs[i];
     if (b->root != i || !b->ubits) continue;

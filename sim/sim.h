@@ -31,10 +31,12 @@ typedef struct {
 typedef struct {
   uint64_t smem_requests, smem_wavefronts; /* warp-level shared requests (ldmatrix included), wavefronts */
   uint64_t smem_store_requests, smem_store_wavefronts; /* the stores among them */
-  uint64_t gmem_requests, gmem_sectors;   /* warp-level global requests, distinct 32-byte sectors */
-  uint64_t gmem_bytes, gmem_unique_bytes; /* bytes the lanes asked for; distinct bytes (launch total only) */
+  uint64_t gmem_requests, gmem_sectors; /* warp-level global requests, distinct 32-byte sectors */
+  uint64_t gmem_bytes,
+      gmem_unique_bytes; /* bytes the lanes asked for; distinct bytes (per op: first touches) */
   uint64_t barriers, mma, ldmatrix, cp_async_bytes, shuffles; /* barriers per block; warp-level ops */
   uint64_t mma_ops16, mma_ops8, mma_ops1; /* 2*m*n*k of the mma with 16-bit, 8-bit and 1-bit inputs */
+  uint64_t iterations; /* a loop op's iterations run by each block's first thread, summed over blocks */
 } sim_counters;
 
 typedef struct {
@@ -46,6 +48,7 @@ typedef struct {
   sim_counters total;
   sim_prof_op *ops; /* sorted by site string */
   int nops;
+  uint64_t blocks; /* blocks run (the grid, or the sample) */
 } sim_profile;
 
 /* Frees p's ops and zeroes it. */

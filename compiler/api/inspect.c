@@ -417,6 +417,27 @@ kiln_status api_sass(kiln_session *s, const char *ptx, const tg_target *t, char 
   return st;
 }
 
+kiln_status kiln_sass_disassemble(kiln_session *s, const char *cubin, char **out) {
+  if (!s || !out) return KILN_ERR_USAGE;
+  *out = NULL;
+  api_begin(s);
+  if (!cubin) return api_fail(s, KILN_ERR_USAGE, "kiln_sass_disassemble: no cubin path");
+  if (access(cubin, R_OK) != 0)
+    return api_fail(s, KILN_ERR_INPUT, "cannot read %s: %s", cubin, strerror(errno));
+  const char *tool = kiln_sass_tool();
+  if (!tool) return api_fail(s, KILN_ERR_NO_TOOL, "%s", no_tool_message());
+  char dir[4096];
+  if (make_tmpdir(s, dir, sizeof dir)) return KILN_ERR_SYSTEM;
+  kiln_status st = KILN_OK;
+  if (disassemble(s, tool, cubin, dir, out)) {
+    char msg[sizeof s->err];
+    snprintf(msg, sizeof msg, "%s", s->err);
+    st = api_fail(s, KILN_ERR_INPUT, "%s: %s", cubin, msg);
+  }
+  rmdir(dir);
+  return st;
+}
+
 /* ---- kiln_inspect ---- */
 
 static int after_int(const char *text, const char *key, int *v) {

@@ -52,6 +52,14 @@ void profile_print_table(FILE *f, const char *label, const sim_profile *p) {
     memmove(top + at + 1, top + at, sizeof *top * (size_t)(ntop - 1 - at));
     top[at] = i;
   }
+  for (int i = 0; i < p->nops; i++) {
+    const sim_counters *c = &p->ops[i].c;
+    if (!c->iterations || !p->blocks) continue;
+    char op[256], line[256];
+    profile_split_site(p->ops[i].site, op, sizeof op, line, sizeof line);
+    fprintf(f, "  loop at %s (%s): %.6g iterations per block\n", line, op,
+            (double)c->iterations / (double)p->blocks);
+  }
   if (!ntop) return;
   fprintf(f, "  %-28s %-24s %10s %11s %10s %8s\n", "op", "line", "requests", "wavefronts", "conflicts",
           "wf/req");
@@ -80,7 +88,7 @@ static void json_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-static void json_counters(FILE *f, const sim_counters *c, int with_unique) {
+static void json_counters(FILE *f, const sim_counters *c) {
   fprintf(f,
           "\"smem_requests\": %llu, \"smem_wavefronts\": %llu, \"smem_conflicts\": %llu, "
           "\"smem_store_requests\": %llu, \"smem_store_wavefronts\": %llu, \"gmem_requests\": %llu, "
@@ -90,20 +98,21 @@ static void json_counters(FILE *f, const sim_counters *c, int with_unique) {
           (unsigned long long)c->smem_store_requests, (unsigned long long)c->smem_store_wavefronts,
           (unsigned long long)c->gmem_requests, (unsigned long long)c->gmem_sectors,
           (unsigned long long)c->gmem_bytes);
-  if (with_unique) fprintf(f, "\"gmem_unique_bytes\": %llu, ", (unsigned long long)c->gmem_unique_bytes);
+  fprintf(f, "\"gmem_unique_bytes\": %llu, ", (unsigned long long)c->gmem_unique_bytes);
   fprintf(f,
           "\"barriers\": %llu, \"mma\": %llu, \"mma_ops16\": %llu, \"mma_ops8\": %llu, \"mma_ops1\": %llu, "
-          "\"ldmatrix\": %llu, \"cp_async_bytes\": %llu, \"shuffles\": %llu",
+          "\"ldmatrix\": %llu, \"cp_async_bytes\": %llu, \"shuffles\": %llu, \"iterations\": %llu",
           (unsigned long long)c->barriers, (unsigned long long)c->mma, (unsigned long long)c->mma_ops16,
           (unsigned long long)c->mma_ops8, (unsigned long long)c->mma_ops1, (unsigned long long)c->ldmatrix,
-          (unsigned long long)c->cp_async_bytes, (unsigned long long)c->shuffles);
+          (unsigned long long)c->cp_async_bytes, (unsigned long long)c->shuffles,
+          (unsigned long long)c->iterations);
 }
 
 void profile_print_json(FILE *f, const char *label, const sim_profile *p) {
   fputs("{\"variant\": ", f);
   json_string(f, label);
-  fputs(", ", f);
-  json_counters(f, &p->total, 1);
+  fprintf(f, ", \"blocks\": %llu, ", (unsigned long long)p->blocks);
+  json_counters(f, &p->total);
   fputs(", \"ops\": [", f);
   for (int i = 0; i < p->nops; i++) {
     char op[256], line[256];
@@ -113,7 +122,7 @@ void profile_print_json(FILE *f, const char *label, const sim_profile *p) {
     fputs(", \"line\": ", f);
     json_string(f, line);
     fputs(", ", f);
-    json_counters(f, &p->ops[i].c, 0);
+    json_counters(f, &p->ops[i].c);
     fputc('}', f);
   }
   fputs("]}\n", f);

@@ -41,6 +41,18 @@ for bad in 0 4097 x 2.5 ''; do
   one_line 2 "kiln inspect: --samples needs a whole number from 1 to 4096, got '$bad'" "$KILN" inspect $R --target sm_80 --model --samples "$bad"
 done
 
+# 1b. SASS compiled elsewhere: a .sass file needs no tool; a .cubin needs the disassembler
+"$KILN" inspect tests/inspect/matmul_sm90a.sass > "$tmp/sf" 2>&1 || { echo "FAIL inspect FILE.sass"; cat "$tmp/sf"; fail=1; }
+grep -q "^  non-MMA instructions per MMA: 19.62$" "$tmp/sf" || { echo "FAIL inspect FILE.sass: no 19.62"; cat "$tmp/sf"; fail=1; }
+one_line 1 "cannot read $tmp/none.cubin" "$KILN" inspect "$tmp/none.cubin"
+one_line 2 "is compiled already" "$KILN" inspect tests/inspect/matmul_sm90a.sass --target sm_80
+printf 'not a cubin\n' > "$tmp/junk.cubin"
+one_line 1 "no SASS disassembler: KILN_NVDISASM=$tmp/none" env KILN_NVDISASM="$tmp/none" "$KILN" inspect "$tmp/junk.cubin"
+printf '#!/bin/sh\necho "bad object" >&2; exit 3\n' > "$tmp/dis"; chmod +x "$tmp/dis"
+one_line 1 "^$tmp/junk.cubin: $tmp/dis failed (exit 3): bad object" env KILN_NVDISASM="$tmp/dis" "$KILN" inspect "$tmp/junk.cubin"
+printf 'nothing\n' > "$tmp/empty.sass"
+one_line 1 "^$tmp/empty.sass: no SASS instructions in the text" "$KILN" inspect "$tmp/empty.sass"
+
 # 2. no ptxas
 one_line 1 "ptxas not found (looked in KILN_PTXAS=$tmp/none" env KILN_PTXAS="$tmp/none" "$KILN" inspect $R --target sm_90a
 

@@ -14,10 +14,13 @@ if [ $rc -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 2 ] && head -1 "$tmp/out" | gre
    sed -n 2p "$tmp/out" | grep -q "^profile vector_add \[n=1000\]: smem 0 requests, 0 wavefronts (0 conflicts); gmem [0-9]* requests, [0-9]* sectors, 12000 B (12000 B unique); barriers 0, mma 0, ldmatrix 0, cp.async 0 B, shuffles 0$"
 then ok table; else bad "table (exit $rc): $(cat "$tmp/out" "$tmp/err")"; fi
 
-# the table of a kernel with shared memory: the worst-ops header and at most five rows
+# the table of a kernel with shared memory: its two loops (one row of 64 programs each: one iteration per
+# block), the worst-ops header and at most five rows
 "$KILN" run recipes/softmax.lua --sim --profile --set M=64 --set N=100 >"$tmp/out" 2>"$tmp/err"; rc=$?
-rows=$(sed -n '4,$p' "$tmp/out" | wc -l)
-if [ $rc -eq 0 ] && sed -n 3p "$tmp/out" | grep -q "^  op  *line  *requests  *wavefronts  *conflicts  *wf/req$" &&
+rows=$(sed -n '6,$p' "$tmp/out" | wc -l)
+if [ $rc -eq 0 ] && sed -n 3p "$tmp/out" | grep -q "^  loop at recipes/softmax.lua:[0-9]* (for %[0-9]*): 1 iterations per block$" &&
+   sed -n 4p "$tmp/out" | grep -q "^  loop at recipes/softmax.lua:[0-9]* (for[ %0-9]*): 1 iterations per block$" &&
+   sed -n 5p "$tmp/out" | grep -q "^  op  *line  *requests  *wavefronts  *conflicts  *wf/req$" &&
    [ "$rows" -ge 1 ] && [ "$rows" -le 5 ]; then ok table-ops; else bad "table-ops (exit $rc): $(cat "$tmp/out" "$tmp/err")"; fi
 
 # JSON: stdout is the JSON alone, the result line goes to stderr

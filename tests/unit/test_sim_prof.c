@@ -172,6 +172,13 @@ static void test_loop(void) {
   CHECK(ld->gmem_requests == 40 && ld->gmem_sectors == 320 && ld->gmem_bytes == 5120);
   CHECK(st->gmem_requests == 4 && st->gmem_sectors == 32 && st->gmem_bytes == 256);
   CHECK(p.total.gmem_unique_bytes == 2560 + 256);
+  /* the loop: 0, 64, ..., 576: 10 iterations in the one block */
+  const sim_counters *lp = op(&p, "for ");
+  CHECK(lp->iterations == 10 && p.blocks == 1 && p.total.iterations == 10, "%llu iterations",
+        (unsigned long long)lp->iterations);
+  /* per op, first touches: the load's 2560 bytes of x, the store's 256 of out */
+  CHECK(ld->gmem_unique_bytes == 2560 && st->gmem_unique_bytes == 256, "%llu %llu",
+        (unsigned long long)ld->gmem_unique_bytes, (unsigned long long)st->gmem_unique_bytes);
   int bad = 0;
   for (int j = 0; j < 64; j++) bad += out[j] != 10 * j + 64 * 45;
   CHECK(bad == 0);
@@ -192,8 +199,11 @@ static void test_workers(void) {
   sim_profile p1 = {0}, p2 = {0};
   CHECK(run("smem_exchange", a, 3, blocks, 1, &p1) == 0);
   CHECK(run("smem_exchange", a, 3, blocks, 2, &p2) == 0);
-  CHECK(p1.total.barriers == 2 * (uint64_t)blocks);
+  CHECK(p1.total.barriers == 2 * (uint64_t)blocks && p1.blocks == (uint64_t)blocks);
   CHECK(p1.total.gmem_unique_bytes == 8 * (uint64_t)n);
+  uint64_t first = 0;
+  for (int i = 0; i < p1.nops; i++) first += p1.ops[i].c.gmem_unique_bytes;
+  CHECK(first == 8 * (uint64_t)n, "first touches sum to %llu", (unsigned long long)first);
   CHECK(!memcmp(&p1.total, &p2.total, sizeof p1.total));
   CHECK(p1.nops == p2.nops);
   for (int i = 0; i < p1.nops && i < p2.nops; i++)
@@ -224,7 +234,7 @@ static void test_sample(void) {
   sim_opts o = {.workers = 2, .profile = &p, .sample = ids, .nsample = 2};
   char err[512] = "";
   CHECK(sim_launch(&r, a, 3, grid, &o, err, sizeof err) == 0, "%s", err);
-  CHECK(p.total.barriers == 4 && o.threads == 2 * threads, "%llu barriers, %llu threads",
+  CHECK(p.total.barriers == 4 && o.threads == 2 * threads && p.blocks == 2, "%llu barriers, %llu threads",
         (unsigned long long)p.total.barriers, (unsigned long long)o.threads);
   int written = 0;
   for (int i = 0; i < n; i++) written += y[i] != -1;
