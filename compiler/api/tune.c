@@ -11,7 +11,9 @@
  *   4. a worker past its time is killed and its row written as timeout; with a GPU, a worker's
  *      survivor is checked and timed by this process, one at a time (tune_gpu.c);
  *   5. progress on stderr after each variant: compiled, checked, timed, the best so far, the ETA.
- * A sweep killed at any point loses only the variants its workers were measuring.
+ * A sweep killed at any point loses only the variants its workers were measuring. No SQLite
+ * connection is open across fork() (SQLite's locks are per process): the parent opens one for each
+ * read or write while the sweep runs, each worker its own.
  */
 #include <errno.h>
 #include <signal.h>
@@ -216,8 +218,12 @@ static void count_row(sweep *w, const char *variant) {
                     " AND device = ? AND driver = ? AND kiln_version = ?";
   tune_row k = w->key;
   snprintf(k.variant, sizeof k.variant, "%s", variant);
+  char err[512];
+  sqlite3 *db;
   w->sum->measured++;
-  if (sqlite3_prepare_v2(w->db->db, sql, -1, &st, NULL) != SQLITE_OK) return;
+  if (tune_db_open(w->db->path, 0, &db, err, sizeof err))
+    return (void)fprintf(stderr, "kiln tune: %s\n", err);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return (void)sqlite3_close(db);
   sqlite3_bind_text(st, 1, k.recipe_hash, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 2, k.variant, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 3, k.problem, -1, SQLITE_TRANSIENT);
@@ -236,6 +242,7 @@ static void count_row(sweep *w, const char *variant) {
       w->best = t, snprintf(w->best_variant, sizeof w->best_variant, "%s", variant);
   }
   sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 /* ---- workers ---- */
@@ -247,7 +254,7 @@ static void write_row(sweep *w, long index, const char *status, const char *why)
   variant_of(w, index, bufs, knobs, row.variant, sizeof row.variant);
   row.status = status;
   snprintf(row.reason, sizeof row.reason, "%s", why);
-  if (tune_db_put(w->db->db, &row, err, sizeof err)) fprintf(stderr, "kiln tune: %s\n", err);
+  if (tune_db_put_path(w->db->path, &row, err, sizeof err)) fprintf(stderr, "kiln tune: %s\n", err);
   count_row(w, row.variant);
 }
 
@@ -284,7 +291,7 @@ static void gpu_measure(sweep *w, long index) {
   }
   tune_gpu_measure(w->gpu, w->r->lua, &s, &check, w->env.t, w->o,
                    tune_hash(row.variant, strlen(row.variant), w->o->seed + 1), &row);
-  if (tune_db_put(w->db->db, &row, err, sizeof err)) fprintf(stderr, "kiln tune: %s\n", err);
+  if (tune_db_put_path(w->db->path, &row, err, sizeof err)) fprintf(stderr, "kiln tune: %s\n", err);
   count_row(w, row.variant);
 }
 
@@ -354,7 +361,9 @@ static kiln_status one_variant(sweep *w, long index, long left) {
   tune_row row = w->key;
   kl_settings s = w->r->set;
   int n = variant_of(w, index, bufs, knobs, row.variant, sizeof row.variant);
-  int has = tune_db_has(w->db->db, &row, err, sizeof err);
+  sqlite3 *db;
+  int has = tune_db_open(w->db->path, 0, &db, err, sizeof err) ? -1 : tune_db_has(db, &row, err, sizeof err);
+  sqlite3_close(db);
   if (has < 0) return api_fail(w->r->s, KILN_ERR_SYSTEM, "%s: %s", w->db->path, err);
   if (has) return w->sum->done++, KILN_OK;
   for (int i = 0; i < n; i++)
@@ -498,7 +507,14 @@ kiln_status kiln_tune_run(kiln_recipe *r, kiln_tune_db *db, const kiln_tune_opts
   if (st == KILN_OK) st = open_device(w, gpu_name, sizeof gpu_name);
   if (st == KILN_OK) st = make_key(w, gpu_name[0] ? gpu_name : NULL);
   out->space = w->total;
-  if (st == KILN_OK) st = sweep_all(w);
+  if (st == KILN_OK) { /* no connection open across fork(): each step opens its own (tune_db.c) */
+    sqlite3_close(db->db);
+    db->db = NULL;
+    st = sweep_all(w);
+    char err[512];
+    if (tune_db_open(db->path, 0, &db->db, err, sizeof err) && st == KILN_OK)
+      st = api_fail(r->s, KILN_ERR_SYSTEM, "%s", err);
+  }
   tune_gpu_close(w->gpu);
   free(w);
   return st;
