@@ -94,12 +94,12 @@ static void count_status(const rep_row *v, int a, int b, char *out, size_t n) {
   }
 }
 
-static void print_entry(FILE *f, const rep_row *r, int rank, double accuracy) {
+static void print_entry(FILE *f, const rep_row *r, int rank) {
   char err[32] = "-", spread[40] = "";
   if (r->error >= 0) snprintf(err, sizeof err, "%.3g", r->error);
   if (r->spread_s >= 0) snprintf(spread, sizeof spread, " +- %.2g", r->spread_s);
-  fprintf(f, "  %3d  %10.4g s%-12s %-5s  error %-9s %s%s\n", rank, r->time_s, spread, r->source, err,
-          r->variant, accuracy > 0 && r->error > accuracy ? "  (over --accuracy)" : "");
+  fprintf(f, "  %3d  %10.4g s%-12s %-5s  error %-9s %s\n", rank, r->time_s, spread, r->source, err,
+          r->variant);
 }
 
 static void table_group(FILE *f, const rep_row *v, int a, int b, const kiln_tune_report_opts *o, int *front) {
@@ -108,14 +108,15 @@ static void table_group(FILE *f, const rep_row *v, int a, int b, const kiln_tune
   count_status(v, a, b, counts, sizeof counts);
   fprintf(f, "%s [%s] on %s: %s\n", v[a].recipe, v[a].problem, v[a].device, counts);
   for (int i = a; i < b && rank <= top; i++)
-    if (eligible(&v[i], o->accuracy)) print_entry(f, &v[i], ++rank, o->accuracy);
+    if (eligible(&v[i], o->accuracy)) print_entry(f, &v[i], ++rank);
   if (!rank) fprintf(f, "  no variant passed%s\n", o->accuracy > 0 ? " within --accuracy" : "");
   int nf = pareto(v, a, b, front);
   if (nf > 1) {
     fprintf(f, "  accuracy-speed front (%d variants, faster first):\n", nf);
     for (int i = 0; i < nf; i++)
-      fprintf(f, "       %10.4g s %-5s  error %-9.3g %s\n", v[front[i]].time_s, v[front[i]].source,
-              v[front[i]].error, v[front[i]].variant);
+      fprintf(f, "       %10.4g s %-5s  error %-9.3g %s%s\n", v[front[i]].time_s, v[front[i]].source,
+              v[front[i]].error, v[front[i]].variant,
+              o->accuracy > 0 && v[front[i]].error > o->accuracy ? "  (over --accuracy)" : "");
   }
 }
 
