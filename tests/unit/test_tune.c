@@ -8,7 +8,8 @@
  *   4. merge: a key in two inputs keeps the later measurement, merging again changes nothing;
  *   5. the sweep over tests/tune/vadd_tune.lua: the space enumerated, the constraints' refusals
  *      written with their reasons, a second run resumes and measures nothing;
- *   6. bad options: --space on an unknown or pinned knob, a bad shard.
+ *   6. kiln_tune_apply: the exact problem, the nearest, a pinned knob kept, nothing measured;
+ *   7. bad options: --space on an unknown or pinned knob, a bad shard.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -202,7 +203,7 @@ static kiln_status sweep(kiln_session *s, const char *db_path, const kiln_tune_o
   return st;
 }
 
-static void test_sweep(const char *dir) {
+static char *test_sweep(const char *dir) {
   kiln_session *s = kiln_session_new();
   char *path = path_in(dir, "sweep.db");
   kiln_tune_summary sum;
@@ -230,8 +231,37 @@ static void test_sweep(const char *dir) {
   o.budget_variants = 0;
   CHECK(sweep(s, path, &o, sets2, 1, &sum) == KILN_OK && sum.measured == 12 && sum.done == 3,
         "after the budget: %ld measured, %ld done", sum.measured, sum.done);
-  free(path);
   kiln_session_free(s);
+  return path;
+}
+
+/* kiln run --tuned: the exact problem, the nearest one, a pinned knob, nothing measured. */
+static void expect_apply(const char *db, const char *const *sets, int nsets, kiln_status want,
+                         const char *text) {
+  kiln_session *s = kiln_session_new();
+  kiln_recipe *r = NULL;
+  char *what = NULL;
+  kiln_status st = kiln_recipe_load(s, RECIPE, &r);
+  for (int i = 0; st == KILN_OK && i < nsets; i++) st = kiln_recipe_set(r, sets[i]);
+  if (st == KILN_OK) st = kiln_tune_apply(r, db, &what);
+  CHECK(st == want, "apply: %s, want %s (%s)", kiln_status_name(st), kiln_status_name(want), kiln_error(s));
+  CHECK_CONTAINS(st == KILN_OK ? what : kiln_error(s), text);
+  kiln_free(what);
+  kiln_recipe_free(r);
+  kiln_session_free(s);
+}
+
+static void test_apply(const char *dir, const char *db) {
+  const char *exact[] = {"n=700"}, *near[] = {"n=800"}, *pinned[] = {"n=700", "warps=2"};
+  expect_apply(db, exact, 1, KILN_OK, "measured at [n=700]");
+  expect_apply(db, near, 1, KILN_OK, "nearest measured problem [n=900]"); /* log2(900/800) < log2(800/700) */
+  expect_apply(db, pinned, 2, KILN_OK, "warps=2 (");
+  char *empty = path_in(dir, "empty.db"), err[256];
+  sqlite3 *h;
+  CHECK(tune_db_open(empty, 1, &h, err, sizeof err) == 0, "%s", err);
+  sqlite3_close(h);
+  expect_apply(empty, exact, 1, KILN_ERR_INPUT, "no measured variant of vadd_tune for [n=700]");
+  free(empty);
 }
 
 static void expect_usage(const kiln_tune_opts *o, const char *const *sets, int nsets, const char *msg) {
@@ -265,7 +295,9 @@ int main(void) {
   test_refused(dir);
   test_concurrent(dir);
   test_merge(dir);
-  test_sweep(dir);
+  char *db = test_sweep(dir);
+  test_apply(dir, db);
+  free(db);
   test_bad_options();
   free(dir);
   return test_done("test_tune");
