@@ -5,7 +5,7 @@
 #   - resume: a sweep killed with kill -9 at random points and started again ends with every
 #     variant once, keeps every row finished before the kill unchanged, and measures only the rest;
 #   - shard + merge: three shards merged equal the unsharded sweep, row for row; merging again
-#     changes nothing;
+#     changes nothing; two sweeps writing one database at once give the same rows;
 #   - errors: a foreign or corrupt database named with why, bad --shard/--budget/--space, --tuned
 #     with nothing measured for the recipe; --slurm N --dry-run writes the array and merge scripts.
 set -u
@@ -132,6 +132,17 @@ stamps "$tmp/all.db" >"$tmp/m1"
 cmp -s "$tmp/m1" "$tmp/m2" && ok "merge again: unchanged" || bad "merge again changed the result"
 s0=$(rows "$tmp/s0.db" | wc -l) s1=$(rows "$tmp/s1.db" | wc -l) s2=$(rows "$tmp/s2.db" | wc -l)
 [ "$s0:$s1:$s2" = 5:5:5 ] && ok "shards 5:5:5" || bad "shards $s0:$s1:$s2"
+
+# ---- concurrent writers: two sweeps (two shards) into one database at once ----
+sweep --shard 0/2 --db "$tmp/c.db" >/dev/null 2>&1 &
+p0=$!
+sweep --shard 1/2 --db "$tmp/c.db" >/dev/null 2>&1 &
+p1=$!
+wait $p0; r0=$?
+wait $p1; r1=$?
+rows "$tmp/c.db" >"$tmp/concurrent"
+[ "$r0:$r1" = 0:0 ] && cmp -s "$tmp/unsharded" "$tmp/concurrent" && ok "two sweeps writing one database = unsharded" ||
+  bad "concurrent: exit $r0 $r1, $(diff "$tmp/unsharded" "$tmp/concurrent" | head -3)"
 
 # ---- kiln run --tuned ----
 out=$("$KILN" run $R --set n=2100 --sim --tuned "$tmp/a.db" 2>&1)
