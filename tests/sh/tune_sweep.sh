@@ -6,6 +6,10 @@
 #     variant once, keeps every row finished before the kill unchanged, and measures only the rest;
 #   - shard + merge: three shards merged equal the unsharded sweep, row for row; merging again
 #     changes nothing; two sweeps writing one database at once give the same rows;
+#   - pruning: the compiler's refusal and ptxas's spills recorded with their reasons, matmul's
+#     constraint; a worker past --timeout written as timeout; precision: the error against the
+#     unrounded inputs orders f32 < f16 < bf16 < e4m3 and --accuracy marks e4m3;
+#   - kiln run --tuned takes the nearest measured problem; the GPU path through the fake driver;
 #   - errors: a foreign or corrupt database named with why, bad --shard/--budget/--space, --tuned
 #     with nothing measured for the recipe; --slurm N --dry-run writes the array and merge scripts.
 set -u
