@@ -11,7 +11,7 @@
 set -u
 cmd=${1:?usage: slurm-cluster.sh start|stop DIR}
 dir=${2:?usage: slurm-cluster.sh start|stop DIR}
-PORT=${KILN_SLURM_PORT:-26817}
+PORT=${KILN_SLURM_PORT:-$((20000 + $$ % 20000 * 2))} # two ports: a run beside another does not meet it
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "slurm-cluster.sh: $1 is not installed (apt-get install slurm-wlm munge)"; exit 77; }; }
 
