@@ -103,8 +103,18 @@ class Kernel:
     def _fail(self, msg):
         raise KilnError("%s: %s" % (self.name, msg))
 
+    def _tensor_like(self, tensors):
+        if len(tensors) != len(self.tensors):
+            self._fail("takes %d tensors (%s), got %d" % (len(self.tensors),
+                                                           ", ".join(a["name"] for a in self.tensors), len(tensors)))
+        for t, a in zip(tensors, self.tensors):
+            for attr in ("dtype", "shape", "device", "is_contiguous", "data_ptr"):
+                if not hasattr(t, attr):
+                    self._fail("tensor '%s' is a %s, not a tensor" % (a["name"], type(t).__name__))
+
     def infer_sizes(self, tensors, given):
         """Sizes from keywords, else from a tensor dimension that is one size (bucket 0's rule)."""
+        self._tensor_like(tensors)
         sizes = dict(given)
         unknown = set(sizes) - set(self.sizes)
         if unknown:
@@ -132,15 +142,10 @@ class Kernel:
 
     def check(self, tensors, sizes):
         """Checks every tensor; returns the device index they share."""
-        if len(tensors) != len(self.tensors):
-            self._fail("takes %d tensors (%s), got %d" % (len(self.tensors),
-                                                           ", ".join(a["name"] for a in self.tensors), len(tensors)))
+        self._tensor_like(tensors)
         shapes, device = self.plan(sizes)["shapes"], None
         for t, a in zip(tensors, self.tensors):
             where = "tensor '%s'" % a["name"]
-            for attr in ("dtype", "shape", "device", "is_contiguous", "data_ptr"):
-                if not hasattr(t, attr):
-                    self._fail("%s is a %s, not a tensor" % (where, type(t).__name__))
             dt = str(t.dtype).replace("torch.", "")
             if dt != _TYPES.get(a["type"], a["type"]):
                 self._fail("%s has dtype %s, the kernel takes %s" % (where, dt, _TYPES.get(a["type"], a["type"])))
