@@ -35,8 +35,9 @@ int main(int argc, char **argv) {
     kiln_pack_close(pack);
     return 1;
   }
-  printf("vector_add n=%lld: bucket %d (%s), grid %lld x %lld x %lld, %d threads\n", (long long)n, plan.variant,
-         plan.settings, (long long)plan.grid[0], (long long)plan.grid[1], (long long)plan.grid[2], plan.threads);
+  printf("vector_add n=%lld: bucket %d (%s), grid %lld x %lld x %lld, %d threads\n", (long long)n,
+         plan.variant, plan.settings, (long long)plan.grid[0], (long long)plan.grid[1],
+         (long long)plan.grid[2], plan.threads);
   int rc = kiln_vector_add(pack, n, x, y, z, 0, NULL, err, sizeof err); /* device 0, default stream */
   if (rc)
     fprintf(stderr, "%s\n", err);
