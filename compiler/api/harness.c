@@ -282,6 +282,7 @@ const tg_target *harness_pick_target(int sm, char *err, size_t errn) {
   int n = tg_ntargets < 64 ? tg_ntargets : 64;
   for (int i = 0; i < n; i++) names[i] = tg_targets[i].name;
   int best = rt_pick_target(sm, names, n); /* the one rule, shared with the pack loader */
-  if (best < 0) snprintf(err, errn, "no target row for a device of compute capability %d.%d", sm / 10, sm % 10);
+  if (best < 0)
+    snprintf(err, errn, "no target row for a device of compute capability %d.%d", sm / 10, sm % 10);
   return best < 0 ? NULL : &tg_targets[best];
 }
