@@ -29,27 +29,30 @@ static void one_function(FILE *f, const kiln_pack *p, int k) {
   for (int i = 0; !kiln_pack_arg_get(p, k, i, &arg); i++)
     if (arg.is_tensor)
       fprintf(f, " %s %s[%d-d, %s]", arg.name, arg.type, arg.rank, arg.role == 1 ? "in" : "out");
-  fprintf(f, ". */\nstatic inline int kiln_%s(kiln_pack *pack", id);
+  fprintf(f, ". */\nstatic inline int kiln_%s(kiln_pack *kiln_p", id);
   for (int i = 0; i < kiln_pack_size_count(p, k); i++) {
     ident(kiln_pack_size_name(p, k, i), a, sizeof a);
     fprintf(f, ", int64_t %s", a);
   }
   for (int i = 0; !kiln_pack_arg_get(p, k, i, &arg); i++)
     if (arg.is_tensor) ident(arg.name, a, sizeof a), fprintf(f, ", uint64_t %s", a);
-  fprintf(f, ",\n    int device, void *stream, char *err, size_t errn) {\n");
-  fprintf(f, "  int k = kiln_pack_kernel_find(pack, \"%s\");\n", kiln_pack_kernel_name(p, k));
+  fprintf(f, ",\n    int kiln_device, void *kiln_stream, char *kiln_err, size_t kiln_errn) {\n");
+  fprintf(f, "  int kiln_k = kiln_pack_kernel_find(kiln_p, \"%s\");\n", kiln_pack_kernel_name(p, k));
   fprintf(f,
-          "  if (k < 0) {\n    snprintf(err, errn, \"this pack has no kernel '%s'\");\n    return -1;\n  }\n",
+          "  if (kiln_k < 0) {\n    snprintf(kiln_err, kiln_errn, \"this pack has no kernel '%s'\");\n    "
+          "return -1;\n  }\n",
           kiln_pack_kernel_name(p, k));
-  fprintf(f, "  const int64_t sizes[] = {");
+  fprintf(f, "  const int64_t kiln_sizes[] = {");
   for (int i = 0; i < kiln_pack_size_count(p, k); i++) {
     ident(kiln_pack_size_name(p, k, i), a, sizeof a);
     fprintf(f, "%s%s", i ? ", " : "", a);
   }
-  fprintf(f, "%s};\n  const uint64_t tensors[] = {", kiln_pack_size_count(p, k) ? "" : "0");
+  fprintf(f, "%s};\n  const uint64_t kiln_tensors[] = {", kiln_pack_size_count(p, k) ? "" : "0");
   for (int i = 0, t = 0; !kiln_pack_arg_get(p, k, i, &arg); i++)
     if (arg.is_tensor) ident(arg.name, a, sizeof a), fprintf(f, "%s%s", t++ ? ", " : "", a);
-  fprintf(f, "};\n  return kiln_pack_launch(pack, k, sizes, tensors, %d, device, stream, err, errn);\n}\n\n",
+  fprintf(f,
+          "};\n  return kiln_pack_launch(kiln_p, kiln_k, kiln_sizes, kiln_tensors, %d, kiln_device, "
+          "kiln_stream, kiln_err,\n                          kiln_errn);\n}\n\n",
           kiln_pack_tensor_count(p, k));
 }
 
