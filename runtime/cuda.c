@@ -231,6 +231,11 @@ void rt_device_close(rt_device *d) {
   free(d);
 }
 
+int rt_device_bind(rt_device *d, char *err, size_t errn) {
+  CU(cuCtxSetCurrent, (d->ctx));
+  return 0;
+}
+
 const char *rt_device_name(const rt_device *d) { return d->name; }
 int rt_device_sm(const rt_device *d) { return d->sm; }
 int rt_device_smem_optin(const rt_device *d) { return d->smem_optin; }

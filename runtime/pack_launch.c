@@ -183,6 +183,8 @@ static int ready(kiln_pack *p, const pack_kernel *K, pack_variant *v, int device
   char msg[1024];
   if (!p->dev[device] && rt_device_open(device, &p->dev[device], msg, sizeof msg))
     return snprintf(err, errn, "%s: %s", p->path, msg), -1;
+  if (rt_device_bind(p->dev[device], msg, sizeof msg)) /* this thread may not be the one that opened it */
+    return snprintf(err, errn, "%s: %s", p->path, msg), -1;
   if (v->loaded[device]) return *out = v->loaded[device], 0;
   const pack_image_ref *r = pick_image(p, v, rt_device_sm(p->dev[device]));
   if (!r) return no_image(p, K, rt_device_sm(p->dev[device]), err, errn);

@@ -70,6 +70,9 @@ typedef struct rt_device rt_device;
 /* Opens device `ordinal` and makes its primary context current on the calling thread. */
 int rt_device_open(int ordinal, rt_device **out, char *err, size_t errn);
 void rt_device_close(rt_device *d);
+/* Makes d's primary context current on the calling thread (a launch from a thread other than the
+ * one that opened d needs it). */
+int rt_device_bind(rt_device *d, char *err, size_t errn);
 const char *rt_device_name(const rt_device *d);
 int rt_device_sm(const rt_device *d);         /* major*10 + minor: 90 for sm_90 */
 int rt_device_smem_optin(const rt_device *d); /* shared bytes per block with the opt-in */

@@ -405,7 +405,7 @@ static void test_buckets(void) {
 
 typedef int CUresult;
 static struct {
-  int sm, launches, launch_result;
+  int sm, launches, launch_result, binds, bind_result;
   unsigned grid[3], threads, shared;
   void *stream;
   unsigned char params[8][8];
@@ -420,6 +420,7 @@ static CUresult f_attr(int *v, int a, int d) {
 }
 static CUresult f_name(char *s, int n, int d) { return snprintf(s, (size_t)n, "Fake"), 0; }
 static CUresult f_retain(void **c, int d) { return *c = &tok, 0; }
+static CUresult f_setcur(void *c) { return fk.bind_result ? fk.bind_result : (fk.binds++, 0); }
 static CUresult f_load(void **m, const void *im, unsigned n, int *o, void **v) {
   snprintf(fk.image, sizeof fk.image, "%.8s", (const char *)im);
   return *m = &tok, 0;
@@ -448,6 +449,7 @@ static void *resolve(const char *sym, void *ctx) {
            {"cuDeviceGetAttribute", f_attr},
            {"cuDeviceGetName", f_name},
            {"cuDevicePrimaryCtxRetain", f_retain},
+           {"cuCtxSetCurrent", f_setcur},
            {"cuModuleLoadDataEx", f_load},
            {"cuModuleGetFunction", f_getfn},
            {"cuLaunchKernel", f_launch},
@@ -479,6 +481,9 @@ static void test_launch(void) {
     CHECK(fk.launches == 1 && fk.grid[0] == (unsigned)((n + 63) / 64) && fk.grid[1] == 1 &&
           fk.threads == 128);
     CHECK(fk.stream == &stream_token, "the caller's stream");
+    CHECK(fk.binds == 2, "the context made current at open and at the launch: %d", fk.binds);
+    CHECK(!kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err) && fk.binds == 3,
+          "and at every launch");
     CHECK_STR(fk.image, round ? "// ptx f" : "CUBIN-90");
     uint64_t px;
     int32_t pn;
@@ -490,6 +495,10 @@ static void test_launch(void) {
     CHECK_CONTAINS(err, "kernel 'k' takes 1 tensors, got 2");
     CHECK(kiln_pack_launch(p, 3, &n, &x, 1, 0, NULL, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "no kernel 3");
+    fk.bind_result = 201;
+    CHECK(kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "cuCtxSetCurrent failed");
+    fk.bind_result = 0;
     fk.launch_result = 719;
     CHECK(kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED");
