@@ -88,6 +88,9 @@ double pack_expr_float(const char *e);
 /* pack_manifest.c: parses p->manifest into p's kernels; -1 with "line N: why". */
 int pack_manifest_parse(kiln_pack *p, char *err, size_t errn);
 
+/* zlib's CRC-32 of n bytes, continued from crc (start from 0), in pieces that fit zlib's uInt. */
+uint32_t pack_crc32(uint32_t crc, const void *data, size_t n);
+
 /* Bytes of one element of type name ("f16": 2); 0 if unknown. */
 int pack_type_bytes(const char *name);
 

@@ -82,10 +82,15 @@ static int check_front(kiln_pack *p, uint32_t *nsect, char *err, size_t errn) {
   return 0;
 }
 
+uint32_t pack_crc32(uint32_t crc, const void *data, size_t n) {
+  const unsigned char *b = data;
+  uLong c = crc;
+  for (; n > 0x40000000; n -= 0x40000000, b += 0x40000000) c = crc32(c, b, 0x40000000u);
+  return (uint32_t)crc32(c, b, (uInt)n);
+}
+
 static uint32_t header_crc(const kiln_pack *p, uint32_t nsect) {
-  uLong c = crc32(0L, Z_NULL, 0);
-  c = crc32(c, p->file, 16);
-  return (uint32_t)crc32(c, p->file + HEADER, (uInt)(nsect * ENTRY));
+  return pack_crc32(pack_crc32(0, p->file, 16), p->file + HEADER, (size_t)nsect * ENTRY);
 }
 
 /* Step 3 for section i, which must start at or after *pos. */
@@ -102,8 +107,7 @@ static int check_section(kiln_pack *p, uint32_t i, size_t *pos, char *err, size_
                 i, name, (unsigned long long)off, (unsigned long long)size);
   for (size_t b = *pos; b < off; b++)
     if (p->file[b]) return FAIL("padding byte %zu before section %u is not zero", b, i);
-  if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), p->file + off, (uInt)size) != crc)
-    return FAIL("section %u (%s) fails its checksum", i, name);
+  if (pack_crc32(0, p->file + off, size) != crc) return FAIL("section %u (%s) fails its checksum", i, name);
   *pos = off + size;
   if (i > 0) p->img[i - 1] = (pack_image){p->file + off, size};
   return 0;

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "../../runtime/pack_int.h"
 #include "../lua/kl_lib.h"
@@ -317,14 +316,13 @@ static unsigned char *assemble(const image *sect, int n, size_t *size) {
     at = (at + 7) & ~(size_t)7;
     unsigned char *e = f + 24 + (size_t)i * 24;
     put32(e, i == 0 ? PACK_SECT_MANIFEST : PACK_SECT_IMAGE);
-    put32(e + 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), sect[i].data, (uInt)sect[i].size));
+    put32(e + 4, pack_crc32(0, sect[i].data, sect[i].size));
     put64(e + 8, at);
     put64(e + 16, sect[i].size);
     memcpy(f + at, sect[i].data, sect[i].size);
     at += sect[i].size;
   }
-  uLong c = crc32(crc32(0L, Z_NULL, 0), f, 16);
-  put32(f + 16, (uint32_t)crc32(c, f + 24, (uInt)(n * 24)));
+  put32(f + 16, pack_crc32(pack_crc32(0, f, 16), f + 24, (size_t)n * 24));
   *size = pos;
   return f;
 }
