@@ -51,9 +51,9 @@ static void one_function(FILE *f, const kiln_pack *p, int k) {
   for (int i = 0, t = 0; !kiln_pack_arg_get(p, k, i, &arg); i++)
     if (arg.is_tensor) ident(arg.name, a, sizeof a), fprintf(f, "%s%s", t++ ? ", " : "", a);
   fprintf(f,
-          "};\n  return kiln_pack_launch(kiln_p, kiln_k, kiln_sizes, kiln_tensors, %d, kiln_device, "
+          "%s};\n  return kiln_pack_launch(kiln_p, kiln_k, kiln_sizes, kiln_tensors, %d, kiln_device, "
           "kiln_stream, kiln_err,\n                          kiln_errn);\n}\n\n",
-          kiln_pack_tensor_count(p, k));
+          kiln_pack_tensor_count(p, k) ? "" : "0", kiln_pack_tensor_count(p, k));
 }
 
 kiln_status kiln_pack_header(kiln_session *s, const char *pack_path, const char *header_path) {

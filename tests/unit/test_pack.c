@@ -327,6 +327,22 @@ static void test_manifest(void) {
   }
 }
 
+/* The generated header of a kernel with no tensor and no size still declares valid arrays. */
+static void test_header_no_tensors(void) {
+  const char *m =
+      "kiln-pack\t1\nwriter\t0\ntargets\tsm_80\nkernel\tonly_scalars\narg\tc\tscalar\ti32\n"
+      "variant\tkernel_main\t32\t0\t\nbucket\ngrid\t1\t1\t1\nvalue\tc\t7\nimage\tsm_80\tptx\t0\nend\n";
+  const char *sect[2] = {m, "// ptx"};
+  size_t len[2] = {strlen(m), 7}, size;
+  unsigned char *f = build(sect, len, 2, &size);
+  char *path = path_in("scalars.kpack"), *h = path_in("scalars.h");
+  test_write_file(path, f, size);
+  CHECK(kiln_pack_header(S, path, h) == KILN_OK, "%s", kiln_error(S));
+  char *text = test_read_file(h, NULL);
+  CHECK(text && strstr(text, "kiln_sizes[] = {0};") && strstr(text, "kiln_tensors[] = {0};"), "%s", text);
+  free(text), free(f), free(path), free(h);
+}
+
 /* ---- 5. image choice ---- */
 
 static void test_pick(void) {
@@ -580,6 +596,7 @@ int main(void) {
   test_round_trip();
   test_corruption();
   test_manifest();
+  test_header_no_tensors();
   test_pick();
   test_buckets();
   test_launch();
