@@ -133,7 +133,7 @@ int kl_recipe_grid(kl_recipe *r, const kl_settings *s, int64_t grid[3], char *er
 enum { KL_MAXSIZES = 16, KL_EXPR_MAX = 256 };
 typedef struct {
   int nsizes;
-  const char *sizes[KL_MAXSIZES]; /* parameter names, in declaration order (owned by the recipe) */
+  const char *sizes[KL_MAXSIZES]; /* parameter names, in kl_recipe_param order (sorted by name) */
   int64_t bucket[KL_MAXSIZES];    /* their values in s */
   char grid[3][KL_EXPR_MAX];
   int nargs;

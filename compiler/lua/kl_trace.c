@@ -3,9 +3,10 @@
  * tensor's shape and each scalar argument, written in the postfix form of docs/packs.md
  * ("Expressions") so that a loader without Lua can evaluate them for sizes it has never seen.
  *
- * 1. The problem sizes are the whole-number parameters that the kernel also takes as a scalar
- *    argument of their own name (the kernel reads them at run time, so one compiled kernel serves
- *    every value). Everything else (tuning knobs, layouts, flags) keeps its setting.
+ * 1. The problem sizes (in parameter order, sorted by name) are the whole-number parameters that the
+ *    kernel also takes as a scalar argument of their own name (the kernel reads them at run time, so
+ *    one compiled kernel serves every value). Everything else (tuning knobs, layouts, flags) keeps
+ *    its setting.
  * 2. p is built with each size as a symbol: a table whose metatable turns + - * // % and kiln.cdiv
  *    into expression text ("$0 1024 cdiv"). Comparing a symbol, dividing it with /, or using it where
  *    Lua needs a number is an error naming the recipe line: such a rule cannot be written as data.
