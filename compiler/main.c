@@ -33,6 +33,8 @@ static void usage(FILE *f) {
           "  inspect RECIPE --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
           "  (compile, run and inspect also take [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]: "
           "docs/recipes.md)\n"
+          "  pack RECIPE... --targets sm_XX[,sm_YY...] -o NAME.kpack [--header NAME.h] [--shapes ...] [--set "
+          "...]\n"
           "  targets [-v]\n"
           "  version\n");
 }
@@ -47,6 +49,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "opt")) return cmd_opt(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
+  if (!strcmp(cmd, "pack")) return cmd_pack(argc - 1, argv + 1);
   if (!strcmp(cmd, "targets")) return cmd_targets(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("kiln %s\n", kiln_version());

@@ -231,6 +231,11 @@ void rt_device_close(rt_device *d) {
   free(d);
 }
 
+int rt_device_bind(rt_device *d, char *err, size_t errn) {
+  CU(cuCtxSetCurrent, (d->ctx));
+  return 0;
+}
+
 const char *rt_device_name(const rt_device *d) { return d->name; }
 int rt_device_sm(const rt_device *d) { return d->sm; }
 int rt_device_smem_optin(const rt_device *d) { return d->smem_optin; }
@@ -241,6 +246,27 @@ void rt_sm_target_name(int sm, char *buf, size_t n) {
     snprintf(buf, n, "sm_%da", sm); /* the arch-specific rows: wgmma, tcgen05, sm_120 mma kinds */
   else
     snprintf(buf, n, "sm_%d", sm);
+}
+
+int rt_target_sm(const char *name) {
+  if (strncmp(name, "sm_", 3) || name[3] < '1' || name[3] > '9') return -1;
+  char *end;
+  long v = strtol(name + 3, &end, 10);
+  if ((*end && strcmp(end, "a") && strcmp(end, "f")) || v > 1000) return -1;
+  return (int)v;
+}
+
+int rt_pick_target(int sm, const char *const *names, int n) {
+  char want[16];
+  rt_sm_target_name(sm, want, sizeof want);
+  int best = -1, best_sm = -1;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(names[i], want)) return i;
+    int s = rt_target_sm(names[i]);
+    int plain = s >= 0 && names[i][strlen(names[i]) - 1] != 'a' && names[i][strlen(names[i]) - 1] != 'f';
+    if (plain && s <= sm && s > best_sm) best = i, best_sm = s;
+  }
+  return best;
 }
 
 /* ---- memory ---- */
@@ -352,6 +378,14 @@ int rt_launch(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes
   if (grid_ok(grid, threads, err, errn)) return -1;
   CU(cuLaunchKernel, (k->fn, (unsigned)grid[0], (unsigned)grid[1], (unsigned)grid[2], (unsigned)threads, 1, 1,
                       (unsigned)shared_bytes, NULL, params, NULL));
+  return 0;
+}
+
+int rt_launch_on(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params,
+                 void *stream, char *err, size_t errn) {
+  if (grid_ok(grid, threads, err, errn)) return -1;
+  CU(cuLaunchKernel, (k->fn, (unsigned)grid[0], (unsigned)grid[1], (unsigned)grid[2], (unsigned)threads, 1, 1,
+                      (unsigned)shared_bytes, (CUstream)stream, params, NULL));
   return 0;
 }
 

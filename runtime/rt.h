@@ -70,6 +70,9 @@ typedef struct rt_device rt_device;
 /* Opens device `ordinal` and makes its primary context current on the calling thread. */
 int rt_device_open(int ordinal, rt_device **out, char *err, size_t errn);
 void rt_device_close(rt_device *d);
+/* Makes d's primary context current on the calling thread (a launch from a thread other than the
+ * one that opened d needs it). */
+int rt_device_bind(rt_device *d, char *err, size_t errn);
 const char *rt_device_name(const rt_device *d);
 int rt_device_sm(const rt_device *d);         /* major*10 + minor: 90 for sm_90 */
 int rt_device_smem_optin(const rt_device *d); /* shared bytes per block with the opt-in */
@@ -78,6 +81,14 @@ int rt_device_count(const rt_device *d);      /* multiprocessors */
 /* The preferred target spelling for a device's sm: 90 -> "sm_90a", 100 -> "sm_100a",
  * 120 -> "sm_120a", else "sm_XX". (The caller falls back to the nearest lower row it knows.) */
 void rt_sm_target_name(int sm, char *buf, size_t n);
+
+/* The row among names[0..n-1] ("sm_80", "sm_90a") whose code runs on a device of compute capability sm:
+ * the preferred spelling (rt_sm_target_name) if present, else the highest plain row (no 'a' suffix:
+ * arch-specific code runs only on its own sm; plain PTX compiles forward) at or below sm. -1 if none.
+ * `kiln run` and the pack loader both pick with it. */
+int rt_pick_target(int sm, const char *const *names, int n);
+/* The compute capability a target name spells ("sm_90a": 90); -1 if it is not sm_DIGITS[a|f]. */
+int rt_target_sm(const char *name);
 
 /* ---- device memory ---- */
 
@@ -102,6 +113,9 @@ void rt_kernel_free(rt_kernel *k);
 /* params[i] points at the value of kernel argument i (an rt_dptr for buffers), as cuLaunchKernel wants. */
 int rt_launch(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params, char *err,
               size_t errn);
+/* rt_launch on a caller's stream (a CUstream; NULL: the legacy default stream). */
+int rt_launch_on(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params,
+                 void *stream, char *err, size_t errn);
 /* Launches reps times between two events and waits; *ms receives the mean milliseconds per launch. */
 int rt_launch_timed(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params,
                     int reps, double *ms, char *err, size_t errn);

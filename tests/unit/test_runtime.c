@@ -173,13 +173,15 @@ static CUresult f_err_string(CUresult r, const char **s) {
 /* ---- the fake driver as a shared library (CMake target kiln_fake_cuda) ----
  * The same fake under the driver's own symbol names, for running the kiln binary against it with
  * KILN_CUDA_LIB. Kernels do nothing, so every output keeps its poison. FAKE_CUDA_PTX_NEEDS makes a
- * module load fail unless the PTX contains that text; FAKE_CUDA_LAUNCH_RESULT is what launches return. */
+ * module load fail unless the PTX contains that text; FAKE_CUDA_LAUNCH_RESULT is what launches return;
+ * FAKE_CUDA_TOUCH_PARAM0 makes each launch add 1 to the int that parameter 0 points at. */
 #define EXPORT __attribute__((visibility("default")))
 EXPORT CUresult cuInit(unsigned f) {
   const char *lr = getenv("FAKE_CUDA_LAUNCH_RESULT");
   fake.launch_result = lr ? atoi(lr) : 0;
   fake.ptx_needs = getenv("FAKE_CUDA_PTX_NEEDS");
   fake.any_kernel_name = 1;
+  fake.touch_param0 = getenv("FAKE_CUDA_TOUCH_PARAM0") != NULL;
   return f_init(f);
 }
 EXPORT CUresult cuDeviceGetCount(int *n) { return f_count(n); }
