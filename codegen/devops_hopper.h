@@ -161,6 +161,8 @@ enum { CG_TMAP_BYTES = 128, CG_TMAP_MAXDIM = 5 };
  * fence_proxy_async: fence.proxy.async.shared::cta.
  * setmaxnreg:    setmaxnreg.{inc,dec}.sync.aligned.u32 n (24..256, a multiple of 8).
  * elect_sync:    elect.sync with a full mask: i1, true in exactly one lane of the warp.
+ * Pointers to shared memory (sdst, ssrc, bar) are shared_ptr_type values; tmap is the tensor-map
+ * parameter itself (see tmap_param).
  */
 typedef struct {
   void (*wgmma_fence)(cg_ctx *c);
@@ -180,7 +182,25 @@ typedef struct {
   void (*fence_proxy_async)(cg_ctx *c);
   void (*setmaxnreg)(cg_ctx *c, int inc, int n);
   LLVMValueRef (*elect_sync)(cg_ctx *c);
+  /* Marks kernel parameter i (a ptr) as a tensor map passed by value: on NVPTX a 64-byte-aligned
+   * 128-byte grid-constant parameter whose address the copies take; in the simulator a plain pointer
+   * to the map's bytes. */
+  void (*tmap_param)(cg_ctx *c, unsigned i);
+  /* The i32 shared-memory address of shared pointer p, as descriptors and the hardware see it: on
+   * NVPTX the .shared address, in the simulator the offset from the block's shared base. */
+  LLVMValueRef (*smem_addr)(cg_ctx *c, LLVMValueRef p);
 } cg_hopper_ops;
+
+/* The i64 descriptor of a K-major operand at shared address addr (i32, from smem_addr), with the
+ * constant fields of d (d.start is ignored). */
+static inline LLVMValueRef cg_wgmma_desc_build(LLVMBuilderRef b, LLVMContextRef ctx, LLVMValueRef addr,
+                                               cg_wgmma_desc d) {
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(ctx);
+  d.start = 0;
+  LLVMValueRef a = LLVMBuildZExt(b, addr, i64, "");
+  a = LLVMBuildAnd(b, LLVMBuildLShr(b, a, LLVMConstInt(i64, 4, 0), ""), LLVMConstInt(i64, 0x3fff, 0), "");
+  return LLVMBuildOr(b, a, LLVMConstInt(i64, cg_wgmma_desc_encode(d), 0), "desc");
+}
 
 extern const cg_hopper_ops cg_hopper_nvptx;
 extern const cg_hopper_ops cg_hopper_sim;
