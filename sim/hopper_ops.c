@@ -321,8 +321,11 @@ void __kiln_sim_tma_load(int32_t dims, void *sdst, const void *tmap, const int32
   decode_map(w, tmap, &p, site);
   sim_mbar *b = bar_at(w, bar, "cp.async.bulk.tensor", site);
   uint32_t bytes = sim_tma_box_bytes(&p), off = shared_off(w, sdst, bytes, "the box", site);
-  sim_check_access(w, (uintptr_t)sdst, bytes, SIM_ACC_SHARED | SIM_ACC_WRITE, site);
   char err[256];
+  if (sim_tma_check_copy(&p, dims, coords, w->shared_bytes, off, "cp.async.bulk.tensor load", err,
+                         sizeof err))
+    fail(w, "bad cp.async.bulk.tensor", site, err);
+  sim_check_access(w, (uintptr_t)sdst, bytes, SIM_ACC_SHARED | SIM_ACC_WRITE, site);
   if (sim_tma_load(&p, dims, coords, w->shared, w->shared_bytes, off, h->tags, err, sizeof err))
     fail(w, "bad cp.async.bulk.tensor", site, err);
   uint32_t before = b->phase;
@@ -336,8 +339,11 @@ void __kiln_sim_tma_store(int32_t dims, const void *tmap, const int32_t *coords,
   sim_tma_params p;
   decode_map(w, tmap, &p, site);
   uint32_t bytes = sim_tma_box_bytes(&p), off = shared_off(w, ssrc, bytes, "the box", site);
-  sim_check_access(w, (uintptr_t)ssrc, bytes, SIM_ACC_SHARED, site);
   char err[256];
+  if (sim_tma_check_copy(&p, dims, coords, w->shared_bytes, off, "cp.async.bulk.tensor store", err,
+                         sizeof err))
+    fail(w, "bad cp.async.bulk.tensor", site, err);
+  sim_check_access(w, (uintptr_t)ssrc, bytes, SIM_ACC_SHARED, site);
   if (sim_tma_store(&p, dims, coords, w->shared, w->shared_bytes, off, err, sizeof err))
     fail(w, "bad cp.async.bulk.tensor", site, err);
 }

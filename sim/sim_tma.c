@@ -149,6 +149,11 @@ static int check_copy(const sim_tma_params *p, int dims, const int32_t *coords, 
   return 0;
 }
 
+int sim_tma_check_copy(const sim_tma_params *p, int dims, const int32_t *coords, size_t smem_bytes,
+                       uint32_t off, const char *what, char *err, size_t errn) {
+  return check_copy(p, dims, coords, smem_bytes, off, what, err, errn);
+}
+
 /* Walks the box: for element e (dense index), its global address (NULL: out of bounds) and its
  * shared offset. */
 typedef void (*visit_fn)(const sim_tma_params *p, unsigned char *g, uint32_t soff, void *ctx);

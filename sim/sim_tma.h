@@ -50,6 +50,9 @@ uint64_t sim_tma_span(const sim_tma_params *p);
  * destination outside smem or not 128-byte aligned, or a rank that disagrees with the map. */
 int sim_tma_load(const sim_tma_params *p, int dims, const int32_t *coords, unsigned char *smem,
                  size_t smem_bytes, uint32_t dst_off, uint8_t *tags, char *err, size_t errn);
+/* The checks a load or store makes before it touches memory (what: "cp.async.bulk.tensor load"). */
+int sim_tma_check_copy(const sim_tma_params *p, int dims, const int32_t *coords, size_t smem_bytes,
+                       uint32_t off, const char *what, char *err, size_t errn);
 /* The store: the box from smem at src_off to the tensor; elements outside it are not written. */
 int sim_tma_store(const sim_tma_params *p, int dims, const int32_t *coords, const unsigned char *smem,
                   size_t smem_bytes, uint32_t src_off, char *err, size_t errn);

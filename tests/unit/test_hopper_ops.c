@@ -286,6 +286,152 @@ static void test_gemm_misuse(void) {
   }
 }
 
+/* ---- smaller mistakes, one kernel each ---- */
+
+typedef enum {
+  UNINIT_BAR,
+  BAD_INIT,
+  BAD_ARRIVE,
+  BAD_SETMAXNREG,
+  PARTIAL_WG,
+  DIVERGENT_WG,
+  WG_NEVER,
+  BAD_MAP,
+  BAD_SHARED,
+  WAIT_RANGE,
+  STORE_OUTSIDE,
+  STORE_WAIT,
+  REG_MISMATCH,
+} mistake;
+
+/* kernel(map, ptr tensor) with `threads` threads and the mistake planted. */
+static void build_mistake(hk *k, mistake m, int threads) {
+  hk_begin(k, &cg_devops_sim, "mp", threads, SMEM);
+  cg_ctx *c = &k->c;
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef tid = c->ops->sreg(c, CG_TID_X), smem = c->ops->shared_base(c),
+               bar = byte_at(k, smem, BAR_OFF);
+  c->site = "the mistake (m.ll:1)";
+  LLVMValueRef zero = LLVMConstReal(LLVMFloatTypeInContext(c->ctx), 0), acc[4] = {zero, zero, zero, zero};
+  cg_wgmma_desc d = {0, 128, 256, 0, 0};
+  LLVMValueRef desc = cg_wgmma_desc_build(b, c->ctx, k->h->smem_addr(c, smem), d),
+               coords[2] = {ci32(k, 0), ci32(k, 500)};
+  switch (m) {
+  case UNINIT_BAR: k->h->mbar_try_wait(c, bar, ci32(k, 0)); break;
+  case BAD_INIT: k->h->mbar_init(c, bar, ci32(k, 0)); break;
+  case BAD_ARRIVE:
+    k->h->mbar_init(c, bar, ci32(k, 1));
+    k->h->mbar_arrive_expect_tx(c, bar, ci32(k, -1));
+    break;
+  case BAD_SETMAXNREG: k->h->setmaxnreg(c, 1, 20); break;
+  case PARTIAL_WG:
+  case DIVERGENT_WG:
+  case WG_NEVER: {
+    if (m == DIVERGENT_WG) /* thread 5 points its descriptor elsewhere */
+      desc = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, tid, ci32(k, 5), ""),
+                             LLVMBuildAdd(b, desc, LLVMConstInt(k->i64, 8, 0), ""), desc, "");
+    LLVMBasicBlockRef after =
+        m == WG_NEVER ? if_begin(k, LLVMBuildICmp(b, LLVMIntULT, tid, ci32(k, 64), "")) : NULL;
+    k->h->wgmma_fence(c);
+    k->h->wgmma(c, CG_WGMMA_F16, 8, desc, desc, acc, NULL, 0, 0, acc);
+    k->h->wgmma_commit(c);
+    k->h->wgmma_wait(c, 0, acc, 4);
+    if (after) if_end(k, after);
+    break;
+  }
+  case BAD_MAP:
+    k->h->mbar_init(c, bar, ci32(k, 1));
+    k->h->tma_load(c, 2, smem, LLVMGetParam(c->fn, 1), coords, bar);
+    break;
+  case BAD_SHARED: k->h->mbar_init(c, byte_at(k, smem, SMEM + 64), ci32(k, 1)); break;
+  case WAIT_RANGE: k->h->wgmma_wait(c, 8, NULL, 0); break;
+  case STORE_OUTSIDE: k->h->tma_store(c, 2, LLVMGetParam(c->fn, 0), coords, smem); break;
+  case STORE_WAIT: k->h->tma_store_wait(c, -1); break;
+  case REG_MISMATCH: {
+    k->h->wgmma_fence(c);
+    k->h->wgmma(c, CG_WGMMA_F16, 8, desc, desc, acc, NULL, 0, 0, acc);
+    k->h->wgmma_commit(c);
+    LLVMValueRef regs[8] = {acc[0], acc[1], acc[2], acc[3], acc[0], acc[0], acc[0], acc[0]};
+    k->h->wgmma_wait(c, 0, regs, 8);
+    break;
+  }
+  }
+}
+
+static void test_mistakes(void) {
+  static const struct {
+    mistake m;
+    int threads;
+    const char *want;
+  } cases[] = {
+      {UNINIT_BAR, 128,
+       "uninitialised mbarrier in kernel hopper, block (0,0,0): thread 0 at 'the mistake (m.ll:1)': "
+       "mbarrier.try_wait on shared offset 16384, where no mbarrier was initialised"},
+      {BAD_INIT, 128,
+       "bad mbarrier.init in kernel hopper, block (0,0,0): thread 0 at 'the mistake (m.ll:1)': "
+       "mbarrier.init count 0 is outside 1..1048575"},
+      {BAD_ARRIVE, 128,
+       "bad mbarrier.arrive in kernel hopper, block (0,0,0): thread 0 at 'the mistake (m.ll:1)': "
+       "negative transaction bytes"},
+      {BAD_SETMAXNREG, 128,
+       "bad setmaxnreg in kernel hopper, block (0,0,0): thread 0 at 'the mistake (m.ll:1)': "
+       "setmaxnreg.inc 20: the count must be a multiple of 8 in 24..256"},
+      {PARTIAL_WG, 64,
+       "partial warpgroup in kernel hopper, block (0,0,0): thread 0 at 'the mistake (m.ll:1)': "
+       "wgmma needs whole warpgroups of 128 threads"},
+      {DIVERGENT_WG, 128,
+       "divergent wgmma in kernel hopper, block (0,0,0): thread 5 of warpgroup 0 at 'the mistake "
+       "(m.ll:1)' gives other operands than thread 0"},
+      {WG_NEVER, 128,
+       "divergent wgmma in kernel hopper, block (0,0,0): threads 0..63 wait at 'the mistake "
+       "(m.ll:1)'; the rest of warpgroup 0 never arrives"},
+      {BAD_MAP, 128,
+       "bad tensor map in kernel hopper, block (0,0,0): thread 0 at 'the mistake (m.ll:1)': tensor map "
+       "at 0x"},
+      {BAD_SHARED, 128,
+       "bad shared address in kernel hopper, block (0,0,0): thread 0 at 'the mistake (m.ll:1)': the "
+       "mbarrier at 0x"},
+      {WAIT_RANGE, 128,
+       "bad wgmma.wait_group in kernel hopper, block (0,0,0): thread 0 at 'the mistake (m.ll:1)': "
+       "wgmma.wait_group takes 0..7"},
+      {STORE_OUTSIDE, 128,
+       "bad cp.async.bulk.tensor in kernel hopper, block (0,0,0): thread 0 at 'the mistake "
+       "(m.ll:1)': cp.async.bulk.tensor store: the box at (0, 500) lies wholly outside the tensor"},
+      {STORE_WAIT, 128,
+       "bad cp.async.bulk.wait_group in kernel hopper, block (0,0,0): thread 0 at 'the mistake "
+       "(m.ll:1)': a negative group count"},
+      {REG_MISMATCH, 128,
+       "bad wgmma register in kernel hopper, block (0,0,0): thread 127 at 'the mistake (m.ll:1)': "
+       "register 4 holds a tag of the wgmma at 'the mistake (m.ll:1)', which has only 4 registers"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    gemm_io io;
+    gemm_inputs(&io);
+    hk k;
+    build_mistake(&k, cases[i].m, cases[i].threads);
+    if (hk_verify(&k)) {
+      test_failures++;
+      continue;
+    }
+    cg_result r = hk_result(&k);
+    static _Alignas(64) unsigned char junk[CG_TMAP_BYTES];
+    sim_arg args[2] = {
+        {.is_ptr = 1, .elem = IR_U8, .ptr = io.mapA, .bytes = CG_TMAP_BYTES},
+        {.is_ptr = 1,
+         .elem = IR_U8,
+         .ptr = cases[i].m == BAD_MAP ? (void *)junk : (void *)io.A,
+         .bytes = cases[i].m == BAD_MAP ? CG_TMAP_BYTES : (size_t)io.rowsA * K * 2},
+    };
+    int64_t grid[3] = {1, 1, 1};
+    char err[1024] = "";
+    CHECK(sim_launch(&r, args, 2, grid, NULL, err, sizeof err) == -1, "mistake %d ran", (int)cases[i].m);
+    CHECK_CONTAINS(err, cases[i].want);
+    CHECK(!strchr(err, '\n'), "one line: %s", err);
+    cg_result_free(&r);
+    free(io.A), free(io.B);
+  }
+}
+
 /* ---- NVPTX ---- */
 
 /* PTX of k's module for sm_90a into *ptx (malloc'd); 0 or -1. */
@@ -508,6 +654,7 @@ int main(void) {
   test_refusals();
   test_gemm_sim();
   test_gemm_misuse();
+  test_mistakes();
   test_gemm_nvptx();
   test_wgmma_shapes_nvptx();
   test_other_ops_nvptx();
