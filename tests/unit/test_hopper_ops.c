@@ -467,6 +467,7 @@ static int emit_ptx(hk *k, char **ptx) {
 
 /* Runs argv, output into `log`; 0 if it exited 0. */
 static int run_tool(char *const argv[], const char *log) {
+  fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
     if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr)) _exit(127);
@@ -517,6 +518,8 @@ static void test_gemm_nvptx(void) {
   CHECK(rc == 0, "ptxas refused the gemm tile:\n%s", text ? text : "");
   CHECK(text && strstr(text, "0 bytes spill stores") && strstr(text, "0 bytes spill loads"), "spills:\n%s",
         text ? text : "");
+  const char *used = text ? strstr(text, "Used ") : NULL;
+  if (used) printf("test_hopper_ops: gemm tile on sm_90a: %.*s\n", (int)strcspn(used, "\n"), used);
   free(text);
   const char *dis = kiln_sass_tool();
   if (rc == 0 && dis) {
