@@ -71,6 +71,10 @@ enum {
   X(cuEventSynchronize, (CUevent), "cuEventSynchronize", NULL)                                               \
   X(cuEventElapsedTime, (float *, CUevent, CUevent), "cuEventElapsedTime_v2", "cuEventElapsedTime")          \
   X(cuEventDestroy, (CUevent), "cuEventDestroy_v2", "cuEventDestroy")                                        \
+  X(cuTensorMapEncodeTiled,                                                                                  \
+    (void *, int, unsigned, void *, const uint64_t *, const uint64_t *, const uint32_t *, const uint32_t *,  \
+     int, int, int, int),                                                                                    \
+    "cuTensorMapEncodeTiled", NULL)                                                                          \
   X(cuGetErrorName, (CUresult, const char **), "cuGetErrorName", NULL)                                       \
   X(cuGetErrorString, (CUresult, const char **), "cuGetErrorString", NULL)
 
@@ -294,6 +298,16 @@ int rt_mem_download(rt_device *d, void *dst, rt_dptr src, size_t bytes, char *er
 
 int rt_mem_set8(rt_device *d, rt_dptr dst, unsigned char v, size_t bytes, char *err, size_t errn) {
   if (bytes) CU(cuMemsetD8, (dst, v, bytes));
+  return 0;
+}
+
+int rt_cu_tensor_map_encode(void *map, int dtype, unsigned rank, void *gaddr, const uint64_t *dims,
+                            const uint64_t *strides, const uint32_t *box, const uint32_t *elem_strides,
+                            int swizzle, int oob_nan, char *err, size_t errn) {
+  if (rt_driver_load(err, errn)) return -1;
+  enum { INTERLEAVE_NONE = 0, L2_PROMOTION_128B = 2 };
+  CU(cuTensorMapEncodeTiled, (map, dtype, rank, gaddr, dims, strides, box, elem_strides, INTERLEAVE_NONE,
+                              swizzle, L2_PROMOTION_128B, oob_nan));
   return 0;
 }
 

@@ -121,4 +121,51 @@ int rt_launch_timed(rt_kernel *k, const int64_t grid[3], int threads, int shared
                     int reps, double *ms, char *err, size_t errn);
 int rt_synchronize(rt_device *d, char *err, size_t errn);
 
+/* ---- tensor maps (tensormap.c): the operand of Hopper's bulk tensor copies ---- */
+
+typedef enum {
+  RT_TMAP_U8,
+  RT_TMAP_U16,
+  RT_TMAP_U32,
+  RT_TMAP_I32,
+  RT_TMAP_U64,
+  RT_TMAP_I64,
+  RT_TMAP_F16,
+  RT_TMAP_F32,
+  RT_TMAP_F64,
+  RT_TMAP_BF16,
+  RT_TMAP_NTYPES
+} rt_tmap_type; /* the driver's CUtensorMapDataType values, in its order */
+
+enum { RT_TMAP_BYTES = 128, RT_TMAP_MAXDIM = 5 };
+
+/* A tiled view of a tensor in device memory: what cuTensorMapEncodeTiled takes. Dimension 0 is the
+ * innermost (contiguous); strides[i] is the byte distance between consecutive indices of dimension
+ * i + 1; the box is the tile one copy moves; swizzle is 0, 32, 64 or 128 (bytes); oob_nan asks for NaN
+ * instead of zero in out-of-bounds float elements. */
+typedef struct {
+  rt_tmap_type type;
+  int rank; /* 1..5 */
+  rt_dptr gaddr;
+  uint64_t dims[RT_TMAP_MAXDIM];
+  uint64_t strides[RT_TMAP_MAXDIM - 1];
+  uint32_t box[RT_TMAP_MAXDIM];
+  uint32_t elem_strides[RT_TMAP_MAXDIM]; /* 0 is read as 1 */
+  int swizzle;
+  int oob_nan;
+} rt_tmap_desc;
+
+/* Bytes per element of a type (0 for none). */
+int rt_tmap_elem_bytes(rt_tmap_type t);
+/* Checks d by the rules the driver documents, so that a bad map is an error naming the field before
+ * any driver call. 0, or -1 with "tensor map: ...". */
+int rt_tmap_check(const rt_tmap_desc *d, char *err, size_t errn);
+/* Checks d and asks the driver for the 128-byte map (map: RT_TMAP_BYTES, 64-byte aligned). The map is
+ * passed to a kernel by value, as a `.param .align 64 .b8 [128]` parameter: params[i] points at it. */
+int rt_tmap_encode(const rt_tmap_desc *d, void *map, char *err, size_t errn);
+/* cuda.c: the driver call itself (dtype, swizzle in the driver's codes; no interleave, L2 128 B). */
+int rt_cu_tensor_map_encode(void *map, int dtype, unsigned rank, void *gaddr, const uint64_t *dims,
+                            const uint64_t *strides, const uint32_t *box, const uint32_t *elem_strides,
+                            int swizzle, int oob_nan, char *err, size_t errn);
+
 #endif
