@@ -71,10 +71,6 @@ enum {
   X(cuEventSynchronize, (CUevent), "cuEventSynchronize", NULL)                                               \
   X(cuEventElapsedTime, (float *, CUevent, CUevent), "cuEventElapsedTime_v2", "cuEventElapsedTime")          \
   X(cuEventDestroy, (CUevent), "cuEventDestroy_v2", "cuEventDestroy")                                        \
-  X(cuTensorMapEncodeTiled,                                                                                  \
-    (void *, int, unsigned, void *, const uint64_t *, const uint64_t *, const uint32_t *, const uint32_t *,  \
-     int, int, int, int),                                                                                    \
-    "cuTensorMapEncodeTiled", NULL)                                                                          \
   X(cuGetErrorName, (CUresult, const char **), "cuGetErrorName", NULL)                                       \
   X(cuGetErrorString, (CUresult, const char **), "cuGetErrorString", NULL)
 
@@ -82,6 +78,9 @@ typedef struct {
 #define FIELD(f, sig, s1, s2) CUresult(*f) sig;
   RT_CUDA_CALLS(FIELD)
 #undef FIELD
+  /* Optional (CUDA 12 and newer): a driver without it loads, and only tensor maps are refused. */
+  CUresult (*cuTensorMapEncodeTiled)(void *, int, unsigned, void *, const uint64_t *, const uint64_t *,
+                                     const uint32_t *, const uint32_t *, int, int, int, int);
 } cuda_table;
 
 static struct {
@@ -148,6 +147,7 @@ static int load_locked(void) {
   if (resolve_one((void **)&drv.cu.f, s1, s2, lib)) return -1;
   RT_CUDA_CALLS(RESOLVE)
 #undef RESOLVE
+  *(void **)&drv.cu.cuTensorMapEncodeTiled = lookup("cuTensorMapEncodeTiled");
   CUresult r = drv.cu.cuInit(0);
   if (r != CUDA_SUCCESS) return cu_fail("cuInit", r, drv.why, sizeof drv.why);
   return 0;
@@ -305,6 +305,10 @@ int rt_cu_tensor_map_encode(void *map, int dtype, unsigned rank, void *gaddr, co
                             const uint64_t *strides, const uint32_t *box, const uint32_t *elem_strides,
                             int swizzle, int oob_nan, char *err, size_t errn) {
   if (rt_driver_load(err, errn)) return -1;
+  if (!drv.cu.cuTensorMapEncodeTiled) {
+    snprintf(err, errn, "the CUDA driver has no cuTensorMapEncodeTiled (tensor maps need CUDA 12 or newer)");
+    return -1;
+  }
   enum { INTERLEAVE_NONE = 0, L2_PROMOTION_128B = 2 };
   CU(cuTensorMapEncodeTiled, (map, dtype, rank, gaddr, dims, strides, box, elem_strides, INTERLEAVE_NONE,
                               swizzle, L2_PROMOTION_128B, oob_nan));

@@ -327,6 +327,14 @@ static void test_load_errors(void) {
   fake.missing = "cuLaunchKernel";
   CHECK(rt_driver_load(err, sizeof err) == -1);
   CHECK_CONTAINS(err, "no CUDA driver (libcuda.so.1: has no cuLaunchKernel)");
+  /* a driver older than CUDA 12 (no tensor maps) loads; only tensor maps are refused */
+  fake_reset();
+  fake.missing = "cuTensorMapEncodeTiled";
+  CHECK(rt_driver_load(err, sizeof err) == 0, "%s", err);
+  _Alignas(64) unsigned char map[RT_TMAP_BYTES];
+  rt_tmap_desc d = {RT_TMAP_BF16, 3, 0x10000, {64, 48, 5}, {256, 256 * 48}, {64, 32, 1}, {0}, 128, 1};
+  CHECK(rt_tmap_encode(&d, map, err, sizeof err) == -1 && fake.tmap.calls == 0);
+  CHECK_STR(err, "the CUDA driver has no cuTensorMapEncodeTiled (tensor maps need CUDA 12 or newer)");
   fake_reset();
   CHECK(rt_driver_load(err, sizeof err) == 0);
   CHECK(fake.asked_v2_alloc == 1 && fake.asked_plain_alloc == 0); /* _v2 preferred */
