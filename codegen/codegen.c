@@ -390,6 +390,7 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, cg_result *out, c
   L->fn = fn;
   L->A = ir_arena_new();
   L->vals = ir_alloc(L->A, (fn->nvals + 1) * sizeof *L->vals);
+  L->copy_aligned = ir_alloc(L->A, fn->nops + 1);
   L->names = ir_value_names(fn, L->A);
   L->err = err;
   L->errn = errn;

@@ -425,14 +425,23 @@ static LLVMValueRef aligned_to(cg_lower *L, const copy_plan *p, int cb) {
   return LLVMBuildICmp(B, LLVMIntEQ, low, cg_i64(L, 0), "");
 }
 
+/* Bytes per cp.async chunk of a buffer row: the row or 16, whichever is less. */
+static int async_chunk(ir_type sm, int eb) {
+  uint32_t row_bytes = sm.shape[sm.rank - 1] * (uint32_t)eb;
+  return row_bytes < 16 ? (int)row_bytes : 16;
+}
+
 /* cp.async: chunks of the buffer's row or 16 bytes, whichever is less, unrolled, when the view is
- * aligned to them (a run-time test); otherwise a loop of one-element cp.async chunks for 4- and
- * 8-byte elements, else the plain path. */
-static void copy_async(cg_lower *L, const copy_plan *p) {
-  uint32_t row_bytes = p->sm.shape[p->sm.rank - 1] * (uint32_t)p->eb;
-  int cb = row_bytes < 16 ? (int)row_bytes : 16;
+ * aligned to them (a run-time test, or `aligned`: the enclosing loop's version has made it);
+ * otherwise a loop of one-element cp.async chunks for 4- and 8-byte elements, else the plain path. */
+static void copy_async(cg_lower *L, const copy_plan *p, int aligned) {
+  int cb = async_chunk(p->sm, p->eb);
   if (cb < 4 || cb < p->eb) {
     chunks_looped(L, p, plain_bytes(p), 0);
+    return;
+  }
+  if (aligned) {
+    chunks_unrolled(L, p, cb, 1);
     return;
   }
   LLVMBasicBlockRef join, yes = cg_block(L, "copy.async"), no = cg_block(L, "copy.narrow");
@@ -479,12 +488,73 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
   int contiguous = const_one(p.view->v[2 * R]);
   p.col_major = R == 2 && !contiguous && const_one(p.view->v[1 + R]);
   if (cp && contiguous && pad_is_zero(pad))
-    copy_async(L, &p);
+    copy_async(L, &p, L->copy_aligned[op]);
   else
     chunks_looped(L, &p, plain_bytes(&p), 0);
   if (!cp) return;
   L->c.ops->cp_async_commit(&L->c);
   if (!ir_attr_i(o->attrs, "async", 0)) L->c.ops->cp_async_wait(&L->c, 0);
+}
+
+/* log2 of a power of two known to divide the integer scalar v (30 at most): constants, sums,
+ * differences, products and shifts of them, and the induction variable of a `for` whose start and
+ * step are known multiples. Wrapping arithmetic keeps the low bits, so overflow does not matter. */
+static int known_pow2(ir_func *fn, ir_val v, int depth) {
+  ir_value *x = ir_v(fn, v);
+  if (depth > 16 || x->type.kind != IR_TSCALAR || !ir_elem_in_class(IR_EC_INT, x->type.elem)) return 0;
+  if (!x->def) {
+    ir_region *r = ir_r(fn, x->arg_of);
+    if (x->index != 0 || !r->parent_op || ir_o(fn, r->parent_op)->code != IR_OP_FOR) return 0;
+    ir_op *f = ir_o(fn, r->parent_op);
+    int lo = known_pow2(fn, f->opnd[0], depth + 1), st = known_pow2(fn, f->opnd[2], depth + 1);
+    return lo < st ? lo : st;
+  }
+  ir_op *o = ir_o(fn, x->def);
+  switch (o->code) {
+  case IR_OP_CONST: {
+    ir_attr *a = ir_attr_get(o->attrs, "value");
+    if (!a || a->kind != IR_AINT) return 0;
+    int z = a->i ? __builtin_ctzll((unsigned long long)a->i) : 30;
+    return z > 30 ? 30 : z;
+  }
+  case IR_OP_ADD:
+  case IR_OP_SUB: {
+    int a = known_pow2(fn, o->opnd[0], depth + 1), b = known_pow2(fn, o->opnd[1], depth + 1);
+    return a < b ? a : b;
+  }
+  case IR_OP_MUL: {
+    int a = known_pow2(fn, o->opnd[0], depth + 1) + known_pow2(fn, o->opnd[1], depth + 1);
+    return a > 30 ? 30 : a;
+  }
+  default: return 0;
+  }
+}
+
+LLVMValueRef cg_copy_alignment_before(cg_lower *L, ir_opid op, ir_opid loop_op) {
+  ir_func *fn = L->fn;
+  ir_op *o = ir_o(fn, op);
+  if (o->code != IR_OP_COPY || o->nopnd < 3) return NULL;
+  ir_reg loop = ir_o(fn, loop_op)->region[0];
+  ir_type last = ir_vtype(fn, o->opnd[o->nopnd - 1]);
+  int has_pred = last.kind == IR_TSCALAR && last.elem == IR_I1;
+  ir_val buf = o->opnd[o->nopnd - 1 - has_pred];
+  ir_type sm = ir_vtype(fn, buf);
+  int R = sm.rank;
+  if (sm.kind != IR_TSMEM || o->nopnd != (uint32_t)(2 + R + has_pred)) return NULL;
+  if (!(L->c.target->features & TG_F_CP_ASYNC) || !L->c.ops->cp_async) return NULL;
+  if (!pad_is_zero(ir_attr_get(o->attrs, "pad"))) return NULL;
+  if (ir_region_encloses(fn, loop, ir_val_region(fn, o->opnd[0]))) return NULL; /* the view varies */
+  copy_plan p = {.buf = buf, .sm = sm, .eb = ir_elem_bytes(sm.elem), .view = cg_get(L, o->opnd[0])};
+  int cb = async_chunk(sm, p.eb);
+  if (!const_one(p.view->v[2 * R]) || cb < 4 || cb < p.eb) return NULL;
+  ir_val col = o->opnd[R]; /* the last offset */
+  if (!ir_region_encloses(fn, loop, ir_val_region(fn, col)))
+    p.off[R - 1] = cg_convert(L, cg_get(L, col)->v[0], ir_vtype(fn, col).elem, IR_I64);
+  else if ((1 << known_pow2(fn, col, 0)) % (cb / p.eb) == 0)
+    p.off[R - 1] = cg_i64(L, 0);
+  else
+    return NULL;
+  return aligned_to(L, &p, cb);
 }
 
 /* async_wait {pending = N}: this thread's copies are complete except the N most recent groups. */
