@@ -60,8 +60,14 @@ typedef struct cg_lower {
   LLVMValueRef tid, lane, warp;
   cg_thread_lay *tl; /* cache of per-layout thread values */
   int ntl, captl;
-  int scratch_base;    /* byte offset of the scratch area, after the planned shared memory */
-  int scratch_max;     /* bytes of scratch the kernel needs at most */
+  int scratch_base; /* byte offset of the scratch area, after the planned shared memory */
+  int scratch_max;  /* bytes of scratch the kernel needs at most */
+  /* Scratch over the dead buffers: from the kernel body's op number `dead_from` on (0: never) no
+   * shared buffer is used again and every thread has passed a barrier after their last use, so
+   * scratch starts at offset 0; dead_max is the most it needs there. top: the body's op being
+   * lowered (numbered from 1). */
+  uint32_t dead_from, top;
+  int dead_max;
   const ir_val *yield; /* operands of the yield just lowered, and the block it ended */
   uint32_t nyield;
   LLVMBasicBlockRef yield_block;

@@ -11,6 +11,8 @@
  * cp.async where the target has it (see the copy section), so that global reads coalesce. In
  * memory an i1 element is a byte (0 or 1).
  */
+#include <string.h>
+
 #include "cg.h"
 
 void cg_lower_view(cg_lower *L, ir_opid op) {
@@ -257,8 +259,9 @@ void cg_lower_store_shared(cg_lower *L, ir_opid op) {
 typedef struct {
   ir_val buf;
   ir_type sm;
-  int eb;                       /* element bytes */
-  cg_value *view;               /* pointer, dims, strides (i64) */
+  int eb;         /* element bytes */
+  cg_value *view; /* pointer, dims, strides (i64) */
+  ir_val view_val, off_val[IR_MAXRANK];
   LLVMValueRef off[IR_MAXRANK]; /* the copy's offsets, i64 */
   LLVMValueRef pred;            /* the copy's predicate, or NULL */
   LLVMValueRef pad;             /* what a masked element reads (plain path) */
@@ -318,19 +321,87 @@ static LLVMValueRef min_max_i64(cg_lower *L, LLVMValueRef x, int64_t lo, int64_t
   return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, x, cg_i64(L, hi), ""), cg_i64(L, hi), x, "");
 }
 
-/* Chunk q as one cp.async of cb bytes (aligned: a chunk starting before column 0 lies wholly
- * before it). */
-static void chunk_async(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q) {
+/* What the cp.async chunks of one copy share, computed once per copy: the global address of the
+ * copy's origin (the view's element at the offsets) and, per dim, the range [lo, hi) of buffer
+ * coordinates inside the view (-offset and dim - offset, clamped to +-2^30 and made i32: a buffer
+ * coordinate is far smaller, so the clamp changes no comparison). A chunk then costs its
+ * thread-constant offset from the origin (invariant in an enclosing loop), one add and i32
+ * compares, instead of its address and bounds rebuilt in 64 bits. */
+typedef struct {
+  LLVMValueRef origin;
+  LLVMValueRef lo[IR_MAXRANK], hi[IR_MAXRANK];
+} copy_origin;
+
+/* The IR scalar v as i32 when it is a signed integer of at most 32 bits, else NULL. */
+static LLVMValueRef narrow_i32(cg_lower *L, ir_val v) {
+  if (!v) return NULL;
+  ir_elem e = ir_vtype(L->fn, v).elem;
+  if (!ir_elem_is_signed(e) || ir_elem_bits(e) > 32) return NULL;
+  return cg_convert(L, cg_get(L, v)->v[0], e, IR_I32);
+}
+
+/* x - y as a bound on buffer coordinates: i32, clamped to +-2^30. With both operands i32 in the IR
+ * (x NULL: 0), a saturating i32 subtraction, which orders the same against any coordinate below
+ * 2^30; otherwise the difference in i64, clamped. */
+static LLVMValueRef bound_i32(cg_lower *L, ir_val x, LLVMValueRef x64, ir_val y, LLVMValueRef y64) {
   LLVMBuilderRef B = L->c.b;
-  LLVMValueRef idx[IR_MAXRANK], ok, col;
-  chunk_coords(L, p, cb, q, idx);
-  LLVMValueRef gp = chunk_global(L, p, idx, &ok, &col);
-  LLVMValueRef left = min_max_i64(L, LLVMBuildSub(B, p->view->v[p->sm.rank], col, ""), 0, cb / p->eb);
-  ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, col, cg_i64(L, 0), ""));
-  LLVMValueRef n = LLVMBuildSelect(B, ok, left, cg_i64(L, 0), "");
-  LLVMValueRef bytes =
-      LLVMBuildTrunc(B, LLVMBuildMul(B, n, cg_i64(L, p->eb), ""), LLVMInt32TypeInContext(L->c.ctx), "");
-  gp = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntNE, bytes, cg_i32(L, 0), ""), gp, p->view->v[0], "");
+  LLVMValueRef a = x ? narrow_i32(L, x) : cg_i32(L, 0), b = narrow_i32(L, y);
+  if (a && b) {
+    LLVMValueRef args[2] = {a, b};
+    return cg_call(L, "llvm.ssub.sat.i32", LLVMInt32TypeInContext(L->c.ctx), args, 2);
+  }
+  return LLVMBuildTrunc(B, min_max_i64(L, LLVMBuildSub(B, x64, y64, ""), -(1 << 30), 1 << 30),
+                        LLVMInt32TypeInContext(L->c.ctx), "");
+}
+
+static void copy_origin_init(cg_lower *L, const copy_plan *p, copy_origin *co) {
+  LLVMBuilderRef B = L->c.b;
+  int R = p->sm.rank;
+  LLVMValueRef addr = cg_i64(L, 0);
+  ir_value *vv = ir_v(L->fn, p->view_val);
+  ir_op *vo = vv->def && L->fn->ops[vv->def].code == IR_OP_VIEW ? &L->fn->ops[vv->def] : NULL;
+  for (int d = 0; d < R; d++) {
+    addr = LLVMBuildAdd(B, addr, LLVMBuildMul(B, p->off[d], p->view->v[1 + R + d], ""), "");
+    co->lo[d] = bound_i32(L, 0, cg_i64(L, 0), p->off_val[d], p->off[d]);
+    co->hi[d] = bound_i32(L, vo ? vo->opnd[1 + d] : 0, p->view->v[1 + d], p->off_val[d], p->off[d]);
+  }
+  co->origin = LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), p->view->v[0], &addr, 1, "");
+}
+
+/* Chunk q as one cp.async of cb bytes (aligned: a chunk starting before column 0 lies wholly
+ * before it). A chunk outside the view or the predicate copies 0 source bytes, which reads
+ * nothing, so its address needs no clamping. */
+static void chunk_async(cg_lower *L, const copy_plan *p, const copy_origin *co, int cb, int whole,
+                        LLVMValueRef q, const LLVMValueRef *idx_of, LLVMValueRef toff_of) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
+  LLVMValueRef idx[IR_MAXRANK], ok = p->pred, toff = cg_i64(L, 0);
+  int R = p->sm.rank, f = R - 1;
+  if (idx_of) {
+    memcpy(idx, idx_of, (size_t)R * sizeof *idx);
+    toff = toff_of;
+  } else {
+    chunk_coords(L, p, cb, q, idx);
+    for (int d = 0; d < R; d++)
+      toff = LLVMBuildAdd(B, toff,
+                          LLVMBuildMul(B, LLVMBuildZExt(B, idx[d], i64, ""), p->view->v[1 + R + d], ""), "");
+  }
+  for (int d = 0; d < R; d++) {
+    LLVMValueRef in = LLVMBuildICmp(B, LLVMIntSGE, idx[d], co->lo[d], "");
+    if (d < f || whole) in = LLVMBuildAnd(B, in, LLVMBuildICmp(B, LLVMIntSLT, idx[d], co->hi[d], ""), "");
+    ok = cg_and_pred(L, ok, in);
+  }
+  LLVMValueRef gp = LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), co->origin, &toff, 1, "");
+  if (whole) { /* every chunk lies wholly inside the view's columns or wholly outside */
+    L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx), gp, cb,
+                       ok ? ok : LLVMConstInt(LLVMInt1TypeInContext(L->c.ctx), 1, 0));
+    return;
+  }
+  LLVMValueRef left = LLVMBuildSub(B, co->hi[f], idx[f], ""), n = cg_i32(L, cb / p->eb);
+  left = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, left, n, ""), left, n, "");
+  left = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, left, cg_i32(L, 0), ""), left, cg_i32(L, 0), "");
+  LLVMValueRef bytes = LLVMBuildMul(B, left, cg_i32(L, p->eb), "");
+  if (ok) bytes = LLVMBuildSelect(B, ok, bytes, cg_i32(L, 0), "");
   L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx), gp, cb, bytes);
 }
 
@@ -355,10 +426,13 @@ static void chunk_plain(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q)
 }
 
 static void chunk(cg_lower *L, const copy_plan *p, int cb, int async, LLVMValueRef q) {
-  if (async)
-    chunk_async(L, p, cb, q);
-  else
+  if (async) {
+    copy_origin co;
+    copy_origin_init(L, p, &co);
+    chunk_async(L, p, &co, cb, 0, q, NULL, NULL);
+  } else {
     chunk_plain(L, p, cb, q);
+  }
 }
 
 /* Bytes per chunk of the plain path: a run of up to 16 bytes along a row, or one element down the
@@ -381,13 +455,40 @@ static void end_if(cg_lower *L, LLVMBasicBlockRef join) {
   LLVMPositionBuilderAtEnd(L->c.b, join);
 }
 
-/* The thread's chunks of cb bytes, unrolled (chunk q = tid + j T). */
-static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async) {
+/* The thread's chunks of cb bytes, unrolled (chunk q = tid + j T); whole: async chunks lie wholly
+ * inside the view's columns or wholly outside. */
+static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async, int whole) {
   uint32_t n = ir_type_numel(p->sm) * (uint32_t)p->eb / (uint32_t)cb, T = (uint32_t)L->c.threads;
   LLVMBasicBlockRef join = NULL;
+  copy_origin co;
+  if (async) copy_origin_init(L, p, &co);
   if (n < T) begin_if(L, LLVMBuildICmp(L->c.b, LLVMIntULT, L->tid, cg_i32(L, n), ""), &join);
-  for (uint32_t j = 0; j * T < n; j++)
-    chunk(L, p, cb, async, LLVMBuildAdd(L->c.b, L->tid, cg_i32(L, j * T), ""));
+  /* Threads covering whole rows (rank 2): chunk j of a thread is its chunk 0 moved down j * T / cpr
+   * rows, so its coordinates and its offset from the copy's origin are chunk 0's plus a constant (and
+   * a uniform product), not a fresh 64-bit offset per chunk held across an enclosing loop. */
+  uint32_t cpr = p->sm.shape[p->sm.rank - 1] * (uint32_t)p->eb / (uint32_t)cb;
+  uint32_t drow = async && p->sm.rank == 2 && !p->col_major && T % cpr == 0 ? T / cpr : 0;
+  LLVMValueRef idx0[IR_MAXRANK], toff0 = NULL;
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
+  if (drow) {
+    chunk_coords(L, p, cb, L->tid, idx0);
+    toff0 =
+        LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, LLVMBuildZExt(L->c.b, idx0[0], i64, ""), p->view->v[3], ""),
+                     LLVMBuildMul(L->c.b, LLVMBuildZExt(L->c.b, idx0[1], i64, ""), p->view->v[4], ""), "");
+  }
+  for (uint32_t j = 0; j * T < n; j++) {
+    LLVMValueRef q = LLVMBuildAdd(L->c.b, L->tid, cg_i32(L, j * T), "");
+    if (async && drow) {
+      LLVMValueRef idx[2] = {LLVMBuildAdd(L->c.b, idx0[0], cg_i32(L, j * drow), ""), idx0[1]};
+      LLVMValueRef toff =
+          LLVMBuildAdd(L->c.b, toff0, LLVMBuildMul(L->c.b, cg_i64(L, j * drow), p->view->v[3], ""), "");
+      chunk_async(L, p, &co, cb, whole, q, idx, toff);
+    } else if (async) {
+      chunk_async(L, p, &co, cb, whole, q, NULL, NULL);
+    } else {
+      chunk(L, p, cb, async, q);
+    }
+  }
   if (join) end_if(L, join);
 }
 
@@ -441,14 +542,14 @@ static void copy_async(cg_lower *L, const copy_plan *p, int aligned) {
     return;
   }
   if (aligned) {
-    chunks_unrolled(L, p, cb, 1);
+    chunks_unrolled(L, p, cb, 1, 1);
     return;
   }
   LLVMBasicBlockRef join, yes = cg_block(L, "copy.async"), no = cg_block(L, "copy.narrow");
   join = cg_block(L, "copy.end");
   LLVMBuildCondBr(L->c.b, aligned_to(L, p, cb), yes, no);
   LLVMPositionBuilderAtEnd(L->c.b, yes);
-  chunks_unrolled(L, p, cb, 1);
+  chunks_unrolled(L, p, cb, 1, 0);
   LLVMBuildBr(L->c.b, join);
   LLVMPositionBuilderAtEnd(L->c.b, no);
   if (p->eb >= 4)
@@ -478,8 +579,11 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
     cg_fail(L, op, "op 'copy' to a rank-%d buffer takes a view, %d offsets and the buffer", R, R);
   p.eb = ir_elem_bytes(p.sm.elem);
   p.view = cg_get(L, o->opnd[0]);
-  for (int d = 0; d < R; d++)
+  p.view_val = o->opnd[0];
+  for (int d = 0; d < R; d++) {
+    p.off_val[d] = o->opnd[1 + d];
     p.off[d] = cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);
+  }
   p.pred = has_pred ? cg_get(L, o->opnd[o->nopnd - 1])->v[0] : NULL;
   ir_attr *pad = ir_attr_get(o->attrs, "pad");
   p.pad = cg_to_mem(L, cg_const_elem(L, p.sm.elem, pad), p.sm.elem);
@@ -554,7 +658,10 @@ LLVMValueRef cg_copy_alignment_before(cg_lower *L, ir_opid op, ir_opid loop_op) 
     p.off[R - 1] = cg_i64(L, 0);
   else
     return NULL;
-  return aligned_to(L, &p, cb);
+  /* and the last dim a multiple of the chunk: every chunk then lies wholly inside it or outside */
+  LLVMValueRef dim = p.view->v[R], n = cg_i64(L, cb / p.eb - 1);
+  LLVMValueRef whole = LLVMBuildICmp(L->c.b, LLVMIntEQ, LLVMBuildAnd(L->c.b, dim, n, ""), cg_i64(L, 0), "");
+  return LLVMBuildAnd(L->c.b, aligned_to(L, &p, cb), whole, "");
 }
 
 /* async_wait {pending = N}: this thread's copies are complete except the N most recent groups. */
