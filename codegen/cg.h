@@ -67,6 +67,7 @@ typedef struct cg_lower {
    * scratch starts at offset 0; dead_max is the most it needs there. top: the body's op being
    * lowered (numbered from 1). */
   uint32_t dead_from, top;
+  ir_opid dead_barrier; /* the barrier dead_from follows */
   int dead_max;
   const ir_val *yield; /* operands of the yield just lowered, and the block it ended */
   uint32_t nyield;

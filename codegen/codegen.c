@@ -172,33 +172,25 @@ static int uses_smem(ir_func *fn, ir_opid op) {
   return 0;
 }
 
-/* L->dead_from (cg.h): the body's first barrier after the last op that uses a shared buffer, with,
- * when the kernel copies asynchronously, an async_wait {pending = 0} between them (no copy is in
- * flight into the buffers then). Only ops of the body count, so a loop's buffers stay live
- * through the whole loop. */
+/* L->dead_from (cg.h): the body's first barrier after the last op that uses a shared buffer. Only
+ * ops of the body count, so a loop's buffers stay live through the whole loop. That barrier also
+ * waits for every cp.async of the thread (cg_lower_barrier), so that none is still landing in the
+ * buffers when the scratch reuses them. */
 static void find_dead_buffers(cg_lower *L) {
   ir_func *fn = L->fn;
   uint32_t i = 0, last = 0;
-  int any_async = 0;
   for (ir_opid op = fn->regions[fn->body].first; op; op = fn->ops[op].next) {
     i++;
     if (uses_smem(fn, op)) last = i;
   }
-  for (uint32_t op = 1; op < fn->nops; op++)
-    if (!fn->ops[op].dead && fn->ops[op].code == IR_OP_COPY && ir_attr_i(fn->ops[op].attrs, "async", 0))
-      any_async = 1;
   if (!last) return;
-  int waited = !any_async;
   i = 0;
-  for (ir_opid op = fn->regions[fn->body].first; op; op = fn->ops[op].next) {
-    if (++i <= last) continue;
-    ir_op *o = &fn->ops[op];
-    if (o->code == IR_OP_ASYNC_WAIT && ir_attr_i(o->attrs, "pending", 0) == 0) waited = 1;
-    if (o->code == IR_OP_BARRIER && waited) {
+  for (ir_opid op = fn->regions[fn->body].first; op; op = fn->ops[op].next)
+    if (++i > last && fn->ops[op].code == IR_OP_BARRIER) {
       L->dead_from = i + 1;
+      L->dead_barrier = op;
       return;
     }
-  }
 }
 
 /* ---- step 1: input checks and the shared-memory plan ---- */

@@ -671,6 +671,8 @@ void cg_lower_async_wait(cg_lower *L, ir_opid op) {
 }
 
 void cg_lower_barrier(cg_lower *L, ir_opid op) {
-  (void)op;
+  /* the scratch reuses the buffers after this barrier: no copy may still be landing in them */
+  if (op == L->dead_barrier && (L->c.target->features & TG_F_CP_ASYNC) && L->c.ops->cp_async_wait)
+    L->c.ops->cp_async_wait(&L->c, 0);
   L->c.ops->barrier(&L->c);
 }
