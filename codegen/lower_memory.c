@@ -329,7 +329,7 @@ static LLVMValueRef min_max_i64(cg_lower *L, LLVMValueRef x, int64_t lo, int64_t
  * compares, instead of its address and bounds rebuilt in 64 bits. */
 typedef struct {
   LLVMValueRef origin;
-  LLVMValueRef lo[IR_MAXRANK], hi[IR_MAXRANK];
+  LLVMValueRef lo[IR_MAXRANK], hi[IR_MAXRANK]; /* lo NULL: the offset is known >= 0 */
 } copy_origin;
 
 /* The IR scalar v as i32 when it is a signed integer of at most 32 bits, else NULL. */
@@ -354,6 +354,33 @@ static LLVMValueRef bound_i32(cg_lower *L, ir_val x, LLVMValueRef x64, ir_val y,
                         LLVMInt32TypeInContext(L->c.ctx), "");
 }
 
+/* 1 if the integer scalar v is known to be >= 0: non-negative constants, program ids, sums,
+ * products and maxima of such values, and the induction variable of a `for` starting at one (a loop
+ * runs only with a positive step). Used to drop the lower bound checks of copies. */
+static int known_nonneg(ir_func *fn, ir_val v, int depth) {
+  ir_value *x = ir_v(fn, v);
+  if (depth > 16 || x->type.kind != IR_TSCALAR || !ir_elem_in_class(IR_EC_INT, x->type.elem)) return 0;
+  if (!x->def) {
+    ir_region *r = ir_r(fn, x->arg_of);
+    if (x->index != 0 || !r->parent_op || ir_o(fn, r->parent_op)->code != IR_OP_FOR) return 0;
+    return known_nonneg(fn, ir_o(fn, r->parent_op)->opnd[0], depth + 1);
+  }
+  ir_op *o = ir_o(fn, x->def);
+  switch (o->code) {
+  case IR_OP_CONST: {
+    ir_attr *a = ir_attr_get(o->attrs, "value");
+    return a && a->kind == IR_AINT && a->i >= 0;
+  }
+  case IR_OP_PROGRAM_ID:
+  case IR_OP_NUM_PROGRAMS: return 1;
+  case IR_OP_ADD:
+  case IR_OP_MUL:
+    /* a sum or product that wraps past 2^31 is no usable offset with or without this */
+    return known_nonneg(fn, o->opnd[0], depth + 1) && known_nonneg(fn, o->opnd[1], depth + 1);
+  default: return 0;
+  }
+}
+
 static void copy_origin_init(cg_lower *L, const copy_plan *p, copy_origin *co) {
   LLVMBuilderRef B = L->c.b;
   int R = p->sm.rank;
@@ -362,7 +389,9 @@ static void copy_origin_init(cg_lower *L, const copy_plan *p, copy_origin *co) {
   ir_op *vo = vv->def && L->fn->ops[vv->def].code == IR_OP_VIEW ? &L->fn->ops[vv->def] : NULL;
   for (int d = 0; d < R; d++) {
     addr = LLVMBuildAdd(B, addr, LLVMBuildMul(B, p->off[d], p->view->v[1 + R + d], ""), "");
-    co->lo[d] = bound_i32(L, 0, cg_i64(L, 0), p->off_val[d], p->off[d]);
+    co->lo[d] = known_nonneg(L->fn, p->off_val[d], 0)
+                    ? NULL
+                    : bound_i32(L, 0, cg_i64(L, 0), p->off_val[d], p->off[d]);
     co->hi[d] = bound_i32(L, vo ? vo->opnd[1 + d] : 0, p->view->v[1 + d], p->off_val[d], p->off[d]);
   }
   co->origin = LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), p->view->v[0], &addr, 1, "");
@@ -387,9 +416,8 @@ static void chunk_async(cg_lower *L, const copy_plan *p, const copy_origin *co, 
                           LLVMBuildMul(B, LLVMBuildZExt(B, idx[d], i64, ""), p->view->v[1 + R + d], ""), "");
   }
   for (int d = 0; d < R; d++) {
-    LLVMValueRef in = LLVMBuildICmp(B, LLVMIntSGE, idx[d], co->lo[d], "");
-    if (d < f || whole) in = LLVMBuildAnd(B, in, LLVMBuildICmp(B, LLVMIntSLT, idx[d], co->hi[d], ""), "");
-    ok = cg_and_pred(L, ok, in);
+    if (co->lo[d]) ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, idx[d], co->lo[d], ""));
+    if (d < f || whole) ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSLT, idx[d], co->hi[d], ""));
   }
   LLVMValueRef gp = LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), co->origin, &toff, 1, "");
   if (whole) { /* every chunk lies wholly inside the view's columns or wholly outside */

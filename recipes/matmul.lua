@@ -38,10 +38,10 @@ return kiln.recipe {
   name = "matmul",
   params = { M = 256, N = 256, K = 256, alpha = "none" },
   tune = {
-    BLOCK_M = { default = 64, values = { 16, 32, 64, 128, 256 } },
-    BLOCK_N = { default = 64, values = { 16, 32, 64, 128, 256 } },
+    BLOCK_M = { default = 128, values = { 16, 32, 64, 128, 256 } },
+    BLOCK_N = { default = 128, values = { 16, 32, 64, 128, 256 } },
     BLOCK_K = { default = 32, values = { 8, 16, 32, 64, 128 } },
-    warps = { default = 4, values = { 1, 2, 4, 8 } },
+    warps = { default = 8, values = { 1, 2, 4, 8 } },
     stages = { default = 3, values = { 1, 2, 3, 4, 5 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3", "e5m2", "i8", "f32" } },
     out = { default = "f16", values = { "f16", "bf16", "f32", "i32" } },

@@ -195,7 +195,8 @@ static void test_matmul(void) {
   char err[2048];
   kl_settings s;
   int64_t g[3];
-  kl_recipe *r = load_with("recipes/matmul.lua", &s, (const char *[]){"M=100", "N=70", "dtype=bf16", NULL});
+  kl_recipe *r = load_with("recipes/matmul.lua", &s,
+                           (const char *[]){"M=100", "N=70", "dtype=bf16", "BLOCK_M=64", "BLOCK_N=64", NULL});
   if (!r) return;
   CHECK(kl_recipe_grid(r, &s, g, err, sizeof err) == 0 && g[0] == 2 && g[1] == 2 && g[2] == 1, "matmul grid");
   ir_func *fn = kl_recipe_build(r, &s, &tg_targets[0], err, sizeof err);
