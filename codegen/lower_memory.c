@@ -208,6 +208,28 @@ static void swizzled_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef
   }
 }
 
+/* load_shared {trans = 1} outside mma operands: element (r, c) of the tile from (c, r) of the buffer,
+ * one load each (swizzled or row-major). */
+static void transposed_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef *out) {
+  ir_type bt = ir_vtype(L->fn, buf);
+  ir_elem e = bt.elem;
+  LLVMTypeRef ty = cg_mem_type(L, e), i8 = LLVMInt8TypeInContext(L->c.ctx);
+  LLVMValueRef *coords = cg_lay_coords(L, y), base = cg_get(L, buf)->v[0];
+  int sw = cg_smem_swizzle_of(L, buf) != 0;
+  for (uint32_t i = 0; i < y->n; i++) {
+    LLVMValueRef idx[2] = {coords[2 * i + 1], coords[2 * i]}, p;
+    if (sw) {
+      LLVMValueRef off = cg_smem_swizzle(L, buf, idx);
+      p = LLVMBuildGEP2(L->c.b, i8, base, &off, 1, "");
+    } else {
+      LLVMValueRef k =
+          LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, idx[0], cg_i32(L, bt.shape[1]), ""), idx[1], "");
+      p = LLVMBuildGEP2(L->c.b, ty, base, &k, 1, "");
+    }
+    out[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, ty, p, NULL, NULL), e);
+  }
+}
+
 void cg_lower_load_shared(cg_lower *L, ir_opid op) {
   if (cg_mma_load_shared(L, op)) return; /* mma operand fragments: ldmatrix (lower_mma.c) */
   ir_op *o = &L->fn->ops[op];
@@ -215,7 +237,9 @@ void cg_lower_load_shared(cg_lower *L, ir_opid op) {
   cg_lay y;
   cg_lay_init(&y, t);
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
-  if (cg_smem_swizzle_of(L, o->opnd[0]))
+  if (ir_attr_i(o->attrs, "trans", 0))
+    transposed_tile(L, &y, o->opnd[0], out);
+  else if (cg_smem_swizzle_of(L, o->opnd[0]))
     swizzled_tile(L, &y, o->opnd[0], out, 0);
   else
     cg_tile_from_shared(L, &y, t.elem, cg_get(L, o->opnd[0])->v[0], out);

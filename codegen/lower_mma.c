@@ -556,8 +556,10 @@ static void dot_operand(cg_lower *L, ir_opid op, int k, const cg_lay *y, smem_sr
   o->v = ir_alloc(L->A, y->n * sizeof *o->v);
   o->s = s;
   if (fn->ops[def].code == IR_OP_LOAD_SHARED) {
-    *s = (smem_src){
-        .base = cg_get(L, fn->ops[def].opnd[0])->v[0], .buf = fn->ops[def].opnd[0], .rows_k = k == 1};
+    int trans = (int)ir_attr_i(fn->ops[def].attrs, "trans", 0); /* the buffer holds the transpose */
+    *s = (smem_src){.base = cg_get(L, fn->ops[def].opnd[0])->v[0],
+                    .buf = fn->ops[def].opnd[0],
+                    .rows_k = (k == 1) != trans};
     return;
   }
   ir_val src = fn->ops[def].opnd[0];
@@ -673,7 +675,8 @@ int cg_mma_load_shared(cg_lower *L, ir_opid op) {
   if (!is_operand(&y) || !whole_operand(&y, t.elem)) return 0;
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
   if (deferred(L, o->res[0], &y, t.elem, out)) return 1;
-  smem_src s = {.base = cg_get(L, o->opnd[0])->v[0], .buf = o->opnd[0], .rows_k = kdim(&y) == 0};
+  int trans = (int)ir_attr_i(o->attrs, "trans", 0); /* the buffer holds the transpose */
+  smem_src s = {.base = cg_get(L, o->opnd[0])->v[0], .buf = o->opnd[0], .rows_k = (kdim(&y) == 0) != trans};
   operand_from_shared(L, &y, t.elem, &s, 0, ktiles_of(&y), out);
   return 1;
 }

@@ -487,6 +487,12 @@ static void test_memory_errors(void) {
              "k.alloc_shared: swizzle must be a whole number >= 0");
   body_fails("local s = k.alloc_shared('f32', { 64 }, { banks = 1 })",
              "k.alloc_shared: unknown option 'banks'");
+  body_fails("local z = k.load_shared(k.alloc_shared('f32', { 64 }), { trans = true })",
+             "k.load_shared: trans needs a rank-2 buffer, got rank 1");
+  body_fails("local z = k.load_shared(k.alloc_shared('f32', { 8, 8 }), { trans = 1 })",
+             "k.load_shared: trans is true or false");
+  body_fails("local z = k.load_shared(k.alloc_shared('f32', { 8, 8 }), { transpose = true })",
+             "k.load_shared: unknown option 'transpose'");
   body_fails("k.copy(x, { 0 }, k.alloc_shared('f16', { 64 }))",
              "k.copy: smem<64xf16> from a rank-1 f32 view");
   body_fails("k.copy(x, { 0 }, k.alloc_shared('f32', { 64 }), { pad = 'no' })",
