@@ -123,7 +123,9 @@ return kiln.recipe {
       k.copy(a, p.trans_a and { kk, row } or { row, kk }, sa)
       k.copy(b, p.trans_b and { col, kk } or { kk, col }, sb)
       k.barrier()
-      local r = k.dot(k.load_shared(sa, { trans = p.trans_a }), k.load_shared(sb, { trans = p.trans_b }), acc)
+      local ta = k.load_shared(sa, { trans = p.trans_a })
+      local tb = k.load_shared(sb, { trans = p.trans_b })
+      local r = k.dot(ta, tb, acc)
       k.barrier()
       return r
     end, { stages = p.stages })
