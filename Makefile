@@ -4,9 +4,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DKILN_WERROR=ON
 DEB_PACKAGES = build-essential cmake python3 llvm-22-dev llvm-22-tools liblua5.4-dev libffi-dev \
-               libsqlite3-dev libzstd-dev zlib1g-dev
+               libsqlite3-dev libzstd-dev zlib1g-dev pkg-config
 
-.PHONY: all deps configure build test demo bundle bench vs-triton format clean san-deps asan-build test-asan fuzz
+.PHONY: all deps configure build test demo bundle bench vs-triton format clean san-deps asan-build test-asan fuzz install
 
 all: build
 
@@ -23,6 +23,12 @@ build: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+
+# The compiler, include/kiln.h and kiln_rt.h, libkiln_rt (static and shared), libkiln, kiln.pc,
+# kiln-rt.pc and the CMake package (find_package(kiln)) under PREFIX (docs/packs.md).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 demo: build
 	@sh tools/demo.sh $(BUILD)/kiln

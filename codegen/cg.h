@@ -60,11 +60,19 @@ typedef struct cg_lower {
   LLVMValueRef tid, lane, warp;
   cg_thread_lay *tl; /* cache of per-layout thread values */
   int ntl, captl;
-  int scratch_base;    /* byte offset of the scratch area, after the planned shared memory */
-  int scratch_max;     /* bytes of scratch the kernel needs at most */
+  int scratch_base; /* byte offset of the scratch area, after the planned shared memory */
+  int scratch_max;  /* bytes of scratch the kernel needs at most */
+  /* Scratch over the dead buffers: from the kernel body's op number `dead_from` on (0: never) no
+   * shared buffer is used again and every thread has passed a barrier after their last use, so
+   * scratch starts at offset 0; dead_max is the most it needs there. top: the body's op being
+   * lowered (numbered from 1). */
+  uint32_t dead_from, top;
+  ir_opid dead_barrier; /* the barrier dead_from follows */
+  int dead_max;
   const ir_val *yield; /* operands of the yield just lowered, and the block it ended */
   uint32_t nyield;
   LLVMBasicBlockRef yield_block;
+  uint8_t *copy_aligned; /* per op: 1 = a copy the enclosing loop's version found aligned (lower_control.c) */
   jmp_buf fail;
   char *err;
   size_t errn;
@@ -134,6 +142,10 @@ void cg_lower_load(cg_lower *L, ir_opid op);
 void cg_lower_store(cg_lower *L, ir_opid op);
 void cg_lower_alloc_shared(cg_lower *L, ir_opid op);
 void cg_lower_copy(cg_lower *L, ir_opid op);
+/* Copy op of the body of loop `loop_op`: the i1 "its cp.async chunks are aligned" computed here, before
+ * the loop (the view is defined outside it and the column offset is outside or a known multiple of the
+ * chunk), or NULL when the copy has no such test. */
+LLVMValueRef cg_copy_alignment_before(cg_lower *L, ir_opid op, ir_opid loop_op);
 void cg_lower_load_shared(cg_lower *L, ir_opid op);
 void cg_lower_store_shared(cg_lower *L, ir_opid op);
 void cg_lower_async_wait(cg_lower *L, ir_opid op);

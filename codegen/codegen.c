@@ -152,7 +152,45 @@ static void lower_op(cg_lower *L, ir_opid op) {
 }
 
 void cg_lower_region(cg_lower *L, ir_reg r) {
-  for (ir_opid op = L->fn->regions[r].first; op; op = L->fn->ops[op].next) lower_op(L, op);
+  uint32_t i = 0;
+  for (ir_opid op = L->fn->regions[r].first; op; op = L->fn->ops[op].next) {
+    if (r == L->fn->body) L->top = ++i;
+    lower_op(L, op);
+  }
+}
+
+/* 1 if op or an op nested in it has a shared buffer among its operands or results. */
+static int uses_smem(ir_func *fn, ir_opid op) {
+  ir_op *o = &fn->ops[op];
+  for (uint32_t k = 0; k < o->nopnd; k++)
+    if (ir_vtype(fn, o->opnd[k]).kind == IR_TSMEM) return 1;
+  for (uint32_t k = 0; k < o->nres; k++)
+    if (ir_vtype(fn, o->res[k]).kind == IR_TSMEM) return 1;
+  for (int r = 0; r < o->nregion; r++)
+    for (ir_opid c = fn->regions[o->region[r]].first; c; c = fn->ops[c].next)
+      if (uses_smem(fn, c)) return 1;
+  return 0;
+}
+
+/* L->dead_from (cg.h): the body's first barrier after the last op that uses a shared buffer. Only
+ * ops of the body count, so a loop's buffers stay live through the whole loop. That barrier also
+ * waits for every cp.async of the thread (cg_lower_barrier), so that none is still landing in the
+ * buffers when the scratch reuses them. */
+static void find_dead_buffers(cg_lower *L) {
+  ir_func *fn = L->fn;
+  uint32_t i = 0, last = 0;
+  for (ir_opid op = fn->regions[fn->body].first; op; op = fn->ops[op].next) {
+    i++;
+    if (uses_smem(fn, op)) last = i;
+  }
+  if (!last) return;
+  i = 0;
+  for (ir_opid op = fn->regions[fn->body].first; op; op = fn->ops[op].next)
+    if (++i > last && fn->ops[op].code == IR_OP_BARRIER) {
+      L->dead_from = i + 1;
+      L->dead_barrier = op;
+      return;
+    }
 }
 
 /* ---- step 1: input checks and the shared-memory plan ---- */
@@ -351,12 +389,13 @@ static int emit_ptx(cg_lower *L, cg_result *out) {
 
 static void check_shared_total(cg_lower *L, int planned) {
   L->c.shared_bytes = L->scratch_max ? L->scratch_base + L->scratch_max : planned;
+  if (L->dead_max > L->c.shared_bytes) L->c.shared_bytes = L->dead_max;
   if (L->c.shared_bytes > L->c.target->smem_per_block)
     cg_fail(
         L, 0,
         "kernel '%s' needs %d bytes of shared memory per block (%d planned, %d scratch); target %s allows %d",
-        L->fn->name, L->c.shared_bytes, planned, L->scratch_max, L->c.target->name,
-        L->c.target->smem_per_block);
+        L->fn->name, L->c.shared_bytes, planned, L->scratch_max > L->dead_max ? L->scratch_max : L->dead_max,
+        L->c.target->name, L->c.target->smem_per_block);
 }
 
 static void dispose_llvm(cg_lower *L) {
@@ -372,6 +411,7 @@ static void dispose_llvm(cg_lower *L) {
 static void lower_kernel(cg_lower *L) {
   int planned = check_input(L);
   L->scratch_base = (planned + 15) & ~15;
+  find_dead_buffers(L);
   L->c.ctx = LLVMContextCreate();
   L->c.mod = LLVMModuleCreateWithNameInContext(L->fn->name, L->c.ctx);
   L->c.b = LLVMCreateBuilderInContext(L->c.ctx);
@@ -390,6 +430,7 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, cg_result *out, c
   L->fn = fn;
   L->A = ir_arena_new();
   L->vals = ir_alloc(L->A, (fn->nvals + 1) * sizeof *L->vals);
+  L->copy_aligned = ir_alloc(L->A, fn->nops + 1);
   L->names = ir_value_names(fn, L->A);
   L->err = err;
   L->errn = errn;

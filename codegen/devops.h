@@ -16,6 +16,7 @@
 #include <llvm-c/Core.h>
 
 #include "../target/target.h"
+#include "devops_hopper.h"
 #include "devops_mma.h"
 
 typedef struct cg_devops cg_devops;
@@ -95,6 +96,8 @@ struct cg_devops {
   cg_cp_async_fn cp_async;
   cg_cp_async_commit_fn cp_async_commit;
   cg_cp_async_wait_fn cp_async_wait;
+  /* Hopper ops (devops_hopper.h); the caller checks the target first (cg_wgmma_check, cg_hopper_check). */
+  const cg_hopper_ops *hopper;
 };
 
 extern const cg_devops cg_devops_nvptx;

@@ -114,7 +114,8 @@ static inline int cg_tc_check(const tg_target *t, cg_tc_op op, char *err, int er
  *           matrix j, lanes beyond 8*num are ignored); trans transposes each matrix. out[num] i32.
  * cp_async: asynchronous copy of `bytes` (4, 8, 16) from global `gsrc` to shared `sdst`, both
  *           aligned to `bytes`; src_bytes (i32, NULL = bytes) bytes are read and the rest zero-filled,
- *           so src_bytes = 0 is a masked-off copy. The copy joins the thread's open group.
+ *           so src_bytes = 0 is a masked-off copy; an i1 src_bytes means all (true) or none (false).
+ *           The copy joins the thread's open group.
  * cp_async_commit: closes the open group. cp_async_wait(n): waits until at most the n most recent
  *           committed groups are pending (n = 0: all committed copies are complete).
  */

@@ -293,4 +293,5 @@ const cg_devops cg_devops_nvptx = {
     .cp_async = cg_nvptx_cp_async,
     .cp_async_commit = cg_nvptx_cp_async_commit,
     .cp_async_wait = cg_nvptx_cp_async_wait,
+    .hopper = &cg_hopper_nvptx,
 };

@@ -80,6 +80,26 @@ void cg_nvptx_ldmatrix(cg_ctx *c, int num, int trans, LLVMValueRef saddr, LLVMVa
 
 void cg_nvptx_cp_async(cg_ctx *c, LLVMValueRef sdst, LLVMValueRef gsrc, int bytes, LLVMValueRef src_bytes) {
   assert(bytes == 4 || bytes == 8 || bytes == 16);
+  if (src_bytes && LLVMTypeOf(src_bytes) == LLVMInt1TypeInContext(c->ctx)) {
+    /* all or nothing: two predicated copies, the second a zero fill (source size 0). ptxas makes
+     * them two predicated LDGSTS with no address arithmetic; a computed source size costs four or
+     * five instructions per copy. (PTX 7.5's ignore-src operand would be one; sm_80 emits PTX 7.1.) */
+    const char *cache = bytes == 16 ? "cg" : "ca";
+    char text[256];
+    snprintf(
+        text, sizeof text,
+        "@$2 cp.async.%s.shared.global [$0], [$1], %d;\n\t@!$2 cp.async.%s.shared.global [$0], [$1], %d, 0;",
+        cache, bytes, cache, bytes);
+    LLVMTypeRef sp = LLVMPointerTypeInContext(c->ctx, 3), gp = LLVMPointerTypeInContext(c->ctx, 1);
+    LLVMValueRef args[3] = {coerce(c, sdst, sp), coerce(c, gsrc, gp), src_bytes};
+    LLVMTypeRef ps[3] = {sp, gp, LLVMInt1TypeInContext(c->ctx)};
+    LLVMTypeRef ft = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), ps, 3, 0);
+    const char *cons = "l,l,b,~{memory}";
+    LLVMValueRef a = LLVMGetInlineAsm(ft, text, strlen(text), (char *)cons, strlen(cons), 1, 0,
+                                      LLVMInlineAsmDialectATT, 0);
+    LLVMBuildCall2(c->b, ft, a, args, 3, "");
+    return;
+  }
   char name[64]; /* 16-byte copies bypass L1 (.cg), as tiles are staged in shared memory anyway */
   snprintf(name, sizeof name, "llvm.nvvm.cp.async.%s.shared.global.%d%s", bytes == 16 ? "cg" : "ca", bytes,
            src_bytes ? ".s" : "");

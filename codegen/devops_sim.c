@@ -344,4 +344,5 @@ const cg_devops cg_devops_sim = {
     .cp_async = cg_sim_cp_async,
     .cp_async_commit = cg_sim_cp_async_commit,
     .cp_async_wait = cg_sim_cp_async_wait,
+    .hopper = &cg_hopper_sim,
 };

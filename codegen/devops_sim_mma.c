@@ -85,6 +85,8 @@ void cg_sim_ldmatrix(cg_ctx *c, int num, int trans, LLVMValueRef saddr, LLVMValu
 void cg_sim_cp_async(cg_ctx *c, LLVMValueRef sdst, LLVMValueRef gsrc, int bytes, LLVMValueRef src_bytes) {
   assert(bytes == 4 || bytes == 8 || bytes == 16);
   LLVMValueRef n = src_bytes ? src_bytes : i32_const(c, bytes);
+  if (src_bytes && LLVMTypeOf(src_bytes) == LLVMInt1TypeInContext(c->ctx)) /* all or nothing */
+    n = LLVMBuildSelect(c->b, src_bytes, i32_const(c, bytes), i32_const(c, 0), "");
   if (LLVMTypeOf(n) != i32_ty(c)) n = LLVMBuildIntCast2(c->b, n, i32_ty(c), 0, "");
   LLVMValueRef args[5] = {sdst, gsrc, i32_const(c, bytes), n, cg_sim_site(c)};
   abi_call(c, "__kiln_sim_cp_async", args, 5);

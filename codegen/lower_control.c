@@ -50,7 +50,7 @@ static void add_incoming(cg_value *phis, cg_value *vals, LLVMBasicBlockRef from)
 
 /* The loop is emitted rotated (a guard, then a bottom-tested body), the shape LLVM's loop passes
  * want, so that the optimisation pipeline need not rotate it. */
-void cg_lower_for(cg_lower *L, ir_opid op) {
+static void lower_for_once(cg_lower *L, ir_opid op) {
   ir_func *fn = L->fn;
   ir_op *o = &fn->ops[op];
   ir_region *body = &fn->regions[o->region[0]];
@@ -97,6 +97,50 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
     phis_like(L, o->res[k], init);
     add_incoming(cg_get(L, o->res[k]), init, pre);
     add_incoming(cg_get(L, o->res[k]), last, latch);
+  }
+}
+
+/* Two versions of a loop whose body copies with cp.async from views whose alignment can be tested
+ * before it (cg_copy_alignment_before): one for when every such view is aligned, whose copies are
+ * only their unrolled cp.async chunks, and one with each copy's run-time test and fallback as
+ * usual. The test and the fallback's code then stay out of the loop that runs. */
+void cg_lower_for(cg_lower *L, ir_opid op) {
+  ir_func *fn = L->fn;
+  ir_op *o = &fn->ops[op];
+  LLVMBuilderRef B = L->c.b;
+  const char *site = L->c.site;
+  LLVMValueRef all = NULL;
+  for (ir_opid c = fn->regions[o->region[0]].first; c; c = fn->ops[c].next) {
+    LLVMValueRef t = fn->ops[c].dead ? NULL : cg_copy_alignment_before(L, c, op);
+    if (!t) continue;
+    all = all ? LLVMBuildAnd(B, all, t, "") : t;
+  }
+  if (!all) {
+    lower_for_once(L, op);
+    return;
+  }
+  LLVMBasicBlockRef fast = cg_block(L, "for.aligned"), slow = cg_block(L, "for.any"),
+                    join = cg_block(L, "for.join");
+  LLVMBuildCondBr(B, all, fast, slow);
+  LLVMBasicBlockRef from[2];
+  cg_value *res[2];
+  for (int v = 0; v < 2; v++) {
+    LLVMPositionBuilderAtEnd(B, v ? slow : fast);
+    for (ir_opid c = fn->regions[o->region[0]].first; c; c = fn->ops[c].next)
+      if (fn->ops[c].code == IR_OP_COPY) L->copy_aligned[c] = !v && !fn->ops[c].dead;
+    L->c.site = site;
+    lower_for_once(L, op);
+    res[v] = ir_alloc(L->A, (o->nres ? o->nres : 1) * sizeof(cg_value));
+    for (uint32_t k = 0; k < o->nres; k++) res[v][k] = *cg_get(L, o->res[k]);
+    from[v] = LLVMGetInsertBlock(B);
+    LLVMBuildBr(B, join);
+  }
+  for (ir_opid c = fn->regions[o->region[0]].first; c; c = fn->ops[c].next) L->copy_aligned[c] = 0;
+  LLVMPositionBuilderAtEnd(B, join);
+  for (uint32_t k = 0; k < o->nres; k++) {
+    phis_like(L, o->res[k], &res[0][k]);
+    add_incoming(cg_get(L, o->res[k]), &res[0][k], from[0]);
+    add_incoming(cg_get(L, o->res[k]), &res[1][k], from[1]);
   }
 }
 

@@ -189,9 +189,11 @@ LLVMValueRef *cg_lay_coords(cg_lower *L, const cg_lay *y) {
 /* ---- scratch and tiles in shared memory ---- */
 
 LLVMValueRef cg_scratch(cg_lower *L, int bytes) {
-  if (bytes > L->scratch_max) L->scratch_max = bytes;
+  int dead = L->dead_from && L->top >= L->dead_from;
+  if (dead && bytes > L->dead_max) L->dead_max = bytes;
+  if (!dead && bytes > L->scratch_max) L->scratch_max = bytes;
   LLVMValueRef base = L->c.ops->shared_base(&L->c);
-  LLVMValueRef off = cg_i32(L, L->scratch_base);
+  LLVMValueRef off = cg_i32(L, dead ? 0 : L->scratch_base);
   return LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &off, 1, "scratch");
 }
 

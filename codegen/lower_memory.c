@@ -11,6 +11,8 @@
  * cp.async where the target has it (see the copy section), so that global reads coalesce. In
  * memory an i1 element is a byte (0 or 1).
  */
+#include <string.h>
+
 #include "cg.h"
 
 void cg_lower_view(cg_lower *L, ir_opid op) {
@@ -206,6 +208,28 @@ static void swizzled_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef
   }
 }
 
+/* load_shared {trans = 1} outside mma operands: element (r, c) of the tile from (c, r) of the buffer,
+ * one load each (swizzled or row-major). */
+static void transposed_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef *out) {
+  ir_type bt = ir_vtype(L->fn, buf);
+  ir_elem e = bt.elem;
+  LLVMTypeRef ty = cg_mem_type(L, e), i8 = LLVMInt8TypeInContext(L->c.ctx);
+  LLVMValueRef *coords = cg_lay_coords(L, y), base = cg_get(L, buf)->v[0];
+  int sw = cg_smem_swizzle_of(L, buf) != 0;
+  for (uint32_t i = 0; i < y->n; i++) {
+    LLVMValueRef idx[2] = {coords[2 * i + 1], coords[2 * i]}, p;
+    if (sw) {
+      LLVMValueRef off = cg_smem_swizzle(L, buf, idx);
+      p = LLVMBuildGEP2(L->c.b, i8, base, &off, 1, "");
+    } else {
+      LLVMValueRef k =
+          LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, idx[0], cg_i32(L, bt.shape[1]), ""), idx[1], "");
+      p = LLVMBuildGEP2(L->c.b, ty, base, &k, 1, "");
+    }
+    out[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, ty, p, NULL, NULL), e);
+  }
+}
+
 void cg_lower_load_shared(cg_lower *L, ir_opid op) {
   if (cg_mma_load_shared(L, op)) return; /* mma operand fragments: ldmatrix (lower_mma.c) */
   ir_op *o = &L->fn->ops[op];
@@ -213,7 +237,9 @@ void cg_lower_load_shared(cg_lower *L, ir_opid op) {
   cg_lay y;
   cg_lay_init(&y, t);
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
-  if (cg_smem_swizzle_of(L, o->opnd[0]))
+  if (ir_attr_i(o->attrs, "trans", 0))
+    transposed_tile(L, &y, o->opnd[0], out);
+  else if (cg_smem_swizzle_of(L, o->opnd[0]))
     swizzled_tile(L, &y, o->opnd[0], out, 0);
   else
     cg_tile_from_shared(L, &y, t.elem, cg_get(L, o->opnd[0])->v[0], out);
@@ -257,8 +283,9 @@ void cg_lower_store_shared(cg_lower *L, ir_opid op) {
 typedef struct {
   ir_val buf;
   ir_type sm;
-  int eb;                       /* element bytes */
-  cg_value *view;               /* pointer, dims, strides (i64) */
+  int eb;         /* element bytes */
+  cg_value *view; /* pointer, dims, strides (i64) */
+  ir_val view_val, off_val[IR_MAXRANK];
   LLVMValueRef off[IR_MAXRANK]; /* the copy's offsets, i64 */
   LLVMValueRef pred;            /* the copy's predicate, or NULL */
   LLVMValueRef pad;             /* what a masked element reads (plain path) */
@@ -318,19 +345,115 @@ static LLVMValueRef min_max_i64(cg_lower *L, LLVMValueRef x, int64_t lo, int64_t
   return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, x, cg_i64(L, hi), ""), cg_i64(L, hi), x, "");
 }
 
-/* Chunk q as one cp.async of cb bytes (aligned: a chunk starting before column 0 lies wholly
- * before it). */
-static void chunk_async(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q) {
+/* What the cp.async chunks of one copy share, computed once per copy: the global address of the
+ * copy's origin (the view's element at the offsets) and, per dim, the range [lo, hi) of buffer
+ * coordinates inside the view (-offset and dim - offset, clamped to +-2^30 and made i32: a buffer
+ * coordinate is far smaller, so the clamp changes no comparison). A chunk then costs its
+ * thread-constant offset from the origin (invariant in an enclosing loop), one add and i32
+ * compares, instead of its address and bounds rebuilt in 64 bits. */
+typedef struct {
+  LLVMValueRef origin;
+  LLVMValueRef lo[IR_MAXRANK], hi[IR_MAXRANK]; /* lo NULL: the offset is known >= 0 */
+} copy_origin;
+
+/* The IR scalar v as i32 when it is a signed integer of at most 32 bits, else NULL. */
+static LLVMValueRef narrow_i32(cg_lower *L, ir_val v) {
+  if (!v) return NULL;
+  ir_elem e = ir_vtype(L->fn, v).elem;
+  if (!ir_elem_is_signed(e) || ir_elem_bits(e) > 32) return NULL;
+  return cg_convert(L, cg_get(L, v)->v[0], e, IR_I32);
+}
+
+/* x - y as a bound on buffer coordinates: i32, clamped to +-2^30. With both operands i32 in the IR
+ * (x NULL: 0), a saturating i32 subtraction, which orders the same against any coordinate below
+ * 2^30; otherwise the difference in i64, clamped. */
+static LLVMValueRef bound_i32(cg_lower *L, ir_val x, LLVMValueRef x64, ir_val y, LLVMValueRef y64) {
   LLVMBuilderRef B = L->c.b;
-  LLVMValueRef idx[IR_MAXRANK], ok, col;
-  chunk_coords(L, p, cb, q, idx);
-  LLVMValueRef gp = chunk_global(L, p, idx, &ok, &col);
-  LLVMValueRef left = min_max_i64(L, LLVMBuildSub(B, p->view->v[p->sm.rank], col, ""), 0, cb / p->eb);
-  ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, col, cg_i64(L, 0), ""));
-  LLVMValueRef n = LLVMBuildSelect(B, ok, left, cg_i64(L, 0), "");
-  LLVMValueRef bytes =
-      LLVMBuildTrunc(B, LLVMBuildMul(B, n, cg_i64(L, p->eb), ""), LLVMInt32TypeInContext(L->c.ctx), "");
-  gp = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntNE, bytes, cg_i32(L, 0), ""), gp, p->view->v[0], "");
+  LLVMValueRef a = x ? narrow_i32(L, x) : cg_i32(L, 0), b = narrow_i32(L, y);
+  if (a && b) {
+    LLVMValueRef args[2] = {a, b};
+    return cg_call(L, "llvm.ssub.sat.i32", LLVMInt32TypeInContext(L->c.ctx), args, 2);
+  }
+  return LLVMBuildTrunc(B, min_max_i64(L, LLVMBuildSub(B, x64, y64, ""), -(1 << 30), 1 << 30),
+                        LLVMInt32TypeInContext(L->c.ctx), "");
+}
+
+/* 1 if the integer scalar v is known to be >= 0: non-negative constants, program ids, sums,
+ * products and maxima of such values, and the induction variable of a `for` starting at one (a loop
+ * runs only with a positive step). Used to drop the lower bound checks of copies. */
+static int known_nonneg(ir_func *fn, ir_val v, int depth) {
+  ir_value *x = ir_v(fn, v);
+  if (depth > 16 || x->type.kind != IR_TSCALAR || !ir_elem_in_class(IR_EC_INT, x->type.elem)) return 0;
+  if (!x->def) {
+    ir_region *r = ir_r(fn, x->arg_of);
+    if (x->index != 0 || !r->parent_op || ir_o(fn, r->parent_op)->code != IR_OP_FOR) return 0;
+    return known_nonneg(fn, ir_o(fn, r->parent_op)->opnd[0], depth + 1);
+  }
+  ir_op *o = ir_o(fn, x->def);
+  switch (o->code) {
+  case IR_OP_CONST: {
+    ir_attr *a = ir_attr_get(o->attrs, "value");
+    return a && a->kind == IR_AINT && a->i >= 0;
+  }
+  case IR_OP_PROGRAM_ID:
+  case IR_OP_NUM_PROGRAMS: return 1;
+  case IR_OP_ADD:
+  case IR_OP_MUL:
+    /* a sum or product that wraps past 2^31 is no usable offset with or without this */
+    return known_nonneg(fn, o->opnd[0], depth + 1) && known_nonneg(fn, o->opnd[1], depth + 1);
+  default: return 0;
+  }
+}
+
+static void copy_origin_init(cg_lower *L, const copy_plan *p, copy_origin *co) {
+  LLVMBuilderRef B = L->c.b;
+  int R = p->sm.rank;
+  LLVMValueRef addr = cg_i64(L, 0);
+  ir_value *vv = ir_v(L->fn, p->view_val);
+  ir_op *vo = vv->def && L->fn->ops[vv->def].code == IR_OP_VIEW ? &L->fn->ops[vv->def] : NULL;
+  for (int d = 0; d < R; d++) {
+    addr = LLVMBuildAdd(B, addr, LLVMBuildMul(B, p->off[d], p->view->v[1 + R + d], ""), "");
+    co->lo[d] = known_nonneg(L->fn, p->off_val[d], 0)
+                    ? NULL
+                    : bound_i32(L, 0, cg_i64(L, 0), p->off_val[d], p->off[d]);
+    co->hi[d] = bound_i32(L, vo ? vo->opnd[1 + d] : 0, p->view->v[1 + d], p->off_val[d], p->off[d]);
+  }
+  co->origin = LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), p->view->v[0], &addr, 1, "");
+}
+
+/* Chunk q as one cp.async of cb bytes (aligned: a chunk starting before column 0 lies wholly
+ * before it). A chunk outside the view or the predicate copies 0 source bytes, which reads
+ * nothing, so its address needs no clamping. */
+static void chunk_async(cg_lower *L, const copy_plan *p, const copy_origin *co, int cb, int whole,
+                        LLVMValueRef q, const LLVMValueRef *idx_of, LLVMValueRef toff_of) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
+  LLVMValueRef idx[IR_MAXRANK], ok = p->pred, toff = cg_i64(L, 0);
+  int R = p->sm.rank, f = R - 1;
+  if (idx_of) {
+    memcpy(idx, idx_of, (size_t)R * sizeof *idx);
+    toff = toff_of;
+  } else {
+    chunk_coords(L, p, cb, q, idx);
+    for (int d = 0; d < R; d++)
+      toff = LLVMBuildAdd(B, toff,
+                          LLVMBuildMul(B, LLVMBuildZExt(B, idx[d], i64, ""), p->view->v[1 + R + d], ""), "");
+  }
+  for (int d = 0; d < R; d++) {
+    if (co->lo[d]) ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, idx[d], co->lo[d], ""));
+    if (d < f || whole) ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSLT, idx[d], co->hi[d], ""));
+  }
+  LLVMValueRef gp = LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), co->origin, &toff, 1, "");
+  if (whole) { /* every chunk lies wholly inside the view's columns or wholly outside */
+    L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx), gp, cb,
+                       ok ? ok : LLVMConstInt(LLVMInt1TypeInContext(L->c.ctx), 1, 0));
+    return;
+  }
+  LLVMValueRef left = LLVMBuildSub(B, co->hi[f], idx[f], ""), n = cg_i32(L, cb / p->eb);
+  left = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, left, n, ""), left, n, "");
+  left = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, left, cg_i32(L, 0), ""), left, cg_i32(L, 0), "");
+  LLVMValueRef bytes = LLVMBuildMul(B, left, cg_i32(L, p->eb), "");
+  if (ok) bytes = LLVMBuildSelect(B, ok, bytes, cg_i32(L, 0), "");
   L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx), gp, cb, bytes);
 }
 
@@ -355,10 +478,13 @@ static void chunk_plain(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q)
 }
 
 static void chunk(cg_lower *L, const copy_plan *p, int cb, int async, LLVMValueRef q) {
-  if (async)
-    chunk_async(L, p, cb, q);
-  else
+  if (async) {
+    copy_origin co;
+    copy_origin_init(L, p, &co);
+    chunk_async(L, p, &co, cb, 0, q, NULL, NULL);
+  } else {
     chunk_plain(L, p, cb, q);
+  }
 }
 
 /* Bytes per chunk of the plain path: a run of up to 16 bytes along a row, or one element down the
@@ -381,13 +507,40 @@ static void end_if(cg_lower *L, LLVMBasicBlockRef join) {
   LLVMPositionBuilderAtEnd(L->c.b, join);
 }
 
-/* The thread's chunks of cb bytes, unrolled (chunk q = tid + j T). */
-static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async) {
+/* The thread's chunks of cb bytes, unrolled (chunk q = tid + j T); whole: async chunks lie wholly
+ * inside the view's columns or wholly outside. */
+static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async, int whole) {
   uint32_t n = ir_type_numel(p->sm) * (uint32_t)p->eb / (uint32_t)cb, T = (uint32_t)L->c.threads;
   LLVMBasicBlockRef join = NULL;
+  copy_origin co;
+  if (async) copy_origin_init(L, p, &co);
   if (n < T) begin_if(L, LLVMBuildICmp(L->c.b, LLVMIntULT, L->tid, cg_i32(L, n), ""), &join);
-  for (uint32_t j = 0; j * T < n; j++)
-    chunk(L, p, cb, async, LLVMBuildAdd(L->c.b, L->tid, cg_i32(L, j * T), ""));
+  /* Threads covering whole rows (rank 2): chunk j of a thread is its chunk 0 moved down j * T / cpr
+   * rows, so its coordinates and its offset from the copy's origin are chunk 0's plus a constant (and
+   * a uniform product), not a fresh 64-bit offset per chunk held across an enclosing loop. */
+  uint32_t cpr = p->sm.shape[p->sm.rank - 1] * (uint32_t)p->eb / (uint32_t)cb;
+  uint32_t drow = async && p->sm.rank == 2 && !p->col_major && T % cpr == 0 ? T / cpr : 0;
+  LLVMValueRef idx0[IR_MAXRANK], toff0 = NULL;
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
+  if (drow) {
+    chunk_coords(L, p, cb, L->tid, idx0);
+    toff0 =
+        LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, LLVMBuildZExt(L->c.b, idx0[0], i64, ""), p->view->v[3], ""),
+                     LLVMBuildMul(L->c.b, LLVMBuildZExt(L->c.b, idx0[1], i64, ""), p->view->v[4], ""), "");
+  }
+  for (uint32_t j = 0; j * T < n; j++) {
+    LLVMValueRef q = LLVMBuildAdd(L->c.b, L->tid, cg_i32(L, j * T), "");
+    if (async && drow) {
+      LLVMValueRef idx[2] = {LLVMBuildAdd(L->c.b, idx0[0], cg_i32(L, j * drow), ""), idx0[1]};
+      LLVMValueRef toff =
+          LLVMBuildAdd(L->c.b, toff0, LLVMBuildMul(L->c.b, cg_i64(L, j * drow), p->view->v[3], ""), "");
+      chunk_async(L, p, &co, cb, whole, q, idx, toff);
+    } else if (async) {
+      chunk_async(L, p, &co, cb, whole, q, NULL, NULL);
+    } else {
+      chunk(L, p, cb, async, q);
+    }
+  }
   if (join) end_if(L, join);
 }
 
@@ -425,21 +578,30 @@ static LLVMValueRef aligned_to(cg_lower *L, const copy_plan *p, int cb) {
   return LLVMBuildICmp(B, LLVMIntEQ, low, cg_i64(L, 0), "");
 }
 
+/* Bytes per cp.async chunk of a buffer row: the row or 16, whichever is less. */
+static int async_chunk(ir_type sm, int eb) {
+  uint32_t row_bytes = sm.shape[sm.rank - 1] * (uint32_t)eb;
+  return row_bytes < 16 ? (int)row_bytes : 16;
+}
+
 /* cp.async: chunks of the buffer's row or 16 bytes, whichever is less, unrolled, when the view is
- * aligned to them (a run-time test); otherwise a loop of one-element cp.async chunks for 4- and
- * 8-byte elements, else the plain path. */
-static void copy_async(cg_lower *L, const copy_plan *p) {
-  uint32_t row_bytes = p->sm.shape[p->sm.rank - 1] * (uint32_t)p->eb;
-  int cb = row_bytes < 16 ? (int)row_bytes : 16;
+ * aligned to them (a run-time test, or `aligned`: the enclosing loop's version has made it);
+ * otherwise a loop of one-element cp.async chunks for 4- and 8-byte elements, else the plain path. */
+static void copy_async(cg_lower *L, const copy_plan *p, int aligned) {
+  int cb = async_chunk(p->sm, p->eb);
   if (cb < 4 || cb < p->eb) {
     chunks_looped(L, p, plain_bytes(p), 0);
+    return;
+  }
+  if (aligned) {
+    chunks_unrolled(L, p, cb, 1, 1);
     return;
   }
   LLVMBasicBlockRef join, yes = cg_block(L, "copy.async"), no = cg_block(L, "copy.narrow");
   join = cg_block(L, "copy.end");
   LLVMBuildCondBr(L->c.b, aligned_to(L, p, cb), yes, no);
   LLVMPositionBuilderAtEnd(L->c.b, yes);
-  chunks_unrolled(L, p, cb, 1);
+  chunks_unrolled(L, p, cb, 1, 0);
   LLVMBuildBr(L->c.b, join);
   LLVMPositionBuilderAtEnd(L->c.b, no);
   if (p->eb >= 4)
@@ -469,8 +631,11 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
     cg_fail(L, op, "op 'copy' to a rank-%d buffer takes a view, %d offsets and the buffer", R, R);
   p.eb = ir_elem_bytes(p.sm.elem);
   p.view = cg_get(L, o->opnd[0]);
-  for (int d = 0; d < R; d++)
+  p.view_val = o->opnd[0];
+  for (int d = 0; d < R; d++) {
+    p.off_val[d] = o->opnd[1 + d];
     p.off[d] = cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);
+  }
   p.pred = has_pred ? cg_get(L, o->opnd[o->nopnd - 1])->v[0] : NULL;
   ir_attr *pad = ir_attr_get(o->attrs, "pad");
   p.pad = cg_to_mem(L, cg_const_elem(L, p.sm.elem, pad), p.sm.elem);
@@ -479,12 +644,76 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
   int contiguous = const_one(p.view->v[2 * R]);
   p.col_major = R == 2 && !contiguous && const_one(p.view->v[1 + R]);
   if (cp && contiguous && pad_is_zero(pad))
-    copy_async(L, &p);
+    copy_async(L, &p, L->copy_aligned[op]);
   else
     chunks_looped(L, &p, plain_bytes(&p), 0);
   if (!cp) return;
   L->c.ops->cp_async_commit(&L->c);
   if (!ir_attr_i(o->attrs, "async", 0)) L->c.ops->cp_async_wait(&L->c, 0);
+}
+
+/* log2 of a power of two known to divide the integer scalar v (30 at most): constants, sums,
+ * differences, products and shifts of them, and the induction variable of a `for` whose start and
+ * step are known multiples. Wrapping arithmetic keeps the low bits, so overflow does not matter. */
+static int known_pow2(ir_func *fn, ir_val v, int depth) {
+  ir_value *x = ir_v(fn, v);
+  if (depth > 16 || x->type.kind != IR_TSCALAR || !ir_elem_in_class(IR_EC_INT, x->type.elem)) return 0;
+  if (!x->def) {
+    ir_region *r = ir_r(fn, x->arg_of);
+    if (x->index != 0 || !r->parent_op || ir_o(fn, r->parent_op)->code != IR_OP_FOR) return 0;
+    ir_op *f = ir_o(fn, r->parent_op);
+    int lo = known_pow2(fn, f->opnd[0], depth + 1), st = known_pow2(fn, f->opnd[2], depth + 1);
+    return lo < st ? lo : st;
+  }
+  ir_op *o = ir_o(fn, x->def);
+  switch (o->code) {
+  case IR_OP_CONST: {
+    ir_attr *a = ir_attr_get(o->attrs, "value");
+    if (!a || a->kind != IR_AINT) return 0;
+    int z = a->i ? __builtin_ctzll((unsigned long long)a->i) : 30;
+    return z > 30 ? 30 : z;
+  }
+  case IR_OP_ADD:
+  case IR_OP_SUB: {
+    int a = known_pow2(fn, o->opnd[0], depth + 1), b = known_pow2(fn, o->opnd[1], depth + 1);
+    return a < b ? a : b;
+  }
+  case IR_OP_MUL: {
+    int a = known_pow2(fn, o->opnd[0], depth + 1) + known_pow2(fn, o->opnd[1], depth + 1);
+    return a > 30 ? 30 : a;
+  }
+  default: return 0;
+  }
+}
+
+LLVMValueRef cg_copy_alignment_before(cg_lower *L, ir_opid op, ir_opid loop_op) {
+  ir_func *fn = L->fn;
+  ir_op *o = ir_o(fn, op);
+  if (o->code != IR_OP_COPY || o->nopnd < 3) return NULL;
+  ir_reg loop = ir_o(fn, loop_op)->region[0];
+  ir_type last = ir_vtype(fn, o->opnd[o->nopnd - 1]);
+  int has_pred = last.kind == IR_TSCALAR && last.elem == IR_I1;
+  ir_val buf = o->opnd[o->nopnd - 1 - has_pred];
+  ir_type sm = ir_vtype(fn, buf);
+  int R = sm.rank;
+  if (sm.kind != IR_TSMEM || o->nopnd != (uint32_t)(2 + R + has_pred)) return NULL;
+  if (!(L->c.target->features & TG_F_CP_ASYNC) || !L->c.ops->cp_async) return NULL;
+  if (!pad_is_zero(ir_attr_get(o->attrs, "pad"))) return NULL;
+  if (ir_region_encloses(fn, loop, ir_val_region(fn, o->opnd[0]))) return NULL; /* the view varies */
+  copy_plan p = {.buf = buf, .sm = sm, .eb = ir_elem_bytes(sm.elem), .view = cg_get(L, o->opnd[0])};
+  int cb = async_chunk(sm, p.eb);
+  if (!const_one(p.view->v[2 * R]) || cb < 4 || cb < p.eb) return NULL;
+  ir_val col = o->opnd[R]; /* the last offset */
+  if (!ir_region_encloses(fn, loop, ir_val_region(fn, col)))
+    p.off[R - 1] = cg_convert(L, cg_get(L, col)->v[0], ir_vtype(fn, col).elem, IR_I64);
+  else if ((1 << known_pow2(fn, col, 0)) % (cb / p.eb) == 0)
+    p.off[R - 1] = cg_i64(L, 0);
+  else
+    return NULL;
+  /* and the last dim a multiple of the chunk: every chunk then lies wholly inside it or outside */
+  LLVMValueRef dim = p.view->v[R], n = cg_i64(L, cb / p.eb - 1);
+  LLVMValueRef whole = LLVMBuildICmp(L->c.b, LLVMIntEQ, LLVMBuildAnd(L->c.b, dim, n, ""), cg_i64(L, 0), "");
+  return LLVMBuildAnd(L->c.b, aligned_to(L, &p, cb), whole, "");
 }
 
 /* async_wait {pending = N}: this thread's copies are complete except the N most recent groups. */
@@ -494,6 +723,8 @@ void cg_lower_async_wait(cg_lower *L, ir_opid op) {
 }
 
 void cg_lower_barrier(cg_lower *L, ir_opid op) {
-  (void)op;
+  /* the scratch reuses the buffers after this barrier: no copy may still be landing in them */
+  if (op == L->dead_barrier && (L->c.target->features & TG_F_CP_ASYNC) && L->c.ops->cp_async_wait)
+    L->c.ops->cp_async_wait(&L->c, 0);
   L->c.ops->barrier(&L->c);
 }

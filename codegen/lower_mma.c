@@ -126,9 +126,12 @@ static LLVMValueRef operand_at(cg_lower *L, const smem_src *s, ir_elem e, LLVMVa
   return s->rows_k ? smem_at(L, s, e, k, mj) : smem_at(L, s, e, mj, k);
 }
 
-/* 16-bit operands: ldmatrix of up to four 8x8 matrices per instruction. Matrix j of an instruction
- * is major group g0 + (j & gb) and K tile kt0 + ((j >> gb) & kb): gb, kb say whether the
- * instruction spans two groups and two K tiles. Lane 8j + i gives row i of matrix j. */
+/* 16-bit operands: ldmatrix of up to four 8x8 matrices per instruction; gb, kb say whether the
+ * instruction spans two groups and two K tiles. The matrices come in the order of the mma's
+ * registers, so that each instruction reads consecutive registers (a pair, ptxas moves nothing): for
+ * A (a0..a3 = rows 0-7 and 8-15 of K tile 0, then of K tile 1) matrix j is group g0 + (j & gb) and
+ * K tile kt0 + ((j >> gb) & kb); for B (b0, b1 = K tiles 0 and 1 of one group) the K tile varies
+ * first: K tile kt0 + (j & kb), group g0 + ((j >> kb) & gb). Lane 8j + i gives row i of matrix j. */
 static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, uint32_t k0,
                              uint32_t k1, LLVMValueRef *out) {
   LLVMBuilderRef B = L->c.b;
@@ -139,8 +142,11 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
   cg_lay_pos(L, y, md, &lane_m, &warp_m);
   LLVMValueRef i = LLVMBuildAnd(B, L->lane, cg_i32(L, 7), "");
   LLVMValueRef j = LLVMBuildAnd(B, LLVMBuildLShr(B, L->lane, cg_i32(L, 3), ""), cg_i32(L, num - 1), "");
-  LLVMValueRef gsel = LLVMBuildAnd(B, j, cg_i32(L, gb), "");
-  LLVMValueRef ksel = LLVMBuildAnd(B, LLVMBuildLShr(B, j, cg_i32(L, gb), ""), cg_i32(L, kb), "");
+  int lo = kd ? gb : kb; /* bits of j below the other selector: A's group, B's K tile */
+  LLVMValueRef gsel = kd ? LLVMBuildAnd(B, j, cg_i32(L, gb), "")
+                         : LLVMBuildAnd(B, LLVMBuildLShr(B, j, cg_i32(L, lo), ""), cg_i32(L, gb), "");
+  LLVMValueRef ksel = kd ? LLVMBuildAnd(B, LLVMBuildLShr(B, j, cg_i32(L, lo), ""), cg_i32(L, kb), "")
+                         : LLVMBuildAnd(B, j, cg_i32(L, kb), "");
   /* the lane's row: major 8 * warp + 8 * wpc * group (+ i), K 8 * tile (+ i when rows are K) */
   LLVMValueRef mj = LLVMBuildAdd(B, LLVMBuildMul(B, warp_m, cg_i32(L, 8), ""),
                                  LLVMBuildMul(B, gsel, cg_i32(L, 8 * y->wpc[md]), ""), "");
@@ -168,9 +174,10 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
       L->c.ops->ldmatrix(&L->c, num, s->rows_k, p, regs);
       for (int r = 0; r < num; r++) {
         unpack(L, e, regs[r], 2, two);
-        e2[md] = g0 + (uint32_t)(r & gb);
+        uint32_t rg = (uint32_t)(kd ? r & gb : (r >> lo) & gb), rk = (uint32_t)(kd ? (r >> lo) & kb : r & kb);
+        e2[md] = g0 + rg;
         for (int h = 0; h < 2; h++) {
-          e2[kd] = (kt0 + (uint32_t)((r >> gb) & kb)) * 2 + (uint32_t)h;
+          e2[kd] = (kt0 + rk) * 2 + (uint32_t)h;
           out[cg_lay_index(y, e2)] = two[h];
         }
       }
@@ -549,8 +556,10 @@ static void dot_operand(cg_lower *L, ir_opid op, int k, const cg_lay *y, smem_sr
   o->v = ir_alloc(L->A, y->n * sizeof *o->v);
   o->s = s;
   if (fn->ops[def].code == IR_OP_LOAD_SHARED) {
-    *s = (smem_src){
-        .base = cg_get(L, fn->ops[def].opnd[0])->v[0], .buf = fn->ops[def].opnd[0], .rows_k = k == 1};
+    int trans = (int)ir_attr_i(fn->ops[def].attrs, "trans", 0); /* the buffer holds the transpose */
+    *s = (smem_src){.base = cg_get(L, fn->ops[def].opnd[0])->v[0],
+                    .buf = fn->ops[def].opnd[0],
+                    .rows_k = (k == 1) != trans};
     return;
   }
   ir_val src = fn->ops[def].opnd[0];
@@ -666,7 +675,8 @@ int cg_mma_load_shared(cg_lower *L, ir_opid op) {
   if (!is_operand(&y) || !whole_operand(&y, t.elem)) return 0;
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
   if (deferred(L, o->res[0], &y, t.elem, out)) return 1;
-  smem_src s = {.base = cg_get(L, o->opnd[0])->v[0], .buf = o->opnd[0], .rows_k = kdim(&y) == 0};
+  int trans = (int)ir_attr_i(o->attrs, "trans", 0); /* the buffer holds the transpose */
+  smem_src s = {.base = cg_get(L, o->opnd[0])->v[0], .buf = o->opnd[0], .rows_k = (kdim(&y) == 0) != trans};
   operand_from_shared(L, &y, t.elem, &s, 0, ktiles_of(&y), out);
   return 1;
 }

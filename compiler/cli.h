@@ -15,6 +15,7 @@ int cmd_opt(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
 
 /* ---- options: each command describes its options in a table, cli_parse fills them in ---- */
 

@@ -37,6 +37,8 @@ static void usage(FILE *f) {
           "N|TIME]\n"
           "          [--shard I/N] [--accuracy TOL] [--slurm N] ... (kiln tune --help; merge, report: "
           "docs/tuning.md)\n"
+          "  pack RECIPE... --targets sm_XX[,sm_YY...] -o NAME.kpack [--header NAME.h] [--shapes ...] [--set "
+          "...]\n"
           "  targets [-v]\n"
           "  version\n");
 }
@@ -52,6 +54,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
+  if (!strcmp(cmd, "pack")) return cmd_pack(argc - 1, argv + 1);
   if (!strcmp(cmd, "targets")) return cmd_targets(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("kiln %s\n", kiln_version());

@@ -325,6 +325,30 @@ typedef struct {
  * samples < 0; the others as kiln_run's simulator path. */
 kiln_status kiln_model_estimate(kiln_recipe *r, const kiln_model_opts *o, kiln_model_work *work,
                                 kiln_model_result *out);
+/* ---- packs: tuned kernels for several targets in one file, for libkiln_rt (docs/packs.md) ---- */
+
+typedef struct {
+  const char *const *recipes; /* recipe paths; each becomes one kernel, named after its recipe */
+  int nrecipes;
+  const char *const *targets; /* "sm_80", ...; none: sm_80 */
+  int ntargets;
+  const char *const *shapes; /* "[RECIPE:]NAME=VALUE,...": one shape bucket each (sizes and knobs) */
+  int nshapes;
+  const char *const *sets; /* "[RECIPE:]NAME=VALUE": on top of the defaults, for every bucket */
+  int nsets;
+  int no_cubin;                  /* PTX only, even where ptxas is present */
+  const kiln_recipe_opts *ropts; /* NULL: the defaults */
+} kiln_pack_opts;
+
+/* Compiles every recipe for every target and bucket and writes one pack to path (written whole to a
+ * temporary file, then renamed). The same inputs give the same bytes. KILN_ERR_USAGE for an unknown
+ * target or a malformed bucket; KILN_ERR_INPUT for a recipe that fails or whose launch rules cannot
+ * be written as data; KILN_ERR_COMPILE; KILN_ERR_SYSTEM when path cannot be written. */
+kiln_status kiln_pack_write(kiln_session *s, const kiln_pack_opts *o, const char *path);
+
+/* Writes a C header with one typed launch function per kernel of the pack at pack_path (checked by
+ * the loader first: KILN_ERR_INPUT with its reason). */
+kiln_status kiln_pack_header(kiln_session *s, const char *pack_path, const char *header_path);
 
 /* ---- tuning: sweeps over a recipe's knobs, kept in SQLite (docs/tuning.md) ---- */
 

@@ -389,7 +389,8 @@ static void check_alloc_shared(verifier *V, ir_opid op) {
   opt_int(V, op, "offset");
 }
 
-/* load_shared: smem -> tile; store_shared: smem, tile. Same shape and element. */
+/* load_shared: smem -> tile; store_shared: smem, tile. Same shape and element; load_shared
+ * {trans = 1} reads a rank-2 buffer as its transpose. */
 static void check_shared_access(verifier *V, ir_opid op) {
   ir_type s = otype(V, op, 0);
   if (s.kind != IR_TSMEM) fail(V, op, "operand 0 has type %s; expected an smem buffer", ts(V, s));
@@ -397,9 +398,12 @@ static void check_shared_access(verifier *V, ir_opid op) {
   ir_type t = is_load ? rtype(V, op, 0) : otype(V, op, 1);
   ir_type want = s;
   want.kind = IR_TTILE;
+  int trans = is_load && ir_attr_get(O(V, op)->attrs, "trans") ? (int)need_int_in(V, op, "trans", 0, 1) : 0;
+  if (trans && s.rank != 2) fail(V, op, "trans = 1 needs a rank-2 buffer; %s has rank %d", ts(V, s), s.rank);
+  if (trans) want.shape[0] = s.shape[1], want.shape[1] = s.shape[0];
   if (!ir_type_eq_nolayout(t, want))
-    fail(V, op, "%s has type %s; expected %s (the buffer's shape)", is_load ? "result 0" : "operand 1",
-         ts(V, t), ts(V, want));
+    fail(V, op, "%s has type %s; expected %s (the buffer's shape%s)", is_load ? "result 0" : "operand 1",
+         ts(V, t), ts(V, want), trans ? ", transposed" : "");
 }
 
 static void check_reduce(verifier *V, ir_opid op) {

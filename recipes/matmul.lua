@@ -9,8 +9,8 @@
 -- inside C, so any M, N, K work.
 --
 -- The space: tile shape, warps, stages; dtype f16, bf16 (sm_80+), e4m3 and e5m2 (sm_89+), f32, or
--- i8 with i32 accumulation; A and B row-major or column-major (trans_a, trans_b: the same tensor
--- read through a view with swapped strides); an epilogue of alpha (float outputs), a bias vector,
+-- i8 with i32 accumulation; A and B row-major or column-major (trans_a, trans_b: A stored K x M, B
+-- stored N x K as a PyTorch Linear weight, copied as stored and read back transposed); an epilogue of alpha (float outputs), a bias vector,
 -- relu or tanh-GELU, and the output type `out`. A type the target lacks is refused by codegen at
 -- the k.dot line.
 local kiln = require "kiln"
@@ -38,10 +38,10 @@ return kiln.recipe {
   name = "matmul",
   params = { M = 256, N = 256, K = 256, alpha = "none" },
   tune = {
-    BLOCK_M = { default = 64, values = { 16, 32, 64, 128, 256 } },
-    BLOCK_N = { default = 64, values = { 16, 32, 64, 128, 256 } },
+    BLOCK_M = { default = 128, values = { 16, 32, 64, 128, 256 } },
+    BLOCK_N = { default = 128, values = { 16, 32, 64, 128, 256 } },
     BLOCK_K = { default = 32, values = { 8, 16, 32, 64, 128 } },
-    warps = { default = 4, values = { 1, 2, 4, 8 } },
+    warps = { default = 8, values = { 1, 2, 4, 8 } },
     stages = { default = 3, values = { 1, 2, 3, 4, 5 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3", "e5m2", "i8", "f32" } },
     out = { default = "f16", values = { "f16", "bf16", "f32", "i32" } },
@@ -95,6 +95,7 @@ return kiln.recipe {
     { M = 65, N = 33, K = 40, dtype = "bf16", out = "bf16", BLOCK_M = 32, BLOCK_N = 32, BLOCK_K = 16 },
     { M = 45, N = 38, K = 70, trans_a = 1 },
     { M = 45, N = 38, K = 70, trans_b = 1, stages = 2 },
+    { M = 136, N = 72, K = 64, trans_b = 1 },
     { M = 40, N = 50, K = 66, trans_a = 1, trans_b = 1, dtype = "bf16", out = "bf16" },
     { M = 70, N = 66, K = 90, bias = 1, act = "gelu", alpha = 0.75, out = "f32" },
     { M = 17, N = 130, K = 65, dtype = "f32", out = "f32", BLOCK_K = 16 },
@@ -111,20 +112,27 @@ return kiln.recipe {
     if p.out == "i32" and (p.alpha ~= "none" or p.act == "gelu") then
       error("alpha and gelu apply to float outputs; out = i32 takes act none or relu and no alpha", 0)
     end
-    local a = p.trans_a and k.view(k.args.a, { M, K }, { 1, M }) or k.view(k.args.a, { M, K })
-    local b = p.trans_b and k.view(k.args.b, { K, N }, { 1, K }) or k.view(k.args.b, { K, N })
+    -- A transposed operand is copied as stored (rows of contiguous elements: cp.async chunks) into a
+    -- buffer of the stored shape, and read back transposed (ldmatrix without .trans for B).
+    local a = p.trans_a and k.view(k.args.a, { K, M }) or k.view(k.args.a, { M, K })
+    local b = p.trans_b and k.view(k.args.b, { N, K }) or k.view(k.args.b, { K, N })
     local c = k.view(k.args.c, { M, N })
     local row = k.program_id(0) * BM
     local col = k.program_id(1) * BN
 
-    local sa = k.alloc_shared(p.dtype, { BM, BK }, { swizzle = swizzle(BK, p.dtype) })
-    local sb = k.alloc_shared(p.dtype, { BK, BN }, { swizzle = swizzle(BN, p.dtype) })
+    local function buffer(rows, cols)
+      return k.alloc_shared(p.dtype, { rows, cols }, { swizzle = swizzle(cols, p.dtype) })
+    end
+    local sa = p.trans_a and buffer(BK, BM) or buffer(BM, BK)
+    local sb = p.trans_b and buffer(BN, BK) or buffer(BK, BN)
     local acc0 = k.full({ BM, BN }, 0, int and "i32" or "f32")
     local acc = k.range(0, K, BK, { acc0 }, function(kk, acc)
-      k.copy(a, { row, kk }, sa)
-      k.copy(b, { kk, col }, sb)
+      k.copy(a, p.trans_a and { kk, row } or { row, kk }, sa)
+      k.copy(b, p.trans_b and { col, kk } or { kk, col }, sb)
       k.barrier()
-      local r = k.dot(k.load_shared(sa), k.load_shared(sb), acc)
+      local ta = k.load_shared(sa, { trans = p.trans_a })
+      local tb = k.load_shared(sb, { trans = p.trans_b })
+      local r = k.dot(ta, tb, acc)
       k.barrier()
       return r
     end, { stages = p.stages })

@@ -78,6 +78,9 @@ typedef struct {
 #define FIELD(f, sig, s1, s2) CUresult(*f) sig;
   RT_CUDA_CALLS(FIELD)
 #undef FIELD
+  /* Optional (CUDA 12 and newer): a driver without it loads, and only tensor maps are refused. */
+  CUresult (*cuTensorMapEncodeTiled)(void *, int, unsigned, void *, const uint64_t *, const uint64_t *,
+                                     const uint32_t *, const uint32_t *, int, int, int, int);
 } cuda_table;
 
 static struct {
@@ -144,6 +147,7 @@ static int load_locked(void) {
   if (resolve_one((void **)&drv.cu.f, s1, s2, lib)) return -1;
   RT_CUDA_CALLS(RESOLVE)
 #undef RESOLVE
+  *(void **)&drv.cu.cuTensorMapEncodeTiled = lookup("cuTensorMapEncodeTiled");
   CUresult r = drv.cu.cuInit(0);
   if (r != CUDA_SUCCESS) return cu_fail("cuInit", r, drv.why, sizeof drv.why);
   return 0;
@@ -231,6 +235,11 @@ void rt_device_close(rt_device *d) {
   free(d);
 }
 
+int rt_device_bind(rt_device *d, char *err, size_t errn) {
+  CU(cuCtxSetCurrent, (d->ctx));
+  return 0;
+}
+
 const char *rt_device_name(const rt_device *d) { return d->name; }
 int rt_device_sm(const rt_device *d) { return d->sm; }
 int rt_device_smem_optin(const rt_device *d) { return d->smem_optin; }
@@ -241,6 +250,27 @@ void rt_sm_target_name(int sm, char *buf, size_t n) {
     snprintf(buf, n, "sm_%da", sm); /* the arch-specific rows: wgmma, tcgen05, sm_120 mma kinds */
   else
     snprintf(buf, n, "sm_%d", sm);
+}
+
+int rt_target_sm(const char *name) {
+  if (strncmp(name, "sm_", 3) || name[3] < '1' || name[3] > '9') return -1;
+  char *end;
+  long v = strtol(name + 3, &end, 10);
+  if ((*end && strcmp(end, "a") && strcmp(end, "f")) || v > 1000) return -1;
+  return (int)v;
+}
+
+int rt_pick_target(int sm, const char *const *names, int n) {
+  char want[16];
+  rt_sm_target_name(sm, want, sizeof want);
+  int best = -1, best_sm = -1;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(names[i], want)) return i;
+    int s = rt_target_sm(names[i]);
+    int plain = s >= 0 && names[i][strlen(names[i]) - 1] != 'a' && names[i][strlen(names[i]) - 1] != 'f';
+    if (plain && s <= sm && s > best_sm) best = i, best_sm = s;
+  }
+  return best;
 }
 
 /* ---- memory ---- */
@@ -268,6 +298,20 @@ int rt_mem_download(rt_device *d, void *dst, rt_dptr src, size_t bytes, char *er
 
 int rt_mem_set8(rt_device *d, rt_dptr dst, unsigned char v, size_t bytes, char *err, size_t errn) {
   if (bytes) CU(cuMemsetD8, (dst, v, bytes));
+  return 0;
+}
+
+int rt_cu_tensor_map_encode(void *map, int dtype, unsigned rank, void *gaddr, const uint64_t *dims,
+                            const uint64_t *strides, const uint32_t *box, const uint32_t *elem_strides,
+                            int swizzle, int oob_nan, char *err, size_t errn) {
+  if (rt_driver_load(err, errn)) return -1;
+  if (!drv.cu.cuTensorMapEncodeTiled) {
+    snprintf(err, errn, "the CUDA driver has no cuTensorMapEncodeTiled (tensor maps need CUDA 12 or newer)");
+    return -1;
+  }
+  enum { INTERLEAVE_NONE = 0, L2_PROMOTION_128B = 2 };
+  CU(cuTensorMapEncodeTiled, (map, dtype, rank, gaddr, dims, strides, box, elem_strides, INTERLEAVE_NONE,
+                              swizzle, L2_PROMOTION_128B, oob_nan));
   return 0;
 }
 
@@ -352,6 +396,14 @@ int rt_launch(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes
   if (grid_ok(grid, threads, err, errn)) return -1;
   CU(cuLaunchKernel, (k->fn, (unsigned)grid[0], (unsigned)grid[1], (unsigned)grid[2], (unsigned)threads, 1, 1,
                       (unsigned)shared_bytes, NULL, params, NULL));
+  return 0;
+}
+
+int rt_launch_on(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params,
+                 void *stream, char *err, size_t errn) {
+  if (grid_ok(grid, threads, err, errn)) return -1;
+  CU(cuLaunchKernel, (k->fn, (unsigned)grid[0], (unsigned)grid[1], (unsigned)grid[2], (unsigned)threads, 1, 1,
+                      (unsigned)shared_bytes, (CUstream)stream, params, NULL));
   return 0;
 }
 

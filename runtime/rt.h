@@ -70,6 +70,9 @@ typedef struct rt_device rt_device;
 /* Opens device `ordinal` and makes its primary context current on the calling thread. */
 int rt_device_open(int ordinal, rt_device **out, char *err, size_t errn);
 void rt_device_close(rt_device *d);
+/* Makes d's primary context current on the calling thread (a launch from a thread other than the
+ * one that opened d needs it). */
+int rt_device_bind(rt_device *d, char *err, size_t errn);
 const char *rt_device_name(const rt_device *d);
 int rt_device_sm(const rt_device *d);         /* major*10 + minor: 90 for sm_90 */
 int rt_device_smem_optin(const rt_device *d); /* shared bytes per block with the opt-in */
@@ -78,6 +81,14 @@ int rt_device_count(const rt_device *d);      /* multiprocessors */
 /* The preferred target spelling for a device's sm: 90 -> "sm_90a", 100 -> "sm_100a",
  * 120 -> "sm_120a", else "sm_XX". (The caller falls back to the nearest lower row it knows.) */
 void rt_sm_target_name(int sm, char *buf, size_t n);
+
+/* The row among names[0..n-1] ("sm_80", "sm_90a") whose code runs on a device of compute capability sm:
+ * the preferred spelling (rt_sm_target_name) if present, else the highest plain row (no 'a' suffix:
+ * arch-specific code runs only on its own sm; plain PTX compiles forward) at or below sm. -1 if none.
+ * `kiln run` and the pack loader both pick with it. */
+int rt_pick_target(int sm, const char *const *names, int n);
+/* The compute capability a target name spells ("sm_90a": 90); -1 if it is not sm_DIGITS[a|f]. */
+int rt_target_sm(const char *name);
 
 /* ---- device memory ---- */
 
@@ -102,9 +113,59 @@ void rt_kernel_free(rt_kernel *k);
 /* params[i] points at the value of kernel argument i (an rt_dptr for buffers), as cuLaunchKernel wants. */
 int rt_launch(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params, char *err,
               size_t errn);
+/* rt_launch on a caller's stream (a CUstream; NULL: the legacy default stream). */
+int rt_launch_on(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params,
+                 void *stream, char *err, size_t errn);
 /* Launches reps times between two events and waits; *ms receives the mean milliseconds per launch. */
 int rt_launch_timed(rt_kernel *k, const int64_t grid[3], int threads, int shared_bytes, void **params,
                     int reps, double *ms, char *err, size_t errn);
 int rt_synchronize(rt_device *d, char *err, size_t errn);
+
+/* ---- tensor maps (tensormap.c): the operand of Hopper's bulk tensor copies ---- */
+
+typedef enum {
+  RT_TMAP_U8,
+  RT_TMAP_U16,
+  RT_TMAP_U32,
+  RT_TMAP_I32,
+  RT_TMAP_U64,
+  RT_TMAP_I64,
+  RT_TMAP_F16,
+  RT_TMAP_F32,
+  RT_TMAP_F64,
+  RT_TMAP_BF16,
+  RT_TMAP_NTYPES
+} rt_tmap_type; /* the driver's CUtensorMapDataType values, in its order */
+
+enum { RT_TMAP_BYTES = 128, RT_TMAP_MAXDIM = 5 };
+
+/* A tiled view of a tensor in device memory: what cuTensorMapEncodeTiled takes. Dimension 0 is the
+ * innermost (contiguous); strides[i] is the byte distance between consecutive indices of dimension
+ * i + 1; the box is the tile one copy moves; swizzle is 0, 32, 64 or 128 (bytes); oob_nan asks for NaN
+ * instead of zero in out-of-bounds float elements. */
+typedef struct {
+  rt_tmap_type type;
+  int rank; /* 1..5 */
+  rt_dptr gaddr;
+  uint64_t dims[RT_TMAP_MAXDIM];
+  uint64_t strides[RT_TMAP_MAXDIM - 1];
+  uint32_t box[RT_TMAP_MAXDIM];
+  uint32_t elem_strides[RT_TMAP_MAXDIM]; /* 0 is read as 1 */
+  int swizzle;
+  int oob_nan;
+} rt_tmap_desc;
+
+/* Bytes per element of a type (0 for none). */
+int rt_tmap_elem_bytes(rt_tmap_type t);
+/* Checks d by the rules the driver documents, so that a bad map is an error naming the field before
+ * any driver call. 0, or -1 with "tensor map: ...". */
+int rt_tmap_check(const rt_tmap_desc *d, char *err, size_t errn);
+/* Checks d and asks the driver for the 128-byte map (map: RT_TMAP_BYTES, 64-byte aligned). The map is
+ * passed to a kernel by value, as a `.param .align 64 .b8 [128]` parameter: params[i] points at it. */
+int rt_tmap_encode(const rt_tmap_desc *d, void *map, char *err, size_t errn);
+/* cuda.c: the driver call itself (dtype, swizzle in the driver's codes; no interleave, L2 128 B). */
+int rt_cu_tensor_map_encode(void *map, int dtype, unsigned rank, void *gaddr, const uint64_t *dims,
+                            const uint64_t *strides, const uint32_t *box, const uint32_t *elem_strides,
+                            int swizzle, int oob_nan, char *err, size_t errn);
 
 #endif

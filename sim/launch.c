@@ -332,6 +332,7 @@ static void worker_free(sim_worker *w) {
   sim_cp_shadow_free(&w->cps);
   free(w->th);
   free(w->warp_arrived);
+  sim_hopper_free(w);
   free(w->shared);
   free(w->shadow);
   sim_prof_free(w->prof);

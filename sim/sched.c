@@ -71,6 +71,8 @@ static void sim_yield(sim_worker *w) {
   switch_to(&th[cur], &w->sched);
 }
 
+void sim_park(sim_worker *w) { sim_yield(w); }
+
 /* After a release: the released threads go on in tid order from `first`, the running one in its turn. */
 static void resume_from(sim_worker *w, int first) {
   int cur = w->cur;
@@ -214,6 +216,7 @@ static void report_warp_deadlock(sim_worker *w, int first, int *a, int *b) {
 }
 
 static void report_deadlock(sim_worker *w) {
+  if (sim_hopper_deadlock(w)) return;
   int *a = malloc(sizeof(int) * (size_t)w->nthreads * 2), *b = a + w->nthreads;
   int i = 0;
   while (i < w->nthreads && w->th[i].state != SIM_AT_WARP) i++;
@@ -243,6 +246,7 @@ static void thread_main(void *arg) {
   ffi_arg ret;
   ffi_call((ffi_cif *)&x->cif, x->k->entry, &ret, x->argv);
   sim_cp_async_wait(&t->cpq, &w->cps, -1); /* copies still in flight land when their thread exits */
+  sim_hopper_thread_exit(w, t);
   t->state = SIM_EXITED;
   w->nexited++;
   sim_yield(w); /* never returns: an exited thread is never resumed */
@@ -260,6 +264,7 @@ int sim_block_run(sim_worker *w, int64_t linear) {
   block_coords(w, linear);
   w->linear = linear;
   sim_check_block_start(w);
+  sim_hopper_block_start(w);
   w->bar_arrived = w->nexited = 0;
   w->failed = 0;
   memset(w->warp_arrived, 0, sizeof(int) * (size_t)w->nwarps);

@@ -19,6 +19,7 @@
 #include "../codegen/sim_abi.h"
 #include "fiber.h"
 #include "sim.h"
+#include "sim_hopper.h"
 #include "sim_mma.h"
 
 /* How a kernel parameter is passed. */
@@ -97,7 +98,8 @@ typedef struct sim_exec {
 /* An access kind bit beyond the ABI's: a cp.async destination, which may overlap copies in flight. */
 enum { SIM_ACC_ASYNC = 4 };
 
-typedef enum { SIM_RUN, SIM_AT_BARRIER, SIM_AT_WARP, SIM_EXITED } sim_state;
+/* SIM_AT_WARPGROUP and SIM_AT_MBAR: a wgmma rendezvous, an mbarrier wait (hopper_ops.c). */
+typedef enum { SIM_RUN, SIM_AT_BARRIER, SIM_AT_WARP, SIM_EXITED, SIM_AT_WARPGROUP, SIM_AT_MBAR } sim_state;
 
 typedef struct sim_thread {
   sim_tstate ts; /* first: __kiln_sim_thread returns its address */
@@ -167,6 +169,7 @@ typedef struct sim_worker {
   void *altstack; /* guard.c: this host thread's signal stack while it runs blocks */
   stack_t old_altstack;
   struct sim_prof_w *prof; /* profile.c: NULL unless the launch profiles */
+  struct sim_hopper *hop;  /* hopper_ops.c: NULL until the block uses a Hopper op */
 } sim_worker;
 
 extern __thread sim_worker *sim_cur;
@@ -180,6 +183,8 @@ int32_t sim_shfl_arrive(sim_worker *w, int32_t mode, int32_t v, int32_t arg, con
  * (their op operands filled in), and releases them. */
 typedef void (*sim_warp_fn)(sim_worker *w, struct sim_thread *lanes, int n);
 void sim_warp_arrive(sim_worker *w, const char *what, const char *site, sim_warp_fn done);
+/* Switches away from the running thread, which has set its state to a waiting one (hopper_ops.c). */
+void sim_park(sim_worker *w);
 /* Writes "sim: WHAT in kernel K, block (x,y,z): DETAIL" into w->report and marks the block failed. */
 void sim_report(sim_worker *w, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* From a fiber: abandons it and returns to the worker's scheduler. */

@@ -277,17 +277,12 @@ double harness_round_named(const char *elem, double v) {
 
 /* ---- targets ---- */
 
-static int arch_specific(const tg_target *t) { return t->name[strlen(t->name) - 1] == 'a'; }
-
 const tg_target *harness_pick_target(int sm, char *err, size_t errn) {
-  char name[16];
-  rt_sm_target_name(sm, name, sizeof name);
-  const tg_target *best = tg_target_lookup(name);
-  if (best) return best;
-  for (int i = 0; i < tg_ntargets; i++) {
-    const tg_target *t = &tg_targets[i];
-    if (t->sm <= sm && !arch_specific(t) && (!best || t->sm > best->sm)) best = t;
-  }
-  if (!best) snprintf(err, errn, "no target row for a device of compute capability %d.%d", sm / 10, sm % 10);
-  return best;
+  const char *names[64];
+  int n = tg_ntargets < 64 ? tg_ntargets : 64;
+  for (int i = 0; i < n; i++) names[i] = tg_targets[i].name;
+  int best = rt_pick_target(sm, names, n); /* the one rule, shared with the pack loader */
+  if (best < 0)
+    snprintf(err, errn, "no target row for a device of compute capability %d.%d", sm / 10, sm % 10);
+  return best < 0 ? NULL : &tg_targets[best];
 }

@@ -122,6 +122,7 @@ static int f_scalar(lua_State *L) {
 
 /* kiln.cdiv(a, b): ceil(a / b) for whole numbers a >= 0, b > 0 (grid sizes). */
 static int f_cdiv(lua_State *L) {
+  if (lua_istable(L, 1) || lua_istable(L, 2)) return kl_size_cdiv(L); /* tracing launch rules for a pack */
   lua_Integer a = luaL_checkinteger(L, 1), b = luaL_checkinteger(L, 2);
   if (a < 0 || b <= 0) luaL_error(L, "kiln.cdiv(%I, %I): needs a >= 0 and b > 0", a, b);
   lua_pushinteger(L, (a + b - 1) / b);

@@ -91,6 +91,9 @@ int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg);
 void kl_param_list(kl_recipe *r, char *buf, size_t n);
 const char *kl_setting_value(kl_recipe *r, const kl_settings *s, const char *name);
 
+/* kiln.cdiv on a problem-size symbol (kl_trace.c): the expression "a b cdiv". */
+int kl_size_cdiv(lua_State *L);
+
 /* ---- kl_sandbox.c ---- */
 
 lua_State *kl_sandbox_state(kl_recipe *r);           /* a new state under r's limits (r->opt set) */

@@ -209,11 +209,24 @@ static int f_copy(lua_State *L) {
   return 0;
 }
 
-/* k.load_shared(smem) */
+/* k.load_shared(smem[, {trans = true}]): trans reads a rank-2 buffer [R, C] as its transpose [C, R]. */
 static int f_load_shared(lua_State *L) {
+  static const char *const opts[] = {"trans", NULL};
   ir_val s;
   ir_type t = check_kind(L, 1, &s, IR_TSMEM, "k.load_shared");
-  kl_push(L, kl_op1(L, IR_OP_LOAD_SHARED, &s, 1, ir_t_tile((ir_elem)t.elem, t.rank, t.shape)));
+  check_opts(L, 2, opts, "k.load_shared");
+  int trans = 0;
+  if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "trans") != LUA_TNIL) {
+    if (!lua_isboolean(L, -1)) luaL_error(L, "k.load_shared: trans is true or false");
+    trans = lua_toboolean(L, -1);
+    if (trans && t.rank != 2)
+      luaL_error(L, "k.load_shared: trans needs a rank-2 buffer, got rank %d", t.rank);
+  }
+  uint32_t shape[IR_MAXRANK];
+  for (int d = 0; d < t.rank; d++) shape[d] = t.shape[trans ? t.rank - 1 - d : d];
+  ir_val r = kl_op1(L, IR_OP_LOAD_SHARED, &s, 1, ir_t_tile((ir_elem)t.elem, t.rank, shape));
+  if (trans) ir_op_set_i(kl_build_get(L)->fn, ir_v(kl_build_get(L)->fn, r)->def, "trans", 1);
+  kl_push(L, r);
   return 1;
 }
 

@@ -131,6 +131,22 @@ int kl_recipe_grid(kl_recipe *r, const kl_settings *s, int64_t grid[3], char *er
  * accepts s, 1 with the refusing one's reason in why ("FILE:LINE: constraints[i] refuses it" when it
  * gives none), -1 with "FILE:LINE: message" in err when one raises an error. */
 int kl_recipe_constraints(kl_recipe *r, const kl_settings *s, char *why, size_t whyn, char *err, size_t errn);
+/* Launch rules as expressions of the problem sizes (kl_trace.c; the form is docs/packs.md's
+ * "Expressions"): the sizes are the whole-number parameters the kernel also takes as a scalar of the
+ * same name; grid, tensor dims and scalar values are written in terms of them for the settings s. */
+enum { KL_MAXSIZES = 16, KL_EXPR_MAX = 256 };
+typedef struct {
+  int nsizes;
+  const char *sizes[KL_MAXSIZES]; /* parameter names, in kl_recipe_param order (sorted by name) */
+  int64_t bucket[KL_MAXSIZES];    /* their values in s */
+  char grid[3][KL_EXPR_MAX];
+  int nargs;
+  char dims[KL_MAXARGS][3][KL_EXPR_MAX]; /* tensors */
+  char value[KL_MAXARGS][KL_EXPR_MAX];   /* scalars: an expression, or "#X" for a float constant */
+} kl_launch_rule;
+/* 0, or -1 with "FILE:LINE: message" (a rule that compares or converts a size cannot be data). */
+int kl_recipe_launch_rule(kl_recipe *r, const kl_settings *s, kl_launch_rule *out, char *err, size_t errn);
+
 /* The variants `make demo` and the tests exercise: a list of settings overrides (e.g. shapes with
  * ragged edges), declared by the recipe as `checks = { {M=..., N=...}, ... }`. Returns the count. */
 int kl_recipe_checks(kl_recipe *r, kl_settings *out, int max);

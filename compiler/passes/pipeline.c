@@ -13,8 +13,8 @@
  *                                     (S >= 3: a loop over s, rotating the buffers like the main one)
  *   for i, (cur_0 .. cur_{S-1}) = (buf_0 .. buf_{S-1}) {
  *     async_wait {pending = (S-2) * copies}; barrier     (iteration i's copies are complete)
- *     ... load_shared(cur_0) ...                         (the body, reading the oldest stage)
  *     copy(A, f(i + (S-1)*step), cur_{S-1}, i + (S-1)*step < hi) {async = 1}
+ *     ... load_shared(cur_0) ...                         (the body, reading the oldest stage)
  *     yield ..., cur_1 .. cur_{S-1}, cur_0               (rotate the stages)
  *   }
  *   async_wait {pending = 0}; barrier
@@ -321,13 +321,14 @@ static void read_oldest(loop_ctx *lc, const ir_val *orig) {
   }
 }
 
-/* At the end of the body: the copies of iteration i + S-1 into stage S-1 (the one iteration i-1
- * read), then the stages rotate in the yield. */
+/* Right after the body's first barrier: the copies of iteration i + S-1 into stage S-1 (the one
+ * iteration i-1 read, which every thread has left at that barrier), so that they are in flight
+ * during this iteration's work; the stages rotate in the yield. */
 static void issue_next(loop_ctx *lc) {
   ir_func *fn = lc->fn;
   int S = lc->stages, m = lc->ncopy;
   ir_opid y = ir_r(fn, lc->body)->last;
-  ir_builder end = ir_builder_before(fn, y);
+  ir_builder end = ir_builder_before(fn, ir_o(fn, lc->barrier)->next);
   ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
   for (int j = 0; j < m; j++) dst[j] = stage_arg(lc, j, S - 1);
   issue(lc, &end, iter_value(&end, lc->iv, ir_o(fn, lc->loop)->opnd[2], S - 1), dst);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh BUILD SECONDS - runs each libFuzzer target of the sanitizer build for SECONDS, both at once.
+# run.sh BUILD SECONDS - runs each libFuzzer target of the sanitizer build for SECONDS, all at once.
 #
 # The seed corpora are copied into BUILD/fuzz/<target>/corpus, which keeps what each run learns for
 # the next one; the repository's files are never written. IR seeds: tests/fuzz/corpus/ir/ (one
@@ -14,7 +14,8 @@ build=${1:?usage: run.sh BUILD SECONDS}
 seconds=${2:?usage: run.sh BUILD SECONDS}
 src=$(cd "$(dirname "$0")" && pwd)
 # target, largest input (bytes): IR seeds are one kernel each; the largest recipe is about 10 KiB
-targets="ir:4096 recipe:12288"
+# packs: the seeds are up to about 110 KiB
+targets="ir:4096 recipe:12288 pack:131072"
 pids=""
 for t in $targets; do
   name=${t%%:*} max_len=${t#*:}
@@ -25,6 +26,12 @@ for t in $targets; do
     for d in recipes tests/recipes_bad tests/lit/lua; do
       for f in "$src/../../$d"/*.lua; do cp "$f" "$work/corpus/$(basename "$d")-$(basename "$f")"; done
     done
+  elif [ "$name" = pack ]; then
+    r="$src/../../recipes"
+    "$build/kiln" pack "$r/vector_add.lua" --targets sm_80,sm_90a --shapes n=10,BLOCK=128 --shapes n=100000 \
+      --no-cubin -o "$work/corpus/vector_add.kpack" &&
+      "$build/kiln" pack "$r/softmax.lua" "$r/attention.lua" --targets sm_80 --no-cubin -o "$work/corpus/two.kpack" ||
+      { echo "fuzz_pack: cannot make the seed packs"; exit 1; }
   else
     cp "$src/corpus/$name"/* "$work/corpus/"
   fi

@@ -52,6 +52,8 @@ for f in $(find ir target codegen sim runtime include compiler -name '*.[ch]' -o
     fi
     to=$(layer_of "$p")
     [ "$to" = "$from" ] && continue
+    # runtime/ implements the pack loader's public header and may include that one file of include/.
+    [ "$from" = runtime ] && [ "$p" = include/kiln_rt.h ] && continue
     case " $ok " in
     *" $to "*) ;;
     *) echo "FAIL $f includes $p: layer '$from' may not include '$to' (allowed: ${ok:-none})"; fail=1 ;;

@@ -213,6 +213,13 @@ static void cp_async_kernel(const tg_target *t, int generic_dst) {
   cg_nvptx_cp_async_commit(&k.c);
   cg_nvptx_cp_async_wait(&k.c, 0);
   kern_end(&k, "cp.async 8/4", "cp.async.ca.shared.global [");
+  /* all or nothing (an i1 source size): a predicated copy and a predicated zero fill */
+  kern_begin(&k, t);
+  LLVMValueRef odd = LLVMBuildTrunc(k.c.b, load_in(&k, k.i32, 12), LLVMInt1TypeInContext(k.c.ctx), "");
+  cg_nvptx_cp_async(&k.c, elem_ptr(&k, k.smem, i8, 0), elem_ptr(&k, k.in, i8, 0), 16, odd);
+  cg_nvptx_cp_async_commit(&k.c);
+  cg_nvptx_cp_async_wait(&k.c, 0);
+  kern_end(&k, "cp.async all or nothing", "], 16, 0;");
 }
 
 /* ---- target checks ---- */

@@ -195,7 +195,8 @@ static void test_matmul(void) {
   char err[2048];
   kl_settings s;
   int64_t g[3];
-  kl_recipe *r = load_with("recipes/matmul.lua", &s, (const char *[]){"M=100", "N=70", "dtype=bf16", NULL});
+  kl_recipe *r = load_with("recipes/matmul.lua", &s,
+                           (const char *[]){"M=100", "N=70", "dtype=bf16", "BLOCK_M=64", "BLOCK_N=64", NULL});
   if (!r) return;
   CHECK(kl_recipe_grid(r, &s, g, err, sizeof err) == 0 && g[0] == 2 && g[1] == 2 && g[2] == 1, "matmul grid");
   ir_func *fn = kl_recipe_build(r, &s, &tg_targets[0], err, sizeof err);
@@ -486,6 +487,12 @@ static void test_memory_errors(void) {
              "k.alloc_shared: swizzle must be a whole number >= 0");
   body_fails("local s = k.alloc_shared('f32', { 64 }, { banks = 1 })",
              "k.alloc_shared: unknown option 'banks'");
+  body_fails("local z = k.load_shared(k.alloc_shared('f32', { 64 }), { trans = true })",
+             "k.load_shared: trans needs a rank-2 buffer, got rank 1");
+  body_fails("local z = k.load_shared(k.alloc_shared('f32', { 8, 8 }), { trans = 1 })",
+             "k.load_shared: trans is true or false");
+  body_fails("local z = k.load_shared(k.alloc_shared('f32', { 8, 8 }), { transpose = true })",
+             "k.load_shared: unknown option 'transpose'");
   body_fails("k.copy(x, { 0 }, k.alloc_shared('f16', { 64 }))",
              "k.copy: smem<64xf16> from a rank-1 f32 view");
   body_fails("k.copy(x, { 0 }, k.alloc_shared('f32', { 64 }), { pad = 'no' })",

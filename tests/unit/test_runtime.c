@@ -51,6 +51,13 @@ static struct {
   int touch_param0;      /* launches add 1 to the int that parameter 0 points at */
   const char *ptx_needs; /* a module load fails unless the PTX contains this */
   int any_kernel_name;   /* every kernel name is found (else only kernel_main) */
+  struct {               /* the last cuTensorMapEncodeTiled call, and what it returns */
+    int calls, result, dtype, interleave, swizzle, l2, oob;
+    unsigned rank;
+    void *gaddr;
+    uint64_t dims[5], strides[4];
+    uint32_t box[5], es[5];
+  } tmap;
 } fake;
 
 static int module_token; /* a CUmodule / CUfunction handle is the address of this */
@@ -72,6 +79,19 @@ static CUresult f_retain(void **ctx, int dev) { return *ctx = &module_token, fak
 static CUresult f_release(int dev) { return fake.ctx_released++, OK; }
 static CUresult f_set_current(void *ctx) { return OK; }
 static CUresult f_sync(void) { return OK; }
+static CUresult f_tmap(void *map, int dtype, unsigned rank, void *gaddr, const uint64_t *dims,
+                       const uint64_t *strides, const uint32_t *box, const uint32_t *es, int interleave,
+                       int swizzle, int l2, int oob) {
+  fake.tmap.calls++;
+  fake.tmap.dtype = dtype, fake.tmap.rank = rank, fake.tmap.gaddr = gaddr, fake.tmap.interleave = interleave;
+  fake.tmap.swizzle = swizzle, fake.tmap.l2 = l2, fake.tmap.oob = oob;
+  for (unsigned i = 0; i < rank && i < 5; i++) {
+    fake.tmap.dims[i] = dims[i], fake.tmap.box[i] = box[i], fake.tmap.es[i] = es[i];
+    if (i) fake.tmap.strides[i - 1] = strides[i - 1];
+  }
+  memset(map, 0x5a, 128); /* the driver's opaque bytes */
+  return fake.tmap.result;
+}
 
 /* Bad PTX (containing "syntax error") fails with a JIT log, as the real driver does. */
 static CUresult f_load(void **mod, const void *image, unsigned nopt, int *opts, void **vals) {
@@ -173,13 +193,15 @@ static CUresult f_err_string(CUresult r, const char **s) {
 /* ---- the fake driver as a shared library (CMake target kiln_fake_cuda) ----
  * The same fake under the driver's own symbol names, for running the kiln binary against it with
  * KILN_CUDA_LIB. Kernels do nothing, so every output keeps its poison. FAKE_CUDA_PTX_NEEDS makes a
- * module load fail unless the PTX contains that text; FAKE_CUDA_LAUNCH_RESULT is what launches return. */
+ * module load fail unless the PTX contains that text; FAKE_CUDA_LAUNCH_RESULT is what launches return;
+ * FAKE_CUDA_TOUCH_PARAM0 makes each launch add 1 to the int that parameter 0 points at. */
 #define EXPORT __attribute__((visibility("default")))
 EXPORT CUresult cuInit(unsigned f) {
   const char *lr = getenv("FAKE_CUDA_LAUNCH_RESULT");
   fake.launch_result = lr ? atoi(lr) : 0;
   fake.ptx_needs = getenv("FAKE_CUDA_PTX_NEEDS");
   fake.any_kernel_name = 1;
+  fake.touch_param0 = getenv("FAKE_CUDA_TOUCH_PARAM0") != NULL;
   return f_init(f);
 }
 EXPORT CUresult cuDeviceGetCount(int *n) { return f_count(n); }
@@ -210,11 +232,17 @@ EXPORT CUresult cuEventRecord(void *e, void *s) { return f_ev_record(e, s); }
 EXPORT CUresult cuEventSynchronize(void *e) { return f_ev_sync(e); }
 EXPORT CUresult cuEventElapsedTime(float *ms, void *a, void *b) { return f_ev_elapsed(ms, a, b); }
 EXPORT CUresult cuEventDestroy_v2(void *e) { return f_ev_destroy(e); }
+EXPORT CUresult cuTensorMapEncodeTiled(void *m, int t, unsigned r, void *g, const uint64_t *d,
+                                       const uint64_t *s, const uint32_t *b, const uint32_t *e, int il,
+                                       int sw, int l2, int oob) {
+  return f_tmap(m, t, r, g, d, s, b, e, il, sw, l2, oob);
+}
 EXPORT CUresult cuGetErrorName(CUresult r, const char **s) { return f_err_name(r, s); }
 EXPORT CUresult cuGetErrorString(CUresult r, const char **s) { return f_err_string(r, s); }
 
 #else
 
+#include "sim/sim_tma.h"
 #include "test.h"
 
 /* ---- 1. no driver ---- */
@@ -268,6 +296,7 @@ static const struct {
     {"cuEventElapsedTime_v2", (void *)f_ev_elapsed},
     {"cuEventElapsedTime", (void *)f_ev_elapsed},
     {"cuEventDestroy_v2", (void *)f_ev_destroy},
+    {"cuTensorMapEncodeTiled", (void *)f_tmap},
     {"cuGetErrorName", (void *)f_err_name},
     {"cuGetErrorString", (void *)f_err_string},
 };
@@ -298,6 +327,14 @@ static void test_load_errors(void) {
   fake.missing = "cuLaunchKernel";
   CHECK(rt_driver_load(err, sizeof err) == -1);
   CHECK_CONTAINS(err, "no CUDA driver (libcuda.so.1: has no cuLaunchKernel)");
+  /* a driver older than CUDA 12 (no tensor maps) loads; only tensor maps are refused */
+  fake_reset();
+  fake.missing = "cuTensorMapEncodeTiled";
+  CHECK(rt_driver_load(err, sizeof err) == 0, "%s", err);
+  _Alignas(64) unsigned char map[RT_TMAP_BYTES];
+  rt_tmap_desc d = {RT_TMAP_BF16, 3, 0x10000, {64, 48, 5}, {256, 256 * 48}, {64, 32, 1}, {0}, 128, 1};
+  CHECK(rt_tmap_encode(&d, map, err, sizeof err) == -1 && fake.tmap.calls == 0);
+  CHECK_STR(err, "the CUDA driver has no cuTensorMapEncodeTiled (tensor maps need CUDA 12 or newer)");
   fake_reset();
   CHECK(rt_driver_load(err, sizeof err) == 0);
   CHECK(fake.asked_v2_alloc == 1 && fake.asked_plain_alloc == 0); /* _v2 preferred */
@@ -499,7 +536,78 @@ static void test_kiln_on_fake(void) {
 #endif
 }
 
+/* ---- tensor maps: the description reaches the driver intact; bad ones never get there ---- */
+
+static void test_tensormap_encode(void) {
+  char err[512] = "";
+  _Alignas(64) unsigned char map[RT_TMAP_BYTES];
+  fake_reset();
+  rt_tmap_desc d = {RT_TMAP_BF16, 3, 0x10000, {64, 48, 5}, {256, 256 * 48}, {64, 32, 1}, {0}, 128, 1};
+  CHECK(rt_tmap_encode(&d, map, err, sizeof err) == 0, "%s", err);
+  CHECK(fake.tmap.calls == 1 && fake.tmap.dtype == 9 && fake.tmap.rank == 3 &&
+        fake.tmap.gaddr == (void *)0x10000);
+  CHECK(fake.tmap.dims[0] == 64 && fake.tmap.dims[2] == 5 && fake.tmap.strides[1] == 256 * 48);
+  CHECK(fake.tmap.box[0] == 64 && fake.tmap.box[1] == 32 && fake.tmap.es[0] == 1 && fake.tmap.es[2] == 1);
+  CHECK(fake.tmap.swizzle == 3 && fake.tmap.oob == 1 && fake.tmap.interleave == 0 && fake.tmap.l2 == 2);
+  CHECK(map[0] == 0x5a && map[127] == 0x5a);
+  d.type = RT_TMAP_I32, d.box[0] = 32, d.oob_nan = 1, d.swizzle = 0;
+  CHECK(rt_tmap_encode(&d, map, err, sizeof err) == 0 && fake.tmap.oob == 0 && fake.tmap.swizzle == 0,
+        "NaN fill only for floats");
+  fake.tmap.result = E_INVALID_VALUE;
+  CHECK(rt_tmap_encode(&d, map, err, sizeof err) == -1);
+  CHECK_STR(err, "cuTensorMapEncodeTiled failed: CUDA_ERROR_INVALID_VALUE: invalid argument");
+  fake.tmap.result = OK;
+  int calls = fake.tmap.calls;
+  d.box[0] = 2;
+  CHECK(rt_tmap_encode(&d, map, err, sizeof err) == -1 && fake.tmap.calls == calls);
+  CHECK_STR(err, "tensor map: the box's inner dimension is 8 bytes (want a multiple of 16)");
+  d.box[0] = 32, d.type = RT_TMAP_NTYPES;
+  CHECK(rt_tmap_check(&d, err, sizeof err) == -1);
+  CHECK_STR(err, "tensor map: element type 10 does not exist");
+  d.type = RT_TMAP_F32, d.gaddr = 0x10008;
+  CHECK(rt_tmap_check(&d, err, sizeof err) == -1);
+  CHECK_STR(err, "tensor map: global address 0x10008 is not 16-byte aligned");
+}
+
+/* The runtime's checks and the simulator's encoder (sim/sim_tma.c) hold the same rules: random maps
+ * near every limit are accepted or refused by both, with the same message. */
+static void test_tensormap_rules_agree(void) {
+  static const rt_tmap_type types[4] = {RT_TMAP_U8, RT_TMAP_F16, RT_TMAP_F32, RT_TMAP_F64};
+  static _Alignas(64) unsigned char buf[64];
+  _Alignas(64) unsigned char map[RT_TMAP_BYTES];
+  int accepted = 0, refused = 0;
+  for (int it = 0; it < 2000; it++) {
+    rt_tmap_desc d = {types[test_rand() % 4],
+                      1 + (int)(test_rand() % 6) - (int)(test_rand() % 2),
+                      0,
+                      {0},
+                      {0},
+                      {0},
+                      {0},
+                      (int[]){0, 32, 64, 128, 48}[test_rand() % 5],
+                      0};
+    d.gaddr = (rt_dptr)(uintptr_t)buf;
+    sim_tma_params p = {rt_tmap_elem_bytes(d.type), 1, d.rank, buf, {0}, {0}, {0}, {0}, d.swizzle, 0};
+    for (int i = 0; i < 5; i++) {
+      d.dims[i] = p.dims[i] = test_rand() % 50 ? 1 + test_rand() % 1000 : 0;
+      d.box[i] = p.box[i] = (uint32_t)(test_rand() % 10 ? 16 * (1 + test_rand() % 8) : test_rand() % 300);
+      d.elem_strides[i] = p.elem_strides[i] = test_rand() % 20 ? 1 : 1 + test_rand() % 9;
+      if (i < 4)
+        d.strides[i] = p.strides[i] = test_rand() % 10 ? 16 * (1 + test_rand() % 100) : test_rand() % 100;
+    }
+    char e1[256] = "", e2[256] = "";
+    int r1 = rt_tmap_check(&d, e1, sizeof e1), r2 = sim_tma_encode(&p, map, e2, sizeof e2);
+    CHECK(r1 == r2, "runtime %s ('%s'), simulator %s ('%s')", r1 ? "refuses" : "accepts", e1,
+          r2 ? "refuses" : "accepts", e2);
+    if (r1 && r2) CHECK_STR(e1, e2);
+    r1 ? refused++ : accepted++;
+  }
+  CHECK(accepted > 50 && refused > 50, "both outcomes drawn: %d accepted, %d refused", accepted, refused);
+}
+
 int main(void) {
+  test_tensormap_encode();
+  test_tensormap_rules_agree();
   test_no_driver();
   test_load_errors();
   test_device();

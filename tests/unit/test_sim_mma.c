@@ -508,12 +508,15 @@ static void build_kernels(gk *k, cg_mma_kind kind) {
   for (int i = 0; i < 4; i++) LLVMBuildStore(k->c.b, r[i], gk_word(k, k->out, i));
   LLVMBuildRetVoid(k->c.b);
 
-  gk_begin(k, "k_cp_async"); /* 16 bytes with src_bytes from in, then 8 and 4 bytes whole */
+  gk_begin(k, "k_cp_async"); /* 16 bytes with src_bytes from in, 8 and 4 bytes whole, 4 all or nothing */
   LLVMValueRef n = LLVMBuildLoad2(k->c.b, k->i32, gk_word(k, k->in, 0), "");
   cg_sim_cp_async(&k->c, gk_word(k, k->out, 0), gk_word(k, k->in, 4), 16, n);
   cg_sim_cp_async_commit(&k->c);
   cg_sim_cp_async(&k->c, gk_word(k, k->out, 8), gk_word(k, k->in, 8), 8, NULL);
   cg_sim_cp_async(&k->c, gk_word(k, k->out, 12), gk_word(k, k->in, 12), 4, LLVMConstInt(k->i32, 3, 0));
+  /* all or nothing: an i1 source size, here "n is odd" */
+  LLVMValueRef odd = LLVMBuildTrunc(k->c.b, n, LLVMInt1TypeInContext(k->c.ctx), "");
+  cg_sim_cp_async(&k->c, gk_word(k, k->out, 13), gk_word(k, k->in, 13), 4, odd);
   cg_sim_cp_async_commit(&k->c);
   cg_sim_cp_async_wait(&k->c, 1);
   cg_sim_cp_async_wait(&k->c, 0);
@@ -641,9 +644,11 @@ static void test_lowering(cg_mma_kind kind) {
   for (int l = 0; l < 32; l++) {
     char want[256];
     long o = (const unsigned char *)out - cp_base, b = 64L * l;
-    snprintf(want, sizeof want,
-             "cp(%ld,%ld,16,%d) commit cp(%ld,%ld,8,8) cp(%ld,%ld,4,3) commit wait(1) wait(0) ", o + b,
-             b + 16, l % 17, o + b + 32, b + 32, o + b + 48, b + 48);
+    snprintf(
+        want, sizeof want,
+        "cp(%ld,%ld,16,%d) commit cp(%ld,%ld,8,8) cp(%ld,%ld,4,3) cp(%ld,%ld,4,%d) commit wait(1) wait(0) ",
+        o + b, b + 16, l % 17, o + b + 32, b + 32, o + b + 48, b + 48, o + b + 52, b + 52,
+        l % 17 % 2 ? 4 : 0);
     if (strcmp(cp_log[l], want)) {
       fprintf(stderr, "cp.async lane %d:\n  got  %s\n  want %s\n", l, cp_log[l], want);
       test_failures++;

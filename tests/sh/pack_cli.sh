@@ -1,0 +1,40 @@
+#!/bin/sh
+# pack_cli.sh - `kiln pack` from the command line: every recipe packs for two targets; the same
+# command gives the same bytes; the header written beside the pack equals `kiln pack --header` of it
+# and compiles; and each usage or input error is one line naming the place, with a non-zero exit.
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+expect() { # expect NAME PATTERN -- command...
+  name=$1 pat=$2; shift 3
+  out=$("$@" 2>&1); rc=$?
+  if [ $rc -eq 0 ]; then echo "FAIL $name: exit 0"; fail=1; return; fi
+  first=$(printf '%s\n' "$out" | head -n 1)
+  if ! printf '%s\n' "$first" | grep -qF -- "$pat"; then echo "FAIL $name: got: $out"; fail=1; return; fi
+  echo "ok   $name: $first"
+}
+
+"$KILN" pack recipes/*.lua --targets sm_80,sm_90a --no-cubin -o "$tmp/all.kpack" --header "$tmp/all.h" ||
+  { echo "FAIL: packing every recipe"; exit 1; }
+"$KILN" pack recipes/*.lua --targets sm_80,sm_90a --no-cubin -o "$tmp/again.kpack" || exit 1
+cmp -s "$tmp/all.kpack" "$tmp/again.kpack" || { echo "FAIL: two runs gave different bytes"; fail=1; }
+"$KILN" pack --header "$tmp/again.h" "$tmp/all.kpack" || exit 1
+sed 's/ALL_H/AGAIN_H/g' "$tmp/all.h" | cmp -s - "$tmp/again.h" || { echo "FAIL: --header of the pack differs"; fail=1; }
+n=$(grep -c '^static inline int kiln_' "$tmp/all.h")
+[ "$n" = "$(ls recipes/*.lua | wc -l)" ] || { echo "FAIL: $n launch functions in the header"; fail=1; }
+printf '#include "all.h"\nint main(void) { return 0; }\n' > "$tmp/use.c"
+cc -std=c11 -Wall -Werror -fsyntax-only -Iinclude -I"$tmp" "$tmp/use.c" || { echo "FAIL: the header does not compile"; fail=1; }
+[ $fail = 0 ] && echo "ok   every recipe packed for sm_80 and sm_90a ($(wc -c < "$tmp/all.kpack") bytes, $n kernels), reproducible"
+
+expect no-recipe "kiln pack: no recipe" -- "$KILN" pack --targets sm_80 -o "$tmp/x.kpack"
+expect no-output "kiln pack: no output: -o NAME.kpack" -- "$KILN" pack recipes/softmax.lua --targets sm_80
+expect unknown-option "kiln pack: unknown option --fast" -- "$KILN" pack recipes/softmax.lua --fast -o "$tmp/x.kpack"
+expect missing-value "kiln pack: missing value after --targets" -- "$KILN" pack recipes/softmax.lua -o "$tmp/x.kpack" --targets
+expect bad-targets "kiln pack: bad --targets ','" -- "$KILN" pack recipes/softmax.lua --targets , -o "$tmp/x.kpack"
+expect unknown-target "unknown target 'sm_70'" -- "$KILN" pack recipes/softmax.lua --targets sm_80,sm_70 -o "$tmp/x.kpack"
+expect recipe-error "tests/errors/syntax_error.lua:4:" -- "$KILN" pack tests/errors/syntax_error.lua -o "$tmp/x.kpack"
+expect bad-set "--set 'nope=3'" -- "$KILN" pack recipes/softmax.lua --set nope=3 -o "$tmp/x.kpack"
+expect header-of-corrupt "$tmp/bad.kpack: not a kiln pack" -- sh -c "echo junk > $tmp/bad.kpack && \"$KILN\" pack --header $tmp/h.h $tmp/bad.kpack"
+expect unwritable "cannot write /nonexistent/x.kpack" -- "$KILN" pack recipes/softmax.lua -o /nonexistent/x.kpack
+[ -e "$tmp/x.kpack" ] && { echo "FAIL: a failed pack left $tmp/x.kpack"; fail=1; }
+exit $fail
