@@ -16,6 +16,7 @@ static const struct {
     {"attention", ref_attention},
     {"attention_decode", ref_attention_decode},
     {"attention_decode_combine", ref_attention_decode_combine},
+    {"bitgemm", ref_bitgemm},
 };
 
 ref_fn ref_lookup(const char *name) {
