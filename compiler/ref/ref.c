@@ -17,6 +17,8 @@ static const struct {
     {"attention_decode", ref_attention_decode},
     {"attention_decode_combine", ref_attention_decode_combine},
     {"bitgemm", ref_bitgemm},
+    {"bitpack_w", ref_bitpack_w},
+    {"bitpack_act", ref_bitpack_act},
 };
 
 ref_fn ref_lookup(const char *name) {

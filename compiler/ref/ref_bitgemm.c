@@ -96,3 +96,88 @@ int ref_bitgemm(const ref_call *c) {
   free(cw);
   return 0;
 }
+
+int ref_bitpack_w(const ref_call *c) {
+  int w = ref_find(c, "w", 1, 2), wb = ref_find(c, "wb", 1, 2), sb = ref_find(c, "sb", 1, 1);
+  if (w < 0 || wb < 0 || sb < 0) return -1;
+  int p = setting_int(c, "p", 4), sgn = !ref_setting(c, "enc") || setting_is(c, "enc", "signed");
+  int64_t n = c->args[w].dims[0], K = c->args[w].dims[1], kw = (K + 31) / 32;
+  if (p < 1 || p > 8 || c->args[wb].dims[0] != kw || c->args[wb].dims[1] != p * n ||
+      c->args[sb].dims[0] != n) {
+    snprintf(c->err, c->errn, "bitpack_w reference: shapes do not match p, N, K");
+    return -1;
+  }
+  const double *W = c->data[w];
+  double *WB = c->data[wb];
+  int mask = (1 << p) - 1;
+  for (int64_t i = 0; i < kw * p * n; i++) WB[i] = 0;
+  for (int64_t j = 0; j < n; j++) {
+    int64_t s = 0;
+    for (int64_t k = 0; k < K; k++) {
+      int code = (int)W[j * K + k] & mask;
+      s += value_of(code, p, sgn);
+      for (int i = 0; i < p; i++) {
+        double *word = &WB[(k % kw) * p * n + i * n + j];
+        *word = (double)((uint32_t)*word | (uint32_t)((code >> i) & 1) << (k / kw));
+      }
+    }
+    c->data[sb][j] = (double)wrap32(s);
+  }
+  return 0;
+}
+
+/* The kernel's quantisation, in float, one fma per rounding (recipes/bitpack_act.lua). */
+int ref_bitpack_act(const ref_call *c) {
+  int x = ref_find(c, "x", 1, 2), xa = ref_find(c, "xa", 1, 2), sx = ref_find(c, "sx", 1, 1);
+  int sa = ref_find(c, "sa", 1, 1), zp = ref_find(c, "zpa", 1, 1);
+  if (x < 0 || xa < 0 || sx < 0 || sa < 0 || zp < 0) return -1;
+  int q = setting_int(c, "q", 4);
+  int sgn = !ref_setting(c, "enc") || setting_is(c, "enc", "signed"), uns = setting_is(c, "enc", "unsigned");
+  int64_t m = c->args[x].dims[0], K = c->args[x].dims[1], kw = (K + 31) / 32;
+  if (q < 1 || q > 8 || (sgn && q < 2) || c->args[xa].dims[0] != q * m || c->args[xa].dims[1] != kw) {
+    snprintf(c->err, c->errn, "bitpack_act reference: shapes do not match q, M, K");
+    return -1;
+  }
+  const double *X = c->data[x];
+  double *XA = c->data[xa];
+  int qm = (1 << q) - 1, top = sgn ? (1 << (q - 1)) - 1 : qm;
+  for (int64_t i = 0; i < q * m * kw; i++) XA[i] = 0;
+  for (int64_t r = 0; r < m; r++) {
+    float lo = 0, hi = 0;
+    for (int64_t k = 0; k < K; k++) {
+      float t = (float)X[r * K + k];
+      lo = t < lo ? t : lo;
+      hi = t > hi ? t : hi;
+    }
+    float amax = hi > -lo ? hi : -lo;
+    float range = uns ? hi - lo : amax;
+    float scale = range / (float)top, inv = range > 0 ? (float)top / range : 0.0f;
+    int z = 0;
+    if (uns) {
+      z = (int)fmaf(-lo, inv, 0.5f);
+      z = z < 0 ? 0 : z > qm ? qm : z;
+    }
+    float zf = (float)z + 0.5f, half_inv = inv * 0.5f, cb = (float)(1 << (q - 1));
+    int64_t s = 0;
+    for (int64_t k = 0; k < K; k++) {
+      float t = (float)X[r * K + k];
+      int code;
+      if (sgn) {
+        code = (int)(t >= 0 ? fmaf(t, inv, 0.5f) : fmaf(t, inv, -0.5f));
+        code = code < -top - 1 ? -top - 1 : code > top ? top : code;
+      } else {
+        code = (int)fmaf(t, uns ? inv : half_inv, uns ? zf : cb);
+        code = code < 0 ? 0 : code > qm ? qm : code;
+      }
+      s += code;
+      for (int i = 0; i < q; i++) {
+        double *word = &XA[(i * m + r) * kw + k % kw];
+        *word = (double)((uint32_t)*word | (uint32_t)((code & qm) >> i & 1) << (k / kw));
+      }
+    }
+    c->data[sx][r] = scale;
+    c->data[sa][r] = (double)wrap32(s);
+    c->data[zp][r] = z;
+  }
+  return 0;
+}
