@@ -19,6 +19,7 @@ static const struct {
     {"bitgemm", ref_bitgemm},
     {"bitpack_w", ref_bitpack_w},
     {"bitpack_act", ref_bitpack_act},
+    {"w4a16", ref_w4a16},
 };
 
 ref_fn ref_lookup(const char *name) {
