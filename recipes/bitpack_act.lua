@@ -31,6 +31,7 @@ return kiln.recipe {
     BLOCK_K = { default = 256, values = { 64, 128, 256, 512 } },
     BLOCK_KW = { default = 4, values = { 1, 2, 4, 8 } },
     warps = { default = 4, values = { 1, 2, 4 } },
+    roundtrip = { false, true },
   },
   args = {
     kiln.tensor("x", "dtype", { "M", "K" }, "in"),
@@ -38,6 +39,10 @@ return kiln.recipe {
     kiln.tensor("sx", "f32", { "M" }, "out"),
     kiln.tensor("sa", "i32", { "M" }, "out"),
     kiln.tensor("zpa", "i32", { "M" }, "out"),
+    -- roundtrip = 1: the codes unpacked again from the planes just written (their values: signed
+    -- for enc signed); otherwise one element nobody touches
+    kiln.tensor("back", "i32", { function(p) return p.roundtrip and p.M or 1 end,
+      function(p) return p.roundtrip and p.K or 1 end }, "inout"),
     kiln.scalar("M", "i32"),
     kiln.scalar("K", "i32"),
     kiln.scalar("Kw", "i32", function(p) return enc.words(p.K) end),
@@ -51,6 +56,9 @@ return kiln.recipe {
     { M = 5, K = 70, q = 1, enc = "bipolar", BLOCK_KW = 1 },
     { M = 20, K = 513, q = 5, enc = "bipolar", dtype = "bf16", BLOCK_KW = 8 },
     { M = 16, K = 200, q = 2, enc = "unsigned" },
+    { M = 9, K = 300, q = 3, roundtrip = 1 },
+    { M = 20, K = 97, q = 8, enc = "unsigned", roundtrip = 1, BLOCK_M = 8 },
+    { M = 5, K = 64, q = 6, enc = "bipolar", roundtrip = 1 },
   },
 
   body = function(k, p)
@@ -121,5 +129,21 @@ return kiln.recipe {
       return sum + vals:sum(2)
     end)
     k.store(k.view(k.args.sa, stats), { 0, row, 0 }, sum)
+    if p.roundtrip then
+      -- read back this program's words one word column at a time (no tile reaches past Kw)
+      k.barrier()
+      local back = k.view(k.args.back, { 1, M, K }, { 1, K, 1 })
+      k.range(0, Kw, 1, {}, function(kk)
+        local words = {}
+        for i = 0, Q - 1 do words[i] = k.load(xa, { i, row, kk }, { 1, BM, 1 }) end
+        for b = 0, 31 do
+          local code = k.full({ 1, BM, 1 }, 0, "u32")
+          for i = 0, Q - 1 do code = code | (((words[i] >> b) & 1) << i) end
+          local v = k.cast(code, "i32")
+          if p.enc == "signed" then v = k.where((v & (1 << (Q - 1))):ne(0), v - (1 << Q), v) end
+          k.store(back, { 0, row, Kw * b + kk }, v)
+        end
+      end)
+    end
   end,
 }

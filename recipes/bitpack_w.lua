@@ -22,11 +22,16 @@ return kiln.recipe {
     BLOCK_N = { default = 64, values = { 16, 32, 64, 128 } },
     BLOCK_KW = { default = 4, values = { 1, 2, 4, 8 } },
     warps = { default = 4, values = { 1, 2, 4 } },
+    roundtrip = { false, true },
   },
   args = {
     kiln.tensor("w", "i8", { "N", "K" }, "in"),
     kiln.tensor("wb", "u32", { function(p) return enc.words(p.K) end, function(p) return p.p * p.N end }, "out"),
     kiln.tensor("sb", "i32", { "N" }, "out"),
+    -- roundtrip = 1: the codes unpacked again from the planes just written (their values: signed
+    -- for enc signed); otherwise one element nobody touches
+    kiln.tensor("back", "i32", { function(p) return p.roundtrip and p.N or 1 end,
+      function(p) return p.roundtrip and p.K or 1 end }, "inout"),
     kiln.scalar("N", "i32"),
     kiln.scalar("K", "i32"),
     kiln.scalar("Kw", "i32", function(p) return enc.words(p.K) end),
@@ -39,6 +44,9 @@ return kiln.recipe {
     { N = 33, K = 1000, p = 8, enc = "unsigned", BLOCK_N = 32 },
     { N = 20, K = 65, p = 1, enc = "bipolar", BLOCK_KW = 1 },
     { N = 130, K = 97, p = 5, enc = "bipolar", BLOCK_N = 128, BLOCK_KW = 8 },
+    { N = 45, K = 300, p = 3, roundtrip = 1 },
+    { N = 20, K = 97, p = 8, enc = "unsigned", roundtrip = 1, BLOCK_N = 16 },
+    { N = 33, K = 64, p = 1, enc = "bipolar", roundtrip = 1 },
   },
 
   body = function(k, p)
@@ -67,5 +75,22 @@ return kiln.recipe {
       return sum + vals:sum(0)
     end)
     k.store(k.view(k.args.sb, { 1, 1, N }), { 0, 0, col }, sum)
+    if p.roundtrip then
+      -- read back this program's words (all of them are its own) one word row at a time, so that
+      -- no tile reaches past Kw into another bit's elements
+      k.barrier()
+      local back = k.view(k.args.back, { K, 1, N }, { 1, 1, K })
+      k.range(0, Kw, 1, {}, function(kk)
+        local words = {}
+        for j = 0, P - 1 do words[j] = k.load(wb, { kk, j, col }, { 1, 1, BN }) end
+        for b = 0, 31 do
+          local code = k.full({ 1, 1, BN }, 0, "u32")
+          for j = 0, P - 1 do code = code | (((words[j] >> b) & 1) << j) end
+          local v = k.cast(code, "i32")
+          if p.enc == "signed" then v = k.where((v & (1 << (P - 1))):ne(0), v - (1 << P), v) end
+          k.store(back, { Kw * b + kk, 0, col }, v)
+        end
+      end)
+    end
   end,
 }

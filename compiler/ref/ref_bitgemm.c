@@ -10,6 +10,10 @@
  * Bit layout (recipes/lib/bitgemm_enc.lua): Kw = ceil(K / 32) words; bit b of word w is element
  * k = b * Kw + w. Activation planes xa [q*M, Kw] (plane i: rows i*M ..), weight planes wb [Kw, p*N]
  * (plane j: columns j*N ..).
+ *
+ * The packers' `back` tensor (in-out) holds, with roundtrip = 1, the codes the kernel unpacked again
+ * from its own planes: here the codes themselves, so that unpack(pack(x)) == x is checked exactly.
+ * Without it the reference leaves the input there, as the kernel does.
  */
 #include <math.h>
 #include <stdint.h>
@@ -99,7 +103,8 @@ int ref_bitgemm(const ref_call *c) {
 
 int ref_bitpack_w(const ref_call *c) {
   int w = ref_find(c, "w", 1, 2), wb = ref_find(c, "wb", 1, 2), sb = ref_find(c, "sb", 1, 1);
-  if (w < 0 || wb < 0 || sb < 0) return -1;
+  int back = ref_find(c, "back", 1, 2), rt = setting_int(c, "roundtrip", 0);
+  if (w < 0 || wb < 0 || sb < 0 || back < 0) return -1;
   int p = setting_int(c, "p", 4), sgn = !ref_setting(c, "enc") || setting_is(c, "enc", "signed");
   int64_t n = c->args[w].dims[0], K = c->args[w].dims[1], kw = (K + 31) / 32;
   if (p < 1 || p > 8 || c->args[wb].dims[0] != kw || c->args[wb].dims[1] != p * n ||
@@ -116,6 +121,7 @@ int ref_bitpack_w(const ref_call *c) {
     for (int64_t k = 0; k < K; k++) {
       int code = (int)W[j * K + k] & mask;
       s += value_of(code, p, sgn);
+      if (rt) c->data[back][j * K + k] = (double)value_of(code, p, sgn);
       for (int i = 0; i < p; i++) {
         double *word = &WB[(k % kw) * p * n + i * n + j];
         *word = (double)((uint32_t)*word | (uint32_t)((code >> i) & 1) << (k / kw));
@@ -129,12 +135,14 @@ int ref_bitpack_w(const ref_call *c) {
 /* The kernel's quantisation, in float, one fma per rounding (recipes/bitpack_act.lua). */
 int ref_bitpack_act(const ref_call *c) {
   int x = ref_find(c, "x", 1, 2), xa = ref_find(c, "xa", 1, 2), sx = ref_find(c, "sx", 1, 1);
-  int sa = ref_find(c, "sa", 1, 1), zp = ref_find(c, "zpa", 1, 1);
-  if (x < 0 || xa < 0 || sx < 0 || sa < 0 || zp < 0) return -1;
+  int sa = ref_find(c, "sa", 1, 1), zp = ref_find(c, "zpa", 1, 1), back = ref_find(c, "back", 1, 2);
+  int rt = setting_int(c, "roundtrip", 0);
+  if (x < 0 || xa < 0 || sx < 0 || sa < 0 || zp < 0 || back < 0) return -1;
   int q = setting_int(c, "q", 4);
   int sgn = !ref_setting(c, "enc") || setting_is(c, "enc", "signed"), uns = setting_is(c, "enc", "unsigned");
   int64_t m = c->args[x].dims[0], K = c->args[x].dims[1], kw = (K + 31) / 32;
-  if (q < 1 || q > 8 || (sgn && q < 2) || c->args[xa].dims[0] != q * m || c->args[xa].dims[1] != kw) {
+  if (q < 1 || q > 8 || (sgn && q < 2) || c->args[xa].dims[0] != q * m || c->args[xa].dims[1] != kw ||
+      (rt && (c->args[back].dims[0] != m || c->args[back].dims[1] != K))) {
     snprintf(c->err, c->errn, "bitpack_act reference: shapes do not match q, M, K");
     return -1;
   }
@@ -170,6 +178,7 @@ int ref_bitpack_act(const ref_call *c) {
         code = code < 0 ? 0 : code > qm ? qm : code;
       }
       s += code;
+      if (rt) c->data[back][r * K + k] = code;
       for (int i = 0; i < q; i++) {
         double *word = &XA[(i * m + r) * kw + k % kw];
         *word = (double)((uint32_t)*word | (uint32_t)((code & qm) >> i & 1) << (k / kw));
