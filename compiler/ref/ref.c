@@ -20,6 +20,7 @@ static const struct {
     {"bitpack_w", ref_bitpack_w},
     {"bitpack_act", ref_bitpack_act},
     {"w4a16", ref_w4a16},
+    {"w4a16_pack", ref_w4a16_pack},
 };
 
 ref_fn ref_lookup(const char *name) {

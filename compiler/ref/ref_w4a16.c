@@ -53,3 +53,30 @@ int ref_w4a16(const ref_call *c) {
   free(w);
   return 0;
 }
+
+/* recipes/w4a16_pack.lua: the words from the codes; `back` (roundtrip = 1) the codes again. */
+int ref_w4a16_pack(const ref_call *c) {
+  int w = ref_find(c, "w", 1, 2), wq = ref_find(c, "wq", 1, 2), back = ref_find(c, "back", 1, 2);
+  if (w < 0 || wq < 0 || back < 0) return -1;
+  int bits = setting_int(c, "bits", 4), bkw = setting_int(c, "BLOCK_KW", 16),
+      rt = setting_int(c, "roundtrip", 0);
+  int64_t K = c->args[w].dims[0], n = c->args[w].dims[1];
+  int64_t kb = (int64_t)bkw * (bits ? 32 / bits : 1);
+  if (bits < 2 || bits > 8 || bkw < 1 || c->args[wq].dims[0] != (K + kb - 1) / kb * bkw ||
+      c->args[wq].dims[1] != n || (rt && (c->args[back].dims[0] != K || c->args[back].dims[1] != n))) {
+    snprintf(c->err, c->errn, "w4a16_pack reference: shapes do not match bits, BLOCK_KW, N, K");
+    return -1;
+  }
+  double *WQ = c->data[wq];
+  for (int64_t i = 0; i < c->args[wq].dims[0] * n; i++) WQ[i] = 0;
+  uint32_t mask = (1u << bits) - 1;
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t j = 0; j < n; j++) {
+      uint32_t code = (uint32_t)c->data[w][k * n + j] & mask;
+      int64_t t = k / kb, s = k % kb / bkw, r = k % bkw;
+      double *word = &WQ[(t * bkw + r) * n + j];
+      *word = (double)((uint32_t)*word | code << (s * bits));
+      if (rt) c->data[back][k * n + j] = code;
+    }
+  return 0;
+}
