@@ -75,6 +75,8 @@ return kiln.recipe {
     local M, N, K, Kw = k.args.M, k.args.N, k.args.K, k.args.Kw
     local BM, BN, BW = p.BLOCK_M, p.BLOCK_N, p.BLOCK_KW
     local P, Q = p.p, p.q
+    enc.check_range("p", P, 1, 8)
+    enc.check_range("q", Q, 1, 8)
     local bip = p.enc == "bipolar"
     if p.zp and (bip or p.a_signed) then error("zp applies to unsigned int activations (enc = int, a_signed = 0)", 0) end
     local wenc = bip and "bipolar" or (p.w_signed and "signed" or "unsigned")

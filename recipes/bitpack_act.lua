@@ -28,7 +28,7 @@ return kiln.recipe {
     enc = { default = "signed", values = { "signed", "unsigned", "bipolar" } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
     BLOCK_M = { default = 16, values = { 4, 8, 16, 32 } },
-    BLOCK_K = { default = 256, values = { 64, 128, 256, 512 } },
+    BLOCK_K = { default = 128, values = { 64, 128, 256, 512 } },
     BLOCK_KW = { default = 4, values = { 1, 2, 4, 8 } },
     warps = { default = 4, values = { 1, 2, 4 } },
     roundtrip = { false, true },
@@ -64,6 +64,7 @@ return kiln.recipe {
   body = function(k, p)
     local M, K, Kw = k.args.M, k.args.K, k.args.Kw
     local BM, BK, BW, Q = p.BLOCK_M, p.BLOCK_K, p.BLOCK_KW, p.q
+    enc.check_range("q", Q, 1, 8)
     if p.enc == "signed" and Q < 2 then error("enc = signed needs q >= 2 (a 1-bit signed code holds only 0 and -1)", 0) end
     local x = k.view(k.args.x, { 1, M, K }, { 1, K, 1 })
     local xa = k.view(k.args.xa, { Q, M, Kw }, { M * Kw, Kw, 1 })

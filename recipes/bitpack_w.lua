@@ -52,6 +52,7 @@ return kiln.recipe {
   body = function(k, p)
     local N, K, Kw = k.args.N, k.args.K, k.args.Kw
     local BN, BW, P = p.BLOCK_N, p.BLOCK_KW, p.p
+    enc.check_range("p", P, 1, 8)
     local mask = (1 << P) - 1
     local w = k.view(k.args.w, { K, 1, N }, { 1, 1, K })
     local wb = k.view(k.args.wb, { Kw, P, N }, { N * P, N, 1 })

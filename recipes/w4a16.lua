@@ -15,6 +15,7 @@
 -- L2): one copy op per slab would put per + 1 copy groups in flight per stage, more than the
 -- pipeline's async_wait can count (8).
 local kiln = require "kiln"
+local enc = require "bitgemm_enc"
 
 local function per_word(bits) return 32 // bits end
 
@@ -60,6 +61,7 @@ return kiln.recipe {
   },
 
   body = function(k, p)
+    enc.check_range("bits", p.bits, 2, 8)
     local M, N, K, Kq = k.args.M, k.args.N, k.args.K, k.args.Kq
     local BM, BN, BW, B = p.BLOCK_M, p.BLOCK_N, p.BLOCK_KW, p.bits
     local per = per_word(B)

@@ -7,6 +7,7 @@
 -- of codes OR-ed into one tile of words. roundtrip = 1 reads the words back after the walk and
 -- unpacks them into `back` [K, N], checked against the codes (unpack(pack(w)) == w).
 local kiln = require "kiln"
+local enc = require "bitgemm_enc"
 
 local function kq(p)
   local kb = p.BLOCK_KW * (32 // p.bits)
@@ -43,6 +44,7 @@ return kiln.recipe {
   },
 
   body = function(k, p)
+    enc.check_range("bits", p.bits, 2, 8)
     local N, K, Kq = k.args.N, k.args.K, k.args.Kq
     local BN, BW, B = p.BLOCK_N, p.BLOCK_KW, p.bits
     local per, mask = 32 // B, (1 << B) - 1

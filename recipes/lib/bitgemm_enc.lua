@@ -22,6 +22,13 @@ function M.plane_coef(enc, b, i)
   return 1 << i
 end
 
+-- A knob that must be a whole number in lo..hi (knob values are the tuner's space, not a limit).
+function M.check_range(name, v, lo, hi)
+  if type(v) ~= "number" or v ~= math.floor(v) or v < lo or v > hi then
+    error(name .. " = " .. tostring(v) .. " is out of range " .. lo .. ".." .. hi, 2)
+  end
+end
+
 -- Words of packed bits for K elements.
 function M.words(K) return (K + 31) // 32 end
 
