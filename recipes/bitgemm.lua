@@ -20,11 +20,7 @@
 -- words past Kw and columns past p*N read zeros.
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
-
-local function swizzle(cols) -- u32 columns per row -> 16-byte chunks
-  local chunks = cols * 4 // 16
-  return chunks >= 2 and math.min(8, chunks) or 0
-end
+local loop = require "bitgemm_loop"
 
 return kiln.recipe {
   name = "bitgemm",
@@ -72,65 +68,9 @@ return kiln.recipe {
   },
 
   body = function(k, p)
-    local M, N, K, Kw = k.args.M, k.args.N, k.args.K, k.args.Kw
-    local BM, BN, BW = p.BLOCK_M, p.BLOCK_N, p.BLOCK_KW
-    local P, Q = p.p, p.q
-    enc.check_range("p", P, 1, 8)
-    enc.check_range("q", Q, 1, 8)
-    local bip = p.enc == "bipolar"
-    if p.zp and (bip or p.a_signed) then error("zp applies to unsigned int activations (enc = int, a_signed = 0)", 0) end
-    local wenc = bip and "bipolar" or (p.w_signed and "signed" or "unsigned")
-    local aenc = bip and "bipolar" or (p.a_signed and "signed" or "unsigned")
-    if bip then wenc, aenc = "unsigned", "unsigned" end -- the loop multiplies the codes
-
-    local xa = k.view(k.args.xa, { M * Q, Kw })
-    local wb = k.view(k.args.wb, { Kw, N * P })
-    local row = k.program_id(0) * BM
-    local col = k.program_id(1) * BN
-    local sA, sB = {}, {}
-    for i = 0, Q - 1 do sA[i] = k.alloc_shared("u32", { BM, BW }, { swizzle = swizzle(BW) }) end
-    for j = 0, P - 1 do sB[j] = k.alloc_shared("u32", { BW, BN }, { swizzle = swizzle(BN) }) end
-
-    local acc0 = k.full({ BM, BN }, 0, "i32")
-    local acc = k.range(0, Kw, BW, { acc0 }, function(kk, acc)
-      for i = 0, Q - 1 do k.copy(xa, { M * i + row, kk }, sA[i]) end
-      for j = 0, P - 1 do k.copy(wb, { kk, N * j + col }, sB[j]) end
-      k.barrier()
-      -- Horner over the diagonals, highest first; the carried accumulator joins at s = 0 (its
-      -- weight is 1), so every plane product is one dot whose accumulator is the running sum.
-      local R
-      for s = P + Q - 2, 0, -1 do
-        if R then R = R + R end
-        if s == 0 then R = R and (R + acc) or acc end
-        for i = math.max(0, s - (P - 1)), math.min(Q - 1, s) do
-          local j = s - i
-          local neg = enc.plane_coef(aenc, Q, i) * enc.plane_coef(wenc, P, j) < 0
-          -- each dot reads its planes itself (one load_shared per use)
-          local a, b = k.load_shared(sA[i]), k.load_shared(sB[j])
-          local r0 = R or k.full({ BM, BN }, 0, "i32")
-          if neg then
-            R = -k.dot(a, b, -r0, "b1_and")
-          else
-            R = k.dot(a, b, r0, "b1_and")
-          end
-        end
-      end
-      k.barrier()
-      return R
-    end, { stages = p.stages })
-
-    local v = acc
-    local function col_m(t) return k.load(k.view(t, { M, 1 }), { row, 0 }, { BM, 1 }) end
-    local function row_n(t) return k.load(k.view(t, { 1, N }), { 0, col }, { 1, BN }) end
-    if bip then
-      local pm, qm = (1 << P) - 1, (1 << Q) - 1
-      v = v * 4 - col_m(k.args.sa) * (2 * pm) - row_n(k.args.sb) * (2 * qm) + K * (pm * qm)
-    elseif p.zp then
-      v = v - col_m(k.args.zpa) * row_n(k.args.sb)
-    end
-    if p.out ~= "i32" then
-      v = k.cast(v, "f32") * col_m(k.args.sx) * row_n(k.args.sw)
-    end
-    k.store(k.view(k.args.y, { M, N }), { row, col }, k.cast(v, p.out))
+    loop.encodings(p)
+    local row = k.program_id(0) * p.BLOCK_M
+    local col = k.program_id(1) * p.BLOCK_N
+    loop.epilogue(k, p, loop.mainloop(k, p, row, col, 0, k.args.Kw), row, col)
   end,
 }

@@ -62,6 +62,8 @@ int ref_attention(const ref_call *c);
 int ref_attention_decode(const ref_call *c);
 int ref_attention_decode_combine(const ref_call *c);
 int ref_bitgemm(const ref_call *c);
+int ref_bitgemm_splitk(const ref_call *c);
+int ref_bitgemm_reduce(const ref_call *c);
 int ref_bitpack_w(const ref_call *c);
 int ref_bitpack_act(const ref_call *c);
 int ref_w4a16(const ref_call *c);

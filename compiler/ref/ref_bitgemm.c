@@ -51,53 +51,153 @@ static int64_t value_of(int64_t u, int bits, int is_signed) {
   return is_signed && (u >> (bits - 1)) ? u - ((int64_t)1 << bits) : u;
 }
 
-int ref_bitgemm(const ref_call *c) {
-  int xa = ref_find(c, "xa", 1, 2), wb = ref_find(c, "wb", 1, 2), y = ref_find(c, "y", 1, 2);
-  int sa = ref_find(c, "sa", 1, 1), sb = ref_find(c, "sb", 1, 1), zp = ref_find(c, "zpa", 1, 1);
-  int sx = ref_find(c, "sx", 1, 1), sw = ref_find(c, "sw", 1, 1), ka = ref_find(c, "K", 0, 0);
-  if (xa < 0 || wb < 0 || y < 0 || sa < 0 || sb < 0 || zp < 0 || sx < 0 || sw < 0 || ka < 0) return -1;
-  int p = setting_int(c, "p", 4), q = setting_int(c, "q", 4);
-  int bip = setting_is(c, "enc", "bipolar"), zpa = setting_int(c, "zp", 0);
-  int ws = setting_int(c, "w_signed", 1) && !bip, as = setting_int(c, "a_signed", 0) && !bip;
-  int int_out = !ref_setting(c, "out") || setting_is(c, "out", "i32");
-  int64_t m = c->args[y].dims[0], n = c->args[y].dims[1], kw = c->args[xa].dims[1];
-  int64_t K = (int64_t)c->args[ka].ival;
-  if (p < 1 || p > 8 || q < 1 || q > 8 || c->args[xa].dims[0] != q * m || c->args[wb].dims[0] != kw ||
-      c->args[wb].dims[1] != p * n || K > 32 * kw) {
-    snprintf(c->err, c->errn, "bitgemm reference: shapes do not match p, q, M, N, K");
+typedef struct {
+  int p, q, ws, as; /* plane counts; two's complement weights / activations */
+  int64_t m, n, kw;
+} planes_shape;
+
+/* The knobs of the plane product (bipolar multiplies the codes: unsigned both sides). */
+static planes_shape planes_of(const ref_call *c) {
+  int bip = setting_is(c, "enc", "bipolar");
+  return (planes_shape){setting_int(c, "p", 4), setting_int(c, "q", 4), setting_int(c, "w_signed", 1) && !bip,
+                        setting_int(c, "a_signed", 0) && !bip};
+}
+
+/* out[i * n + j] = sum over the bit positions of words lo .. hi - 1 of x[i] w[j] (exact). */
+static int plane_sums(const planes_shape *s, const double *X, const double *W, int64_t lo, int64_t hi,
+                      int64_t *out) {
+  int64_t m = s->m, n = s->n, kw = s->kw, nb = 32 * (hi - lo);
+  int64_t *cw = malloc((size_t)(n ? n : 1) * (size_t)(nb > 0 ? nb : 1) * sizeof *cw);
+  int64_t *xr = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *xr);
+  if (!cw || !xr) {
+    free(cw);
+    free(xr);
     return -1;
   }
-  const double *X = c->data[xa], *W = c->data[wb];
-  size_t kb = (size_t)(32 * kw > 0 ? 32 * kw : 1);
-  int64_t *cw = malloc((size_t)(n ? n : 1) * kb * sizeof *cw);
-  if (!cw) return -1;
-  /* weight values by column, all 32 Kw bit positions (the kernel multiplies every word) */
+  /* bit position t of the chunk: word lo + t % (hi - lo), bit t / (hi - lo) -> element b * kw + w */
   for (int64_t j = 0; j < n; j++)
-    for (int64_t k = 0; k < 32 * kw; k++)
-      cw[j * 32 * kw + k] = value_of(code_at(W, p, n, j, p * n, kw, k), p, ws);
-  int64_t pm = ((int64_t)1 << p) - 1, qm = ((int64_t)1 << q) - 1;
+    for (int64_t t = 0; t < nb; t++) {
+      int64_t k = t / (hi - lo) * kw + lo + t % (hi - lo);
+      cw[j * nb + t] = value_of(code_at(W, s->p, n, j, s->p * n, kw, k), s->p, s->ws);
+    }
   for (int64_t i = 0; i < m; i++) {
-    int64_t xv[32 * 64]; /* 32 * Kw at most 2048 at check sizes; larger goes through the heap */
-    int64_t *xr = 32 * kw <= (int64_t)(sizeof xv / sizeof *xv) ? xv : malloc((size_t)(32 * kw) * sizeof *xr);
-    if (!xr) {
-      free(cw);
-      return -1;
+    for (int64_t t = 0; t < nb; t++) {
+      int64_t k = t / (hi - lo) * kw + lo + t % (hi - lo);
+      xr[t] = value_of(code_at(X, s->q, m * kw, i * kw, 1, kw, k), s->q, s->as);
     }
-    for (int64_t k = 0; k < 32 * kw; k++) xr[k] = value_of(code_at(X, q, m * kw, i * kw, 1, kw, k), q, as);
     for (int64_t j = 0; j < n; j++) {
-      int64_t s = 0;
-      for (int64_t k = 0; k < 32 * kw; k++) s += xr[k] * cw[j * 32 * kw + k];
-      if (bip)
-        s = 4 * s - 2 * pm * (int64_t)c->data[sa][i] - 2 * qm * (int64_t)c->data[sb][j] + K * pm * qm;
-      else if (zpa)
-        s -= (int64_t)c->data[zp][i] * (int64_t)c->data[sb][j];
-      double v = wrap32(s);
-      if (!int_out) v = ref_round(c, v * c->data[sx][i] * c->data[sw][j]);
-      c->data[y][i * n + j] = v;
+      int64_t sum = 0;
+      for (int64_t t = 0; t < nb; t++) sum += xr[t] * cw[j * nb + t];
+      out[i * n + j] = sum;
     }
-    if (xr != xv) free(xr);
   }
   free(cw);
+  free(xr);
+  return 0;
+}
+
+/* The epilogue's tensors and knobs. */
+typedef struct {
+  int bip, zp, int_out, p, q;
+  int64_t K;
+  const double *sa, *sb, *zpa, *sx, *sw;
+} epi;
+
+static int epi_of(const ref_call *c, epi *e) {
+  int sa = ref_find(c, "sa", 1, 1), sb = ref_find(c, "sb", 1, 1), zp = ref_find(c, "zpa", 1, 1);
+  int sx = ref_find(c, "sx", 1, 1), sw = ref_find(c, "sw", 1, 1), ka = ref_find(c, "K", 0, 0);
+  if (sa < 0 || sb < 0 || zp < 0 || sx < 0 || sw < 0 || ka < 0) return -1;
+  *e = (epi){setting_is(c, "enc", "bipolar"),
+             setting_int(c, "zp", 0),
+             !ref_setting(c, "out") || setting_is(c, "out", "i32"),
+             setting_int(c, "p", 4),
+             setting_int(c, "q", 4),
+             (int64_t)c->args[ka].ival,
+             c->data[sa],
+             c->data[sb],
+             c->data[zp],
+             c->data[sx],
+             c->data[sw]};
+  return 0;
+}
+
+static double epilogue(const ref_call *c, const epi *e, int64_t s, int64_t i, int64_t j) {
+  int64_t pm = ((int64_t)1 << e->p) - 1, qm = ((int64_t)1 << e->q) - 1;
+  if (e->bip)
+    s = 4 * s - 2 * pm * (int64_t)e->sa[i] - 2 * qm * (int64_t)e->sb[j] + e->K * pm * qm;
+  else if (e->zp)
+    s -= (int64_t)e->zpa[i] * (int64_t)e->sb[j];
+  double v = wrap32(s);
+  return e->int_out ? v : ref_round(c, v * e->sx[i] * e->sw[j]);
+}
+
+static int shape_error(const ref_call *c, const char *who) {
+  snprintf(c->err, c->errn, "%s reference: shapes do not match p, q, M, N, K", who);
+  return -1;
+}
+
+int ref_bitgemm(const ref_call *c) {
+  int xa = ref_find(c, "xa", 1, 2), wb = ref_find(c, "wb", 1, 2), y = ref_find(c, "y", 1, 2);
+  epi e;
+  if (xa < 0 || wb < 0 || y < 0 || epi_of(c, &e)) return -1;
+  planes_shape s = planes_of(c);
+  s.m = c->args[y].dims[0], s.n = c->args[y].dims[1], s.kw = c->args[xa].dims[1];
+  if (s.p < 1 || s.p > 8 || s.q < 1 || s.q > 8 || c->args[xa].dims[0] != s.q * s.m ||
+      c->args[wb].dims[0] != s.kw || c->args[wb].dims[1] != s.p * s.n || e.K > 32 * s.kw)
+    return shape_error(c, "bitgemm");
+  int64_t *sum = malloc((size_t)(s.m * s.n > 0 ? s.m * s.n : 1) * sizeof *sum);
+  if (!sum || plane_sums(&s, c->data[xa], c->data[wb], 0, s.kw, sum)) {
+    free(sum);
+    return -1;
+  }
+  for (int64_t i = 0; i < s.m; i++)
+    for (int64_t j = 0; j < s.n; j++) c->data[y][i * s.n + j] = epilogue(c, &e, sum[i * s.n + j], i, j);
+  free(sum);
+  return 0;
+}
+
+/* recipes/bitgemm_splitk.lua: part [M, S*N], split z's sums over the words z*CW .. min((z+1)*CW, Kw). */
+int ref_bitgemm_splitk(const ref_call *c) {
+  int xa = ref_find(c, "xa", 1, 2), wb = ref_find(c, "wb", 1, 2), part = ref_find(c, "part", 1, 2);
+  int cwa = ref_find(c, "CW", 0, 0), na = ref_find(c, "N", 0, 0);
+  if (xa < 0 || wb < 0 || part < 0 || cwa < 0 || na < 0) return -1;
+  planes_shape s = planes_of(c);
+  int S = setting_int(c, "split_k", 1);
+  int64_t cw = c->args[cwa].ival;
+  s.n = c->args[na].ival, s.m = c->args[part].dims[0], s.kw = c->args[xa].dims[1];
+  if (s.p < 1 || s.p > 8 || s.q < 1 || s.q > 8 || S < 1 || cw < 1 || c->args[part].dims[1] != S * s.n ||
+      c->args[xa].dims[0] != s.q * s.m || c->args[wb].dims[0] != s.kw || c->args[wb].dims[1] != s.p * s.n)
+    return shape_error(c, "bitgemm_splitk");
+  int64_t *sum = malloc((size_t)(s.m * s.n > 0 ? s.m * s.n : 1) * sizeof *sum);
+  if (!sum) return -1;
+  for (int z = 0; z < S; z++) {
+    int64_t lo = z * cw < s.kw ? z * cw : s.kw, hi = (z + 1) * cw < s.kw ? (z + 1) * cw : s.kw;
+    if (plane_sums(&s, c->data[xa], c->data[wb], lo, hi, sum)) {
+      free(sum);
+      return -1;
+    }
+    for (int64_t i = 0; i < s.m; i++)
+      for (int64_t j = 0; j < s.n; j++) c->data[part][i * S * s.n + z * s.n + j] = wrap32(sum[i * s.n + j]);
+  }
+  free(sum);
+  return 0;
+}
+
+/* recipes/bitgemm_reduce.lua: y = epilogue(sum over z of part [M, S*N]), the sum wrapping in i32. */
+int ref_bitgemm_reduce(const ref_call *c) {
+  int part = ref_find(c, "part", 1, 2), y = ref_find(c, "y", 1, 2);
+  epi e;
+  if (part < 0 || y < 0 || epi_of(c, &e)) return -1;
+  int S = setting_int(c, "split_k", 1);
+  int64_t m = c->args[y].dims[0], n = c->args[y].dims[1];
+  if (S < 1 || c->args[part].dims[0] != m || c->args[part].dims[1] != S * n)
+    return shape_error(c, "bitgemm_reduce");
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      int64_t s = 0;
+      for (int z = 0; z < S; z++) s += (int64_t)c->data[part][i * S * n + z * n + j];
+      c->data[y][i * n + j] = epilogue(c, &e, wrap32(s), i, j);
+    }
   return 0;
 }
 

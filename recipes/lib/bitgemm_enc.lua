@@ -23,9 +23,10 @@ function M.plane_coef(enc, b, i)
 end
 
 -- A knob that must be a whole number in lo..hi (knob values are the tuner's space, not a limit).
-function M.check_range(name, v, lo, hi)
+-- The error names the caller's line (level 2; more to name a caller further up).
+function M.check_range(name, v, lo, hi, level)
   if type(v) ~= "number" or v ~= math.floor(v) or v < lo or v > hi then
-    error(name .. " = " .. tostring(v) .. " is out of range " .. lo .. ".." .. hi, 2)
+    error(name .. " = " .. tostring(v) .. " is out of range " .. lo .. ".." .. hi, level or 2)
   end
 end
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The bit-plane GEMM family through ptxas:
-#   1. the defaults of recipes/bitgemm.lua, w4a16.lua and the packers on sm_80, sm_86, sm_89,
+#   1. the defaults of recipes/bitgemm*.lua, w4a16.lua and the packers on sm_80, sm_86, sm_89,
 #      sm_90a, sm_100a, sm_120a: ptxas -v accepts each, no spills (the register report is printed);
 #      bitgemm also at W1A1, W2A2 and W8A8 and W4A16 at W8 and W3, with split tiles for small M;
 #   2. the plane loop's PTX holds the b1 AND-popcount mma (mma.sync ... m16n8k256 ... b1 ... and.popc),
@@ -34,7 +34,7 @@ check() { # check RECIPE TARGET SETTINGS...: compiles, ptxas -v accepts it, no s
 }
 
 for t in sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
-  for r in bitgemm.lua w4a16.lua bitpack_w.lua bitpack_act.lua w4a16_pack.lua; do check "$r" "$t"; done
+  for r in bitgemm.lua bitgemm_splitk.lua bitgemm_reduce.lua w4a16.lua bitpack_w.lua bitpack_act.lua w4a16_pack.lua; do check "$r" "$t"; done
 done
 for t in sm_80 sm_90a; do
   check bitgemm.lua $t p=1 q=1 w_signed=0
@@ -63,8 +63,11 @@ expect_error() { # expect_error MESSAGE -- kiln compile arguments
   fi
 }
 expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" -- recipes/bitgemm.lua --target sm_75
-expect_error "recipes/bitgemm.lua:78: p = 9 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set p=9
-expect_error "recipes/bitgemm.lua:79: q = 0 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set q=0
+expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" -- recipes/bitgemm_splitk.lua --target sm_75
+expect_error "split_k = 0 is out of range 1..64" -- recipes/bitgemm_splitk.lua --target sm_80 --set split_k=0
+expect_error "recipes/bitgemm_reduce.lua:46: zp applies to unsigned int activations" -- recipes/bitgemm_reduce.lua --target sm_80 --set zp=1 --set enc=bipolar
+expect_error "recipes/bitgemm.lua:71: p = 9 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set p=9
+expect_error "recipes/bitgemm.lua:71: q = 0 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set q=0
 expect_error "zp applies to unsigned int activations" -- recipes/bitgemm.lua --target sm_80 --set zp=1 --set a_signed=1
 expect_error "zp applies to unsigned int activations" -- recipes/bitgemm.lua --target sm_80 --set zp=1 --set enc=bipolar
 expect_error "p = 0 is out of range 1..8" -- recipes/bitpack_w.lua --target sm_80 --set p=0

@@ -4,7 +4,8 @@
 set -u
 refusal() { # refusal RECIPE TARGET: the expected first line, or nothing
   case "$1 $2" in
-  "recipes/bitgemm.lua sm_75") echo "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" ;;
+  "recipes/bitgemm.lua sm_75" | "recipes/bitgemm_splitk.lua sm_75")
+    echo "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" ;;
   esac
 }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
