@@ -5,7 +5,10 @@
 #      (tol 0): int with the signedness of weights and activations varying over the grid, and
 #      bipolar with its correction term;
 #   2. LLM-like shapes reduced for the simulator: M = 1, 7, 16, 33 with ragged N and K, scaled
-#      f16/bf16 outputs, zero points (the recipe's checks list runs in recipes_sim.sh).
+#      f16/bf16 outputs, zero points; split-K (both kernels) at M = 1 and 7;
+#   3. W4A16, W8A16 and W3A16 (recipes/w4a16.lua) at M = 1, 7, 16, 33 with group sizes 32, 64, 128,
+#      and the packers' round trips (unpack(pack(x)) == x) at ragged shapes.
+# (Every recipe's own checks list runs in recipes_sim.sh.)
 set -u
 fail=0
 run() { # run LABEL -- kiln run arguments...
@@ -32,4 +35,20 @@ for m in 1 7 16 33; do
   run "llm M=$m W3A5 zp" -- recipes/bitgemm.lua --sim --set M=$m --set N=100 --set K=650 --set p=3 --set q=5 \
     --set zp=1 --set out=f16 --set BLOCK_KW=16
 done
+for m in 1 7; do
+  run "splitk M=$m" -- recipes/bitgemm_splitk.lua --sim --set M=$m --set N=72 --set K=3000 --set p=3 --set q=5 \
+    --set split_k=8
+  run "reduce M=$m" -- recipes/bitgemm_reduce.lua --sim --set M=$m --set N=72 --set p=3 --set q=5 --set split_k=8 \
+    --set zp=1
+done
+for m in 1 7 16 33; do
+  for g in 32 64 128; do
+    run "w4a16 M=$m G=$g" -- recipes/w4a16.lua --sim --set M=$m --set N=200 --set K=650 --set G=$g
+  done
+  run "w8a16 M=$m" -- recipes/w4a16.lua --sim --set M=$m --set N=72 --set K=300 --set bits=8 --set G=32 --set dtype=bf16
+  run "w3a16 M=$m" -- recipes/w4a16.lua --sim --set M=$m --set N=72 --set K=500 --set bits=3 --set G=64
+done
+run "roundtrip w" -- recipes/bitpack_w.lua --sim --set N=37 --set K=333 --set p=7 --set enc=signed --set roundtrip=1
+run "roundtrip act" -- recipes/bitpack_act.lua --sim --set M=11 --set K=333 --set q=7 --set enc=unsigned --set roundtrip=1
+run "roundtrip w4a16" -- recipes/w4a16_pack.lua --sim --set N=37 --set K=333 --set bits=5 --set roundtrip=1
 exit $fail
