@@ -6,7 +6,9 @@
 #   2. the plane loop's PTX holds the b1 AND-popcount mma (mma.sync ... m16n8k256 ... b1 ... and.popc),
 #      p*q products per instruction tile per step, and W4A16's f16 mma;
 #   3. bitgemm on sm_75 is refused with one line naming the op and the target;
-#   4. the recipes' own errors (knobs out of range, zp on a signed or bipolar side, G not a multiple
+#   4. bench/bitgemm.py --plan builds the variants the GPU benchmark runs (on sm_80 and sm_90a) and
+#      ptxas accepts its hand-written mma rate kernels (when python3 is installed);
+#   5. the recipes' own errors (knobs out of range, zp on a signed or bipolar side, G not a multiple
 #      of BLOCK_KW, a 1-bit signed activation) name the recipe line.
 # Without ptxas the PTX is still emitted and checked (the spill report is skipped).
 set -u
@@ -53,6 +55,15 @@ echo "bitgemm p=3 q=4: $n b1 mma in the PTX"
 [ "$n" = 96 ] || { echo "FAIL expected 96 b1 and.popc mma (12 plane products x 8 tiles), got $n"; fail=1; }
 "$KILN" compile recipes/w4a16.lua --target sm_80 --emit ptx -o "$tmp/w.ptx" || fail=1
 grep -q 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32' "$tmp/w.ptx" || { echo "FAIL no f16 mma in w4a16"; fail=1; }
+
+if command -v python3 > /dev/null; then
+  for t in sm_80 sm_90a; do
+    python3 bench/bitgemm.py --plan --kiln "$KILN" --target $t --ms 1,16,256 > "$tmp/plan" 2>&1 ||
+      { echo "FAIL bench/bitgemm.py --plan --target $t: $(tail -n 3 "$tmp/plan")"; fail=1; }
+    grep -q "kiln refuses" "$tmp/plan" && { echo "FAIL bench plan $t: $(grep -m1 'kiln refuses' "$tmp/plan")"; fail=1; }
+    echo "bench/bitgemm.py --plan --target $t: $(grep -c '^W' "$tmp/plan") problems planned"
+  done
+fi
 
 expect_error() { # expect_error MESSAGE -- kiln compile arguments
   msg=$1; shift 2
