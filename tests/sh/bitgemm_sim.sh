@@ -20,8 +20,10 @@ n=0
 for p in 1 2 3 4 5 6 7 8; do
   for q in 1 2 3 4 5 6 7 8; do
     ws=$(( (p + q) % 2 )); as=$(( (p * q + 1) % 2 ))
+    # shellcheck disable=SC2086
     run "int p=$p q=$q ws=$ws as=$as" -- recipes/bitgemm.lua --sim $shape --set p=$p --set q=$q \
       --set w_signed=$ws --set a_signed=$as
+    # shellcheck disable=SC2086
     run "bipolar p=$p q=$q" -- recipes/bitgemm.lua --sim $shape --set p=$p --set q=$q --set enc=bipolar
     n=$((n + 2))
   done

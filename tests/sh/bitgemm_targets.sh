@@ -39,13 +39,13 @@ for t in sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
   for r in bitgemm.lua bitgemm_splitk.lua bitgemm_reduce.lua w4a16.lua bitpack_w.lua bitpack_act.lua w4a16_pack.lua; do check "$r" "$t"; done
 done
 for t in sm_80 sm_90a; do
-  check bitgemm.lua $t p=1 q=1 w_signed=0
-  check bitgemm.lua $t p=2 q=2 enc=bipolar out=f16
-  check bitgemm.lua $t p=8 q=8 a_signed=1 out=bf16 BLOCK_M=16 BLOCK_N=64 warps=2
-  check bitgemm.lua $t p=3 q=5 zp=1 out=f16 BLOCK_M=16
-  check w4a16.lua $t bits=8 G=32
-  check w4a16.lua $t bits=3 G=64 dtype=bf16
-  check w4a16.lua $t BLOCK_M=64 BLOCK_N=128 warps=8
+  check bitgemm.lua "$t" p=1 q=1 w_signed=0
+  check bitgemm.lua "$t" p=2 q=2 enc=bipolar out=f16
+  check bitgemm.lua "$t" p=8 q=8 a_signed=1 out=bf16 BLOCK_M=16 BLOCK_N=64 warps=2
+  check bitgemm.lua "$t" p=3 q=5 zp=1 out=f16 BLOCK_M=16
+  check w4a16.lua "$t" bits=8 G=32
+  check w4a16.lua "$t" bits=3 G=64 dtype=bf16
+  check w4a16.lua "$t" BLOCK_M=64 BLOCK_N=128 warps=8
 done
 
 # the plane loop's instructions: p*q = 12 plane products on 2x2 warps of 32x32 (8 instruction tiles)
