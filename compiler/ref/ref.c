@@ -16,6 +16,8 @@ static const struct {
     {"attention", ref_attention},
     {"attention_decode", ref_attention_decode},
     {"attention_decode_combine", ref_attention_decode_combine},
+    {"fftconv", ref_fftconv},
+    {"fftconv_kspec", ref_fftconv_kspec},
 };
 
 ref_fn ref_lookup(const char *name) {

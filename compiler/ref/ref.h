@@ -61,5 +61,7 @@ int ref_matmul(const ref_call *c);
 int ref_attention(const ref_call *c);
 int ref_attention_decode(const ref_call *c);
 int ref_attention_decode_combine(const ref_call *c);
+int ref_fftconv(const ref_call *c);
+int ref_fftconv_kspec(const ref_call *c);
 
 #endif

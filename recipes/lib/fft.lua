@@ -1,0 +1,93 @@
+-- fft: complex values as pairs of real tiles, and the DFT and twiddle tiles of the Monarch FFT
+-- (recipes/fftconv.lua, docs/fftconv.md).
+--
+-- A complex tile is a Lua table { re, im } of two f32 (or f16/bf16) tiles of one shape. The
+-- constant tiles are computed in the kernel, in f32, from iota: the entry for exponent m of an
+-- L-point transform is exp(sign 2 pi i m / L). m is reduced modulo L exactly in integers (L is a
+-- power of two), split into its quarter turn q and the remainder r < L/4, so that the polynomials
+-- only ever see angles in [0, pi/2); the quarter turn is applied by swapping and negating.
+local M = {}
+
+local TWO_PI = 2 * math.pi
+
+local function log2_exact(n)
+  local l = 0
+  while (1 << l) < n do l = l + 1 end
+  if (1 << l) ~= n then error("fft: " .. n .. " is not a power of two", 0) end
+  return l
+end
+M.log2_exact = log2_exact
+
+-- cos(t) and sin(t) for t in [0, pi/2), Taylor series to t^12 and t^13 in Horner form: the first
+-- omitted terms are below 5e-9 at pi/2, under one unit of f32 roundoff.
+local function cos_sin_quarter(k, t)
+  local t2 = t * t
+  local c, s = k.full(k.shape(t), 1.0 / 479001600, "f32"), k.full(k.shape(t), 1.0 / 6227020800, "f32")
+  local cc = { 1 / 3628800, 1 / 40320, 1 / 720, 1 / 24, 1 / 2, 1 }
+  local sc = { 1 / 39916800, 1 / 362880, 1 / 5040, 1 / 120, 1 / 6, 1 }
+  for i = 1, #cc do
+    local sg = (i % 2 == 1) and -1 or 1
+    c = k.fma(c, t2, sg * cc[i]) -- alternating signs: -t^10/10! ... +1 after the last step
+    s = k.fma(s, t2, sg * sc[i])
+  end
+  return c, s * t
+end
+
+-- exp(sign 2 pi i m / L) for an i32 tile m (any integers; reduced modulo L): { re, im } in f32.
+function M.cis(k, m, L, sign)
+  local shape = k.shape(m)
+  if L < 4 then error("fft.cis: length " .. L .. " below 4", 0) end
+  local lq = log2_exact(L) - 2
+  local mm = m & (L - 1)
+  local q = mm >> lq
+  local r = mm & ((1 << lq) - 1)
+  local c, s = cos_sin_quarter(k, k.cast(r, "f32") * (TWO_PI / L))
+  -- angle + q quarter turns: q = 1: (-s, c), q = 2: (-c, -s), q = 3: (s, -c)
+  local odd = (q & 1):eq(1)
+  local hi = (q & 2):eq(2)
+  local re = k.where(odd, -s, c)
+  local im = k.where(odd, c, s)
+  re = k.where(hi, -re, re)
+  im = k.where(hi, -im, im)
+  if sign < 0 then im = -im end
+  local _ = shape
+  return { re = re, im = im }
+end
+
+-- The [rows, cols] tile exp(sign 2 pi i (r0 + i)(c0 + j) / L), i, j the tile coordinates: a DFT
+-- matrix (L = its size) or a block of twiddles (L the whole transform's length).
+function M.table(k, rows, cols, L, sign, r0, c0)
+  local i = k.iota({ rows, 1 }, 0) + (r0 or 0)
+  local j = k.iota({ 1, cols }, 1) + (c0 or 0)
+  return M.cis(k, k.broadcast(i, { rows, cols }) * k.broadcast(j, { rows, cols }), L, sign)
+end
+
+function M.cast(k, z, t) return { re = k.cast(z.re, t), im = k.cast(z.im, t) } end
+function M.conj(k, z) return { re = z.re, im = -z.im } end
+
+-- Elementwise product of complex tiles (in their type).
+function M.mul(k, a, b)
+  return { re = a.re * b.re - a.im * b.im, im = a.re * b.im + a.im * b.re }
+end
+
+-- a . b for complex a [M, K] and b [K, N] in the input type t (f16, bf16): four products on the
+-- tensor cores, accumulated in f32. b may be real (b.im == nil): two products.
+function M.dot(k, a, b, t)
+  local rows, cols = k.shape(a.re)[1], k.shape(b.re)[2]
+  local zero = k.full({ rows, cols }, 0, "f32")
+  local ar, br = k.cast(a.re, t), k.cast(b.re, t)
+  if a.im == nil then
+    return { re = k.dot(ar, br, zero), im = k.dot(ar, k.cast(b.im, t), zero) }
+  end
+  local ai = k.cast(a.im, t)
+  if b.im == nil then
+    return { re = k.dot(ar, br, zero), im = k.dot(ai, br, zero) }
+  end
+  local bi = k.cast(b.im, t)
+  return {
+    re = k.dot(ar, br, k.dot(-ai, bi, zero)),
+    im = k.dot(ar, bi, k.dot(ai, br, zero)),
+  }
+end
+
+return M
