@@ -22,14 +22,8 @@ local kiln = require "kiln"
 local fft = require "fft"
 
 local function split(p)
-  local L = 2 * p.N
-  local lg = fft.log2_exact(L)
-  local n1 = p.N1
-  if n1 == 0 then n1 = 1 << (lg // 2) end
-  if n1 < 4 or L % n1 ~= 0 or L // n1 < 2 then
-    error("fftconv: N1 = " .. n1 .. " must be a power of two from 4 to L/2 = " .. (L // 2), 0)
-  end
-  return L, n1, L // n1
+  local n1, n2 = fft.split(2 * p.N, p.N1)
+  return 2 * p.N, n1, n2
 end
 
 -- kf [H, 2 N1, N2] with kspec = "given" (rows 0..N1-1 the real parts, N1..2N1-1 the imaginary);
@@ -49,6 +43,9 @@ return kiln.recipe {
     warps = { default = 4, values = { 1, 2, 4, 8 } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
     gate = { false, true },
+    -- the twiddles' type in shared memory: f32, or the data's type (half the space: N = 4096 then
+    -- fits in sm_80's and sm_90a's shared memory)
+    tw = { default = "f32", values = { "f32", "dtype" } },
   },
   args = {
     kiln.tensor("u", "dtype", { "B", "H", "N" }, "in"),
@@ -71,7 +68,9 @@ return kiln.recipe {
     { B = 1, H = 3, N = 512, gate = 1 },
     { B = 2, H = 1, N = 1024, dtype = "bf16" },
     { B = 1, H = 2, N = 256, dtype = "bf16", gate = 1, N1 = 32 },
-    { B = 1, H = 1, N = 4096 },
+    { B = 1, H = 1, N = 4096, tw = "dtype" },
+    { B = 2, H = 3, N = 128, kspec = "given" },
+    { B = 3, H = 1, N = 512, kspec = "given", dtype = "bf16", gate = 1, N1 = 16 },
   },
 
   body = function(k, p)
@@ -88,14 +87,8 @@ return kiln.recipe {
     local yv = rows_view(a.y, a.B * a.H * R)
 
     -- forward transform of a real [R, N2] block: { re, im } [N1, N2] in f32, bin k1 + N1 k2 at [k1, k2]
-    local f1 = fft.table(k, N1, R, N1, -1) -- F_N1[:, :N1/2]
-    local tw = fft.table(k, N1, N2, L, -1) -- T[k1, n2]
-    local f2 = fft.table(k, N2, N2, N2, -1) -- F_N2
-    local function forward(x)
-      local b = fft.dot(k, fft.cast(k, f1, t), { re = x }, t)
-      local c = fft.mul(k, b, tw)
-      return fft.dot(k, fft.cast(k, c, t), f2, t)
-    end
+    local tabs = fft.shared_tables(k, N1, N2, t, p.tw == "dtype" and t or "f32")
+    local function forward(x) return fft.forward_real(k, tabs, x, t) end
 
     local x = k.load(uv, { bh * R, 0 }, { R, N2 })
     if p.gate then
@@ -115,12 +108,7 @@ return kiln.recipe {
     local Y = fft.mul(k, X, K)
     Y = { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }
 
-    -- inverse: Z = (Y conj(F_N2)) .* conj(T), y = Re(conj(F_N1)[:R, :] Z)
-    local Z = fft.mul(k, fft.dot(k, fft.cast(k, Y, t), fft.conj(k, f2), t), fft.conj(k, tw))
-    local g1 = fft.table(k, R, N1, N1, 1)
-    local zt = fft.cast(k, Z, t)
-    local zero = k.full({ R, N2 }, 0, "f32")
-    local y = k.dot(k.cast(g1.re, t), zt.re, k.dot(k.cast(-g1.im, t), zt.im, zero))
+    local y = fft.inverse_real(k, tabs, Y, t)
     if p.gate then
       y = y * k.cast(k.load(rows_view(a.v, a.B * a.H * R), { bh * R, 0 }, { R, N2 }), "f32")
     end

@@ -90,4 +90,76 @@ function M.dot(k, a, b, t)
   }
 end
 
+-- The constant tiles of a transform of length L = N1 N2, computed once per program in f32 and kept
+-- in shared memory, so that the matrix products read them as operands straight from there
+-- (ldmatrix) and they hold no registers between uses. DFT matrices in the product type t, twiddles
+-- in tw_type (f32, or t to halve their space). Each table is { re = smem, im = smem }.
+--   f1 = F_N1[:, :N1/2] [N1, N1/2]   (the forward left product; rows n1 >= N1/2 of the data are 0)
+--   tw = T [N1, N2], T[k1, n2] = exp(-2 pi i n2 k1 / L)
+--   f2 = F_N2 [N2, N2]
+--   g1 = F_N1[:N1/2, :] [N1/2, N1]   (the inverse left product; only the first N outputs are kept)
+function M.shared_tables(k, N1, N2, t, tw_type)
+  local R, L = N1 // 2, N1 * N2
+  local function put(z, shape, ty)
+    local re, im = k.alloc_shared(ty, shape), k.alloc_shared(ty, shape)
+    k.store_shared(re, k.cast(z.re, ty))
+    k.store_shared(im, k.cast(z.im, ty))
+    return { re = re, im = im }
+  end
+  local s = {
+    f1 = put(M.table(k, N1, R, N1, -1), { N1, R }, t),
+    tw = put(M.table(k, N1, N2, L, -1), { N1, N2 }, tw_type or "f32"),
+    f2 = put(M.table(k, N2, N2, N2, -1), { N2, N2 }, t),
+    g1 = put(M.table(k, R, N1, N1, -1), { R, N1 }, t),
+  }
+  k.barrier()
+  return s
+end
+
+-- The forward transform of a real [N1/2, N2] block x (the data x[N2 n1 + n2] at [n1, n2], the rest
+-- of the length zero) with tables s in product type t: { re, im } [N1, N2] in f32, bin k1 + N1 k2
+-- at [k1, k2]. Every table operand is its own load_shared, read by its product directly.
+function M.forward_real(k, s, x, t)
+  local ld = k.load_shared
+  local rows, cols = k.shape(ld(s.f1.re))[1], k.shape(x)[2]
+  local zero = k.full({ rows, cols }, 0, "f32")
+  local xt = k.cast(x, t)
+  local b = { re = k.dot(ld(s.f1.re), xt, zero), im = k.dot(ld(s.f1.im), xt, zero) }
+  local tw = { re = k.cast(ld(s.tw.re), "f32"), im = k.cast(ld(s.tw.im), "f32") }
+  local c = M.cast(k, M.mul(k, b, tw), t)
+  return {
+    re = k.dot(c.re, ld(s.f2.re), k.dot(-c.im, ld(s.f2.im), zero)),
+    im = k.dot(c.re, ld(s.f2.im), k.dot(c.im, ld(s.f2.re), zero)),
+  }
+end
+
+-- The inverse of forward_real without the 1/L (fold it into Y) and keeping the first half of the
+-- rows: Re(iDFT(Y)) as [N1/2, N2] f32, y[N2 n1 + n2] at [n1, n2].
+--   Z = (Y conj(F_N2)) .* conj(T),  y = Re(conj(F_N1)[:N1/2, :] Z) = g1.re Z.re + g1.im Z.im
+function M.inverse_real(k, s, Y, t)
+  local ld = k.load_shared
+  local yt = M.cast(k, Y, t)
+  local shape = k.shape(Y.re)
+  local zero = k.full(shape, 0, "f32")
+  local d = {
+    re = k.dot(yt.re, ld(s.f2.re), k.dot(yt.im, ld(s.f2.im), zero)),
+    im = k.dot(yt.im, ld(s.f2.re), k.dot(-yt.re, ld(s.f2.im), zero)),
+  }
+  local twr, twi = k.cast(ld(s.tw.re), "f32"), k.cast(ld(s.tw.im), "f32")
+  local z = M.cast(k, { re = d.re * twr + d.im * twi, im = d.im * twr - d.re * twi }, t)
+  local out = k.full({ shape[1] // 2, shape[2] }, 0, "f32")
+  return k.dot(ld(s.g1.re), z.re, k.dot(ld(s.g1.im), z.im, out))
+end
+
+-- The squarest split of L = N1 N2 (N1 <= N2), or N1 as given (n1 > 0); refuses what the recipes
+-- cannot tile.
+function M.split(L, n1)
+  local lg = log2_exact(L)
+  if n1 == 0 then n1 = 1 << (lg // 2) end
+  if n1 < 4 or L % n1 ~= 0 or L // n1 < 2 then
+    error("fft: N1 = " .. n1 .. " must be a power of two from 4 to L/2 = " .. (L // 2), 0)
+  end
+  return n1, L // n1
+end
+
 return M
