@@ -22,7 +22,7 @@ local kiln = require "kiln"
 local fft = require "fft"
 
 local function split(p)
-  local n1, n2 = fft.split(2 * p.N, p.N1)
+  local n1, n2 = fft.split("fftconv", p.N, p.N1)
   return 2 * p.N, n1, n2
 end
 

@@ -97,8 +97,9 @@ end
 --   f1 = F_N1[:, :N1/2] [N1, N1/2]   (the forward left product; rows n1 >= N1/2 of the data are 0)
 --   tw = T [N1, N2], T[k1, n2] = exp(-2 pi i n2 k1 / L)
 --   f2 = F_N2 [N2, N2]
---   g1 = F_N1[:N1/2, :] [N1/2, N1]   (the inverse left product; only the first N outputs are kept)
-function M.shared_tables(k, N1, N2, t, tw_type)
+--   g1 = F_N1[:N1/2, :] [N1/2, N1]   (the inverse left product; only the first N outputs are kept;
+--                                     not made when forward_only)
+function M.shared_tables(k, N1, N2, t, tw_type, forward_only)
   local R, L = N1 // 2, N1 * N2
   local function put(z, shape, ty)
     local re, im = k.alloc_shared(ty, shape), k.alloc_shared(ty, shape)
@@ -110,8 +111,8 @@ function M.shared_tables(k, N1, N2, t, tw_type)
     f1 = put(M.table(k, N1, R, N1, -1), { N1, R }, t),
     tw = put(M.table(k, N1, N2, L, -1), { N1, N2 }, tw_type or "f32"),
     f2 = put(M.table(k, N2, N2, N2, -1), { N2, N2 }, t),
-    g1 = put(M.table(k, R, N1, N1, -1), { R, N1 }, t),
   }
+  if not forward_only then s.g1 = put(M.table(k, R, N1, N1, -1), { R, N1 }, t) end
   k.barrier()
   return s
 end
@@ -151,13 +152,15 @@ function M.inverse_real(k, s, Y, t)
   return k.dot(ld(s.g1.re), z.re, k.dot(ld(s.g1.im), z.im, out))
 end
 
--- The squarest split of L = N1 N2 (N1 <= N2), or N1 as given (n1 > 0); refuses what the recipes
--- cannot tile.
-function M.split(L, n1)
+-- The split L = N1 N2 of the zero-padded length L = 2N: the squarest (N1 <= N2) when n1 is 0, or
+-- N1 = n1. Refuses what the recipes cannot tile, naming the recipe (who) and the setting.
+function M.split(who, N, n1)
+  local L = 2 * N
+  if N < 2 or (N & (N - 1)) ~= 0 then error(who .. ": N = " .. N .. " is not a power of two", 3) end
   local lg = log2_exact(L)
   if n1 == 0 then n1 = 1 << (lg // 2) end
-  if n1 < 4 or L % n1 ~= 0 or L // n1 < 2 then
-    error("fft: N1 = " .. n1 .. " must be a power of two from 4 to L/2 = " .. (L // 2), 0)
+  if n1 < 4 or (n1 & (n1 - 1)) ~= 0 or L % n1 ~= 0 or L // n1 < 4 then
+    error(who .. ": N1 = " .. n1 .. " must be a power of two from 4 to L/4 = " .. (L // 4), 3)
   end
   return n1, L // n1
 end
