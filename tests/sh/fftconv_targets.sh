@@ -8,7 +8,8 @@
 #      sm_75's 64 KiB, a length that is
 #      not a power of two, a split N1 the recipes cannot tile;
 #   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and the spectrum recipe);
-#   4. the DFT products are matrix instructions: mma.sync in the PTX on sm_80 and sm_90a.
+#   4. the DFT products are matrix instructions: mma.sync in the PTX on sm_80 and sm_90a;
+#   5. bench/fftconv.py --plan builds every variant the GPU benchmark would run, on sm_80 and sm_90a.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0; n=0
@@ -89,5 +90,14 @@ for t in sm_80 sm_90a; do
   m=$(grep -c "mma.sync.aligned.m16n8k16" "$tmp/m.ptx")
   [ "$m" -gt 0 ] || { echo "FAIL $t: no m16n8k16 mma.sync in the PTX"; fail=1; }
   echo "ok   $t: $m mma.sync in the PTX"
+done
+
+# 5.
+for t in sm_80 sm_90a; do
+  if ! python3 bench/fftconv.py --plan --kiln "$KILN" --target $t > "$tmp/plan" 2>&1 || grep -q "refuses" "$tmp/plan"; then
+    echo "FAIL bench/fftconv.py --plan --target $t: $(grep -v ": fftconv, grid" "$tmp/plan" | head -n 5)"; fail=1
+  else
+    echo "ok   bench/fftconv.py --plan --target $t: $(grep -c ": fftconv, grid" "$tmp/plan") launches"
+  fi
 done
 exit $fail
