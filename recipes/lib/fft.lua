@@ -101,8 +101,12 @@ end
 --                                     not made when forward_only)
 function M.shared_tables(k, N1, N2, t, tw_type, forward_only)
   local R, L = N1 // 2, N1 * N2
+  local bytes = { f16 = 2, bf16 = 2, f32 = 4 }
   local function put(z, shape, ty)
-    local re, im = k.alloc_shared(ty, shape), k.alloc_shared(ty, shape)
+    -- the XOR swizzle of the 16-byte chunks of a row (docs/gemm.md), against bank conflicts
+    local chunks = shape[2] * bytes[ty] // 16
+    local sw = chunks >= 2 and { swizzle = math.min(8, chunks) } or nil
+    local re, im = k.alloc_shared(ty, shape, sw), k.alloc_shared(ty, shape, sw)
     k.store_shared(re, k.cast(z.re, ty))
     k.store_shared(im, k.cast(z.im, ty))
     return { re = re, im = im }
