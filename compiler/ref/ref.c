@@ -18,6 +18,7 @@ static const struct {
     {"attention_decode_combine", ref_attention_decode_combine},
     {"fftconv", ref_fftconv},
     {"fftconv_kspec", ref_fftconv_kspec},
+    {"fftconv3", ref_fftconv3},
 };
 
 ref_fn ref_lookup(const char *name) {

@@ -63,5 +63,6 @@ int ref_attention_decode(const ref_call *c);
 int ref_attention_decode_combine(const ref_call *c);
 int ref_fftconv(const ref_call *c);
 int ref_fftconv_kspec(const ref_call *c);
+int ref_fftconv3(const ref_call *c);
 
 #endif

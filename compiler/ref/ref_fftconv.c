@@ -1,5 +1,6 @@
 /*
- * ref_fftconv.c - references for recipes/fftconv.lua and recipes/fftconv_kspec.lua, in double with
+ * ref_fftconv.c - references for recipes/fftconv.lua, recipes/fftconv3.lua (order 3: the given
+ * spectrum in its own layout) and recipes/fftconv_kspec.lua, in double with
  * FFTW: y = v * first N of iFFT(FFT(u w) K) at length L = 2N, K = FFT(k) at length L (or the given
  * spectrum kf). The spectrum layout of the recipes: bin k1 + N1 k2 at [k1, k2] of an [N1, N2]
  * matrix, L = N1 N2, real parts in rows 0..N1-1 and imaginary parts in rows N1..2N1-1 of a channel's
@@ -122,7 +123,15 @@ int ref_fftconv_kspec(const ref_call *c) {
   return KILN_REF_OK;
 }
 
-int ref_fftconv(const ref_call *c) {
+/* Where bin m of a channel's spectrum sits in kf (its real part; the imaginary part L further):
+ * order 2 (n3 = 0): [k1, k2] of [N1, N2], m = k1 + N1 k2; order 3: [N2 k1 + k2, k3] of [N1 N2, N3],
+ * m = k1 + N1 k2 + N1 N2 k3. */
+static int64_t kf_pos(int64_t m, int64_t n1, int64_t n2, int64_t n3) {
+  if (!n3) return (m % n1) * n2 + m / n1;
+  return ((m % n1) * n2 + (m / n1) % n2) * n3 + m / (n1 * n2);
+}
+
+static int conv(const ref_call *c, int order) {
   int u = ref_find(c, "u", 1, 3), k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
   int w = ref_find(c, "w", 1, 1), v = ref_find(c, "v", 1, 1), y = ref_find(c, "y", 1, 3);
   if (u < 0 || k < 0 || kf < 0 || w < 0 || v < 0 || y < 0)
@@ -131,11 +140,22 @@ int ref_fftconv(const ref_call *c) {
   int64_t B = c->args[u].dims[0], H = c->args[u].dims[1], N = c->args[u].dims[2], L = 2 * N;
   int gate = setting_flag(c, "gate");
   const char *ks = ref_setting(c, "kspec");
-  int given = ks && !strcmp(ks, "given");
-  int64_t n1 = split_n1(L, setting_int(c, "N1", 0)), n2 = L / n1;
+  int given = order == 3 || (ks && !strcmp(ks, "given"));
+  int64_t n1 = split_n1(L, setting_int(c, "N1", 0)), n2 = L / n1, n3 = 0;
+  if (order == 3) { /* recipes/fftconv3.lua: 2^floor(log2(L)/3) unless given */
+    int lg = 0;
+    while (((int64_t)1 << lg) < L) lg++;
+    n1 = setting_int(c, "N1", 0), n2 = setting_int(c, "N2", 0);
+    if (!n1) n1 = (int64_t)1 << (lg / 3);
+    if (!n2) n2 = (int64_t)1 << (lg / 3);
+    n3 = L / (n1 * n2);
+    if (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 || c->args[kf].dims[2] != n3)
+      return fail(c, "fftconv3: needs kf [H, 2 N1 N2, N3]");
+  }
   if (gate && (c->args[w].dims[0] != B * H * N || c->args[v].dims[0] != B * H * N))
     return fail(c, "fftconv: gate = 1 needs w and v of B*H*N elements");
-  if (given && (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 || c->args[kf].dims[2] != n2))
+  if (order == 2 && given &&
+      (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 || c->args[kf].dims[2] != n2))
     return fail(c, "fftconv: kspec = given needs kf [H, 2 N1, N2]");
   fftw_complex *x = fftw_malloc(sizeof *x * (size_t)L);
   double *spec = malloc(sizeof *spec * (size_t)(2 * L)), *g = malloc(sizeof *g * (size_t)N);
@@ -159,12 +179,11 @@ int ref_fftconv(const ref_call *c) {
       dft_lowp(c, x, L, -1);
     else
       dft(x, L, -1);
-    for (int64_t k1 = 0; k1 < n1; k1++)
-      for (int64_t k2 = 0; k2 < n2; k2++) {
-        double complex kk = kfr[k1 * n2 + k2] + I * kfr[(n1 + k1) * n2 + k2];
-        x[k1 + n1 * k2] = lowp ? cmul_round(c, x[k1 + n1 * k2], cround(c, kk / (double)L))
-                               : x[k1 + n1 * k2] * kk / (double)L;
-      }
+    for (int64_t m = 0; m < L; m++) {
+      int64_t pos = kf_pos(m, n1, n2, n3);
+      double complex kk = kfr[pos] + I * kfr[L + pos];
+      x[m] = lowp ? cmul_round(c, x[m], cround(c, kk / (double)L)) : x[m] * kk / (double)L;
+    }
     if (lowp)
       dft_lowp(c, x, L, 1);
     else
@@ -187,3 +206,6 @@ int ref_fftconv(const ref_call *c) {
   fftw_free(x), free(spec), free(g);
   return rc;
 }
+
+int ref_fftconv(const ref_call *c) { return conv(c, 2); }
+int ref_fftconv3(const ref_call *c) { return conv(c, 3); }

@@ -90,6 +90,18 @@ function M.dot(k, a, b, t)
   }
 end
 
+-- A complex tile stored in two shared buffers of type ty (the XOR swizzle of docs/gemm.md on the
+-- 16-byte chunks of a row, against bank conflicts): { re = smem, im = smem }.
+function M.put_shared(k, z, shape, ty)
+  local bytes = { f16 = 2, bf16 = 2, f32 = 4 }
+  local chunks = shape[2] * bytes[ty] // 16
+  local sw = chunks >= 2 and { swizzle = math.min(8, chunks) } or nil
+  local re, im = k.alloc_shared(ty, shape, sw), k.alloc_shared(ty, shape, sw)
+  k.store_shared(re, k.cast(z.re, ty))
+  k.store_shared(im, k.cast(z.im, ty))
+  return { re = re, im = im }
+end
+
 -- The constant tiles of a transform of length L = N1 N2, computed once per program in f32 and kept
 -- in shared memory, so that the matrix products read them as operands straight from there
 -- (ldmatrix) and they hold no registers between uses. DFT matrices in the product type t, twiddles
@@ -101,16 +113,7 @@ end
 --                                     not made when forward_only)
 function M.shared_tables(k, N1, N2, t, tw_type, forward_only)
   local R, L = N1 // 2, N1 * N2
-  local bytes = { f16 = 2, bf16 = 2, f32 = 4 }
-  local function put(z, shape, ty)
-    -- the XOR swizzle of the 16-byte chunks of a row (docs/gemm.md), against bank conflicts
-    local chunks = shape[2] * bytes[ty] // 16
-    local sw = chunks >= 2 and { swizzle = math.min(8, chunks) } or nil
-    local re, im = k.alloc_shared(ty, shape, sw), k.alloc_shared(ty, shape, sw)
-    k.store_shared(re, k.cast(z.re, ty))
-    k.store_shared(im, k.cast(z.im, ty))
-    return { re = re, im = im }
-  end
+  local function put(z, shape, ty) return M.put_shared(k, z, shape, ty) end
   local s = {
     f1 = put(M.table(k, N1, R, N1, -1), { N1, R }, t),
     tw = put(M.table(k, N1, N2, L, -1), { N1, N2 }, tw_type or "f32"),

@@ -3,10 +3,12 @@
 #   1. numerics against the FFTW reference (which itself agrees with the direct O(N^2) sum at
 #      N <= 1024, or the reference fails): sm_75's m16n8k8 products, 1 and 8 warps, the most
 #      oblong splits (N2 = 4, N1 = 4), every power of two N from 8 to 2048 (4096 is a check);
+#      order 3 (recipes/fftconv3.lua) at N = 32 .. 2048 and on sm_75;
 #   2. the products run on the tensor cores: the simulator's count of mma instructions is at least
 #      what the 12 (kspec = given) or 18 products of each program need, ceil(M/16) ceil(N/8)
 #      ceil(K/16) each (an FMA-lowered product would count none);
-#   3. the reference refuses a recipe without its tensors, with one line naming them.
+#   3. the reference refuses a recipe without its tensors, and order 3 a spectrum of the wrong shape,
+#      with one line naming them.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -26,6 +28,10 @@ run wide -- $F --sim --set B=1 --set H=2 --set N=256 --set N1=4 --set dtype=bf16
 for n in 8 16 32 64 128 256 512 1024 2048; do
   run "N=$n" -- $F --sim --set B=1 --set H=2 --set N=$n --set kspec=given
 done
+for n in 32 128 512 2048; do
+  run "order 3 N=$n" -- recipes/fftconv3.lua --sim --set B=1 --set H=2 --set N=$n
+done
+run "order 3 sm75" -- recipes/fftconv3.lua --sim --target sm_75 --set B=2 --set H=1 --set N=128 --set gate=1
 run kspec-oblong -- recipes/fftconv_kspec.lua --sim --set H=2 --set N=256 --set N1=128
 
 # 2. N = 256: L = 512 = 16 x 32, R = 8 data rows
@@ -61,6 +67,25 @@ return kiln.recipe {
 LUA
 if "$KILN" run "$tmp/bad.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv: needs tensors u, y \[B, H, N\], k \[H, N\], kf, w, v" "$tmp/out"; then
   echo "FAIL the reference's refusal: $(cat "$tmp/out")"; fail=1
+else
+  echo "ok   refused: $(cat "$tmp/out")"
+fi
+cat > "$tmp/bad3.lua" <<'LUA'
+local kiln = require "kiln"
+return kiln.recipe {
+  name = "bad3", params = { N = 32 },
+  args = {
+    kiln.tensor("u", "f32", { 1, 1, "N" }, "in"), kiln.tensor("k", "f32", { 1, "N" }, "in"),
+    kiln.tensor("kf", "f32", { 1, 2, 2 }, "in"), kiln.tensor("w", "f32", { 1 }, "in"),
+    kiln.tensor("v", "f32", { 1 }, "in"), kiln.tensor("y", "f32", { 1, 1, "N" }, "out"),
+  },
+  grid = function(p) return 1 end,
+  reference = "fftconv3",
+  body = function(k, p) end,
+}
+LUA
+if "$KILN" run "$tmp/bad3.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv3: needs kf \[H, 2 N1 N2, N3\]" "$tmp/out"; then
+  echo "FAIL the order-3 reference's refusal: $(cat "$tmp/out")"; fail=1
 else
   echo "ok   refused: $(cat "$tmp/out")"
 fi
