@@ -5,6 +5,7 @@ convolution, in the same process, on the same tensors, on one GPU.
     python3 bench/fftconv.py [--kiln build/kiln] [--out bench/results] [--dtypes f16,bf16]
                              [--seqlens 256,1024,...] [--batch 64] [--heads 768] [--set NAME=VALUE]...
     python3 bench/fftconv.py --plan      # what would run: kiln variants, grids, arguments (no GPU)
+    python3 bench/fftconv.py --order 3   # recipes/fftconv3.lua (L = N1 N2 N3, a global scratch row)
 
 The problem (docs/fftconv.md): y = first N of iFFT(FFT(u) FFT(k)) at length 2N for u [B, H, N]
 (f16 or bf16) and a filter k [H, N], B = 64, H = 768, N = 256 ... 4M as the device's memory allows.
@@ -41,7 +42,7 @@ KILN_MAX_N = 4096
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kiln", default=os.environ.get("KILN"), help="the kiln binary (default: $KILN, build/kiln, ./kiln)")
-    ap.add_argument("--recipe", default=os.path.join(ROOT, "recipes", "fftconv.lua"))
+    ap.add_argument("--order", type=int, default=2, choices=[2, 3], help="fftconv.lua (2) or fftconv3.lua (3)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--dtypes", default="f16,bf16")
     ap.add_argument("--seqlens", default=",".join(str(1 << i) for i in range(8, 23)))
@@ -67,10 +68,24 @@ def split(n, n1=0):
     return n1, L // n1
 
 
+def recipe_of(a):
+    return os.path.join(ROOT, "recipes", "fftconv.lua" if a.order == 2 else "fftconv3.lua")
+
+
+def split3(n, n1=0, n2=0):
+    """recipes/fftconv3.lua's split of L = 2N."""
+    L = 2 * n
+    a = (L.bit_length() - 1) // 3
+    n1, n2 = n1 or 1 << a, n2 or 1 << a
+    return n1, n2, L // (n1 * n2)
+
+
 def settings_for(a, n, dtype):
-    s = ["N=%d" % n, "kspec=given", "dtype=%s" % dtype, "warps=%d" % (4 if n <= 1024 else 8)]
-    if n >= 4096:
-        s.append("tw=dtype")
+    s = ["N=%d" % n, "dtype=%s" % dtype, "warps=%d" % (4 if n <= 1024 else 8)]
+    if a.order == 2:
+        s.append("kspec=given")
+        if n >= 4096:
+            s.append("tw=dtype")
     names = {kv.partition("=")[0] for kv in a.set}
     return [kv for kv in s if kv.partition("=")[0] not in names] + a.set
 
@@ -84,14 +99,14 @@ def knob(settings, name, default):
 
 
 def plan(a, kiln, target):
-    print("kiln %s, recipe %s, target %s" % (kiln, a.recipe, target))
+    print("kiln %s, recipe %s, target %s" % (kiln, recipe_of(a), target))
     for dt in a.dtypes.split(","):
         for n in ints(a.seqlens):
             if n > KILN_MAX_N:
                 print("%s N=%-8d: PyTorch only (no kiln variant above N = %d)" % (dt, n, KILN_MAX_N))
                 continue
             try:
-                v = variant(kiln, a.recipe, target, settings_for(a, n, dt))
+                v = variant(kiln, recipe_of(a), target, settings_for(a, n, dt))
             except KilnError as e:
                 print("%s N=%-8d: kiln refuses: %s" % (dt, n, e))
                 continue
@@ -99,10 +114,18 @@ def plan(a, kiln, target):
                 dt, n, v.name, a.batch * a.heads, v.threads, v.shared, " ".join(p for p, _ in v.params)))
 
 
-def spectrum_for_kiln(torch, k, n, n1, n2):
-    """kf [H, 2 N1, N2] f32: bin k1 + N1 k2 of FFT_2N(k) at [k1, k2], real rows then imaginary."""
-    f = torch.fft.fft(k.double(), n=2 * n)  # [H, L], bin m = k1 + N1 k2 -> view [H, N2, N1]
-    f = f.reshape(k.shape[0], n2, n1).transpose(1, 2)
+def spectrum_for_kiln(torch, k, n, split):
+    """kf f32 in the recipe's order, real rows then imaginary. Order 2, split (N1, N2): [H, 2 N1, N2]
+    with bin k1 + N1 k2 at [k1, k2]; order 3, (N1, N2, N3): [H, 2 N1 N2, N3] with bin
+    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]."""
+    h = k.shape[0]
+    f = torch.fft.fft(k.double(), n=2 * n)  # [H, L]
+    if len(split) == 2:
+        n1, n2 = split
+        f = f.reshape(h, n2, n1).transpose(1, 2)  # m = N1 k2 + k1 -> [k1, k2]
+    else:
+        n1, n2, n3 = split
+        f = f.reshape(h, n3, n2, n1).permute(0, 3, 2, 1).reshape(h, n1 * n2, n3)
     return torch.cat([f.real, f.imag], dim=1).float().contiguous()
 
 
@@ -111,7 +134,7 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n):
     b, h = a.batch, a.heads
     row = {"dtype": dt_name, "N": n}
     free, _ = torch.cuda.mem_get_info()
-    need = b * h * n * 36  # u, y, and PyTorch's f32 copy, two complex spectra and the f32 result
+    need = b * h * n * (44 if a.order == 3 else 36)  # u, y, (ws,) PyTorch's f32 copy, spectra, result
     if need > 0.8 * free:
         row["skip"] = "needs about %.0f GB, %.0f GB free" % (need / 1e9, free / 1e9)
         return row
@@ -128,15 +151,19 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n):
         return row
     settings = settings_for(a, n, dt_name)
     try:
-        var = variant(kiln, a.recipe, target, settings)
+        var = variant(kiln, recipe_of(a), target, settings)
     except KilnError as e:
         row["kiln_why"] = str(e)[:100]
         return row
-    n1, n2 = split(n, int(knob(settings, "N1", "0")))
-    kf = spectrum_for_kiln(torch, k, n, n1, n2)
+    if a.order == 2:
+        sp = split(n, int(knob(settings, "N1", "0")))
+    else:
+        sp = split3(n, int(knob(settings, "N1", "0")), int(knob(settings, "N2", "0")))
+    kf = spectrum_for_kiln(torch, k, n, sp)
     y = torch.full_like(u, float("nan"))
     one = torch.zeros(1, device="cuda", dtype=dt)
-    args, keep = pack_args(var, {"u": u, "k": k, "kf": kf, "w": one, "v": one, "y": y}, {"B": b, "H": h})
+    ws = torch.empty(b * h, 4 * n, device="cuda", dtype=dt) if a.order == 3 else one
+    args, keep = pack_args(var, {"u": u, "k": k, "kf": kf, "w": one, "v": one, "y": y, "ws": ws}, {"B": b, "H": h})
     mod, fn = drv.load(var)
     stream = torch.cuda.current_stream().cuda_stream
 
@@ -200,14 +227,14 @@ def main():
     except OSError:
         commit = "unknown"
     date = datetime.datetime.now(datetime.timezone.utc)
-    text = ("# fftconv: kiln vs a PyTorch FFT convolution\n\n"
+    text = ("# fftconv (order %d): kiln vs a PyTorch FFT convolution\n\n" % a.order +
             "- device: %s (target %s)\n- date: %s\n- %s, commit %s, torch %s\n- B = %d, H = %d, kiln knobs: %s; "
             "%d warm-up + %d timed calls each\n\n%s\n" % (
                 torch.cuda.get_device_name(), target, date.strftime("%Y-%m-%d %H:%M UTC"), version, commit,
                 torch.__version__, a.batch, a.heads, " ".join(a.set) or "defaults", a.warmup, a.reps, table(rows)))
     print(text)
     os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, "fftconv-%s.md" % date.strftime("%Y-%m-%d"))
+    path = os.path.join(a.out, "fftconv%s-%s.md" % ("" if a.order == 2 else "3", date.strftime("%Y-%m-%d")))
     with open(path, "w") as f:
         f.write(text)
     print("wrote " + path, file=sys.stderr)
