@@ -14,8 +14,8 @@ kspec = "given", in the recipe's transposed order; PyTorch as rfft(k)), as Flash
 
 PyTorch: rfft of u at length 2N in f32 (u cast), product with the spectrum, irfft, first N, cast
 back to the input type: one convolution per timed call, casts included. kiln: one launch of the
-fused recipe (grid B * H). kiln's fused recipe covers N up to 4096 (docs/fftconv.md); longer N are
-timed for PyTorch only and marked "no kiln variant". kiln's output is checked against PyTorch's
+fused recipe (grid B * H). The order-2 recipe covers N up to 4096, the order-3 one (--order 3) up to
+262144 (docs/fftconv.md); longer N are timed for PyTorch only and marked "no kiln variant". kiln's output is checked against PyTorch's
 (first 8 rows of each batch entry's channels, max error relative to the larger of the element and
 the rms, as kiln run measures it) against the budget of docs/fftconv.md before it is timed.
 
@@ -36,7 +36,7 @@ from kiln_bench import (Driver, KilnError, fail, find_kiln, pack_args, rms_rel_e
 
 # The budget of docs/fftconv.md: about 7 units of roundoff of the data's type.
 TOLERANCE = {"f16": 3.4e-3, "bf16": 2.7e-2}
-KILN_MAX_N = 4096
+KILN_MAX_N = {2: 4096, 3: 1 << 18}  # recipes/fftconv.lua, recipes/fftconv3.lua
 
 
 def parse_args():
@@ -84,8 +84,8 @@ def settings_for(a, n, dtype):
     s = ["N=%d" % n, "dtype=%s" % dtype, "warps=%d" % (4 if n <= 1024 else 8)]
     if a.order == 2:
         s.append("kspec=given")
-        if n >= 4096:
-            s.append("tw=dtype")
+    if (a.order == 2 and n >= 4096) or (a.order == 3 and n >= 1 << 17):
+        s.append("tw=dtype")  # the twiddles in the data's type: the tables then fit sm_80
     names = {kv.partition("=")[0] for kv in a.set}
     return [kv for kv in s if kv.partition("=")[0] not in names] + a.set
 
@@ -102,8 +102,8 @@ def plan(a, kiln, target):
     print("kiln %s, recipe %s, target %s" % (kiln, recipe_of(a), target))
     for dt in a.dtypes.split(","):
         for n in ints(a.seqlens):
-            if n > KILN_MAX_N:
-                print("%s N=%-8d: PyTorch only (no kiln variant above N = %d)" % (dt, n, KILN_MAX_N))
+            if n > KILN_MAX_N[a.order]:
+                print("%s N=%-8d: PyTorch only (no kiln variant above N = %d)" % (dt, n, KILN_MAX_N[a.order]))
                 continue
             try:
                 v = variant(kiln, recipe_of(a), target, settings_for(a, n, dt))
@@ -147,7 +147,7 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n):
 
     y_ref = torch_conv()
     row["torch"] = time_ms(torch, torch_conv, a.warmup, a.reps)
-    if n > KILN_MAX_N:
+    if n > KILN_MAX_N[a.order]:
         return row
     settings = settings_for(a, n, dt_name)
     try:

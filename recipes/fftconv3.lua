@@ -5,25 +5,34 @@
 -- [N2, N3] matrix. u, w, v, y are [B, H, N]; the filter's spectrum kf is given ([H, 2 N1 N2, N3]
 -- f32: bin k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3], real rows then imaginary rows).
 --
+-- The outer stages walk the [N1, M] matrix in column blocks of CB, so the row's length is bounded
+-- by the scratch and the inner [N2, N3] blocks, not by a program's tiles: N up to 2^18 (L = 64 x 64
+-- x 128), with one pass through global memory between the levels each way.
+--
 -- One program per (batch, channel) row. Reading a row of the [N1, M] matrix as an [N2, N3] matrix
 -- is a reshape, which tiles in registers and shared memory do not have; global memory has it
 -- through views. So the program keeps the row's intermediate in ws ([B*H, 2L] in the data's type,
 -- a scratch tensor the caller provides, read and written only by the program that owns the row):
---   1. B = F_N1[:, :N1/2] A, C = B .* T1 (T1[k1, n'] = w_L^{n' k1}), stored to ws as [N1, M]
+--   1. for each column block: B = F_N1[:, :N1/2] A, C = B .* T1 (T1[k1, n'] = w_L^{n' k1}, made in
+--      f32 per block), stored to ws as [N1, M]
 --   2. for each k1: the ws block [N2, N3] of row k1: D = F_N2 C_k1, E = D .* T2 (T2[k2, n3] =
 --      w_M^{n3 k2}), X = E F_N3; Y = X .* K / L; back: Z = (Y conj(F_N3)) .* conj(T2),
 --      W = conj(F_N2) Z, stored over the block
---   3. ws as [N1, M]: y = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
+--   3. for each column block of ws as [N1, M]: y = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
 -- The products take f16/bf16 inputs with f32 accumulation, as in fftconv. ws is declared as an
 -- input: its contents are scratch, not results (kiln run fills it and does not compare it).
 local kiln = require "kiln"
 local fft = require "fft"
 
+-- The longest N: L = 2^19 = 64 x 64 x 128, whose [N2, N3] blocks still fit a program's tiles; a
+-- longer row needs a fourth level.
+local MAX_N = 1 << 18
+
 -- N1, N2, N3 for L = 2N: given (N1, N2 > 0) or as equal as powers of two allow (N3 the largest).
 local function split3(p)
   local L = 2 * p.N
-  if p.N < 32 or (p.N & (p.N - 1)) ~= 0 then
-    error("fftconv3: N = " .. p.N .. " must be a power of two, 32 or more", 2)
+  if p.N < 32 or p.N > MAX_N or (p.N & (p.N - 1)) ~= 0 then
+    error("fftconv3: N = " .. p.N .. " must be a power of two from 32 to " .. MAX_N, 2)
   end
   local lg = fft.log2_exact(L)
   local a = lg // 3
@@ -42,10 +51,15 @@ return kiln.recipe {
   params = { B = 2, H = 3, N = 256 },
   tune = {
     N1 = { default = 0, values = { 0, 4, 8, 16, 32 } }, -- 0: 2^floor(log2(L)/3)
-    N2 = { default = 0, values = { 0, 4, 8, 16, 32 } },
+    N2 = { default = 0, values = { 0, 4, 8, 16, 32, 64 } },
+    -- the column block of the outer stages: [N1, CB] tiles walk the [N1, N2 N3] matrix (0: min(M, 128))
+    CB = { default = 0, values = { 0, 16, 32, 64, 128, 256 } },
     warps = { default = 4, values = { 1, 2, 4, 8 } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
     gate = { false, true },
+    -- the inner twiddles' type in shared memory: f32, or the data's type (half the space: N = 2^18
+    -- then fits sm_80's shared memory)
+    tw = { default = "f32", values = { "f32", "dtype" } },
   },
   args = {
     kiln.tensor("u", "dtype", { "B", "H", "N" }, "in"),
@@ -71,26 +85,28 @@ return kiln.recipe {
     { B = 1, H = 3, N = 256, dtype = "bf16", N1 = 4, N2 = 8 },
     { B = 1, H = 2, N = 2048, dtype = "bf16", gate = 1 },
     { B = 1, H = 1, N = 4096 },
+    { B = 2, H = 1, N = 256, CB = 16, gate = 1 },
+    { B = 1, H = 2, N = 1024, tw = "dtype", dtype = "bf16", N1 = 8, CB = 32 },
   },
 
   body = function(k, p)
     local a = k.args
     local L, N1, N2, N3 = split3(p)
     local R, M, t = N1 // 2, N2 * N3, p.dtype
+    local CB = p.CB == 0 and math.min(M, 128) or math.min(M, p.CB)
     local bh = k.program_id(0)
     local h = bh % a.H
     local ld = k.load_shared
     local put = function(z, shape, ty) return fft.put_shared(k, z, shape, ty) end
 
-    -- the tables: level 1 (F_N1 halves, T1 in f32), level 2 (F_N2, T2 in f32, F_N3)
+    -- the tables: level 1 (F_N1 halves), level 2 (F_N2, T2 in f32, F_N3)
     local f1 = put(fft.table(k, N1, R, N1, -1), { N1, R }, t)
     local g1 = put(fft.table(k, R, N1, N1, -1), { R, N1 }, t)
-    local t1 = put(fft.table(k, N1, M, L, -1), { N1, M }, "f32")
     local f2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t)
-    local t2 = put(fft.table(k, N2, N3, M, -1), { N2, N3 }, "f32")
+    local t2 = put(fft.table(k, N2, N3, M, -1), { N2, N3 }, p.tw == "dtype" and t or "f32")
     local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
     k.barrier()
-    local function tw(s) return { re = ld(s.re), im = ld(s.im) } end
+    local function tw(s) return { re = k.cast(ld(s.re), "f32"), im = k.cast(ld(s.im), "f32") } end
 
     -- ws rows of M (level 1) and of N3 (level 2); the program's rows start at bh * 2 N1 resp. bh * 2 N1 N2
     local ws1 = k.view(a.ws, { a.B * a.H * 2 * N1, M })
@@ -98,15 +114,19 @@ return kiln.recipe {
     local r1 = bh * (2 * N1)
     local r2 = bh * (2 * N1 * N2)
 
-    -- 1.
+    -- 1. column blocks of CB: B = F_N1[:, :N1/2] A[:, j:j+CB], times the twiddles of those columns
+    -- (made here in f32: the whole T1 is as large as the row)
     local rows = k.view(a.u, { a.B * a.H * R, M })
-    local x = k.load(rows, { bh * R, 0 }, { R, M })
-    if p.gate then x = x * k.load(k.view(a.w, { a.B * a.H * R, M }), { bh * R, 0 }, { R, M }) end
-    local zero1 = k.full({ N1, M }, 0, "f32")
-    local b = { re = k.dot(ld(f1.re), x, zero1), im = k.dot(ld(f1.im), x, zero1) }
-    local c = fft.cast(k, fft.mul(k, b, tw(t1)), t)
-    k.store(ws1, { r1, 0 }, c.re)
-    k.store(ws1, { r1 + N1, 0 }, c.im)
+    local wrows = p.gate and k.view(a.w, { a.B * a.H * R, M }) or nil
+    k.range(0, M, CB, {}, function(j)
+      local x = k.load(rows, { bh * R, j }, { R, CB })
+      if p.gate then x = x * k.load(wrows, { bh * R, j }, { R, CB }) end
+      local zero1 = k.full({ N1, CB }, 0, "f32")
+      local b = { re = k.dot(ld(f1.re), x, zero1), im = k.dot(ld(f1.im), x, zero1) }
+      local c = fft.cast(k, fft.mul(k, b, fft.table(k, N1, CB, L, -1, 0, j)), t)
+      k.store(ws1, { r1, j }, c.re)
+      k.store(ws1, { r1 + N1, j }, c.im)
+    end)
     k.barrier()
 
     -- 2.
@@ -147,12 +167,17 @@ return kiln.recipe {
     end)
     k.barrier()
 
-    -- 3.
-    local wr, wi = k.cast(k.load(ws1, { r1, 0 }, { N1, M }), "f32"), k.cast(k.load(ws1, { r1 + N1, 0 }, { N1, M }), "f32")
-    local T1 = tw(t1)
-    local zz = fft.cast(k, { re = wr * T1.re + wi * T1.im, im = wi * T1.re - wr * T1.im }, t)
-    local y = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, k.full({ R, M }, 0, "f32")))
-    if p.gate then y = y * k.cast(k.load(k.view(a.v, { a.B * a.H * R, M }), { bh * R, 0 }, { R, M }), "f32") end
-    k.store(k.view(a.y, { a.B * a.H * R, M }), { bh * R, 0 }, k.cast(y, t))
+    -- 3. column blocks again: y[:, j:j+CB] = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
+    local yv = k.view(a.y, { a.B * a.H * R, M })
+    local vrows = p.gate and k.view(a.v, { a.B * a.H * R, M }) or nil
+    k.range(0, M, CB, {}, function(j)
+      local wr = k.cast(k.load(ws1, { r1, j }, { N1, CB }), "f32")
+      local wi = k.cast(k.load(ws1, { r1 + N1, j }, { N1, CB }), "f32")
+      local T1 = fft.table(k, N1, CB, L, -1, 0, j)
+      local zz = fft.cast(k, { re = wr * T1.re + wi * T1.im, im = wi * T1.re - wr * T1.im }, t)
+      local y = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, k.full({ R, CB }, 0, "f32")))
+      if p.gate then y = y * k.cast(k.load(vrows, { bh * R, j }, { R, CB }), "f32") end
+      k.store(yv, { bh * R, j }, k.cast(y, t))
+    end)
   end,
 }

@@ -3,7 +3,8 @@
 #   1. numerics against the FFTW reference (which itself agrees with the direct O(N^2) sum at
 #      N <= 1024, or the reference fails): sm_75's m16n8k8 products, 1 and 8 warps, the most
 #      oblong splits (N2 = 4, N1 = 4), every power of two N from 8 to 2048 (4096 is a check);
-#      order 3 (recipes/fftconv3.lua) at N = 32 .. 2048 and on sm_75;
+#      order 3 (recipes/fftconv3.lua) at N = 32 .. 2048, 16384 (a 32 x 32 x 32 split walked in
+#      column blocks), and on sm_75;
 #   2. the products run on the tensor cores: the simulator's count of mma instructions is at least
 #      what the 12 (kspec = given) or 18 products of each program need, ceil(M/16) ceil(N/8)
 #      ceil(K/16) each (an FMA-lowered product would count none);
@@ -31,6 +32,7 @@ done
 for n in 32 128 512 2048; do
   run "order 3 N=$n" -- recipes/fftconv3.lua --sim --set B=1 --set H=2 --set N=$n
 done
+run "order 3 N=16384" -- recipes/fftconv3.lua --sim --set B=1 --set H=1 --set N=16384
 run "order 3 sm75" -- recipes/fftconv3.lua --sim --target sm_75 --set B=2 --set H=1 --set N=128 --set gate=1
 run kspec-oblong -- recipes/fftconv_kspec.lua --sim --set H=2 --set N=256 --set N1=128
 

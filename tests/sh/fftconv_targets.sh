@@ -2,14 +2,15 @@
 # The long-convolution recipes (recipes/fftconv.lua, fftconv3.lua, fftconv_kspec.lua) on every
 # target row:
 #   1. ptxas accepts (kiln compile --emit cubin) the defaults, the given-spectrum, gated and bf16
-#      variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a); without ptxas the PTX is
+#      variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
+#      order 3 at N = 65536 (sm_80, sm_90a) and 262144 (sm_90a); without ptxas the PTX is
 #      still emitted;
 #   2. what cannot be built is refused with one line naming the reason: bf16 on sm_75, N = 4096
 #      with f32 twiddles over sm_80's shared memory, N = 4096 on sm_86's 100 KiB, N = 2048 on
 #      sm_75's 64 KiB, a length that is
 #      not a power of two, a split N1 the recipes cannot tile;
 #   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and the spectrum recipe, and
-#      order 3 at N = 2048);
+#      order 3 at N = 2048 and 65536);
 #   4. the DFT products are matrix instructions: mma.sync in the PTX on sm_80 and sm_90a;
 #   5. bench/fftconv.py --plan builds every variant the GPU benchmark would run (orders 2 and 3), on
 #      sm_80 and sm_90a.
@@ -69,6 +70,10 @@ for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
   [ "$t" = sm_75 ] || compile $F3 "$t" dtype=bf16 N1=4 N2=8
 done
 compile $F sm_90a N=4096 tw=dtype kspec=given warps=8
+for t in sm_80 sm_90a; do compile $F3 "$t" N=65536 warps=8; done
+compile $F3 sm_90a N=262144 warps=8
+compile $F3 sm_80 N=262144 warps=8 tw=dtype
+compile $F3 sm_75 N=4096 warps=8
 echo "$n fftconv compiles checked"
 
 # 2. refusals, one line each
@@ -80,8 +85,10 @@ refuse "fftconv.lua:[0-9]*: fftconv: N = 100 is not a power of two" $F sm_80 N=1
 refuse "fftconv.lua:[0-9]*: fftconv: N1 = 2 must be a power of two from 4 to L/4 = 128" $F sm_80 N1=2
 refuse "fftconv.lua:[0-9]*: fftconv: N1 = 256 must be a power of two from 4 to L/4 = 128" $F sm_80 N1=256
 refuse "fftconv_kspec.lua:[0-9]*: fftconv_kspec: N = 48 is not a power of two" recipes/fftconv_kspec.lua sm_80 N=48
-refuse "shared memory: buffer .* does not fit: kernel @fftconv3 needs [0-9]* bytes, target sm_75 allows 65536" $F3 sm_75 N=4096 warps=8
-refuse "fftconv3.lua:[0-9]*: fftconv3: N = 16 must be a power of two, 32 or more" $F3 sm_80 N=16
+refuse "shared memory: buffer .* does not fit: kernel @fftconv3 needs [0-9]* bytes, target sm_75 allows 65536" $F3 sm_75 N=65536 warps=8
+refuse "kernel 'fftconv3' needs [0-9]* bytes of shared memory per block.*target sm_80 allows" $F3 sm_80 N=262144 warps=8
+refuse "fftconv3.lua:[0-9]*: fftconv3: N = 16 must be a power of two from 32 to 262144" $F3 sm_80 N=16
+refuse "fftconv3.lua:[0-9]*: fftconv3: N = 524288 must be a power of two from 32 to 262144" $F3 sm_80 N=524288
 refuse "fftconv3.lua:[0-9]*: fftconv3: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" $F3 sm_80 N1=16 N2=16
 
 # 3. no spills at the defaults
@@ -93,6 +100,7 @@ if [ -n "$PTXAS" ]; then
     no_spills recipes/fftconv_kspec.lua "$t"
     no_spills $F3 "$t"
     no_spills $F3 "$t" N=2048 warps=8
+    no_spills $F3 "$t" N=65536 warps=8
   done
 fi
 
