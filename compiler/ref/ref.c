@@ -23,6 +23,9 @@ static const struct {
     {"bitpack_act", ref_bitpack_act},
     {"w4a16", ref_w4a16},
     {"w4a16_pack", ref_w4a16_pack},
+    {"fftconv", ref_fftconv},
+    {"fftconv_kspec", ref_fftconv_kspec},
+    {"fftconv3", ref_fftconv3},
 };
 
 ref_fn ref_lookup(const char *name) {

@@ -54,17 +54,22 @@ static int line_of(const char *path, const char *needle) {
 
 typedef struct {
   const char *path;
-  char lib[512]; /* "<the recipe's folder>/lib/": ops built by a shared module carry its file */
   int bad;
 } stamp_ctx;
+
+/* Is file a module of the recipe's lib/ folder ("recipes/lib/fft.lua" beside "recipes/x.lua")? Ops
+ * built by a shared module are stamped with the module's line. */
+static int in_recipe_lib(const char *file, const char *recipe) {
+  const char *slash = strrchr(recipe, '/');
+  size_t dir = slash ? (size_t)(slash - recipe + 1) : 0;
+  return !strncmp(file, recipe, dir) && !strncmp(file + dir, "lib/", 4) && strlen(file) > dir + 8 &&
+         !strcmp(file + strlen(file) - 4, ".lua");
+}
 
 static void check_stamp(ir_func *fn, ir_opid op, void *ctx) {
   stamp_ctx *c = ctx;
   ir_op *o = ir_o(fn, op);
-  int ours = o->file && (!strcmp(o->file, c->path) ||
-                         (!strncmp(o->file, c->lib, strlen(c->lib)) && strlen(o->file) > strlen(c->lib) + 4 &&
-                          !strcmp(o->file + strlen(o->file) - 4, ".lua")));
-  if (!ours || o->line <= 0) c->bad++;
+  if (!o->file || (strcmp(o->file, c->path) && !in_recipe_lib(o->file, c->path)) || o->line <= 0) c->bad++;
 }
 
 static int count_of(const char *text, const char *needle) {
@@ -80,9 +85,7 @@ static void check_variant(kl_recipe *r, const kl_settings *s, const tg_target *t
   ir_func *fn = kl_recipe_build(r, s, t, err, sizeof err);
   CHECK(fn, "%s %s %s: %s", kl_recipe_path(r), label, t->name, err);
   if (!fn) return;
-  stamp_ctx c = {kl_recipe_path(r), "", 0};
-  const char *slash = strrchr(c.path, '/');
-  snprintf(c.lib, sizeof c.lib, "%.*slib/", slash ? (int)(slash - c.path + 1) : 0, c.path);
+  stamp_ctx c = {kl_recipe_path(r), 0};
   ir_walk(fn, fn->body, check_stamp, &c);
   CHECK(c.bad == 0, "%s %s: %d ops without the recipe's (or its lib/ module's) file:line", kl_recipe_path(r),
         label, c.bad);
