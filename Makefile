@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DKILN_WERROR=ON
 DEB_PACKAGES = build-essential cmake python3 llvm-22-dev llvm-22-tools liblua5.4-dev libffi-dev \
-               libsqlite3-dev libzstd-dev zlib1g-dev pkg-config
+               libsqlite3-dev libzstd-dev zlib1g-dev pkg-config libfftw3-dev
 
 .PHONY: all deps configure build test demo bundle bench vs-triton format clean san-deps asan-build test-asan fuzz install
 

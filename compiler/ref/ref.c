@@ -16,6 +16,16 @@ static const struct {
     {"attention", ref_attention},
     {"attention_decode", ref_attention_decode},
     {"attention_decode_combine", ref_attention_decode_combine},
+    {"bitgemm", ref_bitgemm},
+    {"bitgemm_splitk", ref_bitgemm_splitk},
+    {"bitgemm_reduce", ref_bitgemm_reduce},
+    {"bitpack_w", ref_bitpack_w},
+    {"bitpack_act", ref_bitpack_act},
+    {"w4a16", ref_w4a16},
+    {"w4a16_pack", ref_w4a16_pack},
+    {"fftconv", ref_fftconv},
+    {"fftconv_kspec", ref_fftconv_kspec},
+    {"fftconv3", ref_fftconv3},
 };
 
 ref_fn ref_lookup(const char *name) {

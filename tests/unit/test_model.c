@@ -82,7 +82,7 @@ static void test_compute(void) {
   kiln_session_free(s);
 }
 
-/* matmul's defaults at M = N = K = 256: 16 programs of 64 x 64, each the whole K: 2 * 256^3 16-bit
+/* matmul at M = N = K = 256 with 64 x 64 tiles: 16 programs, each the whole K: 2 * 256^3 16-bit
  * operations, A, B read and C written once (3 x 256 x 256 f16) and the one-element bias placeholder
  * read. 16 programs on 108 SMs: one each, the tensor bound is one program's 2 * 64 * 64 * 256. */
 static void test_estimate(void) {
@@ -90,6 +90,8 @@ static void test_estimate(void) {
   kiln_session *s = kiln_session_new();
   kiln_recipe *r = NULL;
   CHECK(kiln_recipe_load(s, "recipes/matmul.lua", &r) == KILN_OK, "%s", kiln_error(s));
+  CHECK(kiln_recipe_set(r, "BLOCK_M=64") == KILN_OK && kiln_recipe_set(r, "BLOCK_N=64") == KILN_OK &&
+        kiln_recipe_set(r, "warps=4") == KILN_OK);
   kiln_model_opts o = {.target = "sm_80", .samples = 3};
   kiln_model_work w;
   kiln_model_result m;

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""fftconv.py - kiln's fused FFT convolution (recipes/fftconv.lua) against a PyTorch FFT
+convolution, in the same process, on the same tensors, on one GPU.
+
+    python3 bench/fftconv.py [--kiln build/kiln] [--out bench/results] [--dtypes f16,bf16]
+                             [--seqlens 256,1024,...] [--batch 64] [--heads 768] [--set NAME=VALUE]...
+    python3 bench/fftconv.py --plan      # what would run: kiln variants, grids, arguments (no GPU)
+    python3 bench/fftconv.py --order 3   # recipes/fftconv3.lua (L = N1 N2 N3, a global scratch row)
+
+The problem (docs/fftconv.md): y = first N of iFFT(FFT(u) FFT(k)) at length 2N for u [B, H, N]
+(f16 or bf16) and a filter k [H, N], B = 64, H = 768, N = 256 ... 4M as the device's memory allows.
+The filter's spectrum is computed once, outside the timing, on both sides (kiln reads it as kf,
+kspec = "given", in the recipe's transposed order; PyTorch as rfft(k)), as FlashFFTConv does.
+
+PyTorch: rfft of u at length 2N in f32 (u cast), product with the spectrum, irfft, first N, cast
+back to the input type: one convolution per timed call, casts included. kiln: one launch of the
+fused recipe (grid B * H). The order-2 recipe covers N up to 4096, the order-3 one (--order 3) up to
+262144 (docs/fftconv.md); longer N are timed for PyTorch only and marked "no kiln variant". kiln's output is checked against PyTorch's
+(first 8 rows of each batch entry's channels, max error relative to the larger of the element and
+the rms, as kiln run measures it) against the budget of docs/fftconv.md before it is timed.
+
+Results: a markdown table on stdout and in OUT/fftconv-<date>.md: ms for each side and the ratio
+PyTorch / kiln (> 1: kiln is faster).
+"""
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from kiln_bench import (Driver, KilnError, fail, find_kiln, pack_args, rms_rel_err, run,  # noqa: E402
+                        target_of, time_ms, variant)
+
+# The budget of docs/fftconv.md: about 7 units of roundoff of the data's type.
+TOLERANCE = {"f16": 3.4e-3, "bf16": 2.7e-2}
+KILN_MAX_N = {2: 4096, 3: 1 << 18}  # recipes/fftconv.lua, recipes/fftconv3.lua
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kiln", default=os.environ.get("KILN"), help="the kiln binary (default: $KILN, build/kiln, ./kiln)")
+    ap.add_argument("--order", type=int, default=2, choices=[2, 3], help="fftconv.lua (2) or fftconv3.lua (3)")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--dtypes", default="f16,bf16")
+    ap.add_argument("--seqlens", default=",".join(str(1 << i) for i in range(8, 23)))
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--heads", type=int, default=768)
+    ap.add_argument("--set", action="append", default=[], help="kiln knob, e.g. N1=32 (repeatable)")
+    ap.add_argument("--target", help="kiln target row (default: from the device)")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--plan", action="store_true", help="print the kiln variants and launches; no GPU needed")
+    return ap.parse_args()
+
+
+def ints(text):
+    return [int(x) for x in text.split(",") if x]
+
+
+def split(n, n1=0):
+    """The recipe's split of L = 2N (recipes/lib/fft.lua): the squarest, N1 <= N2."""
+    L = 2 * n
+    if n1 == 0:
+        n1 = 1 << ((L.bit_length() - 1) // 2)
+    return n1, L // n1
+
+
+def recipe_of(a):
+    return os.path.join(ROOT, "recipes", "fftconv.lua" if a.order == 2 else "fftconv3.lua")
+
+
+def split3(n, n1=0, n2=0):
+    """recipes/fftconv3.lua's split of L = 2N."""
+    L = 2 * n
+    a = (L.bit_length() - 1) // 3
+    n1, n2 = n1 or 1 << a, n2 or 1 << a
+    return n1, n2, L // (n1 * n2)
+
+
+def settings_for(a, n, dtype):
+    s = ["N=%d" % n, "dtype=%s" % dtype, "warps=%d" % (4 if n <= 1024 else 8)]
+    if a.order == 2:
+        s.append("kspec=given")
+    if (a.order == 2 and n >= 4096) or (a.order == 3 and n >= 1 << 17):
+        s.append("tw=dtype")  # the twiddles in the data's type: the tables then fit sm_80
+    names = {kv.partition("=")[0] for kv in a.set}
+    return [kv for kv in s if kv.partition("=")[0] not in names] + a.set
+
+
+def knob(settings, name, default):
+    for kv in settings:
+        k, _, v = kv.partition("=")
+        if k == name:
+            return v
+    return default
+
+
+def plan(a, kiln, target):
+    print("kiln %s, recipe %s, target %s" % (kiln, recipe_of(a), target))
+    for dt in a.dtypes.split(","):
+        for n in ints(a.seqlens):
+            if n > KILN_MAX_N[a.order]:
+                print("%s N=%-8d: PyTorch only (no kiln variant above N = %d)" % (dt, n, KILN_MAX_N[a.order]))
+                continue
+            try:
+                v = variant(kiln, recipe_of(a), target, settings_for(a, n, dt))
+            except KilnError as e:
+                print("%s N=%-8d: kiln refuses: %s" % (dt, n, e))
+                continue
+            print("%s N=%-8d: %s, grid %d x %d threads, %d bytes shared, params %s" % (
+                dt, n, v.name, a.batch * a.heads, v.threads, v.shared, " ".join(p for p, _ in v.params)))
+
+
+def spectrum_for_kiln(torch, k, n, split):
+    """kf f32 in the recipe's order, real rows then imaginary. Order 2, split (N1, N2): [H, 2 N1, N2]
+    with bin k1 + N1 k2 at [k1, k2]; order 3, (N1, N2, N3): [H, 2 N1 N2, N3] with bin
+    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]."""
+    h = k.shape[0]
+    f = torch.fft.fft(k.double(), n=2 * n)  # [H, L]
+    if len(split) == 2:
+        n1, n2 = split
+        f = f.reshape(h, n2, n1).transpose(1, 2)  # m = N1 k2 + k1 -> [k1, k2]
+    else:
+        n1, n2, n3 = split
+        f = f.reshape(h, n3, n2, n1).permute(0, 3, 2, 1).reshape(h, n1 * n2, n3)
+    return torch.cat([f.real, f.imag], dim=1).float().contiguous()
+
+
+def bench_one(torch, drv, a, kiln, target, dt_name, n):
+    dt = {"f16": torch.float16, "bf16": torch.bfloat16}[dt_name]
+    b, h = a.batch, a.heads
+    row = {"dtype": dt_name, "N": n}
+    free, _ = torch.cuda.mem_get_info()
+    need = b * h * n * (44 if a.order == 3 else 36)  # u, y, (ws,) PyTorch's f32 copy, spectra, result
+    if need > 0.8 * free:
+        row["skip"] = "needs about %.0f GB, %.0f GB free" % (need / 1e9, free / 1e9)
+        return row
+    u = torch.empty(b, h, n, device="cuda", dtype=dt).uniform_(-1, 1)
+    k = torch.empty(h, n, device="cuda", dtype=torch.float32).uniform_(-1, 1) / n ** 0.5
+    k_f = torch.fft.rfft(k, n=2 * n)
+
+    def torch_conv():
+        return torch.fft.irfft(torch.fft.rfft(u.float(), n=2 * n) * k_f, n=2 * n)[..., :n].to(dt)
+
+    y_ref = torch_conv()
+    row["torch"] = time_ms(torch, torch_conv, a.warmup, a.reps)
+    if n > KILN_MAX_N[a.order]:
+        return row
+    settings = settings_for(a, n, dt_name)
+    try:
+        var = variant(kiln, recipe_of(a), target, settings)
+    except KilnError as e:
+        row["kiln_why"] = str(e)[:100]
+        return row
+    if a.order == 2:
+        sp = split(n, int(knob(settings, "N1", "0")))
+    else:
+        sp = split3(n, int(knob(settings, "N1", "0")), int(knob(settings, "N2", "0")))
+    kf = spectrum_for_kiln(torch, k, n, sp)
+    y = torch.full_like(u, float("nan"))
+    one = torch.zeros(1, device="cuda", dtype=dt)
+    ws = torch.empty(b * h, 4 * n, device="cuda", dtype=dt) if a.order == 3 else one
+    args, keep = pack_args(var, {"u": u, "k": k, "kf": kf, "w": one, "v": one, "y": y, "ws": ws}, {"B": b, "H": h})
+    mod, fn = drv.load(var)
+    stream = torch.cuda.current_stream().cuda_stream
+
+    def kiln_launch():
+        drv.launch(fn, (b * h, 1, 1), var.threads, var.shared, stream, args)
+
+    kiln_launch()
+    torch.cuda.synchronize()
+    rows = slice(0, 8)
+    row["err"] = max(rms_rel_err(y[i, rows], y_ref[i, rows].float()) for i in range(0, b, max(1, b // 4)))
+    row["ok"] = row["err"] <= TOLERANCE[dt_name]
+    row["kiln"] = time_ms(torch, kiln_launch, a.warmup, a.reps)
+    drv.unload(mod)
+    del keep
+    return row
+
+
+def table(rows):
+    head = ["dtype", "N", "PyTorch ms", "kiln ms", "PyTorch / kiln", "check"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["dtype"], str(r["N"])]
+        if "skip" in r:
+            cells += ["skipped: " + r["skip"], "", "", ""]
+        elif "kiln" not in r:
+            cells += ["%.3f" % r["torch"], r.get("kiln_why", "no kiln variant"), "", ""]
+        else:
+            cells += ["%.3f" % r["torch"], "%.3f" % r["kiln"], "%.2f" % (r["torch"] / r["kiln"]),
+                      ("ok " if r["ok"] else "FAIL ") + "%.1e" % r["err"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    a = parse_args()
+    kiln = find_kiln(a.kiln)
+    if a.plan:
+        plan(a, kiln, a.target or "sm_90a")
+        return 0
+    try:
+        import torch
+    except ImportError:
+        fail("needs PyTorch (pip install torch); --plan runs without it")
+    if not torch.cuda.is_available():
+        fail("no CUDA device visible to PyTorch")
+    torch.cuda.init()
+    torch.empty(1, device="cuda")  # PyTorch's primary context is now current
+    drv = Driver()
+    target = a.target or target_of(torch.cuda.get_device_capability())
+    rows = []
+    for dt in a.dtypes.split(","):
+        for n in ints(a.seqlens):
+            rows.append(bench_one(torch, drv, a, kiln, target, dt, n))
+            r = rows[-1]
+            print("%s N=%d: %s" % (dt, n, {x: r[x] for x in r if x not in ("dtype", "N")}), file=sys.stderr)
+            torch.cuda.empty_cache()
+    version = run([kiln, "version"]).strip()
+    try:
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    date = datetime.datetime.now(datetime.timezone.utc)
+    text = ("# fftconv (order %d): kiln vs a PyTorch FFT convolution\n\n" % a.order +
+            "- device: %s (target %s)\n- date: %s\n- %s, commit %s, torch %s\n- B = %d, H = %d, kiln knobs: %s; "
+            "%d warm-up + %d timed calls each\n\n%s\n" % (
+                torch.cuda.get_device_name(), target, date.strftime("%Y-%m-%d %H:%M UTC"), version, commit,
+                torch.__version__, a.batch, a.heads, " ".join(a.set) or "defaults", a.warmup, a.reps, table(rows)))
+    print(text)
+    os.makedirs(a.out, exist_ok=True)
+    path = os.path.join(a.out, "fftconv%s-%s.md" % ("" if a.order == 2 else "3", date.strftime("%Y-%m-%d")))
+    with open(path, "w") as f:
+        f.write(text)
+    print("wrote " + path, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

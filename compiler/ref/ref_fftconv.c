@@ -1,0 +1,211 @@
+/*
+ * ref_fftconv.c - references for recipes/fftconv.lua, recipes/fftconv3.lua (order 3: the given
+ * spectrum in its own layout) and recipes/fftconv_kspec.lua, in double with
+ * FFTW: y = v * first N of iFFT(FFT(u w) K) at length L = 2N, K = FFT(k) at length L (or the given
+ * spectrum kf). The spectrum layout of the recipes: bin k1 + N1 k2 at [k1, k2] of an [N1, N2]
+ * matrix, L = N1 N2, real parts in rows 0..N1-1 and imaginary parts in rows N1..2N1-1 of a channel's
+ * [2 N1, N2] block. At N <= 1024 the FFTW result is checked against the direct O(N^2) causal sum
+ * (a failure names the element), so the FFTW path is itself tested on every small check.
+ * The low-precision run of ref_fftconv is the plain FFT convolution in the data's type: radix-2
+ * transforms with every twiddle, product and butterfly sum rounded, the spectral product rounded,
+ * the kernel's spectrum computed the same way (or given); the recipe is judged against it by the
+ * vs_lowp criterion (docs/fftconv.md). ref_fftconv_kspec computes only exactly.
+ */
+#include <complex.h>
+#include <fftw3.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref.h"
+
+/* FFTW's planner is not thread-safe; references of one process may run from several threads. */
+#include <pthread.h>
+static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t setting_int(const ref_call *c, const char *name, int64_t dflt) {
+  const char *s = ref_setting(c, name);
+  return s ? strtoll(s, NULL, 10) : dflt;
+}
+
+static int setting_flag(const ref_call *c, const char *name) {
+  const char *s = ref_setting(c, name);
+  return s && (!strcmp(s, "1") || !strcmp(s, "true"));
+}
+
+/* The recipes' split of L = N1 N2 (N1 = 0: the squarest, N1 <= N2). */
+static int64_t split_n1(int64_t L, int64_t n1) {
+  if (n1 > 0) return n1;
+  int lg = 0;
+  while (((int64_t)1 << lg) < L) lg++;
+  return (int64_t)1 << (lg / 2);
+}
+
+static int fail(const ref_call *c, const char *msg) {
+  if (c->err && c->errn) snprintf(c->err, c->errn, "%s", msg);
+  return KILN_REF_FAILED;
+}
+
+/* x[0..L) in place: sign -1 forward, +1 backward (unscaled). */
+static void dft(fftw_complex *x, int64_t L, int sign) {
+  pthread_mutex_lock(&plan_lock);
+  fftw_plan pl = fftw_plan_dft_1d((int)L, x, x, sign < 0 ? FFTW_FORWARD : FFTW_BACKWARD, FFTW_ESTIMATE);
+  pthread_mutex_unlock(&plan_lock);
+  fftw_execute(pl);
+  pthread_mutex_lock(&plan_lock);
+  fftw_destroy_plan(pl);
+  pthread_mutex_unlock(&plan_lock);
+}
+
+/* complex a * b with each real product and sum rounded as the call's precision holds them */
+static double complex cmul_round(const ref_call *c, double complex a, double complex b) {
+  double re = ref_round(c, ref_round(c, creal(a) * creal(b)) - ref_round(c, cimag(a) * cimag(b)));
+  double im = ref_round(c, ref_round(c, creal(a) * cimag(b)) + ref_round(c, cimag(a) * creal(b)));
+  return re + I * im;
+}
+
+static double complex cround(const ref_call *c, double complex a) {
+  return ref_round(c, creal(a)) + I * ref_round(c, cimag(a));
+}
+
+/* The textbook radix-2 transform (L a power of two) in the call's precision: x in place, sign -1
+ * forward, +1 backward (unscaled). */
+static void dft_lowp(const ref_call *c, fftw_complex *x, int64_t L, int sign) {
+  for (int64_t i = 1, j = 0; i < L; i++) { /* bit reversal */
+    int64_t bit = L >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    if (i < j) {
+      fftw_complex t = x[i];
+      x[i] = x[j], x[j] = t;
+    }
+  }
+  for (int64_t len = 2; len <= L; len <<= 1)
+    for (int64_t i = 0; i < L; i += len)
+      for (int64_t j = 0; j < len / 2; j++) {
+        double a = sign * 2 * M_PI * (double)j / (double)len;
+        double complex w = cround(c, cos(a) + I * sin(a));
+        double complex t = cmul_round(c, w, x[i + j + len / 2]), e = x[i + j];
+        x[i + j] = cround(c, e + t), x[i + j + len / 2] = cround(c, e - t);
+      }
+}
+
+/* The spectrum of row k[0..n) zero-padded to L, into the recipes' [2 N1, N2] layout. */
+static void spectrum(const ref_call *c, const double *k, int64_t n, int64_t L, int64_t n1, fftw_complex *buf,
+                     double *out) {
+  int64_t n2 = L / n1;
+  for (int64_t i = 0; i < L; i++) buf[i] = i < n ? k[i] : 0;
+  if (ref_is_lowp(c))
+    dft_lowp(c, buf, L, -1);
+  else
+    dft(buf, L, -1);
+  for (int64_t k1 = 0; k1 < n1; k1++)
+    for (int64_t k2 = 0; k2 < n2; k2++) {
+      out[k1 * n2 + k2] = creal(buf[k1 + n1 * k2]);
+      out[(n1 + k1) * n2 + k2] = cimag(buf[k1 + n1 * k2]);
+    }
+}
+
+int ref_fftconv_kspec(const ref_call *c) {
+  int k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
+  if (k < 0 || kf < 0) return fail(c, "fftconv_kspec: needs tensors k [H, N] and kf [H, 2 N1, N2]");
+  if (ref_is_lowp(c)) return KILN_REF_EXACT_ONLY;
+  int64_t H = c->args[k].dims[0], N = c->args[k].dims[1], L = 2 * N;
+  int64_t n1 = split_n1(L, setting_int(c, "N1", 0));
+  const int64_t *d = c->args[kf].dims;
+  if (d[0] != H || d[1] != 2 * n1 || d[1] * d[2] != 2 * L)
+    return fail(c, "fftconv_kspec: kf is not [H, 2 N1, N2]");
+  fftw_complex *buf = fftw_malloc(sizeof *buf * (size_t)L);
+  if (!buf) return fail(c, "fftconv_kspec: out of memory");
+  for (int64_t h = 0; h < H; h++) spectrum(c, c->data[k] + h * N, N, L, n1, buf, c->data[kf] + h * 2 * L);
+  fftw_free(buf);
+  return KILN_REF_OK;
+}
+
+/* Where bin m of a channel's spectrum sits in kf (its real part; the imaginary part L further):
+ * order 2 (n3 = 0): [k1, k2] of [N1, N2], m = k1 + N1 k2; order 3: [N2 k1 + k2, k3] of [N1 N2, N3],
+ * m = k1 + N1 k2 + N1 N2 k3. */
+static int64_t kf_pos(int64_t m, int64_t n1, int64_t n2, int64_t n3) {
+  if (!n3) return (m % n1) * n2 + m / n1;
+  return ((m % n1) * n2 + (m / n1) % n2) * n3 + m / (n1 * n2);
+}
+
+static int conv(const ref_call *c, int order) {
+  int u = ref_find(c, "u", 1, 3), k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
+  int w = ref_find(c, "w", 1, 1), v = ref_find(c, "v", 1, 1), y = ref_find(c, "y", 1, 3);
+  if (u < 0 || k < 0 || kf < 0 || w < 0 || v < 0 || y < 0)
+    return fail(c, "fftconv: needs tensors u, y [B, H, N], k [H, N], kf, w, v");
+  int lowp = ref_is_lowp(c);
+  int64_t B = c->args[u].dims[0], H = c->args[u].dims[1], N = c->args[u].dims[2], L = 2 * N;
+  int gate = setting_flag(c, "gate");
+  const char *ks = ref_setting(c, "kspec");
+  int given = order == 3 || (ks && !strcmp(ks, "given"));
+  int64_t n1 = split_n1(L, setting_int(c, "N1", 0)), n2 = L / n1, n3 = 0;
+  if (order == 3) { /* recipes/fftconv3.lua: 2^floor(log2(L)/3) unless given */
+    int lg = 0;
+    while (((int64_t)1 << lg) < L) lg++;
+    n1 = setting_int(c, "N1", 0), n2 = setting_int(c, "N2", 0);
+    if (!n1) n1 = (int64_t)1 << (lg / 3);
+    if (!n2) n2 = (int64_t)1 << (lg / 3);
+    n3 = L / (n1 * n2);
+    if (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 || c->args[kf].dims[2] != n3)
+      return fail(c, "fftconv3: needs kf [H, 2 N1 N2, N3]");
+  }
+  if (gate && (c->args[w].dims[0] != B * H * N || c->args[v].dims[0] != B * H * N))
+    return fail(c, "fftconv: gate = 1 needs w and v of B*H*N elements");
+  if (order == 2 && given &&
+      (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 || c->args[kf].dims[2] != n2))
+    return fail(c, "fftconv: kspec = given needs kf [H, 2 N1, N2]");
+  fftw_complex *x = fftw_malloc(sizeof *x * (size_t)L);
+  double *spec = malloc(sizeof *spec * (size_t)(2 * L)), *g = malloc(sizeof *g * (size_t)N);
+  if (!x || !spec || !g) {
+    fftw_free(x), free(spec), free(g);
+    return fail(c, "fftconv: out of memory");
+  }
+  int rc = KILN_REF_OK;
+  for (int64_t bh = 0; bh < B * H && rc == KILN_REF_OK; bh++) {
+    int64_t h = bh % H;
+    const double *ur = c->data[u] + bh * N, *kr = c->data[k] + h * N;
+    double *yr = c->data[y] + bh * N;
+    const double *kfr = spec;
+    if (given)
+      kfr = c->data[kf] + h * 2 * L;
+    else
+      spectrum(c, kr, N, L, n1, x, spec);
+    for (int64_t i = 0; i < N; i++) g[i] = gate ? ref_round(c, ur[i] * c->data[w][bh * N + i]) : ur[i];
+    for (int64_t i = 0; i < L; i++) x[i] = i < N ? g[i] : 0;
+    if (lowp)
+      dft_lowp(c, x, L, -1);
+    else
+      dft(x, L, -1);
+    for (int64_t m = 0; m < L; m++) {
+      int64_t pos = kf_pos(m, n1, n2, n3);
+      double complex kk = kfr[pos] + I * kfr[L + pos];
+      x[m] = lowp ? cmul_round(c, x[m], cround(c, kk / (double)L)) : x[m] * kk / (double)L;
+    }
+    if (lowp)
+      dft_lowp(c, x, L, 1);
+    else
+      dft(x, L, 1);
+    for (int64_t i = 0; i < N; i++) yr[i] = ref_round(c, creal(x[i])) * (gate ? c->data[v][bh * N + i] : 1);
+    if (lowp || given || N > 1024) continue;
+    /* the direct causal sum, against which FFTW's answer must agree to rounding */
+    for (int64_t i = 0; i < N && rc == KILN_REF_OK; i++) {
+      double s = 0, mag = 0;
+      for (int64_t j = 0; j <= i; j++) s += g[j] * kr[i - j], mag += fabs(g[j] * kr[i - j]);
+      if (gate) s *= c->data[v][bh * N + i], mag *= fabs(c->data[v][bh * N + i]);
+      if (fabs(s - yr[i]) > 1e-10 * (mag + 1e-300) + 1e-300) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "fftconv: FFTW gives %.17g for y[%lld, %lld], the direct sum %.17g", yr[i],
+                 (long long)bh, (long long)i, s);
+        rc = fail(c, msg);
+      }
+    }
+  }
+  fftw_free(x), free(spec), free(g);
+  return rc;
+}
+
+int ref_fftconv(const ref_call *c) { return conv(c, 2); }
+int ref_fftconv3(const ref_call *c) { return conv(c, 3); }

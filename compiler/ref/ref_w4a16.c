@@ -1,0 +1,82 @@
+/*
+ * ref_w4a16.c - reference for recipes/w4a16.lua: y = x W with W[k, n] = (code[k, n] - 2^(b-1)) *
+ * scale[k / G, n], the codes unpacked from wq in the recipe's layout (block t of BLOCK_KW * per
+ * elements; field s of word t * BLOCK_KW + r holds element t * BLOCK_KW * per + s * BLOCK_KW + r),
+ * summed in double. The low-precision run rounds each dequantised weight to the input type (as the
+ * kernel does) and the result; the sum itself is wide (the tensor cores accumulate in f32).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ref.h"
+
+static int setting_int(const ref_call *c, const char *name, int def) {
+  const char *v = ref_setting(c, name);
+  return v ? atoi(v) : def;
+}
+
+/* The code of element (k, n) of packed words wq [kq, n]. */
+int64_t w4a16_code(const double *wq, int64_t n, int64_t col, int64_t k, int bits, int bkw) {
+  int per = 32 / bits;
+  int64_t kb = (int64_t)bkw * per, t = k / kb, s = k % kb / bkw, r = k % bkw;
+  uint32_t word = (uint32_t)wq[(t * bkw + r) * n + col];
+  return (word >> (s * bits)) & ((1u << bits) - 1);
+}
+
+int ref_w4a16(const ref_call *c) {
+  int x = ref_find(c, "x", 1, 2), wq = ref_find(c, "wq", 1, 2), sc = ref_find(c, "scale", 1, 2);
+  int y = ref_find(c, "y", 1, 2);
+  if (x < 0 || wq < 0 || sc < 0 || y < 0) return -1;
+  int bits = setting_int(c, "bits", 4), g = setting_int(c, "G", 128), bkw = setting_int(c, "BLOCK_KW", 16);
+  int64_t m = c->args[x].dims[0], K = c->args[x].dims[1], n = c->args[y].dims[1];
+  int64_t kb = (int64_t)bkw * (bits ? 32 / bits : 1);
+  if (bits < 2 || bits > 8 || g < 1 || bkw < 1 || c->args[wq].dims[0] != (K + kb - 1) / kb * bkw ||
+      c->args[wq].dims[1] != n || c->args[sc].dims[0] != (K + g - 1) / g || c->args[sc].dims[1] != n) {
+    snprintf(c->err, c->errn, "w4a16 reference: shapes do not match bits, G, BLOCK_KW, M, N, K");
+    return -1;
+  }
+  double *w = malloc((size_t)(K ? K : 1) * (size_t)(n ? n : 1) * sizeof *w);
+  if (!w) return -1;
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t j = 0; j < n; j++) {
+      int64_t code = w4a16_code(c->data[wq], n, j, k, bits, bkw) - ((int64_t)1 << (bits - 1));
+      w[k * n + j] = ref_round(c, (double)code * c->data[sc][k / g * n + j]);
+    }
+  const double *X = c->data[x];
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++) s += X[i * K + k] * w[k * n + j];
+      c->data[y][i * n + j] = ref_round(c, s);
+    }
+  free(w);
+  return 0;
+}
+
+/* recipes/w4a16_pack.lua: the words from the codes; `back` (roundtrip = 1) the codes again. */
+int ref_w4a16_pack(const ref_call *c) {
+  int w = ref_find(c, "w", 1, 2), wq = ref_find(c, "wq", 1, 2), back = ref_find(c, "back", 1, 2);
+  if (w < 0 || wq < 0 || back < 0) return -1;
+  int bits = setting_int(c, "bits", 4), bkw = setting_int(c, "BLOCK_KW", 16),
+      rt = setting_int(c, "roundtrip", 0);
+  int64_t K = c->args[w].dims[0], n = c->args[w].dims[1];
+  int64_t kb = (int64_t)bkw * (bits ? 32 / bits : 1);
+  if (bits < 2 || bits > 8 || bkw < 1 || c->args[wq].dims[0] != (K + kb - 1) / kb * bkw ||
+      c->args[wq].dims[1] != n || (rt && (c->args[back].dims[0] != K || c->args[back].dims[1] != n))) {
+    snprintf(c->err, c->errn, "w4a16_pack reference: shapes do not match bits, BLOCK_KW, N, K");
+    return -1;
+  }
+  double *WQ = c->data[wq];
+  for (int64_t i = 0; i < c->args[wq].dims[0] * n; i++) WQ[i] = 0;
+  uint32_t mask = (1u << bits) - 1;
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t j = 0; j < n; j++) {
+      uint32_t code = (uint32_t)c->data[w][k * n + j] & mask;
+      int64_t t = k / kb, s = k % kb / bkw, r = k % bkw;
+      double *word = &WQ[(t * bkw + r) * n + j];
+      *word = (double)((uint32_t)*word | code << (s * bits));
+      if (rt) c->data[back][k * n + j] = code;
+    }
+  return 0;
+}

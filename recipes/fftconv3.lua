@@ -1,0 +1,183 @@
+-- fftconv3: the causal FFT convolution of recipes/fftconv.lua with an order-3 decomposition,
+-- L = 2N = N1 N2 N3 (docs/fftconv.md, "A worked example"): the transform of length L is F_N1 down
+-- the columns of the [N1, N2 N3] matrix of the row, then a transform of length M = N2 N3 along each
+-- of its N1 rows, itself done as F_N2 on the left and F_N3 on the right of that row read as an
+-- [N2, N3] matrix. u, w, v, y are [B, H, N]; the filter's spectrum kf is given ([H, 2 N1 N2, N3]
+-- f32: bin k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3], real rows then imaginary rows).
+--
+-- The outer stages walk the [N1, M] matrix in column blocks of CB, so the row's length is bounded
+-- by the scratch and the inner [N2, N3] blocks, not by a program's tiles: N up to 2^18 (L = 64 x 64
+-- x 128), with one pass through global memory between the levels each way.
+--
+-- One program per (batch, channel) row. Reading a row of the [N1, M] matrix as an [N2, N3] matrix
+-- is a reshape, which tiles in registers and shared memory do not have; global memory has it
+-- through views. So the program keeps the row's intermediate in ws ([B*H, 2L] in the data's type,
+-- a scratch tensor the caller provides, read and written only by the program that owns the row):
+--   1. for each column block: B = F_N1[:, :N1/2] A, C = B .* T1 (T1[k1, n'] = w_L^{n' k1}, made in
+--      f32 per block), stored to ws as [N1, M]
+--   2. for each k1: the ws block [N2, N3] of row k1: D = F_N2 C_k1, E = D .* T2 (T2[k2, n3] =
+--      w_M^{n3 k2}), X = E F_N3; Y = X .* K / L; back: Z = (Y conj(F_N3)) .* conj(T2),
+--      W = conj(F_N2) Z, stored over the block
+--   3. for each column block of ws as [N1, M]: y = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
+-- The products take f16/bf16 inputs with f32 accumulation, as in fftconv. ws is declared as an
+-- input: its contents are scratch, not results (kiln run fills it and does not compare it).
+local kiln = require "kiln"
+local fft = require "fft"
+
+-- The longest N: L = 2^19 = 64 x 64 x 128, whose [N2, N3] blocks still fit a program's tiles; a
+-- longer row needs a fourth level.
+local MAX_N = 1 << 18
+
+-- N1, N2, N3 for L = 2N: given (N1, N2 > 0) or as equal as powers of two allow (N3 the largest).
+local function split3(p)
+  local L = 2 * p.N
+  if p.N < 32 or p.N > MAX_N or (p.N & (p.N - 1)) ~= 0 then
+    error("fftconv3: N = " .. p.N .. " must be a power of two from 32 to " .. MAX_N, 2)
+  end
+  local lg = fft.log2_exact(L)
+  local a = lg // 3
+  local n1, n2 = p.N1, p.N2
+  if n1 == 0 then n1 = 1 << a end
+  if n2 == 0 then n2 = 1 << a end
+  local ok = n1 >= 4 and n2 >= 4 and (n1 & (n1 - 1)) == 0 and (n2 & (n2 - 1)) == 0 and L % (n1 * n2) == 0
+  if not ok or L // (n1 * n2) < 4 then
+    error("fftconv3: N1 = " .. n1 .. ", N2 = " .. n2 .. ": each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = " .. L .. ")", 2)
+  end
+  return L, n1, n2, L // (n1 * n2)
+end
+
+return kiln.recipe {
+  name = "fftconv3",
+  params = { B = 2, H = 3, N = 256 },
+  tune = {
+    N1 = { default = 0, values = { 0, 4, 8, 16, 32 } }, -- 0: 2^floor(log2(L)/3)
+    N2 = { default = 0, values = { 0, 4, 8, 16, 32, 64 } },
+    -- the column block of the outer stages: [N1, CB] tiles walk the [N1, N2 N3] matrix (0: min(M, 128))
+    CB = { default = 0, values = { 0, 16, 32, 64, 128, 256 } },
+    warps = { default = 4, values = { 1, 2, 4, 8 } },
+    dtype = { default = "f16", values = { "f16", "bf16" } },
+    gate = { false, true },
+    -- the inner twiddles' type in shared memory: f32, or the data's type (half the space: N = 2^18
+    -- then fits sm_80's shared memory)
+    tw = { default = "f32", values = { "f32", "dtype" } },
+  },
+  args = {
+    kiln.tensor("u", "dtype", { "B", "H", "N" }, "in"),
+    kiln.tensor("k", "f32", { "H", "N" }, "in"),
+    kiln.tensor("kf", "f32", { "H", function(p)
+      local _, n1, n2 = split3(p)
+      return 2 * n1 * n2
+    end, function(p) return select(4, split3(p)) end }, "in"),
+    kiln.tensor("w", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
+    kiln.tensor("v", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
+    kiln.tensor("y", "dtype", { "B", "H", "N" }, "out"),
+    kiln.tensor("ws", "dtype", { function(p) return p.B * p.H end, function(p) return 4 * p.N end }, "in"),
+    kiln.scalar("B", "i32"),
+    kiln.scalar("H", "i32"),
+  },
+  grid = function(p) return p.B * p.H end,
+  reference = "fftconv3",
+  check = { criterion = "vs_lowp", factor = 2 },
+  checks = {
+    { B = 1, H = 1, N = 32 },
+    { B = 3, H = 5, N = 64 },
+    { B = 2, H = 1, N = 512, gate = 1 },
+    { B = 1, H = 3, N = 256, dtype = "bf16", N1 = 4, N2 = 8 },
+    { B = 1, H = 2, N = 2048, dtype = "bf16", gate = 1 },
+    { B = 1, H = 1, N = 4096 },
+    { B = 2, H = 1, N = 256, CB = 16, gate = 1 },
+    { B = 1, H = 2, N = 1024, tw = "dtype", dtype = "bf16", N1 = 8, CB = 32 },
+  },
+
+  body = function(k, p)
+    local a = k.args
+    local L, N1, N2, N3 = split3(p)
+    local R, M, t = N1 // 2, N2 * N3, p.dtype
+    local CB = p.CB == 0 and math.min(M, 128) or math.min(M, p.CB)
+    local bh = k.program_id(0)
+    local h = bh % a.H
+    local ld = k.load_shared
+    local put = function(z, shape, ty) return fft.put_shared(k, z, shape, ty) end
+
+    -- the tables: level 1 (F_N1 halves), level 2 (F_N2, T2 in f32, F_N3)
+    local f1 = put(fft.table(k, N1, R, N1, -1), { N1, R }, t)
+    local g1 = put(fft.table(k, R, N1, N1, -1), { R, N1 }, t)
+    local f2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t)
+    local t2 = put(fft.table(k, N2, N3, M, -1), { N2, N3 }, p.tw == "dtype" and t or "f32")
+    local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
+    k.barrier()
+    local function tw(s) return { re = k.cast(ld(s.re), "f32"), im = k.cast(ld(s.im), "f32") } end
+
+    -- ws rows of M (level 1) and of N3 (level 2); the program's rows start at bh * 2 N1 resp. bh * 2 N1 N2
+    local ws1 = k.view(a.ws, { a.B * a.H * 2 * N1, M })
+    local ws2 = k.view(a.ws, { a.B * a.H * 2 * N1 * N2, N3 })
+    local r1 = bh * (2 * N1)
+    local r2 = bh * (2 * N1 * N2)
+
+    -- 1. column blocks of CB: B = F_N1[:, :N1/2] A[:, j:j+CB], times the twiddles of those columns
+    -- (made here in f32: the whole T1 is as large as the row)
+    local rows = k.view(a.u, { a.B * a.H * R, M })
+    local wrows = p.gate and k.view(a.w, { a.B * a.H * R, M }) or nil
+    k.range(0, M, CB, {}, function(j)
+      local x = k.load(rows, { bh * R, j }, { R, CB })
+      if p.gate then x = x * k.load(wrows, { bh * R, j }, { R, CB }) end
+      local zero1 = k.full({ N1, CB }, 0, "f32")
+      local b = { re = k.dot(ld(f1.re), x, zero1), im = k.dot(ld(f1.im), x, zero1) }
+      local c = fft.cast(k, fft.mul(k, b, fft.table(k, N1, CB, L, -1, 0, j)), t)
+      k.store(ws1, { r1, j }, c.re)
+      k.store(ws1, { r1 + N1, j }, c.im)
+    end)
+    k.barrier()
+
+    -- 2.
+    local kfv = k.view(a.kf, { a.H * 2 * N1 * N2, N3 })
+    local kr = h * (2 * N1 * N2)
+    k.range(0, N1, 1, {}, function(k1)
+      local row = r2 + k1 * N2
+      local cb = { re = k.load(ws2, { row, 0 }, { N2, N3 }), im = k.load(ws2, { row + N1 * N2, 0 }, { N2, N3 }) }
+      local z = k.full({ N2, N3 }, 0, "f32")
+      local d = {
+        re = k.dot(ld(f2.re), cb.re, k.dot(ld(f2.im), -cb.im, z)),
+        im = k.dot(ld(f2.re), cb.im, k.dot(ld(f2.im), cb.re, z)),
+      }
+      local e = fft.cast(k, fft.mul(k, d, tw(t2)), t)
+      local X = {
+        re = k.dot(e.re, ld(f3.re), k.dot(-e.im, ld(f3.im), z)),
+        im = k.dot(e.re, ld(f3.im), k.dot(e.im, ld(f3.re), z)),
+      }
+      local K = {
+        re = k.load(kfv, { kr + k1 * N2, 0 }, { N2, N3 }),
+        im = k.load(kfv, { kr + N1 * N2 + k1 * N2, 0 }, { N2, N3 }),
+      }
+      local Y = fft.mul(k, X, K)
+      local yt = fft.cast(k, { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }, t)
+      local D = {
+        re = k.dot(yt.re, ld(f3.re), k.dot(yt.im, ld(f3.im), z)),
+        im = k.dot(yt.im, ld(f3.re), k.dot(-yt.re, ld(f3.im), z)),
+      }
+      local T2 = tw(t2)
+      local zt = fft.cast(k, { re = D.re * T2.re + D.im * T2.im, im = D.im * T2.re - D.re * T2.im }, t)
+      local W = { -- conj(F_N2) Z
+        re = k.dot(ld(f2.re), zt.re, k.dot(ld(f2.im), zt.im, z)),
+        im = k.dot(ld(f2.re), zt.im, k.dot(ld(f2.im), -zt.re, z)),
+      }
+      k.barrier() -- every thread has read the block before any overwrites it
+      k.store(ws2, { row, 0 }, k.cast(W.re, t))
+      k.store(ws2, { row + N1 * N2, 0 }, k.cast(W.im, t))
+    end)
+    k.barrier()
+
+    -- 3. column blocks again: y[:, j:j+CB] = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
+    local yv = k.view(a.y, { a.B * a.H * R, M })
+    local vrows = p.gate and k.view(a.v, { a.B * a.H * R, M }) or nil
+    k.range(0, M, CB, {}, function(j)
+      local wr = k.cast(k.load(ws1, { r1, j }, { N1, CB }), "f32")
+      local wi = k.cast(k.load(ws1, { r1 + N1, j }, { N1, CB }), "f32")
+      local T1 = fft.table(k, N1, CB, L, -1, 0, j)
+      local zz = fft.cast(k, { re = wr * T1.re + wi * T1.im, im = wi * T1.re - wr * T1.im }, t)
+      local y = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, k.full({ R, CB }, 0, "f32")))
+      if p.gate then y = y * k.cast(k.load(vrows, { bh * R, j }, { R, CB }), "f32") end
+      k.store(yv, { bh * R, j }, k.cast(y, t))
+    end)
+  end,
+}

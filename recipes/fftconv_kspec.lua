@@ -1,0 +1,48 @@
+-- fftconv_kspec: the spectrum of the long-convolution kernel, computed once and passed to
+-- recipes/fftconv.lua (kspec = "given"), as FlashFFTConv does. kf[h] = FFT of k[h] zero-padded to
+-- L = 2N, in the fused recipe's order: an [N1, N2] matrix whose [k1, k2] entry is bin k1 + N1 k2,
+-- real parts in rows 0..N1-1 of kf[h] and imaginary parts in rows N1..2N1-1 (docs/fftconv.md).
+--
+-- One program per channel: grid H. The same Monarch products as the fused recipe, but in f32 (the
+-- FMA lowering of dot; it runs once per kernel, not per input), so the spectrum carries f32 error
+-- only. N and N1 must match the fftconv call that reads kf.
+local kiln = require "kiln"
+local fft = require "fft"
+
+local function split(p)
+  local n1, n2 = fft.split("fftconv_kspec", p.N, p.N1) -- not a tail call: errors name this line
+  return n1, n2
+end
+
+return kiln.recipe {
+  name = "fftconv_kspec",
+  params = { H = 3, N = 256 },
+  tune = {
+    N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: the squarest split
+    warps = { default = 4, values = { 1, 2, 4, 8 } },
+  },
+  args = {
+    kiln.tensor("k", "f32", { "H", "N" }, "in"),
+    kiln.tensor("kf", "f32", { "H", function(p) return 2 * select(1, split(p)) end,
+      function(p) return select(2, split(p)) end }, "out"),
+    kiln.scalar("H", "i32"),
+  },
+  grid = function(p) return p.H end,
+  reference = "fftconv_kspec",
+  checks = {
+    { H = 1, N = 16 },
+    { H = 5, N = 128, N1 = 8 },
+    { H = 2, N = 1024 },
+  },
+
+  body = function(k, p)
+    local N1, N2 = split(p)
+    local R = N1 // 2
+    local h = k.program_id(0)
+    local x = k.load(k.view(k.args.k, { k.args.H * R, N2 }), { h * R, 0 }, { R, N2 })
+    local X = fft.forward_real(k, fft.shared_tables(k, N1, N2, "f32", "f32", true), x, "f32")
+    local kf = k.view(k.args.kf, { k.args.H * 2 * N1, N2 })
+    k.store(kf, { h * (2 * N1), 0 }, X.re)
+    k.store(kf, { h * (2 * N1) + N1, 0 }, X.im)
+  end,
+}

@@ -1,0 +1,175 @@
+-- fft: complex values as pairs of real tiles, and the DFT and twiddle tiles of the Monarch FFT
+-- (recipes/fftconv.lua, docs/fftconv.md).
+--
+-- A complex tile is a Lua table { re, im } of two f32 (or f16/bf16) tiles of one shape. The
+-- constant tiles are computed in the kernel, in f32, from iota: the entry for exponent m of an
+-- L-point transform is exp(sign 2 pi i m / L). m is reduced modulo L exactly in integers (L is a
+-- power of two), split into its quarter turn q and the remainder r < L/4, so that the polynomials
+-- only ever see angles in [0, pi/2); the quarter turn is applied by swapping and negating.
+local M = {}
+
+local TWO_PI = 2 * math.pi
+
+local function log2_exact(n)
+  local l = 0
+  while (1 << l) < n do l = l + 1 end
+  if (1 << l) ~= n then error("fft: " .. n .. " is not a power of two", 0) end
+  return l
+end
+M.log2_exact = log2_exact
+
+-- cos(t) and sin(t) for t in [0, pi/2), Taylor series to t^12 and t^13 in Horner form: the first
+-- omitted terms are below 5e-9 at pi/2, under one unit of f32 roundoff.
+local function cos_sin_quarter(k, t)
+  local t2 = t * t
+  local c, s = k.full(k.shape(t), 1.0 / 479001600, "f32"), k.full(k.shape(t), 1.0 / 6227020800, "f32")
+  local cc = { 1 / 3628800, 1 / 40320, 1 / 720, 1 / 24, 1 / 2, 1 }
+  local sc = { 1 / 39916800, 1 / 362880, 1 / 5040, 1 / 120, 1 / 6, 1 }
+  for i = 1, #cc do
+    local sg = (i % 2 == 1) and -1 or 1
+    c = k.fma(c, t2, sg * cc[i]) -- alternating signs: -t^10/10! ... +1 after the last step
+    s = k.fma(s, t2, sg * sc[i])
+  end
+  return c, s * t
+end
+
+-- exp(sign 2 pi i m / L) for an i32 tile m (any integers; reduced modulo L): { re, im } in f32.
+function M.cis(k, m, L, sign)
+  local shape = k.shape(m)
+  if L < 4 then error("fft.cis: length " .. L .. " below 4", 0) end
+  local lq = log2_exact(L) - 2
+  local mm = m & (L - 1)
+  local q = mm >> lq
+  local r = mm & ((1 << lq) - 1)
+  local c, s = cos_sin_quarter(k, k.cast(r, "f32") * (TWO_PI / L))
+  -- angle + q quarter turns: q = 1: (-s, c), q = 2: (-c, -s), q = 3: (s, -c)
+  local odd = (q & 1):eq(1)
+  local hi = (q & 2):eq(2)
+  local re = k.where(odd, -s, c)
+  local im = k.where(odd, c, s)
+  re = k.where(hi, -re, re)
+  im = k.where(hi, -im, im)
+  if sign < 0 then im = -im end
+  local _ = shape
+  return { re = re, im = im }
+end
+
+-- The [rows, cols] tile exp(sign 2 pi i (r0 + i)(c0 + j) / L), i, j the tile coordinates: a DFT
+-- matrix (L = its size) or a block of twiddles (L the whole transform's length).
+function M.table(k, rows, cols, L, sign, r0, c0)
+  local i = k.iota({ rows, 1 }, 0) + (r0 or 0)
+  local j = k.iota({ 1, cols }, 1) + (c0 or 0)
+  return M.cis(k, k.broadcast(i, { rows, cols }) * k.broadcast(j, { rows, cols }), L, sign)
+end
+
+function M.cast(k, z, t) return { re = k.cast(z.re, t), im = k.cast(z.im, t) } end
+function M.conj(k, z) return { re = z.re, im = -z.im } end
+
+-- Elementwise product of complex tiles (in their type).
+function M.mul(k, a, b)
+  return { re = a.re * b.re - a.im * b.im, im = a.re * b.im + a.im * b.re }
+end
+
+-- a . b for complex a [M, K] and b [K, N] in the input type t (f16, bf16): four products on the
+-- tensor cores, accumulated in f32. b may be real (b.im == nil): two products.
+function M.dot(k, a, b, t)
+  local rows, cols = k.shape(a.re)[1], k.shape(b.re)[2]
+  local zero = k.full({ rows, cols }, 0, "f32")
+  local ar, br = k.cast(a.re, t), k.cast(b.re, t)
+  if a.im == nil then
+    return { re = k.dot(ar, br, zero), im = k.dot(ar, k.cast(b.im, t), zero) }
+  end
+  local ai = k.cast(a.im, t)
+  if b.im == nil then
+    return { re = k.dot(ar, br, zero), im = k.dot(ai, br, zero) }
+  end
+  local bi = k.cast(b.im, t)
+  return {
+    re = k.dot(ar, br, k.dot(-ai, bi, zero)),
+    im = k.dot(ar, bi, k.dot(ai, br, zero)),
+  }
+end
+
+-- A complex tile stored in two shared buffers of type ty (the XOR swizzle of docs/gemm.md on the
+-- 16-byte chunks of a row, against bank conflicts): { re = smem, im = smem }.
+function M.put_shared(k, z, shape, ty)
+  local bytes = { f16 = 2, bf16 = 2, f32 = 4 }
+  local chunks = shape[2] * bytes[ty] // 16
+  local sw = chunks >= 2 and { swizzle = math.min(8, chunks) } or nil
+  local re, im = k.alloc_shared(ty, shape, sw), k.alloc_shared(ty, shape, sw)
+  k.store_shared(re, k.cast(z.re, ty))
+  k.store_shared(im, k.cast(z.im, ty))
+  return { re = re, im = im }
+end
+
+-- The constant tiles of a transform of length L = N1 N2, computed once per program in f32 and kept
+-- in shared memory, so that the matrix products read them as operands straight from there
+-- (ldmatrix) and they hold no registers between uses. DFT matrices in the product type t, twiddles
+-- in tw_type (f32, or t to halve their space). Each table is { re = smem, im = smem }.
+--   f1 = F_N1[:, :N1/2] [N1, N1/2]   (the forward left product; rows n1 >= N1/2 of the data are 0)
+--   tw = T [N1, N2], T[k1, n2] = exp(-2 pi i n2 k1 / L)
+--   f2 = F_N2 [N2, N2]
+--   g1 = F_N1[:N1/2, :] [N1/2, N1]   (the inverse left product; only the first N outputs are kept;
+--                                     not made when forward_only)
+function M.shared_tables(k, N1, N2, t, tw_type, forward_only)
+  local R, L = N1 // 2, N1 * N2
+  local function put(z, shape, ty) return M.put_shared(k, z, shape, ty) end
+  local s = {
+    f1 = put(M.table(k, N1, R, N1, -1), { N1, R }, t),
+    tw = put(M.table(k, N1, N2, L, -1), { N1, N2 }, tw_type or "f32"),
+    f2 = put(M.table(k, N2, N2, N2, -1), { N2, N2 }, t),
+  }
+  if not forward_only then s.g1 = put(M.table(k, R, N1, N1, -1), { R, N1 }, t) end
+  k.barrier()
+  return s
+end
+
+-- The forward transform of a real [N1/2, N2] block x (the data x[N2 n1 + n2] at [n1, n2], the rest
+-- of the length zero) with tables s in product type t: { re, im } [N1, N2] in f32, bin k1 + N1 k2
+-- at [k1, k2]. Every table operand is its own load_shared, read by its product directly.
+function M.forward_real(k, s, x, t)
+  local ld = k.load_shared
+  local rows, cols = k.shape(ld(s.f1.re))[1], k.shape(x)[2]
+  local zero = k.full({ rows, cols }, 0, "f32")
+  local xt = k.cast(x, t)
+  local b = { re = k.dot(ld(s.f1.re), xt, zero), im = k.dot(ld(s.f1.im), xt, zero) }
+  local tw = { re = k.cast(ld(s.tw.re), "f32"), im = k.cast(ld(s.tw.im), "f32") }
+  local c = M.cast(k, M.mul(k, b, tw), t)
+  return {
+    re = k.dot(c.re, ld(s.f2.re), k.dot(-c.im, ld(s.f2.im), zero)),
+    im = k.dot(c.re, ld(s.f2.im), k.dot(c.im, ld(s.f2.re), zero)),
+  }
+end
+
+-- The inverse of forward_real without the 1/L (fold it into Y) and keeping the first half of the
+-- rows: Re(iDFT(Y)) as [N1/2, N2] f32, y[N2 n1 + n2] at [n1, n2].
+--   Z = (Y conj(F_N2)) .* conj(T),  y = Re(conj(F_N1)[:N1/2, :] Z) = g1.re Z.re + g1.im Z.im
+function M.inverse_real(k, s, Y, t)
+  local ld = k.load_shared
+  local yt = M.cast(k, Y, t)
+  local shape = k.shape(Y.re)
+  local zero = k.full(shape, 0, "f32")
+  local d = {
+    re = k.dot(yt.re, ld(s.f2.re), k.dot(yt.im, ld(s.f2.im), zero)),
+    im = k.dot(yt.im, ld(s.f2.re), k.dot(-yt.re, ld(s.f2.im), zero)),
+  }
+  local twr, twi = k.cast(ld(s.tw.re), "f32"), k.cast(ld(s.tw.im), "f32")
+  local z = M.cast(k, { re = d.re * twr + d.im * twi, im = d.im * twr - d.re * twi }, t)
+  local out = k.full({ shape[1] // 2, shape[2] }, 0, "f32")
+  return k.dot(ld(s.g1.re), z.re, k.dot(ld(s.g1.im), z.im, out))
+end
+
+-- The split L = N1 N2 of the zero-padded length L = 2N: the squarest (N1 <= N2) when n1 is 0, or
+-- N1 = n1. Refuses what the recipes cannot tile, naming the recipe (who) and the setting.
+function M.split(who, N, n1)
+  local L = 2 * N
+  if N < 2 or (N & (N - 1)) ~= 0 then error(who .. ": N = " .. N .. " is not a power of two", 3) end
+  local lg = log2_exact(L)
+  if n1 == 0 then n1 = 1 << (lg // 2) end
+  if n1 < 4 or (n1 & (n1 - 1)) ~= 0 or L % n1 ~= 0 or L // n1 < 4 then
+    error(who .. ": N1 = " .. n1 .. " must be a power of two from 4 to L/4 = " .. (L // 4), 3)
+  end
+  return n1, L // n1
+end
+
+return M

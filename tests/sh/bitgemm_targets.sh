@@ -1,0 +1,90 @@
+#!/bin/sh
+# The bit-plane GEMM family through ptxas:
+#   1. the defaults of recipes/bitgemm*.lua, w4a16.lua and the packers on sm_80, sm_86, sm_89,
+#      sm_90a, sm_100a, sm_120a: ptxas -v accepts each, no spills (the register report is printed);
+#      bitgemm also at W1A1, W2A2 and W8A8 and W4A16 at W8 and W3, with split tiles for small M;
+#   2. the plane loop's PTX holds the b1 AND-popcount mma (mma.sync ... m16n8k256 ... b1 ... and.popc),
+#      p*q products per instruction tile per step, and W4A16's f16 mma;
+#   3. bitgemm on sm_75 is refused with one line naming the op and the target;
+#   4. bench/bitgemm.py --plan builds the variants the GPU benchmark runs (on sm_80 and sm_90a) and
+#      ptxas accepts its hand-written mma rate kernels (when python3 is installed);
+#   5. the recipes' own errors (knobs out of range, zp on a signed or bipolar side, G not a multiple
+#      of BLOCK_KW, a 1-bit signed activation) name the recipe line.
+# Without ptxas the PTX is still emitted and checked (the spill report is skipped).
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/local/cuda/bin/ptxas; } || true)
+[ -n "$PTXAS" ] || echo "note: ptxas not installed: PTX only, no resource report"
+sets_of() { for s in "$@"; do printf ' --set %s' "$s"; done; }
+
+check() { # check RECIPE TARGET SETTINGS...: compiles, ptxas -v accepts it, no spills
+  r=$1 t=$2; shift 2
+  # shellcheck disable=SC2046
+  if ! "$KILN" compile "recipes/$r" --target "$t" $(sets_of "$@") --emit ptx --no-cache -o "$tmp/k.ptx" > "$tmp/out" 2>&1; then
+    echo "FAIL $r $t $*: $(head -n 3 "$tmp/out")"; fail=1; return
+  fi
+  [ -n "$PTXAS" ] || return 0
+  if ! "$PTXAS" -v -arch="$t" "$tmp/k.ptx" -o "$tmp/k.o" > "$tmp/out" 2>&1; then
+    echo "FAIL ptxas $r $t $*: $(head -n 3 "$tmp/out")"; fail=1; return
+  fi
+  regs=$(sed -n 's/.*Used \([0-9]*\) registers.*/\1/p' "$tmp/out" | head -n 1)
+  spill=$(sed -n 's/.* \([0-9]*\) bytes spill stores, \([0-9]*\) bytes spill loads.*/\1 \2/p' "$tmp/out" |
+    awk '{ s += $1 + $2 } END { print s + 0 }')
+  echo "$r $t $*: $regs registers, $spill bytes spilled"
+  [ "$spill" = 0 ] || { echo "FAIL spills $r $t $*"; fail=1; }
+}
+
+for t in sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
+  for r in bitgemm.lua bitgemm_splitk.lua bitgemm_reduce.lua w4a16.lua bitpack_w.lua bitpack_act.lua w4a16_pack.lua; do check "$r" "$t"; done
+done
+for t in sm_80 sm_90a; do
+  check bitgemm.lua "$t" p=1 q=1 w_signed=0
+  check bitgemm.lua "$t" p=2 q=2 enc=bipolar out=f16
+  check bitgemm.lua "$t" p=8 q=8 a_signed=1 out=bf16 BLOCK_M=16 BLOCK_N=64 warps=2
+  check bitgemm.lua "$t" p=3 q=5 zp=1 out=f16 BLOCK_M=16
+  check w4a16.lua "$t" bits=8 G=32
+  check w4a16.lua "$t" bits=3 G=64 dtype=bf16
+  check w4a16.lua "$t" BLOCK_M=64 BLOCK_N=128 warps=8
+done
+
+# the plane loop's instructions: p*q = 12 plane products on 2x2 warps of 32x32 (8 instruction tiles)
+"$KILN" compile recipes/bitgemm.lua --target sm_80 --set p=3 --set q=4 --emit ptx -o "$tmp/b.ptx" || fail=1
+n=$(grep -c 'mma.sync.aligned.m16n8k256.row.col.s32.b1.b1.s32.and.popc' "$tmp/b.ptx")
+echo "bitgemm p=3 q=4: $n b1 mma in the PTX"
+[ "$n" = 96 ] || { echo "FAIL expected 96 b1 and.popc mma (12 plane products x 8 tiles), got $n"; fail=1; }
+"$KILN" compile recipes/w4a16.lua --target sm_80 --emit ptx -o "$tmp/w.ptx" || fail=1
+grep -q 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32' "$tmp/w.ptx" || { echo "FAIL no f16 mma in w4a16"; fail=1; }
+
+if command -v python3 > /dev/null; then
+  for t in sm_80 sm_90a; do
+    python3 bench/bitgemm.py --plan --kiln "$KILN" --target $t --ms 1,16,256 > "$tmp/plan" 2>&1 ||
+      { echo "FAIL bench/bitgemm.py --plan --target $t: $(tail -n 3 "$tmp/plan")"; fail=1; }
+    grep -q "kiln refuses" "$tmp/plan" && { echo "FAIL bench plan $t: $(grep -m1 'kiln refuses' "$tmp/plan")"; fail=1; }
+    echo "bench/bitgemm.py --plan --target $t: $(grep -c '^W' "$tmp/plan") problems planned"
+  done
+fi
+
+expect_error() { # expect_error MESSAGE -- kiln compile arguments
+  msg=$1; shift 2
+  if "$KILN" compile "$@" --emit ptx -o "$tmp/x.ptx" > "$tmp/out" 2>&1; then
+    echo "FAIL accepted: $*"; fail=1
+  elif ! grep -qF "$msg" "$tmp/out"; then
+    echo "FAIL $*: got '$(head -n 1 "$tmp/out")', expected '$msg'"; fail=1
+  fi
+}
+expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" -- recipes/bitgemm.lua --target sm_75
+expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" -- recipes/bitgemm_splitk.lua --target sm_75
+expect_error "split_k = 0 is out of range 1..64" -- recipes/bitgemm_splitk.lua --target sm_80 --set split_k=0
+expect_error "recipes/bitgemm_reduce.lua:46: zp applies to unsigned int activations" -- recipes/bitgemm_reduce.lua --target sm_80 --set zp=1 --set enc=bipolar
+expect_error "recipes/bitgemm.lua:71: p = 9 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set p=9
+expect_error "recipes/bitgemm.lua:71: q = 0 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set q=0
+expect_error "zp applies to unsigned int activations" -- recipes/bitgemm.lua --target sm_80 --set zp=1 --set a_signed=1
+expect_error "zp applies to unsigned int activations" -- recipes/bitgemm.lua --target sm_80 --set zp=1 --set enc=bipolar
+expect_error "p = 0 is out of range 1..8" -- recipes/bitpack_w.lua --target sm_80 --set p=0
+expect_error "q = 9 is out of range 1..8" -- recipes/bitpack_act.lua --target sm_80 --set q=9
+expect_error "enc = signed needs q >= 2" -- recipes/bitpack_act.lua --target sm_80 --set q=1
+expect_error "recipes/w4a16.lua:64: bits = 1 is out of range 2..8" -- recipes/w4a16.lua --target sm_80 --set bits=1
+expect_error "G = 40 must be a multiple of BLOCK_KW = 16" -- recipes/w4a16.lua --target sm_80 --set G=40
+expect_error "bits = 9 is out of range 2..8" -- recipes/w4a16_pack.lua --target sm_80 --set bits=9
+exit $fail

@@ -1,0 +1,94 @@
+#!/bin/sh
+# The long-convolution recipes on the simulator, beyond their `checks` (which recipes_sim.sh runs):
+#   1. numerics against the FFTW reference (which itself agrees with the direct O(N^2) sum at
+#      N <= 1024, or the reference fails): sm_75's m16n8k8 products, 1 and 8 warps, the most
+#      oblong splits (N2 = 4, N1 = 4), every power of two N from 8 to 2048 (4096 is a check);
+#      order 3 (recipes/fftconv3.lua) at N = 32 .. 2048, 16384 (a 32 x 32 x 32 split walked in
+#      column blocks), and on sm_75;
+#   2. the products run on the tensor cores: the simulator's count of mma instructions is at least
+#      what the 12 (kspec = given) or 18 products of each program need, ceil(M/16) ceil(N/8)
+#      ceil(K/16) each (an FMA-lowered product would count none);
+#   3. the reference refuses a recipe without its tensors, and order 3 a spectrum of the wrong shape,
+#      with one line naming them.
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+F=recipes/fftconv.lua
+run() { # run LABEL -- kiln run arguments...
+  label=$1; shift 2
+  "$KILN" run "$@" > "$tmp/out" 2>&1 || { echo "FAIL $label: $(cat "$tmp/out")"; fail=1; return; }
+  cat "$tmp/out"
+}
+
+# 1.
+run sm75 -- $F --sim --target sm_75 --set B=2 --set H=3 --set N=256 --set gate=1
+run warps1 -- $F --sim --set B=1 --set H=3 --set N=128 --set warps=1 --set kspec=given
+run warps8 -- $F --sim --set B=2 --set H=1 --set N=1024 --set warps=8 --set dtype=bf16
+run tall -- $F --sim --set B=1 --set H=2 --set N=256 --set N1=128 --set gate=1
+run wide -- $F --sim --set B=1 --set H=2 --set N=256 --set N1=4 --set dtype=bf16
+for n in 8 16 32 64 128 256 512 1024 2048; do
+  run "N=$n" -- $F --sim --set B=1 --set H=2 --set N=$n --set kspec=given
+done
+for n in 32 128 512 2048; do
+  run "order 3 N=$n" -- recipes/fftconv3.lua --sim --set B=1 --set H=2 --set N=$n
+done
+run "order 3 N=16384" -- recipes/fftconv3.lua --sim --set B=1 --set H=1 --set N=16384
+run "order 3 sm75" -- recipes/fftconv3.lua --sim --target sm_75 --set B=2 --set H=1 --set N=128 --set gate=1
+run kspec-oblong -- recipes/fftconv_kspec.lua --sim --set H=2 --set N=256 --set N1=128
+
+# 2. N = 256: L = 512 = 16 x 32, R = 8 data rows
+mma_need() { # per program: forward of u (6 products), of k (6, inline only), inverse (6)
+  awk -v n1="$1" -v n2="$2" -v ff="$3" 'function c(a, b) { return int((a + b - 1) / b) }
+    function d(m, n, k) { return c(m, 16) * c(n, 8) * c(k, 16) }
+    BEGIN { r = n1 / 2; fwd = 2 * d(n1, n2, r) + 4 * d(n1, n2, n2)
+            inv = 4 * d(n1, n2, n2) + 2 * d(r, n2, n1); print ff * fwd + inv }'
+}
+for ks in inline given; do
+  ff=2; [ $ks = given ] && ff=1
+  "$KILN" run $F --sim --profile --set B=2 --set H=3 --set N=256 --set kspec=$ks > "$tmp/p" 2>&1 ||
+    { echo "FAIL profile $ks: $(cat "$tmp/p")"; fail=1; continue; }
+  got=$(sed -n 's/^profile .* mma \([0-9]*\),.*/\1/p' "$tmp/p")
+  need=$(( $(mma_need 16 32 $ff) * 6 ))
+  if [ -z "$got" ] || [ "$got" -lt "$need" ]; then
+    echo "FAIL kspec=$ks: ${got:-no} mma instructions for 6 programs, the products need $need"; fail=1
+  else
+    echo "ok   kspec=$ks: $got mma instructions (the products need $need)"
+  fi
+done
+
+# 3.
+cat > "$tmp/bad.lua" <<'LUA'
+local kiln = require "kiln"
+return kiln.recipe {
+  name = "bad", params = { n = 16 },
+  args = { kiln.tensor("u", "f32", { "n" }, "in"), kiln.tensor("y", "f32", { "n" }, "out") },
+  grid = function(p) return 1 end,
+  reference = "fftconv",
+  body = function(k, p) k.store(k.view(k.args.y, { 16 }), { 0 }, k.load(k.view(k.args.u, { 16 }), { 0 }, { 16 })) end,
+}
+LUA
+if "$KILN" run "$tmp/bad.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv: needs tensors u, y \[B, H, N\], k \[H, N\], kf, w, v" "$tmp/out"; then
+  echo "FAIL the reference's refusal: $(cat "$tmp/out")"; fail=1
+else
+  echo "ok   refused: $(cat "$tmp/out")"
+fi
+cat > "$tmp/bad3.lua" <<'LUA'
+local kiln = require "kiln"
+return kiln.recipe {
+  name = "bad3", params = { N = 32 },
+  args = {
+    kiln.tensor("u", "f32", { 1, 1, "N" }, "in"), kiln.tensor("k", "f32", { 1, "N" }, "in"),
+    kiln.tensor("kf", "f32", { 1, 2, 2 }, "in"), kiln.tensor("w", "f32", { 1 }, "in"),
+    kiln.tensor("v", "f32", { 1 }, "in"), kiln.tensor("y", "f32", { 1, 1, "N" }, "out"),
+  },
+  grid = function(p) return 1 end,
+  reference = "fftconv3",
+  body = function(k, p) end,
+}
+LUA
+if "$KILN" run "$tmp/bad3.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv3: needs kf \[H, 2 N1 N2, N3\]" "$tmp/out"; then
+  echo "FAIL the order-3 reference's refusal: $(cat "$tmp/out")"; fail=1
+else
+  echo "ok   refused: $(cat "$tmp/out")"
+fi
+exit $fail

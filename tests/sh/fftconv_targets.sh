@@ -1,0 +1,129 @@
+#!/bin/sh
+# The long-convolution recipes (recipes/fftconv.lua, fftconv3.lua, fftconv_kspec.lua) on every
+# target row:
+#   1. ptxas accepts (kiln compile --emit cubin) the defaults, the given-spectrum, gated and bf16
+#      variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
+#      order 3 at N = 65536 (sm_80, sm_90a) and 262144 (sm_90a); without ptxas the PTX is
+#      still emitted;
+#   2. what cannot be built is refused with one line naming the reason: bf16 on sm_75, N = 4096
+#      with f32 twiddles over sm_80's shared memory, N = 4096 on sm_86's 100 KiB, N = 2048 on
+#      sm_75's 64 KiB, a length that is
+#      not a power of two, a split N1 the recipes cannot tile;
+#   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and the spectrum recipe, and
+#      order 3 at N = 2048 and 65536);
+#   4. the DFT products are matrix instructions: mma.sync in the PTX on sm_80 and sm_90a;
+#   5. bench/fftconv.py --plan builds every variant the GPU benchmark would run (orders 2 and 3), on
+#      sm_80 and sm_90a.
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0; n=0
+PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/local/cuda/bin/ptxas; } || true)
+[ -n "$PTXAS" ] || echo "note: ptxas not installed: PTX only, no spill report"
+F=recipes/fftconv.lua
+F3=recipes/fftconv3.lua
+
+compile() { # compile RECIPE TARGET SETTINGS...
+  r=$1 t=$2; shift 2
+  sets=""; for s in "$@"; do sets="$sets --set $s"; done
+  n=$((n + 1))
+  emit=ptx; [ -n "$PTXAS" ] && emit=cubin
+  # shellcheck disable=SC2086
+  "$KILN" compile "$r" --target "$t" $sets --emit $emit -o "$tmp/k.$emit" > "$tmp/out" 2>&1 && return
+  echo "FAIL $r $t $*: $(head -n 3 "$tmp/out")"; fail=1
+}
+
+refuse() { # refuse PATTERN RECIPE TARGET SETTINGS...
+  pat=$1 r=$2 t=$3; shift 3
+  sets=""; for s in "$@"; do sets="$sets --set $s"; done
+  # shellcheck disable=SC2086
+  if "$KILN" compile "$r" --target "$t" $sets --emit ptx -o "$tmp/k.ptx" > "$tmp/out" 2>&1; then
+    echo "FAIL $r $t $*: compiled, should be refused"; fail=1; return
+  fi
+  if [ "$(wc -l < "$tmp/out")" -ne 1 ] || ! grep -q -- "$pat" "$tmp/out"; then
+    echo "FAIL $r $t $*: want one line matching '$pat', got: $(cat "$tmp/out")"; fail=1; return
+  fi
+  echo "ok   refused $t $*: $(cat "$tmp/out")"
+}
+
+no_spills() { # no_spills RECIPE TARGET SETTINGS...
+  r=$1 t=$2; shift 2
+  sets=""; for s in "$@"; do sets="$sets --set $s"; done
+  # shellcheck disable=SC2086
+  if ! "$KILN" compile "$r" --target "$t" $sets --emit ptx -o "$tmp/s.ptx" > "$tmp/out" 2>&1 ||
+    ! "$PTXAS" -v -arch="$t" "$tmp/s.ptx" -o "$tmp/s.o" > "$tmp/v" 2>&1; then
+    echo "FAIL spills $r $t $*: $(head -n 3 "$tmp/out" "$tmp/v")"; fail=1; return
+  fi
+  b=$(sed -n 's/.* \([0-9]*\) bytes spill stores, \([0-9]*\) bytes spill loads.*/\1 \2/p' "$tmp/v" |
+    awk '{ s += $1 + $2 } END { if (NR) print s }')
+  [ "$b" = 0 ] || { echo "FAIL spills $r $t $*: ${b:-no report} bytes"; fail=1; }
+}
+
+# 1. every target
+for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
+  compile $F "$t"
+  compile $F "$t" kspec=given gate=1
+  [ "$t" = sm_75 ] || compile $F "$t" N=2048 kspec=given warps=8
+  compile recipes/fftconv_kspec.lua "$t"
+  compile $F3 "$t"
+  compile $F3 "$t" N=2048 warps=8 gate=1
+  [ "$t" = sm_75 ] || compile $F "$t" dtype=bf16 gate=1
+  [ "$t" = sm_75 ] || compile $F3 "$t" dtype=bf16 N1=4 N2=8
+done
+compile $F sm_90a N=4096 tw=dtype kspec=given warps=8
+for t in sm_80 sm_90a; do compile $F3 "$t" N=65536 warps=8; done
+compile $F3 sm_90a N=262144 warps=8
+compile $F3 sm_80 N=262144 warps=8 tw=dtype
+compile $F3 sm_75 N=4096 warps=8
+echo "$n fftconv compiles checked"
+
+# 2. refusals, one line each
+refuse "fft.lua:[0-9]*: op 'dot' needs bf16, which target sm_75 does not have" $F sm_75 dtype=bf16
+refuse "kernel 'fftconv' needs [0-9]* bytes of shared memory per block.*target sm_80 allows" $F sm_80 N=4096
+refuse "shared memory: buffer .* does not fit: kernel @fftconv needs [0-9]* bytes, target sm_86 allows" $F sm_86 N=4096 tw=dtype
+refuse "kernel 'fftconv' needs [0-9]* bytes of shared memory per block.*target sm_75 allows 65536" $F sm_75 N=2048 kspec=given warps=8
+refuse "fftconv.lua:[0-9]*: fftconv: N = 100 is not a power of two" $F sm_80 N=100
+refuse "fftconv.lua:[0-9]*: fftconv: N1 = 2 must be a power of two from 4 to L/4 = 128" $F sm_80 N1=2
+refuse "fftconv.lua:[0-9]*: fftconv: N1 = 256 must be a power of two from 4 to L/4 = 128" $F sm_80 N1=256
+refuse "fftconv_kspec.lua:[0-9]*: fftconv_kspec: N = 48 is not a power of two" recipes/fftconv_kspec.lua sm_80 N=48
+refuse "shared memory: buffer .* does not fit: kernel @fftconv3 needs [0-9]* bytes, target sm_75 allows 65536" $F3 sm_75 N=65536 warps=8
+refuse "kernel 'fftconv3' needs [0-9]* bytes of shared memory per block.*target sm_80 allows" $F3 sm_80 N=262144 warps=8
+refuse "fftconv3.lua:[0-9]*: fftconv3: N = 16 must be a power of two from 32 to 262144" $F3 sm_80 N=16
+refuse "fftconv3.lua:[0-9]*: fftconv3: N = 524288 must be a power of two from 32 to 262144" $F3 sm_80 N=524288
+refuse "fftconv3.lua:[0-9]*: fftconv3: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" $F3 sm_80 N1=16 N2=16
+
+# 3. no spills at the defaults
+if [ -n "$PTXAS" ]; then
+  for t in sm_80 sm_90a; do
+    no_spills $F "$t"
+    no_spills $F "$t" kspec=given dtype=bf16 gate=1
+    no_spills $F "$t" N=2048 kspec=given warps=8
+    no_spills recipes/fftconv_kspec.lua "$t"
+    no_spills $F3 "$t"
+    no_spills $F3 "$t" N=2048 warps=8
+    no_spills $F3 "$t" N=65536 warps=8
+  done
+fi
+
+# 4. matrix instructions in the PTX
+for t in sm_80 sm_90a; do
+  for r in $F $F3; do
+    "$KILN" compile $r --target "$t" --emit ptx -o "$tmp/m.ptx" > "$tmp/out" 2>&1 || { echo "FAIL ptx $r $t"; fail=1; continue; }
+    m=$(grep -c "mma.sync.aligned.m16n8k16" "$tmp/m.ptx")
+    [ "$m" -gt 0 ] || { echo "FAIL $r $t: no m16n8k16 mma.sync in the PTX"; fail=1; }
+    echo "ok   $r $t: $m mma.sync in the PTX"
+  done
+done
+
+# 5.
+for t in sm_80 sm_90a; do
+  for o in 2 3; do
+    if ! python3 bench/fftconv.py --plan --order $o --kiln "$KILN" --target $t > "$tmp/plan" 2>&1 ||
+      grep -q "refuses" "$tmp/plan"; then
+      echo "FAIL bench/fftconv.py --plan --order $o --target $t: $(grep -v ": fftconv3*, grid" "$tmp/plan" | head -n 5)"
+      fail=1
+    else
+      echo "ok   bench/fftconv.py --plan --order $o --target $t: $(grep -c ": fftconv3*, grid" "$tmp/plan") launches"
+    fi
+  done
+done
+exit $fail
