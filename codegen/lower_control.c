@@ -101,8 +101,9 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
 }
 
 /* Two versions of a loop whose body copies with cp.async from views whose alignment can be tested
- * before it (cg_copy_alignment_before): one for when every such view is aligned, whose copies are
- * only their unrolled cp.async chunks, and one with each copy's run-time test and fallback as
+ * before it (cg_copy_alignment_before): one for when every such view is aligned, whose tested copies
+ * are only their unrolled cp.async chunks (a copy whose alignment cannot be tested before the loop
+ * keeps its own run-time test in both), and one with each copy's run-time test and fallback as
  * usual. The test and the fallback's code then stay out of the loop that runs. */
 void cg_lower_for(cg_lower *L, ir_opid op) {
   ir_func *fn = L->fn;
@@ -110,10 +111,14 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
   LLVMBuilderRef B = L->c.b;
   const char *site = L->c.site;
   LLVMValueRef all = NULL;
-  for (ir_opid c = fn->regions[o->region[0]].first; c; c = fn->ops[c].next) {
+  enum { MAXTESTED = 64 };
+  ir_opid tested[MAXTESTED]; /* the copies whose alignment `all` tests: only they skip their own test */
+  int ntested = 0;
+  for (ir_opid c = fn->regions[o->region[0]].first; c && ntested < MAXTESTED; c = fn->ops[c].next) {
     LLVMValueRef t = fn->ops[c].dead ? NULL : cg_copy_alignment_before(L, c, op);
     if (!t) continue;
     all = all ? LLVMBuildAnd(B, all, t, "") : t;
+    tested[ntested++] = c;
   }
   if (!all) {
     lower_for_once(L, op);
@@ -126,8 +131,7 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
   cg_value *res[2];
   for (int v = 0; v < 2; v++) {
     LLVMPositionBuilderAtEnd(B, v ? slow : fast);
-    for (ir_opid c = fn->regions[o->region[0]].first; c; c = fn->ops[c].next)
-      if (fn->ops[c].code == IR_OP_COPY) L->copy_aligned[c] = !v && !fn->ops[c].dead;
+    for (int i = 0; i < ntested; i++) L->copy_aligned[tested[i]] = !v;
     L->c.site = site;
     lower_for_once(L, op);
     res[v] = ir_alloc(L->A, (o->nres ? o->nres : 1) * sizeof(cg_value));
@@ -135,7 +139,7 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
     from[v] = LLVMGetInsertBlock(B);
     LLVMBuildBr(B, join);
   }
-  for (ir_opid c = fn->regions[o->region[0]].first; c; c = fn->ops[c].next) L->copy_aligned[c] = 0;
+  for (int i = 0; i < ntested; i++) L->copy_aligned[tested[i]] = 0;
   LLVMPositionBuilderAtEnd(B, join);
   for (uint32_t k = 0; k < o->nres; k++) {
     phis_like(L, o->res[k], &res[0][k]);

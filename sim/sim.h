@@ -60,7 +60,7 @@ typedef struct {
   int check_uninit;    /* 0 (default) or 1: on; -1: off */
   uint64_t thread_ops; /* out: simulated device ops executed (for speed reports) */
   double seconds;      /* out: wall time of the launch */
-  size_t stack_bytes;  /* fiber stack per thread (0 = $KILN_SIM_STACK_KB KiB, else 64 KiB) */
+  size_t stack_bytes;  /* fiber stack per thread (0 = $KILN_SIM_STACK_KB KiB, else 256 KiB) */
   uint64_t threads;    /* out: simulated threads run to completion */
   uint64_t max_ops;    /* watchdog: steps per thread (0 = $KILN_SIM_MAX_OPS, else 4e9; UINT64_MAX: none) */
   double timeout;      /* watchdog: seconds per launch (0 = $KILN_SIM_TIMEOUT, else 600; < 0: none) */

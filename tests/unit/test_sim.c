@@ -560,11 +560,11 @@ static void test_divergent_shuffle(void) {
             "(half.ll:3)', thread 5 at barrier 'barrier (half.ll:5)'");
 }
 
-/* A 256 KiB stack frame overflows the default 64 KiB fiber stack; a bigger stack runs it. */
+/* A 1 MiB stack frame overflows the default 256 KiB fiber stack; a bigger stack runs it. */
 static cg_result k_big_frame(void) {
   kb k;
   kb_begin(&k, "big_frame", "", NULL, 32, 0);
-  LLVMTypeRef arr = LLVMArrayType2(LLVMInt8TypeInContext(k.c.ctx), 256 * 1024);
+  LLVMTypeRef arr = LLVMArrayType2(LLVMInt8TypeInContext(k.c.ctx), 1024 * 1024);
   LLVMValueRef a = LLVMBuildAlloca(k.c.b, arr, "big");
   LLVMValueRef st = LLVMBuildStore(k.c.b, LLVMConstInt(LLVMInt8TypeInContext(k.c.ctx), 1, 0), a);
   LLVMSetVolatile(st, 1);
@@ -576,10 +576,10 @@ static void test_stack_overflow(void) {
   cg_result r = k_big_frame();
   CHECK(run(&r, NULL, 0, 3, NULL, err) == -1);
   CHECK_STR(
-      err, "sim: stack overflow in kernel big_frame, block (0,0,0): thread 0 overflowed its 65536-byte fiber "
+      err, "sim: stack overflow in kernel big_frame, block (0,0,0): thread 0 overflowed its 262144-byte fiber "
            "stack (KILN_SIM_STACK_KB sets the size)");
   r = k_big_frame();
-  sim_opts o = {.stack_bytes = 1 << 20};
+  sim_opts o = {.stack_bytes = 4 << 20};
   CHECK(run(&r, NULL, 0, 3, &o, err) == 0);
   test_exchange(0); /* and the process goes on simulating */
   /* a fault that is not a stack overflow still ends the process as a fault (child process) */
