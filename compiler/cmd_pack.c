@@ -16,7 +16,7 @@ enum { MAXITEMS = 64 };
 typedef struct {
   const char *recipes[MAXITEMS], *shapes[MAXITEMS], *sets[MAXITEMS], *targets[MAXITEMS];
   int nrecipes, nshapes, nsets, ntargets, no_cubin;
-  const char *out, *header;
+  const char *out, *header, *tuned;
   char target_buf[1024];
   kiln_recipe_opts ropts;
 } pack_args;
@@ -25,7 +25,7 @@ static void usage(FILE *f) {
   fprintf(
       f, "usage: kiln pack RECIPE... --targets sm_XX[,sm_YY...] -o NAME.kpack [--header NAME.h]\n"
          "                 [--shapes [RECIPE:]NAME=VALUE[,NAME=VALUE...]]... [--set [RECIPE:]NAME=VALUE]...\n"
-         "                 [--no-cubin] [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n"
+         "                 [--tuned DB] [--no-cubin] [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n"
          "       kiln pack --header NAME.h NAME.kpack\n");
 }
 
@@ -73,6 +73,7 @@ static int parse_one(pack_args *a, int argc, char **argv, int *i) {
   if (is_opt(arg, "-o")) return (a->out = value(argc, argv, i, "-o")) ? 0 : -1;
   if (is_opt(arg, "--header")) return (a->header = value(argc, argv, i, "--header")) ? 0 : -1;
   if (!strcmp(arg, "--no-cubin")) return a->no_cubin = 1, 0;
+  if (is_opt(arg, "--tuned")) return (a->tuned = value(argc, argv, i, "--tuned")) ? 0 : -1;
   if (arg[0] == '-' && arg[1]) return fprintf(stderr, "kiln pack: unknown option %s\n", arg), -1;
   return add(a->recipes, &a->nrecipes, arg, "recipes");
 }
@@ -108,6 +109,7 @@ static int run(kiln_session *s, pack_args *a) {
                       .sets = a->sets,
                       .nsets = a->nsets,
                       .no_cubin = a->no_cubin,
+                      .tuned = a->tuned,
                       .ropts = &a->ropts};
   kiln_status st = kiln_pack_write(s, &o, a->out);
   if (st == KILN_OK && a->header) st = kiln_pack_header(s, a->out, a->header);

@@ -338,6 +338,9 @@ typedef struct {
   int nsets;
   int no_cubin;                  /* PTX only, even where ptxas is present */
   const kiln_recipe_opts *ropts; /* NULL: the defaults */
+  const char *tuned; /* a tuning database (kiln tune): each bucket takes the knobs of the best variant
+                        measured for its problem or the nearest one (kiln_tune_apply); --set and the
+                        bucket's own knobs win; a recipe the database has nothing for keeps its defaults */
 } kiln_pack_opts;
 
 /* Compiles every recipe for every target and bucket and writes one pack to path (written whole to a

@@ -36,6 +36,7 @@ typedef struct {
   const kiln_pack_opts *o;
   const char *targets[MAXTARGETS];
   int ntargets, cubin_ok;
+  int tuned_ok; /* o->tuned opened as a tuning database */
   image *img;
   int nimg;
   FILE *m; /* the manifest being written */
@@ -212,12 +213,49 @@ static kiln_status load(writer *w, const char *path, kiln_recipe **out) {
   return st;
 }
 
+/* The tuning database's best knobs for the bucket's problem (kiln_tune_apply), then the --set entries
+ * and the bucket's own list again, so that what the command line says wins. A recipe the database
+ * holds nothing for keeps its settings; a database that cannot be read is an error. */
+static kiln_status apply_tuned(writer *w, kiln_recipe *r, const char *bucket) {
+  const char *name = kl_recipe_name(r->lua);
+  /* the knobs the command line sets: kiln_tune_apply skips variants that disagree with them */
+  char buf[4096] = "", *saved[KL_MAXSET], *items[KL_MAXSET];
+  size_t used = 0;
+  for (int i = 0; i <= w->o->nsets; i++) {
+    const char *e = i < w->o->nsets ? for_recipe(w->o->sets[i], name) : bucket;
+    if (e && used < sizeof buf)
+      used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", used ? "," : "", e);
+  }
+  int n = 0, nsaved = r->nsets;
+  for (char *save = NULL, *it = strtok_r(buf, ",", &save); it && n < KL_MAXSET;
+       it = strtok_r(NULL, ",", &save))
+    items[n++] = it;
+  memcpy(saved, r->sets, sizeof saved);
+  memcpy(r->sets, items, sizeof *items * (size_t)n);
+  r->nsets = n;
+  char *what = NULL;
+  kiln_status st = kiln_tune_apply(r, w->o->tuned, &what);
+  memcpy(r->sets, saved, sizeof saved);
+  r->nsets = nsaved;
+  free(what);
+  if (st == KILN_ERR_INPUT && w->tuned_ok) { /* the database was opened: it has nothing for this recipe */
+    api_begin(w->s);
+    return KILN_OK;
+  }
+  for (int i = 0; st == KILN_OK && i < w->o->nsets; i++) {
+    const char *e = for_recipe(w->o->sets[i], name);
+    if (e) st = apply_list(r, e, "--set");
+  }
+  return st == KILN_OK && bucket ? apply_list(r, bucket, "--shapes") : st;
+}
+
 /* Steps 1 to 4 for one bucket (bucket NULL: the defaults); the variant goes into the manifest. */
 static kiln_status one_variant(writer *w, kiln_recipe *r, const kl_settings *base, const char *bucket,
                                kl_launch_rule *R, int first) {
   char why[1024];
   r->set = *base;
   kiln_status st = bucket ? apply_list(r, bucket, "--shapes") : KILN_OK;
+  if (st == KILN_OK && w->o->tuned) st = apply_tuned(w, r, bucket);
   if (st != KILN_OK) return st;
   if (kl_recipe_launch_rule(r->lua, &r->set, R, why, sizeof why))
     return api_fail(w->s, KILN_ERR_INPUT, "%s", why);
@@ -360,6 +398,13 @@ static kiln_status check_opts(writer *w) {
   const kiln_pack_opts *o = w->o;
   if (o->nrecipes < 1) return api_fail(w->s, KILN_ERR_USAGE, "kiln_pack_write: no recipe");
   if (o->ntargets > MAXTARGETS) return api_fail(w->s, KILN_ERR_USAGE, "more than %d targets", MAXTARGETS);
+  if (o->tuned) { /* refused here, with its path and why, if it is not a tuning database */
+    kiln_tune_db *db = NULL;
+    kiln_status st = kiln_tune_db_open(w->s, o->tuned, 0, &db);
+    if (st != KILN_OK) return st;
+    kiln_tune_db_close(db);
+    w->tuned_ok = 1;
+  }
   w->ntargets = o->ntargets ? o->ntargets : 1;
   for (int t = 0; t < w->ntargets; t++) {
     w->targets[t] = o->ntargets ? o->targets[t] : "sm_80";

@@ -37,4 +37,35 @@ expect bad-set "--set 'nope=3'" -- "$KILN" pack recipes/softmax.lua --set nope=3
 expect header-of-corrupt "$tmp/bad.kpack: not a kiln pack" -- sh -c "echo junk > $tmp/bad.kpack && \"$KILN\" pack --header $tmp/h.h $tmp/bad.kpack"
 expect unwritable "cannot write /nonexistent/x.kpack" -- "$KILN" pack recipes/softmax.lua -o /nonexistent/x.kpack
 [ -e "$tmp/x.kpack" ] && { echo "FAIL: a failed pack left $tmp/x.kpack"; fail=1; }
+
+# --tuned DB: a small sweep on the simulator, then each bucket takes the knobs of a fastest variant; a
+# knob the bucket sets wins and only variants that agree with it are taken (the recipe's constraint
+# BLOCK <= 256 * warps holds); a recipe the database has nothing for keeps its defaults
+T=tests/tune/vadd_tune.lua
+variant_of() { strings "$1" | grep -a "^variant	$2	" | cut -f5; }
+if "$KILN" tune $T --set n=2000 --sim --seed 3 --jobs 1 --db "$tmp/t.db" > /dev/null 2>&1; then
+  "$KILN" pack $T recipes/softmax.lua --targets sm_80 --no-cubin --shapes vadd_tune:n=2000 --tuned "$tmp/t.db" \
+    -o "$tmp/t.kpack" || fail=1
+  got=$(variant_of "$tmp/t.kpack" vadd_tune | tr ',' ' ')
+  "$KILN" tune report "$tmp/t.db" --json | python3 -c '
+import json, sys
+rows = [r for r in json.load(sys.stdin)["problems"][0]["ranking"] if r["status"] == "ok"]
+best = min(r["time_s"] for r in rows)
+sys.exit(0 if any(r["variant"] == sys.argv[1] and r["time_s"] == best for r in rows) else 1)' "$got" &&
+    echo "ok   --tuned: vadd_tune n=2000 packed as the fastest variant, $got" ||
+    { echo "FAIL --tuned: vadd_tune packed as '$got', not a fastest variant of the database"; fail=1; }
+  [ "$(variant_of "$tmp/t.kpack" softmax)" = "$(variant_of "$tmp/all.kpack" softmax)" ] ||
+    { echo "FAIL --tuned: softmax (not in the database) did not keep its defaults"; fail=1; }
+  "$KILN" pack $T --targets sm_80 --no-cubin --shapes n=2000,warps=1 --tuned "$tmp/t.db" -o "$tmp/t1.kpack" || fail=1
+  v=$(variant_of "$tmp/t1.kpack" vadd_tune)
+  block=$(echo "$v" | sed -n 's/.*BLOCK=\([0-9]*\).*/\1/p')
+  case "$v" in *warps=1*) [ "$block" -le 256 ] && echo "ok   --tuned with warps=1: $v" ||
+    { echo "FAIL --tuned with warps=1: $v breaks the constraint"; fail=1; } ;;
+  *) echo "FAIL --tuned with warps=1: $v"; fail=1 ;; esac
+else
+  echo "FAIL: the tuning sweep for --tuned"; fail=1
+fi
+expect tuned-missing "$tmp/none.db: cannot open it" -- "$KILN" pack recipes/softmax.lua --tuned "$tmp/none.db" -o "$tmp/x.kpack"
+expect tuned-foreign "$tmp/bad.kpack: cannot read it" -- "$KILN" pack recipes/softmax.lua --tuned "$tmp/bad.kpack" -o "$tmp/x.kpack"
+[ -e "$tmp/x.kpack" ] && { echo "FAIL: a failed pack left $tmp/x.kpack"; fail=1; }
 exit $fail
