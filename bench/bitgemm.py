@@ -40,8 +40,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from kiln_bench import (Driver, KilnError, fail, find_kiln, pack_args, run, target_of, time_ms,  # noqa: E402
-                        variant)
+from kiln_bench import (KilnError, fail, find_kiln, open_gpu, pack_args, run, time_ms, variant)  # noqa: E402
 
 MS = [1, 4, 16, 64, 256, 4096]
 LLAMA_NK = [(4096, 4096), (14336, 4096), (4096, 14336), (28672, 8192)]
@@ -413,19 +412,10 @@ def parse_args():
 def main():
     a = parse_args()
     kiln = find_kiln(a.kiln)
-    if a.plan:
-        plan(a, kiln, a.target or "sm_90a")
+    g = open_gpu(a, kiln, plan)
+    if g is None:
         return 0
-    try:
-        import torch
-    except ImportError:
-        fail("needs PyTorch (pip install torch); --plan runs without it")
-    if not torch.cuda.is_available():
-        fail("no CUDA device visible to PyTorch")
-    torch.cuda.init()
-    torch.empty(1, device="cuda")
-    drv = Driver()
-    target = a.target or target_of(torch.cuda.get_device_capability())
+    torch, drv, target = g
     if int(re.match(r"sm_(\d+)", target).group(1)) < 80:
         fail("the b1 mma needs sm_80 or newer; this device is %s" % target)
     sms = torch.cuda.get_device_properties(0).multi_processor_count

@@ -31,8 +31,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from kiln_bench import (Driver, KilnError, fail, find_kiln, pack_args, rms_rel_err, run,  # noqa: E402
-                        target_of, time_ms, variant)
+from kiln_bench import (KilnError, find_kiln, open_gpu, pack_args, rms_rel_err, run, time_ms, variant)  # noqa: E402
 
 # The budget of docs/fftconv.md: about 7 units of roundoff of the data's type.
 TOLERANCE = {"f16": 3.4e-3, "bf16": 2.7e-2}
@@ -200,19 +199,10 @@ def table(rows):
 def main():
     a = parse_args()
     kiln = find_kiln(a.kiln)
-    if a.plan:
-        plan(a, kiln, a.target or "sm_90a")
+    g = open_gpu(a, kiln, plan)
+    if g is None:
         return 0
-    try:
-        import torch
-    except ImportError:
-        fail("needs PyTorch (pip install torch); --plan runs without it")
-    if not torch.cuda.is_available():
-        fail("no CUDA device visible to PyTorch")
-    torch.cuda.init()
-    torch.empty(1, device="cuda")  # PyTorch's primary context is now current
-    drv = Driver()
-    target = a.target or target_of(torch.cuda.get_device_capability())
+    torch, drv, target = g
     rows = []
     for dt in a.dtypes.split(","):
         for n in ints(a.seqlens):

@@ -41,8 +41,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from kiln_bench import (Driver, KilnError, fail, find_kiln, pack_args, rms_rel_err, run,  # noqa: E402
-                        target_of, tflops, time_ms, variant)
+from kiln_bench import (KilnError, fail, find_kiln, open_gpu, pack_args, rms_rel_err, run,  # noqa: E402
+                        tflops, time_ms, variant)
 
 SQUARES = [4096, 8192]
 LLM_M = [1, 16, 128, 2048]
@@ -273,20 +273,11 @@ def table(rows):
 def main():
     a = parse_args()
     kiln = find_kiln(a.kiln)
-    if a.plan:
-        plan(a, kiln, a.target or "sm_90a")
+    g = open_gpu(a, kiln, plan)
+    if g is None:
         return 0
-    try:
-        import torch
-    except ImportError:
-        fail("needs PyTorch (pip install torch); --plan runs without it")
-    if not torch.cuda.is_available():
-        fail("no CUDA device visible to PyTorch")
-    torch.cuda.init()
-    torch.empty(1, device="cuda")  # PyTorch's primary context is now current
+    torch, drv, target = g
     torch.backends.cuda.matmul.allow_tf32 = False  # the f32 reference is f32
-    drv = Driver()
-    target = a.target or target_of(torch.cuda.get_device_capability())
     device = torch.cuda.get_device_name()
     rows = []
     for prob in problems(a, target):

@@ -148,6 +148,23 @@ def tflops(work, ms):
     return work / (ms * 1e-3) / 1e12 if ms else None
 
 
+def open_gpu(a, kiln, plan):
+    """--plan: plan(a, kiln, target) without a GPU, and None. Otherwise PyTorch's CUDA context made
+    current, and (torch, Driver(), the target row: --target or the device's)."""
+    if a.plan:
+        plan(a, kiln, a.target or "sm_90a")
+        return None
+    try:
+        import torch
+    except ImportError:
+        fail("needs PyTorch (pip install torch); --plan runs without it")
+    if not torch.cuda.is_available():
+        fail("no CUDA device visible to PyTorch")
+    torch.cuda.init()
+    torch.empty(1, device="cuda")  # PyTorch's primary context is now current
+    return torch, Driver(), a.target or target_of(torch.cuda.get_device_capability())
+
+
 def target_of(cap):
     """kiln's target row for compute capability (major, minor): its own row, else the nearest lower
     row without the arch-specific suffix (as kiln run picks it)."""

@@ -6,6 +6,7 @@
 #define KILN_API_H
 
 #include "../../include/kiln.h"
+#include "../../runtime/rt.h"
 #include "../../target/target.h"
 #include "../lua/kl_recipe.h"
 
@@ -30,6 +31,23 @@ kiln_status api_fail(kiln_session *s, kiln_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The target row for name (NULL: sm_80), or NULL after api_fail(KILN_ERR_USAGE, "unknown target ..."). */
 const tg_target *api_target(kiln_session *s, const char *name);
+
+/* A kernel parameter's value in the C type of its element, for rt_launch (kiln run, the tuner). */
+typedef union {
+  int8_t i8;
+  uint8_t u8;
+  int16_t i16;
+  int32_t i32;
+  uint32_t u32;
+  int64_t i64;
+  float f32;
+  double f64;
+  rt_dptr ptr;
+} api_param;
+
+/* A scalar argument as the kernel's parameter holds it: integers narrowed to their type, f16/bf16/fp8
+ * as their bit patterns (as the simulator passes them). */
+api_param api_scalar_param(const kl_arg *a);
 
 /* The SASS of ptx for t: ptxas to a cubin, then kiln_sass_tool's disassembler (inspect.c). KILN_OK with
  * *out malloc'd, or KILN_ERR_NO_TOOL (no ptxas or no disassembler) / KILN_ERR_COMPILE with a message. */

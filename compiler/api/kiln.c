@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../ir/elem_float.h"
 #include "../../ir/file.h"
 #include "../passes/pass.h"
 #include "api.h"
@@ -186,4 +187,25 @@ kiln_status kiln_recipe_set(kiln_recipe *r, const char *name_eq_value) {
   }
   r->sets[r->nsets++] = text;
   return KILN_OK;
+}
+
+api_param api_scalar_param(const kl_arg *a) {
+  api_param v = {0};
+  switch (a->elem) {
+  case IR_I1:
+  case IR_I8: v.i8 = (int8_t)a->ival; break;
+  case IR_U8: v.u8 = (uint8_t)a->ival; break;
+  case IR_I16: v.i16 = (int16_t)a->ival; break;
+  case IR_I32: v.i32 = (int32_t)a->ival; break;
+  case IR_U32: v.u32 = (uint32_t)a->ival; break;
+  case IR_I64: v.i64 = a->ival; break;
+  case IR_F32: v.f32 = (float)a->fval; break;
+  case IR_F64: v.f64 = a->fval; break;
+  case IR_F16:
+  case IR_BF16: v.i16 = (int16_t)ir_float_encode(a->elem, a->fval, 0); break;
+  case IR_E4M3:
+  case IR_E5M2: v.u8 = (uint8_t)ir_float_encode(a->elem, a->fval, 0); break;
+  default: v.i64 = a->ival; break;
+  }
+  return v;
 }

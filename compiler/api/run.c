@@ -164,46 +164,12 @@ static void free_case(run_case *c, rt_device *gpu) {
 
 /* ---- running on the GPU ---- */
 
-typedef union {
-  int8_t i8;
-  uint8_t u8;
-  int16_t i16;
-  int32_t i32;
-  uint32_t u32;
-  int64_t i64;
-  float f32;
-  double f64;
-  rt_dptr ptr;
-} param_value;
-
-/* A scalar argument in the C type the kernel's parameter has. */
-static param_value scalar_param(const kl_arg *a) {
-  param_value v = {0};
-  switch (a->elem) {
-  case IR_I1:
-  case IR_I8: v.i8 = (int8_t)a->ival; break;
-  case IR_U8: v.u8 = (uint8_t)a->ival; break;
-  case IR_I16: v.i16 = (int16_t)a->ival; break;
-  case IR_I32: v.i32 = (int32_t)a->ival; break;
-  case IR_U32: v.u32 = (uint32_t)a->ival; break;
-  case IR_I64: v.i64 = a->ival; break;
-  case IR_F32: v.f32 = (float)a->fval; break;
-  case IR_F64: v.f64 = a->fval; break;
-  case IR_F16:
-  case IR_BF16: v.i16 = (int16_t)ir_float_encode(a->elem, a->fval, 0); break; /* as the simulator does */
-  case IR_E4M3:
-  case IR_E5M2: v.u8 = (uint8_t)ir_float_encode(a->elem, a->fval, 0); break;
-  default: v.i64 = a->ival; break;
-  }
-  return v;
-}
-
-static int upload_all(rt_device *gpu, run_case *c, param_value *pv, void **params) {
+static int upload_all(rt_device *gpu, run_case *c, api_param *pv, void **params) {
   for (int i = 0; i < c->nargs; i++) {
     run_tensor *t = &c->t[i];
     params[i] = &pv[i];
     if (!c->args[i].is_tensor) {
-      pv[i] = scalar_param(&c->args[i]);
+      pv[i] = api_scalar_param(&c->args[i]);
       continue;
     }
     if (rt_mem_alloc(gpu, t->bytes, &t->dev, c->err, sizeof c->err) ||
@@ -224,7 +190,7 @@ static int download_outputs(rt_device *gpu, run_case *c) {
 
 /* Upload, one checked launch, download; then reps timed launches (outputs are already home). */
 static int run_gpu(run_env *env, run_case *c, int reps) {
-  param_value pv[KL_MAXARGS];
+  api_param pv[KL_MAXARGS];
   void *params[KL_MAXARGS];
   rt_kernel *k = NULL;
   int rc = -1;

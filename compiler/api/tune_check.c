@@ -221,44 +221,11 @@ void tune_gpu_close(tune_gpu *g) {
   free(g);
 }
 
-typedef union {
-  int8_t i8;
-  uint8_t u8;
-  int16_t i16;
-  int32_t i32;
-  uint32_t u32;
-  int64_t i64;
-  float f32;
-  double f64;
-  rt_dptr ptr;
-} gpu_param;
-
-/* A scalar argument in the C type of the kernel's parameter (as kiln run passes it). */
-static gpu_param scalar_param(const kl_arg *a) {
-  gpu_param v = {0};
-  switch (a->elem) {
-  case IR_I1:
-  case IR_I8: v.i8 = (int8_t)a->ival; break;
-  case IR_U8: v.u8 = (uint8_t)a->ival; break;
-  case IR_I16: v.i16 = (int16_t)a->ival; break;
-  case IR_I32: v.i32 = (int32_t)a->ival; break;
-  case IR_U32: v.u32 = (uint32_t)a->ival; break;
-  case IR_F32: v.f32 = (float)a->fval; break;
-  case IR_F64: v.f64 = a->fval; break;
-  case IR_F16:
-  case IR_BF16: v.i16 = (int16_t)ir_float_encode(a->elem, a->fval, 0); break;
-  case IR_E4M3:
-  case IR_E5M2: v.u8 = (uint8_t)ir_float_encode(a->elem, a->fval, 0); break;
-  default: v.i64 = a->ival; break;
-  }
-  return v;
-}
-
-static int gpu_upload(tune_gpu *g, check_case *c, gpu_param *pv, void **params, char *err, size_t errn) {
+static int gpu_upload(tune_gpu *g, check_case *c, api_param *pv, void **params, char *err, size_t errn) {
   for (int i = 0; i < c->nargs; i++) {
     params[i] = &pv[i];
     if (!c->args[i].is_tensor) {
-      pv[i] = scalar_param(&c->args[i]);
+      pv[i] = api_scalar_param(&c->args[i]);
       continue;
     }
     size_t bytes = c->n[i] * harness_elem_size(c->args[i].elem);
@@ -318,7 +285,7 @@ static void gpu_free(tune_gpu *g, check_case *c) {
 /* Compiles s's kernel, fills its inputs (seeded) and poisons its outputs, uploads, launches once and
  * downloads the outputs; *k and params stay for the timing. */
 static int gpu_prepare(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t, uint64_t seed,
-                       check_case *c, rt_kernel **k, gpu_param *pv, void **params, char *err, size_t errn) {
+                       check_case *c, rt_kernel **k, api_param *pv, void **params, char *err, size_t errn) {
   harness_rng rng;
   harness_seed(&rng, seed);
   driver_opts dopts = {.target = t, .backend = CG_NVPTX};
@@ -337,7 +304,7 @@ static int gpu_prepare(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg
 /* The check at the check's settings: 0 pass, 1 wrong, -1 could not run (err says why). */
 static int gpu_check(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t, uint64_t seed,
                      double *max_err, char *err, size_t errn) {
-  gpu_param pv[KL_MAXARGS];
+  api_param pv[KL_MAXARGS];
   void *params[KL_MAXARGS];
   rt_kernel *k = NULL;
   int lowp, rc = -1;
@@ -355,7 +322,7 @@ static int gpu_check(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_t
 /* The timing at the problem's settings. */
 static int gpu_measure_time(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t,
                             const kiln_tune_opts *o, uint64_t seed, tune_row *row, char *err, size_t errn) {
-  gpu_param pv[KL_MAXARGS];
+  api_param pv[KL_MAXARGS];
   void *params[KL_MAXARGS];
   rt_kernel *k = NULL;
   check_case *c = calloc(1, sizeof *c);
