@@ -124,7 +124,7 @@ int ir_type_str(ir_type t, char *buf, size_t n); /* printed form; returns length
  * every target row; codegen gives each thread its elements as separate values, so a larger tile
  * would spill and make codegen grow without bound. Warps: a power of two up to 32 (1024 threads,
  * every row's max_threads). Stages: a loop's pipeline depth (each stage a copy of its buffers). */
-enum { IR_MAX_ELEMS_PER_THREAD = 1024, IR_MAX_WARPS = 32, IR_MAX_STAGES = 8 };
+enum { IR_MAX_ELEMS_PER_THREAD = 1024, IR_MAX_WARPS = 32, IR_MAX_STAGES = 8, IR_MAX_PENDING = 255 };
 /* A shared buffer is at most 1 GiB: far above every target row's shared memory per block (whose
  * limit is checked where the target is known: shared-memory planning, codegen), and small enough
  * that their byte arithmetic never wraps. */

@@ -199,7 +199,10 @@ static void issue(loop_ctx *lc, ir_builder *b, ir_val at, const ir_val *dst) {
   }
 }
 
+/* More groups in flight than async_wait can name: waiting for more of them is still correct, it only
+ * overlaps less. */
 static void wait_and_barrier(ir_builder *b, int pending, int barrier) {
+  if (pending > IR_MAX_PENDING) pending = IR_MAX_PENDING;
   ir_opid w = ir_build(b, IR_OP_ASYNC_WAIT, NULL, 0, NULL, 0, 0);
   ir_op_set_i(b->fn, w, "pending", pending);
   if (barrier) ir_build(b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);

@@ -52,6 +52,9 @@ done
 "$KILN" compile recipes/bitgemm.lua --target sm_80 --set p=3 --set q=4 --emit ptx -o "$tmp/b.ptx" || fail=1
 n=$(grep -c 'mma.sync.aligned.m16n8k256.row.col.s32.b1.b1.s32.and.popc' "$tmp/b.ptx")
 echo "bitgemm p=3 q=4: $n b1 mma in the PTX"
+# 16 copies per K step, 3 stages: 32 copy groups in flight (async_wait names up to 255; it once aborted)
+"$KILN" compile recipes/bitgemm.lua --target sm_80 --set p=8 --set q=8 --set stages=3 --emit ptx -o "$tmp/b8.ptx" ||
+  { echo "FAIL bitgemm p=8 q=8 stages=3 does not compile"; fail=1; }
 # the K loop comes in two versions (codegen/lower_control.c: aligned copies, or each copy's own test)
 [ "$n" = 192 ] || { echo "FAIL expected 192 b1 and.popc mma (12 plane products x 8 tiles, in both versions of the K loop), got $n"; fail=1; }
 "$KILN" compile recipes/w4a16.lua --target sm_80 --emit ptx -o "$tmp/w.ptx" || fail=1
