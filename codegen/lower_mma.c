@@ -537,6 +537,12 @@ static ir_opid reading_dot(cg_lower *L, ir_val v) {
       fn->ops[dot].opnd[2] == v || !takes_direct_path(L, dot, &d))
     return 0;
   int code = fn->ops[def].code;
+  if (code == IR_OP_CONVERT_LAYOUT) { /* the same thread -> element map (mma<[wm,1]> as mma_a): */
+    cg_lay ys, yd;                    /* a register copy, lowered by the convert itself */
+    cg_lay_init(&ys, ir_vtype(fn, fn->ops[def].opnd[0]));
+    cg_lay_init(&yd, ir_vtype(fn, v));
+    if (cg_lay_same(&ys, &yd)) return 0;
+  }
   if (code == IR_OP_LOAD_SHARED)
     for (ir_opid o = fn->ops[def].next; o && o != dot; o = fn->ops[o].next)
       if (writes_shared(fn->ops[o].code)) return 0;

@@ -434,6 +434,8 @@ static void check_dot(verifier *V, ir_opid op) {
       ir_attr_get(O(V, op)->attrs, "precision") ? need_attr(V, op, "precision", IR_ASTR)->s : NULL;
   ir_type c = otype(V, op, 2);
   if (ir_dot_check(otype(V, op, 0), otype(V, op, 1), c, prec, msg, sizeof msg)) fail(V, op, "%s", msg);
+  if (ir_attr_get(O(V, op)->attrs, "split") && strcmp(need_attr(V, op, "split", IR_ASTR)->s, "rows"))
+    fail(V, op, "split = \"%s\": the one split is \"rows\"", need_attr(V, op, "split", IR_ASTR)->s);
   result_is(V, op, 0, c);
 }
 

@@ -21,7 +21,11 @@
 -- head and sequence strides; the head dim must be contiguous, as in FlashAttention). Views have no
 -- base offset, so the offset of one (batch, head) slice travels as the column offset of a
 -- [rows, base + D] view with column stride 1: the rows stay bounded by the sequence length and the
--- columns by D. K^T is a [D, BLOCK_N] tile read through a view with the strides swapped. Problem
+-- columns by D. Q, K and V tiles are copied as stored into swizzled shared buffers (cp.async where
+-- the target has it; `stages` keeps the next key tiles in flight) and read with ldmatrix: Q once
+-- into registers (D > 128: in every tile), K as its transpose. Both products split the warps along the query rows only
+-- (k.dot's warps = "rows"), so that row maxima and sums stay in a warp and P goes from the scores'
+-- registers straight to the second product: two barriers per key tile. Problem
 -- parameters `layout` (bhsd or bshd) and `spad` (extra elements at the end of each row of Q, K, V)
 -- set the strides kiln run allocates and passes; a caller may pass any strides.
 --
@@ -105,6 +109,11 @@ return kiln.recipe {
     -- a head dim that is not a power of two, a given scale, fewer warps (more elements per thread)
     { B = 1, H = 2, Hkv = 2, Sq = 21, Sk = 30, D = 40, scale = 0.3, lse = 1, warps = 2 },
     { B = 1, H = 2, Hkv = 1, Sq = 45, Sk = 37, causal = 1, warps = 4 },
+    -- K and V pipelined (the copies of the next tiles in flight), ragged and causal; warps that
+    -- split the rows only (BLOCK_M >= 16 warps), f16 and bf16 (e4m3: tests/sh/attention_sim.sh)
+    { B = 1, H = 2, Hkv = 1, Sq = 45, Sk = 70, causal = 1, lse = 1, stages = 2, BLOCK_N = 16, warps = 4 },
+    { B = 1, H = 2, Hkv = 2, Sq = 33, Sk = 90, D = 128, stages = 3, BLOCK_M = 32, BLOCK_N = 16, warps = 2 },
+    { B = 1, H = 4, Hkv = 2, Sq = 37, Sk = 45, dtype = "bf16", causal = 1, lse = 1, warps = 4 },
   },
 
   body = function(k, p)
@@ -126,19 +135,42 @@ return kiln.recipe {
     local v_base = b * a.v_sb + hk * a.v_sh
     local o_base = b * a.o_sb + h * a.o_sh
     local qv = k.view(a.q, { a.Sq, q_base + D }, { a.q_ss, 1 })
-    local ktv = k.view(a.k, { k_base + D, a.Sk }, { 1, a.k_ss }) -- K^T: [D, Sk]
+    local kv = k.view(a.k, { a.Sk, k_base + D }, { a.k_ss, 1 })
     local vv = k.view(a.v, { a.Sk, v_base + D }, { a.v_ss, 1 })
     local ov = k.view(a.o, { a.Sq, o_base + D }, { a.o_ss, 1 })
 
-    local q = k.load(qv, { m0, q_base }, { BM, DT })
     local qk_scale = a.scale * LOG2E
     local diag = a.Sk - a.Sq -- query i sees keys j <= i + diag
     local rows = k.iota({ BM, 1 }, 0) + m0
+    -- Q, K and V tiles are copied as stored (rows of D: cp.async chunks) into XOR-swizzled buffers
+    -- and read with ldmatrix: Q once, before the loops; K transposed (ldmatrix without .trans), V
+    -- as it is (with .trans). Each loop has its own K and V buffers so that it can be pipelined
+    -- (`stages`); the two loops run one after the other and share the memory.
+    local function buffer(rows)
+      return k.alloc_shared(p.dtype, { rows, DT }, { swizzle = layout.swizzle(DT, p.dtype) })
+    end
+    local sq = buffer(BM)
+    k.copy(qv, { m0, q_base }, sq)
+    k.barrier()
+    -- Q's fragments go into registers once (sq's bytes then go to the K and V buffers), except for
+    -- D > 128 with 96 KB of shared memory or more: there they would spill next to the accumulator,
+    -- and each tile reads them from sq instead (ldmatrix).
+    local q_in_smem = DT > 128 and (k.target == nil or k.target.sm >= 80)
+    local q = not q_in_smem and k.load_shared(sq) or nil
+    if q then k.barrier() end
+
+    -- Where every warp gets 16 rows or more, the warps split the query rows only (FlashAttention-2's
+    -- order): row maxima and sums stay in each warp, and P goes from the scores' registers to the
+    -- second product. Otherwise the products take the compiler's warp grid.
+    local rows_only = BM >= 16 * p.warps and { warps = "rows" } or nil
 
     -- One key tile: scores in the exp2 domain, masked when asked, then the online softmax update.
-    local function step(n0, m, l, acc, masked)
-      local kt = k.load(ktv, { k_base, n0 }, { DT, BN })
-      local s = k.dot(q, kt, k.full({ BM, BN }, 0, "f32")) * qk_scale
+    local function step(n0, m, l, acc, sk, sv, masked)
+      k.copy(kv, { n0, k_base }, sk)
+      k.copy(vv, { n0, v_base }, sv)
+      k.barrier()
+      local kt = k.load_shared(sk, { trans = true })
+      local s = k.dot(q or k.load_shared(sq), kt, k.full({ BM, BN }, 0, "f32"), rows_only) * qk_scale
       if masked then
         local cols = k.iota({ 1, BN }, 1) + n0
         s = k.where(cols:lt(a.Sk), s, -math.huge)
@@ -147,8 +179,9 @@ return kiln.recipe {
       local m_new = k.maximum(m, s:max(1))
       local alpha = k.exp2(m - m_new)
       local pr = k.exp2(s - m_new)
-      local vt = k.cast(k.load(vv, { n0, v_base }, { BN, DT }), pv_type)
-      return m_new, l * alpha + pr:sum(1), k.dot(k.cast(pr, pv_type), vt, acc * alpha)
+      local o = k.dot(k.cast(pr, pv_type), k.cast(k.load_shared(sv), pv_type), acc * alpha, rows_only)
+      k.barrier()
+      return m_new, l * alpha + pr:sum(1), o
     end
 
     -- Key tiles [0, full) are seen whole by every row of the block; [full, hi) need the mask.
@@ -163,12 +196,13 @@ return kiln.recipe {
     local m = k.full({ BM, BN }, LOWEST, "f32"):max(1)
     local l = k.full({ BM, BN }, 0, "f32"):sum(1)
     local acc = k.full({ BM, DT }, 0, "f32")
-    m, l, acc = k.range(0, full, BN, { m, l, acc }, function(n0, m, l, acc)
-      return step(n0, m, l, acc, false)
-    end, opts)
-    m, l, acc = k.range(full, hi, BN, { m, l, acc }, function(n0, m, l, acc)
-      return step(n0, m, l, acc, true)
-    end, opts)
+    for _, r in ipairs { { 0, full, false }, { full, hi, true } } do
+      local sk, sv = buffer(BN), buffer(BN)
+      m, l, acc = k.range(r[1], r[2], BN, { m, l, acc }, function(n0, m, l, acc)
+        return step(n0, m, l, acc, sk, sv, r[3])
+      end, opts)
+      k.barrier() -- every warp is done with this loop's buffers before the next loop reuses the bytes
+    end
 
     -- Normalise; a row that saw no key has l = 0 and acc = 0: it gets 0, not 0/0.
     local seen = l:gt(0)

@@ -58,6 +58,14 @@ int tg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn) {
   return best > 0;
 }
 
+int tg_mma_warp_rows(uint32_t m, uint32_t n, int warps, int *wm, int *wn) {
+  if (m < 16 || n < 8) return 0;
+  int a = 1;
+  while (a * 2 <= warps && 16u * (uint32_t)a * 2 <= m) a *= 2;
+  *wm = a, *wn = 1;
+  return 1;
+}
+
 int tg_mma_fits(const tg_mma_pick *p, uint32_t m, uint32_t n, uint32_t k, int wm, int wn) {
   return m >= 16u * wm && n >= 8u * wn && k >= 4u * p->kw;
 }

@@ -32,6 +32,12 @@ int tg_mma_pick_for(const tg_target *t, ir_elem ea, ir_elem eb, ir_elem er, cons
  * operand data from shared memory (wn * M + wm * N), then more warps along M. */
 int tg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn);
 
+/* The warp grid wm x 1 of a dot whose warps split the rows only (`dot {split = "rows"}`): each warp
+ * owns whole rows of the result, so that row reductions stay inside a warp and the result feeds a
+ * following dot's A operand from registers. wm is the most warps (a power of two <= warps) with
+ * 16 rows each; 0 if M < 16 or N < 8. */
+int tg_mma_warp_rows(uint32_t m, uint32_t n, int warps, int *wm, int *wn);
+
 /* 1 if a dot of these shapes can keep its operands and accumulator in mma layouts (whole
  * fragments): M >= 16 * wm, N >= 8 * wn, K >= 4 * kw. */
 int tg_mma_fits(const tg_mma_pick *p, uint32_t m, uint32_t n, uint32_t k, int wm, int wn);

@@ -107,20 +107,36 @@ int kl_reduce(lua_State *L, const char *kind) {
 
 static int f_sum(lua_State *L) { return kl_reduce(L, "sum"); }
 
-/* k.dot(a, b, acc[, precision]): acc + a.b with a [M,K], b [K,N], acc [M,N]; the types follow
- * ir_dot_check, the verifier's rule. */
+/* k.dot(a, b, acc[, precision | {precision = ..., warps = "rows"}]): acc + a.b with a [M,K], b [K,N],
+ * acc [M,N]; the types follow ir_dot_check, the verifier's rule. warps = "rows" asks for the warps
+ * to split the rows (M) only (the dot's `split` attribute, docs/ir.md). */
 static int f_dot(lua_State *L) {
   static const char *const precisions[] = {"ieee", "tf32", "b1_and", NULL};
+  static const char *const splits[] = {"rows", NULL};
   char msg[400];
   ir_val v[3];
   ir_type t[3];
   for (int i = 0; i < 3; i++)
     t[i] = check_tile(L, i + 1, &v[i], i == 0 ? "k.dot (a)" : i == 1 ? "k.dot (b)" : "k.dot (acc)");
-  const char *prec = lua_isnoneornil(L, 4) ? NULL : precisions[luaL_checkoption(L, 4, NULL, precisions)];
+  const char *prec = NULL, *split = NULL;
+  if (lua_istable(L, 4)) {
+    lua_getfield(L, 4, "precision");
+    if (!lua_isnil(L, -1)) prec = precisions[luaL_checkoption(L, -1, NULL, precisions)];
+    lua_getfield(L, 4, "warps");
+    if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "rows"))
+        luaL_error(L, "k.dot: warps = '%s': the one split is \"rows\"", luaL_tolstring(L, -1, NULL));
+      split = splits[0];
+    }
+    lua_pop(L, 2);
+  } else if (!lua_isnoneornil(L, 4)) {
+    prec = precisions[luaL_checkoption(L, 4, NULL, precisions)];
+  }
   if (ir_dot_check(t[0], t[1], t[2], prec, msg, sizeof msg)) luaL_error(L, "k.dot: %s", msg);
   ir_opid op = kl_op(L, IR_OP_DOT, v, 3, &t[2], 1, 0);
   ir_func *fn = kl_build_get(L)->fn;
   if (prec) ir_op_set_s(fn, op, "precision", prec);
+  if (split) ir_op_set_s(fn, op, "split", split);
   kl_push(L, ir_res(fn, op, 0));
   return 1;
 }

@@ -25,7 +25,8 @@
  *      (in place when this is their only use), and so are cheap values anywhere below.
  *   4. dot: where the target has a matrix instruction for it and the tile holds whole fragments of
  *      a warp grid (target/mma_layout.h), the result takes the mma layout and the operands mma_a
- *      and mma_b (a load_shared used only there is read in that layout: ldmatrix from its buffer);
+ *      and mma_b (a load_shared used only there, or only as the same operand of dots, is read in
+ *      that layout: ldmatrix from its buffer, into registers that the dots share);
  *      otherwise the default layout. The accumulator converts to the result's layout. store
  *      converts its tile to the default layout.
  *   5. for: region arguments take their init's layout; the body's yield converts to them; the
@@ -187,6 +188,18 @@ static ir_val rematerialize(layout_ctx *lc, ir_opid user, ir_val v, ir_layout l)
   return r;
 }
 
+/* 1 if every live use of v is as operand k of a dot (a tile read once and multiplied in several
+ * places, such as attention's Q in both key loops: the dots want the same fragments). */
+static int only_dot_operand(const ir_func *fn, ir_val v, uint32_t k) {
+  for (ir_opid op = 1; op < fn->nops; op++) {
+    const ir_op *o = &fn->ops[op];
+    if (o->dead) continue;
+    for (uint32_t i = 0; i < o->nopnd; i++)
+      if (o->opnd[i] == v && (o->code != IR_OP_DOT || i != k)) return 0;
+  }
+  return 1;
+}
+
 /* Makes operand k of op `user` have layout l: a cheap value or a broadcast is recreated in l; a
  * conversion is looked through (converting its source instead); anything else goes through a
  * convert_layout inserted before the op. */
@@ -214,7 +227,8 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
     return;
   }
   if (d && fn->ops[d].code == IR_OP_LOAD_SHARED && (l.kind == IR_LMMA_A || l.kind == IR_LMMA_B) &&
-      v < lc->nuses && lc->uses[v] == 1) { /* read straight into the fragments (ldmatrix) */
+      v < lc->nuses && (lc->uses[v] == 1 || only_dot_operand(fn, v, k))) {
+    /* read straight into the fragments (ldmatrix) */
     set_layout(fn, v, l);
     return;
   }
@@ -286,7 +300,9 @@ static ir_layout dot_layout(layout_ctx *lc, ir_opid op, ir_lkind kind) {
   if (ta.rank != 2 || tb.rank != 2 || tr.rank != 2 ||
       !tg_mma_pick_for(lc->target, ta.elem, tb.elem, tr.elem, ir_attr_s(fn->ops[op].attrs, "precision", NULL),
                        &p) ||
-      !tg_mma_warp_grid(tr.shape[0], tr.shape[1], lc->warps, &wm, &wn) ||
+      !(ir_attr_s(fn->ops[op].attrs, "split", NULL)
+            ? tg_mma_warp_rows(tr.shape[0], tr.shape[1], lc->warps, &wm, &wn)
+            : tg_mma_warp_grid(tr.shape[0], tr.shape[1], lc->warps, &wm, &wn)) ||
       !tg_mma_fits(&p, tr.shape[0], tr.shape[1], ta.shape[1], wm, wn))
     return (ir_layout){0};
   return ir_layout_mma(kind, wm, wn, p.kw);

@@ -13,6 +13,14 @@ function M.pow2_at_least(n)
   return t
 end
 
+-- The XOR swizzle (in 16-byte chunks) of a shared buffer whose rows hold `cols` elements of
+-- `dtype`: one chunk per bank group, up to 8, so that ldmatrix rows land on distinct banks.
+local ELEM_BYTES = { f16 = 2, bf16 = 2, e4m3 = 1, e5m2 = 1, f32 = 4 }
+function M.swizzle(cols, dtype)
+  local chunks = cols * assert(ELEM_BYTES[dtype], dtype) // 16
+  return chunks >= 2 and math.min(8, chunks) or 0
+end
+
 -- Element strides {batch, head, seq} of a tensor with `heads` heads and `seq` rows per head, in the
 -- recipe's layout, each row padded by `pad` elements.
 function M.strides(p, heads, seq, pad)

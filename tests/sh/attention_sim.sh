@@ -20,6 +20,8 @@ run forward-e4m3 -- recipes/attention.lua --sim --target sm_89 --set dtype=e4m3 
   --set H=4 --set Hkv=2 --set Sq=37 --set Sk=45 --tol 0.07
 run forward-e4m3-d128 -- recipes/attention.lua --sim --target sm_89 --set dtype=e4m3 --set D=128 \
   --set Sq=20 --set Sk=33 --set layout=bshd --tol 0.07
+run forward-e4m3-rows -- recipes/attention.lua --sim --target sm_89 --set dtype=e4m3 --set causal=1 --set warps=4 \
+  --set Sq=40 --set Sk=50 --set BLOCK_N=64 --set stages=2 --tol 0.07
 run decode-split-e4m3 -- recipes/attention_decode.lua --sim --target sm_89 --set dtype=e4m3 --set causal=1 \
   --set Sq=2 --tol 2e-3
 run decode-combine-e4m3 -- recipes/attention_decode_combine.lua --sim --target sm_89 --set dtype=e4m3 --tol 0.07
