@@ -165,10 +165,14 @@ def variants(quick):
 
 # ---- tools ----
 
+class Refused(Exception):
+    """A compiler refused a variant: its row says why and the table goes on."""
+
+
 def run(cmd, env=None, check=True):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     if check and p.returncode != 0:
-        sys.exit("vs_triton: %s failed: %s" % (" ".join(cmd), (p.stderr or p.stdout).strip()[:2000]))
+        raise Refused("%s: %s" % (os.path.basename(cmd[0]), (p.stderr or p.stdout).strip().splitlines()[-1][:300]))
     return p
 
 
@@ -373,8 +377,16 @@ def main():
         lines.append("|---|---|---|---|---|---|---|---|---|---|")
         for v in variants(a.quick):
             print("vs_triton: %s %s" % (arch, v["name"]), file=sys.stderr, flush=True)
-            k = kiln_side(a.kiln, v, arch, a.reps, env, tmp)
-            t = triton_side(v, arch, a.reps, env, a.kiln, tmp)
+            try:
+                k = kiln_side(a.kiln, v, arch, a.reps, env, tmp)
+            except Refused as e:
+                lines.append("| %s | kiln refused it: %s | | | | | | | | |" % (v["name"], str(e).replace("|", "/")))
+                continue
+            try:
+                t = triton_side(v, arch, a.reps, env, a.kiln, tmp)
+            except Exception as e:  # noqa: BLE001 - Triton's own errors, whatever their class
+                lines.append("| %s | Triton failed: %s | | | | | | | | |" % (v["name"], str(e).replace("|", "/")[:300]))
+                continue
             lines.append("| %s | %s / %s (%.1fx) | %s / %s (%.1fx) | %s / %s | %s / %s | %.1f / %.1f | %s / %s | %s / %s | "
                          "%.2f, %.0f%% | %s us, %s-bound, %s TF/s |" % (
                              v["name"], fmt_ms(k["t_ptx"][0]), fmt_ms(t["t_ptx"][0]), t["t_ptx"][0] / k["t_ptx"][0],
