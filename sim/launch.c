@@ -162,8 +162,8 @@ enum { SIM_MAX_STACK_KB = 1 << 20, SIM_MAX_TIMEOUT = 100000000 };
 
 /* Stack size, watchdog limits and check switches from o, else the environment, else the defaults. */
 static int settings(sim_exec *x, const sim_opts *o, char *err, size_t errn) {
-  long long stack_kb = 256, max_ops = (long long)SIM_DEFAULT_MAX_OPS, timeout = (long long)SIM_DEFAULT_TIMEOUT,
-            global = 1;
+  long long stack_kb = 256, max_ops = (long long)SIM_DEFAULT_MAX_OPS,
+            timeout = (long long)SIM_DEFAULT_TIMEOUT, global = 1;
   if (env_int("KILN_SIM_STACK_KB", 4, SIM_MAX_STACK_KB, "KiB of fiber stack per simulated thread", &stack_kb,
               err, errn) ||
       env_int("KILN_SIM_MAX_OPS", 0, LLONG_MAX, "steps per simulated thread; 0: no limit", &max_ops, err,

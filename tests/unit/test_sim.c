@@ -576,8 +576,9 @@ static void test_stack_overflow(void) {
   cg_result r = k_big_frame();
   CHECK(run(&r, NULL, 0, 3, NULL, err) == -1);
   CHECK_STR(
-      err, "sim: stack overflow in kernel big_frame, block (0,0,0): thread 0 overflowed its 262144-byte fiber "
-           "stack (KILN_SIM_STACK_KB sets the size)");
+      err,
+      "sim: stack overflow in kernel big_frame, block (0,0,0): thread 0 overflowed its 262144-byte fiber "
+      "stack (KILN_SIM_STACK_KB sets the size)");
   r = k_big_frame();
   sim_opts o = {.stack_bytes = 4 << 20};
   CHECK(run(&r, NULL, 0, 3, &o, err) == 0);
