@@ -272,7 +272,10 @@ void sim_prof_flush(sim_worker *w, int warp) {
   for (int i = 0; i < w->prof->nwarps; i++) flush_warp(w, i);
 }
 
-sim_counters *sim_prof_site(sim_worker *w, const char *site) { return &w->prof->c[slot_of(w->prof, site)]; }
+sim_counters *sim_prof_site(sim_worker *w, const char *site) {
+  int slot = slot_of(w->prof, site); /* first: it may move the array */
+  return &w->prof->c[slot];
+}
 
 void sim_prof_ldmatrix(sim_worker *w, int num, const void *const *rows, const char *site) {
   sim_counters *c = sim_prof_site(w, site);

@@ -235,6 +235,7 @@ static kiln_status apply_tuned(writer *w, kiln_recipe *r, const char *bucket) {
   r->nsets = n;
   char *what = NULL;
   kiln_status st = kiln_tune_apply(r, w->o->tuned, &what);
+  for (int i = n; i < r->nsets; i++) free(r->sets[i]); /* the strings it added; its settings stay in r->set */
   memcpy(r->sets, saved, sizeof saved);
   r->nsets = nsaved;
   free(what);

@@ -375,9 +375,9 @@ static void batch_region(ir_func *fn, ir_reg r) {
   ir_opid run[64];
   int n = 0;
   for (ir_opid op = ir_r(fn, r)->first; op; op = ir_o(fn, op)->next) {
+    for (int i = 0; i < ir_o(fn, op)->nregion; i++) /* the recursion may move the ops: look them up again */
+      batch_region(fn, ir_o(fn, op)->region[i]);
     ir_op *o = ir_o(fn, op);
-    for (int i = 0; i < o->nregion; i++) batch_region(fn, o->region[i]);
-    o = ir_o(fn, op);
     int code = o->code;
     if (code == IR_OP_COPY && !ir_attr_i(o->attrs, "async", 0) && n < 64) {
       run[n++] = op;

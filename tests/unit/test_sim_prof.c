@@ -234,6 +234,7 @@ static void test_sample(void) {
   sim_opts o = {.workers = 2, .profile = &p, .sample = ids, .nsample = 2};
   char err[512] = "";
   CHECK(sim_launch(&r, a, 3, grid, &o, err, sizeof err) == 0, "%s", err);
+  cg_result_free(&r);
   CHECK(p.total.barriers == 4 && o.threads == 2 * threads && p.blocks == 2, "%llu barriers, %llu threads",
         (unsigned long long)p.total.barriers, (unsigned long long)o.threads);
   int written = 0;
@@ -244,11 +245,13 @@ static void test_sample(void) {
     CHECK(build("smem_exchange", &r) == 0);
     o.sample = bad[i], o.nsample = 2;
     CHECK(sim_launch(&r, a, 3, grid, &o, err, sizeof err) == -1);
+    cg_result_free(&r);
     CHECK_CONTAINS(err, "is out of order or outside the grid of 10 blocks");
   }
   CHECK(build("smem_exchange", &r) == 0);
   o.sample = ids, o.nsample = 0;
   CHECK(sim_launch(&r, a, 3, grid, &o, err, sizeof err) == -1);
+  cg_result_free(&r);
   CHECK_CONTAINS(err, "samples 0 blocks (at least 1)");
   sim_profile_free(&p);
   free(x), free(y);
