@@ -32,7 +32,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from kiln_bench import (KilnError, fail, find_kiln, open_gpu, pack_args, rms_rel_err, run,  # noqa: E402
+from kiln_bench import (KilnError, write_result, fail, find_kiln, open_gpu, pack_args, rms_rel_err, run,  # noqa: E402
                         tflops, time_ms, variant)
 # Error budget of the output check (docs/attention.md): f16 and bf16 as kiln run's defaults.
 TOLERANCE = {"f16": 2e-3, "bf16": 1.6e-2}
@@ -267,12 +267,7 @@ def main():
         why = sorted({r[bk + "_why"] for r in rows if r.get(bk + "_why")})
         if why:
             text += "\n%s skipped: %s\n" % (bk, "; ".join(why))
-    print(text)
-    os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, "attention-%s.md" % date.strftime("%Y%m%d-%H%M%S"))
-    with open(path, "w") as f:
-        f.write(text)
-    print("written to " + path, file=sys.stderr)
+    write_result(text, a.out, "attention", date)
     return 0 if all(r["ok"] for r in rows) else 1
 
 

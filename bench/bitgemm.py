@@ -40,7 +40,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from kiln_bench import (KilnError, fail, find_kiln, open_gpu, pack_args, run, time_ms, variant)  # noqa: E402
+from kiln_bench import (KilnError, write_result, fail, find_kiln, open_gpu, pack_args, run, time_ms, variant)  # noqa: E402
 
 MS = [1, 4, 16, 64, 256, 4096]
 LLAMA_NK = [(4096, 4096), (14336, 4096), (4096, 14336), (28672, 8192)]
@@ -452,12 +452,7 @@ def main():
     why = sorted({r["i8_why"] for r in rows if r.get("i8_why")})
     if why:
         text += "\ncuBLASLt int8 skipped: %s\n" % "; ".join(why)
-    print(text)
-    os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, "bitgemm-%s.md" % date.strftime("%Y%m%d-%H%M%S"))
-    with open(path, "w") as f:
-        f.write(text)
-    print("written to " + path, file=sys.stderr)
+    write_result(text, a.out, "bitgemm", date)
     return 0 if all(r.get("ok") for r in rows) else 1
 
 

@@ -41,7 +41,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from kiln_bench import (KilnError, fail, find_kiln, open_gpu, pack_args, rms_rel_err, run,  # noqa: E402
+from kiln_bench import (KilnError, write_result, fail, find_kiln, open_gpu, pack_args, rms_rel_err, run,  # noqa: E402
                         tflops, time_ms, variant)
 
 SQUARES = [4096, 8192]
@@ -304,12 +304,7 @@ def main():
     why = sorted({"%s: %s" % (r["dtype"], r["why"]) for r in rows if r.get("why")})
     if why:
         text += "\ncuBLAS skipped: %s\n" % "; ".join(why)
-    print(text)
-    os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, "gemm-%s.md" % date.strftime("%Y%m%d-%H%M%S"))
-    with open(path, "w") as f:
-        f.write(text)
-    print("written to " + path, file=sys.stderr)
+    write_result(text, a.out, "gemm", date)
     return 0 if all(r["ok"] for r in rows) else 1
 
 

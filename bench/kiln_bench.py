@@ -148,6 +148,16 @@ def tflops(work, ms):
     return work / (ms * 1e-3) / 1e12 if ms else None
 
 
+def write_result(text, out, name, date):
+    """Prints a result table and writes it to OUT/NAME-DATE.md."""
+    print(text)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "%s-%s.md" % (name, date.strftime("%Y%m%d-%H%M%S")))
+    with open(path, "w") as f:
+        f.write(text)
+    print("written to " + path, file=sys.stderr)
+
+
 def open_gpu(a, kiln, plan):
     """--plan: plan(a, kiln, target) without a GPU, and None. Otherwise PyTorch's CUDA context made
     current, and (torch, Driver(), the target row: --target or the device's)."""
