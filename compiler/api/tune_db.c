@@ -79,28 +79,60 @@ static int check_meta(sqlite3 *db, const char *path, char *err, size_t errn) {
   return 0;
 }
 
-/* A new or empty file gets the schema; any other file must already be a kiln tuning database. */
+/* SQLite's lock waits: a busy or locked answer is worth another try while another connection sets
+ * the file up (the switch to WAL and the first schema take locks the busy handler does not always
+ * wait for). */
+static int db_busy(int rc) {
+  rc &= 0xff;
+  return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+/* A new or empty file gets the schema; any other file must already be a kiln tuning database.
+ * Returns 0, -1 (refused: err says why) or a busy SQLite code (try again). The count and the schema
+ * are one IMMEDIATE transaction, so two processes creating one file at once create it once. */
 static int prepare_schema(sqlite3 *db, const char *path, char *err, size_t errn) {
+  int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return db_busy(rc) ? rc : db_fail(db, path, "cannot read it", err, errn);
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK ||
-      sqlite3_step(st) != SQLITE_ROW) {
-    sqlite3_finalize(st);
-    return db_fail(db, path, "cannot read it", err, errn);
-  }
-  int tables = sqlite3_column_int(st, 0);
+  rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  int tables = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
   sqlite3_finalize(st);
-  if (tables == 0) {
-    char *msg = NULL;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+  if (rc != SQLITE_ROW) {
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return db_busy(rc) ? rc : db_fail(db, path, "cannot read it", err, errn);
+  }
+  char *msg = NULL;
+  if (tables == 0 && (rc = sqlite3_exec(db, SCHEMA, NULL, NULL, &msg)) != SQLITE_OK) {
+    if (!db_busy(rc))
       snprintf(err, errn, "%s: cannot create the schema: %s", path, msg ? msg : sqlite3_errmsg(db));
-      sqlite3_free(msg);
-      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-      return -1;
-    }
+    sqlite3_free(msg);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return db_busy(rc) ? rc : -1;
+  }
+  if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return db_busy(rc) ? rc : db_fail(db, path, "cannot create the schema", err, errn);
   }
   return check_meta(db, path, err, errn);
+}
+
+/* WAL mode and the schema, tried again while another connection holds the file (up to a minute). */
+static int setup_db(sqlite3 *db, const char *path, char *err, size_t errn) {
+  for (int tries = 0;; tries++) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+      rc = prepare_schema(db, path, err, errn);
+    else if (!db_busy(rc))
+      return db_fail(db, path, "cannot read it", err, errn);
+    if (rc <= 0) return rc;
+    if (tries >= 6000) return db_fail(db, path, "cannot read it (locked for a minute)", err, errn);
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
 }
 
 int tune_db_open(const char *path, int create, sqlite3 **out, char *err, size_t errn) {
@@ -118,12 +150,7 @@ int tune_db_open(const char *path, int create, sqlite3 **out, char *err, size_t 
     return -1;
   }
   sqlite3_busy_timeout(db, 60000);
-  sqlite3_stmt *st = NULL;
-  int ok = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
-           sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
-  if (!ok || prepare_schema(db, path, err, errn)) {
-    if (!ok) db_fail(db, path, "cannot read it", err, errn);
+  if (setup_db(db, path, err, errn)) {
     sqlite3_close(db);
     return -1;
   }
