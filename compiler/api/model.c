@@ -7,6 +7,8 @@
  * estimate is the largest. kiln_model_estimate gathers the work: it simulates a few programs of the
  * grid (first, last, evenly between), scales their counters to the grid, and asks ptxas and the
  * disassembler (kiln_inspect) for occupancy and for the instructions the MMA loop issues per MMA.
+ * kiln_model_static counts the same work on the tile IR after the pass pipeline instead (no
+ * simulation, no LLVM): the tuner's cheap ranking (docs/tuning.md, "Pruning").
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 
 #include "../../sim/sim.h"
 #include "../../target/perf.h"
+#include "../passes/pass.h"
 #include "api.h"
 #include "driver.h"
 #include "harness.h"
@@ -219,6 +222,185 @@ kiln_status kiln_model_estimate(kiln_recipe *r, const kiln_model_opts *o, kiln_m
     return st;
   }
   free(ins);
+  if (work) *work = w;
+  return kiln_model_compute(s, t->name, &w, out);
+}
+
+/* ---- the static count: the work read off the tile IR after the pass pipeline ---- */
+
+typedef struct {
+  ir_func *fn;
+  const kl_arg *args;
+  int nargs;
+  const int64_t *grid;
+  double ops16, ops8, ops1, smem_bytes;
+  char why[256]; /* set: the count cannot follow the IR (a loop bound it cannot evaluate) */
+} static_walk;
+
+/* The value of an integer scalar when it follows from constants, the launch's scalar arguments and
+ * the grid (program ids taken as 0, the first program's); 0 if known, -1 if not. */
+static int scalar_of(static_walk *sw, ir_val v, int64_t *out, int depth) {
+  ir_func *fn = sw->fn;
+  const ir_value *x = &fn->vals[v];
+  if (depth > 64 || x->type.kind != IR_TSCALAR || ir_elem_is_float((ir_elem)x->type.elem)) return -1;
+  if (!x->def) {
+    if (x->arg_of != fn->body || (int)x->index >= sw->nargs || sw->args[x->index].is_tensor) return -1;
+    return *out = sw->args[x->index].ival, 0;
+  }
+  const ir_op *op = &fn->ops[x->def];
+  int64_t a = 0, b = 0;
+  switch (op->code) {
+  case IR_OP_CONST: {
+    for (const ir_attr *at = op->attrs; at; at = at->next)
+      if (!strcmp(at->key, "value") && at->kind == IR_AINT) return *out = at->i, 0;
+    return -1;
+  }
+  case IR_OP_PROGRAM_ID: return *out = 0, 0;
+  case IR_OP_NUM_PROGRAMS: {
+    int64_t axis = ir_attr_i(op->attrs, "axis", 0);
+    return axis >= 0 && axis < 3 ? (*out = sw->grid[axis], 0) : -1;
+  }
+  case IR_OP_CAST: return scalar_of(sw, op->opnd[0], out, depth + 1);
+  case IR_OP_ADD:
+  case IR_OP_SUB:
+  case IR_OP_MUL:
+  case IR_OP_DIV:
+  case IR_OP_REM:
+  case IR_OP_MIN:
+  case IR_OP_MAX:
+  case IR_OP_SHL:
+  case IR_OP_SHR: break;
+  default: return -1;
+  }
+  if (scalar_of(sw, op->opnd[0], &a, depth + 1) || scalar_of(sw, op->opnd[1], &b, depth + 1)) return -1;
+  switch (op->code) {
+  case IR_OP_ADD: *out = a + b; break;
+  case IR_OP_SUB: *out = a - b; break;
+  case IR_OP_MUL: *out = a * b; break;
+  case IR_OP_DIV: return b ? (*out = a / b, 0) : -1;
+  case IR_OP_REM: return b ? (*out = a % b, 0) : -1;
+  case IR_OP_MIN: *out = a < b ? a : b; break;
+  case IR_OP_MAX: *out = a > b ? a : b; break;
+  case IR_OP_SHL: return b >= 0 && b < 63 ? (*out = a << b, 0) : -1;
+  default: return b >= 0 && b < 63 ? (*out = a >> b, 0) : -1;
+  }
+  return 0;
+}
+
+static double type_bytes(ir_type t) { return (double)ir_type_numel(t) * ir_elem_bytes((ir_elem)t.elem); }
+
+/* The warps that read the same operand of an MMA layout: A is shared along the warp grid's columns,
+ * B along its rows. */
+static double mma_replicas(ir_layout l) {
+  if (l.kind == IR_LMMA_A) return l.wpc[1] ? l.wpc[1] : 1;
+  if (l.kind == IR_LMMA_B) return l.wpc[0] ? l.wpc[0] : 1;
+  return 1;
+}
+
+static void walk_region(static_walk *sw, ir_reg reg, double mult) {
+  ir_func *fn = sw->fn;
+  for (ir_opid o = fn->regions[reg].first; o && !sw->why[0]; o = fn->ops[o].next) {
+    const ir_op *op = &fn->ops[o];
+    switch (op->code) {
+    case IR_OP_DOT: {
+      ir_type a = ir_vtype(fn, op->opnd[0]), c = ir_vtype(fn, op->res[0]);
+      double ops = 2.0 * (double)ir_type_numel(c) * a.shape[a.rank - 1] * mult;
+      int bits = ir_elem_bits((ir_elem)a.elem);
+      if (bits == 16) sw->ops16 += ops;
+      if (bits == 8) sw->ops8 += ops;
+      if (bits == 1) sw->ops1 += ops;
+      break;
+    }
+    case IR_OP_LOAD_SHARED: {
+      ir_type t = ir_vtype(fn, op->res[0]);
+      sw->smem_bytes += type_bytes(t) * mma_replicas(t.layout) * mult;
+      break;
+    }
+    case IR_OP_STORE_SHARED: /* the tile written (copies from global memory: as the simulator, not counted) */
+      sw->smem_bytes += type_bytes(ir_vtype(fn, op->opnd[1])) * mult;
+      break;
+    case IR_OP_CONVERT_LAYOUT: /* through shared memory: written once, read once */
+      sw->smem_bytes += 2 * type_bytes(ir_vtype(fn, op->res[0])) * mult;
+      break;
+    case IR_OP_FOR: {
+      int64_t lb, ub, step;
+      if (op->nopnd < 3 || scalar_of(sw, op->opnd[0], &lb, 0) || scalar_of(sw, op->opnd[1], &ub, 0) ||
+          scalar_of(sw, op->opnd[2], &step, 0) || step <= 0) {
+        snprintf(sw->why, sizeof sw->why, "a loop's bounds at %s:%d are not known before the launch",
+                 op->file ? op->file : "?", op->line);
+        break;
+      }
+      double trips = ub > lb ? (double)((ub - lb + step - 1) / step) : 0;
+      walk_region(sw, op->region[0], mult * trips);
+      break;
+    }
+    case IR_OP_IF: { /* the larger branch */
+      static_walk then = *sw, other = *sw;
+      walk_region(&then, op->region[0], mult);
+      if (op->nregion > 1) walk_region(&other, op->region[1], mult);
+      *sw = then.ops16 + then.ops8 + then.ops1 + then.smem_bytes >=
+                    other.ops16 + other.ops8 + other.ops1 + other.smem_bytes
+                ? then
+                : other;
+      if (!sw->why[0] && other.why[0]) snprintf(sw->why, sizeof sw->why, "%s", other.why);
+      break;
+    }
+    default: break;
+    }
+  }
+}
+
+/* MMA instructions of the work: the m16n8k16, m16n8k32 and m16n8k256 shapes (4096, 8192 and 65536
+ * operations each). */
+static double mma_instructions(const kiln_model_work *w) {
+  return w->mma_ops16 / 4096 + w->mma_ops8 / 8192 + w->mma_ops1 / 65536;
+}
+
+kiln_status kiln_model_static(kiln_recipe *r, const char *target, const kiln_sass_loop *loop,
+                              kiln_model_work *work, int *shared_bytes, kiln_model_result *out) {
+  if (!r || !out) return KILN_ERR_USAGE;
+  kiln_session *s = r->s;
+  api_begin(s);
+  memset(out, 0, sizeof *out);
+  if (!r->lua)
+    return api_fail(s, KILN_ERR_USAGE, "%s: the model counts a recipe's launch (an IR file has no arguments)",
+                    r->path);
+  const tg_target *t = api_target(s, target);
+  if (!t) return KILN_ERR_USAGE;
+  kl_arg args[KL_MAXARGS];
+  int64_t grid[3];
+  int nargs = kl_recipe_args(r->lua, &r->set, args, KL_MAXARGS, s->err, sizeof s->err);
+  if (nargs < 0 || kl_recipe_grid(r->lua, &r->set, grid, s->err, sizeof s->err)) return KILN_ERR_INPUT;
+  kiln_model_work w = {.blocks = (double)grid[0] * (double)grid[1] * (double)grid[2]};
+  if (w.blocks < 1) return api_fail(s, KILN_ERR_INPUT, "%s: the grid has no programs", r->path);
+  for (int i = 0; i < nargs; i++) {
+    const kl_arg *a = &args[i];
+    if (!a->is_tensor) continue;
+    double n = 1;
+    for (int d = 0; d < a->rank; d++) n *= (double)a->dims[d];
+    w.dram_bytes +=
+        n * (double)harness_elem_size(a->elem) * (((a->role & KL_IN) ? 1 : 0) + ((a->role & KL_OUT) ? 1 : 0));
+  }
+  ir_func *fn = kl_recipe_build(r->lua, &r->set, t, s->err, sizeof s->err);
+  if (!fn) return KILN_ERR_COMPILE;
+  pass_ctx pc = {.target = t};
+  if (ir_verify(fn, s->err, sizeof s->err) || pass_run_default(fn, &pc)) {
+    if (pc.err[0]) snprintf(s->err, sizeof s->err, "%s", pc.err);
+    ir_func_destroy(fn);
+    return KILN_ERR_COMPILE;
+  }
+  static_walk sw = {.fn = fn, .args = args, .nargs = nargs, .grid = grid};
+  walk_region(&sw, fn->body, w.blocks);
+  if (shared_bytes) *shared_bytes = (int)ir_attr_i(fn->attrs, "shared_bytes", 0);
+  ir_func_destroy(fn);
+  if (sw.why[0]) { /* not countable: no estimate, the reason in the assumptions */
+    snprintf(out->assumptions, sizeof out->assumptions, "%s", sw.why);
+    return KILN_OK;
+  }
+  w.mma_ops16 = sw.ops16, w.mma_ops8 = sw.ops8, w.mma_ops1 = sw.ops1;
+  w.smem_wavefronts = sw.smem_bytes / 128;
+  if (loop && loop->found && mma_instructions(&w) > 0)
+    w.warp_instructions = mma_instructions(&w) * (1 + loop->non_mma_per_mma);
   if (work) *work = w;
   return kiln_model_compute(s, t->name, &w, out);
 }

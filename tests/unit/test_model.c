@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "include/kiln.h"
 #include "test.h"
@@ -131,8 +132,54 @@ static void test_estimate(void) {
   kiln_session_free(s);
 }
 
+/* kiln_model_static against the simulated count (every program simulated) on matmul tiles and warp
+ * grids: the tensor operations equal exactly; the shared-memory wavefronts, counted free of bank
+ * conflicts, at most the simulated ones and at least a quarter of them (the epilogue's layout
+ * conversion has conflicts at these shapes); the shared memory planned; an IR file refused. */
+static void test_static(void) {
+  setenv("KILN_PTXAS", "/nonexistent/ptxas", 1);
+  static const char *const cases[][6] = {
+      {"BLOCK_M=64", "BLOCK_N=64", "BLOCK_K=32", "warps=4", "stages=3", "dtype=f16"},
+      {"BLOCK_M=128", "BLOCK_N=32", "BLOCK_K=16", "warps=2", "stages=2", "dtype=f16"},
+      {"BLOCK_M=32", "BLOCK_N=128", "BLOCK_K=64", "warps=8", "stages=1", "dtype=bf16"},
+      {"BLOCK_M=64", "BLOCK_N=32", "BLOCK_K=64", "warps=1", "stages=4", "dtype=f16"},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    kiln_session *s = kiln_session_new();
+    kiln_recipe *r = NULL;
+    CHECK(kiln_recipe_load(s, "recipes/matmul.lua", &r) == KILN_OK, "%s", kiln_error(s));
+    CHECK(kiln_recipe_set(r, "M=128") == KILN_OK && kiln_recipe_set(r, "N=128") == KILN_OK &&
+          kiln_recipe_set(r, "K=128") == KILN_OK && kiln_recipe_set(r, "out=f16") == KILN_OK);
+    for (int i = 0; i < 6; i++) CHECK(kiln_recipe_set(r, cases[c][i]) == KILN_OK, "%s", kiln_error(s));
+    kiln_model_opts o = {.target = "sm_80", .samples = 4096};
+    kiln_model_work sim, st;
+    kiln_model_result ms, mt;
+    int smem = -1;
+    CHECK(kiln_model_estimate(r, &o, &sim, &ms) == KILN_OK, "%s", kiln_error(s));
+    CHECK(kiln_model_static(r, "sm_80", NULL, &st, &smem, &mt) == KILN_OK, "%s", kiln_error(s));
+    CHECK(mt.bound != NULL, "case %zu: %s", c, mt.assumptions);
+    CHECK(st.blocks == sim.blocks && st.dram_bytes == sim.dram_bytes, "case %zu", c);
+    CHECK(st.mma_ops16 == sim.mma_ops16 && st.mma_ops16 == 2.0 * 128 * 128 * 128, "case %zu: %g vs %g", c,
+          st.mma_ops16, sim.mma_ops16);
+    CHECK(st.smem_wavefronts <= sim.smem_wavefronts && st.smem_wavefronts >= 0.25 * sim.smem_wavefronts,
+          "case %zu: %g wavefronts counted, %g simulated", c, st.smem_wavefronts, sim.smem_wavefronts);
+    CHECK(smem > 0 && st.warp_instructions == 0, "case %zu: %d", c, smem);
+    kiln_recipe_free(r);
+    kiln_session_free(s);
+  }
+  kiln_session *s = kiln_session_new();
+  kiln_recipe *ir = NULL;
+  kiln_model_result m;
+  CHECK(kiln_recipe_load(s, "tests/sim/prof_gmem.ir", &ir) == KILN_OK, "%s", kiln_error(s));
+  CHECK(kiln_model_static(ir, "sm_80", NULL, NULL, NULL, &m) == KILN_ERR_USAGE);
+  CHECK(strstr(kiln_error(s), "an IR file has no arguments") != NULL, "%s", kiln_error(s));
+  kiln_recipe_free(ir);
+  kiln_session_free(s);
+}
+
 int main(void) {
   test_compute();
   test_estimate();
+  test_static();
   return test_done("test_model");
 }
