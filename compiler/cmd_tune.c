@@ -26,7 +26,7 @@ enum { MAXSETS = 64 };
 
 typedef struct {
   const char *recipe, *db, *jobs, *budget, *strategy, *seed, *accuracy, *shard, *target, *reps, *warmup,
-      *timeout, *plot, *top, *slurm, *partition, *slurm_dir;
+      *timeout, *plot, *top, *slurm, *partition, *slurm_dir, *prune_model, *check_best;
   const char *sets[MAXSETS], *space[MAXSETS], *check_sets[MAXSETS];
   int nsets, nspace, ncheck_sets, sim, no_check, flush_l2, json, dry_run, help;
   kiln_recipe_opts ropts;
@@ -38,7 +38,8 @@ static void usage(FILE *f) {
           "                 [--budget N|TIME] [--strategy exhaustive|random] [--seed S] [--accuracy TOL]\n"
           "                 [--shard I/N] [--target sm_XX] [--sim] [--check-set NAME=VALUE]... [--no-check]\n"
           "                 [--reps N] [--warmup N] [--flush-l2] [--timeout S] [--json] [--plot FILE.svg]\n"
-          "                 [--top N] [--slurm N [--partition P] [--slurm-dir DIR] [--dry-run]]\n"
+          "                 [--top N] [--prune-model X|off] [--check-best N|all]\n"
+          "                 [--slurm N [--partition P] [--slurm-dir DIR] [--dry-run]]\n"
           "       kiln tune merge A.db B.db ... -o ALL.db\n"
           "       kiln tune report DB [--json] [--plot FILE.svg] [--accuracy TOL] [--top N]\n");
 }
@@ -71,6 +72,8 @@ static int parse_args(int argc, char **argv, tune_args *a) {
       {"--slurm", CLI_VALUE, .value = &a->slurm},
       {"--partition", CLI_VALUE, .value = &a->partition},
       {"--slurm-dir", CLI_VALUE, .value = &a->slurm_dir},
+      {"--prune-model", CLI_VALUE, .value = &a->prune_model},
+      {"--check-best", CLI_VALUE, .value = &a->check_best},
       {"--sim", CLI_FLAG, .flag = &a->sim},
       {"--no-check", CLI_FLAG, .flag = &a->no_check},
       {"--flush-l2", CLI_FLAG, .flag = &a->flush_l2},
@@ -132,6 +135,20 @@ static int parse_values(const tune_args *a, kiln_tune_opts *o) {
   if (a->strategy && strcmp(a->strategy, "exhaustive") && strcmp(a->strategy, "random"))
     return bad_value("--strategy wants exhaustive or random", a->strategy);
   if (a->jobs && parse_count("--jobs", a->jobs, 1, &v)) return -1;
+  if (a->prune_model && !strcmp(a->prune_model, "off"))
+    o->prune_model = -1;
+  else if (a->prune_model) {
+    char *end;
+    o->prune_model = strtod(a->prune_model, &end);
+    if (!*a->prune_model || *end || !(o->prune_model >= 1) || isinf(o->prune_model))
+      return bad_value("--prune-model wants a factor of at least 1 or off", a->prune_model);
+  }
+  if (a->check_best && !strcmp(a->check_best, "all"))
+    o->check_best = -1;
+  else if (a->check_best) {
+    if (parse_count("--check-best", a->check_best, 1, &v)) return -1;
+    o->check_best = (int)(v < 1000000 ? v : 1000000);
+  }
   if (a->jobs) o->jobs = (int)(v < 256 ? v : 256);
   if (a->reps && parse_count("--reps", a->reps, 1, &v)) return -1;
   if (a->reps) o->reps = (int)v;
@@ -353,9 +370,13 @@ static int sweep(kiln_session *s, const tune_args *a, const kiln_tune_opts *o, i
   fprintf(
       stderr,
       "kiln tune: %ld variants in the space, %ld in this shard: %ld already in %s, %ld measured (%ld ok, %ld "
-      "refused, %ld spilled, %ld wrong, %ld timeout)\n",
+      "refused, %ld spilled, %ld wrong, %ld timeout, %ld pruned)\n",
       sum.space, sum.in_shard, sum.done, path, sum.measured, sum.ok, sum.refused, sum.spilled, sum.wrong,
-      sum.timeout);
+      sum.timeout, sum.pruned);
+  fprintf(stderr,
+          "kiln tune: %.1f s: %ld counted (%.1f s), %ld compiled (%.1f s), %ld checked (%.1f s) "
+          "(seconds of the workers' wall time, summed)\n",
+          sum.wall_s, sum.counted, sum.count_s, sum.compiled, sum.compile_s, sum.checked, sum.check_s);
   return report(s, path, a->json, a->plot, o->accuracy, top);
 }
 

@@ -396,6 +396,11 @@ typedef struct {
   int reps, warmup, flush_l2;    /* GPU timing: repetitions (0: 50), warm-up launches (0: 5) */
   double variant_timeout;        /* seconds per variant before status timeout; 0: 300 */
   int progress;                  /* KILN_TUNE_PROGRESS_*: on stderr */
+  double prune_model;            /* variants whose model time is over this many times the best are
+                                    pruned (not checked nor timed); 0: 2 on the simulator, off on a
+                                    GPU; < 0: off */
+  int check_best;                /* the simulator checks variants in model order until this many
+                                    passed; the rest are pruned; 0: 4; < 0: every survivor */
 } kiln_tune_opts;
 
 typedef struct {
@@ -403,7 +408,9 @@ typedef struct {
   long in_shard; /* of them, this shard's */
   long done;     /* found in the database already (resumed) */
   long measured; /* measured by this run */
-  long ok, refused, spilled, wrong, timeout;
+  long ok, refused, spilled, wrong, timeout, pruned;
+  long counted, compiled, checked;            /* variants through each step (this run) */
+  double count_s, compile_s, check_s, wall_s; /* seconds in each step (workers' wall time) */
 } kiln_tune_summary;
 
 /* Sweeps r's tuning space for the problem r's settings give (knobs set with kiln_recipe_set are

@@ -16,6 +16,7 @@
  * read or write while the sweep runs, each worker its own.
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +37,13 @@ typedef struct {
   char v[MAXVALUES][64];
 } knob;
 
+enum { PH_ONE, PH_COUNT, PH_COMPILE, PH_CHECK }; /* a worker's step: all in one, or one of three */
+
 typedef struct {
   pid_t pid;
   long index;
   double start;
+  int phase;
 } slot;
 
 typedef struct {
@@ -57,6 +61,11 @@ typedef struct {
   double t0, best;
   char best_variant[1024];
   long started;
+  double prune;      /* the model pruning factor; 0: off */
+  int check_best;    /* checks to pass before the rest are pruned; 0: every survivor */
+  double best_model; /* the best model time among compiled variants (pending or ok); < 0: none */
+  long passed;       /* checks passed (ok rows of the shard) */
+  tune_row handoff;  /* the row the next check worker starts from */
 } sweep;
 
 static double now(void) {
@@ -211,8 +220,17 @@ static void progress(sweep *w, long left) {
   fflush(stderr);
 }
 
+static void row_status(sweep *w, const char *variant, char *out, size_t outn, double *time_s);
+
 /* Counts a written row (read back from the database) in the summary and the best so far. */
 static void count_row(sweep *w, const char *variant) {
+  char status[16];
+  double t;
+  row_status(w, variant, status, sizeof status, &t);
+}
+
+/* Reads the row's status and time back; counts a final row in the summary and the best so far. */
+static void row_status(sweep *w, const char *variant, char *out, size_t outn, double *time_s) {
   sqlite3_stmt *st = NULL;
   const char *sql = "SELECT status, time_s FROM results WHERE recipe_hash = ? AND variant = ? AND problem = ?"
                     " AND device = ? AND driver = ? AND kiln_version = ?";
@@ -220,7 +238,8 @@ static void count_row(sweep *w, const char *variant) {
   snprintf(k.variant, sizeof k.variant, "%s", variant);
   char err[512];
   sqlite3 *db;
-  w->sum->measured++;
+  snprintf(out, outn, "none");
+  *time_s = -1;
   if (tune_db_open(w->db->path, 0, &db, err, sizeof err))
     return (void)fprintf(stderr, "kiln tune: %s\n", err);
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return (void)sqlite3_close(db);
@@ -233,6 +252,10 @@ static void count_row(sweep *w, const char *variant) {
   if (sqlite3_step(st) == SQLITE_ROW) {
     const char *status = (const char *)sqlite3_column_text(st, 0);
     double t = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 1);
+    snprintf(out, outn, "%s", status);
+    *time_s = t;
+    if (strcmp(status, "pending")) w->sum->measured++;
+    if (!strcmp(status, "pruned")) w->sum->pruned++;
     if (!strcmp(status, "ok")) w->sum->ok++;
     if (!strcmp(status, "refused")) w->sum->refused++;
     if (!strcmp(status, "spilled")) w->sum->spilled++;
@@ -259,12 +282,18 @@ static void write_row(sweep *w, long index, const char *status, const char *why)
 }
 
 /* In the child: measure, write, exit. Never returns. */
-static void worker(sweep *w, long index) {
+static void worker(sweep *w, long index, int phase) {
   char bufs[KL_MAXSET][128], *knobs[KL_MAXSET], err[512];
   tune_row row;
-  tune_row_init(&row, &w->key);
+  if (phase == PH_CHECK)
+    row = w->handoff;
+  else
+    tune_row_init(&row, &w->key);
   int n = variant_of(w, index, bufs, knobs, row.variant, sizeof row.variant);
-  int rc = tune_measure(w->r, &w->env, knobs, n, &row);
+  int rc = phase == PH_COUNT     ? tune_count(w->r, &w->env, knobs, n, &row)
+           : phase == PH_COMPILE ? tune_compile(w->r, &w->env, knobs, n, &row)
+           : phase == PH_CHECK   ? tune_check(w->r, &w->env, knobs, n, &row)
+                                 : tune_measure(w->r, &w->env, knobs, n, &row);
   if (rc == TUNE_WORKER_GPU) _exit(rc);
   if (tune_db_put_path(w->env.db_path, &row, err, sizeof err)) {
     fprintf(stderr, "kiln tune: %s\n", err);
@@ -298,9 +327,23 @@ static void gpu_measure(sweep *w, long index) {
 static void finished(sweep *w, slot *sl, int status, long left) {
   char why[128], bufs[KL_MAXSET][128], *knobs[KL_MAXSET], variant[1024];
   variant_of(w, sl->index, bufs, knobs, variant, sizeof variant);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == TUNE_WORKER_WROTE)
-    count_row(w, variant);
-  else if (WIFEXITED(status) && WEXITSTATUS(status) == TUNE_WORKER_GPU)
+  double took = now() - sl->start;
+  if (sl->phase == PH_COUNT) w->sum->counted++, w->sum->count_s += took;
+  if (sl->phase == PH_COMPILE || sl->phase == PH_ONE) w->sum->compiled++, w->sum->compile_s += took;
+  if (sl->phase == PH_CHECK) w->sum->checked++, w->sum->check_s += took;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == TUNE_WORKER_WROTE) {
+    char st[16];
+    double t;
+    row_status(w, variant, st, sizeof st, &t);
+    if (sl->phase == PH_COMPILE && !strcmp(st, "pending") && t >= 0 &&
+        (w->best_model < 0 || t < w->best_model))
+      w->best_model = t;
+    if (sl->phase == PH_CHECK && !strcmp(st, "ok")) w->passed++;
+    if (!strcmp(st, "pending") && w->o->progress != KILN_TUNE_PROGRESS_TERMINAL) { /* no line per step */
+      sl->pid = 0;
+      return;
+    }
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == TUNE_WORKER_GPU)
     gpu_measure(w, sl->index);
   else {
     if (WIFSIGNALED(status))
@@ -377,9 +420,287 @@ static kiln_status one_variant(sweep *w, long index, long left) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) return api_fail(w->r->s, KILN_ERR_SYSTEM, "cannot start a worker: %s", strerror(errno));
-  if (pid == 0) worker(w, index);
+  if (pid == 0) worker(w, index, w->prune > 0 || w->check_best > 0 ? PH_COUNT : PH_ONE);
   sl->pid = pid, sl->index = index, sl->start = now();
+  sl->phase = w->prune > 0 || w->check_best > 0 ? PH_COUNT : PH_ONE;
   return KILN_OK;
+}
+
+/* A worker for step phase of variant index (the pruning sweep's steps 2 and 3). */
+static kiln_status start_worker(sweep *w, long index, int phase, long left) {
+  slot *sl = free_slot(w, left);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) return api_fail(w->r->s, KILN_ERR_SYSTEM, "cannot start a worker: %s", strerror(errno));
+  if (pid == 0) worker(w, index, phase);
+  sl->pid = pid, sl->index = index, sl->start = now(), sl->phase = phase;
+  return KILN_OK;
+}
+
+static void wait_all(sweep *w) {
+  for (int busy = 1; busy;) {
+    reap(w, 1, 0);
+    busy = 0;
+    for (int i = 0; i < w->jobs; i++) busy |= w->slots[i].pid != 0;
+  }
+}
+
+/* ---- the pruning sweep's steps 2 and 3: compile in model order, check the best ---- */
+
+/* The variant number of a variant's text, or -1 if it is not one of this space's. */
+static long variant_index(const sweep *w, const char *text) {
+  long index = 0;
+  const char *p = text;
+  for (int k = 0; k < w->nknobs; k++) {
+    size_t n = strlen(w->knobs[k].p->name), len;
+    if (strncmp(p, w->knobs[k].p->name, n) || p[n] != '=') return -1;
+    p += n + 1;
+    len = strcspn(p, " ");
+    int j;
+    for (j = 0; j < w->knobs[k].n; j++)
+      if (strlen(w->knobs[k].v[j]) == len && !strncmp(w->knobs[k].v[j], p, len)) break;
+    if (j == w->knobs[k].n) return -1;
+    index = index * w->knobs[k].n + j;
+    p += len;
+    if (*p == ' ') p++;
+  }
+  return *p ? -1 : index;
+}
+
+typedef struct {
+  long index;
+  double t;
+  tune_row row;
+} pend;
+
+static int by_time(const void *a, const void *b) { /* ties in variant order: deterministic */
+  const pend *x = a, *y = b;
+  return x->t < y->t ? -1 : x->t > y->t ? 1 : (x->index > y->index) - (x->index < y->index);
+}
+
+static int cmp_time(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* This shard's rows of the given status (and time source, unless NULL), fastest first. */
+static pend *shard_rows(sweep *w, const char *status, const char *source, long *count) {
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  char err[512];
+  pend *out = NULL;
+  long n = 0, cap = 0;
+  *count = 0;
+  const char *sql = "SELECT variant, time_s, time_source, error, within_accuracy, registers, spill_bytes,"
+                    " smem_bytes, occupancy_warps FROM results WHERE recipe_hash = ? AND problem = ? AND"
+                    " device = ? AND driver = ? AND kiln_version = ? AND status = ?";
+  if (tune_db_open(w->db->path, 0, &db, err, sizeof err))
+    return fprintf(stderr, "kiln tune: %s\n", err), NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, w->key.recipe_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, w->key.problem, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, w->key.device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, w->key.driver, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, w->key.version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, status, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *v = (const char *)sqlite3_column_text(st, 0),
+                 *src = (const char *)sqlite3_column_text(st, 2);
+      long i = v ? variant_index(w, v) : -1;
+      if (i < 0 || i % w->o->nshards != w->o->shard || (source && (!src || strcmp(src, source)))) continue;
+      if (n == cap) {
+        pend *m = realloc(out, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *out);
+        if (!m) break;
+        out = m;
+      }
+      pend *e = &out[n++];
+      tune_row_init(&e->row, &w->key);
+      snprintf(e->row.variant, sizeof e->row.variant, "%s", v);
+      e->index = i;
+      e->t = e->row.time_s = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 1);
+      e->row.time_source = source;
+      if (sqlite3_column_type(st, 3) != SQLITE_NULL) e->row.error = sqlite3_column_double(st, 3);
+      int *ints[] = {&e->row.within_accuracy, &e->row.registers, &e->row.spill_bytes, &e->row.smem_bytes,
+                     &e->row.occupancy_warps};
+      for (int c = 0; c < 5; c++)
+        if (sqlite3_column_type(st, 4 + c) != SQLITE_NULL) *ints[c] = sqlite3_column_int(st, 4 + c);
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  if (n) qsort(out, (size_t)n, sizeof *out, by_time);
+  *count = n;
+  return out;
+}
+
+/* Writes a pending row's final status and why, keeping what was measured. */
+static void finish_row(sweep *w, pend *e, const char *status, const char *why) {
+  char err[512];
+  e->row.status = status;
+  snprintf(e->row.reason, sizeof e->row.reason, "%s", why);
+  e->row.measured_at = 0;
+  if (tune_db_put_path(w->db->path, &e->row, err, sizeof err)) fprintf(stderr, "kiln tune: %s\n", err);
+  count_row(w, e->row.variant);
+  progress(w, 0);
+}
+
+static int out_of_time(const sweep *w) {
+  return w->o->budget_seconds > 0 && now() - w->t0 >= w->o->budget_seconds;
+}
+
+/* The viable variants of the shard (ok, or compiled and not checked yet): the best model time into
+ * best_model, the check_best-th best into *nth (infinite when fewer or no check_best), the ok ones into
+ * passed. On a GPU the ok rows hold GPU times: only the compiled ones count. */
+static void viable(sweep *w, double *nth) {
+  long nok = 0, nc = 0;
+  pend *ok = shard_rows(w, "ok", NULL, &nok), *c = shard_rows(w, "pending", "model", &nc);
+  double *t = malloc((size_t)(nok + nc + 1) * sizeof *t);
+  long n = 0;
+  for (long i = 0; t && i < nok; i++)
+    if (!w->env.gpu && ok[i].t > 0) t[n++] = ok[i].t;
+  for (long i = 0; t && i < nc; i++) t[n++] = c[i].t;
+  *nth = INFINITY;
+  for (long i = 0; t && i < n; i++) {
+    if (w->best_model < 0 || t[i] < w->best_model) w->best_model = t[i];
+  }
+  if (t && w->check_best > 0 && n >= w->check_best) {
+    qsort(t, (size_t)n, sizeof *t, cmp_time);
+    *nth = t[w->check_best - 1];
+  }
+  w->passed = nok;
+  free(t), free(ok), free(c);
+}
+
+/* The bound a counted variant must stay under to be compiled: prune x the best, and (checking the
+ * best check_best) under the check_best-th best compiled one: a variant at or over it cannot enter. */
+static double compile_limit(const sweep *w, double nth) {
+  double lim = w->prune > 0 && w->best_model > 0 ? w->prune * w->best_model : INFINITY;
+  return nth < lim ? nth : lim;
+}
+
+/* Step 2: counted variants compiled in the order of their bound while it is under compile_limit. 1 if
+ * any was compiled. */
+static int compile_step(sweep *w, kiln_status *st) {
+  long n = 0, done = 0;
+  double nth;
+  pend *p = shard_rows(w, "pending", "bound", &n);
+  viable(w, &nth);
+  for (long i = 0; i < n && *st == KILN_OK && !out_of_time(w); i++) {
+    reap(w, 0, n - i);
+    if (p[i].t >= compile_limit(w, nth) && p[i].t > 0) break;
+    *st = start_worker(w, p[i].index, PH_COMPILE, n - i);
+    done++;
+    if (w->check_best > 0) { /* the limit moves as compiled variants come back */
+      long busy = 0;
+      for (int j = 0; j < w->jobs; j++) busy += w->slots[j].pid != 0;
+      if (busy == w->jobs) reap(w, 1, n - i), viable(w, &nth);
+    }
+  }
+  wait_all(w);
+  free(p);
+  return done > 0;
+}
+
+/* Step 3: compiled variants in model order, those under prune x the best: with a GPU each checked
+ * and timed; on the simulator checked until check_best passed (a failed check is written wrong and
+ * the next is checked). 1 if check_best passed (or every candidate was checked). */
+static int check_step(sweep *w, kiln_status *st) {
+  long n = 0;
+  double nth;
+  pend *p = shard_rows(w, "pending", "model", &n);
+  viable(w, &nth);
+  for (long i = 0; i < n && *st == KILN_OK && !out_of_time(w); i++) {
+    if (w->prune > 0 && w->best_model > 0 && p[i].t > w->prune * w->best_model) break;
+    if (w->env.gpu) {
+      gpu_measure(w, p[i].index);
+      continue;
+    }
+    if (w->o->no_check) {
+      finish_row(w, &p[i], "ok", "");
+      w->passed++;
+    } else {
+      for (;;) { /* wait while the checks running could complete check_best */
+        long busy = 0;
+        for (int j = 0; j < w->jobs; j++) busy += w->slots[j].pid != 0;
+        if (w->check_best <= 0 || w->passed + busy < w->check_best || !busy) break;
+        reap(w, 1, n - i);
+      }
+      if (w->check_best > 0 && w->passed >= w->check_best) break;
+      w->handoff = p[i].row;
+      *st = start_worker(w, p[i].index, PH_CHECK, n - i);
+    }
+    if (w->check_best > 0 && w->passed >= w->check_best) break;
+  }
+  wait_all(w);
+  free(p);
+  return w->check_best <= 0 || w->passed >= w->check_best;
+}
+
+/* Writes the n rows of p as pruned (one transaction) and counts them. */
+static void put_pruned(sweep *w, pend *p, long n) {
+  char err[512];
+  sqlite3 *db;
+  tune_row *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
+  if (!rows) return (void)fprintf(stderr, "kiln tune: out of memory\n");
+  for (long i = 0; i < n; i++) rows[i] = p[i].row, rows[i].status = "pruned", rows[i].measured_at = 0;
+  if (tune_db_open(w->db->path, 0, &db, err, sizeof err) || tune_db_put_many(db, rows, n, err, sizeof err))
+    fprintf(stderr, "kiln tune: %s\n", err);
+  else
+    w->sum->measured += n, w->sum->pruned += n;
+  sqlite3_close(db);
+  free(rows);
+  progress(w, 0);
+}
+
+/* The end of the pruning sweep: every variant still pending is pruned, with why. */
+static void prune_rest(sweep *w) {
+  long n = 0;
+  double nth;
+  viable(w, &nth);
+  double over = w->prune > 0 && w->best_model > 0 ? w->prune * w->best_model : INFINITY;
+  pend *p = shard_rows(w, "pending", "bound", &n);
+  for (long i = 0; i < n; i++) {
+    char *why = p[i].row.reason;
+    size_t whyn = sizeof p[i].row.reason;
+    if (p[i].t > over)
+      snprintf(why, whyn, "model: at least %.3g s before compiling, over %g x the best's %.3g s", p[i].t,
+               w->prune, w->best_model);
+    else
+      snprintf(why, whyn, "model: at least %.3g s before compiling, not under the %d best compiled (%.3g s)",
+               p[i].t, w->check_best, nth);
+  }
+  put_pruned(w, p, n);
+  free(p);
+  p = shard_rows(w, "pending", "model", &n);
+  for (long i = 0; i < n; i++) {
+    char *why = p[i].row.reason;
+    size_t whyn = sizeof p[i].row.reason;
+    if (p[i].t > over)
+      snprintf(why, whyn, "model: %.3g s, over %g x the best's %.3g s", p[i].t, w->prune, w->best_model);
+    else
+      snprintf(why, whyn,
+               "not checked: model %.3g s, rank %ld of %ld unchecked, after %ld passed their check", p[i].t,
+               i + 1, n, w->passed);
+  }
+  put_pruned(w, p, n);
+  free(p);
+}
+
+/* Steps 2 and 3 until check_best passed or nothing is left under the limits; then the rest pruned
+ * (unless the time budget ended the run: a resumed run goes on from the pending rows). */
+static kiln_status prune_sweep(sweep *w) {
+  kiln_status st = KILN_OK;
+  if (w->o->progress != KILN_TUNE_PROGRESS_NONE)
+    fprintf(stderr, "kiln tune: compiling in the order of the model's bound, checking in model order\n");
+  for (;;) {
+    int compiled = compile_step(w, &st);
+    if (st != KILN_OK || out_of_time(w)) return st;
+    int enough = check_step(w, &st);
+    if (st != KILN_OK || out_of_time(w)) return st;
+    if (enough || !compiled) break;
+  }
+  prune_rest(w);
+  return st;
 }
 
 /* ---- the key: recipe hash, problem, device, driver, kiln version ---- */
@@ -468,11 +789,8 @@ static kiln_status sweep_all(sweep *w) {
     st = one_variant(w, order[i], n - i - 1);
     reap(w, 0, n - i - 1);
   }
-  for (int busy = 1; busy;) {
-    reap(w, 1, 0);
-    busy = 0;
-    for (int i = 0; i < w->jobs; i++) busy |= w->slots[i].pid != 0;
-  }
+  wait_all(w);
+  if (st == KILN_OK && (w->prune > 0 || w->check_best > 0)) st = prune_sweep(w);
   if (w->o->progress == KILN_TUNE_PROGRESS_TERMINAL) fprintf(stderr, "\n");
   free(order);
   return st;
@@ -506,6 +824,10 @@ kiln_status kiln_tune_run(kiln_recipe *r, kiln_tune_db *db, const kiln_tune_opts
   if (st == KILN_OK) st = make_space(w);
   if (st == KILN_OK) st = open_device(w, gpu_name, sizeof gpu_name);
   if (st == KILN_OK) st = make_key(w, gpu_name[0] ? gpu_name : NULL);
+  /* pruning: by default on the simulator only (a GPU times every survivor) */
+  w->prune = opts.prune_model > 0 ? opts.prune_model : opts.prune_model < 0 || w->env.gpu ? 0 : 2;
+  w->check_best = opts.check_best > 0 ? opts.check_best : opts.check_best < 0 || w->env.gpu ? 0 : 4;
+  w->best_model = -1;
   out->space = w->total;
   if (st == KILN_OK) { /* no connection open across fork(): each step opens its own (tune_db.c) */
     sqlite3_close(db->db);
@@ -515,6 +837,7 @@ kiln_status kiln_tune_run(kiln_recipe *r, kiln_tune_db *db, const kiln_tune_opts
     if (tune_db_open(db->path, 0, &db->db, err, sizeof err) && st == KILN_OK)
       st = api_fail(r->s, KILN_ERR_SYSTEM, "%s", err);
   }
+  out->wall_s = now() - w->t0;
   tune_gpu_close(w->gpu);
   free(w);
   return st;

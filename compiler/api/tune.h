@@ -11,7 +11,7 @@
 
 #include "api.h"
 
-enum { TUNE_SCHEMA_VERSION = 1 };
+enum { TUNE_SCHEMA_VERSION = 2 };
 
 struct kiln_tune_db {
   kiln_session *s;
@@ -24,7 +24,7 @@ typedef struct {
   char recipe_hash[17], recipe[64];
   char variant[1024], problem[512];
   char device[128], driver[64], version[32];
-  const char *status;      /* "ok", "refused", "spilled", "wrong", "timeout" */
+  const char *status;      /* "ok", "refused", "spilled", "wrong", "timeout", "pruned", "pending" */
   char reason[1024];       /* why not ok; "" when ok */
   double time_s, spread_s; /* < 0: none */
   const char *time_source; /* "gpu", "model" or NULL */
@@ -41,6 +41,8 @@ void tune_row_init(tune_row *row, const tune_row *key);
 int tune_db_open(const char *path, int create, sqlite3 **out, char *err, size_t errn);
 /* Inserts or replaces the row (one IMMEDIATE transaction). 0 or -1 with a message. */
 int tune_db_put(sqlite3 *db, const tune_row *row, char *err, size_t errn);
+/* Inserts or replaces n rows in one IMMEDIATE transaction. 0 or -1 with a message. */
+int tune_db_put_many(sqlite3 *db, const tune_row *rows, long n, char *err, size_t errn);
 /* 1 if the key of row is in db, 0 if not, -1 on error. */
 int tune_db_has(sqlite3 *db, const tune_row *row, char *err, size_t errn);
 /* Writes the row to the database at path through a connection of its own (worker processes). */
@@ -52,8 +54,10 @@ int tune_db_put_path(const char *path, const tune_row *row, char *err, size_t er
 int tune_check_sim(kl_recipe *r, const kl_settings *s, const tg_target *t, uint64_t seed, double *max_err,
                    char *err, size_t errn);
 
-/* The model's time for r's settings on target (tune_model.c: kiln_model_estimate); labelled "model". */
-int tune_model_time(kiln_recipe *r, const char *target, double *time_s, char *err, size_t errn);
+/* The model's time for r's settings on target (tune_model.c: kiln_model_static with the SASS loop,
+ * else kiln_model_estimate); labelled "model". */
+int tune_model_time(kiln_recipe *r, const char *target, const kiln_sass_loop *loop, double *time_s, char *err,
+                    size_t errn);
 
 /* What a worker needs to measure one variant (tune_measure.c). */
 typedef struct {
@@ -73,6 +77,14 @@ enum { TUNE_WORKER_WROTE = 0, TUNE_WORKER_GPU = 3, TUNE_WORKER_FAILED = 4 };
  * the target's limits and ptxas's report, checks on the simulator, ranks by the model; fills row.
  * Returns TUNE_WORKER_GPU when the variant survives pruning and the GPU is to check and time it. */
 int tune_measure(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_row *row);
+
+/* The three steps of the pruning sweep, each in a worker; each fills row (status pending until checked):
+ * tune_count: the model's bound from the tile IR (no LLVM), the planned shared memory against the
+ * target's (refused); tune_compile: compiled, ptxas's report (refused, spilled), the model's time;
+ * tune_check: the check on the simulator (ok, wrong, refused). Each returns TUNE_WORKER_WROTE. */
+int tune_count(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_row *row);
+int tune_compile(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_row *row);
+int tune_check(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_row *row);
 
 /* The GPU side (tune_gpu.c), in the parent process: checks the variant against the reference on
  * the GPU at the check's settings (small shapes), then times it at the problem's with events (warm-up,

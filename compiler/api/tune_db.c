@@ -17,18 +17,28 @@
 
 #include "tune.h"
 
+/* The results table of schema version 2 (version 1 had no 'pruned' and 'pending' statuses). */
+#define RESULTS_TABLE(NAME)                                                                                  \
+  "CREATE TABLE " NAME "("                                                                                   \
+  " recipe_hash TEXT NOT NULL, recipe TEXT NOT NULL, variant TEXT NOT NULL, problem TEXT NOT NULL,"          \
+  " device TEXT NOT NULL, driver TEXT NOT NULL, kiln_version TEXT NOT NULL,"                                 \
+  " status TEXT NOT NULL CHECK (status IN ('ok','refused','spilled','wrong','timeout','pruned','pending'))," \
+  " reason TEXT NOT NULL, time_s REAL, spread_s REAL, time_source TEXT, error REAL,"                         \
+  " within_accuracy INTEGER, registers INTEGER, spill_bytes INTEGER, smem_bytes INTEGER,"                    \
+  " occupancy_warps INTEGER, measured_at REAL NOT NULL,"                                                     \
+  " PRIMARY KEY (recipe_hash, variant, problem, device, driver, kiln_version));"
+
 static const char SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS results("
-    " recipe_hash TEXT NOT NULL, recipe TEXT NOT NULL, variant TEXT NOT NULL, problem TEXT NOT NULL,"
-    " device TEXT NOT NULL, driver TEXT NOT NULL, kiln_version TEXT NOT NULL,"
-    " status TEXT NOT NULL CHECK (status IN ('ok','refused','spilled','wrong','timeout')),"
-    " reason TEXT NOT NULL, time_s REAL, spread_s REAL, time_source TEXT, error REAL,"
-    " within_accuracy INTEGER, registers INTEGER, spill_bytes INTEGER, smem_bytes INTEGER,"
-    " occupancy_warps INTEGER, measured_at REAL NOT NULL,"
-    " PRIMARY KEY (recipe_hash, variant, problem, device, driver, kiln_version));"
-    "INSERT OR IGNORE INTO meta VALUES ('application', 'kiln-tune');"
-    "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');";
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);" RESULTS_TABLE(
+        "results") "INSERT OR IGNORE INTO meta VALUES ('application', 'kiln-tune');"
+                   "INSERT OR IGNORE INTO meta VALUES ('schema_version', '2');";
+
+/* Version 1 to 2: the same columns, the status check widened (SQLite cannot alter a CHECK). */
+static const char MIGRATE_1_2[] = RESULTS_TABLE("results_v2") "INSERT INTO results_v2 SELECT * FROM results;"
+                                                              "DROP TABLE results;"
+                                                              "ALTER TABLE results_v2 RENAME TO results;"
+                                                              "UPDATE meta SET value = '2' WHERE key = "
+                                                              "'schema_version';";
 
 uint64_t tune_hash(const void *data, size_t n, uint64_t h) {
   const unsigned char *p = data;
@@ -87,10 +97,26 @@ static int db_busy(int rc) {
   return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
-/* A new or empty file gets the schema; any other file must already be a kiln tuning database.
- * Returns 0, -1 (refused: err says why) or a busy SQLite code (try again). The count and the schema
- * are one IMMEDIATE transaction, so two processes creating one file at once create it once. */
+/* The meta table's schema version of a kiln tuning database; 0 if it has none. */
+static int schema_version(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int v = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT (SELECT value FROM meta WHERE key = 'schema_version') FROM meta"
+                         " WHERE key = 'application' AND value = 'kiln-tune'",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    v = atoi((const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* A new or empty file gets the schema; a version 1 database is migrated to version 2; any other file must
+ * already be a kiln tuning database. Returns 0, -1 (refused: err says why) or a busy SQLite code (try again).
+ * The count and the schema are one IMMEDIATE transaction, so two processes creating one file at once create
+ * it once. */
 static int prepare_schema(sqlite3 *db, const char *path, char *err, size_t errn) {
+  const char *sql = SCHEMA;
   int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if (rc != SQLITE_OK) return db_busy(rc) ? rc : db_fail(db, path, "cannot read it", err, errn);
   sqlite3_stmt *st = NULL;
@@ -103,7 +129,8 @@ static int prepare_schema(sqlite3 *db, const char *path, char *err, size_t errn)
     return db_busy(rc) ? rc : db_fail(db, path, "cannot read it", err, errn);
   }
   char *msg = NULL;
-  if (tables == 0 && (rc = sqlite3_exec(db, SCHEMA, NULL, NULL, &msg)) != SQLITE_OK) {
+  if (tables > 0 && schema_version(db) == 1) sql = MIGRATE_1_2; /* in the same transaction */
+  if ((tables == 0 || sql == MIGRATE_1_2) && (rc = sqlite3_exec(db, sql, NULL, NULL, &msg)) != SQLITE_OK) {
     if (!db_busy(rc))
       snprintf(err, errn, "%s: cannot create the schema: %s", path, msg ? msg : sqlite3_errmsg(db));
     sqlite3_free(msg);
@@ -181,19 +208,15 @@ static void bind_key(sqlite3_stmt *st, const tune_row *r) {
   sqlite3_bind_text(st, 6, r->version, -1, SQLITE_STATIC);
 }
 
-int tune_db_put(sqlite3 *db, const tune_row *r, char *err, size_t errn) {
+/* Inserts or replaces the row inside the caller's transaction. */
+static int insert_row(sqlite3 *db, const tune_row *r) {
   sqlite3_stmt *st = NULL;
   const char *sql =
       "INSERT OR REPLACE INTO results (recipe_hash, variant, problem, device, driver, kiln_version,"
       " recipe, status, reason, time_s, spread_s, time_source, error, within_accuracy, registers,"
       " spill_bytes, smem_bytes, occupancy_warps, measured_at)"
       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-    snprintf(err, errn, "cannot write a result: %s", sqlite3_errmsg(db));
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
-  }
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
   bind_key(st, r);
   sqlite3_bind_text(st, 7, r->recipe, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 8, r->status, -1, SQLITE_STATIC);
@@ -210,12 +233,22 @@ int tune_db_put(sqlite3 *db, const tune_row *r, char *err, size_t errn) {
   sqlite3_bind_double(st, 19, r->measured_at > 0 ? r->measured_at : (double)time(NULL));
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int tune_db_put_many(sqlite3 *db, const tune_row *rows, long n, char *err, size_t errn) {
+  int ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+  for (long i = 0; ok && i < n; i++) ok = insert_row(db, &rows[i]) == 0;
+  if (!ok || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
     snprintf(err, errn, "cannot write a result: %s", sqlite3_errmsg(db));
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
   }
   return 0;
+}
+
+int tune_db_put(sqlite3 *db, const tune_row *r, char *err, size_t errn) {
+  return tune_db_put_many(db, r, 1, err, errn);
 }
 
 int tune_db_has(sqlite3 *db, const tune_row *r, char *err, size_t errn) {

@@ -7,6 +7,9 @@
  *      spills is marked spilled and goes no further (it cannot be fast);
  *   3. with a GPU the parent takes over (TUNE_WORKER_GPU); else the check on the simulator at the
  *      check's problem (small shapes) and the model's time.
+ * The pruning sweep (tune.c) splits the same work in three steps, each a worker of its own:
+ * tune_count (the model's bound from the tile IR, no LLVM), tune_compile (steps 1-2 and the model's
+ * time) and tune_check (the check of a compiled variant).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +26,7 @@ static int refuse(tune_row *row, const char *status, const char *why) {
 /* Compiles through kiln_inspect (ptxas's report); without ptxas, PTX alone (resources unknown). */
 static int compile_variant(kiln_recipe *r, const tune_env *e, kiln_inspect_result *res, tune_row *row,
                            int *have_res) {
-  kiln_inspect_opts io = {.target = e->target, .no_sass = 1};
+  kiln_inspect_opts io = {.target = e->target}; /* the SASS MMA loop: the model's issue bound */
   kiln_status st = kiln_inspect(r, &io, res);
   *have_res = st == KILN_OK;
   if (st == KILN_ERR_NO_TOOL) {
@@ -83,18 +86,23 @@ int tune_check_settings(kl_recipe *r, const kl_settings *base, const tune_env *e
   return 0;
 }
 
-static int check_and_rank(kiln_recipe *r, const tune_env *e, tune_row *row) {
+/* The check on the simulator: 0 and row->error, or the row made refused or wrong. */
+static int check_variant(kiln_recipe *r, const tune_env *e, tune_row *row) {
   char err[1024];
   kl_settings s;
-  if (!e->o->no_check) {
-    uint64_t seed = tune_hash(row->variant, strlen(row->variant), e->o->seed + 1);
-    if (tune_check_settings(r->lua, &r->set, e, &s, err, sizeof err)) return refuse(row, "refused", err);
-    int rc = tune_check_sim(r->lua, &s, e->t, seed, &row->error, err, sizeof err);
-    if (rc < 0) return refuse(row, "refused", err);
-    if (rc > 0) return refuse(row, "wrong", err);
-    if (e->o->accuracy > 0) row->within_accuracy = row->error <= e->o->accuracy;
-  }
-  if (tune_model_time(r, e->target, &row->time_s, err, sizeof err)) return refuse(row, "refused", err);
+  uint64_t seed = tune_hash(row->variant, strlen(row->variant), e->o->seed + 1);
+  if (tune_check_settings(r->lua, &r->set, e, &s, err, sizeof err)) return refuse(row, "refused", err), -1;
+  int rc = tune_check_sim(r->lua, &s, e->t, seed, &row->error, err, sizeof err);
+  if (rc < 0) return refuse(row, "refused", err), -1;
+  if (rc > 0) return refuse(row, "wrong", err), -1;
+  if (e->o->accuracy > 0) row->within_accuracy = row->error <= e->o->accuracy;
+  return 0;
+}
+
+static int check_and_rank(kiln_recipe *r, const tune_env *e, const kiln_sass_loop *loop, tune_row *row) {
+  char err[1024];
+  if (!e->o->no_check && check_variant(r, e, row)) return TUNE_WORKER_WROTE;
+  if (tune_model_time(r, e->target, loop, &row->time_s, err, sizeof err)) return refuse(row, "refused", err);
   row->time_source = "model";
   return TUNE_WORKER_WROTE;
 }
@@ -106,5 +114,54 @@ int tune_measure(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_ro
     if (kiln_recipe_set(r, knobs[i]) != KILN_OK) return refuse(row, "refused", kiln_error(r->s));
   if (compile_variant(r, e, &res, row, &have_res) || prune(e, &res, have_res, row)) return TUNE_WORKER_WROTE;
   if (e->gpu) return TUNE_WORKER_GPU;
-  return check_and_rank(r, e, row);
+  return check_and_rank(r, e, have_res && res.have_sass ? &res.loop : NULL, row);
+}
+
+static int set_knobs(kiln_recipe *r, char **knobs, int n, tune_row *row) {
+  for (int i = 0; i < n; i++)
+    if (kiln_recipe_set(r, knobs[i]) != KILN_OK) return refuse(row, "refused", kiln_error(r->s)), -1;
+  return 0;
+}
+
+int tune_count(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_row *row) {
+  kiln_model_result m;
+  int smem = 0;
+  char why[256];
+  if (set_knobs(r, knobs, n, row)) return TUNE_WORKER_WROTE;
+  if (kiln_model_static(r, e->target, NULL, NULL, &smem, &m) != KILN_OK)
+    return refuse(row, "refused", kiln_error(r->s));
+  if (smem > e->t->smem_per_block) {
+    snprintf(why, sizeof why, "%d B of shared memory planned, over the target's %d B per block", smem,
+             e->t->smem_per_block);
+    return refuse(row, "refused", why);
+  }
+  row->smem_bytes = smem;
+  row->status = "pending";
+  row->time_s = m.bound ? m.time_s : 0; /* not countable: no bound, compiled first */
+  row->time_source = "bound";
+  snprintf(row->reason, sizeof row->reason, "%s",
+           m.bound ? "the model's bound before compiling" : m.assumptions);
+  return TUNE_WORKER_WROTE;
+}
+
+int tune_compile(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_row *row) {
+  static kiln_inspect_result res;
+  int have_res = 0;
+  char err[1024];
+  if (set_knobs(r, knobs, n, row)) return TUNE_WORKER_WROTE;
+  if (compile_variant(r, e, &res, row, &have_res) || prune(e, &res, have_res, row)) return TUNE_WORKER_WROTE;
+  if (tune_model_time(r, e->target, have_res && res.have_sass ? &res.loop : NULL, &row->time_s, err,
+                      sizeof err))
+    return refuse(row, "refused", err);
+  row->status = "pending";
+  row->time_source = "model";
+  snprintf(row->reason, sizeof row->reason, "compiled, not checked yet");
+  return TUNE_WORKER_WROTE;
+}
+
+int tune_check(kiln_recipe *r, const tune_env *e, char **knobs, int n, tune_row *row) {
+  if (set_knobs(r, knobs, n, row) || check_variant(r, e, row)) return TUNE_WORKER_WROTE;
+  row->status = "ok";
+  row->reason[0] = 0;
+  return TUNE_WORKER_WROTE;
 }

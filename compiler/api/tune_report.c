@@ -85,9 +85,9 @@ static int pareto(const rep_row *v, int a, int b, int *front) {
 }
 
 static void count_status(const rep_row *v, int a, int b, char *out, size_t n) {
-  static const char *const names[] = {"ok", "refused", "spilled", "wrong", "timeout"};
+  static const char *const names[] = {"ok", "refused", "spilled", "wrong", "timeout", "pruned", "pending"};
   size_t len = (size_t)snprintf(out, n, "%d variants:", b - a);
-  for (int s = 0; s < 5 && len < n; s++) {
+  for (int s = 0; s < 7 && len < n; s++) {
     int c = 0;
     for (int i = a; i < b; i++) c += !strcmp(v[i].status, names[s]);
     if (c) len += (size_t)snprintf(out + len, n - len, " %d %s", c, names[s]);

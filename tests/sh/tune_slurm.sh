@@ -19,7 +19,7 @@ export SLURM_CONF="$cluster/slurm.conf"
 fail=0
 R=$(pwd)/tests/tune/vadd_tune.lua
 mkdir "$tmp/run"
-sub=$(cd "$tmp/run" && "$KILN" tune "$R" --set n=2000 --sim --seed 7 --jobs 1 --slurm 4 --db all.db 2>&1) ||
+sub=$(cd "$tmp/run" && "$KILN" tune "$R" --set n=2000 --sim --seed 7 --jobs 1 --prune-model off --check-best all --slurm 4 --db all.db 2>&1) ||
   { echo "FAIL submit: $sub"; exit 1; }
 echo "$sub"
 array=$(echo "$sub" | sed -n 's/.*array job \([0-9]*\) .*/\1/p')
@@ -27,7 +27,7 @@ merge=$(echo "$sub" | sed -n 's/.*merge job \([0-9]*\);.*/\1/p')
 i=0
 while [ $i -lt 1200 ] && [ -n "$(squeue -h -j "$array,$merge" 2>/dev/null)" ]; do sleep 0.1; i=$((i + 1)); done
 [ -z "$(squeue -h -j "$array,$merge" 2>/dev/null)" ] || { echo "FAIL: jobs still queued after 120 s"; squeue; fail=1; }
-"$KILN" tune $R --set n=2000 --sim --seed 7 --jobs 2 --db "$tmp/unsharded.db" >/dev/null 2>&1 || { echo "FAIL unsharded sweep"; fail=1; }
+"$KILN" tune $R --set n=2000 --sim --seed 7 --jobs 2 --prune-model off --check-best all --db "$tmp/unsharded.db" >/dev/null 2>&1 || { echo "FAIL unsharded sweep"; fail=1; }
 rows() {
   python3 -c 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])

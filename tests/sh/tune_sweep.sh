@@ -20,7 +20,10 @@ ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
 seed=${KILN_TEST_SEED:-$(date +%s)}
 echo "seed $seed (KILN_TEST_SEED repeats it)"
-sweep() { "$KILN" tune $R --set n=2000 --sim --seed 7 --jobs 2 "$@"; }
+# without model pruning (every variant compiled and checked: shards then equal the unsharded sweep);
+# the pruning sweep is tests/sh/tune_prune.sh's
+NOPRUNE="--prune-model off --check-best all"
+sweep() { "$KILN" tune $R --set n=2000 --sim --seed 7 --jobs 2 $NOPRUNE "$@"; }
 # rows DB: every row's measured fields but measured_at, sorted (python's sqlite3: no sqlite3 CLI needed)
 rows() {
   python3 -c 'import sqlite3,sys
@@ -80,7 +83,7 @@ print(c.execute("select count(*) from results where recipe = \"matmul\" and stat
 # ---- precision as a dimension: the error against the unrounded inputs orders the types ----
 "$KILN" tune recipes/matmul.lua --set M=64 --set N=64 --set K=64 --set out=f32 --set trans_a=0 --set trans_b=0 \
   --set bias=0 --set act=none --set BLOCK_M=32 --set BLOCK_N=32 --set BLOCK_K=32 --set stages=2 --set warps=4 \
-  --space dtype=f32,f16,bf16,e4m3 --target sm_89 --sim --accuracy 0.01 --db "$tmp/acc.db" >/dev/null 2>&1
+  --space dtype=f32,f16,bf16,e4m3 --target sm_89 --sim --accuracy 0.01 $NOPRUNE --db "$tmp/acc.db" >/dev/null 2>&1
 python3 -c 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])
 e = {v.split("dtype=")[1].split()[0]: (err, w) for v, err, w in c.execute("select variant, error, within_accuracy from results where status = \"ok\"")}
@@ -104,7 +107,7 @@ esac
 for round in 1 2 3; do
   db="$tmp/k$round.db"
   delay=$(python3 -c "import random; random.seed($seed + $round); print(round(random.uniform(0.05, 0.8), 2))")
-  setsid "$KILN" tune $R --set n=2000 --sim --seed 7 --jobs 1 --db "$db" >/dev/null 2>&1 &
+  setsid "$KILN" tune $R --set n=2000 --sim --seed 7 --jobs 1 $NOPRUNE --db "$db" >/dev/null 2>&1 &
   pid=$!
   sleep "$delay"
   kill -9 "-$pid" 2>/dev/null

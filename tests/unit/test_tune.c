@@ -9,7 +9,10 @@
  *   5. the sweep over tests/tune/vadd_tune.lua: the space enumerated, the constraints' refusals
  *      written with their reasons, a second run resumes and measures nothing;
  *   6. kiln_tune_apply: the exact problem, the nearest, a pinned knob kept, nothing measured;
- *   7. bad options: --space on an unknown or pinned knob, a bad shard.
+ *   7. bad options: --space on an unknown or pinned knob, a bad shard;
+ *   8. a schema version 1 database is migrated to version 2 (its rows kept, the new statuses taken);
+ *   9. the pruning sweep (the default on the simulator): every variant one final row, at most
+ *      check_best ok and checked, the rest pruned with their reasons, a second run measures nothing.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -115,7 +118,7 @@ static void test_refused(const char *dir) {
   CHECK(tune_db_open(newer, 1, &db, err, sizeof err) == 0, "%s", err);
   sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", NULL, NULL, NULL);
   sqlite3_close(db);
-  expect_refused(newer, 0, "schema version '99', this kiln reads version 1");
+  expect_refused(newer, 0, "schema version '99', this kiln reads version 2");
   /* the first page of a real database and nothing else */
   size_t n = 0;
   char *whole = test_read_file(newer, &n);
@@ -207,7 +210,7 @@ static char *test_sweep(const char *dir) {
   kiln_session *s = kiln_session_new();
   char *path = path_in(dir, "sweep.db");
   kiln_tune_summary sum;
-  kiln_tune_opts o = {.sim = 1, .jobs = 2, .seed = test_rand64() % 1000};
+  kiln_tune_opts o = {.sim = 1, .jobs = 2, .seed = test_rand64() % 1000, .prune_model = -1, .check_best = -1};
   const char *sets[] = {"n=700"};
   CHECK(sweep(s, path, &o, sets, 1, &sum) == KILN_OK, "%s", kiln_error(s));
   /* BLOCK {64..1024} x warps {1,2,4}: 15; BLOCK > 256 warps refused 3 times, BLOCK < 32 warps once */
@@ -288,9 +291,77 @@ static void test_bad_options(void) {
   expect_usage(&(kiln_tune_opts){.sim = 1, .target = "sm_7"}, NULL, 0, "unknown target 'sm_7'");
 }
 
+/* A database as version 1 made it, opened by this kiln: migrated in place. */
+static void test_migrate(const char *dir) {
+  char *path = path_in(dir, "v1.db"), err[512];
+  sqlite3 *db;
+  tune_row r;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(
+            db,
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE results(recipe_hash TEXT NOT NULL, recipe TEXT NOT NULL, variant TEXT NOT NULL,"
+            " problem TEXT NOT NULL, device TEXT NOT NULL, driver TEXT NOT NULL, kiln_version TEXT NOT "
+            "NULL,"
+            " status TEXT NOT NULL CHECK (status IN ('ok','refused','spilled','wrong','timeout')),"
+            " reason TEXT NOT NULL, time_s REAL, spread_s REAL, time_source TEXT, error REAL,"
+            " within_accuracy INTEGER, registers INTEGER, spill_bytes INTEGER, smem_bytes INTEGER,"
+            " occupancy_warps INTEGER, measured_at REAL NOT NULL,"
+            " PRIMARY KEY (recipe_hash, variant, problem, device, driver, kiln_version));"
+            "INSERT INTO meta VALUES ('application', 'kiln-tune'), ('schema_version', '1');"
+            "INSERT INTO results VALUES ('00000000deadbeef', 'vadd_tune', 'x=1', 'n=3000', 'model sm_80',"
+            " 'none', 'test', 'ok', '', 4e-3, NULL, 'model', 1e-7, NULL, 20, 0, 0, 8, 123);",
+            NULL, NULL, NULL) == SQLITE_OK,
+        "%s", sqlite3_errmsg(db));
+  sqlite3_close(db);
+  CHECK(tune_db_open(path, 0, &db, err, sizeof err) == 0, "the version 1 database: %s", err);
+  key_row(&r, "x=2", 1e-3), r.status = "pruned";
+  CHECK(tune_db_put(db, &r, err, sizeof err) == 0, "a pruned row after the migration: %s", err);
+  sqlite3_close(db);
+  CHECK(time_of(path, "x=1") == 4e-3 &&
+            count_rows(path, "variant = 'x=1' AND registers = 20 AND measured_at = 123") == 1,
+        "the version 1 row was not kept");
+  CHECK(count_rows(path, "status = 'pruned'") == 1);
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, NULL);
+  CHECK(st && sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "2"),
+        "schema_version is not 2 after the migration");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  free(path);
+}
+
+/* The pruning sweep on vadd_tune: 11 variants compile, their model times tie (DRAM-bound), 2 are
+ * checked and pass, the other 9 are pruned as not checked; the constraints' 4 refusals as before. */
+static void test_pruning(const char *dir) {
+  kiln_session *s = kiln_session_new();
+  char *path = path_in(dir, "prune.db");
+  kiln_tune_summary sum;
+  kiln_tune_opts o = {.sim = 1, .jobs = 2, .seed = test_rand64() % 1000, .check_best = 2};
+  const char *sets[] = {"n=1100"};
+  CHECK(sweep(s, path, &o, sets, 1, &sum) == KILN_OK, "%s", kiln_error(s));
+  CHECK(sum.measured == 15 && sum.ok == 2 && sum.refused == 4 && sum.pruned == 9 && sum.checked == 2,
+        "measured %ld ok %ld refused %ld pruned %ld checked %ld", sum.measured, sum.ok, sum.refused,
+        sum.pruned, sum.checked);
+  CHECK(count_rows(path, "1") == 15 && count_rows(path, "status = 'pending'") == 0, "rows");
+  CHECK(count_rows(path, "status = 'ok' AND time_source = 'model' AND error >= 0 AND error < 1e-6") == 2,
+        "the checked rows");
+  CHECK(count_rows(path, "status = 'pruned' AND reason LIKE 'not checked: model %'") +
+                count_rows(path, "status = 'pruned' AND reason LIKE 'model: %'") ==
+            9,
+        "pruning reasons");
+  CHECK(sweep(s, path, &o, sets, 1, &sum) == KILN_OK && sum.measured == 0 && sum.done == 15,
+        "the second run measured %ld", sum.measured);
+  kiln_session_free(s);
+  free(path);
+}
+
 int main(void) {
   test_rand_seed(test_seed());
   char *dir = test_scratch_dir("tune");
+  test_migrate(dir);
+  test_pruning(dir);
   test_put_has(dir);
   test_refused(dir);
   test_concurrent(dir);
