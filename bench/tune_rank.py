@@ -91,7 +91,8 @@ def main():
     for recipe, sets, space in CASES:
         common = ["--jobs", a.jobs, "--budget", a.budget, "--strategy", "random", "--target", a.target]
         tune(a.kiln, recipe, sets, space, db, common + ["--reps", "50", "--flush-l2"])
-        tune(a.kiln, recipe, sets, space, db, common + ["--sim"])
+        # every variant ranked by the model (no pruning), to compare with every timed one
+        tune(a.kiln, recipe, sets, space, db, common + ["--sim", "--prune-model", "off", "--check-best", "all"])
         name = os.path.basename(recipe)[:-4]
         problem = sqlite3.connect(db).execute(
             "SELECT problem FROM results WHERE recipe = ? ORDER BY measured_at DESC LIMIT 1", (name,)

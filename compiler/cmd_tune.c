@@ -7,6 +7,7 @@
  *             [--budget N|TIME] [--strategy exhaustive|random] [--seed S] [--accuracy TOL]
  *             [--shard I/N] [--target sm_XX] [--sim] [--check-set NAME=VALUE]... [--no-check]
  *             [--reps N] [--warmup N] [--flush-l2] [--timeout S] [--json] [--plot FILE.svg] [--top N]
+ *             [--prune-model X|off] [--check-best N|all]
  *             [--slurm N [--partition P] [--slurm-dir DIR] [--dry-run]]
  *   kiln tune merge A.db B.db ... -o ALL.db
  *   kiln tune report DB [--json] [--plot FILE.svg] [--accuracy TOL] [--top N]

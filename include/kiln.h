@@ -416,8 +416,11 @@ typedef struct {
 /* Sweeps r's tuning space for the problem r's settings give (knobs set with kiln_recipe_set are
  * pinned): enumerate, skip the constraints' refusals, compile in o->jobs processes, prune by the
  * target's limits and ptxas's report, check against the reference, time on the GPU or rank by the
- * model. Every variant's row is written to db as soon as it is measured; variants db holds already
- * are not measured again. KILN_ERR_USAGE for a bad option or space, KILN_ERR_INPUT for a recipe
+ * model. With o->prune_model / o->check_best (the default on the simulator) every variant's model
+ * bound is counted first, and only those that can still win are compiled and checked; the others
+ * are written pruned with why (docs/tuning.md, "Pruning"). Every variant's row is written to db as
+ * soon as it is measured (pending between the pruning sweep's steps); variants db holds already are
+ * not measured again. KILN_ERR_USAGE for a bad option or space, KILN_ERR_INPUT for a recipe
  * error, KILN_ERR_SYSTEM if the database cannot be written. */
 kiln_status kiln_tune_run(kiln_recipe *r, kiln_tune_db *db, const kiln_tune_opts *o, kiln_tune_summary *out);
 

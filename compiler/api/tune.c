@@ -11,6 +11,10 @@
  *   4. a worker past its time is killed and its row written as timeout; with a GPU, a worker's
  *      survivor is checked and timed by this process, one at a time (tune_gpu.c);
  *   5. progress on stderr after each variant: compiled, checked, timed, the best so far, the ETA.
+ * With pruning (the default on the simulator: docs/tuning.md, "Pruning") step 3's worker only counts
+ * the model's bound on the tile IR and writes the row pending; then pending rows are compiled in the
+ * order of their bound while it can still enter the best check_best or stay within prune x the best,
+ * checked in model order until check_best passed, and the rest written pruned with why.
  * A sweep killed at any point loses only the variants its workers were measuring. No SQLite
  * connection is open across fork() (SQLite's locks are per process): the parent opens one for each
  * read or write while the sweep runs, each worker its own.
