@@ -47,6 +47,15 @@ static int64_t code_at(const double *planes, int nplanes, int64_t plane_stride, 
   return u;
 }
 
+/* Where element k of a row of K lives in the packed layout with groups of G elements (G = 0: one
+   group): word *w, bit *b (recipes/lib/bitgemm_enc.lua). */
+static void packed_pos(int64_t K, int64_t G, int64_t k, int64_t *w, int64_t *b) {
+  int64_t g = G > 0 ? k / G : 0, base = g * G, len = G > 0 && K - base > G ? G : K - base;
+  int64_t gw = (len + 31) / 32, kl = k - base;
+  *w = g * (G / 32) + kl % gw;
+  *b = kl / gw;
+}
+
 static int64_t value_of(int64_t u, int bits, int is_signed) {
   return is_signed && (u >> (bits - 1)) ? u - ((int64_t)1 << bits) : u;
 }
@@ -145,14 +154,47 @@ int ref_bitgemm(const ref_call *c) {
   if (s.p < 1 || s.p > 8 || s.q < 1 || s.q > 8 || c->args[xa].dims[0] != s.q * s.m ||
       c->args[wb].dims[0] != s.kw || c->args[wb].dims[1] != s.p * s.n || e.K > 32 * s.kw)
     return shape_error(c, "bitgemm");
+  int G = setting_int(c, "G", 0);
   int64_t *sum = malloc((size_t)(s.m * s.n > 0 ? s.m * s.n : 1) * sizeof *sum);
-  if (!sum || plane_sums(&s, c->data[xa], c->data[wb], 0, s.kw, sum)) {
+  if (!sum) return -1;
+  if (G <= 0) {
+    if (plane_sums(&s, c->data[xa], c->data[wb], 0, s.kw, sum)) {
+      free(sum);
+      return -1;
+    }
+    for (int64_t i = 0; i < s.m; i++)
+      for (int64_t j = 0; j < s.n; j++) c->data[y][i * s.n + j] = epilogue(c, &e, sum[i * s.n + j], i, j);
+    free(sum);
+    return 0;
+  }
+  /* per-group scales: sw [groups, N]; group g is the words g*G/32 .. (the grouped layout), its exact
+     i32 product scaled by sw[g, n], the groups summed, then the per-token scale (double) */
+  int64_t gw = G / 32, ng = (e.K + G - 1) / G;
+  if (G % 32 || ref_find(c, "sw", 1, 1) < 0 || c->args[ref_find(c, "sw", 1, 1)].dims[0] != ng * s.n ||
+      (ng - 1) * gw >= s.kw) {
+    free(sum);
+    return shape_error(c, "bitgemm (G)");
+  }
+  double *acc = calloc((size_t)(s.m * s.n > 0 ? s.m * s.n : 1), sizeof *acc);
+  if (!acc) {
     free(sum);
     return -1;
   }
+  for (int64_t g = 0; g < ng; g++) {
+    int64_t lo = g * gw, hi = lo + gw < s.kw ? lo + gw : s.kw;
+    if (plane_sums(&s, c->data[xa], c->data[wb], lo, hi, sum)) {
+      free(sum);
+      free(acc);
+      return -1;
+    }
+    for (int64_t i = 0; i < s.m; i++)
+      for (int64_t j = 0; j < s.n; j++)
+        acc[i * s.n + j] += (double)wrap32(sum[i * s.n + j]) * e.sw[g * s.n + j];
+  }
   for (int64_t i = 0; i < s.m; i++)
-    for (int64_t j = 0; j < s.n; j++) c->data[y][i * s.n + j] = epilogue(c, &e, sum[i * s.n + j], i, j);
+    for (int64_t j = 0; j < s.n; j++) c->data[y][i * s.n + j] = ref_round(c, acc[i * s.n + j] * e.sx[i]);
   free(sum);
+  free(acc);
   return 0;
 }
 
@@ -206,6 +248,7 @@ int ref_bitpack_w(const ref_call *c) {
   int back = ref_find(c, "back", 1, 2), rt = setting_int(c, "roundtrip", 0);
   if (w < 0 || wb < 0 || sb < 0 || back < 0) return -1;
   int p = setting_int(c, "p", 4), sgn = !ref_setting(c, "enc") || setting_is(c, "enc", "signed");
+  int64_t G = setting_int(c, "G", 0);
   int64_t n = c->args[w].dims[0], K = c->args[w].dims[1], kw = (K + 31) / 32;
   if (p < 1 || p > 8 || c->args[wb].dims[0] != kw || c->args[wb].dims[1] != p * n ||
       c->args[sb].dims[0] != n) {
@@ -222,9 +265,11 @@ int ref_bitpack_w(const ref_call *c) {
       int code = (int)W[j * K + k] & mask;
       s += value_of(code, p, sgn);
       if (rt) c->data[back][j * K + k] = (double)value_of(code, p, sgn);
+      int64_t wi, bi;
+      packed_pos(K, G, k, &wi, &bi);
       for (int i = 0; i < p; i++) {
-        double *word = &WB[(k % kw) * p * n + i * n + j];
-        *word = (double)((uint32_t)*word | (uint32_t)((code >> i) & 1) << (k / kw));
+        double *word = &WB[wi * p * n + i * n + j];
+        *word = (double)((uint32_t)*word | (uint32_t)((code >> i) & 1) << bi);
       }
     }
     c->data[sb][j] = (double)wrap32(s);
@@ -239,6 +284,7 @@ int ref_bitpack_act(const ref_call *c) {
   int rt = setting_int(c, "roundtrip", 0);
   if (x < 0 || xa < 0 || sx < 0 || sa < 0 || zp < 0 || back < 0) return -1;
   int q = setting_int(c, "q", 4);
+  int64_t G = setting_int(c, "G", 0);
   int sgn = !ref_setting(c, "enc") || setting_is(c, "enc", "signed"), uns = setting_is(c, "enc", "unsigned");
   int64_t m = c->args[x].dims[0], K = c->args[x].dims[1], kw = (K + 31) / 32;
   if (q < 1 || q > 8 || (sgn && q < 2) || c->args[xa].dims[0] != q * m || c->args[xa].dims[1] != kw ||
@@ -279,9 +325,11 @@ int ref_bitpack_act(const ref_call *c) {
       }
       s += code;
       if (rt) c->data[back][r * K + k] = code;
+      int64_t wi, bi;
+      packed_pos(K, G, k, &wi, &bi);
       for (int i = 0; i < q; i++) {
-        double *word = &XA[(i * m + r) * kw + k % kw];
-        *word = (double)((uint32_t)*word | (uint32_t)((code & qm) >> i & 1) << (k / kw));
+        double *word = &XA[(i * m + r) * kw + wi];
+        *word = (double)((uint32_t)*word | (uint32_t)((code & qm) >> i & 1) << bi);
       }
     }
     c->data[sx][r] = scale;
