@@ -85,25 +85,8 @@ return kiln.recipe {
       return k.minimum(lo, t:min(2)), k.maximum(hi, t:max(2))
     end)
 
-    local amax = k.maximum(hi, -lo)
-    local range, top
-    if p.enc == "signed" then
-      range, top = amax, (1 << (Q - 1)) - 1
-    elseif p.enc == "unsigned" then
-      range, top = hi - lo, qm
-    else
-      range, top = amax, qm
-    end
-    local pos = range:gt(0)
-    local scale = range / top
-    local inv = k.where(pos, k.full({ 1, BM, 1 }, top, "f32") / range, 0)
-    local z = k.full({ 1, BM, 1 }, 0, "i32")
-    if p.enc == "unsigned" then
-      z = k.minimum(k.maximum(k.cast(k.fma(-lo, inv, 0.5), "i32"), 0), qm)
-    end
-    local zf = k.cast(z, "f32") + 0.5 -- exact: z is a small whole number
-    local half_inv = inv * 0.5
-    local c_bip = k.full({ 1, BM, 1 }, 1 << (Q - 1), "f32")
+    local qz = enc.quantizer(k, p.enc, Q, lo, hi)
+    local scale, z = qz.scale, qz.z
     local stats = { 1, M, 1 }
     k.store(k.view(k.args.sx, stats), { 0, row, 0 }, scale)
     k.store(k.view(k.args.zpa, stats), { 0, row, 0 }, z)
@@ -122,15 +105,7 @@ return kiln.recipe {
         local vals = k.full({ 1, BM, BW }, 0, "i32")
         for b = 0, 31 do
           local t = k.cast(k.load(x, { 0, row, gbase + gw * b + kk }, { 1, BM, BW }), "f32")
-          local code
-          if p.enc == "signed" then
-            local r = k.where(t:ge(0), k.fma(t, inv, 0.5), k.fma(t, inv, -0.5))
-            code = k.minimum(k.maximum(k.cast(r, "i32"), -top - 1), top)
-          elseif p.enc == "unsigned" then
-            code = k.minimum(k.maximum(k.cast(k.fma(t, inv, zf), "i32"), 0), qm)
-          else
-            code = k.minimum(k.maximum(k.cast(k.fma(t, half_inv, c_bip), "i32"), 0), qm)
-          end
+          local code = qz.code(t)
           local inside = (w + gw * b + gbase):lt(K)
           code = k.where(inside, code, 0)
           vals = vals + k.where(live, code, 0)

@@ -10,6 +10,15 @@ local function swizzle(cols) -- u32 columns per row -> 16-byte chunks
   return chunks >= 2 and math.min(8, chunks) or 0
 end
 
+-- A knob that only some of the family's recipes have (G, act, order): its value, or def where the
+-- recipe has no such knob.
+local function opt(p, name, def)
+  local ok, v = pcall(function() return p[name] end)
+  if ok and v ~= nil then return v end
+  return def
+end
+M.opt = opt
+
 -- The knobs every variant shares, checked (the recipe's body calls this first, so that an error
 -- names its line); returns the encodings the loop multiplies. no_zp: a variant without the zp knob.
 function M.encodings(p, no_zp)
@@ -17,6 +26,9 @@ function M.encodings(p, no_zp)
   enc.check_range("q", p.q, 1, 8, 3)
   local bip = p.enc == "bipolar"
   if not no_zp and p.zp and (bip or p.a_signed) then error("zp applies to unsigned int activations (enc = int, a_signed = 0)", 2) end
+  if opt(p, "act", "packed") ~= "packed" and not bip and not p.a_signed and not p.zp then
+    error("act = " .. p.act .. " with unsigned activations needs zp = 1 (the fused quantiser is asymmetric)", 2)
+  end
   if bip then return "unsigned", "unsigned" end -- the loop multiplies the codes
   return p.w_signed and "signed" or "unsigned", p.a_signed and "signed" or "unsigned"
 end
@@ -38,7 +50,7 @@ local function step_products(k, p, wenc, aenc, sA, sB, acc)
     if neg then return -k.dot(a, b, -r, "b1_and") end
     return k.dot(a, b, r, "b1_and")
   end
-  local order = p.order or "diag"
+  local order = opt(p, "order", "diag")
   if order == "diag" then
     local R
     for s = P + Q - 2, 0, -1 do
@@ -83,7 +95,7 @@ end
 -- The group knob G of the GEMM checked against its K tile (32 BLOCK_KW elements) and the
 -- encodings it supports; returns G (0: no groups).
 function M.check_group(p, recipe)
-  local G = p.G or 0
+  local G = opt(p, "G", 0)
   enc.check_group(recipe, G, 32 * p.BLOCK_KW, "32 * BLOCK_KW", 3)
   if G > 0 then
     if p.enc ~= "int" or p.zp then
@@ -100,56 +112,126 @@ end
 -- With G > 0 (per-group weight scales, sw [groups, N]) it returns instead the f32 tile
 -- sum_g sw[g, n] I_g, where I_g is the exact i32 product over group g (words g*G/32 ..): the i32
 -- sum is scaled and added to the f32 tile at each group's last step and restarts from 0.
+-- With act ~= "packed" the activations are x [M, K] (f16/bf16), quantised in the kernel (the
+-- quantiser of recipes/bitpack_act.lua, per row) and packed into the shared planes per step; the
+-- second result is then the rows' {sx, zpa, sa} for the epilogue (nil otherwise).
 function M.mainloop(k, p, row, col, lo, hi, no_zp)
   local wenc, aenc = M.encodings(p, no_zp)
   local Mv, N, Kw = k.args.M, k.args.N, k.args.Kw
   local BM, BN, BW, P, Q = p.BLOCK_M, p.BLOCK_N, p.BLOCK_KW, p.p, p.q
-  local G = p.G or 0
+  local G = opt(p, "G", 0)
   -- rows past M of a tile read the next plane's rows: they reach only rows of Y that are not stored
   local xa = k.view(k.args.xa, { Mv * Q, Kw })
   local wb = k.view(k.args.wb, { Kw, N * P })
   local sA, sB = {}, {}
   for i = 0, Q - 1 do sA[i] = k.alloc_shared("u32", { BM, BW }, { swizzle = swizzle(BW) }) end
   for j = 0, P - 1 do sB[j] = k.alloc_shared("u32", { BW, BN }, { swizzle = swizzle(BN) }) end
-  local function load_step(kk)
-    for i = 0, Q - 1 do k.copy(xa, { Mv * i + row, kk }, sA[i]) end
+  local K = k.args.K
+  local fused = opt(p, "act", "packed") ~= "packed"
+  local qz, x, wcol
+  if fused then
+    -- the activation packer fused into the prologue: the rows' range first (x read once more
+    -- below, mostly from L1/L2), then per step the planes quantised in registers and stored
+    x = k.view(k.args.x, { Mv, K })
+    local BK = 32 * BW
+    local lo0, hi0 = k.full({ BM, 1 }, 0, "f32"), k.full({ BM, 1 }, 0, "f32")
+    local rlo, rhi = k.range(0, K, BK, { lo0, hi0 }, function(kc, rlo, rhi)
+      local t = k.cast(k.load(x, { row, kc }, { BM, BK }), "f32")
+      return k.minimum(rlo, t:min(1)), k.maximum(rhi, t:max(1))
+    end)
+    local qenc = p.enc == "bipolar" and "bipolar" or (p.a_signed and "signed" or "unsigned")
+    qz = enc.quantizer(k, qenc, Q, rlo, rhi)
+    wcol = k.iota({ BM, BW }, 1)
+  end
+  -- the planes of step kk (fused: and the sum of the step's codes, [BM, 1])
+  local function load_step(kk, asum)
     for j = 0, P - 1 do k.copy(wb, { kk, N * j + col }, sB[j]) end
+    if not fused then
+      for i = 0, Q - 1 do k.copy(xa, { Mv * i + row, kk }, sA[i]) end
+      k.barrier()
+      return asum
+    end
+    -- the step's words lie in one group (G a multiple of the step): bit b of its word wl is
+    -- element gbase + gw*b + wl (recipes/lib/bitgemm_enc.lua)
+    local gbase, wl, gw = k.const(0, "i32"), kk, Kw
+    if G > 0 then
+      local g = kk / (G // 32)
+      gbase, wl = g * G, kk - g * (G // 32)
+      gw = k.minimum(k.const(G // 32, "i32"), Kw - g * (G // 32))
+    end
+    local w = wcol + wl
+    local live = w:lt(gw) -- words past the group (past Kw) stay zero
+    local words = {}
+    for i = 0, Q - 1 do words[i] = k.full({ BM, BW }, 0, "u32") end
+    local vals = k.full({ BM, BW }, 0, "i32")
+    for b = 0, 31 do
+      local t = k.cast(k.load(x, { row, gbase + gw * b + wl }, { BM, BW }), "f32")
+      local code = k.where(live & (w + gw * b + gbase):lt(K), qz.code(t), 0)
+      vals = vals + code
+      local u = k.cast(code & ((1 << Q) - 1), "u32")
+      for i = 0, Q - 1 do words[i] = words[i] | (((u >> i) & 1) << b) end
+    end
+    for i = 0, Q - 1 do k.store_shared(sA[i], words[i]) end
     k.barrier()
+    return asum + vals:sum(1)
   end
   local acc0 = k.full({ BM, BN }, 0, "i32")
+  local asum0 = k.full({ BM, 1 }, 0, "i32")
+  local function stats(asum)
+    if not fused then return nil end
+    return { sx = qz.scale, zpa = qz.z, sa = asum }
+  end
+  -- the code sums are carried only when the prologue is fused
+  local function carried(...) if fused then return ... end return (select(1, ...)) end
   if G == 0 then
-    return k.range(lo, hi, BW, { acc0 }, function(kk, acc)
-      load_step(kk)
+    local inits = fused and { acc0, asum0 } or { acc0 }
+    local acc, asum = k.range(lo, hi, BW, inits, function(kk, acc, asum)
+      asum = load_step(kk, asum)
       local R = step_products(k, p, wenc, aenc, sA, sB, acc)
       k.barrier()
-      return R
+      return carried(R, asum)
     end, { stages = p.stages })
+    return acc, stats(asum)
   end
   local Gw = G // 32
-  local K = k.args.K
   local sw = k.view(k.args.sw, { (K + (G - 1)) / G, N })
   local function flush(R, accf, kk)
     local scale = k.load(sw, { kk / Gw, col }, { 1, BN })
     return k.fma(k.cast(R, "f32"), scale, accf)
   end
-  local _, accf = k.range(lo, hi, BW, { acc0, k.full({ BM, BN }, 0, "f32") }, function(kk, acc, accf)
-    load_step(kk)
+  local inits = { acc0, k.full({ BM, BN }, 0, "f32") }
+  if fused then inits[3] = asum0 end
+  local _, accf, asum = k.range(lo, hi, BW, inits, function(kk, acc, accf, asum)
+    asum = load_step(kk, asum)
     local R = step_products(k, p, wenc, aenc, sA, sB, acc)
     k.barrier()
-    if Gw == BW then return k.full({ BM, BN }, 0, "i32"), flush(R, accf, kk) end -- every step ends a group
+    local function out(a, b)
+      if fused then return a, b, asum end
+      return a, b
+    end
+    if Gw == BW then return out(k.full({ BM, BN }, 0, "i32"), flush(R, accf, kk)) end -- every step ends a group
     local last = ((kk + BW) % Gw):eq(0) | (kk + BW):ge(hi)
-    return k.if_(last, function() return k.full({ BM, BN }, 0, "i32"), flush(R, accf, kk) end, function() return R, accf end)
+    return out(k.if_(last, function() return k.full({ BM, BN }, 0, "i32"), flush(R, accf, kk) end,
+      function() return R, accf end))
   end, { stages = p.stages })
-  return accf
+  return accf, stats(asum)
 end
 
 -- The epilogue on the i32 sum v of tile (row, col): bipolar correction or zero point, then the
 -- scales for float outputs; stores to y. With G > 0, v is the f32 tile of group-scaled sums and
--- only the per-token scale sx is left.
-function M.epilogue(k, p, v, row, col)
+-- only the per-token scale sx is left. act: the fused prologue's per-row sx, zpa, sa ([BM, 1]
+-- tiles) instead of the tensors.
+function M.epilogue(k, p, v, row, col, act)
   local Mv, N, K = k.args.M, k.args.N, k.args.K
   local BM, BN, P, Q = p.BLOCK_M, p.BLOCK_N, p.p, p.q
-  local function col_m(t) return k.load(k.view(t, { Mv, 1 }), { row, 0 }, { BM, 1 }) end
+  local function col_m(t)
+    if act then -- fused activations: the prologue's per-row values
+      if t == k.args.sa then return act.sa end
+      if t == k.args.zpa then return act.zpa end
+      return act.sx
+    end
+    return k.load(k.view(t, { Mv, 1 }), { row, 0 }, { BM, 1 })
+  end
   local function row_n(t) return k.load(k.view(t, { 1, N }), { 0, col }, { 1, BN }) end
   if p.enc == "bipolar" then
     local pm, qm = (1 << P) - 1, (1 << Q) - 1
@@ -157,7 +239,7 @@ function M.epilogue(k, p, v, row, col)
   elseif p.zp then
     v = v - col_m(k.args.zpa) * row_n(k.args.sb)
   end
-  if (p.G or 0) > 0 then
+  if opt(p, "G", 0) > 0 then
     v = v * col_m(k.args.sx)
   elseif p.out ~= "i32" then
     v = k.cast(v, "f32") * col_m(k.args.sx) * row_n(k.args.sw)
