@@ -145,12 +145,13 @@ function M.mainloop(k, p, row, col, lo, hi, no_zp)
   end
   -- the planes of step kk (fused: and the sum of the step's codes, [BM, 1])
   local function load_step(kk, asum)
-    for j = 0, P - 1 do k.copy(wb, { kk, N * j + col }, sB[j]) end
     if not fused then
       for i = 0, Q - 1 do k.copy(xa, { Mv * i + row, kk }, sA[i]) end
+      for j = 0, P - 1 do k.copy(wb, { kk, N * j + col }, sB[j]) end
       k.barrier()
       return asum
     end
+    for j = 0, P - 1 do k.copy(wb, { kk, N * j + col }, sB[j]) end
     -- the step's words lie in one group (G a multiple of the step): bit b of its word wl is
     -- element gbase + gw*b + wl (recipes/lib/bitgemm_enc.lua)
     local gbase, wl, gw = k.const(0, "i32"), kk, Kw
