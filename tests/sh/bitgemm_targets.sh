@@ -46,7 +46,7 @@ for t in sm_80 sm_90a; do
   check bitgemm.lua "$t" p=8 q=8 a_signed=1 out=bf16 BLOCK_M=16 BLOCK_N=64 warps=2
   check bitgemm.lua "$t" p=3 q=5 zp=1 out=f16 BLOCK_M=16
   check bitgemm.lua "$t" order=a_outer
-  check bitgemm.lua "$t" order=w_outer BLOCK_N=32
+  check bitgemm.lua "$t" order=w_outer BLOCK_M=32
   check bitgemm.lua "$t" a_signed=1 out=f16 G=256
   check bitgemm.lua "$t" a_signed=1 out=f16 act=f16
   check bitgemm.lua "$t" a_signed=1 out=f16 act=f16 BLOCK_M=16 G=256
