@@ -2,7 +2,7 @@
 """bitgemm.py - kiln's low-bit GEMMs (docs/bitgemm.md) against cuBLAS f16 (torch.matmul) and cuBLASLt
 int8 (torch._int_mm), in the same process, on one GPU.
 
-    python3 bench/bitgemm.py [--kiln build/kiln] [--out bench/results] [--kinds W1A1,W2A2,W4A4,W3A5,W4A16]
+    python3 bench/bitgemm.py [--kiln build/kiln] [--out bench/results] [--kinds W1A1,W2A2,W4A4,W3A5,W4A4g,W4A4f,W4A16]
                              [--ms 1,4,16,64,256,4096] [--nk llama] [--set NAME=VALUE]... [--reps N]
     python3 bench/bitgemm.py --plan   # the kiln variants, grids and the rate kernels' PTX (no GPU;
                                       # ptxas checks the rate kernels when it is installed)
@@ -49,6 +49,8 @@ KINDS = {  # name: (recipe, settings)
     "W2A2": ("bitgemm", {"p": 2, "q": 2}),
     "W4A4": ("bitgemm", {"p": 4, "q": 4}),
     "W3A5": ("bitgemm", {"p": 3, "q": 5}),
+    "W4A4g": ("bitgemm", {"p": 4, "q": 4, "G": 128, "BLOCK_KW": 4}),  # per-group weight scales
+    "W4A4f": ("bitgemm", {"p": 4, "q": 4, "act": "f16"}),  # the activation packer fused into the GEMM
     "W4A16": ("w4a16", {"bits": 4}),
     "W8A16": ("w4a16", {"bits": 8}),
     "W3A16": ("w4a16", {"bits": 3}),
@@ -149,10 +151,11 @@ def settings_for(a, kind, m, n, k, sms):
     split = 1
     if recipe == "bitgemm":
         s.update({"enc": "int", "w_signed": 1, "a_signed": 1, "out": "f16"})
+        one_kernel = "G" in s or "act" in s  # the split-K kernels have neither
         if m <= 16:
             s.update({"BLOCK_M": 16, "BLOCK_N": 64, "warps": 4, "stages": 3})
             tiles = (n + 63) // 64
-            if tiles < 2 * sms:
+            if tiles < 2 * sms and not one_kernel:
                 split = min(16, max(2, (2 * sms + tiles - 1) // tiles))
                 while split > 1 and words(k) // split < 8:
                     split //= 2
@@ -204,8 +207,11 @@ def variants_of(a, kiln, target, kind, m, n, k, sms):
         v = variant(kiln, rp(recipe), target, as_list({x: y for x, y in s.items() if x != "split_k"}))
         out.append(("gemm", v, (cdiv(m, int(s["BLOCK_M"])), cdiv(n, int(s["BLOCK_N"])), 1)))
     if recipe == "bitgemm":
-        pk = variant(kiln, rp("bitpack_act"), target, ["q=%s" % s["q"], "enc=" + ("signed" if int(s["q"]) > 1 else "bipolar")])
-        out.append(("pack", pk, (cdiv(m, 16), 1, 1)))
+        # act = f16: the GEMM quantises x itself; the packer (the same quantiser) only gives the
+        # check its codes ("refpack", not timed)
+        pk = variant(kiln, rp("bitpack_act"), target, ["q=%s" % s["q"], "enc=" + ("signed" if int(s["q"]) > 1 else "bipolar")] +
+                     (["G=%s" % s["G"]] if "G" in s else []))
+        out.append(("pack" if s.get("act", "packed") == "packed" else "refpack", pk, (cdiv(m, 16), 1, 1)))
     return out
 
 
@@ -241,6 +247,14 @@ def plan(a, kiln, target):
 
 # ---- tensors, checks, timing ----
 
+def fused(vs):
+    return any(x == "act=f16" for x in vs[0][1].settings)
+
+
+def group_of(vs):
+    return next((int(x.split("=")[1]) for x in vs[0][1].settings if x.startswith("G=")), 0)
+
+
 def decode_planes(torch, planes, nplanes, rows, kw, k, signed):
     """planes int32 [nplanes, rows, kw] -> values [rows, k] (int64): bit b of word w is element b*kw + w."""
     shifts = torch.arange(32, device=planes.device, dtype=torch.int64)
@@ -263,7 +277,9 @@ def bench_bitgemm(torch, drv, vs, kind, m, n, k, p, q):
     sb = torch.zeros(n, device="cuda", dtype=i32)
     zpa = torch.zeros(m, device="cuda", dtype=i32)
     sx = torch.empty(m, device="cuda").uniform_(0.5, 1) / (k ** 0.5 * (1 << (q - 1)) * (1 << (p - 1)))
-    sw = torch.empty(n, device="cuda").uniform_(0.5, 1)
+    G = group_of(vs)
+    ng = (k + G - 1) // G if G else 1
+    sw = torch.empty(ng * n, device="cuda").uniform_(0.5, 1)
     y = torch.full((m, n), float("nan"), device="cuda", dtype=torch.float16)
     split = next((int(x.split("=")[1]) for x in vs[0][1].settings if x.startswith("split_k=")), 1)
     part = torch.empty(m, split * n, device="cuda", dtype=i32) if split > 1 else None
@@ -272,21 +288,23 @@ def bench_bitgemm(torch, drv, vs, kind, m, n, k, p, q):
     sx2, sa2, zp2 = torch.empty(m, device="cuda"), torch.empty(m, device="cuda", dtype=i32), torch.empty(
         m, device="cuda", dtype=i32)
     back = torch.empty(1, 1, device="cuda", dtype=i32)
+    one = torch.zeros(1, 1, device="cuda", dtype=i32)
     stream = torch.cuda.current_stream().cuda_stream
     scal = {"M": m, "N": n, "K": k, "Kw": kw}
-    launches, packs = [], []
+    launches, packs, refpacks = [], [], []
     for role, v, grid in vs:
-        if role == "pack":
+        if role in ("pack", "refpack"):
             t = {"x": x16, "xa": xa2, "sx": sx2, "sa": sa2, "zpa": zp2, "back": back}
         else:
-            t = {"xa": xa, "wb": wb, "sa": sa, "sb": sb, "zpa": zpa, "sx": sx, "sw": sw, "y": y, "part": part}
+            t = {"xa": one if fused(vs) else xa, "x": x16 if fused(vs) else one.half(), "wb": wb, "sa": sa, "sb": sb,
+                 "zpa": zpa, "sx": sx, "sw": sw, "y": y, "part": part}
         sc = dict(scal)
         if role == "gemm" and split > 1:
             bw = int(next(x for x in v.settings if x.startswith("BLOCK_KW=")).split("=")[1])
             sc["CW"] = ((kw + split - 1) // split + bw - 1) // bw * bw
         args, keep = pack_args(v, t, sc)
         mod, fn = drv.load(v)
-        (packs if role == "pack" else launches).append((fn, grid, v, args, keep, mod))
+        {"pack": packs, "refpack": refpacks}.get(role, launches).append((fn, grid, v, args, keep, mod))
 
     def gemm():
         for fn, grid, v, args, _, _ in launches:
@@ -299,15 +317,25 @@ def bench_bitgemm(torch, drv, vs, kind, m, n, k, p, q):
     gemm()
     torch.cuda.synchronize()
     r, c = min(m, CHECK_ROWS), min(n, CHECK_COLS)
+    if fused(vs):  # the same codes and scales as the kernel's prologue (the same quantiser)
+        for fn, grid, v, args, _, _ in refpacks:
+            drv.launch(fn, grid, v.threads, v.shared, stream, args)
+        torch.cuda.synchronize()
+        xa, sx = xa2, sx2
     xv = decode_planes(torch, xa.view(q, m, kw)[:, :r], q, r, kw, k, True).double()
     wv = decode_planes(torch, wb.view(kw, p, n)[:, :, :c].permute(1, 2, 0).contiguous(), p, c, kw, k, True).double()
-    ref = (xv @ wv.t()) * sx[:r].double().view(r, 1) * sw[:c].double().view(1, c)
+    if G:  # group g is the words g*G/32 ..: element b*kw + w of the plain decoding sits in word w
+        grp = (torch.arange(k, device="cuda") % kw) // (G // 32)
+        ref = sum((xv * (grp == g)) @ wv.t() * sw.view(ng, n)[g, :c].double().view(1, c) for g in range(ng))
+        ref = ref * sx[:r].double().view(r, 1)
+    else:
+        ref = (xv @ wv.t()) * sx[:r].double().view(r, 1) * sw[:c].double().view(1, c)
     got = y[:r, :c].double()
     err = ((got - ref).abs() / ref.abs().clamp(min=ref.pow(2).mean().sqrt().item())).max().item()
     row = {"err": err, "ok": err <= 2e-3}
     row["kiln"] = time_ms(torch, gemm, 5, 30)
     row["pack"] = time_ms(torch, pack, 5, 30)
-    for _, _, _, _, _, mod in launches + packs:
+    for _, _, _, _, _, mod in launches + packs + refpacks:
         drv.unload(mod)
     return row
 
@@ -365,7 +393,7 @@ def baselines(torch, m, n, k):
 
 
 def bits_of(kind):
-    pq = re.match(r"W(\d+)A(\d+)", kind)
+    pq = re.match(r"W(\d+)A(\d+)", kind)  # W4A4g, W4A4f: the suffix names a variant, not a width
     return int(pq.group(1)), int(pq.group(2))
 
 
@@ -400,7 +428,7 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kiln", default=os.environ.get("KILN"), help="the kiln binary (default: $KILN, build/kiln, ./kiln)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
-    ap.add_argument("--kinds", default="W1A1,W2A2,W4A4,W3A5,W4A16,W8A16,W3A16")
+    ap.add_argument("--kinds", default="W1A1,W2A2,W4A4,W3A5,W4A4g,W4A4f,W4A16,W8A16,W3A16")
     ap.add_argument("--ms", default=",".join(str(m) for m in MS))
     ap.add_argument("--set", action="append", default=[], help="kiln knob for every problem, e.g. stages=4")
     ap.add_argument("--target", help="kiln target row (default: from the device)")

@@ -33,6 +33,10 @@ return kiln.recipe {
     a_signed = { false, true },
     zp = { false, true },
     out = { default = "i32", values = { "i32", "f32", "f16", "bf16" } },
+    G = { default = 0, values = { 0, 128, 256, 512 } },
+    order = { default = "diag", values = { "diag", "w_outer", "a_outer" } },
+    act = { default = "packed", values = { "packed", "f16" } },
+    dtype = { default = "f16", values = { "f16", "bf16" } },
     BLOCK_M = { default = 64, values = { 16, 32, 64, 128 } },
     BLOCK_N = { default = 64, values = { 16, 32, 64, 128 } },
     BLOCK_KW = { default = 8, values = { 4, 8, 16 } },
@@ -40,14 +44,20 @@ return kiln.recipe {
     stages = { default = 2, values = { 1, 2, 3, 4 } },
   },
   args = {
-    kiln.tensor("xa", "u32", { function(p) return p.q * p.M end, function(p) return enc.words(p.K) end }, "in"),
+    -- xa: packed activation planes (act = packed); x: the activations themselves (act = f16, of
+    -- type dtype), quantised in the kernel. The one not used is a single element.
+    kiln.tensor("xa", "u32", { function(p) return p.act == "packed" and p.q * p.M or 1 end,
+      function(p) return p.act == "packed" and enc.words(p.K) or 1 end }, "in"),
+    kiln.tensor("x", "dtype", { function(p) return p.act == "packed" and 1 or p.M end,
+      function(p) return p.act == "packed" and 1 or p.K end }, "in"),
     kiln.tensor("wb", "u32", { function(p) return enc.words(p.K) end, function(p) return p.p * p.N end }, "in"),
     -- sa: activation code sums (bipolar); sb: weight code sums (bipolar) or value sums (zp)
     kiln.tensor("sa", "i32", { "M" }, "in"),
     kiln.tensor("sb", "i32", { "N" }, "in"),
     kiln.tensor("zpa", "i32", { "M" }, "in"),
     kiln.tensor("sx", "f32", { "M" }, "in"),
-    kiln.tensor("sw", "f32", { "N" }, "in"),
+    -- sw: per-channel weight scales [N], or with G > 0 per-group ones [groups, N] (flat)
+    kiln.tensor("sw", "f32", { function(p) return enc.groups(p.K, p.G) * p.N end }, "in"),
     kiln.tensor("y", "out", { "M", "N" }, "out"),
     kiln.scalar("M", "i32"),
     kiln.scalar("N", "i32"),
@@ -65,12 +75,22 @@ return kiln.recipe {
     { M = 20, N = 36, K = 100, p = 4, q = 8, zp = 1, out = "f16" },
     { M = 20, N = 36, K = 170, p = 2, q = 6, enc = "bipolar", out = "bf16", BLOCK_KW = 4 },
     { M = 70, N = 20, K = 700, p = 5, q = 2, a_signed = 1, out = "f32", BLOCK_M = 128, warps = 8, stages = 1 },
+    { M = 19, N = 40, K = 600, p = 4, q = 4, a_signed = 1, out = "f32", G = 128, BLOCK_KW = 4 },
+    { M = 9, N = 36, K = 1100, p = 3, q = 5, out = "f16", G = 512, BLOCK_M = 16, BLOCK_N = 32 },
+    { M = 20, N = 24, K = 300, p = 3, q = 2, w_signed = 0, a_signed = 1, order = "w_outer" },
+    { M = 20, N = 24, K = 300, p = 2, q = 3, a_signed = 1, order = "a_outer", out = "bf16" },
+    { M = 20, N = 40, K = 700, p = 3, q = 5, a_signed = 1, act = "f16", out = "f32" },
+    { M = 9, N = 24, K = 300, p = 2, q = 3, zp = 1, act = "f16", dtype = "bf16", out = "f16", BLOCK_M = 16 },
+    { M = 9, N = 24, K = 650, p = 4, q = 4, enc = "bipolar", act = "f16", out = "f32", BLOCK_KW = 4 },
+    { M = 19, N = 40, K = 600, p = 4, q = 4, a_signed = 1, act = "f16", out = "f32", G = 128, BLOCK_KW = 4 },
   },
 
   body = function(k, p)
     loop.encodings(p)
+    loop.check_group(p, "bitgemm")
     local row = k.program_id(0) * p.BLOCK_M
     local col = k.program_id(1) * p.BLOCK_N
-    loop.epilogue(k, p, loop.mainloop(k, p, row, col, 0, k.args.Kw), row, col)
+    local acc, act = loop.mainloop(k, p, row, col, 0, k.args.Kw)
+    loop.epilogue(k, p, acc, row, col, act)
   end,
 }

@@ -24,6 +24,7 @@ return kiln.recipe {
     w_signed = { true, false },
     a_signed = { false, true },
     split_k = { default = 4, values = { 2, 4, 8, 16 } },
+    order = { default = "diag", values = { "diag", "w_outer", "a_outer" } },
     BLOCK_M = { default = 16, values = { 16, 32, 64 } },
     BLOCK_N = { default = 64, values = { 16, 32, 64, 128 } },
     BLOCK_KW = { default = 8, values = { 4, 8, 16 } },
@@ -45,6 +46,7 @@ return kiln.recipe {
     { M = 1, N = 40, K = 2000, p = 3, q = 5 },
     { M = 7, N = 70, K = 1500, p = 2, q = 2, enc = "bipolar", split_k = 8 },
     { M = 16, N = 24, K = 300, p = 8, q = 8, a_signed = 1, split_k = 16, BLOCK_N = 32 },
+    { M = 5, N = 40, K = 1200, p = 3, q = 4, a_signed = 1, order = "w_outer" },
   },
 
   body = function(k, p)

@@ -13,6 +13,9 @@
 -- does not depend on whether a compiler fuses a multiply and an add. Elements past K read 0 and
 -- give code 0 (every bit past K is zero, whatever the encoding).
 --
+-- With G > 0 the grouped layout of recipes/lib/bitgemm_enc.lua (each group of G elements packed on
+-- its own, for the GEMM's per-group scales); the scale and the sums stay per whole row.
+--
 -- One program per BLOCK_M rows: a first walk over the row finds its range, a second reads each
 -- word's 32 element runs (bit b of word kw is element b*Kw + kw) and writes the q planes. Tiles are
 -- rank 3 ([1, BLOCK_M, BLOCK_KW], x seen as [1, M, K], the planes as [q, M, Kw]) so that a tile's
@@ -32,6 +35,7 @@ return kiln.recipe {
     BLOCK_KW = { default = 4, values = { 1, 2, 4, 8 } },
     warps = { default = 4, values = { 1, 2, 4 } },
     roundtrip = { false, true },
+    G = { default = 0, values = { 0, 128, 256, 512 } },
   },
   args = {
     kiln.tensor("x", "dtype", { "M", "K" }, "in"),
@@ -59,12 +63,15 @@ return kiln.recipe {
     { M = 9, K = 300, q = 3, roundtrip = 1 },
     { M = 20, K = 97, q = 8, enc = "unsigned", roundtrip = 1, BLOCK_M = 8 },
     { M = 5, K = 64, q = 6, enc = "bipolar", roundtrip = 1 },
+    { M = 9, K = 650, q = 4, G = 128, roundtrip = 1 },
+    { M = 7, K = 300, q = 5, enc = "unsigned", G = 256, BLOCK_KW = 8 },
   },
 
   body = function(k, p)
     local M, K, Kw = k.args.M, k.args.K, k.args.Kw
     local BM, BK, BW, Q = p.BLOCK_M, p.BLOCK_K, p.BLOCK_KW, p.q
     enc.check_range("q", Q, 1, 8)
+    enc.check_group("bitpack_act", p.G, nil, nil, 2)
     if p.enc == "signed" and Q < 2 then error("enc = signed needs q >= 2 (a 1-bit signed code holds only 0 and -1)", 0) end
     local x = k.view(k.args.x, { 1, M, K }, { 1, K, 1 })
     local xa = k.view(k.args.xa, { Q, M, Kw }, { M * Kw, Kw, 1 })
@@ -78,72 +85,55 @@ return kiln.recipe {
       return k.minimum(lo, t:min(2)), k.maximum(hi, t:max(2))
     end)
 
-    local amax = k.maximum(hi, -lo)
-    local range, top
-    if p.enc == "signed" then
-      range, top = amax, (1 << (Q - 1)) - 1
-    elseif p.enc == "unsigned" then
-      range, top = hi - lo, qm
-    else
-      range, top = amax, qm
-    end
-    local pos = range:gt(0)
-    local scale = range / top
-    local inv = k.where(pos, k.full({ 1, BM, 1 }, top, "f32") / range, 0)
-    local z = k.full({ 1, BM, 1 }, 0, "i32")
-    if p.enc == "unsigned" then
-      z = k.minimum(k.maximum(k.cast(k.fma(-lo, inv, 0.5), "i32"), 0), qm)
-    end
-    local zf = k.cast(z, "f32") + 0.5 -- exact: z is a small whole number
-    local half_inv = inv * 0.5
-    local c_bip = k.full({ 1, BM, 1 }, 1 << (Q - 1), "f32")
+    local qz = enc.quantizer(k, p.enc, Q, lo, hi)
+    local scale, z = qz.scale, qz.z
     local stats = { 1, M, 1 }
     k.store(k.view(k.args.sx, stats), { 0, row, 0 }, scale)
     k.store(k.view(k.args.zpa, stats), { 0, row, 0 }, z)
 
     local wcol = k.iota({ 1, BM, BW }, 2)
     local sum0 = k.full({ 1, BM, 1 }, 0, "i32")
-    local sum = k.range(0, Kw, BW, { sum0 }, function(kk, sum)
-      local words = {}
-      for i = 0, Q - 1 do words[i] = k.full({ 1, BM, BW }, 0, "u32") end
-      local w = wcol + kk
-      local live = w:lt(Kw)
-      local vals = k.full({ 1, BM, BW }, 0, "i32")
-      for b = 0, 31 do
-        local t = k.cast(k.load(x, { 0, row, Kw * b + kk }, { 1, BM, BW }), "f32")
-        local code
-        if p.enc == "signed" then
-          local r = k.where(t:ge(0), k.fma(t, inv, 0.5), k.fma(t, inv, -0.5))
-          code = k.minimum(k.maximum(k.cast(r, "i32"), -top - 1), top)
-        elseif p.enc == "unsigned" then
-          code = k.minimum(k.maximum(k.cast(k.fma(t, inv, zf), "i32"), 0), qm)
-        else
-          code = k.minimum(k.maximum(k.cast(k.fma(t, half_inv, c_bip), "i32"), 0), qm)
+    -- per group (G = 0: the whole row): bit b of word wbase + kk is element gbase + gw*b + kk
+    local sum = enc.each_group(k, p.G, K, Kw, { sum0 }, function(gbase, wbase, gw, sum)
+      -- the planes seen as ending at the group's last word: a tile's words past it are not stored
+      local xag = k.view(k.args.xa, { Q, M, wbase + gw }, { M * Kw, Kw, 1 })
+      return k.range(0, gw, BW, { sum }, function(kk, sum)
+        local words = {}
+        for i = 0, Q - 1 do words[i] = k.full({ 1, BM, BW }, 0, "u32") end
+        local w = wcol + kk
+        local live = w:lt(gw)
+        local vals = k.full({ 1, BM, BW }, 0, "i32")
+        for b = 0, 31 do
+          local t = k.cast(k.load(x, { 0, row, gbase + gw * b + kk }, { 1, BM, BW }), "f32")
+          local code = qz.code(t)
+          local inside = (w + gw * b + gbase):lt(K)
+          code = k.where(inside, code, 0)
+          vals = vals + k.where(live, code, 0)
+          local u = k.cast(code & qm, "u32")
+          for i = 0, Q - 1 do words[i] = words[i] | (((u >> i) & 1) << b) end
         end
-        local inside = (w + Kw * b):lt(K)
-        code = k.where(inside, code, 0)
-        vals = vals + k.where(live, code, 0)
-        local u = k.cast(code & qm, "u32")
-        for i = 0, Q - 1 do words[i] = words[i] | (((u >> i) & 1) << b) end
-      end
-      for i = 0, Q - 1 do k.store(xa, { i, row, kk }, words[i]) end
-      return sum + vals:sum(2)
+        for i = 0, Q - 1 do k.store(xag, { i, row, wbase + kk }, words[i]) end
+        return sum + vals:sum(2)
+      end)
     end)
     k.store(k.view(k.args.sa, stats), { 0, row, 0 }, sum)
     if p.roundtrip then
-      -- read back this program's words one word column at a time (no tile reaches past Kw)
+      -- read back this program's words one word column at a time (no tile reaches past Kw; a full
+      -- group's bits are all its own, the last group's bits past K are not stored)
       k.barrier()
       local back = k.view(k.args.back, { 1, M, K }, { 1, K, 1 })
-      k.range(0, Kw, 1, {}, function(kk)
-        local words = {}
-        for i = 0, Q - 1 do words[i] = k.load(xa, { i, row, kk }, { 1, BM, 1 }) end
-        for b = 0, 31 do
-          local code = k.full({ 1, BM, 1 }, 0, "u32")
-          for i = 0, Q - 1 do code = code | (((words[i] >> b) & 1) << i) end
-          local v = k.cast(code, "i32")
-          if p.enc == "signed" then v = k.where((v & (1 << (Q - 1))):ne(0), v - (1 << Q), v) end
-          k.store(back, { 0, row, Kw * b + kk }, v)
-        end
+      enc.each_group(k, p.G, K, Kw, {}, function(gbase, wbase, gw)
+        k.range(0, gw, 1, {}, function(kk)
+          local words = {}
+          for i = 0, Q - 1 do words[i] = k.load(xa, { i, row, wbase + kk }, { 1, BM, 1 }) end
+          for b = 0, 31 do
+            local code = k.full({ 1, BM, 1 }, 0, "u32")
+            for i = 0, Q - 1 do code = code | (((words[i] >> b) & 1) << i) end
+            local v = k.cast(code, "i32")
+            if p.enc == "signed" then v = k.where((v & (1 << (Q - 1))):ne(0), v - (1 << Q), v) end
+            k.store(back, { 0, row, gbase + gw * b + kk }, v)
+          end
+        end)
       end)
     end
   end,

@@ -6,6 +6,9 @@
 -- sums sb [N] the GEMM's epilogue needs: the sum over K of each column's codes (enc unsigned or
 -- bipolar) or of its two's-complement values (enc signed).
 --
+-- With G > 0 the grouped layout of recipes/lib/bitgemm_enc.lua (each group of G elements packed on
+-- its own, for the GEMM's per-group scales); sb stays the sum over the whole row.
+--
 -- One program per BLOCK_N columns walks the words in steps of BLOCK_KW; each step reads the 32
 -- element runs that fill a word's 32 bits (a [BLOCK_KW, 1, BLOCK_N] tile each, from w seen as
 -- [K, 1, N]) and writes each plane's [BLOCK_KW, 1, BLOCK_N] words of the output seen as
@@ -23,6 +26,7 @@ return kiln.recipe {
     BLOCK_KW = { default = 4, values = { 1, 2, 4, 8 } },
     warps = { default = 4, values = { 1, 2, 4 } },
     roundtrip = { false, true },
+    G = { default = 0, values = { 0, 128, 256, 512 } },
   },
   args = {
     kiln.tensor("w", "i8", { "N", "K" }, "in"),
@@ -47,50 +51,61 @@ return kiln.recipe {
     { N = 45, K = 300, p = 3, roundtrip = 1 },
     { N = 20, K = 97, p = 8, enc = "unsigned", roundtrip = 1, BLOCK_N = 16 },
     { N = 33, K = 64, p = 1, enc = "bipolar", roundtrip = 1 },
+    { N = 40, K = 650, p = 4, G = 128, roundtrip = 1 },
+    { N = 20, K = 300, p = 3, enc = "unsigned", G = 256, BLOCK_KW = 8 },
   },
 
   body = function(k, p)
     local N, K, Kw = k.args.N, k.args.K, k.args.Kw
     local BN, BW, P = p.BLOCK_N, p.BLOCK_KW, p.p
     enc.check_range("p", P, 1, 8)
+    enc.check_group("bitpack_w", p.G, nil, nil, 2)
     local mask = (1 << P) - 1
     local w = k.view(k.args.w, { K, 1, N }, { 1, 1, K })
     local wb = k.view(k.args.wb, { Kw, P, N }, { N * P, N, 1 })
     local col = k.program_id(0) * BN
     local wrow = k.iota({ BW, 1, BN }, 0)
     local sum0 = k.full({ 1, 1, BN }, 0, "i32")
-    local sum = k.range(0, Kw, BW, { sum0 }, function(kk, sum)
-      local words = {}
-      for j = 0, P - 1 do words[j] = k.full({ BW, 1, BN }, 0, "u32") end
-      local live = (wrow + kk):lt(Kw) -- words past Kw belong to no column's sum (and are not stored)
-      local vals = k.full({ BW, 1, BN }, 0, "i32")
-      for b = 0, 31 do
-        local code = k.cast(k.load(w, { Kw * b + kk, 0, col }, { BW, 1, BN }), "i32") & mask
-        local v = code
-        if p.enc == "signed" then v = k.where((code & (1 << (P - 1))):ne(0), code - (1 << P), code) end
-        vals = vals + k.where(live, v, 0)
-        local u = k.cast(code, "u32")
-        for j = 0, P - 1 do words[j] = words[j] | (((u >> j) & 1) << b) end
-      end
-      for j = 0, P - 1 do k.store(wb, { kk, j, col }, words[j]) end
-      return sum + vals:sum(0)
+    -- per group (G = 0: the whole row): bit b of word wbase + kk is element gbase + gw*b + kk
+    local sum = enc.each_group(k, p.G, K, Kw, { sum0 }, function(gbase, wbase, gw, sum)
+      -- the planes seen as ending at the group's last word: a tile's words past it are not stored
+      local wbg = k.view(k.args.wb, { wbase + gw, P, N }, { N * P, N, 1 })
+      return k.range(0, gw, BW, { sum }, function(kk, sum)
+        local words = {}
+        for j = 0, P - 1 do words[j] = k.full({ BW, 1, BN }, 0, "u32") end
+        local live = (wrow + kk):lt(gw) -- words past the group belong to no column's sum
+        local vals = k.full({ BW, 1, BN }, 0, "i32")
+        for b = 0, 31 do
+          local code = k.cast(k.load(w, { gbase + gw * b + kk, 0, col }, { BW, 1, BN }), "i32") & mask
+          local v = code
+          if p.enc == "signed" then v = k.where((code & (1 << (P - 1))):ne(0), code - (1 << P), code) end
+          vals = vals + k.where(live, v, 0)
+          local u = k.cast(code, "u32")
+          for j = 0, P - 1 do words[j] = words[j] | (((u >> j) & 1) << b) end
+        end
+        for j = 0, P - 1 do k.store(wbg, { wbase + kk, j, col }, words[j]) end
+        return sum + vals:sum(0)
+      end)
     end)
     k.store(k.view(k.args.sb, { 1, 1, N }), { 0, 0, col }, sum)
     if p.roundtrip then
       -- read back this program's words (all of them are its own) one word row at a time, so that
-      -- no tile reaches past Kw into another bit's elements
+      -- no tile reaches past the group into another bit's elements
       k.barrier()
       local back = k.view(k.args.back, { K, 1, N }, { 1, 1, K })
-      k.range(0, Kw, 1, {}, function(kk)
-        local words = {}
-        for j = 0, P - 1 do words[j] = k.load(wb, { kk, j, col }, { 1, 1, BN }) end
-        for b = 0, 31 do
-          local code = k.full({ 1, 1, BN }, 0, "u32")
-          for j = 0, P - 1 do code = code | (((words[j] >> b) & 1) << j) end
-          local v = k.cast(code, "i32")
-          if p.enc == "signed" then v = k.where((v & (1 << (P - 1))):ne(0), v - (1 << P), v) end
-          k.store(back, { Kw * b + kk, 0, col }, v)
-        end
+      enc.each_group(k, p.G, K, Kw, {}, function(gbase, wbase, gw)
+        k.range(0, gw, 1, {}, function(kk)
+          local words = {}
+          for j = 0, P - 1 do words[j] = k.load(wb, { wbase + kk, j, col }, { 1, 1, BN }) end
+          for b = 0, 31 do
+            local code = k.full({ 1, 1, BN }, 0, "u32")
+            for j = 0, P - 1 do code = code | (((words[j] >> b) & 1) << j) end
+            local v = k.cast(code, "i32")
+            if p.enc == "signed" then v = k.where((v & (1 << (P - 1))):ne(0), v - (1 << P), v) end
+            -- a full group's bits are all its own; the last group's bits past K are not stored
+            k.store(back, { gbase + gw * b + kk, 0, col }, v)
+          end
+        end)
       end)
     end
   end,

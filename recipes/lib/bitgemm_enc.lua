@@ -12,6 +12,12 @@
 -- when the packers read it.
 --   activation planes: u32 [q, M, Kw]   (plane i is rows i*M .. i*M + M - 1 of a [q*M, Kw] array)
 --   weight planes:     u32 [Kw, p, N]   (the [BKw, BN] tile of plane j is what the mma B operand reads)
+--
+-- Grouped layout (knob G > 0, per-group scales along K; G a multiple of 32): each group of G
+-- elements is packed on its own in the same order, into its own words: Gw = G / 32 words per group,
+-- group g in words g*Gw .. g*Gw + gw - 1 with gw = words(min(G, K - g*G)) (the last group may be
+-- shorter), bit b of its word w holding element g*G + b*gw + w. G = 0 is the whole row as one
+-- group (the plain layout above); either way Kw = words(K).
 local M = {}
 
 M.ENCODINGS = { "unsigned", "signed", "bipolar" }
@@ -32,5 +38,70 @@ end
 
 -- Words of packed bits for K elements.
 function M.words(K) return (K + 31) // 32 end
+
+-- The activation quantiser of recipes/bitpack_act.lua (and of the GEMM's fused prologue) for rows
+-- whose range is lo = min(x, 0), hi = max(x, 0) (f32 tiles with one column, any rank):
+--   signed    symmetric: s = amax / (2^(q-1) - 1), code = round(x / s), two's complement (q >= 2)
+--   unsigned  asymmetric: s = (hi - lo) / (2^q - 1), z = round(-lo / s),
+--             code = clamp(round(x / s) + z, 0, 2^q - 1); x ~ s (code - z)
+--   bipolar   s = amax / (2^q - 1), code = clamp(round((x / s + 2^q - 1) / 2)); x ~ s (2 code - (2^q - 1))
+-- Every rounding is half away from zero as one fma then a truncation. Returns {scale, z (i32), code}
+-- where code(t) maps an f32 tile (of the rows' shape, broadcast along the last dim) to its i32 codes
+-- (signed values for signed).
+function M.quantizer(k, enc, q, lo, hi)
+  local qm = (1 << q) - 1
+  local amax = k.maximum(hi, -lo)
+  local range, top
+  if enc == "signed" then
+    range, top = amax, (1 << (q - 1)) - 1
+  elseif enc == "unsigned" then
+    range, top = hi - lo, qm
+  else
+    range, top = amax, qm
+  end
+  local shape = k.shape(lo)
+  local inv = k.where(range:gt(0), k.full(shape, top, "f32") / range, 0)
+  local z = k.full(shape, 0, "i32")
+  if enc == "unsigned" then z = k.minimum(k.maximum(k.cast(k.fma(-lo, inv, 0.5), "i32"), 0), qm) end
+  local zf = k.cast(z, "f32") + 0.5 -- exact: z is a small whole number
+  local half_inv = inv * 0.5
+  local c_bip = k.full(shape, 1 << (q - 1), "f32")
+  local function code(t)
+    if enc == "signed" then
+      local r = k.where(t:ge(0), k.fma(t, inv, 0.5), k.fma(t, inv, -0.5))
+      return k.minimum(k.maximum(k.cast(r, "i32"), -top - 1), top)
+    elseif enc == "unsigned" then
+      return k.minimum(k.maximum(k.cast(k.fma(t, inv, zf), "i32"), 0), qm)
+    end
+    return k.minimum(k.maximum(k.cast(k.fma(t, half_inv, c_bip), "i32"), 0), qm)
+  end
+  return { scale = range / top, z = z, code = code }
+end
+
+-- Groups of G elements along K (G = 0: one group).
+function M.groups(K, G) return G > 0 and (K + G - 1) // G or 1 end
+
+-- The knob G of a packer or GEMM checked (0, or a positive multiple of 32; mult, when given, is the
+-- K tile in elements G must be a multiple of, named by tile_knob). The error names the recipe.
+function M.check_group(recipe, G, mult, tile_knob, level)
+  if type(G) ~= "number" or G ~= math.floor(G) or G < 0 or G % 32 ~= 0 then
+    error(recipe .. ": G = " .. tostring(G) .. " must be 0 (no groups) or a positive multiple of 32", level or 2)
+  end
+  if G > 0 and mult and G % mult ~= 0 then
+    error(recipe .. ": G = " .. G .. " is not a multiple of the K tile (" .. tile_knob .. ": " .. mult .. " elements)",
+      level or 2)
+  end
+end
+
+-- Calls fn(gbase, wbase, gw, carried...) once per group of the packed layout (K elements, Kw words):
+-- gbase is the group's first element, wbase its first word, gw its word count (scalars); returns
+-- the carried values. G = 0: once, with (0, 0, Kw), no loop.
+function M.each_group(k, G, K, Kw, inits, fn)
+  if G == 0 then return fn(k.const(0, "i32"), k.const(0, "i32"), Kw, table.unpack(inits)) end
+  local Gw = G // 32
+  return k.range(0, (K + (G - 1)) / G, 1, inits, function(g, ...)
+    return fn(g * G, g * Gw, k.minimum(k.const(Gw, "i32"), Kw - g * Gw), ...)
+  end)
+end
 
 return M

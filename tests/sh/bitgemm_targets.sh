@@ -9,7 +9,9 @@
 #   4. bench/bitgemm.py --plan builds the variants the GPU benchmark runs (on sm_80 and sm_90a) and
 #      ptxas accepts its hand-written mma rate kernels (when python3 is installed);
 #   5. the recipes' own errors (knobs out of range, zp on a signed or bipolar side, G not a multiple
-#      of BLOCK_KW, a 1-bit signed activation) name the recipe line.
+#      of BLOCK_KW (w4a16) or of the K tile (bitgemm, the packers), groups with bipolar, zp or i32,
+#      act = f16 on unsigned activations without zp, a 1-bit signed activation) name the recipe line.
+# The new knobs (order, G, act) get their own ptxas runs and b1 mma counts.
 # Without ptxas the PTX is still emitted and checked (the spill report is skipped).
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -43,6 +45,13 @@ for t in sm_80 sm_90a; do
   check bitgemm.lua "$t" p=2 q=2 enc=bipolar out=f16
   check bitgemm.lua "$t" p=8 q=8 a_signed=1 out=bf16 BLOCK_M=16 BLOCK_N=64 warps=2
   check bitgemm.lua "$t" p=3 q=5 zp=1 out=f16 BLOCK_M=16
+  check bitgemm.lua "$t" order=a_outer
+  check bitgemm.lua "$t" order=w_outer BLOCK_M=32
+  check bitgemm.lua "$t" a_signed=1 out=f16 G=256
+  check bitgemm.lua "$t" a_signed=1 out=f16 act=f16
+  check bitgemm.lua "$t" a_signed=1 out=f16 act=f16 BLOCK_M=16 G=256
+  check bitpack_act.lua "$t" G=128
+  check bitpack_w.lua "$t" G=128
   check w4a16.lua "$t" bits=8 G=32
   check w4a16.lua "$t" bits=3 G=64 dtype=bf16
   check w4a16.lua "$t" BLOCK_M=64 BLOCK_N=128 warps=8
@@ -57,6 +66,14 @@ echo "bitgemm p=3 q=4: $n b1 mma in the PTX"
   { echo "FAIL bitgemm p=8 q=8 stages=3 does not compile"; fail=1; }
 # the K loop comes in two versions (codegen/lower_control.c: aligned copies, or each copy's own test)
 [ "$n" = 192 ] || { echo "FAIL expected 192 b1 and.popc mma (12 plane products x 8 tiles, in both versions of the K loop), got $n"; fail=1; }
+# every plane loop order and the fused activation prologue keep the p*q products per tile
+for v in order=w_outer order=a_outer "act=f16 a_signed=1"; do
+  # shellcheck disable=SC2046
+  "$KILN" compile recipes/bitgemm.lua --target sm_80 --set p=3 --set q=4 $(sets_of $v) --emit ptx -o "$tmp/o.ptx" || fail=1
+  n=$(grep -c 'mma.sync.aligned.m16n8k256.row.col.s32.b1.b1.s32.and.popc' "$tmp/o.ptx")
+  echo "bitgemm p=3 q=4 $v: $n b1 mma in the PTX"
+  [ "$n" -ge 96 ] && [ $((n % 96)) = 0 ] || { echo "FAIL $v: expected a multiple of 96 b1 mma (12 plane products x 8 tiles per K loop version), got $n"; fail=1; }
+done
 "$KILN" compile recipes/w4a16.lua --target sm_80 --emit ptx -o "$tmp/w.ptx" || fail=1
 grep -q 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32' "$tmp/w.ptx" || { echo "FAIL no f16 mma in w4a16"; fail=1; }
 
@@ -81,10 +98,18 @@ expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not h
 expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" -- recipes/bitgemm_splitk.lua --target sm_75
 expect_error "split_k = 0 is out of range 1..64" -- recipes/bitgemm_splitk.lua --target sm_80 --set split_k=0
 expect_error "recipes/bitgemm_reduce.lua:46: zp applies to unsigned int activations" -- recipes/bitgemm_reduce.lua --target sm_80 --set zp=1 --set enc=bipolar
-expect_error "recipes/bitgemm.lua:71: p = 9 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set p=9
-expect_error "recipes/bitgemm.lua:71: q = 0 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set q=0
+expect_error "recipes/bitgemm.lua:89: p = 9 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set p=9
+expect_error "recipes/bitgemm.lua:89: q = 0 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set q=0
 expect_error "zp applies to unsigned int activations" -- recipes/bitgemm.lua --target sm_80 --set zp=1 --set a_signed=1
 expect_error "zp applies to unsigned int activations" -- recipes/bitgemm.lua --target sm_80 --set zp=1 --set enc=bipolar
+expect_error "recipes/bitgemm.lua:90: bitgemm: G = 128 is not a multiple of the K tile (32 * BLOCK_KW: 256 elements)" -- recipes/bitgemm.lua --target sm_80 --set G=128 --set out=f16
+expect_error "bitgemm: G = 100 must be 0 (no groups) or a positive multiple of 32" -- recipes/bitgemm.lua --target sm_80 --set G=100 --set out=f16
+expect_error "bitgemm: G > 0 (per-group scales) needs enc = int without zp" -- recipes/bitgemm.lua --target sm_80 --set G=256 --set out=f16 --set enc=bipolar
+expect_error "bitgemm: G > 0 (per-group scales) needs enc = int without zp" -- recipes/bitgemm.lua --target sm_80 --set G=256 --set out=f16 --set zp=1
+expect_error "bitgemm: G > 0 (per-group scales) needs a float out" -- recipes/bitgemm.lua --target sm_80 --set G=256
+expect_error "recipes/bitpack_w.lua:62: bitpack_w: G = 16 must be 0" -- recipes/bitpack_w.lua --target sm_80 --set G=16
+expect_error "recipes/bitpack_act.lua:74: bitpack_act: G = 33 must be 0" -- recipes/bitpack_act.lua --target sm_80 --set G=33
+expect_error "recipes/bitgemm.lua:89: act = f16 with unsigned activations needs zp = 1" -- recipes/bitgemm.lua --target sm_80 --set act=f16
 expect_error "p = 0 is out of range 1..8" -- recipes/bitpack_w.lua --target sm_80 --set p=0
 expect_error "q = 9 is out of range 1..8" -- recipes/bitpack_act.lua --target sm_80 --set q=9
 expect_error "enc = signed needs q >= 2" -- recipes/bitpack_act.lua --target sm_80 --set q=1
