@@ -1,15 +1,16 @@
 #!/bin/sh
 # The long-convolution recipes (recipes/fftconv.lua, fftconv3.lua, fftconv_kspec.lua) on every
 # target row:
-#   1. ptxas accepts (kiln compile --emit cubin) the defaults, the given-spectrum, gated and bf16
-#      variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
+#   1. ptxas accepts (kiln compile --emit cubin) the defaults, the given-spectrum, gated, bf16 and
+#      [B, N, H] (layout = bnh) variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
 #      order 3 at N = 65536 (sm_80, sm_90a) and 262144 (sm_90a); without ptxas the PTX is
 #      still emitted;
 #   2. what cannot be built is refused with one line naming the reason: bf16 on sm_75, N = 4096
 #      with f32 twiddles over sm_80's shared memory, N = 4096 on sm_86's 100 KiB, N = 2048 on
 #      sm_75's 64 KiB, a length that is
 #      not a power of two, a split N1 the recipes cannot tile;
-#   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and the spectrum recipe, and
+#   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and layout = bnh at N = 256
+#      and 2048, the spectrum recipe, and
 #      order 3 at N = 2048 and 65536);
 #   4. the DFT products are matrix instructions: mma.sync in the PTX on sm_80 and sm_90a;
 #   5. bench/fftconv.py --plan builds every variant the GPU benchmark would run (orders 2 and 3), on
@@ -67,6 +68,7 @@ for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
   compile $F3 "$t"
   compile $F3 "$t" N=2048 warps=8 gate=1
   [ "$t" = sm_75 ] || compile $F "$t" dtype=bf16 gate=1
+  compile $F "$t" layout=bnh gate=1
   [ "$t" = sm_75 ] || compile $F3 "$t" dtype=bf16 N1=4 N2=8
 done
 compile $F sm_90a N=4096 tw=dtype kspec=given warps=8
@@ -97,6 +99,8 @@ if [ -n "$PTXAS" ]; then
     no_spills $F "$t"
     no_spills $F "$t" kspec=given dtype=bf16 gate=1
     no_spills $F "$t" N=2048 kspec=given warps=8
+    no_spills $F "$t" layout=bnh gate=1
+    no_spills $F "$t" N=2048 layout=bnh warps=8
     no_spills recipes/fftconv_kspec.lua "$t"
     no_spills $F3 "$t"
     # (N=2048 with 8 warps spills 8 bytes since the K loops come in two versions: docs/fftconv.md)
