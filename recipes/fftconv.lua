@@ -111,7 +111,9 @@ return kiln.recipe {
     -- forward transform of a real [R, N2] block: { re, im } [N1, N2] in f32, bin k1 + N1 k2 at [k1, k2]
     local function forward(x) return fft.forward_real(k, tabs, x, t) end
 
-    -- y (f32 [R, N2]) of the row x ([R, N2], the data's type or f32) in channel h
+    -- y (f32 [G, N2], rows R and up not part of it) of the row x ([R, N2], the data's type) in
+    -- channel h
+    local G = fft.out_rows(N1)
     local function conv_row(x, h)
       local X = forward(x)
       local K
@@ -128,12 +130,13 @@ return kiln.recipe {
 
     if not bnh(p) then
       local bh = k.program_id(0)
-      -- a [B*H, N] tensor as rows of N2: channel bh's rows start at bh * R
-      local function rows_view(ptr) return k.view(ptr, { a.B * a.H * R, N2 }) end
+      -- a [B*H, N] tensor as rows of N2: channel bh's rows start at bh * R and end before (bh + 1) R
+      -- (the view's end, so that y's G rows write only the R of the channel)
+      local function rows_view(ptr) return k.view(ptr, { (bh + 1) * R, N2 }) end
       local x = k.load(rows_view(a.u), { bh * R, 0 }, { R, N2 })
       if p.gate then x = x * k.load(rows_view(a.w), { bh * R, 0 }, { R, N2 }) end
       local y = conv_row(x, bh % a.H)
-      if p.gate then y = y * k.cast(k.load(rows_view(a.v), { bh * R, 0 }, { R, N2 }), "f32") end
+      if p.gate then y = y * k.cast(k.load(rows_view(a.v), { bh * R, 0 }, { G, N2 }), "f32") end
       k.store(rows_view(a.y), { bh * R, 0 }, k.cast(y, t))
       return
     end
@@ -152,9 +155,9 @@ return kiln.recipe {
       k.store(ws3, { pid, 0, j }, k.cast(x, "f32"))
     end)
     k.barrier()
-    local wsr = k.view(a.ws, { a.B * nb * HB * R, N2 })
     k.range(0, HB, 1, {}, function(c)
       local row = (pid * HB + c) * R
+      local wsr = k.view(a.ws, { row + R, N2 }) -- ending with the row (y's G rows write only its R)
       local y = conv_row(k.cast(k.load(wsr, { row, 0 }, { R, N2 }), t), h0 + c)
       k.barrier() -- every thread has read the row before any overwrites it
       k.store(wsr, { row, 0 }, y)

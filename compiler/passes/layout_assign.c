@@ -232,6 +232,11 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
     set_layout(fn, v, l);
     return;
   }
+  if (d && fn->ops[d].code == IR_OP_LOAD_SHARED && l.kind == IR_LMMA && v < lc->nuses && lc->uses[v] == 1) {
+    /* read straight into the accumulator's layout (no round trip through scratch) */
+    set_layout(fn, v, l);
+    return;
+  }
   t.layout = l;
   ir_builder b = ir_builder_before(fn, user);
   ir_opid c = ir_build(&b, IR_OP_CONVERT_LAYOUT, &v, 1, &t, 1, 0);
