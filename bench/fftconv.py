@@ -6,6 +6,7 @@ convolution, in the same process, on the same tensors, on one GPU.
                              [--seqlens 256,1024,...] [--batch 64] [--heads 768] [--set NAME=VALUE]...
     python3 bench/fftconv.py --plan      # what would run: kiln variants, grids, arguments (no GPU)
     python3 bench/fftconv.py --order 3   # recipes/fftconv3.lua (L = N1 N2 N3, a global scratch row)
+    python3 bench/fftconv.py --order 4   # recipes/fftconv4.lua (L = N1 N2 N3 N4, N up to 4M)
     python3 bench/fftconv.py --layouts bnh   # u, y as [B, N, H] only (default: both layouts)
 
 The problem (docs/fftconv.md): y = first N of iFFT(FFT(u) FFT(k)) at length 2N for u [B, H, N]
@@ -37,13 +38,13 @@ from kiln_bench import (KilnError, find_kiln, open_gpu, pack_args, rms_rel_err, 
 
 # The budget of docs/fftconv.md: about 7 units of roundoff of the data's type.
 TOLERANCE = {"f16": 3.4e-3, "bf16": 2.7e-2}
-KILN_MAX_N = {2: 4096, 3: 1 << 18}  # recipes/fftconv.lua, recipes/fftconv3.lua
+KILN_MAX_N = {2: 4096, 3: 1 << 18, 4: 1 << 22}  # recipes/fftconv.lua, fftconv3.lua, fftconv4.lua
 
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kiln", default=os.environ.get("KILN"), help="the kiln binary (default: $KILN, build/kiln, ./kiln)")
-    ap.add_argument("--order", type=int, default=2, choices=[2, 3], help="fftconv.lua (2) or fftconv3.lua (3)")
+    ap.add_argument("--order", type=int, default=2, choices=[2, 3, 4], help="fftconv.lua (2), fftconv3.lua (3), fftconv4.lua (4)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--dtypes", default="f16,bf16")
     ap.add_argument("--layouts", default="bhn,bnh", help="u and y as [B, H, N] (bhn) and/or [B, N, H] (bnh)")
@@ -71,7 +72,7 @@ def split(n, n1=0):
 
 
 def recipe_of(a):
-    return os.path.join(ROOT, "recipes", "fftconv.lua" if a.order == 2 else "fftconv3.lua")
+    return os.path.join(ROOT, "recipes", "fftconv.lua" if a.order == 2 else "fftconv%d.lua" % a.order)
 
 
 def split3(n, n1=0, n2=0):
@@ -80,6 +81,17 @@ def split3(n, n1=0, n2=0):
     a = (L.bit_length() - 1) // 3
     n1, n2 = n1 or 1 << a, n2 or 1 << a
     return n1, n2, L // (n1 * n2)
+
+
+def split4(n, n1=0, n2=0, n3=0):
+    """recipes/fftconv4.lua's split of L = 2N: 2^floor(log2(L)/4) each, the rest to N4, N3, N2."""
+    L = 2 * n
+    lg = L.bit_length() - 1
+    e = [lg // 4] * 4
+    for i in range(lg % 4):
+        e[3 - i] += 1
+    n1, n2, n3 = n1 or 1 << e[0], n2 or 1 << e[1], n3 or 1 << e[2]
+    return n1, n2, n3, L // (n1 * n2 * n3)
 
 
 def settings_for(a, n, dtype, layout="bhn"):
@@ -134,15 +146,18 @@ def grid(a, settings):
 def spectrum_for_kiln(torch, k, n, split):
     """kf f32 in the recipe's order, real rows then imaginary. Order 2, split (N1, N2): [H, 2 N1, N2]
     with bin k1 + N1 k2 at [k1, k2]; order 3, (N1, N2, N3): [H, 2 N1 N2, N3] with bin
-    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]."""
+    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]; order 4 likewise, [H, 2 N1 N2 N3, N4]."""
     h = k.shape[0]
     f = torch.fft.fft(k.double(), n=2 * n)  # [H, L]
     if len(split) == 2:
         n1, n2 = split
         f = f.reshape(h, n2, n1).transpose(1, 2)  # m = N1 k2 + k1 -> [k1, k2]
-    else:
+    elif len(split) == 3:
         n1, n2, n3 = split
         f = f.reshape(h, n3, n2, n1).permute(0, 3, 2, 1).reshape(h, n1 * n2, n3)
+    else:
+        n1, n2, n3, n4 = split
+        f = f.reshape(h, n4, n3, n2, n1).permute(0, 4, 3, 2, 1).reshape(h, n1 * n2 * n3, n4)
     return torch.cat([f.real, f.imag], dim=1).float().contiguous()
 
 
@@ -152,7 +167,7 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
     bnh = layout == "bnh"
     row = {"layout": layout, "dtype": dt_name, "N": n}
     free, _ = torch.cuda.mem_get_info()
-    need = b * h * n * (44 if a.order == 3 or bnh else 36)  # u, y, (ws,) PyTorch's f32 copy, spectra, result
+    need = b * h * n * (44 if a.order >= 3 or bnh else 36)  # u, y, (ws,) PyTorch's f32 copy, spectra, result
     if need > 0.8 * free:
         row["skip"] = "needs about %.0f GB, %.0f GB free" % (need / 1e9, free / 1e9)
         return row
@@ -177,12 +192,14 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
         return row
     if a.order == 2:
         sp = split(n, int(knob(settings, "N1", "0")))
-    else:
+    elif a.order == 3:
         sp = split3(n, int(knob(settings, "N1", "0")), int(knob(settings, "N2", "0")))
+    else:
+        sp = split4(n, *(int(knob(settings, x, "0")) for x in ("N1", "N2", "N3")))
     kf = spectrum_for_kiln(torch, k, n, sp)
     y = torch.full_like(u, float("nan"))
     one = torch.zeros(1, device="cuda", dtype=dt)
-    ws = torch.empty(b * h, 4 * n, device="cuda", dtype=dt) if a.order == 3 else torch.zeros(1, device="cuda")
+    ws = torch.empty(b * h, 4 * n, device="cuda", dtype=dt) if a.order >= 3 else torch.zeros(1, device="cuda")
     if bnh:  # the programs' scratch rows: [B ceil(H / HB) HB, N] f32
         ws = torch.empty(grid(a, settings) * int(knob(settings, "HB", "16")), n, device="cuda", dtype=torch.float32)
     args, keep = pack_args(var, {"u": u, "k": k, "kf": kf, "w": one, "v": one, "y": y, "ws": ws}, {"B": b, "H": h})
@@ -249,7 +266,7 @@ def main():
                 torch.__version__, a.batch, a.heads, " ".join(a.set) or "defaults", a.warmup, a.reps, table(rows)))
     print(text)
     os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, "fftconv%s-%s.md" % ("" if a.order == 2 else "3", date.strftime("%Y-%m-%d")))
+    path = os.path.join(a.out, "fftconv%s-%s.md" % ("" if a.order == 2 else a.order, date.strftime("%Y-%m-%d")))
     with open(path, "w") as f:
         f.write(text)
     print("wrote " + path, file=sys.stderr)

@@ -1,6 +1,6 @@
 /*
- * ref_fftconv.c - references for recipes/fftconv.lua, recipes/fftconv3.lua (order 3: the given
- * spectrum in its own layout) and recipes/fftconv_kspec.lua, in double with
+ * ref_fftconv.c - references for recipes/fftconv.lua, recipes/fftconv3.lua and fftconv4.lua
+ * (orders 3 and 4: the given spectrum in their own layouts) and recipes/fftconv_kspec.lua, in double with
  * FFTW: y = v * first N of iFFT(FFT(u w) K) at length L = 2N, K = FFT(k) at length L (or the given
  * spectrum kf). The spectrum layout of the recipes: bin k1 + N1 k2 at [k1, k2] of an [N1, N2]
  * matrix, L = N1 N2, real parts in rows 0..N1-1 and imaginary parts in rows N1..2N1-1 of a channel's
@@ -124,11 +124,13 @@ int ref_fftconv_kspec(const ref_call *c) {
 }
 
 /* Where bin m of a channel's spectrum sits in kf (its real part; the imaginary part L further):
- * order 2 (n3 = 0): [k1, k2] of [N1, N2], m = k1 + N1 k2; order 3: [N2 k1 + k2, k3] of [N1 N2, N3],
- * m = k1 + N1 k2 + N1 N2 k3. */
-static int64_t kf_pos(int64_t m, int64_t n1, int64_t n2, int64_t n3) {
+ * order 2 (n3 = 0): [k1, k2] of [N1, N2], m = k1 + N1 k2; order 3 (n4 = 0): [N2 k1 + k2, k3] of
+ * [N1 N2, N3], m = k1 + N1 k2 + N1 N2 k3; order 4: [(N2 k1 + k2) N3 + k3, k4] of [N1 N2 N3, N4],
+ * m = k1 + N1 k2 + N1 N2 k3 + N1 N2 N3 k4. */
+static int64_t kf_pos(int64_t m, int64_t n1, int64_t n2, int64_t n3, int64_t n4) {
   if (!n3) return (m % n1) * n2 + m / n1;
-  return ((m % n1) * n2 + (m / n1) % n2) * n3 + m / (n1 * n2);
+  if (!n4) return ((m % n1) * n2 + (m / n1) % n2) * n3 + m / (n1 * n2);
+  return (((m % n1) * n2 + (m / n1) % n2) * n3 + (m / (n1 * n2)) % n3) * n4 + m / (n1 * n2 * n3);
 }
 
 static int conv(const ref_call *c, int order) {
@@ -150,8 +152,8 @@ static int conv(const ref_call *c, int order) {
                        : "fftconv: needs u, y [B, H, N] and k [H, N]");
   int gate = setting_flag(c, "gate");
   const char *ks = ref_setting(c, "kspec");
-  int given = order == 3 || (ks && !strcmp(ks, "given"));
-  int64_t n1 = split_n1(L, setting_int(c, "N1", 0)), n2 = L / n1, n3 = 0;
+  int given = order >= 3 || (ks && !strcmp(ks, "given"));
+  int64_t n1 = split_n1(L, setting_int(c, "N1", 0)), n2 = L / n1, n3 = 0, n4 = 0;
   if (order == 3) { /* recipes/fftconv3.lua: 2^floor(log2(L)/3) unless given */
     int lg = 0;
     while (((int64_t)1 << lg) < L) lg++;
@@ -161,6 +163,19 @@ static int conv(const ref_call *c, int order) {
     n3 = L / (n1 * n2);
     if (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 || c->args[kf].dims[2] != n3)
       return fail(c, "fftconv3: needs kf [H, 2 N1 N2, N3]");
+  }
+  if (order == 4) { /* recipes/fftconv4.lua: 2^floor(log2(L)/4) each, the rest to N4, N3, N2 */
+    int lg = 0;
+    while (((int64_t)1 << lg) < L) lg++;
+    int e[4] = {lg / 4, lg / 4, lg / 4, lg / 4};
+    for (int i = 0; i < lg % 4; i++) e[3 - i]++;
+    n1 = setting_int(c, "N1", 0), n2 = setting_int(c, "N2", 0), n3 = setting_int(c, "N3", 0);
+    if (!n1) n1 = (int64_t)1 << e[0];
+    if (!n2) n2 = (int64_t)1 << e[1];
+    if (!n3) n3 = (int64_t)1 << e[2];
+    n4 = L / (n1 * n2 * n3);
+    if (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 * n3 || c->args[kf].dims[2] != n4)
+      return fail(c, "fftconv4: needs kf [H, 2 N1 N2 N3, N4]");
   }
   if (gate && (c->args[w].dims[0] != B * H * N || c->args[v].dims[0] != B * H * N))
     return fail(c, "fftconv: gate = 1 needs w and v of B*H*N elements");
@@ -194,7 +209,7 @@ static int conv(const ref_call *c, int order) {
     else
       dft(x, L, -1);
     for (int64_t m = 0; m < L; m++) {
-      int64_t pos = kf_pos(m, n1, n2, n3);
+      int64_t pos = kf_pos(m, n1, n2, n3, n4);
       double complex kk = kfr[pos] + I * kfr[L + pos];
       x[m] = lowp ? cmul_round(c, x[m], cround(c, kk / (double)L)) : x[m] * kk / (double)L;
     }
@@ -226,3 +241,4 @@ static int conv(const ref_call *c, int order) {
 
 int ref_fftconv(const ref_call *c) { return conv(c, 2); }
 int ref_fftconv3(const ref_call *c) { return conv(c, 3); }
+int ref_fftconv4(const ref_call *c) { return conv(c, 4); }

@@ -3,8 +3,9 @@
 #   1. numerics against the FFTW reference (which itself agrees with the direct O(N^2) sum at
 #      N <= 1024, or the reference fails): sm_75's m16n8k8 products, 1 and 8 warps, the most
 #      oblong splits (N2 = 4, N1 = 4), every power of two N from 8 to 2048 (4096 is a check);
-#      order 3 (recipes/fftconv3.lua) at N = 32 .. 2048, 16384 (a 32 x 32 x 32 split walked in
-#      column blocks), and on sm_75; layout = bnh ([B, N, H]) at N = 16 .. 4096 with ragged channel
+#      order 3 (recipes/fftconv3.lua) at N = 32 .. 4096, 16384 (a 32 x 32 x 32 split walked in
+#      column blocks), and on sm_75; order 4 (recipes/fftconv4.lua) at N = 128 .. 4096 and 16384
+#      (8 x 8 x 16 x 32: the structure of N = 4M's 32 x 64 x 64 x 64 at a size the simulator runs); layout = bnh ([B, N, H]) at N = 16 .. 4096 with ragged channel
 #      blocks (H not a multiple of HB), gated and not, f16 and bf16;
 #   2. the products run on the tensor cores: the simulator's count of mma instructions is at least
 #      what the 12 (kspec = given) or 18 products of each program need, ceil(M/16) ceil(N/8)
@@ -35,9 +36,14 @@ run wide -- $F --sim --set B=1 --set H=2 --set N=256 --set N1=4 --set dtype=bf16
 for n in 8 16 32 64 128 256 512 1024 2048; do
   run "N=$n" -- $F --sim --set B=1 --set H=2 --set N=$n --set kspec=given
 done
-for n in 32 128 512 2048; do
-  run "order 3 N=$n" -- recipes/fftconv3.lua --sim --set B=1 --set H=2 --set N=$n
+for n in 32 64 128 256 512 1024 2048 4096; do
+  run "order 3 N=$n" -- recipes/fftconv3.lua --sim --set B=1 --set H=2 --set N=$n --set gate=$((n / 64 % 2))
 done
+for n in 128 256 512 1024 2048 4096; do
+  run "order 4 N=$n" -- recipes/fftconv4.lua --sim --set B=1 --set H=2 --set N=$n --set gate=$((n / 256 % 2))
+done
+run "order 4 bf16 ragged" -- recipes/fftconv4.lua --sim --set B=3 --set H=1 --set N=256 --set dtype=bf16 --set N1=8 --set N2=4 --set N3=4
+run "order 4 N=16384" -- recipes/fftconv4.lua --sim --set B=1 --set H=1 --set N=16384 --set warps=8 --set dtype=bf16
 for n in 16 64 256 1024; do
   run "bnh N=$n" -- $F --sim --set B=2 --set H=5 --set N=$n --set layout=bnh --set HB=4 --set gate=$((n / 64 % 2))
 done
