@@ -14,7 +14,7 @@
 #      simulator's global sectors per request of each of those accesses is at most 9 for 16
 #      channels of f16 (a lane per element would touch a sector each, 32 per request; the [B, H, N]
 #      layout's loads of u take 17: the simulator has no 16-byte accesses, docs/profiling.md);
-#   3. the reference refuses a recipe without its tensors, order 3 a spectrum of the wrong shape,
+#   3. the reference refuses a recipe without its tensors, orders 3 and 4 a spectrum of the wrong shape,
 #      a kernel k whose shape does not match u's in the layout, and an unknown layout, with one
 #      line naming them.
 set -u
@@ -135,6 +135,13 @@ return kiln.recipe {
 LUA
 if "$KILN" run "$tmp/bad3.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv3: needs kf \[H, 2 N1 N2, N3\]" "$tmp/out"; then
   echo "FAIL the order-3 reference's refusal: $(cat "$tmp/out")"; fail=1
+else
+  echo "ok   refused: $(cat "$tmp/out")"
+fi
+sed -e 's/name = "bad3", params = { N = 32 }/name = "bad4k", params = { N = 128 }/' -e 's/"fftconv3"/"fftconv4"/' \
+  "$tmp/bad3.lua" > "$tmp/bad4k.lua"
+if "$KILN" run "$tmp/bad4k.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv4: needs kf \[H, 2 N1 N2 N3, N4\]" "$tmp/out"; then
+  echo "FAIL the order-4 reference's refusal: $(cat "$tmp/out")"; fail=1
 else
   echo "ok   refused: $(cat "$tmp/out")"
 fi
