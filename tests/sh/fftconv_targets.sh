@@ -86,7 +86,7 @@ echo "$n fftconv compiles checked"
 refuse "fft.lua:[0-9]*: op 'dot' needs bf16, which target sm_75 does not have" $F sm_75 dtype=bf16
 refuse "kernel 'fftconv' needs [0-9]* bytes of shared memory per block.*target sm_80 allows" $F sm_80 N=4096
 refuse "shared memory: buffer .* does not fit: kernel @fftconv needs [0-9]* bytes, target sm_86 allows" $F sm_86 N=4096 tw=dtype
-refuse "kernel 'fftconv' needs [0-9]* bytes of shared memory per block.*target sm_75 allows 65536" $F sm_75 N=2048 kspec=given warps=8
+refuse "shared memory: buffer .* does not fit: kernel @fftconv needs [0-9]* bytes, target sm_75 allows 65536" $F sm_75 N=2048 kspec=given warps=8
 refuse "fftconv.lua:[0-9]*: fftconv: N = 100 is not a power of two" $F sm_80 N=100
 refuse "fftconv.lua:[0-9]*: fftconv: N1 = 2 must be a power of two from 4 to L/4 = 128" $F sm_80 N1=2
 refuse "fftconv.lua:[0-9]*: fftconv: N1 = 256 must be a power of two from 4 to L/4 = 128" $F sm_80 N1=256
