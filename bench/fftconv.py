@@ -6,15 +6,18 @@ convolution, in the same process, on the same tensors, on one GPU.
                              [--seqlens 256,1024,...] [--batch 64] [--heads 768] [--set NAME=VALUE]...
     python3 bench/fftconv.py --plan      # what would run: kiln variants, grids, arguments (no GPU)
     python3 bench/fftconv.py --order 3   # recipes/fftconv3.lua (L = N1 N2 N3, a global scratch row)
+    python3 bench/fftconv.py --order 4   # recipes/fftconv4.lua (L = N1 N2 N3 N4, N up to 4M)
+    python3 bench/fftconv.py --layouts bnh   # u, y as [B, N, H] only (default: both layouts)
 
 The problem (docs/fftconv.md): y = first N of iFFT(FFT(u) FFT(k)) at length 2N for u [B, H, N]
-(f16 or bf16) and a filter k [H, N], B = 64, H = 768, N = 256 ... 4M as the device's memory allows.
+or [B, N, H] (--layouts; the recipe's knob layout = bhn, bnh; bnh is order 2 only) (f16 or bf16)
+and a filter k [H, N], B = 64, H = 768, N = 256 ... 4M as the device's memory allows.
 The filter's spectrum is computed once, outside the timing, on both sides (kiln reads it as kf,
 kspec = "given", in the recipe's transposed order; PyTorch as rfft(k)), as FlashFFTConv does.
 
 PyTorch: rfft of u at length 2N in f32 (u cast), product with the spectrum, irfft, first N, cast
 back to the input type: one convolution per timed call, casts included. kiln: one launch of the
-fused recipe (grid B * H). The order-2 recipe covers N up to 4096, the order-3 one (--order 3) up to
+fused recipe (grid B * H, or B * ceil(H / HB) in layout bnh, with its f32 scratch ws). The order-2 recipe covers N up to 4096, the order-3 one (--order 3) up to
 262144 (docs/fftconv.md); longer N are timed for PyTorch only and marked "no kiln variant". kiln's output is checked against PyTorch's
 (first 8 rows of each batch entry's channels, max error relative to the larger of the element and
 the rms, as kiln run measures it) against the budget of docs/fftconv.md before it is timed.
@@ -35,15 +38,16 @@ from kiln_bench import (KilnError, find_kiln, open_gpu, pack_args, rms_rel_err, 
 
 # The budget of docs/fftconv.md: about 7 units of roundoff of the data's type.
 TOLERANCE = {"f16": 3.4e-3, "bf16": 2.7e-2}
-KILN_MAX_N = {2: 4096, 3: 1 << 18}  # recipes/fftconv.lua, recipes/fftconv3.lua
+KILN_MAX_N = {2: 4096, 3: 1 << 18, 4: 1 << 22}  # recipes/fftconv.lua, fftconv3.lua, fftconv4.lua
 
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kiln", default=os.environ.get("KILN"), help="the kiln binary (default: $KILN, build/kiln, ./kiln)")
-    ap.add_argument("--order", type=int, default=2, choices=[2, 3], help="fftconv.lua (2) or fftconv3.lua (3)")
+    ap.add_argument("--order", type=int, default=2, choices=[2, 3, 4], help="fftconv.lua (2), fftconv3.lua (3), fftconv4.lua (4)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--dtypes", default="f16,bf16")
+    ap.add_argument("--layouts", default="bhn,bnh", help="u and y as [B, H, N] (bhn) and/or [B, N, H] (bnh)")
     ap.add_argument("--seqlens", default=",".join(str(1 << i) for i in range(8, 23)))
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--heads", type=int, default=768)
@@ -68,7 +72,7 @@ def split(n, n1=0):
 
 
 def recipe_of(a):
-    return os.path.join(ROOT, "recipes", "fftconv.lua" if a.order == 2 else "fftconv3.lua")
+    return os.path.join(ROOT, "recipes", "fftconv.lua" if a.order == 2 else "fftconv%d.lua" % a.order)
 
 
 def split3(n, n1=0, n2=0):
@@ -79,8 +83,21 @@ def split3(n, n1=0, n2=0):
     return n1, n2, L // (n1 * n2)
 
 
-def settings_for(a, n, dtype):
+def split4(n, n1=0, n2=0, n3=0):
+    """recipes/fftconv4.lua's split of L = 2N: 2^floor(log2(L)/4) each, the rest to N4, N3, N2."""
+    L = 2 * n
+    lg = L.bit_length() - 1
+    e = [lg // 4] * 4
+    for i in range(lg % 4):
+        e[3 - i] += 1
+    n1, n2, n3 = n1 or 1 << e[0], n2 or 1 << e[1], n3 or 1 << e[2]
+    return n1, n2, n3, L // (n1 * n2 * n3)
+
+
+def settings_for(a, n, dtype, layout="bhn"):
     s = ["N=%d" % n, "dtype=%s" % dtype, "warps=%d" % (4 if n <= 1024 else 8)]
+    if layout != "bhn":
+        s.append("layout=%s" % layout)
     if a.order == 2:
         s.append("kspec=given")
     if (a.order == 2 and n >= 4096) or (a.order == 3 and n >= 1 << 17):
@@ -99,56 +116,75 @@ def knob(settings, name, default):
 
 def plan(a, kiln, target):
     print("kiln %s, recipe %s, target %s" % (kiln, recipe_of(a), target))
-    for dt in a.dtypes.split(","):
-        for n in ints(a.seqlens):
-            if n > KILN_MAX_N[a.order]:
-                print("%s N=%-8d: PyTorch only (no kiln variant above N = %d)" % (dt, n, KILN_MAX_N[a.order]))
-                continue
-            try:
-                v = variant(kiln, recipe_of(a), target, settings_for(a, n, dt))
-            except KilnError as e:
-                print("%s N=%-8d: kiln refuses: %s" % (dt, n, e))
-                continue
-            print("%s N=%-8d: %s, grid %d x %d threads, %d bytes shared, params %s" % (
-                dt, n, v.name, a.batch * a.heads, v.threads, v.shared, " ".join(p for p, _ in v.params)))
+    for lay in a.layouts.split(","):
+        for dt in a.dtypes.split(","):
+            for n in ints(a.seqlens):
+                if n > KILN_MAX_N[a.order]:
+                    print("%s %s N=%-8d: PyTorch only (no kiln variant above N = %d)" % (lay, dt, n, KILN_MAX_N[a.order]))
+                    continue
+                if lay != "bhn" and a.order != 2:
+                    print("%s %s N=%-8d: PyTorch only (layout %s is order 2 only)" % (lay, dt, n, lay))
+                    continue
+                settings = settings_for(a, n, dt, lay)
+                try:
+                    v = variant(kiln, recipe_of(a), target, settings)
+                except KilnError as e:
+                    print("%s %s N=%-8d: kiln refuses: %s" % (lay, dt, n, e))
+                    continue
+                print("%s %s N=%-8d: %s, grid %d x %d threads, %d bytes shared, params %s" % (
+                    lay, dt, n, v.name, grid(a, settings), v.threads, v.shared, " ".join(p for p, _ in v.params)))
+
+
+def grid(a, settings):
+    """Programs: one per (batch, channel), or per (batch, HB channels) in layout bnh."""
+    if knob(settings, "layout", "bhn") == "bnh":
+        hb = int(knob(settings, "HB", "16"))
+        return a.batch * ((a.heads + hb - 1) // hb)
+    return a.batch * a.heads
 
 
 def spectrum_for_kiln(torch, k, n, split):
     """kf f32 in the recipe's order, real rows then imaginary. Order 2, split (N1, N2): [H, 2 N1, N2]
     with bin k1 + N1 k2 at [k1, k2]; order 3, (N1, N2, N3): [H, 2 N1 N2, N3] with bin
-    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]."""
+    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]; order 4 likewise, [H, 2 N1 N2 N3, N4]."""
     h = k.shape[0]
     f = torch.fft.fft(k.double(), n=2 * n)  # [H, L]
     if len(split) == 2:
         n1, n2 = split
         f = f.reshape(h, n2, n1).transpose(1, 2)  # m = N1 k2 + k1 -> [k1, k2]
-    else:
+    elif len(split) == 3:
         n1, n2, n3 = split
         f = f.reshape(h, n3, n2, n1).permute(0, 3, 2, 1).reshape(h, n1 * n2, n3)
+    else:
+        n1, n2, n3, n4 = split
+        f = f.reshape(h, n4, n3, n2, n1).permute(0, 4, 3, 2, 1).reshape(h, n1 * n2 * n3, n4)
     return torch.cat([f.real, f.imag], dim=1).float().contiguous()
 
 
-def bench_one(torch, drv, a, kiln, target, dt_name, n):
+def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
     dt = {"f16": torch.float16, "bf16": torch.bfloat16}[dt_name]
     b, h = a.batch, a.heads
-    row = {"dtype": dt_name, "N": n}
+    bnh = layout == "bnh"
+    row = {"layout": layout, "dtype": dt_name, "N": n}
     free, _ = torch.cuda.mem_get_info()
-    need = b * h * n * (44 if a.order == 3 else 36)  # u, y, (ws,) PyTorch's f32 copy, spectra, result
+    need = b * h * n * (44 if a.order >= 3 or bnh else 36)  # u, y, (ws,) PyTorch's f32 copy, spectra, result
     if need > 0.8 * free:
         row["skip"] = "needs about %.0f GB, %.0f GB free" % (need / 1e9, free / 1e9)
         return row
-    u = torch.empty(b, h, n, device="cuda", dtype=dt).uniform_(-1, 1)
+    u = torch.empty(*((b, n, h) if bnh else (b, h, n)), device="cuda", dtype=dt).uniform_(-1, 1)
     k = torch.empty(h, n, device="cuda", dtype=torch.float32).uniform_(-1, 1) / n ** 0.5
     k_f = torch.fft.rfft(k, n=2 * n)
 
     def torch_conv():
+        if bnh:  # along dim 1, the spectrum as [L/2+1, H]
+            return torch.fft.irfft(torch.fft.rfft(u.float(), n=2 * n, dim=1) * k_f.t(), n=2 * n, dim=1)[:, :n].to(dt)
         return torch.fft.irfft(torch.fft.rfft(u.float(), n=2 * n) * k_f, n=2 * n)[..., :n].to(dt)
 
     y_ref = torch_conv()
     row["torch"] = time_ms(torch, torch_conv, a.warmup, a.reps)
-    if n > KILN_MAX_N[a.order]:
+    if n > KILN_MAX_N[a.order] or (bnh and a.order != 2):
         return row
-    settings = settings_for(a, n, dt_name)
+    settings = settings_for(a, n, dt_name, layout)
     try:
         var = variant(kiln, recipe_of(a), target, settings)
     except KilnError as e:
@@ -156,23 +192,27 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n):
         return row
     if a.order == 2:
         sp = split(n, int(knob(settings, "N1", "0")))
-    else:
+    elif a.order == 3:
         sp = split3(n, int(knob(settings, "N1", "0")), int(knob(settings, "N2", "0")))
+    else:
+        sp = split4(n, *(int(knob(settings, x, "0")) for x in ("N1", "N2", "N3")))
     kf = spectrum_for_kiln(torch, k, n, sp)
     y = torch.full_like(u, float("nan"))
     one = torch.zeros(1, device="cuda", dtype=dt)
-    ws = torch.empty(b * h, 4 * n, device="cuda", dtype=dt) if a.order == 3 else one
+    ws = torch.empty(b * h, 4 * n, device="cuda", dtype=dt) if a.order >= 3 else torch.zeros(1, device="cuda")
+    if bnh:  # the programs' scratch rows: [B ceil(H / HB) HB, N] f32
+        ws = torch.empty(grid(a, settings) * int(knob(settings, "HB", "16")), n, device="cuda", dtype=torch.float32)
     args, keep = pack_args(var, {"u": u, "k": k, "kf": kf, "w": one, "v": one, "y": y, "ws": ws}, {"B": b, "H": h})
     mod, fn = drv.load(var)
     stream = torch.cuda.current_stream().cuda_stream
 
     def kiln_launch():
-        drv.launch(fn, (b * h, 1, 1), var.threads, var.shared, stream, args)
+        drv.launch(fn, (grid(a, settings), 1, 1), var.threads, var.shared, stream, args)
 
     kiln_launch()
     torch.cuda.synchronize()
-    rows = slice(0, 8)
-    row["err"] = max(rms_rel_err(y[i, rows], y_ref[i, rows].float()) for i in range(0, b, max(1, b // 4)))
+    rows = (slice(None), slice(0, 8)) if bnh else (slice(0, 8),)  # the first 8 channels
+    row["err"] = max(rms_rel_err(y[(i,) + rows], y_ref[(i,) + rows].float()) for i in range(0, b, max(1, b // 4)))
     row["ok"] = row["err"] <= TOLERANCE[dt_name]
     row["kiln"] = time_ms(torch, kiln_launch, a.warmup, a.reps)
     drv.unload(mod)
@@ -181,10 +221,10 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n):
 
 
 def table(rows):
-    head = ["dtype", "N", "PyTorch ms", "kiln ms", "PyTorch / kiln", "check"]
+    head = ["layout", "dtype", "N", "PyTorch ms", "kiln ms", "PyTorch / kiln", "check"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["dtype"], str(r["N"])]
+        cells = [r["layout"], r["dtype"], str(r["N"])]
         if "skip" in r:
             cells += ["skipped: " + r["skip"], "", "", ""]
         elif "kiln" not in r:
@@ -204,12 +244,14 @@ def main():
         return 0
     torch, drv, target = g
     rows = []
-    for dt in a.dtypes.split(","):
-        for n in ints(a.seqlens):
-            rows.append(bench_one(torch, drv, a, kiln, target, dt, n))
-            r = rows[-1]
-            print("%s N=%d: %s" % (dt, n, {x: r[x] for x in r if x not in ("dtype", "N")}), file=sys.stderr)
-            torch.cuda.empty_cache()
+    for lay in a.layouts.split(","):
+        for dt in a.dtypes.split(","):
+            for n in ints(a.seqlens):
+                rows.append(bench_one(torch, drv, a, kiln, target, dt, n, lay))
+                r = rows[-1]
+                print("%s %s N=%d: %s" % (lay, dt, n, {x: r[x] for x in r if x not in ("layout", "dtype", "N")}),
+                      file=sys.stderr)
+                torch.cuda.empty_cache()
     version = run([kiln, "version"]).strip()
     try:
         commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
@@ -224,7 +266,7 @@ def main():
                 torch.__version__, a.batch, a.heads, " ".join(a.set) or "defaults", a.warmup, a.reps, table(rows)))
     print(text)
     os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, "fftconv%s-%s.md" % ("" if a.order == 2 else "3", date.strftime("%Y-%m-%d")))
+    path = os.path.join(a.out, "fftconv%s-%s.md" % ("" if a.order == 2 else a.order, date.strftime("%Y-%m-%d")))
     with open(path, "w") as f:
         f.write(text)
     print("wrote " + path, file=sys.stderr)

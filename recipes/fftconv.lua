@@ -1,8 +1,8 @@
 -- fftconv: the causal long convolution y = v * ((u * w) conv k), first N outputs, computed as
 -- y = iFFT(FFT(u w) FFT(k)) at length L = 2N (zero-padded, so the circular convolution is the
 -- linear one), with every FFT done as dense DFT matrix products on the tensor cores (the Monarch
--- decomposition, docs/fftconv.md). u, w, v, y are [B, H, N]; k is [H, N]; v and w are optional
--- (knob gate).
+-- decomposition, docs/fftconv.md). u, w, v, y are [B, H, N] (layout = "bhn") or [B, N, H] (layout
+-- = "bnh"); k is [H, N]; v and w are optional (knob gate).
 --
 -- One program per (batch, channel) row: grid B * H. L = N1 N2 and the row is read as the matrix
 -- A[n1, n2] = u[N2 n1 + n2] (a view: no data moves), whose rows n1 >= N1/2 are the zero padding:
@@ -18,6 +18,15 @@
 --
 -- N is a power of two from 16 up (the tile shapes depend on it); N1 (the rows, a knob) defaults
 -- to the squarest split of L with N1 <= N2.
+--
+-- Layout "bnh": a channel's sequence is strided by H, so a program takes HB neighbouring channels of
+-- one batch (grid B * ceil(H / HB)) and moves them through its own rows of the scratch ws
+-- ([B ceil(H/HB) HB, N] f32, read and written only by that program): [1, HB, CN] tiles whose lanes
+-- run along the channels (coalesced) go to ws rows (coalesced, the compiler converting the layout in
+-- between), each of the HB rows is then transformed as in "bhn" with its result written back over
+-- its ws row, and the rows go out to y the same way. w multiplies on the way in, v on the way out,
+-- both in f32 as in "bhn", so the two layouts give the same numbers. The tables are made once per
+-- program and serve all HB channels.
 local kiln = require "kiln"
 local fft = require "fft"
 
@@ -29,6 +38,13 @@ end
 -- kf [H, 2 N1, N2] with kspec = "given" (rows 0..N1-1 the real parts, N1..2N1-1 the imaginary);
 -- otherwise one element nobody touches.
 local function given(p) return p.kspec == "given" end
+local function bnh(p) return p.layout == "bnh" end
+local function nblk(p) return (p.H + p.HB - 1) // p.HB end -- channel blocks per batch ("bnh")
+local dims = { -- u and y: [B, H, N] or [B, N, H]
+  "B",
+  function(p) return bnh(p) and p.N or p.H end,
+  function(p) return bnh(p) and p.H or p.N end,
+}
 local kf_dims = {
   function(p) return given(p) and p.H or 1 end,
   function(p) return given(p) and 2 * select(2, split(p)) or 1 end,
@@ -37,7 +53,7 @@ local kf_dims = {
 
 return kiln.recipe {
   name = "fftconv",
-  params = { B = 2, H = 3, N = 256, kspec = { "inline", "given" } },
+  params = { B = 2, H = 3, N = 256, kspec = { "inline", "given" }, layout = { "bhn", "bnh" } },
   tune = {
     N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: the squarest split
     warps = { default = 4, values = { 1, 2, 4, 8 } },
@@ -46,19 +62,27 @@ return kiln.recipe {
     -- the twiddles' type in shared memory: f32, or the data's type (half the space: N = 4096 then
     -- fits in sm_80's and sm_90a's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },
+    -- layout = "bnh": channels per program (HB f16 of one position are HB * 2 contiguous bytes)
+    HB = { default = 16, values = { 4, 8, 16, 32 } },
+    -- layout = "bnh": positions per transposing tile ([1, HB, CN]; 0: min(N, 256))
+    CN = { default = 0, values = { 0, 64, 128, 256, 512 } },
   },
   args = {
-    kiln.tensor("u", "dtype", { "B", "H", "N" }, "in"),
+    kiln.tensor("u", "dtype", dims, "in"),
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", kf_dims, "in"),
     -- Read only with gate = 1; otherwise one element nobody touches.
     kiln.tensor("w", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
     kiln.tensor("v", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
-    kiln.tensor("y", "dtype", { "B", "H", "N" }, "out"),
+    kiln.tensor("y", "dtype", dims, "out"),
+    -- layout = "bnh": the programs' scratch rows (contents are scratch, not results); otherwise one
+    -- element nobody touches
+    kiln.tensor("ws", "f32", { function(p) return bnh(p) and p.B * nblk(p) * p.HB or 1 end,
+      function(p) return bnh(p) and p.N or 1 end }, "in"),
     kiln.scalar("B", "i32"),
     kiln.scalar("H", "i32"),
   },
-  grid = function(p) return p.B * p.H end,
+  grid = function(p) return bnh(p) and p.B * nblk(p) or p.B * p.H end,
   reference = "fftconv",
   check = { criterion = "vs_lowp", factor = 2 }, -- against the plain FFT convolution in the data's type (docs/fftconv.md)
   checks = {
@@ -71,6 +95,9 @@ return kiln.recipe {
     { B = 1, H = 1, N = 4096, tw = "dtype" },
     { B = 2, H = 3, N = 128, kspec = "given" },
     { B = 3, H = 1, N = 512, kspec = "given", dtype = "bf16", gate = 1, N1 = 16 },
+    { B = 2, H = 5, N = 64, layout = "bnh", HB = 4 },
+    { B = 1, H = 20, N = 512, layout = "bnh", gate = 1, dtype = "bf16", CN = 128 },
+    { B = 2, H = 3, N = 256, layout = "bnh", kspec = "given", HB = 8 },
   },
 
   body = function(k, p)
@@ -78,40 +105,68 @@ return kiln.recipe {
     local L, N1, N2 = split(p)
     local R = N1 // 2 -- rows of A that hold data
     local t = p.dtype
-    local bh = k.program_id(0)
-    local h = bh % a.H
 
-    -- a [B*H, N] tensor as rows of N2: channel bh's rows start at bh * R
-    local function rows_view(ptr, nrows) return k.view(ptr, { nrows, N2 }) end
-    local uv = rows_view(a.u, a.B * a.H * R)
-    local yv = rows_view(a.y, a.B * a.H * R)
-
-    -- forward transform of a real [R, N2] block: { re, im } [N1, N2] in f32, bin k1 + N1 k2 at [k1, k2]
+    -- the tables, made once per program
     local tabs = fft.shared_tables(k, N1, N2, t, p.tw == "dtype" and t or "f32")
+    -- forward transform of a real [R, N2] block: { re, im } [N1, N2] in f32, bin k1 + N1 k2 at [k1, k2]
     local function forward(x) return fft.forward_real(k, tabs, x, t) end
 
-    local x = k.load(uv, { bh * R, 0 }, { R, N2 })
-    if p.gate then
-      x = x * k.load(rows_view(a.w, a.B * a.H * R), { bh * R, 0 }, { R, N2 })
+    -- y (f32 [G, N2], rows R and up not part of it) of the row x ([R, N2], the data's type) in
+    -- channel h
+    local G = fft.out_rows(N1)
+    local function conv_row(x, h)
+      local X = forward(x)
+      local K
+      if p.kspec == "given" then
+        local kfv = k.view(a.kf, { a.H * 2 * N1, N2 })
+        K = { re = k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), im = k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }) }
+      else
+        K = forward(k.load(k.view(a.k, { a.H * R, N2 }), { h * R, 0 }, { R, N2 }))
+      end
+      local Y = fft.mul(k, X, K)
+      Y = { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }
+      return fft.inverse_real(k, tabs, Y, t)
     end
-    local X = forward(x)
 
-    local K
-    if p.kspec == "given" then
-      local kfv = k.view(a.kf, { a.H * 2 * N1, N2 })
-      K = { re = k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), im = k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }) }
-    else
-      local kv = rows_view(a.k, a.H * R)
-      K = forward(k.load(kv, { h * R, 0 }, { R, N2 }))
+    if not bnh(p) then
+      local bh = k.program_id(0)
+      -- a [B*H, N] tensor as rows of N2: channel bh's rows start at bh * R and end before (bh + 1) R
+      -- (the view's end, so that y's G rows write only the R of the channel)
+      local function rows_view(ptr) return k.view(ptr, { (bh + 1) * R, N2 }) end
+      local x = k.load(rows_view(a.u), { bh * R, 0 }, { R, N2 })
+      if p.gate then x = x * k.load(rows_view(a.w), { bh * R, 0 }, { R, N2 }) end
+      local y = conv_row(x, bh % a.H)
+      if p.gate then y = y * k.cast(k.load(rows_view(a.v), { bh * R, 0 }, { G, N2 }), "f32") end
+      k.store(rows_view(a.y), { bh * R, 0 }, k.cast(y, t))
+      return
     end
 
-    local Y = fft.mul(k, X, K)
-    Y = { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }
-
-    local y = fft.inverse_real(k, tabs, Y, t)
-    if p.gate then
-      y = y * k.cast(k.load(rows_view(a.v, a.B * a.H * R), { bh * R, 0 }, { R, N2 }), "f32")
-    end
-    k.store(yv, { bh * R, 0 }, k.cast(y, t))
+    -- layout "bnh": program pid takes channels h0 .. h0 + HB - 1 of batch b through ws rows pid * HB + c
+    local HB, CN = p.HB, p.CN == 0 and math.min(p.N, 256) or math.min(p.N, p.CN)
+    local pid = k.program_id(0)
+    local nb = (a.H + (HB - 1)) / HB
+    local b, h0 = pid / nb, (pid % nb) * HB
+    -- a [B, N, H] tensor as [B, H, N] (channel-major tiles over the strided memory)
+    local function chan_view(ptr) return k.view(ptr, { a.B, a.H, p.N }, { p.N * a.H, 1, a.H }) end
+    local ws3 = k.view(a.ws, { a.B * nb, HB, p.N })
+    k.range(0, p.N, CN, {}, function(j)
+      local x = k.load(chan_view(a.u), { b, h0, j }, { 1, HB, CN })
+      if p.gate then x = x * k.load(chan_view(a.w), { b, h0, j }, { 1, HB, CN }) end
+      k.store(ws3, { pid, 0, j }, k.cast(x, "f32"))
+    end)
+    k.barrier()
+    k.range(0, HB, 1, {}, function(c)
+      local row = (pid * HB + c) * R
+      local wsr = k.view(a.ws, { row + R, N2 }) -- ending with the row (y's G rows write only its R)
+      local y = conv_row(k.cast(k.load(wsr, { row, 0 }, { R, N2 }), t), h0 + c)
+      k.barrier() -- every thread has read the row before any overwrites it
+      k.store(wsr, { row, 0 }, y)
+    end)
+    k.barrier()
+    k.range(0, p.N, CN, {}, function(j)
+      local y = k.load(ws3, { pid, 0, j }, { 1, HB, CN })
+      if p.gate then y = y * k.cast(k.load(chan_view(a.v), { b, h0, j }, { 1, HB, CN }), "f32") end
+      k.store(chan_view(a.y), { b, h0, j }, k.cast(y, t))
+    end)
   end,
 }

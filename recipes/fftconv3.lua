@@ -52,7 +52,8 @@ return kiln.recipe {
   tune = {
     N1 = { default = 0, values = { 0, 4, 8, 16, 32 } }, -- 0: 2^floor(log2(L)/3)
     N2 = { default = 0, values = { 0, 4, 8, 16, 32, 64 } },
-    -- the column block of the outer stages: [N1, CB] tiles walk the [N1, N2 N3] matrix (0: min(M, 128))
+    -- the column block of the outer stages: [N1, CB] tiles walk the [N1, N2 N3] matrix (0: min(M,
+    -- 128, 512 / warps): with 8 warps, 128 columns made ptxas spill at N = 2048)
     CB = { default = 0, values = { 0, 16, 32, 64, 128, 256 } },
     warps = { default = 4, values = { 1, 2, 4, 8 } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
@@ -93,7 +94,7 @@ return kiln.recipe {
     local a = k.args
     local L, N1, N2, N3 = split3(p)
     local R, M, t = N1 // 2, N2 * N3, p.dtype
-    local CB = p.CB == 0 and math.min(M, 128) or math.min(M, p.CB)
+    local CB = p.CB == 0 and math.min(M, 128, 512 // p.warps) or math.min(M, p.CB)
     local bh = k.program_id(0)
     local h = bh % a.H
     local ld = k.load_shared

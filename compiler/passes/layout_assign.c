@@ -27,8 +27,9 @@
  *      a warp grid (target/mma_layout.h), the result takes the mma layout and the operands mma_a
  *      and mma_b (a load_shared used only there, or only as the same operand of dots, is read in
  *      that layout: ldmatrix from its buffer, into registers that the dots share);
- *      otherwise the default layout. The accumulator converts to the result's layout. store
- *      converts its tile to the default layout.
+ *      otherwise the default layout. A load_shared with one use, which wants it in an accumulator
+ *      (mma) layout (a table multiplying a dot's result elementwise), is read in that layout too. The
+ * accumulator converts to the result's layout. store converts its tile to the default layout.
  *   5. for: region arguments take their init's layout; the body's yield converts to them; the
  *      results take them too. A carried value that the body's dot yields takes that dot's mma
  *      layout (the accumulator stays in registers across iterations; its init converts once). A
@@ -229,6 +230,11 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
   if (d && fn->ops[d].code == IR_OP_LOAD_SHARED && (l.kind == IR_LMMA_A || l.kind == IR_LMMA_B) &&
       v < lc->nuses && (lc->uses[v] == 1 || only_dot_operand(fn, v, k))) {
     /* read straight into the fragments (ldmatrix) */
+    set_layout(fn, v, l);
+    return;
+  }
+  if (d && fn->ops[d].code == IR_OP_LOAD_SHARED && l.kind == IR_LMMA && v < lc->nuses && lc->uses[v] == 1) {
+    /* read straight into the accumulator's layout (no round trip through scratch) */
     set_layout(fn, v, l);
     return;
   }

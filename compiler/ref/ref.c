@@ -26,6 +26,7 @@ static const struct {
     {"fftconv", ref_fftconv},
     {"fftconv_kspec", ref_fftconv_kspec},
     {"fftconv3", ref_fftconv3},
+    {"fftconv4", ref_fftconv4},
 };
 
 ref_fn ref_lookup(const char *name) {

@@ -73,5 +73,6 @@ int64_t w4a16_code(const double *wq, int64_t n, int64_t col, int64_t k, int bits
 int ref_fftconv(const ref_call *c);
 int ref_fftconv_kspec(const ref_call *c);
 int ref_fftconv3(const ref_call *c);
+int ref_fftconv4(const ref_call *c);
 
 #endif

@@ -1,15 +1,15 @@
 /*
- * ref_fftconv.c - references for recipes/fftconv.lua, recipes/fftconv3.lua (order 3: the given
- * spectrum in its own layout) and recipes/fftconv_kspec.lua, in double with
+ * ref_fftconv.c - references for recipes/fftconv.lua, recipes/fftconv3.lua and fftconv4.lua
+ * (orders 3 and 4: the given spectrum in their own layouts) and recipes/fftconv_kspec.lua, in double with
  * FFTW: y = v * first N of iFFT(FFT(u w) K) at length L = 2N, K = FFT(k) at length L (or the given
  * spectrum kf). The spectrum layout of the recipes: bin k1 + N1 k2 at [k1, k2] of an [N1, N2]
  * matrix, L = N1 N2, real parts in rows 0..N1-1 and imaginary parts in rows N1..2N1-1 of a channel's
- * [2 N1, N2] block. At N <= 1024 the FFTW result is checked against the direct O(N^2) causal sum
- * (a failure names the element), so the FFTW path is itself tested on every small check.
- * The low-precision run of ref_fftconv is the plain FFT convolution in the data's type: radix-2
- * transforms with every twiddle, product and butterfly sum rounded, the spectral product rounded,
- * the kernel's spectrum computed the same way (or given); the recipe is judged against it by the
- * vs_lowp criterion (docs/fftconv.md). ref_fftconv_kspec computes only exactly.
+ * [2 N1, N2] block. u, w, v, y are [B, H, N], or [B, N, H] with the setting layout = bnh. At N <= 1024 the
+ * FFTW result is checked against the direct O(N^2) causal sum (a failure names the element), so the FFTW path
+ * is itself tested on every small check. The low-precision run of ref_fftconv is the plain FFT convolution in
+ * the data's type: radix-2 transforms with every twiddle, product and butterfly sum rounded, the spectral
+ * product rounded, the kernel's spectrum computed the same way (or given); the recipe is judged against it by
+ * the vs_lowp criterion (docs/fftconv.md). ref_fftconv_kspec computes only exactly.
  */
 #include <complex.h>
 #include <fftw3.h>
@@ -124,24 +124,36 @@ int ref_fftconv_kspec(const ref_call *c) {
 }
 
 /* Where bin m of a channel's spectrum sits in kf (its real part; the imaginary part L further):
- * order 2 (n3 = 0): [k1, k2] of [N1, N2], m = k1 + N1 k2; order 3: [N2 k1 + k2, k3] of [N1 N2, N3],
- * m = k1 + N1 k2 + N1 N2 k3. */
-static int64_t kf_pos(int64_t m, int64_t n1, int64_t n2, int64_t n3) {
+ * order 2 (n3 = 0): [k1, k2] of [N1, N2], m = k1 + N1 k2; order 3 (n4 = 0): [N2 k1 + k2, k3] of
+ * [N1 N2, N3], m = k1 + N1 k2 + N1 N2 k3; order 4: [(N2 k1 + k2) N3 + k3, k4] of [N1 N2 N3, N4],
+ * m = k1 + N1 k2 + N1 N2 k3 + N1 N2 N3 k4. */
+static int64_t kf_pos(int64_t m, int64_t n1, int64_t n2, int64_t n3, int64_t n4) {
   if (!n3) return (m % n1) * n2 + m / n1;
-  return ((m % n1) * n2 + (m / n1) % n2) * n3 + m / (n1 * n2);
+  if (!n4) return ((m % n1) * n2 + (m / n1) % n2) * n3 + m / (n1 * n2);
+  return (((m % n1) * n2 + (m / n1) % n2) * n3 + (m / (n1 * n2)) % n3) * n4 + m / (n1 * n2 * n3);
 }
 
 static int conv(const ref_call *c, int order) {
   int u = ref_find(c, "u", 1, 3), k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
   int w = ref_find(c, "w", 1, 1), v = ref_find(c, "v", 1, 1), y = ref_find(c, "y", 1, 3);
   if (u < 0 || k < 0 || kf < 0 || w < 0 || v < 0 || y < 0)
-    return fail(c, "fftconv: needs tensors u, y [B, H, N], k [H, N], kf, w, v");
+    return fail(c, "fftconv: needs tensors u, y [B, H, N] (or [B, N, H]), k [H, N], kf, w, v");
   int lowp = ref_is_lowp(c);
-  int64_t B = c->args[u].dims[0], H = c->args[u].dims[1], N = c->args[u].dims[2], L = 2 * N;
+  /* layout = bnh: u, w, v, y are [B, N, H]; element i of row bh = b H + h at (b N + i) H + h */
+  const char *lay = ref_setting(c, "layout");
+  int bnh = lay && !strcmp(lay, "bnh");
+  if (lay && !bnh && strcmp(lay, "bhn")) return fail(c, "fftconv: layout must be bhn or bnh");
+  int64_t B = c->args[u].dims[0], H = c->args[u].dims[bnh ? 2 : 1], N = c->args[u].dims[bnh ? 1 : 2],
+          L = 2 * N;
+  for (int d = 0; d < 3; d++)
+    if (c->args[y].dims[d] != c->args[u].dims[d]) return fail(c, "fftconv: y and u differ in shape");
+  if (c->args[k].dims[0] != H || c->args[k].dims[1] != N)
+    return fail(c, bnh ? "fftconv: layout = bnh needs u, y [B, N, H] and k [H, N]"
+                       : "fftconv: needs u, y [B, H, N] and k [H, N]");
   int gate = setting_flag(c, "gate");
   const char *ks = ref_setting(c, "kspec");
-  int given = order == 3 || (ks && !strcmp(ks, "given"));
-  int64_t n1 = split_n1(L, setting_int(c, "N1", 0)), n2 = L / n1, n3 = 0;
+  int given = order >= 3 || (ks && !strcmp(ks, "given"));
+  int64_t n1 = split_n1(L, setting_int(c, "N1", 0)), n2 = L / n1, n3 = 0, n4 = 0;
   if (order == 3) { /* recipes/fftconv3.lua: 2^floor(log2(L)/3) unless given */
     int lg = 0;
     while (((int64_t)1 << lg) < L) lg++;
@@ -151,6 +163,19 @@ static int conv(const ref_call *c, int order) {
     n3 = L / (n1 * n2);
     if (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 || c->args[kf].dims[2] != n3)
       return fail(c, "fftconv3: needs kf [H, 2 N1 N2, N3]");
+  }
+  if (order == 4) { /* recipes/fftconv4.lua: 2^floor(log2(L)/4) each, the rest to N4, N3, N2 */
+    int lg = 0;
+    while (((int64_t)1 << lg) < L) lg++;
+    int e[4] = {lg / 4, lg / 4, lg / 4, lg / 4};
+    for (int i = 0; i < lg % 4; i++) e[3 - i]++;
+    n1 = setting_int(c, "N1", 0), n2 = setting_int(c, "N2", 0), n3 = setting_int(c, "N3", 0);
+    if (!n1) n1 = (int64_t)1 << e[0];
+    if (!n2) n2 = (int64_t)1 << e[1];
+    if (!n3) n3 = (int64_t)1 << e[2];
+    n4 = L / (n1 * n2 * n3);
+    if (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 * n3 || c->args[kf].dims[2] != n4)
+      return fail(c, "fftconv4: needs kf [H, 2 N1 N2 N3, N4]");
   }
   if (gate && (c->args[w].dims[0] != B * H * N || c->args[v].dims[0] != B * H * N))
     return fail(c, "fftconv: gate = 1 needs w and v of B*H*N elements");
@@ -166,21 +191,25 @@ static int conv(const ref_call *c, int order) {
   int rc = KILN_REF_OK;
   for (int64_t bh = 0; bh < B * H && rc == KILN_REF_OK; bh++) {
     int64_t h = bh % H;
-    const double *ur = c->data[u] + bh * N, *kr = c->data[k] + h * N;
-    double *yr = c->data[y] + bh * N;
+    const double *kr = c->data[k] + h * N;
+    /* the index of element i of row bh in u, w, v, y */
+#define AT(i) (bnh ? ((bh / H) * N + (i)) * H + h : bh * N + (i))
     const double *kfr = spec;
     if (given)
       kfr = c->data[kf] + h * 2 * L;
     else
       spectrum(c, kr, N, L, n1, x, spec);
-    for (int64_t i = 0; i < N; i++) g[i] = gate ? ref_round(c, ur[i] * c->data[w][bh * N + i]) : ur[i];
+    for (int64_t i = 0; i < N; i++) {
+      double ui = c->data[u][AT(i)];
+      g[i] = gate ? ref_round(c, ui * c->data[w][AT(i)]) : ui;
+    }
     for (int64_t i = 0; i < L; i++) x[i] = i < N ? g[i] : 0;
     if (lowp)
       dft_lowp(c, x, L, -1);
     else
       dft(x, L, -1);
     for (int64_t m = 0; m < L; m++) {
-      int64_t pos = kf_pos(m, n1, n2, n3);
+      int64_t pos = kf_pos(m, n1, n2, n3, n4);
       double complex kk = kfr[pos] + I * kfr[L + pos];
       x[m] = lowp ? cmul_round(c, x[m], cround(c, kk / (double)L)) : x[m] * kk / (double)L;
     }
@@ -188,24 +217,28 @@ static int conv(const ref_call *c, int order) {
       dft_lowp(c, x, L, 1);
     else
       dft(x, L, 1);
-    for (int64_t i = 0; i < N; i++) yr[i] = ref_round(c, creal(x[i])) * (gate ? c->data[v][bh * N + i] : 1);
+    for (int64_t i = 0; i < N; i++)
+      c->data[y][AT(i)] = ref_round(c, creal(x[i])) * (gate ? c->data[v][AT(i)] : 1);
     if (lowp || given || N > 1024) continue;
     /* the direct causal sum, against which FFTW's answer must agree to rounding */
     for (int64_t i = 0; i < N && rc == KILN_REF_OK; i++) {
       double s = 0, mag = 0;
       for (int64_t j = 0; j <= i; j++) s += g[j] * kr[i - j], mag += fabs(g[j] * kr[i - j]);
-      if (gate) s *= c->data[v][bh * N + i], mag *= fabs(c->data[v][bh * N + i]);
-      if (fabs(s - yr[i]) > 1e-10 * (mag + 1e-300) + 1e-300) {
+      double yi = c->data[y][AT(i)];
+      if (gate) s *= c->data[v][AT(i)], mag *= fabs(c->data[v][AT(i)]);
+      if (fabs(s - yi) > 1e-10 * (mag + 1e-300) + 1e-300) {
         char msg[160];
-        snprintf(msg, sizeof msg, "fftconv: FFTW gives %.17g for y[%lld, %lld], the direct sum %.17g", yr[i],
+        snprintf(msg, sizeof msg, "fftconv: FFTW gives %.17g for y[%lld, %lld], the direct sum %.17g", yi,
                  (long long)bh, (long long)i, s);
         rc = fail(c, msg);
       }
     }
   }
+#undef AT
   fftw_free(x), free(spec), free(g);
   return rc;
 }
 
 int ref_fftconv(const ref_call *c) { return conv(c, 2); }
 int ref_fftconv3(const ref_call *c) { return conv(c, 3); }
+int ref_fftconv4(const ref_call *c) { return conv(c, 4); }

@@ -70,6 +70,18 @@ function M.mul(k, a, b)
   return { re = a.re * b.re - a.im * b.im, im = a.re * b.im + a.im * b.re }
 end
 
+-- a .* w for a complex tile a and a complex table w in shared memory ({ re = smem, im = smem }),
+-- in f32: every use of the table is its own load_shared, so that each is read straight into a's
+-- layout (the layout pass gives a load_shared with one use its user's accumulator layout) instead
+-- of being converted through scratch shared memory. conj = true: a .* conj(w).
+function M.mul_shared(k, a, w, conj)
+  local function ld(b) return k.cast(k.load_shared(b), "f32") end
+  if conj then
+    return { re = a.re * ld(w.re) + a.im * ld(w.im), im = a.im * ld(w.re) - a.re * ld(w.im) }
+  end
+  return { re = a.re * ld(w.re) - a.im * ld(w.im), im = a.re * ld(w.im) + a.im * ld(w.re) }
+end
+
 -- a . b for complex a [M, K] and b [K, N] in the input type t (f16, bf16): four products on the
 -- tensor cores, accumulated in f32. b may be real (b.im == nil): two products.
 function M.dot(k, a, b, t)
@@ -92,12 +104,15 @@ end
 
 -- A complex tile stored in two shared buffers of type ty (the XOR swizzle of docs/gemm.md on the
 -- 16-byte chunks of a row, against bank conflicts): { re = smem, im = smem }.
-function M.put_shared(k, z, shape, ty)
+-- re_only: store z.re only ({ re = smem }).
+function M.put_shared(k, z, shape, ty, re_only)
   local bytes = { f16 = 2, bf16 = 2, f32 = 4 }
   local chunks = shape[2] * bytes[ty] // 16
   local sw = chunks >= 2 and { swizzle = math.min(8, chunks) } or nil
-  local re, im = k.alloc_shared(ty, shape, sw), k.alloc_shared(ty, shape, sw)
+  local re = k.alloc_shared(ty, shape, sw)
   k.store_shared(re, k.cast(z.re, ty))
+  if re_only then return { re = re } end
+  local im = k.alloc_shared(ty, shape, sw)
   k.store_shared(im, k.cast(z.im, ty))
   return { re = re, im = im }
 end
@@ -109,8 +124,9 @@ end
 --   f1 = F_N1[:, :N1/2] [N1, N1/2]   (the forward left product; rows n1 >= N1/2 of the data are 0)
 --   tw = T [N1, N2], T[k1, n2] = exp(-2 pi i n2 k1 / L)
 --   f2 = F_N2 [N2, N2]
---   g1 = F_N1[:N1/2, :] [N1/2, N1]   (the inverse left product; only the first N outputs are kept;
---                                     not made when forward_only)
+--   g1 = F_N1[:G, :] [G, N1]         (the inverse left product; only the first N outputs, rows
+--                                     N1/2 and up, are kept; G = M.out_rows(N1); not made when
+--                                     forward_only)
 function M.shared_tables(k, N1, N2, t, tw_type, forward_only)
   local R, L = N1 // 2, N1 * N2
   local function put(z, shape, ty) return M.put_shared(k, z, shape, ty) end
@@ -119,7 +135,10 @@ function M.shared_tables(k, N1, N2, t, tw_type, forward_only)
     tw = put(M.table(k, N1, N2, L, -1), { N1, N2 }, tw_type or "f32"),
     f2 = put(M.table(k, N2, N2, N2, -1), { N2, N2 }, t),
   }
-  if not forward_only then s.g1 = put(M.table(k, R, N1, N1, -1), { R, N1 }, t) end
+  if not forward_only then
+    local G = M.out_rows(N1)
+    s.g1 = put(M.table(k, G, N1, N1, -1), { G, N1 }, t)
+  end
   k.barrier()
   return s
 end
@@ -132,17 +151,30 @@ function M.forward_real(k, s, x, t)
   local rows, cols = k.shape(ld(s.f1.re))[1], k.shape(x)[2]
   local zero = k.full({ rows, cols }, 0, "f32")
   local xt = k.cast(x, t)
+  if t ~= "f32" then
+    -- through a swizzled buffer of its own, so that both products read it with conflict-free
+    -- ldmatrix (a register operand would be staged by each dot through unswizzled scratch). A caller
+    -- that transforms in a loop has a barrier between the reads and the next iteration's store.
+    local xs = M.put_shared(k, { re = xt, im = xt }, k.shape(xt), t, true)
+    k.barrier()
+    xt = ld(xs.re)
+  end
   local b = { re = k.dot(ld(s.f1.re), xt, zero), im = k.dot(ld(s.f1.im), xt, zero) }
-  local tw = { re = k.cast(ld(s.tw.re), "f32"), im = k.cast(ld(s.tw.im), "f32") }
-  local c = M.cast(k, M.mul(k, b, tw), t)
+  local c = M.cast(k, M.mul_shared(k, b, s.tw), t)
   return {
     re = k.dot(c.re, ld(s.f2.re), k.dot(-c.im, ld(s.f2.im), zero)),
     im = k.dot(c.re, ld(s.f2.im), k.dot(c.im, ld(s.f2.re), zero)),
   }
 end
 
+-- The rows of the inverse's last product: the N1/2 rows of y, or 16 when that is fewer (the rows of
+-- a matrix instruction: a product of fewer rows would be computed with FMAs, converting its
+-- operands through shared memory). The rows from N1/2 on are not part of y: the caller stores only
+-- the first N1/2.
+function M.out_rows(N1) return math.max(N1 // 2, 16) end
+
 -- The inverse of forward_real without the 1/L (fold it into Y) and keeping the first half of the
--- rows: Re(iDFT(Y)) as [N1/2, N2] f32, y[N2 n1 + n2] at [n1, n2].
+-- rows: Re(iDFT(Y)) as [M.out_rows(N1), N2] f32, y[N2 n1 + n2] at [n1, n2] for n1 < N1/2.
 --   Z = (Y conj(F_N2)) .* conj(T),  y = Re(conj(F_N1)[:N1/2, :] Z) = g1.re Z.re + g1.im Z.im
 function M.inverse_real(k, s, Y, t)
   local ld = k.load_shared
@@ -153,9 +185,8 @@ function M.inverse_real(k, s, Y, t)
     re = k.dot(yt.re, ld(s.f2.re), k.dot(yt.im, ld(s.f2.im), zero)),
     im = k.dot(yt.im, ld(s.f2.re), k.dot(-yt.re, ld(s.f2.im), zero)),
   }
-  local twr, twi = k.cast(ld(s.tw.re), "f32"), k.cast(ld(s.tw.im), "f32")
-  local z = M.cast(k, { re = d.re * twr + d.im * twi, im = d.im * twr - d.re * twi }, t)
-  local out = k.full({ shape[1] // 2, shape[2] }, 0, "f32")
+  local z = M.cast(k, M.mul_shared(k, d, s.tw, true), t)
+  local out = k.full({ M.out_rows(shape[1]), shape[2] }, 0, "f32")
   return k.dot(ld(s.g1.re), z.re, k.dot(ld(s.g1.im), z.im, out))
 end
 

@@ -3,13 +3,20 @@
 #   1. numerics against the FFTW reference (which itself agrees with the direct O(N^2) sum at
 #      N <= 1024, or the reference fails): sm_75's m16n8k8 products, 1 and 8 warps, the most
 #      oblong splits (N2 = 4, N1 = 4), every power of two N from 8 to 2048 (4096 is a check);
-#      order 3 (recipes/fftconv3.lua) at N = 32 .. 2048, 16384 (a 32 x 32 x 32 split walked in
-#      column blocks), and on sm_75;
+#      order 3 (recipes/fftconv3.lua) at N = 32 .. 4096, 16384 (a 32 x 32 x 32 split walked in
+#      column blocks), and on sm_75; order 4 (recipes/fftconv4.lua) at N = 128 .. 4096 and 16384
+#      (8 x 8 x 16 x 32: the structure of N = 4M's 32 x 64 x 64 x 64 at a size the simulator runs); layout = bnh ([B, N, H]) at N = 16 .. 4096 with ragged channel
+#      blocks (H not a multiple of HB), gated and not, f16 and bf16;
 #   2. the products run on the tensor cores: the simulator's count of mma instructions is at least
 #      what the 12 (kspec = given) or 18 products of each program need, ceil(M/16) ceil(N/8)
 #      ceil(K/16) each (an FMA-lowered product would count none);
-#   3. the reference refuses a recipe without its tensors, and order 3 a spectrum of the wrong shape,
-#      with one line naming them.
+#   2b. layout = bnh reads and writes u, w, v, y in tiles whose lanes run along the channels: the
+#      simulator's global sectors per request of each of those accesses is at most 9 for 16
+#      channels of f16 (a lane per element would touch a sector each, 32 per request; the [B, H, N]
+#      layout's loads of u take 17: the simulator has no 16-byte accesses, docs/profiling.md);
+#   3. the reference refuses a recipe without its tensors, orders 3 and 4 a spectrum of the wrong shape,
+#      a kernel k whose shape does not match u's in the layout, and an unknown layout, with one
+#      line naming them.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -29,9 +36,19 @@ run wide -- $F --sim --set B=1 --set H=2 --set N=256 --set N1=4 --set dtype=bf16
 for n in 8 16 32 64 128 256 512 1024 2048; do
   run "N=$n" -- $F --sim --set B=1 --set H=2 --set N=$n --set kspec=given
 done
-for n in 32 128 512 2048; do
-  run "order 3 N=$n" -- recipes/fftconv3.lua --sim --set B=1 --set H=2 --set N=$n
+for n in 32 64 128 256 512 1024 2048 4096; do
+  run "order 3 N=$n" -- recipes/fftconv3.lua --sim --set B=1 --set H=2 --set N=$n --set gate=$((n / 64 % 2))
 done
+for n in 128 256 512 1024 2048 4096; do
+  run "order 4 N=$n" -- recipes/fftconv4.lua --sim --set B=1 --set H=2 --set N=$n --set gate=$((n / 256 % 2))
+done
+run "order 4 bf16 ragged" -- recipes/fftconv4.lua --sim --set B=3 --set H=1 --set N=256 --set dtype=bf16 --set N1=8 --set N2=4 --set N3=4
+run "order 4 N=16384" -- recipes/fftconv4.lua --sim --set B=1 --set H=1 --set N=16384 --set warps=8 --set dtype=bf16
+for n in 16 64 256 1024; do
+  run "bnh N=$n" -- $F --sim --set B=2 --set H=5 --set N=$n --set layout=bnh --set HB=4 --set gate=$((n / 64 % 2))
+done
+run "bnh bf16 N=128" -- $F --sim --set B=1 --set H=9 --set N=128 --set layout=bnh --set HB=8 --set dtype=bf16 --set CN=64
+run "bnh N=4096" -- $F --sim --set B=1 --set H=3 --set N=4096 --set layout=bnh --set HB=4 --set tw=dtype --set dtype=bf16 --set gate=1
 run "order 3 N=16384" -- recipes/fftconv3.lua --sim --set B=1 --set H=1 --set N=16384
 run "order 3 sm75" -- recipes/fftconv3.lua --sim --target sm_75 --set B=2 --set H=1 --set N=128 --set gate=1
 run kspec-oblong -- recipes/fftconv_kspec.lua --sim --set H=2 --set N=256 --set N1=128
@@ -56,6 +73,36 @@ for ks in inline given; do
   fi
 done
 
+# 2a. shared memory at the fused default, B = 1, H = 4, N = 256 (docs/fftconv.md, "Shared memory"):
+# at most 7264 wavefronts and 3936 over one per request (20072 and 14696 before the twiddles were
+# read in the products' layout, the x operand staged in a swizzled buffer and the inverse's last
+# product padded to 16 rows)
+"$KILN" run $F --sim --profile --set B=1 --set H=4 --set N=256 > "$tmp/p" 2>&1 ||
+  { echo "FAIL profile N=256: $(cat "$tmp/p")"; fail=1; }
+wf=$(sed -n 's/^profile .* smem [0-9]* requests, \([0-9]*\) wavefronts (\([0-9]*\) conflicts).*/\1 \2/p' "$tmp/p")
+set -- $wf
+if [ $# -ne 2 ] || [ "$1" -gt 7264 ] || [ "$2" -gt 3936 ]; then
+  echo "FAIL shared memory at N=256: ${wf:-no profile} (wavefronts, conflicts), over 7264 3936"; fail=1
+else
+  echo "ok   shared memory at N=256: $1 wavefronts, $2 conflicts"
+fi
+
+# 2b. the accesses of u, w, v and y in layout bnh (found by their lines in the recipe)
+"$KILN" run $F --sim --profile=json --set B=1 --set H=16 --set N=256 --set layout=bnh --set gate=1 \
+  2> "$tmp/err" > "$tmp/p" || { echo "FAIL profile bnh: $(cat "$tmp/err")"; fail=1; }
+for t in u w v y; do
+  l=$(grep -n -F "chan_view(a.$t)" $F | head -n 1 | cut -d: -f1)
+  got=$(python3 -c 'import json, sys
+d = json.loads(open(sys.argv[1]).read())
+ops = [o for o in d["ops"] if o["line"] == sys.argv[2] and o["gmem_requests"]]
+print(max(o["gmem_sectors"] / o["gmem_requests"] for o in ops) if ops else "none")' "$tmp/p" "$F:${l:-0}" 2>&1)
+  case $got in
+    none | *[!0-9.]*) echo "FAIL bnh access of $t ($F:${l:-?}): $got"; fail=1 ;;
+    *) if awk -v g="$got" 'BEGIN { exit !(g <= 9) }'; then echo "ok   bnh access of $t: $got sectors per request"
+       else echo "FAIL bnh access of $t: $got sectors per request, over 9"; fail=1; fi ;;
+  esac
+done
+
 # 3.
 cat > "$tmp/bad.lua" <<'LUA'
 local kiln = require "kiln"
@@ -67,7 +114,7 @@ return kiln.recipe {
   body = function(k, p) k.store(k.view(k.args.y, { 16 }), { 0 }, k.load(k.view(k.args.u, { 16 }), { 0 }, { 16 })) end,
 }
 LUA
-if "$KILN" run "$tmp/bad.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv: needs tensors u, y \[B, H, N\], k \[H, N\], kf, w, v" "$tmp/out"; then
+if "$KILN" run "$tmp/bad.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv: needs tensors u, y \[B, H, N\] (or \[B, N, H\]), k \[H, N\], kf, w, v" "$tmp/out"; then
   echo "FAIL the reference's refusal: $(cat "$tmp/out")"; fail=1
 else
   echo "ok   refused: $(cat "$tmp/out")"
@@ -91,4 +138,35 @@ if "$KILN" run "$tmp/bad3.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv3: n
 else
   echo "ok   refused: $(cat "$tmp/out")"
 fi
+sed -e 's/name = "bad3", params = { N = 32 }/name = "bad4k", params = { N = 128 }/' -e 's/"fftconv3"/"fftconv4"/' \
+  "$tmp/bad3.lua" > "$tmp/bad4k.lua"
+if "$KILN" run "$tmp/bad4k.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv4: needs kf \[H, 2 N1 N2 N3, N4\]" "$tmp/out"; then
+  echo "FAIL the order-4 reference's refusal: $(cat "$tmp/out")"; fail=1
+else
+  echo "ok   refused: $(cat "$tmp/out")"
+fi
+# the shapes the layouts need, and the layout's name
+for c in "bnh 8 4:layout = bnh needs u, y \[B, N, H\] and k \[H, N\]" "bhn 4 8:needs u, y \[B, H, N\] and k \[H, N\]" \
+  "bhw 4 8:layout must be bhn or bnh"; do
+  set -- ${c%%:*}
+  cat > "$tmp/bad4.lua" <<LUA
+local kiln = require "kiln"
+return kiln.recipe {
+  name = "bad4", params = { layout = "$1" },
+  args = {
+    kiln.tensor("u", "f32", { 1, $2, $3 }, "in"), kiln.tensor("k", "f32", { 4, 4 }, "in"),
+    kiln.tensor("kf", "f32", { 1, 1, 1 }, "in"), kiln.tensor("w", "f32", { 1 }, "in"),
+    kiln.tensor("v", "f32", { 1 }, "in"), kiln.tensor("y", "f32", { 1, $2, $3 }, "out"),
+  },
+  grid = function(p) return 1 end,
+  reference = "fftconv",
+  body = function(k, p) end,
+}
+LUA
+  if "$KILN" run "$tmp/bad4.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv: ${c#*:}" "$tmp/out"; then
+    echo "FAIL the reference's refusal of $1 [1, $2, $3]: $(cat "$tmp/out")"; fail=1
+  else
+    echo "ok   refused: $(cat "$tmp/out")"
+  fi
+done
 exit $fail

@@ -1,18 +1,19 @@
 #!/bin/sh
 # The long-convolution recipes (recipes/fftconv.lua, fftconv3.lua, fftconv_kspec.lua) on every
 # target row:
-#   1. ptxas accepts (kiln compile --emit cubin) the defaults, the given-spectrum, gated and bf16
-#      variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
-#      order 3 at N = 65536 (sm_80, sm_90a) and 262144 (sm_90a); without ptxas the PTX is
-#      still emitted;
+#   1. ptxas accepts (kiln compile --emit cubin) the defaults, the given-spectrum, gated, bf16 and
+#      [B, N, H] (layout = bnh) variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
+#      order 3 at N = 65536 (sm_80, sm_90a) and 262144 (sm_90a), order 4 at N = 4M (sm_80,
+#      sm_90a), 512K (sm_86) and 512 (sm_75); without ptxas the PTX is still emitted;
 #   2. what cannot be built is refused with one line naming the reason: bf16 on sm_75, N = 4096
 #      with f32 twiddles over sm_80's shared memory, N = 4096 on sm_86's 100 KiB, N = 2048 on
 #      sm_75's 64 KiB, a length that is
 #      not a power of two, a split N1 the recipes cannot tile;
-#   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and the spectrum recipe, and
-#      order 3 at N = 2048 and 65536);
+#   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and layout = bnh at N = 256
+#      and 2048, the spectrum recipe, and
+#      order 3 at N = 256, 2048 with 8 warps and 65536, and order 4 at N = 4M with 8 warps);
 #   4. the DFT products are matrix instructions: mma.sync in the PTX on sm_80 and sm_90a;
-#   5. bench/fftconv.py --plan builds every variant the GPU benchmark would run (orders 2 and 3), on
+#   5. bench/fftconv.py --plan builds every variant the GPU benchmark would run (orders 2, 3, 4), on
 #      sm_80 and sm_90a.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -21,6 +22,7 @@ PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/loca
 [ -n "$PTXAS" ] || echo "note: ptxas not installed: PTX only, no spill report"
 F=recipes/fftconv.lua
 F3=recipes/fftconv3.lua
+F4=recipes/fftconv4.lua
 
 compile() { # compile RECIPE TARGET SETTINGS...
   r=$1 t=$2; shift 2
@@ -67,6 +69,7 @@ for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
   compile $F3 "$t"
   compile $F3 "$t" N=2048 warps=8 gate=1
   [ "$t" = sm_75 ] || compile $F "$t" dtype=bf16 gate=1
+  compile $F "$t" layout=bnh gate=1
   [ "$t" = sm_75 ] || compile $F3 "$t" dtype=bf16 N1=4 N2=8
 done
 compile $F sm_90a N=4096 tw=dtype kspec=given warps=8
@@ -74,13 +77,16 @@ for t in sm_80 sm_90a; do compile $F3 "$t" N=65536 warps=8; done
 compile $F3 sm_90a N=262144 warps=8
 compile $F3 sm_80 N=262144 warps=8 tw=dtype
 compile $F3 sm_75 N=4096 warps=8
+for t in sm_80 sm_90a; do compile $F4 "$t" N=4194304 warps=8; done
+compile $F4 sm_86 N=524288 warps=8 tw=dtype
+compile $F4 sm_75 N=512
 echo "$n fftconv compiles checked"
 
 # 2. refusals, one line each
 refuse "fft.lua:[0-9]*: op 'dot' needs bf16, which target sm_75 does not have" $F sm_75 dtype=bf16
 refuse "kernel 'fftconv' needs [0-9]* bytes of shared memory per block.*target sm_80 allows" $F sm_80 N=4096
 refuse "shared memory: buffer .* does not fit: kernel @fftconv needs [0-9]* bytes, target sm_86 allows" $F sm_86 N=4096 tw=dtype
-refuse "kernel 'fftconv' needs [0-9]* bytes of shared memory per block.*target sm_75 allows 65536" $F sm_75 N=2048 kspec=given warps=8
+refuse "shared memory: buffer .* does not fit: kernel @fftconv needs [0-9]* bytes, target sm_75 allows 65536" $F sm_75 N=2048 kspec=given warps=8
 refuse "fftconv.lua:[0-9]*: fftconv: N = 100 is not a power of two" $F sm_80 N=100
 refuse "fftconv.lua:[0-9]*: fftconv: N1 = 2 must be a power of two from 4 to L/4 = 128" $F sm_80 N1=2
 refuse "fftconv.lua:[0-9]*: fftconv: N1 = 256 must be a power of two from 4 to L/4 = 128" $F sm_80 N1=256
@@ -89,6 +95,9 @@ refuse "shared memory: buffer .* does not fit: kernel @fftconv3 needs [0-9]* byt
 refuse "kernel 'fftconv3' needs [0-9]* bytes of shared memory per block.*target sm_80 allows" $F3 sm_80 N=262144 warps=8
 refuse "fftconv3.lua:[0-9]*: fftconv3: N = 16 must be a power of two from 32 to 262144" $F3 sm_80 N=16
 refuse "fftconv3.lua:[0-9]*: fftconv3: N = 524288 must be a power of two from 32 to 262144" $F3 sm_80 N=524288
+refuse "fftconv4.lua:[0-9]*: fftconv4: N = 64 must be a power of two from 128 to 4194304" $F4 sm_80 N=64
+refuse "fftconv4.lua:[0-9]*: fftconv4: N = 8388608 must be a power of two from 128 to 4194304" $F4 sm_80 N=8388608
+refuse "fftconv4.lua:[0-9]*: fftconv4: N1 = 16, N2 = 16, N3 = 8: each a power of two, 4 or more, with N4 = L/(N1 N2 N3) >= 4 (L = 1024)" $F4 sm_80 N=512 N1=16 N2=16 N3=8
 refuse "fftconv3.lua:[0-9]*: fftconv3: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" $F3 sm_80 N1=16 N2=16
 
 # 3. no spills at the defaults
@@ -97,16 +106,19 @@ if [ -n "$PTXAS" ]; then
     no_spills $F "$t"
     no_spills $F "$t" kspec=given dtype=bf16 gate=1
     no_spills $F "$t" N=2048 kspec=given warps=8
+    no_spills $F "$t" layout=bnh gate=1
+    no_spills $F "$t" N=2048 layout=bnh warps=8
     no_spills recipes/fftconv_kspec.lua "$t"
     no_spills $F3 "$t"
-    # (N=2048 with 8 warps spills 8 bytes since the K loops come in two versions: docs/fftconv.md)
+    no_spills $F3 "$t" N=2048 warps=8
     no_spills $F3 "$t" N=65536 warps=8
+    no_spills $F4 "$t" N=4194304 warps=8
   done
 fi
 
 # 4. matrix instructions in the PTX
 for t in sm_80 sm_90a; do
-  for r in $F $F3; do
+  for r in $F $F3 $F4; do
     "$KILN" compile $r --target "$t" --emit ptx -o "$tmp/m.ptx" > "$tmp/out" 2>&1 || { echo "FAIL ptx $r $t"; fail=1; continue; }
     m=$(grep -c "mma.sync.aligned.m16n8k16" "$tmp/m.ptx")
     [ "$m" -gt 0 ] || { echo "FAIL $r $t: no m16n8k16 mma.sync in the PTX"; fail=1; }
@@ -116,13 +128,13 @@ done
 
 # 5.
 for t in sm_80 sm_90a; do
-  for o in 2 3; do
+  for o in 2 3 4; do
     if ! python3 bench/fftconv.py --plan --order $o --kiln "$KILN" --target $t > "$tmp/plan" 2>&1 ||
       grep -q "refuses" "$tmp/plan"; then
-      echo "FAIL bench/fftconv.py --plan --order $o --target $t: $(grep -v ": fftconv3*, grid" "$tmp/plan" | head -n 5)"
+      echo "FAIL bench/fftconv.py --plan --order $o --target $t: $(grep -v ": fftconv[34]*, grid" "$tmp/plan" | head -n 5)"
       fail=1
     else
-      echo "ok   bench/fftconv.py --plan --order $o --target $t: $(grep -c ": fftconv3*, grid" "$tmp/plan") launches"
+      echo "ok   bench/fftconv.py --plan --order $o --target $t: $(grep -c ": fftconv[34]*, grid" "$tmp/plan") launches"
     fi
   done
 done

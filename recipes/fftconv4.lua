@@ -1,0 +1,216 @@
+-- fftconv4: the causal FFT convolution of recipes/fftconv.lua with an order-4 decomposition,
+-- L = 2N = N1 N2 N3 N4, for rows too long for recipes/fftconv3.lua (N up to 2^22 = 4M). It is
+-- fftconv3 with one more level between the outer and the inner ones (docs/fftconv.md, "Order 4"):
+-- the transform of length L is F_N1 down the columns of the [N1, M] matrix of the row
+-- (M = N2 N3 N4), then along each of its N1 rows a transform of length M, which is F_N2 down the
+-- columns of that row read as an [N2, P] matrix (P = N3 N4) and a transform of length P along each
+-- of its rows, done as F_N3 on the left and F_N4 on the right of that row read as [N3, N4].
+-- u, w, v, y are [B, H, N]; the filter's spectrum kf is given ([H, 2 N1 N2 N3, N4] f32: bin
+-- k1 + N1 k2 + N1 N2 k3 + N1 N2 N3 k4 at [(N2 k1 + k2) N3 + k3, k4], real rows then imaginary).
+--
+-- One program per (batch, channel) row, its intermediate in its own rows of the scratch ws
+-- ([B*H, 4N] in the data's type): one pass through global memory between levels each way.
+--   1. column blocks [N1/2, CB] of u: C = (F_N1[:, :N1/2] A) .* T1 (T1[k1, m] = w_L^{m k1}) to ws
+--   2. for each k1:
+--      a. column blocks [N2, CB2] of ws row k1 as [N2, P]: E = (F_N2 C) .* T2 (T2[k2, p] =
+--         w_M^{p k2}), over the block
+--      b. for each k2: the [N3, N4] block of row (k1, k2): X = ((F_N3 E) .* T3) F_N4 (T3[k3, n4] =
+--         w_P^{n4 k3}); Y = X .* K / L; back: W = conj(F_N3) ((Y conj(F_N4)) .* conj(T3)), over
+--         the block
+--      c. column blocks of row k1 again: conj(F_N2) (W .* conj(T2)), over the block
+--   3. column blocks of ws as [N1, M]: y = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
+-- The products take f16/bf16 inputs with f32 accumulation. ws is declared as an input: its contents
+-- are scratch, not results.
+local kiln = require "kiln"
+local fft = require "fft"
+
+local MAX_N = 1 << 22
+
+-- N1 .. N4 for L = 2N: given (N1, N2, N3 > 0) or as equal as powers of two allow, the later levels
+-- the larger.
+local function split4(p)
+  local L = 2 * p.N
+  if p.N < 128 or p.N > MAX_N or (p.N & (p.N - 1)) ~= 0 then
+    error("fftconv4: N = " .. p.N .. " must be a power of two from 128 to " .. MAX_N, 2)
+  end
+  local lg = fft.log2_exact(L)
+  local e = { lg // 4, lg // 4, lg // 4, lg // 4 }
+  for i = 1, lg % 4 do e[5 - i] = e[5 - i] + 1 end
+  local n = { p.N1, p.N2, p.N3 }
+  for i = 1, 3 do if n[i] == 0 then n[i] = 1 << e[i] end end
+  local ok, prod = true, 1
+  for i = 1, 3 do
+    ok = ok and n[i] >= 4 and (n[i] & (n[i] - 1)) == 0
+    prod = prod * n[i]
+  end
+  if not ok or L % prod ~= 0 or L // prod < 4 then
+    error("fftconv4: N1 = " .. n[1] .. ", N2 = " .. n[2] .. ", N3 = " .. n[3] ..
+      ": each a power of two, 4 or more, with N4 = L/(N1 N2 N3) >= 4 (L = " .. L .. ")", 2)
+  end
+  return L, n[1], n[2], n[3], L // prod
+end
+
+return kiln.recipe {
+  name = "fftconv4",
+  params = { B = 2, H = 3, N = 512 },
+  tune = {
+    N1 = { default = 0, values = { 0, 4, 8, 16, 32 } }, -- 0: see split4
+    N2 = { default = 0, values = { 0, 4, 8, 16, 32, 64 } },
+    N3 = { default = 0, values = { 0, 4, 8, 16, 32, 64 } },
+    -- the column blocks of the outer stages ([N1, CB] over [N1, M]) and of the middle ones ([N2, CB]
+    -- over [N2, P]); 0: min(columns, 128, 512 / warps)
+    CB = { default = 0, values = { 0, 16, 32, 64, 128 } },
+    warps = { default = 4, values = { 1, 2, 4, 8 } },
+    dtype = { default = "f16", values = { "f16", "bf16" } },
+    gate = { false, true },
+    -- the inner twiddles' type in shared memory: f32, or the data's type (half the space)
+    tw = { default = "f32", values = { "f32", "dtype" } },
+  },
+  args = {
+    kiln.tensor("u", "dtype", { "B", "H", "N" }, "in"),
+    kiln.tensor("k", "f32", { "H", "N" }, "in"),
+    kiln.tensor("kf", "f32", { "H", function(p)
+      local _, n1, n2, n3 = split4(p)
+      return 2 * n1 * n2 * n3
+    end, function(p) return select(5, split4(p)) end }, "in"),
+    kiln.tensor("w", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
+    kiln.tensor("v", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
+    kiln.tensor("y", "dtype", { "B", "H", "N" }, "out"),
+    kiln.tensor("ws", "dtype", { function(p) return p.B * p.H end, function(p) return 4 * p.N end }, "in"),
+    kiln.scalar("B", "i32"),
+    kiln.scalar("H", "i32"),
+  },
+  grid = function(p) return p.B * p.H end,
+  reference = "fftconv4",
+  check = { criterion = "vs_lowp", factor = 2 },
+  checks = {
+    { B = 1, H = 2, N = 128 },
+    { B = 3, H = 1, N = 512, gate = 1 },
+    { B = 1, H = 1, N = 1024, dtype = "bf16", N1 = 4, N2 = 8, N3 = 8 },
+    { B = 1, H = 1, N = 4096, CB = 16 },
+  },
+
+  body = function(k, p)
+    local a = k.args
+    local L, N1, N2, N3, N4 = split4(p)
+    local R, M, P, t = N1 // 2, N2 * N3 * N4, N3 * N4, p.dtype
+    local function cb(cols) return p.CB == 0 and math.min(cols, 128, 512 // p.warps) or math.min(cols, p.CB) end
+    local CB1, CB2 = cb(M), cb(P)
+    local bh = k.program_id(0)
+    local h = bh % a.H
+    local ld = k.load_shared
+    local put = function(z, shape, ty) return fft.put_shared(k, z, shape, ty) end
+
+    local f1 = put(fft.table(k, N1, R, N1, -1), { N1, R }, t)
+    local g1 = put(fft.table(k, R, N1, N1, -1), { R, N1 }, t)
+    local f2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t)
+    local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
+    local t3 = put(fft.table(k, N3, N4, P, -1), { N3, N4 }, p.tw == "dtype" and t or "f32")
+    local f4 = put(fft.table(k, N4, N4, N4, -1), { N4, N4 }, t)
+    k.barrier()
+    local function tw(s) return { re = k.cast(ld(s.re), "f32"), im = k.cast(ld(s.im), "f32") } end
+
+    -- the program's ws as rows of M (level 1), P (level 2) and N4 (level 3): real parts of the [N1, M]
+    -- matrix first, imaginary parts N1 M elements later
+    local ws1 = k.view(a.ws, { a.B * a.H * 2 * N1, M })
+    local ws2 = k.view(a.ws, { a.B * a.H * 2 * N1 * N2, P })
+    local ws3 = k.view(a.ws, { a.B * a.H * 2 * N1 * N2 * N3, N4 })
+    local r1 = bh * (2 * N1)
+
+    -- 1.
+    local rows = k.view(a.u, { a.B * a.H * R, M })
+    local wrows = p.gate and k.view(a.w, { a.B * a.H * R, M }) or nil
+    k.range(0, M, CB1, {}, function(j)
+      local x = k.load(rows, { bh * R, j }, { R, CB1 })
+      if p.gate then x = x * k.load(wrows, { bh * R, j }, { R, CB1 }) end
+      local zero1 = k.full({ N1, CB1 }, 0, "f32")
+      local b = { re = k.dot(ld(f1.re), x, zero1), im = k.dot(ld(f1.im), x, zero1) }
+      local c = fft.cast(k, fft.mul(k, b, fft.table(k, N1, CB1, L, -1, 0, j)), t)
+      k.store(ws1, { r1, j }, c.re)
+      k.store(ws1, { r1 + N1, j }, c.im)
+    end)
+    k.barrier()
+
+    local kfv = k.view(a.kf, { a.H * 2 * N1 * N2 * N3, N4 })
+    local kr = h * (2 * N1 * N2 * N3)
+    k.range(0, N1, 1, {}, function(k1)
+      local row2 = (r1 + k1) * N2 -- the ws2 row of (k1, n2 = 0), real part; imaginary N1 N2 rows later
+      local z2 = k.full({ N2, CB2 }, 0, "f32")
+      -- 2a.
+      k.range(0, P, CB2, {}, function(j)
+        local c = { re = k.load(ws2, { row2, j }, { N2, CB2 }), im = k.load(ws2, { row2 + N1 * N2, j }, { N2, CB2 }) }
+        local d = {
+          re = k.dot(ld(f2.re), c.re, k.dot(ld(f2.im), -c.im, z2)),
+          im = k.dot(ld(f2.re), c.im, k.dot(ld(f2.im), c.re, z2)),
+        }
+        local e = fft.cast(k, fft.mul(k, d, fft.table(k, N2, CB2, M, -1, 0, j)), t)
+        k.barrier() -- every thread has read the block before any overwrites it
+        k.store(ws2, { row2, j }, e.re)
+        k.store(ws2, { row2 + N1 * N2, j }, e.im)
+      end)
+      k.barrier()
+      -- 2b.
+      k.range(0, N2, 1, {}, function(k2)
+        local row = (row2 + k2) * N3
+        local im_off = N1 * N2 * N3
+        local cb3 = { re = k.load(ws3, { row, 0 }, { N3, N4 }), im = k.load(ws3, { row + im_off, 0 }, { N3, N4 }) }
+        local z = k.full({ N3, N4 }, 0, "f32")
+        local d = {
+          re = k.dot(ld(f3.re), cb3.re, k.dot(ld(f3.im), -cb3.im, z)),
+          im = k.dot(ld(f3.re), cb3.im, k.dot(ld(f3.im), cb3.re, z)),
+        }
+        local e = fft.cast(k, fft.mul(k, d, tw(t3)), t)
+        local X = {
+          re = k.dot(e.re, ld(f4.re), k.dot(-e.im, ld(f4.im), z)),
+          im = k.dot(e.re, ld(f4.im), k.dot(e.im, ld(f4.re), z)),
+        }
+        local kk = kr + (k1 * N2 + k2) * N3
+        local K = { re = k.load(kfv, { kk, 0 }, { N3, N4 }), im = k.load(kfv, { kk + im_off, 0 }, { N3, N4 }) }
+        local Y = fft.mul(k, X, K)
+        local yt = fft.cast(k, { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }, t)
+        local D = {
+          re = k.dot(yt.re, ld(f4.re), k.dot(yt.im, ld(f4.im), z)),
+          im = k.dot(yt.im, ld(f4.re), k.dot(-yt.re, ld(f4.im), z)),
+        }
+        local T = tw(t3)
+        local zt = fft.cast(k, { re = D.re * T.re + D.im * T.im, im = D.im * T.re - D.re * T.im }, t)
+        local W = { -- conj(F_N3) Z
+          re = k.dot(ld(f3.re), zt.re, k.dot(ld(f3.im), zt.im, z)),
+          im = k.dot(ld(f3.re), zt.im, k.dot(ld(f3.im), -zt.re, z)),
+        }
+        k.barrier()
+        k.store(ws3, { row, 0 }, k.cast(W.re, t))
+        k.store(ws3, { row + im_off, 0 }, k.cast(W.im, t))
+      end)
+      k.barrier()
+      -- 2c.
+      k.range(0, P, CB2, {}, function(j)
+        local wr = k.cast(k.load(ws2, { row2, j }, { N2, CB2 }), "f32")
+        local wi = k.cast(k.load(ws2, { row2 + N1 * N2, j }, { N2, CB2 }), "f32")
+        local T2 = fft.table(k, N2, CB2, M, -1, 0, j)
+        local zz = fft.cast(k, { re = wr * T2.re + wi * T2.im, im = wi * T2.re - wr * T2.im }, t)
+        local W = {
+          re = k.dot(ld(f2.re), zz.re, k.dot(ld(f2.im), zz.im, z2)),
+          im = k.dot(ld(f2.re), zz.im, k.dot(ld(f2.im), -zz.re, z2)),
+        }
+        k.barrier()
+        k.store(ws2, { row2, j }, k.cast(W.re, t))
+        k.store(ws2, { row2 + N1 * N2, j }, k.cast(W.im, t))
+      end)
+      k.barrier()
+    end)
+
+    -- 3.
+    local yv = k.view(a.y, { a.B * a.H * R, M })
+    local vrows = p.gate and k.view(a.v, { a.B * a.H * R, M }) or nil
+    k.range(0, M, CB1, {}, function(j)
+      local wr = k.cast(k.load(ws1, { r1, j }, { N1, CB1 }), "f32")
+      local wi = k.cast(k.load(ws1, { r1 + N1, j }, { N1, CB1 }), "f32")
+      local T1 = fft.table(k, N1, CB1, L, -1, 0, j)
+      local zz = fft.cast(k, { re = wr * T1.re + wi * T1.im, im = wi * T1.re - wr * T1.im }, t)
+      local y = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, k.full({ R, CB1 }, 0, "f32")))
+      if p.gate then y = y * k.cast(k.load(vrows, { bh * R, j }, { R, CB1 }), "f32") end
+      k.store(yv, { bh * R, j }, k.cast(y, t))
+    end)
+  end,
+}
