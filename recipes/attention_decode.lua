@@ -54,11 +54,7 @@ return kiln.recipe {
     kiln.scalar("B", "i32"), kiln.scalar("H", "i32"), kiln.scalar("Hkv", "i32"),
     kiln.scalar("Sq", "i32"), kiln.scalar("Sk", "i32"),
     kiln.scalar("chunk", "i32", chunk),
-    kiln.scalar("scale", "f32", function(p)
-      if p.scale == "auto" then return 1 / math.sqrt(p.D) end
-      if type(p.scale) ~= "number" then error("scale is a number or 'auto', got '" .. p.scale .. "'", 0) end
-      return p.scale
-    end),
+    layout.scale_arg(),
     q_sb, q_sh, q_ss, k_sb, k_sh, k_ss, v_sb, v_sh, v_ss,
   },
   grid = function(p)
@@ -103,10 +99,21 @@ return kiln.recipe {
     local v_base = b * a.v_sb + hk * a.v_sh
     -- rows: the G query heads of kv head hk, h0 the first of this program
     local qv = k.view(a.q, { G, q_base + D }, { a.q_sh, 1 })
-    local ktv = k.view(a.k, { k_base + D, a.Sk }, { 1, a.k_ss })
+    local kv = k.view(a.k, { a.Sk, k_base + D }, { a.k_ss, 1 })
     local vv = k.view(a.v, { a.Sk, v_base + D }, { a.v_ss, 1 })
-    local q = k.load(qv, { h0, q_base }, { BM, DT })
     local qk_scale = a.scale * LOG2E
+
+    -- Q, K and V tiles are copied as stored (cp.async where the target has it) into XOR-swizzled
+    -- buffers and read with ldmatrix, as in recipes/attention.lua: Q once, K transposed, V as it is.
+    local function buffer(rows)
+      return k.alloc_shared(p.dtype, { rows, DT }, { swizzle = layout.swizzle(DT, p.dtype) })
+    end
+    local sq = buffer(BM)
+    k.copy(qv, { h0, q_base }, sq)
+    k.barrier()
+    local q = k.load_shared(sq)
+    k.barrier()
+    local rows_only = BM >= 16 * p.warps and { warps = "rows" } or nil
 
     -- This program's keys: [lo, kend); every row has the same bound.
     local lo = split * a.chunk
@@ -114,26 +121,32 @@ return kiln.recipe {
     if p.causal then kend = k.minimum(kend, i + a.Sk - a.Sq + 1) end
     local full = lo + (k.maximum(kend - lo, 0) / BN) * BN
 
-    local function step(n0, m, l, acc, masked)
-      local kt = k.load(ktv, { k_base, n0 }, { DT, BN })
-      local s = k.dot(q, kt, k.full({ BM, BN }, 0, "f32")) * qk_scale
+    local function step(n0, m, l, acc, sk, sv, masked)
+      k.copy(kv, { n0, k_base }, sk)
+      k.copy(vv, { n0, v_base }, sv)
+      k.barrier()
+      local s = k.dot(q, k.load_shared(sk, { trans = true }), k.full({ BM, BN }, 0, "f32"), rows_only)
       if masked then s = k.where((k.iota({ 1, BN }, 1) + n0):lt(kend), s, -math.huge) end
-      local m_new = k.maximum(m, s:max(1))
+      -- m in the exp2 domain; the scale (> 0) in the FFMA that subtracts it (recipes/attention.lua)
+      local m_new = k.maximum(m, s:max(1) * qk_scale)
       local alpha = k.exp2(m - m_new)
-      local pr = k.exp2(s - m_new)
-      local vt = k.cast(k.load(vv, { n0, v_base }, { BN, DT }), pv_type)
-      return m_new, l * alpha + pr:sum(1), k.dot(k.cast(pr, pv_type), vt, acc * alpha)
+      local pr = k.exp2(k.fma(s, qk_scale, -m_new))
+      local o = k.dot(k.cast(pr, pv_type), k.cast(k.load_shared(sv), pv_type), acc * alpha, rows_only)
+      k.barrier()
+      return m_new, l * alpha + pr:sum(1), o
     end
 
     local m = k.full({ BM, BN }, LOWEST, "f32"):max(1)
     local l = k.full({ BM, BN }, 0, "f32"):sum(1)
     local acc = k.full({ BM, DT }, 0, "f32")
-    m, l, acc = k.range(lo, full, BN, { m, l, acc }, function(n0, m, l, acc)
-      return step(n0, m, l, acc, false)
-    end, opts)
-    m, l, acc = k.range(full, kend, BN, { m, l, acc }, function(n0, m, l, acc)
-      return step(n0, m, l, acc, true)
-    end, opts)
+    -- Each loop has its own K and V buffers (so that each can be pipelined); they share the bytes.
+    for _, r in ipairs { { lo, full, false }, { full, kend, true } } do
+      local sk, sv = buffer(BN), buffer(BN)
+      m, l, acc = k.range(r[1], r[2], BN, { m, l, acc }, function(n0, m, l, acc)
+        return step(n0, m, l, acc, sk, sv, r[3])
+      end, opts)
+      k.barrier()
+    end
 
     -- o_part [B, H, SPLITS, Sq, D] and lse_part [B, H, SPLITS, Sq], contiguous: a row (one head) of
     -- this program is SPLITS * Sq * D elements (SPLITS * Sq for lse_part) after the previous one.
