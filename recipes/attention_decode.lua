@@ -111,8 +111,10 @@ return kiln.recipe {
     local sq = buffer(BM)
     k.copy(qv, { h0, q_base }, sq)
     k.barrier()
-    local q = k.load_shared(sq)
-    k.barrier()
+    -- D > 128 on sm_80 and newer: each tile reads Q's fragments from sq (as recipes/attention.lua)
+    local q_in_smem = DT > 128 and (k.target == nil or k.target.sm >= 80)
+    local q = not q_in_smem and k.load_shared(sq) or nil
+    if q then k.barrier() end
     local rows_only = BM >= 16 * p.warps and { warps = "rows" } or nil
 
     -- This program's keys: [lo, kend); every row has the same bound.
@@ -125,7 +127,8 @@ return kiln.recipe {
       k.copy(kv, { n0, k_base }, sk)
       k.copy(vv, { n0, v_base }, sv)
       k.barrier()
-      local s = k.dot(q, k.load_shared(sk, { trans = true }), k.full({ BM, BN }, 0, "f32"), rows_only)
+      local kt = k.load_shared(sk, { trans = true })
+      local s = k.dot(q or k.load_shared(sq), kt, k.full({ BM, BN }, 0, "f32"), rows_only)
       if masked then s = k.where((k.iota({ 1, BN }, 1) + n0):lt(kend), s, -math.huge) end
       -- m in the exp2 domain; the scale (> 0) in the FFMA that subtracts it (recipes/attention.lua)
       local m_new = k.maximum(m, s:max(1) * qk_scale)
