@@ -77,6 +77,9 @@ return kiln.recipe {
     { B = 1, H = 2, Hkv = 1, Sq = 1, Sk = 70, D = 256, BLOCK_M = 4, BLOCK_N = 16, SPLITS = 2 },
     { B = 1, H = 8, Hkv = 2, Sq = 1, Sk = 300, dtype = "bf16" },
     { B = 1, H = 4, Hkv = 2, Sq = 2, Sk = 100, D = 128, dtype = "bf16", BLOCK_N = 64, causal = 1 },
+    -- K and V pipelined (several tiles per split, a ragged causal end); one warp: the rows split
+    { B = 1, H = 8, Hkv = 2, Sq = 2, Sk = 230, SPLITS = 2, BLOCK_N = 16, stages = 2, causal = 1 },
+    { B = 1, H = 4, Hkv = 1, Sq = 1, Sk = 150, SPLITS = 2, BLOCK_N = 16, stages = 3, warps = 1, D = 256 },
   },
 
   body = function(k, p)
