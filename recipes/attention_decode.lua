@@ -156,11 +156,13 @@ return kiln.recipe {
 
     -- o_part [B, H, SPLITS, Sq, D] and lse_part [B, H, SPLITS, Sq], contiguous: a row (one head) of
     -- this program is SPLITS * Sq * D elements (SPLITS * Sq for lse_part) after the previous one.
+    -- The f32 partials are divided (one rounding, not two): with a single key the maximum's P is
+    -- exp2 of the FFMA's rounding residue, 1 - 2^-24 or so in l but 1 in P's f16 copy; a reciprocal
+    -- and a product would put that off by 2 units in the last place.
     local seen = l:gt(0)
-    local inv_l = k.where(seen, 1.0 / k.where(seen, l, 1.0), 0.0)
     local part = ((b * a.H + hk * G) * p.SPLITS + split) * a.Sq + i
     local ov = k.view(a.o_part, { G, part * D + D }, { p.SPLITS * a.Sq * D, 1 })
-    k.store(ov, { h0, part * D }, acc * inv_l)
+    k.store(ov, { h0, part * D }, k.where(seen, acc / k.where(seen, l, 1.0), 0.0))
     local lv = k.view(a.lse_part, { G, part + 1 }, { p.SPLITS * a.Sq, 1 })
     k.store(lv, { h0, part }, k.where(seen, (m + k.log2(l)) * LN2, -math.huge))
   end,
