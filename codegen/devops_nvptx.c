@@ -8,8 +8,10 @@
  *   - special registers, the CTA barrier and warp shuffles are llvm.nvvm.* intrinsics;
  *   - masked loads and stores are a branch around the access (ptxas turns short ones into predicated
  *     instructions); a masked load joins with `other`;
- *   - math: ex2.approx / lg2.approx / rsqrt.approx in f32 (exp and log scaled through them), IEEE
- *     sqrt. f64 has no exp2/log2 instruction: those are computed in f32 (docs/codegen.md).
+ *   - math: ex2.approx.ftz / lg2.approx / rsqrt.approx in f32 (exp and log scaled through them), IEEE
+ *     sqrt. exp2 flushes subnormal results to 0 (.ftz: one MUFU, where the non-ftz form adds the
+ *     scaling around it); the simulator does the same. f64 has no exp2/log2 instruction: those are
+ *     computed in f32 (docs/codegen.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -249,11 +251,11 @@ static void nvptx_store_vec(cg_ctx *c, cg_space sp, unsigned n, LLVMValueRef ptr
 static LLVMValueRef math_f32(cg_ctx *c, cg_math m, LLVMValueRef x) {
   LLVMTypeRef f32 = LLVMFloatTypeInContext(c->ctx);
   switch (m) {
-  case CG_EXP2: return intrinsic(c, "llvm.nvvm.ex2.approx.f32", f32, &x, 1);
+  case CG_EXP2: return intrinsic(c, "llvm.nvvm.ex2.approx.ftz.f32", f32, &x, 1);
   case CG_LOG2: return intrinsic(c, "llvm.nvvm.lg2.approx.f", f32, &x, 1);
   case CG_EXP:
     x = LLVMBuildFMul(c->b, x, LLVMConstReal(f32, 1.4426950408889634), "");
-    return intrinsic(c, "llvm.nvvm.ex2.approx.f32", f32, &x, 1);
+    return intrinsic(c, "llvm.nvvm.ex2.approx.ftz.f32", f32, &x, 1);
   case CG_LOG:
     return LLVMBuildFMul(c->b, intrinsic(c, "llvm.nvvm.lg2.approx.f", f32, &x, 1),
                          LLVMConstReal(f32, 0.6931471805599453), "");

@@ -54,7 +54,7 @@ return kiln.recipe {
   tune = {
     BLOCK_M = { default = 64, values = { 16, 32, 64, 128 } },
     BLOCK_N = { default = 32, values = { 16, 32, 64, 128 } },
-    warps = { default = 8, values = { 2, 4, 8, 16 } },
+    warps = { default = 4, values = { 2, 4, 8, 16 } },
     stages = { default = 1, values = { 1, 2, 3 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3" } },
     D = { default = 64, values = { 64, 128, 256 } },
@@ -74,11 +74,7 @@ return kiln.recipe {
     }, "inout"),
     kiln.scalar("B", "i32"), kiln.scalar("H", "i32"), kiln.scalar("Hkv", "i32"),
     kiln.scalar("Sq", "i32"), kiln.scalar("Sk", "i32"),
-    kiln.scalar("scale", "f32", function(p)
-      if p.scale == "auto" then return 1 / math.sqrt(p.D) end
-      if type(p.scale) ~= "number" then error("scale is a number or 'auto', got '" .. p.scale .. "'", 0) end
-      return p.scale
-    end),
+    layout.scale_arg(),
     q_sb, q_sh, q_ss, k_sb, k_sh, k_ss, v_sb, v_sh, v_ss, o_sb, o_sh, o_ss,
   },
   grid = function(p) return kiln.cdiv(p.Sq, p.BLOCK_M), p.B * p.H end,
@@ -170,15 +166,17 @@ return kiln.recipe {
       k.copy(vv, { n0, v_base }, sv)
       k.barrier()
       local kt = k.load_shared(sk, { trans = true })
-      local s = k.dot(q or k.load_shared(sq), kt, k.full({ BM, BN }, 0, "f32"), rows_only) * qk_scale
+      local s = k.dot(q or k.load_shared(sq), kt, k.full({ BM, BN }, 0, "f32"), rows_only)
       if masked then
         local cols = k.iota({ 1, BN }, 1) + n0
         s = k.where(cols:lt(a.Sk), s, -math.huge)
         if p.causal then s = k.where(cols:le(rows + diag), s, -math.huge) end
       end
-      local m_new = k.maximum(m, s:max(1))
+      -- m is in the exp2 domain; the scale (> 0) goes on the row maximum, and on each score in the
+      -- same FFMA that subtracts the maximum: exp2(s * scale * log2 e - m).
+      local m_new = k.maximum(m, s:max(1) * qk_scale)
       local alpha = k.exp2(m - m_new)
-      local pr = k.exp2(s - m_new)
+      local pr = k.exp2(k.fma(s, qk_scale, -m_new))
       local o = k.dot(k.cast(pr, pv_type), k.cast(k.load_shared(sv), pv_type), acc * alpha, rows_only)
       k.barrier()
       return m_new, l * alpha + pr:sum(1), o

@@ -54,11 +54,7 @@ return kiln.recipe {
     kiln.scalar("B", "i32"), kiln.scalar("H", "i32"), kiln.scalar("Hkv", "i32"),
     kiln.scalar("Sq", "i32"), kiln.scalar("Sk", "i32"),
     kiln.scalar("chunk", "i32", chunk),
-    kiln.scalar("scale", "f32", function(p)
-      if p.scale == "auto" then return 1 / math.sqrt(p.D) end
-      if type(p.scale) ~= "number" then error("scale is a number or 'auto', got '" .. p.scale .. "'", 0) end
-      return p.scale
-    end),
+    layout.scale_arg(),
     q_sb, q_sh, q_ss, k_sb, k_sh, k_ss, v_sb, v_sh, v_ss,
   },
   grid = function(p)
@@ -81,6 +77,9 @@ return kiln.recipe {
     { B = 1, H = 2, Hkv = 1, Sq = 1, Sk = 70, D = 256, BLOCK_M = 4, BLOCK_N = 16, SPLITS = 2 },
     { B = 1, H = 8, Hkv = 2, Sq = 1, Sk = 300, dtype = "bf16" },
     { B = 1, H = 4, Hkv = 2, Sq = 2, Sk = 100, D = 128, dtype = "bf16", BLOCK_N = 64, causal = 1 },
+    -- K and V pipelined (several tiles per split, a ragged causal end); one warp: the rows split
+    { B = 1, H = 8, Hkv = 2, Sq = 2, Sk = 230, SPLITS = 2, BLOCK_N = 16, stages = 2, causal = 1 },
+    { B = 1, H = 4, Hkv = 1, Sq = 1, Sk = 150, SPLITS = 2, BLOCK_N = 16, stages = 3, warps = 1, D = 256 },
   },
 
   body = function(k, p)
@@ -103,10 +102,23 @@ return kiln.recipe {
     local v_base = b * a.v_sb + hk * a.v_sh
     -- rows: the G query heads of kv head hk, h0 the first of this program
     local qv = k.view(a.q, { G, q_base + D }, { a.q_sh, 1 })
-    local ktv = k.view(a.k, { k_base + D, a.Sk }, { 1, a.k_ss })
+    local kv = k.view(a.k, { a.Sk, k_base + D }, { a.k_ss, 1 })
     local vv = k.view(a.v, { a.Sk, v_base + D }, { a.v_ss, 1 })
-    local q = k.load(qv, { h0, q_base }, { BM, DT })
     local qk_scale = a.scale * LOG2E
+
+    -- Q, K and V tiles are copied as stored (cp.async where the target has it) into XOR-swizzled
+    -- buffers and read with ldmatrix, as in recipes/attention.lua: Q once, K transposed, V as it is.
+    local function buffer(rows)
+      return k.alloc_shared(p.dtype, { rows, DT }, { swizzle = layout.swizzle(DT, p.dtype) })
+    end
+    local sq = buffer(BM)
+    k.copy(qv, { h0, q_base }, sq)
+    k.barrier()
+    -- D > 128 on sm_80 and newer: each tile reads Q's fragments from sq (as recipes/attention.lua)
+    local q_in_smem = DT > 128 and (k.target == nil or k.target.sm >= 80)
+    local q = not q_in_smem and k.load_shared(sq) or nil
+    if q then k.barrier() end
+    local rows_only = BM >= 16 * p.warps and { warps = "rows" } or nil
 
     -- This program's keys: [lo, kend); every row has the same bound.
     local lo = split * a.chunk
@@ -114,34 +126,43 @@ return kiln.recipe {
     if p.causal then kend = k.minimum(kend, i + a.Sk - a.Sq + 1) end
     local full = lo + (k.maximum(kend - lo, 0) / BN) * BN
 
-    local function step(n0, m, l, acc, masked)
-      local kt = k.load(ktv, { k_base, n0 }, { DT, BN })
-      local s = k.dot(q, kt, k.full({ BM, BN }, 0, "f32")) * qk_scale
+    local function step(n0, m, l, acc, sk, sv, masked)
+      k.copy(kv, { n0, k_base }, sk)
+      k.copy(vv, { n0, v_base }, sv)
+      k.barrier()
+      local kt = k.load_shared(sk, { trans = true })
+      local s = k.dot(q or k.load_shared(sq), kt, k.full({ BM, BN }, 0, "f32"), rows_only)
       if masked then s = k.where((k.iota({ 1, BN }, 1) + n0):lt(kend), s, -math.huge) end
-      local m_new = k.maximum(m, s:max(1))
+      -- m in the exp2 domain; the scale (> 0) in the FFMA that subtracts it (recipes/attention.lua)
+      local m_new = k.maximum(m, s:max(1) * qk_scale)
       local alpha = k.exp2(m - m_new)
-      local pr = k.exp2(s - m_new)
-      local vt = k.cast(k.load(vv, { n0, v_base }, { BN, DT }), pv_type)
-      return m_new, l * alpha + pr:sum(1), k.dot(k.cast(pr, pv_type), vt, acc * alpha)
+      local pr = k.exp2(k.fma(s, qk_scale, -m_new))
+      local o = k.dot(k.cast(pr, pv_type), k.cast(k.load_shared(sv), pv_type), acc * alpha, rows_only)
+      k.barrier()
+      return m_new, l * alpha + pr:sum(1), o
     end
 
     local m = k.full({ BM, BN }, LOWEST, "f32"):max(1)
     local l = k.full({ BM, BN }, 0, "f32"):sum(1)
     local acc = k.full({ BM, DT }, 0, "f32")
-    m, l, acc = k.range(lo, full, BN, { m, l, acc }, function(n0, m, l, acc)
-      return step(n0, m, l, acc, false)
-    end, opts)
-    m, l, acc = k.range(full, kend, BN, { m, l, acc }, function(n0, m, l, acc)
-      return step(n0, m, l, acc, true)
-    end, opts)
+    -- Each loop has its own K and V buffers (so that each can be pipelined); they share the bytes.
+    for _, r in ipairs { { lo, full, false }, { full, kend, true } } do
+      local sk, sv = buffer(BN), buffer(BN)
+      m, l, acc = k.range(r[1], r[2], BN, { m, l, acc }, function(n0, m, l, acc)
+        return step(n0, m, l, acc, sk, sv, r[3])
+      end, opts)
+      k.barrier()
+    end
 
     -- o_part [B, H, SPLITS, Sq, D] and lse_part [B, H, SPLITS, Sq], contiguous: a row (one head) of
     -- this program is SPLITS * Sq * D elements (SPLITS * Sq for lse_part) after the previous one.
+    -- The f32 partials are divided (one rounding, not two): with a single key the maximum's P is
+    -- exp2 of the FFMA's rounding residue, 1 - 2^-24 or so in l but 1 in P's f16 copy; a reciprocal
+    -- and a product would put that off by 2 units in the last place.
     local seen = l:gt(0)
-    local inv_l = k.where(seen, 1.0 / k.where(seen, l, 1.0), 0.0)
     local part = ((b * a.H + hk * G) * p.SPLITS + split) * a.Sq + i
     local ov = k.view(a.o_part, { G, part * D + D }, { p.SPLITS * a.Sq * D, 1 })
-    k.store(ov, { h0, part * D }, acc * inv_l)
+    k.store(ov, { h0, part * D }, k.where(seen, acc / k.where(seen, l, 1.0), 0.0))
     local lv = k.view(a.lse_part, { G, part + 1 }, { p.SPLITS * a.Sq, 1 })
     k.store(lv, { h0, part }, k.where(seen, (m + k.log2(l)) * LN2, -math.huge))
   end,

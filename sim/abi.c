@@ -10,6 +10,7 @@
  * launch's wall-time limit) and abandons, without a report, a block that comes after an already
  * failed one (its report could not win, see launch.c).
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,12 +92,15 @@ static _Noreturn void bad_math(int32_t m) {
   abort();
 }
 
+/* exp2 and exp flush subnormal results to 0, as ex2.approx.ftz.f32 does on the GPU. */
+static float flush_subnormal(float r) { return fabsf(r) < FLT_MIN ? 0.0f : r; }
+
 float __kiln_sim_mathf(int32_t m, float x) {
   current()->ops++;
   switch (m) {
-  case CG_EXP2: return exp2f(x);
+  case CG_EXP2: return flush_subnormal(exp2f(x));
   case CG_LOG2: return log2f(x);
-  case CG_EXP: return expf(x);
+  case CG_EXP: return flush_subnormal(expf(x));
   case CG_LOG: return logf(x);
   case CG_SQRT: return sqrtf(x);
   case CG_RSQRT: return 1.0f / sqrtf(x);

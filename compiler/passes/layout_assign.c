@@ -143,6 +143,23 @@ static int is_cheap(ir_func *fn, ir_val v) {
   return c == IR_OP_CONST || c == IR_OP_SPLAT || c == IR_OP_IOTA;
 }
 
+/* Index math: an elementwise op with an integer (or i1) result whose tile operands are cheap, index
+ * math or broadcasts of either, `depth` levels down at most (a column mask `iota + n0 < Sk`, a causal
+ * mask `cols <= rows + diag`). Recreated where a user needs another layout, like a cheap value: a
+ * few integer ops per element, where a conversion goes through shared memory and two barriers. */
+static int is_index_math(ir_func *fn, ir_val v, int depth) {
+  ir_opid d = fn->vals[v].def;
+  if (!d || depth <= 0 || !(ir_opinfo_table[fn->ops[d].code].flags & IR_F_ELEMENTWISE)) return 0;
+  if (ir_vtype(fn, v).elem > IR_I64) return 0;
+  for (uint32_t k = 0; k < fn->ops[d].nopnd; k++) {
+    ir_val o = fn->ops[d].opnd[k];
+    ir_opid od = fn->vals[o].def;
+    if (od && fn->ops[od].code == IR_OP_BROADCAST) o = fn->ops[od].opnd[0];
+    if (is_tile(fn, o) && !is_cheap(fn, o) && !is_index_math(fn, o, depth - 1)) return 0;
+  }
+  return 1;
+}
+
 static void copy_attrs(ir_func *fn, ir_opid to, ir_attr *a) {
   for (; a; a = a->next) {
     ir_attr **list = &fn->ops[to].attrs;
@@ -165,9 +182,10 @@ static void drop_use(layout_ctx *lc, ir_val v) {
 
 static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout l);
 
-/* v (a cheap value or a broadcast) recreated in layout l for `user`: v itself when this is its only
- * use, else a copy of its op placed before `user`. A broadcast's source is then converted to l in
- * turn: converting the smaller tile, or nothing at all when the source already has l. */
+/* v (a cheap value, index math or a broadcast) recreated in layout l for `user`: v itself when this
+ * is its only use, else a copy of its op placed before `user`. A broadcast's source, and index
+ * math's operands, are then converted to l in turn: converting the smaller tile, recreating cheap
+ * operands, or nothing at all when they already have l. */
 static ir_val rematerialize(layout_ctx *lc, ir_opid user, ir_val v, ir_layout l) {
   ir_func *fn = lc->fn;
   ir_opid d = fn->vals[v].def;
@@ -185,7 +203,10 @@ static ir_val rematerialize(layout_ctx *lc, ir_opid user, ir_val v, ir_layout l)
     d = c;
     r = ir_res(fn, c, 0);
   }
-  if (fn->ops[d].code == IR_OP_BROADCAST) convert_operand(lc, d, 0, l);
+  if (fn->ops[d].code == IR_OP_BROADCAST)
+    convert_operand(lc, d, 0, l);
+  else if (ir_opinfo_table[fn->ops[d].code].flags & IR_F_ELEMENTWISE) /* index math */
+    for (uint32_t k = 0; k < fn->ops[d].nopnd; k++) convert_operand(lc, d, k, l);
   return r;
 }
 
@@ -223,7 +244,7 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
     convert_operand(lc, user, k, l);
     return;
   }
-  if (is_cheap(fn, v) || (d && fn->ops[d].code == IR_OP_BROADCAST)) {
+  if (is_cheap(fn, v) || (d && fn->ops[d].code == IR_OP_BROADCAST) || is_index_math(fn, v, 4)) {
     fn->ops[user].opnd[k] = rematerialize(lc, user, v, l);
     return;
   }

@@ -5,8 +5,11 @@
  * offset. Its live range is the span of program-order positions from its first use to its last use
  * (the alloc_shared itself touches no memory, so buffers allocated up front can still share); a use
  * inside a `for` stretches the range over the whole loop (outermost enclosing one), since the next
- * iteration uses the buffer again. A buffer that flows into a `for`, `if` or `yield` operand is live
- * for the whole kernel: the plan does not follow aliases through block arguments.
+ * iteration uses the buffer again. A buffer passed to a `for` as a carried value (the pipeline pass
+ * rotates its stage buffers that way) is live over the whole loop, and each shared-memory result of
+ * the loop may name any buffer carried in (the loop can rotate them): a use of the result is a use
+ * of every one of them. A buffer that flows into an `if` or a `yield` operand is live for the whole
+ * kernel: the plan does not follow aliases through those.
  *
  * Two buffers may share bytes only if their ranges are disjoint AND a `barrier` lies between them in
  * a region that encloses both the last use of the first and the first use of the second: otherwise
@@ -27,6 +30,11 @@ typedef struct {
   uint32_t first, last; /* program-order positions */
 } buffer;
 
+struct alias {
+  int32_t buf;
+  struct alias *next;
+};
+
 typedef struct {
   ir_func *fn;
   uint32_t *pos, *end; /* per op: position, and last position inside its regions */
@@ -34,7 +42,9 @@ typedef struct {
   uint32_t npos;
   buffer *bufs;
   uint32_t nbufs;
-  int32_t *buf_of; /* per value: index of the buffer it names, or -1 */
+  int32_t *buf_of;   /* per value: index of the buffer it names, or -1 */
+  struct alias **al; /* per value: the buffers a loop's shared-memory result may name */
+  ir_arena *A;
   ir_opid *barriers;
   uint32_t nbarriers;
 } plan;
@@ -77,19 +87,46 @@ static void extend(buffer *b, uint32_t lo, uint32_t hi) {
   if (hi > b->last) b->last = hi;
 }
 
+/* Extends every buffer that value v may name over [lo, hi]. */
+static void extend_value(plan *p, ir_val v, uint32_t lo, uint32_t hi) {
+  if (p->buf_of[v] >= 0) extend(&p->bufs[p->buf_of[v]], lo, hi);
+  for (struct alias *a = p->al[v]; a; a = a->next) extend(&p->bufs[a->buf], lo, hi);
+}
+
+/* The shared-memory results of `for` op o may name any buffer its operands name. */
+static void alias_results(plan *p, const ir_op *o) {
+  for (uint32_t r = 0; r < o->nres; r++) {
+    if (ir_vtype(p->fn, o->res[r]).kind != IR_TSMEM) continue;
+    for (uint32_t k = 0; k < o->nopnd; k++) {
+      ir_val v = o->opnd[k];
+      if (p->buf_of[v] >= 0) {
+        struct alias *a = ir_alloc(p->A, sizeof *a);
+        *a = (struct alias){p->buf_of[v], p->al[o->res[r]]};
+        p->al[o->res[r]] = a;
+      }
+      for (struct alias *b = p->al[v]; b; b = b->next) {
+        struct alias *a = ir_alloc(p->A, sizeof *a);
+        *a = (struct alias){b->buf, p->al[o->res[r]]};
+        p->al[o->res[r]] = a;
+      }
+    }
+  }
+}
+
 /* Stretches each buffer's range over its uses; a buffer nobody uses lives at its allocation. */
 static void live_ranges(plan *p) {
   for (uint32_t i = 0; i < p->npos; i++) {
-    ir_op *o = ir_o(p->fn, p->at[i]);
-    int escapes = o->code == IR_OP_FOR || o->code == IR_OP_IF || o->code == IR_OP_YIELD;
+    ir_opid op = p->at[i];
+    ir_op *o = ir_o(p->fn, op);
+    int escapes = o->code == IR_OP_IF || o->code == IR_OP_YIELD;
     for (uint32_t k = 0; k < o->nopnd; k++) {
-      int32_t b = p->buf_of[o->opnd[k]];
-      if (b < 0) continue;
       uint32_t lo, hi;
-      use_span(p, p->at[i], &lo, &hi);
+      use_span(p, op, &lo, &hi);
+      if (o->code == IR_OP_FOR && p->end[op] > hi) hi = p->end[op]; /* carried through the loop */
       if (escapes) lo = 0, hi = p->npos - 1;
-      extend(&p->bufs[b], lo, hi);
+      extend_value(p, o->opnd[k], lo, hi);
     }
+    if (o->code == IR_OP_FOR) alias_results(p, o);
   }
   for (uint32_t b = 0; b < p->nbufs; b++)
     if (p->bufs[b].first == UINT32_MAX) p->bufs[b].first = p->bufs[b].last = p->pos[p->bufs[b].op];
@@ -163,7 +200,9 @@ static int overflow(plan *p, const buffer *b, uint32_t peak, const tg_target *t,
  *   1. Number the ops in program order; collect alloc_shared buffers (size = numel * element bytes)
  *      and barriers.
  *   2. Live range of each buffer: from its first use to its last use; a use inside a `for` covers
- *      the whole outermost enclosing loop; a buffer passed through for/if/yield covers the kernel.
+ *      the whole outermost enclosing loop; a buffer carried into a `for` covers that loop, and a
+ *      use of the loop's shared-memory results counts for every buffer carried in; a buffer passed
+ *      to if/yield covers the kernel.
  *   3. Sort the buffers by first use; give each the lowest 128-aligned offset that overlaps no
  *      earlier buffer it conflicts with (ranges overlap, or no enclosing barrier between them).
  *   4. Set each alloc_shared's `offset` and the kernel's `shared_bytes` (the peak end offset).
@@ -180,6 +219,8 @@ int pass_shared_plan(ir_func *fn, pass_ctx *pc) {
   p.bufs = ir_alloc(A, fn->nops * sizeof *p.bufs);
   p.barriers = ir_alloc(A, fn->nops * sizeof *p.barriers);
   p.buf_of = ir_alloc(A, fn->nvals * sizeof *p.buf_of);
+  p.al = ir_alloc(A, fn->nvals * sizeof *p.al); /* zeroed: no aliases */
+  p.A = A;
   for (uint32_t v = 0; v < fn->nvals; v++) p.buf_of[v] = -1;
   number(&p, fn->body);
   live_ranges(&p);

@@ -50,4 +50,16 @@ function M.stride_args(t, heads, seq, pad)
   return arg("_sb", 1), arg("_sh", 2), arg("_ss", 3)
 end
 
+-- The f32 scalar argument `scale`: parameter scale = "auto" gives 1/sqrt(D), else a positive number.
+-- Positive, because the recipes take the row maximum of the unscaled scores and scale it.
+function M.scale_arg()
+  return kiln.scalar("scale", "f32", function(p)
+    if p.scale == "auto" then return 1 / math.sqrt(p.D) end
+    if type(p.scale) ~= "number" or p.scale <= 0 then
+      error("scale is a positive number or 'auto', got '" .. tostring(p.scale) .. "'", 0)
+    end
+    return p.scale
+  end)
+end
+
 return M

@@ -7,6 +7,11 @@
 #   2. What a target cannot hold is refused with one line naming the reason: bf16 on sm_75, e4m3
 #      below sm_89, D=256 with 128x128 tiles on sm_75's 64 KiB of shared memory.
 #   3. ptxas -v reports no spills for the default variant of every D and dtype on sm_80 and sm_90a.
+#   4. The defaults split the warps along the query rows only (both dots carry split = "rows" in
+#      every D), and the simulator's counters of the key loop, taken as the difference between two
+#      problems that differ only by whole key tiles (no masked tile): at most 2 barriers per key
+#      tile, every shared-memory read an ldmatrix.x4 without bank conflicts (4 wavefronts per
+#      request), no shared-memory store (P stays in registers; K and V arrive by cp.async).
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0; n=0
@@ -94,4 +99,33 @@ if [ -n "$PTXAS" ]; then
     no_spills recipes/attention.lua "$t" D=128 causal=1 lse=1
   done
 fi
+# 4. row split in the defaults; the key loop's counters on the simulator
+for D in 64 128 256; do
+  got=$("$KILN" compile recipes/attention.lua --target sm_80 --set D=$D --emit ir --no-cache 2>&1 | grep -c 'split = "rows"')
+  [ "$got" = 4 ] && echo "ok   D=$D defaults: 4 dots with split = rows" ||
+    { echo "FAIL D=$D defaults: $got dots with split = \"rows\", want 4 (2 per key loop)"; fail=1; }
+done
+# The counters of one run as "barriers smem_requests smem_wavefronts smem_store_requests ldmatrix".
+counters() { # counters SETTINGS...
+  sets=""; for s in "$@"; do sets="$sets --set $s"; done
+  # shellcheck disable=SC2086
+  "$KILN" run recipes/attention.lua --sim --profile=json $sets 2> "$tmp/err" | sed 's/"ops".*//' > "$tmp/j"
+  for key in barriers smem_requests smem_wavefronts smem_store_requests ldmatrix; do
+    sed -n "s/.*\"$key\": \([0-9]*\),.*/\1/p" "$tmp/j"
+  done | tr '\n' ' '
+}
+for D in 64 128; do
+  for dt in f16 bf16; do
+    # one block of 64 query rows; 2 and 4 key tiles of 32 (the defaults' BLOCK_M and BLOCK_N)
+    a=$(counters D=$D dtype=$dt H=1 Sq=64 Sk=64) b=$(counters D=$D dtype=$dt H=1 Sq=64 Sk=128)
+    # shellcheck disable=SC2086
+    set -- $a $b
+    if [ $# -ne 10 ]; then echo "FAIL D=$D $dt counters: '$a' '$b' $(head -n 2 "$tmp/err")"; fail=1; continue; fi
+    bar=$((${6} - ${1})) req=$((${7} - ${2})) wf=$((${8} - ${3})) st=$((${9} - ${4})) ldm=$((${10} - ${5}))
+    msg="D=$D $dt, 2 key tiles: barriers $bar, shared reads $req ($ldm ldmatrix), wavefronts $wf, shared stores $st"
+    if [ $bar -le 4 ] && [ $req -eq $ldm ] && [ $wf -eq $((4 * req)) ] && [ $st -eq 0 ] && [ $ldm -gt 0 ]; then
+      echo "ok   $msg"
+    else echo "FAIL $msg (want <= 4 barriers, only ldmatrix.x4 at 4 wavefronts each, no stores)"; fail=1; fi
+  done
+done
 exit $fail

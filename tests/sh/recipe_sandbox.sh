@@ -55,6 +55,12 @@ check lse-7 1 "recipes/attention.lua: parameter 'lse' is a flag (0, 1, true or f
   "$KILN" run recipes/attention.lua --sim --set lse=7
 check layout-xyz 1 "recipes/attention.lua: parameter 'layout' is one of bhsd, bshd; got 'xyz'" -- \
   "$KILN" compile recipes/attention.lua --emit ir --set layout=xyz
+# the attention recipes take the row maximum of the unscaled scores: a scale must be positive
+for r in attention attention_decode; do
+  out=$("$KILN" run recipes/$r.lua --sim --set scale=-0.5 2>&1) && { echo "FAIL scale-negative-$r: exit 0"; fail=1; }
+  printf '%s\n' "$out" | grep -q "ERROR: recipes/lib/attention_layout.lua:[0-9]*: scale is a positive number or 'auto', got '-0.5'$" &&
+    echo "ok   scale-negative-$r" || { echo "FAIL scale-negative-$r: $out"; fail=1; }
+done
 check trans-a-yes 1 "recipes/matmul.lua: parameter 'trans_a' is a flag (0, 1, true or false); got 'yes'" -- \
   "$KILN" compile recipes/matmul.lua --emit ir --set trans_a=yes
 check spaces 0 "" -- "$KILN" compile recipes/attention.lua --emit ir --set "BLOCK_M= 32" --set "causal = true "
