@@ -87,9 +87,19 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
     L->c.site = site;
     L->c.ops->loop_back(&L->c);
   }
-  LLVMValueRef next = LLVMBuildAdd(B, iv, step, "iv.next");
+  /* Another iteration when iv < max(hi, MIN + step) - step (hoisted: the loop's bounds are
+   * scalars defined outside it): then iv + step cannot wrap, and the increment says so (nsw/nuw), so
+   * that LLVM can widen the induction variable and step 64-bit addresses derived from it by a
+   * constant. (iv + step < hi wrapped past the type's end for hi within one step of it.) */
+  int sgn = lt == LLVMIntSLT;
+  unsigned w = LLVMGetIntTypeWidth(LLVMTypeOf(hi));
+  LLVMValueRef floor = sgn ? LLVMBuildAdd(B, LLVMConstInt(LLVMTypeOf(hi), 1ull << (w - 1), 0), step, "")
+                           : step; /* the smallest hi from which step can be taken */
+  LLVMValueRef hi_c = LLVMBuildSelect(B, LLVMBuildICmp(B, lt, hi, floor, ""), floor, hi, "");
+  LLVMValueRef lim = sgn ? LLVMBuildNSWSub(B, hi_c, step, "") : LLVMBuildNUWSub(B, hi_c, step, "");
+  LLVMValueRef next = sgn ? LLVMBuildNSWAdd(B, iv, step, "iv.next") : LLVMBuildNUWAdd(B, iv, step, "iv.next");
   LLVMAddIncoming(iv, &next, &latch, 1);
-  LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, next, hi, ""), bodyb, exit);
+  LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, iv, lim, ""), bodyb, exit);
   /* results: the inits when the loop did not run, else the last yield */
   LLVMPositionBuilderAtEnd(B, exit);
   for (uint32_t k = 0; k < ncar; k++) {
