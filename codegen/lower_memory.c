@@ -148,6 +148,60 @@ void cg_lower_load(cg_lower *L, ir_opid op) {
   }
 }
 
+static int known_nonneg(ir_func *fn, ir_val v, int depth);
+
+/* Elements per 16-byte store along the column dim f for the whole-tile version of a store (0:
+ * none): stores of 8-, 16- and 32-bit elements whose thread runs along f are at least 16 bytes (a
+ * multiple of them), the view's stride along f the constant 1, and no replicated elements (owner). */
+static uint32_t wide_width(cg_lower *L, const cg_lay *y, ir_elem e, ir_val view, int f, LLVMValueRef owner) {
+  int bits = ir_elem_bits(e);
+  LLVMValueRef stride = cg_get(L, view)->v[1 + y->rank + f];
+  if (owner || (bits != 8 && bits != 16 && bits != 32)) return 0;
+  if (!LLVMIsAConstantInt(stride) || LLVMConstIntGetSExtValue(stride) != 1) return 0;
+  uint32_t n = 128 / (uint32_t)bits;
+  return y->run[f] >= n && y->run[f] % n == 0 && y->shape[f] % n == 0 ? n : 0;
+}
+
+/* i1, uniform: the whole tile lies inside the view (offset >= 0 and offset + shape <= dim in every
+ * dim) and every run of n elements along f starts 16-byte aligned (base, the other dims' strides and
+ * the offset along f). */
+static LLVMValueRef tile_inside(cg_lower *L, ir_opid op, const cg_lay *y, ir_elem e, int f, uint32_t n) {
+  ir_op *o = &L->fn->ops[op];
+  LLVMBuilderRef B = L->c.b;
+  cg_value *vw = cg_get(L, o->opnd[0]);
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
+  int R = y->rank, eb = ir_elem_bytes(e);
+  LLVMValueRef ok = NULL, bits = LLVMBuildPtrToInt(B, vw->v[0], i64, "");
+  for (int d = 0; d < R; d++) {
+    LLVMValueRef off =
+        cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);
+    LLVMValueRef end = LLVMBuildAdd(B, off, cg_i64(L, y->shape[d]), "");
+    ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSLE, end, vw->v[1 + d], ""));
+    if (!known_nonneg(L->fn, o->opnd[1 + d], 0))
+      ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, off, cg_i64(L, 0), ""));
+    LLVMValueRef term = d == f ? off : vw->v[1 + R + d];
+    bits = LLVMBuildOr(B, bits, LLVMBuildMul(B, term, cg_i64(L, eb), ""), "");
+  }
+  LLVMValueRef low = LLVMBuildAnd(B, bits, cg_i64(L, (int64_t)n * eb - 1), "");
+  return cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntEQ, low, cg_i64(L, 0), ""));
+}
+
+/* The whole-tile version: one unpredicated 16-byte store per run of n elements. */
+static void store_wide(cg_lower *L, const cg_lay *y, const tile_addr *ta, ir_elem e, const cg_value *v,
+                       uint32_t n) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t f = (uint32_t)ta->f, ex[IR_MAXRANK];
+  LLVMTypeRef vt = LLVMVectorType(cg_mem_type(L, e), n);
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, ex);
+    if (ex[f] % n) continue;
+    LLVMValueRef mask, p = tile_addr_at(L, ta, i, &mask), x = LLVMGetUndef(vt);
+    for (uint32_t k = 0; k < n; k++)
+      x = LLVMBuildInsertElement(B, x, cg_to_mem(L, v->v[i + k * y->step[f]], e), cg_i32(L, (int)k), "");
+    L->c.ops->store(&L->c, CG_GLOBAL, p, x, NULL);
+  }
+}
+
 void cg_lower_store(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   ir_val tile = o->opnd[o->nopnd - 1];
@@ -158,6 +212,19 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
   tile_addr_init(L, op, &y, t.elem, &ta);
   LLVMValueRef owner = cg_lay_thread(L, &y)->owner;
   cg_value *v = cg_get(L, tile);
+  /* Two versions when the thread's runs make 16-byte stores: for a tile wholly inside the view and
+   * aligned, the stores alone; otherwise (ragged edges, unaligned views) each element's mask. */
+  uint32_t wide = wide_width(L, &y, t.elem, o->opnd[0], ta.f, owner);
+  LLVMBasicBlockRef join = NULL;
+  if (wide) {
+    LLVMBasicBlockRef fast = cg_block(L, "store.whole"), slow = cg_block(L, "store.edge");
+    join = cg_block(L, "store.end");
+    LLVMBuildCondBr(L->c.b, tile_inside(L, op, &y, t.elem, ta.f, wide), fast, slow);
+    LLVMPositionBuilderAtEnd(L->c.b, fast);
+    store_wide(L, &y, &ta, t.elem, v, wide);
+    LLVMBuildBr(L->c.b, join);
+    LLVMPositionBuilderAtEnd(L->c.b, slow);
+  }
   uint32_t f = (uint32_t)ta.f, nv = vec_width(L, &y, t.elem, o->opnd[0], ta.f), e[IR_MAXRANK];
   for (uint32_t i = 0; i < y.n; i++) {
     cg_lay_multi(&y, i, e);
@@ -172,6 +239,10 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
       L->c.ops->store(&L->c, CG_GLOBAL, p, vals[0], mask[0]);
     else
       L->c.ops->store_vec(&L->c, CG_GLOBAL, nv, p, vals, mask);
+  }
+  if (join) {
+    LLVMBuildBr(L->c.b, join);
+    LLVMPositionBuilderAtEnd(L->c.b, join);
   }
 }
 
