@@ -295,7 +295,8 @@ static LLVMTypeRef wide_type(cg_lower *L, ir_elem e, uint32_t n) {
 }
 
 /* Through scratch with accesses of up to 16 bytes and the swizzle of staged_at, when the tile is
- * rank 2 with rows of a multiple of 16 bytes; 0 otherwise. */
+ * rank 2 with rows of a multiple of 16 bytes; 0 otherwise (through_scratch takes it for ops of the
+ * kernel body only). */
 static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *src, const cg_lay *yd,
                         LLVMValueRef *out) {
   int eb = ir_elem_bytes(e);
@@ -343,9 +344,11 @@ static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *
 
 /* Source tile (layout ys) to the scratch area, then read back with layout yd from a buffer of shape
  * mem; out gets yd.n values. */
-static void through_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *src, const cg_lay *yd,
-                            LLVMValueRef *out) {
-  if (wide_scratch(L, ys, e, src, yd, out)) return;
+static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e, LLVMValueRef *src,
+                            const cg_lay *yd, LLVMValueRef *out) {
+  /* the wide path computes each access's swizzled address: taken only outside loops (an epilogue),
+   * where it runs once; inside a loop the plain path's constant offsets cost less per iteration */
+  if (L->fn->ops[op].parent == 1 && wide_scratch(L, ys, e, src, yd, out)) return;
   LLVMValueRef s = cg_scratch(L, (int)ir_type_numel(ir_t_tile(e, ys->rank, ys->shape)) * ir_elem_bytes(e));
   cg_tile_to_shared(L, ys, e, src, s);
   L->c.ops->barrier(&L->c);
@@ -364,7 +367,7 @@ void cg_lower_convert_layout(cg_lower *L, ir_opid op) {
   if (same_layout(&ys, &yd))
     memcpy(out, src->v, yd.n * sizeof *out);
   else if (!cg_mma_convert_operand(L, op, &ys, ts.elem, src->v, &yd, out)) /* ldmatrix for mma operands */
-    through_scratch(L, &ys, ts.elem, src->v, &yd, out);
+    through_scratch(L, op, &ys, ts.elem, src->v, &yd, out);
 }
 
 /* Same layout (the layout pass's rule): a register copy. Otherwise through scratch. */
@@ -377,7 +380,7 @@ void cg_lower_broadcast(cg_lower *L, ir_opid op) {
   cg_value *src = cg_get(L, o->opnd[0]);
   LLVMValueRef *out = cg_def(L, o->res[0], yd.n);
   if (!same_layout(&ys, &yd)) {
-    through_scratch(L, &ys, ts.elem, src->v, &yd, out);
+    through_scratch(L, op, &ys, ts.elem, src->v, &yd, out);
     return;
   }
   uint32_t e[IR_MAXRANK];
