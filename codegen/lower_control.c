@@ -48,6 +48,26 @@ static void add_incoming(cg_value *phis, cg_value *vals, LLVMBasicBlockRef from)
   for (uint32_t i = 0; i < phis->n; i++) LLVMAddIncoming(phis->v[i], &vals->v[i], &from, 1);
 }
 
+/* A shared pointer as an i32, and back: its address where the shared base is a symbol (a shared
+ * window address, below 2^32: no add of the base per use), else its offset from the base (the
+ * simulator's base is a host pointer). */
+static LLVMValueRef smem_offset(cg_lower *L, LLVMValueRef p) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx), i32 = LLVMInt32TypeInContext(L->c.ctx);
+  LLVMValueRef base = L->c.ops->shared_base(&L->c);
+  if (LLVMIsAGlobalValue(base)) return LLVMBuildPtrToInt(B, p, i32, "");
+  LLVMValueRef d = LLVMBuildSub(B, LLVMBuildPtrToInt(B, p, i64, ""), LLVMBuildPtrToInt(B, base, i64, ""), "");
+  return LLVMBuildTrunc(B, d, i32, "");
+}
+
+static LLVMValueRef smem_at_offset(cg_lower *L, LLVMValueRef off) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMValueRef base = L->c.ops->shared_base(&L->c);
+  LLVMValueRef i = LLVMBuildZExt(B, off, LLVMInt64TypeInContext(L->c.ctx), "");
+  if (LLVMIsAGlobalValue(base)) return LLVMBuildIntToPtr(B, i, LLVMTypeOf(base), "stage.buf");
+  return LLVMBuildGEP2(B, LLVMInt8TypeInContext(L->c.ctx), base, &i, 1, "stage.buf");
+}
+
 /* The loop is emitted rotated (a guard, then a bottom-tested body), the shape LLVM's loop passes
  * want, so that the optimisation pipeline need not rotate it. */
 static void lower_for_once(cg_lower *L, ir_opid op) {
@@ -67,29 +87,60 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
   LLVMValueRef zero = LLVMConstInt(LLVMTypeOf(step), 0, 0); /* a step <= 0 runs no iteration */
   LLVMValueRef enter =
       LLVMBuildAnd(B, LLVMBuildICmp(B, lt, lo, hi, ""), LLVMBuildICmp(B, lt, zero, step, ""), "");
+  /* A carried buffer (the pipeline's rotating stages) is carried as its i32 offset in shared
+   * memory, not as a pointer: a 64-bit pointer's upper half rotated with it in ptxas's output. */
+  LLVMValueRef *soff = ir_alloc(L->A, (ncar ? ncar : 1) * sizeof *soff);
+  for (uint32_t k = 0; k < ncar; k++)
+    soff[k] = ir_vtype(fn, o->opnd[3 + k]).kind == IR_TSMEM ? smem_offset(L, cg_get(L, o->opnd[3 + k])->v[0])
+                                                            : NULL;
   LLVMBuildCondBr(B, enter, bodyb, exit);
   LLVMPositionBuilderAtEnd(B, bodyb);
   LLVMValueRef iv = LLVMBuildPhi(B, LLVMTypeOf(lo), "iv");
   LLVMAddIncoming(iv, &lo, &pre, 1);
   cg_def(L, body->args[0], 1)[0] = iv;
+  LLVMValueRef *sphi = ir_alloc(L->A, (ncar ? ncar : 1) * sizeof *sphi);
   for (uint32_t k = 0; k < ncar; k++) {
     cg_value *init = cg_get(L, o->opnd[3 + k]);
+    if (soff[k]) {
+      sphi[k] = LLVMBuildPhi(B, LLVMInt32TypeInContext(L->c.ctx), "stage");
+      LLVMAddIncoming(sphi[k], &soff[k], &pre, 1);
+      continue;
+    }
     phis_like(L, body->args[1 + k], init);
     add_incoming(cg_get(L, body->args[1 + k]), init, pre);
   }
+  for (uint32_t k = 0; k < ncar; k++) /* after the phis */
+    if (soff[k]) cg_def(L, body->args[1 + k], 1)[0] = smem_at_offset(L, sphi[k]);
   lower_arm(L, o->region[0]);
   if (L->nyield != ncar)
     cg_fail(L, op, "op 'for': the body yields %u values for %u carried", L->nyield, ncar);
   LLVMBasicBlockRef latch = L->yield_block;
   const ir_val *ys = L->yield;
-  for (uint32_t k = 0; k < ncar; k++) add_incoming(cg_get(L, body->args[1 + k]), cg_get(L, ys[k]), latch);
+  for (uint32_t k = 0; k < ncar; k++) {
+    if (soff[k]) {
+      LLVMValueRef y = smem_offset(L, cg_get(L, ys[k])->v[0]);
+      LLVMAddIncoming(sphi[k], &y, &latch, 1);
+    } else {
+      add_incoming(cg_get(L, body->args[1 + k]), cg_get(L, ys[k]), latch);
+    }
+  }
   if (L->c.ops->loop_back) {
     L->c.site = site;
     L->c.ops->loop_back(&L->c);
   }
-  LLVMValueRef next = LLVMBuildAdd(B, iv, step, "iv.next");
+  /* Another iteration when iv < max(hi, MIN + step) - step (hoisted: the loop's bounds are
+   * scalars defined outside it): then iv + step cannot wrap, and the increment says so (nsw/nuw), so
+   * that LLVM can widen the induction variable and step 64-bit addresses derived from it by a
+   * constant. (iv + step < hi wrapped past the type's end for hi within one step of it.) */
+  int sgn = lt == LLVMIntSLT;
+  unsigned w = LLVMGetIntTypeWidth(LLVMTypeOf(hi));
+  LLVMValueRef floor = sgn ? LLVMBuildAdd(B, LLVMConstInt(LLVMTypeOf(hi), 1ull << (w - 1), 0), step, "")
+                           : step; /* the smallest hi from which step can be taken */
+  LLVMValueRef hi_c = LLVMBuildSelect(B, LLVMBuildICmp(B, lt, hi, floor, ""), floor, hi, "");
+  LLVMValueRef lim = sgn ? LLVMBuildNSWSub(B, hi_c, step, "") : LLVMBuildNUWSub(B, hi_c, step, "");
+  LLVMValueRef next = sgn ? LLVMBuildNSWAdd(B, iv, step, "iv.next") : LLVMBuildNUWAdd(B, iv, step, "iv.next");
   LLVMAddIncoming(iv, &next, &latch, 1);
-  LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, next, hi, ""), bodyb, exit);
+  LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, iv, lim, ""), bodyb, exit);
   /* results: the inits when the loop did not run, else the last yield */
   LLVMPositionBuilderAtEnd(B, exit);
   for (uint32_t k = 0; k < ncar; k++) {

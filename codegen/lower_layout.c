@@ -260,10 +260,95 @@ void cg_tile_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef b
 
 static int same_layout(const cg_lay *a, const cg_lay *b) { return cg_lay_same(a, b); }
 
+/* ---- wide, swizzled staging of rank-2 tiles ---- */
+
+/* Elements per access of a thread in layout y along dim 1: the largest power of two that divides
+ * its run, its per-thread size and the row, at most 16 bytes (at most 8 with a predicate: the
+ * predicated store takes a scalar register). */
+static uint32_t wide_elems(const cg_lay *y, int eb, int predicated) {
+  uint32_t n = (predicated ? 8u : 16u) / (uint32_t)eb;
+  while (n > 1 && (y->run[1] % n || y->l.spt[1] % n || y->shape[1] % n)) n /= 2;
+  return n;
+}
+
+/* Byte offset of element (r, c) in the staging area: rows of rb bytes, 16-byte chunk q of row r
+ * stored at chunk q ^ ((r / G) % N) (G = max(1, 128 / rb), N = min(8, rb / 16)), as the shared
+ * buffers' swizzle does: 8 rows' same chunk fall in 8 distinct bank groups. */
+static LLVMValueRef staged_at(cg_lower *L, LLVMValueRef r, LLVMValueRef c, uint32_t rb, int eb) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t cpr = rb / 16, g = rb >= 128 ? 1 : 128 / rb, n = cpr < 8 ? cpr : 8;
+  LLVMValueRef byte = LLVMBuildMul(B, c, cg_i32(L, eb), "");
+  LLVMValueRef q = LLVMBuildLShr(B, byte, cg_i32(L, 4), ""), in = LLVMBuildAnd(B, byte, cg_i32(L, 15), "");
+  LLVMValueRef x = LLVMBuildAnd(B, LLVMBuildUDiv(B, r, cg_i32(L, (int)g), ""), cg_i32(L, (int)n - 1), "");
+  q = LLVMBuildXor(B, q, x, "");
+  return LLVMBuildAdd(
+      B,
+      LLVMBuildAdd(B, LLVMBuildMul(B, r, cg_i32(L, (int)rb), ""), LLVMBuildShl(B, q, cg_i32(L, 4), ""), ""),
+      in, "");
+}
+
+/* The memory type of n elements of e accessed at once: an integer up to 8 bytes, else <4 x i32>. */
+static LLVMTypeRef wide_type(cg_lower *L, ir_elem e, uint32_t n) {
+  uint32_t bits = n * 8u * (uint32_t)ir_elem_bytes(e); /* memory bits: an i1 is a byte */
+  if (bits <= 64) return LLVMIntTypeInContext(L->c.ctx, bits);
+  return LLVMVectorType(LLVMInt32TypeInContext(L->c.ctx), bits / 32);
+}
+
+/* Through scratch with accesses of up to 16 bytes and the swizzle of staged_at, when the tile is
+ * rank 2 with rows of a multiple of 16 bytes; 0 otherwise (through_scratch takes it for ops of the
+ * kernel body only). */
+static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *src, const cg_lay *yd,
+                        LLVMValueRef *out) {
+  int eb = ir_elem_bytes(e);
+  uint32_t rb = ys->shape[1] * (uint32_t)eb;
+  if (ys->rank != 2 || (eb != 1 && eb != 2 && eb != 4) || rb % 16 || yd->shape[0] != ys->shape[0] ||
+      yd->shape[1] != ys->shape[1])
+    return 0;
+  LLVMBuilderRef B = L->c.b;
+  LLVMTypeRef i8 = LLVMInt8TypeInContext(L->c.ctx), mt = cg_mem_type(L, e);
+  LLVMValueRef base = cg_scratch(L, (int)(ys->shape[0] * rb));
+  const cg_thread_lay *ts = cg_lay_thread(L, ys);
+  uint32_t ws = wide_elems(ys, eb, ts->owner != NULL), ex[2];
+  LLVMTypeRef wt = wide_type(L, e, ws);
+  for (uint32_t i = 0; i < ys->n; i++) {
+    cg_lay_multi(ys, i, ex);
+    if (ex[1] % ws) continue;
+    LLVMValueRef x = LLVMGetUndef(LLVMVectorType(mt, ws));
+    for (uint32_t k = 0; k < ws; k++)
+      x = LLVMBuildInsertElement(B, x, cg_to_mem(L, src[i + k * ys->step[1]], e), cg_i32(L, (int)k), "");
+    LLVMValueRef r = LLVMBuildAdd(B, ts->off[0], cg_i32(L, (int)cg_lay_const(ys, 0, ex[0])), "");
+    LLVMValueRef c = LLVMBuildAdd(B, ts->off[1], cg_i32(L, (int)cg_lay_const(ys, 1, ex[1])), "");
+    LLVMValueRef off = staged_at(L, r, c, rb, eb);
+    L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, i8, base, &off, 1, ""), LLVMBuildBitCast(B, x, wt, ""),
+                    ts->owner);
+  }
+  L->c.ops->barrier(&L->c);
+  const cg_thread_lay *td = cg_lay_thread(L, yd);
+  uint32_t wr = wide_elems(yd, eb, 0);
+  LLVMTypeRef rt = wide_type(L, e, wr);
+  for (uint32_t i = 0; i < yd->n; i++) {
+    cg_lay_multi(yd, i, ex);
+    if (ex[1] % wr) continue;
+    LLVMValueRef r = LLVMBuildAdd(B, td->off[0], cg_i32(L, (int)cg_lay_const(yd, 0, ex[0])), "");
+    LLVMValueRef c = LLVMBuildAdd(B, td->off[1], cg_i32(L, (int)cg_lay_const(yd, 1, ex[1])), "");
+    LLVMValueRef off = staged_at(L, r, c, rb, eb);
+    LLVMValueRef x =
+        L->c.ops->load(&L->c, CG_SHARED, rt, LLVMBuildGEP2(B, i8, base, &off, 1, ""), NULL, NULL);
+    x = LLVMBuildBitCast(B, x, LLVMVectorType(mt, wr), "");
+    for (uint32_t k = 0; k < wr; k++)
+      out[i + k * yd->step[1]] = cg_from_mem(L, LLVMBuildExtractElement(B, x, cg_i32(L, (int)k), ""), e);
+  }
+  L->c.ops->barrier(&L->c);
+  return 1;
+}
+
 /* Source tile (layout ys) to the scratch area, then read back with layout yd from a buffer of shape
  * mem; out gets yd.n values. */
-static void through_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *src, const cg_lay *yd,
-                            LLVMValueRef *out) {
+static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e, LLVMValueRef *src,
+                            const cg_lay *yd, LLVMValueRef *out) {
+  /* the wide path computes each access's swizzled address: taken only outside loops (an epilogue),
+   * where it runs once; inside a loop the plain path's constant offsets cost less per iteration */
+  if (L->fn->ops[op].parent == 1 && wide_scratch(L, ys, e, src, yd, out)) return;
   LLVMValueRef s = cg_scratch(L, (int)ir_type_numel(ir_t_tile(e, ys->rank, ys->shape)) * ir_elem_bytes(e));
   cg_tile_to_shared(L, ys, e, src, s);
   L->c.ops->barrier(&L->c);
@@ -282,7 +367,7 @@ void cg_lower_convert_layout(cg_lower *L, ir_opid op) {
   if (same_layout(&ys, &yd))
     memcpy(out, src->v, yd.n * sizeof *out);
   else if (!cg_mma_convert_operand(L, op, &ys, ts.elem, src->v, &yd, out)) /* ldmatrix for mma operands */
-    through_scratch(L, &ys, ts.elem, src->v, &yd, out);
+    through_scratch(L, op, &ys, ts.elem, src->v, &yd, out);
 }
 
 /* Same layout (the layout pass's rule): a register copy. Otherwise through scratch. */
@@ -295,7 +380,7 @@ void cg_lower_broadcast(cg_lower *L, ir_opid op) {
   cg_value *src = cg_get(L, o->opnd[0]);
   LLVMValueRef *out = cg_def(L, o->res[0], yd.n);
   if (!same_layout(&ys, &yd)) {
-    through_scratch(L, &ys, ts.elem, src->v, &yd, out);
+    through_scratch(L, op, &ys, ts.elem, src->v, &yd, out);
     return;
   }
   uint32_t e[IR_MAXRANK];

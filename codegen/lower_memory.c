@@ -148,6 +148,60 @@ void cg_lower_load(cg_lower *L, ir_opid op) {
   }
 }
 
+static int known_nonneg(ir_func *fn, ir_val v, int depth);
+
+/* Elements per 16-byte store along the column dim f for the whole-tile version of a store (0:
+ * none): stores of 8-, 16- and 32-bit elements whose thread runs along f are at least 16 bytes (a
+ * multiple of them), the view's stride along f the constant 1, and no replicated elements (owner). */
+static uint32_t wide_width(cg_lower *L, const cg_lay *y, ir_elem e, ir_val view, int f, LLVMValueRef owner) {
+  int bits = ir_elem_bits(e);
+  LLVMValueRef stride = cg_get(L, view)->v[1 + y->rank + f];
+  if (owner || (bits != 8 && bits != 16 && bits != 32)) return 0;
+  if (!LLVMIsAConstantInt(stride) || LLVMConstIntGetSExtValue(stride) != 1) return 0;
+  uint32_t n = 128 / (uint32_t)bits;
+  return y->run[f] >= n && y->run[f] % n == 0 && y->shape[f] % n == 0 ? n : 0;
+}
+
+/* i1, uniform: the whole tile lies inside the view (offset >= 0 and offset + shape <= dim in every
+ * dim) and every run of n elements along f starts 16-byte aligned (base, the other dims' strides and
+ * the offset along f). */
+static LLVMValueRef tile_inside(cg_lower *L, ir_opid op, const cg_lay *y, ir_elem e, int f, uint32_t n) {
+  ir_op *o = &L->fn->ops[op];
+  LLVMBuilderRef B = L->c.b;
+  cg_value *vw = cg_get(L, o->opnd[0]);
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
+  int R = y->rank, eb = ir_elem_bytes(e);
+  LLVMValueRef ok = NULL, bits = LLVMBuildPtrToInt(B, vw->v[0], i64, "");
+  for (int d = 0; d < R; d++) {
+    LLVMValueRef off =
+        cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);
+    LLVMValueRef end = LLVMBuildAdd(B, off, cg_i64(L, y->shape[d]), "");
+    ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSLE, end, vw->v[1 + d], ""));
+    if (!known_nonneg(L->fn, o->opnd[1 + d], 0))
+      ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, off, cg_i64(L, 0), ""));
+    LLVMValueRef term = d == f ? off : vw->v[1 + R + d];
+    bits = LLVMBuildOr(B, bits, LLVMBuildMul(B, term, cg_i64(L, eb), ""), "");
+  }
+  LLVMValueRef low = LLVMBuildAnd(B, bits, cg_i64(L, (int64_t)n * eb - 1), "");
+  return cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntEQ, low, cg_i64(L, 0), ""));
+}
+
+/* The whole-tile version: one unpredicated 16-byte store per run of n elements. */
+static void store_wide(cg_lower *L, const cg_lay *y, const tile_addr *ta, ir_elem e, const cg_value *v,
+                       uint32_t n) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t f = (uint32_t)ta->f, ex[IR_MAXRANK];
+  LLVMTypeRef vt = LLVMVectorType(cg_mem_type(L, e), n);
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, ex);
+    if (ex[f] % n) continue;
+    LLVMValueRef mask, p = tile_addr_at(L, ta, i, &mask), x = LLVMGetUndef(vt);
+    for (uint32_t k = 0; k < n; k++)
+      x = LLVMBuildInsertElement(B, x, cg_to_mem(L, v->v[i + k * y->step[f]], e), cg_i32(L, (int)k), "");
+    L->c.ops->store(&L->c, CG_GLOBAL, p, x, NULL);
+  }
+}
+
 void cg_lower_store(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   ir_val tile = o->opnd[o->nopnd - 1];
@@ -158,6 +212,19 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
   tile_addr_init(L, op, &y, t.elem, &ta);
   LLVMValueRef owner = cg_lay_thread(L, &y)->owner;
   cg_value *v = cg_get(L, tile);
+  /* Two versions when the thread's runs make 16-byte stores: for a tile wholly inside the view and
+   * aligned, the stores alone; otherwise (ragged edges, unaligned views) each element's mask. */
+  uint32_t wide = wide_width(L, &y, t.elem, o->opnd[0], ta.f, owner);
+  LLVMBasicBlockRef join = NULL;
+  if (wide) {
+    LLVMBasicBlockRef fast = cg_block(L, "store.whole"), slow = cg_block(L, "store.edge");
+    join = cg_block(L, "store.end");
+    LLVMBuildCondBr(L->c.b, tile_inside(L, op, &y, t.elem, ta.f, wide), fast, slow);
+    LLVMPositionBuilderAtEnd(L->c.b, fast);
+    store_wide(L, &y, &ta, t.elem, v, wide);
+    LLVMBuildBr(L->c.b, join);
+    LLVMPositionBuilderAtEnd(L->c.b, slow);
+  }
   uint32_t f = (uint32_t)ta.f, nv = vec_width(L, &y, t.elem, o->opnd[0], ta.f), e[IR_MAXRANK];
   for (uint32_t i = 0; i < y.n; i++) {
     cg_lay_multi(&y, i, e);
@@ -172,6 +239,10 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
       L->c.ops->store(&L->c, CG_GLOBAL, p, vals[0], mask[0]);
     else
       L->c.ops->store_vec(&L->c, CG_GLOBAL, nv, p, vals, mask);
+  }
+  if (join) {
+    LLVMBuildBr(L->c.b, join);
+    LLVMPositionBuilderAtEnd(L->c.b, join);
   }
 }
 
@@ -366,10 +437,18 @@ static LLVMValueRef narrow_i32(cg_lower *L, ir_val v) {
 
 /* x - y as a bound on buffer coordinates: i32, clamped to +-2^30. With both operands i32 in the IR
  * (x NULL: 0), a saturating i32 subtraction, which orders the same against any coordinate below
- * 2^30; otherwise the difference in i64, clamped. */
-static LLVMValueRef bound_i32(cg_lower *L, ir_val x, LLVMValueRef x64, ir_val y, LLVMValueRef y64) {
+ * 2^30; otherwise the difference in i64, clamped. When y is known >= 0 (y_nonneg), max(x, 0) - y
+ * cannot wrap, and against a coordinate c >= 0 it orders as x - y does (for x < 0 both are <= 0, so
+ * c is outside either way): a plain subtraction, max(x, 0) invariant where x is. */
+static LLVMValueRef bound_i32(cg_lower *L, ir_val x, LLVMValueRef x64, ir_val y, LLVMValueRef y64,
+                              int y_nonneg) {
   LLVMBuilderRef B = L->c.b;
   LLVMValueRef a = x ? narrow_i32(L, x) : cg_i32(L, 0), b = narrow_i32(L, y);
+  if (a && b && y_nonneg && x) {
+    LLVMValueRef ax =
+        LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, a, cg_i32(L, 0), ""), a, cg_i32(L, 0), "");
+    return LLVMBuildNSWSub(B, ax, b, "");
+  }
   if (a && b) {
     LLVMValueRef args[2] = {a, b};
     return cg_call(L, "llvm.ssub.sat.i32", LLVMInt32TypeInContext(L->c.ctx), args, 2);
@@ -413,10 +492,9 @@ static void copy_origin_init(cg_lower *L, const copy_plan *p, copy_origin *co) {
   ir_op *vo = vv->def && L->fn->ops[vv->def].code == IR_OP_VIEW ? &L->fn->ops[vv->def] : NULL;
   for (int d = 0; d < R; d++) {
     addr = LLVMBuildAdd(B, addr, LLVMBuildMul(B, p->off[d], p->view->v[1 + R + d], ""), "");
-    co->lo[d] = known_nonneg(L->fn, p->off_val[d], 0)
-                    ? NULL
-                    : bound_i32(L, 0, cg_i64(L, 0), p->off_val[d], p->off[d]);
-    co->hi[d] = bound_i32(L, vo ? vo->opnd[1 + d] : 0, p->view->v[1 + d], p->off_val[d], p->off[d]);
+    int nonneg = known_nonneg(L->fn, p->off_val[d], 0);
+    co->lo[d] = nonneg ? NULL : bound_i32(L, 0, cg_i64(L, 0), p->off_val[d], p->off[d], 0);
+    co->hi[d] = bound_i32(L, vo ? vo->opnd[1 + d] : 0, p->view->v[1 + d], p->off_val[d], p->off[d], nonneg);
   }
   co->origin = LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), p->view->v[0], &addr, 1, "");
 }
@@ -620,6 +698,39 @@ static int pad_is_zero(ir_attr *pad) {
 
 static int const_one(LLVMValueRef v) { return LLVMIsAConstantInt(v) && LLVMConstIntGetSExtValue(v) == 1; }
 
+/* The copy offset v as i64. A sum known to be >= 0 (known_nonneg, which already takes it not to
+ * wrap) is the sum of its operands widened, with no wrap: `k + 2 BK` of a pipelined loop becomes
+ * sext(k) + 2 BK, which LLVM steps by a constant with the loop (the address of a copy along K is a
+ * pointer advanced once per iteration, not a 64-bit product rebuilt). */
+static LLVMValueRef offset_i64(cg_lower *L, ir_val v, int depth) {
+  ir_value *x = ir_v(L->fn, v);
+  ir_elem e = x->type.elem;
+  if (depth < 8 && x->def && L->fn->ops[x->def].code == IR_OP_ADD && ir_elem_is_signed(e) &&
+      ir_elem_bits(e) <= 32 && known_nonneg(L->fn, v, 0)) {
+    const ir_op *o = &L->fn->ops[x->def];
+    return LLVMBuildNSWAdd(L->c.b, offset_i64(L, o->opnd[0], depth + 1), offset_i64(L, o->opnd[1], depth + 1),
+                           "");
+  }
+  return cg_convert(L, cg_get(L, v)->v[0], e, IR_I64);
+}
+
+/* 1 if the copy's predicate is `off_d < dim_d` for one of its dims d: the offset and the view's
+ * extent, the same IR values, signed. Every path checks each element's coordinate off_d + c (c >= 0)
+ * against dim_d, and an element inside implies the predicate, so the predicate selects nothing more:
+ * dropping it leaves one compare per chunk instead of two (the pipeline pass's `k + (S-1) BK < K`). */
+static int pred_implied(ir_func *fn, const ir_op *o) {
+  ir_value *pv = ir_v(fn, o->opnd[o->nopnd - 1]), *vv = ir_v(fn, o->opnd[0]);
+  if (!pv->def || !vv->def || fn->ops[vv->def].code != IR_OP_VIEW) return 0;
+  const ir_op *c = &fn->ops[pv->def], *v = &fn->ops[vv->def];
+  if (c->code != IR_OP_CMP || strcmp(ir_attr_s(c->attrs, "pred", ""), "lt")) return 0;
+  ir_type t = ir_vtype(fn, c->opnd[0]);
+  if (t.kind != IR_TSCALAR || !ir_elem_in_class(IR_EC_INT, t.elem) || !ir_elem_is_signed(t.elem)) return 0;
+  int R = (int)o->nopnd - 3;
+  for (int d = 0; d < R; d++)
+    if (c->opnd[0] == o->opnd[1 + d] && c->opnd[1] == v->opnd[1 + d]) return 1;
+  return 0;
+}
+
 void cg_lower_copy(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   ir_type last = ir_vtype(L->fn, o->opnd[o->nopnd - 1]);
@@ -634,9 +745,9 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
   p.view_val = o->opnd[0];
   for (int d = 0; d < R; d++) {
     p.off_val[d] = o->opnd[1 + d];
-    p.off[d] = cg_convert(L, cg_get(L, o->opnd[1 + d])->v[0], ir_vtype(L->fn, o->opnd[1 + d]).elem, IR_I64);
+    p.off[d] = offset_i64(L, o->opnd[1 + d], 0);
   }
-  p.pred = has_pred ? cg_get(L, o->opnd[o->nopnd - 1])->v[0] : NULL;
+  p.pred = has_pred && !pred_implied(L->fn, o) ? cg_get(L, o->opnd[o->nopnd - 1])->v[0] : NULL;
   ir_attr *pad = ir_attr_get(o->attrs, "pad");
   p.pad = cg_to_mem(L, cg_const_elem(L, p.sm.elem, pad), p.sm.elem);
   p.sbase = cg_get(L, p.buf)->v[0];

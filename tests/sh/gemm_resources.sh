@@ -7,7 +7,11 @@
 #      sm_89+), plus fp8 variants of the defaults on the fp8 rows;
 #   3. bf16 on sm_75 and e4m3 on sm_86 are refused with one line naming the op and the target;
 #   4. bench/gemm.py --plan builds every variant the GPU benchmark would run, on each target row
-#      (when python3 is installed).
+#      (when python3 is installed);
+#   5. the instruction budget of the MMA loop (`kiln inspect`: non-MMA SASS instructions per MMA, a
+#      static count) for the default f16 tile and for trans_b, on sm_80 and sm_90a, when a SASS
+#      disassembler is found (KILN_NVDISASM, or nvidia-cuda-nvdisasm in bench/.venv); skipped with
+#      a note otherwise.
 # Without ptxas the PTX is still emitted for every variant (and the spill report is skipped).
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -109,5 +113,31 @@ if command -v python3 > /dev/null; then
       echo "ok   bench/gemm.py --plan --target $t: $(grep -c ": matmul" "$tmp/plan") launches"
     fi
   done
+fi
+# 5. non-MMA instructions per MMA in the MMA loop: at most the budget (a count, never a time)
+if [ -z "${KILN_NVDISASM:-}" ]; then
+  for d in bench/.venv/lib/python3*/site-packages/nvidia/cu*/bin/nvdisasm; do [ -x "$d" ] && KILN_NVDISASM=$d; done
+fi
+if [ -z "$PTXAS" ] || [ -z "${KILN_NVDISASM:-}" ] || [ ! -x "$KILN_NVDISASM" ]; then
+  echo "note: no ptxas or nvdisasm (KILN_NVDISASM, bench/.venv): the MMA loop's instruction budget is not checked"
+else
+  export KILN_NVDISASM
+  budget() { # budget TARGET MAX SETTINGS...
+    t=$1 max=$2; shift 2
+    # shellcheck disable=SC2046
+    "$KILN" inspect $R --target "$t" $(sets_of "$@") --no-cache > "$tmp/insp" 2>&1
+    n=$(sed -n 's/.*non-MMA instructions per MMA: \([0-9.]*\).*/\1/p' "$tmp/insp")
+    if [ -z "$n" ]; then echo "FAIL inspect $t $*: no MMA loop count: $(head -n 3 "$tmp/insp")"; fail=1; return; fi
+    if awk -v n="$n" -v m="$max" 'BEGIN { exit !(n <= m) }'; then
+      echo "ok   budget $t $*: $n non-MMA instructions per MMA (at most $max)"
+    else
+      echo "FAIL budget $t $*: $n non-MMA instructions per MMA, more than $max"; fail=1
+    fi
+  }
+  # measured 1.81 and 1.78 on both targets with ptxas 13.0 (docs/gemm.md)
+  budget sm_80 2.0
+  budget sm_80 2.0 trans_b=1
+  budget sm_90a 2.0
+  budget sm_90a 2.0 trans_b=1
 fi
 exit $fail

@@ -56,8 +56,9 @@ static void dump(const char *name, const sim_profile *p) {
  * per request: 32 requests. `wf` is the wavefronts of one store request. The rest is the same in all
  * three kernels: load_shared reads in the default layout (spt [1,4], tpw [4,8]) one f32 per lane per
  * request, 32 requests: lane l at row 4q + l/8, column 4(l%8) + k, so 8 banks hold 4 rows each: 4
- * wavefronts. The global store of that tile: 32 requests of 4 rows x 8 lanes 16 bytes apart, each row
- * 128 bytes = 4 sectors: 16 sectors, 128 bytes, per request. One barrier. */
+ * wavefronts. The global store of that tile (wholly inside y: 16-byte stores, a lane's run of 4): 8
+ * requests of 4 rows x 8 lanes, each row 128 bytes = 4 sectors: 16 sectors, 512 bytes, per request.
+ * One barrier. */
 static void test_smem(const char *name, uint64_t wf) {
   float *y = buf128(1024 * sizeof *y);
   sim_arg a[1] = {{.is_ptr = 1, .elem = IR_F32, .ptr = y, .bytes = 1024 * 4}};
@@ -70,7 +71,7 @@ static void test_smem(const char *name, uint64_t wf) {
         (unsigned long long)st->smem_wavefronts);
   CHECK(st->smem_store_requests == 32 && st->smem_store_wavefronts == 32 * wf);
   CHECK(ld->smem_requests == 32 && ld->smem_wavefronts == 128 && ld->smem_store_requests == 0);
-  CHECK(g->gmem_requests == 32 && g->gmem_sectors == 512 && g->gmem_bytes == 4096 && g->smem_requests == 0);
+  CHECK(g->gmem_requests == 8 && g->gmem_sectors == 128 && g->gmem_bytes == 4096 && g->smem_requests == 0);
   CHECK(op(&p, "barrier")->barriers == 1);
   CHECK(p.total.barriers == 3); /* and the convert_layout's two */
   CHECK(p.total.gmem_unique_bytes == 4096 && p.total.gmem_bytes == 4096 && p.total.mma == 0);
