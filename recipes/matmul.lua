@@ -49,6 +49,9 @@ return kiln.recipe {
     trans_b = { false, true },
     bias = { false, true },
     act = { default = "none", values = { "none", "relu", "gelu" } },
+    -- the dot's instruction: auto = wgmma where the target has it and the tile suits it (sm_90a,
+    -- f16/bf16, 64 rows per warpgroup, B stored N x K), mma.sync otherwise (docs/hopper.md)
+    mma = { default = "auto", values = { "auto", "wgmma", "mma_sync" } },
   },
   args = {
     -- trans_a = 1: A is stored K x M (column-major A); trans_b = 1: B is stored N x K.
@@ -132,7 +135,7 @@ return kiln.recipe {
       k.barrier()
       local ta = k.load_shared(sa, { trans = p.trans_a })
       local tb = k.load_shared(sb, { trans = p.trans_b })
-      local r = k.dot(ta, tb, acc)
+      local r = k.dot(ta, tb, acc, { mma = p.mma })
       k.barrier()
       return r
     end, { stages = p.stages })

@@ -2,11 +2,12 @@
  * shared_plan.c - shared-memory planning: an offset for every alloc_shared, memory reused by liveness.
  *
  * A buffer takes numel * element bytes (e4m3, e5m2, i8 and i1 take one byte) at a 128-byte aligned
- * offset. Its live range is the span of program-order positions from its first use to its last use
- * (the alloc_shared itself touches no memory, so buffers allocated up front can still share); a use
- * inside a `for` stretches the range over the whole loop (outermost enclosing one), since the next
- * iteration uses the buffer again. A buffer that flows into a `for`, `if` or `yield` operand is live
- * for the whole kernel: the plan does not follow aliases through block arguments.
+ * offset (1024-byte for a wgmma operand, `alloc_shared {wgmma = 1}`: wgmma_plan.c). Its live range is the
+ * span of program-order positions from its first use to its last use (the alloc_shared itself touches no
+ * memory, so buffers allocated up front can still share); a use inside a `for` stretches the range over the
+ * whole loop (outermost enclosing one), since the next iteration uses the buffer again. A buffer that flows
+ * into a `for`, `if` or `yield` operand is live for the whole kernel: the plan does not follow aliases
+ * through block arguments.
  *
  * Two buffers may share bytes only if their ranges are disjoint AND a `barrier` lies between them in
  * a region that encloses both the last use of the first and the first use of the second: otherwise
@@ -19,7 +20,7 @@
 
 #include "pass.h"
 
-enum { ALIGN = 128 };
+enum { ALIGN = 128, WGMMA_ALIGN = 1024 };
 
 typedef struct {
   ir_opid op;
@@ -39,7 +40,7 @@ typedef struct {
   uint32_t nbarriers;
 } plan;
 
-static uint32_t align_up(uint32_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+static uint32_t align_up(uint32_t x, uint32_t a) { return (x + a - 1) / a * a; }
 
 /* Numbers the ops of reg in program order (an op before the ops of its regions); collects buffers
  * and barriers on the way. */
@@ -128,7 +129,8 @@ static int collides(plan *p, uint32_t i, uint32_t off) {
 static uint32_t place(plan *p, uint32_t i) {
   uint32_t best = collides(p, i, 0) ? UINT32_MAX : 0;
   for (uint32_t j = 0; j < i && best; j++) {
-    uint32_t off = align_up(p->bufs[j].offset + p->bufs[j].size);
+    uint32_t off = align_up(p->bufs[j].offset + p->bufs[j].size,
+                            ir_attr_i(ir_o(p->fn, p->bufs[i].op)->attrs, "wgmma", 0) ? WGMMA_ALIGN : ALIGN);
     if (off < best && !collides(p, i, off)) best = off;
   }
   return best;
