@@ -3,8 +3,9 @@
  * both operands straight from their shared buffers through matrix descriptors.
  *
  * The `wgmma` pass (compiler/passes/wgmma_plan.c) chose the dot and laid out its buffers: A [M,K]
- * with M = 64 per warpgroup, rows of K (K-major); B [N,K] read transposed (K-major); rows of 32, 64
- * or 128 bytes with the matching swizzle, or 128-byte panels of wider rows; A's 8-row groups in
+ * with M = 64 per warpgroup, rows of K (K-major); B [N,K] read transposed (K-major) or B [K,N] read
+ * as stored (N-major: the instruction's transposed-B form); rows of 32, 64 or 128 bytes with the
+ * matching swizzle, or 128-byte panels of wider rows; A's 8-row groups in
  * the order the warpgroups read them (smem_swizzle.c). The operands' load_shared ops load nothing.
  *
  * Steps:
@@ -14,8 +15,9 @@
  *      order to the other (checked element by element against the layout's constants).
  *   2. wgmma.fence (the accumulator registers were written since the last wgmma), a proxy fence (the
  *      buffers were written by ordinary stores or cp.async, and wgmma reads through the async proxy),
- *      then K/16 wgmma ops accumulating in place, each with both descriptors advanced by 32 bytes of K
- *      (to the next 128-byte panel every fourth step).
+ *      then K/16 wgmma ops accumulating in place, each with both descriptors advanced by 16 elements of
+ *      K: 32 bytes along a K-major row (to the next 128-byte panel every fourth step), or 16 rows
+ *      of an N-major B.
  *   3. commit, wait_group 0 on the accumulators: the loop around the dot overwrites a stage of the
  *      ring one iteration after reading it, so the product must be complete before the next
  *      iteration's barrier (docs/hopper.md).
@@ -27,8 +29,9 @@
 /* The operand of a wgmma dot: its buffer, rows and the descriptor's constant fields. */
 typedef struct {
   ir_val buf;
-  uint32_t rows, row_bytes; /* the buffer as the instruction sees it: rows of K */
+  uint32_t rows, row_bytes; /* the buffer: rows of K (K-major) or rows of N (B, N-major) */
   int panels;               /* rows wider than 128 bytes, stored as 128-byte panels */
+  int mn;                   /* B stored [K,N]: read MN-major (CG_WGMMA_TRANS) */
 } wg_operand;
 
 static wg_operand operand(cg_lower *L, ir_opid dot, int k) {
@@ -39,22 +42,26 @@ static wg_operand operand(cg_lower *L, ir_opid dot, int k) {
   o.rows = t.shape[0];
   o.row_bytes = t.shape[1] * (uint32_t)ir_elem_bytes(t.elem);
   o.panels = o.row_bytes > 128;
-  if (ir_attr_i(ir_o(L->fn, ld)->attrs, "trans", 0) != (k == 1) || t.rank != 2 || !cg_smem_panels(L, o.buf))
-    cg_fail(L, dot,
-            "op 'dot': operand %c is not a K-major wgmma buffer (the wgmma pass and codegen disagree)",
+  o.mn = k == 1 && !ir_attr_i(ir_o(L->fn, ld)->attrs, "trans", 0);
+  if ((k == 0 && ir_attr_i(ir_o(L->fn, ld)->attrs, "trans", 0)) || t.rank != 2 || !cg_smem_panels(L, o.buf))
+    cg_fail(L, dot, "op 'dot': operand %c is not a wgmma buffer (the wgmma pass and codegen disagree)",
             k ? 'b' : 'a');
   return o;
 }
 
-/* The descriptor of the operand's rows [row0, row0 + ...) at K byte kb (a multiple of 32). */
-static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef base, LLVMValueRef row0,
-                         uint32_t kb) {
+/* The descriptor of the operand at K step s (16 elements of 2 bytes), from row row0 (K-major A). */
+static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef base, LLVMValueRef row0, uint32_t s) {
   LLVMBuilderRef B = L->c.b;
-  uint32_t w = o->panels ? 128 : o->row_bytes;
-  uint32_t off = o->panels ? (kb / 128) * o->rows * 128 + kb % 128 : kb;
+  uint32_t w = o->panels ? 128 : o->row_bytes, kb = 32 * s, off;
+  cg_wgmma_desc d = {0, 16, 8 * w, 0, (int)w};
+  if (o->mn) { /* K rows of w bytes of N, 8 to a pattern; N panels rows * 128 bytes apart */
+    off = 16 * s * w;
+    d.lbo = o->rows * w;
+  } else { /* rows of K: the step's 32 bytes, in the next panel every 4 steps */
+    off = o->panels ? (kb / 128) * o->rows * 128 + kb % 128 : kb;
+  }
   LLVMValueRef a = LLVMBuildAdd(B, base, cg_i32(L, off), "");
   if (row0) a = LLVMBuildAdd(B, a, LLVMBuildMul(B, row0, cg_i32(L, w), ""), "");
-  cg_wgmma_desc d = {0, 16, 8 * w, 0, (int)w};
   return cg_wgmma_desc_build(B, L->c.ctx, a, d);
 }
 
@@ -76,7 +83,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   char err[256];
   if (cg_wgmma_check(L->c.target, wt, (int)N, err, sizeof err)) cg_fail(L, op, "%s", err);
   wg_operand a = operand(L, op, 0), b = operand(L, op, 1);
-  if (M != 16u * (uint32_t)L->warps || a.rows != M || b.rows != N || K % 16)
+  if (M != 16u * (uint32_t)L->warps || a.rows != M || b.rows != (b.mn ? K : N) || K % 16)
     cg_fail(L, op, "op 'dot': a wgmma dot needs M = 16 * warps and K a multiple of 16");
 
   /* step 1 */
@@ -104,9 +111,9 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
   H->wgmma_fence(&L->c);
   H->fence_proxy_async(&L->c);
-  for (uint32_t kb = 0; kb < K * 2; kb += 32) {
-    H->wgmma(&L->c, wt, (int)N, desc(L, &a, abase, row0, kb), desc(L, &b, bbase, NULL, kb), acc, NULL, 0, 0,
-             d);
+  for (uint32_t s = 0; s < K / 16; s++) {
+    H->wgmma(&L->c, wt, (int)N, desc(L, &a, abase, row0, s), desc(L, &b, bbase, NULL, s), acc, NULL, 0,
+             b.mn ? CG_WGMMA_TRANS : 0, d);
     memcpy(acc, d, R * sizeof *acc);
   }
 

@@ -95,8 +95,6 @@ static int eligible(wg_ctx *c, ir_opid op, ir_opid *alloc_a, ir_opid *alloc_b, c
   if (!la || !lb) return snprintf(why, n, "an operand is not a load_shared used only by this dot"), 0;
   if (ir_attr_i(ir_o(fn, la)->attrs, "trans", 0))
     return snprintf(why, n, "A is read transposed (the M-major A form is not lowered yet)"), 0;
-  if (!ir_attr_i(ir_o(fn, lb)->attrs, "trans", 0))
-    return snprintf(why, n, "B is read as stored, N-major (the transposed-B form is not lowered yet)"), 0;
   *alloc_a = alloc_of(fn, ir_o(fn, la)->opnd[0]);
   *alloc_b = alloc_of(fn, ir_o(fn, lb)->opnd[0]);
   if (!*alloc_a || !*alloc_b) return snprintf(why, n, "an operand's buffer is not an alloc_shared"), 0;
