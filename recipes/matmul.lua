@@ -36,7 +36,7 @@ end
 
 return kiln.recipe {
   name = "matmul",
-  params = { M = 256, N = 256, K = 256, alpha = "none" },
+  params = { M = 256, N = 256, K = 256, alpha = "none", mma = "auto" }, -- mma: auto|wgmma|mma_sync, docs/hopper.md
   tune = {
     BLOCK_M = { default = 128, values = { 16, 32, 64, 128, 256 } },
     BLOCK_N = { default = 128, values = { 16, 32, 64, 128, 256 } },
@@ -49,9 +49,6 @@ return kiln.recipe {
     trans_b = { false, true },
     bias = { false, true },
     act = { default = "none", values = { "none", "relu", "gelu" } },
-    -- the dot's instruction: auto = wgmma where the target has it and the tile suits it (sm_90a,
-    -- f16/bf16, 64 rows per warpgroup, B stored N x K), mma.sync otherwise (docs/hopper.md)
-    mma = { default = "auto", values = { "auto", "wgmma", "mma_sync" } },
   },
   args = {
     -- trans_a = 1: A is stored K x M (column-major A); trans_b = 1: B is stored N x K.

@@ -132,7 +132,12 @@ static int f_dot(lua_State *L) {
       split = splits[0];
     }
     lua_getfield(L, 4, "mma");
-    if (!lua_isnil(L, -1)) mma = mmas[luaL_checkoption(L, -1, NULL, mmas)];
+    if (!lua_isnil(L, -1)) {
+      const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+      for (int i = 0; m && mmas[i]; i++)
+        if (!strcmp(m, mmas[i])) mma = mmas[i];
+      if (!mma) luaL_error(L, "k.dot: mma = '%s': auto, wgmma or mma_sync", luaL_tolstring(L, -1, NULL));
+    }
     lua_pop(L, 3);
   } else if (!lua_isnoneornil(L, 4)) {
     prec = precisions[luaL_checkoption(L, 4, NULL, precisions)];
