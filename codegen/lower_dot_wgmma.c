@@ -1,12 +1,13 @@
 /*
- * lower_dot_wgmma.c - dot {wgmma = 1} on sm_90a: warpgroup MMA (wgmma.mma_async m64nNk16) reading
- * both operands straight from their shared buffers through matrix descriptors.
+ * lower_dot_wgmma.c - dot {wgmma = 1} on sm_90a: warpgroup MMA (wgmma.mma_async m64nNk16, m64nNk32
+ * for 8-bit inputs) reading both operands straight from their shared buffers through matrix
+ * descriptors.
  *
  * The `wgmma` pass (compiler/passes/wgmma_plan.c) chose the dot and laid out its buffers: A [M,K]
  * with M = 64 per warpgroup, rows of K (K-major); B [N,K] read transposed (K-major) or B [K,N] read
- * as stored (N-major: the instruction's transposed-B form); rows of 32, 64 or 128 bytes with the
- * matching swizzle, or 128-byte panels of wider rows; A's 8-row groups in
- * the order the warpgroups read them (smem_swizzle.c). The operands' load_shared ops load nothing.
+ * as stored (N-major: the instruction's transposed-B form, 16-bit inputs only); rows of 32, 64 or
+ * 128 bytes with the matching swizzle, or 128-byte panels of wider rows; A's 8-row groups in the
+ * order the warpgroups read them (smem_swizzle.c). The operands' load_shared ops load nothing.
  *
  * Steps:
  *   1. The accumulator: the mma<[warps,1]> layout gives thread (warp v, lane 4 g + q) the rows
@@ -15,9 +16,9 @@
  *      order to the other (checked element by element against the layout's constants).
  *   2. wgmma.fence (the accumulator registers were written since the last wgmma), a proxy fence (the
  *      buffers were written by ordinary stores or cp.async, and wgmma reads through the async proxy),
- *      then K/16 wgmma ops accumulating in place, each with both descriptors advanced by 16 elements of
- *      K: 32 bytes along a K-major row (to the next 128-byte panel every fourth step), or 16 rows
- *      of an N-major B.
+ *      then one wgmma op per 32 bytes of K (16 16-bit or 32 8-bit elements), accumulating in place,
+ *      each with both descriptors advanced by one step: 32 bytes along a K-major row (to the next
+ *      128-byte panel every fourth step), or 16 rows of an N-major B.
  *   3. commit, wait_group 0 on the accumulators: the loop around the dot overwrites a stage of the
  *      ring one iteration after reading it, so the product must be complete before the next
  *      iteration's barrier (docs/hopper.md).
@@ -49,7 +50,8 @@ static wg_operand operand(cg_lower *L, ir_opid dot, int k) {
   return o;
 }
 
-/* The descriptor of the operand at K step s (16 elements of 2 bytes), from row row0 (K-major A). */
+/* The descriptor of the operand at K step s (32 bytes of K: 16 elements of 2 bytes, 32 of 1), from
+ * row row0 (K-major A). */
 static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef base, LLVMValueRef row0, uint32_t s) {
   LLVMBuilderRef B = L->c.b;
   uint32_t w = o->panels ? 128 : o->row_bytes, kb = 32 * s, off;
@@ -79,12 +81,18 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   const cg_hopper_ops *H = L->c.ops->hopper;
   ir_type ta = ir_vtype(L->fn, o->opnd[0]), tr = ir_vtype(L->fn, o->res[0]);
   uint32_t M = tr.shape[0], N = tr.shape[1], K = ta.shape[1];
-  cg_wgmma_type wt = ta.elem == IR_BF16 ? CG_WGMMA_BF16 : CG_WGMMA_F16;
+  cg_wgmma_type wt = ta.elem == IR_BF16   ? CG_WGMMA_BF16
+                     : ta.elem == IR_E4M3 ? CG_WGMMA_E4M3
+                     : ta.elem == IR_E5M2 ? CG_WGMMA_E5M2
+                     : ta.elem == IR_I8   ? CG_WGMMA_S8
+                                          : CG_WGMMA_F16;
+  uint32_t kbytes = K * (uint32_t)ir_elem_bytes(ta.elem);
   char err[256];
   if (cg_wgmma_check(L->c.target, wt, (int)N, err, sizeof err)) cg_fail(L, op, "%s", err);
   wg_operand a = operand(L, op, 0), b = operand(L, op, 1);
-  if (M != 16u * (uint32_t)L->warps || a.rows != M || b.rows != (b.mn ? K : N) || K % 16)
-    cg_fail(L, op, "op 'dot': a wgmma dot needs M = 16 * warps and K a multiple of 16");
+  if (M != 16u * (uint32_t)L->warps || a.rows != M || b.rows != (b.mn ? K : N) || kbytes % 32 ||
+      (b.mn && !cg_wgmma_info_of(wt)->has_trans))
+    cg_fail(L, op, "op 'dot': a wgmma dot needs M = 16 * warps and K a multiple of 32 bytes");
 
   /* step 1 */
   cg_lay yr;
@@ -111,7 +119,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
   H->wgmma_fence(&L->c);
   H->fence_proxy_async(&L->c);
-  for (uint32_t s = 0; s < K / 16; s++) {
+  for (uint32_t s = 0; s < kbytes / 32; s++) {
     H->wgmma(&L->c, wt, (int)N, desc(L, &a, abase, row0, s), desc(L, &b, bbase, NULL, s), acc, NULL, 0,
              b.mn ? CG_WGMMA_TRANS : 0, d);
     memcpy(acc, d, R * sizeof *acc);

@@ -4,13 +4,14 @@
  *
  * A dot is taken when all of these hold (otherwise it stays on mma.sync, untouched):
  *   - the target row has wgmma and the dot's `mma` attribute is not "mma_sync" (absent or "auto");
- *   - precision ieee, f16 x f16 or bf16 x bf16 inputs, an f32 accumulator;
+ *   - precision ieee; f16 x f16, bf16 x bf16, e4m3 x e4m3 or e5m2 x e5m2 into f32, i8 x i8 into i32;
  *   - both operands are load_shared results used only by this dot, from rank-2 buffers: A [M,K]
- *     not transposed (K-major); B either [K,N] read as stored (N-major) or [N,K] read transposed
- *     (K-major);
+ *     not transposed (K-major); B either [K,N] read as stored (N-major, 16-bit inputs only) or
+ *     [N,K] read transposed (K-major);
  *   - the kernel's warps are whole warpgroups and M = 64 per warpgroup (each warpgroup owns 64 rows,
  *     each warp 16: the accumulator is the mma layout with the warps on the rows, mma<[warps,1]>);
- *   - N is a wgmma width (8..256, step 8), K a multiple of 16;
+ *   - N is a wgmma width (8..256, step 8; i8: 8, 16, 24, then step 16), K a multiple of one
+ *     instruction's K (16 for 16-bit inputs, 32 for 8-bit ones);
  *   - every buffer's rows are 32, 64, 128 bytes, or a multiple of 128 bytes, and its swizzle is the
  *     one the instruction's swizzle mode makes of them: row bytes / 16 chunks (8 from 128 bytes on).
  * The pass marks the dot and its two load_shared ops `wgmma = 1` (layout_assign gives the dot
@@ -80,21 +81,26 @@ static int eligible(wg_ctx *c, ir_opid op, ir_opid *alloc_a, ir_opid *alloc_b, c
     return snprintf(why, n, "target %s has no wgmma", tg ? tg->name : "sm_80"), 0;
   if (strcmp(ir_attr_s(o->attrs, "precision", "ieee"), "ieee"))
     return snprintf(why, n, "precision %s has no wgmma form here", ir_attr_s(o->attrs, "precision", "")), 0;
-  if (ta.elem != tb.elem || (ta.elem != IR_F16 && ta.elem != IR_BF16) || tr.elem != IR_F32)
-    return snprintf(why, n, "%s x %s -> %s (the wgmma lowering takes f16 or bf16 into f32)",
+  int b16 = ta.elem == IR_F16 || ta.elem == IR_BF16, s8 = ta.elem == IR_I8;
+  if (ta.elem != tb.elem ||
+      !(((b16 || ir_elem_is_fp8(ta.elem)) && tr.elem == IR_F32) || (s8 && tr.elem == IR_I32)))
+    return snprintf(why, n, "%s x %s -> %s (wgmma takes f16, bf16, e4m3 or e5m2 into f32, i8 into i32)",
                     ir_elem_name(ta.elem), ir_elem_name(tb.elem), ir_elem_name(tr.elem)),
            0;
   if (ir_attr_get(o->attrs, "split")) return snprintf(why, n, "the dot has split = \"rows\""), 0;
   if ((c->warps != 4 && c->warps != 8 && c->warps != 16) || tr.shape[0] != 16u * (uint32_t)c->warps)
     return snprintf(why, n, "%u rows for %d warps (64 rows per warpgroup of 4 warps)", tr.shape[0], c->warps),
            0;
-  if (tr.shape[1] < 8 || tr.shape[1] > 256 || tr.shape[1] % 8)
-    return snprintf(why, n, "N = %u (8..256, step 8)", tr.shape[1]), 0;
-  if (ta.shape[1] % 16) return snprintf(why, n, "K = %u (a multiple of 16)", ta.shape[1]), 0;
+  if (tr.shape[1] < 8 || tr.shape[1] > 256 || tr.shape[1] % 8 || (s8 && tr.shape[1] > 24 && tr.shape[1] % 16))
+    return snprintf(why, n, "N = %u (8..256, step 8; i8: 8, 16, 24, then step 16)", tr.shape[1]), 0;
+  if (ta.shape[1] % (b16 ? 16 : 32))
+    return snprintf(why, n, "K = %u (a multiple of %d)", ta.shape[1], b16 ? 16 : 32), 0;
   ir_opid la = operand_load(c, op, 0), lb = operand_load(c, op, 1);
   if (!la || !lb) return snprintf(why, n, "an operand is not a load_shared used only by this dot"), 0;
   if (ir_attr_i(ir_o(fn, la)->attrs, "trans", 0))
     return snprintf(why, n, "A is read transposed (the M-major A form is not lowered yet)"), 0;
+  if (!b16 && !ir_attr_i(ir_o(fn, lb)->attrs, "trans", 0))
+    return snprintf(why, n, "B is read as stored, N-major, which wgmma has for 16-bit inputs only"), 0;
   *alloc_a = alloc_of(fn, ir_o(fn, la)->opnd[0]);
   *alloc_b = alloc_of(fn, ir_o(fn, lb)->opnd[0]);
   if (!*alloc_a || !*alloc_b) return snprintf(why, n, "an operand's buffer is not an alloc_shared"), 0;
