@@ -2,12 +2,12 @@
  * shared_plan.c - shared-memory planning: an offset for every alloc_shared, memory reused by liveness.
  *
  * A buffer takes numel * element bytes (e4m3, e5m2, i8 and i1 take one byte) at a 128-byte aligned
- * offset (1024-byte for a wgmma operand, `alloc_shared {wgmma = 1}`: wgmma_plan.c). Its live range is the
- * span of program-order positions from its first use to its last use (the alloc_shared itself touches no
- * memory, so buffers allocated up front can still share); a use inside a `for` stretches the range over the
- * whole loop (outermost enclosing one), since the next iteration uses the buffer again. A buffer that flows
- * into a `for`, `if` or `yield` operand is live for the whole kernel: the plan does not follow aliases
- * through block arguments.
+ * offset. Its live range is the span of program-order positions from its first use to its last use
+ * (the alloc_shared itself touches no memory, so buffers allocated up front can still share); a use
+ * inside a `for` stretches the range over the whole loop (outermost enclosing one), since the next
+ * iteration uses the buffer again. A buffer that flows into a `for`, `if` or `yield` operand is live
+ * for the whole kernel: the plan does not follow aliases through block arguments. A wgmma operand
+ * (`alloc_shared {wgmma = 1}`, wgmma_plan.c) is placed at a multiple of 1024 bytes instead.
  *
  * Two buffers may share bytes only if their ranges are disjoint AND a `barrier` lies between them in
  * a region that encloses both the last use of the first and the first use of the second: otherwise
