@@ -160,6 +160,9 @@ int cg_smem_swizzle_of(cg_lower *L, ir_val buf);
  * is at chunk c ^ ((r / max(1, 128 / row_bytes)) % N). Use it for every access to a shared buffer;
  * a 16-byte-aligned run of 16 bytes along a row stays contiguous. */
 LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx);
+/* 1 if buf is a wgmma operand stored in 128-byte panels when its rows are wider (see smem_swizzle.c). */
+int cg_smem_panels(cg_lower *L, ir_val buf);
+int cg_smem_wgmma_rows(cg_lower *L, ir_val buf); /* warps of a wgmma A buffer's row order; 0: none */
 
 /* ---- lower_reduce.c, lower_dot.c ---- */
 void cg_lower_reduce(cg_lower *L, ir_opid op);
@@ -168,6 +171,9 @@ LLVMValueRef cg_shfl_any(cg_lower *L, cg_shfl mode, LLVMValueRef v, LLVMValueRef
 
 /* ---- lower_mma.c: dot on mma.sync, operands in mma layouts from shared memory ---- */
 int cg_lower_dot_mma(cg_lower *L, ir_opid op); /* 0: the target has no instruction for this dot */
+/* ---- lower_dot_wgmma.c: dot {wgmma = 1} as warpgroup MMA reading the operands' shared buffers ---- */
+int cg_lower_dot_wgmma(cg_lower *L, ir_opid op);   /* 0: the dot is not marked wgmma */
+int cg_wgmma_load_shared(cg_lower *L, ir_opid op); /* a wgmma operand's load_shared: nothing to load */
 /* A tile to an mma_a/mma_b layout holding whole fragments, through scratch and ldmatrix; 0 if yd is
  * not such a layout. */
 int cg_mma_convert_operand(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e, const LLVMValueRef *src,

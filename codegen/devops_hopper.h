@@ -95,6 +95,13 @@ static inline int cg_hopper_check(const tg_target *tg, cg_hopper_op op, char *er
   return -1;
 }
 
+/* Operand flags of the wgmma hook (its neg_a and neg_b arguments). CG_WGMMA_TRANS: the operand is
+ * MN-major (imm-trans 1): its rows in shared memory run along M (A) or N (B). With a swizzle of W
+ * bytes, element (mn, k) is at start + (mn bytes / W) * LBO + (k / 8) * SBO + (k % 8) * W +
+ * mn bytes % W, through the swizzle: 8 rows of K, W bytes of MN each, make one pattern, further
+ * MN bytes are LBO apart and further groups of 8 K rows SBO apart. */
+enum { CG_WGMMA_NEG = 1, CG_WGMMA_TRANS = 2 };
+
 /* ---- the shared-memory matrix descriptor (64 bits) ----
  *   bits  0-13: start address >> 4          bits 32-45: stride byte offset >> 4 (between 8-row groups)
  *   bits 16-29: leading byte offset >> 4    bits 49-51: base offset (0: the pattern starts aligned)
@@ -139,7 +146,9 @@ enum { CG_TMAP_BYTES = 128, CG_TMAP_MAXDIM = 5 };
  *                the next wgmma (required before the first wgmma, and after the registers change).
  * wgmma:         wgmma.mma_async.sync.aligned.m64n{n}k{K}: d[0..n/2) = (scale_d ? acc : 0) +
  *                A.B; A is 64 x K and B is n x K, both K-major in shared memory described by the i64
- *                descriptors; scale_d an i1 (NULL: 1); neg_a/neg_b negate A/B (float kinds only).
+ *                descriptors; scale_d an i1 (NULL: 1); neg_a/neg_b are operand flags: CG_WGMMA_NEG
+ *                negates the operand (float kinds only), CG_WGMMA_TRANS reads it MN-major (16-bit
+ *                kinds, swizzled descriptors: see below).
  *                Warpgroup-collective: the four warps of a warpgroup issue it together.
  *                d's values are not to be read before a wgmma_wait that covers the op's group.
  * wgmma_commit:  wgmma.commit_group: closes the open group of wgmma ops.

@@ -42,7 +42,7 @@ static void nvptx_module_init(cg_ctx *c) {
   LLVMTypeRef arr = LLVMArrayType2(LLVMInt8TypeInContext(c->ctx), 0);
   LLVMValueRef g = LLVMAddGlobalInAddressSpace(c->mod, arr, SMEM_NAME, 3);
   LLVMSetLinkage(g, LLVMExternalLinkage);
-  LLVMSetAlignment(g, 16);
+  LLVMSetAlignment(g, 1024); /* wgmma operands sit at multiples of 1024 bytes (wgmma_plan.c) */
 }
 
 static LLVMTypeRef nvptx_global_ptr(cg_ctx *c) { return LLVMPointerTypeInContext(c->ctx, 1); }

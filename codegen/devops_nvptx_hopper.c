@@ -71,6 +71,7 @@ static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMVal
                   const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
   const cg_wgmma_info *wi = cg_wgmma_info_of(t);
   assert(wi && cg_wgmma_n_ok(t, n) && (wi->has_scale || (!neg_a && !neg_b)));
+  assert(wi->has_trans || !((neg_a | neg_b) & CG_WGMMA_TRANS));
   int R = n / 2;
   LLVMTypeRef rt = wi->acc_int ? i32t(c) : LLVMFloatTypeInContext(c->ctx);
   char *text = malloc(4096), *cons = malloc(4096), *s = text, *k = cons;
@@ -78,8 +79,9 @@ static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMVal
                R + 2, n, wi->k, wi->ptx);
   s = reg_list(s, 0, R - 1);
   s += sprintf(s, "}, $%d, $%d, p", R, R + 1);
-  if (wi->has_scale) s += sprintf(s, ", %d, %d", neg_a ? -1 : 1, neg_b ? -1 : 1);
-  if (wi->has_trans) s += sprintf(s, ", 0, 0");
+  if (wi->has_scale)
+    s += sprintf(s, ", %d, %d", neg_a & CG_WGMMA_NEG ? -1 : 1, neg_b & CG_WGMMA_NEG ? -1 : 1);
+  if (wi->has_trans) s += sprintf(s, ", %d, %d", !!(neg_a & CG_WGMMA_TRANS), !!(neg_b & CG_WGMMA_TRANS));
   sprintf(s, ";\n}");
   for (int i = 0; i < R; i++) k += sprintf(k, "%s=%s", i ? "," : "", wi->acc_int ? "r" : "f");
   k += sprintf(k, ",l,l,r");

@@ -109,7 +109,8 @@ static void k_loop(cg_lower *L, const dot_shape *s, const cg_lay *yr, LLVMValueR
 void cg_lower_dot(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   dot_shape s = check_dot(L, op);
-  if (cg_lower_dot_mma(L, op)) return; /* the target's matrix instruction (lower_mma.c) */
+  if (cg_lower_dot_wgmma(L, op)) return; /* warpgroup MMA on sm_90a (lower_dot_wgmma.c) */
+  if (cg_lower_dot_mma(L, op)) return;   /* the target's matrix instruction (lower_mma.c) */
   cg_lay ya, yb, yr;
   cg_lay_init(&ya, ir_vtype(L->fn, o->opnd[0]));
   cg_lay_init(&yb, ir_vtype(L->fn, o->opnd[1]));

@@ -302,7 +302,8 @@ static void transposed_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueR
 }
 
 void cg_lower_load_shared(cg_lower *L, ir_opid op) {
-  if (cg_mma_load_shared(L, op)) return; /* mma operand fragments: ldmatrix (lower_mma.c) */
+  if (cg_wgmma_load_shared(L, op)) return; /* a wgmma operand: read by the dot (lower_dot_wgmma.c) */
+  if (cg_mma_load_shared(L, op)) return;   /* mma operand fragments: ldmatrix (lower_mma.c) */
   ir_op *o = &L->fn->ops[op];
   ir_type t = ir_vtype(L->fn, o->res[0]);
   cg_lay y;

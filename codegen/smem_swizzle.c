@@ -14,6 +14,12 @@
  * per row) the 8 rows land on 8 distinct 16-byte bank groups, while the chunks of any one line are
  * only permuted among themselves, so neither side conflicts (docs/gemm.md works the cases).
  *
+ * A wgmma operand (`alloc_shared {wgmma = 1}`, compiler/passes/wgmma_plan.c) with rows wider than
+ * 128 bytes is stored as 128-byte panels: the bytes [128 p, 128 p + 128) of every row form panel p,
+ * rows * 128 bytes, one after the other; inside a panel the rule above applies to 128-byte rows.
+ * That is the canonical layout wgmma's swizzled descriptors read (docs/hopper.md). A wgmma A
+ * operand (`wgmma_rows = w`) also has its 8-row groups permuted (wgmma_row below).
+ *
  * Every access to a buffer goes through cg_smem_swizzle: copy, load_shared, store_shared, and the
  * tensor-core operand loads. The verifier checks that N fits the rows (ir/verify.c). A buffer that
  * flows through `for` or `if` takes the swizzle of the buffer it starts as (or of the then-arm's):
@@ -55,6 +61,31 @@ int cg_smem_swizzle_of(cg_lower *L, ir_val buf) {
   return n > 1 ? n : 0;
 }
 
+int cg_smem_wgmma_rows(cg_lower *L, ir_val buf) {
+  ir_opid op = alloc_of(L->fn, buf);
+  return op ? (int)ir_attr_i(ir_o(L->fn, op)->attrs, "wgmma_rows", 0) : 0;
+}
+
+/* Where row r of a wgmma A buffer for w warps is stored. The mma<[w,1]> layout gives warp v rows
+ * 8 v + g and 8 v + g + 8 w (g < 8); wgmma gives warp v of warpgroup u = v / 4 the rows 16 (v % 4)
+ * + g + {0, 8} of the 64 its warpgroup reads from 64 u on. So the 8-row group G = h w + v (h = 0, 1)
+ * is stored as group 8 (v / 4) + 2 (v % 4) + h. */
+static LLVMValueRef wgmma_row(cg_lower *L, LLVMValueRef r, int w) {
+  LLVMBuilderRef B = L->c.b;
+  int lw = cg_log2((uint32_t)w);
+  LLVMValueRef g = LLVMBuildAnd(B, r, cg_i32(L, 7), ""), G = LLVMBuildLShr(B, r, cg_i32(L, 3), "");
+  LLVMValueRef h = LLVMBuildLShr(B, G, cg_i32(L, lw), ""), v = LLVMBuildAnd(B, G, cg_i32(L, w - 1), "");
+  LLVMValueRef P = LLVMBuildShl(B, LLVMBuildLShr(B, v, cg_i32(L, 2), ""), cg_i32(L, 3), "");
+  P = LLVMBuildOr(B, P, LLVMBuildShl(B, LLVMBuildAnd(B, v, cg_i32(L, 3), ""), cg_i32(L, 1), ""), "");
+  P = LLVMBuildOr(B, P, h, "");
+  return LLVMBuildOr(B, LLVMBuildShl(B, P, cg_i32(L, 3), ""), g, "");
+}
+
+int cg_smem_panels(cg_lower *L, ir_val buf) {
+  ir_opid op = alloc_of(L->fn, buf);
+  return op && ir_attr_i(ir_o(L->fn, op)->attrs, "wgmma", 0);
+}
+
 LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx) {
   LLVMBuilderRef B = L->c.b;
   ir_type t = ir_vtype(L->fn, buf);
@@ -64,6 +95,16 @@ LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx) {
   for (int d = 0; d < f; d++)
     row = LLVMBuildAdd(B, LLVMBuildMul(B, row, cg_i32(L, t.shape[d]), ""), idx[d], "");
   LLVMValueRef col = LLVMBuildMul(B, idx[f], cg_i32(L, eb), "");
+  int wrows = cg_smem_wgmma_rows(L, buf);
+  if (wrows) row = wgmma_row(L, row, wrows);
+  if (row_bytes > 128 && cg_smem_panels(L, buf)) {
+    /* 128-byte panels: byte b of row r is in panel b / 128, at r * 128 + b % 128 inside it */
+    uint32_t rows = (uint32_t)(ir_type_numel(t) / t.shape[f]);
+    LLVMValueRef panel = LLVMBuildLShr(B, col, cg_i32(L, 7), "");
+    col = LLVMBuildAnd(B, col, cg_i32(L, 127), "");
+    row_bytes = 128;
+    row = LLVMBuildAdd(B, LLVMBuildMul(B, panel, cg_i32(L, rows), ""), row, "");
+  }
   LLVMValueRef start = LLVMBuildMul(B, row, cg_i32(L, row_bytes), "");
   if (!n) return LLVMBuildAdd(B, start, col, "");
   assert(row_bytes % 16 == 0 && (uint32_t)n <= row_bytes / 16 && !(n & (n - 1)));

@@ -436,6 +436,11 @@ static void check_dot(verifier *V, ir_opid op) {
   if (ir_dot_check(otype(V, op, 0), otype(V, op, 1), c, prec, msg, sizeof msg)) fail(V, op, "%s", msg);
   if (ir_attr_get(O(V, op)->attrs, "split") && strcmp(need_attr(V, op, "split", IR_ASTR)->s, "rows"))
     fail(V, op, "split = \"%s\": the one split is \"rows\"", need_attr(V, op, "split", IR_ASTR)->s);
+  if (ir_attr_get(O(V, op)->attrs, "mma")) {
+    const char *m = need_attr(V, op, "mma", IR_ASTR)->s;
+    if (strcmp(m, "auto") && strcmp(m, "wgmma") && strcmp(m, "mma_sync"))
+      fail(V, op, "mma = \"%s\": auto, wgmma or mma_sync", m);
+  }
   result_is(V, op, 0, c);
 }
 

@@ -36,7 +36,7 @@ end
 
 return kiln.recipe {
   name = "matmul",
-  params = { M = 256, N = 256, K = 256, alpha = "none" },
+  params = { M = 256, N = 256, K = 256, alpha = "none", mma = "auto" }, -- mma: auto|wgmma|mma_sync, docs/hopper.md
   tune = {
     BLOCK_M = { default = 128, values = { 16, 32, 64, 128, 256 } },
     BLOCK_N = { default = 128, values = { 16, 32, 64, 128, 256 } },
@@ -132,7 +132,7 @@ return kiln.recipe {
       k.barrier()
       local ta = k.load_shared(sa, { trans = p.trans_a })
       local tb = k.load_shared(sb, { trans = p.trans_b })
-      local r = k.dot(ta, tb, acc)
+      local r = k.dot(ta, tb, acc, { mma = p.mma })
       k.barrier()
       return r
     end, { stages = p.stages })

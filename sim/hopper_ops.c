@@ -191,6 +191,18 @@ static void wgmma_release(sim_worker *w, int g, const char *site) {
     sim_report(w, "bad wgmma", "warpgroup %d at '%s': %s", g, site, err);
     sim_abandon(w);
   }
+  if (w->prof) { /* one matrix instruction of 2 * 64 * n * k operations (docs/profiling.md) */
+    sim_counters *c = sim_prof_site(w, site);
+    const cg_wgmma_info *wi = cg_wgmma_info_of((cg_wgmma_type)t0->type);
+    uint64_t ops = 2ull * 64 * (uint64_t)t0->n * (uint64_t)wi->k,
+             lines = (64ull + (uint64_t)t0->n) * 32 / 128;
+    c->mma++;
+    c->smem_requests += lines; /* the operands' 32 bytes a row, read as whole 128-byte lines */
+    c->smem_wavefronts += lines;
+    if (wi->in_bits == 16) c->mma_ops16 += ops;
+    if (wi->in_bits == 8) c->mma_ops8 += ops;
+    if (wi->in_bits == 1) c->mma_ops1 += ops;
+  }
   for (int i = 0; i < 128; i++) {
     hop_thread *t = &h->th[128 * g + i];
     uint32_t op = sim_wgmma_issue(&t->g);

@@ -28,8 +28,42 @@ uint32_t sim_wgmma_addr(cg_wgmma_desc d, int row, int kbyte) {
   return sim_swizzle(d.start + r8 * d.sbo + r * (uint32_t)d.swizzle + kb, d.swizzle);
 }
 
+uint32_t sim_wgmma_addr_mn(cg_wgmma_desc d, int mnbyte, int k) {
+  uint32_t w = (uint32_t)d.swizzle, mb = (uint32_t)mnbyte, kk = (uint32_t)k;
+  return sim_swizzle(d.start + (mb / w) * d.lbo + (kk / 8) * d.sbo + (kk % 8) * w + mb % w, d.swizzle);
+}
+
+/* Rows x 32 bytes of an MN-major operand (16-bit elements): row r's K element k from (r, k). */
+static int gather_mn(const char *which, cg_wgmma_desc d, int rows, const unsigned char *smem, size_t bytes,
+                     const uint8_t *tags, unsigned char *out, char *err, size_t errn) {
+  if (!d.swizzle)
+    return snprintf(err, errn, "wgmma operand %s: an MN-major operand without swizzle is not modelled",
+                    which),
+           -1;
+  for (int r = 0; r < rows; r++)
+    for (int k = 0; k < 16; k++) {
+      uint32_t off = sim_wgmma_addr_mn(d, 2 * r, k);
+      if ((size_t)off + 2 > bytes)
+        return snprintf(
+                   err, errn,
+                   "wgmma operand %s (MN-major) element (%d, %d) reads shared bytes [%u, %u), outside the "
+                   "block's %zu bytes (descriptor start %u, lbo %u, sbo %u, swizzle %d)",
+                   which, r, k, off, off + 2, bytes, d.start, d.lbo, d.sbo, d.swizzle),
+               -1;
+      uint8_t tag = tags ? tags[off / 16] : SIM_SWZ_UNTAGGED;
+      if (tag != SIM_SWZ_UNTAGGED && tag != d.swizzle)
+        return snprintf(err, errn,
+                        "wgmma operand %s descriptor has %d-byte swizzle, but shared byte %u was "
+                        "written by a TMA load with %d-byte swizzle",
+                        which, d.swizzle, off, tag),
+               -1;
+      memcpy(out + 32 * r + 2 * k, smem + off, 2);
+    }
+  return 0;
+}
+
 /* Copies rows x 32 bytes of the operand described by v into out (row-major, 32 bytes a row). */
-static int gather(const char *which, uint64_t v, int rows, const unsigned char *smem, size_t bytes,
+static int gather(const char *which, uint64_t v, int rows, int trans, const unsigned char *smem, size_t bytes,
                   const uint8_t *tags, unsigned char *out, char *err, size_t errn) {
   cg_wgmma_desc d = cg_wgmma_desc_decode(v);
   if (d.base_offset)
@@ -38,6 +72,7 @@ static int gather(const char *which, uint64_t v, int rows, const unsigned char *
                     "pattern-aligned buffer)",
                     which, d.base_offset),
            -1;
+  if (trans) return gather_mn(which, d, rows, smem, bytes, tags, out, err, errn);
   for (int r = 0; r < rows; r++)
     for (int h = 0; h < 2; h++) {
       uint32_t off = sim_wgmma_addr(d, r, 16 * h);
@@ -110,8 +145,10 @@ int sim_wgmma_run(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem
   const cg_wgmma_info *wi = cg_wgmma_info_of(t);
   if (!wi || !cg_wgmma_n_ok(t, n))
     return snprintf(err, errn, "wgmma %s has no shape m64n%dk%d", wi ? wi->name : "?", n, wi ? wi->k : 0), -1;
-  if ((neg_a || neg_b) && !wi->has_scale)
+  if (((neg_a | neg_b) & CG_WGMMA_NEG) && !wi->has_scale)
     return snprintf(err, errn, "%s takes no negated operands (imm-scale is for float kinds)", wi->name), -1;
+  if (((neg_a | neg_b) & CG_WGMMA_TRANS) && !wi->has_trans)
+    return snprintf(err, errn, "%s takes no MN-major operands (imm-trans is for 16-bit kinds)", wi->name), -1;
   unsigned char *A = malloc(64 * 32), *B = malloc((size_t)n * 32);
   double *dA = malloc(64 * 32 * sizeof *dA), *dB = malloc((size_t)n * 32 * sizeof *dB);
   int rc = -1;
@@ -119,11 +156,11 @@ int sim_wgmma_run(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem
     snprintf(err, errn, "wgmma: out of memory");
     goto out;
   }
-  if (gather("A", adesc, 64, smem, smem_bytes, tags, A, err, errn) ||
-      gather("B", bdesc, n, smem, smem_bytes, tags, B, err, errn))
+  if (gather("A", adesc, 64, neg_a & CG_WGMMA_TRANS, smem, smem_bytes, tags, A, err, errn) ||
+      gather("B", bdesc, n, neg_b & CG_WGMMA_TRANS, smem, smem_bytes, tags, B, err, errn))
     goto out;
   if (wi->in != CG_MMA_IN_B1) decode_rows(wi, A, 64, dA), decode_rows(wi, B, n, dB);
-  double sign = (neg_a ? -1.0 : 1.0) * (neg_b ? -1.0 : 1.0);
+  double sign = (neg_a & CG_WGMMA_NEG ? -1.0 : 1.0) * (neg_b & CG_WGMMA_NEG ? -1.0 : 1.0);
   for (int th = 0; th < 128; th++) {
     int w = th / 32, g = (th % 32) / 4, q = th % 4;
     for (int i = 0; i < n / 2; i++) {

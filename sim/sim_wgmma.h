@@ -22,13 +22,16 @@ uint32_t sim_swizzle(uint32_t off, int bytes);
  * by d. Without swizzle: start + (row / 8) * sbo + (kbyte / 16) * lbo + (row % 8) * 16 + kbyte % 16;
  * with a swizzle of W bytes: sim_swizzle(start + (row / 8) * sbo + (row % 8) * W + kbyte, W). */
 uint32_t sim_wgmma_addr(cg_wgmma_desc d, int row, int kbyte);
+/* The same for an MN-major operand (CG_WGMMA_TRANS, swizzled): byte mnbyte along M or N, element k. */
+uint32_t sim_wgmma_addr_mn(cg_wgmma_desc d, int mnbyte, int k);
 
 /* Shared-memory swizzle tags, one per 16-byte chunk: the swizzle width a TMA load wrote the chunk
  * with (SIM_SWZ_UNTAGGED: written otherwise). A wgmma whose descriptor disagrees is reported. */
 enum { SIM_SWZ_UNTAGGED = 0xff };
 
 /* One wgmma of type t and width n for the warpgroup: D = (scale_d ? C : 0) + (neg_a ? -A : A) . (neg_b ?
- * -B : B)^T, A 64 x K from adesc, B n x K from bdesc, in `smem` (smem_bytes long). acc[t] points at
+ * -B : B)^T, A 64 x K from adesc, B n x K from bdesc, in `smem` (smem_bytes long). neg_a and neg_b
+ * are operand flags (devops_hopper.h): CG_WGMMA_NEG negates, CG_WGMMA_TRANS reads MN-major. acc[t] points at
  * thread t's n/2 accumulator registers (f32 or s32 bits), read as C and overwritten with D.
  * Thread t = 32 * warp + lane, lane = 4 * g + q: register i holds D[16 * warp + g + 8 * ((i >> 1) & 1)]
  * [8 * (i >> 2) + 2 * q + (i & 1)]. f32 results are the exact sum rounded once; s32 wraps.

@@ -107,18 +107,21 @@ int kl_reduce(lua_State *L, const char *kind) {
 
 static int f_sum(lua_State *L) { return kl_reduce(L, "sum"); }
 
-/* k.dot(a, b, acc[, precision | {precision = ..., warps = "rows"}]): acc + a.b with a [M,K], b [K,N],
- * acc [M,N]; the types follow ir_dot_check, the verifier's rule. warps = "rows" asks for the warps
- * to split the rows (M) only (the dot's `split` attribute, docs/ir.md). */
+/* k.dot(a, b, acc[, precision | {precision = ..., warps = "rows", mma = ...}]): acc + a.b with a [M,K],
+ * b [K,N], acc [M,N]; the types follow ir_dot_check, the verifier's rule. warps = "rows" asks for the
+ * warps to split the rows (M) only (the dot's `split` attribute, docs/ir.md). mma = "auto" (wgmma
+ * where the target and the dot allow it), "wgmma" (an error where they do not) or "mma_sync": the
+ * dot's `mma` attribute. */
 static int f_dot(lua_State *L) {
   static const char *const precisions[] = {"ieee", "tf32", "b1_and", NULL};
   static const char *const splits[] = {"rows", NULL};
+  static const char *const mmas[] = {"auto", "wgmma", "mma_sync", NULL};
   char msg[400];
   ir_val v[3];
   ir_type t[3];
   for (int i = 0; i < 3; i++)
     t[i] = check_tile(L, i + 1, &v[i], i == 0 ? "k.dot (a)" : i == 1 ? "k.dot (b)" : "k.dot (acc)");
-  const char *prec = NULL, *split = NULL;
+  const char *prec = NULL, *split = NULL, *mma = NULL;
   if (lua_istable(L, 4)) {
     lua_getfield(L, 4, "precision");
     if (!lua_isnil(L, -1)) prec = precisions[luaL_checkoption(L, -1, NULL, precisions)];
@@ -128,7 +131,14 @@ static int f_dot(lua_State *L) {
         luaL_error(L, "k.dot: warps = '%s': the one split is \"rows\"", luaL_tolstring(L, -1, NULL));
       split = splits[0];
     }
-    lua_pop(L, 2);
+    lua_getfield(L, 4, "mma");
+    if (!lua_isnil(L, -1)) {
+      const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+      for (int i = 0; m && mmas[i]; i++)
+        if (!strcmp(m, mmas[i])) mma = mmas[i];
+      if (!mma) luaL_error(L, "k.dot: mma = '%s': auto, wgmma or mma_sync", luaL_tolstring(L, -1, NULL));
+    }
+    lua_pop(L, 3);
   } else if (!lua_isnoneornil(L, 4)) {
     prec = precisions[luaL_checkoption(L, 4, NULL, precisions)];
   }
@@ -137,6 +147,7 @@ static int f_dot(lua_State *L) {
   ir_func *fn = kl_build_get(L)->fn;
   if (prec) ir_op_set_s(fn, op, "precision", prec);
   if (split) ir_op_set_s(fn, op, "split", split);
+  if (mma && strcmp(mma, "auto")) ir_op_set_s(fn, op, "mma", mma);
   kl_push(L, ir_res(fn, op, 0));
   return 1;
 }

@@ -327,7 +327,7 @@ static ir_layout dot_layout(layout_ctx *lc, ir_opid op, ir_lkind kind) {
   if (ta.rank != 2 || tb.rank != 2 || tr.rank != 2 ||
       !tg_mma_pick_for(lc->target, ta.elem, tb.elem, tr.elem, ir_attr_s(fn->ops[op].attrs, "precision", NULL),
                        &p) ||
-      !(ir_attr_s(fn->ops[op].attrs, "split", NULL)
+      !(ir_attr_s(fn->ops[op].attrs, "split", NULL) || ir_attr_i(fn->ops[op].attrs, "wgmma", 0)
             ? tg_mma_warp_rows(tr.shape[0], tr.shape[1], lc->warps, &wm, &wn)
             : tg_mma_warp_grid(tr.shape[0], tr.shape[1], lc->warps, &wm, &wn)) ||
       !tg_mma_fits(&p, tr.shape[0], tr.shape[1], ta.shape[1], wm, wn))

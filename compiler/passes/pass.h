@@ -35,12 +35,13 @@ const pass_info *pass_at(int i);                /* the i-th pass of the table; N
 void pass_list(FILE *out);                      /* names and help, one per line */
 int pass_run(ir_func *fn, pass_ctx *pc, const pass_info *p);
 int pass_run_default(ir_func *fn,
-                     pass_ctx *pc); /* canonicalize, fold, cse, dce, layout, pipeline, shared plan */
+                     pass_ctx *pc); /* canonicalize, fold, cse, dce, wgmma, layout, pipeline, shared plan */
 
 int pass_canonicalize(ir_func *fn, pass_ctx *pc);
 int pass_const_fold(ir_func *fn, pass_ctx *pc);
 int pass_cse(ir_func *fn, pass_ctx *pc);
 int pass_dce(ir_func *fn, pass_ctx *pc);
+int pass_wgmma_plan(ir_func *fn, pass_ctx *pc);
 int pass_layout_assign(ir_func *fn, pass_ctx *pc);
 int pass_pipeline(ir_func *fn, pass_ctx *pc);
 int pass_shared_plan(ir_func *fn, pass_ctx *pc);

@@ -21,6 +21,7 @@ static const pass_info passes[] = {
     {"const-fold", pass_const_fold, "evaluate elementwise ops whose operands are constants"},
     {"cse", pass_cse, "merge equal pure ops (scoped by regions)"},
     {"dce", pass_dce, "remove pure ops and side-effect-free loops whose results are unused"},
+    {"wgmma", pass_wgmma_plan, "pick the dots that run as wgmma on sm_90a; lay out their shared buffers"},
     {"layout", pass_layout_assign, "assign register layouts to tiles, insert conversions"},
     {"pipeline", pass_pipeline, "software-pipeline the copies of loops with stages >= 2; batch other copies"},
     {"shared-plan", pass_shared_plan, "give shared buffers offsets, reusing memory by liveness"},
@@ -94,6 +95,7 @@ int pass_run_default(ir_func *fn, pass_ctx *pc) {
   if (run_named(fn, pc, "const-fold")) return -1;
   if (run_named(fn, pc, "cse")) return -1;
   if (run_named(fn, pc, "dce")) return -1;
+  if (run_named(fn, pc, "wgmma")) return -1;
   if (run_named(fn, pc, "layout")) return -1;
   if (run_named(fn, pc, "pipeline")) return -1;
   if (run_named(fn, pc, "shared-plan")) return -1;

@@ -10,6 +10,8 @@
  * the loop may name any buffer carried in (the loop can rotate them): a use of the result is a use
  * of every one of them. A buffer that flows into an `if` or a `yield` operand is live for the whole
  * kernel: the plan does not follow aliases through those.
+ * A wgmma operand (`alloc_shared {wgmma = 1}`, wgmma_plan.c) is placed at a multiple of 1024
+ * bytes instead.
  *
  * Two buffers may share bytes only if their ranges are disjoint AND a `barrier` lies between them in
  * a region that encloses both the last use of the first and the first use of the second: otherwise
@@ -22,7 +24,7 @@
 
 #include "pass.h"
 
-enum { ALIGN = 128 };
+enum { ALIGN = 128, WGMMA_ALIGN = 1024 };
 
 typedef struct {
   ir_opid op;
@@ -49,7 +51,7 @@ typedef struct {
   uint32_t nbarriers;
 } plan;
 
-static uint32_t align_up(uint32_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+static uint32_t align_up(uint32_t x, uint32_t a) { return (x + a - 1) / a * a; }
 
 /* Numbers the ops of reg in program order (an op before the ops of its regions); collects buffers
  * and barriers on the way. */
@@ -165,7 +167,8 @@ static int collides(plan *p, uint32_t i, uint32_t off) {
 static uint32_t place(plan *p, uint32_t i) {
   uint32_t best = collides(p, i, 0) ? UINT32_MAX : 0;
   for (uint32_t j = 0; j < i && best; j++) {
-    uint32_t off = align_up(p->bufs[j].offset + p->bufs[j].size);
+    uint32_t off = align_up(p->bufs[j].offset + p->bufs[j].size,
+                            ir_attr_i(ir_o(p->fn, p->bufs[i].op)->attrs, "wgmma", 0) ? WGMMA_ALIGN : ALIGN);
     if (off < best && !collides(p, i, off)) best = off;
   }
   return best;

@@ -552,7 +552,8 @@ static void test_wgmma_shapes_nvptx(void) {
       cg_wgmma_desc d = {0, 128, 256, 0, 0};
       LLVMValueRef desc = cg_wgmma_desc_build(c->b, c->ctx, base, d);
       k.h->wgmma_fence(c);
-      k.h->wgmma(c, (cg_wgmma_type)t, n, desc, desc, acc, NULL, wi->has_scale, 0, acc);
+      int tb = wi->has_trans && j % 2 ? CG_WGMMA_TRANS : 0; /* every other width: B MN-major */
+      k.h->wgmma(c, (cg_wgmma_type)t, n, desc, desc, acc, NULL, wi->has_scale, tb, acc);
       k.h->wgmma_commit(c);
       k.h->wgmma_wait(c, 0, acc, n / 2);
       LLVMValueRef tid = c->ops->sreg(c, CG_TID_X);
@@ -573,6 +574,8 @@ static void test_wgmma_shapes_nvptx(void) {
       }
       snprintf(want, sizeof want, "wgmma.mma_async.sync.aligned.m64n%dk%d.%s", n, wi->k, wi->ptx);
       CHECK(strstr(ptx, want), "'%s' not in the PTX", want);
+      if (wi->has_trans)
+        CHECK(strstr(ptx, tb ? ", -1, 1, 0, 1;" : ", -1, 1, 0, 0;"), "imm-trans-b %d: %s", !!tb, ptx);
       CHECK(test_ptxas_accepts(ptx, "sm_90a") == 0 || !test_ptxas(), "%s n=%d", wi->name, n);
       free(ptx);
     }

@@ -6,6 +6,9 @@
  *                32/64/128-byte swizzle with the descriptor advanced along K inside the swizzle
  *                atom), accumulators poisoned, the first op with scale-d = 0; every element of D is
  *                unpacked by the accumulator layout and compared with a C matmul.
+ *   MN-major:    f16 and bf16 with A, B or both MN-major (CG_WGMMA_TRANS), placed as a TMA box of K
+ *                rows of W bytes leaves them (128-byte and narrower swizzles, one or more W-byte
+ *                panels LBO apart), against the same C matmul; the two refusals.
  *   descriptor:  encode/decode round trip of every field; the swizzle XOR on known offsets.
  *   groups:      commit/wait_group bookkeeping: which ops are still in flight.
  *   misuse:      operands outside shared memory, a swizzle that disagrees with the TMA tags, a base
@@ -233,6 +236,105 @@ static int run_case(cg_wgmma_type t, int n, int sw, int steps, int neg) {
   return bad;
 }
 
+/* ---- MN-major operands (CG_WGMMA_TRANS): rows of W bytes along M or N, 8 K rows to a pattern ---- */
+
+/* Where byte kb (of K) of MN row r of a 16-bit operand goes: as a TMA box of K rows, W bytes of MN
+ * each, leaves it: panel (2 r) / W of the operand at panel * lbo, K row k at k * W inside it, the
+ * 16-byte chunk XORed with the row's place in the 8-row pattern. */
+static uint32_t place_mn(uint32_t base, int W, uint32_t lbo, int r, int kb) {
+  int k = kb / 2, x = (2 * r) % W, mask = W / 16 - 1;
+  int phys = (x / 16) ^ (((k % 8) * W / 128) & mask);
+  return base + (uint32_t)((2 * r) / W) * lbo + (uint32_t)k * (uint32_t)W + (uint32_t)phys * 16 +
+         (uint32_t)(x % 16) + (uint32_t)(kb % 2);
+}
+
+/* f16/bf16, width n, swizzle W, `steps` k16 steps; mn: 1 A MN-major, 2 B MN-major (the other
+ * K-major, whose rows are then W bytes of K: steps = W / 32). 0 if every element matched. */
+static int run_case_mn(cg_wgmma_type t, int n, int W, int steps, int mn) {
+  int bytes = 32 * steps, K = 16 * steps;
+  unsigned char *A = malloc(64 * (size_t)bytes), *B = malloc((size_t)n * (size_t)bytes);
+  rand_rows(t, A, 64, bytes);
+  rand_rows(t, B, n, bytes);
+  uint32_t pat = 8u * (uint32_t)W;
+  /* A at base 0 or one pattern in; B after it, pattern-aligned */
+  uint32_t abase = pat * (test_rand() % 2), alen, bbase, blen;
+  uint32_t alanes = (mn & 1) ? (uint32_t)((128 + W - 1) / W) : 0,
+           blanes = (mn & 2) ? (uint32_t)((2 * n + W - 1) / W) : 0;
+  layout La = {W, abase, 0, 0}, Lb = {W, 0, 0, 0};
+  alen = (mn & 1) ? alanes * (uint32_t)K * (uint32_t)W : layout_span(La, 64, bytes) - abase;
+  bbase = (abase + alen + pat - 1) / pat * pat;
+  Lb.base = bbase;
+  blen = (mn & 2) ? blanes * (uint32_t)K * (uint32_t)W : layout_span(Lb, n, bytes) - bbase;
+  size_t smem_bytes = bbase + blen;
+  unsigned char *smem = malloc(smem_bytes);
+  memset(smem, 0xA5, smem_bytes);
+  for (int r = 0; r < 64; r++)
+    for (int kb = 0; kb < bytes; kb++)
+      smem[(mn & 1) ? place_mn(abase, W, (uint32_t)K * (uint32_t)W, r, kb) : place(La, r, kb)] =
+          A[r * bytes + kb];
+  for (int r = 0; r < n; r++)
+    for (int kb = 0; kb < bytes; kb++)
+      smem[(mn & 2) ? place_mn(bbase, W, (uint32_t)K * (uint32_t)W, r, kb) : place(Lb, r, kb)] =
+          B[r * bytes + kb];
+  static uint32_t regs[128][128];
+  uint32_t *acc[128];
+  for (int th = 0; th < 128; th++) {
+    acc[th] = regs[th];
+    for (int i = 0; i < 128; i++) regs[th][i] = POISON;
+  }
+  char err[256] = "";
+  int bad = 0;
+  for (int s = 0; s < steps && !bad; s++) {
+    cg_wgmma_desc da = {abase + 16u * (uint32_t)s * (uint32_t)W, (uint32_t)K * (uint32_t)W, pat, 0, W};
+    cg_wgmma_desc db = {bbase + 16u * (uint32_t)s * (uint32_t)W, (uint32_t)K * (uint32_t)W, pat, 0, W};
+    uint64_t ad = (mn & 1) ? cg_wgmma_desc_encode(da) : desc_of(La, s);
+    uint64_t bd = (mn & 2) ? cg_wgmma_desc_encode(db) : desc_of(Lb, s);
+    if (sim_wgmma_run(t, n, smem, smem_bytes, NULL, ad, bd, s > 0, (mn & 1) ? CG_WGMMA_TRANS : 0,
+                      (mn & 2) ? CG_WGMMA_TRANS : 0, acc, err, sizeof err)) {
+      CHECK(0, "%s n=%d MN-major %d swizzle %d: %s", cg_wgmma_info_of(t)->name, n, mn, W, err);
+      bad = 1;
+    }
+  }
+  for (int row = 0; row < 64 && !bad; row++)
+    for (int col = 0; col < n && !bad; col++) {
+      int th = 32 * (row / 16) + 4 * (row % 8) + (col % 8) / 2,
+          i = 4 * (col / 8) + 2 * ((row % 16) / 8) + col % 2;
+      double mag;
+      uint32_t want = ref_dot(t, A + row * bytes, B + col * bytes, bytes, 0, &mag), got = regs[th][i];
+      if (fabs(f32_of(got) - f32_of(want)) > steps * 0x1p-23 * mag) {
+        CHECK(0, "%s n=%d MN-major %d swizzle %d steps %d: D[%d][%d] = 0x%08x, want 0x%08x",
+              cg_wgmma_info_of(t)->name, n, mn, W, steps, row, col, got, want);
+        bad = 1;
+      }
+    }
+  free(A), free(B), free(smem);
+  return bad;
+}
+
+static void test_mn_major(void) {
+  static const int ns[] = {8, 24, 64, 128, 200, 256};
+  for (int t = CG_WGMMA_F16; t <= CG_WGMMA_BF16; t++)
+    for (int w = 32; w <= 128; w *= 2)
+      for (int mn = 1; mn <= 3; mn++)
+        for (unsigned i = 0; i < sizeof ns / sizeof ns[0]; i++)
+          if (run_case_mn((cg_wgmma_type)t, ns[i], w, mn == 3 ? 1 + (int)(test_rand() % 3) : w / 32, mn))
+            return;
+  /* misuse: MN-major without swizzle (not modelled), and for a kind without imm-trans */
+  unsigned char smem[4096] = {0};
+  uint32_t regs[128][128], *acc[128];
+  for (int th = 0; th < 128; th++) acc[th] = regs[th];
+  char err[256];
+  cg_wgmma_desc none = {0, 128, 256, 0, 0}, s128 = {0, 2048, 1024, 0, 128};
+  CHECK(sim_wgmma_run(CG_WGMMA_F16, 8, smem, sizeof smem, NULL, cg_wgmma_desc_encode(none),
+                      cg_wgmma_desc_encode(s128), 0, CG_WGMMA_TRANS, 0, acc, err, sizeof err) == -1 &&
+            strstr(err, "MN-major operand without swizzle is not modelled"),
+        "%s", err);
+  CHECK(sim_wgmma_run(CG_WGMMA_E4M3, 8, smem, sizeof smem, NULL, cg_wgmma_desc_encode(s128),
+                      cg_wgmma_desc_encode(s128), 0, 0, CG_WGMMA_TRANS, acc, err, sizeof err) == -1 &&
+            strstr(err, "takes no MN-major operands"),
+        "%s", err);
+}
+
 static void test_numerics(void) {
   static const int swz[4] = {0, 32, 64, 128};
   for (int t = 0; t < CG_WGMMA_NTYPES; t++)
@@ -343,6 +445,7 @@ int main(void) {
   test_descriptor();
   test_groups();
   test_numerics();
+  test_mn_major();
   test_misuse();
   return test_done("test_sim_wgmma");
 }

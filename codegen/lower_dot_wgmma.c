@@ -1,0 +1,134 @@
+/*
+ * lower_dot_wgmma.c - dot {wgmma = 1} on sm_90a: warpgroup MMA (wgmma.mma_async m64nNk16, m64nNk32
+ * for 8-bit inputs) reading both operands straight from their shared buffers through matrix
+ * descriptors.
+ *
+ * The `wgmma` pass (compiler/passes/wgmma_plan.c) chose the dot and laid out its buffers: A [M,K]
+ * with M = 64 per warpgroup, rows of K (K-major); B [N,K] read transposed (K-major) or B [K,N] read
+ * as stored (N-major: the instruction's transposed-B form, 16-bit inputs only); rows of 32, 64 or
+ * 128 bytes with the matching swizzle, or 128-byte panels of wider rows; A's 8-row groups in the
+ * order the warpgroups read them (smem_swizzle.c). The operands' load_shared ops load nothing.
+ *
+ * Steps:
+ *   1. The accumulator: the mma<[warps,1]> layout gives thread (warp v, lane 4 g + q) the rows
+ *      8 v + g + 8 warps h (h = 0, 1) and the columns 8 c + 2 q + {0, 1}; wgmma's register
+ *      4 c + 2 h + b holds row g + 8 h of the thread's 16 and column 8 c + 2 q + b. perm[] maps one
+ *      order to the other (checked element by element against the layout's constants).
+ *   2. wgmma.fence (the accumulator registers were written since the last wgmma), a proxy fence (the
+ *      buffers were written by ordinary stores or cp.async, and wgmma reads through the async proxy),
+ *      then one wgmma op per 32 bytes of K (16 16-bit or 32 8-bit elements), accumulating in place,
+ *      each with both descriptors advanced by one step: 32 bytes along a K-major row (to the next
+ *      128-byte panel every fourth step), or 16 rows of an N-major B.
+ *   3. commit, wait_group 0 on the accumulators: the loop around the dot overwrites a stage of the
+ *      ring one iteration after reading it, so the product must be complete before the next
+ *      iteration's barrier (docs/hopper.md).
+ */
+#include <string.h>
+
+#include "cg.h"
+
+/* The operand of a wgmma dot: its buffer, rows and the descriptor's constant fields. */
+typedef struct {
+  ir_val buf;
+  uint32_t rows, row_bytes; /* the buffer: rows of K (K-major) or rows of N (B, N-major) */
+  int panels;               /* rows wider than 128 bytes, stored as 128-byte panels */
+  int mn;                   /* B stored [K,N]: read MN-major (CG_WGMMA_TRANS) */
+} wg_operand;
+
+static wg_operand operand(cg_lower *L, ir_opid dot, int k) {
+  ir_opid ld = ir_v(L->fn, ir_o(L->fn, dot)->opnd[k])->def;
+  wg_operand o = {0};
+  o.buf = ir_o(L->fn, ld)->opnd[0];
+  ir_type t = ir_vtype(L->fn, o.buf);
+  o.rows = t.shape[0];
+  o.row_bytes = t.shape[1] * (uint32_t)ir_elem_bytes(t.elem);
+  o.panels = o.row_bytes > 128;
+  o.mn = k == 1 && !ir_attr_i(ir_o(L->fn, ld)->attrs, "trans", 0);
+  if ((k == 0 && ir_attr_i(ir_o(L->fn, ld)->attrs, "trans", 0)) || t.rank != 2 || !cg_smem_panels(L, o.buf))
+    cg_fail(L, dot, "op 'dot': operand %c is not a wgmma buffer (the wgmma pass and codegen disagree)",
+            k ? 'b' : 'a');
+  return o;
+}
+
+/* The descriptor of the operand at K step s (32 bytes of K: 16 elements of 2 bytes, 32 of 1), from
+ * row row0 (K-major A). */
+static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef base, LLVMValueRef row0, uint32_t s) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t w = o->panels ? 128 : o->row_bytes, kb = 32 * s, off;
+  cg_wgmma_desc d = {0, 16, 8 * w, 0, (int)w};
+  if (o->mn) { /* K rows of w bytes of N, 8 to a pattern; N panels rows * 128 bytes apart */
+    off = 16 * s * w;
+    d.lbo = o->rows * w;
+  } else { /* rows of K: the step's 32 bytes, in the next panel every 4 steps */
+    off = o->panels ? (kb / 128) * o->rows * 128 + kb % 128 : kb;
+  }
+  LLVMValueRef a = LLVMBuildAdd(B, base, cg_i32(L, off), "");
+  if (row0) a = LLVMBuildAdd(B, a, LLVMBuildMul(B, row0, cg_i32(L, w), ""), "");
+  return cg_wgmma_desc_build(B, L->c.ctx, a, d);
+}
+
+int cg_wgmma_load_shared(cg_lower *L, ir_opid op) {
+  ir_op *o = ir_o(L->fn, op);
+  if (!ir_attr_i(o->attrs, "wgmma", 0)) return 0;
+  cg_def(L, o->res[0], 0); /* the dot reads the buffer itself */
+  return 1;
+}
+
+int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
+  ir_op *o = ir_o(L->fn, op);
+  if (!ir_attr_i(o->attrs, "wgmma", 0)) return 0;
+  LLVMBuilderRef B = L->c.b;
+  const cg_hopper_ops *H = L->c.ops->hopper;
+  ir_type ta = ir_vtype(L->fn, o->opnd[0]), tr = ir_vtype(L->fn, o->res[0]);
+  uint32_t M = tr.shape[0], N = tr.shape[1], K = ta.shape[1];
+  cg_wgmma_type wt = ta.elem == IR_BF16   ? CG_WGMMA_BF16
+                     : ta.elem == IR_E4M3 ? CG_WGMMA_E4M3
+                     : ta.elem == IR_E5M2 ? CG_WGMMA_E5M2
+                     : ta.elem == IR_I8   ? CG_WGMMA_S8
+                                          : CG_WGMMA_F16;
+  uint32_t kbytes = K * (uint32_t)ir_elem_bytes(ta.elem);
+  char err[256];
+  if (cg_wgmma_check(L->c.target, wt, (int)N, err, sizeof err)) cg_fail(L, op, "%s", err);
+  wg_operand a = operand(L, op, 0), b = operand(L, op, 1);
+  if (M != 16u * (uint32_t)L->warps || a.rows != M || b.rows != (b.mn ? K : N) || kbytes % 32 ||
+      (b.mn && !cg_wgmma_info_of(wt)->has_trans))
+    cg_fail(L, op, "op 'dot': a wgmma dot needs M = 16 * warps and K a multiple of 32 bytes");
+
+  /* step 1 */
+  cg_lay yr;
+  cg_lay_init(&yr, tr);
+  uint32_t R = N / 2, *perm = ir_alloc(L->A, R * sizeof *perm), e[IR_MAXRANK];
+  if (yr.l.kind != IR_LMMA || yr.n != R)
+    cg_fail(L, op, "op 'dot': a wgmma dot's result is not in mma<[warps,1]>");
+  uint8_t *seen = ir_alloc(L->A, R);
+  for (uint32_t i = 0; i < R; i++) {
+    cg_lay_multi(&yr, i, e);
+    uint32_t rc = cg_lay_const(&yr, 0, e[0]), cc = cg_lay_const(&yr, 1, e[1]);
+    uint32_t h = rc / (8u * (uint32_t)L->warps), j = (cc / 8) * 4 + h * 2 + (cc & 1);
+    if (rc % (8u * (uint32_t)L->warps) || h > 1 || cc % 8 > 1 || j >= R || seen[j])
+      cg_fail(L, op, "op 'dot': the accumulator layout does not match wgmma's");
+    seen[j] = 1, perm[j] = i;
+  }
+  cg_value *acc_in = cg_get(L, o->opnd[2]);
+  LLVMValueRef *acc = ir_alloc(L->A, R * sizeof *acc), *d = ir_alloc(L->A, R * sizeof *d);
+  for (uint32_t j = 0; j < R; j++) acc[j] = acc_in->v[perm[j]];
+
+  /* step 2 */
+  LLVMValueRef abase = H->smem_addr(&L->c, cg_get(L, a.buf)->v[0]);
+  LLVMValueRef bbase = H->smem_addr(&L->c, cg_get(L, b.buf)->v[0]);
+  LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
+  H->wgmma_fence(&L->c);
+  H->fence_proxy_async(&L->c);
+  for (uint32_t s = 0; s < kbytes / 32; s++) {
+    H->wgmma(&L->c, wt, (int)N, desc(L, &a, abase, row0, s), desc(L, &b, bbase, NULL, s), acc, NULL, 0,
+             b.mn ? CG_WGMMA_TRANS : 0, d);
+    memcpy(acc, d, R * sizeof *acc);
+  }
+
+  /* step 3 */
+  H->wgmma_commit(&L->c);
+  H->wgmma_wait(&L->c, 0, acc, (int)R);
+  LLVMValueRef *out = cg_def(L, o->res[0], R);
+  for (uint32_t j = 0; j < R; j++) out[perm[j]] = acc[j];
+  return 1;
+}
