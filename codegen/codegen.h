@@ -33,5 +33,7 @@ void cg_result_free(cg_result *r);
 
 /* LLVM version string baked into cache keys ("22.1.8"). */
 const char *cg_llvm_version(void);
+/* The LLVM pass pipeline in effect: kiln's, or the KILN_LLVM_PASSES environment variable's text. */
+const char *cg_llvm_passes(void);
 
 #endif
