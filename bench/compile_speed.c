@@ -6,8 +6,8 @@
  *                 [--only RECIPE] [--no-ptxas]
  *
  * The sample, per recipe in RECIPE_DIR (default: recipes): its defaults; its largest tiles (of the
- * BLOCK_* knobs' values, the combination with the most elements that the recipe's constraints accept,
- * the other knobs at their defaults); and N (default 20) random variants, every tuning knob drawn
+ * BLOCK and BLOCK_* knobs' values, the combination with the most elements that the recipe's constraints
+ * accept, the other knobs at their defaults); and N (default 20) random variants, every tuning knob drawn
  * uniformly from its declared values with a seeded generator, kept when the constraints accept it and
  * it compiles (a draw kiln refuses, e.g. for its shared memory, is counted and drawn again, up to 8N
  * draws). The clock runs over everything a cold compile does: load the recipe, build the IR, run the
@@ -106,7 +106,10 @@ static int accepted(kl_recipe *r, const variant *v) {
   return rc < 0 ? -1 : rc == 0;
 }
 
-static int is_tile_knob(const kl_param *p) { return p->is_tune && !strncmp(p->name, "BLOCK_", 6); }
+/* BLOCK (one-dimensional recipes) and BLOCK_M, BLOCK_N, ... */
+static int is_tile_knob(const kl_param *p) {
+  return p->is_tune && (!strcmp(p->name, "BLOCK") || !strncmp(p->name, "BLOCK_", 6));
+}
 
 /* A random variant: every tuning knob drawn uniformly from its values. */
 static int random_variant(kl_recipe *r, uint64_t *state, variant *out) {
@@ -217,9 +220,9 @@ static int by_elems_desc(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The candidates for the largest tiles: every combination of the BLOCK_* knobs' values (the others at
- * their defaults) that the constraints accept, the most elements first. Returns the count (0 if the
- * recipe has no tile knob), -1 on an error; *out is malloc'ed. */
+/* The candidates for the largest tiles: every combination of the BLOCK and BLOCK_* knobs' values (the others
+ * at their defaults) that the constraints accept, the most elements first. Returns the count (0 if the recipe
+ * has no tile knob), -1 on an error; *out is malloc'ed. */
 static int tile_choices(kl_recipe *r, tile_choice **out) {
   const kl_param *knob[8];
   int nk = 0, idx[8] = {0}, n = 0, cap = 1;
