@@ -27,8 +27,8 @@ touch -d '+1 minute' "$tmp/kiln-copy"
 check rebuilt "$(run --target sm_75)" miss
 # another LLVM pass pipeline (KILN_LLVM_PASSES, docs/compile-speed.md) is another key
 check passes-default "$(run --target sm_86)" miss
-check passes-O3 "$(KILN_LLVM_PASSES='default<O3>' run --target sm_86)" miss
-check passes-O3-again "$(KILN_LLVM_PASSES='default<O3>' run --target sm_86)" hit
+check passes-kiln "$(KILN_LLVM_PASSES=kiln run --target sm_86)" miss
+check passes-kiln-again "$(KILN_LLVM_PASSES=kiln run --target sm_86)" hit
 out=$(KILN_CACHE_MAX_MB=lots "$KILN" compile recipes/softmax.lua --emit ptx --target sm_80 2>&1 >/dev/null)
 rc=$?
 case "$rc:$out" in
