@@ -33,5 +33,8 @@ void cg_result_free(cg_result *r);
 
 /* LLVM version string baked into cache keys ("22.1.8"). */
 const char *cg_llvm_version(void);
+/* The LLVM pass pipeline in effect: default<O3>, kiln's (KILN_LLVM_PASSES=kiln), or KILN_LLVM_PASSES's text.
+ */
+const char *cg_llvm_passes(void);
 
 #endif

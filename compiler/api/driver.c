@@ -37,8 +37,9 @@ static const char *build_identity(void) {
 }
 
 static rt_cache_key cache_key(const char *ir_text, driver_opts *o) {
-  char opts[128];
-  snprintf(opts, sizeof opts, "backend=%d build=%s", (int)o->backend, build_identity());
+  char opts[8192];
+  snprintf(opts, sizeof opts, "backend=%d build=%s passes=%s", (int)o->backend, build_identity(),
+           cg_llvm_passes());
   return rt_cache_key_make(ir_text, o->target->name, opts, cg_llvm_version(), KILN_VERSION);
 }
 

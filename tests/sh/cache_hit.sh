@@ -1,7 +1,8 @@
 #!/bin/sh
 # A second compile of the same variant is a kernel-cache hit with identical PTX; a different variant
 # (another --set, another target) is a miss; a corrupt entry is a miss, never trusted; a rebuilt
-# compiler (another executable time) misses rather than serve the old build's PTX. A bad
+# compiler (another executable time) misses rather than serve the old build's PTX, and so does another
+# LLVM pass pipeline (KILN_LLVM_PASSES). A bad
 # KILN_CACHE_MAX_MB fails the compile with a message naming the variable.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -24,6 +25,10 @@ check copy-first "$(run --target sm_75)" miss
 check copy-again "$(run --target sm_75)" hit
 touch -d '+1 minute' "$tmp/kiln-copy"
 check rebuilt "$(run --target sm_75)" miss
+# another LLVM pass pipeline (KILN_LLVM_PASSES, docs/compile-speed.md) is another key
+check passes-default "$(run --target sm_86)" miss
+check passes-kiln "$(KILN_LLVM_PASSES=kiln run --target sm_86)" miss
+check passes-kiln-again "$(KILN_LLVM_PASSES=kiln run --target sm_86)" hit
 out=$(KILN_CACHE_MAX_MB=lots "$KILN" compile recipes/softmax.lua --emit ptx --target sm_80 2>&1 >/dev/null)
 rc=$?
 case "$rc:$out" in

@@ -17,6 +17,8 @@ expect ir-type-mismatch "tests/errors/type_mismatch.ir:5: op 'add'" -- \
   "$KILN" compile tests/errors/type_mismatch.ir --target sm_80 --emit ptx
 expect unknown-target "unknown target 'sm_70'" -- \
   "$KILN" compile recipes/vector_add.lua --target sm_70 --emit ptx
+expect bad-llvm-passes "LLVM optimisation failed (pass pipeline from KILN_LLVM_PASSES): unknown pass name 'bogus'" -- \
+  env KILN_LLVM_PASSES=bogus "$KILN" compile recipes/vector_add.lua --target sm_80 --emit ptx --no-cache
 expect unknown-emit "unknown --emit 'asm'" -- \
   "$KILN" compile recipes/vector_add.lua --target sm_80 --emit asm
 expect missing-recipe "nonexistent.lua" -- \
