@@ -68,6 +68,37 @@ static LLVMValueRef smem_at_offset(cg_lower *L, LLVMValueRef off) {
   return LLVMBuildGEP2(B, LLVMInt8TypeInContext(L->c.ctx), base, &i, 1, "stage.buf");
 }
 
+/* Global-memory accesses (load, store, copy) in a region, nested regions included; *copies counts
+ * the copies among them. */
+static uint32_t global_accesses(const ir_func *fn, ir_reg r, uint32_t *copies) {
+  uint32_t n = 0;
+  for (ir_opid c = fn->regions[r].first; c; c = fn->ops[c].next) {
+    const ir_op *o = &fn->ops[c];
+    if (o->dead) continue;
+    n += o->code == IR_OP_LOAD || o->code == IR_OP_STORE || o->code == IR_OP_COPY;
+    *copies += o->code == IR_OP_COPY;
+    for (uint32_t k = 0; k < o->nregion; k++) n += global_accesses(fn, o->region[k], copies);
+  }
+  return n;
+}
+
+enum { MAX_STREAMS_NOWRAP = 16 };
+
+/* The latch of a loop that cannot wrap: iv < max(hi, MIN + step) - step, then iv + step nsw/nuw. */
+static void nowrap_latch(LLVMBuilderRef B, LLVMIntPredicate lt, LLVMValueRef iv, LLVMValueRef hi,
+                         LLVMValueRef step, LLVMBasicBlockRef latch, LLVMBasicBlockRef bodyb,
+                         LLVMBasicBlockRef exit) {
+  int sgn = lt == LLVMIntSLT;
+  unsigned w = LLVMGetIntTypeWidth(LLVMTypeOf(hi));
+  LLVMValueRef floor = sgn ? LLVMBuildAdd(B, LLVMConstInt(LLVMTypeOf(hi), 1ull << (w - 1), 0), step, "")
+                           : step; /* the smallest hi from which step can be taken */
+  LLVMValueRef hi_c = LLVMBuildSelect(B, LLVMBuildICmp(B, lt, hi, floor, ""), floor, hi, "");
+  LLVMValueRef lim = sgn ? LLVMBuildNSWSub(B, hi_c, step, "") : LLVMBuildNUWSub(B, hi_c, step, "");
+  LLVMValueRef next = sgn ? LLVMBuildNSWAdd(B, iv, step, "iv.next") : LLVMBuildNUWAdd(B, iv, step, "iv.next");
+  LLVMAddIncoming(iv, &next, &latch, 1);
+  LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, iv, lim, ""), bodyb, exit);
+}
+
 /* The loop is emitted rotated (a guard, then a bottom-tested body), the shape LLVM's loop passes
  * want, so that the optimisation pipeline need not rotate it. */
 static void lower_for_once(cg_lower *L, ir_opid op) {
@@ -131,16 +162,19 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
   /* Another iteration when iv < max(hi, MIN + step) - step (hoisted: the loop's bounds are
    * scalars defined outside it): then iv + step cannot wrap, and the increment says so (nsw/nuw), so
    * that LLVM can widen the induction variable and step 64-bit addresses derived from it by a
-   * constant. (iv + step < hi wrapped past the type's end for hi within one step of it.) */
-  int sgn = lt == LLVMIntSLT;
-  unsigned w = LLVMGetIntTypeWidth(LLVMTypeOf(hi));
-  LLVMValueRef floor = sgn ? LLVMBuildAdd(B, LLVMConstInt(LLVMTypeOf(hi), 1ull << (w - 1), 0), step, "")
-                           : step; /* the smallest hi from which step can be taken */
-  LLVMValueRef hi_c = LLVMBuildSelect(B, LLVMBuildICmp(B, lt, hi, floor, ""), floor, hi, "");
-  LLVMValueRef lim = sgn ? LLVMBuildNSWSub(B, hi_c, step, "") : LLVMBuildNUWSub(B, hi_c, step, "");
-  LLVMValueRef next = sgn ? LLVMBuildNSWAdd(B, iv, step, "iv.next") : LLVMBuildNUWAdd(B, iv, step, "iv.next");
-  LLVMAddIncoming(iv, &next, &latch, 1);
-  LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, iv, lim, ""), bodyb, exit);
+   * constant. (iv + step < hi wrapped past the type's end for hi within one step of it.) That pays
+   * in a pipelined mainloop (its copies are a few address streams, each then a pointer advanced by
+   * a constant). Elsewhere it only moves register pressure: with bitpack_act's 32 loads at run-time
+   * strides each stream's 64-bit offset stays live across the loop and ptxas spills at sm_90's
+   * register target. So a loop without copies, or with many accesses, keeps the wrapping test. */
+  uint32_t copies = 0, accesses = global_accesses(fn, o->region[0], &copies);
+  if (!copies || accesses > MAX_STREAMS_NOWRAP) {
+    LLVMValueRef next = LLVMBuildAdd(B, iv, step, "iv.next");
+    LLVMAddIncoming(iv, &next, &latch, 1);
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, next, hi, ""), bodyb, exit);
+  } else {
+    nowrap_latch(B, lt, iv, hi, step, latch, bodyb, exit);
+  }
   /* results: the inits when the loop did not run, else the last yield */
   LLVMPositionBuilderAtEnd(B, exit);
   for (uint32_t k = 0; k < ncar; k++) {
