@@ -68,21 +68,17 @@ static LLVMValueRef smem_at_offset(cg_lower *L, LLVMValueRef off) {
   return LLVMBuildGEP2(B, LLVMInt8TypeInContext(L->c.ctx), base, &i, 1, "stage.buf");
 }
 
-/* Global-memory accesses (load, store, copy) in a region, nested regions included; *copies counts
- * the copies among them. */
-static uint32_t global_accesses(const ir_func *fn, ir_reg r, uint32_t *copies) {
-  uint32_t n = 0;
+/* Whether a region holds a copy (asynchronous global -> shared), nested regions included. */
+static int has_copy(const ir_func *fn, ir_reg r) {
   for (ir_opid c = fn->regions[r].first; c; c = fn->ops[c].next) {
     const ir_op *o = &fn->ops[c];
     if (o->dead) continue;
-    n += o->code == IR_OP_LOAD || o->code == IR_OP_STORE || o->code == IR_OP_COPY;
-    *copies += o->code == IR_OP_COPY;
-    for (uint32_t k = 0; k < o->nregion; k++) n += global_accesses(fn, o->region[k], copies);
+    if (o->code == IR_OP_COPY) return 1;
+    for (uint32_t k = 0; k < o->nregion; k++)
+      if (has_copy(fn, o->region[k])) return 1;
   }
-  return n;
+  return 0;
 }
-
-enum { MAX_STREAMS_NOWRAP = 16 };
 
 /* The latch of a loop that cannot wrap: iv < max(hi, MIN + step) - step, then iv + step nsw/nuw. */
 static void nowrap_latch(LLVMBuilderRef B, LLVMIntPredicate lt, LLVMValueRef iv, LLVMValueRef hi,
@@ -166,9 +162,8 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
    * in a pipelined mainloop (its copies are a few address streams, each then a pointer advanced by
    * a constant). Elsewhere it only moves register pressure: with bitpack_act's 32 loads at run-time
    * strides each stream's 64-bit offset stays live across the loop and ptxas spills at sm_90's
-   * register target. So a loop without copies, or with many accesses, keeps the wrapping test. */
-  uint32_t copies = 0, accesses = global_accesses(fn, o->region[0], &copies);
-  if (!copies || accesses > MAX_STREAMS_NOWRAP) {
+   * register target. So a loop without copies keeps the wrapping test. */
+  if (!has_copy(fn, o->region[0])) {
     LLVMValueRef next = LLVMBuildAdd(B, iv, step, "iv.next");
     LLVMAddIncoming(iv, &next, &latch, 1);
     LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, next, hi, ""), bodyb, exit);

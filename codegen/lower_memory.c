@@ -186,6 +186,13 @@ static LLVMValueRef tile_inside(cg_lower *L, ir_opid op, const cg_lay *y, ir_ele
   return cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntEQ, low, cg_i64(L, 0), ""));
 }
 
+/* Whether op lies inside a `for` (at any depth). */
+static int in_loop(const ir_func *fn, ir_opid op) {
+  for (ir_reg r = fn->ops[op].parent; r > 1; r = fn->ops[fn->regions[r].parent_op].parent)
+    if (fn->ops[fn->regions[r].parent_op].code == IR_OP_FOR) return 1;
+  return 0;
+}
+
 /* The whole-tile version: one unpredicated 16-byte store per run of n elements. */
 static void store_wide(cg_lower *L, const cg_lay *y, const tile_addr *ta, ir_elem e, const cg_value *v,
                        uint32_t n) {
@@ -213,8 +220,10 @@ void cg_lower_store(cg_lower *L, ir_opid op) {
   LLVMValueRef owner = cg_lay_thread(L, &y)->owner;
   cg_value *v = cg_get(L, tile);
   /* Two versions when the thread's runs make 16-byte stores: for a tile wholly inside the view and
-   * aligned, the stores alone; otherwise (ragged edges, unaligned views) each element's mask. */
-  uint32_t wide = wide_width(L, &y, t.elem, o->opnd[0], ta.f, owner);
+   * aligned, the stores alone; otherwise (ragged edges, unaligned views) each element's mask. Only
+   * outside loops (an epilogue, run once): in a loop body the second copy of the store's addressing
+   * stays live across iterations (fftconv's bnh output loop spilled on sm_90a). */
+  uint32_t wide = in_loop(L->fn, op) ? 0 : wide_width(L, &y, t.elem, o->opnd[0], ta.f, owner);
   LLVMBasicBlockRef join = NULL;
   if (wide) {
     LLVMBasicBlockRef fast = cg_block(L, "store.whole"), slow = cg_block(L, "store.edge");

@@ -9,7 +9,8 @@
 #   4. bench/gemm.py --plan builds every variant the GPU benchmark would run, on each target row
 #      (when python3 is installed);
 #   5. the instruction budget of the MMA loop (`kiln inspect`: non-MMA SASS instructions per MMA, a
-#      static count) for the default f16 tile and for trans_b, on sm_80 and sm_90a, when a SASS
+#      static count) for the default f16 tile and for trans_b, on sm_80 and sm_90a (mma.sync and
+#      wgmma, per MMA instruction of each), when a SASS
 #      disassembler is found (KILN_NVDISASM, or nvidia-cuda-nvdisasm in bench/.venv); skipped with
 #      a note otherwise.
 # Without ptxas the PTX is still emitted for every variant (and the spill report is skipped).
@@ -134,10 +135,14 @@ else
       echo "FAIL budget $t $*: $n non-MMA instructions per MMA, more than $max"; fail=1
     fi
   }
-  # measured 1.81 and 1.78 on both targets with ptxas 13.0 (docs/gemm.md)
+  # mma.sync: measured 1.81 and 1.78 on both targets with ptxas 13.0 (docs/gemm.md); sm_90a's
+  # default is wgmma (docs/hopper.md), so its mma.sync path is asked for
   budget sm_80 2.0
   budget sm_80 2.0 trans_b=1
-  budget sm_90a 2.0
-  budget sm_90a 2.0 trans_b=1
+  budget sm_90a 2.0 mma=mma_sync
+  budget sm_90a 2.0 mma=mma_sync trans_b=1
+  # wgmma: one HGMMA.64x128x16 does the work of 16 HMMA.16816; measured 37 and 38.5 per HGMMA
+  budget sm_90a 40
+  budget sm_90a 40 trans_b=1
 fi
 exit $fail
