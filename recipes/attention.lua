@@ -138,22 +138,11 @@ return kiln.recipe {
     local qk_scale = a.scale * LOG2E
     local diag = a.Sk - a.Sq -- query i sees keys j <= i + diag
     local rows = k.iota({ BM, 1 }, 0) + m0
-    -- Q, K and V tiles are copied as stored (rows of D: cp.async chunks) into XOR-swizzled buffers
-    -- and read with ldmatrix: Q once, before the loops; K transposed (ldmatrix without .trans), V
-    -- as it is (with .trans). Each loop has its own K and V buffers so that it can be pipelined
+    -- Q, K and V through XOR-swizzled buffers read with ldmatrix (layout.stage_q): Q once, before
+    -- the loops (or from sq in each tile for D > 128); K transposed (ldmatrix without .trans), V as
+    -- it is (with .trans). Each loop has its own K and V buffers so that it can be pipelined
     -- (`stages`); the two loops run one after the other and share the memory.
-    local function buffer(rows)
-      return k.alloc_shared(p.dtype, { rows, DT }, { swizzle = layout.swizzle(DT, p.dtype) })
-    end
-    local sq = buffer(BM)
-    k.copy(qv, { m0, q_base }, sq)
-    k.barrier()
-    -- Q's fragments go into registers once (sq's bytes then go to the K and V buffers), except for
-    -- D > 128 with 96 KB of shared memory or more: there they would spill next to the accumulator,
-    -- and each tile reads them from sq instead (ldmatrix).
-    local q_in_smem = DT > 128 and (k.target == nil or k.target.sm >= 80)
-    local q = not q_in_smem and k.load_shared(sq) or nil
-    if q then k.barrier() end
+    local buffer, sq, q = layout.stage_q(k, p, DT, BM, qv, m0, q_base)
 
     -- Where every warp gets 16 rows or more, the warps split the query rows only (FlashAttention-2's
     -- order): row maxima and sums stay in each warp, and P goes from the scores' registers to the

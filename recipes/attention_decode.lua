@@ -106,18 +106,9 @@ return kiln.recipe {
     local vv = k.view(a.v, { a.Sk, v_base + D }, { a.v_ss, 1 })
     local qk_scale = a.scale * LOG2E
 
-    -- Q, K and V tiles are copied as stored (cp.async where the target has it) into XOR-swizzled
-    -- buffers and read with ldmatrix, as in recipes/attention.lua: Q once, K transposed, V as it is.
-    local function buffer(rows)
-      return k.alloc_shared(p.dtype, { rows, DT }, { swizzle = layout.swizzle(DT, p.dtype) })
-    end
-    local sq = buffer(BM)
-    k.copy(qv, { h0, q_base }, sq)
-    k.barrier()
-    -- D > 128 on sm_80 and newer: each tile reads Q's fragments from sq (as recipes/attention.lua)
-    local q_in_smem = DT > 128 and (k.target == nil or k.target.sm >= 80)
-    local q = not q_in_smem and k.load_shared(sq) or nil
-    if q then k.barrier() end
+    -- Q, K and V through XOR-swizzled buffers read with ldmatrix, as in recipes/attention.lua
+    -- (layout.stage_q): Q once, K transposed, V as it is.
+    local buffer, sq, q = layout.stage_q(k, p, DT, BM, qv, h0, q_base)
     local rows_only = BM >= 16 * p.warps and { warps = "rows" } or nil
 
     -- This program's keys: [lo, kend); every row has the same bound.

@@ -117,18 +117,8 @@ return kiln.recipe {
 
     -- 1. column blocks of CB: B = F_N1[:, :N1/2] A[:, j:j+CB], times the twiddles of those columns
     -- (made here in f32: the whole T1 is as large as the row)
-    local rows = k.view(a.u, { a.B * a.H * R, M })
-    local wrows = p.gate and k.view(a.w, { a.B * a.H * R, M }) or nil
-    k.range(0, M, CB, {}, function(j)
-      local x = k.load(rows, { bh * R, j }, { R, CB })
-      if p.gate then x = x * k.load(wrows, { bh * R, j }, { R, CB }) end
-      local zero1 = k.full({ N1, CB }, 0, "f32")
-      local b = { re = k.dot(ld(f1.re), x, zero1), im = k.dot(ld(f1.im), x, zero1) }
-      local c = fft.cast(k, fft.mul(k, b, fft.table(k, N1, CB, L, -1, 0, j)), t)
-      k.store(ws1, { r1, j }, c.re)
-      k.store(ws1, { r1 + N1, j }, c.im)
-    end)
-    k.barrier()
+    local outer = { L = L, N1 = N1, M = M, CB = CB, bh = bh, r1 = r1, ws1 = ws1, t = t }
+    fft.outer_forward(k, p, a, f1, outer)
 
     -- 2.
     local kfv = k.view(a.kf, { a.H * 2 * N1 * N2, N3 })
@@ -169,16 +159,6 @@ return kiln.recipe {
     k.barrier()
 
     -- 3. column blocks again: y[:, j:j+CB] = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
-    local yv = k.view(a.y, { a.B * a.H * R, M })
-    local vrows = p.gate and k.view(a.v, { a.B * a.H * R, M }) or nil
-    k.range(0, M, CB, {}, function(j)
-      local wr = k.cast(k.load(ws1, { r1, j }, { N1, CB }), "f32")
-      local wi = k.cast(k.load(ws1, { r1 + N1, j }, { N1, CB }), "f32")
-      local T1 = fft.table(k, N1, CB, L, -1, 0, j)
-      local zz = fft.cast(k, { re = wr * T1.re + wi * T1.im, im = wi * T1.re - wr * T1.im }, t)
-      local y = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, k.full({ R, CB }, 0, "f32")))
-      if p.gate then y = y * k.cast(k.load(vrows, { bh * R, j }, { R, CB }), "f32") end
-      k.store(yv, { bh * R, j }, k.cast(y, t))
-    end)
+    fft.outer_inverse(k, p, a, g1, outer)
   end,
 }

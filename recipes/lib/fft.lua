@@ -203,4 +203,41 @@ function M.split(who, N, n1)
   return n1, L // n1
 end
 
+-- The outer level of the multi-pass recipes (fftconv3, fftconv4), in column blocks of CB over the
+-- program's [N1, M] matrix (row bh * R of u's [B*H*R, M] view, R = N1 / 2 real rows: the real input
+-- zero-padded to length L = 2 N1 M):
+--   outer_forward: ws1 = (F_N1[:, :R] A) .* T1, real parts at rows r1, imaginary at r1 + N1;
+--   outer_inverse: y = Re(conj(F_N1)[:R, :] (ws1 .* conj(T1))), gated by v when p.gate.
+-- f1 and g1 are F_N1's halves in shared memory (put_shared), o = { L, N1, M, CB, bh, r1, ws1, t }.
+function M.outer_forward(k, p, a, f1, o)
+  local R, ld = o.N1 // 2, k.load_shared
+  local rows = k.view(a.u, { a.B * a.H * R, o.M })
+  local wrows = p.gate and k.view(a.w, { a.B * a.H * R, o.M }) or nil
+  k.range(0, o.M, o.CB, {}, function(j)
+    local x = k.load(rows, { o.bh * R, j }, { R, o.CB })
+    if p.gate then x = x * k.load(wrows, { o.bh * R, j }, { R, o.CB }) end
+    local zero1 = k.full({ o.N1, o.CB }, 0, "f32")
+    local b = { re = k.dot(ld(f1.re), x, zero1), im = k.dot(ld(f1.im), x, zero1) }
+    local c = M.cast(k, M.mul(k, b, M.table(k, o.N1, o.CB, o.L, -1, 0, j)), o.t)
+    k.store(o.ws1, { o.r1, j }, c.re)
+    k.store(o.ws1, { o.r1 + o.N1, j }, c.im)
+  end)
+  k.barrier()
+end
+
+function M.outer_inverse(k, p, a, g1, o)
+  local R, ld = o.N1 // 2, k.load_shared
+  local yv = k.view(a.y, { a.B * a.H * R, o.M })
+  local vrows = p.gate and k.view(a.v, { a.B * a.H * R, o.M }) or nil
+  k.range(0, o.M, o.CB, {}, function(j)
+    local wr = k.cast(k.load(o.ws1, { o.r1, j }, { o.N1, o.CB }), "f32")
+    local wi = k.cast(k.load(o.ws1, { o.r1 + o.N1, j }, { o.N1, o.CB }), "f32")
+    local T1 = M.table(k, o.N1, o.CB, o.L, -1, 0, j)
+    local zz = M.cast(k, { re = wr * T1.re + wi * T1.im, im = wi * T1.re - wr * T1.im }, o.t)
+    local y = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, k.full({ R, o.CB }, 0, "f32")))
+    if p.gate then y = y * k.cast(k.load(vrows, { o.bh * R, j }, { R, o.CB }), "f32") end
+    k.store(yv, { o.bh * R, j }, k.cast(y, o.t))
+  end)
+end
+
 return M
