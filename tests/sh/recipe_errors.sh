@@ -68,6 +68,6 @@ check_run scalar-f16-range "$tmp/h16.lua:4: scalar 's' = 1e+06 is outside f16's 
   "$KILN" run "$tmp/h16.lua" --sim --set s=1e6
 check_run grid-axis1-range "recipes/matmul.lua:76: grid(p) gives 65536 programs on axis 1: need a whole number from 1 to 65535" -- \
   "$KILN" run recipes/matmul.lua --sim --set M=16 --set K=16 --set N=4194304 --set BLOCK_N=64
-check stages-range "recipes/attention.lua:199: k.range: stages must be a whole number from 1 to 8, got 2147483648" -- \
+check stages-range "recipes/attention.lua:188: k.range: stages must be a whole number from 1 to 8, got 2147483648" -- \
   "$KILN" compile recipes/attention.lua --target sm_80 --emit ir --set stages=2147483648
 exit $fail
