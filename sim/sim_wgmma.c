@@ -33,6 +33,35 @@ uint32_t sim_wgmma_addr_mn(cg_wgmma_desc d, int mnbyte, int k) {
   return sim_swizzle(d.start + (mb / w) * d.lbo + (kk / 8) * d.sbo + (kk % 8) * w + mb % w, d.swizzle);
 }
 
+/* n bytes of operand `which` at shared offset off into dst, checked: inside the block, and not
+ * written by a TMA load with another swizzle than the descriptor's. The report names row r (k < 0)
+ * or the MN-major element (r, k). */
+static int fetch(const char *which, int r, int k, cg_wgmma_desc d, uint32_t off, uint32_t n,
+                 const unsigned char *smem, size_t bytes, const uint8_t *tags, unsigned char *dst, char *err,
+                 size_t errn) {
+  if ((size_t)off + n > bytes) {
+    char where[48];
+    if (k < 0)
+      snprintf(where, sizeof where, "row %d", r);
+    else
+      snprintf(where, sizeof where, "(MN-major) element (%d, %d)", r, k);
+    return snprintf(err, errn,
+                    "wgmma operand %s %s reads shared bytes [%u, %u), outside the block's %zu bytes "
+                    "(descriptor start %u, lbo %u, sbo %u, swizzle %d)",
+                    which, where, off, off + n, bytes, d.start, d.lbo, d.sbo, d.swizzle),
+           -1;
+  }
+  uint8_t tag = tags ? tags[off / 16] : SIM_SWZ_UNTAGGED;
+  if (tag != SIM_SWZ_UNTAGGED && tag != d.swizzle)
+    return snprintf(err, errn,
+                    "wgmma operand %s descriptor has %d-byte swizzle, but shared byte %u was written by a "
+                    "TMA load with %d-byte swizzle",
+                    which, d.swizzle, off, tag),
+           -1;
+  memcpy(dst, smem + off, n);
+  return 0;
+}
+
 /* Rows x 32 bytes of an MN-major operand (16-bit elements): row r's K element k from (r, k). */
 static int gather_mn(const char *which, cg_wgmma_desc d, int rows, const unsigned char *smem, size_t bytes,
                      const uint8_t *tags, unsigned char *out, char *err, size_t errn) {
@@ -42,22 +71,9 @@ static int gather_mn(const char *which, cg_wgmma_desc d, int rows, const unsigne
            -1;
   for (int r = 0; r < rows; r++)
     for (int k = 0; k < 16; k++) {
-      uint32_t off = sim_wgmma_addr_mn(d, 2 * r, k);
-      if ((size_t)off + 2 > bytes)
-        return snprintf(
-                   err, errn,
-                   "wgmma operand %s (MN-major) element (%d, %d) reads shared bytes [%u, %u), outside the "
-                   "block's %zu bytes (descriptor start %u, lbo %u, sbo %u, swizzle %d)",
-                   which, r, k, off, off + 2, bytes, d.start, d.lbo, d.sbo, d.swizzle),
-               -1;
-      uint8_t tag = tags ? tags[off / 16] : SIM_SWZ_UNTAGGED;
-      if (tag != SIM_SWZ_UNTAGGED && tag != d.swizzle)
-        return snprintf(err, errn,
-                        "wgmma operand %s descriptor has %d-byte swizzle, but shared byte %u was "
-                        "written by a TMA load with %d-byte swizzle",
-                        which, d.swizzle, off, tag),
-               -1;
-      memcpy(out + 32 * r + 2 * k, smem + off, 2);
+      if (fetch(which, r, k, d, sim_wgmma_addr_mn(d, 2 * r, k), 2, smem, bytes, tags, out + 32 * r + 2 * k,
+                err, errn))
+        return -1;
     }
   return 0;
 }
@@ -75,21 +91,9 @@ static int gather(const char *which, uint64_t v, int rows, int trans, const unsi
   if (trans) return gather_mn(which, d, rows, smem, bytes, tags, out, err, errn);
   for (int r = 0; r < rows; r++)
     for (int h = 0; h < 2; h++) {
-      uint32_t off = sim_wgmma_addr(d, r, 16 * h);
-      if ((size_t)off + 16 > bytes)
-        return snprintf(err, errn,
-                        "wgmma operand %s row %d reads shared bytes [%u, %u), outside the block's "
-                        "%zu bytes (descriptor start %u, lbo %u, sbo %u, swizzle %d)",
-                        which, r, off, off + 16, bytes, d.start, d.lbo, d.sbo, d.swizzle),
-               -1;
-      uint8_t tag = tags ? tags[off / 16] : SIM_SWZ_UNTAGGED;
-      if (tag != SIM_SWZ_UNTAGGED && tag != d.swizzle)
-        return snprintf(err, errn,
-                        "wgmma operand %s descriptor has %d-byte swizzle, but shared byte %u was "
-                        "written by a TMA load with %d-byte swizzle",
-                        which, d.swizzle, off, tag),
-               -1;
-      memcpy(out + 32 * r + 16 * h, smem + off, 16);
+      if (fetch(which, r, -1, d, sim_wgmma_addr(d, r, 16 * h), 16, smem, bytes, tags, out + 32 * r + 16 * h,
+                err, errn))
+        return -1;
     }
   return 0;
 }

@@ -11,9 +11,7 @@
 #   - bad --prune-model and --check-best values are usage errors naming the option.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
+. tests/sh/lib/check.sh
 seed=${KILN_TEST_SEED:-$(date +%s)}
 echo "seed $seed (KILN_TEST_SEED repeats it)"
 P="--set dtype=f16 --set out=f16 --set trans_a=0 --set trans_b=0 --set bias=0 --set act=none"
@@ -83,14 +81,6 @@ print(sqlite3.connect(sys.argv[1]).execute("select count(*) from results where s
 done
 
 # ---- bad knob values ----
-expect() { # NAME WANT-RC WANT-TEXT COMMAND...
-  name=$1 want_rc=$2 want=$3; shift 3
-  out=$("$@" 2>&1); rc=$?
-  case "$rc:$out" in
-    "$want_rc:"*"$want"*) ok "$name" ;;
-    *) bad "$name: exit $rc: $out" ;;
-  esac
-}
 expect "--prune-model 0.5" 2 "--prune-model wants a factor of at least 1 or off, not '0.5'" \
   "$KILN" tune recipes/matmul.lua --sim --prune-model 0.5 --db "$tmp/x.db"
 expect "--check-best 0" 2 "--check-best wants a whole number from 1, not '0'" \

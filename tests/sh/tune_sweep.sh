@@ -14,10 +14,8 @@
 #     with nothing measured for the recipe; --slurm N --dry-run writes the array and merge scripts.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0
+. tests/sh/lib/check.sh
 R=tests/tune/vadd_tune.lua
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
 seed=${KILN_TEST_SEED:-$(date +%s)}
 echo "seed $seed (KILN_TEST_SEED repeats it)"
 # without model pruning (every variant compiled and checked: shards then equal the unsharded sweep);
@@ -159,14 +157,6 @@ case "$out" in
 esac
 
 # ---- errors ----
-expect() { # NAME WANT-RC WANT-TEXT COMMAND...
-  name=$1 want_rc=$2 want=$3; shift 3
-  out=$("$@" 2>&1); rc=$?
-  case "$rc:$out" in
-    "$want_rc:"*"$want"*) ok "$name" ;;
-    *) bad "$name: exit $rc: $out" ;;
-  esac
-}
 printf 'not a database at all, just some text that goes on for a while....' >"$tmp/junk.db"
 expect "junk database" 1 "$tmp/junk.db: cannot read it: file is not a database" sweep --db "$tmp/junk.db"
 python3 -c 'import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute("create table t(x)")' "$tmp/other.db"
