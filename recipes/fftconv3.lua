@@ -107,7 +107,6 @@ return kiln.recipe {
     local t2 = put(fft.table(k, N2, N3, M, -1), { N2, N3 }, p.tw == "dtype" and t or "f32")
     local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
     k.barrier()
-    local function tw(s) return { re = k.cast(ld(s.re), "f32"), im = k.cast(ld(s.im), "f32") } end
 
     -- ws rows of M (level 1) and of N3 (level 2); the program's rows start at bh * 2 N1 resp. bh * 2 N1 N2
     local ws1 = k.view(a.ws, { a.B * a.H * 2 * N1, M })
@@ -125,36 +124,12 @@ return kiln.recipe {
     local kr = h * (2 * N1 * N2)
     k.range(0, N1, 1, {}, function(k1)
       local row = r2 + k1 * N2
-      local cb = { re = k.load(ws2, { row, 0 }, { N2, N3 }), im = k.load(ws2, { row + N1 * N2, 0 }, { N2, N3 }) }
-      local z = k.full({ N2, N3 }, 0, "f32")
-      local d = {
-        re = k.dot(ld(f2.re), cb.re, k.dot(ld(f2.im), -cb.im, z)),
-        im = k.dot(ld(f2.re), cb.im, k.dot(ld(f2.im), cb.re, z)),
-      }
-      local e = fft.cast(k, fft.mul(k, d, tw(t2)), t)
-      local X = {
-        re = k.dot(e.re, ld(f3.re), k.dot(-e.im, ld(f3.im), z)),
-        im = k.dot(e.re, ld(f3.im), k.dot(e.im, ld(f3.re), z)),
-      }
-      local K = {
-        re = k.load(kfv, { kr + k1 * N2, 0 }, { N2, N3 }),
-        im = k.load(kfv, { kr + N1 * N2 + k1 * N2, 0 }, { N2, N3 }),
-      }
-      local Y = fft.mul(k, X, K)
-      local yt = fft.cast(k, { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }, t)
-      local D = {
-        re = k.dot(yt.re, ld(f3.re), k.dot(yt.im, ld(f3.im), z)),
-        im = k.dot(yt.im, ld(f3.re), k.dot(-yt.re, ld(f3.im), z)),
-      }
-      local T2 = tw(t2)
-      local zt = fft.cast(k, { re = D.re * T2.re + D.im * T2.im, im = D.im * T2.re - D.re * T2.im }, t)
-      local W = { -- conj(F_N2) Z
-        re = k.dot(ld(f2.re), zt.re, k.dot(ld(f2.im), zt.im, z)),
-        im = k.dot(ld(f2.re), zt.im, k.dot(ld(f2.im), -zt.re, z)),
-      }
-      k.barrier() -- every thread has read the block before any overwrites it
-      k.store(ws2, { row, 0 }, k.cast(W.re, t))
-      k.store(ws2, { row + N1 * N2, 0 }, k.cast(W.im, t))
+      fft.inner_block(k, {
+        ws = ws2, row = row, im = N1 * N2, kf = kfv,
+        krow = function() return kr + k1 * N2 end,
+        krow_im = function() return kr + N1 * N2 + k1 * N2 end,
+        fa = f2, fb = f3, tw = t2, Na = N2, Nb = N3, L = L, t = t,
+      })
     end)
     k.barrier()
 

@@ -108,7 +108,6 @@ return kiln.recipe {
     local t3 = put(fft.table(k, N3, N4, P, -1), { N3, N4 }, p.tw == "dtype" and t or "f32")
     local f4 = put(fft.table(k, N4, N4, N4, -1), { N4, N4 }, t)
     k.barrier()
-    local function tw(s) return { re = k.cast(ld(s.re), "f32"), im = k.cast(ld(s.im), "f32") } end
 
     -- the program's ws as rows of M (level 1), P (level 2) and N4 (level 3): real parts of the [N1, M]
     -- matrix first, imaginary parts N1 M elements later
@@ -142,35 +141,13 @@ return kiln.recipe {
       -- 2b.
       k.range(0, N2, 1, {}, function(k2)
         local row = (row2 + k2) * N3
-        local im_off = N1 * N2 * N3
-        local cb3 = { re = k.load(ws3, { row, 0 }, { N3, N4 }), im = k.load(ws3, { row + im_off, 0 }, { N3, N4 }) }
-        local z = k.full({ N3, N4 }, 0, "f32")
-        local d = {
-          re = k.dot(ld(f3.re), cb3.re, k.dot(ld(f3.im), -cb3.im, z)),
-          im = k.dot(ld(f3.re), cb3.im, k.dot(ld(f3.im), cb3.re, z)),
-        }
-        local e = fft.cast(k, fft.mul(k, d, tw(t3)), t)
-        local X = {
-          re = k.dot(e.re, ld(f4.re), k.dot(-e.im, ld(f4.im), z)),
-          im = k.dot(e.re, ld(f4.im), k.dot(e.im, ld(f4.re), z)),
-        }
-        local kk = kr + (k1 * N2 + k2) * N3
-        local K = { re = k.load(kfv, { kk, 0 }, { N3, N4 }), im = k.load(kfv, { kk + im_off, 0 }, { N3, N4 }) }
-        local Y = fft.mul(k, X, K)
-        local yt = fft.cast(k, { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }, t)
-        local D = {
-          re = k.dot(yt.re, ld(f4.re), k.dot(yt.im, ld(f4.im), z)),
-          im = k.dot(yt.im, ld(f4.re), k.dot(-yt.re, ld(f4.im), z)),
-        }
-        local T = tw(t3)
-        local zt = fft.cast(k, { re = D.re * T.re + D.im * T.im, im = D.im * T.re - D.re * T.im }, t)
-        local W = { -- conj(F_N3) Z
-          re = k.dot(ld(f3.re), zt.re, k.dot(ld(f3.im), zt.im, z)),
-          im = k.dot(ld(f3.re), zt.im, k.dot(ld(f3.im), -zt.re, z)),
-        }
-        k.barrier()
-        k.store(ws3, { row, 0 }, k.cast(W.re, t))
-        k.store(ws3, { row + im_off, 0 }, k.cast(W.im, t))
+        local im_off, kk = N1 * N2 * N3, nil
+        fft.inner_block(k, {
+          ws = ws3, row = row, im = im_off, kf = kfv,
+          krow = function() kk = kr + (k1 * N2 + k2) * N3; return kk end,
+          krow_im = function() return kk + im_off end,
+          fa = f3, fb = f4, tw = t3, Na = N3, Nb = N4, L = L, t = t,
+        })
       end)
       k.barrier()
       -- 2c.

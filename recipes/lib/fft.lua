@@ -240,4 +240,45 @@ function M.outer_inverse(k, p, a, g1, o)
   end)
 end
 
+-- The innermost level of the multi-pass recipes, one [Na, Nb] block in place in ws: X = F_a B .* T
+-- F_b (B the block at rows `row` of ws, imaginary parts `im` rows later), times the kernel's
+-- spectrum (kf's rows krow() and krow_im(), functions so that the index math comes where the
+-- loads are), scaled by 1 / L, then back:
+-- conj(F_a) ((conj(F_b)-product) .* conj(T)). fa, fb, tw in shared memory (put_shared); the
+-- products accumulate in f32 and are rounded to t between them. A barrier before the store: every
+-- thread has read the block before any overwrites it.
+-- o = { ws, row, im, kf, krow, krow_im, fa, fb, tw, Na, Nb, L, t }
+function M.inner_block(k, o)
+  local ld, t = k.load_shared, o.t
+  local function tw() return { re = k.cast(ld(o.tw.re), "f32"), im = k.cast(ld(o.tw.im), "f32") } end
+  local fa, fb = o.fa, o.fb
+  local cb = { re = k.load(o.ws, { o.row, 0 }, { o.Na, o.Nb }), im = k.load(o.ws, { o.row + o.im, 0 }, { o.Na, o.Nb }) }
+  local z = k.full({ o.Na, o.Nb }, 0, "f32")
+  local d = {
+    re = k.dot(ld(fa.re), cb.re, k.dot(ld(fa.im), -cb.im, z)),
+    im = k.dot(ld(fa.re), cb.im, k.dot(ld(fa.im), cb.re, z)),
+  }
+  local e = M.cast(k, M.mul(k, d, tw()), t)
+  local X = {
+    re = k.dot(e.re, ld(fb.re), k.dot(-e.im, ld(fb.im), z)),
+    im = k.dot(e.re, ld(fb.im), k.dot(e.im, ld(fb.re), z)),
+  }
+  local K = { re = k.load(o.kf, { o.krow(), 0 }, { o.Na, o.Nb }), im = k.load(o.kf, { o.krow_im(), 0 }, { o.Na, o.Nb }) }
+  local Y = M.mul(k, X, K)
+  local yt = M.cast(k, { re = Y.re * (1.0 / o.L), im = Y.im * (1.0 / o.L) }, t)
+  local D = {
+    re = k.dot(yt.re, ld(fb.re), k.dot(yt.im, ld(fb.im), z)),
+    im = k.dot(yt.im, ld(fb.re), k.dot(-yt.re, ld(fb.im), z)),
+  }
+  local T = tw()
+  local zt = M.cast(k, { re = D.re * T.re + D.im * T.im, im = D.im * T.re - D.re * T.im }, t)
+  local W = { -- conj(F_a) Z
+    re = k.dot(ld(fa.re), zt.re, k.dot(ld(fa.im), zt.im, z)),
+    im = k.dot(ld(fa.re), zt.im, k.dot(ld(fa.im), -zt.re, z)),
+  }
+  k.barrier()
+  k.store(o.ws, { o.row, 0 }, k.cast(W.re, t))
+  k.store(o.ws, { o.row + o.im, 0 }, k.cast(W.im, t))
+end
+
 return M
