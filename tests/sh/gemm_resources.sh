@@ -116,33 +116,16 @@ if command -v python3 > /dev/null; then
   done
 fi
 # 5. non-MMA instructions per MMA in the MMA loop: at most the budget (a count, never a time)
-if [ -z "${KILN_NVDISASM:-}" ]; then
-  for d in bench/.venv/lib/python3*/site-packages/nvidia/cu*/bin/nvdisasm; do [ -x "$d" ] && KILN_NVDISASM=$d; done
-fi
-if [ -z "$PTXAS" ] || [ -z "${KILN_NVDISASM:-}" ] || [ ! -x "$KILN_NVDISASM" ]; then
-  echo "note: no ptxas or nvdisasm (KILN_NVDISASM, bench/.venv): the MMA loop's instruction budget is not checked"
-else
-  export KILN_NVDISASM
-  budget() { # budget TARGET MAX SETTINGS...
-    t=$1 max=$2; shift 2
-    # shellcheck disable=SC2046
-    "$KILN" inspect $R --target "$t" $(sets_of "$@") --no-cache > "$tmp/insp" 2>&1
-    n=$(sed -n 's/.*non-MMA instructions per MMA: \([0-9.]*\).*/\1/p' "$tmp/insp")
-    if [ -z "$n" ]; then echo "FAIL inspect $t $*: no MMA loop count: $(head -n 3 "$tmp/insp")"; fail=1; return; fi
-    if awk -v n="$n" -v m="$max" 'BEGIN { exit !(n <= m) }'; then
-      echo "ok   budget $t $*: $n non-MMA instructions per MMA (at most $max)"
-    else
-      echo "FAIL budget $t $*: $n non-MMA instructions per MMA, more than $max"; fail=1
-    fi
-  }
-  # mma.sync: measured 1.81 and 1.78 on both targets with ptxas 13.0 (docs/gemm.md); sm_90a's
-  # default is wgmma (docs/hopper.md), so its mma.sync path is asked for
-  budget sm_80 2.0
-  budget sm_80 2.0 trans_b=1
-  budget sm_90a 2.0 mma=mma_sync
-  budget sm_90a 2.0 mma=mma_sync trans_b=1
+. tests/sh/lib/budget.sh
+if budget_tools; then
+  # mma.sync: measured 1.81 and 1.78 on both targets with ptxas 13.0 (docs/gemm.md);
+  # sm_90a's default is wgmma (docs/hopper.md), so its mma.sync path is asked for
+  budget $R sm_80 2.0
+  budget $R sm_80 2.0 trans_b=1
+  budget $R sm_90a 2.0 mma=mma_sync
+  budget $R sm_90a 2.0 mma=mma_sync trans_b=1
   # wgmma: one HGMMA.64x128x16 does the work of 16 HMMA.16816; measured 37 and 38.5 per HGMMA
-  budget sm_90a 40
-  budget sm_90a 40 trans_b=1
+  budget $R sm_90a 40
+  budget $R sm_90a 40 trans_b=1
 fi
 exit $fail
