@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2154,SC2034  # $tmp and fail belong to the sourcing script
 # Sourced by tests/sh/*.sh (`. tests/sh/lib/budget.sh`, after $KILN, $tmp and fail are set): the
 # instruction budget of a kernel's MMA loop, a static count (`kiln inspect`: non-MMA SASS
 # instructions per MMA), never a time. It needs ptxas and nvdisasm (KILN_NVDISASM, or bench/.venv's
