@@ -268,7 +268,7 @@ def kiln_side(kiln, v, arch, reps, env, tmp):
     prof = json.loads(p.stdout.strip().splitlines()[-1])
     req = prof["smem_requests"] or 1
     res["wf_per_req"] = prof["smem_wavefronts"] / req
-    res["conflicts"] = prof["smem_wavefronts"] - prof["smem_requests"]
+    res["conflicts"] = prof["smem_conflicts"]  # wavefronts over the conflict-free ideal
     res["conflict_share"] = res["conflicts"] / (prof["smem_wavefronts"] or 1)
     return res
 

@@ -132,8 +132,10 @@ static int uniq(uint64_t *v, int n) {
 }
 
 /* Wavefronts of one phase: lanes [lo, hi) of off/bytes with the bit of mask set; the most distinct
- * 4-byte words any one of the 32 banks holds. */
-static uint64_t phase_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask, int lo, int hi) {
+ * 4-byte words any one of the 32 banks holds. *ideal gets what the phase would take without bank
+ * conflicts: its distinct words over 32 banks, rounded up (0 for a phase with no lane on). */
+static uint64_t phase_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask, int lo, int hi,
+                                 uint64_t *ideal) {
   uint64_t words[32 * 4 + 4];
   int n = 0;
   for (int l = lo; l < hi; l++)
@@ -141,6 +143,7 @@ static uint64_t phase_wavefronts(const uintptr_t *off, const uint16_t *bytes, ui
       for (uintptr_t wd = off[l] / 4; wd <= (off[l] + bytes[l] - 1) / 4 && n < 32 * 4 + 4; wd++)
         words[n++] = wd;
   n = uniq(words, n);
+  *ideal = ((uint64_t)n + 31) / 32;
   int per_bank[32] = {0};
   uint64_t most = 0;
   for (int i = 0; i < n; i++) {
@@ -150,13 +153,16 @@ static uint64_t phase_wavefronts(const uintptr_t *off, const uint16_t *bytes, ui
   return most;
 }
 
-uint64_t sim_prof_smem_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask) {
+uint64_t sim_prof_smem_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask,
+                                  uint64_t *ideal) {
+  *ideal = 0;
   int first = 0;
   while (first < 32 && !(mask >> first & 1)) first++;
   if (first == 32) return 0;
   int per = bytes[first] > 8 ? 8 : bytes[first] > 4 ? 16 : 32; /* lanes per phase */
-  uint64_t wf = 0;
-  for (int lo = 0; lo < 32; lo += per) wf += phase_wavefronts(off, bytes, mask, lo, lo + per);
+  uint64_t wf = 0, id;
+  for (int lo = 0; lo < 32; lo += per)
+    wf += phase_wavefronts(off, bytes, mask, lo, lo + per, &id), *ideal += id;
   return wf;
 }
 
@@ -186,9 +192,10 @@ static void finish(sim_worker *w, pending *e) {
   if (e->kind & SIM_ACC_SHARED) {
     uintptr_t off[32];
     for (int l = 0; l < 32; l++) off[l] = e->addr[l] - (uintptr_t)w->shared;
-    uint64_t wf = sim_prof_smem_wavefronts(off, e->bytes, e->mask);
+    uint64_t ideal, wf = sim_prof_smem_wavefronts(off, e->bytes, e->mask, &ideal);
     c->smem_requests++;
     c->smem_wavefronts += wf;
+    c->smem_ideal_wavefronts += ideal;
     if (e->kind & SIM_ACC_WRITE) c->smem_store_requests++, c->smem_store_wavefronts += wf;
     return;
   }
@@ -284,8 +291,11 @@ void sim_prof_ldmatrix(sim_worker *w, int num, const void *const *rows, const ch
   for (int l = 0; l < 32; l++) off[l] = (uintptr_t)rows[l] - (uintptr_t)w->shared, bytes[l] = 16;
   c->ldmatrix++;
   c->smem_requests++;
-  for (int j = 0; j < num; j++)
-    c->smem_wavefronts += phase_wavefronts(off, bytes, 0xffu << (8 * j), 8 * j, 8 * j + 8);
+  for (int j = 0; j < num; j++) {
+    uint64_t ideal;
+    c->smem_wavefronts += phase_wavefronts(off, bytes, 0xffu << (8 * j), 8 * j, 8 * j + 8, &ideal);
+    c->smem_ideal_wavefronts += ideal;
+  }
 }
 
 static int cmp_op(const void *a, const void *b) {
@@ -297,6 +307,7 @@ static void add(sim_counters *d, const sim_counters *s) {
   d->smem_wavefronts += s->smem_wavefronts;
   d->smem_store_requests += s->smem_store_requests;
   d->smem_store_wavefronts += s->smem_store_wavefronts;
+  d->smem_ideal_wavefronts += s->smem_ideal_wavefronts;
   d->gmem_requests += s->gmem_requests;
   d->gmem_sectors += s->gmem_sectors;
   d->gmem_bytes += s->gmem_bytes;

@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
   uint64_t smem_requests, smem_wavefronts; /* warp-level shared requests (ldmatrix included), wavefronts */
   uint64_t smem_store_requests, smem_store_wavefronts; /* the stores among them */
+  uint64_t smem_ideal_wavefronts;       /* the wavefronts the same requests take without bank conflicts */
   uint64_t gmem_requests, gmem_sectors; /* warp-level global requests, distinct 32-byte sectors */
   uint64_t gmem_bytes,
       gmem_unique_bytes; /* bytes the lanes asked for; distinct bytes (per op: first touches) */

@@ -20,8 +20,12 @@ void profile_split_site(const char *site, char *op, size_t opn, char *line, size
   snprintf(line, linen, "%.*s", (int)(site + n - 1 - open - 1), open + 1);
 }
 
-/* Wavefronts per request, scaled to compare without division ties going astray. */
+/* The order of the table's worst ops: bank conflicts (wavefronts over the ideal), then wavefronts per
+ * request, compared without division. */
 static int worse(const sim_prof_op *a, const sim_prof_op *b) {
+  uint64_t ca = a->c.smem_wavefronts - a->c.smem_ideal_wavefronts,
+           cb = b->c.smem_wavefronts - b->c.smem_ideal_wavefronts;
+  if (ca != cb) return ca > cb;
   /* a->w / a->r > b->w / b->r  <=>  a->w * b->r > b->w * a->r (requests > 0) */
   unsigned __int128 x = (unsigned __int128)a->c.smem_wavefronts * b->c.smem_requests,
                     y = (unsigned __int128)b->c.smem_wavefronts * a->c.smem_requests;
@@ -37,11 +41,11 @@ void profile_print_table(FILE *f, const char *label, const sim_profile *p) {
       "profile %s: smem %llu requests, %llu wavefronts (%llu conflicts); gmem %llu requests, %llu sectors, "
       "%llu B (%llu B unique); barriers %llu, mma %llu, ldmatrix %llu, cp.async %llu B, shuffles %llu\n",
       label, (unsigned long long)t->smem_requests, (unsigned long long)t->smem_wavefronts,
-      (unsigned long long)(t->smem_wavefronts - t->smem_requests), (unsigned long long)t->gmem_requests,
-      (unsigned long long)t->gmem_sectors, (unsigned long long)t->gmem_bytes,
-      (unsigned long long)t->gmem_unique_bytes, (unsigned long long)t->barriers, (unsigned long long)t->mma,
-      (unsigned long long)t->ldmatrix, (unsigned long long)t->cp_async_bytes,
-      (unsigned long long)t->shuffles);
+      (unsigned long long)(t->smem_wavefronts - t->smem_ideal_wavefronts),
+      (unsigned long long)t->gmem_requests, (unsigned long long)t->gmem_sectors,
+      (unsigned long long)t->gmem_bytes, (unsigned long long)t->gmem_unique_bytes,
+      (unsigned long long)t->barriers, (unsigned long long)t->mma, (unsigned long long)t->ldmatrix,
+      (unsigned long long)t->cp_async_bytes, (unsigned long long)t->shuffles);
   int top[5], ntop = 0;
   for (int i = 0; i < p->nops; i++) {
     if (!p->ops[i].c.smem_requests) continue;
@@ -69,7 +73,7 @@ void profile_print_table(FILE *f, const char *label, const sim_profile *p) {
     profile_split_site(p->ops[top[i]].site, op, sizeof op, line, sizeof line);
     fprintf(f, "  %-28s %-24s %10llu %11llu %10llu %8.2f\n", op, line, (unsigned long long)c->smem_requests,
             (unsigned long long)c->smem_wavefronts,
-            (unsigned long long)(c->smem_wavefronts - c->smem_requests),
+            (unsigned long long)(c->smem_wavefronts - c->smem_ideal_wavefronts),
             (double)c->smem_wavefronts / (double)c->smem_requests);
   }
 }
@@ -90,11 +94,13 @@ static void json_string(FILE *f, const char *s) {
 
 static void json_counters(FILE *f, const sim_counters *c) {
   fprintf(f,
-          "\"smem_requests\": %llu, \"smem_wavefronts\": %llu, \"smem_conflicts\": %llu, "
+          "\"smem_requests\": %llu, \"smem_wavefronts\": %llu, \"smem_ideal_wavefronts\": %llu, "
+          "\"smem_conflicts\": %llu, "
           "\"smem_store_requests\": %llu, \"smem_store_wavefronts\": %llu, \"gmem_requests\": %llu, "
           "\"gmem_sectors\": %llu, \"gmem_bytes\": %llu, ",
           (unsigned long long)c->smem_requests, (unsigned long long)c->smem_wavefronts,
-          (unsigned long long)(c->smem_wavefronts - c->smem_requests),
+          (unsigned long long)c->smem_ideal_wavefronts,
+          (unsigned long long)(c->smem_wavefronts - c->smem_ideal_wavefronts),
           (unsigned long long)c->smem_store_requests, (unsigned long long)c->smem_store_wavefronts,
           (unsigned long long)c->gmem_requests, (unsigned long long)c->gmem_sectors,
           (unsigned long long)c->gmem_bytes);

@@ -70,6 +70,10 @@ static void test_smem(const char *name, uint64_t wf) {
         "%s: store_shared %llu requests, %llu wavefronts", name, (unsigned long long)st->smem_requests,
         (unsigned long long)st->smem_wavefronts);
   CHECK(st->smem_store_requests == 32 && st->smem_store_wavefronts == 32 * wf);
+  /* 32 distinct words a request: one wavefront each without conflicts; the load's 4 are conflicts */
+  CHECK(st->smem_ideal_wavefronts == 32 && ld->smem_ideal_wavefronts == 32,
+        "%s: ideal wavefronts %llu (store), %llu (load)", name, (unsigned long long)st->smem_ideal_wavefronts,
+        (unsigned long long)ld->smem_ideal_wavefronts);
   CHECK(ld->smem_requests == 32 && ld->smem_wavefronts == 128 && ld->smem_store_requests == 0);
   CHECK(g->gmem_requests == 8 && g->gmem_sectors == 128 && g->gmem_bytes == 4096 && g->smem_requests == 0);
   CHECK(op(&p, "barrier")->barriers == 1);
@@ -139,6 +143,9 @@ static void test_ldm(const char *name, uint64_t a_wf) {
   CHECK(d->smem_store_requests == 0 && d->smem_store_wavefronts == 0);
   CHECK(d->smem_wavefronts == 2 * a_wf + 4, "%s: dot %llu wavefronts", name,
         (unsigned long long)d->smem_wavefronts);
+  /* without conflicts one wavefront per 8x8 matrix: 2 x 4 for A, 2 x 2 for B */
+  CHECK(d->smem_ideal_wavefronts == 12, "%s: dot %llu ideal wavefronts", name,
+        (unsigned long long)d->smem_ideal_wavefronts);
   CHECK(p.total.cp_async_bytes == 1536 && p.total.ldmatrix == 4 && p.total.mma == 2);
   char site[64];
   snprintf(site, sizeof site, "copy (%s.ir:14)", name);
@@ -258,12 +265,14 @@ static void test_sample(void) {
   free(x), free(y);
 }
 
-/* The wavefront model on hand-made requests: lane l at byte off(l) with `bytes` bytes. */
+/* The wavefront model on hand-made requests: lane l at byte off(l) with `bytes` bytes; `ideal` gets
+ * the request's wavefronts without bank conflicts. */
+static uint64_t ideal;
 static uint64_t wf(uint32_t mask, uint16_t bytes, uintptr_t (*off)(int)) {
   uintptr_t o[32];
   uint16_t b[32];
   for (int l = 0; l < 32; l++) o[l] = off(l), b[l] = bytes;
-  return sim_prof_smem_wavefronts(o, b, mask);
+  return sim_prof_smem_wavefronts(o, b, mask, &ideal);
 }
 static uintptr_t off_same(int l) { return (void)l, 64; }
 static uintptr_t off_4l(int l) { return 4 * (uintptr_t)l; }
@@ -273,19 +282,22 @@ static uintptr_t off_2words(int l) { return 8 * (uintptr_t)l; }
 static uintptr_t off_256l(int l) { return 256 * (uintptr_t)l; }
 static uintptr_t off_128l(int l) { return 128 * (uintptr_t)l; }
 
+/* Each case: wavefronts, then the ideal (distinct words over 32 banks, rounded up, per phase): a
+ * wide access without conflicts has as many wavefronts as its ideal (conflicts = the difference). */
 static void test_model(void) {
-  CHECK(wf(~0u, 4, off_same) == 1);   /* broadcast: one word */
-  CHECK(wf(~0u, 4, off_4l) == 1);     /* 32 words, 32 banks */
-  CHECK(wf(~0u, 4, off_2words) == 2); /* words 2l: lanes l and l + 16 share bank 2l % 32 */
-  CHECK(wf(~0u, 4, off_128l) == 32);  /* one bank, 32 words */
-  CHECK(wf(0x3u, 4, off_128l) == 2);  /* two lanes on */
-  CHECK(wf(0, 4, off_4l) == 0);       /* no lane on */
-  CHECK(wf(~0u, 2, off_4l) == 1);     /* 16-bit: 32 lanes, one phase */
-  CHECK(wf(~0u, 8, off_8l) == 2);     /* 64-bit: two half-warps of 128 bytes, one wavefront each */
-  CHECK(wf(0xffffu, 8, off_8l) == 1); /* the second half-warp off */
-  CHECK(wf(~0u, 8, off_256l) == 32);  /* words 64l, 64l + 1 in banks 0, 1: 16 per half-warp */
-  CHECK(wf(~0u, 16, off_16l) == 4);   /* 128-bit: four quarter-warps of 128 bytes */
-  CHECK(wf(~0u, 16, off_128l) == 32); /* 8 lanes per phase on banks 0..3: 8 words each, 4 phases */
+  CHECK(wf(~0u, 4, off_same) == 1 && ideal == 1);     /* broadcast: one word */
+  CHECK(wf(~0u, 4, off_4l) == 1 && ideal == 1);       /* 32 words, 32 banks */
+  CHECK(wf(~0u, 4, off_2words) == 2 && ideal == 1);   /* words 2l: lanes l and l + 16 share bank 2l % 32 */
+  CHECK(wf(~0u, 4, off_128l) == 32 && ideal == 1);    /* one bank, 32 words */
+  CHECK(wf(0x3u, 4, off_128l) == 2 && ideal == 1);    /* two lanes on */
+  CHECK(wf(0, 4, off_4l) == 0 && ideal == 0);         /* no lane on */
+  CHECK(wf(~0u, 2, off_4l) == 1 && ideal == 1);       /* 16-bit: 32 lanes, one phase */
+  CHECK(wf(~0u, 8, off_8l) == 2 && ideal == 2);       /* 64-bit: two half-warps of 128 bytes, one each */
+  CHECK(wf(0xffffu, 8, off_8l) == 1 && ideal == 1);   /* the second half-warp off */
+  CHECK(wf(~0u, 8, off_256l) == 32 && ideal == 2);    /* words 64l, 64l + 1 in banks 0, 1: 16 per half */
+  CHECK(wf(~0u, 16, off_16l) == 4 && ideal == 4);     /* 128-bit: four quarter-warps of 128 bytes */
+  CHECK(wf(~0u, 16, off_128l) == 32 && ideal == 4);   /* 8 lanes per phase on banks 0..3, 4 phases */
+  CHECK(wf(0x0101u, 16, off_16l) == 2 && ideal == 2); /* one lane in each of two quarter-warps */
 }
 
 /* The unique-byte bitmap of a buffer too large to map: the launch fails with one line. */
