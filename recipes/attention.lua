@@ -77,7 +77,10 @@ return kiln.recipe {
     layout.scale_arg(),
     q_sb, q_sh, q_ss, k_sb, k_sh, k_ss, v_sb, v_sh, v_ss, o_sb, o_sh, o_ss,
   },
-  grid = function(p) return kiln.cdiv(p.Sq, p.BLOCK_M), p.B * p.H end,
+  grid = function(p)
+    layout.check_shape(p)
+    return kiln.cdiv(p.Sq, p.BLOCK_M), p.B * p.H
+  end,
   reference = "attention",
   check = { criterion = "vs_lowp", factor = 2 }, -- FlashAttention's criterion (docs/attention.md)
   checks = {
@@ -113,6 +116,7 @@ return kiln.recipe {
   },
 
   body = function(k, p)
+    layout.check_shape(p)
     local a = k.args
     local BM, BN, D = p.BLOCK_M, p.BLOCK_N, p.D
     local DT = pow2_at_least(D)

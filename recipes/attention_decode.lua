@@ -58,6 +58,7 @@ return kiln.recipe {
     q_sb, q_sh, q_ss, k_sb, k_sh, k_ss, v_sb, v_sh, v_ss,
   },
   grid = function(p)
+    layout.check_shape(p)
     return p.SPLITS, p.Sq * kiln.cdiv(p.H // p.Hkv, p.BLOCK_M), p.B * p.Hkv
   end,
   reference = "attention_decode",
@@ -83,6 +84,7 @@ return kiln.recipe {
   },
 
   body = function(k, p)
+    layout.check_shape(p)
     local a = k.args
     local BM, BN, D = p.BLOCK_M, p.BLOCK_N, p.D
     local DT = pow2_at_least(D)

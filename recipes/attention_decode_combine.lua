@@ -46,7 +46,12 @@ return kiln.recipe {
     kiln.scalar("B", "i32"), kiln.scalar("H", "i32"), kiln.scalar("Sq", "i32"), kiln.scalar("SPLITS", "i32"),
     o_stride("o_sb", 1), o_stride("o_sh", 2), o_stride("o_ss", 3),
   },
-  grid = function(p) return p.Sq, p.B * p.H end,
+  grid = function(p)
+    if type(p.SPLITS) == "number" and (math.type(p.SPLITS) ~= "integer" or p.SPLITS < 1) then
+      error("SPLITS = " .. tostring(p.SPLITS) .. " must be at least 1 (the key splits to merge)", 2)
+    end
+    return p.Sq, p.B * p.H
+  end,
   reference = "attention_decode_combine",
   check = { criterion = "vs_lowp", factor = 2 }, -- FlashAttention's criterion (docs/attention.md)
   checks = {

@@ -64,7 +64,10 @@ return kiln.recipe {
     kiln.scalar("K", "i32"),
     kiln.scalar("Kw", "i32", function(p) return enc.words(p.K) end),
   },
-  grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N) end,
+  grid = function(p)
+    enc.check_k(p)
+    return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N)
+  end,
   reference = "bitgemm",
   checks = {
     { M = 1, N = 1, K = 1 },

@@ -40,7 +40,10 @@ return kiln.recipe {
     kiln.scalar("Kw", "i32", function(p) return enc.words(p.K) end),
     kiln.scalar("CW", "i32", chunk_words),
   },
-  grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N), p.split_k end,
+  grid = function(p)
+    enc.check_k(p)
+    return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N), p.split_k
+  end,
   reference = "bitgemm_splitk",
   checks = {
     { M = 1, N = 40, K = 2000, p = 3, q = 5 },

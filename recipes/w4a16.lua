@@ -17,7 +17,11 @@
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 
-local function per_word(bits) return 32 // bits end
+-- Codes per 32-bit word; bits is checked here too, as the tensor shapes use it before the body runs.
+local function per_word(bits)
+  enc.check_range("bits", bits, 2, 8, 3)
+  return 32 // bits
+end
 
 return kiln.recipe {
   name = "w4a16",

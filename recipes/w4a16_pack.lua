@@ -10,6 +10,7 @@ local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 
 local function kq(p)
+  enc.check_range("bits", p.bits, 2, 8) -- the shapes use it before the body runs
   local kb = p.BLOCK_KW * (32 // p.bits)
   return (p.K + kb - 1) // kb * p.BLOCK_KW
 end

@@ -88,12 +88,13 @@ static int64_t rule_eval(const char *e, const kl_launch_rule *R, const int64_t *
   return v;
 }
 
-/* 0 if R evaluated at sizes gives what the recipe's Lua gives for r->set (which holds those sizes). */
+/* 0 if R evaluated at sizes gives what the recipe's Lua gives for r->set (which holds those sizes); -1
+ * where they disagree, -2 where the recipe refuses those sizes (its grid or arguments raise). */
 static int rule_matches(kiln_recipe *r, const kl_launch_rule *R, const int64_t *sizes, char *why, size_t n) {
   int64_t g[3];
   kl_arg args[KL_MAXARGS];
   int na = kl_recipe_args(r->lua, &r->set, args, KL_MAXARGS, why, n), bad = 0;
-  if (na < 0 || kl_recipe_grid(r->lua, &r->set, g, why, n)) return -1;
+  if (na < 0 || kl_recipe_grid(r->lua, &r->set, g, why, n)) return -2; /* the recipe refused the sizes */
   for (int d = 0; d < 3; d++)
     if (rule_eval(R->grid[d], R, sizes, &bad) != g[d] || bad)
       return snprintf(why, n, "grid[%d] = '%s' gives another value than grid(p)", d, R->grid[d]), -1;
@@ -115,11 +116,12 @@ static int rule_matches(kiln_recipe *r, const kl_launch_rule *R, const int64_t *
   return 0;
 }
 
-/* Sets every size of R to 2x+3 in r->set and into sizes. */
-static int move_sizes(kiln_recipe *r, const kl_launch_rule *R, int64_t *sizes, char *err, size_t n) {
+/* Sets every size x of R to mul x + add in r->set and into sizes. */
+static int move_sizes(kiln_recipe *r, const kl_launch_rule *R, int64_t *sizes, int mul, int add, char *err,
+                      size_t n) {
   for (int i = 0; i < R->nsizes; i++) {
     char item[128];
-    sizes[i] = R->bucket[i] * 2 + 3;
+    sizes[i] = R->bucket[i] * mul + add;
     snprintf(item, sizeof item, "%s=%lld", R->sizes[i], (long long)sizes[i]);
     if (kl_settings_apply(r->lua, &r->set, item, err, n)) return -1;
   }
@@ -268,7 +270,12 @@ static kiln_status one_variant(writer *w, kiln_recipe *r, const kl_settings *bas
   if ((st = build_images(w, r, &vi)) != KILN_OK) return st;
   kl_settings keep = r->set;
   kiln_output moved;
-  if (move_sizes(r, R, at, why, sizeof why) || rule_matches(r, R, at, why, sizeof why))
+  /* The rule must hold at other sizes: every size moved to 2x+3 (off any power of two or tile
+   * multiple); only where the recipe refuses those sizes (one must divide another: attention's Hkv
+   * and H), to 3x, which keeps such relations. A rule that disagrees at 2x+3 is refused. */
+  int m = move_sizes(r, R, at, 2, 3, why, sizeof why) ? -1 : rule_matches(r, R, at, why, sizeof why);
+  if (m == -2) m = move_sizes(r, R, at, 3, 0, why, sizeof why) ? -1 : rule_matches(r, R, at, why, sizeof why);
+  if (m)
     return api_fail(w->s, KILN_ERR_INPUT, "%s: the launch rule holds only at the bucket's sizes: %s", r->path,
                     why);
   if ((st = compile_one(r, w->targets[0], KILN_EMIT_PTX, &moved)) != KILN_OK) return st;

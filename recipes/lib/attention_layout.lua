@@ -69,6 +69,19 @@ function M.stage_q(k, p, DT, BM, qv, row0, col0)
   return buffer, sq, q
 end
 
+-- The problem's shape, checked before a launch (the recipes' grid functions call it): query head h
+-- reads kv head h / (H / Hkv), so Hkv must divide H (else heads past the last group would read past
+-- K and V), and the head dim D must be at least 1. Sizes that are not numbers (a pack's launch rule
+-- evaluates the grid on symbolic sizes) are left to the launch.
+function M.check_shape(p)
+  local function whole(x) return math.type(x) == "integer" end
+  if type(p.H) == "number" and type(p.Hkv) == "number" and not (whole(p.H) and whole(p.Hkv) and p.Hkv >= 1 and p.H >= p.Hkv and p.H % p.Hkv == 0) then
+    error(string.format("H = %s must be a multiple of Hkv = %s (both at least 1: query head h reads kv head "
+      .. "h / (H / Hkv))", tostring(p.H), tostring(p.Hkv)), 2)
+  end
+  if not (whole(p.D) and p.D >= 1) then error("head dim D = " .. tostring(p.D) .. " must be at least 1", 2) end
+end
+
 -- The f32 scalar argument `scale`: parameter scale = "auto" gives 1/sqrt(D), else a positive number.
 -- Positive, because the recipes take the row maximum of the unscaled scores and scale it.
 function M.scale_arg()

@@ -36,6 +36,13 @@ function M.check_range(name, v, lo, hi, level)
   end
 end
 
+-- The GEMMs' reduction length, checked where a launch is planned (their grid functions): K = 0 would
+-- leave no plane words to read (the references refuse it too).
+function M.check_k(p)
+  if type(p.K) ~= "number" then return end -- symbolic (a pack's launch rule)
+  if math.type(p.K) ~= "integer" or p.K < 1 then error("K = " .. tostring(p.K) .. " must be at least 1", 2) end
+end
+
 -- Words of packed bits for K elements.
 function M.words(K) return (K + 31) // 32 end
 

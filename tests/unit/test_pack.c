@@ -579,6 +579,11 @@ static void test_refused_rules(void) {
       {"return kiln.cdiv(p.n, p.BLOCK)", "return kiln.cdiv(p.n, p.BLOCK) + (p.n == 196867 and 1 or 0)",
        "the launch rule holds only at the bucket's sizes"},
       {"k.view(k.args.x, { k.args.n })", "k.view(k.args.x, { p.n })", "compiles a problem size in"},
+      /* a recipe that refuses every size but the bucket's: neither 2x+3 nor 3x is taken */
+      {"return kiln.cdiv(p.n, p.BLOCK)",
+       "if type(p.n) == 'number' and p.n ~= 98432 then error('only 98432', 0) end return kiln.cdiv(p.n, "
+       "p.BLOCK)",
+       "only 98432"},
   };
   size_t n = 0;
   char *text = test_read_file("recipes/vector_add.lua", &n);
