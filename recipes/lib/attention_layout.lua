@@ -75,9 +75,11 @@ end
 -- evaluates the grid on symbolic sizes) are left to the launch.
 function M.check_shape(p)
   local function whole(x) return math.type(x) == "integer" end
-  if type(p.H) == "number" and type(p.Hkv) == "number" and not (whole(p.H) and whole(p.Hkv) and p.Hkv >= 1 and p.H >= p.Hkv and p.H % p.Hkv == 0) then
+  local H, Hkv = p.H, p.Hkv
+  local grouped = whole(H) and whole(Hkv) and Hkv >= 1 and H >= Hkv and H % Hkv == 0
+  if type(H) == "number" and type(Hkv) == "number" and not grouped then
     error(string.format("H = %s must be a multiple of Hkv = %s (both at least 1: query head h reads kv head "
-      .. "h / (H / Hkv))", tostring(p.H), tostring(p.Hkv)), 2)
+      .. "h / (H / Hkv))", tostring(H), tostring(Hkv)), 2)
   end
   if not (whole(p.D) and p.D >= 1) then error("head dim D = " .. tostring(p.D) .. " must be at least 1", 2) end
 end
