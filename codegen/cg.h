@@ -162,6 +162,9 @@ int cg_smem_swizzle_of(cg_lower *L, ir_val buf);
 LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx);
 /* 1 if buf is a wgmma operand stored in 128-byte panels when its rows are wider (see smem_swizzle.c). */
 int cg_smem_panels(cg_lower *L, ir_val buf);
+/* Bytes between the addresses of element (r, c) and (r + rows, c) of rank-2 buffer buf for every r
+ * and c where both are in the buffer, when that is one constant (the swizzle repeats); else -1. */
+int64_t cg_smem_row_step(cg_lower *L, ir_val buf, uint32_t rows);
 int cg_smem_wgmma_rows(cg_lower *L, ir_val buf); /* warps of a wgmma A buffer's row order; 0: none */
 
 /* ---- lower_reduce.c, lower_dot.c ---- */

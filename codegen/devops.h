@@ -32,6 +32,10 @@ typedef struct cg_ctx {
   int threads;      /* threads per block */
   int shared_bytes; /* dynamic shared memory per block (planned + scratch) */
   void *backend;    /* the device-op implementation's private state */
+  /* 1 while a copy whose threads move 4 or more chunks each is lowered (lower_memory.c): an
+   * all-or-nothing cp_async is then one instruction with a computed source size, not a copy and a
+   * zero fill (devops_nvptx_mma.c says why only there). */
+  int wide_copy;
   const char
       *site; /* the IR op being lowered, e.g. "load %5 (softmax.lua:12)": the simulator's reports name it */
 } cg_ctx;
@@ -89,6 +93,10 @@ struct cg_devops {
    * op; adds no block. The simulator counts loop iterations there, so that its watchdog can stop a
    * thread that never ends even when the loop makes no device op. */
   void (*loop_back)(cg_ctx *c);
+  /* Optional (NULL: ptr itself). The global pointer ptr, unchanged, as a value the optimizer cannot
+   * take apart: a loop-invariant per-thread pointer that must stay one register (LLVM's loop
+   * strength reduction would otherwise move its parts into the loop: lower_memory.c's copies). */
+  LLVMValueRef (*pin)(cg_ctx *c, LLVMValueRef ptr);
   /* Tensor-core ops (devops_mma.h: contracts, fragment layouts in docs/tensor-cores.md). The caller
    * checks the target first (cg_mma_check, cg_tc_check). */
   cg_mma_fn mma;

@@ -131,6 +131,20 @@ static LLVMValueRef asm_call(cg_ctx *c, LLVMTypeRef ret, const char *text, const
   return LLVMBuildCall2(c->b, ft, a, args, n, "");
 }
 
+/* A move that LLVM cannot see through; it reads no memory and may run anywhere, so that it still
+ * leaves loops (LICM) where its operand is invariant. */
+static LLVMValueRef nvptx_pin(cg_ctx *c, LLVMValueRef ptr) {
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(c->ctx);
+  LLVMValueRef x = LLVMBuildPtrToInt(c->b, ptr, i64, "");
+  x = asm_call(c, i64, "mov.b64 $0, $1;", "=l,l", &x, 1, 0);
+  static const char *const attrs[] = {"nounwind", "willreturn", "memory"};
+  for (unsigned i = 0; i < sizeof attrs / sizeof *attrs; i++) {
+    unsigned k = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+    LLVMAddCallSiteAttribute(x, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, k, 0));
+  }
+  return LLVMBuildIntToPtr(c->b, x, LLVMTypeOf(ptr), "pinned");
+}
+
 /* A masked access is one predicated PTX instruction (no branch), so that a tile's worth of them
  * stays one basic block. Loads clobber "memory" too: LLVM then keeps them in order with stores and
  * barriers (an asm statement without it counts as reading no memory at all). */
@@ -290,6 +304,7 @@ const cg_devops cg_devops_nvptx = {
     .math = nvptx_math,
     .load_vec = nvptx_load_vec,
     .store_vec = nvptx_store_vec,
+    .pin = nvptx_pin,
     .mma = cg_nvptx_mma,
     .ldmatrix = cg_nvptx_ldmatrix,
     .cp_async = cg_nvptx_cp_async,

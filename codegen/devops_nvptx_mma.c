@@ -81,15 +81,25 @@ void cg_nvptx_ldmatrix(cg_ctx *c, int num, int trans, LLVMValueRef saddr, LLVMVa
 void cg_nvptx_cp_async(cg_ctx *c, LLVMValueRef sdst, LLVMValueRef gsrc, int bytes, LLVMValueRef src_bytes) {
   assert(bytes == 4 || bytes == 8 || bytes == 16);
   if (src_bytes && LLVMTypeOf(src_bytes) == LLVMInt1TypeInContext(c->ctx)) {
-    /* all or nothing: two predicated copies, the second a zero fill (source size 0). ptxas makes
-     * them two predicated LDGSTS with no address arithmetic; a computed source size costs four or
-     * five instructions per copy. (PTX 7.5's ignore-src operand would be one; sm_80 emits PTX 7.1.) */
+    /* all or nothing. In a wide copy (c->wide_copy), the source size selp(p, bytes, 0) inside the
+     * asm, which ptxas makes one LDGSTS with p as its zero-fill predicate (outside the asm, LLVM
+     * splits the select of an `and` into nested selects, and each copy costs compares). Otherwise
+     * two predicated copies, the second a zero fill: two LDGSTS, but in the GEMM's 8-warp loop
+     * (2 chunks a thread) the one-instruction form made ptxas move pointer pairs and stop folding
+     * ldmatrix addresses (1.81 -> 2.00 non-MMA per MMA on sm_80). PTX 7.5's ignore-src operand
+     * would say the same; sm_80 emits PTX 7.1. */
     const char *cache = bytes == 16 ? "cg" : "ca";
     char text[256];
-    snprintf(
-        text, sizeof text,
-        "@$2 cp.async.%s.shared.global [$0], [$1], %d;\n\t@!$2 cp.async.%s.shared.global [$0], [$1], %d, 0;",
-        cache, bytes, cache, bytes);
+    if (c->wide_copy)
+      snprintf(
+          text, sizeof text,
+          "{\n\t.reg .b32 n;\n\tselp.b32 n, %d, 0, $2;\n\tcp.async.%s.shared.global [$0], [$1], %d, n;\n\t}",
+          bytes, cache, bytes);
+    else
+      snprintf(text, sizeof text,
+               "@$2 cp.async.%s.shared.global [$0], [$1], %d;\n\t@!$2 cp.async.%s.shared.global [$0], [$1], "
+               "%d, 0;",
+               cache, bytes, cache, bytes);
     LLVMTypeRef sp = LLVMPointerTypeInContext(c->ctx, 3), gp = LLVMPointerTypeInContext(c->ctx, 1);
     LLVMValueRef args[3] = {coerce(c, sdst, sp), coerce(c, gsrc, gp), src_bytes};
     LLVMTypeRef ps[3] = {sp, gp, LLVMInt1TypeInContext(c->ctx)};

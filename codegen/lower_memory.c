@@ -15,15 +15,23 @@
 
 #include "cg.h"
 
+/* A view is its pointer (moved to the base element when the op has a base), then its dims and
+ * strides as i64: 1 + 2R values, with or without a base. */
 void cg_lower_view(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
-  int r = ir_vtype(L->fn, o->res[0]).rank;
-  if (o->nopnd != (uint32_t)(1 + 2 * r))
-    cg_fail(L, op, "op 'view' of rank %d takes a pointer, %d dims and %d strides", r, r, r);
-  LLVMValueRef *out = cg_def(L, o->res[0], o->nopnd);
+  ir_type vt = ir_vtype(L->fn, o->res[0]);
+  uint32_t n = 1 + 2 * (uint32_t)vt.rank;
+  if (o->nopnd != n && o->nopnd != n + 1)
+    cg_fail(L, op, "op 'view' of rank %d takes a pointer, %d dims, %d strides and an optional base", vt.rank,
+            vt.rank, vt.rank);
+  LLVMValueRef *out = cg_def(L, o->res[0], n);
   out[0] = cg_get(L, o->opnd[0])->v[0];
-  for (uint32_t k = 1; k < o->nopnd; k++)
+  for (uint32_t k = 1; k < n; k++)
     out[k] = cg_convert(L, cg_get(L, o->opnd[k])->v[0], ir_vtype(L->fn, o->opnd[k]).elem, IR_I64);
+  if (o->nopnd == n + 1) {
+    LLVMValueRef base = cg_convert(L, cg_get(L, o->opnd[n])->v[0], ir_vtype(L->fn, o->opnd[n]).elem, IR_I64);
+    out[0] = LLVMBuildGEP2(L->c.b, cg_mem_type(L, vt.elem), out[0], &base, 1, "");
+  }
 }
 
 /* Addressing of a tile laid out as y at the view's offsets. The layout's fastest dim f (the last dim
@@ -367,6 +375,7 @@ typedef struct {
   int eb;         /* element bytes */
   cg_value *view; /* pointer, dims, strides (i64) */
   ir_val view_val, off_val[IR_MAXRANK];
+  ir_reg loop;                  /* the body of the innermost `for` around the copy, or 0 */
   LLVMValueRef off[IR_MAXRANK]; /* the copy's offsets, i64 */
   LLVMValueRef pred;            /* the copy's predicate, or NULL */
   LLVMValueRef pad;             /* what a masked element reads (plain path) */
@@ -415,8 +424,9 @@ static LLVMValueRef chunk_global(cg_lower *L, const copy_plan *p, const LLVMValu
   return LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), p->view->v[0], &addr, 1, "");
 }
 
-static LLVMValueRef chunk_shared(cg_lower *L, const copy_plan *p, const LLVMValueRef *idx) {
-  LLVMValueRef off = cg_smem_swizzle(L, p->buf, idx);
+/* The chunk's shared address: at byte offset off (i32) from the buffer, or NULL: where idx is. */
+static LLVMValueRef chunk_shared(cg_lower *L, const copy_plan *p, const LLVMValueRef *idx, LLVMValueRef off) {
+  if (!off) off = cg_smem_swizzle(L, p->buf, idx);
   return LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), p->sbase, &off, 1, "");
 }
 
@@ -433,7 +443,7 @@ static LLVMValueRef min_max_i64(cg_lower *L, LLVMValueRef x, int64_t lo, int64_t
  * thread-constant offset from the origin (invariant in an enclosing loop), one add and i32
  * compares, instead of its address and bounds rebuilt in 64 bits. */
 typedef struct {
-  LLVMValueRef origin;
+  LLVMValueRef origin, rel; /* rel: the origin's offset from the view's pointer, elements (i64) */
   LLVMValueRef lo[IR_MAXRANK], hi[IR_MAXRANK]; /* lo NULL: the offset is known >= 0 */
 } copy_origin;
 
@@ -506,14 +516,18 @@ static void copy_origin_init(cg_lower *L, const copy_plan *p, copy_origin *co) {
     co->lo[d] = nonneg ? NULL : bound_i32(L, 0, cg_i64(L, 0), p->off_val[d], p->off[d], 0);
     co->hi[d] = bound_i32(L, vo ? vo->opnd[1 + d] : 0, p->view->v[1 + d], p->off_val[d], p->off[d], nonneg);
   }
+  co->rel = addr;
   co->origin = LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), p->view->v[0], &addr, 1, "");
 }
 
 /* Chunk q as one cp.async of cb bytes (aligned: a chunk starting before column 0 lies wholly
  * before it). A chunk outside the view or the predicate copies 0 source bytes, which reads
- * nothing, so its address needs no clamping. */
+ * nothing, so its address needs no clamping. idx_of, toff_of, soff_of and gp_of, when given: its
+ * coordinates, offset from the copy's origin (elements, i64), shared offset (bytes, i32) and global
+ * address. */
 static void chunk_async(cg_lower *L, const copy_plan *p, const copy_origin *co, int cb, int whole,
-                        LLVMValueRef q, const LLVMValueRef *idx_of, LLVMValueRef toff_of) {
+                        LLVMValueRef q, const LLVMValueRef *idx_of, LLVMValueRef toff_of,
+                        LLVMValueRef soff_of, LLVMValueRef gp_of) {
   LLVMBuilderRef B = L->c.b;
   LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
   LLVMValueRef idx[IR_MAXRANK], ok = p->pred, toff = cg_i64(L, 0);
@@ -531,9 +545,9 @@ static void chunk_async(cg_lower *L, const copy_plan *p, const copy_origin *co, 
     if (co->lo[d]) ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSGE, idx[d], co->lo[d], ""));
     if (d < f || whole) ok = cg_and_pred(L, ok, LLVMBuildICmp(B, LLVMIntSLT, idx[d], co->hi[d], ""));
   }
-  LLVMValueRef gp = LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), co->origin, &toff, 1, "");
+  LLVMValueRef gp = gp_of ? gp_of : LLVMBuildGEP2(B, cg_mem_type(L, p->sm.elem), co->origin, &toff, 1, "");
   if (whole) { /* every chunk lies wholly inside the view's columns or wholly outside */
-    L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx), gp, cb,
+    L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx, soff_of), gp, cb,
                        ok ? ok : LLVMConstInt(LLVMInt1TypeInContext(L->c.ctx), 1, 0));
     return;
   }
@@ -542,7 +556,7 @@ static void chunk_async(cg_lower *L, const copy_plan *p, const copy_origin *co, 
   left = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, left, cg_i32(L, 0), ""), left, cg_i32(L, 0), "");
   LLVMValueRef bytes = LLVMBuildMul(B, left, cg_i32(L, p->eb), "");
   if (ok) bytes = LLVMBuildSelect(B, ok, bytes, cg_i32(L, 0), "");
-  L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx), gp, cb, bytes);
+  L->c.ops->cp_async(&L->c, chunk_shared(L, p, idx, soff_of), gp, cb, bytes);
 }
 
 /* Chunk q of cb bytes on the plain path: each element a masked global load (pad outside the view)
@@ -552,7 +566,7 @@ static void chunk_plain(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q)
   LLVMValueRef idx[IR_MAXRANK], ok, col;
   LLVMTypeRef ety = cg_mem_type(L, p->sm.elem), i8 = LLVMInt8TypeInContext(L->c.ctx);
   chunk_coords(L, p, cb, q, idx);
-  LLVMValueRef gp = chunk_global(L, p, idx, &ok, &col), sp = chunk_shared(L, p, idx);
+  LLVMValueRef gp = chunk_global(L, p, idx, &ok, &col), sp = chunk_shared(L, p, idx, NULL);
   LLVMValueRef stride = p->view->v[2 * p->sm.rank], dim = p->view->v[p->sm.rank];
   for (int e = 0; e < cb / p->eb; e++) {
     LLVMValueRef g = LLVMBuildAdd(B, col, cg_i64(L, e), "");
@@ -569,7 +583,7 @@ static void chunk(cg_lower *L, const copy_plan *p, int cb, int async, LLVMValueR
   if (async) {
     copy_origin co;
     copy_origin_init(L, p, &co);
-    chunk_async(L, p, &co, cb, 0, q, NULL, NULL);
+    chunk_async(L, p, &co, cb, 0, q, NULL, NULL, NULL, NULL);
   } else {
     chunk_plain(L, p, cb, q);
   }
@@ -595,6 +609,37 @@ static void end_if(cg_lower *L, LLVMBasicBlockRef join) {
   LLVMPositionBuilderAtEnd(L->c.b, join);
 }
 
+/* 1 if value v is defined in region r or a region nested in it. */
+static int defined_in(ir_func *fn, ir_val v, ir_reg r) {
+  ir_value *x = ir_v(fn, v);
+  ir_reg at = x->def ? ir_o(fn, x->def)->parent : x->arg_of;
+  while (at && at != r) {
+    ir_opid up = ir_r(fn, at)->parent_op;
+    at = up ? ir_o(fn, up)->parent : 0;
+  }
+  return at == r;
+}
+
+/* 1 if the copy is in a loop and its view and column offset are defined outside it: each iteration
+ * moves the copy down the view's rows (or not at all). */
+static int rows_only_loop(cg_lower *L, const copy_plan *p) {
+  return p->loop && !defined_in(L->fn, p->view_val, p->loop) &&
+         !defined_in(L->fn, p->off_val[p->sm.rank - 1], p->loop);
+}
+
+/* The body of the innermost `for` around op, or 0. */
+static ir_reg loop_body_of(ir_func *fn, ir_opid op) {
+  for (ir_reg r = ir_o(fn, op)->parent; r;) {
+    ir_opid up = ir_r(fn, r)->parent_op;
+    if (!up) return 0;
+    if (ir_o(fn, up)->code == IR_OP_FOR) return r;
+    r = ir_o(fn, up)->parent;
+  }
+  return 0;
+}
+
+enum { WIDE_CHUNKS = 4 }; /* chunks a thread moves in a wide copy (chunks_unrolled) */
+
 /* The thread's chunks of cb bytes, unrolled (chunk q = tid + j T); whole: async chunks lie wholly
  * inside the view's columns or wholly outside. */
 static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async, int whole) {
@@ -605,16 +650,28 @@ static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async, 
   if (n < T) begin_if(L, LLVMBuildICmp(L->c.b, LLVMIntULT, L->tid, cg_i32(L, n), ""), &join);
   /* Threads covering whole rows (rank 2): chunk j of a thread is its chunk 0 moved down j * T / cpr
    * rows, so its coordinates and its offset from the copy's origin are chunk 0's plus a constant (and
-   * a uniform product), not a fresh 64-bit offset per chunk held across an enclosing loop. */
+   * a uniform product), not a fresh 64-bit offset per chunk held across an enclosing loop.
+   * A wide copy (WIDE_CHUNKS or more chunks a thread) goes further: where the swizzle repeats every
+   * j * T / cpr rows, a chunk's shared offset is chunk 0's plus a constant (an immediate in the
+   * cp.async, not a register per chunk); an all-or-nothing chunk is one LDGSTS (cg_ctx.wide_copy);
+   * and in a loop that moves the copy's rows only (rows_only_loop), each chunk's pointer at the
+   * loop's first origin is pinned (devops pin) and the origin's move added to it: left to itself,
+   * LLVM's strength reduction steps a pointer per chunk and adds the thread's column to each in
+   * every iteration (a 64-bit multiply-add and two moves per chunk on sm_80). With fewer chunks
+   * there is less to save and ptxas's register targets decide: w4a16 (2 chunks) spilled 16 bytes
+   * at 72 registers on sm_90a, the GEMM's 8-warp loop (2 chunks) lost its ldmatrix folds. */
   uint32_t cpr = p->sm.shape[p->sm.rank - 1] * (uint32_t)p->eb / (uint32_t)cb;
   uint32_t drow = async && p->sm.rank == 2 && !p->col_major && T % cpr == 0 ? T / cpr : 0;
-  LLVMValueRef idx0[IR_MAXRANK], toff0 = NULL;
+  LLVMValueRef idx0[IR_MAXRANK], toff0 = NULL, soff0 = NULL;
+  int wide = drow && n >= WIDE_CHUNKS * T, pin = wide && L->c.ops->pin && rows_only_loop(L, p);
+  L->c.wide_copy = wide;
   LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
   if (drow) {
     chunk_coords(L, p, cb, L->tid, idx0);
     toff0 =
         LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, LLVMBuildZExt(L->c.b, idx0[0], i64, ""), p->view->v[3], ""),
                      LLVMBuildMul(L->c.b, LLVMBuildZExt(L->c.b, idx0[1], i64, ""), p->view->v[4], ""), "");
+    soff0 = cg_smem_swizzle(L, p->buf, idx0);
   }
   for (uint32_t j = 0; j * T < n; j++) {
     LLVMValueRef q = LLVMBuildAdd(L->c.b, L->tid, cg_i32(L, j * T), "");
@@ -622,13 +679,23 @@ static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async, 
       LLVMValueRef idx[2] = {LLVMBuildAdd(L->c.b, idx0[0], cg_i32(L, j * drow), ""), idx0[1]};
       LLVMValueRef toff =
           LLVMBuildAdd(L->c.b, toff0, LLVMBuildMul(L->c.b, cg_i64(L, j * drow), p->view->v[3], ""), "");
-      chunk_async(L, p, &co, cb, whole, q, idx, toff);
+      int64_t step = cg_smem_row_step(L, p->buf, j * drow);
+      LLVMValueRef soff =
+          step < 0 || !wide ? NULL : LLVMBuildNUWAdd(L->c.b, soff0, cg_i32(L, (uint32_t)step), "");
+      LLVMValueRef gp = NULL;
+      if (pin) {
+        LLVMTypeRef ety = cg_mem_type(L, p->sm.elem);
+        gp = L->c.ops->pin(&L->c, LLVMBuildGEP2(L->c.b, ety, p->view->v[0], &toff, 1, ""));
+        gp = LLVMBuildGEP2(L->c.b, ety, gp, &co.rel, 1, "");
+      }
+      chunk_async(L, p, &co, cb, whole, q, idx, toff, soff, gp);
     } else if (async) {
-      chunk_async(L, p, &co, cb, whole, q, NULL, NULL);
+      chunk_async(L, p, &co, cb, whole, q, NULL, NULL, NULL, NULL);
     } else {
       chunk(L, p, cb, async, q);
     }
   }
+  L->c.wide_copy = 0;
   if (join) end_if(L, join);
 }
 
@@ -753,6 +820,7 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
   p.eb = ir_elem_bytes(p.sm.elem);
   p.view = cg_get(L, o->opnd[0]);
   p.view_val = o->opnd[0];
+  p.loop = loop_body_of(L->fn, op);
   for (int d = 0; d < R; d++) {
     p.off_val[d] = o->opnd[1 + d];
     p.off[d] = offset_i64(L, o->opnd[1 + d], 0);

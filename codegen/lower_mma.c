@@ -157,19 +157,42 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
     mj = LLVMBuildAdd(B, mj, i, "");
   LLVMValueRef regs[4], two[2];
   uint32_t e2[2];
-  /* unswizzled: one lane pointer plus a constant per instruction */
+  /* unswizzled: one lane pointer plus a constant per instruction; swizzled: one per column
+   * offset, plus a constant for rows further down where the swizzle repeats (cg_smem_row_step) */
   uint32_t stride = s->buf ? ir_vtype(L->fn, s->buf).shape[1] : s->stride;
   LLVMValueRef lp = s->buf && cg_smem_swizzle_of(L, s->buf) ? NULL : operand_at(L, s, e, mj, kk);
+  enum { NCOL = 64 };
+  struct {
+    uint32_t col, row;
+    LLVMValueRef p;
+  } seen[NCOL];
+  int nseen = 0;
   for (uint32_t g0 = 0; g0 < ng; g0 += 1u << gb)
     for (uint32_t kt0 = k0; kt0 < k1; kt0 += 1u << kb) {
       uint32_t gm = g0 * 8 * y->wpc[md], gk = kt0 * 8;
-      LLVMValueRef p;
+      uint32_t col = s->rows_k ? gm : gk, row = s->rows_k ? gk : gm;
+      LLVMValueRef p = NULL;
       if (lp) {
         LLVMValueRef c = cg_i32(L, s->rows_k ? gk * stride + gm : gm * stride + gk);
         p = LLVMBuildGEP2(B, cg_mem_type(L, e), lp, &c, 1, "");
       } else {
-        p = operand_at(L, s, e, LLVMBuildAdd(B, mj, cg_i32(L, gm), ""),
-                       LLVMBuildAdd(B, kk, cg_i32(L, gk), ""));
+        for (int q = 0; q < nseen && !p; q++) {
+          int64_t step =
+              seen[q].col == col && row >= seen[q].row ? cg_smem_row_step(L, s->buf, row - seen[q].row) : -1;
+          if (step >= 0) {
+            LLVMValueRef c = cg_i32(L, (uint32_t)step);
+            p = LLVMBuildGEP2(B, LLVMInt8TypeInContext(L->c.ctx), seen[q].p, &c, 1, "");
+          }
+        }
+        if (!p) {
+          p = operand_at(L, s, e, LLVMBuildAdd(B, mj, cg_i32(L, gm), ""),
+                         LLVMBuildAdd(B, kk, cg_i32(L, gk), ""));
+          if (nseen < NCOL) {
+            seen[nseen].col = col;
+            seen[nseen].row = row;
+            seen[nseen++].p = p;
+          }
+        }
       }
       L->c.ops->ldmatrix(&L->c, num, s->rows_k, p, regs);
       for (int r = 0; r < num; r++) {

@@ -86,6 +86,17 @@ int cg_smem_panels(cg_lower *L, ir_val buf) {
   return op && ir_attr_i(ir_o(L->fn, op)->attrs, "wgmma", 0);
 }
 
+/* The map below moves row r + k to row r's place plus k rows when the row order is not permuted
+ * (no wgmma_rows) and k is a multiple of the swizzle's period, G * N rows (every row when N = 0). */
+int64_t cg_smem_row_step(cg_lower *L, ir_val buf, uint32_t rows) {
+  ir_type t = ir_vtype(L->fn, buf);
+  if (t.rank != 2 || cg_smem_wgmma_rows(L, buf)) return -1;
+  uint32_t row_bytes = t.shape[1] * (uint32_t)ir_elem_bytes(t.elem), n = (uint32_t)cg_smem_swizzle_of(L, buf);
+  if (row_bytes > 128 && cg_smem_panels(L, buf)) row_bytes = 128;
+  uint32_t period = n ? (row_bytes >= 128 ? 1 : 128 / row_bytes) * n : 1;
+  return rows % period ? -1 : (int64_t)rows * row_bytes;
+}
+
 LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx) {
   LLVMBuilderRef B = L->c.b;
   ir_type t = ir_vtype(L->fn, buf);

@@ -330,16 +330,17 @@ static void check_view(verifier *V, ir_opid op) {
   ir_op *o = O(V, op);
   ir_type r = rtype(V, op, 0);
   if (r.kind != IR_TVIEW) fail(V, op, "result 0 has type %s; expected a view", ts(V, r));
-  if (o->nopnd != 1 + 2u * r.rank)
-    fail(V, op, "a view of rank %d needs %d operands (pointer, %d dims, %d strides), got %u", r.rank,
-         1 + 2 * r.rank, r.rank, r.rank, o->nopnd);
+  if (o->nopnd != 1 + 2u * r.rank && o->nopnd != 2 + 2u * r.rank)
+    fail(V, op,
+         "a view of rank %d needs %d or %d operands (pointer, %d dims, %d strides, optional base), got %u",
+         r.rank, 1 + 2 * r.rank, 2 + 2 * r.rank, r.rank, r.rank, o->nopnd);
   ir_type p = otype(V, op, 0);
   if (p.kind != IR_TPTR || p.elem != r.elem)
     fail(V, op, "operand 0 has type %s; expected ptr<%s>", ts(V, p), ir_elem_name(r.elem));
   for (uint32_t i = 1; i < o->nopnd; i++) {
     ir_type t = otype(V, op, i);
     if (t.kind != IR_TSCALAR || (t.elem != IR_I32 && t.elem != IR_I64))
-      fail(V, op, "operand %u has type %s; dims and strides are i32 or i64 scalars", i, ts(V, t));
+      fail(V, op, "operand %u has type %s; dims, strides and the base are i32 or i64 scalars", i, ts(V, t));
   }
 }
 

@@ -18,12 +18,12 @@
 -- finite lowest value so that exp2(s - m) is exp2(-inf) = 0, never exp2(-inf + inf).
 --
 -- Memory: every tensor is addressed through element strides passed as scalar arguments (batch,
--- head and sequence strides; the head dim must be contiguous, as in FlashAttention). Views have no
--- base offset, so the offset of one (batch, head) slice travels as the column offset of a
--- [rows, base + D] view with column stride 1: the rows stay bounded by the sequence length and the
--- columns by D. Q, K and V tiles are copied as stored into swizzled shared buffers (cp.async where
--- the target has it; `stages` keeps the next key tiles in flight) and read with ldmatrix: Q once
--- into registers (D > 128: in every tile), K as its transpose. Both products split the warps along the query rows only
+-- head and sequence strides; the head dim must be contiguous, as in FlashAttention). Each view is
+-- one (batch, head) slice [rows, D] (k.view's base: the slice's first element), so that the rows
+-- are bounded by the sequence length and the columns by D, a constant. Q, K and V tiles are
+-- copied as stored into swizzled shared buffers (cp.async where the target has it; `stages` keeps
+-- the next key tiles in flight) and read with ldmatrix: Q once into registers (D > 128: in every
+-- tile), K as its transpose. Both products split the warps along the query rows only
 -- (k.dot's warps = "rows"), so that row maxima and sums stay in a warp and P goes from the scores'
 -- registers straight to the second product: two barriers per key tile. Problem
 -- parameters `layout` (bhsd or bshd) and `spad` (extra elements at the end of each row of Q, K, V)
@@ -134,10 +134,10 @@ return kiln.recipe {
     local k_base = b * a.k_sb + hk * a.k_sh
     local v_base = b * a.v_sb + hk * a.v_sh
     local o_base = b * a.o_sb + h * a.o_sh
-    local qv = k.view(a.q, { a.Sq, q_base + D }, { a.q_ss, 1 })
-    local kv = k.view(a.k, { a.Sk, k_base + D }, { a.k_ss, 1 })
-    local vv = k.view(a.v, { a.Sk, v_base + D }, { a.v_ss, 1 })
-    local ov = k.view(a.o, { a.Sq, o_base + D }, { a.o_ss, 1 })
+    local qv = k.view(a.q, { a.Sq, D }, { a.q_ss, 1 }, q_base)
+    local kv = k.view(a.k, { a.Sk, D }, { a.k_ss, 1 }, k_base)
+    local vv = k.view(a.v, { a.Sk, D }, { a.v_ss, 1 }, v_base)
+    local ov = k.view(a.o, { a.Sq, D }, { a.o_ss, 1 }, o_base)
 
     local qk_scale = a.scale * LOG2E
     local diag = a.Sk - a.Sq -- query i sees keys j <= i + diag
@@ -146,7 +146,7 @@ return kiln.recipe {
     -- the loops (or from sq in each tile for D > 128); K transposed (ldmatrix without .trans), V as
     -- it is (with .trans). Each loop has its own K and V buffers so that it can be pipelined
     -- (`stages`); the two loops run one after the other and share the memory.
-    local buffer, sq, q = layout.stage_q(k, p, DT, BM, qv, m0, q_base)
+    local buffer, sq, q = layout.stage_q(k, p, DT, BM, qv, m0)
 
     -- Where every warp gets 16 rows or more, the warps split the query rows only (FlashAttention-2's
     -- order): row maxima and sums stay in each warp, and P goes from the scores' registers to the
@@ -155,8 +155,8 @@ return kiln.recipe {
 
     -- One key tile: scores in the exp2 domain, masked when asked, then the online softmax update.
     local function step(n0, m, l, acc, sk, sv, masked)
-      k.copy(kv, { n0, k_base }, sk)
-      k.copy(vv, { n0, v_base }, sv)
+      k.copy(kv, { n0, 0 }, sk)
+      k.copy(vv, { n0, 0 }, sv)
       k.barrier()
       local kt = k.load_shared(sk, { trans = true })
       local s = k.dot(q or k.load_shared(sq), kt, k.full({ BM, BN }, 0, "f32"), rows_only)
@@ -172,7 +172,7 @@ return kiln.recipe {
       local pr = k.exp2(k.fma(s, qk_scale, -m_new))
       local o = k.dot(k.cast(pr, pv_type), k.cast(k.load_shared(sv), pv_type), acc * alpha, rows_only)
       k.barrier()
-      return m_new, l * alpha + pr:sum(1), o
+      return m_new, k.fma(l, alpha, pr:sum(1)), o
     end
 
     -- Key tiles [0, full) are seen whole by every row of the block; [full, hi) need the mask.
@@ -198,11 +198,11 @@ return kiln.recipe {
     -- Normalise; a row that saw no key has l = 0 and acc = 0: it gets 0, not 0/0.
     local seen = l:gt(0)
     local inv_l = k.where(seen, 1.0 / k.where(seen, l, 1.0), 0.0)
-    k.store(ov, { m0, o_base }, k.cast(acc * inv_l, p.dtype))
+    k.store(ov, { m0, 0 }, k.cast(acc * inv_l, p.dtype))
     if p.lse then
       local lse_base = bh * a.Sq -- LSE is [B, H, Sq], contiguous
-      local lv = k.view(a.lse, { a.Sq, lse_base + 1 }, { 1, 1 })
-      k.store(lv, { m0, lse_base }, k.where(seen, (m + k.log2(l)) * LN2, -math.huge))
+      local lv = k.view(a.lse, { a.Sq, 1 }, { 1, 1 }, lse_base)
+      k.store(lv, { m0, 0 }, k.where(seen, (m + k.log2(l)) * LN2, -math.huge))
     end
   end,
 }

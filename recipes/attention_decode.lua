@@ -103,14 +103,14 @@ return kiln.recipe {
     local k_base = b * a.k_sb + hk * a.k_sh
     local v_base = b * a.v_sb + hk * a.v_sh
     -- rows: the G query heads of kv head hk, h0 the first of this program
-    local qv = k.view(a.q, { G, q_base + D }, { a.q_sh, 1 })
-    local kv = k.view(a.k, { a.Sk, k_base + D }, { a.k_ss, 1 })
-    local vv = k.view(a.v, { a.Sk, v_base + D }, { a.v_ss, 1 })
+    local qv = k.view(a.q, { G, D }, { a.q_sh, 1 }, q_base)
+    local kv = k.view(a.k, { a.Sk, D }, { a.k_ss, 1 }, k_base)
+    local vv = k.view(a.v, { a.Sk, D }, { a.v_ss, 1 }, v_base)
     local qk_scale = a.scale * LOG2E
 
     -- Q, K and V through XOR-swizzled buffers read with ldmatrix, as in recipes/attention.lua
     -- (layout.stage_q): Q once, K transposed, V as it is.
-    local buffer, sq, q = layout.stage_q(k, p, DT, BM, qv, h0, q_base)
+    local buffer, sq, q = layout.stage_q(k, p, DT, BM, qv, h0)
     local rows_only = BM >= 16 * p.warps and { warps = "rows" } or nil
 
     -- This program's keys: [lo, kend); every row has the same bound.
@@ -120,8 +120,8 @@ return kiln.recipe {
     local full = lo + (k.maximum(kend - lo, 0) / BN) * BN
 
     local function step(n0, m, l, acc, sk, sv, masked)
-      k.copy(kv, { n0, k_base }, sk)
-      k.copy(vv, { n0, v_base }, sv)
+      k.copy(kv, { n0, 0 }, sk)
+      k.copy(vv, { n0, 0 }, sv)
       k.barrier()
       local kt = k.load_shared(sk, { trans = true })
       local s = k.dot(q or k.load_shared(sq), kt, k.full({ BM, BN }, 0, "f32"), rows_only)
@@ -132,7 +132,7 @@ return kiln.recipe {
       local pr = k.exp2(k.fma(s, qk_scale, -m_new))
       local o = k.dot(k.cast(pr, pv_type), k.cast(k.load_shared(sv), pv_type), acc * alpha, rows_only)
       k.barrier()
-      return m_new, l * alpha + pr:sum(1), o
+      return m_new, k.fma(l, alpha, pr:sum(1)), o
     end
 
     local m = k.full({ BM, BN }, LOWEST, "f32"):max(1)
@@ -154,9 +154,9 @@ return kiln.recipe {
     -- and a product would put that off by 2 units in the last place.
     local seen = l:gt(0)
     local part = ((b * a.H + hk * G) * p.SPLITS + split) * a.Sq + i
-    local ov = k.view(a.o_part, { G, part * D + D }, { p.SPLITS * a.Sq * D, 1 })
-    k.store(ov, { h0, part * D }, k.where(seen, acc / k.where(seen, l, 1.0), 0.0))
-    local lv = k.view(a.lse_part, { G, part + 1 }, { p.SPLITS * a.Sq, 1 })
-    k.store(lv, { h0, part }, k.where(seen, (m + k.log2(l)) * LN2, -math.huge))
+    local ov = k.view(a.o_part, { G, D }, { p.SPLITS * a.Sq * D, 1 }, part * D)
+    k.store(ov, { h0, 0 }, k.where(seen, acc / k.where(seen, l, 1.0), 0.0))
+    local lv = k.view(a.lse_part, { G, 1 }, { p.SPLITS * a.Sq, 1 }, part)
+    k.store(lv, { h0, 0 }, k.where(seen, (m + k.log2(l)) * LN2, -math.huge))
   end,
 }

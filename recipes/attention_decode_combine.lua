@@ -71,27 +71,27 @@ return kiln.recipe {
 
     -- Split s of this row: lse_part at row_lse + s * Sq, o_part at (row_lse + s * Sq) * D.
     local row_lse = bh * a.SPLITS * a.Sq + i
-    local lv = k.view(a.lse_part, { a.SPLITS, row_lse + 1 }, { a.Sq, 1 })
-    local ov = k.view(a.o_part, { a.SPLITS, row_lse * D + D }, { a.Sq * D, 1 })
+    local lv = k.view(a.lse_part, { a.SPLITS, 1 }, { a.Sq, 1 }, row_lse)
+    local ov = k.view(a.o_part, { a.SPLITS, D }, { a.Sq * D, 1 }, row_lse * D)
 
     local m0 = k.full({ BS, 1 }, LOWEST, "f32"):max(0)
     local l0 = k.full({ BS, 1 }, 0, "f32"):sum(0)
     local acc0 = k.full({ BS, DT }, 0, "f32"):sum(0)
     local m, l, acc = k.range(0, a.SPLITS, BS, { m0, l0, acc0 }, function(s, m, l, acc)
-      local lse = k.load(lv, { s, row_lse }, { BS, 1 }, { pad = -math.huge }) * LOG2E
+      local lse = k.load(lv, { s, 0 }, { BS, 1 }, { pad = -math.huge }) * LOG2E
       local m_new = k.maximum(m, lse:max(0))
       local alpha = k.exp2(m - m_new)
       local w = k.exp2(lse - m_new) -- 0 for a split that saw nothing, and for the padding
-      local o = k.load(ov, { s, row_lse * D }, { BS, DT })
+      local o = k.load(ov, { s, 0 }, { BS, DT })
       return m_new, l * alpha + w:sum(0), acc * alpha + (o * w):sum(0)
     end)
 
     local seen = l:gt(0)
     local inv_l = k.where(seen, 1.0 / k.where(seen, l, 1.0), 0.0)
     local o_base = b * a.o_sb + h * a.o_sh
-    k.store(k.view(a.o, { a.Sq, o_base + D }, { a.o_ss, 1 }), { i, o_base }, k.cast(acc * inv_l, p.dtype))
+    k.store(k.view(a.o, { a.Sq, D }, { a.o_ss, 1 }, o_base), { i, 0 }, k.cast(acc * inv_l, p.dtype))
     local lse_base = bh * a.Sq
-    k.store(k.view(a.lse, { a.Sq, lse_base + 1 }, { 1, 1 }), { i, lse_base },
+    k.store(k.view(a.lse, { a.Sq, 1 }, { 1, 1 }, lse_base), { i, 0 },
       k.where(seen, (m + k.log2(l)) * LN2, -math.huge))
   end,
 }

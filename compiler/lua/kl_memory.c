@@ -104,9 +104,10 @@ static void row_major(lua_State *L, const ir_val *dims, int rank, ir_val *stride
   }
 }
 
-/* k.view(ptr, {dims...}[, {strides...}]) */
+/* k.view(ptr, {dims...}[, {strides...}[, base]]): base counts elements from ptr to the view's
+ * element 0 (a slice of a larger tensor), so that offsets and masks stay relative to the slice. */
 static int f_view(lua_State *L) {
-  ir_val opnd[1 + 2 * IR_MAXRANK];
+  ir_val opnd[2 + 2 * IR_MAXRANK];
   ir_type p = check_kind(L, 1, &opnd[0], IR_TPTR, "k.view");
   int rank = list_len(L, 2, "k.view", "dims");
   if (rank < 1 || rank > IR_MAXRANK) luaL_error(L, "k.view: a view has 1 to 3 dims, got %d", rank);
@@ -126,7 +127,9 @@ static int f_view(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  kl_push(L, kl_op1(L, IR_OP_VIEW, opnd, 1 + 2 * rank, ir_t_view((ir_elem)p.elem, rank)));
+  int n = 1 + 2 * rank;
+  if (!lua_isnoneornil(L, 4)) opnd[n++] = kl_index(L, 4, IR_I32, "k.view: the base");
+  kl_push(L, kl_op1(L, IR_OP_VIEW, opnd, n, ir_t_view((ir_elem)p.elem, rank)));
   return 1;
 }
 

@@ -52,16 +52,16 @@ end
 
 -- Q, K and V tiles are copied as stored (rows of DT elements: cp.async chunks where the target has
 -- them) into XOR-swizzled buffers and read with ldmatrix. Returns the buffer maker (rows -> a
--- [rows, DT] buffer), Q's buffer sq with the tile at (row0, col0) of qv copied in, and Q's fragments
+-- [rows, DT] buffer), Q's buffer sq with the rows from row0 of qv copied in, and Q's fragments
 -- loaded once (q) - except for DT > 128 on sm_80 and newer (96 KB of shared memory or more): there
 -- they would spill next to the accumulator, q is nil and each tile reads them from sq (ldmatrix).
 -- Where q is loaded, a barrier follows, so that sq's bytes can go to the K and V buffers.
-function M.stage_q(k, p, DT, BM, qv, row0, col0)
+function M.stage_q(k, p, DT, BM, qv, row0)
   local function buffer(rows)
     return k.alloc_shared(p.dtype, { rows, DT }, { swizzle = M.swizzle(DT, p.dtype) })
   end
   local sq = buffer(BM)
-  k.copy(qv, { row0, col0 }, sq)
+  k.copy(qv, { row0, 0 }, sq)
   k.barrier()
   local q_in_smem = DT > 128 and (k.target == nil or k.target.sm >= 80)
   local q = not q_in_smem and k.load_shared(sq) or nil

@@ -118,13 +118,14 @@ fi
 # 5. non-MMA instructions per MMA in the MMA loop: at most the budget (a count, never a time)
 . tests/sh/lib/budget.sh
 if budget_tools; then
-  # mma.sync: measured 1.81 and 1.78 on both targets with ptxas 13.0 (docs/gemm.md);
+  # mma.sync: measured with ptxas 13.0 (docs/gemm.md) 1.81 and 1.78 (trans_b) on sm_80, 1.84 and
+  # 1.78 on sm_90a;
   # sm_90a's default is wgmma (docs/hopper.md), so its mma.sync path is asked for
   budget $R sm_80 2.0
   budget $R sm_80 2.0 trans_b=1
   budget $R sm_90a 2.0 mma=mma_sync
   budget $R sm_90a 2.0 mma=mma_sync trans_b=1
-  # wgmma: one HGMMA.64x128x16 does the work of 16 HMMA.16816; measured 37 and 38.5 per HGMMA
+  # wgmma: one HGMMA.64x128x16 does the work of 16 HMMA.16816; measured 37 and 38 per HGMMA
   budget $R sm_90a 40
   budget $R sm_90a 40 trans_b=1
 fi

@@ -391,7 +391,7 @@ static const struct {
     {"  %a = const() {value = 1.0} : " L32 "\n  %b = bitcast(%a) : tile<32xf16, blocked<[1],[32],[1],[0]>>\n",
      "sm_80", "test.ir:3: op 'bitcast': f32 and f16 differ in width"},
     {"  %c = const() {value = 1} : i32\n  %v = view(%p, %c) : view<1xf32>\n", "sm_80",
-     "test.ir:3: op 'view' of rank 1 takes a pointer, 1 dims and 1 strides"},
+     "test.ir:3: op 'view' of rank 1 takes a pointer, 1 dims, 1 strides and an optional base"},
     {"  %c = const() {value = 1} : i32\n  %v = view(%p, %c, %c) : view<1xf32>\n"
      "  %s = alloc_shared() {offset = 0} : smem<32xf32>\n  copy(%v, %s)\n",
      "sm_80", "test.ir:5: op 'copy' to a rank-1 buffer takes a view, 1 offsets and the buffer"},

@@ -222,6 +222,19 @@ static void cp_async_kernel(const tg_target *t, int generic_dst) {
   kern_end(&k, "cp.async all or nothing", "], 16, 0;");
 }
 
+/* All or nothing in a wide copy (cg_ctx.wide_copy): one copy whose source size is selp(p, 16, 0). */
+static void cp_async_wide_kernel(const tg_target *t) {
+  kern k;
+  kern_begin(&k, t);
+  k.c.wide_copy = 1;
+  LLVMValueRef odd = LLVMBuildTrunc(k.c.b, load_in(&k, k.i32, 12), LLVMInt1TypeInContext(k.c.ctx), "");
+  LLVMTypeRef i8 = LLVMInt8TypeInContext(k.c.ctx);
+  cg_nvptx_cp_async(&k.c, elem_ptr(&k, k.smem, i8, 0), elem_ptr(&k, k.in, i8, 0), 16, odd);
+  cg_nvptx_cp_async_commit(&k.c);
+  cg_nvptx_cp_async_wait(&k.c, 0);
+  kern_end(&k, "cp.async all or nothing, wide", "selp.b32 n, 16, 0, %p");
+}
+
 /* ---- target checks ---- */
 
 static const tg_target *T(const char *name) {
@@ -267,7 +280,8 @@ int main(void) {
     if (!cg_tc_check(t, CG_TC_LDMATRIX, NULL, 0))
       for (int num = 1; num <= 4; num *= 2)
         for (int trans = 0; trans < 2; trans++) ldmatrix_kernel(num, trans, t), nld++;
-    if (!cg_tc_check(t, CG_TC_CP_ASYNC, NULL, 0)) cp_async_kernel(t, i % 2), ncp += 2;
+    if (!cg_tc_check(t, CG_TC_CP_ASYNC, NULL, 0))
+      cp_async_wide_kernel(t), cp_async_kernel(t, i % 2), ncp += 3;
   }
   /* the rows sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a: k8 on 7; k16, bf16, s8, u8, b1 on 6; fp8 on 4 */
   CHECK(built == 7 + 5 * 6 + 2 * 4);
