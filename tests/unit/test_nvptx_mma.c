@@ -205,8 +205,10 @@ static void cp_async_kernel(const tg_target *t, int generic_dst) {
   cg_nvptx_cp_async_wait(&k.c, 0);
   store_out(&k, LLVMBuildLoad2(k.c.b, k.i32, elem_ptr(&k, k.smem, i8, 0), ""), 0);
   kern_end(&k, "cp.async", "cp.async.cg.shared.global [");
-  /* the same kernel's other instructions, checked on a second build */
+  /* the same kernel's other instructions, checked on a second build (a new context: its own i8,
+   * the first's died with its context) */
   kern_begin(&k, t);
+  i8 = LLVMInt8TypeInContext(k.c.ctx);
   cg_nvptx_cp_async(&k.c, elem_ptr(&k, k.smem, i8, 0), elem_ptr(&k, k.in, i8, 0), 8, NULL);
   cg_nvptx_cp_async(&k.c, elem_ptr(&k, k.smem, i8, 8), elem_ptr(&k, k.in, i8, 8), 4,
                     LLVMConstInt(k.i32, 2, 0));
@@ -215,6 +217,7 @@ static void cp_async_kernel(const tg_target *t, int generic_dst) {
   kern_end(&k, "cp.async 8/4", "cp.async.ca.shared.global [");
   /* all or nothing (an i1 source size): a predicated copy and a predicated zero fill */
   kern_begin(&k, t);
+  i8 = LLVMInt8TypeInContext(k.c.ctx);
   LLVMValueRef odd = LLVMBuildTrunc(k.c.b, load_in(&k, k.i32, 12), LLVMInt1TypeInContext(k.c.ctx), "");
   cg_nvptx_cp_async(&k.c, elem_ptr(&k, k.smem, i8, 0), elem_ptr(&k, k.in, i8, 0), 16, odd);
   cg_nvptx_cp_async_commit(&k.c);
@@ -281,7 +284,7 @@ int main(void) {
       for (int num = 1; num <= 4; num *= 2)
         for (int trans = 0; trans < 2; trans++) ldmatrix_kernel(num, trans, t), nld++;
     if (!cg_tc_check(t, CG_TC_CP_ASYNC, NULL, 0))
-      cp_async_wide_kernel(t), cp_async_kernel(t, i % 2), ncp += 3;
+      cp_async_kernel(t, i % 2), cp_async_wide_kernel(t), ncp += 3;
   }
   /* the rows sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a: k8 on 7; k16, bf16, s8, u8, b1 on 6; fp8 on 4 */
   CHECK(built == 7 + 5 * 6 + 2 * 4);
