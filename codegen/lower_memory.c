@@ -609,22 +609,12 @@ static void end_if(cg_lower *L, LLVMBasicBlockRef join) {
   LLVMPositionBuilderAtEnd(L->c.b, join);
 }
 
-/* 1 if value v is defined in region r or a region nested in it. */
-static int defined_in(ir_func *fn, ir_val v, ir_reg r) {
-  ir_value *x = ir_v(fn, v);
-  ir_reg at = x->def ? ir_o(fn, x->def)->parent : x->arg_of;
-  while (at && at != r) {
-    ir_opid up = ir_r(fn, at)->parent_op;
-    at = up ? ir_o(fn, up)->parent : 0;
-  }
-  return at == r;
-}
-
 /* 1 if the copy is in a loop and its view and column offset are defined outside it: each iteration
  * moves the copy down the view's rows (or not at all). */
 static int rows_only_loop(cg_lower *L, const copy_plan *p) {
-  return p->loop && !defined_in(L->fn, p->view_val, p->loop) &&
-         !defined_in(L->fn, p->off_val[p->sm.rank - 1], p->loop);
+  ir_func *fn = L->fn;
+  return p->loop && !ir_region_encloses(fn, p->loop, ir_val_region(fn, p->view_val)) &&
+         !ir_region_encloses(fn, p->loop, ir_val_region(fn, p->off_val[p->sm.rank - 1]));
 }
 
 /* The body of the innermost `for` around op, or 0. */
