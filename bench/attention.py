@@ -95,16 +95,8 @@ def kiln_settings(a, d, causal):
 
 
 
-def setting(settings, name, default=None):
-    for kv in settings:
-        k, _, v = kv.partition("=")
-        if k == name:
-            return v
-    return default
-
-
 def kiln_grid(v, b, h, s):
-    bm = int(setting(v.settings, "BLOCK_M", "64"))
+    bm = int(v.knob("BLOCK_M"))  # as kiln resolved it: its default follows D
     return ((s + bm - 1) // bm, b * h, 1)
 
 
@@ -172,7 +164,7 @@ def bench_one(torch, drv, a, kiln, target, prob):
     o = torch.full_like(q, float("nan"))
     lse = torch.empty(b, h, s, device="cuda", dtype=torch.float32)
     var = variant(kiln, a.recipe, target, kiln_settings(a, d, causal))
-    if setting(var.settings, "lse") != "1":
+    if var.knob("lse") != "1":
         lse = torch.empty(1, device="cuda", dtype=torch.float32)
     strides = {n: t.stride()[:3] for n, t in (("q", q), ("k", k), ("v", v), ("o", o))}
     scalars = kiln_scalars(b, h, s, d, strides, 1 / math.sqrt(d))

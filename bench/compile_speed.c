@@ -81,13 +81,14 @@ static uint64_t next_random(uint64_t *state) {
 
 /* ---- variants ---- */
 
-/* Sets NAME=VALUE in v; the description shows it only when it differs from the default. */
+/* Sets NAME=VALUE in v; the description shows it only when it differs from the default (always for
+ * a knob whose default is computed from the others). */
 static int set_knob(kl_recipe *r, variant *v, const kl_param *p, const char *value) {
   char buf[192], err[512];
   snprintf(buf, sizeof buf, "%s=%s", p->name, value);
   if (kl_settings_apply(r, &v->s, buf, err, sizeof err))
     return fprintf(stderr, "compile_speed: %s\n", err), -1;
-  if (!strcmp(p->dflt, value)) return 0;
+  if (!p->computed && !strcmp(p->dflt, value)) return 0;
   size_t n = strlen(v->desc);
   snprintf(v->desc + n, sizeof v->desc - n, "%s%s", n ? " " : "", buf);
   return 0;

@@ -58,9 +58,13 @@ class Variant:
         self.ptx = kiln_out(base + ["--emit", "ptx"]).encode()
         facts = json.loads(kiln_out(base + ["--emit", "launch"]))
         self.name, self.threads, self.shared = facts["kernel"], facts["threads"], facts["shared_bytes"]
+        self.resolved = facts.get("settings", {})  # every parameter as kiln built the kernel
 
     def knob(self, name):
-        """The value of a setting of this variant (a string), or None."""
+        """The value of a setting of this variant (a string): as kiln resolved it (a default computed
+        from the other settings included), else as given; None if the recipe has no such parameter."""
+        if name in self.resolved:
+            return self.resolved[name]
         for kv in self.settings:
             k, _, v = kv.partition("=")
             if k == name:

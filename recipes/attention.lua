@@ -30,8 +30,11 @@
 -- set the strides kiln run allocates and passes; a caller may pass any strides.
 --
 -- D is static (a knob): 64, 128, 256, or any other size, padded in registers to the next power
--- of two (the padding columns read 0 and are never stored). Defaults are sized for the simulator;
--- benchmarks pass their sizes with --set.
+-- of two (the padding columns read 0 and are never stored). The problem's defaults are sized for the
+-- simulator; benchmarks pass their sizes with --set. The tile knobs default to what suits the head
+-- dim (docs/attention.md, "Default tiles"): 128x64 with 4 warps up to D = 64 and 8 warps up to
+-- D = 128 (32 and 16 rows a warp), 64x32 with 4 warps above; 2 stages (the next key tile in flight)
+-- up to D = 128.
 local kiln = require "kiln"
 
 local LOG2E = 1.4426950408889634
@@ -40,6 +43,14 @@ local LOWEST = -3.0e38 -- finite start for the row maximum: exp2(LOWEST - LOWEST
 
 local layout = require "attention_layout"
 local pow2_at_least, dims, stride_args = layout.pow2_at_least, layout.dims, layout.stride_args
+
+-- A knob's default for D up to 64, up to 128, and above (D padded to a power of two).
+local function by_head_dim(upto64, upto128, above)
+  return function(p)
+    local d = pow2_at_least(p.D)
+    return d <= 64 and upto64 or d <= 128 and upto128 or above
+  end
+end
 
 -- Rows of Q, K and V are padded by 1, 2 and 3 times spad elements (O by none): distinct strides,
 -- so that a kernel using one tensor's stride for another's fails its check.
@@ -52,10 +63,10 @@ return kiln.recipe {
   name = "attention",
   params = { B = 1, H = 2, Hkv = 1, Sq = 80, Sk = 72, layout = { "bhsd", "bshd" }, spad = 0, scale = "auto" },
   tune = {
-    BLOCK_M = { default = 64, values = { 16, 32, 64, 128 } },
-    BLOCK_N = { default = 32, values = { 16, 32, 64, 128 } },
-    warps = { default = 4, values = { 2, 4, 8, 16 } },
-    stages = { default = 1, values = { 1, 2, 3 } },
+    BLOCK_M = { default = by_head_dim(128, 128, 64), values = { 16, 32, 64, 128 } },
+    BLOCK_N = { default = by_head_dim(64, 64, 32), values = { 16, 32, 64, 128 } },
+    warps = { default = by_head_dim(4, 8, 4), values = { 2, 4, 8, 16 } },
+    stages = { default = by_head_dim(2, 2, 1), values = { 1, 2, 3 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3" } },
     D = { default = 64, values = { 64, 128, 256 } },
     causal = { false, true },
@@ -84,15 +95,20 @@ return kiln.recipe {
   reference = "attention",
   check = { criterion = "vs_lowp", factor = 2 }, -- FlashAttention's criterion (docs/attention.md)
   checks = {
+    -- Every check that does not set the tiles runs the defaults for its D (128x64, 2 stages: 4
+    -- warps at D=64, 8 at D=128; 64x32 at D=256); the rest pin smaller tiles, which the simulator
+    -- runs faster and which cover the loops with more tiles per problem.
     -- ragged Sq and Sk, GQA 4:2, both layouts, padded rows
     { B = 2, H = 4, Hkv = 2, Sq = 37, Sk = 45 },
     { B = 1, H = 4, Hkv = 2, Sq = 37, Sk = 45, causal = 1, lse = 1, layout = "bshd" },
-    { B = 2, H = 2, Hkv = 2, Sq = 50, Sk = 29, causal = 1, lse = 1, spad = 8 },
-    { B = 2, H = 4, Hkv = 2, Sq = 20, Sk = 37, layout = "bshd", spad = 8 },
+    { B = 2, H = 2, Hkv = 2, Sq = 50, Sk = 29, causal = 1, lse = 1, spad = 8, BLOCK_M = 64, BLOCK_N = 32, stages = 1 },
+    { B = 2, H = 4, Hkv = 2, Sq = 20, Sk = 37, layout = "bshd", spad = 8, BLOCK_M = 64, BLOCK_N = 32, stages = 1 },
+    -- several row blocks and key tiles at the default tiles: whole tiles, the diagonal, a ragged end
+    { B = 1, H = 2, Hkv = 1, Sq = 150, Sk = 200, causal = 1, lse = 1 },
     -- Sq = 1, Sk = 1, Sq > Sk with fully masked rows, Sq < Sk
     { B = 1, H = 4, Hkv = 1, Sq = 1, Sk = 70, causal = 1, lse = 1 },
-    { B = 1, H = 4, Hkv = 1, Sq = 1, Sk = 70, causal = 0 },
-    { B = 1, H = 2, Hkv = 1, Sq = 19, Sk = 1, causal = 0, lse = 1 },
+    { B = 1, H = 4, Hkv = 1, Sq = 1, Sk = 70, causal = 0, BLOCK_M = 64, BLOCK_N = 32, stages = 1 },
+    { B = 1, H = 2, Hkv = 1, Sq = 19, Sk = 1, causal = 0, lse = 1, BLOCK_M = 64, BLOCK_N = 32, stages = 1 },
     { B = 1, H = 2, Hkv = 1, Sq = 19, Sk = 1, causal = 1, lse = 1 },
     { B = 1, H = 1, Hkv = 1, Sq = 100, Sk = 33, causal = 1, lse = 1, BLOCK_M = 32, BLOCK_N = 16 },
     { B = 1, H = 1, Hkv = 1, Sq = 33, Sk = 100, causal = 1, lse = 1, BLOCK_M = 16, BLOCK_N = 16 },
@@ -101,18 +117,19 @@ return kiln.recipe {
     { B = 1, H = 2, Hkv = 1, Sq = 20, Sk = 40, D = 128, causal = 1, lse = 1 },
     { B = 1, H = 1, Hkv = 1, Sq = 17, Sk = 23, D = 256, BLOCK_M = 16, BLOCK_N = 16, lse = 1 },
     { B = 1, H = 1, Hkv = 1, Sq = 70, Sk = 40, D = 256, causal = 1 },
-    { B = 1, H = 4, Hkv = 2, Sq = 37, Sk = 45, dtype = "bf16", causal = 1, lse = 1 },
+    { B = 1, H = 4, Hkv = 2, Sq = 37, Sk = 45, dtype = "bf16", causal = 1, lse = 1, BLOCK_M = 64, BLOCK_N = 32 },
     { B = 1, H = 2, Hkv = 1, Sq = 20, Sk = 40, D = 128, dtype = "bf16", layout = "bshd" },
     { B = 1, H = 1, Hkv = 1, Sq = 17, Sk = 23, D = 256, dtype = "bf16", BLOCK_M = 16, BLOCK_N = 16,
       causal = 1 },
     -- a head dim that is not a power of two, a given scale, fewer warps (more elements per thread)
-    { B = 1, H = 2, Hkv = 2, Sq = 21, Sk = 30, D = 40, scale = 0.3, lse = 1, warps = 2 },
-    { B = 1, H = 2, Hkv = 1, Sq = 45, Sk = 37, causal = 1, warps = 4 },
+    { B = 1, H = 2, Hkv = 2, Sq = 21, Sk = 30, D = 40, scale = 0.3, lse = 1, warps = 2, BLOCK_M = 64, BLOCK_N = 32 },
+    { B = 1, H = 2, Hkv = 1, Sq = 45, Sk = 37, causal = 1, BLOCK_M = 64, BLOCK_N = 32, stages = 1 },
     -- K and V pipelined (the copies of the next tiles in flight), ragged and causal; warps that
     -- split the rows only (BLOCK_M >= 16 warps), f16 and bf16 (e4m3: tests/sh/attention_sim.sh)
     { B = 1, H = 2, Hkv = 1, Sq = 45, Sk = 70, causal = 1, lse = 1, stages = 2, BLOCK_N = 16, warps = 4 },
     { B = 1, H = 2, Hkv = 2, Sq = 33, Sk = 90, D = 128, stages = 3, BLOCK_M = 32, BLOCK_N = 16, warps = 2 },
-    { B = 1, H = 4, Hkv = 2, Sq = 37, Sk = 45, dtype = "bf16", causal = 1, lse = 1, warps = 4 },
+    { B = 1, H = 4, Hkv = 2, Sq = 37, Sk = 45, dtype = "bf16", causal = 1, lse = 1, BLOCK_M = 64, BLOCK_N = 32,
+      stages = 2 },
   },
 
   body = function(k, p)

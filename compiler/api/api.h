@@ -5,6 +5,8 @@
 #ifndef KILN_API_H
 #define KILN_API_H
 
+#include <stdio.h>
+
 #include "../../include/kiln.h"
 #include "../../runtime/rt.h"
 #include "../../target/target.h"
@@ -23,6 +25,9 @@ struct kiln_recipe {
   int nsets;       /* the NAME=VALUE strings applied, trimmed, in order (kiln_run re-applies them) */
   char *sets[KL_MAXSET];
 };
+
+/* Writes s to f as a JSON string (quotes, backslashes and control characters escaped). */
+void api_json_string(FILE *f, const char *s);
 
 /* Starts a call: clears the session's message. */
 void api_begin(kiln_session *s);

@@ -48,8 +48,9 @@ static kiln_status take_text(kiln_output *out, char *text) {
   return KILN_OK;
 }
 
-/* KILN_EMIT_LAUNCH: what a host program needs to launch the kernel (JSON). The grid and the
- * argument shapes come from the recipe for the settings; for an IR file they are absent. */
+/* KILN_EMIT_LAUNCH: what a host program needs to launch the kernel (JSON). The grid, the argument
+ * shapes and the settings (every parameter's value as text, computed defaults resolved) come from
+ * the recipe; for an IR file they are absent. */
 static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *t) {
   char *buf = NULL, *err = r->s->err;
   size_t n = 0, errn = sizeof r->s->err;
@@ -79,7 +80,15 @@ static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *
         else
           fprintf(f, ", \"value\": %lld}", (long long)x->ival);
       }
-      fprintf(f, "\n  ]");
+      fprintf(f, "\n  ],\n  \"settings\": {");
+      for (int i = 0; i < kl_recipe_nparams(r->lua); i++) { /* every parameter as the kernel got it */
+        const char *name = kl_recipe_param(r->lua, i)->name, *v = kl_settings_get(&r->set, name);
+        fprintf(f, "%s", i ? ", " : "");
+        api_json_string(f, name);
+        fprintf(f, ": ");
+        api_json_string(f, v ? v : kl_recipe_param(r->lua, i)->dflt);
+      }
+      fprintf(f, "}");
     }
   }
   fprintf(f, "\n}\n");

@@ -38,6 +38,18 @@ const char *kiln_status_name(kiln_status st) {
 
 void api_begin(kiln_session *s) { s->err[0] = 0; }
 
+void api_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++)
+    if (*s == '"' || *s == '\\')
+      fprintf(f, "\\%c", *s);
+    else if ((unsigned char)*s < 0x20)
+      fprintf(f, "\\u%04x", *s);
+    else
+      fputc(*s, f);
+  fputc('"', f);
+}
+
 kiln_status api_fail(kiln_session *s, kiln_status st, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -3,6 +3,8 @@
  */
 #include "profile_print.h"
 
+#include "api.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,20 +80,6 @@ void profile_print_table(FILE *f, const char *label, const sim_profile *p) {
   }
 }
 
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      fprintf(f, "\\%c", ch);
-    else if (ch < 0x20)
-      fprintf(f, "\\u%04x", ch);
-    else
-      fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
 static void json_counters(FILE *f, const sim_counters *c) {
   fprintf(f,
           "\"smem_requests\": %llu, \"smem_wavefronts\": %llu, \"smem_ideal_wavefronts\": %llu, "
@@ -116,7 +104,7 @@ static void json_counters(FILE *f, const sim_counters *c) {
 
 void profile_print_json(FILE *f, const char *label, const sim_profile *p) {
   fputs("{\"variant\": ", f);
-  json_string(f, label);
+  api_json_string(f, label);
   fprintf(f, ", \"blocks\": %llu, ", (unsigned long long)p->blocks);
   json_counters(f, &p->total);
   fputs(", \"ops\": [", f);
@@ -124,9 +112,9 @@ void profile_print_json(FILE *f, const char *label, const sim_profile *p) {
     char op[256], line[256];
     profile_split_site(p->ops[i].site, op, sizeof op, line, sizeof line);
     fputs(i ? ", {\"op\": " : "{\"op\": ", f);
-    json_string(f, op);
+    api_json_string(f, op);
     fputs(", \"line\": ", f);
-    json_string(f, line);
+    api_json_string(f, line);
     fputs(", ", f);
     json_counters(f, &p->ops[i].c);
     fputc('}', f);

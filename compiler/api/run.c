@@ -104,20 +104,25 @@ static int settings_for(kl_recipe *r, const run_args *a, const kl_settings *chec
   for (int i = 0; i < a->nsets; i++)
     if (kl_settings_apply(r, s, a->sets[i], err, errn)) return -1;
   for (int i = 0; check && i < check->n; i++) {
+    const kl_param *p = kl_recipe_param(r, i);
+    if (p && p->computed && !strcmp(p->name, check->v[i].name) && !check->v[i].given)
+      continue; /* follows the check's other settings again */
     snprintf(buf, sizeof buf, "%s=%s", check->v[i].name, check->v[i].value);
     if (kl_settings_apply(r, s, buf, err, errn)) return -1;
   }
   return 0;
 }
 
-/* "softmax [M=1000 N=781]": problem sizes, and tuning knobs that differ from their defaults. */
+/* "softmax [M=1000 N=781]": problem sizes, and the tuning knobs set to other than their defaults (a
+ * computed default follows the rest: such a knob shows when it is set). */
 static void make_label(kl_recipe *r, run_case *c) {
   size_t n = (size_t)snprintf(c->label, sizeof c->label, "%s [", kl_recipe_name(r));
   const char *sep = "";
   for (int i = 0; i < kl_recipe_nparams(r) && n < sizeof c->label; i++) {
     const kl_param *p = kl_recipe_param(r, i);
     const char *v = kl_settings_get(&c->set, p->name);
-    if (!v || (p->is_tune && !strcmp(v, p->dflt))) continue;
+    if (!v || (p->is_tune && (p->computed ? !kl_settings_given(&c->set, p->name) : !strcmp(v, p->dflt))))
+      continue;
     n += (size_t)snprintf(c->label + n, sizeof c->label - n, "%s%s=%s", sep, p->name, v);
     sep = " ";
   }

@@ -120,18 +120,6 @@ static void table_group(FILE *f, const rep_row *v, int a, int b, const kiln_tune
   }
 }
 
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++)
-    if (*s == '"' || *s == '\\')
-      fprintf(f, "\\%c", *s);
-    else if ((unsigned char)*s < 0x20)
-      fprintf(f, "\\u%04x", *s);
-    else
-      fputc(*s, f);
-  fputc('"', f);
-}
-
 static void json_number(FILE *f, double v) {
   if (v < 0)
     fputs("null", f);
@@ -141,15 +129,15 @@ static void json_number(FILE *f, double v) {
 
 static void json_entry(FILE *f, const rep_row *r, double accuracy) {
   fputs("{\"variant\": ", f);
-  json_string(f, r->variant);
+  api_json_string(f, r->variant);
   fputs(", \"status\": ", f);
-  json_string(f, r->status);
+  api_json_string(f, r->status);
   fputs(", \"time_s\": ", f);
   json_number(f, r->time_s);
   fputs(", \"spread_s\": ", f);
   json_number(f, r->spread_s);
   fputs(", \"source\": ", f);
-  json_string(f, r->source);
+  api_json_string(f, r->source);
   fputs(", \"error\": ", f);
   json_number(f, r->error);
   fprintf(f, ", \"within_accuracy\": %s}",
@@ -159,11 +147,11 @@ static void json_entry(FILE *f, const rep_row *r, double accuracy) {
 static void json_group(FILE *f, const rep_row *v, int a, int b, const kiln_tune_report_opts *o, int *front) {
   int top = o->top > 0 ? o->top : 4, rank = 0;
   fputs("{\"recipe\": ", f);
-  json_string(f, v[a].recipe);
+  api_json_string(f, v[a].recipe);
   fputs(", \"problem\": ", f);
-  json_string(f, v[a].problem);
+  api_json_string(f, v[a].problem);
   fputs(", \"device\": ", f);
-  json_string(f, v[a].device);
+  api_json_string(f, v[a].device);
   fprintf(f, ", \"variants\": %d, \"ranking\": [", b - a);
   for (int i = a; i < b && rank <= top; i++)
     if (eligible(&v[i], o->accuracy)) fputs(rank++ ? ", " : "", f), json_entry(f, &v[i], o->accuracy);

@@ -8,7 +8,8 @@
  *   check  = {criterion =, factor =, tol =}        how kiln run judges the outputs (optional)
  *   params = {NAME = number|string|boolean       problem parameters and their defaults (a boolean:
  *             | {default = v, values = {...}}}     a flag), or their allowed values
- *   tune   = {NAME = {default = v, values = {...}}} tuning knobs (a plain list means default = first)
+ *   tune   = {NAME = {default = v, values = {...}}} tuning knobs (a plain list means default = first;
+ *                                                  default may be a function(p) of the other settings)
  *   args   = {argument tables from kiln.tensor / kiln.scalar, in kernel parameter order}
  *   checks = {{NAME = value, ...}, ...}          settings the tests run besides the defaults
  * and returns it inside a userdata (metatable "kiln.recipe", the table its user value); arguments
@@ -184,11 +185,14 @@ static void norm_knob(lua_State *L, const char *name, const char *what) {
       luaL_error(L, "kiln.recipe: %s '%s': values are all numbers, all strings or all booleans", what, name);
     lua_pop(L, 2);
   }
-  if (lua_getfield(L, spec, "default") == LUA_TNIL) {
+  int dt = lua_getfield(L, spec, "default");
+  if (dt == LUA_TNIL) {
     lua_pop(L, 1);
     lua_geti(L, vals, 1);
   }
-  int found = 0;
+  if (dt == LUA_TFUNCTION && strcmp(what, "knob"))
+    luaL_error(L, "kiln.recipe: %s '%s': only a knob's default may be a function(p)", what, name);
+  int found = dt == LUA_TFUNCTION; /* computed from the other settings: checked when it runs */
   for (int i = 1; i <= n && !found; i++, lua_pop(L, 1))
     lua_geti(L, vals, i), found = lua_compare(L, -1, -2, LUA_OPEQ);
   if (!found)

@@ -77,6 +77,7 @@ struct kl_recipe {
   int pos_line;
   kl_reference ref;   /* the declared reference (kl_reference.c calls a Lua one) */
   kl_check_rule rule; /* the declared `check` */
+  int ncomputed;      /* knobs whose default is a function(p) */
 };
 
 /* Runs f(ud) in protected mode; on error copies the one-line message to err and returns -1. Every
@@ -90,6 +91,14 @@ int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg);
  * NULL if the recipe has no such parameter). */
 void kl_param_list(kl_recipe *r, char *buf, size_t n);
 const char *kl_setting_value(kl_recipe *r, const kl_settings *s, const char *name);
+/* 0 if the text v suits parameter p (a flag's true/false rewritten to 1/0 in place), else -1 with
+ * "parameter 'NAME' ..." in err. */
+int kl_param_check(const kl_param *p, char *v, char *err, size_t errn);
+/* Text of the number, string or boolean (as 1 or 0) at idx into buf (64 bytes); raises for a value
+ * too long, naming `name`. */
+void kl_value_text(lua_State *L, kl_recipe *r, int idx, char *buf, const char *name);
+/* At load: each computed default's value when every other parameter has its default, into dflt. */
+void kl_derive_static_defaults(lua_State *L, kl_recipe *r);
 
 /* kiln.cdiv on a problem-size symbol (kl_trace.c): the expression "a b cdiv". */
 int kl_size_cdiv(lua_State *L);

@@ -86,7 +86,7 @@ int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg) {
 /* ---- reading the declaration (at load) ---- */
 
 /* Text of the number, string or boolean (as 1 or 0) at idx into buf (64 bytes). */
-static void value_text(lua_State *L, kl_recipe *r, int idx, char *buf, const char *name) {
+void kl_value_text(lua_State *L, kl_recipe *r, int idx, char *buf, const char *name) {
   if (lua_isboolean(L, idx))
     snprintf(buf, 64, "%d", lua_toboolean(L, idx));
   else if (lua_isinteger(L, idx))
@@ -127,15 +127,27 @@ static kl_param *new_param(lua_State *L, kl_recipe *r, const char *name, int is_
  * Strings and booleans (flags) are closed sets; a knob of numbers is a search space. */
 static void read_knob(lua_State *L, kl_recipe *r, kl_param *p, int knob) {
   lua_getfield(L, knob, "default");
+  if (lua_isfunction(L, -1)) { /* computed: its kind is its values', its dflt the value at the defaults */
+    lua_Debug ar;
+    lua_pushvalue(L, -1);
+    lua_getinfo(L, ">S", &ar);
+    p->fn_line = ar.linedefined;
+    p->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    p->computed = 1;
+    r->ncomputed++;
+    lua_getfield(L, knob, "values");
+    lua_geti(L, -1, 1);
+    lua_remove(L, -2);
+  }
   p->flag = lua_isboolean(L, -1);
   p->closed = lua_type(L, -1) != LUA_TNUMBER || !p->is_tune;
-  value_text(L, r, -1, p->dflt, p->name);
+  kl_value_text(L, r, -1, p->dflt, p->name);
   lua_getfield(L, knob, "values");
   p->nvalues = (int)luaL_len(L, -1);
   for (int i = 0; i < p->nvalues; i++) {
     char text[64];
     lua_geti(L, -1, i + 1);
-    value_text(L, r, -1, text, p->name);
+    kl_value_text(L, r, -1, text, p->name);
     p->values[i] = ir_strdup(r->A, text);
     lua_pop(L, 1);
   }
@@ -151,13 +163,13 @@ static void read_params(lua_State *L, kl_recipe *r, int R) {
     if (lua_getfield(L, -1, keys[i]) == LUA_TTABLE) {
       read_knob(L, r, p, lua_gettop(L));
     } else if (lua_isboolean(L, -1)) { /* a flag */
-      value_text(L, r, -1, p->dflt, p->name);
+      kl_value_text(L, r, -1, p->dflt, p->name);
       p->flag = p->closed = 1;
       p->nvalues = 2;
       p->values[0] = "0";
       p->values[1] = "1";
     } else {
-      value_text(L, r, -1, p->dflt, p->name);
+      kl_value_text(L, r, -1, p->dflt, p->name);
     }
     lua_pop(L, 1);
   }
@@ -205,7 +217,7 @@ static void read_check(lua_State *L, kl_recipe *r, int entry, int index) {
       snprintf(msg, sizeof msg, "checks[%d]: '%s' must be a number%s", index, keys[i],
                flag ? ", a string or a boolean" : " or a string"),
           kl_recipe_error(L, r, r->line, msg);
-    value_text(L, r, -1, text, keys[i]);
+    kl_value_text(L, r, -1, text, keys[i]);
     lua_pop(L, 1);
     snprintf(nv, sizeof nv, "%s=%s", keys[i], text);
     if (kl_settings_apply(r, &s, nv, err, sizeof err))
@@ -257,6 +269,7 @@ static int load_main(lua_State *L) {
   read_args(L, r, R);
   kl_param_list(r, r->plist, sizeof r->plist);
   make_k_metatable(L);
+  if (r->ncomputed) kl_derive_static_defaults(L, r);
   read_checks(L, r, R);
   return 0;
 }

@@ -30,6 +30,7 @@ enum { KL_MAXSET = 64, KL_MAXARGS = 32 };
 typedef struct {
   const char *name; /* "M", "BLOCK_N", "dtype" */
   char value[64];   /* "1024", "f16" */
+  int given;        /* 1: set by kl_settings_apply; 0: the default (a computed one follows the rest) */
 } kl_setting;
 
 typedef struct {
@@ -43,8 +44,11 @@ typedef struct {
   char dflt[64]; /* default value as text (a flag's is "0" or "1") */
   int nvalues;   /* the declared values: a knob's space, or a parameter's allowed values */
   const char *values[32];
-  int closed; /* 1: a setting must be one of the values (strings, flags, listed parameters) */
-  int flag;   /* 1: a boolean: set as 0, 1, true or false, held as "0"/"1", a Lua boolean in p */
+  int closed;          /* 1: a setting must be one of the values (strings, flags, listed parameters) */
+  int flag;            /* 1: a boolean: set as 0, 1, true or false, held as "0"/"1", a Lua boolean in p */
+  int computed;        /* 1: the default is a function(p) of the other settings (dflt: its value when every
+                          other parameter has its default); 0: dflt is the default */
+  int fn_ref, fn_line; /* computed: the function (a registry reference) and its first line */
 } kl_param;
 
 /* How recipes run (docs/recipes.md, "What a recipe can reach"). All zero: the defaults. */
@@ -114,12 +118,19 @@ int kl_recipe_call_reference(kl_recipe *r, const kl_settings *s, const kl_arg *a
 int kl_recipe_nparams(kl_recipe *r);
 const kl_param *kl_recipe_param(kl_recipe *r, int i);
 
-/* Fills s with every parameter's default. */
+/* Fills s with every parameter's default (none given). */
 void kl_recipe_defaults(kl_recipe *r, kl_settings *s);
-/* Applies "NAME=VALUE" to s; -1 with a message naming NAME if it is not a parameter of the recipe
- * or the value is malformed. */
+/* Applies "NAME=VALUE" to s (given from then on), then recomputes the computed defaults of the knobs
+ * s does not give; -1 with a message naming NAME if it is not a parameter of the recipe or the value
+ * is malformed, or "FILE:LINE: ..." naming the knob whose default function fails or gives a value
+ * its knob does not accept. */
 int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn);
 const char *kl_settings_get(const kl_settings *s, const char *name);
+/* 1 if s gives NAME (kl_settings_apply), 0 if it holds the default or lacks it. */
+int kl_settings_given(const kl_settings *s, const char *name);
+/* Recomputes the computed defaults of the knobs s does not give (kl_settings_apply does it after
+ * each setting); 0, or -1 with "FILE:LINE: ..." in err. */
+int kl_settings_derive(kl_recipe *r, kl_settings *s, char *err, size_t errn);
 
 /* Runs the body: returns verified IR, or NULL with "file:line: message" in err. */
 ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const tg_target *t, char *err, size_t errn);

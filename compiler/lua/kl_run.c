@@ -4,7 +4,8 @@
  * argument list (kl_recipe_args) and the grid (kl_recipe_grid), each behind kl_protect.
  *
  * p is an empty proxy: its __index reads the settings (numbers where the text parses as one) and
- * refuses unknown names, its __newindex refuses writes, and pairs(p) lists the settings.
+ * refuses unknown names, its __newindex refuses writes, and pairs(p) lists the settings. Knobs whose
+ * default is a function(p) get it here too (kl_settings_derive), from the settings they follow.
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,10 +15,17 @@
 #include "../../ir/elem_float.h"
 #include "kl_lib.h"
 
-/* p.NAME: the setting, or an error naming the unknown NAME and listing the parameters. */
+/* p.NAME: the setting, or an error naming the unknown NAME and listing the parameters. While
+ * computed defaults run, the knobs still to compute (upvalue 3) are not there to read. */
 static int p_index(lua_State *L) {
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_pushvalue(L, 2);
+  if (lua_type(L, lua_upvalueindex(3)) == LUA_TTABLE && lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL)
+    return luaL_error(L,
+                      "'%s' has a computed default too: a computed default reads the problem parameters, "
+                      "the knobs with plain defaults and the knobs set explicitly",
+                      lua_tostring(L, 2));
   return luaL_error(L, "unknown parameter '%s' (parameters: %s)", luaL_tolstring(L, 2, NULL),
                     lua_tostring(L, lua_upvalueindex(2)));
 }
@@ -35,6 +43,7 @@ static int p_pairs(lua_State *L) {
 typedef struct {
   kl_recipe *r;
   const kl_settings *s;
+  kl_settings *w; /* computed defaults: where they go; p then lacks the knobs still to compute */
   const tg_target *t;
   kl_build B;
   kl_arg *out;
@@ -46,12 +55,17 @@ typedef struct {
 
 /* Pushes the recipe table and p: an empty proxy whose __index reads the settings (numbers where
  * they parse as one) and refuses unknown names, and whose __newindex refuses writes. */
+static int pending(const job *j, const kl_param *p) {
+  return j->w && p->computed && !kl_settings_given(j->s, p->name);
+}
+
 static void push_recipe_p(lua_State *L, job *j) {
   lua_getfield(L, LUA_REGISTRYINDEX, KL_RECIPE_KEY);
   lua_newtable(L);
   lua_createtable(L, 0, 2);
   lua_createtable(L, 0, j->r->nparams);
   for (int i = 0; i < j->r->nparams; i++) {
+    if (pending(j, &j->r->params[i])) continue;
     const char *v = kl_setting_value(j->r, j->s, j->r->params[i].name);
     if (j->r->params[i].flag)
       lua_pushboolean(L, strcmp(v, "0") != 0);
@@ -63,7 +77,10 @@ static void push_recipe_p(lua_State *L, job *j) {
   lua_pushcclosure(L, p_pairs, 1);
   lua_setfield(L, -3, "__pairs");
   lua_pushstring(L, j->r->plist);
-  lua_pushcclosure(L, p_index, 2);
+  lua_newtable(L); /* the knobs still to compute */
+  for (int i = 0; i < j->r->nparams; i++)
+    if (pending(j, &j->r->params[i])) lua_pushboolean(L, 1), lua_setfield(L, -2, j->r->params[i].name);
+  lua_pushcclosure(L, p_index, 3);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, p_newindex);
   lua_setfield(L, -2, "__newindex");
@@ -336,4 +353,65 @@ int kl_recipe_constraints(kl_recipe *r, const kl_settings *s, char *why, size_t 
   job j = {.r = r, .s = s, .why = why, .whyn = whyn};
   if (whyn) why[0] = 0;
   return kl_protect(r, constraints_main, &j, err, errn) ? -1 : j.n;
+}
+
+/* ---- computed defaults ---- */
+
+/* Each knob with a computed default that j->s does not give: its function called with p (at p_idx),
+ * the value checked like a setting and written to j->w. */
+static void derive_into(lua_State *L, job *j, int p_idx) {
+  char text[64], why[512], msg[768];
+  for (int i = 0; i < j->r->nparams; i++) {
+    const kl_param *q = &j->r->params[i];
+    if (!pending(j, q)) continue;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, q->fn_ref);
+    lua_pushvalue(L, p_idx);
+    lua_call(L, 1, 1);
+    int t = lua_type(L, -1);
+    if (t != LUA_TNUMBER && t != LUA_TSTRING && t != LUA_TBOOLEAN) {
+      snprintf(msg, sizeof msg, "the default of knob '%s' gives %s, not a number, a string or a boolean",
+               q->name, luaL_tolstring(L, -1, NULL));
+      kl_recipe_error(L, j->r, q->fn_line, msg);
+    }
+    kl_value_text(L, j->r, -1, text, q->name);
+    if (kl_param_check(q, text, why, sizeof why)) {
+      snprintf(msg, sizeof msg, "the default of knob '%s' gives %s: %s", q->name, text, why);
+      kl_recipe_error(L, j->r, q->fn_line, msg);
+    }
+    lua_pop(L, 1);
+    kl_settings *w = j->w;
+    int k = 0;
+    while (k < w->n && strcmp(w->v[k].name, q->name)) k++;
+    if (k == w->n && w->n == KL_MAXSET) kl_recipe_error(L, j->r, j->r->line, "too many settings");
+    if (k == w->n) w->n++;
+    w->v[k].name = q->name;
+    w->v[k].given = 0;
+    snprintf(w->v[k].value, sizeof w->v[k].value, "%s", text);
+  }
+}
+
+static int derive_main(lua_State *L) {
+  job *j = lua_touserdata(L, 1);
+  push_recipe_p(L, j);
+  derive_into(L, j, 3);
+  return 0;
+}
+
+int kl_settings_derive(kl_recipe *r, kl_settings *s, char *err, size_t errn) {
+  if (!r->ncomputed) return 0;
+  kl_settings in = *s; /* p reads the settings as they were; the values land in s */
+  job j = {.r = r, .s = &in, .w = s};
+  return kl_protect(r, derive_main, &j, err, errn);
+}
+
+void kl_derive_static_defaults(lua_State *L, kl_recipe *r) {
+  kl_settings s;
+  kl_recipe_defaults(r, &s);
+  job j = {.r = r, .s = &s, .w = &s};
+  int top = lua_gettop(L);
+  push_recipe_p(L, &j);
+  derive_into(L, &j, lua_gettop(L));
+  lua_settop(L, top);
+  for (int i = 0; i < r->nparams; i++)
+    if (r->params[i].computed) snprintf(r->params[i].dflt, sizeof r->params[i].dflt, "%s", s.v[i].value);
 }

@@ -5,7 +5,8 @@
  * of the declared values for a closed parameter (a knob of strings or flags, a parameter declared
  * with its values); a knob of numbers may be set outside its declared space. Spaces around the
  * name and the value do not count. Errors name the recipe file, the setting and the recipe's
- * parameters.
+ * parameters. A knob whose default is a function(p) follows the other settings until it is given
+ * itself: every kl_settings_apply recomputes it (kl_settings_derive, kl_run.c).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -55,7 +56,7 @@ static int same_value(const kl_param *p, const char *a, const char *b) {
 
 /* A value must have its parameter's kind: whole numbers for whole defaults, numbers for numbers,
  * 0/1/true/false for flags, one of the declared values for a closed parameter. */
-static int check_value(const kl_param *p, char *v, char *err, size_t errn) {
+int kl_param_check(const kl_param *p, char *v, char *err, size_t errn) {
   if (!*v) return snprintf(err, errn, "parameter '%s' needs a value", p->name), -1;
   if (strlen(v) >= sizeof p->dflt) return snprintf(err, errn, "the value of '%s' is too long", p->name), -1;
   if (p->flag && flag_value(p, v, err, errn)) return -1;
@@ -85,6 +86,7 @@ void kl_recipe_defaults(kl_recipe *r, kl_settings *s) {
   for (int i = 0; i < r->nparams; i++) {
     s->v[i].name = r->params[i].name;
     snprintf(s->v[i].value, sizeof s->v[i].value, "%s", r->params[i].dflt);
+    s->v[i].given = 0;
   }
 }
 
@@ -106,7 +108,7 @@ int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, c
   if (vlen >= sizeof value)
     return snprintf(err, errn, "%s: the value of '%s' is too long", r->path, p->name), -1;
   snprintf(value, sizeof value, "%.*s", (int)vlen, v);
-  if (check_value(p, value, why, sizeof why)) {
+  if (kl_param_check(p, value, why, sizeof why)) {
     snprintf(err, errn, "%s: %s", r->path, why);
     return -1;
   }
@@ -116,13 +118,20 @@ int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, c
   if (i == s->n) s->n++;
   s->v[i].name = p->name;
   snprintf(s->v[i].value, sizeof s->v[i].value, "%s", value);
-  return 0;
+  s->v[i].given = 1;
+  return r->ncomputed ? kl_settings_derive(r, s, err, errn) : 0;
 }
 
 const char *kl_settings_get(const kl_settings *s, const char *name) {
   for (int i = 0; i < s->n; i++)
     if (!strcmp(s->v[i].name, name)) return s->v[i].value;
   return NULL;
+}
+
+int kl_settings_given(const kl_settings *s, const char *name) {
+  for (int i = 0; i < s->n; i++)
+    if (!strcmp(s->v[i].name, name)) return s->v[i].given;
+  return 0;
 }
 
 /* The setting of a recipe parameter: from s, else its default; NULL if not a parameter. */

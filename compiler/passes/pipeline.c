@@ -28,6 +28,9 @@
  * The loop's copies must be recomputable from the induction variable and loop-invariant values by
  * pure ops, and their buffers used only by this loop and only after its first barrier; copies that
  * do not qualify stay where they are. A loop without such copies is left alone (`stages` is a hint).
+ * On a target without cp.async (sm_75) a copy completes in the issuing thread, so a stage ahead
+ * would only hold shared memory: the loop keeps its one buffer and gets only the barrier after it
+ * (every thread out of the buffers, as after a pipelined loop, so that later scratch may reuse them).
  *
  * Copies outside pipelined loops complete in the issuing thread (codegen waits for them) unless
  * they are batched: a run of copies followed by a barrier, with only computation between, is
@@ -411,7 +414,7 @@ static void collect_loops(ir_func *fn, ir_reg r, ir_opid *out, uint32_t *n) {
  *   1. Collect the loops with stages >= 2 (outer loops first).
  *   2. For each: find the copies before the body's first barrier whose operands are recomputable
  *      from the induction variable and invariants and whose buffers only the body reads, after that
- *      barrier; none: leave the loop alone.
+ *      barrier; none: leave the loop alone. Without cp.async: only a barrier after the loop.
  *   3. Give each buffer S-1 clones, issue the copies of iterations 0 .. S-2 before the loop
  *      (predicated on the iteration existing; a loop of its own for S >= 3), rebuild the loop
  *      carrying the S buffers.
@@ -422,10 +425,10 @@ static void collect_loops(ir_func *fn, ir_reg r, ir_opid *out, uint32_t *n) {
  *   6. Batch the remaining synchronous copies that reach a barrier (every region).
  */
 int pass_pipeline(ir_func *fn, pass_ctx *pc) {
-  (void)pc;
   ir_arena *A = ir_arena_new();
   uint32_t nloops = 0;
   ir_opid *loops = ir_alloc(A, fn->nops * sizeof *loops);
+  int async = !pc->target || (pc->target->features & TG_F_CP_ASYNC);
   collect_loops(fn, fn->body, loops, &nloops);
   for (uint32_t i = 0; i < nloops; i++) {
     ir_op *o = ir_o(fn, loops[i]);
@@ -439,7 +442,15 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
     lc.need = ir_alloc(A, fn->nops);
     lc.nvals = fn->nvals;
     lc.map = ir_alloc(A, lc.nvals * sizeof *lc.map);
-    if (find_copies(&lc)) pipeline_loop(&lc);
+    if (!find_copies(&lc)) continue;
+    if (async) {
+      pipeline_loop(&lc);
+    } else { /* one stage: only the barrier after the loop */
+      ir_opid after = ir_o(fn, lc.loop)->next;
+      ir_builder b = after ? ir_builder_before(fn, after) : ir_builder_at_end(fn, ir_o(fn, lc.loop)->parent);
+      b.file = ir_o(fn, lc.loop)->file, b.line = ir_o(fn, lc.loop)->line;
+      ir_build(&b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
+    }
   }
   batch_region(fn, fn->body);
   ir_arena_free(A);

@@ -117,8 +117,9 @@ counters() { # counters SETTINGS...
 }
 for D in 64 128; do
   for dt in f16 bf16; do
-    # one block of 64 query rows; 2 and 4 key tiles of 32 (the defaults' BLOCK_M and BLOCK_N)
-    a=$(counters D=$D dtype=$dt H=1 Sq=64 Sk=64) b=$(counters D=$D dtype=$dt H=1 Sq=64 Sk=128)
+    # one block of 128 query rows; 2 and 4 key tiles of 64 (the defaults' BLOCK_M and BLOCK_N at
+    # D <= 128; 4 warps at D=64, 8 at D=128; 2 stages)
+    a=$(counters D=$D dtype=$dt H=1 Sq=128 Sk=128) b=$(counters D=$D dtype=$dt H=1 Sq=128 Sk=256)
     # shellcheck disable=SC2086
     set -- $a $b
     if [ $# -ne 10 ]; then echo "FAIL D=$D $dt counters: '$a' '$b' $(head -n 2 "$tmp/err")"; fail=1; continue; fi
@@ -130,17 +131,19 @@ for D in 64 128; do
   done
 done
 # 5. the key loop's instruction budget (non-MMA SASS per MMA, a static count) where ptxas and
-# nvdisasm are at hand: measured with ptxas 13.0 (docs/attention.md) on sm_80 5.88 and 3.70 for the
-# D=64 and D=128 defaults (64x32 tiles leave 32 MMA per warp per key tile against the softmax of
-# 16 scores a thread), 3.88 for D=64 128x64 4 warps and 2.84 for D=128 128x64 8 warps (stages=2;
-# Triton's forward on the same tiles: 3.89 and 2.95), 4.16 and 3.15 for those two on sm_90a; the
-# limits leave ptxas's register allocation a little room and catch a lost fold or a doubled copy.
+# nvdisasm are at hand: measured with ptxas 13.0 (docs/attention.md) at the defaults, 3.88 for D=64
+# (128x64, 4 warps, 2 stages; Triton's forward on the same tile: 3.89), 2.84 for D=128 (128x64, 8
+# warps, 2 stages; Triton 2.95) and 3.00 for D=256 (64x32) on sm_80; 4.16, 3.15 and 3.00 on sm_90a;
+# 5.88 and 3.70 for the former defaults (64x32 at D=64 and D=128, 32 MMA per warp per key tile
+# against the softmax of 16 scores a thread). The limits leave ptxas's register allocation a little
+# room and catch a lost fold or a doubled copy.
 . tests/sh/lib/budget.sh
 if budget_tools; then
-  budget recipes/attention.lua sm_80 6.1 D=64
-  budget recipes/attention.lua sm_80 3.9 D=128
-  budget recipes/attention.lua sm_80 3.95 D=64 BLOCK_M=128 BLOCK_N=64 warps=4 stages=2 Sq=4096 Sk=4096
-  budget recipes/attention.lua sm_80 3.0 D=128 BLOCK_M=128 BLOCK_N=64 warps=8 stages=2 Sq=4096 Sk=4096
-  budget recipes/attention.lua sm_90a 3.3 D=128 BLOCK_M=128 BLOCK_N=64 warps=8 stages=2 Sq=4096 Sk=4096
+  budget recipes/attention.lua sm_80 3.95 D=64 Sq=4096 Sk=4096
+  budget recipes/attention.lua sm_80 3.0 D=128 Sq=4096 Sk=4096
+  budget recipes/attention.lua sm_80 3.1 D=256 Sq=4096 Sk=4096
+  budget recipes/attention.lua sm_90a 4.25 D=64 Sq=4096 Sk=4096
+  budget recipes/attention.lua sm_90a 3.3 D=128 Sq=4096 Sk=4096
+  budget recipes/attention.lua sm_80 6.1 D=64 BLOCK_M=64 BLOCK_N=32 stages=1
 fi
 exit $fail

@@ -11,7 +11,8 @@
  *      uninitialised-read checks on; a swizzled buffer chosen by an `if`.
  *   3. Pipelined matmul loops (stages 1..4) with ragged K (trip counts 0, 1, fewer than the stages,
  *      many), against a C product; a loop whose copies cannot be pipelined is left alone and still
- *      right; the pass's structure (buffers per stage, the wait) through the C API.
+ *      right; the pass's structure (buffers per stage, the wait) through the C API; on sm_75 (no
+ *      cp.async) the loop keeps one buffer and gains only the barrier after it.
  * Inputs are fresh random values every run (KILN_TEST_SEED=N repeats one); outputs are poisoned.
  */
 #include <math.h>
@@ -376,11 +377,16 @@ static void pipelined_mm(const char *target, int stages, int carried, int M, int
   }
   op_census c = {.max_pending = -1};
   ir_walk(fn, fn->body, count_op, &c);
-  int piped = stages >= 2 ? 2 - carried : 0; /* copies pipelined: B's is not when carried */
+  /* copies pipelined: B's is not when carried; none without cp.async (sm_75: one stage) */
+  int async = (tg_target_lookup(target)->features & TG_F_CP_ASYNC) != 0;
+  int piped = stages >= 2 && async ? 2 - carried : 0;
   int want_bufs = piped * stages + (2 - piped);
   CHECK(c.ops[IR_OP_ALLOC_SHARED] == want_bufs, "%d buffers for stages %d%s", c.ops[IR_OP_ALLOC_SHARED],
         stages, carried ? " (carried)" : "");
   CHECK(!piped || c.max_pending == piped * (stages - 2), "pending %d for stages %d", c.max_pending, stages);
+  CHECK(async || stages < 2 || c.ops[IR_OP_BARRIER] == 3,
+        "%s stages %d: %d barriers, want the loop's 2 and one after it", target, stages,
+        c.ops[IR_OP_BARRIER]);
   ir_func_destroy(fn);
   float *a = random_bytes((size_t)M * K * 4 + 4), *b = random_bytes((size_t)K * N * 4 + 4);
   float *cm = poisoned((size_t)M * N * 4);

@@ -732,6 +732,107 @@ static void test_run_errors(void) {
   free(path);
 }
 
+/* A knob's default as a function(p): it follows the settings it reads until it is set itself. */
+static const char *computed_decl =
+    "params = { n = 64, kind = { 'a', 'b' } }, grid = function(p) return p.BM end,\n"
+    "tune = { D = { 64, 128 },\n"
+    "  BM = { default = function(p) return p.D <= 64 and 128 or 64 end, values = { 32, 64, 128 } },\n"
+    "  mode = { default = function(p) return p.kind == 'a' and 'x' or 'y' end, values = { 'x', 'y' } },\n"
+    "  fast = { default = function(p) return p.n > 100 end, values = { false, true } } },";
+
+static void expect_derived(kl_recipe *r, const kl_settings *s, const char *bm, const char *mode,
+                           const char *fast, const char *what) {
+  CHECK(!strcmp(kl_settings_get(s, "BM"), bm) && !strcmp(kl_settings_get(s, "mode"), mode) &&
+            !strcmp(kl_settings_get(s, "fast"), fast),
+        "%s: BM=%s mode=%s fast=%s, want %s %s %s", what, kl_settings_get(s, "BM"),
+        kl_settings_get(s, "mode"), kl_settings_get(s, "fast"), bm, mode, fast);
+  (void)r;
+}
+
+static void test_computed_defaults(void) {
+  char text[2048], err[2048];
+  snprintf(text, sizeof text, decl_template, computed_decl);
+  char *path = write_temp(scratch, text);
+  kl_recipe *r = kl_recipe_load(path, err, sizeof err);
+  CHECK(r, "%s", err);
+  if (r) {
+    kl_settings s, t;
+    kl_recipe_defaults(r, &s);
+    expect_derived(r, &s, "128", "x", "0", "the defaults");
+    /* parameters in name order, then knobs: kind, n, BM, D, fast, mode */
+    CHECK(kl_recipe_param(r, 2)->computed && !strcmp(kl_recipe_param(r, 2)->dflt, "128") &&
+              !kl_recipe_param(r, 3)->computed && kl_recipe_param(r, 4)->flag,
+          "the parameter table: BM's default at the defaults");
+    CHECK(kl_settings_apply(r, &s, "D=128", err, sizeof err) == 0, "%s", err);
+    expect_derived(r, &s, "64", "x", "0", "D=128");
+    CHECK(kl_settings_apply(r, &s, "kind=b", err, sizeof err) == 0 &&
+              kl_settings_apply(r, &s, "n=1000", err, sizeof err) == 0,
+          "%s", err);
+    expect_derived(r, &s, "64", "y", "1", "kind=b n=1000");
+    CHECK(!kl_settings_given(&s, "BM") && kl_settings_given(&s, "D"), "given flags");
+    /* set explicitly, a knob stays as set whatever the others do */
+    CHECK(kl_settings_apply(r, &s, "BM=32", err, sizeof err) == 0 &&
+              kl_settings_apply(r, &s, "D=64", err, sizeof err) == 0,
+          "%s", err);
+    expect_derived(r, &s, "32", "y", "1", "BM=32 D=64");
+    /* the builders see the derived values */
+    kl_recipe_defaults(r, &t);
+    CHECK(kl_settings_apply(r, &t, "D=128", err, sizeof err) == 0, "%s", err);
+    int64_t g[3] = {0};
+    CHECK(kl_recipe_grid(r, &t, g, err, sizeof err) == 0 && g[0] == 64, "grid(p) sees p.BM = %lld: %s",
+          (long long)g[0], err);
+    kl_recipe_free(r);
+  }
+  unlink(path);
+  free(path);
+
+  /* Errors: each names the function's line (the declaration's snippet starts at line DECL). */
+  static const struct {
+    const char *decl, *set, *want;
+  } bad[] = {
+      {"tune = { D = { 64, 128 }, BM = { default = function(p) return p.D == 64 and 'big' or 32 end, "
+       "values = { 32, 64 } } },",
+       NULL, "the default of knob 'BM' gives big: parameter 'BM' is a whole number, got 'big'"},
+      {"tune = { D = { 64, 128 }, m = { default = function(p) return p.D == 128 and 'z' or 'x' end, "
+       "values = { 'x', 'y' } } },",
+       "D=128", "the default of knob 'm' gives z: parameter 'm' is one of x, y; got 'z'"},
+      {"tune = { D = { 64, 128 }, BM = { default = function(p) if p.D == 128 then return {} end return 32 "
+       "end, "
+       "values = { 32, 64 } } },",
+       "D=128", "the default of knob 'BM' gives table"},
+      {"tune = { D = { 64, 128 }, BM = { default = function(p) if p.D == 128 then error('no tile for D') end "
+       "return 32 end, values = { 32, 64 } } },",
+       "D=128", "no tile for D"},
+      {"tune = { A = { default = function(p) return p.B end, values = { 1, 2 } },\n"
+       "  B = { default = function(p) return 1 end, values = { 1, 2 } } },",
+       NULL,
+       "'B' has a computed default too: a computed default reads the problem parameters, the knobs with "
+       "plain "
+       "defaults and the knobs set explicitly"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char full[2048];
+    snprintf(text, sizeof text, decl_template, bad[i].decl);
+    path = write_temp(scratch, text);
+    r = kl_recipe_load(path, err, sizeof err);
+    int rc = -1;
+    if (r && bad[i].set) {
+      kl_settings s;
+      kl_recipe_defaults(r, &s);
+      rc = kl_settings_apply(r, &s, bad[i].set, err, sizeof err);
+    }
+    snprintf(full, sizeof full, "%s:%d: ", path, DECL);
+    CHECK((bad[i].set ? r && rc == -1 : !r) && !strncmp(err, full, strlen(full)) && strstr(err, bad[i].want),
+          "computed default %zu:\n  got  '%s'\n  want '%s%s'", i, r && !bad[i].set ? "(loaded)" : err, full,
+          bad[i].want);
+    kl_recipe_free(r);
+    unlink(path);
+    free(path);
+  }
+  fails_at(decl_template, CALL, "params = { n = { default = function(p) return 1 end, values = { 1 } } },",
+           "kiln.recipe: parameter 'n': only a knob's default may be a function(p)");
+}
+
 /* A long path: Lua shortens it in its own positions; the message gives it whole. */
 static void test_long_path(void) {
   char dir[4096];
@@ -767,6 +868,7 @@ int main(void) {
   test_control_errors();
   test_declaration_errors();
   test_run_errors();
+  test_computed_defaults();
   test_long_path();
   test_rmtree(scratch);
   free(scratch);
