@@ -378,7 +378,17 @@ static int sweep(kiln_session *s, const tune_args *a, const kiln_tune_opts *o, i
           "kiln tune: %.1f s: %ld counted (%.1f s), %ld compiled (%.1f s), %ld checked (%.1f s) "
           "(seconds of the workers' wall time, summed)\n",
           sum.wall_s, sum.counted, sum.count_s, sum.compiled, sum.compile_s, sum.checked, sum.check_s);
-  return report(s, path, a->json, a->plot, o->accuracy, top);
+  int rc = report(s, path, a->json, a->plot, o->accuracy, top);
+  /* a sweep that measured variants, none of them usable, and found none before: a failure to see */
+  if (!rc && sum.measured > 0 && sum.ok == 0 && sum.done == 0) {
+    fprintf(
+        stderr,
+        "kiln tune: no variant passed: %ld measured, %ld refused, %ld spilled, %ld wrong, %ld timeout, %ld "
+        "pruned (reasons in %s)\n",
+        sum.measured, sum.refused, sum.spilled, sum.wrong, sum.timeout, sum.pruned, path);
+    rc = 1;
+  }
+  return rc;
 }
 
 int cmd_tune(int argc, char **argv) {

@@ -11,10 +11,20 @@
  *   tpw   = the 32 lanes fill the fastest dim, then the next; lanes left over replicate along dim 0;
  *   wpc   = warps fill the slowest dims first; warps left over replicate along dim 0.
  *
+ *   0. Before the rest: each dot operand with an mma layout wants it from the values that compute it
+ *      through elementwise ops and broadcasts (a dequantised weight tile: words from shared memory,
+ *      shifted, masked, converted and scaled). A load or load_shared whose every use computes the
+ *      same operand layout is read in that layout (step 1), so the chain runs in the operand's
+ *      registers with no conversion through shared memory before the dot (elements of 16 bits or
+ *      more: 8-bit ones would be read a byte at a time). A load_shared takes it only where no two
+ *      warps hold the same operand elements (mma_b with one warp along M, mma_a with one along N):
+ *      otherwise each warp would repeat the chain on the same elements (w4a16 at 64x128 with 8
+ *      warps: ptxas then spilled at 128 registers); a small global load takes it in any case.
  * Steps, per op in program order (regions recursively):
  *   1. Producers (const, iota, splat, load, load_shared, dot, ...) get the default layout; a load from
  *      (and a store to) a global view whose constant unit stride is on another dim has that dim
- *      fastest instead, so that the accesses are 16-byte vectors and coalesced across the warp.
+ *      fastest instead, so that the accesses are 16-byte vectors and coalesced across the warp. A
+ *      load or load_shared that step 0 found wanted in an operand layout takes that one.
  *   2. reduce keeps its operand's layout (with shape[axis] = 1). broadcast gets the default layout
  *      of its result (its source's, when that is an mma layout) and converts its source to it;
  *      since a reduce keeps its operand's layout, reduce followed by broadcast back is a register
@@ -54,7 +64,11 @@ typedef struct {
   int warps;
   uint32_t *uses; /* per value present when the pass started: live uses */
   uint32_t nuses;
+  ir_layout *want; /* per value (below nuses): the dot operand layout it feeds (step 0) */
+  uint8_t *wstate; /* WANT_NONE, WANT_ONE (want[v] holds it), WANT_MANY (users disagree) */
 } layout_ctx;
+
+enum { WANT_NONE, WANT_ONE, WANT_MANY };
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
@@ -335,6 +349,79 @@ static ir_layout dot_layout(layout_ctx *lc, ir_opid op, ir_lkind kind) {
   return ir_layout_mma(kind, wm, wn, p.kw);
 }
 
+/* ---- step 0: the layouts dot operands want from the values that compute them ---- */
+
+/* WANT_LOAD_MAX: the largest tile (elements) a global load reads straight into an operand layout.
+ * A fragment holds pairs along K, so each thread loads 4 bytes at a time, and warps that share the
+ * operand's rows each load them: for a small tile (w4a16's 16x16 slab of X and its row of scales)
+ * that is cheaper than the conversion's shared-memory round trip and two barriers; for a large one
+ * (a 64x16 slab: 32.7 -> 39.1 non-MMA per MMA measured) the conversion, with 16-byte coalesced
+ * loads, wins. */
+enum { WANT_DEPTH = 16, WANT_LOAD_MAX = 512 };
+
+/* v feeds a dot operand of layout l through elementwise ops and broadcasts only: records it, and
+ * carries it on to v's own operands (a broadcast's source wants l too). */
+static void want_back(layout_ctx *lc, ir_val v, ir_layout l, int depth) {
+  ir_func *fn = lc->fn;
+  if (!is_tile(fn, v) || v >= lc->nuses || depth > WANT_DEPTH || is_cheap(fn, v)) return;
+  ir_type t = ir_vtype(fn, v);
+  if (lc->wstate[v] == WANT_ONE && layout_eq(lc->want[v], l, t.rank)) return;
+  if (lc->wstate[v] != WANT_NONE) {
+    lc->wstate[v] = WANT_MANY;
+    return;
+  }
+  lc->wstate[v] = WANT_ONE;
+  lc->want[v] = l;
+  ir_opid d = fn->vals[v].def;
+  if (!d) return;
+  const ir_op *o = &fn->ops[d];
+  if (o->code == IR_OP_BROADCAST || (ir_opinfo_table[o->code].flags & IR_F_ELEMENTWISE))
+    for (uint32_t k = 0; k < o->nopnd; k++) want_back(lc, o->opnd[k], l, depth + 1);
+}
+
+static void collect_wants(layout_ctx *lc) {
+  ir_func *fn = lc->fn;
+  for (ir_opid op = 1; op < fn->nops; op++) {
+    const ir_op *o = &fn->ops[op];
+    if (o->dead || o->code != IR_OP_DOT || ir_attr_i(o->attrs, "wgmma", 0)) continue;
+    if (dot_layout(lc, op, IR_LMMA).kind == IR_LNONE) continue;
+    want_back(lc, o->opnd[0], dot_layout(lc, op, IR_LMMA_A), 0);
+    want_back(lc, o->opnd[1], dot_layout(lc, op, IR_LMMA_B), 0);
+  }
+}
+
+/* The layout a load or load_shared result v is best produced in, when every use of it computes a
+ * dot operand of one mma layout (the operand itself, or an elementwise op or broadcast whose result
+ * wants that layout): read in that layout, the chain runs in the operand's registers and no
+ * conversion (through shared memory, with two barriers) is left before the dot. Kind IR_LNONE
+ * otherwise. */
+static ir_layout wanted(layout_ctx *lc, ir_val v) {
+  ir_func *fn = lc->fn;
+  /* 8-bit elements in an operand layout are read one byte at a time (attention's e4m3 V, widened to
+   * f16: 240 bytes spilled on sm_89); they keep the default and one conversion */
+  if (v >= lc->nuses || lc->wstate[v] != WANT_ONE || ir_elem_bits(ir_vtype(fn, v).elem) < 16)
+    return (ir_layout){0};
+  ir_layout l = lc->want[v];
+  int rank = ir_vtype(fn, v).rank;
+  for (ir_opid op = 1; op < fn->nops; op++) {
+    const ir_op *o = &fn->ops[op];
+    if (o->dead) continue;
+    for (uint32_t i = 0; i < o->nopnd; i++) {
+      if (o->opnd[i] != v) continue;
+      int ok;
+      if (o->code == IR_OP_DOT)
+        ok = i < 2 && !ir_attr_i(o->attrs, "wgmma", 0) &&
+             layout_eq(dot_layout(lc, op, i ? IR_LMMA_B : IR_LMMA_A), l, rank);
+      else
+        ok = o->nres == 1 && o->res[0] < lc->nuses && lc->wstate[o->res[0]] == WANT_ONE &&
+             layout_eq(lc->want[o->res[0]], l, rank) &&
+             (o->code == IR_OP_BROADCAST || (ir_opinfo_table[o->code].flags & IR_F_ELEMENTWISE));
+      if (!ok) return (ir_layout){0};
+    }
+  }
+  return l;
+}
+
 /* Step 4: dot. */
 static void assign_dot(layout_ctx *lc, ir_opid op) {
   ir_func *fn = lc->fn;
@@ -440,7 +527,22 @@ static void assign_op(layout_ctx *lc, ir_opid op) {
     convert_operand(lc, op, 0, ir_vtype(fn, fn->ops[op].res[0]).layout);
     return;
   case IR_OP_DOT: assign_dot(lc, op); return;
-  case IR_OP_LOAD: set_layout(fn, o->res[0], global_layout(lc, ir_vtype(fn, o->res[0]), o->opnd[0])); return;
+  case IR_OP_LOAD: { /* from global memory in an operand layout: small tiles only (below) */
+    ir_layout w =
+        ir_type_numel(ir_vtype(fn, o->res[0])) <= WANT_LOAD_MAX ? wanted(lc, o->res[0]) : (ir_layout){0};
+    set_layout(fn, o->res[0],
+               w.kind != IR_LNONE ? w : global_layout(lc, ir_vtype(fn, o->res[0]), o->opnd[0]));
+    return;
+  }
+  case IR_OP_LOAD_SHARED: { /* in an operand layout no two warps share (below) */
+    ir_layout w = wanted(lc, o->res[0]);
+    if ((w.kind == IR_LMMA_B && w.wpc[0] > 1) || (w.kind == IR_LMMA_A && w.wpc[1] > 1)) w = (ir_layout){0};
+    if (w.kind != IR_LNONE)
+      set_layout(fn, o->res[0], w);
+    else
+      set_default(lc, o->res[0]);
+    return;
+  }
   case IR_OP_STORE:
     if (o->nopnd && is_tile(fn, o->opnd[o->nopnd - 1]))
       convert_operand(lc, op, o->nopnd - 1,
@@ -500,7 +602,11 @@ int pass_layout_assign(ir_func *fn, pass_ctx *pc) {
     return -1;
   }
   ir_arena *A = ir_arena_new();
-  layout_ctx lc = {fn, pc->target, (int)warps, ir_use_counts(fn, A), fn->nvals};
+  layout_ctx lc = {fn, pc->target, (int)warps, ir_use_counts(fn, A), fn->nvals, NULL, NULL};
+  lc.want = ir_alloc(A, (size_t)fn->nvals * sizeof *lc.want);
+  lc.wstate = ir_alloc(A, fn->nvals);
+  memset(lc.wstate, WANT_NONE, fn->nvals);
+  collect_wants(&lc);
   assign_region(&lc, fn->body);
   ir_arena_free(A);
   sweep(fn);

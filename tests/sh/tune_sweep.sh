@@ -11,7 +11,7 @@
 #     unrounded inputs orders f32 < f16 < bf16 < e4m3 and --accuracy marks e4m3;
 #   - kiln run --tuned takes the nearest measured problem; the GPU path through the fake driver;
 #   - errors: a foreign or corrupt database named with why, bad --shard/--budget/--space, --tuned
-#     with nothing measured for the recipe; --slurm N --dry-run writes the array and merge scripts.
+#     with nothing measured for the recipe, a sweep whose every variant is refused (exit 1); --slurm N --dry-run writes the array and merge scripts.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 . tests/sh/lib/check.sh
@@ -60,6 +60,13 @@ got=$(python3 -c 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])
 print(c.execute("select count(*) from results where variant = \"BLOCK=65536 warps=1\" and status = \"refused\" and reason like \"recipes/vector_add.lua:%more than a program of 1 warps holds in a tile%\"").fetchone()[0])' "$tmp/p.db")
 [ "$got" = 1 ] && ok "refused by the compiler, its message kept" || bad "compiler refusal: $got"
+# a sweep whose every variant is refused fails, saying so (the rows are still written)
+"$KILN" tune recipes/vector_add.lua --set n=1000 --sim --space BLOCK=65536 --space warps=1 --db "$tmp/r.db" \
+  >/dev/null 2>"$tmp/r.err"
+rc=$?
+if [ $rc = 1 ] && grep -q "kiln tune: no variant passed: 1 measured, 1 refused" "$tmp/r.err"; then
+  ok "all refused: exit 1, $(grep 'no variant' "$tmp/r.err")"
+else bad "all refused: rc $rc, $(cat "$tmp/r.err")"; fi
 if command -v ptxas >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/ptxas ]; then
   "$KILN" tune recipes/vector_add.lua --set n=1000 --sim --space BLOCK=16384 --space warps=1 --db "$tmp/p.db" \
     >/dev/null 2>&1

@@ -332,8 +332,8 @@ static void test_stage(void) {
   dump("prof_stage", &p);
   const sim_counters *sa = NULL, *d = NULL;
   for (int i = 0; i < p.nops; i++) {
-    if (strstr(p.ops[i].site, " stage A (prof_stage.ir:20)")) sa = &p.ops[i].c;
-    if (strstr(p.ops[i].site, "dot ") && strstr(p.ops[i].site, " (prof_stage.ir:20)") &&
+    if (strstr(p.ops[i].site, " stage A (prof_stage.ir:22)")) sa = &p.ops[i].c;
+    if (strstr(p.ops[i].site, "dot ") && strstr(p.ops[i].site, " (prof_stage.ir:22)") &&
         !strstr(p.ops[i].site, " stage "))
       d = &p.ops[i].c;
   }
