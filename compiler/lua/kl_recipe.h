@@ -123,13 +123,13 @@ void kl_recipe_defaults(kl_recipe *r, kl_settings *s);
 /* Applies "NAME=VALUE" to s (given from then on), then recomputes the computed defaults of the knobs
  * s does not give; -1 with a message naming NAME if it is not a parameter of the recipe or the value
  * is malformed, or "FILE:LINE: ..." naming the knob whose default function fails or gives a value
- * its knob does not accept. */
+ * its knob does not accept. On -1, s is left as it was. */
 int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn);
 const char *kl_settings_get(const kl_settings *s, const char *name);
 /* 1 if s gives NAME (kl_settings_apply), 0 if it holds the default or lacks it. */
 int kl_settings_given(const kl_settings *s, const char *name);
 /* Recomputes the computed defaults of the knobs s does not give (kl_settings_apply does it after
- * each setting); 0, or -1 with "FILE:LINE: ..." in err. */
+ * each setting); 0, or -1 with "FILE:LINE: ..." in err and s unchanged. */
 int kl_settings_derive(kl_recipe *r, kl_settings *s, char *err, size_t errn);
 
 /* Runs the body: returns verified IR, or NULL with "file:line: message" in err. */

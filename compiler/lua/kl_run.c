@@ -53,11 +53,13 @@ typedef struct {
   size_t whyn;
 } job;
 
-/* Pushes the recipe table and p: an empty proxy whose __index reads the settings (numbers where
- * they parse as one) and refuses unknown names, and whose __newindex refuses writes. */
+/* 1 while computed defaults run, for a knob with one that the settings do not give. */
 static int pending(const job *j, const kl_param *p) {
   return j->w && p->computed && !kl_settings_given(j->s, p->name);
 }
+
+/* Pushes the recipe table and p: an empty proxy whose __index reads the settings (numbers where
+ * they parse as one) and refuses unknown names, and whose __newindex refuses writes. */
 
 static void push_recipe_p(lua_State *L, job *j) {
   lua_getfield(L, LUA_REGISTRYINDEX, KL_RECIPE_KEY);
@@ -399,9 +401,11 @@ static int derive_main(lua_State *L) {
 
 int kl_settings_derive(kl_recipe *r, kl_settings *s, char *err, size_t errn) {
   if (!r->ncomputed) return 0;
-  kl_settings in = *s; /* p reads the settings as they were; the values land in s */
-  job j = {.r = r, .s = &in, .w = s};
-  return kl_protect(r, derive_main, &j, err, errn);
+  kl_settings out = *s; /* p reads s as it is; s changes only when every default was computed */
+  job j = {.r = r, .s = s, .w = &out};
+  if (kl_protect(r, derive_main, &j, err, errn)) return -1;
+  *s = out;
+  return 0;
 }
 
 void kl_derive_static_defaults(lua_State *L, kl_recipe *r) {

@@ -115,11 +115,19 @@ int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, c
   int i = 0;
   while (i < s->n && strcmp(s->v[i].name, p->name)) i++;
   if (i == s->n && s->n == KL_MAXSET) return snprintf(err, errn, "too many settings"), -1;
+  kl_setting was = i < s->n ? s->v[i] : (kl_setting){0};
   if (i == s->n) s->n++;
   s->v[i].name = p->name;
   snprintf(s->v[i].value, sizeof s->v[i].value, "%s", value);
   s->v[i].given = 1;
-  return r->ncomputed ? kl_settings_derive(r, s, err, errn) : 0;
+  if (r->ncomputed && kl_settings_derive(r, s, err, errn)) { /* s as it was */
+    if (was.name)
+      s->v[i] = was;
+    else
+      s->n--;
+    return -1;
+  }
+  return 0;
 }
 
 const char *kl_settings_get(const kl_settings *s, const char *name) {

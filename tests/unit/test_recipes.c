@@ -820,6 +820,9 @@ static void test_computed_defaults(void) {
       kl_settings s;
       kl_recipe_defaults(r, &s);
       rc = kl_settings_apply(r, &s, bad[i].set, err, sizeof err);
+      CHECK(!strcmp(kl_settings_get(&s, "D"), "64") && !kl_settings_given(&s, "D"),
+            "computed default %zu: a failed setting leaves the settings as they were (D=%s)", i,
+            kl_settings_get(&s, "D"));
     }
     snprintf(full, sizeof full, "%s:%d: ", path, DECL);
     CHECK((bad[i].set ? r && rc == -1 : !r) && !strncmp(err, full, strlen(full)) && strstr(err, bad[i].want),
