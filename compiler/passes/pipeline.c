@@ -211,6 +211,14 @@ static void wait_and_barrier(ir_builder *b, int pending, int barrier) {
   if (barrier) ir_build(b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
 }
 
+/* A builder right after op, with op's position. */
+static ir_builder builder_after(ir_func *fn, ir_opid op) {
+  ir_opid after = ir_o(fn, op)->next;
+  ir_builder b = after ? ir_builder_before(fn, after) : ir_builder_at_end(fn, ir_o(fn, op)->parent);
+  b.file = ir_o(fn, op)->file, b.line = ir_o(fn, op)->line;
+  return b;
+}
+
 /* The loop again with S buffers per copy appended to its carried values; the body moves over. */
 static ir_opid grow_loop(loop_ctx *lc, const ir_val *bufs) {
   ir_func *fn = lc->fn;
@@ -364,9 +372,7 @@ static void pipeline_loop(loop_ctx *lc) {
   drop_trailing_barrier(lc);
   issue_next(lc);
   /* after the loop: nothing in flight, every thread out of the buffers */
-  ir_opid after = ir_o(fn, g)->next;
-  ir_builder tail = after ? ir_builder_before(fn, after) : ir_builder_at_end(fn, ir_o(fn, g)->parent);
-  tail.file = ir_o(fn, g)->file, tail.line = ir_o(fn, g)->line;
+  ir_builder tail = builder_after(fn, g);
   wait_and_barrier(&tail, 0, 1);
 }
 
@@ -446,9 +452,7 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
     if (async) {
       pipeline_loop(&lc);
     } else { /* one stage: only the barrier after the loop */
-      ir_opid after = ir_o(fn, lc.loop)->next;
-      ir_builder b = after ? ir_builder_before(fn, after) : ir_builder_at_end(fn, ir_o(fn, lc.loop)->parent);
-      b.file = ir_o(fn, lc.loop)->file, b.line = ir_o(fn, lc.loop)->line;
+      ir_builder b = builder_after(fn, lc.loop);
       ir_build(&b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
     }
   }
