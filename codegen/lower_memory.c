@@ -296,24 +296,28 @@ static void swizzled_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef
   }
 }
 
-/* load_shared {trans = 1} outside mma operands: element (r, c) of the tile from (c, r) of the buffer,
- * one load each (swizzled or row-major). */
-static void transposed_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef *out) {
+int cg_load_shared_at(cg_lower *L, ir_opid op, uint32_t *at) {
+  ir_attr *a = ir_attr_get(L->fn->ops[op].attrs, "at");
+  for (int d = 0; d < (a ? a->nlist : 0); d++) at[d] = (uint32_t)a->list[d];
+  return a != NULL;
+}
+
+/* load_shared {trans = 1} or {at = ...} outside mma operands: element (r, c) of the tile from
+ * (c, r) of the buffer (trans), offset by at; one load each (swizzled or row-major). */
+static void mapped_tile(cg_lower *L, ir_opid op, const cg_lay *y, ir_val buf, LLVMValueRef *out) {
   ir_type bt = ir_vtype(L->fn, buf);
   ir_elem e = bt.elem;
   LLVMTypeRef ty = cg_mem_type(L, e), i8 = LLVMInt8TypeInContext(L->c.ctx);
   LLVMValueRef *coords = cg_lay_coords(L, y), base = cg_get(L, buf)->v[0];
-  int sw = cg_smem_swizzle_of(L, buf) != 0;
+  int trans = (int)ir_attr_i(L->fn->ops[op].attrs, "trans", 0), r = y->rank;
+  uint32_t at[IR_MAXRANK] = {0};
+  cg_load_shared_at(L, op, at);
   for (uint32_t i = 0; i < y->n; i++) {
-    LLVMValueRef idx[2] = {coords[2 * i + 1], coords[2 * i]}, p;
-    if (sw) {
-      LLVMValueRef off = cg_smem_swizzle(L, buf, idx);
-      p = LLVMBuildGEP2(L->c.b, i8, base, &off, 1, "");
-    } else {
-      LLVMValueRef k =
-          LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, idx[0], cg_i32(L, bt.shape[1]), ""), idx[1], "");
-      p = LLVMBuildGEP2(L->c.b, ty, base, &k, 1, "");
-    }
+    LLVMValueRef idx[IR_MAXRANK];
+    for (int d = 0; d < r; d++)
+      idx[d] = LLVMBuildAdd(L->c.b, coords[i * (uint32_t)r + (uint32_t)(trans ? r - 1 - d : d)],
+                            cg_i32(L, at[d]), "");
+    LLVMValueRef off = cg_smem_swizzle(L, buf, idx), p = LLVMBuildGEP2(L->c.b, i8, base, &off, 1, "");
     out[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, ty, p, NULL, NULL), e);
   }
 }
@@ -326,8 +330,8 @@ void cg_lower_load_shared(cg_lower *L, ir_opid op) {
   cg_lay y;
   cg_lay_init(&y, t);
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
-  if (ir_attr_i(o->attrs, "trans", 0))
-    transposed_tile(L, &y, o->opnd[0], out);
+  if (ir_attr_i(o->attrs, "trans", 0) || ir_attr_get(o->attrs, "at"))
+    mapped_tile(L, op, &y, o->opnd[0], out);
   else if (cg_smem_swizzle_of(L, o->opnd[0]))
     swizzled_tile(L, &y, o->opnd[0], out, 0);
   else

@@ -102,6 +102,7 @@ typedef struct {
   uint32_t stride;    /* scratch: elements per row */
   int rows_k;         /* the rows run along K (B as [K,N]); else along the operand's M or N */
   LLVMValueRef kbase; /* i32 K tiles to add to every K tile read (a rolled K loop), or NULL */
+  uint32_t at[2];     /* a buffer: the stored matrix's element [0][0] is the buffer's element at */
 } smem_src;
 
 /* The K coordinate of K tile 0 (elements): kbase * 4 * kw. */
@@ -113,7 +114,8 @@ static LLVMValueRef kbase_elems(cg_lower *L, const smem_src *s, int kw) {
 static LLVMValueRef smem_at(cg_lower *L, const smem_src *s, ir_elem e, LLVMValueRef row, LLVMValueRef col) {
   LLVMBuilderRef B = L->c.b;
   if (s->buf) {
-    LLVMValueRef idx[2] = {row, col};
+    LLVMValueRef idx[2] = {LLVMBuildAdd(B, row, cg_i32(L, s->at[0]), ""),
+                           LLVMBuildAdd(B, col, cg_i32(L, s->at[1]), "")};
     LLVMValueRef off = cg_smem_swizzle(L, s->buf, idx);
     return LLVMBuildGEP2(B, LLVMInt8TypeInContext(L->c.ctx), s->base, &off, 1, "");
   }
@@ -253,7 +255,12 @@ static void operand_elements(cg_lower *L, const cg_lay *y, ir_elem e, const smem
 static void operand_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, uint32_t k0,
                                 uint32_t k1, LLVMValueRef *out) {
   int bits = ir_elem_bits(e);
-  if (bits == 16 && !cg_tc_check(L->c.target, CG_TC_LDMATRIX, NULL, 0))
+  /* ldmatrix rows and 32-bit words start on their own alignment: a block of a buffer whose first
+   * column is not on a 16-byte chunk (4 bytes for words) is read an element at a time */
+  uint32_t col0 = s->buf ? s->at[1] * (uint32_t)ir_elem_bytes(e) : 0;
+  if (col0 % 16 && (bits == 16 || col0 % 4))
+    operand_elements(L, y, e, s, k0, k1, out);
+  else if (bits == 16 && !cg_tc_check(L->c.target, CG_TC_LDMATRIX, NULL, 0))
     operand_ldmatrix(L, y, e, s, k0, k1, out);
   else if (bits == 32 || (bits == 8 && !s->rows_k))
     operand_words(L, y, e, s, k0, k1, out);
@@ -589,6 +596,7 @@ static void dot_operand(cg_lower *L, ir_opid op, int k, const cg_lay *y, smem_sr
     *s = (smem_src){.base = cg_get(L, fn->ops[def].opnd[0])->v[0],
                     .buf = fn->ops[def].opnd[0],
                     .rows_k = (k == 1) != trans};
+    cg_load_shared_at(L, def, s->at);
     return;
   }
   ir_val src = fn->ops[def].opnd[0];
@@ -706,6 +714,7 @@ int cg_mma_load_shared(cg_lower *L, ir_opid op) {
   if (deferred(L, o->res[0], &y, t.elem, out)) return 1;
   int trans = (int)ir_attr_i(o->attrs, "trans", 0); /* the buffer holds the transpose */
   smem_src s = {.base = cg_get(L, o->opnd[0])->v[0], .buf = o->opnd[0], .rows_k = (kdim(&y) == 0) != trans};
+  cg_load_shared_at(L, op, s.at);
   operand_from_shared(L, &y, t.elem, &s, 0, ktiles_of(&y), out);
   return 1;
 }

@@ -391,7 +391,8 @@ static void check_alloc_shared(verifier *V, ir_opid op) {
 }
 
 /* load_shared: smem -> tile; store_shared: smem, tile. Same shape and element; load_shared
- * {trans = 1} reads a rank-2 buffer as its transpose. */
+ * {trans = 1} reads a rank-2 buffer as its transpose; load_shared {at = [o0, ...]} reads the block of
+ * the result's shape (untransposed) whose first element is buffer element (o0, ...). */
 static void check_shared_access(verifier *V, ir_opid op) {
   ir_type s = otype(V, op, 0);
   if (s.kind != IR_TSMEM) fail(V, op, "operand 0 has type %s; expected an smem buffer", ts(V, s));
@@ -401,6 +402,21 @@ static void check_shared_access(verifier *V, ir_opid op) {
   want.kind = IR_TTILE;
   int trans = is_load && ir_attr_get(O(V, op)->attrs, "trans") ? (int)need_int_in(V, op, "trans", 0, 1) : 0;
   if (trans && s.rank != 2) fail(V, op, "trans = 1 needs a rank-2 buffer; %s has rank %d", ts(V, s), s.rank);
+  ir_attr *at = is_load ? ir_attr_get(O(V, op)->attrs, "at") : NULL;
+  if (at) {
+    need_attr(V, op, "at", IR_ALIST);
+    if (at->nlist != s.rank)
+      fail(V, op, "attribute 'at' has %d offsets; the buffer %s has rank %d", at->nlist, ts(V, s), s.rank);
+    if (t.kind != IR_TTILE || t.rank != s.rank || t.elem != s.elem)
+      fail(V, op, "result 0 has type %s; expected a rank-%d tile of the buffer's element", ts(V, t), s.rank);
+    for (int d = 0; d < s.rank; d++) {
+      uint32_t n = t.shape[trans ? s.rank - 1 - d : d];
+      if (at->list[d] < 0 || (uint64_t)at->list[d] + n > s.shape[d])
+        fail(V, op, "the block at offset %lld of %u elements leaves dim %d of the buffer %s",
+             (long long)at->list[d], n, d, ts(V, s));
+    }
+    return;
+  }
   if (trans) want.shape[0] = s.shape[1], want.shape[1] = s.shape[0];
   if (!ir_type_eq_nolayout(t, want))
     fail(V, op, "%s has type %s; expected %s (the buffer's shape%s)", is_load ? "result 0" : "operand 1",

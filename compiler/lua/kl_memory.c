@@ -212,23 +212,56 @@ static int f_copy(lua_State *L) {
   return 0;
 }
 
-/* k.load_shared(smem[, {trans = true}]): trans reads a rank-2 buffer [R, C] as its transpose [C, R]. */
+/* A list of rank whole numbers >= lo at options field `key` (on the Lua stack top), into v. */
+static void read_dims(lua_State *L, int rank, int64_t lo, int64_t *v, const char *key, const char *what) {
+  if (!lua_istable(L, -1) || luaL_len(L, -1) != rank)
+    luaL_error(L, "%s: %s is a list of %d whole numbers (one per dim of the buffer)", what, key, rank);
+  for (int d = 0; d < rank; d++) {
+    int ok;
+    lua_geti(L, -1, d + 1);
+    lua_Integer x = lua_tointegerx(L, -1, &ok);
+    if (!ok || x < lo || x > UINT32_MAX)
+      luaL_error(L, "%s: %s[%d] must be a whole number >= %d", what, key, d + 1, (int)lo);
+    v[d] = x;
+    lua_pop(L, 1);
+  }
+}
+
+/* k.load_shared(smem[, {trans = true, at = {o0, ...}, shape = {n0, ...}}]): trans reads a rank-2
+ * buffer [R, C] as its transpose [C, R]; at and shape (buffer coordinates, before trans) read the
+ * block of that shape whose first element is buffer element at (default: all of the buffer from at,
+ * or the block of shape from element 0). */
 static int f_load_shared(lua_State *L) {
-  static const char *const opts[] = {"trans", NULL};
+  static const char *const opts[] = {"trans", "at", "shape", NULL};
   ir_val s;
   ir_type t = check_kind(L, 1, &s, IR_TSMEM, "k.load_shared");
   check_opts(L, 2, opts, "k.load_shared");
-  int trans = 0;
+  int trans = 0, has_at = 0, has_shape = 0;
+  int64_t at[IR_MAXRANK] = {0}, sub[IR_MAXRANK];
   if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "trans") != LUA_TNIL) {
     if (!lua_isboolean(L, -1)) luaL_error(L, "k.load_shared: trans is true or false");
     trans = lua_toboolean(L, -1);
     if (trans && t.rank != 2)
       luaL_error(L, "k.load_shared: trans needs a rank-2 buffer, got rank %d", t.rank);
   }
+  if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "at") != LUA_TNIL)
+    read_dims(L, t.rank, 0, at, "at", "k.load_shared"), has_at = 1;
+  if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "shape") != LUA_TNIL)
+    read_dims(L, t.rank, 1, sub, "shape", "k.load_shared"), has_shape = 1;
+  for (int d = 0; d < t.rank; d++) {
+    if (!has_shape) sub[d] = at[d] < t.shape[d] ? t.shape[d] - at[d] : 0;
+    if (at[d] + sub[d] > t.shape[d] || !sub[d]) {
+      char b[64];
+      luaL_error(L, "k.load_shared: the block at %I of %I elements leaves dim %d of the buffer %s",
+                 (lua_Integer)at[d], (lua_Integer)sub[d], d + 1, kl_tstr(t, b, sizeof b));
+    }
+  }
   uint32_t shape[IR_MAXRANK];
-  for (int d = 0; d < t.rank; d++) shape[d] = t.shape[trans ? t.rank - 1 - d : d];
+  for (int d = 0; d < t.rank; d++) shape[d] = (uint32_t)sub[trans ? t.rank - 1 - d : d];
   ir_val r = kl_op1(L, IR_OP_LOAD_SHARED, &s, 1, ir_t_tile((ir_elem)t.elem, t.rank, shape));
-  if (trans) ir_op_set_i(kl_build_get(L)->fn, ir_v(kl_build_get(L)->fn, r)->def, "trans", 1);
+  ir_func *fn = kl_build_get(L)->fn;
+  if (trans) ir_op_set_i(fn, ir_v(fn, r)->def, "trans", 1);
+  if (has_at || has_shape) ir_attr_set_list(fn->A, &ir_o(fn, ir_v(fn, r)->def)->attrs, "at", at, t.rank);
   kl_push(L, r);
   return 1;
 }
