@@ -135,6 +135,7 @@ LLVMValueRef cg_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMValueRef a, L
 LLVMValueRef cg_convert(cg_lower *L, LLVMValueRef v, ir_elem from, ir_elem to);
 void cg_lower_cast(cg_lower *L, ir_opid op);
 void cg_lower_bitcast(cg_lower *L, ir_opid op);
+void cg_lower_bitsplit(cg_lower *L, ir_opid op);
 
 /* ---- lower_memory.c ---- */
 void cg_lower_view(cg_lower *L, ir_opid op);

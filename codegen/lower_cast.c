@@ -130,6 +130,39 @@ void cg_lower_cast(cg_lower *L, ir_opid op) {
   for (uint32_t i = 0; i < x->n; i++) out[i] = cg_convert(L, x->v[i], from, to);
 }
 
+/* bitsplit: the layout pass gives the result the operand's layout split along axis (ir.h), so a
+ * thread holds the parts of its own elements: result element e (multi-index) is part e[axis] % f of
+ * operand element e with e[axis] / f (cg_lay indices: e[axis] counts the thread's elements along
+ * axis, f times as many in the result). */
+void cg_lower_bitsplit(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  ir_type tx = ir_vtype(L->fn, o->opnd[0]), tr = ir_vtype(L->fn, o->res[0]);
+  int axis = (int)ir_attr_i(o->attrs, "axis", 0), xb = ir_elem_bits(tx.elem), rb = ir_elem_bits(tr.elem);
+  uint32_t f = (uint32_t)(xb / rb), e[IR_MAXRANK];
+  ir_type tw = tr;
+  cg_lay yx, yr, yw;
+  cg_lay_init(&yx, tx);
+  cg_lay_init(&yr, tr);
+  int ok = ir_layout_split(tx.layout, axis, (int)f, &tw.layout);
+  if (ok) cg_lay_init(&yw, tw);
+  if (!ok || !cg_lay_same(&yw, &yr) || yr.n != yx.n * f)
+    cg_fail(L, op, "op 'bitsplit': the result's layout is not the operand's split along axis %d", axis);
+  cg_value *x = cg_get(L, o->opnd[0]);
+  LLVMValueRef *out = cg_def(L, o->res[0], yr.n);
+  LLVMTypeRef wide = LLVMIntTypeInContext(L->c.ctx, (unsigned)xb),
+              narrow = LLVMIntTypeInContext(L->c.ctx, (unsigned)rb);
+  LLVMTypeRef ty = cg_elem_type(L, tr.elem);
+  for (uint32_t i = 0; i < yr.n; i++) {
+    cg_lay_multi(&yr, i, e);
+    uint32_t part = e[axis] % f;
+    e[axis] /= f;
+    LLVMValueRef w = LLVMBuildBitCast(L->c.b, x->v[cg_lay_index(&yx, e)], wide, "");
+    if (part)
+      w = LLVMBuildLShr(L->c.b, w, LLVMConstInt(wide, (unsigned long long)part * (unsigned)rb, 0), "");
+    out[i] = LLVMBuildBitCast(L->c.b, LLVMBuildTrunc(L->c.b, w, narrow, ""), ty, "");
+  }
+}
+
 void cg_lower_bitcast(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   ir_elem from = ir_vtype(L->fn, o->opnd[0]).elem, to = ir_vtype(L->fn, o->res[0]).elem;

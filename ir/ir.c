@@ -159,6 +159,26 @@ ir_layout ir_layout_mma(ir_lkind kind, int wm, int wn, int kw) {
   return l;
 }
 
+static int split_ok(ir_layout l, int axis) {
+  return l.kind == IR_LBLOCKED || (l.kind == IR_LMMA_A && axis == 1) || (l.kind == IR_LMMA_B && axis == 0);
+}
+
+int ir_layout_split(ir_layout l, int axis, int f, ir_layout *out) {
+  if (axis < 0 || axis >= 3 || f < 1 || !split_ok(l, axis) ||
+      l.spt[axis] * f > (l.kind == IR_LBLOCKED ? 128 : 4))
+    return 0;
+  l.spt[axis] = (uint8_t)(l.spt[axis] * f);
+  *out = l;
+  return 1;
+}
+
+int ir_layout_unsplit(ir_layout l, int axis, int f, ir_layout *out) {
+  if (axis < 0 || axis >= 3 || f < 1 || !split_ok(l, axis) || l.spt[axis] % f) return 0;
+  l.spt[axis] = (uint8_t)(l.spt[axis] / f);
+  *out = l;
+  return 1;
+}
+
 /* ", mma<[2,2]>", ", mma_a<[2,2],2>" */
 static int put_mma_layout(char *buf, size_t n, int len, ir_layout l) {
   static const char *const names[] = {[IR_LMMA] = "mma", [IR_LMMA_A] = "mma_a", [IR_LMMA_B] = "mma_b"};

@@ -112,6 +112,13 @@ ir_type ir_t_smem(ir_elem e, int rank, const uint32_t *shape);
 /* The layout of kind IR_LMMA, IR_LMMA_A or IR_LMMA_B for a wm x wn warp grid (kw: operand elements
  * per 32-bit register; ignored for IR_LMMA). */
 ir_layout ir_layout_mma(ir_lkind kind, int wm, int wn, int kw);
+/* bitsplit's layouts: the layout of a tile whose elements along `axis` each split into f (a thread
+ * holding element i holds elements f*i .. f*i + f - 1): l with f times the elements per thread along
+ * axis. 1 and *out where that is a layout (blocked; mma_a along K = dim 1; mma_b along K = dim 0;
+ * their kw times f, at most 4), else 0. ir_layout_unsplit is the inverse (l's elements per thread
+ * along axis a multiple of f). */
+int ir_layout_split(ir_layout l, int axis, int f, ir_layout *out);
+int ir_layout_unsplit(ir_layout l, int axis, int f, ir_layout *out);
 int ir_type_eq(ir_type a, ir_type b); /* layouts compared too */
 int ir_type_eq_nolayout(ir_type a, ir_type b);
 uint64_t ir_type_numel(ir_type t);               /* product of shape (1 for scalars) */

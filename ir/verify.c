@@ -272,6 +272,32 @@ static void check_cast(verifier *V, ir_opid op) {
          ir_elem_bits(x.elem), ir_elem_name(r.elem), ir_elem_bits(r.elem));
 }
 
+/* bitsplit {axis}: each element's bits as f narrower elements, consecutive along axis, the low bits
+ * first: tile [.., S, ..] of W-bit elements -> tile [.., f*S, ..] of W/f-bit elements (f >= 2); with
+ * layouts, the result's is the operand's split (ir_layout_split). */
+static void check_bitsplit(verifier *V, ir_opid op) {
+  ir_type x = otype(V, op, 0), r = rtype(V, op, 0);
+  if (x.kind != IR_TTILE) fail(V, op, "operand 0 has type %s; expected a tile", ts(V, x));
+  if (r.kind != IR_TTILE || r.rank != x.rank)
+    fail(V, op, "result 0 has type %s; expected a rank-%d tile", ts(V, r), x.rank);
+  int axis = (int)need_int_in(V, op, "axis", 0, x.rank - 1);
+  int xb = ir_elem_bits(x.elem), rb = ir_elem_bits(r.elem);
+  if (x.elem == IR_I1 || r.elem == IR_I1 || rb >= xb || xb % rb)
+    fail(V, op,
+         "bitsplit from %s (%d bits) to %s (%d bits): the result's elements must divide the operand's in "
+         "two or more (not i1)",
+         ir_elem_name(x.elem), xb, ir_elem_name(r.elem), rb);
+  ir_type want = x;
+  want.elem = r.elem;
+  want.shape[axis] *= (uint32_t)(xb / rb);
+  if (!ir_type_eq_nolayout(r, want))
+    fail(V, op, "result 0 has type %s; expected %s (dim %d times %d)", ts(V, r), ts(V, want), axis, xb / rb);
+  ir_layout l;
+  if (x.layout.kind != IR_LNONE && r.layout.kind != IR_LNONE &&
+      (!ir_layout_split(x.layout, axis, xb / rb, &l) || !ir_type_eq(r, (want.layout = l, want))))
+    fail(V, op, "result 0's layout is not the operand's split along dim %d (%s)", axis, ts(V, x));
+}
+
 /* program_id, num_programs: i32, axis 0..2 */
 static void check_grid(verifier *V, ir_opid op) {
   need_int_in(V, op, "axis", 0, 2);

@@ -89,6 +89,30 @@ static int convert(lua_State *L, ir_opcode code, const char *what) {
 static int f_cast(lua_State *L) { return convert(L, IR_OP_CAST, "k.cast"); }
 static int f_bitcast(lua_State *L) { return convert(L, IR_OP_BITCAST, "k.bitcast"); }
 
+/* k.bitsplit(tile, E, axis): each element's bits as f = width / width(E) elements of type E,
+ * consecutive along axis, the low bits first (a u32 word as two f16 along K: a dot operand's pair). */
+static int f_bitsplit(lua_State *L) {
+  char buf[64];
+  ir_val x;
+  ir_type t = check_tile(L, 1, &x, "k.bitsplit");
+  ir_elem e = kl_check_elem(L, 2);
+  int axis = kl_check_axis(L, 3, t.rank, "k.bitsplit");
+  int xb = ir_elem_bits((ir_elem)t.elem), eb = ir_elem_bits(e);
+  if (t.elem == IR_I1 || e == IR_I1 || eb >= xb || xb % eb)
+    luaL_error(L, "k.bitsplit: %s of %s does not split into %s elements (a whole number of two or more)",
+               kl_tstr(t, buf, sizeof buf), ir_elem_name((ir_elem)t.elem), ir_elem_name(e));
+  t.elem = e;
+  t.shape[axis] *= (uint32_t)(xb / eb);
+  if (t.shape[axis] > (1u << 20))
+    luaL_error(L, "k.bitsplit: axis %d of the result would be %d long (at most 2^20)", axis,
+               (int)t.shape[axis]);
+  ir_opid op = kl_op(L, IR_OP_BITSPLIT, &x, 1, &t, 1, 0);
+  ir_func *fn = kl_build_get(L)->fn;
+  ir_op_set_i(fn, op, "axis", axis);
+  kl_push(L, ir_res(fn, op, 0));
+  return 1;
+}
+
 int kl_reduce(lua_State *L, const char *kind) {
   char what[32];
   ir_val x;
@@ -174,6 +198,7 @@ static int f_rank(lua_State *L) {
 }
 
 const luaL_Reg kl_tile_lib[] = {
-    {"const", f_const}, {"full", f_full},       {"iota", f_iota}, {"broadcast", f_broadcast},
-    {"cast", f_cast},   {"bitcast", f_bitcast}, {"sum", f_sum},   {"dot", f_dot},
-    {"shape", f_shape}, {"dtype", f_dtype},     {"rank", f_rank}, {NULL, NULL}};
+    {"const", f_const}, {"full", f_full},       {"iota", f_iota},         {"broadcast", f_broadcast},
+    {"cast", f_cast},   {"bitcast", f_bitcast}, {"bitsplit", f_bitsplit}, {"sum", f_sum},
+    {"dot", f_dot},     {"shape", f_shape},     {"dtype", f_dtype},       {"rank", f_rank},
+    {NULL, NULL}};

@@ -359,8 +359,15 @@ static ir_layout dot_layout(layout_ctx *lc, ir_opid op, ir_lkind kind) {
  * loads, wins. */
 enum { WANT_DEPTH = 16, WANT_LOAD_MAX = 512 };
 
-/* v feeds a dot operand of layout l through elementwise ops and broadcasts only: records it, and
- * carries it on to v's own operands (a broadcast's source wants l too). */
+/* bitsplit op's factor: operand element bits per result element bits. */
+static int split_factor(ir_func *fn, ir_opid op) {
+  return ir_elem_bits(ir_vtype(fn, fn->ops[op].opnd[0]).elem) /
+         ir_elem_bits(ir_vtype(fn, fn->ops[op].res[0]).elem);
+}
+
+/* v feeds a dot operand of layout l through elementwise ops, broadcasts and bitsplits only: records
+ * it, and carries it on to v's own operands (a broadcast's source wants l too; a bitsplit's source
+ * wants l unsplit: the words whose halves are the operand's pairs). */
 static void want_back(layout_ctx *lc, ir_val v, ir_layout l, int depth) {
   ir_func *fn = lc->fn;
   if (!is_tile(fn, v) || v >= lc->nuses || depth > WANT_DEPTH || is_cheap(fn, v)) return;
@@ -375,6 +382,10 @@ static void want_back(layout_ctx *lc, ir_val v, ir_layout l, int depth) {
   ir_opid d = fn->vals[v].def;
   if (!d) return;
   const ir_op *o = &fn->ops[d];
+  ir_layout u;
+  if (o->code == IR_OP_BITSPLIT &&
+      ir_layout_unsplit(l, (int)ir_attr_i(o->attrs, "axis", 0), split_factor(fn, d), &u))
+    want_back(lc, o->opnd[0], u, depth + 1);
   if (o->code == IR_OP_BROADCAST || (ir_opinfo_table[o->code].flags & IR_F_ELEMENTWISE))
     for (uint32_t k = 0; k < o->nopnd; k++) want_back(lc, o->opnd[k], l, depth + 1);
 }
@@ -409,7 +420,13 @@ static ir_layout wanted(layout_ctx *lc, ir_val v) {
     for (uint32_t i = 0; i < o->nopnd; i++) {
       if (o->opnd[i] != v) continue;
       int ok;
-      if (o->code == IR_OP_DOT)
+      ir_layout u;
+      if (o->code == IR_OP_BITSPLIT)
+        ok = o->res[0] < lc->nuses && lc->wstate[o->res[0]] == WANT_ONE &&
+             ir_layout_unsplit(lc->want[o->res[0]], (int)ir_attr_i(o->attrs, "axis", 0), split_factor(fn, op),
+                               &u) &&
+             layout_eq(u, l, rank);
+      else if (o->code == IR_OP_DOT)
         ok = i < 2 && !ir_attr_i(o->attrs, "wgmma", 0) &&
              layout_eq(dot_layout(lc, op, i ? IR_LMMA_B : IR_LMMA_A), l, rank);
       else
@@ -527,6 +544,18 @@ static void assign_op(layout_ctx *lc, ir_opid op) {
     convert_operand(lc, op, 0, ir_vtype(fn, fn->ops[op].res[0]).layout);
     return;
   case IR_OP_DOT: assign_dot(lc, op); return;
+  case IR_OP_BITSPLIT: { /* the operand's layout split (a thread splits its own elements) */
+    ensure(lc, o->opnd[0]);
+    int axis = (int)ir_attr_i(o->attrs, "axis", 0), f = split_factor(fn, op);
+    ir_layout l;
+    if (!ir_layout_split(ir_vtype(fn, o->opnd[0]).layout, axis, f, &l)) {
+      ir_layout d = default_layout(ir_vtype(fn, o->opnd[0]), lc->warps);
+      convert_operand(lc, op, 0, d);
+      ir_layout_split(d, axis, f, &l);
+    }
+    set_layout(fn, o->res[0], l);
+    return;
+  }
   case IR_OP_LOAD: { /* from global memory in an operand layout: small tiles only (below) */
     ir_layout w =
         ir_type_numel(ir_vtype(fn, o->res[0])) <= WANT_LOAD_MAX ? wanted(lc, o->res[0]) : (ir_layout){0};
