@@ -345,7 +345,8 @@ def bench_w4a16(torch, drv, vs, kind, m, n, k, bits):
     bkw = int(next(x for x in v.settings if x.startswith("BLOCK_KW=")).split("=")[1]) if any(
         x.startswith("BLOCK_KW=") for x in v.settings) else 16
     g = 128
-    per = 32 // bits
+    half = 16 // bits  # codes per 16-bit half of a word (recipes/w4a16.lua's layout)
+    per = 2 * half
     kb = bkw * per
     kq = (k + kb - 1) // kb * bkw
     x = torch.empty(m, k, device="cuda", dtype=torch.float16).uniform_(-1, 1)
@@ -364,9 +365,10 @@ def bench_w4a16(torch, drv, vs, kind, m, n, k, bits):
     r, c = min(m, CHECK_ROWS), min(n, CHECK_COLS)
     words_ = wq[:, :c].long() & 0xFFFFFFFF
     t = kq // bkw
-    fields = (words_.view(t, bkw, 1, c) >> (torch.arange(per, device="cuda") * bits).view(1, 1, per, 1)) & (
-        (1 << bits) - 1)                                           # [t, r, s, c]
-    codes = fields.permute(0, 2, 1, 3).reshape(t * kb, c)[:k] - (1 << (bits - 1))
+    # field j of half h of word t * bkw + r: element t * kb + j * 2 * bkw + 2r + h
+    shifts = (torch.arange(half, device="cuda").view(half, 1) * bits + torch.tensor([0, 16], device="cuda"))
+    fields = (words_.view(t, bkw, 1, 1, c) >> shifts.view(1, 1, half, 2, 1)) & ((1 << bits) - 1)  # [t, r, j, h, c]
+    codes = fields.permute(0, 2, 1, 3, 4).reshape(t * kb, c)[:k] - (1 << (bits - 1))
     w = (codes.double() * sc[:, :c].double().repeat_interleave(g, 0)[:k]).half().double()
     ref = x[:r].double() @ w
     got = y[:r, :c].double()

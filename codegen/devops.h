@@ -97,6 +97,10 @@ struct cg_devops {
    * take apart: a loop-invariant per-thread pointer that must stay one register (LLVM's loop
    * strength reduction would otherwise move its parts into the loop: lower_memory.c's copies). */
   LLVMValueRef (*pin)(cg_ctx *c, LLVMValueRef ptr);
+  /* Optional (NULL: an and and an or). (a & m) | k for an i32 a and i32 constants m and k as one
+   * instruction: ptxas gives a plain and/or pair one immediate each (two LOP3), a lop3 with both a
+   * LOP3 and a register holding one constant for the whole kernel (w4a16's field mask and exponent). */
+  LLVMValueRef (*and_or)(cg_ctx *c, LLVMValueRef a, LLVMValueRef m, LLVMValueRef k);
   /* Tensor-core ops (devops_mma.h: contracts, fragment layouts in docs/tensor-cores.md). The caller
    * checks the target first (cg_mma_check, cg_tc_check). */
   cg_mma_fn mma;

@@ -145,6 +145,19 @@ static LLVMValueRef nvptx_pin(cg_ctx *c, LLVMValueRef ptr) {
   return LLVMBuildIntToPtr(c->b, x, LLVMTypeOf(ptr), "pinned");
 }
 
+/* (a & m) | k: lop3 with the truth table 0xea (a & b | c); the constants as immediates. */
+static LLVMValueRef nvptx_and_or(cg_ctx *c, LLVMValueRef a, LLVMValueRef m, LLVMValueRef k) {
+  LLVMValueRef args[3] = {a, m, k};
+  LLVMValueRef r =
+      asm_call(c, LLVMInt32TypeInContext(c->ctx), "lop3.b32 $0, $1, $2, $3, 0xea;", "=r,r,n,n", args, 3, 0);
+  static const char *const attrs[] = {"nounwind", "willreturn", "memory"};
+  for (unsigned i = 0; i < sizeof attrs / sizeof *attrs; i++) {
+    unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+    LLVMAddCallSiteAttribute(r, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, kind, 0));
+  }
+  return r;
+}
+
 /* A masked access is one predicated PTX instruction (no branch), so that a tile's worth of them
  * stays one basic block. Loads clobber "memory" too: LLVM then keeps them in order with stores and
  * barriers (an asm statement without it counts as reading no memory at all). */
@@ -305,6 +318,7 @@ const cg_devops cg_devops_nvptx = {
     .load_vec = nvptx_load_vec,
     .store_vec = nvptx_store_vec,
     .pin = nvptx_pin,
+    .and_or = nvptx_and_or,
     .mma = cg_nvptx_mma,
     .ldmatrix = cg_nvptx_ldmatrix,
     .cp_async = cg_nvptx_cp_async,

@@ -120,6 +120,23 @@ static LLVMValueRef float_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMVal
   }
 }
 
+/* (x & m) | k on 32 bits, m and k constants, as the target's single instruction (devops and_or);
+ * NULL if a | b is not of that form. */
+static LLVMValueRef and_or(cg_lower *L, LLVMValueRef a, LLVMValueRef b) {
+  if (!L->c.ops->and_or || LLVMTypeOf(a) != LLVMInt32TypeInContext(L->c.ctx)) return NULL;
+  if (LLVMIsAConstantInt(a)) {
+    LLVMValueRef t = a;
+    a = b, b = t;
+  }
+  if (!LLVMIsAConstantInt(b) || !LLVMIsAInstruction(a) || LLVMGetInstructionOpcode(a) != LLVMAnd) return NULL;
+  LLVMValueRef x = LLVMGetOperand(a, 0), m = LLVMGetOperand(a, 1);
+  if (LLVMIsAConstantInt(x)) {
+    LLVMValueRef t = x;
+    x = m, m = t;
+  }
+  return LLVMIsAConstantInt(m) ? L->c.ops->and_or(&L->c, x, m, b) : NULL;
+}
+
 static LLVMValueRef int_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMValueRef a, LLVMValueRef b) {
   LLVMBuilderRef B = L->c.b;
   int sgn = ir_elem_is_signed(e);
@@ -132,7 +149,10 @@ static LLVMValueRef int_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMValue
   case IR_OP_MIN: return int_minmax(L, 0, sgn, a, b);
   case IR_OP_MAX: return int_minmax(L, 1, sgn, a, b);
   case IR_OP_AND: return LLVMBuildAnd(B, a, b, "");
-  case IR_OP_OR: return LLVMBuildOr(B, a, b, "");
+  case IR_OP_OR: {
+    LLVMValueRef r = and_or(L, a, b);
+    return r ? r : LLVMBuildOr(B, a, b, "");
+  }
   case IR_OP_XOR: return LLVMBuildXor(B, a, b, "");
   case IR_OP_SHL: return LLVMBuildShl(B, a, b, "");
   case IR_OP_SHR: return sgn ? LLVMBuildAShr(B, a, b, "") : LLVMBuildLShr(B, a, b, "");

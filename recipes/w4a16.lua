@@ -3,22 +3,25 @@
 -- W[k, n] = (code[k, n] - 2^(b-1)) * scale[k / G, n]. The weights are dequantised in registers and
 -- multiplied on the f16/bf16 tensor cores (docs/bitgemm.md, "the second strategy").
 --
--- Packed weights wq u32 [Kq, N] (recipes/w4a16_pack.lua): a word holds per = floor(32 / b) codes
--- of one column. K is cut into blocks of BLOCK_KW * per elements; word r of block t holds, in its
--- field s (bits s*b .. s*b + b - 1), element k = t * BLOCK_KW * per + s * BLOCK_KW + r. So one
--- [BLOCK_KW, BLOCK_N] tile of words, read once (b/8 bytes per weight), unpacks into per tiles of
--- BLOCK_KW consecutive K each, and each is one k.dot with the matching [BLOCK_M, BLOCK_KW] slab of X:
--- a shift, a mask, a subtraction, a conversion and a multiplication per weight, no shuffle.
--- BLOCK_KW is part of the format (the packer and the GEMM must agree); G must be a multiple of it.
+-- Packed weights wq u32 [Kq, N] (recipes/w4a16_pack.lua): a word holds per = 2 * (16 // b) codes
+-- of one column, 16 // b in each 16-bit half. K is cut into blocks of BLOCK_KW * per elements, and a
+-- block into per / 2 slabs of 2 * BLOCK_KW; word r of block t holds, in field j of half h (bits
+-- 16h + j*b .. 16h + j*b + b - 1), element k = t * BLOCK_KW * per + j * 2 * BLOCK_KW + 2r + h. So
+-- one [BLOCK_KW, BLOCK_N] tile of words, read once (b/8 bytes per weight), gives slab j by one shift
+-- and one mask of each word: both halves of the result are the two weights (K = 2r, 2r + 1) that one
+-- register of the mma's B fragment holds, and k.bitsplit turns the words into the [2 * BLOCK_KW,
+-- BLOCK_N] f16 tile without moving a bit (Marlin's pairing, docs/bitgemm.md). Each slab is one k.dot
+-- with the matching [BLOCK_M, 2 * BLOCK_KW] slab of X. BLOCK_KW is part of the format (the packer
+-- and the GEMM must agree); G must be a multiple of 2 * BLOCK_KW.
 -- The word tile and X's [BLOCK_M, BLOCK_KW * per] block go through shared memory, each step's with
 -- asynchronous copies the pipeline keeps in flight (X in at most two buffers, one per binary digit
--- of per, as buffer dims are powers of two); each slab of X is a block of its buffer read with
+-- of per / 2, as buffer dims are powers of two); each slab of X is a block of its buffer read with
 -- ldmatrix (k.load_shared{at, shape}). The compiler reads the words and the scales in the mma
 -- operand layouts, so the dequantisation runs in the B fragments' registers with no conversion
--- through shared memory (docs/bitgemm.md, "Registers in the operand layout"). A code becomes its
--- 16-bit float exactly without a conversion instruction: OR-ed into the exponent of 1024 (f16) or
--- 128 (bf16, codes below 128), it is that float plus the code, and one subtraction removes both the
--- 1024 and the code's offset (docs/bitgemm.md, "Dequantising without conversions").
+-- through shared memory (docs/bitgemm.md, "Registers in the operand layout"). A pair of codes
+-- becomes its two 16-bit floats exactly without a conversion instruction: OR-ed into the exponents
+-- of 1024 (f16) or 128 (bf16, codes below 128), they are those floats plus the codes, and one
+-- subtraction removes both the 1024 and the codes' offset (docs/bitgemm.md).
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 
@@ -30,11 +33,6 @@ local function div(v, n)
   return v >> e
 end
 
--- Codes per 32-bit word; bits is checked here too, as the tensor shapes use it before the body runs.
-local function per_word(bits)
-  enc.check_range("bits", bits, 2, 8, 3)
-  return 32 // bits
-end
 
 return kiln.recipe {
   name = "w4a16",
@@ -51,19 +49,13 @@ return kiln.recipe {
   },
   args = {
     kiln.tensor("x", "dtype", { "M", "K" }, "in"),
-    kiln.tensor("wq", "u32", { function(p)
-      local kb = p.BLOCK_KW * per_word(p.bits)
-      return (p.K + kb - 1) // kb * p.BLOCK_KW
-    end, "N" }, "in"),
+    kiln.tensor("wq", "u32", { function(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end, "N" }, "in"),
     kiln.tensor("scale", "dtype", { function(p) return (p.K + p.G - 1) // p.G end, "N" }, "in"),
     kiln.tensor("y", "dtype", { "M", "N" }, "out"),
     kiln.scalar("M", "i32"),
     kiln.scalar("N", "i32"),
     kiln.scalar("K", "i32"),
-    kiln.scalar("Kq", "i32", function(p)
-      local kb = p.BLOCK_KW * per_word(p.bits)
-      return (p.K + kb - 1) // kb * p.BLOCK_KW
-    end),
+    kiln.scalar("Kq", "i32", function(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end),
   },
   grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N) end,
   reference = "w4a16",
@@ -84,31 +76,42 @@ return kiln.recipe {
     enc.check_range("bits", p.bits, 2, 8)
     local M, N, K, Kq = k.args.M, k.args.N, k.args.K, k.args.Kq
     local BM, BN, BW, B = p.BLOCK_M, p.BLOCK_N, p.BLOCK_KW, p.bits
-    local per = per_word(B)
-    local KB = BW * per
-    if p.G % BW ~= 0 then error("G = " .. p.G .. " must be a multiple of BLOCK_KW = " .. BW, 0) end
-    local mask, off = (1 << B) - 1, 1 << (B - 1)
+    local per = enc.w4a16_per(B)
+    local KB, SW, nslab = BW * per, 2 * BW, per // 2 -- a block, a slab (K elements), slabs per block
+    if p.G % SW ~= 0 then error("G = " .. p.G .. " must be a multiple of 2 * BLOCK_KW = " .. SW, 0) end
+    local mask, off = ((1 << B) - 1) * 0x10001, 1 << (B - 1) -- a field in both halves
     local x = k.view(k.args.x, { M, K })
     local wq = k.view(k.args.wq, { Kq, N })
     local sc = k.view(k.args.scale, { (K + (p.G - 1)) / p.G, N })
     local row = k.program_id(0) * BM
     local col = k.program_id(1) * BN
     local sw = k.alloc_shared("u32", { BW, BN }, { swizzle = math.min(8, BN * 4 // 16) })
-    -- X's block: a buffer of n slabs for each binary digit n of per, largest first
+    -- X's block: a buffer of n slabs for each binary digit n of nslab, largest first
     local xbufs, slab = {}, {}
     for j = 4, 0, -1 do
       local n = 1 << j
-      if per & n ~= 0 then
-        local buf = k.alloc_shared(p.dtype, { BM, n * BW }, { swizzle = math.min(8, n * BW * 2 // 16) })
+      if nslab & n ~= 0 then
+        local buf = k.alloc_shared(p.dtype, { BM, n * SW }, { swizzle = math.min(8, n * SW * 2 // 16) })
         xbufs[#xbufs + 1] = { buf = buf, s0 = #slab }
-        for i = 0, n - 1 do slab[#slab + 1] = { buf = buf, at = i * BW } end
+        for i = 0, n - 1 do slab[#slab + 1] = { buf = buf, at = i * SW } end
       end
     end
-    -- A code (u32, below 2^B) minus off, as a 16-bit float, exactly
-    local function dequant(code)
-      if p.dtype == "f16" then return k.bitcast(k.cast(code | 0x6400, "i16"), "f16") - (1024 + off) end
-      if B <= 7 then return k.bitcast(k.cast(code | 0x4300, "i16"), "bf16") - (128 + off) end
-      return k.cast(k.cast(code, "i32") - off, p.dtype)
+    -- Field s of the words (a code in each half) to the [2 * BW, BN] tile of the codes minus off as
+    -- 16-bit floats, exactly. OR-ed into the mantissa of 1024 (f16: 10 bits) or 128 (bf16: 7), a
+    -- field that sits q bits up is 1024 + code * 2^q: times 2^-q, minus 1024 * 2^-q + off, in one
+    -- fma. The words are shifted only to bring a field into the mantissa (4-bit codes: 0 and 4 as
+    -- they are, 8 and 12 after one shift by 8), each shift shared by the fields it serves.
+    local mbits, magic = 10, 1024
+    if p.dtype == "bf16" then mbits, magic = 7, 128 end
+    local shift = 0
+    local function dequant(words, s)
+      if B > mbits then return k.cast(k.bitsplit((words >> (s * B)) & mask, "i16", 0), p.dtype) - off end
+      if s * B - shift + B > mbits then shift = s * B end
+      local q = s * B - shift
+      local bits = (words >> shift) & (mask << q) | (p.dtype == "f16" and 0x64006400 or 0x43004300)
+      local h = k.bitsplit(bits, p.dtype, 0)
+      if q == 0 then return h - (magic + off) end
+      return k.fma(h, 2.0 ^ -q, -(magic * 2.0 ^ -q + off))
     end
 
     local acc0 = k.full({ BM, BN }, 0, "f32")
@@ -117,23 +120,23 @@ return kiln.recipe {
       -- the scales of each group this block reaches, loaded once
       local scales = {}
       local function scale_of(s)
-        local key, g = s, div(k0 + s * BW, p.G)
+        local key, g = s, div(k0 + s * SW, p.G)
         if p.G % KB == 0 then
           key, g = 0, div(k0, p.G)
         elseif KB % p.G == 0 then
-          key = s * BW // p.G
+          key = s * SW // p.G
           g = div(k0, p.G) + key
         end
         scales[key] = scales[key] or k.load(sc, { g, col }, { 1, BN })
         return scales[key]
       end
       k.copy(wq, { kq, col }, sw)
-      for _, xb in ipairs(xbufs) do k.copy(x, { row, k0 + xb.s0 * BW }, xb.buf) end
+      for _, xb in ipairs(xbufs) do k.copy(x, { row, k0 + xb.s0 * SW }, xb.buf) end
       k.barrier()
       local words = k.load_shared(sw)
-      for s = 0, per - 1 do
-        local w = dequant((words >> (s * B)) & mask) * scale_of(s)
-        local xs = k.load_shared(slab[s + 1].buf, { at = { 0, slab[s + 1].at }, shape = { BM, BW } })
+      for s = 0, nslab - 1 do
+        local w = dequant(words, s) * scale_of(s)
+        local xs = k.load_shared(slab[s + 1].buf, { at = { 0, slab[s + 1].at }, shape = { BM, SW } })
         acc = k.dot(xs, w, acc)
       end
       k.barrier()

@@ -1,19 +1,17 @@
 -- w4a16_pack: the offline weight packer of recipes/w4a16.lua. w [K, N] holds b-bit codes (u8; only
 -- the low b bits count; the GEMM reads code - 2^(b-1)); wq [Kq, N] gets them in the GEMM's layout:
--- per = floor(32 / b) codes of one column per word, field s of word t * BLOCK_KW + r holding element
--- k = t * BLOCK_KW * per + s * BLOCK_KW + r (BLOCK_KW must be the GEMM's).
+-- per = 2 * (16 // b) codes of one column per word, 16 // b in each 16-bit half; field j of half h of
+-- word t * BLOCK_KW + r holds element k = t * BLOCK_KW * per + j * 2 * BLOCK_KW + 2r + h (BLOCK_KW
+-- must be the GEMM's): the two halves of a word are the weights K = 2r and 2r + 1 of a slab.
 --
--- One program per BLOCK_N columns walks the blocks of K; each block is per [BLOCK_KW, BLOCK_N] tiles
--- of codes OR-ed into one tile of words. roundtrip = 1 reads the words back after the walk and
--- unpacks them into `back` [K, N], checked against the codes (unpack(pack(w)) == w).
+-- One program per BLOCK_N columns walks the blocks of K; each slab's codes are read as two
+-- [BLOCK_KW, BLOCK_N] tiles, the even and the odd rows (views with a row stride of 2N), and OR-ed
+-- into the tile of words. roundtrip = 1 reads the words back after the walk and unpacks them into
+-- `back` [K, N], checked against the codes (unpack(pack(w)) == w).
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 
-local function kq(p)
-  enc.check_range("bits", p.bits, 2, 8) -- the shapes use it before the body runs
-  local kb = p.BLOCK_KW * (32 // p.bits)
-  return (p.K + kb - 1) // kb * p.BLOCK_KW
-end
+local function kq(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end
 
 return kiln.recipe {
   name = "w4a16_pack",
@@ -42,32 +40,46 @@ return kiln.recipe {
     { N = 40, K = 520, bits = 3, roundtrip = 1, BLOCK_N = 32 },
     { N = 136, K = 700, bits = 8, BLOCK_KW = 32, BLOCK_N = 128 },
     { N = 33, K = 200, bits = 2, roundtrip = 1 },
+    { N = 24, K = 131, bits = 5, roundtrip = 1, BLOCK_KW = 32, BLOCK_N = 32 },
+    { N = 40, K = 77, bits = 6, roundtrip = 1 },
+    { N = 9, K = 250, bits = 7, roundtrip = 1, warps = 1 },
   },
 
   body = function(k, p)
     enc.check_range("bits", p.bits, 2, 8)
     local N, K, Kq = k.args.N, k.args.K, k.args.Kq
     local BN, BW, B = p.BLOCK_N, p.BLOCK_KW, p.bits
-    local per, mask = 32 // B, (1 << B) - 1
-    local w = k.view(k.args.w, { K, N })
+    local per, mask = enc.w4a16_per(B), (1 << B) - 1
     local wq = k.view(k.args.wq, { Kq, N })
     local col = k.program_id(0) * BN
+    -- rows 2i + h of an [K, N] tensor as an [ceil((K - h) / 2), N] view
+    local function rows(arg, h)
+      if h == 0 then return k.view(arg, { (K + 1) / 2, N }, { N * 2, 1 }) end
+      return k.view(arg, { K / 2, N }, { N * 2, 1 }, N)
+    end
+    local w = { rows(k.args.w, 0), rows(k.args.w, 1) }
     k.range(0, Kq, BW, {}, function(q0)
-      local k0 = (q0 / BW) * (BW * per)
+      local r0 = (q0 / BW) * (BW * per // 2) -- the block's first element, halved
       local word = k.full({ BW, BN }, 0, "u32")
-      for s = 0, per - 1 do
-        local code = k.cast(k.load(w, { k0 + s * BW, col }, { BW, BN }), "u32") & mask
-        word = word | (code << (s * B))
+      for j = 0, per // 2 - 1 do
+        for h = 0, 1 do
+          local code = k.cast(k.load(w[h + 1], { r0 + j * BW, col }, { BW, BN }), "u32") & mask
+          word = word | (code << (16 * h + j * B))
+        end
       end
       k.store(wq, { q0, col }, word)
     end)
     if p.roundtrip then
       k.barrier()
-      local back = k.view(k.args.back, { K, N })
+      local back = { rows(k.args.back, 0), rows(k.args.back, 1) }
       k.range(0, Kq, BW, {}, function(q0)
-        local k0 = (q0 / BW) * (BW * per)
+        local r0 = (q0 / BW) * (BW * per // 2)
         local word = k.load(wq, { q0, col }, { BW, BN })
-        for s = 0, per - 1 do k.store(back, { k0 + s * BW, col }, k.cast((word >> (s * B)) & mask, "i32")) end
+        for j = 0, per // 2 - 1 do
+          for h = 0, 1 do
+            k.store(back[h + 1], { r0 + j * BW, col }, k.cast((word >> (16 * h + j * B)) & mask, "i32"))
+          end
+        end
       end)
     end
   end,

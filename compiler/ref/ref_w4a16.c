@@ -1,9 +1,10 @@
 /*
  * ref_w4a16.c - reference for recipes/w4a16.lua: y = x W with W[k, n] = (code[k, n] - 2^(b-1)) *
- * scale[k / G, n], the codes unpacked from wq in the recipe's layout (block t of BLOCK_KW * per
- * elements; field s of word t * BLOCK_KW + r holds element t * BLOCK_KW * per + s * BLOCK_KW + r),
- * summed in double. The low-precision run rounds each dequantised weight to the input type (as the
- * kernel does) and the result; the sum itself is wide (the tensor cores accumulate in f32).
+ * scale[k / G, n], the codes unpacked from wq in the recipe's layout (per = 2 * (16 / b) codes a
+ * word, 16 / b in each 16-bit half; block t of BLOCK_KW * per elements; field j of half h of word
+ * t * BLOCK_KW + r holds element t * BLOCK_KW * per + j * 2 * BLOCK_KW + 2r + h), summed in double. The
+ * low-precision run rounds each dequantised weight to the input type (as the kernel does) and the result; the
+ * sum itself is wide (the tensor cores accumulate in f32).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,12 +17,22 @@ static int setting_int(const ref_call *c, const char *name, int def) {
   return v ? atoi(v) : def;
 }
 
+/* Codes per word of the layout (bits 2..8). */
+static int per_word(int bits) { return 2 * (16 / bits); }
+
+/* Where element k of a column is: the word's row in wq and the bit of its field. */
+static void w4a16_place(int64_t k, int bits, int bkw, int64_t *row, int *bit) {
+  int64_t kb = (int64_t)bkw * per_word(bits), t = k / kb, j = k % kb / (2 * bkw), u = k % (2 * bkw);
+  *row = t * bkw + u / 2;
+  *bit = (int)(u % 2) * 16 + (int)j * bits;
+}
+
 /* The code of element (k, n) of packed words wq [kq, n]. */
 int64_t w4a16_code(const double *wq, int64_t n, int64_t col, int64_t k, int bits, int bkw) {
-  int per = 32 / bits;
-  int64_t kb = (int64_t)bkw * per, t = k / kb, s = k % kb / bkw, r = k % bkw;
-  uint32_t word = (uint32_t)wq[(t * bkw + r) * n + col];
-  return (word >> (s * bits)) & ((1u << bits) - 1);
+  int64_t row;
+  int bit;
+  w4a16_place(k, bits, bkw, &row, &bit);
+  return ((uint32_t)wq[row * n + col] >> bit) & ((1u << bits) - 1);
 }
 
 int ref_w4a16(const ref_call *c) {
@@ -30,7 +41,7 @@ int ref_w4a16(const ref_call *c) {
   if (x < 0 || wq < 0 || sc < 0 || y < 0) return -1;
   int bits = setting_int(c, "bits", 4), g = setting_int(c, "G", 128), bkw = setting_int(c, "BLOCK_KW", 16);
   int64_t m = c->args[x].dims[0], K = c->args[x].dims[1], n = c->args[y].dims[1];
-  int64_t kb = (int64_t)bkw * (bits ? 32 / bits : 1);
+  int64_t kb = (int64_t)bkw * (bits >= 2 && bits <= 8 ? per_word(bits) : 1);
   if (bits < 2 || bits > 8 || g < 1 || bkw < 1 || c->args[wq].dims[0] != (K + kb - 1) / kb * bkw ||
       c->args[wq].dims[1] != n || c->args[sc].dims[0] != (K + g - 1) / g || c->args[sc].dims[1] != n) {
     snprintf(c->err, c->errn, "w4a16 reference: shapes do not match bits, G, BLOCK_KW, M, N, K");
@@ -61,7 +72,7 @@ int ref_w4a16_pack(const ref_call *c) {
   int bits = setting_int(c, "bits", 4), bkw = setting_int(c, "BLOCK_KW", 16),
       rt = setting_int(c, "roundtrip", 0);
   int64_t K = c->args[w].dims[0], n = c->args[w].dims[1];
-  int64_t kb = (int64_t)bkw * (bits ? 32 / bits : 1);
+  int64_t kb = (int64_t)bkw * (bits >= 2 && bits <= 8 ? per_word(bits) : 1);
   if (bits < 2 || bits > 8 || bkw < 1 || c->args[wq].dims[0] != (K + kb - 1) / kb * bkw ||
       c->args[wq].dims[1] != n || (rt && (c->args[back].dims[0] != K || c->args[back].dims[1] != n))) {
     snprintf(c->err, c->errn, "w4a16_pack reference: shapes do not match bits, BLOCK_KW, N, K");
@@ -73,9 +84,11 @@ int ref_w4a16_pack(const ref_call *c) {
   for (int64_t k = 0; k < K; k++)
     for (int64_t j = 0; j < n; j++) {
       uint32_t code = (uint32_t)c->data[w][k * n + j] & mask;
-      int64_t t = k / kb, s = k % kb / bkw, r = k % bkw;
-      double *word = &WQ[(t * bkw + r) * n + j];
-      *word = (double)((uint32_t)*word | code << (s * bits));
+      int64_t row;
+      int bit;
+      w4a16_place(k, bits, bkw, &row, &bit);
+      double *word = &WQ[row * n + j];
+      *word = (double)((uint32_t)*word | code << bit);
       if (rt) c->data[back][k * n + j] = code;
     }
   return 0;

@@ -111,4 +111,19 @@ function M.each_group(k, G, K, Kw, inits, fn)
   end)
 end
 
+-- W4A16's packed layout (recipes/w4a16.lua, w4a16_pack.lua): codes of b bits per u32 word, 16 // b
+-- in each 16-bit half (a half's pair of weights is one f16 register of the mma's B fragment). bits is
+-- checked here too (the tensor shapes use it before the bodies run); the error names the caller's line.
+function M.w4a16_per(bits)
+  M.check_range("bits", bits, 2, 8, 3)
+  return 2 * (16 // bits)
+end
+
+-- Rows of packed words for K elements with word tiles of bkw rows (blocks of bkw * per elements).
+function M.w4a16_rows(K, bits, bkw)
+  M.check_range("bits", bits, 2, 8, 3)
+  local kb = bkw * 2 * (16 // bits)
+  return (K + kb - 1) // kb * bkw
+end
+
 return M

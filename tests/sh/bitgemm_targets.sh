@@ -76,6 +76,18 @@ for v in order=w_outer order=a_outer "act=f16 a_signed=1"; do
 done
 "$KILN" compile recipes/w4a16.lua --target sm_80 --emit ptx -o "$tmp/w.ptx" || fail=1
 grep -q 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32' "$tmp/w.ptx" || { echo "FAIL no f16 mma in w4a16"; fail=1; }
+# the dequantisation: each field's mask and the exponent in one lop3 per word (32 a thread a step),
+# X's slabs by ldmatrix, no integer-to-float conversion
+n=$(grep -c 'lop3.b32.*0xea' "$tmp/w.ptx")
+[ "$n" -ge 32 ] || { echo "FAIL w4a16: expected the mask and exponent as lop3 (0xea), found $n"; fail=1; }
+grep -q 'ldmatrix.sync.aligned.m8n8.x4.shared.b16' "$tmp/w.ptx" || { echo "FAIL w4a16: X's slabs not read by ldmatrix"; fail=1; }
+! grep -q 'cvt.rn.f16.s32\|cvt.rn.f16.u32' "$tmp/w.ptx" || { echo "FAIL w4a16: an integer-to-f16 conversion is left"; fail=1; }
+. tests/sh/lib/budget.sh
+if budget_tools; then
+  budget recipes/w4a16.lua sm_80 14.5
+  budget recipes/w4a16.lua sm_90a 14.5
+  budget recipes/w4a16.lua sm_80 6.2 BLOCK_M=64 BLOCK_N=128 warps=8
+fi
 
 if command -v python3 > /dev/null; then
   for t in sm_80 sm_90a; do
@@ -113,7 +125,8 @@ expect_error "recipes/bitgemm.lua:92: act = f16 with unsigned activations needs 
 expect_error "p = 0 is out of range 1..8" -- recipes/bitpack_w.lua --target sm_80 --set p=0
 expect_error "q = 9 is out of range 1..8" -- recipes/bitpack_act.lua --target sm_80 --set q=9
 expect_error "enc = signed needs q >= 2" -- recipes/bitpack_act.lua --target sm_80 --set q=1
-expect_error "recipes/w4a16.lua:84: bits = 1 is out of range 2..8" -- recipes/w4a16.lua --target sm_80 --set bits=1
-expect_error "G = 40 must be a multiple of BLOCK_KW = 16" -- recipes/w4a16.lua --target sm_80 --set G=40
+expect_error "recipes/w4a16.lua:76: bits = 1 is out of range 2..8" -- recipes/w4a16.lua --target sm_80 --set bits=1
+expect_error "G = 40 must be a multiple of 2 * BLOCK_KW = 32" -- recipes/w4a16.lua --target sm_80 --set G=40
+expect_error "G = 32 must be a multiple of 2 * BLOCK_KW = 64" -- recipes/w4a16.lua --target sm_80 --set G=32 --set BLOCK_KW=32
 expect_error "bits = 9 is out of range 2..8" -- recipes/w4a16_pack.lua --target sm_80 --set bits=9
 exit $fail
