@@ -350,7 +350,7 @@ def bench_w4a16(torch, drv, vs, kind, m, n, k, bits):
     kb = bkw * per
     kq = (k + kb - 1) // kb * bkw
     x = torch.empty(m, k, device="cuda", dtype=torch.float16).uniform_(-1, 1)
-    wq = torch.randint(-2**31, 2**31 - 1, (kq, n), device="cuda", dtype=torch.int32)
+    wq = torch.randint(-2**31, 2**31 - 1, (n, kq), device="cuda", dtype=torch.int32)  # [N, Kq]
     sc = (torch.empty((k + g - 1) // g, n, device="cuda").uniform_(0.5, 1) / (k ** 0.5 * (1 << (bits - 1)))).half()
     y = torch.full((m, n), float("nan"), device="cuda", dtype=torch.float16)
     args, keep = pack_args(v, {"x": x, "wq": wq, "scale": sc, "y": y}, {"M": m, "N": n, "K": k, "Kq": kq})
@@ -363,7 +363,7 @@ def bench_w4a16(torch, drv, vs, kind, m, n, k, bits):
     gemm()
     torch.cuda.synchronize()
     r, c = min(m, CHECK_ROWS), min(n, CHECK_COLS)
-    words_ = wq[:, :c].long() & 0xFFFFFFFF
+    words_ = wq[:c, :].t().contiguous().long() & 0xFFFFFFFF  # [kq, c]
     t = kq // bkw
     # field j of half h of word t * bkw + r: element t * kb + j * 2 * bkw + 2r + h
     shifts = (torch.arange(half, device="cuda").view(half, 1) * bits + torch.tensor([0, 16], device="cuda"))

@@ -3,11 +3,12 @@
 -- W[k, n] = (code[k, n] - 2^(b-1)) * scale[k / G, n]. The weights are dequantised in registers and
 -- multiplied on the f16/bf16 tensor cores (docs/bitgemm.md, "the second strategy").
 --
--- Packed weights wq u32 [Kq, N] (recipes/w4a16_pack.lua): a word holds per = 2 * (16 // b) codes
--- of one column, 16 // b in each 16-bit half. K is cut into blocks of BLOCK_KW * per elements, and a
--- block into per / 2 slabs of 2 * BLOCK_KW; word r of block t holds, in field j of half h (bits
--- 16h + j*b .. 16h + j*b + b - 1), element k = t * BLOCK_KW * per + j * 2 * BLOCK_KW + 2r + h. So
--- one [BLOCK_KW, BLOCK_N] tile of words, read once (b/8 bytes per weight), gives slab j by one shift
+-- Packed weights wq u32 [N, Kq] (recipes/w4a16_pack.lua; a column's words contiguous, like a
+-- PyTorch Linear weight): a word holds per = 2 * (16 // b) codes of one column, 16 // b in each
+-- 16-bit half. K is cut into blocks of BLOCK_KW * per elements, and a block into per / 2 slabs of
+-- 2 * BLOCK_KW; word r of block t holds, in field j of half h (bits 16h + j*b .. 16h + j*b + b - 1),
+-- element k = t * BLOCK_KW * per + j * 2 * BLOCK_KW + 2r + h. So one [BLOCK_N, BLOCK_KW] tile of
+-- words, read once (b/8 bytes per weight), gives slab j by one shift
 -- and one mask of each word: both halves of the result are the two weights (K = 2r, 2r + 1) that one
 -- register of the mma's B fragment holds, and k.bitsplit turns the words into the [2 * BLOCK_KW,
 -- BLOCK_N] f16 tile without moving a bit (Marlin's pairing, docs/bitgemm.md). Each slab is one k.dot
@@ -49,7 +50,7 @@ return kiln.recipe {
   },
   args = {
     kiln.tensor("x", "dtype", { "M", "K" }, "in"),
-    kiln.tensor("wq", "u32", { function(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end, "N" }, "in"),
+    kiln.tensor("wq", "u32", { "N", function(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end }, "in"),
     kiln.tensor("scale", "dtype", { function(p) return (p.K + p.G - 1) // p.G end, "N" }, "in"),
     kiln.tensor("y", "dtype", { "M", "N" }, "out"),
     kiln.scalar("M", "i32"),
@@ -81,11 +82,13 @@ return kiln.recipe {
     if p.G % SW ~= 0 then error("G = " .. p.G .. " must be a multiple of 2 * BLOCK_KW = " .. SW, 0) end
     local mask, off = ((1 << B) - 1) * 0x10001, 1 << (B - 1) -- a field in both halves
     local x = k.view(k.args.x, { M, K })
-    local wq = k.view(k.args.wq, { Kq, N })
+    local wq = k.view(k.args.wq, { N, Kq })
     local sc = k.view(k.args.scale, { (K + (p.G - 1)) / p.G, N })
     local row = k.program_id(0) * BM
     local col = k.program_id(1) * BN
-    local sw = k.alloc_shared("u32", { BW, BN }, { swizzle = math.min(8, BN * 4 // 16) })
+    -- the words as stored, [BN, BW]: read transposed, a warp's 4-byte reads (8 columns, 4 K rows)
+    -- fall in 8 different 16-byte chunks of the swizzle, no bank conflict
+    local sw = k.alloc_shared("u32", { BN, BW }, { swizzle = math.min(8, BW * 4 // 16) })
     -- X's block: a buffer of n slabs for each binary digit n of nslab, largest first
     local xbufs, slab = {}, {}
     for j = 4, 0, -1 do
@@ -130,10 +133,10 @@ return kiln.recipe {
         scales[key] = scales[key] or k.load(sc, { g, col }, { 1, BN })
         return scales[key]
       end
-      k.copy(wq, { kq, col }, sw)
+      k.copy(wq, { col, kq }, sw)
       for _, xb in ipairs(xbufs) do k.copy(x, { row, k0 + xb.s0 * SW }, xb.buf) end
       k.barrier()
-      local words = k.load_shared(sw)
+      local words = k.load_shared(sw, { trans = true })
       for s = 0, nslab - 1 do
         local w = dequant(words, s) * scale_of(s)
         local xs = k.load_shared(slab[s + 1].buf, { at = { 0, slab[s + 1].at }, shape = { BM, SW } })

@@ -1,5 +1,5 @@
 -- w4a16_pack: the offline weight packer of recipes/w4a16.lua. w [K, N] holds b-bit codes (u8; only
--- the low b bits count; the GEMM reads code - 2^(b-1)); wq [Kq, N] gets them in the GEMM's layout:
+-- the low b bits count; the GEMM reads code - 2^(b-1)); wq [N, Kq] gets them in the GEMM's layout:
 -- per = 2 * (16 // b) codes of one column per word, 16 // b in each 16-bit half; field j of half h of
 -- word t * BLOCK_KW + r holds element k = t * BLOCK_KW * per + j * 2 * BLOCK_KW + 2r + h (BLOCK_KW
 -- must be the GEMM's): the two halves of a word are the weights K = 2r and 2r + 1 of a slab.
@@ -25,7 +25,7 @@ return kiln.recipe {
   },
   args = {
     kiln.tensor("w", "u8", { "K", "N" }, "in"),
-    kiln.tensor("wq", "u32", { kq, "N" }, "out"),
+    kiln.tensor("wq", "u32", { "N", kq }, "out"),
     kiln.tensor("back", "i32", { function(p) return p.roundtrip and p.K or 1 end,
       function(p) return p.roundtrip and p.N or 1 end }, "inout"),
     kiln.scalar("N", "i32"),
@@ -50,7 +50,7 @@ return kiln.recipe {
     local N, K, Kq = k.args.N, k.args.K, k.args.Kq
     local BN, BW, B = p.BLOCK_N, p.BLOCK_KW, p.bits
     local per, mask = enc.w4a16_per(B), (1 << B) - 1
-    local wq = k.view(k.args.wq, { Kq, N })
+    local wq = k.view(k.args.wq, { Kq, N }, { 1, Kq }) -- [N, Kq] in memory, seen as [Kq, N]
     local col = k.program_id(0) * BN
     -- rows 2i + h of an [K, N] tensor as an [ceil((K - h) / 2), N] view
     local function rows(arg, h)

@@ -27,12 +27,12 @@ static void w4a16_place(int64_t k, int bits, int bkw, int64_t *row, int *bit) {
   *bit = (int)(u % 2) * 16 + (int)j * bits;
 }
 
-/* The code of element (k, n) of packed words wq [kq, n]. */
-int64_t w4a16_code(const double *wq, int64_t n, int64_t col, int64_t k, int bits, int bkw) {
+/* The code of element (k, col) of packed words wq [n, kq]. */
+int64_t w4a16_code(const double *wq, int64_t kq, int64_t col, int64_t k, int bits, int bkw) {
   int64_t row;
   int bit;
   w4a16_place(k, bits, bkw, &row, &bit);
-  return ((uint32_t)wq[row * n + col] >> bit) & ((1u << bits) - 1);
+  return ((uint32_t)wq[col * kq + row] >> bit) & ((1u << bits) - 1);
 }
 
 int ref_w4a16(const ref_call *c) {
@@ -42,8 +42,8 @@ int ref_w4a16(const ref_call *c) {
   int bits = setting_int(c, "bits", 4), g = setting_int(c, "G", 128), bkw = setting_int(c, "BLOCK_KW", 16);
   int64_t m = c->args[x].dims[0], K = c->args[x].dims[1], n = c->args[y].dims[1];
   int64_t kb = (int64_t)bkw * (bits >= 2 && bits <= 8 ? per_word(bits) : 1);
-  if (bits < 2 || bits > 8 || g < 1 || bkw < 1 || c->args[wq].dims[0] != (K + kb - 1) / kb * bkw ||
-      c->args[wq].dims[1] != n || c->args[sc].dims[0] != (K + g - 1) / g || c->args[sc].dims[1] != n) {
+  if (bits < 2 || bits > 8 || g < 1 || bkw < 1 || c->args[wq].dims[1] != (K + kb - 1) / kb * bkw ||
+      c->args[wq].dims[0] != n || c->args[sc].dims[0] != (K + g - 1) / g || c->args[sc].dims[1] != n) {
     snprintf(c->err, c->errn, "w4a16 reference: shapes do not match bits, G, BLOCK_KW, M, N, K");
     return -1;
   }
@@ -51,7 +51,8 @@ int ref_w4a16(const ref_call *c) {
   if (!w) return -1;
   for (int64_t k = 0; k < K; k++)
     for (int64_t j = 0; j < n; j++) {
-      int64_t code = w4a16_code(c->data[wq], n, j, k, bits, bkw) - ((int64_t)1 << (bits - 1));
+      int64_t code =
+          w4a16_code(c->data[wq], c->args[wq].dims[1], j, k, bits, bkw) - ((int64_t)1 << (bits - 1));
       w[k * n + j] = ref_round(c, (double)code * c->data[sc][k / g * n + j]);
     }
   const double *X = c->data[x];
@@ -73,13 +74,14 @@ int ref_w4a16_pack(const ref_call *c) {
       rt = setting_int(c, "roundtrip", 0);
   int64_t K = c->args[w].dims[0], n = c->args[w].dims[1];
   int64_t kb = (int64_t)bkw * (bits >= 2 && bits <= 8 ? per_word(bits) : 1);
-  if (bits < 2 || bits > 8 || bkw < 1 || c->args[wq].dims[0] != (K + kb - 1) / kb * bkw ||
-      c->args[wq].dims[1] != n || (rt && (c->args[back].dims[0] != K || c->args[back].dims[1] != n))) {
+  if (bits < 2 || bits > 8 || bkw < 1 || c->args[wq].dims[1] != (K + kb - 1) / kb * bkw ||
+      c->args[wq].dims[0] != n || (rt && (c->args[back].dims[0] != K || c->args[back].dims[1] != n))) {
     snprintf(c->err, c->errn, "w4a16_pack reference: shapes do not match bits, BLOCK_KW, N, K");
     return -1;
   }
   double *WQ = c->data[wq];
-  for (int64_t i = 0; i < c->args[wq].dims[0] * n; i++) WQ[i] = 0;
+  int64_t kq = c->args[wq].dims[1];
+  for (int64_t i = 0; i < kq * n; i++) WQ[i] = 0;
   uint32_t mask = (1u << bits) - 1;
   for (int64_t k = 0; k < K; k++)
     for (int64_t j = 0; j < n; j++) {
@@ -87,7 +89,7 @@ int ref_w4a16_pack(const ref_call *c) {
       int64_t row;
       int bit;
       w4a16_place(k, bits, bkw, &row, &bit);
-      double *word = &WQ[row * n + j];
+      double *word = &WQ[j * kq + row];
       *word = (double)((uint32_t)*word | code << bit);
       if (rt) c->data[back][k * n + j] = code;
     }
