@@ -167,6 +167,12 @@ def settings_for(a, kind, m, n, k, sms):
         s.update({"G": 128, "dtype": "f16"})
         if m <= 16:
             s.update({"BLOCK_M": 16, "BLOCK_N": 64, "warps": 4, "stages": 3})
+            tiles = (n + 63) // 64
+            if tiles < 2 * sms:  # w4a16_splitk + w4a16_reduce: enough programs for every SM
+                rows = (k + 16 * 2 * (16 // int(s["bits"])) - 1) // (16 * 2 * (16 // int(s["bits"]))) * 16
+                split = min(16, max(2, (2 * sms + tiles - 1) // tiles))
+                while split > 1 and rows // split < 32:  # at least two steps of 16 word rows a chunk
+                    split //= 2
         elif m <= 128:
             s.update({"BLOCK_M": 64, "BLOCK_N": 128, "warps": 4, "stages": 3})
         else:
@@ -196,7 +202,13 @@ def variants_of(a, kiln, target, kind, m, n, k, sms):
     rp = lambda r: os.path.join(ROOT, "recipes", r + ".lua")  # noqa: E731
     cdiv = lambda x, y: (x + y - 1) // y  # noqa: E731
     out = []
-    if recipe == "bitgemm" and split > 1:
+    if recipe == "w4a16" and split > 1:
+        v1 = variant(kiln, rp("w4a16_splitk"), target, as_list(s))
+        out.append(("gemm", v1, (cdiv(m, int(s["BLOCK_M"])), cdiv(n, int(s["BLOCK_N"])), split)))
+        red = {x: y for x, y in s.items() if x in ("dtype", "split_k")}
+        v2 = variant(kiln, rp("w4a16_reduce"), target, as_list(red))
+        out.append(("reduce", v2, (cdiv(m, 16), cdiv(n, 64), 1)))
+    elif recipe == "bitgemm" and split > 1:
         loop = {x: y for x, y in s.items() if x not in ("out",)}
         v1 = variant(kiln, rp("bitgemm_splitk"), target, as_list(loop))
         out.append(("gemm", v1, (cdiv(m, int(s["BLOCK_M"])), cdiv(n, int(s["BLOCK_N"])), split)))
@@ -342,6 +354,7 @@ def bench_bitgemm(torch, drv, vs, kind, m, n, k, p, q):
 
 def bench_w4a16(torch, drv, vs, kind, m, n, k, bits):
     role, v, grid = vs[0]
+    split = next((int(x.split("=")[1]) for x in v.settings if x.startswith("split_k=")), 1)
     bkw = int(next(x for x in v.settings if x.startswith("BLOCK_KW=")).split("=")[1]) if any(
         x.startswith("BLOCK_KW=") for x in v.settings) else 16
     g = 128
@@ -353,12 +366,19 @@ def bench_w4a16(torch, drv, vs, kind, m, n, k, bits):
     wq = torch.randint(-2**31, 2**31 - 1, (n, kq), device="cuda", dtype=torch.int32)  # [N, Kq]
     sc = (torch.empty((k + g - 1) // g, n, device="cuda").uniform_(0.5, 1) / (k ** 0.5 * (1 << (bits - 1)))).half()
     y = torch.full((m, n), float("nan"), device="cuda", dtype=torch.float16)
-    args, keep = pack_args(v, {"x": x, "wq": wq, "scale": sc, "y": y}, {"M": m, "N": n, "K": k, "Kq": kq})
-    mod, fn = drv.load(v)
+    part = torch.empty(m, split * n, device="cuda", dtype=torch.float32) if split > 1 else None
+    cq = ((kq + split - 1) // split + bkw - 1) // bkw * bkw
+    launches = []
+    for _, vv, gg in vs:
+        a, kp = pack_args(vv, {"x": x, "wq": wq, "scale": sc, "y": y, "part": part},
+                          {"M": m, "N": n, "K": k, "Kq": kq, "CQ": cq})
+        md, f = drv.load(vv)
+        launches.append((f, gg, vv, a, kp, md))
     stream = torch.cuda.current_stream().cuda_stream
 
     def gemm():
-        drv.launch(fn, grid, v.threads, v.shared, stream, args)
+        for f, gg, vv, a, _, _ in launches:
+            drv.launch(f, gg, vv.threads, vv.shared, stream, a)
 
     gemm()
     torch.cuda.synchronize()
@@ -374,8 +394,9 @@ def bench_w4a16(torch, drv, vs, kind, m, n, k, bits):
     got = y[:r, :c].double()
     err = ((got - ref).abs() / ref.abs().clamp(min=ref.pow(2).mean().sqrt().item())).max().item()
     row = {"err": err, "ok": err <= 2e-3, "kiln": time_ms(torch, gemm, 5, 30), "pack": None}
-    drv.unload(mod)
-    del keep
+    for _, _, _, _, _, md in launches:
+        drv.unload(md)
+    del launches
     return row
 
 

@@ -23,6 +23,8 @@ static const struct {
     {"bitpack_act", ref_bitpack_act},
     {"w4a16", ref_w4a16},
     {"w4a16_pack", ref_w4a16_pack},
+    {"w4a16_splitk", ref_w4a16_splitk},
+    {"w4a16_reduce", ref_w4a16_reduce},
     {"fftconv", ref_fftconv},
     {"fftconv_kspec", ref_fftconv_kspec},
     {"fftconv3", ref_fftconv3},

@@ -68,6 +68,8 @@ int ref_bitpack_w(const ref_call *c);
 int ref_bitpack_act(const ref_call *c);
 int ref_w4a16(const ref_call *c);
 int ref_w4a16_pack(const ref_call *c);
+int ref_w4a16_splitk(const ref_call *c);
+int ref_w4a16_reduce(const ref_call *c);
 /* The code of element (k, col) in w4a16's packed words wq [., n] (ref_w4a16.c). */
 int64_t w4a16_code(const double *wq, int64_t kq, int64_t col, int64_t k, int bits, int bkw);
 int ref_fftconv(const ref_call *c);

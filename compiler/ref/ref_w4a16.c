@@ -35,34 +35,74 @@ int64_t w4a16_code(const double *wq, int64_t kq, int64_t col, int64_t k, int bit
   return ((uint32_t)wq[col * kq + row] >> bit) & ((1u << bits) - 1);
 }
 
-int ref_w4a16(const ref_call *c) {
+/* y = x W (split = 0) or, for recipes/w4a16_splitk.lua, its partial sums over the chunks of CQ word
+ * rows (whole blocks of BLOCK_KW rows) into part [M, split*N], f32, unrounded. */
+static int w4a16_gemm(const ref_call *c, int split) {
   int x = ref_find(c, "x", 1, 2), wq = ref_find(c, "wq", 1, 2), sc = ref_find(c, "scale", 1, 2);
-  int y = ref_find(c, "y", 1, 2);
+  int y = ref_find(c, split ? "part" : "y", 1, 2);
   if (x < 0 || wq < 0 || sc < 0 || y < 0) return -1;
   int bits = setting_int(c, "bits", 4), g = setting_int(c, "G", 128), bkw = setting_int(c, "BLOCK_KW", 16);
-  int64_t m = c->args[x].dims[0], K = c->args[x].dims[1], n = c->args[y].dims[1];
+  int64_t m = c->args[x].dims[0], K = c->args[x].dims[1], n = c->args[wq].dims[0], kq = c->args[wq].dims[1];
   int64_t kb = (int64_t)bkw * (bits >= 2 && bits <= 8 ? per_word(bits) : 1);
-  if (bits < 2 || bits > 8 || g < 1 || bkw < 1 || c->args[wq].dims[1] != (K + kb - 1) / kb * bkw ||
-      c->args[wq].dims[0] != n || c->args[sc].dims[0] != (K + g - 1) / g || c->args[sc].dims[1] != n) {
-    snprintf(c->err, c->errn, "w4a16 reference: shapes do not match bits, G, BLOCK_KW, M, N, K");
+  int64_t nz = split ? split : 1, cq = (kq + nz - 1) / nz;
+  cq = bkw > 0 ? (cq + bkw - 1) / bkw * bkw : cq;
+  if (bits < 2 || bits > 8 || g < 1 || bkw < 1 || kq != (K + kb - 1) / kb * bkw || c->args[y].dims[0] != m ||
+      c->args[y].dims[1] != nz * n || c->args[sc].dims[0] != (K + g - 1) / g || c->args[sc].dims[1] != n) {
+    snprintf(c->err, c->errn, "%s reference: shapes do not match bits, G, BLOCK_KW, split_k, M, N, K",
+             split ? "w4a16_splitk" : "w4a16");
     return -1;
   }
   double *w = malloc((size_t)(K ? K : 1) * (size_t)(n ? n : 1) * sizeof *w);
   if (!w) return -1;
   for (int64_t k = 0; k < K; k++)
     for (int64_t j = 0; j < n; j++) {
-      int64_t code =
-          w4a16_code(c->data[wq], c->args[wq].dims[1], j, k, bits, bkw) - ((int64_t)1 << (bits - 1));
+      int64_t code = w4a16_code(c->data[wq], kq, j, k, bits, bkw) - ((int64_t)1 << (bits - 1));
       w[k * n + j] = ref_round(c, (double)code * c->data[sc][k / g * n + j]);
     }
   const double *X = c->data[x];
+  for (int64_t z = 0; z < nz; z++) {
+    /* chunk z: word rows z*cq .. (z+1)*cq - 1, blocks of bkw rows holding kb elements each */
+    int64_t k0 = z * cq / bkw * kb, k1 = (z + 1) * cq / bkw * kb;
+    if (k0 > K) k0 = K;
+    if (k1 > K || !split) k1 = K;
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double s = 0;
+        for (int64_t k = k0; k < k1; k++) s += X[i * K + k] * w[k * n + j];
+        c->data[y][i * nz * n + z * n + j] = split ? s : ref_round(c, s);
+      }
+  }
+  free(w);
+  return 0;
+}
+
+int ref_w4a16(const ref_call *c) { return w4a16_gemm(c, 0); }
+
+int ref_w4a16_splitk(const ref_call *c) {
+  int split = setting_int(c, "split_k", 4);
+  if (split < 1 || split > 64) {
+    snprintf(c->err, c->errn, "w4a16_splitk reference: split_k = %d is out of range 1..64", split);
+    return -1;
+  }
+  return w4a16_gemm(c, split);
+}
+
+/* recipes/w4a16_reduce.lua: y = the sum over z of part[:, z*N + j], rounded. */
+int ref_w4a16_reduce(const ref_call *c) {
+  int part = ref_find(c, "part", 1, 2), y = ref_find(c, "y", 1, 2);
+  if (part < 0 || y < 0) return -1;
+  int split = setting_int(c, "split_k", 4);
+  int64_t m = c->args[y].dims[0], n = c->args[y].dims[1];
+  if (split < 1 || c->args[part].dims[0] != m || c->args[part].dims[1] != split * n) {
+    snprintf(c->err, c->errn, "w4a16_reduce reference: shapes do not match split_k, M, N");
+    return -1;
+  }
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < n; j++) {
       double s = 0;
-      for (int64_t k = 0; k < K; k++) s += X[i * K + k] * w[k * n + j];
+      for (int64_t z = 0; z < split; z++) s += c->data[part][i * split * n + z * n + j];
       c->data[y][i * n + j] = ref_round(c, s);
     }
-  free(w);
   return 0;
 }
 

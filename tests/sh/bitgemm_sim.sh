@@ -56,6 +56,11 @@ for m in 1 7 16 33; do
   run "w8a16 M=$m" -- recipes/w4a16.lua --sim --set M=$m --set N=72 --set K=300 --set bits=8 --set G=32 --set dtype=bf16
   run "w3a16 M=$m" -- recipes/w4a16.lua --sim --set M=$m --set N=72 --set K=500 --set bits=3 --set G=64
 done
+# split-K W4A16 (small M): the partial sums of each K chunk, then their sum
+for m in 1 7 16; do
+  run "w4a16_splitk M=$m" -- recipes/w4a16_splitk.lua --sim --set M=$m --set N=72 --set K=1100 --set split_k=4
+  run "w4a16_reduce M=$m" -- recipes/w4a16_reduce.lua --sim --set M=$m --set N=72 --set split_k=4
+done
 for m in 1 33; do
   run "groups M=$m W4A4 G=128" -- recipes/bitgemm.lua --sim --set M=$m --set N=40 --set K=650 --set a_signed=1 \
     --set out=f32 --set G=128 --set BLOCK_KW=4 --set BLOCK_M=16 --set BLOCK_N=32

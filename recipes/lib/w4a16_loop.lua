@@ -1,0 +1,92 @@
+-- w4a16_loop: the main loop of the W4A16 GEMM (recipes/w4a16.lua, whose header describes the packed
+-- layout and the loop; recipes/w4a16_splitk.lua runs it on a part of K), shared by the recipes.
+local enc = require "bitgemm_enc"
+
+local W = {}
+
+-- v / n for a non-negative i32 v: a shift when n is a power of two
+local function div(v, n)
+  if n & (n - 1) ~= 0 then return v / n end
+  local e = 0
+  while (1 << e) < n do e = e + 1 end
+  return v >> e
+end
+
+-- The program's [BLOCK_M, BLOCK_N] tile of X W over the packed word rows lo .. hi - 1 (i32, multiples
+-- of BLOCK_KW; hi may pass Kq), in f32, with the tile's first row and column.
+function W.gemm(k, p, lo, hi)
+  enc.check_range("bits", p.bits, 2, 8, 3) -- the error names the recipe's line
+  local M, N, K, Kq = k.args.M, k.args.N, k.args.K, k.args.Kq
+  local BM, BN, BW, B = p.BLOCK_M, p.BLOCK_N, p.BLOCK_KW, p.bits
+  local per = enc.w4a16_per(B)
+  local KB, SW, nslab = BW * per, 2 * BW, per // 2 -- a block, a slab (K elements), slabs per block
+  if p.G % SW ~= 0 then error("G = " .. p.G .. " must be a multiple of 2 * BLOCK_KW = " .. SW, 2) end
+  local mask, off = ((1 << B) - 1) * 0x10001, 1 << (B - 1) -- a field in both halves
+  local x = k.view(k.args.x, { M, K })
+  local wq = k.view(k.args.wq, { N, Kq })
+  local sc = k.view(k.args.scale, { (K + (p.G - 1)) / p.G, N })
+  local row = k.program_id(0) * BM
+  local col = k.program_id(1) * BN
+  -- the words as stored, [BN, BW]: read transposed, a warp's 4-byte reads (8 columns, 4 K rows)
+  -- fall in 8 different 16-byte chunks of the swizzle, no bank conflict
+  local sw = k.alloc_shared("u32", { BN, BW }, { swizzle = math.min(8, BW * 4 // 16) })
+  -- X's block: a buffer of n slabs for each binary digit n of nslab, largest first
+  local xbufs, slab = {}, {}
+  for j = 4, 0, -1 do
+    local n = 1 << j
+    if nslab & n ~= 0 then
+      local buf = k.alloc_shared(p.dtype, { BM, n * SW }, { swizzle = math.min(8, n * SW * 2 // 16) })
+      xbufs[#xbufs + 1] = { buf = buf, s0 = #slab }
+      for i = 0, n - 1 do slab[#slab + 1] = { buf = buf, at = i * SW } end
+    end
+  end
+  -- Field s of the words (a code in each half) to the [2 * BW, BN] tile of the codes minus off as
+  -- 16-bit floats, exactly. OR-ed into the mantissa of 1024 (f16: 10 bits) or 128 (bf16: 7), a
+  -- field that sits q bits up is 1024 + code * 2^q: times 2^-q, minus 1024 * 2^-q + off, in one
+  -- fma. The words are shifted only to bring a field into the mantissa (4-bit codes: 0 and 4 as
+  -- they are, 8 and 12 after one shift by 8), each shift shared by the fields it serves.
+  local mbits, magic = 10, 1024
+  if p.dtype == "bf16" then mbits, magic = 7, 128 end
+  local shift = 0
+  local function dequant(words, s)
+    if B > mbits then return k.cast(k.bitsplit((words >> (s * B)) & mask, "i16", 0), p.dtype) - off end
+    if s * B - shift + B > mbits then shift = s * B end
+    local q = s * B - shift
+    local bits = (words >> shift) & (mask << q) | (p.dtype == "f16" and 0x64006400 or 0x43004300)
+    local h = k.bitsplit(bits, p.dtype, 0)
+    if q == 0 then return h - (magic + off) end
+    return k.fma(h, 2.0 ^ -q, -(magic * 2.0 ^ -q + off))
+  end
+
+  local acc0 = k.full({ BM, BN }, 0, "f32")
+  local acc = k.range(lo, hi, BW, { acc0 }, function(kq, acc)
+    local k0 = div(kq, BW) * KB -- first element of this block
+    -- the scales of each group this block reaches, loaded once
+    local scales = {}
+    local function scale_of(s)
+      local key, g = s, div(k0 + s * SW, p.G)
+      if p.G % KB == 0 then
+        key, g = 0, div(k0, p.G)
+      elseif KB % p.G == 0 then
+        key = s * SW // p.G
+        g = div(k0, p.G) + key
+      end
+      scales[key] = scales[key] or k.load(sc, { g, col }, { 1, BN })
+      return scales[key]
+    end
+    k.copy(wq, { col, kq }, sw)
+    for _, xb in ipairs(xbufs) do k.copy(x, { row, k0 + xb.s0 * SW }, xb.buf) end
+    k.barrier()
+    local words = k.load_shared(sw, { trans = true })
+    for s = 0, nslab - 1 do
+      local w = dequant(words, s) * scale_of(s)
+      local xs = k.load_shared(slab[s + 1].buf, { at = { 0, slab[s + 1].at }, shape = { BM, SW } })
+      acc = k.dot(xs, w, acc)
+    end
+    k.barrier()
+    return acc
+  end, { stages = p.stages })
+  return acc, row, col
+end
+
+return W
