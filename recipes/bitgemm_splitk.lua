@@ -9,10 +9,7 @@ local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 local loop = require "bitgemm_loop"
 
-local function chunk_words(p)
-  local per = (enc.words(p.K) + p.split_k - 1) // p.split_k
-  return (per + p.BLOCK_KW - 1) // p.BLOCK_KW * p.BLOCK_KW
-end
+local function chunk_words(p) return (enc.chunk(enc.words(p.K), p.split_k, p.BLOCK_KW)) end
 
 return kiln.recipe {
   name = "bitgemm_splitk",

@@ -24,33 +24,14 @@
 -- of 1024 (f16) or 128 (bf16, codes below 128), they are those floats plus the codes, and one
 -- subtraction removes both the 1024 and the codes' offset (docs/bitgemm.md).
 local kiln = require "kiln"
-local enc = require "bitgemm_enc"
 local loop = require "w4a16_loop"
 
 
 return kiln.recipe {
   name = "w4a16",
   params = { M = 16, N = 128, K = 512 },
-  tune = {
-    bits = { default = 4, values = { 2, 3, 4, 5, 6, 7, 8 } },
-    G = { default = 128, values = { 32, 64, 128 } },
-    dtype = { default = "f16", values = { "f16", "bf16" } },
-    BLOCK_M = { default = 16, values = { 16, 32, 64, 128 } },
-    BLOCK_N = { default = 64, values = { 32, 64, 128, 256 } },
-    BLOCK_KW = { default = 16, values = { 16, 32 } },
-    warps = { default = 4, values = { 1, 2, 4, 8 } },
-    stages = { default = 2, values = { 1, 2, 3, 4 } },
-  },
-  args = {
-    kiln.tensor("x", "dtype", { "M", "K" }, "in"),
-    kiln.tensor("wq", "u32", { "N", function(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end }, "in"),
-    kiln.tensor("scale", "dtype", { function(p) return (p.K + p.G - 1) // p.G end, "N" }, "in"),
-    kiln.tensor("y", "dtype", { "M", "N" }, "out"),
-    kiln.scalar("M", "i32"),
-    kiln.scalar("N", "i32"),
-    kiln.scalar("K", "i32"),
-    kiln.scalar("Kq", "i32", function(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end),
-  },
+  tune = loop.tune(),
+  args = loop.args(kiln.tensor("y", "dtype", { "M", "N" }, "out")),
   grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N) end,
   reference = "w4a16",
   checks = {

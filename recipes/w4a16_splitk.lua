@@ -10,38 +10,15 @@ local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 local loop = require "w4a16_loop"
 
-local function rows(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end
-
-local function chunk_rows(p)
-  local per = (rows(p) + p.split_k - 1) // p.split_k
-  return (per + p.BLOCK_KW - 1) // p.BLOCK_KW * p.BLOCK_KW
-end
-
 return kiln.recipe {
   name = "w4a16_splitk",
   params = { M = 4, N = 128, K = 2048 },
-  tune = {
-    bits = { default = 4, values = { 2, 3, 4, 5, 6, 7, 8 } },
-    G = { default = 128, values = { 32, 64, 128 } },
-    dtype = { default = "f16", values = { "f16", "bf16" } },
+  tune = loop.tune({
     split_k = { default = 4, values = { 2, 4, 8, 16 } },
     BLOCK_M = { default = 16, values = { 16, 32, 64 } },
-    BLOCK_N = { default = 64, values = { 32, 64, 128, 256 } },
-    BLOCK_KW = { default = 16, values = { 16, 32 } },
-    warps = { default = 4, values = { 1, 2, 4, 8 } },
-    stages = { default = 2, values = { 1, 2, 3, 4 } },
-  },
-  args = {
-    kiln.tensor("x", "dtype", { "M", "K" }, "in"),
-    kiln.tensor("wq", "u32", { "N", rows }, "in"),
-    kiln.tensor("scale", "dtype", { function(p) return (p.K + p.G - 1) // p.G end, "N" }, "in"),
-    kiln.tensor("part", "f32", { "M", function(p) return p.split_k * p.N end }, "out"),
-    kiln.scalar("M", "i32"),
-    kiln.scalar("N", "i32"),
-    kiln.scalar("K", "i32"),
-    kiln.scalar("Kq", "i32", rows),
-    kiln.scalar("CQ", "i32", chunk_rows),
-  },
+  }),
+  args = loop.args(kiln.tensor("part", "f32", { "M", function(p) return p.split_k * p.N end }, "out"),
+    { kiln.scalar("CQ", "i32", function(p) return (enc.chunk(loop.rows(p), p.split_k, p.BLOCK_KW)) end) }),
   grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N), p.split_k end,
   reference = "w4a16_splitk",
   checks = {

@@ -111,6 +111,12 @@ function M.each_group(k, G, K, Kw, inits, fn)
   end)
 end
 
+-- A split-K chunk: ceil(total / split) rounded up to a multiple of mult (whole steps of the loop).
+function M.chunk(total, split, mult)
+  local per = (total + split - 1) // split
+  return (per + mult - 1) // mult * mult
+end
+
 -- W4A16's packed layout (recipes/w4a16.lua, w4a16_pack.lua): codes of b bits per u32 word, 16 // b
 -- in each 16-bit half (a half's pair of weights is one f16 register of the mma's B fragment). bits is
 -- checked here too (the tensor shapes use it before the bodies run); the error names the caller's line.

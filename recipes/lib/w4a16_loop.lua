@@ -1,8 +1,45 @@
 -- w4a16_loop: the main loop of the W4A16 GEMM (recipes/w4a16.lua, whose header describes the packed
 -- layout and the loop; recipes/w4a16_splitk.lua runs it on a part of K), shared by the recipes.
+local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 
 local W = {}
+
+-- Rows of packed words for the problem (the Kq scalar and wq's second dim).
+function W.rows(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end
+
+-- The knobs the loop reads, with a recipe's own (or other values) from `extra`.
+function W.tune(extra)
+  local t = {
+    bits = { default = 4, values = { 2, 3, 4, 5, 6, 7, 8 } },
+    G = { default = 128, values = { 32, 64, 128 } },
+    dtype = { default = "f16", values = { "f16", "bf16" } },
+    BLOCK_M = { default = 16, values = { 16, 32, 64, 128 } },
+    BLOCK_N = { default = 64, values = { 32, 64, 128, 256 } },
+    BLOCK_KW = { default = 16, values = { 16, 32 } },
+    warps = { default = 4, values = { 1, 2, 4, 8 } },
+    stages = { default = 2, values = { 1, 2, 3, 4 } },
+  }
+  for name, knob in pairs(extra or {}) do t[name] = knob end
+  return t
+end
+
+-- The arguments: x, wq and scale, then `out` (the recipe's output tensor), then the scalars M, N, K,
+-- Kq and the recipe's own (`more`).
+function W.args(out, more)
+  local a = {
+    kiln.tensor("x", "dtype", { "M", "K" }, "in"),
+    kiln.tensor("wq", "u32", { "N", W.rows }, "in"),
+    kiln.tensor("scale", "dtype", { function(p) return (p.K + p.G - 1) // p.G end, "N" }, "in"),
+    out,
+    kiln.scalar("M", "i32"),
+    kiln.scalar("N", "i32"),
+    kiln.scalar("K", "i32"),
+    kiln.scalar("Kq", "i32", W.rows),
+  }
+  for _, x in ipairs(more or {}) do a[#a + 1] = x end
+  return a
+end
 
 -- v / n for a non-negative i32 v: a shift when n is a power of two
 local function div(v, n)

@@ -4,13 +4,9 @@
 # bytes and 16-bit halves along either axis), on sm_75, sm_80 and sm_90a; and the words read from
 # shared memory straight into the B fragments (one 32-bit ld.shared per register, no conversion).
 set -u
-fail=0
+. tests/sh/lib/check.sh
 K=tests/kernels/bitsplit.lua
-for t in sm_75 sm_80 sm_90a; do
-  out=$("$KILN" run $K --sim --check-all --target $t 2>&1); rc=$?
-  n=$(printf '%s\n' "$out" | grep -c ' PASS, ')
-  if [ $rc -ne 0 ] || [ "$n" -ne 3 ]; then echo "FAIL $t (exit $rc): $out"; fail=1; else echo "ok   $t: $n checks PASS"; fi
-done
+checks_pass $K 3 sm_75 sm_80 sm_90a
 ir=$("$KILN" compile $K --target sm_80 --emit ir-opt 2>&1)
 printf '%s\n' "$ir" | grep -q 'load_shared(.*) : tile<16x64xu32, mma_b<\[1,4\],1>>' ||
   { echo "FAIL the words are not read in mma_b with one word per register:"; printf '%s\n' "$ir" | grep load_shared; fail=1; }

@@ -83,12 +83,12 @@ check_run decode-heads "recipes/attention_decode.lua:61: H = 5 must be a multipl
 check_run combine-no-splits "recipes/attention_decode_combine.lua:51: SPLITS = 0 must be at least 1" -- \
   "$KILN" run recipes/attention_decode_combine.lua --sim --set SPLITS=0
 # Sizes the tensor shapes need before a body runs: the bit width of the weight codes, K of the GEMMs.
-check_run w4a16-bits "recipes/w4a16.lua:46: bits = 0 is out of range 2..8" -- \
+check_run w4a16-bits "recipes/lib/w4a16_loop.lua:9: bits = 0 is out of range 2..8" -- \
   "$KILN" run recipes/w4a16.lua --sim --set bits=0
 check_run w4a16-pack-bits "recipes/w4a16_pack.lua:14: bits = 33 is out of range 2..8" -- \
   "$KILN" run recipes/w4a16_pack.lua --sim --set bits=33
 check_run bitgemm-k "recipes/bitgemm.lua:68: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm.lua --sim --set K=0
-check_run bitgemm-splitk-k "recipes/bitgemm_splitk.lua:44: K = 0 must be at least 1" -- \
+check_run bitgemm-splitk-k "recipes/bitgemm_splitk.lua:41: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm_splitk.lua --sim --set K=0
 exit $fail

@@ -4,13 +4,9 @@
 # and the PTX reads the chunk-aligned blocks of A and B with ldmatrix (one .trans-less x4 per
 # 16x16 block of each of A and B in each warp).
 set -u
-fail=0
+. tests/sh/lib/check.sh
 K=tests/kernels/shared_block.lua
-for t in sm_75 sm_80 sm_90a; do
-  out=$("$KILN" run $K --sim --check-all --target $t 2>&1); rc=$?
-  n=$(printf '%s\n' "$out" | grep -c ' PASS, ')
-  if [ $rc -ne 0 ] || [ "$n" -ne 3 ]; then echo "FAIL $t (exit $rc): $out"; fail=1; else echo "ok   $t: $n checks PASS"; fi
-done
+checks_pass $K 3 sm_75 sm_80 sm_90a
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
 "$KILN" compile $K --target sm_80 --set warps=1 --emit ptx -o "$tmp/s.ptx" || fail=1
 n=$(grep -c 'ldmatrix.sync.aligned.m8n8.x4.shared.b16' "$tmp/s.ptx")

@@ -4,7 +4,18 @@
 #   bad NAME           prints "FAIL NAME" and sets fail=1
 #   expect NAME WANT-RC WANT-TEXT COMMAND...
 #                      runs COMMAND: ok when it exits WANT-RC and its output holds WANT-TEXT
+#   checks_pass RECIPE N TARGET...
+#                      `kiln run RECIPE --sim --check-all` on each target: ok when it exits 0 with N
+#                      PASS lines
 fail=0
+checks_pass() {
+  r=$1 want=$2; shift 2
+  for t in "$@"; do
+    out=$("$KILN" run "$r" --sim --check-all --target "$t" 2>&1); rc=$?
+    n=$(printf '%s\n' "$out" | grep -c ' PASS, ')
+    if [ $rc -ne 0 ] || [ "$n" -ne "$want" ]; then bad "$r $t (exit $rc): $out"; else ok "$r $t: $n checks PASS"; fi
+  done
+}
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
 expect() {
