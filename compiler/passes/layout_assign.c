@@ -12,8 +12,9 @@
  *   wpc   = warps fill the slowest dims first; warps left over replicate along dim 0.
  *
  *   0. Before the rest: each dot operand with an mma layout wants it from the values that compute it
- *      through elementwise ops and broadcasts (a dequantised weight tile: words from shared memory,
- *      shifted, masked, converted and scaled). A load or load_shared whose every use computes the
+ *      through elementwise ops, broadcasts and bitsplits (a bitsplit's operand wants the layout
+ *      unsplit; a dequantised weight tile: words from shared memory, shifted, masked, converted or
+ *      split into f16 pairs, and scaled). A load or load_shared whose every use computes the
  *      same operand layout is read in that layout (step 1), so the chain runs in the operand's
  *      registers with no conversion through shared memory before the dot (elements of 16 bits or
  *      more: 8-bit ones would be read a byte at a time). A load_shared takes it only where no two
@@ -25,10 +26,11 @@
  *      (and a store to) a global view whose constant unit stride is on another dim has that dim
  *      fastest instead, so that the accesses are 16-byte vectors and coalesced across the warp. A
  *      load or load_shared that step 0 found wanted in an operand layout takes that one.
- *   2. reduce keeps its operand's layout (with shape[axis] = 1). broadcast gets the default layout
- *      of its result (its source's, when that is an mma layout) and converts its source to it;
- *      since a reduce keeps its operand's layout, reduce followed by broadcast back is a register
- *      copy.
+ *   2. reduce keeps its operand's layout (with shape[axis] = 1); bitsplit takes its operand's split
+ *      (ir_layout_split; the operand converted to the default first where that is no layout).
+ *      broadcast gets the default layout of its result (its source's, when that is an mma layout)
+ *      and converts its source to it; since a reduce keeps its operand's layout, reduce followed by
+ *      broadcast back is a register copy.
  *   3. Elementwise ops whose tile operands agree keep that layout; otherwise the result gets the
  *      default layout and each operand that differs is converted. Cheap operands (const, splat,
  *      iota) take no part in the vote: they are recreated in the chosen layout instead of converted
