@@ -144,6 +144,11 @@ def words(k):
     return (k + 31) // 32
 
 
+def pow2_floor(x):
+    """The largest power of two at most x (x >= 1)."""
+    return 1 << (x.bit_length() - 1)
+
+
 def settings_for(a, kind, m, n, k, sms):
     """(recipe, settings, split_k): the kiln variant of a problem."""
     recipe, base = KINDS[kind]
@@ -156,7 +161,7 @@ def settings_for(a, kind, m, n, k, sms):
             s.update({"BLOCK_M": 16, "BLOCK_N": 64, "warps": 4, "stages": 3})
             tiles = (n + 63) // 64
             if tiles < 2 * sms and not one_kernel:
-                split = min(16, max(2, (2 * sms + tiles - 1) // tiles))
+                split = pow2_floor(min(16, max(2, (2 * sms + tiles - 1) // tiles)))  # a declared split_k value
                 while split > 1 and words(k) // split < 8:
                     split //= 2
         elif m <= 128:
@@ -170,7 +175,7 @@ def settings_for(a, kind, m, n, k, sms):
             tiles = (n + 63) // 64
             if tiles < 2 * sms:  # w4a16_splitk + w4a16_reduce: enough programs for every SM
                 rows = (k + 16 * 2 * (16 // int(s["bits"])) - 1) // (16 * 2 * (16 // int(s["bits"]))) * 16
-                split = min(16, max(2, (2 * sms + tiles - 1) // tiles))
+                split = pow2_floor(min(16, max(2, (2 * sms + tiles - 1) // tiles)))  # a declared split_k value
                 while split > 1 and rows // split < 32:  # at least two steps of 16 word rows a chunk
                     split //= 2
         elif m <= 128:
