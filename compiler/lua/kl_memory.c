@@ -252,8 +252,9 @@ static int f_load_shared(lua_State *L) {
     if (!has_shape) sub[d] = at[d] < t.shape[d] ? t.shape[d] - at[d] : 0;
     if (at[d] + sub[d] > t.shape[d] || !sub[d]) {
       char b[64];
-      luaL_error(L, "k.load_shared: the block at %I of %I elements leaves dim %d of the buffer %s",
-                 (lua_Integer)at[d], (lua_Integer)sub[d], d + 1, kl_tstr(t, b, sizeof b));
+      luaL_error(L,
+                 "k.load_shared: the block at %I of %I elements leaves dim %d of the buffer %s (dims from 0)",
+                 (lua_Integer)at[d], (lua_Integer)sub[d], d, kl_tstr(t, b, sizeof b));
     }
   }
   uint32_t shape[IR_MAXRANK];

@@ -84,10 +84,16 @@ function W.gemm(k, p, lo, hi)
   -- they are, 8 and 12 after one shift by 8), each shift shared by the fields it serves.
   local mbits, magic = 10, 1024
   if p.dtype == "bf16" then mbits, magic = 7, 128 end
-  local shift = 0
+  local function shift_of(s) -- the shift field s is read after: the last field that needed one
+    local sh = 0
+    for j = 0, s do
+      if j * B - sh + B > mbits then sh = j * B end
+    end
+    return sh
+  end
   local function dequant(words, s)
     if B > mbits then return k.cast(k.bitsplit((words >> (s * B)) & mask, "i16", 0), p.dtype) - off end
-    if s * B - shift + B > mbits then shift = s * B end
+    local shift = shift_of(s)
     local q = s * B - shift
     local bits = (words >> shift) & (mask << q) | (p.dtype == "f16" and 0x64006400 or 0x43004300)
     local h = k.bitsplit(bits, p.dtype, 0)

@@ -1,4 +1,4 @@
--- expect: 12: k.load_shared: the block at 12 of 8 elements leaves dim 2 of the buffer smem<16x16xf16>
+-- expect: 12: k.load_shared: the block at 12 of 8 elements leaves dim 1 of the buffer smem<16x16xf16> (dims from 0)
 -- A block of a shared buffer that runs past the buffer's end.
 local kiln = require "kiln"
 
