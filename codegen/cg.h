@@ -120,6 +120,11 @@ LLVMValueRef cg_buffer_base(cg_lower *L, const cg_lay *y, const uint32_t *mem);
 uint32_t cg_buffer_const(const cg_lay *y, uint32_t i, const uint32_t *mem);
 void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base);
 void cg_tile_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, LLVMValueRef *out);
+/* Elements per shared-memory access of a thread in layout y along dim d (eb-byte elements): the
+ * largest power of two dividing its run, spt and the extent, at most 16 bytes. */
+uint32_t cg_wide_elems(const cg_lay *y, int d, int eb);
+/* The memory type of n elements of e accessed at once: an integer up to 8 bytes, else <4 x i32>. */
+LLVMTypeRef cg_wide_type(cg_lower *L, ir_elem e, uint32_t n);
 void cg_lower_convert_layout(cg_lower *L, ir_opid op);
 void cg_lower_broadcast(cg_lower *L, ir_opid op);
 
@@ -162,6 +167,12 @@ int cg_smem_swizzle_of(cg_lower *L, ir_val buf);
  * values, one per dim): row-major, rows = the last dim; with swizzle N the 16-byte chunk c of row r
  * is at chunk c ^ ((r / max(1, 128 / row_bytes)) % N). Use it for every access to a shared buffer;
  * a 16-byte-aligned run of 16 bytes along a row stays contiguous. */
+/* The key of line x (x < n, an i32) of a 4-byte buffer with swizzle n (see smem_swizzle.c). */
+LLVMValueRef cg_swizzle_key(cg_lower *L, LLVMValueRef x, int n);
+/* The byte offset of byte col of row r in rows of row_bytes swizzled with N = n (0 or 1: none); with
+ * `wide` (4-byte elements) the keys of the lines permuted (see smem_swizzle.c). */
+LLVMValueRef cg_swizzle_at(cg_lower *L, LLVMValueRef row, LLVMValueRef col, uint32_t row_bytes, int n,
+                           int wide);
 LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx);
 /* 1 if buf is a wgmma operand stored in 128-byte panels when its rows are wider (see smem_swizzle.c). */
 int cg_smem_panels(cg_lower *L, ir_val buf);

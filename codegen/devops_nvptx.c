@@ -158,6 +158,13 @@ static LLVMValueRef nvptx_and_or(cg_ctx *c, LLVMValueRef a, LLVMValueRef m, LLVM
   return r;
 }
 
+/* Appends "{$a, $a+1, ...}" (n operands from a) to text. */
+static int put_regs(char *text, size_t size, int len, unsigned n, int a) {
+  len += snprintf(text + len, size - len, "{");
+  for (unsigned i = 0; i < n; i++) len += snprintf(text + len, size - len, "%s$%u", i ? ", " : "", a + i);
+  return len + snprintf(text + len, size - len, "}");
+}
+
 /* A masked access is one predicated PTX instruction (no branch), so that a tile's worth of them
  * stays one basic block. Loads clobber "memory" too: LLVM then keeps them in order with stores and
  * barriers (an asm statement without it counts as reading no memory at all). */
@@ -185,6 +192,23 @@ static void nvptx_store(cg_ctx *c, cg_space sp, LLVMValueRef ptr, LLVMValueRef v
     return;
   }
   char letter, text[256], cons[32];
+  if (LLVMGetTypeKind(LLVMTypeOf(val)) == LLVMVectorTypeKind) { /* <n x i32>: one st.v<n>.b32 */
+    unsigned n = LLVMGetVectorSize(LLVMTypeOf(val));
+    LLVMValueRef args[6] = {ptr, pred};
+    int len =
+        snprintf(text, sizeof text, "@$1 st.%s.v%u.b32 [$0], ", sp == CG_SHARED ? "shared" : "global", n);
+    len = put_regs(text, sizeof text, len, n, 2);
+    snprintf(text + len, sizeof text - len, ";");
+    int cl = snprintf(cons, sizeof cons, "l,b");
+    for (unsigned i = 0; i < n; i++) {
+      args[2 + i] =
+          LLVMBuildExtractElement(c->b, val, LLVMConstInt(LLVMInt32TypeInContext(c->ctx), i, 0), "");
+      cl += snprintf(cons + cl, sizeof cons - cl, ",r");
+    }
+    snprintf(cons + cl, sizeof cons - cl, ",~{memory}");
+    asm_call(c, LLVMVoidTypeInContext(c->ctx), text, cons, args, 2 + n, 1);
+    return;
+  }
   int bits = reg_bits(LLVMTypeOf(val), &letter);
   snprintf(text, sizeof text, "@$2 st.%s.b%d [$0], $1;", sp == CG_SHARED ? "shared" : "global", bits);
   snprintf(cons, sizeof cons, "l,%c,b,~{memory}", letter);
@@ -202,13 +226,6 @@ static LLVMValueRef whole_group(cg_ctx *c, unsigned n, int bytes, LLVMValueRef p
   LLVMValueRef all = LLVMBuildICmp(c->b, LLVMIntEQ, low, LLVMConstInt(i64, 0, 0), "");
   for (unsigned i = 0; i < n; i++) all = LLVMBuildAnd(c->b, all, pred[i], "");
   return all;
-}
-
-/* Appends "{$a, $a+1, ...}" (n operands from a) to text. */
-static int put_regs(char *text, size_t size, int len, unsigned n, int a) {
-  len += snprintf(text + len, size - len, "{");
-  for (unsigned i = 0; i < n; i++) len += snprintf(text + len, size - len, "%s$%u", i ? ", " : "", a + i);
-  return len + snprintf(text + len, size - len, "}");
 }
 
 /* One asm statement: the wide access under `whole`, else each element under its own predicate (so

@@ -262,24 +262,25 @@ static int same_layout(const cg_lay *a, const cg_lay *b) { return cg_lay_same(a,
 
 /* ---- wide, swizzled staging of rank-2 tiles ---- */
 
-/* Elements per access of a thread in layout y along dim 1: the largest power of two that divides
- * its run, its per-thread size and the row, at most 16 bytes (at most 8 with a predicate: the
- * predicated store takes a scalar register). */
-static uint32_t wide_elems(const cg_lay *y, int eb, int predicated) {
-  uint32_t n = (predicated ? 8u : 16u) / (uint32_t)eb;
-  while (n > 1 && (y->run[1] % n || y->l.spt[1] % n || y->shape[1] % n)) n /= 2;
+/* Elements per access of a thread in layout y along dim d: the largest power of two that divides
+ * its run, its per-thread size and the tile's extent, at most 16 bytes. */
+uint32_t cg_wide_elems(const cg_lay *y, int d, int eb) {
+  uint32_t n = 16u / (uint32_t)eb;
+  while (n > 1 && (y->run[d] % n || y->l.spt[d] % n || y->shape[d] % n)) n /= 2;
   return n;
 }
 
 /* Byte offset of element (r, c) in the staging area: rows of rb bytes, 16-byte chunk q of row r
  * stored at chunk q ^ ((r / G) % N) (G = max(1, 128 / rb), N = min(8, rb / 16)), as the shared
- * buffers' swizzle does: 8 rows' same chunk fall in 8 distinct bank groups. */
-static LLVMValueRef staged_at(cg_lower *L, LLVMValueRef r, LLVMValueRef c, uint32_t rb, int eb) {
+ * buffers' swizzle does: 8 rows' same chunk fall in 8 distinct bank groups; `keyed`: with the keys
+ * of 4-byte buffers (smem_swizzle.c), for f32 read back in an accumulator layout's 8-byte pairs. */
+static LLVMValueRef staged_at(cg_lower *L, LLVMValueRef r, LLVMValueRef c, uint32_t rb, int eb, int keyed) {
   LLVMBuilderRef B = L->c.b;
   uint32_t cpr = rb / 16, g = rb >= 128 ? 1 : 128 / rb, n = cpr < 8 ? cpr : 8;
   LLVMValueRef byte = LLVMBuildMul(B, c, cg_i32(L, eb), "");
   LLVMValueRef q = LLVMBuildLShr(B, byte, cg_i32(L, 4), ""), in = LLVMBuildAnd(B, byte, cg_i32(L, 15), "");
   LLVMValueRef x = LLVMBuildAnd(B, LLVMBuildUDiv(B, r, cg_i32(L, (int)g), ""), cg_i32(L, (int)n - 1), "");
+  if (keyed) x = cg_swizzle_key(L, x, (int)n);
   q = LLVMBuildXor(B, q, x, "");
   return LLVMBuildAdd(
       B,
@@ -288,7 +289,7 @@ static LLVMValueRef staged_at(cg_lower *L, LLVMValueRef r, LLVMValueRef c, uint3
 }
 
 /* The memory type of n elements of e accessed at once: an integer up to 8 bytes, else <4 x i32>. */
-static LLVMTypeRef wide_type(cg_lower *L, ir_elem e, uint32_t n) {
+LLVMTypeRef cg_wide_type(cg_lower *L, ir_elem e, uint32_t n) {
   uint32_t bits = n * 8u * (uint32_t)ir_elem_bytes(e); /* memory bits: an i1 is a byte */
   if (bits <= 64) return LLVMIntTypeInContext(L->c.ctx, bits);
   return LLVMVectorType(LLVMInt32TypeInContext(L->c.ctx), bits / 32);
@@ -308,8 +309,9 @@ static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *
   LLVMTypeRef i8 = LLVMInt8TypeInContext(L->c.ctx), mt = cg_mem_type(L, e);
   LLVMValueRef base = cg_scratch(L, (int)(ys->shape[0] * rb));
   const cg_thread_lay *ts = cg_lay_thread(L, ys);
-  uint32_t ws = wide_elems(ys, eb, ts->owner != NULL), ex[2];
-  LLVMTypeRef wt = wide_type(L, e, ws);
+  uint32_t ws = cg_wide_elems(ys, 1, eb), ex[2];
+  int keyed = eb == 4 && yd->l.kind == IR_LMMA; /* read back in the accumulator's 8-byte pairs */
+  LLVMTypeRef wt = cg_wide_type(L, e, ws);
   for (uint32_t i = 0; i < ys->n; i++) {
     cg_lay_multi(ys, i, ex);
     if (ex[1] % ws) continue;
@@ -318,20 +320,20 @@ static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *
       x = LLVMBuildInsertElement(B, x, cg_to_mem(L, src[i + k * ys->step[1]], e), cg_i32(L, (int)k), "");
     LLVMValueRef r = LLVMBuildAdd(B, ts->off[0], cg_i32(L, (int)cg_lay_const(ys, 0, ex[0])), "");
     LLVMValueRef c = LLVMBuildAdd(B, ts->off[1], cg_i32(L, (int)cg_lay_const(ys, 1, ex[1])), "");
-    LLVMValueRef off = staged_at(L, r, c, rb, eb);
+    LLVMValueRef off = staged_at(L, r, c, rb, eb, keyed);
     L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, i8, base, &off, 1, ""), LLVMBuildBitCast(B, x, wt, ""),
                     ts->owner);
   }
   L->c.ops->barrier(&L->c);
   const cg_thread_lay *td = cg_lay_thread(L, yd);
-  uint32_t wr = wide_elems(yd, eb, 0);
-  LLVMTypeRef rt = wide_type(L, e, wr);
+  uint32_t wr = cg_wide_elems(yd, 1, eb);
+  LLVMTypeRef rt = cg_wide_type(L, e, wr);
   for (uint32_t i = 0; i < yd->n; i++) {
     cg_lay_multi(yd, i, ex);
     if (ex[1] % wr) continue;
     LLVMValueRef r = LLVMBuildAdd(B, td->off[0], cg_i32(L, (int)cg_lay_const(yd, 0, ex[0])), "");
     LLVMValueRef c = LLVMBuildAdd(B, td->off[1], cg_i32(L, (int)cg_lay_const(yd, 1, ex[1])), "");
-    LLVMValueRef off = staged_at(L, r, c, rb, eb);
+    LLVMValueRef off = staged_at(L, r, c, rb, eb, keyed);
     LLVMValueRef x =
         L->c.ops->load(&L->c, CG_SHARED, rt, LLVMBuildGEP2(B, i8, base, &off, 1, ""), NULL, NULL);
     x = LLVMBuildBitCast(B, x, LLVMVectorType(mt, wr), "");

@@ -272,27 +272,82 @@ void cg_lower_alloc_shared(cg_lower *L, ir_opid op) {
   cg_def(L, o->res[0], 1)[0] = LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &off, 1, "smem");
 }
 
-/* A tile to or from a swizzled buffer: cg_smem_swizzle gives the address of each 16-byte piece of
- * the thread's runs along the last dim (a run starts at a multiple of its length, so a piece never
- * crosses a chunk); the piece's other elements follow at constant byte steps. */
+/* Elements v[0], v[step], ... v[(w - 1) step] of a thread from or to shared memory at ptr: one access
+ * of w elements (w > 1 as cg_wide_type's integer or vector), stored under `owner` when not NULL. */
+static void group_access(cg_lower *L, ir_elem e, uint32_t w, LLVMValueRef ptr, LLVMValueRef *v, uint32_t step,
+                         int store, LLVMValueRef owner) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMTypeRef mt = cg_mem_type(L, e);
+  if (w == 1) {
+    if (store)
+      L->c.ops->store(&L->c, CG_SHARED, ptr, cg_to_mem(L, v[0], e), owner);
+    else
+      v[0] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, mt, ptr, NULL, NULL), e);
+    return;
+  }
+  LLVMTypeRef wt = cg_wide_type(L, e, w), vt = LLVMVectorType(mt, w);
+  if (store) {
+    LLVMValueRef x = LLVMGetUndef(vt);
+    for (uint32_t k = 0; k < w; k++)
+      x = LLVMBuildInsertElement(B, x, cg_to_mem(L, v[k * step], e), cg_i32(L, (int)k), "");
+    L->c.ops->store(&L->c, CG_SHARED, ptr, LLVMBuildBitCast(B, x, wt, ""), owner);
+    return;
+  }
+  LLVMValueRef x = LLVMBuildBitCast(B, L->c.ops->load(&L->c, CG_SHARED, wt, ptr, NULL, NULL), vt, "");
+  for (uint32_t k = 0; k < w; k++)
+    v[k * step] = cg_from_mem(L, LLVMBuildExtractElement(B, x, cg_i32(L, (int)k), ""), e);
+}
+
+/* The elements per access of a tile of e in layout y along its last dim (swizzled_tile, plain_tile). */
+static uint32_t group_width(const cg_lay *y, ir_elem e) {
+  int eb = ir_elem_bytes(e);
+  return eb == 1 || eb == 2 || eb == 4 ? cg_wide_elems(y, y->rank - 1, eb) : 1;
+}
+
+/* A tile to or from a swizzled buffer, in accesses of up to 16 bytes (cg_wide_elems: the thread's
+ * runs along the last dim): cg_smem_swizzle gives the
+ * address of each 16-byte piece of a run (a run starts at a multiple of its length, so neither a
+ * piece nor an access crosses a chunk); the piece's other accesses follow at constant byte steps.
+ * Element-wide accesses would make a warp's request touch each bank's word of several rows: the
+ * accumulator layout's f32 pairs or a blocked layout's four-element runs conflict that way, where
+ * one 8- or 16-byte access per run reads or writes whole chunks. */
 static void swizzled_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef *vals, int store) {
+  LLVMBuilderRef B = L->c.b;
   ir_elem e = ir_vtype(L->fn, buf).elem;
-  LLVMTypeRef ty = cg_mem_type(L, e), i8 = LLVMInt8TypeInContext(L->c.ctx);
+  int eb = ir_elem_bytes(e);
+  LLVMTypeRef i8 = LLVMInt8TypeInContext(L->c.ctx);
   LLVMValueRef *coords = cg_lay_coords(L, y), base = cg_get(L, buf)->v[0];
   LLVMValueRef owner = store ? cg_lay_thread(L, y)->owner : NULL;
   LLVMValueRef *ptrs = ir_alloc(L->A, y->n * sizeof *ptrs);
-  uint32_t f = (uint32_t)y->rank - 1, piece = 16 / (uint32_t)ir_elem_bytes(e), ix[IR_MAXRANK];
+  uint32_t f = (uint32_t)y->rank - 1, piece = 16 / (uint32_t)eb, ix[IR_MAXRANK];
+  uint32_t w = group_width(y, e);
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ix);
+    if (ix[f] % w) continue; /* inside an access */
     uint32_t in = (ix[f] % y->run[f]) % piece;
-    LLVMValueRef off = in ? cg_i32(L, (int64_t)in * ir_elem_bytes(e))
-                          : cg_smem_swizzle(L, buf, &coords[i * (uint32_t)y->rank]);
-    LLVMValueRef ptr = ptrs[i] =
-        LLVMBuildGEP2(L->c.b, i8, in ? ptrs[i - in * y->step[f]] : base, &off, 1, "");
-    if (store)
-      L->c.ops->store(&L->c, CG_SHARED, ptr, cg_to_mem(L, vals[i], e), owner);
-    else
-      vals[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, ty, ptr, NULL, NULL), e);
+    LLVMValueRef off =
+        in ? cg_i32(L, (int64_t)in * eb) : cg_smem_swizzle(L, buf, &coords[i * (uint32_t)y->rank]);
+    LLVMValueRef ptr = ptrs[i] = LLVMBuildGEP2(B, i8, in ? ptrs[i - in * y->step[f]] : base, &off, 1, "");
+    group_access(L, e, w, ptr, &vals[i], y->step[f], store, owner);
+  }
+}
+
+/* A tile to or from an unswizzled buffer: the thread's base pointer plus a constant per access, one
+ * access per group of consecutive elements as in swizzled_tile (16 bytes at most). */
+static void plain_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef *vals, int store) {
+  LLVMBuilderRef B = L->c.b;
+  ir_elem e = ir_vtype(L->fn, buf).elem;
+  LLVMTypeRef mt = cg_mem_type(L, e);
+  LLVMValueRef tb = cg_buffer_base(L, y, y->shape), base = cg_get(L, buf)->v[0];
+  LLVMValueRef tp = LLVMBuildGEP2(B, mt, base, &tb, 1, "");
+  LLVMValueRef owner = store ? cg_lay_thread(L, y)->owner : NULL;
+  uint32_t f = (uint32_t)y->rank - 1, ix[IR_MAXRANK];
+  uint32_t w = group_width(y, e);
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, ix);
+    if (ix[f] % w) continue; /* inside an access */
+    LLVMValueRef c = cg_i32(L, cg_buffer_const(y, i, y->shape)), ptr = LLVMBuildGEP2(B, mt, tp, &c, 1, "");
+    group_access(L, e, w, ptr, &vals[i], y->step[f], store, owner);
   }
 }
 
@@ -335,7 +390,7 @@ void cg_lower_load_shared(cg_lower *L, ir_opid op) {
   else if (cg_smem_swizzle_of(L, o->opnd[0]))
     swizzled_tile(L, &y, o->opnd[0], out, 0);
   else
-    cg_tile_from_shared(L, &y, t.elem, cg_get(L, o->opnd[0])->v[0], out);
+    plain_tile(L, &y, o->opnd[0], out, 0);
 }
 
 void cg_lower_store_shared(cg_lower *L, ir_opid op) {
@@ -346,7 +401,7 @@ void cg_lower_store_shared(cg_lower *L, ir_opid op) {
   if (cg_smem_swizzle_of(L, o->opnd[0]))
     swizzled_tile(L, &y, o->opnd[0], cg_get(L, o->opnd[1])->v, 1);
   else
-    cg_tile_to_shared(L, &y, t.elem, cg_get(L, o->opnd[1])->v, cg_get(L, o->opnd[0])->v[0]);
+    plain_tile(L, &y, o->opnd[0], cg_get(L, o->opnd[1])->v, 1);
 }
 
 /* ---- global -> shared copies ----

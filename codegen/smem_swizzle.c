@@ -14,6 +14,17 @@
  * per row) the 8 rows land on 8 distinct 16-byte bank groups, while the chunks of any one line are
  * only permuted among themselves, so neither side conflicts (docs/gemm.md works the cases).
  *
+ * Buffers of 4-byte elements (f32, i32, u32) that are not wgmma operands take the keys of the
+ * lines in another order: line x gets key K(x), K = [0, 3, 1, 2] for N = 4 and [0, 3, 4, 7, 1, 2,
+ * 5, 6] for N = 8 (a permutation, so 8 rows' same chunk still fall in 8 distinct bank groups). Two
+ * more patterns are 4-byte ones: an accumulator layout reads 8-byte pairs, a half-warp 4 rows x 32
+ * bytes (chunks 2j and 2j + 1), which is conflict-free only when the 4 rows' keys differ in their
+ * high bits (K(x) >> 1 distinct over x = 0..3 and 4..7; with K(x) = x rows 0 and 1 collide); and a
+ * thread with 32-byte runs (a layout inherited from a 2-byte tile) writes every other chunk, a
+ * quarter-warp 2 rows of 128 bytes, conflict-free only when neighbouring lines' keys differ in
+ * their low bit. K meets all three; the identity meets the first and third only. It is applied
+ * from a table constant: K(x) = (table >> (x log2 N)) & (N - 1).
+ *
  * A wgmma operand (`alloc_shared {wgmma = 1}`, compiler/passes/wgmma_plan.c) with rows wider than
  * 128 bytes is stored as 128-byte panels: the bytes [128 p, 128 p + 128) of every row form panel p,
  * rows * 128 bytes, one after the other; inside a panel the rule above applies to 128-byte rows.
@@ -97,6 +108,36 @@ int64_t cg_smem_row_step(cg_lower *L, ir_val buf, uint32_t rows) {
   return rows % period ? -1 : (int64_t)rows * row_bytes;
 }
 
+/* The key of line x (x < n) of a 4-byte buffer with swizzle n: see the header. */
+static int wide_key(int x, int n) {
+  if (n == 8) return (x & 3) << 1 | ((x ^ x >> 2) & 1);
+  if (n == 4) return ((x & 1) * 3) ^ (x >> 1);
+  return x;
+}
+
+LLVMValueRef cg_swizzle_key(cg_lower *L, LLVMValueRef x, int n) {
+  if (n <= 2) return x;
+  LLVMBuilderRef B = L->c.b;
+  int lb = cg_log2((uint32_t)n);
+  uint32_t table = 0;
+  for (int k = 0; k < n; k++) table |= (uint32_t)wide_key(k, n) << (k * lb);
+  LLVMValueRef sh = LLVMBuildMul(B, x, cg_i32(L, lb), "");
+  return LLVMBuildAnd(B, LLVMBuildLShr(B, cg_i32(L, (int64_t)table), sh, ""), cg_i32(L, n - 1), "");
+}
+
+LLVMValueRef cg_swizzle_at(cg_lower *L, LLVMValueRef row, LLVMValueRef col, uint32_t row_bytes, int n,
+                           int wide) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMValueRef start = LLVMBuildMul(B, row, cg_i32(L, row_bytes), "");
+  if (n < 2) return LLVMBuildAdd(B, start, col, "");
+  assert(row_bytes % 16 == 0 && (uint32_t)n <= row_bytes / 16 && !(n & (n - 1)));
+  int group = row_bytes >= 128 ? 0 : cg_log2(128 / row_bytes);
+  LLVMValueRef key = LLVMBuildAnd(B, LLVMBuildLShr(B, row, cg_i32(L, group), ""), cg_i32(L, n - 1), "");
+  if (wide) key = cg_swizzle_key(L, key, n);
+  LLVMValueRef moved = LLVMBuildXor(B, col, LLVMBuildShl(B, key, cg_i32(L, 4), ""), "");
+  return LLVMBuildAdd(B, start, moved, "");
+}
+
 LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx) {
   LLVMBuilderRef B = L->c.b;
   ir_type t = ir_vtype(L->fn, buf);
@@ -116,11 +157,6 @@ LLVMValueRef cg_smem_swizzle(cg_lower *L, ir_val buf, const LLVMValueRef *idx) {
     row_bytes = 128;
     row = LLVMBuildAdd(B, LLVMBuildMul(B, panel, cg_i32(L, rows), ""), row, "");
   }
-  LLVMValueRef start = LLVMBuildMul(B, row, cg_i32(L, row_bytes), "");
-  if (!n) return LLVMBuildAdd(B, start, col, "");
-  assert(row_bytes % 16 == 0 && (uint32_t)n <= row_bytes / 16 && !(n & (n - 1)));
-  int group = row_bytes >= 128 ? 0 : cg_log2(128 / row_bytes);
-  LLVMValueRef key = LLVMBuildAnd(B, LLVMBuildLShr(B, row, cg_i32(L, group), ""), cg_i32(L, n - 1), "");
-  LLVMValueRef moved = LLVMBuildXor(B, col, LLVMBuildShl(B, key, cg_i32(L, 4), ""), "");
-  return LLVMBuildAdd(B, start, moved, "");
+  /* wgmma operands keep the hardware's swizzle; other 4-byte buffers rotate the key */
+  return cg_swizzle_at(L, row, col, row_bytes, n, eb == 4 && !cg_smem_panels(L, buf));
 }
