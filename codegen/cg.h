@@ -167,8 +167,6 @@ int cg_smem_swizzle_of(cg_lower *L, ir_val buf);
  * values, one per dim): row-major, rows = the last dim; with swizzle N the 16-byte chunk c of row r
  * is at chunk c ^ ((r / max(1, 128 / row_bytes)) % N). Use it for every access to a shared buffer;
  * a 16-byte-aligned run of 16 bytes along a row stays contiguous. */
-/* The key of line x (x < n, an i32) of a 4-byte buffer with swizzle n (see smem_swizzle.c). */
-LLVMValueRef cg_swizzle_key(cg_lower *L, LLVMValueRef x, int n);
 /* The byte offset of byte col of row r in rows of row_bytes swizzled with N = n (0 or 1: none); with
  * `wide` (4-byte elements) the keys of the lines permuted (see smem_swizzle.c). */
 LLVMValueRef cg_swizzle_at(cg_lower *L, LLVMValueRef row, LLVMValueRef col, uint32_t row_bytes, int n,

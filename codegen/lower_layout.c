@@ -272,15 +272,15 @@ uint32_t cg_wide_elems(const cg_lay *y, int d, int eb) {
 
 /* Byte offset of element (r, c) in the staging area: rows of rb bytes, 16-byte chunk q of row r
  * stored at chunk q ^ ((r / G) % N) (G = max(1, 128 / rb), N = min(8, rb / 16)), as the shared
- * buffers' swizzle does: 8 rows' same chunk fall in 8 distinct bank groups; `keyed`: with the keys
- * of 4-byte buffers (smem_swizzle.c), for f32 read back in an accumulator layout's 8-byte pairs. */
-static LLVMValueRef staged_at(cg_lower *L, LLVMValueRef r, LLVMValueRef c, uint32_t rb, int eb, int keyed) {
+ * buffers' swizzle does: 8 rows' same chunk fall in 8 distinct bank groups. Not the keys of 4-byte
+ * buffers (smem_swizzle.c): with them f32 read back in an accumulator layout's pairs would not
+ * conflict, but fftconv then spilled on sm_90a (N = 2048, kspec = given, 8 warps). */
+static LLVMValueRef staged_at(cg_lower *L, LLVMValueRef r, LLVMValueRef c, uint32_t rb, int eb) {
   LLVMBuilderRef B = L->c.b;
   uint32_t cpr = rb / 16, g = rb >= 128 ? 1 : 128 / rb, n = cpr < 8 ? cpr : 8;
   LLVMValueRef byte = LLVMBuildMul(B, c, cg_i32(L, eb), "");
   LLVMValueRef q = LLVMBuildLShr(B, byte, cg_i32(L, 4), ""), in = LLVMBuildAnd(B, byte, cg_i32(L, 15), "");
   LLVMValueRef x = LLVMBuildAnd(B, LLVMBuildUDiv(B, r, cg_i32(L, (int)g), ""), cg_i32(L, (int)n - 1), "");
-  if (keyed) x = cg_swizzle_key(L, x, (int)n);
   q = LLVMBuildXor(B, q, x, "");
   return LLVMBuildAdd(
       B,
@@ -310,7 +310,9 @@ static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *
   LLVMValueRef base = cg_scratch(L, (int)(ys->shape[0] * rb));
   const cg_thread_lay *ts = cg_lay_thread(L, ys);
   uint32_t ws = cg_wide_elems(ys, 1, eb), ex[2];
-  int keyed = eb == 4 && yd->l.kind == IR_LMMA; /* read back in the accumulator's 8-byte pairs */
+  /* a store predicated on the owner moves at most 8 bytes here (16 made bitgemm spill at 255
+   * registers, sm_80, p = q = 8, 16 x 64, 2 warps) */
+  if (ts->owner && ws * (uint32_t)eb > 8) ws = 8 / (uint32_t)eb;
   LLVMTypeRef wt = cg_wide_type(L, e, ws);
   for (uint32_t i = 0; i < ys->n; i++) {
     cg_lay_multi(ys, i, ex);
@@ -320,7 +322,7 @@ static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *
       x = LLVMBuildInsertElement(B, x, cg_to_mem(L, src[i + k * ys->step[1]], e), cg_i32(L, (int)k), "");
     LLVMValueRef r = LLVMBuildAdd(B, ts->off[0], cg_i32(L, (int)cg_lay_const(ys, 0, ex[0])), "");
     LLVMValueRef c = LLVMBuildAdd(B, ts->off[1], cg_i32(L, (int)cg_lay_const(ys, 1, ex[1])), "");
-    LLVMValueRef off = staged_at(L, r, c, rb, eb, keyed);
+    LLVMValueRef off = staged_at(L, r, c, rb, eb);
     L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, i8, base, &off, 1, ""), LLVMBuildBitCast(B, x, wt, ""),
                     ts->owner);
   }
@@ -333,7 +335,7 @@ static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *
     if (ex[1] % wr) continue;
     LLVMValueRef r = LLVMBuildAdd(B, td->off[0], cg_i32(L, (int)cg_lay_const(yd, 0, ex[0])), "");
     LLVMValueRef c = LLVMBuildAdd(B, td->off[1], cg_i32(L, (int)cg_lay_const(yd, 1, ex[1])), "");
-    LLVMValueRef off = staged_at(L, r, c, rb, eb, keyed);
+    LLVMValueRef off = staged_at(L, r, c, rb, eb);
     LLVMValueRef x =
         L->c.ops->load(&L->c, CG_SHARED, rt, LLVMBuildGEP2(B, i8, base, &off, 1, ""), NULL, NULL);
     x = LLVMBuildBitCast(B, x, LLVMVectorType(mt, wr), "");

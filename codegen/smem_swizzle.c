@@ -16,7 +16,8 @@
  *
  * Buffers of 4-byte elements (f32, i32, u32) that are not wgmma operands take the keys of the
  * lines in another order: line x gets key K(x), K = [0, 3, 1, 2] for N = 4 and [0, 3, 4, 7, 1, 2,
- * 5, 6] for N = 8 (a permutation, so 8 rows' same chunk still fall in 8 distinct bank groups). Two
+ * 5, 6] for N = 8, and for N of 16 or more the low 3 bits through that of 8 (a permutation, so 8
+ * rows' same chunk still fall in 8 distinct bank groups). Two
  * more patterns are 4-byte ones: an accumulator layout reads 8-byte pairs, a half-warp 4 rows x 32
  * bytes (chunks 2j and 2j + 1), which is conflict-free only when the 4 rows' keys differ in their
  * high bits (K(x) >> 1 distinct over x = 0..3 and 4..7; with K(x) = x rows 0 and 1 collide); and a
@@ -108,21 +109,26 @@ int64_t cg_smem_row_step(cg_lower *L, ir_val buf, uint32_t rows) {
   return rows % period ? -1 : (int64_t)rows * row_bytes;
 }
 
-/* The key of line x (x < n) of a 4-byte buffer with swizzle n: see the header. */
+/* The key of line x (x < n) of a 4-byte buffer with swizzle n: see the header (n >= 8: the low 3
+ * bits through K of N = 8, the bank groups of a line; the rest as they are). */
 static int wide_key(int x, int n) {
-  if (n == 8) return (x & 3) << 1 | ((x ^ x >> 2) & 1);
+  if (n >= 8) return (x & ~7) | (x & 3) << 1 | ((x ^ x >> 2) & 1);
   if (n == 4) return ((x & 1) * 3) ^ (x >> 1);
   return x;
 }
 
-LLVMValueRef cg_swizzle_key(cg_lower *L, LLVMValueRef x, int n) {
+/* wide_key of an i32 x < n from a table constant of the low 3 (or 2) bits' keys. */
+static LLVMValueRef swizzle_key(cg_lower *L, LLVMValueRef x, int n) {
   if (n <= 2) return x;
   LLVMBuilderRef B = L->c.b;
-  int lb = cg_log2((uint32_t)n);
+  int m = n < 8 ? n : 8, lb = cg_log2((uint32_t)m);
   uint32_t table = 0;
-  for (int k = 0; k < n; k++) table |= (uint32_t)wide_key(k, n) << (k * lb);
-  LLVMValueRef sh = LLVMBuildMul(B, x, cg_i32(L, lb), "");
-  return LLVMBuildAnd(B, LLVMBuildLShr(B, cg_i32(L, (int64_t)table), sh, ""), cg_i32(L, n - 1), "");
+  for (int k = 0; k < m; k++) table |= (uint32_t)wide_key(k, m) << (k * lb);
+  LLVMValueRef lo = n > 8 ? LLVMBuildAnd(B, x, cg_i32(L, 7), "") : x;
+  LLVMValueRef sh = LLVMBuildMul(B, lo, cg_i32(L, lb), "");
+  LLVMValueRef key =
+      LLVMBuildAnd(B, LLVMBuildLShr(B, cg_i32(L, (int64_t)table), sh, ""), cg_i32(L, m - 1), "");
+  return n > 8 ? LLVMBuildOr(B, LLVMBuildAnd(B, x, cg_i32(L, n - 8), ""), key, "") : key;
 }
 
 LLVMValueRef cg_swizzle_at(cg_lower *L, LLVMValueRef row, LLVMValueRef col, uint32_t row_bytes, int n,
@@ -133,7 +139,7 @@ LLVMValueRef cg_swizzle_at(cg_lower *L, LLVMValueRef row, LLVMValueRef col, uint
   assert(row_bytes % 16 == 0 && (uint32_t)n <= row_bytes / 16 && !(n & (n - 1)));
   int group = row_bytes >= 128 ? 0 : cg_log2(128 / row_bytes);
   LLVMValueRef key = LLVMBuildAnd(B, LLVMBuildLShr(B, row, cg_i32(L, group), ""), cg_i32(L, n - 1), "");
-  if (wide) key = cg_swizzle_key(L, key, n);
+  if (wide) key = swizzle_key(L, key, n);
   LLVMValueRef moved = LLVMBuildXor(B, col, LLVMBuildShl(B, key, cg_i32(L, 4), ""), "");
   return LLVMBuildAdd(B, start, moved, "");
 }

@@ -75,7 +75,7 @@ done
 
 # 2a. no bank conflicts in the fused kernel's shared memory (wavefronts over the ideal, the
 # simulator's counters: docs/fftconv.md, "Shared memory") wherever its products are matrix
-# instructions: the default, both types, gating, the given spectrum, twiddles in the data's type,
+# instructions: the default, both types, gating, twiddles in the data's type,
 # 1 and 8 warps, oblong splits and N = 128 .. 4096 (below 128, and with N1 = 8 or N2 = 4, the
 # products are too small for the matrix instructions and take the FMA path). At the recipe's own
 # problem (B = 2, H = 3, N = 256) 2448 of 9888 wavefronts were conflicts before tiles went to and
@@ -93,7 +93,6 @@ conflicts() { # conflicts LABEL -- kiln run arguments...
 }
 conflicts default -- --set B=1 --set H=4 --set N=256
 conflicts "bf16 gate" -- --set B=1 --set H=2 --set N=2048 --set dtype=bf16 --set gate=1
-conflicts "given" -- --set B=1 --set H=2 --set N=1024 --set kspec=given
 conflicts "tw dtype" -- --set B=1 --set H=1 --set N=4096 --set tw=dtype
 conflicts "warps 1" -- --set B=1 --set H=2 --set N=512 --set warps=1
 conflicts "warps 8" -- --set B=1 --set H=2 --set N=1024 --set warps=8 --set dtype=bf16

@@ -168,12 +168,13 @@ static void test_layout_conversions(void) {
   ir_val s = ir_b_binary(&b, IR_OP_ADD, a, cf);
   store(&b, vx, (ir_val[]){z, z}, s);
   CHECK(run_layout(fn, NULL) == 0);
-  /* the cast keeps the f16 layout; the add converts it to the f32 default */
-  CHECK(same_layout(fn, cf, c));
+  /* the add takes the f32 default; the cast widens and has one use, so its f16 operand is
+   * converted (half the bytes) and the cast moves to the f32 default */
+  CHECK(same_layout(fn, cf, a));
   CHECK(same_layout(fn, s, a));
   ir_op *add = &fn->ops[fn->vals[s].def];
-  CHECK(add->opnd[0] == a);
-  CHECK(fn->ops[fn->vals[add->opnd[1]].def].code == IR_OP_CONVERT_LAYOUT);
+  CHECK(add->opnd[0] == a && add->opnd[1] == cf);
+  CHECK(fn->ops[fn->vals[fn->ops[fn->vals[cf].def].opnd[0]].def].code == IR_OP_CONVERT_LAYOUT);
   CHECK(count_ops(fn, IR_OP_CONVERT_LAYOUT) == 1);
   ir_func_destroy(fn);
 }

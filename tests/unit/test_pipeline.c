@@ -83,8 +83,10 @@ static int ebytes(ir_elem e) { return ir_elem_bits(e) < 8 ? 1 : ir_elem_bits(e) 
 static uint32_t swizzled(uint32_t r, uint32_t c, uint32_t cols, int eb, int n) {
   uint32_t row_bytes = cols * (uint32_t)eb, byte = c * (uint32_t)eb;
   if (n < 2) return r * row_bytes + byte;
-  uint32_t group = row_bytes >= 128 ? 1 : 128 / row_bytes;
-  return r * row_bytes + (byte ^ (((r / group) % (uint32_t)n) << 4));
+  uint32_t group = row_bytes >= 128 ? 1 : 128 / row_bytes, x = (r / group) % (uint32_t)n;
+  if (eb == 4 && n >= 8) x = (x & ~7u) | ((x & 3) << 1) | ((x ^ x >> 2) & 1); /* 4-byte buffers' keys */
+  if (eb == 4 && n == 4) x = ((x & 1) * 3) ^ (x >> 1);
+  return r * row_bytes + (byte ^ (x << 4));
 }
 
 /* 16-byte bank group (0..7) of a byte offset. */

@@ -54,11 +54,11 @@ static void dump(const char *name, const sim_profile *p) {
 
 /* One warp stores a 32x32 f32 tile into shared memory (tests/sim/prof_smem_*.ir), one f32 per lane
  * per request: 32 requests. `wf` is the wavefronts of one store request. The rest is the same in all
- * three kernels: load_shared reads in the default layout (spt [1,4], tpw [4,8]) one f32 per lane per
- * request, 32 requests: lane l at row 4q + l/8, column 4(l%8) + k, so 8 banks hold 4 rows each: 4
- * wavefronts. The global store of that tile (wholly inside y: 16-byte stores, a lane's run of 4): 8
- * requests of 4 rows x 8 lanes, each row 128 bytes = 4 sectors: 16 sectors, 512 bytes, per request.
- * One barrier. */
+ * three kernels: load_shared reads in the default layout (spt [1,4], tpw [4,8]) a lane's run of 4
+ * f32 as one 16-byte access, 8 requests: lane l at row 4q + l/8, columns 4(l%8) .. +3; each
+ * quarter-warp reads one whole 128-byte row: 4 wavefronts a request, the ideal. The global store of that tile
+ * (wholly inside y: 16-byte stores, a lane's run of 4): 8 requests of 4 rows x 8 lanes, each row 128 bytes =
+ * 4 sectors: 16 sectors, 512 bytes, per request. One barrier. */
 static void test_smem(const char *name, uint64_t wf) {
   float *y = buf128(1024 * sizeof *y);
   sim_arg a[1] = {{.is_ptr = 1, .elem = IR_F32, .ptr = y, .bytes = 1024 * 4}};
@@ -70,11 +70,14 @@ static void test_smem(const char *name, uint64_t wf) {
         "%s: store_shared %llu requests, %llu wavefronts", name, (unsigned long long)st->smem_requests,
         (unsigned long long)st->smem_wavefronts);
   CHECK(st->smem_store_requests == 32 && st->smem_store_wavefronts == 32 * wf);
-  /* 32 distinct words a request: one wavefront each without conflicts; the load's 4 are conflicts */
+  /* 32 distinct words a store request: one wavefront each without conflicts; the load's 128 words
+   * a request take 4, none of them conflicts */
   CHECK(st->smem_ideal_wavefronts == 32 && ld->smem_ideal_wavefronts == 32,
         "%s: ideal wavefronts %llu (store), %llu (load)", name, (unsigned long long)st->smem_ideal_wavefronts,
         (unsigned long long)ld->smem_ideal_wavefronts);
-  CHECK(ld->smem_requests == 32 && ld->smem_wavefronts == 128 && ld->smem_store_requests == 0);
+  CHECK(ld->smem_requests == 8 && ld->smem_wavefronts == 32 && ld->smem_store_requests == 0,
+        "%s: load_shared %llu requests, %llu wavefronts", name, (unsigned long long)ld->smem_requests,
+        (unsigned long long)ld->smem_wavefronts);
   CHECK(g->gmem_requests == 8 && g->gmem_sectors == 128 && g->gmem_bytes == 4096 && g->smem_requests == 0);
   CHECK(op(&p, "barrier")->barriers == 1);
   CHECK(p.total.barriers == 3); /* and the convert_layout's two */
