@@ -142,31 +142,15 @@ return kiln.recipe {
     end
 
     -- layout "bnh": program pid takes channels h0 .. h0 + HB - 1 of batch b through ws rows pid * HB + c
-    local HB, CN = p.HB, p.CN == 0 and math.min(p.N, 256) or math.min(p.N, p.CN)
-    local pid = k.program_id(0)
-    local nb = (a.H + (HB - 1)) / HB
-    local b, h0 = pid / nb, (pid % nb) * HB
-    -- a [B, N, H] tensor as [B, H, N] (channel-major tiles over the strided memory)
-    local function chan_view(ptr) return k.view(ptr, { a.B, a.H, p.N }, { p.N * a.H, 1, a.H }) end
-    local ws3 = k.view(a.ws, { a.B * nb, HB, p.N })
-    k.range(0, p.N, CN, {}, function(j)
-      local x = k.load(chan_view(a.u), { b, h0, j }, { 1, HB, CN })
-      if p.gate then x = x * k.load(chan_view(a.w), { b, h0, j }, { 1, HB, CN }) end
-      k.store(ws3, { pid, 0, j }, k.cast(x, "f32"))
-    end)
-    k.barrier()
-    k.range(0, HB, 1, {}, function(c)
-      local row = (pid * HB + c) * R
+    local o = fft.bnh_block(k, a, p, p.N, "f32")
+    fft.bnh_in(k, p, a, o)
+    k.range(0, p.HB, 1, {}, function(c)
+      local row = (o.pid * p.HB + c) * R
       local wsr = k.view(a.ws, { row + R, N2 }) -- ending with the row (y's G rows write only its R)
-      local y = conv_row(k.cast(k.load(wsr, { row, 0 }, { R, N2 }), t), h0 + c)
+      local y = conv_row(k.cast(k.load(wsr, { row, 0 }, { R, N2 }), t), o.h0 + c)
       k.barrier() -- every thread has read the row before any overwrites it
       k.store(wsr, { row, 0 }, y)
     end)
-    k.barrier()
-    k.range(0, p.N, CN, {}, function(j)
-      local y = k.load(ws3, { pid, 0, j }, { 1, HB, CN })
-      if p.gate then y = y * k.cast(k.load(chan_view(a.v), { b, h0, j }, { 1, HB, CN }), "f32") end
-      k.store(chan_view(a.y), { b, h0, j }, k.cast(y, t))
-    end)
+    fft.bnh_out(k, p, a, o)
   end,
 }

@@ -2,7 +2,8 @@
 -- L = 2N = N1 N2 N3 (docs/fftconv.md, "A worked example"): the transform of length L is F_N1 down
 -- the columns of the [N1, N2 N3] matrix of the row, then a transform of length M = N2 N3 along each
 -- of its N1 rows, itself done as F_N2 on the left and F_N3 on the right of that row read as an
--- [N2, N3] matrix. u, w, v, y are [B, H, N]; the filter's spectrum kf is given ([H, 2 N1 N2, N3]
+-- [N2, N3] matrix. u, w, v, y are [B, H, N] (layout = "bhn") or [B, N, H] (layout = "bnh", below);
+-- the filter's spectrum kf is given ([H, 2 N1 N2, N3]
 -- f32: bin k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3], real rows then imaginary rows).
 --
 -- The outer stages walk the [N1, M] matrix in column blocks of CB, so the row's length is bounded
@@ -21,6 +22,12 @@
 --   3. for each column block of ws as [N1, M]: y = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
 -- The products take f16/bf16 inputs with f32 accumulation, as in fftconv. ws is declared as an
 -- input: its contents are scratch, not results (kiln run fills it and does not compare it).
+--
+-- Layout "bnh": a program takes HB neighbouring channels of one batch entry (grid B ceil(H/HB)),
+-- moves them into the first N elements of its HB ws rows in tiles whose lanes run along the
+-- channels (fft.bnh_in), transforms each row there in place (the outer stages read the input from,
+-- and write y to, the row's own ws), and moves the rows back to y times v (fft.bnh_out). y is
+-- rounded to the data's type in ws before v multiplies it (in "bhn" v multiplies the f32 result).
 local kiln = require "kiln"
 local fft = require "fft"
 
@@ -46,9 +53,17 @@ local function split3(p)
   return L, n1, n2, L // (n1 * n2)
 end
 
+local function bnh(p) return p.layout == "bnh" end
+local function nblk(p) return (p.H + p.HB - 1) // p.HB end -- channel blocks per batch ("bnh")
+local dims = { -- u and y: [B, H, N] or [B, N, H]
+  "B",
+  function(p) return bnh(p) and p.N or p.H end,
+  function(p) return bnh(p) and p.H or p.N end,
+}
+
 return kiln.recipe {
   name = "fftconv3",
-  params = { B = 2, H = 3, N = 256 },
+  params = { B = 2, H = 3, N = 256, layout = { "bhn", "bnh" } },
   tune = {
     N1 = { default = 0, values = { 0, 4, 8, 16, 32 } }, -- 0: 2^floor(log2(L)/3)
     N2 = { default = 0, values = { 0, 4, 8, 16, 32, 64 } },
@@ -61,9 +76,12 @@ return kiln.recipe {
     -- the inner twiddles' type in shared memory: f32, or the data's type (half the space: N = 2^18
     -- then fits sm_80's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },
+    -- layout = "bnh": channels per program, positions per transposing tile (0: min(N, 256))
+    HB = { default = 16, values = { 4, 8, 16, 32 } },
+    CN = { default = 0, values = { 0, 64, 128, 256, 512 } },
   },
   args = {
-    kiln.tensor("u", "dtype", { "B", "H", "N" }, "in"),
+    kiln.tensor("u", "dtype", dims, "in"),
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", { "H", function(p)
       local _, n1, n2 = split3(p)
@@ -71,12 +89,13 @@ return kiln.recipe {
     end, function(p) return select(4, split3(p)) end }, "in"),
     kiln.tensor("w", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
     kiln.tensor("v", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
-    kiln.tensor("y", "dtype", { "B", "H", "N" }, "out"),
-    kiln.tensor("ws", "dtype", { function(p) return p.B * p.H end, function(p) return 4 * p.N end }, "in"),
+    kiln.tensor("y", "dtype", dims, "out"),
+    kiln.tensor("ws", "dtype", { function(p) return bnh(p) and p.B * nblk(p) * p.HB or p.B * p.H end,
+      function(p) return 4 * p.N end }, "in"),
     kiln.scalar("B", "i32"),
     kiln.scalar("H", "i32"),
   },
-  grid = function(p) return p.B * p.H end,
+  grid = function(p) return bnh(p) and p.B * nblk(p) or p.B * p.H end,
   reference = "fftconv3",
   check = { criterion = "vs_lowp", factor = 2 },
   checks = {
@@ -88,6 +107,8 @@ return kiln.recipe {
     { B = 1, H = 1, N = 4096 },
     { B = 2, H = 1, N = 256, CB = 16, gate = 1 },
     { B = 1, H = 2, N = 1024, tw = "dtype", dtype = "bf16", N1 = 8, CB = 32 },
+    { B = 2, H = 5, N = 64, layout = "bnh", HB = 4, gate = 1 },
+    { B = 1, H = 9, N = 512, layout = "bnh", HB = 8, dtype = "bf16", CN = 128 },
   },
 
   body = function(k, p)
@@ -95,8 +116,6 @@ return kiln.recipe {
     local L, N1, N2, N3 = split3(p)
     local R, M, t = N1 // 2, N2 * N3, p.dtype
     local CB = p.CB == 0 and math.min(M, 128, 512 // p.warps) or math.min(M, p.CB)
-    local bh = k.program_id(0)
-    local h = bh % a.H
     local ld = k.load_shared
     local put = function(z, shape, ty) return fft.put_shared(k, z, shape, ty) end
 
@@ -108,32 +127,48 @@ return kiln.recipe {
     local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
     k.barrier()
 
-    -- ws rows of M (level 1) and of N3 (level 2); the program's rows start at bh * 2 N1 resp. bh * 2 N1 N2
-    local ws1 = k.view(a.ws, { a.B * a.H * 2 * N1, M })
-    local ws2 = k.view(a.ws, { a.B * a.H * 2 * N1 * N2, N3 })
-    local r1 = bh * (2 * N1)
-    local r2 = bh * (2 * N1 * N2)
-
-    -- 1. column blocks of CB: B = F_N1[:, :N1/2] A[:, j:j+CB], times the twiddles of those columns
-    -- (made here in f32: the whole T1 is as large as the row)
-    local outer = { L = L, N1 = N1, M = M, CB = CB, bh = bh, r1 = r1, ws1 = ws1, t = t }
-    fft.outer_forward(k, p, a, f1, outer)
-
-    -- 2.
+    -- ws rows of M (level 1) and of N3 (level 2); row bh's start at bh * 2 N1 resp. bh * 2 N1 N2
+    local rows = bnh(p) and a.B * ((a.H + (p.HB - 1)) / p.HB) * p.HB or a.B * a.H
+    local ws1 = k.view(a.ws, { rows * 2 * N1, M })
+    local ws2 = k.view(a.ws, { rows * 2 * N1 * N2, N3 })
     local kfv = k.view(a.kf, { a.H * 2 * N1 * N2, N3 })
-    local kr = h * (2 * N1 * N2)
-    k.range(0, N1, 1, {}, function(k1)
-      local row = r2 + k1 * N2
-      fft.inner_block(k, {
-        ws = ws2, row = row, im = N1 * N2, kf = kfv,
-        krow = function() return kr + k1 * N2 end,
-        krow_im = function() return kr + N1 * N2 + k1 * N2 end,
-        fa = f2, fb = f3, tw = t2, Na = N2, Nb = N3, L = L, t = t,
-      })
-    end)
-    k.barrier()
 
-    -- 3. column blocks again: y[:, j:j+CB] = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
-    fft.outer_inverse(k, p, a, g1, outer)
+    -- the convolution of row bh (channel h); inplace: its input and output in its ws row ("bnh")
+    local function conv_row(bh, h, inplace)
+      local r1 = bh * (2 * N1)
+      local r2 = bh * (2 * N1 * N2)
+      -- 1. column blocks of CB: B = F_N1[:, :N1/2] A[:, j:j+CB], times the twiddles of those columns
+      -- (made here in f32: the whole T1 is as large as the row)
+      local outer = { L = L, N1 = N1, M = M, CB = CB, bh = bh, r1 = r1, ws1 = ws1, t = t, inplace = inplace }
+      fft.outer_forward(k, p, a, f1, outer)
+
+      -- 2.
+      local kr = h * (2 * N1 * N2)
+      k.range(0, N1, 1, {}, function(k1)
+        local row = r2 + k1 * N2
+        fft.inner_block(k, {
+          ws = ws2, row = row, im = N1 * N2, kf = kfv,
+          krow = function() return kr + k1 * N2 end,
+          krow_im = function() return kr + N1 * N2 + k1 * N2 end,
+          fa = f2, fb = f3, tw = t2, Na = N2, Nb = N3, L = L, t = t,
+        })
+      end)
+      k.barrier()
+
+      -- 3. column blocks again: y[:, j:j+CB] = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
+      fft.outer_inverse(k, p, a, g1, outer)
+    end
+
+    if not bnh(p) then
+      local bh = k.program_id(0)
+      conv_row(bh, bh % a.H, false)
+      return
+    end
+    local o = fft.bnh_block(k, a, p, 4 * p.N, t)
+    fft.bnh_in(k, p, a, o)
+    k.range(0, p.HB, 1, {}, function(c)
+      conv_row(o.pid * p.HB + c, o.h0 + c, true)
+    end)
+    fft.bnh_out(k, p, a, o)
   end,
 }

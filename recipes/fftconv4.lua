@@ -20,7 +20,8 @@
 --      c. column blocks of row k1 again: conj(F_N2) (W .* conj(T2)), over the block
 --   3. column blocks of ws as [N1, M]: y = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
 -- The products take f16/bf16 inputs with f32 accumulation. ws is declared as an input: its contents
--- are scratch, not results.
+-- are scratch, not results. u, w, v, y are [B, H, N], or [B, N, H] with layout = "bnh": HB channels
+-- per program through the first N elements of their ws rows, as in recipes/fftconv3.lua.
 local kiln = require "kiln"
 local fft = require "fft"
 
@@ -50,9 +51,17 @@ local function split4(p)
   return L, n[1], n[2], n[3], L // prod
 end
 
+local function bnh(p) return p.layout == "bnh" end
+local function nblk(p) return (p.H + p.HB - 1) // p.HB end -- channel blocks per batch ("bnh")
+local dims = { -- u and y: [B, H, N] or [B, N, H]
+  "B",
+  function(p) return bnh(p) and p.N or p.H end,
+  function(p) return bnh(p) and p.H or p.N end,
+}
+
 return kiln.recipe {
   name = "fftconv4",
-  params = { B = 2, H = 3, N = 512 },
+  params = { B = 2, H = 3, N = 512, layout = { "bhn", "bnh" } },
   tune = {
     N1 = { default = 0, values = { 0, 4, 8, 16, 32 } }, -- 0: see split4
     N2 = { default = 0, values = { 0, 4, 8, 16, 32, 64 } },
@@ -65,9 +74,12 @@ return kiln.recipe {
     gate = { false, true },
     -- the inner twiddles' type in shared memory: f32, or the data's type (half the space)
     tw = { default = "f32", values = { "f32", "dtype" } },
+    -- layout = "bnh": channels per program, positions per transposing tile (0: min(N, 256))
+    HB = { default = 16, values = { 4, 8, 16, 32 } },
+    CN = { default = 0, values = { 0, 64, 128, 256, 512 } },
   },
   args = {
-    kiln.tensor("u", "dtype", { "B", "H", "N" }, "in"),
+    kiln.tensor("u", "dtype", dims, "in"),
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", { "H", function(p)
       local _, n1, n2, n3 = split4(p)
@@ -75,12 +87,13 @@ return kiln.recipe {
     end, function(p) return select(5, split4(p)) end }, "in"),
     kiln.tensor("w", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
     kiln.tensor("v", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
-    kiln.tensor("y", "dtype", { "B", "H", "N" }, "out"),
-    kiln.tensor("ws", "dtype", { function(p) return p.B * p.H end, function(p) return 4 * p.N end }, "in"),
+    kiln.tensor("y", "dtype", dims, "out"),
+    kiln.tensor("ws", "dtype", { function(p) return bnh(p) and p.B * nblk(p) * p.HB or p.B * p.H end,
+      function(p) return 4 * p.N end }, "in"),
     kiln.scalar("B", "i32"),
     kiln.scalar("H", "i32"),
   },
-  grid = function(p) return p.B * p.H end,
+  grid = function(p) return bnh(p) and p.B * nblk(p) or p.B * p.H end,
   reference = "fftconv4",
   check = { criterion = "vs_lowp", factor = 2 },
   checks = {
@@ -88,6 +101,7 @@ return kiln.recipe {
     { B = 3, H = 1, N = 512, gate = 1 },
     { B = 1, H = 1, N = 1024, dtype = "bf16", N1 = 4, N2 = 8, N3 = 8 },
     { B = 1, H = 1, N = 4096, CB = 16 },
+    { B = 2, H = 5, N = 256, layout = "bnh", HB = 4, gate = 1, dtype = "bf16" },
   },
 
   body = function(k, p)
@@ -96,8 +110,6 @@ return kiln.recipe {
     local R, M, P, t = N1 // 2, N2 * N3 * N4, N3 * N4, p.dtype
     local function cb(cols) return p.CB == 0 and math.min(cols, 128, 512 // p.warps) or math.min(cols, p.CB) end
     local CB1, CB2 = cb(M), cb(P)
-    local bh = k.program_id(0)
-    local h = bh % a.H
     local ld = k.load_shared
     local put = function(z, shape, ty) return fft.put_shared(k, z, shape, ty) end
 
@@ -111,63 +123,78 @@ return kiln.recipe {
 
     -- the program's ws as rows of M (level 1), P (level 2) and N4 (level 3): real parts of the [N1, M]
     -- matrix first, imaginary parts N1 M elements later
-    local ws1 = k.view(a.ws, { a.B * a.H * 2 * N1, M })
-    local ws2 = k.view(a.ws, { a.B * a.H * 2 * N1 * N2, P })
-    local ws3 = k.view(a.ws, { a.B * a.H * 2 * N1 * N2 * N3, N4 })
-    local r1 = bh * (2 * N1)
-
-    -- 1.
-    local outer = { L = L, N1 = N1, M = M, CB = CB1, bh = bh, r1 = r1, ws1 = ws1, t = t }
-    fft.outer_forward(k, p, a, f1, outer)
-
+    local rows = bnh(p) and a.B * ((a.H + (p.HB - 1)) / p.HB) * p.HB or a.B * a.H
+    local ws1 = k.view(a.ws, { rows * 2 * N1, M })
+    local ws2 = k.view(a.ws, { rows * 2 * N1 * N2, P })
+    local ws3 = k.view(a.ws, { rows * 2 * N1 * N2 * N3, N4 })
     local kfv = k.view(a.kf, { a.H * 2 * N1 * N2 * N3, N4 })
-    local kr = h * (2 * N1 * N2 * N3)
-    k.range(0, N1, 1, {}, function(k1)
-      local row2 = (r1 + k1) * N2 -- the ws2 row of (k1, n2 = 0), real part; imaginary N1 N2 rows later
-      local z2 = k.full({ N2, CB2 }, 0, "f32")
-      -- 2a.
-      k.range(0, P, CB2, {}, function(j)
-        local c = { re = k.load(ws2, { row2, j }, { N2, CB2 }), im = k.load(ws2, { row2 + N1 * N2, j }, { N2, CB2 }) }
-        local d = {
-          re = k.dot(ld(f2.re), c.re, k.dot(ld(f2.im), -c.im, z2)),
-          im = k.dot(ld(f2.re), c.im, k.dot(ld(f2.im), c.re, z2)),
-        }
-        local e = fft.cast(k, fft.mul(k, d, fft.table(k, N2, CB2, M, -1, 0, j)), t)
-        k.barrier() -- every thread has read the block before any overwrites it
-        k.store(ws2, { row2, j }, e.re)
-        k.store(ws2, { row2 + N1 * N2, j }, e.im)
-      end)
-      k.barrier()
-      -- 2b.
-      k.range(0, N2, 1, {}, function(k2)
-        local row = (row2 + k2) * N3
-        local im_off, kk = N1 * N2 * N3, nil
-        fft.inner_block(k, {
-          ws = ws3, row = row, im = im_off, kf = kfv,
-          krow = function() kk = kr + (k1 * N2 + k2) * N3; return kk end,
-          krow_im = function() return kk + im_off end,
-          fa = f3, fb = f4, tw = t3, Na = N3, Nb = N4, L = L, t = t,
-        })
-      end)
-      k.barrier()
-      -- 2c.
-      k.range(0, P, CB2, {}, function(j)
-        local wr = k.cast(k.load(ws2, { row2, j }, { N2, CB2 }), "f32")
-        local wi = k.cast(k.load(ws2, { row2 + N1 * N2, j }, { N2, CB2 }), "f32")
-        local T2 = fft.table(k, N2, CB2, M, -1, 0, j)
-        local zz = fft.cast(k, { re = wr * T2.re + wi * T2.im, im = wi * T2.re - wr * T2.im }, t)
-        local W = {
-          re = k.dot(ld(f2.re), zz.re, k.dot(ld(f2.im), zz.im, z2)),
-          im = k.dot(ld(f2.re), zz.im, k.dot(ld(f2.im), -zz.re, z2)),
-        }
-        k.barrier()
-        k.store(ws2, { row2, j }, k.cast(W.re, t))
-        k.store(ws2, { row2 + N1 * N2, j }, k.cast(W.im, t))
-      end)
-      k.barrier()
-    end)
 
-    -- 3.
-    fft.outer_inverse(k, p, a, g1, outer)
+    -- the convolution of row bh (channel h); inplace: its input and output in its ws row ("bnh")
+    local function conv_row(bh, h, inplace)
+      local r1 = bh * (2 * N1)
+
+      -- 1.
+      local outer = { L = L, N1 = N1, M = M, CB = CB1, bh = bh, r1 = r1, ws1 = ws1, t = t, inplace = inplace }
+      fft.outer_forward(k, p, a, f1, outer)
+
+      local kr = h * (2 * N1 * N2 * N3)
+      k.range(0, N1, 1, {}, function(k1)
+        local row2 = (r1 + k1) * N2 -- the ws2 row of (k1, n2 = 0), real part; imaginary N1 N2 rows later
+        local z2 = k.full({ N2, CB2 }, 0, "f32")
+        -- 2a.
+        k.range(0, P, CB2, {}, function(j)
+          local c = { re = k.load(ws2, { row2, j }, { N2, CB2 }), im = k.load(ws2, { row2 + N1 * N2, j }, { N2, CB2 }) }
+          local d = {
+            re = k.dot(ld(f2.re), c.re, k.dot(ld(f2.im), -c.im, z2)),
+            im = k.dot(ld(f2.re), c.im, k.dot(ld(f2.im), c.re, z2)),
+          }
+          local e = fft.cast(k, fft.mul(k, d, fft.table(k, N2, CB2, M, -1, 0, j)), t)
+          k.barrier() -- every thread has read the block before any overwrites it
+          k.store(ws2, { row2, j }, e.re)
+          k.store(ws2, { row2 + N1 * N2, j }, e.im)
+        end)
+        k.barrier()
+        -- 2b.
+        k.range(0, N2, 1, {}, function(k2)
+          local row = (row2 + k2) * N3
+          local im_off, kk = N1 * N2 * N3, nil
+          fft.inner_block(k, {
+            ws = ws3, row = row, im = im_off, kf = kfv,
+            krow = function() kk = kr + (k1 * N2 + k2) * N3; return kk end,
+            krow_im = function() return kk + im_off end,
+            fa = f3, fb = f4, tw = t3, Na = N3, Nb = N4, L = L, t = t,
+          })
+        end)
+        k.barrier()
+        -- 2c.
+        k.range(0, P, CB2, {}, function(j)
+          local wr = k.cast(k.load(ws2, { row2, j }, { N2, CB2 }), "f32")
+          local wi = k.cast(k.load(ws2, { row2 + N1 * N2, j }, { N2, CB2 }), "f32")
+          local T2 = fft.table(k, N2, CB2, M, -1, 0, j)
+          local zz = fft.cast(k, { re = wr * T2.re + wi * T2.im, im = wi * T2.re - wr * T2.im }, t)
+          local W = {
+            re = k.dot(ld(f2.re), zz.re, k.dot(ld(f2.im), zz.im, z2)),
+            im = k.dot(ld(f2.re), zz.im, k.dot(ld(f2.im), -zz.re, z2)),
+          }
+          k.barrier()
+          k.store(ws2, { row2, j }, k.cast(W.re, t))
+          k.store(ws2, { row2 + N1 * N2, j }, k.cast(W.im, t))
+        end)
+        k.barrier()
+      end)
+
+      -- 3.
+      fft.outer_inverse(k, p, a, g1, outer)
+    end
+
+    if not bnh(p) then
+      local bh = k.program_id(0)
+      conv_row(bh, bh % a.H, false)
+      return
+    end
+    local o = fft.bnh_block(k, a, p, 4 * p.N, t)
+    fft.bnh_in(k, p, a, o)
+    k.range(0, p.HB, 1, {}, function(c) conv_row(o.pid * p.HB + c, o.h0 + c, true) end)
+    fft.bnh_out(k, p, a, o)
   end,
 }

@@ -209,16 +209,21 @@ end
 --   outer_forward: ws1 = (F_N1[:, :R] A) .* T1, real parts at rows r1, imaginary at r1 + N1;
 --   outer_inverse: y = Re(conj(F_N1)[:R, :] (ws1 .* conj(T1))), gated by v when p.gate.
 -- f1 and g1 are F_N1's halves in shared memory (put_shared), o = { L, N1, M, CB, bh, r1, ws1, t }.
+-- With o.inplace (layout "bnh"), the row's (gated) input is already in ws1's first R rows at r1 and
+-- the output goes there too (M.bnh_in, M.bnh_out): a barrier between each block's reads and its
+-- stores over them, and v multiplies later, on the way out.
 function M.outer_forward(k, p, a, f1, o)
   local R, ld = o.N1 // 2, k.load_shared
-  local rows = k.view(a.u, { a.B * a.H * R, o.M })
-  local wrows = p.gate and k.view(a.w, { a.B * a.H * R, o.M }) or nil
+  local rows = o.inplace and o.ws1 or k.view(a.u, { a.B * a.H * R, o.M })
+  local wrows = p.gate and not o.inplace and k.view(a.w, { a.B * a.H * R, o.M }) or nil
+  local row = o.inplace and o.r1 or o.bh * R
   k.range(0, o.M, o.CB, {}, function(j)
-    local x = k.load(rows, { o.bh * R, j }, { R, o.CB })
-    if p.gate then x = x * k.load(wrows, { o.bh * R, j }, { R, o.CB }) end
+    local x = k.load(rows, { row, j }, { R, o.CB })
+    if wrows then x = x * k.load(wrows, { row, j }, { R, o.CB }) end
     local zero1 = k.full({ o.N1, o.CB }, 0, "f32")
     local b = { re = k.dot(ld(f1.re), x, zero1), im = k.dot(ld(f1.im), x, zero1) }
     local c = M.cast(k, M.mul(k, b, M.table(k, o.N1, o.CB, o.L, -1, 0, j)), o.t)
+    if o.inplace then k.barrier() end
     k.store(o.ws1, { o.r1, j }, c.re)
     k.store(o.ws1, { o.r1 + o.N1, j }, c.im)
   end)
@@ -227,17 +232,59 @@ end
 
 function M.outer_inverse(k, p, a, g1, o)
   local R, ld = o.N1 // 2, k.load_shared
-  local yv = k.view(a.y, { a.B * a.H * R, o.M })
-  local vrows = p.gate and k.view(a.v, { a.B * a.H * R, o.M }) or nil
+  local yv = o.inplace and o.ws1 or k.view(a.y, { a.B * a.H * R, o.M })
+  local vrows = p.gate and not o.inplace and k.view(a.v, { a.B * a.H * R, o.M }) or nil
+  local row = o.inplace and o.r1 or o.bh * R
   k.range(0, o.M, o.CB, {}, function(j)
     local wr = k.cast(k.load(o.ws1, { o.r1, j }, { o.N1, o.CB }), "f32")
     local wi = k.cast(k.load(o.ws1, { o.r1 + o.N1, j }, { o.N1, o.CB }), "f32")
     local T1 = M.table(k, o.N1, o.CB, o.L, -1, 0, j)
     local zz = M.cast(k, { re = wr * T1.re + wi * T1.im, im = wi * T1.re - wr * T1.im }, o.t)
     local y = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, k.full({ R, o.CB }, 0, "f32")))
-    if p.gate then y = y * k.cast(k.load(vrows, { o.bh * R, j }, { R, o.CB }), "f32") end
-    k.store(yv, { o.bh * R, j }, k.cast(y, o.t))
+    if vrows then y = y * k.cast(k.load(vrows, { row, j }, { R, o.CB }), "f32") end
+    if o.inplace then k.barrier() end
+    k.store(yv, { row, j }, k.cast(y, o.t))
   end)
+end
+
+-- Layout "bnh" ([B, N, H]): a program takes HB neighbouring channels h0 .. h0 + HB - 1 of batch b
+-- through its HB rows of a scratch, the view ws3 [programs, HB, cols] (row c of program pid: the
+-- channel's first N elements at columns 0 .. N-1). bnh_in moves u (times w) there in [1, HB, CN]
+-- tiles whose lanes run along the channels (coalesced reads; the compiler converts the layout for
+-- the row-wise stores), bnh_out moves the rows back to y, times v in f32. Channels past H read zeros
+-- and are not stored. o comes from bnh_block.
+local function chan_view(k, a, p, ptr) return k.view(ptr, { a.B, a.H, p.N }, { p.N * a.H, 1, a.H }) end
+
+function M.bnh_in(k, p, a, o)
+  k.range(0, p.N, o.CN, {}, function(j)
+    local x = k.load(chan_view(k, a, p, a.u), { o.b, o.h0, j }, { 1, o.HB, o.CN })
+    if p.gate then x = x * k.load(chan_view(k, a, p, a.w), { o.b, o.h0, j }, { 1, o.HB, o.CN }) end
+    k.store(o.ws3, { o.pid, 0, j }, k.cast(x, o.ty))
+  end)
+  k.barrier()
+end
+
+function M.bnh_out(k, p, a, o)
+  k.barrier()
+  k.range(0, p.N, o.CN, {}, function(j)
+    local y = k.cast(k.load(o.ws3, { o.pid, 0, j }, { 1, o.HB, o.CN }), "f32")
+    if p.gate then y = y * k.cast(k.load(chan_view(k, a, p, a.v), { o.b, o.h0, j }, { 1, o.HB, o.CN }), "f32") end
+    k.store(chan_view(k, a, p, a.y), { o.b, o.h0, j }, k.cast(y, p.dtype))
+  end)
+end
+
+-- The program's channel block in layout "bnh" (knobs HB, CN: channels per program, positions per
+-- tile, 0: min(N, 256)): the o of bnh_in and bnh_out, with pid, its batch entry b and first channel
+-- h0 (ceil(H / HB) programs per batch entry), and ws3, the [B ceil(H/HB), HB, cols] view of the
+-- scratch ws (rows of `cols` elements of type ty).
+function M.bnh_block(k, a, p, cols, ty)
+  local pid, HB = k.program_id(0), p.HB
+  local nb = (a.H + (HB - 1)) / HB
+  return {
+    pid = pid, b = pid / nb, h0 = (pid % nb) * HB, HB = HB, ty = ty,
+    CN = p.CN == 0 and math.min(p.N, 256) or math.min(p.N, p.CN),
+    ws3 = k.view(a.ws, { a.B * nb, HB, cols }),
+  }
 end
 
 -- The innermost level of the multi-pass recipes, one [Na, Nb] block in place in ws: X = F_a B .* T

@@ -6,7 +6,8 @@
 #      order 3 (recipes/fftconv3.lua) at N = 32 .. 4096, 16384 (a 32 x 32 x 32 split walked in
 #      column blocks), and on sm_75; order 4 (recipes/fftconv4.lua) at N = 128 .. 4096 and 16384
 #      (8 x 8 x 16 x 32: the structure of N = 4M's 32 x 64 x 64 x 64 at a size the simulator runs); layout = bnh ([B, N, H]) at N = 16 .. 4096 with ragged channel
-#      blocks (H not a multiple of HB), gated and not, f16 and bf16;
+#      blocks (H not a multiple of HB), gated and not, f16 and bf16, and for orders 3 (N = 32 ..
+#      2048) and 4 (N = 128, 1024) the same way;
 #   2. the products run on the tensor cores: the simulator's count of mma instructions is at least
 #      what the 12 (kspec = given) or 18 products of each program need, ceil(M/16) ceil(N/8)
 #      ceil(K/16) each (an FMA-lowered product would count none);
@@ -44,6 +45,13 @@ for n in 128 256 512 1024 2048 4096; do
 done
 run "order 4 bf16 ragged" -- recipes/fftconv4.lua --sim --set B=3 --set H=1 --set N=256 --set dtype=bf16 --set N1=8 --set N2=4 --set N3=4
 run "order 4 N=16384" -- recipes/fftconv4.lua --sim --set B=1 --set H=1 --set N=16384 --set warps=8 --set dtype=bf16
+for n in 32 256 2048; do
+  run "order 3 bnh N=$n" -- recipes/fftconv3.lua --sim --set B=2 --set H=5 --set N=$n --set layout=bnh --set HB=4 --set gate=$((n / 256 % 2))
+done
+run "order 3 bnh bf16 N=1024" -- recipes/fftconv3.lua --sim --set B=1 --set H=3 --set N=1024 --set layout=bnh --set HB=8 --set dtype=bf16 --set CN=64 --set gate=1
+for n in 128 1024; do
+  run "order 4 bnh N=$n" -- recipes/fftconv4.lua --sim --set B=1 --set H=6 --set N=$n --set layout=bnh --set HB=4 --set gate=$((n / 1024))
+done
 for n in 16 64 256 1024; do
   run "bnh N=$n" -- $F --sim --set B=2 --set H=5 --set N=$n --set layout=bnh --set HB=4 --set gate=$((n / 64 % 2))
 done

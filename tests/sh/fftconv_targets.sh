@@ -2,16 +2,17 @@
 # The long-convolution recipes (recipes/fftconv.lua, fftconv3.lua, fftconv_kspec.lua) on every
 # target row:
 #   1. ptxas accepts (kiln compile --emit cubin) the defaults, the given-spectrum, gated, bf16 and
-#      [B, N, H] (layout = bnh) variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
+#      [B, N, H] (layout = bnh, orders 2 and 3) variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
 #      order 3 at N = 65536 (sm_80, sm_90a) and 262144 (sm_90a), order 4 at N = 4M (sm_80,
-#      sm_90a), 512K (sm_86) and 512 (sm_75); without ptxas the PTX is still emitted;
+#      sm_90a; also layout = bnh), 512K (sm_86) and 512 (sm_75); without ptxas the PTX is still emitted;
 #   2. what cannot be built is refused with one line naming the reason: bf16 on sm_75, N = 4096
 #      with f32 twiddles over sm_80's shared memory, N = 4096 on sm_86's 100 KiB, N = 2048 on
 #      sm_75's 64 KiB, a length that is
 #      not a power of two, a split N1 the recipes cannot tile;
 #   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and layout = bnh at N = 256
 #      and 2048, the spectrum recipe, and
-#      order 3 at N = 256, 2048 with 8 warps and 65536, and order 4 at N = 4M with 8 warps);
+#      order 3 at N = 256, 2048 with 8 warps and 65536, and order 4 at N = 4M with 8 warps; orders
+#      3 and 4 with layout = bnh at the defaults, 65536 and 4M);
 #   4. the DFT products are matrix instructions: mma.sync in the PTX on sm_80 and sm_90a;
 #   5. bench/fftconv.py --plan builds every variant the GPU benchmark would run (orders 2, 3, 4), on
 #      sm_80 and sm_90a.
@@ -71,13 +72,14 @@ for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
   [ "$t" = sm_75 ] || compile $F "$t" dtype=bf16 gate=1
   compile $F "$t" layout=bnh gate=1
   [ "$t" = sm_75 ] || compile $F3 "$t" dtype=bf16 N1=4 N2=8
+  compile $F3 "$t" layout=bnh gate=1
 done
 compile $F sm_90a N=4096 tw=dtype kspec=given warps=8
 for t in sm_80 sm_90a; do compile $F3 "$t" N=65536 warps=8; done
 compile $F3 sm_90a N=262144 warps=8
 compile $F3 sm_80 N=262144 warps=8 tw=dtype
 compile $F3 sm_75 N=4096 warps=8
-for t in sm_80 sm_90a; do compile $F4 "$t" N=4194304 warps=8; done
+for t in sm_80 sm_90a; do compile $F4 "$t" N=4194304 warps=8; compile $F4 "$t" N=4194304 warps=8 layout=bnh; done
 compile $F4 sm_86 N=524288 warps=8 tw=dtype
 compile $F4 sm_75 N=512
 echo "$n fftconv compiles checked"
@@ -113,6 +115,9 @@ if [ -n "$PTXAS" ]; then
     no_spills $F3 "$t" N=2048 warps=8
     no_spills $F3 "$t" N=65536 warps=8
     no_spills $F4 "$t" N=4194304 warps=8
+    no_spills $F3 "$t" layout=bnh gate=1
+    no_spills $F3 "$t" N=65536 warps=8 layout=bnh
+    no_spills $F4 "$t" N=4194304 warps=8 layout=bnh
   done
 fi
 
