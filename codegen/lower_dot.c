@@ -7,6 +7,9 @@
  *      fp8 conversions, precision b1_and the b1 AND-popcount instruction, so that a recipe gets the
  *      same answer here as it will from the tensor-core lowering.
  *   2. Stage a [M,K] and b [K,N] row-major in the scratch area (one writer per element); barrier.
+ *      a's rows are padded to an odd number of 4-byte words (8-byte for 8-byte elements): in step 3
+ *      the lanes of a warp read one k of several rows at once, which an even pitch of 32 words or
+ *      more puts in one bank.
  *   3. Each thread loops over k (an LLVM loop, not unrolled): it loads a[m][k] for each of its rows
  *      and b[k][n] for each of its columns, converts them to the compute type (f32, f64 for f64, i32
  *      for integers) and updates its accumulators (fma; multiply-add; for b1_and popc(a & b)).
@@ -20,7 +23,16 @@ typedef struct {
   ir_elem ea, eb, er, ct; /* a, b, result and compute element types */
   int b1;                 /* precision b1_and */
   uint32_t m, n, k;
+  uint32_t ka; /* a's row pitch in the scratch, in elements (k, padded) */
 } dot_shape;
+
+/* k elements of eb bytes, padded to an odd number of max(4, eb)-byte units (when they are whole
+ * units). */
+static uint32_t padded_pitch(uint32_t k, int eb) {
+  uint32_t unit = eb > 4 ? (uint32_t)eb : 4, bytes = k * (uint32_t)eb;
+  if (bytes % unit || (bytes / unit) % 2) return k;
+  return k + unit / (uint32_t)eb;
+}
 
 /* Step 1. */
 static dot_shape check_dot(cg_lower *L, ir_opid op) {
@@ -29,7 +41,8 @@ static dot_shape check_dot(cg_lower *L, ir_opid op) {
   if (ta.rank != 2 || tb.rank != 2 || tr.rank != 2 || ta.shape[1] != tb.shape[0] ||
       ta.shape[0] != tr.shape[0] || tb.shape[1] != tr.shape[1])
     cg_fail(L, op, "op 'dot': operand shapes do not form [M,K] x [K,N] -> [M,N]");
-  dot_shape s = {ta.elem, tb.elem, tr.elem, IR_F32, 0, ta.shape[0], tb.shape[1], ta.shape[1]};
+  dot_shape s = {ta.elem, tb.elem, tr.elem, IR_F32, 0, ta.shape[0], tb.shape[1], ta.shape[1], 0};
+  s.ka = padded_pitch(s.k, ir_elem_bytes(s.ea));
   const char *prec = ir_attr_s(o->attrs, "precision", "ieee");
   if (!strcmp(prec, "b1_and")) {
     cg_require(L, op, TG_F_MMA_B1_AND);
@@ -83,12 +96,12 @@ static void k_loop(cg_lower *L, const dot_shape *s, const cg_lay *yr, LLVMValueR
   }
   LLVMValueRef *av = ir_alloc(L->A, yr->per[0] * sizeof *av), *bv = ir_alloc(L->A, yr->per[1] * sizeof *bv);
   /* a[m][k] = pa[const_m * K] with pa = &a[off_m][k]; b[k][n] = pb[const_n] with pb = &b[k][off_n] */
-  LLVMValueRef ia = LLVMBuildAdd(B, LLVMBuildMul(B, t->off[0], cg_i32(L, s->k), ""), k, "");
+  LLVMValueRef ia = LLVMBuildAdd(B, LLVMBuildMul(B, t->off[0], cg_i32(L, s->ka), ""), k, "");
   LLVMValueRef ib = LLVMBuildAdd(B, LLVMBuildMul(B, k, cg_i32(L, s->n), ""), t->off[1], "");
   LLVMValueRef pa = LLVMBuildGEP2(B, cg_elem_type(L, s->ea), sa, &ia, 1, "");
   LLVMValueRef pb = LLVMBuildGEP2(B, cg_elem_type(L, s->eb), sb, &ib, 1, "");
   for (uint32_t e = 0; e < yr->per[0]; e++)
-    av[e] = cg_convert(L, shared_at(L, s->ea, pa, cg_i32(L, cg_lay_const(yr, 0, e) * s->k)), s->ea,
+    av[e] = cg_convert(L, shared_at(L, s->ea, pa, cg_i32(L, cg_lay_const(yr, 0, e) * s->ka)), s->ea,
                        s->b1 ? IR_U32 : s->ct);
   for (uint32_t e = 0; e < yr->per[1]; e++)
     bv[e] = cg_convert(L, shared_at(L, s->eb, pb, cg_i32(L, cg_lay_const(yr, 1, e))), s->eb,
@@ -118,12 +131,13 @@ void cg_lower_dot(cg_lower *L, ir_opid op) {
   cg_value *acc_in = cg_get(L, o->opnd[2]);
   if (acc_in->n != yr.n) cg_fail(L, op, "op 'dot': the accumulator's layout differs from the result's");
   /* step 2 */
-  int abytes = (int)(s.m * s.k) * ir_elem_bytes(s.ea);
+  int abytes = (int)(s.m * s.ka) * ir_elem_bytes(s.ea);
   int boff = (abytes + 15) & ~15;
   LLVMValueRef sa = cg_scratch(L, boff + (int)(s.k * s.n) * ir_elem_bytes(s.eb));
   LLVMValueRef off = cg_i32(L, boff);
   LLVMValueRef sb = LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), sa, &off, 1, "");
-  cg_tile_to_shared(L, &ya, s.ea, cg_get(L, o->opnd[0])->v, sa);
+  uint32_t amem[2] = {s.m, s.ka};
+  cg_tile_to_buffer(L, &ya, s.ea, cg_get(L, o->opnd[0])->v, sa, amem);
   cg_tile_to_shared(L, &yb, s.eb, cg_get(L, o->opnd[1])->v, sb);
   L->c.ops->barrier(&L->c);
   /* step 3 */

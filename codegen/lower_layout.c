@@ -229,14 +229,52 @@ static LLVMValueRef buffer_elem(cg_lower *L, LLVMTypeRef ty, LLVMValueRef tp, co
   return LLVMBuildGEP2(L->c.b, ty, tp, &c, 1, "");
 }
 
-void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base) {
+/* Elements v[0], v[step], ... v[(w - 1) step] of a thread from or to shared memory at ptr: one access
+ * of w elements (w > 1 as cg_wide_type's integer or vector), stored under `owner` when not NULL. */
+void cg_shared_group(cg_lower *L, ir_elem e, uint32_t w, LLVMValueRef ptr, LLVMValueRef *v, uint32_t step,
+                     int store, LLVMValueRef owner) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMTypeRef mt = cg_mem_type(L, e);
+  if (w == 1) {
+    if (store)
+      L->c.ops->store(&L->c, CG_SHARED, ptr, cg_to_mem(L, v[0], e), owner);
+    else
+      v[0] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, mt, ptr, NULL, NULL), e);
+    return;
+  }
+  LLVMTypeRef wt = cg_wide_type(L, e, w), vt = LLVMVectorType(mt, w);
+  if (store) {
+    LLVMValueRef x = LLVMGetUndef(vt);
+    for (uint32_t k = 0; k < w; k++)
+      x = LLVMBuildInsertElement(B, x, cg_to_mem(L, v[k * step], e), cg_i32(L, (int)k), "");
+    L->c.ops->store(&L->c, CG_SHARED, ptr, LLVMBuildBitCast(B, x, wt, ""), owner);
+    return;
+  }
+  LLVMValueRef x = LLVMBuildBitCast(B, L->c.ops->load(&L->c, CG_SHARED, wt, ptr, NULL, NULL), vt, "");
+  for (uint32_t k = 0; k < w; k++)
+    v[k * step] = cg_from_mem(L, LLVMBuildExtractElement(B, x, cg_i32(L, (int)k), ""), e);
+}
+
+void cg_tile_to_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base,
+                       const uint32_t *mem) {
   LLVMValueRef owner = cg_lay_thread(L, y)->owner;
   LLVMTypeRef ty = cg_mem_type(L, e);
-  LLVMValueRef tb = cg_buffer_base(L, y, y->shape);
+  LLVMValueRef tb = cg_buffer_base(L, y, mem);
   LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
+  /* runs along the last dim as one access each, up to 16 bytes (8 under the owner predicate) */
+  int f = y->rank - 1, eb = ir_elem_bytes(e);
+  uint32_t w = eb == 1 || eb == 2 || eb == 4 ? cg_wide_elems(y, f, eb) : 1, ix[IR_MAXRANK];
+  if (owner && w * (uint32_t)eb > 8) w = 8 / (uint32_t)eb;
+  while (w > 1 && mem[f] % w) w /= 2;
   for (uint32_t i = 0; i < y->n; i++) {
-    L->c.ops->store(&L->c, CG_SHARED, buffer_elem(L, ty, tp, y, i, y->shape), cg_to_mem(L, v[i], e), owner);
+    cg_lay_multi(y, i, ix);
+    if (ix[f] % w == 0)
+      cg_shared_group(L, e, w, buffer_elem(L, ty, tp, y, i, mem), &v[i], y->step[f], 1, owner);
   }
+}
+
+void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base) {
+  cg_tile_to_buffer(L, y, e, v, base, y->shape);
 }
 
 /* Loads y's elements from a row-major buffer of shape mem (y->shape, or a shape with dims of size 1
@@ -310,9 +348,10 @@ static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *
   LLVMValueRef base = cg_scratch(L, (int)(ys->shape[0] * rb));
   const cg_thread_lay *ts = cg_lay_thread(L, ys);
   uint32_t ws = cg_wide_elems(ys, 1, eb), ex[2];
-  /* a store predicated on the owner moves at most 8 bytes here (16 made bitgemm spill at 255
-   * registers, sm_80, p = q = 8, 16 x 64, 2 warps) */
-  if (ts->owner && ws * (uint32_t)eb > 8) ws = 8 / (uint32_t)eb;
+  /* a store of 4-byte elements predicated on the owner moves at most 8 bytes here (16 made bitgemm
+   * spill at 255 registers, sm_80, p = q = 8, 16 x 64, 2 warps); 16-bit ones move 16 (8 would put
+   * two rows' half-chunks in one bank group: fftconv's gate at N1 = 32) */
+  if (ts->owner && eb > 2 && ws * (uint32_t)eb > 8) ws = 8 / (uint32_t)eb;
   LLVMTypeRef wt = cg_wide_type(L, e, ws);
   for (uint32_t i = 0; i < ys->n; i++) {
     cg_lay_multi(ys, i, ex);

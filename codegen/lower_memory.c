@@ -272,32 +272,6 @@ void cg_lower_alloc_shared(cg_lower *L, ir_opid op) {
   cg_def(L, o->res[0], 1)[0] = LLVMBuildGEP2(L->c.b, LLVMInt8TypeInContext(L->c.ctx), base, &off, 1, "smem");
 }
 
-/* Elements v[0], v[step], ... v[(w - 1) step] of a thread from or to shared memory at ptr: one access
- * of w elements (w > 1 as cg_wide_type's integer or vector), stored under `owner` when not NULL. */
-static void group_access(cg_lower *L, ir_elem e, uint32_t w, LLVMValueRef ptr, LLVMValueRef *v, uint32_t step,
-                         int store, LLVMValueRef owner) {
-  LLVMBuilderRef B = L->c.b;
-  LLVMTypeRef mt = cg_mem_type(L, e);
-  if (w == 1) {
-    if (store)
-      L->c.ops->store(&L->c, CG_SHARED, ptr, cg_to_mem(L, v[0], e), owner);
-    else
-      v[0] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, mt, ptr, NULL, NULL), e);
-    return;
-  }
-  LLVMTypeRef wt = cg_wide_type(L, e, w), vt = LLVMVectorType(mt, w);
-  if (store) {
-    LLVMValueRef x = LLVMGetUndef(vt);
-    for (uint32_t k = 0; k < w; k++)
-      x = LLVMBuildInsertElement(B, x, cg_to_mem(L, v[k * step], e), cg_i32(L, (int)k), "");
-    L->c.ops->store(&L->c, CG_SHARED, ptr, LLVMBuildBitCast(B, x, wt, ""), owner);
-    return;
-  }
-  LLVMValueRef x = LLVMBuildBitCast(B, L->c.ops->load(&L->c, CG_SHARED, wt, ptr, NULL, NULL), vt, "");
-  for (uint32_t k = 0; k < w; k++)
-    v[k * step] = cg_from_mem(L, LLVMBuildExtractElement(B, x, cg_i32(L, (int)k), ""), e);
-}
-
 /* The elements per access of a tile of e in layout y along its last dim (swizzled_tile, plain_tile). */
 static uint32_t group_width(const cg_lay *y, ir_elem e) {
   int eb = ir_elem_bytes(e);
@@ -328,7 +302,7 @@ static void swizzled_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef
     LLVMValueRef off =
         in ? cg_i32(L, (int64_t)in * eb) : cg_smem_swizzle(L, buf, &coords[i * (uint32_t)y->rank]);
     LLVMValueRef ptr = ptrs[i] = LLVMBuildGEP2(B, i8, in ? ptrs[i - in * y->step[f]] : base, &off, 1, "");
-    group_access(L, e, w, ptr, &vals[i], y->step[f], store, owner);
+    cg_shared_group(L, e, w, ptr, &vals[i], y->step[f], store, owner);
   }
 }
 
@@ -347,7 +321,7 @@ static void plain_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef *v
     cg_lay_multi(y, i, ix);
     if (ix[f] % w) continue; /* inside an access */
     LLVMValueRef c = cg_i32(L, cg_buffer_const(y, i, y->shape)), ptr = LLVMBuildGEP2(B, mt, tp, &c, 1, "");
-    group_access(L, e, w, ptr, &vals[i], y->step[f], store, owner);
+    cg_shared_group(L, e, w, ptr, &vals[i], y->step[f], store, owner);
   }
 }
 

@@ -369,8 +369,19 @@ static uint32_t padded_stride(uint32_t cols, int eb) {
   return bytes % 32 == 0 ? cols + 16u / (uint32_t)eb : cols;
 }
 
+/* Elements per access of a thread in layout y along its columns, rows of `stride` elements of e: the
+ * runs of consecutive elements (cg_wide_elems), up to 16 bytes (8 for a store under a predicate),
+ * dividing the stride. */
+static uint32_t rect_width(const cg_lay *y, ir_elem e, uint32_t stride, int predicated) {
+  int eb = ir_elem_bytes(e);
+  uint32_t w = eb == 1 || eb == 2 || eb == 4 ? cg_wide_elems(y, 1, eb) : 1;
+  if (predicated && w * (uint32_t)eb > 8) w = 8 / (uint32_t)eb;
+  while (w > 1 && stride % w) w /= 2;
+  return w;
+}
+
 /* Tile v (layout y) into scratch at base, as rows of `stride` elements (trans: element (r, c) at
- * (c, r)). Only first holders store. */
+ * (c, r)), a thread's runs along the rows as one access each. Only first holders store. */
 static void stage_tile(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValueRef *v, LLVMValueRef base,
                        uint32_t stride, int trans) {
   LLVMBuilderRef B = L->c.b;
@@ -379,11 +390,13 @@ static void stage_tile(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValueR
   int r = trans ? 1 : 0, c = 1 - r;
   LLVMValueRef tb = LLVMBuildAdd(B, LLVMBuildMul(B, t->off[r], cg_i32(L, stride), ""), t->off[c], "");
   LLVMValueRef tp = LLVMBuildGEP2(B, ty, base, &tb, 1, "");
-  uint32_t ex[2];
+  uint32_t ex[2], w = trans ? 1 : rect_width(y, e, stride, t->owner != NULL);
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ex);
+    if (ex[1] % w) continue;
     LLVMValueRef ci = cg_i32(L, cg_lay_const(y, r, ex[r]) * stride + cg_lay_const(y, c, ex[c]));
-    L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, ty, tp, &ci, 1, ""), cg_to_mem(L, v[i], e), t->owner);
+    cg_shared_group(L, e, w, LLVMBuildGEP2(B, ty, tp, &ci, 1, ""), (LLVMValueRef *)&v[i], y->step[1], 1,
+                    t->owner);
   }
 }
 
@@ -410,6 +423,14 @@ static void stage_padded(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValu
   stage_tile(L, y, e, v, base, stride, trans);
   if (cols < cols_p) zero_rect(L, e, base, stride, 0, rows, cols, cols_p);
   if (rows < rows_p) zero_rect(L, e, base, stride, rows, rows_p, 0, cols_p);
+}
+
+/* Row stride (elements) of the staged accumulator, `cols` elements of `eb` bytes: rows of a multiple
+ * of 64 bytes get 32 more, so that the accumulator layout's pairs (a half-warp reads 4 rows x 32
+ * bytes) fall in 4 distinct 32-byte bank groups. */
+static uint32_t acc_stride(uint32_t cols, int eb) {
+  uint32_t bytes = cols * (uint32_t)eb;
+  return bytes % 64 == 0 ? cols + 32u / (uint32_t)eb : cols;
 }
 
 /* Bytes of a scratch matrix, rounded up to 16. */
@@ -469,11 +490,12 @@ static void load_rect(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base
   LLVMValueRef tb =
       LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, t->off[0], cg_i32(L, stride), ""), t->off[1], "");
   LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
-  uint32_t ex[2];
+  uint32_t ex[2], w = rect_width(y, e, stride, 0);
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ex);
+    if (ex[1] % w) continue;
     LLVMValueRef ci = cg_i32(L, cg_lay_const(y, 0, ex[0]) * stride + cg_lay_const(y, 1, ex[1]));
-    out[i] = L->c.ops->load(&L->c, CG_SHARED, ty, LLVMBuildGEP2(L->c.b, ty, tp, &ci, 1, ""), NULL, NULL);
+    cg_shared_group(L, e, w, LLVMBuildGEP2(L->c.b, ty, tp, &ci, 1, ""), &out[i], y->step[1], 0, NULL);
   }
 }
 
@@ -505,7 +527,8 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
   smem_src sb = {.stride = word8 ? padded_stride(kp, 1) : padded_stride(np, ir_elem_bytes(d->ea)),
                  .rows_k = !word8};
   int ab = region_bytes(mp, sa.stride, d->ea), bb = region_bytes(word8 ? np : kp, sb.stride, d->ea);
-  LLVMValueRef base = cg_scratch(L, ab + bb + region_bytes(mp, np, d->ct));
+  uint32_t cs = acc_stride(np, ir_elem_bytes(d->ct));
+  LLVMValueRef base = cg_scratch(L, ab + bb + region_bytes(mp, cs, d->ct));
   sa.base = base, sb.base = byte_offset(L, base, ab);
   LLVMValueRef cbase = byte_offset(L, base, ab + bb);
   const char *site = L->c.site;
@@ -514,18 +537,18 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
   L->c.site = part_site(L, site, "stage B");
   stage_padded(L, yb, d->ea, b, sb.base, sb.stride, word8, word8 ? np : kp, word8 ? kp : np);
   L->c.site = part_site(L, site, "stage C");
-  stage_padded(L, yr, d->ct, acc, cbase, np, 0, mp, np);
+  stage_padded(L, yr, d->ct, acc, cbase, cs, 0, mp, np);
   L->c.site = site;
   L->c.ops->barrier(&L->c);
   LLVMValueRef *fc = ir_alloc(L->A, vc.n * sizeof *fc);
   operand oa = {&va, ir_alloc(L->A, va.n * sizeof(LLVMValueRef)), &sa};
   operand ob = {&vb, ir_alloc(L->A, vb.n * sizeof(LLVMValueRef)), &sb};
-  load_rect(L, &vc, d->ct, cbase, np, fc);
+  load_rect(L, &vc, d->ct, cbase, cs, fc);
   mma_core(L, d, &oa, &ob, &vc, fc);
   L->c.ops->barrier(&L->c); /* warps beyond the grid read C too */
-  stage_tile(L, &vc, d->ct, fc, cbase, np, 0);
+  stage_tile(L, &vc, d->ct, fc, cbase, cs, 0);
   L->c.ops->barrier(&L->c);
-  load_rect(L, yr, d->ct, cbase, np, acc);
+  load_rect(L, yr, d->ct, cbase, cs, acc);
   L->c.ops->barrier(&L->c);
 }
 

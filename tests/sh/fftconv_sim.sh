@@ -109,17 +109,18 @@ conflicts "wide" -- --set B=1 --set H=2 --set N=1024 --set N1=16
 conflicts "N1=32" -- --set B=1 --set H=2 --set N=512 --set N1=32 --set gate=1
 for n in 128 512; do conflicts "N=$n" -- --set B=1 --set H=2 --set N=$n; done
 
-# 2b. the accesses of u, w, v and y in layout bnh (found by their lines in the recipe)
+# 2b. the accesses of u, w, v and y in layout bnh (found by their lines in recipes/lib/fft.lua)
 "$KILN" run $F --sim --profile=json --set B=1 --set H=16 --set N=256 --set layout=bnh --set gate=1 \
   2> "$tmp/err" > "$tmp/p" || { echo "FAIL profile bnh: $(cat "$tmp/err")"; fail=1; }
+FL=recipes/lib/fft.lua # the transposing tiles (fft.bnh_in, fft.bnh_out)
 for t in u w v y; do
-  l=$(grep -n -F "chan_view(a.$t)" $F | head -n 1 | cut -d: -f1)
+  l=$(grep -n -F "chan_view(k, a, p, a.$t)" $FL | head -n 1 | cut -d: -f1)
   got=$(python3 -c 'import json, sys
 d = json.loads(open(sys.argv[1]).read())
 ops = [o for o in d["ops"] if o["line"] == sys.argv[2] and o["gmem_requests"]]
-print(max(o["gmem_sectors"] / o["gmem_requests"] for o in ops) if ops else "none")' "$tmp/p" "$F:${l:-0}" 2>&1)
+print(max(o["gmem_sectors"] / o["gmem_requests"] for o in ops) if ops else "none")' "$tmp/p" "$FL:${l:-0}" 2>&1)
   case $got in
-    none | *[!0-9.]*) echo "FAIL bnh access of $t ($F:${l:-?}): $got"; fail=1 ;;
+    none | *[!0-9.]*) echo "FAIL bnh access of $t ($FL:${l:-?}): $got"; fail=1 ;;
     *) if awk -v g="$got" 'BEGIN { exit !(g <= 9) }'; then echo "ok   bnh access of $t: $got sectors per request"
        else echo "FAIL bnh access of $t: $got sectors per request, over 9"; fail=1; fi ;;
   esac
