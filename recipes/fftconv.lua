@@ -38,13 +38,7 @@ end
 -- kf [H, 2 N1, N2] with kspec = "given" (rows 0..N1-1 the real parts, N1..2N1-1 the imaginary);
 -- otherwise one element nobody touches.
 local function given(p) return p.kspec == "given" end
-local function bnh(p) return p.layout == "bnh" end
-local function nblk(p) return (p.H + p.HB - 1) // p.HB end -- channel blocks per batch ("bnh")
-local dims = { -- u and y: [B, H, N] or [B, N, H]
-  "B",
-  function(p) return bnh(p) and p.N or p.H end,
-  function(p) return bnh(p) and p.H or p.N end,
-}
+local bnh = fft.is_bnh
 local kf_dims = {
   function(p) return given(p) and p.H or 1 end,
   function(p) return given(p) and 2 * select(2, split(p)) or 1 end,
@@ -63,26 +57,26 @@ return kiln.recipe {
     -- fits in sm_80's and sm_90a's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },
     -- layout = "bnh": channels per program (HB f16 of one position are HB * 2 contiguous bytes)
-    HB = { default = 16, values = { 4, 8, 16, 32 } },
+    HB = fft.hb_knob(),
     -- layout = "bnh": positions per transposing tile ([1, HB, CN]; 0: min(N, 256))
-    CN = { default = 0, values = { 0, 64, 128, 256, 512 } },
+    CN = fft.cn_knob(),
   },
   args = {
-    kiln.tensor("u", "dtype", dims, "in"),
+    kiln.tensor("u", "dtype", fft.io_dims, "in"),
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", kf_dims, "in"),
     -- Read only with gate = 1; otherwise one element nobody touches.
     kiln.tensor("w", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
     kiln.tensor("v", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
-    kiln.tensor("y", "dtype", dims, "out"),
+    kiln.tensor("y", "dtype", fft.io_dims, "out"),
     -- layout = "bnh": the programs' scratch rows (contents are scratch, not results); otherwise one
     -- element nobody touches
-    kiln.tensor("ws", "f32", { function(p) return bnh(p) and p.B * nblk(p) * p.HB or 1 end,
+    kiln.tensor("ws", "f32", { function(p) return bnh(p) and fft.ws_rows(p) or 1 end,
       function(p) return bnh(p) and p.N or 1 end }, "in"),
     kiln.scalar("B", "i32"),
     kiln.scalar("H", "i32"),
   },
-  grid = function(p) return bnh(p) and p.B * nblk(p) or p.B * p.H end,
+  grid = fft.grid,
   reference = "fftconv",
   check = { criterion = "vs_lowp", factor = 2 }, -- against the plain FFT convolution in the data's type (docs/fftconv.md)
   checks = {

@@ -53,14 +53,6 @@ local function split3(p)
   return L, n1, n2, L // (n1 * n2)
 end
 
-local function bnh(p) return p.layout == "bnh" end
-local function nblk(p) return (p.H + p.HB - 1) // p.HB end -- channel blocks per batch ("bnh")
-local dims = { -- u and y: [B, H, N] or [B, N, H]
-  "B",
-  function(p) return bnh(p) and p.N or p.H end,
-  function(p) return bnh(p) and p.H or p.N end,
-}
-
 return kiln.recipe {
   name = "fftconv3",
   params = { B = 2, H = 3, N = 256, layout = { "bhn", "bnh" } },
@@ -77,11 +69,11 @@ return kiln.recipe {
     -- then fits sm_80's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },
     -- layout = "bnh": channels per program, positions per transposing tile (0: min(N, 256))
-    HB = { default = 16, values = { 4, 8, 16, 32 } },
-    CN = { default = 0, values = { 0, 64, 128, 256, 512 } },
+    HB = fft.hb_knob(),
+    CN = fft.cn_knob(),
   },
   args = {
-    kiln.tensor("u", "dtype", dims, "in"),
+    kiln.tensor("u", "dtype", fft.io_dims, "in"),
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", { "H", function(p)
       local _, n1, n2 = split3(p)
@@ -89,13 +81,12 @@ return kiln.recipe {
     end, function(p) return select(4, split3(p)) end }, "in"),
     kiln.tensor("w", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
     kiln.tensor("v", "dtype", { function(p) return p.gate and p.B * p.H * p.N or 1 end }, "in"),
-    kiln.tensor("y", "dtype", dims, "out"),
-    kiln.tensor("ws", "dtype", { function(p) return bnh(p) and p.B * nblk(p) * p.HB or p.B * p.H end,
-      function(p) return 4 * p.N end }, "in"),
+    kiln.tensor("y", "dtype", fft.io_dims, "out"),
+    kiln.tensor("ws", "dtype", { fft.ws_rows, function(p) return 4 * p.N end }, "in"),
     kiln.scalar("B", "i32"),
     kiln.scalar("H", "i32"),
   },
-  grid = function(p) return bnh(p) and p.B * nblk(p) or p.B * p.H end,
+  grid = fft.grid,
   reference = "fftconv3",
   check = { criterion = "vs_lowp", factor = 2 },
   checks = {
@@ -128,7 +119,7 @@ return kiln.recipe {
     k.barrier()
 
     -- ws rows of M (level 1) and of N3 (level 2); row bh's start at bh * 2 N1 resp. bh * 2 N1 N2
-    local rows = bnh(p) and a.B * ((a.H + (p.HB - 1)) / p.HB) * p.HB or a.B * a.H
+    local rows = fft.is_bnh(p) and a.B * ((a.H + (p.HB - 1)) / p.HB) * p.HB or a.B * a.H
     local ws1 = k.view(a.ws, { rows * 2 * N1, M })
     local ws2 = k.view(a.ws, { rows * 2 * N1 * N2, N3 })
     local kfv = k.view(a.kf, { a.H * 2 * N1 * N2, N3 })
@@ -159,16 +150,6 @@ return kiln.recipe {
       fft.outer_inverse(k, p, a, g1, outer)
     end
 
-    if not bnh(p) then
-      local bh = k.program_id(0)
-      conv_row(bh, bh % a.H, false)
-      return
-    end
-    local o = fft.bnh_block(k, a, p, 4 * p.N, t)
-    fft.bnh_in(k, p, a, o)
-    k.range(0, p.HB, 1, {}, function(c)
-      conv_row(o.pid * p.HB + c, o.h0 + c, true)
-    end)
-    fft.bnh_out(k, p, a, o)
+    fft.each_row(k, a, p, 4 * p.N, t, conv_row)
   end,
 }

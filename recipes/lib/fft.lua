@@ -247,6 +247,37 @@ function M.outer_inverse(k, p, a, g1, o)
   end)
 end
 
+-- The recipes' declarations for the two layouts: u, w, v, y as [B, H, N] ("bhn") or [B, N, H]
+-- ("bnh", knobs HB and CN: channels per program, positions per transposing tile), one program per
+-- row or per HB channels of one batch entry, and the rows of the scratch ws (one per channel; in
+-- "bnh" ceil(H / HB) HB per batch entry).
+function M.is_bnh(p) return p.layout == "bnh" end
+local function blocks(p) return (p.H + p.HB - 1) // p.HB end
+M.io_dims = {
+  "B",
+  function(p) return M.is_bnh(p) and p.N or p.H end,
+  function(p) return M.is_bnh(p) and p.H or p.N end,
+}
+function M.grid(p) return M.is_bnh(p) and p.B * blocks(p) or p.B * p.H end
+function M.ws_rows(p) return M.is_bnh(p) and p.B * blocks(p) * p.HB or p.B * p.H end
+function M.hb_knob() return { default = 16, values = { 4, 8, 16, 32 } } end
+function M.cn_knob() return { default = 0, values = { 0, 64, 128, 256, 512 } } end
+
+-- The rows of the program (multi-pass recipes): conv_row(bh, h, inplace) for its one row bh
+-- (channel h) in "bhn"; in "bnh" for each of its HB channels' ws rows, moved in before (in place:
+-- the input in the row's first N elements of ws, of `cols` elements of type ty) and out after.
+function M.each_row(k, a, p, cols, ty, conv_row)
+  if not M.is_bnh(p) then
+    local bh = k.program_id(0)
+    conv_row(bh, bh % a.H, false)
+    return
+  end
+  local o = M.bnh_block(k, a, p, cols, ty)
+  M.bnh_in(k, p, a, o)
+  k.range(0, p.HB, 1, {}, function(c) conv_row(o.pid * p.HB + c, o.h0 + c, true) end)
+  M.bnh_out(k, p, a, o)
+end
+
 -- Layout "bnh" ([B, N, H]): a program takes HB neighbouring channels h0 .. h0 + HB - 1 of batch b
 -- through its HB rows of a scratch, the view ws3 [programs, HB, cols] (row c of program pid: the
 -- channel's first N elements at columns 0 .. N-1). bnh_in moves u (times w) there in [1, HB, CN]
