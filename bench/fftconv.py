@@ -10,14 +10,15 @@ convolution, in the same process, on the same tensors, on one GPU.
     python3 bench/fftconv.py --layouts bnh   # u, y as [B, N, H] only (default: both layouts)
 
 The problem (docs/fftconv.md): y = first N of iFFT(FFT(u) FFT(k)) at length 2N for u [B, H, N]
-or [B, N, H] (--layouts; the recipe's knob layout = bhn, bnh; bnh is order 2 only) (f16 or bf16)
+or [B, N, H] (--layouts; the recipes' knob layout = bhn, bnh) (f16 or bf16)
 and a filter k [H, N], B = 64, H = 768, N = 256 ... 4M as the device's memory allows.
 The filter's spectrum is computed once, outside the timing, on both sides (kiln reads it as kf,
 kspec = "given", in the recipe's transposed order; PyTorch as rfft(k)), as FlashFFTConv does.
 
 PyTorch: rfft of u at length 2N in f32 (u cast), product with the spectrum, irfft, first N, cast
 back to the input type: one convolution per timed call, casts included. kiln: one launch of the
-fused recipe (grid B * H, or B * ceil(H / HB) in layout bnh, with its f32 scratch ws). The order-2 recipe covers N up to 4096, the order-3 one (--order 3) up to
+fused recipe (grid B * H, or B * ceil(H / HB) in layout bnh, with its f32 scratch ws; orders 3 and 4
+with their scratch rows in the data's type, one per channel, ceil(H / HB) HB per batch entry in bnh). The order-2 recipe covers N up to 4096, the order-3 one (--order 3) up to
 262144 (docs/fftconv.md); longer N are timed for PyTorch only and marked "no kiln variant". kiln's output is checked against PyTorch's
 (first 8 rows of each batch entry's channels, max error relative to the larger of the element and
 the rms, as kiln run measures it) against the budget of docs/fftconv.md before it is timed.
@@ -122,9 +123,6 @@ def plan(a, kiln, target):
                 if n > KILN_MAX_N[a.order]:
                     print("%s %s N=%-8d: PyTorch only (no kiln variant above N = %d)" % (lay, dt, n, KILN_MAX_N[a.order]))
                     continue
-                if lay != "bhn" and a.order != 2:
-                    print("%s %s N=%-8d: PyTorch only (layout %s is order 2 only)" % (lay, dt, n, lay))
-                    continue
                 settings = settings_for(a, n, dt, lay)
                 try:
                     v = variant(kiln, recipe_of(a), target, settings)
@@ -182,7 +180,7 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
 
     y_ref = torch_conv()
     row["torch"] = time_ms(torch, torch_conv, a.warmup, a.reps)
-    if n > KILN_MAX_N[a.order] or (bnh and a.order != 2):
+    if n > KILN_MAX_N[a.order]:
         return row
     settings = settings_for(a, n, dt_name, layout)
     try:
@@ -199,9 +197,10 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
     kf = spectrum_for_kiln(torch, k, n, sp)
     y = torch.full_like(u, float("nan"))
     one = torch.zeros(1, device="cuda", dtype=dt)
-    ws = torch.empty(b * h, 4 * n, device="cuda", dtype=dt) if a.order >= 3 else torch.zeros(1, device="cuda")
-    if bnh:  # the programs' scratch rows: [B ceil(H / HB) HB, N] f32
-        ws = torch.empty(grid(a, settings) * int(knob(settings, "HB", "16")), n, device="cuda", dtype=torch.float32)
+    rows_ws = grid(a, settings) * int(knob(settings, "HB", "16")) if bnh else b * h  # one per channel
+    ws = torch.empty(rows_ws, 4 * n, device="cuda", dtype=dt) if a.order >= 3 else torch.zeros(1, device="cuda")
+    if bnh and a.order == 2:  # the programs' scratch rows: [B ceil(H / HB) HB, N] f32
+        ws = torch.empty(rows_ws, n, device="cuda", dtype=torch.float32)
     args, keep = pack_args(var, {"u": u, "k": k, "kf": kf, "w": one, "v": one, "y": y, "ws": ws}, {"B": b, "H": h})
     mod, fn = drv.load(var)
     stream = torch.cuda.current_stream().cuda_stream
