@@ -284,9 +284,14 @@ static void tile_from_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueR
   LLVMTypeRef ty = cg_mem_type(L, e);
   LLVMValueRef tb = cg_buffer_base(L, y, mem);
   LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
+  /* runs along the last dim as one access each, up to 16 bytes, where that dim is not broadcast */
+  int f = y->rank - 1, eb = ir_elem_bytes(e);
+  uint32_t w = (eb == 1 || eb == 2 || eb == 4) && mem[f] > 1 ? cg_wide_elems(y, f, eb) : 1, ix[IR_MAXRANK];
+  while (w > 1 && mem[f] % w) w /= 2;
   for (uint32_t i = 0; i < y->n; i++) {
-    LLVMValueRef x = L->c.ops->load(&L->c, CG_SHARED, ty, buffer_elem(L, ty, tp, y, i, mem), NULL, NULL);
-    out[i] = cg_from_mem(L, x, e);
+    cg_lay_multi(y, i, ix);
+    if (ix[f] % w == 0)
+      cg_shared_group(L, e, w, buffer_elem(L, ty, tp, y, i, mem), &out[i], y->step[f], 0, NULL);
   }
 }
 
@@ -392,10 +397,22 @@ static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e
   /* the wide path computes each access's swizzled address: taken only outside loops (an epilogue),
    * where it runs once; inside a loop the plain path's constant offsets cost less per iteration */
   if (L->fn->ops[op].parent == 1 && wide_scratch(L, ys, e, src, yd, out)) return;
-  LLVMValueRef s = cg_scratch(L, (int)ir_type_numel(ir_t_tile(e, ys->rank, ys->shape)) * ir_elem_bytes(e));
-  cg_tile_to_shared(L, ys, e, src, s);
+  /* The lanes of one request write whole 128-byte lines as rows of `cover` bytes each (a thread's
+   * run times the lanes along the row: 4 bytes a row when lanes run down another dim, 32 for the
+   * accumulator layout's pairs); rows of a multiple of 128 bytes would put those rows in the same
+   * banks, so they get `cover` bytes more and fall side by side. */
+  uint32_t mem[IR_MAXRANK], f = (uint32_t)ys->rank - 1, eb = (uint32_t)ir_elem_bytes(e);
+  memcpy(mem, ys->shape, sizeof mem);
+  int same = 1;
+  for (int d = 0; d < ys->rank; d++) same &= ys->shape[d] == yd->shape[d];
+  if (same && ys->rank >= 2 && (eb == 1 || eb == 2 || eb == 4) && mem[f] > 1 && mem[f] * eb % 128 == 0) {
+    uint32_t cover = cg_wide_elems(ys, (int)f, (int)eb) * eb * ys->l.tpw[f];
+    if (cover >= 4 && cover < 128) mem[f] += cover / eb;
+  }
+  LLVMValueRef s = cg_scratch(L, (int)(ir_type_numel(ir_t_tile(e, ys->rank, mem)) * eb));
+  cg_tile_to_buffer(L, ys, e, src, s, mem);
   L->c.ops->barrier(&L->c);
-  tile_from_buffer(L, yd, e, s, ys->shape, out);
+  tile_from_buffer(L, yd, e, s, mem, out);
   L->c.ops->barrier(&L->c);
 }
 

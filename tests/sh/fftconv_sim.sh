@@ -88,15 +88,15 @@ done
 # products are too small for the matrix instructions and take the FMA path). At the recipe's own
 # problem (B = 2, H = 3, N = 256) 2448 of 9888 wavefronts were conflicts before tiles went to and
 # from shared memory in accesses of up to 16 bytes and 4-byte buffers took their own swizzle keys.
-conflicts() { # conflicts LABEL -- kiln run arguments...
+conflicts() { # conflicts LABEL -- kiln run arguments... (of recipe $R, default $F; at most $MAXC, default 0)
   label=$1; shift 2
-  "$KILN" run $F --sim --profile "$@" > "$tmp/p" 2>&1 || { echo "FAIL profile $label: $(cat "$tmp/p")"; fail=1; return; }
+  "$KILN" run ${R:-$F} --sim --profile "$@" > "$tmp/p" 2>&1 || { echo "FAIL profile $label: $(cat "$tmp/p")"; fail=1; return; }
   wf=$(sed -n 's/^profile .* smem [0-9]* requests, \([0-9]*\) wavefronts (\([0-9]*\) conflicts).*/\1 \2/p' "$tmp/p")
   set -- $wf
-  if [ $# -ne 2 ] || [ "$2" -ne 0 ]; then
-    echo "FAIL shared memory, $label: ${wf:-no profile} (wavefronts, conflicts), conflicts over 0"; fail=1
+  if [ $# -ne 2 ] || [ "$2" -gt "${MAXC:-0}" ]; then
+    echo "FAIL shared memory, $label: ${wf:-no profile} (wavefronts, conflicts), conflicts over ${MAXC:-0}"; fail=1
   else
-    echo "ok   shared memory, $label: $1 wavefronts, no conflicts"
+    echo "ok   shared memory, $label: $1 wavefronts, $2 conflicts"
   fi
 }
 conflicts default -- --set B=1 --set H=4 --set N=256
@@ -108,6 +108,12 @@ conflicts "tall" -- --set B=1 --set H=2 --set N=1024 --set N1=128
 conflicts "wide" -- --set B=1 --set H=2 --set N=1024 --set N1=16
 conflicts "N1=32" -- --set B=1 --set H=2 --set N=512 --set N1=32 --set gate=1
 for n in 128 512; do conflicts "N=$n" -- --set B=1 --set H=2 --set N=$n; done
+# upper bounds where the count is not zero yet (docs/fftconv.md, "Shared memory"; the figures
+# before the small products' staging went wide and conversions' rows were padded in brackets)
+MAXC=504 conflicts "N1=8 (82008)" -- --set B=2 --set H=3 --set N=256 --set N1=8
+MAXC=1024 conflicts "bnh (7168)" -- --set B=2 --set H=3 --set N=256 --set layout=bnh
+MAXC=3228 R=recipes/fftconv3.lua conflicts "order 3 (49548)" -- --set B=2 --set H=3 --set N=256
+MAXC=10668 R=recipes/fftconv4.lua conflicts "order 4 (239628)" -- --set B=2 --set H=3 --set N=512
 
 # 2b. the accesses of u, w, v and y in layout bnh (found by their lines in recipes/lib/fft.lua)
 "$KILN" run $F --sim --profile=json --set B=1 --set H=16 --set N=256 --set layout=bnh --set gate=1 \
