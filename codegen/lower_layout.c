@@ -261,10 +261,11 @@ void cg_tile_to_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v,
   LLVMTypeRef ty = cg_mem_type(L, e);
   LLVMValueRef tb = cg_buffer_base(L, y, mem);
   LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
-  /* runs along the last dim as one access each, up to 16 bytes (8 under the owner predicate) */
+  /* runs along the last dim as one access each, up to 16 bytes; element by element under the owner
+   * predicate (wide predicated stores here made bitgemm spill on sm_80: a_signed, act = f16, 16
+   * rows, G = 256) */
   int f = y->rank - 1, eb = ir_elem_bytes(e);
-  uint32_t w = eb == 1 || eb == 2 || eb == 4 ? cg_wide_elems(y, f, eb) : 1, ix[IR_MAXRANK];
-  if (owner && w * (uint32_t)eb > 8) w = 8 / (uint32_t)eb;
+  uint32_t w = (eb == 1 || eb == 2 || eb == 4) && !owner ? cg_wide_elems(y, f, eb) : 1, ix[IR_MAXRANK];
   while (w > 1 && mem[f] % w) w /= 2;
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ix);

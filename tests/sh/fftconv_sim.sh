@@ -112,8 +112,8 @@ for n in 128 512; do conflicts "N=$n" -- --set B=1 --set H=2 --set N=$n; done
 # before the small products' staging went wide and conversions' rows were padded in brackets)
 MAXC=504 conflicts "N1=8 (82008)" -- --set B=2 --set H=3 --set N=256 --set N1=8
 MAXC=1024 conflicts "bnh (7168)" -- --set B=2 --set H=3 --set N=256 --set layout=bnh
-MAXC=3228 R=recipes/fftconv3.lua conflicts "order 3 (49548)" -- --set B=2 --set H=3 --set N=256
-MAXC=10668 R=recipes/fftconv4.lua conflicts "order 4 (239628)" -- --set B=2 --set H=3 --set N=512
+MAXC=4812 R=recipes/fftconv3.lua conflicts "order 3 (49548)" -- --set B=2 --set H=3 --set N=256
+MAXC=17676 R=recipes/fftconv4.lua conflicts "order 4 (239628)" -- --set B=2 --set H=3 --set N=512
 
 # 2b. the accesses of u, w, v and y in layout bnh (found by their lines in recipes/lib/fft.lua)
 "$KILN" run $F --sim --profile=json --set B=1 --set H=16 --set N=256 --set layout=bnh --set gate=1 \
