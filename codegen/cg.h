@@ -118,15 +118,15 @@ LLVMValueRef cg_scratch(cg_lower *L, int bytes); /* shared pointer to the scratc
 /* Row-major index in a buffer of shape mem of element i: cg_buffer_base (per thread) + cg_buffer_const. */
 LLVMValueRef cg_buffer_base(cg_lower *L, const cg_lay *y, const uint32_t *mem);
 uint32_t cg_buffer_const(const cg_lay *y, uint32_t i, const uint32_t *mem);
-void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base);
 /* Elements v[0], v[step], ... v[(w - 1) step] of a thread from or to shared memory at ptr: one access of
  * w elements (w > 1: cg_wide_type's integer or vector), a store under `owner` when not NULL. */
 void cg_shared_group(cg_lower *L, ir_elem e, uint32_t w, LLVMValueRef ptr, LLVMValueRef *v, uint32_t step,
                      int store, LLVMValueRef owner);
+/* Tile v (layout y) into a row-major shared buffer at base; only first holders store. */
+void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base);
 /* The same into a row-major buffer of shape mem (at least y's shape in every dim: rows padded). */
 void cg_tile_to_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base,
                        const uint32_t *mem);
-void cg_tile_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, LLVMValueRef *out);
 /* Elements per shared-memory access of a thread in layout y along dim d (eb-byte elements): the
  * largest power of two dividing its run, spt and the extent, at most 16 bytes. */
 uint32_t cg_wide_elems(const cg_lay *y, int d, int eb);

@@ -296,10 +296,6 @@ static void tile_from_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueR
   }
 }
 
-void cg_tile_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base, LLVMValueRef *out) {
-  tile_from_buffer(L, y, e, base, y->shape, out);
-}
-
 /* ---- ops ---- */
 
 static int same_layout(const cg_lay *a, const cg_lay *b) { return cg_lay_same(a, b); }
