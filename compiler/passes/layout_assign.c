@@ -40,7 +40,9 @@
  *      and mma_b (a load_shared used only there, or only as the same operand of dots, is read in
  *      that layout: ldmatrix from its buffer, into registers that the dots share);
  *      otherwise the default layout. A load_shared with one use, which wants it in an accumulator
- *      (mma) layout (a table multiplying a dot's result elementwise), is read in that layout too. The
+ *      (mma) layout (a table multiplying a dot's result elementwise), is read in that layout too, and
+ *      so is a small global load with one use (a row of scales or a bias, at most WANT_LOAD_MAX
+ *      elements). The
  * accumulator converts to the result's layout. store converts its tile to the default layout.
  *   5. for: region arguments take their init's layout; the body's yield converts to them; the
  *      results take them too. A carried value that the body's dot yields takes that dot's mma
@@ -74,6 +76,14 @@ typedef struct {
 } layout_ctx;
 
 enum { WANT_NONE, WANT_ONE, WANT_MANY };
+
+/* WANT_LOAD_MAX: the largest tile (elements) a global load reads straight into an operand layout.
+ * A fragment holds pairs along K, so each thread loads 4 bytes at a time, and warps that share the
+ * operand's rows each load them: for a small tile (w4a16's 16x16 slab of X and its row of scales)
+ * that is cheaper than the conversion's shared-memory round trip and two barriers; for a large one
+ * (a 64x16 slab: 32.7 -> 39.1 non-MMA per MMA measured) the conversion, with 16-byte coalesced
+ * loads, wins. */
+enum { WANT_DEPTH = 16, WANT_LOAD_MAX = 512 };
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
@@ -258,7 +268,9 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
   if (d && fn->ops[d].code == IR_OP_CONVERT_LAYOUT) {
     ir_val src = fn->ops[d].opnd[0];
     drop_use(lc, v);
-    add_use(lc, src);
+    /* a conversion this pass made served this use alone: src's use moves to the user (the
+     * conversion is left dead), so src's count stays what it was */
+    if (v < lc->nuses) add_use(lc, src);
     fn->ops[user].opnd[k] = src;
     convert_operand(lc, user, k, l);
     return;
@@ -273,8 +285,11 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
     set_layout(fn, v, l);
     return;
   }
-  if (d && fn->ops[d].code == IR_OP_LOAD_SHARED && l.kind == IR_LMMA && v < lc->nuses && lc->uses[v] == 1) {
-    /* read straight into the accumulator's layout (no round trip through scratch) */
+  if (d && l.kind == IR_LMMA && v < lc->nuses && lc->uses[v] == 1 &&
+      (fn->ops[d].code == IR_OP_LOAD_SHARED ||
+       (fn->ops[d].code == IR_OP_LOAD && ir_type_numel(t) <= WANT_LOAD_MAX))) {
+    /* read straight into the accumulator's layout (no round trip through scratch): a table in
+     * shared memory, or a small global tile such as a row of scales a dot's result is multiplied by */
     set_layout(fn, v, l);
     return;
   }
@@ -365,14 +380,6 @@ static ir_layout dot_layout(layout_ctx *lc, ir_opid op, ir_lkind kind) {
 }
 
 /* ---- step 0: the layouts dot operands want from the values that compute them ---- */
-
-/* WANT_LOAD_MAX: the largest tile (elements) a global load reads straight into an operand layout.
- * A fragment holds pairs along K, so each thread loads 4 bytes at a time, and warps that share the
- * operand's rows each load them: for a small tile (w4a16's 16x16 slab of X and its row of scales)
- * that is cheaper than the conversion's shared-memory round trip and two barriers; for a large one
- * (a 64x16 slab: 32.7 -> 39.1 non-MMA per MMA measured) the conversion, with 16-byte coalesced
- * loads, wins. */
-enum { WANT_DEPTH = 16, WANT_LOAD_MAX = 512 };
 
 /* bitsplit op's factor: operand element bits per result element bits. */
 static int split_factor(ir_func *fn, ir_opid op) {

@@ -101,30 +101,58 @@ function W.gemm(k, p, lo, hi)
     return k.fma(h, 2.0 ^ -q, -(magic * 2.0 ^ -q + off))
   end
 
+  -- Slab s's scale: key_of(s, k0) gives the group's key within a block (slabs of one key share a
+  -- scale) and, for the block at element k0, the group's row of `scale`.
+  local function key_of(s, k0)
+    if p.G % KB == 0 then return 0, k0 and div(k0, p.G) end
+    if KB % p.G == 0 then
+      local key = s * SW // p.G
+      return key, k0 and div(k0, p.G) + key
+    end
+    return s, k0 and div(k0 + s * SW, p.G)
+  end
+  -- A group of one slab scales its weights (one multiply per pair of weights); a group of several
+  -- multiplies its unscaled weights into a product of its own, and its scale multiplies that
+  -- product once (one FMA per accumulator element instead of a multiply per pair of weights in each
+  -- slab, and the scale applied in f32). Such a group's row of scales comes through shared memory
+  -- with the block's other copies and is read in the accumulator's layout.
+  local groups, ssc = {}, {}
+  do
+    local s = 0
+    while s < nslab do
+      local e = s
+      while e + 1 < nslab and key_of(e + 1) == key_of(s) do e = e + 1 end
+      groups[#groups + 1] = { s = s, e = e }
+      if e > s then ssc[s] = k.alloc_shared(p.dtype, { 1, BN }) end
+      s = e + 1
+    end
+  end
+
   local acc0 = k.full({ BM, BN }, 0, "f32")
   local acc = k.range(lo, hi, BW, { acc0 }, function(kq, acc)
     local k0 = div(kq, BW) * KB -- first element of this block
-    -- the scales of each group this block reaches, loaded once
-    local scales = {}
+    local scales = {} -- the rows of one-slab groups, loaded once
     local function scale_of(s)
-      local key, g = s, div(k0 + s * SW, p.G)
-      if p.G % KB == 0 then
-        key, g = 0, div(k0, p.G)
-      elseif KB % p.G == 0 then
-        key = s * SW // p.G
-        g = div(k0, p.G) + key
-      end
+      local key, g = key_of(s, k0)
       scales[key] = scales[key] or k.load(sc, { g, col }, { 1, BN })
       return scales[key]
     end
     k.copy(wq, { col, kq }, sw)
     for _, xb in ipairs(xbufs) do k.copy(x, { row, k0 + xb.s0 * SW }, xb.buf) end
+    for s0, buf in pairs(ssc) do k.copy(sc, { select(2, key_of(s0, k0)), col }, buf) end
     k.barrier()
     local words = k.load_shared(sw, { trans = true })
-    for s = 0, nslab - 1 do
-      local w = dequant(words, s) * scale_of(s)
-      local xs = k.load_shared(slab[s + 1].buf, { at = { 0, slab[s + 1].at }, shape = { BM, SW } })
-      acc = k.dot(xs, w, acc)
+    local function xslab(s)
+      return k.load_shared(slab[s + 1].buf, { at = { 0, slab[s + 1].at }, shape = { BM, SW } })
+    end
+    for _, gr in ipairs(groups) do
+      if gr.e == gr.s then
+        acc = k.dot(xslab(gr.s), dequant(words, gr.s) * scale_of(gr.s), acc)
+      else
+        local part = k.full({ BM, BN }, 0, "f32")
+        for j = gr.s, gr.e do part = k.dot(xslab(j), dequant(words, j), part) end
+        acc = k.fma(part, k.cast(k.load_shared(ssc[gr.s]), "f32"), acc)
+      end
     end
     k.barrier()
     return acc

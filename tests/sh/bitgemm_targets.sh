@@ -82,11 +82,15 @@ n=$(grep -c 'lop3.b32.*0xea' "$tmp/w.ptx")
 [ "$n" -ge 32 ] || { echo "FAIL w4a16: expected the mask and exponent as lop3 (0xea), found $n"; fail=1; }
 grep -q 'ldmatrix.sync.aligned.m8n8.x4.shared.b16' "$tmp/w.ptx" || { echo "FAIL w4a16: X's slabs not read by ldmatrix"; fail=1; }
 ! grep -q 'cvt.rn.f16.s32\|cvt.rn.f16.u32' "$tmp/w.ptx" || { echo "FAIL w4a16: an integer-to-f16 conversion is left"; fail=1; }
+# a group of G = 128 spans the default's block of 128: its scale multiplies the f32 product once
+# (fma.rn.f32), not each pair of weights (mul.rn.f16x2)
+! grep -q 'mul.rn.f16x2' "$tmp/w.ptx" || { echo "FAIL w4a16: the default scales its weights, not its product"; fail=1; }
+grep -q 'fma.rn.f32' "$tmp/w.ptx" || { echo "FAIL w4a16: no f32 fma of the group's scale"; fail=1; }
 . tests/sh/lib/budget.sh
 if budget_tools; then
-  budget recipes/w4a16.lua sm_80 14.5
-  budget recipes/w4a16.lua sm_90a 15
-  budget recipes/w4a16.lua sm_80 6.2 BLOCK_M=64 BLOCK_N=128 warps=8
+  budget recipes/w4a16.lua sm_80 12.2
+  budget recipes/w4a16.lua sm_90a 12.5
+  budget recipes/w4a16.lua sm_80 5.3 BLOCK_M=64 BLOCK_N=128 warps=8
 fi
 
 if command -v python3 > /dev/null; then
