@@ -427,7 +427,7 @@ static char *dup_message(char *m) {
 }
 
 /* Optimises and emits PTX into out->ptx. */
-static int emit_ptx(cg_lower *L, cg_result *out) {
+static int emit_ptx(cg_lower *L, unsigned flags, cg_result *out) {
   LLVMTargetMachineRef tm = nvptx_machine(L);
   if (!tm) return -1;
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
@@ -435,7 +435,7 @@ static int emit_ptx(cg_lower *L, cg_result *out) {
   LLVMDisposeTargetData(dl);
   int rc = optimise(L, tm);
   if (rc == 0) {
-    out->llvm_ir = dup_message(LLVMPrintModuleToString(L->c.mod));
+    if (flags & CG_KEEP_LLVM_IR) out->llvm_ir = dup_message(LLVMPrintModuleToString(L->c.mod));
     char *msg = NULL;
     LLVMMemoryBufferRef buf = NULL;
     if (LLVMTargetMachineEmitToMemoryBuffer(tm, L->c.mod, LLVMAssemblyFile, &msg, &buf)) {
@@ -494,7 +494,8 @@ static void lower_kernel(cg_lower *L) {
   verify_module(L);
 }
 
-int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, cg_result *out, char *err, size_t errn) {
+int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, cg_result *out, char *err,
+               size_t errn) {
   memset(out, 0, sizeof *out);
   cg_lower *L = calloc(1, sizeof *L);
   if (!L) abort();
@@ -519,9 +520,9 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, cg_result *out, c
   out->threads = L->c.threads;
   out->shared_bytes = L->c.shared_bytes;
   if (be == CG_NVPTX) {
-    rc = emit_ptx(L, out);
+    rc = emit_ptx(L, flags, out);
   } else if ((rc = optimise(L, NULL)) == 0) {
-    out->llvm_ir = dup_message(LLVMPrintModuleToString(L->c.mod));
+    if (flags & CG_KEEP_LLVM_IR) out->llvm_ir = dup_message(LLVMPrintModuleToString(L->c.mod));
     LLVMDisposeBuilder(L->c.b);
     out->llvm_ctx = L->c.ctx;
     out->llvm_mod = L->c.mod;

@@ -21,14 +21,19 @@ typedef struct {
   char *kernel_name; /* malloc'd */
   int threads;       /* threads per block (warps * 32) */
   int shared_bytes;  /* dynamic shared memory per block */
-  char *llvm_ir;     /* textual LLVM IR (malloc'd) */
+  char *llvm_ir;     /* textual LLVM IR after LLVM's passes (malloc'd), with CG_KEEP_LLVM_IR only */
   char *ptx;         /* CG_NVPTX: PTX text (malloc'd); NULL for CG_SIM */
   void *llvm_ctx;    /* CG_SIM: the LLVMContextRef owning llvm_mod (ownership passes to the caller) */
   void *llvm_mod;    /* CG_SIM: the LLVMModuleRef to JIT */
 } cg_result;
 
+/* cg_compile's flags. CG_KEEP_LLVM_IR: keep the optimised module as text in out->llvm_ir (printing
+ * it is a few percent of a compile, so only `--emit llvm` and tests ask for it). */
+enum { CG_KEEP_LLVM_IR = 1 };
+
 /* Lowers fn for target t. Returns 0, or -1 with a one-line message in err. */
-int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, cg_result *out, char *err, size_t errn);
+int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, cg_result *out, char *err,
+               size_t errn);
 void cg_result_free(cg_result *r);
 
 /* LLVM version string baked into cache keys ("22.1.8"). */

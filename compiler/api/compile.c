@@ -124,6 +124,7 @@ static kiln_status lower(kiln_recipe *r, const kiln_compile_opts *o, const tg_ta
   d.verify_each = 1; /* builds with assertions verify after every pass */
 #endif
   d.no_cache = o->no_cache || o->emit == KILN_EMIT_IR_OPT || o->emit == KILN_EMIT_LLVM;
+  d.keep_llvm_ir = o->emit == KILN_EMIT_LLVM;
   cg_result res;
   if (driver_compile_ir(fn, &d, &res, s->err, sizeof s->err)) return KILN_ERR_COMPILE;
   snprintf(out->kernel, sizeof out->kernel, "%s", res.kernel_name);

@@ -80,7 +80,7 @@ static int run_pipeline(ir_func *fn, driver_opts *o, cg_result *out, char *err, 
     snprintf(err, errn, "%s", pc.err);
     return -1;
   }
-  return cg_compile(fn, o->target, o->backend, out, err, errn);
+  return cg_compile(fn, o->target, o->backend, o->keep_llvm_ir ? CG_KEEP_LLVM_IR : 0, out, err, errn);
 }
 
 int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, size_t errn) {

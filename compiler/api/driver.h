@@ -17,6 +17,7 @@ typedef struct {
   int verify_each;       /* verify after every pass */
   FILE *print_after_all; /* --print-after-all */
   int no_cache;          /* bypass the kernel cache */
+  int keep_llvm_ir;      /* keep the optimised LLVM IR as text (cg_result.llvm_ir) */
   int cache_hit;         /* out: 1 if the PTX came from the cache */
 } driver_opts;
 

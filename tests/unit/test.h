@@ -275,7 +275,7 @@ static inline int test_compile_ir(const char *text, const char *file, const tg_t
     snprintf(err, errn, "%s", pc.err);
     rc = TEST_BEFORE_CODEGEN;
   }
-  if (!rc && cg_compile(fn, t, be, out, err, errn)) rc = TEST_IN_CODEGEN;
+  if (!rc && cg_compile(fn, t, be, CG_KEEP_LLVM_IR, out, err, errn)) rc = TEST_IN_CODEGEN;
   ir_func_destroy(fn);
   return rc;
 }

@@ -442,7 +442,7 @@ static void test_codegen_errors(void) {
     if (!fn) continue;
     cg_result res;
     char err[1024] = "";
-    int rc = cg_compile(fn, tg_target_lookup(cg_errors[i].target), CG_NVPTX, &res, err, sizeof err);
+    int rc = cg_compile(fn, tg_target_lookup(cg_errors[i].target), CG_NVPTX, 0, &res, err, sizeof err);
     if (rc != -1 || !strstr(err, cg_errors[i].want) || strchr(err, '\n')) {
       fprintf(stderr, "error case %zu: rc %d, message '%s'\n  want '%s'\n", i, rc, err, cg_errors[i].want);
       test_failures++;
@@ -454,16 +454,44 @@ static void test_codegen_errors(void) {
   ir_func *fn = parse("kernel @e(%t: tile<32xf32, blocked<[1],[32],[1],[0]>>) {warps = 1} {\n}\n");
   cg_result res;
   char err[1024] = "";
-  CHECK(fn && cg_compile(fn, tg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == -1);
+  CHECK(fn && cg_compile(fn, tg_target_lookup("sm_80"), CG_NVPTX, 0, &res, err, sizeof err) == -1);
   CHECK(strstr(err,
                "kernel 'e': parameter t has type tile<32xf32, blocked<[1],[32],[1],[0]>>; kernel parameters "
                "are pointers or scalars") != NULL);
   ir_func_destroy(fn);
   /* warps out of range */
   fn = parse("kernel @w() {warps = 3} {\n}\n");
-  CHECK(fn && cg_compile(fn, tg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == -1);
+  CHECK(fn && cg_compile(fn, tg_target_lookup("sm_80"), CG_NVPTX, 0, &res, err, sizeof err) == -1);
   CHECK(strstr(err, "kernel 'w': warps = 3 must be a power of two from 1 to 32") != NULL);
   ir_func_destroy(fn);
+}
+
+/* The optimised module is printed only when asked for (CG_KEEP_LLVM_IR): the same PTX either way. */
+static void test_codegen_keep_ir(void) {
+  const char *text = "kernel @k(%p: ptr<f32>, %n: i32) {warps = 1} {\n"
+                     "  %c0 = const() {value = 0} : i32\n"
+                     "  %c1 = const() {value = 1} : i32\n"
+                     "  %v = view(%p, %n, %c1) : view<1xf32>\n"
+                     "  %t = load(%v, %c0) : tile<32xf32>\n"
+                     "  %s = add(%t, %t) : tile<32xf32>\n"
+                     "  store(%v, %c0, %s)\n"
+                     "}\n";
+  char *ptx[2] = {NULL, NULL};
+  for (unsigned keep = 0; keep < 2; keep++) {
+    ir_func *fn = parse(text);
+    pass_ctx pc = {.target = tg_target_lookup("sm_80")};
+    cg_result res;
+    char err[1024] = "";
+    CHECK(fn && pass_run_default(fn, &pc) == 0);
+    CHECK(fn && cg_compile(fn, pc.target, CG_NVPTX, keep ? CG_KEEP_LLVM_IR : 0, &res, err, sizeof err) == 0);
+    if (fn) ir_func_destroy(fn);
+    CHECK(keep ? res.llvm_ir && strstr(res.llvm_ir, "define") : !res.llvm_ir);
+    ptx[keep] = res.ptx ? strdup(res.ptx) : NULL;
+    cg_result_free(&res);
+  }
+  CHECK(ptx[0] && ptx[1] && !strcmp(ptx[0], ptx[1]));
+  free(ptx[0]);
+  free(ptx[1]);
 }
 
 /* ---- 3. numerics on the simulator ---- */
@@ -867,6 +895,7 @@ int main(void) {
   test_layout_warps_error();
   test_codegen_targets();
   test_codegen_errors();
+  test_codegen_keep_ir();
   test_sim_fp8();
   test_sim_reduce();
   test_sim_convert();

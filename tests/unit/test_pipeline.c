@@ -51,7 +51,7 @@ static int build(const char *text, const char *target, int own_plan, cg_result *
   pass_ctx pc = {.target = tg_target_lookup(target), .verify_each = 1};
   int rc = own_plan ? pass_run(fn, &pc, pass_lookup("layout")) : pass_run_default(fn, &pc);
   if (rc) fprintf(stderr, "passes: %s\n%s\n", pc.err, text);
-  if (!rc && (rc = cg_compile(fn, pc.target, CG_SIM, out, err, sizeof err)))
+  if (!rc && (rc = cg_compile(fn, pc.target, CG_SIM, 0, out, err, sizeof err)))
     fprintf(stderr, "codegen: %s\n", err);
   if (keep && !rc)
     *keep = fn;
