@@ -9,7 +9,7 @@
 #      a disassembler that fails or prints nothing: one line naming it; a stand-in nvdisasm in a
 #      $VIRTUAL_ENV's site-packages that prints tests/inspect/matmul_sm90a.sass: found, and the
 #      fixture's loop reported (this runs without a real disassembler);
-#   5. with one (nvdisasm or cuobjdump: kiln_sass_tool): --emit sass holds HMMA, inspect prints the
+#   5. with one (nvdisasm or cuobjdump: kiln_sass_tool): --emit sass holds HMMA or HGMMA, inspect prints the
 #      MMA loop and the non-MMA instructions per MMA.
 # Parts 3 and 5 are skipped, said, when ptxas or the disassembler is not installed.
 set -u
@@ -137,7 +137,7 @@ fi
 
 # 5. with a disassembler
 if "$KILN" compile $R --target sm_90a --emit sass -o "$tmp/k.sass" > "$tmp/out" 2>&1; then
-  grep -q "HMMA" "$tmp/k.sass" || { echo "FAIL --emit sass: no HMMA"; fail=1; }
+  grep -q "HMMA\|HGMMA" "$tmp/k.sass" || { echo "FAIL --emit sass: no HMMA or HGMMA (sm_90a: matmul takes wgmma)"; fail=1; }
   "$KILN" inspect $R --target sm_90a > "$tmp/ins" 2>&1 || { echo "FAIL inspect with SASS:"; cat "$tmp/ins"; fail=1; }
   grep -q "^  MMA loop /\*[0-9a-f]*\*/\.\./\*[0-9a-f]*\*/: [0-9]* instructions per iteration: mma [1-9]" "$tmp/ins" &&
     grep -q "^  non-MMA instructions per MMA: [0-9.]*$" "$tmp/ins" || { echo "FAIL inspect SASS lines:"; cat "$tmp/ins"; fail=1; }
