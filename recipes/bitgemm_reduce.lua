@@ -34,7 +34,14 @@ return kiln.recipe {
     kiln.scalar("N", "i32"),
     kiln.scalar("K", "i32"),
   },
-  grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N) end,
+  grid = function(p)
+    -- K enters only the bipolar correction term, not a tensor's shape: checked here (a pack's launch
+    -- rule evaluates the grid on symbolic sizes, which are left to the launch)
+    if type(p.K) == "number" and not (math.type(p.K) == "integer" and p.K >= 0) then
+      error("K = " .. tostring(p.K) .. " must be a whole number >= 0 (the GEMM's inner dimension)", 2)
+    end
+    return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N)
+  end,
   reference = "bitgemm_reduce",
   checks = {
     { M = 1, N = 40, out = "i32" },
