@@ -38,6 +38,9 @@ static void print_sass(const char *tool, const kiln_sass_loop *l) {
   for (int c = 0; c < KILN_SASS_NCLASS; c++)
     if (l->by_class[c]) printf(" %s %d", kiln_sass_class_name(c), l->by_class[c]);
   printf("\n  non-MMA instructions per MMA: %.2f\n", l->non_mma_per_mma);
+  if (l->mma_units != l->by_class[KILN_SASS_MMA]) /* warpgroup MMAs: the count per unit of work too */
+    printf("  non-MMA instructions per m16n8 MMA of work: %.2f (a warpgroup MMA .64xN counts N/8)\n",
+           l->non_mma_per_unit);
 }
 
 static int ends_with(const char *s, const char *suffix) {

@@ -232,6 +232,11 @@ typedef struct {
   double non_mma_per_mma;  /* (instructions - mma) / mma */
   int kernel_instructions; /* in the whole text, NOPs not counted */
   int kernel_mma;          /* matrix instructions in the whole text */
+  /* The loop's matrix work in warp-level MMA instructions (mma.sync's, HMMA/IMMA/BMMA: 1 each): a
+   * warpgroup MMA (HGMMA, IGMMA, QGMMA, BGMMA .64xNxK) counts N/8, each warp's share of it in
+   * m16n8 instructions of the same K. Equal to the MMA count when the loop has no warpgroup MMA. */
+  double mma_units;
+  double non_mma_per_unit; /* (instructions - mma) / mma_units */
 } kiln_sass_loop;
 
 /* Reads SASS text (nvdisasm's, with .L_x_N labels, or cuobjdump -sass's, with hex targets) and finds

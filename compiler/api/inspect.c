@@ -111,6 +111,7 @@ typedef struct {
   unsigned addr;
   int func;       /* which function of the text */
   int cls;        /* KILN_SASS_* */
+  double units;   /* an MMA's work in warp-level m16n8 instructions (kiln_sass_loop.mma_units) */
   int nop;        /* NOP: not counted */
   int branch;     /* BRA */
   long target;    /* the branch's target address, -1 if unknown */
@@ -146,6 +147,12 @@ static int parse_insn(const char *line, int func, sass_insn *in) {
   in->addr = (unsigned)addr;
   in->func = func;
   in->cls = sass_class(op);
+  in->units = in->cls == KILN_SASS_MMA;
+  if (in->cls == KILN_SASS_MMA && n > 4 && !strcmp(op + n - 4, "GMMA") && p[n] == '.') {
+    /* a warpgroup MMA, "HGMMA.64x128x16.F32": each of its 4 warps does 16 x N x K, N/8 m16n8 mma */
+    unsigned m = 0, w = 0;
+    if (sscanf(p + n + 1, "%ux%u", &m, &w) == 2 && m == 64 && w >= 8) in->units = w / 8.0;
+  }
   in->nop = !strcmp(op, "NOP");
   in->branch = !strcmp(op, "BRA");
   in->target = -1;
@@ -247,9 +254,10 @@ kiln_status kiln_sass_loop_find(kiln_session *s, const char *text, kiln_sass_loo
     out->start = in[best_lo].addr;
     out->end = in[best_hi].addr;
     for (size_t k = best_lo; k <= best_hi; k++)
-      if (!in[k].nop) out->instructions++, out->by_class[in[k].cls]++;
+      if (!in[k].nop) out->instructions++, out->by_class[in[k].cls]++, out->mma_units += in[k].units;
     int mma = out->by_class[KILN_SASS_MMA];
     out->non_mma_per_mma = (double)(out->instructions - mma) / mma;
+    out->non_mma_per_unit = (double)(out->instructions - mma) / out->mma_units;
   }
   free(in), free(labels);
   return KILN_OK;

@@ -162,11 +162,13 @@ static int build_main(lua_State *L) {
   luaL_setmetatable(L, KL_K_MT);
   add_params(L, j);
   if (j->t) {
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushstring(L, j->t->name);
     lua_setfield(L, -2, "name");
     lua_pushinteger(L, j->t->sm);
     lua_setfield(L, -2, "sm");
+    lua_pushboolean(L, (j->t->features & TG_F_WGMMA) != 0);
+    lua_setfield(L, -2, "wgmma");
     lua_setfield(L, 4, "target");
   }
   lua_getfield(L, 2, "body");

@@ -87,7 +87,6 @@ static int eligible(wg_ctx *c, ir_opid op, ir_opid *alloc_a, ir_opid *alloc_b, c
     return snprintf(why, n, "%s x %s -> %s (wgmma takes f16, bf16, e4m3 or e5m2 into f32, i8 into i32)",
                     ir_elem_name(ta.elem), ir_elem_name(tb.elem), ir_elem_name(tr.elem)),
            0;
-  if (ir_attr_get(o->attrs, "split")) return snprintf(why, n, "the dot has split = \"rows\""), 0;
   if ((c->warps != 4 && c->warps != 8 && c->warps != 16) || tr.shape[0] != 16u * (uint32_t)c->warps)
     return snprintf(why, n, "%u rows for %d warps (64 rows per warpgroup of 4 warps)", tr.shape[0], c->warps),
            0;

@@ -63,7 +63,8 @@ function M.stage_q(k, p, DT, BM, qv, row0)
   local sq = buffer(BM)
   k.copy(qv, { row0, 0 }, sq)
   k.barrier()
-  local q_in_smem = DT > 128 and (k.target == nil or k.target.sm >= 80)
+  local wgmma = k.target and k.target.wgmma and BM == 16 * p.warps
+  local q_in_smem = (DT > 128 or wgmma) and (k.target == nil or k.target.sm >= 80)
   local q = not q_in_smem and k.load_shared(sq) or nil
   if q then k.barrier() end
   return buffer, sq, q

@@ -117,6 +117,7 @@ static void test_sass_fixture(void) {
   for (int c = 0; c < KILN_SASS_NCLASS; c++) sum += l.by_class[c];
   CHECK(sum == l.instructions);
   CHECK(l.non_mma_per_mma == 314.0 / 16, "%g", l.non_mma_per_mma);
+  CHECK(l.mma_units == 16 && l.non_mma_per_unit == l.non_mma_per_mma, "%g units", l.mma_units); /* no HGMMA */
   kiln_free(text);
   kiln_session_free(s);
 }
@@ -183,6 +184,21 @@ static void test_sass_handwritten(void) {
   CHECK(kiln_sass_loop_find(s, two, &l) == KILN_OK && l.found && l.start == 0 && l.end == 0x10 &&
             l.instructions == 2 && l.non_mma_per_mma == 1.0,
         "loop %x..%x %d", l.start, l.end, l.instructions);
+
+  /* Warpgroup MMAs count N/8 units of work each (each warp's share in m16n8 instructions), mma.sync's
+   * one: 2 HGMMA .64x128 + 1 QGMMA .64x64 (fp8, K 32) + 1 HMMA = 16 + 16 + 8 + 1 units. */
+  const char *wg = ".L_x_3:\n"
+                   "        /*0000*/                   WARPGROUP.ARRIVE ;\n"
+                   "        /*0010*/                   HGMMA.64x128x16.F32 R24, gdesc[UR4], R24 ;\n"
+                   "        /*0020*/                   HGMMA.64x128x16.F32 R24, gdesc[UR8], R24, gsb0 ;\n"
+                   "        /*0030*/                   QGMMA.64x64x32.F32.E4M3.E4M3 R88, gdesc[UR12], R88 ;\n"
+                   "        /*0040*/                   HMMA.16816.F32 R8, R4, R6, R8 ;\n"
+                   "        /*0050*/                   IADD3 R2, R2, 0x20, RZ ;\n"
+                   "        /*0060*/               @P0 BRA `(.L_x_3) ;\n";
+  CHECK(kiln_sass_loop_find(s, wg, &l) == KILN_OK && l.found && l.instructions == 7 &&
+            l.by_class[KILN_SASS_MMA] == 4 && l.mma_units == 41 && l.non_mma_per_mma == 0.75 &&
+            l.non_mma_per_unit == 3.0 / 41,
+        "%d instructions, %g units, %g per unit", l.instructions, l.mma_units, l.non_mma_per_unit);
 
   /* Errors. */
   CHECK(kiln_sass_loop_find(s, "no instructions here\n", &l) == KILN_ERR_INPUT);
