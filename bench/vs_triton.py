@@ -216,9 +216,16 @@ def ptxas_report(ptxas, ptx_path, arch, cubin_path):
             "static_smem": int(smem.group(1)) if smem else 0}
 
 
+def per_work(text):
+    """kiln inspect's non-MMA count per m16n8 MMA of work where the loop has warpgroup MMAs (an HGMMA
+    .64xN counts N/8), else per MMA: a figure that compares mma.sync loops with wgmma loops."""
+    m = re.search(r"non-MMA instructions per m16n8 MMA of work: ([0-9.]+)", text)
+    return m or re.search(r"non-MMA instructions per MMA: ([0-9.]+)", text)
+
+
 def sass_loop(kiln, cubin, env):
     p = run([kiln, "inspect", cubin], env=env, check=False)
-    nm = re.search(r"non-MMA instructions per MMA: ([0-9.]+)", p.stdout)
+    nm = per_work(p.stdout)
     mma = re.search(r"instructions per iteration: mma (\d+)", p.stdout)
     return (float(nm.group(1)) if nm else None), (int(mma.group(1)) if mma else None)
 
@@ -255,7 +262,7 @@ def kiln_side(kiln, v, arch, reps, env, tmp):
         "regs": g(r"registers: (\d+) per thread"),
         "spills": (g(r"(\d+) bytes spill stores") or 0) + (g(r"(\d+) bytes spill loads") or 0),
         "smem": g(r"= (\d+) bytes per block"),
-        "nm": g(r"non-MMA instructions per MMA: ([0-9.]+)", float),
+        "nm": (lambda m: float(m.group(1)) if m else None)(per_work(ins)),
         "model_us": g(r"estimate: ([0-9.]+) us", float),
         "bound": g(r"us, ([a-zA-Z ]+)-bound", str),
         "model_tflops": g(r"([0-9.]+) tensor TFLOP/s", float),
@@ -362,9 +369,9 @@ def main():
     lines.append("Compile times are the median of %d runs, in ms: kiln's command line with the kernel cache "
                  "bypassed (process start included), Triton in-process after a warm-up with a fresh cache "
                  "(to PTX: its whole compile less the median time of its ptxas on the same PTX). `nm/mma` is "
-                 "non-MMA SASS instructions per MMA in the MMA loop (static count, `kiln inspect`); an HGMMA "
-                 "(wgmma) does 8-32x the work of an HMMA, so the figure is comparable only between like "
-                 "instructions. The sim columns are kiln's simulator counters at a small shape with the same "
+                 "non-MMA SASS instructions per MMA in the MMA loop (static count, `kiln inspect`); where the "
+                 "loop has warpgroup MMAs it is per m16n8 MMA of work (an HGMMA .64xN counts N/8, a warp's "
+                 "share of it), so mma.sync and wgmma loops compare. The sim columns are kiln's simulator counters at a small shape with the same "
                  "tiles (shared wavefronts per request; the share of wavefronts that are bank conflicts). The "
                  "model column is kiln's roofline estimate at the full shape on the row's reference part "
                  "(docs/profiling.md): a model, not a measurement." % a.reps)

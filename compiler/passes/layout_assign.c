@@ -42,8 +42,8 @@
  *      otherwise the default layout. A load_shared with one use, which wants it in an accumulator
  *      (mma) layout (a table multiplying a dot's result elementwise), is read in that layout too, and
  *      so is a small global load with one use (a row of scales or a bias, at most WANT_LOAD_MAX
- *      elements). The
- * accumulator converts to the result's layout. store converts its tile to the default layout.
+ *      elements). The accumulator converts to the result's layout. store converts its tile to the
+ *      default layout.
  *   5. for: region arguments take their init's layout; the body's yield converts to them; the
  *      results take them too. A carried value that the body's dot yields takes that dot's mma
  *      layout (the accumulator stays in registers across iterations; its init converts once). A

@@ -9,7 +9,8 @@
  *     not transposed (K-major); B either [K,N] read as stored (N-major, 16-bit inputs only) or
  *     [N,K] read transposed (K-major);
  *   - the kernel's warps are whole warpgroups and M = 64 per warpgroup (each warpgroup owns 64 rows,
- *     each warp 16: the accumulator is the mma layout with the warps on the rows, mma<[warps,1]>);
+ *     each warp 16: the accumulator is the mma layout with the warps on the rows, mma<[warps,1]>,
+ *     which is what a dot with split = "rows" asks for, so such a dot is taken too);
  *   - N is a wgmma width (8..256, step 8; i8: 8, 16, 24, then step 16), K a multiple of one
  *     instruction's K (16 for 16-bit inputs, 32 for 8-bit ones);
  *   - every buffer's rows are 32, 64, 128 bytes, or a multiple of 128 bytes, and its swizzle is the
