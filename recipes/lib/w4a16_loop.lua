@@ -115,15 +115,20 @@ function W.gemm(k, p, lo, hi)
   -- multiplies its unscaled weights into a product of its own, and its scale multiplies that
   -- product once (one FMA per accumulator element instead of a multiply per pair of weights in each
   -- slab, and the scale applied in f32). Such a group's row of scales comes through shared memory
-  -- with the block's other copies and is read in the accumulator's layout.
+  -- with the block's other copies and is read in the accumulator's layout. The product holds as
+  -- many registers as the tile's accumulator, so it is taken only where that is at most 64 a thread
+  -- (the defaults: 8); a thread with more (one warp on 64 x 128: 256) keeps the per-weight scale,
+  -- which costs no register (doubled, it spilled and took four times as long to compile).
+  local product_ok = BM * BN // (32 * p.warps) <= 64
   local groups, ssc = {}, {}
   do
     local s = 0
     while s < nslab do
       local e = s
       while e + 1 < nslab and key_of(e + 1) == key_of(s) do e = e + 1 end
-      groups[#groups + 1] = { s = s, e = e }
-      if e > s then ssc[s] = k.alloc_shared(p.dtype, { 1, BN }) end
+      local product = e > s and product_ok
+      groups[#groups + 1] = { s = s, e = e, product = product }
+      if product then ssc[s] = k.alloc_shared(p.dtype, { 1, BN }) end
       s = e + 1
     end
   end
@@ -131,7 +136,7 @@ function W.gemm(k, p, lo, hi)
   local acc0 = k.full({ BM, BN }, 0, "f32")
   local acc = k.range(lo, hi, BW, { acc0 }, function(kq, acc)
     local k0 = div(kq, BW) * KB -- first element of this block
-    local scales = {} -- the rows of one-slab groups, loaded once
+    local scales = {} -- the rows of groups scaled per weight, each loaded once
     local function scale_of(s)
       local key, g = key_of(s, k0)
       scales[key] = scales[key] or k.load(sc, { g, col }, { 1, BN })
@@ -139,15 +144,17 @@ function W.gemm(k, p, lo, hi)
     end
     k.copy(wq, { col, kq }, sw)
     for _, xb in ipairs(xbufs) do k.copy(x, { row, k0 + xb.s0 * SW }, xb.buf) end
-    for s0, buf in pairs(ssc) do k.copy(sc, { select(2, key_of(s0, k0)), col }, buf) end
+    for _, gr in ipairs(groups) do
+      if gr.product then k.copy(sc, { select(2, key_of(gr.s, k0)), col }, ssc[gr.s]) end
+    end
     k.barrier()
     local words = k.load_shared(sw, { trans = true })
     local function xslab(s)
       return k.load_shared(slab[s + 1].buf, { at = { 0, slab[s + 1].at }, shape = { BM, SW } })
     end
     for _, gr in ipairs(groups) do
-      if gr.e == gr.s then
-        acc = k.dot(xslab(gr.s), dequant(words, gr.s) * scale_of(gr.s), acc)
+      if not gr.product then
+        for j = gr.s, gr.e do acc = k.dot(xslab(j), dequant(words, j) * scale_of(j), acc) end
       else
         local part = k.full({ BM, BN }, 0, "f32")
         for j = gr.s, gr.e do part = k.dot(xslab(j), dequant(words, j), part) end
