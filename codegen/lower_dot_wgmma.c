@@ -50,10 +50,13 @@ static wg_operand operand(cg_lower *L, ir_opid dot, int k) {
   return o;
 }
 
-/* The descriptor of the operand at K step s (32 bytes of K: 16 elements of 2 bytes, 32 of 1), from
- * row row0 (K-major A). */
-static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef base, LLVMValueRef row0, uint32_t s) {
+/* The descriptor of the operand at K step s (32 bytes of K: 16 elements of 2 bytes, 32 of 1). start4
+ * is the operand's start field, its shared address / 16 (i32, from start4_of): a K step only adds its
+ * byte offset / 16 to it, one 32-bit add. Shared addresses are below 2^18, so the field (14 bits)
+ * never carries into the leading byte offset above it, and the upper word is a constant. */
+static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef start4, uint32_t s) {
   LLVMBuilderRef B = L->c.b;
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
   uint32_t w = o->panels ? 128 : o->row_bytes, kb = 32 * s, off;
   cg_wgmma_desc d = {0, 16, 8 * w, 0, (int)w};
   if (o->mn) { /* K rows of w bytes of N, 8 to a pattern; N panels rows * 128 bytes apart */
@@ -62,9 +65,19 @@ static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef base, LL
   } else { /* rows of K: the step's 32 bytes, in the next panel every 4 steps */
     off = o->panels ? (kb / 128) * o->rows * 128 + kb % 128 : kb;
   }
-  LLVMValueRef a = LLVMBuildAdd(B, base, cg_i32(L, off), "");
-  if (row0) a = LLVMBuildAdd(B, a, LLVMBuildMul(B, row0, cg_i32(L, w), ""), "");
-  return cg_wgmma_desc_build(B, L->c.ctx, a, d);
+  uint64_t fields = cg_wgmma_desc_encode(d); /* start 0: the low 14 bits are clear */
+  LLVMValueRef lo =
+      LLVMBuildAdd(B, LLVMBuildLShr(B, LLVMBuildAdd(B, start4, cg_i32(L, off), ""), cg_i32(L, 4), ""),
+                   cg_i32(L, (uint32_t)fields), "");
+  return LLVMBuildOr(B, LLVMBuildZExt(B, lo, i64, ""), LLVMConstInt(i64, fields & ~0xffffffffull, 0), "desc");
+}
+
+/* The start field of an operand read from shared address base (i32), from row row0 (K-major A's
+ * warpgroup): (base + row0 * row bytes) / 16, below 2^14. */
+static LLVMValueRef start4_of(cg_lower *L, const wg_operand *o, LLVMValueRef base, LLVMValueRef row0) {
+  LLVMBuilderRef B = L->c.b;
+  uint32_t w = o->panels ? 128 : o->row_bytes;
+  return row0 ? LLVMBuildAdd(B, base, LLVMBuildMul(B, row0, cg_i32(L, w), ""), "") : base;
 }
 
 int cg_wgmma_load_shared(cg_lower *L, ir_opid op) {
@@ -119,8 +132,9 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
   H->wgmma_fence(&L->c);
   H->fence_proxy_async(&L->c);
+  LLVMValueRef astart = start4_of(L, &a, abase, row0), bstart = start4_of(L, &b, bbase, NULL);
   for (uint32_t s = 0; s < kbytes / 32; s++) {
-    H->wgmma(&L->c, wt, (int)N, desc(L, &a, abase, row0, s), desc(L, &b, bbase, NULL, s), acc, NULL, 0,
+    H->wgmma(&L->c, wt, (int)N, desc(L, &a, astart, s), desc(L, &b, bstart, s), acc, NULL, 0,
              b.mn ? CG_WGMMA_TRANS : 0, d);
     memcpy(acc, d, R * sizeof *acc);
   }
