@@ -196,6 +196,11 @@ int cg_lower_dot_mma(cg_lower *L, ir_opid op); /* 0: the target has no instructi
 /* ---- lower_dot_wgmma.c: dot {wgmma = 1} as warpgroup MMA reading the operands' shared buffers ---- */
 int cg_lower_dot_wgmma(cg_lower *L, ir_opid op);   /* 0: the dot is not marked wgmma */
 int cg_wgmma_load_shared(cg_lower *L, ir_opid op); /* a wgmma operand's load_shared: nothing to load */
+/* The thread's 4 registers of an A operand in mma_a<[warps,1]> (one m16 tile a warp; elements v) for
+ * k16 step s, in mma.sync's m16n8k16 A-fragment order: register j is row j & 1 of the thread's two,
+ * K tile 2 s + (j >> 1) (wgmma's register form takes the same fragments). */
+void cg_mma_a_step_regs(cg_lower *L, const cg_lay *ya, ir_elem e, const LLVMValueRef *v, uint32_t s,
+                        LLVMValueRef out[4]);
 /* A tile to an mma_a/mma_b layout holding whole fragments, through scratch and ldmatrix; 0 if yd is
  * not such a layout. */
 int cg_mma_convert_operand(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e, const LLVMValueRef *src,

@@ -151,6 +151,10 @@ enum { CG_TMAP_BYTES = 128, CG_TMAP_MAXDIM = 5 };
  *                kinds, swizzled descriptors: see below).
  *                Warpgroup-collective: the four warps of a warpgroup issue it together.
  *                d's values are not to be read before a wgmma_wait that covers the op's group.
+ * wgmma_rs:      the same with A from registers (f16 and bf16 only, K-major): a[4] are the thread's
+ *                i32 registers of its warp's 16 rows of A for this k16 step, in mma.sync's m16n8k16
+ *                A-fragment order (register j: row g + 8 (j & 1), K 2q + 8 (j >> 1), lane 4g + q);
+ *                neg_a may hold CG_WGMMA_NEG, not CG_WGMMA_TRANS.
  * wgmma_commit:  wgmma.commit_group: closes the open group of wgmma ops.
  * wgmma_wait:    wgmma.wait_group(n): waits until at most n groups are pending; regs[nregs] are the
  *                accumulator values the caller will read next, returned in place (on NVPTX they are
@@ -177,6 +181,8 @@ typedef struct {
   void (*wgmma_fence)(cg_ctx *c);
   void (*wgmma)(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMValueRef bdesc,
                 const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d);
+  void (*wgmma_rs)(cg_ctx *c, cg_wgmma_type t, int n, const LLVMValueRef *a, LLVMValueRef bdesc,
+                   const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d);
   void (*wgmma_commit)(cg_ctx *c);
   void (*wgmma_wait)(cg_ctx *c, int n, LLVMValueRef *regs, int nregs);
   void (*tma_load)(cg_ctx *c, int dims, LLVMValueRef sdst, LLVMValueRef tmap, const LLVMValueRef *coords,

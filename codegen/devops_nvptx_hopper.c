@@ -67,39 +67,65 @@ static char *reg_list(char *s, int lo, int hi) {
   return s;
 }
 
-static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMValueRef bdesc,
-                  const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
+/* wgmma.mma_async: A by descriptor (a = NULL, adesc) or from four registers (a, f16/bf16 only). */
+static void wgmma_any(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, const LLVMValueRef *a,
+                      LLVMValueRef bdesc, const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b,
+                      LLVMValueRef *d) {
   const cg_wgmma_info *wi = cg_wgmma_info_of(t);
   assert(wi && cg_wgmma_n_ok(t, n) && (wi->has_scale || (!neg_a && !neg_b)));
   assert(wi->has_trans || !((neg_a | neg_b) & CG_WGMMA_TRANS));
-  int R = n / 2;
+  assert(!a || (wi->in_bits == 16 && !(neg_a & CG_WGMMA_TRANS)));
+  int R = n / 2, na = a ? 4 : 1; /* operands: R results, then A (na), B, scale-d, then R tied inputs */
   LLVMTypeRef rt = wi->acc_int ? i32t(c) : LLVMFloatTypeInContext(c->ctx);
   char *text = malloc(4096), *cons = malloc(4096), *s = text, *k = cons;
   s += sprintf(s, "{\n.reg .pred p;\nsetp.ne.b32 p, $%d, 0;\nwgmma.mma_async.sync.aligned.m64n%dk%d.%s {",
-               R + 2, n, wi->k, wi->ptx);
+               R + na + 1, n, wi->k, wi->ptx);
   s = reg_list(s, 0, R - 1);
-  s += sprintf(s, "}, $%d, $%d, p", R, R + 1);
+  if (a) {
+    s += sprintf(s, "}, {");
+    s = reg_list(s, R, R + 3);
+    s += sprintf(s, "}, $%d, p", R + 4);
+  } else
+    s += sprintf(s, "}, $%d, $%d, p", R, R + 1);
   if (wi->has_scale)
     s += sprintf(s, ", %d, %d", neg_a & CG_WGMMA_NEG ? -1 : 1, neg_b & CG_WGMMA_NEG ? -1 : 1);
-  if (wi->has_trans) s += sprintf(s, ", %d, %d", !!(neg_a & CG_WGMMA_TRANS), !!(neg_b & CG_WGMMA_TRANS));
+  if (wi->has_trans) { /* the register form has no imm-trans-a */
+    if (!a) s += sprintf(s, ", %d", !!(neg_a & CG_WGMMA_TRANS));
+    s += sprintf(s, ", %d", !!(neg_b & CG_WGMMA_TRANS));
+  }
   sprintf(s, ";\n}");
   for (int i = 0; i < R; i++) k += sprintf(k, "%s=%s", i ? "," : "", wi->acc_int ? "r" : "f");
-  k += sprintf(k, ",l,l,r");
+  k += sprintf(k, a ? ",r,r,r,r,l,r" : ",l,l,r");
   for (int i = 0; i < R; i++) k += sprintf(k, ",%d", i);
-  LLVMTypeRef *ret = malloc((size_t)R * sizeof *ret), pt[131];
-  LLVMValueRef args[131];
+  LLVMTypeRef *ret = malloc((size_t)R * sizeof *ret), pt[136];
+  LLVMValueRef args[136];
   for (int i = 0; i < R; i++) ret[i] = rt;
   LLVMTypeRef st = LLVMStructTypeInContext(c->ctx, ret, (unsigned)R, 0);
-  args[0] = adesc, args[1] = bdesc;
-  args[2] = scale_d ? LLVMBuildZExt(c->b, scale_d, i32t(c), "") : cint(i32t(c), 1);
-  for (int i = 0; i < R; i++) args[3 + i] = acc[i];
-  for (int i = 0; i < R + 3; i++) pt[i] = LLVMTypeOf(args[i]);
-  LLVMTypeRef fty = LLVMFunctionType(st, pt, (unsigned)R + 3, 0);
+  int m = 0;
+  if (a)
+    for (int i = 0; i < 4; i++) args[m++] = a[i];
+  else
+    args[m++] = adesc;
+  args[m++] = bdesc;
+  args[m++] = scale_d ? LLVMBuildZExt(c->b, scale_d, i32t(c), "") : cint(i32t(c), 1);
+  for (int i = 0; i < R; i++) args[m++] = acc[i];
+  for (int i = 0; i < m; i++) pt[i] = LLVMTypeOf(args[i]);
+  LLVMTypeRef fty = LLVMFunctionType(st, pt, (unsigned)m, 0);
   LLVMValueRef asmv =
       LLVMGetInlineAsm(fty, text, strlen(text), cons, strlen(cons), 1, 0, LLVMInlineAsmDialectATT, 0);
-  LLVMValueRef r = LLVMBuildCall2(c->b, fty, asmv, args, (unsigned)R + 3, "");
+  LLVMValueRef r = LLVMBuildCall2(c->b, fty, asmv, args, (unsigned)m, "");
   for (int i = 0; i < R; i++) d[i] = LLVMBuildExtractValue(c->b, r, (unsigned)i, "");
   free(text), free(cons), free(ret);
+}
+
+static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMValueRef bdesc,
+                  const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
+  wgmma_any(c, t, n, adesc, NULL, bdesc, acc, scale_d, neg_a, neg_b, d);
+}
+
+static void wgmma_rs(cg_ctx *c, cg_wgmma_type t, int n, const LLVMValueRef *a, LLVMValueRef bdesc,
+                     const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
+  wgmma_any(c, t, n, NULL, a, bdesc, acc, scale_d, neg_a, neg_b, d);
 }
 
 static void wgmma_wait(cg_ctx *c, int n, LLVMValueRef *regs, int nregs) {
@@ -222,6 +248,7 @@ static LLVMValueRef smem_addr(cg_ctx *c, LLVMValueRef p) {
 const cg_hopper_ops cg_hopper_nvptx = {
     .wgmma_fence = wgmma_fence,
     .wgmma = wgmma,
+    .wgmma_rs = wgmma_rs,
     .wgmma_commit = wgmma_commit,
     .wgmma_wait = wgmma_wait,
     .tma_load = tma_load,

@@ -6,6 +6,8 @@
  *   void __kiln_sim_wgmma_fence(ptr site)
  *   void __kiln_sim_wgmma(i32 type, i32 n, i64 adesc, i64 bdesc, ptr acc, i32 scale_d, i32 neg_a,
  *                         i32 neg_b, ptr site)                       acc: n/2 registers, in and out
+ *   void __kiln_sim_wgmma_rs(i32 type, i32 n, ptr aregs, i64 bdesc, ptr acc, i32 scale_d, i32 neg_a,
+ *                            i32 neg_b, ptr site)                    aregs: the 4 registers of A
  *   void __kiln_sim_wgmma_commit(ptr site)
  *   void __kiln_sim_wgmma_wait(i32 n, ptr regs, i32 nregs, ptr site)  regs: in and out
  *   void __kiln_sim_tma_load(i32 dims, ptr sdst, ptr tmap, ptr coords, ptr bar, ptr site)
@@ -82,6 +84,23 @@ static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMVal
   LLVMValueRef args[9] = {i32c(c, (int)t), i32c(c, n),     adesc,         bdesc, arr, sd,
                           i32c(c, neg_a),  i32c(c, neg_b), cg_sim_site(c)};
   call(c, "__kiln_sim_wgmma", NULL, args, 9);
+  LLVMTypeRef ty[128];
+  for (int i = 0; i < R; i++) ty[i] = wi->acc_int ? i32t(c) : LLVMFloatTypeInContext(c->ctx);
+  fill(c, arr, R, ty, d);
+}
+
+static void wgmma_rs(cg_ctx *c, cg_wgmma_type t, int n, const LLVMValueRef *a, LLVMValueRef bdesc,
+                     const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
+  const cg_wgmma_info *wi = cg_wgmma_info_of(t);
+  assert(wi && cg_wgmma_n_ok(t, n));
+  int R = n / 2;
+  LLVMValueRef arr = regs_alloca(c, R, "wgmma.acc"), areg = regs_alloca(c, 4, "wgmma.a");
+  spill(c, arr, acc, R);
+  spill(c, areg, a, 4);
+  LLVMValueRef sd = scale_d ? LLVMBuildZExt(c->b, scale_d, i32t(c), "") : i32c(c, 1);
+  LLVMValueRef args[9] = {i32c(c, (int)t), i32c(c, n),     areg,          bdesc, arr, sd,
+                          i32c(c, neg_a),  i32c(c, neg_b), cg_sim_site(c)};
+  call(c, "__kiln_sim_wgmma_rs", NULL, args, 9);
   LLVMTypeRef ty[128];
   for (int i = 0; i < R; i++) ty[i] = wi->acc_int ? i32t(c) : LLVMFloatTypeInContext(c->ctx);
   fill(c, arr, R, ty, d);
@@ -167,6 +186,7 @@ static LLVMValueRef smem_addr(cg_ctx *c, LLVMValueRef p) {
 const cg_hopper_ops cg_hopper_sim = {
     .wgmma_fence = wgmma_fence,
     .wgmma = wgmma,
+    .wgmma_rs = wgmma_rs,
     .wgmma_commit = wgmma_commit,
     .wgmma_wait = wgmma_wait,
     .tma_load = tma_load,

@@ -9,6 +9,11 @@
  * 128 bytes with the matching swizzle, or 128-byte panels of wider rows; A's 8-row groups in the
  * order the warpgroups read them (smem_swizzle.c). The operands' load_shared ops load nothing.
  *
+ * A may instead be a tile in registers (attention's P, 16-bit inputs): the pass marks no load for
+ * it, the layout pass gives it mma_a<[warps,1]>, and each k16 step passes the thread's four
+ * registers of A (wgmma's register form: warp v's 16 rows are the rows its mma_a layout holds, so
+ * the row order agrees with the accumulator's by the same correspondence as A's buffer order).
+ *
  * Steps:
  *   1. The accumulator: the mma<[warps,1]> layout gives thread (warp v, lane 4 g + q) the rows
  *      8 v + g + 8 warps h (h = 0, 1) and the columns 8 c + 2 q + {0, 1}; wgmma's register
@@ -102,8 +107,16 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   uint32_t kbytes = K * (uint32_t)ir_elem_bytes(ta.elem);
   char err[256];
   if (cg_wgmma_check(L->c.target, wt, (int)N, err, sizeof err)) cg_fail(L, op, "%s", err);
-  wg_operand a = operand(L, op, 0), b = operand(L, op, 1);
-  if (M != 16u * (uint32_t)L->warps || a.rows != M || b.rows != (b.mn ? K : N) || kbytes % 32 ||
+  ir_opid lda = ir_v(L->fn, o->opnd[0])->def;
+  int rs =
+      !(lda && ir_o(L->fn, lda)->code == IR_OP_LOAD_SHARED && ir_attr_i(ir_o(L->fn, lda)->attrs, "wgmma", 0));
+  wg_operand a = rs ? (wg_operand){0} : operand(L, op, 0), b = operand(L, op, 1);
+  cg_lay ya;
+  cg_lay_init(&ya, ta);
+  if (rs && (ir_elem_bits(ta.elem) != 16 || ya.l.kind != IR_LMMA_A || ya.l.wpc[0] != L->warps ||
+             ya.l.wpc[1] != 1 || ya.per[0] != 2))
+    cg_fail(L, op, "op 'dot': a wgmma dot's A in registers is not a 16-bit tile in mma_a<[warps,1]>");
+  if (M != 16u * (uint32_t)L->warps || (!rs && a.rows != M) || b.rows != (b.mn ? K : N) || kbytes % 32 ||
       (b.mn && !cg_wgmma_info_of(wt)->has_trans))
     cg_fail(L, op, "op 'dot': a wgmma dot needs M = 16 * warps and K a multiple of 32 bytes");
 
@@ -127,15 +140,23 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   for (uint32_t j = 0; j < R; j++) acc[j] = acc_in->v[perm[j]];
 
   /* step 2 */
-  LLVMValueRef abase = H->smem_addr(&L->c, cg_get(L, a.buf)->v[0]);
-  LLVMValueRef bbase = H->smem_addr(&L->c, cg_get(L, b.buf)->v[0]);
-  LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
+  LLVMValueRef bbase = H->smem_addr(&L->c, cg_get(L, b.buf)->v[0]), astart = NULL;
+  if (!rs) {
+    LLVMValueRef abase = H->smem_addr(&L->c, cg_get(L, a.buf)->v[0]);
+    LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
+    astart = start4_of(L, &a, abase, row0);
+  }
   H->wgmma_fence(&L->c);
   H->fence_proxy_async(&L->c);
-  LLVMValueRef astart = start4_of(L, &a, abase, row0), bstart = start4_of(L, &b, bbase, NULL);
+  LLVMValueRef bstart = start4_of(L, &b, bbase, NULL), areg[4];
+  const LLVMValueRef *av = rs ? cg_get(L, o->opnd[0])->v : NULL;
   for (uint32_t s = 0; s < kbytes / 32; s++) {
-    H->wgmma(&L->c, wt, (int)N, desc(L, &a, astart, s), desc(L, &b, bstart, s), acc, NULL, 0,
-             b.mn ? CG_WGMMA_TRANS : 0, d);
+    int nb = b.mn ? CG_WGMMA_TRANS : 0;
+    if (rs) {
+      cg_mma_a_step_regs(L, &ya, ta.elem, av, s, areg);
+      H->wgmma_rs(&L->c, wt, (int)N, areg, desc(L, &b, bstart, s), acc, NULL, 0, nb, d);
+    } else
+      H->wgmma(&L->c, wt, (int)N, desc(L, &a, astart, s), desc(L, &b, bstart, s), acc, NULL, 0, nb, d);
     memcpy(acc, d, R * sizeof *acc);
   }
 

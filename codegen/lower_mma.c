@@ -94,6 +94,17 @@ static void unpack(cg_lower *L, ir_elem e, LLVMValueRef r, int kw, LLVMValueRef 
 /* Index in y's element array of (e0, e1). */
 static uint32_t at2(const cg_lay *y, uint32_t e0, uint32_t e1) { return e0 * y->step[0] + e1 * y->step[1]; }
 
+void cg_mma_a_step_regs(cg_lower *L, const cg_lay *ya, ir_elem e, const LLVMValueRef *v, uint32_t s,
+                        LLVMValueRef out[4]) {
+  int kw = kw_of(ya);
+  LLVMValueRef pv[4];
+  for (uint32_t j = 0; j < 4; j++) {
+    uint32_t kt = 2 * s + (j >> 1);
+    for (int i = 0; i < kw; i++) pv[i] = v[at2(ya, j & 1, kt * (uint32_t)kw + (uint32_t)i)];
+    out[j] = pack(L, e, pv, kw);
+  }
+}
+
 /* ---- operand fragments from shared memory ---- */
 
 typedef struct {

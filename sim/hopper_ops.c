@@ -47,6 +47,7 @@ typedef struct {
   int32_t type, n, scale_d, neg_a, neg_b;
   uint64_t adesc, bdesc;
   uint32_t *acc;
+  uint32_t *aregs; /* A from registers (4 a thread), or NULL: A from adesc */
   /* at an mbarrier wait */
   uint32_t bar, parity;
   int32_t elect;
@@ -169,6 +170,7 @@ static void wgmma_release(sim_worker *w, int g, const char *site) {
   sim_hopper *h = w->hop;
   hop_thread *t0 = &h->th[128 * g];
   uint32_t *acc[128];
+  const uint32_t *aregs[128];
   for (int i = 0; i < 128; i++) {
     hop_thread *t = &h->th[128 * g + i];
     if (w->th[128 * g + i].site != site && strcmp(w->th[128 * g + i].site, site)) {
@@ -177,17 +179,22 @@ static void wgmma_release(sim_worker *w, int g, const char *site) {
       sim_abandon(w);
     }
     if (t->type != t0->type || t->n != t0->n || t->adesc != t0->adesc || t->bdesc != t0->bdesc ||
-        t->scale_d != t0->scale_d || t->neg_a != t0->neg_a || t->neg_b != t0->neg_b) {
+        t->scale_d != t0->scale_d || t->neg_a != t0->neg_a || t->neg_b != t0->neg_b ||
+        !t->aregs != !t0->aregs) {
       sim_report(w, "divergent wgmma",
                  "thread %d of warpgroup %d at '%s' gives other operands than thread %d", 128 * g + i, g,
                  site, 128 * g);
       sim_abandon(w);
     }
     acc[i] = t->acc;
+    aregs[i] = t->aregs;
   }
   char err[256];
-  if (sim_wgmma_run((cg_wgmma_type)t0->type, t0->n, w->shared, w->shared_bytes, h->tags, t0->adesc, t0->bdesc,
-                    t0->scale_d, t0->neg_a, t0->neg_b, acc, err, sizeof err)) {
+  if (t0->aregs
+          ? sim_wgmma_run_rs((cg_wgmma_type)t0->type, t0->n, w->shared, w->shared_bytes, h->tags, aregs,
+                             t0->bdesc, t0->scale_d, t0->neg_a, t0->neg_b, acc, err, sizeof err)
+          : sim_wgmma_run((cg_wgmma_type)t0->type, t0->n, w->shared, w->shared_bytes, h->tags, t0->adesc,
+                          t0->bdesc, t0->scale_d, t0->neg_a, t0->neg_b, acc, err, sizeof err)) {
     sim_report(w, "bad wgmma", "warpgroup %d at '%s': %s", g, site, err);
     sim_abandon(w);
   }
@@ -195,7 +202,7 @@ static void wgmma_release(sim_worker *w, int g, const char *site) {
     sim_counters *c = sim_prof_site(w, site);
     const cg_wgmma_info *wi = cg_wgmma_info_of((cg_wgmma_type)t0->type);
     uint64_t ops = 2ull * 64 * (uint64_t)t0->n * (uint64_t)wi->k,
-             lines = (64ull + (uint64_t)t0->n) * 32 / 128;
+             lines = ((t0->aregs ? 0 : 64ull) + (uint64_t)t0->n) * 32 / 128;
     c->mma++;
     c->smem_requests += lines; /* the operands' 32 bytes a row, read as whole 128-byte lines */
     c->smem_wavefronts += lines;
@@ -220,8 +227,9 @@ void __kiln_sim_wgmma_fence(const char *site) {
   (void)site;
 }
 
-void __kiln_sim_wgmma(int32_t type, int32_t n, uint64_t adesc, uint64_t bdesc, uint32_t *acc, int32_t scale_d,
-                      int32_t neg_a, int32_t neg_b, const char *site) {
+/* A thread arrives at a wgmma: its operands recorded, parked until its warpgroup's 128 are there. */
+static void wgmma_arrive(int32_t type, int32_t n, uint64_t adesc, uint32_t *aregs, uint64_t bdesc,
+                         uint32_t *acc, int32_t scale_d, int32_t neg_a, int32_t neg_b, const char *site) {
   sim_worker *w = current();
   sim_hopper *h = hop(w);
   sim_thread *t = &w->th[w->cur];
@@ -234,7 +242,7 @@ void __kiln_sim_wgmma(int32_t type, int32_t n, uint64_t adesc, uint64_t bdesc, u
   }
   resolve(w, ht, acc, n / 2, 0, site); /* accumulating into an op in flight: chained */
   ht->type = type, ht->n = n, ht->scale_d = scale_d, ht->neg_a = neg_a, ht->neg_b = neg_b;
-  ht->adesc = adesc, ht->bdesc = bdesc, ht->acc = acc;
+  ht->adesc = adesc, ht->bdesc = bdesc, ht->acc = acc, ht->aregs = aregs;
   int g = t->tid / 128;
   t->state = SIM_AT_WARPGROUP;
   t->site = site;
@@ -244,6 +252,16 @@ void __kiln_sim_wgmma(int32_t type, int32_t n, uint64_t adesc, uint64_t bdesc, u
     return;
   }
   wgmma_release(w, g, site);
+}
+
+void __kiln_sim_wgmma(int32_t type, int32_t n, uint64_t adesc, uint64_t bdesc, uint32_t *acc, int32_t scale_d,
+                      int32_t neg_a, int32_t neg_b, const char *site) {
+  wgmma_arrive(type, n, adesc, NULL, bdesc, acc, scale_d, neg_a, neg_b, site);
+}
+
+void __kiln_sim_wgmma_rs(int32_t type, int32_t n, uint32_t *aregs, uint64_t bdesc, uint32_t *acc,
+                         int32_t scale_d, int32_t neg_a, int32_t neg_b, const char *site) {
+  wgmma_arrive(type, n, 0, aregs, bdesc, acc, scale_d, neg_a, neg_b, site);
 }
 
 void __kiln_sim_wgmma_commit(const char *site) {

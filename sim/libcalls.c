@@ -52,6 +52,7 @@ const sim_symbol sim_symbols[] = {
     SYM(__kiln_sim_cp_async_wait),
     SYM(__kiln_sim_wgmma_fence),
     SYM(__kiln_sim_wgmma),
+    SYM(__kiln_sim_wgmma_rs),
     SYM(__kiln_sim_wgmma_commit),
     SYM(__kiln_sim_wgmma_wait),
     SYM(__kiln_sim_tma_load),

@@ -18,6 +18,8 @@ struct sim_thread;
 void __kiln_sim_wgmma_fence(const char *site);
 void __kiln_sim_wgmma(int32_t type, int32_t n, uint64_t adesc, uint64_t bdesc, uint32_t *acc, int32_t scale_d,
                       int32_t neg_a, int32_t neg_b, const char *site);
+void __kiln_sim_wgmma_rs(int32_t type, int32_t n, uint32_t *aregs, uint64_t bdesc, uint32_t *acc,
+                         int32_t scale_d, int32_t neg_a, int32_t neg_b, const char *site);
 void __kiln_sim_wgmma_commit(const char *site);
 void __kiln_sim_wgmma_wait(int32_t n, uint32_t *regs, int32_t nregs, const char *site);
 void __kiln_sim_tma_load(int32_t dims, void *sdst, const void *tmap, const int32_t *coords, void *bar,

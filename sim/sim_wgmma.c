@@ -143,9 +143,11 @@ static uint32_t dot(const cg_wgmma_info *wi, const unsigned char *a, const unsig
   return f32_bits(sign * sum + (scale_d ? f32_value(c) : 0.0));
 }
 
-int sim_wgmma_run(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem_bytes, const uint8_t *tags,
-                  uint64_t adesc, uint64_t bdesc, int scale_d, int neg_a, int neg_b, uint32_t *const acc[128],
-                  char *err, size_t errn) {
+/* The operands' checks and the product for both forms: A from adesc, or from the threads' registers
+ * (aregs, adesc unused). */
+static int run(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem_bytes, const uint8_t *tags,
+               uint64_t adesc, const uint32_t *const aregs[128], uint64_t bdesc, int scale_d, int neg_a,
+               int neg_b, uint32_t *const acc[128], char *err, size_t errn) {
   const cg_wgmma_info *wi = cg_wgmma_info_of(t);
   if (!wi || !cg_wgmma_n_ok(t, n))
     return snprintf(err, errn, "wgmma %s has no shape m64n%dk%d", wi ? wi->name : "?", n, wi ? wi->k : 0), -1;
@@ -153,6 +155,9 @@ int sim_wgmma_run(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem
     return snprintf(err, errn, "%s takes no negated operands (imm-scale is for float kinds)", wi->name), -1;
   if (((neg_a | neg_b) & CG_WGMMA_TRANS) && !wi->has_trans)
     return snprintf(err, errn, "%s takes no MN-major operands (imm-trans is for 16-bit kinds)", wi->name), -1;
+  if (aregs && (wi->in_bits != 16 || (neg_a & CG_WGMMA_TRANS)))
+    return snprintf(err, errn, "%s: A from registers is offered for f16 and bf16, K-major, only", wi->name),
+           -1;
   unsigned char *A = malloc(64 * 32), *B = malloc((size_t)n * 32);
   double *dA = malloc(64 * 32 * sizeof *dA), *dB = malloc((size_t)n * 32 * sizeof *dB);
   int rc = -1;
@@ -160,9 +165,15 @@ int sim_wgmma_run(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem
     snprintf(err, errn, "wgmma: out of memory");
     goto out;
   }
-  if (gather("A", adesc, 64, neg_a & CG_WGMMA_TRANS, smem, smem_bytes, tags, A, err, errn) ||
-      gather("B", bdesc, n, neg_b & CG_WGMMA_TRANS, smem, smem_bytes, tags, B, err, errn))
+  if (aregs) { /* warp w's 16 rows: register j of lane 4g + q is row g + 8 (j & 1), bytes 4q + 16 (j >> 1) */
+    for (int th = 0; th < 128; th++)
+      for (int j = 0; j < 4; j++) {
+        int row = 16 * (th / 32) + (th % 32) / 4 + 8 * (j & 1), byte = 4 * (th % 4) + 16 * (j >> 1);
+        for (int k = 0; k < 4; k++) A[32 * row + byte + k] = (unsigned char)(aregs[th][j] >> (8 * k));
+      }
+  } else if (gather("A", adesc, 64, neg_a & CG_WGMMA_TRANS, smem, smem_bytes, tags, A, err, errn))
     goto out;
+  if (gather("B", bdesc, n, neg_b & CG_WGMMA_TRANS, smem, smem_bytes, tags, B, err, errn)) goto out;
   if (wi->in != CG_MMA_IN_B1) decode_rows(wi, A, 64, dA), decode_rows(wi, B, n, dB);
   double sign = (neg_a & CG_WGMMA_NEG ? -1.0 : 1.0) * (neg_b & CG_WGMMA_NEG ? -1.0 : 1.0);
   for (int th = 0; th < 128; th++) {
@@ -177,6 +188,18 @@ int sim_wgmma_run(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem
 out:
   free(A), free(B), free(dA), free(dB);
   return rc;
+}
+
+int sim_wgmma_run(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem_bytes, const uint8_t *tags,
+                  uint64_t adesc, uint64_t bdesc, int scale_d, int neg_a, int neg_b, uint32_t *const acc[128],
+                  char *err, size_t errn) {
+  return run(t, n, smem, smem_bytes, tags, adesc, NULL, bdesc, scale_d, neg_a, neg_b, acc, err, errn);
+}
+
+int sim_wgmma_run_rs(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem_bytes,
+                     const uint8_t *tags, const uint32_t *const aregs[128], uint64_t bdesc, int scale_d,
+                     int neg_a, int neg_b, uint32_t *const acc[128], char *err, size_t errn) {
+  return run(t, n, smem, smem_bytes, tags, 0, aregs, bdesc, scale_d, neg_a, neg_b, acc, err, errn);
 }
 
 /* ---- asynchronous groups ---- */

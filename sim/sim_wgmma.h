@@ -39,6 +39,12 @@ enum { SIM_SWZ_UNTAGGED = 0xff };
 int sim_wgmma_run(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem_bytes, const uint8_t *tags,
                   uint64_t adesc, uint64_t bdesc, int scale_d, int neg_a, int neg_b, uint32_t *const acc[128],
                   char *err, size_t errn);
+/* The same with A from registers (f16 and bf16): aregs[t] points at thread t's 4 registers of A,
+ * register j of lane 4g + q of warp w holding the two elements of row 16w + g + 8 (j & 1) at K
+ * 2q + 8 (j >> 1), low half first (mma.sync's m16n8k16 A fragment for each warp's 16 rows). */
+int sim_wgmma_run_rs(cg_wgmma_type t, int n, const unsigned char *smem, size_t smem_bytes,
+                     const uint8_t *tags, const uint32_t *const aregs[128], uint64_t bdesc, int scale_d,
+                     int neg_a, int neg_b, uint32_t *const acc[128], char *err, size_t errn);
 
 /* ---- asynchronous groups: one record per thread ----
  * An issued wgmma joins the thread's open group; commit closes it; wait(n) completes all but the n

@@ -15,6 +15,9 @@
  *     instruction's K (16 for 16-bit inputs, 32 for 8-bit ones);
  *   - every buffer's rows are 32, 64, 128 bytes, or a multiple of 128 bytes, and its swizzle is the
  *     one the instruction's swizzle mode makes of them: row bytes / 16 chunks (8 from 128 bytes on).
+ * A may also be a 16-bit tile computed in registers (not a load_shared at all: attention's P): the
+ * instruction's register form, A in mma_a<[warps,1]>; only B is then marked.
+ *
  * The pass marks the dot and its two load_shared ops `wgmma = 1` (layout_assign gives the dot
  * mma<[warps,1]>, codegen lowers it in lower_dot_wgmma.c and loads nothing for the operands), and
  * each operand buffer `wgmma = 1`: shared_plan places it at a multiple of
@@ -95,18 +98,22 @@ static int eligible(wg_ctx *c, ir_opid op, ir_opid *alloc_a, ir_opid *alloc_b, c
     return snprintf(why, n, "N = %u (8..256, step 8; i8: 8, 16, 24, then step 16)", tr.shape[1]), 0;
   if (ta.shape[1] % (b16 ? 16 : 32))
     return snprintf(why, n, "K = %u (a multiple of %d)", ta.shape[1], b16 ? 16 : 32), 0;
-  ir_opid la = operand_load(c, op, 0), lb = operand_load(c, op, 1);
-  if (!la || !lb) return snprintf(why, n, "an operand is not a load_shared used only by this dot"), 0;
-  if (ir_attr_get(ir_o(fn, la)->attrs, "at") || ir_attr_get(ir_o(fn, lb)->attrs, "at"))
+  ir_opid la = operand_load(c, op, 0), lb = operand_load(c, op, 1), da = ir_v(fn, o->opnd[0])->def;
+  /* A computed in registers (not loaded from shared memory at all: attention's P): the register form */
+  int rs = b16 && !(da && ir_o(fn, da)->code == IR_OP_LOAD_SHARED);
+  if ((!la && !rs) || !lb)
+    return snprintf(why, n, "an operand is not a load_shared used only by this dot"), 0;
+  if ((la && ir_attr_get(ir_o(fn, la)->attrs, "at")) || ir_attr_get(ir_o(fn, lb)->attrs, "at"))
     return snprintf(why, n, "an operand reads a block of its buffer (at = ...)"), 0;
-  if (ir_attr_i(ir_o(fn, la)->attrs, "trans", 0))
+  if (la && ir_attr_i(ir_o(fn, la)->attrs, "trans", 0))
     return snprintf(why, n, "A is read transposed (the M-major A form is not lowered yet)"), 0;
   if (!b16 && !ir_attr_i(ir_o(fn, lb)->attrs, "trans", 0))
     return snprintf(why, n, "B is read as stored, N-major, which wgmma has for 16-bit inputs only"), 0;
-  *alloc_a = alloc_of(fn, ir_o(fn, la)->opnd[0]);
+  *alloc_a = la ? alloc_of(fn, ir_o(fn, la)->opnd[0]) : 0;
   *alloc_b = alloc_of(fn, ir_o(fn, lb)->opnd[0]);
-  if (!*alloc_a || !*alloc_b) return snprintf(why, n, "an operand's buffer is not an alloc_shared"), 0;
-  return buffer_ok(fn, *alloc_a, why, n) && buffer_ok(fn, *alloc_b, why, n);
+  if ((la && !*alloc_a) || !*alloc_b)
+    return snprintf(why, n, "an operand's buffer is not an alloc_shared"), 0;
+  return (!la || buffer_ok(fn, *alloc_a, why, n)) && buffer_ok(fn, *alloc_b, why, n);
 }
 
 static void visit(ir_func *fn, ir_opid op, void *ctx) {
@@ -126,10 +133,12 @@ static void visit(ir_func *fn, ir_opid op, void *ctx) {
     return;
   }
   ir_op_set_i(fn, op, "wgmma", 1);
-  ir_op_set_i(fn, aa, "wgmma", 1);
-  ir_op_set_i(fn, aa, "wgmma_rows", c->warps);
+  if (aa) { /* A from its buffer; else from registers, nothing to mark */
+    ir_op_set_i(fn, aa, "wgmma", 1);
+    ir_op_set_i(fn, aa, "wgmma_rows", c->warps);
+    ir_op_set_i(fn, ir_v(fn, o->opnd[0])->def, "wgmma", 1);
+  }
   ir_op_set_i(fn, ab, "wgmma", 1);
-  ir_op_set_i(fn, ir_v(fn, o->opnd[0])->def, "wgmma", 1);
   ir_op_set_i(fn, ir_v(fn, o->opnd[1])->def, "wgmma", 1);
 }
 

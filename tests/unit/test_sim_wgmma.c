@@ -355,6 +355,90 @@ static void test_numerics(void) {
   run_case(CG_WGMMA_E4M3, 64, 64, 2, 1);
 }
 
+/* A from registers (wgmma's register form, f16 and bf16): each thread's 4 registers a step, in
+ * mma.sync's m16n8k16 A-fragment order for its warp's 16 rows; B K-major in shared memory. Every
+ * element against the exact product, fresh random inputs, poisoned registers past n/2. */
+static int run_rs(cg_wgmma_type t, int n, int sw, int steps, int neg) {
+  int bytes = 32 * steps;
+  unsigned char *A = malloc(64 * (size_t)bytes), *B = malloc((size_t)n * (size_t)bytes);
+  rand_rows(t, A, 64, bytes);
+  rand_rows(t, B, n, bytes);
+  uint32_t align = sw ? 8u * (uint32_t)sw : 128;
+  layout Lb = make_layout(sw, align * (test_rand() % 3), n, bytes);
+  size_t smem_bytes = layout_span(Lb, n, bytes) + 16 * (test_rand() % 4);
+  unsigned char *smem = malloc(smem_bytes);
+  for (size_t i = 0; i < smem_bytes; i++) smem[i] = 0xA5;
+  for (int r = 0; r < n; r++)
+    for (int kb = 0; kb < bytes; kb++) smem[place(Lb, r, kb)] = B[r * bytes + kb];
+  static uint32_t regs[128][128], aval[128][4];
+  uint32_t *acc[128];
+  const uint32_t *areg[128];
+  for (int th = 0; th < 128; th++) {
+    acc[th] = regs[th], areg[th] = aval[th];
+    for (int i = 0; i < 128; i++) regs[th][i] = POISON;
+  }
+  char err[256] = "";
+  int bad = 0;
+  for (int s = 0; s < steps && !bad; s++) {
+    for (int th = 0; th < 128; th++) /* lane 4g + q of warp w, register j: row 16w + g + 8(j&1) */
+      for (int j = 0; j < 4; j++) {
+        const unsigned char *p = A + (16 * (th / 32) + (th % 32) / 4 + 8 * (j & 1)) * bytes + 32 * s +
+                                 4 * (th % 4) + 16 * (j >> 1);
+        aval[th][j] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+      }
+    if (sim_wgmma_run_rs(t, n, smem, smem_bytes, NULL, areg, desc_of(Lb, s), s > 0, neg, 0, acc, err,
+                         sizeof err)) {
+      CHECK(0, "%s (A in registers) n=%d swizzle %d: %s", cg_wgmma_info_of(t)->name, n, sw, err);
+      bad = 1;
+    }
+  }
+  for (int row = 0; row < 64 && !bad; row++)
+    for (int col = 0; col < n && !bad; col++) {
+      int th = 32 * (row / 16) + 4 * (row % 8) + (col % 8) / 2,
+          i = 4 * (col / 8) + 2 * ((row % 16) / 8) + col % 2;
+      double mag;
+      uint32_t want = ref_dot(t, A + row * bytes, B + col * bytes, bytes, neg, &mag), got = regs[th][i];
+      if (fabs(f32_of(got) - f32_of(want)) > steps * 0x1p-23 * mag) {
+        CHECK(0, "%s (A in registers) n=%d steps %d: D[%d][%d] = 0x%08x, want 0x%08x",
+              cg_wgmma_info_of(t)->name, n, steps, row, col, got, want);
+        bad = 1;
+      }
+    }
+  for (int th = 0; th < 128 && !bad; th++)
+    for (int i = n / 2; i < 128; i++)
+      if (regs[th][i] != POISON) {
+        CHECK(0, "(A in registers) n=%d: thread %d register %d written past n/2", n, th, i);
+        bad = 1;
+        break;
+      }
+  free(A), free(B), free(smem);
+  return bad;
+}
+
+static void test_register_a(void) {
+  static const int swz[4] = {0, 32, 64, 128};
+  for (int t = CG_WGMMA_F16; t <= CG_WGMMA_BF16; t++)
+    for (int n = 8; n <= 256; n += 8) {
+      int sw = swz[test_rand() % 4], steps = sw ? sw / 32 : 1 + (int)(test_rand() % 3);
+      if (run_rs((cg_wgmma_type)t, n, sw, steps, 0)) return;
+    }
+  run_rs(CG_WGMMA_F16, 64, 128, 4, CG_WGMMA_NEG); /* imm-scale-a = -1 */
+  /* refused: an 8-bit kind, and A MN-major */
+  static unsigned char smem[4096];
+  static uint32_t regs[128][128], aval[128][4];
+  uint32_t *acc[128];
+  const uint32_t *areg[128];
+  for (int th = 0; th < 128; th++) acc[th] = regs[th], areg[th] = aval[th];
+  char err[256] = "";
+  cg_wgmma_desc none = {0, 128, 256, 0, 0};
+  CHECK(sim_wgmma_run_rs(CG_WGMMA_E4M3, 8, smem, sizeof smem, NULL, areg, cg_wgmma_desc_encode(none), 0, 0, 0,
+                         acc, err, sizeof err) == -1);
+  CHECK_CONTAINS(err, "A from registers is offered for f16 and bf16");
+  CHECK(sim_wgmma_run_rs(CG_WGMMA_F16, 8, smem, sizeof smem, NULL, areg, cg_wgmma_desc_encode(none), 0,
+                         CG_WGMMA_TRANS, 0, acc, err, sizeof err) == -1);
+  CHECK_CONTAINS(err, "K-major, only");
+}
+
 static void test_descriptor(void) {
   for (int i = 0; i < 200; i++) {
     cg_wgmma_desc d = {(test_rand() & 0x3fff) << 4, (test_rand() & 0x3fff) << 4, (test_rand() & 0x3fff) << 4,
@@ -446,6 +530,7 @@ int main(void) {
   test_groups();
   test_numerics();
   test_mn_major();
+  test_register_a();
   test_misuse();
   return test_done("test_sim_wgmma");
 }
