@@ -146,16 +146,20 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
     LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
     astart = start4_of(L, &a, abase, row0);
   }
+  /* A in registers: every step's fragments packed before the fence, so that no register a wgmma
+   * reads is written after it (ptxas would otherwise insert a warpgroup.arrive before each one) */
+  uint32_t steps = kbytes / 32;
+  LLVMValueRef *areg = rs ? ir_alloc(L->A, 4 * steps * sizeof *areg) : NULL;
+  for (uint32_t s = 0; rs && s < steps; s++)
+    cg_mma_a_step_regs(L, &ya, ta.elem, cg_get(L, o->opnd[0])->v, s, areg + 4 * s);
   H->wgmma_fence(&L->c);
   H->fence_proxy_async(&L->c);
-  LLVMValueRef bstart = start4_of(L, &b, bbase, NULL), areg[4];
-  const LLVMValueRef *av = rs ? cg_get(L, o->opnd[0])->v : NULL;
-  for (uint32_t s = 0; s < kbytes / 32; s++) {
+  LLVMValueRef bstart = start4_of(L, &b, bbase, NULL);
+  for (uint32_t s = 0; s < steps; s++) {
     int nb = b.mn ? CG_WGMMA_TRANS : 0;
-    if (rs) {
-      cg_mma_a_step_regs(L, &ya, ta.elem, av, s, areg);
-      H->wgmma_rs(&L->c, wt, (int)N, areg, desc(L, &b, bstart, s), acc, NULL, 0, nb, d);
-    } else
+    if (rs)
+      H->wgmma_rs(&L->c, wt, (int)N, areg + 4 * s, desc(L, &b, bstart, s), acc, NULL, 0, nb, d);
+    else
       H->wgmma(&L->c, wt, (int)N, desc(L, &a, astart, s), desc(L, &b, bstart, s), acc, NULL, 0, nb, d);
     memcpy(acc, d, R * sizeof *acc);
   }

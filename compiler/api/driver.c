@@ -182,6 +182,21 @@ static int run_ptxas(const char *ptxas, const char *arch, const char *in, const 
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* text into out (n bytes); when it does not fit, its last whole lines after "...\n": ptxas -v ends
+ * with the figures (registers, spills), after any number of informational lines (sm_90a's "(C7519)
+ * warpgroup.arrive is injected ..." one per wgmma). */
+static void keep_tail(char *out, size_t n, const char *text) {
+  size_t len = strlen(text);
+  if (!n) return;
+  if (len < n) {
+    memcpy(out, text, len + 1);
+    return;
+  }
+  const char *p = text + len - (n - 5), *nl = strchr(p, '\n');
+  if (nl && nl[1]) p = nl + 1;
+  snprintf(out, n, "...\n%s", p);
+}
+
 int driver_ptxas(const char *ptx, const char *arch, const char *cubin_out, char *info, size_t infon,
                  char *err, size_t errn) {
   const char *ptxas = driver_ptxas_path();
@@ -208,7 +223,7 @@ int driver_ptxas(const char *ptx, const char *arch, const char *cubin_out, char 
     char *text = ir_read_file(log, NULL, rerr, sizeof rerr);
     if (st == 0) {
       rc = 0;
-      if (info) snprintf(info, infon, "%s", text ? text : "");
+      if (info) keep_tail(info, infon, text ? text : "");
       if (cubin_out && copy_file(out, cubin_out)) {
         snprintf(err, errn, "cannot write %s: %s", cubin_out, strerror(errno));
         rc = -1;

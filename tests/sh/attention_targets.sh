@@ -134,7 +134,7 @@ done
 # nvdisasm are at hand: measured with ptxas 13.0 (docs/attention.md) at the defaults, 3.88 for D=64
 # (128x64, 4 warps, 2 stages; Triton's forward on the same tile: 3.89), 2.84 for D=128 (128x64, 8
 # warps, 2 stages; Triton 2.95) and 3.00 for D=256 (64x32) on sm_80; 4.16 for D=64 on sm_90a, and
-# 2.88 for D=128 and 2.97 for D=256 per m16n8 MMA of work (both products are wgmma there, P from
+# 2.87 for D=128 and 2.96 for D=256 per m16n8 MMA of work (both products are wgmma there, P from
 # registers: an HGMMA.64x64x16 counts 8; with mma.sync only D=128 was 3.15 per MMA); 5.88 and 3.70 for the former defaults (64x32 at D=64 and
 # D=128, 32 MMA per warp per key tile against the softmax of 16 scores a thread). The limits leave
 # ptxas's register allocation a little room and catch a lost fold or a doubled copy.

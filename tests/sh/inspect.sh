@@ -90,6 +90,16 @@ done
 grep -q "^occupancy (per SM: 65536 registers, 233472 bytes shared, 2048 threads, 32 blocks):$" "$tmp/ins" ||
   { echo "FAIL sm_90a limits:"; cat "$tmp/ins"; fail=1; }
 
+# ptxas -v can print many informational lines before its figures (sm_90a: "(C7519) warpgroup.arrive
+# is injected ..." one per wgmma): a ptxas that prints 200 of them still gives the register count
+printf '#!/bin/sh\ni=0\nwhile [ $i -lt 200 ]; do echo "ptxas info    : (C7519) warpgroup.arrive is injected in around line $i by compiler to allow use of registers in GMMA in function k" >&2; i=$((i + 1)); done\nexec "%s" "$@"\n' "$PTXAS" > "$tmp/chatty"
+chmod +x "$tmp/chatty"
+if KILN_PTXAS="$tmp/chatty" "$KILN" inspect $R --target sm_90a --no-sass > "$tmp/ins" 2>&1 && grep -q "^registers: [0-9]* per thread$" "$tmp/ins"; then
+  echo "ok   chatty ptxas: $(grep "^registers" "$tmp/ins")"
+else
+  echo "FAIL chatty ptxas:"; head -n 3 "$tmp/ins"; fail=1
+fi
+
 # 3b. the model: matmul at 256^3 with 64 x 64 tiles, 16 programs of 2 x 64 x 64 x 256 operations, 3 sampled
 "$KILN" inspect $R --target sm_80 --no-sass --model --samples 3 --set BLOCK_M=64 --set BLOCK_N=64 --set warps=4 > "$tmp/model" 2>&1 || { echo "FAIL --model:"; cat "$tmp/model"; fail=1; }
 for want in "^model (a model, not a measurement: A100 SXM4 80GB (108 SMs at 1.41 GHz, 2039 GB/s" \
