@@ -73,37 +73,36 @@ static void fill(cg_ctx *c, LLVMValueRef arr, int n, const LLVMTypeRef *ty, LLVM
 static void wgmma_fence(cg_ctx *c) { call_site(c, "__kiln_sim_wgmma_fence"); }
 static void wgmma_commit(cg_ctx *c) { call_site(c, "__kiln_sim_wgmma_commit"); }
 
-static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMValueRef bdesc,
-                  const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
+/* Either form: A by descriptor (a = NULL: adesc, an i64) or from registers (a[4]: their array). */
+static void wgmma_call(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, const LLVMValueRef *a,
+                       LLVMValueRef bdesc, const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a,
+                       int neg_b, LLVMValueRef *d) {
   const cg_wgmma_info *wi = cg_wgmma_info_of(t);
   assert(wi && cg_wgmma_n_ok(t, n));
   int R = n / 2;
   LLVMValueRef arr = regs_alloca(c, R, "wgmma.acc");
   spill(c, arr, acc, R);
+  if (a) {
+    adesc = regs_alloca(c, 4, "wgmma.a");
+    spill(c, adesc, a, 4);
+  }
   LLVMValueRef sd = scale_d ? LLVMBuildZExt(c->b, scale_d, i32t(c), "") : i32c(c, 1);
   LLVMValueRef args[9] = {i32c(c, (int)t), i32c(c, n),     adesc,         bdesc, arr, sd,
                           i32c(c, neg_a),  i32c(c, neg_b), cg_sim_site(c)};
-  call(c, "__kiln_sim_wgmma", NULL, args, 9);
+  call(c, a ? "__kiln_sim_wgmma_rs" : "__kiln_sim_wgmma", NULL, args, 9);
   LLVMTypeRef ty[128];
   for (int i = 0; i < R; i++) ty[i] = wi->acc_int ? i32t(c) : LLVMFloatTypeInContext(c->ctx);
   fill(c, arr, R, ty, d);
 }
 
+static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMValueRef bdesc,
+                  const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
+  wgmma_call(c, t, n, adesc, NULL, bdesc, acc, scale_d, neg_a, neg_b, d);
+}
+
 static void wgmma_rs(cg_ctx *c, cg_wgmma_type t, int n, const LLVMValueRef *a, LLVMValueRef bdesc,
                      const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
-  const cg_wgmma_info *wi = cg_wgmma_info_of(t);
-  assert(wi && cg_wgmma_n_ok(t, n));
-  int R = n / 2;
-  LLVMValueRef arr = regs_alloca(c, R, "wgmma.acc"), areg = regs_alloca(c, 4, "wgmma.a");
-  spill(c, arr, acc, R);
-  spill(c, areg, a, 4);
-  LLVMValueRef sd = scale_d ? LLVMBuildZExt(c->b, scale_d, i32t(c), "") : i32c(c, 1);
-  LLVMValueRef args[9] = {i32c(c, (int)t), i32c(c, n),     areg,          bdesc, arr, sd,
-                          i32c(c, neg_a),  i32c(c, neg_b), cg_sim_site(c)};
-  call(c, "__kiln_sim_wgmma_rs", NULL, args, 9);
-  LLVMTypeRef ty[128];
-  for (int i = 0; i < R; i++) ty[i] = wi->acc_int ? i32t(c) : LLVMFloatTypeInContext(c->ctx);
-  fill(c, arr, R, ty, d);
+  wgmma_call(c, t, n, NULL, a, bdesc, acc, scale_d, neg_a, neg_b, d);
 }
 
 static void wgmma_wait(cg_ctx *c, int n, LLVMValueRef *regs, int nregs) {

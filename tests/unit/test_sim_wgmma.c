@@ -180,6 +180,35 @@ static uint32_t ref_dot(cg_wgmma_type t, const unsigned char *a, const unsigned 
   return u;
 }
 
+/* Every element of D (thread th's register i holds D[16 (th / 32) + (th % 32) / 4 + 8 ((i >> 1) & 1)]
+ * [8 (i >> 2) + 2 (th % 4) + (i & 1)]) against the exact product of A's and B's rows (`bytes` of K
+ * each), then the registers past n/2 still poisoned. 0, or 1 after a CHECK naming `what` and the
+ * first wrong element. */
+static int check_d(cg_wgmma_type t, int n, const unsigned char *A, const unsigned char *B, int bytes,
+                   int steps, int neg, uint32_t regs[][128], const char *what) {
+  const cg_wgmma_info *wi = cg_wgmma_info_of(t);
+  for (int row = 0; row < 64; row++)
+    for (int col = 0; col < n; col++) {
+      int th = 32 * (row / 16) + 4 * (row % 8) + (col % 8) / 2,
+          i = 4 * (col / 8) + 2 * ((row % 16) / 8) + col % 2;
+      double mag;
+      uint32_t want = ref_dot(t, A + row * bytes, B + col * bytes, bytes, neg, &mag), got = regs[th][i];
+      int ok = wi->acc_int ? got == want : fabs(f32_of(got) - f32_of(want)) <= steps * 0x1p-23 * mag;
+      if (!ok) {
+        CHECK(0, "%s %s n=%d steps %d: D[%d][%d] = 0x%08x, want 0x%08x (thread %d reg %d)", wi->name, what, n,
+              steps, row, col, got, want, th, i);
+        return 1;
+      }
+    }
+  for (int th = 0; th < 128; th++)
+    for (int i = n / 2; i < 128; i++)
+      if (regs[th][i] != POISON) {
+        CHECK(0, "%s %s n=%d wrote register %d of thread %d beyond n/2", wi->name, what, n, i, th);
+        return 1;
+      }
+  return 0;
+}
+
 /* Runs type t, width n, swizzle sw over `steps` K-steps; 0 if every element matched. */
 static int run_case(cg_wgmma_type t, int n, int sw, int steps, int neg) {
   int bytes = 32 * steps;
@@ -211,27 +240,9 @@ static int run_case(cg_wgmma_type t, int n, int sw, int steps, int neg) {
       CHECK(0, "%s n=%d swizzle %d: %s", cg_wgmma_info_of(t)->name, n, sw, err);
       bad = 1;
     }
-  const cg_wgmma_info *wi = cg_wgmma_info_of(t);
-  for (int row = 0; row < 64 && !bad; row++)
-    for (int col = 0; col < n && !bad; col++) {
-      int th = 32 * (row / 16) + 4 * (row % 8) + (col % 8) / 2,
-          i = 4 * (col / 8) + 2 * ((row % 16) / 8) + col % 2;
-      double mag;
-      uint32_t want = ref_dot(t, A + row * bytes, B + col * bytes, bytes, neg, &mag), got = regs[th][i];
-      int ok = wi->acc_int ? got == want : fabs(f32_of(got) - f32_of(want)) <= steps * 0x1p-23 * mag;
-      if (!ok) {
-        CHECK(0, "%s n=%d swizzle %d steps %d: D[%d][%d] = 0x%08x, want 0x%08x (thread %d reg %d)", wi->name,
-              n, sw, steps, row, col, got, want, th, i);
-        bad = 1;
-      }
-    }
-  for (int th = 0; th < 128 && !bad; th++)
-    for (int i = n / 2; i < 128; i++)
-      if (regs[th][i] != POISON) {
-        CHECK(0, "%s n=%d wrote register %d of thread %d beyond n/2", wi->name, n, i, th);
-        bad = 1;
-        break;
-      }
+  char what[64];
+  snprintf(what, sizeof what, "swizzle %d", sw);
+  if (!bad) bad = check_d(t, n, A, B, bytes, steps, neg, regs, what);
   free(A), free(B), free(smem);
   return bad;
 }
@@ -295,18 +306,9 @@ static int run_case_mn(cg_wgmma_type t, int n, int W, int steps, int mn) {
       bad = 1;
     }
   }
-  for (int row = 0; row < 64 && !bad; row++)
-    for (int col = 0; col < n && !bad; col++) {
-      int th = 32 * (row / 16) + 4 * (row % 8) + (col % 8) / 2,
-          i = 4 * (col / 8) + 2 * ((row % 16) / 8) + col % 2;
-      double mag;
-      uint32_t want = ref_dot(t, A + row * bytes, B + col * bytes, bytes, 0, &mag), got = regs[th][i];
-      if (fabs(f32_of(got) - f32_of(want)) > steps * 0x1p-23 * mag) {
-        CHECK(0, "%s n=%d MN-major %d swizzle %d steps %d: D[%d][%d] = 0x%08x, want 0x%08x",
-              cg_wgmma_info_of(t)->name, n, mn, W, steps, row, col, got, want);
-        bad = 1;
-      }
-    }
+  char what[64];
+  snprintf(what, sizeof what, "MN-major %d swizzle %d", mn, W);
+  if (!bad) bad = check_d(t, n, A, B, bytes, steps, 0, regs, what);
   free(A), free(B), free(smem);
   return bad;
 }
@@ -392,25 +394,7 @@ static int run_rs(cg_wgmma_type t, int n, int sw, int steps, int neg) {
       bad = 1;
     }
   }
-  for (int row = 0; row < 64 && !bad; row++)
-    for (int col = 0; col < n && !bad; col++) {
-      int th = 32 * (row / 16) + 4 * (row % 8) + (col % 8) / 2,
-          i = 4 * (col / 8) + 2 * ((row % 16) / 8) + col % 2;
-      double mag;
-      uint32_t want = ref_dot(t, A + row * bytes, B + col * bytes, bytes, neg, &mag), got = regs[th][i];
-      if (fabs(f32_of(got) - f32_of(want)) > steps * 0x1p-23 * mag) {
-        CHECK(0, "%s (A in registers) n=%d steps %d: D[%d][%d] = 0x%08x, want 0x%08x",
-              cg_wgmma_info_of(t)->name, n, steps, row, col, got, want);
-        bad = 1;
-      }
-    }
-  for (int th = 0; th < 128 && !bad; th++)
-    for (int i = n / 2; i < 128; i++)
-      if (regs[th][i] != POISON) {
-        CHECK(0, "(A in registers) n=%d: thread %d register %d written past n/2", n, th, i);
-        bad = 1;
-        break;
-      }
+  if (!bad) bad = check_d(t, n, A, B, bytes, steps, neg, regs, "(A in registers)");
   free(A), free(B), free(smem);
   return bad;
 }
