@@ -222,8 +222,8 @@ static int conv(const ref_call *c, int order) {
     if (lowp || given || N > 1024) continue;
     /* the direct causal sum, against which FFTW's answer must agree to rounding. FFTW's rounding is
      * relative to the whole row's scale, not to one output's terms: an early output whose few terms
-     * are small carries the error of the row's large ones (y[11] of 3.3e-7 off by 2.6e-16 with its
-     * terms' magnitudes near 2e-6), so the bound has a term of the row's scale too (||g||_1 ||k||_max,
+     * are small carries the error of the row's large ones (row 11's y[0], one term of 3.3e-7, off by
+     * 2.6e-16: 8e-10 of itself), so the bound has a term of the row's scale too (||g||_1 ||k||_max,
      * at least every output's magnitude), 1e-13 of it: far above double rounding, far below a
      * wrong answer. */
     double gsum = 0, kmax = 0;
