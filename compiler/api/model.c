@@ -138,6 +138,20 @@ static int make_args(kiln_recipe *r, model_case *c, sim_arg *sa, double *dram, h
   return 0;
 }
 
+static double mma_instructions(const kiln_model_work *w) {
+  return w->mma_ops16 / 4096 + w->mma_ops8 / 8192 + w->mma_ops1 / 65536;
+}
+
+/* The warp instructions issued for w's matrix work, mma of them matrix instructions, at the loop's
+ * mix. A loop with warpgroup MMAs (its mma_units are not its MMA count: an HGMMA .64xN is N/8 m16n8
+ * units of work, each warp issuing it once) issues its instructions per unit for each m16n8 unit of
+ * the work (mma_instructions); a loop of mma.sync, 1 + its non-MMA instructions per MMA for each. */
+static double issued(const kiln_model_work *w, double mma, const kiln_sass_loop *l) {
+  if (l->mma_units > 0 && l->mma_units != (double)l->by_class[KILN_SASS_MMA])
+    return mma_instructions(w) * (double)l->instructions / l->mma_units;
+  return mma * (1 + l->non_mma_per_mma);
+}
+
 /* Simulates the sampled programs; fills the work's counts scaled to the grid. */
 static kiln_status simulate(kiln_recipe *r, const tg_target *t, int samples, kiln_model_work *w,
                             double *mma_count) {
@@ -215,8 +229,7 @@ kiln_status kiln_model_estimate(kiln_recipe *r, const kiln_model_opts *o, kiln_m
   st = kiln_inspect(r, &io, ins);
   if (st == KILN_OK) {
     w.blocks_per_sm = ins->occ.blocks;
-    if (ins->have_sass && ins->loop.found && mma > 0)
-      w.warp_instructions = mma * (1 + ins->loop.non_mma_per_mma);
+    if (ins->have_sass && ins->loop.found && mma > 0) w.warp_instructions = issued(&w, mma, &ins->loop);
   } else if (st != KILN_ERR_NO_TOOL) {
     free(ins);
     return st;
@@ -352,10 +365,6 @@ static void walk_region(static_walk *sw, ir_reg reg, double mult) {
 
 /* MMA instructions of the work: the m16n8k16, m16n8k32 and m16n8k256 shapes (4096, 8192 and 65536
  * operations each). */
-static double mma_instructions(const kiln_model_work *w) {
-  return w->mma_ops16 / 4096 + w->mma_ops8 / 8192 + w->mma_ops1 / 65536;
-}
-
 kiln_status kiln_model_static(kiln_recipe *r, const char *target, const kiln_sass_loop *loop,
                               kiln_model_work *work, int *shared_bytes, kiln_model_result *out) {
   if (!r || !out) return KILN_ERR_USAGE;
@@ -400,7 +409,7 @@ kiln_status kiln_model_static(kiln_recipe *r, const char *target, const kiln_sas
   w.mma_ops16 = sw.ops16, w.mma_ops8 = sw.ops8, w.mma_ops1 = sw.ops1;
   w.smem_wavefronts = sw.smem_bytes / 128;
   if (loop && loop->found && mma_instructions(&w) > 0)
-    w.warp_instructions = mma_instructions(&w) * (1 + loop->non_mma_per_mma);
+    w.warp_instructions = issued(&w, mma_instructions(&w), loop);
   if (work) *work = w;
   return kiln_model_compute(s, t->name, &w, out);
 }

@@ -167,6 +167,29 @@ static void test_static(void) {
     kiln_recipe_free(r);
     kiln_session_free(s);
   }
+  /* The issue count at the loop's mix: an mma.sync loop (32 HMMA in 90 instructions) issues 90/32
+   * per m16n8k16 of the work; a loop with warpgroup MMAs (2 HGMMA.64x128x16, 32 units of work, in
+   * 68 instructions), 68/32 per unit: each warp issues each HGMMA once, not once per unit. */
+  {
+    kiln_session *s = kiln_session_new();
+    kiln_recipe *r = NULL;
+    CHECK(kiln_recipe_load(s, "recipes/matmul.lua", &r) == KILN_OK, "%s", kiln_error(s));
+    CHECK(kiln_recipe_set(r, "M=128") == KILN_OK && kiln_recipe_set(r, "N=128") == KILN_OK &&
+          kiln_recipe_set(r, "K=128") == KILN_OK);
+    kiln_sass_loop sync = {.found = 1, .instructions = 90, .mma_units = 32, .non_mma_per_mma = 58.0 / 32};
+    sync.by_class[KILN_SASS_MMA] = 32;
+    kiln_sass_loop wg = {.found = 1, .instructions = 68, .mma_units = 32, .non_mma_per_mma = 33};
+    wg.by_class[KILN_SASS_MMA] = 2;
+    double units = 2.0 * 128 * 128 * 128 / 4096;
+    kiln_model_work w;
+    kiln_model_result m;
+    CHECK(kiln_model_static(r, "sm_90a", &sync, &w, NULL, &m) == KILN_OK, "%s", kiln_error(s));
+    CHECK(fabs(w.warp_instructions - units * 90 / 32) < 1e-6, "mma.sync loop: %g", w.warp_instructions);
+    CHECK(kiln_model_static(r, "sm_90a", &wg, &w, NULL, &m) == KILN_OK, "%s", kiln_error(s));
+    CHECK(fabs(w.warp_instructions - units * 68 / 32) < 1e-6, "wgmma loop: %g", w.warp_instructions);
+    kiln_recipe_free(r);
+    kiln_session_free(s);
+  }
   kiln_session *s = kiln_session_new();
   kiln_recipe *ir = NULL;
   kiln_model_result m;
