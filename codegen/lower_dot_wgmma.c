@@ -55,11 +55,12 @@ static wg_operand operand(cg_lower *L, ir_opid dot, int k) {
   return o;
 }
 
-/* The descriptor of the operand at K step s (32 bytes of K: 16 elements of 2 bytes, 32 of 1). start4
- * is the operand's start field, its shared address / 16 (i32, from start4_of): a K step only adds its
- * byte offset / 16 to it, one 32-bit add. Shared addresses are below 2^18, so the field (14 bits)
- * never carries into the leading byte offset above it, and the upper word is a constant. */
-static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef start4, uint32_t s) {
+/* The descriptor of the operand at K step s (32 bytes of K: 16 elements of 2 bytes, 32 of 1). start
+ * is the operand's shared byte address (i32, from start_of), computed once per dot: a K step adds its
+ * offset, shifts and adds the constant fields of the low word. Shared addresses are below 2^18, so the
+ * start field (14 bits) needs no mask and never carries into the leading byte offset above it, and
+ * the upper word is a constant. */
+static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef start, uint32_t s) {
   LLVMBuilderRef B = L->c.b;
   LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
   uint32_t w = o->panels ? 128 : o->row_bytes, kb = 32 * s, off;
@@ -72,14 +73,14 @@ static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef start4, 
   }
   uint64_t fields = cg_wgmma_desc_encode(d); /* start 0: the low 14 bits are clear */
   LLVMValueRef lo =
-      LLVMBuildAdd(B, LLVMBuildLShr(B, LLVMBuildAdd(B, start4, cg_i32(L, off), ""), cg_i32(L, 4), ""),
+      LLVMBuildAdd(B, LLVMBuildLShr(B, LLVMBuildAdd(B, start, cg_i32(L, off), ""), cg_i32(L, 4), ""),
                    cg_i32(L, (uint32_t)fields), "");
   return LLVMBuildOr(B, LLVMBuildZExt(B, lo, i64, ""), LLVMConstInt(i64, fields & ~0xffffffffull, 0), "desc");
 }
 
-/* The start field of an operand read from shared address base (i32), from row row0 (K-major A's
- * warpgroup): (base + row0 * row bytes) / 16, below 2^14. */
-static LLVMValueRef start4_of(cg_lower *L, const wg_operand *o, LLVMValueRef base, LLVMValueRef row0) {
+/* The shared byte address of an operand read from shared address base (i32), from row row0 (K-major
+ * A's warpgroup): base + row0 * row bytes. */
+static LLVMValueRef start_of(cg_lower *L, const wg_operand *o, LLVMValueRef base, LLVMValueRef row0) {
   LLVMBuilderRef B = L->c.b;
   uint32_t w = o->panels ? 128 : o->row_bytes;
   return row0 ? LLVMBuildAdd(B, base, LLVMBuildMul(B, row0, cg_i32(L, w), ""), "") : base;
@@ -144,7 +145,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   if (!rs) {
     LLVMValueRef abase = H->smem_addr(&L->c, cg_get(L, a.buf)->v[0]);
     LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
-    astart = start4_of(L, &a, abase, row0);
+    astart = start_of(L, &a, abase, row0);
   }
   /* A in registers: every step's fragments packed before the fence, so that no register a wgmma
    * reads is written after it (ptxas would otherwise insert a warpgroup.arrive before each one) */
@@ -154,7 +155,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
     cg_mma_a_step_regs(L, &ya, ta.elem, cg_get(L, o->opnd[0])->v, s, areg + 4 * s);
   H->wgmma_fence(&L->c);
   H->fence_proxy_async(&L->c);
-  LLVMValueRef bstart = start4_of(L, &b, bbase, NULL);
+  LLVMValueRef bstart = start_of(L, &b, bbase, NULL);
   for (uint32_t s = 0; s < steps; s++) {
     int nb = b.mn ? CG_WGMMA_TRANS : 0;
     if (rs)
