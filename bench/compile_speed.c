@@ -136,7 +136,8 @@ static double compile_once(const char *path, const variant *v, const tg_target *
   driver_opts o = {.target = t, .backend = CG_NVPTX, .no_cache = 1};
   cg_result res;
   memset(&res, 0, sizeof res);
-  int rc = driver_compile_recipe(r, &v->s, &o, NULL, &res, err, errn);
+  kl_settings s = v->s; /* computed defaults for t, as kiln compile has them */
+  int rc = kl_settings_target(r, &s, t, err, errn) || driver_compile_recipe(r, &s, &o, NULL, &res, err, errn);
   double ms = thread_cpu_ms() - t0;
   if (!rc && !res.ptx) snprintf(err, errn, "no PTX produced"), rc = -1;
   if (!rc && ptx) *ptx = res.ptx, res.ptx = NULL;

@@ -2,8 +2,8 @@
 
 The same kernels, with the same tiles, compiled by both for sm_80 and sm_90a:
   GEMM f16, M = N = K = 4096, tiles 128x128x32, 4 and 8 warps, 3 and 4 stages;
-  attention forward f16, B = 1, H = 16, S = 4096, D = 64 and 128, BLOCK_M = 128, BLOCK_N = 64,
-  causal and not.
+  attention forward f16, B = 1, H = 16, S = 4096, D = 64 and 128, BLOCK_M = 128, BLOCK_N = 64 (and
+  128 with 8 warps at D = 64, its default on sm_90a), causal and not.
 For each: compile time to PTX and to cubin (kiln's command line with its kernel cache bypassed, as a user
 runs it, process start included; Triton in-process after a warm-up, its cache bypassed), registers,
 spills and shared memory (ptxas -v: CUDA's for kiln, Triton's own for its PTX), the SASS MMA loop (kiln
@@ -146,15 +146,17 @@ def variants(quick):
                                                    "s_cn": 1},
                            ["a", "b", "c", "M", "N", "K", "s_am", "s_bk", "s_cm"], warps, stages),
             })
-    for d, warps in ((64, 4), (128, 8)):
+    # the defaults' tiles: 128x64 with 4 warps at D = 64 and 8 at D = 128; 128x128 with 8 warps is
+    # D = 64's default on sm_90a (both products on wgmma there)
+    for d, bn, warps in ((64, 64, 4), (64, 128, 8), (128, 64, 8)):
         for causal in (False, True):
             out.append({
-                "name": "attention D=%d 128x64 w%d%s" % (d, warps, " causal" if causal else ""),
+                "name": "attention D=%d 128x%d w%d%s" % (d, bn, warps, " causal" if causal else ""),
                 "recipe": "recipes/attention.lua",
                 "sets": {"B": 1, "H": 16, "Hkv": 16, "Sq": 4096, "Sk": 4096, "D": d, "BLOCK_M": 128,
-                         "BLOCK_N": 64, "warps": warps, "stages": 2, "causal": "true" if causal else "false"},
+                         "BLOCK_N": bn, "warps": warps, "stages": 2, "causal": "true" if causal else "false"},
                 "small": {"H": 1, "Hkv": 1, "Sq": 256, "Sk": 256},
-                "triton": (attn_kernel, ATTN_SIG, {"D": d, "BM": 128, "BN": 64, "CAUSAL": causal},
+                "triton": (attn_kernel, ATTN_SIG, {"D": d, "BM": 128, "BN": bn, "CAUSAL": causal},
                            ["Q", "K", "V", "O", "s_qh", "s_qm", "s_kh", "s_kn", "s_vh", "s_vn", "s_oh", "s_om", "S"],
                            warps, 2),
             })

@@ -32,9 +32,10 @@
 -- D is static (a knob): 64, 128, 256, or any other size, padded in registers to the next power
 -- of two (the padding columns read 0 and are never stored). The problem's defaults are sized for the
 -- simulator; benchmarks pass their sizes with --set. The tile knobs default to what suits the head
--- dim (docs/attention.md, "Default tiles"): 128x64 with 4 warps up to D = 64 and 8 warps up to
--- D = 128 (32 and 16 rows a warp), 64x32 with 4 warps above; 2 stages (the next key tile in flight)
--- up to D = 128.
+-- dim and the target (docs/attention.md, "Default tiles"): 128x64 with 4 warps up to D = 64 (128x128
+-- with 8 warps on targets with warpgroup MMAs: 16 rows a warp, both products on wgmma) and 8 warps up
+-- to D = 128 (32 and 16 rows a warp), 64x32 with 4 warps above; 2 stages (the next key tile in
+-- flight) up to D = 128.
 local kiln = require "kiln"
 
 local LOG2E = 1.4426950408889634
@@ -44,10 +45,12 @@ local LOWEST = -3.0e38 -- finite start for the row maximum: exp2(LOWEST - LOWEST
 local layout = require "attention_layout"
 local pow2_at_least, dims, stride_args = layout.pow2_at_least, layout.dims, layout.stride_args
 
--- A knob's default for D up to 64, up to 128, and above (D padded to a power of two).
-local function by_head_dim(upto64, upto128, above)
-  return function(p)
+-- A knob's default for D up to 64, up to 128, and above (D padded to a power of two); hopper64, when
+-- given, up to D = 64 on targets with warpgroup MMAs (t: the target, nil when none is known).
+local function by_head_dim(upto64, upto128, above, hopper64)
+  return function(p, t)
     local d = pow2_at_least(p.D)
+    if d <= 64 and hopper64 and t and t.wgmma then return hopper64 end
     return d <= 64 and upto64 or d <= 128 and upto128 or above
   end
 end
@@ -64,8 +67,8 @@ return kiln.recipe {
   params = { B = 1, H = 2, Hkv = 1, Sq = 80, Sk = 72, layout = { "bhsd", "bshd" }, spad = 0, scale = "auto" },
   tune = {
     BLOCK_M = { default = by_head_dim(128, 128, 64), values = { 16, 32, 64, 128 } },
-    BLOCK_N = { default = by_head_dim(64, 64, 32), values = { 16, 32, 64, 128 } },
-    warps = { default = by_head_dim(4, 8, 4), values = { 2, 4, 8, 16 } },
+    BLOCK_N = { default = by_head_dim(64, 64, 32, 128), values = { 16, 32, 64, 128 } },
+    warps = { default = by_head_dim(4, 8, 4, 8), values = { 2, 4, 8, 16 } },
     stages = { default = by_head_dim(2, 2, 1), values = { 1, 2, 3 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3" } },
     D = { default = 64, values = { 64, 128, 256 } },

@@ -21,7 +21,10 @@ struct kiln_recipe {
   char *path;
   kl_recipe *lua;  /* a recipe; NULL for an IR file */
   char *ir_text;   /* an IR file's text; NULL for a recipe */
-  kl_settings set; /* the defaults with every kiln_recipe_set applied */
+  kl_settings set; /* the defaults with every kiln_recipe_set applied; computed defaults follow the
+                      target of the call that compiles (api_recipe_target) */
+  int neutral;     /* 1: computed defaults see no target whatever the call's (a pack's variant serves
+                      several targets with one launch rule) */
   int nsets;       /* the NAME=VALUE strings applied, trimmed, in order (kiln_run re-applies them) */
   char *sets[KL_MAXSET];
 };
@@ -36,6 +39,10 @@ kiln_status api_fail(kiln_session *s, kiln_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The target row for name (NULL: sm_80), or NULL after api_fail(KILN_ERR_USAGE, "unknown target ..."). */
 const tg_target *api_target(kiln_session *s, const char *name);
+/* Recomputes r's computed defaults for target t (none where r->neutral), before a call builds, sizes
+ * or launches r for t: every use within the call then reads the same settings. KILN_ERR_INPUT with
+ * "FILE:LINE: ..." if a default function fails. */
+kiln_status api_recipe_target(kiln_recipe *r, const tg_target *t);
 
 /* A kernel parameter's value in the C type of its element, for rt_launch (kiln run, the tuner). */
 typedef union {

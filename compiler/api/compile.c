@@ -165,6 +165,7 @@ kiln_status kiln_compile(kiln_recipe *r, const kiln_compile_opts *o, kiln_output
     return api_fail(s, KILN_ERR_USAGE, "kiln_compile: emit kind %d out of range", (int)o->emit);
   const tg_target *t = api_target(s, o->target);
   if (!t) return KILN_ERR_USAGE;
+  if (api_recipe_target(r, t) != KILN_OK) return KILN_ERR_INPUT;
   ir_func *fn = build_ir(r, t);
   if (!fn) return KILN_ERR_INPUT;
   kiln_status st = o->emit == KILN_EMIT_IR ? take_text(out, ir_print(fn)) : lower(r, o, t, fn, out);

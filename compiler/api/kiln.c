@@ -94,6 +94,13 @@ const tg_target *api_target(kiln_session *s, const char *name) {
   return NULL;
 }
 
+kiln_status api_recipe_target(kiln_recipe *r, const tg_target *t) {
+  if (!r->lua || (r->set.target == t && !r->neutral) || (r->neutral && !r->set.target)) return KILN_OK;
+  return kl_settings_target(r->lua, &r->set, r->neutral ? NULL : t, r->s->err, sizeof r->s->err)
+             ? KILN_ERR_INPUT
+             : KILN_OK;
+}
+
 kiln_status kiln_target_check(kiln_session *s, const char *name) {
   api_begin(s);
   if (!name) return api_fail(s, KILN_ERR_USAGE, "kiln_target_check: no target name");

@@ -219,6 +219,7 @@ kiln_status kiln_model_estimate(kiln_recipe *r, const kiln_model_opts *o, kiln_m
                     DEFAULT_SAMPLES, o->samples);
   const tg_target *t = api_target(s, o->target);
   if (!t) return KILN_ERR_USAGE;
+  if (api_recipe_target(r, t) != KILN_OK) return KILN_ERR_INPUT;
   kiln_model_work w = {0};
   double mma = 0;
   kiln_status st = simulate(r, t, o->samples ? o->samples : DEFAULT_SAMPLES, &w, &mma);
@@ -376,6 +377,7 @@ kiln_status kiln_model_static(kiln_recipe *r, const char *target, const kiln_sas
                     r->path);
   const tg_target *t = api_target(s, target);
   if (!t) return KILN_ERR_USAGE;
+  if (api_recipe_target(r, t) != KILN_OK) return KILN_ERR_INPUT;
   kl_arg args[KL_MAXARGS];
   int64_t grid[3];
   int nargs = kl_recipe_args(r->lua, &r->set, args, KL_MAXARGS, s->err, sizeof s->err);

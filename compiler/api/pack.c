@@ -324,6 +324,10 @@ static kiln_status one_kernel(writer *w, const char *path, char names[][128], in
     const char *e = for_recipe(w->o->sets[i], name);
     if (e) st = apply_list(r, e, "--set");
   }
+  /* One target: computed defaults are that target's. Several: a variant's settings and launch rule
+   * serve them all, so its computed defaults see no target (docs/packs.md). */
+  r->neutral = w->ntargets > 1;
+  if (st == KILN_OK) st = api_recipe_target(r, tg_target_lookup(w->targets[0]));
   kl_launch_rule *R = malloc(sizeof *R);
   if (!R && st == KILN_OK) st = api_fail(w->s, KILN_ERR_SYSTEM, "out of memory");
   kl_settings base = r->set;

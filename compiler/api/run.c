@@ -97,10 +97,13 @@ static int open_env(const run_args *a, run_env *env) {
 
 /* ---- one variant: settings, arguments, host tensors ---- */
 
-static int settings_for(kl_recipe *r, const run_args *a, const kl_settings *check, kl_settings *s, char *err,
-                        size_t errn) {
+/* The settings of one variant on target t: the defaults, the handle's settings, then the check's;
+ * computed defaults see t. */
+static int settings_for(kl_recipe *r, const run_args *a, const kl_settings *check, const tg_target *t,
+                        kl_settings *s, char *err, size_t errn) {
   char buf[128];
   kl_recipe_defaults(r, s);
+  s->target = t;
   for (int i = 0; i < a->nsets; i++)
     if (kl_settings_apply(r, s, a->sets[i], err, errn)) return -1;
   for (int i = 0; check && i < check->n; i++) {
@@ -110,7 +113,7 @@ static int settings_for(kl_recipe *r, const run_args *a, const kl_settings *chec
     snprintf(buf, sizeof buf, "%s=%s", check->v[i].name, check->v[i].value);
     if (kl_settings_apply(r, s, buf, err, errn)) return -1;
   }
-  return 0;
+  return kl_settings_derive(r, s, err, errn);
 }
 
 /* "softmax [M=1000 N=781]": problem sizes, and the tuning knobs set to other than their defaults (a
@@ -401,7 +404,7 @@ static int run_variant(kl_recipe *r, const run_args *a, run_env *env, const kl_s
   run_case *c = calloc(1, sizeof *c);
   if (!c) return fprintf(stderr, "kiln run: out of memory\n"), 1;
   int rc = 1;
-  if (settings_for(r, a, check, &c->set, c->err, sizeof c->err)) {
+  if (settings_for(r, a, check, env->target, &c->set, c->err, sizeof c->err)) {
     fprintf(stderr, "kiln run: %s\n", c->err);
     free(c);
     return 1;

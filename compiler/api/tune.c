@@ -827,6 +827,7 @@ kiln_status kiln_tune_run(kiln_recipe *r, kiln_tune_db *db, const kiln_tune_opts
   kiln_status st = check_opts(r, &opts);
   if (st == KILN_OK) st = make_space(w);
   if (st == KILN_OK) st = open_device(w, gpu_name, sizeof gpu_name);
+  if (st == KILN_OK) st = api_recipe_target(r, w->env.t); /* the knobs the sweep leaves follow it */
   if (st == KILN_OK) st = make_key(w, gpu_name[0] ? gpu_name : NULL);
   /* pruning: by default on the simulator only (a GPU times every survivor) */
   w->prune = opts.prune_model > 0 ? opts.prune_model : opts.prune_model < 0 || w->env.gpu ? 0 : 2;

@@ -36,6 +36,8 @@ typedef struct {
 typedef struct {
   int n;
   kl_setting v[KL_MAXSET];
+  const tg_target *target; /* the target computed defaults see (their second argument); NULL: none known
+                              (kl_recipe_defaults), set by kl_settings_target */
 } kl_settings;
 
 typedef struct {
@@ -131,6 +133,9 @@ int kl_settings_given(const kl_settings *s, const char *name);
 /* Recomputes the computed defaults of the knobs s does not give (kl_settings_apply does it after
  * each setting); 0, or -1 with "FILE:LINE: ..." in err and s unchanged. */
 int kl_settings_derive(kl_recipe *r, kl_settings *s, char *err, size_t errn);
+/* Makes t (NULL: none) the target s's computed defaults see, and recomputes them; 0, or -1 as
+ * kl_settings_derive with s unchanged. A recipe whose defaults read no target gets the same values. */
+int kl_settings_target(kl_recipe *r, kl_settings *s, const tg_target *t, char *err, size_t errn);
 
 /* Runs the body: returns verified IR, or NULL with "file:line: message" in err. */
 ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const tg_target *t, char *err, size_t errn);

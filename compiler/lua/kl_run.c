@@ -153,6 +153,22 @@ static void set_warps(lua_State *L, job *j) {
   ir_attr_set_i(j->B.fn->A, &j->B.fn->attrs, "warps", v);
 }
 
+/* The target as recipes see it (k.target, a computed default's second argument): {name = "sm_90a",
+ * sm = 90, wgmma = true}; nil for none. */
+static void push_target(lua_State *L, const tg_target *t) {
+  if (!t) {
+    lua_pushnil(L);
+    return;
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, t->name);
+  lua_setfield(L, -2, "name");
+  lua_pushinteger(L, t->sm);
+  lua_setfield(L, -2, "sm");
+  lua_pushboolean(L, (t->features & TG_F_WGMMA) != 0);
+  lua_setfield(L, -2, "wgmma");
+}
+
 static int build_main(lua_State *L) {
   job *j = lua_touserdata(L, 1);
   push_recipe_p(L, j);
@@ -162,13 +178,7 @@ static int build_main(lua_State *L) {
   luaL_setmetatable(L, KL_K_MT);
   add_params(L, j);
   if (j->t) {
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, j->t->name);
-    lua_setfield(L, -2, "name");
-    lua_pushinteger(L, j->t->sm);
-    lua_setfield(L, -2, "sm");
-    lua_pushboolean(L, (j->t->features & TG_F_WGMMA) != 0);
-    lua_setfield(L, -2, "wgmma");
+    push_target(L, j->t);
     lua_setfield(L, 4, "target");
   }
   lua_getfield(L, 2, "body");
@@ -179,6 +189,12 @@ static int build_main(lua_State *L) {
 }
 
 ir_func *kl_recipe_build(kl_recipe *r, const kl_settings *s, const tg_target *t, char *err, size_t errn) {
+  if (s->target &&
+      s->target != t) { /* a caller's bug: the grid would follow one target, the kernel another */
+    fprintf(stderr, "kiln: internal error: %s built for %s with settings derived for %s\n", r->path,
+            t ? t->name : "no target", s->target->name);
+    abort();
+  }
   job j = {.r = r, .s = s, .t = t};
   j.B.fn = ir_func_new(r->name);
   j.B.b = ir_builder_at_end(j.B.fn, j.B.fn->body);
@@ -361,8 +377,9 @@ int kl_recipe_constraints(kl_recipe *r, const kl_settings *s, char *why, size_t 
 
 /* ---- computed defaults ---- */
 
-/* Each knob with a computed default that j->s does not give: its function called with p (at p_idx),
- * the value checked like a setting and written to j->w. */
+/* Each knob with a computed default that j->s does not give: its function called with p (at p_idx)
+ * and the target (j->s->target; nil when none is known), the value checked like a setting and
+ * written to j->w. */
 static void derive_into(lua_State *L, job *j, int p_idx) {
   char text[64], why[512], msg[768];
   for (int i = 0; i < j->r->nparams; i++) {
@@ -370,7 +387,8 @@ static void derive_into(lua_State *L, job *j, int p_idx) {
     if (!pending(j, q)) continue;
     lua_rawgeti(L, LUA_REGISTRYINDEX, q->fn_ref);
     lua_pushvalue(L, p_idx);
-    lua_call(L, 1, 1);
+    push_target(L, j->s->target);
+    lua_call(L, 2, 1);
     int t = lua_type(L, -1);
     if (t != LUA_TNUMBER && t != LUA_TSTRING && t != LUA_TBOOLEAN) {
       snprintf(msg, sizeof msg, "the default of knob '%s' gives %s, not a number, a string or a boolean",
@@ -407,6 +425,16 @@ int kl_settings_derive(kl_recipe *r, kl_settings *s, char *err, size_t errn) {
   job j = {.r = r, .s = s, .w = &out};
   if (kl_protect(r, derive_main, &j, err, errn)) return -1;
   *s = out;
+  return 0;
+}
+
+int kl_settings_target(kl_recipe *r, kl_settings *s, const tg_target *t, char *err, size_t errn) {
+  kl_settings was = *s;
+  s->target = t;
+  if (kl_settings_derive(r, s, err, errn)) {
+    *s = was;
+    return -1;
+  }
   return 0;
 }
 

@@ -88,6 +88,7 @@ void kl_recipe_defaults(kl_recipe *r, kl_settings *s) {
     snprintf(s->v[i].value, sizeof s->v[i].value, "%s", r->params[i].dflt);
     s->v[i].given = 0;
   }
+  s->target = NULL;
 }
 
 int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn) {

@@ -37,3 +37,19 @@ PY
 "$KILN" compile recipes/softmax.lua --target sm_80 --emit ptx -v 2>&1 >/dev/null | grep -q hit || { echo "FAIL: no cache hit"; exit 1; }
 "$KILN" compile recipes/softmax.lua --target sm_80 --emit llvm | grep -q "define" || { echo "FAIL: --emit llvm after a cache hit"; exit 1; }
 echo "ok   --emit llvm with a warm cache"
+# A computed default may read the target (its second argument): attention at D = 64 takes 128x128
+# tiles with 8 warps where the target has warpgroup MMAs, 128x64 with 4 warps elsewhere; the grid
+# and the threads follow the tile the kernel was built with.
+for t in sm_80 sm_90a; do
+  "$KILN" compile recipes/attention.lua --target $t --set Sq=1000 --emit launch > "$tmp/t_$t.json" || exit 1
+done
+python3 - "$tmp" <<'PY' || exit 1
+import json, sys
+d = sys.argv[1]
+a, h = (json.load(open("%s/t_%s.json" % (d, t))) for t in ("sm_80", "sm_90a"))
+s = a["settings"]; assert (s["BLOCK_M"], s["BLOCK_N"], s["warps"]) == ("128", "64", "4"), s
+assert a["threads"] == 128 and a["grid"][0] == 8, (a["threads"], a["grid"])
+s = h["settings"]; assert (s["BLOCK_M"], s["BLOCK_N"], s["warps"]) == ("128", "128", "8"), s
+assert h["threads"] == 256 and h["grid"][0] == 8, (h["threads"], h["grid"])
+print("ok   launch settings follow the target: sm_80 128x64 4 warps, sm_90a 128x128 8 warps")
+PY

@@ -65,6 +65,19 @@ sys.exit(0 if any(r["variant"] == sys.argv[1] and r["time_s"] == best for r in r
 else
   echo "FAIL: the tuning sweep for --tuned"; fail=1
 fi
+# Computed defaults that read the target: a one-target pack takes that target's (attention's D = 64
+# tile on sm_90a: 128x128, 8 warps); a pack for several targets shares one variant, so its defaults
+# see no target (128x64, 4 warps) and its launch rule and images agree for every target.
+"$KILN" pack recipes/attention.lua --targets sm_90a --no-cubin -o "$tmp/h.kpack" || fail=1
+"$KILN" pack recipes/attention.lua --targets sm_80,sm_90a --no-cubin -o "$tmp/ah.kpack" || fail=1
+for f in h ah; do
+  v=$(strings "$tmp/$f.kpack" | grep -a "^variant	attention	")
+  case "$f:$v" in
+  h:*"	256	"*BLOCK_M=128,BLOCK_N=128,*warps=8* | ah:*"	128	"*BLOCK_M=128,BLOCK_N=64,*warps=4*)
+    echo "ok   $f.kpack: $(echo "$v" | cut -f2,3)" ;;
+  *) echo "FAIL $f.kpack: variant $v"; fail=1 ;;
+  esac
+done
 expect tuned-missing "$tmp/none.db: cannot open it" -- "$KILN" pack recipes/softmax.lua --tuned "$tmp/none.db" -o "$tmp/x.kpack"
 expect tuned-foreign "$tmp/bad.kpack: cannot read it" -- "$KILN" pack recipes/softmax.lua --tuned "$tmp/bad.kpack" -o "$tmp/x.kpack"
 [ -e "$tmp/x.kpack" ] && { echo "FAIL: a failed pack left $tmp/x.kpack"; fail=1; }

@@ -836,6 +836,63 @@ static void test_computed_defaults(void) {
            "kiln.recipe: parameter 'n': only a knob's default may be a function(p)");
 }
 
+/* A computed default's second argument: the target (nil until one is known). */
+static void test_target_defaults(void) {
+  char text[2048], err[2048];
+  snprintf(text, sizeof text, decl_template,
+           "params = { n = 64 }, grid = function(p) return p.BN end,\n"
+           "tune = { D = { 64, 128 },\n"
+           "  BN = { default = function(p, t) return t and t.wgmma and p.D == 64 and 128 or 64 end,\n"
+           "         values = { 64, 128 } },\n"
+           "  sm = { default = function(p, t) return t and t.sm or 0 end, values = { 0, 80 } },\n"
+           "  name = { default = function(p, t) return t and t.name or 'none' end, values = { 'none', "
+           "'sm_80', 'sm_90a' } } },");
+  char *path = write_temp(scratch, text);
+  kl_recipe *r = kl_recipe_load(path, err, sizeof err);
+  CHECK(r, "%s", err);
+  if (r) {
+    const tg_target *hopper = tg_target_lookup("sm_90a"), *ampere = tg_target_lookup("sm_80");
+    kl_settings s, was;
+    kl_recipe_defaults(r, &s);
+    CHECK(!s.target && !strcmp(kl_settings_get(&s, "BN"), "64") && !strcmp(kl_settings_get(&s, "sm"), "0") &&
+              !strcmp(kl_settings_get(&s, "name"), "none"),
+          "no target: BN=%s sm=%s name=%s", kl_settings_get(&s, "BN"), kl_settings_get(&s, "sm"),
+          kl_settings_get(&s, "name"));
+    CHECK(kl_settings_target(r, &s, hopper, err, sizeof err) == 0, "%s", err);
+    CHECK(s.target == hopper && !strcmp(kl_settings_get(&s, "BN"), "128"), "sm_90a: BN=%s",
+          kl_settings_get(&s, "BN"));
+    int64_t g[3] = {0};
+    CHECK(kl_recipe_grid(r, &s, g, err, sizeof err) == 0 && g[0] == 128, "grid(p) on sm_90a sees p.BN = %lld",
+          (long long)g[0]);
+    /* a later setting derives for the same target */
+    CHECK(kl_settings_apply(r, &s, "D=128", err, sizeof err) == 0 && !strcmp(kl_settings_get(&s, "BN"), "64"),
+          "sm_90a D=128: BN=%s", kl_settings_get(&s, "BN"));
+    CHECK(kl_settings_apply(r, &s, "D=64", err, sizeof err) == 0 && !strcmp(kl_settings_get(&s, "BN"), "128"),
+          "sm_90a D=64 again: BN=%s", kl_settings_get(&s, "BN"));
+    /* sm_80: no warpgroup MMA; and t.sm gives 80, which the knob accepts */
+    CHECK(kl_settings_target(r, &s, ampere, err, sizeof err) == 0 &&
+              !strcmp(kl_settings_get(&s, "BN"), "64") && !strcmp(kl_settings_get(&s, "sm"), "80"),
+          "sm_80: BN=%s sm=%s", kl_settings_get(&s, "BN"), kl_settings_get(&s, "sm"));
+    /* a default the target makes invalid: an error naming the function's line; s unchanged */
+    was = s;
+    char want[1024];
+    snprintf(want, sizeof want, "%s:%d: the default of knob 'name' gives sm_86: parameter 'name' is one of",
+             path, DECL + 5);
+    CHECK(kl_settings_target(r, &s, tg_target_lookup("sm_86"), err, sizeof err) == -1 &&
+              !strncmp(err, want, strlen(want)),
+          "name=sm_86 is not a value of name:\n  got  '%s'\n  want '%s ...'", err, want);
+    CHECK(!memcmp(&was, &s, sizeof s), "a failed kl_settings_target leaves the settings as they were");
+    /* set explicitly, a knob ignores the target */
+    CHECK(kl_settings_apply(r, &s, "BN=64", err, sizeof err) == 0 &&
+              kl_settings_target(r, &s, hopper, err, sizeof err) == 0 &&
+              !strcmp(kl_settings_get(&s, "BN"), "64") && !strcmp(kl_settings_get(&s, "name"), "sm_90a"),
+          "BN=64 set: BN=%s (%s)", kl_settings_get(&s, "BN"), err);
+    kl_recipe_free(r);
+  }
+  unlink(path);
+  free(path);
+}
+
 /* A long path: Lua shortens it in its own positions; the message gives it whole. */
 static void test_long_path(void) {
   char dir[4096];
@@ -858,6 +915,7 @@ static void test_long_path(void) {
 
 int main(void) {
   scratch = test_scratch_dir("kiln-test-recipes");
+  test_target_defaults();
   test_all_recipes();
   test_vector_add();
   test_softmax();
