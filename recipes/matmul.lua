@@ -40,7 +40,12 @@ return kiln.recipe {
   tune = {
     BLOCK_M = { default = 128, values = { 16, 32, 64, 128, 256 } },
     BLOCK_N = { default = 128, values = { 16, 32, 64, 128, 256 } },
-    BLOCK_K = { default = 32, values = { 8, 16, 32, 64, 128 } },
+    -- 64 for 16-bit inputs where the target has warpgroup MMAs (t: the target; nil when none is
+    -- known): a k-step of four wgmmas spreads the step's barriers, waits and copies over twice the
+    -- work (docs/hopper.md); 32 elsewhere
+    BLOCK_K = { default = function(p, t)
+      return t and t.wgmma and p.mma ~= "mma_sync" and (p.dtype == "f16" or p.dtype == "bf16") and 64 or 32
+    end, values = { 8, 16, 32, 64, 128 } },
     warps = { default = 8, values = { 1, 2, 4, 8 } },
     stages = { default = 3, values = { 1, 2, 3, 4, 5 } },
     dtype = { default = "f16", values = { "f16", "bf16", "e4m3", "e5m2", "i8", "f32" } },
