@@ -55,27 +55,39 @@ static wg_operand operand(cg_lower *L, ir_opid dot, int k) {
   return o;
 }
 
-/* The descriptor of the operand at K step s (32 bytes of K: 16 elements of 2 bytes, 32 of 1). start
- * is the operand's shared byte address (i32, from start_of), computed once per dot: a K step adds its
- * offset, shifts and adds the constant fields of the low word. Shared addresses are below 2^18, so the
- * start field (14 bits) needs no mask and never carries into the leading byte offset above it, and
- * the upper word is a constant. */
-static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef start, uint32_t s) {
+/* The descriptor's constant fields (start 0: the low 14 bits are clear) and the byte offset of K step
+ * s (32 bytes of K: 16 elements of 2 bytes, 32 of 1) from the operand's start, a multiple of 16. */
+static uint64_t desc_fields(const wg_operand *o) {
+  uint32_t w = o->panels ? 128 : o->row_bytes;
+  cg_wgmma_desc d = {0, 16, 8 * w, 0, (int)w};
+  if (o->mn)
+    d.lbo = o->rows * w; /* K rows of w bytes of N, 8 to a pattern; N panels rows * 128 bytes apart */
+  return cg_wgmma_desc_encode(d);
+}
+
+static uint32_t step_offset(const wg_operand *o, uint32_t s) {
+  uint32_t w = o->panels ? 128 : o->row_bytes, kb = 32 * s;
+  if (o->mn) return 16 * s * w;
+  return o->panels ? (kb / 128) * o->rows * 128 + kb % 128 : kb; /* the next panel every 4 steps */
+}
+
+/* The low word of the operand's descriptor at step 0, computed once per dot from its shared byte
+ * address start (i32, from start_of, 16-byte aligned): start / 16 plus the constant fields. A step
+ * adds its offset / 16 to it (desc): shared addresses are below 2^18, so the start field (14 bits)
+ * never carries into the leading byte offset above it, and the upper word is a constant. One add a
+ * step, where adding the byte offset and then shifting took two. */
+static LLVMValueRef desc_base(cg_lower *L, const wg_operand *o, LLVMValueRef start) {
+  LLVMBuilderRef B = L->c.b;
+  return LLVMBuildAdd(B, LLVMBuildLShr(B, start, cg_i32(L, 4), ""), cg_i32(L, (uint32_t)desc_fields(o)),
+                      "desc.lo");
+}
+
+static LLVMValueRef desc(cg_lower *L, const wg_operand *o, LLVMValueRef base_lo, uint32_t s) {
   LLVMBuilderRef B = L->c.b;
   LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
-  uint32_t w = o->panels ? 128 : o->row_bytes, kb = 32 * s, off;
-  cg_wgmma_desc d = {0, 16, 8 * w, 0, (int)w};
-  if (o->mn) { /* K rows of w bytes of N, 8 to a pattern; N panels rows * 128 bytes apart */
-    off = 16 * s * w;
-    d.lbo = o->rows * w;
-  } else { /* rows of K: the step's 32 bytes, in the next panel every 4 steps */
-    off = o->panels ? (kb / 128) * o->rows * 128 + kb % 128 : kb;
-  }
-  uint64_t fields = cg_wgmma_desc_encode(d); /* start 0: the low 14 bits are clear */
-  LLVMValueRef lo =
-      LLVMBuildAdd(B, LLVMBuildLShr(B, LLVMBuildAdd(B, start, cg_i32(L, off), ""), cg_i32(L, 4), ""),
-                   cg_i32(L, (uint32_t)fields), "");
-  return LLVMBuildOr(B, LLVMBuildZExt(B, lo, i64, ""), LLVMConstInt(i64, fields & ~0xffffffffull, 0), "desc");
+  LLVMValueRef lo = LLVMBuildAdd(B, base_lo, cg_i32(L, step_offset(o, s) / 16), "");
+  return LLVMBuildOr(B, LLVMBuildZExt(B, lo, i64, ""), LLVMConstInt(i64, desc_fields(o) & ~0xffffffffull, 0),
+                     "desc");
 }
 
 /* The shared byte address of an operand read from shared address base (i32), from row row0 (K-major
@@ -145,7 +157,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   if (!rs) {
     LLVMValueRef abase = H->smem_addr(&L->c, cg_get(L, a.buf)->v[0]);
     LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
-    astart = start_of(L, &a, abase, row0);
+    astart = desc_base(L, &a, start_of(L, &a, abase, row0));
   }
   /* A in registers: every step's fragments packed before the fence, so that no register a wgmma
    * reads is written after it (ptxas would otherwise insert a warpgroup.arrive before each one) */
@@ -155,7 +167,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
     cg_mma_a_step_regs(L, &ya, ta.elem, cg_get(L, o->opnd[0])->v, s, areg + 4 * s);
   H->wgmma_fence(&L->c);
   H->fence_proxy_async(&L->c);
-  LLVMValueRef bstart = start_of(L, &b, bbase, NULL);
+  LLVMValueRef bstart = desc_base(L, &b, start_of(L, &b, bbase, NULL));
   for (uint32_t s = 0; s < steps; s++) {
     int nb = b.mn ? CG_WGMMA_TRANS : 0;
     if (rs)
