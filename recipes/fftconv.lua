@@ -53,6 +53,11 @@ return kiln.recipe {
     warps = { default = 4, values = { 1, 2, 4, 8 } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
     gate = { false, true },
+    -- layout = "bhn", kspec = "inline": two batch entries of one channel per program, as one complex
+    -- row (fft.forward_pair): one transform, kernel spectrum and inverse for two rows. Not with a
+    -- given spectrum, which need not be a real kernel's (the real part of the inverse would mix the
+    -- two rows); layout = "bnh" keeps one batch entry per program
+    pair = { default = function(p) return p.kspec == "inline" and p.layout == "bhn" end, values = { false, true } },
     -- the twiddles' type in shared memory: f32, or the data's type (half the space: N = 4096 then
     -- fits in sm_80's and sm_90a's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },
@@ -76,7 +81,10 @@ return kiln.recipe {
     kiln.scalar("B", "i32"),
     kiln.scalar("H", "i32"),
   },
-  grid = fft.grid,
+  grid = function(p)
+    if p.pair then return kiln.cdiv(p.B, 2) * p.H end
+    return fft.grid(p)
+  end,
   reference = "fftconv",
   check = { criterion = "vs_lowp", factor = 2 }, -- against the plain FFT convolution in the data's type (docs/fftconv.md)
   checks = {
@@ -106,7 +114,7 @@ return kiln.recipe {
     local function forward(x) return fft.forward_real(k, tabs, x, t) end
 
     -- y (f32 [G, N2], rows R and up not part of it) of the row x ([R, N2], the data's type) in
-    -- channel h
+    -- channel h; with x complex (two rows: fft.forward_pair), y is complex too
     local G = fft.out_rows(N1)
     local function conv_row(x, h)
       local X = forward(x)
@@ -119,7 +127,37 @@ return kiln.recipe {
       end
       local Y = fft.mul(k, X, K)
       Y = { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }
-      return fft.inverse_real(k, tabs, Y, t)
+      return fft.inverse_real(k, tabs, Y, t, type(x) == "table")
+    end
+
+    if p.pair and (p.kspec ~= "inline" or bnh(p)) then
+      error("pair = 1 needs kspec = inline and layout = bhn: a given spectrum need not be a real filter's, "
+        .. "and bnh takes one batch entry per program", 0)
+    end
+    if p.pair then
+      -- batch entries 2j and 2j + 1 of channel h (rows bh0 and bh1 = bh0 + H of [B*H, N]); past the
+      -- last entry, row 1's view ends before it: it reads zeros and writes nothing
+      local pid = k.program_id(0)
+      local h = pid % a.H
+      local bh0 = (pid / a.H) * (2 * a.H) + h
+      local bh1 = bh0 + a.H
+      local ends = { (bh0 + 1) * R, k.minimum((bh1 + 1) * R, a.B * a.H * R) }
+      local rows = { bh0 * R, bh1 * R }
+      local xs = {}
+      for i = 1, 2 do
+        local x = k.load(k.view(a.u, { ends[i], N2 }), { rows[i], 0 }, { R, N2 })
+        if p.gate then x = x * k.load(k.view(a.w, { ends[i], N2 }), { rows[i], 0 }, { R, N2 }) end
+        xs[i] = k.cast(x, "f32")
+      end
+      local z, r0, r1 = fft.forward_pair(k, xs[1], xs[2])
+      local y = conv_row(z, h)
+      local ys = { y.re * k.broadcast(r0, { G, N2 }), y.im * k.broadcast(r1, { G, N2 }) }
+      for i = 1, 2 do
+        local yv = k.view(a.y, { ends[i], N2 })
+        if p.gate then ys[i] = ys[i] * k.cast(k.load(k.view(a.v, { ends[i], N2 }), { rows[i], 0 }, { G, N2 }), "f32") end
+        k.store(yv, { rows[i], 0 }, k.cast(ys[i], t))
+      end
+      return
     end
 
     if not bnh(p) then

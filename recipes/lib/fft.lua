@@ -145,21 +145,33 @@ end
 
 -- The forward transform of a real [N1/2, N2] block x (the data x[N2 n1 + n2] at [n1, n2], the rest
 -- of the length zero) with tables s in product type t: { re, im } [N1, N2] in f32, bin k1 + N1 k2
--- at [k1, k2]. Every table operand is its own load_shared, read by its product directly.
+-- at [k1, k2]. Every table operand is its own load_shared, read by its product directly. x may
+-- also be complex ({ re, im }, two rows transformed at once: M.forward_pair): the first product
+-- then takes four products instead of two.
 function M.forward_real(k, s, x, t)
   local ld = k.load_shared
-  local rows, cols = k.shape(ld(s.f1.re))[1], k.shape(x)[2]
+  local z = type(x) == "table" and M.cast(k, x, t) or { re = k.cast(x, t) }
+  local rows, cols = k.shape(ld(s.f1.re))[1], k.shape(z.re)[2]
   local zero = k.full({ rows, cols }, 0, "f32")
-  local xt = k.cast(x, t)
   if t ~= "f32" then
-    -- through a swizzled buffer of its own, so that both products read it with conflict-free
+    -- through swizzled buffers of their own, so that the products read them with conflict-free
     -- ldmatrix (a register operand would be staged by each dot through unswizzled scratch). A caller
     -- that transforms in a loop has a barrier between the reads and the next iteration's store.
-    local xs = M.put_shared(k, { re = xt, im = xt }, k.shape(xt), t, true)
+    local zs = M.put_shared(k, { re = z.re, im = z.im or z.re }, k.shape(z.re), t, z.im == nil)
     k.barrier()
-    xt = ld(xs.re)
+    z = { re = ld(zs.re), im = zs.im and ld(zs.im) }
   end
-  local b = { re = k.dot(ld(s.f1.re), xt, zero), im = k.dot(ld(s.f1.im), xt, zero) }
+  local b
+  if z.im then
+    b = {
+      -- the table operands as loaded (a negated one would be staged through scratch): the sign
+      -- goes on the accumulator
+      re = k.dot(ld(s.f1.re), z.re, -k.dot(ld(s.f1.im), z.im, zero)),
+      im = k.dot(ld(s.f1.re), z.im, k.dot(ld(s.f1.im), z.re, zero)),
+    }
+  else
+    b = { re = k.dot(ld(s.f1.re), z.re, zero), im = k.dot(ld(s.f1.im), z.re, zero) }
+  end
   local c = M.cast(k, M.mul_shared(k, b, s.tw), t)
   return {
     re = k.dot(c.re, ld(s.f2.re), k.dot(-c.im, ld(s.f2.im), zero)),
@@ -176,7 +188,9 @@ function M.out_rows(N1) return math.max(N1 // 2, 16) end
 -- The inverse of forward_real without the 1/L (fold it into Y) and keeping the first half of the
 -- rows: Re(iDFT(Y)) as [M.out_rows(N1), N2] f32, y[N2 n1 + n2] at [n1, n2] for n1 < N1/2.
 --   Z = (Y conj(F_N2)) .* conj(T),  y = Re(conj(F_N1)[:N1/2, :] Z) = g1.re Z.re + g1.im Z.im
-function M.inverse_real(k, s, Y, t)
+-- complex = true: the whole iDFT(Y) as { re, im } (two rows at once: M.forward_pair), the imaginary
+-- part g1.re Z.im - g1.im Z.re.
+function M.inverse_real(k, s, Y, t, complex)
   local ld = k.load_shared
   local yt = M.cast(k, Y, t)
   local shape = k.shape(Y.re)
@@ -187,7 +201,29 @@ function M.inverse_real(k, s, Y, t)
   }
   local z = M.cast(k, M.mul_shared(k, d, s.tw, true), t)
   local out = k.full({ M.out_rows(shape[1]), shape[2] }, 0, "f32")
-  return k.dot(ld(s.g1.re), z.re, k.dot(ld(s.g1.im), z.im, out))
+  local re = k.dot(ld(s.g1.re), z.re, k.dot(ld(s.g1.im), z.im, out))
+  if not complex then return re end
+  return { re = re, im = k.dot(ld(s.g1.re), z.im, -k.dot(ld(s.g1.im), z.re, out)) }
+end
+
+-- Two real rows x0, x1 ([N1/2, N2] f32) of one channel as one complex row x0 s0 + i x1 s1: the
+-- convolution is linear and the kernel real, so the real part of the result is row 0's and the
+-- imaginary part row 1's, for one transform, product and inverse instead of two. s0 and s1 are
+-- powers of two that bring each row's L2 norm into [1, 2) (exact: no bit of the data changes), so
+-- that neither row's rounding errors scale with the other's size, and the transforms' f16
+-- intermediates stay far from overflow whatever the data's scale. Returns the complex row (f32) and
+-- the [1, 1] f32 factors 1/s0, 1/s1 that undo the scaling on the way out.
+function M.forward_pair(k, x0, x1)
+  local function scale(x)
+    -- ss's biased exponent e (0 for zero); s = 2^-floor((e - 127) / 2) and 1/s, as bits
+    local e = k.band(k.shr(k.bitcast((x * x):sum(1):sum(0), "i32"), 23), 255)
+    local h = k.shr(e + 1, 1) -- floor((e - 127) / 2) + 64, from 0 to 128
+    local shape = k.shape(x)
+    return x * k.broadcast(k.bitcast(k.shl(191 - h, 23), "f32"), shape), k.bitcast(k.shl(h + 63, 23), "f32")
+  end
+  local z0, r0 = scale(x0)
+  local z1, r1 = scale(x1)
+  return { re = z0, im = z1 }, r0, r1
 end
 
 -- The split L = N1 N2 of the zero-padded length L = 2N: the squarest (N1 <= N2) when n1 is 0, or

@@ -62,24 +62,32 @@ run "order 3 sm75" -- recipes/fftconv3.lua --sim --target sm_75 --set B=2 --set 
 run kspec-oblong -- recipes/fftconv_kspec.lua --sim --set H=2 --set N=256 --set N1=128
 
 # 2. N = 256: L = 512 = 16 x 32, R = 8 data rows
-mma_need() { # per program: forward of u (6 products), of k (6, inline only), inverse (6)
-  awk -v n1="$1" -v n2="$2" -v ff="$3" 'function c(a, b) { return int((a + b - 1) / b) }
+mma_need() { # N1 N2 MODE: per program; single: forward of u and of k (real), inverse; given: forward
+  # of u, inverse; pair: forward of k (real), of the two rows (complex), complex inverse
+  awk -v n1="$1" -v n2="$2" -v mode="$3" 'function c(a, b) { return int((a + b - 1) / b) }
     function d(m, n, k) { return c(m, 16) * c(n, 8) * c(k, 16) }
-    BEGIN { r = n1 / 2; fwd = 2 * d(n1, n2, r) + 4 * d(n1, n2, n2)
-            inv = 4 * d(n1, n2, n2) + 2 * d(r, n2, n1); print ff * fwd + inv }'
+    BEGIN { r = n1 / 2; fr = 2 * d(n1, n2, r) + 4 * d(n1, n2, n2); fc = 4 * d(n1, n2, r) + 4 * d(n1, n2, n2)
+            ir = 4 * d(n1, n2, n2) + 2 * d(r, n2, n1); ic = 4 * d(n1, n2, n2) + 4 * d(r, n2, n1)
+            print mode == "single" ? 2 * fr + ir : mode == "given" ? fr + ir : fr + fc + ic }'
 }
-for ks in inline given; do
-  ff=2; [ $ks = given ] && ff=1
-  "$KILN" run $F --sim --profile --set B=2 --set H=3 --set N=256 --set kspec=$ks > "$tmp/p" 2>&1 ||
-    { echo "FAIL profile $ks: $(cat "$tmp/p")"; fail=1; continue; }
+# B = 2, H = 3: 6 programs, or 3 with two batch entries in each (pair, the default with kspec = inline)
+for v in "single 6 inline 0" "given 6 given 0" "pair 3 inline 1"; do
+  set -- $v
+  "$KILN" run $F --sim --profile --set B=2 --set H=3 --set N=256 --set kspec=$3 --set pair=$4 > "$tmp/p" 2>&1 ||
+    { echo "FAIL profile $1: $(cat "$tmp/p")"; fail=1; continue; }
   got=$(sed -n 's/^profile .* mma \([0-9]*\),.*/\1/p' "$tmp/p")
-  need=$(( $(mma_need 16 32 $ff) * 6 ))
+  need=$(( $(mma_need 16 32 $1) * $2 ))
+  eval "mma_$1=${got:-0}"
   if [ -z "$got" ] || [ "$got" -lt "$need" ]; then
-    echo "FAIL kspec=$ks: ${got:-no} mma instructions for 6 programs, the products need $need"; fail=1
+    echo "FAIL $1: ${got:-no} mma instructions for $2 programs, the products need $need"; fail=1
   else
-    echo "ok   kspec=$ks: $got mma instructions (the products need $need)"
+    echo "ok   $1: $got mma instructions (the products need $need)"
   fi
 done
+# pairing: 2 L N1 + 4 L N2 multiply-adds a row instead of 2 L N1 + 8 L N2 (docs/fftconv.md)
+if [ "$mma_pair" -gt 0 ] && [ $((mma_pair * 10)) -le $((mma_single * 6)) ]; then
+  echo "ok   pair: $mma_pair mma instructions for the 6 rows, unpaired $mma_single"
+else echo "FAIL pair: $mma_pair mma instructions for the 6 rows, unpaired $mma_single (want at most 60%)"; fail=1; fi
 
 # 2a. no bank conflicts in the fused kernel's shared memory (wavefronts over the ideal, the
 # simulator's counters: docs/fftconv.md, "Shared memory") wherever its products are matrix
@@ -99,7 +107,8 @@ conflicts() { # conflicts LABEL -- kiln run arguments... (of recipe $R, default 
     echo "ok   shared memory, $label: $1 wavefronts, $2 conflicts"
   fi
 }
-conflicts default -- --set B=1 --set H=4 --set N=256
+conflicts default -- --set B=3 --set H=2 --set N=256
+conflicts "unpaired" -- --set B=1 --set H=4 --set N=256 --set pair=0
 conflicts "bf16 gate" -- --set B=1 --set H=2 --set N=2048 --set dtype=bf16 --set gate=1
 conflicts "tw dtype" -- --set B=1 --set H=1 --set N=4096 --set tw=dtype
 conflicts "warps 1" -- --set B=1 --set H=2 --set N=512 --set warps=1

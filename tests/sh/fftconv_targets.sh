@@ -75,6 +75,8 @@ for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
   compile $F3 "$t" layout=bnh gate=1
 done
 compile $F sm_90a N=4096 tw=dtype kspec=given warps=8
+compile $F sm_90a N=4096 tw=dtype warps=8
+compile $F sm_80 N=4096 tw=dtype
 for t in sm_80 sm_90a; do compile $F3 "$t" N=65536 warps=8; done
 compile $F3 sm_90a N=262144 warps=8
 compile $F3 sm_80 N=262144 warps=8 tw=dtype
@@ -86,7 +88,7 @@ echo "$n fftconv compiles checked"
 
 # 2. refusals, one line each
 refuse "fft.lua:[0-9]*: op 'dot' needs bf16, which target sm_75 does not have" $F sm_75 dtype=bf16
-refuse "kernel 'fftconv' needs [0-9]* bytes of shared memory per block.*target sm_80 allows" $F sm_80 N=4096
+refuse "shared memory: buffer .* does not fit: kernel @fftconv needs [0-9]* bytes, target sm_80 allows" $F sm_80 N=4096
 refuse "shared memory: buffer .* does not fit: kernel @fftconv needs [0-9]* bytes, target sm_86 allows" $F sm_86 N=4096 tw=dtype
 refuse "shared memory: buffer .* does not fit: kernel @fftconv needs [0-9]* bytes, target sm_75 allows 65536" $F sm_75 N=2048 kspec=given warps=8
 refuse "fftconv.lua:[0-9]*: fftconv: N = 100 is not a power of two" $F sm_80 N=100
