@@ -91,11 +91,11 @@ static void print_result(const kiln_inspect_result *r) {
 
 static void print_model(const kiln_model_work *w, const kiln_model_result *m) {
   printf("model (%s):\n", m->assumptions);
-  printf(
-      "  work: %.0f blocks, %.4g tensor ops (16-bit %.4g, 8-bit %.4g, 1-bit %.4g), %.4g shared wavefronts, "
-      "%.4g DRAM bytes, %.4g warp instructions\n",
-      w->blocks, w->mma_ops16 + w->mma_ops8 + w->mma_ops1, w->mma_ops16, w->mma_ops8, w->mma_ops1,
-      w->smem_wavefronts, w->dram_bytes, w->warp_instructions);
+  printf("  work: %.0f blocks, %.4g tensor ops (16-bit %.4g, 8-bit %.4g, 1-bit %.4g; by wgmma %.4g), %.4g "
+         "shared "
+         "wavefronts, %.4g DRAM bytes, %.4g warp instructions\n",
+         w->blocks, w->mma_ops16 + w->mma_ops8 + w->mma_ops1, w->mma_ops16, w->mma_ops8, w->mma_ops1,
+         w->wgmma_ops16 + w->wgmma_ops8, w->smem_wavefronts, w->dram_bytes, w->warp_instructions);
   printf(
       "  waves %.2f (efficiency %.2f); tensor %.2f us, shared memory %.2f us, DRAM %.2f us, issue %.2f us\n",
       m->waves, m->wave_eff, m->tensor_s * 1e6, m->smem_s * 1e6, m->dram_s * 1e6, m->issue_s * 1e6);

@@ -291,6 +291,8 @@ kiln_status kiln_inspect(kiln_recipe *r, const kiln_inspect_opts *o, kiln_inspec
 typedef struct {
   double blocks;                        /* programs in the grid */
   double mma_ops16, mma_ops8, mma_ops1; /* tensor operations (2 per multiply-add) by input width */
+  double wgmma_ops16, wgmma_ops8;       /* the part of mma_ops16 and mma_ops8 done by warpgroup MMAs
+                                           (wgmma), priced at the row's wgmma rate */
   double smem_wavefronts;               /* shared-memory wavefronts */
   double dram_bytes;                    /* DRAM traffic */
   double warp_instructions;             /* warp instructions issued; 0: unknown (no issue term) */

@@ -207,8 +207,8 @@ static void wgmma_release(sim_worker *w, int g, const char *site) {
     c->smem_requests += lines; /* the operands' 32 bytes a row, read as whole 128-byte lines */
     c->smem_wavefronts += lines;
     c->smem_ideal_wavefronts += lines;
-    if (wi->in_bits == 16) c->mma_ops16 += ops;
-    if (wi->in_bits == 8) c->mma_ops8 += ops;
+    if (wi->in_bits == 16) c->mma_ops16 += ops, c->wgmma_ops16 += ops;
+    if (wi->in_bits == 8) c->mma_ops8 += ops, c->wgmma_ops8 += ops;
     if (wi->in_bits == 1) c->mma_ops1 += ops;
   }
   for (int i = 0; i < 128; i++) {

@@ -320,6 +320,8 @@ static void add(sim_counters *d, const sim_counters *s) {
   d->mma_ops16 += s->mma_ops16;
   d->mma_ops8 += s->mma_ops8;
   d->mma_ops1 += s->mma_ops1;
+  d->wgmma_ops16 += s->wgmma_ops16;
+  d->wgmma_ops8 += s->wgmma_ops8;
   d->iterations += s->iterations;
 }
 

@@ -16,6 +16,8 @@ typedef struct {
   double dram_gbs;    /* DRAM bandwidth, GB/s (1e9 bytes) */
   /* dense mma.sync operations (2 per multiply-add) per clock per SM, by input width; 0: none */
   double mma16, mma8, mma1;
+  /* warpgroup MMA (wgmma) operations per clock per SM, 16- and 8-bit inputs; 0: the row has none */
+  double wgmma16, wgmma8;
   double fp32;            /* FP32 FMA-pipe flops per clock per SM */
   double smem_wavefronts; /* shared-memory wavefronts (128 bytes) per clock per SM */
   double issue;           /* warp instructions issued per clock per SM (one per scheduler) */

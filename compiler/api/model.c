@@ -35,8 +35,9 @@ kiln_status kiln_model_compute(kiln_session *s, const char *target, const kiln_m
   if (!t) return KILN_ERR_USAGE;
   const tg_perf *p = tg_perf_of(t);
   if (!p) return api_fail(s, KILN_ERR_USAGE, "kiln_model_compute: target %s has no reference rates", t->name);
-  const double counts[] = {w->blocks,          w->mma_ops16,  w->mma_ops8,         w->mma_ops1,
-                           w->smem_wavefronts, w->dram_bytes, w->warp_instructions};
+  const double counts[] = {w->blocks,     w->mma_ops16,         w->mma_ops8,
+                           w->mma_ops1,   w->wgmma_ops16,       w->wgmma_ops8,
+                           w->dram_bytes, w->warp_instructions, w->smem_wavefronts};
   for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
     if (bad_count(counts[i]))
       return api_fail(s, KILN_ERR_USAGE, "kiln_model_compute: a count is negative or not finite (%g)",
@@ -44,6 +45,11 @@ kiln_status kiln_model_compute(kiln_session *s, const char *target, const kiln_m
   if (w->blocks < 1) return api_fail(s, KILN_ERR_USAGE, "kiln_model_compute: a launch has at least 1 block");
   if (w->blocks_per_sm < 0)
     return api_fail(s, KILN_ERR_USAGE, "kiln_model_compute: blocks per SM is %d", w->blocks_per_sm);
+  if (w->wgmma_ops16 > w->mma_ops16 || w->wgmma_ops8 > w->mma_ops8)
+    return api_fail(s, KILN_ERR_USAGE,
+                    "kiln_model_compute: wgmma operations (%g, %g) are part of the mma operations (%g, %g), "
+                    "not more",
+                    w->wgmma_ops16, w->wgmma_ops8, w->mma_ops16, w->mma_ops8);
   if ((w->mma_ops8 > 0 && p->mma8 <= 0) || (w->mma_ops1 > 0 && p->mma1 <= 0))
     return api_fail(s, KILN_ERR_USAGE, "kiln_model_compute: %s (%s) has no rate for the kernel's mma inputs",
                     t->name, p->part);
@@ -58,9 +64,11 @@ kiln_status kiln_model_compute(kiln_session *s, const char *target, const kiln_m
    * the whole grid's work over all SMs, stretched by that imbalance. */
   out->wave_eff = w->blocks / (sms * ceil(w->blocks / sms));
   double stretch = 1 / out->wave_eff;
-  double clocks = 0; /* tensor clocks per SM, summed over input widths */
-  if (w->mma_ops16 > 0) clocks += w->mma_ops16 / p->mma16;
-  if (w->mma_ops8 > 0) clocks += w->mma_ops8 / p->mma8;
+  double clocks = 0; /* tensor clocks per SM, summed over input widths; wgmma at its own rate where the
+                       row has one (else at mma.sync's) */
+  double wg16 = p->wgmma16 > 0 ? w->wgmma_ops16 : 0, wg8 = p->wgmma8 > 0 ? w->wgmma_ops8 : 0;
+  if (w->mma_ops16 > 0) clocks += (w->mma_ops16 - wg16) / p->mma16 + (wg16 > 0 ? wg16 / p->wgmma16 : 0);
+  if (w->mma_ops8 > 0) clocks += (w->mma_ops8 - wg8) / p->mma8 + (wg8 > 0 ? wg8 / p->wgmma8 : 0);
   if (w->mma_ops1 > 0) clocks += w->mma_ops1 / p->mma1;
   out->tensor_s = clocks / (sms * hz) * stretch;
   out->smem_s = w->smem_wavefronts / (p->smem_wavefronts * sms * hz) * stretch;
@@ -193,6 +201,8 @@ static kiln_status simulate(kiln_recipe *r, const tg_target *t, int samples, kil
   w->mma_ops16 = (double)prof.total.mma_ops16 * scale;
   w->mma_ops8 = (double)prof.total.mma_ops8 * scale;
   w->mma_ops1 = (double)prof.total.mma_ops1 * scale;
+  w->wgmma_ops16 = (double)prof.total.wgmma_ops16 * scale;
+  w->wgmma_ops8 = (double)prof.total.wgmma_ops8 * scale;
   w->smem_wavefronts = (double)prof.total.smem_wavefronts * scale;
   *mma_count = (double)prof.total.mma * scale;
   st = KILN_OK;
@@ -248,7 +258,8 @@ typedef struct {
   int nargs;
   const int64_t *grid;
   double ops16, ops8, ops1, smem_bytes;
-  char why[256]; /* set: the count cannot follow the IR (a loop bound it cannot evaluate) */
+  double wg16, wg8; /* the part of ops16 and ops8 in dots the wgmma pass took */
+  char why[256];    /* set: the count cannot follow the IR (a loop bound it cannot evaluate) */
 } static_walk;
 
 /* The value of an integer scalar when it follows from constants, the launch's scalar arguments and
@@ -320,8 +331,9 @@ static void walk_region(static_walk *sw, ir_reg reg, double mult) {
       ir_type a = ir_vtype(fn, op->opnd[0]), c = ir_vtype(fn, op->res[0]);
       double ops = 2.0 * (double)ir_type_numel(c) * a.shape[a.rank - 1] * mult;
       int bits = ir_elem_bits((ir_elem)a.elem);
-      if (bits == 16) sw->ops16 += ops;
-      if (bits == 8) sw->ops8 += ops;
+      int wg = ir_attr_i(op->attrs, "wgmma", 0) != 0;
+      if (bits == 16) sw->ops16 += ops, sw->wg16 += wg ? ops : 0;
+      if (bits == 8) sw->ops8 += ops, sw->wg8 += wg ? ops : 0;
       if (bits == 1) sw->ops1 += ops;
       break;
     }
@@ -409,6 +421,7 @@ kiln_status kiln_model_static(kiln_recipe *r, const char *target, const kiln_sas
     return KILN_OK;
   }
   w.mma_ops16 = sw.ops16, w.mma_ops8 = sw.ops8, w.mma_ops1 = sw.ops1;
+  w.wgmma_ops16 = sw.wg16, w.wgmma_ops8 = sw.wg8;
   w.smem_wavefronts = sw.smem_bytes / 128;
   if (loop && loop->found && mma_instructions(&w) > 0)
     w.warp_instructions = issued(&w, mma_instructions(&w), loop);

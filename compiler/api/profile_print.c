@@ -100,6 +100,8 @@ static void json_counters(FILE *f, const sim_counters *c) {
           (unsigned long long)c->mma_ops8, (unsigned long long)c->mma_ops1, (unsigned long long)c->ldmatrix,
           (unsigned long long)c->cp_async_bytes, (unsigned long long)c->shuffles,
           (unsigned long long)c->iterations);
+  fprintf(f, ", \"wgmma_ops16\": %llu, \"wgmma_ops8\": %llu", (unsigned long long)c->wgmma_ops16,
+          (unsigned long long)c->wgmma_ops8);
 }
 
 void profile_print_json(FILE *f, const char *label, const sim_profile *p) {

@@ -63,6 +63,30 @@ static void test_compute(void) {
   CHECK(near(m.time_s, 5000 / hz));
   CHECK_STR(m.bound, "issue");
   CHECK(m.tensor_tflops == 0);
+  /* warpgroup MMAs at sm_90a's wgmma rate (4096 16-bit, 8192 8-bit operations a clock an SM at
+   * 1.83 GHz on 132 SMs), the rest at its mma.sync rate (2731, 5461); on sm_80, which has no wgmma
+   * rate, all of it at mma.sync's */
+  {
+    const double h = 1.83e9;
+    kiln_model_work g = {.blocks = 132,
+                         .mma_ops16 = 132.0 * (4096 * 1000 + 2731 * 500),
+                         .wgmma_ops16 = 132.0 * 4096 * 1000,
+                         .mma_ops8 = 132.0 * 8192 * 300,
+                         .wgmma_ops8 = 132.0 * 8192 * 300};
+    CHECK(kiln_model_compute(s, "sm_90a", &g, &m) == KILN_OK, "%s", kiln_error(s));
+    CHECK(near(m.tensor_s, 1800 / h), "sm_90a wgmma: %g s, want %g", m.tensor_s, 1800 / h);
+    kiln_model_work a = g;
+    a.wgmma_ops16 = a.wgmma_ops8 = 0; /* the same work on mma.sync */
+    CHECK(kiln_model_compute(s, "sm_90a", &a, &m) == KILN_OK);
+    CHECK(near(m.tensor_s, (g.mma_ops16 / 2731 + g.mma_ops8 / 5461) / 132 / h), "sm_90a mma.sync: %g s",
+          m.tensor_s);
+    kiln_model_work b = {.blocks = 108, .mma_ops16 = 108.0 * 2048 * 1000, .wgmma_ops16 = 108.0 * 2048 * 1000};
+    CHECK(kiln_model_compute(s, "sm_80", &b, &m) == KILN_OK && near(m.tensor_s, 1000 / hz), "sm_80: %g",
+          m.tensor_s);
+    b.wgmma_ops16 = 2 * b.mma_ops16; /* more wgmma operations than operations */
+    CHECK(kiln_model_compute(s, "sm_80", &b, &m) == KILN_ERR_USAGE);
+    CHECK_CONTAINS(kiln_error(s), "are part of the mma operations");
+  }
   /* errors */
   kiln_model_work bad = w;
   bad.blocks = 0;
@@ -187,6 +211,29 @@ static void test_static(void) {
     CHECK(fabs(w.warp_instructions - units * 90 / 32) < 1e-6, "mma.sync loop: %g", w.warp_instructions);
     CHECK(kiln_model_static(r, "sm_90a", &wg, &w, NULL, &m) == KILN_OK, "%s", kiln_error(s));
     CHECK(fabs(w.warp_instructions - units * 68 / 32) < 1e-6, "wgmma loop: %g", w.warp_instructions);
+    kiln_recipe_free(r);
+    kiln_session_free(s);
+  }
+  /* sm_90a: the simulated and the static count agree on the part done by wgmma (all of it at the
+   * defaults, none with mma = mma_sync), and the wgmma rate makes the tensor bound 2/3 of mma.sync's */
+  for (int sync = 0; sync < 2; sync++) {
+    kiln_session *s = kiln_session_new();
+    kiln_recipe *r = NULL;
+    CHECK(kiln_recipe_load(s, "recipes/matmul.lua", &r) == KILN_OK, "%s", kiln_error(s));
+    CHECK(kiln_recipe_set(r, "M=256") == KILN_OK && kiln_recipe_set(r, "N=256") == KILN_OK &&
+          kiln_recipe_set(r, "K=128") == KILN_OK);
+    if (sync) CHECK(kiln_recipe_set(r, "mma=mma_sync") == KILN_OK);
+    kiln_model_opts o = {.target = "sm_90a", .samples = 4096};
+    kiln_model_work sim, st;
+    kiln_model_result ms, mt;
+    CHECK(kiln_model_estimate(r, &o, &sim, &ms) == KILN_OK, "%s", kiln_error(s));
+    CHECK(kiln_model_static(r, "sm_90a", NULL, &st, NULL, &mt) == KILN_OK, "%s", kiln_error(s));
+    double ops = 2.0 * 256 * 256 * 128, want = sync ? 0 : ops;
+    CHECK(sim.mma_ops16 == ops && st.mma_ops16 == ops && sim.wgmma_ops16 == want && st.wgmma_ops16 == want,
+          "sm_90a %s: simulated %g (%g by wgmma), static %g (%g)", sync ? "mma.sync" : "wgmma", sim.mma_ops16,
+          sim.wgmma_ops16, st.mma_ops16, st.wgmma_ops16);
+    CHECK(near(mt.tensor_s, ops / (sync ? 2731.0 : 4096.0) / 132 / 1.83e9 * (132.0 / 4)),
+          "sm_90a %s: tensor %g s", sync ? "mma.sync" : "wgmma", mt.tensor_s);
     kiln_recipe_free(r);
     kiln_session_free(s);
   }
