@@ -103,7 +103,7 @@ fi
 # 3b. the model: matmul at 256^3 with 64 x 64 tiles, 16 programs of 2 x 64 x 64 x 256 operations, 3 sampled
 "$KILN" inspect $R --target sm_80 --no-sass --model --samples 3 --set BLOCK_M=64 --set BLOCK_N=64 --set warps=4 > "$tmp/model" 2>&1 || { echo "FAIL --model:"; cat "$tmp/model"; fail=1; }
 for want in "^model (a model, not a measurement: A100 SXM4 80GB (108 SMs at 1.41 GHz, 2039 GB/s" \
-    "^  work: 16 blocks, 3.355e+07 tensor ops (16-bit 3.355e+07, 8-bit 0, 1-bit 0)" \
+    "^  work: 16 blocks, 3.355e+07 tensor ops (16-bit 3.355e+07, 8-bit 0, 1-bit 0; by wgmma 0)" \
     "^  estimate: [0-9.]* us, [a-zA-Z ]*-bound, [0-9.]* tensor TFLOP/s (model)$"; do
   grep -q -- "$want" "$tmp/model" || { echo "FAIL --model: no line matching '$want':"; cat "$tmp/model"; fail=1; }
 done
