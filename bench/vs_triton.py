@@ -1,7 +1,8 @@
 """vs_triton.py - kiln and Triton side by side on one CPU machine, no GPU needed.
 
 The same kernels, with the same tiles, compiled by both for sm_80 and sm_90a:
-  GEMM f16, M = N = K = 4096, tiles 128x128x32, 4 and 8 warps, 3 and 4 stages;
+  GEMM f16, M = N = K = 4096, tiles 128x128x32, 4 and 8 warps, 3 and 4 stages, and 128x128x64 with
+  8 warps and 3 stages (the default on sm_90a);
   attention forward f16, B = 1, H = 16, S = 4096, D = 64 and 128, BLOCK_M = 128, BLOCK_N = 64 (and
   128 with 8 warps at D = 64, its default on sm_90a), causal and not.
 For each: compile time to PTX and to cubin (kiln's command line with its kernel cache bypassed, as a user
@@ -134,18 +135,18 @@ ATTN_SIG = {"Q": "*fp16", "K": "*fp16", "V": "*fp16", "O": "*fp16", "sm_scale": 
 
 def variants(quick):
     out = []
-    for warps in (4, 8):
-        for stages in (3, 4):
-            out.append({
-                "name": "gemm 4096^3 128x128x32 w%d s%d" % (warps, stages),
-                "recipe": "recipes/matmul.lua",
-                "sets": {"M": 4096, "N": 4096, "K": 4096, "BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 32,
-                         "warps": warps, "stages": stages},
-                "small": {"M": 256, "N": 256, "K": 256},
-                "triton": (gemm_kernel, GEMM_SIG, {"BM": 128, "BN": 128, "BK": 32, "GROUP": 8, "s_ak": 1, "s_bn": 1,
-                                                   "s_cn": 1},
-                           ["a", "b", "c", "M", "N", "K", "s_am", "s_bk", "s_cm"], warps, stages),
-            })
+    # BLOCK_K = 64 with 8 warps and 3 stages: matmul's default on sm_90a (32 elsewhere)
+    for bk, warps, stages in ((32, 4, 3), (32, 4, 4), (32, 8, 3), (32, 8, 4), (64, 8, 3)):
+        out.append({
+            "name": "gemm 4096^3 128x128x%d w%d s%d" % (bk, warps, stages),
+            "recipe": "recipes/matmul.lua",
+            "sets": {"M": 4096, "N": 4096, "K": 4096, "BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": bk,
+                     "warps": warps, "stages": stages},
+            "small": {"M": 256, "N": 256, "K": 256},
+            "triton": (gemm_kernel, GEMM_SIG, {"BM": 128, "BN": 128, "BK": bk, "GROUP": 8, "s_ak": 1, "s_bn": 1,
+                                               "s_cn": 1},
+                       ["a", "b", "c", "M", "N", "K", "s_am", "s_bk", "s_cm"], warps, stages),
+        })
     # the defaults' tiles: 128x64 with 4 warps at D = 64 and 8 at D = 128; 128x128 with 8 warps is
     # D = 64's default on sm_90a (both products on wgmma there)
     for d, bn, warps in ((64, 64, 4), (64, 128, 8), (128, 64, 8)):
