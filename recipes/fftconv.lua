@@ -53,11 +53,11 @@ return kiln.recipe {
     warps = { default = 4, values = { 1, 2, 4, 8 } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
     gate = { false, true },
-    -- layout = "bhn", kspec = "inline": two batch entries of one channel per program, as one complex
-    -- row (fft.forward_pair): one transform, kernel spectrum and inverse for two rows. Not with a
-    -- given spectrum, which need not be a real kernel's (the real part of the inverse would mix the
-    -- two rows); layout = "bnh" keeps one batch entry per program
-    pair = { default = function(p) return p.kspec == "inline" and p.layout == "bhn" end, values = { false, true } },
+    -- kspec = "inline": two batch entries of a channel as one complex row (fft.forward_pair): one
+    -- transform, filter spectrum and inverse for two rows ("bnh": each program's HB channels of two
+    -- entries). Not with a given spectrum, which need not be a real filter's (the real part of the
+    -- inverse would mix the two rows)
+    pair = { default = function(p) return p.kspec == "inline" end, values = { false, true } },
     -- the twiddles' type in shared memory: f32, or the data's type (half the space: N = 4096 then
     -- fits in sm_80's and sm_90a's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },
@@ -76,15 +76,12 @@ return kiln.recipe {
     kiln.tensor("y", "dtype", fft.io_dims, "out"),
     -- layout = "bnh": the programs' scratch rows (contents are scratch, not results); otherwise one
     -- element nobody touches
-    kiln.tensor("ws", "f32", { function(p) return bnh(p) and fft.ws_rows(p) or 1 end,
+    kiln.tensor("ws", "f32", { function(p) return bnh(p) and fft.ws_rows(p, p.pair and 2 or 1) or 1 end,
       function(p) return bnh(p) and p.N or 1 end }, "in"),
     kiln.scalar("B", "i32"),
     kiln.scalar("H", "i32"),
   },
-  grid = function(p)
-    if p.pair then return kiln.cdiv(p.B, 2) * p.H end
-    return fft.grid(p)
-  end,
+  grid = function(p) return fft.grid(p, p.pair and 2 or 1) end,
   reference = "fftconv",
   check = { criterion = "vs_lowp", factor = 2 }, -- against the plain FFT convolution in the data's type (docs/fftconv.md)
   checks = {
@@ -130,11 +127,16 @@ return kiln.recipe {
       return fft.inverse_real(k, tabs, Y, t, type(x) == "table")
     end
 
-    if p.pair and (p.kspec ~= "inline" or bnh(p)) then
-      error("pair = 1 needs kspec = inline and layout = bhn: a given spectrum need not be a real filter's, "
-        .. "and bnh takes one batch entry per program", 0)
+    if p.pair and p.kspec ~= "inline" then
+      error("pair = 1 needs kspec = inline: a given spectrum need not be a real filter's", 0)
     end
-    if p.pair then
+    -- two rows x0, x1 (f32 [R, N2]) of channel h: their y's (f32 [G, N2]) through one complex row
+    local function conv_pair(x0, x1, h)
+      local z, r0, r1 = fft.forward_pair(k, x0, x1)
+      local y = conv_row(z, h)
+      return y.re * k.broadcast(r0, { G, N2 }), y.im * k.broadcast(r1, { G, N2 })
+    end
+    if p.pair and not bnh(p) then
       -- batch entries 2j and 2j + 1 of channel h (rows bh0 and bh1 = bh0 + H of [B*H, N]); past the
       -- last entry, row 1's view ends before it: it reads zeros and writes nothing
       local pid = k.program_id(0)
@@ -149,9 +151,7 @@ return kiln.recipe {
         if p.gate then x = x * k.load(k.view(a.w, { ends[i], N2 }), { rows[i], 0 }, { R, N2 }) end
         xs[i] = k.cast(x, "f32")
       end
-      local z, r0, r1 = fft.forward_pair(k, xs[1], xs[2])
-      local y = conv_row(z, h)
-      local ys = { y.re * k.broadcast(r0, { G, N2 }), y.im * k.broadcast(r1, { G, N2 }) }
+      local ys = { conv_pair(xs[1], xs[2], h) }
       for i = 1, 2 do
         local yv = k.view(a.y, { ends[i], N2 })
         if p.gate then ys[i] = ys[i] * k.cast(k.load(k.view(a.v, { ends[i], N2 }), { rows[i], 0 }, { G, N2 }), "f32") end
@@ -173,9 +173,24 @@ return kiln.recipe {
       return
     end
 
-    -- layout "bnh": program pid takes channels h0 .. h0 + HB - 1 of batch b through ws rows pid * HB + c
-    local o = fft.bnh_block(k, a, p, p.N, "f32")
+    -- layout "bnh": program pid takes channels h0 .. h0 + HB - 1 of batch b (and b + 1, paired)
+    -- through ws rows pid * nb * HB + s * HB + c
+    local nb = p.pair and 2 or 1
+    local o = fft.bnh_block(k, a, p, p.N, "f32", nb)
     fft.bnh_in(k, p, a, o)
+    if p.pair then
+      k.range(0, p.HB, 1, {}, function(c)
+        local row0 = (o.pid * (2 * p.HB) + c) * R
+        local row1 = row0 + p.HB * R
+        local ws0, ws1 = k.view(a.ws, { row0 + R, N2 }), k.view(a.ws, { row1 + R, N2 }) -- each ending with its row
+        local y0, y1 = conv_pair(k.load(ws0, { row0, 0 }, { R, N2 }), k.load(ws1, { row1, 0 }, { R, N2 }), o.h0 + c)
+        k.barrier() -- every thread has read the rows before any overwrites them
+        k.store(ws0, { row0, 0 }, y0)
+        k.store(ws1, { row1, 0 }, y1)
+      end)
+      fft.bnh_out(k, p, a, o)
+      return
+    end
     k.range(0, p.HB, 1, {}, function(c)
       local row = (o.pid * p.HB + c) * R
       local wsr = k.view(a.ws, { row + R, N2 }) -- ending with the row (y's G rows write only its R)

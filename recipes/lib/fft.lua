@@ -285,8 +285,9 @@ end
 
 -- The recipes' declarations for the two layouts: u, w, v, y as [B, H, N] ("bhn") or [B, N, H]
 -- ("bnh", knobs HB and CN: channels per program, positions per transposing tile), one program per
--- row or per HB channels of one batch entry, and the rows of the scratch ws (one per channel; in
--- "bnh" ceil(H / HB) HB per batch entry).
+-- row or per HB channels of nb batch entries (nb: 1, or 2 where a recipe pairs rows; default 1), and
+-- the rows of the scratch ws (one per channel; in "bnh" ceil(H / HB) HB per batch entry, B rounded up
+-- to a multiple of nb).
 function M.is_bnh(p) return p.layout == "bnh" end
 local function blocks(p) return (p.H + p.HB - 1) // p.HB end
 M.io_dims = {
@@ -294,8 +295,9 @@ M.io_dims = {
   function(p) return M.is_bnh(p) and p.N or p.H end,
   function(p) return M.is_bnh(p) and p.H or p.N end,
 }
-function M.grid(p) return M.is_bnh(p) and p.B * blocks(p) or p.B * p.H end
-function M.ws_rows(p) return M.is_bnh(p) and p.B * blocks(p) * p.HB or p.B * p.H end
+local function entries(p, nb) return (p.B + (nb or 1) - 1) // (nb or 1) end
+function M.grid(p, nb) return M.is_bnh(p) and entries(p, nb) * blocks(p) or entries(p, nb) * p.H end
+function M.ws_rows(p, nb) return M.is_bnh(p) and entries(p, nb) * (nb or 1) * blocks(p) * p.HB or p.B * p.H end
 function M.hb_knob() return { default = 16, values = { 4, 8, 16, 32 } } end
 function M.cn_knob() return { default = 0, values = { 0, 64, 128, 256, 512 } } end
 
@@ -314,19 +316,22 @@ function M.each_row(k, a, p, cols, ty, conv_row)
   M.bnh_out(k, p, a, o)
 end
 
--- Layout "bnh" ([B, N, H]): a program takes HB neighbouring channels h0 .. h0 + HB - 1 of batch b
--- through its HB rows of a scratch, the view ws3 [programs, HB, cols] (row c of program pid: the
--- channel's first N elements at columns 0 .. N-1). bnh_in moves u (times w) there in [1, HB, CN]
--- tiles whose lanes run along the channels (coalesced reads; the compiler converts the layout for
--- the row-wise stores), bnh_out moves the rows back to y, times v in f32. Channels past H read zeros
--- and are not stored. o comes from bnh_block.
+-- Layout "bnh" ([B, N, H]): a program takes HB neighbouring channels h0 .. h0 + HB - 1 of o.nb batch
+-- entries b .. b + nb - 1 through its nb HB rows of a scratch, the view ws3 [programs, nb HB, cols]
+-- (row s HB + c of program pid: entry b + s's channel h0 + c, its first N elements at columns
+-- 0 .. N-1). bnh_in moves u (times w) there in [1, HB, CN] tiles whose lanes run along the channels
+-- (coalesced reads; the compiler converts the layout for the row-wise stores), bnh_out moves the rows
+-- back to y, times v in f32. Channels past H and entries past B read zeros and are not stored. o
+-- comes from bnh_block.
 local function chan_view(k, a, p, ptr) return k.view(ptr, { a.B, a.H, p.N }, { p.N * a.H, 1, a.H }) end
 
 function M.bnh_in(k, p, a, o)
   k.range(0, p.N, o.CN, {}, function(j)
-    local x = k.load(chan_view(k, a, p, a.u), { o.b, o.h0, j }, { 1, o.HB, o.CN })
-    if p.gate then x = x * k.load(chan_view(k, a, p, a.w), { o.b, o.h0, j }, { 1, o.HB, o.CN }) end
-    k.store(o.ws3, { o.pid, 0, j }, k.cast(x, o.ty))
+    for s = 0, o.nb - 1 do
+      local x = k.load(chan_view(k, a, p, a.u), { o.b + s, o.h0, j }, { 1, o.HB, o.CN })
+      if p.gate then x = x * k.load(chan_view(k, a, p, a.w), { o.b + s, o.h0, j }, { 1, o.HB, o.CN }) end
+      k.store(o.ws3, { o.pid, s * o.HB, j }, k.cast(x, o.ty))
+    end
   end)
   k.barrier()
 end
@@ -334,23 +339,28 @@ end
 function M.bnh_out(k, p, a, o)
   k.barrier()
   k.range(0, p.N, o.CN, {}, function(j)
-    local y = k.cast(k.load(o.ws3, { o.pid, 0, j }, { 1, o.HB, o.CN }), "f32")
-    if p.gate then y = y * k.cast(k.load(chan_view(k, a, p, a.v), { o.b, o.h0, j }, { 1, o.HB, o.CN }), "f32") end
-    k.store(chan_view(k, a, p, a.y), { o.b, o.h0, j }, k.cast(y, p.dtype))
+    for s = 0, o.nb - 1 do
+      local y = k.cast(k.load(o.ws3, { o.pid, s * o.HB, j }, { 1, o.HB, o.CN }), "f32")
+      if p.gate then
+        y = y * k.cast(k.load(chan_view(k, a, p, a.v), { o.b + s, o.h0, j }, { 1, o.HB, o.CN }), "f32")
+      end
+      k.store(chan_view(k, a, p, a.y), { o.b + s, o.h0, j }, k.cast(y, p.dtype))
+    end
   end)
 end
 
 -- The program's channel block in layout "bnh" (knobs HB, CN: channels per program, positions per
--- tile, 0: min(N, 256)): the o of bnh_in and bnh_out, with pid, its batch entry b and first channel
--- h0 (ceil(H / HB) programs per batch entry), and ws3, the [B ceil(H/HB), HB, cols] view of the
--- scratch ws (rows of `cols` elements of type ty).
-function M.bnh_block(k, a, p, cols, ty)
+-- tile, 0: min(N, 256)) for nb batch entries a program (default 1): the o of bnh_in and bnh_out, with
+-- pid, its first batch entry b and first channel h0 (ceil(H / HB) programs per nb entries), and ws3,
+-- the [ceil(B/nb) ceil(H/HB), nb HB, cols] view of the scratch ws (rows of `cols` elements of type ty).
+function M.bnh_block(k, a, p, cols, ty, nb)
   local pid, HB = k.program_id(0), p.HB
-  local nb = (a.H + (HB - 1)) / HB
+  nb = nb or 1
+  local blk = (a.H + (HB - 1)) / HB
   return {
-    pid = pid, b = pid / nb, h0 = (pid % nb) * HB, HB = HB, ty = ty,
+    pid = pid, b = (pid / blk) * nb, h0 = (pid % blk) * HB, HB = HB, ty = ty, nb = nb,
     CN = p.CN == 0 and math.min(p.N, 256) or math.min(p.N, p.CN),
-    ws3 = k.view(a.ws, { a.B * nb, HB, cols }),
+    ws3 = k.view(a.ws, { ((a.B + (nb - 1)) / nb) * blk, nb * HB, cols }),
   }
 end
 

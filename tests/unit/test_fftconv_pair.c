@@ -3,13 +3,15 @@
  * one complex row, recipes/lib/fft.lua forward_pair) keeps each row's accuracy whatever the other
  * row's scale. The rows of batch entry 0 are 256 times larger than those of entry 1 (fresh random
  * values, the outputs poisoned); the kernel runs on the simulator paired and unpaired, and each row's
- * error against the exact reference (ref_fftconv, in double), relative to the row's own size, must
- * stay within twice the unpaired kernel's plus 1e-3 (two roundings of the f16 output). Without the
- * per-row scaling the small rows' errors follow the large rows' size (measured: 0.034 and 7.7 of
- * the small rows' size against 1.3e-4 and 2.4e-4 unpaired).
+ * largest error against the exact reference (ref_fftconv, in double), relative to the row's own
+ * size, must stay within 4 times the unpaired kernel's plus 2e-4: the two rows share every f16
+ * rounding of the transforms, with L2 norms up to a factor of 2 apart after the power-of-two scaling
+ * (measured over 180 seeds: typically 1 to 1.6 times, at most 3.5). Without the scaling the small
+ * rows' errors follow the large rows' size (seed 5: 0.08 to 16.5 of the small rows' size against
+ * 5e-4 to 7e-4 unpaired).
  * Also: B odd (the last program's second row is past the end: it reads zeros and writes nothing,
  * which the poisoned output beyond the tensor would show as a guard-page or uninitialised read on
- * the simulator), and gating.
+ * the simulator), gating, and the [B, N, H] layout (HB = 4 channels of two entries a program).
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +25,8 @@
 #include "test.h"
 
 enum { MAXROWS = 16 };
+
+static harness_rng rng; /* seeded from the scaffold's seed (KILN_TEST_SEED repeats a run) */
 
 typedef struct {
   int nargs;
@@ -76,28 +80,32 @@ static int run(kl_recipe *r, const kl_settings *s, problem *pb, double *y, char 
   return rc || iy < 0 ? -1 : 0;
 }
 
-/* Each row's largest error over the row's largest reference value. */
-static void row_errors(const double *y, const double *ref, int rows, int64_t N, double *out) {
-  for (int r = 0; r < rows; r++) {
+/* Each row's (b * H + h) largest error over the row's largest reference value; y is [B, H, N], or
+ * [B, N, H] with bnh. */
+static void row_errors(const double *y, const double *ref, int B, int H, int64_t N, int bnh, double *out) {
+  for (int r = 0; r < B * H; r++) {
     double e = 0, m = 0;
     for (int64_t j = 0; j < N; j++) {
-      double d = fabs(y[r * N + j] - ref[r * N + j]);
+      int64_t i = bnh ? ((int64_t)(r / H) * N + j) * H + r % H : r * N + j;
+      double d = fabs(y[i] - ref[i]);
       e = isnan(d) ? INFINITY : fmax(e, d);
-      m = fmax(m, fabs(ref[r * N + j]));
+      m = fmax(m, fabs(ref[i]));
     }
     out[r] = e / (m > 0 ? m : 1);
   }
 }
 
-static void check_pairing(int B, int H, int N, int gate) {
+static void check_pairing(int B, int H, int N, int gate, int bnh) {
   char err[2048], sb[32], sh[32], sn[32], sg[32];
+  const char *lay = bnh ? "layout=bnh" : "layout=bhn";
   snprintf(sb, sizeof sb, "B=%d", B), snprintf(sh, sizeof sh, "H=%d", H), snprintf(sn, sizeof sn, "N=%d", N);
   snprintf(sg, sizeof sg, "gate=%d", gate);
   kl_recipe *r = kl_recipe_load("recipes/fftconv.lua", err, sizeof err);
   CHECK(r, "%s", err);
   if (!r) return;
   kl_settings paired, single;
-  const char *set1[] = {sb, sh, sn, sg, "pair=1", NULL}, *set0[] = {sb, sh, sn, sg, "pair=0", NULL};
+  const char *set1[] = {sb, sh, sn, sg, lay, "HB=4", "pair=1", NULL},
+             *set0[] = {sb, sh, sn, sg, lay, "HB=4", "pair=0", NULL};
   CHECK(settings(r, &paired, set1, err, sizeof err) == 0 && settings(r, &single, set0, err, sizeof err) == 0,
         "%s", err);
   problem pb = {0};
@@ -114,7 +122,7 @@ static void check_pairing(int B, int H, int N, int gate) {
     pb.in[i] = calloc(pb.n[i], sizeof(double));
     ref[i] = calloc(pb.n[i], sizeof(double));
     for (size_t j = 0; j < pb.n[i]; j++) {
-      double x = 2.0 * (double)(test_rand() >> 11) / 9007199254740992.0 - 1.0;
+      double x = harness_uniform(&rng);
       /* u and w of batch entry 0 are 16 times larger than the rest, those of entry 1 16 times smaller:
        * a factor of 256 between the rows of a pair (within f16's range after gating) */
       if (!strcmp(a->name, "u") || !strcmp(a->name, "w")) x *= j / (size_t)(H * N) % 2 == 0 ? 16.0 : 1.0 / 16;
@@ -136,16 +144,16 @@ static void check_pairing(int B, int H, int N, int gate) {
   CHECK(ref_run(r, &job, err, sizeof err) == REF_OK, "%s", err);
   double e1[MAXROWS * 4], e0[MAXROWS * 4];
   if (iy >= 0 && rows <= MAXROWS * 4) {
-    row_errors(y1, ref[iy], rows, N, e1);
-    row_errors(y0, ref[iy], rows, N, e0);
+    row_errors(y1, ref[iy], B, H, N, bnh, e1);
+    row_errors(y0, ref[iy], B, H, N, bnh, e0);
     for (int row = 0; row < rows; row++)
-      CHECK(e1[row] <= 2 * e0[row] + 1e-3,
-            "B=%d H=%d N=%d gate=%d row %d (batch %d): paired error %.3g of the row's size, unpaired %.3g", B,
-            H, N, gate, row, row / H, e1[row], e0[row]);
+      CHECK(e1[row] <= 4 * e0[row] + 2e-4,
+            "%s B=%d H=%d N=%d gate=%d row %d (batch %d): paired error %.3g of the row's size, unpaired %.3g",
+            lay, B, H, N, gate, row, row / H, e1[row], e0[row]);
     double m1 = 0, m0 = 0;
     for (int row = 0; row < rows; row++) m1 = fmax(m1, e1[row]), m0 = fmax(m0, e0[row]);
-    printf("ok   B=%d H=%d N=%d gate=%d: per-row error paired / unpaired, largest: %.3g / %.3g\n", B, H, N,
-           gate, m1, m0);
+    printf("ok   %s B=%d H=%d N=%d gate=%d: per-row error paired / unpaired, largest: %.3g / %.3g\n", lay, B,
+           H, N, gate, m1, m0);
   }
   for (int i = 0; i < pb.nargs; i++) free(pb.host[i]), free(pb.in[i]), free(ref[i]);
   free(y0), free(y1);
@@ -153,8 +161,10 @@ static void check_pairing(int B, int H, int N, int gate) {
 }
 
 int main(void) {
-  check_pairing(2, 2, 256, 0);
-  check_pairing(3, 1, 64, 1); /* B odd: the last program has one row */
-  check_pairing(4, 3, 1024, 0);
+  harness_seed(&rng, test_seed());
+  check_pairing(2, 2, 256, 0, 0);
+  check_pairing(3, 1, 64, 1, 0); /* B odd: the last program has one row */
+  check_pairing(4, 3, 1024, 0, 0);
+  check_pairing(3, 6, 128, 1, 1); /* [B, N, H]: 4 channels a program, two blocks, the last one ragged */
   return test_done("test_fftconv_pair");
 }
