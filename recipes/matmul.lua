@@ -40,11 +40,13 @@ return kiln.recipe {
   tune = {
     BLOCK_M = { default = 128, values = { 16, 32, 64, 128, 256 } },
     BLOCK_N = { default = 128, values = { 16, 32, 64, 128, 256 } },
-    -- 64 for 16-bit inputs where the target has warpgroup MMAs (t: the target; nil when none is
-    -- known): a k-step of four wgmmas spreads the step's barriers, waits and copies over twice the
-    -- work (docs/hopper.md); 32 elsewhere
+    -- 64 for 16-bit inputs on sm_80 and later where the stages fit the target's shared memory (t:
+    -- the target; nil when none is known): a k-step of twice the products spreads the step's
+    -- barrier, waits and copy addressing over twice the work (docs/gemm.md, docs/hopper.md); 32
+    -- elsewhere (8-bit and f32 inputs, sm_75)
     BLOCK_K = { default = function(p, t)
-      return t and t.wgmma and p.mma ~= "mma_sync" and (p.dtype == "f16" or p.dtype == "bf16") and 64 or 32
+      local bytes = math.max(p.stages, 1) * (p.BLOCK_M + p.BLOCK_N) * 64 * 2
+      return t and t.sm >= 80 and (p.dtype == "f16" or p.dtype == "bf16") and bytes <= t.smem and 64 or 32
     end, values = { 8, 16, 32, 64, 128 } },
     warps = { default = 8, values = { 1, 2, 4, 8 } },
     stages = { default = 3, values = { 1, 2, 3, 4, 5 } },

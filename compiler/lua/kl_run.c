@@ -154,19 +154,21 @@ static void set_warps(lua_State *L, job *j) {
 }
 
 /* The target as recipes see it (k.target, a computed default's second argument): {name = "sm_90a",
- * sm = 90, wgmma = true}; nil for none. */
+ * sm = 90, wgmma = true, smem = 232448} (smem: the shared bytes a block may use); nil for none. */
 static void push_target(lua_State *L, const tg_target *t) {
   if (!t) {
     lua_pushnil(L);
     return;
   }
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
   lua_pushstring(L, t->name);
   lua_setfield(L, -2, "name");
   lua_pushinteger(L, t->sm);
   lua_setfield(L, -2, "sm");
   lua_pushboolean(L, (t->features & TG_F_WGMMA) != 0);
   lua_setfield(L, -2, "wgmma");
+  lua_pushinteger(L, t->smem_per_block);
+  lua_setfield(L, -2, "smem");
 }
 
 static int build_main(lua_State *L) {

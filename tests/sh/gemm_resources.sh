@@ -9,7 +9,8 @@
 #   4. bench/gemm.py --plan builds every variant the GPU benchmark would run, on each target row
 #      (when python3 is installed);
 #   5. the instruction budget of the MMA loop (`kiln inspect`: non-MMA SASS instructions per MMA, a
-#      static count) for the default f16 tile and for trans_b, on sm_80 and sm_90a (mma.sync and
+#      static count) for the default f16 tile (BLOCK_K = 64) and BLOCK_K = 32, and for trans_b, on
+#      sm_80 and sm_90a (mma.sync and
 #      wgmma, per MMA instruction of each), when a SASS
 #      disassembler is found (KILN_NVDISASM, or nvidia-cuda-nvdisasm in bench/.venv); skipped with
 #      a note otherwise.
@@ -118,13 +119,16 @@ fi
 # 5. non-MMA instructions per MMA in the MMA loop: at most the budget (a count, never a time)
 . tests/sh/lib/budget.sh
 if budget_tools; then
-  # mma.sync: measured with ptxas 13.0 (docs/gemm.md) 1.81 and 1.78 (trans_b) on sm_80, 1.84 and
-  # 1.78 on sm_90a;
+  # mma.sync: measured with ptxas 13.0 (docs/gemm.md) at the default BLOCK_K = 64 0.81 and 0.94
+  # (trans_b) on sm_80 and sm_90a; with BLOCK_K = 32 1.81 and 1.78 on sm_80, 1.84 and 1.78 on sm_90a;
   # sm_90a's default is wgmma (docs/hopper.md), so its mma.sync path is asked for
-  budget $R sm_80 2.0
-  budget $R sm_80 2.0 trans_b=1
-  budget $R sm_90a 2.0 mma=mma_sync
-  budget $R sm_90a 2.0 mma=mma_sync trans_b=1
+  budget $R sm_80 1.0
+  budget $R sm_80 1.1 trans_b=1
+  budget $R sm_80 2.0 BLOCK_K=32
+  budget $R sm_80 2.0 BLOCK_K=32 trans_b=1
+  budget $R sm_90a 1.0 mma=mma_sync
+  budget $R sm_90a 1.1 mma=mma_sync trans_b=1
+  budget $R sm_90a 2.0 mma=mma_sync BLOCK_K=32
   # wgmma: one HGMMA.64x128x16 does the work of 16 HMMA.16816 (the budget is per m16n8 MMA of
   # work, budget.sh); measured at the sm_90a default BLOCK_K = 64 1.48 and 1.41 (trans_b); 2.00
   # with BLOCK_K = 32 (2.06 and 2.12 before the descriptors' one add a step; 2.31 before the one-add
