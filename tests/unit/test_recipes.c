@@ -588,6 +588,15 @@ static const char *decl_template =
     "  name = 'd', grid = function(p) return 1 end, body = function(k, p) end, args = {},\n"
     "  %s\n"
     "}\n";
+
+/* The snippet in decl_template, written to a scratch file (*path, to unlink and free) and loaded:
+ * the recipe, or NULL with the message in err. */
+static kl_recipe *load_decl(const char *snippet, char **path, char *err, size_t errn) {
+  char text[4096];
+  snprintf(text, sizeof text, decl_template, snippet);
+  *path = write_temp(scratch, text);
+  return kl_recipe_load(*path, err, errn);
+}
 enum { DECL = 4, CALL = 2 };
 
 static void test_declaration_errors(void) {
@@ -750,10 +759,9 @@ static void expect_derived(kl_recipe *r, const kl_settings *s, const char *bm, c
 }
 
 static void test_computed_defaults(void) {
-  char text[2048], err[2048];
-  snprintf(text, sizeof text, decl_template, computed_decl);
-  char *path = write_temp(scratch, text);
-  kl_recipe *r = kl_recipe_load(path, err, sizeof err);
+  char err[2048];
+  char *path;
+  kl_recipe *r = load_decl(computed_decl, &path, err, sizeof err);
   CHECK(r, "%s", err);
   if (r) {
     kl_settings s, t;
@@ -812,9 +820,7 @@ static void test_computed_defaults(void) {
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     char full[2048];
-    snprintf(text, sizeof text, decl_template, bad[i].decl);
-    path = write_temp(scratch, text);
-    r = kl_recipe_load(path, err, sizeof err);
+    r = load_decl(bad[i].decl, &path, err, sizeof err);
     int rc = -1;
     if (r && bad[i].set) {
       kl_settings s;
@@ -838,17 +844,18 @@ static void test_computed_defaults(void) {
 
 /* A computed default's second argument: the target (nil until one is known). */
 static void test_target_defaults(void) {
-  char text[2048], err[2048];
-  snprintf(text, sizeof text, decl_template,
-           "params = { n = 64 }, grid = function(p) return p.BN end,\n"
-           "tune = { D = { 64, 128 },\n"
-           "  BN = { default = function(p, t) return t and t.wgmma and p.D == 64 and 128 or 64 end,\n"
-           "         values = { 64, 128 } },\n"
-           "  sm = { default = function(p, t) return t and t.sm or 0 end, values = { 0, 80 } },\n"
-           "  name = { default = function(p, t) return t and t.name or 'none' end, values = { 'none', "
-           "'sm_80', 'sm_90a' } } },");
-  char *path = write_temp(scratch, text);
-  kl_recipe *r = kl_recipe_load(path, err, sizeof err);
+  char err[2048];
+  char *path;
+  kl_recipe *r =
+      load_decl("params = { n = 64 }, grid = function(p) return p.BN end,\n"
+                "tune = { D = { 64, 128 },\n"
+                "  BN = { default = function(p, t) return t and t.wgmma and p.D == 64 and 128 or 64 end,\n"
+                "         values = { 64, 128 } },\n"
+                "  sm = { default = function(p, t) return t and t.sm or 0 end, values = { 0, 80 } },\n"
+                "  name = { default = function(p, t) return t and t.name or 'none' end, values = { 'none', "
+                "'sm_80', 'sm_90a' } } },",
+                &path, err, sizeof err);
+
   CHECK(r, "%s", err);
   if (r) {
     const tg_target *hopper = tg_target_lookup("sm_90a"), *ampere = tg_target_lookup("sm_80");
