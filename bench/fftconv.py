@@ -14,6 +14,8 @@ or [B, N, H] (--layouts; the recipes' knob layout = bhn, bnh) (f16 or bf16)
 and a filter k [H, N], B = 64, H = 768, N = 256 ... 4M as the device's memory allows.
 The filter's spectrum is computed once, outside the timing, on both sides (kiln reads it as kf,
 kspec = "given", in the recipe's transposed order; PyTorch as rfft(k)), as FlashFFTConv does.
+`--set kspec=inline` times the recipe's default instead: the spectrum made in the kernel, two batch
+entries a program as one complex row (pair; docs/fftconv.md), kiln doing more work than PyTorch.
 
 PyTorch: rfft of u at length 2N in f32 (u cast), product with the spectrum, irfft, first N, cast
 back to the input type: one convolution per timed call, casts included. kiln: one launch of the
@@ -130,15 +132,23 @@ def plan(a, kiln, target):
                     print("%s %s N=%-8d: kiln refuses: %s" % (lay, dt, n, e))
                     continue
                 print("%s %s N=%-8d: %s, grid %d x %d threads, %d bytes shared, params %s" % (
-                    lay, dt, n, v.name, grid(a, settings), v.threads, v.shared, " ".join(p for p, _ in v.params)))
+                    lay, dt, n, v.name, grid(a, settings, v), v.threads, v.shared, " ".join(p for p, _ in v.params)))
 
 
-def grid(a, settings):
-    """Programs: one per (batch, channel), or per (batch, HB channels) in layout bnh."""
+def paired(var):
+    """The variant takes two batch entries a program (fftconv.lua's pair: the default with
+    kspec = inline, e.g. --set kspec=inline)."""
+    return var is not None and var.knob("pair") in ("1", "true")
+
+
+def grid(a, settings, var=None):
+    """Programs: one per (batch, channel), or per (batch, HB channels) in layout bnh; per two batch
+    entries where the variant pairs them."""
+    entries = (a.batch + 1) // 2 if paired(var) else a.batch
     if knob(settings, "layout", "bhn") == "bnh":
         hb = int(knob(settings, "HB", "16"))
-        return a.batch * ((a.heads + hb - 1) // hb)
-    return a.batch * a.heads
+        return entries * ((a.heads + hb - 1) // hb)
+    return entries * a.heads
 
 
 def spectrum_for_kiln(torch, k, n, split):
@@ -197,16 +207,17 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
     kf = spectrum_for_kiln(torch, k, n, sp)
     y = torch.full_like(u, float("nan"))
     one = torch.zeros(1, device="cuda", dtype=dt)
-    rows_ws = grid(a, settings) * int(knob(settings, "HB", "16")) if bnh else b * h  # one per channel
+    nb = 2 if paired(var) else 1  # batch entries a program
+    rows_ws = grid(a, settings, var) * int(knob(settings, "HB", "16")) * nb if bnh else b * h  # one per channel
     ws = torch.empty(rows_ws, 4 * n, device="cuda", dtype=dt) if a.order >= 3 else torch.zeros(1, device="cuda")
-    if bnh and a.order == 2:  # the programs' scratch rows: [B ceil(H / HB) HB, N] f32
+    if bnh and a.order == 2:  # the programs' scratch rows: [ceil(B / nb) ceil(H / HB) nb HB, N] f32
         ws = torch.empty(rows_ws, n, device="cuda", dtype=torch.float32)
     args, keep = pack_args(var, {"u": u, "k": k, "kf": kf, "w": one, "v": one, "y": y, "ws": ws}, {"B": b, "H": h})
     mod, fn = drv.load(var)
     stream = torch.cuda.current_stream().cuda_stream
 
     def kiln_launch():
-        drv.launch(fn, (grid(a, settings), 1, 1), var.threads, var.shared, stream, args)
+        drv.launch(fn, (grid(a, settings, var), 1, 1), var.threads, var.shared, stream, args)
 
     kiln_launch()
     torch.cuda.synchronize()
