@@ -58,7 +58,8 @@ typedef struct cg_lower {
   int warps;
   LLVMBasicBlockRef prologue; /* per-thread values (ids, layout offsets) are computed here */
   LLVMValueRef tid, lane, warp;
-  cg_thread_lay *tl; /* cache of per-layout thread values */
+  LLVMValueRef warp_u; /* the warp index as lane 0 holds it (made in the prologue on first use) */
+  cg_thread_lay *tl;   /* cache of per-layout thread values */
   int ntl, captl;
   int scratch_base; /* byte offset of the scratch area, after the planned shared memory */
   int scratch_max;  /* bytes of scratch the kernel needs at most */

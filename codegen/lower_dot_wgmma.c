@@ -98,6 +98,19 @@ static LLVMValueRef start_of(cg_lower *L, const wg_operand *o, LLVMValueRef base
   return row0 ? LLVMBuildAdd(B, base, LLVMBuildMul(B, row0, cg_i32(L, w), ""), "") : base;
 }
 
+/* The warp index as lane 0 holds it, shuffled once in the prologue: ptxas then knows it is the same
+ * in every lane and keeps what follows from it (A's descriptors, a warpgroup's rows) in uniform
+ * registers, where the warp index from the thread id left a move to them (R2UR) before each wgmma. */
+static LLVMValueRef warp_uniform(cg_lower *L) {
+  if (!L->warp_u) {
+    LLVMBasicBlockRef saved;
+    cg_enter_prologue(L, &saved);
+    L->warp_u = L->c.ops->shfl(&L->c, CG_SHFL_IDX, L->warp, cg_i32(L, 0));
+    cg_leave_prologue(L, saved);
+  }
+  return L->warp_u;
+}
+
 int cg_wgmma_load_shared(cg_lower *L, ir_opid op) {
   ir_op *o = ir_o(L->fn, op);
   if (!ir_attr_i(o->attrs, "wgmma", 0)) return 0;
@@ -156,7 +169,8 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   LLVMValueRef bbase = H->smem_addr(&L->c, cg_get(L, b.buf)->v[0]), astart = NULL;
   if (!rs) {
     LLVMValueRef abase = H->smem_addr(&L->c, cg_get(L, a.buf)->v[0]);
-    LLVMValueRef row0 = LLVMBuildMul(B, LLVMBuildLShr(B, L->warp, cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
+    LLVMValueRef row0 =
+        LLVMBuildMul(B, LLVMBuildLShr(B, warp_uniform(L), cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
     astart = desc_base(L, &a, start_of(L, &a, abase, row0));
   }
   /* A in registers: every step's fragments packed before the fence, so that no register a wgmma
