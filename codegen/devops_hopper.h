@@ -146,15 +146,14 @@ enum { CG_TMAP_BYTES = 128, CG_TMAP_MAXDIM = 5 };
  *                the next wgmma (required before the first wgmma, and after the registers change).
  * wgmma:         wgmma.mma_async.sync.aligned.m64n{n}k{K}: d[0..n/2) = (scale_d ? acc : 0) +
  *                A.B; A is 64 x K and B is n x K, both K-major in shared memory described by the i64
- *                descriptors; scale_d an i1 (NULL: 1); neg_a/neg_b are operand flags: CG_WGMMA_NEG
- *                negates the operand (float kinds only), CG_WGMMA_TRANS reads it MN-major (16-bit
- *                kinds, swizzled descriptors: see below).
- *                Warpgroup-collective: the four warps of a warpgroup issue it together.
- *                d's values are not to be read before a wgmma_wait that covers the op's group.
- * wgmma_rs:      the same with A from registers (f16 and bf16 only, K-major): a[4] are the thread's
- *                i32 registers of its warp's 16 rows of A for this k16 step, in mma.sync's m16n8k16
- *                A-fragment order (register j: row g + 8 (j & 1), K 2q + 8 (j >> 1), lane 4g + q);
- *                neg_a may hold CG_WGMMA_NEG, not CG_WGMMA_TRANS.
+ *                descriptors (a NULL), or A from registers (adesc NULL, below); scale_d an i1 (NULL: 1);
+ * neg_a/neg_b are operand flags: CG_WGMMA_NEG negates the operand (float kinds only), CG_WGMMA_TRANS reads it
+ * MN-major (16-bit kinds, swizzled descriptors: see below). Warpgroup-collective: the four warps of a
+ * warpgroup issue it together. d's values are not to be read before a wgmma_wait that covers the op's group.
+ *                A from registers (the register form, f16 and bf16 only, K-major): a[4] are the
+ *                thread's i32 registers of its warp's 16 rows of A for this k16 step, in mma.sync's
+ *                m16n8k16 A-fragment order (register j: row g + 8 (j & 1), K 2q + 8 (j >> 1), lane
+ *                4g + q); neg_a may hold CG_WGMMA_NEG, not CG_WGMMA_TRANS.
  * wgmma_commit:  wgmma.commit_group: closes the open group of wgmma ops.
  * wgmma_wait:    wgmma.wait_group(n): waits until at most n groups are pending; regs[nregs] are the
  *                accumulator values the caller will read next, returned in place (on NVPTX they are
@@ -179,10 +178,9 @@ enum { CG_TMAP_BYTES = 128, CG_TMAP_MAXDIM = 5 };
  */
 typedef struct {
   void (*wgmma_fence)(cg_ctx *c);
-  void (*wgmma)(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMValueRef bdesc,
-                const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d);
-  void (*wgmma_rs)(cg_ctx *c, cg_wgmma_type t, int n, const LLVMValueRef *a, LLVMValueRef bdesc,
-                   const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d);
+  void (*wgmma)(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, const LLVMValueRef *a,
+                LLVMValueRef bdesc, const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b,
+                LLVMValueRef *d);
   void (*wgmma_commit)(cg_ctx *c);
   void (*wgmma_wait)(cg_ctx *c, int n, LLVMValueRef *regs, int nregs);
   void (*tma_load)(cg_ctx *c, int dims, LLVMValueRef sdst, LLVMValueRef tmap, const LLVMValueRef *coords,

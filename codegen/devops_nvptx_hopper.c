@@ -68,9 +68,9 @@ static char *reg_list(char *s, int lo, int hi) {
 }
 
 /* wgmma.mma_async: A by descriptor (a = NULL, adesc) or from four registers (a, f16/bf16 only). */
-static void wgmma_any(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, const LLVMValueRef *a,
-                      LLVMValueRef bdesc, const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b,
-                      LLVMValueRef *d) {
+static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, const LLVMValueRef *a,
+                  LLVMValueRef bdesc, const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b,
+                  LLVMValueRef *d) {
   const cg_wgmma_info *wi = cg_wgmma_info_of(t);
   assert(wi && cg_wgmma_n_ok(t, n) && (wi->has_scale || (!neg_a && !neg_b)));
   assert(wi->has_trans || !((neg_a | neg_b) & CG_WGMMA_TRANS));
@@ -116,16 +116,6 @@ static void wgmma_any(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, con
   LLVMValueRef r = LLVMBuildCall2(c->b, fty, asmv, args, (unsigned)m, "");
   for (int i = 0; i < R; i++) d[i] = LLVMBuildExtractValue(c->b, r, (unsigned)i, "");
   free(text), free(cons), free(ret);
-}
-
-static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMValueRef bdesc,
-                  const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
-  wgmma_any(c, t, n, adesc, NULL, bdesc, acc, scale_d, neg_a, neg_b, d);
-}
-
-static void wgmma_rs(cg_ctx *c, cg_wgmma_type t, int n, const LLVMValueRef *a, LLVMValueRef bdesc,
-                     const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
-  wgmma_any(c, t, n, NULL, a, bdesc, acc, scale_d, neg_a, neg_b, d);
 }
 
 static void wgmma_wait(cg_ctx *c, int n, LLVMValueRef *regs, int nregs) {
@@ -248,7 +238,6 @@ static LLVMValueRef smem_addr(cg_ctx *c, LLVMValueRef p) {
 const cg_hopper_ops cg_hopper_nvptx = {
     .wgmma_fence = wgmma_fence,
     .wgmma = wgmma,
-    .wgmma_rs = wgmma_rs,
     .wgmma_commit = wgmma_commit,
     .wgmma_wait = wgmma_wait,
     .tma_load = tma_load,

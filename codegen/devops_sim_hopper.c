@@ -74,9 +74,9 @@ static void wgmma_fence(cg_ctx *c) { call_site(c, "__kiln_sim_wgmma_fence"); }
 static void wgmma_commit(cg_ctx *c) { call_site(c, "__kiln_sim_wgmma_commit"); }
 
 /* Either form: A by descriptor (a = NULL: adesc, an i64) or from registers (a[4]: their array). */
-static void wgmma_call(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, const LLVMValueRef *a,
-                       LLVMValueRef bdesc, const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a,
-                       int neg_b, LLVMValueRef *d) {
+static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, const LLVMValueRef *a,
+                  LLVMValueRef bdesc, const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b,
+                  LLVMValueRef *d) {
   const cg_wgmma_info *wi = cg_wgmma_info_of(t);
   assert(wi && cg_wgmma_n_ok(t, n));
   int R = n / 2;
@@ -93,16 +93,6 @@ static void wgmma_call(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, co
   LLVMTypeRef ty[128];
   for (int i = 0; i < R; i++) ty[i] = wi->acc_int ? i32t(c) : LLVMFloatTypeInContext(c->ctx);
   fill(c, arr, R, ty, d);
-}
-
-static void wgmma(cg_ctx *c, cg_wgmma_type t, int n, LLVMValueRef adesc, LLVMValueRef bdesc,
-                  const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
-  wgmma_call(c, t, n, adesc, NULL, bdesc, acc, scale_d, neg_a, neg_b, d);
-}
-
-static void wgmma_rs(cg_ctx *c, cg_wgmma_type t, int n, const LLVMValueRef *a, LLVMValueRef bdesc,
-                     const LLVMValueRef *acc, LLVMValueRef scale_d, int neg_a, int neg_b, LLVMValueRef *d) {
-  wgmma_call(c, t, n, NULL, a, bdesc, acc, scale_d, neg_a, neg_b, d);
 }
 
 static void wgmma_wait(cg_ctx *c, int n, LLVMValueRef *regs, int nregs) {
@@ -185,7 +175,6 @@ static LLVMValueRef smem_addr(cg_ctx *c, LLVMValueRef p) {
 const cg_hopper_ops cg_hopper_sim = {
     .wgmma_fence = wgmma_fence,
     .wgmma = wgmma,
-    .wgmma_rs = wgmma_rs,
     .wgmma_commit = wgmma_commit,
     .wgmma_wait = wgmma_wait,
     .tma_load = tma_load,

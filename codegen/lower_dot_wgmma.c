@@ -184,10 +184,8 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   LLVMValueRef bstart = desc_base(L, &b, start_of(L, &b, bbase, NULL));
   for (uint32_t s = 0; s < steps; s++) {
     int nb = b.mn ? CG_WGMMA_TRANS : 0;
-    if (rs)
-      H->wgmma_rs(&L->c, wt, (int)N, areg + 4 * s, desc(L, &b, bstart, s), acc, NULL, 0, nb, d);
-    else
-      H->wgmma(&L->c, wt, (int)N, desc(L, &a, astart, s), desc(L, &b, bstart, s), acc, NULL, 0, nb, d);
+    H->wgmma(&L->c, wt, (int)N, rs ? NULL : desc(L, &a, astart, s), rs ? areg + 4 * s : NULL,
+             desc(L, &b, bstart, s), acc, NULL, 0, nb, d);
     memcpy(acc, d, R * sizeof *acc);
   }
 

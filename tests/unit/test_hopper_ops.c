@@ -168,8 +168,8 @@ static void build_gemm(hk *k, const cg_devops *ops, variant v) {
     LLVMValueRef ad = cg_wgmma_desc_build(b, c->ctx, LLVMBuildAdd(b, abase, ci32(k, 32 * s), ""), d);
     LLVMValueRef bd = cg_wgmma_desc_build(b, c->ctx, LLVMBuildAdd(b, bbase, ci32(k, 32 * s), ""), d);
     c->site = "wgmma (gemm.ll:8)";
-    k->h->wgmma(c, CG_WGMMA_F16, N, ad, bd, acc, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), s > 0, 0), 0, 0,
-                acc);
+    k->h->wgmma(c, CG_WGMMA_F16, N, ad, NULL, bd, acc, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), s > 0, 0),
+                0, 0, acc);
   }
   c->site = "wgmma.commit (gemm.ll:9)";
   k->h->wgmma_commit(c);
@@ -333,7 +333,7 @@ static void build_mistake(hk *k, mistake m, int threads) {
     LLVMBasicBlockRef after =
         m == WG_NEVER ? if_begin(k, LLVMBuildICmp(b, LLVMIntULT, tid, ci32(k, 64), "")) : NULL;
     k->h->wgmma_fence(c);
-    k->h->wgmma(c, CG_WGMMA_F16, 8, desc, desc, acc, NULL, 0, 0, acc);
+    k->h->wgmma(c, CG_WGMMA_F16, 8, desc, NULL, desc, acc, NULL, 0, 0, acc);
     k->h->wgmma_commit(c);
     k->h->wgmma_wait(c, 0, acc, 4);
     if (after) if_end(k, after);
@@ -349,7 +349,7 @@ static void build_mistake(hk *k, mistake m, int threads) {
   case STORE_WAIT: k->h->tma_store_wait(c, -1); break;
   case REG_MISMATCH: {
     k->h->wgmma_fence(c);
-    k->h->wgmma(c, CG_WGMMA_F16, 8, desc, desc, acc, NULL, 0, 0, acc);
+    k->h->wgmma(c, CG_WGMMA_F16, 8, desc, NULL, desc, acc, NULL, 0, 0, acc);
     k->h->wgmma_commit(c);
     LLVMValueRef regs[8] = {acc[0], acc[1], acc[2], acc[3], acc[0], acc[0], acc[0], acc[0]};
     k->h->wgmma_wait(c, 0, regs, 8);
@@ -553,7 +553,7 @@ static void test_wgmma_shapes_nvptx(void) {
       LLVMValueRef desc = cg_wgmma_desc_build(c->b, c->ctx, base, d);
       k.h->wgmma_fence(c);
       int tb = wi->has_trans && j % 2 ? CG_WGMMA_TRANS : 0; /* every other width: B MN-major */
-      k.h->wgmma(c, (cg_wgmma_type)t, n, desc, desc, acc, NULL, wi->has_scale, tb, acc);
+      k.h->wgmma(c, (cg_wgmma_type)t, n, desc, NULL, desc, acc, NULL, wi->has_scale, tb, acc);
       k.h->wgmma_commit(c);
       k.h->wgmma_wait(c, 0, acc, n / 2);
       LLVMValueRef tid = c->ops->sreg(c, CG_TID_X);
