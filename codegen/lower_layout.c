@@ -13,6 +13,7 @@
  * across warps, layout conversions, dot operands). Each use is write, barrier, read, barrier, so
  * uses never overlap; the kernel's scratch size is the largest use.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cg.h"
@@ -255,23 +256,45 @@ void cg_shared_group(cg_lower *L, ir_elem e, uint32_t w, LLVMValueRef ptr, LLVMV
     v[k * step] = cg_from_mem(L, LLVMBuildExtractElement(B, x, cg_i32(L, (int)k), ""), e);
 }
 
-void cg_tile_to_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base,
-                       const uint32_t *mem) {
+/* Elements per store of a thread in layout y into a row-major buffer of shape mem: its run along the
+ * last dim up to 16 bytes; under the owner predicate (`owned`) one, unless wide_owned. */
+static uint32_t store_elems(const cg_lay *y, int eb, const uint32_t *mem, int owned, int wide_owned) {
+  uint32_t f = (uint32_t)y->rank - 1;
+  uint32_t w = (eb == 1 || eb == 2 || eb == 4) && (!owned || wide_owned) ? cg_wide_elems(y, (int)f, eb) : 1;
+  while (w > 1 && mem[f] % w) w /= 2;
+  return w;
+}
+
+/* The elements per load of the row-major path over mem (tile_from_buffer). */
+static uint32_t load_elems(const cg_lay *y, int eb, const uint32_t *mem) {
+  uint32_t f = (uint32_t)y->rank - 1;
+  uint32_t w = (eb == 1 || eb == 2 || eb == 4) && mem[f] > 1 ? cg_wide_elems(y, (int)f, eb) : 1;
+  while (w > 1 && mem[f] % w) w /= 2;
+  return w;
+}
+
+/* cg_tile_to_buffer; wide_owned: runs under the owner predicate are wide accesses too. */
+static void tile_to_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base,
+                           const uint32_t *mem, int wide_owned) {
   LLVMValueRef owner = cg_lay_thread(L, y)->owner;
   LLVMTypeRef ty = cg_mem_type(L, e);
   LLVMValueRef tb = cg_buffer_base(L, y, mem);
   LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
   /* runs along the last dim as one access each, up to 16 bytes; element by element under the owner
-   * predicate (wide predicated stores here made bitgemm spill on sm_80: a_signed, act = f16, 16
-   * rows, G = 256) */
-  int f = y->rank - 1, eb = ir_elem_bytes(e);
-  uint32_t w = (eb == 1 || eb == 2 || eb == 4) && !owner ? cg_wide_elems(y, f, eb) : 1, ix[IR_MAXRANK];
-  while (w > 1 && mem[f] % w) w /= 2;
+   * predicate unless wide_owned (wide predicated stores here made bitgemm spill on sm_80: a_signed,
+   * act = f16, 16 rows, G = 256; through_scratch takes them where they save wavefronts) */
+  int f = y->rank - 1;
+  uint32_t w = store_elems(y, ir_elem_bytes(e), mem, owner != NULL, wide_owned), ix[IR_MAXRANK];
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ix);
     if (ix[f] % w == 0)
       cg_shared_group(L, e, w, buffer_elem(L, ty, tp, y, i, mem), &v[i], y->step[f], 1, owner);
   }
+}
+
+void cg_tile_to_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base,
+                       const uint32_t *mem) {
+  tile_to_buffer(L, y, e, v, base, mem, 0);
 }
 
 void cg_tile_to_shared(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef *v, LLVMValueRef base) {
@@ -286,9 +309,8 @@ static void tile_from_buffer(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueR
   LLVMValueRef tb = cg_buffer_base(L, y, mem);
   LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
   /* runs along the last dim as one access each, up to 16 bytes, where that dim is not broadcast */
-  int f = y->rank - 1, eb = ir_elem_bytes(e);
-  uint32_t w = (eb == 1 || eb == 2 || eb == 4) && mem[f] > 1 ? cg_wide_elems(y, f, eb) : 1, ix[IR_MAXRANK];
-  while (w > 1 && mem[f] % w) w /= 2;
+  int f = y->rank - 1;
+  uint32_t w = load_elems(y, ir_elem_bytes(e), mem), ix[IR_MAXRANK];
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ix);
     if (ix[f] % w == 0)
@@ -335,25 +357,33 @@ LLVMTypeRef cg_wide_type(cg_lower *L, ir_elem e, uint32_t n) {
   return LLVMVectorType(LLVMInt32TypeInContext(L->c.ctx), bits / 32);
 }
 
-/* Through scratch with accesses of up to 16 bytes and the swizzle of staged_at, when the tile is
- * rank 2 with rows of a multiple of 16 bytes; 0 otherwise (through_scratch takes it for ops of the
- * kernel body only). */
-static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *src, const cg_lay *yd,
-                        LLVMValueRef *out) {
+/* Whether a conversion can go through scratch with accesses of up to 16 bytes and the swizzle of
+ * staged_at: rank-2 tiles of one shape with rows of a multiple of 16 bytes. */
+static int wide_fits(const cg_lay *ys, ir_elem e, const cg_lay *yd) {
+  int eb = ir_elem_bytes(e);
+  return ys->rank == 2 && (eb == 1 || eb == 2 || eb == 4) && ys->shape[1] * (uint32_t)eb % 16 == 0 &&
+         yd->shape[0] == ys->shape[0] && yd->shape[1] == ys->shape[1];
+}
+
+/* The store's elements per access in the wide path: a store of 4-byte elements predicated on the
+ * owner moves at most 8 bytes (16 made bitgemm spill at 255 registers, sm_80, p = q = 8, 16 x 64,
+ * 2 warps); 16-bit ones move 16 (8 would put two rows' half-chunks in one bank group: fftconv's gate
+ * at N1 = 32). */
+static uint32_t wide_store_elems(const cg_lay *ys, int eb, int owned) {
+  uint32_t ws = cg_wide_elems(ys, 1, eb);
+  return owned && eb > 2 && ws * (uint32_t)eb > 8 ? 8 / (uint32_t)eb : ws;
+}
+
+/* Through scratch with the accesses and the swizzle of staged_at (wide_fits holds). */
+static void wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *src, const cg_lay *yd,
+                         LLVMValueRef *out) {
   int eb = ir_elem_bytes(e);
   uint32_t rb = ys->shape[1] * (uint32_t)eb;
-  if (ys->rank != 2 || (eb != 1 && eb != 2 && eb != 4) || rb % 16 || yd->shape[0] != ys->shape[0] ||
-      yd->shape[1] != ys->shape[1])
-    return 0;
   LLVMBuilderRef B = L->c.b;
   LLVMTypeRef i8 = LLVMInt8TypeInContext(L->c.ctx), mt = cg_mem_type(L, e);
   LLVMValueRef base = cg_scratch(L, (int)(ys->shape[0] * rb));
   const cg_thread_lay *ts = cg_lay_thread(L, ys);
-  uint32_t ws = cg_wide_elems(ys, 1, eb), ex[2];
-  /* a store of 4-byte elements predicated on the owner moves at most 8 bytes here (16 made bitgemm
-   * spill at 255 registers, sm_80, p = q = 8, 16 x 64, 2 warps); 16-bit ones move 16 (8 would put
-   * two rows' half-chunks in one bank group: fftconv's gate at N1 = 32) */
-  if (ts->owner && eb > 2 && ws * (uint32_t)eb > 8) ws = 8 / (uint32_t)eb;
+  uint32_t ws = wide_store_elems(ys, eb, ts->owner != NULL), ex[2];
   LLVMTypeRef wt = cg_wide_type(L, e, ws);
   for (uint32_t i = 0; i < ys->n; i++) {
     cg_lay_multi(ys, i, ex);
@@ -384,30 +414,194 @@ static int wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *
       out[i + k * yd->step[1]] = cg_from_mem(L, LLVMBuildExtractElement(B, x, cg_i32(L, (int)k), ""), e);
   }
   L->c.ops->barrier(&L->c);
-  return 1;
+}
+
+/* ---- the arrangement of scratch with the fewest bank conflicts ---- */
+
+/* A conversion through scratch is a store in the source layout and a load in the destination's; which
+ * arrangement of the scratch (the staged_at swizzle, or row-major rows with some padding) conflicts
+ * least depends on both layouts, so the candidates are counted here, on the host, request by request
+ * as the hardware (and the simulator's profile, docs/profiling.md) counts them: 32 banks of 4-byte
+ * words, 8-byte accesses by half-warps, 16-byte ones by quarter-warps. */
+
+typedef struct {
+  int wide;                 /* the staged_at swizzle (rank 2), else row-major over mem */
+  int wide_owned;           /* row-major: wide stores under the owner predicate too */
+  uint32_t mem[IR_MAXRANK]; /* row-major: the buffer's shape (the tile's, the last dim padded) */
+} scratch_plan;
+
+/* The threads of layout y on the host, as compute_thread_lay computes them: off[tid * rank + d], and
+ * own[tid] whether the thread is its elements' first holder. Returns whether any thread is not (the
+ * stores are then predicated). */
+static int host_threads(const cg_lay *y, int warps, uint32_t *off, uint8_t *own) {
+  uint32_t nw = 1, any = 0;
+  for (int d = 0; d < y->rank; d++) nw *= y->wpc[d];
+  nw <<= y->wlow;
+  for (uint32_t t = 0; t < (uint32_t)warps * 32u; t++) {
+    uint32_t lane = t % 32, warp = t / 32;
+    int o = !(y->wlow && warp & ((1u << y->wlow) - 1)) && !(nw < (uint32_t)warps && warp >= nw);
+    for (int d = 0; d < y->rank; d++) {
+      uint32_t ln = (lane >> cg_lay_lane_shift(y, d)) & (y->l.tpw[d] - 1u);
+      uint32_t wp = (warp >> y->wshift[d]) & (y->wpc[d] - 1u);
+      uint32_t first = (wp * y->l.tpw[d] + ln) * y->l.spt[d];
+      int wraps = y->tile[d] > y->shape[d];
+      off[t * (uint32_t)y->rank + (uint32_t)d] = wraps ? first & (y->shape[d] - 1) : first;
+      if (wraps && first >= y->shape[d]) o = 0;
+    }
+    own[t] = (uint8_t)o;
+  }
+  /* the predicate exists wherever the layout could leave a thread out, as in compute_thread_lay */
+  for (int d = 0; d < y->rank; d++) any |= y->tile[d] > y->shape[d];
+  return any || y->wlow || nw < (uint32_t)warps;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Wavefronts of one warp's request: lane l (on[l]) accesses `bytes` at byte at[l]; *ideal grows by
+ * what it would take without conflicts (its distinct words over 32 banks, per phase). */
+static uint32_t request_wavefronts(const uint32_t *at, const uint8_t *on, uint32_t bytes, uint64_t *ideal) {
+  uint32_t per = bytes > 8 ? 8 : bytes > 4 ? 16 : 32, total = 0;
+  for (uint32_t lo = 0; lo < 32; lo += per) {
+    uint32_t words[32 * 4], n = 0, bank[32] = {0}, most = 0;
+    for (uint32_t l = lo; l < lo + per; l++)
+      for (uint32_t w = at[l] / 4; on[l] && w <= (at[l] + bytes - 1) / 4; w++) words[n++] = w;
+    qsort(words, n, sizeof *words, cmp_u32);
+    uint32_t distinct = 0;
+    for (uint32_t i = 0; i < n; i++)
+      if (i == 0 || words[i] != words[i - 1]) {
+        distinct++;
+        if (++bank[words[i] % 32] > most) most = bank[words[i] % 32];
+      }
+    *ideal += (distinct + 31) / 32;
+    total += most;
+  }
+  return total;
+}
+
+/* Byte offset of the element at coordinates c in the scratch under plan P (a tile of row bytes rb
+ * for the wide plan). */
+static uint32_t plan_at(const scratch_plan *P, int rank, const uint32_t *c, uint32_t rb, int eb) {
+  if (P->wide) {
+    uint32_t g = rb >= 128 ? 1 : 128 / rb, n = rb / 16 < 8 ? rb / 16 : 8, byte = c[1] * (uint32_t)eb;
+    return c[0] * rb + (((byte >> 4) ^ ((c[0] / g) & (n - 1))) << 4) + (byte & 15);
+  }
+  uint32_t idx = 0, stride = 1;
+  for (int d = rank - 1; d >= 0; d--) {
+    if (P->mem[d] > 1) idx += c[d] * stride;
+    stride *= P->mem[d];
+  }
+  return idx * (uint32_t)eb;
+}
+
+/* Wavefronts of one side of the conversion: layout y's accesses of w elements (those whose index
+ * along the last dim is a multiple of w), only the owners' when `owned`. */
+static uint64_t side_wavefronts(const cg_lay *y, int warps, const uint32_t *off, const uint8_t *own,
+                                int owned, uint32_t w, const scratch_plan *P, uint32_t rb, int eb,
+                                uint64_t *ideal) {
+  uint32_t ix[IR_MAXRANK], c[IR_MAXRANK], at[32], f = (uint32_t)y->rank - 1;
+  uint8_t on[32];
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, ix);
+    if (ix[f] % w) continue;
+    for (int warp = 0; warp < warps; warp++) {
+      for (uint32_t l = 0; l < 32; l++) {
+        uint32_t t = (uint32_t)warp * 32 + l;
+        for (int d = 0; d < y->rank; d++)
+          c[d] = off[t * (uint32_t)y->rank + (uint32_t)d] + cg_lay_const(y, d, ix[d]);
+        at[l] = plan_at(P, y->rank, c, rb, eb);
+        on[l] = !owned || own[t];
+      }
+      total += request_wavefronts(at, on, w * (uint32_t)eb, ideal);
+    }
+  }
+  return total;
+}
+
+/* Shared wavefronts of the conversion ys -> yd under plan P, store and load; *ideal: without conflicts. */
+static uint64_t plan_wavefronts(cg_lower *L, const cg_lay *ys, const cg_lay *yd, int eb,
+                                const scratch_plan *P, uint64_t *ideal) {
+  size_t nt = (size_t)L->warps * 32;
+  uint32_t *os = ir_alloc(L->A, nt * (size_t)ys->rank * sizeof *os),
+           *od = ir_alloc(L->A, nt * (size_t)yd->rank * sizeof *od);
+  uint8_t *owns = ir_alloc(L->A, nt), *ownd = ir_alloc(L->A, nt);
+  int owned = host_threads(ys, L->warps, os, owns);
+  host_threads(yd, L->warps, od, ownd);
+  uint32_t rb = ys->shape[ys->rank - 1] * (uint32_t)eb, ws, wl;
+  if (P->wide) {
+    ws = wide_store_elems(ys, eb, owned);
+    wl = cg_wide_elems(yd, 1, eb);
+  } else {
+    ws = store_elems(ys, eb, P->mem, owned, P->wide_owned);
+    wl = load_elems(yd, eb, P->mem);
+  }
+  *ideal = 0;
+  return side_wavefronts(ys, L->warps, os, owns, owned, ws, P, rb, eb, ideal) +
+         side_wavefronts(yd, L->warps, od, ownd, 0, wl, P, rb, eb, ideal);
 }
 
 /* Source tile (layout ys) to the scratch area, then read back with layout yd from a buffer of shape
  * mem; out gets yd.n values. */
 static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e, LLVMValueRef *src,
                             const cg_lay *yd, LLVMValueRef *out) {
-  /* the wide path computes each access's swizzled address: taken only outside loops (an epilogue),
-   * where it runs once; inside a loop the plain path's constant offsets cost less per iteration */
-  if (L->fn->ops[op].parent == 1 && wide_scratch(L, ys, e, src, yd, out)) return;
-  /* The lanes of one request write whole 128-byte lines as rows of `cover` bytes each (a thread's
-   * run times the lanes along the row: 4 bytes a row when lanes run down another dim, 32 for the
-   * accumulator layout's pairs); rows of a multiple of 128 bytes would put those rows in the same
-   * banks, so they get `cover` bytes more and fall side by side. */
-  uint32_t mem[IR_MAXRANK], f = (uint32_t)ys->rank - 1, eb = (uint32_t)ir_elem_bytes(e);
-  memcpy(mem, ys->shape, sizeof mem);
+  uint32_t f = (uint32_t)ys->rank - 1, eb = (uint32_t)ir_elem_bytes(e);
   int same = 1;
   for (int d = 0; d < ys->rank; d++) same &= ys->shape[d] == yd->shape[d];
-  if (same && ys->rank >= 2 && (eb == 1 || eb == 2 || eb == 4) && mem[f] > 1 && mem[f] * eb % 128 == 0) {
+  scratch_plan cand[16];
+  int nc = 0;
+  /* In the order taken on a tie: the wide path computes each access's swizzled address, so it comes
+   * first only outside loops (an epilogue), where it runs once; inside a loop the plain path's
+   * constant offsets cost less per iteration. */
+  if (L->fn->ops[op].parent == 1 && wide_fits(ys, e, yd)) cand[nc++] = (scratch_plan){.wide = 1};
+  /* Row-major: the lanes of one request write whole 128-byte lines as rows of `cover` bytes each (a
+   * thread's run times the lanes along the row); rows of a multiple of 128 bytes would put those
+   * rows in the same banks, so they get `cover` bytes more and fall side by side. Then other
+   * paddings, should the two layouts' requests still meet in one bank. */
+  scratch_plan p = {0};
+  memcpy(p.mem, ys->shape, sizeof p.mem);
+  int pad = same && ys->rank >= 2 && (eb == 1 || eb == 2 || eb == 4) && p.mem[f] > 1;
+  if (pad && p.mem[f] * eb % 128 == 0) {
     uint32_t cover = cg_wide_elems(ys, (int)f, (int)eb) * eb * ys->l.tpw[f];
-    if (cover >= 4 && cover < 128) mem[f] += cover / eb;
+    if (cover >= 4 && cover < 128) p.mem[f] += cover / eb;
   }
+  cand[nc++] = p;
+  for (uint32_t b = 4; pad && b <= 128; b *= 2)
+    if (b % eb == 0 && ys->shape[f] + b / eb != p.mem[f]) {
+      cand[nc] = p;
+      cand[nc++].mem[f] = ys->shape[f] + b / eb;
+    }
+  /* the same with wide stores where the source's are predicated on the owner (a replicated tile),
+   * for rows of 128 bytes or more (on 32-byte rows, 16 rows in 2 warps, bitgemm spilled 16 to 48
+   * bytes on sm_80 and sm_90a with them: a_signed = 1, act = f16, G = 256) */
+  if (cg_lay_thread(L, ys)->owner && ys->shape[f] * eb >= 128)
+    for (int i = 0, n = nc; i < n; i++)
+      if (!cand[i].wide) {
+        cand[nc] = cand[i];
+        cand[nc++].wide_owned = 1;
+      }
+  /* the first candidate if it has no conflicts, else the one with the fewest wavefronts (the first
+   * of those); but the wide path, where it fits, gives way only to a plan that halves its
+   * wavefronts (leaving it for 2/3 of them made bitgemm_splitk's epilogue spill 4 bytes on sm_120a,
+   * at its 128 registers) */
+  int best = 0;
+  uint64_t fewest = UINT64_MAX, first = 0, ideal;
+  for (int i = 0; i < nc && nc > 1; i++) {
+    uint64_t wf = plan_wavefronts(L, ys, yd, (int)eb, &cand[i], &ideal);
+    if (i == 0) first = wf;
+    if (wf < fewest) fewest = wf, best = i;
+    if (i == 0 && wf == ideal) break;
+  }
+  if (cand[0].wide && 2 * fewest > first) best = 0;
+  if (cand[best].wide) {
+    wide_scratch(L, ys, e, src, yd, out);
+    return;
+  }
+  const uint32_t *mem = cand[best].mem;
   LLVMValueRef s = cg_scratch(L, (int)(ir_type_numel(ir_t_tile(e, ys->rank, mem)) * eb));
-  cg_tile_to_buffer(L, ys, e, src, s, mem);
+  tile_to_buffer(L, ys, e, src, s, mem, cand[best].wide_owned);
   L->c.ops->barrier(&L->c);
   tile_from_buffer(L, yd, e, s, mem, out);
   L->c.ops->barrier(&L->c);

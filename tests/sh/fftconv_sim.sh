@@ -117,12 +117,17 @@ conflicts "tall" -- --set B=1 --set H=2 --set N=1024 --set N1=128
 conflicts "wide" -- --set B=1 --set H=2 --set N=1024 --set N1=16
 conflicts "N1=32" -- --set B=1 --set H=2 --set N=512 --set N1=32 --set gate=1
 for n in 128 512; do conflicts "N=$n" -- --set B=1 --set H=2 --set N=$n; done
+# layout "bnh" (its transposing tiles) and a given spectrum: 1024 and 768 conflicts before codegen
+# chose each conversion's scratch arrangement by its counted wavefronts (docs/codegen.md)
+conflicts "bnh" -- --set B=2 --set H=3 --set N=256 --set layout=bnh
+conflicts "given" -- --set B=2 --set H=3 --set N=256 --set kspec=given
+conflicts "given bnh" -- --set B=2 --set H=3 --set N=256 --set kspec=given --set layout=bnh
 # upper bounds where the count is not zero yet (docs/fftconv.md, "Shared memory"; the figures
-# before the small products' staging went wide and conversions' rows were padded in brackets)
+# before the small products' staging went wide and conversions' rows were padded in brackets, then
+# before the counted choice of arrangement)
 MAXC=504 conflicts "N1=8 (82008)" -- --set B=2 --set H=3 --set N=256 --set N1=8
-MAXC=1024 conflicts "bnh (7168)" -- --set B=2 --set H=3 --set N=256 --set layout=bnh
-MAXC=4812 R=recipes/fftconv3.lua conflicts "order 3 (49548)" -- --set B=2 --set H=3 --set N=256
-MAXC=17676 R=recipes/fftconv4.lua conflicts "order 4 (239628)" -- --set B=2 --set H=3 --set N=512
+MAXC=2460 R=recipes/fftconv3.lua conflicts "order 3 (49548, 4812)" -- --set B=2 --set H=3 --set N=256
+MAXC=7596 R=recipes/fftconv4.lua conflicts "order 4 (239628, 17676)" -- --set B=2 --set H=3 --set N=512
 
 # 2a. the reference's FFTW cross-check bounds its error by the row's scale too: with seed 53 the
 # gated row 11 has an output of one small term, y[11, 0] = 3.3e-7, that FFTW (exact to the row's
