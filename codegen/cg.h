@@ -195,6 +195,11 @@ LLVMValueRef cg_shfl_any(cg_lower *L, cg_shfl mode, LLVMValueRef v, LLVMValueRef
 /* ---- lower_mma.c: dot on mma.sync, operands in mma layouts from shared memory ---- */
 int cg_lower_dot_mma(cg_lower *L, ir_opid op); /* 0: the target has no instruction for this dot */
 /* ---- lower_dot_wgmma.c: dot {wgmma = 1} as warpgroup MMA reading the operands' shared buffers ---- */
+/* The wgmma accumulator's register order of a wgmma dot's result: perm[j] is the layout's element
+ * that wgmma register j holds (lower_dot_wgmma.c). */
+uint32_t *cg_wgmma_acc_perm(cg_lower *L, ir_opid dot);
+/* wgmma.wait_group 0 on v, the loop-carried result of dot (an `inflight` wgmma dot), in place. */
+void cg_wgmma_wait_carried(cg_lower *L, ir_opid dot, cg_value *v);
 int cg_lower_dot_wgmma(cg_lower *L, ir_opid op);   /* 0: the dot is not marked wgmma */
 int cg_wgmma_load_shared(cg_lower *L, ir_opid op); /* a wgmma operand's load_shared: nothing to load */
 /* The thread's 4 registers of an A operand in mma_a<[warps,1]> (one m16 tile a warp; elements v) for

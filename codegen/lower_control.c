@@ -178,6 +178,14 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
     add_incoming(cg_get(L, o->res[k]), init, pre);
     add_incoming(cg_get(L, o->res[k]), last, latch);
   }
+  for (uint32_t k = 0; k < ncar; k++) { /* after the phis */
+    /* the accumulator of a warpgroup MMA left in flight (lower_dot_wgmma.c): complete it here */
+    ir_opid d = ir_v(fn, ys[k])->def;
+    if (d && fn->ops[d].code == IR_OP_DOT && ir_attr_i(fn->ops[d].attrs, "inflight", 0)) {
+      L->c.site = site;
+      cg_wgmma_wait_carried(L, d, cg_get(L, o->res[k]));
+    }
+  }
 }
 
 /* Two versions of a loop whose body copies with cp.async from views whose alignment can be tested

@@ -26,7 +26,10 @@
  *      128-byte panel every fourth step), or 16 rows of an N-major B.
  *   3. commit, wait_group 0 on the accumulators: the loop around the dot overwrites a stage of the
  *      ring one iteration after reading it, so the product must be complete before the next
- *      iteration's barrier (docs/hopper.md).
+ *      iteration's barrier (docs/hopper.md). A dot marked `inflight` (a loop {inflight = 1}: the
+ *      pipeline refills a stage two iterations after it was read) waits for 1 instead, with no
+ *      registers: the group stays in flight, the next iteration's wgmmas accumulate into its
+ *      registers, and the loop's exit waits for 0 on the carried accumulators (lower_control.c).
  */
 #include <string.h>
 
@@ -118,6 +121,33 @@ int cg_wgmma_load_shared(cg_lower *L, ir_opid op) {
   return 1;
 }
 
+uint32_t *cg_wgmma_acc_perm(cg_lower *L, ir_opid op) {
+  ir_type tr = ir_vtype(L->fn, ir_o(L->fn, op)->res[0]);
+  cg_lay yr;
+  cg_lay_init(&yr, tr);
+  uint32_t R = tr.shape[1] / 2, *perm = ir_alloc(L->A, R * sizeof *perm), e[IR_MAXRANK];
+  if (yr.l.kind != IR_LMMA || yr.n != R)
+    cg_fail(L, op, "op 'dot': a wgmma dot's result is not in mma<[warps,1]>");
+  uint8_t *seen = ir_alloc(L->A, R);
+  for (uint32_t i = 0; i < R; i++) {
+    cg_lay_multi(&yr, i, e);
+    uint32_t rc = cg_lay_const(&yr, 0, e[0]), cc = cg_lay_const(&yr, 1, e[1]);
+    uint32_t h = rc / (8u * (uint32_t)L->warps), j = (cc / 8) * 4 + h * 2 + (cc & 1);
+    if (rc % (8u * (uint32_t)L->warps) || h > 1 || cc % 8 > 1 || j >= R || seen[j])
+      cg_fail(L, op, "op 'dot': the accumulator layout does not match wgmma's");
+    seen[j] = 1, perm[j] = i;
+  }
+  return perm;
+}
+
+void cg_wgmma_wait_carried(cg_lower *L, ir_opid dot, cg_value *v) {
+  uint32_t *perm = cg_wgmma_acc_perm(L, dot), R = v->n;
+  LLVMValueRef *regs = ir_alloc(L->A, R * sizeof *regs);
+  for (uint32_t j = 0; j < R; j++) regs[j] = v->v[perm[j]];
+  L->c.ops->hopper->wgmma_wait(&L->c, 0, regs, (int)R);
+  for (uint32_t j = 0; j < R; j++) v->v[perm[j]] = regs[j];
+}
+
 int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   ir_op *o = ir_o(L->fn, op);
   if (!ir_attr_i(o->attrs, "wgmma", 0)) return 0;
@@ -147,20 +177,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
     cg_fail(L, op, "op 'dot': a wgmma dot needs M = 16 * warps and K a multiple of 32 bytes");
 
   /* step 1 */
-  cg_lay yr;
-  cg_lay_init(&yr, tr);
-  uint32_t R = N / 2, *perm = ir_alloc(L->A, R * sizeof *perm), e[IR_MAXRANK];
-  if (yr.l.kind != IR_LMMA || yr.n != R)
-    cg_fail(L, op, "op 'dot': a wgmma dot's result is not in mma<[warps,1]>");
-  uint8_t *seen = ir_alloc(L->A, R);
-  for (uint32_t i = 0; i < R; i++) {
-    cg_lay_multi(&yr, i, e);
-    uint32_t rc = cg_lay_const(&yr, 0, e[0]), cc = cg_lay_const(&yr, 1, e[1]);
-    uint32_t h = rc / (8u * (uint32_t)L->warps), j = (cc / 8) * 4 + h * 2 + (cc & 1);
-    if (rc % (8u * (uint32_t)L->warps) || h > 1 || cc % 8 > 1 || j >= R || seen[j])
-      cg_fail(L, op, "op 'dot': the accumulator layout does not match wgmma's");
-    seen[j] = 1, perm[j] = i;
-  }
+  uint32_t R = N / 2, *perm = cg_wgmma_acc_perm(L, op);
   cg_value *acc_in = cg_get(L, o->opnd[2]);
   LLVMValueRef *acc = ir_alloc(L->A, R * sizeof *acc), *d = ir_alloc(L->A, R * sizeof *d);
   for (uint32_t j = 0; j < R; j++) acc[j] = acc_in->v[perm[j]];
@@ -189,9 +206,13 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
     memcpy(acc, d, R * sizeof *acc);
   }
 
-  /* step 3 */
+  /* step 3; a dot `inflight` (in a loop {inflight = 1}) leaves this group in flight: the wait for 1
+   * completes the previous iteration's, and the loop's exit waits for the last (lower_control.c) */
   H->wgmma_commit(&L->c);
-  H->wgmma_wait(&L->c, 0, acc, (int)R);
+  if (ir_attr_i(o->attrs, "inflight", 0))
+    H->wgmma_wait(&L->c, 1, NULL, 0);
+  else
+    H->wgmma_wait(&L->c, 0, acc, (int)R);
   LLVMValueRef *out = cg_def(L, o->res[0], R);
   for (uint32_t j = 0; j < R; j++) out[perm[j]] = acc[j];
   return 1;

@@ -541,6 +541,9 @@ static void check_for(verifier *V, ir_opid op) {
     result_is(V, op, i, init);
   }
   opt_int(V, op, "stages");
+  opt_int(V, op, "inflight");
+  if (ir_attr_i(O(V, op)->attrs, "inflight", 0) && ir_attr_i(O(V, op)->attrs, "stages", 1) < 3)
+    fail(V, op, "inflight = 1 needs stages >= 3 (the stage a group in flight reads is not refilled)");
   check_yield(V, op, 0);
 }
 

@@ -56,6 +56,7 @@ return kiln.recipe {
     trans_b = { false, true },
     bias = { false, true },
     act = { default = "none", values = { "none", "relu", "gelu" } },
+    inflight = { false, true }, -- sm_90a: one wgmma group kept in flight across k-steps (docs/hopper.md)
   },
   args = {
     -- trans_a = 1: A is stored K x M (column-major A); trans_b = 1: B is stored N x K.
@@ -88,6 +89,7 @@ return kiln.recipe {
     function(p)
       return p.BLOCK_M * p.BLOCK_N <= 128 * 32 * p.warps, "accumulator over 128 elements per thread: ptxas spills"
     end,
+    function(p) return not p.inflight or p.stages >= 3, "inflight needs stages >= 3" end,
   },
   -- Small ragged shapes over the space (one per line: tests/sh/gemm_resources.sh reads them).
   checks = {
@@ -142,7 +144,7 @@ return kiln.recipe {
       local r = k.dot(ta, tb, acc, { mma = p.mma })
       k.barrier()
       return r
-    end, { stages = p.stages })
+    end, { stages = p.stages, inflight = p.inflight })
 
     -- the epilogue, in i32 for integer outputs and in f32 otherwise
     local v = acc

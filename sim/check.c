@@ -371,6 +371,17 @@ static void check_shared(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t byt
     sim_abandon(w);
   }
   if (w->cps.ninflight && !async) check_inflight(w, t, a, off, bytes, write, site);
+  int g;
+  const char *reader = write ? sim_hopper_pending_read(w, t->tid, (size_t)off, bytes, &g) : NULL;
+  if (reader) {
+    char r[64];
+    fmt_range(r, sizeof r, off, bytes);
+    sim_report(w, "wgmma hazard",
+               "thread %d writes %s at '%s' while the wgmma at '%s' of warpgroup %d still reads them (its "
+               "group not completed by a wgmma.wait_group)",
+               t->tid, r, site, reader, g);
+    sim_abandon(w);
+  }
   if (!w->shadow) return;
   if (!write && w->x->check_uninit) check_uninit(w, t, (size_t)off, bytes, site);
   if (w->x->check_races) check_races(w, t, (size_t)off, bytes, write, site);

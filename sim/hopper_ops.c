@@ -8,7 +8,9 @@
  *             the op (sim_wgmma_run) for all 128; every thread keeps its results in a record and gets
  *             tags back in its registers: 0x7fa00000 | (op number & 0xfffff), a NaN. wait_group hands
  *             the registers back: tags of completed ops become their values; a tag of an op whose
- *             group is still pending is a read before wait_group, reported.
+ *             group is still pending is a read before wait_group, reported. Until a wait_group of
+ *             its warpgroup completes it, the shared chunks an op reads are recorded: a write into
+ *             them (a store, a cp.async, a TMA load) is reported as a wgmma hazard.
  *   TMA:      the box lands at issue (bounds of the global tensor and the shared box checked, the box
  *             recorded as written by the issuing thread), the swizzle tags are set, and its bytes
  *             complete as a transaction on the mbarrier. Stores write at issue (in-bounds elements).
@@ -53,9 +55,26 @@ typedef struct {
   int32_t elect;
 } hop_thread;
 
+/* The shared chunks (16 bytes) an issued wgmma reads, until a wait_group of its warpgroup completes
+ * it: a write into them before then overwrites an operand the tensor cores may not have read yet. */
+typedef struct {
+  int g;       /* warpgroup */
+  uint32_t op; /* the op's number (the same in every thread of the warpgroup) */
+  const char *site;
+  uint32_t *chunk;
+  uint32_t n;
+  uint32_t waited[4]; /* the warpgroup's threads whose wait_group has completed the op */
+  int nwaited;        /* the record goes when all 128 have */
+} wg_reads;
+
 typedef struct sim_hopper {
   sim_mbar_table bars;
   uint8_t *tags;
+  uint16_t *reading; /* per 16-byte chunk: pending wgmma ops that read it */
+  uint8_t *seen;     /* per chunk, scratch of note_reads */
+  size_t nreading;   /* chunks with reading != 0 */
+  wg_reads *pend;
+  int npend, cappend;
   int *wg_arrived;
   hop_thread *th;
   int used;
@@ -81,10 +100,12 @@ static sim_hopper *hop(sim_worker *w) {
   sim_hopper *h = calloc(1, sizeof *h);
   if (h) {
     h->tags = malloc(w->shared_bytes / 16 + 1);
+    h->reading = calloc(w->shared_bytes / 16 + 1, sizeof *h->reading);
+    h->seen = calloc(w->shared_bytes / 16 + 1, 1);
     h->wg_arrived = calloc((size_t)w->nthreads / 128 + 1, sizeof *h->wg_arrived);
     h->th = calloc((size_t)w->nthreads, sizeof *h->th);
   }
-  if (!h || !h->tags || !h->wg_arrived || !h->th) {
+  if (!h || !h->tags || !h->reading || !h->seen || !h->wg_arrived || !h->th) {
     fprintf(stderr, "kiln: simulator out of memory\n");
     abort();
   }
@@ -166,6 +187,81 @@ static void keep_result(hop_thread *ht, uint32_t op, int nregs, const char *site
   for (int i = 0; i < nregs; i++) ht->acc[i] = TAG_BASE | (op & TAG_MASK);
 }
 
+static void oom(void) {
+  fprintf(stderr, "kiln: simulator out of memory\n");
+  abort();
+}
+
+/* Adds chunk c (of a shared offset) to the op's reads r once. */
+static void add_chunk(sim_hopper *h, wg_reads *r, uint32_t off, uint32_t *cap) {
+  uint32_t c = off / 16;
+  if (h->seen[c]) return;
+  if (r->n == *cap) {
+    *cap = *cap ? 2 * *cap : 256;
+    if (!(r->chunk = realloc(r->chunk, *cap * sizeof *r->chunk))) oom();
+  }
+  h->seen[c] = 1;
+  r->chunk[r->n++] = c;
+}
+
+/* The chunks of `rows` rows of the operand of descriptor v (MN-major when trans: 16-bit elements). */
+static void operand_chunks(sim_hopper *h, wg_reads *r, uint64_t v, int rows, int trans, uint32_t *cap) {
+  cg_wgmma_desc d = cg_wgmma_desc_decode(v);
+  for (int row = 0; row < rows; row++)
+    if (trans)
+      for (int k = 0; k < 16; k++) add_chunk(h, r, sim_wgmma_addr_mn(d, 2 * row, k), cap);
+    else
+      for (int half = 0; half < 2; half++) add_chunk(h, r, sim_wgmma_addr(d, row, 16 * half), cap);
+}
+
+/* Records what the op (number op of warpgroup g, operands of t0; already run, so every address is
+ * inside shared memory) reads until its group completes. */
+static void note_reads(sim_worker *w, int g, uint32_t op, const hop_thread *t0, const char *site) {
+  sim_hopper *h = w->hop;
+  wg_reads r = {g, op, site, NULL, 0, {0}, 0};
+  uint32_t cap = 0;
+  if (!t0->aregs) operand_chunks(h, &r, t0->adesc, 64, t0->neg_a & CG_WGMMA_TRANS, &cap);
+  operand_chunks(h, &r, t0->bdesc, t0->n, t0->neg_b & CG_WGMMA_TRANS, &cap);
+  for (uint32_t i = 0; i < r.n; i++) {
+    h->seen[r.chunk[i]] = 0;
+    if (h->reading[r.chunk[i]]++ == 0) h->nreading++;
+  }
+  if (h->npend == h->cappend) {
+    h->cappend = h->cappend ? 2 * h->cappend : 16;
+    if (!(h->pend = realloc(h->pend, (size_t)h->cappend * sizeof *h->pend))) oom();
+  }
+  h->pend[h->npend++] = r;
+}
+
+static void forget_reads(sim_hopper *h, int i) {
+  wg_reads *r = &h->pend[i];
+  for (uint32_t k = 0; k < r->n; k++)
+    if (--h->reading[r->chunk[k]] == 0) h->nreading--;
+  free(r->chunk);
+  *r = h->pend[--h->npend];
+}
+
+/* A write by thread tid into an operand of record r is a hazard until tid's own wait_group has
+ * completed the op (its warpgroup), or until every thread of r's warpgroup has (another warpgroup;
+ * after that only a barrier orders the write, which the race checks do not see for wgmma reads). */
+static int hazard(const sim_hopper *h, const wg_reads *r, int tid) {
+  if (r->g != tid / 128) return 1;
+  return sim_wgmma_pending(&h->th[tid].g, r->op);
+}
+
+const char *sim_hopper_pending_read(sim_worker *w, int tid, size_t off, size_t bytes, int *g) {
+  sim_hopper *h = w->hop;
+  if (!h || !h->nreading || !bytes) return NULL;
+  for (size_t c = off / 16; c <= (off + bytes - 1) / 16; c++) {
+    if (!h->reading[c]) continue;
+    for (int i = 0; i < h->npend; i++)
+      for (uint32_t k = 0; k < h->pend[i].n; k++)
+        if (h->pend[i].chunk[k] == c && hazard(h, &h->pend[i], tid))
+          return *g = h->pend[i].g, h->pend[i].site;
+  }
+  return NULL;
+}
+
 static void wgmma_release(sim_worker *w, int g, const char *site) {
   sim_hopper *h = w->hop;
   hop_thread *t0 = &h->th[128 * g];
@@ -211,6 +307,7 @@ static void wgmma_release(sim_worker *w, int g, const char *site) {
     if (wi->in_bits == 8) c->mma_ops8 += ops, c->wgmma_ops8 += ops;
     if (wi->in_bits == 1) c->mma_ops1 += ops;
   }
+  note_reads(w, g, t0->g.issued, t0, site);
   for (int i = 0; i < 128; i++) {
     hop_thread *t = &h->th[128 * g + i];
     uint32_t op = sim_wgmma_issue(&t->g);
@@ -275,6 +372,15 @@ void __kiln_sim_wgmma_wait(int32_t n, uint32_t *regs, int32_t nregs, const char 
   hop_thread *ht = &hop(w)->th[w->cur];
   if (n < 0 || n > 7) fail(w, "bad wgmma.wait_group", site, "wgmma.wait_group takes 0..7");
   sim_wgmma_wait(&ht->g, n);
+  sim_hopper *h = w->hop;
+  int tid = w->th[w->cur].tid, lane = tid % 128;
+  for (int i = h->npend; i-- > 0;) { /* ops of this warpgroup the wait completed, for this thread */
+    wg_reads *r = &h->pend[i];
+    if (r->g != tid / 128 || sim_wgmma_pending(&ht->g, r->op) || r->waited[lane / 32] >> (lane % 32) & 1)
+      continue;
+    r->waited[lane / 32] |= 1u << (lane % 32);
+    if (++r->nwaited == 128) forget_reads(h, i); /* the whole warpgroup: the op reads no more */
+  }
   resolve(w, ht, regs, nregs, 1, site);
 }
 
@@ -418,6 +524,7 @@ void sim_hopper_block_start(sim_worker *w) {
   if (!h) return;
   sim_mbar_forget(&h->bars, 0, UINT32_MAX);
   memset(h->tags, SIM_SWZ_UNTAGGED, w->shared_bytes / 16 + 1);
+  while (h->npend) forget_reads(h, 0);
   memset(h->wg_arrived, 0, ((size_t)w->nthreads / 128 + 1) * sizeof *h->wg_arrived);
   for (int i = 0; i < w->nthreads; i++) {
     hop_thread *t = &h->th[i];
@@ -479,6 +586,8 @@ void sim_hopper_free(sim_worker *w) {
     sim_wgmma_groups_free(&h->th[i].g);
   }
   sim_mbar_table_free(&h->bars);
+  while (h->npend) forget_reads(h, 0);
+  free(h->pend), free(h->reading), free(h->seen);
   free(h->tags), free(h->wg_arrived), free(h->th), free(h);
   w->hop = NULL;
 }

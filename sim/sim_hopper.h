@@ -9,6 +9,7 @@
 #ifndef KILN_SIM_HOPPER_H
 #define KILN_SIM_HOPPER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct sim_worker;
@@ -42,5 +43,9 @@ void sim_hopper_thread_exit(struct sim_worker *w, struct sim_thread *t);
 /* Nobody can run: if threads wait on an mbarrier or at a wgmma, reports that and returns 1. */
 int sim_hopper_deadlock(struct sim_worker *w);
 void sim_hopper_free(struct sim_worker *w);
+/* The site of a wgmma that still reads shared bytes [off, off + bytes) as thread tid sees it (*g: its
+ * warpgroup), or NULL: one of tid's own warpgroup that tid has not waited for, or one of another
+ * warpgroup that not all of that warpgroup has waited for. */
+const char *sim_hopper_pending_read(struct sim_worker *w, int tid, size_t off, size_t bytes, int *g);
 
 #endif

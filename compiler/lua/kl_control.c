@@ -3,7 +3,8 @@
  *
  * A body is a Lua function run once, at build time, with the builder inside the op's region: it
  * receives the region's block arguments as values and returns the values the region yields.
- *   k.range(lo, hi, step, {inits...}, function(i, c1, c2, ...) return c1', c2', ... end[, {stages=n}])
+ *   k.range(lo, hi, step, {inits...}, function(i, c1, c2, ...) return c1', c2', ... end[, {stages=n,
+ *           inflight=b}])
  * The loop counts up from lo while i < hi: a number step must be >= 1 (a value step that is not
  * positive at run time runs no iteration); stages is 1..IR_MAX_STAGES.
  *   k.if_(cond, function() return a, b end, function() return a', b' end)
@@ -78,19 +79,37 @@ static int read_inits(lua_State *L, int idx, ir_val *v, ir_type *t) {
   return n;
 }
 
+/* The options table of k.range: stages = n, inflight = true|false|0|1. */
 static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
   for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
-    if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "stages") != 0)
+    if (lua_type(L, -2) != LUA_TSTRING ||
+        (strcmp(lua_tostring(L, -2), "stages") != 0 && strcmp(lua_tostring(L, -2), "inflight") != 0))
       luaL_error(L, "k.range: unknown option '%s'", luaL_tolstring(L, -2, NULL));
   lua_getfield(L, idx, "stages");
-  int ok;
-  lua_Integer s = lua_tointegerx(L, -1, &ok);
-  if (!ok || s < 1 || s > IR_MAX_STAGES)
-    luaL_error(L, "k.range: stages must be a whole number from 1 to %d, got %s", IR_MAX_STAGES,
-               luaL_tolstring(L, -1, NULL));
-  ir_op_set_i(fn, op, "stages", s);
+  if (!lua_isnil(L, -1)) {
+    int ok;
+    lua_Integer s = lua_tointegerx(L, -1, &ok);
+    if (!ok || s < 1 || s > IR_MAX_STAGES)
+      luaL_error(L, "k.range: stages must be a whole number from 1 to %d, got %s", IR_MAX_STAGES,
+                 luaL_tolstring(L, -1, NULL));
+    ir_op_set_i(fn, op, "stages", s);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "inflight");
+  if (!lua_isnil(L, -1)) {
+    int ok = 1;
+    lua_Integer f = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointegerx(L, -1, &ok);
+    if (!ok || f < 0 || f > 1)
+      luaL_error(L, "k.range: inflight must be true, false, 0 or 1, got %s", luaL_tolstring(L, -1, NULL));
+    if (f && ir_attr_i(ir_o(fn, op)->attrs, "stages", 1) < 3)
+      luaL_error(L,
+                 "k.range: inflight needs stages >= 3 (got %d): the stage a group in flight reads is "
+                 "not refilled",
+                 (int)ir_attr_i(ir_o(fn, op)->attrs, "stages", 1));
+    if (f) ir_op_set_i(fn, op, "inflight", 1);
+  }
   lua_pop(L, 1);
 }
 

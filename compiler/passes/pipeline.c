@@ -28,6 +28,12 @@
  * The loop's copies must be recomputable from the induction variable and loop-invariant values by
  * pure ops, and their buffers used only by this loop and only after its first barrier; copies that
  * do not qualify stay where they are. A loop without such copies is left alone (`stages` is a hint).
+ * A loop whose warpgroup MMA stays in flight across iterations (a dot `inflight = 1`: the wgmma pass,
+ * for loops {inflight = 1} with S >= 3) still has its group of iteration i-1 reading stage i-1 while
+ * iteration i starts: there the copies run S-2 iterations ahead instead of S-1, the prologue issues
+ * iterations 0 .. S-3, and iteration i refills the stage iteration i-2 read (every thread's wait at
+ * the end of iteration i-1 completed that group, and the barrier at the top of iteration i orders
+ * those waits before the copies).
  * On a target without cp.async (sm_75) a copy completes in the issuing thread, so a stage ahead
  * would only hold shared memory: the loop keeps its one buffer and gets only the barrier after it
  * (every thread out of the buffers, as after a pipelined loop, so that later scratch may reuse them).
@@ -47,6 +53,9 @@ typedef struct {
   ir_reg body;
   ir_val iv;
   int stages;
+  int ahead;        /* iterations whose copies are in flight ahead of the one computing: stages - 1, or
+                       stages - 2 where a warpgroup MMA group stays in flight (its stage is not refilled
+                       in the next iteration) */
   ir_opid barrier;  /* the body's first top-level barrier */
   ir_opid copy[16]; /* the copies being pipelined */
   int ncopy;
@@ -267,22 +276,22 @@ static void drop_trailing_barrier(loop_ctx *lc) {
     ir_op_unlink(fn, prev);
 }
 
-/* Issues iterations 0 .. S-2 at b into stages 0 .. S-2. With three stages or more that is a loop
+/* Issues iterations 0 .. A-1 (A = lc->ahead) at b into stages 0 .. A-1. With A >= 2 that is a loop
  * of its own, rotating the stages like the main loop (one instance of the copies' code rather than
- * S-1); bufs then becomes its results rotated back, the main loop's initial stages. */
+ * A); bufs then becomes its results rotated back, the main loop's initial stages. */
 static void prologue(loop_ctx *lc, ir_builder *b, ir_val *bufs) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, m = lc->ncopy, n = S * m;
+  int S = lc->stages, A = lc->ahead, m = lc->ncopy, n = S * m;
   ir_val lo = ir_o(fn, lc->loop)->opnd[0], step = ir_o(fn, lc->loop)->opnd[2];
   ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst), *ys = ir_alloc(lc->A, (size_t)n * sizeof *ys);
   for (int j = 0; j < m; j++) dst[j] = bufs[j * S];
-  if (S == 2) {
+  if (A == 1) {
     issue(lc, b, lo, dst);
     return;
   }
   ir_type it = ir_vtype(fn, lo), *rt = ir_alloc(lc->A, (size_t)n * sizeof *rt);
   ir_val *opnd = ir_alloc(lc->A, (size_t)(n + 3) * sizeof *opnd);
-  opnd[0] = ir_b_const_i(b, it, 0), opnd[1] = ir_b_const_i(b, it, S - 1), opnd[2] = ir_b_const_i(b, it, 1);
+  opnd[0] = ir_b_const_i(b, it, 0), opnd[1] = ir_b_const_i(b, it, A), opnd[2] = ir_b_const_i(b, it, 1);
   for (int k = 0; k < n; k++) opnd[3 + k] = bufs[k], rt[k] = ir_vtype(fn, bufs[k]);
   ir_opid p = ir_build(b, IR_OP_FOR, opnd, (uint32_t)n + 3, rt, (uint32_t)n, 1);
   ir_reg r = ir_o(fn, p)->region[0];
@@ -295,8 +304,8 @@ static void prologue(loop_ctx *lc, ir_builder *b, ir_val *bufs) {
   for (int j = 0; j < m; j++)
     for (int q = 0; q < S; q++) ys[j * S + q] = ir_r(fn, r)->args[1 + j * S + (q + 1) % S];
   ir_build(&in, IR_OP_YIELD, ys, (uint32_t)n, NULL, 0, 0);
-  for (int j = 0; j < m; j++) /* after S-1 rotations result q holds stage q-1 */
-    for (int q = 0; q < S; q++) bufs[j * S + q] = ir_res(fn, p, j * S + (q + 1) % S);
+  for (int j = 0; j < m; j++) /* after A rotations result q holds stage q + A */
+    for (int q = 0; q < S; q++) bufs[j * S + q] = ir_res(fn, p, j * S + (q + S - A) % S);
 }
 
 /* S buffers per copy: bufs[j * S + s], the copy's own buffer (orig[j]) and S-1 clones before the
@@ -335,17 +344,19 @@ static void read_oldest(loop_ctx *lc, const ir_val *orig) {
   }
 }
 
-/* Right after the body's first barrier: the copies of iteration i + S-1 into stage S-1 (the one
- * iteration i-1 read, which every thread has left at that barrier), so that they are in flight
- * during this iteration's work; the stages rotate in the yield. */
+/* Right after the body's first barrier: the copies of iteration i + A into stage A (A = lc->ahead:
+ * S-1, the stage iteration i-1 read, which every thread has left at that barrier; or S-2, the one
+ * iteration i-2 read, whose warpgroup MMA group every thread completed in iteration i-1, when i-1's
+ * group is still in flight), so that they are in flight during this iteration's work; the stages
+ * rotate in the yield. */
 static void issue_next(loop_ctx *lc) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, m = lc->ncopy;
+  int S = lc->stages, A = lc->ahead, m = lc->ncopy;
   ir_opid y = ir_r(fn, lc->body)->last;
   ir_builder end = ir_builder_before(fn, ir_o(fn, lc->barrier)->next);
   ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
-  for (int j = 0; j < m; j++) dst[j] = stage_arg(lc, j, S - 1);
-  issue(lc, &end, iter_value(&end, lc->iv, ir_o(fn, lc->loop)->opnd[2], S - 1), dst);
+  for (int j = 0; j < m; j++) dst[j] = stage_arg(lc, j, A);
+  issue(lc, &end, iter_value(&end, lc->iv, ir_o(fn, lc->loop)->opnd[2], A), dst);
   ir_op *yo = ir_o(fn, y);
   ir_val *ys = ir_alloc(fn->A, (yo->nopnd + (uint32_t)(S * m) + 1) * sizeof *ys);
   memcpy(ys, yo->opnd, yo->nopnd * sizeof *ys);
@@ -367,7 +378,7 @@ static void pipeline_loop(loop_ctx *lc) {
   ir_opid g = grow_loop(lc, bufs);
   read_oldest(lc, orig);
   ir_builder top = ir_builder_before(fn, lc->barrier); /* the first barrier waits for this step */
-  wait_and_barrier(&top, (S - 2) * m, 0);
+  wait_and_barrier(&top, (lc->ahead - 1) * m, 0);
   for (int j = 0; j < m; j++) ir_op_unlink(fn, lc->copy[j]); /* issue() still clones them */
   drop_trailing_barrier(lc);
   issue_next(lc);
@@ -407,6 +418,13 @@ static void batch_region(ir_func *fn, ir_reg r) {
 
 /* ---- the pass ---- */
 
+/* Whether the body has a dot the wgmma pass left in flight across iterations (needs stages >= 3). */
+static int has_inflight_dot(ir_func *fn, ir_reg body) {
+  for (ir_opid op = ir_r(fn, body)->first; op; op = ir_o(fn, op)->next)
+    if (ir_o(fn, op)->code == IR_OP_DOT && ir_attr_i(ir_o(fn, op)->attrs, "inflight", 0)) return 1;
+  return 0;
+}
+
 static void collect_loops(ir_func *fn, ir_reg r, ir_opid *out, uint32_t *n) {
   for (ir_opid op = ir_r(fn, r)->first; op; op = ir_o(fn, op)->next) {
     ir_op *o = ir_o(fn, op);
@@ -444,6 +462,7 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
                    .body = o->region[0],
                    .stages = (int)ir_attr_i(o->attrs, "stages", 1)};
     lc.iv = ir_r(fn, lc.body)->args[0];
+    lc.ahead = lc.stages - 1 - has_inflight_dot(fn, lc.body);
     lc.nops = fn->nops;
     lc.need = ir_alloc(A, fn->nops);
     lc.nvals = fn->nvals;

@@ -30,6 +30,9 @@
  * the buffers (cp.async, pipelined by the pipeline pass) stay as they are.
  *
  * A dot with `mma = "wgmma"` that cannot be taken is an error naming the reason.
+ *
+ * In a loop {inflight = 1} (stages >= 3) the wgmma dot that accumulates into a carried value is
+ * marked `inflight = 1` too (mark_inflight); elsewhere the attribute changes nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -142,10 +145,32 @@ static void visit(ir_func *fn, ir_opid op, void *ctx) {
   ir_op_set_i(fn, ir_v(fn, o->opnd[1])->def, "wgmma", 1);
 }
 
+/* A loop {inflight = 1}: its wgmma dot that accumulates into a carried value (the body's argument
+ * used only by the dot, the dot's result used only by the yield, in the same place) is marked
+ * `inflight = 1`: codegen then leaves its group in flight at the end of each iteration and waits for
+ * it after the loop, and the pipeline pass refills a stage only two iterations after it was read. */
+static void mark_inflight(ir_func *fn, ir_opid op, void *ctx) {
+  wg_ctx *c = ctx;
+  ir_op *o = ir_o(fn, op);
+  if (o->code != IR_OP_FOR || !ir_attr_i(o->attrs, "inflight", 0)) return;
+  ir_region *body = ir_r(fn, o->region[0]);
+  ir_op *y = ir_o(fn, body->last);
+  for (ir_opid d = body->first; d; d = ir_o(fn, d)->next) {
+    ir_op *dot = ir_o(fn, d);
+    if (dot->code != IR_OP_DOT || !ir_attr_i(dot->attrs, "wgmma", 0) || c->uses[dot->res[0]] != 1) continue;
+    for (uint32_t k = 1; k < body->nargs && k - 1 < y->nopnd; k++)
+      if (dot->opnd[2] == body->args[k] && c->uses[body->args[k]] == 1 && y->opnd[k - 1] == dot->res[0]) {
+        ir_op_set_i(fn, d, "inflight", 1);
+        return; /* one group in flight a loop */
+      }
+  }
+}
+
 int pass_wgmma_plan(ir_func *fn, pass_ctx *pc) {
   ir_arena *A = ir_arena_new();
   wg_ctx c = {fn, pc, ir_use_counts(fn, A), (int)ir_attr_i(fn->attrs, "warps", 4), 0};
   ir_walk(fn, fn->body, visit, &c);
+  if (!c.failed) ir_walk(fn, fn->body, mark_inflight, &c);
   ir_arena_free(A);
   return c.failed ? -1 : 0;
 }

@@ -7,8 +7,11 @@
 #      128-byte panels) and N x K (K-major), rows of 32, 64, 128 and 256 bytes, one and two
 #      warpgroups, N from 32 to 256, bf16, stages 1 to 4, ragged M, N and K, an epilogue; e4m3,
 #      e5m2 and i8 (k32, B stored N x K) with f16, i32 and f16-with-gelu outputs;
-#   3. the knob's other side (mma=mma_sync) and the refusals of mma=wgmma, each one line;
-#   4. ptxas: the sm_90a default compiles with no spills; with KILN_NVDISASM, its SASS has HGMMA.
+#   3. the knob's other side (mma=mma_sync) and the refusals of mma=wgmma, each one line; one
+#      wgmma group in flight across k-steps (inflight=1) over stages 3 to 5, ragged shapes, bf16 and
+#      i8, sm_80 (where it changes nothing), and its refusal with 2 stages;
+#   4. ptxas: the sm_90a default and inflight=1 compile with no spills (inflight: wait_group 1 in the
+#      PTX, no serialisation note from ptxas); with KILN_NVDISASM, the default's SASS has HGMMA.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -42,6 +45,19 @@ w i8 dtype=i8 out=i32 trans_b=1 M=40 N=72 K=99
 w i8-bk128 dtype=i8 out=i32 trans_b=1 BLOCK_K=128 M=129 N=80 K=300 bias=1 act=relu stages=2
 w i8-f16-out dtype=i8 out=f16 alpha=0.5 act=gelu trans_b=1 M=33 N=64 K=96
 run mma_sync -- $R --sim --target sm_90a --set mma=mma_sync --set M=100 --set N=70 --set K=33
+# one wgmma group in flight across k-steps (inflight=1: the pipeline refills a stage two iterations
+# after reading it; the simulator reports a write into the operands of a group not yet waited for)
+w inflight inflight=1 M=130 N=150 K=333
+w inflight-4 inflight=1 stages=4 trans_b=1 M=200 N=64 K=500
+w inflight-bk32-5 inflight=1 BLOCK_K=32 stages=5 M=64 N=256 K=70
+w inflight-one-step inflight=1 M=64 N=64 K=16
+w inflight-bf16 inflight=1 dtype=bf16 out=bf16 M=65 N=140 K=80 bias=1 act=gelu
+w inflight-i8 inflight=1 dtype=i8 out=i32 trans_b=1 M=40 N=72 K=290
+run inflight-sm80 -- $R --sim --target sm_80 --set inflight=1 --set M=70 --set N=66 --set K=90
+if "$KILN" compile $R --target sm_90a --set inflight=1 --set stages=2 --emit ptx -o "$tmp/x.ptx" > "$tmp/out" 2>&1 ||
+  ! grep -q "matmul.lua:[0-9]*: k.range: inflight needs stages >= 3" "$tmp/out"; then
+  echo "FAIL inflight with 2 stages: $(cat "$tmp/out")"; fail=1
+fi
 
 refused() { # refused MESSAGE SETTINGS...: mma=wgmma fails with one line containing MESSAGE
   msg=$1; shift
@@ -69,6 +85,11 @@ if [ -n "$PTXAS" ]; then
   "$PTXAS" -v -arch=sm_90a "$tmp/g.ptx" -o "$tmp/g.o" > "$tmp/v" 2>&1 || { echo "FAIL ptxas: $(cat "$tmp/v")"; fail=1; }
   grep -q " 0 bytes spill stores, 0 bytes spill loads" "$tmp/v" || { echo "FAIL spills: $(cat "$tmp/v")"; fail=1; }
   echo "sm_90a default: $(sed -n 's/.*\(Used [0-9]* registers\).*/\1/p' "$tmp/v" | head -n 1)"
+  "$KILN" compile $R --target sm_90a --set inflight=1 --emit ptx --no-cache -o "$tmp/i.ptx" || fail=1
+  grep -q "wgmma.wait_group.sync.aligned[[:space:]]*1;" "$tmp/i.ptx" || { echo "FAIL inflight: no wait_group 1"; fail=1; }
+  "$PTXAS" -v -arch=sm_90a "$tmp/i.ptx" -o "$tmp/i.o" > "$tmp/v" 2>&1 || { echo "FAIL ptxas: $(cat "$tmp/v")"; fail=1; }
+  grep -q " 0 bytes spill stores, 0 bytes spill loads" "$tmp/v" || { echo "FAIL inflight spills: $(cat "$tmp/v")"; fail=1; }
+  ! grep -qi "serializ" "$tmp/v" || { echo "FAIL inflight: ptxas serialises the wgmmas: $(cat "$tmp/v")"; fail=1; }
   if [ -n "${KILN_NVDISASM:-}" ] && [ -x "${KILN_NVDISASM:-}" ]; then
     "$KILN" compile $R --target sm_90a --emit sass --no-cache -o "$tmp/g.sass" || fail=1
     grep -q "HGMMA.64x128x16.F32" "$tmp/g.sass" || { echo "FAIL no HGMMA in the SASS"; fail=1; }

@@ -12,7 +12,8 @@
  *               when a disassembler is installed, the SASS shows HGMMA.
  *   misuse:     the same kernel with one planted mistake each (a read before wait_group, more
  *               transaction bytes expected than arrive, a box outside the tensor, a descriptor whose
- *               swizzle is not the buffer's, no wgmma.fence, no wait at all): one report each.
+ *               swizzle is not the buffer's, no wgmma.fence, no wait at all, a store into an operand
+ *               of a group not yet waited for): one report each; the same store after the wait runs.
  *   ops:        every wgmma type at several widths and every other op (TMA 1D-5D loads and stores,
  *               commit/wait, fences, setmaxnreg, elect.sync) through NVPTX, accepted by ptxas.
  *   refusals:   the target checks refuse wgmma and TMA on rows without them, and shapes that do not exist.
@@ -121,6 +122,8 @@ typedef enum {
   WRONG_SWIZZLE,
   NO_FENCE,
   NO_WAIT,
+  WRITE_BEFORE_WAIT, /* thread 0 stores into A's tile while the group that reads it is pending */
+  WRITE_AFTER_WAIT,  /* the same store after the wait: allowed */
   NVARIANTS
 } variant;
 
@@ -173,8 +176,21 @@ static void build_gemm(hk *k, const cg_devops *ops, variant v) {
   }
   c->site = "wgmma.commit (gemm.ll:9)";
   k->h->wgmma_commit(c);
+  LLVMValueRef one = LLVMConstReal(LLVMFloatTypeInContext(c->ctx), 1);
+  if (v == WRITE_BEFORE_WAIT) {
+    after = if_begin(k, is0);
+    c->site = "overwrite (gemm.ll:12)";
+    ops->store(c, CG_SHARED, byte_at(k, smem, A_OFF + 4096), one, NULL);
+    if_end(k, after);
+  }
   c->site = "wgmma.wait (gemm.ll:10)";
   if (v != NO_WAIT) k->h->wgmma_wait(c, v == READ_BEFORE_WAIT ? 1 : 0, acc, 32);
+  if (v == WRITE_AFTER_WAIT) {
+    after = if_begin(k, is0);
+    c->site = "overwrite (gemm.ll:12)";
+    ops->store(c, CG_SHARED, byte_at(k, smem, A_OFF + 4096), one, NULL);
+    if_end(k, after);
+  }
   c->site = "store (gemm.ll:11)";
   LLVMValueRef out = LLVMGetParam(c->fn, 4), base = LLVMBuildMul(b, tid, ci32(k, 32), "");
   for (int i = 0; v != NO_WAIT && i < 32; i++) {
@@ -226,11 +242,12 @@ static int gemm_run(variant v, gemm_io *io, char *err, size_t errn) {
   return rc;
 }
 
-static void test_gemm_sim(void) {
+/* The tile (variant OK, or WRITE_AFTER_WAIT: an operand overwritten once its group is complete). */
+static void test_gemm_sim(variant v) {
   gemm_io io;
   gemm_inputs(&io);
   char err[1024] = "";
-  CHECK(gemm_run(OK, &io, err, sizeof err) == 0, "%s", err);
+  CHECK(gemm_run(v, &io, err, sizeof err) == 0, "%s", err);
   int bad = 0;
   for (int m = 0; m < M && !bad; m++)
     for (int n = 0; n < N && !bad; n++) {
@@ -274,6 +291,10 @@ static void test_gemm_misuse(void) {
       {NO_WAIT,
        "wgmma never waited for in kernel hopper, block (0,0,0): thread 124 exits with 4 wgmma op(s) in "
        "flight (the last at 'wgmma (gemm.ll:8)')"},
+      {WRITE_BEFORE_WAIT,
+       "wgmma hazard in kernel hopper, block (0,0,0): thread 0 writes shared[0x1000..0x1004) at 'overwrite "
+       "(gemm.ll:12)' while the wgmma at 'wgmma (gemm.ll:8)' of warpgroup 0 still reads them (its group not "
+       "completed by a wgmma.wait_group)"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     gemm_io io;
@@ -658,7 +679,8 @@ int main(void) {
   LLVMInitializeNVPTXTargetMC();
   LLVMInitializeNVPTXAsmPrinter();
   test_refusals();
-  test_gemm_sim();
+  test_gemm_sim(OK);
+  test_gemm_sim(WRITE_AFTER_WAIT);
   test_gemm_misuse();
   test_mistakes();
   test_gemm_nvptx();
