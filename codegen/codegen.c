@@ -510,6 +510,7 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, c
   L->c.target = t;
   L->c.ops = be == CG_SIM ? &cg_devops_sim : &cg_devops_nvptx;
   L->c.threads = L->warps * 32;
+  L->c.min_blocks = (int)ir_attr_i(fn->attrs, "min_blocks", 0);
   int rc = 0;
   if (setjmp(L->fail)) {
     rc = -1;

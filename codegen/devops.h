@@ -30,6 +30,7 @@ typedef struct cg_ctx {
   const tg_target *target;
   const cg_devops *ops;
   int threads;      /* threads per block */
+  int min_blocks;   /* blocks per SM the register allocation must fit (kernel `min_blocks`; 0: none) */
   int shared_bytes; /* dynamic shared memory per block (planned + scratch) */
   void *backend;    /* the device-op implementation's private state */
   /* 1 while a copy whose threads move 4 or more chunks each is lowered (lower_memory.c): an

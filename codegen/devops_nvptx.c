@@ -4,7 +4,8 @@
  *   - global memory is address space 1 (kernel pointer parameters point there), shared memory
  *     address space 3: one external `[0 x i8]` array, `kiln_smem`, the block's dynamic shared memory
  *     (its size is given at launch: cg_result.shared_bytes);
- *   - the kernel has the PTX-kernel calling convention (71) and "nvvm.maxntid" (launch bounds);
+ *   - the kernel has the PTX-kernel calling convention (71) and "nvvm.maxntid" (launch bounds), and
+ *     "nvvm.minctasm" (.minnctapersm) when the IR kernel has `min_blocks`;
  *   - special registers, the CTA barrier and warp shuffles are llvm.nvvm.* intrinsics;
  *   - masked loads and stores are a branch around the access (ptxas turns short ones into predicated
  *     instructions); a masked load joins with `other`;
@@ -59,9 +60,14 @@ static LLVMValueRef nvptx_kernel_begin(cg_ctx *c, const char *name, LLVMTypeRef 
 static void nvptx_kernel_end(cg_ctx *c) {
   char v[16];
   int n = snprintf(v, sizeof v, "%d", c->threads);
-  static const char key[] = "nvvm.maxntid";
+  static const char key[] = "nvvm.maxntid", minkey[] = "nvvm.minctasm";
   LLVMAttributeRef a = LLVMCreateStringAttribute(c->ctx, key, sizeof key - 1, v, (unsigned)n);
   LLVMAddAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, a);
+  if (c->min_blocks > 0) { /* .minnctapersm: ptxas keeps the registers within what that many blocks allow */
+    n = snprintf(v, sizeof v, "%d", c->min_blocks);
+    a = LLVMCreateStringAttribute(c->ctx, minkey, sizeof minkey - 1, v, (unsigned)n);
+    LLVMAddAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, a);
+  }
 }
 
 static LLVMValueRef nvptx_sreg(cg_ctx *c, cg_sreg r) {

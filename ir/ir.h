@@ -132,6 +132,8 @@ int ir_type_str(ir_type t, char *buf, size_t n); /* printed form; returns length
  * would spill and make codegen grow without bound. Warps: a power of two up to 32 (1024 threads,
  * every row's max_threads). Stages: a loop's pipeline depth (each stage a copy of its buffers). */
 enum { IR_MAX_ELEMS_PER_THREAD = 1024, IR_MAX_WARPS = 32, IR_MAX_STAGES = 8, IR_MAX_PENDING = 255 };
+/* A kernel's `min_blocks` (blocks per SM ptxas must fit: .minnctapersm; 0 = no bound) is at most this. */
+enum { IR_MAX_MIN_BLOCKS = 32 };
 /* A shared buffer is at most 1 GiB: far above every target row's shared memory per block (whose
  * limit is checked where the target is known: shared-memory planning, codegen), and small enough
  * that their byte arithmetic never wraps. */

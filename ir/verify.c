@@ -646,6 +646,9 @@ static void verify_kernel(verifier *V) {
   if (w && (w->kind != IR_AINT || ir_warps_check(w->i, NULL, 0)))
     fail_kernel(V, "attribute 'warps' must be an integer in 1..%d and a power of two", IR_MAX_WARPS);
   V->warps = w ? (int)w->i : 4;
+  ir_attr *mb = ir_attr_get(V->fn->attrs, "min_blocks");
+  if (mb && (mb->kind != IR_AINT || mb->i < 0 || mb->i > IR_MAX_MIN_BLOCKS))
+    fail_kernel(V, "attribute 'min_blocks' must be an integer in 0..%d", IR_MAX_MIN_BLOCKS);
   ir_region *body = ir_r(V->fn, V->fn->body);
   for (uint32_t i = 0; i < body->nargs; i++) {
     char what[160];

@@ -57,6 +57,7 @@ return kiln.recipe {
     bias = { false, true },
     act = { default = "none", values = { "none", "relu", "gelu" } },
     inflight = { false, true }, -- sm_90a: one wgmma group kept in flight across k-steps (docs/hopper.md)
+    min_blocks = { default = 0, values = { 0, 2 } }, -- blocks per SM the registers must allow (0: any)
   },
   args = {
     -- trans_a = 1: A is stored K x M (column-major A); trans_b = 1: B is stored N x K.

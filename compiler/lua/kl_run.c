@@ -151,6 +151,16 @@ static void set_warps(lua_State *L, job *j) {
     if (*end || !*w || ir_warps_check(v, NULL, 0)) kl_recipe_error(L, j->r, j->r->line, msg);
   }
   ir_attr_set_i(j->B.fn->A, &j->B.fn->attrs, "warps", v);
+  /* min_blocks (a recipe's knob, when it declares one): blocks per SM the registers must allow */
+  const char *mb = kl_setting_value(j->r, j->s, "min_blocks");
+  if (mb) {
+    char *end;
+    long m = strtol(mb, &end, 10);
+    snprintf(msg, sizeof msg, "min_blocks = %s: must be a whole number from 0 (no bound) to %d", mb,
+             IR_MAX_MIN_BLOCKS);
+    if (*end || !*mb || m < 0 || m > IR_MAX_MIN_BLOCKS) kl_recipe_error(L, j->r, j->r->line, msg);
+    if (m) ir_attr_set_i(j->B.fn->A, &j->B.fn->attrs, "min_blocks", m);
+  }
 }
 
 /* The target as recipes see it (k.target, a computed default's second argument): {name = "sm_90a",

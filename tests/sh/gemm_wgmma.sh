@@ -11,7 +11,8 @@
 #      wgmma group in flight across k-steps (inflight=1) over stages 3 to 5, ragged shapes, bf16 and
 #      i8, sm_80 (where it changes nothing), and its refusal with 2 stages;
 #   4. ptxas: the sm_90a default and inflight=1 compile with no spills (inflight: wait_group 1 in the
-#      PTX, no serialisation note from ptxas); with KILN_NVDISASM, the default's SASS has HGMMA.
+#      PTX, no serialisation note from ptxas; with min_blocks=2, .minnctapersm 2 and at most 128
+#      registers); with KILN_NVDISASM, the default's SASS has HGMMA.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -90,6 +91,15 @@ if [ -n "$PTXAS" ]; then
   "$PTXAS" -v -arch=sm_90a "$tmp/i.ptx" -o "$tmp/i.o" > "$tmp/v" 2>&1 || { echo "FAIL ptxas: $(cat "$tmp/v")"; fail=1; }
   grep -q " 0 bytes spill stores, 0 bytes spill loads" "$tmp/v" || { echo "FAIL inflight spills: $(cat "$tmp/v")"; fail=1; }
   ! grep -qi "serializ" "$tmp/v" || { echo "FAIL inflight: ptxas serialises the wgmmas: $(cat "$tmp/v")"; fail=1; }
+  # min_blocks=2 (.minnctapersm 2): within 128 registers, two 256-thread blocks an SM, no spills
+  ! grep -q "minnctapersm" "$tmp/g.ptx" || { echo "FAIL the default has a .minnctapersm"; fail=1; }
+  "$KILN" compile $R --target sm_90a --set inflight=1 --set min_blocks=2 --emit ptx --no-cache -o "$tmp/m.ptx" || fail=1
+  grep -q "^.minnctapersm 2" "$tmp/m.ptx" || { echo "FAIL min_blocks=2: no .minnctapersm 2"; fail=1; }
+  "$PTXAS" -v -arch=sm_90a "$tmp/m.ptx" -o "$tmp/m.o" > "$tmp/v" 2>&1 || { echo "FAIL ptxas: $(cat "$tmp/v")"; fail=1; }
+  regs=$(sed -n 's/.*Used \([0-9]*\) registers.*/\1/p' "$tmp/v" | head -n 1)
+  if [ "${regs:-999}" -gt 128 ] || ! grep -q " 0 bytes spill stores, 0 bytes spill loads" "$tmp/v"; then
+    echo "FAIL inflight min_blocks=2: $(cat "$tmp/v")"; fail=1
+  fi
   if [ -n "${KILN_NVDISASM:-}" ] && [ -x "${KILN_NVDISASM:-}" ]; then
     "$KILN" compile $R --target sm_90a --emit sass --no-cache -o "$tmp/g.sass" || fail=1
     grep -q "HGMMA.64x128x16.F32" "$tmp/g.sass" || { echo "FAIL no HGMMA in the SASS"; fail=1; }
