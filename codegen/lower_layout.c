@@ -13,7 +13,6 @@
  * across warps, layout conversions, dot operands). Each use is write, barrier, read, barrier, so
  * uses never overlap; the kernel's scratch size is the largest use.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cg.h"
@@ -455,25 +454,21 @@ static int host_threads(const cg_lay *y, int warps, uint32_t *off, uint8_t *own)
   return any || y->wlow || nw < (uint32_t)warps;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* Wavefronts of one warp's request: lane l (on[l]) accesses `bytes` at byte at[l]; *ideal grows by
  * what it would take without conflicts (its distinct words over 32 banks, per phase). */
 static uint32_t request_wavefronts(const uint32_t *at, const uint8_t *on, uint32_t bytes, uint64_t *ideal) {
   uint32_t per = bytes > 8 ? 8 : bytes > 4 ? 16 : 32, total = 0;
   for (uint32_t lo = 0; lo < 32; lo += per) {
-    uint32_t words[32 * 4], n = 0, bank[32] = {0}, most = 0;
+    /* a phase touches at most 32 words (a few more for an access across a word boundary): the
+     * distinct ones by comparison with those before */
+    uint32_t words[32 * 4], distinct = 0, bank[32] = {0}, most = 0;
     for (uint32_t l = lo; l < lo + per; l++)
-      for (uint32_t w = at[l] / 4; on[l] && w <= (at[l] + bytes - 1) / 4; w++) words[n++] = w;
-    qsort(words, n, sizeof *words, cmp_u32);
-    uint32_t distinct = 0;
-    for (uint32_t i = 0; i < n; i++)
-      if (i == 0 || words[i] != words[i - 1]) {
-        distinct++;
-        if (++bank[words[i] % 32] > most) most = bank[words[i] % 32];
+      for (uint32_t w = at[l] / 4; on[l] && w <= (at[l] + bytes - 1) / 4; w++) {
+        uint32_t i = 0;
+        while (i < distinct && words[i] != w) i++;
+        if (i < distinct) continue;
+        words[distinct++] = w;
+        if (++bank[w % 32] > most) most = bank[w % 32];
       }
     *ideal += (distinct + 31) / 32;
     total += most;
