@@ -19,6 +19,8 @@ function W.tune(extra)
     BLOCK_KW = { default = 16, values = { 16, 32 } },
     warps = { default = 4, values = { 1, 2, 4, 8 } },
     stages = { default = 2, values = { 1, 2, 3, 4 } },
+    -- blocks per SM whose registers ptxas must fit (0: ptxas chooses; docs/bitgemm.md)
+    min_blocks = { default = 0, values = { 0, 6 } },
   }
   for name, knob in pairs(extra or {}) do t[name] = knob end
   return t

@@ -3,6 +3,7 @@
 #   1. the defaults of recipes/bitgemm*.lua, w4a16.lua and the packers on sm_80, sm_86, sm_89,
 #      sm_90a, sm_100a, sm_120a: ptxas -v accepts each, no spills (the register report is printed);
 #      bitgemm also at W1A1, W2A2 and W8A8 and W4A16 at W8 and W3, with split tiles for small M;
+#      W4A16 with min_blocks=6 within 85 registers;
 #   2. the plane loop's PTX holds the b1 AND-popcount mma (mma.sync ... m16n8k256 ... b1 ... and.popc),
 #      p*q products per instruction tile per step, and W4A16's f16 mma;
 #   3. bitgemm on sm_75 is refused with one line naming the op and the target;
@@ -55,6 +56,9 @@ for t in sm_80 sm_90a; do
   check w4a16.lua "$t" bits=8 G=32
   check w4a16.lua "$t" bits=3 G=64 dtype=bf16
   check w4a16.lua "$t" BLOCK_M=64 BLOCK_N=128 warps=8
+  # min_blocks=6 (.minnctapersm 6): six 128-thread blocks an SM, within 85 registers, no spills
+  check w4a16.lua "$t" min_blocks=6
+  if [ -n "$PTXAS" ] && [ "${regs:-999}" -gt 85 ]; then echo "FAIL w4a16 min_blocks=6 $t: $regs registers"; fail=1; fi
 done
 
 # the plane loop's instructions: p*q = 12 plane products on 2x2 warps of 32x32 (8 instruction tiles)
