@@ -418,11 +418,51 @@ static void batch_region(ir_func *fn, ir_reg r) {
 
 /* ---- the pass ---- */
 
-/* Whether the body has a dot the wgmma pass left in flight across iterations (needs stages >= 3). */
-static int has_inflight_dot(ir_func *fn, ir_reg body) {
+/* The body's dot the wgmma pass marked to stay in flight across iterations (stages >= 3), or 0. */
+static ir_opid inflight_dot(ir_func *fn, ir_reg body) {
   for (ir_opid op = ir_r(fn, body)->first; op; op = ir_o(fn, op)->next)
-    if (ir_o(fn, op)->code == IR_OP_DOT && ir_attr_i(ir_o(fn, op)->attrs, "inflight", 0)) return 1;
+    if (ir_o(fn, op)->code == IR_OP_DOT && ir_attr_i(ir_o(fn, op)->attrs, "inflight", 0)) return op;
   return 0;
+}
+
+/* Whether region r writes shared memory other than through the pipelined copies. */
+static int other_shared_writes(const loop_ctx *lc, ir_reg r) {
+  ir_func *fn = lc->fn;
+  for (ir_opid op = ir_r(fn, r)->first; op; op = ir_o(fn, op)->next) {
+    ir_op *o = ir_o(fn, op);
+    int pipelined = 0;
+    for (int j = 0; j < lc->ncopy; j++) pipelined |= lc->copy[j] == op;
+    if (o->code == IR_OP_STORE_SHARED || (o->code == IR_OP_COPY && !pipelined)) return 1;
+    for (int i = 0; i < o->nregion; i++)
+      if (other_shared_writes(lc, o->region[i])) return 1;
+  }
+  return 0;
+}
+
+/* A group may stay in flight only where nothing but the pipelined copies, which then refill a stage
+ * two iterations after it was read, writes the buffers it reads: every shared operand of the dot is
+ * a pipelined copy's buffer and the body writes shared memory no other way. */
+static int inflight_safe(const loop_ctx *lc, ir_opid dot) {
+  ir_func *fn = lc->fn;
+  if (other_shared_writes(lc, lc->body)) return 0;
+  for (int k = 0; k < 2; k++) {
+    ir_opid ld = ir_v(fn, ir_o(fn, dot)->opnd[k])->def;
+    if (!ld || ir_o(fn, ld)->code != IR_OP_LOAD_SHARED) continue; /* A from registers */
+    int found = 0;
+    for (int j = 0; j < lc->ncopy; j++)
+      found |= ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1] == ir_o(fn, ld)->opnd[0];
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+/* The dot waits for its group in each iteration after all (codegen reads the attribute). */
+static void drop_inflight(ir_func *fn, ir_opid dot) {
+  for (ir_attr **a = &ir_o(fn, dot)->attrs; *a; a = &(*a)->next)
+    if (!strcmp((*a)->key, "inflight")) {
+      *a = (*a)->next;
+      return;
+    }
 }
 
 static void collect_loops(ir_func *fn, ir_reg r, ir_opid *out, uint32_t *n) {
@@ -446,6 +486,9 @@ static void collect_loops(ir_func *fn, ir_reg r, ir_opid *out, uint32_t *n) {
  *      issue the copies of iteration i + S-1 into the last stage at the end; rotate the stages in
  *      the yield; drop a trailing barrier the pipeline made unnecessary.
  *   5. After the loop: async_wait {pending = 0} and a barrier.
+ *   (A dot marked inflight keeps its mark, and the copies run S-2 ahead, only where the loop is
+ *   pipelined, its shared operands are pipelined copies' buffers and the body writes shared memory
+ *   no other way; otherwise the mark goes and the dot waits for its group in every iteration.)
  *   6. Batch the remaining synchronous copies that reach a barrier (every region).
  */
 int pass_pipeline(ir_func *fn, pass_ctx *pc) {
@@ -462,12 +505,18 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
                    .body = o->region[0],
                    .stages = (int)ir_attr_i(o->attrs, "stages", 1)};
     lc.iv = ir_r(fn, lc.body)->args[0];
-    lc.ahead = lc.stages - 1 - has_inflight_dot(fn, lc.body);
+    lc.ahead = lc.stages - 1;
     lc.nops = fn->nops;
     lc.need = ir_alloc(A, fn->nops);
     lc.nvals = fn->nvals;
     lc.map = ir_alloc(A, lc.nvals * sizeof *lc.map);
-    if (!find_copies(&lc)) continue;
+    ir_opid dot = inflight_dot(fn, lc.body);
+    if (!find_copies(&lc)) {
+      if (dot) drop_inflight(fn, dot);
+      continue;
+    }
+    if (dot && (!async || !inflight_safe(&lc, dot))) drop_inflight(fn, dot), dot = 0;
+    if (dot) lc.ahead = lc.stages - 2;
     if (async) {
       pipeline_loop(&lc);
     } else { /* one stage: only the barrier after the loop */
