@@ -70,7 +70,7 @@ typedef struct {
 typedef struct sim_hopper {
   sim_mbar_table bars;
   uint8_t *tags;
-  uint16_t *reading; /* per 16-byte chunk: pending wgmma ops that read it */
+  uint32_t *reading; /* per 16-byte chunk: pending wgmma ops that read it */
   uint8_t *seen;     /* per chunk, scratch of note_reads */
   size_t nreading;   /* chunks with reading != 0 */
   wg_reads *pend;
