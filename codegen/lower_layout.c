@@ -538,6 +538,14 @@ static uint64_t plan_wavefronts(cg_lower *L, const cg_lay *ys, const cg_lay *yd,
          side_wavefronts(yd, L->warps, od, ownd, 0, wl, P, rb, eb, ideal);
 }
 
+/* The scratch bytes of plan P for a tile of layout y (eb-byte elements). */
+static uint64_t plan_bytes(const cg_lay *y, uint32_t eb, const scratch_plan *P) {
+  if (P->wide) return (uint64_t)y->shape[0] * y->shape[1] * eb;
+  uint64_t n = eb;
+  for (int d = 0; d < y->rank; d++) n *= P->mem[d];
+  return n;
+}
+
 /* Source tile (layout ys) to the scratch area, then read back with layout yd from a buffer of shape
  * mem; out gets yd.n values. */
 static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e, LLVMValueRef *src,
@@ -580,10 +588,16 @@ static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e
   /* the first candidate if it has no conflicts, else the one with the fewest wavefronts (the first
    * of those); but the wide path, where it fits, gives way only to a plan that halves its
    * wavefronts (leaving it for 2/3 of them made bitgemm_splitk's epilogue spill 4 bytes on sm_120a,
-   * at its 128 registers) */
+   * at its 128 registers); and a padding may add at most 4 KiB or an eighth to the first's scratch,
+   * and never past the target's shared memory */
   int best = 0;
-  uint64_t fewest = UINT64_MAX, first = 0, ideal;
+  uint64_t fewest = UINT64_MAX, first = 0, ideal, base = plan_bytes(ys, eb, &cand[0]);
+  int dead = L->dead_from && L->top >= L->dead_from;
   for (int i = 0; i < nc && nc > 1; i++) {
+    uint64_t bytes = plan_bytes(ys, eb, &cand[i]);
+    if (i && (bytes > base + (base / 8 > 4096 ? base / 8 : 4096) ||
+              (dead ? 0 : (uint64_t)L->scratch_base) + bytes > (uint64_t)L->c.target->smem_per_block))
+      continue;
     uint64_t wf = plan_wavefronts(L, ys, yd, (int)eb, &cand[i], &ideal);
     if (i == 0) first = wf;
     if (wf < fewest) fewest = wf, best = i;
