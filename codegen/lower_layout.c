@@ -15,6 +15,7 @@
  */
 #include <string.h>
 
+#include "../target/smem_banks.h"
 #include "cg.h"
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -454,28 +455,6 @@ static int host_threads(const cg_lay *y, int warps, uint32_t *off, uint8_t *own)
   return any || y->wlow || nw < (uint32_t)warps;
 }
 
-/* Wavefronts of one warp's request: lane l (on[l]) accesses `bytes` at byte at[l]; *ideal grows by
- * what it would take without conflicts (its distinct words over 32 banks, per phase). */
-static uint32_t request_wavefronts(const uint32_t *at, const uint8_t *on, uint32_t bytes, uint64_t *ideal) {
-  uint32_t per = bytes > 8 ? 8 : bytes > 4 ? 16 : 32, total = 0;
-  for (uint32_t lo = 0; lo < 32; lo += per) {
-    /* a phase touches at most 32 words (a few more for an access across a word boundary): the
-     * distinct ones by comparison with those before */
-    uint32_t words[32 * 4], distinct = 0, bank[32] = {0}, most = 0;
-    for (uint32_t l = lo; l < lo + per; l++)
-      for (uint32_t w = at[l] / 4; on[l] && w <= (at[l] + bytes - 1) / 4; w++) {
-        uint32_t i = 0;
-        while (i < distinct && words[i] != w) i++;
-        if (i < distinct) continue;
-        words[distinct++] = w;
-        if (++bank[w % 32] > most) most = bank[w % 32];
-      }
-    *ideal += (distinct + 31) / 32;
-    total += most;
-  }
-  return total;
-}
-
 /* Byte offset of the element at coordinates c in the scratch under plan P (a tile of row bytes rb
  * for the wide plan). */
 static uint32_t plan_at(const scratch_plan *P, int rank, const uint32_t *c, uint32_t rb, int eb) {
@@ -491,51 +470,66 @@ static uint32_t plan_at(const scratch_plan *P, int rank, const uint32_t *c, uint
   return idx * (uint32_t)eb;
 }
 
-/* Wavefronts of one side of the conversion: layout y's accesses of w elements (those whose index
- * along the last dim is a multiple of w), only the owners' when `owned`. */
-static uint64_t side_wavefronts(const cg_lay *y, int warps, const uint32_t *off, const uint8_t *own,
-                                int owned, uint32_t w, const scratch_plan *P, uint32_t rb, int eb,
-                                uint64_t *ideal) {
-  uint32_t ix[IR_MAXRANK], c[IR_MAXRANK], at[32], f = (uint32_t)y->rank - 1;
-  uint8_t on[32];
-  uint64_t total = 0;
+/* A layout's threads on the host (host_threads), computed once per conversion. */
+typedef struct {
+  const cg_lay *y;
+  uint32_t *off;
+  uint8_t *own;
+  int owned; /* its stores are predicated on the owner */
+} host_lay;
+
+static host_lay host_lay_of(cg_lower *L, const cg_lay *y) {
+  size_t nt = (size_t)L->warps * 32;
+  host_lay h = {y, ir_alloc(L->A, nt * (size_t)y->rank * sizeof *h.off), ir_alloc(L->A, nt), 0};
+  h.owned = host_threads(y, L->warps, h.off, h.own);
+  return h;
+}
+
+/* Wavefronts of one side of the conversion: h's accesses of w elements (those whose index along the
+ * last dim is a multiple of w), only the owners' when `owned`; *ideal grows by the same without
+ * conflicts (target/smem_banks.c, the simulator's count). */
+static uint64_t side_wavefronts(const host_lay *h, int warps, int owned, uint32_t w, const scratch_plan *P,
+                                uint32_t rb, int eb, uint64_t *ideal) {
+  const cg_lay *y = h->y;
+  uint32_t ix[IR_MAXRANK], c[IR_MAXRANK], f = (uint32_t)y->rank - 1;
+  uintptr_t at[32];
+  uint16_t bytes[32];
+  uint64_t total = 0, id;
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ix);
     if (ix[f] % w) continue;
     for (int warp = 0; warp < warps; warp++) {
+      uint32_t mask = 0;
       for (uint32_t l = 0; l < 32; l++) {
         uint32_t t = (uint32_t)warp * 32 + l;
         for (int d = 0; d < y->rank; d++)
-          c[d] = off[t * (uint32_t)y->rank + (uint32_t)d] + cg_lay_const(y, d, ix[d]);
+          c[d] = h->off[t * (uint32_t)y->rank + (uint32_t)d] + cg_lay_const(y, d, ix[d]);
         at[l] = plan_at(P, y->rank, c, rb, eb);
-        on[l] = !owned || own[t];
+        bytes[l] = (uint16_t)(w * (uint32_t)eb);
+        if (!owned || h->own[t]) mask |= 1u << l;
       }
-      total += request_wavefronts(at, on, w * (uint32_t)eb, ideal);
+      total += tg_smem_wavefronts(at, bytes, mask, &id);
+      *ideal += id;
     }
   }
   return total;
 }
 
-/* Shared wavefronts of the conversion ys -> yd under plan P, store and load; *ideal: without conflicts. */
-static uint64_t plan_wavefronts(cg_lower *L, const cg_lay *ys, const cg_lay *yd, int eb,
+/* Shared wavefronts of the conversion hs -> hd under plan P, store and load; *ideal: without conflicts. */
+static uint64_t plan_wavefronts(cg_lower *L, const host_lay *hs, const host_lay *hd, int eb,
                                 const scratch_plan *P, uint64_t *ideal) {
-  size_t nt = (size_t)L->warps * 32;
-  uint32_t *os = ir_alloc(L->A, nt * (size_t)ys->rank * sizeof *os),
-           *od = ir_alloc(L->A, nt * (size_t)yd->rank * sizeof *od);
-  uint8_t *owns = ir_alloc(L->A, nt), *ownd = ir_alloc(L->A, nt);
-  int owned = host_threads(ys, L->warps, os, owns);
-  host_threads(yd, L->warps, od, ownd);
+  const cg_lay *ys = hs->y, *yd = hd->y;
   uint32_t rb = ys->shape[ys->rank - 1] * (uint32_t)eb, ws, wl;
   if (P->wide) {
-    ws = wide_store_elems(ys, eb, owned);
+    ws = wide_store_elems(ys, eb, hs->owned);
     wl = cg_wide_elems(yd, 1, eb);
   } else {
-    ws = store_elems(ys, eb, P->mem, owned, P->wide_owned);
+    ws = store_elems(ys, eb, P->mem, hs->owned, P->wide_owned);
     wl = load_elems(yd, eb, P->mem);
   }
   *ideal = 0;
-  return side_wavefronts(ys, L->warps, os, owns, owned, ws, P, rb, eb, ideal) +
-         side_wavefronts(yd, L->warps, od, ownd, 0, wl, P, rb, eb, ideal);
+  return side_wavefronts(hs, L->warps, hs->owned, ws, P, rb, eb, ideal) +
+         side_wavefronts(hd, L->warps, 0, wl, P, rb, eb, ideal);
 }
 
 /* The scratch bytes of plan P for a tile of layout y (eb-byte elements). */
@@ -593,12 +587,14 @@ static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e
   int best = 0;
   uint64_t fewest = UINT64_MAX, first = 0, ideal, base = plan_bytes(ys, eb, &cand[0]);
   int dead = L->dead_from && L->top >= L->dead_from;
+  host_lay hs = {0}, hd = {0};
+  if (nc > 1) hs = host_lay_of(L, ys), hd = host_lay_of(L, yd);
   for (int i = 0; i < nc && nc > 1; i++) {
     uint64_t bytes = plan_bytes(ys, eb, &cand[i]);
     if (i && (bytes > base + (base / 8 > 4096 ? base / 8 : 4096) ||
               (dead ? 0 : (uint64_t)L->scratch_base) + bytes > (uint64_t)L->c.target->smem_per_block))
       continue;
-    uint64_t wf = plan_wavefronts(L, ys, yd, (int)eb, &cand[i], &ideal);
+    uint64_t wf = plan_wavefronts(L, &hs, &hd, (int)eb, &cand[i], &ideal);
     if (i == 0) first = wf;
     if (wf < fewest) fewest = wf, best = i;
     if (i == 0 && wf == ideal) break;

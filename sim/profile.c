@@ -10,13 +10,14 @@
  * report). Per (warp, site), `made` counts the instances that have a request, so the first lane of an
  * instance appends without searching; later lanes search from where their previous request was
  * (lanes run the same code, so that is nearly always the next entry). Finished requests are dropped
- * when a warp's table fills. Finishing it computes shared wavefronts (32 banks of 4-byte words; 8-byte
- * accesses per half-warp, 16-byte per quarter-warp) or global sectors (distinct 32-byte segments) and marks
- * the global bytes in a per-buffer bitmap for the launch's unique bytes.
+ * when a warp's table fills. Finishing it computes shared wavefronts (target/smem_banks.c: 32 banks of 4-byte
+ * words; 8-byte accesses per half-warp, 16-byte per quarter-warp) or global sectors (distinct 32-byte
+ * segments) and marks the global bytes in a per-buffer bitmap for the launch's unique bytes.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../target/smem_banks.h"
 #include "sim_int.h"
 
 enum { SITE_HASH = 1024 };
@@ -131,41 +132,6 @@ static int uniq(uint64_t *v, int n) {
   return m;
 }
 
-/* Wavefronts of one phase: lanes [lo, hi) of off/bytes with the bit of mask set; the most distinct
- * 4-byte words any one of the 32 banks holds. *ideal gets what the phase would take without bank
- * conflicts: its distinct words over 32 banks, rounded up (0 for a phase with no lane on). */
-static uint64_t phase_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask, int lo, int hi,
-                                 uint64_t *ideal) {
-  uint64_t words[32 * 4 + 4];
-  int n = 0;
-  for (int l = lo; l < hi; l++)
-    if (mask >> l & 1)
-      for (uintptr_t wd = off[l] / 4; wd <= (off[l] + bytes[l] - 1) / 4 && n < 32 * 4 + 4; wd++)
-        words[n++] = wd;
-  n = uniq(words, n);
-  *ideal = ((uint64_t)n + 31) / 32;
-  int per_bank[32] = {0};
-  uint64_t most = 0;
-  for (int i = 0; i < n; i++) {
-    int b = (int)(words[i] % 32);
-    if ((uint64_t)++per_bank[b] > most) most = (uint64_t)per_bank[b];
-  }
-  return most;
-}
-
-uint64_t sim_prof_smem_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask,
-                                  uint64_t *ideal) {
-  *ideal = 0;
-  int first = 0;
-  while (first < 32 && !(mask >> first & 1)) first++;
-  if (first == 32) return 0;
-  int per = bytes[first] > 8 ? 8 : bytes[first] > 4 ? 16 : 32; /* lanes per phase */
-  uint64_t wf = 0, id;
-  for (int lo = 0; lo < 32; lo += per)
-    wf += phase_wavefronts(off, bytes, mask, lo, lo + per, &id), *ideal += id;
-  return wf;
-}
-
 /* Marks global bytes [a, a+n) in the unique-byte bitmap of the buffer holding them; returns how many
  * of them no access had touched before (the op's first-touch unique bytes). */
 static uint32_t mark_unique(sim_exec *x, uintptr_t a, uint32_t n) {
@@ -192,7 +158,7 @@ static void finish(sim_worker *w, pending *e) {
   if (e->kind & SIM_ACC_SHARED) {
     uintptr_t off[32];
     for (int l = 0; l < 32; l++) off[l] = e->addr[l] - (uintptr_t)w->shared;
-    uint64_t ideal, wf = sim_prof_smem_wavefronts(off, e->bytes, e->mask, &ideal);
+    uint64_t ideal, wf = tg_smem_wavefronts(off, e->bytes, e->mask, &ideal);
     c->smem_requests++;
     c->smem_wavefronts += wf;
     c->smem_ideal_wavefronts += ideal;
@@ -293,7 +259,7 @@ void sim_prof_ldmatrix(sim_worker *w, int num, const void *const *rows, const ch
   c->smem_requests++;
   for (int j = 0; j < num; j++) {
     uint64_t ideal;
-    c->smem_wavefronts += phase_wavefronts(off, bytes, 0xffu << (8 * j), 8 * j, 8 * j + 8, &ideal);
+    c->smem_wavefronts += tg_smem_phase_wavefronts(off, bytes, 0xffu << (8 * j), 8 * j, 8 * j + 8, &ideal);
     c->smem_ideal_wavefronts += ideal;
   }
 }

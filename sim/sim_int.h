@@ -224,9 +224,6 @@ void sim_prof_flush(sim_worker *w, int warp);
 /* The counters of `site` in this worker (barrier, mma, shuffle and cp.async counts go there). */
 sim_counters *sim_prof_site(sim_worker *w, const char *site);
 void sim_prof_ldmatrix(sim_worker *w, int num, const void *const *rows, const char *site);
-/* Wavefronts of one warp-level shared request: lane offsets, sizes, the lanes that took part. */
-uint64_t sim_prof_smem_wavefronts(const uintptr_t *off, const uint16_t *bytes, uint32_t mask,
-                                  uint64_t *ideal);
 /* Merges the workers' counters into out (freed first); -1 when out of memory. */
 int sim_prof_collect(sim_exec *x, sim_worker *ws, int nw, sim_profile *out);
 

@@ -46,4 +46,10 @@ int pass_layout_assign(ir_func *fn, pass_ctx *pc);
 int pass_pipeline(ir_func *fn, pass_ctx *pc);
 int pass_shared_plan(ir_func *fn, pass_ctx *pc);
 
+/* Whether dot, an op of loop body `body`, accumulates into a carried value: its accumulator is one of
+ * the body's arguments, used only by it, and its result, used only there, is yielded in that place
+ * (uses: ir_use_counts). The wgmma pass and the pipeline pass keep a group in flight only for such a
+ * dot (wgmma_plan.c). */
+int pass_dot_carried(ir_func *fn, ir_reg body, ir_opid dot, const uint32_t *uses);
+
 #endif

@@ -446,14 +446,7 @@ static int inflight_safe(const loop_ctx *lc, ir_opid dot) {
   ir_func *fn = lc->fn;
   if (other_shared_writes(lc, lc->body)) return 0;
   /* still the carried accumulator after the layout pass: read by the dot alone, yielded as it is */
-  ir_region *b = ir_r(fn, lc->body);
-  ir_op *d = ir_o(fn, dot), *y = ir_o(fn, b->last);
-  uint32_t *uses = ir_use_counts(fn, lc->A);
-  int carried = 0;
-  for (uint32_t k = 1; k < b->nargs && k - 1 < y->nopnd; k++)
-    carried |= d->opnd[2] == b->args[k] && uses[b->args[k]] == 1 && y->opnd[k - 1] == d->res[0] &&
-               uses[d->res[0]] == 1;
-  if (!carried) return 0;
+  if (!pass_dot_carried(fn, lc->body, dot, ir_use_counts(fn, lc->A))) return 0;
   for (int k = 0; k < 2; k++) {
     ir_opid ld = ir_v(fn, ir_o(fn, dot)->opnd[k])->def;
     if (!ld || ir_o(fn, ld)->code != IR_OP_LOAD_SHARED) continue; /* A from registers */

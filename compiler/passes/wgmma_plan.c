@@ -149,21 +149,25 @@ static void visit(ir_func *fn, ir_opid op, void *ctx) {
  * used only by the dot, the dot's result used only by the yield, in the same place) is marked
  * `inflight = 1`: codegen then leaves its group in flight at the end of each iteration and waits for
  * it after the loop, and the pipeline pass refills a stage only two iterations after it was read. */
+int pass_dot_carried(ir_func *fn, ir_reg body, ir_opid dot, const uint32_t *uses) {
+  ir_region *b = ir_r(fn, body);
+  ir_op *d = ir_o(fn, dot), *y = ir_o(fn, b->last);
+  if (uses[d->res[0]] != 1) return 0;
+  for (uint32_t k = 1; k < b->nargs && k - 1 < y->nopnd; k++)
+    if (d->opnd[2] == b->args[k] && uses[b->args[k]] == 1 && y->opnd[k - 1] == d->res[0]) return 1;
+  return 0;
+}
+
 static void mark_inflight(ir_func *fn, ir_opid op, void *ctx) {
   wg_ctx *c = ctx;
   ir_op *o = ir_o(fn, op);
   if (o->code != IR_OP_FOR || !ir_attr_i(o->attrs, "inflight", 0)) return;
-  ir_region *body = ir_r(fn, o->region[0]);
-  ir_op *y = ir_o(fn, body->last);
-  for (ir_opid d = body->first; d; d = ir_o(fn, d)->next) {
-    ir_op *dot = ir_o(fn, d);
-    if (dot->code != IR_OP_DOT || !ir_attr_i(dot->attrs, "wgmma", 0) || c->uses[dot->res[0]] != 1) continue;
-    for (uint32_t k = 1; k < body->nargs && k - 1 < y->nopnd; k++)
-      if (dot->opnd[2] == body->args[k] && c->uses[body->args[k]] == 1 && y->opnd[k - 1] == dot->res[0]) {
-        ir_op_set_i(fn, d, "inflight", 1);
-        return; /* one group in flight a loop */
-      }
-  }
+  for (ir_opid d = ir_r(fn, o->region[0])->first; d; d = ir_o(fn, d)->next)
+    if (ir_o(fn, d)->code == IR_OP_DOT && ir_attr_i(ir_o(fn, d)->attrs, "wgmma", 0) &&
+        pass_dot_carried(fn, o->region[0], d, c->uses)) {
+      ir_op_set_i(fn, d, "inflight", 1);
+      return; /* one group in flight a loop */
+    }
 }
 
 int pass_wgmma_plan(ir_func *fn, pass_ctx *pc) {

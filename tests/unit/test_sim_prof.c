@@ -11,6 +11,7 @@
 #include "codegen/codegen.h"
 #include "sim/sim.h"
 #include "sim/sim_int.h"
+#include "target/smem_banks.h"
 #include "test.h"
 
 static int build(const char *name, cg_result *out) { return test_sim_ir_kernel(name, out); }
@@ -275,7 +276,7 @@ static uint64_t wf(uint32_t mask, uint16_t bytes, uintptr_t (*off)(int)) {
   uintptr_t o[32];
   uint16_t b[32];
   for (int l = 0; l < 32; l++) o[l] = off(l), b[l] = bytes;
-  return sim_prof_smem_wavefronts(o, b, mask, &ideal);
+  return tg_smem_wavefronts(o, b, mask, &ideal);
 }
 static uintptr_t off_same(int l) { return (void)l, 64; }
 static uintptr_t off_4l(int l) { return 4 * (uintptr_t)l; }
