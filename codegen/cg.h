@@ -49,6 +49,15 @@ typedef struct {
   LLVMValueRef owner;           /* i1: this thread is the first holder of its elements; NULL = always */
 } cg_thread_lay;
 
+/* A tensor-map parameter of the kernel: the view the TMA copies read, their box and swizzle. */
+typedef struct {
+  ir_val view;
+  uint32_t box[2];
+  int swizzle;
+  ir_elem elem;
+  LLVMValueRef param;
+} cg_tmap;
+
 typedef struct cg_lower {
   cg_ctx c; /* first member: the device ops see this part */
   ir_func *fn;
@@ -74,12 +83,17 @@ typedef struct cg_lower {
   uint32_t nyield;
   LLVMBasicBlockRef yield_block;
   uint8_t *copy_aligned; /* per op: 1 = a copy the enclosing loop's version found aligned (lower_control.c) */
+  cg_tmap *tmaps;        /* the tensor-map parameters, after the IR's */
+  int ntmaps;
   jmp_buf fail;
   char *err;
   size_t errn;
 } cg_lower;
 
 /* ---- codegen.c ---- */
+/* The tensor-map parameter for copies {tma = 1} of view `view` with this box (codegen.c lists them
+ * before the kernel is begun: cg_result.tmaps). */
+LLVMValueRef cg_tmap_param(cg_lower *L, ir_val view, const uint32_t box[2], int swizzle, ir_elem e);
 _Noreturn void cg_fail(cg_lower *L, ir_opid op, const char *fmt, ...);
 void cg_require(cg_lower *L, ir_opid op, uint32_t feature);
 void cg_lower_region(cg_lower *L, ir_reg r);
@@ -165,6 +179,10 @@ void cg_lower_load_shared(cg_lower *L, ir_opid op);
 int cg_load_shared_at(cg_lower *L, ir_opid op, uint32_t *at);
 void cg_lower_store_shared(cg_lower *L, ir_opid op);
 void cg_lower_async_wait(cg_lower *L, ir_opid op);
+void cg_lower_mbar(cg_lower *L, ir_opid op);
+/* The box a copy {tma = 1} into buf moves (elements: box[0] along a row, box[1] rows) and the
+ * swizzle of its tensor map (bytes). */
+void cg_tma_box(cg_lower *L, ir_val buf, uint32_t box[2], int *swizzle);
 void cg_lower_barrier(cg_lower *L, ir_opid op);
 
 /* ---- smem_swizzle.c: where an element of a shared buffer lives ---- */
@@ -198,6 +216,8 @@ int cg_lower_dot_mma(cg_lower *L, ir_opid op); /* 0: the target has no instructi
 /* The wgmma accumulator's register order of a wgmma dot's result: perm[j] is the layout's element
  * that wgmma register j holds (lower_dot_wgmma.c). */
 uint32_t *cg_wgmma_acc_perm(cg_lower *L, ir_opid dot);
+/* The warp index as lane 0 holds it (shuffled once in the prologue: uniform for ptxas). */
+LLVMValueRef cg_warp_uniform(cg_lower *L);
 /* wgmma.wait_group 0 on v, the loop-carried result of dot (an `inflight` wgmma dot), in place. */
 void cg_wgmma_wait_carried(cg_lower *L, ir_opid dot, cg_value *v);
 int cg_lower_dot_wgmma(cg_lower *L, ir_opid op);   /* 0: the dot is not marked wgmma */

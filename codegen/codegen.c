@@ -272,11 +272,85 @@ static LLVMTypeRef param_type(cg_lower *L, ir_val v) {
           L->fn->name, L->fn->vals[v].name ? L->fn->vals[v].name : "?", ts);
 }
 
+/* ---- tensor maps (copies {tma = 1}) ---- */
+
+static int tmap_find(cg_lower *L, ir_val view, const uint32_t box[2], int swizzle, ir_elem e) {
+  for (int k = 0; k < L->ntmaps; k++) {
+    cg_tmap *m = &L->tmaps[k];
+    if (m->view == view && m->box[0] == box[0] && m->box[1] == box[1] && m->swizzle == swizzle &&
+        m->elem == e)
+      return k;
+  }
+  return -1;
+}
+
+/* One map per distinct (view, box) of the kernel's TMA copies, in op order. */
+static void collect_tmaps(cg_lower *L) {
+  ir_func *fn = L->fn;
+  L->tmaps = ir_alloc(L->A, (fn->nops + 1) * sizeof *L->tmaps);
+  for (ir_opid op = 1; op < fn->nops; op++) {
+    ir_op *o = &fn->ops[op];
+    if (o->dead || o->code != IR_OP_COPY || !ir_attr_i(o->attrs, "tma", 0) || o->nopnd < 4) continue;
+    ir_val buf = o->opnd[o->nopnd - 3];
+    uint32_t box[2];
+    int sw;
+    cg_tma_box(L, buf, box, &sw);
+    ir_elem e = ir_vtype(fn, buf).elem;
+    if (tmap_find(L, o->opnd[0], box, sw, e) >= 0) continue;
+    L->tmaps[L->ntmaps++] = (cg_tmap){.view = o->opnd[0], .box = {box[0], box[1]}, .swizzle = sw, .elem = e};
+  }
+}
+
+LLVMValueRef cg_tmap_param(cg_lower *L, ir_val view, const uint32_t box[2], int swizzle, ir_elem e) {
+  int k = tmap_find(L, view, box, swizzle, e);
+  if (k < 0) cg_fail(L, 0, "kernel '%s': a TMA copy without its tensor map (a compiler bug)", L->fn->name);
+  return L->tmaps[k].param;
+}
+
+/* The kiln-tmap lines of cg_result.tmaps (codegen.h). */
+static char *tmap_lines(cg_lower *L) {
+  ir_func *fn = L->fn;
+  if (!L->ntmaps) return NULL;
+  size_t cap = 1024 * (size_t)L->ntmaps, n = 0;
+  char *s = malloc(cap);
+  if (!s) abort();
+  s[0] = 0;
+  uint32_t nparams = fn->regions[fn->body].nargs;
+  for (int k = 0; k < L->ntmaps; k++) {
+    cg_tmap *m = &L->tmaps[k];
+    ir_op *v = &fn->ops[fn->vals[m->view].def];
+    char rows[256], cols[256], stride[256];
+    if (ir_param_expr(fn, v->opnd[1], rows, sizeof rows) ||
+        ir_param_expr(fn, v->opnd[2], cols, sizeof cols) ||
+        ir_param_expr(fn, v->opnd[3], stride, sizeof stride))
+      cg_fail(L, 0, "kernel '%s': a TMA view's sizes are not expressions of the arguments (a compiler bug)",
+              fn->name);
+    const char *type = m->elem == IR_F16    ? "f16"
+                       : m->elem == IR_BF16 ? "bf16"
+                       : m->elem == IR_F32  ? "f32"
+                                            : "u8";
+    n += (size_t)snprintf(
+        s + n, cap - n,
+        "kiln-tmap param=%u arg=%d type=%s rank=2 swizzle=%d box=%u,%u dims=%s;%s strides=%s,%d,*\n",
+        nparams + (uint32_t)k, ir_param_index(fn, v->opnd[0]), type, m->swizzle, m->box[0], m->box[1], cols,
+        rows, stride, ir_elem_bytes(m->elem));
+    if (n >= cap) cg_fail(L, 0, "kernel '%s': tensor-map description too long", fn->name);
+  }
+  return s;
+}
+
 static void begin_kernel(cg_lower *L) {
   ir_region *body = &L->fn->regions[L->fn->body];
-  LLVMTypeRef *ps = ir_alloc(L->A, (body->nargs + 1) * sizeof *ps);
+  collect_tmaps(L);
+  uint32_t np = body->nargs + (uint32_t)L->ntmaps;
+  LLVMTypeRef *ps = ir_alloc(L->A, (np + 1) * sizeof *ps);
   for (uint32_t i = 0; i < body->nargs; i++) ps[i] = param_type(L, body->args[i]);
-  L->c.ops->kernel_begin(&L->c, L->fn->name, ps, body->nargs);
+  for (int k = 0; k < L->ntmaps; k++) ps[body->nargs + (uint32_t)k] = LLVMPointerTypeInContext(L->c.ctx, 0);
+  L->c.ops->kernel_begin(&L->c, L->fn->name, ps, np);
+  for (int k = 0; k < L->ntmaps; k++) {
+    L->c.ops->hopper->tmap_param(&L->c, body->nargs + (unsigned)k);
+    L->tmaps[k].param = LLVMGetParam(L->c.fn, body->nargs + (unsigned)k);
+  }
   for (uint32_t i = 0; i < body->nargs; i++) {
     cg_def(L, body->args[i], 1)[0] = LLVMGetParam(L->c.fn, i);
     if (L->fn->vals[body->args[i]].name)
@@ -444,11 +518,19 @@ static int emit_ptx(cg_lower *L, unsigned flags, cg_result *out) {
       LLVMDisposeMessage(msg);
       rc = -1;
     } else {
-      size_t n = LLVMGetBufferSize(buf);
-      out->ptx = malloc(n + 1);
+      size_t n = LLVMGetBufferSize(buf), pre = 0;
+      /* the tensor maps' lines as comments at the top: the cache and packs keep only the PTX */
+      for (const char *t = out->tmaps; t && *t; t++) pre += *t == '\n' ? 4 : 1;
+      out->ptx = malloc(pre + n + 1);
       if (!out->ptx) abort();
-      memcpy(out->ptx, LLVMGetBufferStart(buf), n);
-      out->ptx[n] = 0;
+      char *w = out->ptx;
+      for (const char *t = out->tmaps; t && *t;) {
+        const char *e = strchr(t, '\n');
+        w += sprintf(w, "// %.*s\n", (int)(e - t), t);
+        t = e + 1;
+      }
+      memcpy(w, LLVMGetBufferStart(buf), n);
+      w[n] = 0;
       LLVMDisposeMemoryBuffer(buf);
     }
   }
@@ -520,6 +602,7 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, c
   out->kernel_name = strdup(fn->name);
   out->threads = L->c.threads;
   out->shared_bytes = L->c.shared_bytes;
+  out->tmaps = tmap_lines(L);
   if (be == CG_NVPTX) {
     rc = emit_ptx(L, flags, out);
   } else if ((rc = optimise(L, NULL)) == 0) {
@@ -541,6 +624,7 @@ done:
 
 void cg_result_free(cg_result *r) {
   free(r->kernel_name);
+  free(r->tmaps);
   free(r->llvm_ir);
   free(r->ptx);
   if (r->llvm_mod) LLVMDisposeModule(r->llvm_mod);

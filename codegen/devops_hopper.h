@@ -170,6 +170,7 @@ enum { CG_TMAP_BYTES = 128, CG_TMAP_MAXDIM = 5 };
  * mbar_arrive_expect_tx: mbarrier.arrive.expect_tx.shared.b64 [bar], tx_bytes.
  * mbar_try_wait: mbarrier.try_wait.parity.shared.b64: i1, 1 once the phase of the given parity (i32
  *                0 or 1) has completed. Callers loop on it.
+ * mbar_inval:    mbarrier.inval.shared.b64: the 8 bytes may be used for something else afterwards.
  * fence_proxy_async: fence.proxy.async.shared::cta.
  * setmaxnreg:    setmaxnreg.{inc,dec}.sync.aligned.u32 n (24..256, a multiple of 8).
  * elect_sync:    elect.sync with a full mask: i1, true in exactly one lane of the warp.
@@ -192,6 +193,7 @@ typedef struct {
   LLVMValueRef (*mbar_arrive)(cg_ctx *c, LLVMValueRef bar);
   void (*mbar_arrive_expect_tx)(cg_ctx *c, LLVMValueRef bar, LLVMValueRef tx_bytes);
   LLVMValueRef (*mbar_try_wait)(cg_ctx *c, LLVMValueRef bar, LLVMValueRef parity);
+  void (*mbar_inval)(cg_ctx *c, LLVMValueRef bar);
   void (*fence_proxy_async)(cg_ctx *c);
   void (*setmaxnreg)(cg_ctx *c, int inc, int n);
   LLVMValueRef (*elect_sync)(cg_ctx *c);

@@ -207,6 +207,11 @@ static LLVMValueRef mbar_try_wait(cg_ctx *c, LLVMValueRef bar, LLVMValueRef pari
   return intr(c, "llvm.nvvm.mbarrier.try.wait.parity.scope.cta.space.cta", a, 2);
 }
 
+static void mbar_inval(cg_ctx *c, LLVMValueRef bar) {
+  LLVMValueRef a = shared_ptr(c, bar);
+  intr(c, "llvm.nvvm.mbarrier.inval.shared", &a, 1);
+}
+
 static void fence_proxy_async(cg_ctx *c) { intr(c, "llvm.nvvm.fence.proxy.async.shared_cta", NULL, 0); }
 
 static void setmaxnreg(cg_ctx *c, int inc, int n) {
@@ -248,6 +253,7 @@ const cg_hopper_ops cg_hopper_nvptx = {
     .mbar_arrive = mbar_arrive,
     .mbar_arrive_expect_tx = mbar_arrive_expect_tx,
     .mbar_try_wait = mbar_try_wait,
+    .mbar_inval = mbar_inval,
     .fence_proxy_async = fence_proxy_async,
     .setmaxnreg = setmaxnreg,
     .elect_sync = elect_sync,

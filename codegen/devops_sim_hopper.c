@@ -16,6 +16,7 @@
  *   void __kiln_sim_mbar_init(ptr bar, i32 count, ptr site)
  *   i64  __kiln_sim_mbar_arrive(ptr bar, i32 tx_bytes, ptr site)     plain arrive: tx_bytes 0
  *   i32  __kiln_sim_mbar_try_wait(ptr bar, i32 parity, ptr site)
+ *   void __kiln_sim_mbar_inval(ptr bar, ptr site)
  *   void __kiln_sim_fence_proxy_async(ptr site)
  *   void __kiln_sim_setmaxnreg(i32 inc, i32 n, ptr site)
  *   i32  __kiln_sim_elect_sync(ptr site)
@@ -151,6 +152,11 @@ static LLVMValueRef mbar_try_wait(cg_ctx *c, LLVMValueRef bar, LLVMValueRef pari
   return LLVMBuildICmp(c->b, LLVMIntNE, r, i32c(c, 0), "");
 }
 
+static void mbar_inval(cg_ctx *c, LLVMValueRef bar) {
+  LLVMValueRef args[2] = {bar, cg_sim_site(c)};
+  call(c, "__kiln_sim_mbar_inval", NULL, args, 2);
+}
+
 static void fence_proxy_async(cg_ctx *c) { call_site(c, "__kiln_sim_fence_proxy_async"); }
 
 static void setmaxnreg(cg_ctx *c, int inc, int n) {
@@ -185,6 +191,7 @@ const cg_hopper_ops cg_hopper_sim = {
     .mbar_arrive = mbar_arrive,
     .mbar_arrive_expect_tx = mbar_arrive_expect_tx,
     .mbar_try_wait = mbar_try_wait,
+    .mbar_inval = mbar_inval,
     .fence_proxy_async = fence_proxy_async,
     .setmaxnreg = setmaxnreg,
     .elect_sync = elect_sync,

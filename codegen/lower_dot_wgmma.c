@@ -104,7 +104,7 @@ static LLVMValueRef start_of(cg_lower *L, const wg_operand *o, LLVMValueRef base
 /* The warp index as lane 0 holds it, shuffled once in the prologue: ptxas then knows it is the same
  * in every lane and keeps what follows from it (A's descriptors, a warpgroup's rows) in uniform
  * registers, where the warp index from the thread id left a move to them (R2UR) before each wgmma. */
-static LLVMValueRef warp_uniform(cg_lower *L) {
+LLVMValueRef cg_warp_uniform(cg_lower *L) {
   if (!L->warp_u) {
     LLVMBasicBlockRef saved;
     cg_enter_prologue(L, &saved);
@@ -187,7 +187,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   if (!rs) {
     LLVMValueRef abase = H->smem_addr(&L->c, cg_get(L, a.buf)->v[0]);
     LLVMValueRef row0 =
-        LLVMBuildMul(B, LLVMBuildLShr(B, warp_uniform(L), cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
+        LLVMBuildMul(B, LLVMBuildLShr(B, cg_warp_uniform(L), cg_i32(L, 2), ""), cg_i32(L, 64), "wg.row");
     astart = desc_base(L, &a, start_of(L, &a, abase, row0));
   }
   /* A in registers: every step's fragments packed before the fence, so that no register a wgmma
@@ -197,7 +197,10 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   for (uint32_t s = 0; rs && s < steps; s++)
     cg_mma_a_step_regs(L, &ya, ta.elem, cg_get(L, o->opnd[0])->v, s, areg + 4 * s);
   H->wgmma_fence(&L->c);
-  H->fence_proxy_async(&L->c);
+  /* operands written by ordinary stores or cp.async (the generic proxy) are made visible to the
+   * wgmma's async-proxy reads; TMA-written ones (a dot {tma_operands = 1}, the pipeline pass) need
+   * no fence: the mbarrier wait before them orders the copies' writes */
+  if (!ir_attr_i(o->attrs, "tma_operands", 0)) H->fence_proxy_async(&L->c);
   LLVMValueRef bstart = desc_base(L, &b, start_of(L, &b, bbase, NULL));
   for (uint32_t s = 0; s < steps; s++) {
     int nb = b.mn ? CG_WGMMA_TRANS : 0;

@@ -831,8 +831,69 @@ static int pred_implied(ir_func *fn, const ir_op *o) {
   return 0;
 }
 
+/* ---- copy {tma = 1}: TMA boxes into a warpgroup-MMA operand buffer (the pipeline pass, docs/hopper.md) ----
+ *
+ * The buffer is 128-byte panels of rows (or rows of 32 or 64 bytes) with the hardware's swizzle at a
+ * 1024-byte aligned address, A's 8-row groups permuted (wgmma_rows): one box per panel and row group
+ * (8 rows where the groups are permuted, else all rows), each landing where cg_smem_swizzle puts its
+ * first element (a group's first row has no swizzle offset). Thread 0 alone, when the predicate holds,
+ * announces the buffer's bytes on the mbarrier and issues the boxes; elements outside the tensor are
+ * zero-filled and count as bytes. */
+void cg_tma_box(cg_lower *L, ir_val buf, uint32_t box[2], int *swizzle) {
+  ir_type t = ir_vtype(L->fn, buf);
+  uint32_t eb = (uint32_t)ir_elem_bytes(t.elem), rb = t.shape[1] * eb, w = rb < 128 ? rb : 128;
+  box[0] = w / eb;
+  box[1] = cg_smem_wgmma_rows(L, buf) ? 8 : t.shape[0];
+  *swizzle = (int)w;
+}
+
+static void copy_tma(cg_lower *L, ir_opid op) {
+  ir_func *fn = L->fn;
+  ir_op *o = &fn->ops[op];
+  LLVMBuilderRef B = L->c.b;
+  const cg_hopper_ops *h = L->c.ops->hopper;
+  ir_val buf = o->opnd[o->nopnd - 3];
+  ir_type t = ir_vtype(fn, buf);
+  uint32_t box[2];
+  int sw;
+  cg_tma_box(L, buf, box, &sw);
+  LLVMValueRef map = cg_tmap_param(L, o->opnd[0], box, sw, t.elem);
+  LLVMValueRef bar = cg_get(L, o->opnd[o->nopnd - 1])->v[0], pred = cg_get(L, o->opnd[o->nopnd - 2])->v[0];
+  LLVMValueRef row = cg_get(L, o->opnd[1])->v[0], col = cg_get(L, o->opnd[2])->v[0];
+  /* warp 0 (uniform), then one lane elected: ptxas issues each box once rather than looping over
+   * the lanes that might be active */
+  LLVMValueRef go =
+      LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntEQ, cg_warp_uniform(L), cg_i32(L, 0), ""), pred, "tma.go");
+  LLVMBasicBlockRef warp0 = cg_block(L, "tma.warp0"), issue = cg_block(L, "tma.issue"),
+                    done = cg_block(L, "tma.done");
+  LLVMBuildCondBr(B, go, warp0, done);
+  LLVMPositionBuilderAtEnd(B, warp0);
+  LLVMBuildCondBr(B, h->elect_sync(&L->c), issue, done);
+  LLVMPositionBuilderAtEnd(B, issue);
+  uint32_t eb = (uint32_t)ir_elem_bytes(t.elem);
+  h->mbar_arrive_expect_tx(&L->c, bar, cg_i32(L, (int64_t)t.shape[0] * t.shape[1] * eb));
+  LLVMTypeRef i8 = LLVMInt8TypeInContext(L->c.ctx);
+  LLVMValueRef base = cg_get(L, buf)->v[0];
+  for (uint32_t r = 0; r < t.shape[0]; r += box[1])
+    for (uint32_t c = 0; c < t.shape[1]; c += box[0]) {
+      LLVMValueRef idx[2] = {cg_i32(L, r), cg_i32(L, c)};
+      LLVMValueRef at = cg_smem_swizzle(L, buf, idx);
+      LLVMValueRef dst = LLVMBuildGEP2(B, i8, base, &at, 1, "tma.dst");
+      LLVMValueRef coords[2] = {LLVMBuildAdd(B, col, cg_i32(L, c), ""),
+                                LLVMBuildAdd(B, row, cg_i32(L, r), "")};
+      h->tma_load(&L->c, 2, dst, map, coords, bar);
+    }
+  LLVMBuildBr(B, done);
+  LLVMPositionBuilderAtEnd(B, done);
+}
+
 void cg_lower_copy(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
+  if (ir_attr_i(o->attrs, "tma", 0)) {
+    cg_require(L, op, TG_F_TMA);
+    copy_tma(L, op);
+    return;
+  }
   ir_type last = ir_vtype(L->fn, o->opnd[o->nopnd - 1]);
   int has_pred = last.kind == IR_TSCALAR && last.elem == IR_I1;
   copy_plan p = {.buf = o->opnd[o->nopnd - 1 - has_pred]};
@@ -901,7 +962,7 @@ static int known_pow2(ir_func *fn, ir_val v, int depth) {
 LLVMValueRef cg_copy_alignment_before(cg_lower *L, ir_opid op, ir_opid loop_op) {
   ir_func *fn = L->fn;
   ir_op *o = ir_o(fn, op);
-  if (o->code != IR_OP_COPY || o->nopnd < 3) return NULL;
+  if (o->code != IR_OP_COPY || o->nopnd < 3 || ir_attr_i(o->attrs, "tma", 0)) return NULL;
   ir_reg loop = ir_o(fn, loop_op)->region[0];
   ir_type last = ir_vtype(fn, o->opnd[o->nopnd - 1]);
   int has_pred = last.kind == IR_TSCALAR && last.elem == IR_I1;
@@ -932,6 +993,36 @@ LLVMValueRef cg_copy_alignment_before(cg_lower *L, ir_opid op, ir_opid loop_op) 
 void cg_lower_async_wait(cg_lower *L, ir_opid op) {
   int n = (int)ir_attr_i(L->fn->ops[op].attrs, "pending", 0);
   if ((L->c.target->features & TG_F_CP_ASYNC) && L->c.ops->cp_async_wait) L->c.ops->cp_async_wait(&L->c, n);
+}
+
+/* mbar_init (thread 0: one arrival per phase, then the proxy fence so that the copies' completions see
+ * it; the pipeline pass puts a barrier after), mbar_wait (every thread spins on try_wait for the
+ * parity), mbar_inval (thread 0, once every thread is done with it). */
+void cg_lower_mbar(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  LLVMBuilderRef B = L->c.b;
+  cg_require(L, op, TG_F_TMA);
+  const cg_hopper_ops *h = L->c.ops->hopper;
+  LLVMValueRef bar = cg_get(L, o->opnd[0])->v[0];
+  if (o->code == IR_OP_MBAR_WAIT) {
+    LLVMBasicBlockRef spin = cg_block(L, "mbar.wait"), done = cg_block(L, "mbar.done");
+    LLVMBuildBr(B, spin);
+    LLVMPositionBuilderAtEnd(B, spin);
+    LLVMBuildCondBr(B, h->mbar_try_wait(&L->c, bar, cg_get(L, o->opnd[1])->v[0]), done, spin);
+    LLVMPositionBuilderAtEnd(B, done);
+    return;
+  }
+  LLVMBasicBlockRef one = cg_block(L, "mbar.t0"), done = cg_block(L, "mbar.done");
+  LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntEQ, L->tid, cg_i32(L, 0), ""), one, done);
+  LLVMPositionBuilderAtEnd(B, one);
+  if (o->code == IR_OP_MBAR_INIT) {
+    h->mbar_init(&L->c, bar, cg_i32(L, 1));
+    h->fence_proxy_async(&L->c);
+  } else {
+    h->mbar_inval(&L->c, bar);
+  }
+  LLVMBuildBr(B, done);
+  LLVMPositionBuilderAtEnd(B, done);
 }
 
 void cg_lower_barrier(cg_lower *L, ir_opid op) {

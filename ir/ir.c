@@ -316,6 +316,57 @@ ir_val ir_add_param(ir_func *fn, const char *name, ir_type t) {
   return v;
 }
 
+int ir_param_index(const ir_func *fn, ir_val v) {
+  const ir_region *b = &fn->regions[fn->body];
+  for (uint32_t i = 0; i < b->nargs; i++)
+    if (b->args[i] == v) return (int)i;
+  return -1;
+}
+
+static int expr_append(char *buf, size_t n, size_t *at, const char *tok) {
+  int w = snprintf(buf + *at, n - *at, "%s%s", *at ? "," : "", tok);
+  if (w < 0 || (size_t)w >= n - *at) return -1;
+  *at += (size_t)w;
+  return 0;
+}
+
+static int expr_of(const ir_func *fn, ir_val v, char *buf, size_t n, size_t *at, int depth) {
+  ir_type t = fn->vals[v].type;
+  char tok[32];
+  if (depth > 32 || t.kind != IR_TSCALAR || ir_elem_is_float(t.elem) || t.elem == IR_I1) return -1;
+  int pi = ir_param_index(fn, v);
+  if (pi >= 0) {
+    snprintf(tok, sizeof tok, "$%d", pi);
+    return expr_append(buf, n, at, tok);
+  }
+  ir_opid d = fn->vals[v].def;
+  if (!d) return -1;
+  const ir_op *o = &fn->ops[d];
+  switch (o->code) {
+  case IR_OP_CONST: {
+    ir_attr *a = ir_attr_get(o->attrs, "value");
+    if (!a || a->kind != IR_AINT) return -1;
+    snprintf(tok, sizeof tok, "%lld", (long long)a->i);
+    return expr_append(buf, n, at, tok);
+  }
+  case IR_OP_CAST: return expr_of(fn, o->opnd[0], buf, n, at, depth + 1);
+  case IR_OP_ADD:
+  case IR_OP_SUB:
+  case IR_OP_MUL:
+    if (expr_of(fn, o->opnd[0], buf, n, at, depth + 1) || expr_of(fn, o->opnd[1], buf, n, at, depth + 1))
+      return -1;
+    return expr_append(buf, n, at, o->code == IR_OP_ADD ? "+" : o->code == IR_OP_SUB ? "-" : "*");
+  default: return -1;
+  }
+}
+
+int ir_param_expr(const ir_func *fn, ir_val v, char *buf, size_t n) {
+  size_t at = 0;
+  if (!n) return -1;
+  buf[0] = 0;
+  return expr_of(fn, v, buf, n, &at, 0);
+}
+
 /* ---- builder ---- */
 
 ir_builder ir_builder_at_end(ir_func *fn, ir_reg reg) { return (ir_builder){.fn = fn, .reg = reg}; }

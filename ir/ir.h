@@ -258,6 +258,14 @@ int ir_region_encloses(ir_func *fn, ir_reg outer, ir_reg inner);
 
 /* Kernel parameters are the body region's block arguments. */
 ir_val ir_add_param(ir_func *fn, const char *name, ir_type t);
+/* The index of kernel parameter v, or -1 when v is not one. */
+int ir_param_index(const ir_func *fn, ir_val v);
+/* v, an integer scalar, as a postfix expression of the kernel's integer parameters for the host to
+ * evaluate at launch: tokens "$i" (parameter i's value), decimal constants and "+ - *", separated by
+ * commas (runtime/pack_expr.c's tokens). Returns 0, or -1 when v depends on anything else (an op
+ * other than const, add, sub, mul and integer casts; a float; a computed value in a loop) or the
+ * text does not fit in n bytes. */
+int ir_param_expr(const ir_func *fn, ir_val v, char *buf, size_t n);
 
 /* ---- building ---- */
 

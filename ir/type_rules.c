@@ -105,6 +105,8 @@ static const struct {
 } int_attrs[] = {
     {IR_OP_FOR, "stages", 1, IR_MAX_STAGES},
     {IR_OP_FOR, "inflight", 0, 1}, /* warpgroup MMA groups kept in flight across iterations */
+    {IR_OP_FOR, "tma", 0, 1},      /* the pipelined copies as TMA boxes (sm_90a) */
+    {IR_OP_COPY, "tma", 0, 1},
     {IR_OP_ASYNC_WAIT, "pending", 0, IR_MAX_PENDING}, /* groups: a loop copies several per stage */
     {IR_OP_ALLOC_SHARED, "swizzle", 0, INT32_MAX},
     {IR_OP_ALLOC_SHARED, "offset", 0, INT32_MAX},

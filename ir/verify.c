@@ -392,11 +392,28 @@ static void check_store(verifier *V, ir_opid op) {
 }
 
 /* copy: view, R offsets, smem[, predicate (i1 scalar: false copies nothing but pad)] */
+/* An mbarrier: a shared buffer of one i64 (operand i of op). */
+static void need_mbarrier(verifier *V, ir_opid op, uint32_t i) {
+  ir_type t = otype(V, op, i);
+  if (t.kind != IR_TSMEM || t.elem != IR_I64 || t.rank != 1 || t.shape[0] != 1)
+    fail(V, op, "operand %u has type %s; expected an mbarrier (smem<1xi64>)", i, ts(V, t));
+}
+
+/* copy(view, offsets..., buffer[, pred]); copy {tma = 1} (view, offsets..., buffer, pred, mbarrier):
+ * a TMA copy completes its bytes on the mbarrier (the pipeline pass makes them, docs/hopper.md). */
 static void check_copy(verifier *V, ir_opid op) {
   ir_op *o = O(V, op);
-  ir_type last = o->nopnd >= 2 ? otype(V, op, o->nopnd - 1) : ir_t_none();
+  opt_int(V, op, "tma");
+  uint32_t tma = ir_attr_i(o->attrs, "tma", 0) ? 1 : 0;
+  if (tma) {
+    if (o->nopnd < 4) fail(V, op, "tma = 1 needs the predicate and the mbarrier after the buffer");
+    need_mbarrier(V, op, o->nopnd - 1);
+    need_scalar(V, op, o->nopnd - 2, IR_I1);
+    if (ir_attr_i(o->attrs, "async", 0)) fail(V, op, "tma = 1 and async = 1 do not go together");
+  }
+  ir_type last = o->nopnd >= 2 + tma ? otype(V, op, o->nopnd - 1 - tma) : ir_t_none();
   uint32_t pred = last.kind == IR_TSCALAR && last.elem == IR_I1;
-  ir_type v = check_view_access(V, op, 1 + pred);
+  ir_type v = check_view_access(V, op, 1 + pred + tma);
   char what[32];
   snprintf(what, sizeof what, "operand %u", 1 + v.rank);
   check_moved(V, op, what, otype(V, op, 1 + v.rank), IR_TSMEM, v);
@@ -544,6 +561,9 @@ static void check_for(verifier *V, ir_opid op) {
   opt_int(V, op, "inflight");
   if (ir_attr_i(O(V, op)->attrs, "inflight", 0) && ir_attr_i(O(V, op)->attrs, "stages", 1) < 3)
     fail(V, op, "inflight = 1 needs stages >= 3 (the stage a group in flight reads is not refilled)");
+  opt_int(V, op, "tma");
+  if (ir_attr_i(O(V, op)->attrs, "tma", 0) && ir_attr_i(O(V, op)->attrs, "stages", 1) < 2)
+    fail(V, op, "tma = 1 needs stages >= 2 (the copies run ahead into a ring of stages)");
   check_yield(V, op, 0);
 }
 
@@ -568,6 +588,12 @@ static void check_yield_place(verifier *V, ir_opid op) {
 static void check_nothing(verifier *V, ir_opid op) { (void)V, (void)op; }
 
 static void check_async_wait(verifier *V, ir_opid op) { opt_int(V, op, "pending"); }
+
+/* mbar_init(bar), mbar_inval(bar): one i64 in shared memory; mbar_wait(bar, parity): parity an i32. */
+static void check_mbar(verifier *V, ir_opid op) {
+  need_mbarrier(V, op, 0);
+  if (O(V, op)->code == IR_OP_MBAR_WAIT) need_scalar(V, op, 1, IR_I32);
+}
 
 /* The op's own rules, by opcode: ops.def's verify column. */
 static void (*const check_rules[IR_NOPS])(verifier *, ir_opid) = {

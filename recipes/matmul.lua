@@ -58,6 +58,9 @@ return kiln.recipe {
     act = { default = "none", values = { "none", "relu", "gelu" } },
     inflight = { false, true }, -- sm_90a: one wgmma group kept in flight across k-steps (docs/hopper.md)
     min_blocks = { default = 0, values = { 0, 2 } }, -- blocks per SM the registers must allow (0: any)
+    -- sm_90a: the ring's copies as TMA boxes completing on mbarriers where the dot is wgmma
+    -- (docs/hopper.md); rows of a and b must be multiples of 16 bytes; elsewhere cp.async as before
+    tma = { false, true },
   },
   args = {
     -- trans_a = 1: A is stored K x M (column-major A); trans_b = 1: B is stored N x K.
@@ -91,6 +94,14 @@ return kiln.recipe {
       return p.BLOCK_M * p.BLOCK_N <= 128 * 32 * p.warps, "accumulator over 128 elements per thread: ptxas spills"
     end,
     function(p) return not p.inflight or p.stages >= 3, "inflight needs stages >= 3" end,
+    function(p) return not p.tma or p.stages >= 2, "tma needs stages >= 2" end,
+    function(p)
+      local eb = ELEM_BYTES[p.dtype]
+      local ra = (p.trans_a and p.M or p.K) * eb
+      local rb = (p.trans_b and p.K or p.N) * eb
+      return not p.tma or (ra % 16 == 0 and rb % 16 == 0),
+        "tma needs rows of a and b that are multiples of 16 bytes (a row: " .. ra .. ", b row: " .. rb .. " bytes)"
+    end,
   },
   -- Small ragged shapes over the space (one per line: tests/sh/gemm_resources.sh reads them).
   checks = {
@@ -145,7 +156,7 @@ return kiln.recipe {
       local r = k.dot(ta, tb, acc, { mma = p.mma })
       k.barrier()
       return r
-    end, { stages = p.stages, inflight = p.inflight })
+    end, { stages = p.stages, inflight = p.inflight, tma = p.tma })
 
     -- the epilogue, in i32 for integer outputs and in f32 otherwise
     local v = acc

@@ -210,6 +210,45 @@ static void put_scalar(const pack_arg *a, const kiln_pack_plan *pl, int i, unsig
   }
 }
 
+/* The tensor maps the variant's kernel takes after its arguments (copies {tma = 1}, docs/hopper.md):
+ * the "kiln-tmap" comment lines of its PTX for the target whose image runs, evaluated for these
+ * arguments and encoded by the driver into maps[]. The count, or -1 with a message. */
+static int tensor_maps(const kiln_pack *p, const pack_kernel *K, const pack_variant *v, int sm,
+                       const kiln_pack_plan *pl, const uint64_t *tensors,
+                       unsigned char (*maps)[RT_TMAP_BYTES], char *err, size_t errn) {
+  const pack_image_ref *r = pick_image(p, v, sm);
+  const char *ptx = NULL;
+  for (int i = 0; r && i < v->nimages && !ptx; i++)
+    if (!v->images[i].is_cubin && v->images[i].target == r->target)
+      ptx = (const char *)p->img[v->images[i].image].data;
+  if (!ptx) return 0;
+  rt_tmap_spec spec[RT_TMAP_MAXSPEC];
+  char msg[512];
+  int n = rt_tmap_specs(ptx, spec, RT_TMAP_MAXSPEC, msg, sizeof msg);
+  if (n < 0) return snprintf(err, errn, "%s: kernel '%s': %s", p->path, K->name, msg), -1;
+  int64_t vals[PACK_MAXARGS] = {0};
+  rt_dptr addr[PACK_MAXARGS] = {0};
+  for (int i = 0, t = 0; i < K->nargs; i++)
+    if (K->args[i].is_tensor)
+      addr[i] = tensors[t++];
+    else
+      vals[i] = pl->ival[i];
+  for (int j = 0; j < n; j++) {
+    const rt_tmap_spec *s = &spec[j];
+    rt_tmap_desc d;
+    if (s->param != K->nargs + j || s->arg < 0 || s->arg >= K->nargs || !K->args[s->arg].is_tensor)
+      return snprintf(err, errn, "%s: kernel '%s': tensor map %d names no tensor argument", p->path, K->name,
+                      j),
+             -1;
+    if (rt_tmap_spec_desc(s, vals, K->nargs, addr[s->arg], &d, msg, sizeof msg) ||
+        rt_tmap_encode(&d, maps[j], msg, sizeof msg))
+      return snprintf(err, errn, "%s: kernel '%s', tensor '%s' (its TMA copies need a tensor map): %s",
+                      p->path, K->name, K->args[s->arg].name, msg),
+             -1;
+  }
+  return n;
+}
+
 int kiln_pack_launch(kiln_pack *p, int k, const int64_t *sizes, const uint64_t *tensors, int ntensors,
                      int device, void *stream, char *err, size_t errn) {
   kiln_pack_plan pl;
@@ -234,7 +273,12 @@ int kiln_pack_launch(kiln_pack *p, int k, const int64_t *sizes, const uint64_t *
   pthread_mutex_unlock(&p->lock);
   if (rc) return -1;
   _Alignas(8) unsigned char store[PACK_MAXARGS][8];
-  void *params[PACK_MAXARGS];
+  _Alignas(64) unsigned char maps[RT_TMAP_MAXSPEC][RT_TMAP_BYTES];
+  void *params[PACK_MAXARGS + RT_TMAP_MAXSPEC];
+  int nmaps =
+      tensor_maps(p, K, &K->v[pl.variant], rt_device_sm(p->dev[device]), &pl, tensors, maps, err, errn);
+  if (nmaps < 0) return -1;
+  for (int j = 0; j < nmaps; j++) params[K->nargs + j] = maps[j];
   for (int i = 0, t = 0; i < K->nargs; i++) {
     memset(store[i], 0, 8);
     if (K->args[i].is_tensor)

@@ -163,6 +163,31 @@ int rt_tmap_check(const rt_tmap_desc *d, char *err, size_t errn);
 /* Checks d and asks the driver for the 128-byte map (map: RT_TMAP_BYTES, 64-byte aligned). The map is
  * passed to a kernel by value, as a `.param .align 64 .b8 [128]` parameter: params[i] points at it. */
 int rt_tmap_encode(const rt_tmap_desc *d, void *map, char *err, size_t errn);
+/* ---- the tensor maps a compiled kernel takes (codegen's "kiln-tmap" lines, docs/hopper.md) ---- */
+
+enum { RT_TMAP_EXPR = 256, RT_TMAP_MAXSPEC = 8 };
+
+/* Parameter `param` of the kernel is a map of argument `arg` (a tensor): its element type, rank,
+ * swizzle and box, its dims and byte strides as postfix expressions of the arguments' integer values
+ * ($i: argument i; pack_expr.c's tokens, space-separated). */
+typedef struct {
+  int param, arg;
+  rt_tmap_type type;
+  int rank, swizzle;
+  uint32_t box[RT_TMAP_MAXDIM];
+  char dims[RT_TMAP_MAXDIM][RT_TMAP_EXPR];
+  char strides[RT_TMAP_MAXDIM - 1][RT_TMAP_EXPR];
+} rt_tmap_spec;
+
+/* The "kiln-tmap ..." lines of text (codegen's list, or the PTX's comment lines "// kiln-tmap ...")
+ * into out[0..max). Returns how many, or -1 with a message (a malformed line, too many). */
+int rt_tmap_specs(const char *text, rt_tmap_spec *out, int max, char *err, size_t errn);
+/* The map description of spec s for the arguments' integer values (args[0..nargs): scalars' values;
+ * a tensor's entry is not read) and the tensor's address: dims and strides evaluated, the rest copied.
+ * 0, or -1 with a message naming the expression. */
+int rt_tmap_spec_desc(const rt_tmap_spec *s, const int64_t *args, int nargs, rt_dptr gaddr, rt_tmap_desc *d,
+                      char *err, size_t errn);
+
 /* cuda.c: the driver call itself (dtype, swizzle in the driver's codes; no interleave, L2 128 B). */
 int rt_cu_tensor_map_encode(void *map, int dtype, unsigned rank, void *gaddr, const uint64_t *dims,
                             const uint64_t *strides, const uint32_t *box, const uint32_t *elem_strides,

@@ -371,6 +371,21 @@ static void check_shared(sim_worker *w, sim_thread *t, uintptr_t a, uint32_t byt
     sim_abandon(w);
   }
   if (w->cps.ninflight && !async) check_inflight(w, t, a, off, bytes, write, site);
+  if (write) {
+    sim_hopper_shared_write(w, (size_t)off, bytes);
+  } else {
+    uint32_t bar, phase;
+    const char *load = sim_hopper_tma_unseen(w, t->tid, (size_t)off, bytes, &bar, &phase);
+    if (load) {
+      char r[64];
+      fmt_range(r, sizeof r, off, bytes);
+      sim_report(w, "TMA hazard",
+                 "thread %d reads %s at '%s', which the TMA load at '%s' writes for phase %u of the "
+                 "mbarrier at shared offset %u, before the thread has waited for that phase",
+                 t->tid, r, site, load, phase, bar);
+      sim_abandon(w);
+    }
+  }
   int g;
   const char *reader = write ? sim_hopper_pending_read(w, t->tid, (size_t)off, bytes, &g) : NULL;
   if (reader) {

@@ -31,7 +31,7 @@
 #include "sim_tma.h"
 #include "sim_wgmma.h"
 
-enum { TAG_BASE = 0x7fa00000u, TAG_MASK = 0xfffffu };
+enum { TAG_BASE = 0x7fa00000u, TAG_MASK = 0xfffffu, HOP_SEEN = 32 };
 
 typedef struct {
   uint32_t op; /* the op's number in its thread */
@@ -53,6 +53,9 @@ typedef struct {
   /* at an mbarrier wait */
   uint32_t bar, parity;
   int32_t elect;
+  /* the completed phases this thread has seen, per mbarrier (a successful try_wait) */
+  uint32_t seen_off[HOP_SEEN], seen_phase[HOP_SEEN];
+  int nseen;
 } hop_thread;
 
 /* The shared chunks (16 bytes) an issued wgmma reads, until a wait_group of its warpgroup completes
@@ -78,6 +81,11 @@ typedef struct sim_hopper {
   int *wg_arrived;
   hop_thread *th;
   int used;
+  /* per 16-byte chunk written by a TMA load: its mbarrier's offset + 1 (0: none), the phase its
+   * bytes complete, the load's site; a read needs that phase seen (tma_unseen) */
+  uint32_t *tma_bar, *tma_phase;
+  const char **tma_site;
+  size_t ntma; /* chunks with tma_bar != 0 */
 } sim_hopper;
 
 static sim_worker *current(void) {
@@ -104,8 +112,12 @@ static sim_hopper *hop(sim_worker *w) {
     h->seen = calloc(w->shared_bytes / 16 + 1, 1);
     h->wg_arrived = calloc((size_t)w->nthreads / 128 + 1, sizeof *h->wg_arrived);
     h->th = calloc((size_t)w->nthreads, sizeof *h->th);
+    h->tma_bar = calloc(w->shared_bytes / 16 + 1, sizeof *h->tma_bar);
+    h->tma_phase = calloc(w->shared_bytes / 16 + 1, sizeof *h->tma_phase);
+    h->tma_site = calloc(w->shared_bytes / 16 + 1, sizeof *h->tma_site);
   }
-  if (!h || !h->tags || !h->reading || !h->seen || !h->wg_arrived || !h->th) {
+  if (!h || !h->tags || !h->reading || !h->seen || !h->wg_arrived || !h->th || !h->tma_bar || !h->tma_phase ||
+      !h->tma_site) {
     fprintf(stderr, "kiln: simulator out of memory\n");
     abort();
   }
@@ -216,6 +228,8 @@ static void operand_chunks(sim_hopper *h, wg_reads *r, uint64_t v, int rows, int
 
 /* Records what the op (number op of warpgroup g, operands of t0; already run, so every address is
  * inside shared memory) reads until its group completes. */
+static void check_tma_reads(sim_worker *w, const wg_reads *r, const char *site);
+
 static void note_reads(sim_worker *w, int g, uint32_t op, const hop_thread *t0, const char *site) {
   sim_hopper *h = w->hop;
   wg_reads r = {g, op, site, NULL, 0, {0}, 0};
@@ -226,6 +240,7 @@ static void note_reads(sim_worker *w, int g, uint32_t op, const hop_thread *t0, 
     h->seen[r.chunk[i]] = 0;
     if (h->reading[r.chunk[i]]++ == 0) h->nreading++;
   }
+  check_tma_reads(w, &r, site);
   if (h->npend == h->cappend) {
     h->cappend = h->cappend ? 2 * h->cappend : 16;
     if (!(h->pend = realloc(h->pend, (size_t)h->cappend * sizeof *h->pend))) oom();
@@ -260,6 +275,60 @@ const char *sim_hopper_pending_read(sim_worker *w, int tid, size_t off, size_t b
           return *g = h->pend[i].g, h->pend[i].site;
   }
   return NULL;
+}
+
+/* Whether thread tid may read chunk c: not TMA data awaiting a phase, or that phase is complete and
+ * seen by tid (its own try_wait) or by some thread before the block's last barrier. */
+static int tma_ready(sim_hopper *h, int tid, size_t c) {
+  if (!h->tma_bar[c]) return 1;
+  sim_mbar *b = sim_mbar_find(&h->bars, h->tma_bar[c] - 1);
+  if (!b) return 1; /* invalidated: its bytes were waited for before */
+  uint32_t need = h->tma_phase[c] + 1;
+  if (b->seen_block >= need) return 1;
+  const hop_thread *t = &h->th[tid];
+  for (int i = 0; i < t->nseen; i++)
+    if (t->seen_off[i] == b->off) return t->seen_phase[i] >= need;
+  return 0;
+}
+
+const char *sim_hopper_tma_unseen(sim_worker *w, int tid, size_t off, size_t bytes, uint32_t *bar,
+                                  uint32_t *phase) {
+  sim_hopper *h = w->hop;
+  if (!h || !h->ntma || !bytes) return NULL;
+  for (size_t c = off / 16; c <= (off + bytes - 1) / 16; c++)
+    if (!tma_ready(h, tid, c)) return *bar = h->tma_bar[c] - 1, *phase = h->tma_phase[c], h->tma_site[c];
+  return NULL;
+}
+
+void sim_hopper_shared_write(sim_worker *w, size_t off, size_t bytes) {
+  sim_hopper *h = w->hop;
+  if (!h || !h->ntma || !bytes) return;
+  for (size_t c = off / 16; c <= (off + bytes - 1) / 16; c++)
+    if (h->tma_bar[c]) h->tma_bar[c] = 0, h->ntma--;
+}
+
+void sim_hopper_barrier(sim_worker *w) {
+  sim_hopper *h = w->hop;
+  if (!h) return;
+  for (int i = 0; i < h->bars.n; i++) h->bars.b[i].seen_block = h->bars.b[i].seen_any;
+}
+
+/* A warpgroup's wgmma reads chunks every thread of it must have seen land (the TMA's mbarrier). */
+static void check_tma_reads(sim_worker *w, const wg_reads *r, const char *site) {
+  sim_hopper *h = w->hop;
+  if (!h->ntma) return;
+  for (uint32_t k = 0; k < r->n; k++)
+    for (int i = 0; i < 128; i++) {
+      int tid = 128 * r->g + i;
+      if (tma_ready(h, tid, r->chunk[k])) continue;
+      size_t c = r->chunk[k];
+      sim_report(w, "TMA hazard",
+                 "thread %d of warpgroup %d: the wgmma at '%s' reads shared[0x%zx..0x%zx), which the TMA "
+                 "load at '%s' writes for phase %u of the mbarrier at shared offset %u, before the thread "
+                 "has waited for that phase",
+                 tid, r->g, site, c * 16, c * 16 + 16, h->tma_site[c], h->tma_phase[c], h->tma_bar[c] - 1);
+      sim_abandon(w);
+    }
 }
 
 static void wgmma_release(sim_worker *w, int g, const char *site) {
@@ -412,6 +481,11 @@ void __kiln_sim_mbar_init(void *bar, int32_t count, const char *site) {
   char err[160];
   if (sim_mbar_init(&hop(w)->bars, off, (uint32_t)count, site, err, sizeof err))
     fail(w, "bad mbarrier.init", site, err);
+  for (int i = 0; i < w->nthreads; i++) { /* phases seen of a barrier that was here before */
+    hop_thread *t = &w->hop->th[i];
+    for (int k = 0; k < t->nseen; k++)
+      if (t->seen_off[k] == off) t->seen_phase[k] = 0;
+  }
 }
 
 uint64_t __kiln_sim_mbar_arrive(void *bar, int32_t tx_bytes, const char *site) {
@@ -426,11 +500,36 @@ uint64_t __kiln_sim_mbar_arrive(void *bar, int32_t tx_bytes, const char *site) {
   return token;
 }
 
+/* mbarrier.inval: the barrier must exist and have no waiter; its state is forgotten, so a later use
+ * without init is reported. */
+void __kiln_sim_mbar_inval(void *bar, const char *site) {
+  sim_worker *w = current();
+  sim_mbar *b = bar_at(w, bar, "mbarrier.inval", site);
+  for (int i = 0; i < w->nthreads; i++)
+    if (w->th[i].state == SIM_AT_MBAR && w->hop->th[i].bar == b->off)
+      fail(w, "mbarrier.inval of a barrier a thread waits on", site, "a thread still waits on it");
+  sim_mbar_forget(&hop(w)->bars, b->off, b->off + 8);
+}
+
+/* Thread tid saw b's completed phases (a successful try_wait): the TMA bytes of those phases are its
+ * to read. */
+static void saw(sim_hopper *h, int tid, sim_mbar *b) {
+  hop_thread *t = &h->th[tid];
+  if (b->phase > b->seen_any) b->seen_any = b->phase;
+  for (int i = 0; i < t->nseen; i++)
+    if (t->seen_off[i] == b->off) {
+      if (b->phase > t->seen_phase[i]) t->seen_phase[i] = b->phase;
+      return;
+    }
+  int i = t->nseen < HOP_SEEN ? t->nseen++ : (int)(b->off / 8 % HOP_SEEN); /* full: forget one */
+  t->seen_off[i] = b->off, t->seen_phase[i] = b->phase;
+}
+
 int32_t __kiln_sim_mbar_try_wait(void *bar, int32_t parity, const char *site) {
   sim_worker *w = current();
   sim_step(w, site);
   sim_mbar *b = bar_at(w, bar, "mbarrier.try_wait", site);
-  if (sim_mbar_test_parity(b, (uint32_t)parity)) return 1;
+  if (sim_mbar_test_parity(b, (uint32_t)parity)) return saw(w->hop, w->th[w->cur].tid, b), 1;
   hop_thread *ht = &w->hop->th[w->cur];
   ht->bar = b->off, ht->parity = (uint32_t)parity;
   sim_thread *t = &w->th[w->cur];
@@ -439,7 +538,9 @@ int32_t __kiln_sim_mbar_try_wait(void *bar, int32_t parity, const char *site) {
   t->what = "mbarrier.try_wait";
   sim_park(w);
   b = sim_mbar_find(&w->hop->bars, ht->bar);
-  return b && sim_mbar_test_parity(b, (uint32_t)parity);
+  if (!b || !sim_mbar_test_parity(b, (uint32_t)parity)) return 0;
+  saw(w->hop, w->th[w->cur].tid, b);
+  return 1;
 }
 
 /* ---- TMA ---- */
@@ -465,6 +566,10 @@ void __kiln_sim_tma_load(int32_t dims, void *sdst, const void *tmap, const int32
   sim_check_access(w, (uintptr_t)sdst, bytes, SIM_ACC_SHARED | SIM_ACC_WRITE, site);
   if (sim_tma_load(&p, dims, coords, w->shared, w->shared_bytes, off, h->tags, err, sizeof err))
     fail(w, "bad cp.async.bulk.tensor", site, err);
+  for (size_t c = off / 16; c < ((size_t)off + bytes + 15) / 16; c++) {
+    if (!h->tma_bar[c]) h->ntma++;
+    h->tma_bar[c] = b->off + 1, h->tma_phase[c] = b->phase, h->tma_site[c] = site;
+  }
   uint32_t before = b->phase;
   if (sim_mbar_complete_tx(b, bytes, err, sizeof err)) fail(w, "bad cp.async.bulk.tensor", site, err);
   phase_done(w, b, before);
@@ -526,8 +631,11 @@ void sim_hopper_block_start(sim_worker *w) {
   memset(h->tags, SIM_SWZ_UNTAGGED, w->shared_bytes / 16 + 1);
   while (h->npend) forget_reads(h, 0);
   memset(h->wg_arrived, 0, ((size_t)w->nthreads / 128 + 1) * sizeof *h->wg_arrived);
+  memset(h->tma_bar, 0, (w->shared_bytes / 16 + 1) * sizeof *h->tma_bar);
+  h->ntma = 0;
   for (int i = 0; i < w->nthreads; i++) {
     hop_thread *t = &h->th[i];
+    t->nseen = 0;
     while (t->nres) drop_result(t, &t->res[0]);
     t->g.issued = t->g.committed = t->g.completed = 0;
     t->fenced = 0;
@@ -587,6 +695,7 @@ void sim_hopper_free(sim_worker *w) {
   }
   sim_mbar_table_free(&h->bars);
   while (h->npend) forget_reads(h, 0);
+  free(h->tma_bar), free(h->tma_phase), free(h->tma_site);
   free(h->pend), free(h->reading), free(h->seen);
   free(h->tags), free(h->wg_arrived), free(h->th), free(h);
   w->hop = NULL;

@@ -60,6 +60,7 @@ const sim_symbol sim_symbols[] = {
     SYM(__kiln_sim_tma_store_commit),
     SYM(__kiln_sim_tma_store_wait),
     SYM(__kiln_sim_mbar_init),
+    SYM(__kiln_sim_mbar_inval),
     SYM(__kiln_sim_mbar_arrive),
     SYM(__kiln_sim_mbar_try_wait),
     SYM(__kiln_sim_fence_proxy_async),

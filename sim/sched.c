@@ -121,6 +121,7 @@ static void barrier_release(sim_worker *w) {
     sim_prof_site(w, th[0].site)->barriers++;
   }
   for (int i = 0; i < w->nthreads; i++) th[i].state = SIM_RUN;
+  sim_hopper_barrier(w);
   w->bar_arrived = 0;
   w->epoch++;
   resume_from(w, 0);

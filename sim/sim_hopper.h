@@ -32,6 +32,7 @@ void __kiln_sim_tma_store_wait(int32_t n, const char *site);
 void __kiln_sim_mbar_init(void *bar, int32_t count, const char *site);
 uint64_t __kiln_sim_mbar_arrive(void *bar, int32_t tx_bytes, const char *site);
 int32_t __kiln_sim_mbar_try_wait(void *bar, int32_t parity, const char *site);
+void __kiln_sim_mbar_inval(void *bar, const char *site);
 void __kiln_sim_fence_proxy_async(const char *site);
 void __kiln_sim_setmaxnreg(int32_t inc, int32_t n, const char *site);
 int32_t __kiln_sim_elect_sync(const char *site);
@@ -47,5 +48,14 @@ void sim_hopper_free(struct sim_worker *w);
  * warpgroup), or NULL: one of tid's own warpgroup that tid has not waited for, or one of another
  * warpgroup that not all of that warpgroup has waited for. */
 const char *sim_hopper_pending_read(struct sim_worker *w, int tid, size_t off, size_t bytes, int *g);
+/* A shared read by thread tid of bytes a TMA load wrote for an mbarrier phase the thread has not
+ * seen complete (its own try_wait, or any thread's before the block's last barrier): the load's
+ * site, with the barrier's offset and the phase; NULL if none. */
+const char *sim_hopper_tma_unseen(struct sim_worker *w, int tid, size_t off, size_t bytes, uint32_t *bar,
+                                  uint32_t *phase);
+/* An ordinary shared write: those bytes are no longer a TMA load's. */
+void sim_hopper_shared_write(struct sim_worker *w, size_t off, size_t bytes);
+/* The block barrier: the phases any thread has seen count as seen by all. */
+void sim_hopper_barrier(struct sim_worker *w);
 
 #endif

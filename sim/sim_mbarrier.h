@@ -23,6 +23,9 @@ typedef struct {
   int32_t tx;        /* transaction bytes still expected in the current phase (may dip below zero) */
   uint32_t phase;    /* completed phases */
   const char *site;  /* where it was initialised */
+  /* for the TMA checks (hopper_ops.c): the most completed phases a thread has seen through a
+   * successful try_wait, and that count as of the block's last barrier (every thread has it then) */
+  uint32_t seen_any, seen_block;
 } sim_mbar;
 
 /* The block's barriers. Zero-initialised = empty. */

@@ -46,8 +46,9 @@ uint32_t sim_tma_box_bytes(const sim_tma_params *p);
 uint64_t sim_tma_span(const sim_tma_params *p);
 
 /* cp.async.bulk.tensor load: the box at coords[rank] into smem at dst_off; tags (NULL: none) get
- * the swizzle of each 16-byte chunk written. -1 with a message for a box wholly outside the tensor, a
- * destination outside smem or not 128-byte aligned, or a rank that disagrees with the map. */
+ * the swizzle of each 16-byte chunk written; elements outside the tensor (the whole box, possibly) are
+ * filled. -1 with a message for a destination outside smem or not 128-byte aligned, or a rank that
+ * disagrees with the map. */
 int sim_tma_load(const sim_tma_params *p, int dims, const int32_t *coords, unsigned char *smem,
                  size_t smem_bytes, uint32_t dst_off, uint8_t *tags, char *err, size_t errn);
 /* The checks a load or store makes before it touches memory (what: "cp.async.bulk.tensor load"). */

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "../../codegen/codegen.h"
 #include "../../include/kiln.h"
 #include "../../runtime/rt.h"
 #include "../../target/target.h"
@@ -60,6 +61,18 @@ typedef union {
 /* A scalar argument as the kernel's parameter holds it: integers narrowed to their type, f16/bf16/fp8
  * as their bit patterns (as the simulator passes them). */
 api_param api_scalar_param(const kl_arg *a);
+
+/* The 128 bytes of one tensor map, aligned as a kernel parameter wants them. */
+typedef struct {
+  _Alignas(64) unsigned char b[RT_TMAP_BYTES];
+} api_tmap;
+
+/* The tensor maps kernel k takes after its nargs arguments (its copies {tma = 1}: k->tmaps) for these
+ * argument values: with dev (the tensors' device addresses) encoded by the driver, else with host
+ * (the simulator's buffers) by the simulator. Returns how many (0 for none), or -1 with a message
+ * naming the argument and the rule a map breaks (a row stride not a multiple of 16 bytes, ...). */
+int api_tmaps(const cg_result *k, const kl_arg *args, int nargs, const rt_dptr *dev, void *const *host,
+              api_tmap *maps, int max, char *err, size_t errn);
 
 /* The SASS of ptx for t: ptxas to a cubin, then kiln_sass_tool's disassembler (inspect.c). KILN_OK with
  * *out malloc'd, or KILN_ERR_NO_TOOL (no ptxas or no disassembler) / KILN_ERR_COMPILE with a message. */

@@ -59,6 +59,27 @@ static int cache_lookup(rt_cache_key key, cg_result *out) {
   out->shared_bytes = shared;
   out->ptx = strdup(blob + n);
   free(blob);
+  /* the tensor maps' lines (codegen.h) ride at the top of the PTX as comments */
+  size_t len = 0;
+  for (const char *l = out->ptx; !strncmp(l, "// kiln-tmap ", 13);) {
+    const char *e = strchr(l, '\n');
+    if (!e) break;
+    len += (size_t)(e - l) - 3 + 1;
+    l = e + 1;
+  }
+  if (len) {
+    out->tmaps = malloc(len + 1);
+    if (!out->tmaps) abort();
+    char *w = out->tmaps;
+    for (const char *l = out->ptx; !strncmp(l, "// kiln-tmap ", 13);) {
+      const char *e = strchr(l, '\n');
+      if (!e) break;
+      memcpy(w, l + 3, (size_t)(e - l) - 3 + 1);
+      w += (size_t)(e - l) - 3 + 1;
+      l = e + 1;
+    }
+    *w = 0;
+  }
   return 1;
 }
 

@@ -165,7 +165,9 @@ static kiln_status simulate(kiln_recipe *r, const tg_target *t, int samples, kil
                             double *mma_count) {
   kiln_session *s = r->s;
   model_case c = {0};
-  sim_arg sa[KL_MAXARGS];
+  sim_arg sa[KL_MAXARGS + RT_TMAP_MAXSPEC];
+  api_tmap maps[RT_TMAP_MAXSPEC];
+  int nmaps;
   int64_t grid[3], *ids = NULL;
   harness_rng rng;
   harness_seed(&rng, 0x6b696c6e6d6f64ull);
@@ -195,7 +197,12 @@ static kiln_status simulate(kiln_recipe *r, const tg_target *t, int samples, kil
                  .sample = ids,
                  .nsample = n};
   st = KILN_ERR_CHECK;
-  if (sim_launch(&k, sa, c.nargs, grid, &so, s->err, sizeof s->err)) goto out;
+  if ((nmaps = api_tmaps(&k, c.args, c.nargs, NULL, c.host, maps, RT_TMAP_MAXSPEC, s->err, sizeof s->err)) <
+      0)
+    goto out;
+  for (int j = 0; j < nmaps; j++)
+    sa[c.nargs + j] = (sim_arg){.is_ptr = 1, .elem = IR_U8, .ptr = maps[j].b, .bytes = RT_TMAP_BYTES};
+  if (sim_launch(&k, sa, c.nargs + nmaps, grid, &so, s->err, sizeof s->err)) goto out;
   double scale = (double)blocks / (double)n;
   w->blocks = (double)blocks;
   w->mma_ops16 = (double)prof.total.mma_ops16 * scale;

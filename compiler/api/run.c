@@ -199,13 +199,20 @@ static int download_outputs(rt_device *gpu, run_case *c) {
 /* Upload, one checked launch, download; then reps timed launches (outputs are already home). */
 static int run_gpu(run_env *env, run_case *c, int reps) {
   api_param pv[KL_MAXARGS];
-  void *params[KL_MAXARGS];
+  void *params[KL_MAXARGS + RT_TMAP_MAXSPEC];
+  api_tmap maps[RT_TMAP_MAXSPEC];
+  rt_dptr dev[KL_MAXARGS];
   rt_kernel *k = NULL;
-  int rc = -1;
+  int rc = -1, nmaps;
   if (rt_kernel_load(env->gpu, c->k.ptx, c->k.kernel_name, c->k.shared_bytes, &k, c->err, sizeof c->err))
     return -1;
-  if (upload_all(env->gpu, c, pv, params) ||
-      rt_launch(k, c->grid, c->k.threads, c->k.shared_bytes, params, c->err, sizeof c->err) ||
+  if (upload_all(env->gpu, c, pv, params)) goto out;
+  for (int i = 0; i < c->nargs; i++) dev[i] = c->t[i].dev;
+  if ((nmaps = api_tmaps(&c->k, c->args, c->nargs, dev, NULL, maps, RT_TMAP_MAXSPEC, c->err, sizeof c->err)) <
+      0)
+    goto out;
+  for (int j = 0; j < nmaps; j++) params[c->nargs + j] = maps[j].b;
+  if (rt_launch(k, c->grid, c->k.threads, c->k.shared_bytes, params, c->err, sizeof c->err) ||
       rt_synchronize(env->gpu, c->err, sizeof c->err) || download_outputs(env->gpu, c))
     goto out;
   c->ms = 0;
@@ -221,15 +228,22 @@ out:
 /* ---- running on the simulator ---- */
 
 static int run_sim(run_env *env, run_case *c) {
-  sim_arg sa[KL_MAXARGS];
+  sim_arg sa[KL_MAXARGS + RT_TMAP_MAXSPEC];
+  api_tmap maps[RT_TMAP_MAXSPEC];
+  void *host[KL_MAXARGS];
   for (int i = 0; i < c->nargs; i++) {
     const kl_arg *a = &c->args[i];
     sa[i] = (sim_arg){.is_ptr = a->is_tensor, .elem = a->elem, .ival = a->ival, .fval = a->fval};
     if (a->is_tensor) sa[i].ptr = c->t[i].host, sa[i].bytes = c->t[i].bytes;
+    host[i] = c->t[i].host;
   }
+  int nmaps = api_tmaps(&c->k, c->args, c->nargs, NULL, host, maps, RT_TMAP_MAXSPEC, c->err, sizeof c->err);
+  if (nmaps < 0) return -1;
+  for (int j = 0; j < nmaps; j++)
+    sa[c->nargs + j] = (sim_arg){.is_ptr = 1, .elem = IR_U8, .ptr = maps[j].b, .bytes = RT_TMAP_BYTES};
   sim_opts so = {
       .workers = 0, .check_races = 1, .check_uninit = 1, .profile = env->profile ? &c->profile : NULL};
-  if (sim_launch(&c->k, sa, c->nargs, c->grid, &so, c->err, sizeof c->err)) return -1;
+  if (sim_launch(&c->k, sa, c->nargs + nmaps, c->grid, &so, c->err, sizeof c->err)) return -1;
   c->ms = so.seconds * 1e3;
   return 0;
 }

@@ -36,6 +36,7 @@ typedef struct {
   size_t n[KL_MAXARGS];
   cg_result k;
   rt_dptr dev[KL_MAXARGS];
+  api_tmap maps[RT_TMAP_MAXSPEC]; /* the kernel's tensor maps (copies {tma = 1}) */
 } check_case;
 
 static void free_case(check_case *c) {
@@ -70,14 +71,18 @@ static int alloc_tensors(check_case *c, harness_rng *rng, char *err, size_t errn
 }
 
 static int launch(check_case *c, char *err, size_t errn) {
-  sim_arg sa[KL_MAXARGS];
+  sim_arg sa[KL_MAXARGS + RT_TMAP_MAXSPEC];
   for (int i = 0; i < c->nargs; i++) {
     const kl_arg *a = &c->args[i];
     sa[i] = (sim_arg){.is_ptr = a->is_tensor, .elem = a->elem, .ival = a->ival, .fval = a->fval};
     if (a->is_tensor) sa[i].ptr = c->host[i], sa[i].bytes = c->n[i] * harness_elem_size(a->elem);
   }
+  int nmaps = api_tmaps(&c->k, c->args, c->nargs, NULL, c->host, c->maps, RT_TMAP_MAXSPEC, err, errn);
+  if (nmaps < 0) return -1;
+  for (int j = 0; j < nmaps; j++)
+    sa[c->nargs + j] = (sim_arg){.is_ptr = 1, .elem = IR_U8, .ptr = c->maps[j].b, .bytes = RT_TMAP_BYTES};
   sim_opts so = {.workers = 1, .check_races = 1, .check_uninit = 1};
-  return sim_launch(&c->k, sa, c->nargs, c->grid, &so, err, errn);
+  return sim_launch(&c->k, sa, c->nargs + nmaps, c->grid, &so, err, errn);
 }
 
 static int reference(kl_recipe *r, const kl_settings *s, check_case *c, ir_elem precision, double **data,
@@ -234,6 +239,9 @@ static int gpu_upload(tune_gpu *g, check_case *c, api_param *pv, void **params, 
       return -1;
     pv[i].ptr = c->dev[i];
   }
+  int nmaps = api_tmaps(&c->k, c->args, c->nargs, c->dev, NULL, c->maps, RT_TMAP_MAXSPEC, err, errn);
+  if (nmaps < 0) return -1;
+  for (int j = 0; j < nmaps; j++) params[c->nargs + j] = c->maps[j].b;
   return 0;
 }
 
@@ -305,7 +313,7 @@ static int gpu_prepare(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg
 static int gpu_check(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t, uint64_t seed,
                      double *max_err, char *err, size_t errn) {
   api_param pv[KL_MAXARGS];
-  void *params[KL_MAXARGS];
+  void *params[KL_MAXARGS + RT_TMAP_MAXSPEC];
   rt_kernel *k = NULL;
   int lowp, rc = -1;
   check_case *c = calloc(1, sizeof *c);
@@ -323,7 +331,7 @@ static int gpu_check(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_t
 static int gpu_measure_time(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg_target *t,
                             const kiln_tune_opts *o, uint64_t seed, tune_row *row, char *err, size_t errn) {
   api_param pv[KL_MAXARGS];
-  void *params[KL_MAXARGS];
+  void *params[KL_MAXARGS + RT_TMAP_MAXSPEC];
   rt_kernel *k = NULL;
   check_case *c = calloc(1, sizeof *c);
   if (!c) return snprintf(err, errn, "out of memory"), -1;

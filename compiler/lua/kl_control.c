@@ -4,7 +4,7 @@
  * A body is a Lua function run once, at build time, with the builder inside the op's region: it
  * receives the region's block arguments as values and returns the values the region yields.
  *   k.range(lo, hi, step, {inits...}, function(i, c1, c2, ...) return c1', c2', ... end[, {stages=n,
- *           inflight=b}])
+ *           inflight=b, tma=b}]); tma: the pipelined copies as TMA boxes where the target has them
  * The loop counts up from lo while i < hi: a number step must be >= 1 (a value step that is not
  * positive at run time runs no iteration); stages is 1..IR_MAX_STAGES.
  *   k.if_(cond, function() return a, b end, function() return a', b' end)
@@ -79,13 +79,23 @@ static int read_inits(lua_State *L, int idx, ir_val *v, ir_type *t) {
   return n;
 }
 
-/* The options table of k.range: stages = n, inflight = true|false|0|1. */
+/* A true|false|0|1 option of k.range's table (at the top of the stack): 0 or 1. */
+static int flag_option(lua_State *L, const char *name) {
+  int ok = 1;
+  lua_Integer f = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointegerx(L, -1, &ok);
+  if (!ok || f < 0 || f > 1)
+    luaL_error(L, "k.range: %s must be true, false, 0 or 1, got %s", name, luaL_tolstring(L, -1, NULL));
+  return (int)f;
+}
+
+/* The options table of k.range: stages = n, inflight = true|false|0|1, tma = true|false|0|1. */
 static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
   for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
     if (lua_type(L, -2) != LUA_TSTRING ||
-        (strcmp(lua_tostring(L, -2), "stages") != 0 && strcmp(lua_tostring(L, -2), "inflight") != 0))
+        (strcmp(lua_tostring(L, -2), "stages") != 0 && strcmp(lua_tostring(L, -2), "inflight") != 0 &&
+         strcmp(lua_tostring(L, -2), "tma") != 0))
       luaL_error(L, "k.range: unknown option '%s'", luaL_tolstring(L, -2, NULL));
   lua_getfield(L, idx, "stages");
   if (!lua_isnil(L, -1)) {
@@ -99,16 +109,22 @@ static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   lua_pop(L, 1);
   lua_getfield(L, idx, "inflight");
   if (!lua_isnil(L, -1)) {
-    int ok = 1;
-    lua_Integer f = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointegerx(L, -1, &ok);
-    if (!ok || f < 0 || f > 1)
-      luaL_error(L, "k.range: inflight must be true, false, 0 or 1, got %s", luaL_tolstring(L, -1, NULL));
+    int f = flag_option(L, "inflight");
     if (f && ir_attr_i(ir_o(fn, op)->attrs, "stages", 1) < 3)
       luaL_error(L,
                  "k.range: inflight needs stages >= 3 (got %d): the stage a group in flight reads is "
                  "not refilled",
                  (int)ir_attr_i(ir_o(fn, op)->attrs, "stages", 1));
     if (f) ir_op_set_i(fn, op, "inflight", 1);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "tma");
+  if (!lua_isnil(L, -1)) {
+    int f = flag_option(L, "tma");
+    if (f && ir_attr_i(ir_o(fn, op)->attrs, "stages", 1) < 2)
+      luaL_error(L, "k.range: tma needs stages >= 2 (got %d): the copies run ahead into a ring of stages",
+                 (int)ir_attr_i(ir_o(fn, op)->attrs, "stages", 1));
+    if (f) ir_op_set_i(fn, op, "tma", 1);
   }
   lua_pop(L, 1);
 }

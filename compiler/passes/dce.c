@@ -1,11 +1,11 @@
 /*
  * dce.c - dead code elimination: remove ops whose results are unused and that have no side effect.
  *
- * Side effects are writes and synchronisation: store, copy, store_shared and barrier, and a `for` or
- * `if` whose regions hold one of those (at any depth). Every other op only computes its results or
- * reads memory, so it is dead when none of its results is used: pure ops, loads, load_shared and an
- * unused alloc_shared (freeing its shared memory), and loops or conditionals that only compute.
- * Terminators (`yield`) are never removed.
+ * Side effects are writes and synchronisation: store, copy, store_shared, barrier, async_wait and the
+ * mbarrier ops, and a `for` or `if` whose regions hold one of those (at any depth). Every other op only
+ * computes its results or reads memory, so it is dead when none of its results is used: pure ops, loads,
+ * load_shared and an unused alloc_shared (freeing its shared memory), and loops or conditionals that only
+ * compute. Terminators (`yield`) are never removed.
  *
  * Use counts are computed once; removing an op decrements the counts of the values it (and its
  * nested ops) used, and the scan repeats until a sweep removes nothing, so chains of dead ops go.
@@ -14,7 +14,8 @@
 
 static int writes(int code) {
   return code == IR_OP_STORE || code == IR_OP_COPY || code == IR_OP_STORE_SHARED || code == IR_OP_BARRIER ||
-         code == IR_OP_ASYNC_WAIT;
+         code == IR_OP_ASYNC_WAIT || code == IR_OP_MBAR_INIT || code == IR_OP_MBAR_WAIT ||
+         code == IR_OP_MBAR_INVAL;
 }
 
 /* 1 if op or an op nested in its regions has a side effect. */

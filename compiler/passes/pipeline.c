@@ -59,6 +59,8 @@ typedef struct {
   ir_opid barrier;  /* the body's first top-level barrier */
   ir_opid copy[16]; /* the copies being pipelined */
   int ncopy;
+  int tma;       /* 1: the copies become TMA boxes completing on an mbarrier per copy and stage */
+  int nrot;      /* values rotated per stage: the copies' buffers, then (tma) their mbarriers */
   uint8_t *need; /* per op (below nops): in the slice that recomputes the copies' operands */
   uint32_t nops;
   ir_val *map; /* per original value: its clone in the stage being built */
@@ -146,6 +148,36 @@ static int find_copies(loop_ctx *lc) {
   return lc->ncopy > 0;
 }
 
+/* ---- which loops take TMA ---- */
+
+/* 1 if copy c can be TMA boxes (codegen/lower_memory.c, cg_lower_copy_tma): a rank-2 view of a
+ * kernel parameter with unit inner stride, no base and dims and row stride the host can compute
+ * from the parameters; no pad but zero; into a warpgroup-MMA operand buffer (1024-byte aligned,
+ * the hardware's swizzle: rows of 32 or 64 bytes, or 128-byte panels) of at most 256 rows. */
+static int tma_copy_ok(ir_func *fn, ir_opid c) {
+  ir_op *o = ir_o(fn, c);
+  ir_opid vd = ir_v(fn, o->opnd[0])->def, bd = ir_v(fn, o->opnd[o->nopnd - 1])->def;
+  ir_attr *pad = ir_attr_get(o->attrs, "pad");
+  char e[256];
+  if (!vd || !bd || ir_o(fn, vd)->code != IR_OP_VIEW || ir_o(fn, bd)->code != IR_OP_ALLOC_SHARED) return 0;
+  if (pad && !((pad->kind == IR_AINT && pad->i == 0) || (pad->kind == IR_AFLOAT && pad->f == 0))) return 0;
+  ir_op *v = ir_o(fn, vd);
+  ir_type vt = ir_vtype(fn, v->res[0]), bt = ir_vtype(fn, ir_o(fn, bd)->res[0]);
+  if (vt.rank != 2 || v->nopnd != 5 || ir_param_index(fn, v->opnd[0]) < 0) return 0;
+  ir_opid sd = ir_v(fn, v->opnd[4])->def;
+  if (!sd || ir_o(fn, sd)->code != IR_OP_CONST || ir_attr_i(ir_o(fn, sd)->attrs, "value", 0) != 1) return 0;
+  for (int k = 1; k <= 3; k++)
+    if (ir_param_expr(fn, v->opnd[k], e, sizeof e)) return 0;
+  ir_elem el = bt.elem;
+  if (el != IR_F16 && el != IR_BF16 && el != IR_F32 && el != IR_E4M3 && el != IR_E5M2 && el != IR_I8)
+    return 0;
+  ir_attr *ba = ir_o(fn, bd)->attrs;
+  uint32_t rb = bt.shape[1] * (uint32_t)ir_elem_bytes(el);
+  int64_t sw = ir_attr_i(ba, "swizzle", 0);
+  if (!ir_attr_i(ba, "wgmma", 0) || bt.shape[0] > 256 || bt.shape[0] % 8) return 0;
+  return (rb == 32 && sw == 2) || (rb == 64 && sw == 4) || (rb % 128 == 0 && sw == 8);
+}
+
 /* ---- building ---- */
 
 static void copy_attrs(ir_func *fn, ir_opid from, ir_opid to, const char *skip) {
@@ -191,7 +223,7 @@ static ir_val iter_value(ir_builder *b, ir_val base, ir_val step, int k) {
 
 /* At b: the copies of the iteration whose induction variable is `at`, into dst[j], predicated on
  * at < hi, async. Recomputes the slice with iv = at. */
-static void issue(loop_ctx *lc, ir_builder *b, ir_val at, const ir_val *dst) {
+static void issue(loop_ctx *lc, ir_builder *b, ir_val at, const ir_val *dst, const ir_val *bar) {
   ir_func *fn = lc->fn;
   ir_op *f = ir_o(fn, lc->loop);
   ir_val hi = f->opnd[1];
@@ -205,9 +237,9 @@ static void issue(loop_ctx *lc, ir_builder *b, ir_val at, const ir_val *dst) {
   for (uint32_t i = 0; i < n; i++) clone(lc, b, slice[i], NULL, 0);
   for (int j = 0; j < lc->ncopy; j++) {
     lc->map[ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1]] = dst[j];
-    ir_val extra = pred;
-    ir_opid c = clone(lc, b, lc->copy[j], &extra, 1);
-    ir_op_set_i(fn, c, "async", 1);
+    ir_val extra[2] = {pred, lc->tma ? bar[j] : 0};
+    ir_opid c = clone(lc, b, lc->copy[j], extra, lc->tma ? 2 : 1);
+    ir_op_set_i(fn, c, lc->tma ? "tma" : "async", 1);
   }
 }
 
@@ -231,7 +263,7 @@ static ir_builder builder_after(ir_func *fn, ir_opid op) {
 /* The loop again with S buffers per copy appended to its carried values; the body moves over. */
 static ir_opid grow_loop(loop_ctx *lc, const ir_val *bufs) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, extra = S * lc->ncopy;
+  int S = lc->stages, extra = S * lc->nrot;
   uint32_t n = ir_o(fn, lc->loop)->nopnd, nres = ir_o(fn, lc->loop)->nres;
   ir_val *opnd = ir_alloc(lc->A, (n + extra) * sizeof *opnd);
   ir_type *rt = ir_alloc(lc->A, (nres + extra + 1) * sizeof *rt);
@@ -281,12 +313,12 @@ static void drop_trailing_barrier(loop_ctx *lc) {
  * A); bufs then becomes its results rotated back, the main loop's initial stages. */
 static void prologue(loop_ctx *lc, ir_builder *b, ir_val *bufs) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, A = lc->ahead, m = lc->ncopy, n = S * m;
+  int S = lc->stages, A = lc->ahead, m = lc->nrot, n = S * m;
   ir_val lo = ir_o(fn, lc->loop)->opnd[0], step = ir_o(fn, lc->loop)->opnd[2];
   ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst), *ys = ir_alloc(lc->A, (size_t)n * sizeof *ys);
   for (int j = 0; j < m; j++) dst[j] = bufs[j * S];
   if (A == 1) {
-    issue(lc, b, lo, dst);
+    issue(lc, b, lo, dst, dst + lc->ncopy);
     return;
   }
   ir_type it = ir_vtype(fn, lo), *rt = ir_alloc(lc->A, (size_t)n * sizeof *rt);
@@ -300,7 +332,7 @@ static void prologue(loop_ctx *lc, ir_builder *b, ir_val *bufs) {
   ir_builder in = ir_builder_at_end(fn, r);
   in.file = b->file, in.line = b->line;
   for (int j = 0; j < m; j++) dst[j] = ir_r(fn, r)->args[1 + j * S];
-  issue(lc, &in, ir_b_binary(&in, IR_OP_ADD, lo, ir_b_binary(&in, IR_OP_MUL, s, step)), dst);
+  issue(lc, &in, ir_b_binary(&in, IR_OP_ADD, lo, ir_b_binary(&in, IR_OP_MUL, s, step)), dst, dst + lc->ncopy);
   for (int j = 0; j < m; j++)
     for (int q = 0; q < S; q++) ys[j * S + q] = ir_r(fn, r)->args[1 + j * S + (q + 1) % S];
   ir_build(&in, IR_OP_YIELD, ys, (uint32_t)n, NULL, 0, 0);
@@ -322,12 +354,23 @@ static void make_stages(loop_ctx *lc, ir_builder *b, ir_val *bufs, ir_val *orig)
       bufs[j * S + s] = ir_res(fn, a, 0);
     }
   }
+  if (!lc->tma) return;
+  /* an mbarrier per copy and stage, initialised (one arrival: the thread that issues the boxes)
+   * and made visible to every thread before the first copy */
+  uint32_t one = 1;
+  ir_type bt = ir_t_smem(IR_I64, 1, &one);
+  for (int j = lc->ncopy; j < lc->nrot; j++)
+    for (int s = 0; s < S; s++) {
+      bufs[j * S + s] = ir_res(fn, ir_build(b, IR_OP_ALLOC_SHARED, NULL, 0, &bt, 1, 0), 0);
+      ir_build(b, IR_OP_MBAR_INIT, &bufs[j * S + s], 1, NULL, 0, 0);
+    }
+  ir_build(b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
 }
 
 /* Stage s of copy j inside the rebuilt loop's body. */
 static ir_val stage_arg(loop_ctx *lc, int j, int s) {
   ir_region *body = ir_r(lc->fn, lc->body);
-  return body->args[body->nargs - (uint32_t)(lc->stages * lc->ncopy) + (uint32_t)(j * lc->stages + s)];
+  return body->args[body->nargs - (uint32_t)(lc->stages * lc->nrot) + (uint32_t)(j * lc->stages + s)];
 }
 
 /* The body reads stage 0 wherever it read the copy's buffer. */
@@ -351,12 +394,12 @@ static void read_oldest(loop_ctx *lc, const ir_val *orig) {
  * rotate in the yield. */
 static void issue_next(loop_ctx *lc) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, A = lc->ahead, m = lc->ncopy;
+  int S = lc->stages, A = lc->ahead, m = lc->nrot;
   ir_opid y = ir_r(fn, lc->body)->last;
   ir_builder end = ir_builder_before(fn, ir_o(fn, lc->barrier)->next);
   ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
   for (int j = 0; j < m; j++) dst[j] = stage_arg(lc, j, A);
-  issue(lc, &end, iter_value(&end, lc->iv, ir_o(fn, lc->loop)->opnd[2], A), dst);
+  issue(lc, &end, iter_value(&end, lc->iv, ir_o(fn, lc->loop)->opnd[2], A), dst, dst + lc->ncopy);
   ir_op *yo = ir_o(fn, y);
   ir_val *ys = ir_alloc(fn->A, (yo->nopnd + (uint32_t)(S * m) + 1) * sizeof *ys);
   memcpy(ys, yo->opnd, yo->nopnd * sizeof *ys);
@@ -366,11 +409,32 @@ static void issue_next(loop_ctx *lc) {
   yo->nopnd += (uint32_t)(S * m);
 }
 
+/* TMA: every thread waits for the stage it reads: iteration i = (iv - lo) / step reads the stage
+ * whose mbarriers complete their phase i / S there (stage buffers rotate with period S), so it waits
+ * for parity (i / S) % 2 on each copy's mbarrier of stage 0. */
+static void wait_stage(loop_ctx *lc, ir_builder *b) {
+  ir_func *fn = lc->fn;
+  ir_op *f = ir_o(fn, lc->loop);
+  ir_val lo = f->opnd[0], step = f->opnd[2];
+  ir_val i = ir_b_binary(b, IR_OP_DIV, ir_b_binary(b, IR_OP_SUB, lc->iv, lo), step);
+  ir_type it = ir_vtype(fn, i);
+  ir_val phase = ir_b_binary(b, IR_OP_DIV, i, ir_b_const_i(b, it, lc->stages));
+  ir_val parity = ir_b_binary(b, IR_OP_AND, phase, ir_b_const_i(b, it, 1));
+  if (it.elem != IR_I32) {
+    ir_type i32 = ir_t_scalar(IR_I32);
+    parity = ir_res(fn, ir_build(b, IR_OP_CAST, &parity, 1, &i32, 1, 0), 0);
+  }
+  for (int j = 0; j < lc->ncopy; j++) {
+    ir_val opnd[2] = {stage_arg(lc, lc->ncopy + j, 0), parity};
+    ir_build(b, IR_OP_MBAR_WAIT, opnd, 2, NULL, 0, 0);
+  }
+}
+
 /* Rewrites the loop (the steps in the file comment). */
 static void pipeline_loop(loop_ctx *lc) {
   ir_func *fn = lc->fn;
   int S = lc->stages, m = lc->ncopy;
-  ir_val *bufs = ir_alloc(lc->A, (size_t)S * m * sizeof *bufs),
+  ir_val *bufs = ir_alloc(lc->A, (size_t)S * lc->nrot * sizeof *bufs),
          *orig = ir_alloc(lc->A, (size_t)m * sizeof *orig);
   ir_builder b = ir_builder_before(fn, lc->loop);
   make_stages(lc, &b, bufs, orig);
@@ -378,13 +442,21 @@ static void pipeline_loop(loop_ctx *lc) {
   ir_opid g = grow_loop(lc, bufs);
   read_oldest(lc, orig);
   ir_builder top = ir_builder_before(fn, lc->barrier); /* the first barrier waits for this step */
-  wait_and_barrier(&top, (lc->ahead - 1) * m, 0);
+  if (lc->tma)
+    wait_stage(lc, &top);
+  else
+    wait_and_barrier(&top, (lc->ahead - 1) * m, 0);
   for (int j = 0; j < m; j++) ir_op_unlink(fn, lc->copy[j]); /* issue() still clones them */
   drop_trailing_barrier(lc);
   issue_next(lc);
-  /* after the loop: nothing in flight, every thread out of the buffers */
+  /* after the loop: nothing in flight, every thread out of the buffers. The mbarriers are
+   * invalidated before that barrier: every thread's last wait on them preceded the body's barrier
+   * of the last iteration, and the barrier after lets the memory be reused. */
   ir_builder tail = builder_after(fn, g);
-  wait_and_barrier(&tail, 0, 1);
+  wait_and_barrier(&tail, 0, 0);
+  for (int k = m * S; lc->tma && k < lc->nrot * S; k++)
+    ir_build(&tail, IR_OP_MBAR_INVAL, &bufs[k], 1, NULL, 0, 0);
+  ir_build(&tail, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
 }
 
 /* ---- batching the other copies ---- */
@@ -458,6 +530,28 @@ static int inflight_safe(const loop_ctx *lc, ir_opid dot) {
   return 1;
 }
 
+/* TMA: a warpgroup-MMA dot of the body whose shared operands are all pipelined copies' buffers reads
+ * only bytes the TMA wrote (the async proxy, as the wgmma reads): `tma_operands = 1` tells codegen to
+ * leave out the proxy fence it puts before a dot whose operands ordinary stores may have written. */
+static void mark_tma_operands(const loop_ctx *lc) {
+  ir_func *fn = lc->fn;
+  if (other_shared_writes(lc, lc->body)) return;
+  for (ir_opid op = ir_r(fn, lc->body)->first; op; op = ir_o(fn, op)->next) {
+    ir_op *d = ir_o(fn, op);
+    if (d->code != IR_OP_DOT || !ir_attr_i(d->attrs, "wgmma", 0)) continue;
+    int ok = 1;
+    for (int k = 0; k < 2; k++) {
+      ir_opid ld = ir_v(fn, d->opnd[k])->def;
+      if (!ld || ir_o(fn, ld)->code != IR_OP_LOAD_SHARED) continue; /* A from registers */
+      int found = 0;
+      for (int j = 0; j < lc->ncopy; j++)
+        found |= ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1] == ir_o(fn, ld)->opnd[0];
+      ok &= found;
+    }
+    if (ok) ir_op_set_i(fn, op, "tma_operands", 1);
+  }
+}
+
 /* The dot waits for its group in each iteration after all (codegen reads the attribute). */
 static void drop_inflight(ir_func *fn, ir_opid dot) {
   for (ir_attr **a = &ir_o(fn, dot)->attrs; *a; a = &(*a)->next)
@@ -519,6 +613,10 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
     }
     if (dot && (!async || !inflight_safe(&lc, dot))) drop_inflight(fn, dot), dot = 0;
     if (dot) lc.ahead = lc.stages - 2;
+    lc.tma = async && ir_attr_i(o->attrs, "tma", 0) && pc->target && (pc->target->features & TG_F_TMA);
+    for (int j = 0; lc.tma && j < lc.ncopy; j++) lc.tma = tma_copy_ok(fn, lc.copy[j]);
+    lc.nrot = lc.tma ? 2 * lc.ncopy : lc.ncopy;
+    if (lc.tma) mark_tma_operands(&lc);
     if (async) {
       pipeline_loop(&lc);
     } else { /* one stage: only the barrier after the loop */

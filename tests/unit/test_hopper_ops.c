@@ -124,6 +124,8 @@ typedef enum {
   NO_WAIT,
   WRITE_BEFORE_WAIT, /* thread 0 stores into A's tile while the group that reads it is pending */
   WRITE_AFTER_WAIT,  /* the same store after the wait: allowed */
+  READ_BEFORE_MBAR,  /* every thread reads A's tile before its mbarrier wait */
+  WGMMA_BEFORE_MBAR, /* the wgmmas issued with no mbarrier wait at all */
   NVARIANTS
 } variant;
 
@@ -154,7 +156,11 @@ static void build_gemm(hk *k, const cg_devops *ops, variant v) {
   /* while (!try_wait(bar, 0)) {} */
   LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "wait"),
                     done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ready");
-  LLVMBuildBr(b, loop);
+  if (v == READ_BEFORE_MBAR) {
+    c->site = "early read (gemm.ll:5)";
+    ops->load(c, CG_SHARED, LLVMFloatTypeInContext(c->ctx), byte_at(k, smem, A_OFF + 64), NULL, NULL);
+  }
+  LLVMBuildBr(b, v == WGMMA_BEFORE_MBAR ? done : loop);
   LLVMPositionBuilderAtEnd(b, loop);
   c->site = "mbarrier.try_wait (gemm.ll:6)";
   LLVMBuildCondBr(b, k->h->mbar_try_wait(c, bar, ci32(k, 0)), done, loop);
@@ -242,7 +248,8 @@ static int gemm_run(variant v, gemm_io *io, char *err, size_t errn) {
   return rc;
 }
 
-/* The tile (variant OK, or WRITE_AFTER_WAIT: an operand overwritten once its group is complete). */
+/* The tile (variant OK, WRITE_AFTER_WAIT: an operand overwritten once its group is complete, or
+ * BOX_OUTSIDE: A's box wholly outside the tensor, so A reads as zeros). */
 static void test_gemm_sim(variant v) {
   gemm_io io;
   gemm_inputs(&io);
@@ -253,7 +260,7 @@ static void test_gemm_sim(variant v) {
     for (int n = 0; n < N && !bad; n++) {
       double want = 0, mag = 0;
       for (int kk = 0; kk < K; kk++) {
-        double a = m < io.rowsA ? ir_f16_to_double(io.A[m * K + kk]) : 0;
+        double a = m < io.rowsA && v != BOX_OUTSIDE ? ir_f16_to_double(io.A[m * K + kk]) : 0;
         double bb = n < io.rowsB ? ir_f16_to_double(io.B[n * K + kk]) : 0;
         want += a * bb, mag += fabs(a * bb);
       }
@@ -280,9 +287,6 @@ static void test_gemm_misuse(void) {
        "mbarrier deadlock in kernel hopper, block (0,0,0): threads 0..127 wait at 'mbarrier.try_wait "
        "(gemm.ll:6)' for parity 0 of the mbarrier at shared offset 16384 (initialised at "
        "'mbarrier.init (gemm.ll:1)'), phase 0: 0 of 1 arrivals and 64 transaction bytes outstanding"},
-      {BOX_OUTSIDE,
-       "bad cp.async.bulk.tensor in kernel hopper, block (0,0,0): thread 0 at 'tma load A "
-       "(gemm.ll:4)': cp.async.bulk.tensor load: the box at (0, 64) lies wholly outside the tensor"},
       {WRONG_SWIZZLE, "bad wgmma in kernel hopper, block (0,0,0): warpgroup 0 at 'wgmma (gemm.ll:8)': wgmma "
                       "operand A descriptor has 64-byte swizzle, but shared byte 0 was written by a TMA load "
                       "with 128-byte swizzle"},
@@ -291,6 +295,14 @@ static void test_gemm_misuse(void) {
       {NO_WAIT,
        "wgmma never waited for in kernel hopper, block (0,0,0): thread 124 exits with 4 wgmma op(s) in "
        "flight (the last at 'wgmma (gemm.ll:8)')"},
+      {READ_BEFORE_MBAR,
+       "TMA hazard in kernel hopper, block (0,0,0): thread 0 reads shared[0x40..0x44) at 'early read "
+       "(gemm.ll:5)', which the TMA load at 'tma load A (gemm.ll:4)' writes for phase 0 of the mbarrier at "
+       "shared offset 16384, before the thread has waited for that phase"},
+      {WGMMA_BEFORE_MBAR,
+       "TMA hazard in kernel hopper, block (0,0,0): thread 0 of warpgroup 0: the wgmma at 'wgmma "
+       "(gemm.ll:8)' reads shared[0x0..0x10), which the TMA load at 'tma load A (gemm.ll:4)' writes for "
+       "phase 0 of the mbarrier at shared offset 16384, before the thread has waited for that phase"},
       {WRITE_BEFORE_WAIT,
        "wgmma hazard in kernel hopper, block (0,0,0): thread 0 writes shared[0x1000..0x1004) at 'overwrite "
        "(gemm.ll:12)' while the wgmma at 'wgmma (gemm.ll:8)' of warpgroup 0 still reads them (its group not "
@@ -681,6 +693,7 @@ int main(void) {
   test_refusals();
   test_gemm_sim(OK);
   test_gemm_sim(WRITE_AFTER_WAIT);
+  test_gemm_sim(BOX_OUTSIDE);
   test_gemm_misuse();
   test_mistakes();
   test_gemm_nvptx();

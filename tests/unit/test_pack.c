@@ -426,6 +426,10 @@ static struct {
   void *stream;
   unsigned char params[8][8];
   char image[64];
+  int with_map, maps;          /* the kernel takes a tensor map after its 3 arguments; maps encoded */
+  unsigned long long map_dim0; /* the last map's dims[0] and address */
+  void *map_addr;
+  unsigned char map_param[8]; /* the first bytes of the launch's 4th parameter */
 } fk;
 static int tok;
 /* The entry points the loader resolves but these tests need nothing from: each with its driver
@@ -468,6 +472,15 @@ static CUresult f_launch(void *f, unsigned gx, unsigned gy, unsigned gz, unsigne
   fk.launches++, fk.grid[0] = gx, fk.grid[1] = gy, fk.grid[2] = gz, fk.threads = bx, fk.shared = sh,
                  fk.stream = st;
   for (int i = 0; i < 3; i++) memcpy(fk.params[i], p[i], 8); /* the hand-built kernel has 3 arguments */
+  if (fk.with_map) memcpy(fk.map_param, p[3], 8);
+  return 0;
+}
+static CUresult f_tmap(void *map, int dtype, unsigned rank, void *gaddr, const unsigned long long *dims,
+                       const unsigned long long *strides, const unsigned *box, const unsigned *es, int il,
+                       int sw, int l2, int oob) {
+  (void)dtype, (void)rank, (void)strides, (void)box, (void)es, (void)il, (void)sw, (void)l2, (void)oob;
+  fk.maps++, fk.map_dim0 = dims[0], fk.map_addr = gaddr;
+  memset(map, 0xab, 128);
   return 0;
 }
 static CUresult f_errs(CUresult r, const char **s) {
@@ -503,10 +516,55 @@ static void *resolve(const char *sym, void *ctx) {
            {"cuEventRecord", f_ev_record},
            {"cuEventSynchronize", f_ev_sync},
            {"cuEventElapsedTime_v2", f_ev_time},
-           {"cuEventDestroy_v2", f_ev_destroy}};
+           {"cuEventDestroy_v2", f_ev_destroy},
+           {"cuTensorMapEncodeTiled", f_tmap}};
   for (size_t i = 0; i < sizeof t / sizeof *t; i++)
     if (!strcmp(sym, t[i].name)) return t[i].fn;
-  return NULL; /* cuTensorMapEncodeTiled: optional */
+  return NULL;
+}
+
+/* A kernel whose PTX lists a tensor map (codegen's kiln-tmap comment line): the launch encodes it
+ * for the tensor and the sizes and passes it after the arguments; the cubin of the same target runs
+ * with the map its PTX describes; a map the driver's rules refuse names the tensor. */
+static void test_launch_tma(void) {
+  char err[1024];
+  static const char m[] = "kiln-pack\t1\nwriter\t9.9.9\ntargets\tsm_90a\n"
+                          "kernel\tk\tn\narg\tx\ttensor\tf32\tin\t1\narg\tn\tscalar\ti32\n"
+                          "arg\ts\tscalar\tf32\n"
+                          "variant\tkernel_main\t128\t0\tBLOCK=64\nbucket\t100\ngrid\t$0 64 cdiv\t1\t1\n"
+                          "dims\tx\t$0\nvalue\tn\t$0\nvalue\ts\t#0.5\nimage\tsm_90a\tptx\t0\n"
+                          "image\tsm_90a\tcubin\t1\nend\n";
+  static const char ptx[] =
+      "// kiln-tmap param=3 arg=0 type=f32 rank=1 swizzle=0 box=64 dims=$1,4,* strides=\n"
+      "//\n.version 8.4\n";
+  const char *sect[3] = {m, ptx, "CUBIN-90"};
+  size_t len[3] = {strlen(m), sizeof ptx, 8}, size;
+  unsigned char *f = build(sect, len, 3, &size);
+  char *path = path_in("tma.kpack");
+  test_write_file(path, f, size);
+  free(f);
+  memset(&fk, 0, sizeof fk);
+  fk.sm = 90, fk.with_map = 1;
+  rt_driver_override(resolve, NULL);
+  kiln_pack *p = NULL;
+  CHECK(!kiln_pack_open(path, &p, err, sizeof err), "%s", err);
+  if (p) {
+    int64_t n = 1 + test_rand() % 100000;
+    uint64_t x = 0x10000 * (1 + test_rand() % 1000);
+    CHECK(!kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err), "%s", err);
+    CHECK(fk.launches == 1 && fk.maps == 1, "launches %d maps %d", fk.launches, fk.maps);
+    CHECK(fk.map_dim0 == (unsigned long long)(4 * n) && fk.map_addr == (void *)(uintptr_t)x,
+          "map dims[0] %llu (want %lld), address %p", fk.map_dim0, (long long)(4 * n), fk.map_addr);
+    CHECK(fk.map_param[0] == 0xab && fk.map_param[7] == 0xab, "the map is the 4th parameter");
+    CHECK_STR(fk.image, "CUBIN-90");
+    x = 0x10004; /* not 16-byte aligned: the driver's rule, before any call */
+    CHECK(kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "kernel 'k', tensor 'x' (its TMA copies need a tensor map): tensor map:");
+    CHECK(fk.maps == 1 && fk.launches == 1, "nothing launched");
+    kiln_pack_close(p);
+  }
+  rt_driver_override(NULL, NULL);
+  free(path);
 }
 
 static void test_launch(void) {
@@ -638,6 +696,7 @@ int main(void) {
   test_pick();
   test_buckets();
   test_launch();
+  test_launch_tma();
   test_refused_rules();
   kiln_session_free(S);
   test_rmtree(dir);
