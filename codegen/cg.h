@@ -180,6 +180,7 @@ int cg_load_shared_at(cg_lower *L, ir_opid op, uint32_t *at);
 void cg_lower_store_shared(cg_lower *L, ir_opid op);
 void cg_lower_async_wait(cg_lower *L, ir_opid op);
 void cg_lower_mbar(cg_lower *L, ir_opid op);
+void cg_lower_store_tma(cg_lower *L, ir_opid op);
 /* The box a copy {tma = 1} into buf moves (elements: box[0] along a row, box[1] rows) and the
  * swizzle of its tensor map (bytes). */
 void cg_tma_box(cg_lower *L, ir_val buf, uint32_t box[2], int *swizzle);

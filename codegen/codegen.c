@@ -290,8 +290,10 @@ static void collect_tmaps(cg_lower *L) {
   L->tmaps = ir_alloc(L->A, (fn->nops + 1) * sizeof *L->tmaps);
   for (ir_opid op = 1; op < fn->nops; op++) {
     ir_op *o = &fn->ops[op];
-    if (o->dead || o->code != IR_OP_COPY || !ir_attr_i(o->attrs, "tma", 0) || o->nopnd < 4) continue;
-    ir_val buf = o->opnd[o->nopnd - 3];
+    int store = o->code == IR_OP_STORE_TMA;
+    if (o->dead || !(store || (o->code == IR_OP_COPY && ir_attr_i(o->attrs, "tma", 0))) || o->nopnd < 4)
+      continue;
+    ir_val buf = o->opnd[o->nopnd - (store ? 1 : 3)];
     uint32_t box[2];
     int sw;
     cg_tma_box(L, buf, box, &sw);
@@ -328,6 +330,7 @@ static char *tmap_lines(cg_lower *L) {
     const char *type = m->elem == IR_F16    ? "f16"
                        : m->elem == IR_BF16 ? "bf16"
                        : m->elem == IR_F32  ? "f32"
+                       : m->elem == IR_I32  ? "i32"
                                             : "u8";
     n += (size_t)snprintf(
         s + n, cap - n,

@@ -27,7 +27,7 @@ typedef struct {
   void *llvm_mod;    /* CG_SIM: the LLVMModuleRef to JIT */
   /* The tensor maps the kernel takes after its IR parameters, one line each (malloc'd; NULL: none):
    *   kiln-tmap param=P arg=A type=T rank=2 swizzle=W box=B0,B1 dims=D0;D1 strides=S1
-   * parameter P is a map of kernel argument A (a pointer) with element type T (f16 bf16 f32 u8),
+   * parameter P is a map of kernel argument A (a pointer) with element type T (f16 bf16 f32 i32 u8),
    * swizzle W bytes, box B0 x B1 elements (innermost first), dims and byte stride as expressions
    * of the arguments (runtime/pack_expr.c's tokens joined by commas). The PTX carries the same lines
    * as comments (rt_tmap_spec_parse reads them). */

@@ -847,6 +847,23 @@ void cg_tma_box(cg_lower *L, ir_val buf, uint32_t box[2], int *swizzle) {
   *swizzle = (int)w;
 }
 
+/* Positions the builder in a block that one lane of warp 0 runs when `also` (NULL: always) holds:
+ * the warp as lane 0 holds it (uniform for ptxas), then elect.sync, so that ptxas issues each bulk
+ * copy once rather than looping over the lanes that might be active. Returns the block to branch to
+ * at its end. */
+static LLVMBasicBlockRef begin_elected(cg_lower *L, LLVMValueRef also) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMValueRef go = LLVMBuildICmp(B, LLVMIntEQ, cg_warp_uniform(L), cg_i32(L, 0), "warp0");
+  if (also) go = LLVMBuildAnd(B, go, also, "");
+  LLVMBasicBlockRef warp0 = cg_block(L, "warp0"), one = cg_block(L, "elected"),
+                    done = cg_block(L, "elected.done");
+  LLVMBuildCondBr(B, go, warp0, done);
+  LLVMPositionBuilderAtEnd(B, warp0);
+  LLVMBuildCondBr(B, L->c.ops->hopper->elect_sync(&L->c), one, done);
+  LLVMPositionBuilderAtEnd(B, one);
+  return done;
+}
+
 static void copy_tma(cg_lower *L, ir_opid op) {
   ir_func *fn = L->fn;
   ir_op *o = &fn->ops[op];
@@ -860,16 +877,7 @@ static void copy_tma(cg_lower *L, ir_opid op) {
   LLVMValueRef map = cg_tmap_param(L, o->opnd[0], box, sw, t.elem);
   LLVMValueRef bar = cg_get(L, o->opnd[o->nopnd - 1])->v[0], pred = cg_get(L, o->opnd[o->nopnd - 2])->v[0];
   LLVMValueRef row = cg_get(L, o->opnd[1])->v[0], col = cg_get(L, o->opnd[2])->v[0];
-  /* warp 0 (uniform), then one lane elected: ptxas issues each box once rather than looping over
-   * the lanes that might be active */
-  LLVMValueRef go =
-      LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntEQ, cg_warp_uniform(L), cg_i32(L, 0), ""), pred, "tma.go");
-  LLVMBasicBlockRef warp0 = cg_block(L, "tma.warp0"), issue = cg_block(L, "tma.issue"),
-                    done = cg_block(L, "tma.done");
-  LLVMBuildCondBr(B, go, warp0, done);
-  LLVMPositionBuilderAtEnd(B, warp0);
-  LLVMBuildCondBr(B, h->elect_sync(&L->c), issue, done);
-  LLVMPositionBuilderAtEnd(B, issue);
+  LLVMBasicBlockRef done = begin_elected(L, pred);
   uint32_t eb = (uint32_t)ir_elem_bytes(t.elem);
   h->mbar_arrive_expect_tx(&L->c, bar, cg_i32(L, (int64_t)t.shape[0] * t.shape[1] * eb));
   LLVMTypeRef i8 = LLVMInt8TypeInContext(L->c.ctx);
@@ -883,6 +891,53 @@ static void copy_tma(cg_lower *L, ir_opid op) {
                                 LLVMBuildAdd(B, row, cg_i32(L, r), "")};
       h->tma_load(&L->c, 2, dst, map, coords, bar);
     }
+  LLVMBuildBr(B, done);
+  LLVMPositionBuilderAtEnd(B, done);
+}
+
+/* store_tma(view, row, col, buf): the tile the pipeline pass staged in buf (128-byte panels or rows
+ * of 32 or 64 bytes, the hardware's swizzle) to global memory by TMA boxes, one a panel. Every thread
+ * fences its shared writes for the async proxy, then a barrier; one elected lane of warp 0 stores the
+ * boxes that meet the tensor (elements outside it are not written; a box wholly outside is left
+ * out), commits them and waits until they are read, so that the buffer's bytes may be reused after
+ * the next barrier. */
+void cg_lower_store_tma(cg_lower *L, ir_opid op) {
+  ir_func *fn = L->fn;
+  ir_op *o = &fn->ops[op];
+  LLVMBuilderRef B = L->c.b;
+  cg_require(L, op, TG_F_TMA);
+  const cg_hopper_ops *h = L->c.ops->hopper;
+  ir_val buf = o->opnd[3];
+  ir_type t = ir_vtype(fn, buf);
+  uint32_t box[2];
+  int sw;
+  cg_tma_box(L, buf, box, &sw);
+  LLVMValueRef map = cg_tmap_param(L, o->opnd[0], box, sw, t.elem);
+  const cg_value *view = cg_get(L, o->opnd[0]);
+  LLVMValueRef row = cg_get(L, o->opnd[1])->v[0], col = cg_get(L, o->opnd[2])->v[0];
+  h->fence_proxy_async(&L->c);
+  L->c.ops->barrier(&L->c);
+  LLVMBasicBlockRef done = begin_elected(L, NULL);
+  LLVMTypeRef i8 = LLVMInt8TypeInContext(L->c.ctx), i64 = LLVMInt64TypeInContext(L->c.ctx);
+  LLVMValueRef base = cg_get(L, buf)->v[0];
+  for (uint32_t r = 0; r < t.shape[0]; r += box[1])
+    for (uint32_t c = 0; c < t.shape[1]; c += box[0]) {
+      LLVMValueRef coords[2] = {LLVMBuildAdd(B, col, cg_i32(L, c), ""),
+                                LLVMBuildAdd(B, row, cg_i32(L, r), "")};
+      LLVMValueRef meets = LLVMBuildAnd(
+          B, LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildSExt(B, coords[0], i64, ""), view->v[2], ""),
+          LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildSExt(B, coords[1], i64, ""), view->v[1], ""), "");
+      LLVMBasicBlockRef one = cg_block(L, "tma.st.box"), next = cg_block(L, "tma.st.next");
+      LLVMBuildCondBr(B, meets, one, next);
+      LLVMPositionBuilderAtEnd(B, one);
+      LLVMValueRef idx[2] = {cg_i32(L, r), cg_i32(L, c)};
+      LLVMValueRef at = cg_smem_swizzle(L, buf, idx);
+      h->tma_store(&L->c, 2, map, coords, LLVMBuildGEP2(B, i8, base, &at, 1, "tma.src"));
+      LLVMBuildBr(B, next);
+      LLVMPositionBuilderAtEnd(B, next);
+    }
+  h->tma_store_commit(&L->c);
+  h->tma_store_wait(&L->c, 0);
   LLVMBuildBr(B, done);
   LLVMPositionBuilderAtEnd(B, done);
 }

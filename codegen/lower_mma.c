@@ -586,8 +586,9 @@ static ir_opid only_user(ir_func *fn, ir_val v) {
 }
 
 static int writes_shared(int code) {
-  return code == IR_OP_STORE_SHARED || code == IR_OP_COPY || code == IR_OP_BARRIER ||
-         code == IR_OP_ASYNC_WAIT || code == IR_OP_MBAR_WAIT || code == IR_OP_FOR || code == IR_OP_IF;
+  return code == IR_OP_STORE_SHARED || code == IR_OP_COPY || code == IR_OP_STORE_TMA ||
+         code == IR_OP_BARRIER || code == IR_OP_ASYNC_WAIT || code == IR_OP_MBAR_WAIT || code == IR_OP_FOR ||
+         code == IR_OP_IF;
 }
 
 static int takes_direct_path(cg_lower *L, ir_opid op, mma_dot *d);

@@ -383,12 +383,16 @@ static void check_load(verifier *V, ir_opid op) {
   opt_number(V, op, "pad");
 }
 
+/* store: view, R offsets, a tile of the view's rank and element; store_tma: the same with the smem
+ * buffer the tile was staged in. */
 static void check_store(verifier *V, ir_opid op) {
   ir_type v = check_view_access(V, op, 1);
   uint32_t last = O(V, op)->nopnd - 1;
   char what[32];
   snprintf(what, sizeof what, "operand %u", last);
-  check_moved(V, op, what, otype(V, op, last), IR_TTILE, v);
+  int tma = O(V, op)->code == IR_OP_STORE_TMA;
+  check_moved(V, op, what, otype(V, op, last), tma ? IR_TSMEM : IR_TTILE, v);
+  if (!tma) opt_int(V, op, "tma");
 }
 
 /* copy: view, R offsets, smem[, predicate (i1 scalar: false copies nothing but pad)] */

@@ -58,8 +58,9 @@ return kiln.recipe {
     act = { default = "none", values = { "none", "relu", "gelu" } },
     inflight = { false, true }, -- sm_90a: one wgmma group kept in flight across k-steps (docs/hopper.md)
     min_blocks = { default = 0, values = { 0, 2 } }, -- blocks per SM the registers must allow (0: any)
-    -- sm_90a: the ring's copies as TMA boxes completing on mbarriers where the dot is wgmma
-    -- (docs/hopper.md); rows of a and b must be multiples of 16 bytes; elsewhere cp.async as before
+    -- sm_90a: the ring's copies as TMA boxes completing on mbarriers where the dot is wgmma, and C
+    -- stored through shared memory by TMA boxes (docs/hopper.md); rows of a, b and c must be
+    -- multiples of 16 bytes; elsewhere cp.async and plain stores as before
     tma = { false, true },
   },
   args = {
@@ -99,8 +100,10 @@ return kiln.recipe {
       local eb = ELEM_BYTES[p.dtype]
       local ra = (p.trans_a and p.M or p.K) * eb
       local rb = (p.trans_b and p.K or p.N) * eb
-      return not p.tma or (ra % 16 == 0 and rb % 16 == 0),
-        "tma needs rows of a and b that are multiples of 16 bytes (a row: " .. ra .. ", b row: " .. rb .. " bytes)"
+      local rc = p.N * ({ f16 = 2, bf16 = 2, f32 = 4, i32 = 4 })[p.out]
+      return not p.tma or (ra % 16 == 0 and rb % 16 == 0 and rc % 16 == 0),
+        "tma needs rows of a, b and c that are multiples of 16 bytes (a row: " .. ra .. ", b row: " .. rb
+          .. ", c row: " .. rc .. " bytes)"
     end,
   },
   -- Small ragged shapes over the space (one per line: tests/sh/gemm_resources.sh reads them).
@@ -171,6 +174,6 @@ return kiln.recipe {
     elseif p.act == "gelu" then
       v = gelu(k, v)
     end
-    k.store(c, { row, col }, k.cast(v, p.out))
+    k.store(c, { row, col }, k.cast(v, p.out), { tma = p.tma })
   end,
 }

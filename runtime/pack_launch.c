@@ -242,7 +242,7 @@ static int tensor_maps(const kiln_pack *p, const pack_kernel *K, const pack_vari
              -1;
     if (rt_tmap_spec_desc(s, vals, K->nargs, addr[s->arg], &d, msg, sizeof msg) ||
         rt_tmap_encode(&d, maps[j], msg, sizeof msg))
-      return snprintf(err, errn, "%s: kernel '%s', tensor '%s' (its TMA copies need a tensor map): %s",
+      return snprintf(err, errn, "%s: kernel '%s', tensor '%s' (its TMA boxes need a tensor map): %s",
                       p->path, K->name, K->args[s->arg].name, msg),
              -1;
   }

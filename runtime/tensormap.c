@@ -83,7 +83,11 @@ static int type_named(const char *s, size_t n, rt_tmap_type *t) {
   static const struct {
     const char *name;
     rt_tmap_type t;
-  } names[] = {{"u8", RT_TMAP_U8}, {"f16", RT_TMAP_F16}, {"bf16", RT_TMAP_BF16}, {"f32", RT_TMAP_F32}};
+  } names[] = {{"u8", RT_TMAP_U8},
+               {"f16", RT_TMAP_F16},
+               {"bf16", RT_TMAP_BF16},
+               {"f32", RT_TMAP_F32},
+               {"i32", RT_TMAP_I32}};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
     if (strlen(names[i].name) == n && !strncmp(s, names[i].name, n)) return *t = names[i].t, 0;
   return -1;

@@ -566,6 +566,7 @@ void __kiln_sim_tma_load(int32_t dims, void *sdst, const void *tmap, const int32
   sim_check_access(w, (uintptr_t)sdst, bytes, SIM_ACC_SHARED | SIM_ACC_WRITE, site);
   if (sim_tma_load(&p, dims, coords, w->shared, w->shared_bytes, off, h->tags, err, sizeof err))
     fail(w, "bad cp.async.bulk.tensor", site, err);
+  if (w->prof) sim_prof_site(w, site)->tma_bytes += bytes;
   for (size_t c = off / 16; c < ((size_t)off + bytes + 15) / 16; c++) {
     if (!h->tma_bar[c]) h->ntma++;
     h->tma_bar[c] = b->off + 1, h->tma_phase[c] = b->phase, h->tma_site[c] = site;
@@ -586,6 +587,7 @@ void __kiln_sim_tma_store(int32_t dims, const void *tmap, const int32_t *coords,
                          sizeof err))
     fail(w, "bad cp.async.bulk.tensor", site, err);
   sim_check_access(w, (uintptr_t)ssrc, bytes, SIM_ACC_SHARED, site);
+  if (w->prof) sim_prof_site(w, site)->tma_bytes += bytes;
   if (sim_tma_store(&p, dims, coords, w->shared, w->shared_bytes, off, err, sizeof err))
     fail(w, "bad cp.async.bulk.tensor", site, err);
 }

@@ -282,6 +282,7 @@ static void add(sim_counters *d, const sim_counters *s) {
   d->mma += s->mma;
   d->ldmatrix += s->ldmatrix;
   d->cp_async_bytes += s->cp_async_bytes;
+  d->tma_bytes += s->tma_bytes;
   d->shuffles += s->shuffles;
   d->mma_ops16 += s->mma_ops16;
   d->mma_ops8 += s->mma_ops8;

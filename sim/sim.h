@@ -38,6 +38,7 @@ typedef struct {
   uint64_t barriers, mma, ldmatrix, cp_async_bytes, shuffles; /* barriers per block; warp-level ops */
   uint64_t mma_ops16, mma_ops8, mma_ops1; /* 2*m*n*k of the mma with 16-bit, 8-bit and 1-bit inputs */
   uint64_t wgmma_ops16, wgmma_ops8;       /* the part of them done by warpgroup MMAs */
+  uint64_t tma_bytes;                     /* bulk tensor copies' boxes, loads and stores (not in gmem_*) */
   uint64_t iterations; /* a loop op's iterations run by each block's first thread, summed over blocks */
 } sim_counters;
 

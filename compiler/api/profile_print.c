@@ -41,13 +41,15 @@ void profile_print_table(FILE *f, const char *label, const sim_profile *p) {
   fprintf(
       f,
       "profile %s: smem %llu requests, %llu wavefronts (%llu conflicts); gmem %llu requests, %llu sectors, "
-      "%llu B (%llu B unique); barriers %llu, mma %llu, ldmatrix %llu, cp.async %llu B, shuffles %llu\n",
+      "%llu B (%llu B unique); barriers %llu, mma %llu, ldmatrix %llu, cp.async %llu B, tma %llu B, shuffles "
+      "%llu\n",
       label, (unsigned long long)t->smem_requests, (unsigned long long)t->smem_wavefronts,
       (unsigned long long)(t->smem_wavefronts - t->smem_ideal_wavefronts),
       (unsigned long long)t->gmem_requests, (unsigned long long)t->gmem_sectors,
       (unsigned long long)t->gmem_bytes, (unsigned long long)t->gmem_unique_bytes,
       (unsigned long long)t->barriers, (unsigned long long)t->mma, (unsigned long long)t->ldmatrix,
-      (unsigned long long)t->cp_async_bytes, (unsigned long long)t->shuffles);
+      (unsigned long long)t->cp_async_bytes, (unsigned long long)t->tma_bytes,
+      (unsigned long long)t->shuffles);
   int top[5], ntop = 0;
   for (int i = 0; i < p->nops; i++) {
     if (!p->ops[i].c.smem_requests) continue;
@@ -100,8 +102,9 @@ static void json_counters(FILE *f, const sim_counters *c) {
           (unsigned long long)c->mma_ops8, (unsigned long long)c->mma_ops1, (unsigned long long)c->ldmatrix,
           (unsigned long long)c->cp_async_bytes, (unsigned long long)c->shuffles,
           (unsigned long long)c->iterations);
-  fprintf(f, ", \"wgmma_ops16\": %llu, \"wgmma_ops8\": %llu", (unsigned long long)c->wgmma_ops16,
-          (unsigned long long)c->wgmma_ops8);
+  fprintf(f, ", \"wgmma_ops16\": %llu, \"wgmma_ops8\": %llu, \"tma_bytes\": %llu",
+          (unsigned long long)c->wgmma_ops16, (unsigned long long)c->wgmma_ops8,
+          (unsigned long long)c->tma_bytes);
 }
 
 void profile_print_json(FILE *f, const char *label, const sim_profile *p) {

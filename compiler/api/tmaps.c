@@ -14,7 +14,7 @@
 static void to_sim(const rt_tmap_desc *d, const void *host, sim_tma_params *p) {
   memset(p, 0, sizeof *p);
   p->elem_bytes = rt_tmap_elem_bytes(d->type);
-  p->is_float = d->type == RT_TMAP_F16 || d->type == RT_TMAP_BF16 || d->type == RT_TMAP_F32;
+  p->is_float = d->type == RT_TMAP_F16 || d->type == RT_TMAP_BF16 || d->type == RT_TMAP_F32; /* i32: no NaN */
   p->rank = d->rank;
   p->gaddr = host;
   for (int i = 0; i < d->rank; i++) {
@@ -58,7 +58,7 @@ int api_tmaps(const cg_result *k, const kl_arg *args, int nargs, const rt_dptr *
       rc = sim_tma_encode(&p, maps[j].b, m, sizeof m);
     }
     if (rc)
-      return snprintf(err, errn, "kernel '%s', argument '%s' (its TMA copies need a tensor map): %s",
+      return snprintf(err, errn, "kernel '%s', argument '%s' (its TMA boxes need a tensor map): %s",
                       k->kernel_name, name, m),
              -1;
   }

@@ -150,8 +150,10 @@ static int f_load(lua_State *L) {
   return 1;
 }
 
-/* k.store(view, {offsets...}, tile) */
+/* k.store(view, {offsets...}, tile[, {tma = b}]): tma asks for the store through shared memory and
+ * TMA boxes where the target and the view allow (docs/hopper.md); elsewhere it changes nothing. */
 static int f_store(lua_State *L) {
+  static const char *const opts[] = {"tma", NULL};
   char buf[64];
   ir_val opnd[2 + IR_MAXRANK];
   ir_type v = check_kind(L, 1, &opnd[0], IR_TVIEW, "k.store");
@@ -161,7 +163,15 @@ static int f_store(lua_State *L) {
   if (t.elem != v.elem)
     luaL_error(L, "k.store: %s into a %s view: convert with k.cast", kl_tstr(t, buf, sizeof buf),
                ir_elem_name((ir_elem)v.elem));
-  kl_op(L, IR_OP_STORE, opnd, 2 + v.rank, NULL, 0, 0);
+  check_opts(L, 4, opts, "k.store");
+  ir_opid op = kl_op(L, IR_OP_STORE, opnd, 2 + v.rank, NULL, 0, 0);
+  if (!lua_isnoneornil(L, 4) && lua_getfield(L, 4, "tma") != LUA_TNIL) {
+    int ok = 1;
+    lua_Integer f = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointegerx(L, -1, &ok);
+    if (!ok || f < 0 || f > 1)
+      luaL_error(L, "k.store: tma must be true, false, 0 or 1, got %s", luaL_tolstring(L, -1, NULL));
+    if (f) ir_op_set_i(kl_build_get(L)->fn, op, "tma", 1);
+  }
   return 0;
 }
 

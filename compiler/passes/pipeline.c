@@ -154,20 +154,28 @@ static int find_copies(loop_ctx *lc) {
  * kernel parameter with unit inner stride, no base and dims and row stride the host can compute
  * from the parameters; no pad but zero; into a warpgroup-MMA operand buffer (1024-byte aligned,
  * the hardware's swizzle: rows of 32 or 64 bytes, or 128-byte panels) of at most 256 rows. */
-static int tma_copy_ok(ir_func *fn, ir_opid c) {
-  ir_op *o = ir_o(fn, c);
-  ir_opid vd = ir_v(fn, o->opnd[0])->def, bd = ir_v(fn, o->opnd[o->nopnd - 1])->def;
-  ir_attr *pad = ir_attr_get(o->attrs, "pad");
+/* 1 if view v can be a tensor map's: a rank-2 view of a kernel parameter with unit inner stride, no
+ * base, and dims and row stride the host can compute from the parameters. */
+static int tma_view_ok(ir_func *fn, ir_val view) {
+  ir_opid vd = ir_v(fn, view)->def;
   char e[256];
-  if (!vd || !bd || ir_o(fn, vd)->code != IR_OP_VIEW || ir_o(fn, bd)->code != IR_OP_ALLOC_SHARED) return 0;
-  if (pad && !((pad->kind == IR_AINT && pad->i == 0) || (pad->kind == IR_AFLOAT && pad->f == 0))) return 0;
+  if (!vd || ir_o(fn, vd)->code != IR_OP_VIEW) return 0;
   ir_op *v = ir_o(fn, vd);
-  ir_type vt = ir_vtype(fn, v->res[0]), bt = ir_vtype(fn, ir_o(fn, bd)->res[0]);
-  if (vt.rank != 2 || v->nopnd != 5 || ir_param_index(fn, v->opnd[0]) < 0) return 0;
+  if (ir_vtype(fn, v->res[0]).rank != 2 || v->nopnd != 5 || ir_param_index(fn, v->opnd[0]) < 0) return 0;
   ir_opid sd = ir_v(fn, v->opnd[4])->def;
   if (!sd || ir_o(fn, sd)->code != IR_OP_CONST || ir_attr_i(ir_o(fn, sd)->attrs, "value", 0) != 1) return 0;
   for (int k = 1; k <= 3; k++)
     if (ir_param_expr(fn, v->opnd[k], e, sizeof e)) return 0;
+  return 1;
+}
+
+static int tma_copy_ok(ir_func *fn, ir_opid c) {
+  ir_op *o = ir_o(fn, c);
+  ir_opid bd = ir_v(fn, o->opnd[o->nopnd - 1])->def;
+  ir_attr *pad = ir_attr_get(o->attrs, "pad");
+  if (!bd || ir_o(fn, bd)->code != IR_OP_ALLOC_SHARED || !tma_view_ok(fn, o->opnd[0])) return 0;
+  if (pad && !((pad->kind == IR_AINT && pad->i == 0) || (pad->kind == IR_AFLOAT && pad->f == 0))) return 0;
+  ir_type bt = ir_vtype(fn, ir_o(fn, bd)->res[0]);
   ir_elem el = bt.elem;
   if (el != IR_F16 && el != IR_BF16 && el != IR_F32 && el != IR_E4M3 && el != IR_E5M2 && el != IR_I8)
     return 0;
@@ -488,6 +496,46 @@ static void batch_region(ir_func *fn, ir_reg r) {
   }
 }
 
+/* ---- stores through TMA ---- */
+
+/* A `store {tma = 1}` in the kernel's body (not in a loop or a branch) on a row with TMA, of a view
+ * a tensor map can describe, of f16, bf16, f32 or i32 rows of 32 or 64 bytes or a multiple of 128,
+ * at most 256 rows:
+ *   store(view, offsets, t)   ->   b = alloc_shared {swizzle, wgmma = 1}   (128-byte panels)
+ *                                  store_shared(b, t0)                     (t0: t before a conversion
+ *                                  store_tma(view, offsets, b)              the layout pass made for
+ *                                                                           the global store)
+ * codegen (store_tma): every thread fences its shared writes for the async proxy, a barrier, then
+ * one elected lane stores the buffer's boxes and waits until they are read. */
+static void tma_stores(ir_func *fn, ir_arena *A) {
+  for (ir_opid op = ir_r(fn, fn->body)->first, next; op; op = next) {
+    next = ir_o(fn, op)->next;
+    ir_op *o = ir_o(fn, op);
+    if (o->code != IR_OP_STORE || !ir_attr_i(o->attrs, "tma", 0) || o->nopnd != 4 ||
+        !tma_view_ok(fn, o->opnd[0]))
+      continue;
+    ir_val t = o->opnd[3];
+    ir_type tt = ir_vtype(fn, t);
+    uint32_t rb = tt.shape[1] * (uint32_t)ir_elem_bytes(tt.elem);
+    if ((tt.elem != IR_F16 && tt.elem != IR_BF16 && tt.elem != IR_F32 && tt.elem != IR_I32) ||
+        tt.shape[0] > 256 || !(rb == 32 || rb == 64 || rb % 128 == 0))
+      continue;
+    ir_opid cv = ir_v(fn, t)->def;
+    ir_val src = cv && ir_o(fn, cv)->code == IR_OP_CONVERT_LAYOUT ? ir_o(fn, cv)->opnd[0] : t;
+    ir_builder b = ir_builder_before(fn, op);
+    ir_type bt = ir_t_smem(tt.elem, 2, tt.shape);
+    ir_opid a = ir_build(&b, IR_OP_ALLOC_SHARED, NULL, 0, &bt, 1, 0);
+    ir_op_set_i(fn, a, "swizzle", rb >= 128 ? 8 : rb / 16);
+    ir_op_set_i(fn, a, "wgmma", 1);
+    ir_val buf = ir_res(fn, a, 0), st[2] = {buf, src};
+    ir_build(&b, IR_OP_STORE_SHARED, st, 2, NULL, 0, 0);
+    ir_val opnd[4] = {o->opnd[0], o->opnd[1], o->opnd[2], buf};
+    ir_build(&b, IR_OP_STORE_TMA, opnd, 4, NULL, 0, 0);
+    ir_op_unlink(fn, op);
+    if (src != t && !ir_use_counts(fn, A)[t]) ir_op_unlink(fn, cv);
+  }
+}
+
 /* ---- the pass ---- */
 
 /* The body's dot the wgmma pass marked to stay in flight across iterations (stages >= 3), or 0. */
@@ -625,6 +673,7 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
     }
   }
   batch_region(fn, fn->body);
+  if (pc->target && (pc->target->features & TG_F_TMA)) tma_stores(fn, A);
   ir_arena_free(A);
   return 0;
 }

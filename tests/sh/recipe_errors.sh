@@ -48,7 +48,7 @@ check_run() { # check_run NAME WANT -- command...: non-zero exit, WANT in the ou
 }
 check_run scalar-i32-range "recipes/vector_add.lua:19: scalar 'n' = 3000000000 is outside i32's range -2147483648..2147483647" -- \
   "$KILN" run recipes/vector_add.lua --sim --set n=3000000000
-check_run scalar-f32-range "recipes/matmul.lua:82: scalar 'alpha' = 1e+39 is outside f32's finite range" -- \
+check_run scalar-f32-range "recipes/matmul.lua:83: scalar 'alpha' = 1e+39 is outside f32's finite range" -- \
   "$KILN" run recipes/matmul.lua --sim --set alpha=1e39
 cat > "$tmp/h16.lua" <<'LUA'
 local kiln = require "kiln"
@@ -66,7 +66,7 @@ return kiln.recipe {
 LUA
 check_run scalar-f16-range "$tmp/h16.lua:4: scalar 's' = 1e+06 is outside f16's finite range" -- \
   "$KILN" run "$tmp/h16.lua" --sim --set s=1e6
-check_run grid-axis1-range "recipes/matmul.lua:88: grid(p) gives 65536 programs on axis 1: need a whole number from 1 to 65535" -- \
+check_run grid-axis1-range "recipes/matmul.lua:89: grid(p) gives 65536 programs on axis 1: need a whole number from 1 to 65535" -- \
   "$KILN" run recipes/matmul.lua --sim --set M=16 --set K=16 --set N=4194304 --set BLOCK_N=64
 check stages-range "recipes/attention.lua:212: k.range: stages must be a whole number from 1 to 8, got 2147483648" -- \
   "$KILN" compile recipes/attention.lua --target sm_80 --emit ir --set stages=2147483648

@@ -11,7 +11,7 @@ bad() { echo "FAIL $1"; fail=1; }
 # the table: result line, totals line, no more (vector_add has no shared memory: no worst-ops table)
 "$KILN" run recipes/vector_add.lua --sim --set n=1000 --profile >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 2 ] && head -1 "$tmp/out" | grep -q "sim: max rel err .* PASS" &&
-   sed -n 2p "$tmp/out" | grep -q "^profile vector_add \[n=1000\]: smem 0 requests, 0 wavefronts (0 conflicts); gmem [0-9]* requests, [0-9]* sectors, 12000 B (12000 B unique); barriers 0, mma 0, ldmatrix 0, cp.async 0 B, shuffles 0$"
+   sed -n 2p "$tmp/out" | grep -q "^profile vector_add \[n=1000\]: smem 0 requests, 0 wavefronts (0 conflicts); gmem [0-9]* requests, [0-9]* sectors, 12000 B (12000 B unique); barriers 0, mma 0, ldmatrix 0, cp.async 0 B, tma 0 B, shuffles 0$"
 then ok table; else bad "table (exit $rc): $(cat "$tmp/out" "$tmp/err")"; fi
 
 # the table of a kernel with shared memory: its two loops (one row of 64 programs each: one iteration per

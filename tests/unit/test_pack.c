@@ -559,7 +559,7 @@ static void test_launch_tma(void) {
     CHECK_STR(fk.image, "CUBIN-90");
     x = 0x10004; /* not 16-byte aligned: the driver's rule, before any call */
     CHECK(kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err) == -1);
-    CHECK_CONTAINS(err, "kernel 'k', tensor 'x' (its TMA copies need a tensor map): tensor map:");
+    CHECK_CONTAINS(err, "kernel 'k', tensor 'x' (its TMA boxes need a tensor map): tensor map:");
     CHECK(fk.maps == 1 && fk.launches == 1, "nothing launched");
     kiln_pack_close(p);
   }

@@ -539,7 +539,7 @@ static void test_kiln_on_fake(void) {
   const char *mm33 = "recipes/matmul.lua --seed 5 --set tma=1 --set M=64 --set N=64 --set K=33";
   st = run_kiln(kiln, "FAKE_CUDA_PTX_NEEDS='.target sm_90a'", mm33, out, sizeof out);
   CHECK(st == 1);
-  CHECK_CONTAINS(out, "sm_90a gpu: ERROR: kernel 'matmul', argument 'a' (its TMA copies need a tensor map): "
+  CHECK_CONTAINS(out, "sm_90a gpu: ERROR: kernel 'matmul', argument 'a' (its TMA boxes need a tensor map): "
                       "tensor map: stride of dimension 1 is 66 bytes");
   /* --sim leaves the driver alone */
   st = run_kiln(kiln, "", "recipes/vector_add.lua --sim", out, sizeof out);
