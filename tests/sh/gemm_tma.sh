@@ -1,11 +1,11 @@
 #!/bin/sh
-# GEMM on sm_90a with the ring's copies as TMA boxes (matmul's `tma` knob: k.range {tma = true},
-# compiler/passes/pipeline.c, codegen/lower_memory.c copy_tma), on the simulator against the double
-# reference, and through ptxas and nvdisasm when installed:
+# GEMM on sm_90a with the ring filled and C stored by TMA (matmul's `tma` knob: k.range {tma = true},
+# k.store {tma = true}; compiler/passes/pipeline.c, codegen/lower_memory.c), on the simulator against
+# the double reference, and through ptxas and nvdisasm when installed:
 #   1. numerics: B stored K x N (128-byte panels) and N x K, A's permuted 8-row groups, rows of 64,
 #      128 and 256 bytes, one and two warpgroups, stages 2 to 5, ragged M and N (boxes partly and
 #      wholly outside the tensor), K not a multiple of the step, one step, bf16, e4m3 and i8, an
-#      epilogue, inflight=1 on top;
+#      epilogue, inflight=1 on top; 24 random variants;
 #   2. what stays on cp.async: mma.sync tiles on sm_90a (trans_a), and sm_80 (no TMA);
 #   3. the errors: a row of a or c that is not a multiple of 16 bytes (the tensor map's rule) names
 #      the argument, one line; tma with 1 stage names the recipe line;
@@ -40,6 +40,34 @@ t i8 dtype=i8 out=i32 trans_b=1 M=40 N=72 K=160 bias=1 act=relu
 t inflight inflight=1 stages=4 M=130 N=64 K=336
 t trans_a-mma-sync trans_a=1 M=48 N=40 K=64
 run sm80 -- $R --sim --target sm_80 --set tma=1 --set M=70 --set N=64 --set K=96
+# 24 random variants (tile, warps, stages, type, layout, epilogue, inflight; ragged M and rows that
+# are multiples of 16 bytes), fresh each run; the seed is printed to repeat one
+seed=${KILN_TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+echo "random variants: seed $seed (KILN_TEST_SEED repeats them)"
+python3 - "$seed" > "$tmp/variants" <<'PY'
+import random, sys
+r = random.Random(int(sys.argv[1]))
+EB = dict(f16=2, bf16=2, i8=1, e4m3=1)
+for _ in range(24):
+    warps = r.choice([4, 8])
+    dt = r.choice(["f16", "bf16", "f16", "i8", "e4m3"])
+    st = r.choice([2, 3, 4])
+    al = 16 // EB[dt]
+    s = dict(BLOCK_M=16 * warps, BLOCK_N=r.choice([32, 64, 128]), warps=warps, stages=st, dtype=dt,
+             BLOCK_K=r.choice([16, 32, 64]) if EB[dt] == 2 else r.choice([32, 64]),
+             M=r.randint(1, 200), N=al * r.randint(1, 200 // al), K=al * r.randint(1, 300 // al),
+             inflight=r.choice([0, 1]) if st >= 3 else 0,
+             trans_b=1 if EB[dt] == 1 else r.choice([0, 1]))
+    s["out"] = {"i8": r.choice(["i32", "f16"]), "bf16": "bf16", "f16": r.choice(["f16", "f32"]), "e4m3": "f32"}[dt]
+    if s["out"] != "i32" and r.random() < 0.3:
+        s["bias"], s["act"] = 1, r.choice(["relu", "gelu"])
+    print(" ".join(f"--set {k}={v}" for k, v in s.items()) + (" --tol 2e-3" if dt == "e4m3" else ""))
+PY
+while read -r v; do
+  # shellcheck disable=SC2086
+  "$KILN" run $R --sim --target sm_90a --set tma=1 $v > "$tmp/out" 2>&1 ||
+    { echo "FAIL random variant $v: $(tail -n 1 "$tmp/out")"; fail=1; }
+done < "$tmp/variants"
 
 # the tensor map's rule on rows, at launch: one line naming the argument
 if "$KILN" run $R --sim --target sm_90a --set tma=1 --set M=64 --set N=64 --set K=33 > "$tmp/out" 2>&1 ||
