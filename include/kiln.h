@@ -116,7 +116,7 @@ typedef enum {
   KILN_EMIT_LLVM,   /* the LLVM IR module */
   KILN_EMIT_PTX,    /* PTX text (served from the on-disk kernel cache when it can be) */
   KILN_EMIT_CUBIN,  /* a cubin from ptxas (binary data) */
-  KILN_EMIT_LAUNCH, /* JSON: kernel name, target, threads, shared bytes, grid and arguments */
+  KILN_EMIT_LAUNCH, /* JSON: kernel name, target, threads, shared bytes, tensor maps, grid and arguments */
   KILN_EMIT_SASS,   /* the cubin disassembled (nvdisasm or cuobjdump: kiln_sass_tool) */
   KILN_EMIT_COUNT
 } kiln_emit;

@@ -48,6 +48,35 @@ static kiln_status take_text(kiln_output *out, char *text) {
   return KILN_OK;
 }
 
+/* The tensor maps the kernel takes after its arguments (copies and stores by TMA: docs/hopper.md),
+ * for a host program that builds them itself: each map's parameter, the argument it describes, its
+ * element type, swizzle and box, and its dims and byte strides as postfix expressions of the
+ * arguments' values ("$i": argument i; docs/packs.md, "Expressions"). Nothing for a kernel without. */
+static int tensor_maps_json(FILE *f, const cg_result *res, char *err, size_t errn) {
+  static const char *const types[RT_TMAP_NTYPES] = {[RT_TMAP_U8] = "u8",
+                                                    [RT_TMAP_F16] = "f16",
+                                                    [RT_TMAP_BF16] = "bf16",
+                                                    [RT_TMAP_F32] = "f32",
+                                                    [RT_TMAP_I32] = "i32"};
+  rt_tmap_spec spec[RT_TMAP_MAXSPEC];
+  int n = res->tmaps ? rt_tmap_specs(res->tmaps, spec, RT_TMAP_MAXSPEC, err, errn) : 0;
+  if (n <= 0) return n;
+  fprintf(f, ",\n  \"tensor_maps\": [");
+  for (int j = 0; j < n; j++) {
+    const rt_tmap_spec *s = &spec[j];
+    fprintf(f, "%s\n    {\"param\": %d, \"arg\": %d, \"type\": \"%s\", \"swizzle\": %d, \"box\": [",
+            j ? "," : "", s->param, s->arg, types[s->type] ? types[s->type] : "?", s->swizzle);
+    for (int d = 0; d < s->rank; d++) fprintf(f, "%s%u", d ? ", " : "", s->box[d]);
+    fprintf(f, "], \"dims\": [");
+    for (int d = 0; d < s->rank; d++) fprintf(f, "%s\"%s\"", d ? ", " : "", s->dims[d]);
+    fprintf(f, "], \"strides\": [");
+    for (int d = 0; d + 1 < s->rank; d++) fprintf(f, "%s\"%s\"", d ? ", " : "", s->strides[d]);
+    fprintf(f, "]}");
+  }
+  fprintf(f, "\n  ]");
+  return 0;
+}
+
 /* KILN_EMIT_LAUNCH: what a host program needs to launch the kernel (JSON). The grid, the argument
  * shapes and the settings (every parameter's value as text, computed defaults resolved) come from
  * the recipe; for an IR file they are absent. */
@@ -58,8 +87,8 @@ static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *
   if (!f) return NULL;
   fprintf(f, "{\n  \"kernel\": \"%s\",\n  \"target\": \"%s\",\n  \"threads\": %d,\n  \"shared_bytes\": %d",
           res->kernel_name, t->name, res->threads, res->shared_bytes);
-  int rc = 0;
-  if (r->lua) {
+  int rc = tensor_maps_json(f, res, err, errn);
+  if (r->lua && !rc) {
     int64_t g[3];
     kl_arg args[KL_MAXARGS];
     int na = kl_recipe_args(r->lua, &r->set, args, KL_MAXARGS, err, errn);

@@ -96,6 +96,15 @@ grep -q "cp.async.bulk.tensor.2d.shared::cluster.global" "$tmp/g.ptx" || { echo 
 grep -q "cp.async.bulk.tensor.2d.global.shared::cta" "$tmp/g.ptx" || { echo "FAIL no TMA store in the PTX"; fail=1; }
 ! grep -q "st.global" "$tmp/g.ptx" || { echo "FAIL C stored by st.global"; fail=1; }
 ! grep -q "cp.async.cg\|cp.async.ca" "$tmp/g.ptx" || { echo "FAIL cp.async in the TMA kernel"; fail=1; }
+# the launch description lists the three maps (a, b, c) for a host program that builds them itself
+"$KILN" compile $R --target sm_90a --set tma=1 --emit launch -o "$tmp/launch.json" || fail=1
+python3 -c 'import json, sys
+m = json.load(open(sys.argv[1]))["tensor_maps"]
+assert [(x["param"], x["arg"], x["box"]) for x in m] == [(8, 0, [64, 8]), (9, 1, [64, 64]), (10, 2, [64, 128])], m
+assert m[0]["dims"] == ["$6", "$4"] and m[0]["strides"] == ["$6 2 *"] and m[2]["swizzle"] == 128, m' "$tmp/launch.json" ||
+  { echo "FAIL --emit launch: $(cat "$tmp/launch.json")"; fail=1; }
+"$KILN" compile $R --target sm_90a --emit launch -o "$tmp/plain.json" || fail=1
+! grep -q tensor_maps "$tmp/plain.json" || { echo "FAIL tensor_maps without tma"; fail=1; }
 PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/local/cuda/bin/ptxas; } || true)
 if [ -n "$PTXAS" ]; then
   "$PTXAS" -v -arch=sm_90a "$tmp/g.ptx" -o "$tmp/g.o" > "$tmp/v" 2>&1 || { echo "FAIL ptxas: $(cat "$tmp/v")"; fail=1; }
