@@ -59,6 +59,7 @@ class Variant:
         facts = json.loads(kiln_out(base + ["--emit", "launch"]))
         self.name, self.threads, self.shared = facts["kernel"], facts["threads"], facts["shared_bytes"]
         self.resolved = facts.get("settings", {})  # every parameter as kiln built the kernel
+        self.tmaps = facts.get("tensor_maps", [])  # parameters after the arguments (docs/hopper.md)
 
     def knob(self, name):
         """The value of a setting of this variant (a string): as kiln resolved it (a default computed
@@ -114,8 +115,55 @@ class Driver:
                    "cuLaunchKernel")
 
 
+def postfix(expr, args):
+    """A launch expression (docs/packs.md, "Expressions": integers, $i for argument i, + - * / % cdiv,
+    space-separated, postfix) for the arguments' integer values."""
+    st = []
+    for t in expr.split():
+        if t in ("+", "-", "*", "/", "%", "cdiv"):
+            b, a = st.pop(), st.pop()
+            st.append({"+": a + b, "-": a - b, "*": a * b, "/": a // b, "%": a % b, "cdiv": -(-a // b)}[t])
+        else:
+            st.append(int(args[int(t[1:])]) if t.startswith("$") else int(t))
+    if len(st) != 1:
+        fail("launch expression %r leaves %d values" % (expr, len(st)))
+    return st[0]
+
+
+TMAP_TYPES = {"u8": 0, "i32": 3, "f16": 6, "f32": 7, "bf16": 9}  # CUtensorMapDataType
+TMAP_SWIZZLE = {0: 0, 32: 1, 64: 2, 128: 3}
+
+
+def tensor_maps(v, tensors, scalars):
+    """The 128-byte tensor maps v's kernel takes after its arguments (`--emit launch`'s tensor_maps),
+    encoded by the driver (no interleave, L2 promotion 128 B, zero fill, as the runtime does)."""
+    if not v.tmaps:
+        return []
+    cu = ctypes.CDLL("libcuda.so.1")
+    names = [n for n, _ in v.params]
+    args = [0 if ty.startswith("ptr") else scalars[n] for n, ty in v.params]
+    maps = []
+    for m in v.tmaps:
+        rank = len(m["dims"])
+        dims = (ctypes.c_uint64 * rank)(*[postfix(e, args) for e in m["dims"]])
+        strides = (ctypes.c_uint64 * max(1, rank - 1))(*[postfix(e, args) for e in m["strides"]])
+        box = (ctypes.c_uint32 * rank)(*m["box"])
+        one = (ctypes.c_uint32 * rank)(*([1] * rank))
+        raw = (ctypes.c_uint8 * (128 + 64))()  # 64-byte aligned inside
+        addr = ctypes.addressof(raw) + (-ctypes.addressof(raw)) % 64
+        rc = cu.cuTensorMapEncodeTiled(ctypes.c_void_p(addr), ctypes.c_int(TMAP_TYPES[m["type"]]),
+                                       ctypes.c_uint32(rank), ctypes.c_void_p(tensors[names[m["arg"]]].data_ptr()),
+                                       dims, strides, box, one, ctypes.c_int(0),
+                                       ctypes.c_int(TMAP_SWIZZLE[m["swizzle"]]), ctypes.c_int(2), ctypes.c_int(0))
+        if rc != 0:
+            fail("cuTensorMapEncodeTiled failed (%d) for %s's map %s" % (rc, names[m["arg"]], m))
+        maps.append((raw, addr))
+    return maps
+
+
 def pack_args(v, tensors, scalars):
-    """kernelParams for cuLaunchKernel: one pointer per parameter, in the kernel's order."""
+    """kernelParams for cuLaunchKernel: one pointer per parameter, in the kernel's order, then one per
+    tensor map the kernel takes (TMA copies and stores)."""
     ctype = {"i32": ctypes.c_int32, "i64": ctypes.c_int64, "f32": ctypes.c_float}
     vals = []
     for name, ty in v.params:
@@ -125,8 +173,10 @@ def pack_args(v, tensors, scalars):
             vals.append(ctype[ty](scalars[name]))
         else:
             fail("parameter %s has type %s, which the benchmark cannot pass" % (name, ty))
-    arr = (ctypes.c_void_p * len(vals))(*[ctypes.cast(ctypes.pointer(x), ctypes.c_void_p) for x in vals])
-    return arr, vals  # keep vals alive as long as arr
+    maps = tensor_maps(v, tensors, scalars)
+    ptrs = [ctypes.cast(ctypes.pointer(x), ctypes.c_void_p) for x in vals] + [ctypes.c_void_p(a) for _, a in maps]
+    arr = (ctypes.c_void_p * len(ptrs))(*ptrs)
+    return arr, (vals, maps)  # keep vals and the maps alive as long as arr
 
 
 def time_ms(torch, fn, warmup, reps):
