@@ -836,9 +836,9 @@ static int pred_implied(ir_func *fn, const ir_op *o) {
  * The buffer is 128-byte panels of rows (or rows of 32 or 64 bytes) with the hardware's swizzle at a
  * 1024-byte aligned address, A's 8-row groups permuted (wgmma_rows): one box per panel and row group
  * (8 rows where the groups are permuted, else all rows), each landing where cg_smem_swizzle puts its
- * first element (a group's first row has no swizzle offset). Thread 0 alone, when the predicate holds,
- * announces the buffer's bytes on the mbarrier and issues the boxes; elements outside the tensor are
- * zero-filled and count as bytes. */
+ * first element (a group's first row has no swizzle offset). One elected lane of warp 0, when the
+ * predicate holds, announces the buffer's bytes on the mbarrier and issues the boxes; elements outside
+ * the tensor are zero-filled and count as bytes. */
 void cg_tma_box(cg_lower *L, ir_val buf, uint32_t box[2], int *swizzle) {
   ir_type t = ir_vtype(L->fn, buf);
   uint32_t eb = (uint32_t)ir_elem_bytes(t.elem), rb = t.shape[1] * eb, w = rb < 128 ? rb : 128;
@@ -957,9 +957,13 @@ void cg_lower_store_tma(cg_lower *L, ir_opid op) {
     for (uint32_t c = 0; c < t.shape[1]; c += box[0]) {
       LLVMValueRef coords[2] = {LLVMBuildAdd(B, col, cg_i32(L, c), ""),
                                 LLVMBuildAdd(B, row, cg_i32(L, r), "")};
-      LLVMValueRef meets = LLVMBuildAnd(
-          B, LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildSExt(B, coords[0], i64, ""), view->v[2], ""),
-          LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildSExt(B, coords[1], i64, ""), view->v[1], ""), "");
+      LLVMValueRef meets = NULL;
+      for (int d = 0; d < 2; d++) { /* -box < coordinate < dim */
+        LLVMValueRef x = LLVMBuildSExt(B, coords[d], i64, "");
+        LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSLT, x, view->v[2 - d], ""),
+                                       LLVMBuildICmp(B, LLVMIntSGT, x, cg_i64(L, -(int64_t)box[d]), ""), "");
+        meets = meets ? LLVMBuildAnd(B, meets, in, "") : in;
+      }
       LLVMBasicBlockRef one = cg_block(L, "tma.st.box"), next = cg_block(L, "tma.st.next");
       LLVMBuildCondBr(B, meets, one, next);
       LLVMPositionBuilderAtEnd(B, one);

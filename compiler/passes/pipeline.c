@@ -38,6 +38,13 @@
  * would only hold shared memory: the loop keeps its one buffer and gets only the barrier after it
  * (every thread out of the buffers, as after a pipelined loop, so that later scratch may reuse them).
  *
+ * A loop {tma = 1} on a row with TMA whose copies all qualify (tma_copy_ok) gets the same ring with
+ * TMA boxes instead of cp.async: an mbarrier per copy and stage, initialised before the loop and
+ * rotated with the buffers; the copies {tma = 1} take the predicate and their stage's mbarrier; the
+ * top of the body waits on stage 0's mbarriers (mbar_wait, parity ((iv - lo) / step / S) & 1)
+ * instead of async_wait; after the loop the mbarriers are invalidated before the last barrier.
+ * A `store {tma = 1}` of the kernel's body becomes store_shared into a staging buffer and
+ * store_tma (tma_stores). docs/hopper.md, "The ring by TMA".
  * Copies outside pipelined loops complete in the issuing thread (codegen waits for them) unless
  * they are batched: a run of copies followed by a barrier, with only computation between, is
  * marked async and one `async_wait {pending = 0}` goes before the barrier, so the copies overlap.
@@ -150,10 +157,6 @@ static int find_copies(loop_ctx *lc) {
 
 /* ---- which loops take TMA ---- */
 
-/* 1 if copy c can be TMA boxes (codegen/lower_memory.c, cg_lower_copy_tma): a rank-2 view of a
- * kernel parameter with unit inner stride, no base and dims and row stride the host can compute
- * from the parameters; no pad but zero; into a warpgroup-MMA operand buffer (1024-byte aligned,
- * the hardware's swizzle: rows of 32 or 64 bytes, or 128-byte panels) of at most 256 rows. */
 /* 1 if view v can be a tensor map's: a rank-2 view of a kernel parameter with unit inner stride, no
  * base, and dims and row stride the host can compute from the parameters. */
 static int tma_view_ok(ir_func *fn, ir_val view) {
@@ -169,6 +172,9 @@ static int tma_view_ok(ir_func *fn, ir_val view) {
   return 1;
 }
 
+/* 1 if copy c can be TMA boxes (codegen/lower_memory.c, copy_tma): such a view; no pad but zero;
+ * into a warpgroup-MMA operand buffer (1024-byte aligned, the hardware's swizzle: rows of 32 or 64
+ * bytes, or 128-byte panels) of at most 256 rows, of an element a tensor map has. */
 static int tma_copy_ok(ir_func *fn, ir_opid c) {
   ir_op *o = ir_o(fn, c);
   ir_opid bd = ir_v(fn, o->opnd[o->nopnd - 1])->def;
