@@ -240,12 +240,12 @@ static void note_reads(sim_worker *w, int g, uint32_t op, const hop_thread *t0, 
     h->seen[r.chunk[i]] = 0;
     if (h->reading[r.chunk[i]]++ == 0) h->nreading++;
   }
-  check_tma_reads(w, &r, site);
   if (h->npend == h->cappend) {
     h->cappend = h->cappend ? 2 * h->cappend : 16;
     if (!(h->pend = realloc(h->pend, (size_t)h->cappend * sizeof *h->pend))) oom();
   }
   h->pend[h->npend++] = r;
+  check_tma_reads(w, &h->pend[h->npend - 1], site); /* after the record: a report frees it with the rest */
 }
 
 static void forget_reads(sim_hopper *h, int i) {
