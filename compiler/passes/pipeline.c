@@ -528,6 +528,7 @@ static void tma_stores(ir_func *fn, ir_arena *A) {
       continue;
     ir_opid cv = ir_v(fn, t)->def;
     ir_val src = cv && ir_o(fn, cv)->code == IR_OP_CONVERT_LAYOUT ? ir_o(fn, cv)->opnd[0] : t;
+    ir_val opnd[4] = {o->opnd[0], o->opnd[1], o->opnd[2], 0}; /* building moves the ops: o goes stale */
     ir_builder b = ir_builder_before(fn, op);
     ir_type bt = ir_t_smem(tt.elem, 2, tt.shape);
     ir_opid a = ir_build(&b, IR_OP_ALLOC_SHARED, NULL, 0, &bt, 1, 0);
@@ -535,7 +536,7 @@ static void tma_stores(ir_func *fn, ir_arena *A) {
     ir_op_set_i(fn, a, "wgmma", 1);
     ir_val buf = ir_res(fn, a, 0), st[2] = {buf, src};
     ir_build(&b, IR_OP_STORE_SHARED, st, 2, NULL, 0, 0);
-    ir_val opnd[4] = {o->opnd[0], o->opnd[1], o->opnd[2], buf};
+    opnd[3] = buf;
     ir_build(&b, IR_OP_STORE_TMA, opnd, 4, NULL, 0, 0);
     ir_op_unlink(fn, op);
     if (src != t && !ir_use_counts(fn, A)[t]) ir_op_unlink(fn, cv);
