@@ -895,20 +895,36 @@ static void check_tma(cg_lower *L, ir_opid op, ir_val view, ir_val buf) {
             what);
 }
 
+/* What a TMA copy or store (view, row, col, ..., buffer buf) works with, checked. */
+typedef struct {
+  ir_type t;        /* the buffer's type */
+  uint32_t box[2];  /* elements along a row, rows */
+  LLVMValueRef map; /* the tensor-map parameter */
+  LLVMValueRef row, col;
+} tma_op;
+
+static tma_op tma_begin(cg_lower *L, ir_opid op, ir_val buf) {
+  ir_op *o = &L->fn->ops[op];
+  tma_op x = {.t = ir_vtype(L->fn, buf)};
+  int sw;
+  check_tma(L, op, o->opnd[0], buf);
+  cg_tma_box(L, buf, x.box, &sw);
+  x.map = cg_tmap_param(L, o->opnd[0], x.box, sw, x.t.elem);
+  x.row = cg_get(L, o->opnd[1])->v[0], x.col = cg_get(L, o->opnd[2])->v[0];
+  return x;
+}
+
 static void copy_tma(cg_lower *L, ir_opid op) {
   ir_func *fn = L->fn;
   ir_op *o = &fn->ops[op];
   LLVMBuilderRef B = L->c.b;
   const cg_hopper_ops *h = L->c.ops->hopper;
   ir_val buf = o->opnd[o->nopnd - 3];
-  ir_type t = ir_vtype(fn, buf);
-  uint32_t box[2];
-  int sw;
-  check_tma(L, op, o->opnd[0], buf);
-  cg_tma_box(L, buf, box, &sw);
-  LLVMValueRef map = cg_tmap_param(L, o->opnd[0], box, sw, t.elem);
+  tma_op x = tma_begin(L, op, buf);
+  ir_type t = x.t;
+  const uint32_t *box = x.box;
+  LLVMValueRef map = x.map, row = x.row, col = x.col;
   LLVMValueRef bar = cg_get(L, o->opnd[o->nopnd - 1])->v[0], pred = cg_get(L, o->opnd[o->nopnd - 2])->v[0];
-  LLVMValueRef row = cg_get(L, o->opnd[1])->v[0], col = cg_get(L, o->opnd[2])->v[0];
   LLVMBasicBlockRef done = begin_elected(L, pred);
   uint32_t eb = (uint32_t)ir_elem_bytes(t.elem);
   h->mbar_arrive_expect_tx(&L->c, bar, cg_i32(L, (int64_t)t.shape[0] * t.shape[1] * eb));
@@ -940,14 +956,11 @@ void cg_lower_store_tma(cg_lower *L, ir_opid op) {
   cg_require(L, op, TG_F_TMA);
   const cg_hopper_ops *h = L->c.ops->hopper;
   ir_val buf = o->opnd[3];
-  ir_type t = ir_vtype(fn, buf);
-  uint32_t box[2];
-  int sw;
-  check_tma(L, op, o->opnd[0], buf);
-  cg_tma_box(L, buf, box, &sw);
-  LLVMValueRef map = cg_tmap_param(L, o->opnd[0], box, sw, t.elem);
+  tma_op x = tma_begin(L, op, buf);
+  ir_type t = x.t;
+  const uint32_t *box = x.box;
+  LLVMValueRef map = x.map, row = x.row, col = x.col;
   const cg_value *view = cg_get(L, o->opnd[0]);
-  LLVMValueRef row = cg_get(L, o->opnd[1])->v[0], col = cg_get(L, o->opnd[2])->v[0];
   h->fence_proxy_async(&L->c);
   L->c.ops->barrier(&L->c);
   LLVMBasicBlockRef done = begin_elected(L, NULL);

@@ -475,8 +475,9 @@ static CUresult f_launch(void *f, unsigned gx, unsigned gy, unsigned gz, unsigne
   if (fk.with_map) memcpy(fk.map_param, p[3], 8);
   return 0;
 }
-static CUresult f_tmap(void *map, int dtype, unsigned rank, void *gaddr, const uint64_t *dims, const uint64_t *strides,
-                       const uint32_t *box, const uint32_t *es, int il, int sw, int l2, int oob) {
+static CUresult f_tmap(void *map, int dtype, unsigned rank, void *gaddr, const uint64_t *dims,
+                       const uint64_t *strides, const uint32_t *box, const uint32_t *es, int il, int sw,
+                       int l2, int oob) {
   (void)dtype, (void)rank, (void)strides, (void)box, (void)es, (void)il, (void)sw, (void)l2, (void)oob;
   fk.maps++, fk.map_dim0 = dims[0], fk.map_addr = gaddr;
   memset(map, 0xab, 128);
