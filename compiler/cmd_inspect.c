@@ -41,6 +41,9 @@ static void print_sass(const char *tool, const kiln_sass_loop *l) {
   if (l->mma_units != l->by_class[KILN_SASS_MMA]) /* warpgroup MMAs: the count per unit of work too */
     printf("  non-MMA instructions per m16n8 MMA of work: %.2f (a warpgroup MMA .64xN counts N/8)\n",
            l->non_mma_per_unit);
+  if (l->elected) /* an elected lane's block (bulk copies): what the other warps run */
+    printf("  of them run by one elected lane only: %d; the other warps: %.2f per m16n8 MMA of work\n",
+           l->elected, l->others_per_unit);
 }
 
 static int ends_with(const char *s, const char *suffix) {

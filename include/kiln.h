@@ -237,6 +237,11 @@ typedef struct {
    * m16n8 instructions of the same K. Equal to the MMA count when the loop has no warpgroup MMA. */
   double mma_units;
   double non_mma_per_unit; /* (instructions - mma) / mma_units */
+  /* Instructions of the loop only one elected lane runs (a forward branch that skips them, then
+   * ELECT: the issue of bulk copies), and the count per unit of work without them: what the other
+   * warps run. elected = 0 and the two counts equal where there is no such block. */
+  int elected;
+  double others_per_unit; /* (instructions - elected - mma) / mma_units */
 } kiln_sass_loop;
 
 /* Reads SASS text (nvdisasm's, with .L_x_N labels, or cuobjdump -sass's, with hex targets) and finds

@@ -113,6 +113,7 @@ typedef struct {
   int cls;        /* KILN_SASS_* */
   double units;   /* an MMA's work in warp-level m16n8 instructions (kiln_sass_loop.mma_units) */
   int nop;        /* NOP: not counted */
+  int elect;      /* ELECT */
   int branch;     /* BRA */
   long target;    /* the branch's target address, -1 if unknown */
   char label[32]; /* nvdisasm's target label, resolved after the scan */
@@ -154,6 +155,7 @@ static int parse_insn(const char *line, int func, sass_insn *in) {
     if (sscanf(p + n + 1, "%ux%u", &m, &w) == 2 && m == 64 && w >= 8) in->units = w / 8.0;
   }
   in->nop = !strcmp(op, "NOP");
+  in->elect = !strcmp(op, "ELECT");
   in->branch = !strcmp(op, "BRA");
   in->target = -1;
   if (in->branch) {
@@ -255,9 +257,23 @@ kiln_status kiln_sass_loop_find(kiln_session *s, const char *text, kiln_sass_loo
     out->end = in[best_hi].addr;
     for (size_t k = best_lo; k <= best_hi; k++)
       if (!in[k].nop) out->instructions++, out->by_class[in[k].cls]++, out->mma_units += in[k].units;
+    /* elected blocks: a forward branch inside the loop followed by an ELECT within 4 instructions
+     * skips, for every warp but the elected one, the instructions up to its target */
+    for (size_t k = best_lo; k <= best_hi; k++) {
+      if (!in[k].branch || in[k].target <= (long)in[k].addr || in[k].target > (long)in[best_hi].addr)
+        continue;
+      int el = 0;
+      for (size_t q = k + 1; q <= best_hi && q <= k + 4 && !el; q++) el = in[q].elect;
+      if (!el) continue;
+      size_t q = k + 1;
+      for (; q <= best_hi && in[q].addr < (unsigned long)in[k].target; q++)
+        if (!in[q].nop && in[q].cls != KILN_SASS_MMA) out->elected++;
+      k = q - 1;
+    }
     int mma = out->by_class[KILN_SASS_MMA];
     out->non_mma_per_mma = (double)(out->instructions - mma) / mma;
     out->non_mma_per_unit = (double)(out->instructions - mma) / out->mma_units;
+    out->others_per_unit = (double)(out->instructions - out->elected - mma) / out->mma_units;
   }
   free(in), free(labels);
   return KILN_OK;

@@ -200,6 +200,32 @@ static void test_sass_handwritten(void) {
             l.non_mma_per_unit == 3.0 / 41,
         "%d instructions, %g units, %g per unit", l.instructions, l.mma_units, l.non_mma_per_unit);
 
+  /* A block only an elected lane runs (bulk copies): skipped by a forward branch followed by ELECT;
+   * a forward branch with no ELECT after it (a mask) skips nothing for this count. 12 instructions,
+   * 1 MMA of 16 units, 4 of them elected (ELECT, the branch, the copy, the move; not the NOP). */
+  const char *el = ".L_x_9:\n"
+                   "        /*0000*/                   SYNCS.PHASECHK.TRANS64.TRYWAIT P0, [UR4], R5 ;\n"
+                   "        /*0010*/                   BAR.SYNC.DEFER_BLOCKING 0x0 ;\n"
+                   "        /*0020*/               @P1 BRA `(.L_x_11) ;\n"
+                   "        /*0030*/                   ELECT P2, URZ, PT ;\n"
+                   "        /*0040*/              @!P2 BRA `(.L_x_11) ;\n"
+                   "        /*0050*/                   UTMALDG.2D [UR8], [UR12] ;\n"
+                   "        /*0060*/                   UMOV UR9, UR10 ;\n"
+                   "        /*0070*/                   NOP ;\n"
+                   ".L_x_11:\n"
+                   "        /*0080*/               @P3 BRA `(.L_x_12) ;\n"
+                   "        /*0090*/                   IADD3 R2, R2, 0x1, RZ ;\n"
+                   ".L_x_12:\n"
+                   "        /*00a0*/                   HGMMA.64x128x16.F32 R24, gdesc[UR16], R24, gsb0 ;\n"
+                   "        /*00b0*/                   IADD3 R3, R3, 0x1, RZ ;\n"
+                   "        /*00c0*/               @P0 BRA `(.L_x_9) ;\n";
+  CHECK(kiln_sass_loop_find(s, el, &l) == KILN_OK && l.found && l.instructions == 12 && l.mma_units == 16 &&
+            l.elected == 4 && l.non_mma_per_unit == 11.0 / 16 && l.others_per_unit == 7.0 / 16,
+        "%d instructions, %d elected, %g and %g per unit", l.instructions, l.elected, l.non_mma_per_unit,
+        l.others_per_unit);
+  CHECK(kiln_sass_loop_find(s, wg, &l) == KILN_OK && l.elected == 0 &&
+        l.others_per_unit == l.non_mma_per_unit);
+
   /* Errors. */
   CHECK(kiln_sass_loop_find(s, "no instructions here\n", &l) == KILN_ERR_INPUT);
   CHECK_CONTAINS(kiln_error(s), "no SASS instructions");
