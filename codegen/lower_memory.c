@@ -868,27 +868,19 @@ static LLVMBasicBlockRef begin_elected(cg_lower *L, LLVMValueRef also) {
  * whose bytes are where the boxes put them, of a view a tensor map can describe: otherwise a clear
  * error, never silently misplaced data. */
 static void check_tma(cg_lower *L, ir_opid op, ir_val view, ir_val buf) {
-  ir_func *fn = L->fn;
-  ir_type t = ir_vtype(fn, buf);
-  uint32_t eb = (uint32_t)ir_elem_bytes(t.elem), rb = t.rank == 2 ? t.shape[1] * eb : 0;
-  int sw = cg_smem_swizzle_of(L, buf);
-  const char *what = fn->ops[op].code == IR_OP_STORE_TMA ? "op 'store_tma'" : "op 'copy' with tma = 1";
-  if (!(eb == 1 || t.elem == IR_F16 || t.elem == IR_BF16 || t.elem == IR_F32 || t.elem == IR_I32))
-    cg_fail(L, op, "%s moves 1-byte, f16, bf16, f32 or i32 elements, not %s", what, ir_elem_name(t.elem));
-  if (t.rank != 2 || !cg_smem_panels(L, buf) || t.shape[0] > 256 || t.shape[0] % 8 ||
-      !((rb == 32 && sw == 2) || (rb == 64 && sw == 4) || (rb % 128 == 0 && sw == 8)))
-    cg_fail(L, op,
-            "%s needs a rank-2 buffer of at most 256 rows (a multiple of 8) allocated {wgmma = 1} with rows "
-            "of 32 or 64 bytes swizzled 2 or 4, or a multiple of 128 bytes swizzled 8",
-            what);
-  ir_opid vd = fn->vals[view].def;
-  char e[256];
-  const ir_op *v = vd ? &fn->ops[vd] : NULL;
-  int ok = v && v->code == IR_OP_VIEW && v->nopnd == 5 && ir_param_index(fn, v->opnd[0]) >= 0 &&
-           fn->vals[v->opnd[4]].def && fn->ops[fn->vals[v->opnd[4]].def].code == IR_OP_CONST &&
-           ir_attr_i(fn->ops[fn->vals[v->opnd[4]].def].attrs, "value", 0) == 1;
-  for (int k = 1; ok && k <= 3; k++) ok = !ir_param_expr(fn, v->opnd[k], e, sizeof e);
-  if (!ok)
+  const char *what = L->fn->ops[op].code == IR_OP_STORE_TMA ? "op 'store_tma'" : "op 'copy' with tma = 1";
+  int sw = cg_smem_swizzle_of(L, buf), wg = cg_smem_panels(L, buf);
+  if (!ir_tma_buffer_ok(ir_vtype(L->fn, buf), sw, wg)) {
+    char ts[96];
+    ir_type_str(ir_vtype(L->fn, buf), ts, sizeof ts);
+    cg_fail(
+        L, op,
+        "%s needs a rank-2 buffer of 1-byte, f16, bf16, f32 or i32 elements, at most 256 rows (a multiple "
+        "of 8), allocated {wgmma = 1} with rows of 32 or 64 bytes swizzled 2 or 4, or a multiple of 128 "
+        "bytes swizzled 8; %s is swizzled %d%s",
+        what, ts, sw, wg ? "" : ", not {wgmma = 1}");
+  }
+  if (!ir_tma_view_ok(L->fn, view))
     cg_fail(L, op,
             "%s needs a rank-2 view of a kernel argument with no base, unit inner stride, and dims and row "
             "stride made of the arguments by +, - and *",

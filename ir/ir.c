@@ -367,6 +367,29 @@ int ir_param_expr(const ir_func *fn, ir_val v, char *buf, size_t n) {
   return expr_of(fn, v, buf, n, &at, 0);
 }
 
+int ir_tma_view_ok(const ir_func *fn, ir_val view) {
+  ir_opid vd = fn->vals[view].def;
+  char e[256];
+  if (!vd || fn->ops[vd].code != IR_OP_VIEW) return 0;
+  const ir_op *v = &fn->ops[vd];
+  if (fn->vals[v->res[0]].type.rank != 2 || v->nopnd != 5 || ir_param_index(fn, v->opnd[0]) < 0) return 0;
+  ir_opid sd = fn->vals[v->opnd[4]].def;
+  if (!sd || fn->ops[sd].code != IR_OP_CONST || ir_attr_i(fn->ops[sd].attrs, "value", 0) != 1) return 0;
+  for (int k = 1; k <= 3; k++)
+    if (ir_param_expr(fn, v->opnd[k], e, sizeof e)) return 0;
+  return 1;
+}
+
+int ir_tma_buffer_ok(ir_type t, int64_t swizzle, int wgmma) {
+  int eb = ir_elem_bytes(t.elem);
+  if (!((eb == 1 && t.elem != IR_I1) || t.elem == IR_F16 || t.elem == IR_BF16 || t.elem == IR_F32 ||
+        t.elem == IR_I32))
+    return 0;
+  if (t.kind != IR_TSMEM || t.rank != 2 || !wgmma || t.shape[0] > 256 || t.shape[0] % 8) return 0;
+  uint32_t rb = t.shape[1] * (uint32_t)eb;
+  return (rb == 32 && swizzle == 2) || (rb == 64 && swizzle == 4) || (rb % 128 == 0 && swizzle == 8);
+}
+
 /* ---- builder ---- */
 
 ir_builder ir_builder_at_end(ir_func *fn, ir_reg reg) { return (ir_builder){.fn = fn, .reg = reg}; }

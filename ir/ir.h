@@ -266,6 +266,13 @@ int ir_param_index(const ir_func *fn, ir_val v);
  * other than const, add, sub, mul and integer casts; a float; a computed value in a loop) or the
  * text does not fit in n bytes. */
 int ir_param_expr(const ir_func *fn, ir_val v, char *buf, size_t n);
+/* TMA (docs/hopper.md): 1 if view v can be a tensor map's (a rank-2 view of a kernel parameter with
+ * unit inner stride, no base, and dims and row stride that ir_param_expr writes); 1 if a shared
+ * buffer of type t, allocated with this swizzle and {wgmma = 1} or not, is laid out as TMA boxes
+ * leave it (rank 2, at most 256 rows, a multiple of 8; 1-byte, f16, bf16, f32 or i32 elements; rows
+ * of 32 or 64 bytes swizzled 2 or 4, or a multiple of 128 bytes swizzled 8 in 128-byte panels). */
+int ir_tma_view_ok(const ir_func *fn, ir_val view);
+int ir_tma_buffer_ok(ir_type t, int64_t swizzle, int wgmma);
 
 /* ---- building ---- */
 

@@ -179,6 +179,8 @@ typedef struct {
   char strides[RT_TMAP_MAXDIM - 1][RT_TMAP_EXPR];
 } rt_tmap_spec;
 
+/* A type's name in the kiln-tmap lines (u8 i32 f16 f32 bf16), NULL for the others. */
+const char *rt_tmap_type_name(rt_tmap_type t);
 /* The "kiln-tmap ..." lines of text (codegen's list, or the PTX's comment lines "// kiln-tmap ...")
  * into out[0..max). Returns how many, or -1 with a message (a malformed line, too many). */
 int rt_tmap_specs(const char *text, rt_tmap_spec *out, int max, char *err, size_t errn);

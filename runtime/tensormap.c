@@ -79,17 +79,19 @@ int rt_tmap_encode(const rt_tmap_desc *d, void *map, char *err, size_t errn) {
 
 /* ---- kiln-tmap lines ---- */
 
+/* The kiln-tmap lines' type names (codegen writes them): the types kiln's maps use. */
+static const char *const type_names[RT_TMAP_NTYPES] = {[RT_TMAP_U8] = "u8",
+                                                       [RT_TMAP_I32] = "i32",
+                                                       [RT_TMAP_F16] = "f16",
+                                                       [RT_TMAP_F32] = "f32",
+                                                       [RT_TMAP_BF16] = "bf16"};
+
+const char *rt_tmap_type_name(rt_tmap_type t) { return (unsigned)t < RT_TMAP_NTYPES ? type_names[t] : NULL; }
+
 static int type_named(const char *s, size_t n, rt_tmap_type *t) {
-  static const struct {
-    const char *name;
-    rt_tmap_type t;
-  } names[] = {{"u8", RT_TMAP_U8},
-               {"f16", RT_TMAP_F16},
-               {"bf16", RT_TMAP_BF16},
-               {"f32", RT_TMAP_F32},
-               {"i32", RT_TMAP_I32}};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-    if (strlen(names[i].name) == n && !strncmp(s, names[i].name, n)) return *t = names[i].t, 0;
+  for (int i = 0; i < RT_TMAP_NTYPES; i++)
+    if (type_names[i] && strlen(type_names[i]) == n && !strncmp(s, type_names[i], n))
+      return *t = (rt_tmap_type)i, 0;
   return -1;
 }
 

@@ -53,11 +53,6 @@ static kiln_status take_text(kiln_output *out, char *text) {
  * element type, swizzle and box, and its dims and byte strides as postfix expressions of the
  * arguments' values ("$i": argument i; docs/packs.md, "Expressions"). Nothing for a kernel without. */
 static int tensor_maps_json(FILE *f, const cg_result *res, char *err, size_t errn) {
-  static const char *const types[RT_TMAP_NTYPES] = {[RT_TMAP_U8] = "u8",
-                                                    [RT_TMAP_F16] = "f16",
-                                                    [RT_TMAP_BF16] = "bf16",
-                                                    [RT_TMAP_F32] = "f32",
-                                                    [RT_TMAP_I32] = "i32"};
   rt_tmap_spec spec[RT_TMAP_MAXSPEC];
   int n = res->tmaps ? rt_tmap_specs(res->tmaps, spec, RT_TMAP_MAXSPEC, err, errn) : 0;
   if (n <= 0) return n;
@@ -65,7 +60,7 @@ static int tensor_maps_json(FILE *f, const cg_result *res, char *err, size_t err
   for (int j = 0; j < n; j++) {
     const rt_tmap_spec *s = &spec[j];
     fprintf(f, "%s\n    {\"param\": %d, \"arg\": %d, \"type\": \"%s\", \"swizzle\": %d, \"box\": [",
-            j ? "," : "", s->param, s->arg, types[s->type] ? types[s->type] : "?", s->swizzle);
+            j ? "," : "", s->param, s->arg, rt_tmap_type_name(s->type), s->swizzle);
     for (int d = 0; d < s->rank; d++) fprintf(f, "%s%u", d ? ", " : "", s->box[d]);
     fprintf(f, "], \"dims\": [");
     for (int d = 0; d < s->rank; d++) fprintf(f, "%s\"%s\"", d ? ", " : "", s->dims[d]);

@@ -79,15 +79,6 @@ static int read_inits(lua_State *L, int idx, ir_val *v, ir_type *t) {
   return n;
 }
 
-/* A true|false|0|1 option of k.range's table (at the top of the stack): 0 or 1. */
-static int flag_option(lua_State *L, const char *name) {
-  int ok = 1;
-  lua_Integer f = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointegerx(L, -1, &ok);
-  if (!ok || f < 0 || f > 1)
-    luaL_error(L, "k.range: %s must be true, false, 0 or 1, got %s", name, luaL_tolstring(L, -1, NULL));
-  return (int)f;
-}
-
 /* The options table of k.range: stages = n, inflight = true|false|0|1, tma = true|false|0|1. */
 static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   if (lua_isnoneornil(L, idx)) return;
@@ -109,7 +100,7 @@ static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   lua_pop(L, 1);
   lua_getfield(L, idx, "inflight");
   if (!lua_isnil(L, -1)) {
-    int f = flag_option(L, "inflight");
+    int f = kl_check_flag(L, "k.range", "inflight");
     if (f && ir_attr_i(ir_o(fn, op)->attrs, "stages", 1) < 3)
       luaL_error(L,
                  "k.range: inflight needs stages >= 3 (got %d): the stage a group in flight reads is "
@@ -120,7 +111,7 @@ static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   lua_pop(L, 1);
   lua_getfield(L, idx, "tma");
   if (!lua_isnil(L, -1)) {
-    int f = flag_option(L, "tma");
+    int f = kl_check_flag(L, "k.range", "tma");
     if (f && ir_attr_i(ir_o(fn, op)->attrs, "stages", 1) < 2)
       luaL_error(L, "k.range: tma needs stages >= 2 (got %d): the copies run ahead into a ring of stages",
                  (int)ir_attr_i(ir_o(fn, op)->attrs, "stages", 1));

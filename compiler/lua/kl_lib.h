@@ -135,6 +135,9 @@ const char *kl_tstr(ir_type t, char *buf, size_t n);                 /* "tile<64
 const char *kl_describe(lua_State *L, int idx, char *buf, size_t n); /* value type or Lua type */
 
 ir_elem kl_check_elem(lua_State *L, int idx);
+/* A flag option at the top of the stack: true, false, 0 or 1 gives 0 or 1; anything else raises
+ * "WHAT: NAME must be true, false, 0 or 1, got X". */
+int kl_check_flag(lua_State *L, const char *what, const char *name);
 int kl_check_shape(lua_State *L, int idx, uint32_t shape[IR_MAXRANK], const char *what); /* rank */
 int kl_check_axis(lua_State *L, int idx, int rank, const char *what);
 ir_val kl_const(lua_State *L, ir_type t, int idx);       /* number at idx as a constant of type t */

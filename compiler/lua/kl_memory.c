@@ -165,13 +165,8 @@ static int f_store(lua_State *L) {
                ir_elem_name((ir_elem)v.elem));
   check_opts(L, 4, opts, "k.store");
   ir_opid op = kl_op(L, IR_OP_STORE, opnd, 2 + v.rank, NULL, 0, 0);
-  if (!lua_isnoneornil(L, 4) && lua_getfield(L, 4, "tma") != LUA_TNIL) {
-    int ok = 1;
-    lua_Integer f = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointegerx(L, -1, &ok);
-    if (!ok || f < 0 || f > 1)
-      luaL_error(L, "k.store: tma must be true, false, 0 or 1, got %s", luaL_tolstring(L, -1, NULL));
-    if (f) ir_op_set_i(kl_build_get(L)->fn, op, "tma", 1);
-  }
+  if (!lua_isnoneornil(L, 4) && lua_getfield(L, 4, "tma") != LUA_TNIL && kl_check_flag(L, "k.store", "tma"))
+    ir_op_set_i(kl_build_get(L)->fn, op, "tma", 1);
   return 0;
 }
 

@@ -144,6 +144,14 @@ void kl_value_open(lua_State *L, int lib) {
 
 /* ---- checked arguments ---- */
 
+int kl_check_flag(lua_State *L, const char *what, const char *name) {
+  int ok = 1;
+  lua_Integer f = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointegerx(L, -1, &ok);
+  if (!ok || f < 0 || f > 1)
+    luaL_error(L, "%s: %s must be true, false, 0 or 1, got %s", what, name, luaL_tolstring(L, -1, NULL));
+  return (int)f;
+}
+
 ir_elem kl_check_elem(lua_State *L, int idx) {
   size_t n;
   const char *s = lua_tolstring(L, idx, &n);

@@ -157,39 +157,17 @@ static int find_copies(loop_ctx *lc) {
 
 /* ---- which loops take TMA ---- */
 
-/* 1 if view v can be a tensor map's: a rank-2 view of a kernel parameter with unit inner stride, no
- * base, and dims and row stride the host can compute from the parameters. */
-static int tma_view_ok(ir_func *fn, ir_val view) {
-  ir_opid vd = ir_v(fn, view)->def;
-  char e[256];
-  if (!vd || ir_o(fn, vd)->code != IR_OP_VIEW) return 0;
-  ir_op *v = ir_o(fn, vd);
-  if (ir_vtype(fn, v->res[0]).rank != 2 || v->nopnd != 5 || ir_param_index(fn, v->opnd[0]) < 0) return 0;
-  ir_opid sd = ir_v(fn, v->opnd[4])->def;
-  if (!sd || ir_o(fn, sd)->code != IR_OP_CONST || ir_attr_i(ir_o(fn, sd)->attrs, "value", 0) != 1) return 0;
-  for (int k = 1; k <= 3; k++)
-    if (ir_param_expr(fn, v->opnd[k], e, sizeof e)) return 0;
-  return 1;
-}
-
-/* 1 if copy c can be TMA boxes (codegen/lower_memory.c, copy_tma): such a view; no pad but zero;
- * into a warpgroup-MMA operand buffer (1024-byte aligned, the hardware's swizzle: rows of 32 or 64
- * bytes, or 128-byte panels) of at most 256 rows, of an element a tensor map has. */
+/* 1 if copy c can be TMA boxes (codegen/lower_memory.c, copy_tma): a view a tensor map describes,
+ * no pad but zero, into a warpgroup-MMA operand buffer laid out as the boxes leave it. */
 static int tma_copy_ok(ir_func *fn, ir_opid c) {
   ir_op *o = ir_o(fn, c);
   ir_opid bd = ir_v(fn, o->opnd[o->nopnd - 1])->def;
   ir_attr *pad = ir_attr_get(o->attrs, "pad");
-  if (!bd || ir_o(fn, bd)->code != IR_OP_ALLOC_SHARED || !tma_view_ok(fn, o->opnd[0])) return 0;
+  if (!bd || ir_o(fn, bd)->code != IR_OP_ALLOC_SHARED || !ir_tma_view_ok(fn, o->opnd[0])) return 0;
   if (pad && !((pad->kind == IR_AINT && pad->i == 0) || (pad->kind == IR_AFLOAT && pad->f == 0))) return 0;
-  ir_type bt = ir_vtype(fn, ir_o(fn, bd)->res[0]);
-  ir_elem el = bt.elem;
-  if (el != IR_F16 && el != IR_BF16 && el != IR_F32 && el != IR_E4M3 && el != IR_E5M2 && el != IR_I8)
-    return 0;
   ir_attr *ba = ir_o(fn, bd)->attrs;
-  uint32_t rb = bt.shape[1] * (uint32_t)ir_elem_bytes(el);
-  int64_t sw = ir_attr_i(ba, "swizzle", 0);
-  if (!ir_attr_i(ba, "wgmma", 0) || bt.shape[0] > 256 || bt.shape[0] % 8) return 0;
-  return (rb == 32 && sw == 2) || (rb == 64 && sw == 4) || (rb % 128 == 0 && sw == 8);
+  return ir_tma_buffer_ok(ir_vtype(fn, ir_o(fn, bd)->res[0]), ir_attr_i(ba, "swizzle", 0),
+                          (int)ir_attr_i(ba, "wgmma", 0));
 }
 
 /* ---- building ---- */
@@ -505,8 +483,8 @@ static void batch_region(ir_func *fn, ir_reg r) {
 /* ---- stores through TMA ---- */
 
 /* A `store {tma = 1}` in the kernel's body (not in a loop or a branch) on a row with TMA, of a view
- * a tensor map can describe, of f16, bf16, f32 or i32 rows of 32 or 64 bytes or a multiple of 128,
- * at most 256 rows:
+ * a tensor map can describe, of a tile whose staging buffer TMA can read (ir_tma_buffer_ok: rows of 32 or
+ * 64 bytes or a multiple of 128, at most 256 rows):
  *   store(view, offsets, t)   ->   b = alloc_shared {swizzle, wgmma = 1}   (128-byte panels)
  *                                  store_shared(b, t0)                     (t0: t before a conversion
  *                                  store_tma(view, offsets, b)              the layout pass made for
@@ -518,21 +496,20 @@ static void tma_stores(ir_func *fn, ir_arena *A) {
     next = ir_o(fn, op)->next;
     ir_op *o = ir_o(fn, op);
     if (o->code != IR_OP_STORE || !ir_attr_i(o->attrs, "tma", 0) || o->nopnd != 4 ||
-        !tma_view_ok(fn, o->opnd[0]))
+        !ir_tma_view_ok(fn, o->opnd[0]))
       continue;
     ir_val t = o->opnd[3];
     ir_type tt = ir_vtype(fn, t);
     uint32_t rb = tt.shape[1] * (uint32_t)ir_elem_bytes(tt.elem);
-    if ((tt.elem != IR_F16 && tt.elem != IR_BF16 && tt.elem != IR_F32 && tt.elem != IR_I32) ||
-        tt.shape[0] > 256 || !(rb == 32 || rb == 64 || rb % 128 == 0))
-      continue;
+    ir_type bt = ir_t_smem(tt.elem, tt.rank, tt.shape);
+    int64_t sw = rb >= 128 ? 8 : rb / 16;
+    if (!ir_tma_buffer_ok(bt, sw, 1)) continue;
     ir_opid cv = ir_v(fn, t)->def;
     ir_val src = cv && ir_o(fn, cv)->code == IR_OP_CONVERT_LAYOUT ? ir_o(fn, cv)->opnd[0] : t;
     ir_val opnd[4] = {o->opnd[0], o->opnd[1], o->opnd[2], 0}; /* building moves the ops: o goes stale */
     ir_builder b = ir_builder_before(fn, op);
-    ir_type bt = ir_t_smem(tt.elem, 2, tt.shape);
     ir_opid a = ir_build(&b, IR_OP_ALLOC_SHARED, NULL, 0, &bt, 1, 0);
-    ir_op_set_i(fn, a, "swizzle", rb >= 128 ? 8 : rb / 16);
+    ir_op_set_i(fn, a, "swizzle", sw);
     ir_op_set_i(fn, a, "wgmma", 1);
     ir_val buf = ir_res(fn, a, 0), st[2] = {buf, src};
     ir_build(&b, IR_OP_STORE_SHARED, st, 2, NULL, 0, 0);
