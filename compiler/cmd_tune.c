@@ -136,6 +136,7 @@ static int parse_values(const tune_args *a, kiln_tune_opts *o) {
   if (a->strategy && strcmp(a->strategy, "exhaustive") && strcmp(a->strategy, "random"))
     return bad_value("--strategy wants exhaustive or random", a->strategy);
   if (a->jobs && parse_count("--jobs", a->jobs, 1, &v)) return -1;
+  if (a->jobs) o->jobs = (int)(v < 256 ? v : 256);
   if (a->prune_model && !strcmp(a->prune_model, "off"))
     o->prune_model = -1;
   else if (a->prune_model) {
@@ -150,7 +151,6 @@ static int parse_values(const tune_args *a, kiln_tune_opts *o) {
     if (parse_count("--check-best", a->check_best, 1, &v)) return -1;
     o->check_best = (int)(v < 1000000 ? v : 1000000);
   }
-  if (a->jobs) o->jobs = (int)(v < 256 ? v : 256);
   if (a->reps && parse_count("--reps", a->reps, 1, &v)) return -1;
   if (a->reps) o->reps = (int)v;
   if (a->warmup && parse_count("--warmup", a->warmup, 1, &v)) return -1;

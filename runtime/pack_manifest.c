@@ -89,7 +89,7 @@ static int parse_arg(cursor *c, pack_kernel *k) {
   static const char *const roles[] = {"", "in", "out", "inout"};
   for (int r = 1; r <= 3; r++)
     if (!strcmp(c->f[4], roles[r])) a->role = r;
-  long long rank;
+  long long rank = 0;
   if (!a->role) return bad(c, "unknown role '%s' (in, out, inout)", c->f[4]);
   if (to_int(c, c->f[5], 1, 3, &rank)) return -1;
   a->rank = (int)rank;
@@ -131,7 +131,7 @@ static int parse_image(cursor *c, const kiln_pack *p, pack_variant *v) {
   if (r->target < 0) return bad(c, "image for '%s', which is not in the targets line", c->f[1]);
   r->is_cubin = !strcmp(c->f[2], "cubin");
   if (!r->is_cubin && strcmp(c->f[2], "ptx")) return bad(c, "image kind '%s' (ptx or cubin)", c->f[2]);
-  long long idx;
+  long long idx = 0;
   if (to_int(c, c->f[3], 0, p->nimages - 1, &idx)) return -1;
   r->image = (int)idx;
   const pack_image *im = &p->img[idx];
@@ -141,7 +141,7 @@ static int parse_image(cursor *c, const kiln_pack *p, pack_variant *v) {
 }
 
 static int parse_variant(cursor *c, const kiln_pack *p, const pack_kernel *k, pack_variant *v) {
-  long long x;
+  long long x = 0;
   v->symbol = c->f[1];
   if (to_int(c, c->f[2], 1, 1024, &x)) return -1;
   v->threads = (int)x;

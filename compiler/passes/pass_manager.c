@@ -97,6 +97,9 @@ int pass_run_default(ir_func *fn, pass_ctx *pc) {
   if (run_named(fn, pc, "dce")) return -1;
   if (run_named(fn, pc, "wgmma")) return -1;
   if (run_named(fn, pc, "layout")) return -1;
+  /* The layout pass inserts a conversion per use: merge those of one value to one layout. */
+  if (run_named(fn, pc, "cse")) return -1;
+  if (run_named(fn, pc, "dce")) return -1;
   if (run_named(fn, pc, "pipeline")) return -1;
   if (run_named(fn, pc, "shared-plan")) return -1;
   return 0;
