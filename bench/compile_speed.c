@@ -310,9 +310,10 @@ static void print_recipe(const bench_args *a, const char *name, sample *s) {
               s->rows[i].ptxas_ms);
   }
   char ptxas[64] = "-";
-  if (npx)
-    snprintf(ptxas, sizeof ptxas, "%.1f | %.1f", median(px, npx), px[npx - 1]);
-  else
+  if (npx) { /* median() sorts px: the maximum is read after it (argument order is unspecified) */
+    double mid = median(px, npx);
+    snprintf(ptxas, sizeof ptxas, "%.1f | %.1f", mid, px[npx - 1]);
+  } else
     snprintf(ptxas, sizeof ptxas, "- | -");
   double worst = s->rows[slow].ms;
   printf("| %s | %d | %d | %.1f | %.1f | %s | %s |\n", name, s->n, s->refused, median(ms, s->n), worst,

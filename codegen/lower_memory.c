@@ -1102,18 +1102,38 @@ void cg_lower_mbar(cg_lower *L, ir_opid op) {
   const cg_hopper_ops *h = L->c.ops->hopper;
   LLVMValueRef bar = cg_get(L, o->opnd[0])->v[0];
   if (o->code == IR_OP_MBAR_WAIT) {
+    /* {elected}: only the lane that issues TMA boxes (copy_tma's) waits; the others go on */
+    LLVMBasicBlockRef after = ir_attr_i(o->attrs, "elected", 0) ? begin_elected(L, NULL) : NULL;
     LLVMBasicBlockRef spin = cg_block(L, "mbar.wait"), done = cg_block(L, "mbar.done");
     LLVMBuildBr(B, spin);
     LLVMPositionBuilderAtEnd(B, spin);
     LLVMBuildCondBr(B, h->mbar_try_wait(&L->c, bar, cg_get(L, o->opnd[1])->v[0]), done, spin);
     LLVMPositionBuilderAtEnd(B, done);
+    if (after) {
+      LLVMBuildBr(B, after);
+      LLVMPositionBuilderAtEnd(B, after);
+    }
+    return;
+  }
+  if (o->code == IR_OP_MBAR_ARRIVE) { /* every thread (where the predicate holds) arrives once */
+    LLVMBasicBlockRef go = NULL, done = NULL;
+    if (o->nopnd > 1) {
+      go = cg_block(L, "mbar.arrive"), done = cg_block(L, "mbar.arrived");
+      LLVMBuildCondBr(B, cg_get(L, o->opnd[1])->v[0], go, done);
+      LLVMPositionBuilderAtEnd(B, go);
+    }
+    h->mbar_arrive(&L->c, bar);
+    if (done) {
+      LLVMBuildBr(B, done);
+      LLVMPositionBuilderAtEnd(B, done);
+    }
     return;
   }
   LLVMBasicBlockRef one = cg_block(L, "mbar.t0"), done = cg_block(L, "mbar.done");
   LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntEQ, L->tid, cg_i32(L, 0), ""), one, done);
   LLVMPositionBuilderAtEnd(B, one);
   if (o->code == IR_OP_MBAR_INIT) {
-    h->mbar_init(&L->c, bar, cg_i32(L, 1));
+    h->mbar_init(&L->c, bar, cg_i32(L, (int)ir_attr_i(o->attrs, "count", 1)));
     h->fence_proxy_async(&L->c);
   } else {
     h->mbar_inval(&L->c, bar);

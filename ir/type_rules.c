@@ -112,6 +112,8 @@ static const struct {
     {IR_OP_ALLOC_SHARED, "swizzle", 0, INT32_MAX},
     {IR_OP_ALLOC_SHARED, "offset", 0, INT32_MAX},
     {IR_OP_COPY, "async", 0, 1},
+    {IR_OP_MBAR_INIT, "count", 1, (1 << 20) - 1}, /* the arrivals that complete a phase */
+    {IR_OP_MBAR_WAIT, "elected", 0, 1},           /* only the lane that issues the TMA boxes waits */
 };
 
 int ir_attr_int_range(int code, const char *key, int64_t *lo, int64_t *hi) {

@@ -593,10 +593,17 @@ static void check_nothing(verifier *V, ir_opid op) { (void)V, (void)op; }
 
 static void check_async_wait(verifier *V, ir_opid op) { opt_int(V, op, "pending"); }
 
-/* mbar_init(bar), mbar_inval(bar): one i64 in shared memory; mbar_wait(bar, parity): parity an i32. */
+/* mbar_init(bar) {count?}, mbar_inval(bar): one i64 in shared memory; mbar_wait(bar, parity)
+ * {elected?}: parity an i32; mbar_arrive(bar[, pred]): pred an i1. */
 static void check_mbar(verifier *V, ir_opid op) {
+  int code = O(V, op)->code;
+  if (code == IR_OP_MBAR_ARRIVE && (O(V, op)->nopnd < 1 || O(V, op)->nopnd > 2))
+    fail(V, op, "expects the mbarrier and an optional i1 predicate, got %u operands", O(V, op)->nopnd);
   need_mbarrier(V, op, 0);
-  if (O(V, op)->code == IR_OP_MBAR_WAIT) need_scalar(V, op, 1, IR_I32);
+  if (code == IR_OP_MBAR_WAIT) need_scalar(V, op, 1, IR_I32);
+  if (code == IR_OP_MBAR_ARRIVE && O(V, op)->nopnd == 2) need_scalar(V, op, 1, IR_I1);
+  if (code == IR_OP_MBAR_WAIT) opt_int(V, op, "elected");
+  if (code == IR_OP_MBAR_INIT) opt_int(V, op, "count");
 }
 
 /* The op's own rules, by opcode: ops.def's verify column. */

@@ -15,7 +15,7 @@
 static int writes(int code) {
   return code == IR_OP_STORE || code == IR_OP_STORE_TMA || code == IR_OP_COPY || code == IR_OP_STORE_SHARED ||
          code == IR_OP_BARRIER || code == IR_OP_ASYNC_WAIT || code == IR_OP_MBAR_INIT ||
-         code == IR_OP_MBAR_WAIT || code == IR_OP_MBAR_INVAL;
+         code == IR_OP_MBAR_WAIT || code == IR_OP_MBAR_INVAL || code == IR_OP_MBAR_ARRIVE;
 }
 
 /* 1 if op or an op nested in its regions has a side effect. */

@@ -43,6 +43,10 @@
  * rotated with the buffers; the copies {tma = 1} take the predicate and their stage's mbarrier; the
  * top of the body waits on stage 0's mbarriers (mbar_wait, parity ((iv - lo) / step / S) & 1)
  * instead of async_wait; after the loop the mbarriers are invalidated before the last barrier.
+ * Where the body does nothing else with shared memory (release_ok), the body's barrier goes: each
+ * stage gets a release mbarrier (count: the block's threads), every thread arrives on it once its
+ * reads of the stage are complete (arrive_release), and the lane that issues the boxes waits for the
+ * release before refilling the stage (await_release); after the loop a barrier comes first.
  * A `store {tma = 1}` of the kernel's body becomes store_shared into a staging buffer and
  * store_tma (tma_stores). docs/hopper.md, "The ring by TMA".
  * Copies outside pipelined loops complete in the issuing thread (codegen waits for them) unless
@@ -60,14 +64,18 @@ typedef struct {
   ir_reg body;
   ir_val iv;
   int stages;
-  int ahead;        /* iterations whose copies are in flight ahead of the one computing: stages - 1, or
-                       stages - 2 where a warpgroup MMA group stays in flight (its stage is not refilled
-                       in the next iteration) */
-  ir_opid barrier;  /* the body's first top-level barrier */
-  ir_opid copy[16]; /* the copies being pipelined */
+  int ahead;         /* iterations whose copies are in flight ahead of the one computing: stages - 1, or
+                        stages - 2 where a warpgroup MMA group stays in flight (its stage is not refilled
+                        in the next iteration) */
+  ir_opid barrier;   /* the body's first top-level barrier */
+  ir_opid last_read; /* release: the body's last op that reads the stages */
+  ir_opid copy[16];  /* the copies being pipelined */
   int ncopy;
   int tma;       /* 1: the copies become TMA boxes completing on an mbarrier per copy and stage */
-  int nrot;      /* values rotated per stage: the copies' buffers, then (tma) their mbarriers */
+  int release;   /* tma, and the stages go back to the copies through an mbarrier per stage that
+                    every thread arrives on once it has read the stage (release_ok): no barrier */
+  int nrot;      /* values rotated per stage: the copies' buffers, then (tma) their mbarriers, then
+                    (release) the stage's release mbarrier */
   uint8_t *need; /* per op (below nops): in the slice that recomputes the copies' operands */
   uint32_t nops;
   ir_val *map; /* per original value: its clone in the stage being built */
@@ -354,7 +362,9 @@ static void make_stages(loop_ctx *lc, ir_builder *b, ir_val *bufs, ir_val *orig)
   for (int j = lc->ncopy; j < lc->nrot; j++)
     for (int s = 0; s < S; s++) {
       bufs[j * S + s] = ir_res(fn, ir_build(b, IR_OP_ALLOC_SHARED, NULL, 0, &bt, 1, 0), 0);
-      ir_build(b, IR_OP_MBAR_INIT, &bufs[j * S + s], 1, NULL, 0, 0);
+      ir_opid init = ir_build(b, IR_OP_MBAR_INIT, &bufs[j * S + s], 1, NULL, 0, 0);
+      if (j == 2 * lc->ncopy) /* the release mbarrier: every thread of the block arrives */
+        ir_op_set_i(fn, init, "count", 32 * ir_attr_i(fn->attrs, "warps", 4));
     }
   ir_build(b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
 }
@@ -384,6 +394,8 @@ static void read_oldest(loop_ctx *lc, const ir_val *orig) {
  * iteration i-2 read, whose warpgroup MMA group every thread completed in iteration i-1, when i-1's
  * group is still in flight), so that they are in flight during this iteration's work; the stages
  * rotate in the yield. */
+static void await_release(loop_ctx *lc, ir_builder *b);
+
 static void issue_next(loop_ctx *lc) {
   ir_func *fn = lc->fn;
   int S = lc->stages, A = lc->ahead, m = lc->nrot;
@@ -391,6 +403,7 @@ static void issue_next(loop_ctx *lc) {
   ir_builder end = ir_builder_before(fn, ir_o(fn, lc->barrier)->next);
   ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
   for (int j = 0; j < m; j++) dst[j] = stage_arg(lc, j, A);
+  if (lc->release) await_release(lc, &end);
   issue(lc, &end, iter_value(&end, lc->iv, ir_o(fn, lc->loop)->opnd[2], A), dst, dst + lc->ncopy);
   ir_op *yo = ir_o(fn, y);
   ir_val *ys = ir_alloc(fn->A, (yo->nopnd + (uint32_t)(S * m) + 1) * sizeof *ys);
@@ -401,25 +414,92 @@ static void issue_next(loop_ctx *lc) {
   yo->nopnd += (uint32_t)(S * m);
 }
 
+/* The iteration's index (iv - lo) / step. */
+static ir_val iteration(loop_ctx *lc, ir_builder *b) {
+  ir_op *f = ir_o(lc->fn, lc->loop);
+  return ir_b_binary(b, IR_OP_DIV, ir_b_binary(b, IR_OP_SUB, lc->iv, f->opnd[0]), f->opnd[2]);
+}
+
+/* (phase + add) & 1 as the i32 an mbar_wait takes. */
+static ir_val parity_of(loop_ctx *lc, ir_builder *b, ir_val phase, int add) {
+  ir_type it = ir_vtype(lc->fn, phase);
+  if (add) phase = ir_b_binary(b, IR_OP_ADD, phase, ir_b_const_i(b, it, add));
+  ir_val parity = ir_b_binary(b, IR_OP_AND, phase, ir_b_const_i(b, it, 1));
+  if (it.elem != IR_I32) {
+    ir_type i32 = ir_t_scalar(IR_I32);
+    parity = ir_res(lc->fn, ir_build(b, IR_OP_CAST, &parity, 1, &i32, 1, 0), 0);
+  }
+  return parity;
+}
+
 /* TMA: every thread waits for the stage it reads: iteration i = (iv - lo) / step reads the stage
  * whose mbarriers complete their phase i / S there (stage buffers rotate with period S), so it waits
  * for parity (i / S) % 2 on each copy's mbarrier of stage 0. */
 static void wait_stage(loop_ctx *lc, ir_builder *b) {
-  ir_func *fn = lc->fn;
-  ir_op *f = ir_o(fn, lc->loop);
-  ir_val lo = f->opnd[0], step = f->opnd[2];
-  ir_val i = ir_b_binary(b, IR_OP_DIV, ir_b_binary(b, IR_OP_SUB, lc->iv, lo), step);
-  ir_type it = ir_vtype(fn, i);
-  ir_val phase = ir_b_binary(b, IR_OP_DIV, i, ir_b_const_i(b, it, lc->stages));
-  ir_val parity = ir_b_binary(b, IR_OP_AND, phase, ir_b_const_i(b, it, 1));
-  if (it.elem != IR_I32) {
-    ir_type i32 = ir_t_scalar(IR_I32);
-    parity = ir_res(fn, ir_build(b, IR_OP_CAST, &parity, 1, &i32, 1, 0), 0);
-  }
+  ir_val i = iteration(lc, b);
+  ir_val phase = ir_b_binary(b, IR_OP_DIV, i, ir_b_const_i(b, ir_vtype(lc->fn, i), lc->stages));
+  ir_val parity = parity_of(lc, b, phase, 0);
   for (int j = 0; j < lc->ncopy; j++) {
     ir_val opnd[2] = {stage_arg(lc, lc->ncopy + j, 0), parity};
     ir_build(b, IR_OP_MBAR_WAIT, opnd, 2, NULL, 0, 0);
   }
+}
+
+/* Release: before iteration i refills stage A (lc->ahead), the lane that issues the boxes waits
+ * until every thread has released it. That stage was last read in iteration r = i + A - S, the
+ * (r / S)-th read of its buffer, which completes phase r / S of its release mbarrier: parity
+ * (r / S) & 1 = ((i + A) / S + 1) & 1, with i + A >= 0 so that the division rounds down. For
+ * r < 0 (the buffer not read yet) that is parity 1 on a fresh mbarrier, whose phase "before the
+ * first" counts as complete: no wait. */
+static void await_release(loop_ctx *lc, ir_builder *b) {
+  ir_val i = iteration(lc, b);
+  ir_type it = ir_vtype(lc->fn, i);
+  ir_val q = ir_b_binary(b, IR_OP_DIV, ir_b_binary(b, IR_OP_ADD, i, ir_b_const_i(b, it, lc->ahead)),
+                         ir_b_const_i(b, it, lc->stages));
+  ir_val opnd[2] = {stage_arg(lc, 2 * lc->ncopy, lc->ahead), parity_of(lc, b, q, 1)};
+  ir_opid w = ir_build(b, IR_OP_MBAR_WAIT, opnd, 2, NULL, 0, 0);
+  ir_op_set_i(lc->fn, w, "elected", 1);
+}
+
+/* Release: every thread arrives on the release mbarrier of the stage whose reads have completed,
+ * after the body's last op that reads the stages: stage 0 (read in this iteration), or, where
+ * the dot's group stays in flight (ahead = S-2), stage S-1, read in the previous iteration, whose
+ * group this iteration's dot completed (from the second iteration on). */
+static void arrive_release(loop_ctx *lc, ir_opid last_read) {
+  ir_func *fn = lc->fn;
+  ir_builder b = builder_after(fn, last_read);
+  int S = lc->stages, inflight = lc->ahead == S - 2;
+  ir_val opnd[2] = {stage_arg(lc, 2 * lc->ncopy, inflight ? S - 1 : 0), 0};
+  if (inflight) opnd[1] = ir_b_cmp(&b, "ne", lc->iv, ir_o(fn, lc->loop)->opnd[0]);
+  ir_build(&b, IR_OP_MBAR_ARRIVE, opnd, inflight ? 2 : 1, NULL, 0, 0);
+}
+
+/* Whether a TMA loop's stages can be released by mbarrier instead of the body's barrier: the body
+ * (top level) holds only the pipelined copies, the barrier after them, perhaps a last barrier
+ * before the yield (dropped, drop_trailing_barrier), load_shared of the copies' buffers, dots, and
+ * scalar ops: nothing else that touches shared memory or scratch, which the barrier may have been
+ * ordering too. Returns the last op that reads the stages (0: no release). */
+static ir_opid release_ok(const loop_ctx *lc) {
+  ir_func *fn = lc->fn;
+  ir_opid last = 0, y = ir_r(fn, lc->body)->last;
+  for (ir_opid op = ir_r(fn, lc->body)->first; op; op = ir_o(fn, op)->next) {
+    ir_op *o = ir_o(fn, op);
+    int ok = 0;
+    for (int j = 0; j < lc->ncopy; j++) ok |= lc->copy[j] == op;
+    if (o->code == IR_OP_BARRIER) ok = op == lc->barrier || o->next == y;
+    if (o->code == IR_OP_YIELD) ok = 1;
+    if (o->code == IR_OP_DOT) ok = 1, last = op;
+    if (o->code == IR_OP_LOAD_SHARED) {
+      for (int j = 0; j < lc->ncopy; j++)
+        ok |= ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1] == o->opnd[0];
+      last = op;
+    } else if ((ir_opinfo_table[o->code].flags & IR_F_PURE) && !o->nregion && o->code != IR_OP_DOT) {
+      ok = 1;
+      for (uint32_t k = 0; k < o->nres; k++) ok &= ir_vtype(fn, o->res[k]).kind == IR_TSCALAR;
+    }
+    if (!ok) return 0;
+  }
+  return last;
 }
 
 /* Rewrites the loop (the steps in the file comment). */
@@ -441,11 +521,16 @@ static void pipeline_loop(loop_ctx *lc) {
   for (int j = 0; j < m; j++) ir_op_unlink(fn, lc->copy[j]); /* issue() still clones them */
   drop_trailing_barrier(lc);
   issue_next(lc);
+  if (lc->release) {
+    arrive_release(lc, lc->last_read);
+    ir_op_unlink(fn, lc->barrier); /* the release mbarriers order the refills after the reads */
+  }
   /* after the loop: nothing in flight, every thread out of the buffers. The mbarriers are
    * invalidated before that barrier: every thread's last wait on them preceded the body's barrier
-   * of the last iteration, and the barrier after lets the memory be reused. */
+   * of the last iteration (with release mbarriers, which leave the body without one, a barrier here
+   * first), and the barrier after lets the memory be reused. */
   ir_builder tail = builder_after(fn, g);
-  wait_and_barrier(&tail, 0, 0);
+  wait_and_barrier(&tail, 0, lc->release);
   for (int k = m * S; lc->tma && k < lc->nrot * S; k++)
     ir_build(&tail, IR_OP_MBAR_INVAL, &bufs[k], 1, NULL, 0, 0);
   ir_build(&tail, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
@@ -647,7 +732,9 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
     if (dot) lc.ahead = lc.stages - 2;
     lc.tma = async && ir_attr_i(o->attrs, "tma", 0) && pc->target && (pc->target->features & TG_F_TMA);
     for (int j = 0; lc.tma && j < lc.ncopy; j++) lc.tma = tma_copy_ok(fn, lc.copy[j]);
-    lc.nrot = lc.tma ? 2 * lc.ncopy : lc.ncopy;
+    lc.last_read = lc.tma ? release_ok(&lc) : 0;
+    lc.release = lc.last_read != 0;
+    lc.nrot = lc.tma ? 2 * lc.ncopy + lc.release : lc.ncopy;
     if (lc.tma) mark_tma_operands(&lc);
     if (async) {
       pipeline_loop(&lc);

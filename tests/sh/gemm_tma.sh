@@ -85,11 +85,21 @@ if "$KILN" compile $R --target sm_90a --set tma=1 --set stages=1 --emit ptx -o "
 fi
 
 "$KILN" compile $R --target sm_90a --set tma=1 --emit ir-opt -o "$tmp/g.ir" || fail=1
-for want in "mbar_init(" "mbar_wait(" "mbar_inval(" "{tma = 1}" "tma_operands = 1" "store_tma("; do
+for want in "mbar_init(" "mbar_wait(" "mbar_inval(" "{tma = 1}" "tma_operands = 1" "store_tma(" \
+  "{count = 256}" "{elected = 1}" "mbar_arrive("; do
   grep -qF "$want" "$tmp/g.ir" || { echo "FAIL no '$want' in the IR"; fail=1; }
 done
 ! grep -q "async = 1" "$tmp/g.ir" || { echo "FAIL cp.async copies left"; fail=1; }
+# the stages go back to the copies through release mbarriers, not a barrier per k-step: a block
+# passes the same barriers (the mbarriers' initialisation, two after the loop, the epilogue's) at
+# any K (simulator counters)
+bars() { "$KILN" run $R --sim --target sm_90a --set tma=1 --set M=128 --set N=128 --set K="$1" --profile 2>&1 |
+  sed -n 's/.* barriers \([0-9]*\),.*/\1/p'; }
+b1=$(bars 128); b2=$(bars 1024)
+if [ -n "$b1" ] && [ "$b1" = "$b2" ]; then echo "ok   barriers per block at K = 128 and 1024: $b1"
+else echo "FAIL barriers per block at K = 128 and 1024: '$b1' '$b2' (one per k-step?)"; fail=1; fi
 "$KILN" compile $R --target sm_90a --set tma=1 --emit ptx --no-cache -o "$tmp/g.ptx" || fail=1
+grep -q "mbarrier.arrive.shared.b64" "$tmp/g.ptx" || { echo "FAIL no mbarrier.arrive in the PTX"; fail=1; }
 grep -q "^// kiln-tmap param=8 arg=0 type=f16 rank=2 swizzle=128 box=64,8 " "$tmp/g.ptx" ||
   { echo "FAIL no tensor-map line for a"; fail=1; }
 grep -q "cp.async.bulk.tensor.2d.shared::cluster.global" "$tmp/g.ptx" || { echo "FAIL no TMA load in the PTX"; fail=1; }
@@ -119,17 +129,19 @@ if [ -n "$PTXAS" ]; then
 else
   echo "note: ptxas not installed: no resource check"
 fi
-# the static loop (warp 0's issue block counted once): 3.36 per m16n8 unit of work at the default
-# 4096^3 tile when measured (docs/hopper.md, "The ring by TMA"); 5.02 with the boxes issued by tid 0
+# the static loop (warp 0's issue block counted once): 3.53 per m16n8 unit of work at the default
+# 4096^3 tile when measured (docs/hopper.md, "The ring by TMA"; 3.36 before the release mbarriers,
+# whose wait loop the elected lane runs); 5.02 with the boxes issued by tid 0
 . tests/sh/lib/budget.sh
 if budget_tools; then
-  budget $R sm_90a 3.5 tma=1 M=4096 N=4096 K=4096
-  # and what the warps that do not issue the copies run: 1.09 when measured (1.33 with cp.async)
+  budget $R sm_90a 3.6 tma=1 M=4096 N=4096 K=4096
+  # and what the warps that do not issue the copies run: 1.02 when measured (1.09 with a barrier per
+  # k-step, 1.33 with cp.async)
   others=$(sed -n 's/.*the other warps: \([0-9.]*\) per m16n8.*/\1/p' "$tmp/insp")
-  if [ -n "$others" ] && awk -v n="$others" 'BEGIN { exit !(n <= 1.2) }'; then
-    echo "ok   budget of the other warps: $others per m16n8 MMA of work (at most 1.2)"
+  if [ -n "$others" ] && awk -v n="$others" 'BEGIN { exit !(n <= 1.1) }'; then
+    echo "ok   budget of the other warps: $others per m16n8 MMA of work (at most 1.1)"
   else
-    echo "FAIL budget of the other warps: '${others}' per m16n8 MMA of work, more than 1.2: $(cat "$tmp/insp")"; fail=1
+    echo "FAIL budget of the other warps: '${others}' per m16n8 MMA of work, more than 1.1: $(cat "$tmp/insp")"; fail=1
   fi
 fi
 exit $fail
