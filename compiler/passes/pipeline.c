@@ -476,9 +476,10 @@ static void arrive_release(loop_ctx *lc, ir_opid last_read) {
 
 /* Whether a TMA loop's stages can be released by mbarrier instead of the body's barrier: the body
  * (top level) holds only the pipelined copies, the barrier after them, perhaps a last barrier
- * before the yield (dropped, drop_trailing_barrier), load_shared of the copies' buffers, dots, and
- * scalar ops: nothing else that touches shared memory or scratch, which the barrier may have been
- * ordering too. Returns the last op that reads the stages (0: no release). */
+ * before the yield (dropped, drop_trailing_barrier), load_shared of the copies' buffers, warpgroup
+ * MMA dots, and scalar ops: nothing else that touches shared memory or scratch (an mma.sync dot may
+ * stage its operands there), which the barrier may have been ordering too. Returns the last op
+ * that reads the stages (0: no release). */
 static ir_opid release_ok(const loop_ctx *lc) {
   ir_func *fn = lc->fn;
   ir_opid last = 0, y = ir_r(fn, lc->body)->last;
@@ -488,7 +489,7 @@ static ir_opid release_ok(const loop_ctx *lc) {
     for (int j = 0; j < lc->ncopy; j++) ok |= lc->copy[j] == op;
     if (o->code == IR_OP_BARRIER) ok = op == lc->barrier || o->next == y;
     if (o->code == IR_OP_YIELD) ok = 1;
-    if (o->code == IR_OP_DOT) ok = 1, last = op;
+    if (o->code == IR_OP_DOT) ok = ir_attr_i(o->attrs, "wgmma", 0) != 0, last = op; /* no scratch */
     if (o->code == IR_OP_LOAD_SHARED) {
       for (int j = 0; j < lc->ncopy; j++)
         ok |= ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1] == o->opnd[0];
