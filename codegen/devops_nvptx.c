@@ -86,6 +86,11 @@ static void nvptx_barrier(cg_ctx *c) {
   intrinsic(c, "llvm.nvvm.barrier.cta.sync.aligned.all", LLVMVoidTypeInContext(c->ctx), &id, 1);
 }
 
+static LLVMValueRef nvptx_prmt(cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef sel) {
+  LLVMValueRef args[3] = {a, b, sel};
+  return intrinsic(c, "llvm.nvvm.prmt", LLVMInt32TypeInContext(c->ctx), args, 3);
+}
+
 static LLVMValueRef nvptx_shfl(cg_ctx *c, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg) {
   static const char *names[] = {[CG_SHFL_XOR] = "llvm.nvvm.shfl.sync.bfly.i32",
                                 [CG_SHFL_IDX] = "llvm.nvvm.shfl.sync.idx.i32",
@@ -334,6 +339,7 @@ const cg_devops cg_devops_nvptx = {
     .sreg = nvptx_sreg,
     .barrier = nvptx_barrier,
     .shfl = nvptx_shfl,
+    .prmt = nvptx_prmt,
     .shared_base = nvptx_shared_base,
     .load = nvptx_load,
     .store = nvptx_store,

@@ -126,6 +126,10 @@ if budget_tools; then
   budget $R sm_80 1.1 trans_b=1
   budget $R sm_80 2.0 BLOCK_K=32
   budget $R sm_80 2.0 BLOCK_K=32 trans_b=1
+  # 8-bit B stored [K, N]: a 32-bit load, two shuffles and two prmt a register (7.81 and 8.12 when
+  # measured; 10.12 and 10.31 with a shared load per byte)
+  budget $R sm_80 8.5 dtype=i8 out=i32
+  budget $R sm_89 8.5 dtype=e4m3 out=f32
   budget $R sm_90a 1.0 mma=mma_sync
   budget $R sm_90a 1.1 mma=mma_sync trans_b=1
   budget $R sm_90a 2.0 mma=mma_sync BLOCK_K=32
