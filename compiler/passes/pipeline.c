@@ -416,8 +416,9 @@ static void issue_next(loop_ctx *lc) {
 
 /* The iteration's index (iv - lo) / step. */
 static ir_val iteration(loop_ctx *lc, ir_builder *b) {
-  ir_op *f = ir_o(lc->fn, lc->loop);
-  return ir_b_binary(b, IR_OP_DIV, ir_b_binary(b, IR_OP_SUB, lc->iv, f->opnd[0]), f->opnd[2]);
+  /* the operands first: building may move the op table */
+  ir_val lo = ir_o(lc->fn, lc->loop)->opnd[0], step = ir_o(lc->fn, lc->loop)->opnd[2];
+  return ir_b_binary(b, IR_OP_DIV, ir_b_binary(b, IR_OP_SUB, lc->iv, lo), step);
 }
 
 /* (phase + add) & 1 as the i32 an mbar_wait takes. */
