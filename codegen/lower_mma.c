@@ -262,9 +262,10 @@ static LLVMValueRef prmt(cg_lower *L, LLVMValueRef a, LLVMValueRef b, LLVMValueR
   if (L->c.ops->prmt) return L->c.ops->prmt(&L->c, a, b, sel);
   LLVMBuilderRef B = L->c.b;
   LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx), i32 = LLVMInt32TypeInContext(L->c.ctx);
-  LLVMValueRef x =
-      LLVMBuildOr(B, LLVMBuildZExt(B, a, i64, ""),
-                  LLVMBuildShl(B, LLVMBuildZExt(B, b, i64, ""), LLVMConstInt(i64, 32, 0), ""), "");
+  /* one instruction at a time: the order of a call's arguments is the C compiler's */
+  LLVMValueRef lo = LLVMBuildZExt(B, a, i64, "");
+  LLVMValueRef hi = LLVMBuildShl(B, LLVMBuildZExt(B, b, i64, ""), LLVMConstInt(i64, 32, 0), "");
+  LLVMValueRef x = LLVMBuildOr(B, lo, hi, "");
   LLVMValueRef r = cg_i32(L, 0);
   for (int i = 0; i < 4; i++) {
     LLVMValueRef nib = LLVMBuildAnd(B, LLVMBuildLShr(B, sel, cg_i32(L, 4 * i), ""), cg_i32(L, 7), "");
@@ -299,7 +300,8 @@ static void operand_words_rows_k(cg_lower *L, const cg_lay *y, ir_elem e, const 
       LLVMValueRef n = LLVMBuildAdd(B, t->off[md], cg_i32(L, cg_lay_const(y, md, g)), "");
       LLVMValueRef k = LLVMBuildAdd(B, t->off[kd], cg_i32(L, cg_lay_const(y, kd, kt * kw)), "");
       k = LLVMBuildAdd(B, k, kbase_elems(L, s, kw), "");
-      LLVMValueRef p = operand_at(L, s, e, LLVMBuildSub(B, n, j, ""), LLVMBuildAdd(B, k, j, ""));
+      LLVMValueRef col = LLVMBuildSub(B, n, j, ""), row = LLVMBuildAdd(B, k, j, "");
+      LLVMValueRef p = operand_at(L, s, e, col, row);
       LLVMValueRef r = L->c.ops->load(&L->c, CG_SHARED, i32, p, NULL, NULL);
       LLVMValueRef s1 = prmt(L, r, L->c.ops->shfl(&L->c, CG_SHFL_XOR, r, cg_i32(L, 4)), sel1);
       LLVMValueRef w = prmt(L, s1, L->c.ops->shfl(&L->c, CG_SHFL_XOR, s1, cg_i32(L, 8)), sel2);

@@ -455,8 +455,9 @@ static void wait_stage(loop_ctx *lc, ir_builder *b) {
 static void await_release(loop_ctx *lc, ir_builder *b) {
   ir_val i = iteration(lc, b);
   ir_type it = ir_vtype(lc->fn, i);
-  ir_val q = ir_b_binary(b, IR_OP_DIV, ir_b_binary(b, IR_OP_ADD, i, ir_b_const_i(b, it, lc->ahead)),
-                         ir_b_const_i(b, it, lc->stages));
+  /* one op at a time: the order of a call's arguments is the C compiler's, the IR's must not be */
+  ir_val ia = ir_b_binary(b, IR_OP_ADD, i, ir_b_const_i(b, it, lc->ahead));
+  ir_val q = ir_b_binary(b, IR_OP_DIV, ia, ir_b_const_i(b, it, lc->stages));
   ir_val opnd[2] = {stage_arg(lc, 2 * lc->ncopy, lc->ahead), parity_of(lc, b, q, 1)};
   ir_opid w = ir_build(b, IR_OP_MBAR_WAIT, opnd, 2, NULL, 0, 0);
   ir_op_set_i(lc->fn, w, "elected", 1);
