@@ -102,9 +102,9 @@ struct cg_devops {
    * instruction: ptxas gives a plain and/or pair one immediate each (two LOP3), a lop3 with both a
    * LOP3 and a register holding one constant for the whole kernel (w4a16's field mask and exponent). */
   LLVMValueRef (*and_or)(cg_ctx *c, LLVMValueRef a, LLVMValueRef m, LLVMValueRef k);
-  /* Optional (NULL: shifts and masks, cg_prmt). prmt.b32 with a selector in a register: byte i of
-   * the result is byte (sel >> 4i) & 7 of the eight bytes of a (0-3) and b (4-7); the selector's
-   * sign-replicate bits are not used. */
+  /* Optional (NULL: the same in shifts and masks, lower_mma.c's prmt). prmt.b32 with a selector in a
+   * register: byte i of the result is byte (sel >> 4i) & 7 of the eight bytes of a (0-3) and b (4-7); the
+   * selector's sign-replicate bits are not used. */
   LLVMValueRef (*prmt)(cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef sel);
   /* Tensor-core ops (devops_mma.h: contracts, fragment layouts in docs/tensor-cores.md). The caller
    * checks the target first (cg_mma_check, cg_tc_check). */

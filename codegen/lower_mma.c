@@ -29,7 +29,7 @@
  *   16-bit elements: ldmatrix, four 8x8 matrices at a time (.trans when the rows are K);
  *   8-bit elements with rows along M or N, and u32 words (b1): one 32-bit load per register;
  *   8-bit elements with rows along K: one 32-bit load per register across four lanes' columns and
- *   a byte transpose by two shuffles and two prmt (operand_words_rows_k); one load per element
+ *   a byte transpose by two shuffles and two prmt (operand_words); one load per element
  *   where the layout is not the fragments'.
  * Buffers are addressed through cg_smem_swizzle (16-byte chunks stay whole, so ldmatrix rows do);
  * scratch rows get 16 bytes of padding where that keeps 8 consecutive rows off one bank group.
@@ -222,35 +222,13 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
     }
 }
 
-/* 8-bit operands with rows along M or N, and u32 words: one 32-bit load per register. */
-static void operand_words(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, uint32_t k0,
-                          uint32_t k1, LLVMValueRef *out) {
-  int kd = kdim(y), md = 1 - kd, kw = kw_of(y);
-  const cg_thread_lay *t = cg_lay_thread(L, y);
-  LLVMTypeRef i32 = LLVMInt32TypeInContext(L->c.ctx);
-  LLVMValueRef v[4];
-  uint32_t e2[2];
-  for (uint32_t g = 0; g < y->per[md]; g++)
-    for (uint32_t kt = k0; kt < k1; kt++) {
-      LLVMValueRef m = LLVMBuildAdd(L->c.b, t->off[md], cg_i32(L, cg_lay_const(y, md, g)), "");
-      LLVMValueRef k = LLVMBuildAdd(L->c.b, t->off[kd], cg_i32(L, cg_lay_const(y, kd, kt * kw)), "");
-      k = LLVMBuildAdd(L->c.b, k, kbase_elems(L, s, kw), "");
-      LLVMValueRef r = L->c.ops->load(&L->c, CG_SHARED, i32, operand_at(L, s, e, m, k), NULL, NULL);
-      unpack(L, e, r, kw, v);
-      e2[md] = g;
-      for (int h = 0; h < kw; h++) {
-        e2[kd] = kt * (uint32_t)kw + (uint32_t)h;
-        out[cg_lay_index(y, e2)] = v[h];
-      }
-    }
-}
-
-/* 8-bit operands with rows along K (B as [K,N]) in the mma fragments' lane order (K's four lanes
- * lowest, then N's eight): one 32-bit load per register and a 4 x 4 byte transpose across the four
- * lanes that hold four consecutive columns (lanes 4 apart), instead of four byte loads. Lane j of
- * such a group (j = lane / 4 % 4) loads row k + j of the four columns; after one shuffle (lane ^ 4)
- * and a prmt each holds two rows of two columns, after a second (lane ^ 8) its own column's four
- * rows. */
+/* One 32-bit load per register. 8-bit operands with rows along M or N, and u32 words: the word of
+ * the register. 8-bit operands with rows along K (B as [K,N]; `transpose`), in the mma fragments'
+ * lane order (K's four lanes lowest, then N's eight, rows_k_words_ok): a 4 x 4 byte transpose across
+ * the four lanes that hold four consecutive columns (lanes 4 apart), instead of four byte loads.
+ * Lane j of such a group (j = lane / 4 % 4) loads row k + j of the four columns; after one shuffle
+ * (lane ^ 4) and a prmt each holds two rows of two columns, after a second (lane ^ 8) its own
+ * column's four rows. */
 static int rows_k_words_ok(const cg_lay *y) {
   int kd = kdim(y), md = 1 - kd;
   return is_operand(y) && kw_of(y) == 4 && y->l.tpw[kd] == 4 && y->l.tpw[md] == 8 && y->l.spt[md] == 1 &&
@@ -277,35 +255,40 @@ static LLVMValueRef prmt(cg_lower *L, LLVMValueRef a, LLVMValueRef b, LLVMValueR
   return r;
 }
 
-static void operand_words_rows_k(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, uint32_t k0,
-                                 uint32_t k1, LLVMValueRef *out) {
+static void operand_words(cg_lower *L, const cg_lay *y, ir_elem e, const smem_src *s, uint32_t k0,
+                          uint32_t k1, int transpose, LLVMValueRef *out) {
   int kd = kdim(y), md = 1 - kd, kw = kw_of(y);
   const cg_thread_lay *t = cg_lay_thread(L, y);
   LLVMBuilderRef B = L->c.b;
   LLVMTypeRef i32 = LLVMInt32TypeInContext(L->c.ctx);
-  LLVMValueRef j = LLVMBuildAnd(B, LLVMBuildLShr(B, L->lane, cg_i32(L, 2), ""), cg_i32(L, 3), "");
-  LLVMValueRef odd = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, j, cg_i32(L, 1), ""), cg_i32(L, 0), "");
-  LLVMValueRef upper = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, j, cg_i32(L, 2), ""), cg_i32(L, 0), "");
-  /* the byte selectors (own word bytes 0-3, the partner's 4-7). First exchange, with lane ^ 4: a
-   * lane keeps columns j & 1 and (j & 1) + 2 of its pair of rows, the lower row's byte first
-   * (even j: own 0, theirs 0, own 2, theirs 2; odd j: theirs 1, own 1, theirs 3, own 3). Second,
-   * with lane ^ 8: column j's four rows, rows 0-1 from the lane of the lower pair (j < 2: own
-   * bytes 0-1 then theirs 0-1; j >= 2: theirs 2-3 then own 2-3). */
-  LLVMValueRef sel1 = LLVMBuildSelect(B, odd, cg_i32(L, 0x3715), cg_i32(L, 0x6240), "");
-  LLVMValueRef sel2 = LLVMBuildSelect(B, upper, cg_i32(L, 0x3276), cg_i32(L, 0x5410), "");
+  LLVMValueRef j = NULL, sel1 = NULL, sel2 = NULL;
+  if (transpose) {
+    j = LLVMBuildAnd(B, LLVMBuildLShr(B, L->lane, cg_i32(L, 2), ""), cg_i32(L, 3), "");
+    LLVMValueRef odd = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, j, cg_i32(L, 1), ""), cg_i32(L, 0), "");
+    LLVMValueRef upper = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, j, cg_i32(L, 2), ""), cg_i32(L, 0), "");
+    /* the byte selectors (own word bytes 0-3, the partner's 4-7). First exchange, with lane ^ 4: a
+     * lane keeps columns j & 1 and (j & 1) + 2 of its pair of rows, the lower row's byte first
+     * (even j: own 0, theirs 0, own 2, theirs 2; odd j: theirs 1, own 1, theirs 3, own 3). Second,
+     * with lane ^ 8: column j's four rows, rows 0-1 from the lane of the lower pair (j < 2: own
+     * bytes 0-1 then theirs 0-1; j >= 2: theirs 2-3 then own 2-3). */
+    sel1 = LLVMBuildSelect(B, odd, cg_i32(L, 0x3715), cg_i32(L, 0x6240), "");
+    sel2 = LLVMBuildSelect(B, upper, cg_i32(L, 0x3276), cg_i32(L, 0x5410), "");
+  }
   LLVMValueRef v[4];
   uint32_t e2[2];
   for (uint32_t g = 0; g < y->per[md]; g++)
     for (uint32_t kt = k0; kt < k1; kt++) {
-      LLVMValueRef n = LLVMBuildAdd(B, t->off[md], cg_i32(L, cg_lay_const(y, md, g)), "");
+      LLVMValueRef m = LLVMBuildAdd(B, t->off[md], cg_i32(L, cg_lay_const(y, md, g)), "");
       LLVMValueRef k = LLVMBuildAdd(B, t->off[kd], cg_i32(L, cg_lay_const(y, kd, kt * kw)), "");
       k = LLVMBuildAdd(B, k, kbase_elems(L, s, kw), "");
-      LLVMValueRef col = LLVMBuildSub(B, n, j, ""), row = LLVMBuildAdd(B, k, j, "");
-      LLVMValueRef p = operand_at(L, s, e, col, row);
-      LLVMValueRef r = L->c.ops->load(&L->c, CG_SHARED, i32, p, NULL, NULL);
-      LLVMValueRef s1 = prmt(L, r, L->c.ops->shfl(&L->c, CG_SHFL_XOR, r, cg_i32(L, 4)), sel1);
-      LLVMValueRef w = prmt(L, s1, L->c.ops->shfl(&L->c, CG_SHFL_XOR, s1, cg_i32(L, 8)), sel2);
-      unpack(L, e, w, kw, v);
+      if (transpose) /* row k + j of the group's four columns */
+        m = LLVMBuildSub(B, m, j, ""), k = LLVMBuildAdd(B, k, j, "");
+      LLVMValueRef r = L->c.ops->load(&L->c, CG_SHARED, i32, operand_at(L, s, e, m, k), NULL, NULL);
+      if (transpose) {
+        r = prmt(L, r, L->c.ops->shfl(&L->c, CG_SHFL_XOR, r, cg_i32(L, 4)), sel1);
+        r = prmt(L, r, L->c.ops->shfl(&L->c, CG_SHFL_XOR, r, cg_i32(L, 8)), sel2);
+      }
+      unpack(L, e, r, kw, v);
       e2[md] = g;
       for (int h = 0; h < kw; h++) {
         e2[kd] = kt * (uint32_t)kw + (uint32_t)h;
@@ -345,9 +328,9 @@ static void operand_from_shared(cg_lower *L, const cg_lay *y, ir_elem e, const s
   else if (bits == 16 && !cg_tc_check(L->c.target, CG_TC_LDMATRIX, NULL, 0))
     operand_ldmatrix(L, y, e, s, k0, k1, out);
   else if (bits == 32 || (bits == 8 && !s->rows_k))
-    operand_words(L, y, e, s, k0, k1, out);
+    operand_words(L, y, e, s, k0, k1, 0, out);
   else if (bits == 8 && rows_k_words_ok(y))
-    operand_words_rows_k(L, y, e, s, k0, k1, out);
+    operand_words(L, y, e, s, k0, k1, 1, out);
   else
     operand_elements(L, y, e, s, k0, k1, out);
 }

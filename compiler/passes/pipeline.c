@@ -69,6 +69,7 @@ typedef struct {
                         in the next iteration) */
   ir_opid barrier;   /* the body's first top-level barrier */
   ir_opid last_read; /* release: the body's last op that reads the stages */
+  ir_val index;      /* tma: the iteration's index (iv - lo) / step, computed once by wait_stage */
   ir_opid copy[16];  /* the copies being pipelined */
   int ncopy;
   int tma;       /* 1: the copies become TMA boxes completing on an mbarrier per copy and stage */
@@ -437,7 +438,7 @@ static ir_val parity_of(loop_ctx *lc, ir_builder *b, ir_val phase, int add) {
  * whose mbarriers complete their phase i / S there (stage buffers rotate with period S), so it waits
  * for parity (i / S) % 2 on each copy's mbarrier of stage 0. */
 static void wait_stage(loop_ctx *lc, ir_builder *b) {
-  ir_val i = iteration(lc, b);
+  ir_val i = lc->index = iteration(lc, b);
   ir_val phase = ir_b_binary(b, IR_OP_DIV, i, ir_b_const_i(b, ir_vtype(lc->fn, i), lc->stages));
   ir_val parity = parity_of(lc, b, phase, 0);
   for (int j = 0; j < lc->ncopy; j++) {
@@ -453,7 +454,7 @@ static void wait_stage(loop_ctx *lc, ir_builder *b) {
  * r < 0 (the buffer not read yet) that is parity 1 on a fresh mbarrier, whose phase "before the
  * first" counts as complete: no wait. */
 static void await_release(loop_ctx *lc, ir_builder *b) {
-  ir_val i = iteration(lc, b);
+  ir_val i = lc->index; /* wait_stage's, at the top of the body */
   ir_type it = ir_vtype(lc->fn, i);
   /* one op at a time: the order of a call's arguments is the C compiler's, the IR's must not be */
   ir_val ia = ir_b_binary(b, IR_OP_ADD, i, ir_b_const_i(b, it, lc->ahead));
