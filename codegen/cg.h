@@ -166,6 +166,7 @@ void cg_lower_bitsplit(cg_lower *L, ir_opid op);
 
 /* ---- lower_memory.c ---- */
 void cg_lower_view(cg_lower *L, ir_opid op);
+void cg_lower_bounded(cg_lower *L, ir_opid op);
 void cg_lower_load(cg_lower *L, ir_opid op);
 void cg_lower_store(cg_lower *L, ir_opid op);
 void cg_lower_alloc_shared(cg_lower *L, ir_opid op);

@@ -309,11 +309,22 @@ LLVMValueRef cg_tmap_param(cg_lower *L, ir_val view, const uint32_t box[2], int 
   return L->tmaps[k].param;
 }
 
+/* Appends to the kiln-tmap text s (cap bytes, n used); the new length. */
+static size_t tmap_put(cg_lower *L, char *s, size_t cap, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(s + n, cap - n, fmt, ap);
+  va_end(ap);
+  if (w < 0 || (size_t)w >= cap - n)
+    cg_fail(L, 0, "kernel '%s': tensor-map description too long", L->fn->name);
+  return n + (size_t)w;
+}
+
 /* The kiln-tmap lines of cg_result.tmaps (codegen.h). */
 static char *tmap_lines(cg_lower *L) {
   ir_func *fn = L->fn;
   if (!L->ntmaps) return NULL;
-  size_t cap = 1024 * (size_t)L->ntmaps, n = 0;
+  size_t cap = 4096 * (size_t)L->ntmaps, n = 0;
   char *s = malloc(cap);
   if (!s) abort();
   s[0] = 0;
@@ -321,10 +332,15 @@ static char *tmap_lines(cg_lower *L) {
   for (int k = 0; k < L->ntmaps; k++) {
     cg_tmap *m = &L->tmaps[k];
     ir_op *v = &fn->ops[fn->vals[m->view].def];
-    char rows[256], cols[256], stride[256];
-    if (ir_param_expr(fn, v->opnd[1], rows, sizeof rows) ||
-        ir_param_expr(fn, v->opnd[2], cols, sizeof cols) ||
-        ir_param_expr(fn, v->opnd[3], stride, sizeof stride))
+    ir_tma_coords co;
+    char rows[256], cols[256], stride[256], outer[IR_TMA_MAXCOORDS][2][256];
+    int bad = ir_tma_view_coords(fn, m->view, &co) || ir_param_expr(fn, v->opnd[1], rows, sizeof rows) ||
+              ir_param_expr(fn, v->opnd[2], cols, sizeof cols) ||
+              ir_param_expr(fn, v->opnd[3], stride, sizeof stride);
+    for (int i = 0; !bad && i < co.n; i++)
+      bad = ir_param_expr(fn, co.count[i], outer[i][0], sizeof outer[i][0]) ||
+            ir_param_expr(fn, co.stride[i], outer[i][1], sizeof outer[i][1]);
+    if (bad)
       cg_fail(L, 0, "kernel '%s': a TMA view's sizes are not expressions of the arguments (a compiler bug)",
               fn->name);
     const char *type = m->elem == IR_F16    ? "f16"
@@ -332,12 +348,17 @@ static char *tmap_lines(cg_lower *L) {
                        : m->elem == IR_F32  ? "f32"
                        : m->elem == IR_I32  ? "i32"
                                             : "u8";
-    n += (size_t)snprintf(
-        s + n, cap - n,
-        "kiln-tmap param=%u arg=%d type=%s rank=2 swizzle=%d box=%u,%u dims=%s;%s strides=%s,%d,*\n",
-        nparams + (uint32_t)k, ir_param_index(fn, v->opnd[0]), type, m->swizzle, m->box[0], m->box[1], cols,
-        rows, stride, ir_elem_bytes(m->elem));
-    if (n >= cap) cg_fail(L, 0, "kernel '%s': tensor-map description too long", fn->name);
+    int eb = ir_elem_bytes(m->elem);
+    /* A coordinate of the base is one more dimension: a box of 1, its count, its stride in bytes. */
+    n = tmap_put(L, s, cap, n, "kiln-tmap param=%u arg=%d type=%s rank=%d swizzle=%d box=%u,%u",
+                 nparams + (uint32_t)k, ir_param_index(fn, v->opnd[0]), type, 2 + co.n, m->swizzle, m->box[0],
+                 m->box[1]);
+    for (int i = 0; i < co.n; i++) n = tmap_put(L, s, cap, n, ",1");
+    n = tmap_put(L, s, cap, n, " dims=%s;%s", cols, rows);
+    for (int i = 0; i < co.n; i++) n = tmap_put(L, s, cap, n, ";%s", outer[i][0]);
+    n = tmap_put(L, s, cap, n, " strides=%s,%d,*", stride, eb);
+    for (int i = 0; i < co.n; i++) n = tmap_put(L, s, cap, n, ";%s,%d,*", outer[i][1], eb);
+    n = tmap_put(L, s, cap, n, "\n");
   }
   return s;
 }

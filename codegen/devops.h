@@ -106,6 +106,9 @@ struct cg_devops {
    * register: byte i of the result is byte (sel >> 4i) & 7 of the eight bytes of a (0-3) and b (4-7); the
    * selector's sign-replicate bits are not used. */
   LLVMValueRef (*prmt)(cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef sel);
+  /* Optional (NULL: nothing). Op `bounded`: a recipe's statement that i64 v lies in [0, n) (the
+   * simulator reports a value outside it; on the GPU the statement is taken as given). */
+  void (*check_bound)(cg_ctx *c, LLVMValueRef v, LLVMValueRef n);
   /* Tensor-core ops (devops_mma.h: contracts, fragment layouts in docs/tensor-cores.md). The caller
    * checks the target first (cg_mma_check, cg_tc_check). */
   cg_mma_fn mma;

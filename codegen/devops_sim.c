@@ -198,6 +198,12 @@ static void sim_barrier(cg_ctx *c) {
   cg_sim_call(c, "__kiln_sim_barrier", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
 }
 
+static void sim_check_bound(cg_ctx *c, LLVMValueRef v, LLVMValueRef n) {
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(c->ctx), ptys[3] = {i64, i64, ptr_t(c)};
+  LLVMValueRef args[3] = {v, n, cg_sim_site(c)};
+  cg_sim_call(c, "__kiln_sim_check_bound", LLVMVoidTypeInContext(c->ctx), ptys, args, 3);
+}
+
 static void sim_loop_back(cg_ctx *c) {
   LLVMTypeRef p = ptr_t(c);
   LLVMValueRef site = cg_sim_site(c);
@@ -339,6 +345,7 @@ const cg_devops cg_devops_sim = {
     .store = sim_store,
     .math = sim_math,
     .loop_back = sim_loop_back,
+    .check_bound = sim_check_bound,
     .mma = cg_sim_mma,
     .ldmatrix = cg_sim_ldmatrix,
     .cp_async = cg_sim_cp_async,

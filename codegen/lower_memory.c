@@ -34,6 +34,17 @@ void cg_lower_view(cg_lower *L, ir_opid op) {
   }
 }
 
+/* bounded(i, n): i itself; the simulator checks 0 <= i < n (tensor maps address by it: docs/hopper.md). */
+void cg_lower_bounded(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  ir_elem e = ir_vtype(L->fn, o->opnd[0]).elem;
+  LLVMValueRef v = cg_get(L, o->opnd[0])->v[0];
+  if (L->c.ops->check_bound)
+    L->c.ops->check_bound(&L->c, cg_convert(L, v, e, IR_I64),
+                          cg_convert(L, cg_get(L, o->opnd[1])->v[0], e, IR_I64));
+  cg_def(L, o->res[0], 1)[0] = v;
+}
+
 /* Addressing of a tile laid out as y at the view's offsets. The layout's fastest dim f (the last dim
  * for default layouts; the unit-stride dim of a transposed view) is the "column": each combination
  * of the other dims gets one row pointer (base + the thread's first column), and an element is its
@@ -882,8 +893,8 @@ static void check_tma(cg_lower *L, ir_opid op, ir_val view, ir_val buf) {
   }
   if (!ir_tma_view_ok(L->fn, view))
     cg_fail(L, op,
-            "%s needs a rank-2 view of a kernel argument with no base, unit inner stride, and dims and row "
-            "stride made of the arguments by +, - and *",
+            "%s needs a rank-2 view of a kernel argument with unit inner stride, dims and row stride made of "
+            "the arguments by +, - and *, and no base or a base given as coordinates (k.view)",
             what);
 }
 
@@ -893,16 +904,23 @@ typedef struct {
   uint32_t box[2];  /* elements along a row, rows */
   LLVMValueRef map; /* the tensor-map parameter */
   LLVMValueRef row, col;
+  int rank;                                  /* the map's: 2 + the base's coordinates */
+  LLVMValueRef coords[2 + IR_TMA_MAXCOORDS]; /* a box's; [2..rank) the base's coordinates (i32) */
 } tma_op;
 
 static tma_op tma_begin(cg_lower *L, ir_opid op, ir_val buf) {
   ir_op *o = &L->fn->ops[op];
   tma_op x = {.t = ir_vtype(L->fn, buf)};
   int sw;
+  ir_tma_coords co;
   check_tma(L, op, o->opnd[0], buf);
+  ir_tma_view_coords(L->fn, o->opnd[0], &co);
   cg_tma_box(L, buf, x.box, &sw);
   x.map = cg_tmap_param(L, o->opnd[0], x.box, sw, x.t.elem);
   x.row = cg_get(L, o->opnd[1])->v[0], x.col = cg_get(L, o->opnd[2])->v[0];
+  x.rank = 2 + co.n;
+  for (int i = 0; i < co.n; i++)
+    x.coords[2 + i] = cg_convert(L, cg_get(L, co.index[i])->v[0], ir_vtype(L->fn, co.index[i]).elem, IR_I32);
   return x;
 }
 
@@ -927,9 +945,9 @@ static void copy_tma(cg_lower *L, ir_opid op) {
       LLVMValueRef idx[2] = {cg_i32(L, r), cg_i32(L, c)};
       LLVMValueRef at = cg_smem_swizzle(L, buf, idx);
       LLVMValueRef dst = LLVMBuildGEP2(B, i8, base, &at, 1, "tma.dst");
-      LLVMValueRef coords[2] = {LLVMBuildAdd(B, col, cg_i32(L, c), ""),
-                                LLVMBuildAdd(B, row, cg_i32(L, r), "")};
-      h->tma_load(&L->c, 2, dst, map, coords, bar);
+      x.coords[0] = LLVMBuildAdd(B, col, cg_i32(L, c), "");
+      x.coords[1] = LLVMBuildAdd(B, row, cg_i32(L, r), "");
+      h->tma_load(&L->c, x.rank, dst, map, x.coords, bar);
     }
   LLVMBuildBr(B, done);
   LLVMPositionBuilderAtEnd(B, done);
@@ -960,8 +978,9 @@ void cg_lower_store_tma(cg_lower *L, ir_opid op) {
   LLVMValueRef base = cg_get(L, buf)->v[0];
   for (uint32_t r = 0; r < t.shape[0]; r += box[1])
     for (uint32_t c = 0; c < t.shape[1]; c += box[0]) {
-      LLVMValueRef coords[2] = {LLVMBuildAdd(B, col, cg_i32(L, c), ""),
-                                LLVMBuildAdd(B, row, cg_i32(L, r), "")};
+      LLVMValueRef *coords = x.coords;
+      coords[0] = LLVMBuildAdd(B, col, cg_i32(L, c), "");
+      coords[1] = LLVMBuildAdd(B, row, cg_i32(L, r), "");
       LLVMValueRef meets = NULL;
       for (int d = 0; d < 2; d++) { /* -box < coordinate < dim */
         LLVMValueRef x = LLVMBuildSExt(B, coords[d], i64, "");
@@ -974,7 +993,7 @@ void cg_lower_store_tma(cg_lower *L, ir_opid op) {
       LLVMPositionBuilderAtEnd(B, one);
       LLVMValueRef idx[2] = {cg_i32(L, r), cg_i32(L, c)};
       LLVMValueRef at = cg_smem_swizzle(L, buf, idx);
-      h->tma_store(&L->c, 2, map, coords, LLVMBuildGEP2(B, i8, base, &at, 1, "tma.src"));
+      h->tma_store(&L->c, x.rank, map, coords, LLVMBuildGEP2(B, i8, base, &at, 1, "tma.src"));
       LLVMBuildBr(B, next);
       LLVMPositionBuilderAtEnd(B, next);
     }

@@ -15,6 +15,7 @@
  *   shuffle: %r = call i32 @__kiln_sim_shfl(i32 mode, i32 v, i32 arg, ptr site)
  *   math:    call float @__kiln_sim_mathf(i32 cg_math, float), call double @__kiln_sim_math(i32, double)
  *   loop:    call void @__kiln_sim_loop(ptr site)                on every back-edge (the watchdog's count)
+ *   bound:   call void @__kiln_sim_check_bound(i64 v, i64 n, ptr site)   op bounded: 0 <= v < n
  *
  * `site` is a NUL-terminated constant string naming the IR op (cg_ctx.site); reports quote it.
  * A failed check never returns: the fiber is abandoned and the launch stops with a report.
@@ -48,5 +49,6 @@ int32_t __kiln_sim_shfl(int32_t mode, int32_t v, int32_t arg, const char *site);
 float __kiln_sim_mathf(int32_t m, float x);
 double __kiln_sim_math(int32_t m, double x);
 void __kiln_sim_loop(const char *site);
+void __kiln_sim_check_bound(int64_t v, int64_t n, const char *site);
 
 #endif

@@ -367,17 +367,55 @@ int ir_param_expr(const ir_func *fn, ir_val v, char *buf, size_t n) {
   return expr_of(fn, v, buf, n, &at, 0);
 }
 
-int ir_tma_view_ok(const ir_func *fn, ir_val view) {
+/* v with integer casts looked through. */
+static ir_val uncast(const ir_func *fn, ir_val v) {
+  for (int d = 0; d < 8 && fn->vals[v].def && fn->ops[fn->vals[v].def].code == IR_OP_CAST; d++)
+    v = fn->ops[fn->vals[v].def].opnd[0];
+  return v;
+}
+
+/* Adds the terms of sum v (bounded(i, n) * s) to c; -1 if v is not such a sum. */
+static int base_terms(const ir_func *fn, ir_val v, ir_tma_coords *c, int depth) {
+  char e[256];
+  ir_opid d = fn->vals[uncast(fn, v)].def;
+  if (!d || depth > 8) return -1;
+  const ir_op *o = &fn->ops[d];
+  if (o->code == IR_OP_ADD)
+    return base_terms(fn, o->opnd[0], c, depth + 1) || base_terms(fn, o->opnd[1], c, depth + 1) ? -1 : 0;
+  if (o->code != IR_OP_MUL || c->n == IR_TMA_MAXCOORDS) return -1;
+  for (int k = 0; k < 2; k++) {
+    ir_opid bd = fn->vals[uncast(fn, o->opnd[k])].def;
+    if (!bd || fn->ops[bd].code != IR_OP_BOUNDED) continue;
+    const ir_op *b = &fn->ops[bd];
+    if (ir_param_expr(fn, b->opnd[1], e, sizeof e) || ir_param_expr(fn, o->opnd[1 - k], e, sizeof e))
+      return -1;
+    c->index[c->n] = b->opnd[0], c->count[c->n] = b->opnd[1], c->stride[c->n] = o->opnd[1 - k];
+    c->n++;
+    return 0;
+  }
+  return -1;
+}
+
+int ir_tma_view_coords(const ir_func *fn, ir_val view, ir_tma_coords *c) {
   ir_opid vd = fn->vals[view].def;
   char e[256];
-  if (!vd || fn->ops[vd].code != IR_OP_VIEW) return 0;
+  c->n = 0;
+  if (!vd || fn->ops[vd].code != IR_OP_VIEW) return -1;
   const ir_op *v = &fn->ops[vd];
-  if (fn->vals[v->res[0]].type.rank != 2 || v->nopnd != 5 || ir_param_index(fn, v->opnd[0]) < 0) return 0;
+  if (fn->vals[v->res[0]].type.rank != 2 || (v->nopnd != 5 && v->nopnd != 6) ||
+      ir_param_index(fn, v->opnd[0]) < 0)
+    return -1;
   ir_opid sd = fn->vals[v->opnd[4]].def;
-  if (!sd || fn->ops[sd].code != IR_OP_CONST || ir_attr_i(fn->ops[sd].attrs, "value", 0) != 1) return 0;
+  if (!sd || fn->ops[sd].code != IR_OP_CONST || ir_attr_i(fn->ops[sd].attrs, "value", 0) != 1) return -1;
   for (int k = 1; k <= 3; k++)
-    if (ir_param_expr(fn, v->opnd[k], e, sizeof e)) return 0;
-  return 1;
+    if (ir_param_expr(fn, v->opnd[k], e, sizeof e)) return -1;
+  if (v->nopnd == 6 && base_terms(fn, v->opnd[5], c, 0)) return c->n = 0, -1;
+  return 0;
+}
+
+int ir_tma_view_ok(const ir_func *fn, ir_val view) {
+  ir_tma_coords c;
+  return ir_tma_view_coords(fn, view, &c) == 0;
 }
 
 int ir_tma_buffer_ok(ir_type t, int64_t swizzle, int wgmma) {

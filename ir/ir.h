@@ -266,8 +266,19 @@ int ir_param_index(const ir_func *fn, ir_val v);
  * other than const, add, sub, mul and integer casts; a float; a computed value in a loop) or the
  * text does not fit in n bytes. */
 int ir_param_expr(const ir_func *fn, ir_val v, char *buf, size_t n);
-/* TMA (docs/hopper.md): 1 if view v can be a tensor map's (a rank-2 view of a kernel parameter with
- * unit inner stride, no base, and dims and row stride that ir_param_expr writes); 1 if a shared
+/* TMA (docs/hopper.md). The coordinates of a view's base, for a tensor map of rank 2 + n: a base
+ * written as a sum of terms bounded(index, count) * stride (k.view's base given as coordinates),
+ * count and stride expressions of the parameters (ir_param_expr). */
+enum { IR_TMA_MAXCOORDS = 3 };
+typedef struct {
+  int n;
+  ir_val index[IR_TMA_MAXCOORDS], count[IR_TMA_MAXCOORDS], stride[IR_TMA_MAXCOORDS];
+} ir_tma_coords;
+/* 0 with c filled if view v can be a tensor map's: a rank-2 view of a kernel parameter with unit
+ * inner stride, dims and row stride that ir_param_expr writes, and no base or a base of such
+ * coordinates; -1 if not. */
+int ir_tma_view_coords(const ir_func *fn, ir_val view, ir_tma_coords *c);
+/* 1 if ir_tma_view_coords accepts v; 1 if a shared
  * buffer of type t, allocated with this swizzle and {wgmma = 1} or not, is laid out as TMA boxes
  * leave it (rank 2, at most 256 rows, a multiple of 8; 1-byte, f16, bf16, f32 or i32 elements; rows
  * of 32 or 64 bytes swizzled 2 or 4, or a multiple of 128 bytes swizzled 8 in 128-byte panels). */

@@ -370,6 +370,15 @@ static void check_view(verifier *V, ir_opid op) {
   }
 }
 
+/* bounded(i, n): i and n scalars of one integer type (i32 or i64), the result i's. */
+static void check_bounded(verifier *V, ir_opid op) {
+  ir_type i = otype(V, op, 0), n = otype(V, op, 1);
+  if (i.kind != IR_TSCALAR || (i.elem != IR_I32 && i.elem != IR_I64))
+    fail(V, op, "operand 0 has type %s; expected an i32 or i64 scalar", ts(V, i));
+  if (!ir_type_eq(n, i)) fail(V, op, "operand 1 has type %s; expected %s (operand 0's)", ts(V, n), ts(V, i));
+  result_is(V, op, 0, i);
+}
+
 /* The tile/smem a load/store/copy moves: rank of the view, element of the view. */
 static void check_moved(verifier *V, ir_opid op, const char *what, ir_type t, int kind, ir_type v) {
   if (t.kind != kind || t.rank != v.rank || t.elem != v.elem)

@@ -74,6 +74,9 @@ return kiln.recipe {
     D = { default = 64, values = { 64, 128, 256 } },
     causal = { false, true },
     lse = { false, true },
+    -- sm_90a: K and V tiles as TMA boxes into the ring, completing on mbarriers, where both products
+    -- are wgmma (rank-4 tensor maps over [B, heads, S, D]: docs/hopper.md); elsewhere cp.async as before
+    tma = { false, true },
   },
   args = {
     kiln.tensor("q", "dtype", dims("H", "Sq", 1), "in"),
@@ -95,6 +98,24 @@ return kiln.recipe {
     layout.check_shape(p)
     return kiln.cdiv(p.Sq, p.BLOCK_M), p.B * p.H
   end,
+  -- The tuner's and kiln run's rules for the TMA path: a ring (stages >= 2), and strides of K and V
+  -- that are multiples of 16 bytes, as tensor maps want them.
+  constraints = {
+    function(p) return not p.tma or p.stages >= 2, "tma needs stages >= 2" end,
+    function(p)
+      if not p.tma then return true end
+      local eb = ({ f16 = 2, bf16 = 2, e4m3 = 1 })[p.dtype]
+      for i, pad in ipairs { 2, 3 } do
+        for _, s in ipairs(layout.strides(p, p.Hkv, p.Sk, pad * p.spad)) do
+          if (s * eb) % 16 ~= 0 then
+            return false, string.format("tma needs strides of k and v that are multiples of 16 bytes (%s has a "
+              .. "stride of %d bytes)", i == 1 and "k" or "v", s * eb)
+          end
+        end
+      end
+      return true
+    end,
+  },
   reference = "attention",
   check = { criterion = "vs_lowp", factor = 2 }, -- FlashAttention's criterion (docs/attention.md)
   checks = {
@@ -140,7 +161,7 @@ return kiln.recipe {
     local a = k.args
     local BM, BN, D = p.BLOCK_M, p.BLOCK_N, p.D
     local DT = pow2_at_least(D)
-    local opts = { stages = p.stages }
+    local opts = { stages = p.stages, tma = p.tma }
     -- P V runs on P rounded to the input type (f16, bf16); for e4m3 inputs P stays f16 and V is
     -- widened to f16 (exactly): P in e4m3 (3 mantissa bits) would alone spend the error budget.
     local pv_type = p.dtype == "e4m3" and "f16" or p.dtype
@@ -150,10 +171,12 @@ return kiln.recipe {
     local bh = k.program_id(1)
     local b, h = bh / a.H, bh % a.H
     local hk = h / (a.H / a.Hkv)
-    local q_base = b * a.q_sb + h * a.q_sh
-    local k_base = b * a.k_sb + hk * a.k_sh
-    local v_base = b * a.v_sb + hk * a.v_sh
-    local o_base = b * a.o_sb + h * a.o_sh
+    -- Each slice's first element as coordinates of the whole tensor [B, heads, S, D] (b < B, head <
+    -- heads), so that TMA can address the slice with one tensor map for the kernel.
+    local q_base = { { b, a.B, a.q_sb }, { h, a.H, a.q_sh } }
+    local k_base = { { b, a.B, a.k_sb }, { hk, a.Hkv, a.k_sh } }
+    local v_base = { { b, a.B, a.v_sb }, { hk, a.Hkv, a.v_sh } }
+    local o_base = { { b, a.B, a.o_sb }, { h, a.H, a.o_sh } }
     local qv = k.view(a.q, { a.Sq, D }, { a.q_ss, 1 }, q_base)
     local kv = k.view(a.k, { a.Sk, D }, { a.k_ss, 1 }, k_base)
     local vv = k.view(a.v, { a.Sk, D }, { a.v_ss, 1 }, v_base)
@@ -218,7 +241,7 @@ return kiln.recipe {
     -- Normalise; a row that saw no key has l = 0 and acc = 0: it gets 0, not 0/0.
     local seen = l:gt(0)
     local inv_l = k.where(seen, 1.0 / k.where(seen, l, 1.0), 0.0)
-    k.store(ov, { m0, 0 }, k.cast(acc * inv_l, p.dtype))
+    k.store(ov, { m0, 0 }, k.cast(acc * inv_l, p.dtype), { tma = p.tma })
     if p.lse then
       local lse_base = bh * a.Sq -- LSE is [B, H, Sq], contiguous
       local lv = k.view(a.lse, { a.Sq, 1 }, { 1, 1 }, lse_base)

@@ -87,6 +87,15 @@ void __kiln_sim_loop(const char *site) {
   if (w->prof && w->cur == 0) sim_prof_site(w, site)->iterations++; /* the block's first thread */
 }
 
+void __kiln_sim_check_bound(int64_t v, int64_t n, const char *site) {
+  sim_worker *w = current();
+  if (v >= 0 && v < n) return;
+  sim_report(w, "bound broken",
+             "thread %d at '%s': the value %lld lies outside [0, %lld), the range stated for it",
+             w->th[w->cur].tid, site, (long long)v, (long long)n);
+  sim_abandon(w);
+}
+
 static _Noreturn void bad_math(int32_t m) {
   fprintf(stderr, "kiln: simulator math op %d does not exist\n", m);
   abort();

@@ -104,8 +104,49 @@ static void row_major(lua_State *L, const ir_val *dims, int rank, ir_val *stride
   }
 }
 
+/* A base given as coordinates {{index, count, stride}, ...}: the sum of index * stride, each index
+ * stated to lie in [0, count) (op bounded, which the simulator checks), so that TMA can address the
+ * slice with a tensor map of rank 2 + #coordinates (docs/hopper.md). */
+static ir_val as_type(lua_State *L, ir_val v, ir_type t) {
+  return ir_type_eq(kl_vtype(L, v), t) ? v : kl_op1(L, IR_OP_CAST, &v, 1, t);
+}
+
+static ir_val coords_base(lua_State *L, int idx) {
+  int n = (int)luaL_len(L, idx);
+  if (n < 1 || n > IR_TMA_MAXCOORDS)
+    luaL_error(L, "k.view: a base given as coordinates has 1 to %d of them, got %d", IR_TMA_MAXCOORDS, n);
+  static const char *const what[3] = {"k.view: a base coordinate's index",
+                                      "k.view: a base coordinate's count",
+                                      "k.view: a base coordinate's stride"};
+  ir_val part[IR_TMA_MAXCOORDS][3], sum = 0;
+  ir_type t = ir_t_scalar(IR_I32);
+  for (int i = 0; i < n; i++) {
+    if (lua_geti(L, idx, i + 1) != LUA_TTABLE || kl_isvalue(L, -1) || luaL_len(L, -1) != 3)
+      luaL_error(L, "k.view: base coordinate %d is not a table {index, count, stride}", i + 1);
+    for (int j = 0; j < 3; j++) {
+      lua_geti(L, -1, j + 1);
+      part[i][j] = kl_index(L, lua_gettop(L), IR_I32, what[j]);
+      if (kl_vtype(L, part[i][j]).elem == IR_I64) t = ir_t_scalar(IR_I64);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  for (int i = 0; i < n; i++) {
+    ir_val b[2], mul[2]; /* built one at a time: the ops' order does not depend on the C compiler */
+    b[0] = as_type(L, part[i][0], t);
+    b[1] = as_type(L, part[i][1], t);
+    mul[0] = kl_op1(L, IR_OP_BOUNDED, b, 2, t);
+    mul[1] = as_type(L, part[i][2], t);
+    ir_val term = kl_op1(L, IR_OP_MUL, mul, 2, t);
+    ir_val add[2] = {sum, term};
+    sum = sum ? kl_op1(L, IR_OP_ADD, add, 2, t) : term;
+  }
+  return sum;
+}
+
 /* k.view(ptr, {dims...}[, {strides...}[, base]]): base counts elements from ptr to the view's
- * element 0 (a slice of a larger tensor), so that offsets and masks stay relative to the slice. */
+ * element 0 (a slice of a larger tensor), so that offsets and masks stay relative to the slice; it
+ * is a number, a scalar, or coordinates (coords_base). */
 static int f_view(lua_State *L) {
   ir_val opnd[2 + 2 * IR_MAXRANK];
   ir_type p = check_kind(L, 1, &opnd[0], IR_TPTR, "k.view");
@@ -128,7 +169,10 @@ static int f_view(lua_State *L) {
     }
   }
   int n = 1 + 2 * rank;
-  if (!lua_isnoneornil(L, 4)) opnd[n++] = kl_index(L, 4, IR_I32, "k.view: the base");
+  if (lua_type(L, 4) == LUA_TTABLE && !kl_isvalue(L, 4))
+    opnd[n++] = coords_base(L, 4);
+  else if (!lua_isnoneornil(L, 4))
+    opnd[n++] = kl_index(L, 4, IR_I32, "k.view: the base");
   kl_push(L, kl_op1(L, IR_OP_VIEW, opnd, n, ir_t_view((ir_elem)p.elem, rank)));
   return 1;
 }

@@ -436,6 +436,7 @@ int main(void) {
   test_matmul();
   test_planted("race", 16, 16);
   test_planted("oob", 1, 256);
+  test_planted("bound", 1, 256);
   test_planted("uninit", 1, 256);
   test_planted("divergent_barrier", 1, 64);
   alarm(300); /* a watchdog that fails must not hang the test */
