@@ -1,0 +1,128 @@
+#!/bin/sh
+# Attention on sm_90a with K and V tiles by TMA and O stored by TMA (attention's `tma` knob: each
+# (batch, head) slice's base given as coordinates, so that one rank-4 tensor map per tensor
+# addresses every slice: docs/hopper.md, "Attention by TMA"), on the simulator against the double
+# reference, and through ptxas and nvdisasm when installed:
+#   1. numerics: both layouts, GQA, ragged Sq and Sk (boxes partly and wholly past Sk), causal with
+#      several row blocks and key tiles, LSE, padded rows, D = 40, 64, 128, 256, f16, bf16 and e4m3
+#      (its P V on mma.sync: V is no wgmma operand, so the ring stays on cp.async), stages 2 and 3,
+#      Sq = 1 and Sk = 1; 10 random variants a run;
+#   2. what stays on cp.async: sm_80 (no TMA), and K and V with tiles of 32 rows per warp on sm_90a
+#      (mma.sync; O is still stored by TMA);
+#   3. the errors: strides that are not multiples of 16 bytes name the argument in one line; the
+#      tuner's constraint refuses such variants; tma with 1 stage names the recipe line;
+#   4. the PTX: rank-4 tensor-map lines for k, v and o, rank-4 bulk tensor loads and store, no
+#      cp.async for K and V; `--emit launch` lists the maps; ptxas accepts it with no spills; with
+#      KILN_NVDISASM, UTMALDG.4D, UTMASTG.4D and HGMMA in the SASS.
+set -u
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+R=recipes/attention.lua
+t() { # t LABEL SETTINGS...: tma=1 on the simulator, sm_90a
+  label=$1; shift
+  a=""; for s in "$@"; do a="$a --set $s"; done
+  # shellcheck disable=SC2086
+  "$KILN" run $R --sim --target sm_90a --set tma=1 $a > "$tmp/out" 2>&1 ||
+    { echo "FAIL $label: $(tail -n 1 "$tmp/out")"; fail=1; return; }
+  echo "ok   $label: $(sed -n 's/.* sim: \(max rel err .*\)/\1/p' "$tmp/out")"
+}
+t default B=2 H=4 Hkv=2 Sq=37 Sk=45
+t bshd-causal-lse B=1 H=4 Hkv=2 Sq=37 Sk=45 causal=1 lse=1 layout=bshd
+t blocks-tiles B=1 H=2 Hkv=1 Sq=150 Sk=300 causal=1 lse=1
+t d128 B=1 H=2 Hkv=1 Sq=20 Sk=200 D=128 causal=1 lse=1
+t d128-bf16-bshd-pad B=2 H=2 Hkv=1 Sq=20 Sk=70 D=128 dtype=bf16 layout=bshd spad=8
+t d256 B=1 H=1 Hkv=1 Sq=70 Sk=100 D=256 BLOCK_M=64 BLOCK_N=32 warps=4 stages=2 causal=1
+t d40-pad B=1 H=2 Hkv=2 Sq=21 Sk=90 D=40 spad=8 BLOCK_M=64 BLOCK_N=32 warps=4 stages=2 lse=1
+t stages3 B=1 H=2 Hkv=1 Sq=64 Sk=300 BLOCK_M=64 BLOCK_N=64 warps=4 stages=3 causal=1
+t sq1 B=1 H=4 Hkv=1 Sq=1 Sk=70 causal=1 lse=1
+t sk1 B=1 H=2 Hkv=1 Sq=19 Sk=1 causal=1 lse=1
+"$KILN" run $R --sim --target sm_90a --set tma=1 --set dtype=e4m3 --set causal=1 --set H=4 --set Hkv=2 \
+  --set Sq=37 --set Sk=45 --tol 0.07 > "$tmp/out" 2>&1 || { echo "FAIL e4m3: $(tail -n 1 "$tmp/out")"; fail=1; }
+# 10 random variants (tile, warps, stages, type, layout, heads, ragged sizes, strides that are
+# multiples of 16 bytes), fresh each run; the seed is printed to repeat one
+seed=${KILN_TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+echo "random variants: seed $seed (KILN_TEST_SEED repeats them)"
+python3 - "$seed" > "$tmp/variants" <<'PY'
+import random, sys
+r = random.Random(int(sys.argv[1]))
+for _ in range(10):
+    D = r.choice([40, 64, 64, 128, 256])
+    dt = r.choice(["f16", "bf16"])
+    if D == 256:
+        s = dict(BLOCK_M=64, BLOCK_N=r.choice([16, 32]), warps=4)
+    else:
+        w = r.choice([4, 8])
+        s = dict(BLOCK_M=16 * w, BLOCK_N=r.choice([32, 64, 128]) if D <= 64 else r.choice([32, 64]), warps=w)
+    hkv = r.choice([1, 2])
+    s.update(D=D, dtype=dt, stages=r.choice([2, 3]), layout=r.choice(["bhsd", "bshd"]), B=r.randint(1, 2),
+             Hkv=hkv, H=hkv * r.choice([1, 2]), Sq=r.randint(1, 150), Sk=r.randint(1, 250),
+             causal=r.choice([0, 1]), lse=r.choice([0, 1]), spad=r.choice([0, 8]))
+    print(" ".join(f"--set {k}={v}" for k, v in s.items()))
+PY
+while read -r v; do
+  # shellcheck disable=SC2086
+  "$KILN" run $R --sim --target sm_90a --set tma=1 $v > "$tmp/out" 2>&1 ||
+    { echo "FAIL random variant $v: $(tail -n 1 "$tmp/out")"; fail=1; }
+done < "$tmp/variants"
+
+# 2. what stays on cp.async (the knob changes nothing there)
+"$KILN" run $R --sim --target sm_80 --set tma=1 --set Sq=40 --set Sk=70 > "$tmp/out" 2>&1 ||
+  { echo "FAIL sm_80: $(tail -n 1 "$tmp/out")"; fail=1; }
+"$KILN" compile $R --target sm_90a --set tma=1 --set BLOCK_M=64 --set warps=2 --emit ptx --no-cache -o "$tmp/r.ptx" ||
+  fail=1
+# (O's store by TMA does not need wgmma: only its map, argument 3)
+! grep -q "kiln-tmap param=[0-9]* arg=[12] \|cp.async.bulk.tensor.*shared::cluster.global" "$tmp/r.ptx" ||
+  { echo "FAIL K and V by TMA with 32 rows per warp (mma.sync)"; fail=1; }
+grep -q "kiln-tmap param=23 arg=3 .* rank=4 " "$tmp/r.ptx" || { echo "FAIL O not stored by TMA with mma.sync"; fail=1; }
+
+# 3. the errors
+if "$KILN" run $R --sim --target sm_90a --set tma=1 --set D=20 > "$tmp/out" 2>&1 ||
+  ! grep -q "argument 'k' (its TMA boxes need a tensor map): tensor map: stride of dimension 1 is 40 bytes" "$tmp/out" ||
+  [ "$(grep -c . "$tmp/out")" != 1 ]; then
+  echo "FAIL unaligned rows: $(cat "$tmp/out")"; fail=1
+fi
+if "$KILN" compile $R --target sm_90a --set tma=1 --set stages=1 --emit ptx -o "$tmp/x.ptx" > "$tmp/out" 2>&1 ||
+  ! grep -q "attention.lua:[0-9]*: k.range: tma needs stages >= 2" "$tmp/out"; then
+  echo "FAIL tma with 1 stage: $(cat "$tmp/out")"; fail=1
+fi
+# the tuner's constraint: a head dim of 20 (40-byte rows) is refused before anything compiles
+"$KILN" tune $R --target sm_90a --sim --set tma=1 --set D=20 --set Sq=16 --set Sk=16 --set dtype=f16 \
+  --space BLOCK_M=64 --space BLOCK_N=32 --space warps=4 --space stages=2 --space causal=0 --space lse=0 \
+  --db "$tmp/t.db" > "$tmp/out" 2>&1
+python3 -c 'import sqlite3, sys
+r = sqlite3.connect(sys.argv[1]).execute("select status, reason from results").fetchall()
+assert r == [("refused", "tma needs strides of k and v that are multiples of 16 bytes (k has a stride of 40 bytes)")], r' \
+  "$tmp/t.db" || { echo "FAIL the tuner's constraint: $(tail -n 3 "$tmp/out")"; fail=1; }
+
+# 4. the PTX and the launch description
+"$KILN" compile $R --target sm_90a --set tma=1 --emit ptx --no-cache -o "$tmp/a.ptx" || fail=1
+for a in 1 2 3; do
+  grep -q "^// kiln-tmap param=2[345] arg=$a type=f16 rank=4 swizzle=128 box=64,128,1,1 dims=64;" "$tmp/a.ptx" ||
+    { echo "FAIL no rank-4 tensor-map line for argument $a"; fail=1; }
+done
+grep -q "cp.async.bulk.tensor.4d.shared::cluster.global" "$tmp/a.ptx" || { echo "FAIL no TMA load"; fail=1; }
+grep -q "cp.async.bulk.tensor.4d.global.shared::cta" "$tmp/a.ptx" || { echo "FAIL no TMA store of O"; fail=1; }
+[ "$(grep -c "cp.async.cg\|cp.async.ca" "$tmp/a.ptx")" -le 8 ] || { echo "FAIL K and V by cp.async"; fail=1; }
+"$KILN" compile $R --target sm_90a --set tma=1 --emit launch -o "$tmp/launch.json" || fail=1
+python3 -c 'import json, sys
+m = json.load(open(sys.argv[1]))["tensor_maps"]
+assert [(x["arg"], x["box"], len(x["dims"]), len(x["strides"])) for x in m] == [(a, [64, 128, 1, 1], 4, 3) for a in (1, 2, 3)], m' \
+  "$tmp/launch.json" || { echo "FAIL --emit launch: $(cat "$tmp/launch.json")"; fail=1; }
+PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/local/cuda/bin/ptxas; } || true)
+if [ -n "$PTXAS" ]; then
+  for D in 64 128; do
+    "$KILN" compile $R --target sm_90a --set tma=1 --set D=$D --emit ptx --no-cache -o "$tmp/d.ptx" || fail=1
+    "$PTXAS" -v -arch=sm_90a "$tmp/d.ptx" -o "$tmp/d.o" > "$tmp/v" 2>&1 || { echo "FAIL ptxas: $(cat "$tmp/v")"; fail=1; }
+    grep -q " 0 bytes spill stores, 0 bytes spill loads" "$tmp/v" || { echo "FAIL spills D=$D: $(cat "$tmp/v")"; fail=1; }
+    echo "sm_90a tma=1 D=$D: $(sed -n 's/.*\(Used [0-9]* registers\).*/\1/p' "$tmp/v" | head -n 1)"
+  done
+  if [ -n "${KILN_NVDISASM:-}" ] && [ -x "${KILN_NVDISASM:-}" ]; then
+    "$KILN" compile $R --target sm_90a --set tma=1 --emit sass --no-cache -o "$tmp/a.sass" || fail=1
+    for want in UTMALDG.4D UTMASTG.4D HGMMA.64x128x16.F32; do
+      grep -q "$want" "$tmp/a.sass" || { echo "FAIL no $want in the SASS"; fail=1; }
+    done
+  fi
+else
+  echo "note: ptxas not installed: no resource check"
+fi
+exit $fail
