@@ -572,6 +572,7 @@ static void check_for(verifier *V, ir_opid op) {
   }
   opt_int(V, op, "stages");
   opt_int(V, op, "inflight");
+  opt_int(V, op, "release");
   if (ir_attr_i(O(V, op)->attrs, "inflight", 0) && ir_attr_i(O(V, op)->attrs, "stages", 1) < 3)
     fail(V, op, "inflight = 1 needs stages >= 3 (the stage a group in flight reads is not refilled)");
   opt_int(V, op, "tma");

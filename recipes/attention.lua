@@ -77,6 +77,9 @@ return kiln.recipe {
     -- sm_90a: K and V tiles as TMA boxes into the ring, completing on mbarriers, where both products
     -- are wgmma (rank-4 tensor maps over [B, heads, S, D]: docs/hopper.md); elsewhere cp.async as before
     tma = { false, true },
+    -- with tma: the stages go back to the copies by release mbarriers, no block barrier per key
+    -- tile (false: the barrier stays; fewer registers, measured here: docs/hopper.md)
+    release = { default = true, values = { true, false } },
   },
   args = {
     kiln.tensor("q", "dtype", dims("H", "Sq", 1), "in"),
@@ -102,6 +105,7 @@ return kiln.recipe {
   -- that are multiples of 16 bytes, as tensor maps want them.
   constraints = {
     function(p) return not p.tma or p.stages >= 2, "tma needs stages >= 2" end,
+    function(p) return p.tma or p.release, "release = false only with tma" end,
     function(p)
       if not p.tma then return true end
       local eb = ({ f16 = 2, bf16 = 2, e4m3 = 1 })[p.dtype]
@@ -161,7 +165,7 @@ return kiln.recipe {
     local a = k.args
     local BM, BN, D = p.BLOCK_M, p.BLOCK_N, p.D
     local DT = pow2_at_least(D)
-    local opts = { stages = p.stages, tma = p.tma }
+    local opts = { stages = p.stages, tma = p.tma, release = p.release }
     -- P V runs on P rounded to the input type (f16, bf16); for e4m3 inputs P stays f16 and V is
     -- widened to f16 (exactly): P in e4m3 (3 mantissa bits) would alone spend the error budget.
     local pv_type = p.dtype == "e4m3" and "f16" or p.dtype
@@ -214,8 +218,11 @@ return kiln.recipe {
       local alpha = k.exp2(m - m_new)
       local pr = k.exp2(k.fma(s, qk_scale, -m_new))
       local o = k.dot(k.cast(pr, pv_type), k.cast(k.load_shared(sv), pv_type), acc * alpha, rows_only)
+      local l_new = k.fma(l, alpha, pr:sum(1))
+      -- the tile's last op: with tma, where nothing else in the body writes shared memory, the
+      -- pipeline pass releases the stages by mbarrier instead (docs/hopper.md)
       k.barrier()
-      return m_new, k.fma(l, alpha, pr:sum(1)), o
+      return m_new, l_new, o
     end
 
     -- Key tiles [0, full) are seen whole by every row of the block; [full, hi) need the mask.

@@ -479,10 +479,14 @@ static void arrive_release(loop_ctx *lc, ir_opid last_read) {
 
 /* Whether a TMA loop's stages can be released by mbarrier instead of the body's barrier: the body
  * (top level) holds only the pipelined copies, the barrier after them, perhaps a last barrier
- * before the yield (dropped, drop_trailing_barrier), load_shared of the copies' buffers, warpgroup
- * MMA dots, and scalar ops: nothing else that touches shared memory or scratch (an mma.sync dot may
- * stage its operands there), which the barrier may have been ordering too. Returns the last op
- * that reads the stages (0: no release). */
+ * before the yield (dropped, drop_trailing_barrier), load_shared (of the stages, or of buffers
+ * nothing in the body writes: nothing else in it writes shared memory), warpgroup MMA dots, and
+ * pure ops without regions, scalars or tiles (attention's softmax): nothing else that writes shared
+ * memory, which the barrier may have been ordering too. Tile ops that go through scratch
+ * (reductions across warps, layout conversions) bracket each use with barriers of their own
+ * (codegen/lower_layout.c), past the planned buffers, so they need no barrier of the loop's; an
+ * mma.sync dot reading a stage would read it outside the warpgroup MMAs' proxy, and stays out.
+ * Returns the last op that reads the stages (0: no release). */
 static ir_opid release_ok(const loop_ctx *lc) {
   ir_func *fn = lc->fn;
   ir_opid last = 0, y = ir_r(fn, lc->body)->last;
@@ -494,12 +498,13 @@ static ir_opid release_ok(const loop_ctx *lc) {
     if (o->code == IR_OP_YIELD) ok = 1;
     if (o->code == IR_OP_DOT) ok = ir_attr_i(o->attrs, "wgmma", 0) != 0, last = op; /* no scratch */
     if (o->code == IR_OP_LOAD_SHARED) {
+      int stage = 0;
       for (int j = 0; j < lc->ncopy; j++)
-        ok |= ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1] == o->opnd[0];
-      last = op;
+        stage |= ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1] == o->opnd[0];
+      ok = 1;
+      if (stage) last = op;
     } else if ((ir_opinfo_table[o->code].flags & IR_F_PURE) && !o->nregion && o->code != IR_OP_DOT) {
       ok = 1;
-      for (uint32_t k = 0; k < o->nres; k++) ok &= ir_vtype(fn, o->res[k]).kind == IR_TSCALAR;
     }
     if (!ok) return 0;
   }
@@ -736,7 +741,7 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
     if (dot) lc.ahead = lc.stages - 2;
     lc.tma = async && ir_attr_i(o->attrs, "tma", 0) && pc->target && (pc->target->features & TG_F_TMA);
     for (int j = 0; lc.tma && j < lc.ncopy; j++) lc.tma = tma_copy_ok(fn, lc.copy[j]);
-    lc.last_read = lc.tma ? release_ok(&lc) : 0;
+    lc.last_read = lc.tma && ir_attr_i(o->attrs, "release", 1) ? release_ok(&lc) : 0;
     lc.release = lc.last_read != 0;
     lc.nrot = lc.tma ? 2 * lc.ncopy + lc.release : lc.ncopy;
     if (lc.tma) mark_tma_operands(&lc);
