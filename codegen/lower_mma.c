@@ -437,12 +437,13 @@ static uint32_t padded_stride(uint32_t cols, int eb) {
 }
 
 /* Elements per access of a thread in layout y along its columns, rows of `stride` elements of e: the
- * runs of consecutive elements (cg_wide_elems), up to 16 bytes (8 for a store under a predicate),
- * dividing the stride. */
-static uint32_t rect_width(const cg_lay *y, ir_elem e, uint32_t stride, int predicated) {
+ * runs of consecutive elements (cg_wide_elems), up to 16 bytes, dividing the stride. Stores under
+ * the owner predicate too: capped at 8 bytes, the 8-byte halves of 16-byte runs put rows r and r + 4
+ * (32-byte rows, or 128-byte rows of 16-byte runs two to a half-warp) in the same banks; 16 bytes a
+ * quarter-warp write whole rows side by side (fftconv3's 8 x 8 products). */
+static uint32_t rect_width(const cg_lay *y, ir_elem e, uint32_t stride) {
   int eb = ir_elem_bytes(e);
   uint32_t w = eb == 1 || eb == 2 || eb == 4 ? cg_wide_elems(y, 1, eb) : 1;
-  if (predicated && w * (uint32_t)eb > 8) w = 8 / (uint32_t)eb;
   while (w > 1 && stride % w) w /= 2;
   return w;
 }
@@ -457,7 +458,7 @@ static void stage_tile(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValueR
   int r = trans ? 1 : 0, c = 1 - r;
   LLVMValueRef tb = LLVMBuildAdd(B, LLVMBuildMul(B, t->off[r], cg_i32(L, stride), ""), t->off[c], "");
   LLVMValueRef tp = LLVMBuildGEP2(B, ty, base, &tb, 1, "");
-  uint32_t ex[2], w = trans ? 1 : rect_width(y, e, stride, t->owner != NULL);
+  uint32_t ex[2], w = trans ? 1 : rect_width(y, e, stride);
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ex);
     if (ex[1] % w) continue;
@@ -483,13 +484,32 @@ static void zero_rect(cg_lower *L, ir_elem e, LLVMValueRef base, uint32_t stride
   }
 }
 
-/* A rows x cols tile staged as a padded rows_p x cols_p matrix: the tile, then zeros around it. */
-static void stage_padded(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValueRef *v, LLVMValueRef base,
-                         uint32_t stride, int trans, uint32_t rows_p, uint32_t cols_p) {
+/* The site of one part of the op being lowered: "dot %5 (k.lua:9)" -> "dot %5 stage B (k.lua:9)", so
+ * that the simulator's reports and profile (docs/profiling.md) tell the operands' staging apart. */
+static const char *part_site(cg_lower *L, const char *site, const char *part) {
+  if (!site) return NULL;
+  const char *paren = strrchr(site, '(');
+  size_t head = paren && paren > site ? (size_t)(paren - site - 1) : strlen(site);
+  size_t n = strlen(site) + strlen(part) + 2;
+  char *s = ir_alloc(L->A, n);
+  snprintf(s, n, "%.*s %s%s", (int)head, site, part, site + head);
+  return s;
+}
+
+/* A rows x cols tile staged as a padded rows_p x cols_p matrix: the tile, then zeros around it, at
+ * the site `part` of the op (the zeros at `part` "zeros": their stores are other instructions, under
+ * another predicate, and the simulator groups a site's accesses into requests by their count per
+ * lane, docs/profiling.md, so that one site would join a lane's zeros to another lane's tile). */
+static void stage_padded(cg_lower *L, const char *part, const cg_lay *y, ir_elem e, const LLVMValueRef *v,
+                         LLVMValueRef base, uint32_t stride, int trans, uint32_t rows_p, uint32_t cols_p) {
   uint32_t rows = y->shape[trans ? 1 : 0], cols = y->shape[trans ? 0 : 1];
+  const char *site = L->c.site;
+  L->c.site = part_site(L, site, part);
   stage_tile(L, y, e, v, base, stride, trans);
+  L->c.site = part_site(L, L->c.site, "zeros");
   if (cols < cols_p) zero_rect(L, e, base, stride, 0, rows, cols, cols_p);
   if (rows < rows_p) zero_rect(L, e, base, stride, rows, rows_p, 0, cols_p);
+  L->c.site = site;
 }
 
 /* Row stride (elements) of the staged accumulator, `cols` elements of `eb` bytes: rows of a multiple
@@ -557,25 +577,13 @@ static void load_rect(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base
   LLVMValueRef tb =
       LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, t->off[0], cg_i32(L, stride), ""), t->off[1], "");
   LLVMValueRef tp = LLVMBuildGEP2(L->c.b, ty, base, &tb, 1, "");
-  uint32_t ex[2], w = rect_width(y, e, stride, 0);
+  uint32_t ex[2], w = rect_width(y, e, stride);
   for (uint32_t i = 0; i < y->n; i++) {
     cg_lay_multi(y, i, ex);
     if (ex[1] % w) continue;
     LLVMValueRef ci = cg_i32(L, cg_lay_const(y, 0, ex[0]) * stride + cg_lay_const(y, 1, ex[1]));
     cg_shared_group(L, e, w, LLVMBuildGEP2(L->c.b, ty, tp, &ci, 1, ""), &out[i], y->step[1], 0, NULL);
   }
-}
-
-/* The site of one part of the op being lowered: "dot %5 (k.lua:9)" -> "dot %5 stage B (k.lua:9)", so
- * that the simulator's reports and profile (docs/profiling.md) tell the operands' staging apart. */
-static const char *part_site(cg_lower *L, const char *site, const char *part) {
-  if (!site) return NULL;
-  const char *paren = strrchr(site, '(');
-  size_t head = paren && paren > site ? (size_t)(paren - site - 1) : strlen(site);
-  size_t n = strlen(site) + strlen(part) + 2;
-  char *s = ir_alloc(L->A, n);
-  snprintf(s, n, "%.*s %s%s", (int)head, site, part, site + head);
-  return s;
 }
 
 /* Step 3: through scratch, padded, in the mma layouts of a grid that fits. acc (layout yr, type
@@ -598,14 +606,9 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
   LLVMValueRef base = cg_scratch(L, ab + bb + region_bytes(mp, cs, d->ct));
   sa.base = base, sb.base = byte_offset(L, base, ab);
   LLVMValueRef cbase = byte_offset(L, base, ab + bb);
-  const char *site = L->c.site;
-  L->c.site = part_site(L, site, "stage A");
-  stage_padded(L, ya, d->ea, a, sa.base, sa.stride, 0, mp, kp);
-  L->c.site = part_site(L, site, "stage B");
-  stage_padded(L, yb, d->ea, b, sb.base, sb.stride, word8, word8 ? np : kp, word8 ? kp : np);
-  L->c.site = part_site(L, site, "stage C");
-  stage_padded(L, yr, d->ct, acc, cbase, cs, 0, mp, np);
-  L->c.site = site;
+  stage_padded(L, "stage A", ya, d->ea, a, sa.base, sa.stride, 0, mp, kp);
+  stage_padded(L, "stage B", yb, d->ea, b, sb.base, sb.stride, word8, word8 ? np : kp, word8 ? kp : np);
+  stage_padded(L, "stage C", yr, d->ct, acc, cbase, cs, 0, mp, np);
   L->c.ops->barrier(&L->c);
   LLVMValueRef *fc = ir_alloc(L->A, vc.n * sizeof *fc);
   operand oa = {&va, ir_alloc(L->A, va.n * sizeof(LLVMValueRef)), &sa};
