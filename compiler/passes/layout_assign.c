@@ -52,9 +52,9 @@
  *      else-yield converts.
  *   6. convert_layout ops already present keep their stated layout (default if none) and vanish when
  *      their operand already has it. A user that needs yet another layout converts from the source.
- *      A widening cast used once from 16 or 32 bits is not converted to a blocked or accumulator
- *      layout: its narrower operand is (fewer bytes through scratch, and a load_shared under it is
- *      then read in the layout), and the cast moves to it.
+ *      A widening cast from 16 or 32 bits is not converted to a blocked or accumulator layout: its
+ *      narrower operand is (fewer bytes through scratch, and a load_shared under it is then read in
+ *      the layout), and the cast moves to it (its only use) or is copied there (one of several).
  *      A broadcast is recreated in the layout its user needs, converting its (smaller) source.
  *   7. Conversions, broadcasts and cheap ops left without uses are removed.
  * Running the pass twice changes nothing the second time.
@@ -295,12 +295,13 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
   }
   int from = d && fn->ops[d].code == IR_OP_CAST ? ir_elem_bytes(ir_vtype(fn, fn->ops[d].opnd[0]).elem) : 0;
   if (from >= 2 && from < ir_elem_bytes(t.elem) && l.kind != IR_LMMA_A && l.kind != IR_LMMA_B &&
-      v < lc->nuses && lc->uses[v] == 1) {
-    /* a widening cast used once: convert (or read) its narrower operand instead, and cast in l (not
-     * for operand layouts, whose registers pack the element width, nor from 8-bit elements, which
-     * would be read a byte at a time) */
-    set_layout(fn, v, l);
-    convert_operand(lc, d, 0, l);
+      v < lc->nuses) {
+    /* a widening cast: convert (or read) its narrower operand instead, and cast in l (not for
+     * operand layouts, whose registers pack the element width, nor from 8-bit elements, which would
+     * be read a byte at a time); the cast itself moves to l where this is its only use, else a copy
+     * of it is made for this user (cse merges the copies, and the conversions, of the users that
+     * want the same layout) */
+    fn->ops[user].opnd[k] = rematerialize(lc, user, v, l);
     return;
   }
   t.layout = l;
