@@ -15,16 +15,19 @@
  * only permuted among themselves, so neither side conflicts (docs/gemm.md works the cases).
  *
  * Buffers of 4-byte elements (f32, i32, u32) that are not wgmma operands take the keys of the
- * lines in another order: line x gets key K(x), K = [0, 3, 1, 2] for N = 4 and [0, 3, 4, 7, 1, 2,
- * 5, 6] for N = 8, and for N of 16 or more the low 3 bits through that of 8 (a permutation, so 8
- * rows' same chunk still fall in 8 distinct bank groups). Two
+ * lines in another order: line x gets key K(x), K = [0, 3, 1, 2] for N = 4 and [0, 3, 4, 7, 2, 1,
+ * 6, 5] for N = 8, and for N of 16 or more the low 3 bits through that of 8 (a permutation, so 8
+ * rows' same chunk still fall in 8 distinct bank groups). Three
  * more patterns are 4-byte ones: an accumulator layout reads 8-byte pairs, a half-warp 4 rows x 32
  * bytes (chunks 2j and 2j + 1), which is conflict-free only when the 4 rows' keys differ in their
- * high bits (K(x) >> 1 distinct over x = 0..3 and 4..7; with K(x) = x rows 0 and 1 collide); and a
- * thread with 32-byte runs (a layout inherited from a 2-byte tile) writes every other chunk, a
- * quarter-warp 2 rows of 128 bytes, conflict-free only when neighbouring lines' keys differ in
- * their low bit. K meets all three; the identity meets the first and third only. It is applied
- * from a table constant: K(x) = (table >> (x log2 N)) & (N - 1).
+ * high bits (K(x) >> 1 distinct over x = 0..3 and 4..7; with K(x) = x rows 0 and 1 collide); an
+ * mma_b operand layout of f32 reads one word of each of rows 0, 2, 4, 6 (or the odd ones) x 32
+ * bytes, which needs K(x) >> 1 distinct over the even and over the odd x (with [0, 3, 4, 7, 1, 2,
+ * 5, 6], the keys before, rows 0 and 4 collided: fftconv's twiddles at N1 = 8); and a thread with
+ * 32-byte runs (a layout inherited from a 2-byte tile) writes every other chunk, a quarter-warp 2
+ * rows of 128 bytes, conflict-free only when neighbouring lines' keys differ in their low bit. K
+ * meets all four; the identity meets the first and last only. It is applied from a table
+ * constant: K(x) = (table >> (x log2 N)) & (N - 1).
  *
  * A wgmma operand (`alloc_shared {wgmma = 1}`, compiler/passes/wgmma_plan.c) with rows wider than
  * 128 bytes is stored as 128-byte panels: the bytes [128 p, 128 p + 128) of every row form panel p,
@@ -112,7 +115,7 @@ int64_t cg_smem_row_step(cg_lower *L, ir_val buf, uint32_t rows) {
 /* The key of line x (x < n) of a 4-byte buffer with swizzle n: see the header (n >= 8: the low 3
  * bits through K of N = 8, the bank groups of a line; the rest as they are). */
 static int wide_key(int x, int n) {
-  if (n >= 8) return (x & ~7) | (x & 3) << 1 | ((x ^ x >> 2) & 1);
+  if (n >= 8) return (x & ~7) | ((x & 3) ^ (x >> 2 & 1)) << 1 | (x & 1);
   if (n == 4) return ((x & 1) * 3) ^ (x >> 1);
   return x;
 }
