@@ -64,6 +64,9 @@ typedef struct cg_lower {
   ir_arena *A;
   cg_value *vals;     /* per IR value */
   const char **names; /* printed value names, for sites */
+  const char **sites; /* per op, its site once made (site_of); NULL before */
+  const char **texts; /* the sites made, hashed by text (site_of: one text per op) */
+  uint32_t ntexts;    /* the table's size, a power of two */
   int warps;
   LLVMBasicBlockRef prologue; /* per-thread values (ids, layout offsets) are computed here */
   LLVMValueRef tid, lane, warp;

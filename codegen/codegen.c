@@ -128,13 +128,48 @@ LLVMBasicBlockRef cg_block(cg_lower *L, const char *name) {
 /* ---- the op switch ---- */
 
 /* "load %12 (softmax.lua:14)": what the simulator names in its reports. */
+static uint32_t text_hash(const char *s) {
+  uint32_t h = 2166136261u;
+  for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+  return h;
+}
+
+/* 1 if text is new, and then recorded (the table never fills: at most one text per op). */
+static int text_new(cg_lower *L, const char *text) {
+  uint32_t m = L->ntexts - 1;
+  for (uint32_t h = text_hash(text) & m;; h = (h + 1) & m) {
+    if (!L->texts[h]) return L->texts[h] = text, 1;
+    if (!strcmp(L->texts[h], text)) return 0;
+  }
+}
+
+/* The op's site, as the simulator's reports and profile name it: "store %5 (file:line)". Sites
+ * with the same text are one site to the simulator (codegen/devops_sim.c), whose profile groups a
+ * site's accesses into requests: two ops of one line and name without a result name (two stores
+ * of a line) get " #2", " #3" ... after the first, so that one op's lanes never join another's.
+ * Made once per op: an op lowered twice (a loop's versions) keeps its one site. */
 static const char *site_of(cg_lower *L, ir_opid op) {
+  if (!L->sites) {
+    L->sites = ir_alloc(L->A, (L->fn->nops + 1) * sizeof *L->sites);
+    memset(L->sites, 0, (L->fn->nops + 1) * sizeof *L->sites);
+    for (L->ntexts = 64; L->ntexts < 2 * L->fn->nops + 2; L->ntexts *= 2) {
+    }
+    L->texts = ir_alloc(L->A, L->ntexts * sizeof *L->texts);
+    memset(L->texts, 0, L->ntexts * sizeof *L->texts);
+  }
+  if (op <= L->fn->nops && L->sites[op]) return L->sites[op];
   ir_op *o = &L->fn->ops[op];
-  char buf[256];
+  char buf[256], text[280];
   int n = snprintf(buf, sizeof buf, "%s", ir_opinfo_table[o->code].name);
   if (o->nres && L->names[o->res[0]]) n += snprintf(buf + n, sizeof buf - n, " %s", L->names[o->res[0]]);
+  int at = n;
   if (o->file) snprintf(buf + n, sizeof buf - n, " (%s:%d)", o->file, o->line);
-  return ir_strdup(L->A, buf);
+  snprintf(text, sizeof text, "%s", buf);
+  for (int k = 2; !text_new(L, ir_strdup(L->A, text)); k++)
+    snprintf(text, sizeof text, "%.*s #%d%s", at, buf, k, buf + at);
+  const char *s = ir_strdup(L->A, text);
+  if (op <= L->fn->nops) L->sites[op] = s;
+  return s;
 }
 
 /* Each op's lowering: ops.def's lower column. */

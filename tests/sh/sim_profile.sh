@@ -56,4 +56,18 @@ check() { # check NAME WANT-FIRST-LINE -- command...: exit 2 and the message
 check bad-value "kiln run: --profile wants no value, 'table' or 'json', not xml" -- "$KILN" run recipes/vector_add.lua --sim --profile=xml
 check no-sim "kiln run: recipes/vector_add.lua: the profile counts what the simulator runs: it needs --sim" -- "$KILN" run recipes/vector_add.lua --profile
 check separate-value "kiln run: unexpected argument json" -- "$KILN" run recipes/vector_add.lua --sim --profile json
+# one site per op: fftconv4's tables are stored by five put_shared calls of one line of fft.lua, each
+# op its own site (the second and later "store_shared #N"), so that the simulator never joins one op's
+# lanes to another's request (docs/profiling.md); the line's stores are conflict-free
+"$KILN" run recipes/fftconv4.lua --sim --set B=1 --set H=1 --set N=512 --profile=json >"$tmp/json" 2>"$tmp/err"; rc=$?
+if [ $rc -eq 0 ] && python3 - "$tmp/json" <<'PY'
+import json, sys
+ops = json.load(open(sys.argv[1]))["ops"]
+at = [o for o in ops if o["line"] == "recipes/lib/fft.lua:113" and o["op"].startswith("store_shared")]
+names = sorted(o["op"] for o in at)
+assert names == ["store_shared"] + ["store_shared #%d" % k for k in range(2, len(names) + 1)] and len(names) >= 5, names
+assert all(o["smem_wavefronts"] == o["smem_ideal_wavefronts"] for o in at), at
+PY
+then ok one-site-per-op; else bad "one-site-per-op (exit $rc): $(cat "$tmp/err")"; fi
+
 exit $fail

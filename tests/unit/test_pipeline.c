@@ -84,7 +84,8 @@ static uint32_t swizzled(uint32_t r, uint32_t c, uint32_t cols, int eb, int n) {
   uint32_t row_bytes = cols * (uint32_t)eb, byte = c * (uint32_t)eb;
   if (n < 2) return r * row_bytes + byte;
   uint32_t group = row_bytes >= 128 ? 1 : 128 / row_bytes, x = (r / group) % (uint32_t)n;
-  if (eb == 4 && n >= 8) x = (x & ~7u) | ((x & 3) << 1) | ((x ^ x >> 2) & 1); /* 4-byte buffers' keys */
+  static const uint32_t K8[8] = {0, 3, 4, 7, 2, 1, 6, 5}; /* 4-byte buffers' keys (smem_swizzle.c) */
+  if (eb == 4 && n >= 8) x = (x & ~7u) | K8[x & 7];
   if (eb == 4 && n == 4) x = ((x & 1) * 3) ^ (x >> 1);
   return r * row_bytes + (byte ^ (x << 4));
 }
