@@ -108,7 +108,8 @@ static const struct {
     {IR_OP_FOR, "tma", 0, 1},      /* the pipelined copies as TMA boxes (sm_90a) */
     {IR_OP_FOR, "release", 0, 1},  /* 0: keep the body's barrier instead of release mbarriers (tma) */
     {IR_OP_COPY, "tma", 0, 1},
-    {IR_OP_STORE, "tma", 0, 1}, /* a hint: the store through shared memory and a TMA box (sm_90a) */
+    {IR_OP_COPY, "by_tma", 0, 1}, /* a hint: a copy outside loops by TMA where it can (sm_90a) */
+    {IR_OP_STORE, "tma", 0, 1},   /* a hint: the store through shared memory and a TMA box (sm_90a) */
     {IR_OP_ASYNC_WAIT, "pending", 0, IR_MAX_PENDING}, /* groups: a loop copies several per stage */
     {IR_OP_ALLOC_SHARED, "swizzle", 0, INT32_MAX},
     {IR_OP_ALLOC_SHARED, "offset", 0, INT32_MAX},

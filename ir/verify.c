@@ -432,6 +432,7 @@ static void check_copy(verifier *V, ir_opid op) {
   check_moved(V, op, what, otype(V, op, 1 + v.rank), IR_TSMEM, v);
   opt_number(V, op, "pad");
   opt_int(V, op, "async");
+  opt_int(V, op, "by_tma");
 }
 
 static void check_alloc_shared(verifier *V, ir_opid op) {

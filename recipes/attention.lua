@@ -80,6 +80,8 @@ return kiln.recipe {
     -- with tma: the stages go back to the copies by release mbarriers, no block barrier per key
     -- tile (false: the barrier stays; fewer registers, measured here: docs/hopper.md)
     release = { default = true, values = { true, false } },
+    -- blocks per SM the registers must allow (0: ptxas chooses; the kernel's .minnctapersm)
+    min_blocks = { default = 0, values = { 0, 2 } },
   },
   args = {
     kiln.tensor("q", "dtype", dims("H", "Sq", 1), "in"),
@@ -101,19 +103,20 @@ return kiln.recipe {
     layout.check_shape(p)
     return kiln.cdiv(p.Sq, p.BLOCK_M), p.B * p.H
   end,
-  -- The tuner's and kiln run's rules for the TMA path: a ring (stages >= 2), and strides of K and V
-  -- that are multiples of 16 bytes, as tensor maps want them.
+  -- The tuner's rules for the TMA path: a ring (stages >= 2), and strides of Q, K, V and O that are
+  -- multiples of 16 bytes, as tensor maps want them.
   constraints = {
     function(p) return not p.tma or p.stages >= 2, "tma needs stages >= 2" end,
     function(p) return p.tma or p.release, "release = false only with tma" end,
     function(p)
       if not p.tma then return true end
       local eb = ({ f16 = 2, bf16 = 2, e4m3 = 1 })[p.dtype]
-      for i, pad in ipairs { 2, 3 } do
-        for _, s in ipairs(layout.strides(p, p.Hkv, p.Sk, pad * p.spad)) do
+      -- every tensor's (Q, K and V are read, O written, by TMA): heads, rows, padding by tensor
+      for _, t in ipairs { { "q", p.H, p.Sq, 1 }, { "k", p.Hkv, p.Sk, 2 }, { "v", p.Hkv, p.Sk, 3 }, { "o", p.H, p.Sq, 0 } } do
+        for _, s in ipairs(layout.strides(p, t[2], t[3], t[4] * p.spad)) do
           if (s * eb) % 16 ~= 0 then
-            return false, string.format("tma needs strides of k and v that are multiples of 16 bytes (%s has a "
-              .. "stride of %d bytes)", i == 1 and "k" or "v", s * eb)
+            return false, string.format("tma needs strides of q, k, v and o that are multiples of 16 bytes "
+              .. "(%s has a stride of %d bytes)", t[1], s * eb)
           end
         end
       end

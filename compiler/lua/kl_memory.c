@@ -244,9 +244,11 @@ static void same_buffer_shape(lua_State *L, ir_type a, ir_type b, const char *wh
     luaL_error(L, "%s: %s does not match %s", what, kl_tstr(a, sa, sizeof sa), kl_tstr(b, sb, sizeof sb));
 }
 
-/* k.copy(view, {offsets...}, smem[, {pad=v}]) */
+/* k.copy(view, {offsets...}, smem[, {pad=v, tma=b}]): tma asks for TMA boxes where the copy is not
+ * in a loop, the target has TMA and the view and buffer allow (docs/hopper.md); elsewhere it
+ * changes nothing (a copy in a loop takes the loop's `tma`). */
 static int f_copy(lua_State *L) {
-  static const char *const opts[] = {"pad", NULL};
+  static const char *const opts[] = {"pad", "tma", NULL};
   char buf[64];
   ir_val opnd[2 + IR_MAXRANK];
   ir_type v = check_kind(L, 1, &opnd[0], IR_TVIEW, "k.copy");
@@ -258,6 +260,8 @@ static int f_copy(lua_State *L) {
   check_opts(L, 4, opts, "k.copy");
   ir_opid op = kl_op(L, IR_OP_COPY, opnd, 2 + v.rank, NULL, 0, 0);
   set_pad(L, 4, op, (ir_elem)v.elem, "k.copy");
+  if (!lua_isnoneornil(L, 4) && lua_getfield(L, 4, "tma") != LUA_TNIL && kl_check_flag(L, "k.copy", "tma"))
+    ir_op_set_i(kl_build_get(L)->fn, op, "by_tma", 1);
   return 0;
 }
 

@@ -557,7 +557,7 @@ static void batch_region(ir_func *fn, ir_reg r) {
       batch_region(fn, ir_o(fn, op)->region[i]);
     ir_op *o = ir_o(fn, op);
     int code = o->code;
-    if (code == IR_OP_COPY && !ir_attr_i(o->attrs, "async", 0) && n < 64) {
+    if (code == IR_OP_COPY && !ir_attr_i(o->attrs, "async", 0) && !ir_attr_i(o->attrs, "tma", 0) && n < 64) {
       run[n++] = op;
     } else if (code == IR_OP_BARRIER && n) {
       for (int i = 0; i < n; i++) ir_op_set_i(fn, run[i], "async", 1);
@@ -659,6 +659,20 @@ static int inflight_safe(const loop_ctx *lc, ir_opid dot) {
 /* TMA: a warpgroup-MMA dot of the body whose shared operands are all pipelined copies' buffers reads
  * only bytes the TMA wrote (the async proxy, as the wgmma reads): `tma_operands = 1` tells codegen to
  * leave out the proxy fence it puts before a dot whose operands ordinary stores may have written. */
+/* 1 if every write of buffer buf in the function is a TMA copy's (copy {tma = 1}: tma_copies'). */
+static int tma_only_buffer(ir_func *fn, ir_val buf) {
+  int any = 0;
+  for (ir_opid op = 1; op < fn->nops; op++) {
+    ir_op *o = ir_o(fn, op);
+    if (o->dead) continue;
+    if (o->code == IR_OP_STORE_SHARED && o->opnd[0] == buf) return 0;
+    if (o->code != IR_OP_COPY || o->opnd[1 + ir_vtype(fn, o->opnd[0]).rank] != buf) continue;
+    if (!ir_attr_i(o->attrs, "tma", 0)) return 0;
+    any = 1;
+  }
+  return any;
+}
+
 static void mark_tma_operands(const loop_ctx *lc) {
   ir_func *fn = lc->fn;
   if (other_shared_writes(lc, lc->body)) return;
@@ -672,7 +686,7 @@ static void mark_tma_operands(const loop_ctx *lc) {
       int found = 0;
       for (int j = 0; j < lc->ncopy; j++)
         found |= ir_o(fn, lc->copy[j])->opnd[ir_o(fn, lc->copy[j])->nopnd - 1] == ir_o(fn, ld)->opnd[0];
-      ok &= found;
+      ok &= found || tma_only_buffer(fn, ir_o(fn, ld)->opnd[0]); /* Q's buffer: tma_copies */
     }
     if (ok) ir_op_set_i(fn, op, "tma_operands", 1);
   }
@@ -713,11 +727,63 @@ static void collect_loops(ir_func *fn, ir_reg r, ir_opid *out, uint32_t *n) {
  *   no other way; otherwise the mark goes and the dot waits for its group in every iteration.)
  *   6. Batch the remaining synchronous copies that reach a barrier (every region).
  */
+/* A `copy {by_tma = 1}` of the kernel's body (not in a loop or a branch; no predicate, zero pad) on
+ * a row with TMA, of a view a tensor map can describe into a buffer TMA can fill (tma_copy_ok):
+ *
+ *   copy(view, offsets, buf) {by_tma}     %bar = alloc_shared : smem<1xi64>; mbar_init(%bar); barrier()
+ *   ...                                   copy(view, offsets, buf, true, %bar) {tma = 1}
+ *   barrier()                       ->    mbar_wait(%bar, 0)
+ *                                         ...
+ *                                         barrier(); mbar_inval(%bar); barrier()
+ *
+ * Every thread waits for phase 0 where the copy was (the bytes are then there, as after a copy that
+ * completes in the issuing thread); the mbarrier is invalidated after the next barrier of the body
+ * (every thread is past its wait), and a barrier follows before its bytes may be reused. attention's
+ * Q: docs/hopper.md, "Attention by TMA". */
+static void tma_copies(ir_func *fn) {
+  for (ir_opid op = ir_r(fn, fn->body)->first, next; op; op = next) {
+    next = ir_o(fn, op)->next;
+    ir_op *o = ir_o(fn, op);
+    if (o->code != IR_OP_COPY || !ir_attr_i(o->attrs, "by_tma", 0) || ir_attr_i(o->attrs, "tma", 0) ||
+        ir_attr_i(o->attrs, "async", 0))
+      continue;
+    uint32_t R = ir_vtype(fn, o->opnd[0]).rank;
+    if (o->nopnd != 2 + R || !tma_copy_ok(fn, op)) continue;
+    ir_val opnd[2 + IR_MAXRANK + 2];
+    for (uint32_t k = 0; k < o->nopnd; k++) opnd[k] = o->opnd[k]; /* building moves the ops */
+    uint32_t n = o->nopnd;
+    ir_builder b = ir_builder_before(fn, op);
+    ir_type mt = ir_t_smem(IR_I64, 1, (uint32_t[]){1}), i1 = ir_t_scalar(IR_I1), i32 = ir_t_scalar(IR_I32);
+    ir_val bar = ir_res(fn, ir_build(&b, IR_OP_ALLOC_SHARED, NULL, 0, &mt, 1, 0), 0);
+    ir_build(&b, IR_OP_MBAR_INIT, &bar, 1, NULL, 0, 0);
+    ir_build(&b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
+    ir_opid t = ir_build(&b, IR_OP_CONST, NULL, 0, &i1, 1, 0);
+    ir_op_set_i(fn, t, "value", 1);
+    opnd[n++] = ir_res(fn, t, 0);
+    opnd[n++] = bar;
+    ir_opid c = ir_build(&b, IR_OP_COPY, opnd, n, NULL, 0, 0);
+    ir_op_set_i(fn, c, "tma", 1);
+    ir_opid z = ir_build(&b, IR_OP_CONST, NULL, 0, &i32, 1, 0);
+    ir_op_set_i(fn, z, "value", 0);
+    ir_val w[2] = {bar, ir_res(fn, z, 0)};
+    ir_build(&b, IR_OP_MBAR_WAIT, w, 2, NULL, 0, 0);
+    ir_op_unlink(fn, op);
+    ir_opid after = next;
+    while (after && ir_o(fn, after)->code != IR_OP_BARRIER) after = ir_o(fn, after)->next;
+    ir_builder e = after && ir_o(fn, after)->next ? ir_builder_before(fn, ir_o(fn, after)->next)
+                                                  : ir_builder_at_end(fn, fn->body);
+    if (!after) ir_build(&e, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
+    ir_build(&e, IR_OP_MBAR_INVAL, &bar, 1, NULL, 0, 0);
+    ir_build(&e, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
+  }
+}
+
 int pass_pipeline(ir_func *fn, pass_ctx *pc) {
   ir_arena *A = ir_arena_new();
   uint32_t nloops = 0;
   ir_opid *loops = ir_alloc(A, fn->nops * sizeof *loops);
   int async = !pc->target || (pc->target->features & TG_F_CP_ASYNC);
+  if (async && pc->target && (pc->target->features & TG_F_TMA)) tma_copies(fn);
   collect_loops(fn, fn->body, loops, &nloops);
   for (uint32_t i = 0; i < nloops; i++) {
     ir_op *o = ir_o(fn, loops[i]);

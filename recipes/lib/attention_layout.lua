@@ -61,7 +61,9 @@ function M.stage_q(k, p, DT, BM, qv, row0)
     return k.alloc_shared(p.dtype, { rows, DT }, { swizzle = M.swizzle(DT, p.dtype) })
   end
   local sq = buffer(BM)
-  k.copy(qv, { row0, 0 }, sq)
+  -- p.tma (attention.lua): Q by TMA boxes too where the target has TMA and Q's buffer is a
+  -- warpgroup-MMA operand (docs/hopper.md, "Attention by TMA")
+  k.copy(qv, { row0, 0 }, sq, { tma = p.tma or false })
   k.barrier()
   local wgmma = k.target and k.target.wgmma and BM == 16 * p.warps
   local q_in_smem = (DT > 128 or wgmma) and (k.target == nil or k.target.sm >= 80)

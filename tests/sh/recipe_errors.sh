@@ -68,15 +68,19 @@ check_run scalar-f16-range "$tmp/h16.lua:4: scalar 's' = 1e+06 is outside f16's 
   "$KILN" run "$tmp/h16.lua" --sim --set s=1e6
 check_run grid-axis1-range "recipes/matmul.lua:89: grid(p) gives 65536 programs on axis 1: need a whole number from 1 to 65535" -- \
   "$KILN" run recipes/matmul.lua --sim --set M=16 --set K=16 --set N=4194304 --set BLOCK_N=64
-check stages-range "recipes/attention.lua:242: k.range: stages must be a whole number from 1 to 8, got 2147483648" -- \
+# attention's lines, found (the recipe changes): its key loop, and its shape checks in grid and body
+A_RANGE=$(grep -n "m, l, acc = k.range(" recipes/attention.lua | cut -d: -f1)
+A_GRID=$(grep -n "layout.check_shape(p)" recipes/attention.lua | sed -n 1p | cut -d: -f1)
+A_BODY=$(grep -n "layout.check_shape(p)" recipes/attention.lua | sed -n 2p | cut -d: -f1)
+check stages-range "recipes/attention.lua:$A_RANGE: k.range: stages must be a whole number from 1 to 8, got 2147483648" -- \
   "$KILN" compile recipes/attention.lua --target sm_80 --emit ir --set stages=2147483648
 # Attention's shape: Hkv must divide H (else the last query heads would read past K and V) and D >= 1;
 # refused when compiled and when launched, naming the recipe's line.
-check attention-heads "recipes/attention.lua:164: H = 6 must be a multiple of Hkv = 4 (both at least 1: query head h reads kv head h / (H / Hkv))" -- \
+check attention-heads "recipes/attention.lua:$A_BODY: H = 6 must be a multiple of Hkv = 4 (both at least 1: query head h reads kv head h / (H / Hkv))" -- \
   "$KILN" compile recipes/attention.lua --target sm_80 --emit ir --set H=6 --set Hkv=4
 check decode-head-dim "recipes/attention_decode.lua:87: head dim D = 0 must be at least 1" -- \
   "$KILN" compile recipes/attention_decode.lua --target sm_80 --emit ir --set D=0
-check_run attention-no-kv-heads "recipes/attention.lua:101: H = 2 must be a multiple of Hkv = 0" -- \
+check_run attention-no-kv-heads "recipes/attention.lua:$A_GRID: H = 2 must be a multiple of Hkv = 0" -- \
   "$KILN" run recipes/attention.lua --sim --set Hkv=0
 check_run decode-heads "recipes/attention_decode.lua:61: H = 5 must be a multiple of Hkv = 3" -- \
   "$KILN" run recipes/attention_decode.lua --sim --set H=5 --set Hkv=3
