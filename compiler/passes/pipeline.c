@@ -48,7 +48,8 @@
  * reads of the stage are complete (arrive_release), and the lane that issues the boxes waits for the
  * release before refilling the stage (await_release); after the loop a barrier comes first.
  * A `store {tma = 1}` of the kernel's body becomes store_shared into a staging buffer and
- * store_tma (tma_stores). docs/hopper.md, "The ring by TMA".
+ * store_tma (tma_stores), and a `copy {by_tma = 1}` of it TMA boxes on an mbarrier of its own
+ * (tma_copies). docs/hopper.md, "The ring by TMA" and "Attention by TMA".
  * Copies outside pipelined loops complete in the issuing thread (codegen waits for them) unless
  * they are batched: a run of copies followed by a barrier, with only computation between, is
  * marked async and one `async_wait {pending = 0}` goes before the barrier, so the copies overlap.
@@ -656,9 +657,6 @@ static int inflight_safe(const loop_ctx *lc, ir_opid dot) {
   return 1;
 }
 
-/* TMA: a warpgroup-MMA dot of the body whose shared operands are all pipelined copies' buffers reads
- * only bytes the TMA wrote (the async proxy, as the wgmma reads): `tma_operands = 1` tells codegen to
- * leave out the proxy fence it puts before a dot whose operands ordinary stores may have written. */
 /* 1 if every write of buffer buf in the function is a TMA copy's (copy {tma = 1}: tma_copies'). */
 static int tma_only_buffer(ir_func *fn, ir_val buf) {
   int any = 0;
@@ -673,6 +671,10 @@ static int tma_only_buffer(ir_func *fn, ir_val buf) {
   return any;
 }
 
+/* TMA: a warpgroup-MMA dot of the body whose shared operands are all pipelined copies' buffers (or
+ * buffers only TMA copies write: tma_only_buffer) reads only bytes the TMA wrote (the async proxy, as the
+ * wgmma reads): `tma_operands = 1` tells codegen to leave out the proxy fence it puts before a dot whose
+ * operands ordinary stores may have written. */
 static void mark_tma_operands(const loop_ctx *lc) {
   ir_func *fn = lc->fn;
   if (other_shared_writes(lc, lc->body)) return;
@@ -709,24 +711,6 @@ static void collect_loops(ir_func *fn, ir_reg r, ir_opid *out, uint32_t *n) {
   }
 }
 
-/*
- * pass_pipeline:
- *   1. Collect the loops with stages >= 2 (outer loops first).
- *   2. For each: find the copies before the body's first barrier whose operands are recomputable
- *      from the induction variable and invariants and whose buffers only the body reads, after that
- *      barrier; none: leave the loop alone. Without cp.async: only a barrier after the loop.
- *   3. Give each buffer S-1 clones, issue the copies of iterations 0 .. S-2 before the loop
- *      (predicated on the iteration existing; a loop of its own for S >= 3), rebuild the loop
- *      carrying the S buffers.
- *   4. In the body: read stage 0; async_wait {pending = (S-2) * copies} before the first barrier;
- *      issue the copies of iteration i + S-1 into the last stage at the end; rotate the stages in
- *      the yield; drop a trailing barrier the pipeline made unnecessary.
- *   5. After the loop: async_wait {pending = 0} and a barrier.
- *   (A dot marked inflight keeps its mark, and the copies run S-2 ahead, only where the loop is
- *   pipelined, its shared operands are pipelined copies' buffers and the body writes shared memory
- *   no other way; otherwise the mark goes and the dot waits for its group in every iteration.)
- *   6. Batch the remaining synchronous copies that reach a barrier (every region).
- */
 /* A `copy {by_tma = 1}` of the kernel's body (not in a loop or a branch; no predicate, zero pad) on
  * a row with TMA, of a view a tensor map can describe into a buffer TMA can fill (tma_copy_ok):
  *
@@ -778,6 +762,27 @@ static void tma_copies(ir_func *fn) {
   }
 }
 
+/*
+ * pass_pipeline:
+ *   0. On a row with TMA, a copy {by_tma = 1} of the body becomes TMA boxes on an mbarrier of its
+ *      own (tma_copies).
+ *   1. Collect the loops with stages >= 2 (outer loops first).
+ *   2. For each: find the copies before the body's first barrier whose operands are recomputable
+ *      from the induction variable and invariants and whose buffers only the body reads, after that
+ *      barrier; none: leave the loop alone. Without cp.async: only a barrier after the loop.
+ *   3. Give each buffer S-1 clones, issue the copies of iterations 0 .. S-2 before the loop
+ *      (predicated on the iteration existing; a loop of its own for S >= 3), rebuild the loop
+ *      carrying the S buffers.
+ *   4. In the body: read stage 0; async_wait {pending = (S-2) * copies} before the first barrier;
+ *      issue the copies of iteration i + S-1 into the last stage at the end; rotate the stages in
+ *      the yield; drop a trailing barrier the pipeline made unnecessary.
+ *   5. After the loop: async_wait {pending = 0} and a barrier.
+ *   (A dot marked inflight keeps its mark, and the copies run S-2 ahead, only where the loop is
+ *   pipelined, its shared operands are pipelined copies' buffers and the body writes shared memory
+ *   no other way; otherwise the mark goes and the dot waits for its group in every iteration.)
+ *   6. Batch the remaining synchronous copies that reach a barrier (every region).
+ *   7. On a row with TMA, a store {tma = 1} of the body goes through shared memory by TMA boxes.
+ */
 int pass_pipeline(ir_func *fn, pass_ctx *pc) {
   ir_arena *A = ir_arena_new();
   uint32_t nloops = 0;
