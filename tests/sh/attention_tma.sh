@@ -143,4 +143,20 @@ if [ -n "$PTXAS" ]; then
 else
   echo "note: ptxas not installed: no resource check"
 fi
+# the counts that say what TMA buys (docs/hopper.md, "Attention by TMA"; static, not times): the
+# warps that issue no boxes run 3.20 non-MMA instructions per m16n8 unit of work a key tile at D = 64
+# with release=0 (3.48 on cp.async), and min_blocks=2 holds 128 registers there without spilling
+. tests/sh/lib/budget.sh
+if budget_tools; then
+  "$KILN" inspect $R --target sm_90a --set tma=1 --set release=0 --set min_blocks=2 --no-cache > "$tmp/insp" 2>&1
+  others=$(sed -n 's/.*the other warps: \([0-9.]*\) per m16n8.*/\1/p' "$tmp/insp")
+  if [ -n "$others" ] && awk -v n="$others" 'BEGIN { exit !(n <= 3.3) }'; then
+    echo "ok   budget of the other warps (D = 64, release=0): $others per m16n8 MMA of work (at most 3.3)"
+  else
+    echo "FAIL budget of the other warps: '${others}' per m16n8 MMA of work, more than 3.3: $(cat "$tmp/insp")"; fail=1
+  fi
+  grep -q "^registers: 128 per thread" "$tmp/insp" && grep -q " 0 bytes spill stores" "$tmp/insp" &&
+    grep -q "2 blocks per SM" "$tmp/insp" ||
+    { echo "FAIL min_blocks=2: not 128 registers, no spill, 2 blocks per SM: $(head -n 7 "$tmp/insp")"; fail=1; }
+fi
 exit $fail
