@@ -659,6 +659,18 @@ static void test_tmap_specs(void) {
     CHECK(rt_tmap_specs(bad[i], s, RT_TMAP_MAXSPEC, err, sizeof err) == -1, "accepted: %s", bad[i]);
     CHECK_CONTAINS(err, "malformed tensor-map line");
   }
+  /* a slice given by coordinates (attention's K: dims D, Sk, Hkv, B; strides row, head, batch) */
+  const char *four =
+      "// kiln-tmap param=24 arg=1 type=f16 rank=4 swizzle=128 box=64,128,1,1 dims=64;$3;$2;$1 "
+      "strides=$5,2,*;$4,2,*;$6,2,*\n";
+  CHECK(rt_tmap_specs(four, s, RT_TMAP_MAXSPEC, err, sizeof err) == 1, "%s", err);
+  CHECK(s[0].rank == 4 && s[0].box[2] == 1 && s[0].box[3] == 1 && !strcmp(s[0].dims[3], "$1") &&
+        !strcmp(s[0].strides[2], "$6 2 *"));
+  int64_t a4[8] = {0, 3, 2, 300, 64, 128, 76800, 0}; /* B 3, Hkv 2, Sk 300, bshd: head 64, row 128 */
+  CHECK(rt_tmap_spec_desc(&s[0], a4, 8, 0x4000, &d, err, sizeof err) == 0, "%s", err);
+  CHECK(d.rank == 4 && d.dims[0] == 64 && d.dims[1] == 300 && d.dims[2] == 2 && d.dims[3] == 3 &&
+        d.strides[0] == 256 && d.strides[1] == 128 && d.strides[2] == 153600);
+  CHECK(rt_tmap_check(&d, err, sizeof err) == 0, "%s", err); /* a head stride below the row's is fine */
   char many[4096] = "";
   for (int i = 0; i < RT_TMAP_MAXSPEC + 1; i++)
     strcat(many, "kiln-tmap param=8 arg=0 type=u8 rank=1 swizzle=0 box=16 dims=$1 strides=\n");
