@@ -196,7 +196,7 @@ return kiln.recipe {
     -- the loops (or from sq in each tile for D > 128); K transposed (ldmatrix without .trans), V as
     -- it is (with .trans). Each loop has its own K and V buffers so that it can be pipelined
     -- (`stages`); the two loops run one after the other and share the memory.
-    local buffer, sq, q = layout.stage_q(k, p, DT, BM, qv, m0)
+    local buffer, sq, q = layout.stage_q(k, p, DT, BM, qv, m0, p.tma)
 
     -- Where every warp gets 16 rows or more, the warps split the query rows only (FlashAttention-2's
     -- order): row maxima and sums stay in each warp, and P goes from the scores' registers to the

@@ -56,14 +56,15 @@ end
 -- loaded once (q) - except for DT > 128 on sm_80 and newer (96 KB of shared memory or more): there
 -- they would spill next to the accumulator, q is nil and each tile reads them from sq (ldmatrix).
 -- Where q is loaded, a barrier follows, so that sq's bytes can go to the K and V buffers.
-function M.stage_q(k, p, DT, BM, qv, row0)
+-- tma (a flag; nil: false): Q by TMA boxes where the pipeline pass can (k.copy {tma}).
+function M.stage_q(k, p, DT, BM, qv, row0, tma)
   local function buffer(rows)
     return k.alloc_shared(p.dtype, { rows, DT }, { swizzle = M.swizzle(DT, p.dtype) })
   end
   local sq = buffer(BM)
-  -- p.tma (attention.lua): Q by TMA boxes too where the target has TMA and Q's buffer is a
+  -- tma (attention.lua's knob): Q by TMA boxes too where the target has TMA and Q's buffer is a
   -- warpgroup-MMA operand (docs/hopper.md, "Attention by TMA")
-  k.copy(qv, { row0, 0 }, sq, { tma = p.tma or false })
+  k.copy(qv, { row0, 0 }, sq, { tma = tma or false })
   k.barrier()
   local wgmma = k.target and k.target.wgmma and BM == 16 * p.warps
   local q_in_smem = (DT > 128 or wgmma) and (k.target == nil or k.target.sm >= 80)
