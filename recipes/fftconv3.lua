@@ -31,26 +31,12 @@
 local kiln = require "kiln"
 local fft = require "fft"
 
--- The longest N: L = 2^19 = 64 x 64 x 128, whose [N2, N3] blocks still fit a program's tiles; a
--- longer row needs a fourth level.
-local MAX_N = 1 << 18
-
--- N1, N2, N3 for L = 2N: given (N1, N2 > 0) or as equal as powers of two allow (N3 the largest).
+-- N1, N2, N3 for L = 2N (fft.split3: N up to 2^18, L = 64 x 64 x 128, whose [N2, N3] blocks still
+-- fit a program's tiles; a longer row needs a fourth level). Not a tail call: errors name the line
+-- that asked for the split.
 local function split3(p)
-  local L = 2 * p.N
-  if p.N < 32 or p.N > MAX_N or (p.N & (p.N - 1)) ~= 0 then
-    error("fftconv3: N = " .. p.N .. " must be a power of two from 32 to " .. MAX_N, 2)
-  end
-  local lg = fft.log2_exact(L)
-  local a = lg // 3
-  local n1, n2 = p.N1, p.N2
-  if n1 == 0 then n1 = 1 << a end
-  if n2 == 0 then n2 = 1 << a end
-  local ok = n1 >= 4 and n2 >= 4 and (n1 & (n1 - 1)) == 0 and (n2 & (n2 - 1)) == 0 and L % (n1 * n2) == 0
-  if not ok or L // (n1 * n2) < 4 then
-    error("fftconv3: N1 = " .. n1 .. ", N2 = " .. n2 .. ": each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = " .. L .. ")", 2)
-  end
-  return L, n1, n2, L // (n1 * n2)
+  local L, n1, n2, n3 = fft.split3("fftconv3", p)
+  return L, n1, n2, n3
 end
 
 return kiln.recipe {

@@ -25,30 +25,11 @@
 local kiln = require "kiln"
 local fft = require "fft"
 
-local MAX_N = 1 << 22
-
--- N1 .. N4 for L = 2N: given (N1, N2, N3 > 0) or as equal as powers of two allow, the later levels
--- the larger.
+-- N1 .. N4 for L = 2N (fft.split4: N up to 2^22). Not a tail call: errors name the line that asked
+-- for the split.
 local function split4(p)
-  local L = 2 * p.N
-  if p.N < 128 or p.N > MAX_N or (p.N & (p.N - 1)) ~= 0 then
-    error("fftconv4: N = " .. p.N .. " must be a power of two from 128 to " .. MAX_N, 2)
-  end
-  local lg = fft.log2_exact(L)
-  local e = { lg // 4, lg // 4, lg // 4, lg // 4 }
-  for i = 1, lg % 4 do e[5 - i] = e[5 - i] + 1 end
-  local n = { p.N1, p.N2, p.N3 }
-  for i = 1, 3 do if n[i] == 0 then n[i] = 1 << e[i] end end
-  local ok, prod = true, 1
-  for i = 1, 3 do
-    ok = ok and n[i] >= 4 and (n[i] & (n[i] - 1)) == 0
-    prod = prod * n[i]
-  end
-  if not ok or L % prod ~= 0 or L // prod < 4 then
-    error("fftconv4: N1 = " .. n[1] .. ", N2 = " .. n[2] .. ", N3 = " .. n[3] ..
-      ": each a power of two, 4 or more, with N4 = L/(N1 N2 N3) >= 4 (L = " .. L .. ")", 2)
-  end
-  return L, n[1], n[2], n[3], L // prod
+  local L, n1, n2, n3, n4 = fft.split4("fftconv4", p)
+  return L, n1, n2, n3, n4
 end
 
 return kiln.recipe {
@@ -133,18 +114,7 @@ return kiln.recipe {
         local row2 = (r1 + k1) * N2 -- the ws2 row of (k1, n2 = 0), real part; imaginary N1 N2 rows later
         local z2 = k.full({ N2, CB2 }, 0, "f32")
         -- 2a.
-        k.range(0, P, CB2, {}, function(j)
-          local c = { re = k.load(ws2, { row2, j }, { N2, CB2 }), im = k.load(ws2, { row2 + N1 * N2, j }, { N2, CB2 }) }
-          local d = {
-            re = k.dot(ld(f2.re), c.re, k.dot(ld(f2.im), -c.im, z2)),
-            im = k.dot(ld(f2.re), c.im, k.dot(ld(f2.im), c.re, z2)),
-          }
-          local e = fft.cast(k, fft.mul(k, d, fft.table(k, N2, CB2, M, -1, 0, j)), t)
-          k.barrier() -- every thread has read the block before any overwrites it
-          k.store(ws2, { row2, j }, e.re)
-          k.store(ws2, { row2 + N1 * N2, j }, e.im)
-        end)
-        k.barrier()
+        fft.middle_forward(k, { ws2 = ws2, row2 = row2, im = N1 * N2, N2 = N2, P = P, CB = CB2, M = M, f2 = f2, t = t })
         -- 2b.
         k.range(0, N2, 1, {}, function(k2)
           local row = (row2 + k2) * N3

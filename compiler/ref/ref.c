@@ -29,6 +29,8 @@ static const struct {
     {"fftconv_kspec", ref_fftconv_kspec},
     {"fftconv3", ref_fftconv3},
     {"fftconv4", ref_fftconv4},
+    {"fftconv3_kspec", ref_fftconv3_kspec},
+    {"fftconv4_kspec", ref_fftconv4_kspec},
 };
 
 ref_fn ref_lookup(const char *name) {

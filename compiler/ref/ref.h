@@ -74,6 +74,8 @@ int ref_w4a16_reduce(const ref_call *c);
 int64_t w4a16_code(const double *wq, int64_t kq, int64_t col, int64_t k, int bits, int bkw);
 int ref_fftconv(const ref_call *c);
 int ref_fftconv_kspec(const ref_call *c);
+int ref_fftconv3_kspec(const ref_call *c);
+int ref_fftconv4_kspec(const ref_call *c);
 int ref_fftconv3(const ref_call *c);
 int ref_fftconv4(const ref_call *c);
 

@@ -1,6 +1,7 @@
 /*
  * ref_fftconv.c - references for recipes/fftconv.lua, recipes/fftconv3.lua and fftconv4.lua
- * (orders 3 and 4: the given spectrum in their own layouts) and recipes/fftconv_kspec.lua, in double with
+ * (orders 3 and 4: the given spectrum in their own layouts) and the spectrum recipes fftconv_kspec.lua,
+ * fftconv3_kspec.lua and fftconv4_kspec.lua, in double with
  * FFTW: y = v * first N of iFFT(FFT(u w) K) at length L = 2N, K = FFT(k) at length L (or the given
  * spectrum kf). The spectrum layout of the recipes: bin k1 + N1 k2 at [k1, k2] of an [N1, N2]
  * matrix, L = N1 N2, real parts in rows 0..N1-1 and imaginary parts in rows N1..2N1-1 of a channel's
@@ -9,7 +10,8 @@
  * is itself tested on every small check. The low-precision run of ref_fftconv is the plain FFT convolution in
  * the data's type: radix-2 transforms with every twiddle, product and butterfly sum rounded, the spectral
  * product rounded, the kernel's spectrum computed the same way (or given); the recipe is judged against it by
- * the vs_lowp criterion (docs/fftconv.md). ref_fftconv_kspec computes only exactly.
+ * the vs_lowp criterion (docs/fftconv.md). The spectrum recipes' references (ref_fftconv_kspec,
+ * ref_fftconv3_kspec, ref_fftconv4_kspec: kf in the order-2, 3 or 4 layout) compute only exactly.
  */
 #include <complex.h>
 #include <fftw3.h>
@@ -91,38 +93,6 @@ static void dft_lowp(const ref_call *c, fftw_complex *x, int64_t L, int sign) {
       }
 }
 
-/* The spectrum of row k[0..n) zero-padded to L, into the recipes' [2 N1, N2] layout. */
-static void spectrum(const ref_call *c, const double *k, int64_t n, int64_t L, int64_t n1, fftw_complex *buf,
-                     double *out) {
-  int64_t n2 = L / n1;
-  for (int64_t i = 0; i < L; i++) buf[i] = i < n ? k[i] : 0;
-  if (ref_is_lowp(c))
-    dft_lowp(c, buf, L, -1);
-  else
-    dft(buf, L, -1);
-  for (int64_t k1 = 0; k1 < n1; k1++)
-    for (int64_t k2 = 0; k2 < n2; k2++) {
-      out[k1 * n2 + k2] = creal(buf[k1 + n1 * k2]);
-      out[(n1 + k1) * n2 + k2] = cimag(buf[k1 + n1 * k2]);
-    }
-}
-
-int ref_fftconv_kspec(const ref_call *c) {
-  int k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
-  if (k < 0 || kf < 0) return fail(c, "fftconv_kspec: needs tensors k [H, N] and kf [H, 2 N1, N2]");
-  if (ref_is_lowp(c)) return KILN_REF_EXACT_ONLY;
-  int64_t H = c->args[k].dims[0], N = c->args[k].dims[1], L = 2 * N;
-  int64_t n1 = split_n1(L, setting_int(c, "N1", 0));
-  const int64_t *d = c->args[kf].dims;
-  if (d[0] != H || d[1] != 2 * n1 || d[1] * d[2] != 2 * L)
-    return fail(c, "fftconv_kspec: kf is not [H, 2 N1, N2]");
-  fftw_complex *buf = fftw_malloc(sizeof *buf * (size_t)L);
-  if (!buf) return fail(c, "fftconv_kspec: out of memory");
-  for (int64_t h = 0; h < H; h++) spectrum(c, c->data[k] + h * N, N, L, n1, buf, c->data[kf] + h * 2 * L);
-  fftw_free(buf);
-  return KILN_REF_OK;
-}
-
 /* Where bin m of a channel's spectrum sits in kf (its real part; the imaginary part L further):
  * order 2 (n3 = 0): [k1, k2] of [N1, N2], m = k1 + N1 k2; order 3 (n4 = 0): [N2 k1 + k2, k3] of
  * [N1 N2, N3], m = k1 + N1 k2 + N1 N2 k3; order 4: [(N2 k1 + k2) N3 + k3, k4] of [N1 N2 N3, N4],
@@ -132,6 +102,74 @@ static int64_t kf_pos(int64_t m, int64_t n1, int64_t n2, int64_t n3, int64_t n4)
   if (!n4) return ((m % n1) * n2 + (m / n1) % n2) * n3 + m / (n1 * n2);
   return (((m % n1) * n2 + (m / n1) % n2) * n3 + (m / (n1 * n2)) % n3) * n4 + m / (n1 * n2 * n3);
 }
+
+/* The recipes' splits of L = 2N (n[0..3] = N1 .. N4, 0 past the order), from the settings N1, N2,
+ * N3 as the recipes read them: order 2 (recipes/fftconv.lua, fft.split) the squarest unless N1 is
+ * given; order 3 (fft.split3) 2^floor(log2(L)/3) each for N1, N2 unless given, N3 the rest; order 4
+ * (fft.split4) 2^floor(log2(L)/4) each, the rest to N4, N3, N2, unless given. */
+static void split(const ref_call *c, int order, int64_t L, int64_t n[4]) {
+  int lg = 0;
+  while (((int64_t)1 << lg) < L) lg++;
+  n[0] = n[1] = n[2] = n[3] = 0;
+  if (order == 2) {
+    n[0] = split_n1(L, setting_int(c, "N1", 0)), n[1] = L / n[0];
+    return;
+  }
+  int e[4] = {lg / order, lg / order, lg / order, lg / order};
+  if (order == 4)
+    for (int i = 0; i < lg % 4; i++) e[3 - i]++;
+  const char *names[3] = {"N1", "N2", "N3"};
+  int64_t prod = 1;
+  for (int i = 0; i < order - 1; i++) {
+    n[i] = setting_int(c, names[i], 0);
+    if (!n[i]) n[i] = (int64_t)1 << e[i];
+    prod *= n[i];
+  }
+  n[order - 1] = L / prod;
+}
+
+/* The spectrum of row k[0..n) zero-padded to L into a channel's block of kf in the layout of split
+ * n (kf_pos): real parts first, imaginary parts L later. */
+static void spectrum(const ref_call *c, const double *k, int64_t n, int64_t L, const int64_t sp[4],
+                     fftw_complex *buf, double *out) {
+  for (int64_t i = 0; i < L; i++) buf[i] = i < n ? k[i] : 0;
+  if (ref_is_lowp(c))
+    dft_lowp(c, buf, L, -1);
+  else
+    dft(buf, L, -1);
+  for (int64_t m = 0; m < L; m++) {
+    int64_t pos = kf_pos(m, sp[0], sp[1], sp[2], sp[3]);
+    out[pos] = creal(buf[m]), out[L + pos] = cimag(buf[m]);
+  }
+}
+
+/* The spectrum recipes (fftconv_kspec, fftconv3_kspec, fftconv4_kspec): kf [H, 2 L / Nlast, Nlast]
+ * in the order's layout, exactly (FFTW in double). */
+static int kspec(const ref_call *c, int order, const char *who, const char *shape) {
+  char msg[160];
+  int k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
+  if (k < 0 || kf < 0) {
+    snprintf(msg, sizeof msg, "%s: needs tensors k [H, N] and kf %s", who, shape);
+    return fail(c, msg);
+  }
+  if (ref_is_lowp(c)) return KILN_REF_EXACT_ONLY;
+  int64_t H = c->args[k].dims[0], N = c->args[k].dims[1], L = 2 * N, sp[4];
+  split(c, order, L, sp);
+  const int64_t *d = c->args[kf].dims;
+  if (d[0] != H || d[2] != sp[order - 1] || d[1] * d[2] != 2 * L) {
+    snprintf(msg, sizeof msg, "%s: kf is not %s", who, shape);
+    return fail(c, msg);
+  }
+  fftw_complex *buf = fftw_malloc(sizeof *buf * (size_t)L);
+  if (!buf) return fail(c, "fftconv_kspec: out of memory");
+  for (int64_t h = 0; h < H; h++) spectrum(c, c->data[k] + h * N, N, L, sp, buf, c->data[kf] + h * 2 * L);
+  fftw_free(buf);
+  return KILN_REF_OK;
+}
+
+int ref_fftconv_kspec(const ref_call *c) { return kspec(c, 2, "fftconv_kspec", "[H, 2 N1, N2]"); }
+int ref_fftconv3_kspec(const ref_call *c) { return kspec(c, 3, "fftconv3_kspec", "[H, 2 N1 N2, N3]"); }
+int ref_fftconv4_kspec(const ref_call *c) { return kspec(c, 4, "fftconv4_kspec", "[H, 2 N1 N2 N3, N4]"); }
 
 static int conv(const ref_call *c, int order) {
   int u = ref_find(c, "u", 1, 3), k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
@@ -153,30 +191,15 @@ static int conv(const ref_call *c, int order) {
   int gate = setting_flag(c, "gate");
   const char *ks = ref_setting(c, "kspec");
   int given = order >= 3 || (ks && !strcmp(ks, "given"));
-  int64_t n1 = split_n1(L, setting_int(c, "N1", 0)), n2 = L / n1, n3 = 0, n4 = 0;
-  if (order == 3) { /* recipes/fftconv3.lua: 2^floor(log2(L)/3) unless given */
-    int lg = 0;
-    while (((int64_t)1 << lg) < L) lg++;
-    n1 = setting_int(c, "N1", 0), n2 = setting_int(c, "N2", 0);
-    if (!n1) n1 = (int64_t)1 << (lg / 3);
-    if (!n2) n2 = (int64_t)1 << (lg / 3);
-    n3 = L / (n1 * n2);
-    if (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 || c->args[kf].dims[2] != n3)
-      return fail(c, "fftconv3: needs kf [H, 2 N1 N2, N3]");
-  }
-  if (order == 4) { /* recipes/fftconv4.lua: 2^floor(log2(L)/4) each, the rest to N4, N3, N2 */
-    int lg = 0;
-    while (((int64_t)1 << lg) < L) lg++;
-    int e[4] = {lg / 4, lg / 4, lg / 4, lg / 4};
-    for (int i = 0; i < lg % 4; i++) e[3 - i]++;
-    n1 = setting_int(c, "N1", 0), n2 = setting_int(c, "N2", 0), n3 = setting_int(c, "N3", 0);
-    if (!n1) n1 = (int64_t)1 << e[0];
-    if (!n2) n2 = (int64_t)1 << e[1];
-    if (!n3) n3 = (int64_t)1 << e[2];
-    n4 = L / (n1 * n2 * n3);
-    if (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 * n3 || c->args[kf].dims[2] != n4)
-      return fail(c, "fftconv4: needs kf [H, 2 N1 N2 N3, N4]");
-  }
+  int64_t sp[4];
+  split(c, order, L, sp);
+  int64_t n1 = sp[0], n2 = sp[1], n3 = sp[2], n4 = sp[3];
+  if (order == 3 &&
+      (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 || c->args[kf].dims[2] != n3))
+    return fail(c, "fftconv3: needs kf [H, 2 N1 N2, N3]");
+  if (order == 4 &&
+      (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 * n3 || c->args[kf].dims[2] != n4))
+    return fail(c, "fftconv4: needs kf [H, 2 N1 N2 N3, N4]");
   if (gate && (c->args[w].dims[0] != B * H * N || c->args[v].dims[0] != B * H * N))
     return fail(c, "fftconv: gate = 1 needs w and v of B*H*N elements");
   if (order == 2 && given &&
@@ -198,7 +221,7 @@ static int conv(const ref_call *c, int order) {
     if (given)
       kfr = c->data[kf] + h * 2 * L;
     else
-      spectrum(c, kr, N, L, n1, x, spec);
+      spectrum(c, kr, N, L, sp, x, spec);
     for (int64_t i = 0; i < N; i++) {
       double ui = c->data[u][AT(i)];
       g[i] = gate ? ref_round(c, ui * c->data[w][AT(i)]) : ui;

@@ -239,20 +239,69 @@ function M.split(who, N, n1)
   return n1, L // n1
 end
 
+-- The split L = 2N = N1 N2 N3 of recipes/fftconv3.lua and its spectrum recipe: N1, N2 given (> 0)
+-- or 2^floor(log2(L)/3) each, N3 the rest; N a power of two from 32 to 2^18 (L = 64 x 64 x 128:
+-- the inner [N2, N3] blocks still fit a program's tiles). Returns L, N1, N2, N3; refuses, naming
+-- who and the line that called the recipe's own wrapper (level 3, as M.split).
+M.MAX_N3 = 1 << 18
+function M.split3(who, p)
+  local L = 2 * p.N
+  if p.N < 32 or p.N > M.MAX_N3 or (p.N & (p.N - 1)) ~= 0 then
+    error(who .. ": N = " .. p.N .. " must be a power of two from 32 to " .. M.MAX_N3, 3)
+  end
+  local a = log2_exact(L) // 3
+  local n1, n2 = p.N1, p.N2
+  if n1 == 0 then n1 = 1 << a end
+  if n2 == 0 then n2 = 1 << a end
+  local ok = n1 >= 4 and n2 >= 4 and (n1 & (n1 - 1)) == 0 and (n2 & (n2 - 1)) == 0 and L % (n1 * n2) == 0
+  if not ok or L // (n1 * n2) < 4 then
+    error(who .. ": N1 = " .. n1 .. ", N2 = " .. n2 .. ": each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = " .. L .. ")", 3)
+  end
+  return L, n1, n2, L // (n1 * n2)
+end
+
+-- The split L = 2N = N1 N2 N3 N4 of recipes/fftconv4.lua and its spectrum recipe: N1, N2, N3 given
+-- (> 0) or 2^floor(log2(L)/4) each with the rest to N4, N3, N2 in turn; N a power of two from 128
+-- to 2^22. Returns L, N1, N2, N3, N4; refuses as M.split3.
+M.MAX_N4 = 1 << 22
+function M.split4(who, p)
+  local L = 2 * p.N
+  if p.N < 128 or p.N > M.MAX_N4 or (p.N & (p.N - 1)) ~= 0 then
+    error(who .. ": N = " .. p.N .. " must be a power of two from 128 to " .. M.MAX_N4, 3)
+  end
+  local lg = log2_exact(L)
+  local e = { lg // 4, lg // 4, lg // 4, lg // 4 }
+  for i = 1, lg % 4 do e[5 - i] = e[5 - i] + 1 end
+  local n = { p.N1, p.N2, p.N3 }
+  for i = 1, 3 do if n[i] == 0 then n[i] = 1 << e[i] end end
+  local ok, prod = true, 1
+  for i = 1, 3 do
+    ok = ok and n[i] >= 4 and (n[i] & (n[i] - 1)) == 0
+    prod = prod * n[i]
+  end
+  if not ok or L % prod ~= 0 or L // prod < 4 then
+    error(who .. ": N1 = " .. n[1] .. ", N2 = " .. n[2] .. ", N3 = " .. n[3] ..
+      ": each a power of two, 4 or more, with N4 = L/(N1 N2 N3) >= 4 (L = " .. L .. ")", 3)
+  end
+  return L, n[1], n[2], n[3], L // prod
+end
+
 -- The outer level of the multi-pass recipes (fftconv3, fftconv4), in column blocks of CB over the
 -- program's [N1, M] matrix (row bh * R of u's [B*H*R, M] view, R = N1 / 2 real rows: the real input
 -- zero-padded to length L = 2 N1 M):
 --   outer_forward: ws1 = (F_N1[:, :R] A) .* T1, real parts at rows r1, imaginary at r1 + N1;
 --   outer_inverse: y = Re(conj(F_N1)[:R, :] (ws1 .* conj(T1))), gated by v when p.gate.
 -- f1 and g1 are F_N1's halves in shared memory (put_shared), o = { L, N1, M, CB, bh, r1, ws1, t }.
+-- o.src, o.src_row (outer_forward): read the input from rows src_row .. of the view src ([rows, M],
+-- R rows a row of the data) instead of u's, ungated (the spectrum recipes' k; p is not read).
 -- With o.inplace (layout "bnh"), the row's (gated) input is already in ws1's first R rows at r1 and
 -- the output goes there too (M.bnh_in, M.bnh_out): a barrier between each block's reads and its
 -- stores over them, and v multiplies later, on the way out.
 function M.outer_forward(k, p, a, f1, o)
   local R, ld = o.N1 // 2, k.load_shared
-  local rows = o.inplace and o.ws1 or k.view(a.u, { a.B * a.H * R, o.M })
-  local wrows = p.gate and not o.inplace and k.view(a.w, { a.B * a.H * R, o.M }) or nil
-  local row = o.inplace and o.r1 or o.bh * R
+  local rows = o.src or (o.inplace and o.ws1 or k.view(a.u, { a.B * a.H * R, o.M }))
+  local wrows = not o.src and p.gate and not o.inplace and k.view(a.w, { a.B * a.H * R, o.M }) or nil
+  local row = o.src_row or (o.inplace and o.r1 or o.bh * R)
   k.range(0, o.M, o.CB, {}, function(j)
     local x = k.load(rows, { row, j }, { R, o.CB })
     if wrows then x = x * k.load(wrows, { row, j }, { R, o.CB }) end
@@ -281,6 +330,28 @@ function M.outer_inverse(k, p, a, g1, o)
     if o.inplace then k.barrier() end
     k.store(yv, { row, j }, k.cast(y, o.t))
   end)
+end
+
+-- The middle level of the order-4 transform (recipes/fftconv4.lua, step 2a), in place: the row of
+-- length P = N2 Pn read as [N2, Pn] at rows row2 of the view ws2 (imaginary parts im rows later),
+-- in column blocks of CB: E = (F_N2 C) .* T2 (T2[k2, q] = w_M^{q k2}, made per block in f32), over
+-- the block, in the type t. f2 is F_N2 in shared memory (put_shared).
+-- o = { ws2, row2, im, N2, P, CB, M, f2, t }
+function M.middle_forward(k, o)
+  local ld = k.load_shared
+  local z2 = k.full({ o.N2, o.CB }, 0, "f32")
+  k.range(0, o.P, o.CB, {}, function(j)
+    local c = { re = k.load(o.ws2, { o.row2, j }, { o.N2, o.CB }), im = k.load(o.ws2, { o.row2 + o.im, j }, { o.N2, o.CB }) }
+    local d = {
+      re = k.dot(ld(o.f2.re), c.re, k.dot(ld(o.f2.im), -c.im, z2)),
+      im = k.dot(ld(o.f2.re), c.im, k.dot(ld(o.f2.im), c.re, z2)),
+    }
+    local e = M.cast(k, M.mul(k, d, M.table(k, o.N2, o.CB, o.M, -1, 0, j)), o.t)
+    k.barrier() -- every thread has read the block before any overwrites it
+    k.store(o.ws2, { o.row2, j }, e.re)
+    k.store(o.ws2, { o.row2 + o.im, j }, e.im)
+  end)
+  k.barrier()
 end
 
 -- The recipes' declarations for the two layouts: u, w, v, y as [B, H, N] ("bhn") or [B, N, H]
@@ -372,9 +443,16 @@ end
 -- products accumulate in f32 and are rounded to t between them. A barrier before the store: every
 -- thread has read the block before any overwrites it.
 -- o = { ws, row, im, kf, krow, krow_im, fa, fb, tw, Na, Nb, L, t }
-function M.inner_block(k, o)
+local function shared_tw(k, tw)
+  return { re = k.cast(k.load_shared(tw.re), "f32"), im = k.cast(k.load_shared(tw.im), "f32") }
+end
+
+-- The forward half of inner_block: the block at rows o.row of o.ws ([Na, Nb], imaginary parts o.im
+-- rows later) transformed, X = ((F_a B) .* T) F_b in f32, bin a + Na b at [a, b]; the products'
+-- inputs in o.t. The twiddles T from o.tw in shared memory, or (o.tw nil) made here in f32 from
+-- iota. The spectrum recipes store X over the block (M.spectrum).
+function M.inner_forward(k, o)
   local ld, t = k.load_shared, o.t
-  local function tw() return { re = k.cast(ld(o.tw.re), "f32"), im = k.cast(ld(o.tw.im), "f32") } end
   local fa, fb = o.fa, o.fb
   local cb = { re = k.load(o.ws, { o.row, 0 }, { o.Na, o.Nb }), im = k.load(o.ws, { o.row + o.im, 0 }, { o.Na, o.Nb }) }
   local z = k.full({ o.Na, o.Nb }, 0, "f32")
@@ -382,11 +460,20 @@ function M.inner_block(k, o)
     re = k.dot(ld(fa.re), cb.re, k.dot(ld(fa.im), -cb.im, z)),
     im = k.dot(ld(fa.re), cb.im, k.dot(ld(fa.im), cb.re, z)),
   }
-  local e = M.cast(k, M.mul(k, d, tw()), t)
-  local X = {
+  local T = o.tw and shared_tw(k, o.tw) or M.table(k, o.Na, o.Nb, o.Na * o.Nb, -1)
+  local e = M.cast(k, M.mul(k, d, T), t)
+  return {
     re = k.dot(e.re, ld(fb.re), k.dot(-e.im, ld(fb.im), z)),
     im = k.dot(e.re, ld(fb.im), k.dot(e.im, ld(fb.re), z)),
   }
+end
+
+function M.inner_block(k, o)
+  local ld, t = k.load_shared, o.t
+  local function tw() return shared_tw(k, o.tw) end
+  local fa, fb = o.fa, o.fb
+  local z = k.full({ o.Na, o.Nb }, 0, "f32")
+  local X = M.inner_forward(k, o)
   local K = { re = k.load(o.kf, { o.krow(), 0 }, { o.Na, o.Nb }), im = k.load(o.kf, { o.krow_im(), 0 }, { o.Na, o.Nb }) }
   local Y = M.mul(k, X, K)
   local yt = M.cast(k, { re = Y.re * (1.0 / o.L), im = Y.im * (1.0 / o.L) }, t)
@@ -403,6 +490,59 @@ function M.inner_block(k, o)
   k.barrier()
   k.store(o.ws, { o.row, 0 }, k.cast(W.re, t))
   k.store(o.ws, { o.row + o.im, 0 }, k.cast(W.im, t))
+end
+
+-- The filter's spectrum in the layout of the order-3 or order-4 convolution (recipes/fftconv3.lua,
+-- fftconv4.lua), for recipes/fftconv3_kspec.lua and fftconv4_kspec.lua: one program per channel h
+-- (grid H), k[h] zero-padded to L = 2N transformed by the consumer's own stages in f32 (dot's FMA
+-- path: it runs once per filter), in place in kf[h] ([2 L / Nlast, Nlast], real rows then
+-- imaginary rows), which serves as the scratch row:
+--   1. column blocks of [N1/2, CB] of k[h] as [N1/2, M]: C = (F_N1[:, :N1/2] A) .* T1 to kf[h] as
+--      [2 N1, M] (fft.outer_forward);
+--   2. for each k1: order 4: the row as [N2, P], E = (F_N2 C) .* T2 over it (fft.middle_forward),
+--      then for each k2 the [N3, N4] block; order 3: the [N2, N3] block of row k1:
+--      X = ((F_a B) .* T) F_b over it (fft.inner_forward).
+-- Bin k1 + N1 k2 + N1 N2 k3 (+ N1 N2 N3 k4) then sits where the consumer reads it: the [Na, Nb]
+-- blocks are in the order the consumer walks them. n = { N1, N2, N3 } or { N1, N2, N3, N4 } (its
+-- split, fft.split3 or fft.split4); cb(cols): the column block of a level of cols columns. The DFT
+-- tables are in shared memory in f32; the twiddles are made per use from iota, as the outer ones
+-- are in the consumers (f32 tables of all four would not fit: N = 2^18 is 64 x 64 x 128).
+function M.spectrum(k, p, n, cb)
+  local a, L, N1, R = k.args, 2 * p.N, n[1], n[1] // 2
+  local order, ML = #n, L // N1
+  local Na, Nb = n[order - 1], n[order]
+  local function dft(m) return M.put_shared(k, M.table(k, m, m, m, -1), { m, m }, "f32") end
+  local f1 = M.put_shared(k, M.table(k, N1, R, N1, -1), { N1, R }, "f32")
+  local f2 = order == 4 and dft(n[2]) or nil
+  local fa, fb = dft(Na), dft(Nb)
+  k.barrier()
+
+  local h = k.program_id(0)
+  local r1 = h * (2 * N1)
+  M.outer_forward(k, p, a, f1, {
+    L = L, N1 = N1, M = ML, CB = cb(ML), r1 = r1, t = "f32",
+    ws1 = k.view(a.kf, { a.H * 2 * N1, ML }), src = k.view(a.k, { a.H * R, ML }), src_row = h * R,
+  })
+  local ws = k.view(a.kf, { a.H * 2 * (L // Nb), Nb })
+  local function inner(row)
+    local X = M.inner_forward(k, { ws = ws, row = row, im = L // Nb, fa = fa, fb = fb, Na = Na, Nb = Nb, t = "f32" })
+    k.barrier() -- every thread has read the block before any overwrites it
+    k.store(ws, { row, 0 }, X.re)
+    k.store(ws, { row + L // Nb, 0 }, X.im)
+  end
+  k.range(0, N1, 1, {}, function(k1)
+    if order == 3 then
+      inner((r1 + k1) * n[2])
+      return
+    end
+    local N2, P = n[2], n[3] * n[4]
+    local row2 = (r1 + k1) * N2
+    M.middle_forward(k, {
+      ws2 = k.view(a.kf, { a.H * 2 * N1 * N2, P }), row2 = row2, im = N1 * N2, N2 = N2, P = P, CB = cb(P),
+      M = ML, f2 = f2, t = "f32",
+    })
+    k.range(0, N2, 1, {}, function(k2) inner((row2 + k2) * n[3]) end)
+  end)
 end
 
 return M
