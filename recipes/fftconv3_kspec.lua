@@ -41,6 +41,7 @@ return kiln.recipe {
     { H = 5, N = 128, N1 = 4, N2 = 8 },
     { H = 2, N = 1024, CB = 32 },
     { H = 3, N = 2048, N1 = 8, N2 = 16, warps = 8 },
+    { H = 2, N = 1024, N1 = 4, N2 = 4 }, -- N3 = 128: F_N3 made per column block
   },
 
   body = function(k, p)

@@ -44,6 +44,7 @@ return kiln.recipe {
     { H = 5, N = 512, N1 = 8, N2 = 4, N3 = 4 },
     { H = 2, N = 1024, N1 = 4, N2 = 8, N3 = 8, CB = 16 },
     { H = 1, N = 4096, warps = 8 },
+    { H = 1, N = 4096, N1 = 4, N2 = 4, N3 = 4 }, -- N4 = 128: F_N4 made per column block
   },
 
   body = function(k, p)

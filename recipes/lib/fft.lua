@@ -450,10 +450,10 @@ end
 -- The forward half of inner_block: the block at rows o.row of o.ws ([Na, Nb], imaginary parts o.im
 -- rows later) transformed, X = ((F_a B) .* T) F_b in f32, bin a + Na b at [a, b]; the products'
 -- inputs in o.t. The twiddles T from o.tw in shared memory, or (o.tw nil) made here in f32 from
--- iota. The spectrum recipes store X over the block (M.spectrum).
-function M.inner_forward(k, o)
-  local ld, t = k.load_shared, o.t
-  local fa, fb = o.fa, o.fb
+-- iota. The spectrum recipes store X over the block (M.spectrum). inner_twiddled is its first half,
+-- (F_a B) .* T in o.t.
+function M.inner_twiddled(k, o)
+  local ld, fa = k.load_shared, o.fa
   local cb = { re = k.load(o.ws, { o.row, 0 }, { o.Na, o.Nb }), im = k.load(o.ws, { o.row + o.im, 0 }, { o.Na, o.Nb }) }
   local z = k.full({ o.Na, o.Nb }, 0, "f32")
   local d = {
@@ -461,7 +461,13 @@ function M.inner_forward(k, o)
     im = k.dot(ld(fa.re), cb.im, k.dot(ld(fa.im), cb.re, z)),
   }
   local T = o.tw and shared_tw(k, o.tw) or M.table(k, o.Na, o.Nb, o.Na * o.Nb, -1)
-  local e = M.cast(k, M.mul(k, d, T), t)
+  return M.cast(k, M.mul(k, d, T), o.t)
+end
+
+function M.inner_forward(k, o)
+  local ld, fb = k.load_shared, o.fb
+  local e = M.inner_twiddled(k, o)
+  local z = k.full({ o.Na, o.Nb }, 0, "f32")
   return {
     re = k.dot(e.re, ld(fb.re), k.dot(-e.im, ld(fb.im), z)),
     im = k.dot(e.re, ld(fb.im), k.dot(e.im, ld(fb.re), z)),
@@ -505,8 +511,9 @@ end
 -- Bin k1 + N1 k2 + N1 N2 k3 (+ N1 N2 N3 k4) then sits where the consumer reads it: the [Na, Nb]
 -- blocks are in the order the consumer walks them. n = { N1, N2, N3 } or { N1, N2, N3, N4 } (its
 -- split, fft.split3 or fft.split4); cb(cols): the column block of a level of cols columns. The DFT
--- tables are in shared memory in f32; the twiddles are made per use from iota, as the outer ones
--- are in the consumers (f32 tables of all four would not fit: N = 2^18 is 64 x 64 x 128).
+-- tables are in shared memory in f32 (F_b only up to 64 x 64); the twiddles are made per use from
+-- iota, as the outer ones are in the consumers (f32 tables of all four would not fit: N = 2^18 is
+-- 64 x 64 x 128).
 function M.spectrum(k, p, n, cb)
   local a, L, N1, R = k.args, 2 * p.N, n[1], n[1] // 2
   local order, ML = #n, L // N1
@@ -514,7 +521,11 @@ function M.spectrum(k, p, n, cb)
   local function dft(m) return M.put_shared(k, M.table(k, m, m, m, -1), { m, m }, "f32") end
   local f1 = M.put_shared(k, M.table(k, N1, R, N1, -1), { N1, R }, "f32")
   local f2 = order == 4 and dft(n[2]) or nil
-  local fa, fb = dft(Na), dft(Nb)
+  local fa = dft(Na)
+  -- F_b up to 64 x 64 in shared memory; beyond (N3 = 128: order 3 from N = 2^16 on, where F_N3 alone
+  -- would take 128 KiB) made per block of BB columns from iota for the last product
+  local BB = 32
+  local fb = Nb <= 64 and dft(Nb) or nil
   k.barrier()
 
   local h = k.program_id(0)
@@ -525,10 +536,22 @@ function M.spectrum(k, p, n, cb)
   })
   local ws = k.view(a.kf, { a.H * 2 * (L // Nb), Nb })
   local function inner(row)
-    local X = M.inner_forward(k, { ws = ws, row = row, im = L // Nb, fa = fa, fb = fb, Na = Na, Nb = Nb, t = "f32" })
-    k.barrier() -- every thread has read the block before any overwrites it
-    k.store(ws, { row, 0 }, X.re)
-    k.store(ws, { row + L // Nb, 0 }, X.im)
+    local o = { ws = ws, row = row, im = L // Nb, fa = fa, fb = fb, Na = Na, Nb = Nb, t = "f32" }
+    if fb then
+      local X = M.inner_forward(k, o)
+      k.barrier() -- every thread has read the block before any overwrites it
+      k.store(ws, { row, 0 }, X.re)
+      k.store(ws, { row + L // Nb, 0 }, X.im)
+      return
+    end
+    local e = M.inner_twiddled(k, o)
+    k.barrier()
+    local z = k.full({ Na, BB }, 0, "f32")
+    k.range(0, Nb, BB, {}, function(j)
+      local F = M.table(k, Nb, BB, Nb, -1, 0, j) -- F_b[:, j:j+BB]
+      k.store(ws, { row, j }, k.dot(e.re, F.re, k.dot(-e.im, F.im, z)))
+      k.store(ws, { row + L // Nb, j }, k.dot(e.re, F.im, k.dot(e.im, F.re, z)))
+    end)
   end
   k.range(0, N1, 1, {}, function(k1)
     if order == 3 then
