@@ -1,16 +1,19 @@
 #!/bin/sh
-# The long-convolution recipes (recipes/fftconv.lua, fftconv3.lua, fftconv_kspec.lua) on every
-# target row:
+# The long-convolution recipes (recipes/fftconv.lua, fftconv3.lua, fftconv4.lua and the spectrum
+# recipes fftconv_kspec.lua, fftconv3_kspec.lua, fftconv4_kspec.lua) on every target row:
 #   1. ptxas accepts (kiln compile --emit cubin) the defaults, the given-spectrum, gated, bf16 and
 #      [B, N, H] (layout = bnh, orders 2 and 3) variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
 #      order 3 at N = 65536 (sm_80, sm_90a) and 262144 (sm_90a), order 4 at N = 4M (sm_80,
-#      sm_90a; also layout = bnh), 512K (sm_86) and 512 (sm_75); without ptxas the PTX is still emitted;
+#      sm_90a; also layout = bnh), 512K (sm_86) and 512 (sm_75); the order-3 and order-4 spectra at
+#      their defaults everywhere and at their consumers' longest N (2^18, 4M; 8 warps) on sm_80 and
+#      sm_90a; without ptxas the PTX is still emitted;
 #   2. what cannot be built is refused with one line naming the reason: bf16 on sm_75, N = 4096
 #      with f32 twiddles over sm_80's shared memory, N = 4096 on sm_86's 100 KiB, N = 2048 on
 #      sm_75's 64 KiB, a length that is
-#      not a power of two, a split N1 the recipes cannot tile;
+#      not a power of two, a split N1 the recipes cannot tile (the spectrum recipes too, naming
+#      their own line);
 #   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and layout = bnh at N = 256
-#      and 2048, the spectrum recipe, and
+#      and 2048, the spectrum recipes (orders 3 and 4 also at N = 65536 and 4M with 8 warps), and
 #      order 3 at N = 256, 2048 with 8 warps and 65536, and order 4 at N = 4M with 8 warps; orders
 #      3 and 4 with layout = bnh at the defaults, 65536 and 4M);
 #   4. the DFT products are matrix instructions: mma.sync in the PTX on sm_80 and sm_90a;
@@ -24,6 +27,8 @@ PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/loca
 F=recipes/fftconv.lua
 F3=recipes/fftconv3.lua
 F4=recipes/fftconv4.lua
+K3=recipes/fftconv3_kspec.lua
+K4=recipes/fftconv4_kspec.lua
 
 compile() { # compile RECIPE TARGET SETTINGS...
   r=$1 t=$2; shift 2
@@ -67,6 +72,8 @@ for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
   compile $F "$t" kspec=given gate=1
   [ "$t" = sm_75 ] || compile $F "$t" N=2048 kspec=given warps=8
   compile recipes/fftconv_kspec.lua "$t"
+  compile $K3 "$t"
+  compile $K4 "$t"
   compile $F3 "$t"
   compile $F3 "$t" N=2048 warps=8 gate=1
   [ "$t" = sm_75 ] || compile $F "$t" dtype=bf16 gate=1
@@ -84,6 +91,7 @@ compile $F3 sm_75 N=4096 warps=8
 for t in sm_80 sm_90a; do compile $F4 "$t" N=4194304 warps=8; compile $F4 "$t" N=4194304 warps=8 layout=bnh; done
 compile $F4 sm_86 N=524288 warps=8 tw=dtype
 compile $F4 sm_75 N=512
+for t in sm_80 sm_90a; do compile $K3 "$t" N=262144 warps=8; compile $K4 "$t" N=4194304 warps=8; done
 echo "$n fftconv compiles checked"
 
 # 2. refusals, one line each
@@ -103,6 +111,11 @@ refuse "fftconv4.lua:[0-9]*: fftconv4: N = 64 must be a power of two from 128 to
 refuse "fftconv4.lua:[0-9]*: fftconv4: N = 8388608 must be a power of two from 128 to 4194304" $F4 sm_80 N=8388608
 refuse "fftconv4.lua:[0-9]*: fftconv4: N1 = 16, N2 = 16, N3 = 8: each a power of two, 4 or more, with N4 = L/(N1 N2 N3) >= 4 (L = 1024)" $F4 sm_80 N=512 N1=16 N2=16 N3=8
 refuse "fftconv3.lua:[0-9]*: fftconv3: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" $F3 sm_80 N1=16 N2=16
+refuse "fftconv3_kspec.lua:[0-9]*: fftconv3_kspec: N = 524288 must be a power of two from 32 to 262144" $K3 sm_80 N=524288
+refuse "fftconv3_kspec.lua:[0-9]*: fftconv3_kspec: N = 48 must be a power of two from 32 to 262144" $K3 sm_80 N=48
+refuse "fftconv3_kspec.lua:[0-9]*: fftconv3_kspec: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" $K3 sm_80 N1=16 N2=16
+refuse "fftconv4_kspec.lua:[0-9]*: fftconv4_kspec: N = 64 must be a power of two from 128 to 4194304" $K4 sm_80 N=64
+refuse "fftconv4_kspec.lua:[0-9]*: fftconv4_kspec: N1 = 16, N2 = 16, N3 = 8: each a power of two, 4 or more, with N4 = L/(N1 N2 N3) >= 4 (L = 1024)" $K4 sm_80 N=512 N1=16 N2=16 N3=8
 
 # 3. no spills at the defaults
 if [ -n "$PTXAS" ]; then
@@ -113,6 +126,10 @@ if [ -n "$PTXAS" ]; then
     no_spills $F "$t" layout=bnh gate=1
     no_spills $F "$t" N=2048 layout=bnh warps=8
     no_spills recipes/fftconv_kspec.lua "$t"
+    no_spills $K3 "$t"
+    no_spills $K4 "$t"
+    no_spills $K3 "$t" N=65536 warps=8
+    no_spills $K4 "$t" N=4194304 warps=8
     no_spills $F3 "$t"
     no_spills $F3 "$t" N=2048 warps=8
     no_spills $F3 "$t" N=65536 warps=8
