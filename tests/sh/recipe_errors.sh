@@ -99,4 +99,9 @@ check_run bitgemm-splitk-k "recipes/bitgemm_splitk.lua:41: K = 0 must be at leas
   "$KILN" run recipes/bitgemm_splitk.lua --sim --set K=0
 check_run fftconv-pair-given "recipes/fftconv.lua:131: pair = 1 needs kspec = inline: a given spectrum need not be a real filter's" -- \
   "$KILN" run recipes/fftconv.lua --sim --set kspec=given --set pair=1
+# the spectrum recipes of orders 3 and 4 refuse what their convolutions refuse, naming their own line
+check_run fftconv3-kspec-split "recipes/fftconv3_kspec.lua:32: fftconv3_kspec: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" -- \
+  "$KILN" run recipes/fftconv3_kspec.lua --sim --set N1=16 --set N2=16
+check_run fftconv4-kspec-n "recipes/fftconv4_kspec.lua:35: fftconv4_kspec: N = 8388608 must be a power of two from 128 to 4194304" -- \
+  "$KILN" run recipes/fftconv4_kspec.lua --sim --set N=8388608
 exit $fail
