@@ -101,7 +101,8 @@ void cg_nvptx_cp_async(cg_ctx *c, LLVMValueRef sdst, LLVMValueRef gsrc, int byte
                "%d, 0;",
                cache, bytes, cache, bytes);
     LLVMTypeRef sp = LLVMPointerTypeInContext(c->ctx, 3), gp = LLVMPointerTypeInContext(c->ctx, 1);
-    LLVMValueRef args[3] = {coerce(c, sdst, sp), coerce(c, gsrc, gp), src_bytes};
+    LLVMValueRef args[3] = {coerce(c, sdst, sp), NULL, src_bytes}; /* one at a time: C leaves the order */
+    args[1] = coerce(c, gsrc, gp);                                 /* of initialisers open */
     LLVMTypeRef ps[3] = {sp, gp, LLVMInt1TypeInContext(c->ctx)};
     LLVMTypeRef ft = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), ps, 3, 0);
     const char *cons = "l,l,b,~{memory}";

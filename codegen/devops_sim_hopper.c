@@ -173,8 +173,8 @@ static void tmap_param(cg_ctx *c, unsigned i) { (void)c, (void)i; /* a pointer t
 
 static LLVMValueRef smem_addr(cg_ctx *c, LLVMValueRef p) {
   LLVMValueRef base = c->ops->shared_base(c);
-  LLVMValueRef d = LLVMBuildSub(c->b, LLVMBuildPtrToInt(c->b, p, i64t(c), ""),
-                                LLVMBuildPtrToInt(c->b, base, i64t(c), ""), "");
+  LLVMValueRef b = LLVMBuildPtrToInt(c->b, base, i64t(c), ""); /* one at a time: argument order */
+  LLVMValueRef d = LLVMBuildSub(c->b, LLVMBuildPtrToInt(c->b, p, i64t(c), ""), b, "");
   return LLVMBuildTrunc(c->b, d, i32t(c), "saddr");
 }
 

@@ -64,12 +64,11 @@ void cg_sim_mma(cg_ctx *c, cg_mma_kind k, const LLVMValueRef *a, const LLVMValue
                 const LLVMValueRef *acc, LLVMValueRef *d) {
   const cg_mma_info *mi = cg_mma_info_of(k);
   LLVMTypeRef acc_ty = mi->acc_int ? i32_ty(c) : LLVMFloatTypeInContext(c->ctx);
-  LLVMValueRef args[6] = {i32_const(c, (int)k),
-                          spill_regs(c, a, mi->na, "mma.a"),
-                          spill_regs(c, b, mi->nb, "mma.b"),
-                          spill_regs(c, acc, mi->nc, "mma.c"),
-                          regs_alloca(c, mi->nc, "mma.d"),
-                          cg_sim_site(c)};
+  LLVMValueRef args[6] = {i32_const(c, (int)k), NULL, NULL, NULL, NULL, cg_sim_site(c)};
+  args[1] = spill_regs(c, a, mi->na, "mma.a"); /* one at a time: C leaves the order of initialisers open */
+  args[2] = spill_regs(c, b, mi->nb, "mma.b");
+  args[3] = spill_regs(c, acc, mi->nc, "mma.c");
+  args[4] = regs_alloca(c, mi->nc, "mma.d");
   abi_call(c, "__kiln_sim_mma", args, 6);
   fill_regs(c, args[4], mi->nc, acc_ty, d);
 }

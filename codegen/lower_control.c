@@ -56,7 +56,8 @@ static LLVMValueRef smem_offset(cg_lower *L, LLVMValueRef p) {
   LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx), i32 = LLVMInt32TypeInContext(L->c.ctx);
   LLVMValueRef base = L->c.ops->shared_base(&L->c);
   if (LLVMIsAGlobalValue(base)) return LLVMBuildPtrToInt(B, p, i32, "");
-  LLVMValueRef d = LLVMBuildSub(B, LLVMBuildPtrToInt(B, p, i64, ""), LLVMBuildPtrToInt(B, base, i64, ""), "");
+  LLVMValueRef b = LLVMBuildPtrToInt(B, base, i64, ""); /* one at a time: C leaves argument order open */
+  LLVMValueRef d = LLVMBuildSub(B, LLVMBuildPtrToInt(B, p, i64, ""), b, "");
   return LLVMBuildTrunc(B, d, i32, "");
 }
 
@@ -112,8 +113,8 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(B), bodyb = cg_block(L, "for.body"),
                     exit = cg_block(L, "for.exit");
   LLVMValueRef zero = LLVMConstInt(LLVMTypeOf(step), 0, 0); /* a step <= 0 runs no iteration */
-  LLVMValueRef enter =
-      LLVMBuildAnd(B, LLVMBuildICmp(B, lt, lo, hi, ""), LLVMBuildICmp(B, lt, zero, step, ""), "");
+  LLVMValueRef positive = LLVMBuildICmp(B, lt, zero, step, "");
+  LLVMValueRef enter = LLVMBuildAnd(B, LLVMBuildICmp(B, lt, lo, hi, ""), positive, "");
   /* A carried buffer (the pipeline's rotating stages) is carried as its i32 offset in shared
    * memory, not as a pointer: a 64-bit pointer's upper half rotated with it in ptxas's output. */
   LLVMValueRef *soff = ir_alloc(L->A, (ncar ? ncar : 1) * sizeof *soff);

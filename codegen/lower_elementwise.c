@@ -163,7 +163,8 @@ static LLVMValueRef int_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMValue
 /* One binary op on scalars of element type e (fp8 through f32). NULL if the op does not apply. */
 LLVMValueRef cg_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMValueRef a, LLVMValueRef b) {
   if (ir_elem_is_fp8(e)) {
-    LLVMValueRef r = float_binary(L, code, IR_F32, cg_convert(L, a, e, IR_F32), cg_convert(L, b, e, IR_F32));
+    LLVMValueRef fb = cg_convert(L, b, e, IR_F32); /* one at a time: C leaves argument order open */
+    LLVMValueRef r = float_binary(L, code, IR_F32, cg_convert(L, a, e, IR_F32), fb);
     return r ? cg_convert(L, r, IR_F32, e) : NULL;
   }
   return ir_elem_is_float(e) ? float_binary(L, code, e, a, b) : int_binary(L, code, e, a, b);
@@ -205,8 +206,11 @@ static LLVMValueRef unary(cg_lower *L, ir_opid op, ir_elem e, LLVMValueRef x) {
     if (ir_elem_is_fp8(e)) return LLVMBuildAnd(B, x, LLVMConstInt(LLVMTypeOf(x), 0x7f, 0), "");
     if (fl) return call_overloaded(L, "fabs", e, &x, 1);
     if (!ir_elem_is_signed(e)) return x;
-    return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, x, LLVMConstInt(LLVMTypeOf(x), 0, 0), ""),
-                           LLVMBuildNeg(B, x, ""), x, "");
+    {
+      LLVMValueRef neg = LLVMBuildNeg(B, x, ""); /* one at a time: C leaves argument order open */
+      return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, x, LLVMConstInt(LLVMTypeOf(x), 0, 0), ""), neg,
+                             x, "");
+    }
   case IR_OP_NOT:
     if (fl) break;
     return LLVMBuildNot(B, x, "");
@@ -226,8 +230,10 @@ static LLVMValueRef unary(cg_lower *L, ir_opid op, ir_elem e, LLVMValueRef x) {
 
 static LLVMValueRef fma3(cg_lower *L, ir_elem e, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
   if (ir_elem_is_fp8(e)) {
-    LLVMValueRef args[3] = {cg_convert(L, a, e, IR_F32), cg_convert(L, b, e, IR_F32),
-                            cg_convert(L, c, e, IR_F32)};
+    LLVMValueRef args[3]; /* one at a time: C leaves the order of initialisers open */
+    args[0] = cg_convert(L, a, e, IR_F32);
+    args[1] = cg_convert(L, b, e, IR_F32);
+    args[2] = cg_convert(L, c, e, IR_F32);
     return cg_convert(L, call_overloaded(L, "fma", IR_F32, args, 3), IR_F32, e);
   }
   if (!ir_elem_is_float(e)) return LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, a, b, ""), c, "");

@@ -344,10 +344,8 @@ static LLVMValueRef staged_at(cg_lower *L, LLVMValueRef r, LLVMValueRef c, uint3
   LLVMValueRef q = LLVMBuildLShr(B, byte, cg_i32(L, 4), ""), in = LLVMBuildAnd(B, byte, cg_i32(L, 15), "");
   LLVMValueRef x = LLVMBuildAnd(B, LLVMBuildUDiv(B, r, cg_i32(L, (int)g), ""), cg_i32(L, (int)n - 1), "");
   q = LLVMBuildXor(B, q, x, "");
-  return LLVMBuildAdd(
-      B,
-      LLVMBuildAdd(B, LLVMBuildMul(B, r, cg_i32(L, (int)rb), ""), LLVMBuildShl(B, q, cg_i32(L, 4), ""), ""),
-      in, "");
+  LLVMValueRef qb = LLVMBuildShl(B, q, cg_i32(L, 4), ""); /* one at a time: C leaves argument order open */
+  return LLVMBuildAdd(B, LLVMBuildAdd(B, LLVMBuildMul(B, r, cg_i32(L, (int)rb), ""), qb, ""), in, "");
 }
 
 /* The memory type of n elements of e accessed at once: an integer up to 8 bytes, else <4 x i32>. */

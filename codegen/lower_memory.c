@@ -458,10 +458,11 @@ static LLVMValueRef chunk_global(cg_lower *L, const copy_plan *p, const LLVMValu
   *ok = p->pred;
   for (int d = 0; d <= f; d++) {
     g = LLVMBuildAdd(B, p->off[d], LLVMBuildZExt(B, idx[d], i64, ""), "");
-    if (d < f)
-      *ok = cg_and_pred(L, *ok,
-                        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""),
-                                     LLVMBuildICmp(B, LLVMIntSLT, g, p->view->v[1 + d], ""), ""));
+    if (d < f) {
+      LLVMValueRef below = LLVMBuildICmp(B, LLVMIntSLT, g, p->view->v[1 + d], ""); /* one at a time */
+      *ok =
+          cg_and_pred(L, *ok, LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""), below, ""));
+    }
     addr = LLVMBuildAdd(B, addr, LLVMBuildMul(B, g, p->view->v[1 + R + d], ""), "");
   }
   *col = g;
@@ -614,8 +615,8 @@ static void chunk_plain(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q)
   LLVMValueRef stride = p->view->v[2 * p->sm.rank], dim = p->view->v[p->sm.rank];
   for (int e = 0; e < cb / p->eb; e++) {
     LLVMValueRef g = LLVMBuildAdd(B, col, cg_i64(L, e), "");
-    LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""),
-                                   LLVMBuildICmp(B, LLVMIntSLT, g, dim, ""), "");
+    LLVMValueRef below = LLVMBuildICmp(B, LLVMIntSLT, g, dim, ""); /* one at a time: argument order */
+    LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""), below, "");
     LLVMValueRef step = LLVMBuildMul(B, cg_i64(L, e), stride, ""), soff = cg_i32(L, e * p->eb);
     LLVMValueRef x = L->c.ops->load(&L->c, CG_GLOBAL, ety, LLVMBuildGEP2(B, ety, gp, &step, 1, ""),
                                     cg_and_pred(L, in, ok), p->pad);
@@ -702,9 +703,10 @@ static void chunks_unrolled(cg_lower *L, const copy_plan *p, int cb, int async, 
   LLVMTypeRef i64 = LLVMInt64TypeInContext(L->c.ctx);
   if (drow) {
     chunk_coords(L, p, cb, L->tid, idx0);
+    LLVMValueRef t1 = LLVMBuildMul(L->c.b, LLVMBuildZExt(L->c.b, idx0[1], i64, ""), p->view->v[4], "");
     toff0 =
         LLVMBuildAdd(L->c.b, LLVMBuildMul(L->c.b, LLVMBuildZExt(L->c.b, idx0[0], i64, ""), p->view->v[3], ""),
-                     LLVMBuildMul(L->c.b, LLVMBuildZExt(L->c.b, idx0[1], i64, ""), p->view->v[4], ""), "");
+                     t1, ""); /* t1 first: C leaves argument order open */
     soff0 = cg_smem_swizzle(L, p->buf, idx0);
   }
   for (uint32_t j = 0; j * T < n; j++) {
@@ -819,8 +821,8 @@ static LLVMValueRef offset_i64(cg_lower *L, ir_val v, int depth) {
   if (depth < 8 && x->def && L->fn->ops[x->def].code == IR_OP_ADD && ir_elem_is_signed(e) &&
       ir_elem_bits(e) <= 32 && known_nonneg(L->fn, v, 0)) {
     const ir_op *o = &L->fn->ops[x->def];
-    return LLVMBuildNSWAdd(L->c.b, offset_i64(L, o->opnd[0], depth + 1), offset_i64(L, o->opnd[1], depth + 1),
-                           "");
+    LLVMValueRef y = offset_i64(L, o->opnd[1], depth + 1); /* one at a time: argument order */
+    return LLVMBuildNSWAdd(L->c.b, offset_i64(L, o->opnd[0], depth + 1), y, "");
   }
   return cg_convert(L, cg_get(L, v)->v[0], e, IR_I64);
 }
@@ -984,8 +986,9 @@ void cg_lower_store_tma(cg_lower *L, ir_opid op) {
       LLVMValueRef meets = NULL;
       for (int d = 0; d < 2; d++) { /* -box < coordinate < dim */
         LLVMValueRef x = LLVMBuildSExt(B, coords[d], i64, "");
-        LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSLT, x, view->v[2 - d], ""),
-                                       LLVMBuildICmp(B, LLVMIntSGT, x, cg_i64(L, -(int64_t)box[d]), ""), "");
+        LLVMValueRef after =
+            LLVMBuildICmp(B, LLVMIntSGT, x, cg_i64(L, -(int64_t)box[d]), ""); /* one at a time */
+        LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSLT, x, view->v[2 - d], ""), after, "");
         meets = meets ? LLVMBuildAnd(B, meets, in, "") : in;
       }
       LLVMBasicBlockRef one = cg_block(L, "tma.st.box"), next = cg_block(L, "tma.st.next");

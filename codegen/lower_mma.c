@@ -127,8 +127,9 @@ static LLVMValueRef kbase_elems(cg_lower *L, const smem_src *s, int kw) {
 static LLVMValueRef smem_at(cg_lower *L, const smem_src *s, ir_elem e, LLVMValueRef row, LLVMValueRef col) {
   LLVMBuilderRef B = L->c.b;
   if (s->buf) {
-    LLVMValueRef idx[2] = {LLVMBuildAdd(B, row, cg_i32(L, s->at[0]), ""),
-                           LLVMBuildAdd(B, col, cg_i32(L, s->at[1]), "")};
+    LLVMValueRef idx[2]; /* one at a time: C leaves the order of initialisers open */
+    idx[0] = LLVMBuildAdd(B, row, cg_i32(L, s->at[0]), "");
+    idx[1] = LLVMBuildAdd(B, col, cg_i32(L, s->at[1]), "");
     LLVMValueRef off = cg_smem_swizzle(L, s->buf, idx);
     return LLVMBuildGEP2(B, LLVMInt8TypeInContext(L->c.ctx), s->base, &off, 1, "");
   }
@@ -163,9 +164,10 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
   LLVMValueRef ksel = kd ? LLVMBuildAnd(B, LLVMBuildLShr(B, j, cg_i32(L, lo), ""), cg_i32(L, kb), "")
                          : LLVMBuildAnd(B, j, cg_i32(L, kb), "");
   /* the lane's row: major 8 * warp + 8 * wpc * group (+ i), K 8 * tile (+ i when rows are K) */
-  LLVMValueRef mj = LLVMBuildAdd(B, LLVMBuildMul(B, warp_m, cg_i32(L, 8), ""),
-                                 LLVMBuildMul(B, gsel, cg_i32(L, 8 * y->wpc[md]), ""), "");
-  LLVMValueRef kk = LLVMBuildAdd(B, LLVMBuildMul(B, ksel, cg_i32(L, 8), ""), kbase_elems(L, s, 2), "");
+  LLVMValueRef gm = LLVMBuildMul(B, gsel, cg_i32(L, 8 * y->wpc[md]), ""); /* one at a time: argument order */
+  LLVMValueRef mj = LLVMBuildAdd(B, LLVMBuildMul(B, warp_m, cg_i32(L, 8), ""), gm, "");
+  LLVMValueRef kbase = kbase_elems(L, s, 2);
+  LLVMValueRef kk = LLVMBuildAdd(B, LLVMBuildMul(B, ksel, cg_i32(L, 8), ""), kbase, "");
   if (s->rows_k)
     kk = LLVMBuildAdd(B, kk, i, "");
   else
@@ -200,8 +202,8 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
           }
         }
         if (!p) {
-          p = operand_at(L, s, e, LLVMBuildAdd(B, mj, cg_i32(L, gm), ""),
-                         LLVMBuildAdd(B, kk, cg_i32(L, gk), ""));
+          LLVMValueRef kat = LLVMBuildAdd(B, kk, cg_i32(L, gk), ""); /* one at a time: argument order */
+          p = operand_at(L, s, e, LLVMBuildAdd(B, mj, cg_i32(L, gm), ""), kat);
           if (nseen < NCOL) {
             seen[nseen].col = col;
             seen[nseen].row = row;

@@ -88,8 +88,8 @@ static void across_warps(cg_lower *L, const reduce_kind *k, const cg_lay *ys, co
   LLVMValueRef base = cg_scratch(L, (int)(nparts * numel) * ir_elem_bytes(k->acc));
   LLVMValueRef lane, warp;
   cg_lay_pos(L, ys, axis, &lane, &warp);
-  LLVMValueRef writer = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntEQ, lane, cg_i32(L, 0), ""),
-                                     LLVMBuildICmp(B, LLVMIntULT, warp, cg_i32(L, nparts), ""), "");
+  LLVMValueRef few = LLVMBuildICmp(B, LLVMIntULT, warp, cg_i32(L, nparts), ""); /* one at a time */
+  LLVMValueRef writer = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntEQ, lane, cg_i32(L, 0), ""), few, "");
   for (int d = 0; d < ys->rank; d++)
     if (d != axis) writer = cg_and_pred(L, writer, cg_lay_owner_dim(L, ys, d));
   writer = cg_and_pred(L, writer, cg_lay_warps_owner(L, ys));
