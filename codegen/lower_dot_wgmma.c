@@ -204,8 +204,9 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   LLVMValueRef bstart = desc_base(L, &b, start_of(L, &b, bbase, NULL));
   for (uint32_t s = 0; s < steps; s++) {
     int nb = b.mn ? CG_WGMMA_TRANS : 0;
-    H->wgmma(&L->c, wt, (int)N, rs ? NULL : desc(L, &a, astart, s), rs ? areg + 4 * s : NULL,
-             desc(L, &b, bstart, s), acc, NULL, 0, nb, d);
+    LLVMValueRef db = desc(L, &b, bstart, s); /* one at a time: C leaves argument order open */
+    H->wgmma(&L->c, wt, (int)N, rs ? NULL : desc(L, &a, astart, s), rs ? areg + 4 * s : NULL, db, acc, NULL,
+             0, nb, d);
     memcpy(acc, d, R * sizeof *acc);
   }
 

@@ -392,8 +392,8 @@ static void wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef 
     LLVMValueRef r = LLVMBuildAdd(B, ts->off[0], cg_i32(L, (int)cg_lay_const(ys, 0, ex[0])), "");
     LLVMValueRef c = LLVMBuildAdd(B, ts->off[1], cg_i32(L, (int)cg_lay_const(ys, 1, ex[1])), "");
     LLVMValueRef off = staged_at(L, r, c, rb, eb);
-    L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, i8, base, &off, 1, ""), LLVMBuildBitCast(B, x, wt, ""),
-                    ts->owner);
+    LLVMValueRef bits = LLVMBuildBitCast(B, x, wt, ""); /* one at a time: C leaves argument order open */
+    L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, i8, base, &off, 1, ""), bits, ts->owner);
   }
   L->c.ops->barrier(&L->c);
   const cg_thread_lay *td = cg_lay_thread(L, yd);

@@ -39,9 +39,10 @@ void cg_lower_bounded(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   ir_elem e = ir_vtype(L->fn, o->opnd[0]).elem;
   LLVMValueRef v = cg_get(L, o->opnd[0])->v[0];
-  if (L->c.ops->check_bound)
-    L->c.ops->check_bound(&L->c, cg_convert(L, v, e, IR_I64),
-                          cg_convert(L, cg_get(L, o->opnd[1])->v[0], e, IR_I64));
+  if (L->c.ops->check_bound) {
+    LLVMValueRef n = cg_convert(L, cg_get(L, o->opnd[1])->v[0], e, IR_I64); /* one at a time */
+    L->c.ops->check_bound(&L->c, cg_convert(L, v, e, IR_I64), n);
+  }
   cg_def(L, o->res[0], 1)[0] = v;
 }
 
@@ -618,8 +619,9 @@ static void chunk_plain(cg_lower *L, const copy_plan *p, int cb, LLVMValueRef q)
     LLVMValueRef below = LLVMBuildICmp(B, LLVMIntSLT, g, dim, ""); /* one at a time: argument order */
     LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, g, cg_i64(L, 0), ""), below, "");
     LLVMValueRef step = LLVMBuildMul(B, cg_i64(L, e), stride, ""), soff = cg_i32(L, e * p->eb);
-    LLVMValueRef x = L->c.ops->load(&L->c, CG_GLOBAL, ety, LLVMBuildGEP2(B, ety, gp, &step, 1, ""),
-                                    cg_and_pred(L, in, ok), p->pad);
+    LLVMValueRef pr = cg_and_pred(L, in, ok); /* one at a time: C leaves argument order open */
+    LLVMValueRef x =
+        L->c.ops->load(&L->c, CG_GLOBAL, ety, LLVMBuildGEP2(B, ety, gp, &step, 1, ""), pr, p->pad);
     L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, i8, sp, &soff, 1, ""), x, NULL);
   }
 }
