@@ -108,6 +108,9 @@ return kiln.recipe {
   constraints = {
     function(p) return not p.tma or p.stages >= 2, "tma needs stages >= 2" end,
     function(p) return p.tma or p.release, "release = false only with tma" end,
+    -- the cp.async path takes 190-210 registers at D = 64 and 128: two blocks of 256 threads
+    -- would spill; with tma 128 fit (docs/hopper.md)
+    function(p) return p.tma or p.min_blocks == 0, "min_blocks = 2 only with tma" end,
     function(p)
       if not p.tma then return true end
       local eb = ({ f16 = 2, bf16 = 2, e4m3 = 1 })[p.dtype]

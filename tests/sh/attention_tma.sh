@@ -110,6 +110,18 @@ r = sqlite3.connect(sys.argv[1]).execute("select status, reason from results").f
 assert r == [("refused", "tma needs strides of q, k, v and o that are multiples of 16 bytes (q has a stride of 40 bytes)")], r' \
   "$tmp/t.db" || { echo "FAIL the tuner's constraint: $(tail -n 3 "$tmp/out")"; fail=1; }
 
+# the knobs that only mean something with tma are refused without it (the tuner's constraints)
+"$KILN" tune $R --target sm_90a --sim --set Sq=16 --set Sk=16 --space BLOCK_M=64 --space BLOCK_N=32 \
+  --space warps=4 --space stages=2 --space dtype=f16 --space D=64 --space causal=0 --space lse=0 --space tma=0 \
+  --db "$tmp/k.db" > "$tmp/out" 2>&1
+python3 -c 'import sqlite3, sys
+r = sorted(sqlite3.connect(sys.argv[1]).execute("select variant, status, reason from results").fetchall())
+assert len(r) == 4, r
+refused = sorted(x[2] for x in r if x[1] == "refused")
+assert refused == ["min_blocks = 2 only with tma", "release = false only with tma", "release = false only with tma"], r
+assert [x[0] for x in r if x[1] != "refused"] == [x[0] for x in r if "min_blocks=0" in x[0] and "release=1" in x[0]], r' \
+  "$tmp/k.db" || { echo "FAIL the knobs refused without tma: $(tail -n 3 "$tmp/out")"; fail=1; }
+
 # 4. the PTX and the launch description
 "$KILN" compile $R --target sm_90a --set tma=1 --emit ptx --no-cache -o "$tmp/a.ptx" || fail=1
 grep -q "^// kiln-tmap param=23 arg=0 type=f16 rank=4 swizzle=128 box=64,8,1,1 dims=64;" "$tmp/a.ptx" ||
