@@ -179,6 +179,7 @@ void cg_lower_copy(cg_lower *L, ir_opid op);
  * chunk), or NULL when the copy has no such test. */
 LLVMValueRef cg_copy_alignment_before(cg_lower *L, ir_opid op, ir_opid loop_op);
 void cg_lower_load_shared(cg_lower *L, ir_opid op);
+void cg_lower_gather_shared(cg_lower *L, ir_opid op);
 /* The buffer element where load_shared op's block starts, into at[rank]; 0 when it reads the whole buffer. */
 int cg_load_shared_at(cg_lower *L, ir_opid op, uint32_t *at);
 void cg_lower_store_shared(cg_lower *L, ir_opid op);

@@ -379,6 +379,33 @@ void cg_lower_load_shared(cg_lower *L, ir_opid op) {
     plain_tile(L, &y, o->opnd[0], out, 0);
 }
 
+/* gather_shared: element i of the result from the buffer element its index tiles name (each index
+ * modulo its dim: an and, the dims being powers of two), one load each through the buffer's swizzle.
+ * The index tiles have the result's layout (the layout pass converts them), so a thread's element i
+ * of each is its own. */
+void cg_lower_gather_shared(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  ir_val buf = o->opnd[0];
+  ir_type bt = ir_vtype(L->fn, buf), t = ir_vtype(L->fn, o->res[0]);
+  ir_elem e = bt.elem;
+  LLVMTypeRef ty = cg_mem_type(L, e), i8 = LLVMInt8TypeInContext(L->c.ctx);
+  cg_lay y;
+  cg_lay_init(&y, t);
+  LLVMValueRef *out = cg_def(L, o->res[0], y.n);
+  LLVMValueRef base = cg_get(L, buf)->v[0];
+  for (uint32_t i = 0; i < y.n; i++) {
+    LLVMValueRef idx[IR_MAXRANK];
+    for (int d = 0; d < bt.rank; d++) {
+      LLVMValueRef mask = cg_i32(L, (int64_t)bt.shape[d] - 1);
+      idx[d] = LLVMBuildAnd(L->c.b, cg_get(L, o->opnd[1 + d])->v[i], mask, "");
+    }
+    LLVMValueRef off = cg_smem_swizzle(L, buf, idx);
+    LLVMValueRef p = LLVMBuildGEP2(L->c.b, i8, base, &off, 1, "");
+    LLVMValueRef v = L->c.ops->load(&L->c, CG_SHARED, ty, p, NULL, NULL);
+    out[i] = cg_from_mem(L, v, e);
+  }
+}
+
 void cg_lower_store_shared(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   ir_type t = ir_vtype(L->fn, o->opnd[1]);

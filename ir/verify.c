@@ -480,6 +480,28 @@ static void check_shared_access(verifier *V, ir_opid op) {
          ts(V, t), ts(V, want), trans ? ", transposed" : "");
 }
 
+/* gather_shared: smem of rank R, then R index tiles (i32, one type, layout included); the result is
+ * the indices' tile with the buffer's element: element e is the buffer's element at
+ * (idx_0[e] mod dim 0, ...). The dims are powers of two, so any index names an element. */
+static void check_gather_shared(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  ir_type s = otype(V, op, 0);
+  if (s.kind != IR_TSMEM) fail(V, op, "operand 0 has type %s; expected an smem buffer", ts(V, s));
+  if (ir_elem_bits(s.elem) < 8)
+    fail(V, op, "the buffer %s has elements of %d bits; gather_shared reads elements of 8 bits or more",
+         ts(V, s), ir_elem_bits(s.elem));
+  if (o->nopnd != 1u + (uint32_t)s.rank)
+    fail(V, op, "a buffer of rank %d needs %d index tiles, got %u", s.rank, s.rank, o->nopnd - 1);
+  ir_type i1 = otype(V, op, 1);
+  if (i1.kind != IR_TTILE || i1.elem != IR_I32)
+    fail(V, op, "operand 1 has type %s; the indices are i32 tiles", ts(V, i1));
+  for (uint32_t i = 2; i < o->nopnd; i++)
+    if (!ir_type_eq(otype(V, op, i), i1))
+      fail(V, op, "operand %u has type %s but operand 1 has type %s (the indices have one type)", i,
+           ts(V, otype(V, op, i)), ts(V, i1));
+  result_is(V, op, 0, with_elem(i1, (ir_elem)s.elem));
+}
+
 static void check_reduce(verifier *V, ir_opid op) {
   ir_type x = otype(V, op, 0);
   if (x.kind != IR_TTILE) fail(V, op, "operand 0 has type %s; expected a tile", ts(V, x));

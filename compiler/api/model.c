@@ -344,7 +344,8 @@ static void walk_region(static_walk *sw, ir_reg reg, double mult) {
       if (bits == 1) sw->ops1 += ops;
       break;
     }
-    case IR_OP_LOAD_SHARED: {
+    case IR_OP_LOAD_SHARED:
+    case IR_OP_GATHER_SHARED: {
       ir_type t = ir_vtype(fn, op->res[0]);
       sw->smem_bytes += type_bytes(t) * mma_replicas(t.layout) * mult;
       break;

@@ -320,6 +320,36 @@ static int f_load_shared(lua_State *L) {
   return 1;
 }
 
+/* k.gather_shared(smem, i0, ...): one i32 index tile per dim of the buffer, all of one shape; the
+ * result has that shape and the buffer's element, element e read from buffer element
+ * (i0[e] mod dim 0, ...) (the dims are powers of two: any index names an element). */
+static int f_gather_shared(lua_State *L) {
+  ir_val opnd[1 + IR_MAXRANK];
+  char b[64], b2[64];
+  ir_type s = check_kind(L, 1, &opnd[0], IR_TSMEM, "k.gather_shared");
+  int n = lua_gettop(L) - 1;
+  if (n != s.rank)
+    luaL_error(L, "k.gather_shared: the buffer %s needs %d index tiles (one per dim), got %d",
+               kl_tstr(s, b, sizeof b), s.rank, n);
+  if (ir_elem_bits(s.elem) < 8)
+    luaL_error(L, "k.gather_shared: the buffer %s has elements narrower than a byte",
+               kl_tstr(s, b, sizeof b));
+  ir_type t0 = {0};
+  for (int d = 0; d < n; d++) {
+    ir_type t = check_kind(L, 2 + d, &opnd[1 + d], IR_TTILE, "k.gather_shared");
+    if (t.elem != IR_I32)
+      luaL_error(L, "k.gather_shared: index %d is %s; the indices are i32 tiles", d + 1,
+                 kl_tstr(t, b, sizeof b));
+    if (d == 0)
+      t0 = t;
+    else if (!ir_type_eq_nolayout(t, t0))
+      luaL_error(L, "k.gather_shared: index %d is %s but index 1 is %s (the indices have one shape)", d + 1,
+                 kl_tstr(t, b, sizeof b), kl_tstr(t0, b2, sizeof b2));
+  }
+  kl_push(L, kl_op1(L, IR_OP_GATHER_SHARED, opnd, 1 + n, ir_t_tile((ir_elem)s.elem, t0.rank, t0.shape)));
+  return 1;
+}
+
 /* k.store_shared(smem, tile) */
 static int f_store_shared(lua_State *L) {
   ir_val opnd[2];
@@ -343,6 +373,7 @@ const luaL_Reg kl_memory_lib[] = {{"program_id", f_program_id},
                                   {"alloc_shared", f_alloc_shared},
                                   {"copy", f_copy},
                                   {"load_shared", f_load_shared},
+                                  {"gather_shared", f_gather_shared},
                                   {"store_shared", f_store_shared},
                                   {"barrier", f_barrier},
                                   {NULL, NULL}};

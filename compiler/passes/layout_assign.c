@@ -547,6 +547,26 @@ static void assign_if(layout_ctx *lc, ir_opid op) {
   }
 }
 
+/* The layout of a gather_shared's result: that of an accumulator tile (a dot's result) its first
+ * elementwise user combines it with, when that is already laid out (an FFT's spectrum and its
+ * reversal: the gather then reads straight into the spectrum's registers), else the default. */
+static ir_layout gather_layout(layout_ctx *lc, ir_opid op) {
+  ir_func *fn = lc->fn;
+  ir_val res = fn->ops[op].res[0];
+  for (ir_opid u = fn->ops[op].next; u; u = fn->ops[u].next) {
+    const ir_op *uo = &fn->ops[u];
+    int uses = 0;
+    for (uint32_t k = 0; k < uo->nopnd; k++) uses |= uo->opnd[k] == res;
+    if (!uses) continue;
+    if (!(ir_opinfo_table[uo->code].flags & IR_F_ELEMENTWISE)) break;
+    for (uint32_t k = 0; k < uo->nopnd; k++)
+      if (uo->opnd[k] != res && is_tile(fn, uo->opnd[k]) && ir_vtype(fn, uo->opnd[k]).layout.kind == IR_LMMA)
+        return ir_vtype(fn, uo->opnd[k]).layout;
+    break;
+  }
+  return default_layout(ir_vtype(fn, res), lc->warps);
+}
+
 static void assign_op(layout_ctx *lc, ir_opid op) {
   ir_func *fn = lc->fn;
   ir_op *o = &fn->ops[op];
@@ -593,6 +613,12 @@ static void assign_op(layout_ctx *lc, ir_opid op) {
       set_layout(fn, o->res[0], w);
     else
       set_default(lc, o->res[0]);
+    return;
+  }
+  case IR_OP_GATHER_SHARED: { /* the index tiles in the result's layout */
+    ir_layout l = gather_layout(lc, op);
+    for (uint32_t k = 1; k < fn->ops[op].nopnd; k++) convert_operand(lc, op, k, l);
+    set_layout(fn, fn->ops[op].res[0], l);
     return;
   }
   case IR_OP_STORE:

@@ -4,7 +4,7 @@
  *
  * 1. Working kernels against C computations, with fresh random inputs and poisoned outputs, every
  *    element checked: masked vector add, row max/sum (reductions), shared memory with barriers,
- *    a reduction handed through shared memory, dot, a loop-carried tile.
+ *    a reduction handed through shared memory, a gather from shared memory, dot, a loop-carried tile.
  * 2. Planted bugs (race.ir, oob.ir, uninit.ir, global_race.ir, spin.ir, and divergent_barrier.ll,
  *    which the tile IR cannot express): each file states the report it must produce on an `EXPECT:`
  *    line, where `*` stands for any text (addresses differ from run to run). The global races give
@@ -141,6 +141,25 @@ static void test_smem_exchange(void) {
   if (err[0]) fprintf(stderr, "%s\n", err);
   int bad = 0;
   for (int i = 0; i < n; i++) bad += y[i] != fmaf(x[i], 2.0f, 1.0f);
+  CHECK(bad == 0);
+  free(x), free(y);
+}
+
+/* gather.ir: y[r, c] = x[ir[r, c] mod 32, ic[r, c] mod 16] with random indices, negative and large
+ * ones included (the op takes them modulo the buffer's dims). */
+static void test_gather(void) {
+  float *x = rand_f32(512), *y = poisoned(512 * 4);
+  int32_t ir[512], ic[512];
+  for (int i = 0; i < 512; i++) {
+    ir[i] = (int32_t)(test_rand() % 200) - 100;
+    ic[i] = (int32_t)(test_rand() % 2000001) - 1000000;
+  }
+  sim_arg a[4] = {fbuf(x, 512), ibuf(ir, 512), ibuf(ic, 512), fbuf(y, 512)};
+  char err[512] = "";
+  CHECK(launch("gather", a, 4, 1, err, sizeof err) == 0);
+  if (err[0]) fprintf(stderr, "%s\n", err);
+  int bad = 0;
+  for (int i = 0; i < 512; i++) bad += y[i] != x[(ir[i] & 31) * 16 + (ic[i] & 15)];
   CHECK(bad == 0);
   free(x), free(y);
 }
@@ -430,6 +449,7 @@ int main(void) {
     test_rowstats();
     test_smem_exchange();
     test_smem_rowsum();
+    test_gather();
     test_loop_sum();
   }
   test_loop_step();
