@@ -16,6 +16,13 @@
 -- kernel's spectrum comes in as kf [H, 2, N1, N2] f32 (re, im) from recipes/fftconv_kspec.lua
 -- instead of being computed in every program.
 --
+-- half = 1: the row packed as a complex row of half the length, z[n] = u[2n] + i u[2n+1] (strided
+-- views: no data moves), one complex transform of length M = N = N1 N2 whose spectrum gives both
+-- halves of the real row's (fft.half_spectrum: a read at reversed bins through shared memory), and
+-- one complex inverse of length M whose real and imaginary parts are y's even and odd samples
+-- (fft.half_inverse). A given spectrum then comes in the half-packed form of a real filter's
+-- (fftconv_kspec with half = 1: bins 0 .. M-1, K[M] in bin 0's imaginary part).
+--
 -- N is a power of two from 16 up (the tile shapes depend on it); N1 (the rows, a knob) defaults
 -- to the squarest split of L with N1 <= N2.
 --
@@ -31,7 +38,7 @@ local kiln = require "kiln"
 local fft = require "fft"
 
 local function split(p)
-  local n1, n2 = fft.split("fftconv", p.N, p.N1)
+  local n1, n2 = fft.split("fftconv", p.N, p.N1, p.half)
   return 2 * p.N, n1, n2
 end
 
@@ -57,7 +64,10 @@ return kiln.recipe {
     -- transform, filter spectrum and inverse for two rows ("bnh": each program's HB channels of two
     -- entries). Not with a given spectrum, which need not be a real filter's (the real part of the
     -- inverse would mix the two rows)
-    pair = { default = function(p) return p.kspec == "inline" end, values = { false, true } },
+    pair = { default = function(p) return p.kspec == "inline" and not p.half end, values = { false, true } },
+    -- one row as a complex row of half the length (fft.half_spectrum): a transform of length N
+    -- instead of 2N per row, with a given spectrum too (in the half-packed form)
+    half = { default = false, values = { false, true } },
     -- the twiddles' type in shared memory: f32, or the data's type (half the space: N = 4096 then
     -- fits in sm_80's and sm_90a's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },
@@ -97,6 +107,10 @@ return kiln.recipe {
     { B = 2, H = 5, N = 64, layout = "bnh", HB = 4 },
     { B = 1, H = 20, N = 512, layout = "bnh", gate = 1, dtype = "bf16", CN = 128 },
     { B = 2, H = 3, N = 256, layout = "bnh", kspec = "given", HB = 8 },
+    { B = 3, H = 2, N = 64, half = 1 },
+    { B = 2, H = 3, N = 16, half = 1, kspec = "given" },
+    { B = 2, H = 3, N = 512, half = 1, kspec = "given", dtype = "bf16", gate = 1, N1 = 8 },
+    { B = 2, H = 5, N = 128, half = 1, layout = "bnh", HB = 4, gate = 1 },
   },
 
   body = function(k, p)
@@ -125,6 +139,59 @@ return kiln.recipe {
       local Y = fft.mul(k, X, K)
       Y = { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }
       return fft.inverse_real(k, tabs, Y, t, type(x) == "table")
+    end
+
+    if p.pair and p.half then
+      error("pair = 1 and half = 1 exclude each other (each packs the real input into a complex row)", 0)
+    end
+    if p.half then
+      tabs = fft.half_tables(k, tabs, N1, N2, p.tw == "dtype" and t or "f32")
+      -- even and odd samples (f16/bf16 [R, N2]) of one row of channel h: y's even and odd samples
+      -- (f32 [G, N2], rows R and up not part of it)
+      local function conv_half(xe, xo, h)
+        local X = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, { re = xe, im = xo }, t))
+        local K
+        if p.kspec == "given" then
+          local kfv = k.view(a.kf, { a.H * 2 * N1, N2 })
+          K = fft.half_given(k, k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }))
+        else
+          local function kv(odd) return k.view(a.k, { a.H * R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
+          local kz = { re = k.load(kv(false), { h * R, 0 }, { R, N2 }), im = k.load(kv(true), { h * R, 0 }, { R, N2 }) }
+          K = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, kz, t))
+        end
+        local function scaled(z) return { re = z.re * (1.0 / L), im = z.im * (1.0 / L) } end
+        local y = fft.half_inverse(k, tabs, { lo = scaled(fft.mul(k, X.lo, K.lo)), hi = scaled(fft.mul(k, X.hi, K.hi)) }, t)
+        return y.re, y.im
+      end
+      if not bnh(p) then
+        local bh = k.program_id(0)
+        -- even (odd) samples of channel bh of a [B*H, N] tensor as rows of N2: rows bh * R .. (bh + 1) R - 1
+        local function half_view(ptr, odd) return k.view(ptr, { (bh + 1) * R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
+        local xs = {}
+        for i, odd in ipairs({ false, true }) do
+          xs[i] = k.load(half_view(a.u, odd), { bh * R, 0 }, { R, N2 })
+          if p.gate then xs[i] = xs[i] * k.load(half_view(a.w, odd), { bh * R, 0 }, { R, N2 }) end
+        end
+        local ys = { conv_half(xs[1], xs[2], bh % a.H) }
+        for i, odd in ipairs({ false, true }) do
+          if p.gate then ys[i] = ys[i] * k.cast(k.load(half_view(a.v, odd), { bh * R, 0 }, { G, N2 }), "f32") end
+          k.store(half_view(a.y, odd), { bh * R, 0 }, k.cast(ys[i], t))
+        end
+        return
+      end
+      local o = fft.bnh_block(k, a, p, p.N, "f32")
+      fft.bnh_in(k, p, a, o)
+      k.range(0, p.HB, 1, {}, function(c)
+        local row = (o.pid * p.HB + c) * R
+        local function wv(odd) return k.view(a.ws, { row + R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
+        local ye, yo = conv_half(k.cast(k.load(wv(false), { row, 0 }, { R, N2 }), t),
+          k.cast(k.load(wv(true), { row, 0 }, { R, N2 }), t), o.h0 + c)
+        k.barrier() -- every thread has read the row before any overwrites it
+        k.store(wv(false), { row, 0 }, ye)
+        k.store(wv(true), { row, 0 }, yo)
+      end)
+      fft.bnh_out(k, p, a, o)
+      return
     end
 
     if p.pair and p.kspec ~= "inline" then

@@ -6,11 +6,16 @@
 -- One program per channel: grid H. The same Monarch products as the fused recipe, but in f32 (the
 -- FMA lowering of dot; it runs once per kernel, not per input), so the spectrum carries f32 error
 -- only. N and N1 must match the fftconv call that reads kf.
+--
+-- half = 1: for fftconv with half = 1, the half-packed form of the spectrum on the split of M = N
+-- (fft.half_given): bins m < M at [k1, k2] (m = k1 + N1 k2), and K[M], real like K[0], in bin 0's
+-- imaginary part; the row packed as z[n] = k[2n] + i k[2n+1] and transformed at length M
+-- (fft.half_spectrum), as the convolution does.
 local kiln = require "kiln"
 local fft = require "fft"
 
 local function split(p)
-  local n1, n2 = fft.split("fftconv_kspec", p.N, p.N1) -- not a tail call: errors name this line
+  local n1, n2 = fft.split("fftconv_kspec", p.N, p.N1, p.half) -- not a tail call: errors name this line
   return n1, n2
 end
 
@@ -20,6 +25,7 @@ return kiln.recipe {
   tune = {
     N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: the squarest split
     warps = { default = 4, values = { 1, 2, 4, 8 } },
+    half = { false, true }, -- the half-packed form, for fftconv with half = 1
   },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
@@ -33,15 +39,27 @@ return kiln.recipe {
     { H = 1, N = 16 },
     { H = 5, N = 128, N1 = 8 },
     { H = 2, N = 1024 },
+    { H = 3, N = 16, half = 1 },
+    { H = 2, N = 512, N1 = 8, half = 1 },
   },
 
   body = function(k, p)
     local N1, N2 = split(p)
     local R = N1 // 2
     local h = k.program_id(0)
+    local kf = k.view(k.args.kf, { k.args.H * 2 * N1, N2 })
+    if p.half then
+      local tabs = fft.half_tables(k, fft.shared_tables(k, N1, N2, "f32", "f32", true), N1, N2)
+      local function kv(odd) return k.view(k.args.k, { k.args.H * R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
+      local z = { re = k.load(kv(false), { h * R, 0 }, { R, N2 }), im = k.load(kv(true), { h * R, 0 }, { R, N2 }) }
+      local X = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, z, "f32"))
+      local first = (k.iota({ N1, N2 }, 0) + k.iota({ N1, N2 }, 1)):eq(0)
+      k.store(kf, { h * (2 * N1), 0 }, X.lo.re)
+      k.store(kf, { h * (2 * N1) + N1, 0 }, k.where(first, X.hi.re, X.lo.im))
+      return
+    end
     local x = k.load(k.view(k.args.k, { k.args.H * R, N2 }), { h * R, 0 }, { R, N2 })
     local X = fft.forward_real(k, fft.shared_tables(k, N1, N2, "f32", "f32", true), x, "f32")
-    local kf = k.view(k.args.kf, { k.args.H * 2 * N1, N2 })
     k.store(kf, { h * (2 * N1), 0 }, X.re)
     k.store(kf, { h * (2 * N1) + N1, 0 }, X.im)
   end,

@@ -143,8 +143,31 @@ static void spectrum(const ref_call *c, const double *k, int64_t n, int64_t L, c
   }
 }
 
+/* The half-packed spectrum of a real filter (order 2, setting half = 1; fft.half_given): bins
+ * m < M = L/2 at kf_pos(m) of the [N1, N2] split of M (real parts, imaginary parts M later), with
+ * K[M] (real) in bin 0's imaginary part. half_bin reads bin m < L of the whole spectrum back from
+ * it: K[0] and K[M] real, K[L - m] = conj K[m]. */
+static void half_pack(const fftw_complex *K, int64_t L, int64_t n1, int64_t n2, double *out) {
+  int64_t M = L / 2;
+  for (int64_t m = 0; m < M; m++) {
+    int64_t pos = kf_pos(m, n1, n2, 0, 0);
+    out[pos] = creal(K[m]), out[M + pos] = cimag(K[m]);
+  }
+  out[M + kf_pos(0, n1, n2, 0, 0)] = creal(K[M]);
+}
+
+static double complex half_bin(const double *kf, int64_t m, int64_t L, int64_t n1, int64_t n2) {
+  int64_t M = L / 2, p0 = kf_pos(0, n1, n2, 0, 0);
+  if (m == 0) return kf[p0];
+  if (m == M) return kf[M + p0];
+  int64_t b = m < M ? m : L - m, pos = kf_pos(b, n1, n2, 0, 0);
+  double complex z = kf[pos] + I * kf[M + pos];
+  return m < M ? z : conj(z);
+}
+
 /* The spectrum recipes (fftconv_kspec, fftconv3_kspec, fftconv4_kspec): kf [H, 2 L / Nlast, Nlast]
- * in the order's layout, exactly (FFTW in double). */
+ * in the order's layout, exactly (FFTW in double); fftconv_kspec with half = 1: [H, 2 N1, N2] of
+ * the split of M = N, half-packed (half_pack). */
 static int kspec(const ref_call *c, int order, const char *who, const char *shape) {
   char msg[160];
   int k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
@@ -154,15 +177,25 @@ static int kspec(const ref_call *c, int order, const char *who, const char *shap
   }
   if (ref_is_lowp(c)) return KILN_REF_EXACT_ONLY;
   int64_t H = c->args[k].dims[0], N = c->args[k].dims[1], L = 2 * N, sp[4];
-  split(c, order, L, sp);
+  int half = order == 2 && setting_flag(c, "half");
+  int64_t block = half ? L : 2 * L; /* a channel's elements of kf */
+  split(c, order, half ? N : L, sp);
   const int64_t *d = c->args[kf].dims;
-  if (d[0] != H || d[2] != sp[order - 1] || d[1] * d[2] != 2 * L) {
+  if (d[0] != H || d[2] != sp[order - 1] || d[1] * d[2] != block) {
     snprintf(msg, sizeof msg, "%s: kf is not %s", who, shape);
     return fail(c, msg);
   }
   fftw_complex *buf = fftw_malloc(sizeof *buf * (size_t)L);
   if (!buf) return fail(c, "fftconv_kspec: out of memory");
-  for (int64_t h = 0; h < H; h++) spectrum(c, c->data[k] + h * N, N, L, sp, buf, c->data[kf] + h * 2 * L);
+  for (int64_t h = 0; h < H; h++) {
+    if (!half) {
+      spectrum(c, c->data[k] + h * N, N, L, sp, buf, c->data[kf] + h * block);
+      continue;
+    }
+    for (int64_t i = 0; i < L; i++) buf[i] = i < N ? c->data[k][h * N + i] : 0;
+    dft(buf, L, -1);
+    half_pack(buf, L, sp[0], sp[1], c->data[kf] + h * block);
+  }
   fftw_free(buf);
   return KILN_REF_OK;
 }
@@ -191,9 +224,12 @@ static int conv(const ref_call *c, int order) {
   int gate = setting_flag(c, "gate");
   const char *ks = ref_setting(c, "kspec");
   int given = order >= 3 || (ks && !strcmp(ks, "given"));
-  int64_t sp[4];
+  int64_t sp[4], hsp[4];
   split(c, order, L, sp);
   int64_t n1 = sp[0], n2 = sp[1], n3 = sp[2], n4 = sp[3];
+  /* half = 1 with a given spectrum: kf half-packed on the split of M = N (half_bin) */
+  int half = order == 2 && given && setting_flag(c, "half");
+  if (half) split(c, order, N, hsp), n1 = hsp[0], n2 = hsp[1];
   if (order == 3 &&
       (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 || c->args[kf].dims[2] != n3))
     return fail(c, "fftconv3: needs kf [H, 2 N1 N2, N3]");
@@ -204,7 +240,8 @@ static int conv(const ref_call *c, int order) {
     return fail(c, "fftconv: gate = 1 needs w and v of B*H*N elements");
   if (order == 2 && given &&
       (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 || c->args[kf].dims[2] != n2))
-    return fail(c, "fftconv: kspec = given needs kf [H, 2 N1, N2]");
+    return fail(c, half ? "fftconv: kspec = given with half = 1 needs kf [H, 2 N1, N2] (the split of M = N)"
+                        : "fftconv: kspec = given needs kf [H, 2 N1, N2]");
   fftw_complex *x = fftw_malloc(sizeof *x * (size_t)L);
   double *spec = malloc(sizeof *spec * (size_t)(2 * L)), *g = malloc(sizeof *g * (size_t)N);
   if (!x || !spec || !g) {
@@ -219,7 +256,7 @@ static int conv(const ref_call *c, int order) {
 #define AT(i) (bnh ? ((bh / H) * N + (i)) * H + h : bh * N + (i))
     const double *kfr = spec;
     if (given)
-      kfr = c->data[kf] + h * 2 * L;
+      kfr = c->data[kf] + h * (half ? L : 2 * L);
     else
       spectrum(c, kr, N, L, sp, x, spec);
     for (int64_t i = 0; i < N; i++) {
@@ -232,8 +269,8 @@ static int conv(const ref_call *c, int order) {
     else
       dft(x, L, -1);
     for (int64_t m = 0; m < L; m++) {
-      int64_t pos = kf_pos(m, n1, n2, n3, n4);
-      double complex kk = kfr[pos] + I * kfr[L + pos];
+      int64_t pos = half ? 0 : kf_pos(m, n1, n2, n3, n4);
+      double complex kk = half ? half_bin(kfr, m, L, n1, n2) : kfr[pos] + I * kfr[L + pos];
       x[m] = lowp ? cmul_round(c, x[m], cround(c, kk / (double)L)) : x[m] * kk / (double)L;
     }
     if (lowp)

@@ -228,15 +228,83 @@ end
 
 -- The split L = N1 N2 of the zero-padded length L = 2N: the squarest (N1 <= N2) when n1 is 0, or
 -- N1 = n1. Refuses what the recipes cannot tile, naming the recipe (who) and the setting.
-function M.split(who, N, n1)
-  local L = 2 * N
+-- half: split M = N instead (the row packed as a complex row of half the length: M.half_spectrum).
+function M.split(who, N, n1, half)
+  local L = half and N or 2 * N
   if N < 2 or (N & (N - 1)) ~= 0 then error(who .. ": N = " .. N .. " is not a power of two", 3) end
   local lg = log2_exact(L)
   if n1 == 0 then n1 = 1 << (lg // 2) end
   if n1 < 4 or (n1 & (n1 - 1)) ~= 0 or L % n1 ~= 0 or L // n1 < 4 then
-    error(who .. ": N1 = " .. n1 .. " must be a power of two from 4 to L/4 = " .. (L // 4), 3)
+    error(who .. ": N1 = " .. n1 .. " must be a power of two from 4 to " .. (half and "M/4 = N/4 = " or "L/4 = ") ..
+      (L // 4) .. (half and " (half = 1 splits M = N)" or ""), 3)
   end
   return n1, L // n1
+end
+
+-- Real input packed as a complex row of half the length (FlashFFTConv's form): a real row x of
+-- length L = 2M is z[n] = x[2n] + i x[2n+1] (n < M), one complex transform of length M = N1 N2, and
+-- its spectrum Z (bin m = k1 + N1 k2 at [k1, k2], as forward_real gives it) holds both halves'
+-- transforms: with R[m] = Z[-m mod M],
+--   E[m] = (Z[m] + conj R[m]) / 2 = DFT_M(x[2n])[m],  O[m] = (Z[m] - conj R[m]) / 2i = DFT_M(x[2n+1])[m]
+--   X[m] = E[m] + w^m O[m],  X[m + M] = E[m] - w^m O[m]        (w = exp(-2 pi i / L))
+-- R is Z read at reversed bins: -m = (-k1 mod N1) + N1 ((-k2 - [k1 > 0]) mod N2), a permutation
+-- across threads, through shared memory (k.gather_shared). half_tables adds w^m at [k1, k2] (f32 in
+-- shared memory, read in the spectrum's layout) to s (M.shared_tables of the length-M split).
+function M.half_tables(k, s, N1, N2, ty)
+  local kk = k.broadcast(k.iota({ N1, 1 }, 0), { N1, N2 }) + k.broadcast(k.iota({ 1, N2 }, 1), { N1, N2 }) * N1
+  s.wh = M.put_shared(k, M.cis(k, kk, 2 * N1 * N2, -1), { N1, N2 }, ty or "f32")
+  return s
+end
+
+-- The indices of bin -m (mod M) for bin m at [k1, k2] of an [N1, N2] spectrum: rows -k1, columns
+-- -k2 - [k1 > 0] (gather_shared takes them modulo the dims).
+local function reversed_bins(k, N1, N2)
+  local k1 = k.broadcast(k.iota({ N1, 1 }, 0), { N1, N2 })
+  local k2 = k.broadcast(k.iota({ 1, N2 }, 1), { N1, N2 })
+  return -k1, -k2 - k.minimum(k1, 1)
+end
+
+-- The complex [N1, N2] f32 tile z at reversed bins (z[-m]), through two f32 buffers of its own
+-- (barriers before and after are the caller's: see half_spectrum).
+function M.reversed(k, z)
+  local shape = k.shape(z.re)
+  local zs = M.put_shared(k, z, shape, "f32")
+  k.barrier()
+  local i, j = reversed_bins(k, shape[1], shape[2])
+  return { re = k.gather_shared(zs.re, i, j), im = k.gather_shared(zs.im, i, j) }
+end
+
+-- The spectrum of a real row of length L = 2M from Z, the length-M transform of its even samples
+-- plus i times its odd ones: { lo = X[m], hi = X[m + M] } for m = k1 + N1 k2 at [k1, k2], in f32.
+function M.half_spectrum(k, s, Z)
+  local R = M.reversed(k, Z)
+  local e = { re = (Z.re + R.re) * 0.5, im = (Z.im - R.im) * 0.5 }
+  local o = M.mul_shared(k, { re = (Z.im + R.im) * 0.5, im = (R.re - Z.re) * 0.5 }, s.wh)
+  return { lo = { re = e.re + o.re, im = e.im + o.im }, hi = { re = e.re - o.re, im = e.im - o.im } }
+end
+
+-- The inverse for a half-packed row: Y = { lo, hi } the spectrum of a real result (bins m and m + M,
+-- the 1/L folded in). The result's even samples are the inverse of lo + hi, its odd samples the
+-- inverse of (lo - hi) conj(w^m), both real: one complex inverse of length M gives the even samples
+-- in its real part and the odd in its imaginary part, { re = y[2n], im = y[2n+1] } as [G, N2] f32
+-- (n = N2 n1 + n2 at [n1, n2], rows n1 < N1/2 of y).
+function M.half_inverse(k, s, Y, t)
+  local d = M.mul_shared(k, { re = Y.lo.re - Y.hi.re, im = Y.lo.im - Y.hi.im }, s.wh, true)
+  local z = { re = Y.lo.re + Y.hi.re - d.im, im = Y.lo.im + Y.hi.im + d.re }
+  return M.inverse_real(k, s, z, t, true)
+end
+
+-- The given spectrum of a real filter in the half-packed format (fftconv_kspec with half = 1): bins
+-- m < M of the length-L spectrum at [k1, k2], K[M] (real) in the imaginary part of bin 0 (also
+-- real). { lo = K[m], hi = K[m + M] = conj K[M - m] } in f32.
+function M.half_given(k, re, im)
+  local shape = k.shape(re)
+  local first = k.broadcast(k.iota({ shape[1], 1 }, 0), shape):eq(0) & k.broadcast(k.iota({ 1, shape[2] }, 1), shape):eq(0)
+  local r = M.reversed(k, { re = re, im = im })
+  return {
+    lo = { re = re, im = k.where(first, 0.0, im) },
+    hi = { re = k.where(first, im, r.re), im = k.where(first, 0.0, -r.im) },
+  }
 end
 
 -- The split L = 2N = N1 N2 N3 of recipes/fftconv3.lua and its spectrum recipe: N1, N2 given (> 0)

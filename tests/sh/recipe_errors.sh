@@ -97,8 +97,18 @@ check_run bitgemm-reduce-k "recipes/bitgemm_reduce.lua:41: K = -1 must be a whol
   "$KILN" run recipes/bitgemm_reduce.lua --sim --set K=-1
 check_run bitgemm-splitk-k "recipes/bitgemm_splitk.lua:41: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm_splitk.lua --sim --set K=0
-check_run fftconv-pair-given "recipes/fftconv.lua:131: pair = 1 needs kspec = inline: a given spectrum need not be a real filter's" -- \
+F_PAIR=$(grep -n "pair = 1 needs kspec = inline" recipes/fftconv.lua | cut -d: -f1)
+F_HALF=$(grep -n "pair = 1 and half = 1 exclude" recipes/fftconv.lua | cut -d: -f1)
+F_SPLIT=$(grep -n "local L, N1, N2 = split(p)" recipes/fftconv.lua | cut -d: -f1)
+check_run fftconv-pair-given "recipes/fftconv.lua:$F_PAIR: pair = 1 needs kspec = inline: a given spectrum need not be a real filter's" -- \
   "$KILN" run recipes/fftconv.lua --sim --set kspec=given --set pair=1
+check_run fftconv-pair-half "recipes/fftconv.lua:$F_HALF: pair = 1 and half = 1 exclude each other (each packs the real input into a complex row)" -- \
+  "$KILN" run recipes/fftconv.lua --sim --set pair=1 --set half=1
+# half = 1 splits M = N, not L = 2N: N = 8 leaves no split of 4 x 4 or more
+check_run fftconv-half-split "recipes/fftconv.lua:$F_SPLIT: fftconv: N1 = 2 must be a power of two from 4 to M/4 = N/4 = 2 (half = 1 splits M = N)" -- \
+  "$KILN" run recipes/fftconv.lua --sim --set N=8 --set half=1
+check_run fftconv-half-n1 "recipes/fftconv.lua:$F_SPLIT: fftconv: N1 = 128 must be a power of two from 4 to M/4 = N/4 = 64 (half = 1 splits M = N)" -- \
+  "$KILN" run recipes/fftconv.lua --sim --set N=256 --set N1=128 --set half=1
 # the spectrum recipes of orders 3 and 4 refuse what their convolutions refuse, naming their own line
 check_run fftconv3-kspec-split "recipes/fftconv3_kspec.lua:32: fftconv3_kspec: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" -- \
   "$KILN" run recipes/fftconv3_kspec.lua --sim --set N1=16 --set N2=16
