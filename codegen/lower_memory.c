@@ -363,7 +363,43 @@ static void mapped_tile(cg_lower *L, ir_opid op, const cg_lay *y, ir_val buf, LL
   }
 }
 
+/* load_shared {reverse = 1}: element (i0, ...) from buffer element (d0 - 1 - i0, ...). A thread's run
+ * of w elements along the last dim (starting at a multiple of w) is a run of the buffer's, starting
+ * at a multiple of w too, in the opposite order: one access of up to 16 bytes as in swizzled_tile,
+ * its elements taken last to first. Any layout (the reversed read of an mma operand is not
+ * ldmatrix's). */
+static void reversed_tile(cg_lower *L, const cg_lay *y, ir_val buf, LLVMValueRef *vals) {
+  ir_type bt = ir_vtype(L->fn, buf);
+  ir_elem e = bt.elem;
+  LLVMTypeRef i8 = LLVMInt8TypeInContext(L->c.ctx);
+  LLVMValueRef *coords = cg_lay_coords(L, y), base = cg_get(L, buf)->v[0];
+  uint32_t f = (uint32_t)y->rank - 1, ix[IR_MAXRANK];
+  uint32_t w = group_width(y, e);
+  while (w > 1 && (y->run[f] % w || bt.shape[f] % w)) w /= 2;
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, ix);
+    if (ix[f] % w) continue; /* inside an access */
+    LLVMValueRef idx[IR_MAXRANK], got[16];
+    for (uint32_t d = 0; d <= f; d++) {
+      int64_t last = (int64_t)bt.shape[d] - (d == f ? (int64_t)w : 1);
+      idx[d] = LLVMBuildSub(L->c.b, cg_i32(L, last), coords[i * (uint32_t)y->rank + d], "");
+    }
+    LLVMValueRef off = cg_smem_swizzle(L, buf, idx);
+    LLVMValueRef ptr = LLVMBuildGEP2(L->c.b, i8, base, &off, 1, "");
+    cg_shared_group(L, e, w, ptr, got, 1, 0, NULL);
+    for (uint32_t k = 0; k < w; k++) vals[i + k * y->step[f]] = got[w - 1 - k];
+  }
+}
+
 void cg_lower_load_shared(cg_lower *L, ir_opid op) {
+  if (ir_attr_i(L->fn->ops[op].attrs, "reverse", 0)) {
+    ir_type t = ir_vtype(L->fn, L->fn->ops[op].res[0]);
+    cg_lay y;
+    cg_lay_init(&y, t);
+    LLVMValueRef *out = cg_def(L, L->fn->ops[op].res[0], y.n);
+    reversed_tile(L, &y, L->fn->ops[op].opnd[0], out);
+    return;
+  }
   if (cg_wgmma_load_shared(L, op)) return; /* a wgmma operand: read by the dot (lower_dot_wgmma.c) */
   if (cg_mma_load_shared(L, op)) return;   /* mma operand fragments: ldmatrix (lower_mma.c) */
   ir_op *o = &L->fn->ops[op];

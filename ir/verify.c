@@ -449,7 +449,8 @@ static void check_alloc_shared(verifier *V, ir_opid op) {
 
 /* load_shared: smem -> tile; store_shared: smem, tile. Same shape and element; load_shared
  * {trans = 1} reads a rank-2 buffer as its transpose; load_shared {at = [o0, ...]} reads the block of
- * the result's shape (untransposed) whose first element is buffer element (o0, ...). */
+ * the result's shape (untransposed) whose first element is buffer element (o0, ...); load_shared
+ * {reverse = 1} reads element (d0 - 1 - i0, ...) of the buffer into element (i0, ...). */
 static void check_shared_access(verifier *V, ir_opid op) {
   ir_type s = otype(V, op, 0);
   if (s.kind != IR_TSMEM) fail(V, op, "operand 0 has type %s; expected an smem buffer", ts(V, s));
@@ -460,6 +461,9 @@ static void check_shared_access(verifier *V, ir_opid op) {
   int trans = is_load && ir_attr_get(O(V, op)->attrs, "trans") ? (int)need_int_in(V, op, "trans", 0, 1) : 0;
   if (trans && s.rank != 2) fail(V, op, "trans = 1 needs a rank-2 buffer; %s has rank %d", ts(V, s), s.rank);
   ir_attr *at = is_load ? ir_attr_get(O(V, op)->attrs, "at") : NULL;
+  if (is_load && ir_attr_get(O(V, op)->attrs, "reverse") && need_int_in(V, op, "reverse", 0, 1) &&
+      (trans || at))
+    fail(V, op, "reverse = 1 reads the whole buffer as it is stored: no trans or at with it");
   if (at) {
     need_attr(V, op, "at", IR_ALIST);
     if (at->nlist != s.rank)

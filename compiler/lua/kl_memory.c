@@ -280,16 +280,21 @@ static void read_dims(lua_State *L, int rank, int64_t lo, int64_t *v, const char
   }
 }
 
-/* k.load_shared(smem[, {trans = true, at = {o0, ...}, shape = {n0, ...}}]): trans reads a rank-2
- * buffer [R, C] as its transpose [C, R]; at and shape (buffer coordinates, before trans) read the
- * block of that shape whose first element is buffer element at (default: all of the buffer from at,
- * or the block of shape from element 0). */
+/* k.load_shared(smem[, {trans = true, at = {o0, ...}, shape = {n0, ...}, reverse = true}]): trans
+ * reads a rank-2 buffer [R, C] as its transpose [C, R]; at and shape (buffer coordinates, before
+ * trans) read the block of that shape whose first element is buffer element at (default: all of the
+ * buffer from at, or the block of shape from element 0); reverse reads the whole buffer with every
+ * dim reversed (element (i0, ...) from (d0 - 1 - i0, ...)), alone. */
 static int f_load_shared(lua_State *L) {
-  static const char *const opts[] = {"trans", "at", "shape", NULL};
+  static const char *const opts[] = {"trans", "at", "shape", "reverse", NULL};
   ir_val s;
   ir_type t = check_kind(L, 1, &s, IR_TSMEM, "k.load_shared");
   check_opts(L, 2, opts, "k.load_shared");
-  int trans = 0, has_at = 0, has_shape = 0;
+  int trans = 0, has_at = 0, has_shape = 0, reverse = 0;
+  if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "reverse") != LUA_TNIL) {
+    if (!lua_isboolean(L, -1)) luaL_error(L, "k.load_shared: reverse is true or false");
+    reverse = lua_toboolean(L, -1);
+  }
   int64_t at[IR_MAXRANK] = {0}, sub[IR_MAXRANK];
   if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "trans") != LUA_TNIL) {
     if (!lua_isboolean(L, -1)) luaL_error(L, "k.load_shared: trans is true or false");
@@ -310,11 +315,15 @@ static int f_load_shared(lua_State *L) {
                  (lua_Integer)at[d], (lua_Integer)sub[d], d, kl_tstr(t, b, sizeof b));
     }
   }
+  if (reverse && (trans || has_at || has_shape))
+    luaL_error(
+        L, "k.load_shared: reverse reads the whole buffer as it is stored: no trans, at or shape with it");
   uint32_t shape[IR_MAXRANK];
   for (int d = 0; d < t.rank; d++) shape[d] = (uint32_t)sub[trans ? t.rank - 1 - d : d];
   ir_val r = kl_op1(L, IR_OP_LOAD_SHARED, &s, 1, ir_t_tile((ir_elem)t.elem, t.rank, shape));
   ir_func *fn = kl_build_get(L)->fn;
   if (trans) ir_op_set_i(fn, ir_v(fn, r)->def, "trans", 1);
+  if (reverse) ir_op_set_i(fn, ir_v(fn, r)->def, "reverse", 1);
   if (has_at || has_shape) ir_attr_set_list(fn->A, &ir_o(fn, ir_v(fn, r)->def)->attrs, "at", at, t.rank);
   kl_push(L, r);
   return 1;

@@ -108,6 +108,8 @@ static int eligible(wg_ctx *c, ir_opid op, ir_opid *alloc_a, ir_opid *alloc_b, c
     return snprintf(why, n, "an operand is not a load_shared used only by this dot"), 0;
   if ((la && ir_attr_get(ir_o(fn, la)->attrs, "at")) || ir_attr_get(ir_o(fn, lb)->attrs, "at"))
     return snprintf(why, n, "an operand reads a block of its buffer (at = ...)"), 0;
+  if ((la && ir_attr_i(ir_o(fn, la)->attrs, "reverse", 0)) || ir_attr_i(ir_o(fn, lb)->attrs, "reverse", 0))
+    return snprintf(why, n, "an operand is read reversed (reverse = 1)"), 0;
   if (la && ir_attr_i(ir_o(fn, la)->attrs, "trans", 0))
     return snprintf(why, n, "A is read transposed (the M-major A form is not lowered yet)"), 0;
   if (!b16 && !ir_attr_i(ir_o(fn, lb)->attrs, "trans", 0))

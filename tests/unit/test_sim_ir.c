@@ -4,7 +4,8 @@
  *
  * 1. Working kernels against C computations, with fresh random inputs and poisoned outputs, every
  *    element checked: masked vector add, row max/sum (reductions), shared memory with barriers,
- *    a reduction handed through shared memory, a gather from shared memory, dot, a loop-carried tile.
+ *    a reduction handed through shared memory, a gather and a reversed read from shared memory, dot, a
+ * loop-carried tile.
  * 2. Planted bugs (race.ir, oob.ir, uninit.ir, global_race.ir, spin.ir, and divergent_barrier.ll,
  *    which the tile IR cannot express): each file states the report it must produce on an `EXPECT:`
  *    line, where `*` stands for any text (addresses differ from run to run). The global races give
@@ -162,6 +163,28 @@ static void test_gather(void) {
   for (int i = 0; i < 512; i++) bad += y[i] != x[(ir[i] & 31) * 16 + (ic[i] & 15)];
   CHECK(bad == 0);
   free(x), free(y);
+}
+
+/* reverse.ir: y[r, c] = x[31 - r, 15 - c] (f32) and yh[r, c] = xh[15 - r, 63 - c] (f16, finite bit
+ * patterns compared bit for bit). */
+static void test_reverse(void) {
+  float *x = rand_f32(512), *y = poisoned(512 * 4);
+  uint16_t *xh = malloc(1024 * 2), *yh = poisoned(1024 * 2);
+  for (int i = 0; i < 1024; i++) xh[i] = (uint16_t)((test_rand() % 0x7c00) | (test_rand() % 2 ? 0x8000 : 0));
+  sim_arg a[4] = {fbuf(x, 512),
+                  fbuf(y, 512),
+                  {.is_ptr = 1, .elem = IR_F16, .ptr = xh, .bytes = 2048},
+                  {.is_ptr = 1, .elem = IR_F16, .ptr = yh, .bytes = 2048}};
+  char err[512] = "";
+  CHECK(launch("reverse", a, 4, 1, err, sizeof err) == 0);
+  if (err[0]) fprintf(stderr, "%s\n", err);
+  int bad = 0;
+  for (int r = 0; r < 32; r++)
+    for (int c = 0; c < 16; c++) bad += y[r * 16 + c] != x[(31 - r) * 16 + 15 - c];
+  for (int r = 0; r < 16; r++)
+    for (int c = 0; c < 64; c++) bad += yh[r * 64 + c] != xh[(15 - r) * 64 + 63 - c];
+  CHECK(bad == 0);
+  free(x), free(y), free(xh), free(yh);
 }
 
 static void test_smem_rowsum(void) {
@@ -450,6 +473,7 @@ int main(void) {
     test_smem_exchange();
     test_smem_rowsum();
     test_gather();
+    test_reverse();
     test_loop_sum();
   }
   test_loop_step();
