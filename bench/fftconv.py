@@ -13,7 +13,8 @@ The problem (docs/fftconv.md): y = first N of iFFT(FFT(u) FFT(k)) at length 2N f
 or [B, N, H] (--layouts; the recipes' knob layout = bhn, bnh) (f16 or bf16)
 and a filter k [H, N], B = 64, H = 768, N = 256 ... 4M as the device's memory allows.
 The filter's spectrum is computed once, outside the timing, on both sides (kiln reads it as kf,
-kspec = "given", in the recipe's transposed order; PyTorch as rfft(k)), as FlashFFTConv does.
+kspec = "given", in the recipe's transposed order: with half = 1, its default there, the twisted
+spectrum's first N bins; PyTorch as rfft(k)), as FlashFFTConv does.
 `--set kspec=inline` times the recipe's default instead: the spectrum made in the kernel, two batch
 entries a program as one complex row (pair; docs/fftconv.md), kiln doing more work than PyTorch.
 
@@ -66,9 +67,10 @@ def ints(text):
     return [int(x) for x in text.split(",") if x]
 
 
-def split(n, n1=0):
-    """The recipe's split of L = 2N (recipes/lib/fft.lua): the squarest, N1 <= N2."""
-    L = 2 * n
+def split(n, n1=0, half=False):
+    """The recipe's split of L = 2N (recipes/lib/fft.lua): the squarest, N1 <= N2; with half = 1 the
+    split of M = N."""
+    L = n if half else 2 * n
     if n1 == 0:
         n1 = 1 << ((L.bit_length() - 1) // 2)
     return n1, L // n1
@@ -151,12 +153,19 @@ def grid(a, settings, var=None):
     return entries * a.heads
 
 
-def spectrum_for_kiln(torch, k, n, split):
+def spectrum_for_kiln(torch, k, n, split, half=False):
     """kf f32 in the recipe's order, real rows then imaginary. Order 2, split (N1, N2): [H, 2 N1, N2]
     with bin k1 + N1 k2 at [k1, k2]; order 3, (N1, N2, N3): [H, 2 N1 N2, N3] with bin
-    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]; order 4 likewise, [H, 2 N1 N2 N3, N4]."""
+    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]; order 4 likewise, [H, 2 N1 N2 N3, N4]. half (order 2,
+    the recipe's half = 1): the twisted spectrum, bin m at frequency m + 1/2 of L = 2N, bins m < N on
+    the split of N (docs/fftconv.md)."""
     h = k.shape[0]
-    f = torch.fft.fft(k.double(), n=2 * n)  # [H, L]
+    if half:
+        import math
+        t = torch.arange(n, device=k.device, dtype=torch.float64) * (math.pi / (2 * n))
+        f = torch.fft.fft(k.double() * torch.polar(torch.ones_like(t), -t), n=2 * n)[:, :n]
+    else:
+        f = torch.fft.fft(k.double(), n=2 * n)  # [H, L]
     if len(split) == 2:
         n1, n2 = split
         f = f.reshape(h, n2, n1).transpose(1, 2)  # m = N1 k2 + k1 -> [k1, k2]
@@ -198,13 +207,14 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
     except KilnError as e:
         row["kiln_why"] = str(e)[:100]
         return row
+    half = a.order == 2 and var.knob("half") in ("1", "true")
     if a.order == 2:
-        sp = split(n, int(knob(settings, "N1", "0")))
+        sp = split(n, int(knob(settings, "N1", "0")), half)
     elif a.order == 3:
         sp = split3(n, int(knob(settings, "N1", "0")), int(knob(settings, "N2", "0")))
     else:
         sp = split4(n, *(int(knob(settings, x, "0")) for x in ("N1", "N2", "N3")))
-    kf = spectrum_for_kiln(torch, k, n, sp)
+    kf = spectrum_for_kiln(torch, k, n, sp, half)
     y = torch.full_like(u, float("nan"))
     one = torch.zeros(1, device="cuda", dtype=dt)
     nb = 2 if paired(var) else 1  # batch entries a program

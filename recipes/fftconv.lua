@@ -20,8 +20,9 @@
 -- views: no data moves), one complex transform of length M = N = N1 N2 whose spectrum gives both
 -- halves of the real row's (fft.half_spectrum: a read at reversed bins through shared memory), and
 -- one complex inverse of length M whose real and imaginary parts are y's even and odd samples
--- (fft.half_inverse). A given spectrum then comes in the half-packed form of a real filter's
--- (fftconv_kspec with half = 1: bins 0 .. M-1, K[M] in bin 0's imaginary part).
+-- (fft.half_inverse); the transforms are twisted (odd frequencies: bin m at m + 1/2), so that the
+-- reversed read has no exception. A given spectrum then comes as a real filter's twisted spectrum,
+-- bins 0 .. M-1 (fftconv_kspec with half = 1).
 --
 -- N is a power of two from 16 up (the tile shapes depend on it); N1 (the rows, a knob) defaults
 -- to the squarest split of L with N1 <= N2.
@@ -45,6 +46,12 @@ end
 -- kf [H, 2 N1, N2] with kspec = "given" (rows 0..N1-1 the real parts, N1..2N1-1 the imaginary);
 -- otherwise one element nobody touches.
 local function given(p) return p.kspec == "given" end
+-- half set explicitly to 1 (pair's default: off then). A computed default may not read another
+-- computed default, and half's is one: reading it unset raises, which means "not set".
+local function half_set(p)
+  local ok, h = pcall(function() return p.half end)
+  return ok and h
+end
 local bnh = fft.is_bnh
 local kf_dims = {
   function(p) return given(p) and p.H or 1 end,
@@ -64,10 +71,13 @@ return kiln.recipe {
     -- transform, filter spectrum and inverse for two rows ("bnh": each program's HB channels of two
     -- entries). Not with a given spectrum, which need not be a real filter's (the real part of the
     -- inverse would mix the two rows)
-    pair = { default = function(p) return p.kspec == "inline" and not p.half end, values = { false, true } },
+    pair = { default = function(p) return p.kspec == "inline" and not half_set(p) end, values = { false, true } },
     -- one row as a complex row of half the length (fft.half_spectrum): a transform of length N
-    -- instead of 2N per row, with a given spectrum too (in the half-packed form)
-    half = { default = false, values = { false, true } },
+    -- instead of 2N per row, with a given spectrum too (a real filter's twisted spectrum,
+    -- fftconv_kspec with half = 1). The default with kspec = "given" (where pair is not allowed);
+    -- with "inline", pair stays the default (half takes 38% fewer mma at N = 4096 but 19% more
+    -- shared-memory wavefronts and more barriers: docs/fftconv.md)
+    half = { default = function(p) return p.kspec == "given" and fft.half_fits(p.N, p.N1) end, values = { false, true } },
     -- the twiddles' type in shared memory: f32, or the data's type (half the space: N = 4096 then
     -- fits in sm_80's and sm_90a's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },
@@ -90,6 +100,10 @@ return kiln.recipe {
       function(p) return bnh(p) and p.N or 1 end }, "in"),
     kiln.scalar("B", "i32"),
     kiln.scalar("H", "i32"),
+  },
+  constraints = {
+    function(p) return not p.pair or p.kspec == "inline", "pair = 1 needs kspec = inline: a given spectrum need not be a real filter's" end,
+    function(p) return not (p.pair and p.half), "pair = 1 and half = 1 exclude each other (each packs the real input into a complex row)" end,
   },
   grid = function(p) return fft.grid(p, p.pair and 2 or 1) end,
   reference = "fftconv",
@@ -120,7 +134,7 @@ return kiln.recipe {
     local t = p.dtype
 
     -- the tables, made once per program
-    local tabs = fft.shared_tables(k, N1, N2, t, p.tw == "dtype" and t or "f32")
+    local tabs = fft.shared_tables(k, N1, N2, t, p.tw == "dtype" and t or "f32", false, p.half)
     -- forward transform of a real [R, N2] block: { re, im } [N1, N2] in f32, bin k1 + N1 k2 at [k1, k2]
     local function forward(x) return fft.forward_real(k, tabs, x, t) end
 
@@ -141,6 +155,9 @@ return kiln.recipe {
       return fft.inverse_real(k, tabs, Y, t, type(x) == "table")
     end
 
+    if p.pair and p.kspec ~= "inline" then
+      error("pair = 1 needs kspec = inline: a given spectrum need not be a real filter's", 0)
+    end
     if p.pair and p.half then
       error("pair = 1 and half = 1 exclude each other (each packs the real input into a complex row)", 0)
     end
@@ -150,17 +167,18 @@ return kiln.recipe {
       -- (f32 [G, N2], rows R and up not part of it)
       local function conv_half(xe, xo, h)
         local X = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, { re = xe, im = xo }, t))
-        local K
+        local Y
         if p.kspec == "given" then
           local kfv = k.view(a.kf, { a.H * 2 * N1, N2 })
-          K = fft.half_given(k, k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }))
+          Y = fft.half_given_mul(k, X, k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }))
         else
           local function kv(odd) return k.view(a.k, { a.H * R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
           local kz = { re = k.load(kv(false), { h * R, 0 }, { R, N2 }), im = k.load(kv(true), { h * R, 0 }, { R, N2 }) }
-          K = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, kz, t))
+          local K = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, kz, t))
+          Y = { lo = fft.mul(k, X.lo, K.lo), hi = fft.mul(k, X.hi, K.hi) }
         end
         local function scaled(z) return { re = z.re * (1.0 / L), im = z.im * (1.0 / L) } end
-        local y = fft.half_inverse(k, tabs, { lo = scaled(fft.mul(k, X.lo, K.lo)), hi = scaled(fft.mul(k, X.hi, K.hi)) }, t)
+        local y = fft.half_inverse(k, tabs, { lo = scaled(Y.lo), hi = scaled(Y.hi) }, t)
         return y.re, y.im
       end
       if not bnh(p) then
@@ -194,9 +212,6 @@ return kiln.recipe {
       return
     end
 
-    if p.pair and p.kspec ~= "inline" then
-      error("pair = 1 needs kspec = inline: a given spectrum need not be a real filter's", 0)
-    end
     -- two rows x0, x1 (f32 [R, N2]) of channel h: their y's (f32 [G, N2]) through one complex row
     local function conv_pair(x0, x1, h)
       local z, r0, r1 = fft.forward_pair(k, x0, x1)

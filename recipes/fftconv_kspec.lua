@@ -7,10 +7,10 @@
 -- FMA lowering of dot; it runs once per kernel, not per input), so the spectrum carries f32 error
 -- only. N and N1 must match the fftconv call that reads kf.
 --
--- half = 1: for fftconv with half = 1, the half-packed form of the spectrum on the split of M = N
--- (fft.half_given): bins m < M at [k1, k2] (m = k1 + N1 k2), and K[M], real like K[0], in bin 0's
--- imaginary part; the row packed as z[n] = k[2n] + i k[2n+1] and transformed at length M
--- (fft.half_spectrum), as the convolution does.
+-- half = 1: for fftconv with half = 1, the twisted spectrum (bin m at frequency m + 1/2, X[m] =
+-- sum_n k[n] exp(-2 pi i n (m + 1/2) / L)) on the split of M = N, bins m < M at [k1, k2]
+-- (m = k1 + N1 k2), the rest being their conjugates (fft.half_given); the row packed as
+-- z[n] = k[2n] + i k[2n+1] and transformed at length M (fft.half_spectrum), as the convolution does.
 local kiln = require "kiln"
 local fft = require "fft"
 
@@ -24,8 +24,12 @@ return kiln.recipe {
   params = { H = 3, N = 256 },
   tune = {
     N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: the squarest split
-    warps = { default = 4, values = { 1, 2, 4, 8 } },
-    half = { false, true }, -- the half-packed form, for fftconv with half = 1
+    -- 2: at 4 warps ptxas gives the half = 1 spectrum at N = 256 255 registers and 32 bytes of spills
+    -- on sm_80 (80 registers at 2; half = 0 takes 96); it runs once per filter
+    warps = { default = 2, values = { 1, 2, 4, 8 } },
+    -- the twisted spectrum, for fftconv with half = 1 (its default with kspec = "given"): the
+    -- default here too, so that the two recipes' defaults agree
+    half = { default = function(p) return fft.half_fits(p.N, p.N1) end, values = { false, true } },
   },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
@@ -49,13 +53,12 @@ return kiln.recipe {
     local h = k.program_id(0)
     local kf = k.view(k.args.kf, { k.args.H * 2 * N1, N2 })
     if p.half then
-      local tabs = fft.half_tables(k, fft.shared_tables(k, N1, N2, "f32", "f32", true), N1, N2)
+      local tabs = fft.half_tables(k, fft.shared_tables(k, N1, N2, "f32", "f32", true, true), N1, N2)
       local function kv(odd) return k.view(k.args.k, { k.args.H * R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
       local z = { re = k.load(kv(false), { h * R, 0 }, { R, N2 }), im = k.load(kv(true), { h * R, 0 }, { R, N2 }) }
       local X = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, z, "f32"))
-      local first = (k.iota({ N1, N2 }, 0) + k.iota({ N1, N2 }, 1)):eq(0)
       k.store(kf, { h * (2 * N1), 0 }, X.lo.re)
-      k.store(kf, { h * (2 * N1) + N1, 0 }, k.where(first, X.hi.re, X.lo.im))
+      k.store(kf, { h * (2 * N1) + N1, 0 }, X.lo.im)
       return
     end
     local x = k.load(k.view(k.args.k, { k.args.H * R, N2 }), { h * R, 0 }, { R, N2 })

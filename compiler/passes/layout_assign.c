@@ -43,7 +43,8 @@
  *      (mma) layout (a table multiplying a dot's result elementwise), is read in that layout too, and
  *      so is a small global load with one use (a row of scales or a bias, at most WANT_LOAD_MAX
  *      elements). The accumulator converts to the result's layout. store converts its tile to the
- *      default layout.
+ *      default layout (the view's contiguous dim fastest), except an accumulator-layout tile stored
+ *      to a view with no contiguous dim, which no layout would coalesce: stored as it is.
  *   5. for: region arguments take their init's layout; the body's yield converts to them; the
  *      results take them too. A carried value that the body's dot yields takes that dot's mma
  *      layout (the accumulator stays in registers across iterations; its init converts once). A
@@ -621,11 +622,15 @@ static void assign_op(layout_ctx *lc, ir_opid op) {
     set_layout(fn, fn->ops[op].res[0], l);
     return;
   }
-  case IR_OP_STORE:
-    if (o->nopnd && is_tile(fn, o->opnd[o->nopnd - 1]))
-      convert_operand(lc, op, o->nopnd - 1,
-                      global_layout(lc, ir_vtype(fn, o->opnd[o->nopnd - 1]), o->opnd[0]));
+  case IR_OP_STORE: {
+    ir_val v = o->nopnd ? o->opnd[o->nopnd - 1] : 0;
+    if (!is_tile(fn, v)) return;
+    /* a view with no contiguous dim (a strided one: an FFT's even samples) gains nothing from the
+     * coalescing layout: an accumulator is stored as it is, not converted through scratch */
+    if (unit_stride_dim(fn, o->opnd[0]) < 0 && ir_vtype(fn, v).layout.kind == IR_LMMA) return;
+    convert_operand(lc, op, o->nopnd - 1, global_layout(lc, ir_vtype(fn, v), o->opnd[0]));
     return;
+  }
   default: break;
   }
   if (ir_opinfo_table[o->code].flags & IR_F_ELEMENTWISE) {

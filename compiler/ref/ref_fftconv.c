@@ -143,31 +143,29 @@ static void spectrum(const ref_call *c, const double *k, int64_t n, int64_t L, c
   }
 }
 
-/* The half-packed spectrum of a real filter (order 2, setting half = 1; fft.half_given): bins
- * m < M = L/2 at kf_pos(m) of the [N1, N2] split of M (real parts, imaginary parts M later), with
- * K[M] (real) in bin 0's imaginary part. half_bin reads bin m < L of the whole spectrum back from
- * it: K[0] and K[M] real, K[L - m] = conj K[m]. */
-static void half_pack(const fftw_complex *K, int64_t L, int64_t n1, int64_t n2, double *out) {
-  int64_t M = L / 2;
-  for (int64_t m = 0; m < M; m++) {
-    int64_t pos = kf_pos(m, n1, n2, 0, 0);
-    out[pos] = creal(K[m]), out[M + pos] = cimag(K[m]);
+/* half = 1 (order 2; fft.half_spectrum): the twisted transforms, bin m at frequency m + 1/2,
+ * X[m] = sum_n x[n] exp(-2 pi i n (m + 1/2) / L): twist(x, L, -1) before a forward DFT makes it, and
+ * twist(y, L, +1) after a backward one its inverse (unscaled); the convolution through them is the
+ * negacyclic one, the linear one with the zero padding. In the call's precision with lowp (each
+ * twist factor and product rounded). A real filter's twisted spectrum has K[L - 1 - m] = conj K[m]:
+ * kf holds bins m < M = L/2 at kf_pos(m) of the split of M (real parts, imaginary parts M later),
+ * and half_bin reads bin m < L back. */
+static void twist(const ref_call *c, fftw_complex *x, int64_t L, int sign, int lowp) {
+  for (int64_t n = 0; n < L; n++) {
+    double a = sign * M_PI * (double)n / (double)L;
+    x[n] = lowp ? cmul_round(c, x[n], cround(c, cos(a) + I * sin(a))) : x[n] * (cos(a) + I * sin(a));
   }
-  out[M + kf_pos(0, n1, n2, 0, 0)] = creal(K[M]);
 }
 
 static double complex half_bin(const double *kf, int64_t m, int64_t L, int64_t n1, int64_t n2) {
-  int64_t M = L / 2, p0 = kf_pos(0, n1, n2, 0, 0);
-  if (m == 0) return kf[p0];
-  if (m == M) return kf[M + p0];
-  int64_t b = m < M ? m : L - m, pos = kf_pos(b, n1, n2, 0, 0);
+  int64_t M = L / 2, b = m < M ? m : L - 1 - m, pos = kf_pos(b, n1, n2, 0, 0);
   double complex z = kf[pos] + I * kf[M + pos];
   return m < M ? z : conj(z);
 }
 
 /* The spectrum recipes (fftconv_kspec, fftconv3_kspec, fftconv4_kspec): kf [H, 2 L / Nlast, Nlast]
  * in the order's layout, exactly (FFTW in double); fftconv_kspec with half = 1: [H, 2 N1, N2] of
- * the split of M = N, half-packed (half_pack). */
+ * the split of M = N, the twisted spectrum's bins 0 .. N-1 (twist). */
 static int kspec(const ref_call *c, int order, const char *who, const char *shape) {
   char msg[160];
   int k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
@@ -193,8 +191,13 @@ static int kspec(const ref_call *c, int order, const char *who, const char *shap
       continue;
     }
     for (int64_t i = 0; i < L; i++) buf[i] = i < N ? c->data[k][h * N + i] : 0;
+    twist(c, buf, L, -1, 0);
     dft(buf, L, -1);
-    half_pack(buf, L, sp[0], sp[1], c->data[kf] + h * block);
+    double *out = c->data[kf] + h * block;
+    for (int64_t m = 0; m < N; m++) {
+      int64_t pos = kf_pos(m, sp[0], sp[1], 0, 0);
+      out[pos] = creal(buf[m]), out[N + pos] = cimag(buf[m]);
+    }
   }
   fftw_free(buf);
   return KILN_REF_OK;
@@ -227,7 +230,8 @@ static int conv(const ref_call *c, int order) {
   int64_t sp[4], hsp[4];
   split(c, order, L, sp);
   int64_t n1 = sp[0], n2 = sp[1], n3 = sp[2], n4 = sp[3];
-  /* half = 1 with a given spectrum: kf half-packed on the split of M = N (half_bin) */
+  /* half = 1 with a given spectrum: kf the twisted spectrum's bins 0 .. N-1 on the split of M = N
+   * (half_bin), the transforms twisted */
   int half = order == 2 && given && setting_flag(c, "half");
   if (half) split(c, order, N, hsp), n1 = hsp[0], n2 = hsp[1];
   if (order == 3 &&
@@ -240,7 +244,7 @@ static int conv(const ref_call *c, int order) {
     return fail(c, "fftconv: gate = 1 needs w and v of B*H*N elements");
   if (order == 2 && given &&
       (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 || c->args[kf].dims[2] != n2))
-    return fail(c, half ? "fftconv: kspec = given with half = 1 needs kf [H, 2 N1, N2] (the split of M = N)"
+    return fail(c, half ? "fftconv: kspec = given with half = 1 needs kf [H, 2 N1, N2] (the split of N)"
                         : "fftconv: kspec = given needs kf [H, 2 N1, N2]");
   fftw_complex *x = fftw_malloc(sizeof *x * (size_t)L);
   double *spec = malloc(sizeof *spec * (size_t)(2 * L)), *g = malloc(sizeof *g * (size_t)N);
@@ -264,6 +268,7 @@ static int conv(const ref_call *c, int order) {
       g[i] = gate ? ref_round(c, ui * c->data[w][AT(i)]) : ui;
     }
     for (int64_t i = 0; i < L; i++) x[i] = i < N ? g[i] : 0;
+    if (half) twist(c, x, L, -1, lowp);
     if (lowp)
       dft_lowp(c, x, L, -1);
     else
@@ -277,6 +282,7 @@ static int conv(const ref_call *c, int order) {
       dft_lowp(c, x, L, 1);
     else
       dft(x, L, 1);
+    if (half) twist(c, x, L, 1, lowp);
     for (int64_t i = 0; i < N; i++)
       c->data[y][AT(i)] = ref_round(c, creal(x[i])) * (gate ? c->data[v][AT(i)] : 1);
     if (lowp || given || N > 1024) continue;

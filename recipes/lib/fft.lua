@@ -73,9 +73,10 @@ end
 -- a .* w for a complex tile a and a complex table w in shared memory ({ re = smem, im = smem }),
 -- in f32: every use of the table is its own load_shared, so that each is read straight into a's
 -- layout (the layout pass gives a load_shared with one use its user's accumulator layout) instead
--- of being converted through scratch shared memory. conj = true: a .* conj(w).
-function M.mul_shared(k, a, w, conj)
-  local function ld(b) return k.cast(k.load_shared(b), "f32") end
+-- of being converted through scratch shared memory. conj = true: a .* conj(w). opts: the loads'
+-- options (k.load_shared's; { reverse = true }: w with both dims reversed).
+function M.mul_shared(k, a, w, conj, opts)
+  local function ld(b) return k.cast(k.load_shared(b, opts), "f32") end
   if conj then
     return { re = a.re * ld(w.re) + a.im * ld(w.im), im = a.im * ld(w.re) - a.re * ld(w.im) }
   end
@@ -127,17 +128,28 @@ end
 --   g1 = F_N1[:G, :] [G, N1]         (the inverse left product; only the first N outputs, rows
 --                                     N1/2 and up, are kept; G = M.out_rows(N1); not made when
 --                                     forward_only)
-function M.shared_tables(k, N1, N2, t, tw_type, forward_only)
+--   twist: the twisted transform of M.half_spectrum (bin m is frequency m + 1/2 of length L = N1 N2,
+--          the input and output twisted by w_2L^n, n = N2 n1 + n2): F_N1's columns (f1) and rows
+--          (g1) take w_2L^(N2 n1), T's columns w_2L^(n2): exponents N2 n1 (2 k1 + 1) and
+--          n2 (2 k1 + 1) of w_2L
+function M.shared_tables(k, N1, N2, t, tw_type, forward_only, twist)
   local R, L = N1 // 2, N1 * N2
   local function put(z, shape, ty) return M.put_shared(k, z, shape, ty) end
+  -- exp(-2 pi i (2 r + 1) c step / 2L) for rows r and columns c: the twisted tables
+  local function odd(rows, cols, step, transposed)
+    local r = k.broadcast(k.iota({ rows, 1 }, 0), { rows, cols })
+    local c = k.broadcast(k.iota({ 1, cols }, 1), { rows, cols })
+    if transposed then r, c = c, r end
+    return M.cis(k, (r * 2 + 1) * (c * step), 2 * L, -1)
+  end
   local s = {
-    f1 = put(M.table(k, N1, R, N1, -1), { N1, R }, t),
-    tw = put(M.table(k, N1, N2, L, -1), { N1, N2 }, tw_type or "f32"),
+    f1 = put(twist and odd(N1, R, N2) or M.table(k, N1, R, N1, -1), { N1, R }, t),
+    tw = put(twist and odd(N1, N2, 1) or M.table(k, N1, N2, L, -1), { N1, N2 }, tw_type or "f32"),
     f2 = put(M.table(k, N2, N2, N2, -1), { N2, N2 }, t),
   }
   if not forward_only then
     local G = M.out_rows(N1)
-    s.g1 = put(M.table(k, G, N1, N1, -1), { G, N1 }, t)
+    s.g1 = put(twist and odd(G, N1, N2, true) or M.table(k, G, N1, N1, -1), { G, N1 }, t)
   end
   k.barrier()
   return s
@@ -228,6 +240,13 @@ end
 
 -- The split L = N1 N2 of the zero-padded length L = 2N: the squarest (N1 <= N2) when n1 is 0, or
 -- N1 = n1. Refuses what the recipes cannot tile, naming the recipe (who) and the setting.
+-- Whether half = 1 can split M = N with the N1 given (0: the squarest): the default of half where
+-- it is wanted (fftconv with a given spectrum, fftconv_kspec), off where it cannot be (N = 8, or an
+-- N1 that fits L = 2N only).
+function M.half_fits(N, n1)
+  return N >= 16 and (N & (N - 1)) == 0 and (n1 == 0 or (n1 >= 4 and n1 <= N // 4))
+end
+
 -- half: split M = N instead (the row packed as a complex row of half the length: M.half_spectrum).
 function M.split(who, N, n1, half)
   local L = half and N or 2 * N
@@ -241,70 +260,67 @@ function M.split(who, N, n1, half)
   return n1, L // n1
 end
 
--- Real input packed as a complex row of half the length (FlashFFTConv's form): a real row x of
--- length L = 2M is z[n] = x[2n] + i x[2n+1] (n < M), one complex transform of length M = N1 N2, and
--- its spectrum Z (bin m = k1 + N1 k2 at [k1, k2], as forward_real gives it) holds both halves'
--- transforms: with R[m] = Z[-m mod M],
---   E[m] = (Z[m] + conj R[m]) / 2 = DFT_M(x[2n])[m],  O[m] = (Z[m] - conj R[m]) / 2i = DFT_M(x[2n+1])[m]
---   X[m] = E[m] + w^m O[m],  X[m + M] = E[m] - w^m O[m]        (w = exp(-2 pi i / L))
--- R is Z read at reversed bins: -m = (-k1 mod N1) + N1 ((-k2 - [k1 > 0]) mod N2), a permutation
--- across threads, through shared memory (k.gather_shared). half_tables adds w^m at [k1, k2] (f32 in
--- shared memory, read in the spectrum's layout) to s (M.shared_tables of the length-M split).
+-- Real input packed as a complex row of half the length (FlashFFTConv's form), on the odd
+-- frequencies. A real row x of length L = 2M is z[n] = x[2n] + i x[2n+1] (n < M). The transforms
+-- here are twisted: bin m is frequency m + 1/2, X[m] = sum_n x[n] w_L^(n (m + 1/2)) (w_L =
+-- exp(-2 pi i / L)), which turns the circular convolution into the negacyclic one; with the zero
+-- padding to L >= 2N - 1 neither wraps, so both are the linear convolution. The twist w_L^(n/2) on
+-- the input (and its inverse on the output) folds into the tables (M.shared_tables with twist):
+-- F_N1's columns and T's columns, for n = N2 n1 + n2 (and F_N1's rows of the inverse). Then Z, the
+-- twisted length-M transform of z (bin m = k1 + N1 k2 at [k1, k2], as forward_real gives it),
+-- holds both halves' transforms: with R[m] = Z[M - 1 - m],
+--   E[m] = (Z[m] + conj R[m]) / 2,  O[m] = (Z[m] - conj R[m]) / 2i   (the even and odd samples')
+--   X[m] = E[m] + W[m] O[m],  X[m + M] = E[m] - W[m] O[m],  W[m] = w_L^((2m + 1) / 2)
+-- and M - 1 - m is (N1 - 1 - k1) + N1 (N2 - 1 - k2): R is Z with both dims reversed, read back
+-- from shared memory (load_shared {reverse}) with no exception for any bin (the untwisted
+-- transform's -m mod M has one: row k1 = 0). A real filter's twisted spectrum is Hermitian as
+-- K[L - 1 - m] = conj K[m], so bins 0 .. M-1 determine it: K[m + M] = conj K[M - 1 - m].
+-- half_tables adds W (f32 in shared memory, read in the spectrum's layout) to s.
 function M.half_tables(k, s, N1, N2, ty)
-  local kk = k.broadcast(k.iota({ N1, 1 }, 0), { N1, N2 }) + k.broadcast(k.iota({ 1, N2 }, 1), { N1, N2 }) * N1
-  s.wh = M.put_shared(k, M.cis(k, kk, 2 * N1 * N2, -1), { N1, N2 }, ty or "f32")
+  local m = k.broadcast(k.iota({ N1, 1 }, 0), { N1, N2 }) + k.broadcast(k.iota({ 1, N2 }, 1), { N1, N2 }) * N1
+  s.wh = M.put_shared(k, M.cis(k, m * 2 + 1, 4 * N1 * N2, -1), { N1, N2 }, ty or "f32")
   return s
 end
 
--- The indices of bin -m (mod M) for bin m at [k1, k2] of an [N1, N2] spectrum: rows -k1, columns
--- -k2 - [k1 > 0] (gather_shared takes them modulo the dims).
-local function reversed_bins(k, N1, N2)
-  local k1 = k.broadcast(k.iota({ N1, 1 }, 0), { N1, N2 })
-  local k2 = k.broadcast(k.iota({ 1, N2 }, 1), { N1, N2 })
-  return -k1, -k2 - k.minimum(k1, 1)
-end
-
--- The complex [N1, N2] f32 tile z at reversed bins (z[-m]), through two f32 buffers of its own
--- (barriers before and after are the caller's: see half_spectrum).
-function M.reversed(k, z)
-  local shape = k.shape(z.re)
-  local zs = M.put_shared(k, z, shape, "f32")
+-- The complex [N1, N2] f32 tile z with both dims reversed (z[M - 1 - m]), through two f32 buffers of
+-- its own; fn receives the reader: rd("re") and rd("im") each a load of its own (one use each, read
+-- in its user's layout).
+local function with_reversed(k, z, fn)
+  local zs = M.put_shared(k, z, k.shape(z.re), "f32")
   k.barrier()
-  local i, j = reversed_bins(k, shape[1], shape[2])
-  return { re = k.gather_shared(zs.re, i, j), im = k.gather_shared(zs.im, i, j) }
+  return fn(function(part) return k.load_shared(zs[part], { reverse = true }) end)
 end
 
--- The spectrum of a real row of length L = 2M from Z, the length-M transform of its even samples
--- plus i times its odd ones: { lo = X[m], hi = X[m + M] } for m = k1 + N1 k2 at [k1, k2], in f32.
+-- The spectrum of a real row of length L = 2M from Z, the twisted length-M transform of its even
+-- samples plus i times its odd ones: { lo = X[m], hi = X[m + M] } for m = k1 + N1 k2 at [k1, k2],
+-- in f32 (twisted: bin m is frequency m + 1/2).
 function M.half_spectrum(k, s, Z)
-  local R = M.reversed(k, Z)
-  local e = { re = (Z.re + R.re) * 0.5, im = (Z.im - R.im) * 0.5 }
-  local o = M.mul_shared(k, { re = (Z.im + R.im) * 0.5, im = (R.re - Z.re) * 0.5 }, s.wh)
-  return { lo = { re = e.re + o.re, im = e.im + o.im }, hi = { re = e.re - o.re, im = e.im - o.im } }
+  return with_reversed(k, Z, function(rd)
+    local e = { re = (Z.re + rd("re")) * 0.5, im = (Z.im - rd("im")) * 0.5 }
+    local o = M.mul_shared(k, { re = (Z.im + rd("im")) * 0.5, im = (rd("re") - Z.re) * 0.5 }, s.wh)
+    return { lo = { re = e.re + o.re, im = e.im + o.im }, hi = { re = e.re - o.re, im = e.im - o.im } }
+  end)
 end
 
--- The inverse for a half-packed row: Y = { lo, hi } the spectrum of a real result (bins m and m + M,
--- the 1/L folded in). The result's even samples are the inverse of lo + hi, its odd samples the
--- inverse of (lo - hi) conj(w^m), both real: one complex inverse of length M gives the even samples
--- in its real part and the odd in its imaginary part, { re = y[2n], im = y[2n+1] } as [G, N2] f32
--- (n = N2 n1 + n2 at [n1, n2], rows n1 < N1/2 of y).
+-- The inverse for a half-packed row: Y = { lo, hi } the twisted spectrum of a real result (bins m
+-- and m + M, the 1/L folded in). The result's even samples are the twisted inverse of lo + hi, its
+-- odd samples that of (lo - hi) conj(W), both real: one complex inverse of length M (tables with the
+-- twist) gives the even samples in its real part and the odd in its imaginary part,
+-- { re = y[2n], im = y[2n+1] } as [G, N2] f32 (n = N2 n1 + n2 at [n1, n2], rows n1 < N1/2 of y).
 function M.half_inverse(k, s, Y, t)
   local d = M.mul_shared(k, { re = Y.lo.re - Y.hi.re, im = Y.lo.im - Y.hi.im }, s.wh, true)
   local z = { re = Y.lo.re + Y.hi.re - d.im, im = Y.lo.im + Y.hi.im + d.re }
   return M.inverse_real(k, s, z, t, true)
 end
 
--- The given spectrum of a real filter in the half-packed format (fftconv_kspec with half = 1): bins
--- m < M of the length-L spectrum at [k1, k2], K[M] (real) in the imaginary part of bin 0 (also
--- real). { lo = K[m], hi = K[m + M] = conj K[M - m] } in f32.
-function M.half_given(k, re, im)
-  local shape = k.shape(re)
-  local first = k.broadcast(k.iota({ shape[1], 1 }, 0), shape):eq(0) & k.broadcast(k.iota({ 1, shape[2] }, 1), shape):eq(0)
-  local r = M.reversed(k, { re = re, im = im })
-  return {
-    lo = { re = re, im = k.where(first, 0.0, im) },
-    hi = { re = k.where(first, im, r.re), im = k.where(first, 0.0, -r.im) },
-  }
+-- X (M.half_spectrum's { lo, hi }) times a real filter's given twisted spectrum (fftconv_kspec with
+-- half = 1: bins 0 .. M-1 at [k1, k2], real parts re, imaginary parts im, f32 tiles):
+-- { lo = X.lo K[m], hi = X.hi K[m + M] } with K[m + M] = conj K[M - 1 - m], K through two f32
+-- buffers and read by each use in its user's layout (M.mul_shared), reversed for hi.
+function M.half_given_mul(k, X, re, im)
+  local ks = M.put_shared(k, { re = re, im = im }, k.shape(re), "f32")
+  k.barrier()
+  return { lo = M.mul_shared(k, X.lo, ks), hi = M.mul_shared(k, X.hi, ks, true, { reverse = true }) }
 end
 
 -- The split L = 2N = N1 N2 N3 of recipes/fftconv3.lua and its spectrum recipe: N1, N2 given (> 0)

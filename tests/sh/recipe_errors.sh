@@ -97,8 +97,8 @@ check_run bitgemm-reduce-k "recipes/bitgemm_reduce.lua:41: K = -1 must be a whol
   "$KILN" run recipes/bitgemm_reduce.lua --sim --set K=-1
 check_run bitgemm-splitk-k "recipes/bitgemm_splitk.lua:41: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm_splitk.lua --sim --set K=0
-F_PAIR=$(grep -n "pair = 1 needs kspec = inline" recipes/fftconv.lua | cut -d: -f1)
-F_HALF=$(grep -n "pair = 1 and half = 1 exclude" recipes/fftconv.lua | cut -d: -f1)
+F_PAIR=$(grep -n "error(\"pair = 1 needs kspec = inline" recipes/fftconv.lua | cut -d: -f1)
+F_HALF=$(grep -n "error(\"pair = 1 and half = 1 exclude" recipes/fftconv.lua | cut -d: -f1)
 F_SPLIT=$(grep -n "local L, N1, N2 = split(p)" recipes/fftconv.lua | cut -d: -f1)
 check_run fftconv-pair-given "recipes/fftconv.lua:$F_PAIR: pair = 1 needs kspec = inline: a given spectrum need not be a real filter's" -- \
   "$KILN" run recipes/fftconv.lua --sim --set kspec=given --set pair=1

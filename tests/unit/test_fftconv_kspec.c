@@ -1,7 +1,7 @@
 /*
  * test_fftconv_kspec.c - the spectrum recipes' output, fed to their convolutions, gives the right
- * convolution: recipes/fftconv_kspec.lua -> fftconv.lua (kspec = given; also both with half = 1, the
- * half-packed spectrum), fftconv3_kspec.lua ->
+ * convolution: recipes/fftconv_kspec.lua -> fftconv.lua (kspec = given; the twisted spectrum of half = 1,
+ * both recipes' default, and the untwisted one of half = 0), fftconv3_kspec.lua ->
  * fftconv3.lua and fftconv4_kspec.lua -> fftconv4.lua, at the default splits and at others (the
  * split knobs set alike on both). For each: a fresh random filter k; the spectrum recipe runs on the
  * simulator (its output poisoned) and writes kf; the convolution runs on the simulator on fresh u,
@@ -210,9 +210,10 @@ int main(void) {
              given);
   round_trip("recipes/fftconv_kspec.lua", "recipes/fftconv.lua",
              (const char *[]){"H=2", "N=128", "N1=32", NULL}, given);
-  /* the half-packed spectrum (half = 1 on both): bins 0 .. N-1 of the split of N, K[N] in bin 0 */
+  /* the untwisted spectrum on the split of L = 2N (half = 0 on both; the default, half = 1, is the
+   * twisted spectrum's bins 0 .. N-1 on the split of N) */
   round_trip("recipes/fftconv_kspec.lua", "recipes/fftconv.lua",
-             (const char *[]){"H=3", "N=256", "half=1", NULL}, given);
+             (const char *[]){"H=3", "N=256", "half=0", NULL}, given);
   round_trip("recipes/fftconv_kspec.lua", "recipes/fftconv.lua",
              (const char *[]){"H=2", "N=128", "N1=8", "half=1", NULL},
              (const char *[]){"B=3", "kspec=given", "gate=1", NULL});
