@@ -64,7 +64,10 @@ return kiln.recipe {
   params = { B = 2, H = 3, N = 256, kspec = { "inline", "given" }, layout = { "bhn", "bnh" } },
   tune = {
     N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: the squarest split
-    warps = { default = 4, values = { 1, 2, 4, 8 } },
+    -- 2 with a given spectrum up to N = 256: its products are [16, 16] (half = 1: M = 16 x 16) or
+    -- [16, 32] tiles, which 4 warps would hold twice (the simulator: 2904 shared-memory wavefronts
+    -- and 192 mma for 6 rows at N = 256 instead of 5088 and 384; docs/fftconv.md)
+    warps = { default = function(p) return (p.kspec == "given" and p.N <= 256) and 2 or 4 end, values = { 1, 2, 4, 8 } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
     gate = { false, true },
     -- kspec = "inline": two batch entries of a channel as one complex row (fft.forward_pair): one
@@ -77,7 +80,7 @@ return kiln.recipe {
     -- fftconv_kspec with half = 1). The default with kspec = "given" (where pair is not allowed);
     -- with "inline", pair stays the default (half takes 38% fewer mma at N = 4096 but 19% more
     -- shared-memory wavefronts and more barriers: docs/fftconv.md)
-    half = { default = function(p) return p.kspec == "given" and fft.half_fits(p.N, p.N1) end, values = { false, true } },
+    half = { default = function(p) return p.kspec == "given" and fft.half_default(p.N, p.N1) end, values = { false, true } },
     -- the twiddles' type in shared memory: f32, or the data's type (half the space: N = 4096 then
     -- fits in sm_80's and sm_90a's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },

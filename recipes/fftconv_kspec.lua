@@ -29,7 +29,7 @@ return kiln.recipe {
     warps = { default = 2, values = { 1, 2, 4, 8 } },
     -- the twisted spectrum, for fftconv with half = 1 (its default with kspec = "given"): the
     -- default here too, so that the two recipes' defaults agree
-    half = { default = function(p) return fft.half_fits(p.N, p.N1) end, values = { false, true } },
+    half = { default = function(p) return fft.half_default(p.N, p.N1) end, values = { false, true } },
   },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),

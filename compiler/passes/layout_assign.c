@@ -26,6 +26,9 @@
  *      (and a store to) a global view whose constant unit stride is on another dim has that dim
  *      fastest instead, so that the accesses are 16-byte vectors and coalesced across the warp. A
  *      load or load_shared that step 0 found wanted in an operand layout takes that one.
+ *      A gather_shared takes the layout of an accumulator tile its first elementwise user combines
+ *      it with, where that is laid out already, else the default; its index tiles are made (or
+ *      converted) in it.
  *   2. reduce keeps its operand's layout (with shape[axis] = 1); bitsplit takes its operand's split
  *      (ir_layout_split; the operand converted to the default first where that is no layout).
  *      broadcast gets the default layout of its result (its source's, when that is an mma layout)

@@ -240,11 +240,12 @@ end
 
 -- The split L = N1 N2 of the zero-padded length L = 2N: the squarest (N1 <= N2) when n1 is 0, or
 -- N1 = n1. Refuses what the recipes cannot tile, naming the recipe (who) and the setting.
--- Whether half = 1 can split M = N with the N1 given (0: the squarest): the default of half where
--- it is wanted (fftconv with a given spectrum, fftconv_kspec), off where it cannot be (N = 8, or an
--- N1 that fits L = 2N only).
-function M.half_fits(N, n1)
-  return N >= 16 and (N & (N - 1)) == 0 and (n1 == 0 or (n1 >= 4 and n1 <= N // 4))
+-- Whether half = 1 is the default (fftconv with a given spectrum, and fftconv_kspec, whose
+-- defaults must agree): from N = 256 (M = 16 x 16, where the products are matrix instructions; the
+-- smaller splits' products take the FMA path, with bank conflicts) and with an N1 (0: the
+-- squarest) that can split M = N. half = 1 can be set from N = 16.
+function M.half_default(N, n1)
+  return N >= 256 and (N & (N - 1)) == 0 and (n1 == 0 or (n1 >= 4 and n1 <= N // 4))
 end
 
 -- half: split M = N instead (the row packed as a complex row of half the length: M.half_spectrum).
