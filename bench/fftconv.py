@@ -100,7 +100,9 @@ def split4(n, n1=0, n2=0, n3=0):
 
 
 def settings_for(a, n, dtype, layout="bhn"):
-    s = ["N=%d" % n, "dtype=%s" % dtype, "warps=%d" % (4 if n <= 1024 else 8)]
+    s = ["N=%d" % n, "dtype=%s" % dtype]
+    if n > 1024:
+        s.append("warps=8")  # below, the recipe's default (2 with a given spectrum up to N = 256, else 4)
     if layout != "bhn":
         s.append("layout=%s" % layout)
     if a.order == 2:
@@ -143,10 +145,21 @@ def paired(var):
     return var is not None and var.knob("pair") in ("1", "true")
 
 
+def rows_per_program(var):
+    """Batch entries of a channel a program takes: two where the variant pairs them, `entries` with
+    half = 1 (fftconv.lua), else one."""
+    if paired(var):
+        return 2
+    if var is not None and var.knob("half") in ("1", "true"):
+        return int(var.knob("entries") or "1")
+    return 1
+
+
 def grid(a, settings, var=None):
-    """Programs: one per (batch, channel), or per (batch, HB channels) in layout bnh; per two batch
-    entries where the variant pairs them."""
-    entries = (a.batch + 1) // 2 if paired(var) else a.batch
+    """Programs: one per (batch, channel), or per (batch, HB channels) in layout bnh; per
+    rows_per_program batch entries."""
+    nb = rows_per_program(var)
+    entries = (a.batch + nb - 1) // nb
     if knob(settings, "layout", "bhn") == "bnh":
         hb = int(knob(settings, "HB", "16"))
         return entries * ((a.heads + hb - 1) // hb)
@@ -217,7 +230,7 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
     kf = spectrum_for_kiln(torch, k, n, sp, half)
     y = torch.full_like(u, float("nan"))
     one = torch.zeros(1, device="cuda", dtype=dt)
-    nb = 2 if paired(var) else 1  # batch entries a program
+    nb = rows_per_program(var)  # batch entries a program
     rows_ws = grid(a, settings, var) * int(knob(settings, "HB", "16")) * nb if bnh else b * h  # one per channel
     ws = torch.empty(rows_ws, 4 * n, device="cuda", dtype=dt) if a.order >= 3 else torch.zeros(1, device="cuda")
     if bnh and a.order == 2:  # the programs' scratch rows: [ceil(B / nb) ceil(H / HB) nb HB, N] f32

@@ -46,11 +46,20 @@ end
 -- kf [H, 2 N1, N2] with kspec = "given" (rows 0..N1-1 the real parts, N1..2N1-1 the imaginary);
 -- otherwise one element nobody touches.
 local function given(p) return p.kspec == "given" end
--- half set explicitly to 1 (pair's default: off then). A computed default may not read another
--- computed default, and half's is one: reading it unset raises, which means "not set".
+-- batch entries of a channel per program: two with pair, entries with half
+local function rows_per_program(p) return p.pair and 2 or (p.half and p.entries or 1) end
+-- half as set explicitly, or nil (pair's and entries' defaults follow it). A computed default may
+-- not read another computed default, and half's is one: reading it unset raises, which means "not
+-- set".
 local function half_set(p)
   local ok, h = pcall(function() return p.half end)
-  return ok and h
+  if ok then return h end
+end
+-- half where it is not set: its default
+local function half_on(p)
+  local h = half_set(p)
+  if h == nil then return p.kspec == "given" and fft.half_default(p.N, p.N1) end
+  return h
 end
 local bnh = fft.is_bnh
 local kf_dims = {
@@ -80,7 +89,12 @@ return kiln.recipe {
     -- fftconv_kspec with half = 1). The default with kspec = "given" (where pair is not allowed);
     -- with "inline", pair stays the default (half takes 38% fewer mma at N = 4096 but 19% more
     -- shared-memory wavefronts and more barriers: docs/fftconv.md)
-    half = { default = function(p) return p.kspec == "given" and fft.half_default(p.N, p.N1) end, values = { false, true } },
+    half = { default = function(p) return half_on(p) end, values = { false, true } },
+    -- half = 1: rows (batch entries) of one channel per program, sharing its filter spectrum and
+    -- the tables: the given spectrum (8 N bytes a channel, twice u's and y's together) is read
+    -- once for them (2 by default with half: 43008 global bytes touched for 12 rows at N = 256
+    -- instead of 55296, 5400 shared wavefronts instead of 5808, docs/fftconv.md)
+    entries = { default = function(p) return half_on(p) and 2 or 1 end, values = { 1, 2, 4 } },
     -- the twiddles' type in shared memory: f32, or the data's type (half the space: N = 4096 then
     -- fits in sm_80's and sm_90a's shared memory)
     tw = { default = "f32", values = { "f32", "dtype" } },
@@ -99,7 +113,7 @@ return kiln.recipe {
     kiln.tensor("y", "dtype", fft.io_dims, "out"),
     -- layout = "bnh": the programs' scratch rows (contents are scratch, not results); otherwise one
     -- element nobody touches
-    kiln.tensor("ws", "f32", { function(p) return bnh(p) and fft.ws_rows(p, p.pair and 2 or 1) or 1 end,
+    kiln.tensor("ws", "f32", { function(p) return bnh(p) and fft.ws_rows(p, rows_per_program(p)) or 1 end,
       function(p) return bnh(p) and p.N or 1 end }, "in"),
     kiln.scalar("B", "i32"),
     kiln.scalar("H", "i32"),
@@ -107,8 +121,9 @@ return kiln.recipe {
   constraints = {
     function(p) return not p.pair or p.kspec == "inline", "pair = 1 needs kspec = inline: a given spectrum need not be a real filter's" end,
     function(p) return not (p.pair and p.half), "pair = 1 and half = 1 exclude each other (each packs the real input into a complex row)" end,
+    function(p) return p.half or p.entries == 1, "entries > 1 needs half = 1 (pair = 1 takes two entries)" end,
   },
-  grid = function(p) return fft.grid(p, p.pair and 2 or 1) end,
+  grid = function(p) return fft.grid(p, rows_per_program(p)) end,
   reference = "fftconv",
   check = { criterion = "vs_lowp", factor = 2 }, -- against the plain FFT convolution in the data's type (docs/fftconv.md)
   checks = {
@@ -128,6 +143,9 @@ return kiln.recipe {
     { B = 2, H = 3, N = 16, half = 1, kspec = "given" },
     { B = 2, H = 3, N = 512, half = 1, kspec = "given", dtype = "bf16", gate = 1, N1 = 8 },
     { B = 2, H = 5, N = 128, half = 1, layout = "bnh", HB = 4, gate = 1 },
+    { B = 3, H = 2, N = 256, kspec = "given", entries = 4 },
+    { B = 3, H = 5, N = 256, kspec = "given", layout = "bnh", HB = 4, entries = 2, dtype = "bf16" },
+    { B = 3, H = 1, N = 256, half = 1, entries = 1, gate = 1 },
   },
 
   body = function(k, p)
@@ -164,52 +182,85 @@ return kiln.recipe {
     if p.pair and p.half then
       error("pair = 1 and half = 1 exclude each other (each packs the real input into a complex row)", 0)
     end
+    if p.entries > 1 and not p.half then
+      error("entries = " .. p.entries .. " needs half = 1 (pair = 1 takes two entries)", 0)
+    end
     if p.half then
       tabs = fft.half_tables(k, tabs, N1, N2, p.tw == "dtype" and t or "f32")
-      -- even and odd samples (f16/bf16 [R, N2]) of one row of channel h: y's even and odd samples
-      -- (f32 [G, N2], rows R and up not part of it)
-      local function conv_half(xe, xo, h)
-        local X = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, { re = xe, im = xo }, t))
-        local Y
+      local E = p.entries
+      -- channel h's filter spectrum, made once for the program's E rows of the channel: a function
+      -- mul(X) -> { lo, hi } = X .* K (the given spectrum, or with E > 1 the inline one, through
+      -- shared memory: read by each use, no registers held across the rows)
+      local function spectrum(h)
         if p.kspec == "given" then
           local kfv = k.view(a.kf, { a.H * 2 * N1, N2 })
-          Y = fft.half_given_mul(k, X, k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }))
-        else
-          local function kv(odd) return k.view(a.k, { a.H * R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
-          local kz = { re = k.load(kv(false), { h * R, 0 }, { R, N2 }), im = k.load(kv(true), { h * R, 0 }, { R, N2 }) }
-          local K = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, kz, t))
-          Y = { lo = fft.mul(k, X.lo, K.lo), hi = fft.mul(k, X.hi, K.hi) }
+          return fft.half_given(k, k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }))
         end
+        local function kv(odd) return k.view(a.k, { a.H * R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
+        local kz = { re = k.load(kv(false), { h * R, 0 }, { R, N2 }), im = k.load(kv(true), { h * R, 0 }, { R, N2 }) }
+        local K = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, kz, t))
+        if E == 1 then return function(X) return { lo = fft.mul(k, X.lo, K.lo), hi = fft.mul(k, X.hi, K.hi) } end end
+        local lo, hi = fft.put_shared(k, K.lo, { N1, N2 }, "f32"), fft.put_shared(k, K.hi, { N1, N2 }, "f32")
+        k.barrier()
+        return function(X) return { lo = fft.mul_shared(k, X.lo, lo), hi = fft.mul_shared(k, X.hi, hi) } end
+      end
+      -- even and odd samples (f16/bf16 [R, N2]) of one row, times the spectrum by mul: y's even and
+      -- odd samples (f32 [G, N2], rows R and up not part of it)
+      local function conv_half(xe, xo, mul)
+        local Y = mul(fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, { re = xe, im = xo }, t)))
         local function scaled(z) return { re = z.re * (1.0 / L), im = z.im * (1.0 / L) } end
         local y = fft.half_inverse(k, tabs, { lo = scaled(Y.lo), hi = scaled(Y.hi) }, t)
         return y.re, y.im
       end
+      -- fn(e) for each of the program's E rows (a loop when E > 1, each pass ending with a barrier:
+      -- every thread has read the shared buffers before the next row stores into them)
+      local function each_entry(fn)
+        if E == 1 then return fn(0) end
+        k.range(0, E, 1, {}, function(e)
+          fn(e)
+          k.barrier()
+        end)
+      end
       if not bnh(p) then
-        local bh = k.program_id(0)
-        -- even (odd) samples of channel bh of a [B*H, N] tensor as rows of N2: rows bh * R .. (bh + 1) R - 1
-        local function half_view(ptr, odd) return k.view(ptr, { (bh + 1) * R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
-        local xs = {}
-        for i, odd in ipairs({ false, true }) do
-          xs[i] = k.load(half_view(a.u, odd), { bh * R, 0 }, { R, N2 })
-          if p.gate then xs[i] = xs[i] * k.load(half_view(a.w, odd), { bh * R, 0 }, { R, N2 }) end
-        end
-        local ys = { conv_half(xs[1], xs[2], bh % a.H) }
-        for i, odd in ipairs({ false, true }) do
-          if p.gate then ys[i] = ys[i] * k.cast(k.load(half_view(a.v, odd), { bh * R, 0 }, { G, N2 }), "f32") end
-          k.store(half_view(a.y, odd), { bh * R, 0 }, k.cast(ys[i], t))
-        end
+        -- batch entries E j .. E j + E - 1 of channel h (rows bh0 + e H of [B*H, N]); past the last
+        -- entry, a row's view ends before it: it reads zeros and writes nothing
+        local pid = k.program_id(0)
+        local h = pid % a.H
+        local bh0 = (pid / a.H) * (E * a.H) + h
+        local mul = spectrum(h)
+        each_entry(function(e)
+          local bh = bh0 + e * a.H
+          local last = E == 1 and (bh + 1) * R or k.minimum((bh + 1) * R, a.B * a.H * R)
+          -- even (odd) samples of row bh of a [B*H, N] tensor as rows of N2: bh * R .. (bh + 1) R - 1
+          local function half_view(ptr, odd) return k.view(ptr, { last, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
+          local xs = {}
+          for i, odd in ipairs({ false, true }) do
+            xs[i] = k.load(half_view(a.u, odd), { bh * R, 0 }, { R, N2 })
+            if p.gate then xs[i] = xs[i] * k.load(half_view(a.w, odd), { bh * R, 0 }, { R, N2 }) end
+          end
+          local ys = { conv_half(xs[1], xs[2], mul) }
+          for i, odd in ipairs({ false, true }) do
+            if p.gate then ys[i] = ys[i] * k.cast(k.load(half_view(a.v, odd), { bh * R, 0 }, { G, N2 }), "f32") end
+            k.store(half_view(a.y, odd), { bh * R, 0 }, k.cast(ys[i], t))
+          end
+        end)
         return
       end
-      local o = fft.bnh_block(k, a, p, p.N, "f32")
+      -- layout "bnh": program pid takes channels h0 .. h0 + HB - 1 of batch entries b .. b + E - 1
+      -- through ws rows pid * E * HB + s * HB + c
+      local o = fft.bnh_block(k, a, p, p.N, "f32", E)
       fft.bnh_in(k, p, a, o)
       k.range(0, p.HB, 1, {}, function(c)
-        local row = (o.pid * p.HB + c) * R
-        local function wv(odd) return k.view(a.ws, { row + R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
-        local ye, yo = conv_half(k.cast(k.load(wv(false), { row, 0 }, { R, N2 }), t),
-          k.cast(k.load(wv(true), { row, 0 }, { R, N2 }), t), o.h0 + c)
-        k.barrier() -- every thread has read the row before any overwrites it
-        k.store(wv(false), { row, 0 }, ye)
-        k.store(wv(true), { row, 0 }, yo)
+        local mul = spectrum(o.h0 + c)
+        each_entry(function(s)
+          local row = (o.pid * (E * p.HB) + s * p.HB + c) * R
+          local function wv(odd) return k.view(a.ws, { row + R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
+          local ye, yo = conv_half(k.cast(k.load(wv(false), { row, 0 }, { R, N2 }), t),
+            k.cast(k.load(wv(true), { row, 0 }, { R, N2 }), t), mul)
+          k.barrier() -- every thread has read the row before any overwrites it
+          k.store(wv(false), { row, 0 }, ye)
+          k.store(wv(true), { row, 0 }, yo)
+        end)
       end)
       fft.bnh_out(k, p, a, o)
       return

@@ -314,14 +314,14 @@ function M.half_inverse(k, s, Y, t)
   return M.inverse_real(k, s, z, t, true)
 end
 
--- X (M.half_spectrum's { lo, hi }) times a real filter's given twisted spectrum (fftconv_kspec with
--- half = 1: bins 0 .. M-1 at [k1, k2], real parts re, imaginary parts im, f32 tiles):
--- { lo = X.lo K[m], hi = X.hi K[m + M] } with K[m + M] = conj K[M - 1 - m], K through two f32
--- buffers and read by each use in its user's layout (M.mul_shared), reversed for hi.
-function M.half_given_mul(k, X, re, im)
+-- A real filter's given twisted spectrum (fftconv_kspec with half = 1: bins 0 .. M-1 at [k1, k2],
+-- real parts re, imaginary parts im, f32 tiles) into two f32 buffers; returns mul(X) for
+-- M.half_spectrum's X: { lo = X.lo K[m], hi = X.hi K[m + M] } with K[m + M] = conj K[M - 1 - m],
+-- K read by each use in its user's layout (M.mul_shared), reversed for hi.
+function M.half_given(k, re, im)
   local ks = M.put_shared(k, { re = re, im = im }, k.shape(re), "f32")
   k.barrier()
-  return { lo = M.mul_shared(k, X.lo, ks), hi = M.mul_shared(k, X.hi, ks, true, { reverse = true }) }
+  return function(X) return { lo = M.mul_shared(k, X.lo, ks), hi = M.mul_shared(k, X.hi, ks, true, { reverse = true }) } end
 end
 
 -- The split L = 2N = N1 N2 N3 of recipes/fftconv3.lua and its spectrum recipe: N1, N2 given (> 0)

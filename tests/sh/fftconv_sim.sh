@@ -138,6 +138,8 @@ conflicts "half given bf16 gate" -- --set B=2 --set H=1 --set N=1024 --set kspec
 conflicts "half given tw dtype" -- --set B=1 --set H=1 --set N=4096 --set kspec=given --set tw=dtype
 conflicts "half given 8 warps" -- --set B=1 --set H=2 --set N=2048 --set kspec=given --set warps=8
 conflicts "half given 1 warp" -- --set B=1 --set H=2 --set N=512 --set kspec=given --set warps=1 --set N1=8
+conflicts "half given 4 entries bnh" -- --set B=4 --set H=6 --set N=256 --set kspec=given --set entries=4 --set layout=bnh --set HB=4
+conflicts "half inline 2 entries" -- --set B=2 --set H=3 --set N=1024 --set half=1 --set entries=2
 # the small split and orders 3 and 4 (docs/fftconv.md, "Shared memory"; in brackets the figures
 # before the small products' staging went wide and conversions' rows were padded, before the
 # counted choice of arrangement, and before the small products' predicated 16-byte stores, the

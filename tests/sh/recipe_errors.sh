@@ -104,6 +104,9 @@ check_run fftconv-pair-given "recipes/fftconv.lua:$F_PAIR: pair = 1 needs kspec 
   "$KILN" run recipes/fftconv.lua --sim --set kspec=given --set pair=1
 check_run fftconv-pair-half "recipes/fftconv.lua:$F_HALF: pair = 1 and half = 1 exclude each other (each packs the real input into a complex row)" -- \
   "$KILN" run recipes/fftconv.lua --sim --set pair=1 --set half=1
+F_ENTRIES=$(grep -n 'error("entries = "' recipes/fftconv.lua | cut -d: -f1)
+check_run fftconv-entries "recipes/fftconv.lua:$F_ENTRIES: entries = 2 needs half = 1 (pair = 1 takes two entries)" -- \
+  "$KILN" run recipes/fftconv.lua --sim --set kspec=given --set half=0 --set entries=2
 # half = 1 splits M = N, not L = 2N: N = 8 leaves no split of 4 x 4 or more
 check_run fftconv-half-split "recipes/fftconv.lua:$F_SPLIT: fftconv: N1 = 2 must be a power of two from 4 to M/4 = N/4 = 2 (half = 1 splits M = N)" -- \
   "$KILN" run recipes/fftconv.lua --sim --set N=8 --set half=1
