@@ -60,10 +60,11 @@ check separate-value "kiln run: unexpected argument json" -- "$KILN" run recipes
 # op its own site (the second and later "store_shared #N"), so that the simulator never joins one op's
 # lanes to another's request (docs/profiling.md); the line's stores are conflict-free
 "$KILN" run recipes/fftconv4.lua --sim --set B=1 --set H=1 --set N=512 --profile=json >"$tmp/json" 2>"$tmp/err"; rc=$?
-if [ $rc -eq 0 ] && python3 - "$tmp/json" <<'PY'
+PUT=$(grep -n "k.store_shared(re, k.cast(z.re, ty))" recipes/lib/fft.lua | cut -d: -f1)
+if [ $rc -eq 0 ] && python3 - "$tmp/json" "recipes/lib/fft.lua:$PUT" <<'PY'
 import json, sys
 ops = json.load(open(sys.argv[1]))["ops"]
-at = [o for o in ops if o["line"] == "recipes/lib/fft.lua:113" and o["op"].startswith("store_shared")]
+at = [o for o in ops if o["line"] == sys.argv[2] and o["op"].startswith("store_shared")]
 names = sorted(o["op"] for o in at)
 assert names == ["store_shared"] + ["store_shared #%d" % k for k in range(2, len(names) + 1)] and len(names) >= 5, names
 assert all(o["smem_wavefronts"] == o["smem_ideal_wavefronts"] for o in at), at
