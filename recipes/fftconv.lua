@@ -164,14 +164,23 @@ return kiln.recipe {
     local G = fft.out_rows(N1)
     local function conv_row(x, h)
       local X = forward(x)
-      local K
+      local Y
       if p.kspec == "given" then
         local kfv = k.view(a.kf, { a.H * 2 * N1, N2 })
-        K = { re = k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), im = k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }) }
+        local K = { re = k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), im = k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }) }
+        if p.N <= 2048 then
+          -- through two f32 buffers, read by each use in X's layout: no conversion through scratch
+          -- (at N = 128 and 1024 those conflicted: 192 and 768 wavefronts). At N = 4096 their
+          -- 64 KiB would not fit beside the tables on sm_80: converted there.
+          local ks = fft.put_shared(k, K, { N1, N2 }, "f32")
+          k.barrier()
+          Y = fft.mul_shared(k, X, ks)
+        else
+          Y = fft.mul(k, X, K)
+        end
       else
-        K = forward(k.load(k.view(a.k, { a.H * R, N2 }), { h * R, 0 }, { R, N2 }))
+        Y = fft.mul(k, X, forward(k.load(k.view(a.k, { a.H * R, N2 }), { h * R, 0 }, { R, N2 })))
       end
-      local Y = fft.mul(k, X, K)
       Y = { re = Y.re * (1.0 / L), im = Y.im * (1.0 / L) }
       return fft.inverse_real(k, tabs, Y, t, type(x) == "table")
     end

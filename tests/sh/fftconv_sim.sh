@@ -138,6 +138,9 @@ conflicts "half given bf16 gate" -- --set B=2 --set H=1 --set N=1024 --set kspec
 conflicts "half given tw dtype" -- --set B=1 --set H=1 --set N=4096 --set kspec=given --set tw=dtype
 conflicts "half given 8 warps" -- --set B=1 --set H=2 --set N=2048 --set kspec=given --set warps=8
 conflicts "half given 1 warp" -- --set B=1 --set H=2 --set N=512 --set kspec=given --set warps=1 --set N1=8
+# the unpaired kernel's given spectrum through shared memory (192 and 768 conflicts converted)
+conflicts "given N=128" -- --set B=2 --set H=3 --set N=128 --set kspec=given
+conflicts "given half=0 N=1024" -- --set B=1 --set H=2 --set N=1024 --set kspec=given --set half=0
 conflicts "half given 4 entries bnh" -- --set B=4 --set H=6 --set N=256 --set kspec=given --set entries=4 --set layout=bnh --set HB=4
 conflicts "half inline 2 entries" -- --set B=2 --set H=3 --set N=1024 --set half=1 --set entries=2
 # the small split and orders 3 and 4 (docs/fftconv.md, "Shared memory"; in brackets the figures
