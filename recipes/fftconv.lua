@@ -168,10 +168,10 @@ return kiln.recipe {
       if p.kspec == "given" then
         local kfv = k.view(a.kf, { a.H * 2 * N1, N2 })
         local K = { re = k.load(kfv, { h * (2 * N1), 0 }, { N1, N2 }), im = k.load(kfv, { h * (2 * N1) + N1, 0 }, { N1, N2 }) }
-        if p.N <= 2048 then
+        if p.N <= 1024 then
           -- through two f32 buffers, read by each use in X's layout: no conversion through scratch
-          -- (at N = 128 and 1024 those conflicted: 192 and 768 wavefronts). At N = 4096 their
-          -- 64 KiB would not fit beside the tables on sm_80: converted there.
+          -- (at N = 128 and 1024 those conflicted: 192 and 768 wavefronts). From N = 2048 their
+          -- 32 KiB and more would not fit beside the tables on sm_86 (sm_80 at 4096): converted.
           local ks = fft.put_shared(k, K, { N1, N2 }, "f32")
           k.barrier()
           Y = fft.mul_shared(k, X, ks)
