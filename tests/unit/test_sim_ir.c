@@ -165,26 +165,31 @@ static void test_gather(void) {
   free(x), free(y);
 }
 
-/* reverse.ir: y[r, c] = x[31 - r, 15 - c] (f32) and yh[r, c] = xh[15 - r, 63 - c] (f16, finite bit
- * patterns compared bit for bit). */
+/* reverse.ir: y[r, c] = x[31 - r, 15 - c] (f32), yh[r, c] = xh[15 - r, 63 - c] (f16, finite bit
+ * patterns compared bit for bit) and yb[i] = xb[255 - i] (u8, rank 1). */
 static void test_reverse(void) {
   float *x = rand_f32(512), *y = poisoned(512 * 4);
   uint16_t *xh = malloc(1024 * 2), *yh = poisoned(1024 * 2);
+  uint8_t xb[256], *yb = poisoned(256);
   for (int i = 0; i < 1024; i++) xh[i] = (uint16_t)((test_rand() % 0x7c00) | (test_rand() % 2 ? 0x8000 : 0));
-  sim_arg a[4] = {fbuf(x, 512),
+  for (int i = 0; i < 256; i++) xb[i] = (uint8_t)test_rand();
+  sim_arg a[6] = {fbuf(x, 512),
                   fbuf(y, 512),
                   {.is_ptr = 1, .elem = IR_F16, .ptr = xh, .bytes = 2048},
-                  {.is_ptr = 1, .elem = IR_F16, .ptr = yh, .bytes = 2048}};
+                  {.is_ptr = 1, .elem = IR_F16, .ptr = yh, .bytes = 2048},
+                  {.is_ptr = 1, .elem = IR_U8, .ptr = xb, .bytes = 256},
+                  {.is_ptr = 1, .elem = IR_U8, .ptr = yb, .bytes = 256}};
   char err[512] = "";
-  CHECK(launch("reverse", a, 4, 1, err, sizeof err) == 0);
+  CHECK(launch("reverse", a, 6, 1, err, sizeof err) == 0);
   if (err[0]) fprintf(stderr, "%s\n", err);
   int bad = 0;
   for (int r = 0; r < 32; r++)
     for (int c = 0; c < 16; c++) bad += y[r * 16 + c] != x[(31 - r) * 16 + 15 - c];
   for (int r = 0; r < 16; r++)
     for (int c = 0; c < 64; c++) bad += yh[r * 64 + c] != xh[(15 - r) * 64 + 63 - c];
+  for (int i = 0; i < 256; i++) bad += yb[i] != xb[255 - i];
   CHECK(bad == 0);
-  free(x), free(y), free(xh), free(yh);
+  free(x), free(y), free(xh), free(yh), free(yb);
 }
 
 static void test_smem_rowsum(void) {
