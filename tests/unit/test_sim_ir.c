@@ -28,6 +28,7 @@
 
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
+#include "ir/elem_float.h"
 #include "ir/file.h"
 #include "sim/sim.h"
 #include "test.h"
@@ -224,6 +225,31 @@ static void test_matmul(void) {
     }
   CHECK(bad == 0);
   free(a), free(b), free(c);
+}
+
+/* dot_reverse.ir: c = a . rev(b) in f16 on the matrix instructions, B read reversed from shared
+ * memory in the operand layout; inputs are f16 values (exact in double), sums within 1e-5. */
+static void test_dot_reverse(void) {
+  uint16_t a[32 * 16], b[16 * 32];
+  double ad[32 * 16], bd[16 * 32];
+  for (int i = 0; i < 32 * 16; i++) a[i] = ir_f16_from_double(rndf()), ad[i] = ir_f16_to_double(a[i]);
+  for (int i = 0; i < 16 * 32; i++) b[i] = ir_f16_from_double(rndf()), bd[i] = ir_f16_to_double(b[i]);
+  float *c = poisoned(32 * 32 * 4);
+  sim_arg args[3] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = sizeof a},
+                     {.is_ptr = 1, .elem = IR_F16, .ptr = b, .bytes = sizeof b},
+                     fbuf(c, 32 * 32)};
+  char err[512] = "";
+  CHECK(launch("dot_reverse", args, 3, 1, err, sizeof err) == 0);
+  if (err[0]) fprintf(stderr, "%s\n", err);
+  int bad = 0;
+  for (int i = 0; i < 32; i++)
+    for (int j = 0; j < 32; j++) {
+      double s = 0;
+      for (int k = 0; k < 16; k++) s += ad[i * 16 + k] * bd[(15 - k) * 32 + 31 - j];
+      bad += !close_to(c[i * 32 + j], s, 1e-5);
+    }
+  CHECK(bad == 0);
+  free(c);
 }
 
 static void test_loop_sum(void) {
@@ -483,6 +509,7 @@ int main(void) {
   }
   test_loop_step();
   test_matmul();
+  test_dot_reverse();
   test_planted("race", 16, 16);
   test_planted("oob", 1, 256);
   test_planted("bound", 1, 256);
