@@ -15,7 +15,7 @@
 #      simulator's global sectors per request of each of those accesses is at most 9 for 16
 #      channels of f16 (a lane per element would touch a sector each, 32 per request; the [B, H, N]
 #      layout's loads of u take 17: the simulator has no 16-byte accesses, docs/profiling.md);
-#   3. the reference refuses a recipe without its tensors, orders 3 and 4 a spectrum of the wrong shape,
+#   3. the reference refuses a recipe without its tensors, orders 3 and 4 (and half = 1) a spectrum of the wrong shape,
 #      a kernel k whose shape does not match u's in the layout, and an unknown layout, with one
 #      line naming them.
 set -u
@@ -215,6 +215,27 @@ sed -e 's/name = "bad3", params = { N = 32 }/name = "bad4k", params = { N = 128 
   "$tmp/bad3.lua" > "$tmp/bad4k.lua"
 if "$KILN" run "$tmp/bad4k.lua" --sim > "$tmp/out" 2>&1 || ! grep -q "fftconv4: needs kf \[H, 2 N1 N2 N3, N4\]" "$tmp/out"; then
   echo "FAIL the order-4 reference's refusal: $(cat "$tmp/out")"; fail=1
+else
+  echo "ok   refused: $(cat "$tmp/out")"
+fi
+# half = 1 with a given spectrum: kf on the split of N (an L-split kf is refused, naming it)
+cat > "$tmp/badh.lua" <<'LUA'
+local kiln = require "kiln"
+return kiln.recipe {
+  name = "badh", params = { N = 64, kspec = "given", half = 1 },
+  args = {
+    kiln.tensor("u", "f32", { 1, 1, "N" }, "in"), kiln.tensor("k", "f32", { 1, "N" }, "in"),
+    kiln.tensor("kf", "f32", { 1, 16, 16 }, "in"), kiln.tensor("w", "f32", { 1 }, "in"),
+    kiln.tensor("v", "f32", { 1 }, "in"), kiln.tensor("y", "f32", { 1, 1, "N" }, "out"),
+  },
+  grid = function(p) return 1 end,
+  reference = "fftconv",
+  body = function(k, p) end,
+}
+LUA
+if "$KILN" run "$tmp/badh.lua" --sim > "$tmp/out" 2>&1 ||
+   ! grep -q "fftconv: kspec = given with half = 1 needs kf \[H, 2 N1, N2\] (the split of N)" "$tmp/out"; then
+  echo "FAIL the half reference's refusal: $(cat "$tmp/out")"; fail=1
 else
   echo "ok   refused: $(cat "$tmp/out")"
 fi
