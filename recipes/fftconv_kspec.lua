@@ -53,7 +53,9 @@ return kiln.recipe {
     local h = k.program_id(0)
     local kf = k.view(k.args.kf, { k.args.H * 2 * N1, N2 })
     if p.half then
-      local tabs = fft.half_tables(k, fft.shared_tables(k, N1, N2, "f32", "f32", true, true), N1, N2)
+      -- the twiddles made where they are used: the tables in shared memory would not fit sm_75 at
+      -- N = 1024, sm_86 at 2048 or sm_80 at 4096, where the convolution that reads kf does
+      local tabs = fft.half_tables(k, fft.shared_tables(k, N1, N2, "f32", "f32", true, true, true), N1, N2, "f32", true)
       local function kv(odd) return k.view(k.args.k, { k.args.H * R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
       local z = { re = k.load(kv(false), { h * R, 0 }, { R, N2 }), im = k.load(kv(true), { h * R, 0 }, { R, N2 }) }
       local X = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, z, "f32"))

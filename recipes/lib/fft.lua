@@ -74,8 +74,13 @@ end
 -- in f32: every use of the table is its own load_shared, so that each is read straight into a's
 -- layout (the layout pass gives a load_shared with one use its user's accumulator layout) instead
 -- of being converted through scratch shared memory. conj = true: a .* conj(w). opts: the loads'
--- options (k.load_shared's; { reverse = true }: w with both dims reversed).
+-- options (k.load_shared's; { reverse = true }: w with both dims reversed). w may also be
+-- { make = f }, f() the table made in f32 registers at each use (no shared memory).
 function M.mul_shared(k, a, w, conj, opts)
+  if w.make then -- a table made in registers where it is used (M.shared_tables' inline)
+    local t = w.make()
+    return M.mul(k, a, conj and M.conj(k, t) or t)
+  end
   local function ld(b) return k.cast(k.load_shared(b, opts), "f32") end
   if conj then
     return { re = a.re * ld(w.re) + a.im * ld(w.im), im = a.im * ld(w.re) - a.re * ld(w.im) }
@@ -132,7 +137,9 @@ end
 --          the input and output twisted by w_2L^n, n = N2 n1 + n2): F_N1's columns (f1) and rows
 --          (g1) take w_2L^(N2 n1), T's columns w_2L^(n2): exponents N2 n1 (2 k1 + 1) and
 --          n2 (2 k1 + 1) of w_2L
-function M.shared_tables(k, N1, N2, t, tw_type, forward_only, twist)
+--   inline: the twiddles T made in registers at each use ({ make = ... }, M.mul_shared) instead of
+--           stored: less shared memory for a caller that runs once (the spectrum recipe)
+function M.shared_tables(k, N1, N2, t, tw_type, forward_only, twist, inline)
   local R, L = N1 // 2, N1 * N2
   local function put(z, shape, ty) return M.put_shared(k, z, shape, ty) end
   -- exp(-2 pi i (2 r + 1) c step / 2L) for rows r and columns c: the twisted tables
@@ -142,9 +149,10 @@ function M.shared_tables(k, N1, N2, t, tw_type, forward_only, twist)
     if transposed then r, c = c, r end
     return M.cis(k, (r * 2 + 1) * (c * step), 2 * L, -1)
   end
+  local function tw() return twist and odd(N1, N2, 1) or M.table(k, N1, N2, L, -1) end
   local s = {
     f1 = put(twist and odd(N1, R, N2) or M.table(k, N1, R, N1, -1), { N1, R }, t),
-    tw = put(twist and odd(N1, N2, 1) or M.table(k, N1, N2, L, -1), { N1, N2 }, tw_type or "f32"),
+    tw = inline and { make = tw } or put(tw(), { N1, N2 }, tw_type or "f32"),
     f2 = put(M.table(k, N2, N2, N2, -1), { N2, N2 }, t),
   }
   if not forward_only then
@@ -277,9 +285,13 @@ end
 -- transform's -m mod M has one: row k1 = 0). A real filter's twisted spectrum is Hermitian as
 -- K[L - 1 - m] = conj K[m], so bins 0 .. M-1 determine it: K[m + M] = conj K[M - 1 - m].
 -- half_tables adds W (f32 in shared memory, read in the spectrum's layout) to s.
-function M.half_tables(k, s, N1, N2, ty)
-  local m = k.broadcast(k.iota({ N1, 1 }, 0), { N1, N2 }) + k.broadcast(k.iota({ 1, N2 }, 1), { N1, N2 }) * N1
-  s.wh = M.put_shared(k, M.cis(k, m * 2 + 1, 4 * N1 * N2, -1), { N1, N2 }, ty or "f32")
+-- inline: W made in registers at each use instead (M.mul_shared's { make = ... }).
+function M.half_tables(k, s, N1, N2, ty, inline)
+  local function wh()
+    local m = k.broadcast(k.iota({ N1, 1 }, 0), { N1, N2 }) + k.broadcast(k.iota({ 1, N2 }, 1), { N1, N2 }) * N1
+    return M.cis(k, m * 2 + 1, 4 * N1 * N2, -1)
+  end
+  s.wh = inline and { make = wh } or M.put_shared(k, wh(), { N1, N2 }, ty or "f32")
   return s
 end
 

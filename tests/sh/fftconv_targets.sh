@@ -2,6 +2,7 @@
 # The long-convolution recipes (recipes/fftconv.lua, fftconv3.lua, fftconv4.lua and the spectrum
 # recipes fftconv_kspec.lua, fftconv3_kspec.lua, fftconv4_kspec.lua) on every target row:
 #   1. ptxas accepts (kiln compile --emit cubin) the defaults, the given-spectrum, gated, bf16 and
+#      (with the spectrum recipe where the convolution fits: sm_75 N = 1024, sm_86 2048, sm_80 4096)
 #      [B, N, H] (layout = bnh, orders 2 and 3) variants on every target that holds their types, N = 2048 (sm_80 up) and N = 4096 (sm_90a);
 #      order 3 at N = 65536 (sm_80, sm_90a) and 262144 (sm_90a), order 4 at N = 4M (sm_80,
 #      sm_90a; also layout = bnh), 512K (sm_86) and 512 (sm_75); the order-3 and order-4 spectra at
@@ -84,6 +85,14 @@ done
 compile $F sm_90a N=4096 tw=dtype kspec=given warps=8
 compile $F sm_90a N=4096 tw=dtype warps=8
 compile $F sm_80 N=4096 tw=dtype
+# the spectrum recipe wherever the convolution that reads its spectrum fits (its twiddles made in
+# registers: with them in shared memory it did not fit these three)
+compile $F sm_75 N=1024 kspec=given
+compile recipes/fftconv_kspec.lua sm_75 N=1024
+compile $F sm_86 N=2048 kspec=given warps=8
+compile recipes/fftconv_kspec.lua sm_86 N=2048
+compile $F sm_80 N=4096 kspec=given tw=dtype warps=8
+compile recipes/fftconv_kspec.lua sm_80 N=4096
 for t in sm_80 sm_90a; do compile $F3 "$t" N=65536 warps=8; done
 compile $F3 sm_90a N=262144 warps=8
 compile $F3 sm_80 N=262144 warps=8 tw=dtype
