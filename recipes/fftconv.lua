@@ -221,25 +221,26 @@ return kiln.recipe {
         local y = fft.half_inverse(k, tabs, { lo = scaled(Y.lo), hi = scaled(Y.hi) }, t)
         return y.re, y.im
       end
-      -- fn(e) for each of the program's E rows (a loop when E > 1, each pass ending with a barrier:
-      -- every thread has read the shared buffers before the next row stores into them)
-      local function each_entry(fn)
+      -- fn(e) for each of the program's E rows whose batch entry b0 + e lies before B (a loop when
+      -- E > 1, its bound the same for the whole block, each pass ending with a barrier: every thread
+      -- has read the shared buffers before the next row stores into them). Entries past B are not
+      -- computed at all (B = 1 with 2 entries: one row's work, not two).
+      local function each_entry(b0, fn)
         if E == 1 then return fn(0) end
-        k.range(0, E, 1, {}, function(e)
+        k.range(0, k.minimum(a.B - b0, E), 1, {}, function(e)
           fn(e)
           k.barrier()
         end)
       end
       if not bnh(p) then
-        -- batch entries E j .. E j + E - 1 of channel h (rows bh0 + e H of [B*H, N]); past the last
-        -- entry, a row's view ends before it: it reads zeros and writes nothing
+        -- batch entries E j .. E j + E - 1 of channel h (rows bh0 + e H of [B*H, N]), those before B
         local pid = k.program_id(0)
         local h = pid % a.H
         local bh0 = (pid / a.H) * (E * a.H) + h
         local mul = spectrum(h)
-        each_entry(function(e)
+        each_entry((pid / a.H) * E, function(e)
           local bh = bh0 + e * a.H
-          local last = E == 1 and (bh + 1) * R or k.minimum((bh + 1) * R, a.B * a.H * R)
+          local last = (bh + 1) * R
           -- even (odd) samples of row bh of a [B*H, N] tensor as rows of N2: bh * R .. (bh + 1) R - 1
           local function half_view(ptr, odd) return k.view(ptr, { last, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
           local xs = {}
@@ -261,7 +262,7 @@ return kiln.recipe {
       fft.bnh_in(k, p, a, o)
       k.range(0, p.HB, 1, {}, function(c)
         local mul = spectrum(o.h0 + c)
-        each_entry(function(s)
+        each_entry(o.b, function(s)
           local row = (o.pid * (E * p.HB) + s * p.HB + c) * R
           local function wv(odd) return k.view(a.ws, { row + R, N2 }, { 2 * N2, 2 }, odd and 1 or 0) end
           local ye, yo = conv_half(k.cast(k.load(wv(false), { row, 0 }, { R, N2 }), t),
