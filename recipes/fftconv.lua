@@ -172,9 +172,7 @@ return kiln.recipe {
           -- through two f32 buffers, read by each use in X's layout: no conversion through scratch
           -- (at N = 128 and 1024 those conflicted: 192 and 768 wavefronts). From N = 2048 their
           -- 32 KiB and more would not fit beside the tables on sm_86 (sm_80 at 4096): converted.
-          local ks = fft.put_shared(k, K, { N1, N2 }, "f32")
-          k.barrier()
-          Y = fft.mul_shared(k, X, ks)
+          Y = fft.mul_shared(k, X, fft.in_shared(k, K))
         else
           Y = fft.mul(k, X, K)
         end
@@ -209,8 +207,8 @@ return kiln.recipe {
         local kz = { re = k.load(kv(false), { h * R, 0 }, { R, N2 }), im = k.load(kv(true), { h * R, 0 }, { R, N2 }) }
         local K = fft.half_spectrum(k, tabs, fft.forward_real(k, tabs, kz, t))
         if E == 1 then return function(X) return { lo = fft.mul(k, X.lo, K.lo), hi = fft.mul(k, X.hi, K.hi) } end end
-        local lo, hi = fft.put_shared(k, K.lo, { N1, N2 }, "f32"), fft.put_shared(k, K.hi, { N1, N2 }, "f32")
-        k.barrier()
+        local lo = fft.put_shared(k, K.lo, { N1, N2 }, "f32")
+        local hi = fft.in_shared(k, K.hi) -- its barrier serves both
         return function(X) return { lo = fft.mul_shared(k, X.lo, lo), hi = fft.mul_shared(k, X.hi, hi) } end
       end
       -- even and odd samples (f16/bf16 [R, N2]) of one row, times the spectrum by mul: y's even and

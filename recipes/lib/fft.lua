@@ -123,6 +123,15 @@ function M.put_shared(k, z, shape, ty, re_only)
   return { re = re, im = im }
 end
 
+-- A complex f32 tile z in two buffers of its own (put_shared), visible to every thread (a barrier
+-- after the stores): for reads in other threads' layouts (M.mul_shared, reversed reads). A caller
+-- that repeats this in a loop has a barrier between the reads and the next stores.
+function M.in_shared(k, z)
+  local zs = M.put_shared(k, z, k.shape(z.re), "f32")
+  k.barrier()
+  return zs
+end
+
 -- The constant tiles of a transform of length L = N1 N2, computed once per program in f32 and kept
 -- in shared memory, so that the matrix products read them as operands straight from there
 -- (ldmatrix) and they hold no registers between uses. DFT matrices in the product type t, twiddles
@@ -246,8 +255,6 @@ function M.forward_pair(k, x0, x1)
   return { re = z0, im = z1 }, r0, r1
 end
 
--- The split L = N1 N2 of the zero-padded length L = 2N: the squarest (N1 <= N2) when n1 is 0, or
--- N1 = n1. Refuses what the recipes cannot tile, naming the recipe (who) and the setting.
 -- Whether half = 1 is the default (fftconv with a given spectrum, and fftconv_kspec, whose
 -- defaults must agree): from N = 256 (M = 16 x 16, where the products are matrix instructions; the
 -- smaller splits' products take the FMA path, with bank conflicts) and with an N1 (0: the
@@ -256,6 +263,8 @@ function M.half_default(N, n1)
   return N >= 256 and (N & (N - 1)) == 0 and (n1 == 0 or (n1 >= 4 and n1 <= N // 4))
 end
 
+-- The split L = N1 N2 of the zero-padded length L = 2N: the squarest (N1 <= N2) when n1 is 0, or
+-- N1 = n1. Refuses what the recipes cannot tile, naming the recipe (who) and the setting.
 -- half: split M = N instead (the row packed as a complex row of half the length: M.half_spectrum).
 function M.split(who, N, n1, half)
   local L = half and N or 2 * N
@@ -299,8 +308,7 @@ end
 -- its own; fn receives the reader: rd("re") and rd("im") each a load of its own (one use each, read
 -- in its user's layout).
 local function with_reversed(k, z, fn)
-  local zs = M.put_shared(k, z, k.shape(z.re), "f32")
-  k.barrier()
+  local zs = M.in_shared(k, z)
   return fn(function(part) return k.load_shared(zs[part], { reverse = true }) end)
 end
 
@@ -331,8 +339,7 @@ end
 -- M.half_spectrum's X: { lo = X.lo K[m], hi = X.hi K[m + M] } with K[m + M] = conj K[M - 1 - m],
 -- K read by each use in its user's layout (M.mul_shared), reversed for hi.
 function M.half_given(k, re, im)
-  local ks = M.put_shared(k, { re = re, im = im }, k.shape(re), "f32")
-  k.barrier()
+  local ks = M.in_shared(k, { re = re, im = im })
   return function(X) return { lo = M.mul_shared(k, X.lo, ks), hi = M.mul_shared(k, X.hi, ks, true, { reverse = true }) } end
 end
 
