@@ -80,11 +80,14 @@ def recipe_of(a):
     return os.path.join(ROOT, "recipes", "fftconv.lua" if a.order == 2 else "fftconv%d.lua" % a.order)
 
 
-def split3(n, n1=0, n2=0):
-    """recipes/fftconv3.lua's split of L = 2N."""
-    L = 2 * n
-    a = (L.bit_length() - 1) // 3
-    n1, n2 = n1 or 1 << a, n2 or 1 << a
+def split3(n, n1=0, n2=0, half=False):
+    """recipes/fftconv3.lua's split of L = 2N (fft.split3); with half = 1 the split of M = N, the rest
+    of log2(M) / 3 to N3, then to N2."""
+    L = n if half else 2 * n
+    lg = L.bit_length() - 1
+    a = lg // 3
+    n1 = n1 or 1 << a
+    n2 = n2 or 1 << (a + 1 if half and lg % 3 == 2 else a)
     return n1, n2, L // (n1 * n2)
 
 
@@ -169,8 +172,8 @@ def grid(a, settings, var=None):
 def spectrum_for_kiln(torch, k, n, split, half=False):
     """kf f32 in the recipe's order, real rows then imaginary. Order 2, split (N1, N2): [H, 2 N1, N2]
     with bin k1 + N1 k2 at [k1, k2]; order 3, (N1, N2, N3): [H, 2 N1 N2, N3] with bin
-    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]; order 4 likewise, [H, 2 N1 N2 N3, N4]. half (order 2,
-    the recipe's half = 1): the twisted spectrum, bin m at frequency m + 1/2 of L = 2N, bins m < N on
+    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]; order 4 likewise, [H, 2 N1 N2 N3, N4]. half (orders 2
+    and 3, the recipe's half = 1): the twisted spectrum, bin m at frequency m + 1/2 of L = 2N, bins m < N on
     the split of N (docs/fftconv.md)."""
     h = k.shape[0]
     if half:
@@ -220,11 +223,11 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
     except KilnError as e:
         row["kiln_why"] = str(e)[:100]
         return row
-    half = a.order == 2 and var.knob("half") in ("1", "true")
+    half = a.order <= 3 and var.knob("half") in ("1", "true")
     if a.order == 2:
         sp = split(n, int(knob(settings, "N1", "0")), half)
     elif a.order == 3:
-        sp = split3(n, int(knob(settings, "N1", "0")), int(knob(settings, "N2", "0")))
+        sp = split3(n, int(knob(settings, "N1", "0")), int(knob(settings, "N2", "0")), half)
     else:
         sp = split4(n, *(int(knob(settings, x, "0")) for x in ("N1", "N2", "N3")))
     kf = spectrum_for_kiln(torch, k, n, sp, half)

@@ -20,6 +20,11 @@
 --      w_M^{n3 k2}), X = E F_N3; Y = X .* K / L; back: Z = (Y conj(F_N3)) .* conj(T2),
 --      W = conj(F_N2) Z, stored over the block
 --   3. for each column block of ws as [N1, M]: y = Re(conj(F_N1)[:N1/2, :] (W .* conj(T1)))
+-- half = 1 (the default from N = 1024 to 65536): the row packed as z[n] = u[2n] + i u[2n+1], one
+-- twisted transform of length M = N on the split of M (fft.twisted outer tables, T1 twisted), the
+-- inner blocks k1 and N1 - 1 - k1 taken together, each the other's mirror (fft.inner_pair_half), and
+-- kf the real filter's twisted spectrum, bins m < N (fftconv3_kspec with half = 1; docs/fftconv.md,
+-- "Order 3 at half the length").
 -- The products take f16/bf16 inputs with f32 accumulation, as in fftconv. ws is declared as an
 -- input: its contents are scratch, not results (kiln run fills it and does not compare it).
 --
@@ -34,8 +39,9 @@ local fft = require "fft"
 -- N1, N2, N3 for L = 2N (fft.split3: N up to 2^18, L = 64 x 64 x 128, whose [N2, N3] blocks still
 -- fit a program's tiles; a longer row needs a fourth level). Not a tail call: errors name the line
 -- that asked for the split.
+-- half = 1: the split of M = N (the row packed at half the length), L then M.
 local function split3(p)
-  local L, n1, n2, n3 = fft.split3("fftconv3", p)
+  local L, n1, n2, n3 = fft.split3("fftconv3", p, p.half)
   return L, n1, n2, n3
 end
 
@@ -57,6 +63,10 @@ return kiln.recipe {
     -- layout = "bnh": channels per program, positions per transposing tile (0: min(N, 256))
     HB = fft.hb_knob(),
     CN = fft.cn_knob(),
+    -- the row packed as a complex row of half the length (fft.half_spectrum, as fftconv's half):
+    -- one twisted transform of length M = N on the split of M, kf the real filter's twisted
+    -- spectrum (fftconv3_kspec with half = 1; the two recipes' defaults agree: fft.half3_default)
+    half = { default = function(p) return fft.half3_default(p.N) end, values = { false, true } },
   },
   args = {
     kiln.tensor("u", "dtype", fft.io_dims, "in"),
@@ -86,10 +96,16 @@ return kiln.recipe {
     { B = 1, H = 2, N = 1024, tw = "dtype", dtype = "bf16", N1 = 8, CB = 32 },
     { B = 2, H = 5, N = 64, layout = "bnh", HB = 4, gate = 1 },
     { B = 1, H = 9, N = 512, layout = "bnh", HB = 8, dtype = "bf16", CN = 128 },
+    { B = 2, H = 3, N = 64, half = 1 },
+    { B = 1, H = 2, N = 2048, half = 1, gate = 1, dtype = "bf16" },
+    { B = 2, H = 1, N = 512, half = 1, N1 = 4, N2 = 8, CB = 16 },
+    { B = 1, H = 1, N = 4096, half = 1, tw = "dtype" },
+    { B = 2, H = 5, N = 256, half = 1, layout = "bnh", HB = 4, gate = 1 },
   },
 
   body = function(k, p)
     local a = k.args
+    local half = p.half
     local L, N1, N2, N3 = split3(p)
     local R, M, t = N1 // 2, N2 * N3, p.dtype
     local CB = p.CB == 0 and math.min(M, 128, 512 // p.warps) or math.min(M, p.CB)
@@ -97,30 +113,77 @@ return kiln.recipe {
     local put = function(z, shape, ty) return fft.put_shared(k, z, shape, ty) end
 
     -- the tables: level 1 (F_N1 halves), level 2 (F_N2, T2 in f32, F_N3)
-    local f1 = put(fft.table(k, N1, R, N1, -1), { N1, R }, t)
-    local g1 = put(fft.table(k, R, N1, N1, -1), { R, N1 }, t)
+    -- (half: twisted, fft.twisted, and the pairs' W and exchange buffers, fft.half_pair_tables)
+    local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.table(k, N1, R, N1, -1), { N1, R }, t)
+    local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.table(k, R, N1, N1, -1), { R, N1 }, t)
     local f2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t)
     local t2 = put(fft.table(k, N2, N3, M, -1), { N2, N3 }, p.tw == "dtype" and t or "f32")
     local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
+    local pair = {}
+    if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N2, N3, p.tw == "dtype" and t or "f32") end
     k.barrier()
 
     -- ws rows of M (level 1) and of N3 (level 2); row bh's start at bh * 2 N1 resp. bh * 2 N1 N2
+    -- (half: rows of 4 N1 resp. 4 N1 N2: the transform takes the second half of the ws row of 4N, so
+    -- that in "bnh" the even and odd samples in its first N elements are not overwritten before read)
     local rows = fft.is_bnh(p) and a.B * ((a.H + (p.HB - 1)) / p.HB) * p.HB or a.B * a.H
-    local ws1 = k.view(a.ws, { rows * 2 * N1, M })
-    local ws2 = k.view(a.ws, { rows * 2 * N1 * N2, N3 })
+    local wr = half and 4 * N1 or 2 * N1
+    local ws1 = k.view(a.ws, { rows * wr, M })
+    local ws2 = k.view(a.ws, { rows * wr * N2, N3 })
     local kfv = k.view(a.kf, { a.H * 2 * N1 * N2, N3 })
+
+    -- half: the even (odd) samples of the rows of a [nrows R, N] tensor as [nrows R, M] rows (stride 2)
+    local function samples(ptr, nrows, odd) return k.view(ptr, { nrows, M }, { 2 * M, 2 }, odd and 1 or 0) end
 
     -- the convolution of row bh (channel h); inplace: its input and output in its ws row ("bnh")
     local function conv_row(bh, h, inplace)
-      local r1 = bh * (2 * N1)
-      local r2 = bh * (2 * N1 * N2)
+      local r1 = bh * wr + (half and 2 * N1 or 0)
+      local r2 = r1 * N2
       -- 1. column blocks of CB: B = F_N1[:, :N1/2] A[:, j:j+CB], times the twiddles of those columns
       -- (made here in f32: the whole T1 is as large as the row)
       local outer = { L = L, N1 = N1, M = M, CB = CB, bh = bh, r1 = r1, ws1 = ws1, t = t, inplace = inplace }
+      if half then
+        -- the row's samples from u (times w) or, in place, from the ws row's first N elements; y's
+        -- to y (times v) or there ("bnh": their region and the transform's do not overlap)
+        local src, srow, nr = a.u, bh * R, a.B * a.H * R
+        if inplace then src, srow, nr = a.ws, bh * (2 * N1), rows * (2 * N1) end
+        local gate = p.gate and not inplace
+        outer.half, outer.inplace = true, false
+        outer.input = function(j)
+          local x = {}
+          for _, po in ipairs({ { "re", false }, { "im", true } }) do
+            local part, odd = po[1], po[2]
+            x[part] = k.load(samples(src, nr, odd), { srow, j }, { R, CB })
+            if gate then x[part] = x[part] * k.load(samples(a.w, nr, odd), { srow, j }, { R, CB }) end
+          end
+          return x
+        end
+        outer.output = function(j, y)
+          for _, po in ipairs({ { "re", false }, { "im", true } }) do
+            local part, odd = po[1], po[2]
+            local v = y[part]
+            if gate then v = v * k.cast(k.load(samples(a.v, nr, odd), { srow, j }, { R, CB }), "f32") end
+            k.store(samples(inplace and a.ws or a.y, nr, odd), { srow, j }, k.cast(v, t))
+          end
+        end
+      end
       fft.outer_forward(k, p, a, f1, outer)
 
       -- 2.
       local kr = h * (2 * N1 * N2)
+      if half then
+        -- blocks k1 and N1 - 1 - k1 together: each one's mirror is the other, reversed
+        k.range(0, N1 // 2, 1, {}, function(k1)
+          fft.inner_pair_half(k, {
+            ws = ws2, im = N1 * N2, kf = kfv, fa = f2, fb = f3, tw = t2, Na = N2, Nb = N3, L = L, L2 = 2 * L,
+            t = t, N1 = N1, wt = pair.wt, xa = pair.xa, xb = pair.xb,
+            rows = function(kk) return { row = r2 + kk * N2, krow = kr + kk * N2, krow_im = kr + N1 * N2 + kk * N2 } end,
+          }, k1)
+        end)
+        k.barrier()
+        fft.outer_inverse(k, p, a, g1, outer)
+        return
+      end
       k.range(0, N1, 1, {}, function(k1)
         local row = r2 + k1 * N2
         fft.inner_block(k, {

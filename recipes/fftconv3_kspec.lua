@@ -7,12 +7,13 @@
 -- [N1, N2 N3] matrix in column blocks, then per row k1 the [N2, N3] block: F_N2, twiddles, F_N3)
 -- in f32 (the FMA lowering of dot: it runs once per filter, not per input), with kf[h] itself as the
 -- scratch row (fft.spectrum). N, N1 and N2 must be those of the fftconv3 call that reads kf: the
--- split is fftconv3's own (fft.split3), defaults included.
+-- split is fftconv3's own (fft.split3), defaults included. half = 1 (fftconv3's with half = 1, the
+-- default from N = 1024 to 65536): the twisted spectrum's bins 0 .. N-1 on the split of N.
 local kiln = require "kiln"
 local fft = require "fft"
 
 local function split3(p)
-  local L, n1, n2, n3 = fft.split3("fftconv3_kspec", p) -- not a tail call: errors name this line
+  local L, n1, n2, n3 = fft.split3("fftconv3_kspec", p, p.half) -- not a tail call: errors name this line
   return L, n1, n2, n3
 end
 
@@ -25,6 +26,9 @@ return kiln.recipe {
     -- the column block of the outer stage (0: min(N2 N3, 128, 512 / warps))
     CB = { default = 0, values = { 0, 16, 32, 64, 128 } },
     warps = { default = 4, values = { 1, 2, 4, 8 } },
+    -- the real filter's twisted spectrum, bins 0 .. N-1 on the split of M = N, for fftconv3 with
+    -- half = 1 (fft.spectrum); the default agrees with fftconv3's
+    half = { default = function(p) return fft.half3_default(p.N) end, values = { false, true } },
   },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
@@ -42,12 +46,16 @@ return kiln.recipe {
     { H = 2, N = 1024, CB = 32 },
     { H = 3, N = 2048, N1 = 8, N2 = 16, warps = 8 },
     { H = 2, N = 1024, N1 = 4, N2 = 4 }, -- N3 = 128: F_N3 made per column block
+    { H = 3, N = 64, half = 1 },
+    { H = 2, N = 2048, half = 1, N1 = 8, N2 = 16 },
+    { H = 1, N = 1024, half = 1, N1 = 4, N2 = 4, CB = 32 }, -- N3 = 64
+    { H = 2, N = 2048, half = 1, N1 = 4, N2 = 4 }, -- N3 = 128: F_N3 made per column block
   },
 
   body = function(k, p)
     local _, N1, N2, N3 = split3(p)
     fft.spectrum(k, p, { N1, N2, N3 }, function(cols)
       return p.CB == 0 and math.min(cols, 128, 512 // p.warps) or math.min(cols, p.CB)
-    end)
+    end, p.half)
   end,
 }

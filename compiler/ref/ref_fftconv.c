@@ -106,8 +106,9 @@ static int64_t kf_pos(int64_t m, int64_t n1, int64_t n2, int64_t n3, int64_t n4)
 /* The recipes' splits of L = 2N (n[0..3] = N1 .. N4, 0 past the order), from the settings N1, N2,
  * N3 as the recipes read them: order 2 (recipes/fftconv.lua, fft.split) the squarest unless N1 is
  * given; order 3 (fft.split3) 2^floor(log2(L)/3) each for N1, N2 unless given, N3 the rest; order 4
- * (fft.split4) 2^floor(log2(L)/4) each, the rest to N4, N3, N2, unless given. */
-static void split(const ref_call *c, int order, int64_t L, int64_t n[4]) {
+ * (fft.split4) 2^floor(log2(L)/4) each, the rest to N4, N3, N2, unless given. half (L then the
+ * packed row's length N): order 3 gives the rest to N3, then N2. */
+static void split(const ref_call *c, int order, int64_t L, int64_t n[4], int half) {
   int lg = 0;
   while (((int64_t)1 << lg) < L) lg++;
   n[0] = n[1] = n[2] = n[3] = 0;
@@ -118,6 +119,7 @@ static void split(const ref_call *c, int order, int64_t L, int64_t n[4]) {
   int e[4] = {lg / order, lg / order, lg / order, lg / order};
   if (order == 4)
     for (int i = 0; i < lg % 4; i++) e[3 - i]++;
+  if (order == 3 && half && lg % 3 == 2) e[1]++; /* fft.split3 with half: the rest to N3, then N2 */
   const char *names[3] = {"N1", "N2", "N3"};
   int64_t prod = 1;
   for (int i = 0; i < order - 1; i++) {
@@ -157,15 +159,15 @@ static void twist(const ref_call *c, fftw_complex *x, int64_t L, int sign, int l
   }
 }
 
-static double complex half_bin(const double *kf, int64_t m, int64_t L, int64_t n1, int64_t n2) {
-  int64_t M = L / 2, b = m < M ? m : L - 1 - m, pos = kf_pos(b, n1, n2, 0, 0);
+static double complex half_bin(const double *kf, int64_t m, int64_t L, const int64_t sp[4]) {
+  int64_t M = L / 2, b = m < M ? m : L - 1 - m, pos = kf_pos(b, sp[0], sp[1], sp[2], sp[3]);
   double complex z = kf[pos] + I * kf[M + pos];
   return m < M ? z : conj(z);
 }
 
 /* The spectrum recipes (fftconv_kspec, fftconv3_kspec, fftconv4_kspec): kf [H, 2 L / Nlast, Nlast]
- * in the order's layout, exactly (FFTW in double); fftconv_kspec with half = 1: [H, 2 N1, N2] of
- * the split of M = N, the twisted spectrum's bins 0 .. N-1 (twist). */
+ * in the order's layout, exactly (FFTW in double); fftconv_kspec and fftconv3_kspec with half = 1:
+ * [H, 2 N / Nlast, Nlast] of the split of M = N, the twisted spectrum's bins 0 .. N-1 (twist). */
 static int kspec(const ref_call *c, int order, const char *who, const char *shape) {
   char msg[160];
   int k = ref_find(c, "k", 1, 2), kf = ref_find(c, "kf", 1, 3);
@@ -175,9 +177,9 @@ static int kspec(const ref_call *c, int order, const char *who, const char *shap
   }
   if (ref_is_lowp(c)) return KILN_REF_EXACT_ONLY;
   int64_t H = c->args[k].dims[0], N = c->args[k].dims[1], L = 2 * N, sp[4];
-  int half = order == 2 && setting_flag(c, "half");
+  int half = order <= 3 && setting_flag(c, "half");
   int64_t block = half ? L : 2 * L; /* a channel's elements of kf */
-  split(c, order, half ? N : L, sp);
+  split(c, order, half ? N : L, sp, half);
   const int64_t *d = c->args[kf].dims;
   if (d[0] != H || d[2] != sp[order - 1] || d[1] * d[2] != block) {
     snprintf(msg, sizeof msg, "%s: kf is not %s", who, shape);
@@ -195,7 +197,7 @@ static int kspec(const ref_call *c, int order, const char *who, const char *shap
     dft(buf, L, -1);
     double *out = c->data[kf] + h * block;
     for (int64_t m = 0; m < N; m++) {
-      int64_t pos = kf_pos(m, sp[0], sp[1], 0, 0);
+      int64_t pos = kf_pos(m, sp[0], sp[1], sp[2], sp[3]);
       out[pos] = creal(buf[m]), out[N + pos] = cimag(buf[m]);
     }
   }
@@ -227,13 +229,12 @@ static int conv(const ref_call *c, int order) {
   int gate = setting_flag(c, "gate");
   const char *ks = ref_setting(c, "kspec");
   int given = order >= 3 || (ks && !strcmp(ks, "given"));
-  int64_t sp[4], hsp[4];
-  split(c, order, L, sp);
+  /* half = 1 (order 2 with a given spectrum, order 3): kf the twisted spectrum's bins 0 .. N-1 on
+   * the split of M = N (half_bin), the transforms twisted */
+  int half = order <= 3 && given && setting_flag(c, "half");
+  int64_t sp[4];
+  split(c, order, half ? N : L, sp, half);
   int64_t n1 = sp[0], n2 = sp[1], n3 = sp[2], n4 = sp[3];
-  /* half = 1 with a given spectrum: kf the twisted spectrum's bins 0 .. N-1 on the split of M = N
-   * (half_bin), the transforms twisted */
-  int half = order == 2 && given && setting_flag(c, "half");
-  if (half) split(c, order, N, hsp), n1 = hsp[0], n2 = hsp[1];
   if (order == 3 &&
       (c->args[kf].dims[0] != H || c->args[kf].dims[1] != 2 * n1 * n2 || c->args[kf].dims[2] != n3))
     return fail(c, "fftconv3: needs kf [H, 2 N1 N2, N3]");
@@ -275,7 +276,7 @@ static int conv(const ref_call *c, int order) {
       dft(x, L, -1);
     for (int64_t m = 0; m < L; m++) {
       int64_t pos = half ? 0 : kf_pos(m, n1, n2, n3, n4);
-      double complex kk = half ? half_bin(kfr, m, L, n1, n2) : kfr[pos] + I * kfr[L + pos];
+      double complex kk = half ? half_bin(kfr, m, L, sp) : kfr[pos] + I * kfr[L + pos];
       x[m] = lowp ? cmul_round(c, x[m], cround(c, kk / (double)L)) : x[m] * kk / (double)L;
     }
     if (lowp)

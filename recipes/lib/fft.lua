@@ -62,6 +62,18 @@ function M.table(k, rows, cols, L, sign, r0, c0)
   return M.cis(k, k.broadcast(i, { rows, cols }) * k.broadcast(j, { rows, cols }), L, sign)
 end
 
+-- The twisted transforms' tables (M.half_spectrum): the [rows, cols] tile
+-- exp(-2 pi i (2 i + 1) (c0 + j) step / L2), i, j the tile coordinates, L2 twice the length of the
+-- transform; transposed: exp(-2 pi i (2 j + 1) i step / L2) (the inverse's left product, c0 unused).
+function M.twisted(k, rows, cols, L2, step, c0, transposed)
+  local r = k.broadcast(k.iota({ rows, 1 }, 0), { rows, cols })
+  local j = k.iota({ 1, cols }, 1)
+  if c0 then j = j + c0 end
+  local c = k.broadcast(j, { rows, cols })
+  if transposed then r, c = c, r end
+  return M.cis(k, (r * 2 + 1) * (c * step), L2, -1)
+end
+
 function M.cast(k, z, t) return { re = k.cast(z.re, t), im = k.cast(z.im, t) } end
 function M.conj(k, z) return { re = z.re, im = -z.im } end
 
@@ -75,11 +87,16 @@ end
 -- layout (the layout pass gives a load_shared with one use its user's accumulator layout) instead
 -- of being converted through scratch shared memory. conj = true: a .* conj(w). opts: the loads'
 -- options (k.load_shared's; { reverse = true }: w with both dims reversed). w may also be
--- { make = f }, f() the table made in f32 registers at each use (no shared memory).
+-- { make = f }, f() the table made in f32 registers at each use (no shared memory), or
+-- { table = w', scale = c }: w' times the complex [1, 1] f32 tile c, applied as (a .* w') c.
 function M.mul_shared(k, a, w, conj, opts)
   if w.make then -- a table made in registers where it is used (M.shared_tables' inline)
     local t = w.make()
     return M.mul(k, a, conj and M.conj(k, t) or t)
+  end
+  if w.scale then
+    local shape, c = k.shape(a.re), conj and M.conj(k, w.scale) or w.scale
+    return M.mul(k, M.mul_shared(k, a, w.table, conj, opts), { re = k.broadcast(c.re, shape), im = k.broadcast(c.im, shape) })
   end
   local function ld(b) return k.cast(k.load_shared(b, opts), "f32") end
   if conj then
@@ -111,16 +128,24 @@ end
 -- A complex tile stored in two shared buffers of type ty (the XOR swizzle of docs/gemm.md on the
 -- 16-byte chunks of a row, against bank conflicts): { re = smem, im = smem }.
 -- re_only: store z.re only ({ re = smem }).
-function M.put_shared(k, z, shape, ty, re_only)
+-- alloc_complex: the two buffers alone ({ re = smem, im = smem }, re only with re_only), for a caller
+-- that stores into them more than once (store_complex; a barrier between one use's reads and the
+-- next stores).
+function M.alloc_complex(k, shape, ty, re_only)
   local bytes = { f16 = 2, bf16 = 2, f32 = 4 }
   local chunks = shape[2] * bytes[ty] // 16
   local sw = chunks >= 2 and { swizzle = math.min(8, chunks) } or nil
-  local re = k.alloc_shared(ty, shape, sw)
-  k.store_shared(re, k.cast(z.re, ty))
-  if re_only then return { re = re } end
-  local im = k.alloc_shared(ty, shape, sw)
-  k.store_shared(im, k.cast(z.im, ty))
-  return { re = re, im = im }
+  return { re = k.alloc_shared(ty, shape, sw), im = not re_only and k.alloc_shared(ty, shape, sw) or nil }
+end
+
+function M.store_complex(k, bufs, z, ty)
+  k.store_shared(bufs.re, k.cast(z.re, ty))
+  if bufs.im then k.store_shared(bufs.im, k.cast(z.im, ty)) end
+  return bufs
+end
+
+function M.put_shared(k, z, shape, ty, re_only)
+  return M.store_complex(k, M.alloc_complex(k, shape, ty, re_only), z, ty)
 end
 
 -- A complex f32 tile z in two buffers of its own (put_shared), visible to every thread (a barrier
@@ -151,13 +176,7 @@ end
 function M.shared_tables(k, N1, N2, t, tw_type, forward_only, twist, inline)
   local R, L = N1 // 2, N1 * N2
   local function put(z, shape, ty) return M.put_shared(k, z, shape, ty) end
-  -- exp(-2 pi i (2 r + 1) c step / 2L) for rows r and columns c: the twisted tables
-  local function odd(rows, cols, step, transposed)
-    local r = k.broadcast(k.iota({ rows, 1 }, 0), { rows, cols })
-    local c = k.broadcast(k.iota({ 1, cols }, 1), { rows, cols })
-    if transposed then r, c = c, r end
-    return M.cis(k, (r * 2 + 1) * (c * step), 2 * L, -1)
-  end
+  local function odd(rows, cols, step, transposed) return M.twisted(k, rows, cols, 2 * L, step, nil, transposed) end
   local function tw() return twist and odd(N1, N2, 1) or M.table(k, N1, N2, L, -1) end
   local s = {
     f1 = put(twist and odd(N1, R, N2) or M.table(k, N1, R, N1, -1), { N1, R }, t),
@@ -315,12 +334,16 @@ end
 -- The spectrum of a real row of length L = 2M from Z, the twisted length-M transform of its even
 -- samples plus i times its odd ones: { lo = X[m], hi = X[m + M] } for m = k1 + N1 k2 at [k1, k2],
 -- in f32 (twisted: bin m is frequency m + 1/2).
+-- half_split is its arithmetic: Z at bin m, rd(part) a fresh read of Z's part at M - 1 - m, w the
+-- table W (M.mul_shared's: shared, or { make = ... }).
+local function half_split(k, Z, rd, w)
+  local e = { re = (Z.re + rd("re")) * 0.5, im = (Z.im - rd("im")) * 0.5 }
+  local o = M.mul_shared(k, { re = (Z.im + rd("im")) * 0.5, im = (rd("re") - Z.re) * 0.5 }, w)
+  return { lo = { re = e.re + o.re, im = e.im + o.im }, hi = { re = e.re - o.re, im = e.im - o.im } }
+end
+
 function M.half_spectrum(k, s, Z)
-  return with_reversed(k, Z, function(rd)
-    local e = { re = (Z.re + rd("re")) * 0.5, im = (Z.im - rd("im")) * 0.5 }
-    local o = M.mul_shared(k, { re = (Z.im + rd("im")) * 0.5, im = (rd("re") - Z.re) * 0.5 }, s.wh)
-    return { lo = { re = e.re + o.re, im = e.im + o.im }, hi = { re = e.re - o.re, im = e.im - o.im } }
-  end)
+  return with_reversed(k, Z, function(rd) return half_split(k, Z, rd, s.wh) end)
 end
 
 -- The inverse for a half-packed row: Y = { lo, hi } the twisted spectrum of a real result (bins m
@@ -328,10 +351,15 @@ end
 -- odd samples that of (lo - hi) conj(W), both real: one complex inverse of length M (tables with the
 -- twist) gives the even samples in its real part and the odd in its imaginary part,
 -- { re = y[2n], im = y[2n+1] } as [G, N2] f32 (n = N2 n1 + n2 at [n1, n2], rows n1 < N1/2 of y).
+-- half_join is its first step: the complex spectrum (lo + hi) + i (lo - hi) conj(W) whose inverse
+-- is the row's even samples plus i times its odd ones.
+local function half_join(k, Y, w)
+  local d = M.mul_shared(k, { re = Y.lo.re - Y.hi.re, im = Y.lo.im - Y.hi.im }, w, true)
+  return { re = Y.lo.re + Y.hi.re - d.im, im = Y.lo.im + Y.hi.im + d.re }
+end
+
 function M.half_inverse(k, s, Y, t)
-  local d = M.mul_shared(k, { re = Y.lo.re - Y.hi.re, im = Y.lo.im - Y.hi.im }, s.wh, true)
-  local z = { re = Y.lo.re + Y.hi.re - d.im, im = Y.lo.im + Y.hi.im + d.re }
-  return M.inverse_real(k, s, z, t, true)
+  return M.inverse_real(k, s, half_join(k, Y, s.wh), t, true)
 end
 
 -- A real filter's given twisted spectrum (fftconv_kspec with half = 1: bins 0 .. M-1 at [k1, k2],
@@ -343,23 +371,33 @@ function M.half_given(k, re, im)
   return function(X) return { lo = M.mul_shared(k, X.lo, ks), hi = M.mul_shared(k, X.hi, ks, true, { reverse = true }) } end
 end
 
+-- Whether half = 1 is the default of fftconv3 and fftconv3_kspec (whose defaults must agree).
+function M.half3_default(N) return N >= 1024 and N <= 65536 end
+
 -- The split L = 2N = N1 N2 N3 of recipes/fftconv3.lua and its spectrum recipe: N1, N2 given (> 0)
 -- or 2^floor(log2(L)/3) each, N3 the rest; N a power of two from 32 to 2^18 (L = 64 x 64 x 128:
 -- the inner [N2, N3] blocks still fit a program's tiles). Returns L, N1, N2, N3; refuses, naming
 -- who and the line that called the recipe's own wrapper (level 3, as M.split).
+-- half: the split of M = N (the row packed at half the length, M.half_spectrum), N from 64 (M = 4 x
+-- 4 x 4), the rest of log2(M) / 3 going to N3 and then to N2 (not to N3 alone); returns M, N1, N2, N3.
 M.MAX_N3 = 1 << 18
-function M.split3(who, p)
-  local L = 2 * p.N
-  if p.N < 32 or p.N > M.MAX_N3 or (p.N & (p.N - 1)) ~= 0 then
-    error(who .. ": N = " .. p.N .. " must be a power of two from 32 to " .. M.MAX_N3, 3)
+function M.split3(who, p, half)
+  local L, lo = half and p.N or 2 * p.N, half and 64 or 32
+  if p.N < lo or p.N > M.MAX_N3 or (p.N & (p.N - 1)) ~= 0 then
+    error(who .. ": N = " .. p.N .. " must be a power of two from " .. lo .. " to " .. M.MAX_N3 ..
+      (half and " with half = 1" or ""), 3)
   end
-  local a = log2_exact(L) // 3
+  local lg = log2_exact(L)
+  local a = lg // 3
   local n1, n2 = p.N1, p.N2
   if n1 == 0 then n1 = 1 << a end
-  if n2 == 0 then n2 = 1 << a end
+  -- half: the rest of log2(M) / 3 to N3, then N2 (M = 2048: 8 x 16 x 16, whose inner products are
+  -- matrix instructions, where 8 x 8 x 32 would make F_N2's [8, 32] products FMAs)
+  if n2 == 0 then n2 = 1 << (half and lg % 3 == 2 and a + 1 or a) end
   local ok = n1 >= 4 and n2 >= 4 and (n1 & (n1 - 1)) == 0 and (n2 & (n2 - 1)) == 0 and L % (n1 * n2) == 0
   if not ok or L // (n1 * n2) < 4 then
-    error(who .. ": N1 = " .. n1 .. ", N2 = " .. n2 .. ": each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = " .. L .. ")", 3)
+    error(who .. ": N1 = " .. n1 .. ", N2 = " .. n2 .. ": each a power of two, 4 or more, with N3 = " ..
+      (half and "M/(N1 N2) >= 4 (M = N = " .. L .. ", half = 1)" or "L/(N1 N2) >= 4 (L = " .. L .. ")"), 3)
   end
   return L, n1, n2, L // (n1 * n2)
 end
@@ -401,22 +439,41 @@ end
 -- With o.inplace (layout "bnh"), the row's (gated) input is already in ws1's first R rows at r1 and
 -- the output goes there too (M.bnh_in, M.bnh_out): a barrier between each block's reads and its
 -- stores over them, and v multiplies later, on the way out.
+-- o.half (M.half_spectrum's packing, the twisted transform of length L = N1 M of the complex row
+-- z[n] = x[2n] + i x[2n+1]): f1 and g1 are the twisted tables (M.twisted), T1 is twisted too, and
+-- the input and output are complex: o.input(j) gives z's column block j ({ re, im } [R, CB], gated),
+-- o.output(j, y) stores y's ({ re = even samples, im = odd samples } f32 [R, CB]).
 function M.outer_forward(k, p, a, f1, o)
   local R, ld = o.N1 // 2, k.load_shared
   local rows = o.src or (o.inplace and o.ws1 or k.view(a.u, { a.B * a.H * R, o.M }))
   local wrows = not o.src and p.gate and not o.inplace and k.view(a.w, { a.B * a.H * R, o.M }) or nil
   local row = o.src_row or (o.inplace and o.r1 or o.bh * R)
   k.range(0, o.M, o.CB, {}, function(j)
-    local x = k.load(rows, { row, j }, { R, o.CB })
-    if wrows then x = x * k.load(wrows, { row, j }, { R, o.CB }) end
     local zero1 = k.full({ o.N1, o.CB }, 0, "f32")
-    local b = { re = k.dot(ld(f1.re), x, zero1), im = k.dot(ld(f1.im), x, zero1) }
-    local c = M.cast(k, M.mul(k, b, M.table(k, o.N1, o.CB, o.L, -1, 0, j)), o.t)
+    local b
+    if o.half then
+      local x = o.input(j)
+      b = { -- the table operands as loaded, the sign on the accumulator (M.forward_real)
+        re = k.dot(ld(f1.re), x.re, -k.dot(ld(f1.im), x.im, zero1)),
+        im = k.dot(ld(f1.re), x.im, k.dot(ld(f1.im), x.re, zero1)),
+      }
+    else
+      local x = k.load(rows, { row, j }, { R, o.CB })
+      if wrows then x = x * k.load(wrows, { row, j }, { R, o.CB }) end
+      b = { re = k.dot(ld(f1.re), x, zero1), im = k.dot(ld(f1.im), x, zero1) }
+    end
+    local c = M.cast(k, M.mul(k, b, M.outer_twiddles(k, o, j)), o.t)
     if o.inplace then k.barrier() end
     k.store(o.ws1, { o.r1, j }, c.re)
     k.store(o.ws1, { o.r1 + o.N1, j }, c.im)
   end)
   k.barrier()
+end
+
+-- T1's column block j ([N1, CB] f32): w_L^(n k1), or twisted (o.half) w_2L^(n (2 k1 + 1))
+function M.outer_twiddles(k, o, j)
+  if o.half then return M.twisted(k, o.N1, o.CB, 2 * o.L, 1, j) end
+  return M.table(k, o.N1, o.CB, o.L, -1, 0, j)
 end
 
 function M.outer_inverse(k, p, a, g1, o)
@@ -427,9 +484,16 @@ function M.outer_inverse(k, p, a, g1, o)
   k.range(0, o.M, o.CB, {}, function(j)
     local wr = k.cast(k.load(o.ws1, { o.r1, j }, { o.N1, o.CB }), "f32")
     local wi = k.cast(k.load(o.ws1, { o.r1 + o.N1, j }, { o.N1, o.CB }), "f32")
-    local T1 = M.table(k, o.N1, o.CB, o.L, -1, 0, j)
+    local T1 = M.outer_twiddles(k, o, j)
     local zz = M.cast(k, { re = wr * T1.re + wi * T1.im, im = wi * T1.re - wr * T1.im }, o.t)
-    local y = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, k.full({ R, o.CB }, 0, "f32")))
+    local zero = k.full({ R, o.CB }, 0, "f32")
+    if o.half then
+      return o.output(j, { -- conj(g1) zz
+        re = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, zero)),
+        im = k.dot(ld(g1.re), zz.im, -k.dot(ld(g1.im), zz.re, zero)),
+      })
+    end
+    local y = k.dot(ld(g1.re), zz.re, k.dot(ld(g1.im), zz.im, zero))
     if vrows then y = y * k.cast(k.load(vrows, { row, j }, { R, o.CB }), "f32") end
     if o.inplace then k.barrier() end
     k.store(yv, { row, j }, k.cast(y, o.t))
@@ -547,9 +611,6 @@ end
 -- products accumulate in f32 and are rounded to t between them. A barrier before the store: every
 -- thread has read the block before any overwrites it.
 -- o = { ws, row, im, kf, krow, krow_im, fa, fb, tw, Na, Nb, L, t }
-local function shared_tw(k, tw)
-  return { re = k.cast(k.load_shared(tw.re), "f32"), im = k.cast(k.load_shared(tw.im), "f32") }
-end
 
 -- The forward half of inner_block: the block at rows o.row of o.ws ([Na, Nb], imaginary parts o.im
 -- rows later) transformed, X = ((F_a B) .* T) F_b in f32, bin a + Na b at [a, b]; the products'
@@ -564,8 +625,8 @@ function M.inner_twiddled(k, o)
     re = k.dot(ld(fa.re), cb.re, k.dot(ld(fa.im), -cb.im, z)),
     im = k.dot(ld(fa.re), cb.im, k.dot(ld(fa.im), cb.re, z)),
   }
-  local T = o.tw and shared_tw(k, o.tw) or M.table(k, o.Na, o.Nb, o.Na * o.Nb, -1)
-  return M.cast(k, M.mul(k, d, T), o.t)
+  -- each use of a twiddle in shared memory its own load, read in d's layout (M.mul_shared)
+  return M.cast(k, o.tw and M.mul_shared(k, d, o.tw) or M.mul(k, d, M.table(k, o.Na, o.Nb, o.Na * o.Nb, -1)), o.t)
 end
 
 function M.inner_forward(k, o)
@@ -578,28 +639,97 @@ function M.inner_forward(k, o)
   }
 end
 
-function M.inner_block(k, o)
+-- The inverse half of inner_block: the block's spectrum Y (f32, the 1/L folded in) back to
+-- conj(F_a) ((Y conj(F_b)) .* conj(T)), f32 (the caller stores it).
+function M.inner_inverse(k, o, Y)
   local ld, t = k.load_shared, o.t
-  local function tw() return shared_tw(k, o.tw) end
   local fa, fb = o.fa, o.fb
   local z = k.full({ o.Na, o.Nb }, 0, "f32")
-  local X = M.inner_forward(k, o)
-  local K = { re = k.load(o.kf, { o.krow(), 0 }, { o.Na, o.Nb }), im = k.load(o.kf, { o.krow_im(), 0 }, { o.Na, o.Nb }) }
-  local Y = M.mul(k, X, K)
-  local yt = M.cast(k, { re = Y.re * (1.0 / o.L), im = Y.im * (1.0 / o.L) }, t)
+  local yt = M.cast(k, Y, t)
   local D = {
     re = k.dot(yt.re, ld(fb.re), k.dot(yt.im, ld(fb.im), z)),
     im = k.dot(yt.im, ld(fb.re), k.dot(-yt.re, ld(fb.im), z)),
   }
-  local T = tw()
-  local zt = M.cast(k, { re = D.re * T.re + D.im * T.im, im = D.im * T.re - D.re * T.im }, t)
-  local W = { -- conj(F_a) Z
+  local zt = M.cast(k, M.mul_shared(k, D, o.tw, true), t) -- D .* conj(T)
+  return { -- conj(F_a) Z
     re = k.dot(ld(fa.re), zt.re, k.dot(ld(fa.im), zt.im, z)),
     im = k.dot(ld(fa.re), zt.im, k.dot(ld(fa.im), -zt.re, z)),
   }
+end
+
+function M.inner_block(k, o)
+  local X = M.inner_forward(k, o)
+  local K = { re = k.load(o.kf, { o.krow(), 0 }, { o.Na, o.Nb }), im = k.load(o.kf, { o.krow_im(), 0 }, { o.Na, o.Nb }) }
+  local Y = M.mul(k, X, K)
+  local W = M.inner_inverse(k, o, { re = Y.re * (1.0 / o.L), im = Y.im * (1.0 / o.L) })
   k.barrier()
-  k.store(o.ws, { o.row, 0 }, k.cast(W.re, t))
-  k.store(o.ws, { o.row + o.im, 0 }, k.cast(W.im, t))
+  k.store(o.ws, { o.row, 0 }, k.cast(W.re, o.t))
+  k.store(o.ws, { o.row + o.im, 0 }, k.cast(W.im, o.t))
+end
+
+-- The half-packed row's inner level (fftconv3 with half = 1): the twisted transform of length
+-- L = N1 Na Nb (M.half_spectrum) has bin m = k1 + N1 (a + Na b) in block k1 at [a, b], and the
+-- mirror L - 1 - m is block N1 - 1 - k1 with both dims reversed, so blocks k1 and N1 - 1 - k1 are
+-- taken together: both transformed (inner_forward), each read reversed by the other through the
+-- f32 buffers o.xa, o.xb (alloc_complex [Na, Nb]), split into the real row's spectrum at m and
+-- m + L (half_split) with W[m] = w_4L^(2 m + 1) = w_4L^(2 k1 + 1) Wt[a, b], Wt = w_2(Na Nb)^(a + Na b)
+-- (o.wt in shared memory), multiplied by the real filter's spectrum (bins m < L of kf at the blocks'
+-- rows, the mirror's conj K[L - 1 - m] read reversed through the same buffers), joined back
+-- (half_join) and inverted (inner_inverse), both stored over their blocks. o as inner_block's, with
+-- rows(kk) -> { row, krow, krow_im } for block kk, k1 the first block's index, o.L2 the real row's
+-- length 2L (the scale 1 / L2).
+-- The pair's first part, shared with the spectrum recipe (M.spectrum): blocks k1 and N1 - 1 - k1,
+-- transformed by xs(kk) (-> { re, im } f32 [Na, Nb]), split into { lo, hi } each (half_split
+-- through o.xa, o.xb); returns the splits, the two block indices and a maker of their W.
+local function half_pair_split(k, o, k1, xs)
+  local blocks = { k1, (k1 + 1) * -1 + o.N1 }
+  local x, bufs, S = {}, { o.xa, o.xb }, {}
+  local function rev(buf) return function(part) return k.load_shared(buf[part], { reverse = true }) end end
+  local function w(i) return { table = o.wt, scale = M.cis(k, k.iota({ 1, 1 }, 0) + (blocks[i] * 2 + 1), 4 * o.L, -1) } end
+  for i = 1, 2 do
+    x[i] = xs(blocks[i])
+    M.store_complex(k, bufs[i], x[i], "f32")
+  end
+  k.barrier()
+  for i = 1, 2 do S[i] = half_split(k, x[i], rev(bufs[3 - i]), w(i)) end
+  return S, blocks, w
+end
+
+-- Wt = w_2(Na Nb)^(a + Na b) [Na, Nb] in shared memory (type ty) and the pair's two f32 exchange
+-- buffers: the o.wt, o.xa, o.xb of inner_pair_half.
+function M.half_pair_tables(k, Na, Nb, ty)
+  local m = k.broadcast(k.iota({ Na, 1 }, 0), { Na, Nb }) + k.broadcast(k.iota({ 1, Nb }, 1), { Na, Nb }) * Na
+  local wt = M.put_shared(k, M.cis(k, m, 2 * Na * Nb, -1), { Na, Nb }, ty)
+  return wt, M.alloc_complex(k, { Na, Nb }, "f32"), M.alloc_complex(k, { Na, Nb }, "f32")
+end
+
+function M.inner_pair_half(k, o, k1)
+  local rows, bufs = {}, { o.xa, o.xb }
+  local S, _, w = half_pair_split(k, o, k1, function(kk)
+    local r = o.rows(kk)
+    rows[#rows + 1] = r
+    return M.inner_forward(k, { ws = o.ws, row = r.row, im = o.im, fa = o.fa, fb = o.fb, tw = o.tw, Na = o.Na, Nb = o.Nb, t = o.t })
+  end)
+  k.barrier() -- every thread has read the buffers before the spectrum goes there
+  for i = 1, 2 do
+    local K = { re = k.load(o.kf, { rows[i].krow, 0 }, { o.Na, o.Nb }), im = k.load(o.kf, { rows[i].krow_im, 0 }, { o.Na, o.Nb }) }
+    M.store_complex(k, bufs[i], K, "f32")
+  end
+  k.barrier()
+  local out = {}
+  for i = 1, 2 do
+    local function scaled(z) return { re = z.re * (1.0 / o.L2), im = z.im * (1.0 / o.L2) } end
+    local Y = {
+      lo = scaled(M.mul_shared(k, S[i].lo, bufs[i])),
+      hi = scaled(M.mul_shared(k, S[i].hi, bufs[3 - i], true, { reverse = true })),
+    }
+    out[i] = M.inner_inverse(k, o, half_join(k, Y, w(i)))
+  end
+  k.barrier() -- every thread has read the blocks and the buffers before any overwrites them
+  for i = 1, 2 do
+    k.store(o.ws, { rows[i].row, 0 }, k.cast(out[i].re, o.t))
+    k.store(o.ws, { rows[i].row + o.im, 0 }, k.cast(out[i].im, o.t))
+  end
 end
 
 -- The filter's spectrum in the layout of the order-3 or order-4 convolution (recipes/fftconv3.lua,
@@ -618,25 +748,36 @@ end
 -- tables are in shared memory in f32 (F_b only up to 64 x 64); the twiddles are made per use from
 -- iota, as the outer ones are in the consumers (f32 tables of all four would not fit: N = 2^18 is
 -- 64 x 64 x 128).
-function M.spectrum(k, p, n, cb)
-  local a, L, N1, R = k.args, 2 * p.N, n[1], n[1] // 2
+--
+-- half (order 3): the real filter's twisted spectrum, bins m < N of the twisted transform of length
+-- 2N (M.half_spectrum), for fftconv3 with half = 1: n the split of N, k[h] read as the complex row
+-- k[2n] + i k[2n+1] transformed at length N (twisted outer stage), then each pair of blocks k1 and
+-- N1 - 1 - k1 split (half_pair_split) and the bins m < N kept, over the blocks.
+function M.spectrum(k, p, n, cb, half)
+  local a, L, N1, R = k.args, half and p.N or 2 * p.N, n[1], n[1] // 2
   local order, ML = #n, L // N1
   local Na, Nb = n[order - 1], n[order]
   local function dft(m) return M.put_shared(k, M.table(k, m, m, m, -1), { m, m }, "f32") end
-  local f1 = M.put_shared(k, M.table(k, N1, R, N1, -1), { N1, R }, "f32")
+  local f1 = M.put_shared(k, half and M.twisted(k, N1, R, 2 * L, ML) or M.table(k, N1, R, N1, -1), { N1, R }, "f32")
   local f2 = order == 4 and dft(n[2]) or nil
   local fa = dft(Na)
   -- F_b up to 64 x 64 in shared memory; beyond (N3 = 128: order 3 from N = 2^16 on, where F_N3 alone
   -- would take 128 KiB) made per block of BB columns from iota for the last product
   local BB = 32
   local fb = Nb <= 64 and dft(Nb) or nil
+  local pair = {}
+  if half then pair.wt, pair.xa, pair.xb = M.half_pair_tables(k, Na, Nb, "f32") end
   k.barrier()
 
   local h = k.program_id(0)
   local r1 = h * (2 * N1)
+  local function kview(odd) return k.view(a.k, { a.H * R, ML }, { 2 * ML, 2 }, odd and 1 or 0) end
   M.outer_forward(k, p, a, f1, {
-    L = L, N1 = N1, M = ML, CB = cb(ML), r1 = r1, t = "f32",
+    L = L, N1 = N1, M = ML, CB = cb(ML), r1 = r1, t = "f32", half = half,
     ws1 = k.view(a.kf, { a.H * 2 * N1, ML }), src = k.view(a.k, { a.H * R, ML }), src_row = h * R,
+    input = function(j)
+      return { re = k.load(kview(false), { h * R, j }, { R, cb(ML) }), im = k.load(kview(true), { h * R, j }, { R, cb(ML) }) }
+    end,
   })
   local ws = k.view(a.kf, { a.H * 2 * (L // Nb), Nb })
   local function inner(row)
@@ -669,6 +810,24 @@ function M.spectrum(k, p, n, cb)
       M = ML, f2 = f2, t = "f32",
     })
     k.range(0, N2, 1, {}, function(k2) inner((row2 + k2) * n[3]) end)
+  end)
+  if not half then return end
+  if order ~= 3 then error("fft.spectrum: half = 1 is for order 3", 2) end
+  -- each pair of blocks: the bins m < N of the real filter's spectrum over them
+  k.barrier()
+  pair.N1, pair.L, pair.Na, pair.Nb = N1, L, Na, Nb
+  local function row(kk) return (r1 + kk) * n[2] end
+  k.range(0, N1 // 2, 1, {}, function(k1)
+    local rows = {}
+    local S = half_pair_split(k, pair, k1, function(kk)
+      rows[#rows + 1] = row(kk)
+      return { re = k.load(ws, { row(kk), 0 }, { Na, Nb }), im = k.load(ws, { row(kk) + L // Nb, 0 }, { Na, Nb }) }
+    end)
+    k.barrier() -- every thread has read the blocks and the buffers before any overwrites them
+    for i = 1, 2 do
+      k.store(ws, { rows[i], 0 }, S[i].lo.re)
+      k.store(ws, { rows[i] + L // Nb, 0 }, S[i].lo.im)
+    end
   end)
 end
 

@@ -81,6 +81,10 @@ for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
   compile $F "$t" layout=bnh gate=1
   [ "$t" = sm_75 ] || compile $F3 "$t" dtype=bf16 N1=4 N2=8
   compile $F3 "$t" layout=bnh gate=1
+  # order 3 with half = 1, its default from N = 1024 to 65536, and its spectrum recipe
+  compile $F3 "$t" N=4096
+  compile $K3 "$t" N=4096
+  compile $F3 "$t" N=256 half=1 layout=bnh gate=1
 done
 compile $F sm_90a N=4096 tw=dtype kspec=given warps=8
 compile $F sm_90a N=4096 tw=dtype warps=8
@@ -97,6 +101,10 @@ for t in sm_80 sm_90a; do compile $F3 "$t" N=65536 warps=8; done
 compile $F3 sm_90a N=262144 warps=8
 compile $F3 sm_80 N=262144 warps=8 tw=dtype
 compile $F3 sm_75 N=4096 warps=8
+# half = 1 at the longest rows: the pairs' f32 exchange buffers and W beside the tables (sm_80 at
+# 2^17 with tw = dtype; refused there with f32 twiddles, below)
+compile $F3 sm_90a N=262144 warps=8 half=1
+compile $F3 sm_80 N=131072 warps=8 half=1 tw=dtype
 for t in sm_80 sm_90a; do compile $F4 "$t" N=4194304 warps=8; compile $F4 "$t" N=4194304 warps=8 layout=bnh; done
 compile $F4 sm_86 N=524288 warps=8 tw=dtype
 compile $F4 sm_75 N=512
@@ -115,6 +123,7 @@ refuse "fftconv_kspec.lua:[0-9]*: fftconv_kspec: N = 48 is not a power of two" r
 refuse "shared memory: buffer .* does not fit: kernel @fftconv3 needs [0-9]* bytes, target sm_75 allows 65536" $F3 sm_75 N=65536 warps=8
 refuse "kernel 'fftconv3' needs [0-9]* bytes of shared memory per block.*target sm_80 allows" $F3 sm_80 N=262144 warps=8
 refuse "fftconv3.lua:[0-9]*: fftconv3: N = 16 must be a power of two from 32 to 262144" $F3 sm_80 N=16
+refuse "shared memory: buffer .* does not fit: kernel @fftconv3 needs [0-9]* bytes, target sm_80 allows" $F3 sm_80 N=131072 warps=8 half=1
 refuse "fftconv3.lua:[0-9]*: fftconv3: N = 524288 must be a power of two from 32 to 262144" $F3 sm_80 N=524288
 refuse "fftconv4.lua:[0-9]*: fftconv4: N = 64 must be a power of two from 128 to 4194304" $F4 sm_80 N=64
 refuse "fftconv4.lua:[0-9]*: fftconv4: N = 8388608 must be a power of two from 128 to 4194304" $F4 sm_80 N=8388608
@@ -142,6 +151,8 @@ if [ -n "$PTXAS" ]; then
     no_spills $F3 "$t"
     no_spills $F3 "$t" N=2048 warps=8
     no_spills $F3 "$t" N=65536 warps=8
+    no_spills $F3 "$t" N=4096
+    no_spills $K3 "$t" N=4096
     no_spills $F4 "$t" N=4194304 warps=8
     no_spills $F3 "$t" layout=bnh gate=1
     no_spills $F3 "$t" N=65536 warps=8 layout=bnh

@@ -113,8 +113,17 @@ check_run fftconv-half-split "recipes/fftconv.lua:$F_SPLIT: fftconv: N1 = 2 must
 check_run fftconv-half-n1 "recipes/fftconv.lua:$F_SPLIT: fftconv: N1 = 128 must be a power of two from 4 to M/4 = N/4 = 64 (half = 1 splits M = N)" -- \
   "$KILN" run recipes/fftconv.lua --sim --set N=256 --set N1=128 --set half=1
 # the spectrum recipes of orders 3 and 4 refuse what their convolutions refuse, naming their own line
-check_run fftconv3-kspec-split "recipes/fftconv3_kspec.lua:32: fftconv3_kspec: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" -- \
+K3_SPLIT=$(grep -n "local _, n1, n2 = split3(p)" recipes/fftconv3_kspec.lua | cut -d: -f1)
+F3_SPLIT=$(grep -n "local _, n1, n2 = split3(p)" recipes/fftconv3.lua | cut -d: -f1)
+check_run fftconv3-kspec-split "recipes/fftconv3_kspec.lua:$K3_SPLIT: fftconv3_kspec: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" -- \
   "$KILN" run recipes/fftconv3_kspec.lua --sim --set N1=16 --set N2=16
+# order 3 with half = 1 splits M = N: N from 64, and N3 = M/(N1 N2) >= 4, in both recipes
+check_run fftconv3-half-n "recipes/fftconv3.lua:$F3_SPLIT: fftconv3: N = 32 must be a power of two from 64 to 262144 with half = 1" -- \
+  "$KILN" run recipes/fftconv3.lua --sim --set N=32 --set half=1
+check_run fftconv3-half-split "recipes/fftconv3.lua:$F3_SPLIT: fftconv3: N1 = 32, N2 = 16: each a power of two, 4 or more, with N3 = M/(N1 N2) >= 4 (M = N = 1024, half = 1)" -- \
+  "$KILN" run recipes/fftconv3.lua --sim --set N=1024 --set N1=32 --set N2=16
+check_run fftconv3-kspec-half-split "recipes/fftconv3_kspec.lua:$K3_SPLIT: fftconv3_kspec: N1 = 32, N2 = 16: each a power of two, 4 or more, with N3 = M/(N1 N2) >= 4 (M = N = 1024, half = 1)" -- \
+  "$KILN" run recipes/fftconv3_kspec.lua --sim --set N=1024 --set N1=32 --set N2=16
 check_run fftconv4-kspec-n "recipes/fftconv4_kspec.lua:35: fftconv4_kspec: N = 8388608 must be a power of two from 128 to 4194304" -- \
   "$KILN" run recipes/fftconv4_kspec.lua --sim --set N=8388608
 exit $fail

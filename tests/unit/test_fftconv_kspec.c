@@ -221,6 +221,12 @@ int main(void) {
              b2);
   round_trip("recipes/fftconv3_kspec.lua", "recipes/fftconv3.lua",
              (const char *[]){"H=2", "N=512", "N1=4", "N2=16", NULL}, gated);
+  /* order 3 with half = 1 (the twisted spectrum's bins 0 .. N-1 on the split of N): the default from
+   * N = 1024, and set at N = 512 on another split */
+  round_trip("recipes/fftconv3_kspec.lua", "recipes/fftconv3.lua", (const char *[]){"H=2", "N=1024", NULL},
+             b2);
+  round_trip("recipes/fftconv3_kspec.lua", "recipes/fftconv3.lua",
+             (const char *[]){"H=3", "N=512", "N1=4", "N2=8", "half=1", NULL}, gated);
   round_trip("recipes/fftconv4_kspec.lua", "recipes/fftconv4.lua", (const char *[]){"H=2", "N=512", NULL},
              b2);
   round_trip("recipes/fftconv4_kspec.lua", "recipes/fftconv4.lua",
