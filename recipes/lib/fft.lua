@@ -371,7 +371,10 @@ function M.half_given(k, re, im)
   return function(X) return { lo = M.mul_shared(k, X.lo, ks), hi = M.mul_shared(k, X.hi, ks, true, { reverse = true }) } end
 end
 
--- Whether half = 1 is the default of fftconv3 and fftconv3_kspec (whose defaults must agree).
+-- Whether half = 1 is the default of fftconv3 and fftconv3_kspec (whose defaults must agree): from
+-- N = 1024 (smaller splits' inner blocks take the FMA path either way, and ptxas spilled 4 to 12
+-- bytes at N = 256 and 512 on sm_90a and sm_100a) to 65536 (beyond, the pairs' exchange buffers and
+-- W do not fit beside f32 tables on sm_80; docs/fftconv.md, "Order 3 at half the length").
 function M.half3_default(N) return N >= 1024 and N <= 65536 end
 
 -- The split L = 2N = N1 N2 N3 of recipes/fftconv3.lua and its spectrum recipe: N1, N2 given (> 0)
