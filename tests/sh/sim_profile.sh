@@ -56,11 +56,11 @@ check() { # check NAME WANT-FIRST-LINE -- command...: exit 2 and the message
 check bad-value "kiln run: --profile wants no value, 'table' or 'json', not xml" -- "$KILN" run recipes/vector_add.lua --sim --profile=xml
 check no-sim "kiln run: recipes/vector_add.lua: the profile counts what the simulator runs: it needs --sim" -- "$KILN" run recipes/vector_add.lua --profile
 check separate-value "kiln run: unexpected argument json" -- "$KILN" run recipes/vector_add.lua --sim --profile json
-# one site per op: fftconv4's tables are stored by five put_shared calls of one line of fft.lua, each
+# one site per op: fftconv4's tables are stored by five put_shared calls at one line of fft.lua (store_complex), each
 # op its own site (the second and later "store_shared #N"), so that the simulator never joins one op's
 # lanes to another's request (docs/profiling.md); the line's stores are conflict-free
 "$KILN" run recipes/fftconv4.lua --sim --set B=1 --set H=1 --set N=512 --profile=json >"$tmp/json" 2>"$tmp/err"; rc=$?
-PUT=$(grep -n "k.store_shared(re, k.cast(z.re, ty))" recipes/lib/fft.lua | cut -d: -f1)
+PUT=$(grep -n "k.store_shared(bufs.re, k.cast(z.re, ty))" recipes/lib/fft.lua | cut -d: -f1)
 if [ $rc -eq 0 ] && python3 - "$tmp/json" "recipes/lib/fft.lua:$PUT" <<'PY'
 import json, sys
 ops = json.load(open(sys.argv[1]))["ops"]
