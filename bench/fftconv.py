@@ -91,9 +91,10 @@ def split3(n, n1=0, n2=0, half=False):
     return n1, n2, L // (n1 * n2)
 
 
-def split4(n, n1=0, n2=0, n3=0):
-    """recipes/fftconv4.lua's split of L = 2N: 2^floor(log2(L)/4) each, the rest to N4, N3, N2."""
-    L = 2 * n
+def split4(n, n1=0, n2=0, n3=0, half=False):
+    """recipes/fftconv4.lua's split of L = 2N: 2^floor(log2(L)/4) each, the rest to N4, N3, N2; with
+    half = 1 the split of M = N by the same rule."""
+    L = n if half else 2 * n
     lg = L.bit_length() - 1
     e = [lg // 4] * 4
     for i in range(lg % 4):
@@ -172,8 +173,8 @@ def grid(a, settings, var=None):
 def spectrum_for_kiln(torch, k, n, split, half=False):
     """kf f32 in the recipe's order, real rows then imaginary. Order 2, split (N1, N2): [H, 2 N1, N2]
     with bin k1 + N1 k2 at [k1, k2]; order 3, (N1, N2, N3): [H, 2 N1 N2, N3] with bin
-    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]; order 4 likewise, [H, 2 N1 N2 N3, N4]. half (orders 2
-    and 3, the recipe's half = 1): the twisted spectrum, bin m at frequency m + 1/2 of L = 2N, bins m < N on
+    k1 + N1 k2 + N1 N2 k3 at [N2 k1 + k2, k3]; order 4 likewise, [H, 2 N1 N2 N3, N4]. half (the
+    recipe's half = 1): the twisted spectrum, bin m at frequency m + 1/2 of L = 2N, bins m < N on
     the split of N (docs/fftconv.md)."""
     h = k.shape[0]
     if half:
@@ -223,13 +224,13 @@ def bench_one(torch, drv, a, kiln, target, dt_name, n, layout="bhn"):
     except KilnError as e:
         row["kiln_why"] = str(e)[:100]
         return row
-    half = a.order <= 3 and var.knob("half") in ("1", "true")
+    half = var.knob("half") in ("1", "true")
     if a.order == 2:
         sp = split(n, int(knob(settings, "N1", "0")), half)
     elif a.order == 3:
         sp = split3(n, int(knob(settings, "N1", "0")), int(knob(settings, "N2", "0")), half)
     else:
-        sp = split4(n, *(int(knob(settings, x, "0")) for x in ("N1", "N2", "N3")))
+        sp = split4(n, *(int(knob(settings, x, "0")) for x in ("N1", "N2", "N3")), half=half)
     kf = spectrum_for_kiln(torch, k, n, sp, half)
     y = torch.full_like(u, float("nan"))
     one = torch.zeros(1, device="cuda", dtype=dt)

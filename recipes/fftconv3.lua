@@ -132,9 +132,6 @@ return kiln.recipe {
     local ws2 = k.view(a.ws, { rows * wr * N2, N3 })
     local kfv = k.view(a.kf, { a.H * 2 * N1 * N2, N3 })
 
-    -- half: the even (odd) samples of the rows of a [nrows R, N] tensor as [nrows R, M] rows (stride 2)
-    local function samples(ptr, nrows, odd) return k.view(ptr, { nrows, M }, { 2 * M, 2 }, odd and 1 or 0) end
-
     -- the convolution of row bh (channel h); inplace: its input and output in its ws row ("bnh")
     local function conv_row(bh, h, inplace)
       local r1 = bh * wr + (half and 2 * N1 or 0)
@@ -142,31 +139,7 @@ return kiln.recipe {
       -- 1. column blocks of CB: B = F_N1[:, :N1/2] A[:, j:j+CB], times the twiddles of those columns
       -- (made here in f32: the whole T1 is as large as the row)
       local outer = { L = L, N1 = N1, M = M, CB = CB, bh = bh, r1 = r1, ws1 = ws1, t = t, inplace = inplace }
-      if half then
-        -- the row's samples from u (times w) or, in place, from the ws row's first N elements; y's
-        -- to y (times v) or there ("bnh": their region and the transform's do not overlap)
-        local src, srow, nr = a.u, bh * R, a.B * a.H * R
-        if inplace then src, srow, nr = a.ws, bh * (2 * N1), rows * (2 * N1) end
-        local gate = p.gate and not inplace
-        outer.half, outer.inplace = true, false
-        outer.input = function(j)
-          local x = {}
-          for _, po in ipairs({ { "re", false }, { "im", true } }) do
-            local part, odd = po[1], po[2]
-            x[part] = k.load(samples(src, nr, odd), { srow, j }, { R, CB })
-            if gate then x[part] = x[part] * k.load(samples(a.w, nr, odd), { srow, j }, { R, CB }) end
-          end
-          return x
-        end
-        outer.output = function(j, y)
-          for _, po in ipairs({ { "re", false }, { "im", true } }) do
-            local part, odd = po[1], po[2]
-            local v = y[part]
-            if gate then v = v * k.cast(k.load(samples(a.v, nr, odd), { srow, j }, { R, CB }), "f32") end
-            k.store(samples(inplace and a.ws or a.y, nr, odd), { srow, j }, k.cast(v, t))
-          end
-        end
-      end
+      if half then fft.half_io(k, p, a, outer, bh, inplace, rows) end
       fft.outer_forward(k, p, a, f1, outer)
 
       -- 2.

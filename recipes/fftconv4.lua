@@ -22,13 +22,19 @@
 -- The products take f16/bf16 inputs with f32 accumulation. ws is declared as an input: its contents
 -- are scratch, not results. u, w, v, y are [B, H, N], or [B, N, H] with layout = "bnh": HB channels
 -- per program through the first N elements of their ws rows, as in recipes/fftconv3.lua.
+-- half = 1: the row packed as z[n] = u[2n] + i u[2n+1] and one twisted transform of length M = N
+-- (as fftconv3's half): the outer tables and T1 twisted, rows k1 and N1 - 1 - k1 of the middle level
+-- taken together, and in them the inner blocks (k1, k2) and (N1 - 1 - k1, N2 - 1 - k2), each the
+-- other's mirror (fft.inner_pair_half); kf the real filter's twisted spectrum, bins m < N
+-- (fftconv4_kspec with half = 1).
 local kiln = require "kiln"
 local fft = require "fft"
 
 -- N1 .. N4 for L = 2N (fft.split4: N up to 2^22). Not a tail call: errors name the line that asked
 -- for the split.
+-- half = 1: the split of M = N (the row packed at half the length), L then M.
 local function split4(p)
-  local L, n1, n2, n3, n4 = fft.split4("fftconv4", p)
+  local L, n1, n2, n3, n4 = fft.split4("fftconv4", p, p.half)
   return L, n1, n2, n3, n4
 end
 
@@ -50,6 +56,8 @@ return kiln.recipe {
     -- layout = "bnh": channels per program, positions per transposing tile (0: min(N, 256))
     HB = fft.hb_knob(),
     CN = fft.cn_knob(),
+    -- the row packed at half the length (fftconv3's half); the default agrees with fftconv4_kspec's
+    half = { default = function(p) return fft.half4_default(p.N) end, values = { false, true } },
   },
   args = {
     kiln.tensor("u", "dtype", fft.io_dims, "in"),
@@ -69,6 +77,9 @@ return kiln.recipe {
   reference = "fftconv4",
   check = { criterion = "vs_lowp", factor = 2 },
   checks = {
+    { B = 1, H = 2, N = 256, half = 1 },
+    { B = 2, H = 1, N = 2048, half = 1, gate = 1, dtype = "bf16", N1 = 8, N2 = 4, N3 = 8 },
+    { B = 2, H = 3, N = 512, half = 1, layout = "bnh", HB = 4, gate = 1 },
     { B = 1, H = 2, N = 128 },
     { B = 3, H = 1, N = 512, gate = 1 },
     { B = 1, H = 1, N = 1024, dtype = "bf16", N1 = 4, N2 = 8, N3 = 8 },
@@ -78,6 +89,7 @@ return kiln.recipe {
 
   body = function(k, p)
     local a = k.args
+    local half = p.half
     local L, N1, N2, N3, N4 = split4(p)
     local R, M, P, t = N1 // 2, N2 * N3 * N4, N3 * N4, p.dtype
     local function cb(cols) return p.CB == 0 and math.min(cols, 128, 512 // p.warps) or math.min(cols, p.CB) end
@@ -85,36 +97,86 @@ return kiln.recipe {
     local ld = k.load_shared
     local put = function(z, shape, ty) return fft.put_shared(k, z, shape, ty) end
 
-    local f1 = put(fft.table(k, N1, R, N1, -1), { N1, R }, t)
-    local g1 = put(fft.table(k, R, N1, N1, -1), { R, N1 }, t)
+    local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.table(k, N1, R, N1, -1), { N1, R }, t)
+    local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.table(k, R, N1, N1, -1), { R, N1 }, t)
     local f2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t)
     local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
     local t3 = put(fft.table(k, N3, N4, P, -1), { N3, N4 }, p.tw == "dtype" and t or "f32")
     local f4 = put(fft.table(k, N4, N4, N4, -1), { N4, N4 }, t)
+    local pair = {}
+    if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N3, N4, p.tw == "dtype" and t or "f32") end
     k.barrier()
 
     -- the program's ws as rows of M (level 1), P (level 2) and N4 (level 3): real parts of the [N1, M]
     -- matrix first, imaginary parts N1 M elements later
     local rows = fft.is_bnh(p) and a.B * ((a.H + (p.HB - 1)) / p.HB) * p.HB or a.B * a.H
-    local ws1 = k.view(a.ws, { rows * 2 * N1, M })
-    local ws2 = k.view(a.ws, { rows * 2 * N1 * N2, P })
-    local ws3 = k.view(a.ws, { rows * 2 * N1 * N2 * N3, N4 })
+    -- (half: rows of 4 N1 M, the transform in the second half, as fftconv3's)
+    local wr = half and 4 * N1 or 2 * N1
+    local ws1 = k.view(a.ws, { rows * wr, M })
+    local ws2 = k.view(a.ws, { rows * wr * N2, P })
+    local ws3 = k.view(a.ws, { rows * wr * N2 * N3, N4 })
     local kfv = k.view(a.kf, { a.H * 2 * N1 * N2 * N3, N4 })
 
     -- the convolution of row bh (channel h); inplace: its input and output in its ws row ("bnh")
     local function conv_row(bh, h, inplace)
-      local r1 = bh * (2 * N1)
+      local r1 = bh * wr + (half and 2 * N1 or 0)
 
       -- 1.
       local outer = { L = L, N1 = N1, M = M, CB = CB1, bh = bh, r1 = r1, ws1 = ws1, t = t, inplace = inplace }
+      if half then fft.half_io(k, p, a, outer, bh, inplace, rows) end
       fft.outer_forward(k, p, a, f1, outer)
 
       local kr = h * (2 * N1 * N2 * N3)
+      local z2 = k.full({ N2, CB2 }, 0, "f32")
+      local function middle_forward(row2)
+        fft.middle_forward(k, { ws2 = ws2, row2 = row2, im = N1 * N2, N2 = N2, P = P, CB = CB2, M = M, f2 = f2, t = t })
+      end
+      -- 2c. for the row of (k1, n2 = 0) at ws2 row row2
+      local function middle_inverse(row2)
+        k.range(0, P, CB2, {}, function(j)
+          local wr_ = k.cast(k.load(ws2, { row2, j }, { N2, CB2 }), "f32")
+          local wi = k.cast(k.load(ws2, { row2 + N1 * N2, j }, { N2, CB2 }), "f32")
+          local T2 = fft.table(k, N2, CB2, M, -1, 0, j)
+          local zz = fft.cast(k, { re = wr_ * T2.re + wi * T2.im, im = wi * T2.re - wr_ * T2.im }, t)
+          local W = {
+            re = k.dot(ld(f2.re), zz.re, k.dot(ld(f2.im), zz.im, z2)),
+            im = k.dot(ld(f2.re), zz.im, k.dot(ld(f2.im), -zz.re, z2)),
+          }
+          k.barrier()
+          k.store(ws2, { row2, j }, k.cast(W.re, t))
+          k.store(ws2, { row2 + N1 * N2, j }, k.cast(W.im, t))
+        end)
+        k.barrier()
+      end
+      if half then
+        -- rows k1 and N1 - 1 - k1 together; in them the blocks (k1, k2) and (N1 - 1 - k1, N2 - 1 - k2),
+        -- block q = k1 + N1 k2 of N1 N2 (fft.inner_pair_half)
+        k.range(0, N1 // 2, 1, {}, function(k1)
+          local rows2 = { (r1 + k1) * N2, (r1 + (k1 + 1) * -1 + N1) * N2 }
+          middle_forward(rows2[1])
+          middle_forward(rows2[2])
+          k.range(0, N2, 1, {}, function(k2)
+            fft.inner_pair_half(k, {
+              ws = ws3, im = N1 * N2 * N3, kf = kfv, fa = f3, fb = f4, tw = t3, Na = N3, Nb = N4, L = L, L2 = 2 * L,
+              t = t, Q = N1 * N2, wt = pair.wt, xa = pair.xa, xb = pair.xb,
+              rows = function(q)
+                local q1, q2 = q % N1, q / N1
+                local kk = kr + (q1 * N2 + q2) * N3
+                return { row = ((r1 + q1) * N2 + q2) * N3, krow = kk, krow_im = kk + N1 * N2 * N3 }
+              end,
+            }, k1 + k2 * N1)
+          end)
+          k.barrier()
+          middle_inverse(rows2[1])
+          middle_inverse(rows2[2])
+        end)
+        fft.outer_inverse(k, p, a, g1, outer)
+        return
+      end
       k.range(0, N1, 1, {}, function(k1)
         local row2 = (r1 + k1) * N2 -- the ws2 row of (k1, n2 = 0), real part; imaginary N1 N2 rows later
-        local z2 = k.full({ N2, CB2 }, 0, "f32")
         -- 2a.
-        fft.middle_forward(k, { ws2 = ws2, row2 = row2, im = N1 * N2, N2 = N2, P = P, CB = CB2, M = M, f2 = f2, t = t })
+        middle_forward(row2)
         -- 2b.
         k.range(0, N2, 1, {}, function(k2)
           local row = (row2 + k2) * N3
@@ -128,20 +190,7 @@ return kiln.recipe {
         end)
         k.barrier()
         -- 2c.
-        k.range(0, P, CB2, {}, function(j)
-          local wr = k.cast(k.load(ws2, { row2, j }, { N2, CB2 }), "f32")
-          local wi = k.cast(k.load(ws2, { row2 + N1 * N2, j }, { N2, CB2 }), "f32")
-          local T2 = fft.table(k, N2, CB2, M, -1, 0, j)
-          local zz = fft.cast(k, { re = wr * T2.re + wi * T2.im, im = wi * T2.re - wr * T2.im }, t)
-          local W = {
-            re = k.dot(ld(f2.re), zz.re, k.dot(ld(f2.im), zz.im, z2)),
-            im = k.dot(ld(f2.re), zz.im, k.dot(ld(f2.im), -zz.re, z2)),
-          }
-          k.barrier()
-          k.store(ws2, { row2, j }, k.cast(W.re, t))
-          k.store(ws2, { row2 + N1 * N2, j }, k.cast(W.im, t))
-        end)
-        k.barrier()
+        middle_inverse(row2)
       end)
 
       -- 3.

@@ -13,7 +13,7 @@ local kiln = require "kiln"
 local fft = require "fft"
 
 local function split4(p)
-  local L, n1, n2, n3, n4 = fft.split4("fftconv4_kspec", p) -- not a tail call: errors name this line
+  local L, n1, n2, n3, n4 = fft.split4("fftconv4_kspec", p, p.half) -- not a tail call: errors name this line
   return L, n1, n2, n3, n4
 end
 
@@ -28,6 +28,9 @@ return kiln.recipe {
     -- stages; 0: min(columns, 128, 512 / warps)
     CB = { default = 0, values = { 0, 16, 32, 64, 128 } },
     warps = { default = 4, values = { 1, 2, 4, 8 } },
+    -- the real filter's twisted spectrum, bins 0 .. N-1 on the split of M = N, for fftconv4 with
+    -- half = 1 (fft.spectrum); the default agrees with fftconv4's
+    half = { default = function(p) return fft.half4_default(p.N) end, values = { false, true } },
   },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
@@ -40,6 +43,8 @@ return kiln.recipe {
   grid = function(p) return p.H end,
   reference = "fftconv4_kspec",
   checks = {
+    { H = 2, N = 256, half = 1 },
+    { H = 3, N = 2048, half = 1, N1 = 8, N2 = 4, N3 = 8 },
     { H = 1, N = 128 },
     { H = 5, N = 512, N1 = 8, N2 = 4, N3 = 4 },
     { H = 2, N = 1024, N1 = 4, N2 = 8, N3 = 8, CB = 16 },
@@ -51,6 +56,6 @@ return kiln.recipe {
     local _, N1, N2, N3, N4 = split4(p)
     fft.spectrum(k, p, { N1, N2, N3, N4 }, function(cols)
       return p.CB == 0 and math.min(cols, 128, 512 // p.warps) or math.min(cols, p.CB)
-    end)
+    end, p.half)
   end,
 }

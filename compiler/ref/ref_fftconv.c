@@ -166,7 +166,7 @@ static double complex half_bin(const double *kf, int64_t m, int64_t L, const int
 }
 
 /* The spectrum recipes (fftconv_kspec, fftconv3_kspec, fftconv4_kspec): kf [H, 2 L / Nlast, Nlast]
- * in the order's layout, exactly (FFTW in double); fftconv_kspec and fftconv3_kspec with half = 1:
+ * in the order's layout, exactly (FFTW in double); each with half = 1:
  * [H, 2 N / Nlast, Nlast] of the split of M = N, the twisted spectrum's bins 0 .. N-1 (twist). */
 static int kspec(const ref_call *c, int order, const char *who, const char *shape) {
   char msg[160];
@@ -177,7 +177,7 @@ static int kspec(const ref_call *c, int order, const char *who, const char *shap
   }
   if (ref_is_lowp(c)) return KILN_REF_EXACT_ONLY;
   int64_t H = c->args[k].dims[0], N = c->args[k].dims[1], L = 2 * N, sp[4];
-  int half = order <= 3 && setting_flag(c, "half");
+  int half = setting_flag(c, "half");
   int64_t block = half ? L : 2 * L; /* a channel's elements of kf */
   split(c, order, half ? N : L, sp, half);
   const int64_t *d = c->args[kf].dims;
@@ -229,9 +229,9 @@ static int conv(const ref_call *c, int order) {
   int gate = setting_flag(c, "gate");
   const char *ks = ref_setting(c, "kspec");
   int given = order >= 3 || (ks && !strcmp(ks, "given"));
-  /* half = 1 (order 2 with a given spectrum, order 3): kf the twisted spectrum's bins 0 .. N-1 on
-   * the split of M = N (half_bin), the transforms twisted */
-  int half = order <= 3 && given && setting_flag(c, "half");
+  /* half = 1 (order 2 with a given spectrum, orders 3 and 4): kf the twisted spectrum's bins
+   * 0 .. N-1 on the split of M = N (half_bin), the transforms twisted */
+  int half = given && setting_flag(c, "half");
   int64_t sp[4];
   split(c, order, half ? N : L, sp, half);
   int64_t n1 = sp[0], n2 = sp[1], n3 = sp[2], n4 = sp[3];

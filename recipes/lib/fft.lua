@@ -377,6 +377,9 @@ end
 -- W do not fit beside f32 tables on sm_80; docs/fftconv.md, "Order 3 at half the length").
 function M.half3_default(N) return N >= 1024 and N <= 65536 end
 
+-- The same for fftconv4 and fftconv4_kspec.
+function M.half4_default(N) return false end
+
 -- The split L = 2N = N1 N2 N3 of recipes/fftconv3.lua and its spectrum recipe: N1, N2 given (> 0)
 -- or 2^floor(log2(L)/3) each, N3 the rest; N a power of two from 32 to 2^18 (L = 64 x 64 x 128:
 -- the inner [N2, N3] blocks still fit a program's tiles). Returns L, N1, N2, N3; refuses, naming
@@ -407,12 +410,14 @@ end
 
 -- The split L = 2N = N1 N2 N3 N4 of recipes/fftconv4.lua and its spectrum recipe: N1, N2, N3 given
 -- (> 0) or 2^floor(log2(L)/4) each with the rest to N4, N3, N2 in turn; N a power of two from 128
--- to 2^22. Returns L, N1, N2, N3, N4; refuses as M.split3.
+-- to 2^22. Returns L, N1, N2, N3, N4; refuses as M.split3. half: the split of M = N by the same
+-- rule, N from 256 (M = 4 x 4 x 4 x 4); returns M, N1 .. N4.
 M.MAX_N4 = 1 << 22
-function M.split4(who, p)
-  local L = 2 * p.N
-  if p.N < 128 or p.N > M.MAX_N4 or (p.N & (p.N - 1)) ~= 0 then
-    error(who .. ": N = " .. p.N .. " must be a power of two from 128 to " .. M.MAX_N4, 3)
+function M.split4(who, p, half)
+  local L, lo = half and p.N or 2 * p.N, half and 256 or 128
+  if p.N < lo or p.N > M.MAX_N4 or (p.N & (p.N - 1)) ~= 0 then
+    error(who .. ": N = " .. p.N .. " must be a power of two from " .. lo .. " to " .. M.MAX_N4 ..
+      (half and " with half = 1" or ""), 3)
   end
   local lg = log2_exact(L)
   local e = { lg // 4, lg // 4, lg // 4, lg // 4 }
@@ -426,7 +431,8 @@ function M.split4(who, p)
   end
   if not ok or L % prod ~= 0 or L // prod < 4 then
     error(who .. ": N1 = " .. n[1] .. ", N2 = " .. n[2] .. ", N3 = " .. n[3] ..
-      ": each a power of two, 4 or more, with N4 = L/(N1 N2 N3) >= 4 (L = " .. L .. ")", 3)
+      ": each a power of two, 4 or more, with N4 = " ..
+      (half and "M/(N1 N2 N3) >= 4 (M = N = " .. L .. ", half = 1)" or "L/(N1 N2 N3) >= 4 (L = " .. L .. ")"), 3)
   end
   return L, n[1], n[2], n[3], L // prod
 end
@@ -477,6 +483,39 @@ end
 function M.outer_twiddles(k, o, j)
   if o.half then return M.twisted(k, o.N1, o.CB, 2 * o.L, 1, j) end
   return M.table(k, o.N1, o.CB, o.L, -1, 0, j)
+end
+
+-- The half-packed row's input and output for the multi-pass recipes' outer stages (o.half with
+-- o.input and o.output, above): the even and odd samples of row bh of u (times w) and y (times v),
+-- or in place (layout "bnh", fft.each_row) of the program's ws row, whose first N elements hold
+-- them (the transform then keeps to the ws row's second half: o.r1 past 2 N1 rows of M). rows: the
+-- ws rows of all programs.
+function M.half_io(k, p, a, o, bh, inplace, rows)
+  local R, M_, CB, t = o.N1 // 2, o.M, o.CB, o.t
+  local function samples(ptr, nrows, odd) return k.view(ptr, { nrows, M_ }, { 2 * M_, 2 }, odd and 1 or 0) end
+  local src, srow, nr = a.u, bh * R, a.B * a.H * R
+  if inplace then src, srow, nr = a.ws, bh * (2 * o.N1), rows * (2 * o.N1) end
+  local gate = p.gate and not inplace
+  local parts = { { "re", false }, { "im", true } }
+  o.half, o.inplace = true, false
+  o.input = function(j)
+    local x = {}
+    for _, po in ipairs(parts) do
+      local part, odd = po[1], po[2]
+      x[part] = k.load(samples(src, nr, odd), { srow, j }, { R, CB })
+      if gate then x[part] = x[part] * k.load(samples(a.w, nr, odd), { srow, j }, { R, CB }) end
+    end
+    return x
+  end
+  o.output = function(j, y)
+    for _, po in ipairs(parts) do
+      local part, odd = po[1], po[2]
+      local v = y[part]
+      if gate then v = v * k.cast(k.load(samples(a.v, nr, odd), { srow, j }, { R, CB }), "f32") end
+      k.store(samples(inplace and a.ws or a.y, nr, odd), { srow, j }, k.cast(v, t))
+    end
+  end
+  return o
 end
 
 function M.outer_inverse(k, p, a, g1, o)
@@ -680,12 +719,13 @@ end
 -- rows, the mirror's conj K[L - 1 - m] read reversed through the same buffers), joined back
 -- (half_join) and inverted (inner_inverse), both stored over their blocks. o as inner_block's, with
 -- rows(kk) -> { row, krow, krow_im } for block kk, k1 the first block's index, o.L2 the real row's
--- length 2L (the scale 1 / L2).
+-- length 2L (the scale 1 / L2). Order 4 (fftconv4): the blocks are those of (k1, k2), bins
+-- k1 + N1 k2 + N1 N2 (a + Na b), numbered k1 + N1 k2 of o.Q = N1 N2; the mirror of block q is Q - 1 - q.
 -- The pair's first part, shared with the spectrum recipe (M.spectrum): blocks k1 and N1 - 1 - k1,
 -- transformed by xs(kk) (-> { re, im } f32 [Na, Nb]), split into { lo, hi } each (half_split
 -- through o.xa, o.xb); returns the splits, the two block indices and a maker of their W.
 local function half_pair_split(k, o, k1, xs)
-  local blocks = { k1, (k1 + 1) * -1 + o.N1 }
+  local blocks = { k1, (k1 + 1) * -1 + (o.Q or o.N1) }
   local x, bufs, S = {}, { o.xa, o.xb }, {}
   local function rev(buf) return function(part) return k.load_shared(buf[part], { reverse = true }) end end
   local function w(i) return { table = o.wt, scale = M.cis(k, k.iota({ 1, 1 }, 0) + (blocks[i] * 2 + 1), 4 * o.L, -1) } end
@@ -752,10 +792,11 @@ end
 -- iota, as the outer ones are in the consumers (f32 tables of all four would not fit: N = 2^18 is
 -- 64 x 64 x 128).
 --
--- half (order 3): the real filter's twisted spectrum, bins m < N of the twisted transform of length
--- 2N (M.half_spectrum), for fftconv3 with half = 1: n the split of N, k[h] read as the complex row
--- k[2n] + i k[2n+1] transformed at length N (twisted outer stage), then each pair of blocks k1 and
--- N1 - 1 - k1 split (half_pair_split) and the bins m < N kept, over the blocks.
+-- half: the real filter's twisted spectrum, bins m < N of the twisted transform of length 2N
+-- (M.half_spectrum), for fftconv3 and fftconv4 with half = 1: n the split of N, k[h] read as the
+-- complex row k[2n] + i k[2n+1] transformed at length N (twisted outer stage), then each pair of
+-- blocks (k1 and N1 - 1 - k1; order 4: (k1, k2) and (N1 - 1 - k1, N2 - 1 - k2)) split
+-- (half_pair_split) and the bins m < N kept, over the blocks.
 function M.spectrum(k, p, n, cb, half)
   local a, L, N1, R = k.args, half and p.N or 2 * p.N, n[1], n[1] // 2
   local order, ML = #n, L // N1
@@ -815,14 +856,18 @@ function M.spectrum(k, p, n, cb, half)
     k.range(0, N2, 1, {}, function(k2) inner((row2 + k2) * n[3]) end)
   end)
   if not half then return end
-  if order ~= 3 then error("fft.spectrum: half = 1 is for order 3", 2) end
-  -- each pair of blocks: the bins m < N of the real filter's spectrum over them
+  -- each pair of blocks (order 3: block k1 of N1; order 4: q = k1 + N1 k2 of Q = N1 N2, its mirror
+  -- Q - 1 - q): the bins m < N of the real filter's spectrum over them
   k.barrier()
-  pair.N1, pair.L, pair.Na, pair.Nb = N1, L, Na, Nb
-  local function row(kk) return (r1 + kk) * n[2] end
-  k.range(0, N1 // 2, 1, {}, function(k1)
+  local Q = order == 3 and N1 or N1 * n[2]
+  pair.Q, pair.L, pair.Na, pair.Nb = Q, L, Na, Nb
+  local function row(q)
+    if order == 3 then return (r1 + q) * n[2] end
+    return ((r1 + q % N1) * n[2] + q / N1) * n[3]
+  end
+  local function mirror(q)
     local rows = {}
-    local S = half_pair_split(k, pair, k1, function(kk)
+    local S = half_pair_split(k, pair, q, function(kk)
       rows[#rows + 1] = row(kk)
       return { re = k.load(ws, { row(kk), 0 }, { Na, Nb }), im = k.load(ws, { row(kk) + L // Nb, 0 }, { Na, Nb }) }
     end)
@@ -831,6 +876,10 @@ function M.spectrum(k, p, n, cb, half)
       k.store(ws, { rows[i], 0 }, S[i].lo.re)
       k.store(ws, { rows[i] + L // Nb, 0 }, S[i].lo.im)
     end
+  end
+  k.range(0, N1 // 2, 1, {}, function(k1)
+    if order == 3 then return mirror(k1) end
+    k.range(0, n[2], 1, {}, function(k2) mirror(k1 + k2 * N1) end)
   end)
 end
 

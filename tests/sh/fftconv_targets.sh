@@ -85,6 +85,8 @@ for t in sm_75 sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
   compile $F3 "$t" N=4096
   compile $K3 "$t" N=4096
   compile $F3 "$t" N=256 half=1 layout=bnh gate=1
+  compile $F4 "$t" N=2048 half=1
+  compile $K4 "$t" N=2048 half=1
 done
 compile $F sm_90a N=4096 tw=dtype kspec=given warps=8
 compile $F sm_90a N=4096 tw=dtype warps=8
@@ -105,6 +107,8 @@ compile $F3 sm_75 N=4096 warps=8
 # 2^17 with tw = dtype; refused there with f32 twiddles, below)
 compile $F3 sm_90a N=262144 warps=8 half=1
 compile $F3 sm_80 N=131072 warps=8 half=1 tw=dtype
+compile $F4 sm_90a N=4194304 warps=8 half=1
+compile $F4 sm_80 N=4194304 warps=8 half=1 tw=dtype
 for t in sm_80 sm_90a; do compile $F4 "$t" N=4194304 warps=8; compile $F4 "$t" N=4194304 warps=8 layout=bnh; done
 compile $F4 sm_86 N=524288 warps=8 tw=dtype
 compile $F4 sm_75 N=512

@@ -117,6 +117,9 @@ K3_SPLIT=$(grep -n "local _, n1, n2 = split3(p)" recipes/fftconv3_kspec.lua | cu
 F3_SPLIT=$(grep -n "local _, n1, n2 = split3(p)" recipes/fftconv3.lua | cut -d: -f1)
 check_run fftconv3-kspec-split "recipes/fftconv3_kspec.lua:$K3_SPLIT: fftconv3_kspec: N1 = 16, N2 = 16: each a power of two, 4 or more, with N3 = L/(N1 N2) >= 4 (L = 512)" -- \
   "$KILN" run recipes/fftconv3_kspec.lua --sim --set N1=16 --set N2=16
+F4_SPLIT=$(grep -n "local _, n1, n2, n3 = split4(p)" recipes/fftconv4.lua | cut -d: -f1)
+check_run fftconv4-half-n "recipes/fftconv4.lua:$F4_SPLIT: fftconv4: N = 128 must be a power of two from 256 to 4194304 with half = 1" -- \
+  "$KILN" run recipes/fftconv4.lua --sim --set N=128 --set half=1
 # order 3 with half = 1 splits M = N: N from 64, and N3 = M/(N1 N2) >= 4, in both recipes
 check_run fftconv3-half-n "recipes/fftconv3.lua:$F3_SPLIT: fftconv3: N = 32 must be a power of two from 64 to 262144 with half = 1" -- \
   "$KILN" run recipes/fftconv3.lua --sim --set N=32 --set half=1
@@ -124,6 +127,7 @@ check_run fftconv3-half-split "recipes/fftconv3.lua:$F3_SPLIT: fftconv3: N1 = 32
   "$KILN" run recipes/fftconv3.lua --sim --set N=1024 --set N1=32 --set N2=16
 check_run fftconv3-kspec-half-split "recipes/fftconv3_kspec.lua:$K3_SPLIT: fftconv3_kspec: N1 = 32, N2 = 16: each a power of two, 4 or more, with N3 = M/(N1 N2) >= 4 (M = N = 1024, half = 1)" -- \
   "$KILN" run recipes/fftconv3_kspec.lua --sim --set N=1024 --set N1=32 --set N2=16
-check_run fftconv4-kspec-n "recipes/fftconv4_kspec.lua:35: fftconv4_kspec: N = 8388608 must be a power of two from 128 to 4194304" -- \
+K4_SPLIT=$(grep -n "local _, n1, n2, n3 = split4(p)" recipes/fftconv4_kspec.lua | cut -d: -f1)
+check_run fftconv4-kspec-n "recipes/fftconv4_kspec.lua:$K4_SPLIT: fftconv4_kspec: N = 8388608 must be a power of two from 128 to 4194304" -- \
   "$KILN" run recipes/fftconv4_kspec.lua --sim --set N=8388608
 exit $fail

@@ -227,6 +227,8 @@ int main(void) {
              b2);
   round_trip("recipes/fftconv3_kspec.lua", "recipes/fftconv3.lua",
              (const char *[]){"H=3", "N=512", "N1=4", "N2=8", "half=1", NULL}, gated);
+  round_trip("recipes/fftconv4_kspec.lua", "recipes/fftconv4.lua",
+             (const char *[]){"H=2", "N=1024", "half=1", NULL}, b2);
   round_trip("recipes/fftconv4_kspec.lua", "recipes/fftconv4.lua", (const char *[]){"H=2", "N=512", NULL},
              b2);
   round_trip("recipes/fftconv4_kspec.lua", "recipes/fftconv4.lua",
