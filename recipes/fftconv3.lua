@@ -149,7 +149,7 @@ return kiln.recipe {
         k.range(0, N1 // 2, 1, {}, function(k1)
           fft.inner_pair_half(k, {
             ws = ws2, im = N1 * N2, kf = kfv, fa = f2, fb = f3, tw = t2, Na = N2, Nb = N3, L = L, L2 = 2 * L,
-            t = t, N1 = N1, wt = pair.wt, xa = pair.xa, xb = pair.xb,
+            t = t, Q = N1, wt = pair.wt, xa = pair.xa, xb = pair.xb,
             rows = function(kk) return { row = r2 + kk * N2, krow = kr + kk * N2, krow_im = kr + N1 * N2 + kk * N2 } end,
           }, k1)
         end)

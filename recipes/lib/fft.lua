@@ -645,15 +645,6 @@ function M.bnh_block(k, a, p, cols, ty, nb)
   }
 end
 
--- The innermost level of the multi-pass recipes, one [Na, Nb] block in place in ws: X = F_a B .* T
--- F_b (B the block at rows `row` of ws, imaginary parts `im` rows later), times the kernel's
--- spectrum (kf's rows krow() and krow_im(), functions so that the index math comes where the
--- loads are), scaled by 1 / L, then back:
--- conj(F_a) ((conj(F_b)-product) .* conj(T)). fa, fb, tw in shared memory (put_shared); the
--- products accumulate in f32 and are rounded to t between them. A barrier before the store: every
--- thread has read the block before any overwrites it.
--- o = { ws, row, im, kf, krow, krow_im, fa, fb, tw, Na, Nb, L, t }
-
 -- The forward half of inner_block: the block at rows o.row of o.ws ([Na, Nb], imaginary parts o.im
 -- rows later) transformed, X = ((F_a B) .* T) F_b in f32, bin a + Na b at [a, b]; the products'
 -- inputs in o.t. The twiddles T from o.tw in shared memory, or (o.tw nil) made here in f32 from
@@ -699,6 +690,14 @@ function M.inner_inverse(k, o, Y)
   }
 end
 
+-- The innermost level of the multi-pass recipes, one [Na, Nb] block in place in ws: X = F_a B .* T
+-- F_b (B the block at rows `row` of ws, imaginary parts `im` rows later), times the kernel's
+-- spectrum (kf's rows krow() and krow_im(), functions so that the index math comes where the
+-- loads are), scaled by 1 / L, then back:
+-- conj(F_a) ((conj(F_b)-product) .* conj(T)). fa, fb, tw in shared memory (put_shared); the
+-- products accumulate in f32 and are rounded to t between them. A barrier before the store: every
+-- thread has read the block before any overwrites it.
+-- o = { ws, row, im, kf, krow, krow_im, fa, fb, tw, Na, Nb, L, t }
 function M.inner_block(k, o)
   local X = M.inner_forward(k, o)
   local K = { re = k.load(o.kf, { o.krow(), 0 }, { o.Na, o.Nb }), im = k.load(o.kf, { o.krow_im(), 0 }, { o.Na, o.Nb }) }
@@ -707,6 +706,31 @@ function M.inner_block(k, o)
   k.barrier()
   k.store(o.ws, { o.row, 0 }, k.cast(W.re, o.t))
   k.store(o.ws, { o.row + o.im, 0 }, k.cast(W.im, o.t))
+end
+
+-- The pair's first part, shared with the spectrum recipe (M.spectrum): blocks k1 and Q - 1 - k1,
+-- transformed by xs(kk) (-> { re, im } f32 [Na, Nb]), split into { lo, hi } each (half_split
+-- through o.xa, o.xb); returns the splits and a maker of their W.
+local function half_pair_split(k, o, k1, xs)
+  local blocks = { k1, (k1 + 1) * -1 + o.Q }
+  local x, bufs, S = {}, { o.xa, o.xb }, {}
+  local function rev(buf) return function(part) return k.load_shared(buf[part], { reverse = true }) end end
+  local function w(i) return { table = o.wt, scale = M.cis(k, k.iota({ 1, 1 }, 0) + (blocks[i] * 2 + 1), 4 * o.L, -1) } end
+  for i = 1, 2 do
+    x[i] = xs(blocks[i])
+    M.store_complex(k, bufs[i], x[i], "f32")
+  end
+  k.barrier()
+  for i = 1, 2 do S[i] = half_split(k, x[i], rev(bufs[3 - i]), w(i)) end
+  return S, w
+end
+
+-- Wt = w_2(Na Nb)^(a + Na b) [Na, Nb] in shared memory (type ty) and the pair's two f32 exchange
+-- buffers: the o.wt, o.xa, o.xb of inner_pair_half.
+function M.half_pair_tables(k, Na, Nb, ty)
+  local m = k.broadcast(k.iota({ Na, 1 }, 0), { Na, Nb }) + k.broadcast(k.iota({ 1, Nb }, 1), { Na, Nb }) * Na
+  local wt = M.put_shared(k, M.cis(k, m, 2 * Na * Nb, -1), { Na, Nb }, ty)
+  return wt, M.alloc_complex(k, { Na, Nb }, "f32"), M.alloc_complex(k, { Na, Nb }, "f32")
 end
 
 -- The half-packed row's inner level (fftconv3 with half = 1): the twisted transform of length
@@ -720,35 +744,10 @@ end
 -- (half_join) and inverted (inner_inverse), both stored over their blocks. o as inner_block's, with
 -- rows(kk) -> { row, krow, krow_im } for block kk, k1 the first block's index, o.L2 the real row's
 -- length 2L (the scale 1 / L2). Order 4 (fftconv4): the blocks are those of (k1, k2), bins
--- k1 + N1 k2 + N1 N2 (a + Na b), numbered k1 + N1 k2 of o.Q = N1 N2; the mirror of block q is Q - 1 - q.
--- The pair's first part, shared with the spectrum recipe (M.spectrum): blocks k1 and N1 - 1 - k1,
--- transformed by xs(kk) (-> { re, im } f32 [Na, Nb]), split into { lo, hi } each (half_split
--- through o.xa, o.xb); returns the splits, the two block indices and a maker of their W.
-local function half_pair_split(k, o, k1, xs)
-  local blocks = { k1, (k1 + 1) * -1 + (o.Q or o.N1) }
-  local x, bufs, S = {}, { o.xa, o.xb }, {}
-  local function rev(buf) return function(part) return k.load_shared(buf[part], { reverse = true }) end end
-  local function w(i) return { table = o.wt, scale = M.cis(k, k.iota({ 1, 1 }, 0) + (blocks[i] * 2 + 1), 4 * o.L, -1) } end
-  for i = 1, 2 do
-    x[i] = xs(blocks[i])
-    M.store_complex(k, bufs[i], x[i], "f32")
-  end
-  k.barrier()
-  for i = 1, 2 do S[i] = half_split(k, x[i], rev(bufs[3 - i]), w(i)) end
-  return S, blocks, w
-end
-
--- Wt = w_2(Na Nb)^(a + Na b) [Na, Nb] in shared memory (type ty) and the pair's two f32 exchange
--- buffers: the o.wt, o.xa, o.xb of inner_pair_half.
-function M.half_pair_tables(k, Na, Nb, ty)
-  local m = k.broadcast(k.iota({ Na, 1 }, 0), { Na, Nb }) + k.broadcast(k.iota({ 1, Nb }, 1), { Na, Nb }) * Na
-  local wt = M.put_shared(k, M.cis(k, m, 2 * Na * Nb, -1), { Na, Nb }, ty)
-  return wt, M.alloc_complex(k, { Na, Nb }, "f32"), M.alloc_complex(k, { Na, Nb }, "f32")
-end
-
+-- k1 + N1 k2 + N1 N2 (a + Na b), numbered k1 + N1 k2 of o.Q = N1 N2 (order 3: o.Q = N1); the mirror of block q is Q - 1 - q.
 function M.inner_pair_half(k, o, k1)
   local rows, bufs = {}, { o.xa, o.xb }
-  local S, _, w = half_pair_split(k, o, k1, function(kk)
+  local S, w = half_pair_split(k, o, k1, function(kk)
     local r = o.rows(kk)
     rows[#rows + 1] = r
     return M.inner_forward(k, { ws = o.ws, row = r.row, im = o.im, fa = o.fa, fb = o.fb, tw = o.tw, Na = o.Na, Nb = o.Nb, t = o.t })
