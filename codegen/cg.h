@@ -71,6 +71,7 @@ typedef struct cg_lower {
   LLVMBasicBlockRef prologue; /* per-thread values (ids, layout offsets) are computed here */
   LLVMValueRef tid, lane, warp;
   LLVMValueRef warp_u; /* the warp index as lane 0 holds it (made in the prologue on first use) */
+  int elect_warp;      /* the warp whose elected lane issues TMA boxes: 0, or the producer's first */
   cg_thread_lay *tl;   /* cache of per-layout thread values */
   int ntl, captl;
   int scratch_base; /* byte offset of the scratch area, after the planned shared memory */
@@ -243,6 +244,7 @@ int cg_mma_load_shared(cg_lower *L, ir_opid op); /* load_shared into such a layo
 void cg_lower_program_id(cg_lower *L, ir_opid op);
 void cg_lower_for(cg_lower *L, ir_opid op);
 void cg_lower_if(cg_lower *L, ir_opid op);
+void cg_lower_warp_split(cg_lower *L, ir_opid op);
 void cg_lower_yield(cg_lower *L, ir_opid op);
 void cg_keep_loop_rolled(cg_lower *L, LLVMValueRef latch_br); /* llvm.loop.unroll.disable */
 

@@ -650,8 +650,14 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, c
   L->warps = (int)ir_attr_i(fn->attrs, "warps", 4);
   L->c.target = t;
   L->c.ops = be == CG_SIM ? &cg_devops_sim : &cg_devops_nvptx;
-  L->c.threads = L->warps * 32;
+  L->c.threads = L->c.block_threads = L->warps * 32;
   L->c.min_blocks = (int)ir_attr_i(fn->attrs, "min_blocks", 0);
+  for (ir_opid op = fn->regions[fn->body].first; op; op = fn->ops[op].next)
+    if (fn->ops[op].code == IR_OP_WARP_SPLIT) { /* a producer warpgroup beside the kernel's warps */
+      L->c.block_threads += 128;
+      /* setmaxnreg needs a register cap at entry: .minnctapersm 1 gives one under .maxntid */
+      if (ir_attr_i(fn->ops[op].attrs, "consumer_regs", 0) && !L->c.min_blocks) L->c.min_blocks = 1;
+    }
   int rc = 0;
   if (setjmp(L->fail)) {
     rc = -1;
@@ -659,7 +665,7 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, c
   }
   lower_kernel(L);
   out->kernel_name = strdup(fn->name);
-  out->threads = L->c.threads;
+  out->threads = L->c.block_threads;
   out->shared_bytes = L->c.shared_bytes;
   out->tmaps = tmap_lines(L);
   if (be == CG_NVPTX) {

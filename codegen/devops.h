@@ -29,7 +29,11 @@ typedef struct cg_ctx {
   LLVMValueRef fn; /* the kernel function */
   const tg_target *target;
   const cg_devops *ops;
-  int threads;      /* threads per block */
+  int threads;       /* threads that run the kernel's tile code: its warps * 32 */
+  int block_threads; /* threads per block: `threads`, and a producer warpgroup's 128 with a warp_split */
+  /* 0: `barrier` is bar.sync 0 for the whole block; n: a named barrier (1) of n threads, the
+   * consumers of a warp_split (cg_lower_warp_split) */
+  int bar_threads;
   int min_blocks;   /* blocks per SM the register allocation must fit (kernel `min_blocks`; 0: none) */
   int shared_bytes; /* dynamic shared memory per block (planned + scratch) */
   void *backend;    /* the device-op implementation's private state */

@@ -59,7 +59,7 @@ static LLVMValueRef nvptx_kernel_begin(cg_ctx *c, const char *name, LLVMTypeRef 
 
 static void nvptx_kernel_end(cg_ctx *c) {
   char v[16];
-  int n = snprintf(v, sizeof v, "%d", c->threads);
+  int n = snprintf(v, sizeof v, "%d", c->block_threads ? c->block_threads : c->threads);
   static const char key[] = "nvvm.maxntid", minkey[] = "nvvm.minctasm";
   LLVMAttributeRef a = LLVMCreateStringAttribute(c->ctx, key, sizeof key - 1, v, (unsigned)n);
   LLVMAddAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, a);
@@ -82,6 +82,11 @@ static LLVMValueRef nvptx_sreg(cg_ctx *c, cg_sreg r) {
 }
 
 static void nvptx_barrier(cg_ctx *c) {
+  if (c->bar_threads) { /* bar.sync 1, n: the consumers of a warp_split */
+    LLVMValueRef a[2] = {i32c(c, 1), i32c(c, c->bar_threads)};
+    intrinsic(c, "llvm.nvvm.barrier.cta.sync.aligned.count", LLVMVoidTypeInContext(c->ctx), a, 2);
+    return;
+  }
   LLVMValueRef id = i32c(c, 0);
   intrinsic(c, "llvm.nvvm.barrier.cta.sync.aligned.all", LLVMVoidTypeInContext(c->ctx), &id, 1);
 }

@@ -195,6 +195,13 @@ static LLVMValueRef sim_shared_base(cg_ctx *c) {
 static void sim_barrier(cg_ctx *c) {
   LLVMTypeRef p = ptr_t(c);
   LLVMValueRef site = cg_sim_site(c);
+  if (c->bar_threads) { /* a named barrier: id 1, the consumers of a warp_split */
+    LLVMTypeRef ts[3] = {i32_t(c), i32_t(c), p};
+    LLVMValueRef a[3] = {LLVMConstInt(i32_t(c), 1, 0), LLVMConstInt(i32_t(c), (unsigned)c->bar_threads, 0),
+                         site};
+    cg_sim_call(c, "__kiln_sim_barrier_named", LLVMVoidTypeInContext(c->ctx), ts, a, 3);
+    return;
+  }
   cg_sim_call(c, "__kiln_sim_barrier", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
 }
 

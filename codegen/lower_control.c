@@ -265,6 +265,38 @@ void cg_lower_if(cg_lower *L, ir_opid op) {
   }
 }
 
+/* warp_split: the producer warpgroup (warps W .. W+3, threads W*32 and up) runs region 0, the
+ * kernel's W warps region 1; both then leave the kernel. In the producer's region the elected lane
+ * that issues TMA boxes is warp W's; in the consumers' region a barrier is `bar.sync 1, W*32`, which
+ * the producer warps do not join (the verifier keeps tiles and barriers out of the producer's
+ * region). With setmaxnreg counts the producer gives registers back (dec) and the consumers take
+ * them (inc) first; codegen.c caps the registers at entry (.minnctapersm 1) so that ptxas allocates
+ * within what the dec leaves. */
+void cg_lower_warp_split(cg_lower *L, ir_opid op) {
+  ir_op *o = &L->fn->ops[op];
+  LLVMBuilderRef B = L->c.b;
+  int pr = (int)ir_attr_i(o->attrs, "producer_regs", 0), cr = (int)ir_attr_i(o->attrs, "consumer_regs", 0);
+  if (pr) cg_require(L, op, TG_F_WGMMA); /* setmaxnreg */
+  LLVMBasicBlockRef prod = cg_block(L, "producer"), cons = cg_block(L, "consumers"),
+                    join = cg_block(L, "split.end");
+  LLVMValueRef is_prod =
+      LLVMBuildICmp(B, LLVMIntUGE, cg_warp_uniform(L), cg_i32(L, L->warps), "producer.warp");
+  LLVMBuildCondBr(B, is_prod, prod, cons);
+  LLVMPositionBuilderAtEnd(B, prod);
+  if (pr) L->c.ops->hopper->setmaxnreg(&L->c, 0, pr);
+  L->elect_warp = L->warps;
+  lower_arm(L, o->region[0]);
+  L->elect_warp = 0;
+  LLVMBuildBr(B, join);
+  LLVMPositionBuilderAtEnd(B, cons);
+  if (cr) L->c.ops->hopper->setmaxnreg(&L->c, 1, cr);
+  L->c.bar_threads = L->c.threads;
+  lower_arm(L, o->region[1]);
+  L->c.bar_threads = 0;
+  LLVMBuildBr(B, join);
+  LLVMPositionBuilderAtEnd(B, join);
+}
+
 /* llvm.loop.unroll.disable on the loop whose latch branch is br. */
 void cg_keep_loop_rolled(cg_lower *L, LLVMValueRef br) {
   LLVMContextRef C = L->c.ctx;

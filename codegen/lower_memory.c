@@ -931,7 +931,7 @@ void cg_tma_box(cg_lower *L, ir_val buf, uint32_t box[2], int *swizzle) {
  * at its end. */
 static LLVMBasicBlockRef begin_elected(cg_lower *L, LLVMValueRef also) {
   LLVMBuilderRef B = L->c.b;
-  LLVMValueRef go = LLVMBuildICmp(B, LLVMIntEQ, cg_warp_uniform(L), cg_i32(L, 0), "warp0");
+  LLVMValueRef go = LLVMBuildICmp(B, LLVMIntEQ, cg_warp_uniform(L), cg_i32(L, L->elect_warp), "warp0");
   if (also) go = LLVMBuildAnd(B, go, also, "");
   LLVMBasicBlockRef warp0 = cg_block(L, "warp0"), one = cg_block(L, "elected"),
                     done = cg_block(L, "elected.done");

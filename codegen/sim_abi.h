@@ -12,6 +12,7 @@
  *   access:  %a = call ptr @__kiln_sim_access(ptr, i32 bytes, i32 kind, ptr site)
  *            then a plain load/store of `bytes` bytes at %a; masked-off lanes branch around both
  *   barrier: call void @__kiln_sim_barrier(ptr site)
+ *   named barrier (bar.sync id, n): call void @__kiln_sim_barrier_named(i32 id, i32 n, ptr site)
  *   shuffle: %r = call i32 @__kiln_sim_shfl(i32 mode, i32 v, i32 arg, ptr site)
  *   math:    call float @__kiln_sim_mathf(i32 cg_math, float), call double @__kiln_sim_math(i32, double)
  *   loop:    call void @__kiln_sim_loop(ptr site)                on every back-edge (the watchdog's count)
@@ -45,6 +46,7 @@ enum { SIM_SHFL_XOR, SIM_SHFL_IDX, SIM_SHFL_UP, SIM_SHFL_DOWN };
 sim_tstate *__kiln_sim_thread(void);
 void *__kiln_sim_access(void *addr, uint32_t bytes, uint32_t kind, const char *site);
 void __kiln_sim_barrier(const char *site);
+void __kiln_sim_barrier_named(int32_t id, int32_t n, const char *site);
 int32_t __kiln_sim_shfl(int32_t mode, int32_t v, int32_t arg, const char *site);
 float __kiln_sim_mathf(int32_t m, float x);
 double __kiln_sim_math(int32_t m, double x);

@@ -609,6 +609,12 @@ void ir_op_unlink(ir_func *fn, ir_opid op) {
   o->prev = o->next = 0;
 }
 
+void ir_op_move(ir_func *fn, ir_opid op, ir_reg reg) {
+  ir_op_unlink(fn, op);
+  ir_o(fn, op)->dead = 0;
+  link_op(fn, reg, op, 0);
+}
+
 void ir_replace_all_uses(ir_func *fn, ir_val from, ir_val to) {
   for (ir_opid i = 1; i < fn->nops; i++) {
     ir_op *o = &fn->ops[i];

@@ -331,6 +331,7 @@ const char *ir_attr_s(ir_attr *list, const char *key, const char *dflt);
 /* ---- editing ---- */
 
 void ir_op_unlink(ir_func *fn, ir_opid op);                    /* marks dead */
+void ir_op_move(ir_func *fn, ir_opid op, ir_reg reg);          /* to the end of region reg, live */
 void ir_replace_all_uses(ir_func *fn, ir_val from, ir_val to); /* every operand in the function */
 uint32_t *ir_use_counts(ir_func *fn, ir_arena *A);             /* per value, live ops only */
 

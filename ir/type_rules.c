@@ -107,6 +107,9 @@ static const struct {
     {IR_OP_FOR, "inflight", 0, 1}, /* warpgroup MMA groups kept in flight across iterations */
     {IR_OP_FOR, "tma", 0, 1},      /* the pipelined copies as TMA boxes (sm_90a) */
     {IR_OP_FOR, "release", 0, 1},  /* 0: keep the body's barrier instead of release mbarriers (tma) */
+    {IR_OP_FOR, "ws", 0, 1},       /* a producer warpgroup issues the TMA ring's copies (warp_split) */
+    {IR_OP_WARP_SPLIT, "producer_regs", 0, 256}, /* setmaxnreg counts (0: none) */
+    {IR_OP_WARP_SPLIT, "consumer_regs", 0, 256},
     {IR_OP_COPY, "tma", 0, 1},
     {IR_OP_COPY, "by_tma", 0, 1}, /* a hint: a copy outside loops by TMA where it can (sm_90a) */
     {IR_OP_STORE, "tma", 0, 1},   /* a hint: the store through shared memory and a TMA box (sm_90a) */

@@ -602,6 +602,9 @@ static void check_for(verifier *V, ir_opid op) {
   opt_int(V, op, "release");
   if (ir_attr_i(O(V, op)->attrs, "inflight", 0) && ir_attr_i(O(V, op)->attrs, "stages", 1) < 3)
     fail(V, op, "inflight = 1 needs stages >= 3 (the stage a group in flight reads is not refilled)");
+  opt_int(V, op, "ws");
+  if (ir_attr_i(O(V, op)->attrs, "ws", 0) && !ir_attr_i(O(V, op)->attrs, "tma", 0))
+    fail(V, op, "ws = 1 needs tma = 1 (the producer warpgroup issues the ring's TMA copies)");
   opt_int(V, op, "tma");
   if (ir_attr_i(O(V, op)->attrs, "tma", 0) && ir_attr_i(O(V, op)->attrs, "stages", 1) < 2)
     fail(V, op, "tma = 1 needs stages >= 2 (the copies run ahead into a ring of stages)");
@@ -616,6 +619,61 @@ static void check_if(verifier *V, ir_opid op) {
     if (ir_r(V->fn, o->region[i])->nargs) fail(V, op, "region %d takes no block arguments", i);
     check_yield(V, op, i);
   }
+}
+
+/* 1 if region r (nested regions included) holds a tile, a barrier or a shared-memory read or write
+ * other than a copy: what the producer warpgroup may not run (its warps hold no part of a tile, and
+ * the consumers' barriers do not count them). Sets *bad to the first such op. */
+static int producer_work(verifier *V, ir_reg r, ir_opid *bad) {
+  for (ir_opid op = ir_r(V->fn, r)->first; op; op = O(V, op)->next) {
+    ir_op *o = O(V, op);
+    int tile = o->code == IR_OP_BARRIER || o->code == IR_OP_LOAD_SHARED || o->code == IR_OP_STORE_SHARED ||
+               o->code == IR_OP_GATHER_SHARED || o->code == IR_OP_STORE_TMA || o->code == IR_OP_WARP_SPLIT;
+    for (uint32_t k = 0; k < o->nres; k++) tile |= rtype(V, op, k).kind == IR_TTILE;
+    for (uint32_t k = 0; k < o->nopnd; k++) tile |= otype(V, op, k).kind == IR_TTILE;
+    if (tile) return *bad = op, 1;
+    for (int i = 0; i < o->nregion; i++)
+      if (producer_work(V, o->region[i], bad)) return 1;
+  }
+  return 0;
+}
+
+/* warp_split {producer_regs?, consumer_regs?} { producer } else { consumers }: once, at the top
+ * level of the kernel's body; the regions take no arguments and yield nothing; the block gets a
+ * producer warpgroup (4 warps) beside its `warps` warps, so warps + 4 <= 32; the producer's region
+ * holds scalars, loops, copies and mbarrier ops only; setmaxnreg counts 0 (none) or 24..256 in
+ * steps of 8, both or neither. */
+static void check_warp_split(verifier *V, ir_opid op) {
+  ir_op *o = O(V, op);
+  if (o->parent != V->fn->body) fail(V, op, "only at the top level of the kernel's body");
+  for (ir_opid x = ir_r(V->fn, V->fn->body)->first; x; x = O(V, x)->next)
+    if (O(V, x)->code == IR_OP_WARP_SPLIT && x != op) fail(V, op, "a kernel has at most one");
+  if (V->warps + 4 > IR_MAX_WARPS)
+    fail(V, op, "the kernel's %d warps and the producer warpgroup's 4 exceed %d warps a block", V->warps,
+         IR_MAX_WARPS);
+  for (int i = 0; i < 2; i++) {
+    ir_region *r = ir_r(V->fn, o->region[i]);
+    if (r->nargs) fail(V, op, "region %d takes no block arguments", i);
+  }
+  ir_opid bad = 0;
+  if (producer_work(V, o->region[0], &bad))
+    fail(V, bad,
+         "op '%s' in the producer region of a 'warp_split': that region holds scalars, loops, "
+         "copies and mbarrier ops only",
+         opname(V, bad));
+  opt_int(V, op, "producer_regs");
+  opt_int(V, op, "consumer_regs");
+  int64_t n[2] = {ir_attr_i(o->attrs, "producer_regs", 0), ir_attr_i(o->attrs, "consumer_regs", 0)};
+  for (int i = 0; i < 2; i++)
+    if (n[i] && (n[i] < 24 || n[i] > 256 || n[i] % 8))
+      fail(V, op, "%s %lld: 0 (no setmaxnreg) or a multiple of 8 in 24..256",
+           i ? "consumer_regs" : "producer_regs", (long long)n[i]);
+  if (!n[0] != !n[1]) fail(V, op, "producer_regs and consumer_regs are given together or not at all");
+  if (n[0] && V->warps % 4)
+    fail(
+        V, op,
+        "setmaxnreg (producer_regs, consumer_regs) needs whole warpgroups: warps = %d is not a multiple of 4",
+        V->warps);
 }
 
 static void check_yield_place(verifier *V, ir_opid op) {

@@ -62,6 +62,9 @@ return kiln.recipe {
     -- stored through shared memory by TMA boxes (docs/hopper.md); rows of a, b and c must be
     -- multiples of 16 bytes; elsewhere cp.async and plain stores as before
     tma = { false, true },
+    -- with tma: a producer warpgroup (4 more warps) issues the ring's TMA boxes, the `warps` warps only
+    -- consume (warp specialisation, docs/hopper.md); with 8 warps setmaxnreg moves registers to them
+    ws = { false, true },
   },
   args = {
     -- trans_a = 1: A is stored K x M (column-major A); trans_b = 1: B is stored N x K.
@@ -96,6 +99,7 @@ return kiln.recipe {
     end,
     function(p) return not p.inflight or p.stages >= 3, "inflight needs stages >= 3" end,
     function(p) return not p.tma or p.stages >= 2, "tma needs stages >= 2" end,
+    function(p) return not p.ws or p.tma, "ws needs tma" end,
     function(p)
       local eb = ELEM_BYTES[p.dtype]
       local ra = (p.trans_a and p.M or p.K) * eb
@@ -159,7 +163,7 @@ return kiln.recipe {
       local r = k.dot(ta, tb, acc, { mma = p.mma })
       k.barrier()
       return r
-    end, { stages = p.stages, inflight = p.inflight, tma = p.tma })
+    end, { stages = p.stages, inflight = p.inflight, tma = p.tma, ws = p.ws })
 
     -- the epilogue, in i32 for integer outputs and in f32 otherwise
     local v = acc

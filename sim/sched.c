@@ -131,10 +131,60 @@ void sim_barrier_arrive(sim_worker *w, const char *site) {
   sim_thread *t = &w->th[w->cur];
   t->state = SIM_AT_BARRIER;
   t->site = site;
+  t->bar = 0;
   if (++w->bar_arrived < w->nthreads)
     sim_yield(w);
   else
     barrier_release(w);
+}
+
+/* A named barrier (a warp_split's consumers: codegen/lower_control.c) releases the n threads that
+ * wait at it; they must wait at one site. Its epoch ends for the whole block, as at the block's
+ * barrier: an access of a thread outside the barrier (a producer warp) and one of a thread in it,
+ * on either side, are taken to be ordered (the producer warps of kiln's warp_split touch shared
+ * memory only through mbarriers and TMA, which the simulator checks by their phases). */
+static void named_release(sim_worker *w, int id) {
+  sim_thread *th = w->th;
+  int first = -1;
+  if (sim_check_epoch_end(w)) sim_abandon(w);
+  for (int i = 0; i < w->nthreads; i++) {
+    if (th[i].state != SIM_AT_BARRIER || th[i].bar != id) continue;
+    if (first < 0) {
+      first = i;
+    } else if (!same_site(th[i].site, th[first].site)) {
+      sim_report(w, "divergent barrier", "named barrier %d: thread %d waits at '%s', thread %d at '%s'", id,
+                 first, th[first].site, i, th[i].site);
+      sim_abandon(w);
+    }
+  }
+  if (w->prof) {
+    sim_prof_flush(w, -1);
+    sim_prof_site(w, th[first].site)->barriers++;
+  }
+  for (int i = first; i < w->nthreads; i++)
+    if (th[i].state == SIM_AT_BARRIER && th[i].bar == id) th[i].state = SIM_RUN;
+  sim_hopper_barrier(w);
+  w->named_arrived[id] = 0;
+  w->epoch++;
+  resume_from(w, first);
+}
+
+void sim_barrier_named_arrive(sim_worker *w, int id, int n, const char *site) {
+  sim_thread *t = &w->th[w->cur];
+  if (id < 1 || id > 15 || n < 32 || n % 32 || n > w->nthreads) {
+    sim_report(w, "bad barrier",
+               "bar.sync %d, %d at '%s': the id must be 1..15 and the count a multiple of 32 "
+               "up to the block's %d threads",
+               id, n, site, w->nthreads);
+    sim_abandon(w);
+  }
+  t->state = SIM_AT_BARRIER;
+  t->site = site;
+  t->bar = id;
+  if (++w->named_arrived[id] < n)
+    sim_yield(w);
+  else
+    named_release(w, id);
 }
 
 /* ---- warp collectives: shuffles here, mma and ldmatrix in tensor_ops.c ---- */
@@ -233,7 +283,10 @@ static void report_deadlock(sim_worker *w) {
     char sa[160], sb[160];
     sim_fmt_threads(sa, sizeof sa, a, na);
     sim_fmt_threads(sb, sizeof sb, b, nb);
-    sim_report(w, "divergent barrier", "%s wait at '%s', %s exited without reaching it", sa, site, sb);
+    char named[32] = "";
+    if (w->th[i].bar) snprintf(named, sizeof named, " (named barrier %d)", w->th[i].bar);
+    sim_report(w, "divergent barrier", "%s wait at '%s'%s, %s exited without reaching it", sa, site, named,
+               sb);
   }
   free(a);
 }
@@ -267,6 +320,7 @@ int sim_block_run(sim_worker *w, int64_t linear) {
   sim_check_block_start(w);
   sim_hopper_block_start(w);
   w->bar_arrived = w->nexited = 0;
+  memset(w->named_arrived, 0, sizeof w->named_arrived);
   w->failed = 0;
   memset(w->warp_arrived, 0, sizeof(int) * (size_t)w->nwarps);
   for (int i = 0; i < w->nthreads; i++) {

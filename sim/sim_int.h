@@ -107,6 +107,7 @@ typedef struct sim_thread {
   int tid;
   sim_state state;
   const char *site; /* the barrier or warp op it waits at */
+  int bar;          /* SIM_AT_BARRIER: the barrier's id (0: the block's; 1..15: a named barrier) */
   const char *what; /* the kind of warp op: "shuffle", "mma", "ldmatrix" */
   union {           /* a warp op's operands and results, read and written by the op's last lane */
     struct {
@@ -154,6 +155,7 @@ typedef struct sim_worker {
   sim_cp_shadow cps;  /* shared bytes with a cp.async in flight */
   uint32_t epoch, block_epoch;
   int bar_arrived, nexited;
+  int named_arrived[16]; /* per named barrier id (1..15): threads waiting there */
   struct { /* the first read of never-written shared bytes in this epoch (tid -1: none), see check.c */
     int tid;
     size_t off;
@@ -177,6 +179,8 @@ extern __thread sim_worker *sim_cur;
 /* sched.c: runs one block to completion; 0, or -1 with w->report set. */
 int sim_block_run(sim_worker *w, int64_t linear);
 void sim_barrier_arrive(sim_worker *w, const char *site);
+/* bar.sync id, n (id 1..15, n a multiple of 32): the caller waits until n threads wait at id. */
+void sim_barrier_named_arrive(sim_worker *w, int id, int n, const char *site);
 int32_t sim_shfl_arrive(sim_worker *w, int32_t mode, int32_t v, int32_t arg, const char *site);
 /* A warp collective: the running thread waits at `site` until every lane of its warp is there; the
  * last to arrive checks they all are at the same op, calls done(w, lanes, n) on the warp's n lanes

@@ -4,8 +4,9 @@
  * A body is a Lua function run once, at build time, with the builder inside the op's region: it
  * receives the region's block arguments as values and returns the values the region yields.
  *   k.range(lo, hi, step, {inits...}, function(i, c1, c2, ...) return c1', c2', ... end[, {stages=n,
- *           inflight=b, tma=b, release=b}]); tma: the pipelined copies as TMA boxes where the target
- *           has them; release = false keeps the body's barrier where release mbarriers could replace it
+ *           inflight=b, tma=b, release=b, ws=b}]); tma: the pipelined copies as TMA boxes where the target
+ *           has them; release = false keeps the body's barrier where release mbarriers could replace it;
+ *           ws: a producer warpgroup issues the TMA ring's copies (the pipeline pass's warp_split)
  * The loop counts up from lo while i < hi: a number step must be >= 1 (a value step that is not
  * positive at run time runs no iteration); stages is 1..IR_MAX_STAGES.
  *   k.if_(cond, function() return a, b end, function() return a', b' end)
@@ -80,14 +81,15 @@ static int read_inits(lua_State *L, int idx, ir_val *v, ir_type *t) {
   return n;
 }
 
-/* The options table of k.range: stages = n, inflight, tma and release = true|false|0|1. */
+/* The options table of k.range: stages = n, inflight, tma, release and ws = true|false|0|1. */
 static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
   for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
     if (lua_type(L, -2) != LUA_TSTRING ||
         (strcmp(lua_tostring(L, -2), "stages") != 0 && strcmp(lua_tostring(L, -2), "inflight") != 0 &&
-         strcmp(lua_tostring(L, -2), "tma") != 0 && strcmp(lua_tostring(L, -2), "release") != 0))
+         strcmp(lua_tostring(L, -2), "tma") != 0 && strcmp(lua_tostring(L, -2), "release") != 0 &&
+         strcmp(lua_tostring(L, -2), "ws") != 0))
       luaL_error(L, "k.range: unknown option '%s'", luaL_tolstring(L, -2, NULL));
   lua_getfield(L, idx, "stages");
   if (!lua_isnil(L, -1)) {
@@ -120,7 +122,16 @@ static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   }
   lua_pop(L, 1);
   lua_getfield(L, idx, "release");
-  if (!lua_isnil(L, -1) && !kl_check_flag(L, "k.range", "release")) ir_op_set_i(fn, op, "release", 0);
+  int release = lua_isnil(L, -1) || kl_check_flag(L, "k.range", "release");
+  if (!release) ir_op_set_i(fn, op, "release", 0);
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "ws");
+  if (!lua_isnil(L, -1) && kl_check_flag(L, "k.range", "ws")) {
+    if (!ir_attr_i(ir_o(fn, op)->attrs, "tma", 0) || !release)
+      luaL_error(L, "k.range: ws needs tma (and release not false): the producer warpgroup issues the ring's "
+                    "TMA copies and the consumers hand the stages back by mbarrier");
+    ir_op_set_i(fn, op, "ws", 1);
+  }
   lua_pop(L, 1);
 }
 

@@ -47,6 +47,11 @@
  * stage gets a release mbarrier (count: the block's threads), every thread arrives on it once its
  * reads of the stage are complete (arrive_release), and the lane that issues the boxes waits for the
  * release before refilling the stage (await_release); after the loop a barrier comes first.
+ * A loop {ws = 1} with release mbarriers, an op of the kernel's body, gets no prologue and no issue
+ * in its body: the kernel splits there (warp_split, ws_split) into a producer warpgroup that runs a
+ * loop of its own issuing every iteration's boxes once the consumers released the stage, and the
+ * kernel's warps, which run the loop without copies and the rest of the kernel (docs/hopper.md,
+ * "Warp specialisation").
  * A `store {tma = 1}` of the kernel's body becomes store_shared into a staging buffer and
  * store_tma (tma_stores), and a `copy {by_tma = 1}` of it TMA boxes on an mbarrier of its own
  * (tma_copies). docs/hopper.md, "The ring by TMA" and "Attention by TMA".
@@ -78,6 +83,8 @@ typedef struct {
                     every thread arrives on once it has read the stage (release_ok): no barrier */
   int nrot;      /* values rotated per stage: the copies' buffers, then (tma) their mbarriers, then
                     (release) the stage's release mbarrier */
+  int ws;        /* release, and the loop {ws = 1} splits the block (ws_ok): a producer warpgroup issues
+                    the boxes in a loop of its own, the kernel's warps consume them */
   uint8_t *need; /* per op (below nops): in the slice that recomputes the copies' operands */
   uint32_t nops;
   ir_val *map; /* per original value: its clone in the stage being built */
@@ -398,15 +405,11 @@ static void read_oldest(loop_ctx *lc, const ir_val *orig) {
  * rotate in the yield. */
 static void await_release(loop_ctx *lc, ir_builder *b);
 
-static void issue_next(loop_ctx *lc) {
+/* The body's yield rotates the stages: stage s of the next iteration is this one's s + 1. */
+static void rotate_stages(loop_ctx *lc) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, A = lc->ahead, m = lc->nrot;
+  int S = lc->stages, m = lc->nrot;
   ir_opid y = ir_r(fn, lc->body)->last;
-  ir_builder end = ir_builder_before(fn, ir_o(fn, lc->barrier)->next);
-  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
-  for (int j = 0; j < m; j++) dst[j] = stage_arg(lc, j, A);
-  if (lc->release) await_release(lc, &end);
-  issue(lc, &end, iter_value(&end, lc->iv, ir_o(fn, lc->loop)->opnd[2], A), dst, dst + lc->ncopy);
   ir_op *yo = ir_o(fn, y);
   ir_val *ys = ir_alloc(fn->A, (yo->nopnd + (uint32_t)(S * m) + 1) * sizeof *ys);
   memcpy(ys, yo->opnd, yo->nopnd * sizeof *ys);
@@ -414,6 +417,17 @@ static void issue_next(loop_ctx *lc) {
     for (int s = 0; s < S; s++) ys[yo->nopnd + (uint32_t)(j * S + s)] = stage_arg(lc, j, (s + 1) % S);
   yo->opnd = ys;
   yo->nopnd += (uint32_t)(S * m);
+}
+
+static void issue_next(loop_ctx *lc) {
+  ir_func *fn = lc->fn;
+  int A = lc->ahead, m = lc->nrot;
+  ir_builder end = ir_builder_before(fn, ir_o(fn, lc->barrier)->next);
+  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
+  for (int j = 0; j < m; j++) dst[j] = stage_arg(lc, j, A);
+  if (lc->release) await_release(lc, &end);
+  issue(lc, &end, iter_value(&end, lc->iv, ir_o(fn, lc->loop)->opnd[2], A), dst, dst + lc->ncopy);
+  rotate_stages(lc);
 }
 
 /* The iteration's index (iv - lo) / step. */
@@ -512,15 +526,154 @@ static ir_opid release_ok(const loop_ctx *lc) {
   return last;
 }
 
-/* Rewrites the loop (the steps in the file comment). */
-static void pipeline_loop(loop_ctx *lc) {
+/* ---- warp specialisation (a loop {ws = 1}) ---- */
+
+static int has_tile(ir_func *fn, ir_opid op) {
+  ir_op *o = ir_o(fn, op);
+  for (uint32_t k = 0; k < o->nopnd; k++)
+    if (ir_vtype(fn, o->opnd[k]).kind == IR_TTILE) return 1;
+  for (uint32_t k = 0; k < o->nres; k++)
+    if (ir_vtype(fn, o->res[k]).kind == IR_TTILE) return 1;
+  return 0;
+}
+
+/* 1 if top-level op stays outside the split, run by every thread of the block: a shared buffer, or
+ * a pure op without regions or tiles (ids, offsets, views). Anything else (a tile, which the
+ * producer warps hold no part of; loads, stores, barriers) moves to the consumers. */
+static int ws_stays(ir_func *fn, ir_opid op) {
+  ir_op *o = ir_o(fn, op);
+  if (o->code == IR_OP_ALLOC_SHARED) return 1;
+  return (ir_opinfo_table[o->code].flags & IR_F_PURE) && !o->nregion && !has_tile(fn, op);
+}
+
+/* Whether the loop can be warp-specialised: it asks ({ws = 1}), its copies are a TMA ring released
+ * by mbarriers, it is an op of the kernel's body (not nested) and the first to split it, the block
+ * has room for 4 more warps, and every op before it that stays (ws_stays) uses only values that
+ * stay too, so that the producer's loop can recompute the copies from them. */
+static int ws_ok(const loop_ctx *lc) {
+  ir_func *fn = lc->fn;
+  if (!ir_attr_i(ir_o(fn, lc->loop)->attrs, "ws", 0) || !lc->release ||
+      ir_o(fn, lc->loop)->parent != fn->body || ir_attr_i(fn->attrs, "warps", 4) + 4 > IR_MAX_WARPS)
+    return 0;
+  for (ir_opid op = ir_r(fn, fn->body)->first; op; op = ir_o(fn, op)->next)
+    if (ir_o(fn, op)->code == IR_OP_WARP_SPLIT) return 0;
+  for (ir_opid op = ir_r(fn, fn->body)->first; op != lc->loop; op = ir_o(fn, op)->next) {
+    if (!ws_stays(fn, op)) continue;
+    for (uint32_t k = 0; k < ir_o(fn, op)->nopnd; k++) {
+      ir_opid d = ir_v(fn, ir_o(fn, op)->opnd[k])->def;
+      if (d && !ws_stays(fn, d)) return 0;
+    }
+  }
+  /* the loop's bounds and what the copies read from outside the body */
+  for (int k = 0; k < 3; k++) {
+    ir_opid d = ir_v(fn, ir_o(fn, lc->loop)->opnd[k])->def;
+    if (d && !ws_stays(fn, d)) return 0;
+  }
+  for (ir_opid op = 1; op < lc->nops; op++) {
+    int used = lc->need[op];
+    for (int j = 0; j < lc->ncopy; j++) used |= lc->copy[j] == op;
+    for (uint32_t k = 0; used && k < ir_o(fn, op)->nopnd; k++) {
+      ir_val v = ir_o(fn, op)->opnd[k];
+      ir_opid d = ir_v(fn, v)->def;
+      if (d && !ir_region_encloses(fn, lc->body, ir_val_region(fn, v)) && !ws_stays(fn, d)) return 0;
+    }
+  }
+  return 1;
+}
+
+/* The producer's loop at b: over the same iterations, the stages rotating as the consumers' do;
+ * iteration i waits (one elected lane) until the consumers have released stage 0, last read in
+ * iteration i - S (parity ((i / S) + 1) & 1: parity 1 on a fresh mbarrier for i < S, no wait), then
+ * issues its copies into it. */
+static void producer_loop(loop_ctx *lc, ir_builder *b, const ir_val *bufs) {
+  ir_func *fn = lc->fn;
+  int S = lc->stages, m = lc->nrot, n = S * m;
+  ir_val lo = ir_o(fn, lc->loop)->opnd[0], hi = ir_o(fn, lc->loop)->opnd[1],
+         step = ir_o(fn, lc->loop)->opnd[2];
+  ir_type it = ir_vtype(fn, lo), *rt = ir_alloc(lc->A, (size_t)n * sizeof *rt);
+  ir_val *opnd = ir_alloc(lc->A, (size_t)(n + 3) * sizeof *opnd),
+         *ys = ir_alloc(lc->A, (size_t)n * sizeof *ys);
+  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
+  opnd[0] = lo, opnd[1] = hi, opnd[2] = step;
+  for (int k = 0; k < n; k++) opnd[3 + k] = bufs[k], rt[k] = ir_vtype(fn, bufs[k]);
+  ir_opid p = ir_build(b, IR_OP_FOR, opnd, (uint32_t)n + 3, rt, (uint32_t)n, 1);
+  ir_reg r = ir_o(fn, p)->region[0];
+  ir_val iv = ir_region_add_arg(fn, r, it);
+  for (int k = 0; k < n; k++) ir_region_add_arg(fn, r, rt[k]);
+  ir_builder in = ir_builder_at_end(fn, r);
+  in.file = b->file, in.line = b->line;
+  for (int j = 0; j < m; j++) dst[j] = ir_r(fn, r)->args[1 + j * S];
+  ir_val i = ir_b_binary(&in, IR_OP_DIV, ir_b_binary(&in, IR_OP_SUB, iv, lo), step);
+  ir_val q = ir_b_binary(&in, IR_OP_DIV, i, ir_b_const_i(&in, it, S));
+  ir_val w[2] = {dst[2 * lc->ncopy], parity_of(lc, &in, q, 1)};
+  ir_op_set_i(fn, ir_build(&in, IR_OP_MBAR_WAIT, w, 2, NULL, 0, 0), "elected", 1);
+  issue(lc, &in, iv, dst, dst + lc->ncopy);
+  for (int j = 0; j < m; j++)
+    for (int s = 0; s < S; s++) ys[j * S + s] = ir_r(fn, r)->args[1 + j * S + (s + 1) % S];
+  ir_build(&in, IR_OP_YIELD, ys, (uint32_t)n, NULL, 0, 0);
+}
+
+/* setmaxnreg for the split. The block's registers at entry are the register file over its threads
+ * (`min_blocks` blocks an SM); the consumers need about their loop's carried tiles (the accumulators:
+ * 32-bit words a thread) and 64 more (operand descriptors, addresses, the epilogue). Where that is
+ * more than the entry allows, the producer warpgroup gives its registers back down to PRODUCER_REGS
+ * (its loop carries the stages' offsets and mbarriers: at 40 ptxas spills it) and the consumers
+ * take them. 0: no setmaxnreg (ptxas then keeps every warp within the entry's count). */
+enum { PRODUCER_REGS = 56 };
+
+static int consumer_regs(const loop_ctx *lc, const pass_ctx *pc) {
+  ir_func *fn = lc->fn;
+  int W = (int)ir_attr_i(fn->attrs, "warps", 4), mb = (int)ir_attr_i(fn->attrs, "min_blocks", 0);
+  int file = (pc->target && pc->target->regs_per_sm ? pc->target->regs_per_sm : 65536) / (mb > 1 ? mb : 1);
+  int entry = file / ((W + 4) * 32), cons = (file - 128 * PRODUCER_REGS) / (W * 32), need = 64;
+  entry = (entry < 255 ? entry : 255) & ~7, cons = (cons < 248 ? cons : 248) & ~7;
+  for (uint32_t k = 0; k < ir_o(fn, lc->loop)->nres; k++) {
+    ir_type t = ir_vtype(fn, ir_o(fn, lc->loop)->res[k]);
+    if (t.kind == IR_TTILE)
+      need += (int)((ir_type_numel(t) * (uint32_t)ir_elem_bytes(t.elem) + 4u * 32 * W - 1) / (4u * 32 * W));
+  }
+  return need > entry && cons > entry ? cons : 0;
+}
+
+/* Splits the kernel at the rebuilt loop g (docs/hopper.md, "Warp specialisation"):
+ *
+ *   ids, views, buffers, mbarrier inits      (every thread: ws_stays, and make_stages' ops after `mark`)
+ *   warp_split {producer_regs, consumer_regs} {
+ *     for i { mbar_wait {elected}(release_0, ...); copies of i {tma} into stage 0; rotate }
+ *   } else {
+ *     the ops before the loop that do not stay; the loop g; everything after it
+ *   }
+ */
+static void ws_split(loop_ctx *lc, pass_ctx *pc, ir_opid g, ir_opid mark, const ir_val *bufs) {
+  ir_func *fn = lc->fn;
+  ir_opid *moved = ir_alloc(lc->A, (size_t)fn->nops * sizeof *moved);
+  uint32_t n = 0;
+  for (ir_opid op = mark ? ir_r(fn, fn->body)->first : 0; op; op = ir_o(fn, op)->next) {
+    if (!ws_stays(fn, op)) moved[n++] = op;
+    if (op == mark) break;
+  }
+  for (ir_opid op = g; op; op = ir_o(fn, op)->next) moved[n++] = op;
+  ir_builder b = ir_builder_before(fn, g);
+  ir_opid w = ir_build(&b, IR_OP_WARP_SPLIT, NULL, 0, NULL, 0, 2);
+  int regs = consumer_regs(lc, pc);
+  if (regs) ir_op_set_i(fn, w, "producer_regs", PRODUCER_REGS), ir_op_set_i(fn, w, "consumer_regs", regs);
+  for (uint32_t i = 0; i < n; i++) ir_op_move(fn, moved[i], ir_o(fn, w)->region[1]);
+  ir_builder pb = ir_builder_at_end(fn, ir_o(fn, w)->region[0]);
+  pb.file = b.file, pb.line = b.line;
+  producer_loop(lc, &pb, bufs);
+}
+
+/* Rewrites the loop (the steps in the file comment). */ /* Rewrites the loop (the steps in the file comment).
+                                                          */
+static void pipeline_loop(loop_ctx *lc, pass_ctx *pc) {
   ir_func *fn = lc->fn;
   int S = lc->stages, m = lc->ncopy;
   ir_val *bufs = ir_alloc(lc->A, (size_t)S * lc->nrot * sizeof *bufs),
          *orig = ir_alloc(lc->A, (size_t)m * sizeof *orig);
+  ir_opid mark = ir_o(fn, lc->loop)->prev; /* the last op before make_stages' (ws_split) */
   ir_builder b = ir_builder_before(fn, lc->loop);
   make_stages(lc, &b, bufs, orig);
-  prologue(lc, &b, bufs);
+  if (!lc->ws) prologue(lc, &b, bufs);
   ir_opid g = grow_loop(lc, bufs);
   read_oldest(lc, orig);
   ir_builder top = ir_builder_before(fn, lc->barrier); /* the first barrier waits for this step */
@@ -530,7 +683,10 @@ static void pipeline_loop(loop_ctx *lc) {
     wait_and_barrier(&top, (lc->ahead - 1) * m, 0);
   for (int j = 0; j < m; j++) ir_op_unlink(fn, lc->copy[j]); /* issue() still clones them */
   drop_trailing_barrier(lc);
-  issue_next(lc);
+  if (lc->ws)
+    rotate_stages(lc); /* the producer's loop issues the copies */
+  else
+    issue_next(lc);
   if (lc->release) {
     arrive_release(lc, lc->last_read);
     ir_op_unlink(fn, lc->barrier); /* the release mbarriers order the refills after the reads */
@@ -544,6 +700,7 @@ static void pipeline_loop(loop_ctx *lc) {
   for (int k = m * S; lc->tma && k < lc->nrot * S; k++)
     ir_build(&tail, IR_OP_MBAR_INVAL, &bufs[k], 1, NULL, 0, 0);
   ir_build(&tail, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
+  if (lc->ws) ws_split(lc, pc, g, mark, bufs);
 }
 
 /* ---- batching the other copies ---- */
@@ -577,7 +734,8 @@ static void batch_region(ir_func *fn, ir_reg r) {
 
 /* ---- stores through TMA ---- */
 
-/* A `store {tma = 1}` in the kernel's body (not in a loop or a branch) on a row with TMA, of a view
+/* A `store {tma = 1}` in the kernel's body (not in a loop or a branch; a warp_split's consumer region
+ * counts as the body) on a row with TMA, of a view
  * a tensor map can describe, of a tile whose staging buffer TMA can read (ir_tma_buffer_ok: rows of 32 or
  * 64 bytes or a multiple of 128, at most 256 rows):
  *   store(view, offsets, t)   ->   b = alloc_shared {swizzle, wgmma = 1}   (128-byte panels)
@@ -586,8 +744,8 @@ static void batch_region(ir_func *fn, ir_reg r) {
  *                                                                           the global store)
  * codegen (store_tma): every thread fences its shared writes for the async proxy, a barrier, then
  * one elected lane stores the buffer's boxes and waits until they are read. */
-static void tma_stores(ir_func *fn, ir_arena *A) {
-  for (ir_opid op = ir_r(fn, fn->body)->first, next; op; op = next) {
+static void tma_stores_in(ir_func *fn, ir_arena *A, ir_reg body) {
+  for (ir_opid op = ir_r(fn, body)->first, next; op; op = next) {
     next = ir_o(fn, op)->next;
     ir_op *o = ir_o(fn, op);
     if (o->code != IR_OP_STORE || !ir_attr_i(o->attrs, "tma", 0) || o->nopnd != 4 ||
@@ -613,6 +771,13 @@ static void tma_stores(ir_func *fn, ir_arena *A) {
     ir_op_unlink(fn, op);
     if (src != t && !ir_use_counts(fn, A)[t]) ir_op_unlink(fn, cv);
   }
+}
+
+/* The kernel's body, and a warp_split's consumer region in it (the rest of the body after the split). */
+static void tma_stores(ir_func *fn, ir_arena *A) {
+  tma_stores_in(fn, A, fn->body);
+  for (ir_opid op = ir_r(fn, fn->body)->first; op; op = ir_o(fn, op)->next)
+    if (ir_o(fn, op)->code == IR_OP_WARP_SPLIT) tma_stores_in(fn, A, ir_o(fn, op)->region[1]);
 }
 
 /* ---- the pass ---- */
@@ -776,7 +941,9 @@ static void tma_copies(ir_func *fn) {
  *   4. In the body: read stage 0; async_wait {pending = (S-2) * copies} before the first barrier;
  *      issue the copies of iteration i + S-1 into the last stage at the end; rotate the stages in
  *      the yield; drop a trailing barrier the pipeline made unnecessary.
- *   5. After the loop: async_wait {pending = 0} and a barrier.
+ *   5. After the loop: async_wait {pending = 0} and a barrier. With {ws = 1} (ws_ok), no prologue
+ *      and no copies in the body: the kernel splits at the loop (ws_split), a producer warpgroup
+ *      issuing the copies in a loop of its own.
  *   (A dot marked inflight keeps its mark, and the copies run S-2 ahead, only where the loop is
  *   pipelined, its shared operands are pipelined copies' buffers and the body writes shared memory
  *   no other way; otherwise the mark goes and the dot waits for its group in every iteration.)
@@ -815,9 +982,10 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
     lc.last_read = lc.tma && ir_attr_i(o->attrs, "release", 1) ? release_ok(&lc) : 0;
     lc.release = lc.last_read != 0;
     lc.nrot = lc.tma ? 2 * lc.ncopy + lc.release : lc.ncopy;
+    lc.ws = lc.release && ws_ok(&lc);
     if (lc.tma) mark_tma_operands(&lc);
     if (async) {
-      pipeline_loop(&lc);
+      pipeline_loop(&lc, pc);
     } else { /* one stage: only the barrier after the loop */
       ir_builder b = builder_after(fn, lc.loop);
       ir_build(&b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);

@@ -48,7 +48,9 @@ check_run() { # check_run NAME WANT -- command...: non-zero exit, WANT in the ou
 }
 check_run scalar-i32-range "recipes/vector_add.lua:19: scalar 'n' = 3000000000 is outside i32's range -2147483648..2147483647" -- \
   "$KILN" run recipes/vector_add.lua --sim --set n=3000000000
-check_run scalar-f32-range "recipes/matmul.lua:83: scalar 'alpha' = 1e+39 is outside f32's finite range" -- \
+M_ALPHA=$(grep -n 'kiln.scalar("alpha"' recipes/matmul.lua | cut -d: -f1)
+M_GRID=$(grep -n "^  grid = function" recipes/matmul.lua | cut -d: -f1)
+check_run scalar-f32-range "recipes/matmul.lua:$M_ALPHA: scalar 'alpha' = 1e+39 is outside f32's finite range" -- \
   "$KILN" run recipes/matmul.lua --sim --set alpha=1e39
 cat > "$tmp/h16.lua" <<'LUA'
 local kiln = require "kiln"
@@ -66,7 +68,7 @@ return kiln.recipe {
 LUA
 check_run scalar-f16-range "$tmp/h16.lua:4: scalar 's' = 1e+06 is outside f16's finite range" -- \
   "$KILN" run "$tmp/h16.lua" --sim --set s=1e6
-check_run grid-axis1-range "recipes/matmul.lua:89: grid(p) gives 65536 programs on axis 1: need a whole number from 1 to 65535" -- \
+check_run grid-axis1-range "recipes/matmul.lua:$M_GRID: grid(p) gives 65536 programs on axis 1: need a whole number from 1 to 65535" -- \
   "$KILN" run recipes/matmul.lua --sim --set M=16 --set K=16 --set N=4194304 --set BLOCK_N=64
 # attention's lines, found (the recipe changes): its key loop, and its shape checks in grid and body
 A_RANGE=$(grep -n "m, l, acc = k.range(" recipes/attention.lua | cut -d: -f1)

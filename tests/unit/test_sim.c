@@ -447,6 +447,76 @@ static void test_divergent_barrier(void) {
            "'barrier A', threads 1,3,5,7,... (32 threads) at 'barrier B'");
 }
 
+/* 96 threads: the last warp leaves at once (a warp_split's producer that is done); threads 0..63
+ * write shared[t], meet at named barrier 1 of `count` threads (the consumers' bar.sync 1, 64), and
+ * thread t reads slot 63 - t. `site2`: threads 32..63 wait at a barrier of another site. */
+static cg_result k_named(int count, const char *site2) {
+  kb k;
+  kb_begin(&k, "named", "pp", NULL, 96, 64 * 4);
+  LLVMValueRef g = gid(&k), t = kb_sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
+  LLVMBasicBlockRef work = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "work");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "done");
+  LLVMBuildCondBr(k.c.b, cmp(&k, LLVMIntULT, t, kb_int(&k, 64)), work, done);
+  LLVMPositionBuilderAtEnd(k.c.b, work);
+  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, kb_at(&k, kb_param(&k, 0), g), NULL, "load x");
+  store(&k, CG_SHARED, kb_at(&k, sm, t), x, NULL, "store_shared (named.lua:2)");
+  k.c.bar_threads = count;
+  if (site2) {
+    LLVMBasicBlockRef a = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "a");
+    LLVMBasicBlockRef b = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "b");
+    LLVMBasicBlockRef j = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "j");
+    LLVMBuildCondBr(k.c.b, cmp(&k, LLVMIntULT, t, kb_int(&k, 32)), a, b);
+    LLVMPositionBuilderAtEnd(k.c.b, a);
+    barrier(&k, "barrier (named.lua:3)");
+    LLVMBuildBr(k.c.b, j);
+    LLVMPositionBuilderAtEnd(k.c.b, b);
+    barrier(&k, site2);
+    LLVMBuildBr(k.c.b, j);
+    LLVMPositionBuilderAtEnd(k.c.b, j);
+  } else {
+    barrier(&k, "barrier (named.lua:3)");
+  }
+  k.c.bar_threads = 0;
+  LLVMValueRef rev = LLVMBuildSub(k.c.b, kb_int(&k, 63), t, "");
+  LLVMValueRef v = load(&k, CG_SHARED, k.i32, kb_at(&k, sm, rev), NULL, "load_shared (named.lua:4)");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 1), g), v, NULL, "store y");
+  LLVMBuildBr(k.c.b, done);
+  LLVMPositionBuilderAtEnd(k.c.b, done);
+  return kb_end(&k);
+}
+
+static void test_named_barrier(void) {
+  const int n = 96 * 3;
+  int32_t *x = rand_ints((size_t)n, 1000), *y = poisoned((size_t)n);
+  sim_arg a[2] = {buf(x, n * 4u), buf(y, n * 4u)};
+  char err[512] = "";
+  cg_result r = k_named(64, NULL);
+  CHECK(run(&r, a, 2, 3, NULL, err) == 0);
+  int bad = 0;
+  for (int i = 0; i < n; i++) {
+    int b = i / 96, t = i % 96;
+    bad += t < 64 ? y[i] != x[b * 96 + 63 - t] : y[i] != (int32_t)0xa5a5a5a5; /* untouched */
+  }
+  CHECK(bad == 0);
+  /* a count the exited warp was meant to fill */
+  r = k_named(96, NULL);
+  CHECK(run(&r, a, 2, 3, NULL, err) == -1);
+  CHECK_STR(err, "sim: divergent barrier in kernel named, block (0,0,0): threads 0..63 wait at 'barrier "
+                 "(named.lua:3)' (named barrier 1), threads 64..95 exited without reaching it");
+  /* a count that is not whole warps */
+  r = k_named(40, NULL);
+  CHECK(run(&r, a, 2, 3, NULL, err) == -1);
+  CHECK_STR(err,
+            "sim: bad barrier in kernel named, block (0,0,0): bar.sync 1, 40 at 'barrier (named.lua:3)': "
+            "the id must be 1..15 and the count a multiple of 32 up to the block's 96 threads");
+  /* the two halves at different barriers */
+  r = k_named(64, "barrier (named.lua:9)");
+  CHECK(run(&r, a, 2, 3, NULL, err) == -1);
+  CHECK_STR(err, "sim: divergent barrier in kernel named, block (0,0,0): named barrier 1: thread 0 waits at "
+                 "'barrier (named.lua:3)', thread 32 at 'barrier (named.lua:9)'");
+  free(x), free(y);
+}
+
 /* Each thread writes shared[tid]; after the barrier thread t reads shared[t + 32]: 32..63 read 64.. */
 static cg_result k_uninit(void) {
   kb k;
@@ -789,6 +859,7 @@ int main(void) {
   test_race_war();
   test_oob_global();
   test_divergent_barrier();
+  test_named_barrier();
   test_uninit();
   test_bounds_and_alignment();
   test_divergent_shuffle();
