@@ -160,15 +160,21 @@ const char *driver_ptxas_path(void) {
   return NULL;
 }
 
-/* The first line of ptxas output that says "error", else its first line. */
+/* The first line of ptxas output that says "error" or "fatal" other than the closing "Ptx assembly
+ * aborted due to errors" (which names no cause: "(C7602) Insufficient registers ..." comes before
+ * it), else its first line. */
 static void first_error(const char *log, char *err, size_t errn) {
-  const char *p = strstr(log, "error");
-  if (p)
-    while (p > log && p[-1] != '\n') p--;
-  else
-    p = log;
-  size_t n = strcspn(p, "\n");
-  snprintf(err, errn, "ptxas rejected the PTX: %.*s", (int)n, p);
+  const char *p = log, *found = NULL;
+  while (*p && !found) {
+    size_t n = strcspn(p, "\n");
+    const char *e = memmem(p, n, "error", 5), *f = memmem(p, n, "fatal", 5);
+    if ((e || f) && !memmem(p, n, "aborted due to errors", 21)) found = p;
+    p += n + (p[n] == '\n');
+  }
+  if (!found) found = strstr(log, "error") ? strstr(log, "error") : log;
+  while (found > log && found[-1] != '\n') found--;
+  size_t n = strcspn(found, "\n");
+  snprintf(err, errn, "ptxas rejected the PTX: %.*s", (int)n, found);
 }
 
 static int copy_file(const char *from, const char *to) {

@@ -613,20 +613,25 @@ static void producer_loop(loop_ctx *lc, ir_builder *b, const ir_val *bufs) {
   ir_build(&in, IR_OP_YIELD, ys, (uint32_t)n, NULL, 0, 0);
 }
 
-/* setmaxnreg for the split. The block's registers at entry are the register file over its threads
- * (`min_blocks` blocks an SM); the consumers need about their loop's carried tiles (the accumulators:
- * 32-bit words a thread) and 64 more (operand descriptors, addresses, the epilogue). Where that is
- * more than the entry allows, the producer warpgroup gives its registers back down to PRODUCER_REGS
- * (its loop carries the stages' offsets and mbarriers: at 40 ptxas spills it) and the consumers
- * take them. 0: no setmaxnreg (ptxas then keeps every warp within the entry's count). */
+/* setmaxnreg for the split. Every warp starts with the registers ptxas caps the kernel at: the
+ * register file over the block's threads (`min_blocks` blocks an SM; codegen gives the kernel
+ * .minnctapersm so that the cap is known), at most 255, rounded down to 8 (168 for 8 + 4 warps).
+ * The consumers need about their loop's carried tiles (the accumulators: 32-bit words a thread)
+ * and 64 more (operand descriptors, addresses, the epilogue). Where that is more than the entry's
+ * count, the producer warpgroup gives its registers back down to PRODUCER_REGS (its loop carries
+ * the stages' offsets and mbarriers: at 40 ptxas spills it) and the consumers take what that frees,
+ * never more: the block's registers at entry are all there is (an inc beyond them never completes
+ * on the GPU). 0: no setmaxnreg (ptxas then keeps every warp within the entry's count). */
 enum { PRODUCER_REGS = 56 };
 
 static int consumer_regs(const loop_ctx *lc, const pass_ctx *pc) {
   ir_func *fn = lc->fn;
   int W = (int)ir_attr_i(fn->attrs, "warps", 4), mb = (int)ir_attr_i(fn->attrs, "min_blocks", 0);
   int file = (pc->target && pc->target->regs_per_sm ? pc->target->regs_per_sm : 65536) / (mb > 1 ? mb : 1);
-  int entry = file / ((W + 4) * 32), cons = (file - 128 * PRODUCER_REGS) / (W * 32), need = 64;
-  entry = (entry < 255 ? entry : 255) & ~7, cons = (cons < 248 ? cons : 248) & ~7;
+  int entry = file / ((W + 4) * 32), need = 64;
+  entry = (entry < 255 ? entry : 255) & ~7;
+  int cons = (entry * (W + 4) * 32 - 128 * PRODUCER_REGS) / (W * 32);
+  cons = (cons < 248 ? cons : 248) & ~7;
   for (uint32_t k = 0; k < ir_o(fn, lc->loop)->nres; k++) {
     ir_type t = ir_vtype(fn, ir_o(fn, lc->loop)->res[k]);
     if (t.kind == IR_TTILE)

@@ -109,6 +109,26 @@ grep -q "setmaxnreg.dec.sync.aligned.u32 	56;" "$tmp/n256.ptx" &&
   grep -q "setmaxnreg.inc.sync.aligned.u32 	224;" "$tmp/n256.ptx" &&
   grep -q "^.minnctapersm 1" "$tmp/n256.ptx" || { echo "FAIL 128 x 256: no setmaxnreg 56 / 224 under .minnctapersm 1"; fail=1; }
 
+# setmaxnreg never asks for more than the block's registers at entry (an inc beyond them never
+# completes on the GPU): dec x 128 + inc x 32 warps <= entry x threads, entry = the register file
+# over .minnctapersm blocks of .maxntid threads, at most 255, a multiple of 8
+ptx mb2.ptx min_blocks=2
+ptx mb2n256.ptx min_blocks=2 BLOCK_N=256
+for f in n256 mb2 mb2n256; do
+  python3 - "$tmp/$f.ptx" <<'PY' || { echo "FAIL setmaxnreg budget in $f"; fail=1; }
+import re, sys
+t = open(sys.argv[1]).read()
+threads = int(re.search(r"^\.maxntid (\d+)", t, re.M).group(1))
+blocks = int(re.search(r"^\.minnctapersm (\d+)", t, re.M).group(1))
+dec = int(re.search(r"setmaxnreg\.dec\.sync\.aligned\.u32\s+(\d+);", t).group(1))
+inc = int(re.search(r"setmaxnreg\.inc\.sync\.aligned\.u32\s+(\d+);", t).group(1))
+entry = min(255, 65536 // (blocks * threads)) // 8 * 8
+ok = dec * 128 + inc * (threads - 128) <= entry * threads and inc > entry
+print(("ok  " if ok else "FAIL") + f" setmaxnreg {dec}/{inc} for {threads} threads, {blocks} a SM: entry {entry}")
+sys.exit(0 if ok else 1)
+PY
+done
+
 # no barrier per k-step: the same count at K = 128 and 1024 (simulator counters)
 bars() { "$KILN" run $R --sim --target sm_90a --set tma=1 --set ws=1 --set M=128 --set N=128 --set K="$1" --profile 2>&1 |
   sed -n 's/.* barriers \([0-9]*\),.*/\1/p'; }
@@ -123,6 +143,11 @@ if [ -n "$PTXAS" ]; then
     grep -q " 0 bytes spill stores, 0 bytes spill loads" "$tmp/v" || { echo "FAIL spills $f: $(cat "$tmp/v")"; fail=1; }
     echo "sm_90a ws=1 $f: $(sed -n 's/.*\(Used [0-9]* registers\).*/\1/p' "$tmp/v" | head -n 1)"
   done
+  # where the registers cannot hold the tile, ptxas's cause is the message (not its closing line)
+  if "$KILN" inspect $R --target sm_90a --set tma=1 --set ws=1 --set min_blocks=2 > "$tmp/out" 2>&1 ||
+    ! grep -q "^ptxas rejected the PTX: ptxas fatal *: (C7602) Insufficient registers (80)" "$tmp/out"; then
+    echo "FAIL ws min_blocks=2 at 128 x 128: $(head -n 2 "$tmp/out")"; fail=1
+  fi
 else
   echo "note: ptxas not installed: no resource check"
 fi
