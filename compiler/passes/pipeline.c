@@ -317,34 +317,56 @@ static void drop_trailing_barrier(loop_ctx *lc) {
     ir_op_unlink(fn, prev);
 }
 
+/* A loop at b over [lo, hi) by step carrying the S stages of each rotated value (bufs, stage s of
+ * value j at j * S + s): *in builds its body, *iv is its induction variable, dst[j] stage 0 of value
+ * j inside it. end_stage_loop closes the body with the stages rotated (stage s <- s + 1). */
+static ir_opid stage_loop(loop_ctx *lc, ir_builder *b, ir_val lo, ir_val hi, ir_val step, const ir_val *bufs,
+                          ir_builder *in, ir_val *iv, ir_val *dst) {
+  ir_func *fn = lc->fn;
+  int S = lc->stages, m = lc->nrot, n = S * m;
+  ir_type it = ir_vtype(fn, lo), *rt = ir_alloc(lc->A, (size_t)n * sizeof *rt);
+  ir_val *opnd = ir_alloc(lc->A, (size_t)(n + 3) * sizeof *opnd);
+  opnd[0] = lo, opnd[1] = hi, opnd[2] = step;
+  for (int k = 0; k < n; k++) opnd[3 + k] = bufs[k], rt[k] = ir_vtype(fn, bufs[k]);
+  ir_opid p = ir_build(b, IR_OP_FOR, opnd, (uint32_t)n + 3, rt, (uint32_t)n, 1);
+  ir_reg r = ir_o(fn, p)->region[0];
+  *iv = ir_region_add_arg(fn, r, it);
+  for (int k = 0; k < n; k++) ir_region_add_arg(fn, r, rt[k]);
+  *in = ir_builder_at_end(fn, r);
+  in->file = b->file, in->line = b->line;
+  for (int j = 0; j < m; j++) dst[j] = ir_r(fn, r)->args[1 + j * S];
+  return p;
+}
+
+static void end_stage_loop(loop_ctx *lc, ir_opid p, ir_builder *in) {
+  ir_func *fn = lc->fn;
+  int S = lc->stages, n = S * lc->nrot;
+  ir_reg r = ir_o(fn, p)->region[0];
+  ir_val *ys = ir_alloc(lc->A, (size_t)n * sizeof *ys);
+  for (int j = 0; j < lc->nrot; j++)
+    for (int s = 0; s < S; s++) ys[j * S + s] = ir_r(fn, r)->args[1 + j * S + (s + 1) % S];
+  ir_build(in, IR_OP_YIELD, ys, (uint32_t)n, NULL, 0, 0);
+}
+
 /* Issues iterations 0 .. A-1 (A = lc->ahead) at b into stages 0 .. A-1. With A >= 2 that is a loop
  * of its own, rotating the stages like the main loop (one instance of the copies' code rather than
  * A); bufs then becomes its results rotated back, the main loop's initial stages. */
 static void prologue(loop_ctx *lc, ir_builder *b, ir_val *bufs) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, A = lc->ahead, m = lc->nrot, n = S * m;
+  int S = lc->stages, A = lc->ahead, m = lc->nrot;
   ir_val lo = ir_o(fn, lc->loop)->opnd[0], step = ir_o(fn, lc->loop)->opnd[2];
-  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst), *ys = ir_alloc(lc->A, (size_t)n * sizeof *ys);
+  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
   for (int j = 0; j < m; j++) dst[j] = bufs[j * S];
   if (A == 1) {
     issue(lc, b, lo, dst, dst + lc->ncopy);
     return;
   }
-  ir_type it = ir_vtype(fn, lo), *rt = ir_alloc(lc->A, (size_t)n * sizeof *rt);
-  ir_val *opnd = ir_alloc(lc->A, (size_t)(n + 3) * sizeof *opnd);
-  opnd[0] = ir_b_const_i(b, it, 0), opnd[1] = ir_b_const_i(b, it, A), opnd[2] = ir_b_const_i(b, it, 1);
-  for (int k = 0; k < n; k++) opnd[3 + k] = bufs[k], rt[k] = ir_vtype(fn, bufs[k]);
-  ir_opid p = ir_build(b, IR_OP_FOR, opnd, (uint32_t)n + 3, rt, (uint32_t)n, 1);
-  ir_reg r = ir_o(fn, p)->region[0];
-  ir_val s = ir_region_add_arg(fn, r, it);
-  for (int k = 0; k < n; k++) ir_region_add_arg(fn, r, rt[k]);
-  ir_builder in = ir_builder_at_end(fn, r);
-  in.file = b->file, in.line = b->line;
-  for (int j = 0; j < m; j++) dst[j] = ir_r(fn, r)->args[1 + j * S];
+  ir_type it = ir_vtype(fn, lo);
+  ir_val zero = ir_b_const_i(b, it, 0), count = ir_b_const_i(b, it, A), one = ir_b_const_i(b, it, 1), s;
+  ir_builder in;
+  ir_opid p = stage_loop(lc, b, zero, count, one, bufs, &in, &s, dst);
   issue(lc, &in, ir_b_binary(&in, IR_OP_ADD, lo, ir_b_binary(&in, IR_OP_MUL, s, step)), dst, dst + lc->ncopy);
-  for (int j = 0; j < m; j++)
-    for (int q = 0; q < S; q++) ys[j * S + q] = ir_r(fn, r)->args[1 + j * S + (q + 1) % S];
-  ir_build(&in, IR_OP_YIELD, ys, (uint32_t)n, NULL, 0, 0);
+  end_stage_loop(lc, p, &in);
   for (int j = 0; j < m; j++) /* after A rotations result q holds stage q + A */
     for (int q = 0; q < S; q++) bufs[j * S + q] = ir_res(fn, p, j * S + (q + S - A) % S);
 }
@@ -587,30 +609,17 @@ static int ws_ok(const loop_ctx *lc) {
  * issues its copies into it. */
 static void producer_loop(loop_ctx *lc, ir_builder *b, const ir_val *bufs) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, m = lc->nrot, n = S * m;
   ir_val lo = ir_o(fn, lc->loop)->opnd[0], hi = ir_o(fn, lc->loop)->opnd[1],
          step = ir_o(fn, lc->loop)->opnd[2];
-  ir_type it = ir_vtype(fn, lo), *rt = ir_alloc(lc->A, (size_t)n * sizeof *rt);
-  ir_val *opnd = ir_alloc(lc->A, (size_t)(n + 3) * sizeof *opnd),
-         *ys = ir_alloc(lc->A, (size_t)n * sizeof *ys);
-  ir_val *dst = ir_alloc(lc->A, (size_t)m * sizeof *dst);
-  opnd[0] = lo, opnd[1] = hi, opnd[2] = step;
-  for (int k = 0; k < n; k++) opnd[3 + k] = bufs[k], rt[k] = ir_vtype(fn, bufs[k]);
-  ir_opid p = ir_build(b, IR_OP_FOR, opnd, (uint32_t)n + 3, rt, (uint32_t)n, 1);
-  ir_reg r = ir_o(fn, p)->region[0];
-  ir_val iv = ir_region_add_arg(fn, r, it);
-  for (int k = 0; k < n; k++) ir_region_add_arg(fn, r, rt[k]);
-  ir_builder in = ir_builder_at_end(fn, r);
-  in.file = b->file, in.line = b->line;
-  for (int j = 0; j < m; j++) dst[j] = ir_r(fn, r)->args[1 + j * S];
+  ir_val *dst = ir_alloc(lc->A, (size_t)lc->nrot * sizeof *dst), iv;
+  ir_builder in;
+  ir_opid p = stage_loop(lc, b, lo, hi, step, bufs, &in, &iv, dst);
   ir_val i = ir_b_binary(&in, IR_OP_DIV, ir_b_binary(&in, IR_OP_SUB, iv, lo), step);
-  ir_val q = ir_b_binary(&in, IR_OP_DIV, i, ir_b_const_i(&in, it, S));
+  ir_val q = ir_b_binary(&in, IR_OP_DIV, i, ir_b_const_i(&in, ir_vtype(fn, lo), lc->stages));
   ir_val w[2] = {dst[2 * lc->ncopy], parity_of(lc, &in, q, 1)};
   ir_op_set_i(fn, ir_build(&in, IR_OP_MBAR_WAIT, w, 2, NULL, 0, 0), "elected", 1);
   issue(lc, &in, iv, dst, dst + lc->ncopy);
-  for (int j = 0; j < m; j++)
-    for (int s = 0; s < S; s++) ys[j * S + s] = ir_r(fn, r)->args[1 + j * S + (s + 1) % S];
-  ir_build(&in, IR_OP_YIELD, ys, (uint32_t)n, NULL, 0, 0);
+  end_stage_loop(lc, p, &in);
 }
 
 /* setmaxnreg for the split. Every warp starts with the registers ptxas caps the kernel at: the

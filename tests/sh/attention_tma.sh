@@ -44,23 +44,7 @@ t no-release-d128 B=1 H=2 Hkv=1 Sq=20 Sk=200 D=128 release=0
 # multiples of 16 bytes), fresh each run; the seed is printed to repeat one
 seed=${KILN_TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "random variants: seed $seed (KILN_TEST_SEED repeats them)"
-python3 - "$seed" > "$tmp/variants" <<'PY'
-import random, sys
-r = random.Random(int(sys.argv[1]))
-for _ in range(10):
-    D = r.choice([40, 64, 64, 128, 256])
-    dt = r.choice(["f16", "bf16"])
-    if D == 256:
-        s = dict(BLOCK_M=64, BLOCK_N=r.choice([16, 32]), warps=4)
-    else:
-        w = r.choice([4, 8])
-        s = dict(BLOCK_M=16 * w, BLOCK_N=r.choice([32, 64, 128]) if D <= 64 else r.choice([32, 64]), warps=w)
-    hkv = r.choice([1, 2])
-    s.update(D=D, dtype=dt, stages=r.choice([2, 3]), layout=r.choice(["bhsd", "bshd"]), B=r.randint(1, 2),
-             Hkv=hkv, H=hkv * r.choice([1, 2]), Sq=r.randint(1, 150), Sk=r.randint(1, 250),
-             causal=r.choice([0, 1]), lse=r.choice([0, 1]), spad=r.choice([0, 8]), release=r.choice([0, 1]))
-    print(" ".join(f"--set {k}={v}" for k, v in s.items()))
-PY
+python3 tests/sh/lib/hopper_variants.py attention "$seed" 10 > "$tmp/variants"
 while read -r v; do
   # shellcheck disable=SC2086
   "$KILN" run $R --sim --target sm_90a --set tma=1 $v > "$tmp/out" 2>&1 ||

@@ -34,22 +34,7 @@ t sq1 B=1 H=4 Hkv=1 Sq=1 Sk=70 causal=1 lse=1
 t sk1 B=1 H=2 Hkv=1 Sq=19 Sk=1 causal=1 lse=1
 seed=${KILN_TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "random variants: seed $seed (KILN_TEST_SEED repeats them)"
-python3 - "$seed" > "$tmp/variants" <<'PY'
-import random, sys
-r = random.Random(int(sys.argv[1]))
-for _ in range(8):
-    D = r.choice([40, 64, 64, 128, 256])
-    if D == 256:
-        s = dict(BLOCK_M=64, BLOCK_N=r.choice([16, 32]), warps=4)
-    else:
-        w = r.choice([4, 8])
-        s = dict(BLOCK_M=16 * w, BLOCK_N=r.choice([32, 64, 128]) if D <= 64 else r.choice([32, 64]), warps=w)
-    hkv = r.choice([1, 2])
-    s.update(D=D, dtype=r.choice(["f16", "bf16"]), stages=r.choice([2, 3]), layout=r.choice(["bhsd", "bshd"]),
-             B=r.randint(1, 2), Hkv=hkv, H=hkv * r.choice([1, 2]), Sq=r.randint(1, 150), Sk=r.randint(1, 250),
-             causal=r.choice([0, 1]), lse=r.choice([0, 1]), spad=r.choice([0, 8]))
-    print(" ".join(f"--set {k}={v}" for k, v in s.items()))
-PY
+python3 tests/sh/lib/hopper_variants.py attention "$seed" 8 --ws > "$tmp/variants"
 while read -r v; do
   # shellcheck disable=SC2086
   "$KILN" run $R --sim --target sm_90a --set tma=1 --set ws=1 $v > "$tmp/out" 2>&1 ||

@@ -41,25 +41,7 @@ t trans_a-mma-sync trans_a=1 M=48 N=40 K=64
 
 seed=${KILN_TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "random variants: seed $seed (KILN_TEST_SEED repeats them)"
-python3 - "$seed" > "$tmp/variants" <<'PY'
-import random, sys
-r = random.Random(int(sys.argv[1]))
-EB = dict(f16=2, bf16=2, i8=1, e4m3=1)
-for _ in range(16):
-    warps = r.choice([4, 8])
-    dt = r.choice(["f16", "bf16", "f16", "i8", "e4m3"])
-    st = r.choice([2, 3, 4])
-    al = 16 // EB[dt]
-    s = dict(BLOCK_M=16 * warps, BLOCK_N=r.choice([32, 64, 128, 256]), warps=warps, stages=st, dtype=dt,
-             BLOCK_K=r.choice([16, 32, 64]) if EB[dt] == 2 else r.choice([32, 64]),
-             M=r.randint(1, 200), N=al * r.randint(1, 300 // al), K=al * r.randint(1, 300 // al),
-             inflight=r.choice([0, 1]) if st >= 3 else 0,
-             trans_b=1 if EB[dt] == 1 else r.choice([0, 1]))
-    s["out"] = {"i8": r.choice(["i32", "f16"]), "bf16": "bf16", "f16": r.choice(["f16", "f32"]), "e4m3": "f32"}[dt]
-    if s["out"] != "i32" and r.random() < 0.3:
-        s["bias"], s["act"] = 1, r.choice(["relu", "gelu"])
-    print(" ".join(f"--set {k}={v}" for k, v in s.items()) + (" --tol 2e-3" if dt == "e4m3" else ""))
-PY
+python3 tests/sh/lib/hopper_variants.py gemm "$seed" 16 --ws > "$tmp/variants"
 while read -r v; do
   # shellcheck disable=SC2086
   "$KILN" run $R --sim --target sm_90a --set tma=1 --set ws=1 $v > "$tmp/out" 2>&1 ||
