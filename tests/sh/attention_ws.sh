@@ -22,16 +22,8 @@ t() { # t LABEL SETTINGS...: tma=1 ws=1 on the simulator, sm_90a
     { echo "FAIL $label: $(tail -n 1 "$tmp/out")"; fail=1; return; }
   echo "ok   $label: $(sed -n 's/.* sim: \(max rel err .*\)/\1/p' "$tmp/out")"
 }
-t default B=2 H=4 Hkv=2 Sq=37 Sk=45
-t bshd-causal-lse B=1 H=4 Hkv=2 Sq=37 Sk=45 causal=1 lse=1 layout=bshd
-t blocks-tiles B=1 H=2 Hkv=1 Sq=150 Sk=300 causal=1 lse=1
-t d128 B=1 H=2 Hkv=1 Sq=20 Sk=200 D=128 causal=1 lse=1
-t d128-bf16-bshd-pad B=2 H=2 Hkv=1 Sq=20 Sk=70 D=128 dtype=bf16 layout=bshd spad=8
-t d256 B=1 H=1 Hkv=1 Sq=70 Sk=100 D=256 BLOCK_M=64 BLOCK_N=32 warps=4 stages=2 causal=1
-t d40-pad B=1 H=2 Hkv=2 Sq=21 Sk=90 D=40 spad=8 BLOCK_M=64 BLOCK_N=32 warps=4 stages=2 lse=1
-t stages3 B=1 H=2 Hkv=1 Sq=64 Sk=300 BLOCK_M=64 BLOCK_N=64 warps=4 stages=3 causal=1
-t sq1 B=1 H=4 Hkv=1 Sq=1 Sk=70 causal=1 lse=1
-t sk1 B=1 H=2 Hkv=1 Sq=19 Sk=1 causal=1 lse=1
+. tests/sh/lib/hopper_cases.sh
+attention_cases
 seed=${KILN_TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "random variants: seed $seed (KILN_TEST_SEED repeats them)"
 python3 tests/sh/lib/hopper_variants.py attention "$seed" 8 --ws > "$tmp/variants"

@@ -28,17 +28,8 @@ t() { # t LABEL SETTINGS...: tma=1 on the simulator, sm_90a
   # shellcheck disable=SC2086
   run "$label" -- $R --sim --target sm_90a --set tma=1 $a
 }
-t default M=130 N=152 K=72
-t kmajor-b trans_b=1 M=136 N=72 K=64 stages=2
-t wholly-outside M=20 N=56 K=136 BLOCK_K=128 stages=2
-t bk32-5 BLOCK_K=32 stages=5 M=100 N=40 K=136
-t one-step M=64 N=64 K=8
-t one-warpgroup-n256 BLOCK_M=64 BLOCK_N=256 warps=4 M=64 N=264 K=48 stages=2
-t bf16-epilogue dtype=bf16 out=bf16 M=65 N=136 K=80 bias=1 act=gelu alpha=0.5
-t e4m3 dtype=e4m3 trans_b=1 out=f32 M=70 N=48 K=96
-t i8 dtype=i8 out=i32 trans_b=1 M=40 N=72 K=160 bias=1 act=relu
-t inflight inflight=1 stages=4 M=130 N=64 K=336
-t trans_a-mma-sync trans_a=1 M=48 N=40 K=64
+. tests/sh/lib/hopper_cases.sh
+gemm_cases
 run sm80 -- $R --sim --target sm_80 --set tma=1 --set M=70 --set N=64 --set K=96
 # 24 random variants (tile, warps, stages, type, layout, epilogue, inflight; ragged M and rows that
 # are multiples of 16 bytes), fresh each run; the seed is printed to repeat one
