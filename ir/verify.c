@@ -621,14 +621,16 @@ static void check_if(verifier *V, ir_opid op) {
   }
 }
 
-/* 1 if region r (nested regions included) holds a tile, a barrier or a shared-memory read or write
- * other than a copy: what the producer warpgroup may not run (its warps hold no part of a tile, and
- * the consumers' barriers do not count them). Sets *bad to the first such op. */
+/* 1 if region r (nested regions included) holds a tile, a barrier, a copy other than TMA boxes or
+ * another shared-memory read or write: what the producer warpgroup may not run (its warps hold no
+ * part of a tile, a plain copy spreads its chunks over the consumers' threads, and the consumers'
+ * barriers do not count the producer's). Sets *bad to the first such op. */
 static int producer_work(verifier *V, ir_reg r, ir_opid *bad) {
   for (ir_opid op = ir_r(V->fn, r)->first; op; op = O(V, op)->next) {
     ir_op *o = O(V, op);
     int tile = o->code == IR_OP_BARRIER || o->code == IR_OP_LOAD_SHARED || o->code == IR_OP_STORE_SHARED ||
-               o->code == IR_OP_GATHER_SHARED || o->code == IR_OP_STORE_TMA || o->code == IR_OP_WARP_SPLIT;
+               o->code == IR_OP_GATHER_SHARED || o->code == IR_OP_STORE_TMA || o->code == IR_OP_WARP_SPLIT ||
+               (o->code == IR_OP_COPY && !ir_attr_i(o->attrs, "tma", 0));
     for (uint32_t k = 0; k < o->nres; k++) tile |= rtype(V, op, k).kind == IR_TTILE;
     for (uint32_t k = 0; k < o->nopnd; k++) tile |= otype(V, op, k).kind == IR_TTILE;
     if (tile) return *bad = op, 1;
@@ -641,7 +643,7 @@ static int producer_work(verifier *V, ir_reg r, ir_opid *bad) {
 /* warp_split {producer_regs?, consumer_regs?} { producer } else { consumers }: once, at the top
  * level of the kernel's body; the regions take no arguments and yield nothing; the block gets a
  * producer warpgroup (4 warps) beside its `warps` warps, so warps + 4 <= 32; the producer's region
- * holds scalars, loops, copies and mbarrier ops only; setmaxnreg counts 0 (none) or 24..256 in
+ * holds scalars, loops, TMA copies and mbarrier ops only; setmaxnreg counts 0 (none) or 24..256 in
  * steps of 8, both or neither. */
 static void check_warp_split(verifier *V, ir_opid op) {
   ir_op *o = O(V, op);
@@ -659,7 +661,7 @@ static void check_warp_split(verifier *V, ir_opid op) {
   if (producer_work(V, o->region[0], &bad))
     fail(V, bad,
          "op '%s' in the producer region of a 'warp_split': that region holds scalars, loops, "
-         "copies and mbarrier ops only",
+         "TMA copies and mbarrier ops only",
          opname(V, bad));
   opt_int(V, op, "producer_regs");
   opt_int(V, op, "consumer_regs");
