@@ -577,6 +577,10 @@ static void assign_op(layout_ctx *lc, ir_opid op) {
   switch (o->code) {
   case IR_OP_FOR: assign_for(lc, op); return;
   case IR_OP_IF: assign_if(lc, op); return;
+  case IR_OP_WARP_SPLIT: /* no results: each region on its own */
+    assign_region(lc, o->region[0]);
+    assign_region(lc, o->region[1]);
+    return;
   case IR_OP_YIELD: return; /* handled by the parent */
   case IR_OP_CONVERT_LAYOUT: assign_convert(lc, op); return;
   case IR_OP_REDUCE:

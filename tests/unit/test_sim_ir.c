@@ -3,12 +3,12 @@
  * default pass pipeline, cg_compile(CG_SIM) and sim_launch.
  *
  * 1. Working kernels against C computations, with fresh random inputs and poisoned outputs, every
- *    element checked: masked vector add, row max/sum (reductions), shared memory with barriers,
- *    a reduction handed through shared memory, a gather and a reversed read from shared memory, dot, a
- * loop-carried tile.
- * 2. Planted bugs (race.ir, oob.ir, uninit.ir, global_race.ir, spin.ir, and divergent_barrier.ll,
- *    which the tile IR cannot express): each file states the report it must produce on an `EXPECT:`
- *    line, where `*` stands for any text (addresses differ from run to run). The global races give
+ *    element checked: masked vector add, row max/sum (reductions), shared memory with barriers
+ *    (also in a warp_split's consumer region, whose barriers are named), a reduction handed through
+ *    shared memory, a gather and a reversed read from shared memory, dot, a loop-carried tile.
+ * 2. Planted bugs (race.ir and split_race.ir, oob.ir, uninit.ir, global_race.ir, spin.ir, and
+ *    divergent_barrier.ll, which the tile IR cannot express): each file states the report it must produce on
+ * an `EXPECT:` line, where `*` stands for any text (addresses differ from run to run). The global races give
  *    the same report on one worker and on several; spin.ir, an endless loop, runs under a small
  *    KILN_SIM_MAX_OPS and an alarm, so that a watchdog that fails ends the test instead of hanging it.
  * 3. Bad KILN_SIM_* values are errors that name the variable, the value and the range.
@@ -134,12 +134,12 @@ static void test_rowstats(void) {
   free(x), free(mx), free(sum);
 }
 
-static void test_smem_exchange(void) {
+static void test_smem_exchange_in(const char *name) {
   int n = 1 + (int)(test_rand() % 2500);
   float *x = rand_f32((size_t)n), *y = poisoned((size_t)n * 4);
   sim_arg a[3] = {fbuf(x, n), fbuf(y, n), i32arg(n)};
   char err[512] = "";
-  CHECK(launch("smem_exchange", a, 3, (n + 511) / 512, err, sizeof err) == 0);
+  CHECK(launch(name, a, 3, (n + 511) / 512, err, sizeof err) == 0);
   if (err[0]) fprintf(stderr, "%s\n", err);
   int bad = 0;
   for (int i = 0; i < n; i++) bad += y[i] != fmaf(x[i], 2.0f, 1.0f);
@@ -501,7 +501,8 @@ int main(void) {
   for (int rep = 0; rep < 3; rep++) {
     test_vector_add();
     test_rowstats();
-    test_smem_exchange();
+    test_smem_exchange_in("smem_exchange");
+    test_smem_exchange_in("split_exchange"); /* the same in a warp_split's consumer region */
     test_smem_rowsum();
     test_gather();
     test_reverse();
@@ -514,6 +515,7 @@ int main(void) {
   test_planted("oob", 1, 256);
   test_planted("bound", 1, 256);
   test_planted("uninit", 1, 256);
+  test_planted("split_race", 16, 16);
   test_planted("divergent_barrier", 1, 64);
   alarm(300); /* a watchdog that fails must not hang the test */
   setenv("KILN_SIM_MAX_OPS", "100000", 1);
