@@ -646,7 +646,8 @@ static int consumer_regs(const loop_ctx *lc, const pass_ctx *pc) {
     if (t.kind == IR_TTILE)
       need += (int)((ir_type_numel(t) * (uint32_t)ir_elem_bytes(t.elem) + 4u * 32 * W - 1) / (4u * 32 * W));
   }
-  return need > entry && cons > entry ? cons : 0;
+  /* setmaxnreg is per warpgroup: the consumers must be whole ones */
+  return need > entry && cons > entry && W % 4 == 0 ? cons : 0;
 }
 
 /* Splits the kernel at the rebuilt loop g (docs/hopper.md, "Warp specialisation"):
