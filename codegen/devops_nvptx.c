@@ -59,6 +59,7 @@ static LLVMValueRef nvptx_kernel_begin(cg_ctx *c, const char *name, LLVMTypeRef 
 
 static void nvptx_kernel_end(cg_ctx *c) {
   char v[16];
+  /* block_threads 0: a context made without codegen.c (the unit tests' hand-built kernels) */
   int n = snprintf(v, sizeof v, "%d", c->block_threads ? c->block_threads : c->threads);
   static const char key[] = "nvvm.maxntid", minkey[] = "nvvm.minctasm";
   LLVMAttributeRef a = LLVMCreateStringAttribute(c->ctx, key, sizeof key - 1, v, (unsigned)n);

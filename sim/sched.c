@@ -99,7 +99,7 @@ static void report_split(sim_worker *w, const char *what, int lo, int hi, sim_st
   const char *s0 = w->th[lo].site, *s1 = NULL;
   int n0 = collect(w, lo, hi, st, s0, ids), n1 = 0;
   for (int i = lo; i < hi && !s1; i++)
-    if (!same_site(w->th[i].site, s0)) s1 = w->th[i].site;
+    if (w->th[i].state == st && !same_site(w->th[i].site, s0)) s1 = w->th[i].site;
   n1 = collect(w, lo, hi, st, s1, other);
   char a[160], b[160];
   sim_fmt_threads(a, sizeof a, ids, n0);
@@ -108,42 +108,13 @@ static void report_split(sim_worker *w, const char *what, int lo, int hi, sim_st
   free(ids);
 }
 
-static void barrier_release(sim_worker *w) {
-  sim_thread *th = w->th;
-  if (sim_check_epoch_end(w)) sim_abandon(w);
-  for (int i = 1; i < w->nthreads; i++)
-    if (!same_site(th[i].site, th[0].site)) {
-      report_split(w, "divergent barrier", 0, w->nthreads, SIM_AT_BARRIER);
-      sim_abandon(w);
-    }
-  if (w->prof) {
-    sim_prof_flush(w, -1);
-    sim_prof_site(w, th[0].site)->barriers++;
-  }
-  for (int i = 0; i < w->nthreads; i++) th[i].state = SIM_RUN;
-  sim_hopper_barrier(w);
-  w->bar_arrived = 0;
-  w->epoch++;
-  resume_from(w, 0);
-}
-
-void sim_barrier_arrive(sim_worker *w, const char *site) {
-  sim_thread *t = &w->th[w->cur];
-  t->state = SIM_AT_BARRIER;
-  t->site = site;
-  t->bar = 0;
-  if (++w->bar_arrived < w->nthreads)
-    sim_yield(w);
-  else
-    barrier_release(w);
-}
-
-/* A named barrier (a warp_split's consumers: codegen/lower_control.c) releases the n threads that
- * wait at it; they must wait at one site. Its epoch ends for the whole block, as at the block's
- * barrier: an access of a thread outside the barrier (a producer warp) and one of a thread in it,
- * on either side, are taken to be ordered (the producer warps of kiln's warp_split touch shared
- * memory only through mbarriers and TMA, which the simulator checks by their phases). */
-static void named_release(sim_worker *w, int id) {
+/* Releases the threads waiting at barrier id: 0, the block's (every thread), or a named one (a
+ * warp_split's consumers: codegen/lower_control.c). They must wait at one site. The epoch ends for
+ * the whole block either way: at a named barrier an access of a thread outside it (a producer warp)
+ * and one of a thread in it, on either side, are taken to be ordered (the producer warps of kiln's
+ * warp_split touch shared memory only through mbarriers and TMA, which the simulator checks by
+ * their phases). */
+static void barrier_release(sim_worker *w, int id) {
   sim_thread *th = w->th;
   int first = -1;
   if (sim_check_epoch_end(w)) sim_abandon(w);
@@ -152,8 +123,7 @@ static void named_release(sim_worker *w, int id) {
     if (first < 0) {
       first = i;
     } else if (!same_site(th[i].site, th[first].site)) {
-      sim_report(w, "divergent barrier", "named barrier %d: thread %d waits at '%s', thread %d at '%s'", id,
-                 first, th[first].site, i, th[i].site);
+      report_split(w, "divergent barrier", first, w->nthreads, SIM_AT_BARRIER);
       sim_abandon(w);
     }
   }
@@ -164,9 +134,23 @@ static void named_release(sim_worker *w, int id) {
   for (int i = first; i < w->nthreads; i++)
     if (th[i].state == SIM_AT_BARRIER && th[i].bar == id) th[i].state = SIM_RUN;
   sim_hopper_barrier(w);
-  w->named_arrived[id] = 0;
+  if (id)
+    w->named_arrived[id] = 0;
+  else
+    w->bar_arrived = 0;
   w->epoch++;
   resume_from(w, first);
+}
+
+void sim_barrier_arrive(sim_worker *w, const char *site) {
+  sim_thread *t = &w->th[w->cur];
+  t->state = SIM_AT_BARRIER;
+  t->site = site;
+  t->bar = 0;
+  if (++w->bar_arrived < w->nthreads)
+    sim_yield(w);
+  else
+    barrier_release(w, 0);
 }
 
 void sim_barrier_named_arrive(sim_worker *w, int id, int n, const char *site) {
@@ -184,7 +168,7 @@ void sim_barrier_named_arrive(sim_worker *w, int id, int n, const char *site) {
   if (++w->named_arrived[id] < n)
     sim_yield(w);
   else
-    named_release(w, id);
+    barrier_release(w, id);
 }
 
 /* ---- warp collectives: shuffles here, mma and ldmatrix in tensor_ops.c ---- */

@@ -512,8 +512,8 @@ static void test_named_barrier(void) {
   /* the two halves at different barriers */
   r = k_named(64, "barrier (named.lua:9)");
   CHECK(run(&r, a, 2, 3, NULL, err) == -1);
-  CHECK_STR(err, "sim: divergent barrier in kernel named, block (0,0,0): named barrier 1: thread 0 waits at "
-                 "'barrier (named.lua:3)', thread 32 at 'barrier (named.lua:9)'");
+  CHECK_STR(err, "sim: divergent barrier in kernel named, block (0,0,0): threads 0..31 wait at 'barrier "
+                 "(named.lua:3)', threads 32..63 at 'barrier (named.lua:9)'");
   free(x), free(y);
 }
 
