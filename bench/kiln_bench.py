@@ -116,13 +116,14 @@ class Driver:
 
 
 def postfix(expr, args):
-    """A launch expression (docs/packs.md, "Expressions": integers, $i for argument i, + - * / % cdiv,
+    """A launch expression (docs/packs.md, "Expressions": integers, $i for argument i, + - * / % cdiv min,
     space-separated, postfix) for the arguments' integer values."""
     st = []
     for t in expr.split():
-        if t in ("+", "-", "*", "/", "%", "cdiv"):
+        if t in ("+", "-", "*", "/", "%", "cdiv", "min"):
             b, a = st.pop(), st.pop()
-            st.append({"+": a + b, "-": a - b, "*": a * b, "/": a // b, "%": a % b, "cdiv": -(-a // b)}[t])
+            st.append({"+": a + b, "-": a - b, "*": a * b, "/": a // b, "%": a % b, "cdiv": -(-a // b),
+                       "min": min(a, b)}[t])
         else:
             st.append(int(args[int(t[1:])]) if t.startswith("$") else int(t))
     if len(st) != 1:

@@ -1,6 +1,7 @@
 -- matmul: C[M, N] = act(alpha * A[M, K] B[K, N] + bias[N]), the GEMM recipe and its tuning space.
 --
--- Each program computes one BLOCK_M x BLOCK_N tile of C. It walks K in steps of BLOCK_K: the
+-- Each program computes one BLOCK_M x BLOCK_N tile of C (with programs = P > 0, tiles q, q + P, ...:
+-- a persistent grid of min(tiles, P) programs). A tile walks K in steps of BLOCK_K: the
 -- BLOCK_M x BLOCK_K tile of A and the BLOCK_K x BLOCK_N tile of B are copied into swizzled shared
 -- buffers (cp.async where the target has it), a barrier makes them visible, and k.dot accumulates
 -- their product in f32 (i32 for i8 inputs). With stages = S >= 2 the pipeline pass keeps the copies
@@ -17,6 +18,7 @@ local kiln = require "kiln"
 
 local LOG2E = 1.4426950408889634
 local GELU_C = 0.7978845608028654 -- sqrt(2 / pi)
+local GROUP_M = 8 -- tile rows per group of a persistent grid
 
 local ELEM_BYTES = { f16 = 2, bf16 = 2, f32 = 4, e4m3 = 1, e5m2 = 1, i8 = 1 }
 
@@ -65,6 +67,11 @@ return kiln.recipe {
     -- with tma: a producer warpgroup (4 more warps) issues the ring's TMA boxes, the `warps` warps only
     -- consume (warp specialisation, docs/hopper.md); with 8 warps setmaxnreg moves registers to them
     ws = { false, true },
+    -- 0: a program per tile of C; P > 0: a persistent grid of min(tiles, P) programs, program q
+    -- computing tiles q, q + P, q + 2P, ... in groups of GROUP_M tile rows (docs/gemm.md). Set P to
+    -- the device's SM count (132 on an H100 SXM or an H200); with ws the producer fills the ring with
+    -- the next tile's operands while the consumers store this one's (docs/hopper.md)
+    programs = { default = 0, values = { 0, 132 } },
   },
   args = {
     -- trans_a = 1: A is stored K x M (column-major A); trans_b = 1: B is stored N x K.
@@ -89,7 +96,11 @@ return kiln.recipe {
       return p.alpha
     end),
   },
-  grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N) end,
+  grid = function(p)
+    local tm, tn = kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N)
+    if p.programs ~= 0 then return kiln.min(tm * tn, p.programs) end
+    return tm, tn
+  end,
   reference = "matmul",
   -- The tuner skips tiles whose accumulator needs more than 128 32-bit elements per thread: every
   -- such variant measured at M=N=K=512 on sm_80 spilled or did not fit (docs/tuning.md).
@@ -100,6 +111,7 @@ return kiln.recipe {
     function(p) return not p.inflight or p.stages >= 3, "inflight needs stages >= 3" end,
     function(p) return not p.tma or p.stages >= 2, "tma needs stages >= 2" end,
     function(p) return not p.ws or p.tma, "ws needs tma" end,
+    function(p) return p.programs >= 0, "programs is 0 (a program per tile) or a program count" end,
     function(p)
       local eb = ELEM_BYTES[p.dtype]
       local ra = (p.trans_a and p.M or p.K) * eb
@@ -145,39 +157,56 @@ return kiln.recipe {
     local a = p.trans_a and k.view(k.args.a, { K, M }) or k.view(k.args.a, { M, K })
     local b = p.trans_b and k.view(k.args.b, { N, K }) or k.view(k.args.b, { K, N })
     local c = k.view(k.args.c, { M, N })
-    local row = k.program_id(0) * BM
-    local col = k.program_id(1) * BN
 
     local function buffer(rows, cols)
       return k.alloc_shared(p.dtype, { rows, cols }, { swizzle = swizzle(cols, p.dtype) })
     end
     local sa = p.trans_a and buffer(BK, BM) or buffer(BM, BK)
     local sb = p.trans_b and buffer(BN, BK) or buffer(BK, BN)
-    local acc0 = k.full({ BM, BN }, 0, int and "i32" or "f32")
-    local acc = k.range(0, K, BK, { acc0 }, function(kk, acc)
-      k.copy(a, p.trans_a and { kk, row } or { row, kk }, sa)
-      k.copy(b, p.trans_b and { col, kk } or { kk, col }, sb)
-      k.barrier()
-      local ta = k.load_shared(sa, { trans = p.trans_a })
-      local tb = k.load_shared(sb, { trans = p.trans_b })
-      local r = k.dot(ta, tb, acc, { mma = p.mma })
-      k.barrier()
-      return r
-    end, { stages = p.stages, inflight = p.inflight, tma = p.tma, ws = p.ws })
+    -- one BLOCK_M x BLOCK_N tile of C at (row, col)
+    local function tile(row, col)
+      local acc0 = k.full({ BM, BN }, 0, int and "i32" or "f32")
+      local acc = k.range(0, K, BK, { acc0 }, function(kk, acc)
+        k.copy(a, p.trans_a and { kk, row } or { row, kk }, sa)
+        k.copy(b, p.trans_b and { col, kk } or { kk, col }, sb)
+        k.barrier()
+        local ta = k.load_shared(sa, { trans = p.trans_a })
+        local tb = k.load_shared(sb, { trans = p.trans_b })
+        local r = k.dot(ta, tb, acc, { mma = p.mma })
+        k.barrier()
+        return r
+      end, { stages = p.stages, inflight = p.inflight, tma = p.tma, ws = p.ws })
 
-    -- the epilogue, in i32 for integer outputs and in f32 otherwise
-    local v = acc
-    if p.out ~= "i32" then v = k.cast(acc, "f32") end
-    if p.alpha ~= "none" then v = v * k.args.alpha end
-    if p.bias then
-      local bias = k.load(k.view(k.args.bias, { 1, N }), { 0, col }, { 1, BN })
-      v = v + k.cast(bias, k.dtype(v))
+      -- the epilogue, in i32 for integer outputs and in f32 otherwise
+      local v = acc
+      if p.out ~= "i32" then v = k.cast(acc, "f32") end
+      if p.alpha ~= "none" then v = v * k.args.alpha end
+      if p.bias then
+        local bias = k.load(k.view(k.args.bias, { 1, N }), { 0, col }, { 1, BN })
+        v = v + k.cast(bias, k.dtype(v))
+      end
+      if p.act == "relu" then
+        v = k.maximum(v, 0)
+      elseif p.act == "gelu" then
+        v = gelu(k, v)
+      end
+      k.store(c, { row, col }, k.cast(v, p.out), { tma = p.tma })
     end
-    if p.act == "relu" then
-      v = k.maximum(v, 0)
-    elseif p.act == "gelu" then
-      v = gelu(k, v)
+
+    if p.programs == 0 then
+      tile(k.program_id(0) * BM, k.program_id(1) * BN)
+    else
+      -- persistent: tiles in groups of GROUP_M tile rows, column by column within a group, so that
+      -- the programs running at once share rows of A and columns of B in L2
+      local tm, tn = (M + (BM - 1)) / BM, (N + (BN - 1)) / BN
+      local per_group = tn * GROUP_M
+      k.range(k.program_id(0), tm * tn, k.num_programs(0), {}, function(t)
+        local first = (t / per_group) * GROUP_M
+        local rows = k.min(tm - first, GROUP_M)
+        local r = t - (t / per_group) * per_group
+        tile((first + r - (r / rows) * rows) * BM, (r / rows) * BN)
+        return
+      end)
     end
-    k.store(c, { row, col }, k.cast(v, p.out), { tma = p.tma })
   end,
 }

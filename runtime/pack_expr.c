@@ -9,6 +9,7 @@
  *   /                                       pop b, pop a, push floor(a / b)        (b != 0)
  *   %                                       pop b, pop a, push a - b * floor(a / b)  (b != 0)
  *   cdiv                                    pop b, pop a, push ceil(a / b)         (b > 0)
+ *   min                                     pop b, pop a, push the smaller
  * and must leave exactly one value. Arithmetic is on 64-bit signed integers and an overflow is an
  * error, never a wrapped value. A float scalar's value may instead be one token "#X" (X in C's %.17g
  * form), a constant that takes no part in arithmetic.
@@ -43,6 +44,7 @@ static int apply(const char *op, int64_t a, int64_t b, int64_t *out) {
     *out = a - b * q;
     return 0;
   }
+  if (!strcmp(op, "min")) return *out = a < b ? a : b, 0;
   if (!strcmp(op, "cdiv")) {
     int64_t t;
     if (b <= 0 || __builtin_add_overflow(a, b - 1, &t)) return -1;
@@ -53,7 +55,7 @@ static int apply(const char *op, int64_t a, int64_t b, int64_t *out) {
 
 static int is_op(const char *t) {
   return !strcmp(t, "+") || !strcmp(t, "-") || !strcmp(t, "*") || !strcmp(t, "/") || !strcmp(t, "%") ||
-         !strcmp(t, "cdiv");
+         !strcmp(t, "cdiv") || !strcmp(t, "min");
 }
 
 /* One integer token ("-12", "7"): 0 and *v, or -1. */

@@ -102,6 +102,7 @@ void kl_derive_static_defaults(lua_State *L, kl_recipe *r);
 
 /* kiln.cdiv on a problem-size symbol (kl_trace.c): the expression "a b cdiv". */
 int kl_size_cdiv(lua_State *L);
+int kl_size_min(lua_State *L);
 
 /* ---- kl_sandbox.c ---- */
 

@@ -139,7 +139,16 @@ static int reduces(lua_State *L) {
   return lua_isnoneornil(L, 2) || lua_type(L, 2) == LUA_TNUMBER;
 }
 static int f_max(lua_State *L) { return reduces(L) ? kl_reduce(L, "max") : nary(L, IR_OP_MAX); }
-static int f_min(lua_State *L) { return reduces(L) ? kl_reduce(L, "min") : nary(L, IR_OP_MIN); }
+/* kiln.min(a, b) of two whole numbers (a grid size, min(tiles, programs)) is their minimum, and a
+ * problem size's expression while a pack traces the launch rules (a table: kl_trace.c). */
+static int f_min(lua_State *L) {
+  if (lua_istable(L, 1) || lua_istable(L, 2)) return kl_size_min(L);
+  if (lua_isinteger(L, 1) && lua_isinteger(L, 2) && lua_gettop(L) == 2) {
+    lua_Integer a = lua_tointeger(L, 1), b = lua_tointeger(L, 2);
+    return lua_pushinteger(L, a < b ? a : b), 1;
+  }
+  return reduces(L) ? kl_reduce(L, "min") : nary(L, IR_OP_MIN);
+}
 
 static int f_where(lua_State *L) {
   char buf[64];

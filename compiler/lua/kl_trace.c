@@ -8,8 +8,8 @@
  *    one compiled kernel serves every value). Everything else (tuning knobs, layouts, flags) keeps
  *    its setting.
  * 2. p is built with each size as a symbol: a table whose metatable turns + - * // % and kiln.cdiv
- *    into expression text ("$0 1024 cdiv"). Comparing a symbol, dividing it with /, or using it where
- *    Lua needs a number is an error naming the recipe line: such a rule cannot be written as data.
+ *    and kiln.min into expression text ("$0 1024 cdiv"). Comparing a symbol, dividing it with /, or using it
+ * where Lua needs a number is an error naming the recipe line: such a rule cannot be written as data.
  * 3. grid(p), every tensor dimension and every scalar value are evaluated with that p; a plain
  *    number becomes a constant (a float scalar's as "#%.17g").
  */
@@ -39,7 +39,7 @@ static const char *operand(lua_State *L, int idx) {
   if (lua_isinteger(L, idx)) return lua_pushfstring(L, "%I", lua_tointeger(L, idx)), lua_tostring(L, -1);
   return luaL_error(L,
                     "a launch rule combines a problem size with %s: packs need whole numbers and + - * // %% "
-                    "kiln.cdiv",
+                    "kiln.cdiv kiln.min",
                     luaL_tolstring(L, idx, NULL)),
          NULL;
 }
@@ -65,13 +65,14 @@ static int s_mod(lua_State *L) { return binary(L, "%"); }
 static int s_unm(lua_State *L) { return push_sym(L, lua_pushfstring(L, "0 %s -", operand(L, 1))), 1; }
 static int s_refuse(lua_State *L) {
   return luaL_error(L, "a launch rule compares, divides with / or converts a problem size: packs evaluate "
-                       "rules without Lua and need whole numbers and + - * // %% kiln.cdiv");
+                       "rules without Lua and need whole numbers and + - * // %% kiln.cdiv kiln.min");
 }
 static int s_tostring(lua_State *L) {
   return lua_pushfstring(L, "problem size expression '%s'", operand(L, 1)), 1;
 }
 
 int kl_size_cdiv(lua_State *L) { return binary(L, "cdiv"); }
+int kl_size_min(lua_State *L) { return binary(L, "min"); }
 
 static void sym_metatable(lua_State *L) {
   static const luaL_Reg mm[] = {{"__add", s_add},           {"__sub", s_sub},     {"__mul", s_mul},

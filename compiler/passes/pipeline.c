@@ -51,9 +51,12 @@
  * in its body: the kernel splits there (warp_split, ws_split) into a producer warpgroup that runs a
  * loop of its own issuing every iteration's boxes once the consumers released the stage, and the
  * kernel's warps, which run the loop without copies and the rest of the kernel (docs/hopper.md,
- * "Warp specialisation").
- * A `store {tma = 1}` of the kernel's body becomes store_shared into a staging buffer and
- * store_tma (tma_stores), and a `copy {by_tma = 1}` of it TMA boxes on an mbarrier of its own
+ * "Warp specialisation"). Such a loop in the body of a loop of the kernel's body (a persistent
+ * kernel's loop over tiles) splits the kernel at that outer loop instead: the ring, its count of
+ * iterations and its mbarriers live across the outer loop's iterations, and the producer runs a
+ * copy of the outer loop around its own (docs/hopper.md, "Persistent tiles").
+ * A `store {tma = 1}` of the kernel's body or its loops becomes store_shared into a staging buffer
+ * and store_tma (tma_stores_in), and a `copy {by_tma = 1}` of it TMA boxes on an mbarrier of its own
  * (tma_copies). docs/hopper.md, "The ring by TMA" and "Attention by TMA".
  * Copies outside pipelined loops complete in the issuing thread (codegen waits for them) unless
  * they are batched: a run of copies followed by a barrier, with only computation between, is
@@ -78,14 +81,20 @@ typedef struct {
   ir_val index;      /* tma: the iteration's index (iv - lo) / step, computed once by wait_stage */
   ir_opid copy[16];  /* the copies being pipelined */
   int ncopy;
-  int tma;       /* 1: the copies become TMA boxes completing on an mbarrier per copy and stage */
-  int release;   /* tma, and the stages go back to the copies through an mbarrier per stage that
-                    every thread arrives on once it has read the stage (release_ok): no barrier */
-  int nrot;      /* values rotated per stage: the copies' buffers, then (tma) their mbarriers, then
-                    (release) the stage's release mbarrier */
-  int ws;        /* release, and the loop {ws = 1} splits the block (ws_ok): a producer warpgroup issues
-                    the boxes in a loop of its own, the kernel's warps consume them */
-  uint8_t *need; /* per op (below nops): in the slice that recomputes the copies' operands */
+  int tma;        /* 1: the copies become TMA boxes completing on an mbarrier per copy and stage */
+  int release;    /* tma, and the stages go back to the copies through an mbarrier per stage that
+                     every thread arrives on once it has read the stage (release_ok): no barrier */
+  int nrot;       /* values rotated per stage: the copies' buffers, then (tma) their mbarriers, then
+                     (release) the stage's release mbarrier */
+  int ws;         /* release, and the loop {ws = 1} splits the block (ws_ok): a producer warpgroup issues
+                     the boxes in a loop of its own, the kernel's warps consume them */
+  ir_opid outer;  /* ws: the loop of the kernel's body whose body holds this one (a persistent kernel's
+                     loop over tiles), or 0: the ring then lives across it (ws_ok) */
+  uint8_t *oneed; /* outer: per op of its body, in the slice the producer recomputes (outer_ok) */
+  ir_val *base;   /* the producer of an outer loop: the map entries each issue() starts from (the
+                     clones of outer's slice) */
+  ir_val count;   /* outer: the consumers' loop's carried iteration count, the ring's across tiles */
+  uint8_t *need;  /* per op (below nops): in the slice that recomputes the copies' operands */
   uint32_t nops;
   ir_val *map; /* per original value: its clone in the stage being built */
   uint32_t nvals;
@@ -236,9 +245,12 @@ static void issue(loop_ctx *lc, ir_builder *b, ir_val at, const ir_val *dst, con
   ir_func *fn = lc->fn;
   ir_op *f = ir_o(fn, lc->loop);
   ir_val hi = f->opnd[1];
-  memset(lc->map, 0, lc->nvals * sizeof *lc->map);
+  if (lc->base)
+    memcpy(lc->map, lc->base, lc->nvals * sizeof *lc->map);
+  else
+    memset(lc->map, 0, lc->nvals * sizeof *lc->map);
   lc->map[lc->iv] = at;
-  ir_val pred = ir_b_cmp(b, "lt", at, hi);
+  ir_val pred = ir_b_cmp(b, "lt", at, mapped(lc, hi));
   uint32_t n = 0;
   ir_opid *slice = ir_alloc(lc->A, (lc->nops + 1) * sizeof *slice);
   for (ir_opid op = ir_r(fn, lc->body)->first; op; op = ir_o(fn, op)->next)
@@ -269,31 +281,40 @@ static ir_builder builder_after(ir_func *fn, ir_opid op) {
   return b;
 }
 
-/* The loop again with S buffers per copy appended to its carried values; the body moves over. */
-static ir_opid grow_loop(loop_ctx *lc, const ir_val *bufs) {
+/* Loop op again with the n values vals appended to its carried values (region arguments appended
+ * to its body, which moves over, and results); returns the new op. */
+static ir_opid grow_for(loop_ctx *lc, ir_opid loop, const ir_val *vals, int extra) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, extra = S * lc->nrot;
-  uint32_t n = ir_o(fn, lc->loop)->nopnd, nres = ir_o(fn, lc->loop)->nres;
-  ir_val *opnd = ir_alloc(lc->A, (n + extra) * sizeof *opnd);
-  ir_type *rt = ir_alloc(lc->A, (nres + extra + 1) * sizeof *rt);
-  memcpy(opnd, ir_o(fn, lc->loop)->opnd, n * sizeof *opnd);
-  memcpy(opnd + n, bufs, extra * sizeof *opnd);
-  for (uint32_t k = 0; k < nres; k++) rt[k] = ir_vtype(fn, ir_o(fn, lc->loop)->res[k]);
-  for (int k = 0; k < extra; k++) rt[nres + k] = ir_vtype(fn, bufs[k]);
-  ir_builder b = ir_builder_before(fn, lc->loop);
-  ir_opid g = ir_build(&b, IR_OP_FOR, opnd, n + extra, rt, nres + extra, 1);
-  copy_attrs(fn, lc->loop, g, NULL);
+  uint32_t n = ir_o(fn, loop)->nopnd, nres = ir_o(fn, loop)->nres;
+  ir_reg body = ir_o(fn, loop)->region[0];
+  ir_val *opnd = ir_alloc(lc->A, (n + (uint32_t)extra) * sizeof *opnd);
+  ir_type *rt = ir_alloc(lc->A, (nres + (uint32_t)extra + 1) * sizeof *rt);
+  memcpy(opnd, ir_o(fn, loop)->opnd, n * sizeof *opnd);
+  memcpy(opnd + n, vals, (size_t)extra * sizeof *opnd);
+  for (uint32_t k = 0; k < nres; k++) rt[k] = ir_vtype(fn, ir_o(fn, loop)->res[k]);
+  for (int k = 0; k < extra; k++) rt[nres + k] = ir_vtype(fn, vals[k]);
+  ir_builder b = ir_builder_before(fn, loop);
+  ir_opid g = ir_build(&b, IR_OP_FOR, opnd, n + (uint32_t)extra, rt, nres + (uint32_t)extra, 1);
+  copy_attrs(fn, loop, g, NULL);
   ir_reg empty = ir_o(fn, g)->region[0];
-  ir_o(fn, g)->region[0] = lc->body;
-  ir_o(fn, lc->loop)->region[0] = empty;
-  ir_r(fn, lc->body)->parent_op = g;
-  ir_r(fn, empty)->parent_op = lc->loop;
-  for (uint32_t k = 0; k < nres; k++)
-    ir_replace_all_uses(fn, ir_o(fn, lc->loop)->res[k], ir_o(fn, g)->res[k]);
-  ir_op_unlink(fn, lc->loop);
-  for (int k = 0; k < extra; k++) ir_region_add_arg(fn, lc->body, rt[nres + k]);
-  lc->loop = g;
+  ir_o(fn, g)->region[0] = body;
+  ir_o(fn, loop)->region[0] = empty;
+  ir_r(fn, body)->parent_op = g;
+  ir_r(fn, empty)->parent_op = loop;
+  for (uint32_t k = 0; k < nres; k++) ir_replace_all_uses(fn, ir_o(fn, loop)->res[k], ir_o(fn, g)->res[k]);
+  ir_op_unlink(fn, loop);
+  for (int k = 0; k < extra; k++) ir_region_add_arg(fn, body, rt[nres + k]);
   return g;
+}
+
+/* Appends vals to the yield that ends region r. */
+static void yield_more(loop_ctx *lc, ir_reg r, const ir_val *vals, int n) {
+  ir_op *yo = ir_o(lc->fn, ir_r(lc->fn, r)->last);
+  ir_val *ys = ir_alloc(lc->fn->A, (yo->nopnd + (uint32_t)n + 1) * sizeof *ys);
+  memcpy(ys, yo->opnd, yo->nopnd * sizeof *ys);
+  memcpy(ys + yo->nopnd, vals, (size_t)n * sizeof *ys);
+  yo->opnd = ys;
+  yo->nopnd += (uint32_t)n;
 }
 
 /* Drops the body's last barrier when it only kept the next iteration's copies off the buffers:
@@ -317,34 +338,39 @@ static void drop_trailing_barrier(loop_ctx *lc) {
     ir_op_unlink(fn, prev);
 }
 
-/* A loop at b over [lo, hi) by step carrying the S stages of each rotated value (bufs, stage s of
- * value j at j * S + s): *in builds its body, *iv is its induction variable, dst[j] stage 0 of value
- * j inside it. end_stage_loop closes the body with the stages rotated (stage s <- s + 1). */
-static ir_opid stage_loop(loop_ctx *lc, ir_builder *b, ir_val lo, ir_val hi, ir_val step, const ir_val *bufs,
-                          ir_builder *in, ir_val *iv, ir_val *dst) {
+/* A loop at b over [lo, hi) by step carrying an iteration count (where count0, its first value, is
+ * not 0) and the S stages of each rotated value (bufs, stage s of value j at j * S + s): *in builds
+ * its body, *iv is its induction variable, *count the count, dst[j] stage 0 of value j inside it.
+ * end_stage_loop closes the body with count_next and the stages rotated (stage s <- s + 1). */
+static ir_opid stage_loop(loop_ctx *lc, ir_builder *b, ir_val lo, ir_val hi, ir_val step, ir_val count0,
+                          const ir_val *bufs, ir_builder *in, ir_val *iv, ir_val *count, ir_val *dst) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, m = lc->nrot, n = S * m;
+  int S = lc->stages, m = lc->nrot, c = count0 != 0, n = S * m + c;
   ir_type it = ir_vtype(fn, lo), *rt = ir_alloc(lc->A, (size_t)n * sizeof *rt);
   ir_val *opnd = ir_alloc(lc->A, (size_t)(n + 3) * sizeof *opnd);
   opnd[0] = lo, opnd[1] = hi, opnd[2] = step;
-  for (int k = 0; k < n; k++) opnd[3 + k] = bufs[k], rt[k] = ir_vtype(fn, bufs[k]);
+  if (c) opnd[3] = count0;
+  for (int k = 0; k < S * m; k++) opnd[3 + c + k] = bufs[k];
+  for (int k = 0; k < n; k++) rt[k] = ir_vtype(fn, opnd[3 + k]);
   ir_opid p = ir_build(b, IR_OP_FOR, opnd, (uint32_t)n + 3, rt, (uint32_t)n, 1);
   ir_reg r = ir_o(fn, p)->region[0];
   *iv = ir_region_add_arg(fn, r, it);
   for (int k = 0; k < n; k++) ir_region_add_arg(fn, r, rt[k]);
   *in = ir_builder_at_end(fn, r);
   in->file = b->file, in->line = b->line;
-  for (int j = 0; j < m; j++) dst[j] = ir_r(fn, r)->args[1 + j * S];
+  if (c) *count = ir_r(fn, r)->args[1];
+  for (int j = 0; j < m; j++) dst[j] = ir_r(fn, r)->args[1 + c + j * S];
   return p;
 }
 
-static void end_stage_loop(loop_ctx *lc, ir_opid p, ir_builder *in) {
+static void end_stage_loop(loop_ctx *lc, ir_opid p, ir_builder *in, ir_val count_next) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, n = S * lc->nrot;
+  int S = lc->stages, c = count_next != 0, n = S * lc->nrot + c;
   ir_reg r = ir_o(fn, p)->region[0];
   ir_val *ys = ir_alloc(lc->A, (size_t)n * sizeof *ys);
+  if (c) ys[0] = count_next;
   for (int j = 0; j < lc->nrot; j++)
-    for (int s = 0; s < S; s++) ys[j * S + s] = ir_r(fn, r)->args[1 + j * S + (s + 1) % S];
+    for (int s = 0; s < S; s++) ys[c + j * S + s] = ir_r(fn, r)->args[1 + c + j * S + (s + 1) % S];
   ir_build(in, IR_OP_YIELD, ys, (uint32_t)n, NULL, 0, 0);
 }
 
@@ -364,9 +390,9 @@ static void prologue(loop_ctx *lc, ir_builder *b, ir_val *bufs) {
   ir_type it = ir_vtype(fn, lo);
   ir_val zero = ir_b_const_i(b, it, 0), count = ir_b_const_i(b, it, A), one = ir_b_const_i(b, it, 1), s;
   ir_builder in;
-  ir_opid p = stage_loop(lc, b, zero, count, one, bufs, &in, &s, dst);
+  ir_opid p = stage_loop(lc, b, zero, count, one, 0, bufs, &in, &s, NULL, dst);
   issue(lc, &in, ir_b_binary(&in, IR_OP_ADD, lo, ir_b_binary(&in, IR_OP_MUL, s, step)), dst, dst + lc->ncopy);
-  end_stage_loop(lc, p, &in);
+  end_stage_loop(lc, p, &in, 0);
   for (int j = 0; j < m; j++) /* after A rotations result q holds stage q + A */
     for (int q = 0; q < S; q++) bufs[j * S + q] = ir_res(fn, p, j * S + (q + S - A) % S);
 }
@@ -471,11 +497,12 @@ static ir_val parity_of(loop_ctx *lc, ir_builder *b, ir_val phase, int add) {
   return parity;
 }
 
-/* TMA: every thread waits for the stage it reads: iteration i = (iv - lo) / step reads the stage
+/* TMA: every thread waits for the stage it reads: iteration i = (iv - lo) / step (the ring's count
+ * across an outer loop's iterations, lc->count, where it lives across them) reads the stage
  * whose mbarriers complete their phase i / S there (stage buffers rotate with period S), so it waits
  * for parity (i / S) % 2 on each copy's mbarrier of stage 0. */
 static void wait_stage(loop_ctx *lc, ir_builder *b) {
-  ir_val i = lc->index = iteration(lc, b);
+  ir_val i = lc->index = lc->count ? lc->count : iteration(lc, b);
   ir_val phase = ir_b_binary(b, IR_OP_DIV, i, ir_b_const_i(b, ir_vtype(lc->fn, i), lc->stages));
   ir_val parity = parity_of(lc, b, phase, 0);
   for (int j = 0; j < lc->ncopy; j++) {
@@ -568,36 +595,67 @@ static int ws_stays(ir_func *fn, ir_opid op) {
   return (ir_opinfo_table[o->code].flags & IR_F_PURE) && !o->nregion && !has_tile(fn, op);
 }
 
+/* Outer (lc->outer): 1 if the producer can recompute v in its own copy of the outer loop: v is
+ * defined outside it by an op that stays (ws_stays) or is an argument, is its induction variable, or
+ * comes from a top-level op of its body that would stay (pure, no regions, no tiles) whose operands
+ * can. Marks those ops in lc->oneed. */
+static int outer_ok(loop_ctx *lc, ir_val v) {
+  ir_func *fn = lc->fn;
+  ir_reg ob = ir_o(fn, lc->outer)->region[0];
+  ir_opid d = ir_v(fn, v)->def;
+  if (!ir_region_encloses(fn, ob, ir_val_region(fn, v))) return !d || ws_stays(fn, d);
+  if (v == ir_r(fn, ob)->args[0]) return 1;
+  if (!d || ir_o(fn, d)->parent != ob || !ws_stays(fn, d) || ir_o(fn, d)->code == IR_OP_ALLOC_SHARED)
+    return 0;
+  if (lc->oneed[d]) return 1;
+  for (uint32_t k = 0; k < ir_o(fn, d)->nopnd; k++)
+    if (!outer_ok(lc, ir_o(fn, d)->opnd[k])) return 0;
+  lc->oneed[d] = 1;
+  return 1;
+}
+
 /* Whether the loop can be warp-specialised: it asks ({ws = 1}), its copies are a TMA ring released
- * by mbarriers, it is an op of the kernel's body (not nested) and the first to split it, the block
- * has room for 4 more warps, and every op before it that stays (ws_stays) uses only values that
- * stay too, so that the producer's loop can recompute the copies from them. */
-static int ws_ok(const loop_ctx *lc) {
+ * by mbarriers, the block has room for 4 more warps, and the loop is an op of the kernel's body or
+ * of the body of a loop that is (`outer`: a persistent kernel's loop over tiles), the first to split
+ * the kernel. Every op before the split (the loop, or outer) that stays (ws_stays) uses only values
+ * that stay too, and so do the split loop's bounds, so that the producer's loop can recompute the
+ * copies from them; inside outer, what the copies and the loop's bounds read is recomputed from
+ * outer's induction variable (outer_ok). */
+static int ws_ok(loop_ctx *lc) {
   ir_func *fn = lc->fn;
   if (!ir_attr_i(ir_o(fn, lc->loop)->attrs, "ws", 0) || !lc->release ||
-      ir_o(fn, lc->loop)->parent != fn->body || ir_attr_i(fn->attrs, "warps", 4) + 4 > IR_MAX_WARPS)
+      ir_attr_i(fn->attrs, "warps", 4) + 4 > IR_MAX_WARPS)
     return 0;
+  ir_opid top = lc->loop;
+  if (ir_o(fn, lc->loop)->parent != fn->body) {
+    ir_opid t = ir_r(fn, ir_o(fn, lc->loop)->parent)->parent_op;
+    if (!t || ir_o(fn, t)->code != IR_OP_FOR || ir_o(fn, t)->parent != fn->body) return 0;
+    top = lc->outer = t;
+  }
   for (ir_opid op = ir_r(fn, fn->body)->first; op; op = ir_o(fn, op)->next)
     if (ir_o(fn, op)->code == IR_OP_WARP_SPLIT) return 0;
-  for (ir_opid op = ir_r(fn, fn->body)->first; op != lc->loop; op = ir_o(fn, op)->next) {
+  for (ir_opid op = ir_r(fn, fn->body)->first; op != top; op = ir_o(fn, op)->next) {
     if (!ws_stays(fn, op)) continue;
     for (uint32_t k = 0; k < ir_o(fn, op)->nopnd; k++) {
       ir_opid d = ir_v(fn, ir_o(fn, op)->opnd[k])->def;
       if (d && !ws_stays(fn, d)) return 0;
     }
   }
-  /* the loop's bounds and what the copies read from outside the body */
   for (int k = 0; k < 3; k++) {
-    ir_opid d = ir_v(fn, ir_o(fn, lc->loop)->opnd[k])->def;
+    ir_val v = ir_o(fn, top)->opnd[k];
+    ir_opid d = ir_v(fn, v)->def;
     if (d && !ws_stays(fn, d)) return 0;
+    if (lc->outer && !outer_ok(lc, ir_o(fn, lc->loop)->opnd[k])) return 0;
   }
+  /* what the copies read from outside the body */
   for (ir_opid op = 1; op < lc->nops; op++) {
     int used = lc->need[op];
     for (int j = 0; j < lc->ncopy; j++) used |= lc->copy[j] == op;
     for (uint32_t k = 0; used && k < ir_o(fn, op)->nopnd; k++) {
       ir_val v = ir_o(fn, op)->opnd[k];
       ir_opid d = ir_v(fn, v)->def;
-      if (d && !ir_region_encloses(fn, lc->body, ir_val_region(fn, v)) && !ws_stays(fn, d)) return 0;
+      if (ir_region_encloses(fn, lc->body, ir_val_region(fn, v))) continue;
+      if (lc->outer ? !outer_ok(lc, v) : d && !ws_stays(fn, d)) return 0;
     }
   }
   return 1;
@@ -606,20 +664,48 @@ static int ws_ok(const loop_ctx *lc) {
 /* The producer's loop at b: over the same iterations, the stages rotating as the consumers' do;
  * iteration i waits (one elected lane) until the consumers have released stage 0, last read in
  * iteration i - S (parity ((i / S) + 1) & 1: parity 1 on a fresh mbarrier for i < S, no wait), then
- * issues its copies into it. */
+ * issues its copies into it. With an outer loop, i is the ring's count across its iterations, and
+ * the producer runs a copy of outer (its slice: outer_ok) around the loop, carrying the count and
+ * the stages from one iteration of outer to the next. */
 static void producer_loop(loop_ctx *lc, ir_builder *b, const ir_val *bufs) {
   ir_func *fn = lc->fn;
+  int n = lc->stages * lc->nrot;
   ir_val lo = ir_o(fn, lc->loop)->opnd[0], hi = ir_o(fn, lc->loop)->opnd[1],
          step = ir_o(fn, lc->loop)->opnd[2];
-  ir_val *dst = ir_alloc(lc->A, (size_t)lc->nrot * sizeof *dst), iv;
-  ir_builder in;
-  ir_opid p = stage_loop(lc, b, lo, hi, step, bufs, &in, &iv, dst);
-  ir_val i = ir_b_binary(&in, IR_OP_DIV, ir_b_binary(&in, IR_OP_SUB, iv, lo), step);
-  ir_val q = ir_b_binary(&in, IR_OP_DIV, i, ir_b_const_i(&in, ir_vtype(fn, lo), lc->stages));
+  ir_val *dst = ir_alloc(lc->A, (size_t)lc->nrot * sizeof *dst), iv, count = 0, tiv, tcount;
+  ir_builder in, tin, *at = b;
+  ir_opid tp = 0;
+  if (lc->outer) {
+    ir_op *t = ir_o(fn, lc->outer);
+    ir_val tlo = t->opnd[0], thi = t->opnd[1], tstep = t->opnd[2];
+    ir_reg ob = t->region[0];
+    tp = stage_loop(lc, b, tlo, thi, tstep, ir_b_const_i(b, ir_vtype(fn, lo), 0), bufs, &tin, &tiv, &tcount,
+                    dst);
+    memset(lc->map, 0, lc->nvals * sizeof *lc->map);
+    lc->map[ir_r(fn, ob)->args[0]] = tiv;
+    for (ir_opid op = ir_r(fn, ob)->first; op; op = ir_o(fn, op)->next)
+      if (op < lc->nops && lc->oneed[op]) clone(lc, &tin, op, NULL, 0);
+    lc->base = ir_alloc(lc->A, lc->nvals * sizeof *lc->base);
+    memcpy(lc->base, lc->map, lc->nvals * sizeof *lc->base);
+    lo = mapped(lc, lo), hi = mapped(lc, hi), step = mapped(lc, step);
+    ir_reg tr = ir_o(fn, tp)->region[0];
+    bufs = &ir_r(fn, tr)->args[2]; /* its stages */
+    count = tcount;
+    at = &tin;
+  }
+  ir_val c = 0;
+  ir_opid p = stage_loop(lc, at, lo, hi, step, count, bufs, &in, &iv, &c, dst);
+  ir_val i = count ? c : ir_b_binary(&in, IR_OP_DIV, ir_b_binary(&in, IR_OP_SUB, iv, lo), step);
+  ir_type it = ir_vtype(fn, i);
+  ir_val q = ir_b_binary(&in, IR_OP_DIV, i, ir_b_const_i(&in, it, lc->stages));
   ir_val w[2] = {dst[2 * lc->ncopy], parity_of(lc, &in, q, 1)};
   ir_op_set_i(fn, ir_build(&in, IR_OP_MBAR_WAIT, w, 2, NULL, 0, 0), "elected", 1);
   issue(lc, &in, iv, dst, dst + lc->ncopy);
-  end_stage_loop(lc, p, &in);
+  end_stage_loop(lc, p, &in, count ? ir_b_binary(&in, IR_OP_ADD, c, ir_b_const_i(&in, it, 1)) : 0);
+  if (!tp) return;
+  ir_val *ys = ir_alloc(lc->A, (size_t)(n + 1) * sizeof *ys);
+  for (int k = 0; k <= n; k++) ys[k] = ir_res(fn, p, (uint32_t)k); /* the count and the stages as they are */
+  ir_build(&tin, IR_OP_YIELD, ys, (uint32_t)n + 1, NULL, 0, 0);
 }
 
 /* setmaxnreg for the split. Every warp starts with the registers ptxas caps the kernel at: the
@@ -682,14 +768,31 @@ static void ws_split(loop_ctx *lc, pass_ctx *pc, ir_opid g, ir_opid mark, const 
                                                           */
 static void pipeline_loop(loop_ctx *lc, pass_ctx *pc) {
   ir_func *fn = lc->fn;
-  int S = lc->stages, m = lc->ncopy;
-  ir_val *bufs = ir_alloc(lc->A, (size_t)S * lc->nrot * sizeof *bufs),
-         *orig = ir_alloc(lc->A, (size_t)m * sizeof *orig);
-  ir_opid mark = ir_o(fn, lc->loop)->prev; /* the last op before make_stages' (ws_split) */
-  ir_builder b = ir_builder_before(fn, lc->loop);
+  int S = lc->stages, m = lc->ncopy, n = S * lc->nrot;
+  ir_val *bufs = ir_alloc(lc->A, (size_t)n * sizeof *bufs), *orig = ir_alloc(lc->A, (size_t)m * sizeof *orig);
+  ir_opid at = lc->outer ? lc->outer : lc->loop;
+  ir_opid mark = ir_o(fn, at)->prev; /* the last op before make_stages' (ws_split) */
+  ir_builder b = ir_builder_before(fn, at);
   make_stages(lc, &b, bufs, orig);
   if (!lc->ws) prologue(lc, &b, bufs);
-  ir_opid g = grow_loop(lc, bufs);
+  ir_val tcount = 0;
+  uint32_t nres = ir_o(fn, lc->loop)->nres;
+  ir_opid g;
+  if (lc->outer) {
+    /* the ring lives across outer: outer and the loop carry the count and the stages */
+    ir_val *init = ir_alloc(lc->A, (size_t)(n + 1) * sizeof *init);
+    init[0] = ir_b_const_i(&b, ir_vtype(fn, ir_o(fn, lc->loop)->opnd[0]), 0);
+    memcpy(init + 1, bufs, (size_t)n * sizeof *init);
+    lc->outer = at = grow_for(lc, lc->outer, init, n + 1);
+    ir_region *ob = ir_r(fn, ir_o(fn, at)->region[0]);
+    tcount = ob->args[ob->nargs - (uint32_t)n - 1];
+    memcpy(init, &ob->args[ob->nargs - (uint32_t)n - 1], (size_t)(n + 1) * sizeof *init);
+    lc->loop = g = grow_for(lc, lc->loop, init, n + 1);
+    ir_region *body = ir_r(fn, lc->body);
+    lc->count = body->args[body->nargs - (uint32_t)n - 1];
+  } else {
+    lc->loop = at = g = grow_for(lc, lc->loop, bufs, n);
+  }
   read_oldest(lc, orig);
   ir_builder top = ir_builder_before(fn, lc->barrier); /* the first barrier waits for this step */
   if (lc->tma)
@@ -698,6 +801,11 @@ static void pipeline_loop(loop_ctx *lc, pass_ctx *pc) {
     wait_and_barrier(&top, (lc->ahead - 1) * m, 0);
   for (int j = 0; j < m; j++) ir_op_unlink(fn, lc->copy[j]); /* issue() still clones them */
   drop_trailing_barrier(lc);
+  if (lc->count) {
+    ir_builder y = ir_builder_before(fn, ir_r(fn, lc->body)->last);
+    ir_val next = ir_b_binary(&y, IR_OP_ADD, lc->count, ir_b_const_i(&y, ir_vtype(fn, lc->count), 1));
+    yield_more(lc, lc->body, &next, 1);
+  }
   if (lc->ws)
     rotate_stages(lc); /* the producer's loop issues the copies */
   else
@@ -706,16 +814,29 @@ static void pipeline_loop(loop_ctx *lc, pass_ctx *pc) {
     arrive_release(lc, lc->last_read);
     ir_op_unlink(fn, lc->barrier); /* the release mbarriers order the refills after the reads */
   }
-  /* after the loop: nothing in flight, every thread out of the buffers. The mbarriers are
-   * invalidated before that barrier: every thread's last wait on them preceded the body's barrier
-   * of the last iteration (with release mbarriers, which leave the body without one, a barrier here
-   * first), and the barrier after lets the memory be reused. */
-  ir_builder tail = builder_after(fn, g);
+  if (lc->outer) {
+    /* outer's next iteration starts where the loop left the ring. A dot kept in flight releases
+     * the stage it read in each iteration but the last in the next one (arrive_release): the last
+     * goes back once the loop is over (its group completed at the loop's exit), if it ran. */
+    ir_builder after = builder_after(fn, g);
+    if (lc->ahead == S - 2) {
+      ir_val opnd[2] = {ir_res(fn, g, nres + 1 + (uint32_t)(2 * m * S + S - 1)),
+                        ir_b_cmp(&after, "ne", ir_res(fn, g, nres), tcount)};
+      ir_build(&after, IR_OP_MBAR_ARRIVE, opnd, 2, NULL, 0, 0);
+    }
+    ir_val *ys = ir_alloc(lc->A, (size_t)(n + 1) * sizeof *ys);
+    for (int k = 0; k <= n; k++) ys[k] = ir_res(fn, g, nres + (uint32_t)k);
+    yield_more(lc, ir_o(fn, at)->region[0], ys, n + 1);
+  }
+  /* after the loop (or outer): nothing in flight, every thread out of the buffers. The mbarriers
+   * are invalidated before that barrier: every thread's last wait on them preceded the body's
+   * barrier of the last iteration (with release mbarriers, which leave the body without one, a
+   * barrier here first), and the barrier after lets the memory be reused. */
+  ir_builder tail = builder_after(fn, at);
   wait_and_barrier(&tail, 0, lc->release);
-  for (int k = m * S; lc->tma && k < lc->nrot * S; k++)
-    ir_build(&tail, IR_OP_MBAR_INVAL, &bufs[k], 1, NULL, 0, 0);
+  for (int k = m * S; lc->tma && k < n; k++) ir_build(&tail, IR_OP_MBAR_INVAL, &bufs[k], 1, NULL, 0, 0);
   ir_build(&tail, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
-  if (lc->ws) ws_split(lc, pc, g, mark, bufs);
+  if (lc->ws) ws_split(lc, pc, at, mark, bufs);
 }
 
 /* ---- batching the other copies ---- */
@@ -749,20 +870,26 @@ static void batch_region(ir_func *fn, ir_reg r) {
 
 /* ---- stores through TMA ---- */
 
-/* A `store {tma = 1}` in the kernel's body (not in a loop or a branch; a warp_split's consumer region
- * counts as the body) on a row with TMA, of a view
- * a tensor map can describe, of a tile whose staging buffer TMA can read (ir_tma_buffer_ok: rows of 32 or
- * 64 bytes or a multiple of 128, at most 256 rows):
+/* A `store {tma = 1}` in region body (the kernel's; recursively the bodies of its loops and a
+ * warp_split's consumer region; not a branch) on a row with TMA, of a view a tensor map can describe,
+ * of a tile whose staging buffer TMA can read (ir_tma_buffer_ok: rows of 32 or 64 bytes or a multiple
+ * of 128, at most 256 rows):
  *   store(view, offsets, t)   ->   b = alloc_shared {swizzle, wgmma = 1}   (128-byte panels)
  *                                  store_shared(b, t0)                     (t0: t before a conversion
  *                                  store_tma(view, offsets, b)              the layout pass made for
  *                                                                           the global store)
  * codegen (store_tma): every thread fences its shared writes for the async proxy, a barrier, then
- * one elected lane stores the buffer's boxes and waits until they are read. */
-static void tma_stores_in(ir_func *fn, ir_arena *A, ir_reg body) {
+ * one elected lane stores the buffer's boxes and waits until they are read. In a loop a barrier
+ * goes before the store_shared: the lane's wait in the previous iteration then covers every thread
+ * (a persistent kernel's epilogue, tile after tile). */
+static void tma_stores_in(ir_func *fn, ir_arena *A, ir_reg body, int in_loop) {
   for (ir_opid op = ir_r(fn, body)->first, next; op; op = next) {
     next = ir_o(fn, op)->next;
     ir_op *o = ir_o(fn, op);
+    if (o->code == IR_OP_FOR || o->code == IR_OP_WARP_SPLIT) {
+      tma_stores_in(fn, A, o->region[o->code == IR_OP_FOR ? 0 : 1], in_loop || o->code == IR_OP_FOR);
+      continue;
+    }
     if (o->code != IR_OP_STORE || !ir_attr_i(o->attrs, "tma", 0) || o->nopnd != 4 ||
         !ir_tma_view_ok(fn, o->opnd[0]))
       continue;
@@ -780,19 +907,14 @@ static void tma_stores_in(ir_func *fn, ir_arena *A, ir_reg body) {
     ir_op_set_i(fn, a, "swizzle", sw);
     ir_op_set_i(fn, a, "wgmma", 1);
     ir_val buf = ir_res(fn, a, 0), st[2] = {buf, src};
+    if (in_loop) /* the previous iteration's boxes are read (its elected lane waited): the buffer is free */
+      ir_build(&b, IR_OP_BARRIER, NULL, 0, NULL, 0, 0);
     ir_build(&b, IR_OP_STORE_SHARED, st, 2, NULL, 0, 0);
     opnd[3] = buf;
     ir_build(&b, IR_OP_STORE_TMA, opnd, 4, NULL, 0, 0);
     ir_op_unlink(fn, op);
     if (src != t && !ir_use_counts(fn, A)[t]) ir_op_unlink(fn, cv);
   }
-}
-
-/* The kernel's body, and a warp_split's consumer region in it (the rest of the body after the split). */
-static void tma_stores(ir_func *fn, ir_arena *A) {
-  tma_stores_in(fn, A, fn->body);
-  for (ir_opid op = ir_r(fn, fn->body)->first; op; op = ir_o(fn, op)->next)
-    if (ir_o(fn, op)->code == IR_OP_WARP_SPLIT) tma_stores_in(fn, A, ir_o(fn, op)->region[1]);
 }
 
 /* ---- the pass ---- */
@@ -963,7 +1085,8 @@ static void tma_copies(ir_func *fn) {
  *   pipelined, its shared operands are pipelined copies' buffers and the body writes shared memory
  *   no other way; otherwise the mark goes and the dot waits for its group in every iteration.)
  *   6. Batch the remaining synchronous copies that reach a barrier (every region).
- *   7. On a row with TMA, a store {tma = 1} of the body goes through shared memory by TMA boxes.
+ *   7. On a row with TMA, a store {tma = 1} of the body or its loops goes through shared memory by
+ *      TMA boxes.
  */
 int pass_pipeline(ir_func *fn, pass_ctx *pc) {
   ir_arena *A = ir_arena_new();
@@ -997,7 +1120,9 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
     lc.last_read = lc.tma && ir_attr_i(o->attrs, "release", 1) ? release_ok(&lc) : 0;
     lc.release = lc.last_read != 0;
     lc.nrot = lc.tma ? 2 * lc.ncopy + lc.release : lc.ncopy;
+    lc.oneed = ir_alloc(A, fn->nops);
     lc.ws = lc.release && ws_ok(&lc);
+    if (!lc.ws) lc.outer = 0;
     if (lc.tma) mark_tma_operands(&lc);
     if (async) {
       pipeline_loop(&lc, pc);
@@ -1007,7 +1132,7 @@ int pass_pipeline(ir_func *fn, pass_ctx *pc) {
     }
   }
   batch_region(fn, fn->body);
-  if (pc->target && (pc->target->features & TG_F_TMA)) tma_stores(fn, A);
+  if (pc->target && (pc->target->features & TG_F_TMA)) tma_stores_in(fn, A, fn->body, 0);
   ir_arena_free(A);
   return 0;
 }

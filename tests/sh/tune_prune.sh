@@ -14,7 +14,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 . tests/sh/lib/check.sh
 seed=${KILN_TEST_SEED:-$(date +%s)}
 echo "seed $seed (KILN_TEST_SEED repeats it)"
-P="--set dtype=f16 --set out=f16 --set trans_a=0 --set trans_b=0 --set bias=0 --set act=none --set inflight=0 --set min_blocks=0 --set tma=0 --set ws=0"
+P="--set dtype=f16 --set out=f16 --set trans_a=0 --set trans_b=0 --set bias=0 --set act=none --set inflight=0 --set min_blocks=0 --set tma=0 --set ws=0 --set programs=0"
 
 # ---- the whole tile space at 512 ----
 "$KILN" tune recipes/matmul.lua --set M=512 --set N=512 --set K=512 $P --sim --jobs 2 --db "$tmp/m.db" \

@@ -77,7 +77,7 @@ print(c.execute("select count(*) from results where variant = \"BLOCK=16384 warp
 else
   echo "ok   (no ptxas: the spill check is not run)"
 fi
-"$KILN" tune recipes/matmul.lua --set M=64 --set N=64 --set K=64 --set dtype=f16 --set out=f16 --set trans_a=0 --set inflight=0 --set min_blocks=0 --set tma=0 --set ws=0 \
+"$KILN" tune recipes/matmul.lua --set M=64 --set N=64 --set K=64 --set dtype=f16 --set out=f16 --set trans_a=0 --set inflight=0 --set min_blocks=0 --set tma=0 --set ws=0 --set programs=0 \
   --set trans_b=0 --set bias=0 --set act=none --set BLOCK_K=32 --set stages=2 --set warps=1 --space BLOCK_M=256 \
   --space BLOCK_N=32 --sim --db "$tmp/p.db" >/dev/null 2>&1
 got=$(python3 -c 'import sqlite3,sys
@@ -86,7 +86,7 @@ print(c.execute("select count(*) from results where recipe = \"matmul\" and stat
 [ "$got" = 1 ] && ok "matmul's constraint refuses a 256x32 tile on one warp" || bad "matmul constraint: $got"
 
 # ---- precision as a dimension: the error against the unrounded inputs orders the types ----
-"$KILN" tune recipes/matmul.lua --set M=64 --set N=64 --set K=64 --set out=f32 --set trans_a=0 --set trans_b=0 --set inflight=0 --set min_blocks=0 --set tma=0 --set ws=0 \
+"$KILN" tune recipes/matmul.lua --set M=64 --set N=64 --set K=64 --set out=f32 --set trans_a=0 --set trans_b=0 --set inflight=0 --set min_blocks=0 --set tma=0 --set ws=0 --set programs=0 \
   --set bias=0 --set act=none --set BLOCK_M=32 --set BLOCK_N=32 --set BLOCK_K=32 --set stages=2 --set warps=4 \
   --space dtype=f32,f16,bf16,e4m3 --target sm_89 --sim --accuracy 0.01 $NOPRUNE --db "$tmp/acc.db" >/dev/null 2>&1
 python3 -c 'import sqlite3,sys

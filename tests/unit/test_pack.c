@@ -39,7 +39,12 @@ static void test_expr(void) {
     int64_t a = (int64_t)(test_rand() % 100000), b = 1 + (int64_t)(test_rand() % 1000), s[2] = {a, b};
     CHECK(!pack_expr_eval("$0 $1 cdiv", s, 2, &v, err, sizeof err) && v == (a + b - 1) / b);
     CHECK(!pack_expr_eval("$0 $1 + $1 *", s, 2, &v, err, sizeof err) && v == (a + b) * b);
+    CHECK(!pack_expr_eval("$0 $1 cdiv $1 min", s, 2, &v, err, sizeof err) &&
+          v == ((a + b - 1) / b < b ? (a + b - 1) / b : b));
   }
+  CHECK(!pack_expr_eval("-3 2 min", sz, 2, &v, err, sizeof err) && v == -3, "min of a negative");
+  CHECK(pack_expr_eval("5 min", sz, 2, &v, err, sizeof err));
+  CHECK_CONTAINS(err, "needs two operands");
   CHECK(pack_expr_eval("9223372036854775807 1 +", sz, 2, &v, err, sizeof err));
   CHECK_CONTAINS(err, "overflows");
   CHECK(pack_expr_eval("1 0 /", sz, 2, &v, err, sizeof err));
