@@ -82,9 +82,12 @@ def parse_args():
 
 
 def tile_grid(v, m, n):
-    """Programs of variant v for an M x N output: one per BLOCK_M x BLOCK_N tile."""
+    """Programs of variant v for an M x N output: one per BLOCK_M x BLOCK_N tile, or with programs = P > 0
+    (a persistent grid, recipes/matmul.lua) min(tiles, P) on one axis."""
     bm, bn = int(v.knob("BLOCK_M")), int(v.knob("BLOCK_N"))
-    return ((m + bm - 1) // bm, (n + bn - 1) // bn, 1)
+    tm, tn = (m + bm - 1) // bm, (n + bn - 1) // bn
+    p = int(v.knob("programs") or 0)
+    return (min(tm * tn, p), 1, 1) if p > 0 else (tm, tn, 1)
 
 
 def sm_of(target):

@@ -72,6 +72,7 @@ typedef struct cg_lower {
   LLVMValueRef tid, lane, warp;
   LLVMValueRef warp_u; /* the warp index as lane 0 holds it (made in the prologue on first use) */
   int elect_warp;      /* the warp whose elected lane issues TMA boxes: 0, or the producer's first */
+  int pingpong;        /* in the consumers of a warp_split {pingpong = 1}: wgmma dots take turns */
   cg_thread_lay *tl;   /* cache of per-layout thread values */
   int ntl, captl;
   int scratch_base; /* byte offset of the scratch area, after the planned shared memory */
@@ -225,6 +226,8 @@ int cg_lower_dot_mma(cg_lower *L, ir_opid op); /* 0: the target has no instructi
 uint32_t *cg_wgmma_acc_perm(cg_lower *L, ir_opid dot);
 /* The warp index as lane 0 holds it (shuffled once in the prologue: uniform for ptxas). */
 LLVMValueRef cg_warp_uniform(cg_lower *L);
+/* Ping-pong: the running warpgroup's turn at warpgroup MMA begins (end = 0) or ends (end = 1). */
+void cg_pingpong_turn(cg_lower *L, int end);
 /* wgmma.wait_group 0 on v, the loop-carried result of dot (an `inflight` wgmma dot), in place. */
 void cg_wgmma_wait_carried(cg_lower *L, ir_opid dot, cg_value *v);
 int cg_lower_dot_wgmma(cg_lower *L, ir_opid op);   /* 0: the dot is not marked wgmma */

@@ -77,6 +77,9 @@ struct cg_devops {
   void (*kernel_end)(cg_ctx *c);
   LLVMValueRef (*sreg)(cg_ctx *c, cg_sreg r); /* i32 */
   void (*barrier)(cg_ctx *c);                 /* bar.sync 0 for the whole block */
+  /* Named barrier `id` (an i32, warp-uniform, 1..15) of n threads: bar.sync id, n (arrive = 0: wait
+   * until n threads have come), or bar.arrive id, n (arrive = 1: count towards them and go on). */
+  void (*named_barrier)(cg_ctx *c, LLVMValueRef id, int n, int arrive);
   /* Warp shuffle of an i32 over all 32 lanes (full mask); `arg` is the lane mask/index/delta. */
   LLVMValueRef (*shfl)(cg_ctx *c, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg);
   /* Base of the block's dynamic shared memory (shared_ptr_type). */

@@ -82,10 +82,16 @@ static LLVMValueRef nvptx_sreg(cg_ctx *c, cg_sreg r) {
   return intrinsic(c, name, LLVMInt32TypeInContext(c->ctx), NULL, 0);
 }
 
+static void nvptx_named_barrier(cg_ctx *c, LLVMValueRef id, int n, int arrive) {
+  LLVMValueRef a[2] = {id, i32c(c, n)};
+  intrinsic(
+      c, arrive ? "llvm.nvvm.barrier.cta.arrive.aligned.count" : "llvm.nvvm.barrier.cta.sync.aligned.count",
+      LLVMVoidTypeInContext(c->ctx), a, 2);
+}
+
 static void nvptx_barrier(cg_ctx *c) {
   if (c->bar_threads) { /* bar.sync 1, n: the consumers of a warp_split */
-    LLVMValueRef a[2] = {i32c(c, 1), i32c(c, c->bar_threads)};
-    intrinsic(c, "llvm.nvvm.barrier.cta.sync.aligned.count", LLVMVoidTypeInContext(c->ctx), a, 2);
+    nvptx_named_barrier(c, i32c(c, 1), c->bar_threads, 0);
     return;
   }
   LLVMValueRef id = i32c(c, 0);
@@ -344,6 +350,7 @@ const cg_devops cg_devops_nvptx = {
     .kernel_end = nvptx_kernel_end,
     .sreg = nvptx_sreg,
     .barrier = nvptx_barrier,
+    .named_barrier = nvptx_named_barrier,
     .shfl = nvptx_shfl,
     .prmt = nvptx_prmt,
     .shared_base = nvptx_shared_base,

@@ -192,16 +192,20 @@ static LLVMValueRef sim_shared_base(cg_ctx *c) {
 
 /* ---- rendezvous ops ---- */
 
+static void sim_named_barrier(cg_ctx *c, LLVMValueRef id, int n, int arrive) {
+  LLVMTypeRef ts[3] = {i32_t(c), i32_t(c), ptr_t(c)};
+  LLVMValueRef a[3] = {id, LLVMConstInt(i32_t(c), (unsigned)n, 0), cg_sim_site(c)};
+  cg_sim_call(c, arrive ? "__kiln_sim_barrier_named_signal" : "__kiln_sim_barrier_named",
+              LLVMVoidTypeInContext(c->ctx), ts, a, 3);
+}
+
 static void sim_barrier(cg_ctx *c) {
   LLVMTypeRef p = ptr_t(c);
-  LLVMValueRef site = cg_sim_site(c);
   if (c->bar_threads) { /* a named barrier: id 1, the consumers of a warp_split */
-    LLVMTypeRef ts[3] = {i32_t(c), i32_t(c), p};
-    LLVMValueRef a[3] = {LLVMConstInt(i32_t(c), 1, 0), LLVMConstInt(i32_t(c), (unsigned)c->bar_threads, 0),
-                         site};
-    cg_sim_call(c, "__kiln_sim_barrier_named", LLVMVoidTypeInContext(c->ctx), ts, a, 3);
+    sim_named_barrier(c, LLVMConstInt(i32_t(c), 1, 0), c->bar_threads, 0);
     return;
   }
+  LLVMValueRef site = cg_sim_site(c);
   cg_sim_call(c, "__kiln_sim_barrier", LLVMVoidTypeInContext(c->ctx), &p, &site, 1);
 }
 
@@ -346,6 +350,7 @@ const cg_devops cg_devops_sim = {
     .kernel_end = sim_kernel_end,
     .sreg = sim_sreg,
     .barrier = sim_barrier,
+    .named_barrier = sim_named_barrier,
     .shfl = sim_shfl,
     .shared_base = sim_shared_base,
     .load = sim_load,

@@ -272,10 +272,23 @@ void cg_lower_if(cg_lower *L, ir_opid op) {
  * region). With setmaxnreg counts the producer gives registers back (dec) and the consumers take
  * them (inc) first; codegen.c caps the registers at entry (.minnctapersm 1) so that ptxas allocates
  * within what the dec leaves. */
+/* Ping-pong's first and last step: the warpgroup whose warp index compares `pred` to 4 arrives
+ * at (arrive = 1) or waits at (0) warpgroup 0's turn barrier, 2. */
+static void pingpong_edge(cg_lower *L, LLVMIntPredicate pred, int arrive) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMBasicBlockRef at = cg_block(L, "pingpong"), after = cg_block(L, "pingpong.done");
+  LLVMBuildCondBr(B, LLVMBuildICmp(B, pred, cg_warp_uniform(L), cg_i32(L, 4), ""), at, after);
+  LLVMPositionBuilderAtEnd(B, at);
+  L->c.ops->named_barrier(&L->c, cg_i32(L, 2), L->c.threads, arrive);
+  LLVMBuildBr(B, after);
+  LLVMPositionBuilderAtEnd(B, after);
+}
+
 void cg_lower_warp_split(cg_lower *L, ir_opid op) {
   ir_op *o = &L->fn->ops[op];
   LLVMBuilderRef B = L->c.b;
   int pr = (int)ir_attr_i(o->attrs, "producer_regs", 0), cr = (int)ir_attr_i(o->attrs, "consumer_regs", 0);
+  const char *site = L->c.site;
   if (pr) cg_require(L, op, TG_F_WGMMA); /* setmaxnreg */
   LLVMBasicBlockRef prod = cg_block(L, "producer"), cons = cg_block(L, "consumers"),
                     join = cg_block(L, "split.end");
@@ -291,7 +304,15 @@ void cg_lower_warp_split(cg_lower *L, ir_opid op) {
   LLVMPositionBuilderAtEnd(B, cons);
   if (cr) L->c.ops->hopper->setmaxnreg(&L->c, 1, cr);
   L->c.bar_threads = L->c.threads;
+  L->pingpong = ir_attr_i(o->attrs, "pingpong", 0) != 0;
+  if (L->pingpong) { /* warpgroup 0's turn first (cg_pingpong_turn): warpgroup 1 arrives at its barrier */
+    cg_require(L, op, TG_F_WGMMA);
+    pingpong_edge(L, LLVMIntUGE, 1);
+  }
   lower_arm(L, o->region[1]);
+  L->c.site = site;
+  if (L->pingpong) pingpong_edge(L, LLVMIntULT, 0); /* warpgroup 1's last arrive, taken back */
+  L->pingpong = 0;
   L->c.bar_threads = 0;
   LLVMBuildBr(B, join);
   LLVMPositionBuilderAtEnd(B, join);

@@ -114,6 +114,20 @@ LLVMValueRef cg_warp_uniform(cg_lower *L) {
   return L->warp_u;
 }
 
+/* Ping-pong (the consumers of a warp_split {pingpong = 1}: two warpgroups, 32 x warps threads):
+ * warpgroup g issues its wgmma groups in turns with the other. A turn begins at bar.sync 2 + g,
+ * which the other warpgroup's arrive completes, and ends after the commit with bar.arrive 3 - g,
+ * before the wait: the other warpgroup then issues while this one's group runs and this one goes
+ * on to the work after its wait (attention's softmax). cg_lower_warp_split gives warpgroup 0 the
+ * first turn (warpgroup 1 arrives at 2 first) and takes warpgroup 1's last arrive back at the end. */
+void cg_pingpong_turn(cg_lower *L, int end) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMValueRef wg = LLVMBuildLShr(B, cg_warp_uniform(L), cg_i32(L, 2), "wg");
+  LLVMValueRef id =
+      end ? LLVMBuildSub(B, cg_i32(L, 3), wg, "turn.next") : LLVMBuildAdd(B, wg, cg_i32(L, 2), "turn");
+  L->c.ops->named_barrier(&L->c, id, L->c.threads, end);
+}
+
 int cg_wgmma_load_shared(cg_lower *L, ir_opid op) {
   ir_op *o = ir_o(L->fn, op);
   if (!ir_attr_i(o->attrs, "wgmma", 0)) return 0;
@@ -196,6 +210,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   LLVMValueRef *areg = rs ? ir_alloc(L->A, 4 * steps * sizeof *areg) : NULL;
   for (uint32_t s = 0; rs && s < steps; s++)
     cg_mma_a_step_regs(L, &ya, ta.elem, cg_get(L, o->opnd[0])->v, s, areg + 4 * s);
+  if (L->pingpong) cg_pingpong_turn(L, 0);
   H->wgmma_fence(&L->c);
   /* operands written by ordinary stores or cp.async (the generic proxy) are made visible to the
    * wgmma's async-proxy reads; TMA-written ones (a dot {tma_operands = 1}, the pipeline pass) need
@@ -213,6 +228,7 @@ int cg_lower_dot_wgmma(cg_lower *L, ir_opid op) {
   /* step 3; a dot `inflight` (in a loop {inflight = 1}) leaves this group in flight: the wait for 1
    * completes the previous iteration's, and the loop's exit waits for the last (lower_control.c) */
   H->wgmma_commit(&L->c);
+  if (L->pingpong) cg_pingpong_turn(L, 1);
   if (ir_attr_i(o->attrs, "inflight", 0))
     H->wgmma_wait(&L->c, 1, NULL, 0);
   else

@@ -47,6 +47,7 @@ sim_tstate *__kiln_sim_thread(void);
 void *__kiln_sim_access(void *addr, uint32_t bytes, uint32_t kind, const char *site);
 void __kiln_sim_barrier(const char *site);
 void __kiln_sim_barrier_named(int32_t id, int32_t n, const char *site);
+void __kiln_sim_barrier_named_signal(int32_t id, int32_t n, const char *site); /* bar.arrive */
 int32_t __kiln_sim_shfl(int32_t mode, int32_t v, int32_t arg, const char *site);
 float __kiln_sim_mathf(int32_t m, float x);
 double __kiln_sim_math(int32_t m, double x);

@@ -605,6 +605,9 @@ static void check_for(verifier *V, ir_opid op) {
   opt_int(V, op, "ws");
   if (ir_attr_i(O(V, op)->attrs, "ws", 0) && !ir_attr_i(O(V, op)->attrs, "tma", 0))
     fail(V, op, "ws = 1 needs tma = 1 (the producer warpgroup issues the ring's TMA copies)");
+  opt_int(V, op, "pingpong");
+  if (ir_attr_i(O(V, op)->attrs, "pingpong", 0) && !ir_attr_i(O(V, op)->attrs, "ws", 0))
+    fail(V, op, "pingpong = 1 needs ws = 1 (the consumer warpgroups of a warp-specialised loop take turns)");
   opt_int(V, op, "tma");
   if (ir_attr_i(O(V, op)->attrs, "tma", 0) && ir_attr_i(O(V, op)->attrs, "stages", 1) < 2)
     fail(V, op, "tma = 1 needs stages >= 2 (the copies run ahead into a ring of stages)");
@@ -644,7 +647,7 @@ static int producer_work(verifier *V, ir_reg r, ir_opid *bad) {
  * level of the kernel's body; the regions take no arguments and yield nothing; the block gets a
  * producer warpgroup (4 warps) beside its `warps` warps, so warps + 4 <= 32; the producer's region
  * holds scalars, loops, TMA copies and mbarrier ops only; setmaxnreg counts 0 (none) or 24..256 in
- * steps of 8, both or neither. */
+ * steps of 8, both or neither; pingpong (the consumers' warpgroup MMAs take turns) with 8 warps. */
 static void check_warp_split(verifier *V, ir_opid op) {
   ir_op *o = O(V, op);
   if (o->parent != V->fn->body) fail(V, op, "only at the top level of the kernel's body");
@@ -671,6 +674,9 @@ static void check_warp_split(verifier *V, ir_opid op) {
       fail(V, op, "%s %lld: 0 (no setmaxnreg) or a multiple of 8 in 24..256",
            i ? "consumer_regs" : "producer_regs", (long long)n[i]);
   if (!n[0] != !n[1]) fail(V, op, "producer_regs and consumer_regs are given together or not at all");
+  opt_int(V, op, "pingpong");
+  if (ir_attr_i(o->attrs, "pingpong", 0) && V->warps != 8)
+    fail(V, op, "pingpong needs two consumer warpgroups (warps = 8), the kernel has %d warps", V->warps);
   if (n[0] && V->warps % 4)
     fail(
         V, op,

@@ -83,6 +83,9 @@ return kiln.recipe {
     -- with tma and release: a producer warpgroup (4 more warps) issues the unmasked key loop's K and V
     -- boxes, the `warps` warps only consume (warp specialisation, docs/hopper.md)
     ws = { false, true },
+    -- with ws and 8 warps: the two consumer warpgroups take turns at their warpgroup MMAs, so that
+    -- one's softmax runs while the other's products do (ping-pong, docs/hopper.md)
+    pingpong = { false, true },
     -- blocks per SM the registers must allow (0: ptxas chooses; the kernel's .minnctapersm)
     min_blocks = { default = 0, values = { 0, 2 } },
   },
@@ -112,6 +115,7 @@ return kiln.recipe {
     function(p) return not p.tma or p.stages >= 2, "tma needs stages >= 2" end,
     function(p) return p.tma or p.release, "release = false only with tma" end,
     function(p) return not p.ws or (p.tma and p.release), "ws needs tma and release" end,
+    function(p) return not p.pingpong or (p.ws and p.warps == 8), "pingpong needs ws and warps = 8" end,
     -- the cp.async path takes 190-210 registers at D = 64 and 128: two blocks of 256 threads
     -- would spill; with tma 128 fit (docs/hopper.md)
     function(p) return p.tma or p.min_blocks == 0, "min_blocks = 2 only with tma" end,
@@ -175,7 +179,7 @@ return kiln.recipe {
     local a = k.args
     local BM, BN, D = p.BLOCK_M, p.BLOCK_N, p.D
     local DT = pow2_at_least(D)
-    local opts = { stages = p.stages, tma = p.tma, release = p.release, ws = p.ws }
+    local opts = { stages = p.stages, tma = p.tma, release = p.release, ws = p.ws, pingpong = p.pingpong }
     -- P V runs on P rounded to the input type (f16, bf16); for e4m3 inputs P stays f16 and V is
     -- widened to f16 (exactly): P in e4m3 (3 mantissa bits) would alone spend the error budget.
     local pv_type = p.dtype == "e4m3" and "f16" or p.dtype

@@ -81,6 +81,13 @@ void __kiln_sim_barrier_named(int32_t id, int32_t n, const char *site) {
   sim_barrier_named_arrive(w, id, n, site);
 }
 
+void __kiln_sim_barrier_named_signal(int32_t id, int32_t n, const char *site) {
+  sim_worker *w = current();
+  w->ops++;
+  sim_step(w, site);
+  sim_barrier_named_signal(w, id, n, site);
+}
+
 int32_t __kiln_sim_shfl(int32_t mode, int32_t v, int32_t arg, const char *site) {
   sim_worker *w = current();
   w->ops++;

@@ -42,6 +42,7 @@ const sim_symbol sim_symbols[] = {
     SYM(__kiln_sim_access),
     SYM(__kiln_sim_barrier),
     SYM(__kiln_sim_barrier_named),
+    SYM(__kiln_sim_barrier_named_signal),
     SYM(__kiln_sim_check_bound),
     SYM(__kiln_sim_shfl),
     SYM(__kiln_sim_mathf),

@@ -114,7 +114,7 @@ static void report_split(sim_worker *w, const char *what, int lo, int hi, sim_st
  * and one of a thread in it, on either side, are taken to be ordered (the producer warps of kiln's
  * warp_split touch shared memory only through mbarriers and TMA, which the simulator checks by
  * their phases). */
-static void barrier_release(sim_worker *w, int id) {
+static void barrier_release(sim_worker *w, int id, int resume) {
   sim_thread *th = w->th;
   int first = -1;
   if (sim_check_epoch_end(w)) sim_abandon(w);
@@ -127,11 +127,11 @@ static void barrier_release(sim_worker *w, int id) {
       sim_abandon(w);
     }
   }
-  if (w->prof) {
+  if (w->prof && first >= 0) {
     sim_prof_flush(w, -1);
     sim_prof_site(w, th[first].site)->barriers++;
   }
-  for (int i = first; i < w->nthreads; i++)
+  for (int i = first < 0 ? w->nthreads : first; i < w->nthreads; i++)
     if (th[i].state == SIM_AT_BARRIER && th[i].bar == id) th[i].state = SIM_RUN;
   sim_hopper_barrier(w);
   if (id)
@@ -139,7 +139,7 @@ static void barrier_release(sim_worker *w, int id) {
   else
     w->bar_arrived = 0;
   w->epoch++;
-  resume_from(w, first);
+  if (resume && first >= 0) resume_from(w, first);
 }
 
 void sim_barrier_arrive(sim_worker *w, const char *site) {
@@ -150,25 +150,38 @@ void sim_barrier_arrive(sim_worker *w, const char *site) {
   if (++w->bar_arrived < w->nthreads)
     sim_yield(w);
   else
-    barrier_release(w, 0);
+    barrier_release(w, 0, 1);
+}
+
+static void check_named(sim_worker *w, const char *what, int id, int n, const char *site) {
+  if (id < 1 || id > 15 || n < 32 || n % 32 || n > w->nthreads) {
+    sim_report(w, "bad barrier",
+               "%s %d, %d at '%s': the id must be 1..15 and the count a multiple of 32 "
+               "up to the block's %d threads",
+               what, id, n, site, w->nthreads);
+    sim_abandon(w);
+  }
 }
 
 void sim_barrier_named_arrive(sim_worker *w, int id, int n, const char *site) {
   sim_thread *t = &w->th[w->cur];
-  if (id < 1 || id > 15 || n < 32 || n % 32 || n > w->nthreads) {
-    sim_report(w, "bad barrier",
-               "bar.sync %d, %d at '%s': the id must be 1..15 and the count a multiple of 32 "
-               "up to the block's %d threads",
-               id, n, site, w->nthreads);
-    sim_abandon(w);
-  }
+  check_named(w, "bar.sync", id, n, site);
   t->state = SIM_AT_BARRIER;
   t->site = site;
   t->bar = id;
   if (++w->named_arrived[id] < n)
     sim_yield(w);
   else
-    barrier_release(w, id);
+    barrier_release(w, id, 1);
+}
+
+/* bar.arrive id, n: the caller counts towards the n without waiting; the threads waiting at id go
+ * on when the count is complete. The epoch ends for the block there (barrier_release), so an access
+ * of the arriving thread after its arrive and before the release is taken to be ordered before the
+ * waiting threads' accesses after it: the model may miss a race there, never report a false one. */
+void sim_barrier_named_signal(sim_worker *w, int id, int n, const char *site) {
+  check_named(w, "bar.arrive", id, n, site);
+  if (++w->named_arrived[id] >= n) barrier_release(w, id, 0);
 }
 
 /* ---- warp collectives: shuffles here, mma and ldmatrix in tensor_ops.c ---- */

@@ -181,6 +181,8 @@ int sim_block_run(sim_worker *w, int64_t linear);
 void sim_barrier_arrive(sim_worker *w, const char *site);
 /* bar.sync id, n (id 1..15, n a multiple of 32): the caller waits until n threads wait at id. */
 void sim_barrier_named_arrive(sim_worker *w, int id, int n, const char *site);
+/* bar.arrive id, n: the caller counts towards id's n and goes on. */
+void sim_barrier_named_signal(sim_worker *w, int id, int n, const char *site);
 int32_t sim_shfl_arrive(sim_worker *w, int32_t mode, int32_t v, int32_t arg, const char *site);
 /* A warp collective: the running thread waits at `site` until every lane of its warp is there; the
  * last to arrive checks they all are at the same op, calls done(w, lanes, n) on the warp's n lanes

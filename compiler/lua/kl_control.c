@@ -89,7 +89,7 @@ static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
     if (lua_type(L, -2) != LUA_TSTRING ||
         (strcmp(lua_tostring(L, -2), "stages") != 0 && strcmp(lua_tostring(L, -2), "inflight") != 0 &&
          strcmp(lua_tostring(L, -2), "tma") != 0 && strcmp(lua_tostring(L, -2), "release") != 0 &&
-         strcmp(lua_tostring(L, -2), "ws") != 0))
+         strcmp(lua_tostring(L, -2), "ws") != 0 && strcmp(lua_tostring(L, -2), "pingpong") != 0))
       luaL_error(L, "k.range: unknown option '%s'", luaL_tolstring(L, -2, NULL));
   lua_getfield(L, idx, "stages");
   if (!lua_isnil(L, -1)) {
@@ -131,6 +131,14 @@ static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
       luaL_error(L, "k.range: ws needs tma (and release not false): the producer warpgroup issues the ring's "
                     "TMA copies and the consumers hand the stages back by mbarrier");
     ir_op_set_i(fn, op, "ws", 1);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "pingpong");
+  if (!lua_isnil(L, -1) && kl_check_flag(L, "k.range", "pingpong")) {
+    if (!ir_attr_i(ir_o(fn, op)->attrs, "ws", 0))
+      luaL_error(L,
+                 "k.range: pingpong needs ws: the consumer warpgroups of a warp-specialised loop take turns");
+    ir_op_set_i(fn, op, "pingpong", 1);
   }
   lua_pop(L, 1);
 }

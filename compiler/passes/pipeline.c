@@ -758,6 +758,9 @@ static void ws_split(loop_ctx *lc, pass_ctx *pc, ir_opid g, ir_opid mark, const 
   ir_opid w = ir_build(&b, IR_OP_WARP_SPLIT, NULL, 0, NULL, 0, 2);
   int regs = consumer_regs(lc, pc);
   if (regs) ir_op_set_i(fn, w, "producer_regs", PRODUCER_REGS), ir_op_set_i(fn, w, "consumer_regs", regs);
+  /* {pingpong = 1}: two consumer warpgroups take turns at their warpgroup MMAs (codegen) */
+  if (ir_attr_i(ir_o(fn, lc->loop)->attrs, "pingpong", 0) && ir_attr_i(fn->attrs, "warps", 4) == 8)
+    ir_op_set_i(fn, w, "pingpong", 1);
   for (uint32_t i = 0; i < n; i++) ir_op_move(fn, moved[i], ir_o(fn, w)->region[1]);
   ir_builder pb = ir_builder_at_end(fn, ir_o(fn, w)->region[0]);
   pb.file = b.file, pb.line = b.line;

@@ -79,7 +79,7 @@ if "$KILN" compile $R --target sm_90a --set tma=1 --set stages=1 --emit ptx -o "
 fi
 # the tuner's constraint: a head dim of 20 (40-byte rows) is refused before anything compiles
 "$KILN" tune $R --target sm_90a --sim --set tma=1 --set D=20 --set Sq=16 --set Sk=16 --set dtype=f16 \
-  --space BLOCK_M=64 --space BLOCK_N=32 --space warps=4 --space stages=2 --space causal=0 --space lse=0 --space release=1 --space min_blocks=0 --space ws=0 \
+  --space BLOCK_M=64 --space BLOCK_N=32 --space warps=4 --space stages=2 --space causal=0 --space lse=0 --space release=1 --space min_blocks=0 --space ws=0 --space pingpong=0 \
   --db "$tmp/t.db" > "$tmp/out" 2>&1
 python3 -c 'import sqlite3, sys
 r = sqlite3.connect(sys.argv[1]).execute("select status, reason from results").fetchall()
@@ -88,7 +88,7 @@ assert r == [("refused", "tma needs strides of q, k, v and o that are multiples 
 
 # the knobs that only mean something with tma are refused without it (the tuner's constraints)
 "$KILN" tune $R --target sm_90a --sim --set Sq=16 --set Sk=16 --space BLOCK_M=64 --space BLOCK_N=32 \
-  --space warps=4 --space stages=2 --space dtype=f16 --space D=64 --space causal=0 --space lse=0 --space tma=0 --space ws=0 \
+  --space warps=4 --space stages=2 --space dtype=f16 --space D=64 --space causal=0 --space lse=0 --space tma=0 --space ws=0 --space pingpong=0 \
   --db "$tmp/k.db" > "$tmp/out" 2>&1
 python3 -c 'import sqlite3, sys
 r = sorted(sqlite3.connect(sys.argv[1]).execute("select variant, status, reason from results").fetchall())

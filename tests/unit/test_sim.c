@@ -517,6 +517,65 @@ static void test_named_barrier(void) {
   free(x), free(y);
 }
 
+/* bar.arrive (ping-pong's turns, codegen/lower_dot_wgmma.c): 64 threads; warp 1 writes shared[t],
+ * arrives at named barrier `id` of 64 threads without waiting (`arrive` 0: it does not) and exits;
+ * warp 0 waits at barrier 2 and copies slot 32 + lane out (ordered after warp 1's writes, no race). */
+static cg_result k_signal(int arrive, int id) {
+  kb k;
+  kb_begin(&k, "signal", "pp", NULL, 64, 64 * 4);
+  LLVMValueRef g = gid(&k), t = kb_sreg(&k, CG_TID_X), sm = k.c.ops->shared_base(&k.c);
+  LLVMBasicBlockRef w1 = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "w1");
+  LLVMBasicBlockRef w0 = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "w0");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(k.c.ctx, k.c.fn, "done");
+  LLVMBuildCondBr(k.c.b, cmp(&k, LLVMIntUGE, t, kb_int(&k, 32)), w1, w0);
+  LLVMPositionBuilderAtEnd(k.c.b, w1);
+  LLVMValueRef x = load(&k, CG_GLOBAL, k.i32, kb_at(&k, kb_param(&k, 0), g), NULL, "load x");
+  store(&k, CG_SHARED, kb_at(&k, sm, t), x, NULL, "store_shared (signal.lua:2)");
+  k.c.site = "bar.arrive (signal.lua:3)";
+  if (arrive) k.c.ops->named_barrier(&k.c, kb_int(&k, id), 64, 1);
+  LLVMBuildBr(k.c.b, done);
+  LLVMPositionBuilderAtEnd(k.c.b, w0);
+  k.c.site = "bar.sync (signal.lua:4)";
+  k.c.ops->named_barrier(&k.c, kb_int(&k, 2), 64, 0);
+  LLVMValueRef v = load(&k, CG_SHARED, k.i32, kb_at(&k, sm, kb_add(&k, t, kb_int(&k, 32))), NULL,
+                        "load_shared (signal.lua:5)");
+  store(&k, CG_GLOBAL, kb_at(&k, kb_param(&k, 1), g), v, NULL, "store y");
+  LLVMBuildBr(k.c.b, done);
+  LLVMPositionBuilderAtEnd(k.c.b, done);
+  return kb_end(&k);
+}
+
+static void test_barrier_arrive(void) {
+  const int n = 64 * 3;
+  int32_t *x = rand_ints((size_t)n, 1000), *y = poisoned((size_t)n);
+  sim_arg a[2] = {buf(x, n * 4u), buf(y, n * 4u)};
+  char err[512] = "";
+  cg_result r = k_signal(1, 2);
+  CHECK(run(&r, a, 2, 3, NULL, err) == 0, "%s", err);
+  int bad = 0;
+  for (int i = 0; i < n; i++) {
+    int b = i / 64, t = i % 64;
+    bad += t < 32 ? y[i] != x[b * 64 + 32 + t] : y[i] != (int32_t)0xa5a5a5a5; /* untouched */
+  }
+  CHECK(bad == 0);
+  /* no arrive: warp 0 waits for threads that exited */
+  r = k_signal(0, 2);
+  CHECK(run(&r, a, 2, 3, NULL, err) == -1);
+  CHECK_STR(err, "sim: divergent barrier in kernel signal, block (0,0,0): threads 0..31 wait at 'bar.sync "
+                 "(signal.lua:4)' (named barrier 2), threads 32..63 exited without reaching it");
+  /* an arrive at another barrier: the same wait never completes */
+  r = k_signal(1, 3);
+  CHECK(run(&r, a, 2, 3, NULL, err) == -1);
+  CHECK_CONTAINS(err, "threads 0..31 wait at 'bar.sync (signal.lua:4)' (named barrier 2)");
+  /* a bad id */
+  r = k_signal(1, 16);
+  CHECK(run(&r, a, 2, 3, NULL, err) == -1);
+  CHECK_STR(err, "sim: bad barrier in kernel signal, block (0,0,0): bar.arrive 16, 64 at 'bar.arrive "
+                 "(signal.lua:3)': the id must be 1..15 and the count a multiple of 32 up to the block's 64 "
+                 "threads");
+  free(x), free(y);
+}
+
 /* Each thread writes shared[tid]; after the barrier thread t reads shared[t + 32]: 32..63 read 64.. */
 static cg_result k_uninit(void) {
   kb k;
@@ -860,6 +919,7 @@ int main(void) {
   test_oob_global();
   test_divergent_barrier();
   test_named_barrier();
+  test_barrier_arrive();
   test_uninit();
   test_bounds_and_alignment();
   test_divergent_shuffle();
