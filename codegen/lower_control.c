@@ -96,6 +96,59 @@ static void nowrap_latch(LLVMBuilderRef B, LLVMIntPredicate lt, LLVMValueRef iv,
   LLVMBuildCondBr(B, LLVMBuildICmp(B, lt, iv, lim, ""), bodyb, exit);
 }
 
+/* A loop that carries shared buffers which its yield only permutes (the pipeline's rotating stages:
+ * value k yields carried value perm(k)) and that come in as values an enclosing loop carries (a
+ * ring that lives across a persistent kernel's tile loop, compiler/passes/pipeline.c): the length of
+ * the permutation's cycles where they all have one length of 2 or more, else 0. Such a loop picks
+ * each buffer by its turn (the iteration's index mod the period) from the values it came in with
+ * (`rotated`), instead of carrying every stage through a phi: rotated through phis in both loops,
+ * ptxas moved each of them in every iteration (62 instructions a k-step in matmul's persistent ws
+ * loop, 52 with the turn; a loop whose buffers come in as constants keeps the phis: there the
+ * selects cost more than the moves, 62 against 56). */
+static int rotation_period(cg_lower *L, ir_op *o, LLVMValueRef *soff) {
+  ir_func *fn = L->fn;
+  ir_region *body = &fn->regions[o->region[0]];
+  uint32_t ncar = body->nargs - 1;
+  ir_op *y = &fn->ops[body->last];
+  int period = 0;
+  if (y->code != IR_OP_YIELD || y->nopnd != ncar) return 0;
+  for (uint32_t k = 0; k < ncar; k++) {
+    if (!soff[k]) continue;
+    ir_val in = o->opnd[3 + k];
+    ir_reg r = fn->vals[in].arg_of;
+    if (!r || !fn->regions[r].parent_op || fn->ops[fn->regions[r].parent_op].code != IR_OP_FOR) return 0;
+    int len = 0;
+    uint32_t j = k;
+    do {
+      ir_val v = y->opnd[j];
+      if (fn->vals[v].arg_of != o->region[0] || fn->vals[v].index == 0) return 0;
+      j = fn->vals[v].index - 1;
+      if (!soff[j] || ++len > (int)ncar) return 0;
+    } while (j != k);
+    if (len < 2 || len > IR_MAX_STAGES || (period && len != period)) return 0;
+    period = len;
+  }
+  return period;
+}
+
+/* Carried buffer k in the iteration whose turn (its index mod the period) is `turn`: the initial
+ * offset of the buffer it has rotated to, picked by selects. */
+static LLVMValueRef rotated(cg_lower *L, ir_op *o, LLVMValueRef *soff, uint32_t k, LLVMValueRef turn) {
+  ir_func *fn = L->fn;
+  ir_region *body = &fn->regions[o->region[0]];
+  ir_op *y = &fn->ops[body->last];
+  uint32_t cyc[IR_MAX_STAGES], n = 0, j = k; /* rotation_period: a cycle of at most IR_MAX_STAGES */
+  do {
+    cyc[n++] = j;
+    j = fn->vals[y->opnd[j]].index - 1;
+  } while (j != k);
+  LLVMValueRef v = soff[cyc[n - 1]];
+  for (int c = (int)n - 2; c >= 0; c--)
+    v = LLVMBuildSelect(L->c.b, LLVMBuildICmp(L->c.b, LLVMIntEQ, turn, cg_i32(L, c), ""), soff[cyc[c]], v,
+                        "");
+  return v;
+}
+
 /* The loop is emitted rotated (a guard, then a bottom-tested body), the shape LLVM's loop passes
  * want, so that the optimisation pipeline need not rotate it. */
 static void lower_for_once(cg_lower *L, ir_opid op) {
@@ -127,9 +180,17 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
   LLVMAddIncoming(iv, &lo, &pre, 1);
   cg_def(L, body->args[0], 1)[0] = iv;
   LLVMValueRef *sphi = ir_alloc(L->A, (ncar ? ncar : 1) * sizeof *sphi);
+  int period = rotation_period(L, o, soff);
+  LLVMValueRef turn = NULL;
+  if (period) {
+    turn = LLVMBuildPhi(B, LLVMInt32TypeInContext(L->c.ctx), "stage.turn");
+    LLVMValueRef z = cg_i32(L, 0);
+    LLVMAddIncoming(turn, &z, &pre, 1);
+  }
   for (uint32_t k = 0; k < ncar; k++) {
     cg_value *init = cg_get(L, o->opnd[3 + k]);
     if (soff[k]) {
+      if (period) continue;
       sphi[k] = LLVMBuildPhi(B, LLVMInt32TypeInContext(L->c.ctx), "stage");
       LLVMAddIncoming(sphi[k], &soff[k], &pre, 1);
       continue;
@@ -138,14 +199,22 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
     add_incoming(cg_get(L, body->args[1 + k]), init, pre);
   }
   for (uint32_t k = 0; k < ncar; k++) /* after the phis */
-    if (soff[k]) cg_def(L, body->args[1 + k], 1)[0] = smem_at_offset(L, sphi[k]);
+    if (soff[k])
+      cg_def(L, body->args[1 + k], 1)[0] = smem_at_offset(L, period ? rotated(L, o, soff, k, turn) : sphi[k]);
   lower_arm(L, o->region[0]);
   if (L->nyield != ncar)
     cg_fail(L, op, "op 'for': the body yields %u values for %u carried", L->nyield, ncar);
   LLVMBasicBlockRef latch = L->yield_block;
   const ir_val *ys = L->yield;
+  if (period) {
+    LLVMValueRef t1 = LLVMBuildAdd(B, turn, cg_i32(L, 1), "");
+    LLVMValueRef next = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, t1, cg_i32(L, period), ""),
+                                        cg_i32(L, 0), t1, "stage.turn.next");
+    LLVMAddIncoming(turn, &next, &latch, 1);
+  }
   for (uint32_t k = 0; k < ncar; k++) {
     if (soff[k]) {
+      if (period) continue;
       LLVMValueRef y = smem_offset(L, cg_get(L, ys[k])->v[0]);
       LLVMAddIncoming(sphi[k], &y, &latch, 1);
     } else {
