@@ -49,8 +49,15 @@ n=0
 while read -r v; do
   n=$((n + 1))
   # shellcheck disable=SC2086
-  "$KILN" run $R --sim --target sm_90a --set tma=1 --set ws=1 --set programs=$((n % 3 + 1)) $v > "$tmp/out" 2>&1 ||
-    { echo "FAIL random variant programs=$((n % 3 + 1)) $v: $(tail -n 1 "$tmp/out")"; fail=1; }
+  if ! "$KILN" run $R --sim --target sm_90a --set tma=1 --set ws=1 --set programs=$((n % 3 + 1)) $v > "$tmp/out" 2>&1; then
+    # C's staging buffer cannot reuse the ring's bytes across tiles: a ring that filled the shared
+    # memory alone is refused, in one line naming the buffer (the tuner records such a variant)
+    if grep -q "shared memory: buffer .* does not fit: kernel @matmul needs" "$tmp/out"; then
+      echo "ok   random variant programs=$((n % 3 + 1)) $v: refused: $(grep -o "shared memory: buffer .*" "$tmp/out" | head -n 1)"
+    else
+      echo "FAIL random variant programs=$((n % 3 + 1)) $v: $(tail -n 1 "$tmp/out")"; fail=1
+    fi
+  fi
 done < "$tmp/variants"
 
 # the IR after the passes
