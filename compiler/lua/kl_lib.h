@@ -87,6 +87,11 @@ int kl_protect(kl_recipe *r, lua_CFunction f, void *ud, char *err, size_t errn);
 void kl_read_reference(lua_State *L, kl_recipe *r, int R);
 /* Raises "FILE:LINE: msg" for a recipe-level problem found by C code. */
 int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg);
+/* The same for a function of the recipe's (ar from lua_getinfo ">S"): the file it was defined in (the
+ * recipe, or a module it requires) and its first line. */
+int kl_recipe_fn_error(lua_State *L, kl_recipe *r, const lua_Debug *ar, const char *msg);
+/* The file ar's function was defined in, as positions name it (the recipe's path for its own chunk). */
+const char *kl_fn_file(kl_recipe *r, const lua_Debug *ar);
 /* The parameter list for messages, and one parameter's setting (its default if s lacks it;
  * NULL if the recipe has no such parameter). */
 void kl_param_list(kl_recipe *r, char *buf, size_t n);

@@ -83,6 +83,14 @@ int kl_recipe_error(lua_State *L, kl_recipe *r, int line, const char *msg) {
   return luaL_error(L, "%s:%d: %s", r->path, line, msg);
 }
 
+const char *kl_fn_file(kl_recipe *r, const lua_Debug *ar) {
+  return ar->source && ar->source[0] == '@' ? ar->source + 1 : r->path;
+}
+
+int kl_recipe_fn_error(lua_State *L, kl_recipe *r, const lua_Debug *ar, const char *msg) {
+  return luaL_error(L, "%s:%d: %s", kl_fn_file(r, ar), ar->linedefined, msg);
+}
+
 /* ---- reading the declaration (at load) ---- */
 
 /* Text of the number, string or boolean (as 1 or 0) at idx into buf (64 bytes). */
@@ -132,6 +140,7 @@ static void read_knob(lua_State *L, kl_recipe *r, kl_param *p, int knob) {
     lua_pushvalue(L, -1);
     lua_getinfo(L, ">S", &ar);
     p->fn_line = ar.linedefined;
+    p->fn_file = ir_strdup(r->A, kl_fn_file(r, &ar));
     p->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     p->computed = 1;
     r->ncomputed++;

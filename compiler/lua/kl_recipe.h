@@ -51,6 +51,7 @@ typedef struct {
   int computed;        /* 1: the default is a function(p) of the other settings (dflt: its value when every
                           other parameter has its default); 0: dflt is the default */
   int fn_ref, fn_line; /* computed: the function (a registry reference) and its first line */
+  const char *fn_file; /* computed: the file that line is in (the recipe, or a module it requires) */
 } kl_param;
 
 /* How recipes run (docs/recipes.md, "What a recipe can reach"). All zero: the defaults. */
@@ -96,6 +97,7 @@ typedef struct {
   const char *path;   /* C: the shared object's path, relative to the recipe's folder */
   const char *symbol; /* C: the function */
   int line;           /* Lua: the function's first line; else the kiln.recipe call's */
+  const char *file;   /* the file of line: the recipe, or (Lua) the module the function is in */
 } kl_reference;
 const kl_reference *kl_recipe_reference_decl(kl_recipe *r);
 

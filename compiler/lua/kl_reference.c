@@ -50,6 +50,7 @@ static void read_reference_decl(lua_State *L, kl_recipe *r, int R) {
   kl_reference *f = &r->ref;
   lua_Debug ar;
   f->line = r->line;
+  f->file = r->path;
   int ty = lua_getfield(L, R, "reference");
   if (ty == LUA_TSTRING) {
     f->kind = KL_REF_BUILTIN;
@@ -57,7 +58,8 @@ static void read_reference_decl(lua_State *L, kl_recipe *r, int R) {
   } else if (ty == LUA_TFUNCTION) {
     f->kind = KL_REF_LUA;
     lua_pushvalue(L, -1);
-    if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0) f->line = ar.linedefined;
+    if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0)
+      f->line = ar.linedefined, f->file = ir_strdup(r->A, kl_fn_file(r, &ar));
   } else if (ty == LUA_TTABLE) {
     f->kind = KL_REF_C;
     lua_getfield(L, -1, "c");

@@ -342,7 +342,7 @@ static int grid_main(lua_State *L) {
     lua_Integer max = i == 0 ? INT32_MAX : 65535; /* CUDA's grid limits */
     snprintf(msg, sizeof msg, "grid(p) gives %s programs on axis %d: need a whole number from 1 to %lld",
              luaL_tolstring(L, 4 + i, NULL), i, (long long)max);
-    if (!ok || v < 1 || v > max) kl_recipe_error(L, j->r, ar.linedefined, msg);
+    if (!ok || v < 1 || v > max) kl_recipe_fn_error(L, j->r, &ar, msg);
     lua_pop(L, 1);
     j->grid[i] = v;
   }
@@ -372,7 +372,7 @@ static int constraints_main(lua_State *L) {
       if (lua_type(L, -1) == LUA_TSTRING)
         snprintf(j->why, j->whyn, "%s", lua_tostring(L, -1));
       else
-        snprintf(j->why, j->whyn, "%s:%d: constraints[%d] refuses it", kl_recipe_path(j->r), ar.linedefined,
+        snprintf(j->why, j->whyn, "%s:%d: constraints[%d] refuses it", kl_fn_file(j->r, &ar), ar.linedefined,
                  (int)i);
     }
     lua_settop(L, 4);
@@ -405,12 +405,12 @@ static void derive_into(lua_State *L, job *j, int p_idx) {
     if (t != LUA_TNUMBER && t != LUA_TSTRING && t != LUA_TBOOLEAN) {
       snprintf(msg, sizeof msg, "the default of knob '%s' gives %s, not a number, a string or a boolean",
                q->name, luaL_tolstring(L, -1, NULL));
-      kl_recipe_error(L, j->r, q->fn_line, msg);
+      luaL_error(L, "%s:%d: %s", q->fn_file, q->fn_line, msg);
     }
     kl_value_text(L, j->r, -1, text, q->name);
     if (kl_param_check(q, text, why, sizeof why)) {
       snprintf(msg, sizeof msg, "the default of knob '%s' gives %s: %s", q->name, text, why);
-      kl_recipe_error(L, j->r, q->fn_line, msg);
+      luaL_error(L, "%s:%d: %s", q->fn_file, q->fn_line, msg);
     }
     lua_pop(L, 1);
     kl_settings *w = j->w;

@@ -28,7 +28,7 @@ void ref_describe(kl_recipe *r, char *buf, size_t n) {
   const kl_reference *f = kl_recipe_reference_decl(r);
   switch (f->kind) {
   case KL_REF_BUILTIN: snprintf(buf, n, "reference '%s'", f->name); break;
-  case KL_REF_LUA: snprintf(buf, n, "Lua reference (%s:%d)", kl_recipe_path(r), f->line); break;
+  case KL_REF_LUA: snprintf(buf, n, "Lua reference (%s:%d)", f->file, f->line); break;
   case KL_REF_C: snprintf(buf, n, "C reference '%s' in %s", f->symbol, f->path); break;
   default: snprintf(buf, n, "no reference"); break;
   }

@@ -89,9 +89,11 @@ check_run decode-heads "recipes/attention_decode.lua:61: H = 5 must be a multipl
 check_run combine-no-splits "recipes/attention_decode_combine.lua:51: SPLITS = 0 must be at least 1" -- \
   "$KILN" run recipes/attention_decode_combine.lua --sim --set SPLITS=0
 # Sizes the tensor shapes need before a body runs: the bit width of the weight codes, K of the GEMMs.
-check_run w4a16-bits "recipes/lib/w4a16_loop.lua:9: bits = 0 is out of range 2..8" -- \
+W_ROWS=$(grep -n "^function W.rows(p)" recipes/lib/w4a16_loop.lua | cut -d: -f1)
+WP_KQ=$(grep -n "^local function kq(p)" recipes/w4a16_pack.lua | cut -d: -f1)
+check_run w4a16-bits "recipes/lib/w4a16_loop.lua:$W_ROWS: bits = 0 is out of range 2..8" -- \
   "$KILN" run recipes/w4a16.lua --sim --set bits=0
-check_run w4a16-pack-bits "recipes/w4a16_pack.lua:14: bits = 33 is out of range 2..8" -- \
+check_run w4a16-pack-bits "recipes/w4a16_pack.lua:$WP_KQ: bits = 33 is out of range 2..8" -- \
   "$KILN" run recipes/w4a16_pack.lua --sim --set bits=33
 check_run bitgemm-k "recipes/bitgemm.lua:68: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm.lua --sim --set K=0
@@ -132,4 +134,43 @@ check_run fftconv3-kspec-half-split "recipes/fftconv3_kspec.lua:$K3_SPLIT: fftco
 K4_SPLIT=$(grep -n "local _, n1, n2, n3 = split4(p)" recipes/fftconv4_kspec.lua | cut -d: -f1)
 check_run fftconv4-kspec-n "recipes/fftconv4_kspec.lua:$K4_SPLIT: fftconv4_kspec: N = 8388608 must be a power of two from 128 to 4194304" -- \
   "$KILN" run recipes/fftconv4_kspec.lua --sim --set N=8388608
+# Functions a recipe takes from a module (grid, a computed default, a constraint) are named by the
+# module's file and line, not the recipe's: fftconv3's grid is recipes/lib/fft.lua's M.grid.
+FFT_GRID=$(grep -n "^function M.grid(p, nb)" recipes/lib/fft.lua | cut -d: -f1)
+check_run grid-in-module "recipes/lib/fft.lua:$FFT_GRID: grid(p) gives 0 programs on axis 0: need a whole number from 1 to 2147483647" -- \
+  "$KILN" run recipes/fftconv3.lua --sim --set B=0
+mkdir -p "$tmp/mod/lib"
+cat > "$tmp/mod/lib/modfns.lua" <<'LUA'
+local M = {}
+function M.grid(p) return p.n // 64 end
+function M.odd(p)
+  return p.n == 192 and { 1 } or 1
+end
+function M.fits(p) return p.n ~= 320 end
+return M
+LUA
+cat > "$tmp/mod/modfns.lua" <<'LUA'
+local kiln = require "kiln"
+local m = require "modfns"
+return kiln.recipe {
+  name = "modfns", params = { n = 64 },
+  tune = { odd = { default = m.odd, values = { 1, 2 } } },
+  constraints = { m.fits },
+  args = { kiln.tensor("x", "f32", { "n" }, "inout"), kiln.scalar("n", "i32") },
+  grid = m.grid,
+  body = function(k, p)
+    local x = k.view(k.args.x, { k.args.n })
+    local i = k.program_id(0) * 64
+    k.store(x, { i }, k.load(x, { i }, { 64 }) * 2.0)
+  end,
+}
+LUA
+check_run grid-in-module-tmp "$tmp/mod/lib/modfns.lua:2: grid(p) gives 0 programs on axis 0: need a whole number from 1 to 2147483647" -- \
+  "$KILN" run "$tmp/mod/modfns.lua" --sim --no-check --set n=32
+check computed-default-in-module "$tmp/mod/lib/modfns.lua:3: the default of knob 'odd' gives table: TABLE, not a number, a string or a boolean" -- \
+  sh -c "\"$KILN\" compile \"$tmp/mod/modfns.lua\" --target sm_80 --emit ir --set n=192 2>&1 >/dev/null | sed 's/table: 0x[0-9a-f]*/table: TABLE/' >&2; exit 1"
+"$KILN" tune "$tmp/mod/modfns.lua" --sim --set n=320 --db "$tmp/mod.db" > /dev/null 2>&1
+why=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select reason from results").fetchone()[0])' "$tmp/mod.db" 2>&1)
+if [ "$why" = "$tmp/mod/lib/modfns.lua:6: constraints[1] refuses it" ]; then echo "ok   constraint-in-module: $why"
+else printf 'FAIL constraint-in-module:\n  got  %s\n' "$why"; fail=1; fi
 exit $fail
