@@ -343,23 +343,58 @@ int cg_load_shared_at(cg_lower *L, ir_opid op, uint32_t *at) {
   return a != NULL;
 }
 
-/* load_shared {trans = 1} or {at = ...} outside mma operands: element (r, c) of the tile from
- * (c, r) of the buffer (trans), offset by at; one load each (swizzled or row-major). */
+/* load_shared {quad_dim = q}: index c of buffer dim q is stored at (c & ~15) | (c & 3) << 2 |
+ * (c >> 2) & 3, each block of 16 a 4 x 4 transpose (its own inverse). */
+static LLVMValueRef quad_index(cg_lower *L, LLVMValueRef c) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMValueRef hi = LLVMBuildAnd(B, c, cg_i32(L, ~15), "");
+  LLVMValueRef lo = LLVMBuildShl(B, LLVMBuildAnd(B, c, cg_i32(L, 3), ""), cg_i32(L, 2), "");
+  LLVMValueRef mid = LLVMBuildAnd(B, LLVMBuildLShr(B, c, cg_i32(L, 2), ""), cg_i32(L, 3), "");
+  return LLVMBuildOr(B, hi, LLVMBuildOr(B, lo, mid, ""), "");
+}
+
+/* The tile dim whose four consecutive elements of a thread lie side by side in a quad_dim buffer (one
+ * 16-byte access): 4-byte elements, quad dim the buffer's last, and the thread's elements along it
+ * at off + 4e with off in [0, 4) (one element a run, a layout tile of 4: mma_b of words, e.g.), e
+ * running in whole quads; the block (at) starting a group of 16. -1 when not. */
+static int quad_vector_dim(const cg_lay *y, ir_type bt, int qd, int trans, const uint32_t *at) {
+  int td = trans ? y->rank - 1 - qd : qd;
+  if (ir_elem_bytes(bt.elem) != 4 || qd != bt.rank - 1 || at[qd] % 16) return -1;
+  return y->run[td] == 1 && y->tile[td] == 4 && y->per[td] % 4 == 0 && y->shape[td] % 16 == 0 ? td : -1;
+}
+
+/* load_shared {trans = 1}, {at = ...} or {quad_dim = q} outside mma operands: element (r, c) of the
+ * tile from (c, r) of the buffer (trans), offset by at, along dim q at its quad index; one load each
+ * (swizzled or row-major), or one 16-byte load for four words where quad_vector_dim finds them. */
 static void mapped_tile(cg_lower *L, ir_opid op, const cg_lay *y, ir_val buf, LLVMValueRef *out) {
   ir_type bt = ir_vtype(L->fn, buf);
   ir_elem e = bt.elem;
   LLVMTypeRef ty = cg_mem_type(L, e), i8 = LLVMInt8TypeInContext(L->c.ctx);
   LLVMValueRef *coords = cg_lay_coords(L, y), base = cg_get(L, buf)->v[0];
-  int trans = (int)ir_attr_i(L->fn->ops[op].attrs, "trans", 0), r = y->rank;
-  uint32_t at[IR_MAXRANK] = {0};
+  ir_attr *as = L->fn->ops[op].attrs;
+  int trans = (int)ir_attr_i(as, "trans", 0), r = y->rank;
+  int qd = ir_attr_get(as, "quad_dim") ? (int)ir_attr_i(as, "quad_dim", 0) : -1;
+  uint32_t at[IR_MAXRANK] = {0}, ix[IR_MAXRANK];
   cg_load_shared_at(L, op, at);
+  int vd = qd >= 0 ? quad_vector_dim(y, bt, qd, trans, at) : -1;
   for (uint32_t i = 0; i < y->n; i++) {
     LLVMValueRef idx[IR_MAXRANK];
+    cg_lay_multi(y, i, ix);
+    if (vd >= 0 && ix[vd] % 4) continue; /* inside a quad read below */
     for (int d = 0; d < r; d++)
       idx[d] = LLVMBuildAdd(L->c.b, coords[i * (uint32_t)r + (uint32_t)(trans ? r - 1 - d : d)],
                             cg_i32(L, at[d]), "");
+    if (vd >= 0) { /* elements off + 4 (e + j), j < 4: buffer index at + 16 (e / 4) + 4 off + j */
+      LLVMValueRef off4 = LLVMBuildShl(L->c.b, cg_lay_thread(L, y)->off[vd], cg_i32(L, 2), "");
+      idx[qd] = LLVMBuildAdd(L->c.b, off4, cg_i32(L, at[qd] + 16 * (ix[vd] / 4)), "");
+    } else if (qd >= 0) {
+      idx[qd] = quad_index(L, idx[qd]);
+    }
     LLVMValueRef off = cg_smem_swizzle(L, buf, idx), p = LLVMBuildGEP2(L->c.b, i8, base, &off, 1, "");
-    out[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, ty, p, NULL, NULL), e);
+    if (vd >= 0)
+      cg_shared_group(L, e, 4, p, &out[i], y->step[vd], 0, NULL);
+    else
+      out[i] = cg_from_mem(L, L->c.ops->load(&L->c, CG_SHARED, ty, p, NULL, NULL), e);
   }
 }
 
@@ -400,14 +435,16 @@ void cg_lower_load_shared(cg_lower *L, ir_opid op) {
     reversed_tile(L, &y, L->fn->ops[op].opnd[0], out);
     return;
   }
-  if (cg_wgmma_load_shared(L, op)) return; /* a wgmma operand: read by the dot (lower_dot_wgmma.c) */
-  if (cg_mma_load_shared(L, op)) return;   /* mma operand fragments: ldmatrix (lower_mma.c) */
+  /* a wgmma operand is read by the dot (lower_dot_wgmma.c), mma fragments by ldmatrix (lower_mma.c);
+   * a read in quad order by neither */
+  int quads = ir_attr_get(L->fn->ops[op].attrs, "quad_dim") != NULL;
+  if (!quads && (cg_wgmma_load_shared(L, op) || cg_mma_load_shared(L, op))) return;
   ir_op *o = &L->fn->ops[op];
   ir_type t = ir_vtype(L->fn, o->res[0]);
   cg_lay y;
   cg_lay_init(&y, t);
   LLVMValueRef *out = cg_def(L, o->res[0], y.n);
-  if (ir_attr_i(o->attrs, "trans", 0) || ir_attr_get(o->attrs, "at"))
+  if (quads || ir_attr_i(o->attrs, "trans", 0) || ir_attr_get(o->attrs, "at"))
     mapped_tile(L, op, &y, o->opnd[0], out);
   else if (cg_smem_swizzle_of(L, o->opnd[0]))
     swizzled_tile(L, &y, o->opnd[0], out, 0);

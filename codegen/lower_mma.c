@@ -669,8 +669,9 @@ static ir_opid reading_dot(cg_lower *L, ir_val v) {
     cg_lay_init(&yd, ir_vtype(fn, v));
     if (cg_lay_same(&ys, &yd)) return 0;
   }
-  if (code == IR_OP_LOAD_SHARED && ir_attr_i(fn->ops[def].attrs, "reverse", 0))
-    return 0; /* read reversed by the load itself (lower_memory.c), not by the dot's ldmatrix */
+  if (code == IR_OP_LOAD_SHARED &&
+      (ir_attr_i(fn->ops[def].attrs, "reverse", 0) || ir_attr_get(fn->ops[def].attrs, "quad_dim")))
+    return 0; /* read reversed or permuted by the load itself (lower_memory.c), not by the dot's ldmatrix */
   if (code == IR_OP_LOAD_SHARED)
     for (ir_opid o = fn->ops[def].next; o && o != dot; o = fn->ops[o].next)
       if (writes_shared(fn->ops[o].code)) return 0;

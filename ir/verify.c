@@ -450,7 +450,9 @@ static void check_alloc_shared(verifier *V, ir_opid op) {
 /* load_shared: smem -> tile; store_shared: smem, tile. Same shape and element; load_shared
  * {trans = 1} reads a rank-2 buffer as its transpose; load_shared {at = [o0, ...]} reads the block of
  * the result's shape (untransposed) whose first element is buffer element (o0, ...); load_shared
- * {reverse = 1} reads element (d0 - 1 - i0, ...) of the buffer into element (i0, ...). */
+ * {reverse = 1} reads element (d0 - 1 - i0, ...) of the buffer into element (i0, ...); load_shared
+ * {quad_dim = q} finds index c of buffer dim q (a multiple of 16) at its 4 x 4 transpose inside each
+ * block of 16, (c & ~15) | (c & 3) << 2 | (c >> 2) & 3. */
 static void check_shared_access(verifier *V, ir_opid op) {
   ir_type s = otype(V, op, 0);
   if (s.kind != IR_TSMEM) fail(V, op, "operand 0 has type %s; expected an smem buffer", ts(V, s));
@@ -464,6 +466,12 @@ static void check_shared_access(verifier *V, ir_opid op) {
   if (is_load && ir_attr_get(O(V, op)->attrs, "reverse") && need_int_in(V, op, "reverse", 0, 1) &&
       (trans || at))
     fail(V, op, "reverse = 1 reads the whole buffer as it is stored: no trans or at with it");
+  if (is_load && ir_attr_get(O(V, op)->attrs, "quad_dim")) {
+    int q = (int)need_int_in(V, op, "quad_dim", 0, s.rank - 1);
+    if (s.shape[q] % 16)
+      fail(V, op, "quad_dim = %d needs dim %d of the buffer %s to be a multiple of 16", q, q, ts(V, s));
+    if (ir_attr_get(O(V, op)->attrs, "reverse")) fail(V, op, "quad_dim and reverse do not go together");
+  }
   if (at) {
     need_attr(V, op, "at", IR_ALIST);
     if (at->nlist != s.rank)

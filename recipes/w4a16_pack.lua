@@ -2,7 +2,10 @@
 -- the low b bits count; the GEMM reads code - 2^(b-1)); wq [N, Kq] gets them in the GEMM's layout:
 -- per = 2 * (16 // b) codes of one column per word, 16 // b in each 16-bit half; field j of half h of
 -- word t * BLOCK_KW + r holds element k = t * BLOCK_KW * per + j * 2 * BLOCK_KW + 2r + h (BLOCK_KW
--- must be the GEMM's): the two halves of a word are the weights K = 2r and 2r + 1 of a slab.
+-- must be the GEMM's): the two halves of a word are the weights K = 2r and 2r + 1 of a slab. Each
+-- 16 words of a column are stored as a 4 x 4 transpose: word 16g + 4a + b at 16g + 4b + a, so that
+-- the four words one thread of the GEMM reads for its B fragments (K rows t, t + 4, t + 8, t + 12
+-- of a 16-word group) lie side by side, one 16-byte read (Marlin's offline shuffle).
 --
 -- One program per BLOCK_N columns walks the blocks of K; each slab's codes are read as two
 -- [BLOCK_KW, BLOCK_N] tiles, the even and the odd rows (views with a row stride of 2N), and OR-ed
@@ -58,6 +61,16 @@ return kiln.recipe {
       return k.view(arg, { K / 2, N }, { N * 2, 1 }, N)
     end
     local w = { rows(k.args.w, 0), rows(k.args.w, 1) }
+    -- each 16 words of a column as a 4 x 4 transpose (word 4a + b at 4b + a): the tile goes through
+    -- shared memory, read back with quad_dim (the permutation is its own inverse)
+    local quad = k.alloc_shared("u32", { BW, BN })
+    local function quads(tile)
+      k.store_shared(quad, tile)
+      k.barrier()
+      local t = k.load_shared(quad, { quad_dim = 0 })
+      k.barrier()
+      return t
+    end
     k.range(0, Kq, BW, {}, function(q0)
       local r0 = (q0 / BW) * (BW * per // 2) -- the block's first element, halved
       local word = k.full({ BW, BN }, 0, "u32")
@@ -67,14 +80,14 @@ return kiln.recipe {
           word = word | (code << (16 * h + j * B))
         end
       end
-      k.store(wq, { q0, col }, word)
+      k.store(wq, { q0, col }, quads(word))
     end)
     if p.roundtrip then
       k.barrier()
       local back = { rows(k.args.back, 0), rows(k.args.back, 1) }
       k.range(0, Kq, BW, {}, function(q0)
         local r0 = (q0 / BW) * (BW * per // 2)
-        local word = k.load(wq, { q0, col }, { BW, BN })
+        local word = quads(k.load(wq, { q0, col }, { BW, BN }))
         for j = 0, per // 2 - 1 do
           for h = 0, 1 do
             k.store(back[h + 1], { r0 + j * BW, col }, k.cast((word >> (16 * h + j * B)) & mask, "i32"))

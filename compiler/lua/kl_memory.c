@@ -284,13 +284,27 @@ static void read_dims(lua_State *L, int rank, int64_t lo, int64_t *v, const char
  * reads a rank-2 buffer [R, C] as its transpose [C, R]; at and shape (buffer coordinates, before
  * trans) read the block of that shape whose first element is buffer element at (default: all of the
  * buffer from at, or the block of shape from element 0); reverse reads the whole buffer with every
- * dim reversed (element (i0, ...) from (d0 - 1 - i0, ...)), alone. */
+ * dim reversed (element (i0, ...) from (d0 - 1 - i0, ...)), alone; quad_dim = q reads a buffer whose
+ * dim q (a multiple of 16) holds each block of 16 as a 4 x 4 transpose: index c at
+ * (c & ~15) | (c & 3) << 2 | (c >> 2) & 3 (Marlin-style fragments: a thread's four words of an mma_b
+ * tile side by side, one 16-byte read; docs/bitgemm.md). */
 static int f_load_shared(lua_State *L) {
-  static const char *const opts[] = {"trans", "at", "shape", "reverse", NULL};
+  static const char *const opts[] = {"trans", "at", "shape", "reverse", "quad_dim", NULL};
   ir_val s;
   ir_type t = check_kind(L, 1, &s, IR_TSMEM, "k.load_shared");
   check_opts(L, 2, opts, "k.load_shared");
-  int trans = 0, has_at = 0, has_shape = 0, reverse = 0;
+  int trans = 0, has_at = 0, has_shape = 0, reverse = 0, quad = -1;
+  if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "quad_dim") != LUA_TNIL) {
+    int ok;
+    lua_Integer q = lua_tointegerx(L, -1, &ok);
+    if (!ok || q < 0 || q >= t.rank)
+      luaL_error(L, "k.load_shared: quad_dim is a dim of the buffer, 0 to %d", t.rank - 1);
+    if (t.shape[q] % 16)
+      luaL_error(L,
+                 "k.load_shared: quad_dim = %d needs dim %d of the buffer to be a multiple of 16 (it is %d)",
+                 (int)q, (int)q, (int)t.shape[q]);
+    quad = (int)q;
+  }
   if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "reverse") != LUA_TNIL) {
     if (!lua_isboolean(L, -1)) luaL_error(L, "k.load_shared: reverse is true or false");
     reverse = lua_toboolean(L, -1);
@@ -318,12 +332,14 @@ static int f_load_shared(lua_State *L) {
   if (reverse && (trans || has_at || has_shape))
     luaL_error(
         L, "k.load_shared: reverse reads the whole buffer as it is stored: no trans, at or shape with it");
+  if (reverse && quad >= 0) luaL_error(L, "k.load_shared: quad_dim and reverse do not go together");
   uint32_t shape[IR_MAXRANK];
   for (int d = 0; d < t.rank; d++) shape[d] = (uint32_t)sub[trans ? t.rank - 1 - d : d];
   ir_val r = kl_op1(L, IR_OP_LOAD_SHARED, &s, 1, ir_t_tile((ir_elem)t.elem, t.rank, shape));
   ir_func *fn = kl_build_get(L)->fn;
   if (trans) ir_op_set_i(fn, ir_v(fn, r)->def, "trans", 1);
   if (reverse) ir_op_set_i(fn, ir_v(fn, r)->def, "reverse", 1);
+  if (quad >= 0) ir_op_set_i(fn, ir_v(fn, r)->def, "quad_dim", quad);
   if (has_at || has_shape) ir_attr_set_list(fn->A, &ir_o(fn, ir_v(fn, r)->def)->attrs, "at", at, t.rank);
   kl_push(L, r);
   return 1;

@@ -110,6 +110,8 @@ static int eligible(wg_ctx *c, ir_opid op, ir_opid *alloc_a, ir_opid *alloc_b, c
     return snprintf(why, n, "an operand reads a block of its buffer (at = ...)"), 0;
   if ((la && ir_attr_i(ir_o(fn, la)->attrs, "reverse", 0)) || ir_attr_i(ir_o(fn, lb)->attrs, "reverse", 0))
     return snprintf(why, n, "an operand is read reversed (reverse = 1)"), 0;
+  if ((la && ir_attr_get(ir_o(fn, la)->attrs, "quad_dim")) || ir_attr_get(ir_o(fn, lb)->attrs, "quad_dim"))
+    return snprintf(why, n, "an operand is read in quad order (quad_dim)"), 0;
   if (la && ir_attr_i(ir_o(fn, la)->attrs, "trans", 0))
     return snprintf(why, n, "A is read transposed (the M-major A form is not lowered yet)"), 0;
   if (!b16 && !ir_attr_i(ir_o(fn, lb)->attrs, "trans", 0))

@@ -24,6 +24,7 @@ static int per_word(int bits) { return 2 * (16 / bits); }
 static void w4a16_place(int64_t k, int bits, int bkw, int64_t *row, int *bit) {
   int64_t kb = (int64_t)bkw * per_word(bits), t = k / kb, j = k % kb / (2 * bkw), u = k % (2 * bkw);
   *row = t * bkw + u / 2;
+  *row = (*row & ~(int64_t)15) | (*row & 3) << 2 | (*row >> 2 & 3); /* 16 words as a 4 x 4 transpose */
   *bit = (int)(u % 2) * 16 + (int)j * bits;
 }
 

@@ -19,8 +19,13 @@ function W.tune(extra)
     BLOCK_KW = { default = 16, values = { 16, 32 } },
     warps = { default = 4, values = { 1, 2, 4, 8 } },
     stages = { default = 2, values = { 1, 2, 3, 4 } },
-    -- blocks per SM whose registers ptxas must fit (0: ptxas chooses; docs/bitgemm.md)
-    min_blocks = { default = 0, values = { 0, 6 } },
+    -- blocks per SM whose registers ptxas must fit (0: ptxas chooses; docs/bitgemm.md). 4 (128
+    -- registers a thread) for 4 warps with at most 16 accumulators a thread (the defaults): left to
+    -- itself ptxas (13.0) takes 72 to 96 registers there, runs more instructions a step and spills
+    -- in w4a16_splitk on sm_86/sm_89; larger tiles need more than 128
+    min_blocks = { default = function(p)
+      return (p.warps == 4 and p.BLOCK_M * p.BLOCK_N <= 16 * 32 * p.warps) and 4 or 0
+    end, values = { 0, 4, 6 } },
   }
   for name, knob in pairs(extra or {}) do t[name] = knob end
   return t
@@ -151,7 +156,9 @@ function W.gemm(k, p, lo, hi)
       if gr.product then k.copy(sc, { select(2, key_of(gr.s, k0)), col }, ssc[gr.s]) end
     end
     k.barrier()
-    local words = k.load_shared(sw, { trans = true })
+    -- each 16 words of a column stored as a 4 x 4 transpose (w4a16_pack): the four words a
+    -- thread's B fragments take (K rows t, t + 4, t + 8, t + 12) are one 16-byte read
+    local words = k.load_shared(sw, { trans = true, quad_dim = 1 })
     local function xslab(s)
       return k.load_shared(slab[s + 1].buf, { at = { 0, slab[s + 1].at }, shape = { BM, SW } })
     end

@@ -90,10 +90,14 @@ grep -q 'ldmatrix.sync.aligned.m8n8.x4.shared.b16' "$tmp/w.ptx" || { echo "FAIL 
 # (fma.rn.f32), not each pair of weights (mul.rn.f16x2)
 ! grep -q 'mul.rn.f16x2' "$tmp/w.ptx" || { echo "FAIL w4a16: the default scales its weights, not its product"; fail=1; }
 grep -q 'fma.rn.f32' "$tmp/w.ptx" || { echo "FAIL w4a16: no f32 fma of the group's scale"; fail=1; }
+# the words in quad order (w4a16_pack): a thread's four words of a 16-word group in one 16-byte
+# ld.shared, two a k-step of the default (16 words: 64 columns over 4 warps, 2 n8 tiles a warp)
+n=$(grep -c 'ld.shared.v4.b32' "$tmp/w.ptx")
+[ "$n" -ge 2 ] || { echo "FAIL w4a16: expected the words by 16-byte ld.shared (v4.b32), found $n"; fail=1; }
 . tests/sh/lib/budget.sh
 if budget_tools; then
-  budget recipes/w4a16.lua sm_80 12.2
-  budget recipes/w4a16.lua sm_90a 12.5
+  budget recipes/w4a16.lua sm_80 11.5
+  budget recipes/w4a16.lua sm_90a 11.8
   budget recipes/w4a16.lua sm_80 5.3 BLOCK_M=64 BLOCK_N=128 warps=8
 fi
 
