@@ -87,7 +87,12 @@ def split3(n, n1=0, n2=0, half=False):
     lg = L.bit_length() - 1
     a = lg // 3
     n1 = n1 or 1 << a
-    n2 = n2 or 1 << (a + 1 if half and lg % 3 == 2 else a)
+    if not n2:
+        e = a + 1 if half and lg % 3 == 2 else a
+        r = (L // n1).bit_length() - 1
+        if e < 4 and r - e > e:  # an N2 below 16 beside a larger N3 takes the larger half
+            e = (r + 1) // 2
+        n2 = 1 << e
     return n1, n2, L // (n1 * n2)
 
 

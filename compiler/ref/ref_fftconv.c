@@ -124,6 +124,12 @@ static void split(const ref_call *c, int order, int64_t L, int64_t n[4], int hal
   int64_t prod = 1;
   for (int i = 0; i < order - 1; i++) {
     n[i] = setting_int(c, names[i], 0);
+    /* fft.split3: an N2 below 16 beside a larger N3 takes the larger half of the inner block */
+    if (!n[i] && order == 3 && i == 1) {
+      int r = 0;
+      while (((int64_t)1 << r) < L / n[0]) r++;
+      if (e[1] < 4 && r - e[1] > e[1]) e[1] = (r + 1) / 2;
+    }
     if (!n[i]) n[i] = (int64_t)1 << e[i];
     prod *= n[i];
   }

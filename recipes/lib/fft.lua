@@ -398,8 +398,18 @@ function M.split3(who, p, half)
   local n1, n2 = p.N1, p.N2
   if n1 == 0 then n1 = 1 << a end
   -- half: the rest of log2(M) / 3 to N3, then N2 (M = 2048: 8 x 16 x 16, whose inner products are
-  -- matrix instructions, where 8 x 8 x 32 would make F_N2's [8, 32] products FMAs)
-  if n2 == 0 then n2 = 1 << (half and lg % 3 == 2 and a + 1 or a) end
+  -- matrix instructions, where 8 x 8 x 32 would make F_N2's [8, 32] products FMAs). An N2 below 16
+  -- beside a larger N3 takes the larger half of the inner block instead (L = 1024: 8 x 16 x 8, not
+  -- 8 x 8 x 16; L = 256: 4 x 8 x 8): an inner block [N2, N3] with N2 < 16 runs F_N2's products
+  -- through padded scratch (N = 512 on the simulator: 35452 shared wavefronts, 7296 conflicts and
+  -- 1162 barriers at 8 x 8 x 16; 8284, 0 and 234 at 8 x 16 x 8; docs/fftconv.md)
+  if n2 == 0 then
+    local e = half and lg % 3 == 2 and a + 1 or a
+    local r = 0
+    while (1 << r) < L // n1 do r = r + 1 end -- n1 a power of two (else refused below)
+    if (1 << e) < 16 and r - e > e then e = (r + 1) // 2 end
+    n2 = 1 << e
+  end
   local ok = n1 >= 4 and n2 >= 4 and (n1 & (n1 - 1)) == 0 and (n2 & (n2 - 1)) == 0 and L % (n1 * n2) == 0
   if not ok or L // (n1 * n2) < 4 then
     error(who .. ": N1 = " .. n1 .. ", N2 = " .. n2 .. ": each a power of two, 4 or more, with N3 = " ..

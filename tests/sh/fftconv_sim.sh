@@ -190,6 +190,15 @@ R=recipes/fftconv3.lua conflicts "order 3 (49548, 4812, 2268)" -- --set B=2 --se
 # order 3 with half = 1: the pairs' exchange (reversed reads of the f32 buffers), the twiddles read
 # by each use in its layout (before: 6688 conflicts at N = 4096 with the twiddles converted)
 for n in 256 512; do R=recipes/fftconv3.lua conflicts "order 3 half N=$n" -- --set B=1 --set H=2 --set N=$n --set half=1; done
+# order 3's defaults where the old split put N2 = 8 (or 4) beside a larger N3 (fft.split3): 8 x 16 x 8
+# at L = 1024 instead of 8 x 8 x 16 (7296 conflicts and 1162 to 1310 barriers at N = 512 and 1024),
+# 4 x 8 x 8 at L = 256 (2944 conflicts at N = 128); at most 400 barriers at N = 512 and 1024
+for n in 128 512 1024; do
+  R=recipes/fftconv3.lua conflicts "order 3 N=$n" -- --set B=1 --set H=2 --set N=$n
+  b=$(sed -n 's/^profile .* barriers \([0-9]*\),.*/\1/p' "$tmp/p")
+  if [ "$n" -ge 512 ] && [ "${b:-99999}" -gt 400 ]; then echo "FAIL order 3 N=$n: ${b:-no} barriers (at most 400)"; fail=1
+  else echo "ok   order 3 N=$n: $b barriers"; fi
+done
 for n in 1024 2048 4096; do R=recipes/fftconv4.lua conflicts "order 4 half N=$n" -- --set B=1 --set H=2 --set N=$n --set half=1; done
 # order 4: the last 12 were the tables' stores at one line of fft.lua, two store_shared ops that
 # shared a site (a simulator grouping; one site per op now, docs/profiling.md)
