@@ -662,6 +662,9 @@ static ir_opid reading_dot(cg_lower *L, ir_val v) {
   if (!dot || fn->ops[dot].code != IR_OP_DOT || fn->ops[dot].parent != fn->ops[def].parent ||
       fn->ops[dot].opnd[2] == v || !takes_direct_path(L, dot, &d))
     return 0;
+  /* a warpgroup MMA takes a register A as lowered where it stands (lower_dot_wgmma.c); deferring its
+   * conversion left the operand's registers undefined (a converted A of 4 warps read as zeros) */
+  if (ir_attr_i(fn->ops[dot].attrs, "wgmma", 0)) return 0;
   int code = fn->ops[def].code;
   if (code == IR_OP_CONVERT_LAYOUT) { /* the same thread -> element map (mma<[wm,1]> as mma_a): */
     cg_lay ys, yd;                    /* a register copy, lowered by the convert itself */
