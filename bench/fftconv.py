@@ -110,8 +110,8 @@ def split4(n, n1=0, n2=0, n3=0, half=False):
 
 def settings_for(a, n, dtype, layout="bhn"):
     s = ["N=%d" % n, "dtype=%s" % dtype]
-    if n > 1024:
-        s.append("warps=8")  # below, the recipe's default (2 with a given spectrum up to N = 256, else 4)
+    if a.order >= 3 and n > 1024:
+        s.append("warps=8")  # order 2: the recipe's default (with a given spectrum 2, 4, from N = 4096 8)
     if layout != "bhn":
         s.append("layout=%s" % layout)
     if a.order == 2:

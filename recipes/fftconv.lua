@@ -62,6 +62,11 @@ local function half_on(p)
   return h
 end
 local bnh = fft.is_bnh
+-- warps' default (below)
+local function warps_default(p)
+  if p.kspec == "given" then return p.N <= 256 and 2 or (p.N <= 2048 and 4 or 8) end
+  return p.N <= 1024 and 4 or 8
+end
 local kf_dims = {
   function(p) return given(p) and p.H or 1 end,
   function(p) return given(p) and 2 * select(2, split(p)) or 1 end,
@@ -75,8 +80,16 @@ return kiln.recipe {
     N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: the squarest split
     -- 2 with a given spectrum up to N = 256: its products are [16, 16] (half = 1: M = 16 x 16) or
     -- [16, 32] tiles, which 4 warps would hold twice (the simulator: 2904 shared-memory wavefronts
-    -- and 192 mma for 6 rows at N = 256 instead of 5088 and 384; docs/fftconv.md)
-    warps = { default = function(p) return (p.kspec == "given" and p.N <= 256) and 2 or 4 end, values = { 1, 2, 4, 8 } },
+    -- and 192 mma for 6 rows at N = 256 instead of 5088 and 384; docs/fftconv.md). 8 where 4 make
+    -- ptxas spill: from N = 2048 with the spectrum computed inline (80 to 132 bytes on sm_80, sm_86,
+    -- sm_89, sm_100a, sm_120a), at N = 4096 with a given one (112 bytes on sm_90a)
+    warps = { default = warps_default, values = { 1, 2, 4, 8 } },
+    -- blocks per SM whose registers ptxas must fit (0: ptxas chooses). 1 (no bound but the 255 a
+    -- thread) with layout = "bnh": left to itself ptxas (13.0) takes 56 to 96 registers there and
+    -- spills 4 to 36 bytes at N = 16 .. 2048 on every target; asked for one block, it takes 92 to
+    -- 168 and none (a bound of 4 blocks, 128 registers at 4 warps, spills 116 to 236 bytes at N
+    -- = 1024 and 2048)
+    min_blocks = { default = function(p) return bnh(p) and 1 or 0 end, values = { 0, 1, 2, 4 } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
     gate = { false, true },
     -- kspec = "inline": two batch entries of a channel as one complex row (fft.forward_pair): one

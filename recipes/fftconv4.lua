@@ -49,6 +49,11 @@ return kiln.recipe {
     -- over [N2, P]); 0: min(columns, 128, 512 / warps)
     CB = { default = 0, values = { 0, 16, 32, 64, 128 } },
     warps = { default = 4, values = { 1, 2, 4, 8 } },
+    -- blocks per SM whose registers ptxas must fit (0: ptxas chooses). 4 (128 registers a thread)
+    -- with 4 warps up to N = 2048: left to itself ptxas (13.0) takes 96 registers there on sm_86,
+    -- sm_89, sm_100a and sm_120a and spills 4 to 12 bytes; bound, it takes 107 to 126 and none.
+    -- Longer rows need more than 128 (docs/fftconv.md, "Registers")
+    min_blocks = { default = function(p) return (p.warps == 4 and p.N <= 2048) and 4 or 0 end, values = { 0, 2, 4 } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
     gate = { false, true },
     -- the inner twiddles' type in shared memory: f32, or the data's type (half the space)

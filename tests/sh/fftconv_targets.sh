@@ -13,7 +13,9 @@
 #      sm_75's 64 KiB, a length that is
 #      not a power of two, a split N1 the recipes cannot tile (the spectrum recipes too, naming
 #      their own line);
-#   3. ptxas -v reports no spills for the defaults on sm_80 and sm_90a (and layout = bnh at N = 256
+#   3. ptxas -v reports no spills for every recipe's defaults on sm_80 .. sm_120a (also order 2 at
+#      N = 2048, order 4 at 2048, order 2's layout = bnh at N = 16 .. 1024, and order 2 at N = 4096
+#      with a given spectrum on sm_90a and sm_100a); on sm_80 and sm_90a also layout = bnh at N = 256
 #      and 2048, the spectrum recipes (orders 3 and 4 also at N = 65536 and 4M with 8 warps), and
 #      order 3 at N = 256, 2048 with 8 warps and 65536, and order 4 at N = 4M with 8 warps; orders
 #      3 and 4 with layout = bnh at the defaults, 65536 and 4M);
@@ -162,6 +164,18 @@ if [ -n "$PTXAS" ]; then
     no_spills $F3 "$t" N=65536 warps=8 layout=bnh
     no_spills $F4 "$t" N=4194304 warps=8 layout=bnh
   done
+  # every recipe's defaults on every target from sm_80 (ptxas's own register choice, 56 to 96,
+  # spilled in fftconv4 and layout = bnh: their min_blocks defaults), the longer rows' defaults
+  # where they fit (warps 8: inline spectrum from N = 2048, given at 4096), bnh's lengths
+  for t in sm_80 sm_86 sm_89 sm_90a sm_100a sm_120a; do
+    for r in $F $F3 $F4 recipes/fftconv_kspec.lua $K3 $K4; do no_spills $r "$t"; done
+    no_spills $F4 "$t" N=2048
+    no_spills $F "$t" N=2048
+    for nn in 16 64 512 1024; do no_spills $F "$t" N=$nn layout=bnh kspec=given; done
+    no_spills $F "$t" N=512 layout=bnh
+  done
+  no_spills $F sm_90a N=4096 kspec=given
+  no_spills $F sm_100a N=4096 kspec=given
 fi
 
 # 4. matrix instructions in the PTX
