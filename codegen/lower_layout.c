@@ -337,12 +337,13 @@ uint32_t cg_wide_elems(const cg_lay *y, int d, int eb) {
  * buffers' swizzle does: 8 rows' same chunk fall in 8 distinct bank groups. Not the keys of 4-byte
  * buffers (smem_swizzle.c): with them f32 read back in an accumulator layout's pairs would not
  * conflict, but fftconv then spilled on sm_90a (N = 2048, kspec = given, 8 warps). */
-static LLVMValueRef staged_at(cg_lower *L, LLVMValueRef r, LLVMValueRef c, uint32_t rb, int eb) {
+static LLVMValueRef staged_at(cg_lower *L, LLVMValueRef r, LLVMValueRef c, uint32_t rb, int eb, uint32_t u) {
   LLVMBuilderRef B = L->c.b;
   uint32_t cpr = rb / 16, g = rb >= 128 ? 1 : 128 / rb, n = cpr < 8 ? cpr : 8;
   LLVMValueRef byte = LLVMBuildMul(B, c, cg_i32(L, eb), "");
   LLVMValueRef q = LLVMBuildLShr(B, byte, cg_i32(L, 4), ""), in = LLVMBuildAnd(B, byte, cg_i32(L, 15), "");
-  LLVMValueRef x = LLVMBuildAnd(B, LLVMBuildUDiv(B, r, cg_i32(L, (int)g), ""), cg_i32(L, (int)n - 1), "");
+  LLVMValueRef line = LLVMBuildMul(B, LLVMBuildUDiv(B, r, cg_i32(L, (int)g), ""), cg_i32(L, (int)u), "");
+  LLVMValueRef x = LLVMBuildAnd(B, line, cg_i32(L, (int)n - 1), "");
   q = LLVMBuildXor(B, q, x, "");
   LLVMValueRef qb = LLVMBuildShl(B, q, cg_i32(L, 4), ""); /* one at a time: C leaves argument order open */
   return LLVMBuildAdd(B, LLVMBuildAdd(B, LLVMBuildMul(B, r, cg_i32(L, (int)rb), ""), qb, ""), in, "");
@@ -374,7 +375,7 @@ static uint32_t wide_store_elems(const cg_lay *ys, int eb, int owned) {
 
 /* Through scratch with the accesses and the swizzle of staged_at (wide_fits holds). */
 static void wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef *src, const cg_lay *yd,
-                         LLVMValueRef *out) {
+                         LLVMValueRef *out, uint32_t u) {
   int eb = ir_elem_bytes(e);
   uint32_t rb = ys->shape[1] * (uint32_t)eb;
   LLVMBuilderRef B = L->c.b;
@@ -391,7 +392,7 @@ static void wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef 
       x = LLVMBuildInsertElement(B, x, cg_to_mem(L, src[i + k * ys->step[1]], e), cg_i32(L, (int)k), "");
     LLVMValueRef r = LLVMBuildAdd(B, ts->off[0], cg_i32(L, (int)cg_lay_const(ys, 0, ex[0])), "");
     LLVMValueRef c = LLVMBuildAdd(B, ts->off[1], cg_i32(L, (int)cg_lay_const(ys, 1, ex[1])), "");
-    LLVMValueRef off = staged_at(L, r, c, rb, eb);
+    LLVMValueRef off = staged_at(L, r, c, rb, eb, u);
     LLVMValueRef bits = LLVMBuildBitCast(B, x, wt, ""); /* one at a time: C leaves argument order open */
     L->c.ops->store(&L->c, CG_SHARED, LLVMBuildGEP2(B, i8, base, &off, 1, ""), bits, ts->owner);
   }
@@ -404,7 +405,7 @@ static void wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef 
     if (ex[1] % wr) continue;
     LLVMValueRef r = LLVMBuildAdd(B, td->off[0], cg_i32(L, (int)cg_lay_const(yd, 0, ex[0])), "");
     LLVMValueRef c = LLVMBuildAdd(B, td->off[1], cg_i32(L, (int)cg_lay_const(yd, 1, ex[1])), "");
-    LLVMValueRef off = staged_at(L, r, c, rb, eb);
+    LLVMValueRef off = staged_at(L, r, c, rb, eb, u);
     LLVMValueRef x =
         L->c.ops->load(&L->c, CG_SHARED, rt, LLVMBuildGEP2(B, i8, base, &off, 1, ""), NULL, NULL);
     x = LLVMBuildBitCast(B, x, LLVMVectorType(mt, wr), "");
@@ -424,6 +425,7 @@ static void wide_scratch(cg_lower *L, const cg_lay *ys, ir_elem e, LLVMValueRef 
 
 typedef struct {
   int wide;                 /* the staged_at swizzle (rank 2), else row-major over mem */
+  uint32_t xmul;            /* wide: the 128-byte line's index times xmul is the chunks' XOR */
   int wide_owned;           /* row-major: wide stores under the owner predicate too */
   uint32_t mem[IR_MAXRANK]; /* row-major: the buffer's shape (the tile's, the last dim padded) */
 } scratch_plan;
@@ -458,7 +460,7 @@ static int host_threads(const cg_lay *y, int warps, uint32_t *off, uint8_t *own)
 static uint32_t plan_at(const scratch_plan *P, int rank, const uint32_t *c, uint32_t rb, int eb) {
   if (P->wide) {
     uint32_t g = rb >= 128 ? 1 : 128 / rb, n = rb / 16 < 8 ? rb / 16 : 8, byte = c[1] * (uint32_t)eb;
-    return c[0] * rb + (((byte >> 4) ^ ((c[0] / g) & (n - 1))) << 4) + (byte & 15);
+    return c[0] * rb + (((byte >> 4) ^ ((c[0] / g * P->xmul) & (n - 1))) << 4) + (byte & 15);
   }
   uint32_t idx = 0, stride = 1;
   for (int d = rank - 1; d >= 0; d--) {
@@ -545,12 +547,13 @@ static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e
   uint32_t f = (uint32_t)ys->rank - 1, eb = (uint32_t)ir_elem_bytes(e);
   int same = 1;
   for (int d = 0; d < ys->rank; d++) same &= ys->shape[d] == yd->shape[d];
-  scratch_plan cand[16];
+  scratch_plan cand[20];
   int nc = 0;
   /* In the order taken on a tie: the wide path computes each access's swizzled address, so it comes
    * first only outside loops (an epilogue), where it runs once; inside a loop the plain path's
    * constant offsets cost less per iteration. */
-  if (L->fn->ops[op].parent == 1 && wide_fits(ys, e, yd)) cand[nc++] = (scratch_plan){.wide = 1};
+  int wide = wide_fits(ys, e, yd);
+  if (L->fn->ops[op].parent == 1 && wide) cand[nc++] = (scratch_plan){.wide = 1, .xmul = 1};
   /* Row-major: the lanes of one request write whole 128-byte lines as rows of `cover` bytes each (a
    * thread's run times the lanes along the row); rows of a multiple of 128 bytes would put those
    * rows in the same banks, so they get `cover` bytes more and fall side by side. Then other
@@ -577,13 +580,24 @@ static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e
         cand[nc] = cand[i];
         cand[nc++].wide_owned = 1;
       }
+  /* Then the wide path where it was not first (inside a loop: taken only where it halves the best
+   * row-major plan's wavefronts; for less, its per-access address arithmetic costs registers: a
+   * bit-GEMM loop's conversions at 96 wavefronts instead of 160 made it spill 36 bytes at 168
+   * registers on sm_80, a_signed = 1, act = out = f16, BLOCK_M = 16, G = 256), and its swizzle with the XOR
+   * in steps of 2 and 4 chunks: a request that writes runs of 32 bytes in each of 4 rows of 64 (an mma
+   * accumulator's [16, 16] f32 tile) meets itself in two of them with steps of one (fftconv's products in
+   * layout bnh's channel loop) */
+  if (wide && L->fn->ops[op].parent != 1) cand[nc++] = (scratch_plan){.wide = 1, .xmul = 1};
+  for (uint32_t u = 2; wide && u <= 4 && u < ys->shape[1] * eb / 16; u *= 2)
+    cand[nc++] = (scratch_plan){.wide = 1, .xmul = u};
   /* the first candidate if it has no conflicts, else the one with the fewest wavefronts (the first
-   * of those); but the wide path, where it fits, gives way only to a plan that halves its
-   * wavefronts (leaving it for 2/3 of them made bitgemm_splitk's epilogue spill 4 bytes on sm_120a,
-   * at its 128 registers); and a padding may add at most 4 KiB or an eighth to the first's scratch,
-   * and never past the target's shared memory */
-  int best = 0;
-  uint64_t fewest = UINT64_MAX, first = 0, ideal, base = plan_bytes(ys, eb, &cand[0]);
+   * of those); but the wide path, where it comes first, gives way only to a plan that halves the
+   * wavefronts of its best swizzle (leaving it for 2/3 of them made bitgemm_splitk's epilogue spill
+   * 4 bytes on sm_120a, at its 128 registers); and a padding may add at most 4 KiB or an eighth to
+   * the first's scratch, and never past the target's shared memory */
+  int best = 0, wbest = 0, rbest = 0;
+  uint64_t fewest = UINT64_MAX, wfewest = UINT64_MAX, rfewest = UINT64_MAX, ideal;
+  uint64_t base = plan_bytes(ys, eb, &cand[0]);
   int dead = L->dead_from && L->top >= L->dead_from;
   host_lay hs = {0}, hd = {0};
   if (nc > 1) hs = host_lay_of(L, ys), hd = host_lay_of(L, yd);
@@ -593,13 +607,15 @@ static void through_scratch(cg_lower *L, ir_opid op, const cg_lay *ys, ir_elem e
               (dead ? 0 : (uint64_t)L->scratch_base) + bytes > (uint64_t)L->c.target->smem_per_block))
       continue;
     uint64_t wf = plan_wavefronts(L, &hs, &hd, (int)eb, &cand[i], &ideal);
-    if (i == 0) first = wf;
     if (wf < fewest) fewest = wf, best = i;
+    if (cand[i].wide && wf < wfewest) wfewest = wf, wbest = i;
+    if (!cand[i].wide && wf < rfewest) rfewest = wf, rbest = i;
     if (i == 0 && wf == ideal) break;
   }
-  if (cand[0].wide && 2 * fewest > first) best = 0;
+  if (cand[0].wide && !cand[best].wide && 2 * fewest > wfewest) best = wbest;
+  if (!cand[0].wide && cand[best].wide && 2 * fewest > rfewest) best = rbest;
   if (cand[best].wide) {
-    wide_scratch(L, ys, e, src, yd, out);
+    wide_scratch(L, ys, e, src, yd, out, cand[best].xmul);
     return;
   }
   const uint32_t *mem = cand[best].mem;

@@ -168,6 +168,9 @@ for n in 128 512; do conflicts "N=$n" -- --set B=1 --set H=2 --set N=$n; done
 conflicts "bnh" -- --set B=2 --set H=3 --set N=256 --set layout=bnh
 conflicts "given" -- --set B=2 --set H=3 --set N=256 --set kspec=given
 conflicts "given bnh" -- --set B=2 --set H=3 --set N=256 --set kspec=given --set layout=bnh
+# N1 = 32: the [16, 16] products go to their store's rows inside the channel loop (768 conflicts
+# through padded rows, 256 through the swizzled staging in steps of one chunk, none in steps of two)
+conflicts "bnh N1=32" -- --set B=2 --set H=3 --set N=256 --set N1=32 --set layout=bnh
 # half = 1 (the default with a given spectrum): the spectrum read back reversed (16-byte reads, the
 # twisted transform's reversal having no exception), the given spectrum read by each use in its
 # layout, and stores to strided views (even and odd samples) in the accumulator's layout

@@ -48,7 +48,7 @@ static char *kernel_text(const conv_case *c) {
     ks += (size_t)snprintf(strides + ks, sizeof strides - ks, ", %%s%d", d);
     ko += (size_t)snprintf(offs + ko, sizeof offs - ko, ", %%z");
   }
-  /* in a loop of one iteration when c->loop (the wide path is taken outside loops only) */
+  /* in a loop of one iteration when c->loop (inside loops the wide path is the last candidate) */
   char body[1024];
   snprintf(body, sizeof body,
            "%s  %%a = load(%%vx%s) : tile<%s, %s>\n"
@@ -144,10 +144,14 @@ static void test_recipes(void) {
       /* fftconv kspec = "given": the spectrum's f32 rows read as an mma A operand, to the accumulator's */
       {{"f32", 4, 2, {16, 32}, "mma_a<[1,4],2>", "mma<[1,4]>"}, 32, 0},
       /* the accumulator to 16-byte rows (attention_decode's and the split-K GEMMs' epilogues) in a
-         loop, and outside loops, where the wide path stays (it takes 96, a plan of 64 would not halve
-         that) */
+         loop, and outside loops, where the wide path stays: its XOR in steps of one chunk took 96
+         wavefronts (32 conflicts), in steps of two 64 */
       {{"f32", 4, 2, {16, 64}, "mma<[1,4]>", "blocked<[1,4],[2,16],[4,1],[1,0]>", 1}, 64, 0},
-      {{"f32", 4, 2, {16, 64}, "mma<[1,4]>", "blocked<[1,4],[2,16],[4,1],[1,0]>", 0}, 96, 32},
+      {{"f32", 4, 2, {16, 64}, "mma<[1,4]>", "blocked<[1,4],[2,16],[4,1],[1,0]>", 0}, 64, 0},
+      /* fftconv layout = "bnh" with N1 = 32: a [16, 16] product to its store's rows in the channel
+         loop (the recipe's profile at B = 2, H = 3, N = 256: 768 conflicts with the best row-major
+         plan, 256 with the wide path in steps of one chunk, none in steps of two) */
+      {{"f32", 4, 2, {16, 16}, "mma<[1,2]>", "blocked<[1,4],[8,4],[4,1],[1,0]>", 1}, 24, 0},
       /* w4a16_pack: a word tile transposed */
       {{"u32", 4, 2, {16, 64}, W4_FROM, W4_TO, 1}, 96, 32},
       /* fftconv4: a tile the warps replicate (stores under the owner predicate) */
