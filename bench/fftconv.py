@@ -68,11 +68,12 @@ def ints(text):
 
 
 def split(n, n1=0, half=False):
-    """The recipe's split of L = 2N (recipes/lib/fft.lua): the squarest, N1 <= N2; with half = 1 the
-    split of M = N."""
+    """The recipe's split of L = 2N (recipes/lib/fft.lua, fft.split): the squarest, with the larger
+    half to N1 where log2(L) is odd and 7 or more; with half = 1 the split of M = N."""
     L = n if half else 2 * n
+    lg = L.bit_length() - 1
     if n1 == 0:
-        n1 = 1 << ((L.bit_length() - 1) // 2)
+        n1 = 1 << (lg // 2 + (1 if lg % 2 == 1 and lg >= 7 else 0))
     return n1, L // n1
 
 

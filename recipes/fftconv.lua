@@ -25,7 +25,7 @@
 -- bins 0 .. M-1 (fftconv_kspec with half = 1).
 --
 -- N is a power of two from 16 up (the tile shapes depend on it); N1 (the rows, a knob) defaults
--- to the squarest split of L with N1 <= N2.
+-- to fft.split's: the squarest split of L, N1 = 2 N2 where log2(L) is odd (and N2 >= 8).
 --
 -- Layout "bnh": a channel's sequence is strided by H, so a program takes HB neighbouring channels of
 -- one batch (grid B * ceil(H / HB)) and moves them through its own rows of the scratch ws
@@ -77,7 +77,7 @@ return kiln.recipe {
   name = "fftconv",
   params = { B = 2, H = 3, N = 256, kspec = { "inline", "given" }, layout = { "bhn", "bnh" } },
   tune = {
-    N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: the squarest split
+    N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: fft.split's
     -- 2 with a given spectrum up to N = 256: its products are [16, 16] (half = 1: M = 16 x 16) or
     -- [16, 32] tiles, which 4 warps would hold twice (the simulator: 2904 shared-memory wavefronts
     -- and 192 mma for 6 rows at N = 256 instead of 5088 and 384; docs/fftconv.md). 8 where 4 make
@@ -88,8 +88,9 @@ return kiln.recipe {
     -- thread) with layout = "bnh": left to itself ptxas (13.0) takes 56 to 96 registers there and
     -- spills 4 to 36 bytes at N = 16 .. 2048 on every target; asked for one block, it takes 92 to
     -- 168 and none (a bound of 4 blocks, 128 registers at 4 warps, spills 116 to 236 bytes at N
-    -- = 1024 and 2048)
-    min_blocks = { default = function(p) return bnh(p) and 1 or 0 end, values = { 0, 1, 2, 4 } },
+    -- = 1024 and 2048). 1 from N = 1024 too: the inline spectrum spilled 8 bytes at 168 registers
+    -- on sm_86 and sm_89 there (192 and none with the bound; shared memory holds 2 blocks anyway)
+    min_blocks = { default = function(p) return (bnh(p) or p.N >= 1024) and 1 or 0 end, values = { 0, 1, 2, 4 } },
     dtype = { default = "f16", values = { "f16", "bf16" } },
     gate = { false, true },
     -- kspec = "inline": two batch entries of a channel as one complex row (fft.forward_pair): one

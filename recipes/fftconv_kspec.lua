@@ -23,7 +23,7 @@ return kiln.recipe {
   name = "fftconv_kspec",
   params = { H = 3, N = 256 },
   tune = {
-    N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: the squarest split
+    N1 = { default = 0, values = { 0, 8, 16, 32, 64, 128 } }, -- 0: fft.split's
     -- 2: at 4 warps ptxas gives the half = 1 spectrum at N = 256 255 registers and 32 bytes of spills
     -- on sm_80 (80 registers at 2; half = 0 takes 96); it runs once per filter
     warps = { default = 2, values = { 1, 2, 4, 8 } },

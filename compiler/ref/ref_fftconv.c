@@ -36,12 +36,13 @@ static int setting_flag(const ref_call *c, const char *name) {
   return s && (!strcmp(s, "1") || !strcmp(s, "true"));
 }
 
-/* The recipes' split of L = N1 N2 (N1 = 0: the squarest, N1 <= N2). */
+/* The recipes' split of L = N1 N2 (N1 = 0: fft.split's, the squarest, with the larger half to N1
+ * where log2(L) is odd and 7 or more). */
 static int64_t split_n1(int64_t L, int64_t n1) {
   if (n1 > 0) return n1;
   int lg = 0;
   while (((int64_t)1 << lg) < L) lg++;
-  return (int64_t)1 << (lg / 2);
+  return (int64_t)1 << (lg / 2 + (lg % 2 == 1 && lg >= 7));
 }
 
 static int fail(const ref_call *c, const char *msg) {

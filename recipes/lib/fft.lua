@@ -276,20 +276,23 @@ end
 
 -- Whether half = 1 is the default (fftconv with a given spectrum, and fftconv_kspec, whose
 -- defaults must agree): from N = 256 (M = 16 x 16, where the products are matrix instructions; the
--- smaller splits' products take the FMA path, with bank conflicts) and with an N1 (0: the
--- squarest) that can split M = N. half = 1 can be set from N = 16.
+-- smaller splits' products take the FMA path, with bank conflicts) and with an N1 (0: M.split's)
+-- that can split M = N. half = 1 can be set from N = 16.
 function M.half_default(N, n1)
   return N >= 256 and (N & (N - 1)) == 0 and (n1 == 0 or (n1 >= 4 and n1 <= N // 4))
 end
 
--- The split L = N1 N2 of the zero-padded length L = 2N: the squarest (N1 <= N2) when n1 is 0, or
--- N1 = n1. Refuses what the recipes cannot tile, naming the recipe (who) and the setting.
+-- The split L = N1 N2 of the zero-padded length L = 2N when n1 is 0: the squarest, and where
+-- log2(L) is odd the larger half to N1 (N1 = 2 N2) while N2 stays 8 or more (docs/fftconv.md,
+-- "Default split": fewer shared-memory wavefronts, barriers and mma than N1 = N2 / 2); else N1 = n1.
+-- Refuses what the recipes cannot tile, naming the recipe (who) and the setting.
 -- half: split M = N instead (the row packed as a complex row of half the length: M.half_spectrum).
+-- compiler/ref/ref_fftconv.c (split_n1) and bench/fftconv.py (split) make the same choice.
 function M.split(who, N, n1, half)
   local L = half and N or 2 * N
   if N < 2 or (N & (N - 1)) ~= 0 then error(who .. ": N = " .. N .. " is not a power of two", 3) end
   local lg = log2_exact(L)
-  if n1 == 0 then n1 = 1 << (lg // 2) end
+  if n1 == 0 then n1 = (lg % 2 == 1 and lg >= 7) and 1 << (lg // 2 + 1) or 1 << (lg // 2) end
   if n1 < 4 or (n1 & (n1 - 1)) ~= 0 or L % n1 ~= 0 or L // n1 < 4 then
     error(who .. ": N1 = " .. n1 .. " must be a power of two from 4 to " .. (half and "M/4 = N/4 = " or "L/4 = ") ..
       (L // 4) .. (half and " (half = 1 splits M = N)" or ""), 3)

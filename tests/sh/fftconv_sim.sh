@@ -86,11 +86,11 @@ mma_need() { # N1 N2 MODE: per program; single: forward of u and of k (real), in
 }
 # B = 2, H = 3: 6 programs, or 3 with two batch entries in each (pair, the default with kspec = inline);
 # half (the default with kspec = given) on M = 256 = 16 x 16, at 2 warps (4 would hold each
-# [16, 16] product twice)
+# [16, 16] product twice); the others on L = 16 x 32 (N1 = 16 set: the default split is 32 x 16)
 for v in "single 6 inline 0 0 4" "given 6 given 0 0 4" "pair 3 inline 1 0 4" "half 6 given 0 1 2"; do
   set -- $v
   "$KILN" run $F --sim --profile --set B=2 --set H=3 --set N=256 --set kspec=$3 --set pair=$4 --set half=$5 \
-    --set warps=$6 > "$tmp/p" 2>&1 || { echo "FAIL profile $1: $(cat "$tmp/p")"; fail=1; continue; }
+    --set warps=$6 --set N1=16 > "$tmp/p" 2>&1 || { echo "FAIL profile $1: $(cat "$tmp/p")"; fail=1; continue; }
   got=$(sed -n 's/^profile .* mma \([0-9]*\),.*/\1/p' "$tmp/p")
   if [ "$1" = half ]; then need=$(( $(mma_need 16 16 half) * $2 )); else need=$(( $(mma_need 16 32 $1) * $2 )); fi
   eval "mma_$1=${got:-0}"
