@@ -165,6 +165,10 @@ LLVMValueRef cg_binary(cg_lower *L, ir_opcode code, ir_elem e, LLVMValueRef a, L
 
 /* ---- lower_cast.c ---- */
 LLVMValueRef cg_convert(cg_lower *L, LLVMValueRef v, ir_elem from, ir_elem to);
+/* One fp8 (e: IR_E4M3 or IR_E5M2) as i8 to f32, and f32 to it, in plain LLVM IR (the simulator's
+ * fp8x2 device ops are made of these). */
+LLVMValueRef cg_fp8_decode(cg_ctx *c, LLVMValueRef x, ir_elem e);
+LLVMValueRef cg_fp8_encode(cg_ctx *c, LLVMValueRef x, ir_elem e);
 void cg_lower_cast(cg_lower *L, ir_opid op);
 void cg_lower_bitcast(cg_lower *L, ir_opid op);
 void cg_lower_bitsplit(cg_lower *L, ir_opid op);

@@ -113,6 +113,13 @@ struct cg_devops {
    * register: byte i of the result is byte (sel >> 4i) & 7 of the eight bytes of a (0-3) and b (4-7); the
    * selector's sign-replicate bits are not used. */
   LLVMValueRef (*prmt)(cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef sel);
+  /* Optional (NULL: one element at a time in plain LLVM IR, lower_cast.c), used where the target has
+   * fp8 conversions (TG_F_FP8_CVT). fp8x2_decode: two fp8 of type e (IR_E4M3, IR_E5M2) packed in an
+   * i16, element 0 in the low byte, to <2 x half> (exact). fp8x2_encode: two f32 to an i16 of two fp8,
+   * lo in the low byte, each rounded to nearest even and saturated to the largest finite value (NaN
+   * stays NaN): cvt.rn.f16x2.e4m3x2 and cvt.rn.satfinite.e4m3x2.f32 (and the e5m2 forms). */
+  LLVMValueRef (*fp8x2_decode)(cg_ctx *c, LLVMValueRef pair, int e);
+  LLVMValueRef (*fp8x2_encode)(cg_ctx *c, LLVMValueRef lo, LLVMValueRef hi, int e);
   /* Optional (NULL: nothing). Op `bounded`: a recipe's statement that i64 v lies in [0, n) (the
    * simulator reports a value outside it; on the GPU the statement is taken as given). */
   void (*check_bound)(cg_ctx *c, LLVMValueRef v, LLVMValueRef n);

@@ -103,6 +103,18 @@ static LLVMValueRef nvptx_prmt(cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMVa
   return intrinsic(c, "llvm.nvvm.prmt", LLVMInt32TypeInContext(c->ctx), args, 3);
 }
 
+static LLVMValueRef nvptx_fp8x2_decode(cg_ctx *c, LLVMValueRef pair, int e) {
+  LLVMTypeRef h2 = LLVMVectorType(LLVMHalfTypeInContext(c->ctx), 2);
+  return intrinsic(c, e == IR_E5M2 ? "llvm.nvvm.e5m2x2.to.f16x2.rn" : "llvm.nvvm.e4m3x2.to.f16x2.rn", h2,
+                   &pair, 1);
+}
+
+static LLVMValueRef nvptx_fp8x2_encode(cg_ctx *c, LLVMValueRef lo, LLVMValueRef hi, int e) {
+  LLVMValueRef args[2] = {hi, lo}; /* cvt's first source goes to the upper byte */
+  return intrinsic(c, e == IR_E5M2 ? "llvm.nvvm.ff.to.e5m2x2.rn" : "llvm.nvvm.ff.to.e4m3x2.rn",
+                   LLVMInt16TypeInContext(c->ctx), args, 2);
+}
+
 static LLVMValueRef nvptx_shfl(cg_ctx *c, cg_shfl mode, LLVMValueRef v, LLVMValueRef arg) {
   static const char *names[] = {[CG_SHFL_XOR] = "llvm.nvvm.shfl.sync.bfly.i32",
                                 [CG_SHFL_IDX] = "llvm.nvvm.shfl.sync.idx.i32",
@@ -353,6 +365,8 @@ const cg_devops cg_devops_nvptx = {
     .named_barrier = nvptx_named_barrier,
     .shfl = nvptx_shfl,
     .prmt = nvptx_prmt,
+    .fp8x2_decode = nvptx_fp8x2_decode,
+    .fp8x2_encode = nvptx_fp8x2_encode,
     .shared_base = nvptx_shared_base,
     .load = nvptx_load,
     .store = nvptx_store,

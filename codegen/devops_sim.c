@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devops.h"
+#include "cg.h"
 #include "sim_abi.h"
 
 _Static_assert((int)SIM_NSREG == (int)CG_NSREG, "sim_abi.h SIM_NSREG must equal CG_NSREG");
@@ -341,6 +341,26 @@ static LLVMValueRef sim_math(cg_ctx *c, cg_math m, LLVMValueRef x) {
   return r;
 }
 
+/* The paired fp8 conversions as two of lower_cast.c's single ones (decode through f32, exact). */
+static LLVMValueRef sim_fp8x2_decode(cg_ctx *c, LLVMValueRef pair, int e) {
+  LLVMTypeRef i8 = LLVMInt8TypeInContext(c->ctx), half = LLVMHalfTypeInContext(c->ctx);
+  LLVMValueRef r = LLVMGetUndef(LLVMVectorType(half, 2));
+  for (unsigned j = 0; j < 2; j++) {
+    LLVMValueRef b = LLVMBuildLShr(c->b, pair, LLVMConstInt(LLVMTypeOf(pair), 8 * j, 0), "");
+    LLVMValueRef f = cg_fp8_decode(c, LLVMBuildTrunc(c->b, b, i8, ""), (ir_elem)e);
+    r = LLVMBuildInsertElement(c->b, r, LLVMBuildFPTrunc(c->b, f, half, ""),
+                               LLVMConstInt(LLVMInt32TypeInContext(c->ctx), j, 0), "");
+  }
+  return r;
+}
+
+static LLVMValueRef sim_fp8x2_encode(cg_ctx *c, LLVMValueRef lo, LLVMValueRef hi, int e) {
+  LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
+  LLVMValueRef l = LLVMBuildZExt(c->b, cg_fp8_encode(c, lo, (ir_elem)e), i16, "");
+  LLVMValueRef h = LLVMBuildZExt(c->b, cg_fp8_encode(c, hi, (ir_elem)e), i16, "");
+  return LLVMBuildOr(c->b, l, LLVMBuildShl(c->b, h, LLVMConstInt(i16, 8, 0), ""), "");
+}
+
 const cg_devops cg_devops_sim = {
     .name = "sim",
     .module_init = sim_module_init,
@@ -358,6 +378,8 @@ const cg_devops cg_devops_sim = {
     .math = sim_math,
     .loop_back = sim_loop_back,
     .check_bound = sim_check_bound,
+    .fp8x2_decode = sim_fp8x2_decode,
+    .fp8x2_encode = sim_fp8x2_encode,
     .mma = cg_sim_mma,
     .ldmatrix = cg_sim_ldmatrix,
     .cp_async = cg_sim_cp_async,

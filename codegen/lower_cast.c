@@ -12,7 +12,14 @@
  *           cvt.rn.satfinite (NaN stays NaN); values below the smallest normal round through the
  *           float-add trick (x * 2^k + 2^23 leaves the rounded integer in the low bits).
  * Other types reach fp8 through f32. On constants the builder folds all of it.
+ * Where the target has fp8 conversions (sm_89+), a cast converts a thread's elements two at a time
+ * through the device ops fp8x2_decode / fp8x2_encode (devops.h): one cvt.rn.f16x2.e4m3x2 or
+ * cvt.rn.satfinite.e4m3x2.f32 per pair on the GPU, where the field arithmetic above is 10 to 15
+ * instructions per element; the simulator's ops are two of the conversions above, so it runs the same
+ * pairing. Both round the same way (the decode is exact); only a NaN's sign and payload may differ.
  */
+#include <string.h>
+
 #include "cg.h"
 
 typedef struct {
@@ -24,18 +31,16 @@ typedef struct {
 static const fp8_format e4m3 = {3, 7, 0x7e, 0};
 static const fp8_format e5m2 = {2, 15, 0x7b, 1};
 
-static LLVMValueRef u32c(cg_lower *L, uint32_t v) {
-  return LLVMConstInt(LLVMInt32TypeInContext(L->c.ctx), v, 0);
-}
-static LLVMValueRef f32c(cg_lower *L, double v) { return LLVMConstReal(LLVMFloatTypeInContext(L->c.ctx), v); }
-static LLVMValueRef as_f32(cg_lower *L, LLVMValueRef bits) {
-  return LLVMBuildBitCast(L->c.b, bits, LLVMFloatTypeInContext(L->c.ctx), "");
+static LLVMValueRef u32c(cg_ctx *L, uint32_t v) { return LLVMConstInt(LLVMInt32TypeInContext(L->ctx), v, 0); }
+static LLVMValueRef f32c(cg_ctx *L, double v) { return LLVMConstReal(LLVMFloatTypeInContext(L->ctx), v); }
+static LLVMValueRef as_f32(cg_ctx *L, LLVMValueRef bits) {
+  return LLVMBuildBitCast(L->b, bits, LLVMFloatTypeInContext(L->ctx), "");
 }
 
 /* i8 fp8 -> f32 */
-static LLVMValueRef fp8_decode(cg_lower *L, LLVMValueRef x, const fp8_format *f) {
-  LLVMBuilderRef B = L->c.b;
-  LLVMValueRef u = LLVMBuildZExt(B, x, LLVMInt32TypeInContext(L->c.ctx), "");
+static LLVMValueRef fp8_decode(cg_ctx *L, LLVMValueRef x, const fp8_format *f) {
+  LLVMBuilderRef B = L->b;
+  LLVMValueRef u = LLVMBuildZExt(B, x, LLVMInt32TypeInContext(L->ctx), "");
   LLVMValueRef sign = LLVMBuildShl(B, LLVMBuildAnd(B, u, u32c(L, 0x80), ""), u32c(L, 24), "");
   LLVMValueRef em = LLVMBuildAnd(B, u, u32c(L, 0x7f), "");
   LLVMValueRef exp = LLVMBuildLShr(B, em, u32c(L, f->mbits), "");
@@ -45,9 +50,9 @@ static LLVMValueRef fp8_decode(cg_lower *L, LLVMValueRef x, const fp8_format *f)
                                     u32c(L, (uint32_t)(127 - f->bias) << 23), "");
   LLVMValueRef normal = as_f32(L, LLVMBuildOr(B, nbits, sign, ""));
   /* subnormal: mantissa * 2^(1 - bias - mbits) */
-  LLVMValueRef sub = LLVMBuildFMul(B, LLVMBuildUIToFP(B, man, LLVMFloatTypeInContext(L->c.ctx), ""),
+  LLVMValueRef sub = LLVMBuildFMul(B, LLVMBuildUIToFP(B, man, LLVMFloatTypeInContext(L->ctx), ""),
                                    f32c(L, 1.0 / (double)(1u << (f->bias - 1 + f->mbits))), "");
-  sub = as_f32(L, LLVMBuildOr(B, LLVMBuildBitCast(B, sub, LLVMInt32TypeInContext(L->c.ctx), ""), sign, ""));
+  sub = as_f32(L, LLVMBuildOr(B, LLVMBuildBitCast(B, sub, LLVMInt32TypeInContext(L->ctx), ""), sign, ""));
   uint32_t emax = f->has_inf ? (0x7fu >> f->mbits) : 0x7f;
   LLVMValueRef top = f->has_inf ? exp : em; /* e5m2: exponent all ones; e4m3: every bit */
   LLVMValueRef special = LLVMBuildICmp(B, LLVMIntEQ, top, u32c(L, emax), "");
@@ -60,9 +65,9 @@ static LLVMValueRef fp8_decode(cg_lower *L, LLVMValueRef x, const fp8_format *f)
 }
 
 /* f32 -> i8 fp8, round to nearest even, saturating to the largest finite value. */
-static LLVMValueRef fp8_encode(cg_lower *L, LLVMValueRef x, const fp8_format *f) {
-  LLVMBuilderRef B = L->c.b;
-  LLVMTypeRef i32 = LLVMInt32TypeInContext(L->c.ctx);
+static LLVMValueRef fp8_encode(cg_ctx *L, LLVMValueRef x, const fp8_format *f) {
+  LLVMBuilderRef B = L->b;
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(L->ctx);
   LLVMValueRef bits = LLVMBuildBitCast(B, x, i32, "");
   LLVMValueRef sign = LLVMBuildAnd(B, LLVMBuildLShr(B, bits, u32c(L, 24), ""), u32c(L, 0x80), "");
   LLVMValueRef a = LLVMBuildAnd(B, bits, u32c(L, 0x7fffffff), "");
@@ -83,10 +88,13 @@ static LLVMValueRef fp8_encode(cg_lower *L, LLVMValueRef x, const fp8_format *f)
   code = LLVMBuildSelect(B, big, u32c(L, f->maxcode), code, "");
   LLVMValueRef isnan = LLVMBuildICmp(B, LLVMIntUGT, a, u32c(L, 0x7f800000), "");
   code = LLVMBuildSelect(B, isnan, u32c(L, 0x7f), code, "");
-  return LLVMBuildTrunc(B, LLVMBuildOr(B, code, sign, ""), LLVMInt8TypeInContext(L->c.ctx), "");
+  return LLVMBuildTrunc(B, LLVMBuildOr(B, code, sign, ""), LLVMInt8TypeInContext(L->ctx), "");
 }
 
 static const fp8_format *fp8_of(ir_elem e) { return e == IR_E4M3 ? &e4m3 : e == IR_E5M2 ? &e5m2 : NULL; }
+
+LLVMValueRef cg_fp8_decode(cg_ctx *c, LLVMValueRef x, ir_elem e) { return fp8_decode(c, x, fp8_of(e)); }
+LLVMValueRef cg_fp8_encode(cg_ctx *c, LLVMValueRef x, ir_elem e) { return fp8_encode(c, x, fp8_of(e)); }
 
 /* Conversions between non-fp8 types. */
 static LLVMValueRef convert_plain(cg_lower *L, LLVMValueRef v, ir_elem from, ir_elem to) {
@@ -114,12 +122,51 @@ LLVMValueRef cg_convert(cg_lower *L, LLVMValueRef v, ir_elem from, ir_elem to) {
   if (from == to) return v;
   const fp8_format *ff = fp8_of(from), *tf = fp8_of(to);
   if (ff) {
-    v = fp8_decode(L, v, ff);
+    v = fp8_decode(&L->c, v, ff);
     from = IR_F32;
     if (from == to) return v;
   }
-  if (tf) return fp8_encode(L, convert_plain(L, v, from, IR_F32), tf);
+  if (tf) return fp8_encode(&L->c, convert_plain(L, v, from, IR_F32), tf);
   return convert_plain(L, v, from, to);
+}
+
+/* A thread's fp8 elements two at a time through the target's paired conversions (devops.h:
+ * fp8x2_decode, fp8x2_encode): decoded to f16 (exact) and on from there, or converted to f32 and
+ * encoded. Any two elements may share an instruction; an odd last one goes with itself. */
+static void cast_fp8_pairs(cg_lower *L, cg_value *x, ir_elem from, ir_elem to, LLVMValueRef *out) {
+  LLVMBuilderRef B = L->c.b;
+  LLVMTypeRef i16 = LLVMInt16TypeInContext(L->c.ctx), i8 = LLVMInt8TypeInContext(L->c.ctx);
+  LLVMValueRef eight = LLVMConstInt(i16, 8, 0);
+  LLVMValueRef *mid = out;
+  ir_elem at = from;
+  if (fp8_of(from)) {
+    for (uint32_t i = 0; i < x->n; i += 2) {
+      LLVMValueRef hi = x->v[i + 1 < x->n ? i + 1 : i];
+      if (LLVMIsConstant(x->v[i]) && LLVMIsConstant(hi)) { /* the builder folds these */
+        for (uint32_t j = 0; j < 2 && i + j < x->n; j++)
+          mid[i + j] = cg_convert(L, x->v[i + j], from, IR_F16);
+        continue;
+      }
+      LLVMValueRef pair = LLVMBuildOr(B, LLVMBuildZExt(B, x->v[i], i16, ""),
+                                      LLVMBuildShl(B, LLVMBuildZExt(B, hi, i16, ""), eight, ""), "");
+      LLVMValueRef h = L->c.ops->fp8x2_decode(&L->c, pair, from);
+      for (uint32_t j = 0; j < 2 && i + j < x->n; j++)
+        mid[i + j] = LLVMBuildExtractElement(B, h, LLVMConstInt(LLVMInt32TypeInContext(L->c.ctx), j, 0), "");
+    }
+    at = IR_F16;
+  } else
+    memcpy(mid, x->v, x->n * sizeof *mid);
+  if (!fp8_of(to)) {
+    for (uint32_t i = 0; i < x->n; i++) out[i] = cg_convert(L, mid[i], at, to);
+    return;
+  }
+  for (uint32_t i = 0; i < x->n; i += 2) {
+    LLVMValueRef a = cg_convert(L, mid[i], at, IR_F32);
+    LLVMValueRef b = i + 1 < x->n ? cg_convert(L, mid[i + 1], at, IR_F32) : a;
+    LLVMValueRef pair = L->c.ops->fp8x2_encode(&L->c, a, b, to);
+    out[i] = LLVMBuildTrunc(B, pair, i8, "");
+    if (i + 1 < x->n) out[i + 1] = LLVMBuildTrunc(B, LLVMBuildLShr(B, pair, eight, ""), i8, "");
+  }
 }
 
 void cg_lower_cast(cg_lower *L, ir_opid op) {
@@ -127,6 +174,11 @@ void cg_lower_cast(cg_lower *L, ir_opid op) {
   ir_elem from = ir_vtype(L->fn, o->opnd[0]).elem, to = ir_vtype(L->fn, o->res[0]).elem;
   cg_value *x = cg_get(L, o->opnd[0]);
   LLVMValueRef *out = cg_def(L, o->res[0], x->n);
+  if (from != to && (fp8_of(from) || fp8_of(to)) && (L->c.target->features & TG_F_FP8_CVT) &&
+      L->c.ops->fp8x2_decode) {
+    cast_fp8_pairs(L, x, from, to, out);
+    return;
+  }
   for (uint32_t i = 0; i < x->n; i++) out[i] = cg_convert(L, x->v[i], from, to);
 }
 

@@ -18,6 +18,7 @@
 
 #include "codegen/codegen.h"
 #include "compiler/passes/pass.h"
+#include "ir/elem_float.h"
 #include "sim/sim.h"
 #include "test.h"
 
@@ -497,10 +498,10 @@ static void test_codegen_keep_ir(void) {
 /* ---- 3. numerics on the simulator ---- */
 
 /* Compiles text for the simulator and runs it over grid. 0 on success; the report goes to stderr. */
-static int run_sim(const char *text, const sim_arg *args, int nargs, int64_t gx) {
+static int run_sim_on(const char *target, const char *text, const sim_arg *args, int nargs, int64_t gx) {
   cg_result res;
   char err[1024];
-  if (compile_text(text, tg_target_lookup("sm_90a"), CG_SIM, &res, err, sizeof err)) {
+  if (compile_text(text, tg_target_lookup(target), CG_SIM, &res, err, sizeof err)) {
     fprintf(stderr, "sim compile: %s\n", err);
     return -1;
   }
@@ -510,6 +511,9 @@ static int run_sim(const char *text, const sim_arg *args, int nargs, int64_t gx)
   if (rc) fprintf(stderr, "sim: %s\n", err);
   cg_result_free(&res);
   return rc;
+}
+static int run_sim(const char *text, const sim_arg *args, int nargs, int64_t gx) {
+  return run_sim_on("sm_90a", text, args, nargs, gx);
 }
 
 static sim_arg buf(ir_elem e, void *p, size_t bytes) {
@@ -555,20 +559,23 @@ static char *k_fp8_encode; /* tests/unit/ir/codegen/fp8_encode.ir */
 
 static char *k_fp8_decode; /* tests/unit/ir/codegen/fp8_decode.ir */
 
+static char *k_fp8_pairs; /* tests/unit/ir/codegen/fp8_pairs.ir */
+
 static int same_float(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
 
 /* Every code decoded; every value of both formats, each midpoint between neighbours and the floats
- * either side of it, and special values encoded. */
-static void test_sim_fp8(void) {
+ * either side of it, and special values encoded: on sm_80 one element at a time, on sm_90a (fp8
+ * conversions) two at a time through the paired device ops. */
+static void test_sim_fp8(const char *target) {
   static uint8_t codes[256];
   static float dq[256], dr[256];
   for (int c = 0; c < 256; c++) codes[c] = (uint8_t)c;
   sim_arg dec[4] = {buf(IR_E4M3, codes, 256), buf(IR_E5M2, codes, 256), buf(IR_F32, dq, sizeof dq),
                     buf(IR_F32, dr, sizeof dr)};
-  CHECK(run_sim(k_fp8_decode, dec, 4, 1) == 0);
+  CHECK(run_sim_on(target, k_fp8_decode, dec, 4, 1) == 0);
   for (int c = 0; c < 256; c++)
     if (!same_float(dq[c], fp8_value(E4M3, c)) || !same_float(dr[c], fp8_value(E5M2, c))) {
-      fprintf(stderr, "fp8 decode of 0x%02x: e4m3 %g (want %g), e5m2 %g (want %g)\n", c, dq[c],
+      fprintf(stderr, "%s: fp8 decode of 0x%02x: e4m3 %g (want %g), e5m2 %g (want %g)\n", target, c, dq[c],
               fp8_value(E4M3, c), dr[c], fp8_value(E5M2, c));
       test_failures++;
       break;
@@ -596,19 +603,69 @@ static void test_sim_fp8(void) {
   CHECK(n <= N);
   sim_arg enc[4] = {buf(IR_F32, x, sizeof x), buf(IR_E4M3, q, sizeof q), buf(IR_E5M2, r, sizeof r),
                     i32arg(n)};
-  CHECK(run_sim(k_fp8_encode, enc, 4, (n + 511) / 512) == 0);
+  CHECK(run_sim_on(target, k_fp8_encode, enc, 4, (n + 511) / 512) == 0);
   int bad = 0;
   for (int i = 0; i < n && bad < 5; i++) {
     int wq = fp8_nearest(E4M3, x[i]), wr = fp8_nearest(E5M2, x[i]);
     int okq = wq < 0 ? isnan(fp8_value(E4M3, q[i])) : q[i] == wq;
     int okr = wr < 0 ? isnan(fp8_value(E5M2, r[i])) : r[i] == wr;
     if (!okq || !okr) {
-      fprintf(stderr, "fp8 encode of %.9g: e4m3 0x%02x (want 0x%02x), e5m2 0x%02x (want 0x%02x)\n", x[i],
-              q[i], wq & 0xff, r[i], wr & 0xff);
+      fprintf(stderr, "%s: fp8 encode of %.9g: e4m3 0x%02x (want 0x%02x), e5m2 0x%02x (want 0x%02x)\n",
+              target, x[i], q[i], wq & 0xff, r[i], wr & 0xff);
       bad++;
     }
   }
   test_failures += bad;
+}
+
+/* Casts from fp8 to f16, bf16 and the other fp8 format and back from f16, 16 elements a thread and one
+ * (an odd one out where conversions go in pairs), every code, poisoned outputs; and the PTX: paired cvt
+ * instructions where the target has fp8 conversions, none on sm_80. */
+static void test_fp8_pairs(const char *target) {
+  static uint8_t codes[256], qr[512], rq[512], hq[512];
+  static uint16_t h[512], b[512];
+  for (int c = 0; c < 256; c++) codes[c] = (uint8_t)c;
+  memset(qr, 0xa5, sizeof qr), memset(rq, 0xa5, sizeof rq), memset(hq, 0xa5, sizeof hq);
+  memset(h, 0xa5, sizeof h), memset(b, 0xa5, sizeof b);
+  sim_arg a[7] = {buf(IR_E4M3, codes, 256),   buf(IR_E5M2, codes, 256),    buf(IR_F16, h, sizeof h),
+                  buf(IR_BF16, b, sizeof b),  buf(IR_E5M2, qr, sizeof qr), buf(IR_E4M3, rq, sizeof rq),
+                  buf(IR_E4M3, hq, sizeof hq)};
+  CHECK(run_sim_on(target, k_fp8_pairs, a, 7, 8) == 0);
+  int bad = 0;
+  for (int i = 0; i < 512 && bad < 5; i++) {
+    int c = i % 256;
+    double v = fp8_value(E4M3, c), w = fp8_value(E5M2, c);
+    int wqr = fp8_nearest(E5M2, (float)v), wrq = fp8_nearest(E4M3, (float)w);
+    int ok = same_float(ir_f16_to_double(h[i]), v) && same_float(ir_bf16_to_double(b[i]), v) &&
+             (wqr < 0 ? isnan(fp8_value(E5M2, qr[i])) : qr[i] == wqr) &&
+             (wrq < 0 ? isnan(fp8_value(E4M3, rq[i])) : rq[i] == wrq) &&
+             (isnan(v) ? isnan(fp8_value(E4M3, hq[i])) : hq[i] == c);
+    if (!ok) {
+      fprintf(stderr,
+              "%s: fp8 pairs [%d], code 0x%02x: f16 %g bf16 %g (want %g), e4m3->e5m2 0x%02x (want 0x%02x), "
+              "e5m2->e4m3 0x%02x (want 0x%02x), f16->e4m3 0x%02x\n",
+              target, i, c, ir_f16_to_double(h[i]), ir_bf16_to_double(b[i]), v, qr[i], wqr & 0xff, rq[i],
+              wrq & 0xff, hq[i]);
+      bad++;
+    }
+  }
+  test_failures += bad;
+  cg_result res;
+  char err[1024];
+  if (compile_text(k_fp8_pairs, tg_target_lookup(target), CG_NVPTX, &res, err, sizeof err)) {
+    fprintf(stderr, "%s: fp8 pairs: %s\n", target, err);
+    test_failures++;
+    return;
+  }
+  int paired = (tg_target_lookup(target)->features & TG_F_FP8_CVT) != 0;
+  static const char *cvts[] = {"cvt.rn.f16x2.e4m3x2", "cvt.rn.f16x2.e5m2x2", "cvt.rn.satfinite.e4m3x2.f32",
+                               "cvt.rn.satfinite.e5m2x2.f32"};
+  for (size_t i = 0; i < sizeof cvts / sizeof *cvts; i++)
+    if (!strstr(res.ptx, cvts[i]) != !paired) {
+      fprintf(stderr, "%s: fp8 pairs: %s %s in the PTX\n", target, cvts[i], paired ? "missing" : "found");
+      test_failures++;
+    }
+  cg_result_free(&res);
 }
 
 /* Reductions on both axes, across and within warps, under replication, for 1..16 warps. */
@@ -867,14 +924,23 @@ static int read_kernels(void) {
     char **text;
     const char *name;
   } files[] = {
-      {&k_ew_f32, "ew_f32"},           {&k_ew_float, "ew_float"},
-      {&k_ew_int, "ew_int"},           {&k_casts, "casts"},
-      {&k_reduce, "reduce"},           {&k_dot, "dot"},
-      {&k_control, "control"},         {&k_fp8_encode, "fp8_encode"},
-      {&k_fp8_decode, "fp8_decode"},   {&k_sim_reduce, "sim_reduce"},
-      {&k_sim_convert, "sim_convert"}, {&k_sim_div, "sim_div"},
-      {&k_sim_dot, "sim_dot"},         {&k_sim_loop, "sim_loop"},
-      {&k_sim_rank3, "sim_rank3"},     {&k_sim_transpose, "sim_transpose"},
+      {&k_ew_f32, "ew_f32"},
+      {&k_ew_float, "ew_float"},
+      {&k_ew_int, "ew_int"},
+      {&k_casts, "casts"},
+      {&k_reduce, "reduce"},
+      {&k_dot, "dot"},
+      {&k_control, "control"},
+      {&k_fp8_encode, "fp8_encode"},
+      {&k_fp8_decode, "fp8_decode"},
+      {&k_fp8_pairs, "fp8_pairs"},
+      {&k_sim_reduce, "sim_reduce"},
+      {&k_sim_convert, "sim_convert"},
+      {&k_sim_div, "sim_div"},
+      {&k_sim_dot, "sim_dot"},
+      {&k_sim_loop, "sim_loop"},
+      {&k_sim_rank3, "sim_rank3"},
+      {&k_sim_transpose, "sim_transpose"},
       {&k_sim_i1, "sim_i1"},
   };
   int rc = 0;
@@ -896,7 +962,12 @@ int main(void) {
   test_codegen_targets();
   test_codegen_errors();
   test_codegen_keep_ir();
-  test_sim_fp8();
+  test_sim_fp8("sm_80");
+  test_sim_fp8("sm_90a");
+  test_fp8_pairs("sm_80");
+  test_fp8_pairs("sm_89");
+  test_fp8_pairs("sm_90a");
+  test_fp8_pairs("sm_120a");
   test_sim_reduce();
   test_sim_convert();
   test_sim_div();
