@@ -92,10 +92,10 @@ assert r == [("refused", "tma needs strides of q, k, v and o that are multiples 
   --db "$tmp/k.db" > "$tmp/out" 2>&1
 python3 -c 'import sqlite3, sys
 r = sorted(sqlite3.connect(sys.argv[1]).execute("select variant, status, reason from results").fetchall())
-assert len(r) == 4, r
+assert len(r) == 6, r
 refused = sorted(x[2] for x in r if x[1] == "refused")
-assert refused == ["min_blocks = 2 only with tma", "release = false only with tma", "release = false only with tma"], r
-assert [x[0] for x in r if x[1] != "refused"] == [x[0] for x in r if "min_blocks=0" in x[0] and "release=1" in x[0]], r' \
+assert refused == ["min_blocks = 2 only with tma"] + 3 * ["release = false only with tma"], r
+assert [x[0] for x in r if x[1] != "refused"] == [x[0] for x in r if "min_blocks=2" not in x[0] and "release=1" in x[0]], r' \
   "$tmp/k.db" || { echo "FAIL the knobs refused without tma: $(tail -n 3 "$tmp/out")"; fail=1; }
 
 # 4. the PTX and the launch description
