@@ -241,12 +241,18 @@ kiln_status kiln_sass_loop_find(kiln_session *s, const char *text, kiln_sass_loo
     for (size_t j = 0; j < nl; j++)
       if (labels[j].func == in[i].func && !strcmp(labels[j].name, in[i].label)) in[i].target = labels[j].addr;
   }
-  /* The shortest backward-branch region that holds an MMA. */
+  /* The shortest backward-branch region that holds an MMA. A branch from code laid out after a loop
+   * back into its middle (a cold path's return, e.g. a copy's fallback) is no loop of its own: its
+   * region starts inside another branch's region and ends past it, and it is skipped. */
   size_t best_lo = 0, best_hi = 0;
   for (size_t i = 0; i < n; i++) {
     if (!in[i].branch || in[i].target < 0 || in[i].target > (long)in[i].addr) continue;
     size_t lo = i;
     while (lo > 0 && in[lo - 1].func == in[i].func && in[lo - 1].addr >= (unsigned long)in[i].target) lo--;
+    int into = 0;
+    for (size_t k = lo; k < i && !into; k++)
+      into = in[k].branch && in[k].target >= 0 && in[k].target < (long)in[lo].addr;
+    if (into) continue;
     int mma = 0;
     for (size_t k = lo; k <= i; k++) mma |= in[k].cls == KILN_SASS_MMA;
     if (mma && (!out->found || in[i].addr - in[lo].addr < in[best_hi].addr - in[best_lo].addr))

@@ -25,4 +25,17 @@ run forward-e4m3-rows -- recipes/attention.lua --sim --target sm_89 --set dtype=
 run decode-split-e4m3 -- recipes/attention_decode.lua --sim --target sm_89 --set dtype=e4m3 --set causal=1 \
   --set Sq=2 --tol 2e-3
 run decode-combine-e4m3 -- recipes/attention_decode_combine.lua --sim --target sm_89 --set dtype=e4m3 --tol 0.07
+# BLOCK_M = 4 heads still compute one MMA fragment of rows (16): both products on MMAs, K^T read by
+# ldmatrix, no bank conflicts. With 4 rows both went to FMAs: 46,080 of 60,796 shared-memory
+# wavefronts at these tiles were conflicts (docs/attention.md).
+tmp=$(mktemp); trap 'rm -f "$tmp"' EXIT
+if ! "$KILN" run recipes/attention_decode.lua --sim --profile=json --target sm_90a --set BLOCK_M=4 --set BLOCK_N=128 \
+  --set D=128 --set SPLITS=1 --set causal=1 --set dtype=bf16 --set stages=2 --set warps=2 > "$tmp"; then
+  echo "FAIL decode-split-rows4"; fail=1
+else
+  c=$(grep -o '"smem_conflicts": [0-9]*' "$tmp" | head -1 | sed 's/.*: //')
+  w=$(grep -o '"smem_wavefronts": [0-9]*' "$tmp" | head -1 | sed 's/.*: //')
+  echo "decode BLOCK_M=4: $c of $w shared-memory wavefronts are conflicts (want 0)"
+  [ "${c:-x}" = 0 ] && [ "${w:-0}" -gt 0 ] || { echo "FAIL decode-split-rows4 conflicts"; fail=1; }
+fi
 exit $fail

@@ -80,7 +80,7 @@ check stages-range "recipes/attention.lua:$A_RANGE: k.range: stages must be a wh
 # refused when compiled and when launched, naming the recipe's line.
 check attention-heads "recipes/attention.lua:$A_BODY: H = 6 must be a multiple of Hkv = 4 (both at least 1: query head h reads kv head h / (H / Hkv))" -- \
   "$KILN" compile recipes/attention.lua --target sm_80 --emit ir --set H=6 --set Hkv=4
-check decode-head-dim "recipes/attention_decode.lua:87: head dim D = 0 must be at least 1" -- \
+check decode-head-dim "recipes/attention_decode.lua:90: head dim D = 0 must be at least 1" -- \
   "$KILN" compile recipes/attention_decode.lua --target sm_80 --emit ir --set D=0
 check_run attention-no-kv-heads "recipes/attention.lua:$A_GRID: H = 2 must be a multiple of Hkv = 0" -- \
   "$KILN" run recipes/attention.lua --sim --set Hkv=0

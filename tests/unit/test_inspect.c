@@ -163,6 +163,26 @@ static void test_sass_handwritten(void) {
         l.by_class[KILN_SASS_FLOAT] == 1 && l.by_class[KILN_SASS_OTHER] == 1);
   free(t);
 
+  /* A cold path laid out after the loop that branches back into its middle (0xc0 -> 0x60) is no loop:
+   * its region (0x60..0xc0, shorter) holds the MMA and the loop's latch, not the loop's head. */
+  const char *cold =
+      "        /*0000*/                   MOV R1, c[0x0][0x28] ;\n"
+      "        /*0010*/                   IADD3 R2, R2, 0x1, RZ ;\n"
+      "        /*0020*/              @!P1 BRA 0xb0 ;\n"
+      "        /*0030*/                   LDGSTS.E.BYPASS.128 [R3], desc[UR4][R4.64] ;\n"
+      "        /*0040*/                   LDGSTS.E.BYPASS.128 [R3+0x800], desc[UR4][R4.64+0x40] ;\n"
+      "        /*0050*/                   IADD3 R3, R3, 0x1000, RZ ;\n"
+      "        /*0060*/                   HMMA.16816.F32 R8, R4, R6, R8 ;\n"
+      "        /*0070*/                   ISETP.GE.AND P0, PT, R2, R5, PT ;\n"
+      "        /*0080*/              @!P0 BRA 0x10 ;\n"
+      "        /*0090*/                   EXIT ;\n"
+      "        /*00a0*/                   BRA 0xa0 ;\n"
+      "        /*00b0*/                   LDGSTS.E.BYPASS.64 [R3], desc[UR4][R4.64] ;\n"
+      "        /*00c0*/                   BRA 0x60 ;\n";
+  CHECK(kiln_sass_loop_find(s, cold, &l) == KILN_OK && l.found && l.start == 0x10 && l.end == 0x80,
+        "loop %x..%x", l.start, l.end);
+  CHECK(l.instructions == 8 && l.by_class[KILN_SASS_MMA] == 1, "%d instructions", l.instructions);
+
   /* No MMA: no loop found, still KILN_OK. */
   const char *no_mma = "        /*0000*/                   IADD3 R2, R2, 0x1, RZ ;\n"
                        "        /*0010*/               @P0 BRA 0x0 ;\n"
