@@ -88,7 +88,8 @@ typedef struct cg_lower {
   uint32_t nyield;
   LLVMBasicBlockRef yield_block;
   uint8_t *copy_aligned; /* per op: 1 = a copy the enclosing loop's version found aligned (lower_control.c) */
-  cg_tmap *tmaps;        /* the tensor-map parameters, after the IR's */
+  LLVMValueRef *copy_test; /* per op: a copy's alignment tested before its loop {short} (lower_control.c) */
+  cg_tmap *tmaps;          /* the tensor-map parameters, after the IR's */
   int ntmaps;
   jmp_buf fail;
   char *err;

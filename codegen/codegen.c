@@ -644,6 +644,7 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, c
   L->A = ir_arena_new();
   L->vals = ir_alloc(L->A, (fn->nvals + 1) * sizeof *L->vals);
   L->copy_aligned = ir_alloc(L->A, fn->nops + 1);
+  L->copy_test = ir_alloc(L->A, (fn->nops + 1) * sizeof *L->copy_test);
   L->names = ir_value_names(fn, L->A);
   L->err = err;
   L->errn = errn;

@@ -262,7 +262,11 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
  * before it (cg_copy_alignment_before): one for when every such view is aligned, whose tested copies
  * are only their unrolled cp.async chunks (a copy whose alignment cannot be tested before the loop
  * keeps its own run-time test in both), and one with each copy's run-time test and fallback as
- * usual. The test and the fallback's code then stay out of the loop that runs. */
+ * usual. The test and the fallback's code then stay out of the loop that runs. A loop {short = 1}
+ * (a recipe's hint: few iterations, such as a masked last key tile) is emitted once: the tests are
+ * made before it as for two versions, and each tested copy in the body branches on its own
+ * (copy_async): its unrolled all-or-nothing chunks, else a rolled loop of chunks. A second version
+ * of its body would double its code for next to no time saved. */
 void cg_lower_for(cg_lower *L, ir_opid op) {
   ir_func *fn = L->fn;
   ir_op *o = &fn->ops[op];
@@ -271,15 +275,17 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
   LLVMValueRef all = NULL;
   enum { MAXTESTED = 64 };
   ir_opid tested[MAXTESTED]; /* the copies whose alignment `all` tests: only they skip their own test */
-  int ntested = 0;
+  int ntested = 0, once = ir_attr_i(o->attrs, "short", 0) != 0;
   for (ir_opid c = fn->regions[o->region[0]].first; c && ntested < MAXTESTED; c = fn->ops[c].next) {
     LLVMValueRef t = fn->ops[c].dead ? NULL : cg_copy_alignment_before(L, c, op);
     if (!t) continue;
     all = all ? LLVMBuildAnd(B, all, t, "") : t;
+    if (once) L->copy_test[c] = t;
     tested[ntested++] = c;
   }
-  if (!all) {
+  if (!all || once) {
     lower_for_once(L, op);
+    for (int i = 0; i < ntested; i++) L->copy_test[tested[i]] = NULL;
     return;
   }
   LLVMBasicBlockRef fast = cg_block(L, "for.aligned"), slow = cg_block(L, "for.any"),

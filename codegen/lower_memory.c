@@ -879,8 +879,11 @@ static int async_chunk(ir_type sm, int eb) {
 
 /* cp.async: chunks of the buffer's row or 16 bytes, whichever is less, unrolled, when the view is
  * aligned to them (a run-time test, or `aligned`: the enclosing loop's version has made it);
- * otherwise a loop of one-element cp.async chunks for 4- and 8-byte elements, else the plain path. */
-static void copy_async(cg_lower *L, const copy_plan *p, int aligned) {
+ * otherwise a loop of one-element cp.async chunks for 4- and 8-byte elements, else the plain path.
+ * `before`, the view's alignment tested before the enclosing loop {short} (cg_lower_for), selects
+ * the all-or-nothing chunks, unrolled, and leaves the other paths rolled: unrolled in the loop, their
+ * chunks' addresses would be hoisted out of it and held across it. */
+static void copy_async(cg_lower *L, const copy_plan *p, int aligned, LLVMValueRef before) {
   int cb = async_chunk(p->sm, p->eb);
   if (cb < 4 || cb < p->eb) {
     chunks_looped(L, p, plain_bytes(p), 0);
@@ -890,11 +893,22 @@ static void copy_async(cg_lower *L, const copy_plan *p, int aligned) {
     chunks_unrolled(L, p, cb, 1, 1);
     return;
   }
-  LLVMBasicBlockRef join, yes = cg_block(L, "copy.async"), no = cg_block(L, "copy.narrow");
-  join = cg_block(L, "copy.end");
+  LLVMBasicBlockRef join = cg_block(L, "copy.end");
+  if (before) {
+    LLVMBasicBlockRef whole = cg_block(L, "copy.whole"), other = cg_block(L, "copy.other");
+    LLVMBuildCondBr(L->c.b, before, whole, other);
+    LLVMPositionBuilderAtEnd(L->c.b, whole);
+    chunks_unrolled(L, p, cb, 1, 1);
+    LLVMBuildBr(L->c.b, join);
+    LLVMPositionBuilderAtEnd(L->c.b, other);
+  }
+  LLVMBasicBlockRef yes = cg_block(L, "copy.async"), no = cg_block(L, "copy.narrow");
   LLVMBuildCondBr(L->c.b, aligned_to(L, p, cb), yes, no);
   LLVMPositionBuilderAtEnd(L->c.b, yes);
-  chunks_unrolled(L, p, cb, 1, 0);
+  if (before)
+    chunks_looped(L, p, cb, 1);
+  else
+    chunks_unrolled(L, p, cb, 1, 0);
   LLVMBuildBr(L->c.b, join);
   LLVMPositionBuilderAtEnd(L->c.b, no);
   if (p->eb >= 4)
@@ -1138,7 +1152,7 @@ void cg_lower_copy(cg_lower *L, ir_opid op) {
   int contiguous = const_one(p.view->v[2 * R]);
   p.col_major = R == 2 && !contiguous && const_one(p.view->v[1 + R]);
   if (cp && contiguous && pad_is_zero(pad))
-    copy_async(L, &p, L->copy_aligned[op]);
+    copy_async(L, &p, L->copy_aligned[op], L->copy_test[op]);
   else
     chunks_looped(L, &p, plain_bytes(&p), 0);
   if (!cp) return;

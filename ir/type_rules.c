@@ -111,6 +111,7 @@ static const struct {
     {IR_OP_WARP_SPLIT, "producer_regs", 0, 256}, /* setmaxnreg counts (0: none) */
     {IR_OP_WARP_SPLIT, "consumer_regs", 0, 256},
     {IR_OP_FOR, "pingpong", 0, 1},        /* with ws: the consumer warpgroups' MMAs take turns */
+    {IR_OP_FOR, "short", 0, 1},           /* a hint: few iterations, one version of the body (codegen) */
     {IR_OP_WARP_SPLIT, "pingpong", 0, 1}, /* the consumers' two warpgroups take turns at wgmma */
     {IR_OP_COPY, "tma", 0, 1},
     {IR_OP_COPY, "by_tma", 0, 1}, /* a hint: a copy outside loops by TMA where it can (sm_90a) */

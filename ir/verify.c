@@ -613,6 +613,7 @@ static void check_for(verifier *V, ir_opid op) {
   opt_int(V, op, "ws");
   if (ir_attr_i(O(V, op)->attrs, "ws", 0) && !ir_attr_i(O(V, op)->attrs, "tma", 0))
     fail(V, op, "ws = 1 needs tma = 1 (the producer warpgroup issues the ring's TMA copies)");
+  opt_int(V, op, "short");
   opt_int(V, op, "pingpong");
   if (ir_attr_i(O(V, op)->attrs, "pingpong", 0) && !ir_attr_i(O(V, op)->attrs, "ws", 0))
     fail(V, op, "pingpong = 1 needs ws = 1 (the consumer warpgroups of a warp-specialised loop take turns)");

@@ -98,7 +98,6 @@ return kiln.recipe {
     -- (docs/compile-speed.md). The padding rows are the next heads (zeros past the group), computed
     -- and not stored.
     local TM = math.max(BM, 16)
-    local opts = { stages = p.stages }
     -- P V runs on P rounded to the input type (f16, bf16); for e4m3 inputs P stays f16 and V is
     -- widened to f16 (exactly): P in e4m3 (3 mantissa bits) would alone spend the error budget.
     local pv_type = p.dtype == "e4m3" and "f16" or p.dtype
@@ -149,11 +148,12 @@ return kiln.recipe {
     local l = k.full({ TM, BN }, 0, "f32"):sum(1)
     local acc = k.full({ TM, DT }, 0, "f32")
     -- Each loop has its own K and V buffers (so that each can be pipelined); they share the bytes.
+    -- The masked loop is the chunk's last key tile: `short`, one version of its body.
     for _, r in ipairs { { lo, full, false }, { full, kend, true } } do
       local sk, sv = buffer(BN), buffer(BN)
       m, l, acc = k.range(r[1], r[2], BN, { m, l, acc }, function(n0, m, l, acc)
         return step(n0, m, l, acc, sk, sv, r[3])
-      end, opts)
+      end, { stages = p.stages, short = r[3] })
       k.barrier()
     end
 

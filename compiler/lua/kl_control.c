@@ -81,7 +81,8 @@ static int read_inits(lua_State *L, int idx, ir_val *v, ir_type *t) {
   return n;
 }
 
-/* The options table of k.range: stages = n, inflight, tma, release and ws = true|false|0|1. */
+/* The options table of k.range: stages = n, inflight, tma, release, ws, pingpong and short =
+ * true|false|0|1. */
 static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
@@ -89,7 +90,8 @@ static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
     if (lua_type(L, -2) != LUA_TSTRING ||
         (strcmp(lua_tostring(L, -2), "stages") != 0 && strcmp(lua_tostring(L, -2), "inflight") != 0 &&
          strcmp(lua_tostring(L, -2), "tma") != 0 && strcmp(lua_tostring(L, -2), "release") != 0 &&
-         strcmp(lua_tostring(L, -2), "ws") != 0 && strcmp(lua_tostring(L, -2), "pingpong") != 0))
+         strcmp(lua_tostring(L, -2), "ws") != 0 && strcmp(lua_tostring(L, -2), "pingpong") != 0 &&
+         strcmp(lua_tostring(L, -2), "short") != 0))
       luaL_error(L, "k.range: unknown option '%s'", luaL_tolstring(L, -2, NULL));
   lua_getfield(L, idx, "stages");
   if (!lua_isnil(L, -1)) {
@@ -140,6 +142,9 @@ static void set_stages(lua_State *L, int idx, ir_func *fn, ir_opid op) {
                  "k.range: pingpong needs ws: the consumer warpgroups of a warp-specialised loop take turns");
     ir_op_set_i(fn, op, "pingpong", 1);
   }
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "short");
+  if (!lua_isnil(L, -1) && kl_check_flag(L, "k.range", "short")) ir_op_set_i(fn, op, "short", 1);
   lua_pop(L, 1);
 }
 

@@ -531,6 +531,9 @@ static void test_control_errors(void) {
              "k.range: stages must be a whole number from 1 to 8, got 0");
   body_fails("k.range(0, 4, 1, {}, function(i) end, { stages = 2147483648 })",
              "k.range: stages must be a whole number from 1 to 8, got 2147483648");
+  body_fails("k.range(0, 4, 1, {}, function(i) end, { short = 'yes' })",
+             "k.range: short must be true, false, 0 or 1, got yes");
+  body_fails("k.range(0, 4, 1, {}, function(i) end, { shrot = true })", "k.range: unknown option 'shrot'");
   body_fails("k.range(0, 4, 0, {}, function(i) end)",
              "k.range: the step must be at least 1 (loops count up), got 0");
   body_fails("k.range(0, 4, -2, {}, function(i) end)",
