@@ -36,9 +36,6 @@ demo: build
 bundle: deps
 	sh tools/make-bundle.sh dist/kiln-bundle
 
-bench: build
-	$(BUILD)/compile_speed
-
 # kiln and Triton compiled side by side (bench/vs_triton.py): its own virtual environment, never needed by
 # `make test`. The table goes to bench/results/vs_triton-DATE.md.
 BENCH_VENV ?= bench/.venv
@@ -53,6 +50,12 @@ $(BENCH_VENV)/.installed:
 vs-triton: build $(BENCH_VENV)/.installed
 	mkdir -p bench/results
 	$(BENCH_VENV)/bin/python bench/vs_triton.py --kiln $(BUILD)/kiln --out bench/results/vs_triton-$$(date -u +%Y-%m-%d).md
+
+# The sampled compile-time table (docs/compile-speed.md), then the Triton ratio: kiln and Triton
+# compiling the same GEMM and attention kernels side by side (vs_triton.py --quick, one run each).
+bench: build $(BENCH_VENV)/.installed
+	$(BUILD)/compile_speed
+	$(BENCH_VENV)/bin/python bench/vs_triton.py --kiln $(BUILD)/kiln --quick --reps 1
 
 # ---- the sanitizer build (docs/testing.md): ASan + UBSan tests, libFuzzer targets ----
 # clang 22 (Debian's clang-22, the same LLVM as kiln's): clang 14 has no _Float16 on x86-64.
