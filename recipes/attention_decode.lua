@@ -93,8 +93,8 @@ return kiln.recipe {
     local DT = pow2_at_least(D)
     -- The tiles' rows: BLOCK_M heads, padded to one MMA fragment (16 rows; every dtype this recipe
     -- runs on a target has its products on MMAs). Fewer rows put both products on FMAs, with K^T read
-    -- from shared memory an element at a time (30,720 of 32,768 wavefronts bank conflicts at
-    -- BLOCK_M = 4) in unrolled code, the slowest compile of the sampled tuning space
+    -- from shared memory an element at a time (46,080 of the kernel's 60,796 wavefronts conflicts at
+    -- BLOCK_M = 4, docs/attention.md) in unrolled code, the slowest compile of the sampled space
     -- (docs/compile-speed.md). The padding rows are the next heads (zeros past the group), computed
     -- and not stored.
     local TM = math.max(BM, 16)
