@@ -3,7 +3,7 @@
  * every recipe's tuning space.
  *
  *   compile_speed [RECIPE_DIR] [--target sm_XX] [--reps N] [--random N] [--seed S] [--all]
- *                 [--only RECIPE] [--no-ptxas]
+ *                 [--only RECIPE] [--no-ptxas] [--general]
  *
  * The sample, per recipe in RECIPE_DIR (default: recipes): its defaults; its largest tiles (of the
  * BLOCK and BLOCK_* knobs' values, the combination with the most elements that the recipe's constraints
@@ -20,6 +20,11 @@
  * maximum) and the totals against the targets: median <= 20 ms and maximum <= 50 ms per variant. --all
  * also prints every variant. The process is pinned to one core. A benchmark, not a test: it fails only
  * if a variant the recipe accepts does not compile for a reason other than a refusal.
+ *
+ * Each variant is the kernel `kiln run` and `kiln tune` compile for a launch at the recipe's sizes:
+ * specialised on its arguments' alignment (driver_specialize: the tensors and the integers that are
+ * multiples of 16), so that copies proven aligned carry no run-time test and fallback. --general
+ * compiles the kernels any launch may use instead (what `kiln compile` and packs give by default).
  */
 #include <dirent.h>
 #include <sched.h>
@@ -36,10 +41,11 @@
 
 enum { MAX_SAMPLE = 130, MAX_RECIPES = 64, MAX_REPS = 32 };
 static const double TARGET_MEDIAN_MS = 20.0, TARGET_MAX_MS = 50.0;
+static int specialize = 1; /* 0 with --general */
 
 typedef struct {
   const char *dir, *target, *only;
-  int reps, random, all, ptxas;
+  int reps, random, all, ptxas, general;
   uint64_t seed;
 } bench_args;
 
@@ -133,7 +139,7 @@ static double compile_once(const char *path, const variant *v, const tg_target *
   double t0 = thread_cpu_ms();
   kl_recipe *r = kl_recipe_load(path, err, errn);
   if (!r) return -1;
-  driver_opts o = {.target = t, .backend = CG_NVPTX, .no_cache = 1};
+  driver_opts o = {.target = t, .backend = CG_NVPTX, .no_cache = 1, .specialize = specialize};
   cg_result res;
   memset(&res, 0, sizeof res);
   kl_settings s = v->s; /* computed defaults for t, as kiln compile has them */
@@ -375,11 +381,13 @@ static int parse(int argc, char **argv, bench_args *a) {
       a->all = 1;
     else if (!strcmp(argv[i], "--no-ptxas"))
       a->ptxas = 0;
+    else if (!strcmp(argv[i], "--general"))
+      a->general = 1;
     else if (argv[i][0] != '-')
       a->dir = argv[i];
     else
       return fprintf(stderr, "usage: compile_speed [RECIPE_DIR] [--target sm_XX] [--reps N] [--random N] "
-                             "[--seed S] [--all] [--only RECIPE] [--no-ptxas]\n"),
+                             "[--seed S] [--all] [--only RECIPE] [--no-ptxas] [--general]\n"),
              -1;
   }
   if (a->reps < 1) a->reps = 1;
@@ -420,11 +428,14 @@ int main(int argc, char **argv) {
     return fprintf(stderr, "compile_speed: %s\n", t ? "cannot read the recipe directory" : "unknown target"),
            2;
   pin_one_core();
+  specialize = !a.general;
   double *all = malloc((size_t)MAX_RECIPES * MAX_SAMPLE * sizeof *all);
   if (!all) abort();
   printf("recipe -> PTX on %s, thread CPU ms, median of %d compiles per variant; sample: defaults, largest "
-         "tiles, %d random (seed %llu)\n\n",
-         t->name, a.reps, a.random, (unsigned long long)a.seed);
+         "tiles, %d random (seed %llu); %s\n\n",
+         t->name, a.reps, a.random, (unsigned long long)a.seed,
+         a.general ? "general kernels (--general)"
+                   : "kernels specialised on the arguments' alignment at the recipe's sizes");
   printf("| recipe | variants | refused draws | median ms | max ms | slowest variant | ptxas ms median | "
          "ptxas ms max |\n");
   printf("|---|---|---|---|---|---|---|---|\n");

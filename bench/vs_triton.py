@@ -6,7 +6,8 @@ The same kernels, with the same tiles, compiled by both for sm_80 and sm_90a:
   attention forward f16, B = 1, H = 16, S = 4096, D = 64 and 128, BLOCK_M = 128, BLOCK_N = 64 (and
   128 with 8 warps at D = 64, its default on sm_90a), causal and not.
 For each: compile time to PTX and to cubin (kiln's command line with its kernel cache bypassed, as a user
-runs it, process start included; Triton in-process after a warm-up, its cache bypassed), registers,
+runs it, process start included, the kernel specialised on the arguments' alignment (--specialize) as
+Triton's is on their divisibility by 16; Triton in-process after a warm-up, its cache bypassed), registers,
 spills and shared memory (ptxas -v: CUDA's for kiln, Triton's own for its PTX), the SASS MMA loop (kiln
 inspect on both cubins: non-MMA instructions per MMA), and for kiln the simulator's counters at a small
 shape and the roofline model's estimate at the full one (a model, not a measurement).
@@ -255,10 +256,12 @@ def kiln_side(kiln, v, arch, reps, env, tmp):
     sets = kiln_sets(v["sets"])
     ptx = os.path.join(tmp, "kiln.ptx")
     cubin = os.path.join(tmp, "kiln.cubin")
-    base = [kiln, "compile", v["recipe"], "--target", arch, "--no-cache"] + sets
+    # --specialize: kiln's kernel for these sizes' alignment, as Triton's below is specialised on
+    # the arguments' divisibility by 16 (D16)
+    base = [kiln, "compile", v["recipe"], "--target", arch, "--no-cache", "--specialize"] + sets
     t_ptx = timed(lambda: run(base + ["--emit", "ptx", "-o", ptx], env=env), reps)
     t_cubin = timed(lambda: run(base + ["--emit", "cubin", "-o", cubin], env=env), reps)
-    ins = run([kiln, "inspect", v["recipe"], "--target", arch, "--model"] + sets, env=env).stdout
+    ins = run([kiln, "inspect", v["recipe"], "--target", arch, "--model", "--specialize"] + sets, env=env).stdout
     g = lambda pat, conv=int: (lambda m: conv(m.group(1)) if m else None)(re.search(pat, ins))
     res = {
         "t_ptx": t_ptx, "t_cubin": t_cubin,

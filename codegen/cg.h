@@ -91,6 +91,8 @@ typedef struct cg_lower {
   LLVMValueRef *copy_test; /* per op: a copy's alignment tested before its loop {short} (lower_control.c) */
   cg_tmap *tmaps;          /* the tensor-map parameters, after the IR's */
   int ntmaps;
+  uint64_t align_visit;  /* lower_align.c: the `aligned` parameters the proof under way has read */
+  uint64_t aligned_used; /* the `aligned` parameters of every proof that held (cg_result.aligned_used) */
   jmp_buf fail;
   char *err;
   size_t errn;
@@ -173,6 +175,14 @@ LLVMValueRef cg_fp8_encode(cg_ctx *c, LLVMValueRef x, ir_elem e);
 void cg_lower_cast(cg_lower *L, ir_opid op);
 void cg_lower_bitcast(cg_lower *L, ir_opid op);
 void cg_lower_bitsplit(cg_lower *L, ir_opid op);
+
+/* ---- lower_align.c ---- */
+/* Low bits of the integer or pointer v known to be zero (0 .. its width) from constants, the kernel's
+ * `aligned` parameters and the arithmetic on them. */
+int cg_known_zero_bits(cg_lower *L, LLVMValueRef v);
+/* 1 when the i1 t is proven true: true, an and of proven tests, or (x & m) == 0 with m below x's
+ * known zero bits. */
+int cg_proven(cg_lower *L, LLVMValueRef t);
 
 /* ---- lower_memory.c ---- */
 void cg_lower_view(cg_lower *L, ir_opid op);

@@ -669,6 +669,7 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, c
   out->threads = L->c.block_threads;
   out->shared_bytes = L->c.shared_bytes;
   out->tmaps = tmap_lines(L);
+  out->aligned_used = L->aligned_used;
   if (be == CG_NVPTX) {
     rc = emit_ptx(L, flags, out);
   } else if ((rc = optimise(L, NULL)) == 0) {

@@ -32,6 +32,9 @@ typedef struct {
    * of the arguments (runtime/pack_expr.c's tokens joined by commas). The PTX carries the same lines
    * as comments (rt_tmap_spec_parse reads them). */
   char *tmaps;
+  /* The parameters (bit i: parameter i) whose `aligned` promise (docs/ir.md) the code relies on: the
+   * kernel is the same for any mask that keeps these; 0 for a kernel any launch may use. */
+  uint64_t aligned_used;
 } cg_result;
 
 /* cg_compile's flags. CG_KEEP_LLVM_IR: keep the optimised module as text in out->llvm_ir (printing

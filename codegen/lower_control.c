@@ -266,7 +266,9 @@ static void lower_for_once(cg_lower *L, ir_opid op) {
  * (a recipe's hint: few iterations, such as a masked last key tile) is emitted once: the tests are
  * made before it as for two versions, and each tested copy in the body branches on its own
  * (copy_async): its unrolled all-or-nothing chunks, else a rolled loop of chunks. A second version
- * of its body would double its code for next to no time saved. */
+ * of its body would double its code for next to no time saved. When the tests are proven to hold
+ * (cg_proven: the kernel's `aligned` parameters, lower_align.c) the loop is the aligned version
+ * alone, with no test. */
 void cg_lower_for(cg_lower *L, ir_opid op) {
   ir_func *fn = L->fn;
   ir_op *o = &fn->ops[op];
@@ -282,6 +284,12 @@ void cg_lower_for(cg_lower *L, ir_opid op) {
     all = all ? LLVMBuildAnd(B, all, t, "") : t;
     if (once) L->copy_test[c] = t;
     tested[ntested++] = c;
+  }
+  if (all && cg_proven(L, all)) { /* the kernel's `aligned` parameters make every test hold */
+    for (int i = 0; i < ntested; i++) L->copy_aligned[tested[i]] = 1, L->copy_test[tested[i]] = NULL;
+    lower_for_once(L, op);
+    for (int i = 0; i < ntested; i++) L->copy_aligned[tested[i]] = 0;
+    return;
   }
   if (!all || once) {
     lower_for_once(L, op);

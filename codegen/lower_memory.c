@@ -893,6 +893,11 @@ static void copy_async(cg_lower *L, const copy_plan *p, int aligned, LLVMValueRe
     chunks_unrolled(L, p, cb, 1, 1);
     return;
   }
+  LLVMValueRef ok = before ? NULL : aligned_to(L, p, cb);
+  if (ok && cg_proven(L, ok)) {
+    chunks_unrolled(L, p, cb, 1, 0);
+    return;
+  }
   LLVMBasicBlockRef join = cg_block(L, "copy.end");
   if (before) {
     LLVMBasicBlockRef whole = cg_block(L, "copy.whole"), other = cg_block(L, "copy.other");
@@ -903,7 +908,7 @@ static void copy_async(cg_lower *L, const copy_plan *p, int aligned, LLVMValueRe
     LLVMPositionBuilderAtEnd(L->c.b, other);
   }
   LLVMBasicBlockRef yes = cg_block(L, "copy.async"), no = cg_block(L, "copy.narrow");
-  LLVMBuildCondBr(L->c.b, aligned_to(L, p, cb), yes, no);
+  LLVMBuildCondBr(L->c.b, ok ? ok : aligned_to(L, p, cb), yes, no);
   LLVMPositionBuilderAtEnd(L->c.b, yes);
   if (before)
     chunks_looped(L, p, cb, 1);

@@ -3,14 +3,16 @@
  *
  *   kiln compile RECIPE.lua|FILE.ir --target sm_XX [--set NAME=VALUE ...]
  *                [--emit ir|ir-opt|llvm|ptx|cubin|launch|sass] [-o FILE] [--print-after-all] [--verify-each]
- *                [--no-cache] [-v]
+ *                [--no-cache] [--specialize] [-v]
  *
  * --emit ir prints the kernel exactly as the recipe built it (kiln opt reads it back to the same
  * text); ir-opt prints it after the default pipeline. Errors are one line naming the place.
  * launch prints, as JSON, the kernel's name, threads, dynamic shared bytes, grid and arguments (what a
- * host program needs next to the PTX). The verifier runs after every pass in builds with assertions
- * (the default) or with --verify-each; sass is the cubin through nvdisasm or cuobjdump (kiln_sass_tool); -v
- * reports whether the PTX came from the kernel cache.
+ * host program needs next to the PTX). --specialize compiles a kernel for launches whose tensors are
+ * 16-byte aligned and whose integers are multiples of 16 where the settings' are (launch lists them). The
+ * verifier runs after every pass in builds with assertions (the default) or with --verify-each; sass is the
+ * cubin through nvdisasm or cuobjdump (kiln_sass_tool); -v reports whether the PTX came from the kernel
+ * cache.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,15 +24,17 @@ enum { MAXSETS = 64 };
 typedef struct {
   const char *input, *target, *emit, *out;
   const char *sets[MAXSETS];
-  int nsets, print_after_all, no_cache, verify_each, verbose;
+  int nsets, print_after_all, no_cache, verify_each, verbose, specialize;
   kiln_recipe_opts ropts; /* --unsafe-recipe, --recipe-time, --recipe-mem */
 } compile_args;
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: kiln compile RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--emit "
-             "ir|ir-opt|llvm|ptx|cubin|launch|sass]\n"
-             "                    [-o FILE] [--print-after-all] [--verify-each] [--no-cache] [-v]\n"
-             "                    [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
+  fprintf(
+      f,
+      "usage: kiln compile RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--emit "
+      "ir|ir-opt|llvm|ptx|cubin|launch|sass]\n"
+      "                    [-o FILE] [--print-after-all] [--verify-each] [--no-cache] [--specialize] [-v]\n"
+      "                    [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
 }
 
 static int parse_args(int argc, char **argv, compile_args *a) {
@@ -43,6 +47,7 @@ static int parse_args(int argc, char **argv, compile_args *a) {
       {"--set", CLI_LIST, .value = a->sets, .count = &a->nsets, .max = MAXSETS},
       {"--print-after-all", CLI_FLAG, .flag = &a->print_after_all},
       {"--no-cache", CLI_FLAG, .flag = &a->no_cache},
+      {"--specialize", CLI_FLAG, .flag = &a->specialize},
       {"--verify-each", CLI_FLAG, .flag = &a->verify_each},
       {"-v", CLI_FLAG, .flag = &a->verbose},
   };
@@ -100,7 +105,8 @@ int cmd_compile(int argc, char **argv) {
   kiln_compile_opts co = {.target = a.target,
                           .verify_each = a.verify_each,
                           .print_after_all = a.print_after_all ? stderr : NULL,
-                          .no_cache = a.no_cache};
+                          .no_cache = a.no_cache,
+                          .specialize = a.specialize};
   if (parse_emit(a.emit, &co.emit)) return 2;
   kiln_session *s = kiln_session_new();
   if (!s) return fprintf(stderr, "kiln compile: out of memory\n"), 1;

@@ -23,9 +23,9 @@ enum { MAXSETS = 64 };
 
 static void usage(FILE *f) {
   fprintf(
-      f,
-      "usage: kiln inspect RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
-      "                    [--model [--samples N]] [--unsafe-recipe] [--recipe-time S] [--recipe-mem MIB]\n");
+      f, "usage: kiln inspect RECIPE|FILE.ir --target sm_XX [--set NAME=VALUE ...] [--no-sass] [--no-cache]\n"
+         "                    [--specialize] [--model [--samples N]] [--unsafe-recipe] [--recipe-time S] "
+         "[--recipe-mem MIB]\n");
 }
 
 static void print_sass(const char *tool, const kiln_sass_loop *l) {
@@ -122,13 +122,14 @@ static int parse_samples(const char *text, int *out) {
 int cmd_inspect(int argc, char **argv) {
   const char *input = NULL, *target = NULL, *sets[MAXSETS];
   const char *samples_text = NULL;
-  int nsets = 0, no_sass = 0, no_cache = 0, help = 0, model = 0, samples = 0;
+  int nsets = 0, no_sass = 0, no_cache = 0, help = 0, model = 0, samples = 0, specialize = 0;
   kiln_recipe_opts ropts = {0};
   const cli_option opts[] = {
       {"--target", CLI_VALUE, .value = &target},
       {"--set", CLI_LIST, .value = sets, .count = &nsets, .max = MAXSETS},
       {"--no-sass", CLI_FLAG, .flag = &no_sass},
       {"--no-cache", CLI_FLAG, .flag = &no_cache},
+      {"--specialize", CLI_FLAG, .flag = &specialize},
       {"--model", CLI_FLAG, .flag = &model},
       {"--samples", CLI_VALUE, .value = &samples_text},
   };
@@ -146,10 +147,10 @@ int cmd_inspect(int argc, char **argv) {
     return 2;
   }
   if (ends_with(input, ".cubin") || ends_with(input, ".sass")) {
-    if (target || nsets || model || no_cache || no_sass) {
+    if (target || nsets || model || no_cache || no_sass || specialize) {
       fprintf(stderr,
-              "kiln inspect: %s is compiled already: --target, --set, --model, --no-sass and --no-cache "
-              "do not apply\n",
+              "kiln inspect: %s is compiled already: --target, --set, --model, --no-sass, --no-cache and "
+              "--specialize do not apply\n",
               input);
       return 2;
     }
@@ -161,7 +162,8 @@ int cmd_inspect(int argc, char **argv) {
   kiln_status st = target ? kiln_target_check(s, target) : KILN_OK;
   if (st == KILN_OK) st = kiln_recipe_load_opts(s, input, &ropts, &r);
   for (int i = 0; st == KILN_OK && i < nsets; i++) st = kiln_recipe_set(r, sets[i]);
-  kiln_inspect_opts io = {.target = target, .no_cache = no_cache, .no_sass = no_sass};
+  kiln_inspect_opts io = {
+      .target = target, .no_cache = no_cache, .no_sass = no_sass, .specialize = specialize};
   kiln_inspect_result res;
   if (st == KILN_OK) st = kiln_inspect(r, &io, &res);
   if (st == KILN_OK) print_result(&res);

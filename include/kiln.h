@@ -130,6 +130,11 @@ typedef struct {
   int verify_each;       /* verify the IR after every pass (always on in builds with assertions) */
   FILE *print_after_all; /* non-NULL: the IR after each pass is printed there with a header line */
   int no_cache;          /* bypass the kernel cache */
+  /* 1: a kernel for launches whose arguments are aligned as at the recipe's settings: every tensor
+   * 16-byte aligned and each integer that is a multiple of 16 there a multiple of 16 at the launch
+   * (the IR's `aligned` mask, docs/ir.md; the launch JSON lists them). Copies whose alignment that
+   * proves lose their run-time test and fallback. 0: a kernel for any launch (packs use these). */
+  int specialize;
 } kiln_compile_opts;
 
 typedef enum { KILN_CACHE_BYPASSED, KILN_CACHE_MISS, KILN_CACHE_HIT } kiln_cache_use;
@@ -141,6 +146,9 @@ typedef struct {
   int threads;              /* threads per program (every kind but KILN_EMIT_IR) */
   int shared_bytes;         /* dynamic shared memory per program */
   kiln_cache_use cache_use; /* where the PTX came from */
+  /* specialize: the arguments (bit i: argument i) the kernel relies on being aligned, a tensor to 16
+   * bytes, an integer a multiple of 16 (a subset of those aligned at the settings); 0: any launch */
+  uint64_t aligned;
 } kiln_output;
 
 /* Builds r's kernel for its settings and compiles it as o says. On success *out holds the artifact
@@ -264,6 +272,7 @@ typedef struct {
   const char *target; /* NULL: sm_80 */
   int no_cache;       /* bypass the kernel cache */
   int no_sass;        /* 1: skip the disassembly */
+  int specialize;     /* kiln_compile_opts.specialize */
 } kiln_inspect_opts;
 
 typedef struct {

@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 /* The newest pack format this loader reads; it reads every older one too. */
-#define KILN_PACK_FORMAT 1
+#define KILN_PACK_FORMAT 2
 
 enum { KILN_PACK_MAXSIZES = 16, KILN_PACK_MAXARGS = 32 };
 

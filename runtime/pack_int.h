@@ -40,6 +40,12 @@ typedef struct {
   int nimages;
   pack_image_ref images[PACK_MAXIMAGES];
   rt_kernel *loaded[PACK_MAXDEVICES]; /* per device ordinal, loaded on first launch */
+  /* format 2: images for launches whose arguments in amask (bit i: argument i) are aligned, a
+   * tensor's address to 16 bytes, an integer scalar a multiple of 16 (docs/packs.md) */
+  uint64_t amask;
+  int naimages;
+  pack_image_ref aimages[PACK_MAXIMAGES];
+  rt_kernel *aloaded[PACK_MAXDEVICES];
 } pack_variant;
 
 typedef struct {

@@ -6,7 +6,10 @@
  * 1. Picks the variant for the sizes: the bucket nearest in log space (docs/packs.md, "Shape buckets").
  * 2. Evaluates the variant's launch rules: grid, tensor shapes, scalar values.
  * 3. Picks the image: a cubin built for exactly the device's sm, else PTX for the row rt_pick_target
- *    chooses among the variant's PTX targets (the rule `kiln run` uses).
+ *    chooses among the variant's PTX targets (the rule `kiln run` uses); then, where the variant has
+ *    one of that target and kind specialised on alignment (format 2's `aligned` images) and the
+ *    launch's arguments are aligned as it needs (tensor addresses to 16 bytes, integer scalars
+ *    multiples of 16), that one instead.
  * 4. Loads that image once per device (cached in the variant) and launches on the caller's stream.
  */
 #include <math.h>
@@ -137,6 +140,29 @@ static const pack_image_ref *pick_image(const kiln_pack *p, const pack_variant *
   return best < 0 ? NULL : &v->images[idx[best]];
 }
 
+/* The arguments of this launch that are aligned: bit i for a tensor whose address is a multiple of
+ * 16 bytes or an integer scalar that is a multiple of 16. */
+static uint64_t launch_mask(const pack_kernel *K, const kiln_pack_plan *pl, const uint64_t *tensors) {
+  uint64_t m = 0;
+  for (int i = 0, t = 0; i < K->nargs && i < 64; i++) {
+    const pack_arg *a = &K->args[i];
+    int ok = a->is_tensor
+                 ? tensors[t++] % 16 == 0
+                 : a->type[0] != 'f' && a->type[0] != 'b' && a->type[0] != 'e' && pl->ival[i] % 16 == 0;
+    if (ok) m |= (uint64_t)1 << i;
+  }
+  return m;
+}
+
+/* The specialised image of the same target and kind as r when the launch's mask covers the
+ * variant's `aligned` arguments; NULL otherwise. */
+static const pack_image_ref *aligned_image(const pack_variant *v, const pack_image_ref *r, uint64_t mask) {
+  if (!r || !v->naimages || (mask & v->amask) != v->amask) return NULL;
+  for (int i = 0; i < v->naimages; i++)
+    if (v->aimages[i].target == r->target && v->aimages[i].is_cubin == r->is_cubin) return &v->aimages[i];
+  return NULL;
+}
+
 static int no_image(const kiln_pack *p, const pack_kernel *K, int sm, char *err, size_t errn) {
   char list[256] = "";
   for (int t = 0; t < p->ntargets; t++)
@@ -177,23 +203,28 @@ int kiln_pack_plan_get(const kiln_pack *p, int k, const int64_t *sizes, int sm, 
 
 /* ---- step 4: the launch ---- */
 
-/* The device and the variant's kernel on it, opened and loaded on first use. Under p->lock. */
-static int ready(kiln_pack *p, const pack_kernel *K, pack_variant *v, int device, rt_kernel **out, char *err,
-                 size_t errn) {
+/* The device and the variant's kernel on it for a launch with this mask (launch_mask), opened and
+ * loaded on first use; *aligned: 1 when it is the specialised image. Under p->lock. */
+static int ready(kiln_pack *p, const pack_kernel *K, pack_variant *v, int device, uint64_t mask,
+                 rt_kernel **out, int *aligned, char *err, size_t errn) {
   char msg[1024];
   if (!p->dev[device] && rt_device_open(device, &p->dev[device], msg, sizeof msg))
     return snprintf(err, errn, "%s: %s", p->path, msg), -1;
   if (rt_device_bind(p->dev[device], msg, sizeof msg)) /* this thread may not be the one that opened it */
     return snprintf(err, errn, "%s: %s", p->path, msg), -1;
-  if (v->loaded[device]) return *out = v->loaded[device], 0;
   const pack_image_ref *r = pick_image(p, v, rt_device_sm(p->dev[device]));
   if (!r) return no_image(p, K, rt_device_sm(p->dev[device]), err, errn);
+  const pack_image_ref *a = aligned_image(v, r, mask);
+  rt_kernel **slot = a ? &v->aloaded[device] : &v->loaded[device];
+  *aligned = a != NULL;
+  if (a) r = a;
+  if (*slot) return *out = *slot, 0;
   const char *image = (const char *)p->img[r->image].data;
-  if (rt_kernel_load(p->dev[device], image, v->symbol, v->shared, &v->loaded[device], msg, sizeof msg))
-    return snprintf(err, errn, "%s: kernel '%s' (%s %s): %s", p->path, K->name, p->targets[r->target],
-                    r->is_cubin ? "cubin" : "PTX", msg),
+  if (rt_kernel_load(p->dev[device], image, v->symbol, v->shared, slot, msg, sizeof msg))
+    return snprintf(err, errn, "%s: kernel '%s' (%s %s%s): %s", p->path, K->name, p->targets[r->target],
+                    r->is_cubin ? "cubin" : "PTX", a ? ", aligned" : "", msg),
            -1;
-  *out = v->loaded[device];
+  *out = *slot;
   return 0;
 }
 
@@ -213,14 +244,18 @@ static void put_scalar(const pack_arg *a, const kiln_pack_plan *pl, int i, unsig
 /* The tensor maps the variant's kernel takes after its arguments (copies {tma = 1}, docs/hopper.md):
  * the "kiln-tmap" comment lines of its PTX for the target whose image runs, evaluated for these
  * arguments and encoded by the driver into maps[]. The count, or -1 with a message. */
-static int tensor_maps(const kiln_pack *p, const pack_kernel *K, const pack_variant *v, int sm,
+static int tensor_maps(const kiln_pack *p, const pack_kernel *K, const pack_variant *v, int sm, int aligned,
                        const kiln_pack_plan *pl, const uint64_t *tensors,
                        unsigned char (*maps)[RT_TMAP_BYTES], char *err, size_t errn) {
-  const pack_image_ref *r = pick_image(p, v, sm);
+  const pack_image_ref *r = pick_image(p, v, sm), *set = aligned ? v->aimages : v->images;
+  int nset = aligned ? v->naimages : v->nimages;
   const char *ptx = NULL;
-  for (int i = 0; r && i < v->nimages && !ptx; i++)
-    if (!v->images[i].is_cubin && v->images[i].target == r->target)
-      ptx = (const char *)p->img[v->images[i].image].data;
+  for (int i = 0; r && i < nset && !ptx; i++)
+    if (!set[i].is_cubin && set[i].target == r->target) ptx = (const char *)p->img[set[i].image].data;
+  if (!ptx && aligned) /* a specialised cubin without its PTX: the maps are the general kernel's */
+    for (int i = 0; r && i < v->nimages && !ptx; i++)
+      if (!v->images[i].is_cubin && v->images[i].target == r->target)
+        ptx = (const char *)p->img[v->images[i].image].data;
   if (!ptx) return 0;
   rt_tmap_spec spec[RT_TMAP_MAXSPEC];
   char msg[512];
@@ -268,15 +303,17 @@ int kiln_pack_launch(kiln_pack *p, int k, const int64_t *sizes, const uint64_t *
                       K->args[i].type),
              -1;
   rt_kernel *kern = NULL;
+  int aligned = 0;
+  uint64_t mask = launch_mask(K, &pl, tensors);
   pthread_mutex_lock(&p->lock);
-  int rc = ready(p, K, &K->v[pl.variant], device, &kern, err, errn);
+  int rc = ready(p, K, &K->v[pl.variant], device, mask, &kern, &aligned, err, errn);
   pthread_mutex_unlock(&p->lock);
   if (rc) return -1;
   _Alignas(8) unsigned char store[PACK_MAXARGS][8];
   _Alignas(64) unsigned char maps[RT_TMAP_MAXSPEC][RT_TMAP_BYTES];
   void *params[PACK_MAXARGS + RT_TMAP_MAXSPEC];
-  int nmaps =
-      tensor_maps(p, K, &K->v[pl.variant], rt_device_sm(p->dev[device]), &pl, tensors, maps, err, errn);
+  int nmaps = tensor_maps(p, K, &K->v[pl.variant], rt_device_sm(p->dev[device]), aligned, &pl, tensors, maps,
+                          err, errn);
   if (nmaps < 0) return -1;
   for (int j = 0; j < nmaps; j++) params[K->nargs + j] = maps[j];
   for (int i = 0, t = 0; i < K->nargs; i++) {

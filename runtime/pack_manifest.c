@@ -122,9 +122,9 @@ static int parse_arg_rule(cursor *c, const pack_kernel *k, pack_variant *v, int 
   return 0;
 }
 
-static int parse_image(cursor *c, const kiln_pack *p, pack_variant *v) {
-  if (v->nimages == PACK_MAXIMAGES) return bad(c, "more than %d images in one variant", PACK_MAXIMAGES);
-  pack_image_ref *r = &v->images[v->nimages++];
+static int parse_image(cursor *c, const kiln_pack *p, pack_image_ref *images, int *nimages) {
+  if (*nimages == PACK_MAXIMAGES) return bad(c, "more than %d images in one variant", PACK_MAXIMAGES);
+  pack_image_ref *r = &images[(*nimages)++];
   r->target = -1;
   for (int t = 0; t < p->ntargets; t++)
     if (!strcmp(c->f[1], p->targets[t])) r->target = t;
@@ -137,6 +137,24 @@ static int parse_image(cursor *c, const kiln_pack *p, pack_variant *v) {
   const pack_image *im = &p->img[idx];
   if (!r->is_cubin && (im->size == 0 || im->data[im->size - 1] != 0))
     return bad(c, "PTX image %lld does not end with a NUL byte", idx);
+  return 0;
+}
+
+/* aligned NAME...: arguments (tensors, integer scalars), each once, into v->amask */
+static int parse_aligned(cursor *c, const pack_kernel *k, pack_variant *v) {
+  if (c->n < 2) return bad(c, "'aligned' names no argument");
+  for (int i = 1; i < c->n; i++) {
+    int a = -1;
+    for (int j = 0; j < k->nargs; j++)
+      if (!strcmp(c->f[i], k->args[j].name)) a = j;
+    if (a < 0)
+      return bad(c, "'aligned' names '%s', which is not an argument of kernel '%s'", c->f[i], k->name);
+    const pack_arg *x = &k->args[a];
+    if (!x->is_tensor && (x->type[0] == 'f' || x->type[0] == 'b' || x->type[0] == 'e'))
+      return bad(c, "'aligned' names '%s', a %s scalar (tensors and integers only)", c->f[i], x->type);
+    if ((v->amask >> a) & 1) return bad(c, "'aligned' names '%s' twice", c->f[i]);
+    v->amask |= (uint64_t)1 << a;
+  }
   return 0;
 }
 
@@ -161,9 +179,18 @@ static int parse_variant(cursor *c, const kiln_pack *p, const pack_kernel *k, pa
     if (parse_arg_rule(c, k, v, i)) return -1;
   while (!next_line(c) && !strcmp(c->f[0], "image")) {
     if (c->n != 4) return bad(c, "expected 'image TARGET ptx|cubin INDEX'");
-    if (parse_image(c, p, v)) return -1;
+    if (parse_image(c, p, v->images, &v->nimages)) return -1;
   }
   if (!v->nimages) return bad(c, "a variant with no image");
+  if (c->n && !strcmp(c->f[0], "aligned")) {
+    if (p->format < 2) return bad(c, "'aligned' in a pack of format %d (it came with format 2)", p->format);
+    if (parse_aligned(c, k, v)) return -1;
+    while (!next_line(c) && !strcmp(c->f[0], "image")) {
+      if (c->n != 4) return bad(c, "expected 'image TARGET ptx|cubin INDEX'");
+      if (parse_image(c, p, v->aimages, &v->naimages)) return -1;
+    }
+    if (!v->naimages) return bad(c, "an 'aligned' line with no image after it");
+  }
   if (c->n == 0 || strcmp(c->f[0], "end") || c->n != 1) return bad(c, "expected 'image' or 'end'");
   return 0;
 }

@@ -73,9 +73,10 @@ static int tensor_maps_json(FILE *f, const cg_result *res, char *err, size_t err
 }
 
 /* KILN_EMIT_LAUNCH: what a host program needs to launch the kernel (JSON). The grid, the argument
- * shapes and the settings (every parameter's value as text, computed defaults resolved) come from
- * the recipe; for an IR file they are absent. */
-static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *t) {
+ * shapes, the arguments a specialized kernel relies on being aligned (kiln_compile_opts.specialize:
+ * a launch must keep them so; [] for a kernel any launch may use) and the settings (every parameter's
+ * value as text, computed defaults resolved) come from the recipe; for an IR file they are absent. */
+static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *t, uint64_t aligned) {
   char *buf = NULL, *err = r->s->err;
   size_t n = 0, errn = sizeof r->s->err;
   FILE *f = open_memstream(&buf, &n);
@@ -104,7 +105,10 @@ static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *
         else
           fprintf(f, ", \"value\": %lld}", (long long)x->ival);
       }
-      fprintf(f, "\n  ],\n  \"settings\": {");
+      fprintf(f, "\n  ],\n  \"aligned\": [");
+      for (int i = 0, first = 1; i < na && i < 63; i++)
+        if ((aligned >> i) & 1) fprintf(f, "%s\"%s\"", first ? "" : ", ", args[i].name), first = 0;
+      fprintf(f, "],\n  \"settings\": {");
       for (int i = 0; i < kl_recipe_nparams(r->lua); i++) { /* every parameter as the kernel got it */
         const char *name = kl_recipe_param(r->lua, i)->name, *v = kl_settings_get(&r->set, name);
         fprintf(f, "%s", i ? ", " : "");
@@ -154,6 +158,7 @@ static kiln_status lower(kiln_recipe *r, const kiln_compile_opts *o, const tg_ta
   snprintf(out->kernel, sizeof out->kernel, "%s", res.kernel_name);
   out->threads = res.threads;
   out->shared_bytes = res.shared_bytes;
+  out->aligned = res.aligned_used;
   out->cache_use = d.no_cache || d.print_after_all ? KILN_CACHE_BYPASSED
                    : d.cache_hit                   ? KILN_CACHE_HIT
                                                    : KILN_CACHE_MISS;
@@ -163,7 +168,7 @@ static kiln_status lower(kiln_recipe *r, const kiln_compile_opts *o, const tg_ta
   case KILN_EMIT_LLVM: st = take_text(out, strdup(res.llvm_ir)); break;
   case KILN_EMIT_PTX: st = take_text(out, strdup(res.ptx)); break;
   case KILN_EMIT_LAUNCH: {
-    char *json = launch_json(r, &res, t);
+    char *json = launch_json(r, &res, t, res.aligned_used);
     st = json ? take_text(out, json) : KILN_ERR_INPUT;
     break;
   }
@@ -192,6 +197,16 @@ kiln_status kiln_compile(kiln_recipe *r, const kiln_compile_opts *o, kiln_output
   if (api_recipe_target(r, t) != KILN_OK) return KILN_ERR_INPUT;
   ir_func *fn = build_ir(r, t);
   if (!fn) return KILN_ERR_INPUT;
+  if (o->specialize && !r->lua) {
+    ir_func_destroy(fn);
+    return api_fail(s, KILN_ERR_USAGE,
+                    "%s: specialize needs a recipe (an IR file states its kernel's `aligned` mask itself)",
+                    r->path);
+  }
+  if (o->specialize && driver_specialize(r->lua, &r->set, fn, s->err, sizeof s->err)) {
+    ir_func_destroy(fn);
+    return KILN_ERR_INPUT;
+  }
   kiln_status st = o->emit == KILN_EMIT_IR ? take_text(out, ir_print(fn)) : lower(r, o, t, fn, out);
   if (st == KILN_ERR_SYSTEM && !s->err[0]) api_fail(s, st, "out of memory");
   ir_func_destroy(fn);

@@ -43,13 +43,14 @@ static rt_cache_key cache_key(const char *ir_text, driver_opts *o) {
   return rt_cache_key_make(ir_text, o->target->name, opts, cg_llvm_version(), KILN_VERSION);
 }
 
-/* Entry text: "kiln-kernel NAME THREADS SHARED\n" then the PTX. */
+/* Entry text: "kiln-kernel NAME THREADS SHARED USED\n" (USED: cg_result.aligned_used in hex) then the PTX. */
 static int cache_lookup(rt_cache_key key, cg_result *out) {
   char *blob = rt_cache_get(key);
   if (!blob) return 0;
   char name[256];
   int threads, shared, n = 0;
-  if (sscanf(blob, "kiln-kernel %255s %d %d\n%n", name, &threads, &shared, &n) != 3 || n == 0) {
+  unsigned long long used;
+  if (sscanf(blob, "kiln-kernel %255s %d %d %llx\n%n", name, &threads, &shared, &used, &n) != 4 || n == 0) {
     free(blob);
     return 0;
   }
@@ -57,6 +58,7 @@ static int cache_lookup(rt_cache_key key, cg_result *out) {
   out->kernel_name = strdup(name);
   out->threads = threads;
   out->shared_bytes = shared;
+  out->aligned_used = used;
   out->ptx = strdup(blob + n);
   free(blob);
   /* the tensor maps' lines (codegen.h) ride at the top of the PTX as comments */
@@ -87,7 +89,8 @@ static void cache_store(rt_cache_key key, const cg_result *r) {
   size_t n = strlen(r->ptx) + strlen(r->kernel_name) + 64;
   char *blob = malloc(n);
   if (!blob) return;
-  snprintf(blob, n, "kiln-kernel %s %d %d\n%s", r->kernel_name, r->threads, r->shared_bytes, r->ptx);
+  snprintf(blob, n, "kiln-kernel %s %d %d %llx\n%s", r->kernel_name, r->threads, r->shared_bytes,
+           (unsigned long long)r->aligned_used, r->ptx);
   rt_cache_put(key, blob); /* best effort: a read-only cache dir only costs speed */
   free(blob);
 }
@@ -122,10 +125,31 @@ int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, si
   return rc;
 }
 
+uint64_t driver_aligned_mask(const kl_arg *args, int nargs) {
+  uint64_t m = 0;
+  for (int i = 0; i < nargs && i < 63; i++)
+    if (args[i].is_tensor || (ir_elem_in_class(IR_EC_INT, args[i].elem) && args[i].ival % 16 == 0))
+      m |= (uint64_t)1 << i;
+  return m;
+}
+
+int driver_specialize(kl_recipe *r, const kl_settings *s, ir_func *fn, char *err, size_t errn) {
+  kl_arg args[KL_MAXARGS];
+  int n = kl_recipe_args(r, s, args, KL_MAXARGS, err, errn);
+  if (n < 0) return -1;
+  uint64_t m = driver_aligned_mask(args, n);
+  if (m) ir_attr_set_i(fn->A, &fn->attrs, "aligned", (int64_t)m);
+  return 0;
+}
+
 int driver_compile_recipe(kl_recipe *r, const kl_settings *s, driver_opts *o, ir_func **ir_out,
                           cg_result *out, char *err, size_t errn) {
   ir_func *fn = kl_recipe_build(r, s, o->target, err, errn);
   if (!fn) return -1;
+  if (o->specialize && driver_specialize(r, s, fn, err, errn)) {
+    ir_func_destroy(fn);
+    return -1;
+  }
   if (ir_out) o->no_cache = 1; /* the caller wants the pipeline's IR */
   int rc = driver_compile_ir(fn, o, out, err, errn);
   if (ir_out && rc == 0)

@@ -6,6 +6,7 @@
 #ifndef KILN_DRIVER_H
 #define KILN_DRIVER_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../../codegen/codegen.h"
@@ -18,7 +19,8 @@ typedef struct {
   FILE *print_after_all; /* --print-after-all */
   int no_cache;          /* bypass the kernel cache */
   int keep_llvm_ir;      /* keep the optimised LLVM IR as text (cg_result.llvm_ir) */
-  int cache_hit;         /* out: 1 if the PTX came from the cache */
+  int specialize; /* driver_compile_recipe: a kernel for these arguments' alignment (driver_specialize) */
+  int cache_hit;  /* out: 1 if the PTX came from the cache */
 } driver_opts;
 
 /* Builds the recipe's kernel for the settings. On success returns 0 and fills out; *ir_out (if
@@ -27,6 +29,14 @@ int driver_compile_recipe(kl_recipe *r, const kl_settings *s, driver_opts *o, ir
                           cg_result *out, char *err, size_t errn);
 /* Same, from IR already built (kiln opt / tests). fn is modified by the passes. */
 int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, size_t errn);
+
+/* The kernel's `aligned` mask (docs/ir.md) for a launch with these arguments: every tensor (the caller
+ * passes 16-byte-aligned buffers: harness_alloc, cuMemAlloc) and every integer scalar that is a
+ * multiple of 16. */
+uint64_t driver_aligned_mask(const kl_arg *args, int nargs);
+/* Sets fn's `aligned` attribute for a launch at the recipe's settings (driver_aligned_mask of its
+ * arguments); nothing when no argument qualifies. 0, or -1 with the recipe's message. */
+int driver_specialize(kl_recipe *r, const kl_settings *s, ir_func *fn, char *err, size_t errn);
 
 /* Runs ptxas (PATH, then /usr/local/cuda/bin) on PTX. Returns 0 if accepted, 1 if ptxas is not
  * installed, -1 if rejected (message in err, ptxas's first error line). If cubin_out is non-NULL the

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../ir/elem_float.h"
@@ -138,6 +139,11 @@ void harness_poison(void *buf, ir_elem e, size_t n) { memset(buf, 0xff, n * harn
 
 void harness_to_double(const void *buf, ir_elem e, size_t n, double *out) {
   for (size_t i = 0; i < n; i++) out[i] = harness_get(buf, e, i);
+}
+
+void *harness_alloc(size_t bytes) {
+  size_t n = bytes ? (bytes + 63) / 64 * 64 : 64;
+  return n < bytes ? NULL : aligned_alloc(64, n);
 }
 
 void harness_from_double(void *buf, ir_elem e, size_t n, const double *in) {

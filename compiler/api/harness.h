@@ -53,6 +53,10 @@ void harness_fill(void *buf, ir_elem e, size_t n, harness_rng *r);
 /* Every byte 0xFF: a NaN in every float type (f16, bf16, f32, f64, e4m3, e5m2); -1 or the maximum
  * for integers. */
 void harness_poison(void *buf, ir_elem e, size_t n);
+/* A host buffer of at least `bytes` (1 for 0), 64-byte aligned (free with free): the simulator runs
+ * kernels on host buffers, and a kernel compiled for aligned arguments (driver_specialize) needs
+ * its tensors 16-byte aligned, as the GPU's allocations are. NULL when out of memory. */
+void *harness_alloc(size_t bytes);
 void harness_to_double(const void *buf, ir_elem e, size_t n, double *out);
 void harness_from_double(void *buf, ir_elem e, size_t n, const double *in);
 

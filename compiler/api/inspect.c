@@ -500,7 +500,8 @@ kiln_status kiln_inspect(kiln_recipe *r, const kiln_inspect_opts *o, kiln_inspec
   const tg_target *t = api_target(s, o->target);
   if (!t) return KILN_ERR_USAGE;
   if (!driver_ptxas_path()) return api_fail(s, KILN_ERR_NO_TOOL, "%s", ptxas_missing());
-  kiln_compile_opts co = {.target = t->name, .emit = KILN_EMIT_PTX, .no_cache = o->no_cache};
+  kiln_compile_opts co = {
+      .target = t->name, .emit = KILN_EMIT_PTX, .no_cache = o->no_cache, .specialize = o->specialize};
   kiln_output ptx;
   kiln_status st = kiln_compile(r, &co, &ptx);
   if (st != KILN_OK) return st;

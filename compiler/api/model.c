@@ -132,7 +132,7 @@ static int make_args(kiln_recipe *r, model_case *c, sim_arg *sa, double *dram, h
     size_t n = 1;
     for (int d = 0; d < a->rank; d++) n *= (size_t)a->dims[d];
     size_t bytes = n * harness_elem_size(a->elem);
-    if (!(c->host[i] = malloc(bytes ? bytes : 1))) {
+    if (!(c->host[i] = harness_alloc(bytes))) {
       snprintf(s->err, sizeof s->err, "out of memory for %s (%zu bytes)", a->name, bytes);
       return -1;
     }
@@ -187,7 +187,7 @@ static kiln_status simulate(kiln_recipe *r, const tg_target *t, int samples, kil
     goto out;
   }
   int64_t n = spread(ids, samples, blocks);
-  driver_opts dopt = {.target = t, .backend = CG_SIM};
+  driver_opts dopt = {.target = t, .backend = CG_SIM, .specialize = 1};
   st = KILN_ERR_COMPILE;
   if (driver_compile_recipe(r->lua, &r->set, &dopt, NULL, &k, s->err, sizeof s->err)) goto out;
   sim_opts so = {.check_races = -1,

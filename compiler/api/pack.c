@@ -11,6 +11,10 @@
  * 3. PTX for every target (the kernel cache serves repeats); the PTX at the second point must be the
  *    same, or the kernel compiles a size in and cannot serve other sizes.
  * 4. A cubin per target where ptxas is present (unless no_cubin).
+ * 5. The same kernel specialised on the alignment of the arguments at the bucket (every tensor, the
+ *    integers that are multiples of 16 there: kiln_compile_opts.specialize), PTX and cubin, for the
+ *    targets where it differs from the general one: the loader runs it for launches whose arguments
+ *    are aligned so (format 2's `aligned` line, docs/packs.md).
  * Images are kept once each (identical bytes share one section). Then the manifest and the file.
  */
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include "../../runtime/pack_int.h"
 #include "../lua/kl_lib.h"
 #include "api.h"
+#include "driver.h"
 
 enum { MAXTARGETS = PACK_MAXTARGETS };
 
@@ -130,18 +135,50 @@ static int move_sizes(kiln_recipe *r, const kl_launch_rule *R, int64_t *sizes, i
 
 /* ---- steps 3 and 4: images ---- */
 
-static kiln_status compile_one(kiln_recipe *r, const char *target, kiln_emit emit, kiln_output *out) {
-  kiln_compile_opts co = {.target = target, .emit = emit};
+static kiln_status compile_spec(kiln_recipe *r, const char *target, kiln_emit emit, int specialize,
+                                kiln_output *out) {
+  kiln_compile_opts co = {.target = target, .emit = emit, .specialize = specialize};
   return kiln_compile(r, &co, out);
 }
 
+static kiln_status compile_one(kiln_recipe *r, const char *target, kiln_emit emit, kiln_output *out) {
+  return compile_spec(r, target, emit, 0, out);
+}
+
 typedef struct {
-  int ptx[MAXTARGETS], cubin[MAXTARGETS]; /* image indices; cubin -1 where none */
+  int ptx[MAXTARGETS], cubin[MAXTARGETS];   /* image indices; cubin -1 where none */
+  int aptx[MAXTARGETS], acubin[MAXTARGETS]; /* the specialised kernel's (step 5); -1 where none */
+  uint64_t amask;                           /* the arguments aligned at the bucket */
+  uint64_t aused; /* those the specialised kernels rely on (kiln_output.aligned), every target's */
   char symbol[128];
   int threads, shared;
 } variant_images;
 
+/* Step 5 for target t: the specialised PTX and cubin, or -1 where the PTX is the general one's. */
+static kiln_status build_aligned(writer *w, kiln_recipe *r, int t, variant_images *vi) {
+  kiln_output out;
+  vi->aptx[t] = vi->acubin[t] = -1;
+  kiln_status st = compile_spec(r, w->targets[t], KILN_EMIT_PTX, 1, &out);
+  if (st != KILN_OK) return st;
+  uint64_t used = out.aligned;
+  int i = image_add(w, (unsigned char *)out.data, out.size + 1);
+  if (i < 0) return api_fail(w->s, KILN_ERR_SYSTEM, "out of memory");
+  if (i == vi->ptx[t] || !used) return KILN_OK; /* nothing proven aligned changed the code */
+  vi->aptx[t] = i;
+  vi->aused |= used;
+  if (vi->cubin[t] < 0) return KILN_OK;
+  if ((st = compile_spec(r, w->targets[t], KILN_EMIT_CUBIN, 1, &out)) != KILN_OK) return st;
+  if ((vi->acubin[t] = image_add(w, (unsigned char *)out.data, out.size)) < 0)
+    return api_fail(w->s, KILN_ERR_SYSTEM, "out of memory");
+  return KILN_OK;
+}
+
 static kiln_status build_images(writer *w, kiln_recipe *r, variant_images *vi) {
+  kl_arg args[KL_MAXARGS];
+  int na = kl_recipe_args(r->lua, &r->set, args, KL_MAXARGS, r->s->err, sizeof r->s->err);
+  if (na < 0) return KILN_ERR_INPUT;
+  vi->amask = driver_aligned_mask(args, na);
+  vi->aused = 0;
   for (int t = 0; t < w->ntargets; t++) {
     kiln_output out;
     kiln_status st = compile_one(r, w->targets[t], KILN_EMIT_PTX, &out);
@@ -161,6 +198,11 @@ static kiln_status build_images(writer *w, kiln_recipe *r, variant_images *vi) {
     if (st != KILN_OK) return st;
     vi->cubin[t] = image_add(w, (unsigned char *)out.data, out.size);
     if (vi->cubin[t] < 0) return api_fail(w->s, KILN_ERR_SYSTEM, "out of memory");
+  }
+  for (int t = 0; t < w->ntargets; t++) {
+    vi->aptx[t] = vi->acubin[t] = -1;
+    kiln_status st = vi->amask ? build_aligned(w, r, t, vi) : KILN_OK;
+    if (st != KILN_OK) return st;
   }
   return KILN_OK;
 }
@@ -198,6 +240,18 @@ static void write_variant(writer *w, kiln_recipe *r, const kl_launch_rule *R, co
   for (int t = 0; t < w->ntargets; t++) {
     fprintf(w->m, "image\t%s\tptx\t%d\n", w->targets[t], vi->ptx[t]);
     if (vi->cubin[t] >= 0) fprintf(w->m, "image\t%s\tcubin\t%d\n", w->targets[t], vi->cubin[t]);
+  }
+  int any = 0;
+  for (int t = 0; t < w->ntargets; t++) any |= vi->aptx[t] >= 0;
+  if (any) {
+    fprintf(w->m, "aligned");
+    for (int i = 0; i < na && i < 64; i++)
+      if ((vi->aused >> i) & 1) fprintf(w->m, "\t%s", args[i].name);
+    fprintf(w->m, "\n");
+  }
+  for (int t = 0; any && t < w->ntargets; t++) {
+    if (vi->aptx[t] >= 0) fprintf(w->m, "image\t%s\tptx\t%d\n", w->targets[t], vi->aptx[t]);
+    if (vi->acubin[t] >= 0) fprintf(w->m, "image\t%s\tcubin\t%d\n", w->targets[t], vi->acubin[t]);
   }
   fprintf(w->m, "end\n");
 }

@@ -145,7 +145,7 @@ static int alloc_tensors(run_case *c, harness_rng *rng) {
     if (!a->is_tensor) continue;
     t->n = numel(a);
     t->bytes = t->n * harness_elem_size(a->elem);
-    t->host = malloc(t->bytes ? t->bytes : 1);
+    t->host = harness_alloc(t->bytes);
     t->ref = malloc((t->n ? t->n : 1) * sizeof(double));
     t->lowp = malloc((t->n ? t->n : 1) * sizeof(double));
     if (!t->host || !t->ref || !t->lowp) {
@@ -409,7 +409,7 @@ static int prepare(kl_recipe *r, run_env *env, run_case *c) {
   c->nargs = kl_recipe_args(r, &c->set, c->args, KL_MAXARGS, c->err, sizeof c->err);
   if (c->nargs < 0 || kl_recipe_grid(r, &c->set, c->grid, c->err, sizeof c->err)) return -1;
   if (alloc_tensors(c, &env->rng)) return -1;
-  driver_opts o = {.target = env->target, .backend = env->gpu ? CG_NVPTX : CG_SIM};
+  driver_opts o = {.target = env->target, .backend = env->gpu ? CG_NVPTX : CG_SIM, .specialize = 1};
   return driver_compile_recipe(r, &c->set, &o, NULL, &c->k, c->err, sizeof c->err);
 }
 

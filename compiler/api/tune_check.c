@@ -51,7 +51,7 @@ static int alloc_tensors(check_case *c, harness_rng *rng, char *err, size_t errn
     size_t n = 1;
     for (int d = 0; d < a->rank; d++) n *= (size_t)a->dims[d];
     c->n[i] = n;
-    c->host[i] = malloc(n ? n * harness_elem_size(a->elem) : 1);
+    c->host[i] = harness_alloc(n * harness_elem_size(a->elem));
     c->ref[i] = malloc((n ? n : 1) * sizeof(double));
     c->lowp[i] = malloc((n ? n : 1) * sizeof(double));
     if (!c->host[i] || !c->ref[i] || !c->lowp[i])
@@ -183,7 +183,7 @@ int tune_check_sim(kl_recipe *r, const kl_settings *s, const tg_target *t, uint6
   if (!c) return snprintf(err, errn, "out of memory"), -1;
   harness_rng rng;
   harness_seed(&rng, seed);
-  driver_opts o = {.target = t, .backend = CG_SIM};
+  driver_opts o = {.target = t, .backend = CG_SIM, .specialize = 1};
   int rc = -1, lowp;
   c->nargs = kl_recipe_args(r, s, c->args, KL_MAXARGS, err, errn);
   if (c->nargs >= 0 && !kl_recipe_grid(r, s, c->grid, err, errn) && !alloc_tensors(c, &rng, err, errn) &&
@@ -296,7 +296,7 @@ static int gpu_prepare(tune_gpu *g, kl_recipe *r, const kl_settings *s, const tg
                        check_case *c, rt_kernel **k, api_param *pv, void **params, char *err, size_t errn) {
   harness_rng rng;
   harness_seed(&rng, seed);
-  driver_opts dopts = {.target = t, .backend = CG_NVPTX};
+  driver_opts dopts = {.target = t, .backend = CG_NVPTX, .specialize = 1};
   c->nargs = kl_recipe_args(r, s, c->args, KL_MAXARGS, err, errn);
   if (c->nargs < 0) return c->nargs = 0, -1;
   return kl_recipe_grid(r, s, c->grid, err, errn) || alloc_tensors(c, &rng, err, errn) ||

@@ -26,11 +26,12 @@ static int refuse(tune_row *row, const char *status, const char *why) {
 /* Compiles through kiln_inspect (ptxas's report); without ptxas, PTX alone (resources unknown). */
 static int compile_variant(kiln_recipe *r, const tune_env *e, kiln_inspect_result *res, tune_row *row,
                            int *have_res) {
-  kiln_inspect_opts io = {.target = e->target}; /* the SASS MMA loop: the model's issue bound */
+  kiln_inspect_opts io = {.target = e->target,
+                          .specialize = 1}; /* the SASS MMA loop: the model's issue bound */
   kiln_status st = kiln_inspect(r, &io, res);
   *have_res = st == KILN_OK;
   if (st == KILN_ERR_NO_TOOL) {
-    kiln_compile_opts co = {.target = e->target, .emit = KILN_EMIT_PTX};
+    kiln_compile_opts co = {.target = e->target, .emit = KILN_EMIT_PTX, .specialize = 1};
     kiln_output out = {0};
     st = kiln_compile(r, &co, &out);
     if (st == KILN_OK) row->smem_bytes = out.shared_bytes;

@@ -132,7 +132,7 @@ static void test_round_trip(void) {
   kiln_pack *p = NULL;
   CHECK(!kiln_pack_open(a, &p, err, sizeof err), "%s", err);
   if (!p) return;
-  CHECK(kiln_pack_format(p) == 1);
+  CHECK(kiln_pack_format(p) == KILN_PACK_FORMAT);
   CHECK_STR(kiln_pack_writer(p), kiln_version());
   CHECK(kiln_pack_target_count(p) == 2);
   CHECK_STR(kiln_pack_target(p, 1), "sm_90a");
@@ -245,22 +245,23 @@ static void test_corruption(void) {
   kiln_pack *p = NULL;
   CHECK(kiln_pack_open(dir, &p, err, sizeof err) == -1);
   CHECK_CONTAINS(err, "not a regular file");
-  /* Version skew: a pack of format 2 (header checksum recomputed) is refused by name. */
+  /* Version skew: a pack of format 3 (header checksum recomputed) is refused by name. */
   memcpy(c, d, n);
-  put32(c + 8, 2);
+  put32(c + 8, 3);
   uLong h = crc32(crc32(0L, Z_NULL, 0), c, 16);
   put32(c + 16, (uint32_t)crc32(h, c + 24, ns * 24));
-  expect_refused(bad, c, n, "pack format 2; this loader reads formats 1 to 1: a newer libkiln_rt is needed");
+  expect_refused(bad, c, n, "pack format 3; this loader reads formats 1 to 2: a newer libkiln_rt is needed");
   free(d), free(c), free(a), free(bad);
 }
 
 /* The test's own writer of the container, from docs/packs.md: sections[0] is the manifest. */
-static unsigned char *build(const char *const *sect, const size_t *len, int n, size_t *size) {
+static unsigned char *build_format(const char *const *sect, const size_t *len, int n, size_t *size,
+                                   int format) {
   size_t pos = 24 + 24 * (size_t)n;
   for (int i = 0; i < n; i++) pos = ((pos + 7) & ~(size_t)7) + len[i];
   unsigned char *f = calloc(1, pos);
   memcpy(f, "KILNPACK", 8);
-  put32(f + 8, 1);
+  put32(f + 8, (uint32_t)format);
   put32(f + 12, (uint32_t)n);
   size_t at = 24 + 24 * (size_t)n;
   for (int i = 0; i < n; i++) {
@@ -275,6 +276,10 @@ static unsigned char *build(const char *const *sect, const size_t *len, int n, s
   put32(f + 16, (uint32_t)crc32(crc32(crc32(0L, Z_NULL, 0), f, 16), f + 24, (uInt)(24 * n)));
   *size = pos;
   return f;
+}
+
+static unsigned char *build(const char *const *sect, const size_t *len, int n, size_t *size) {
+  return build_format(sect, len, n, size, 1);
 }
 
 static const char *const MANIFEST =
@@ -329,6 +334,68 @@ static void test_manifest(void) {
     snprintf(m, sizeof m, "%.*s%s%s", (int)(at - MANIFEST), MANIFEST, bad[i].to, at + strlen(bad[i].from));
     CHECK(open_built(m, err, sizeof err) == -1, "%s", bad[i].want);
     CHECK_CONTAINS(err, bad[i].want);
+  }
+}
+
+/* Format 2: images specialised on alignment after an `aligned NAME...` line (docs/packs.md). */
+static const char *const MANIFEST2 =
+    "kiln-pack\t2\nwriter\t9.9.9\ntargets\tsm_80\tsm_90a\n"
+    "kernel\tk\tn\narg\tx\ttensor\tf32\tin\t1\narg\tn\tscalar\ti32\n"
+    "arg\ts\tscalar\tf32\n"
+    "variant\tkernel_main\t128\t0\tBLOCK=64\nbucket\t100\ngrid\t$0 64 cdiv\t1\t1\n"
+    "dims\tx\t$0\nvalue\tn\t$0\nvalue\ts\t#0.5\nimage\tsm_80\tptx\t0\n"
+    "image\tsm_90a\tcubin\t1\naligned\tx\tn\nimage\tsm_80\tptx\t2\nimage\tsm_90a\tcubin\t3\nend\n";
+
+static const char *const SECT2[5] = {NULL, "// ptx for sm_80", "CUBIN-90", "// aligned ptx", "CUBIN-A9"};
+static const size_t LEN2[5] = {0, 17, 8, 15, 8};
+
+static char *write_built2(const char *m, const char *name, int format) {
+  const char *sect[5];
+  size_t len[5], size;
+  memcpy(sect, SECT2, sizeof sect), memcpy(len, LEN2, sizeof len);
+  sect[0] = m, len[0] = strlen(m);
+  unsigned char *f = build_format(sect, len, 5, &size, format);
+  char *path = path_in(name);
+  test_write_file(path, f, size);
+  free(f);
+  return path;
+}
+
+static void test_manifest_aligned(void) {
+  char err[1024];
+  kiln_pack *p = NULL;
+  char *path = write_built2(MANIFEST2, "aligned.kpack", 2);
+  CHECK(!kiln_pack_open(path, &p, err, sizeof err), "format 2 with aligned images opens: %s", err);
+  kiln_pack_close(p);
+  free(path);
+  static const struct {
+    const char *from, *to, *want;
+    int format;
+  } bad[] = {
+      {"kiln-pack\t2", "kiln-pack\t1", "line 16: 'aligned' in a pack of format 1 (it came with format 2)", 1},
+      {"aligned\tx\tn", "aligned\tx\ty",
+       "line 16: 'aligned' names 'y', which is not an argument of kernel 'k'", 2},
+      {"aligned\tx\tn", "aligned\tx\ts",
+       "line 16: 'aligned' names 's', a f32 scalar (tensors and integers only)", 2},
+      {"aligned\tx\tn", "aligned\tn\tx\tn", "line 16: 'aligned' names 'n' twice", 2},
+      {"aligned\tx\tn", "aligned", "line 16: 'aligned' names no argument", 2},
+      {"image\tsm_80\tptx\t2\nimage\tsm_90a\tcubin\t3\n", "",
+       "line 17: an 'aligned' line with no image after it", 2},
+      {"image\tsm_80\tptx\t2", "image\tsm_75\tptx\t2",
+       "line 17: image for 'sm_75', which is not in the targets", 2},
+      {"image\tsm_80\tptx\t2", "image\tsm_80\tptx\t9", "line 17: '9' is not a whole number from 0 to 3", 2},
+      {"\nend\n", "\naligned\tx\n", "line 19: expected 'image' or 'end'", 2},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    const char *at = strstr(MANIFEST2, bad[i].from);
+    CHECK(at, "%s", bad[i].from);
+    if (!at) continue;
+    char m[2048];
+    snprintf(m, sizeof m, "%.*s%s%s", (int)(at - MANIFEST2), MANIFEST2, bad[i].to, at + strlen(bad[i].from));
+    path = write_built2(m, "aligned_bad.kpack", bad[i].format);
+    CHECK(kiln_pack_open(path, &p, err, sizeof err) == -1, "%s", bad[i].want);
+    CHECK_CONTAINS(err, bad[i].want);
+    free(path);
   }
 }
 
@@ -629,6 +696,46 @@ static void test_launch(void) {
   free(path);
 }
 
+/* A variant with images specialised on alignment (`aligned x n`): a launch whose tensor address is a
+ * multiple of 16 bytes and whose n is a multiple of 16 runs them (the cubin on sm 90, the PTX on
+ * sm 86); a launch that breaks either runs the general image; each is loaded once. */
+static void test_launch_aligned(void) {
+  char err[1024];
+  char *path = write_built2(MANIFEST2, "launch_aligned.kpack", 2);
+  for (int round = 0; round < 2; round++) {
+    memset(&fk, 0, sizeof fk);
+    fk.sm = round ? 86 : 90;
+    const char *general = round ? "// ptx f" : "CUBIN-90", *aligned = round ? "// align" : "CUBIN-A9";
+    rt_driver_override(resolve, NULL);
+    kiln_pack *p = NULL;
+    CHECK(!kiln_pack_open(path, &p, err, sizeof err), "%s", err);
+    if (!p) break;
+    int64_t n = 16 * (1 + test_rand() % 1000) + 1 + test_rand() % 15; /* not a multiple of 16 */
+    uint64_t x = 0x10000 * (1 + test_rand() % 1000);
+    CHECK(!kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err), "%s", err);
+    CHECK_STR(fk.image, general);
+    n = 16 * (1 + test_rand() % 1000);
+    x += 8; /* n aligned, x not */
+    fk.image[0] = 0;
+    CHECK(!kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err), "%s", err);
+    CHECK(fk.image[0] == 0, "the general kernel again, not loaded twice: %s", fk.image);
+    x -= 8; /* both aligned */
+    CHECK(!kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err), "%s", err);
+    CHECK_STR(fk.image, aligned);
+    uint64_t px;
+    int32_t pn;
+    memcpy(&px, fk.params[0], 8), memcpy(&pn, fk.params[1], 4);
+    CHECK(px == x && pn == (int32_t)n && fk.launches == 3, "parameters: x %llx n %d, %d launches",
+          (unsigned long long)px, pn, fk.launches);
+    fk.image[0] = 0;
+    CHECK(!kiln_pack_launch(p, 0, &n, &x, 1, 0, NULL, err, sizeof err), "%s", err);
+    CHECK(fk.image[0] == 0, "the aligned kernel loaded once: %s", fk.image);
+    kiln_pack_close(p);
+  }
+  rt_driver_override(NULL, NULL);
+  free(path);
+}
+
 /* ---- 8. launch rules that cannot be data ---- */
 
 static void test_refused_rules(void) {
@@ -697,11 +804,13 @@ int main(void) {
   test_round_trip();
   test_corruption();
   test_manifest();
+  test_manifest_aligned();
   test_header_no_tensors();
   test_pick();
   test_buckets();
   test_launch();
   test_launch_tma();
+  test_launch_aligned();
   test_refused_rules();
   kiln_session_free(S);
   test_rmtree(dir);
