@@ -290,6 +290,15 @@ static const char *const MANIFEST =
     "dims\tx\t$0\nvalue\tn\t$0\nvalue\ts\t#0.5\nimage\tsm_80\tptx\t0\n"
     "image\tsm_90a\tcubin\t1\nend\n";
 
+/* m = base with its first `from` replaced by `to`; -1 (a failed check) when base has no `from`. */
+static int edit(const char *base, const char *from, const char *to, char *m, size_t n) {
+  const char *at = strstr(base, from);
+  CHECK(at, "%s", from);
+  if (!at) return -1;
+  snprintf(m, n, "%.*s%s%s", (int)(at - base), base, to, at + strlen(from));
+  return 0;
+}
+
 /* Opens a hand-built pack with manifest text m; 0 if it opened. */
 static int open_built(const char *m, char *err, size_t errn) {
   const char *sect[3] = {m, "// ptx for sm_80", "CUBIN-90"};
@@ -327,11 +336,8 @@ static void test_manifest(void) {
       {"bucket\t100", "bucket", "line 9: 'bucket' has 0 fields (expected 1 to 1)"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    const char *at = strstr(MANIFEST, bad[i].from);
-    CHECK(at, "%s", bad[i].from);
-    if (!at) continue;
     char m[2048];
-    snprintf(m, sizeof m, "%.*s%s%s", (int)(at - MANIFEST), MANIFEST, bad[i].to, at + strlen(bad[i].from));
+    if (edit(MANIFEST, bad[i].from, bad[i].to, m, sizeof m)) continue;
     CHECK(open_built(m, err, sizeof err) == -1, "%s", bad[i].want);
     CHECK_CONTAINS(err, bad[i].want);
   }
@@ -387,11 +393,8 @@ static void test_manifest_aligned(void) {
       {"\nend\n", "\naligned\tx\n", "line 19: expected 'image' or 'end'", 2},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    const char *at = strstr(MANIFEST2, bad[i].from);
-    CHECK(at, "%s", bad[i].from);
-    if (!at) continue;
     char m[2048];
-    snprintf(m, sizeof m, "%.*s%s%s", (int)(at - MANIFEST2), MANIFEST2, bad[i].to, at + strlen(bad[i].from));
+    if (edit(MANIFEST2, bad[i].from, bad[i].to, m, sizeof m)) continue;
     path = write_built2(m, "aligned_bad.kpack", bad[i].format);
     CHECK(kiln_pack_open(path, &p, err, sizeof err) == -1, "%s", bad[i].want);
     CHECK_CONTAINS(err, bad[i].want);
