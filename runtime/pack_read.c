@@ -163,7 +163,10 @@ void kiln_pack_close(kiln_pack *p) {
   if (!p) return;
   for (int k = 0; k < p->nkernels; k++)
     for (int v = 0; v < p->k[k].nvariants; v++)
-      for (int d = 0; d < PACK_MAXDEVICES; d++) rt_kernel_free(p->k[k].v[v].loaded[d]);
+      for (int d = 0; d < PACK_MAXDEVICES; d++) {
+        rt_kernel_free(p->k[k].v[v].loaded[d]);
+        rt_kernel_free(p->k[k].v[v].aloaded[d]);
+      }
   for (int d = 0; d < PACK_MAXDEVICES; d++) rt_device_close(p->dev[d]);
   for (int k = 0; k < p->nkernels; k++) free(p->k[k].v);
   free(p->k);
