@@ -177,9 +177,6 @@ void cg_lower_bitcast(cg_lower *L, ir_opid op);
 void cg_lower_bitsplit(cg_lower *L, ir_opid op);
 
 /* ---- lower_align.c ---- */
-/* Low bits of the integer or pointer v known to be zero (0 .. its width) from constants, the kernel's
- * `aligned` parameters and the arithmetic on them. */
-int cg_known_zero_bits(cg_lower *L, LLVMValueRef v);
 /* 1 when the i1 t is proven true: true, an and of proven tests, or (x & m) == 0 with m below x's
  * known zero bits. */
 int cg_proven(cg_lower *L, LLVMValueRef t);

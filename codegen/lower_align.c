@@ -83,7 +83,7 @@ static int tz(cg_lower *L, LLVMValueRef v, int depth) {
   case LLVMIntToPtr:
   case LLVMAddrSpaceCast:
   case LLVMBitCast:
-  case LLVMFreeze: return imin(tz(L, a, depth + 1), width(v));
+  case LLVMFreeze:
   case LLVMTrunc: return imin(tz(L, a, depth + 1), width(v));
   case LLVMSelect: return imin(tz(L, b, depth + 1), tz(L, LLVMGetOperand(v, 2), depth + 1));
   case LLVMGetElementPtr: {
@@ -94,8 +94,6 @@ static int tz(cg_lower *L, LLVMValueRef v, int depth) {
   default: return 0;
   }
 }
-
-int cg_known_zero_bits(cg_lower *L, LLVMValueRef v) { return tz(L, v, 0); }
 
 /* 1 when the i1 `t` holds in every run: a constant true, an `and` of such, or `(x & m) == 0` where
  * m's set bits lie below the bits of x known to be zero. */

@@ -99,5 +99,7 @@ uint32_t pack_crc32(uint32_t crc, const void *data, size_t n);
 
 /* Bytes of one element of type name ("f16": 2); 0 if unknown. */
 int pack_type_bytes(const char *name);
+/* 1 for a float type (f64 f32 f16 bf16 e4m3 e5m2), 0 for the integers. */
+int pack_type_is_float(const char *name);
 
 #endif

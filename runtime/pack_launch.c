@@ -146,9 +146,7 @@ static uint64_t launch_mask(const pack_kernel *K, const kiln_pack_plan *pl, cons
   uint64_t m = 0;
   for (int i = 0, t = 0; i < K->nargs && i < 64; i++) {
     const pack_arg *a = &K->args[i];
-    int ok = a->is_tensor
-                 ? tensors[t++] % 16 == 0
-                 : a->type[0] != 'f' && a->type[0] != 'b' && a->type[0] != 'e' && pl->ival[i] % 16 == 0;
+    int ok = a->is_tensor ? tensors[t++] % 16 == 0 : !pack_type_is_float(a->type) && pl->ival[i] % 16 == 0;
     if (ok) m |= (uint64_t)1 << i;
   }
   return m;

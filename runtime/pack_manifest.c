@@ -75,6 +75,8 @@ int pack_type_bytes(const char *t) {
   return 0;
 }
 
+int pack_type_is_float(const char *t) { return t[0] == 'f' || t[0] == 'b' || t[0] == 'e'; }
+
 static int parse_arg(cursor *c, pack_kernel *k) {
   if (k->nargs == PACK_MAXARGS) return bad(c, "more than %d arguments", PACK_MAXARGS);
   pack_arg *a = &k->args[k->nargs++];
@@ -113,7 +115,7 @@ static int parse_arg_rule(cursor *c, const pack_kernel *k, pack_variant *v, int 
   if (strcmp(c->f[1], a->name)) return bad(c, "argument '%s' where '%s' was expected", c->f[1], a->name);
   if (!a->is_tensor) {
     v->value[i] = c->f[2];
-    return check_expr(c, c->f[2], k->nsizes, a->type[0] == 'f' || a->type[0] == 'b' || a->type[0] == 'e');
+    return check_expr(c, c->f[2], k->nsizes, pack_type_is_float(a->type));
   }
   for (int d = 0; d < a->rank; d++) {
     v->dims[i][d] = c->f[2 + d];
@@ -150,7 +152,7 @@ static int parse_aligned(cursor *c, const pack_kernel *k, pack_variant *v) {
     if (a < 0)
       return bad(c, "'aligned' names '%s', which is not an argument of kernel '%s'", c->f[i], k->name);
     const pack_arg *x = &k->args[a];
-    if (!x->is_tensor && (x->type[0] == 'f' || x->type[0] == 'b' || x->type[0] == 'e'))
+    if (!x->is_tensor && pack_type_is_float(x->type))
       return bad(c, "'aligned' names '%s', a %s scalar (tensors and integers only)", c->f[i], x->type);
     if ((v->amask >> a) & 1) return bad(c, "'aligned' names '%s' twice", c->f[i]);
     v->amask |= (uint64_t)1 << a;

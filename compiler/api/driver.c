@@ -125,7 +125,7 @@ int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, si
   return rc;
 }
 
-uint64_t driver_aligned_mask(const kl_arg *args, int nargs) {
+static uint64_t aligned_mask(const kl_arg *args, int nargs) {
   uint64_t m = 0;
   for (int i = 0; i < nargs && i < 63; i++)
     if (args[i].is_tensor || (ir_elem_in_class(IR_EC_INT, args[i].elem) && args[i].ival % 16 == 0))
@@ -137,7 +137,7 @@ int driver_specialize(kl_recipe *r, const kl_settings *s, ir_func *fn, char *err
   kl_arg args[KL_MAXARGS];
   int n = kl_recipe_args(r, s, args, KL_MAXARGS, err, errn);
   if (n < 0) return -1;
-  uint64_t m = driver_aligned_mask(args, n);
+  uint64_t m = aligned_mask(args, n);
   if (m) ir_attr_set_i(fn->A, &fn->attrs, "aligned", (int64_t)m);
   return 0;
 }

@@ -30,12 +30,9 @@ int driver_compile_recipe(kl_recipe *r, const kl_settings *s, driver_opts *o, ir
 /* Same, from IR already built (kiln opt / tests). fn is modified by the passes. */
 int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, size_t errn);
 
-/* The kernel's `aligned` mask (docs/ir.md) for a launch with these arguments: every tensor (the caller
- * passes 16-byte-aligned buffers: harness_alloc, cuMemAlloc) and every integer scalar that is a
- * multiple of 16. */
-uint64_t driver_aligned_mask(const kl_arg *args, int nargs);
-/* Sets fn's `aligned` attribute for a launch at the recipe's settings (driver_aligned_mask of its
- * arguments); nothing when no argument qualifies. 0, or -1 with the recipe's message. */
+/* Sets fn's `aligned` attribute (docs/ir.md) for a launch at the recipe's settings: every tensor (the
+ * caller passes 16-byte-aligned buffers: harness_alloc, cuMemAlloc) and every integer argument that is
+ * a multiple of 16; nothing when no argument qualifies. 0, or -1 with the recipe's message. */
 int driver_specialize(kl_recipe *r, const kl_settings *s, ir_func *fn, char *err, size_t errn);
 
 /* Runs ptxas (PATH, then /usr/local/cuda/bin) on PTX. Returns 0 if accepted, 1 if ptxas is not

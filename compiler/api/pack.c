@@ -27,7 +27,6 @@
 #include "../../runtime/pack_int.h"
 #include "../lua/kl_lib.h"
 #include "api.h"
-#include "driver.h"
 
 enum { MAXTARGETS = PACK_MAXTARGETS };
 
@@ -148,8 +147,7 @@ static kiln_status compile_one(kiln_recipe *r, const char *target, kiln_emit emi
 typedef struct {
   int ptx[MAXTARGETS], cubin[MAXTARGETS];   /* image indices; cubin -1 where none */
   int aptx[MAXTARGETS], acubin[MAXTARGETS]; /* the specialised kernel's (step 5); -1 where none */
-  uint64_t amask;                           /* the arguments aligned at the bucket */
-  uint64_t aused; /* those the specialised kernels rely on (kiln_output.aligned), every target's */
+  uint64_t aused; /* the arguments the specialised kernels rely on (kiln_output.aligned), every target's */
   char symbol[128];
   int threads, shared;
 } variant_images;
@@ -174,10 +172,6 @@ static kiln_status build_aligned(writer *w, kiln_recipe *r, int t, variant_image
 }
 
 static kiln_status build_images(writer *w, kiln_recipe *r, variant_images *vi) {
-  kl_arg args[KL_MAXARGS];
-  int na = kl_recipe_args(r->lua, &r->set, args, KL_MAXARGS, r->s->err, sizeof r->s->err);
-  if (na < 0) return KILN_ERR_INPUT;
-  vi->amask = driver_aligned_mask(args, na);
   vi->aused = 0;
   for (int t = 0; t < w->ntargets; t++) {
     kiln_output out;
@@ -200,8 +194,7 @@ static kiln_status build_images(writer *w, kiln_recipe *r, variant_images *vi) {
     if (vi->cubin[t] < 0) return api_fail(w->s, KILN_ERR_SYSTEM, "out of memory");
   }
   for (int t = 0; t < w->ntargets; t++) {
-    vi->aptx[t] = vi->acubin[t] = -1;
-    kiln_status st = vi->amask ? build_aligned(w, r, t, vi) : KILN_OK;
+    kiln_status st = build_aligned(w, r, t, vi);
     if (st != KILN_OK) return st;
   }
   return KILN_OK;
