@@ -5,6 +5,7 @@
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 local loop = require "bitgemm_loop"
+local split = require "split_sum"
 
 return kiln.recipe {
   name = "bitgemm_reduce",
@@ -47,6 +48,8 @@ return kiln.recipe {
     { M = 1, N = 40, out = "i32" },
     { M = 7, N = 70, p = 2, q = 2, enc = "bipolar", split_k = 8, out = "bf16" },
     { M = 20, N = 24, p = 3, q = 5, zp = 1, split_k = 2, out = "f32" },
+    -- the sum as a loop of one chunk a group (recipes/lib/split_sum.lua)
+    { M = 9, N = 130, p = 2, q = 3, enc = "bipolar", split_k = 16, BLOCK_M = 32, BLOCK_N = 128, warps = 1, out = "f32" },
   },
 
   body = function(k, p)
@@ -57,8 +60,8 @@ return kiln.recipe {
     local col = k.program_id(1) * p.BLOCK_N
     -- columns past N of a tile read the next chunk's columns: they reach only columns not stored
     local part = k.view(k.args.part, { M, N * p.split_k })
-    local v = k.load(part, { row, col }, { p.BLOCK_M, p.BLOCK_N })
-    for z = 1, p.split_k - 1 do v = v + k.load(part, { row, N * z + col }, { p.BLOCK_M, p.BLOCK_N }) end
+    local v = split.sum(k, p.split_k, p.BLOCK_M, p.BLOCK_N, p.warps, k.full({ p.BLOCK_M, p.BLOCK_N }, 0, "i32"),
+      function(z) return k.load(part, { row, N * z + col }, { p.BLOCK_M, p.BLOCK_N }) end)
     loop.epilogue(k, p, v, row, col)
   end,
 }

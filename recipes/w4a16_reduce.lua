@@ -3,6 +3,7 @@
 -- tile.
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
+local split = require "split_sum"
 
 return kiln.recipe {
   name = "w4a16_reduce",
@@ -26,6 +27,9 @@ return kiln.recipe {
     { M = 1, N = 40 },
     { M = 7, N = 70, split_k = 8, dtype = "bf16" },
     { M = 33, N = 130, split_k = 2, BLOCK_M = 32, BLOCK_N = 128 },
+    -- the sum as a loop (recipes/lib/split_sum.lua): groups of one chunk, then of two
+    { M = 33, N = 130, split_k = 16, BLOCK_M = 32, BLOCK_N = 128, warps = 1 },
+    { M = 5, N = 200, split_k = 8, BLOCK_M = 64, BLOCK_N = 128, dtype = "bf16" },
   },
 
   body = function(k, p)
@@ -33,12 +37,12 @@ return kiln.recipe {
     local M, N = k.args.M, k.args.N
     local row = k.program_id(0) * p.BLOCK_M
     local col = k.program_id(1) * p.BLOCK_N
-    local acc = k.full({ p.BLOCK_M, p.BLOCK_N }, 0, "f32")
-    for z = 0, p.split_k - 1 do
-      -- chunk z's columns end at (z+1)*N: a tile's columns past N read zeros, not chunk z+1
-      local pz = k.view(k.args.part, { M, (z + 1) * N }, { N * p.split_k, 1 })
-      acc = acc + k.load(pz, { row, z * N + col }, { p.BLOCK_M, p.BLOCK_N })
-    end
+    local acc = split.sum(k, p.split_k, p.BLOCK_M, p.BLOCK_N, p.warps, k.full({ p.BLOCK_M, p.BLOCK_N }, 0, "f32"),
+      function(z)
+        -- chunk z's columns end at (z+1)*N: a tile's columns past N read zeros, not chunk z+1
+        local pz = k.view(k.args.part, { M, (z + 1) * N }, { N * p.split_k, 1 })
+        return k.load(pz, { row, z * N + col }, { p.BLOCK_M, p.BLOCK_N })
+      end)
     k.store(k.view(k.args.y, { M, N }), { row, col }, k.cast(acc, p.dtype))
   end,
 }

@@ -121,7 +121,7 @@ expect_error() { # expect_error MESSAGE -- kiln compile arguments
 expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" -- recipes/bitgemm.lua --target sm_75
 expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" -- recipes/bitgemm_splitk.lua --target sm_75
 expect_error "split_k = 0 is out of range 1..64" -- recipes/bitgemm_splitk.lua --target sm_80 --set split_k=0
-expect_error "recipes/bitgemm_reduce.lua:53: zp applies to unsigned int activations" -- recipes/bitgemm_reduce.lua --target sm_80 --set zp=1 --set enc=bipolar
+expect_error "recipes/bitgemm_reduce.lua:56: zp applies to unsigned int activations" -- recipes/bitgemm_reduce.lua --target sm_80 --set zp=1 --set enc=bipolar
 expect_error "recipes/bitgemm.lua:92: p = 9 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set p=9
 expect_error "recipes/bitgemm.lua:92: q = 0 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set q=0
 expect_error "zp applies to unsigned int activations" -- recipes/bitgemm.lua --target sm_80 --set zp=1 --set a_signed=1

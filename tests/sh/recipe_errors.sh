@@ -97,7 +97,7 @@ check_run w4a16-pack-bits "recipes/w4a16_pack.lua:$WP_KQ: bits = 33 is out of ra
   "$KILN" run recipes/w4a16_pack.lua --sim --set bits=33
 check_run bitgemm-k "recipes/bitgemm.lua:68: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm.lua --sim --set K=0
-check_run bitgemm-reduce-k "recipes/bitgemm_reduce.lua:41: K = -1 must be a whole number >= 0 (the GEMM's inner dimension)" -- \
+check_run bitgemm-reduce-k "recipes/bitgemm_reduce.lua:42: K = -1 must be a whole number >= 0 (the GEMM's inner dimension)" -- \
   "$KILN" run recipes/bitgemm_reduce.lua --sim --set K=-1
 check_run bitgemm-splitk-k "recipes/bitgemm_splitk.lua:41: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm_splitk.lua --sim --set K=0

@@ -1,0 +1,40 @@
+-- split_sum: the sum over the split_k chunks of a split-K GEMM's partial results, shared by the
+-- reduction kernels (recipes/bitgemm_reduce.lua, recipes/w4a16_reduce.lua).
+--
+-- The chunks are added in order, acc = ((init + c0) + c1) + ..., so a float sum rounds as a loop
+-- over z would. How the code is shaped: a thread's loads of one chunk do not depend on the
+-- running sum, so they can all be in flight at once; but a thread can only hold so many loaded
+-- values (the register file), so unrolling past that buys no more loads in flight, only more code
+-- to compile (bitgemm_reduce BLOCK_M=32 BLOCK_N=128 split_k=16 warps=1 was 2,048 loads a thread in
+-- a row: docs/compile-speed.md). The chunks are therefore added in groups of `group` chunks (the
+-- largest divisor of split_k whose loads fit PER_GROUP elements a thread): one group is unrolled,
+-- and the groups are a k.range loop when there are several.
+local M = {}
+
+-- Elements a thread loads in one group at most (a register each, beside the running sum's).
+M.PER_GROUP = 128
+
+-- The number of chunks one group adds: the largest divisor of n with at most PER_GROUP loaded
+-- elements a thread (1 when one chunk alone is more).
+function M.group(n, per_thread)
+  for g = n, 2, -1 do
+    if n % g == 0 and g * per_thread <= M.PER_GROUP then return g end
+  end
+  return 1
+end
+
+-- init + load(0) + ... + load(n - 1) for a [BM, BN] tile spread over `warps` warps. load(z) gets
+-- the chunk's index as a number (unrolled) or as an i32 value (in the loop) and returns a tile of
+-- init's shape and type.
+function M.sum(k, n, bm, bn, warps, init, load)
+  local per_thread = math.max(1, (bm * bn) // (32 * warps))
+  local g = M.group(n, per_thread)
+  local function add(z0, acc)
+    for j = 0, g - 1 do acc = acc + load(z0 + j) end
+    return acc
+  end
+  if g == n then return add(0, init) end
+  return k.range(0, n, g, { init }, add)
+end
+
+return M
