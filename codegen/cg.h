@@ -92,7 +92,7 @@ typedef struct cg_lower {
   cg_tmap *tmaps;          /* the tensor-map parameters, after the IR's */
   int ntmaps;
   uint64_t align_visit;  /* lower_align.c: the `aligned` parameters the proof under way has read */
-  uint64_t aligned_used; /* the `aligned` parameters of every proof that held (cg_result.aligned_used) */
+  uint64_t aligned_used; /* the promised parameters of every proof that held (cg_result.aligned_used) */
   jmp_buf fail;
   char *err;
   size_t errn;

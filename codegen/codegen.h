@@ -32,8 +32,9 @@ typedef struct {
    * of the arguments (runtime/pack_expr.c's tokens joined by commas). The PTX carries the same lines
    * as comments (rt_tmap_spec_parse reads them). */
   char *tmaps;
-  /* The parameters (bit i: parameter i) whose `aligned` promise (docs/ir.md) the code relies on: the
-   * kernel is the same for any mask that keeps these; 0 for a kernel any launch may use. */
+  /* The parameters (bit i: parameter i) whose promise (`aligned`, `aligned8` or `aligned4`, the
+   * strongest the kernel has; docs/ir.md) the code relies on: the kernel is the same for any masks
+   * that keep these promises; 0 for a kernel any launch may use. */
   uint64_t aligned_used;
 } cg_result;
 

@@ -1,10 +1,10 @@
 /*
  * lower_align.c - what the lowering can prove about an address or an integer before the kernel runs:
- * the number of its low bits known to be zero, from the kernel's `aligned` attribute (docs/ir.md: the
- * parameters a launch promises are multiples of 16, pointers by their address) and the arithmetic
- * that builds the value from them. A run-time alignment test that it proves true is dropped with the
- * code for the other outcome: a copying loop then gets one version (lower_control.c), a copy one path
- * (lower_memory.c).
+ * the number of its low bits known to be zero, from the kernel's `aligned`, `aligned8` and `aligned4`
+ * attributes (docs/ir.md: the parameters a launch promises are multiples of 16, 8 or 4, pointers by
+ * their address to 16 bytes) and the arithmetic that builds the value from them. A run-time alignment
+ * test that it proves true is dropped with the code for the other outcome: a copying loop then gets
+ * one version (lower_control.c), a copy one path (lower_memory.c).
  *
  * The walk follows the LLVM values the lowering has built so far (constants, parameters, integer
  * arithmetic, casts, pointer arithmetic, selects); anything else (a phi, a load, a special register)
@@ -13,6 +13,12 @@
 #include "cg.h"
 
 enum { MAXDEPTH = 24 };
+
+/* The kernel attributes a launch's promises come in (docs/ir.md) and the low zero bits each gives. */
+static const struct {
+  const char *attr;
+  int bits;
+} promise[3] = {{"aligned", 4}, {"aligned8", 3}, {"aligned4", 2}};
 
 static int imin(int a, int b) { return a < b ? a : b; }
 
@@ -47,13 +53,15 @@ static int tz(cg_lower *L, LLVMValueRef v, int depth) {
   if (const_int(v, &c)) return c ? __builtin_ctzll((unsigned long long)c) : width(v);
   if (depth > MAXDEPTH) return 0;
   if (LLVMIsAArgument(v)) {
-    int64_t mask = ir_attr_i(L->fn->attrs, "aligned", 0);
     unsigned n = LLVMCountParams(L->c.fn);
     for (unsigned i = 0; i < n && i < 63; i++)
       if (LLVMGetParam(L->c.fn, i) == v) {
-        if (!((mask >> i) & 1)) return 0;
-        L->align_visit |= (uint64_t)1 << i;
-        return 4;
+        for (int k = 0; k < 3; k++) /* the strongest promise first */
+          if ((ir_attr_i(L->fn->attrs, promise[k].attr, 0) >> i) & 1) {
+            L->align_visit |= (uint64_t)1 << i;
+            return promise[k].bits;
+          }
+        return 0;
       }
     return 0;
   }
@@ -114,9 +122,9 @@ static int proven(cg_lower *L, LLVMValueRef t) {
   return tz(L, y, 0) >= need;
 }
 
-/* The `aligned` parameters a proof that holds has read are the ones the code relies on
- * (cg_result.aligned_used): reading more facts can only prove more, so a mask that keeps these gives
- * the same proofs. */
+/* The promised parameters (`aligned`, `aligned8`, `aligned4`) a proof that holds has read are the ones the
+ * code relies on (cg_result.aligned_used): reading more facts can only prove more, so a mask that keeps these
+ * gives the same proofs. */
 int cg_proven(cg_lower *L, LLVMValueRef t) {
   L->align_visit = 0;
   int ok = proven(L, t);

@@ -131,9 +131,10 @@ typedef struct {
   FILE *print_after_all; /* non-NULL: the IR after each pass is printed there with a header line */
   int no_cache;          /* bypass the kernel cache */
   /* 1: a kernel for launches whose arguments are aligned as at the recipe's settings: every tensor
-   * 16-byte aligned and each integer that is a multiple of 16 there a multiple of 16 at the launch
-   * (the IR's `aligned` mask, docs/ir.md; the launch JSON lists them). Copies whose alignment that
-   * proves lose their run-time test and fallback. 0: a kernel for any launch (packs use these). */
+   * 16-byte aligned and each integer that is a multiple of 16, 8 or 4 there (the largest of these)
+   * that multiple at the launch (the IR's `aligned`, `aligned8` and `aligned4` masks, docs/ir.md;
+   * the launch JSON lists them). Copies whose alignment that proves lose their run-time test and
+   * fallback. 0: a kernel for any launch (packs use these). */
   int specialize;
 } kiln_compile_opts;
 
@@ -147,7 +148,8 @@ typedef struct {
   int shared_bytes;         /* dynamic shared memory per program */
   kiln_cache_use cache_use; /* where the PTX came from */
   /* specialize: the arguments (bit i: argument i) the kernel relies on being aligned, a tensor to 16
-   * bytes, an integer a multiple of 16 (a subset of those aligned at the settings); 0: any launch */
+   * bytes, an integer the multiple of 16, 8 or 4 it was at the settings (the launch JSON's "aligned",
+   * "aligned8", "aligned4" say which; a multiple of 16 always qualifies); 0: any launch */
   uint64_t aligned;
 } kiln_output;
 

@@ -74,9 +74,12 @@ static int tensor_maps_json(FILE *f, const cg_result *res, char *err, size_t err
 
 /* KILN_EMIT_LAUNCH: what a host program needs to launch the kernel (JSON). The grid, the argument
  * shapes, the arguments a specialized kernel relies on being aligned (kiln_compile_opts.specialize:
- * a launch must keep them so; [] for a kernel any launch may use) and the settings (every parameter's
- * value as text, computed defaults resolved) come from the recipe; for an IR file they are absent. */
-static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *t, uint64_t aligned) {
+ * a launch must keep them so; [] for a kernel any launch may use: "aligned" a tensor to 16 bytes or
+ * an integer a multiple of 16, "aligned8" and "aligned4" an integer a multiple of 8, of 4) and the
+ * settings (every parameter's value as text, computed defaults resolved) come from the recipe; for
+ * an IR file they are absent. */
+static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *t,
+                         const uint64_t aligned[3]) {
   char *buf = NULL, *err = r->s->err;
   size_t n = 0, errn = sizeof r->s->err;
   FILE *f = open_memstream(&buf, &n);
@@ -105,10 +108,15 @@ static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *
         else
           fprintf(f, ", \"value\": %lld}", (long long)x->ival);
       }
-      fprintf(f, "\n  ],\n  \"aligned\": [");
-      for (int i = 0, first = 1; i < na && i < 63; i++)
-        if ((aligned >> i) & 1) fprintf(f, "%s\"%s\"", first ? "" : ", ", args[i].name), first = 0;
-      fprintf(f, "],\n  \"settings\": {");
+      fprintf(f, "\n  ]");
+      static const char *const key[3] = {"aligned", "aligned8", "aligned4"};
+      for (int k = 0; k < 3; k++) {
+        fprintf(f, ",\n  \"%s\": [", key[k]);
+        for (int i = 0, first = 1; i < na && i < 63; i++)
+          if ((aligned[k] >> i) & 1) fprintf(f, "%s\"%s\"", first ? "" : ", ", args[i].name), first = 0;
+        fprintf(f, "]");
+      }
+      fprintf(f, ",\n  \"settings\": {");
       for (int i = 0; i < kl_recipe_nparams(r->lua); i++) { /* every parameter as the kernel got it */
         const char *name = kl_recipe_param(r->lua, i)->name, *v = kl_settings_get(&r->set, name);
         fprintf(f, "%s", i ? ", " : "");
@@ -168,7 +176,11 @@ static kiln_status lower(kiln_recipe *r, const kiln_compile_opts *o, const tg_ta
   case KILN_EMIT_LLVM: st = take_text(out, strdup(res.llvm_ir)); break;
   case KILN_EMIT_PTX: st = take_text(out, strdup(res.ptx)); break;
   case KILN_EMIT_LAUNCH: {
-    char *json = launch_json(r, &res, t, res.aligned_used);
+    /* what the kernel relies on, by the promise it read: 16 (and tensors), 8, 4 (driver_specialize) */
+    uint64_t a8 = (uint64_t)ir_attr_i(fn->attrs, "aligned8", 0),
+             a4 = (uint64_t)ir_attr_i(fn->attrs, "aligned4", 0);
+    uint64_t used[3] = {res.aligned_used & ~a8 & ~a4, res.aligned_used & a8, res.aligned_used & a4};
+    char *json = launch_json(r, &res, t, used);
     st = json ? take_text(out, json) : KILN_ERR_INPUT;
     break;
   }

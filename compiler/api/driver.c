@@ -125,20 +125,31 @@ int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, si
   return rc;
 }
 
-static uint64_t aligned_mask(const kl_arg *args, int nargs) {
-  uint64_t m = 0;
-  for (int i = 0; i < nargs && i < 63; i++)
-    if (args[i].is_tensor || (ir_elem_in_class(IR_EC_INT, args[i].elem) && args[i].ival % 16 == 0))
-      m |= (uint64_t)1 << i;
-  return m;
+/* The IR's promise masks (docs/ir.md): m[0] `aligned` (every tensor; the integers that are multiples of
+ * 16), m[1] `aligned8` and m[2] `aligned4` (the other integers that are multiples of 8, of 4). */
+static void aligned_masks(const kl_arg *args, int nargs, uint64_t m[3]) {
+  m[0] = m[1] = m[2] = 0;
+  for (int i = 0; i < nargs && i < 63; i++) {
+    int is_int = ir_elem_in_class(IR_EC_INT, args[i].elem) && !args[i].is_tensor;
+    int k = args[i].is_tensor        ? 0
+            : !is_int                ? -1
+            : args[i].ival % 16 == 0 ? 0
+            : args[i].ival % 8 == 0  ? 1
+            : args[i].ival % 4 == 0  ? 2
+                                     : -1;
+    if (k >= 0) m[k] |= (uint64_t)1 << i;
+  }
 }
 
 int driver_specialize(kl_recipe *r, const kl_settings *s, ir_func *fn, char *err, size_t errn) {
   kl_arg args[KL_MAXARGS];
   int n = kl_recipe_args(r, s, args, KL_MAXARGS, err, errn);
   if (n < 0) return -1;
-  uint64_t m = aligned_mask(args, n);
-  if (m) ir_attr_set_i(fn->A, &fn->attrs, "aligned", (int64_t)m);
+  uint64_t m[3];
+  aligned_masks(args, n, m);
+  static const char *const attr[3] = {"aligned", "aligned8", "aligned4"};
+  for (int k = 0; k < 3; k++)
+    if (m[k]) ir_attr_set_i(fn->A, &fn->attrs, attr[k], (int64_t)m[k]);
   return 0;
 }
 

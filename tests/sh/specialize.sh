@@ -1,7 +1,8 @@
 #!/bin/sh
 # Kernels specialised on their arguments' alignment (`kiln compile --specialize`, what `kiln run` and
 # `kiln tune` compile; docs/codegen.md, "Copies"): the launch JSON names the arguments the kernel
-# takes to be aligned (every tensor, the integers that are multiples of 16 at the settings), a copying
+# takes to be aligned (every tensor, the integers that are multiples of 16, 8 or 4 at the settings, by
+# the promise each gives: "aligned", "aligned8", "aligned4"), a copying
 # loop whose alignment that proves has one version and no fallback, the kernel cache keeps the two
 # kernels apart, the simulator runs specialised kernels at aligned and unaligned sizes, and an IR file
 # cannot be specialised (it states its mask itself).
@@ -21,8 +22,24 @@ import json, sys
 d = sys.argv[1]
 s, g = (json.load(open(d + "/%s.json" % n)) for n in ("s", "g"))
 assert s["aligned"] == ["b", "N"], s["aligned"]
-assert g["aligned"] == [], g["aligned"]
+assert s["aligned8"] == [] and s["aligned4"] == [], s  # M = 100 is a multiple of 4 no proof reads
+assert g["aligned"] == [] and g["aligned8"] == [] and g["aligned4"] == [], g
 print("ok   launch json: aligned", s["aligned"], "specialised, [] general")
+PY
+
+# weaker promises: K = 40 (a multiple of 8) makes f16 rows of 80 bytes, multiples of 16: A's rows
+# are proven through K's `aligned8` promise; K = 36 in f32 (144-byte rows) through `aligned4`
+"$KILN" compile recipes/matmul.lua --target sm_80 --set K=40 --specialize --emit launch > "$tmp/k8.json" ||
+  fail "compile K=40 --specialize --emit launch"
+"$KILN" compile recipes/matmul.lua --target sm_80 --set K=36 --set dtype=f32 --specialize --emit launch \
+  > "$tmp/k4.json" || fail "compile K=36 f32 --specialize --emit launch"
+python3 - "$tmp" <<'PY' || exit 1
+import json, sys
+d = sys.argv[1]
+k8, k4 = (json.load(open(d + "/%s.json" % n)) for n in ("k8", "k4"))
+assert (k8["aligned"], k8["aligned8"], k8["aligned4"]) == (["a", "b", "N"], ["K"], []), k8
+assert (k4["aligned"], k4["aligned8"], k4["aligned4"]) == (["a", "b", "N"], [], ["K"]), k4
+print("ok   launch json: K = 40 f16 in aligned8, K = 36 f32 in aligned4")
 PY
 
 # matmul's defaults (M = N = K = 256): the mainloop in one version, no run-time test, on every
@@ -39,11 +56,21 @@ for t in sm_80 sm_90a; do
   [ "$ns" -lt "$ng" ] || fail "$t: specialised PTX $ns lines, general $ng"
   echo "ok   $t matmul defaults: one loop version specialised ($ns PTX lines, general $ng)"
 done
-# K = 40 (not a multiple of 16): B's rows are not proven aligned, both versions stay
+# K = 36 in f16 (72-byte rows: a multiple of 4 proves 8 bytes, not 16): A's rows are not proven
+# aligned, both versions stay; K = 40 (a multiple of 8): one version
+"$KILN" compile recipes/matmul.lua --target sm_80 --set K=36 --emit llvm --specialize -o "$tmp/k.ll" ||
+  fail "llvm K=36"
+grep -q "for.any" "$tmp/k.ll" || fail "K = 36: a loop version was dropped without proof"
 "$KILN" compile recipes/matmul.lua --target sm_80 --set K=40 --emit llvm --specialize -o "$tmp/k.ll" ||
   fail "llvm K=40"
-grep -q "for.any" "$tmp/k.ll" || fail "K = 40: a loop version was dropped without proof"
-echo "ok   K = 40: the unaligned version stays"
+grep -q "for.any" "$tmp/k.ll" && fail "K = 40: the multiple of 8 proved nothing"
+echo "ok   K = 36: the unaligned version stays; K = 40: one version"
+
+# bitgemm's defaults: Kw = 8 words (32-byte rows), a multiple of 8: its copies are proven (they were
+# not with the multiple-of-16 promise alone)
+"$KILN" compile recipes/bitgemm.lua --target sm_90a --emit llvm --specialize -o "$tmp/b.ll" || fail "llvm bitgemm"
+grep -q "for.any" "$tmp/b.ll" && fail "bitgemm: Kw = 8 did not prove the rows aligned"
+echo "ok   bitgemm's defaults: one loop version (Kw = 8 through aligned8)"
 
 # the cache (a fresh one): the general kernel, then the specialised one, is a miss and different PTX
 export KILN_CACHE_DIR="$tmp/cache2"
@@ -63,8 +90,12 @@ echo "ok   the cache keeps the general and the specialised kernel apart"
   --set BLOCK_K=32 --set warps=2 > "$tmp/r1" 2>&1 || { cat "$tmp/r1"; fail "run aligned sizes"; }
 "$KILN" run recipes/matmul.lua --sim --set M=50 --set N=40 --set K=72 --set BLOCK_M=32 --set BLOCK_N=32 \
   --set BLOCK_K=32 --set warps=2 > "$tmp/r2" 2>&1 || { cat "$tmp/r2"; fail "run unaligned sizes"; }
-grep -q PASS "$tmp/r1" && grep -q PASS "$tmp/r2" || fail "no PASS line"
-echo "ok   the simulator passes specialised kernels at M,N,K = 64,48,96 and 50,40,72"
+"$KILN" run recipes/matmul.lua --sim --set M=50 --set N=44 --set K=36 --set BLOCK_M=32 --set BLOCK_N=32 \
+  --set BLOCK_K=32 --set warps=2 > "$tmp/r3" 2>&1 || { cat "$tmp/r3"; fail "run sizes that are multiples of 4"; }
+"$KILN" run recipes/matmul.lua --sim --set M=50 --set N=44 --set K=36 --set BLOCK_M=32 --set BLOCK_N=32 \
+  --set BLOCK_K=32 --set warps=2 --set dtype=f32 > "$tmp/r4" 2>&1 || { cat "$tmp/r4"; fail "run f32 multiples of 4"; }
+for f in r1 r2 r3 r4; do grep -q PASS "$tmp/$f" || fail "no PASS line in $f: $(cat "$tmp/$f")"; done
+echo "ok   the simulator passes specialised kernels at M,N,K = 64,48,96, 50,40,72 and 50,44,36 (f16, f32)"
 
 # a pack carries the specialised images after an `aligned` line naming what they rely on, for the
 # bucket whose sizes prove something (M = N = K = 256), none for one whose sizes prove nothing
@@ -90,7 +121,10 @@ PY
 # ptxas -v on the specialised defaults of the recipes whose copies it changes: no spill, but for
 # attention on sm_100a and sm_120a, where the defaults sit at 255 registers and ptxas keeps a few
 # values live across the first key loop in local memory (stored before it, loaded after it; the
-# general kernel has none): at most 32 bytes each way there (docs/attention.md)
+# general kernel has none): at most 32 bytes each way there (docs/attention.md); and bitgemm on
+# sm_80, where ptxas fits the specialised kernel in 128 registers (4 blocks an SM; the general one
+# takes 234, 2 blocks) with one value kept across the MMA loop the same way: at most 8 bytes
+# (docs/bitgemm.md)
 PTXAS=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/local/cuda/bin/ptxas; } || true)
 if [ -n "$PTXAS" ]; then
   for t in sm_80 sm_90a sm_100a sm_120a; do
@@ -100,11 +134,11 @@ if [ -n "$PTXAS" ]; then
       st=$(sed -n 's/.* \([0-9]*\) bytes spill stores.*/\1/p' "$tmp/v" | sort -n | tail -1)
       ld=$(sed -n 's/.* \([0-9]*\) bytes spill loads.*/\1/p' "$tmp/v" | sort -n | tail -1)
       lim=0
-      case "$r $t" in "attention sm_100a" | "attention sm_120a") lim=32 ;; esac
+      case "$r $t" in "attention sm_100a" | "attention sm_120a") lim=32 ;; "bitgemm sm_80") lim=8 ;; esac
       [ "${st:-0}" -le $lim ] && [ "${ld:-0}" -le $lim ] || fail "$r $t specialised spills $st + $ld bytes (at most $lim)"
     done
   done
-  echo "ok   ptxas: the specialised defaults spill nothing (attention on sm_100a, sm_120a: at most 32 bytes)"
+  echo "ok   ptxas: the specialised defaults spill nothing (attention on sm_100a, sm_120a: at most 32 bytes; bitgemm sm_80: 8)"
 else
   echo "note: ptxas not installed: no spill report"
 fi
