@@ -539,9 +539,105 @@ const char *cg_llvm_passes(void) {
   return kiln_passes;
 }
 
+/* default<O3> without its SLP vectoriser, for kernels with no `dot` (cg_llvm_passes_for): LLVM's O3
+ * pipeline for the NVPTX target as `opt-22 -mtriple=nvptx64-nvidia-cuda -passes='default<O3>'
+ * -print-pipeline-passes` prints it, less `slp-vectorizer` (tests/unit/test_codegen.c checks that
+ * it still is). In such kernels (packers, reductions, elementwise) the vectoriser finds next to nothing
+ * to pair and costs a quarter of the optimiser's time (bitpack_act; docs/compile-speed.md); LLVM has
+ * no per-run switch for it (the pass builder's SLP option leaves `default<O3>` as it is, and
+ * `-vectorize-slp` is process-wide), hence the pipeline spelled out. */
+static const char o3_without_slp[] =
+    "memprof-remove-attributes,annotation2metadata,forceattrs,nvvm-reflect,"
+    "function(nvvm-intr-range),inferattrs,coro-early,function<eager-inv>(ee-instrument<>,"
+    "lower-expect,simplifycfg<bonus-inst-threshold=1;no-forward-switch-cond;"
+    "no-switch-range-to-icmp;no-switch-to-arithmetic;no-switch-to-lookup;keep-loops;"
+    "no-hoist-common-insts;no-hoist-loads-stores-with-cond-faulting;no-sink-common-insts;"
+    "speculate-blocks;simplify-cond-branch;no-speculate-unpredictables>,sroa<modify-cfg>,"
+    "early-cse<>,callsite-splitting),openmp-opt,ipsccp,called-value-propagation,globalopt,"
+    "function<eager-inv>(mem2reg,instcombine<max-iterations=1;no-verify-fixpoint>,"
+    "simplifycfg<bonus-inst-threshold=1;no-forward-switch-cond;switch-range-to-icmp;"
+    "no-switch-to-arithmetic;no-switch-to-lookup;keep-loops;no-hoist-common-insts;"
+    "no-hoist-loads-stores-with-cond-faulting;no-sink-common-insts;speculate-blocks;"
+    "simplify-cond-branch;no-speculate-unpredictables>),always-inline,require<globals-aa>,"
+    "function(invalidate<aa>),require<profile-summary>,cgscc(devirt<4>(inline,"
+    "function-attrs<skip-non-recursive-function-attrs>,argpromotion,openmp-opt-cgscc,"
+    "function<eager-inv;no-rerun>(sroa<modify-cfg>,early-cse<memssa>,"
+    "speculative-execution<only-if-divergent-target>,jump-threading,correlated-propagation,"
+    "simplifycfg<bonus-inst-threshold=1;no-forward-switch-cond;switch-range-to-icmp;"
+    "no-switch-to-arithmetic;no-switch-to-lookup;keep-loops;no-hoist-common-insts;"
+    "no-hoist-loads-stores-with-cond-faulting;no-sink-common-insts;speculate-blocks;"
+    "simplify-cond-branch;no-speculate-unpredictables>,instcombine<max-iterations=1;"
+    "no-verify-fixpoint>,aggressive-instcombine,libcalls-shrinkwrap,tailcallelim,"
+    "simplifycfg<bonus-inst-threshold=1;no-forward-switch-cond;switch-range-to-icmp;"
+    "no-switch-to-arithmetic;no-switch-to-lookup;keep-loops;no-hoist-common-insts;"
+    "no-hoist-loads-stores-with-cond-faulting;no-sink-common-insts;speculate-blocks;"
+    "simplify-cond-branch;no-speculate-unpredictables>,reassociate,constraint-elimination,"
+    "loop-mssa(loop-instsimplify,loop-simplifycfg,licm<no-allowspeculation>,"
+    "loop-rotate<header-duplication;no-prepare-for-lto>,licm<allowspeculation>,"
+    "simple-loop-unswitch<nontrivial;trivial>),simplifycfg<bonus-inst-threshold=1;"
+    "no-forward-switch-cond;switch-range-to-icmp;no-switch-to-arithmetic;no-switch-to-lookup;"
+    "keep-loops;no-hoist-common-insts;no-hoist-loads-stores-with-cond-faulting;"
+    "no-sink-common-insts;speculate-blocks;simplify-cond-branch;no-speculate-unpredictables>,"
+    "instcombine<max-iterations=1;no-verify-fixpoint>,loop(loop-idiom,indvars,"
+    "extra-simple-loop-unswitch-passes,loop-deletion,loop-unroll-full),sroa<modify-cfg>,"
+    "vector-combine,mldst-motion<no-split-footer-bb>,gvn<>,sccp,bdce,"
+    "instcombine<max-iterations=1;no-verify-fixpoint>,jump-threading,correlated-propagation,adce,"
+    "memcpyopt,dse,move-auto-init,loop-mssa(licm<allowspeculation>),coro-elide,"
+    "simplifycfg<bonus-inst-threshold=1;no-forward-switch-cond;switch-range-to-icmp;"
+    "switch-to-arithmetic;no-switch-to-lookup;keep-loops;hoist-common-insts;"
+    "no-hoist-loads-stores-with-cond-faulting;sink-common-insts;speculate-blocks;"
+    "simplify-cond-branch;no-speculate-unpredictables>,instcombine<max-iterations=1;"
+    "no-verify-fixpoint>),function-attrs,function(require<should-not-run-function-passes>),"
+    "coro-split,coro-annotation-elide)),deadargelim,coro-cleanup,globalopt,globaldce,"
+    "elim-avail-extern,rpo-function-attrs,recompute-globalsaa,"
+    "function<eager-inv>(drop-unnecessary-assumes,float2int,lower-constant-intrinsics,chr,"
+    "loop(loop-rotate<header-duplication;no-prepare-for-lto>,loop-deletion),loop-distribute,"
+    "inject-tli-mappings,loop-vectorize<no-interleave-forced-only;no-vectorize-forced-only;>,"
+    "drop-unnecessary-assumes,infer-alignment,loop-load-elim,instcombine<max-iterations=1;"
+    "no-verify-fixpoint>,simplifycfg<bonus-inst-threshold=1;forward-switch-cond;"
+    "switch-range-to-icmp;switch-to-arithmetic;switch-to-lookup;no-keep-loops;hoist-common-insts;"
+    "no-hoist-loads-stores-with-cond-faulting;sink-common-insts;speculate-blocks;"
+    "simplify-cond-branch;no-speculate-unpredictables>,vector-combine,"
+    "instcombine<max-iterations=1;no-verify-fixpoint>,loop-unroll<O3>,transform-warning,"
+    "sroa<preserve-cfg>,infer-alignment,instcombine<max-iterations=1;no-verify-fixpoint>,"
+    "loop-mssa(licm<allowspeculation>),alignment-from-assumptions,loop-sink,instsimplify,"
+    "div-rem-pairs,tailcallelim,simplifycfg<bonus-inst-threshold=1;no-forward-switch-cond;"
+    "switch-range-to-icmp;switch-to-arithmetic;no-switch-to-lookup;keep-loops;"
+    "no-hoist-common-insts;hoist-loads-stores-with-cond-faulting;no-sink-common-insts;"
+    "speculate-blocks;simplify-cond-branch;speculate-unpredictables>),alloc-token,globaldce,"
+    "constmerge,cg-profile,rel-lookup-table-converter,function(annotation-remarks),verify";
+
+/* the LLVM that printed it; another release may add or rename passes: a pipeline that then does not
+ * parse falls back to default<O3> (optimise), and the unit test compares it only under this one */
+#define O3_WITHOUT_SLP_LLVM "22.1.8"
+
+const char *cg_llvm_passes_o3_without_slp(const char **llvm_version) {
+  if (llvm_version) *llvm_version = O3_WITHOUT_SLP_LLVM;
+  return o3_without_slp;
+}
+
+/* 1 when the kernel has a `dot` op (its products are where the SLP vectoriser pays: the FFT family's
+ * complex arithmetic around them) */
+static int has_dot(const ir_func *fn) {
+  for (uint32_t i = 1; i < fn->nops; i++)
+    if (fn->ops[i].code == IR_OP_DOT && !fn->ops[i].dead) return 1;
+  return 0;
+}
+
+const char *cg_llvm_passes_for(const ir_func *fn, int nvptx) {
+  const char *p = cg_llvm_passes();
+  if (getenv("KILN_LLVM_PASSES") && *getenv("KILN_LLVM_PASSES")) return p;
+  return nvptx && !has_dot(fn) ? o3_without_slp : p;
+}
+
 static int optimise(cg_lower *L, LLVMTargetMachineRef tm) {
   LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
-  LLVMErrorRef e = LLVMRunPasses(L->c.mod, cg_llvm_passes(), tm, po);
+  const char *passes = cg_llvm_passes_for(L->fn, tm != NULL);
+  LLVMErrorRef e = LLVMRunPasses(L->c.mod, passes, tm, po);
+  if (e && passes == o3_without_slp) { /* an LLVM whose O3 has other pass names: it failed to parse, */
+    LLVMConsumeError(e);               /* before any pass ran */
+    e = LLVMRunPasses(L->c.mod, "default<O3>", tm, po);
+  }
   LLVMDisposePassBuilderOptions(po);
   if (!e) return 0;
   char *msg = LLVMGetErrorMessage(e);

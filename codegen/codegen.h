@@ -52,5 +52,10 @@ const char *cg_llvm_version(void);
 /* The LLVM pass pipeline in effect: default<O3>, kiln's (KILN_LLVM_PASSES=kiln), or KILN_LLVM_PASSES's text.
  */
 const char *cg_llvm_passes(void);
+/* The pipeline a kernel is optimised with: cg_llvm_passes(), but for PTX (nvptx = 1) from a kernel
+ * with no `dot`, unless KILN_LLVM_PASSES says otherwise, default<O3> without its SLP vectoriser
+ * (cg_llvm_passes_o3_without_slp: the pipeline spelled out, docs/compile-speed.md). */
+const char *cg_llvm_passes_for(const ir_func *fn, int nvptx);
+const char *cg_llvm_passes_o3_without_slp(const char **llvm_version);
 
 #endif
