@@ -630,21 +630,30 @@ const char *cg_llvm_passes_for(const ir_func *fn, int nvptx) {
   return nvptx && !has_dot(fn) ? o3_without_slp : p;
 }
 
-static int optimise(cg_lower *L, LLVMTargetMachineRef tm) {
+int cg_run_passes(void *mod, void *tm, const char *passes, const char *fallback, char *err, size_t errn) {
   LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
-  const char *passes = cg_llvm_passes_for(L->fn, tm != NULL);
-  LLVMErrorRef e = LLVMRunPasses(L->c.mod, passes, tm, po);
-  if (e && passes == o3_without_slp) { /* an LLVM whose O3 has other pass names: it failed to parse, */
-    LLVMConsumeError(e);               /* before any pass ran */
-    e = LLVMRunPasses(L->c.mod, "default<O3>", tm, po);
+  LLVMErrorRef e = LLVMRunPasses((LLVMModuleRef)mod, passes, (LLVMTargetMachineRef)tm, po);
+  if (e && fallback) { /* LLVMRunPasses fails only on a pipeline it cannot parse, before any pass ran */
+    LLVMConsumeError(e);
+    e = LLVMRunPasses((LLVMModuleRef)mod, fallback, (LLVMTargetMachineRef)tm, po);
   }
   LLVMDisposePassBuilderOptions(po);
   if (!e) return 0;
   char *msg = LLVMGetErrorMessage(e);
+  snprintf(err, errn, "%s", msg);
+  LLVMDisposeErrorMessage(msg);
+  return -1;
+}
+
+static int optimise(cg_lower *L, LLVMTargetMachineRef tm) {
+  const char *passes = cg_llvm_passes_for(L->fn, tm != NULL);
+  /* an LLVM whose O3 has other pass names than the spelled-out pipeline's gets default<O3> */
+  char msg[1024];
+  if (!cg_run_passes(L->c.mod, tm, passes, passes == o3_without_slp ? "default<O3>" : NULL, msg, sizeof msg))
+    return 0;
   snprintf(L->err, L->errn, "LLVM optimisation failed (pass pipeline %s): %s",
            getenv("KILN_LLVM_PASSES") && *getenv("KILN_LLVM_PASSES") ? "from KILN_LLVM_PASSES" : "kiln's",
            msg);
-  LLVMDisposeErrorMessage(msg);
   return -1;
 }
 

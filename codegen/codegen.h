@@ -57,5 +57,9 @@ const char *cg_llvm_passes(void);
  * (cg_llvm_passes_o3_without_slp: the pipeline spelled out, docs/compile-speed.md). */
 const char *cg_llvm_passes_for(const ir_func *fn, int nvptx);
 const char *cg_llvm_passes_o3_without_slp(const char **llvm_version);
+/* Runs the pass pipeline `passes` over the LLVMModuleRef mod for the LLVMTargetMachineRef tm (NULL:
+ * none); when `passes` does not parse and `fallback` is not NULL, `fallback` instead. 0 on success,
+ * -1 with LLVM's message in err. */
+int cg_run_passes(void *mod, void *tm, const char *passes, const char *fallback, char *err, size_t errn);
 
 #endif

@@ -540,6 +540,29 @@ static void test_o3_without_slp(void) {
     fprintf(stderr, "  opt's O3 less slp-vectorizer:\n  %s\n  kiln's:\n  %s\n", got, kiln);
 }
 
+/* cg_run_passes: a pipeline that does not parse is an error naming the pass, or, given a fallback,
+ * the fallback runs (the path an LLVM whose O3 renamed a pass takes for kernels with no dot). */
+static void test_run_passes_fallback(void) {
+  const char *text = "kernel @k(%p: ptr<f32>, %n: i32) {warps = 1} {\n"
+                     "  %c0 = const() {value = 0} : i32\n"
+                     "  %c1 = const() {value = 1} : i32\n"
+                     "  %v = view(%p, %n, %c1) : view<1xf32>\n"
+                     "  %t = load(%v, %c0) : tile<32xf32>\n"
+                     "  store(%v, %c0, %t)\n"
+                     "}\n";
+  cg_result res;
+  char err[1024] = "";
+  CHECK(compile_text(text, tg_target_lookup("sm_80"), CG_SIM, &res, err, sizeof err) == 0);
+  if (!res.llvm_mod) return;
+  CHECK(cg_run_passes(res.llvm_mod, NULL, "no-such-pass", NULL, err, sizeof err) == -1);
+  CHECK(strstr(err, "no-such-pass") != NULL);
+  err[0] = 0;
+  CHECK(cg_run_passes(res.llvm_mod, NULL, "no-such-pass", "default<O3>", err, sizeof err) == 0 && !err[0]);
+  CHECK(cg_run_passes(res.llvm_mod, NULL, "no-such-pass", "no-such-either", err, sizeof err) == -1);
+  CHECK(strstr(err, "no-such-either") != NULL);
+  cg_result_free(&res);
+}
+
 /* ---- 3. numerics on the simulator ---- */
 
 /* Compiles text for the simulator and runs it over grid. 0 on success; the report goes to stderr. */
@@ -1008,6 +1031,7 @@ int main(void) {
   test_codegen_errors();
   test_codegen_keep_ir();
   test_o3_without_slp();
+  test_run_passes_fallback();
   test_sim_fp8("sm_80");
   test_sim_fp8("sm_90a");
   test_fp8_pairs("sm_80");
