@@ -82,6 +82,17 @@ static void test_compare_lowp(void) {
   k[0] = (float)lse[0] - 4 * 0x1p-24f;
   CHECK(harness_compare_lowp(k, IR_F32, lse, lse, 4, 2, &m) == -1, "four units: err %g limit %g", m.err,
         m.limit);
+
+  /* a one-key attention row: the output is V's -1 itself, which the low-precision reference gets
+   * exactly and the kernel (exp2 and a reciprocal, both approximate) one unit in the last place off
+   * (-1 - 2^-23), in an output whose rms is about 0.4: one unit of the element passes, two do not */
+  double v[6] = {-1, 0, 0, 0, 0, 0};
+  float o[6] = {-1.0f - 0x1p-23f, 0, 0, 0, 0, 0};
+  CHECK(harness_compare_lowp(o, IR_F32, v, v, 6, 2, &m) == 0, "one ulp at -1: err %g limit %g", m.err,
+        m.limit);
+  o[0] = -1.0f - 0x1p-22f;
+  CHECK(harness_compare_lowp(o, IR_F32, v, v, 6, 2, &m) == -1, "two ulps at -1: err %g limit %g", m.err,
+        m.limit);
 }
 
 /* harness_judge: which measure decides, for float and integer outputs. The low-precision reference
