@@ -625,9 +625,9 @@ static int has_dot(const ir_func *fn) {
 }
 
 const char *cg_llvm_passes_for(const ir_func *fn, int nvptx) {
-  const char *p = cg_llvm_passes();
-  if (getenv("KILN_LLVM_PASSES") && *getenv("KILN_LLVM_PASSES")) return p;
-  return nvptx && !has_dot(fn) ? o3_without_slp : p;
+  const char *env = getenv("KILN_LLVM_PASSES");
+  if ((env && *env) || !nvptx || has_dot(fn)) return cg_llvm_passes();
+  return o3_without_slp;
 }
 
 int cg_run_passes(void *mod, void *tm, const char *passes, const char *fallback, char *err, size_t errn) {

@@ -14,12 +14,6 @@
 
 enum { MAXDEPTH = 24 };
 
-/* The kernel attributes a launch's promises come in (docs/ir.md) and the low zero bits each gives. */
-static const struct {
-  const char *attr;
-  int bits;
-} promise[3] = {{"aligned", 4}, {"aligned8", 3}, {"aligned4", 2}};
-
 static int imin(int a, int b) { return a < b ? a : b; }
 
 /* log2 of the largest power of two dividing a byte size of a GEP's element type; 0 if unknown */
@@ -56,10 +50,10 @@ static int tz(cg_lower *L, LLVMValueRef v, int depth) {
     unsigned n = LLVMCountParams(L->c.fn);
     for (unsigned i = 0; i < n && i < 63; i++)
       if (LLVMGetParam(L->c.fn, i) == v) {
-        for (int k = 0; k < 3; k++) /* the strongest promise first */
-          if ((ir_attr_i(L->fn->attrs, promise[k].attr, 0) >> i) & 1) {
+        for (int k = 0; k < IR_NPROMISE; k++) /* the strongest promise first */
+          if ((ir_attr_i(L->fn->attrs, ir_promises[k].attr, 0) >> i) & 1) {
             L->align_visit |= (uint64_t)1 << i;
-            return promise[k].bits;
+            return ir_promises[k].bits;
           }
         return 0;
       }

@@ -575,6 +575,8 @@ ir_attr *ir_attr_get(ir_attr *list, const char *key) {
   return NULL;
 }
 
+const ir_promise ir_promises[IR_NPROMISE] = {{"aligned", 4}, {"aligned8", 3}, {"aligned4", 2}};
+
 int64_t ir_attr_i(ir_attr *list, const char *key, int64_t dflt) {
   ir_attr *a = ir_attr_get(list, key);
   return a && a->kind == IR_AINT ? a->i : dflt;

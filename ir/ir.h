@@ -322,6 +322,17 @@ void ir_attr_set_s(ir_arena *A, ir_attr **list, const char *key, const char *v);
 void ir_attr_set_list(ir_arena *A, ir_attr **list, const char *key, const int64_t *v, int n);
 ir_attr *ir_attr_get(ir_attr *list, const char *key);
 int64_t ir_attr_i(ir_attr *list, const char *key, int64_t dflt);
+
+/* The kernel attributes in which a launch promises its parameters' alignment (docs/ir.md), strongest
+ * first: bit i of `aligned` says parameter i is 16-byte aligned (a pointer) or a multiple of 16 (an
+ * integer); of `aligned8`, `aligned4` that integer parameter i is a multiple of 8, of 4. `bits`: the
+ * low bits each makes known to be zero. */
+enum { IR_NPROMISE = 3 };
+typedef struct {
+  const char *attr;
+  int bits;
+} ir_promise;
+extern const ir_promise ir_promises[IR_NPROMISE];
 double ir_attr_f(ir_attr *list, const char *key, double dflt); /* ints read as floats too */
 const char *ir_attr_s(ir_attr *list, const char *key, const char *dflt);
 #define ir_op_set_i(fn, op, k, v) ir_attr_set_i((fn)->A, &ir_o(fn, op)->attrs, k, v)

@@ -807,20 +807,19 @@ static void verify_kernel(verifier *V) {
       fail_kernel(V, "%s has type %s; parameters are scalars or pointers", what, ts(V, t));
     check_type(V, 0, what, t);
   }
-  /* aligned: bit i says parameter i is a multiple of 16 (an integer) or 16-byte aligned (a pointer);
-   * aligned8, aligned4: integer parameter i is a multiple of 8, of 4 */
-  static const char *const promise[3] = {"aligned", "aligned8", "aligned4"};
-  for (int k = 0; k < 3; k++) {
-    ir_attr *al = ir_attr_get(V->fn->attrs, promise[k]);
+  /* the alignment promises (ir_promises): masks of parameters; only `aligned` may name pointers */
+  for (int k = 0; k < IR_NPROMISE; k++) {
+    const char *name = ir_promises[k].attr;
+    ir_attr *al = ir_attr_get(V->fn->attrs, name);
     if (al && (al->kind != IR_AINT || al->i < 0))
-      fail_kernel(V, "attribute '%s' must be a mask of parameters (an integer >= 0)", promise[k]);
+      fail_kernel(V, "attribute '%s' must be a mask of parameters (an integer >= 0)", name);
     for (int i = 0; al && i < 63 && (al->i >> i); i++) {
       if (!((al->i >> i) & 1)) continue;
       if ((uint32_t)i >= body->nargs)
-        fail_kernel(V, "attribute '%s' names parameter %d; the kernel has %u", promise[k], i, body->nargs);
+        fail_kernel(V, "attribute '%s' names parameter %d; the kernel has %u", name, i, body->nargs);
       ir_type t = ir_vtype(V->fn, body->args[i]);
       if ((t.kind != IR_TPTR || k > 0) && !(t.kind == IR_TSCALAR && ir_elem_in_class(IR_EC_INT, t.elem)))
-        fail_kernel(V, "attribute '%s' names parameter %s, of type %s: only %s", promise[k],
+        fail_kernel(V, "attribute '%s' names parameter %s, of type %s: only %s", name,
                     vname(V, body->args[i]), ts(V, t), k ? "integers" : "pointers and integers");
     }
   }

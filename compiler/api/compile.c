@@ -79,7 +79,7 @@ static int tensor_maps_json(FILE *f, const cg_result *res, char *err, size_t err
  * settings (every parameter's value as text, computed defaults resolved) come from the recipe; for
  * an IR file they are absent. */
 static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *t,
-                         const uint64_t aligned[3]) {
+                         const uint64_t aligned[IR_NPROMISE]) {
   char *buf = NULL, *err = r->s->err;
   size_t n = 0, errn = sizeof r->s->err;
   FILE *f = open_memstream(&buf, &n);
@@ -109,9 +109,8 @@ static char *launch_json(kiln_recipe *r, const cg_result *res, const tg_target *
           fprintf(f, ", \"value\": %lld}", (long long)x->ival);
       }
       fprintf(f, "\n  ]");
-      static const char *const key[3] = {"aligned", "aligned8", "aligned4"};
-      for (int k = 0; k < 3; k++) {
-        fprintf(f, ",\n  \"%s\": [", key[k]);
+      for (int k = 0; k < IR_NPROMISE; k++) {
+        fprintf(f, ",\n  \"%s\": [", ir_promises[k].attr);
         for (int i = 0, first = 1; i < na && i < 63; i++)
           if ((aligned[k] >> i) & 1) fprintf(f, "%s\"%s\"", first ? "" : ", ", args[i].name), first = 0;
         fprintf(f, "]");
@@ -176,10 +175,12 @@ static kiln_status lower(kiln_recipe *r, const kiln_compile_opts *o, const tg_ta
   case KILN_EMIT_LLVM: st = take_text(out, strdup(res.llvm_ir)); break;
   case KILN_EMIT_PTX: st = take_text(out, strdup(res.ptx)); break;
   case KILN_EMIT_LAUNCH: {
-    /* what the kernel relies on, by the promise it read: 16 (and tensors), 8, 4 (driver_specialize) */
-    uint64_t a8 = (uint64_t)ir_attr_i(fn->attrs, "aligned8", 0),
-             a4 = (uint64_t)ir_attr_i(fn->attrs, "aligned4", 0);
-    uint64_t used[3] = {res.aligned_used & ~a8 & ~a4, res.aligned_used & a8, res.aligned_used & a4};
+    /* what the kernel relies on, by the strongest promise it has for each (ir_promises) */
+    uint64_t used[IR_NPROMISE], left = res.aligned_used;
+    for (int k = 0; k < IR_NPROMISE; k++) {
+      used[k] = left & (uint64_t)ir_attr_i(fn->attrs, ir_promises[k].attr, 0);
+      left &= ~used[k];
+    }
     char *json = launch_json(r, &res, t, used);
     st = json ? take_text(out, json) : KILN_ERR_INPUT;
     break;

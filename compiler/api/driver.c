@@ -125,9 +125,9 @@ int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, si
   return rc;
 }
 
-/* The IR's promise masks (docs/ir.md): m[0] `aligned` (every tensor; the integers that are multiples of
- * 16), m[1] `aligned8` and m[2] `aligned4` (the other integers that are multiples of 8, of 4). */
-static void aligned_masks(const kl_arg *args, int nargs, uint64_t m[3]) {
+/* The masks of ir_promises: m[0] `aligned` (every tensor; the integers that are multiples of 16), m[1]
+ * `aligned8` and m[2] `aligned4` (the other integers that are multiples of 8, of 4). */
+static void aligned_masks(const kl_arg *args, int nargs, uint64_t m[IR_NPROMISE]) {
   m[0] = m[1] = m[2] = 0;
   for (int i = 0; i < nargs && i < 63; i++) {
     int is_int = ir_elem_in_class(IR_EC_INT, args[i].elem) && !args[i].is_tensor;
@@ -145,11 +145,10 @@ int driver_specialize(kl_recipe *r, const kl_settings *s, ir_func *fn, char *err
   kl_arg args[KL_MAXARGS];
   int n = kl_recipe_args(r, s, args, KL_MAXARGS, err, errn);
   if (n < 0) return -1;
-  uint64_t m[3];
+  uint64_t m[IR_NPROMISE];
   aligned_masks(args, n, m);
-  static const char *const attr[3] = {"aligned", "aligned8", "aligned4"};
-  for (int k = 0; k < 3; k++)
-    if (m[k]) ir_attr_set_i(fn->A, &fn->attrs, attr[k], (int64_t)m[k]);
+  for (int k = 0; k < IR_NPROMISE; k++)
+    if (m[k]) ir_attr_set_i(fn->A, &fn->attrs, ir_promises[k].attr, (int64_t)m[k]);
   return 0;
 }
 

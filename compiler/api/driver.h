@@ -30,9 +30,10 @@ int driver_compile_recipe(kl_recipe *r, const kl_settings *s, driver_opts *o, ir
 /* Same, from IR already built (kiln opt / tests). fn is modified by the passes. */
 int driver_compile_ir(ir_func *fn, driver_opts *o, cg_result *out, char *err, size_t errn);
 
-/* Sets fn's `aligned` attribute (docs/ir.md) for a launch at the recipe's settings: every tensor (the
- * caller passes 16-byte-aligned buffers: harness_alloc, cuMemAlloc) and every integer argument that is
- * a multiple of 16; nothing when no argument qualifies. 0, or -1 with the recipe's message. */
+/* Sets fn's alignment promises (ir_promises, docs/ir.md) for a launch at the recipe's settings: every
+ * tensor (the caller passes 16-byte-aligned buffers: harness_alloc, cuMemAlloc) and every integer
+ * argument by the largest of 16, 8 and 4 it is a multiple of; none when no argument qualifies. 0, or
+ * -1 with the recipe's message. */
 int driver_specialize(kl_recipe *r, const kl_settings *s, ir_func *fn, char *err, size_t errn);
 
 /* Runs ptxas (PATH, then /usr/local/cuda/bin) on PTX. Returns 0 if accepted, 1 if ptxas is not
