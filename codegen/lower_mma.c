@@ -498,6 +498,36 @@ static const char *part_site(cg_lower *L, const char *site, const char *part) {
   return s;
 }
 
+/* Whether each thread of layout y holds whole rows of its tile as one run, so that a row and the
+ * zeros padding it to cols_p elements of e (at most 16 bytes, rows `stride` elements apart) are one
+ * aligned access: a tile of 8-byte rows staged into 16-byte ones (a dot's K = 4 padded to 8) wrote a
+ * half of each of 16 rows (two wavefronts where one would do) and then the zeros. */
+static int rows_whole(const cg_lay *y, ir_elem e, uint32_t stride, uint32_t cols_p) {
+  int eb = ir_elem_bytes(e);
+  uint32_t cols = y->shape[1];
+  return (eb == 1 || eb == 2 || eb == 4) && cols_p * (uint32_t)eb <= 16 && (cols_p & (cols_p - 1)) == 0 &&
+         stride % cols_p == 0 && rect_width(y, e, stride) == cols;
+}
+
+/* stage_tile for rows_whole: each row with its zeros up to cols_p, one access per row. */
+static void stage_rows_padded(cg_lower *L, const cg_lay *y, ir_elem e, const LLVMValueRef *v,
+                              LLVMValueRef base, uint32_t stride, uint32_t cols_p) {
+  LLVMBuilderRef B = L->c.b;
+  const cg_thread_lay *t = cg_lay_thread(L, y);
+  LLVMTypeRef ty = cg_mem_type(L, e);
+  LLVMValueRef tb = LLVMBuildAdd(B, LLVMBuildMul(B, t->off[0], cg_i32(L, stride), ""), t->off[1], "");
+  LLVMValueRef tp = LLVMBuildGEP2(B, ty, base, &tb, 1, ""), row[16];
+  uint32_t ex[2], cols = y->shape[1];
+  for (uint32_t i = 0; i < y->n; i++) {
+    cg_lay_multi(y, i, ex);
+    if (ex[1]) continue;
+    for (uint32_t k = 0; k < cols_p; k++)
+      row[k] = k < cols ? v[i + k * y->step[1]] : LLVMConstNull(LLVMTypeOf(v[i]));
+    LLVMValueRef ci = cg_i32(L, cg_lay_const(y, 0, ex[0]) * stride);
+    cg_shared_group(L, e, cols_p, LLVMBuildGEP2(B, ty, tp, &ci, 1, ""), row, 1, 1, t->owner);
+  }
+}
+
 /* A rows x cols tile staged as a padded rows_p x cols_p matrix: the tile, then zeros around it, at
  * the site `part` of the op (the zeros at `part` "zeros": their stores are other instructions, under
  * another predicate, and the simulator groups a site's accesses into requests by their count per
@@ -507,7 +537,12 @@ static void stage_padded(cg_lower *L, const char *part, const cg_lay *y, ir_elem
   uint32_t rows = y->shape[trans ? 1 : 0], cols = y->shape[trans ? 0 : 1];
   const char *site = L->c.site;
   L->c.site = part_site(L, site, part);
-  stage_tile(L, y, e, v, base, stride, trans);
+  if (!trans && cols < cols_p && rows_whole(y, e, stride, cols_p)) {
+    stage_rows_padded(L, y, e, v, base, stride, cols_p);
+    cols = cols_p; /* the zeros to the right went with the rows */
+  } else {
+    stage_tile(L, y, e, v, base, stride, trans);
+  }
   L->c.site = part_site(L, L->c.site, "zeros");
   if (cols < cols_p) zero_rect(L, e, base, stride, 0, rows, cols, cols_p);
   if (rows < rows_p) zero_rect(L, e, base, stride, rows, rows_p, 0, cols_p);

@@ -21,6 +21,8 @@
  *      warps hold the same operand elements (mma_b with one warp along M, mma_a with one along N):
  *      otherwise each warp would repeat the chain on the same elements (w4a16 at 64x128 with 8
  *      warps: ptxas then spilled at 128 registers); a small global load takes it in any case.
+ *      An mma_b want stops at a cast from f32 to 16 bits whose operand is computed from a dot's
+ *      result (narrows_dot_result): the 16-bit tile converts instead.
  * Steps, per op in program order (regions recursively):
  *   1. Producers (const, iota, splat, load, load_shared, dot, ...) get the default layout; a load from
  *      (and a store to) a global view whose constant unit stride is on another dim has that dim
@@ -392,6 +394,32 @@ static int split_factor(ir_func *fn, ir_opid op) {
          ir_elem_bits(ir_vtype(fn, fn->ops[op].res[0]).elem);
 }
 
+/* Whether v is computed from a dot's result through elementwise ops, `depth` levels down at most. */
+static int from_dot(ir_func *fn, ir_val v, int depth) {
+  ir_opid d = fn->vals[v].def;
+  if (!d || depth < 0 || !is_tile(fn, v)) return 0;
+  if (fn->ops[d].code == IR_OP_DOT) return 1;
+  if (!(ir_opinfo_table[fn->ops[d].code].flags & IR_F_ELEMENTWISE)) return 0;
+  for (uint32_t k = 0; k < fn->ops[d].nopnd; k++)
+    if (from_dot(fn, fn->ops[d].opnd[k], depth - 1)) return 1;
+  return 0;
+}
+
+/* Op d narrows f32 to 16 bits, and its operand is computed from a dot's result. Feeding an mma_b
+ * operand, the f32 side stays in the layouts it has (a dot result's: the conversion to mma_b,
+ * across threads, is one through shared memory whichever side takes it) and the 16-bit result is
+ * converted instead: half the bytes, by ldmatrix where it can, and the f32 tables multiplied on
+ * the way are read in their accumulator or default layouts, whole 8- or 16-byte runs, where mma_b's
+ * pairs along K would be two 4-byte words 2 rows apart (fftconv's twiddles at N = 32 read 8 x 8 f32
+ * tiles that way: two wavefronts a request, a bank conflict in each). */
+static int narrows_dot_result(ir_func *fn, ir_opid d) {
+  const ir_op *o = &fn->ops[d];
+  if (o->code != IR_OP_CAST || ir_vtype(fn, o->opnd[0]).elem != IR_F32 ||
+      ir_elem_bits(ir_vtype(fn, o->res[0]).elem) != 16)
+    return 0;
+  return from_dot(fn, o->opnd[0], 4);
+}
+
 /* v feeds a dot operand of layout l through elementwise ops, broadcasts and bitsplits only: records
  * it, and carries it on to v's own operands (a broadcast's source wants l too; a bitsplit's source
  * wants l unsplit: the words whose halves are the operand's pairs). */
@@ -413,6 +441,7 @@ static void want_back(layout_ctx *lc, ir_val v, ir_layout l, int depth) {
   if (o->code == IR_OP_BITSPLIT &&
       ir_layout_unsplit(l, (int)ir_attr_i(o->attrs, "axis", 0), split_factor(fn, d), &u))
     want_back(lc, o->opnd[0], u, depth + 1);
+  if (l.kind == IR_LMMA_B && narrows_dot_result(fn, d)) return;
   if (o->code == IR_OP_BROADCAST || (ir_opinfo_table[o->code].flags & IR_F_ELEMENTWISE))
     for (uint32_t k = 0; k < o->nopnd; k++) want_back(lc, o->opnd[k], l, depth + 1);
 }

@@ -189,6 +189,11 @@ conflicts "half inline 2 entries" -- --set B=2 --set H=3 --set N=1024 --set half
 # counted choice of arrangement, and before the small products' predicated 16-byte stores, the
 # widening casts of several uses and the 4-byte buffers' keys for mma_b reads)
 conflicts "N1=8 (82008, 504, 282)" -- --set B=2 --set H=3 --set N=256 --set N1=8
+# the smallest splits: N = 16 (4 x 8: K = 4 staged as rows of 8, each row with its zeros in one
+# store; 12 conflicts before) and N = 32 and 64 with half = 1 (8 x 8: the twiddled f32 tile converted
+# after its cast to f16, the tables read in their own layout; 156 and 240 before)
+for n in 16 32; do conflicts "N=$n" -- --set B=2 --set H=3 --set N=$n; done
+conflicts "N=64 half" -- --set B=2 --set H=3 --set N=64 --set half=1
 R=recipes/fftconv3.lua conflicts "order 3 (49548, 4812, 2268)" -- --set B=2 --set H=3 --set N=256
 # order 3 with half = 1: the pairs' exchange (reversed reads of the f32 buffers), the twiddles read
 # by each use in its layout (before: 6688 conflicts at N = 4096 with the twiddles converted)
