@@ -67,6 +67,10 @@ return kiln.recipe {
     -- one twisted transform of length M = N on the split of M, kf the real filter's twisted
     -- spectrum (fftconv3_kspec with half = 1; the two recipes' defaults agree: fft.half3_default)
     half = { default = function(p) return fft.half3_default(p.N) end, values = { false, true } },
+    -- inner blocks per product (half = 0): IB neighbouring [N2, N3] blocks as one [IB N2, N3] tile,
+    -- their left products one block-diagonal product (0: as many as make 16 rows a warp, at most
+    -- 512 elements in the tile and N1 blocks; docs/fftconv.md, "Order 3's inner blocks together")
+    IB = fft.ib_knob(),
   },
   args = {
     kiln.tensor("u", "dtype", fft.io_dims, "in"),
@@ -101,6 +105,10 @@ return kiln.recipe {
     { B = 2, H = 1, N = 512, half = 1, N1 = 4, N2 = 8, CB = 16 },
     { B = 1, H = 1, N = 4096, half = 1, tw = "dtype" },
     { B = 2, H = 5, N = 256, half = 1, layout = "bnh", HB = 4, gate = 1 },
+    -- inner blocks per product: one at a time, two (16 rows), and stacked in "bnh"
+    { B = 1, H = 2, N = 256, IB = 1, gate = 1 },
+    { B = 3, H = 1, N = 128, IB = 2, dtype = "bf16" },
+    { B = 2, H = 3, N = 512, IB = 2, warps = 2, layout = "bnh", HB = 2 },
   },
 
   body = function(k, p)
@@ -116,11 +124,19 @@ return kiln.recipe {
     -- (half: twisted, fft.twisted, and the pairs' W and exchange buffers, fft.half_pair_tables)
     local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.table(k, N1, R, N1, -1), { N1, R }, t)
     local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.table(k, R, N1, N1, -1), { R, N1 }, t)
-    local f2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t)
-    local t2 = put(fft.table(k, N2, N3, M, -1), { N2, N3 }, p.tw == "dtype" and t or "f32")
+    -- (IB > 1: F_N2 and T2 for IB blocks stacked, fft.stacked_tables)
+    local IB = fft.inner_blocks("fftconv3", p, N1, N2, N3, "N1", 512)
+    local twt = p.tw == "dtype" and t or "f32"
+    local f2, t2
+    if IB > 1 then
+      local fd, ts = fft.stacked_tables(k, IB, N2, N3, M)
+      f2, t2 = put(fd, { IB * N2, IB * N2 }, t), put(ts, { IB * N2, N3 }, twt)
+    else
+      f2, t2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t), put(fft.table(k, N2, N3, M, -1), { N2, N3 }, twt)
+    end
     local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
     local pair = {}
-    if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N2, N3, p.tw == "dtype" and t or "f32") end
+    if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N2, N3, twt) end
     k.barrier()
 
     -- ws rows of M (level 1) and of N3 (level 2); row bh's start at bh * 2 N1 resp. bh * 2 N1 N2
@@ -157,13 +173,14 @@ return kiln.recipe {
         fft.outer_inverse(k, p, a, g1, outer)
         return
       end
-      k.range(0, N1, 1, {}, function(k1)
+      -- blocks k1 .. k1 + IB - 1 at once: their rows of ws and kf follow each other
+      k.range(0, N1, IB, {}, function(k1)
         local row = r2 + k1 * N2
         fft.inner_block(k, {
           ws = ws2, row = row, im = N1 * N2, kf = kfv,
           krow = function() return kr + k1 * N2 end,
           krow_im = function() return kr + N1 * N2 + k1 * N2 end,
-          fa = f2, fb = f3, tw = t2, Na = N2, Nb = N3, L = L, t = t,
+          fa = f2, fb = f3, tw = t2, Na = IB * N2, Nb = N3, L = L, t = t,
         })
       end)
       k.barrier()

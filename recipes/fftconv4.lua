@@ -58,6 +58,11 @@ return kiln.recipe {
     gate = { false, true },
     -- the inner twiddles' type in shared memory: f32, or the data's type (half the space)
     tw = { default = "f32", values = { "f32", "dtype" } },
+    -- inner blocks per product (half = 0): IB neighbouring [N3, N4] blocks of a k1 as one
+    -- [IB N3, N4] tile, as fftconv3's (0: 16 rows a warp, at most 128 elements in the tile and N2
+    -- blocks; [32, 8] at the default N spilled 4 bytes on sm_80 and sm_90a under min_blocks = 4,
+    -- and [16, 16] at N = 4096 20 bytes on sm_90a)
+    IB = fft.ib_knob(),
     -- layout = "bnh": channels per program, positions per transposing tile (0: min(N, 256))
     HB = fft.hb_knob(),
     CN = fft.cn_knob(),
@@ -105,11 +110,19 @@ return kiln.recipe {
     local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.table(k, N1, R, N1, -1), { N1, R }, t)
     local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.table(k, R, N1, N1, -1), { R, N1 }, t)
     local f2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t)
-    local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
-    local t3 = put(fft.table(k, N3, N4, P, -1), { N3, N4 }, p.tw == "dtype" and t or "f32")
+    -- (IB > 1: F_N3 and T3 for IB blocks stacked, fft.stacked_tables)
+    local IB = fft.inner_blocks("fftconv4", p, N2, N3, N4, "N2", 128)
+    local twt = p.tw == "dtype" and t or "f32"
+    local f3, t3
+    if IB > 1 then
+      local fd, ts = fft.stacked_tables(k, IB, N3, N4, P)
+      f3, t3 = put(fd, { IB * N3, IB * N3 }, t), put(ts, { IB * N3, N4 }, twt)
+    else
+      f3, t3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t), put(fft.table(k, N3, N4, P, -1), { N3, N4 }, twt)
+    end
     local f4 = put(fft.table(k, N4, N4, N4, -1), { N4, N4 }, t)
     local pair = {}
-    if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N3, N4, p.tw == "dtype" and t or "f32") end
+    if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N3, N4, twt) end
     k.barrier()
 
     -- the program's ws as rows of M (level 1), P (level 2) and N4 (level 3): real parts of the [N1, M]
@@ -183,14 +196,15 @@ return kiln.recipe {
         -- 2a.
         middle_forward(row2)
         -- 2b.
-        k.range(0, N2, 1, {}, function(k2)
+        -- (blocks k2 .. k2 + IB - 1 at once: their rows of ws and kf follow each other)
+        k.range(0, N2, IB, {}, function(k2)
           local row = (row2 + k2) * N3
           local im_off, kk = N1 * N2 * N3, nil
           fft.inner_block(k, {
             ws = ws3, row = row, im = im_off, kf = kfv,
             krow = function() kk = kr + (k1 * N2 + k2) * N3; return kk end,
             krow_im = function() return kk + im_off end,
-            fa = f3, fb = f4, tw = t3, Na = N3, Nb = N4, L = L, t = t,
+            fa = f3, fb = f4, tw = t3, Na = IB * N3, Nb = N4, L = L, t = t,
           })
         end)
         k.barrier()

@@ -62,6 +62,37 @@ function M.table(k, rows, cols, L, sign, r0, c0)
   return M.cis(k, k.broadcast(i, { rows, cols }) * k.broadcast(j, { rows, cols }), L, sign)
 end
 
+-- The inner blocks per product of the multi-pass recipes (their knob IB; 0: as many as make 16
+-- rows a warp, with at most max_elems elements in the stacked tile and at most `count`, the blocks
+-- of the loop): blocks of [n, nb] each, `who` the recipe and `index` the name of count for the
+-- errors, which name the caller's line. half = 1 pairs its blocks: 1.
+function M.inner_blocks(who, p, count, n, nb, index, max_elems)
+  if p.half then
+    if p.IB > 1 then error(who .. ": IB = " .. p.IB .. " needs half = 0 (the half-length row pairs its blocks)", 2) end
+    return 1
+  end
+  local b = p.IB == 0 and math.max(1, math.min(count, math.min(16 * p.warps, max_elems // nb) // n)) or p.IB
+  if count % b ~= 0 then error(who .. ": IB = " .. b .. " does not divide " .. index .. " = " .. count, 2) end
+  return b
+end
+
+-- The knob IB of the multi-pass recipes (M.inner_blocks).
+function M.ib_knob() return { default = 0, values = { 0, 1, 2, 4, 8 } } end
+
+-- b blocks of the inner level stacked along the rows, for products of b n rows (M.inner_block):
+-- the block-diagonal I_b (x) F_n [b n, b n] (each block's left product; the zeros make the blocks
+-- independent) and the twiddles T[i mod n, j] = exp(-2 pi i (i mod n) j / L) [b n, cols], both
+-- { re, im } f32 tiles.
+function M.stacked_tables(k, b, n, cols, L)
+  local function rows(w) return k.broadcast(k.iota({ b * n, 1 }, 0), { b * n, w }) end
+  local function cols_of(w) return k.broadcast(k.iota({ 1, w }, 1), { b * n, w }) end
+  local r, c = rows(b * n), cols_of(b * n)
+  local f = M.cis(k, (r & (n - 1)) * (c & (n - 1)), n, -1)
+  local same = (r - (r & (n - 1))):eq(c - (c & (n - 1)))
+  local fd = { re = k.where(same, f.re, 0.0), im = k.where(same, f.im, 0.0) }
+  return fd, M.cis(k, (rows(cols) & (n - 1)) * cols_of(cols), L, -1)
+end
+
 -- The twisted transforms' tables (M.half_spectrum): the [rows, cols] tile
 -- exp(-2 pi i (2 i + 1) (c0 + j) step / L2), i, j the tile coordinates, L2 twice the length of the
 -- transform; transposed: exp(-2 pi i (2 j + 1) i step / L2) (the inverse's left product, c0 unused).

@@ -113,11 +113,12 @@ else echo "FAIL half: $mma_half mma instructions for the 6 rows, unpaired with t
 # order 3 with half = 1: one twisted complex transform of length N instead of a real one of 2N, its
 # blocks in pairs (fft.inner_pair_half): at N = 2048 (8 x 16 x 16 against 16 x 16 x 16) and 4096
 # (16 x 16 x 16 against 16 x 16 x 32) at most 72% of half = 0's mma (66.7% and 71.4% when written)
-# order 4 likewise at N = 2048 (4 x 8 x 8 x 8 against 8 x 8 x 8 x 8: 57.9% when written)
+# order 4 likewise at N = 2048 (4 x 8 x 8 x 8 against 8 x 8 x 8 x 8: 57.9% when written); both with
+# one inner block a product (IB = 1, as the pairs take them: half = 0 stacks them by default)
 for rn in 3:2048:72 3:4096:72 4:2048:62; do
   o=${rn%%:*}; rest=${rn#*:}; n=${rest%%:*}; pct=${rest#*:}
   for h in 0 1; do
-    "$KILN" run recipes/fftconv$o.lua --sim --profile --set B=1 --set H=2 --set N=$n --set half=$h > "$tmp/o3" 2>&1 ||
+    "$KILN" run recipes/fftconv$o.lua --sim --profile --set B=1 --set H=2 --set N=$n --set half=$h --set IB=1 > "$tmp/o3" 2>&1 ||
       { echo "FAIL order $o N=$n half=$h: $(tail -n 1 "$tmp/o3")"; fail=1; }
     eval "m3_$h=$(sed -n 's/.*, mma \([0-9]*\),.*/\1/p' "$tmp/o3" | head -n 1)"
   done
@@ -195,6 +196,12 @@ conflicts "N1=8 (82008, 504, 282)" -- --set B=2 --set H=3 --set N=256 --set N1=8
 for n in 16 32; do conflicts "N=$n" -- --set B=2 --set H=3 --set N=$n; done
 conflicts "N=64 half" -- --set B=2 --set H=3 --set N=64 --set half=1
 R=recipes/fftconv3.lua conflicts "order 3 (49548, 4812, 2268)" -- --set B=2 --set H=3 --set N=256
+# its inner blocks stacked (IB, docs/fftconv.md "Order 3's inner blocks together"): 3486 barriers
+# and 3264 mma one block at a time, 240 and 1152 with the 8 blocks as one [64, 8] tile
+b=$(sed -n 's/^profile .* barriers \([0-9]*\), mma \([0-9]*\),.*/\1 \2/p' "$tmp/p")
+bars=${b%% *} mmas=${b##* }
+if [ "${bars:-99999}" -gt 300 ] || [ "${mmas:-99999}" -gt 1300 ]; then echo "FAIL order 3 stacked: ${b:-no profile} (barriers, mma; at most 300, 1300)"; fail=1
+else echo "ok   order 3 stacked: $bars barriers, $mmas mma"; fi
 # order 3 with half = 1: the pairs' exchange (reversed reads of the f32 buffers), the twiddles read
 # by each use in its layout (before: 6688 conflicts at N = 4096 with the twiddles converted)
 for n in 256 512; do R=recipes/fftconv3.lua conflicts "order 3 half N=$n" -- --set B=1 --set H=2 --set N=$n --set half=1; done

@@ -131,6 +131,9 @@ refuse "kernel 'fftconv3' needs [0-9]* bytes of shared memory per block.*target 
 refuse "fftconv3.lua:[0-9]*: fftconv3: N = 16 must be a power of two from 32 to 262144" $F3 sm_80 N=16
 refuse "shared memory: buffer .* does not fit: kernel @fftconv3 needs [0-9]* bytes, target sm_80 allows" $F3 sm_80 N=131072 warps=8 half=1
 refuse "fftconv3.lua:[0-9]*: fftconv3: N = 524288 must be a power of two from 32 to 262144" $F3 sm_80 N=524288
+refuse "fftconv3.lua:[0-9]*: fftconv3: IB = 8 does not divide N1 = 4" $F3 sm_80 N=64 IB=8
+refuse "fftconv3.lua:[0-9]*: fftconv3: IB = 2 needs half = 0 (the half-length row pairs its blocks)" $F3 sm_80 N=1024 IB=2
+refuse "fftconv4.lua:[0-9]*: fftconv4: IB = 8 does not divide N2 = 4" $F4 sm_80 IB=8
 refuse "fftconv4.lua:[0-9]*: fftconv4: N = 64 must be a power of two from 128 to 4194304" $F4 sm_80 N=64
 refuse "fftconv4.lua:[0-9]*: fftconv4: N = 8388608 must be a power of two from 128 to 4194304" $F4 sm_80 N=8388608
 refuse "fftconv4.lua:[0-9]*: fftconv4: N1 = 16, N2 = 16, N3 = 8: each a power of two, 4 or more, with N4 = L/(N1 N2 N3) >= 4 (L = 1024)" $F4 sm_80 N=512 N1=16 N2=16 N3=8
