@@ -124,16 +124,10 @@ return kiln.recipe {
     -- (half: twisted, fft.twisted, and the pairs' W and exchange buffers, fft.half_pair_tables)
     local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.table(k, N1, R, N1, -1), { N1, R }, t)
     local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.table(k, R, N1, N1, -1), { R, N1 }, t)
-    -- (IB > 1: F_N2 and T2 for IB blocks stacked, fft.stacked_tables)
+    -- (IB > 1: F_N2 and T2 for IB blocks stacked, fft.inner_tables)
     local IB = fft.inner_blocks("fftconv3", p, N1, N2, N3, "N1", 512)
     local twt = p.tw == "dtype" and t or "f32"
-    local f2, t2
-    if IB > 1 then
-      local fd, ts = fft.stacked_tables(k, IB, N2, N3, M)
-      f2, t2 = put(fd, { IB * N2, IB * N2 }, t), put(ts, { IB * N2, N3 }, twt)
-    else
-      f2, t2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t), put(fft.table(k, N2, N3, M, -1), { N2, N3 }, twt)
-    end
+    local f2, t2 = fft.inner_tables(k, IB, N2, N3, M, t, twt)
     local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
     local pair = {}
     if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N2, N3, twt) end

@@ -110,16 +110,10 @@ return kiln.recipe {
     local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.table(k, N1, R, N1, -1), { N1, R }, t)
     local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.table(k, R, N1, N1, -1), { R, N1 }, t)
     local f2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t)
-    -- (IB > 1: F_N3 and T3 for IB blocks stacked, fft.stacked_tables)
+    -- (IB > 1: F_N3 and T3 for IB blocks stacked, fft.inner_tables)
     local IB = fft.inner_blocks("fftconv4", p, N2, N3, N4, "N2", 128)
     local twt = p.tw == "dtype" and t or "f32"
-    local f3, t3
-    if IB > 1 then
-      local fd, ts = fft.stacked_tables(k, IB, N3, N4, P)
-      f3, t3 = put(fd, { IB * N3, IB * N3 }, t), put(ts, { IB * N3, N4 }, twt)
-    else
-      f3, t3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t), put(fft.table(k, N3, N4, P, -1), { N3, N4 }, twt)
-    end
+    local f3, t3 = fft.inner_tables(k, IB, N3, N4, P, t, twt)
     local f4 = put(fft.table(k, N4, N4, N4, -1), { N4, N4 }, t)
     local pair = {}
     if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N3, N4, twt) end

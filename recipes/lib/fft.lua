@@ -83,7 +83,7 @@ function M.ib_knob() return { default = 0, values = { 0, 1, 2, 4, 8 } } end
 -- the block-diagonal I_b (x) F_n [b n, b n] (each block's left product; the zeros make the blocks
 -- independent) and the twiddles T[i mod n, j] = exp(-2 pi i (i mod n) j / L) [b n, cols], both
 -- { re, im } f32 tiles.
-function M.stacked_tables(k, b, n, cols, L)
+local function stacked_tables(k, b, n, cols, L)
   local function rows(w) return k.broadcast(k.iota({ b * n, 1 }, 0), { b * n, w }) end
   local function cols_of(w) return k.broadcast(k.iota({ 1, w }, 1), { b * n, w }) end
   local r, c = rows(b * n), cols_of(b * n)
@@ -91,6 +91,17 @@ function M.stacked_tables(k, b, n, cols, L)
   local same = (r - (r & (n - 1))):eq(c - (c & (n - 1)))
   local fd = { re = k.where(same, f.re, 0.0), im = k.where(same, f.im, 0.0) }
   return fd, M.cis(k, (rows(cols) & (n - 1)) * cols_of(cols), L, -1)
+end
+
+-- The inner level's left DFT matrix and twiddles in shared memory for b blocks of [n, cols] a
+-- product (M.inner_blocks): F_n [n, n] and T [n, cols] (T[i, j] = exp(-2 pi i i j / L)) for one,
+-- stacked_tables' for more; F in type t, T in twt.
+function M.inner_tables(k, b, n, cols, L, t, twt)
+  if b == 1 then
+    return M.put_shared(k, M.table(k, n, n, n, -1), { n, n }, t), M.put_shared(k, M.table(k, n, cols, L, -1), { n, cols }, twt)
+  end
+  local fd, ts = stacked_tables(k, b, n, cols, L)
+  return M.put_shared(k, fd, { b * n, b * n }, t), M.put_shared(k, ts, { b * n, cols }, twt)
 end
 
 -- The twisted transforms' tables (M.half_spectrum): the [rows, cols] tile
