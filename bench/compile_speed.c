@@ -14,7 +14,8 @@
  * pass pipeline, lower to LLVM IR and emit PTX, with the kernel cache bypassed. It is the thread's CPU
  * time (CLOCK_THREAD_CPUTIME_ID), so that other processes on a shared machine do not count; each
  * variant is compiled N times (default 3) and the median kept. ptxas (on PATH or in /usr/local/cuda/bin)
- * then assembles the PTX once: its CPU time (the child's user + system) is reported beside.
+ * then assembles the PTX once (-v): its CPU time (the child's user + system) is reported beside, and
+ * how many of the recipe's variants spill (--all: each variant's registers and spilled bytes).
  *
  * Prints one row per recipe (variants, median, maximum and the slowest variant; ptxas median and
  * maximum) and the totals against the targets: median <= 20 ms and maximum <= 50 ms per variant. --all
@@ -41,7 +42,8 @@
 
 enum { MAX_SAMPLE = 130, MAX_RECIPES = 64, MAX_REPS = 32 };
 static const double TARGET_MEDIAN_MS = 20.0, TARGET_MAX_MS = 50.0;
-static int specialize = 1; /* 0 with --general */
+static int specialize = 1;      /* 0 with --general */
+static int nspilled, nreported; /* variants whose ptxas report shows spills; variants with a report */
 
 typedef struct {
   const char *dir, *target, *only;
@@ -57,6 +59,7 @@ typedef struct {
 typedef struct {
   char desc[256];
   double ms, ptxas_ms; /* ptxas_ms < 0: not run */
+  int regs, spill;     /* ptxas -v: registers a thread, spill store + load bytes (-1: not run) */
 } sample_row;
 
 /* ---- clocks and the random generator ---- */
@@ -164,15 +167,31 @@ static const char *find_ptxas(void) {
   return access("/usr/local/cuda/bin/ptxas", X_OK) == 0 ? "/usr/local/cuda/bin/ptxas" : NULL;
 }
 
-/* ptxas -arch=TARGET on the PTX: the child's CPU ms, or -1 if ptxas is missing or refuses it. */
-static double ptxas_ms(const char *ptx, const tg_target *t) {
+/* The integer after the last occurrence of key in text (ptxas -v's "Used N registers", "N bytes spill
+ * stores"): the number before key when before is set. -1 if key is absent. */
+static int figure(const char *text, const char *key, int before) {
+  const char *hit = NULL;
+  for (const char *p = text; (p = strstr(p, key)); p++) hit = p;
+  if (!hit) return -1;
+  if (!before) return atoi(hit + strlen(key));
+  const char *b = hit;
+  while (b > text && b[-1] == ' ') b--;
+  while (b > text && b[-1] >= '0' && b[-1] <= '9') b--;
+  return atoi(b);
+}
+
+/* ptxas -v -arch=TARGET on the PTX: the child's CPU ms, or -1 if ptxas is missing or refuses it; row's
+ * regs and spill from its report. */
+static double ptxas_ms(const char *ptx, const tg_target *t, sample_row *row) {
   static const char *ptxas;
   static int looked;
   if (!looked) looked = 1, ptxas = find_ptxas();
-  char dir[] = "/tmp/kiln-compile-speed-XXXXXX", in[64], out[64], arch[64];
+  char dir[] = "/tmp/kiln-compile-speed-XXXXXX", in[64], out[64], log[64], arch[64];
+  row->regs = row->spill = -1;
   if (!ptxas || !mkdtemp(dir)) return -1;
   snprintf(in, sizeof in, "%s/k.ptx", dir);
   snprintf(out, sizeof out, "%s/k.cubin", dir);
+  snprintf(log, sizeof log, "%s/log", dir);
   snprintf(arch, sizeof arch, "-arch=%s", t->name);
   FILE *f = fopen(in, "w");
   int ok = f && fputs(ptx, f) >= 0;
@@ -181,15 +200,31 @@ static double ptxas_ms(const char *ptx, const tg_target *t) {
   fflush(stderr);
   pid_t pid = ok ? fork() : -1;
   if (pid == 0) {
-    if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
-    execl(ptxas, "ptxas", arch, "-o", out, in, (char *)NULL);
+    if (!freopen(log, "w", stdout) || dup2(fileno(stdout), 2) < 0) _exit(127);
+    execl(ptxas, "ptxas", "-v", arch, "-o", out, in, (char *)NULL);
     _exit(127);
   }
   int st = 0;
   struct rusage ru;
   ok = pid > 0 && wait4(pid, &st, 0, &ru) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  char text[1 << 16];
+  size_t n = 0;
+  if (ok && (f = fopen(log, "r"))) { /* the figures end the report, after any number of notes (sm_90a's
+                                      * "(C7519) warpgroup.arrive is injected ..." one per wgmma) */
+    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long)sizeof text - 1)
+      fseek(f, -(long)(sizeof text - 1), SEEK_END);
+    else
+      rewind(f);
+    n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+  }
+  text[n] = 0;
+  int st_b = figure(text, " bytes spill stores", 1), ld_b = figure(text, " bytes spill loads", 1);
+  row->regs = figure(text, "Used ", 0);
+  row->spill = st_b < 0 || ld_b < 0 ? -1 : st_b + ld_b;
   unlink(in);
   unlink(out);
+  unlink(log);
   rmdir(dir);
   return ok ? (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
                   (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3
@@ -206,7 +241,8 @@ static int measure(const bench_args *a, const char *path, const variant *v, cons
     if ((ms[i] = compile_once(path, v, t, i ? NULL : &ptx, err, errn)) < 0) return 1;
   snprintf(row->desc, sizeof row->desc, "%s", v->desc[0] ? v->desc : "defaults");
   row->ms = median(ms, reps);
-  row->ptxas_ms = a->ptxas ? ptxas_ms(ptx, t) : -1;
+  row->regs = row->spill = -1;
+  row->ptxas_ms = a->ptxas ? ptxas_ms(ptx, t, row) : -1;
   free(ptx);
   return 0;
 }
@@ -306,21 +342,24 @@ static int measure_random(const bench_args *a, kl_recipe *r, const char *path, c
 
 static void print_recipe(const bench_args *a, const char *name, sample *s) {
   double ms[MAX_SAMPLE], px[MAX_SAMPLE];
-  int slow = 0, npx = 0;
+  int slow = 0, npx = 0, spilled = 0;
   for (int i = 0; i < s->n; i++) {
     ms[i] = s->rows[i].ms;
     if (s->rows[i].ptxas_ms >= 0) px[npx++] = s->rows[i].ptxas_ms;
+    spilled += s->rows[i].spill > 0;
+    nreported += s->rows[i].spill >= 0;
     if (s->rows[i].ms > s->rows[slow].ms) slow = i;
     if (a->all)
-      fprintf(stderr, "  %s | %s | %.1f ms | ptxas %.1f ms\n", name, s->rows[i].desc, s->rows[i].ms,
-              s->rows[i].ptxas_ms);
+      fprintf(stderr, "  %s | %s | %.1f ms | ptxas %.1f ms | %d registers | %d bytes spilled\n", name,
+              s->rows[i].desc, s->rows[i].ms, s->rows[i].ptxas_ms, s->rows[i].regs, s->rows[i].spill);
   }
   char ptxas[64] = "-";
   if (npx) { /* median() sorts px: the maximum is read after it (argument order is unspecified) */
     double mid = median(px, npx);
-    snprintf(ptxas, sizeof ptxas, "%.1f | %.1f", mid, px[npx - 1]);
+    snprintf(ptxas, sizeof ptxas, "%.1f | %.1f | %d", mid, px[npx - 1], spilled);
   } else
-    snprintf(ptxas, sizeof ptxas, "- | -");
+    snprintf(ptxas, sizeof ptxas, "- | - | -");
+  nspilled += spilled;
   double worst = s->rows[slow].ms;
   printf("| %s | %d | %d | %.1f | %.1f | %s | %s |\n", name, s->n, s->refused, median(ms, s->n), worst,
          s->rows[slow].desc, ptxas);
@@ -416,6 +455,7 @@ static void print_totals(double *all, int n) {
       "\n%d variants: median %.1f ms (target %.0f: %s), maximum %.1f ms (target %.0f: %s); %d over %.0f ms\n",
       n, med, TARGET_MEDIAN_MS, med <= TARGET_MEDIAN_MS ? "met" : "not met", all[n - 1], TARGET_MAX_MS,
       all[n - 1] <= TARGET_MAX_MS ? "met" : "not met", over, TARGET_MAX_MS);
+  if (nreported) printf("%d of %d variants spill (ptxas -v)\n", nspilled, nreported);
 }
 
 int main(int argc, char **argv) {
@@ -437,8 +477,8 @@ int main(int argc, char **argv) {
          a.general ? "general kernels (--general)"
                    : "kernels specialised on the arguments' alignment at the recipe's sizes");
   printf("| recipe | variants | refused draws | median ms | max ms | slowest variant | ptxas ms median | "
-         "ptxas ms max |\n");
-  printf("|---|---|---|---|---|---|---|---|\n");
+         "ptxas ms max | spilling |\n");
+  printf("|---|---|---|---|---|---|---|---|---|\n");
   for (int i = 0; i < n; i++) failed |= bench_recipe(&a, names[i], t, all, &nall) != 0;
   if (nall) print_totals(all, nall);
   for (int i = 0; i < n; i++) free(names[i]);

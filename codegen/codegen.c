@@ -477,9 +477,9 @@ static LLVMTargetMachineRef nvptx_machine(cg_lower *L) {
  * that make new work for it (the first clean-up, jump threading, GVN, the late unroll). Measured on
  * the large GEMM and attention variants: the same registers, spills and non-MMA instructions per MMA
  * as default<O3>, but two variants of the bit-GEMM suite spill a few bytes more
- * (tests/sh/bitgemm_targets.sh), so default<O3> stays the default: KILN_LLVM_PASSES=kiln selects this
- * pipeline, any other text is a new-PM pipeline of its own; the choice is part of the kernel cache key
- * (cg_llvm_passes). */
+ * (tests/sh/bitgemm_targets.sh), so default<O3> (spelled out with fewer InstCombine runs: make_lean)
+ * stays the default: KILN_LLVM_PASSES=kiln selects this pipeline, any other text is a new-PM pipeline
+ * of its own; the choice is part of the kernel cache key (cg_llvm_passes). */
 #define SIMPLIFYCFG(opts) "simplifycfg<bonus-inst-threshold=1;speculate-blocks;simplify-cond-branch;" opts ">"
 /* O3's four simplifycfg settings: early, after the loop passes, late, last */
 #define SCFG_EARLY                                                                                           \
@@ -539,13 +539,13 @@ const char *cg_llvm_passes(void) {
   return kiln_passes;
 }
 
-/* default<O3> without its SLP vectoriser, for kernels with no `dot` (cg_llvm_passes_for): LLVM's O3
- * pipeline for the NVPTX target as `opt-22 -mtriple=nvptx64-nvidia-cuda -passes='default<O3>'
- * -print-pipeline-passes` prints it, less `slp-vectorizer` (tests/unit/test_codegen.c checks that
- * it still is). In such kernels (packers, reductions, elementwise) the vectoriser finds next to nothing
- * to pair and costs a quarter of the optimiser's time (bitpack_act; docs/compile-speed.md); LLVM has
- * no per-run switch for it (the pass builder's SLP option leaves `default<O3>` as it is, and
- * `-vectorize-slp` is process-wide), hence the pipeline spelled out. */
+/* default<O3> without its SLP vectoriser: LLVM's O3 pipeline for the NVPTX target as `opt-22
+ * -mtriple=nvptx64-nvidia-cuda -passes='default<O3>' -print-pipeline-passes` prints it, less
+ * `slp-vectorizer` (tests/unit/test_codegen.c checks that it still is); the base of the pipelines PTX is
+ * optimised with (make_lean below). Kernels with no `dot` (packers, reductions, elementwise) go without
+ * the vectoriser: it finds next to nothing to pair there and cost a quarter of the optimiser's time
+ * (bitpack_act; docs/compile-speed.md); LLVM has no per-run switch for it (the pass builder's SLP option
+ * leaves `default<O3>` as it is, and `-vectorize-slp` is process-wide), hence the pipeline spelled out. */
 static const char o3_without_slp[] =
     "memprof-remove-attributes,annotation2metadata,forceattrs,nvvm-reflect,"
     "function(nvvm-intr-range),inferattrs,coro-early,function<eager-inv>(ee-instrument<>,"
@@ -616,6 +616,64 @@ const char *cg_llvm_passes_o3_without_slp(const char **llvm_version) {
   return o3_without_slp;
 }
 
+/* The pipelines PTX is optimised with (cg_llvm_passes_for): default<O3> spelled out, with its SLP
+ * vectoriser for kernels with a `dot` and without it for the others, and fewer of its eight InstCombine
+ * runs: the first (after mem2reg, on the module as lowered), the third (after the loop passes' LICM and
+ * rotation, before indvars and the full unroll) and, for kernels with a `dot`, the last (after the
+ * late unroll). The others were a third of the optimiser's time in the packers and 5-13% of a whole
+ * GEMM, attention or FFT compile, and leave the kernels' registers and main loops as they were or
+ * shorter; without the third, bitpack_act spills on sm_120a, and without the last, attention's
+ * general `D=64 causal=1` on sm_86, sm_89 and sm_100a (docs/compile-speed.md, the lever table). Built
+ * from o3_without_slp, so that the three stay one pipeline but for these passes. */
+static const char instcombine_run[] = "instcombine<max-iterations=1;no-verify-fixpoint>";
+/* where default<O3> runs the SLP vectoriser: before this, in its late function pipeline */
+static const char slp_before[] =
+    "vector-combine,instcombine<max-iterations=1;no-verify-fixpoint>,loop-unroll<O3>";
+static char lean[2][sizeof o3_without_slp + sizeof "slp-vectorizer,"]; /* [slp] */
+static pthread_once_t lean_once = PTHREAD_ONCE_INIT;
+
+/* o3_without_slp into out, with "slp-vectorizer," before slp_before when slp is set, and only the first
+ * and third InstCombine runs (and the last, after the late unroll, when slp is set) */
+static void make_lean(char *out, int slp) {
+  const char *p = o3_without_slp, *at = slp ? strstr(p, slp_before) : NULL;
+  char *o = out;
+  if (slp && !at) abort(); /* o3_without_slp lost the place: a compiler bug the unit test shows */
+  for (int run = 1;; run++) {
+    const char *hit = strstr(p, instcombine_run);
+    if (at && at >= p && (!hit || at < hit)) { /* the SLP vectoriser's place comes first */
+      memcpy(o, p, (size_t)(at - p));
+      o += at - p;
+      o += sprintf(o, "slp-vectorizer,");
+      p = at;
+      at = NULL;
+      hit = strstr(p, instcombine_run);
+    }
+    size_t n = hit ? (size_t)(hit - p) : strlen(p);
+    memcpy(o, p, n);
+    o += n;
+    if (!hit) break;
+    p = hit + strlen(instcombine_run);
+    if (run == 1 || run == 3 || (slp && run == 8)) {
+      memcpy(o, hit, strlen(instcombine_run));
+      o += strlen(instcombine_run);
+    } else if (o > out && o[-1] == ',')
+      o--; /* the run and the comma before it */
+    else if (*p == ',')
+      p++; /* the run and the comma after it */
+  }
+  *o = 0;
+}
+
+static void make_leans(void) {
+  make_lean(lean[0], 0);
+  make_lean(lean[1], 1);
+}
+
+const char *cg_llvm_passes_lean(int slp) {
+  pthread_once(&lean_once, make_leans);
+  return lean[slp != 0];
+}
+
 /* 1 when the kernel has a `dot` op (its products are where the SLP vectoriser pays: the FFT family's
  * complex arithmetic around them) */
 static int has_dot(const ir_func *fn) {
@@ -626,8 +684,8 @@ static int has_dot(const ir_func *fn) {
 
 const char *cg_llvm_passes_for(const ir_func *fn, int nvptx) {
   const char *env = getenv("KILN_LLVM_PASSES");
-  if ((env && *env) || !nvptx || has_dot(fn)) return cg_llvm_passes();
-  return o3_without_slp;
+  if ((env && *env) || !nvptx) return cg_llvm_passes();
+  return cg_llvm_passes_lean(has_dot(fn));
 }
 
 int cg_run_passes(void *mod, void *tm, const char *passes, const char *fallback, char *err, size_t errn) {
@@ -649,7 +707,8 @@ static int optimise(cg_lower *L, LLVMTargetMachineRef tm) {
   const char *passes = cg_llvm_passes_for(L->fn, tm != NULL);
   /* an LLVM whose O3 has other pass names than the spelled-out pipeline's gets default<O3> */
   char msg[1024];
-  if (!cg_run_passes(L->c.mod, tm, passes, passes == o3_without_slp ? "default<O3>" : NULL, msg, sizeof msg))
+  if (!cg_run_passes(L->c.mod, tm, passes, passes == lean[0] || passes == lean[1] ? "default<O3>" : NULL, msg,
+                     sizeof msg))
     return 0;
   snprintf(L->err, L->errn, "LLVM optimisation failed (pass pipeline %s): %s",
            getenv("KILN_LLVM_PASSES") && *getenv("KILN_LLVM_PASSES") ? "from KILN_LLVM_PASSES" : "kiln's",

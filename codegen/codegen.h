@@ -52,11 +52,14 @@ const char *cg_llvm_version(void);
 /* The LLVM pass pipeline in effect: default<O3>, kiln's (KILN_LLVM_PASSES=kiln), or KILN_LLVM_PASSES's text.
  */
 const char *cg_llvm_passes(void);
-/* The pipeline a kernel is optimised with: cg_llvm_passes(), but for PTX (nvptx = 1) from a kernel
- * with no `dot`, unless KILN_LLVM_PASSES says otherwise, default<O3> without its SLP vectoriser
- * (cg_llvm_passes_o3_without_slp: the pipeline spelled out, docs/compile-speed.md). */
+/* The pipeline a kernel is optimised with: for PTX (nvptx = 1), unless KILN_LLVM_PASSES says
+ * otherwise, cg_llvm_passes_lean(the kernel has a `dot`); cg_llvm_passes() for the simulator. */
 const char *cg_llvm_passes_for(const ir_func *fn, int nvptx);
+/* default<O3> without its SLP vectoriser, spelled out as LLVM llvm_version prints it. */
 const char *cg_llvm_passes_o3_without_slp(const char **llvm_version);
+/* default<O3> spelled out with three of its eight InstCombine runs, the first, the third and the last,
+ * or, when slp is 0, without the SLP vectoriser and with the first and third (docs/compile-speed.md). */
+const char *cg_llvm_passes_lean(int slp);
 /* Runs the pass pipeline `passes` over the LLVMModuleRef mod for the LLVMTargetMachineRef tm (NULL:
  * none); when `passes` does not parse and `fallback` is not NULL, `fallback` instead. 0 on success,
  * -1 with LLVM's message in err. */

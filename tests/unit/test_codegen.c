@@ -495,6 +495,27 @@ static void test_codegen_keep_ir(void) {
   free(ptx[1]);
 }
 
+/* in without its InstCombine runs (each with the comma before it, or after it when none is before)
+ * into out (16 KB); returns how many there were */
+static int without_instcombine(const char *in, char *out) {
+  const char *ic = "instcombine<max-iterations=1;no-verify-fixpoint>";
+  int runs = 0;
+  char *o = out;
+  for (const char *p = in; *p && o < out + 16383;) {
+    if (!strncmp(p, ic, strlen(ic))) {
+      runs++;
+      p += strlen(ic);
+      if (o > out && o[-1] == ',')
+        o--;
+      else if (*p == ',')
+        p++;
+    } else
+      *o++ = *p++;
+  }
+  *o = 0;
+  return runs;
+}
+
 /* codegen's default<O3> without the SLP vectoriser (for kernels with no dot) is LLVM's own O3
  * pipeline for NVPTX, as opt prints it, less `slp-vectorizer`: a new LLVM that changes O3 shows
  * here. Skipped (with a note) without opt. */
@@ -531,6 +552,11 @@ static void test_o3_without_slp(void) {
   }
   CHECK(WEXITSTATUS(rc) == 0 && n > 0 && n < sizeof got - 1);
   while (n && (got[n - 1] == '\n' || got[n - 1] == ' ')) got[--n] = 0;
+  /* the pipeline for kernels with a dot is opt's O3 but for five InstCombine runs */
+  static char bare_opt[16384], bare_lean[16384];
+  CHECK(without_instcombine(got, bare_opt) == 8);
+  CHECK(without_instcombine(cg_llvm_passes_lean(1), bare_lean) == 3);
+  CHECK(!strcmp(bare_opt, bare_lean));
   char *slp = strstr(got, ",slp-vectorizer,");
   CHECK(slp && !strstr(slp + 1, ",slp-vectorizer,"));
   if (!slp) return;
@@ -538,6 +564,70 @@ static void test_o3_without_slp(void) {
   CHECK(!strcmp(got, kiln));
   if (strcmp(got, kiln))
     fprintf(stderr, "  opt's O3 less slp-vectorizer:\n  %s\n  kiln's:\n  %s\n", got, kiln);
+}
+
+/* The pipelines PTX is optimised with: o3_without_slp but for its InstCombine runs other than the
+ * first and third (and, with the SLP vectoriser in its place for kernels with a dot, the last); which
+ * a kernel gets; and LLVM parses both (given as KILN_LLVM_PASSES, without a fallback). */
+static void test_lean_pipelines(void) {
+  const char *base = cg_llvm_passes_o3_without_slp(NULL), *nd = cg_llvm_passes_lean(0),
+             *wd = cg_llvm_passes_lean(1);
+  static char bare[3][16384];
+  CHECK(without_instcombine(base, bare[0]) == 8);
+  CHECK(without_instcombine(nd, bare[1]) == 2);
+  CHECK(without_instcombine(wd, bare[2]) == 3);
+  CHECK(!strcmp(bare[0], bare[1]));
+  char *slp = strstr(bare[2], ",slp-vectorizer,");
+  CHECK(slp && !strstr(slp + 2, "slp-vectorizer") && !strstr(nd, "slp-vectorizer"));
+  if (slp) memmove(slp, slp + strlen(",slp-vectorizer"), strlen(slp + strlen(",slp-vectorizer")) + 1);
+  CHECK(!strcmp(bare[0], bare[2]));
+  for (int k = 0; k < 2; k++) {
+    const char *t = k ? wd : nd;
+    CHECK(strstr(t, "mem2reg,instcombine<") != NULL);        /* the first run */
+    CHECK(strstr(t, "-fixpoint>,loop(loop-idiom,") != NULL); /* the third, before indvars */
+  }
+  /* the last, after the late unroll, for kernels with a dot only */
+  CHECK(strstr(wd, "sroa<preserve-cfg>,infer-alignment,instcombine<") != NULL);
+  CHECK(strstr(nd, "sroa<preserve-cfg>,infer-alignment,loop-mssa") != NULL);
+  /* the choice: this pipeline for PTX from a kernel with no dot, cg_llvm_passes() otherwise */
+  const char *with_dot = "kernel @k() {warps = 1} {\n  %a = const() {value = 1.0} : " L8x8(
+      "f16") "\n  %c = const() {value = 0.0} : " L8x8("f32") "\n  %d = dot(%a, %a, %c) : " L8x8("f32") "\n}"
+                                                                                                       "\n";
+  const char *no_dot = "kernel @k() {warps = 1} {\n  %a = const() {value = 1.0} : " L8x8("f32") "\n}\n";
+  ir_func *fd = parse(with_dot), *fn = parse(no_dot);
+  if (fd && fn && !getenv("KILN_LLVM_PASSES")) {
+    CHECK(cg_llvm_passes_for(fn, 1) == nd);
+    CHECK(cg_llvm_passes_for(fd, 1) == wd);
+    CHECK(!strcmp(cg_llvm_passes_for(fn, 0), "default<O3>"));
+    CHECK(!strcmp(cg_llvm_passes_for(fd, 0), "default<O3>"));
+  }
+  if (fd) ir_func_destroy(fd);
+  if (fn) ir_func_destroy(fn);
+  const char *text = "kernel @k(%p: ptr<f32>, %n: i32) {warps = 1} {\n"
+                     "  %c0 = const() {value = 0} : i32\n"
+                     "  %c1 = const() {value = 1} : i32\n"
+                     "  %v = view(%p, %n, %c1) : view<1xf32>\n"
+                     "  %t = load(%v, %c0) : tile<32xf32>\n"
+                     "  store(%v, %c0, %t)\n"
+                     "}\n";
+  /* given as KILN_LLVM_PASSES a pipeline has no fallback: one LLVM cannot parse is an error */
+  const char *old = getenv("KILN_LLVM_PASSES");
+  char *keep = old ? strdup(old) : NULL;
+  for (int k = 0; k < 2; k++) {
+    cg_result res;
+    char err[1024] = "";
+    setenv("KILN_LLVM_PASSES", k ? wd : nd, 1);
+    CHECK(compile_text(text, tg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == 0);
+    if (err[0])
+      fprintf(stderr, "  %s\n", err);
+    else
+      cg_result_free(&res);
+  }
+  if (keep)
+    setenv("KILN_LLVM_PASSES", keep, 1);
+  else
+    unsetenv("KILN_LLVM_PASSES");
+  free(keep);
 }
 
 /* cg_run_passes: a pipeline that does not parse is an error naming the pass, or, given a fallback,
@@ -1031,6 +1121,7 @@ int main(void) {
   test_codegen_errors();
   test_codegen_keep_ir();
   test_o3_without_slp();
+  test_lean_pipelines();
   test_run_passes_fallback();
   test_sim_fp8("sm_80");
   test_sim_fp8("sm_90a");
