@@ -566,6 +566,15 @@ static void test_o3_without_slp(void) {
     fprintf(stderr, "  opt's O3 less slp-vectorizer:\n  %s\n  kiln's:\n  %s\n", got, kiln);
 }
 
+/* a kernel that loads a tile and stores it back (the pipeline tests below) */
+static const char copy_kernel[] = "kernel @k(%p: ptr<f32>, %n: i32) {warps = 1} {\n"
+                                  "  %c0 = const() {value = 0} : i32\n"
+                                  "  %c1 = const() {value = 1} : i32\n"
+                                  "  %v = view(%p, %n, %c1) : view<1xf32>\n"
+                                  "  %t = load(%v, %c0) : tile<32xf32>\n"
+                                  "  store(%v, %c0, %t)\n"
+                                  "}\n";
+
 /* The pipelines PTX is optimised with: o3_without_slp but for its InstCombine runs other than the
  * first and third (and, with the SLP vectoriser in its place for kernels with a dot, the last); which
  * a kernel gets; and LLVM parses both (given as KILN_LLVM_PASSES, without a fallback). */
@@ -603,13 +612,6 @@ static void test_lean_pipelines(void) {
   }
   if (fd) ir_func_destroy(fd);
   if (fn) ir_func_destroy(fn);
-  const char *text = "kernel @k(%p: ptr<f32>, %n: i32) {warps = 1} {\n"
-                     "  %c0 = const() {value = 0} : i32\n"
-                     "  %c1 = const() {value = 1} : i32\n"
-                     "  %v = view(%p, %n, %c1) : view<1xf32>\n"
-                     "  %t = load(%v, %c0) : tile<32xf32>\n"
-                     "  store(%v, %c0, %t)\n"
-                     "}\n";
   /* given as KILN_LLVM_PASSES a pipeline has no fallback: one LLVM cannot parse is an error */
   const char *old = getenv("KILN_LLVM_PASSES");
   char *keep = old ? strdup(old) : NULL;
@@ -617,7 +619,7 @@ static void test_lean_pipelines(void) {
     cg_result res;
     char err[1024] = "";
     setenv("KILN_LLVM_PASSES", k ? wd : nd, 1);
-    CHECK(compile_text(text, tg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == 0);
+    CHECK(compile_text(copy_kernel, tg_target_lookup("sm_80"), CG_NVPTX, &res, err, sizeof err) == 0);
     if (err[0])
       fprintf(stderr, "  %s\n", err);
     else
@@ -633,16 +635,9 @@ static void test_lean_pipelines(void) {
 /* cg_run_passes: a pipeline that does not parse is an error naming the pass, or, given a fallback,
  * the fallback runs (the path an LLVM whose O3 renamed a pass takes for kernels with no dot). */
 static void test_run_passes_fallback(void) {
-  const char *text = "kernel @k(%p: ptr<f32>, %n: i32) {warps = 1} {\n"
-                     "  %c0 = const() {value = 0} : i32\n"
-                     "  %c1 = const() {value = 1} : i32\n"
-                     "  %v = view(%p, %n, %c1) : view<1xf32>\n"
-                     "  %t = load(%v, %c0) : tile<32xf32>\n"
-                     "  store(%v, %c0, %t)\n"
-                     "}\n";
   cg_result res;
   char err[1024] = "";
-  CHECK(compile_text(text, tg_target_lookup("sm_80"), CG_SIM, &res, err, sizeof err) == 0);
+  CHECK(compile_text(copy_kernel, tg_target_lookup("sm_80"), CG_SIM, &res, err, sizeof err) == 0);
   if (!res.llvm_mod) return;
   CHECK(cg_run_passes(res.llvm_mod, NULL, "no-such-pass", NULL, err, sizeof err) == -1);
   CHECK(strstr(err, "no-such-pass") != NULL);
