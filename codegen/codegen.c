@@ -620,7 +620,7 @@ const char *cg_llvm_passes_o3_without_slp(const char **llvm_version) {
  * vectoriser for kernels with a `dot` and without it for the others, and fewer of its eight InstCombine
  * runs: the first (after mem2reg, on the module as lowered), the third (after the loop passes' LICM and
  * rotation, before indvars and the full unroll) and, for kernels with a `dot`, the last (after the
- * late unroll). The others were a third of the optimiser's time in the packers and 5-13% of a whole
+ * late unroll). The others were a third of the optimiser's time in the packers and 2-11% of a whole
  * GEMM, attention or FFT compile, and leave the kernels' registers and main loops as they were or
  * shorter; without the third, bitpack_act spills on sm_120a, and without the last, attention's
  * general `D=64 causal=1` on sm_86, sm_89 and sm_100a (docs/compile-speed.md, the lever table). Built
