@@ -167,19 +167,6 @@ static const char *find_ptxas(void) {
   return access("/usr/local/cuda/bin/ptxas", X_OK) == 0 ? "/usr/local/cuda/bin/ptxas" : NULL;
 }
 
-/* The integer after the last occurrence of key in text (ptxas -v's "Used N registers", "N bytes spill
- * stores"): the number before key when before is set. -1 if key is absent. */
-static int figure(const char *text, const char *key, int before) {
-  const char *hit = NULL;
-  for (const char *p = text; (p = strstr(p, key)); p++) hit = p;
-  if (!hit) return -1;
-  if (!before) return atoi(hit + strlen(key));
-  const char *b = hit;
-  while (b > text && b[-1] == ' ') b--;
-  while (b > text && b[-1] >= '0' && b[-1] <= '9') b--;
-  return atoi(b);
-}
-
 /* ptxas -v -arch=TARGET on the PTX: the child's CPU ms, or -1 if ptxas is missing or refuses it; row's
  * regs and spill from its report. */
 static double ptxas_ms(const char *ptx, const tg_target *t, sample_row *row) {
@@ -219,9 +206,11 @@ static double ptxas_ms(const char *ptx, const tg_target *t, sample_row *row) {
     fclose(f);
   }
   text[n] = 0;
-  int st_b = figure(text, " bytes spill stores", 1), ld_b = figure(text, " bytes spill loads", 1);
-  row->regs = figure(text, "Used ", 0);
-  row->spill = st_b < 0 || ld_b < 0 ? -1 : st_b + ld_b;
+  driver_ptxas_figures fig;
+  if (ok && !driver_ptxas_parse(text, &fig)) {
+    row->regs = fig.registers;
+    row->spill = fig.spill_store_bytes + fig.spill_load_bytes;
+  }
   unlink(in);
   unlink(out);
   unlink(log);

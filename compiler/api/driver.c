@@ -8,6 +8,7 @@
  */
 #include "driver.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,4 +303,25 @@ int driver_ptxas(const char *ptx, const char *arch, const char *cubin_out, char 
   unlink(log);
   rmdir(dir);
   return rc;
+}
+
+/* the number just before key's first occurrence in text into *v; 0 if there is none */
+static int before_key(const char *text, const char *key, int *v) {
+  const char *p = strstr(text, key);
+  if (!p) return 0;
+  while (p > text && (isdigit((unsigned char)p[-1]) || p[-1] == ' ')) p--;
+  return sscanf(p, "%d", v) == 1;
+}
+
+int driver_ptxas_parse(const char *info, driver_ptxas_figures *f) {
+  memset(f, 0, sizeof *f);
+  const char *used = strstr(info, "Used ");
+  if (!used || sscanf(used, "Used %d registers", &f->registers) != 1) return -1;
+  before_key(info, " bytes stack frame", &f->stack_bytes);
+  before_key(info, " bytes spill stores", &f->spill_store_bytes);
+  before_key(info, " bytes spill loads", &f->spill_load_bytes);
+  before_key(used, " bytes smem", &f->static_shared_bytes);
+  const char *bar = strstr(used, "used ");
+  if (bar) sscanf(bar, "used %d barriers", &f->barriers);
+  return 0;
 }

@@ -43,4 +43,12 @@ int driver_ptxas(const char *ptx, const char *arch, const char *cubin_out, char 
                  char *err, size_t errn);
 const char *driver_ptxas_path(void); /* NULL if not found */
 
+/* ptxas -v's figures: "N bytes stack frame, N bytes spill stores, N bytes spill loads", "Used N
+ * registers, used N barriers, N bytes smem, ..." (a figure the report lacks stays 0). */
+typedef struct {
+  int registers, stack_bytes, spill_store_bytes, spill_load_bytes, static_shared_bytes, barriers;
+} driver_ptxas_figures;
+/* Reads them from ptxas -v's text into f; -1 if it has no register count. */
+int driver_ptxas_parse(const char *info, driver_ptxas_figures *f);
+
 #endif

@@ -470,24 +470,16 @@ kiln_status kiln_sass_disassemble(kiln_session *s, const char *cubin, char **out
 
 /* ---- kiln_inspect ---- */
 
-static int after_int(const char *text, const char *key, int *v) {
-  const char *p = strstr(text, key);
-  if (!p) return 0;
-  while (p > text && (isdigit((unsigned char)p[-1]) || p[-1] == ' ')) p--;
-  return sscanf(p, "%d", v) == 1;
-}
-
-/* ptxas -v's report: "N bytes stack frame, N bytes spill stores, N bytes spill loads", "Used N
- * registers, used N barriers, N bytes smem, ...". -1 if it has no register count. */
+/* ptxas -v's figures into r (driver_ptxas_parse); -1 if the report has no register count */
 static int parse_ptxas(const char *info, kiln_inspect_result *r) {
-  const char *used = strstr(info, "Used ");
-  if (!used || sscanf(used, "Used %d registers", &r->registers) != 1) return -1;
-  after_int(info, " bytes stack frame", &r->stack_bytes);
-  after_int(info, " bytes spill stores", &r->spill_store_bytes);
-  after_int(info, " bytes spill loads", &r->spill_load_bytes);
-  after_int(used, " bytes smem", &r->static_shared_bytes);
-  const char *bar = strstr(used, "used ");
-  if (bar) sscanf(bar, "used %d barriers", &r->barriers);
+  driver_ptxas_figures f;
+  if (driver_ptxas_parse(info, &f)) return -1;
+  r->registers = f.registers;
+  r->stack_bytes = f.stack_bytes;
+  r->spill_store_bytes = f.spill_store_bytes;
+  r->spill_load_bytes = f.spill_load_bytes;
+  r->static_shared_bytes = f.static_shared_bytes;
+  r->barriers = f.barriers;
   return 0;
 }
 
