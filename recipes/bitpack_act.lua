@@ -76,7 +76,6 @@ return kiln.recipe {
     local x = k.view(k.args.x, { 1, M, K }, { 1, K, 1 })
     local xa = k.view(k.args.xa, { Q, M, Kw }, { M * Kw, Kw, 1 })
     local row = k.program_id(0) * BM
-    local qm = (1 << Q) - 1
 
     -- the row's range
     local lo0, hi0 = k.full({ 1, BM, 1 }, 0, "f32"), k.full({ 1, BM, 1 }, 0, "f32")
@@ -98,20 +97,12 @@ return kiln.recipe {
       -- the planes seen as ending at the group's last word: a tile's words past it are not stored
       local xag = k.view(k.args.xa, { Q, M, wbase + gw }, { M * Kw, Kw, 1 })
       return k.range(0, gw, BW, { sum }, function(kk, sum)
-        local words = {}
-        for i = 0, Q - 1 do words[i] = k.full({ 1, BM, BW }, 0, "u32") end
         local w = wcol + kk
-        local live = w:lt(gw)
-        local vals = k.full({ 1, BM, BW }, 0, "i32")
-        for b = 0, 31 do
+        local live = w:lt(gw) -- words past the group: not stored, and their codes not summed
+        local words, vals = enc.pack_planes(k, Q, { 1, BM, BW }, p.warps, function(b)
           local t = k.cast(k.load(x, { 0, row, gbase + gw * b + kk }, { 1, BM, BW }), "f32")
-          local code = qz.code(t)
-          local inside = (w + gw * b + gbase):lt(K)
-          code = k.where(inside, code, 0)
-          vals = vals + k.where(live, code, 0)
-          local u = k.cast(code & qm, "u32")
-          for i = 0, Q - 1 do words[i] = words[i] | (((u >> i) & 1) << b) end
-        end
+          return k.where(live & (w + gw * b + gbase):lt(K), qz.code(t), 0)
+        end)
         for i = 0, Q - 1 do k.store(xag, { i, row, wbase + kk }, words[i]) end
         return sum + vals:sum(2)
       end)

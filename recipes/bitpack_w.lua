@@ -71,18 +71,13 @@ return kiln.recipe {
       -- the planes seen as ending at the group's last word: a tile's words past it are not stored
       local wbg = k.view(k.args.wb, { wbase + gw, P, N }, { N * P, N, 1 })
       return k.range(0, gw, BW, { sum }, function(kk, sum)
-        local words = {}
-        for j = 0, P - 1 do words[j] = k.full({ BW, 1, BN }, 0, "u32") end
-        local live = (wrow + kk):lt(gw) -- words past the group belong to no column's sum
-        local vals = k.full({ BW, 1, BN }, 0, "i32")
-        for b = 0, 31 do
-          local code = k.cast(k.load(w, { gbase + gw * b + kk, 0, col }, { BW, 1, BN }), "i32") & mask
-          local v = code
-          if p.enc == "signed" then v = k.where((code & (1 << (P - 1))):ne(0), code - (1 << P), code) end
-          vals = vals + k.where(live, v, 0)
-          local u = k.cast(code, "u32")
-          for j = 0, P - 1 do words[j] = words[j] | (((u >> j) & 1) << b) end
-        end
+        -- words past the group belong to no column's sum (and are not stored)
+        local live = (wrow + kk):lt(gw)
+        local words, vals = enc.pack_planes(k, P, { BW, 1, BN }, p.warps, function(b)
+          local code = k.where(live, k.cast(k.load(w, { gbase + gw * b + kk, 0, col }, { BW, 1, BN }), "i32") & mask, 0)
+          if p.enc ~= "signed" then return code end
+          return code, k.where((code & (1 << (P - 1))):ne(0), code - (1 << P), code)
+        end)
         for j = 0, P - 1 do k.store(wbg, { wbase + kk, j, col }, words[j]) end
         return sum + vals:sum(0)
       end)

@@ -7,7 +7,10 @@
  * on its shape, its element size and the kernel's warps:
  *   order = [last dim, ..., dim 0] (last dim fastest);
  *   spt   = min(16 bytes / element bytes, shape) along the fastest dim, 1 elsewhere, so that a thread
- *           touches 16 contiguous bytes (one vector access);
+ *           touches 16 contiguous bytes (one vector access); halved while the tile has fewer
+ *           elements than the kernel's threads times spt, so that a small tile is spread over the
+ *           threads (one element each, the rest replicating) rather than held whole by a few of
+ *           them, each repeating the per-element code spt times (as Triton's coalescing does);
  *   tpw   = the 32 lanes fill the fastest dim, then the next; lanes left over replicate along dim 0;
  *   wpc   = warps fill the slowest dims first; warps left over replicate along dim 0.
  *
@@ -47,14 +50,18 @@
  *      otherwise the default layout. A load_shared with one use, which wants it in an accumulator
  *      (mma) layout (a table multiplying a dot's result elementwise), is read in that layout too, and
  *      so is a small global load with one use (a row of scales or a bias, at most WANT_LOAD_MAX
- *      elements). The accumulator converts to the result's layout. store converts its tile to the
- *      default layout (the view's contiguous dim fastest), except an accumulator-layout tile stored
- *      to a view with no contiguous dim, which no layout would coalesce: stored as it is.
+ *      elements), in that layout or any blocked one its user needs. The accumulator converts to
+ *      the result's layout. store converts its tile to the default layout (the view's contiguous
+ *      dim fastest), except an accumulator-layout tile stored to a view with no contiguous dim,
+ *      which no layout would coalesce: stored as it is.
  *   5. for: region arguments take their init's layout; the body's yield converts to them; the
  *      results take them too. A carried value that the body's dot yields takes that dot's mma
  *      layout (the accumulator stays in registers across iterations; its init converts once). A
  *      cheap init leaves its argument's layout open until the first use in the body needs one;
- *      the init is then recreated in it. if: results take the then-yield's layouts; the
+ *      the init is then recreated in it; so does a reduce init (converted once), and where that
+ *      first use is an elementwise op whose other operands are broadcasts or cheap (no vote), the
+ *      argument takes the reduce's layout (a running sum `full(0):sum(axis)` next to the body's
+ *      reduction of a tile of the same shape). if: results take the then-yield's layouts; the
  *      else-yield converts.
  *   6. convert_layout ops already present keep their stated layout (default if none) and vanish when
  *      their operand already has it. A user that needs yet another layout converts from the source.
@@ -79,6 +86,7 @@ typedef struct {
   uint32_t nuses;
   ir_layout *want; /* per value (below nuses): the dot operand layout it feeds (step 0) */
   uint8_t *wstate; /* WANT_NONE, WANT_ONE (want[v] holds it), WANT_MANY (users disagree) */
+  ir_val *init;    /* per value (below nuses): a carried arg left open, its reduce init (or 0) */
 } layout_ctx;
 
 enum { WANT_NONE, WANT_ONE, WANT_MANY };
@@ -106,7 +114,11 @@ static ir_layout layout_with_fast(ir_type t, int warps, int fast) {
     if (r - 1 - i != fast) l.order[k++] = (uint8_t)(r - 1 - i);
     l.spt[i] = l.tpw[i] = l.wpc[i] = 1;
   }
-  l.spt[fast] = (uint8_t)min_u32((fast == r - 1 ? 16 : 8) / ebytes, t.shape[fast]);
+  uint32_t spt = min_u32((fast == r - 1 ? 16 : 8) / ebytes, t.shape[fast]);
+  uint32_t numel = 1, threads = 32u * (uint32_t)(warps > 0 ? warps : 1);
+  for (int i = 0; i < r; i++) numel *= t.shape[i];
+  while (spt > 1 && numel < threads * spt) spt /= 2;
+  l.spt[fast] = (uint8_t)spt;
   uint32_t lanes = 32;
   for (int i = 0; i < r; i++) {
     int d = l.order[i];
@@ -291,11 +303,13 @@ static void convert_operand(layout_ctx *lc, ir_opid user, uint32_t k, ir_layout 
     set_layout(fn, v, l);
     return;
   }
-  if (d && l.kind == IR_LMMA && v < lc->nuses && lc->uses[v] == 1 &&
-      (fn->ops[d].code == IR_OP_LOAD_SHARED ||
+  if (d && (l.kind == IR_LMMA || l.kind == IR_LBLOCKED) && v < lc->nuses && lc->uses[v] == 1 &&
+      ((l.kind == IR_LMMA && fn->ops[d].code == IR_OP_LOAD_SHARED) ||
        (fn->ops[d].code == IR_OP_LOAD && ir_type_numel(t) <= WANT_LOAD_MAX))) {
     /* read straight into the accumulator's layout (no round trip through scratch): a table in
-     * shared memory, or a small global tile such as a row of scales a dot's result is multiplied by */
+     * shared memory, or a small global tile such as a row of scales a dot's result is multiplied by;
+     * a small global tile read once is read in whatever blocked layout its user needs too (a row of
+     * scales broadcast over a tile laid out for more elements a thread than the row's default) */
     set_layout(fn, v, l);
     return;
   }
@@ -329,13 +343,25 @@ static void assign_elementwise(layout_ctx *lc, ir_opid op) {
   ir_val res = fn->ops[op].res[0];
   if (!is_tile(fn, res)) return;
   ir_val anchor = 0, mma = 0;
-  int agree = 1, others = 0;
+  int agree = 1, others = 0, hinted = 0;
   for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
     ir_val v = fn->ops[op].opnd[k];
     others +=
         is_tile(fn, v) && !is_cheap(fn, v) && !is_broadcast(fn, v) && ir_vtype(fn, v).layout.kind != IR_LNONE;
   }
   for (uint32_t k = 0; k < fn->ops[op].nopnd; k++) {
+    ir_val v = fn->ops[op].opnd[k];
+    if (!is_tile(fn, v) || is_cheap(fn, v)) continue;
+    /* no other operand votes: a carried value still open (step 5) votes for its init's layout, a
+     * reduction's (a running sum initialised as a reduce of zeros, as the body's reduction is
+     * laid out), rather than its partners' broadcasts deciding */
+    if (!others && v < lc->nuses && lc->init[v] && ir_vtype(fn, v).layout.kind == IR_LNONE) {
+      anchor = lc->init[v];
+      hinted = 1;
+      break;
+    }
+  }
+  for (uint32_t k = 0; k < fn->ops[op].nopnd && !hinted; k++) {
     ir_val v = fn->ops[op].opnd[k];
     if (!is_tile(fn, v) || is_cheap(fn, v) || ir_vtype(fn, v).layout.kind == IR_LNONE) continue;
     if (others && is_broadcast(fn, v)) continue;
@@ -544,6 +570,8 @@ static void assign_for(layout_ctx *lc, ir_opid op) {
     ir_opid d = fn->vals[init].def;
     if (is_cheap(fn, init) || (d && fn->ops[d].code == IR_OP_REDUCE)) { /* a row statistic: convert once */
       fn->vals[arg].type.layout = (ir_layout){0};
+      if (!is_cheap(fn, init) && arg < lc->nuses && ir_vtype(fn, init).layout.kind != IR_LNONE)
+        lc->init[arg] = init;
       continue;
     }
     ensure(lc, init);
@@ -721,7 +749,9 @@ int pass_layout_assign(ir_func *fn, pass_ctx *pc) {
     return -1;
   }
   ir_arena *A = ir_arena_new();
-  layout_ctx lc = {fn, pc->target, (int)warps, ir_use_counts(fn, A), fn->nvals, NULL, NULL};
+  layout_ctx lc = {fn, pc->target, (int)warps, ir_use_counts(fn, A), fn->nvals, NULL, NULL, NULL};
+  lc.init = ir_alloc(A, (size_t)fn->nvals * sizeof *lc.init);
+  memset(lc.init, 0, (size_t)fn->nvals * sizeof *lc.init);
   lc.want = ir_alloc(A, (size_t)fn->nvals * sizeof *lc.want);
   lc.wstate = ir_alloc(A, fn->nvals);
   memset(lc.wstate, WANT_NONE, fn->nvals);

@@ -85,6 +85,51 @@ function M.quantizer(k, enc, q, lo, hi)
   return { scale = range / top, z = z, code = code }
 end
 
+-- The q bit planes of one tile of words: bit b (0..31) of each word is the code code(b) of the
+-- word's b-th element, bit i of that code going to plane i. code(b) returns the i32 codes of
+-- position b (zero where nothing is packed) in a tile of `shape`, and optionally the values to sum
+-- in their place (a signed code's value; the codes themselves when not given); b is a number, or
+-- b0 + j with b0 an i32 value. Returns the u32 planes (planes[0] .. planes[q - 1]) and the sum.
+-- A position's loads do not depend on the others', so they can all be in flight at once, but a
+-- thread holds only so many values: the positions go in groups of at most PLANE_GROUP loaded
+-- elements a thread (a warp's share of `shape` over `warps` warps; 32 positions at once when a
+-- thread holds one element), a group unrolled, several groups a k.range loop. Fully unrolled at
+-- four elements a thread, the bit-plane GEMM's fused activation quantiser (recipes/lib/
+-- bitgemm_loop.lua) spilled beside its accumulators (sm_80: 255 registers, 192 bytes).
+M.PLANE_GROUP = 32
+
+function M.pack_planes(k, q, shape, warps, code)
+  local n = 1
+  for _, d in ipairs(shape) do n = n * d end
+  local per_thread = math.max(1, n // (32 * warps))
+  local g = 32
+  while g > 1 and g * per_thread > M.PLANE_GROUP do g = g // 2 end
+  local function group(b0, vals, ...)
+    local acc = {}
+    for i = 1, q do acc[i] = k.full(shape, 0, "u32") end
+    for j = 0, g - 1 do
+      local c, v = code(b0 + j)
+      vals = vals + (v or c)
+      local u = k.cast(c & ((1 << q) - 1), "u32")
+      for i = 1, q do acc[i] = acc[i] | (((u >> (i - 1)) & 1) << j) end
+    end
+    local planes = { ... }
+    for i = 1, q do planes[i] = g == 32 and acc[i] or planes[i] | (acc[i] << k.cast(b0, "u32")) end
+    return vals, table.unpack(planes, 1, q)
+  end
+  local inits = { k.full(shape, 0, "i32") }
+  for i = 1, q do inits[i + 1] = k.full(shape, 0, "u32") end
+  local res
+  if g == 32 then
+    res = { group(0, table.unpack(inits)) }
+  else
+    res = { k.range(0, 32, g, inits, group) }
+  end
+  local planes = {}
+  for i = 0, q - 1 do planes[i] = res[i + 2] end
+  return planes, res[1]
+end
+
 -- Groups of G elements along K (G = 0: one group).
 function M.groups(K, G) return G > 0 and (K + G - 1) // G or 1 end
 

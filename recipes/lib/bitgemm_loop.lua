@@ -162,16 +162,10 @@ function M.mainloop(k, p, row, col, lo, hi, no_zp)
     end
     local w = wcol + wl
     local live = w:lt(gw) -- words past the group (past Kw) stay zero
-    local words = {}
-    for i = 0, Q - 1 do words[i] = k.full({ BM, BW }, 0, "u32") end
-    local vals = k.full({ BM, BW }, 0, "i32")
-    for b = 0, 31 do
+    local words, vals = enc.pack_planes(k, Q, { BM, BW }, p.warps, function(b)
       local t = k.cast(k.load(x, { row, gbase + gw * b + wl }, { BM, BW }), "f32")
-      local code = k.where(live & (w + gw * b + gbase):lt(K), qz.code(t), 0)
-      vals = vals + code
-      local u = k.cast(code & ((1 << Q) - 1), "u32")
-      for i = 0, Q - 1 do words[i] = words[i] | (((u >> i) & 1) << b) end
-    end
+      return k.where(live & (w + gw * b + gbase):lt(K), qz.code(t), 0)
+    end)
     for i = 0, Q - 1 do k.store_shared(sA[i], words[i]) end
     k.barrier()
     return asum + vals:sum(1)

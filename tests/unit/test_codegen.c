@@ -111,8 +111,8 @@ static void test_layout_defaults(void) {
   CHECK(run_layout(fn, NULL) == 0);
   CHECK(lay_is(ir_vtype(fn, a).layout, 2, (int[]){1, 4}, (int[]){2, 16}, (int[]){4, 1}, (int[]){1, 0}));
   CHECK(lay_is(ir_vtype(fn, c).layout, 2, (int[]){1, 8}, (int[]){4, 8}, (int[]){4, 1}, (int[]){1, 0}));
-  /* smaller than the layout tile: lanes and warps left over replicate */
-  CHECK(lay_is(ir_vtype(fn, s).layout, 1, (int[]){4}, (int[]){32}, (int[]){4}, (int[]){0}));
+  /* fewer elements than the threads: one a thread, lanes and warps left over replicate */
+  CHECK(lay_is(ir_vtype(fn, s).layout, 1, (int[]){1}, (int[]){32}, (int[]){4}, (int[]){0}));
   CHECK(lay_is(ir_vtype(fn, w).layout, 1, (int[]){4}, (int[]){32}, (int[]){4}, (int[]){0}));
   ir_func_destroy(fn);
 

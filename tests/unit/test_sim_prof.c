@@ -164,12 +164,12 @@ static void test_ldm(const char *name, uint64_t a_wf) {
   sim_profile_free(&p);
 }
 
-/* loop_sum.ir: one warp, a 64-element i32 tile (lane l holds elements 4(l%16)..+3; lanes 16..31 hold
- * copies), 10 iterations of a load with no rendezvous between them: thread 0 runs all ten before
- * thread 1 starts, so each lane's n-th load joins the warp's n-th request. The simulator's lowering
- * accesses element by element (no vector hook), so an iteration is 4 requests of 32 lanes x 4 bytes
- * (128 asked), lanes 16 bytes apart over 256 bytes: 8 sectors. 40 requests, 320 sectors, 5120 bytes.
- * The store: first holders only, 4 requests of 16 lanes x 4 bytes, 8 sectors each. */
+/* loop_sum.ir: one warp, a 64-element i32 tile (lane l holds elements 2l and 2l+1), 10 iterations of
+ * a load with no rendezvous between them: thread 0 runs all ten before thread 1 starts, so each
+ * lane's n-th load joins the warp's n-th request. The simulator's lowering accesses element by
+ * element (no vector hook), so an iteration is 2 requests of 32 lanes x 4 bytes (128 asked), lanes
+ * 8 bytes apart over 256 bytes: 8 sectors. 20 requests, 160 sectors, 2560 bytes. The store: 2
+ * requests of 32 lanes x 4 bytes, 8 sectors each. */
 static void test_loop(void) {
   int n = 640;
   int32_t *x = buf128((size_t)n * 4), *out = buf128(64 * 4);
@@ -181,8 +181,10 @@ static void test_loop(void) {
   CHECK(run("loop_sum", a, 3, 1, 1, &p) == 0);
   dump("loop_sum", &p);
   const sim_counters *ld = op(&p, "load "), *st = op(&p, "store (");
-  CHECK(ld->gmem_requests == 40 && ld->gmem_sectors == 320 && ld->gmem_bytes == 5120);
-  CHECK(st->gmem_requests == 4 && st->gmem_sectors == 32 && st->gmem_bytes == 256);
+  CHECK(ld->gmem_requests == 20 && ld->gmem_sectors == 160 && ld->gmem_bytes == 2560, "%llu %llu %llu",
+        (unsigned long long)ld->gmem_requests, (unsigned long long)ld->gmem_sectors,
+        (unsigned long long)ld->gmem_bytes);
+  CHECK(st->gmem_requests == 2 && st->gmem_sectors == 16 && st->gmem_bytes == 256);
   CHECK(p.total.gmem_unique_bytes == 2560 + 256);
   /* the loop: 0, 64, ..., 576: 10 iterations in the one block */
   const sim_counters *lp = op(&p, "for ");
@@ -196,6 +198,36 @@ static void test_loop(void) {
   CHECK(bad == 0);
   sim_profile_free(&p);
   CHECK(p.ops == NULL && p.nops == 0 && p.total.gmem_requests == 0);
+  free(x), free(out);
+}
+
+/* loop_sum16.ir: one warp, a 16-element i32 tile: lane l < 16 holds element l, lanes 16..31 hold
+ * copies. A load is one request of 32 lanes x 4 bytes (128 asked, the copies included) over 64
+ * bytes: 2 sectors; 10 iterations. The store: first holders only, one request of 16 lanes x 4 bytes,
+ * 2 sectors. */
+static void test_loop_replicated(void) {
+  int n = 160;
+  int32_t *x = buf128((size_t)n * 4), *out = buf128(16 * 4);
+  for (int i = 0; i < n; i++) x[i] = i;
+  for (int j = 0; j < 16; j++) out[j] = -1;
+  sim_arg a[3] = {{.is_ptr = 1, .elem = IR_I32, .ptr = x, .bytes = (size_t)n * 4},
+                  {.is_ptr = 1, .elem = IR_I32, .ptr = out, .bytes = 16 * 4},
+                  {.elem = IR_I32, .ival = n}};
+  sim_profile p = {0};
+  CHECK(run("loop_sum16", a, 3, 1, 1, &p) == 0);
+  dump("loop_sum16", &p);
+  const sim_counters *ld = op(&p, "load "), *st = op(&p, "store (");
+  CHECK(ld->gmem_requests == 10 && ld->gmem_sectors == 20 && ld->gmem_bytes == 1280, "%llu %llu %llu",
+        (unsigned long long)ld->gmem_requests, (unsigned long long)ld->gmem_sectors,
+        (unsigned long long)ld->gmem_bytes);
+  CHECK(st->gmem_requests == 1 && st->gmem_sectors == 2 && st->gmem_bytes == 64, "%llu %llu %llu",
+        (unsigned long long)st->gmem_requests, (unsigned long long)st->gmem_sectors,
+        (unsigned long long)st->gmem_bytes);
+  CHECK(ld->gmem_unique_bytes == 640 && st->gmem_unique_bytes == 64);
+  int bad = 0;
+  for (int j = 0; j < 16; j++) bad += out[j] != 10 * j + 16 * 45;
+  CHECK(bad == 0);
+  sim_profile_free(&p);
   free(x), free(out);
 }
 
@@ -355,6 +387,7 @@ int main(void) {
   test_oom();
   test_model();
   test_loop();
+  test_loop_replicated();
   test_workers();
   test_sample();
   test_gmem(1);
