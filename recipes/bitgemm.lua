@@ -64,6 +64,8 @@ return kiln.recipe {
     kiln.scalar("K", "i32"),
     kiln.scalar("Kw", "i32", function(p) return enc.words(p.K) end),
   },
+  -- the i32 accumulator (and with groups the f32 sum beside it) within the registers
+  constraints = { function(p) return enc.acc_fits(p.BLOCK_M, p.BLOCK_N, p.warps, (p.G > 0 and 2 or 1)) end },
   grid = function(p)
     enc.check_k(p)
     return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N)

@@ -32,6 +32,7 @@ return kiln.recipe {
   params = { M = 16, N = 128, K = 512 },
   tune = loop.tune(),
   args = loop.args(kiln.tensor("y", "dtype", { "M", "N" }, "out")),
+  constraints = loop.constraints(),
   grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N) end,
   reference = "w4a16",
   -- the kernel must be about as accurate as the same GEMM with each dequantised (scaled) weight

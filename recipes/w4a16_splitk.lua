@@ -19,6 +19,7 @@ return kiln.recipe {
   }),
   args = loop.args(kiln.tensor("part", "f32", { "M", function(p) return p.split_k * p.N end }, "out"),
     { kiln.scalar("CQ", "i32", function(p) return (enc.chunk(loop.rows(p), p.split_k, p.BLOCK_KW)) end) }),
+  constraints = loop.constraints(),
   grid = function(p) return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N), p.split_k end,
   reference = "w4a16_splitk",
   -- the partials judged as recipes/w4a16.lua's output (vs_lowp, why there)

@@ -130,6 +130,19 @@ function M.pack_planes(k, q, shape, warps, code)
   return planes, res[1]
 end
 
+-- A tuning constraint (docs/recipes.md, "Constraints") of the GEMMs: a variant whose accumulators
+-- (a BM x BN tile over `warps` warps, `words` 32-bit registers an element) take half or more of
+-- the registers a thread may have is refused, as ptxas spills it: 255, or what `min_blocks` blocks
+-- of the kernel leave of an SM's 65,536 (the sample of docs/compile-speed.md, sm_90a: every
+-- w4a16 and w4a16_splitk variant at 128 or more accumulator registers a thread of 255 spilled but
+-- one, from 0.9 to 73 KB, and so did bitgemm's and bitgemm_splitk's).
+function M.acc_fits(bm, bn, warps, words, min_blocks)
+  local regs = bm * bn // (32 * warps) * words
+  local cap = 255
+  if (min_blocks or 0) > 0 then cap = math.min(cap, 65536 // (min_blocks * 32 * warps)) end
+  return 2 * regs < cap, "accumulators of " .. regs .. " registers a thread of " .. cap .. ": ptxas spills"
+end
+
 -- Groups of G elements along K (G = 0: one group).
 function M.groups(K, G) return G > 0 and (K + G - 1) // G or 1 end
 

@@ -31,6 +31,14 @@ function W.tune(extra)
   return t
 end
 
+-- The constraints of a recipe that runs the loop: its f32 accumulator within the registers
+-- (enc.acc_fits).
+function W.constraints()
+  return {
+    function(p) return enc.acc_fits(p.BLOCK_M, p.BLOCK_N, p.warps, 1, p.min_blocks) end,
+  }
+end
+
 -- The arguments: x, wq and scale, then `out` (the recipe's output tensor), then the scalars M, N, K,
 -- Kq and the recipe's own (`more`).
 function W.args(out, more)

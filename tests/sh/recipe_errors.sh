@@ -95,11 +95,13 @@ check_run w4a16-bits "recipes/lib/w4a16_loop.lua:$W_ROWS: bits = 0 is out of ran
   "$KILN" run recipes/w4a16.lua --sim --set bits=0
 check_run w4a16-pack-bits "recipes/w4a16_pack.lua:$WP_KQ: bits = 33 is out of range 2..8" -- \
   "$KILN" run recipes/w4a16_pack.lua --sim --set bits=33
-check_run bitgemm-k "recipes/bitgemm.lua:68: K = 0 must be at least 1" -- \
+B_K=$(grep -n "enc.check_k(p)" recipes/bitgemm.lua | head -n 1 | cut -d: -f1)
+BS_K=$(grep -n "enc.check_k(p)" recipes/bitgemm_splitk.lua | head -n 1 | cut -d: -f1)
+check_run bitgemm-k "recipes/bitgemm.lua:$B_K: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm.lua --sim --set K=0
 check_run bitgemm-reduce-k "recipes/bitgemm_reduce.lua:42: K = -1 must be a whole number >= 0 (the GEMM's inner dimension)" -- \
   "$KILN" run recipes/bitgemm_reduce.lua --sim --set K=-1
-check_run bitgemm-splitk-k "recipes/bitgemm_splitk.lua:41: K = 0 must be at least 1" -- \
+check_run bitgemm-splitk-k "recipes/bitgemm_splitk.lua:$BS_K: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm_splitk.lua --sim --set K=0
 F_PAIR=$(grep -n "error(\"pair = 1 needs kspec = inline" recipes/fftconv.lua | cut -d: -f1)
 F_HALF=$(grep -n "error(\"pair = 1 and half = 1 exclude" recipes/fftconv.lua | cut -d: -f1)

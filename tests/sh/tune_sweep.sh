@@ -84,6 +84,29 @@ got=$(python3 -c 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])
 print(c.execute("select count(*) from results where recipe = \"matmul\" and status = \"refused\" and reason = \"accumulator over 128 elements per thread: ptxas spills\"").fetchone()[0])' "$tmp/p.db")
 [ "$got" = 1 ] && ok "matmul's constraint refuses a 256x32 tile on one warp" || bad "matmul constraint: $got"
+# the GEMM families' accumulators within the registers (recipes/lib/bitgemm_enc.lua, acc_fits): half
+# or more of what a thread may have (255, or what min_blocks leaves) is refused, the count named;
+# each space is the knobs left free beside the tile (every variant of it refused, none compiled)
+nref=0
+refused() { # refused RECIPE REASON SETTINGS...: every variant of the space left is refused so
+  r=$1 why=$2; shift 2
+  nref=$((nref + 1))
+  # shellcheck disable=SC2046
+  "$KILN" tune "recipes/$r.lua" $(for s in "$@"; do printf ' --set %s' "$s"; done) --sim --db "$tmp/r$nref.db" >/dev/null 2>&1
+  got=$(python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+n = c.execute("select count(*) from results").fetchone()[0]
+m = c.execute("select count(*) from results where recipe = ? and status = \"refused\" and reason = ?", (sys.argv[2], sys.argv[3])).fetchone()[0]
+print("all" if n > 0 and m == n else "%d of %d" % (m, n))' "$tmp/r$nref.db" "$r" "$why")
+  [ "$got" = all ] && ok "$r refuses $*: $why" || bad "$r $*: $got refused with '$why'"
+}
+refused w4a16 "accumulators of 256 registers a thread of 255: ptxas spills" BLOCK_M=64 BLOCK_N=128 warps=1 min_blocks=0
+refused w4a16 "accumulators of 64 registers a thread of 128: ptxas spills" BLOCK_M=64 BLOCK_N=128 warps=4 min_blocks=4
+refused w4a16_splitk "accumulators of 128 registers a thread of 255: ptxas spills" BLOCK_M=64 BLOCK_N=128 warps=2 min_blocks=0
+refused bitgemm "accumulators of 128 registers a thread of 255: ptxas spills" BLOCK_M=64 BLOCK_N=64 warps=2 G=128 \
+  p=4 q=4 enc=int w_signed=1 a_signed=0 zp=0 out=f32 order=diag act=packed dtype=f16 BLOCK_KW=8
+refused bitgemm_splitk "accumulators of 256 registers a thread of 255: ptxas spills" BLOCK_M=64 BLOCK_N=128 warps=1 \
+  p=4 q=4 enc=int w_signed=1 a_signed=0 split_k=4 order=diag BLOCK_KW=8
 
 # ---- precision as a dimension: the error against the unrounded inputs orders the types ----
 "$KILN" tune recipes/matmul.lua --set M=64 --set N=64 --set K=64 --set out=f32 --set trans_a=0 --set trans_b=0 --set inflight=0 --set min_blocks=0 --set tma=0 --set ws=0 --set programs=0 \
