@@ -37,7 +37,7 @@ return kiln.recipe {
     kiln.scalar("Kw", "i32", function(p) return enc.words(p.K) end),
     kiln.scalar("CW", "i32", chunk_words),
   },
-  -- the i32 accumulator (and with groups the f32 sum beside it) within the registers
+  -- the i32 accumulator within the registers
   constraints = { function(p) return enc.acc_fits(p.BLOCK_M, p.BLOCK_N, p.warps, 1) end },
   grid = function(p)
     enc.check_k(p)

@@ -18,6 +18,8 @@
 -- group g in words g*Gw .. g*Gw + gw - 1 with gw = words(min(G, K - g*G)) (the last group may be
 -- shorter), bit b of its word w holding element g*G + b*gw + w. G = 0 is the whole row as one
 -- group (the plain layout above); either way Kw = words(K).
+local split = require "split_sum"
+
 local M = {}
 
 M.ENCODINGS = { "unsigned", "signed", "bipolar" }
@@ -101,9 +103,7 @@ M.PLANE_GROUP = 32
 function M.pack_planes(k, q, shape, warps, code)
   local n = 1
   for _, d in ipairs(shape) do n = n * d end
-  local per_thread = math.max(1, n // (32 * warps))
-  local g = 32
-  while g > 1 and g * per_thread > M.PLANE_GROUP do g = g // 2 end
+  local g = split.group(32, split.per_thread(n, warps), M.PLANE_GROUP)
   local function group(b0, vals, ...)
     local acc = {}
     for i = 1, q do acc[i] = k.full(shape, 0, "u32") end

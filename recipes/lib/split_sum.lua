@@ -14,21 +14,24 @@ local M = {}
 -- Elements a thread loads in one group at most (a register each, beside the running sum's).
 M.PER_GROUP = 128
 
--- The number of chunks one group adds: the largest divisor of n with at most PER_GROUP loaded
--- elements a thread (1 when one chunk alone is more).
-function M.group(n, per_thread)
+-- The number of chunks one group adds: the largest divisor of n with at most `budget` (PER_GROUP
+-- when not given) loaded elements a thread (1 when one chunk alone is more). Also the bit-plane
+-- packers' groups of positions (recipes/lib/bitgemm_enc.lua, pack_planes).
+function M.group(n, per_thread, budget)
   for g = n, 2, -1 do
-    if n % g == 0 and g * per_thread <= M.PER_GROUP then return g end
+    if n % g == 0 and g * per_thread <= (budget or M.PER_GROUP) then return g end
   end
   return 1
 end
+
+-- A thread's elements of a tile of `elems` elements spread over `warps` warps (at least 1).
+function M.per_thread(elems, warps) return math.max(1, elems // (32 * warps)) end
 
 -- init + load(0) + ... + load(n - 1) for a [BM, BN] tile spread over `warps` warps. load(z) gets
 -- the chunk's index as a number (unrolled) or as an i32 value (in the loop) and returns a tile of
 -- init's shape and type.
 function M.sum(k, n, bm, bn, warps, init, load)
-  local per_thread = math.max(1, (bm * bn) // (32 * warps))
-  local g = M.group(n, per_thread)
+  local g = M.group(n, M.per_thread(bm * bn, warps))
   local function add(z0, acc)
     for j = 0, g - 1 do acc = acc + load(z0 + j) end
     return acc
