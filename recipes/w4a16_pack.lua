@@ -9,10 +9,15 @@
 --
 -- One program per BLOCK_N columns walks the blocks of K; each slab's codes are read as two
 -- [BLOCK_KW, BLOCK_N] tiles, the even and the odd rows (views with a row stride of 2N), and OR-ed
--- into the tile of words. roundtrip = 1 reads the words back after the walk and unpacks them into
--- `back` [K, N], checked against the codes (unpack(pack(w)) == w).
+-- into the tile of words. A word's per / 2 slabs go in groups of as many as put at most
+-- split_sum.PER_GROUP loaded codes in a thread (recipes/lib/split_sum.lua): a group unrolled, several
+-- groups a k.range loop (a thread of BLOCK_KW=32 BLOCK_N=128 warps=2 holds 64 codes of a tile, 640
+-- of a word at bits = 3, all unrolled before). roundtrip = 1 reads the words back after the walk and
+-- unpacks them into `back` [K, N] in the same groups, checked against the codes
+-- (unpack(pack(w)) == w).
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
+local split = require "split_sum"
 
 local function kq(p) return (enc.w4a16_rows(p.K, p.bits, p.BLOCK_KW)) end
 
@@ -46,6 +51,9 @@ return kiln.recipe {
     { N = 24, K = 131, bits = 5, roundtrip = 1, BLOCK_KW = 32, BLOCK_N = 32 },
     { N = 40, K = 77, bits = 6, roundtrip = 1 },
     { N = 9, K = 250, bits = 7, roundtrip = 1, warps = 1 },
+    -- slabs in groups (split_sum.group): one slab a group, a loop of 5; two a group, a loop of 2
+    { N = 136, K = 700, bits = 3, roundtrip = 1, BLOCK_KW = 32, BLOCK_N = 128, warps = 2 },
+    { N = 70, K = 300, bits = 4, roundtrip = 1, BLOCK_N = 64, warps = 1 },
   },
 
   body = function(k, p)
@@ -71,15 +79,29 @@ return kiln.recipe {
       k.barrier()
       return t
     end
+    -- the slabs j0 .. j0 + g - 1 of a word (j0 the number 0 when one group is the whole word, else
+    -- the loop's i32 value): slab j's field of half h at bit 16 h + j B
+    local slabs = per // 2
+    local g = split.group(slabs, 2 * split.per_thread(BW * BN, p.warps))
+    local function groups(body, inits)
+      if g == slabs then return body(0, table.unpack(inits)) end
+      return k.range(0, slabs, g, inits, body)
+    end
     k.range(0, Kq, BW, {}, function(q0)
       local r0 = (q0 / BW) * (BW * per // 2) -- the block's first element, halved
-      local word = k.full({ BW, BN }, 0, "u32")
-      for j = 0, per // 2 - 1 do
-        for h = 0, 1 do
-          local code = k.cast(k.load(w[h + 1], { r0 + j * BW, col }, { BW, BN }), "u32") & mask
-          word = word | (code << (16 * h + j * B))
+      local word = groups(function(j0, word)
+        for jj = 0, g - 1 do
+          for h = 0, 1 do
+            local code = k.cast(k.load(w[h + 1], { r0 + (j0 + jj) * BW, col }, { BW, BN }), "u32") & mask
+            local at = 16 * h + jj * B
+            -- in the loop, each code shifted into the word at once (a shift by a register costs what
+            -- one by a constant does; a group's own tile of words beside the word would be a third
+            -- more registers a thread)
+            word = word | (code << (type(j0) == "number" and at or k.cast(j0 * B + at, "u32")))
+          end
         end
-      end
+        return word
+      end, { k.full({ BW, BN }, 0, "u32") })
       k.store(wq, { q0, col }, quads(word))
     end)
     if p.roundtrip then
@@ -88,11 +110,15 @@ return kiln.recipe {
       k.range(0, Kq, BW, {}, function(q0)
         local r0 = (q0 / BW) * (BW * per // 2)
         local word = quads(k.load(wq, { q0, col }, { BW, BN }))
-        for j = 0, per // 2 - 1 do
-          for h = 0, 1 do
-            k.store(back[h + 1], { r0 + j * BW, col }, k.cast((word >> (16 * h + j * B)) & mask, "i32"))
+        groups(function(j0)
+          for jj = 0, g - 1 do
+            for h = 0, 1 do
+              local at = 16 * h + jj * B
+              local field = word >> (type(j0) == "number" and at or k.cast(j0 * B + at, "u32"))
+              k.store(back[h + 1], { r0 + (j0 + jj) * BW, col }, k.cast(field & mask, "i32"))
+            end
           end
-        end
+        end, {})
       end)
     end
   end,

@@ -7,9 +7,10 @@
  * simulator (its output poisoned) and writes kf; the convolution runs on the simulator on fresh u,
  * w, v with that kf, and again with the reference's kf (FFTW in double, rounded to f32). Against the
  * exact convolution (the convolution's reference given the exact spectrum), the output from kiln's
- * kf must be within 1e-2 of the rms (f16), and each of its elements within one unit in the last place
- * (plus 1e-4 of the rms) of the output from the reference's kf: a spectrum in any other layout gives
- * errors of the output's own size. kf itself must agree with the reference's to 1e-5 of its rms.
+ * kf must be as good as the one from the reference's kf: its rms error within 10% of the other's
+ * (the largest error alone moves with a few rounding flips), and its largest error within 1e-2 of
+ * the rms (f16); a spectrum in any other layout gives errors of the output's own size. kf
+ * itself must agree with the reference's to 1e-5 of its rms.
  */
 #include <math.h>
 #include <stdio.h>
@@ -191,26 +192,30 @@ static void round_trip(const char *kspec, const char *conv, const char *const *s
     CHECK(ok, "%s:%s: %s", conv, label, err);
   }
   if (ok) {
-    /* y is rounded to its type as it is written: the two runs' values before that differ by far less
-     * than a unit in the last place, but one that falls near a rounding boundary may round the other
-     * way. So each element must be within one ulp of the other run's (2u of the larger magnitude) plus
-     * 1e-4 of the rms (a flip in an f16 intermediate, spread over the row, on an element near zero). */
+    /* The two runs' outputs differ where an f16 intermediate rounds the other way (kiln's kf and the
+     * reference's differ in the last bits of f32): a flip in an early stage of the inverse transform
+     * can flip later ones, so a few elements move by a few units in the last place, and the largest
+     * error moves with them (by up to a third over 12 seeds; the two outputs up to the sum of their
+     * largest errors apart). The rms error over all elements does not: it must be within 10% (plus
+     * 1e-5 of the rms) of the reference run's, and the largest error within 1e-2 of the rms (f16). A
+     * spectrum in another layout moves every element by the output's own size; kf's own accuracy is
+     * checked above, to 1e-5 of its rms (a spectrum rounded to f16 raises the rms error here by 1-12%
+     * only, so this check is not the one that would catch it). */
     double r = rms(y_exact, ny), e_kiln = max_err(cv.val[cy], y_exact, ny) / r,
-           e_ref = max_err(y_refkf, y_exact, ny) / r, ulp2 = 2 * harness_unit_roundoff(cv.args[cy].elem);
-    size_t worst = 0;
-    double excess = -INFINITY;
+           e_ref = max_err(y_refkf, y_exact, ny) / r, d = max_err(cv.val[cy], y_refkf, ny) / r;
+    double s_kiln = 0, s_ref = 0;
     for (size_t i = 0; i < ny; i++) {
-      double yk = cv.val[cy][i], yr = y_refkf[i];
-      double d = isnan(yk) ? INFINITY : fabs(yk - yr) - (ulp2 * fmax(fabs(yk), fabs(yr)) + 1e-4 * r);
-      if (d > excess) excess = d, worst = i;
+      s_kiln += (cv.val[cy][i] - y_exact[i]) * (cv.val[cy][i] - y_exact[i]);
+      s_ref += (y_refkf[i] - y_exact[i]) * (y_refkf[i] - y_exact[i]);
     }
-    CHECK(excess <= 0, "%s -> %s:%s: y[%zu] = %.6g with kiln's spectrum, %.6g with the reference's", kspec,
-          conv, label, worst, cv.val[cy][worst], y_refkf[worst]);
-    CHECK(e_kiln <= 1e-2,
-          "%s -> %s:%s: largest error %.3g of the rms with kiln's spectrum (%.3g with the reference's)",
-          kspec, conv, label, e_kiln, e_ref);
-    printf("ok   %s -> %s:%s: largest error / rms %.3g (reference's spectrum: %.3g; kf's own %.3g)\n", kspec,
-           conv, label, e_kiln, e_ref, e_kf);
+    s_kiln = sqrt(s_kiln / (double)ny) / r, s_ref = sqrt(s_ref / (double)ny) / r;
+    CHECK(s_kiln <= 1.1 * s_ref + 1e-5 && e_kiln <= 1e-2,
+          "%s -> %s:%s: with kiln's spectrum rms error %.3g and largest %.3g of the output's rms, with the "
+          "reference's %.3g and %.3g; the two outputs up to %.3g apart",
+          kspec, conv, label, s_kiln, e_kiln, s_ref, e_ref, d);
+    printf("ok   %s -> %s:%s: rms error / rms %.3g (reference's spectrum: %.3g), largest %.3g (%.3g), "
+           "apart %.3g; kf's own error %.3g\n",
+           kspec, conv, label, s_kiln, s_ref, e_kiln, e_ref, d, e_kf);
   }
   free(kf_exact), free(y_exact), free(y_refkf);
   done(&ks), done(&cv);
