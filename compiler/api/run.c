@@ -5,7 +5,8 @@
  * Without a usable GPU (no driver, no device) it says so on one line and runs on the simulator.
  * Each variant (the settings, or with check_all each of the recipe's `checks` entries on top of
  * them) goes through these steps:
- *   1. settings: the recipe's defaults, then kiln_recipe_set's, then the check entry's overrides;
+ *   1. settings: the recipe's defaults, then kiln_recipe_set's, then the values the check entry gives
+ *      (the others stay as set: `kiln run R --check-all --set warps=1` runs every check on 1 warp);
  *   2. the argument list and the grid from the recipe;
  *   3. host tensors: inputs (and in-out tensors) get fresh random values, outputs NaN poison;
  *   4. compile: PTX for the GPU (kernel cache on), or a CG_SIM module for the simulator;
@@ -107,9 +108,8 @@ static int settings_for(kl_recipe *r, const run_args *a, const kl_settings *chec
   for (int i = 0; i < a->nsets; i++)
     if (kl_settings_apply(r, s, a->sets[i], err, errn)) return -1;
   for (int i = 0; check && i < check->n; i++) {
-    const kl_param *p = kl_recipe_param(r, i);
-    if (p && p->computed && !strcmp(p->name, check->v[i].name) && !check->v[i].given)
-      continue; /* follows the check's other settings again */
+    if (!check->v[i].given)
+      continue; /* a value the entry does not give: the settings' (a computed one follows them again) */
     snprintf(buf, sizeof buf, "%s=%s", check->v[i].name, check->v[i].value);
     if (kl_settings_apply(r, s, buf, err, errn)) return -1;
   }
