@@ -83,10 +83,7 @@ return kiln.recipe {
     -- the loop's i32 value): slab j's field of half h at bit 16 h + j B
     local slabs = per // 2
     local g = split.group(slabs, 2 * split.per_thread(BW * BN, p.warps))
-    local function groups(body, inits)
-      if g == slabs then return body(0, table.unpack(inits)) end
-      return k.range(0, slabs, g, inits, body)
-    end
+    local function groups(body, inits) return split.groups(k, slabs, g, inits, body) end
     k.range(0, Kq, BW, {}, function(q0)
       local r0 = (q0 / BW) * (BW * per // 2) -- the block's first element, halved
       local word = groups(function(j0, word)

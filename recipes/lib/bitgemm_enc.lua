@@ -119,12 +119,7 @@ function M.pack_planes(k, q, shape, warps, code)
   end
   local inits = { k.full(shape, 0, "i32") }
   for i = 1, q do inits[i + 1] = k.full(shape, 0, "u32") end
-  local res
-  if g == 32 then
-    res = { group(0, table.unpack(inits)) }
-  else
-    res = { k.range(0, 32, g, inits, group) }
-  end
+  local res = { split.groups(k, 32, g, inits, group) }
   local planes = {}
   for i = 0, q - 1 do planes[i] = res[i + 2] end
   return planes, res[1]

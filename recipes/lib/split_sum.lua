@@ -27,17 +27,23 @@ end
 -- A thread's elements of a tile of `elems` elements spread over `warps` warps (at least 1).
 function M.per_thread(elems, warps) return math.max(1, elems // (32 * warps)) end
 
+-- n items in groups of g (a divisor of n): body(i0, carried...) does items i0 .. i0 + g - 1 and
+-- returns the carried values; i0 is the number 0 when one group is all n (unrolled, once), else the
+-- i32 value of a k.range loop over the groups. Returns what the last group returns.
+function M.groups(k, n, g, inits, body)
+  if g == n then return body(0, table.unpack(inits)) end
+  return k.range(0, n, g, inits, body)
+end
+
 -- init + load(0) + ... + load(n - 1) for a [BM, BN] tile spread over `warps` warps. load(z) gets
 -- the chunk's index as a number (unrolled) or as an i32 value (in the loop) and returns a tile of
 -- init's shape and type.
 function M.sum(k, n, bm, bn, warps, init, load)
   local g = M.group(n, M.per_thread(bm * bn, warps))
-  local function add(z0, acc)
+  return M.groups(k, n, g, { init }, function(z0, acc)
     for j = 0, g - 1 do acc = acc + load(z0 + j) end
     return acc
-  end
-  if g == n then return add(0, init) end
-  return k.range(0, n, g, { init }, add)
+  end)
 end
 
 return M
