@@ -6,6 +6,9 @@
  * a thread's elements are exactly its mma.sync fragment registers (docs/tensor-cores.md). For
  * lane 4g + t, row group i of the accumulator is 8 rows (g + 8i in the warp's rows); groups 2q and
  * 2q + 1 are the 16 rows of instruction tile q. Column pairs 2p, 2p + 1 are the 8 columns of tile p.
+ * A tile of fewer than 16 rows (the layout pass gives its dot one warp row) has one group, its rows
+ * repeated past M as a layout's coordinates wrap: the instruction's rows 8-15 take the A registers
+ * of rows 0-7 (or of rows i mod M below 8) and their results, the same values, are dropped.
  * Along K an operand thread holds kw elements (one 32-bit register) of each K tile of 4*kw; an
  * instruction takes ktiles (2, or 1 for m16n8k8) consecutive K tiles.
  *
@@ -66,12 +69,18 @@ static int kdim(const cg_lay *y) { return y->l.kind == IR_LMMA_A ? 1 : 0; } /* t
 static int kw_of(const cg_lay *y) { return y->l.spt[kdim(y)]; }
 
 /* 1 if a tile of y's shape and element type e holds whole fragments of its mma operand layout:
- * 32-bit registers of kw elements. */
+ * 32-bit registers of kw elements; an A of fewer than 16 rows on one warp row repeats its rows. */
 static int whole_operand(const cg_lay *y, ir_elem e) {
   int kd = kdim(y), md = 1 - kd;
-  return y->rank == 2 && ir_elem_bits(e) * kw_of(y) == 32 && y->shape[md] >= (kd ? 16u : 8u) * y->wpc[md] &&
+  return y->rank == 2 && ir_elem_bits(e) * kw_of(y) == 32 &&
+         (y->shape[md] >= (kd ? 16u : 8u) * y->wpc[md] || (kd && y->wpc[md] == 1)) &&
          y->shape[kd] >= 4u * kw_of(y);
 }
+
+/* Row group g (8 rows) of an accumulator or A operand layout y. A tile of fewer than 16 rows (one
+ * warp row) has one group, and the fragment's rows 8-15 are its rows again (coordinates wrap modulo
+ * M): group 1 is group 0. */
+static uint32_t group_of(const cg_lay *y, uint32_t g) { return g % y->per[0]; }
 
 /* ---- registers ---- */
 
@@ -102,7 +111,7 @@ void cg_mma_a_step_regs(cg_lower *L, const cg_lay *ya, ir_elem e, const LLVMValu
   LLVMValueRef pv[4];
   for (uint32_t j = 0; j < 4; j++) {
     uint32_t kt = 2 * s + (j >> 1);
-    for (int i = 0; i < kw; i++) pv[i] = v[at2(ya, j & 1, kt * (uint32_t)kw + (uint32_t)i)];
+    for (int i = 0; i < kw; i++) pv[i] = v[at2(ya, group_of(ya, j & 1), kt * (uint32_t)kw + (uint32_t)i)];
     out[j] = pack(L, e, pv, kw);
   }
 }
@@ -170,8 +179,8 @@ static void operand_ldmatrix(cg_lower *L, const cg_lay *y, ir_elem e, const smem
   LLVMValueRef kk = LLVMBuildAdd(B, LLVMBuildMul(B, ksel, cg_i32(L, 8), ""), kbase, "");
   if (s->rows_k)
     kk = LLVMBuildAdd(B, kk, i, "");
-  else
-    mj = LLVMBuildAdd(B, mj, i, "");
+  else /* an A of fewer than 8 rows: rows 8 apart repeat it (group_of) */
+    mj = LLVMBuildAdd(B, mj, y->shape[md] < 8 ? LLVMBuildAnd(B, i, cg_i32(L, y->shape[md] - 1), "") : i, "");
   LLVMValueRef regs[4], two[2];
   uint32_t e2[2];
   /* unswizzled: one lane pointer plus a constant per instruction; swizzled: one per column
@@ -353,14 +362,15 @@ static void run_steps(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LLV
                       const cg_lay *yb, const LLVMValueRef *b, const cg_lay *yc, LLVMValueRef *acc,
                       uint32_t k0, uint32_t k1, uint32_t nkt) {
   int kw = d->p.kw, na = d->mi->na, nb = d->mi->nb;
-  uint32_t nq = yc->per[0] / 2, np = yc->per[1] / 2, kt;
+  uint32_t nq = (yc->per[0] + 1) / 2, np = yc->per[1] / 2, kt; /* M < 16: one q (group_of) */
   LLVMValueRef *ar = ir_alloc(L->A, nq * na * sizeof *ar), *br = ir_alloc(L->A, np * nb * sizeof *br);
   LLVMValueRef v[4], c4[4], d4[4];
   for (uint32_t s = k0; s < k1; s += (uint32_t)d->p.ktiles) {
     for (uint32_t q = 0; q < nq; q++)
       for (int r = 0; r < na; r++) {
         kt = s + (uint32_t)(r >> 1);
-        for (int j = 0; j < kw && kt < nkt; j++) v[j] = a[at2(ya, 2 * q + (r & 1), kt * kw + j)];
+        for (int j = 0; j < kw && kt < nkt; j++)
+          v[j] = a[at2(ya, group_of(ya, 2 * q + (r & 1)), kt * kw + j)];
         ar[q * na + r] = kt < nkt ? pack(L, d->ea, v, kw) : cg_i32(L, 0);
       }
     for (uint32_t p = 0; p < np; p++)
@@ -371,9 +381,11 @@ static void run_steps(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LLV
       }
     for (uint32_t q = 0; q < nq; q++)
       for (uint32_t p = 0; p < np; p++) {
-        for (int i = 0; i < 4; i++) c4[i] = acc[at2(yc, 2 * q + (i >> 1), 2 * p + (i & 1))];
+        for (int i = 0; i < 4; i++) c4[i] = acc[at2(yc, group_of(yc, 2 * q + (i >> 1)), 2 * p + (i & 1))];
         L->c.ops->mma(&L->c, d->kind, &ar[q * na], &br[p * nb], c4, d4);
-        for (int i = 0; i < 4; i++) acc[at2(yc, 2 * q + (i >> 1), 2 * p + (i & 1))] = d4[i];
+        for (int i = 0; i < 4; i++) /* the repeated rows' results (M < 16) are the same: dropped */
+          if (2 * q + (uint32_t)(i >> 1) < yc->per[0])
+            acc[at2(yc, 2 * q + (i >> 1), 2 * p + (i & 1))] = d4[i];
       }
   }
 }

@@ -47,7 +47,8 @@ int tg_mma_pick_for(const tg_target *t, ir_elem ea, ir_elem eb, ir_elem er, cons
 int tg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn) {
   int best = 0;
   uint64_t best_cost = 0;
-  for (int a = 1; a <= warps && 16u * a <= m; a *= 2)
+  if (m < 1) return 0;
+  for (int a = 1; a <= warps && (a == 1 || 16u * a <= m); a *= 2) /* M < 16: one warp row, padded */
     for (int b = 1; a * b <= warps && 8u * b <= n; b *= 2) {
       uint64_t cost = (uint64_t)b * m + (uint64_t)a * n;
       if (a * b > best || (a * b == best && cost <= best_cost)) {
@@ -59,7 +60,7 @@ int tg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn) {
 }
 
 int tg_mma_warp_rows(uint32_t m, uint32_t n, int warps, int *wm, int *wn) {
-  if (m < 16 || n < 8) return 0;
+  if (m < 1 || n < 8) return 0;
   int a = 1;
   while (a * 2 <= warps && 16u * (uint32_t)a * 2 <= m) a *= 2;
   *wm = a, *wn = 1;
@@ -67,5 +68,5 @@ int tg_mma_warp_rows(uint32_t m, uint32_t n, int warps, int *wm, int *wn) {
 }
 
 int tg_mma_fits(const tg_mma_pick *p, uint32_t m, uint32_t n, uint32_t k, int wm, int wn) {
-  return m >= 16u * wm && n >= 8u * wn && k >= 4u * p->kw;
+  return (m >= 16u * wm || (wm == 1 && m >= 1)) && n >= 8u * wn && k >= 4u * p->kw;
 }

@@ -28,18 +28,20 @@ int tg_mma_pick_for(const tg_target *t, ir_elem ea, ir_elem eb, ir_elem er, cons
                     tg_mma_pick *p);
 
 /* The warp grid wm x wn (wm * wn <= warps) for an M x N dot result, or 0 if no grid holds whole
- * fragments (M < 16 or N < 8). Uses as many warps as fit, then the grid that reads the least
- * operand data from shared memory (wn * M + wm * N), then more warps along M. */
+ * fragments (N < 8). Uses as many warps as fit, then the grid that reads the least operand data
+ * from shared memory (wn * M + wm * N), then more warps along M. An M below 16 takes one warp row
+ * whose fragments' 16 rows repeat the tile's (rows wrap modulo M, as a layout's coordinates do past
+ * a small shape: ir.h): the instruction computes each row more than once and the copies agree. */
 int tg_mma_warp_grid(uint32_t m, uint32_t n, int warps, int *wm, int *wn);
 
 /* The warp grid wm x 1 of a dot whose warps split the rows only (`dot {split = "rows"}`): each warp
  * owns whole rows of the result, so that row reductions stay inside a warp and the result feeds a
  * following dot's A operand from registers. wm is the most warps (a power of two <= warps) with
- * 16 rows each; 0 if M < 16 or N < 8. */
+ * 16 rows each (1 for M < 16, rows repeated as above); 0 if N < 8. */
 int tg_mma_warp_rows(uint32_t m, uint32_t n, int warps, int *wm, int *wn);
 
 /* 1 if a dot of these shapes can keep its operands and accumulator in mma layouts (whole
- * fragments): M >= 16 * wm, N >= 8 * wn, K >= 4 * kw. */
+ * fragments, rows repeated where M < 16 with wm = 1): M >= 16 * wm, N >= 8 * wn, K >= 4 * kw. */
 int tg_mma_fits(const tg_mma_pick *p, uint32_t m, uint32_t n, uint32_t k, int wm, int wn);
 
 #endif

@@ -6,12 +6,12 @@
  *    are not multiples of the tile) for every element type (f16, bf16, e4m3, e5m2, i8, u8, b1
  *    AND-popc; and f32, tf32, i8 on sm_75, which stay on FMAs), on the oldest row that has the
  *    instruction, for several tile shapes and warp counts: the direct path (operands and
- *    accumulator in mma layouts), tiles smaller than one fragment (zero-padded staging) and K
- *    below the instruction's K. Operands also come through shared buffers (copy, load_shared:
- *    ldmatrix straight from the buffer), swizzled or not, and K tiles long enough for the dot's K
- *    loop to stay rolled. Two chained dots with a row maximum between them (reduce, broadcast,
- *    cast on the mma layout). Inputs are fresh random values each run (KILN_TEST_SEED= replays one);
- *    outputs are poisoned first and every element is checked: integers exactly, floats against a
+ *    accumulator in mma layouts), fewer rows than a fragment (one warp row, rows repeated: M = 8,
+ *    4, 2, 1), tiles under one K tile (zero-padded staging) and K below the instruction's K. Operands also
+ * come through shared buffers (copy, load_shared: ldmatrix straight from the buffer), swizzled or not, and K
+ * tiles long enough for the dot's K loop to stay rolled. Two chained dots with a row maximum between them
+ * (reduce, broadcast, cast on the mma layout). Inputs are fresh random values each run (KILN_TEST_SEED=
+ * replays one); outputs are poisoned first and every element is checked: integers exactly, floats against a
  *    double reference within 2^-18 of sum |a b| + |c|.
  * 2. NVPTX: every row that has the instruction emits it (and ldmatrix for 16-bit operands) and
  *    ptxas accepts the PTX, with operands in registers (and in swizzled shared buffers on the
@@ -249,15 +249,18 @@ static void test_sim_shapes(void) {
     config cf;
     int M, N, K;
   } cases[] = {
-      {&F16, {16, 8, 16, 1, 0, 0}, 33, 17, 40},    /* one fragment per warp */
-      {&F16, {128, 64, 32, 8, 0, 0}, 130, 64, 64}, /* 8 warps */
-      {&F16, {64, 32, 16, 2, 0, 0}, 64, 40, 48},   /* 2 warps */
-      {&F16, {16, 16, 16, 4, 0, 0}, 20, 20, 20},   /* 1 x 2 warps hold the tile, the other two copy it */
-      {&F16, {8, 8, 8, 4, 0, 0}, 13, 9, 11},       /* smaller than a fragment: zero-padded staging */
-      {&F16, {32, 64, 8, 4, 0, 0}, 32, 64, 24},    /* K = 8 under m16n8k16: zero K tiles */
+      {&F16, {16, 8, 16, 1, 0, 0}, 33, 17, 40},     /* one fragment per warp */
+      {&F16, {128, 64, 32, 8, 0, 0}, 130, 64, 64},  /* 8 warps */
+      {&F16, {64, 32, 16, 2, 0, 0}, 64, 40, 48},    /* 2 warps */
+      {&F16, {16, 16, 16, 4, 0, 0}, 20, 20, 20},    /* 1 x 2 warps hold the tile, the other two copy it */
+      {&F16, {8, 8, 8, 4, 0, 0}, 13, 9, 11},        /* M = 8: one warp row, the fragment's rows repeated */
+      {&F16, {4, 8, 4, 1, 0, 0}, 5, 9, 7},          /* K = 4, under one K tile: zero-padded staging */
+      {&BF16, {1, 64, 32, 4, 0, 0}, 3, 100, 70},    /* M = 1 (a row times a matrix) on 1 x 4 warps */
+      {&F16_SM75, {2, 16, 16, 2, 0, 0}, 5, 40, 33}, /* M = 2 on m16n8k8 */
+      {&F16, {32, 64, 8, 4, 0, 0}, 32, 64, 24},     /* K = 8 under m16n8k16: zero K tiles */
       {&BF16, {32, 16, 64, 4, 0, 0}, 40, 30, 130},
       {&S8, {32, 32, 16, 4, 0, 0}, 33, 31, 50}, /* K = 16 under m16n8k32 */
-      {&S8, {4, 16, 32, 2, 0, 0}, 7, 16, 32},   /* M = 4: padded */
+      {&S8, {4, 16, 32, 2, 0, 0}, 7, 16, 32},   /* M = 4: rows repeated */
       {&E4M3, {16, 32, 64, 2, 0, 0}, 16, 64, 64},
       {&B1, {16, 16, 4, 2, 0, 0}, 16, 16, 9}, /* 4 words: half an instruction */
       {&B1, {16, 8, 2, 1, 0, 0}, 16, 8, 6},   /* 2 words: padded */
@@ -286,6 +289,12 @@ static void test_sim_shared(void) {
       {&E5M2, {32, 32, 128, 4, 1, 2}, 32, 32, 200},
       {&S8, {32, 64, 128, 4, 0, 0}, 32, 64, 160},
       {&B1, {16, 32, 32, 2, 1, 8}, 16, 40, 70},
+      /* fewer rows than a fragment read from a buffer (ldmatrix rows wrap below 8) */
+      {&F16, {8, 64, 128, 4, 1, 4}, 12, 64, 300},
+      {&F16, {4, 32, 32, 2, 1, 0}, 7, 32, 64},
+      {&BF16, {1, 32, 64, 1, 1, 4}, 3, 40, 100},
+      {&S8, {8, 32, 64, 2, 1, 2}, 9, 32, 64},
+      {&E4M3, {2, 16, 64, 1, 1, 0}, 2, 16, 64},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     check_mm(cases[i].et, &cases[i].cf, cases[i].et->target, cases[i].M, cases[i].N, cases[i].K);
@@ -359,6 +368,8 @@ static void test_sim_chain(void) {
   check_chain(64, 16, 32, 16, 4, "sm_80");  /* both 4 x 1: P stays in registers */
   check_chain(128, 64, 16, 64, 8, "sm_80"); /* 8 warps: row maxima across 2 warps */
   check_chain(32, 32, 16, 32, 4, "sm_75");  /* m16n8k8 */
+  check_chain(8, 32, 16, 16, 2, "sm_80");   /* M = 8: rows repeated, P from registers */
+  check_chain(4, 16, 16, 8, 1, "sm_75");
 }
 
 /* ---- 2. NVPTX on every target row ---- */
