@@ -169,7 +169,7 @@ return kiln.recipe {
     local t = p.dtype
 
     -- the tables, made once per program
-    local tabs = fft.shared_tables(k, N1, N2, t, p.tw == "dtype" and t or "f32", false, p.half)
+    local tabs = fft.shared_tables(k, N1, N2, t, p.tw == "dtype" and t or "f32", false, p.half, false, p.warps)
     -- forward transform of a real [R, N2] block: { re, im } [N1, N2] in f32, bin k1 + N1 k2 at [k1, k2]
     local function forward(x) return fft.forward_real(k, tabs, x, t) end
 

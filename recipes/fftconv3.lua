@@ -122,13 +122,18 @@ return kiln.recipe {
 
     -- the tables: level 1 (F_N1 halves), level 2 (F_N2, T2 in f32, F_N3)
     -- (half: twisted, fft.twisted, and the pairs' W and exchange buffers, fft.half_pair_tables)
-    local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.table(k, N1, R, N1, -1), { N1, R }, t)
-    local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.table(k, R, N1, N1, -1), { R, N1 }, t)
     -- (IB > 1: F_N2 and T2 for IB blocks stacked, fft.inner_tables)
     local IB = fft.inner_blocks("fftconv3", p, N1, N2, N3, "N1", 512)
+    -- the DFT matrices' entries from rows of their values where a thread reads few (fft.dft_rows)
+    local specs = { { N3, N3, N3 } }
+    if IB == 1 then specs[#specs + 1] = { N2, N2, N2 } end
+    if not half then specs[#specs + 1], specs[#specs + 2] = { N1, R, N1 }, { R, N1, N1 } end
+    local dr = fft.dft_rows(k, specs, t, p.warps)
+    local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.dft(k, dr, N1, R, N1), { N1, R }, t)
+    local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.dft(k, dr, R, N1, N1), { R, N1 }, t)
     local twt = p.tw == "dtype" and t or "f32"
-    local f2, t2 = fft.inner_tables(k, IB, N2, N3, M, t, twt)
-    local f3 = put(fft.table(k, N3, N3, N3, -1), { N3, N3 }, t)
+    local f2, t2 = fft.inner_tables(k, IB, N2, N3, M, t, twt, dr)
+    local f3 = put(fft.dft(k, dr, N3, N3, N3), { N3, N3 }, t)
     local pair = {}
     if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N2, N3, twt) end
     k.barrier()

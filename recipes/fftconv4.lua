@@ -107,14 +107,19 @@ return kiln.recipe {
     local ld = k.load_shared
     local put = function(z, shape, ty) return fft.put_shared(k, z, shape, ty) end
 
-    local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.table(k, N1, R, N1, -1), { N1, R }, t)
-    local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.table(k, R, N1, N1, -1), { R, N1 }, t)
-    local f2 = put(fft.table(k, N2, N2, N2, -1), { N2, N2 }, t)
     -- (IB > 1: F_N3 and T3 for IB blocks stacked, fft.inner_tables)
     local IB = fft.inner_blocks("fftconv4", p, N2, N3, N4, "N2", 128)
+    -- the DFT matrices' entries from rows of their values where a thread reads few (fft.dft_rows)
+    local specs = { { N2, N2, N2 }, { N4, N4, N4 } }
+    if IB == 1 then specs[#specs + 1] = { N3, N3, N3 } end
+    if not half then specs[#specs + 1], specs[#specs + 2] = { N1, R, N1 }, { R, N1, N1 } end
+    local dr = fft.dft_rows(k, specs, t, p.warps)
+    local f1 = put(half and fft.twisted(k, N1, R, 2 * L, M) or fft.dft(k, dr, N1, R, N1), { N1, R }, t)
+    local g1 = put(half and fft.twisted(k, R, N1, 2 * L, M, nil, true) or fft.dft(k, dr, R, N1, N1), { R, N1 }, t)
+    local f2 = put(fft.dft(k, dr, N2, N2, N2), { N2, N2 }, t)
     local twt = p.tw == "dtype" and t or "f32"
-    local f3, t3 = fft.inner_tables(k, IB, N3, N4, P, t, twt)
-    local f4 = put(fft.table(k, N4, N4, N4, -1), { N4, N4 }, t)
+    local f3, t3 = fft.inner_tables(k, IB, N3, N4, P, t, twt, dr)
+    local f4 = put(fft.dft(k, dr, N4, N4, N4), { N4, N4 }, t)
     local pair = {}
     if half then pair.wt, pair.xa, pair.xb = fft.half_pair_tables(k, N3, N4, twt) end
     k.barrier()

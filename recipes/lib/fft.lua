@@ -62,6 +62,49 @@ function M.table(k, rows, cols, L, sign, r0, c0)
   return M.cis(k, k.broadcast(i, { rows, cols }) * k.broadcast(j, { rows, cols }), L, sign)
 end
 
+-- The DFT matrices' entries, made once and read by index. F_n[i, j] = exp(-2 pi i ij / n) takes only
+-- n values: for each n the row of them (exp(-2 pi i m / n), m = 0 .. n-1) is computed in f32
+-- (M.cis) and stored in the tables' type as a [1, n] complex buffer, with one barrier after all of
+-- them, and M.dft gathers a table's entries from its row (`gather_shared`, index i j mod n): a
+-- product and two shared reads an entry instead of M.cis's polynomials for each, compiled per
+-- thread element, and the same bits (cis of i j mod n, rounded once). Only for a row of at most
+-- 128 bytes (64 16-bit or 32 32-bit entries): one line of the banks, whose reads never conflict
+-- (F_128's row of 256 bytes gave fftconv N = 4096 1024 conflicts); and only where a thread reads at
+-- most GATHER_MAX entries of the table: LLVM's memory-dependence queries over more reads in one
+-- block cost more than the polynomials (fftconv N1 = 8, [64, 64] F_64, executed instructions of
+-- the whole compile: -32% at 4 warps, 32 entries a thread; +3% at 2 warps, 64; +43% at 1, 128).
+M.GATHER_MAX = 32
+local BYTES = { f16 = 2, bf16 = 2, f32 = 4 }
+local function gathered(rows, cols, n, ty, warps)
+  return warps and n * BYTES[ty] <= 128 and rows * cols <= M.GATHER_MAX * 32 * warps
+end
+
+-- The rows for the tables `specs` ({ rows, cols, n } each, F_n[:rows, :cols]) made by M.dft in a
+-- kernel of `warps` warps (nil: none gathered), in type ty; returns them for M.dft.
+function M.dft_rows(k, specs, ty, warps)
+  local dr = { warps = warps, ty = ty }
+  for _, sp in ipairs(specs) do
+    local n = sp[3]
+    if gathered(sp[1], sp[2], n, ty, warps) and not dr[n] then -- one row: no swizzle
+      local bufs = { re = k.alloc_shared(ty, { 1, n }), im = k.alloc_shared(ty, { 1, n }) }
+      dr[n] = M.store_complex(k, bufs, M.cis(k, k.iota({ 1, n }, 1), n, -1), ty)
+      dr.any = true
+    end
+  end
+  if dr.any then k.barrier() end
+  return dr
+end
+
+-- The [rows, cols] block of F_n at (r0, c0) (M.table's DFT matrix, L = n): gathered from the row of
+-- M.dft_rows (in its type) where it made one for this table, else M.table's (f32).
+function M.dft(k, dr, rows, cols, n, r0, c0)
+  local row = dr[n]
+  if not (row and gathered(rows, cols, n, dr.ty, dr.warps)) then return M.table(k, rows, cols, n, -1, r0, c0) end
+  local i = k.broadcast(k.iota({ rows, 1 }, 0) + (r0 or 0), { rows, cols })
+  local m = i * k.broadcast(k.iota({ 1, cols }, 1) + (c0 or 0), { rows, cols })
+  return { re = k.gather_shared(row.re, m, m), im = k.gather_shared(row.im, m, m) }
+end
+
 -- The inner blocks per product of the multi-pass recipes (their knob IB; 0: as many as make 16
 -- rows a warp, with at most max_elems elements in the stacked tile and at most `count`, the blocks
 -- of the loop): blocks of [n, nb] each, `who` the recipe and `index` the name of count for the
@@ -95,10 +138,11 @@ end
 
 -- The inner level's left DFT matrix and twiddles in shared memory for b blocks of [n, cols] a
 -- product (M.inner_blocks): F_n [n, n] and T [n, cols] (T[i, j] = exp(-2 pi i i j / L)) for one,
--- stacked_tables' for more; F in type t, T in twt.
-function M.inner_tables(k, b, n, cols, L, t, twt)
+-- stacked_tables' for more; F in type t, T in twt. dr: the rows of M.dft_rows (with n's), if made.
+function M.inner_tables(k, b, n, cols, L, t, twt, dr)
   if b == 1 then
-    return M.put_shared(k, M.table(k, n, n, n, -1), { n, n }, t), M.put_shared(k, M.table(k, n, cols, L, -1), { n, cols }, twt)
+    local f = dr and M.dft(k, dr, n, n, n) or M.table(k, n, n, n, -1)
+    return M.put_shared(k, f, { n, n }, t), M.put_shared(k, M.table(k, n, cols, L, -1), { n, cols }, twt)
   end
   local fd, ts = stacked_tables(k, b, n, cols, L)
   return M.put_shared(k, fd, { b * n, b * n }, t), M.put_shared(k, ts, { b * n, cols }, twt)
@@ -215,19 +259,27 @@ end
 --          n2 (2 k1 + 1) of w_2L
 --   inline: the twiddles T made in registers at each use ({ make = ... }, M.mul_shared) instead of
 --           stored: less shared memory for a caller that runs once (the spectrum recipe)
-function M.shared_tables(k, N1, N2, t, tw_type, forward_only, twist, inline)
+--   warps: the kernel's; given, the DFT matrices' entries are gathered from rows of their values
+--          where a thread reads few of them (M.dft_rows), else computed each
+function M.shared_tables(k, N1, N2, t, tw_type, forward_only, twist, inline, warps)
   local R, L = N1 // 2, N1 * N2
   local function put(z, shape, ty) return M.put_shared(k, z, shape, ty) end
   local function odd(rows, cols, step, transposed) return M.twisted(k, rows, cols, 2 * L, step, nil, transposed) end
   local function tw() return twist and odd(N1, N2, 1) or M.table(k, N1, N2, L, -1) end
+  local G = M.out_rows(N1)
+  local specs = { { N2, N2, N2 } }
+  if not twist then
+    specs[2] = { N1, R, N1 }
+    if not forward_only then specs[3] = { G, N1, N1 } end
+  end
+  local dr = M.dft_rows(k, specs, t, warps)
   local s = {
-    f1 = put(twist and odd(N1, R, N2) or M.table(k, N1, R, N1, -1), { N1, R }, t),
+    f1 = put(twist and odd(N1, R, N2) or M.dft(k, dr, N1, R, N1), { N1, R }, t),
     tw = inline and { make = tw } or put(tw(), { N1, N2 }, tw_type or "f32"),
-    f2 = put(M.table(k, N2, N2, N2, -1), { N2, N2 }, t),
+    f2 = put(M.dft(k, dr, N2, N2, N2), { N2, N2 }, t),
   }
   if not forward_only then
-    local G = M.out_rows(N1)
-    s.g1 = put(twist and odd(G, N1, N2, true) or M.table(k, G, N1, N1, -1), { G, N1 }, t)
+    s.g1 = put(twist and odd(G, N1, N2, true) or M.dft(k, dr, G, N1, N1), { G, N1 }, t)
   end
   k.barrier()
   return s
