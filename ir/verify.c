@@ -27,10 +27,11 @@
 typedef struct {
   ir_func *fn;
   ir_arena *A;
-  const char **names; /* printed names, for messages */
+  const char **names; /* printed names, for messages (made by vname when first needed) */
   uint8_t *vis;       /* per value: visible (dominates the current point) */
   int warps;
   char tb[4][200]; /* rotating type-string buffers for one message */
+  char wb[160];    /* what_str's */
   int ti;
   char *err;
   size_t errn;
@@ -45,8 +46,30 @@ static const char *ts(verifier *V, ir_type t) {
   return b;
 }
 
+/* The names are made when a message first needs one: making them for every run was 40% of the
+ * verifier's time, and it runs after every pass (compiler/api/compile.c). */
 static const char *vname(verifier *V, ir_val v) {
+  if (!V->names) V->names = ir_value_names(V->fn, V->A);
   return v && v < V->fn->nvals && V->names[v] ? V->names[v] : "%<unnamed>";
+}
+
+/* What check_type's messages name (result a, block argument b of region a, or a kernel parameter),
+ * spelled out only for a message: formatting it for every value was much of the verifier's time. */
+typedef struct {
+  enum { W_RESULT, W_BLOCK_ARG, W_PARAM } kind;
+  uint32_t a, b;
+  ir_val param;
+} what_t;
+
+static const char *what_str(verifier *V, const what_t *w) {
+  char *b = V->wb;
+  if (w->kind == W_RESULT)
+    snprintf(b, sizeof V->wb, "result %u", w->a);
+  else if (w->kind == W_BLOCK_ARG)
+    snprintf(b, sizeof V->wb, "region %u block argument %u", w->a, w->b);
+  else
+    snprintf(b, sizeof V->wb, "parameter %s", vname(V, w->param));
+  return b;
 }
 
 static _Noreturn void fail_kernel(verifier *V, const char *fmt, ...) {
@@ -92,42 +115,44 @@ static ir_type with_elem(ir_type t, ir_elem e) {
 
 /* ---- well-formed types ---- */
 
-static void check_layout(verifier *V, ir_opid op, const char *what, ir_type t) {
+static void check_layout(verifier *V, ir_opid op, const what_t *w, ir_type t) {
   const ir_layout *l = &t.layout;
   int tpw = 1, wpc = 1, seen = 0;
   for (int d = 0; d < t.rank; d++) {
     if (!is_pow2(l->spt[d]) || !is_pow2(l->tpw[d]) || !is_pow2(l->wpc[d]))
-      fail(V, op, "%s has type %s: layout entries for dim %d must be powers of two", what, ts(V, t), d);
+      fail(V, op, "%s has type %s: layout entries for dim %d must be powers of two", what_str(V, w), ts(V, t),
+           d);
     if (l->order[d] >= t.rank || (seen & (1 << l->order[d])))
-      fail(V, op, "%s has type %s: layout order must list each dim once", what, ts(V, t));
+      fail(V, op, "%s has type %s: layout order must list each dim once", what_str(V, w), ts(V, t));
     seen |= 1 << l->order[d];
     tpw *= l->tpw[d];
     wpc *= l->wpc[d];
   }
   if (tpw != 32)
-    fail(V, op, "%s has type %s: layout threads per warp multiply to %d, not 32", what, ts(V, t), tpw);
+    fail(V, op, "%s has type %s: layout threads per warp multiply to %d, not 32", what_str(V, w), ts(V, t),
+         tpw);
   if (wpc != V->warps)
-    fail(V, op, "%s has type %s: layout warps multiply to %d, but the kernel has warps = %d", what, ts(V, t),
-         wpc, V->warps);
+    fail(V, op, "%s has type %s: layout warps multiply to %d, but the kernel has warps = %d", what_str(V, w),
+         ts(V, t), wpc, V->warps);
 }
 
 /* mma, mma_a, mma_b (ir.h): rank 2, a power-of-two warp grid within the kernel's warps, 1, 2 or 4
  * elements per register and the stored fields those imply. Like a blocked layout, one may sit on a
  * smaller shape (a reduce's result): coordinates wrap. */
-static void check_mma_layout(verifier *V, ir_opid op, const char *what, ir_type t) {
+static void check_mma_layout(verifier *V, ir_opid op, const what_t *w, ir_type t) {
   const ir_layout *l = &t.layout;
   int wm = l->wpc[0], wn = l->wpc[1], kw = l->kind == IR_LMMA_B ? l->spt[0] : l->spt[1];
-  if (t.rank != 2) fail(V, op, "%s has type %s: mma layouts are for rank-2 tiles", what, ts(V, t));
+  if (t.rank != 2) fail(V, op, "%s has type %s: mma layouts are for rank-2 tiles", what_str(V, w), ts(V, t));
   if (!is_pow2((uint64_t)wm) || !is_pow2((uint64_t)wn) || wm * wn > V->warps)
     fail(V, op, "%s has type %s: the mma warp grid must be powers of two multiplying to at most warps = %d",
-         what, ts(V, t), V->warps);
+         what_str(V, w), ts(V, t), V->warps);
   ir_layout want = ir_layout_mma((ir_lkind)l->kind, wm, wn, kw);
   if ((kw != 1 && kw != 2 && kw != 4) || memcmp(&want, l, sizeof want))
-    fail(V, op, "%s has type %s: malformed mma layout", what, ts(V, t));
+    fail(V, op, "%s has type %s: malformed mma layout", what_str(V, w), ts(V, t));
 }
 
 /* Checks a result, block argument or parameter type; `op` 0 means a kernel parameter. */
-static void check_type(verifier *V, ir_opid op, const char *what, ir_type t) {
+static void check_type(verifier *V, ir_opid op, const what_t *w, ir_type t) {
   char msg[400] = "";
   if (t.kind == IR_TNONE || t.kind > IR_TSMEM || t.elem >= IR_NELEM)
     snprintf(msg, sizeof msg, "has no valid type");
@@ -148,11 +173,11 @@ static void check_type(verifier *V, ir_opid op, const char *what, ir_type t) {
     snprintf(msg, sizeof msg, "has type %s: %llu bytes, more than a shared buffer may have (%d)", ts(V, t),
              (unsigned long long)((ir_type_numel(t) * (uint64_t)ir_elem_bits(t.elem) + 7) / 8),
              IR_MAX_SMEM_BYTES);
-  if (!msg[0] && op && t.kind == IR_TTILE && t.layout.kind == IR_LBLOCKED) check_layout(V, op, what, t);
-  if (!msg[0] && op && t.kind == IR_TTILE && t.layout.kind >= IR_LMMA) check_mma_layout(V, op, what, t);
+  if (!msg[0] && op && t.kind == IR_TTILE && t.layout.kind == IR_LBLOCKED) check_layout(V, op, w, t);
+  if (!msg[0] && op && t.kind == IR_TTILE && t.layout.kind >= IR_LMMA) check_mma_layout(V, op, w, t);
   if (!msg[0]) return;
-  if (op) fail(V, op, "%s %s", what, msg);
-  fail_kernel(V, "%s %s", what, msg);
+  if (op) fail(V, op, "%s %s", what_str(V, w), msg);
+  fail_kernel(V, "%s %s", what_str(V, w), msg);
 }
 
 /* ---- attributes ---- */
@@ -762,18 +787,11 @@ static void verify_op(verifier *V, ir_reg reg, ir_opid op) {
   if (o->dead || o->parent != reg) fail(V, op, "linked into a region it does not belong to");
   check_counts(V, op);
   check_operands_visible(V, op);
-  for (uint32_t i = 0; i < o->nres; i++) {
-    char what[32];
-    snprintf(what, sizeof what, "result %u", i);
-    check_type(V, op, what, rtype(V, op, i));
-  }
+  for (uint32_t i = 0; i < o->nres; i++) check_type(V, op, &(what_t){W_RESULT, i, 0, 0}, rtype(V, op, i));
   for (int i = 0; i < o->nregion; i++) {
     ir_region *r = ir_r(V->fn, o->region[i]);
-    for (uint32_t k = 0; k < r->nargs; k++) {
-      char what[48];
-      snprintf(what, sizeof what, "region %d block argument %u", i, k);
-      check_type(V, op, what, ir_vtype(V->fn, r->args[k]));
-    }
+    for (uint32_t k = 0; k < r->nargs; k++)
+      check_type(V, op, &(what_t){W_BLOCK_ARG, (uint32_t)i, k, 0}, ir_vtype(V->fn, r->args[k]));
   }
   for (int i = 0; i < o->nregion; i++) verify_region(V, o->region[i]);
   check_rules[o->code](V, op);
@@ -800,12 +818,11 @@ static void verify_kernel(verifier *V) {
     fail_kernel(V, "attribute 'min_blocks' must be an integer in 0..%d", IR_MAX_MIN_BLOCKS);
   ir_region *body = ir_r(V->fn, V->fn->body);
   for (uint32_t i = 0; i < body->nargs; i++) {
-    char what[160];
-    snprintf(what, sizeof what, "parameter %s", vname(V, body->args[i]));
+    what_t w = {W_PARAM, 0, 0, body->args[i]};
     ir_type t = ir_vtype(V->fn, body->args[i]);
     if (t.kind != IR_TSCALAR && t.kind != IR_TPTR)
-      fail_kernel(V, "%s has type %s; parameters are scalars or pointers", what, ts(V, t));
-    check_type(V, 0, what, t);
+      fail_kernel(V, "%s has type %s; parameters are scalars or pointers", what_str(V, &w), ts(V, t));
+    check_type(V, 0, &w, t);
   }
   /* the alignment promises (ir_promises): masks of parameters; only `aligned` may name pointers */
   for (int k = 0; k < IR_NPROMISE; k++) {
@@ -829,7 +846,6 @@ static void verify_kernel(verifier *V) {
 int ir_verify(ir_func *fn, char *err, size_t errn) {
   verifier V = {.fn = fn, .err = err, .errn = errn};
   V.A = ir_arena_new();
-  V.names = ir_value_names(fn, V.A);
   V.vis = ir_alloc(V.A, fn->nvals);
   if (err && errn) err[0] = 0;
   int rc = 0;
