@@ -466,8 +466,11 @@ static LLVMTargetMachineRef nvptx_machine(cg_lower *L) {
     LLVMDisposeMessage(msg);
     return NULL;
   }
+  /* Code generation at LLVM's default level (O2), not O3: NVPTX's IR clean-up after straight-line
+   * strength reduction is then EarlyCSE where O3 runs GVN, 8% of code generation; the recipes'
+   * defaults on sm_75 ... sm_120a get the same PTX byte for byte (docs/compile-speed.md). */
   return LLVMCreateTargetMachine(target, NVPTX_TRIPLE, L->c.target->llvm_cpu, L->c.target->ptx_feat,
-                                 LLVMCodeGenLevelAggressive, LLVMRelocDefault, LLVMCodeModelDefault);
+                                 LLVMCodeGenLevelDefault, LLVMRelocDefault, LLVMCodeModelDefault);
 }
 
 /* The LLVM pass pipeline (docs/compile-speed.md). O3's function pipeline for kiln's IR, one kernel and
@@ -617,14 +620,14 @@ const char *cg_llvm_passes_o3_without_slp(const char **llvm_version) {
 }
 
 /* The pipelines PTX is optimised with (cg_llvm_passes_for): default<O3> spelled out, with its SLP
- * vectoriser for kernels with a `dot` and without it for the others, and fewer of its eight InstCombine
- * runs: the first (after mem2reg, on the module as lowered), the third (after the loop passes' LICM and
- * rotation, before indvars and the full unroll) and, for kernels with a `dot`, the last (after the
- * late unroll). The others were a third of the optimiser's time in the packers and 2-11% of a whole
- * GEMM, attention or FFT compile, and leave the kernels' registers and main loops as they were or
- * shorter; without the third, bitpack_act spills on sm_120a, and without the last, attention's
- * general `D=64 causal=1` on sm_86, sm_89 and sm_100a (docs/compile-speed.md, the lever table). Built
- * from o3_without_slp, so that the three stay one pipeline but for these passes. */
+ * vectoriser for kernels with a `dot` and without it for the others, without called-value propagation
+ * (make_leans), and with fewer of its eight InstCombine runs: the first (after mem2reg, on the module
+ * as lowered), the third (after the loop passes' LICM and rotation, before indvars and the full
+ * unroll) and, for kernels with a `dot`, the last (after the late unroll). The others were a third of the
+ * optimiser's time in the packers and 2-11% of a whole GEMM, attention or FFT compile, and leave the kernels'
+ * registers and main loops as they were or shorter; without the third, bitpack_act spills on sm_120a, and
+ * without the last, attention's general `D=64 causal=1` on sm_86, sm_89 and sm_100a (docs/compile-speed.md,
+ * the lever table). Built from o3_without_slp, so that the three stay one pipeline but for these passes. */
 static const char instcombine_run[] = "instcombine<max-iterations=1;no-verify-fixpoint>";
 /* where default<O3> runs the SLP vectoriser: before this, in its late function pipeline */
 static const char slp_before[] =
@@ -664,9 +667,16 @@ static void make_lean(char *out, int slp) {
   *o = 0;
 }
 
+/* O3's called-value propagation annotates indirect calls with their possible callees; a kernel has
+ * none, and the pass was 1% of a compile (fftconv's default): the same PTX without it. */
+static const char cvp[] = "called-value-propagation,";
+
 static void make_leans(void) {
-  make_lean(lean[0], 0);
-  make_lean(lean[1], 1);
+  for (int slp = 0; slp < 2; slp++) {
+    make_lean(lean[slp], slp);
+    char *at = strstr(lean[slp], cvp);
+    if (at) memmove(at, at + strlen(cvp), strlen(at + strlen(cvp)) + 1);
+  }
 }
 
 const char *cg_llvm_passes_lean(int slp) {
