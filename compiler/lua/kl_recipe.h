@@ -129,6 +129,10 @@ void kl_recipe_defaults(kl_recipe *r, kl_settings *s);
  * is malformed, or "FILE:LINE: ..." naming the knob whose default function fails or gives a value
  * its knob does not accept. On -1, s is left as it was. */
 int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn);
+/* nv[0..n) applied as kl_settings_apply applies each, the computed defaults derived once after the
+ * last (the recipe's checks entries: one derivation where there was one a setting); on an error s is
+ * as it was. */
+int kl_settings_apply_all(kl_recipe *r, kl_settings *s, const char **nv, int n, char *err, size_t errn);
 const char *kl_settings_get(const kl_settings *s, const char *name);
 /* 1 if s gives NAME (kl_settings_apply), 0 if it holds the default or lacks it. */
 int kl_settings_given(const kl_settings *s, const char *name);

@@ -91,18 +91,21 @@ void kl_recipe_defaults(kl_recipe *r, kl_settings *s) {
   s->target = NULL;
 }
 
-int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn) {
+/* One setting into s; with derive, the computed defaults after it (s as it was if they fail). */
+static int apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, int derive, char *err,
+                 size_t errn) {
   char list[512], why[512], value[64];
   const char *eq = strchr(name_eq_value, '=');
   size_t nlen = eq ? (size_t)(eq - name_eq_value) : 0, vlen = eq ? strlen(eq + 1) : 0;
   const char *name = trim(name_eq_value, &nlen), *v = eq ? trim(eq + 1, &vlen) : NULL;
-  kl_param_list(r, list, sizeof list);
   if (!eq || !nlen) {
+    kl_param_list(r, list, sizeof list);
     snprintf(err, errn, "%s: setting '%s' is not NAME=VALUE (parameters: %s)", r->path, name_eq_value, list);
     return -1;
   }
   const kl_param *p = find_param(r, name, nlen);
   if (!p) {
+    kl_param_list(r, list, sizeof list);
     snprintf(err, errn, "%s: unknown parameter '%.*s' (parameters: %s)", r->path, (int)nlen, name, list);
     return -1;
   }
@@ -121,13 +124,25 @@ int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, c
   s->v[i].name = p->name;
   snprintf(s->v[i].value, sizeof s->v[i].value, "%s", value);
   s->v[i].given = 1;
-  if (r->ncomputed && kl_settings_derive(r, s, err, errn)) { /* s as it was */
+  if (derive && r->ncomputed && kl_settings_derive(r, s, err, errn)) { /* s as it was */
     if (was.name)
       s->v[i] = was;
     else
       s->n--;
     return -1;
   }
+  return 0;
+}
+
+int kl_settings_apply(kl_recipe *r, kl_settings *s, const char *name_eq_value, char *err, size_t errn) {
+  return apply(r, s, name_eq_value, 1, err, errn);
+}
+
+int kl_settings_apply_all(kl_recipe *r, kl_settings *s, const char **nv, int n, char *err, size_t errn) {
+  kl_settings was = *s;
+  for (int i = 0; i < n; i++)
+    if (apply(r, s, nv[i], 0, err, errn)) return *s = was, -1;
+  if (r->ncomputed && kl_settings_derive(r, s, err, errn)) return *s = was, -1;
   return 0;
 }
 

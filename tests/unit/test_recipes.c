@@ -843,6 +843,30 @@ static void test_computed_defaults(void) {
   }
   fails_at(decl_template, CALL, "params = { n = { default = function(p) return 1 end, values = { 1 } } },",
            "kiln.recipe: parameter 'n': only a knob's default may be a function(p)");
+  /* a checks entry's computed defaults are derived once, from the whole entry: {m = 8, n = 8} is
+   * accepted (n = 8 alone, with m at its default, is not), {n = 8} is refused, naming the entry */
+  const char *pair =
+      "params = { m = 4, n = 4 },\n"
+      "  tune = { B = { default = function(p) assert(p.m == p.n, 'm and n differ') return 1 end,"
+      " values = { 1, 2 } } },\n"
+      "  checks = { { m = 8, n = 8 }, { m = 2, n = 2, B = 2 } },";
+  r = load_decl(pair, &path, err, sizeof err);
+  CHECK(r, "checks entries derived once: %s", err);
+  if (r) {
+    kl_settings cs[4];
+    CHECK(kl_recipe_checks(r, cs, 4) == 2 && !strcmp(kl_settings_get(&cs[0], "m"), "8") &&
+              !strcmp(kl_settings_get(&cs[0], "B"), "1") && !kl_settings_given(&cs[0], "B") &&
+              !strcmp(kl_settings_get(&cs[1], "B"), "2") && kl_settings_given(&cs[1], "B"),
+          "the checks entries' settings");
+  }
+  kl_recipe_free(r);
+  unlink(path);
+  free(path);
+  fails_at(decl_template, CALL,
+           "params = { m = 4, n = 4 },\n"
+           "  tune = { B = { default = function(p) assert(p.m == p.n, 'm and n differ') return 1 end,"
+           " values = { 1, 2 } } }, checks = { { m = 4 }, { n = 8 } },",
+           "checks[2]: line 5: m and n differ");
 }
 
 /* A computed default's second argument: the target (nil until one is known). */
