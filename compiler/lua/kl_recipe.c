@@ -234,11 +234,11 @@ static void read_check(lua_State *L, kl_recipe *r, int entry, int index) {
   }
   if (kl_settings_apply_all(r, &s, list, n, err, sizeof err)) {
     /* err is "FILE: message", or "FILE:LINE: message" from a computed default: without the file */
-    const char *m = err, *d;
+    const char *m = err;
     size_t np = strlen(r->path);
     if (!strncmp(m, r->path, np) && m[np] == ':') m += np + 1;
-    for (d = m; isdigit((unsigned char)*d); d++) {
-    }
+    const char *d = m;
+    while (isdigit((unsigned char)*d)) d++;
     if (d > m && *d == ':')
       snprintf(msg, sizeof msg, "checks[%d]: line %.*s:%s", index, (int)(d - m), m, d + 1);
     else
