@@ -350,10 +350,12 @@ kiln_status kiln_model_estimate(kiln_recipe *r, const kiln_model_opts *o, kiln_m
                                 kiln_model_result *out);
 
 /* The same model from work counted on r's tile IR after the pass pipeline, without simulating or
- * building the kernel: tensor operations of every dot, the bytes every shared-memory access moves (an
- * MMA operand once per warp that reads it; a layout conversion written and read) over 128 per
- * wavefront, loops multiplied by their trip counts (bounds from constants, scalar arguments and the
- * grid; program ids taken as 0), the larger branch of an if; DRAM as kiln_model_estimate. loop (may be
+ * building the kernel: the tensor operations every dot issues (padded to whole instructions in every
+ * warp, as the simulator counts them), the bytes every shared-memory access moves (an MMA operand once
+ * per warp that reads it; a layout conversion written and read) over 128 per wavefront, loops
+ * multiplied by their trip counts (bounds from constants, scalar arguments, the grid and the program's
+ * ids, over every program of a grid of up to 1,024, else 64 spread evenly), the larger branch of an
+ * if; DRAM as kiln_model_estimate. loop (may be
  * NULL): the SASS MMA loop (kiln_inspect) for the issue bound, else no issue bound. *shared_bytes (may
  * be NULL): the shared memory the plan needs. When a loop bound is not known before the launch there is
  * no estimate: KILN_OK with out->bound NULL and the reason in out->assumptions. Errors as

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../../sim/sim.h"
+#include "../../target/mma_layout.h"
 #include "../../target/perf.h"
 #include "../passes/pass.h"
 #include "api.h"
@@ -23,6 +24,7 @@
 #include "harness.h"
 
 enum { DEFAULT_SAMPLES = 3 };
+enum { WALK_ALL = 1024, WALK_SAMPLES = 64 }; /* the static count's programs (kiln_model_static) */
 
 static int bad_count(double v) { return !isfinite(v) || v < 0; }
 
@@ -261,16 +263,18 @@ kiln_status kiln_model_estimate(kiln_recipe *r, const kiln_model_opts *o, kiln_m
 
 typedef struct {
   ir_func *fn;
+  const tg_target *target;
   const kl_arg *args;
   int nargs;
   const int64_t *grid;
+  int64_t pid[3]; /* the program walked */
   double ops16, ops8, ops1, smem_bytes;
   double wg16, wg8; /* the part of ops16 and ops8 in dots the wgmma pass took */
   char why[256];    /* set: the count cannot follow the IR (a loop bound it cannot evaluate) */
 } static_walk;
 
-/* The value of an integer scalar when it follows from constants, the launch's scalar arguments and
- * the grid (program ids taken as 0, the first program's); 0 if known, -1 if not. */
+/* The value of an integer scalar when it follows from constants, the launch's scalar arguments, the
+ * grid and the id of the program walked; 0 if known, -1 if not. */
 static int scalar_of(static_walk *sw, ir_val v, int64_t *out, int depth) {
   ir_func *fn = sw->fn;
   const ir_value *x = &fn->vals[v];
@@ -287,7 +291,10 @@ static int scalar_of(static_walk *sw, ir_val v, int64_t *out, int depth) {
       if (!strcmp(at->key, "value") && at->kind == IR_AINT) return *out = at->i, 0;
     return -1;
   }
-  case IR_OP_PROGRAM_ID: return *out = 0, 0;
+  case IR_OP_PROGRAM_ID: {
+    int64_t axis = ir_attr_i(op->attrs, "axis", 0);
+    return axis >= 0 && axis < 3 ? (*out = sw->pid[axis], 0) : -1;
+  }
   case IR_OP_NUM_PROGRAMS: {
     int64_t axis = ir_attr_i(op->attrs, "axis", 0);
     return axis >= 0 && axis < 3 ? (*out = sw->grid[axis], 0) : -1;
@@ -329,19 +336,57 @@ static double mma_replicas(ir_layout l) {
   return 1;
 }
 
+static double cdiv(double a, double b) { return ceil(a / b); }
+
+/* The tensor operations dot op issues, as the simulator counts them (2 x m x n x k of each matrix
+ * instruction, k in bits for b1_and): 0 for a dot on FMAs (no instruction for its types on the
+ * target). A warpgroup dot (the wgmma pass's) issues its useful work; an mma.sync dot issues, in
+ * every warp of the kernel, its warp grid's share padded to whole instructions: the result's rows
+ * to 16 per warp row (an M below 16 repeats rows), its columns to 8, K to the instruction's, and
+ * warps past the grid repeat a grid warp's instructions (codegen/lower_mma.c: run_steps,
+ * dot_staged). The grid is the result's mma layout's, or, for a dot staged through scratch, the
+ * one the lowering picks for the padded shape. */
+static double dot_ops(static_walk *sw, const ir_op *op, tg_mma_pick *p) {
+  ir_func *fn = sw->fn;
+  ir_type a = ir_vtype(fn, op->opnd[0]), b = ir_vtype(fn, op->opnd[1]), c = ir_vtype(fn, op->res[0]);
+  if (a.rank != 2 || b.rank != 2 || c.rank != 2 ||
+      !tg_mma_pick_for(sw->target, (ir_elem)a.elem, (ir_elem)b.elem, (ir_elem)c.elem,
+                       ir_attr_s(op->attrs, "precision", "ieee"), p))
+    return 0;
+  double bits = !strcmp(ir_attr_s(op->attrs, "precision", "ieee"), "b1_and") ? 32 : 1; /* per K element */
+  double m = c.shape[0], n = c.shape[1], k = a.shape[1];
+  if (ir_attr_i(op->attrs, "wgmma", 0)) return 2.0 * m * n * k * bits;
+  int warps = (int)ir_attr_i(fn->attrs, "warps", 4), wm = 1, wn = 1;
+  double kt = 4.0 * p->kw; /* a K tile: one register of each of 4 lanes */
+  if (c.layout.kind == IR_LMMA) {
+    wm = c.layout.wpc[0] ? c.layout.wpc[0] : 1;
+    wn = c.layout.wpc[1] ? c.layout.wpc[1] : 1;
+  } else {
+    m = m < 16 ? 16 : m, n = n < 8 ? 8 : n, k = k < kt ? kt : k;
+    if (!tg_mma_warp_grid((uint32_t)m, (uint32_t)n, warps, &wm, &wn)) return 0;
+  }
+  /* K steps: pairs of K tiles, each one instruction (k16, k32, b1 k256) or two (m16n8k8) */
+  double steps = cdiv(cdiv(k, kt), 2) * (2 / p->ktiles);
+  double per_warp = cdiv(m, 16.0 * wm) * cdiv(n, 8.0 * wn) * steps;
+  return per_warp * warps * 2.0 * 16 * 8 * (kt * p->ktiles * bits);
+}
+
 static void walk_region(static_walk *sw, ir_reg reg, double mult) {
   ir_func *fn = sw->fn;
   for (ir_opid o = fn->regions[reg].first; o && !sw->why[0]; o = fn->ops[o].next) {
     const ir_op *op = &fn->ops[o];
     switch (op->code) {
     case IR_OP_DOT: {
-      ir_type a = ir_vtype(fn, op->opnd[0]), c = ir_vtype(fn, op->res[0]);
-      double ops = 2.0 * (double)ir_type_numel(c) * a.shape[a.rank - 1] * mult;
-      int bits = ir_elem_bits((ir_elem)a.elem);
+      tg_mma_pick p;
+      double ops = dot_ops(sw, op, &p) * mult;
       int wg = ir_attr_i(op->attrs, "wgmma", 0) != 0;
-      if (bits == 16) sw->ops16 += ops, sw->wg16 += wg ? ops : 0;
-      if (bits == 8) sw->ops8 += ops, sw->wg8 += wg ? ops : 0;
-      if (bits == 1) sw->ops1 += ops;
+      if (ops <= 0) break;
+      if (!strcmp(ir_attr_s(op->attrs, "precision", "ieee"), "b1_and"))
+        sw->ops1 += ops;
+      else if (ir_elem_bits(p.in) == 16)
+        sw->ops16 += ops, sw->wg16 += wg ? ops : 0;
+      else if (ir_elem_bits(p.in) == 8)
+        sw->ops8 += ops, sw->wg8 += wg ? ops : 0;
       break;
     }
     case IR_OP_LOAD_SHARED:
@@ -368,6 +413,9 @@ static void walk_region(static_walk *sw, ir_reg reg, double mult) {
       walk_region(sw, op->region[0], mult * trips);
       break;
     }
+    case IR_OP_WARP_SPLIT: /* the producer warpgroup's region and the kernel's warps' (the dots) */
+      for (uint32_t r = 0; r < op->nregion; r++) walk_region(sw, op->region[r], mult);
+      break;
     case IR_OP_IF: { /* the larger branch */
       static_walk then = *sw, other = *sw;
       walk_region(&then, op->region[0], mult);
@@ -420,8 +468,18 @@ kiln_status kiln_model_static(kiln_recipe *r, const char *target, const kiln_sas
     ir_func_destroy(fn);
     return KILN_ERR_COMPILE;
   }
-  static_walk sw = {.fn = fn, .args = args, .nargs = nargs, .grid = grid};
-  walk_region(&sw, fn->body, w.blocks);
+  /* every program of a grid of up to WALK_ALL, else WALK_SAMPLES of them evenly spread (the first and
+   * the last among them), each standing for its share of the grid: a program's loops may run fewer
+   * trips than the first's (a split-K or split-key program past the end of its sequence) */
+  static_walk sw = {.fn = fn, .target = t, .args = args, .nargs = nargs, .grid = grid};
+  double nwalk = w.blocks <= WALK_ALL ? w.blocks : WALK_SAMPLES;
+  for (double j = 0; j < nwalk && !sw.why[0]; j++) {
+    double at = nwalk == w.blocks ? j : floor(j * (w.blocks - 1) / (nwalk - 1));
+    sw.pid[0] = (int64_t)fmod(at, (double)grid[0]);
+    sw.pid[1] = (int64_t)fmod(floor(at / (double)grid[0]), (double)grid[1]);
+    sw.pid[2] = (int64_t)floor(at / ((double)grid[0] * (double)grid[1]));
+    walk_region(&sw, fn->body, w.blocks / nwalk);
+  }
   if (shared_bytes) *shared_bytes = (int)ir_attr_i(fn->attrs, "shared_bytes", 0);
   ir_func_destroy(fn);
   if (sw.why[0]) { /* not countable: no estimate, the reason in the assumptions */

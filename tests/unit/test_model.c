@@ -237,6 +237,44 @@ static void test_static(void) {
     kiln_recipe_free(r);
     kiln_session_free(s);
   }
+  /* Dots that issue more than their useful work, and programs whose loops run fewer trips than the
+   * first's: the static count is the simulated one (every program simulated), exactly. fftconv at
+   * N1 = 8 ([8, N2] products: each m16n8 instruction's rows 8-15 repeat 0-7), fftconv4 (rows of 2 and
+   * 4, K of 4 staged and padded to one K tile), bitgemm (b1_and: u32 words of 32 bits, m16n8k256),
+   * attention_decode at 32 splits of 300 keys (the splits past the tenth have no key tile), matmul
+   * tiles narrower than a warp grid's (warps repeating the grid's), e4m3 on sm_89, and a warp-specialised
+   * kernel (its dots in the consumers' region of the warp_split). */
+  static const char *const exact[][6] = {
+      {"sm_80", "recipes/fftconv.lua", "N1=8"},
+      {"sm_80", "recipes/fftconv4.lua"},
+      {"sm_80", "recipes/bitgemm.lua"},
+      {"sm_90a", "recipes/attention_decode.lua", "SPLITS=32"},
+      {"sm_80", "recipes/matmul.lua", "BLOCK_N=16", "warps=8"},
+      {"sm_89", "recipes/attention.lua", "dtype=e4m3"},
+      {"sm_90a", "recipes/attention.lua", "BLOCK_N=64", "stages=3", "tma=1", "ws=1"},
+  };
+  for (size_t c = 0; c < sizeof exact / sizeof exact[0]; c++) {
+    kiln_session *s = kiln_session_new();
+    kiln_recipe *r = NULL;
+    CHECK(kiln_recipe_load(s, exact[c][1], &r) == KILN_OK, "%s", kiln_error(s));
+    for (int i = 2; i < 6 && exact[c][i]; i++)
+      CHECK(kiln_recipe_set(r, exact[c][i]) == KILN_OK, "%s", kiln_error(s));
+    kiln_model_opts o = {.target = exact[c][0], .samples = 4096};
+    kiln_model_work sim, st;
+    kiln_model_result ms, mt;
+    CHECK(kiln_model_estimate(r, &o, &sim, &ms) == KILN_OK, "%s", kiln_error(s));
+    CHECK(kiln_model_static(r, exact[c][0], NULL, &st, NULL, &mt) == KILN_OK, "%s", kiln_error(s));
+    CHECK(mt.bound != NULL, "%s: %s", exact[c][1], mt.assumptions);
+    CHECK(sim.mma_ops16 + sim.mma_ops8 + sim.mma_ops1 > 0, "%s: no tensor work simulated", exact[c][1]);
+    CHECK(st.mma_ops16 == sim.mma_ops16 && st.mma_ops8 == sim.mma_ops8 && st.mma_ops1 == sim.mma_ops1 &&
+              st.wgmma_ops16 == sim.wgmma_ops16 && st.wgmma_ops8 == sim.wgmma_ops8,
+          "%s %s %s: simulated %g %g %g (wgmma %g %g), static %g %g %g (wgmma %g %g)", exact[c][0],
+          exact[c][1], exact[c][2] ? exact[c][2] : "", sim.mma_ops16, sim.mma_ops8, sim.mma_ops1,
+          sim.wgmma_ops16, sim.wgmma_ops8, st.mma_ops16, st.mma_ops8, st.mma_ops1, st.wgmma_ops16,
+          st.wgmma_ops8);
+    kiln_recipe_free(r);
+    kiln_session_free(s);
+  }
   kiln_session *s = kiln_session_new();
   kiln_recipe *ir = NULL;
   kiln_model_result m;
