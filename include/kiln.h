@@ -352,7 +352,8 @@ kiln_status kiln_model_estimate(kiln_recipe *r, const kiln_model_opts *o, kiln_m
 /* The same model from work counted on r's tile IR after the pass pipeline, without simulating or
  * building the kernel: the tensor operations every dot issues (padded to whole instructions in every
  * warp, as the simulator counts them), the bytes every shared-memory access moves (an MMA operand once
- * per warp that reads it; a layout conversion written and read) over 128 per wavefront, loops
+ * per warp that reads it; a layout conversion written and read; the scratch of a staged or FMA dot
+ * and of a reduction across warps) over 128 per wavefront, loops
  * multiplied by their trip counts (bounds from constants, scalar arguments, the grid and the program's
  * ids, over every program of a grid of up to 1,024, else 64 spread evenly), the larger branch of an
  * if; DRAM as kiln_model_estimate. loop (may be

@@ -328,6 +328,81 @@ static int scalar_of(static_walk *sw, ir_val v, int64_t *out, int depth) {
 
 static double type_bytes(ir_type t) { return (double)ir_type_numel(t) * ir_elem_bytes((ir_elem)t.elem); }
 
+/* A tile's layout along dim d: the elements a thread holds (its run, repeated past the layout's
+ * coverage) and the threads that hold each element (coverage past the tile). */
+static double lay_spt(ir_layout l, int d) { return l.spt[d] ? l.spt[d] : 1; }
+
+/* the elements one pass of the layout covers along d: a thread's run, the lanes', the warps' */
+static double coverage(ir_layout l, int d) {
+  return lay_spt(l, d) * (l.tpw[d] ? l.tpw[d] : 1) * (l.wpc[d] ? l.wpc[d] : 1);
+}
+
+static double per_thread(ir_type t, int d) {
+  double spt = lay_spt(t.layout, d), cov = coverage(t.layout, d), n = t.shape[d];
+  return n >= cov ? spt * ceil(n / cov) : (n < spt ? n : spt);
+}
+
+static double per_thread_all(ir_type t) {
+  double n = 1;
+  for (int d = 0; d < t.rank; d++) n *= per_thread(t, d);
+  return n;
+}
+
+static double holders(ir_type t) {
+  double r = 1;
+  for (int d = 0; d < t.rank; d++)
+    if (coverage(t.layout, d) > t.shape[d]) r *= coverage(t.layout, d) / t.shape[d];
+  return r;
+}
+
+/* Shared-memory traffic in bytes (128 a wavefront) of ops whose lowering goes through scratch:
+ * counted as requests of one wavefront where a request moves less (a lane's word broadcast). */
+enum { WAVE = 128 };
+
+/* A dot staged through scratch for the tensor cores (codegen/lower_mma.c, dot_staged): A, B and the
+ * accumulator written padded, the fragments read by every warp of the padded grid (A once per warp
+ * column, B once per warp row; the warps past the grid as a grid warp), the result written and read
+ * back in the grid's layout and then in the result's. */
+static double staged_mma_bytes(ir_type a, ir_type r, const tg_mma_pick *p, int warps) {
+  double kt = 4.0 * p->kw, eb = ir_elem_bytes((ir_elem)a.elem);
+  double mp = r.shape[0] < 16 ? 16 : r.shape[0], np = r.shape[1] < 8 ? 8 : r.shape[1];
+  double kp = a.shape[1] < kt ? kt : a.shape[1];
+  int wm = 1, wn = 1;
+  if (!tg_mma_warp_grid((uint32_t)mp, (uint32_t)np, warps, &wm, &wn)) return 0;
+  double rep = (double)warps / (wm * wn);
+  return mp * kp * eb + kp * np * eb + mp * np * 4               /* staged */
+         + mp * kp * eb * warps / wm + kp * np * eb * warps / wn /* fragments */
+         + 2 * mp * np * 4 * rep                                 /* the grid's result: read, written */
+         + (double)r.shape[0] * r.shape[1] * 4 * holders(r);     /* read in the result's layout */
+}
+
+/* A dot on FMAs (codegen/lower_dot.c): A and B written once; then for each k every warp reads its
+ * threads' A elements (a word each, one request per row a thread holds) and B elements (runs of up
+ * to 16 bytes a thread, the warp's lanes along N side by side). */
+static double fma_dot_bytes(ir_type a, ir_type b, ir_type r, int warps) {
+  double ea = ir_elem_bytes((ir_elem)a.elem), eb = ir_elem_bytes((ir_elem)b.elem), k = a.shape[1];
+  double run = lay_spt(r.layout, 1), wide = 16 / eb;
+  if (run > wide) run = wide;
+  double lanes = r.layout.tpw[1] ? r.layout.tpw[1] : 1;
+  double breq = ceil(lanes * run * eb / WAVE) * ceil(per_thread(r, 1) / run);
+  return (double)a.shape[0] * k * ea + k * b.shape[1] * eb + warps * k * (per_thread(r, 0) + breq) * WAVE;
+}
+
+/* reduce across warps (codegen/lower_reduce.c, across_warps): where warps hold distinct parts of the
+ * axis, one writer warp per part stores its partials and every warp reads every part's. */
+static double reduce_bytes(ir_type src, int axis, int warps) {
+  ir_layout l = src.layout;
+  double span = lay_spt(l, axis) * (l.tpw[axis] ? l.tpw[axis] : 1);
+  double parts = src.shape[axis] > span ? floor(src.shape[axis] / span) : 1,
+         wpc = l.wpc[axis] ? l.wpc[axis] : 1;
+  if (parts > wpc) parts = wpc;
+  if (parts <= 1) return 0;
+  ir_type res = src;
+  res.shape[axis] = 1;
+  double n = per_thread_all(res);
+  return (parts * n + warps * n * parts) * WAVE;
+}
+
 /* The warps that read the same operand of an MMA layout: A is shared along the warp grid's columns,
  * B along its rows. */
 static double mma_replicas(ir_layout l) {
@@ -371,6 +446,21 @@ static double dot_ops(static_walk *sw, const ir_op *op, tg_mma_pick *p) {
   return per_warp * warps * 2.0 * 16 * 8 * (kt * p->ktiles * bits);
 }
 
+/* The scratch traffic of dot op's lowering: none on the direct path (its operands' loads and
+ * conversions are counted where they stand) or by wgmma; else staged for the tensor cores, or on FMAs. */
+static double dot_scratch_bytes(static_walk *sw, const ir_op *op) {
+  ir_func *fn = sw->fn;
+  ir_type a = ir_vtype(fn, op->opnd[0]), b = ir_vtype(fn, op->opnd[1]), r = ir_vtype(fn, op->res[0]);
+  int warps = (int)ir_attr_i(fn->attrs, "warps", 4);
+  tg_mma_pick p;
+  if (a.rank != 2 || b.rank != 2 || r.rank != 2 || ir_attr_i(op->attrs, "wgmma", 0)) return 0;
+  if (!tg_mma_pick_for(sw->target, (ir_elem)a.elem, (ir_elem)b.elem, (ir_elem)r.elem,
+                       ir_attr_s(op->attrs, "precision", "ieee"), &p))
+    return fma_dot_bytes(a, b, r, warps);
+  if (r.layout.kind == IR_LMMA && a.layout.kind == IR_LMMA_A && b.layout.kind == IR_LMMA_B) return 0;
+  return staged_mma_bytes(a, r, &p, warps);
+}
+
 static void walk_region(static_walk *sw, ir_reg reg, double mult) {
   ir_func *fn = sw->fn;
   for (ir_opid o = fn->regions[reg].first; o && !sw->why[0]; o = fn->ops[o].next) {
@@ -379,6 +469,7 @@ static void walk_region(static_walk *sw, ir_reg reg, double mult) {
     case IR_OP_DOT: {
       tg_mma_pick p;
       double ops = dot_ops(sw, op, &p) * mult;
+      sw->smem_bytes += dot_scratch_bytes(sw, op) * mult;
       int wg = ir_attr_i(op->attrs, "wgmma", 0) != 0;
       if (ops <= 0) break;
       if (!strcmp(ir_attr_s(op->attrs, "precision", "ieee"), "b1_and"))
@@ -397,6 +488,11 @@ static void walk_region(static_walk *sw, ir_reg reg, double mult) {
     }
     case IR_OP_STORE_SHARED: /* the tile written (copies from global memory: as the simulator, not counted) */
       sw->smem_bytes += type_bytes(ir_vtype(fn, op->opnd[1])) * mult;
+      break;
+    case IR_OP_REDUCE:
+      sw->smem_bytes += reduce_bytes(ir_vtype(fn, op->opnd[0]), (int)ir_attr_i(op->attrs, "axis", 0),
+                                     (int)ir_attr_i(fn->attrs, "warps", 4)) *
+                        mult;
       break;
     case IR_OP_CONVERT_LAYOUT: /* through shared memory: written once, read once */
       sw->smem_bytes += 2 * type_bytes(ir_vtype(fn, op->res[0])) * mult;
