@@ -446,14 +446,23 @@ static double dot_ops(static_walk *sw, const ir_op *op, tg_mma_pick *p) {
   return per_warp * warps * 2.0 * 16 * 8 * (kt * p->ktiles * bits);
 }
 
-/* The scratch traffic of dot op's lowering: none on the direct path (its operands' loads and
- * conversions are counted where they stand) or by wgmma; else staged for the tensor cores, or on FMAs. */
+/* The shared-memory traffic of dot op's lowering: a warpgroup dot's operand reads (as the simulator
+ * counts them: 128-byte lines of the rows each wgmma reads); none on the direct path of mma.sync (its
+ * operands' loads and conversions are counted where they stand); else the scratch of a dot staged for
+ * the tensor cores, or on FMAs. */
 static double dot_scratch_bytes(static_walk *sw, const ir_op *op) {
   ir_func *fn = sw->fn;
   ir_type a = ir_vtype(fn, op->opnd[0]), b = ir_vtype(fn, op->opnd[1]), r = ir_vtype(fn, op->res[0]);
   int warps = (int)ir_attr_i(fn->attrs, "warps", 4);
   tg_mma_pick p;
-  if (a.rank != 2 || b.rank != 2 || r.rank != 2 || ir_attr_i(op->attrs, "wgmma", 0)) return 0;
+  if (a.rank != 2 || b.rank != 2 || r.rank != 2) return 0;
+  if (ir_attr_i(op->attrs, "wgmma", 0)) { /* each warpgroup reads its 64 rows of A (from shared memory,
+                                             not registers) and the whole of B */
+    ir_opid da = fn->vals[op->opnd[0]].def;
+    int a_shared = da && fn->ops[da].code == IR_OP_LOAD_SHARED && ir_attr_i(fn->ops[da].attrs, "wgmma", 0);
+    double kb = (double)a.shape[1] * ir_elem_bytes((ir_elem)a.elem);
+    return kb * ((a_shared ? r.shape[0] : 0) + (double)r.shape[1] * (warps / 4 > 0 ? warps / 4 : 1));
+  }
   if (!tg_mma_pick_for(sw->target, (ir_elem)a.elem, (ir_elem)b.elem, (ir_elem)r.elem,
                        ir_attr_s(op->attrs, "precision", "ieee"), &p))
     return fma_dot_bytes(a, b, r, warps);
@@ -482,6 +491,7 @@ static void walk_region(static_walk *sw, ir_reg reg, double mult) {
     }
     case IR_OP_LOAD_SHARED:
     case IR_OP_GATHER_SHARED: {
+      if (ir_attr_i(op->attrs, "wgmma", 0)) break; /* a warpgroup dot's operand: read by the dot */
       ir_type t = ir_vtype(fn, op->res[0]);
       sw->smem_bytes += type_bytes(t) * mma_replicas(t.layout) * mult;
       break;

@@ -276,23 +276,27 @@ static void test_static(void) {
     kiln_session_free(s);
   }
   /* The shared-memory traffic of lowerings that go through scratch (a dot staged for the tensor cores,
-   * a dot on FMAs, a reduction across warps): counted within a factor of 1.5 of the simulated
-   * wavefronts (conflicts and partial requests aside). fftconv4's padded [4, 4] products, fftconv3_kspec's
-   * f32 products on FMAs, softmax's row reductions over 4 warps. */
-  static const char *const traffic[] = {"recipes/fftconv4.lua", "recipes/fftconv3_kspec.lua",
-                                        "recipes/softmax.lua"};
+   * a dot on FMAs, a reduction across warps) and of warpgroup dots (their operands read by the tensor
+   * cores, no load of their own): counted within a factor of 1.5 of the simulated wavefronts (conflicts
+   * and partial requests aside). fftconv4's padded [4, 4] products, fftconv3_kspec's f32 products on
+   * FMAs, softmax's row reductions over 4 warps, matmul's wgmma on sm_90a. */
+  static const char *const traffic[][2] = {{"sm_80", "recipes/fftconv4.lua"},
+                                           {"sm_80", "recipes/fftconv3_kspec.lua"},
+                                           {"sm_80", "recipes/softmax.lua"},
+                                           {"sm_90a", "recipes/matmul.lua"}};
   for (size_t c = 0; c < sizeof traffic / sizeof *traffic; c++) {
     kiln_session *s = kiln_session_new();
     kiln_recipe *r = NULL;
-    CHECK(kiln_recipe_load(s, traffic[c], &r) == KILN_OK, "%s", kiln_error(s));
-    kiln_model_opts o = {.target = "sm_80", .samples = 4096};
+    CHECK(kiln_recipe_load(s, traffic[c][1], &r) == KILN_OK, "%s", kiln_error(s));
+    kiln_model_opts o = {.target = traffic[c][0], .samples = 4096};
     kiln_model_work sim, st;
     kiln_model_result ms, mt;
     CHECK(kiln_model_estimate(r, &o, &sim, &ms) == KILN_OK, "%s", kiln_error(s));
-    CHECK(kiln_model_static(r, "sm_80", NULL, &st, NULL, &mt) == KILN_OK, "%s", kiln_error(s));
+    CHECK(kiln_model_static(r, traffic[c][0], NULL, &st, NULL, &mt) == KILN_OK, "%s", kiln_error(s));
     CHECK(sim.smem_wavefronts > 0 && st.smem_wavefronts >= sim.smem_wavefronts / 1.5 &&
               st.smem_wavefronts <= sim.smem_wavefronts * 1.5,
-          "%s: %g wavefronts counted, %g simulated", traffic[c], st.smem_wavefronts, sim.smem_wavefronts);
+          "%s %s: %g wavefronts counted, %g simulated", traffic[c][0], traffic[c][1], st.smem_wavefronts,
+          sim.smem_wavefronts);
     kiln_recipe_free(r);
     kiln_session_free(s);
   }
