@@ -70,8 +70,8 @@ return kiln.recipe {
     { B = 1, H = 4, Hkv = 1, Sq = 1, Sk = 1, SPLITS = 2 },
     -- more query heads per group than rows per program; several queries, causal
     { B = 1, H = 8, Hkv = 1, Sq = 3, Sk = 200, BLOCK_M = 4, BLOCK_N = 32, causal = 1, layout = "bshd" },
-    -- rows padded to 16 (BLOCK_M = 8): the padding rows are the next program's heads, or past the
-    -- group in the last program (G = 12: heads 8 .. 11 stored there, rows 12 .. 23 not)
+    -- 8 rows a program (an MMA fragment's 16 rows repeat them), the last program's rows past the
+    -- group (G = 12: heads 8 .. 11 stored there, rows 12 .. 15 not)
     { B = 1, H = 12, Hkv = 1, Sq = 2, Sk = 90, BLOCK_M = 8, BLOCK_N = 16, causal = 1 },
     { B = 1, H = 4, Hkv = 2, Sq = 5, Sk = 130, SPLITS = 8, BLOCK_N = 16, causal = 1, spad = 8 },
     -- Sq > Sk, causal: the first queries see no key in any split
@@ -91,13 +91,9 @@ return kiln.recipe {
     local a = k.args
     local BM, BN, D = p.BLOCK_M, p.BLOCK_N, p.D
     local DT = pow2_at_least(D)
-    -- The tiles' rows: BLOCK_M heads, padded to one MMA fragment (16 rows; every dtype this recipe
-    -- runs on a target has its products on MMAs). Fewer rows put both products on FMAs, with K^T read
-    -- from shared memory an element at a time (46,080 of the kernel's 60,796 wavefronts conflicts at
-    -- BLOCK_M = 4, docs/attention.md) in unrolled code, the slowest compile of the sampled space
-    -- (docs/compile-speed.md). The padding rows are the next heads (zeros past the group), computed
-    -- and not stored.
-    local TM = math.max(BM, 16)
+    -- The tiles' rows: BLOCK_M heads. Below 16 (one MMA fragment) the products still run on the
+    -- tensor cores, each instruction's rows repeating the tile's (docs/tensor-cores.md); the softmax
+    -- works on the BLOCK_M rows only (docs/attention.md).
     -- P V runs on P rounded to the input type (f16, bf16); for e4m3 inputs P stays f16 and V is
     -- widened to f16 (exactly): P in e4m3 (3 mantissa bits) would alone spend the error budget.
     local pv_type = p.dtype == "e4m3" and "f16" or p.dtype
@@ -119,8 +115,8 @@ return kiln.recipe {
 
     -- Q, K and V through XOR-swizzled buffers read with ldmatrix, as in recipes/attention.lua
     -- (layout.stage_q): Q once, K transposed, V as it is.
-    local buffer, sq, q = layout.stage_q(k, p, DT, TM, qv, h0)
-    local rows_only = TM >= 16 * p.warps and { warps = "rows" } or nil
+    local buffer, sq, q = layout.stage_q(k, p, DT, BM, qv, h0)
+    local rows_only = BM >= 16 * p.warps and { warps = "rows" } or nil
 
     -- This program's keys: [lo, kend); every row has the same bound.
     local lo = split * a.chunk
@@ -133,7 +129,7 @@ return kiln.recipe {
       k.copy(vv, { n0, 0 }, sv)
       k.barrier()
       local kt = k.load_shared(sk, { trans = true })
-      local s = k.dot(q or k.load_shared(sq), kt, k.full({ TM, BN }, 0, "f32"), rows_only)
+      local s = k.dot(q or k.load_shared(sq), kt, k.full({ BM, BN }, 0, "f32"), rows_only)
       if masked then s = k.where((k.iota({ 1, BN }, 1) + n0):lt(kend), s, -math.huge) end
       -- m in the exp2 domain; the scale (> 0) in the FFMA that subtracts it (recipes/attention.lua)
       local m_new = k.maximum(m, s:max(1) * qk_scale)
@@ -144,9 +140,9 @@ return kiln.recipe {
       return m_new, k.fma(l, alpha, pr:sum(1)), o
     end
 
-    local m = k.full({ TM, BN }, LOWEST, "f32"):max(1)
-    local l = k.full({ TM, BN }, 0, "f32"):sum(1)
-    local acc = k.full({ TM, DT }, 0, "f32")
+    local m = k.full({ BM, BN }, LOWEST, "f32"):max(1)
+    local l = k.full({ BM, BN }, 0, "f32"):sum(1)
+    local acc = k.full({ BM, DT }, 0, "f32")
     -- Each loop has its own K and V buffers (so that each can be pipelined); they share the bytes.
     -- The masked loop is the chunk's last key tile: `short`, one version of its body.
     for _, r in ipairs { { lo, full, false }, { full, kend, true } } do
@@ -164,10 +160,9 @@ return kiln.recipe {
     -- and a product would put that off by 2 units in the last place.
     local seen = l:gt(0)
     local part = ((b * a.H + hk * G) * p.SPLITS + split) * a.Sq + i
-    local rows = TM > BM and k.minimum(G, h0 + BM) or G -- this program's heads: padding rows not stored
-    local ov = k.view(a.o_part, { rows, D }, { p.SPLITS * a.Sq * D, 1 }, part * D)
+    local ov = k.view(a.o_part, { G, D }, { p.SPLITS * a.Sq * D, 1 }, part * D)
     k.store(ov, { h0, 0 }, k.where(seen, acc / k.where(seen, l, 1.0), 0.0))
-    local lv = k.view(a.lse_part, { rows, 1 }, { p.SPLITS * a.Sq, 1 }, part)
+    local lv = k.view(a.lse_part, { G, 1 }, { p.SPLITS * a.Sq, 1 }, part)
     k.store(lv, { h0, 0 }, k.where(seen, (m + k.log2(l)) * LN2, -math.huge))
   end,
 }
