@@ -93,6 +93,10 @@ typedef struct cg_lower {
   int ntmaps;
   uint64_t align_visit;  /* lower_align.c: the `aligned` parameters the proof under way has read */
   uint64_t aligned_used; /* the promised parameters of every proof that held (cg_result.aligned_used) */
+  /* A staged dot's result kept in its grid's fragments for the staged dot that accumulates on it
+   * (lower_mma.c, dot_staged): the result value and the fragments; chain_v 0: none */
+  ir_val chain_v;
+  LLVMValueRef *chain_fc;
   jmp_buf fail;
   char *err;
   size_t errn;

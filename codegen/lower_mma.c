@@ -635,9 +635,46 @@ static void load_rect(cg_lower *L, const cg_lay *y, ir_elem e, LLVMValueRef base
   }
 }
 
+/* 1 if every element of acc is the constant +0 (a dot that starts a sum: k.dot(a, b, zeros)). */
+static int all_zero(const LLVMValueRef *acc, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++)
+    if (!LLVMIsConstant(acc[i]) || !LLVMIsNull(acc[i])) return 0;
+  return 1;
+}
+
+static int takes_direct_path(cg_lower *L, ir_opid op, mma_dot *d);
+static ir_opid only_user(ir_func *fn, ir_val v);
+
+/* The staged dot that accumulates on staged dot op's result, where op's result can stay in the
+ * grid's fragments for it: the result's only use, later in the same region with no dot or region
+ * op between, the sum in the compute type (f32 or i32: nothing rounded between the two), the same
+ * padded grid (one result shape, one kernel's warps); else 0. */
+static ir_opid chained_dot(cg_lower *L, ir_opid op, const mma_dot *d) {
+  ir_func *fn = L->fn;
+  ir_val v = fn->ops[op].res[0];
+  ir_opid y = only_user(fn, v);
+  mma_dot dy;
+  if (!y || fn->ops[y].code != IR_OP_DOT || fn->ops[y].opnd[2] != v || fn->ops[y].opnd[0] == v ||
+      fn->ops[y].opnd[1] == v || fn->ops[y].parent != fn->ops[op].parent || d->er != d->ct ||
+      ir_attr_i(fn->ops[y].attrs, "wgmma", 0) || !pick(L, y, &dy) || dy.ct != d->ct ||
+      takes_direct_path(L, y, &dy))
+    return 0;
+  /* nothing lowered in between may stage a dot of its own (one sum kept at a time) */
+  ir_opid o = fn->ops[op].next;
+  for (; o && o != y; o = fn->ops[o].next)
+    if (fn->ops[o].code == IR_OP_DOT || fn->ops[o].nregion) return 0;
+  return o == y ? y : 0;
+}
+
 /* Step 3: through scratch, padded, in the mma layouts of a grid that fits. acc (layout yr, type
- * ct) is updated in place. */
-static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LLVMValueRef *a,
+ * ct) is updated in place. An accumulator of zeros is not staged: the grid's fragments start at 0,
+ * and no warp reads the scratch's C region before the results are written there, so the barrier
+ * that kept those writes after every warp's reads goes too. A chain of staged dots, one
+ * accumulating on the other's result (the FFT library's complex products: dot(a, b, dot(c, d,
+ * zeros))), keeps the sum in the grid's fragments: the first writes no result to scratch (acc then
+ * holds placeholders that nothing reads), the second stages no accumulator, after a barrier that
+ * keeps its operands' stores after the first's reads. */
+static void dot_staged(cg_lower *L, ir_opid op, const mma_dot *d, const cg_lay *ya, const LLVMValueRef *a,
                        const cg_lay *yb, const LLVMValueRef *b, const cg_lay *yr, LLVMValueRef *acc) {
   int kw = d->p.kw, wm = 1, wn = 1, word8 = ir_elem_bits(d->ea) == 8;
   uint32_t mp = max_u32(d->m, 16), np = max_u32(d->n, 8), kp = max_u32(d->k, 4u * (uint32_t)kw);
@@ -655,16 +692,31 @@ static void dot_staged(cg_lower *L, const mma_dot *d, const cg_lay *ya, const LL
   LLVMValueRef base = cg_scratch(L, ab + bb + region_bytes(mp, cs, d->ct));
   sa.base = base, sb.base = byte_offset(L, base, ab);
   LLVMValueRef cbase = byte_offset(L, base, ab + bb);
+  ir_val in = L->fn->ops[op].opnd[2];
+  LLVMValueRef *kept = L->chain_v && L->chain_v == in ? L->chain_fc : NULL; /* acc in the fragments */
+  if (L->chain_v && !kept) /* chained_dot promised that this dot would take the sum: a compiler bug */
+    cg_fail(L, op, "op 'dot': the sum kept for %%%u is not this dot's accumulator", (unsigned)L->chain_v);
+  int zero = !kept && all_zero(acc, yr->n);
+  L->chain_v = 0, L->chain_fc = NULL;
+  if (kept) L->c.ops->barrier(&L->c);
   stage_padded(L, "stage A", ya, d->ea, a, sa.base, sa.stride, 0, mp, kp);
   stage_padded(L, "stage B", yb, d->ea, b, sb.base, sb.stride, word8, word8 ? np : kp, word8 ? kp : np);
-  stage_padded(L, "stage C", yr, d->ct, acc, cbase, cs, 0, mp, np);
+  if (!zero && !kept) stage_padded(L, "stage C", yr, d->ct, acc, cbase, cs, 0, mp, np);
   L->c.ops->barrier(&L->c);
-  LLVMValueRef *fc = ir_alloc(L->A, vc.n * sizeof *fc);
+  LLVMValueRef *fc = kept ? kept : ir_alloc(L->A, vc.n * sizeof *fc);
   operand oa = {&va, ir_alloc(L->A, va.n * sizeof(LLVMValueRef)), &sa};
   operand ob = {&vb, ir_alloc(L->A, vb.n * sizeof(LLVMValueRef)), &sb};
-  load_rect(L, &vc, d->ct, cbase, cs, fc);
+  if (zero)
+    for (uint32_t i = 0; i < vc.n; i++) fc[i] = acc[0];
+  else if (!kept)
+    load_rect(L, &vc, d->ct, cbase, cs, fc);
   mma_core(L, d, &oa, &ob, &vc, fc);
-  L->c.ops->barrier(&L->c); /* warps beyond the grid read C too */
+  if (chained_dot(L, op, d)) { /* the sum stays in fc for the next dot */
+    L->chain_v = L->fn->ops[op].res[0], L->chain_fc = fc;
+    for (uint32_t i = 0; i < yr->n; i++) acc[i] = LLVMGetUndef(LLVMTypeOf(acc[i]));
+    return;
+  }
+  if (!zero && !kept) L->c.ops->barrier(&L->c); /* warps beyond the grid read C too */
   stage_tile(L, &vc, d->ct, fc, cbase, cs, 0);
   L->c.ops->barrier(&L->c);
   load_rect(L, yr, d->ct, cbase, cs, acc);
@@ -698,8 +750,6 @@ static int writes_shared(int code) {
          code == IR_OP_BARRIER || code == IR_OP_ASYNC_WAIT || code == IR_OP_MBAR_WAIT || code == IR_OP_FOR ||
          code == IR_OP_IF;
 }
-
-static int takes_direct_path(cg_lower *L, ir_opid op, mma_dot *d);
 
 /* The dot that reads v (operand 0 or 1) itself, or 0. */
 static ir_opid reading_dot(cg_lower *L, ir_val v) {
@@ -823,7 +873,7 @@ int cg_lower_dot_mma(cg_lower *L, ir_opid op) {
   if (takes_direct_path(L, op, &d))
     dot_direct(L, op, &d, &ya, &yb, &yr, acc);
   else
-    dot_staged(L, &d, &ya, cg_get(L, o->opnd[0])->v, &yb, cg_get(L, o->opnd[1])->v, &yr, acc);
+    dot_staged(L, op, &d, &ya, cg_get(L, o->opnd[0])->v, &yb, cg_get(L, o->opnd[1])->v, &yr, acc);
   LLVMValueRef *out = cg_def(L, o->res[0], yr.n);
   for (uint32_t i = 0; i < yr.n; i++) out[i] = cg_convert(L, acc[i], d.ct, d.er);
   return 1;

@@ -360,20 +360,20 @@ static double holders(ir_type t) {
 enum { WAVE = 128 };
 
 /* A dot staged through scratch for the tensor cores (codegen/lower_mma.c, dot_staged): A, B and the
- * accumulator written padded, the fragments read by every warp of the padded grid (A once per warp
- * column, B once per warp row; the warps past the grid as a grid warp), the result written and read
- * back in the grid's layout and then in the result's. */
-static double staged_mma_bytes(ir_type a, ir_type r, const tg_mma_pick *p, int warps) {
+ * accumulator (unless zeros) written padded, the fragments read by every warp of the padded grid (A once per
+ * warp column, B once per warp row; the warps past the grid as a grid warp), the result written and read back
+ * in the grid's layout and then in the result's. */
+static double staged_mma_bytes(ir_type a, ir_type r, const tg_mma_pick *p, int warps, int zero_acc) {
   double kt = 4.0 * p->kw, eb = ir_elem_bytes((ir_elem)a.elem);
   double mp = r.shape[0] < 16 ? 16 : r.shape[0], np = r.shape[1] < 8 ? 8 : r.shape[1];
   double kp = a.shape[1] < kt ? kt : a.shape[1];
   int wm = 1, wn = 1;
   if (!tg_mma_warp_grid((uint32_t)mp, (uint32_t)np, warps, &wm, &wn)) return 0;
   double rep = (double)warps / (wm * wn);
-  return mp * kp * eb + kp * np * eb + mp * np * 4               /* staged */
-         + mp * kp * eb * warps / wm + kp * np * eb * warps / wn /* fragments */
-         + 2 * mp * np * 4 * rep                                 /* the grid's result: read, written */
-         + (double)r.shape[0] * r.shape[1] * 4 * holders(r);     /* read in the result's layout */
+  return mp * kp * eb + kp * np * eb + (zero_acc ? 0 : mp * np * 4) /* staged */
+         + mp * kp * eb * warps / wm + kp * np * eb * warps / wn    /* fragments */
+         + (zero_acc ? 1 : 2) * mp * np * 4 * rep                   /* the grid's result: read, written */
+         + (double)r.shape[0] * r.shape[1] * 4 * holders(r);        /* read in the result's layout */
 }
 
 /* A dot on FMAs (codegen/lower_dot.c): A and B written once; then for each k every warp reads its
@@ -446,6 +446,18 @@ static double dot_ops(static_walk *sw, const ir_op *op, tg_mma_pick *p) {
   return per_warp * warps * 2.0 * 16 * 8 * (kt * p->ktiles * bits);
 }
 
+/* 1 if v is a tile of +0 (a constant tile, or a splat of a constant, of 0): a dot that starts a sum,
+ * whose staging leaves its accumulator out. */
+static int zero_tile(const ir_func *fn, ir_val v) {
+  ir_opid c = fn->vals[v].def;
+  if (c && fn->ops[c].code == IR_OP_SPLAT) c = fn->vals[fn->ops[c].opnd[0]].def;
+  if (!c || fn->ops[c].code != IR_OP_CONST) return 0;
+  for (const ir_attr *at = fn->ops[c].attrs; at; at = at->next)
+    if (!strcmp(at->key, "value"))
+      return (at->kind == IR_AINT && at->i == 0) || (at->kind == IR_AFLOAT && at->f == 0 && !signbit(at->f));
+  return 0;
+}
+
 /* The shared-memory traffic of dot op's lowering: a warpgroup dot's operand reads (as the simulator
  * counts them: 128-byte lines of the rows each wgmma reads); none on the direct path of mma.sync (its
  * operands' loads and conversions are counted where they stand); else the scratch of a dot staged for
@@ -467,7 +479,7 @@ static double dot_scratch_bytes(static_walk *sw, const ir_op *op) {
                        ir_attr_s(op->attrs, "precision", "ieee"), &p))
     return fma_dot_bytes(a, b, r, warps);
   if (r.layout.kind == IR_LMMA && a.layout.kind == IR_LMMA_A && b.layout.kind == IR_LMMA_B) return 0;
-  return staged_mma_bytes(a, r, &p, warps);
+  return staged_mma_bytes(a, r, &p, warps, zero_tile(fn, op->opnd[2]));
 }
 
 static void walk_region(static_walk *sw, ir_reg reg, double mult) {

@@ -4,9 +4,11 @@
  * words, the stride through a swizzled buffer, ldmatrix rows 64 bytes apart), global sectors (coalesced
  * and strided loads), unique bytes, barriers; the wavefront model on hand-made requests; profiling off.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codegen/codegen.h"
 #include "sim/sim.h"
@@ -382,7 +384,54 @@ static void test_stage(void) {
   sim_profile_free(&p);
 }
 
+/* prof_chain.ir: two staged dots (N = 4), the first from zeros, the second accumulating on the first;
+ * prof_chain_mix.ir: two such sums, for B and B2, interleaved (d1, e1, d2 on d1, e2 on e1). Fresh small
+ * integers (exact in f16, their sums exact in f32), the outputs poisoned first: every element is 2 A.B
+ * (2 A.B2).
+ * Barriers of prof_chain: the copy's, then one after the first dot's A and B are staged (no
+ * accumulator staged, no result written back), and the second's four: before its stores (the
+ * first's reads of the scratch), after them, after its instructions write the result, after it is
+ * read back in the result's layout; staging each accumulator and writing each result back took
+ * 1 + 4 + 4. prof_chain_mix keeps no sum in registers (e1 is lowered between d1 and d2): the copy's,
+ * three for each dot from zeros, four for each of the others. */
+static void test_chain(const char *name, int sums, uint64_t barriers) {
+  static const uint16_t f16_of[5] = {0xc000, 0xbc00, 0x0000, 0x3c00, 0x4000}; /* -2 .. 2 */
+  unsigned seed = (unsigned)time(NULL);
+  srand(seed);
+  uint16_t *a = buf128(16 * 32 * 2), *b[2] = {buf128(32 * 4 * 2), buf128(32 * 4 * 2)};
+  float *c[2] = {buf128(16 * 4 * 4), buf128(16 * 4 * 4)};
+  int ia[16 * 32], ib[2][32 * 4];
+  for (int i = 0; i < 16 * 32; i++) ia[i] = rand() % 5 - 2, a[i] = f16_of[ia[i] + 2];
+  for (int j = 0; j < 2; j++) {
+    for (int i = 0; i < 32 * 4; i++) ib[j][i] = rand() % 5 - 2, b[j][i] = f16_of[ib[j][i] + 2];
+    for (int i = 0; i < 16 * 4; i++) c[j][i] = NAN;
+  }
+  sim_arg args[5] = {{.is_ptr = 1, .elem = IR_F16, .ptr = a, .bytes = 16 * 32 * 2},
+                     {.is_ptr = 1, .elem = IR_F16, .ptr = b[0], .bytes = 32 * 4 * 2},
+                     {.is_ptr = 1, .elem = IR_F32, .ptr = c[0], .bytes = 16 * 4 * 4},
+                     {.is_ptr = 1, .elem = IR_F32, .ptr = c[1], .bytes = 16 * 4 * 4},
+                     {.is_ptr = 1, .elem = IR_F16, .ptr = b[1], .bytes = 32 * 4 * 2}};
+  sim_profile p = {0};
+  CHECK(run(name, args, sums == 1 ? 3 : 5, 1, 1, &p) == 0);
+  dump(name, &p);
+  int bad = 0;
+  for (int j = 0; j < sums; j++)
+    for (int m = 0; m < 16; m++)
+      for (int n = 0; n < 4; n++) {
+        int want = 0;
+        for (int k = 0; k < 32; k++) want += ia[m * 32 + k] * ib[j][k * 4 + n];
+        if (c[j][m * 4 + n] != 2.0f * (float)want) bad++;
+      }
+  CHECK(bad == 0, "%s (seed %u): %d of %d elements differ from 2 A.B", name, seed, bad, 64 * sums);
+  CHECK(p.total.barriers == barriers && p.total.mma == 4 * (uint64_t)sums, "%s: %llu barriers, %llu mma",
+        name, (unsigned long long)p.total.barriers, (unsigned long long)p.total.mma);
+  sim_profile_free(&p);
+  free(a), free(b[0]), free(b[1]), free(c[0]), free(c[1]);
+}
+
 int main(void) {
+  test_chain("prof_chain", 1, 6);
+  test_chain("prof_chain_mix", 2, 1 + 3 + 3 + 4 + 4);
   test_stage();
   test_oom();
   test_model();
