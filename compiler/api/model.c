@@ -388,6 +388,23 @@ static double fma_dot_bytes(ir_type a, ir_type b, ir_type r, int warps) {
   return (double)a.shape[0] * k * ea + k * b.shape[1] * eb + warps * k * (per_thread(r, 0) + breq) * WAVE;
 }
 
+/* A layout conversion through scratch: the tile written and read, each side at least a wavefront
+ * per request, a request being every warp's access of one run of a thread's elements along the
+ * fastest dim (up to 16 bytes). */
+static double convert_bytes(ir_type src, ir_type dst, int warps) {
+  double bytes = type_bytes(dst), req = 0;
+  ir_type side[2] = {src, dst};
+  for (int i = 0; i < 2; i++) {
+    ir_type t = side[i];
+    if (t.layout.kind != IR_LBLOCKED || t.rank < 1) return 2 * bytes;
+    int fast = t.layout.order[0] < t.rank ? t.layout.order[0] : t.rank - 1;
+    double eb = ir_elem_bytes((ir_elem)t.elem), run = lay_spt(t.layout, fast);
+    if (run * eb > 16) run = floor(16 / eb);
+    req += warps * per_thread_all(t) / (run < 1 ? 1 : run);
+  }
+  return fmax(2 * bytes, req * WAVE);
+}
+
 /* reduce across warps (codegen/lower_reduce.c, across_warps): where warps hold distinct parts of the
  * axis, one writer warp per part stores its partials and every warp reads every part's. */
 static double reduce_bytes(ir_type src, int axis, int warps) {
@@ -517,7 +534,9 @@ static void walk_region(static_walk *sw, ir_reg reg, double mult) {
                         mult;
       break;
     case IR_OP_CONVERT_LAYOUT: /* through shared memory: written once, read once */
-      sw->smem_bytes += 2 * type_bytes(ir_vtype(fn, op->res[0])) * mult;
+      sw->smem_bytes += convert_bytes(ir_vtype(fn, op->opnd[0]), ir_vtype(fn, op->res[0]),
+                                      (int)ir_attr_i(fn->attrs, "warps", 4)) *
+                        mult;
       break;
     case IR_OP_FOR: {
       int64_t lb, ub, step;
