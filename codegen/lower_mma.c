@@ -645,10 +645,28 @@ static int all_zero(const LLVMValueRef *acc, uint32_t n) {
 static int takes_direct_path(cg_lower *L, ir_opid op, mma_dot *d);
 static ir_opid only_user(ir_func *fn, ir_val v);
 
+/* 1 for an op whose lowering stays in registers (elementwise ops, constants, ids, views) or reads
+ * memory without writing shared memory or scratch (load, load_shared) */
+static int between_ok(int code) {
+  if (ir_opinfo_table[code].flags & IR_F_ELEMENTWISE) return 1;
+  switch (code) {
+  case IR_OP_CONST:
+  case IR_OP_SPLAT:
+  case IR_OP_IOTA:
+  case IR_OP_PROGRAM_ID:
+  case IR_OP_NUM_PROGRAMS:
+  case IR_OP_VIEW:
+  case IR_OP_BOUNDED:
+  case IR_OP_LOAD:
+  case IR_OP_LOAD_SHARED: return 1;
+  default: return 0;
+  }
+}
+
 /* The staged dot that accumulates on staged dot op's result, where op's result can stay in the
- * grid's fragments for it: the result's only use, later in the same region with no dot or region
- * op between, the sum in the compute type (f32 or i32: nothing rounded between the two), the same
- * padded grid (one result shape, one kernel's warps); else 0. */
+ * grid's fragments for it: the result's only use, later in the same region with only register work
+ * and loads between (between_ok), the sum in the compute type (f32 or i32: nothing rounded between the two),
+ * the same padded grid (one result shape, one kernel's warps); else 0. */
 static ir_opid chained_dot(cg_lower *L, ir_opid op, const mma_dot *d) {
   ir_func *fn = L->fn;
   ir_val v = fn->ops[op].res[0];
@@ -659,10 +677,11 @@ static ir_opid chained_dot(cg_lower *L, ir_opid op, const mma_dot *d) {
       ir_attr_i(fn->ops[y].attrs, "wgmma", 0) || !pick(L, y, &dy) || dy.ct != d->ct ||
       takes_direct_path(L, y, &dy))
     return 0;
-  /* nothing lowered in between may stage a dot of its own (one sum kept at a time) */
+  /* nothing lowered in between may use the scratch (other warps may still read op's operands
+   * there) or stage a dot of its own (one sum kept at a time): only register work and loads */
   ir_opid o = fn->ops[op].next;
   for (; o && o != y; o = fn->ops[o].next)
-    if (fn->ops[o].code == IR_OP_DOT || fn->ops[o].nregion) return 0;
+    if (!between_ok(fn->ops[o].code)) return 0;
   return o == y ? y : 0;
 }
 
