@@ -18,9 +18,11 @@
  * how many of the recipe's variants spill (--all: each variant's registers and spilled bytes).
  *
  * Prints one row per recipe (variants, median, maximum and the slowest variant; ptxas median and
- * maximum) and the totals against the targets: median <= 20 ms and maximum <= 50 ms per variant. --all
- * also prints every variant. The process is pinned to one core. A benchmark, not a test: it fails only
- * if a variant the recipe accepts does not compile for a reason other than a refusal.
+ * maximum), then the compile's steps (the front end: recipe, IR and kiln's passes; kiln's lowering to
+ * LLVM IR; LLVM's passes; NVPTX code generation to PTX), their medians per recipe and their shares of
+ * the whole, and the totals against the targets: median <= 20 ms and maximum <= 50 ms per variant.
+ * --all also prints every variant, with its steps. The process is pinned to one core. A benchmark, not a
+ * test: it fails only if a variant the recipe accepts does not compile for a reason other than a refusal.
  *
  * Each variant is the kernel `kiln run` and `kiln tune` compile for a launch at the recipe's sizes:
  * specialised on its arguments' alignment (driver_specialize: the tensors and the integers that are
@@ -41,6 +43,13 @@
 #include "compiler/api/driver.h"
 
 enum { MAX_SAMPLE = 130, MAX_RECIPES = 64, MAX_REPS = 32 };
+/* A compile's steps: everything before codegen (the recipe's load and Lua, the IR and kiln's passes),
+ * kiln's lowering to LLVM IR, LLVM's pass pipeline, NVPTX code generation (cg_result's times). */
+enum { NPHASES = 4 };
+static const char *const phase_names[NPHASES] = {"front end", "lowering", "LLVM passes", "PTX emission"};
+static double *phase_all[NPHASES]; /* every variant's step times, in sample order */
+static char phase_rows[MAX_RECIPES][160];
+static int nphase_rows;
 static const double TARGET_MEDIAN_MS = 20.0, TARGET_MAX_MS = 50.0;
 static int specialize = 1;      /* 0 with --general */
 static int nspilled, nreported; /* variants whose ptxas report shows spills; variants with a report */
@@ -59,6 +68,7 @@ typedef struct {
 typedef struct {
   char desc[256];
   double ms, ptxas_ms; /* ptxas_ms < 0: not run */
+  double ph[NPHASES];  /* the compile's steps (phase_names), each the median over the reps */
   int regs, spill;     /* ptxas -v: registers a thread, spill store + load bytes (-1: not run) */
 } sample_row;
 
@@ -137,8 +147,8 @@ static int random_variant(kl_recipe *r, uint64_t *state, variant *out) {
 
 /* One cold compile of a variant, recipe load included: thread CPU ms, or -1 with err. The PTX goes to
  * *ptx when ptx is not NULL. */
-static double compile_once(const char *path, const variant *v, const tg_target *t, char **ptx, char *err,
-                           size_t errn) {
+static double compile_once(const char *path, const variant *v, const tg_target *t, char **ptx, double *ph,
+                           char *err, size_t errn) {
   double t0 = thread_cpu_ms();
   kl_recipe *r = kl_recipe_load(path, err, errn);
   if (!r) return -1;
@@ -148,6 +158,8 @@ static double compile_once(const char *path, const variant *v, const tg_target *
   kl_settings s = v->s; /* computed defaults for t, as kiln compile has them */
   int rc = kl_settings_target(r, &s, t, err, errn) || driver_compile_recipe(r, &s, &o, NULL, &res, err, errn);
   double ms = thread_cpu_ms() - t0;
+  ph[1] = res.ms_lower, ph[2] = res.ms_opt, ph[3] = res.ms_emit;
+  ph[0] = ms - ph[1] - ph[2] - ph[3];
   if (!rc && !res.ptx) snprintf(err, errn, "no PTX produced"), rc = -1;
   if (!rc && ptx) *ptx = res.ptx, res.ptx = NULL;
   cg_result_free(&res);
@@ -223,13 +235,16 @@ static double ptxas_ms(const char *ptx, const tg_target *t, sample_row *row) {
 /* Compiles v reps times: 0 with the row filled, 1 if kiln refuses the variant (err says why). */
 static int measure(const bench_args *a, const char *path, const variant *v, const tg_target *t,
                    sample_row *row, char *err, size_t errn) {
-  double ms[MAX_REPS];
+  double ms[MAX_REPS], ph[NPHASES][MAX_REPS], one[NPHASES];
   int reps = a->reps < MAX_REPS ? a->reps : MAX_REPS;
   char *ptx = NULL;
-  for (int i = 0; i < reps; i++)
-    if ((ms[i] = compile_once(path, v, t, i ? NULL : &ptx, err, errn)) < 0) return 1;
+  for (int i = 0; i < reps; i++) {
+    if ((ms[i] = compile_once(path, v, t, i ? NULL : &ptx, one, err, errn)) < 0) return 1;
+    for (int k = 0; k < NPHASES; k++) ph[k][i] = one[k];
+  }
   snprintf(row->desc, sizeof row->desc, "%s", v->desc[0] ? v->desc : "defaults");
   row->ms = median(ms, reps);
+  for (int k = 0; k < NPHASES; k++) row->ph[k] = median(ph[k], reps);
   row->regs = row->spill = -1;
   row->ptxas_ms = a->ptxas ? ptxas_ms(ptx, t, row) : -1;
   free(ptx);
@@ -321,9 +336,12 @@ static int measure_random(const bench_args *a, kl_recipe *r, const char *path, c
     int ok = accepted(r, &v);
     if (ok < 0) return -1;
     char err[2048];
-    if (!ok || measure(a, path, &v, t, &s->rows[s->n], err, sizeof err))
+    if (!ok)
       s->refused++;
-    else
+    else if (measure(a, path, &v, t, &s->rows[s->n], err, sizeof err)) {
+      s->refused++;
+      if (a->all) fprintf(stderr, "  %s | %s | refused: %s\n", kl_recipe_name(r), v.desc, err);
+    } else
       s->n++;
   }
   return 0;
@@ -339,8 +357,12 @@ static void print_recipe(const bench_args *a, const char *name, sample *s) {
     nreported += s->rows[i].spill >= 0;
     if (s->rows[i].ms > s->rows[slow].ms) slow = i;
     if (a->all)
-      fprintf(stderr, "  %s | %s | %.1f ms | ptxas %.1f ms | %d registers | %d bytes spilled\n", name,
-              s->rows[i].desc, s->rows[i].ms, s->rows[i].ptxas_ms, s->rows[i].regs, s->rows[i].spill);
+      fprintf(stderr,
+              "  %s | %s | %.1f ms (front end %.1f, lowering %.1f, LLVM passes %.1f, PTX emission %.1f) | "
+              "ptxas %.1f "
+              "ms | %d registers | %d bytes spilled\n",
+              name, s->rows[i].desc, s->rows[i].ms, s->rows[i].ph[0], s->rows[i].ph[1], s->rows[i].ph[2],
+              s->rows[i].ph[3], s->rows[i].ptxas_ms, s->rows[i].regs, s->rows[i].spill);
   }
   char ptxas[64] = "-";
   if (npx) { /* median() sorts px: the maximum is read after it (argument order is unspecified) */
@@ -352,6 +374,15 @@ static void print_recipe(const bench_args *a, const char *name, sample *s) {
   double worst = s->rows[slow].ms;
   printf("| %s | %d | %d | %.1f | %.1f | %s | %s |\n", name, s->n, s->refused, median(ms, s->n), worst,
          s->rows[slow].desc, ptxas);
+  if (nphase_rows < MAX_RECIPES) {
+    char *w = phase_rows[nphase_rows++];
+    int len = snprintf(w, sizeof phase_rows[0], "| %s |", name);
+    for (int k = 0; k < NPHASES; k++) {
+      double col[MAX_SAMPLE];
+      for (int i = 0; i < s->n; i++) col[i] = s->rows[i].ph[k];
+      len += snprintf(w + len, sizeof phase_rows[0] - (size_t)len, " %.1f |", median(col, s->n));
+    }
+  }
 }
 
 /* Samples one recipe file; appends its compile times to all. -1 if a required variant fails. */
@@ -369,7 +400,10 @@ static int bench_recipe(const bench_args *a, const char *file, const tg_target *
   if (!rc && measure_largest(a, r, path, t, s) < 0) rc = -1;
   if (!rc) rc = measure_random(a, r, path, t, s);
   if (s->n) print_recipe(a, kl_recipe_name(r), s);
-  for (int i = 0; i < s->n; i++) all[(*nall)++] = s->rows[i].ms;
+  for (int i = 0; i < s->n; i++, (*nall)++) {
+    all[*nall] = s->rows[i].ms;
+    for (int k = 0; k < NPHASES; k++) phase_all[k][*nall] = s->rows[i].ph[k];
+  }
   free(s);
   kl_recipe_free(r);
   return rc;
@@ -447,6 +481,26 @@ static void print_totals(double *all, int n) {
   if (nreported) printf("%d of %d variants spill (ptxas -v)\n", nspilled, nreported);
 }
 
+/* Where the time goes: each step's median per recipe and over the sample, and its share of the total. The
+ * PTX emission alone is a floor under the whole compile for as long as LLVM's NVPTX backend emits the
+ * kernel. */
+static void print_phases(int n) {
+  printf("\nThe compile's steps, thread CPU ms, median per recipe (front end: the recipe, the IR and kiln's "
+         "passes)\n\n| recipe |");
+  for (int k = 0; k < NPHASES; k++) printf(" %s |", phase_names[k]);
+  printf("\n|---|---|---|---|---|\n");
+  for (int i = 0; i < nphase_rows; i++) printf("%s\n", phase_rows[i]);
+  double sum[NPHASES] = {0}, whole = 0;
+  for (int k = 0; k < NPHASES; k++)
+    for (int i = 0; i < n; i++) sum[k] += phase_all[k][i], whole += phase_all[k][i];
+  printf("| all %d variants |", n);
+  for (int k = 0; k < NPHASES; k++) printf(" %.1f |", median(phase_all[k], n));
+  printf("\n\nShare of the sample's total time:");
+  for (int k = 0; k < NPHASES; k++)
+    printf("%s %s %.1f%%", k ? "," : "", phase_names[k], 100 * sum[k] / whole);
+  printf("\n");
+}
+
 int main(int argc, char **argv) {
   bench_args a;
   if (parse(argc, argv, &a)) return 2;
@@ -460,6 +514,8 @@ int main(int argc, char **argv) {
   specialize = !a.general;
   double *all = malloc((size_t)MAX_RECIPES * MAX_SAMPLE * sizeof *all);
   if (!all) abort();
+  for (int k = 0; k < NPHASES; k++)
+    if (!(phase_all[k] = malloc((size_t)MAX_RECIPES * MAX_SAMPLE * sizeof *phase_all[k]))) abort();
   printf("recipe -> PTX on %s, thread CPU ms, median of %d compiles per variant; sample: defaults, largest "
          "tiles, %d random (seed %llu); %s\n\n",
          t->name, a.reps, a.random, (unsigned long long)a.seed,
@@ -469,8 +525,9 @@ int main(int argc, char **argv) {
          "ptxas ms max | spilling |\n");
   printf("|---|---|---|---|---|---|---|---|---|\n");
   for (int i = 0; i < n; i++) failed |= bench_recipe(&a, names[i], t, all, &nall) != 0;
-  if (nall) print_totals(all, nall);
+  if (nall) print_phases(nall), print_totals(all, nall);
   for (int i = 0; i < n; i++) free(names[i]);
+  for (int k = 0; k < NPHASES; k++) free(phase_all[k]);
   free(all);
   return failed;
 }

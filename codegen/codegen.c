@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cg.h"
 
@@ -726,6 +727,12 @@ static int optimise(cg_lower *L, LLVMTargetMachineRef tm) {
   return -1;
 }
 
+static double thread_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static char *dup_message(char *m) {
   char *s = strdup(m ? m : "");
   if (!s) abort();
@@ -740,12 +747,17 @@ static int emit_ptx(cg_lower *L, unsigned flags, cg_result *out) {
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
   LLVMSetModuleDataLayout(L->c.mod, dl);
   LLVMDisposeTargetData(dl);
+  double t0 = thread_ms();
   int rc = optimise(L, tm);
+  out->ms_opt = thread_ms() - t0;
   if (rc == 0) {
     if (flags & CG_KEEP_LLVM_IR) out->llvm_ir = dup_message(LLVMPrintModuleToString(L->c.mod));
     char *msg = NULL;
     LLVMMemoryBufferRef buf = NULL;
-    if (LLVMTargetMachineEmitToMemoryBuffer(tm, L->c.mod, LLVMAssemblyFile, &msg, &buf)) {
+    t0 = thread_ms();
+    int failed = LLVMTargetMachineEmitToMemoryBuffer(tm, L->c.mod, LLVMAssemblyFile, &msg, &buf);
+    out->ms_emit = thread_ms() - t0;
+    if (failed) {
       snprintf(L->err, L->errn, "kernel '%s': PTX emission for %s failed: %s", L->fn->name, L->c.target->name,
                msg ? msg : "?");
       LLVMDisposeMessage(msg);
@@ -838,7 +850,9 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, c
     rc = -1;
     goto done;
   }
+  double t0 = thread_ms();
   lower_kernel(L);
+  out->ms_lower = thread_ms() - t0;
   out->kernel_name = strdup(fn->name);
   out->threads = L->c.block_threads;
   out->shared_bytes = L->c.shared_bytes;
@@ -846,14 +860,19 @@ int cg_compile(ir_func *fn, const tg_target *t, cg_backend be, unsigned flags, c
   out->aligned_used = L->aligned_used;
   if (be == CG_NVPTX) {
     rc = emit_ptx(L, flags, out);
-  } else if ((rc = optimise(L, NULL)) == 0) {
-    if (flags & CG_KEEP_LLVM_IR) out->llvm_ir = dup_message(LLVMPrintModuleToString(L->c.mod));
-    LLVMDisposeBuilder(L->c.b);
-    out->llvm_ctx = L->c.ctx;
-    out->llvm_mod = L->c.mod;
-    L->c.b = NULL;
-    L->c.mod = NULL;
-    L->c.ctx = NULL;
+  } else {
+    t0 = thread_ms();
+    rc = optimise(L, NULL);
+    out->ms_opt = thread_ms() - t0;
+    if (rc == 0) {
+      if (flags & CG_KEEP_LLVM_IR) out->llvm_ir = dup_message(LLVMPrintModuleToString(L->c.mod));
+      LLVMDisposeBuilder(L->c.b);
+      out->llvm_ctx = L->c.ctx;
+      out->llvm_mod = L->c.mod;
+      L->c.b = NULL;
+      L->c.mod = NULL;
+      L->c.ctx = NULL;
+    }
   }
 done:
   if (rc) cg_result_free(out);

@@ -36,6 +36,9 @@ typedef struct {
    * strongest the kernel has; docs/ir.md) the code relies on: the kernel is the same for any masks
    * that keep these promises; 0 for a kernel any launch may use. */
   uint64_t aligned_used;
+  /* The calling thread's CPU time in milliseconds in each step of cg_compile: kiln's lowering to a
+   * verified LLVM module, LLVM's pass pipeline, and (CG_NVPTX) NVPTX code generation to PTX. */
+  double ms_lower, ms_opt, ms_emit;
 } cg_result;
 
 /* cg_compile's flags. CG_KEEP_LLVM_IR: keep the optimised module as text in out->llvm_ir (printing

@@ -92,8 +92,13 @@ static int compile(kiln_session *s, const compile_args *a, const kiln_compile_op
   kiln_recipe_free(r);
   if (st != KILN_OK) return cli_fail("compile", s, st);
   static const char *const cache[] = {"bypassed", "miss", "hit"};
-  if (a->verbose && co->emit != KILN_EMIT_IR)
-    fprintf(stderr, "kiln: %s: kernel cache %s\n", a->input, cache[out.cache_use]);
+  if (a->verbose && co->emit != KILN_EMIT_IR) {
+    fprintf(stderr, "kiln: %s: kernel cache %s", a->input, cache[out.cache_use]);
+    if (out.cache_use != KILN_CACHE_HIT)
+      fprintf(stderr, "; thread CPU ms: lowering %.1f, LLVM passes %.1f, PTX emission %.1f", out.ms_lower,
+              out.ms_llvm_passes, out.ms_ptx);
+    fprintf(stderr, "\n");
+  }
   int rc = write_out(a->out, &out, co->emit) ? 1 : 0;
   kiln_output_free(&out);
   return rc;

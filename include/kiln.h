@@ -151,6 +151,9 @@ typedef struct {
    * bytes, an integer the multiple of 16, 8 or 4 it was at the settings (the launch JSON's "aligned",
    * "aligned8", "aligned4" say which; a multiple of 16 always qualifies); 0: any launch */
   uint64_t aligned;
+  /* The compile's steps in the calling thread's CPU time (ms): kiln's lowering to LLVM IR, LLVM's pass
+   * pipeline, NVPTX code generation to PTX; all 0 when the PTX came from the kernel cache. */
+  double ms_lower, ms_llvm_passes, ms_ptx;
 } kiln_output;
 
 /* Builds r's kernel for its settings and compiles it as o says. On success *out holds the artifact

@@ -166,6 +166,7 @@ static kiln_status lower(kiln_recipe *r, const kiln_compile_opts *o, const tg_ta
   out->threads = res.threads;
   out->shared_bytes = res.shared_bytes;
   out->aligned = res.aligned_used;
+  out->ms_lower = res.ms_lower, out->ms_llvm_passes = res.ms_opt, out->ms_ptx = res.ms_emit;
   out->cache_use = d.no_cache || d.print_after_all ? KILN_CACHE_BYPASSED
                    : d.cache_hit                   ? KILN_CACHE_HIT
                                                    : KILN_CACHE_MISS;

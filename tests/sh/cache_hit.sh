@@ -3,16 +3,24 @@
 # (another --set, another target) is a miss; a corrupt entry is a miss, never trusted; a rebuilt
 # compiler (another executable time) misses rather than serve the old build's PTX, and so does another
 # LLVM pass pipeline (KILN_LLVM_PASSES). A bad
-# KILN_CACHE_MAX_MB fails the compile with a message naming the variable.
+# KILN_CACHE_MAX_MB fails the compile with a message naming the variable. `-v` gives a compile's steps'
+# CPU times, and none for a hit.
 set -u
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export KILN_CACHE_DIR="$tmp/cache"
 fail=0
-run() { "$KILN" compile recipes/softmax.lua --emit ptx -v "$@" 2>&1 >"$tmp/ptx.$#" | sed -n 's/.*kernel cache //p'; }
+run() {
+  "$KILN" compile recipes/softmax.lua --emit ptx -v "$@" 2>"$tmp/err" >"$tmp/ptx.$#"
+  sed -n 's/.*kernel cache \([a-z]*\).*/\1/p' "$tmp/err"
+}
+# -v: a compile that ran gives its steps' CPU times, a hit none
+steps() { grep -q 'thread CPU ms: lowering [0-9.]*, LLVM passes [0-9.]*, PTX emission [0-9.]*$' "$tmp/err" && echo yes || echo no; }
 check() { [ "$2" = "$3" ] && echo "ok   $1: $2" || { echo "FAIL $1: expected $3, got '$2'"; fail=1; }; }
 check first    "$(run --target sm_80)" miss
+check first-steps "$(steps)" yes
 cp "$tmp/ptx.2" "$tmp/first.ptx"
 check second   "$(run --target sm_80)" hit
+check second-steps "$(steps)" no
 cmp -s "$tmp/ptx.2" "$tmp/first.ptx" || { echo "FAIL: cached PTX differs"; fail=1; }
 check other-set "$(run --target sm_80 --set BLOCK=256)" miss
 check other-target "$(run --target sm_90a)" miss

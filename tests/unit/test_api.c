@@ -38,6 +38,8 @@ static void test_compile_and_run(void) {
   CHECK(out.data && strstr(out.data, ".target sm_80") && strstr(out.data, ".entry"));
   CHECK(out.size == strlen(out.data) && out.threads == 128 && out.cache_use == KILN_CACHE_BYPASSED);
   CHECK(!strcmp(out.kernel, "vector_add"));
+  /* the steps' CPU times: each step ran */
+  CHECK(out.ms_lower > 0 && out.ms_llvm_passes > 0 && out.ms_ptx > 0);
   kiln_output_free(&out);
   CHECK(out.data == NULL);
   /* the knob reached the kernel: 256 elements per program in the IR */
