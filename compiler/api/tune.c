@@ -33,7 +33,10 @@
 #include "tune.h"
 
 enum { MAXVALUES = 32, MAXJOBS = 256 };
+/* A sweep without a budget walks its whole space: at most MAXSPACE variants. With --budget the space is
+ * sampled (the order is computed per position, nothing the size of the space is held): up to MAXSAMPLED. */
 #define MAXSPACE (1L << 22)
+#define MAXSAMPLED (1L << 62)
 
 typedef struct {
   const kl_param *p;
@@ -60,7 +63,10 @@ typedef struct {
   knob knobs[KL_MAXSET];
   int nknobs, jobs;
   long total;
-  tune_row key; /* the row's key but the variant */
+  long in_shard;      /* the shard's variants: total / nshards, rounded up for the first shards */
+  unsigned perm_bits; /* random order: the permutation's domain, 2^perm_bits >= in_shard (even) */
+  uint64_t perm_key;  /* random order: the rounds' keys, from --seed */
+  tune_row key;       /* the row's key but the variant */
   slot slots[MAXJOBS];
   double t0, best;
   char best_variant[1024];
@@ -142,12 +148,16 @@ static kiln_status make_space(sweep *w) {
         if (st != KILN_OK) return st;
       }
     if (k->n < 1) k->n = 1, snprintf(k->v[0], 64, "%s", p->dflt);
-    w->total *= k->n;
-    if (w->total > MAXSPACE)
+    int budget = w->o->budget_variants > 0 || w->o->budget_seconds > 0;
+    long cap = budget ? MAXSAMPLED : MAXSPACE;
+    if (w->total > cap / k->n)
       return api_fail(
           w->r->s, KILN_ERR_USAGE,
-          "%s: the space has more than %ld variants: narrow it with --space or pin knobs with --set",
-          w->r->path, MAXSPACE);
+          budget ? "%s: the space has more than %ld variants: narrow it with --space or pin knobs with --set"
+                 : "%s: the space has more than %ld variants: narrow it with --space, pin knobs with "
+                   "--set, or sample it with --strategy random --budget N",
+          w->r->path, cap);
+    w->total *= k->n;
   }
   return KILN_OK;
 }
@@ -178,22 +188,43 @@ void tune_problem_text(const kiln_recipe *r, char *text, size_t textn) {
   }
 }
 
-/* Step 2: the shard's variant numbers in the strategy's order. */
-static long *shard_order(const sweep *w, long *count) {
-  long n = 0;
-  long *idx = malloc((size_t)(w->total / w->o->nshards + 1) * sizeof *idx);
-  if (!idx) return NULL;
-  for (long i = w->o->shard; i < w->total; i += w->o->nshards) idx[n++] = i;
-  if (w->o->strategy && !strcmp(w->o->strategy, "random")) {
-    harness_rng rng;
-    harness_seed(&rng, w->o->seed);
-    for (long i = n - 1; i > 0; i--) {
-      long j = (long)(harness_next(&rng) % (uint64_t)(i + 1)), t = idx[i];
-      idx[i] = idx[j], idx[j] = t;
-    }
+/* Step 2: the shard's variants in the strategy's order, computed per position so that a sampled space
+ * of any size costs nothing to order. Exhaustive: the shard's variants in index order. Random: a
+ * permutation of the shard's positions made from --seed, a four-round Feistel network over the
+ * smallest even number of bits that covers them, walked until it lands inside (cycle walking: the
+ * domain is under four times the positions, so a few steps at most on average). */
+static void order_init(sweep *w) {
+  w->in_shard = w->total > w->o->shard ? (w->total - w->o->shard + w->o->nshards - 1) / w->o->nshards : 0;
+  w->perm_bits = 2;
+  while (w->perm_bits < 62 && (1L << w->perm_bits) < w->in_shard) w->perm_bits += 2;
+  harness_rng rng;
+  harness_seed(&rng, w->o->seed);
+  w->perm_key = harness_next(&rng);
+}
+
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint64_t tune_permute(uint64_t x, unsigned bits, uint64_t key) {
+  unsigned h = bits / 2;
+  uint64_t mask = (1ull << h) - 1, l = x >> h, r = x & mask;
+  for (unsigned round = 0; round < 4; round++) {
+    uint64_t t = l ^ (mix64(r ^ (key + 0x9e3779b97f4a7c15ull * (round + 1))) & mask);
+    l = r, r = t;
   }
-  *count = n;
-  return idx;
+  return (l << h) | r;
+}
+
+/* The variant index at position k (0 <= k < in_shard) of the shard's order. */
+static long order_at(const sweep *w, long k) {
+  uint64_t p = (uint64_t)k;
+  if (w->o->strategy && !strcmp(w->o->strategy, "random")) do
+      p = tune_permute(p, w->perm_bits, w->perm_key);
+    while (p >= (uint64_t)w->in_shard);
+  return w->o->shard + (long)p * w->o->nshards;
 }
 
 /* ---- progress ---- */
@@ -785,18 +816,17 @@ static kiln_status open_device(sweep *w, char *gpu_name, size_t n) {
 }
 
 static kiln_status sweep_all(sweep *w) {
-  long n = 0, *order = shard_order(w, &n);
+  order_init(w);
+  long n = w->in_shard;
   kiln_status st = KILN_OK;
-  if (!order) return api_fail(w->r->s, KILN_ERR_SYSTEM, "out of memory");
   w->sum->in_shard = n;
   for (long i = 0; i < n && st == KILN_OK && budget_left(w); i++) {
-    st = one_variant(w, order[i], n - i - 1);
+    st = one_variant(w, order_at(w, i), n - i - 1);
     reap(w, 0, n - i - 1);
   }
   wait_all(w);
   if (st == KILN_OK && (w->prune > 0 || w->check_best > 0)) st = prune_sweep(w);
   if (w->o->progress == KILN_TUNE_PROGRESS_TERMINAL) fprintf(stderr, "\n");
-  free(order);
   return st;
 }
 

@@ -59,6 +59,9 @@ int tune_check_sim(kl_recipe *r, const kl_settings *s, const tg_target *t, uint6
 int tune_model_time(kiln_recipe *r, const char *target, const kiln_sass_loop *loop, double *time_s, char *err,
                     size_t errn);
 
+/* The random order's permutation (tune.c): a bijection of [0, 2^bits) (bits even, 2..62) chosen by key. */
+uint64_t tune_permute(uint64_t x, unsigned bits, uint64_t key);
+
 /* What a worker needs to measure one variant (tune_measure.c). */
 typedef struct {
   const kiln_tune_opts *o;
@@ -96,7 +99,8 @@ void tune_gpu_close(tune_gpu *g);
 int tune_gpu_measure(tune_gpu *g, kl_recipe *r, const kl_settings *s, const kl_settings *check,
                      const tg_target *t, const kiln_tune_opts *o, uint64_t seed, tune_row *row);
 /* The settings the check runs at: base, then every size parameter above 64 brought to 64, then the
- * env's --check-set entries (tune_measure.c). */
+ * env's --check-set entries; where the recipe does not build the variant there, the cap doubled until
+ * it does or base's sizes are reached (tune_measure.c). */
 int tune_check_settings(kl_recipe *r, const kl_settings *base, const tune_env *e, kl_settings *out, char *err,
                         size_t errn);
 

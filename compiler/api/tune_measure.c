@@ -67,10 +67,9 @@ static int prune(const tune_env *e, const kiln_inspect_result *res, int have_res
   return 0;
 }
 
-/* The check's settings: the sweep's, then every size parameter above 64 brought to 64 (unless
- * --check-set names it), then --check-set. */
-int tune_check_settings(kl_recipe *r, const kl_settings *base, const tune_env *e, kl_settings *s, char *err,
-                        size_t errn) {
+/* base with every size parameter above cap brought to cap, then --check-set. */
+static int capped(kl_recipe *r, const kl_settings *base, const tune_env *e, long long cap, kl_settings *s, char *err,
+                  size_t errn) {
   char buf[128];
   *s = *base;
   for (int i = 0; i < kl_recipe_nparams(r); i++) {
@@ -78,13 +77,45 @@ int tune_check_settings(kl_recipe *r, const kl_settings *base, const tune_env *e
     const char *v = kl_settings_get(s, p->name);
     char *end;
     long long x = v ? strtoll(v, &end, 10) : 0;
-    if (p->is_tune || !v || *end || x <= 64) continue;
-    snprintf(buf, sizeof buf, "%s=64", p->name);
+    if (p->is_tune || !v || *end || x <= cap) continue;
+    snprintf(buf, sizeof buf, "%s=%lld", p->name, cap);
     if (kl_settings_apply(r, s, buf, err, errn)) return -1;
   }
   for (int i = 0; i < e->ncheck_sets; i++)
     if (kl_settings_apply(r, s, e->check_sets[i], err, errn)) return -1;
   return 0;
+}
+
+/* 1 if the recipe builds its kernel at s: its arguments, grid and body accept the sizes. */
+static int builds(kl_recipe *r, const kl_settings *s, const tg_target *t) {
+  kl_arg args[KL_MAXARGS];
+  int64_t grid[3];
+  char err[1024];
+  if (kl_recipe_args(r, s, args, KL_MAXARGS, err, sizeof err) < 0 || kl_recipe_grid(r, s, grid, err, sizeof err))
+    return 0;
+  ir_func *fn = kl_recipe_build(r, s, t, err, sizeof err);
+  if (fn) ir_func_destroy(fn);
+  return fn != NULL;
+}
+
+/* The check's settings: the sweep's, then every size parameter above 64 brought to 64 (unless
+ * --check-set names it), then --check-set. Where the recipe does not build the variant at those sizes
+ * (a split of an FFT that needs a longer row), the cap doubles, 128, 256, ..., until it builds or the
+ * sweep's own sizes are reached. */
+int tune_check_settings(kl_recipe *r, const kl_settings *base, const tune_env *e, kl_settings *s, char *err,
+                        size_t errn) {
+  long long top = 0;
+  for (int i = 0; i < kl_recipe_nparams(r); i++) {
+    const kl_param *p = kl_recipe_param(r, i);
+    const char *v = kl_settings_get(base, p->name);
+    char *end;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (!p->is_tune && v && !*end && x > top) top = x;
+  }
+  for (long long cap = 64;; cap *= 2) {
+    if (capped(r, base, e, cap, s, err, errn)) return -1;
+    if (cap >= top || builds(r, s, e->t)) return 0;
+  }
 }
 
 /* The check on the simulator: 0 and row->error, or the row made refused or wrong. */

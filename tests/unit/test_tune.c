@@ -12,7 +12,9 @@
  *   7. bad options: --space on an unknown or pinned knob, a bad shard;
  *   8. a schema version 1 database is migrated to version 2 (its rows kept, the new statuses taken);
  *   9. the pruning sweep (the default on the simulator): every variant one final row, at most
- *      check_best ok and checked, the rest pruned with their reasons, a second run measures nothing.
+ *      check_best ok and checked, the rest pruned with their reasons, a second run measures nothing;
+ *  10. the random order's permutation is a bijection of its domain for every size and seed, and not
+ *      the identity.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -357,8 +359,28 @@ static void test_pruning(const char *dir) {
   free(path);
 }
 
+/* tune_permute: each x of [0, 2^bits) once, for random keys; it moves most of them. */
+static void test_permute(void) {
+  for (unsigned bits = 2; bits <= 18; bits += 2)
+    for (int trial = 0; trial < 3; trial++) {
+      uint64_t key = test_rand64(), n = 1ull << bits, moved = 0;
+      unsigned char *seen = calloc((size_t)n, 1);
+      CHECK(seen != NULL);
+      int ok = 1;
+      for (uint64_t x = 0; x < n && ok; x++) {
+        uint64_t y = tune_permute(x, bits, key);
+        ok = y < n && !seen[y];
+        if (ok) seen[y] = 1, moved += y != x;
+      }
+      CHECK(ok);
+      if (bits >= 8) CHECK(moved > n / 2);
+      free(seen);
+    }
+}
+
 int main(void) {
   test_rand_seed(test_seed());
+  test_permute();
   char *dir = test_scratch_dir("tune");
   test_migrate(dir);
   test_pruning(dir);
