@@ -9,13 +9,14 @@
  * BLOCK and BLOCK_* knobs' values, the combination with the most elements that the recipe's constraints
  * accept, the other knobs at their defaults); and N (default 20) random variants, every tuning knob drawn
  * uniformly from its declared values with a seeded generator, kept when the constraints accept it and
- * it compiles (a draw kiln refuses, e.g. for its shared memory, is counted and drawn again, up to 8N
- * draws). The clock runs over everything a cold compile does: load the recipe, build the IR, run the
- * pass pipeline, lower to LLVM IR and emit PTX, with the kernel cache bypassed. It is the thread's CPU
- * time (CLOCK_THREAD_CPUTIME_ID), so that other processes on a shared machine do not count; each
- * variant is compiled N times (default 3) and the median kept. ptxas (on PATH or in /usr/local/cuda/bin)
- * then assembles the PTX once (-v): its CPU time (the child's user + system) is reported beside, and
- * how many of the recipe's variants spill (--all: each variant's registers and spilled bytes).
+ * it compiles (a draw kiln refuses, e.g. for its shared memory, is counted and drawn again: up to 8N
+ * draws compiled, 100N that the constraints refuse, 200N in all). The clock runs over everything a cold
+ * compile does: load the recipe, build the IR, run the pass pipeline, lower to LLVM IR and emit PTX, with the
+ * kernel cache bypassed. It is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so that other processes on a
+ * shared machine do not count; each variant is compiled N times (default 3) and the median kept. ptxas (on
+ * PATH or in /usr/local/cuda/bin) then assembles the PTX once (-v): its CPU time (the child's user + system)
+ * is reported beside, and how many of the recipe's variants spill (--all: each variant's registers and
+ * spilled bytes).
  *
  * Prints one row per recipe (variants, median, maximum and the slowest variant; ptxas median and
  * maximum), then the compile's steps (the front end: recipe, IR and kiln's passes; kiln's lowering to
@@ -327,7 +328,13 @@ static int measure_random(const bench_args *a, kl_recipe *r, const char *path, c
   uint64_t state = a->seed;
   for (const char *c = kl_recipe_name(r); *c; c++) state = state * 31 + (unsigned char)*c;
   int want = s->n + a->random;
-  for (int draw = 0; draw < 8 * a->random && s->n < want && s->n < MAX_SAMPLE; draw++) {
+  /* up to 8N draws that kiln compiles or refuses and 100N that the constraints refuse (spaces that are
+   * mostly invalid at the recipe's sizes, such as fftconv4's explicit splits, still give N variants),
+   * 200N in all (a space of fewer than N variants draws repeats) */
+  int compiled = 0, constrained = 0;
+  for (int draw = 0; draw < 200 * a->random && compiled < 8 * a->random && constrained < 100 * a->random &&
+                     s->n < want && s->n < MAX_SAMPLE;
+       draw++) {
     variant v;
     if (random_variant(r, &state, &v)) return -1;
     int dup = 0;
@@ -336,9 +343,12 @@ static int measure_random(const bench_args *a, kl_recipe *r, const char *path, c
     int ok = accepted(r, &v);
     if (ok < 0) return -1;
     char err[2048];
-    if (!ok)
-      s->refused++;
-    else if (measure(a, path, &v, t, &s->rows[s->n], err, sizeof err)) {
+    if (!ok) {
+      s->refused++, constrained++;
+      continue;
+    }
+    compiled++;
+    if (measure(a, path, &v, t, &s->rows[s->n], err, sizeof err)) {
       s->refused++;
       if (a->all) fprintf(stderr, "  %s | %s | refused: %s\n", kl_recipe_name(r), v.desc, err);
     } else

@@ -45,6 +45,12 @@ local function split3(p)
   return L, n1, n2, n3
 end
 
+-- IB, the inner blocks per product (fft.inner_blocks), for the split's N1, N2, N3
+local function inner_blocks(p, N1, N2, N3)
+  local ib = fft.inner_blocks("fftconv3", p, N1, N2, N3, "N1", 512)
+  return ib
+end
+
 return kiln.recipe {
   name = "fftconv3",
   params = { B = 2, H = 3, N = 256, layout = { "bhn", "bnh" } },
@@ -72,6 +78,7 @@ return kiln.recipe {
     -- 512 elements in the tile and N1 blocks; docs/fftconv.md, "Order 3's inner blocks together")
     IB = fft.ib_knob(),
   },
+  constraints = { fft.builds(function(p) inner_blocks(p, select(2, split3(p))) end) },
   args = {
     kiln.tensor("u", "dtype", fft.io_dims, "in"),
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
@@ -123,7 +130,7 @@ return kiln.recipe {
     -- the tables: level 1 (F_N1 halves), level 2 (F_N2, T2 in f32, F_N3)
     -- (half: twisted, fft.twisted, and the pairs' W and exchange buffers, fft.half_pair_tables)
     -- (IB > 1: F_N2 and T2 for IB blocks stacked, fft.inner_tables)
-    local IB = fft.inner_blocks("fftconv3", p, N1, N2, N3, "N1", 512)
+    local IB = inner_blocks(p, N1, N2, N3)
     -- the DFT matrices' entries from rows of their values where a thread reads few (fft.dft_rows)
     local specs = { { N3, N3, N3 } }
     if IB == 1 then specs[#specs + 1] = { N2, N2, N2 } end

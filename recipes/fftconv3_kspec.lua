@@ -30,6 +30,7 @@ return kiln.recipe {
     -- half = 1 (fft.spectrum); the default agrees with fftconv3's
     half = { default = function(p) return fft.half3_default(p.N) end, values = { false, true } },
   },
+  constraints = { fft.builds(split3) },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", { "H", function(p)

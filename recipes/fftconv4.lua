@@ -38,6 +38,12 @@ local function split4(p)
   return L, n1, n2, n3, n4
 end
 
+-- IB, the inner blocks per product (fft.inner_blocks), for the split's N2, N3, N4
+local function inner_blocks(p, N2, N3, N4)
+  local ib = fft.inner_blocks("fftconv4", p, N2, N3, N4, "N2", 128)
+  return ib
+end
+
 return kiln.recipe {
   name = "fftconv4",
   params = { B = 2, H = 3, N = 512, layout = { "bhn", "bnh" } },
@@ -69,6 +75,7 @@ return kiln.recipe {
     -- the row packed at half the length (fftconv3's half); the default agrees with fftconv4_kspec's
     half = { default = function(p) return fft.half4_default(p.N) end, values = { false, true } },
   },
+  constraints = { fft.builds(function(p) inner_blocks(p, select(3, split4(p))) end) },
   args = {
     kiln.tensor("u", "dtype", fft.io_dims, "in"),
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
@@ -108,7 +115,7 @@ return kiln.recipe {
     local put = function(z, shape, ty) return fft.put_shared(k, z, shape, ty) end
 
     -- (IB > 1: F_N3 and T3 for IB blocks stacked, fft.inner_tables)
-    local IB = fft.inner_blocks("fftconv4", p, N2, N3, N4, "N2", 128)
+    local IB = inner_blocks(p, N2, N3, N4)
     -- the DFT matrices' entries from rows of their values where a thread reads few (fft.dft_rows)
     local specs = { { N2, N2, N2 }, { N4, N4, N4 } }
     if IB == 1 then specs[#specs + 1] = { N3, N3, N3 } end

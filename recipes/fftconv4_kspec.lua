@@ -32,6 +32,7 @@ return kiln.recipe {
     -- half = 1 (fft.spectrum); the default agrees with fftconv4's
     half = { default = function(p) return fft.half4_default(p.N) end, values = { false, true } },
   },
+  constraints = { fft.builds(split4) },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", { "H", function(p)

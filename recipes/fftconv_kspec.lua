@@ -31,6 +31,7 @@ return kiln.recipe {
     -- default here too, so that the two recipes' defaults agree
     half = { default = function(p) return fft.half_default(p.N, p.N1) end, values = { false, true } },
   },
+  constraints = { fft.builds(split) },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", { "H", function(p) return 2 * select(1, split(p)) end,

@@ -70,7 +70,9 @@ typedef struct {
   slot slots[MAXJOBS];
   double t0, best;
   char best_variant[1024];
-  long started;
+  long started;      /* variants this run started in a worker (what --budget N counts) */
+  long skipped;      /* variants this run found refused by the recipe's constraints (not counted) */
+  int skip_said;     /* the note that the constraint refusals ended the run was printed */
   double prune;      /* the model pruning factor; 0: off */
   int check_best;    /* checks to pass before the rest are pruned; 0: every survivor */
   double best_model; /* the best model time among compiled variants (pending or ok); < 0: none */
@@ -428,8 +430,21 @@ static slot *free_slot(sweep *w, long left) {
   }
 }
 
-static int budget_left(const sweep *w) {
-  if (w->o->budget_variants > 0 && w->started >= w->o->budget_variants) return 0;
+/* A budget of N variants also ends after SKIP_FACTOR * N constraint refusals: a space the constraints
+ * refuse almost whole is not walked to its end in search of N variants. */
+enum { SKIP_FACTOR = 100 };
+
+static int budget_left(sweep *w) {
+  long n = w->o->budget_variants;
+  if (n > 0 && w->started >= n) return 0;
+  if (n > 0 && w->skipped >= SKIP_FACTOR * n) {
+    if (!w->skip_said++)
+      fprintf(stderr,
+              "kiln tune: stopped after %ld variants refused by the recipe's constraints in this run (%d x "
+              "--budget): narrow the space with --space or --set\n",
+              w->skipped, SKIP_FACTOR);
+    return 0;
+  }
   return !(w->o->budget_seconds > 0 && now() - w->t0 >= w->o->budget_seconds);
 }
 
@@ -449,8 +464,8 @@ static kiln_status one_variant(sweep *w, long index, long left) {
       return api_fail(w->r->s, KILN_ERR_INPUT, "%s", err);
   int c = kl_recipe_constraints(w->r->lua, &s, why, sizeof why, err, sizeof err);
   if (c < 0) return api_fail(w->r->s, KILN_ERR_INPUT, "%s", err);
+  if (c > 0) return w->skipped++, write_row(w, index, "refused", why), progress(w, left), KILN_OK;
   w->started++;
-  if (c > 0) return write_row(w, index, "refused", why), progress(w, left), KILN_OK;
   slot *sl = free_slot(w, left);
   fflush(NULL);
   pid_t pid = fork();

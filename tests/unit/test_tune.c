@@ -229,12 +229,15 @@ static char *test_sweep(const char *dir) {
   CHECK(sweep(s, path, &o, sets, 1, &sum) == KILN_OK, "%s", kiln_error(s));
   CHECK(sum.measured == 0 && sum.done == 15, "the second run measured %ld, found %ld", sum.measured,
         sum.done);
-  /* the budget: 3 variants of another problem, then the rest */
+  /* the budget: 3 variants of another problem compiled (the constraints' refusals on the way written,
+   * not counted), then the rest */
   const char *sets2[] = {"n=900"};
   o.budget_variants = 3;
-  CHECK(sweep(s, path, &o, sets2, 1, &sum) == KILN_OK && sum.measured == 3, "budget: %ld", sum.measured);
+  CHECK(sweep(s, path, &o, sets2, 1, &sum) == KILN_OK && sum.measured - sum.refused == 3 && sum.refused < 4,
+        "budget: %ld measured, %ld refused", sum.measured, sum.refused);
+  long first = sum.measured;
   o.budget_variants = 0;
-  CHECK(sweep(s, path, &o, sets2, 1, &sum) == KILN_OK && sum.measured == 12 && sum.done == 3,
+  CHECK(sweep(s, path, &o, sets2, 1, &sum) == KILN_OK && sum.measured == 15 - first && sum.done == first,
         "after the budget: %ld measured, %ld done", sum.measured, sum.done);
   kiln_session_free(s);
   return path;
