@@ -21,6 +21,7 @@
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 local loop = require "bitgemm_loop"
+local tuning = require "tuning"
 
 return kiln.recipe {
   name = "bitgemm",
@@ -65,7 +66,11 @@ return kiln.recipe {
     kiln.scalar("Kw", "i32", function(p) return enc.words(p.K) end),
   },
   -- the i32 accumulator (and with groups the f32 sum beside it) within the registers
-  constraints = { function(p) return enc.acc_fits(p.BLOCK_M, p.BLOCK_N, p.warps, (p.G > 0 and 2 or 1)) end },
+  -- and the body's checks of the encodings and the group size
+  constraints = {
+    function(p) return enc.acc_fits(p.BLOCK_M, p.BLOCK_N, p.warps, (p.G > 0 and 2 or 1)) end,
+    tuning.builds(function(p) loop.encodings(p); loop.check_group(p, "bitgemm") end),
+  },
   grid = function(p)
     enc.check_k(p)
     return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N)

@@ -6,6 +6,7 @@ local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 local loop = require "bitgemm_loop"
 local split = require "split_sum"
+local tuning = require "tuning"
 
 return kiln.recipe {
   name = "bitgemm_reduce",
@@ -35,6 +36,7 @@ return kiln.recipe {
     kiln.scalar("N", "i32"),
     kiln.scalar("K", "i32"),
   },
+  constraints = { tuning.builds(function(p) loop.encodings(p) end) }, -- the body's check of the encodings
   grid = function(p)
     -- K enters only the bipolar correction term, not a tensor's shape: checked here (a pack's launch
     -- rule evaluates the grid on symbolic sizes, which are left to the launch)

@@ -8,6 +8,7 @@
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
 local loop = require "bitgemm_loop"
+local tuning = require "tuning"
 
 local function chunk_words(p) return (enc.chunk(enc.words(p.K), p.split_k, p.BLOCK_KW)) end
 
@@ -38,7 +39,10 @@ return kiln.recipe {
     kiln.scalar("CW", "i32", chunk_words),
   },
   -- the i32 accumulator within the registers
-  constraints = { function(p) return enc.acc_fits(p.BLOCK_M, p.BLOCK_N, p.warps, 1) end },
+  constraints = {
+    function(p) return enc.acc_fits(p.BLOCK_M, p.BLOCK_N, p.warps, 1) end,
+    tuning.builds(function(p) loop.encodings(p, true) end), -- the body's check of the encodings
+  },
   grid = function(p)
     enc.check_k(p)
     return kiln.cdiv(p.M, p.BLOCK_M), kiln.cdiv(p.N, p.BLOCK_N), p.split_k

@@ -22,6 +22,14 @@
 -- rows past M never reach the next plane.
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
+local tuning = require "tuning"
+
+-- The codes' settings, checked by the body (its errors name their lines) and by the tuner first
+local function check_codes(p)
+  enc.check_range("q", p.q, 1, 8, 3)
+  enc.check_group("bitpack_act", p.G, nil, nil, 3)
+  if p.enc == "signed" and p.q < 2 then error("enc = signed needs q >= 2 (a 1-bit signed code holds only 0 and -1)", 0) end
+end
 
 return kiln.recipe {
   name = "bitpack_act",
@@ -37,6 +45,7 @@ return kiln.recipe {
     roundtrip = { false, true },
     G = { default = 0, values = { 0, 128, 256, 512 } },
   },
+  constraints = { tuning.builds(check_codes) },
   args = {
     kiln.tensor("x", "dtype", { "M", "K" }, "in"),
     kiln.tensor("xa", "u32", { function(p) return p.q * p.M end, function(p) return enc.words(p.K) end }, "out"),
@@ -70,9 +79,7 @@ return kiln.recipe {
   body = function(k, p)
     local M, K, Kw = k.args.M, k.args.K, k.args.Kw
     local BM, BK, BW, Q = p.BLOCK_M, p.BLOCK_K, p.BLOCK_KW, p.q
-    enc.check_range("q", Q, 1, 8)
-    enc.check_group("bitpack_act", p.G, nil, nil, 2)
-    if p.enc == "signed" and Q < 2 then error("enc = signed needs q >= 2 (a 1-bit signed code holds only 0 and -1)", 0) end
+    check_codes(p)
     local x = k.view(k.args.x, { 1, M, K }, { 1, K, 1 })
     local xa = k.view(k.args.xa, { Q, M, Kw }, { M * Kw, Kw, 1 })
     local row = k.program_id(0) * BM

@@ -37,6 +37,7 @@
 -- program and serve all HB channels.
 local kiln = require "kiln"
 local fft = require "fft"
+local tuning = require "tuning"
 
 local function split(p)
   local n1, n2 = fft.split("fftconv", p.N, p.N1, p.half)
@@ -133,7 +134,7 @@ return kiln.recipe {
     kiln.scalar("H", "i32"),
   },
   constraints = {
-    fft.builds(split),
+    tuning.builds(split),
     function(p) return not p.pair or p.kspec == "inline", "pair = 1 needs kspec = inline: a given spectrum need not be a real filter's" end,
     function(p) return not (p.pair and p.half), "pair = 1 and half = 1 exclude each other (each packs the real input into a complex row)" end,
     function(p) return p.half or p.entries == 1, "entries > 1 needs half = 1 (pair = 1 takes two entries)" end,

@@ -35,6 +35,7 @@
 -- rounded to the data's type in ws before v multiplies it (in "bhn" v multiplies the f32 result).
 local kiln = require "kiln"
 local fft = require "fft"
+local tuning = require "tuning"
 
 -- N1, N2, N3 for L = 2N (fft.split3: N up to 2^18, L = 64 x 64 x 128, whose [N2, N3] blocks still
 -- fit a program's tiles; a longer row needs a fourth level). Not a tail call: errors name the line
@@ -78,7 +79,7 @@ return kiln.recipe {
     -- 512 elements in the tile and N1 blocks; docs/fftconv.md, "Order 3's inner blocks together")
     IB = fft.ib_knob(),
   },
-  constraints = { fft.builds(function(p) inner_blocks(p, select(2, split3(p))) end) },
+  constraints = { tuning.builds(function(p) inner_blocks(p, select(2, split3(p))) end) },
   args = {
     kiln.tensor("u", "dtype", fft.io_dims, "in"),
     kiln.tensor("k", "f32", { "H", "N" }, "in"),

@@ -11,6 +11,7 @@
 -- default from N = 1024 to 65536): the twisted spectrum's bins 0 .. N-1 on the split of N.
 local kiln = require "kiln"
 local fft = require "fft"
+local tuning = require "tuning"
 
 local function split3(p)
   local L, n1, n2, n3 = fft.split3("fftconv3_kspec", p, p.half) -- not a tail call: errors name this line
@@ -30,7 +31,7 @@ return kiln.recipe {
     -- half = 1 (fft.spectrum); the default agrees with fftconv3's
     half = { default = function(p) return fft.half3_default(p.N) end, values = { false, true } },
   },
-  constraints = { fft.builds(split3) },
+  constraints = { tuning.builds(split3) },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", { "H", function(p)

@@ -29,6 +29,7 @@
 -- (fftconv4_kspec with half = 1).
 local kiln = require "kiln"
 local fft = require "fft"
+local tuning = require "tuning"
 
 -- N1 .. N4 for L = 2N (fft.split4: N up to 2^22). Not a tail call: errors name the line that asked
 -- for the split.
@@ -75,7 +76,7 @@ return kiln.recipe {
     -- the row packed at half the length (fftconv3's half); the default agrees with fftconv4_kspec's
     half = { default = function(p) return fft.half4_default(p.N) end, values = { false, true } },
   },
-  constraints = { fft.builds(function(p) inner_blocks(p, select(3, split4(p))) end) },
+  constraints = { tuning.builds(function(p) inner_blocks(p, select(3, split4(p))) end) },
   args = {
     kiln.tensor("u", "dtype", fft.io_dims, "in"),
     kiln.tensor("k", "f32", { "H", "N" }, "in"),

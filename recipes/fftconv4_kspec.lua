@@ -11,6 +11,7 @@
 -- call that reads kf: the split is fftconv4's own (fft.split4), defaults included.
 local kiln = require "kiln"
 local fft = require "fft"
+local tuning = require "tuning"
 
 local function split4(p)
   local L, n1, n2, n3, n4 = fft.split4("fftconv4_kspec", p, p.half) -- not a tail call: errors name this line
@@ -32,7 +33,7 @@ return kiln.recipe {
     -- half = 1 (fft.spectrum); the default agrees with fftconv4's
     half = { default = function(p) return fft.half4_default(p.N) end, values = { false, true } },
   },
-  constraints = { fft.builds(split4) },
+  constraints = { tuning.builds(split4) },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", { "H", function(p)

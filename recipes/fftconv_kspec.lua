@@ -13,6 +13,7 @@
 -- z[n] = k[2n] + i k[2n+1] and transformed at length M (fft.half_spectrum), as the convolution does.
 local kiln = require "kiln"
 local fft = require "fft"
+local tuning = require "tuning"
 
 local function split(p)
   local n1, n2 = fft.split("fftconv_kspec", p.N, p.N1, p.half) -- not a tail call: errors name this line
@@ -31,7 +32,7 @@ return kiln.recipe {
     -- default here too, so that the two recipes' defaults agree
     half = { default = function(p) return fft.half_default(p.N, p.N1) end, values = { false, true } },
   },
-  constraints = { fft.builds(split) },
+  constraints = { tuning.builds(split) },
   args = {
     kiln.tensor("k", "f32", { "H", "N" }, "in"),
     kiln.tensor("kf", "f32", { "H", function(p) return 2 * select(1, split(p)) end,

@@ -15,6 +15,7 @@
 -- relu or tanh-GELU, and the output type `out`. A type the target lacks is refused by codegen at
 -- the k.dot line.
 local kiln = require "kiln"
+local tuning = require "tuning"
 
 local LOG2E = 1.4426950408889634
 local GELU_C = 0.7978845608028654 -- sqrt(2 / pi)
@@ -31,6 +32,14 @@ end
 
 -- gelu(x) = x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): no cancellation
 -- near 0, and exp2 going to infinity for very negative x gives -0.
+-- The output's rules (the body checks them; the tuner refuses a variant that breaks them first)
+local function check_out(p)
+  if p.out == "i32" and p.dtype ~= "i8" then error("out = i32 needs integer inputs (dtype = i8)", 0) end
+  if p.out == "i32" and (p.alpha ~= "none" or p.act == "gelu") then
+    error("alpha and gelu apply to float outputs; out = i32 takes act none or relu and no alpha", 0)
+  end
+end
+
 local function gelu(k, x)
   local u = (x + x * x * x * 0.044715) * GELU_C
   return x / (k.exp2(u * (-2 * LOG2E)) + 1)
@@ -108,6 +117,7 @@ return kiln.recipe {
     function(p)
       return p.BLOCK_M * p.BLOCK_N <= 128 * 32 * p.warps, "accumulator over 128 elements per thread: ptxas spills"
     end,
+    tuning.builds(check_out),
     function(p) return not p.inflight or p.stages >= 3, "inflight needs stages >= 3" end,
     function(p) return not p.tma or p.stages >= 2, "tma needs stages >= 2" end,
     function(p) return not p.ws or p.tma, "ws needs tma" end,
@@ -148,10 +158,7 @@ return kiln.recipe {
     local M, N, K = k.args.M, k.args.N, k.args.K
     local BM, BN, BK = p.BLOCK_M, p.BLOCK_N, p.BLOCK_K
     local int = p.dtype == "i8"
-    if p.out == "i32" and not int then error("out = i32 needs integer inputs (dtype = i8)", 0) end
-    if p.out == "i32" and (p.alpha ~= "none" or p.act == "gelu") then
-      error("alpha and gelu apply to float outputs; out = i32 takes act none or relu and no alpha", 0)
-    end
+    check_out(p)
     -- A transposed operand is copied as stored (rows of contiguous elements: cp.async chunks) into a
     -- buffer of the stored shape, and read back transposed (ldmatrix without .trans for B).
     local a = p.trans_a and k.view(k.args.a, { K, M }) or k.view(k.args.a, { M, K })

@@ -543,18 +543,6 @@ function M.split4(who, p, half)
   return L, n[1], n[2], n[3], L // prod
 end
 
--- A tuning constraint (docs/recipes.md, "Constraints") made of the checks a recipe's body makes of
--- its settings: check(p) raises the recipe's own error where the variant cannot be built at p's sizes
--- (a split that does not fit the row, inner blocks that do not divide it), and the tuner then refuses
--- the variant with that message instead of compiling it (most explicit splits fit only some N).
-function M.builds(check)
-  return function(p)
-    local ok, err = pcall(check, p)
-    if ok then return true end
-    return false, (tostring(err):gsub("^[^:]*:%d+: ", ""))
-  end
-end
-
 -- The outer level of the multi-pass recipes (fftconv3, fftconv4), in column blocks of CB over the
 -- program's [N1, M] matrix (row bh * R of u's [B*H*R, M] view, R = N1 / 2 real rows: the real input
 -- zero-padded to length L = 2 N1 M):

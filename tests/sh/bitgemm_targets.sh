@@ -121,9 +121,11 @@ expect_error() { # expect_error MESSAGE -- kiln compile arguments
 expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" -- recipes/bitgemm.lua --target sm_75
 expect_error "op 'dot' needs mma.sync b1 and.popc, which target sm_75 does not have" -- recipes/bitgemm_splitk.lua --target sm_75
 expect_error "split_k = 0 is out of range 1..64" -- recipes/bitgemm_splitk.lua --target sm_80 --set split_k=0
-expect_error "recipes/bitgemm_reduce.lua:56: zp applies to unsigned int activations" -- recipes/bitgemm_reduce.lua --target sm_80 --set zp=1 --set enc=bipolar
-B_ENC=$(grep -n "loop.encodings(p)" recipes/bitgemm.lua | head -n 1 | cut -d: -f1)
-B_GRP=$(grep -n "loop.check_group(p, \"bitgemm\")" recipes/bitgemm.lua | head -n 1 | cut -d: -f1)
+# the body's line that checks the encodings (the constraints call the same check: not that line)
+R_ENC=$(grep -n "^    loop.encodings(p)$" recipes/bitgemm_reduce.lua | head -n 1 | cut -d: -f1)
+expect_error "recipes/bitgemm_reduce.lua:$R_ENC: zp applies to unsigned int activations" -- recipes/bitgemm_reduce.lua --target sm_80 --set zp=1 --set enc=bipolar
+B_ENC=$(grep -n "^    loop.encodings(p)$" recipes/bitgemm.lua | head -n 1 | cut -d: -f1)
+B_GRP=$(grep -n "^    loop.check_group(p, \"bitgemm\")$" recipes/bitgemm.lua | head -n 1 | cut -d: -f1)
 expect_error "recipes/bitgemm.lua:$B_ENC: p = 9 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set p=9
 expect_error "recipes/bitgemm.lua:$B_ENC: q = 0 is out of range 1..8" -- recipes/bitgemm.lua --target sm_80 --set q=0
 expect_error "zp applies to unsigned int activations" -- recipes/bitgemm.lua --target sm_80 --set zp=1 --set a_signed=1
@@ -134,7 +136,8 @@ expect_error "bitgemm: G > 0 (per-group scales) needs enc = int without zp" -- r
 expect_error "bitgemm: G > 0 (per-group scales) needs enc = int without zp" -- recipes/bitgemm.lua --target sm_80 --set G=256 --set out=f16 --set zp=1
 expect_error "bitgemm: G > 0 (per-group scales) needs a float out" -- recipes/bitgemm.lua --target sm_80 --set G=256
 expect_error "recipes/bitpack_w.lua:62: bitpack_w: G = 16 must be 0" -- recipes/bitpack_w.lua --target sm_80 --set G=16
-expect_error "recipes/bitpack_act.lua:74: bitpack_act: G = 33 must be 0" -- recipes/bitpack_act.lua --target sm_80 --set G=33
+A_CODES=$(grep -n "^    check_codes(p)$" recipes/bitpack_act.lua | head -n 1 | cut -d: -f1)
+expect_error "recipes/bitpack_act.lua:$A_CODES: bitpack_act: G = 33 must be 0" -- recipes/bitpack_act.lua --target sm_80 --set G=33
 expect_error "recipes/bitgemm.lua:$B_ENC: act = f16 with unsigned activations needs zp = 1" -- recipes/bitgemm.lua --target sm_80 --set act=f16
 expect_error "p = 0 is out of range 1..8" -- recipes/bitpack_w.lua --target sm_80 --set p=0
 expect_error "q = 9 is out of range 1..8" -- recipes/bitpack_act.lua --target sm_80 --set q=9

@@ -99,7 +99,7 @@ B_K=$(grep -n "enc.check_k(p)" recipes/bitgemm.lua | head -n 1 | cut -d: -f1)
 BS_K=$(grep -n "enc.check_k(p)" recipes/bitgemm_splitk.lua | head -n 1 | cut -d: -f1)
 check_run bitgemm-k "recipes/bitgemm.lua:$B_K: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm.lua --sim --set K=0
-check_run bitgemm-reduce-k "recipes/bitgemm_reduce.lua:42: K = -1 must be a whole number >= 0 (the GEMM's inner dimension)" -- \
+check_run bitgemm-reduce-k "recipes/bitgemm_reduce.lua:$(grep -n "must be a whole number >= 0" recipes/bitgemm_reduce.lua | cut -d: -f1): K = -1 must be a whole number >= 0 (the GEMM's inner dimension)" -- \
   "$KILN" run recipes/bitgemm_reduce.lua --sim --set K=-1
 check_run bitgemm-splitk-k "recipes/bitgemm_splitk.lua:$BS_K: K = 0 must be at least 1" -- \
   "$KILN" run recipes/bitgemm_splitk.lua --sim --set K=0
