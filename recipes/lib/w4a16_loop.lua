@@ -2,6 +2,7 @@
 -- layout and the loop; recipes/w4a16_splitk.lua runs it on a part of K), shared by the recipes.
 local kiln = require "kiln"
 local enc = require "bitgemm_enc"
+local tuning = require "tuning"
 
 local W = {}
 
@@ -36,7 +37,15 @@ end
 function W.constraints()
   return {
     function(p) return enc.acc_fits(p.BLOCK_M, p.BLOCK_N, p.warps, 1, p.min_blocks) end,
+    tuning.builds(W.check_group), -- the kernel's own check of the group size
   }
+end
+
+-- The group size G against the slab of 2 BLOCK_KW words' K elements a step scales at once (W.gemm
+-- checks it; the error names the recipe's line that called W.gemm)
+function W.check_group(p)
+  local SW = 2 * p.BLOCK_KW
+  if p.G % SW ~= 0 then error("G = " .. p.G .. " must be a multiple of 2 * BLOCK_KW = " .. SW, 3) end
 end
 
 -- The arguments: x, wq and scale, then `out` (the recipe's output tensor), then the scalars M, N, K,
@@ -72,7 +81,7 @@ function W.gemm(k, p, lo, hi)
   local BM, BN, BW, B = p.BLOCK_M, p.BLOCK_N, p.BLOCK_KW, p.bits
   local per = enc.w4a16_per(B)
   local KB, SW, nslab = BW * per, 2 * BW, per // 2 -- a block, a slab (K elements), slabs per block
-  if p.G % SW ~= 0 then error("G = " .. p.G .. " must be a multiple of 2 * BLOCK_KW = " .. SW, 2) end
+  W.check_group(p)
   local mask, off = ((1 << B) - 1) * 0x10001, 1 << (B - 1) -- a field in both halves
   local x = k.view(k.args.x, { M, K })
   local wq = k.view(k.args.wq, { N, Kq })
