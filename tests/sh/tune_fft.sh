@@ -3,7 +3,7 @@
 #   - its space (17 280 000 variants at the defaults) is over what a sweep may walk whole: without a
 #     budget the sweep is refused with how to sample it; with --strategy random --budget N it is
 #     sampled, no array the size of the space made: N variants compiled, and the variants the
-#     recipe's constraints refuse on the way (a split that does not fit the row: fft.builds) written
+#     recipe's constraints refuse on the way (a split that does not fit the row: tuning.builds) written
 #     with the reason and not counted; a second run with the same seed finds those done and goes on
 #     in the same order;
 #   - a space the constraints refuse whole ends after 100 x the budget's refusals, and says so;
