@@ -68,8 +68,8 @@ static int prune(const tune_env *e, const kiln_inspect_result *res, int have_res
 }
 
 /* base with every size parameter above cap brought to cap, then --check-set. */
-static int capped(kl_recipe *r, const kl_settings *base, const tune_env *e, long long cap, kl_settings *s, char *err,
-                  size_t errn) {
+static int capped(kl_recipe *r, const kl_settings *base, const tune_env *e, long long cap, kl_settings *s,
+                  char *err, size_t errn) {
   char buf[128];
   *s = *base;
   for (int i = 0; i < kl_recipe_nparams(r); i++) {
@@ -91,7 +91,8 @@ static int builds(kl_recipe *r, const kl_settings *s, const tg_target *t) {
   kl_arg args[KL_MAXARGS];
   int64_t grid[3];
   char err[1024];
-  if (kl_recipe_args(r, s, args, KL_MAXARGS, err, sizeof err) < 0 || kl_recipe_grid(r, s, grid, err, sizeof err))
+  if (kl_recipe_args(r, s, args, KL_MAXARGS, err, sizeof err) < 0 ||
+      kl_recipe_grid(r, s, grid, err, sizeof err))
     return 0;
   ir_func *fn = kl_recipe_build(r, s, t, err, sizeof err);
   if (fn) ir_func_destroy(fn);
